@@ -1,0 +1,40 @@
+# The same targets locally and in CI.
+PYTHON ?= python3
+# Keep the (large) polars build outside the clone so CI and later sessions reuse it.
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/socialkpi/target
+WHEEL_DIR := $(CARGO_TARGET_DIR)/wheels-socialkpi
+
+.PHONY: deps build demo test test-rust test-python lint bench clean
+
+deps:
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+
+# Builds the abi3 wheel with the release profile and installs it.
+build: deps
+	rm -rf $(WHEEL_DIR)
+	maturin build --release --out $(WHEEL_DIR)
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps $(WHEEL_DIR)/socialkpi-*.whl
+
+demo: build
+	$(PYTHON) examples/demo.py
+
+test-rust:
+	cargo test --release --lib
+
+test-python: build
+	$(PYTHON) -m pytest
+
+test: test-rust test-python
+
+lint: deps
+	cargo fmt --check
+	cargo clippy --release --all-targets -- -D warnings
+	$(PYTHON) -m ruff check python tests bench examples
+	$(PYTHON) -m ruff format --check python tests bench examples
+	$(PYTHON) -m mypy --strict python/socialkpi
+
+bench: build
+	$(PYTHON) bench/run.py $(BENCH_ARGS)
+
+clean:
+	rm -rf $(WHEEL_DIR) .pytest_cache .hypothesis

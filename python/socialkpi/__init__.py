@@ -1,0 +1,251 @@
+"""socialkpi: exact, fast social-media and influencer KPIs over large multi-account tables.
+
+>>> import polars as pl
+>>> import socialkpi as sk
+>>> posts = pl.DataFrame({
+...     "post_id": ["a", "b", "c"],
+...     "account_id": ["acme", "acme", "zen"],
+...     "published_at": ["2026-01-05 10:00", "2026-01-20 18:30", "2026-02-01 09:00"],
+...     "reach": [1000, 0, 500],
+...     "likes": [50, 3, 20],
+...     "comments": [5, None, 0],
+... }).with_columns(pl.col("published_at").str.to_datetime())
+>>> sk.compute(posts, kpis=["posts", "engagements", "engagement_rate"], by=["account_id"])
+shape: (2, 4)
+┌────────────┬───────┬─────────────┬─────────────────┐
+│ account_id ┆ posts ┆ engagements ┆ engagement_rate │
+│ ---        ┆ ---   ┆ ---         ┆ ---             │
+│ str        ┆ i64   ┆ i64         ┆ f64             │
+╞════════════╪═══════╪═════════════╪═════════════════╡
+│ acme       ┆ 2     ┆ 58          ┆ 0.058           │
+│ zen        ┆ 1     ┆ 20          ┆ 0.04            │
+└────────────┴───────┴─────────────┴─────────────────┘
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import polars as pl
+
+from socialkpi import _core, datasets
+from socialkpi._tables import as_table
+from socialkpi.exceptions import (
+    DefinitionError,
+    EngineError,
+    InputError,
+    KpiError,
+    QueryError,
+    SchemaError,
+)
+
+__version__: str = _core.__version__
+
+__all__ = [
+    "DefinitionError",
+    "EngineError",
+    "InputError",
+    "KpiError",
+    "KpiResult",
+    "QueryError",
+    "SchemaError",
+    "catalog",
+    "compute",
+    "compute_details",
+    "datasets",
+    "explain",
+    "presets",
+]
+
+
+class _ArrowStream:
+    """Holds the core's result capsule so that polars can import it (Arrow PyCapsule protocol)."""
+
+    def __init__(self, capsule: Any) -> None:
+        self._capsule = capsule
+
+    def __arrow_c_stream__(self, requested_schema: Any = None) -> Any:
+        return self._capsule
+
+
+@dataclass(frozen=True)
+class KpiResult:
+    """A KPI frame with what was used to compute it.
+
+    Attributes
+    ----------
+    frame
+        One row per group and period: the ``by`` columns, ``period_start`` (when ``every`` is
+        set), then one column per KPI.
+    definitions
+        KPI name -> the definition used (see :func:`explain`).
+    engagement_components
+        The post columns summed into ``eng`` (``"likes|reactions"`` means reactions stand in
+        where likes are missing); empty when no engagement KPI was asked for.
+    rows_read
+        Table -> rows read.
+    rows_dropped
+        ``(table, reason, rows)`` for every row a KPI left out (rule 6 of the KPI contract).
+    warnings
+        Preset members that were left out because their table or column was not given.
+    """
+
+    frame: Any
+    definitions: dict[str, str] = field(default_factory=dict)
+    engagement_components: list[str] = field(default_factory=list)
+    rows_read: dict[str, int] = field(default_factory=dict)
+    rows_dropped: list[tuple[str, str, int]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _names(value: str | Sequence[str] | None) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return [str(v) for v in value]
+
+
+def compute_details(
+    posts: Any = None,
+    accounts: Any = None,
+    *,
+    kpis: str | Sequence[str],
+    by: str | Sequence[str] = (),
+    every: str | None = None,
+    tz: str = "UTC",
+    dedupe: Literal["last"] | None = None,
+    output: Literal["polars", "pandas"] = "polars",
+) -> KpiResult:
+    """Computes KPIs like :func:`compute` and returns them with definitions and row accounting.
+
+    Parameters
+    ----------
+    posts, accounts, kpis, by, every, tz, dedupe, output
+        As for :func:`compute`.
+
+    Returns
+    -------
+    KpiResult
+        ``.frame`` is what :func:`compute` returns; the other attributes say how it was made.
+    """
+    if output not in ("polars", "pandas"):
+        err = QueryError(f"output={output!r} is not supported; use 'polars' or 'pandas'")
+        err.code = "invalid_argument"  # type: ignore[attr-defined]
+        raise err
+    capsule, details = _core.compute(
+        _names(kpis),
+        _names(by),
+        every,
+        tz,
+        dedupe,
+        posts=as_table(posts, "posts"),
+        accounts=as_table(accounts, "accounts"),
+    )
+    frame: Any = pl.DataFrame(_ArrowStream(capsule))
+    if output == "pandas":
+        frame = frame.to_pandas()
+    return KpiResult(
+        frame=frame,
+        definitions=dict(details["definitions"]),
+        engagement_components=list(details["engagement_components"]),
+        rows_read={table: int(n) for table, n in details["rows_read"]},
+        rows_dropped=[(t, r, int(n)) for t, r, n in details["rows_dropped"]],
+        warnings=list(details["warnings"]),
+    )
+
+
+def compute(
+    posts: Any = None,
+    accounts: Any = None,
+    *,
+    kpis: str | Sequence[str],
+    by: str | Sequence[str] = (),
+    every: str | None = None,
+    tz: str = "UTC",
+    dedupe: Literal["last"] | None = None,
+    output: Literal["polars", "pandas"] = "polars",
+) -> Any:
+    """Computes social-media KPIs per group and period, exactly as the KPI contract defines them.
+
+    Parameters
+    ----------
+    posts
+        One row per post: ``post_id``, ``account_id``, ``platform``, ``published_at`` and metric
+        columns (``impressions``, ``reach``, ``likes``, ``comments``, ...). A polars DataFrame or
+        LazyFrame, a pandas DataFrame, a pyarrow Table, any object with ``__arrow_c_stream__``,
+        or a path, ``pathlib.Path``, glob or list of Parquet / CSV files.
+    accounts
+        Daily account snapshots: ``account_id``, ``date``, ``followers`` (and optionally
+        ``platform``, ``profile_visits``, account attributes). Needed only by follower KPIs.
+    kpis
+        KPI names from :func:`catalog` and goal presets (``"awareness"``, ``"engagement"``,
+        ``"content"``). Preset members whose inputs are missing are left out and reported in
+        :func:`compute_details`; a KPI named explicitly is an error instead.
+    by
+        Dimension columns (``account_id``, ``platform``, ``content_type``, any column of the
+        tables); ``[]`` gives one overall row.
+    every
+        ``None`` (one period), ``"1d"``, ``"1w"`` (ISO weeks from Monday), ``"1mo"``, ``"1q"``,
+        ``"1y"``. The result then has a ``period_start`` Date column.
+    tz
+        IANA time zone of the report; ``published_at`` is converted to it before bucketing
+        (naive times are UTC).
+    dedupe
+        ``None``: a repeated ``post_id`` is an error. ``"last"``: keep the last row of each post.
+    output
+        ``"polars"`` (default) or ``"pandas"``.
+
+    Returns
+    -------
+    polars.DataFrame or pandas.DataFrame
+        The ``by`` columns, ``period_start``, then one column per KPI, sorted by group and period.
+
+    Raises
+    ------
+    KpiError
+        ``SchemaError``, ``DefinitionError``, ``InputError`` or ``QueryError``, each with a
+        stable ``.code``.
+    """
+    return compute_details(
+        posts, accounts, kpis=kpis, by=by, every=every, tz=tz, dedupe=dedupe, output=output
+    ).frame
+
+
+def catalog() -> pl.DataFrame:
+    """The KPI catalogue: name, goal, definition, unit, inputs and the rule that applies.
+
+    >>> import socialkpi as sk
+    >>> sk.catalog().filter(name="frequency").select("name", "goal", "unit").row(0)
+    ('frequency', 'awareness', 'ratio')
+    """
+    rows = _core.catalog_rows()
+    return pl.DataFrame(
+        rows,
+        schema={
+            "name": pl.String,
+            "goal": pl.String,
+            "definition": pl.String,
+            "unit": pl.String,
+            "inputs": pl.List(pl.String),
+            "rule": pl.String,
+        },
+        orient="row",
+    )
+
+
+def presets() -> dict[str, list[str]]:
+    """Goal presets and the KPIs each expands to."""
+    return dict(_core.presets())
+
+
+def explain(kpi: str) -> str:
+    """The definition of a KPI in words, with the rule of the KPI contract that applies.
+
+    >>> import socialkpi as sk
+    >>> print(sk.explain("engagement_rate").splitlines()[0])
+    engagement_rate (engagement, ratio): Σ eng / Σ reach (posts with reach).
+    """
+    return _core.explain(kpi)

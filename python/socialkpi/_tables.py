@@ -1,0 +1,119 @@
+"""Turning the caller's tables into something the core can read without copying.
+
+Each adapter exposes ``columns`` (names), ``export(names)`` (one Arrow C stream capsule per
+column, exported only for the columns the plan reads) and then ``height``. Files are handed to
+the core as paths, which it scans itself with projection pushdown.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from typing import Any
+
+import polars as pl
+
+from socialkpi.exceptions import KpiError
+
+
+class _PolarsTable:
+    """A polars DataFrame: each needed column crosses zero-copy as its own Arrow stream."""
+
+    def __init__(self, df: pl.DataFrame) -> None:
+        self._df = df
+        self.columns = list(df.columns)
+
+    def export(self, names: list[str]) -> list[Any]:
+        return [self._df.get_column(n).__arrow_c_stream__() for n in names]
+
+    @property
+    def height(self) -> int:
+        return self._df.height
+
+
+class _LazyTable:
+    """A polars LazyFrame: only the needed columns are collected (streaming engine)."""
+
+    def __init__(self, lf: pl.LazyFrame) -> None:
+        self._lf = lf
+        self.columns = list(lf.collect_schema().names())
+        self._df: pl.DataFrame | None = None
+
+    def export(self, names: list[str]) -> list[Any]:
+        if names:
+            self._df = self._lf.select(names).collect(engine="streaming")
+        else:
+            self._df = pl.DataFrame(height=self._lf.select(pl.len()).collect().item())
+        return [self._df.get_column(n).__arrow_c_stream__() for n in names]
+
+    @property
+    def height(self) -> int:
+        return 0 if self._df is None else self._df.height
+
+
+class _ArrowTable:
+    """A pyarrow Table: columns are ChunkedArrays that speak the Arrow stream protocol."""
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+        self.columns = [str(c) for c in table.column_names]
+
+    def export(self, names: list[str]) -> list[Any]:
+        return [self._table.column(n).__arrow_c_stream__() for n in names]
+
+    @property
+    def height(self) -> int:
+        return int(self._table.num_rows)
+
+
+def _pandas_table(df: Any) -> _PolarsTable:
+    # pandas -> polars converts missing markers (NaN, NaT, None) to nulls and keeps datetimes.
+    renamed = df.rename(columns=str)
+    return _PolarsTable(pl.from_pandas(renamed, include_index=False))
+
+
+def _expand_path(path: str | os.PathLike[str]) -> str:
+    text = os.fspath(path)
+    if os.path.isdir(text):
+        for ext in ("parquet", "csv"):
+            if glob.glob(os.path.join(text, f"*.{ext}")):
+                return os.path.join(text, f"*.{ext}")
+        raise _input_error("file_not_found", f"folder '{text}' holds no .parquet or .csv files")
+    return text
+
+
+def _input_error(code: str, message: str) -> KpiError:
+    from socialkpi.exceptions import InputError
+
+    err = InputError(message)
+    err.code = code  # type: ignore[attr-defined]
+    return err
+
+
+def as_table(obj: Any, role: str) -> Any:
+    """Wraps a user's table for the core: a path list, or an adapter with columns/export/height."""
+    if obj is None:
+        return None
+    if isinstance(obj, (str, os.PathLike)):
+        return [_expand_path(obj)]
+    if isinstance(obj, (list, tuple)) and obj and all(isinstance(p, (str, os.PathLike)) for p in obj):
+        return [_expand_path(p) for p in obj]
+    if isinstance(obj, pl.DataFrame):
+        return _PolarsTable(obj)
+    if isinstance(obj, pl.LazyFrame):
+        return _LazyTable(obj)
+    module = type(obj).__module__
+    if module.startswith("pandas") and hasattr(obj, "columns"):
+        return _pandas_table(obj)
+    if module.startswith("pyarrow") and hasattr(obj, "column_names"):
+        return _ArrowTable(obj)
+    if hasattr(obj, "__arrow_c_stream__"):
+        return _PolarsTable(pl.DataFrame(obj))
+    raise _input_error(
+        "unsupported_table",
+        f"{role}= got a {type(obj).__name__}; pass a polars or pandas DataFrame, a polars LazyFrame, "
+        "a pyarrow Table, an object with __arrow_c_stream__, or a path / glob of Parquet or CSV files",
+    )
+
+
+__all__ = ["as_table"]

@@ -1,0 +1,137 @@
+"""A generated, realistic multi-account sample: posts and daily follower snapshots.
+
+The numbers are synthetic but shaped like real exports: accounts of very different sizes on
+several platforms, platforms that report different metrics (Facebook reactions instead of
+likes, no saves on X and LinkedIn, no reach on X), missing snapshot days, accounts whose
+snapshots start after their first posts, posts with zero reach, and scattered nulls.
+
+>>> import socialkpi as sk
+>>> posts, accounts = sk.datasets.sample(n_accounts=20, n_posts=2_000, seed=1)
+>>> posts.height, accounts.get_column("account_id").n_unique()
+(2000, 20)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import polars as pl
+
+PLATFORMS = ["instagram", "facebook", "tiktok", "youtube", "linkedin", "x"]
+CONTENT_TYPES = ["image", "video", "reel", "carousel", "story", "text"]
+TIERS = [(0, "nano"), (10_000, "micro"), (100_000, "mid"), (1_000_000, "macro")]
+
+
+def _tier(followers: np.ndarray) -> np.ndarray:
+    out = np.full(followers.shape, TIERS[0][1], dtype=object)
+    for floor, name in TIERS[1:]:
+        out[followers >= floor] = name
+    return out
+
+
+def sample(
+    n_accounts: int = 200,
+    n_posts: int = 50_000,
+    *,
+    start: dt.date = dt.date(2025, 1, 1),
+    days: int = 365,
+    seed: int = 0,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Generates ``(posts, accounts)`` in the canonical schema of the KPI contract.
+
+    Parameters
+    ----------
+    n_accounts
+        Number of accounts, spread over six platforms.
+    n_posts
+        Number of post rows.
+    start, days
+        The calendar range of posts and daily snapshots.
+    seed
+        Random seed; the same seed gives the same tables.
+
+    Returns
+    -------
+    tuple of polars.DataFrame
+        ``posts`` (one row per post) and ``accounts`` (one row per account per day).
+    """
+    rng = np.random.default_rng(seed)
+    ids = np.array([f"acct_{i:05d}" for i in range(n_accounts)])
+    platform = np.array(PLATFORMS)[np.arange(n_accounts) % len(PLATFORMS)]
+    base = np.exp(rng.normal(9.5, 1.8, n_accounts)).astype(np.int64) + 50
+    growth = rng.normal(0.0015, 0.002, n_accounts)
+    country = rng.choice(np.array(["US", "GB", "DE", "ID", "BR", "IN"]), n_accounts)
+    # some accounts only start being tracked later in the year
+    first_day = np.where(rng.random(n_accounts) < 0.15, rng.integers(10, days // 2, n_accounts), 0)
+
+    # daily snapshots: a noisy compound-growth walk, with missing days
+    day_idx = np.tile(np.arange(days), n_accounts)
+    acc_idx = np.repeat(np.arange(n_accounts), days)
+    noise = rng.normal(0, 0.002, n_accounts * days)
+    followers = (base[acc_idx] * np.exp(growth[acc_idx] * day_idx + noise)).astype(np.int64)
+    keep = (day_idx >= first_day[acc_idx]) & (rng.random(n_accounts * days) > 0.04)
+    dates = np.datetime64(start) + day_idx.astype("timedelta64[D]")
+    followers_col = pl.Series("followers", followers[keep])
+    missing = rng.random(int(keep.sum())) < 0.01
+    accounts = pl.DataFrame(
+        {
+            "account_id": ids[acc_idx[keep]],
+            "platform": platform[acc_idx[keep]],
+            "date": dates[keep],
+            "followers": followers_col,
+            "profile_visits": (followers[keep] * rng.uniform(0.001, 0.01, int(keep.sum()))).astype(np.int64),
+            "tier": _tier(base[acc_idx[keep]]).astype(str),
+            "country": country[acc_idx[keep]],
+        }
+    ).with_columns(
+        pl.col("date").cast(pl.Date),
+        pl.when(pl.Series(missing)).then(None).otherwise(pl.col("followers")).alias("followers"),
+    )
+
+    # posts: bigger accounts post more; lifetime metrics scale with audience size
+    weights = np.sqrt(base.astype(float))
+    owner = rng.choice(n_accounts, n_posts, p=weights / weights.sum())
+    seconds = rng.integers(0, days * 86_400, n_posts)
+    published = np.datetime64(dt.datetime.combine(start, dt.time())) + seconds.astype("timedelta64[s]")
+    audience = base[owner] * np.exp(growth[owner] * (seconds / 86_400))
+    reach = (audience * rng.lognormal(-1.6, 0.9, n_posts)).astype(np.int64)
+    reach[rng.random(n_posts) < 0.01] = 0
+    impressions = (reach * rng.uniform(1.0, 1.8, n_posts)).astype(np.int64)
+    rate = rng.lognormal(-3.2, 0.7, n_posts)
+    likes = (reach * rate).astype(np.int64)
+    comments = (likes * rng.uniform(0.01, 0.08, n_posts)).astype(np.int64)
+    shares = (likes * rng.uniform(0.0, 0.1, n_posts)).astype(np.int64)
+    saves = (likes * rng.uniform(0.0, 0.15, n_posts)).astype(np.int64)
+    clicks = (reach * rng.uniform(0.0, 0.02, n_posts)).astype(np.int64)
+    pv = (reach * rng.uniform(0.0, 0.01, n_posts)).astype(np.int64)
+    plat = (np.arange(n_accounts) % len(PLATFORMS))[owner]
+    is_ = lambda name: plat == PLATFORMS.index(name)  # noqa: E731
+
+    def nulls(values: np.ndarray, where: np.ndarray, name: str) -> pl.Series:
+        return pl.Series(name, values).set(pl.Series(where), None) if where.any() else pl.Series(name, values)
+
+    scatter = lambda p: rng.random(n_posts) < p  # noqa: E731
+    posts = pl.DataFrame(
+        {
+            "account_id": pl.Series(ids).gather(owner),
+            "platform": pl.Series(platform).gather(owner),
+            "published_at": published,
+            "content_type": pl.Series(CONTENT_TYPES).gather(rng.integers(0, len(CONTENT_TYPES), n_posts)),
+            "sponsored": rng.random(n_posts) < 0.12,
+            "impressions": nulls(impressions, scatter(0.005), "impressions"),
+            "reach": nulls(reach, is_("x") | scatter(0.005), "reach"),
+            "likes": nulls(likes, is_("facebook") | scatter(0.003), "likes"),
+            "reactions": nulls(likes, ~is_("facebook"), "reactions"),
+            "comments": nulls(comments, scatter(0.003), "comments"),
+            "shares": nulls(shares, scatter(0.003), "shares"),
+            "saves": nulls(saves, is_("x") | is_("linkedin") | scatter(0.003), "saves"),
+            "clicks": nulls(clicks, scatter(0.01), "clicks"),
+            "profile_visits": nulls(pv, scatter(0.01), "profile_visits"),
+        }
+    ).with_columns(pl.col("published_at").cast(pl.Datetime("us")))
+    posts = posts.select(pl.format("p{}", pl.int_range(pl.len())).alias("post_id"), pl.all())
+    return posts, accounts
+
+
+__all__ = ["sample"]

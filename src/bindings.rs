@@ -1,0 +1,174 @@
+//! The Python surface: argument forwarding, Arrow capsules in and out, no KPI logic.
+
+use crate::catalog;
+use crate::error::Error;
+use crate::exec;
+use crate::ingest::{self, Table};
+use crate::plan::{self, Dedupe, Request};
+use polars::prelude::*;
+use polars_arrow::array::{Array, StructArray};
+use polars_arrow::datatypes::{ArrowDataType, Field as ArrowField};
+use polars_arrow::ffi::{export_iterator, ArrowArrayStream};
+use pyo3::prelude::*;
+use pyo3::types::{PyCapsule, PyDict, PyList};
+use std::ffi::CStr;
+
+const STREAM: &CStr = c"arrow_array_stream";
+
+/// A table argument: a list of paths, or a frame wrapper with `columns`, `height` and
+/// `export(names) -> list[capsule]` (see python/socialkpi/_tables.py).
+enum Arg<'py> {
+    Files(Vec<String>),
+    Frame(Bound<'py, PyAny>),
+}
+
+impl<'py> Arg<'py> {
+    fn from_py(obj: Option<Bound<'py, PyAny>>) -> PyResult<Option<Self>> {
+        let Some(obj) = obj else { return Ok(None) };
+        if let Ok(paths) = obj.extract::<Vec<String>>() {
+            return Ok(Some(Arg::Files(paths)));
+        }
+        Ok(Some(Arg::Frame(obj)))
+    }
+
+    fn columns(&self) -> PyResult<Vec<String>> {
+        match self {
+            Arg::Files(paths) => {
+                let mut lf = ingest::scan(paths)?;
+                Ok(ingest::column_names(&mut lf)?)
+            }
+            Arg::Frame(obj) => obj.getattr("columns")?.extract(),
+        }
+    }
+
+    /// Imports only `needed` columns (zero-copy for frames) or scans the files.
+    fn into_table(self, needed: &[String]) -> PyResult<Table> {
+        match self {
+            Arg::Files(paths) => Ok(Table::Files(paths)),
+            Arg::Frame(obj) => {
+                let height: usize = obj.getattr("height")?.extract()?;
+                let capsules = obj.call_method1("export", (needed.to_vec(),))?;
+                let capsules = capsules.cast::<PyList>()?;
+                let mut columns = Vec::with_capacity(needed.len());
+                for (name, capsule) in needed.iter().zip(capsules.iter()) {
+                    let capsule = capsule.cast::<PyCapsule>()?;
+                    let ptr = capsule.pointer_checked(Some(STREAM))?;
+                    // SAFETY: a capsule named "arrow_array_stream" holds an ArrowArrayStream
+                    // (Arrow PyCapsule interface); series_from_stream moves it out.
+                    let series = unsafe { ingest::series_from_stream(name, ptr.as_ptr().cast::<ArrowArrayStream>()) }?;
+                    columns.push(series.into_column());
+                }
+                let df = DataFrame::new(height, columns).map_err(Error::from)?;
+                Ok(Table::Frame(df))
+            }
+        }
+    }
+}
+
+fn export_frame(py: Python<'_>, df: DataFrame) -> PyResult<Bound<'_, PyCapsule>> {
+    let mut df = df;
+    df.rechunk_mut();
+    let schema = df.schema().to_arrow(CompatLevel::newest());
+    let fields: Vec<ArrowField> = schema.iter_values().cloned().collect();
+    let dtype = ArrowDataType::Struct(fields);
+    let batches: Vec<Box<dyn Array>> = df
+        .iter_chunks(CompatLevel::newest(), false)
+        .map(|batch| {
+            let len = batch.height();
+            Box::new(StructArray::new(dtype.clone(), len, batch.into_arrays(), None)) as Box<dyn Array>
+        })
+        .collect();
+    let field = ArrowField::new("".into(), dtype, false);
+    let stream = export_iterator(Box::new(batches.into_iter().map(Ok)), field);
+    PyCapsule::new_with_value(py, stream, STREAM)
+}
+
+fn catch<T>(f: impl FnOnce() -> crate::error::Result<T>) -> crate::error::Result<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(panic) => {
+            let msg = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_else(|| "unknown panic".into());
+            Err(Error::Internal(msg))
+        }
+    }
+}
+
+/// Computes KPIs; returns (Arrow stream capsule of the result, details dict).
+#[pyfunction]
+#[pyo3(signature = (kpis, by, every, tz, dedupe, posts=None, accounts=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn compute<'py>(
+    py: Python<'py>,
+    kpis: Vec<String>,
+    by: Vec<String>,
+    every: Option<String>,
+    tz: String,
+    dedupe: Option<String>,
+    posts: Option<Bound<'py, PyAny>>,
+    accounts: Option<Bound<'py, PyAny>>,
+) -> PyResult<(Bound<'py, PyCapsule>, Bound<'py, PyDict>)> {
+    let dedupe = match dedupe.as_deref() {
+        None => Dedupe::Error,
+        Some("last") => Dedupe::Last,
+        Some(other) => return Err(Error::query("invalid_argument", format!("dedupe={other:?} is not supported; use None (repeats are an error) or 'last'")).into()),
+    };
+    let request = Request { kpis, by, every, tz, dedupe };
+    let posts = Arg::from_py(posts)?;
+    let accounts = Arg::from_py(accounts)?;
+    let posts_cols = posts.as_ref().map(Arg::columns).transpose()?;
+    let accounts_cols = accounts.as_ref().map(Arg::columns).transpose()?;
+    let plan = plan::build(&request, posts_cols.as_deref(), accounts_cols.as_deref())?;
+    let posts = match (posts, &plan.posts) {
+        (Some(arg), Some(pp)) => Some(arg.into_table(&pp.columns)?),
+        _ => None,
+    };
+    let accounts = match (accounts, &plan.accounts) {
+        (Some(arg), Some(ap)) => Some(arg.into_table(&ap.columns)?),
+        _ => None,
+    };
+    let output = py.detach(|| {
+        catch(|| {
+            let posts = posts.map(Table::into_lazy).transpose()?;
+            let accounts = accounts.map(Table::into_lazy).transpose()?;
+            exec::run(&plan, posts, accounts)
+        })
+    })?;
+    let details = PyDict::new(py);
+    details.set_item("engagement_components", output.components)?;
+    details.set_item("rows_read", output.rows.read)?;
+    details.set_item("rows_dropped", output.rows.dropped)?;
+    details.set_item("warnings", output.warnings)?;
+    let definitions = PyDict::new(py);
+    for k in &plan.kpis {
+        definitions.set_item(k.name, k.definition)?;
+    }
+    details.set_item("definitions", definitions)?;
+    Ok((export_frame(py, output.frame)?, details))
+}
+
+/// The catalogue as rows: (name, goal, definition, unit, inputs, rule).
+#[pyfunction]
+pub fn catalog_rows() -> Vec<(String, String, String, String, Vec<String>, String)> {
+    catalog::KPIS
+        .iter()
+        .map(|k| (k.name.into(), k.goal.into(), k.definition.into(), k.unit.into(), k.inputs.iter().map(|s| s.to_string()).collect(), k.rule.into()))
+        .collect()
+}
+
+/// Goal presets: name -> KPI names.
+#[pyfunction]
+pub fn presets() -> Vec<(String, Vec<String>)> {
+    catalog::PRESETS.iter().map(|(p, ks)| (p.to_string(), ks.iter().map(|s| s.to_string()).collect())).collect()
+}
+
+/// The definition of one KPI in words.
+#[pyfunction]
+pub fn explain(name: &str) -> PyResult<String> {
+    match catalog::find(name) {
+        Some(k) => Ok(catalog::explain(k)),
+        None => {
+            let names = catalog::KPIS.iter().map(|k| k.name);
+            Err(Error::definition("unknown_kpi", format!("unknown KPI '{name}'{}; sk.catalog() lists every KPI", crate::error::did_you_mean(&crate::error::suggest(name, names)))).into())
+        }
+    }
+}

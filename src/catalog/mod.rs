@@ -1,0 +1,130 @@
+//! The KPI catalogue as data: names, goals, units, definitions and the inputs each reads.
+//!
+//! `plan` turns a requested name into measures; this module only says what a KPI *is*
+//! (KPIS.md is the contract, the texts below quote it).
+
+/// Which table a KPI's numbers come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// Post rows only.
+    Posts,
+    /// Daily account snapshots only.
+    Accounts,
+    /// Post rows joined with the account's follower snapshot on the post's day.
+    PostsAtFollowers,
+    /// Posts when they carry the column, else account snapshots.
+    PostsElseAccounts,
+}
+
+/// One KPI of the catalogue.
+#[derive(Debug, Clone, Copy)]
+pub struct Kpi {
+    pub name: &'static str,
+    pub goal: &'static str,
+    pub unit: &'static str,
+    pub definition: &'static str,
+    /// Canonical input columns (`eng` stands for the engagement components).
+    pub inputs: &'static [&'static str],
+    pub source: Source,
+    /// Which rule of KPIS.md governs the number.
+    pub rule: &'static str,
+}
+
+const SUM_RULE: &str = "a flow: summed over the rows of the group and period; 0 where the group has no posts in the period, null where it has posts but the platform reported no value (a sum of nulls is null)";
+const RATIO_RULE: &str = "rule 1 (ratios are ratios of sums at the output grain, over rows where both inputs are present) and rule 2 (a zero or missing denominator gives null)";
+const REACH_RULE: &str = "rule 5: reach is not additive across posts, so the sum of post reach is an upper bound of unique reach";
+const SNAPSHOT_RULE: &str = "rule 4: snapshots are semi-additive (last snapshot per account in the period, then summed across accounts; never summed over time)";
+const FAP_RULE: &str = "rules 1 and 2 with followers-at-post: each post is divided by its account's last follower snapshot on or before the post's day; posts without one are left out";
+
+macro_rules! kpi {
+    ($name:literal, $goal:literal, $unit:literal, $source:ident, $inputs:expr, $rule:expr, $def:literal) => {
+        Kpi { name: $name, goal: $goal, unit: $unit, definition: $def, inputs: $inputs, source: Source::$source, rule: $rule }
+    };
+}
+
+/// Every KPI this version computes, in catalogue order.
+pub const KPIS: &[Kpi] = &[
+    kpi!("posts", "content", "count", Posts, &[], "counted per post row (after de-duplication)", "number of posts"),
+    kpi!("impressions", "awareness", "count", Posts, &["impressions"], SUM_RULE, "Σ impressions"),
+    kpi!("reach", "awareness", "count", Posts, &["reach"], REACH_RULE, "Σ post reach (an upper bound of unique reach)"),
+    kpi!("frequency", "awareness", "ratio", Posts, &["impressions", "reach"], RATIO_RULE, "Σ impressions / Σ reach"),
+    kpi!("profile_visits", "awareness", "count", PostsElseAccounts, &["profile_visits"], SUM_RULE, "Σ profile visits (from posts when they carry the column, else from the account snapshots)"),
+    kpi!("followers", "awareness", "count", Accounts, &["followers"], SNAPSHOT_RULE, "Σ over accounts of the last follower snapshot in the period"),
+    kpi!("followers_start", "awareness", "count", Accounts, &["followers"], SNAPSHOT_RULE, "Σ over the same accounts of the last snapshot before the period, else the first snapshot in it (with every=None: the first snapshot)"),
+    kpi!("follower_growth", "awareness", "count", Accounts, &["followers"], SNAPSHOT_RULE, "followers − followers_start"),
+    kpi!("follower_growth_rate", "awareness", "ratio", Accounts, &["followers"], SNAPSHOT_RULE, "follower_growth / followers_start (null when followers_start is 0 or missing)"),
+    kpi!("likes", "engagement", "count", Posts, &["likes"], SUM_RULE, "Σ likes"),
+    kpi!("comments", "engagement", "count", Posts, &["comments"], SUM_RULE, "Σ comments"),
+    kpi!("shares", "engagement", "count", Posts, &["shares"], SUM_RULE, "Σ shares"),
+    kpi!("saves", "engagement", "count", Posts, &["saves"], SUM_RULE, "Σ saves"),
+    kpi!("clicks", "engagement", "count", Posts, &["clicks"], SUM_RULE, "Σ clicks"),
+    kpi!("engagements", "engagement", "count", Posts, &["eng"], "rule 3: a post's engagements are the sum of its components (likes, or reactions where a platform reports reactions instead, comments, shares, saves); a missing component counts as 0 when another is present, and the post's value is null when all are missing", "Σ eng, eng = likes + comments + shares + saves"),
+    kpi!("engagement_rate", "engagement", "ratio", Posts, &["eng", "reach"], RATIO_RULE, "Σ eng / Σ reach (posts with reach)"),
+    kpi!("engagement_rate_impressions", "engagement", "ratio", Posts, &["eng", "impressions"], RATIO_RULE, "Σ eng / Σ impressions"),
+    kpi!("engagement_rate_followers", "engagement", "ratio", PostsAtFollowers, &["eng", "followers"], FAP_RULE, "Σ eng / Σ followers-at-post"),
+    kpi!("avg_engagement_rate_per_post", "engagement", "ratio", Posts, &["eng", "reach"], "the mean of per-post ratios, a different KPI from engagement_rate (rule 1); posts with reach > 0 only", "mean over posts of eng / reach (posts with reach > 0)"),
+    kpi!("amplification_rate", "engagement", "ratio", PostsAtFollowers, &["shares", "followers"], FAP_RULE, "Σ shares / Σ followers-at-post"),
+    kpi!("applause_rate", "engagement", "ratio", PostsAtFollowers, &["likes", "followers"], FAP_RULE, "Σ likes / Σ followers-at-post"),
+    kpi!("conversation_rate", "engagement", "ratio", PostsAtFollowers, &["comments", "followers"], FAP_RULE, "Σ comments / Σ followers-at-post"),
+    kpi!("virality_rate", "engagement", "ratio", Posts, &["shares", "impressions"], RATIO_RULE, "Σ shares / Σ impressions"),
+    kpi!("ctr", "traffic", "ratio", Posts, &["clicks", "impressions"], RATIO_RULE, "Σ clicks / Σ impressions"),
+];
+
+/// Goal presets: names that expand to the catalogue's KPIs of that goal.
+pub const PRESETS: &[(&str, &[&str])] = &[
+    ("awareness", &["impressions", "reach", "frequency", "profile_visits", "followers", "followers_start", "follower_growth", "follower_growth_rate"]),
+    ("engagement", &["engagements", "likes", "comments", "shares", "saves", "engagement_rate", "engagement_rate_impressions", "engagement_rate_followers", "avg_engagement_rate_per_post", "amplification_rate", "applause_rate", "conversation_rate", "virality_rate", "clicks", "ctr"]),
+    ("content", &["posts"]),
+];
+
+pub fn find(name: &str) -> Option<&'static Kpi> {
+    KPIS.iter().find(|k| k.name == name)
+}
+
+pub fn preset(name: &str) -> Option<&'static [&'static str]> {
+    PRESETS.iter().find(|(p, _)| *p == name).map(|(_, kpis)| *kpis)
+}
+
+/// The definition in words, with the rule of KPIS.md that applies.
+pub fn explain(kpi: &Kpi) -> String {
+    let tables = match kpi.source {
+        Source::Posts => "posts",
+        Source::Accounts => "accounts (daily snapshots)",
+        Source::PostsAtFollowers => "posts and accounts (follower snapshots)",
+        Source::PostsElseAccounts => "posts, else accounts",
+    };
+    format!(
+        "{name} ({goal}, {unit}): {def}.\nReads: {tables}{inputs}.\nRule: {rule}.",
+        name = kpi.name,
+        goal = kpi.goal,
+        unit = kpi.unit,
+        def = kpi.definition,
+        inputs = if kpi.inputs.is_empty() { String::new() } else { format!(" — columns {}", kpi.inputs.join(", ")) },
+        rule = kpi.rule,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_presets_resolve() {
+        let mut names: Vec<&str> = KPIS.iter().map(|k| k.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), KPIS.len());
+        for (_, members) in PRESETS {
+            for m in *members {
+                assert!(find(m).is_some(), "{m} in a preset is not in the catalogue");
+            }
+        }
+    }
+
+    #[test]
+    fn explain_names_the_rule() {
+        let er = find("engagement_rate").map(explain).unwrap_or_default();
+        assert!(er.contains("rule 1"));
+        assert!(er.contains("Σ eng / Σ reach"));
+    }
+}

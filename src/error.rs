@@ -1,0 +1,161 @@
+//! One error enum for the engine, one Python exception hierarchy, stable codes.
+//!
+//! Engine modules return `Result<_, Error>` and never see Python; the single
+//! `From<Error> for PyErr` below maps each kind onto its exception class and
+//! attaches the stable `code` that tests and users match on.
+
+use pyo3::exceptions::PyException;
+use pyo3::prelude::*;
+use pyo3::{create_exception, PyErr};
+
+/// What went wrong, in the user's terms. The `code` of each variant is stable.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A table lacks a column, or a column has the wrong type.
+    #[error("{message}")]
+    Schema { code: &'static str, message: String },
+    /// A KPI name or definition is unknown or cannot be computed as asked.
+    #[error("{message}")]
+    Definition { code: &'static str, message: String },
+    /// The data breaks a rule of KPIS.md (negative counts, duplicate posts, ...).
+    #[error("{message}")]
+    Input { code: &'static str, message: String },
+    /// The arguments of the call are invalid (grain, time zone, dimension, missing table).
+    #[error("{message}")]
+    Query { code: &'static str, message: String },
+    /// Polars failed while executing a plan.
+    #[error("the engine failed: {0}")]
+    Polars(#[from] polars::prelude::PolarsError),
+    /// A bug in socialkpi (for example a caught panic).
+    #[error("internal error in socialkpi (please report it): {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn schema(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Schema { code, message: message.into() }
+    }
+    pub fn definition(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Definition { code, message: message.into() }
+    }
+    pub fn input(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Input { code, message: message.into() }
+    }
+    pub fn query(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Query { code, message: message.into() }
+    }
+
+    /// The stable code users match on (`err.code` in Python).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Schema { code, .. }
+            | Self::Definition { code, .. }
+            | Self::Input { code, .. }
+            | Self::Query { code, .. } => code,
+            Self::Polars(_) => "engine_error",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+create_exception!(socialkpi, KpiError, PyException, "Base class of every socialkpi error; `.code` is stable.");
+create_exception!(socialkpi, SchemaError, KpiError, "A table lacks a column or a column has the wrong type.");
+create_exception!(socialkpi, DefinitionError, KpiError, "A KPI is unknown or cannot be computed as asked.");
+create_exception!(socialkpi, InputError, KpiError, "The data breaks a rule of the KPI contract.");
+create_exception!(socialkpi, QueryError, KpiError, "The arguments of the call are invalid.");
+create_exception!(socialkpi, EngineError, KpiError, "The engine failed; the message says why.");
+
+impl From<Error> for PyErr {
+    fn from(err: Error) -> PyErr {
+        let code = err.code();
+        let message = err.to_string();
+        let py_err = match err {
+            Error::Schema { .. } => SchemaError::new_err(message),
+            Error::Definition { .. } => DefinitionError::new_err(message),
+            Error::Input { .. } => InputError::new_err(message),
+            Error::Query { .. } => QueryError::new_err(message),
+            Error::Polars(_) | Error::Internal(_) => EngineError::new_err(message),
+        };
+        Python::attach(|py| {
+            // Setting an attribute on a fresh exception instance cannot fail in practice;
+            // if it did, the exception without its code is still the right one to raise.
+            let _ = py_err.value(py).setattr("code", code);
+        });
+        py_err
+    }
+}
+
+/// Registers the exception classes on the native module.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("KpiError", py.get_type::<KpiError>())?;
+    m.add("SchemaError", py.get_type::<SchemaError>())?;
+    m.add("DefinitionError", py.get_type::<DefinitionError>())?;
+    m.add("InputError", py.get_type::<InputError>())?;
+    m.add("QueryError", py.get_type::<QueryError>())?;
+    m.add("EngineError", py.get_type::<EngineError>())?;
+    Ok(())
+}
+
+/// Closest names to `name` among `candidates`, for "did you mean" hints.
+pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let lower = name.to_lowercase();
+    let mut scored: Vec<(usize, &str)> = candidates
+        .into_iter()
+        .map(|c| {
+            let cl = c.to_lowercase();
+            let d = if cl == lower { 0 } else { edit_distance(&lower, &cl) };
+            (d, c)
+        })
+        .filter(|(d, c)| *d <= 2.max(name.len() / 3) || c.to_lowercase().contains(&lower))
+        .collect();
+    scored.sort();
+    scored.into_iter().take(3).map(|(_, c)| c.to_string()).collect()
+}
+
+/// " did you mean 'a' or 'b'?" or "" when nothing is close.
+pub fn did_you_mean(suggestions: &[String]) -> String {
+    match suggestions {
+        [] => String::new(),
+        [one] => format!("; did you mean '{one}'?"),
+        many => {
+            let quoted: Vec<String> = many.iter().map(|s| format!("'{s}'")).collect();
+            format!("; did you mean one of {}?", quoted.join(", "))
+        }
+    }
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_close_names() {
+        let s = suggest("like", ["likes", "comments", "shares"]);
+        assert_eq!(s, vec!["likes".to_string()]);
+        assert_eq!(suggest("Reach", ["reach", "impressions"]), vec!["reach".to_string()]);
+        assert!(suggest("zzzzzz", ["likes"]).is_empty());
+    }
+
+    #[test]
+    fn codes_are_stable() {
+        assert_eq!(Error::schema("missing_column", "x").code(), "missing_column");
+        assert_eq!(Error::Internal("x".into()).code(), "internal_error");
+    }
+}

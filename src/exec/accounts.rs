@@ -1,0 +1,176 @@
+//! Account snapshots: semi-additive followers (last per account and period, then summed),
+//! followers at the start of a period, followers-at-post, and account attributes.
+
+use super::{collect, period_of, RowAccount, ALL};
+use crate::error::{Error, Result};
+use crate::ingest;
+use crate::plan::{AccountsPlan, Dedupe, Plan, PERIOD};
+use polars::prelude::*;
+
+const TABLE: &str = "accounts";
+const DATE: &str = "date";
+
+/// The accounts table reduced to the columns the plan reads, checked and de-duplicated.
+pub(super) struct Snapshots {
+    df: DataFrame,
+    key: Vec<String>,
+}
+
+fn first_u64(df: &DataFrame, name: &str) -> u64 {
+    df.column(name).ok().and_then(|c| c.get(0).ok()).and_then(|v| v.extract::<u64>()).unwrap_or(0)
+}
+
+fn by_date(e: Expr) -> Expr {
+    e.sort_by([col(DATE)], SortMultipleOptions::default().with_nulls_last(true))
+}
+
+impl Snapshots {
+    pub(super) fn load(plan: &Plan, ap: &AccountsPlan, lf: LazyFrame, rows: &mut RowAccount) -> Result<Self> {
+        let mut lf = lf;
+        let schema = lf.collect_schema().map_err(|e| Error::input("unreadable_table", format!("could not read the accounts table: {e}")))?;
+        let dtype = |c: &str| schema.get(c).cloned().ok_or_else(|| Error::schema("missing_column", format!("column '{c}' is missing from accounts")));
+        let mut select = Vec::new();
+        for c in &ap.columns {
+            select.push(match c.as_str() {
+                "followers" | "profile_visits" => ingest::count_expr(c, &dtype(c)?, TABLE)?,
+                DATE => ingest::date_expr(c, &dtype(c)?, TABLE)?,
+                _ => col(c.as_str()),
+            });
+        }
+        let mut df = collect(lf.select(select))?;
+        rows.read.push((TABLE.to_string(), df.height() as u64));
+
+        for (reason, missing) in [("missing date", col(DATE).is_null()), ("missing account_id", col("account_id").is_null())] {
+            let n = df.clone().lazy().filter(missing.clone()).select([len().alias("n")]).collect()?;
+            let n = first_u64(&n, "n");
+            if n > 0 {
+                rows.drop(TABLE, reason, n);
+                df = df.lazy().filter(missing.not()).collect()?;
+            }
+        }
+        for c in ["followers", "profile_visits"] {
+            if let Ok(column) = df.column(c) {
+                if column.as_materialized_series().min::<f64>()?.is_some_and(|v| v < 0.0) {
+                    return Err(Error::input("negative_value", format!("column '{c}' of accounts has negative values; counts cannot be negative. Fix or filter those rows before computing")));
+                }
+            }
+        }
+
+        // One snapshot per account and day.
+        let mut day_key: Vec<Expr> = plan.account_key.iter().map(|k| col(k.as_str())).collect();
+        day_key.push(col(DATE));
+        let repeats = df.clone().lazy().group_by(day_key.clone()).agg([len().alias("n")]).filter(col("n").gt(lit(1))).collect()?;
+        if repeats.height() > 0 {
+            let extra: u64 = repeats.column("n")?.as_materialized_series().sum::<u64>().unwrap_or(0) - repeats.height() as u64;
+            match plan.dedupe {
+                Dedupe::Error => {
+                    let example = repeats.get_row(0).map(|r| r.0.iter().take(plan.account_key.len() + 1).map(|v| v.to_string()).collect::<Vec<_>>().join(", ")).unwrap_or_default();
+                    return Err(Error::input(
+                        "duplicate_snapshot",
+                        format!("accounts has {extra} repeated snapshots of the same account and date (for example {example}); keep one row per account and day, or pass dedupe='last' to keep the last row"),
+                    ));
+                }
+                Dedupe::Last => {
+                    rows.drop(TABLE, "repeated account snapshot of one day (dedupe='last' kept the last row)", extra);
+                    df = df.lazy().unique_stable_generic(Some(day_key), UniqueKeepStrategy::Last).collect()?;
+                }
+            }
+        }
+        if plan.every.is_some() {
+            df = df.lazy().with_column(period_of(col(DATE), plan).alias(PERIOD)).collect()?;
+        }
+        Ok(Self { df, key: plan.account_key.clone() })
+    }
+
+    fn key_exprs(&self) -> Vec<Expr> {
+        self.key.iter().map(|k| col(k.as_str())).collect()
+    }
+
+    /// Joins each (account, day) of the posts' states with the account's last follower
+    /// snapshot on or before that day (`__fap`); states without one get null.
+    pub(super) fn join_followers_at_post(&self, posts: LazyFrame, day: &str, plan: &Plan) -> Result<LazyFrame> {
+        let mut right_cols = self.key_exprs();
+        right_cols.push(col(DATE).alias(day));
+        right_cols.push(col("followers").alias("__fap"));
+        let right = self.df.clone().lazy().filter(col("followers").is_not_null()).select(right_cols).sort([day], SortMultipleOptions::default());
+        // A key typed differently in the two tables (numbers vs text) meets as text.
+        let mut left = posts.sort([day], SortMultipleOptions::default().with_nulls_last(true));
+        let left_schema = left.collect_schema()?;
+        let mut casts = Vec::new();
+        for k in &plan.account_key {
+            if left_schema.get(k.as_str()) != self.df.schema().get(k.as_str()) {
+                casts.push(col(k.as_str()).cast(DataType::String));
+            }
+        }
+        let (left, right) = if casts.is_empty() { (left, right) } else { (left.with_columns(casts.clone()), right.with_columns(casts)) };
+        let by: Vec<PlSmallStr> = self.key.iter().map(|k| PlSmallStr::from(k.as_str())).collect();
+        let options = AsOfOptions {
+            strategy: AsofStrategy::Backward,
+            tolerance: None,
+            tolerance_str: None,
+            left_by: Some(by.clone()),
+            right_by: Some(by),
+            allow_eq: true,
+            check_sortedness: false,
+        };
+        let args = JoinArgs::new(JoinType::AsOf(Box::new(options)));
+        Ok(left.join(right, [col(day)], [col(day)], args))
+    }
+
+    /// Joins account attributes (their value at the account's last snapshot) onto posts states.
+    pub(super) fn join_attributes(&self, posts: LazyFrame, attributes: &[String]) -> Result<LazyFrame> {
+        let aggs: Vec<Expr> = attributes.iter().map(|a| by_date(col(a.as_str())).last()).collect();
+        let attrs = self.df.clone().lazy().group_by(self.key_exprs()).agg(aggs);
+        let args = JoinArgs::new(JoinType::Left);
+        Ok(posts.join(attrs, self.key_exprs(), self.key_exprs(), args))
+    }
+
+    /// Account states at the output grain: rows, account flows and followers.
+    pub(super) fn states(&self, plan: &Plan, ap: &AccountsPlan, keys: &[String]) -> Result<DataFrame> {
+        let group: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
+        let mut base = self.df.clone().lazy();
+        if keys.iter().any(|k| k == ALL) {
+            base = base.with_column(lit(true).alias(ALL));
+        }
+        let mut aggs = vec![len().cast(DataType::Int64).alias("a:rows")];
+        if ap.profile_visits {
+            aggs.push(col("profile_visits").sum().alias("as:profile_visits"));
+            aggs.push(col("profile_visits").count().cast(DataType::Int64).alias("an:profile_visits"));
+        }
+        let mut out = base.clone().group_by(group.clone()).agg(aggs);
+        if ap.followers {
+            // Per account and period: last and first snapshot with a value; account
+            // attributes take their value at the last snapshot.
+            let mut per_account: Vec<Expr> = self.key_exprs();
+            if plan.every.is_some() {
+                per_account.push(col(PERIOD));
+            }
+            let mut aggs = vec![
+                by_date(col("followers")).last().alias("__last"),
+                by_date(col("followers")).first().alias("__first"),
+            ];
+            for d in keys.iter().filter(|d| !self.key.contains(d) && d.as_str() != PERIOD) {
+                aggs.push(by_date(col(d.as_str())).last().alias(d.as_str()));
+            }
+            let mut accounts = base.filter(col("followers").is_not_null()).group_by(per_account).agg(aggs);
+            let start = if plan.every.is_some() {
+                // the last snapshot before the period is the last of the account's previous period
+                let mut order = self.key.clone();
+                order.push(PERIOD.to_string());
+                accounts = accounts.sort(order, SortMultipleOptions::default());
+                let previous = col("__last").shift(lit(1)).over(self.key_exprs())?;
+                when(previous.clone().is_null()).then(col("__first")).otherwise(previous)
+            } else {
+                col("__first")
+            };
+            let followers = accounts
+                .with_column(start.alias("__start"))
+                .group_by(group.clone())
+                .agg([col("__last").sum().alias("followers"), col("__start").sum().alias("followers_start")]);
+            let mut args = JoinArgs::new(JoinType::Left);
+            args.nulls_equal = true;
+            out = out.join(followers, group.clone(), group, args);
+        }
+        Ok(out.collect()?)
+    }
+}

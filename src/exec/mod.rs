@@ -1,0 +1,209 @@
+//! Execution: one polars pass over each table into additive partial states at the output
+//! grain, the follower snapshots joined onto posts already reduced to (account, day), a
+//! rollup of the states, and the KPI formulas applied to the merged states.
+
+mod accounts;
+mod posts;
+
+use crate::error::{Error, Result};
+use crate::plan::{Metric, Plan, PERIOD};
+use polars::prelude::*;
+use polars_core::query_result::QueryResult;
+
+/// Name of the constant key used when a report has no dimension and no period.
+const ALL: &str = "__all";
+
+/// Rows a table contributed and rows dropped, by reason (rule 6 of KPIS.md).
+#[derive(Debug, Clone, Default)]
+pub struct RowAccount {
+    /// (table, rows read)
+    pub read: Vec<(String, u64)>,
+    /// (table, reason, rows dropped)
+    pub dropped: Vec<(String, String, u64)>,
+}
+
+impl RowAccount {
+    fn drop(&mut self, table: &str, reason: &str, n: u64) {
+        if n > 0 {
+            self.dropped.push((table.to_string(), reason.to_string(), n));
+        }
+    }
+}
+
+/// The result of a run: the KPI frame and what was used to compute it.
+#[derive(Debug)]
+pub struct Output {
+    pub frame: DataFrame,
+    /// Engagement components used for `eng` (empty when no engagement KPI was asked).
+    pub components: Vec<String>,
+    pub rows: RowAccount,
+    pub warnings: Vec<String>,
+}
+
+/// Collects a plan with the streaming engine (bounded memory for files larger than RAM).
+pub(crate) fn collect(lf: LazyFrame) -> Result<DataFrame> {
+    match lf.collect_with_engine(Engine::Streaming)? {
+        QueryResult::Single(df) => Ok(df),
+        QueryResult::Multiple(mut dfs) => dfs.pop().ok_or_else(|| Error::Internal("query returned no frame".into())),
+    }
+}
+
+/// Group keys of the result: the `by` dimensions and the period.
+fn output_keys(plan: &Plan) -> Vec<String> {
+    let mut keys = plan.by.clone();
+    if plan.every.is_some() {
+        keys.push(PERIOD.to_string());
+    }
+    if keys.is_empty() {
+        keys.push(ALL.to_string());
+    }
+    keys
+}
+
+fn period_of(day: Expr, plan: &Plan) -> Expr {
+    match plan.every {
+        Some(e) => day.dt().truncate(lit(e.truncate_interval())),
+        None => lit(NULL).cast(DataType::Date),
+    }
+}
+
+/// Runs a checked plan over the tables it reads.
+pub fn run(plan: &Plan, posts: Option<LazyFrame>, accounts: Option<LazyFrame>) -> Result<Output> {
+    let mut rows = RowAccount::default();
+    let keys = output_keys(plan);
+    let snapshots = match (&plan.accounts, accounts) {
+        (Some(ap), Some(lf)) => Some(accounts::Snapshots::load(plan, ap, lf, &mut rows)?),
+        (Some(_), None) => return Err(Error::query("missing_table", "the accounts table is needed by the KPIs asked for; pass accounts=...")),
+        _ => None,
+    };
+    let post_states = match (&plan.posts, posts) {
+        (Some(pp), Some(lf)) => Some(posts::states(plan, pp, lf, snapshots.as_ref(), &keys, &mut rows)?),
+        (Some(_), None) => return Err(Error::query("missing_table", "the posts table is needed by the KPIs asked for; pass posts=...")),
+        _ => None,
+    };
+    let account_states = match (&plan.accounts, &snapshots) {
+        (Some(ap), Some(s)) if ap.defines_rows => Some(s.states(plan, ap, &keys)?),
+        _ => None,
+    };
+    let joined = match (post_states, account_states) {
+        (Some(p), Some(a)) => {
+            let (p, a) = align_key_types(p, a, &keys)?;
+            let on: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
+            let mut args = JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns);
+            args.nulls_equal = true;
+            p.lazy().join(a.lazy(), on.clone(), on, args)
+        }
+        (Some(p), None) => p.lazy(),
+        (None, Some(a)) => a.lazy(),
+        (None, None) => return Err(Error::Internal("no table was read".into())),
+    };
+    let mut select: Vec<Expr> = plan.by.iter().map(|d| col(d.as_str())).collect();
+    if plan.every.is_some() {
+        select.push(col(PERIOD));
+    }
+    for kpi in &plan.kpis {
+        select.push(finalise(kpi.name, plan)?.alias(kpi.name));
+    }
+    let mut sort_by: Vec<PlSmallStr> = plan.by.iter().map(|s| PlSmallStr::from(s.as_str())).collect();
+    if plan.every.is_some() {
+        sort_by.push(PERIOD.into());
+    }
+    let out = joined.select(select);
+    let out = if sort_by.is_empty() { out } else { out.sort(sort_by, SortMultipleOptions::default().with_nulls_last(true).with_maintain_order(true)) };
+    let frame = out.collect()?;
+    let components = plan.posts.as_ref().map(|p| p.components.clone()).unwrap_or_default();
+    Ok(Output { frame, components, rows, warnings: plan.warnings.clone() })
+}
+
+/// Posts and accounts may type a shared key differently (ids as numbers in one, text in the other).
+fn align_key_types(p: DataFrame, a: DataFrame, keys: &[String]) -> Result<(DataFrame, DataFrame)> {
+    let mut casts = Vec::new();
+    for k in keys {
+        let (Ok(pc), Ok(ac)) = (p.column(k), a.column(k)) else { continue };
+        if pc.dtype() != ac.dtype() {
+            casts.push(col(k.as_str()).cast(DataType::String));
+        }
+    }
+    if casts.is_empty() {
+        return Ok((p, a));
+    }
+    Ok((p.lazy().with_columns(casts.clone()).collect()?, a.lazy().with_columns(casts).collect()?))
+}
+
+// ---- finalisation: KPI formulas over merged states -------------------------------------
+
+fn state(name: &str) -> Expr {
+    col(name)
+}
+
+pub(crate) fn sum_name(m: &Metric) -> String {
+    format!("s:{}", m.key())
+}
+pub(crate) fn nonnull_name(m: &Metric) -> String {
+    format!("n:{}", m.key())
+}
+pub(crate) fn ratio_names(a: &Metric, b: &Metric) -> (String, String) {
+    (format!("rn:{}/{}", a.key(), b.key()), format!("rd:{}/{}", a.key(), b.key()))
+}
+pub(crate) fn fap_names(m: &Metric) -> (String, String) {
+    (format!("fn:{}", m.key()), format!("fd:{}", m.key()))
+}
+
+/// Σ / Σ with rule 2: a zero or missing denominator gives null.
+fn ratio(num: Expr, den: Expr) -> Expr {
+    let den_f = den.cast(DataType::Float64);
+    when(den_f.clone().is_null().or(den_f.clone().eq(lit(0.0))))
+        .then(lit(NULL).cast(DataType::Float64))
+        .otherwise(num.cast(DataType::Float64) / den_f)
+}
+
+/// A flow: 0 without rows, null when rows exist but none reported a value.
+fn flow(rows: &str, sum: &str, nonnull: &str) -> Expr {
+    let rows = state(rows).fill_null(lit(0));
+    when(rows.eq(lit(0)))
+        .then(lit(0).cast(DataType::Int64))
+        .when(state(nonnull).fill_null(lit(0)).eq(lit(0)))
+        .then(lit(NULL))
+        .otherwise(state(sum))
+}
+
+fn finalise(kpi: &str, plan: &Plan) -> Result<Expr> {
+    let m = |c: &str| Metric::Column(c.to_string());
+    let post_flow = |metric: &Metric| flow("rows", &sum_name(metric), &nonnull_name(metric));
+    let post_ratio = |a: &Metric, b: &Metric| {
+        let (n, d) = ratio_names(a, b);
+        ratio(state(&n), state(&d))
+    };
+    let fap = |metric: &Metric| {
+        let (n, d) = fap_names(metric);
+        ratio(state(&n), state(&d))
+    };
+    let growth = || state("followers") - state("followers_start");
+    Ok(match kpi {
+        "posts" => state("rows").fill_null(lit(0)).cast(DataType::Int64),
+        "impressions" | "reach" | "likes" | "comments" | "shares" | "saves" | "clicks" => post_flow(&m(kpi)),
+        "profile_visits" => {
+            if plan.accounts.as_ref().is_some_and(|a| a.profile_visits) {
+                flow("a:rows", "as:profile_visits", "an:profile_visits")
+            } else {
+                post_flow(&m(kpi))
+            }
+        }
+        "engagements" => post_flow(&Metric::Eng),
+        "frequency" => post_ratio(&m("impressions"), &m("reach")),
+        "engagement_rate" => post_ratio(&Metric::Eng, &m("reach")),
+        "engagement_rate_impressions" => post_ratio(&Metric::Eng, &m("impressions")),
+        "virality_rate" => post_ratio(&m("shares"), &m("impressions")),
+        "ctr" => post_ratio(&m("clicks"), &m("impressions")),
+        "avg_engagement_rate_per_post" => ratio(state("ape:sum"), state("ape:n")),
+        "engagement_rate_followers" => fap(&Metric::Eng),
+        "amplification_rate" => fap(&m("shares")),
+        "applause_rate" => fap(&m("likes")),
+        "conversation_rate" => fap(&m("comments")),
+        "followers" => state("followers"),
+        "followers_start" => state("followers_start"),
+        "follower_growth" => growth(),
+        "follower_growth_rate" => ratio(growth(), state("followers_start")),
+        other => return Err(Error::Internal(format!("KPI '{other}' has no formula"))),
+    })
+}

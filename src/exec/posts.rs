@@ -1,0 +1,235 @@
+//! Posts -> additive partial states at the output grain, in one pass over the table.
+
+use super::accounts::Snapshots;
+use super::{collect, fap_names, nonnull_name, period_of, ratio_names, sum_name, RowAccount, ALL};
+use crate::error::{Error, Result};
+use crate::ingest;
+use crate::plan::{Dedupe, Metric, Plan, PostsPlan, PERIOD};
+use polars::prelude::*;
+
+const DAY: &str = "__day";
+const ENG: &str = "__eng";
+const TABLE: &str = "posts";
+
+fn metric_expr(m: &Metric) -> Expr {
+    match m {
+        Metric::Column(c) => col(c.as_str()),
+        Metric::Eng => col(ENG),
+    }
+}
+
+/// Rule 3: the sum of the components present; null only when every component is null.
+fn engagement_expr(pp: &PostsPlan) -> Option<Expr> {
+    let parts: Vec<Expr> = pp
+        .components
+        .iter()
+        .map(|c| match c.as_str() {
+            // reactions replace likes where a platform reports them instead; never both
+            "likes|reactions" => when(col("likes").is_null()).then(col("reactions")).otherwise(col("likes")),
+            other => col(other),
+        })
+        .collect();
+    let all_null = parts.iter().map(|p| p.clone().is_null()).reduce(|a, b| a.and(b))?;
+    let total = parts.into_iter().map(|p| p.fill_null(lit(0))).reduce(|a, b| a + b)?;
+    Some(when(all_null).then(lit(NULL)).otherwise(total))
+}
+
+/// Checks `post_id` for repeats, or keeps the last row of each post.
+fn deduplicate(plan: &Plan, id: &str, lf: LazyFrame, rows: &mut RowAccount) -> Result<LazyFrame> {
+    match plan.dedupe {
+        Dedupe::Last => {
+            let before = collect(lf.clone().select([len().alias("n")]))?;
+            let deduped = lf.unique_stable_generic(Some(vec![col(id)]), UniqueKeepStrategy::Last);
+            let after = collect(deduped.clone().select([len().alias("n")]))?;
+            let n = |df: &DataFrame| df.column("n").ok().and_then(|c| c.get(0).ok()).and_then(|v| v.extract::<u64>()).unwrap_or(0);
+            rows.drop(TABLE, "duplicate post_id (dedupe='last' kept the last row)", n(&before).saturating_sub(n(&after)));
+            Ok(deduped)
+        }
+        Dedupe::Error => {
+            let ids = col(id);
+            let counts = collect(lf.clone().select([
+                len().alias("rows"),
+                ids.clone().null_count().cast(DataType::UInt64).alias("nulls"),
+                ids.drop_nulls().n_unique().cast(DataType::UInt64).alias("unique"),
+            ]))?;
+            let get = |c: &str| counts.column(c).ok().and_then(|s| s.get(0).ok()).and_then(|v| v.extract::<u64>()).unwrap_or(0);
+            let repeated = get("rows").saturating_sub(get("nulls")).saturating_sub(get("unique"));
+            if repeated > 0 {
+                let sample = collect(
+                    lf.select([col(id)])
+                        .group_by([col(id)])
+                        .agg([len().alias("n")])
+                        .filter(col("n").gt(lit(1)).and(col(id).is_not_null()))
+                        .limit(3),
+                )?;
+                let examples: Vec<String> = sample.column(id).map(|c| (0..c.len()).filter_map(|i| c.get(i).ok().map(|v| v.to_string())).collect()).unwrap_or_default();
+                return Err(Error::input(
+                    "duplicate_post_id",
+                    format!(
+                        "posts has {repeated} repeated post_id rows (for example {}); each post must appear once. Pass dedupe='last' to keep the last row of each post, or remove the repeats",
+                        examples.join(", ")
+                    ),
+                ));
+            }
+            Ok(lf)
+        }
+    }
+}
+
+/// Counts negative values of a column (error path only).
+fn negative_error(lf: LazyFrame, column: &str) -> Error {
+    let n = collect(lf.select([col(column).lt(lit(0)).sum().cast(DataType::UInt64).alias("n")]))
+        .ok()
+        .and_then(|df| df.column("n").ok().and_then(|c| c.get(0).ok()).and_then(|v| v.extract::<u64>()))
+        .unwrap_or(0);
+    Error::input(
+        "negative_value",
+        format!("column '{column}' of posts has {n} negative values; counts cannot be negative. Fix or filter those rows before computing"),
+    )
+}
+
+/// The posts' partial states at the output grain `keys`.
+pub(super) fn states(plan: &Plan, pp: &PostsPlan, lf: LazyFrame, snapshots: Option<&Snapshots>, keys: &[String], rows: &mut RowAccount) -> Result<DataFrame> {
+    let mut lf = lf;
+    let schema = lf.collect_schema().map_err(|e| Error::input("unreadable_table", format!("could not read the posts table: {e}")))?;
+    let dtype = |c: &str| schema.get(c).cloned().ok_or_else(|| Error::schema("missing_column", format!("column '{c}' is missing from posts")));
+
+    // Only the columns the plan reads, with counts coerced and times reduced to days.
+    let mut select: Vec<Expr> = Vec::new();
+    for c in &pp.columns {
+        let expr = if pp.count_columns.contains(c) {
+            ingest::count_expr(c, &dtype(c)?, TABLE)?
+        } else if c == "published_at" {
+            ingest::day_expr(c, &dtype(c)?, plan.tz.as_deref(), TABLE)?.alias(DAY)
+        } else {
+            col(c.as_str())
+        };
+        select.push(expr);
+    }
+    let mut lf = lf.select(select);
+    if let Some(id) = &pp.post_id {
+        lf = deduplicate(plan, id, lf, rows)?;
+    }
+    if let Some(eng) = engagement_expr(pp) {
+        lf = lf.with_column(eng.alias(ENG));
+    }
+
+    // Grain of the single pass: dimensions, the account when snapshots or attributes are
+    // joined later, and the day (for followers-at-post) or the period.
+    let mut grain: Vec<String> = pp.dims.clone();
+    if pp.needs_account {
+        for k in &plan.account_key {
+            if !grain.contains(k) {
+                grain.push(k.clone());
+            }
+        }
+    }
+    let by_day = !pp.at_followers.is_empty();
+    if by_day {
+        grain.push(DAY.to_string());
+    } else if plan.every.is_some() {
+        lf = lf.with_column(period_of(col(DAY), plan).alias(PERIOD));
+        grain.push(PERIOD.to_string());
+    } else if pp.needs_time {
+        grain.push(DAY.to_string());
+    }
+    if grain.is_empty() {
+        lf = lf.with_column(lit(true).alias(ALL));
+        grain.push(ALL.to_string());
+    }
+
+    let mut aggs: Vec<Expr> = vec![len().cast(DataType::Int64).alias("rows")];
+    for m in &pp.sums {
+        aggs.push(metric_expr(m).sum().alias(sum_name(m)));
+        aggs.push(metric_expr(m).count().cast(DataType::Int64).alias(nonnull_name(m)));
+    }
+    for (a, b) in &pp.ratios {
+        let both = metric_expr(a).is_not_null().and(metric_expr(b).is_not_null());
+        let (n, d) = ratio_names(a, b);
+        aggs.push(when(both.clone()).then(metric_expr(a)).otherwise(lit(0)).sum().alias(n));
+        aggs.push(when(both).then(metric_expr(b)).otherwise(lit(0)).sum().alias(d));
+    }
+    if pp.per_post_engagement_rate {
+        let ok = col(ENG).is_not_null().and(col("reach").gt(lit(0)));
+        let per_post = col(ENG).cast(DataType::Float64) / col("reach").cast(DataType::Float64);
+        aggs.push(when(ok.clone()).then(per_post).otherwise(lit(0.0)).sum().alias("ape:sum"));
+        aggs.push(ok.cast(DataType::Int64).sum().alias("ape:n"));
+    }
+    for m in &pp.at_followers {
+        aggs.push(metric_expr(m).sum().alias(format!("fs:{}", m.key())));
+        aggs.push(metric_expr(m).count().cast(DataType::Int64).alias(format!("fc:{}", m.key())));
+    }
+    for c in &pp.count_columns {
+        aggs.push(col(c.as_str()).min().cast(DataType::Float64).alias(format!("min:{c}")));
+    }
+    let group: Vec<Expr> = grain.iter().map(|k| col(k.as_str())).collect();
+    let checked = lf.clone();
+    let mut df = collect(lf.group_by(group).agg(aggs))?;
+
+    let total: i64 = df.column("rows")?.as_materialized_series().sum::<i64>().unwrap_or(0);
+    rows.read.push((TABLE.to_string(), u64::try_from(total).unwrap_or(0)));
+    for c in &pp.count_columns {
+        let min = df.column(&format!("min:{c}"))?.as_materialized_series().min::<f64>()?;
+        if min.is_some_and(|v| v < 0.0) {
+            return Err(negative_error(checked, c));
+        }
+    }
+    let mins: Vec<PlSmallStr> = pp.count_columns.iter().map(|c| PlSmallStr::from(format!("min:{c}"))).collect();
+    df = df.drop_many(mins);
+
+    // Rows without a time, or without the account they are grouped by, have no group.
+    let mut missing: Vec<(&str, Expr)> = Vec::new();
+    if grain.iter().any(|g| g == DAY || g == PERIOD) {
+        let t = if by_day || !grain.iter().any(|g| g == PERIOD) { DAY } else { PERIOD };
+        missing.push(("missing published_at", col(t).is_null()));
+    }
+    if plan.by.iter().any(|d| d == "account_id") && pp.dims.iter().any(|d| d == "account_id") {
+        missing.push(("missing account_id", col("account_id").is_null()));
+    }
+    for (reason, is_missing) in missing {
+        let dropped = df.clone().lazy().filter(is_missing.clone()).select([col("rows").sum()]).collect()?;
+        let n = dropped.column("rows").ok().and_then(|c| c.get(0).ok()).and_then(|v| v.extract::<u64>()).unwrap_or(0);
+        rows.drop(TABLE, reason, n);
+        df = df.lazy().filter(is_missing.not()).collect()?;
+    }
+
+    let mut lf = df.lazy();
+    if by_day {
+        let snaps = snapshots.ok_or_else(|| Error::Internal("followers-at-post without snapshots".into()))?;
+        lf = snaps.join_followers_at_post(lf, DAY, plan)?;
+        for m in &pp.at_followers {
+            let (n, d) = fap_names(m);
+            let has = col("__fap").is_not_null();
+            lf = lf.with_columns([
+                when(has.clone()).then(col(format!("fs:{}", m.key()))).otherwise(lit(0)).alias(n),
+                when(has).then(col(format!("fc:{}", m.key())).cast(DataType::Float64) * col("__fap").cast(DataType::Float64)).otherwise(lit(0.0)).alias(d),
+            ]);
+        }
+        let drop: Vec<PlSmallStr> = pp.at_followers.iter().flat_map(|m| [format!("fs:{}", m.key()).into(), format!("fc:{}", m.key()).into()]).chain([PlSmallStr::from("__fap")]).collect();
+        lf = lf.drop(Selector::ByName { names: drop.into(), strict: false });
+        if plan.every.is_some() {
+            lf = lf.with_column(period_of(col(DAY), plan).alias(PERIOD));
+        }
+    }
+    if !pp.attribute_dims.is_empty() {
+        let snaps = snapshots.ok_or_else(|| Error::Internal("account attributes without snapshots".into()))?;
+        lf = snaps.join_attributes(lf, &pp.attribute_dims)?;
+    }
+    if keys.iter().any(|k| k == ALL) {
+        lf = lf.with_column(lit(true).alias(ALL));
+    }
+    if grain.as_slice() == keys {
+        return Ok(lf.collect()?);
+    }
+    // Rollup: every state is a sum, so coarser groups are sums of finer ones.
+    let state_cols: Vec<Expr> = {
+        let schema = lf.collect_schema()?;
+        schema
+            .iter_names()
+            .filter(|n| n.contains(':') || n.as_str() == "rows")
+            .map(|n| col(n.clone()).sum())
+            .collect()
+    };
+    let group: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
+    Ok(lf.group_by(group).agg(state_cols).collect()?)
+}

@@ -1,0 +1,186 @@
+//! Getting tables in: Arrow C streams from Python, files scanned by the core, and the checks
+//! and coercions of column types (counts to Int64/Float64, times to days in the report zone).
+
+use crate::error::{Error, Result};
+use polars::prelude::*;
+use polars_arrow::ffi::{ArrowArrayStream, ArrowArrayStreamReader};
+
+/// A table as the caller handed it over.
+pub enum Table {
+    /// Columns already in memory (imported zero-copy through the Arrow C stream interface).
+    Frame(DataFrame),
+    /// Paths or globs of Parquet / CSV files, scanned by the core with projection pushdown.
+    Files(Vec<String>),
+}
+
+/// Imports one column from an Arrow C stream, taking ownership of the stream.
+///
+/// # Safety
+/// `stream` must point to a valid, unreleased `ArrowArrayStream` (the pointer of an
+/// `arrow_array_stream` PyCapsule). It is left released (moved out), as the protocol asks.
+pub unsafe fn series_from_stream(name: &str, stream: *mut ArrowArrayStream) -> Result<Series> {
+    // SAFETY: the caller guarantees a valid stream; replacing moves it out so that the
+    // capsule's destructor sees a released stream and does nothing.
+    let owned = unsafe { std::ptr::replace(stream, ArrowArrayStream::empty()) };
+    // SAFETY: the stream follows the C stream interface (guaranteed by the caller).
+    let mut reader = unsafe { ArrowArrayStreamReader::try_new(Box::new(owned)) }?;
+    let dtype = DataType::from_arrow_field(reader.field());
+    let mut chunks = Vec::new();
+    // SAFETY: arrays come from the same valid stream.
+    while let Some(array) = unsafe { reader.next() } {
+        chunks.push(array?);
+    }
+    if chunks.is_empty() {
+        return Ok(Series::new_empty(name.into(), &dtype));
+    }
+    Ok(Series::try_from((PlSmallStr::from(name), chunks))?)
+}
+
+fn is_glob(p: &str) -> bool {
+    p.contains(['*', '?', '['])
+}
+
+/// Lazily scans files; the file type comes from the extension.
+pub fn scan(paths: &[String]) -> Result<LazyFrame> {
+    let mut frames = Vec::with_capacity(paths.len());
+    for p in paths {
+        if !is_glob(p) && !std::path::Path::new(p).exists() {
+            return Err(Error::input("file_not_found", format!("file '{p}' does not exist")));
+        }
+        let lower = p.to_lowercase();
+        let lf = if lower.ends_with(".parquet") || lower.ends_with(".pq") {
+            LazyFrame::scan_parquet(PlRefPath::new(p.as_str()), ScanArgsParquet::default())?
+        } else if lower.ends_with(".csv") || lower.ends_with(".tsv") || lower.ends_with(".txt") {
+            LazyCsvReader::new(PlRefPath::new(p.as_str()))
+                .with_has_header(true)
+                .with_separator(if lower.ends_with(".tsv") { b'\t' } else { b',' })
+                .with_try_parse_dates(true)
+                .with_infer_schema_length(Some(10_000))
+                .with_glob(true)
+                .finish()?
+        } else {
+            return Err(Error::input(
+                "unsupported_file",
+                format!("'{p}' is not a Parquet (.parquet) or CSV (.csv, .tsv) file; read it into a DataFrame and pass that instead"),
+            ));
+        };
+        frames.push(lf);
+    }
+    match frames.len() {
+        0 => Err(Error::input("file_not_found", "no files were given")),
+        1 => Ok(frames.remove(0)),
+        _ => Ok(concat(frames, UnionArgs::default())?),
+    }
+}
+
+/// The column names of a table (for files: read from their schema).
+pub fn column_names(lf: &mut LazyFrame) -> Result<Vec<String>> {
+    let schema = lf.collect_schema().map_err(|e| Error::input("unreadable_file", format!("could not read the table's schema: {e}")))?;
+    Ok(schema.iter_names().map(|n| n.to_string()).collect())
+}
+
+impl Table {
+    pub fn into_lazy(self) -> Result<LazyFrame> {
+        match self {
+            Table::Frame(df) => Ok(df.lazy()),
+            Table::Files(paths) => scan(&paths),
+        }
+    }
+}
+
+/// A count column as a number (Int64 or Float64); text is an error that says how to parse it.
+/// Float NaN (pandas' missing marker) becomes null.
+pub fn count_expr(name: &str, dtype: &DataType, table: &str) -> Result<Expr> {
+    let c = col(name);
+    if dtype.is_integer() || dtype.is_bool() {
+        Ok(c.cast(DataType::Int64))
+    } else if dtype.is_float() {
+        Ok(c.cast(DataType::Float64).fill_nan(lit(NULL)))
+    } else if matches!(dtype, DataType::Null) {
+        Ok(c.cast(DataType::Int64))
+    } else {
+        Err(Error::schema(
+            "not_numeric",
+            format!(
+                "column '{name}' of {table} holds {dtype} values, not numbers; parse it first, e.g. pl.col('{name}').str.replace_all(',', '').cast(pl.Int64), or read the file with sk.read_posts later"
+            ),
+        ))
+    }
+}
+
+/// The local calendar day of `published_at` in the report time zone (naive times are UTC).
+pub fn day_expr(name: &str, dtype: &DataType, tz: Option<&str>, table: &str) -> Result<Expr> {
+    let c = col(name);
+    let utc = || TimeZone::UTC;
+    let report = |z: &str| TimeZone::opt_try_new(Some(z)).ok().flatten().unwrap_or_else(utc);
+    let datetime = match dtype {
+        DataType::Date => return Ok(c),
+        DataType::Datetime(_, None) => c,
+        DataType::Datetime(_, Some(_)) => c,
+        DataType::String => c.str().to_datetime(
+            Some(TimeUnit::Microseconds),
+            None,
+            StrptimeOptions { strict: true, exact: true, ..Default::default() },
+            lit("raise"),
+        ),
+        other => {
+            return Err(Error::schema(
+                "not_temporal",
+                format!("column '{name}' of {table} holds {other} values, not datetimes; convert it, e.g. pl.col('{name}').str.to_datetime()"),
+            ))
+        }
+    };
+    let naive = !matches!(dtype, DataType::Datetime(_, Some(_)));
+    Ok(match (tz, naive) {
+        (None, true) => datetime.dt().date(),
+        (None, false) => datetime.dt().convert_time_zone(utc()).dt().date(),
+        (Some(z), true) => datetime
+            .dt()
+            .replace_time_zone(Some(utc()), lit("raise"), NonExistent::Raise)
+            .dt()
+            .convert_time_zone(report(z))
+            .dt()
+            .date(),
+        (Some(z), false) => datetime.dt().convert_time_zone(report(z)).dt().date(),
+    })
+}
+
+/// A snapshot `date` column as a Date (datetimes from pandas keep their calendar day).
+pub fn date_expr(name: &str, dtype: &DataType, table: &str) -> Result<Expr> {
+    let c = col(name);
+    match dtype {
+        DataType::Date => Ok(c),
+        DataType::Datetime(_, _) => Ok(c.dt().date()),
+        DataType::String => Ok(c.str().to_date(StrptimeOptions { strict: true, ..Default::default() })),
+        other => Err(Error::schema(
+            "not_temporal",
+            format!("column '{name}' of {table} holds {other} values, not dates; convert it, e.g. pl.col('{name}').str.to_date()"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_counts_are_rejected_with_a_hint() {
+        let err = count_expr("likes", &DataType::String, "posts").err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("'likes'") && err.contains("cast(pl.Int64)"));
+    }
+
+    #[test]
+    fn days_follow_the_report_zone() -> Result<()> {
+        // 2024-01-31 23:30 UTC is already 1 February in Berlin.
+        let ts = Series::new("published_at".into(), [1_706_743_800_000_000_i64])
+            .cast(&DataType::Datetime(TimeUnit::Microseconds, None))?;
+        let df = DataFrame::new(1, vec![ts.into()])?;
+        let dtype = df.schema().get("published_at").cloned().unwrap_or(DataType::Null);
+        let utc = df.clone().lazy().select([day_expr("published_at", &dtype, None, "posts")?]).collect()?;
+        let berlin = df.lazy().select([day_expr("published_at", &dtype, Some("Europe/Berlin"), "posts")?]).collect()?;
+        let day = |d: &DataFrame| d.columns()[0].get(0).map(|v| v.to_string()).unwrap_or_default();
+        assert_eq!(day(&utc), "2024-01-31");
+        assert_eq!(day(&berlin), "2024-02-01");
+        Ok(())
+    }
+}

@@ -1,0 +1,522 @@
+//! Request -> plan: which KPIs, which measures (with their additivity class), which columns
+//! of which table, at which grain. Planning looks only at column names; `exec` checks types.
+
+use crate::catalog::{self, Kpi, Source};
+use crate::error::{did_you_mean, suggest, Error, Result};
+use polars::prelude::TimeZone;
+
+/// The reporting period of `every`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Every {
+    Day,
+    Week,
+    Month,
+    Quarter,
+    Year,
+}
+
+impl Every {
+    pub const NAMES: [&'static str; 5] = ["1d", "1w", "1mo", "1q", "1y"];
+
+    pub fn parse(text: &str) -> Result<Self> {
+        match text {
+            "1d" => Ok(Self::Day),
+            "1w" => Ok(Self::Week),
+            "1mo" => Ok(Self::Month),
+            "1q" => Ok(Self::Quarter),
+            "1y" => Ok(Self::Year),
+            other => Err(Error::query(
+                "unknown_grain",
+                format!(
+                    "every={other:?} is not a reporting period; use None (one period), \"1d\", \"1w\" (ISO weeks from Monday), \"1mo\", \"1q\" or \"1y\"{}",
+                    did_you_mean(&suggest(other, Self::NAMES))
+                ),
+            )),
+        }
+    }
+
+    /// The polars `truncate` interval that starts this period on a Date.
+    pub fn truncate_interval(self) -> &'static str {
+        match self {
+            Self::Day => "1d",
+            Self::Week => "1w",
+            Self::Month => "1mo",
+            Self::Quarter => "3mo",
+            Self::Year => "1y",
+        }
+    }
+}
+
+/// What to do with repeated `post_id`s (and repeated account snapshots of one day).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dedupe {
+    /// Repeats are an error.
+    Error,
+    /// Keep the last row of each post (or account-day), count the others as dropped.
+    Last,
+}
+
+/// What the caller asked for, before it is checked.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub kpis: Vec<String>,
+    pub by: Vec<String>,
+    pub every: Option<String>,
+    pub tz: String,
+    pub dedupe: Dedupe,
+}
+
+/// A post-level quantity that is summed: a column, or the engagement sum `eng`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Metric {
+    Column(String),
+    Eng,
+}
+
+impl Metric {
+    fn col(name: &str) -> Self {
+        Self::Column(name.to_string())
+    }
+    /// Name used inside state column names.
+    pub fn key(&self) -> &str {
+        match self {
+            Self::Column(c) => c,
+            Self::Eng => "eng",
+        }
+    }
+}
+
+/// The additive partial states the posts table must produce.
+#[derive(Debug, Clone, Default)]
+pub struct PostsPlan {
+    /// Columns to read from the posts table.
+    pub columns: Vec<String>,
+    /// `by` dimensions that the posts table carries.
+    pub dims: Vec<String>,
+    /// `by` dimensions taken from the account's snapshot (account attributes such as `tier`).
+    pub attribute_dims: Vec<String>,
+    /// Σ metric with its non-null count (flow KPIs, all-null -> null).
+    pub sums: Vec<Metric>,
+    /// Σ a / Σ b over rows where both are present.
+    pub ratios: Vec<(Metric, Metric)>,
+    /// Mean over posts of eng / reach (reach > 0).
+    pub per_post_engagement_rate: bool,
+    /// Σ metric / Σ followers-at-post.
+    pub at_followers: Vec<Metric>,
+    /// The engagement components present, in order (`likes` may be `coalesce(likes, reactions)`).
+    pub components: Vec<String>,
+    /// Needs `published_at` (periods or followers-at-post).
+    pub needs_time: bool,
+    /// Groups at the account grain first (followers-at-post or account attributes).
+    pub needs_account: bool,
+    /// Count columns read (non-negative numbers).
+    pub count_columns: Vec<String>,
+    /// The post id column, when the table has one (duplicates are checked).
+    pub post_id: Option<String>,
+}
+
+/// What the accounts table must produce.
+#[derive(Debug, Clone, Default)]
+pub struct AccountsPlan {
+    pub columns: Vec<String>,
+    /// `by` dimensions for account KPIs (all must be in the accounts table).
+    pub dims: Vec<String>,
+    pub followers: bool,
+    pub profile_visits: bool,
+    /// Snapshots are needed for followers-at-post.
+    pub snapshots_for_posts: bool,
+    /// Account attributes joined onto posts.
+    pub attributes: Vec<String>,
+    /// The account table's rows define result rows (an account KPI was asked for).
+    pub defines_rows: bool,
+}
+
+/// A checked request: everything `exec` needs.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub kpis: Vec<&'static Kpi>,
+    pub by: Vec<String>,
+    pub every: Option<Every>,
+    /// Report time zone; `None` means UTC.
+    pub tz: Option<String>,
+    pub dedupe: Dedupe,
+    pub account_key: Vec<String>,
+    pub posts: Option<PostsPlan>,
+    pub accounts: Option<AccountsPlan>,
+    /// Preset members left out because their inputs were not given.
+    pub warnings: Vec<String>,
+}
+
+pub const PERIOD: &str = "period_start";
+const ENG_COMPONENTS: [&str; 4] = ["comments", "shares", "saves", "reactions"];
+
+fn missing_table(kpi: &str, table: &str) -> Error {
+    let how = match table {
+        "accounts" => "accounts=... (daily snapshots with account_id, date, followers)",
+        _ => "posts=... (one row per post with account_id, published_at and its metrics)",
+    };
+    Error::query("missing_table", format!("KPI '{kpi}' needs the {table} table; pass {how}"))
+}
+
+fn missing_column(kpi: &str, column: &str, table: &str, have: &[String]) -> Error {
+    Error::schema(
+        "missing_column",
+        format!(
+            "column '{column}' is missing from {table} (needed by KPI '{kpi}'){}; rename the column or map it before calling compute",
+            did_you_mean(&suggest(column, have.iter().map(String::as_str)))
+        ),
+    )
+}
+
+fn has(cols: &[String], name: &str) -> bool {
+    cols.iter().any(|c| c == name)
+}
+
+fn push_unique<T: PartialEq>(v: &mut Vec<T>, x: T) {
+    if !v.contains(&x) {
+        v.push(x);
+    }
+}
+
+/// Expands names and presets; explicit names are strict, preset members whose table or
+/// column is absent are left out and reported.
+fn expand_kpis(names: &[String]) -> Result<Vec<(&'static Kpi, bool)>> {
+    let mut out: Vec<(&'static Kpi, bool)> = Vec::new();
+    if names.is_empty() {
+        return Err(Error::definition("no_kpis", "no KPIs were asked for; pass kpis=[...] with names from sk.catalog() or a goal preset such as \"engagement\""));
+    }
+    for name in names {
+        if let Some(k) = catalog::find(name) {
+            if let Some(slot) = out.iter_mut().find(|(o, _)| o.name == k.name) {
+                slot.1 = true;
+            } else {
+                out.push((k, true));
+            }
+        } else if let Some(members) = catalog::preset(name) {
+            for m in members {
+                if let Some(k) = catalog::find(m) {
+                    if !out.iter().any(|(o, _)| o.name == k.name) {
+                        out.push((k, false));
+                    }
+                }
+            }
+        } else {
+            let names = catalog::KPIS.iter().map(|k| k.name).chain(catalog::PRESETS.iter().map(|(p, _)| *p));
+            return Err(Error::definition(
+                "unknown_kpi",
+                format!("unknown KPI '{name}'{}; sk.catalog() lists every KPI and the presets awareness, engagement, content", did_you_mean(&suggest(name, names))),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// Checks a request against the tables' column names and builds the plan.
+pub fn build(req: &Request, posts_cols: Option<&[String]>, accounts_cols: Option<&[String]>) -> Result<Plan> {
+    let every = req.every.as_deref().map(Every::parse).transpose()?;
+    let tz = match req.tz.as_str() {
+        "UTC" | "utc" | "Etc/UTC" => None,
+        other => {
+            TimeZone::opt_try_new(Some(other)).map_err(|_| {
+                Error::query("unknown_time_zone", format!("tz={other:?} is not a known IANA time zone; use a name such as \"UTC\", \"Europe/Berlin\" or \"America/New_York\""))
+            })?;
+            Some(other.to_string())
+        }
+    };
+    let mut seen = Vec::new();
+    for d in &req.by {
+        if d == PERIOD {
+            return Err(Error::query("reserved_dimension", "'period_start' is the period column of the result; use every=... instead of grouping by it"));
+        }
+        if seen.contains(d) {
+            return Err(Error::query("repeated_dimension", format!("dimension '{d}' is listed twice in by=")));
+        }
+        seen.push(d.clone());
+    }
+
+    let mut warnings = Vec::new();
+    let mut kpis: Vec<&'static Kpi> = Vec::new();
+    for (kpi, explicit) in expand_kpis(&req.kpis)? {
+        match usable(kpi, posts_cols, accounts_cols) {
+            Ok(()) => kpis.push(kpi),
+            Err(e) if explicit => return Err(e),
+            Err(e) => warnings.push(format!("{} was left out of the preset: {e}", kpi.name)),
+        }
+    }
+    if kpis.is_empty() {
+        return Err(Error::definition("no_kpis", format!("none of the requested KPIs can be computed from the tables given: {}", warnings.join("; "))));
+    }
+
+    let empty: Vec<String> = Vec::new();
+    let pcols = posts_cols.unwrap_or(&empty);
+    let acols = accounts_cols.unwrap_or(&empty);
+    let posts_used = kpis.iter().any(|k| reads_posts(k, pcols));
+    let accounts_used = kpis.iter().any(|k| reads_accounts(k, pcols));
+    let account_kpis: Vec<&str> = kpis.iter().filter(|k| reads_accounts(k, pcols) && k.source != Source::PostsAtFollowers).map(|k| k.name).collect();
+
+    let mut account_key = vec!["account_id".to_string()];
+    if accounts_used && has(acols, "platform") && (!posts_used || has(pcols, "platform")) {
+        account_key.push("platform".to_string());
+    }
+
+    // Dimensions: each must be in a table that the KPIs read.
+    let mut posts_dims = Vec::new();
+    let mut attribute_dims = Vec::new();
+    let mut account_dims = Vec::new();
+    for d in &req.by {
+        let in_posts = posts_used && has(pcols, d);
+        let in_accounts = accounts_used && has(acols, d) || (posts_used && accounts_cols.is_some_and(|a| has(a, d)) && has(pcols, "account_id"));
+        if !in_posts && !in_accounts {
+            let mut all: Vec<&str> = pcols.iter().chain(acols.iter()).map(String::as_str).collect();
+            all.dedup();
+            return Err(Error::query(
+                "unknown_dimension",
+                format!("dimension '{d}' is not a column of the tables these KPIs read{}; by= takes column names such as account_id, platform, content_type", did_you_mean(&suggest(d, all))),
+            ));
+        }
+        if let Some(kpi) = account_kpis.first() {
+            if !has(acols, d) {
+                return Err(Error::query(
+                    "dimension_not_in_table",
+                    format!("KPI '{kpi}' comes from the accounts table, which has no column '{d}'; group account KPIs by account_id, platform or an account attribute, or compute '{d}' KPIs in a separate call"),
+                ));
+            }
+            account_dims.push(d.clone());
+        }
+        if posts_used {
+            if has(pcols, d) {
+                posts_dims.push(d.clone());
+            } else {
+                attribute_dims.push(d.clone());
+            }
+        }
+    }
+
+    let posts = if posts_used { Some(plan_posts(&kpis, pcols, &posts_dims, &attribute_dims, &account_key, every.is_some())?) } else { None };
+    let accounts = if accounts_used {
+        let mut ap = AccountsPlan { dims: account_dims, defines_rows: !account_kpis.is_empty(), ..Default::default() };
+        for k in &kpis {
+            match k.source {
+                Source::Accounts => ap.followers = true,
+                Source::PostsAtFollowers => ap.snapshots_for_posts = true,
+                Source::PostsElseAccounts if !has(pcols, "profile_visits") => ap.profile_visits = true,
+                _ => {}
+            }
+        }
+        ap.attributes = attribute_dims.clone();
+        let mut cols: Vec<String> = account_key.clone();
+        push_unique(&mut cols, "date".to_string());
+        for c in ap.dims.iter().chain(ap.attributes.iter()) {
+            push_unique(&mut cols, c.clone());
+        }
+        if ap.followers || ap.snapshots_for_posts {
+            push_unique(&mut cols, "followers".to_string());
+        }
+        if ap.profile_visits {
+            push_unique(&mut cols, "profile_visits".to_string());
+        }
+        for c in &cols {
+            if !has(acols, c) {
+                let kpi = kpis.iter().find(|k| reads_accounts(k, pcols)).map_or("", |k| k.name);
+                return Err(missing_column(kpi, c, "accounts", acols));
+            }
+        }
+        ap.columns = cols;
+        Some(ap)
+    } else {
+        None
+    };
+    if let Some(pp) = &posts {
+        if (pp.needs_account) && accounts.is_some() {
+            // the posts side must carry the account key to meet its snapshots
+            for c in &account_key {
+                if !has(pcols, c) {
+                    return Err(missing_column(kpis[0].name, c, "posts", pcols));
+                }
+            }
+        }
+    }
+    Ok(Plan { kpis, by: req.by.clone(), every, tz, dedupe: req.dedupe, account_key, posts, accounts, warnings })
+}
+
+fn reads_posts(k: &Kpi, pcols: &[String]) -> bool {
+    match k.source {
+        Source::Posts | Source::PostsAtFollowers => true,
+        Source::PostsElseAccounts => has(pcols, "profile_visits"),
+        Source::Accounts => false,
+    }
+}
+
+fn reads_accounts(k: &Kpi, pcols: &[String]) -> bool {
+    match k.source {
+        Source::Accounts | Source::PostsAtFollowers => true,
+        Source::PostsElseAccounts => !has(pcols, "profile_visits"),
+        Source::Posts => false,
+    }
+}
+
+/// Whether a KPI can be computed from the tables given (names only).
+fn usable(k: &Kpi, posts: Option<&[String]>, accounts: Option<&[String]>) -> Result<()> {
+    let empty: Vec<String> = Vec::new();
+    let pcols = posts.unwrap_or(&empty);
+    if reads_posts(k, pcols) && posts.is_none() {
+        return Err(missing_table(k.name, "posts"));
+    }
+    if k.source == Source::PostsElseAccounts && posts.is_none() && accounts.is_none() {
+        return Err(missing_table(k.name, "posts"));
+    }
+    if reads_accounts(k, pcols) {
+        let Some(acols) = accounts else {
+            if k.source == Source::PostsElseAccounts {
+                return Err(Error::schema("missing_column", format!("KPI 'profile_visits' needs a 'profile_visits' column in posts, or an accounts table with one{}", did_you_mean(&suggest("profile_visits", pcols.iter().map(String::as_str))))));
+            }
+            return Err(missing_table(k.name, "accounts"));
+        };
+        for c in k.inputs.iter().filter(|c| matches!(**c, "followers" | "profile_visits")) {
+            if !has(acols, c) {
+                return Err(missing_column(k.name, c, "accounts", acols));
+            }
+        }
+    }
+    if reads_posts(k, pcols) {
+        for c in k.inputs {
+            match *c {
+                "followers" => {}
+                "eng" => {
+                    if !["likes", "reactions", "comments", "shares", "saves"].iter().any(|c| has(pcols, c)) {
+                        return Err(Error::schema("missing_column", format!("KPI '{}' needs engagement components, but posts has none of likes, reactions, comments, shares, saves{}", k.name, did_you_mean(&suggest("likes", pcols.iter().map(String::as_str))))));
+                    }
+                }
+                c if !has(pcols, c) => return Err(missing_column(k.name, c, "posts", pcols)),
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+fn plan_posts(kpis: &[&'static Kpi], pcols: &[String], dims: &[String], attribute_dims: &[String], account_key: &[String], periods: bool) -> Result<PostsPlan> {
+    let mut p = PostsPlan { dims: dims.to_vec(), attribute_dims: attribute_dims.to_vec(), ..Default::default() };
+    let c = Metric::col;
+    for k in kpis {
+        match k.name {
+            "posts" => {}
+            "impressions" | "reach" | "likes" | "comments" | "shares" | "saves" | "clicks" | "profile_visits" => {
+                if reads_posts(k, pcols) {
+                    push_unique(&mut p.sums, c(k.name));
+                }
+            }
+            "engagements" => push_unique(&mut p.sums, Metric::Eng),
+            "frequency" => push_unique(&mut p.ratios, (c("impressions"), c("reach"))),
+            "engagement_rate" => push_unique(&mut p.ratios, (Metric::Eng, c("reach"))),
+            "engagement_rate_impressions" => push_unique(&mut p.ratios, (Metric::Eng, c("impressions"))),
+            "virality_rate" => push_unique(&mut p.ratios, (c("shares"), c("impressions"))),
+            "ctr" => push_unique(&mut p.ratios, (c("clicks"), c("impressions"))),
+            "avg_engagement_rate_per_post" => p.per_post_engagement_rate = true,
+            "engagement_rate_followers" => push_unique(&mut p.at_followers, Metric::Eng),
+            "amplification_rate" => push_unique(&mut p.at_followers, c("shares")),
+            "applause_rate" => push_unique(&mut p.at_followers, c("likes")),
+            "conversation_rate" => push_unique(&mut p.at_followers, c("comments")),
+            _ => {}
+        }
+    }
+    let uses_eng = p.sums.contains(&Metric::Eng) || p.ratios.iter().any(|(a, _)| *a == Metric::Eng) || p.per_post_engagement_rate || p.at_followers.contains(&Metric::Eng);
+    let mut cols: Vec<String> = Vec::new();
+    if uses_eng {
+        if has(pcols, "likes") || has(pcols, "reactions") {
+            p.components.push(if has(pcols, "likes") && has(pcols, "reactions") { "likes|reactions".into() } else if has(pcols, "likes") { "likes".into() } else { "reactions".into() });
+        }
+        for comp in ENG_COMPONENTS.iter().take(3) {
+            if has(pcols, comp) {
+                p.components.push((*comp).to_string());
+            }
+        }
+        for comp in ["likes", ENG_COMPONENTS[3], "comments", "shares", "saves"] {
+            if has(pcols, comp) {
+                push_unique(&mut cols, comp.to_string());
+            }
+        }
+    }
+    if p.per_post_engagement_rate {
+        push_unique(&mut cols, "reach".to_string());
+    }
+    let metrics: Vec<&Metric> = p.sums.iter().chain(p.ratios.iter().flat_map(|(a, b)| [a, b])).chain(p.at_followers.iter()).collect();
+    for m in metrics {
+        if let Metric::Column(name) = m {
+            push_unique(&mut cols, name.clone());
+        }
+    }
+    p.count_columns = cols.clone();
+    p.needs_account = !p.at_followers.is_empty() || !attribute_dims.is_empty();
+    p.needs_time = periods || !p.at_followers.is_empty();
+    for d in dims {
+        push_unique(&mut cols, d.clone());
+    }
+    if p.needs_account {
+        for k in account_key {
+            push_unique(&mut cols, k.clone());
+        }
+    }
+    if p.needs_time {
+        if !has(pcols, "published_at") {
+            return Err(missing_column(kpis[0].name, "published_at", "posts", pcols));
+        }
+        push_unique(&mut cols, "published_at".to_string());
+    }
+    if has(pcols, "post_id") {
+        p.post_id = Some("post_id".to_string());
+        push_unique(&mut cols, "post_id".to_string());
+    }
+    p.columns = cols;
+    Ok(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn req(kpis: &[&str], by: &[&str]) -> Request {
+        Request { kpis: names(kpis), by: names(by), every: Some("1mo".into()), tz: "UTC".into(), dedupe: Dedupe::Error }
+    }
+
+    #[test]
+    fn reads_only_needed_columns() {
+        let posts = names(&["post_id", "account_id", "published_at", "likes", "comments", "reach", "impressions", "saves"]);
+        let plan = build(&req(&["engagement_rate"], &["account_id"]), Some(&posts), None).expect("plan");
+        let pp = plan.posts.expect("posts plan");
+        assert!(!pp.columns.contains(&"impressions".to_string()));
+        assert_eq!(pp.components, names(&["likes", "comments", "saves"]));
+        assert!(plan.accounts.is_none());
+    }
+
+    #[test]
+    fn errors_have_codes() {
+        let posts = names(&["account_id", "published_at", "likes", "content_type"]);
+        let code = |r: Result<Plan>| r.err().map(|e| e.code()).unwrap_or("ok");
+        assert_eq!(code(build(&req(&["likez"], &[]), Some(&posts), None)), "unknown_kpi");
+        assert_eq!(code(build(&req(&["likes"], &["colour"]), Some(&posts), None)), "unknown_dimension");
+        assert_eq!(code(build(&req(&["followers"], &[]), Some(&posts), None)), "missing_table");
+        assert_eq!(code(build(&req(&["reach"], &[]), Some(&posts), None)), "missing_column");
+        let acc = names(&["account_id", "date", "followers"]);
+        assert_eq!(code(build(&req(&["followers"], &["content_type"]), Some(&posts), Some(&acc))), "dimension_not_in_table");
+        let mut r = req(&["likes"], &[]);
+        r.every = Some("1month".into());
+        assert_eq!(code(build(&r, Some(&posts), None)), "unknown_grain");
+        r.every = None;
+        r.tz = "Mars/Olympus".into();
+        assert_eq!(code(build(&r, Some(&posts), None)), "unknown_time_zone");
+    }
+
+    #[test]
+    fn presets_skip_what_cannot_be_computed() {
+        let posts = names(&["account_id", "published_at", "likes", "comments", "shares", "reach", "impressions"]);
+        let plan = build(&req(&["engagement"], &[]), Some(&posts), None).expect("plan");
+        assert!(plan.kpis.iter().any(|k| k.name == "engagement_rate"));
+        assert!(!plan.kpis.iter().any(|k| k.name == "saves" || k.name == "engagement_rate_followers"));
+        assert!(!plan.warnings.is_empty());
+    }
+}
