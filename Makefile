@@ -18,8 +18,10 @@ build: deps
 demo: build
 	$(PYTHON) examples/demo.py
 
+# The unit-test binary links libpython (pyo3); tell the loader where it is.
+PY_LIBDIR := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR"))')
 test-rust:
-	cargo test --release --lib
+	LD_LIBRARY_PATH=$(PY_LIBDIR):$$LD_LIBRARY_PATH cargo test --release --lib
 
 test-python: build
 	$(PYTHON) -m pytest

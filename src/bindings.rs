@@ -46,9 +46,10 @@ impl<'py> Arg<'py> {
         match self {
             Arg::Files(paths) => Ok(Table::Files(paths)),
             Arg::Frame(obj) => {
-                let height: usize = obj.getattr("height")?.extract()?;
                 let capsules = obj.call_method1("export", (needed.to_vec(),))?;
                 let capsules = capsules.cast::<PyList>()?;
+                // asked after export: a LazyFrame knows its height only once collected
+                let height: usize = obj.getattr("height")?.extract()?;
                 let mut columns = Vec::with_capacity(needed.len());
                 for (name, capsule) in needed.iter().zip(capsules.iter()) {
                     let capsule = capsule.cast::<PyCapsule>()?;
@@ -118,6 +119,7 @@ pub fn compute<'py>(
     let posts_cols = posts.as_ref().map(Arg::columns).transpose()?;
     let accounts_cols = accounts.as_ref().map(Arg::columns).transpose()?;
     let plan = plan::build(&request, posts_cols.as_deref(), accounts_cols.as_deref())?;
+    let started = std::time::Instant::now();
     let posts = match (posts, &plan.posts) {
         (Some(arg), Some(pp)) => Some(arg.into_table(&pp.columns)?),
         _ => None,
@@ -126,6 +128,8 @@ pub fn compute<'py>(
         (Some(arg), Some(ap)) => Some(arg.into_table(&ap.columns)?),
         _ => None,
     };
+    let crossing = started.elapsed().as_secs_f64();
+    let started = std::time::Instant::now();
     let output = py.detach(|| {
         catch(|| {
             let posts = posts.map(Table::into_lazy).transpose()?;
@@ -133,7 +137,12 @@ pub fn compute<'py>(
             exec::run(&plan, posts, accounts)
         })
     })?;
+    let engine = started.elapsed().as_secs_f64();
     let details = PyDict::new(py);
+    let timings = PyDict::new(py);
+    timings.set_item("crossing_s", crossing)?;
+    timings.set_item("engine_s", engine)?;
+    details.set_item("timings", timings)?;
     details.set_item("engagement_components", output.components)?;
     details.set_item("rows_read", output.rows.read)?;
     details.set_item("rows_dropped", output.rows.dropped)?;

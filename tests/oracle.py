@@ -123,7 +123,7 @@ def oracle(
             q = f"SELECT ps.*, ac.followers, ac.followers_start FROM ({posts_q}) ps FULL JOIN ({acc_q}) ac ON true"
     else:
         q = posts_q
-    out = con.execute(q).pl()
+    out = con.sql(q).pl()
     if "__n" not in out.columns:
         out = out.with_columns(pl.lit(None, pl.Int64).alias("__n"))
     flows = [k for k in wanted_post if k in POST_SUMS or k in ("posts", "engagements")]
@@ -132,10 +132,12 @@ def oracle(
         if k in flows:
             exprs.append(pl.when(pl.col("__n").fill_null(0) == 0).then(0).otherwise(pl.col(k)).cast(pl.Int64).alias(k))
         elif k == "follower_growth":
-            exprs.append((pl.col("followers") - pl.col("followers_start")).alias(k))
+            exprs.append((pl.col("followers") - pl.col("followers_start")).cast(pl.Int64).alias(k))
         elif k == "follower_growth_rate":
-            g = pl.col("followers") - pl.col("followers_start")
-            exprs.append(pl.when(pl.col("followers_start") == 0).then(None).otherwise(g / pl.col("followers_start")).alias(k))
+            # DuckDB's sum() is a HUGEINT (a Decimal in polars): divide as floats
+            start = pl.col("followers_start").cast(pl.Float64)
+            g = pl.col("followers").cast(pl.Float64) - start
+            exprs.append(pl.when(start == 0).then(None).otherwise(g / start).alias(k))
         elif k in ("followers", "followers_start"):
             exprs.append(pl.col(k).cast(pl.Int64))
         else:

@@ -90,6 +90,9 @@ class KpiResult:
         ``(table, reason, rows)`` for every row a KPI left out (rule 6 of the KPI contract).
     warnings
         Preset members that were left out because their table or column was not given.
+    timings
+        Seconds spent bringing the needed columns across the Python boundary (``crossing_s``)
+        and computing (``engine_s``).
     """
 
     frame: Any
@@ -98,6 +101,7 @@ class KpiResult:
     rows_read: dict[str, int] = field(default_factory=dict)
     rows_dropped: list[tuple[str, str, int]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 def _names(value: str | Sequence[str] | None) -> list[str]:
@@ -154,6 +158,7 @@ def compute_details(
         rows_read={table: int(n) for table, n in details["rows_read"]},
         rows_dropped=[(t, r, int(n)) for t, r, n in details["rows_dropped"]],
         warnings=list(details["warnings"]),
+        timings=dict(details["timings"]),
     )
 
 

@@ -88,21 +88,13 @@ impl Snapshots {
 
     /// Joins each (account, day) of the posts' states with the account's last follower
     /// snapshot on or before that day (`__fap`); states without one get null.
-    pub(super) fn join_followers_at_post(&self, posts: LazyFrame, day: &str, plan: &Plan) -> Result<LazyFrame> {
+    pub(super) fn join_followers_at_post(&self, posts: LazyFrame, day: &str) -> Result<LazyFrame> {
         let mut right_cols = self.key_exprs();
         right_cols.push(col(DATE).alias(day));
         right_cols.push(col("followers").alias("__fap"));
         let right = self.df.clone().lazy().filter(col("followers").is_not_null()).select(right_cols).sort([day], SortMultipleOptions::default());
-        // A key typed differently in the two tables (numbers vs text) meets as text.
-        let mut left = posts.sort([day], SortMultipleOptions::default().with_nulls_last(true));
-        let left_schema = left.collect_schema()?;
-        let mut casts = Vec::new();
-        for k in &plan.account_key {
-            if left_schema.get(k.as_str()) != self.df.schema().get(k.as_str()) {
-                casts.push(col(k.as_str()).cast(DataType::String));
-            }
-        }
-        let (left, right) = if casts.is_empty() { (left, right) } else { (left.with_columns(casts.clone()), right.with_columns(casts)) };
+        let left = posts.sort([day], SortMultipleOptions::default().with_nulls_last(true));
+        let (left, right) = self.align_keys(left, right)?;
         let by: Vec<PlSmallStr> = self.key.iter().map(|k| PlSmallStr::from(k.as_str())).collect();
         let options = AsOfOptions {
             strategy: AsofStrategy::Backward,
@@ -121,8 +113,24 @@ impl Snapshots {
     pub(super) fn join_attributes(&self, posts: LazyFrame, attributes: &[String]) -> Result<LazyFrame> {
         let aggs: Vec<Expr> = attributes.iter().map(|a| by_date(col(a.as_str())).last()).collect();
         let attrs = self.df.clone().lazy().group_by(self.key_exprs()).agg(aggs);
+        let (posts, attrs) = self.align_keys(posts, attrs)?;
         let args = JoinArgs::new(JoinType::Left);
         Ok(posts.join(attrs, self.key_exprs(), self.key_exprs(), args))
+    }
+
+    /// A key typed differently in the two tables (numbers vs text) meets as text.
+    fn align_keys(&self, mut left: LazyFrame, right: LazyFrame) -> Result<(LazyFrame, LazyFrame)> {
+        let left_schema = left.collect_schema()?;
+        let casts: Vec<Expr> = self
+            .key
+            .iter()
+            .filter(|k| left_schema.get(k.as_str()) != self.df.schema().get(k.as_str()))
+            .map(|k| col(k.as_str()).cast(DataType::String))
+            .collect();
+        if casts.is_empty() {
+            return Ok((left, right));
+        }
+        Ok((left.with_columns(casts.clone()), right.with_columns(casts)))
     }
 
     /// Account states at the output grain: rows, account flows and followers.

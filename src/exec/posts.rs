@@ -39,7 +39,9 @@ fn deduplicate(plan: &Plan, id: &str, lf: LazyFrame, rows: &mut RowAccount) -> R
     match plan.dedupe {
         Dedupe::Last => {
             let before = collect(lf.clone().select([len().alias("n")]))?;
-            let deduped = lf.unique_stable_generic(Some(vec![col(id)]), UniqueKeepStrategy::Last);
+            // posts without an id are not repeats of each other
+            let with_id = lf.clone().filter(col(id).is_not_null()).unique_stable_generic(Some(vec![col(id)]), UniqueKeepStrategy::Last);
+            let deduped = concat([with_id, lf.filter(col(id).is_null())], UnionArgs::default())?;
             let after = collect(deduped.clone().select([len().alias("n")]))?;
             let n = |df: &DataFrame| df.column("n").ok().and_then(|c| c.get(0).ok()).and_then(|v| v.extract::<u64>()).unwrap_or(0);
             rows.drop(TABLE, "duplicate post_id (dedupe='last' kept the last row)", n(&before).saturating_sub(n(&after)));
@@ -139,7 +141,11 @@ pub(super) fn states(plan: &Plan, pp: &PostsPlan, lf: LazyFrame, snapshots: Opti
     }
 
     let mut aggs: Vec<Expr> = vec![len().cast(DataType::Int64).alias("rows")];
-    for m in &pp.sums {
+    // Σ and non-null count of each metric that is summed or divided by followers-at-post
+    let mut summed: Vec<&Metric> = pp.sums.iter().chain(pp.at_followers.iter()).collect();
+    summed.sort();
+    summed.dedup();
+    for m in summed {
         aggs.push(metric_expr(m).sum().alias(sum_name(m)));
         aggs.push(metric_expr(m).count().cast(DataType::Int64).alias(nonnull_name(m)));
     }
@@ -154,10 +160,6 @@ pub(super) fn states(plan: &Plan, pp: &PostsPlan, lf: LazyFrame, snapshots: Opti
         let per_post = col(ENG).cast(DataType::Float64) / col("reach").cast(DataType::Float64);
         aggs.push(when(ok.clone()).then(per_post).otherwise(lit(0.0)).sum().alias("ape:sum"));
         aggs.push(ok.cast(DataType::Int64).sum().alias("ape:n"));
-    }
-    for m in &pp.at_followers {
-        aggs.push(metric_expr(m).sum().alias(format!("fs:{}", m.key())));
-        aggs.push(metric_expr(m).count().cast(DataType::Int64).alias(format!("fc:{}", m.key())));
     }
     for c in &pp.count_columns {
         aggs.push(col(c.as_str()).min().cast(DataType::Float64).alias(format!("min:{c}")));
@@ -179,8 +181,9 @@ pub(super) fn states(plan: &Plan, pp: &PostsPlan, lf: LazyFrame, snapshots: Opti
 
     // Rows without a time, or without the account they are grouped by, have no group.
     let mut missing: Vec<(&str, Expr)> = Vec::new();
-    if grain.iter().any(|g| g == DAY || g == PERIOD) {
-        let t = if by_day || !grain.iter().any(|g| g == PERIOD) { DAY } else { PERIOD };
+    if plan.every.is_some() {
+        // (with every=None such posts still count; they only miss followers-at-post)
+        let t = if by_day { DAY } else { PERIOD };
         missing.push(("missing published_at", col(t).is_null()));
     }
     if plan.by.iter().any(|d| d == "account_id") && pp.dims.iter().any(|d| d == "account_id") {
@@ -196,17 +199,19 @@ pub(super) fn states(plan: &Plan, pp: &PostsPlan, lf: LazyFrame, snapshots: Opti
     let mut lf = df.lazy();
     if by_day {
         let snaps = snapshots.ok_or_else(|| Error::Internal("followers-at-post without snapshots".into()))?;
-        lf = snaps.join_followers_at_post(lf, DAY, plan)?;
+        lf = snaps.join_followers_at_post(lf, DAY)?;
+        let without = lf.clone().filter(col("__fap").is_null()).select([col("rows").sum()]).collect()?;
+        let n = without.column("rows").ok().and_then(|c| c.get(0).ok()).and_then(|v| v.extract::<u64>()).unwrap_or(0);
+        rows.drop(TABLE, "no follower snapshot on or before the post's day (left out of followers-at-post KPIs only)", n);
         for m in &pp.at_followers {
             let (n, d) = fap_names(m);
             let has = col("__fap").is_not_null();
             lf = lf.with_columns([
-                when(has.clone()).then(col(format!("fs:{}", m.key()))).otherwise(lit(0)).alias(n),
-                when(has).then(col(format!("fc:{}", m.key())).cast(DataType::Float64) * col("__fap").cast(DataType::Float64)).otherwise(lit(0.0)).alias(d),
+                when(has.clone()).then(col(sum_name(m))).otherwise(lit(0)).alias(n),
+                when(has).then(col(nonnull_name(m)).cast(DataType::Float64) * col("__fap").cast(DataType::Float64)).otherwise(lit(0.0)).alias(d),
             ]);
         }
-        let drop: Vec<PlSmallStr> = pp.at_followers.iter().flat_map(|m| [format!("fs:{}", m.key()).into(), format!("fc:{}", m.key()).into()]).chain([PlSmallStr::from("__fap")]).collect();
-        lf = lf.drop(Selector::ByName { names: drop.into(), strict: false });
+        lf = lf.drop(Selector::ByName { names: [PlSmallStr::from("__fap")].into(), strict: false });
         if plan.every.is_some() {
             lf = lf.with_column(period_of(col(DAY), plan).alias(PERIOD));
         }
@@ -226,7 +231,7 @@ pub(super) fn states(plan: &Plan, pp: &PostsPlan, lf: LazyFrame, snapshots: Opti
         let schema = lf.collect_schema()?;
         schema
             .iter_names()
-            .filter(|n| n.contains(':') || n.as_str() == "rows")
+            .filter(|n| !keys.iter().any(|k| k == n.as_str()) && (n.contains(':') || n.as_str() == "rows"))
             .map(|n| col(n.clone()).sum())
             .collect()
     };

@@ -255,7 +255,7 @@ pub fn build(req: &Request, posts_cols: Option<&[String]>, accounts_cols: Option
     let account_kpis: Vec<&str> = kpis.iter().filter(|k| reads_accounts(k, pcols) && k.source != Source::PostsAtFollowers).map(|k| k.name).collect();
 
     let mut account_key = vec!["account_id".to_string()];
-    if accounts_used && has(acols, "platform") && (!posts_used || has(pcols, "platform")) {
+    if accounts_cols.is_some() && has(acols, "platform") && (!posts_used || has(pcols, "platform")) {
         account_key.push("platform".to_string());
     }
 
@@ -266,7 +266,8 @@ pub fn build(req: &Request, posts_cols: Option<&[String]>, accounts_cols: Option
     for d in &req.by {
         let in_posts = posts_used && has(pcols, d);
         let in_accounts = accounts_used && has(acols, d) || (posts_used && accounts_cols.is_some_and(|a| has(a, d)) && has(pcols, "account_id"));
-        if !in_posts && !in_accounts {
+        let in_some_table = has(pcols, d) || has(acols, d);
+        if !in_posts && !in_accounts && !in_some_table {
             let mut all: Vec<&str> = pcols.iter().chain(acols.iter()).map(String::as_str).collect();
             all.dedup();
             return Err(Error::query(
@@ -293,7 +294,8 @@ pub fn build(req: &Request, posts_cols: Option<&[String]>, accounts_cols: Option
     }
 
     let posts = if posts_used { Some(plan_posts(&kpis, pcols, &posts_dims, &attribute_dims, &account_key, every.is_some())?) } else { None };
-    let accounts = if accounts_used {
+    // account attributes (e.g. tier) grouping posts bring the accounts table in too
+    let accounts = if accounts_used || !attribute_dims.is_empty() {
         let mut ap = AccountsPlan { dims: account_dims, defines_rows: !account_kpis.is_empty(), ..Default::default() };
         for k in &kpis {
             match k.source {

@@ -1,0 +1,51 @@
+"""make demo: the main job on the built-in sample (200 accounts, 6 platforms, one year)."""
+
+from __future__ import annotations
+
+import time
+
+import polars as pl
+
+import socialkpi as sk
+
+
+def main() -> None:
+    posts, accounts = sk.datasets.sample(n_accounts=200, n_posts=200_000, seed=2026)
+    print(
+        f"Sample: {posts.height:,} posts from {posts['account_id'].n_unique()} accounts on "
+        f"{posts['platform'].n_unique()} platforms, {accounts.height:,} daily follower snapshots\n"
+    )
+    pl.Config.set_tbl_rows(14)
+    pl.Config.set_tbl_cols(12)
+    pl.Config.set_tbl_hide_dataframe_shape(True)
+    pl.Config.set_float_precision(4)
+    pl.Config.set_thousands_separator(",")
+
+    t = time.perf_counter()
+    res = sk.compute_details(
+        posts,
+        accounts,
+        kpis=["posts", "reach", "engagements", "engagement_rate", "engagement_rate_followers", "followers",
+              "follower_growth", "follower_growth_rate", "ctr"],  # fmt: skip
+        by=["platform"],
+        every="1q",
+    )
+    print(f"Awareness and engagement by platform and quarter ({time.perf_counter() - t:.2f} s)")
+    print(res.frame)
+    print(f"engagements = {' + '.join(res.engagement_components)} ('likes|reactions': reactions where likes are not reported)\n")
+
+    print("Top 10 accounts by engagement rate (engagements / reach) over the year")
+    year = sk.compute(posts, accounts, kpis=["posts", "reach", "engagement_rate", "followers", "follower_growth_rate"],
+                      by=["account_id", "platform"])  # fmt: skip
+    print(year.filter(pl.col("posts") >= 50).sort("engagement_rate", descending=True).head(10))
+
+    print("\nContent types, by the ratio of sums and by the mean of per-post ratios (two different KPIs)")
+    print(
+        sk.compute(posts, kpis=["posts", "engagement_rate", "avg_engagement_rate_per_post", "virality_rate"],
+                   by=["content_type"])  # fmt: skip
+    )
+    print("\nEvery KPI is defined in the catalogue, e.g.:\n" + sk.explain("followers_start"))
+
+
+if __name__ == "__main__":
+    main()

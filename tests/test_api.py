@@ -1,0 +1,54 @@
+"""The public surface: catalogue, explain, exports, docstring examples."""
+
+from __future__ import annotations
+
+import doctest
+
+import socialkpi as sk
+import socialkpi.datasets
+from socialkpi import _core
+
+SCOPE = [
+    "posts", "impressions", "reach", "frequency", "profile_visits", "followers", "followers_start",
+    "follower_growth", "follower_growth_rate", "likes", "comments", "shares", "saves", "clicks",
+    "engagements", "engagement_rate", "engagement_rate_impressions", "engagement_rate_followers",
+    "avg_engagement_rate_per_post", "amplification_rate", "applause_rate", "conversation_rate",
+    "virality_rate", "ctr",
+]  # fmt: skip
+
+
+def test_catalog_lists_every_kpi_in_scope():
+    cat = sk.catalog()
+    assert cat.columns == ["name", "goal", "definition", "unit", "inputs", "rule"]
+    assert sorted(cat["name"].to_list()) == sorted(SCOPE)
+    assert set(sk.presets()) == {"awareness", "engagement", "content"}
+
+
+def test_explain_gives_the_rule():
+    text = sk.explain("followers")
+    assert "last snapshot" in text and "rule 4" in text
+    try:
+        sk.explain("folowers")
+    except sk.DefinitionError as err:
+        assert err.code == "unknown_kpi" and "followers" in str(err)
+    else:
+        raise AssertionError("no error")
+
+
+def test_every_native_export_is_wrapped():
+    public = set(sk.__all__)
+    for name in dir(_core):
+        if name.startswith("_"):
+            continue
+        obj = getattr(_core, name)
+        if isinstance(obj, type):
+            assert name in public, f"exception {name} is not re-exported"
+    wrapped = {"compute": sk.compute_details, "catalog_rows": sk.catalog, "presets": sk.presets, "explain": sk.explain}
+    natives = {n for n in dir(_core) if not n.startswith("_") and callable(getattr(_core, n)) and not isinstance(getattr(_core, n), type)}
+    assert natives == set(wrapped)
+
+
+def test_docstring_examples_run():
+    for module in (sk, socialkpi.datasets):
+        failures, tried = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+        assert tried > 0 and failures == 0
