@@ -13,6 +13,7 @@ use pyo3::prelude::*;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    quiet_panics();
     error::register(m)?;
     m.add_function(wrap_pyfunction!(bindings::compute, m)?)?;
     m.add_function(wrap_pyfunction!(bindings::catalog_rows, m)?)?;
@@ -20,4 +21,18 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(bindings::explain, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
+}
+
+/// Panics inside the core are caught and raised as `EngineError` carrying the panic message;
+/// printing them to stderr as well would only put a Rust backtrace in the user's notebook.
+/// Set `SOCIALKPI_DEBUG=1` to see them.
+fn quiet_panics() {
+    if std::env::var_os("SOCIALKPI_DEBUG").is_none() {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if std::env::var_os("SOCIALKPI_DEBUG").is_some() {
+                default(info);
+            }
+        }));
+    }
 }

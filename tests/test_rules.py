@@ -124,7 +124,7 @@ def test_weeks_start_on_monday_and_quarters_on_the_quarter(posts):
 
 
 def test_dedupe_last_keeps_the_latest_row(posts):
-    again = posts.head(1).with_columns(pl.lit(999).alias("impressions"))
+    again = posts.head(1).with_columns(pl.lit(999, pl.Int64).alias("impressions"))
     res = sk.compute_details(pl.concat([posts, again]), kpis=["posts", "impressions"], dedupe="last")
     assert res.frame.row(0) == (5, 999 + 100 + 80 + 0)
     assert res.rows_dropped == [("posts", "duplicate post_id (dedupe='last' kept the last row)", 1)]

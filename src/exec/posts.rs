@@ -39,13 +39,14 @@ fn deduplicate(plan: &Plan, id: &str, lf: LazyFrame, rows: &mut RowAccount) -> R
     match plan.dedupe {
         Dedupe::Last => {
             let before = collect(lf.clone().select([len().alias("n")]))?;
-            // posts without an id are not repeats of each other
-            let with_id = lf.clone().filter(col(id).is_not_null()).unique_stable_generic(Some(vec![col(id)]), UniqueKeepStrategy::Last);
-            let deduped = concat([with_id, lf.filter(col(id).is_null())], UnionArgs::default())?;
-            let after = collect(deduped.clone().select([len().alias("n")]))?;
-            let n = |df: &DataFrame| df.column("n").ok().and_then(|c| c.get(0).ok()).and_then(|v| v.extract::<u64>()).unwrap_or(0);
-            rows.drop(TABLE, "duplicate post_id (dedupe='last' kept the last row)", n(&before).saturating_sub(n(&after)));
-            Ok(deduped)
+            // Posts without an id are not repeats of each other. The in-memory engine keeps
+            // row order for `keep=last` (the streaming engine does not support it on all keys).
+            let with_id = lf.clone().filter(col(id).is_not_null()).collect()?;
+            let with_id = with_id.unique_stable(Some(&[id.to_string()]), UniqueKeepStrategy::Last, None)?;
+            let deduped = concat([with_id.lazy(), lf.filter(col(id).is_null())], UnionArgs::default())?.collect()?;
+            let before = before.column("n").ok().and_then(|c| c.get(0).ok()).and_then(|v| v.extract::<u64>()).unwrap_or(0);
+            rows.drop(TABLE, "duplicate post_id (dedupe='last' kept the last row)", before.saturating_sub(deduped.height() as u64));
+            Ok(deduped.lazy())
         }
         Dedupe::Error => {
             let ids = col(id);
