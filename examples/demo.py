@@ -10,13 +10,14 @@ import socialkpi as sk
 
 
 def main() -> None:
-    posts, accounts = sk.datasets.sample(n_accounts=200, n_posts=200_000, seed=2026)
+    posts, accounts = sk.datasets.sample(n_accounts=200, n_posts=60_000, seed=2026)
     print(
         f"Sample: {posts.height:,} posts from {posts['account_id'].n_unique()} accounts on "
         f"{posts['platform'].n_unique()} platforms, {accounts.height:,} daily follower snapshots\n"
     )
-    pl.Config.set_tbl_rows(14)
+    pl.Config.set_tbl_rows(12)
     pl.Config.set_tbl_cols(12)
+    pl.Config.set_tbl_width_chars(170)
     pl.Config.set_tbl_hide_dataframe_shape(True)
     pl.Config.set_float_precision(4)
     pl.Config.set_thousands_separator(",")
@@ -25,8 +26,8 @@ def main() -> None:
     res = sk.compute_details(
         posts,
         accounts,
-        kpis=["posts", "reach", "engagements", "engagement_rate", "engagement_rate_followers", "followers",
-              "follower_growth", "follower_growth_rate", "ctr"],  # fmt: skip
+        kpis=["posts", "reach", "engagement_rate", "engagement_rate_followers", "followers", "follower_growth_rate",
+              "ctr"],  # fmt: skip
         by=["platform"],
         every="1q",
     )
@@ -37,7 +38,7 @@ def main() -> None:
     print("Top 10 accounts by engagement rate (engagements / reach) over the year")
     year = sk.compute(posts, accounts, kpis=["posts", "reach", "engagement_rate", "followers", "follower_growth_rate"],
                       by=["account_id", "platform"])  # fmt: skip
-    print(year.filter(pl.col("posts") >= 50).sort("engagement_rate", descending=True).head(10))
+    print(year.filter(pl.col("posts") >= 100).sort("engagement_rate", descending=True, nulls_last=True).head(10))
 
     print("\nContent types, by the ratio of sums and by the mean of per-post ratios (two different KPIs)")
     print(

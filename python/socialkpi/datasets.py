@@ -60,7 +60,7 @@ def sample(
     ids = np.array([f"acct_{i:05d}" for i in range(n_accounts)])
     platform = np.array(PLATFORMS)[np.arange(n_accounts) % len(PLATFORMS)]
     base = np.exp(rng.normal(9.5, 1.8, n_accounts)).astype(np.int64) + 50
-    growth = rng.normal(0.0015, 0.002, n_accounts)
+    growth = rng.normal(0.0006, 0.0008, n_accounts)
     country = rng.choice(np.array(["US", "GB", "DE", "ID", "BR", "IN"]), n_accounts)
     # some accounts only start being tracked later in the year
     first_day = np.where(rng.random(n_accounts) < 0.15, rng.integers(10, days // 2, n_accounts), 0)
