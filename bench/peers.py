@@ -15,6 +15,7 @@ KPIS = [
     "avg_engagement_rate_per_post", "amplification_rate", "applause_rate", "conversation_rate",
     "virality_rate", "ctr",
 ]  # fmt: skip
+FLOWS = ["impressions", "reach", "profile_visits", "likes", "comments", "shares", "saves", "clicks", "engagements"]
 METRICS = ["impressions", "reach", "likes", "reactions", "comments", "shares", "saves", "clicks", "profile_visits"]
 
 
@@ -97,6 +98,8 @@ def run_polars(posts: str, accounts: str) -> Any:
         ((c("followers") - c("followers_start")) / c("followers_start")).alias("follower_growth_rate"),
     )
     out = post_kpis.join(acc, on=["account_id", "period_start"], how="full", coalesce=True)
+    flows = ["posts", "impressions", "reach", "profile_visits", "likes", "comments", "shares", "saves", "clicks", "engagements"]
+    out = out.with_columns(pl.when(c("posts").is_null()).then(0).otherwise(c(f)).alias(f) for f in flows)
     return out.select("account_id", "period_start", *KPIS).sort("account_id", "period_start").collect()
 
 
@@ -146,12 +149,16 @@ def run_duckdb(posts: str, accounts: str) -> Any:
         FROM am),
     ar AS (SELECT DISTINCT account_id, CAST(date_trunc('month', date) AS DATE) AS period_start FROM read_parquet('{accounts}')),
     a AS (SELECT ar.*, ak.followers, ak.followers_start FROM ar LEFT JOIN ak USING (account_id, period_start))
-    SELECT account_id, period_start, pk.* EXCLUDE (account_id, period_start), a.* EXCLUDE (account_id, period_start),
+    SELECT account_id, period_start, coalesce(pk.posts, 0) AS posts,
+           pk.* EXCLUDE (account_id, period_start, posts, impressions, reach, profile_visits, likes, comments, shares,
+                         saves, clicks, engagements),
+           {", ".join(f"CASE WHEN pk.posts IS NULL THEN 0 ELSE pk.{f} END AS {f}" for f in FLOWS)},
+           a.* EXCLUDE (account_id, period_start),
            a.followers - a.followers_start AS follower_growth,
            (a.followers - a.followers_start) / nullif(a.followers_start, 0) AS follower_growth_rate
     FROM pk FULL JOIN a USING (account_id, period_start) ORDER BY ALL
     """
-    return con.execute(sql).pl()
+    return con.sql(sql).pl()
 
 
 def run_pandas(posts: str, accounts: str) -> Any:
@@ -166,7 +173,8 @@ def run_pandas(posts: str, accounts: str) -> Any:
     p["day"] = p["published_at"].dt.normalize()
     p["period_start"] = p["published_at"].dt.to_period("M").dt.start_time
     s = a.dropna(subset=["followers"]).copy()
-    s["date"] = pd.to_datetime(s["date"])
+    s["date"] = pd.to_datetime(s["date"]).astype("datetime64[us]")
+    p["day"] = p["day"].astype("datetime64[us]")
     p = pd.merge_asof(p.sort_values("day"), s.sort_values("date"), left_on="day", right_on="date", by="account_id")
     p = p.rename(columns={"followers": "fap"})
     for n, d, name in [("impressions", "reach", "frequency"), ("eng", "reach", "engagement_rate"),
@@ -194,6 +202,9 @@ def run_pandas(posts: str, accounts: str) -> Any:
     am["follower_growth"] = am["followers"] - am["followers_start"]
     am["follower_growth_rate"] = am["follower_growth"] / am["followers_start"].replace(0, np.nan)
     out = out.join(am[["followers", "followers_start", "follower_growth", "follower_growth_rate"]], how="outer")
+    no_posts = out["posts"].isna()
+    for f in ["posts", *FLOWS]:
+        out.loc[no_posts, f] = 0
     return out.reset_index()[["account_id", "period_start", *KPIS]]
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -40,6 +39,14 @@ def generate(n_posts: int, n_accounts: int) -> tuple[str, str]:
     return str(posts), str(accounts)
 
 
+def peak_mb() -> float:
+    """This process's peak resident memory (VmHWM; ru_maxrss would include the parent's)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def worker(tool: str, posts: str, accounts: str) -> None:
     sys.path.insert(0, str(HERE))
     from peers import KPIS, TOOLS
@@ -59,7 +66,7 @@ def worker(tool: str, posts: str, accounts: str) -> None:
         t = time.perf_counter()
         frame = TOOLS[tool](posts, accounts)
         out = {"seconds": time.perf_counter() - t, "rows": len(frame)}
-    out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["peak_mb"] = peak_mb()
     print(json.dumps(out))
 
 

@@ -142,6 +142,9 @@ pub fn compute<'py>(
     let timings = PyDict::new(py);
     timings.set_item("crossing_s", crossing)?;
     timings.set_item("engine_s", engine)?;
+    for (stage, seconds) in &output.rows.stages {
+        timings.set_item(stage, seconds)?;
+    }
     details.set_item("timings", timings)?;
     details.set_item("engagement_components", output.components)?;
     details.set_item("rows_read", output.rows.read)?;

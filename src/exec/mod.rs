@@ -20,9 +20,18 @@ pub struct RowAccount {
     pub read: Vec<(String, u64)>,
     /// (table, reason, rows dropped)
     pub dropped: Vec<(String, String, u64)>,
+    /// (stage, seconds): where the time went, for `compute_details(...).timings`
+    pub stages: Vec<(String, f64)>,
 }
 
 impl RowAccount {
+    fn time<T>(&mut self, stage: &str, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        let started = std::time::Instant::now();
+        let out = f(self);
+        self.stages.push((stage.to_string(), started.elapsed().as_secs_f64()));
+        out
+    }
+
     fn drop(&mut self, table: &str, reason: &str, n: u64) {
         if n > 0 {
             self.dropped.push((table.to_string(), reason.to_string(), n));
@@ -72,7 +81,7 @@ pub fn run(plan: &Plan, posts: Option<LazyFrame>, accounts: Option<LazyFrame>) -
     let mut rows = RowAccount::default();
     let keys = output_keys(plan);
     let snapshots = match (&plan.accounts, accounts) {
-        (Some(ap), Some(lf)) => Some(accounts::Snapshots::load(plan, ap, lf, &mut rows)?),
+        (Some(ap), Some(lf)) => Some(rows.time("accounts_load_s", |rows| accounts::Snapshots::load(plan, ap, lf, rows))?),
         (Some(_), None) => return Err(Error::query("missing_table", "the accounts table is needed by the KPIs asked for; pass accounts=...")),
         _ => None,
     };
@@ -82,7 +91,7 @@ pub fn run(plan: &Plan, posts: Option<LazyFrame>, accounts: Option<LazyFrame>) -
         _ => None,
     };
     let account_states = match (&plan.accounts, &snapshots) {
-        (Some(ap), Some(s)) if ap.defines_rows => Some(s.states(plan, ap, &keys)?),
+        (Some(ap), Some(s)) if ap.defines_rows => Some(rows.time("accounts_states_s", |_| s.states(plan, ap, &keys))?),
         _ => None,
     };
     let joined = match (post_states, account_states) {
@@ -110,7 +119,7 @@ pub fn run(plan: &Plan, posts: Option<LazyFrame>, accounts: Option<LazyFrame>) -
     }
     let out = joined.select(select);
     let out = if sort_by.is_empty() { out } else { out.sort(sort_by, SortMultipleOptions::default().with_nulls_last(true).with_maintain_order(true)) };
-    let frame = out.collect()?;
+    let frame = rows.time("finalise_s", |_| Ok(out.collect()?))?;
     let components = plan.posts.as_ref().map(|p| p.components.clone()).unwrap_or_default();
     Ok(Output { frame, components, rows, warnings: plan.warnings.clone() })
 }
@@ -139,6 +148,11 @@ fn state(name: &str) -> Expr {
 pub(crate) fn sum_name(m: &Metric) -> String {
     format!("s:{}", m.key())
 }
+/// Key of the engagement sum inside state names.
+pub(crate) const ENG_KEY: &str = "eng";
+pub(crate) fn min_name(column: &str) -> String {
+    format!("min:{column}")
+}
 pub(crate) fn nonnull_name(m: &Metric) -> String {
     format!("n:{}", m.key())
 }
@@ -157,19 +171,16 @@ fn ratio(num: Expr, den: Expr) -> Expr {
         .otherwise(num.cast(DataType::Float64) / den_f)
 }
 
-/// A flow: 0 without rows, null when rows exist but none reported a value.
-fn flow(rows: &str, sum: &str, nonnull: &str) -> Expr {
+/// A flow: 0 without rows, null when rows exist but none reported a value (`reported` is a
+/// state that is null exactly then).
+fn flow(rows: &str, sum: &str, reported: Expr) -> Expr {
     let rows = state(rows).fill_null(lit(0));
-    when(rows.eq(lit(0)))
-        .then(lit(0).cast(DataType::Int64))
-        .when(state(nonnull).fill_null(lit(0)).eq(lit(0)))
-        .then(lit(NULL))
-        .otherwise(state(sum))
+    when(rows.eq(lit(0))).then(lit(0).cast(DataType::Int64)).when(reported.is_null()).then(lit(NULL)).otherwise(state(sum))
 }
 
 fn finalise(kpi: &str, plan: &Plan) -> Result<Expr> {
     let m = |c: &str| Metric::Column(c.to_string());
-    let post_flow = |metric: &Metric| flow("rows", &sum_name(metric), &nonnull_name(metric));
+    let post_flow = |metric: &Metric| flow("rows", &sum_name(metric), state(&min_name(metric.key())));
     let post_ratio = |a: &Metric, b: &Metric| {
         let (n, d) = ratio_names(a, b);
         ratio(state(&n), state(&d))
@@ -184,7 +195,7 @@ fn finalise(kpi: &str, plan: &Plan) -> Result<Expr> {
         "impressions" | "reach" | "likes" | "comments" | "shares" | "saves" | "clicks" => post_flow(&m(kpi)),
         "profile_visits" => {
             if plan.accounts.as_ref().is_some_and(|a| a.profile_visits) {
-                flow("a:rows", "as:profile_visits", "an:profile_visits")
+                flow("a:rows", "as:profile_visits", when(state("an:profile_visits").eq(lit(0))).then(lit(NULL)).otherwise(lit(1)))
             } else {
                 post_flow(&m(kpi))
             }

@@ -1,7 +1,7 @@
 //! Posts -> additive partial states at the output grain, in one pass over the table.
 
 use super::accounts::Snapshots;
-use super::{collect, fap_names, nonnull_name, period_of, ratio_names, sum_name, RowAccount, ALL};
+use super::{collect, fap_names, min_name, nonnull_name, period_of, ratio_names, sum_name, RowAccount, ALL, ENG_KEY};
 use crate::error::{Error, Result};
 use crate::ingest;
 use crate::plan::{Dedupe, Metric, Plan, PostsPlan, PERIOD};
@@ -111,7 +111,7 @@ pub(super) fn states(plan: &Plan, pp: &PostsPlan, lf: LazyFrame, snapshots: Opti
     }
     let mut lf = lf.select(select);
     if let Some(id) = &pp.post_id {
-        lf = deduplicate(plan, id, lf, rows)?;
+        lf = rows.time("posts_duplicates_s", |rows| deduplicate(plan, id, lf, rows))?;
     }
     if let Some(eng) = engagement_expr(pp) {
         lf = lf.with_column(eng.alias(ENG));
@@ -142,43 +142,48 @@ pub(super) fn states(plan: &Plan, pp: &PostsPlan, lf: LazyFrame, snapshots: Opti
     }
 
     let mut aggs: Vec<Expr> = vec![len().cast(DataType::Int64).alias("rows")];
-    // Σ and non-null count of each metric that is summed or divided by followers-at-post
+    // The min of each count column serves twice: negative values are errors, and a null min
+    // means the group reported no value at all (a sum of nulls is null, not 0).
+    for c in &pp.count_columns {
+        aggs.push(col(c.as_str()).min().alias(min_name(c)));
+    }
+    if pp.sums.contains(&Metric::Eng) {
+        aggs.push(col(ENG).min().alias(min_name(ENG_KEY)));
+    }
     let mut summed: Vec<&Metric> = pp.sums.iter().chain(pp.at_followers.iter()).collect();
     summed.sort();
     summed.dedup();
     for m in summed {
         aggs.push(metric_expr(m).sum().alias(sum_name(m)));
+    }
+    // followers-at-post weighs each (account, day) by its posts that report the metric
+    for m in &pp.at_followers {
         aggs.push(metric_expr(m).count().cast(DataType::Int64).alias(nonnull_name(m)));
     }
     for (a, b) in &pp.ratios {
-        let both = metric_expr(a).is_not_null().and(metric_expr(b).is_not_null());
+        // rule 1: both sums over the rows where both inputs are present (sum skips nulls)
         let (n, d) = ratio_names(a, b);
-        aggs.push(when(both.clone()).then(metric_expr(a)).otherwise(lit(0)).sum().alias(n));
-        aggs.push(when(both).then(metric_expr(b)).otherwise(lit(0)).sum().alias(d));
+        aggs.push(when(metric_expr(b).is_not_null()).then(metric_expr(a)).otherwise(lit(NULL)).sum().alias(n));
+        aggs.push(when(metric_expr(a).is_not_null()).then(metric_expr(b)).otherwise(lit(NULL)).sum().alias(d));
     }
     if pp.per_post_engagement_rate {
         let ok = col(ENG).is_not_null().and(col("reach").gt(lit(0)));
         let per_post = col(ENG).cast(DataType::Float64) / col("reach").cast(DataType::Float64);
-        aggs.push(when(ok.clone()).then(per_post).otherwise(lit(0.0)).sum().alias("ape:sum"));
+        aggs.push(when(ok.clone()).then(per_post).otherwise(lit(NULL)).sum().alias("ape:sum"));
         aggs.push(ok.cast(DataType::Int64).sum().alias("ape:n"));
-    }
-    for c in &pp.count_columns {
-        aggs.push(col(c.as_str()).min().cast(DataType::Float64).alias(format!("min:{c}")));
     }
     let group: Vec<Expr> = grain.iter().map(|k| col(k.as_str())).collect();
     let checked = lf.clone();
-    let mut df = collect(lf.group_by(group).agg(aggs))?;
+    let mut df = rows.time("posts_scan_s", |_| collect(lf.group_by(group).agg(aggs)))?;
 
     let total: i64 = df.column("rows")?.as_materialized_series().sum::<i64>().unwrap_or(0);
     rows.read.push((TABLE.to_string(), u64::try_from(total).unwrap_or(0)));
     for c in &pp.count_columns {
-        let min = df.column(&format!("min:{c}"))?.as_materialized_series().min::<f64>()?;
+        let min = df.column(&min_name(c))?.as_materialized_series().cast(&DataType::Float64)?.min::<f64>()?;
         if min.is_some_and(|v| v < 0.0) {
             return Err(negative_error(checked, c));
         }
     }
-    let mins: Vec<PlSmallStr> = pp.count_columns.iter().map(|c| PlSmallStr::from(format!("min:{c}"))).collect();
-    df = df.drop_many(mins);
 
     // Rows without a time, or without the account they are grouped by, have no group.
     let mut missing: Vec<(&str, Expr)> = Vec::new();
@@ -191,51 +196,78 @@ pub(super) fn states(plan: &Plan, pp: &PostsPlan, lf: LazyFrame, snapshots: Opti
         missing.push(("missing account_id", col("account_id").is_null()));
     }
     for (reason, is_missing) in missing {
-        let dropped = df.clone().lazy().filter(is_missing.clone()).select([col("rows").sum()]).collect()?;
-        let n = dropped.column("rows").ok().and_then(|c| c.get(0).ok()).and_then(|v| v.extract::<u64>()).unwrap_or(0);
-        rows.drop(TABLE, reason, n);
-        df = df.lazy().filter(is_missing.not()).collect()?;
+        let n = sum_u64(df.clone().lazy().filter(is_missing.clone()), "rows")?;
+        if n > 0 {
+            rows.drop(TABLE, reason, n);
+            df = df.lazy().filter(is_missing.not()).collect()?;
+        }
     }
 
-    let mut lf = df.lazy();
-    if by_day {
-        let snaps = snapshots.ok_or_else(|| Error::Internal("followers-at-post without snapshots".into()))?;
-        lf = snaps.join_followers_at_post(lf, DAY)?;
-        let without = lf.clone().filter(col("__fap").is_null()).select([col("rows").sum()]).collect()?;
-        let n = without.column("rows").ok().and_then(|c| c.get(0).ok()).and_then(|v| v.extract::<u64>()).unwrap_or(0);
-        rows.drop(TABLE, "no follower snapshot on or before the post's day (left out of followers-at-post KPIs only)", n);
-        for m in &pp.at_followers {
-            let (n, d) = fap_names(m);
-            let has = col("__fap").is_not_null();
-            lf = lf.with_columns([
-                when(has.clone()).then(col(sum_name(m))).otherwise(lit(0)).alias(n),
-                when(has).then(col(nonnull_name(m)).cast(DataType::Float64) * col("__fap").cast(DataType::Float64)).otherwise(lit(0.0)).alias(d),
-            ]);
-        }
-        lf = lf.drop(Selector::ByName { names: [PlSmallStr::from("__fap")].into(), strict: false });
-        if plan.every.is_some() {
-            lf = lf.with_column(period_of(col(DAY), plan).alias(PERIOD));
-        }
-    }
+    let started = std::time::Instant::now();
     if !pp.attribute_dims.is_empty() {
         let snaps = snapshots.ok_or_else(|| Error::Internal("account attributes without snapshots".into()))?;
-        lf = snaps.join_attributes(lf, &pp.attribute_dims)?;
+        df = snaps.join_attributes(df.lazy(), &pp.attribute_dims)?.collect()?;
     }
-    if keys.iter().any(|k| k == ALL) {
-        lf = lf.with_column(lit(true).alias(ALL));
-    }
-    if grain.as_slice() == keys {
-        return Ok(lf.collect()?);
-    }
-    // Rollup: every state is a sum, so coarser groups are sums of finer ones.
-    let state_cols: Vec<Expr> = {
-        let schema = lf.collect_schema()?;
-        schema
-            .iter_names()
-            .filter(|n| !keys.iter().any(|k| k == n.as_str()) && (n.contains(':') || n.as_str() == "rows"))
-            .map(|n| col(n.clone()).sum())
-            .collect()
+    let to_output_grain = |lf: LazyFrame| {
+        let mut lf = lf;
+        if by_day && plan.every.is_some() {
+            lf = lf.with_column(period_of(col(DAY), plan).alias(PERIOD));
+        }
+        if keys.iter().any(|k| k == ALL) {
+            lf = lf.with_column(lit(true).alias(ALL));
+        }
+        lf
     };
     let group: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
-    Ok(lf.group_by(group).agg(state_cols).collect()?)
+    let state_names: Vec<PlSmallStr> = df
+        .get_column_names()
+        .into_iter()
+        .filter(|n| !grain.iter().any(|g| g == n.as_str()) && !keys.iter().any(|k| k == n.as_str()))
+        .cloned()
+        .collect();
+    // Rollup: coarser groups are sums of finer ones (and mins of mins).
+    let rollup: Vec<Expr> = state_names
+        .iter()
+        .map(|n| if n.starts_with("min:") { col(n.clone()).min() } else { col(n.clone()).sum() })
+        .collect();
+    let mut out = if grain.as_slice() == keys { df.clone().lazy() } else { to_output_grain(df.clone().lazy()).group_by(group.clone()).agg(rollup) };
+
+    if by_day {
+        // Only the followers-at-post states meet the snapshots: (account, day) rows, few columns.
+        let snaps = snapshots.ok_or_else(|| Error::Internal("followers-at-post without snapshots".into()))?;
+        let mut cols: Vec<Expr> = grain.iter().chain(pp.attribute_dims.iter()).map(|g| col(g.as_str())).collect();
+        cols.push(col("rows"));
+        for m in &pp.at_followers {
+            cols.push(col(sum_name(m)));
+            cols.push(col(nonnull_name(m)));
+        }
+        let joined = snaps.join_followers_at_post(df.lazy().select(cols), DAY)?.collect()?;
+        let without = sum_u64(joined.clone().lazy().filter(col("__fap").is_null()), "rows")?;
+        rows.drop(TABLE, "no follower snapshot on or before the post's day (left out of followers-at-post KPIs only)", without);
+        let has = col("__fap").is_not_null();
+        let mut fap_aggs = Vec::new();
+        for m in &pp.at_followers {
+            let (n, d) = fap_names(m);
+            fap_aggs.push(when(has.clone()).then(col(sum_name(m))).otherwise(lit(0)).sum().alias(n));
+            fap_aggs.push(
+                when(has.clone())
+                    .then(col(nonnull_name(m)).cast(DataType::Float64) * col("__fap").cast(DataType::Float64))
+                    .otherwise(lit(0.0))
+                    .sum()
+                    .alias(d),
+            );
+        }
+        let fap = to_output_grain(joined.lazy()).group_by(group.clone()).agg(fap_aggs);
+        let mut args = JoinArgs::new(JoinType::Left);
+        args.nulls_equal = true;
+        out = out.join(fap, group.clone(), group, args);
+    }
+    let df = out.collect()?;
+    rows.stages.push(("posts_rollup_s".into(), started.elapsed().as_secs_f64()));
+    Ok(df)
+}
+
+fn sum_u64(lf: LazyFrame, column: &str) -> Result<u64> {
+    let df = lf.select([col(column).sum().cast(DataType::UInt64)]).collect()?;
+    Ok(df.column(column).ok().and_then(|c| c.get(0).ok()).and_then(|v| v.extract::<u64>()).unwrap_or(0))
 }
