@@ -15,8 +15,28 @@ KPIS = [
     "avg_engagement_rate_per_post", "amplification_rate", "applause_rate", "conversation_rate",
     "virality_rate", "ctr",
 ]  # fmt: skip
-FLOWS = ["impressions", "reach", "profile_visits", "likes", "comments", "shares", "saves", "clicks", "engagements"]
-METRICS = ["impressions", "reach", "likes", "reactions", "comments", "shares", "saves", "clicks", "profile_visits"]
+FLOWS = [
+    "impressions",
+    "reach",
+    "profile_visits",
+    "likes",
+    "comments",
+    "shares",
+    "saves",
+    "clicks",
+    "engagements",
+]
+METRICS = [
+    "impressions",
+    "reach",
+    "likes",
+    "reactions",
+    "comments",
+    "shares",
+    "saves",
+    "clicks",
+    "profile_visits",
+]
 
 
 def run_socialkpi(posts: str, accounts: str) -> Any:
@@ -40,7 +60,9 @@ def run_polars(posts: str, accounts: str) -> Any:
     c = pl.col
     like = pl.coalesce("likes", "reactions")
     parts = [like, c("comments"), c("shares"), c("saves")]
-    eng = pl.when(pl.all_horizontal(p.is_null() for p in parts)).then(None).otherwise(pl.sum_horizontal(parts))
+    eng = (
+        pl.when(pl.all_horizontal(p.is_null() for p in parts)).then(None).otherwise(pl.sum_horizontal(parts))
+    )
     snaps = (
         pl.scan_parquet(accounts)
         .select("account_id", "date", "followers")
@@ -66,7 +88,19 @@ def run_polars(posts: str, accounts: str) -> Any:
 
     post_kpis = p.group_by("account_id", "period_start").agg(
         pl.len().alias("posts"),
-        *[total(c(m)).alias(m) for m in ["impressions", "reach", "profile_visits", "likes", "comments", "shares", "saves", "clicks"]],
+        *[
+            total(c(m)).alias(m)
+            for m in [
+                "impressions",
+                "reach",
+                "profile_visits",
+                "likes",
+                "comments",
+                "shares",
+                "saves",
+                "clicks",
+            ]
+        ],
         total(c("eng")).alias("engagements"),
         ratio(c("impressions"), c("reach")).alias("frequency"),
         ratio(c("eng"), c("reach")).alias("engagement_rate"),
@@ -92,13 +126,28 @@ def run_polars(posts: str, accounts: str) -> Any:
             pl.coalesce("prev", "first").alias("followers_start"),
         )
     )
-    rows = pl.scan_parquet(accounts).select("account_id", c("date").dt.truncate("1mo").alias("period_start")).unique()
+    rows = (
+        pl.scan_parquet(accounts)
+        .select("account_id", c("date").dt.truncate("1mo").alias("period_start"))
+        .unique()
+    )
     acc = rows.join(per_account, on=["account_id", "period_start"], how="left").with_columns(
         (c("followers") - c("followers_start")).alias("follower_growth"),
         ((c("followers") - c("followers_start")) / c("followers_start")).alias("follower_growth_rate"),
     )
     out = post_kpis.join(acc, on=["account_id", "period_start"], how="full", coalesce=True)
-    flows = ["posts", "impressions", "reach", "profile_visits", "likes", "comments", "shares", "saves", "clicks", "engagements"]
+    flows = [
+        "posts",
+        "impressions",
+        "reach",
+        "profile_visits",
+        "likes",
+        "comments",
+        "shares",
+        "saves",
+        "clicks",
+        "engagements",
+    ]
     out = out.with_columns(pl.when(c("posts").is_null()).then(0).otherwise(c(f)).alias(f) for f in flows)
     return out.select("account_id", "period_start", *KPIS).sort("account_id", "period_start").collect()
 
@@ -175,7 +224,9 @@ def run_pandas(posts: str, accounts: str) -> Any:
     s = a.dropna(subset=["followers"]).copy()
     s["date"] = pd.to_datetime(s["date"]).astype("datetime64[us]")
     p["day"] = p["day"].astype("datetime64[us]")
-    p = pd.merge_asof(p.sort_values("day"), s.sort_values("date"), left_on="day", right_on="date", by="account_id")
+    p = pd.merge_asof(
+        p.sort_values("day"), s.sort_values("date"), left_on="day", right_on="date", by="account_id"
+    )
     p = p.rename(columns={"followers": "fap"})
     for n, d, name in [("impressions", "reach", "frequency"), ("eng", "reach", "engagement_rate"),
                        ("eng", "impressions", "engagement_rate_impressions"), ("eng", "fap", "engagement_rate_followers"),
@@ -188,7 +239,17 @@ def run_pandas(posts: str, accounts: str) -> Any:
     p["ape"] = (p["eng"] / p["reach"]).where(p["reach"] > 0)
     g = p.groupby(["account_id", "period_start"])
     out = g.agg(posts=("eng", "size"), avg_engagement_rate_per_post=("ape", "mean"))
-    for m in ["impressions", "reach", "profile_visits", "likes", "comments", "shares", "saves", "clicks", "eng"]:
+    for m in [
+        "impressions",
+        "reach",
+        "profile_visits",
+        "likes",
+        "comments",
+        "shares",
+        "saves",
+        "clicks",
+        "eng",
+    ]:
         out[m if m != "eng" else "engagements"] = g[m].sum(min_count=1)
     for name in ["frequency", "engagement_rate", "engagement_rate_impressions", "engagement_rate_followers",
                  "amplification_rate", "applause_rate", "conversation_rate", "virality_rate", "ctr"]:  # fmt: skip
@@ -196,12 +257,16 @@ def run_pandas(posts: str, accounts: str) -> Any:
         out[name] = g[f"{name}__n"].sum() / den.replace(0, np.nan)
     s["period_start"] = s["date"].dt.to_period("M").dt.start_time
     s = s.sort_values(["account_id", "date"])
-    am = s.groupby(["account_id", "period_start"]).agg(followers=("followers", "last"), first=("followers", "first"))
+    am = s.groupby(["account_id", "period_start"]).agg(
+        followers=("followers", "last"), first=("followers", "first")
+    )
     am["prev"] = am.groupby(level=0)["followers"].shift(1)
     am["followers_start"] = am["prev"].fillna(am["first"])
     am["follower_growth"] = am["followers"] - am["followers_start"]
     am["follower_growth_rate"] = am["follower_growth"] / am["followers_start"].replace(0, np.nan)
-    out = out.join(am[["followers", "followers_start", "follower_growth", "follower_growth_rate"]], how="outer")
+    out = out.join(
+        am[["followers", "followers_start", "follower_growth", "follower_growth_rate"]], how="outer"
+    )
     no_posts = out["posts"].isna()
     for f in ["posts", *FLOWS]:
         out.loc[no_posts, f] = 0

@@ -35,7 +35,10 @@ def generate(n_posts: int, n_accounts: int) -> tuple[str, str]:
         p, a = sk.datasets.sample(n_accounts=n_accounts, n_posts=n_posts, seed=42)
         p.write_parquet(posts, row_group_size=1_000_000)
         a.write_parquet(accounts)
-        print(f"generated {n_posts:,} posts and {a.height:,} snapshots in {time.perf_counter() - t:.0f} s", flush=True)
+        print(
+            f"generated {n_posts:,} posts and {a.height:,} snapshots in {time.perf_counter() - t:.0f} s",
+            flush=True,
+        )
     return str(posts), str(accounts)
 
 
@@ -53,7 +56,6 @@ def worker(tool: str, posts: str, accounts: str) -> None:
 
     if tool == "crossing":
         import polars as pl
-
         import socialkpi as sk
 
         df = pl.read_parquet(posts)
@@ -61,7 +63,11 @@ def worker(tool: str, posts: str, accounts: str) -> None:
         t = time.perf_counter()
         res = sk.compute_details(df, acc, kpis=KPIS, by=["account_id"], every="1mo")
         seconds = time.perf_counter() - t
-        out = {"seconds": seconds, "crossing_ms": res.timings["crossing_s"] * 1000, "engine_s": res.timings["engine_s"]}
+        out = {
+            "seconds": seconds,
+            "crossing_ms": res.timings["crossing_s"] * 1000,
+            "engine_s": res.timings["engine_s"],
+        }
     else:
         t = time.perf_counter()
         frame = TOOLS[tool](posts, accounts)
@@ -104,7 +110,9 @@ def main() -> None:
 
     posts, accounts = generate(args.posts, args.accounts)
     tools = args.tools.split(",")
-    print(f"socialkpi vs peers: account x month report of 24 KPIs, {args.posts:,} posts, {args.accounts:,} accounts")
+    print(
+        f"socialkpi vs peers: account x month report of 24 KPIs, {args.posts:,} posts, {args.accounts:,} accounts"
+    )
     print(check_agreement(posts, accounts), flush=True)
     results: dict[str, list[dict[str, float]]] = {t: [] for t in tools}
     for r in range(args.rounds):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import polars as pl
-
 import socialkpi as sk
 
 
@@ -26,24 +25,38 @@ def main() -> None:
     res = sk.compute_details(
         posts,
         accounts,
-        kpis=["posts", "reach", "engagement_rate", "engagement_rate_followers", "followers", "follower_growth_rate",
-              "ctr"],  # fmt: skip
+        kpis=[
+            "posts",
+            "reach",
+            "engagement_rate",
+            "engagement_rate_followers",
+            "followers",
+            "follower_growth_rate",
+            "ctr",
+        ],  # fmt: skip
         by=["platform"],
         every="1q",
     )
     print(f"Awareness and engagement by platform and quarter ({time.perf_counter() - t:.2f} s)")
     print(res.frame)
-    print(f"engagements = {' + '.join(res.engagement_components)} ('likes|reactions': reactions where likes are not reported)\n")
+    print(
+        f"engagements = {' + '.join(res.engagement_components)} ('likes|reactions': reactions where likes are not reported)\n"
+    )
 
     print("Top 10 accounts by engagement rate (engagements / reach) over the year")
     year = sk.compute(posts, accounts, kpis=["posts", "reach", "engagement_rate", "followers", "follower_growth_rate"],
                       by=["account_id", "platform"])  # fmt: skip
-    print(year.filter(pl.col("posts") >= 100).sort("engagement_rate", descending=True, nulls_last=True).head(10))
+    print(
+        year.filter(pl.col("posts") >= 100).sort("engagement_rate", descending=True, nulls_last=True).head(10)
+    )
 
     print("\nContent types, by the ratio of sums and by the mean of per-post ratios (two different KPIs)")
     print(
-        sk.compute(posts, kpis=["posts", "engagement_rate", "avg_engagement_rate_per_post", "virality_rate"],
-                   by=["content_type"])  # fmt: skip
+        sk.compute(
+            posts,
+            kpis=["posts", "engagement_rate", "avg_engagement_rate_per_post", "virality_rate"],
+            by=["content_type"],
+        )  # fmt: skip
     )
     print("\nEvery KPI is defined in the catalogue, e.g.:\n" + sk.explain("followers_start"))
 

@@ -84,11 +84,18 @@ fn export_frame(py: Python<'_>, df: DataFrame) -> PyResult<Bound<'_, PyCapsule>>
     PyCapsule::new_with_value(py, stream, STREAM)
 }
 
+/// Runs the engine with panics turned into `EngineError` and Ctrl-C into `KeyboardInterrupt`
+/// (polars' abort mechanism stops a running query when SIGINT arrives).
 fn catch<T>(f: impl FnOnce() -> crate::error::Result<T>) -> crate::error::Result<T> {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
-        Ok(r) => r,
-        Err(panic) => {
+    let caught = polars_error::abort::catch_polars_abort(std::panic::AssertUnwindSafe(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))));
+    match caught {
+        Err(_) => Err(Error::Interrupted),
+        Ok(Ok(r)) => r,
+        Ok(Err(panic)) => {
             let msg = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_else(|| "unknown panic".into());
+            if msg.contains("__POLARS_ABORT_KEYBOARD_INTERRUPT") {
+                return Err(Error::Interrupted);
+            }
             Err(Error::Internal(msg))
         }
     }

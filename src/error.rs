@@ -26,6 +26,9 @@ pub enum Error {
     /// Polars failed while executing a plan.
     #[error("the engine failed: {0}")]
     Polars(#[from] polars::prelude::PolarsError),
+    /// The user pressed Ctrl-C while a query ran.
+    #[error("interrupted")]
+    Interrupted,
     /// A bug in socialkpi (for example a caught panic).
     #[error("internal error in socialkpi (please report it): {0}")]
     Internal(String),
@@ -54,6 +57,7 @@ impl Error {
             | Self::Query { code, .. } => code,
             Self::Polars(_) => "engine_error",
             Self::Internal(_) => "internal_error",
+            Self::Interrupted => "interrupted",
         }
     }
 }
@@ -71,12 +75,15 @@ impl From<Error> for PyErr {
     fn from(err: Error) -> PyErr {
         let code = err.code();
         let message = err.to_string();
+        if let Error::Interrupted = err {
+            return pyo3::exceptions::PyKeyboardInterrupt::new_err("socialkpi query interrupted");
+        }
         let py_err = match err {
             Error::Schema { .. } => SchemaError::new_err(message),
             Error::Definition { .. } => DefinitionError::new_err(message),
             Error::Input { .. } => InputError::new_err(message),
             Error::Query { .. } => QueryError::new_err(message),
-            Error::Polars(_) | Error::Internal(_) => EngineError::new_err(message),
+            Error::Polars(_) | Error::Internal(_) | Error::Interrupted => EngineError::new_err(message),
         };
         Python::attach(|py| {
             // Setting an attribute on a fresh exception instance cannot fail in practice;

@@ -9,11 +9,15 @@ pub mod plan;
 
 mod bindings;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use pyo3::prelude::*;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     quiet_panics();
+    polars_error::abort::register_polars_abort_mechanism();
     error::register(m)?;
     m.add_function(wrap_pyfunction!(bindings::compute, m)?)?;
     m.add_function(wrap_pyfunction!(bindings::catalog_rows, m)?)?;

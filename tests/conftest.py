@@ -4,13 +4,14 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-
 import socialkpi as sk
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
-def make_tables(n_accounts: int = 36, n_posts: int = 3_000, seed: int = 7) -> tuple[pl.DataFrame, pl.DataFrame]:
+def make_tables(
+    n_accounts: int = 36, n_posts: int = 3_000, seed: int = 7
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Sample tables with the awkward cases the contract talks about."""
     posts, accounts = sk.datasets.sample(n_accounts=n_accounts, n_posts=n_posts, seed=seed)
     # accounts without posts

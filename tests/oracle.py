@@ -107,7 +107,7 @@ def oracle(
             else "NULL"
         )
         followers_q = f"""
-            SELECT {key_sql if keys else '1 AS __one'}{',' if keys else ','}
+            SELECT {key_sql if keys else "1 AS __one"}{"," if keys else ","}
                    sum(last_f) AS followers,
                    sum(coalesce({before}, first_f)) AS followers_start
             FROM ({per_account}) x {group}"""
@@ -130,7 +130,9 @@ def oracle(
     exprs = []
     for k in kpis:
         if k in flows:
-            exprs.append(pl.when(pl.col("__n").fill_null(0) == 0).then(0).otherwise(pl.col(k)).cast(pl.Int64).alias(k))
+            exprs.append(
+                pl.when(pl.col("__n").fill_null(0) == 0).then(0).otherwise(pl.col(k)).cast(pl.Int64).alias(k)
+            )
         elif k == "follower_growth":
             exprs.append((pl.col("followers") - pl.col("followers_start")).cast(pl.Int64).alias(k))
         elif k == "follower_growth_rate":

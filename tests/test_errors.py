@@ -6,7 +6,6 @@ import datetime as dt
 
 import polars as pl
 import pytest
-
 import socialkpi as sk
 
 
@@ -94,19 +93,33 @@ def test_bad_arguments(posts):
     raises(sk.InputError, "unsupported_table", {"likes": [1]}, kpis=["likes"])
     raises(sk.InputError, "file_not_found", "/nonexistent/posts.parquet", kpis=["likes"])
     raises(sk.DefinitionError, "no_kpis", posts, kpis=[])
-    raises(sk.SchemaError, "not_temporal", posts.with_columns(pl.lit(3).alias("published_at")), kpis=["likes"], every="1d")
+    raises(
+        sk.SchemaError,
+        "not_temporal",
+        posts.with_columns(pl.lit(3).alias("published_at")),
+        kpis=["likes"],
+        every="1d",
+    )
 
 
 def test_caller_frames_are_not_modified(posts, accounts):
     before_p, before_a = posts.clone(), accounts.clone()
     with pytest.raises(sk.KpiError):
         sk.compute(posts, accounts, kpis=["followers"], by=["content_type"])
-    sk.compute(posts.rename({"Reach": "reach"}), accounts, kpis=["engagement", "awareness"], by=["account_id"], every="1mo")
+    sk.compute(
+        posts.rename({"Reach": "reach"}),
+        accounts,
+        kpis=["engagement", "awareness"],
+        by=["account_id"],
+        every="1mo",
+    )
     assert posts.equals(before_p) and accounts.equals(before_a)
 
 
 def test_empty_tables_give_empty_results_with_the_right_columns(posts, accounts):
-    out = sk.compute(posts.clear(), accounts.clear(), kpis=["posts", "likes", "followers"], by=["account_id"], every="1mo")
+    out = sk.compute(
+        posts.clear(), accounts.clear(), kpis=["posts", "likes", "followers"], by=["account_id"], every="1mo"
+    )
     assert out.columns == ["account_id", "period_start", "posts", "likes", "followers"]
     assert out.height == 0
     assert out.schema["period_start"] == pl.Date

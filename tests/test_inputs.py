@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
-from polars.testing import assert_frame_equal
-
 import socialkpi as sk
+from polars.testing import assert_frame_equal
 
 KPIS = ["posts", "engagements", "engagement_rate", "followers", "engagement_rate_followers"]
 
@@ -25,7 +24,9 @@ def expected(small):
 
 def test_lazyframe(small, expected):
     posts, accounts = small
-    assert_frame_equal(sk.compute(posts.lazy(), accounts.lazy(), kpis=KPIS, by=["platform"], every="1mo"), expected)
+    assert_frame_equal(
+        sk.compute(posts.lazy(), accounts.lazy(), kpis=KPIS, by=["platform"], every="1mo"), expected
+    )
 
 
 def test_pandas_with_datetimes_and_pandas_output(small, expected):
@@ -48,7 +49,9 @@ def test_pyarrow_and_arrow_stream_objects(small, expected):
         def __arrow_c_stream__(self, requested_schema=None):
             return self.df.to_arrow().__arrow_c_stream__(requested_schema)
 
-    assert_frame_equal(sk.compute(posts.to_arrow(), Stream(accounts), kpis=KPIS, by=["platform"], every="1mo"), expected)
+    assert_frame_equal(
+        sk.compute(posts.to_arrow(), Stream(accounts), kpis=KPIS, by=["platform"], every="1mo"), expected
+    )
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])

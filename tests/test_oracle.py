@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
-from polars.testing import assert_frame_equal
-
 import socialkpi as sk
 from oracle import oracle
+from polars.testing import assert_frame_equal
 
 POST_KPIS = [
     "posts", "impressions", "reach", "frequency", "profile_visits", "likes", "comments", "shares",
@@ -24,7 +23,9 @@ def check(engine: pl.DataFrame, expected: pl.DataFrame) -> None:
 
 
 @pytest.mark.parametrize("every", [None, "1d", "1w", "1mo", "1q", "1y"])
-@pytest.mark.parametrize("by", [[], ["account_id"], ["platform"], ["content_type"], ["platform", "content_type"]])
+@pytest.mark.parametrize(
+    "by", [[], ["account_id"], ["platform"], ["content_type"], ["platform", "content_type"]]
+)
 def test_post_kpis_match_oracle(tables, by, every):
     posts, _ = tables
     got = sk.compute(posts, kpis=POST_KPIS, by=by, every=every)

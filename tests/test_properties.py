@@ -6,15 +6,16 @@ import tempfile
 from pathlib import Path
 
 import polars as pl
+import socialkpi as sk
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-import socialkpi as sk
-
 KPIS = ["posts", "reach", "engagements", "engagement_rate", "avg_engagement_rate_per_post",
         "followers", "followers_start", "engagement_rate_followers", "ctr"]  # fmt: skip
-SETTINGS = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 @SETTINGS

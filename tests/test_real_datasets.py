@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
-
 import socialkpi as sk
 from conftest import shared_path
 
@@ -16,7 +15,9 @@ def facebook() -> pl.DataFrame:
     return raw.with_row_index("post_id").with_columns(
         pl.lit("cosmetics_page").alias("account_id"),
         pl.lit("facebook").alias("platform"),
-        pl.datetime(2014, pl.col("Post Month"), pl.col("Post Weekday"), pl.col("Post Hour")).alias("published_at"),
+        pl.datetime(2014, pl.col("Post Month"), pl.col("Post Weekday"), pl.col("Post Hour")).alias(
+            "published_at"
+        ),
         pl.col("like").alias("likes"),
         pl.col("comment").alias("comments"),
         pl.col("share").alias("shares"),

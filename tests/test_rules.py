@@ -6,7 +6,6 @@ import datetime as dt
 
 import polars as pl
 import pytest
-
 import socialkpi as sk
 
 
@@ -21,7 +20,13 @@ def posts() -> pl.DataFrame:
             "post_id": ["a", "b", "c", "d", "e"],
             "account_id": ["x", "x", "x", "y", "y"],
             "platform": ["instagram", "instagram", "instagram", "facebook", "facebook"],
-            "published_at": [ts("2026-01-03"), ts("2026-01-20"), ts("2026-02-02"), ts("2026-01-05"), ts("2026-02-10")],
+            "published_at": [
+                ts("2026-01-03"),
+                ts("2026-01-20"),
+                ts("2026-02-02"),
+                ts("2026-01-05"),
+                ts("2026-02-10"),
+            ],
             "impressions": [200, 100, None, 80, 0],
             "reach": [100, 0, 50, None, 0],
             "likes": [10, 5, None, None, None],
@@ -69,7 +74,9 @@ def test_all_null_sum_is_null_but_no_rows_is_zero(posts):
     assert rows[("y", 1)]["shares"] is None
     assert rows[("x", 1)]["shares"] == 1
     acc = pl.DataFrame({"account_id": ["q"], "date": [dt.date(2026, 3, 1)], "followers": [5]})
-    out = sk.compute(posts.drop("platform"), acc, kpis=["posts", "likes", "followers"], by=["account_id"], every="1mo")
+    out = sk.compute(
+        posts.drop("platform"), acc, kpis=["posts", "likes", "followers"], by=["account_id"], every="1mo"
+    )
     q = out.filter(pl.col("account_id") == "q").row(0, named=True)
     assert q["posts"] == 0 and q["likes"] == 0 and q["followers"] == 5
 
@@ -131,14 +138,18 @@ def test_dedupe_last_keeps_the_latest_row(posts):
 
 
 def test_missing_published_at_is_counted(posts):
-    broken = posts.with_columns(pl.when(pl.col("post_id") == "a").then(None).otherwise(pl.col("published_at")).alias("published_at"))
+    broken = posts.with_columns(
+        pl.when(pl.col("post_id") == "a").then(None).otherwise(pl.col("published_at")).alias("published_at")
+    )
     res = sk.compute_details(broken, kpis=["posts"], every="1mo")
     assert res.frame["posts"].sum() == 4
     assert res.rows_dropped == [("posts", "missing published_at", 1)]
 
 
 def test_account_attributes_group_posts(posts, accounts):
-    acc = accounts.with_columns(pl.when(pl.col("account_id") == "x").then(pl.lit("mid")).otherwise(pl.lit("nano")).alias("tier"))
+    acc = accounts.with_columns(
+        pl.when(pl.col("account_id") == "x").then(pl.lit("mid")).otherwise(pl.lit("nano")).alias("tier")
+    )
     out = sk.compute(posts, acc, kpis=["posts", "followers"], by=["tier"])
     assert out.rows() == [("mid", 3, 1300), ("nano", 2, 570)]
 
@@ -150,7 +161,9 @@ def test_account_attribute_alone_brings_accounts_in(posts, accounts):
 
 
 def test_missing_published_at_with_one_period_still_counts(posts, accounts):
-    broken = posts.with_columns(pl.when(pl.col("post_id") == "e").then(None).otherwise(pl.col("published_at")).alias("published_at"))
+    broken = posts.with_columns(
+        pl.when(pl.col("post_id") == "e").then(None).otherwise(pl.col("published_at")).alias("published_at")
+    )
     out = sk.compute(broken, accounts, kpis=["posts", "engagement_rate_followers"], by=["account_id"])
     # e keeps counting as a post; without a day it has no followers-at-post (d has none either)
     assert out.row(1) == ("y", 2, None)
@@ -176,4 +189,8 @@ def test_ids_typed_differently_in_the_two_tables_still_meet(posts, accounts):
 def test_posts_without_a_snapshot_are_reported(posts, accounts):
     res = sk.compute_details(posts, accounts, kpis=["engagement_rate_followers"])
     # d (Jan 5) is before y's first snapshot
-    assert ("posts", "no follower snapshot on or before the post's day (left out of followers-at-post KPIs only)", 1) in res.rows_dropped
+    assert (
+        "posts",
+        "no follower snapshot on or before the post's day (left out of followers-at-post KPIs only)",
+        1,
+    ) in res.rows_dropped

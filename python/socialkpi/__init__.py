@@ -137,7 +137,7 @@ def compute_details(
     """
     if output not in ("polars", "pandas"):
         err = QueryError(f"output={output!r} is not supported; use 'polars' or 'pandas'")
-        err.code = "invalid_argument"  # type: ignore[attr-defined]
+        err.code = "invalid_argument"
         raise err
     capsule, details = _core.compute(
         _names(kpis),

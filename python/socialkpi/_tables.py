@@ -86,7 +86,7 @@ def _input_error(code: str, message: str) -> KpiError:
     from socialkpi.exceptions import InputError
 
     err = InputError(message)
-    err.code = code  # type: ignore[attr-defined]
+    err.code = code
     return err
 
 

@@ -106,12 +106,16 @@ def sample(
     clicks = (reach * rng.uniform(0.0, 0.02, n_posts)).astype(np.int64)
     pv = (reach * rng.uniform(0.0, 0.01, n_posts)).astype(np.int64)
     plat = (np.arange(n_accounts) % len(PLATFORMS))[owner]
-    is_ = lambda name: plat == PLATFORMS.index(name)  # noqa: E731
+
+    def is_(name: str) -> np.ndarray:
+        return np.asarray(plat == PLATFORMS.index(name))
 
     def nulls(values: np.ndarray, where: np.ndarray, name: str) -> pl.Series:
         return pl.Series(name, values).set(pl.Series(where), None) if where.any() else pl.Series(name, values)
 
-    scatter = lambda p: rng.random(n_posts) < p  # noqa: E731
+    def scatter(p: float) -> np.ndarray:
+        return np.asarray(rng.random(n_posts) < p)
+
     posts = pl.DataFrame(
         {
             "account_id": pl.Series(ids).gather(owner),

@@ -14,6 +14,17 @@ const DATE: &str = "date";
 pub(super) struct Snapshots {
     df: DataFrame,
     key: Vec<String>,
+    /// One integer code per account (the account key columns plus `__code`).
+    codes: DataFrame,
+}
+
+const CODE: &str = "__code";
+const AT: &str = "__at";
+
+/// One sortable integer per (account, day): the account's code in the high bits, the day
+/// (days since 1970, shifted to be non-negative) in the low bits.
+fn account_day(code: Expr, day: Expr) -> Expr {
+    code.cast(DataType::Int64) * lit(1_i64 << 32) + day.cast(DataType::Int32).cast(DataType::Int64) + lit(1_i64 << 31)
 }
 
 fn first_u64(df: &DataFrame, name: &str) -> u64 {
@@ -79,7 +90,9 @@ impl Snapshots {
         if plan.every.is_some() {
             df = df.lazy().with_column(period_of(col(DATE), plan).alias(PERIOD)).collect()?;
         }
-        Ok(Self { df, key: plan.account_key.clone() })
+        let key: Vec<Expr> = plan.account_key.iter().map(|k| col(k.as_str())).collect();
+        let codes = df.clone().lazy().select(key.clone()).unique_stable_generic(None, UniqueKeepStrategy::First).with_row_index(CODE, None).collect()?;
+        Ok(Self { df, key: plan.account_key.clone(), codes })
     }
 
     fn key_exprs(&self) -> Vec<Expr> {
@@ -88,25 +101,39 @@ impl Snapshots {
 
     /// Joins each (account, day) of the posts' states with the account's last follower
     /// snapshot on or before that day (`__fap`); states without one get null.
+    ///
+    /// Accounts become integer codes so that the as-of join runs on one sorted integer
+    /// (account, day) instead of grouping by text keys.
     pub(super) fn join_followers_at_post(&self, posts: LazyFrame, day: &str) -> Result<LazyFrame> {
-        let mut right_cols = self.key_exprs();
-        right_cols.push(col(DATE).alias(day));
-        right_cols.push(col("followers").alias("__fap"));
-        let right = self.df.clone().lazy().filter(col("followers").is_not_null()).select(right_cols).sort([day], SortMultipleOptions::default());
-        let left = posts.sort([day], SortMultipleOptions::default().with_nulls_last(true));
-        let (left, right) = self.align_keys(left, right)?;
-        let by: Vec<PlSmallStr> = self.key.iter().map(|k| PlSmallStr::from(k.as_str())).collect();
+        let codes = self.codes.clone().lazy();
+        let right = self
+            .df
+            .clone()
+            .lazy()
+            .filter(col("followers").is_not_null())
+            .join(codes.clone(), self.key_exprs(), self.key_exprs(), JoinArgs::new(JoinType::Inner))
+            .select([account_day(col(CODE), col(DATE)).alias(AT), col(CODE).alias("__code_snapshot"), col("followers").alias("__fap")])
+            .sort([AT], SortMultipleOptions::default());
+        let (posts, codes) = self.align_keys(posts, codes)?;
+        let left = posts
+            .join(codes, self.key_exprs(), self.key_exprs(), JoinArgs::new(JoinType::Left))
+            .with_column(account_day(col(CODE), col(day)).alias(AT))
+            .sort([AT], SortMultipleOptions::default().with_nulls_last(true));
         let options = AsOfOptions {
             strategy: AsofStrategy::Backward,
             tolerance: None,
             tolerance_str: None,
-            left_by: Some(by.clone()),
-            right_by: Some(by),
+            left_by: None,
+            right_by: None,
             allow_eq: true,
             check_sortedness: false,
         };
-        let args = JoinArgs::new(JoinType::AsOf(Box::new(options)));
-        Ok(left.join(right, [col(day)], [col(day)], args))
+        let joined = left.join(right, [col(AT)], [col(AT)], JoinArgs::new(JoinType::AsOf(Box::new(options))));
+        // the nearest earlier (account, day) may belong to the previous account
+        let same_account = col("__code_snapshot").eq(col(CODE));
+        Ok(joined
+            .with_column(when(same_account).then(col("__fap")).otherwise(lit(NULL)).alias("__fap"))
+            .drop(Selector::ByName { names: [PlSmallStr::from(AT), PlSmallStr::from(CODE), PlSmallStr::from("__code_snapshot")].into(), strict: false }))
     }
 
     /// Joins account attributes (their value at the account's last snapshot) onto posts states.

@@ -53,10 +53,12 @@ fn deduplicate(plan: &Plan, id: &str, lf: LazyFrame, rows: &mut RowAccount) -> R
             let counts = collect(lf.clone().select([
                 len().alias("rows"),
                 ids.clone().null_count().cast(DataType::UInt64).alias("nulls"),
-                ids.drop_nulls().n_unique().cast(DataType::UInt64).alias("unique"),
+                ids.n_unique().cast(DataType::UInt64).alias("unique"),
             ]))?;
             let get = |c: &str| counts.column(c).ok().and_then(|s| s.get(0).ok()).and_then(|v| v.extract::<u64>()).unwrap_or(0);
-            let repeated = get("rows").saturating_sub(get("nulls")).saturating_sub(get("unique"));
+            // n_unique counts null as one value; posts without an id are not repeats
+            let distinct_ids = get("unique").saturating_sub(u64::from(get("nulls") > 0));
+            let repeated = get("rows").saturating_sub(get("nulls")).saturating_sub(distinct_ids);
             if repeated > 0 {
                 let sample = collect(
                     lf.select([col(id)])
@@ -117,24 +119,21 @@ pub(super) fn states(plan: &Plan, pp: &PostsPlan, lf: LazyFrame, snapshots: Opti
         lf = lf.with_column(eng.alias(ENG));
     }
 
-    // Grain of the single pass: dimensions, the account when snapshots or attributes are
-    // joined later, and the day (for followers-at-post) or the period.
+    // Main pass: every additive state at the output grain (dimensions, or the account when
+    // account attributes are joined later, and the period). Few groups keep it cache-friendly.
     let mut grain: Vec<String> = pp.dims.clone();
-    if pp.needs_account {
+    if !pp.attribute_dims.is_empty() {
         for k in &plan.account_key {
             if !grain.contains(k) {
                 grain.push(k.clone());
             }
         }
     }
-    let by_day = !pp.at_followers.is_empty();
-    if by_day {
-        grain.push(DAY.to_string());
-    } else if plan.every.is_some() {
+    let base = lf;
+    let mut lf = base.clone();
+    if plan.every.is_some() {
         lf = lf.with_column(period_of(col(DAY), plan).alias(PERIOD));
         grain.push(PERIOD.to_string());
-    } else if pp.needs_time {
-        grain.push(DAY.to_string());
     }
     if grain.is_empty() {
         lf = lf.with_column(lit(true).alias(ALL));
@@ -150,15 +149,8 @@ pub(super) fn states(plan: &Plan, pp: &PostsPlan, lf: LazyFrame, snapshots: Opti
     if pp.sums.contains(&Metric::Eng) {
         aggs.push(col(ENG).min().alias(min_name(ENG_KEY)));
     }
-    let mut summed: Vec<&Metric> = pp.sums.iter().chain(pp.at_followers.iter()).collect();
-    summed.sort();
-    summed.dedup();
-    for m in summed {
+    for m in &pp.sums {
         aggs.push(metric_expr(m).sum().alias(sum_name(m)));
-    }
-    // followers-at-post weighs each (account, day) by its posts that report the metric
-    for m in &pp.at_followers {
-        aggs.push(metric_expr(m).count().cast(DataType::Int64).alias(nonnull_name(m)));
     }
     for (a, b) in &pp.ratios {
         // rule 1: both sums over the rows where both inputs are present (sum skips nulls)
@@ -173,7 +165,6 @@ pub(super) fn states(plan: &Plan, pp: &PostsPlan, lf: LazyFrame, snapshots: Opti
         aggs.push(ok.cast(DataType::Int64).sum().alias("ape:n"));
     }
     let group: Vec<Expr> = grain.iter().map(|k| col(k.as_str())).collect();
-    let checked = lf.clone();
     let mut df = rows.time("posts_scan_s", |_| collect(lf.group_by(group).agg(aggs)))?;
 
     let total: i64 = df.column("rows")?.as_materialized_series().sum::<i64>().unwrap_or(0);
@@ -181,67 +172,70 @@ pub(super) fn states(plan: &Plan, pp: &PostsPlan, lf: LazyFrame, snapshots: Opti
     for c in &pp.count_columns {
         let min = df.column(&min_name(c))?.as_materialized_series().cast(&DataType::Float64)?.min::<f64>()?;
         if min.is_some_and(|v| v < 0.0) {
-            return Err(negative_error(checked, c));
+            return Err(negative_error(base, c));
         }
     }
 
     // Rows without a time, or without the account they are grouped by, have no group.
-    let mut missing: Vec<(&str, Expr)> = Vec::new();
+    let mut missing: Vec<(&str, Expr, Expr)> = Vec::new();
     if plan.every.is_some() {
         // (with every=None such posts still count; they only miss followers-at-post)
-        let t = if by_day { DAY } else { PERIOD };
-        missing.push(("missing published_at", col(t).is_null()));
+        missing.push(("missing published_at", col(PERIOD).is_null(), col(DAY).is_null()));
     }
     if plan.by.iter().any(|d| d == "account_id") && pp.dims.iter().any(|d| d == "account_id") {
-        missing.push(("missing account_id", col("account_id").is_null()));
+        let gone = col("account_id").is_null();
+        missing.push(("missing account_id", gone.clone(), gone));
     }
-    for (reason, is_missing) in missing {
+    for (reason, is_missing, _) in &missing {
         let n = sum_u64(df.clone().lazy().filter(is_missing.clone()), "rows")?;
         if n > 0 {
             rows.drop(TABLE, reason, n);
-            df = df.lazy().filter(is_missing.not()).collect()?;
+            df = df.lazy().filter(is_missing.clone().not()).collect()?;
         }
     }
 
     let started = std::time::Instant::now();
+    let group: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
+    let with_all = |lf: LazyFrame| if keys.iter().any(|k| k == ALL) { lf.with_column(lit(true).alias(ALL)) } else { lf };
+    let mut out = df.lazy();
     if !pp.attribute_dims.is_empty() {
         let snaps = snapshots.ok_or_else(|| Error::Internal("account attributes without snapshots".into()))?;
-        df = snaps.join_attributes(df.lazy(), &pp.attribute_dims)?.collect()?;
+        out = snaps.join_attributes(out, &pp.attribute_dims)?;
     }
-    let to_output_grain = |lf: LazyFrame| {
-        let mut lf = lf;
-        if by_day && plan.every.is_some() {
-            lf = lf.with_column(period_of(col(DAY), plan).alias(PERIOD));
-        }
-        if keys.iter().any(|k| k == ALL) {
-            lf = lf.with_column(lit(true).alias(ALL));
-        }
-        lf
-    };
-    let group: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
-    let state_names: Vec<PlSmallStr> = df
-        .get_column_names()
-        .into_iter()
-        .filter(|n| !grain.iter().any(|g| g == n.as_str()) && !keys.iter().any(|k| k == n.as_str()))
-        .cloned()
-        .collect();
-    // Rollup: coarser groups are sums of finer ones (and mins of mins).
-    let rollup: Vec<Expr> = state_names
-        .iter()
-        .map(|n| if n.starts_with("min:") { col(n.clone()).min() } else { col(n.clone()).sum() })
-        .collect();
-    let mut out = if grain.as_slice() == keys { df.clone().lazy() } else { to_output_grain(df.clone().lazy()).group_by(group.clone()).agg(rollup) };
+    if grain.as_slice() != keys {
+        // rollup: coarser groups are sums of finer ones (and mins of mins)
+        let names: Vec<PlSmallStr> = out.collect_schema()?.iter_names().filter(|n| n.contains(':') || n.as_str() == "rows").cloned().collect();
+        let rollup: Vec<Expr> = names.iter().map(|n| if n.starts_with("min:") { col(n.clone()).min() } else { col(n.clone()).sum() }).collect();
+        out = with_all(out).group_by(group.clone()).agg(rollup);
+    }
 
-    if by_day {
-        // Only the followers-at-post states meet the snapshots: (account, day) rows, few columns.
+    if !pp.at_followers.is_empty() {
+        // Second, narrow pass: the followers-at-post states per (account, day), which meet the
+        // account's last snapshot on or before that day.
         let snaps = snapshots.ok_or_else(|| Error::Internal("followers-at-post without snapshots".into()))?;
-        let mut cols: Vec<Expr> = grain.iter().chain(pp.attribute_dims.iter()).map(|g| col(g.as_str())).collect();
-        cols.push(col("rows"));
-        for m in &pp.at_followers {
-            cols.push(col(sum_name(m)));
-            cols.push(col(nonnull_name(m)));
+        let mut fgrain: Vec<String> = pp.dims.clone();
+        for k in &plan.account_key {
+            if !fgrain.contains(k) {
+                fgrain.push(k.clone());
+            }
         }
-        let joined = snaps.join_followers_at_post(df.lazy().select(cols), DAY)?.collect()?;
+        fgrain.push(DAY.to_string());
+        let mut faggs = vec![len().cast(DataType::Int64).alias("rows")];
+        for m in &pp.at_followers {
+            faggs.push(metric_expr(m).sum().alias(sum_name(m)));
+            faggs.push(metric_expr(m).count().cast(DataType::Int64).alias(nonnull_name(m)));
+        }
+        let mut fap_in = base;
+        for (_, _, is_missing) in &missing {
+            fap_in = fap_in.filter(is_missing.clone().not());
+        }
+        let fgroup: Vec<Expr> = fgrain.iter().map(|k| col(k.as_str())).collect();
+        let per_day = rows.time("posts_followers_scan_s", |_| collect(fap_in.group_by(fgroup).agg(faggs)))?;
+        let mut joined = snaps.join_followers_at_post(per_day.lazy(), DAY)?;
+        if !pp.attribute_dims.is_empty() {
+            joined = snaps.join_attributes(joined, &pp.attribute_dims)?;
+        }
+        let joined = joined.collect()?;
         let without = sum_u64(joined.clone().lazy().filter(col("__fap").is_null()), "rows")?;
         rows.drop(TABLE, "no follower snapshot on or before the post's day (left out of followers-at-post KPIs only)", without);
         let has = col("__fap").is_not_null();
@@ -257,7 +251,11 @@ pub(super) fn states(plan: &Plan, pp: &PostsPlan, lf: LazyFrame, snapshots: Opti
                     .alias(d),
             );
         }
-        let fap = to_output_grain(joined.lazy()).group_by(group.clone()).agg(fap_aggs);
+        let mut fap = joined.lazy();
+        if plan.every.is_some() {
+            fap = fap.with_column(period_of(col(DAY), plan).alias(PERIOD));
+        }
+        let fap = with_all(fap).group_by(group.clone()).agg(fap_aggs);
         let mut args = JoinArgs::new(JoinType::Left);
         args.nulls_equal = true;
         out = out.join(fap, group.clone(), group, args);
