@@ -87,12 +87,18 @@ fn export_frame(py: Python<'_>, df: DataFrame) -> PyResult<Bound<'_, PyCapsule>>
 /// Runs the engine with panics turned into `EngineError` and Ctrl-C into `KeyboardInterrupt`
 /// (polars' abort mechanism stops a running query when SIGINT arrives).
 fn catch<T>(f: impl FnOnce() -> crate::error::Result<T>) -> crate::error::Result<T> {
-    let caught = polars_error::abort::catch_polars_abort(std::panic::AssertUnwindSafe(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))));
+    let caught = polars_error::abort::catch_polars_abort(std::panic::AssertUnwindSafe(|| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+    }));
     match caught {
         Err(_) => Err(Error::Interrupted),
         Ok(Ok(r)) => r,
         Ok(Err(panic)) => {
-            let msg = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_else(|| "unknown panic".into());
+            let msg = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
             if msg.contains("__POLARS_ABORT_KEYBOARD_INTERRUPT") {
                 return Err(Error::Interrupted);
             }
@@ -118,9 +124,21 @@ pub fn compute<'py>(
     let dedupe = match dedupe.as_deref() {
         None => Dedupe::Error,
         Some("last") => Dedupe::Last,
-        Some(other) => return Err(Error::query("invalid_argument", format!("dedupe={other:?} is not supported; use None (repeats are an error) or 'last'")).into()),
+        Some(other) => {
+            return Err(Error::query(
+                "invalid_argument",
+                format!("dedupe={other:?} is not supported; use None (repeats are an error) or 'last'"),
+            )
+            .into())
+        }
     };
-    let request = Request { kpis, by, every, tz, dedupe };
+    let request = Request {
+        kpis,
+        by,
+        every,
+        tz,
+        dedupe,
+    };
     let posts = Arg::from_py(posts)?;
     let accounts = Arg::from_py(accounts)?;
     let posts_cols = posts.as_ref().map(Arg::columns).transpose()?;
@@ -170,14 +188,26 @@ pub fn compute<'py>(
 pub fn catalog_rows() -> Vec<(String, String, String, String, Vec<String>, String)> {
     catalog::KPIS
         .iter()
-        .map(|k| (k.name.into(), k.goal.into(), k.definition.into(), k.unit.into(), k.inputs.iter().map(|s| s.to_string()).collect(), k.rule.into()))
+        .map(|k| {
+            (
+                k.name.into(),
+                k.goal.into(),
+                k.definition.into(),
+                k.unit.into(),
+                k.inputs.iter().map(|s| s.to_string()).collect(),
+                k.rule.into(),
+            )
+        })
         .collect()
 }
 
 /// Goal presets: name -> KPI names.
 #[pyfunction]
 pub fn presets() -> Vec<(String, Vec<String>)> {
-    catalog::PRESETS.iter().map(|(p, ks)| (p.to_string(), ks.iter().map(|s| s.to_string()).collect())).collect()
+    catalog::PRESETS
+        .iter()
+        .map(|(p, ks)| (p.to_string(), ks.iter().map(|s| s.to_string()).collect()))
+        .collect()
 }
 
 /// The definition of one KPI in words.
@@ -187,7 +217,14 @@ pub fn explain(name: &str) -> PyResult<String> {
         Some(k) => Ok(catalog::explain(k)),
         None => {
             let names = catalog::KPIS.iter().map(|k| k.name);
-            Err(Error::definition("unknown_kpi", format!("unknown KPI '{name}'{}; sk.catalog() lists every KPI", crate::error::did_you_mean(&crate::error::suggest(name, names)))).into())
+            Err(Error::definition(
+                "unknown_kpi",
+                format!(
+                    "unknown KPI '{name}'{}; sk.catalog() lists every KPI",
+                    crate::error::did_you_mean(&crate::error::suggest(name, names))
+                ),
+            )
+            .into())
         }
     }
 }

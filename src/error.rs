@@ -36,16 +36,28 @@ pub enum Error {
 
 impl Error {
     pub fn schema(code: &'static str, message: impl Into<String>) -> Self {
-        Self::Schema { code, message: message.into() }
+        Self::Schema {
+            code,
+            message: message.into(),
+        }
     }
     pub fn definition(code: &'static str, message: impl Into<String>) -> Self {
-        Self::Definition { code, message: message.into() }
+        Self::Definition {
+            code,
+            message: message.into(),
+        }
     }
     pub fn input(code: &'static str, message: impl Into<String>) -> Self {
-        Self::Input { code, message: message.into() }
+        Self::Input {
+            code,
+            message: message.into(),
+        }
     }
     pub fn query(code: &'static str, message: impl Into<String>) -> Self {
-        Self::Query { code, message: message.into() }
+        Self::Query {
+            code,
+            message: message.into(),
+        }
     }
 
     /// The stable code users match on (`err.code` in Python).
@@ -64,12 +76,42 @@ impl Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
-create_exception!(socialkpi, KpiError, PyException, "Base class of every socialkpi error; `.code` is stable.");
-create_exception!(socialkpi, SchemaError, KpiError, "A table lacks a column or a column has the wrong type.");
-create_exception!(socialkpi, DefinitionError, KpiError, "A KPI is unknown or cannot be computed as asked.");
-create_exception!(socialkpi, InputError, KpiError, "The data breaks a rule of the KPI contract.");
-create_exception!(socialkpi, QueryError, KpiError, "The arguments of the call are invalid.");
-create_exception!(socialkpi, EngineError, KpiError, "The engine failed; the message says why.");
+create_exception!(
+    socialkpi,
+    KpiError,
+    PyException,
+    "Base class of every socialkpi error; `.code` is stable."
+);
+create_exception!(
+    socialkpi,
+    SchemaError,
+    KpiError,
+    "A table lacks a column or a column has the wrong type."
+);
+create_exception!(
+    socialkpi,
+    DefinitionError,
+    KpiError,
+    "A KPI is unknown or cannot be computed as asked."
+);
+create_exception!(
+    socialkpi,
+    InputError,
+    KpiError,
+    "The data breaks a rule of the KPI contract."
+);
+create_exception!(
+    socialkpi,
+    QueryError,
+    KpiError,
+    "The arguments of the call are invalid."
+);
+create_exception!(
+    socialkpi,
+    EngineError,
+    KpiError,
+    "The engine failed; the message says why."
+);
 
 impl From<Error> for PyErr {
     fn from(err: Error) -> PyErr {

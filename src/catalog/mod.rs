@@ -32,13 +32,22 @@ pub struct Kpi {
 
 const SUM_RULE: &str = "a flow: summed over the rows of the group and period; 0 where the group has no posts in the period, null where it has posts but the platform reported no value (a sum of nulls is null)";
 const RATIO_RULE: &str = "rule 1 (ratios are ratios of sums at the output grain, over rows where both inputs are present) and rule 2 (a zero or missing denominator gives null)";
-const REACH_RULE: &str = "rule 5: reach is not additive across posts, so the sum of post reach is an upper bound of unique reach";
+const REACH_RULE: &str =
+    "rule 5: reach is not additive across posts, so the sum of post reach is an upper bound of unique reach";
 const SNAPSHOT_RULE: &str = "rule 4: snapshots are semi-additive (last snapshot per account in the period, then summed across accounts; never summed over time)";
 const FAP_RULE: &str = "rules 1 and 2 with followers-at-post: each post is divided by its account's last follower snapshot on or before the post's day; posts without one are left out";
 
 macro_rules! kpi {
     ($name:literal, $goal:literal, $unit:literal, $source:ident, $inputs:expr, $rule:expr, $def:literal) => {
-        Kpi { name: $name, goal: $goal, unit: $unit, definition: $def, inputs: $inputs, source: Source::$source, rule: $rule }
+        Kpi {
+            name: $name,
+            goal: $goal,
+            unit: $unit,
+            definition: $def,
+            inputs: $inputs,
+            source: Source::$source,
+            rule: $rule,
+        }
     };
 }
 
@@ -72,8 +81,39 @@ pub const KPIS: &[Kpi] = &[
 
 /// Goal presets: names that expand to the catalogue's KPIs of that goal.
 pub const PRESETS: &[(&str, &[&str])] = &[
-    ("awareness", &["impressions", "reach", "frequency", "profile_visits", "followers", "followers_start", "follower_growth", "follower_growth_rate"]),
-    ("engagement", &["engagements", "likes", "comments", "shares", "saves", "engagement_rate", "engagement_rate_impressions", "engagement_rate_followers", "avg_engagement_rate_per_post", "amplification_rate", "applause_rate", "conversation_rate", "virality_rate", "clicks", "ctr"]),
+    (
+        "awareness",
+        &[
+            "impressions",
+            "reach",
+            "frequency",
+            "profile_visits",
+            "followers",
+            "followers_start",
+            "follower_growth",
+            "follower_growth_rate",
+        ],
+    ),
+    (
+        "engagement",
+        &[
+            "engagements",
+            "likes",
+            "comments",
+            "shares",
+            "saves",
+            "engagement_rate",
+            "engagement_rate_impressions",
+            "engagement_rate_followers",
+            "avg_engagement_rate_per_post",
+            "amplification_rate",
+            "applause_rate",
+            "conversation_rate",
+            "virality_rate",
+            "clicks",
+            "ctr",
+        ],
+    ),
     ("content", &["posts"]),
 ];
 
@@ -99,7 +139,11 @@ pub fn explain(kpi: &Kpi) -> String {
         goal = kpi.goal,
         unit = kpi.unit,
         def = kpi.definition,
-        inputs = if kpi.inputs.is_empty() { String::new() } else { format!(" — columns {}", kpi.inputs.join(", ")) },
+        inputs = if kpi.inputs.is_empty() {
+            String::new()
+        } else {
+            format!(" — columns {}", kpi.inputs.join(", "))
+        },
         rule = kpi.rule,
     )
 }

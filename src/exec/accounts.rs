@@ -28,7 +28,11 @@ fn account_day(code: Expr, day: Expr) -> Expr {
 }
 
 fn first_u64(df: &DataFrame, name: &str) -> u64 {
-    df.column(name).ok().and_then(|c| c.get(0).ok()).and_then(|v| v.extract::<u64>()).unwrap_or(0)
+    df.column(name)
+        .ok()
+        .and_then(|c| c.get(0).ok())
+        .and_then(|v| v.extract::<u64>())
+        .unwrap_or(0)
 }
 
 fn by_date(e: Expr) -> Expr {
@@ -38,8 +42,15 @@ fn by_date(e: Expr) -> Expr {
 impl Snapshots {
     pub(super) fn load(plan: &Plan, ap: &AccountsPlan, lf: LazyFrame, rows: &mut RowAccount) -> Result<Self> {
         let mut lf = lf;
-        let schema = lf.collect_schema().map_err(|e| Error::input("unreadable_table", format!("could not read the accounts table: {e}")))?;
-        let dtype = |c: &str| schema.get(c).cloned().ok_or_else(|| Error::schema("missing_column", format!("column '{c}' is missing from accounts")));
+        let schema = lf
+            .collect_schema()
+            .map_err(|e| Error::input("unreadable_table", format!("could not read the accounts table: {e}")))?;
+        let dtype = |c: &str| {
+            schema
+                .get(c)
+                .cloned()
+                .ok_or_else(|| Error::schema("missing_column", format!("column '{c}' is missing from accounts")))
+        };
         let mut select = Vec::new();
         for c in &ap.columns {
             select.push(match c.as_str() {
@@ -51,8 +62,16 @@ impl Snapshots {
         let mut df = collect(lf.select(select))?;
         rows.read.push((TABLE.to_string(), df.height() as u64));
 
-        for (reason, missing) in [("missing date", col(DATE).is_null()), ("missing account_id", col("account_id").is_null())] {
-            let n = df.clone().lazy().filter(missing.clone()).select([len().alias("n")]).collect()?;
+        for (reason, missing) in [
+            ("missing date", col(DATE).is_null()),
+            ("missing account_id", col("account_id").is_null()),
+        ] {
+            let n = df
+                .clone()
+                .lazy()
+                .filter(missing.clone())
+                .select([len().alias("n")])
+                .collect()?;
             let n = first_u64(&n, "n");
             if n > 0 {
                 rows.drop(TABLE, reason, n);
@@ -70,29 +89,65 @@ impl Snapshots {
         // One snapshot per account and day.
         let mut day_key: Vec<Expr> = plan.account_key.iter().map(|k| col(k.as_str())).collect();
         day_key.push(col(DATE));
-        let repeats = df.clone().lazy().group_by(day_key.clone()).agg([len().alias("n")]).filter(col("n").gt(lit(1))).collect()?;
+        let repeats = df
+            .clone()
+            .lazy()
+            .group_by(day_key.clone())
+            .agg([len().alias("n")])
+            .filter(col("n").gt(lit(1)))
+            .collect()?;
         if repeats.height() > 0 {
-            let extra: u64 = repeats.column("n")?.as_materialized_series().sum::<u64>().unwrap_or(0) - repeats.height() as u64;
+            let extra: u64 =
+                repeats.column("n")?.as_materialized_series().sum::<u64>().unwrap_or(0) - repeats.height() as u64;
             match plan.dedupe {
                 Dedupe::Error => {
-                    let example = repeats.get_row(0).map(|r| r.0.iter().take(plan.account_key.len() + 1).map(|v| v.to_string()).collect::<Vec<_>>().join(", ")).unwrap_or_default();
+                    let example = repeats
+                        .get_row(0)
+                        .map(|r| {
+                            r.0.iter()
+                                .take(plan.account_key.len() + 1)
+                                .map(|v| v.to_string())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        })
+                        .unwrap_or_default();
                     return Err(Error::input(
                         "duplicate_snapshot",
                         format!("accounts has {extra} repeated snapshots of the same account and date (for example {example}); keep one row per account and day, or pass dedupe='last' to keep the last row"),
                     ));
                 }
                 Dedupe::Last => {
-                    rows.drop(TABLE, "repeated account snapshot of one day (dedupe='last' kept the last row)", extra);
-                    df = df.lazy().unique_stable_generic(Some(day_key), UniqueKeepStrategy::Last).collect()?;
+                    rows.drop(
+                        TABLE,
+                        "repeated account snapshot of one day (dedupe='last' kept the last row)",
+                        extra,
+                    );
+                    df = df
+                        .lazy()
+                        .unique_stable_generic(Some(day_key), UniqueKeepStrategy::Last)
+                        .collect()?;
                 }
             }
         }
         if plan.every.is_some() {
-            df = df.lazy().with_column(period_of(col(DATE), plan).alias(PERIOD)).collect()?;
+            df = df
+                .lazy()
+                .with_column(period_of(col(DATE), plan).alias(PERIOD))
+                .collect()?;
         }
         let key: Vec<Expr> = plan.account_key.iter().map(|k| col(k.as_str())).collect();
-        let codes = df.clone().lazy().select(key.clone()).unique_stable_generic(None, UniqueKeepStrategy::First).with_row_index(CODE, None).collect()?;
-        Ok(Self { df, key: plan.account_key.clone(), codes })
+        let codes = df
+            .clone()
+            .lazy()
+            .select(key.clone())
+            .unique_stable_generic(None, UniqueKeepStrategy::First)
+            .with_row_index(CODE, None)
+            .collect()?;
+        Ok(Self {
+            df,
+            key: plan.account_key.clone(),
+            codes,
+        })
     }
 
     fn key_exprs(&self) -> Vec<Expr> {
@@ -111,8 +166,17 @@ impl Snapshots {
             .clone()
             .lazy()
             .filter(col("followers").is_not_null())
-            .join(codes.clone(), self.key_exprs(), self.key_exprs(), JoinArgs::new(JoinType::Inner))
-            .select([account_day(col(CODE), col(DATE)).alias(AT), col(CODE).alias("__code_snapshot"), col("followers").alias("__fap")])
+            .join(
+                codes.clone(),
+                self.key_exprs(),
+                self.key_exprs(),
+                JoinArgs::new(JoinType::Inner),
+            )
+            .select([
+                account_day(col(CODE), col(DATE)).alias(AT),
+                col(CODE).alias("__code_snapshot"),
+                col("followers").alias("__fap"),
+            ])
             .sort([AT], SortMultipleOptions::default());
         let (posts, codes) = self.align_keys(posts, codes)?;
         let left = posts
@@ -128,12 +192,30 @@ impl Snapshots {
             allow_eq: true,
             check_sortedness: false,
         };
-        let joined = left.join(right, [col(AT)], [col(AT)], JoinArgs::new(JoinType::AsOf(Box::new(options))));
+        let joined = left.join(
+            right,
+            [col(AT)],
+            [col(AT)],
+            JoinArgs::new(JoinType::AsOf(Box::new(options))),
+        );
         // the nearest earlier (account, day) may belong to the previous account
         let same_account = col("__code_snapshot").eq(col(CODE));
         Ok(joined
-            .with_column(when(same_account).then(col("__fap")).otherwise(lit(NULL)).alias("__fap"))
-            .drop(Selector::ByName { names: [PlSmallStr::from(AT), PlSmallStr::from(CODE), PlSmallStr::from("__code_snapshot")].into(), strict: false }))
+            .with_column(
+                when(same_account)
+                    .then(col("__fap"))
+                    .otherwise(lit(NULL))
+                    .alias("__fap"),
+            )
+            .drop(Selector::ByName {
+                names: [
+                    PlSmallStr::from(AT),
+                    PlSmallStr::from(CODE),
+                    PlSmallStr::from("__code_snapshot"),
+                ]
+                .into(),
+                strict: false,
+            }))
     }
 
     /// Joins account attributes (their value at the account's last snapshot) onto posts states.
@@ -170,7 +252,12 @@ impl Snapshots {
         let mut aggs = vec![len().cast(DataType::Int64).alias("a:rows")];
         if ap.profile_visits {
             aggs.push(col("profile_visits").sum().alias("as:profile_visits"));
-            aggs.push(col("profile_visits").count().cast(DataType::Int64).alias("an:profile_visits"));
+            aggs.push(
+                col("profile_visits")
+                    .count()
+                    .cast(DataType::Int64)
+                    .alias("an:profile_visits"),
+            );
         }
         let mut out = base.clone().group_by(group.clone()).agg(aggs);
         if ap.followers {
@@ -187,21 +274,29 @@ impl Snapshots {
             for d in keys.iter().filter(|d| !self.key.contains(d) && d.as_str() != PERIOD) {
                 aggs.push(by_date(col(d.as_str())).last().alias(d.as_str()));
             }
-            let mut accounts = base.filter(col("followers").is_not_null()).group_by(per_account).agg(aggs);
+            let mut accounts = base
+                .filter(col("followers").is_not_null())
+                .group_by(per_account)
+                .agg(aggs);
             let start = if plan.every.is_some() {
                 // the last snapshot before the period is the last of the account's previous period
                 let mut order = self.key.clone();
                 order.push(PERIOD.to_string());
                 accounts = accounts.sort(order, SortMultipleOptions::default());
                 let previous = col("__last").shift(lit(1)).over(self.key_exprs())?;
-                when(previous.clone().is_null()).then(col("__first")).otherwise(previous)
+                when(previous.clone().is_null())
+                    .then(col("__first"))
+                    .otherwise(previous)
             } else {
                 col("__first")
             };
             let followers = accounts
                 .with_column(start.alias("__start"))
                 .group_by(group.clone())
-                .agg([col("__last").sum().alias("followers"), col("__start").sum().alias("followers_start")]);
+                .agg([
+                    col("__last").sum().alias("followers"),
+                    col("__start").sum().alias("followers_start"),
+                ]);
             let mut args = JoinArgs::new(JoinType::Left);
             args.nulls_equal = true;
             out = out.join(followers, group.clone(), group, args);

@@ -53,7 +53,9 @@ pub struct Output {
 pub(crate) fn collect(lf: LazyFrame) -> Result<DataFrame> {
     match lf.collect_with_engine(Engine::Streaming)? {
         QueryResult::Single(df) => Ok(df),
-        QueryResult::Multiple(mut dfs) => dfs.pop().ok_or_else(|| Error::Internal("query returned no frame".into())),
+        QueryResult::Multiple(mut dfs) => dfs
+            .pop()
+            .ok_or_else(|| Error::Internal("query returned no frame".into())),
     }
 }
 
@@ -81,13 +83,25 @@ pub fn run(plan: &Plan, posts: Option<LazyFrame>, accounts: Option<LazyFrame>) -
     let mut rows = RowAccount::default();
     let keys = output_keys(plan);
     let snapshots = match (&plan.accounts, accounts) {
-        (Some(ap), Some(lf)) => Some(rows.time("accounts_load_s", |rows| accounts::Snapshots::load(plan, ap, lf, rows))?),
-        (Some(_), None) => return Err(Error::query("missing_table", "the accounts table is needed by the KPIs asked for; pass accounts=...")),
+        (Some(ap), Some(lf)) => {
+            Some(rows.time("accounts_load_s", |rows| accounts::Snapshots::load(plan, ap, lf, rows))?)
+        }
+        (Some(_), None) => {
+            return Err(Error::query(
+                "missing_table",
+                "the accounts table is needed by the KPIs asked for; pass accounts=...",
+            ))
+        }
         _ => None,
     };
     let post_states = match (&plan.posts, posts) {
         (Some(pp), Some(lf)) => Some(posts::states(plan, pp, lf, snapshots.as_ref(), &keys, &mut rows)?),
-        (Some(_), None) => return Err(Error::query("missing_table", "the posts table is needed by the KPIs asked for; pass posts=...")),
+        (Some(_), None) => {
+            return Err(Error::query(
+                "missing_table",
+                "the posts table is needed by the KPIs asked for; pass posts=...",
+            ))
+        }
         _ => None,
     };
     let account_states = match (&plan.accounts, &snapshots) {
@@ -118,17 +132,33 @@ pub fn run(plan: &Plan, posts: Option<LazyFrame>, accounts: Option<LazyFrame>) -
         sort_by.push(PERIOD.into());
     }
     let out = joined.select(select);
-    let out = if sort_by.is_empty() { out } else { out.sort(sort_by, SortMultipleOptions::default().with_nulls_last(true).with_maintain_order(true)) };
+    let out = if sort_by.is_empty() {
+        out
+    } else {
+        out.sort(
+            sort_by,
+            SortMultipleOptions::default()
+                .with_nulls_last(true)
+                .with_maintain_order(true),
+        )
+    };
     let frame = rows.time("finalise_s", |_| Ok(out.collect()?))?;
     let components = plan.posts.as_ref().map(|p| p.components.clone()).unwrap_or_default();
-    Ok(Output { frame, components, rows, warnings: plan.warnings.clone() })
+    Ok(Output {
+        frame,
+        components,
+        rows,
+        warnings: plan.warnings.clone(),
+    })
 }
 
 /// Posts and accounts may type a shared key differently (ids as numbers in one, text in the other).
 fn align_key_types(p: DataFrame, a: DataFrame, keys: &[String]) -> Result<(DataFrame, DataFrame)> {
     let mut casts = Vec::new();
     for k in keys {
-        let (Ok(pc), Ok(ac)) = (p.column(k), a.column(k)) else { continue };
+        let (Ok(pc), Ok(ac)) = (p.column(k), a.column(k)) else {
+            continue;
+        };
         if pc.dtype() != ac.dtype() {
             casts.push(col(k.as_str()).cast(DataType::String));
         }
@@ -136,7 +166,10 @@ fn align_key_types(p: DataFrame, a: DataFrame, keys: &[String]) -> Result<(DataF
     if casts.is_empty() {
         return Ok((p, a));
     }
-    Ok((p.lazy().with_columns(casts.clone()).collect()?, a.lazy().with_columns(casts).collect()?))
+    Ok((
+        p.lazy().with_columns(casts.clone()).collect()?,
+        a.lazy().with_columns(casts).collect()?,
+    ))
 }
 
 // ---- finalisation: KPI formulas over merged states -------------------------------------
@@ -157,7 +190,10 @@ pub(crate) fn nonnull_name(m: &Metric) -> String {
     format!("n:{}", m.key())
 }
 pub(crate) fn ratio_names(a: &Metric, b: &Metric) -> (String, String) {
-    (format!("rn:{}/{}", a.key(), b.key()), format!("rd:{}/{}", a.key(), b.key()))
+    (
+        format!("rn:{}/{}", a.key(), b.key()),
+        format!("rd:{}/{}", a.key(), b.key()),
+    )
 }
 pub(crate) fn fap_names(m: &Metric) -> (String, String) {
     (format!("fn:{}", m.key()), format!("fd:{}", m.key()))
@@ -175,7 +211,11 @@ fn ratio(num: Expr, den: Expr) -> Expr {
 /// state that is null exactly then).
 fn flow(rows: &str, sum: &str, reported: Expr) -> Expr {
     let rows = state(rows).fill_null(lit(0));
-    when(rows.eq(lit(0))).then(lit(0).cast(DataType::Int64)).when(reported.is_null()).then(lit(NULL)).otherwise(state(sum))
+    when(rows.eq(lit(0)))
+        .then(lit(0).cast(DataType::Int64))
+        .when(reported.is_null())
+        .then(lit(NULL))
+        .otherwise(state(sum))
 }
 
 fn finalise(kpi: &str, plan: &Plan) -> Result<Expr> {
@@ -195,7 +235,13 @@ fn finalise(kpi: &str, plan: &Plan) -> Result<Expr> {
         "impressions" | "reach" | "likes" | "comments" | "shares" | "saves" | "clicks" => post_flow(&m(kpi)),
         "profile_visits" => {
             if plan.accounts.as_ref().is_some_and(|a| a.profile_visits) {
-                flow("a:rows", "as:profile_visits", when(state("an:profile_visits").eq(lit(0))).then(lit(NULL)).otherwise(lit(1)))
+                flow(
+                    "a:rows",
+                    "as:profile_visits",
+                    when(state("an:profile_visits").eq(lit(0)))
+                        .then(lit(NULL))
+                        .otherwise(lit(1)),
+                )
             } else {
                 post_flow(&m(kpi))
             }

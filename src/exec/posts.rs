@@ -25,7 +25,9 @@ fn engagement_expr(pp: &PostsPlan) -> Option<Expr> {
         .iter()
         .map(|c| match c.as_str() {
             // reactions replace likes where a platform reports them instead; never both
-            "likes|reactions" => when(col("likes").is_null()).then(col("reactions")).otherwise(col("likes")),
+            "likes|reactions" => when(col("likes").is_null())
+                .then(col("reactions"))
+                .otherwise(col("likes")),
             other => col(other),
         })
         .collect();
@@ -44,8 +46,17 @@ fn deduplicate(plan: &Plan, id: &str, lf: LazyFrame, rows: &mut RowAccount) -> R
             let with_id = lf.clone().filter(col(id).is_not_null()).collect()?;
             let with_id = with_id.unique_stable(Some(&[id.to_string()]), UniqueKeepStrategy::Last, None)?;
             let deduped = concat([with_id.lazy(), lf.filter(col(id).is_null())], UnionArgs::default())?.collect()?;
-            let before = before.column("n").ok().and_then(|c| c.get(0).ok()).and_then(|v| v.extract::<u64>()).unwrap_or(0);
-            rows.drop(TABLE, "duplicate post_id (dedupe='last' kept the last row)", before.saturating_sub(deduped.height() as u64));
+            let before = before
+                .column("n")
+                .ok()
+                .and_then(|c| c.get(0).ok())
+                .and_then(|v| v.extract::<u64>())
+                .unwrap_or(0);
+            rows.drop(
+                TABLE,
+                "duplicate post_id (dedupe='last' kept the last row)",
+                before.saturating_sub(deduped.height() as u64),
+            );
             Ok(deduped.lazy())
         }
         Dedupe::Error => {
@@ -55,7 +66,14 @@ fn deduplicate(plan: &Plan, id: &str, lf: LazyFrame, rows: &mut RowAccount) -> R
                 ids.clone().null_count().cast(DataType::UInt64).alias("nulls"),
                 ids.n_unique().cast(DataType::UInt64).alias("unique"),
             ]))?;
-            let get = |c: &str| counts.column(c).ok().and_then(|s| s.get(0).ok()).and_then(|v| v.extract::<u64>()).unwrap_or(0);
+            let get = |c: &str| {
+                counts
+                    .column(c)
+                    .ok()
+                    .and_then(|s| s.get(0).ok())
+                    .and_then(|v| v.extract::<u64>())
+                    .unwrap_or(0)
+            };
             // n_unique counts null as one value; posts without an id are not repeats
             let distinct_ids = get("unique").saturating_sub(u64::from(get("nulls") > 0));
             let repeated = get("rows").saturating_sub(get("nulls")).saturating_sub(distinct_ids);
@@ -67,7 +85,14 @@ fn deduplicate(plan: &Plan, id: &str, lf: LazyFrame, rows: &mut RowAccount) -> R
                         .filter(col("n").gt(lit(1)).and(col(id).is_not_null()))
                         .limit(3),
                 )?;
-                let examples: Vec<String> = sample.column(id).map(|c| (0..c.len()).filter_map(|i| c.get(i).ok().map(|v| v.to_string())).collect()).unwrap_or_default();
+                let examples: Vec<String> = sample
+                    .column(id)
+                    .map(|c| {
+                        (0..c.len())
+                            .filter_map(|i| c.get(i).ok().map(|v| v.to_string()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
                 return Err(Error::input(
                     "duplicate_post_id",
                     format!(
@@ -85,7 +110,12 @@ fn deduplicate(plan: &Plan, id: &str, lf: LazyFrame, rows: &mut RowAccount) -> R
 fn negative_error(lf: LazyFrame, column: &str) -> Error {
     let n = collect(lf.select([col(column).lt(lit(0)).sum().cast(DataType::UInt64).alias("n")]))
         .ok()
-        .and_then(|df| df.column("n").ok().and_then(|c| c.get(0).ok()).and_then(|v| v.extract::<u64>()))
+        .and_then(|df| {
+            df.column("n")
+                .ok()
+                .and_then(|c| c.get(0).ok())
+                .and_then(|v| v.extract::<u64>())
+        })
         .unwrap_or(0);
     Error::input(
         "negative_value",
@@ -94,10 +124,24 @@ fn negative_error(lf: LazyFrame, column: &str) -> Error {
 }
 
 /// The posts' partial states at the output grain `keys`.
-pub(super) fn states(plan: &Plan, pp: &PostsPlan, lf: LazyFrame, snapshots: Option<&Snapshots>, keys: &[String], rows: &mut RowAccount) -> Result<DataFrame> {
+pub(super) fn states(
+    plan: &Plan,
+    pp: &PostsPlan,
+    lf: LazyFrame,
+    snapshots: Option<&Snapshots>,
+    keys: &[String],
+    rows: &mut RowAccount,
+) -> Result<DataFrame> {
     let mut lf = lf;
-    let schema = lf.collect_schema().map_err(|e| Error::input("unreadable_table", format!("could not read the posts table: {e}")))?;
-    let dtype = |c: &str| schema.get(c).cloned().ok_or_else(|| Error::schema("missing_column", format!("column '{c}' is missing from posts")));
+    let schema = lf
+        .collect_schema()
+        .map_err(|e| Error::input("unreadable_table", format!("could not read the posts table: {e}")))?;
+    let dtype = |c: &str| {
+        schema
+            .get(c)
+            .cloned()
+            .ok_or_else(|| Error::schema("missing_column", format!("column '{c}' is missing from posts")))
+    };
 
     // Only the columns the plan reads, with counts coerced and times reduced to days.
     let mut select: Vec<Expr> = Vec::new();
@@ -155,13 +199,31 @@ pub(super) fn states(plan: &Plan, pp: &PostsPlan, lf: LazyFrame, snapshots: Opti
     for (a, b) in &pp.ratios {
         // rule 1: both sums over the rows where both inputs are present (sum skips nulls)
         let (n, d) = ratio_names(a, b);
-        aggs.push(when(metric_expr(b).is_not_null()).then(metric_expr(a)).otherwise(lit(NULL)).sum().alias(n));
-        aggs.push(when(metric_expr(a).is_not_null()).then(metric_expr(b)).otherwise(lit(NULL)).sum().alias(d));
+        aggs.push(
+            when(metric_expr(b).is_not_null())
+                .then(metric_expr(a))
+                .otherwise(lit(NULL))
+                .sum()
+                .alias(n),
+        );
+        aggs.push(
+            when(metric_expr(a).is_not_null())
+                .then(metric_expr(b))
+                .otherwise(lit(NULL))
+                .sum()
+                .alias(d),
+        );
     }
     if pp.per_post_engagement_rate {
         let ok = col(ENG).is_not_null().and(col("reach").gt(lit(0)));
         let per_post = col(ENG).cast(DataType::Float64) / col("reach").cast(DataType::Float64);
-        aggs.push(when(ok.clone()).then(per_post).otherwise(lit(NULL)).sum().alias("ape:sum"));
+        aggs.push(
+            when(ok.clone())
+                .then(per_post)
+                .otherwise(lit(NULL))
+                .sum()
+                .alias("ape:sum"),
+        );
         aggs.push(ok.cast(DataType::Int64).sum().alias("ape:n"));
     }
     let group: Vec<Expr> = grain.iter().map(|k| col(k.as_str())).collect();
@@ -170,7 +232,11 @@ pub(super) fn states(plan: &Plan, pp: &PostsPlan, lf: LazyFrame, snapshots: Opti
     let total: i64 = df.column("rows")?.as_materialized_series().sum::<i64>().unwrap_or(0);
     rows.read.push((TABLE.to_string(), u64::try_from(total).unwrap_or(0)));
     for c in &pp.count_columns {
-        let min = df.column(&min_name(c))?.as_materialized_series().cast(&DataType::Float64)?.min::<f64>()?;
+        let min = df
+            .column(&min_name(c))?
+            .as_materialized_series()
+            .cast(&DataType::Float64)?
+            .min::<f64>()?;
         if min.is_some_and(|v| v < 0.0) {
             return Err(negative_error(base, c));
         }
@@ -196,7 +262,13 @@ pub(super) fn states(plan: &Plan, pp: &PostsPlan, lf: LazyFrame, snapshots: Opti
 
     let started = std::time::Instant::now();
     let group: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
-    let with_all = |lf: LazyFrame| if keys.iter().any(|k| k == ALL) { lf.with_column(lit(true).alias(ALL)) } else { lf };
+    let with_all = |lf: LazyFrame| {
+        if keys.iter().any(|k| k == ALL) {
+            lf.with_column(lit(true).alias(ALL))
+        } else {
+            lf
+        }
+    };
     let mut out = df.lazy();
     if !pp.attribute_dims.is_empty() {
         let snaps = snapshots.ok_or_else(|| Error::Internal("account attributes without snapshots".into()))?;
@@ -204,8 +276,22 @@ pub(super) fn states(plan: &Plan, pp: &PostsPlan, lf: LazyFrame, snapshots: Opti
     }
     if grain.as_slice() != keys {
         // rollup: coarser groups are sums of finer ones (and mins of mins)
-        let names: Vec<PlSmallStr> = out.collect_schema()?.iter_names().filter(|n| n.contains(':') || n.as_str() == "rows").cloned().collect();
-        let rollup: Vec<Expr> = names.iter().map(|n| if n.starts_with("min:") { col(n.clone()).min() } else { col(n.clone()).sum() }).collect();
+        let names: Vec<PlSmallStr> = out
+            .collect_schema()?
+            .iter_names()
+            .filter(|n| n.contains(':') || n.as_str() == "rows")
+            .cloned()
+            .collect();
+        let rollup: Vec<Expr> = names
+            .iter()
+            .map(|n| {
+                if n.starts_with("min:") {
+                    col(n.clone()).min()
+                } else {
+                    col(n.clone()).sum()
+                }
+            })
+            .collect();
         out = with_all(out).group_by(group.clone()).agg(rollup);
     }
 
@@ -230,19 +316,31 @@ pub(super) fn states(plan: &Plan, pp: &PostsPlan, lf: LazyFrame, snapshots: Opti
             fap_in = fap_in.filter(is_missing.clone().not());
         }
         let fgroup: Vec<Expr> = fgrain.iter().map(|k| col(k.as_str())).collect();
-        let per_day = rows.time("posts_followers_scan_s", |_| collect(fap_in.group_by(fgroup).agg(faggs)))?;
+        let per_day = rows.time("posts_followers_scan_s", |_| {
+            collect(fap_in.group_by(fgroup).agg(faggs))
+        })?;
         let mut joined = snaps.join_followers_at_post(per_day.lazy(), DAY)?;
         if !pp.attribute_dims.is_empty() {
             joined = snaps.join_attributes(joined, &pp.attribute_dims)?;
         }
         let joined = joined.collect()?;
         let without = sum_u64(joined.clone().lazy().filter(col("__fap").is_null()), "rows")?;
-        rows.drop(TABLE, "no follower snapshot on or before the post's day (left out of followers-at-post KPIs only)", without);
+        rows.drop(
+            TABLE,
+            "no follower snapshot on or before the post's day (left out of followers-at-post KPIs only)",
+            without,
+        );
         let has = col("__fap").is_not_null();
         let mut fap_aggs = Vec::new();
         for m in &pp.at_followers {
             let (n, d) = fap_names(m);
-            fap_aggs.push(when(has.clone()).then(col(sum_name(m))).otherwise(lit(0)).sum().alias(n));
+            fap_aggs.push(
+                when(has.clone())
+                    .then(col(sum_name(m)))
+                    .otherwise(lit(0))
+                    .sum()
+                    .alias(n),
+            );
             fap_aggs.push(
                 when(has.clone())
                     .then(col(nonnull_name(m)).cast(DataType::Float64) * col("__fap").cast(DataType::Float64))
@@ -261,11 +359,17 @@ pub(super) fn states(plan: &Plan, pp: &PostsPlan, lf: LazyFrame, snapshots: Opti
         out = out.join(fap, group.clone(), group, args);
     }
     let df = out.collect()?;
-    rows.stages.push(("posts_rollup_s".into(), started.elapsed().as_secs_f64()));
+    rows.stages
+        .push(("posts_rollup_s".into(), started.elapsed().as_secs_f64()));
     Ok(df)
 }
 
 fn sum_u64(lf: LazyFrame, column: &str) -> Result<u64> {
     let df = lf.select([col(column).sum().cast(DataType::UInt64)]).collect()?;
-    Ok(df.column(column).ok().and_then(|c| c.get(0).ok()).and_then(|v| v.extract::<u64>()).unwrap_or(0))
+    Ok(df
+        .column(column)
+        .ok()
+        .and_then(|c| c.get(0).ok())
+        .and_then(|v| v.extract::<u64>())
+        .unwrap_or(0))
 }

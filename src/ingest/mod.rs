@@ -75,7 +75,9 @@ pub fn scan(paths: &[String]) -> Result<LazyFrame> {
 
 /// The column names of a table (for files: read from their schema).
 pub fn column_names(lf: &mut LazyFrame) -> Result<Vec<String>> {
-    let schema = lf.collect_schema().map_err(|e| Error::input("unreadable_file", format!("could not read the table's schema: {e}")))?;
+    let schema = lf
+        .collect_schema()
+        .map_err(|e| Error::input("unreadable_file", format!("could not read the table's schema: {e}")))?;
     Ok(schema.iter_names().map(|n| n.to_string()).collect())
 }
 
@@ -165,7 +167,10 @@ mod tests {
 
     #[test]
     fn text_counts_are_rejected_with_a_hint() {
-        let err = count_expr("likes", &DataType::String, "posts").err().map(|e| e.to_string()).unwrap_or_default();
+        let err = count_expr("likes", &DataType::String, "posts")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("'likes'") && err.contains("cast(pl.Int64)"));
     }
 
@@ -176,8 +181,15 @@ mod tests {
             .cast(&DataType::Datetime(TimeUnit::Microseconds, None))?;
         let df = DataFrame::new(1, vec![ts.into()])?;
         let dtype = df.schema().get("published_at").cloned().unwrap_or(DataType::Null);
-        let utc = df.clone().lazy().select([day_expr("published_at", &dtype, None, "posts")?]).collect()?;
-        let berlin = df.lazy().select([day_expr("published_at", &dtype, Some("Europe/Berlin"), "posts")?]).collect()?;
+        let utc = df
+            .clone()
+            .lazy()
+            .select([day_expr("published_at", &dtype, None, "posts")?])
+            .collect()?;
+        let berlin = df
+            .lazy()
+            .select([day_expr("published_at", &dtype, Some("Europe/Berlin"), "posts")?])
+            .collect()?;
         let day = |d: &DataFrame| d.columns()[0].get(0).map(|v| v.to_string()).unwrap_or_default();
         assert_eq!(day(&utc), "2024-01-31");
         assert_eq!(day(&berlin), "2024-02-01");

@@ -155,7 +155,10 @@ fn missing_table(kpi: &str, table: &str) -> Error {
         "accounts" => "accounts=... (daily snapshots with account_id, date, followers)",
         _ => "posts=... (one row per post with account_id, published_at and its metrics)",
     };
-    Error::query("missing_table", format!("KPI '{kpi}' needs the {table} table; pass {how}"))
+    Error::query(
+        "missing_table",
+        format!("KPI '{kpi}' needs the {table} table; pass {how}"),
+    )
 }
 
 fn missing_column(kpi: &str, column: &str, table: &str, have: &[String]) -> Error {
@@ -201,7 +204,10 @@ fn expand_kpis(names: &[String]) -> Result<Vec<(&'static Kpi, bool)>> {
                 }
             }
         } else {
-            let names = catalog::KPIS.iter().map(|k| k.name).chain(catalog::PRESETS.iter().map(|(p, _)| *p));
+            let names = catalog::KPIS
+                .iter()
+                .map(|k| k.name)
+                .chain(catalog::PRESETS.iter().map(|(p, _)| *p));
             return Err(Error::definition(
                 "unknown_kpi",
                 format!("unknown KPI '{name}'{}; sk.catalog() lists every KPI and the presets awareness, engagement, content", did_you_mean(&suggest(name, names))),
@@ -226,10 +232,16 @@ pub fn build(req: &Request, posts_cols: Option<&[String]>, accounts_cols: Option
     let mut seen = Vec::new();
     for d in &req.by {
         if d == PERIOD {
-            return Err(Error::query("reserved_dimension", "'period_start' is the period column of the result; use every=... instead of grouping by it"));
+            return Err(Error::query(
+                "reserved_dimension",
+                "'period_start' is the period column of the result; use every=... instead of grouping by it",
+            ));
         }
         if seen.contains(d) {
-            return Err(Error::query("repeated_dimension", format!("dimension '{d}' is listed twice in by=")));
+            return Err(Error::query(
+                "repeated_dimension",
+                format!("dimension '{d}' is listed twice in by="),
+            ));
         }
         seen.push(d.clone());
     }
@@ -244,7 +256,13 @@ pub fn build(req: &Request, posts_cols: Option<&[String]>, accounts_cols: Option
         }
     }
     if kpis.is_empty() {
-        return Err(Error::definition("no_kpis", format!("none of the requested KPIs can be computed from the tables given: {}", warnings.join("; "))));
+        return Err(Error::definition(
+            "no_kpis",
+            format!(
+                "none of the requested KPIs can be computed from the tables given: {}",
+                warnings.join("; ")
+            ),
+        ));
     }
 
     let empty: Vec<String> = Vec::new();
@@ -252,7 +270,11 @@ pub fn build(req: &Request, posts_cols: Option<&[String]>, accounts_cols: Option
     let acols = accounts_cols.unwrap_or(&empty);
     let posts_used = kpis.iter().any(|k| reads_posts(k, pcols));
     let accounts_used = kpis.iter().any(|k| reads_accounts(k, pcols));
-    let account_kpis: Vec<&str> = kpis.iter().filter(|k| reads_accounts(k, pcols) && k.source != Source::PostsAtFollowers).map(|k| k.name).collect();
+    let account_kpis: Vec<&str> = kpis
+        .iter()
+        .filter(|k| reads_accounts(k, pcols) && k.source != Source::PostsAtFollowers)
+        .map(|k| k.name)
+        .collect();
 
     let mut account_key = vec!["account_id".to_string()];
     if accounts_cols.is_some() && has(acols, "platform") && (!posts_used || has(pcols, "platform")) {
@@ -265,7 +287,8 @@ pub fn build(req: &Request, posts_cols: Option<&[String]>, accounts_cols: Option
     let mut account_dims = Vec::new();
     for d in &req.by {
         let in_posts = posts_used && has(pcols, d);
-        let in_accounts = accounts_used && has(acols, d) || (posts_used && accounts_cols.is_some_and(|a| has(a, d)) && has(pcols, "account_id"));
+        let in_accounts = accounts_used && has(acols, d)
+            || (posts_used && accounts_cols.is_some_and(|a| has(a, d)) && has(pcols, "account_id"));
         let in_some_table = has(pcols, d) || has(acols, d);
         if !in_posts && !in_accounts && !in_some_table {
             let mut all: Vec<&str> = pcols.iter().chain(acols.iter()).map(String::as_str).collect();
@@ -293,10 +316,25 @@ pub fn build(req: &Request, posts_cols: Option<&[String]>, accounts_cols: Option
         }
     }
 
-    let posts = if posts_used { Some(plan_posts(&kpis, pcols, &posts_dims, &attribute_dims, &account_key, every.is_some())?) } else { None };
+    let posts = if posts_used {
+        Some(plan_posts(
+            &kpis,
+            pcols,
+            &posts_dims,
+            &attribute_dims,
+            &account_key,
+            every.is_some(),
+        )?)
+    } else {
+        None
+    };
     // account attributes (e.g. tier) grouping posts bring the accounts table in too
     let accounts = if accounts_used || !attribute_dims.is_empty() {
-        let mut ap = AccountsPlan { dims: account_dims, defines_rows: !account_kpis.is_empty(), ..Default::default() };
+        let mut ap = AccountsPlan {
+            dims: account_dims,
+            defines_rows: !account_kpis.is_empty(),
+            ..Default::default()
+        };
         for k in &kpis {
             match k.source {
                 Source::Accounts => ap.followers = true,
@@ -338,7 +376,17 @@ pub fn build(req: &Request, posts_cols: Option<&[String]>, accounts_cols: Option
             }
         }
     }
-    Ok(Plan { kpis, by: req.by.clone(), every, tz, dedupe: req.dedupe, account_key, posts, accounts, warnings })
+    Ok(Plan {
+        kpis,
+        by: req.by.clone(),
+        every,
+        tz,
+        dedupe: req.dedupe,
+        account_key,
+        posts,
+        accounts,
+        warnings,
+    })
 }
 
 fn reads_posts(k: &Kpi, pcols: &[String]) -> bool {
@@ -374,7 +422,11 @@ fn usable(k: &Kpi, posts: Option<&[String]>, accounts: Option<&[String]>) -> Res
             }
             return Err(missing_table(k.name, "accounts"));
         };
-        for c in k.inputs.iter().filter(|c| matches!(**c, "followers" | "profile_visits")) {
+        for c in k
+            .inputs
+            .iter()
+            .filter(|c| matches!(**c, "followers" | "profile_visits"))
+        {
             if !has(acols, c) {
                 return Err(missing_column(k.name, c, "accounts", acols));
             }
@@ -385,7 +437,10 @@ fn usable(k: &Kpi, posts: Option<&[String]>, accounts: Option<&[String]>) -> Res
             match *c {
                 "followers" => {}
                 "eng" => {
-                    if !["likes", "reactions", "comments", "shares", "saves"].iter().any(|c| has(pcols, c)) {
+                    if !["likes", "reactions", "comments", "shares", "saves"]
+                        .iter()
+                        .any(|c| has(pcols, c))
+                    {
                         return Err(Error::schema("missing_column", format!("KPI '{}' needs engagement components, but posts has none of likes, reactions, comments, shares, saves{}", k.name, did_you_mean(&suggest("likes", pcols.iter().map(String::as_str))))));
                     }
                 }
@@ -397,8 +452,19 @@ fn usable(k: &Kpi, posts: Option<&[String]>, accounts: Option<&[String]>) -> Res
     Ok(())
 }
 
-fn plan_posts(kpis: &[&'static Kpi], pcols: &[String], dims: &[String], attribute_dims: &[String], account_key: &[String], periods: bool) -> Result<PostsPlan> {
-    let mut p = PostsPlan { dims: dims.to_vec(), attribute_dims: attribute_dims.to_vec(), ..Default::default() };
+fn plan_posts(
+    kpis: &[&'static Kpi],
+    pcols: &[String],
+    dims: &[String],
+    attribute_dims: &[String],
+    account_key: &[String],
+    periods: bool,
+) -> Result<PostsPlan> {
+    let mut p = PostsPlan {
+        dims: dims.to_vec(),
+        attribute_dims: attribute_dims.to_vec(),
+        ..Default::default()
+    };
     let c = Metric::col;
     for k in kpis {
         match k.name {
@@ -422,11 +488,20 @@ fn plan_posts(kpis: &[&'static Kpi], pcols: &[String], dims: &[String], attribut
             _ => {}
         }
     }
-    let uses_eng = p.sums.contains(&Metric::Eng) || p.ratios.iter().any(|(a, _)| *a == Metric::Eng) || p.per_post_engagement_rate || p.at_followers.contains(&Metric::Eng);
+    let uses_eng = p.sums.contains(&Metric::Eng)
+        || p.ratios.iter().any(|(a, _)| *a == Metric::Eng)
+        || p.per_post_engagement_rate
+        || p.at_followers.contains(&Metric::Eng);
     let mut cols: Vec<String> = Vec::new();
     if uses_eng {
         if has(pcols, "likes") || has(pcols, "reactions") {
-            p.components.push(if has(pcols, "likes") && has(pcols, "reactions") { "likes|reactions".into() } else if has(pcols, "likes") { "likes".into() } else { "reactions".into() });
+            p.components.push(if has(pcols, "likes") && has(pcols, "reactions") {
+                "likes|reactions".into()
+            } else if has(pcols, "likes") {
+                "likes".into()
+            } else {
+                "reactions".into()
+            });
         }
         for comp in ENG_COMPONENTS.iter().take(3) {
             if has(pcols, comp) {
@@ -442,7 +517,12 @@ fn plan_posts(kpis: &[&'static Kpi], pcols: &[String], dims: &[String], attribut
     if p.per_post_engagement_rate {
         push_unique(&mut cols, "reach".to_string());
     }
-    let metrics: Vec<&Metric> = p.sums.iter().chain(p.ratios.iter().flat_map(|(a, b)| [a, b])).chain(p.at_followers.iter()).collect();
+    let metrics: Vec<&Metric> = p
+        .sums
+        .iter()
+        .chain(p.ratios.iter().flat_map(|(a, b)| [a, b]))
+        .chain(p.at_followers.iter())
+        .collect();
     for m in metrics {
         if let Metric::Column(name) = m {
             push_unique(&mut cols, name.clone());
@@ -482,12 +562,27 @@ mod tests {
     }
 
     fn req(kpis: &[&str], by: &[&str]) -> Request {
-        Request { kpis: names(kpis), by: names(by), every: Some("1mo".into()), tz: "UTC".into(), dedupe: Dedupe::Error }
+        Request {
+            kpis: names(kpis),
+            by: names(by),
+            every: Some("1mo".into()),
+            tz: "UTC".into(),
+            dedupe: Dedupe::Error,
+        }
     }
 
     #[test]
     fn reads_only_needed_columns() {
-        let posts = names(&["post_id", "account_id", "published_at", "likes", "comments", "reach", "impressions", "saves"]);
+        let posts = names(&[
+            "post_id",
+            "account_id",
+            "published_at",
+            "likes",
+            "comments",
+            "reach",
+            "impressions",
+            "saves",
+        ]);
         let plan = build(&req(&["engagement_rate"], &["account_id"]), Some(&posts), None).expect("plan");
         let pp = plan.posts.expect("posts plan");
         assert!(!pp.columns.contains(&"impressions".to_string()));
@@ -500,11 +595,20 @@ mod tests {
         let posts = names(&["account_id", "published_at", "likes", "content_type"]);
         let code = |r: Result<Plan>| r.err().map(|e| e.code()).unwrap_or("ok");
         assert_eq!(code(build(&req(&["likez"], &[]), Some(&posts), None)), "unknown_kpi");
-        assert_eq!(code(build(&req(&["likes"], &["colour"]), Some(&posts), None)), "unknown_dimension");
-        assert_eq!(code(build(&req(&["followers"], &[]), Some(&posts), None)), "missing_table");
+        assert_eq!(
+            code(build(&req(&["likes"], &["colour"]), Some(&posts), None)),
+            "unknown_dimension"
+        );
+        assert_eq!(
+            code(build(&req(&["followers"], &[]), Some(&posts), None)),
+            "missing_table"
+        );
         assert_eq!(code(build(&req(&["reach"], &[]), Some(&posts), None)), "missing_column");
         let acc = names(&["account_id", "date", "followers"]);
-        assert_eq!(code(build(&req(&["followers"], &["content_type"]), Some(&posts), Some(&acc))), "dimension_not_in_table");
+        assert_eq!(
+            code(build(&req(&["followers"], &["content_type"]), Some(&posts), Some(&acc))),
+            "dimension_not_in_table"
+        );
         let mut r = req(&["likes"], &[]);
         r.every = Some("1month".into());
         assert_eq!(code(build(&r, Some(&posts), None)), "unknown_grain");
@@ -515,10 +619,21 @@ mod tests {
 
     #[test]
     fn presets_skip_what_cannot_be_computed() {
-        let posts = names(&["account_id", "published_at", "likes", "comments", "shares", "reach", "impressions"]);
+        let posts = names(&[
+            "account_id",
+            "published_at",
+            "likes",
+            "comments",
+            "shares",
+            "reach",
+            "impressions",
+        ]);
         let plan = build(&req(&["engagement"], &[]), Some(&posts), None).expect("plan");
         assert!(plan.kpis.iter().any(|k| k.name == "engagement_rate"));
-        assert!(!plan.kpis.iter().any(|k| k.name == "saves" || k.name == "engagement_rate_followers"));
+        assert!(!plan
+            .kpis
+            .iter()
+            .any(|k| k.name == "saves" || k.name == "engagement_rate_followers"));
         assert!(!plan.warnings.is_empty());
     }
 }
