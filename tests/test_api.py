@@ -61,28 +61,3 @@ def test_docstring_examples_run():
     for module in (sk, socialkpi.datasets):
         failures, tried = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
         assert tried > 0 and failures == 0
-
-
-CTRL_C = """
-import os, signal, threading, time, traceback
-import socialkpi as sk
-posts, accounts = sk.datasets.sample(n_accounts=2_000, n_posts=4_000_000, seed=3)
-threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
-started = time.perf_counter()
-try:
-    sk.compute(posts, accounts, kpis=["engagement", "awareness"], by=["account_id"], every="1d")
-    print("finished", time.perf_counter() - started)
-except KeyboardInterrupt as err:
-    inside = any(f.name == "compute_details" for f in traceback.extract_tb(err.__traceback__))
-    print("interrupted", "inside" if inside else "outside", time.perf_counter() - started)
-"""
-
-
-def test_ctrl_c_interrupts_a_running_query():
-    # in a child process, so that the signal cannot reach the test runner
-    import subprocess
-    import sys
-
-    done = subprocess.run([sys.executable, "-c", CTRL_C], capture_output=True, text=True, timeout=300)
-    words = done.stdout.split()
-    assert words[:2] == ["interrupted", "inside"], done.stdout + done.stderr
