@@ -136,18 +136,7 @@ def run_polars(posts: str, accounts: str) -> Any:
         ((c("followers") - c("followers_start")) / c("followers_start")).alias("follower_growth_rate"),
     )
     out = post_kpis.join(acc, on=["account_id", "period_start"], how="full", coalesce=True)
-    flows = [
-        "posts",
-        "impressions",
-        "reach",
-        "profile_visits",
-        "likes",
-        "comments",
-        "shares",
-        "saves",
-        "clicks",
-        "engagements",
-    ]
+    flows = ["posts", *FLOWS]
     out = out.with_columns(pl.when(c("posts").is_null()).then(0).otherwise(c(f)).alias(f) for f in flows)
     return out.select("account_id", "period_start", *KPIS).sort("account_id", "period_start").collect()
 

@@ -1,7 +1,7 @@
 //! Account snapshots: semi-additive followers (last per account and period, then summed),
 //! followers at the start of a period, followers-at-post, and account attributes.
 
-use super::{collect, period_of, RowAccount, ALL};
+use super::{collect, first_u64, period_of, RowAccount, ALL};
 use crate::error::{Error, Result};
 use crate::ingest;
 use crate::plan::{AccountsPlan, Dedupe, Plan, PERIOD};
@@ -25,14 +25,6 @@ const AT: &str = "__at";
 /// (days since 1970, shifted to be non-negative) in the low bits.
 fn account_day(code: Expr, day: Expr) -> Expr {
     code.cast(DataType::Int64) * lit(1_i64 << 32) + day.cast(DataType::Int32).cast(DataType::Int64) + lit(1_i64 << 31)
-}
-
-fn first_u64(df: &DataFrame, name: &str) -> u64 {
-    df.column(name)
-        .ok()
-        .and_then(|c| c.get(0).ok())
-        .and_then(|v| v.extract::<u64>())
-        .unwrap_or(0)
 }
 
 fn by_date(e: Expr) -> Expr {

@@ -59,6 +59,15 @@ pub(crate) fn collect(lf: LazyFrame) -> Result<DataFrame> {
     }
 }
 
+/// The first value of a count column (0 when absent): for one-row summary frames.
+pub(crate) fn first_u64(df: &DataFrame, name: &str) -> u64 {
+    df.column(name)
+        .ok()
+        .and_then(|c| c.get(0).ok())
+        .and_then(|v| v.extract::<u64>())
+        .unwrap_or(0)
+}
+
 /// Group keys of the result: the `by` dimensions and the period.
 fn output_keys(plan: &Plan) -> Vec<String> {
     let mut keys = plan.by.clone();

@@ -1,7 +1,9 @@
 //! Posts -> additive partial states at the output grain, in one pass over the table.
 
 use super::accounts::Snapshots;
-use super::{collect, fap_names, min_name, nonnull_name, period_of, ratio_names, sum_name, RowAccount, ALL, ENG_KEY};
+use super::{
+    collect, fap_names, first_u64, min_name, nonnull_name, period_of, ratio_names, sum_name, RowAccount, ALL, ENG_KEY,
+};
 use crate::error::{Error, Result};
 use crate::ingest;
 use crate::plan::{Dedupe, Metric, Plan, PostsPlan, PERIOD};
@@ -46,12 +48,7 @@ fn deduplicate(plan: &Plan, id: &str, lf: LazyFrame, rows: &mut RowAccount) -> R
             let with_id = lf.clone().filter(col(id).is_not_null()).collect()?;
             let with_id = with_id.unique_stable(Some(&[id.to_string()]), UniqueKeepStrategy::Last, None)?;
             let deduped = concat([with_id.lazy(), lf.filter(col(id).is_null())], UnionArgs::default())?.collect()?;
-            let before = before
-                .column("n")
-                .ok()
-                .and_then(|c| c.get(0).ok())
-                .and_then(|v| v.extract::<u64>())
-                .unwrap_or(0);
+            let before = first_u64(&before, "n");
             rows.drop(
                 TABLE,
                 "duplicate post_id (dedupe='last' kept the last row)",
@@ -66,14 +63,7 @@ fn deduplicate(plan: &Plan, id: &str, lf: LazyFrame, rows: &mut RowAccount) -> R
                 ids.clone().null_count().cast(DataType::UInt64).alias("nulls"),
                 ids.n_unique().cast(DataType::UInt64).alias("unique"),
             ]))?;
-            let get = |c: &str| {
-                counts
-                    .column(c)
-                    .ok()
-                    .and_then(|s| s.get(0).ok())
-                    .and_then(|v| v.extract::<u64>())
-                    .unwrap_or(0)
-            };
+            let get = |c: &str| first_u64(&counts, c);
             // n_unique counts null as one value; posts without an id are not repeats
             let distinct_ids = get("unique").saturating_sub(u64::from(get("nulls") > 0));
             let repeated = get("rows").saturating_sub(get("nulls")).saturating_sub(distinct_ids);
@@ -109,13 +99,7 @@ fn deduplicate(plan: &Plan, id: &str, lf: LazyFrame, rows: &mut RowAccount) -> R
 /// Counts negative values of a column (error path only).
 fn negative_error(lf: LazyFrame, column: &str) -> Error {
     let n = collect(lf.select([col(column).lt(lit(0)).sum().cast(DataType::UInt64).alias("n")]))
-        .ok()
-        .and_then(|df| {
-            df.column("n")
-                .ok()
-                .and_then(|c| c.get(0).ok())
-                .and_then(|v| v.extract::<u64>())
-        })
+        .map(|df| first_u64(&df, "n"))
         .unwrap_or(0);
     Error::input(
         "negative_value",
@@ -366,10 +350,5 @@ pub(super) fn states(
 
 fn sum_u64(lf: LazyFrame, column: &str) -> Result<u64> {
     let df = lf.select([col(column).sum().cast(DataType::UInt64)]).collect()?;
-    Ok(df
-        .column(column)
-        .ok()
-        .and_then(|c| c.get(0).ok())
-        .and_then(|v| v.extract::<u64>())
-        .unwrap_or(0))
+    Ok(first_u64(&df, column))
 }

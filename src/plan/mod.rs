@@ -107,7 +107,7 @@ pub struct PostsPlan {
     pub components: Vec<String>,
     /// Needs `published_at` (periods or followers-at-post).
     pub needs_time: bool,
-    /// Groups at the account grain first (followers-at-post or account attributes).
+    /// Reads the account key (followers-at-post or account attributes meet the snapshots).
     pub needs_account: bool,
     /// Count columns read (non-negative numbers).
     pub count_columns: Vec<String>,
