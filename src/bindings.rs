@@ -109,7 +109,7 @@ fn catch<T>(f: impl FnOnce() -> crate::error::Result<T>) -> crate::error::Result
 
 /// Computes KPIs; returns (Arrow stream capsule of the result, details dict).
 #[pyfunction]
-#[pyo3(signature = (kpis, by, every, tz, dedupe, posts=None, accounts=None))]
+#[pyo3(signature = (kpis, by, every, tz, dedupe, posts=None, accounts=None, contracts=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn compute<'py>(
     py: Python<'py>,
@@ -120,6 +120,7 @@ pub fn compute<'py>(
     dedupe: Option<String>,
     posts: Option<Bound<'py, PyAny>>,
     accounts: Option<Bound<'py, PyAny>>,
+    contracts: Option<Bound<'py, PyAny>>,
 ) -> PyResult<(Bound<'py, PyCapsule>, Bound<'py, PyDict>)> {
     let dedupe = match dedupe.as_deref() {
         None => Dedupe::Error,
@@ -141,9 +142,16 @@ pub fn compute<'py>(
     };
     let posts = Arg::from_py(posts)?;
     let accounts = Arg::from_py(accounts)?;
+    let contracts = Arg::from_py(contracts)?;
     let posts_cols = posts.as_ref().map(Arg::columns).transpose()?;
     let accounts_cols = accounts.as_ref().map(Arg::columns).transpose()?;
-    let plan = plan::build(&request, posts_cols.as_deref(), accounts_cols.as_deref())?;
+    let contracts_cols = contracts.as_ref().map(Arg::columns).transpose()?;
+    let plan = plan::build(
+        &request,
+        posts_cols.as_deref(),
+        accounts_cols.as_deref(),
+        contracts_cols.as_deref(),
+    )?;
     let started = std::time::Instant::now();
     let posts = match (posts, &plan.posts) {
         (Some(arg), Some(pp)) => Some(arg.into_table(&pp.columns)?),
@@ -153,13 +161,18 @@ pub fn compute<'py>(
         (Some(arg), Some(ap)) => Some(arg.into_table(&ap.columns)?),
         _ => None,
     };
+    let contracts = match (contracts, &plan.contracts) {
+        (Some(arg), Some(cp)) => Some(arg.into_table(&cp.columns)?),
+        _ => None,
+    };
     let crossing = started.elapsed().as_secs_f64();
     let started = std::time::Instant::now();
     let output = py.detach(|| {
         catch(|| {
             let posts = posts.map(Table::into_lazy).transpose()?;
             let accounts = accounts.map(Table::into_lazy).transpose()?;
-            exec::run(&plan, posts, accounts)
+            let contracts = contracts.map(Table::into_lazy).transpose()?;
+            exec::run(&plan, posts, accounts, contracts)
         })
     })?;
     let engine = started.elapsed().as_secs_f64();
@@ -181,6 +194,38 @@ pub fn compute<'py>(
     }
     details.set_item("definitions", definitions)?;
     Ok((export_frame(py, output.frame)?, details))
+}
+
+/// One row per contract: what it agreed, delivered up to `as_of` (days since 1970-01-01),
+/// what remains, and what the delivered posts earned.
+#[pyfunction]
+pub fn contract_status<'py>(
+    py: Python<'py>,
+    posts: Bound<'py, PyAny>,
+    contracts: Bound<'py, PyAny>,
+    as_of: i32,
+    tz: String,
+) -> PyResult<Bound<'py, PyCapsule>> {
+    let tz = plan::report_zone(&tz)?;
+    let (Some(posts), Some(contracts)) = (Arg::from_py(Some(posts))?, Arg::from_py(Some(contracts))?) else {
+        return Err(Error::Internal("contract_status without tables".into()).into());
+    };
+    let contracts_cols = contracts.columns()?;
+    let posts_plan = plan::status_plan(&posts.columns()?, &contracts_cols)?;
+    let posts = posts.into_table(&posts_plan.columns)?;
+    let contracts = contracts.into_table(&contracts_cols)?;
+    let frame = py.detach(|| {
+        catch(|| {
+            exec::contract_status(
+                &posts_plan,
+                posts.into_lazy()?,
+                contracts.into_lazy()?,
+                as_of,
+                tz.as_deref(),
+            )
+        })
+    })?;
+    export_frame(py, frame)
 }
 
 /// The catalogue as rows: (name, goal, definition, unit, inputs, rule).

@@ -20,6 +20,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     polars_error::abort::register_polars_abort_mechanism();
     error::register(m)?;
     m.add_function(wrap_pyfunction!(bindings::compute, m)?)?;
+    m.add_function(wrap_pyfunction!(bindings::contract_status, m)?)?;
     m.add_function(wrap_pyfunction!(bindings::catalog_rows, m)?)?;
     m.add_function(wrap_pyfunction!(bindings::presets, m)?)?;
     m.add_function(wrap_pyfunction!(bindings::explain, m)?)?;

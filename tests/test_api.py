@@ -13,7 +13,8 @@ SCOPE = [
     "follower_growth", "follower_growth_rate", "likes", "comments", "shares", "saves", "clicks",
     "engagements", "engagement_rate", "engagement_rate_impressions", "engagement_rate_followers",
     "avg_engagement_rate_per_post", "amplification_rate", "applause_rate", "conversation_rate",
-    "virality_rate", "ctr",
+    "virality_rate", "ctr", "conversions", "conversion_rate", "revenue", "cost", "cpm", "cpc", "cpe", "cpa",
+    "roas", "roi", "posts_agreed", "delivery_rate",
 ]  # fmt: skip
 
 
@@ -21,7 +22,7 @@ def test_catalog_lists_every_kpi_in_scope():
     cat = sk.catalog()
     assert cat.columns == ["name", "goal", "definition", "unit", "inputs", "rule"]
     assert sorted(cat["name"].to_list()) == sorted(SCOPE)
-    assert set(sk.presets()) == {"awareness", "engagement", "content"}
+    assert set(sk.presets()) == {"awareness", "engagement", "conversion", "content"}
 
 
 def test_explain_gives_the_rule():
@@ -48,6 +49,7 @@ def test_every_native_export_is_wrapped():
         "catalog_rows": sk.catalog,
         "presets": sk.presets,
         "explain": sk.explain,
+        "contract_status": sk.contract_status,
     }
     natives = {
         n

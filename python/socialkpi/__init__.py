@@ -24,6 +24,7 @@ shape: (2, 4)
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -54,6 +55,7 @@ __all__ = [
     "catalog",
     "compute",
     "compute_details",
+    "contract_status",
     "datasets",
     "explain",
     "presets",
@@ -116,6 +118,7 @@ def compute_details(
     posts: Any = None,
     accounts: Any = None,
     *,
+    contracts: Any = None,
     kpis: str | Sequence[str],
     by: str | Sequence[str] = (),
     every: str | None = None,
@@ -127,7 +130,7 @@ def compute_details(
 
     Parameters
     ----------
-    posts, accounts, kpis, by, every, tz, dedupe, output
+    posts, accounts, contracts, kpis, by, every, tz, dedupe, output
         As for :func:`compute`.
 
     Returns
@@ -147,6 +150,7 @@ def compute_details(
         dedupe,
         posts=as_table(posts, "posts"),
         accounts=as_table(accounts, "accounts"),
+        contracts=as_table(contracts, "contracts"),
     )
     frame: Any = pl.DataFrame(_ArrowStream(capsule))
     if output == "pandas":
@@ -166,6 +170,7 @@ def compute(
     posts: Any = None,
     accounts: Any = None,
     *,
+    contracts: Any = None,
     kpis: str | Sequence[str],
     by: str | Sequence[str] = (),
     every: str | None = None,
@@ -185,9 +190,15 @@ def compute(
     accounts
         Daily account snapshots: ``account_id``, ``date``, ``followers`` (and optionally
         ``platform``, ``profile_visits``, account attributes). Needed only by follower KPIs.
+    contracts
+        Influencer agreements, one row each: ``account_id``, ``campaign``, ``start``, ``end``
+        (the last day, inclusive), ``posts_agreed``, ``fee`` (optionally ``content_type``,
+        ``currency``). Fees and deliverables are pro-rated by the days of each agreement inside
+        a period. Needed by ``posts_agreed`` and ``delivery_rate``; ``cost`` adds the fees to the
+        posts' ``spend`` when given.
     kpis
         KPI names from :func:`catalog` and goal presets (``"awareness"``, ``"engagement"``,
-        ``"content"``). Preset members whose inputs are missing are left out and reported in
+        ``"conversion"``, ``"content"``). Preset members whose inputs are missing are left out and reported in
         :func:`compute_details`; a KPI named explicitly is an error instead.
     by
         Dimension columns (``account_id``, ``platform``, ``content_type``, any column of the
@@ -215,8 +226,62 @@ def compute(
         stable ``.code``.
     """
     return compute_details(
-        posts, accounts, kpis=kpis, by=by, every=every, tz=tz, dedupe=dedupe, output=output
+        posts,
+        accounts,
+        contracts=contracts,
+        kpis=kpis,
+        by=by,
+        every=every,
+        tz=tz,
+        dedupe=dedupe,
+        output=output,
     ).frame
+
+
+def contract_status(
+    posts: Any,
+    contracts: Any,
+    *,
+    as_of: dt.date | None = None,
+    tz: str = "UTC",
+    output: Literal["polars", "pandas"] = "polars",
+) -> Any:
+    """Which influencers are behind on their deliverables: one row per contract.
+
+    Parameters
+    ----------
+    posts
+        Posts as for :func:`compute` (``account_id``, ``published_at``, and ``campaign`` /
+        ``content_type`` when the contracts name them; engagement columns and ``reach`` when
+        present).
+    contracts
+        One row per agreement: ``account_id``, ``start``, ``end`` (inclusive), ``posts_agreed``,
+        optionally ``campaign``, ``content_type``, ``fee``.
+    as_of
+        Count posts published up to this day (default: today, UTC).
+    tz
+        Time zone in which a post's day is taken.
+
+    Returns
+    -------
+    polars.DataFrame or pandas.DataFrame
+        The contracts' columns in their order, then ``delivered`` (posts of the account, in the
+        campaign and content type, inside the window, up to ``as_of``), ``remaining``,
+        ``days_left``, ``cost_per_post`` (fee / delivered; when there is a fee),
+        ``engagements`` and ``reach`` of the delivered posts. A post inside two overlapping
+        contracts counts for each.
+    """
+    day = as_of if as_of is not None else dt.datetime.now(dt.timezone.utc).date()
+    if isinstance(day, dt.datetime):
+        day = day.date()
+    capsule = _core.contract_status(
+        as_table(posts, "posts"),
+        as_table(contracts, "contracts"),
+        (day - dt.date(1970, 1, 1)).days,
+        tz,
+    )
+    frame: Any = pl.DataFrame(_ArrowStream(capsule))
+    return frame.to_pandas() if output == "pandas" else frame
 
 
 def catalog() -> pl.DataFrame:

@@ -14,6 +14,13 @@ pub enum Source {
     PostsAtFollowers,
     /// Posts when they carry the column, else account snapshots.
     PostsElseAccounts,
+    /// Cost (post `spend` and/or contract fees pro-rated by day), over post totals for the
+    /// cost-per KPIs.
+    Cost,
+    /// Influencer contracts only (pro-rated by day).
+    Contracts,
+    /// Posts delivered inside contract windows, over what the contracts agreed.
+    PostsAndContracts,
 }
 
 /// One KPI of the catalogue.
@@ -35,6 +42,8 @@ const RATIO_RULE: &str = "rule 1 (ratios are ratios of sums at the output grain,
 const REACH_RULE: &str =
     "rule 5: reach is not additive across posts, so the sum of post reach is an upper bound of unique reach";
 const SNAPSHOT_RULE: &str = "rule 4: snapshots are semi-additive (last snapshot per account in the period, then summed across accounts; never summed over time)";
+const COST_RULE: &str = "cost is the posts' spend plus contract fees pro-rated by the days of each contract inside the period (a 30-day contract of 3,000 with 10 days in a month puts 1,000 in it); the cost-per KPIs divide the group's cost by the group's own totals, and rule 2 applies (a zero or missing denominator gives null)";
+const CONTRACT_RULE: &str = "contract deliverables are pro-rated like fees: posts_agreed × (days of the contract inside the period) / (days of the contract), start and end inclusive";
 const FAP_RULE: &str = "rules 1 and 2 with followers-at-post: each post is divided by its account's last follower snapshot on or before the post's day; posts without one are left out";
 
 macro_rules! kpi {
@@ -77,6 +86,18 @@ pub const KPIS: &[Kpi] = &[
     kpi!("conversation_rate", "engagement", "ratio", PostsAtFollowers, &["comments", "followers"], FAP_RULE, "Σ comments / Σ followers-at-post"),
     kpi!("virality_rate", "engagement", "ratio", Posts, &["shares", "impressions"], RATIO_RULE, "Σ shares / Σ impressions"),
     kpi!("ctr", "traffic", "ratio", Posts, &["clicks", "impressions"], RATIO_RULE, "Σ clicks / Σ impressions"),
+    kpi!("conversions", "conversion", "count", Posts, &["conversions"], SUM_RULE, "Σ conversions attributed to posts"),
+    kpi!("conversion_rate", "conversion", "ratio", Posts, &["conversions", "clicks"], RATIO_RULE, "Σ conversions / Σ clicks"),
+    kpi!("revenue", "conversion", "money", Posts, &["revenue"], SUM_RULE, "Σ revenue attributed to posts"),
+    kpi!("cost", "conversion", "money", Cost, &["cost"], COST_RULE, "Σ post spend + contract fees pro-rated by the days of the contract inside the period"),
+    kpi!("cpm", "conversion", "money", Cost, &["cost", "impressions"], COST_RULE, "cost / impressions × 1000"),
+    kpi!("cpc", "conversion", "money", Cost, &["cost", "clicks"], COST_RULE, "cost / clicks"),
+    kpi!("cpe", "conversion", "money", Cost, &["cost", "eng"], COST_RULE, "cost / engagements"),
+    kpi!("cpa", "conversion", "money", Cost, &["cost", "conversions"], COST_RULE, "cost / conversions"),
+    kpi!("roas", "conversion", "ratio", Cost, &["cost", "revenue"], COST_RULE, "revenue / cost"),
+    kpi!("roi", "conversion", "ratio", Cost, &["cost", "revenue"], COST_RULE, "(revenue − cost) / cost"),
+    kpi!("posts_agreed", "content", "count", Contracts, &["posts_agreed"], CONTRACT_RULE, "contract deliverables, pro-rated by the days of the contract inside the period"),
+    kpi!("delivery_rate", "content", "ratio", PostsAndContracts, &["posts_agreed"], CONTRACT_RULE, "posts delivered in a contract's window (by the contracted account, in its campaign and content type) / posts agreed"),
 ];
 
 /// Goal presets: names that expand to the catalogue's KPIs of that goal.
@@ -114,7 +135,22 @@ pub const PRESETS: &[(&str, &[&str])] = &[
             "ctr",
         ],
     ),
-    ("content", &["posts"]),
+    (
+        "conversion",
+        &[
+            "conversions",
+            "conversion_rate",
+            "revenue",
+            "cost",
+            "cpm",
+            "cpc",
+            "cpe",
+            "cpa",
+            "roas",
+            "roi",
+        ],
+    ),
+    ("content", &["posts", "posts_agreed", "delivery_rate"]),
 ];
 
 pub fn find(name: &str) -> Option<&'static Kpi> {
@@ -132,6 +168,9 @@ pub fn explain(kpi: &Kpi) -> String {
         Source::Accounts => "accounts (daily snapshots)",
         Source::PostsAtFollowers => "posts and accounts (follower snapshots)",
         Source::PostsElseAccounts => "posts, else accounts",
+        Source::Cost => "posts (spend) and contracts (fees)",
+        Source::Contracts => "contracts",
+        Source::PostsAndContracts => "posts and contracts",
     };
     format!(
         "{name} ({goal}, {unit}): {def}.\nReads: {tables}{inputs}.\nRule: {rule}.",

@@ -1,6 +1,7 @@
 //! Account snapshots: semi-additive followers (last per account and period, then summed),
 //! followers at the start of a period, followers-at-post, and account attributes.
 
+use super::kernel::{FollowerIndex, ACCOUNT};
 use super::{collect, first_u64, period_of, RowAccount, ALL};
 use crate::error::{Error, Result};
 use crate::ingest;
@@ -14,17 +15,6 @@ const DATE: &str = "date";
 pub(super) struct Snapshots {
     df: DataFrame,
     key: Vec<String>,
-    /// One integer code per account (the account key columns plus `__code`).
-    codes: DataFrame,
-}
-
-const CODE: &str = "__code";
-const AT: &str = "__at";
-
-/// One sortable integer per (account, day): the account's code in the high bits, the day
-/// (days since 1970, shifted to be non-negative) in the low bits.
-fn account_day(code: Expr, day: Expr) -> Expr {
-    code.cast(DataType::Int64) * lit(1_i64 << 32) + day.cast(DataType::Int32).cast(DataType::Int64) + lit(1_i64 << 31)
 }
 
 fn by_date(e: Expr) -> Expr {
@@ -127,18 +117,9 @@ impl Snapshots {
                 .with_column(period_of(col(DATE), plan).alias(PERIOD))
                 .collect()?;
         }
-        let key: Vec<Expr> = plan.account_key.iter().map(|k| col(k.as_str())).collect();
-        let codes = df
-            .clone()
-            .lazy()
-            .select(key.clone())
-            .unique_stable_generic(None, UniqueKeepStrategy::First)
-            .with_row_index(CODE, None)
-            .collect()?;
         Ok(Self {
             df,
             key: plan.account_key.clone(),
-            codes,
         })
     }
 
@@ -146,68 +127,36 @@ impl Snapshots {
         self.key.iter().map(|k| col(k.as_str())).collect()
     }
 
-    /// Joins each (account, day) of the posts' states with the account's last follower
-    /// snapshot on or before that day (`__fap`); states without one get null.
-    ///
-    /// Accounts become integer codes so that the as-of join runs on one sorted integer
-    /// (account, day) instead of grouping by text keys.
-    pub(super) fn join_followers_at_post(&self, posts: LazyFrame, day: &str) -> Result<LazyFrame> {
-        let codes = self.codes.clone().lazy();
-        let right = self
-            .df
-            .clone()
-            .lazy()
-            .filter(col("followers").is_not_null())
+    /// Each account's follower snapshots, for followers-at-post. `accounts` holds the
+    /// posts' distinct accounts: the account key columns and their code (`kernel::ACCOUNT`).
+    pub(super) fn follower_index(&self, accounts: DataFrame) -> Result<FollowerIndex> {
+        let n = accounts.height();
+        let snaps = self.df.clone().lazy().filter(col("followers").is_not_null());
+        let (left, right) = self.align_keys(accounts.lazy(), snaps)?;
+        let joined = left
             .join(
-                codes.clone(),
+                right,
                 self.key_exprs(),
                 self.key_exprs(),
                 JoinArgs::new(JoinType::Inner),
             )
             .select([
-                account_day(col(CODE), col(DATE)).alias(AT),
-                col(CODE).alias("__code_snapshot"),
-                col("followers").alias("__fap"),
+                col(ACCOUNT).cast(DataType::UInt32),
+                col(DATE).cast(DataType::Int32),
+                col("followers").cast(DataType::Float64),
             ])
-            .sort([AT], SortMultipleOptions::default());
-        let (posts, codes) = self.align_keys(posts, codes)?;
-        let left = posts
-            .join(codes, self.key_exprs(), self.key_exprs(), JoinArgs::new(JoinType::Left))
-            .with_column(account_day(col(CODE), col(day)).alias(AT))
-            .sort([AT], SortMultipleOptions::default().with_nulls_last(true));
-        let options = AsOfOptions {
-            strategy: AsofStrategy::Backward,
-            tolerance: None,
-            tolerance_str: None,
-            left_by: None,
-            right_by: None,
-            allow_eq: true,
-            check_sortedness: false,
-        };
-        let joined = left.join(
-            right,
-            [col(AT)],
-            [col(AT)],
-            JoinArgs::new(JoinType::AsOf(Box::new(options))),
-        );
-        // the nearest earlier (account, day) may belong to the previous account
-        let same_account = col("__code_snapshot").eq(col(CODE));
-        Ok(joined
-            .with_column(
-                when(same_account)
-                    .then(col("__fap"))
-                    .otherwise(lit(NULL))
-                    .alias("__fap"),
-            )
-            .drop(Selector::ByName {
-                names: [
-                    PlSmallStr::from(AT),
-                    PlSmallStr::from(CODE),
-                    PlSmallStr::from("__code_snapshot"),
-                ]
-                .into(),
-                strict: false,
-            }))
+            .sort([ACCOUNT, DATE], SortMultipleOptions::default())
+            .collect()?;
+        let account = joined.column(ACCOUNT)?.u32()?;
+        let day = joined.column(DATE)?.i32()?;
+        let followers = joined.column("followers")?.f64()?;
+        let rows: Vec<(u32, i32, f64)> = account
+            .into_no_null_iter()
+            .zip(day.into_no_null_iter())
+            .zip(followers.into_no_null_iter())
+            .map(|((a, d), f)| (a, d, f))
+            .collect();
+        Ok(FollowerIndex::new(n, &rows))
     }
 
     /// Joins account attributes (their value at the account's last snapshot) onto posts states.

@@ -1,8 +1,11 @@
-//! Execution: one polars pass over each table into additive partial states at the output
-//! grain, the follower snapshots joined onto posts already reduced to (account, day), a
-//! rollup of the states, and the KPI formulas applied to the merged states.
+//! Execution: each table into additive partial states at the output grain (posts through a
+//! Rust kernel over the columns read once, with followers-at-post looked up per row;
+//! snapshots through polars), a rollup of the states, and the KPI formulas applied to the
+//! merged states.
 
 mod accounts;
+mod contracts;
+mod kernel;
 mod posts;
 
 use crate::error::{Error, Result};
@@ -88,9 +91,31 @@ fn period_of(day: Expr, plan: &Plan) -> Expr {
 }
 
 /// Runs a checked plan over the tables it reads.
-pub fn run(plan: &Plan, posts: Option<LazyFrame>, accounts: Option<LazyFrame>) -> Result<Output> {
+pub fn run(
+    plan: &Plan,
+    posts: Option<LazyFrame>,
+    accounts: Option<LazyFrame>,
+    contracts: Option<LazyFrame>,
+) -> Result<Output> {
     let mut rows = RowAccount::default();
+    let mut warnings = plan.warnings.clone();
     let keys = output_keys(plan);
+    let contracts = match (&plan.contracts, contracts) {
+        (Some(cp), Some(lf)) => {
+            let c = rows.time("contracts_load_s", |rows| {
+                contracts::Contracts::load(Some(&cp.columns), lf, rows)
+            })?;
+            warnings.extend(c.warnings.iter().cloned());
+            Some(c)
+        }
+        (Some(_), None) => {
+            return Err(Error::query(
+                "missing_table",
+                "the contracts table is needed by the KPIs asked for; pass contracts=...",
+            ))
+        }
+        _ => None,
+    };
     let snapshots = match (&plan.accounts, accounts) {
         (Some(ap), Some(lf)) => {
             Some(rows.time("accounts_load_s", |rows| accounts::Snapshots::load(plan, ap, lf, rows))?)
@@ -104,7 +129,15 @@ pub fn run(plan: &Plan, posts: Option<LazyFrame>, accounts: Option<LazyFrame>) -
         _ => None,
     };
     let post_states = match (&plan.posts, posts) {
-        (Some(pp), Some(lf)) => Some(posts::states(plan, pp, lf, snapshots.as_ref(), &keys, &mut rows)?),
+        (Some(pp), Some(lf)) => Some(posts::states(
+            plan,
+            pp,
+            lf,
+            snapshots.as_ref(),
+            contracts.as_ref(),
+            &keys,
+            &mut rows,
+        )?),
         (Some(_), None) => {
             return Err(Error::query(
                 "missing_table",
@@ -117,18 +150,27 @@ pub fn run(plan: &Plan, posts: Option<LazyFrame>, accounts: Option<LazyFrame>) -
         (Some(ap), Some(s)) if ap.defines_rows => Some(rows.time("accounts_states_s", |_| s.states(plan, ap, &keys))?),
         _ => None,
     };
-    let joined = match (post_states, account_states) {
-        (Some(p), Some(a)) => {
-            let (p, a) = align_key_types(p, a, &keys)?;
-            let on: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
-            let mut args = JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns);
-            args.nulls_equal = true;
-            p.lazy().join(a.lazy(), on.clone(), on, args)
-        }
-        (Some(p), None) => p.lazy(),
-        (None, Some(a)) => a.lazy(),
-        (None, None) => return Err(Error::Internal("no table was read".into())),
+    let contract_states = match (&plan.contracts, &contracts) {
+        (Some(cp), Some(c)) => Some(rows.time("contracts_states_s", |_| c.states(plan, cp, &keys))?),
+        _ => None,
     };
+    // every (group, period) of any table appears: full joins of the states on the keys
+    let mut joined: Option<DataFrame> = None;
+    for states in [post_states, account_states, contract_states].into_iter().flatten() {
+        joined = Some(match joined {
+            None => states,
+            Some(left) => {
+                let (left, right) = align_key_types(left, states, &keys)?;
+                let on: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
+                let mut args = JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns);
+                args.nulls_equal = true;
+                left.lazy().join(right.lazy(), on.clone(), on, args).collect()?
+            }
+        });
+    }
+    let joined = joined
+        .ok_or_else(|| Error::Internal("no table was read".into()))?
+        .lazy();
     let mut select: Vec<Expr> = plan.by.iter().map(|d| col(d.as_str())).collect();
     if plan.every.is_some() {
         select.push(col(PERIOD));
@@ -157,7 +199,7 @@ pub fn run(plan: &Plan, posts: Option<LazyFrame>, accounts: Option<LazyFrame>) -
         frame,
         components,
         rows,
-        warnings: plan.warnings.clone(),
+        warnings,
     })
 }
 
@@ -190,11 +232,6 @@ fn state(name: &str) -> Expr {
 pub(crate) fn sum_name(m: &Metric) -> String {
     format!("s:{}", m.key())
 }
-/// Key of the engagement sum inside state names.
-pub(crate) const ENG_KEY: &str = "eng";
-pub(crate) fn min_name(column: &str) -> String {
-    format!("min:{column}")
-}
 pub(crate) fn nonnull_name(m: &Metric) -> String {
     format!("n:{}", m.key())
 }
@@ -216,20 +253,42 @@ fn ratio(num: Expr, den: Expr) -> Expr {
         .otherwise(num.cast(DataType::Float64) / den_f)
 }
 
-/// A flow: 0 without rows, null when rows exist but none reported a value (`reported` is a
-/// state that is null exactly then).
-fn flow(rows: &str, sum: &str, reported: Expr) -> Expr {
+/// A flow: 0 without rows, null when rows exist but none reported a value (`reported`
+/// counts the rows with a value).
+fn flow(rows: &str, sum: &str, reported: &str) -> Expr {
     let rows = state(rows).fill_null(lit(0));
     when(rows.eq(lit(0)))
         .then(lit(0).cast(DataType::Int64))
-        .when(reported.is_null())
+        .when(state(reported).fill_null(lit(0)).eq(lit(0)))
         .then(lit(NULL))
         .otherwise(state(sum))
 }
 
+/// Cost: the posts' spend (a flow) plus pro-rated contract fees. Null only when posts
+/// reported no spend and no contract falls in the group and period.
+fn cost(plan: &Plan) -> Result<Expr> {
+    let spend_metric = Metric::Column("spend".into());
+    let spend = plan.posts.as_ref().is_some_and(|p| p.sums.contains(&spend_metric));
+    let fees = plan.contracts.as_ref().is_some_and(|c| c.fee);
+    let spend_flow = || flow("rows", &sum_name(&spend_metric), &nonnull_name(&spend_metric));
+    let fee = || state("c:fee").fill_null(lit(0.0));
+    Ok(match (spend, fees) {
+        (true, true) => when(spend_flow().is_null())
+            .then(
+                when(state("c:rows").fill_null(lit(0)).gt(lit(0)))
+                    .then(fee())
+                    .otherwise(lit(NULL).cast(DataType::Float64)),
+            )
+            .otherwise(spend_flow().cast(DataType::Float64) + fee()),
+        (true, false) => spend_flow(),
+        (false, true) => fee(),
+        (false, false) => return Err(Error::Internal("cost without spend or contracts".into())),
+    })
+}
+
 fn finalise(kpi: &str, plan: &Plan) -> Result<Expr> {
     let m = |c: &str| Metric::Column(c.to_string());
-    let post_flow = |metric: &Metric| flow("rows", &sum_name(metric), state(&min_name(metric.key())));
+    let post_flow = |metric: &Metric| flow("rows", &sum_name(metric), &nonnull_name(metric));
     let post_ratio = |a: &Metric, b: &Metric| {
         let (n, d) = ratio_names(a, b);
         ratio(state(&n), state(&d))
@@ -244,13 +303,7 @@ fn finalise(kpi: &str, plan: &Plan) -> Result<Expr> {
         "impressions" | "reach" | "likes" | "comments" | "shares" | "saves" | "clicks" => post_flow(&m(kpi)),
         "profile_visits" => {
             if plan.accounts.as_ref().is_some_and(|a| a.profile_visits) {
-                flow(
-                    "a:rows",
-                    "as:profile_visits",
-                    when(state("an:profile_visits").eq(lit(0)))
-                        .then(lit(NULL))
-                        .otherwise(lit(1)),
-                )
+                flow("a:rows", "as:profile_visits", "an:profile_visits")
             } else {
                 post_flow(&m(kpi))
             }
@@ -266,10 +319,32 @@ fn finalise(kpi: &str, plan: &Plan) -> Result<Expr> {
         "amplification_rate" => fap(&m("shares")),
         "applause_rate" => fap(&m("likes")),
         "conversation_rate" => fap(&m("comments")),
+        "conversions" | "revenue" => post_flow(&m(kpi)),
+        "conversion_rate" => post_ratio(&m("conversions"), &m("clicks")),
+        "cost" => cost(plan)?,
+        "cpm" => ratio(cost(plan)?, post_flow(&m("impressions"))) * lit(1000.0),
+        "cpc" => ratio(cost(plan)?, post_flow(&m("clicks"))),
+        "cpe" => ratio(cost(plan)?, post_flow(&Metric::Eng)),
+        "cpa" => ratio(cost(plan)?, post_flow(&m("conversions"))),
+        "roas" => ratio(post_flow(&m("revenue")), cost(plan)?),
+        "roi" => ratio(post_flow(&m("revenue")) - cost(plan)?, cost(plan)?),
+        "posts_agreed" => state("c:agreed").fill_null(lit(0.0)),
+        "delivery_rate" => ratio(state(posts::DELIVERED).fill_null(lit(0)), state("c:agreed")),
         "followers" => state("followers"),
         "followers_start" => state("followers_start"),
         "follower_growth" => growth(),
         "follower_growth_rate" => ratio(growth(), state("followers_start")),
         other => return Err(Error::Internal(format!("KPI '{other}' has no formula"))),
     })
+}
+
+/// One row per contract with what it delivered up to `as_of` (days since 1970-01-01).
+pub fn contract_status(
+    posts_plan: &crate::plan::PostsPlan,
+    posts: LazyFrame,
+    contracts: LazyFrame,
+    as_of: i32,
+    tz: Option<&str>,
+) -> Result<DataFrame> {
+    contracts::status(posts, posts_plan, contracts, as_of, tz)
 }

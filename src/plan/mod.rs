@@ -113,6 +113,31 @@ pub struct PostsPlan {
     pub count_columns: Vec<String>,
     /// The post id column, when the table has one (duplicates are checked).
     pub post_id: Option<String>,
+    /// Numeric columns that may be negative (revenue: refunds).
+    pub signed_columns: Vec<String>,
+    /// Posts delivered inside a contract window are counted (`delivery_rate`).
+    pub delivered: bool,
+    /// Columns a post shares with the contract it delivers on (account_id, and campaign and
+    /// content_type when both tables carry them).
+    pub contract_match: Vec<String>,
+    /// The table has a `currency` column next to money columns: it must hold one currency.
+    pub currency: bool,
+}
+
+/// What the contracts table must produce.
+#[derive(Debug, Clone, Default)]
+pub struct ContractsPlan {
+    pub columns: Vec<String>,
+    /// `by` dimensions (all must be contract columns).
+    pub dims: Vec<String>,
+    /// Fees pro-rated into cost.
+    pub fee: bool,
+    /// Posts agreed, pro-rated.
+    pub agreed: bool,
+    /// Columns matched against posts for delivery (see `PostsPlan::contract_match`).
+    pub matched: Vec<String>,
+    /// The table has a `currency` column: it must hold one currency.
+    pub currency: bool,
 }
 
 /// What the accounts table must produce.
@@ -143,6 +168,7 @@ pub struct Plan {
     pub account_key: Vec<String>,
     pub posts: Option<PostsPlan>,
     pub accounts: Option<AccountsPlan>,
+    pub contracts: Option<ContractsPlan>,
     /// Preset members left out because their inputs were not given.
     pub warnings: Vec<String>,
 }
@@ -153,6 +179,9 @@ const ENG_COMPONENTS: [&str; 4] = ["comments", "shares", "saves", "reactions"];
 fn missing_table(kpi: &str, table: &str) -> Error {
     let how = match table {
         "accounts" => "accounts=... (daily snapshots with account_id, date, followers)",
+        "contracts" => {
+            "contracts=... (one row per influencer agreement with account_id, campaign, start, end, posts_agreed, fee)"
+        }
         _ => "posts=... (one row per post with account_id, published_at and its metrics)",
     };
     Error::query(
@@ -217,18 +246,28 @@ fn expand_kpis(names: &[String]) -> Result<Vec<(&'static Kpi, bool)>> {
     Ok(out)
 }
 
-/// Checks a request against the tables' column names and builds the plan.
-pub fn build(req: &Request, posts_cols: Option<&[String]>, accounts_cols: Option<&[String]>) -> Result<Plan> {
-    let every = req.every.as_deref().map(Every::parse).transpose()?;
-    let tz = match req.tz.as_str() {
-        "UTC" | "utc" | "Etc/UTC" => None,
+/// The report time zone: `None` for UTC, else a checked IANA name.
+pub fn report_zone(tz: &str) -> Result<Option<String>> {
+    match tz {
+        "UTC" | "utc" | "Etc/UTC" => Ok(None),
         other => {
             TimeZone::opt_try_new(Some(other)).map_err(|_| {
                 Error::query("unknown_time_zone", format!("tz={other:?} is not a known IANA time zone; use a name such as \"UTC\", \"Europe/Berlin\" or \"America/New_York\""))
             })?;
-            Some(other.to_string())
+            Ok(Some(other.to_string()))
         }
-    };
+    }
+}
+
+/// Checks a request against the tables' column names and builds the plan.
+pub fn build(
+    req: &Request,
+    posts_cols: Option<&[String]>,
+    accounts_cols: Option<&[String]>,
+    contracts_cols: Option<&[String]>,
+) -> Result<Plan> {
+    let every = req.every.as_deref().map(Every::parse).transpose()?;
+    let tz = report_zone(&req.tz)?;
     let mut seen = Vec::new();
     for d in &req.by {
         if d == PERIOD {
@@ -249,7 +288,7 @@ pub fn build(req: &Request, posts_cols: Option<&[String]>, accounts_cols: Option
     let mut warnings = Vec::new();
     let mut kpis: Vec<&'static Kpi> = Vec::new();
     for (kpi, explicit) in expand_kpis(&req.kpis)? {
-        match usable(kpi, posts_cols, accounts_cols) {
+        match usable(kpi, posts_cols, accounts_cols, contracts_cols) {
             Ok(()) => kpis.push(kpi),
             Err(e) if explicit => return Err(e),
             Err(e) => warnings.push(format!("{} was left out of the preset: {e}", kpi.name)),
@@ -268,6 +307,12 @@ pub fn build(req: &Request, posts_cols: Option<&[String]>, accounts_cols: Option
     let empty: Vec<String> = Vec::new();
     let pcols = posts_cols.unwrap_or(&empty);
     let acols = accounts_cols.unwrap_or(&empty);
+    let ccols = contracts_cols.unwrap_or(&empty);
+    let contract_kpis: Vec<&str> = kpis
+        .iter()
+        .filter(|k| reads_contracts(k, contracts_cols.is_some()))
+        .map(|k| k.name)
+        .collect();
     let posts_used = kpis.iter().any(|k| reads_posts(k, pcols));
     let accounts_used = kpis.iter().any(|k| reads_accounts(k, pcols));
     let account_kpis: Vec<&str> = kpis
@@ -289,9 +334,9 @@ pub fn build(req: &Request, posts_cols: Option<&[String]>, accounts_cols: Option
         let in_posts = posts_used && has(pcols, d);
         let in_accounts = accounts_used && has(acols, d)
             || (posts_used && accounts_cols.is_some_and(|a| has(a, d)) && has(pcols, "account_id"));
-        let in_some_table = has(pcols, d) || has(acols, d);
+        let in_some_table = has(pcols, d) || has(acols, d) || has(ccols, d);
         if !in_posts && !in_accounts && !in_some_table {
-            let mut all: Vec<&str> = pcols.iter().chain(acols.iter()).map(String::as_str).collect();
+            let mut all: Vec<&str> = pcols.iter().chain(acols).chain(ccols).map(String::as_str).collect();
             all.dedup();
             return Err(Error::query(
                 "unknown_dimension",
@@ -306,6 +351,14 @@ pub fn build(req: &Request, posts_cols: Option<&[String]>, accounts_cols: Option
                 ));
             }
             account_dims.push(d.clone());
+        }
+        if let Some(kpi) = contract_kpis.first() {
+            if !has(ccols, d) {
+                return Err(Error::query(
+                    "dimension_not_in_table",
+                    format!("KPI '{kpi}' comes from the contracts table, which has no column '{d}'; group contract KPIs by account_id, campaign or another contract column, or compute '{d}' KPIs in a separate call"),
+                ));
+            }
         }
         if posts_used {
             if has(pcols, d) {
@@ -366,6 +419,61 @@ pub fn build(req: &Request, posts_cols: Option<&[String]>, accounts_cols: Option
     } else {
         None
     };
+    let contracts = if contract_kpis.is_empty() {
+        None
+    } else {
+        let mut cp = ContractsPlan {
+            dims: req.by.clone(),
+            fee: kpis.iter().any(|k| k.source == Source::Cost),
+            agreed: kpis
+                .iter()
+                .any(|k| matches!(k.source, Source::Contracts | Source::PostsAndContracts)),
+            currency: has(ccols, "currency"),
+            ..Default::default()
+        };
+        let mut cols: Vec<String> = req.by.clone();
+        for c in ["start", "end"] {
+            push_unique(&mut cols, c.to_string());
+        }
+        if cp.fee {
+            push_unique(&mut cols, "fee".to_string());
+        }
+        if cp.agreed {
+            push_unique(&mut cols, "posts_agreed".to_string());
+        }
+        if cp.currency {
+            push_unique(&mut cols, "currency".to_string());
+        }
+        if kpis.iter().any(|k| k.source == Source::PostsAndContracts) {
+            cp.matched = ["account_id", "campaign", "content_type"]
+                .iter()
+                .filter(|c| **c == "account_id" || (has(ccols, c) && has(pcols, c)))
+                .map(|c| c.to_string())
+                .collect();
+            for c in &cp.matched {
+                push_unique(&mut cols, c.clone());
+            }
+        }
+        for c in &cols {
+            if !has(ccols, c) {
+                return Err(missing_column(contract_kpis[0], c, "contracts", ccols));
+            }
+        }
+        cp.columns = cols;
+        Some(cp)
+    };
+    let mut posts = posts;
+    if let (Some(pp), Some(cp)) = (posts.as_mut(), &contracts) {
+        if pp.delivered {
+            pp.contract_match = cp.matched.clone();
+            for c in &cp.matched {
+                if !has(pcols, c) {
+                    return Err(missing_column("delivery_rate", c, "posts", pcols));
+                }
+                push_unique(&mut pp.columns, c.clone());
+            }
+        }
+    }
     if let Some(pp) = &posts {
         if (pp.needs_account) && accounts.is_some() {
             // the posts side must carry the account key to meet its snapshots
@@ -385,15 +493,18 @@ pub fn build(req: &Request, posts_cols: Option<&[String]>, accounts_cols: Option
         account_key,
         posts,
         accounts,
+        contracts,
         warnings,
     })
 }
 
 fn reads_posts(k: &Kpi, pcols: &[String]) -> bool {
     match k.source {
-        Source::Posts | Source::PostsAtFollowers => true,
+        Source::Posts | Source::PostsAtFollowers | Source::PostsAndContracts => true,
         Source::PostsElseAccounts => has(pcols, "profile_visits"),
-        Source::Accounts => false,
+        // cost alone reads posts for their spend; the cost-per KPIs divide by post totals
+        Source::Cost => k.name != "cost" || has(pcols, "spend"),
+        Source::Accounts | Source::Contracts => false,
     }
 }
 
@@ -401,14 +512,34 @@ fn reads_accounts(k: &Kpi, pcols: &[String]) -> bool {
     match k.source {
         Source::Accounts | Source::PostsAtFollowers => true,
         Source::PostsElseAccounts => !has(pcols, "profile_visits"),
-        Source::Posts => false,
+        Source::Posts | Source::Cost | Source::Contracts | Source::PostsAndContracts => false,
+    }
+}
+
+fn reads_contracts(k: &Kpi, contracts_given: bool) -> bool {
+    match k.source {
+        Source::Contracts | Source::PostsAndContracts => true,
+        Source::Cost => contracts_given,
+        _ => false,
     }
 }
 
 /// Whether a KPI can be computed from the tables given (names only).
-fn usable(k: &Kpi, posts: Option<&[String]>, accounts: Option<&[String]>) -> Result<()> {
+fn usable(k: &Kpi, posts: Option<&[String]>, accounts: Option<&[String]>, contracts: Option<&[String]>) -> Result<()> {
     let empty: Vec<String> = Vec::new();
     let pcols = posts.unwrap_or(&empty);
+    if k.source == Source::Cost && !has(pcols, "spend") && contracts.is_none() {
+        return Err(Error::schema(
+            "missing_column",
+            format!(
+                "KPI '{}' needs a cost: a 'spend' column in posts, or contracts=... with a 'fee' per agreement",
+                k.name
+            ),
+        ));
+    }
+    if reads_contracts(k, contracts.is_some()) && contracts.is_none() {
+        return Err(missing_table(k.name, "contracts"));
+    }
     if reads_posts(k, pcols) && posts.is_none() {
         return Err(missing_table(k.name, "posts"));
     }
@@ -435,7 +566,7 @@ fn usable(k: &Kpi, posts: Option<&[String]>, accounts: Option<&[String]>) -> Res
     if reads_posts(k, pcols) {
         for c in k.inputs {
             match *c {
-                "followers" => {}
+                "followers" | "cost" | "posts_agreed" => {}
                 "eng" => {
                     if !["likes", "reactions", "comments", "shares", "saves"]
                         .iter()
@@ -450,6 +581,67 @@ fn usable(k: &Kpi, posts: Option<&[String]>, accounts: Option<&[String]>) -> Res
         }
     }
     Ok(())
+}
+
+/// The engagement components a posts table has (`likes|reactions`: reactions stand in where
+/// likes are missing) and the columns they read.
+fn engagement_components(pcols: &[String]) -> (Vec<String>, Vec<String>) {
+    let mut components = Vec::new();
+    if has(pcols, "likes") || has(pcols, "reactions") {
+        components.push(if has(pcols, "likes") && has(pcols, "reactions") {
+            "likes|reactions".into()
+        } else if has(pcols, "likes") {
+            "likes".into()
+        } else {
+            "reactions".into()
+        });
+    }
+    for comp in ENG_COMPONENTS.iter().take(3) {
+        if has(pcols, comp) {
+            components.push((*comp).to_string());
+        }
+    }
+    let columns = ["likes", ENG_COMPONENTS[3], "comments", "shares", "saves"]
+        .iter()
+        .filter(|c| has(pcols, c))
+        .map(|c| c.to_string())
+        .collect();
+    (components, columns)
+}
+
+/// What `contract_status` reads from posts: the columns a post shares with its contract, the
+/// day, the engagement components and reach.
+pub fn status_plan(pcols: &[String], ccols: &[String]) -> Result<PostsPlan> {
+    for c in ["account_id", "published_at"] {
+        if !has(pcols, c) {
+            return Err(missing_column("contract_status", c, "posts", pcols));
+        }
+    }
+    for c in ["account_id", "start", "end", "posts_agreed"] {
+        if !has(ccols, c) {
+            return Err(missing_column("contract_status", c, "contracts", ccols));
+        }
+    }
+    let (components, mut count_columns) = engagement_components(pcols);
+    if has(pcols, "reach") {
+        count_columns.push("reach".to_string());
+    }
+    let contract_match: Vec<String> = ["account_id", "campaign", "content_type"]
+        .iter()
+        .filter(|c| **c == "account_id" || (has(pcols, c) && has(ccols, c)))
+        .map(|c| c.to_string())
+        .collect();
+    let mut columns = contract_match.clone();
+    columns.extend(count_columns.iter().cloned());
+    columns.push("published_at".to_string());
+    Ok(PostsPlan {
+        columns,
+        components,
+        count_columns,
+        contract_match,
+        needs_time: true,
+        ..Default::default()
+    })
 }
 
 fn plan_posts(
@@ -485,7 +677,26 @@ fn plan_posts(
             "amplification_rate" => push_unique(&mut p.at_followers, c("shares")),
             "applause_rate" => push_unique(&mut p.at_followers, c("likes")),
             "conversation_rate" => push_unique(&mut p.at_followers, c("comments")),
+            "conversions" | "revenue" => push_unique(&mut p.sums, c(k.name)),
+            "conversion_rate" => push_unique(&mut p.ratios, (c("conversions"), c("clicks"))),
+            "delivery_rate" => p.delivered = true,
             _ => {}
+        }
+        if k.source == Source::Cost {
+            if has(pcols, "spend") {
+                push_unique(&mut p.sums, c("spend"));
+            }
+            let total = match k.name {
+                "cpm" => Some(c("impressions")),
+                "cpc" => Some(c("clicks")),
+                "cpe" => Some(Metric::Eng),
+                "cpa" => Some(c("conversions")),
+                "roas" | "roi" => Some(c("revenue")),
+                _ => None,
+            };
+            if let Some(m) = total {
+                push_unique(&mut p.sums, m);
+            }
         }
     }
     let uses_eng = p.sums.contains(&Metric::Eng)
@@ -494,24 +705,10 @@ fn plan_posts(
         || p.at_followers.contains(&Metric::Eng);
     let mut cols: Vec<String> = Vec::new();
     if uses_eng {
-        if has(pcols, "likes") || has(pcols, "reactions") {
-            p.components.push(if has(pcols, "likes") && has(pcols, "reactions") {
-                "likes|reactions".into()
-            } else if has(pcols, "likes") {
-                "likes".into()
-            } else {
-                "reactions".into()
-            });
-        }
-        for comp in ENG_COMPONENTS.iter().take(3) {
-            if has(pcols, comp) {
-                p.components.push((*comp).to_string());
-            }
-        }
-        for comp in ["likes", ENG_COMPONENTS[3], "comments", "shares", "saves"] {
-            if has(pcols, comp) {
-                push_unique(&mut cols, comp.to_string());
-            }
+        let (components, columns) = engagement_components(pcols);
+        p.components = components;
+        for c in columns {
+            push_unique(&mut cols, c);
         }
     }
     if p.per_post_engagement_rate {
@@ -529,8 +726,13 @@ fn plan_posts(
         }
     }
     p.count_columns = cols.clone();
+    p.signed_columns = cols.iter().filter(|c| *c == "revenue").cloned().collect();
     p.needs_account = !p.at_followers.is_empty() || !attribute_dims.is_empty();
-    p.needs_time = periods || !p.at_followers.is_empty();
+    p.needs_time = periods || !p.at_followers.is_empty() || p.delivered;
+    p.currency = has(pcols, "currency") && cols.iter().any(|c| c == "spend" || c == "revenue");
+    if p.currency {
+        push_unique(&mut cols, "currency".to_string());
+    }
     for d in dims {
         push_unique(&mut cols, d.clone());
     }
@@ -583,7 +785,7 @@ mod tests {
             "impressions",
             "saves",
         ]);
-        let plan = build(&req(&["engagement_rate"], &["account_id"]), Some(&posts), None).expect("plan");
+        let plan = build(&req(&["engagement_rate"], &["account_id"]), Some(&posts), None, None).expect("plan");
         let pp = plan.posts.expect("posts plan");
         assert!(!pp.columns.contains(&"impressions".to_string()));
         assert_eq!(pp.components, names(&["likes", "comments", "saves"]));
@@ -594,27 +796,38 @@ mod tests {
     fn errors_have_codes() {
         let posts = names(&["account_id", "published_at", "likes", "content_type"]);
         let code = |r: Result<Plan>| r.err().map(|e| e.code()).unwrap_or("ok");
-        assert_eq!(code(build(&req(&["likez"], &[]), Some(&posts), None)), "unknown_kpi");
         assert_eq!(
-            code(build(&req(&["likes"], &["colour"]), Some(&posts), None)),
+            code(build(&req(&["likez"], &[]), Some(&posts), None, None)),
+            "unknown_kpi"
+        );
+        assert_eq!(
+            code(build(&req(&["likes"], &["colour"]), Some(&posts), None, None)),
             "unknown_dimension"
         );
         assert_eq!(
-            code(build(&req(&["followers"], &[]), Some(&posts), None)),
+            code(build(&req(&["followers"], &[]), Some(&posts), None, None)),
             "missing_table"
         );
-        assert_eq!(code(build(&req(&["reach"], &[]), Some(&posts), None)), "missing_column");
+        assert_eq!(
+            code(build(&req(&["reach"], &[]), Some(&posts), None, None)),
+            "missing_column"
+        );
         let acc = names(&["account_id", "date", "followers"]);
         assert_eq!(
-            code(build(&req(&["followers"], &["content_type"]), Some(&posts), Some(&acc))),
+            code(build(
+                &req(&["followers"], &["content_type"]),
+                Some(&posts),
+                Some(&acc),
+                None
+            )),
             "dimension_not_in_table"
         );
         let mut r = req(&["likes"], &[]);
         r.every = Some("1month".into());
-        assert_eq!(code(build(&r, Some(&posts), None)), "unknown_grain");
+        assert_eq!(code(build(&r, Some(&posts), None, None)), "unknown_grain");
         r.every = None;
         r.tz = "Mars/Olympus".into();
-        assert_eq!(code(build(&r, Some(&posts), None)), "unknown_time_zone");
+        assert_eq!(code(build(&r, Some(&posts), None, None)), "unknown_time_zone");
     }
 
     #[test]
@@ -628,7 +841,7 @@ mod tests {
             "reach",
             "impressions",
         ]);
-        let plan = build(&req(&["engagement"], &[]), Some(&posts), None).expect("plan");
+        let plan = build(&req(&["engagement"], &[]), Some(&posts), None, None).expect("plan");
         assert!(plan.kpis.iter().any(|k| k.name == "engagement_rate"));
         assert!(!plan
             .kpis
