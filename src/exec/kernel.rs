@@ -12,6 +12,7 @@ use polars::prelude::*;
 use polars_arrow::bitmap::Bitmap;
 use polars_core::runtime::THREAD_POOL;
 use rayon::prelude::*;
+use std::borrow::Cow;
 use std::hash::BuildHasher;
 
 const NONE: u32 = u32::MAX;
@@ -49,75 +50,128 @@ fn new_code(first: &mut Vec<IdxSize>, row: usize) -> u32 {
 }
 
 /// Codes of one column of any type (text and integers directly, others through text).
+/// Row ranges are encoded in parallel, then their dictionaries are merged in row order, so
+/// codes still number values in order of first appearance.
 pub(super) fn encode(column: &Column) -> Result<Codes> {
     let s = column.as_materialized_series();
     let dtype = s.dtype();
-    if matches!(dtype, DataType::String) {
-        return Ok(encode_str(s.str()?));
-    }
-    if dtype.is_integer() || dtype.is_bool() || dtype.is_temporal() {
-        let ints = s.to_physical_repr().cast(&DataType::Int64)?;
-        return Ok(encode_i64(ints.i64()?));
-    }
-    let text = s.cast(&DataType::String)?;
-    Ok(encode_str(text.str()?))
+    let s = if matches!(dtype, DataType::String) {
+        s.clone()
+    } else if dtype.is_integer() || dtype.is_bool() || dtype.is_temporal() {
+        s.to_physical_repr().cast(&DataType::Int64)?
+    } else {
+        s.cast(&DataType::String)?
+    };
+    let parts: Vec<(usize, Series)> = row_ranges(s.len())
+        .into_iter()
+        .map(|(start, len)| (start, s.slice(start as i64, len)))
+        .collect();
+    let locals: Vec<Result<Local>> = THREAD_POOL.install(|| {
+        parts
+            .par_iter()
+            .map(|(start, part)| {
+                let start = *start;
+                Ok(if let Ok(ca) = part.str() {
+                    Local::Text(local_codes(ca.downcast_iter().flat_map(|a| a.iter()), start))
+                } else {
+                    Local::Int(local_codes(
+                        part.i64()?.downcast_iter().flat_map(|a| a.iter().map(|v| v.copied())),
+                        start,
+                    ))
+                })
+            })
+            .collect()
+    });
+    let locals: Vec<Local> = locals.into_iter().collect::<Result<_>>()?;
+    Ok(merge_locals(locals, s.len()))
 }
 
-fn encode_str(ca: &StringChunked) -> Codes {
-    let mut codes = Vec::with_capacity(ca.len());
-    let mut first = Vec::new();
-    let mut map: PlHashMap<&str, u32> = PlHashMap::default();
-    let mut null_code = NONE;
+/// Row ranges for parallel work: about two per thread, none tiny.
+fn row_ranges(n: usize) -> Vec<(usize, usize)> {
+    let parts = (THREAD_POOL.current_num_threads() * 2).clamp(1, n / 65_536 + 1);
+    let step = n.div_ceil(parts).max(1);
+    (0..n).step_by(step).map(|start| (start, step.min(n - start))).collect()
+}
+
+/// One row range's own dictionary: its codes, its values in order of first appearance and
+/// the (global) row where each first appeared.
+struct LocalCodes<K> {
+    codes: Vec<u32>,
+    keys: Vec<K>,
+    first: Vec<IdxSize>,
+}
+
+enum Local<'a> {
+    Text(LocalCodes<Option<&'a str>>),
+    Int(LocalCodes<Option<i64>>),
+}
+
+fn local_codes<K: std::hash::Hash + Eq + Copy>(values: impl Iterator<Item = K>, start: usize) -> LocalCodes<K> {
+    let mut out = LocalCodes {
+        codes: Vec::new(),
+        keys: Vec::new(),
+        first: Vec::new(),
+    };
+    let mut map: PlHashMap<K, u32> = PlHashMap::default();
     // posts usually arrive grouped by account: a repeat of the previous value skips the hash
-    let mut prev: Option<(&str, u32)> = None;
-    let mut row = 0usize;
-    for arr in ca.downcast_iter() {
-        for v in arr.iter() {
-            let code = match v {
-                None => {
-                    if null_code == NONE {
-                        null_code = new_code(&mut first, row);
-                    }
-                    null_code
-                }
-                Some(s) => match prev {
-                    Some((p, c)) if p == s => c,
-                    _ => {
-                        let c = *map.entry(s).or_insert_with(|| new_code(&mut first, row));
-                        prev = Some((s, c));
-                        c
-                    }
-                },
-            };
-            codes.push(code);
-            row += 1;
-        }
+    let mut prev: Option<(K, u32)> = None;
+    for (i, v) in values.enumerate() {
+        let code = match prev {
+            Some((p, c)) if p == v => c,
+            _ => {
+                let c = *map.entry(v).or_insert_with(|| {
+                    out.keys.push(v);
+                    new_code(&mut out.first, start + i)
+                });
+                prev = Some((v, c));
+                c
+            }
+        };
+        out.codes.push(code);
     }
-    Codes { codes, first }
+    out
 }
 
-fn encode_i64(ca: &Int64Chunked) -> Codes {
-    let mut codes = Vec::with_capacity(ca.len());
-    let mut first = Vec::new();
-    let mut map: PlHashMap<i64, u32> = PlHashMap::default();
-    let mut null_code = NONE;
-    let mut row = 0usize;
-    for arr in ca.downcast_iter() {
-        for v in arr.iter() {
-            let code = match v {
-                None => {
-                    if null_code == NONE {
-                        null_code = new_code(&mut first, row);
-                    }
-                    null_code
-                }
-                Some(x) => *map.entry(*x).or_insert_with(|| new_code(&mut first, row)),
-            };
-            codes.push(code);
-            row += 1;
+fn merge_locals(locals: Vec<Local<'_>>, rows: usize) -> Codes {
+    fn merge<K: std::hash::Hash + Eq + Copy + Send + Sync>(locals: Vec<LocalCodes<K>>, rows: usize) -> Codes {
+        let mut map: PlHashMap<K, u32> = PlHashMap::default();
+        let mut first = Vec::new();
+        let remaps: Vec<Vec<u32>> = locals
+            .iter()
+            .map(|l| {
+                l.keys
+                    .iter()
+                    .zip(&l.first)
+                    .map(|(k, &row)| *map.entry(*k).or_insert_with(|| new_code(&mut first, row as usize)))
+                    .collect()
+            })
+            .collect();
+        let parts: Vec<Vec<u32>> = THREAD_POOL.install(|| {
+            locals
+                .par_iter()
+                .zip(&remaps)
+                .map(|(l, remap)| l.codes.iter().map(|&c| remap[c as usize]).collect())
+                .collect()
+        });
+        let mut codes = Vec::with_capacity(rows);
+        for p in parts {
+            codes.extend(p);
+        }
+        Codes { codes, first }
+    }
+    let mut texts = Vec::new();
+    let mut ints = Vec::new();
+    for l in locals {
+        match l {
+            Local::Text(t) => texts.push(t),
+            Local::Int(i) => ints.push(i),
         }
     }
-    Codes { codes, first }
+    if ints.is_empty() {
+        merge(texts, rows)
+    } else {
+        merge(ints, rows)
+    }
 }
 
 /// Codes of the pairs (a, b): a dense table when the pairs are few, a hash map otherwise.
@@ -148,11 +202,11 @@ pub(super) fn combine(a: &Codes, b: &Codes) -> Codes {
 }
 
 /// Codes of several columns together (one constant group for none).
-pub(super) fn combine_all(parts: &[&Codes], rows: usize) -> Codes {
+pub(super) fn combine_all<'a>(parts: &[&'a Codes], rows: usize) -> Cow<'a, Codes> {
     match parts {
-        [] => Codes::constant(rows),
-        [one] => (*one).clone(),
-        [a, b, rest @ ..] => rest.iter().fold(combine(a, b), |acc, c| combine(&acc, c)),
+        [] => Cow::Owned(Codes::constant(rows)),
+        [one] => Cow::Borrowed(*one),
+        [a, b, rest @ ..] => Cow::Owned(rest.iter().fold(combine(a, b), |acc, c| combine(&acc, c))),
     }
 }
 
@@ -292,55 +346,113 @@ pub(super) fn count_where(groups: &[u32], n: usize, flag: impl Fn(usize) -> bool
 /// A Date column as days, `NO_DAY` where missing.
 pub(super) fn days(column: &Column) -> Result<Vec<i32>> {
     let s = column.as_materialized_series().to_physical_repr();
-    let ca = s.i32()?;
-    let mut out = Vec::with_capacity(ca.len());
-    for arr in ca.downcast_iter() {
-        out.extend(arr.iter().map(|v| v.copied().unwrap_or(NO_DAY)));
+    let parts: Vec<Series> = row_ranges(s.len())
+        .into_iter()
+        .map(|(start, len)| s.slice(start as i64, len))
+        .collect();
+    let parts: Vec<Result<Vec<i32>>> = THREAD_POOL.install(|| {
+        parts
+            .par_iter()
+            .map(|p| {
+                let mut out = Vec::with_capacity(p.len());
+                for arr in p.i32()?.downcast_iter() {
+                    out.extend(arr.iter().map(|v| v.copied().unwrap_or(NO_DAY)));
+                }
+                Ok(out)
+            })
+            .collect()
+    });
+    let mut out = Vec::with_capacity(s.len());
+    for p in parts {
+        out.extend(p?);
     }
     Ok(out)
 }
 
-/// Period codes of each row, and the first day of each code's period (None for rows without a day).
+/// Period codes of each row, and the first day of each code's period (None for rows without
+/// a day). Days map to periods through a table over the days' range, in parallel.
 pub(super) fn period_codes(days: &[i32], every: Every) -> (Codes, Vec<Option<i32>>) {
+    let present = || days.par_iter().copied().filter(|&d| d != NO_DAY);
+    let (lo, hi) = THREAD_POOL.install(|| (present().min(), present().max()));
+    let (lo, hi) = (lo.unwrap_or(0), hi.unwrap_or(0));
+    let span = (i64::from(hi) - i64::from(lo) + 1) as usize;
+    if span > (1 << 22) {
+        return period_codes_sparse(days, every);
+    }
+    // period index of each day of the range; `starts` is each index's first day
+    let mut starts: Vec<Option<i32>> = Vec::new();
+    let mut table = vec![0u32; span];
+    let mut p = period_start(lo, every);
+    while p <= hi {
+        let next = next_period(p, every);
+        let from = (i64::from(p.max(lo)) - i64::from(lo)) as usize;
+        let to = ((i64::from(next.min(hi + 1)) - i64::from(lo)) as usize).min(span);
+        let index = starts.len() as u32;
+        table[from..to].iter_mut().for_each(|t| *t = index);
+        starts.push(Some(p));
+        p = next;
+    }
+    let null_index = starts.len() as u32;
+    starts.push(None);
+    const CHUNK: usize = 1 << 16;
+    let raw: Vec<u32> = THREAD_POOL.install(|| {
+        days.par_iter()
+            .with_min_len(CHUNK)
+            .map(|&d| {
+                if d == NO_DAY {
+                    null_index
+                } else {
+                    table[(d - lo) as usize]
+                }
+            })
+            .collect()
+    });
+    // keep only the periods that occur, numbered by first appearance (as other codes are)
+    let firsts: Vec<IdxSize> = THREAD_POOL.install(|| {
+        raw.par_chunks(CHUNK)
+            .enumerate()
+            .map(|(i, part)| {
+                let mut first = vec![IdxSize::MAX; starts.len()];
+                for (j, &c) in part.iter().enumerate().rev() {
+                    first[c as usize] = (i * CHUNK + j) as IdxSize;
+                }
+                first
+            })
+            .reduce(
+                || vec![IdxSize::MAX; starts.len()],
+                |a, b| a.into_iter().zip(b).map(|(x, y)| x.min(y)).collect(),
+            )
+    });
+    let mut seen: Vec<(IdxSize, usize)> = firsts
+        .iter()
+        .enumerate()
+        .filter(|(_, &r)| r != IdxSize::MAX)
+        .map(|(i, &r)| (r, i))
+        .collect();
+    seen.sort_unstable();
+    let mut remap = vec![NONE; starts.len()];
+    for (code, &(_, index)) in seen.iter().enumerate() {
+        remap[index] = code as u32;
+    }
+    let codes: Vec<u32> =
+        THREAD_POOL.install(|| raw.par_iter().with_min_len(CHUNK).map(|&c| remap[c as usize]).collect());
+    let first = seen.iter().map(|&(r, _)| r).collect();
+    let starts = seen.iter().map(|&(_, i)| starts[i]).collect();
+    (Codes { codes, first }, starts)
+}
+
+/// `period_codes` for days spread over thousands of years: a hash map of period starts.
+fn period_codes_sparse(days: &[i32], every: Every) -> (Codes, Vec<Option<i32>>) {
     let mut codes = Vec::with_capacity(days.len());
     let mut first = Vec::new();
     let mut starts: Vec<Option<i32>> = Vec::new();
-    let mut by_start: PlHashMap<i32, u32> = PlHashMap::default();
-    let lo = days.iter().copied().filter(|&d| d != NO_DAY).min().unwrap_or(0);
-    let hi = days.iter().copied().filter(|&d| d != NO_DAY).max().unwrap_or(0);
-    let span = (i64::from(hi) - i64::from(lo) + 1) as usize;
-    // a per-day cache of codes when the days span a sane range (they nearly always do)
-    let mut cache = if span <= (1 << 22) {
-        vec![NONE; span]
-    } else {
-        Vec::new()
-    };
-    let mut null_code = NONE;
+    let mut by_start: PlHashMap<Option<i32>, u32> = PlHashMap::default();
     for (row, &d) in days.iter().enumerate() {
-        let code = if d == NO_DAY {
-            if null_code == NONE {
-                null_code = new_code(&mut first, row);
-                starts.push(None);
-            }
-            null_code
-        } else {
-            let slot = (i64::from(d) - i64::from(lo)) as usize;
-            match cache.get(slot).copied() {
-                Some(c) if c != NONE => c,
-                _ => {
-                    let start = period_start(d, every);
-                    let c = *by_start.entry(start).or_insert_with(|| {
-                        starts.push(Some(start));
-                        new_code(&mut first, row)
-                    });
-                    if let Some(s) = cache.get_mut(slot) {
-                        *s = c;
-                    }
-                    c
-                }
-            }
-        };
-        codes.push(code);
+        let start = (d != NO_DAY).then(|| period_start(d, every));
+        codes.push(*by_start.entry(start).or_insert_with(|| {
+            starts.push(start);
+            new_code(&mut first, row)
+        }));
     }
     (Codes { codes, first }, starts)
 }
@@ -426,6 +538,10 @@ pub(super) struct FollowerIndex {
     offsets: Vec<usize>,
     days: Vec<i32>,
     values: Vec<f64>,
+    /// Per account, the value on every day from its first to its last snapshot (carried
+    /// forward), at these offsets: one lookup instead of a binary search. Absent when the
+    /// spans would take too much memory.
+    daily: Option<(Vec<usize>, Vec<f64>)>,
 }
 
 impl FollowerIndex {
@@ -438,10 +554,32 @@ impl FollowerIndex {
         for i in 1..=accounts {
             offsets[i] += offsets[i - 1];
         }
+        let days: Vec<i32> = rows.iter().map(|r| r.1).collect();
+        let values: Vec<f64> = rows.iter().map(|r| r.2).collect();
+        let span = |a: usize| match (offsets[a], offsets[a + 1]) {
+            (lo, hi) if hi > lo => (i64::from(days[hi - 1]) - i64::from(days[lo]) + 1) as usize,
+            _ => 0,
+        };
+        let total: usize = (0..accounts).map(span).sum();
+        let daily = (total <= (1 << 26)).then(|| {
+            let mut starts = Vec::with_capacity(accounts + 1);
+            let mut daily = Vec::with_capacity(total);
+            for a in 0..accounts {
+                starts.push(daily.len());
+                let (lo, hi) = (offsets[a], offsets[a + 1]);
+                for k in lo..hi {
+                    let until = if k + 1 < hi { days[k + 1] } else { days[k] + 1 };
+                    daily.extend(std::iter::repeat_n(values[k], (until - days[k]) as usize));
+                }
+            }
+            starts.push(daily.len());
+            (starts, daily)
+        });
         Self {
             offsets,
-            days: rows.iter().map(|r| r.1).collect(),
-            values: rows.iter().map(|r| r.2).collect(),
+            days,
+            values,
+            daily,
         }
     }
 
@@ -451,12 +589,17 @@ impl FollowerIndex {
         let (Some(&lo), Some(&hi)) = (self.offsets.get(a), self.offsets.get(a + 1)) else {
             return f64::NAN;
         };
-        let k = self.days[lo..hi].partition_point(|&d| d <= day);
-        if k == 0 || day == NO_DAY {
-            f64::NAN
-        } else {
-            self.values[lo + k - 1]
+        if lo == hi || day == NO_DAY || day < self.days[lo] {
+            return f64::NAN;
         }
+        if day >= self.days[hi - 1] {
+            return self.values[hi - 1];
+        }
+        if let Some((starts, daily)) = &self.daily {
+            return daily[starts[a] + (day - self.days[lo]) as usize];
+        }
+        let k = self.days[lo..hi].partition_point(|&d| d <= day);
+        self.values[lo + k - 1]
     }
 }
 
@@ -720,5 +863,13 @@ mod tests {
         assert!(index.at(1, 25).is_nan());
         assert_eq!(index.at(2, 5), 7.0);
         assert!(index.at(2, NO_DAY).is_nan());
+        let sparse = FollowerIndex {
+            daily: None,
+            ..FollowerIndex::new(3, &[(0, 10, 100.0), (0, 20, 120.0), (2, 5, 7.0)])
+        };
+        for day in 0..30 {
+            let (a, b) = (index.at(0, day), sparse.at(0, day));
+            assert!(a == b || (a.is_nan() && b.is_nan()), "day {day}: {a} vs {b}");
+        }
     }
 }

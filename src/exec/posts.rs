@@ -149,10 +149,13 @@ pub(super) fn read_for_contracts(pp: &PostsPlan, lf: LazyFrame, tz: Option<&str>
     read(tz, pp, lf)
 }
 
-/// The kernel's work list: which sums, counts and followers-at-post sums each state needs.
-fn state_ops<'a>(pp: &PostsPlan, df: &'a DataFrame) -> Result<Vec<Op<'a>>> {
+/// The kernel's work list: which sums, counts and followers-at-post sums each state needs,
+/// and states that equal another one (a ratio side whose other side is never null is the
+/// plain sum): (existing state, alias).
+fn state_ops<'a>(pp: &PostsPlan, df: &'a DataFrame) -> Result<(Vec<Op<'a>>, Vec<(String, String)>)> {
     let num = |m: &Metric| Num::of(df.column(metric_column(m))?);
     let mut ops = Vec::new();
+    let mut aliases = Vec::new();
     for m in &pp.sums {
         ops.push(Op::Sum {
             value: num(m)?,
@@ -165,18 +168,19 @@ fn state_ops<'a>(pp: &PostsPlan, df: &'a DataFrame) -> Result<Vec<Op<'a>>> {
         // rule 1: both sums over the rows where both inputs are present
         let (na, nb) = (num(a)?, num(b)?);
         let (n, d) = ratio_names(a, b);
-        ops.push(Op::Sum {
-            value: na,
-            sum: n,
-            count: None,
-            mask: nb.validity(),
-        });
-        ops.push(Op::Sum {
-            value: nb,
-            sum: d,
-            count: None,
-            mask: na.validity(),
-        });
+        for (value, metric, other, name) in [(na, a, nb, n), (nb, b, na, d)] {
+            let mask = other.validity();
+            if mask.is_none() && pp.sums.contains(metric) {
+                aliases.push((sum_name(metric), name));
+            } else {
+                ops.push(Op::Sum {
+                    value,
+                    sum: name,
+                    count: None,
+                    mask,
+                });
+            }
+        }
     }
     if pp.per_post_engagement_rate {
         ops.push(Op::Sum {
@@ -194,7 +198,7 @@ fn state_ops<'a>(pp: &PostsPlan, df: &'a DataFrame) -> Result<Vec<Op<'a>>> {
             den: d,
         });
     }
-    Ok(ops)
+    Ok((ops, aliases))
 }
 
 /// The posts' partial states at the output grain `keys`.
@@ -255,6 +259,8 @@ pub(super) fn states(
             .collect::<Result<Vec<_>>>()
     })?;
     let code_of = |name: &String| encoded.iter().position(|c| c == name).map(|i| &codes[i]);
+    rows.stages
+        .push(("posts_encode_s".into(), started.elapsed().as_secs_f64()));
     let days = if pp.needs_time {
         Some(kernel::days(df.column(DAY)?)?)
     } else {
@@ -269,6 +275,8 @@ pub(super) fn states(
         parts.push(p);
     }
     let groups = kernel::combine_all(&parts, n);
+    rows.stages
+        .push(("posts_periods_s".into(), started.elapsed().as_secs_f64()));
 
     let fap = match (&days, pp.at_followers.is_empty()) {
         (Some(days), false) => {
@@ -298,8 +306,15 @@ pub(super) fn states(
 
     let started = std::time::Instant::now();
     let (row_counts, no_fap) = kernel::row_counts(&groups.codes, groups.n(), fap.as_deref());
-    let ops = state_ops(pp, &df)?;
-    let state_columns = kernel::run_ops(&ops, &groups, fap.as_deref())?;
+    let (ops, aliases) = state_ops(pp, &df)?;
+    let mut state_columns = kernel::run_ops(&ops, &groups, fap.as_deref())?;
+    for (from, to) in aliases {
+        let same = state_columns
+            .iter()
+            .find(|c| c.name().as_str() == from)
+            .ok_or_else(|| Error::Internal(format!("state {from} was not computed")))?;
+        state_columns.push(same.clone().with_name(to.into()));
+    }
     let mut columns = Vec::new();
     for k in &grain {
         columns.push(df.column(k)?.take_slice(&groups.first)?);
