@@ -109,7 +109,7 @@ fn catch<T>(f: impl FnOnce() -> crate::error::Result<T>) -> crate::error::Result
 
 /// Computes KPIs; returns (Arrow stream capsule of the result, details dict).
 #[pyfunction]
-#[pyo3(signature = (kpis, by, every, tz, dedupe, posts=None, accounts=None, contracts=None))]
+#[pyo3(signature = (kpis, by, every, tz, dedupe, posts=None, accounts=None, contracts=None, traffic=None, sources=Vec::new()))]
 #[allow(clippy::too_many_arguments)]
 pub fn compute<'py>(
     py: Python<'py>,
@@ -121,6 +121,8 @@ pub fn compute<'py>(
     posts: Option<Bound<'py, PyAny>>,
     accounts: Option<Bound<'py, PyAny>>,
     contracts: Option<Bound<'py, PyAny>>,
+    traffic: Option<Bound<'py, PyAny>>,
+    sources: Vec<(String, String)>,
 ) -> PyResult<(Bound<'py, PyCapsule>, Bound<'py, PyDict>)> {
     let dedupe = match dedupe.as_deref() {
         None => Dedupe::Error,
@@ -139,6 +141,7 @@ pub fn compute<'py>(
         every,
         tz,
         dedupe,
+        sources,
     };
     let posts = Arg::from_py(posts)?;
     let accounts = Arg::from_py(accounts)?;
@@ -146,11 +149,14 @@ pub fn compute<'py>(
     let posts_cols = posts.as_ref().map(Arg::columns).transpose()?;
     let accounts_cols = accounts.as_ref().map(Arg::columns).transpose()?;
     let contracts_cols = contracts.as_ref().map(Arg::columns).transpose()?;
+    let traffic = Arg::from_py(traffic)?;
+    let traffic_cols = traffic.as_ref().map(Arg::columns).transpose()?;
     let plan = plan::build(
         &request,
         posts_cols.as_deref(),
         accounts_cols.as_deref(),
         contracts_cols.as_deref(),
+        traffic_cols.as_deref(),
     )?;
     let started = std::time::Instant::now();
     let posts = match (posts, &plan.posts) {
@@ -165,6 +171,10 @@ pub fn compute<'py>(
         (Some(arg), Some(cp)) => Some(arg.into_table(&cp.columns)?),
         _ => None,
     };
+    let traffic = match (traffic, &plan.traffic) {
+        (Some(arg), Some(tp)) => Some(arg.into_table(&tp.columns)?),
+        _ => None,
+    };
     let crossing = started.elapsed().as_secs_f64();
     let started = std::time::Instant::now();
     let output = py.detach(|| {
@@ -172,7 +182,8 @@ pub fn compute<'py>(
             let posts = posts.map(Table::into_lazy).transpose()?;
             let accounts = accounts.map(Table::into_lazy).transpose()?;
             let contracts = contracts.map(Table::into_lazy).transpose()?;
-            exec::run(&plan, posts, accounts, contracts)
+            let traffic = traffic.map(Table::into_lazy).transpose()?;
+            exec::run(&plan, posts, accounts, contracts, traffic)
         })
     })?;
     let engine = started.elapsed().as_secs_f64();
@@ -243,6 +254,15 @@ pub fn catalog_rows() -> Vec<(String, String, String, String, Vec<String>, Strin
                 k.rule.into(),
             )
         })
+        .collect()
+}
+
+/// The default source table: (source or host, platform).
+#[pyfunction]
+pub fn source_table() -> Vec<(String, String)> {
+    crate::sources::DEFAULT
+        .iter()
+        .map(|(s, p)| (s.to_string(), p.to_string()))
         .collect()
 }
 

@@ -6,6 +6,7 @@ pub mod error;
 pub mod exec;
 pub mod ingest;
 pub mod plan;
+pub mod sources;
 
 mod bindings;
 
@@ -23,6 +24,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(bindings::contract_status, m)?)?;
     m.add_function(wrap_pyfunction!(bindings::catalog_rows, m)?)?;
     m.add_function(wrap_pyfunction!(bindings::presets, m)?)?;
+    m.add_function(wrap_pyfunction!(bindings::source_table, m)?)?;
     m.add_function(wrap_pyfunction!(bindings::explain, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -14,7 +14,8 @@ SCOPE = [
     "engagements", "engagement_rate", "engagement_rate_impressions", "engagement_rate_followers",
     "avg_engagement_rate_per_post", "amplification_rate", "applause_rate", "conversation_rate",
     "virality_rate", "ctr", "conversions", "conversion_rate", "revenue", "cost", "cpm", "cpc", "cpe", "cpa",
-    "roas", "roi", "posts_agreed", "delivery_rate",
+    "roas", "roi", "posts_agreed", "delivery_rate", "mentions", "share_of_voice", "referral_traffic",
+    "referral_share", "website_traffic",
 ]  # fmt: skip
 
 
@@ -22,7 +23,7 @@ def test_catalog_lists_every_kpi_in_scope():
     cat = sk.catalog()
     assert cat.columns == ["name", "goal", "definition", "unit", "inputs", "rule"]
     assert sorted(cat["name"].to_list()) == sorted(SCOPE)
-    assert set(sk.presets()) == {"awareness", "engagement", "conversion", "content"}
+    assert set(sk.presets()) == {"awareness", "engagement", "traffic", "conversion", "content"}
 
 
 def test_explain_gives_the_rule():
@@ -50,6 +51,7 @@ def test_every_native_export_is_wrapped():
         "presets": sk.presets,
         "explain": sk.explain,
         "contract_status": sk.contract_status,
+        "source_table": sk.sources,
     }
     natives = {
         n

@@ -25,7 +25,7 @@ shape: (2, 4)
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -59,6 +59,7 @@ __all__ = [
     "datasets",
     "explain",
     "presets",
+    "sources",
 ]
 
 
@@ -119,6 +120,8 @@ def compute_details(
     accounts: Any = None,
     *,
     contracts: Any = None,
+    traffic: Any = None,
+    sources: Mapping[str, str] | None = None,
     kpis: str | Sequence[str],
     by: str | Sequence[str] = (),
     every: str | None = None,
@@ -130,7 +133,7 @@ def compute_details(
 
     Parameters
     ----------
-    posts, accounts, contracts, kpis, by, every, tz, dedupe, output
+    posts, accounts, contracts, traffic, sources, kpis, by, every, tz, dedupe, output
         As for :func:`compute`.
 
     Returns
@@ -151,6 +154,8 @@ def compute_details(
         posts=as_table(posts, "posts"),
         accounts=as_table(accounts, "accounts"),
         contracts=as_table(contracts, "contracts"),
+        traffic=as_table(traffic, "traffic"),
+        sources=[(str(k), str(v)) for k, v in (sources or {}).items()],
     )
     frame: Any = pl.DataFrame(_ArrowStream(capsule))
     if output == "pandas":
@@ -171,6 +176,8 @@ def compute(
     accounts: Any = None,
     *,
     contracts: Any = None,
+    traffic: Any = None,
+    sources: Mapping[str, str] | None = None,
     kpis: str | Sequence[str],
     by: str | Sequence[str] = (),
     every: str | None = None,
@@ -196,6 +203,13 @@ def compute(
         ``currency``). Fees and deliverables are pro-rated by the days of each agreement inside
         a period. Needed by ``posts_agreed`` and ``delivery_rate``; ``cost`` adds the fees to the
         posts' ``spend`` when given.
+    traffic
+        Web analytics rows: ``date``, ``source`` (a platform name or referrer such as
+        ``l.instagram.com``, ``t.co``, ``utm_source=ig``), ``sessions`` (optionally ``medium``,
+        ``campaign``). Sources are matched to a ``platform`` through :func:`sources`, so
+        ``by=["platform"]`` lines traffic up with posts.
+    sources
+        Additions to the source table, ``{source or host: platform}``; they take precedence.
     kpis
         KPI names from :func:`catalog` and goal presets (``"awareness"``, ``"engagement"``,
         ``"conversion"``, ``"content"``). Preset members whose inputs are missing are left out and reported in
@@ -229,6 +243,8 @@ def compute(
         posts,
         accounts,
         contracts=contracts,
+        traffic=traffic,
+        sources=sources,
         kpis=kpis,
         by=by,
         every=every,
@@ -304,6 +320,22 @@ def catalog() -> pl.DataFrame:
         },
         orient="row",
     )
+
+
+def sources() -> pl.DataFrame:
+    """The table that matches traffic sources and referrers to platforms.
+
+    A source is lower-cased, reduced to its ``utm_source`` value or to the host of a URL
+    (without ``www.``), then looked up as a whole and host by host without its leftmost
+    labels (``lm.facebook.com`` -> ``facebook.com``). Unmatched sources keep their own name
+    as ``platform`` and count in ``website_traffic`` only. Pass ``sources={...}`` to
+    :func:`compute` to add entries.
+
+    >>> import socialkpi as sk
+    >>> sk.sources().filter(source="t.co").row(0)
+    ('t.co', 'x')
+    """
+    return pl.DataFrame(_core.source_table(), schema={"source": pl.String, "platform": pl.String}, orient="row")
 
 
 def presets() -> dict[str, list[str]]:

@@ -21,6 +21,8 @@ pub enum Source {
     Contracts,
     /// Posts delivered inside contract windows, over what the contracts agreed.
     PostsAndContracts,
+    /// Web analytics rows (sessions by source, matched to a platform).
+    Traffic,
 }
 
 /// One KPI of the catalogue.
@@ -44,6 +46,8 @@ const REACH_RULE: &str =
 const SNAPSHOT_RULE: &str = "rule 4: snapshots are semi-additive (last snapshot per account in the period, then summed across accounts; never summed over time)";
 const COST_RULE: &str = "cost is the posts' spend plus contract fees pro-rated by the days of each contract inside the period (a 30-day contract of 3,000 with 10 days in a month puts 1,000 in it); the cost-per KPIs divide the group's cost by the group's own totals, and rule 2 applies (a zero or missing denominator gives null)";
 const CONTRACT_RULE: &str = "contract deliverables are pro-rated like fees: posts_agreed × (days of the contract inside the period) / (days of the contract), start and end inclusive";
+const SHARE_RULE: &str = "a share of the period's total: the group's value over the sum of all groups in the same period (null when that total is 0 or missing)";
+const TRAFFIC_RULE: &str = "a flow over traffic rows: 0 where the group has no rows in the period, null where rows exist but none reported sessions; a source counts as referral traffic when it matches a social platform (see sk.sources())";
 const FAP_RULE: &str = "rules 1 and 2 with followers-at-post: each post is divided by its account's last follower snapshot on or before the post's day; posts without one are left out";
 
 macro_rules! kpi {
@@ -86,6 +90,11 @@ pub const KPIS: &[Kpi] = &[
     kpi!("conversation_rate", "engagement", "ratio", PostsAtFollowers, &["comments", "followers"], FAP_RULE, "Σ comments / Σ followers-at-post"),
     kpi!("virality_rate", "engagement", "ratio", Posts, &["shares", "impressions"], RATIO_RULE, "Σ shares / Σ impressions"),
     kpi!("ctr", "traffic", "ratio", Posts, &["clicks", "impressions"], RATIO_RULE, "Σ clicks / Σ impressions"),
+    kpi!("mentions", "awareness", "count", Accounts, &["mentions"], SUM_RULE, "Σ mentions (accounts table)"),
+    kpi!("share_of_voice", "awareness", "ratio", Accounts, &["mentions"], SHARE_RULE, "a group's mentions / all mentions in the same period"),
+    kpi!("referral_traffic", "traffic", "count", Traffic, &["sessions", "source"], TRAFFIC_RULE, "Σ sessions from social sources (traffic table)"),
+    kpi!("referral_share", "traffic", "ratio", Traffic, &["sessions", "source"], SHARE_RULE, "a source's referral sessions / all referral sessions in the period"),
+    kpi!("website_traffic", "traffic", "count", Traffic, &["sessions"], TRAFFIC_RULE, "Σ sessions, all sources"),
     kpi!("conversions", "conversion", "count", Posts, &["conversions"], SUM_RULE, "Σ conversions attributed to posts"),
     kpi!("conversion_rate", "conversion", "ratio", Posts, &["conversions", "clicks"], RATIO_RULE, "Σ conversions / Σ clicks"),
     kpi!("revenue", "conversion", "money", Posts, &["revenue"], SUM_RULE, "Σ revenue attributed to posts"),
@@ -113,6 +122,8 @@ pub const PRESETS: &[(&str, &[&str])] = &[
             "followers_start",
             "follower_growth",
             "follower_growth_rate",
+            "mentions",
+            "share_of_voice",
         ],
     ),
     (
@@ -134,6 +145,10 @@ pub const PRESETS: &[(&str, &[&str])] = &[
             "clicks",
             "ctr",
         ],
+    ),
+    (
+        "traffic",
+        &["referral_traffic", "referral_share", "website_traffic", "clicks", "ctr"],
     ),
     (
         "conversion",
@@ -171,6 +186,7 @@ pub fn explain(kpi: &Kpi) -> String {
         Source::Cost => "posts (spend) and contracts (fees)",
         Source::Contracts => "contracts",
         Source::PostsAndContracts => "posts and contracts",
+        Source::Traffic => "traffic (web analytics)",
     };
     format!(
         "{name} ({goal}, {unit}): {def}.\nReads: {tables}{inputs}.\nRule: {rule}.",

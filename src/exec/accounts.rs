@@ -36,7 +36,7 @@ impl Snapshots {
         let mut select = Vec::new();
         for c in &ap.columns {
             select.push(match c.as_str() {
-                "followers" | "profile_visits" => ingest::count_expr(c, &dtype(c)?, TABLE)?,
+                "followers" | "profile_visits" | "mentions" => ingest::count_expr(c, &dtype(c)?, TABLE)?,
                 DATE => ingest::date_expr(c, &dtype(c)?, TABLE)?,
                 _ => col(c.as_str()),
             });
@@ -60,7 +60,7 @@ impl Snapshots {
                 df = df.lazy().filter(missing.not()).collect()?;
             }
         }
-        for c in ["followers", "profile_visits"] {
+        for c in ["followers", "profile_visits", "mentions"] {
             if let Ok(column) = df.column(c) {
                 if column.as_materialized_series().min::<f64>()?.is_some_and(|v| v < 0.0) {
                     return Err(Error::input("negative_value", format!("column '{c}' of accounts has negative values; counts cannot be negative. Fix or filter those rows before computing")));
@@ -191,14 +191,12 @@ impl Snapshots {
             base = base.with_column(lit(true).alias(ALL));
         }
         let mut aggs = vec![len().cast(DataType::Int64).alias("a:rows")];
-        if ap.profile_visits {
-            aggs.push(col("profile_visits").sum().alias("as:profile_visits"));
-            aggs.push(
-                col("profile_visits")
-                    .count()
-                    .cast(DataType::Int64)
-                    .alias("an:profile_visits"),
-            );
+        // account flows: summed over the daily snapshots, with the count that reported one
+        for (wanted, c) in [(ap.profile_visits, "profile_visits"), (ap.mentions, "mentions")] {
+            if wanted {
+                aggs.push(col(c).sum().alias(format!("as:{c}")));
+                aggs.push(col(c).count().cast(DataType::Int64).alias(format!("an:{c}")));
+            }
         }
         let mut out = base.clone().group_by(group.clone()).agg(aggs);
         if ap.followers {

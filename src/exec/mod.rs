@@ -7,6 +7,7 @@ mod accounts;
 mod contracts;
 mod kernel;
 mod posts;
+mod traffic;
 
 use crate::error::{Error, Result};
 use crate::plan::{Metric, Plan, PERIOD};
@@ -96,6 +97,7 @@ pub fn run(
     posts: Option<LazyFrame>,
     accounts: Option<LazyFrame>,
     contracts: Option<LazyFrame>,
+    traffic: Option<LazyFrame>,
 ) -> Result<Output> {
     let mut rows = RowAccount::default();
     let mut warnings = plan.warnings.clone();
@@ -154,9 +156,24 @@ pub fn run(
         (Some(cp), Some(c)) => Some(rows.time("contracts_states_s", |_| c.states(plan, cp, &keys))?),
         _ => None,
     };
+    let traffic_states = match (&plan.traffic, traffic) {
+        (Some(tp), Some(lf)) => Some(rows.time("traffic_states_s", |rows| {
+            traffic::states(plan, tp, lf, &keys, rows, &mut warnings)
+        })?),
+        (Some(_), None) => {
+            return Err(Error::query(
+                "missing_table",
+                "the traffic table is needed by the KPIs asked for; pass traffic=...",
+            ))
+        }
+        _ => None,
+    };
     // every (group, period) of any table appears: full joins of the states on the keys
     let mut joined: Option<DataFrame> = None;
-    for states in [post_states, account_states, contract_states].into_iter().flatten() {
+    for states in [post_states, account_states, contract_states, traffic_states]
+        .into_iter()
+        .flatten()
+    {
         joined = Some(match joined {
             None => states,
             Some(left) => {
@@ -286,6 +303,16 @@ fn cost(plan: &Plan) -> Result<Expr> {
     })
 }
 
+/// A group's value over the total of all groups in the same period.
+fn share_of_period(value: Expr, plan: &Plan) -> Result<Expr> {
+    let total = if plan.every.is_some() {
+        value.clone().sum().over([col(PERIOD)])?
+    } else {
+        value.clone().sum()
+    };
+    Ok(ratio(value, total))
+}
+
 fn finalise(kpi: &str, plan: &Plan) -> Result<Expr> {
     let m = |c: &str| Metric::Column(c.to_string());
     let post_flow = |metric: &Metric| flow("rows", &sum_name(metric), &nonnull_name(metric));
@@ -298,6 +325,10 @@ fn finalise(kpi: &str, plan: &Plan) -> Result<Expr> {
         ratio(state(&n), state(&d))
     };
     let growth = || state("followers") - state("followers_start");
+    let mentions = || flow("a:rows", "as:mentions", "an:mentions");
+    // sessions from social sources: 0 where the group's rows have none, null where no row
+    // reported sessions at all
+    let referral = || flow("t:rows", "t:referral", "t:sessions_n");
     Ok(match kpi {
         "posts" => state("rows").fill_null(lit(0)).cast(DataType::Int64),
         "impressions" | "reach" | "likes" | "comments" | "shares" | "saves" | "clicks" => post_flow(&m(kpi)),
@@ -329,6 +360,11 @@ fn finalise(kpi: &str, plan: &Plan) -> Result<Expr> {
         "roas" => ratio(post_flow(&m("revenue")), cost(plan)?),
         "roi" => ratio(post_flow(&m("revenue")) - cost(plan)?, cost(plan)?),
         "posts_agreed" => state("c:agreed").fill_null(lit(0.0)),
+        "mentions" => mentions(),
+        "share_of_voice" => share_of_period(mentions(), plan)?,
+        "website_traffic" => flow("t:rows", "t:sessions", "t:sessions_n"),
+        "referral_traffic" => referral(),
+        "referral_share" => share_of_period(referral(), plan)?,
         "delivery_rate" => ratio(state(posts::DELIVERED).fill_null(lit(0)), state("c:agreed")),
         "followers" => state("followers"),
         "followers_start" => state("followers_start"),

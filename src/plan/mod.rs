@@ -64,6 +64,8 @@ pub struct Request {
     pub every: Option<String>,
     pub tz: String,
     pub dedupe: Dedupe,
+    /// The user's additions to the source table: (source or host, platform).
+    pub sources: Vec<(String, String)>,
 }
 
 /// A post-level quantity that is summed: a column, or the engagement sum `eng`.
@@ -148,12 +150,25 @@ pub struct AccountsPlan {
     pub dims: Vec<String>,
     pub followers: bool,
     pub profile_visits: bool,
+    pub mentions: bool,
     /// Snapshots are needed for followers-at-post.
     pub snapshots_for_posts: bool,
     /// Account attributes joined onto posts.
     pub attributes: Vec<String>,
     /// The account table's rows define result rows (an account KPI was asked for).
     pub defines_rows: bool,
+}
+
+/// What the traffic table must produce.
+#[derive(Debug, Clone, Default)]
+pub struct TrafficPlan {
+    pub columns: Vec<String>,
+    /// `by` dimensions (traffic columns, or `platform` matched from `source`).
+    pub dims: Vec<String>,
+    /// `platform` is derived from `source` through the source table.
+    pub platform_from_source: bool,
+    /// Sessions from social sources are needed (referral KPIs).
+    pub referral: bool,
 }
 
 /// A checked request: everything `exec` needs.
@@ -169,6 +184,9 @@ pub struct Plan {
     pub posts: Option<PostsPlan>,
     pub accounts: Option<AccountsPlan>,
     pub contracts: Option<ContractsPlan>,
+    pub traffic: Option<TrafficPlan>,
+    /// The user's additions to the source table.
+    pub sources: Vec<(String, String)>,
     /// Preset members left out because their inputs were not given.
     pub warnings: Vec<String>,
 }
@@ -179,6 +197,7 @@ const ENG_COMPONENTS: [&str; 4] = ["comments", "shares", "saves", "reactions"];
 fn missing_table(kpi: &str, table: &str) -> Error {
     let how = match table {
         "accounts" => "accounts=... (daily snapshots with account_id, date, followers)",
+        "traffic" => "traffic=... (web analytics rows with date, source and sessions)",
         "contracts" => {
             "contracts=... (one row per influencer agreement with account_id, campaign, start, end, posts_agreed, fee)"
         }
@@ -265,6 +284,7 @@ pub fn build(
     posts_cols: Option<&[String]>,
     accounts_cols: Option<&[String]>,
     contracts_cols: Option<&[String]>,
+    traffic_cols: Option<&[String]>,
 ) -> Result<Plan> {
     let every = req.every.as_deref().map(Every::parse).transpose()?;
     let tz = report_zone(&req.tz)?;
@@ -288,7 +308,7 @@ pub fn build(
     let mut warnings = Vec::new();
     let mut kpis: Vec<&'static Kpi> = Vec::new();
     for (kpi, explicit) in expand_kpis(&req.kpis)? {
-        match usable(kpi, posts_cols, accounts_cols, contracts_cols) {
+        match usable(kpi, posts_cols, accounts_cols, contracts_cols).and_then(|()| usable_traffic(kpi, traffic_cols)) {
             Ok(()) => kpis.push(kpi),
             Err(e) if explicit => return Err(e),
             Err(e) => warnings.push(format!("{} was left out of the preset: {e}", kpi.name)),
@@ -308,6 +328,13 @@ pub fn build(
     let pcols = posts_cols.unwrap_or(&empty);
     let acols = accounts_cols.unwrap_or(&empty);
     let ccols = contracts_cols.unwrap_or(&empty);
+    let tcols = traffic_cols.unwrap_or(&empty);
+    let traffic_kpis: Vec<&str> = kpis
+        .iter()
+        .filter(|k| k.source == Source::Traffic)
+        .map(|k| k.name)
+        .collect();
+    let derived_platform = !has(tcols, "platform") && has(tcols, "source");
     let contract_kpis: Vec<&str> = kpis
         .iter()
         .filter(|k| reads_contracts(k, contracts_cols.is_some()))
@@ -334,7 +361,8 @@ pub fn build(
         let in_posts = posts_used && has(pcols, d);
         let in_accounts = accounts_used && has(acols, d)
             || (posts_used && accounts_cols.is_some_and(|a| has(a, d)) && has(pcols, "account_id"));
-        let in_some_table = has(pcols, d) || has(acols, d) || has(ccols, d);
+        let in_traffic = has(tcols, d) || (d == "platform" && derived_platform);
+        let in_some_table = has(pcols, d) || has(acols, d) || has(ccols, d) || in_traffic;
         if !in_posts && !in_accounts && !in_some_table {
             let mut all: Vec<&str> = pcols.iter().chain(acols).chain(ccols).map(String::as_str).collect();
             all.dedup();
@@ -351,6 +379,14 @@ pub fn build(
                 ));
             }
             account_dims.push(d.clone());
+        }
+        if let Some(kpi) = traffic_kpis.first() {
+            if !in_traffic {
+                return Err(Error::query(
+                    "dimension_not_in_table",
+                    format!("KPI '{kpi}' comes from the traffic table, which has no column '{d}'; group traffic KPIs by platform (matched from source), source, medium or campaign, or compute '{d}' KPIs in a separate call"),
+                ));
+            }
         }
         if let Some(kpi) = contract_kpis.first() {
             if !has(ccols, d) {
@@ -390,6 +426,7 @@ pub fn build(
         };
         for k in &kpis {
             match k.source {
+                Source::Accounts if k.inputs.contains(&"mentions") => ap.mentions = true,
                 Source::Accounts => ap.followers = true,
                 Source::PostsAtFollowers => ap.snapshots_for_posts = true,
                 Source::PostsElseAccounts if !has(pcols, "profile_visits") => ap.profile_visits = true,
@@ -407,6 +444,9 @@ pub fn build(
         }
         if ap.profile_visits {
             push_unique(&mut cols, "profile_visits".to_string());
+        }
+        if ap.mentions {
+            push_unique(&mut cols, "mentions".to_string());
         }
         for c in &cols {
             if !has(acols, c) {
@@ -462,6 +502,46 @@ pub fn build(
         cp.columns = cols;
         Some(cp)
     };
+    let traffic = if traffic_kpis.is_empty() {
+        None
+    } else {
+        let mut tp = TrafficPlan {
+            dims: req.by.clone(),
+            referral: kpis
+                .iter()
+                .any(|k| k.source == Source::Traffic && k.inputs.contains(&"source")),
+            ..Default::default()
+        };
+        tp.platform_from_source = derived_platform && (tp.referral || req.by.iter().any(|d| d == "platform"));
+        let mut cols: Vec<String> = vec!["date".to_string(), "sessions".to_string()];
+        for d in &req.by {
+            if !(d == "platform" && tp.platform_from_source) {
+                push_unique(&mut cols, d.clone());
+            }
+        }
+        if tp.referral || tp.platform_from_source {
+            push_unique(
+                &mut cols,
+                if derived_platform { "source" } else { "platform" }.to_string(),
+            );
+        }
+        for c in &cols {
+            if !has(tcols, c) {
+                if c == "date" {
+                    return Err(Error::schema(
+                        "missing_column",
+                        format!(
+                            "the traffic table has no 'date' column{}; traffic rows need the day of their sessions",
+                            did_you_mean(&suggest("date", tcols.iter().map(String::as_str)))
+                        ),
+                    ));
+                }
+                return Err(missing_column(traffic_kpis[0], c, "traffic", tcols));
+            }
+        }
+        tp.columns = cols;
+        Some(tp)
+    };
     let mut posts = posts;
     if let (Some(pp), Some(cp)) = (posts.as_mut(), &contracts) {
         if pp.delivered {
@@ -494,6 +574,8 @@ pub fn build(
         posts,
         accounts,
         contracts,
+        traffic,
+        sources: req.sources.clone(),
         warnings,
     })
 }
@@ -504,7 +586,7 @@ fn reads_posts(k: &Kpi, pcols: &[String]) -> bool {
         Source::PostsElseAccounts => has(pcols, "profile_visits"),
         // cost alone reads posts for their spend; the cost-per KPIs divide by post totals
         Source::Cost => k.name != "cost" || has(pcols, "spend"),
-        Source::Accounts | Source::Contracts => false,
+        Source::Accounts | Source::Contracts | Source::Traffic => false,
     }
 }
 
@@ -512,8 +594,25 @@ fn reads_accounts(k: &Kpi, pcols: &[String]) -> bool {
     match k.source {
         Source::Accounts | Source::PostsAtFollowers => true,
         Source::PostsElseAccounts => !has(pcols, "profile_visits"),
-        Source::Posts | Source::Cost | Source::Contracts | Source::PostsAndContracts => false,
+        Source::Posts | Source::Cost | Source::Contracts | Source::PostsAndContracts | Source::Traffic => false,
     }
+}
+
+/// Traffic KPIs need the traffic table (its columns are checked when the plan is built).
+fn usable_traffic(k: &Kpi, traffic: Option<&[String]>) -> Result<()> {
+    if k.source != Source::Traffic {
+        return Ok(());
+    }
+    let Some(tcols) = traffic else {
+        return Err(missing_table(k.name, "traffic"));
+    };
+    if !has(tcols, "sessions") {
+        return Err(missing_column(k.name, "sessions", "traffic", tcols));
+    }
+    if k.inputs.contains(&"source") && !has(tcols, "source") && !has(tcols, "platform") {
+        return Err(missing_column(k.name, "source", "traffic", tcols));
+    }
+    Ok(())
 }
 
 fn reads_contracts(k: &Kpi, contracts_given: bool) -> bool {
@@ -556,7 +655,7 @@ fn usable(k: &Kpi, posts: Option<&[String]>, accounts: Option<&[String]>, contra
         for c in k
             .inputs
             .iter()
-            .filter(|c| matches!(**c, "followers" | "profile_visits"))
+            .filter(|c| matches!(**c, "followers" | "profile_visits" | "mentions"))
         {
             if !has(acols, c) {
                 return Err(missing_column(k.name, c, "accounts", acols));
@@ -770,6 +869,7 @@ mod tests {
             every: Some("1mo".into()),
             tz: "UTC".into(),
             dedupe: Dedupe::Error,
+            sources: Vec::new(),
         }
     }
 
@@ -785,7 +885,14 @@ mod tests {
             "impressions",
             "saves",
         ]);
-        let plan = build(&req(&["engagement_rate"], &["account_id"]), Some(&posts), None, None).expect("plan");
+        let plan = build(
+            &req(&["engagement_rate"], &["account_id"]),
+            Some(&posts),
+            None,
+            None,
+            None,
+        )
+        .expect("plan");
         let pp = plan.posts.expect("posts plan");
         assert!(!pp.columns.contains(&"impressions".to_string()));
         assert_eq!(pp.components, names(&["likes", "comments", "saves"]));
@@ -797,19 +904,19 @@ mod tests {
         let posts = names(&["account_id", "published_at", "likes", "content_type"]);
         let code = |r: Result<Plan>| r.err().map(|e| e.code()).unwrap_or("ok");
         assert_eq!(
-            code(build(&req(&["likez"], &[]), Some(&posts), None, None)),
+            code(build(&req(&["likez"], &[]), Some(&posts), None, None, None)),
             "unknown_kpi"
         );
         assert_eq!(
-            code(build(&req(&["likes"], &["colour"]), Some(&posts), None, None)),
+            code(build(&req(&["likes"], &["colour"]), Some(&posts), None, None, None)),
             "unknown_dimension"
         );
         assert_eq!(
-            code(build(&req(&["followers"], &[]), Some(&posts), None, None)),
+            code(build(&req(&["followers"], &[]), Some(&posts), None, None, None)),
             "missing_table"
         );
         assert_eq!(
-            code(build(&req(&["reach"], &[]), Some(&posts), None, None)),
+            code(build(&req(&["reach"], &[]), Some(&posts), None, None, None)),
             "missing_column"
         );
         let acc = names(&["account_id", "date", "followers"]);
@@ -824,10 +931,10 @@ mod tests {
         );
         let mut r = req(&["likes"], &[]);
         r.every = Some("1month".into());
-        assert_eq!(code(build(&r, Some(&posts), None, None)), "unknown_grain");
+        assert_eq!(code(build(&r, Some(&posts), None, None, None)), "unknown_grain");
         r.every = None;
         r.tz = "Mars/Olympus".into();
-        assert_eq!(code(build(&r, Some(&posts), None, None)), "unknown_time_zone");
+        assert_eq!(code(build(&r, Some(&posts), None, None, None)), "unknown_time_zone");
     }
 
     #[test]
@@ -841,7 +948,7 @@ mod tests {
             "reach",
             "impressions",
         ]);
-        let plan = build(&req(&["engagement"], &[]), Some(&posts), None, None).expect("plan");
+        let plan = build(&req(&["engagement"], &[]), Some(&posts), None, None, None).expect("plan");
         assert!(plan.kpis.iter().any(|k| k.name == "engagement_rate"));
         assert!(!plan
             .kpis

@@ -1,0 +1,133 @@
+//! Web analytics: sessions by source, the source matched to a platform, referral and
+//! website traffic states at the output grain.
+
+use super::kernel;
+use super::{collect, period_of, RowAccount, ALL};
+use crate::error::{Error, Result};
+use crate::ingest;
+use crate::plan::{Plan, TrafficPlan, PERIOD};
+use crate::sources::SourceTable;
+use polars::prelude::*;
+
+const TABLE: &str = "traffic";
+const SOCIAL: &str = "__social";
+
+/// Each row's platform (the matched one, else the source as it is) and whether it matched a
+/// social platform. Sources are matched once per distinct value.
+fn match_platforms(column: &Column, table: &SourceTable) -> Result<(Series, BooleanChunked, Vec<(String, u64)>)> {
+    let codes = kernel::encode(column)?;
+    let distinct = column
+        .take_slice(&codes.first)?
+        .as_materialized_series()
+        .cast(&DataType::String)?;
+    let mut platforms: Vec<Option<String>> = Vec::with_capacity(codes.n());
+    let mut social: Vec<bool> = Vec::with_capacity(codes.n());
+    for v in distinct.str()?.iter() {
+        let matched = v.and_then(|v| table.platform(v));
+        social.push(matched.is_some());
+        platforms.push(matched.map(str::to_string).or_else(|| v.map(str::to_string)));
+    }
+    let index = IdxCa::from_vec("".into(), codes.codes.clone());
+    let platform = Series::new("platform".into(), platforms).take(&index)?;
+    let social_rows = BooleanChunked::from_slice("".into(), &social).take(&index)?;
+    // unmatched sources with their row counts, most frequent first
+    let mut counts = vec![0u64; codes.n()];
+    for &c in &codes.codes {
+        counts[c as usize] += 1;
+    }
+    let mut unmatched: Vec<(String, u64)> = distinct
+        .str()?
+        .iter()
+        .zip(&social)
+        .zip(&counts)
+        .filter(|((_, s), _)| !**s)
+        .map(|((v, _), n)| (v.unwrap_or("(missing)").to_string(), *n))
+        .collect();
+    unmatched.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    Ok((platform, social_rows, unmatched))
+}
+
+/// Traffic states at the output grain: `t:rows`, `t:sessions`, `t:sessions_n` and, for
+/// referral KPIs, `t:referral` (sessions from social sources).
+pub(super) fn states(
+    plan: &Plan,
+    tp: &TrafficPlan,
+    lf: LazyFrame,
+    keys: &[String],
+    rows: &mut RowAccount,
+    warnings: &mut Vec<String>,
+) -> Result<DataFrame> {
+    let mut lf = lf;
+    let schema = lf
+        .collect_schema()
+        .map_err(|e| Error::input("unreadable_table", format!("could not read the traffic table: {e}")))?;
+    let mut select = Vec::new();
+    for c in &tp.columns {
+        let dtype = schema
+            .get(c.as_str())
+            .ok_or_else(|| Error::schema("missing_column", format!("column '{c}' is missing from traffic")))?;
+        select.push(match c.as_str() {
+            "date" => ingest::date_expr(c, dtype, TABLE)?,
+            "sessions" => ingest::count_expr(c, dtype, TABLE)?,
+            _ => col(c.as_str()),
+        });
+    }
+    let mut df = collect(lf.select(select))?;
+    rows.read.push((TABLE.to_string(), df.height() as u64));
+    let before = df.height();
+    df = df.lazy().filter(col("date").is_not_null()).collect()?;
+    rows.drop(TABLE, "missing date", (before - df.height()) as u64);
+    if df
+        .column("sessions")?
+        .as_materialized_series()
+        .min::<f64>()?
+        .is_some_and(|v| v < 0.0)
+    {
+        return Err(Error::input(
+            "negative_value",
+            "column 'sessions' of traffic has negative values; counts cannot be negative",
+        ));
+    }
+
+    if tp.referral || tp.platform_from_source {
+        let from = if tp.platform_from_source { "source" } else { "platform" };
+        let (platform, social, unmatched) = match_platforms(df.column(from)?, &SourceTable::new(&plan.sources))?;
+        if tp.platform_from_source {
+            df.with_column(platform.into_column())?;
+        }
+        df.with_column(social.into_series().with_name(SOCIAL.into()).into_column())?;
+        if tp.referral && !unmatched.is_empty() {
+            let n: u64 = unmatched.iter().map(|(_, n)| n).sum();
+            let examples: Vec<&str> = unmatched.iter().take(5).map(|(v, _)| v.as_str()).collect();
+            warnings.push(format!(
+                "{n} traffic rows from {} sources matched no social platform (for example {}); they count in website_traffic, not in referral traffic. Map more sources with sources={{...}}",
+                unmatched.len(),
+                examples.join(", ")
+            ));
+        }
+    }
+
+    let mut lf = df.lazy();
+    if plan.every.is_some() {
+        lf = lf.with_column(period_of(col("date"), plan).alias(PERIOD));
+    }
+    if keys.iter().any(|k| k == ALL) {
+        lf = lf.with_column(lit(true).alias(ALL));
+    }
+    let mut aggs = vec![
+        len().cast(DataType::Int64).alias("t:rows"),
+        col("sessions").sum().alias("t:sessions"),
+        col("sessions").count().cast(DataType::Int64).alias("t:sessions_n"),
+    ];
+    if tp.referral {
+        aggs.push(
+            when(col(SOCIAL))
+                .then(col("sessions"))
+                .otherwise(lit(NULL))
+                .sum()
+                .alias("t:referral"),
+        );
+    }
+    let group: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
+    Ok(lf.group_by(group).agg(aggs).collect()?)
+}
