@@ -925,6 +925,7 @@ mod tests {
                 &req(&["followers"], &["content_type"]),
                 Some(&posts),
                 Some(&acc),
+                None,
                 None
             )),
             "dimension_not_in_table"
