@@ -127,10 +127,25 @@ impl Snapshots {
         self.key.iter().map(|k| col(k.as_str())).collect()
     }
 
-    /// Each account's follower snapshots, for followers-at-post. `accounts` holds the
-    /// posts' distinct accounts: the account key columns and their code (`kernel::ACCOUNT`).
-    pub(super) fn follower_index(&self, accounts: DataFrame) -> Result<FollowerIndex> {
-        let n = accounts.height();
+    /// The table as read (after checks and de-duplication).
+    pub(super) fn frame(&self) -> &DataFrame {
+        &self.df
+    }
+
+    /// The distinct accounts (their key columns).
+    pub(super) fn accounts(&self) -> Result<DataFrame> {
+        Ok(self
+            .df
+            .clone()
+            .lazy()
+            .select(self.key_exprs())
+            .unique_stable_generic(None, UniqueKeepStrategy::First)
+            .collect()?)
+    }
+
+    /// Each account's follower snapshots, for followers-at-post. `accounts` holds account key
+    /// columns and each account's code (`kernel::ACCOUNT`, below `codes`).
+    pub(super) fn follower_index(&self, accounts: DataFrame, codes: usize) -> Result<FollowerIndex> {
         let snaps = self.df.clone().lazy().filter(col("followers").is_not_null());
         let (left, right) = self.align_keys(accounts.lazy(), snaps)?;
         let joined = left
@@ -156,7 +171,7 @@ impl Snapshots {
             .zip(followers.into_no_null_iter())
             .map(|((a, d), f)| (a, d, f))
             .collect();
-        Ok(FollowerIndex::new(n, &rows))
+        Ok(FollowerIndex::new(codes, &rows))
     }
 
     /// Joins account attributes (their value at the account's last snapshot) onto posts states.

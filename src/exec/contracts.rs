@@ -2,6 +2,7 @@
 //! that posts deliver on, and the per-contract status view.
 
 use super::kernel::{self, WindowIndex, ACCOUNT};
+use super::pass::{self, Dict};
 use super::{collect, RowAccount, ALL};
 use crate::error::{Error, Result};
 use crate::ingest;
@@ -38,16 +39,21 @@ pub(super) fn check_currency(df: &DataFrame, table: &str) -> Result<()> {
     }
     let currencies = distinct_text(df, "currency")?;
     if currencies.len() > 1 {
-        return Err(Error::input(
-            "mixed_currency",
-            format!(
-                "the currency column of {table} holds {} currencies ({}); convert the amounts to one currency before computing",
-                currencies.len(),
-                currencies.join(", ")
-            ),
-        ));
+        return Err(currency_error(table, &currencies));
     }
     Ok(())
+}
+
+/// More than one currency in a table's `currency` column.
+pub(super) fn currency_error(table: &str, currencies: &[String]) -> Error {
+    Error::input(
+        "mixed_currency",
+        format!(
+            "the currency column of {table} holds {} currencies ({}); convert the amounts to one currency before computing",
+            currencies.len(),
+            currencies.join(", ")
+        ),
+    )
 }
 
 impl Contracts {
@@ -120,8 +126,8 @@ impl Contracts {
     }
 
     fn ranges(&self) -> Result<Vec<(i32, i32)>> {
-        let start = kernel::days(self.df.column(START)?)?;
-        let end = kernel::days(self.df.column(END)?)?;
+        let start = pass::days(self.df.column(START)?)?;
+        let end = pass::days(self.df.column(END)?)?;
         Ok(start.into_iter().zip(end).collect())
     }
 
@@ -160,19 +166,34 @@ impl Contracts {
         Ok(lf.group_by(group).agg(aggs).collect()?)
     }
 
-    /// The contract windows of each distinct key of posts. `posts_keys` holds the matched
-    /// columns and each key's code (`kernel::ACCOUNT`); a contract that names a content type
-    /// matches only posts of that type.
-    pub fn windows(&self, matched: &[String], posts_keys: DataFrame) -> Result<WindowIndex> {
-        let n = posts_keys.height();
-        let on: Vec<&String> = matched.iter().filter(|c| c.as_str() != "content_type").collect();
+    /// The distinct values of the columns posts are matched on.
+    pub fn keys(&self, on: &[String]) -> Result<DataFrame> {
+        let cols: Vec<Expr> = on.iter().map(|c| col(c.as_str())).collect();
+        Ok(self
+            .df
+            .clone()
+            .lazy()
+            .select(cols)
+            .unique_stable_generic(None, UniqueKeepStrategy::First)
+            .collect()?)
+    }
+
+    /// The contract windows of each key. `keys` holds the matched columns (`on`) and each
+    /// key's code (`kernel::ACCOUNT`, below `codes`); a contract that names a content type
+    /// gets that type's code in `types` (the posts' dictionary of content types).
+    pub fn windows(
+        &self,
+        on: &[String],
+        keys: DataFrame,
+        codes: usize,
+        types: Option<&mut Dict>,
+    ) -> Result<WindowIndex> {
         let mut right_cols: Vec<Expr> = on.iter().map(|c| col(c.as_str())).collect();
         right_cols.extend([col(START), col(END)]);
-        let by_type = matched.iter().any(|c| c == "content_type");
-        if by_type {
-            right_cols.push(col("content_type").alias("__contract_type"));
+        if types.is_some() {
+            right_cols.push(col("content_type"));
         }
-        let mut left = posts_keys.lazy();
+        let mut left = keys.lazy();
         let mut right = self.df.clone().lazy().select(right_cols);
         // keys typed differently in the two tables (numbers vs text) meet as text
         let left_schema = left.collect_schema()?;
@@ -186,32 +207,35 @@ impl Contracts {
             left = left.with_columns(casts.clone());
             right = right.with_columns(casts);
         }
-        let keys: Vec<Expr> = on.iter().map(|c| col(c.as_str())).collect();
-        let mut joined = left.join(right, keys.clone(), keys, JoinArgs::new(JoinType::Inner));
-        if by_type {
-            let any_type = col("__contract_type").is_null();
-            let same_type = col("content_type")
-                .cast(DataType::String)
-                .eq(col("__contract_type").cast(DataType::String));
-            joined = joined.filter(any_type.or(same_type));
-        }
-        let df = joined
-            .select([
-                col(ACCOUNT).cast(DataType::UInt32),
-                col(START).cast(DataType::Int32),
-                col(END).cast(DataType::Int32),
-            ])
+        let join_on: Vec<Expr> = on.iter().map(|c| col(c.as_str())).collect();
+        let df = left
+            .join(right, join_on.clone(), join_on, JoinArgs::new(JoinType::Inner))
             .sort([ACCOUNT], SortMultipleOptions::default())
             .collect()?;
-        let rows: Vec<(u32, i32, i32)> = df
+        let type_codes: Vec<u32> = match types {
+            Some(dict) => {
+                let column = df.column("content_type")?;
+                let codes = dict.encode(column)?;
+                let present = column.as_materialized_series().is_not_null();
+                codes
+                    .into_iter()
+                    .zip(present.downcast_iter().flat_map(|a| a.values_iter()))
+                    .map(|(c, p)| if p { c } else { u32::MAX })
+                    .collect()
+            }
+            None => vec![u32::MAX; df.height()],
+        };
+        let rows: Vec<(u32, i32, i32, u32)> = df
             .column(ACCOUNT)?
+            .cast(&DataType::UInt32)?
             .u32()?
             .into_no_null_iter()
-            .zip(df.column(START)?.i32()?.into_no_null_iter())
-            .zip(df.column(END)?.i32()?.into_no_null_iter())
-            .map(|((k, s), e)| (k, s, e))
+            .zip(df.column(START)?.cast(&DataType::Int32)?.i32()?.into_no_null_iter())
+            .zip(df.column(END)?.cast(&DataType::Int32)?.i32()?.into_no_null_iter())
+            .zip(type_codes)
+            .map(|(((k, s), e), t)| (k, s, e, t))
             .collect();
-        Ok(WindowIndex::new(n, &rows))
+        Ok(WindowIndex::new(codes, &rows))
     }
 }
 
@@ -231,8 +255,8 @@ fn overlaps(df: &DataFrame) -> Result<Option<String>> {
         .collect::<Result<_>>()?;
     let parts: Vec<&kernel::Codes> = codes.iter().collect();
     let groups = kernel::combine_all(&parts, df.height());
-    let start = kernel::days(df.column(START)?)?;
-    let end = kernel::days(df.column(END)?)?;
+    let start = pass::days(df.column(START)?)?;
+    let end = pass::days(df.column(END)?)?;
     let mut order: Vec<usize> = (0..df.height()).collect();
     order.sort_unstable_by_key(|&i| (groups.codes[i], start[i]));
     let mut overlapping = 0usize;

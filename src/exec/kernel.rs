@@ -6,10 +6,9 @@
 //! in a per-account table of snapshots. This replaces ~30 separate polars aggregations (each
 //! gathering by group) and an as-of join, which cost 5-8x the scan.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::plan::Every;
 use polars::prelude::*;
-use polars_arrow::bitmap::Bitmap;
 use polars_core::runtime::THREAD_POOL;
 use rayon::prelude::*;
 use std::borrow::Cow;
@@ -301,17 +300,18 @@ pub(super) fn split_by_period(
     (index, period, share)
 }
 
-/// Contract windows [start, end] per key code, for "does this post fall in one".
+/// Contract windows [start, end] per key code, with the content type a window asks for
+/// (`u32::MAX`: any), for "does this post fall in one".
 pub(super) struct WindowIndex {
     offsets: Vec<usize>,
-    windows: Vec<(i32, i32)>,
+    windows: Vec<(i32, i32, u32)>,
 }
 
 impl WindowIndex {
-    /// From (key code, start, end) rows sorted by code, codes < `keys`.
-    pub fn new(keys: usize, rows: &[(u32, i32, i32)]) -> Self {
+    /// From (key code, start, end, content type code) rows sorted by code, codes < `keys`.
+    pub fn new(keys: usize, rows: &[(u32, i32, i32, u32)]) -> Self {
         let mut offsets = vec![0usize; keys + 1];
-        for &(k, _, _) in rows {
+        for &(k, _, _, _) in rows {
             offsets[k as usize + 1] += 1;
         }
         for i in 1..=keys {
@@ -319,142 +319,19 @@ impl WindowIndex {
         }
         Self {
             offsets,
-            windows: rows.iter().map(|r| (r.1, r.2)).collect(),
+            windows: rows.iter().map(|r| (r.1, r.2, r.3)).collect(),
         }
     }
 
-    pub fn contains(&self, key: u32, day: i32) -> bool {
+    pub fn contains(&self, key: u32, day: i32, content_type: u32) -> bool {
         let k = key as usize;
         match (self.offsets.get(k), self.offsets.get(k + 1)) {
-            (Some(&lo), Some(&hi)) if day != NO_DAY => self.windows[lo..hi].iter().any(|&(s, e)| s <= day && day <= e),
+            (Some(&lo), Some(&hi)) if day != NO_DAY => self.windows[lo..hi]
+                .iter()
+                .any(|&(s, e, t)| s <= day && day <= e && (t == NONE || t == content_type)),
             _ => false,
         }
     }
-}
-
-/// Rows per group for which `flag` holds.
-pub(super) fn count_where(groups: &[u32], n: usize, flag: impl Fn(usize) -> bool) -> Vec<i64> {
-    let mut out = vec![0i64; n];
-    for (row, &g) in groups.iter().enumerate() {
-        if flag(row) {
-            out[g as usize] += 1;
-        }
-    }
-    out
-}
-
-/// A Date column as days, `NO_DAY` where missing.
-pub(super) fn days(column: &Column) -> Result<Vec<i32>> {
-    let s = column.as_materialized_series().to_physical_repr();
-    let parts: Vec<Series> = row_ranges(s.len())
-        .into_iter()
-        .map(|(start, len)| s.slice(start as i64, len))
-        .collect();
-    let parts: Vec<Result<Vec<i32>>> = THREAD_POOL.install(|| {
-        parts
-            .par_iter()
-            .map(|p| {
-                let mut out = Vec::with_capacity(p.len());
-                for arr in p.i32()?.downcast_iter() {
-                    out.extend(arr.iter().map(|v| v.copied().unwrap_or(NO_DAY)));
-                }
-                Ok(out)
-            })
-            .collect()
-    });
-    let mut out = Vec::with_capacity(s.len());
-    for p in parts {
-        out.extend(p?);
-    }
-    Ok(out)
-}
-
-/// Period codes of each row, and the first day of each code's period (None for rows without
-/// a day). Days map to periods through a table over the days' range, in parallel.
-pub(super) fn period_codes(days: &[i32], every: Every) -> (Codes, Vec<Option<i32>>) {
-    let present = || days.par_iter().copied().filter(|&d| d != NO_DAY);
-    let (lo, hi) = THREAD_POOL.install(|| (present().min(), present().max()));
-    let (lo, hi) = (lo.unwrap_or(0), hi.unwrap_or(0));
-    let span = (i64::from(hi) - i64::from(lo) + 1) as usize;
-    if span > (1 << 22) {
-        return period_codes_sparse(days, every);
-    }
-    // period index of each day of the range; `starts` is each index's first day
-    let mut starts: Vec<Option<i32>> = Vec::new();
-    let mut table = vec![0u32; span];
-    let mut p = period_start(lo, every);
-    while p <= hi {
-        let next = next_period(p, every);
-        let from = (i64::from(p.max(lo)) - i64::from(lo)) as usize;
-        let to = ((i64::from(next.min(hi + 1)) - i64::from(lo)) as usize).min(span);
-        let index = starts.len() as u32;
-        table[from..to].iter_mut().for_each(|t| *t = index);
-        starts.push(Some(p));
-        p = next;
-    }
-    let null_index = starts.len() as u32;
-    starts.push(None);
-    const CHUNK: usize = 1 << 16;
-    let raw: Vec<u32> = THREAD_POOL.install(|| {
-        days.par_iter()
-            .with_min_len(CHUNK)
-            .map(|&d| {
-                if d == NO_DAY {
-                    null_index
-                } else {
-                    table[(d - lo) as usize]
-                }
-            })
-            .collect()
-    });
-    // keep only the periods that occur, numbered by first appearance (as other codes are)
-    let firsts: Vec<IdxSize> = THREAD_POOL.install(|| {
-        raw.par_chunks(CHUNK)
-            .enumerate()
-            .map(|(i, part)| {
-                let mut first = vec![IdxSize::MAX; starts.len()];
-                for (j, &c) in part.iter().enumerate().rev() {
-                    first[c as usize] = (i * CHUNK + j) as IdxSize;
-                }
-                first
-            })
-            .reduce(
-                || vec![IdxSize::MAX; starts.len()],
-                |a, b| a.into_iter().zip(b).map(|(x, y)| x.min(y)).collect(),
-            )
-    });
-    let mut seen: Vec<(IdxSize, usize)> = firsts
-        .iter()
-        .enumerate()
-        .filter(|(_, &r)| r != IdxSize::MAX)
-        .map(|(i, &r)| (r, i))
-        .collect();
-    seen.sort_unstable();
-    let mut remap = vec![NONE; starts.len()];
-    for (code, &(_, index)) in seen.iter().enumerate() {
-        remap[index] = code as u32;
-    }
-    let codes: Vec<u32> =
-        THREAD_POOL.install(|| raw.par_iter().with_min_len(CHUNK).map(|&c| remap[c as usize]).collect());
-    let first = seen.iter().map(|&(r, _)| r).collect();
-    let starts = seen.iter().map(|&(_, i)| starts[i]).collect();
-    (Codes { codes, first }, starts)
-}
-
-/// `period_codes` for days spread over thousands of years: a hash map of period starts.
-fn period_codes_sparse(days: &[i32], every: Every) -> (Codes, Vec<Option<i32>>) {
-    let mut codes = Vec::with_capacity(days.len());
-    let mut first = Vec::new();
-    let mut starts: Vec<Option<i32>> = Vec::new();
-    let mut by_start: PlHashMap<Option<i32>, u32> = PlHashMap::default();
-    for (row, &d) in days.iter().enumerate() {
-        let start = (d != NO_DAY).then(|| period_start(d, every));
-        codes.push(*by_start.entry(start).or_insert_with(|| {
-            starts.push(start);
-            new_code(&mut first, row)
-        }));
-    }
-    (Codes { codes, first }, starts)
 }
 
 // ---- repeated ids -----------------------------------------------------------------------
@@ -498,7 +375,7 @@ pub(super) fn repeated_ids(column: &Column) -> Result<(u64, Vec<String>)> {
 
 /// Hashes that occur more than once: partitioned by their top bits so that each partition's
 /// set stays in cache, partitions checked in parallel.
-fn repeated_hashes(hashes: &[Vec<u64>]) -> PlHashSet<u64> {
+pub(super) fn repeated_hashes(hashes: &[Vec<u64>]) -> PlHashSet<u64> {
     const BITS: u32 = 8;
     let parts = 1usize << BITS;
     let bucket = |h: u64| (h >> (64 - BITS)) as usize;
@@ -601,195 +478,6 @@ impl FollowerIndex {
         let k = self.days[lo..hi].partition_point(|&d| d <= day);
         self.values[lo + k - 1]
     }
-}
-
-/// Followers at post for every row (NaN where the account has no snapshot by that day).
-pub(super) fn followers_at_post(index: &FollowerIndex, accounts: &[u32], days: &[i32]) -> Vec<f64> {
-    const CHUNK: usize = 1 << 16;
-    let mut out = vec![f64::NAN; days.len()];
-    THREAD_POOL.install(|| {
-        out.par_chunks_mut(CHUNK).enumerate().for_each(|(i, part)| {
-            let start = i * CHUNK;
-            for (j, slot) in part.iter_mut().enumerate() {
-                *slot = index.at(accounts[start + j], days[start + j]);
-            }
-        })
-    });
-    out
-}
-
-// ---- partial states ----------------------------------------------------------------------
-
-/// A number column of the posts table (counts are Int64 or Float64 after coercion).
-#[derive(Clone, Copy)]
-pub(super) enum Num<'a> {
-    Int(&'a Int64Chunked),
-    Float(&'a Float64Chunked),
-}
-
-impl<'a> Num<'a> {
-    pub fn of(column: &'a Column) -> Result<Self> {
-        let s = column.as_materialized_series();
-        match s.dtype() {
-            DataType::Int64 => Ok(Self::Int(s.i64()?)),
-            DataType::Float64 => Ok(Self::Float(s.f64()?)),
-            other => Err(Error::Internal(format!("state over a {other} column"))),
-        }
-    }
-
-    /// Where the column has a value, as one bitmap over all rows (None when it has no nulls).
-    pub fn validity(&self) -> Option<Bitmap> {
-        fn of<T: PolarsNumericType>(ca: &ChunkedArray<T>) -> Option<Bitmap> {
-            if ca.null_count() == 0 {
-                return None;
-            }
-            let present = ca.is_not_null();
-            let mask = present.rechunk();
-            let bits = mask.downcast_iter().next().map(|a| a.values().clone());
-            bits
-        }
-        match self {
-            Self::Int(ca) => of(*ca),
-            Self::Float(ca) => of(*ca),
-        }
-    }
-}
-
-/// What a state loop adds up.
-pub(super) enum Op<'a> {
-    /// Σ value per group (named `sum`) and, when named, the count of values present.
-    Sum {
-        value: Num<'a>,
-        sum: String,
-        count: Option<String>,
-        /// only rows where this is set (the other side of a ratio is present)
-        mask: Option<Bitmap>,
-    },
-    /// Σ value and Σ followers-at-post over rows with both (Σ a / Σ followers-at-post).
-    AtFollowers { value: Num<'a>, num: String, den: String },
-}
-
-struct Sink<'g> {
-    groups: &'g [u32],
-    n: usize,
-}
-
-fn sum_loop<T: PolarsNumericType>(
-    ca: &ChunkedArray<T>,
-    sink: &Sink<'_>,
-    mask: Option<&Bitmap>,
-    fap: Option<&[f64]>,
-) -> (Vec<T::Native>, Vec<i64>, Vec<f64>) {
-    let mut sums = vec![T::Native::default(); sink.n];
-    let mut counts = vec![0i64; sink.n];
-    let mut fap_sums = if fap.is_some() {
-        vec![0.0f64; sink.n]
-    } else {
-        Vec::new()
-    };
-    let mut offset = 0usize;
-    for arr in ca.downcast_iter() {
-        let values = arr.values().as_slice();
-        let groups = &sink.groups[offset..offset + values.len()];
-        let validity = arr.validity().filter(|v| v.unset_bits() > 0);
-        match (validity, mask, fap) {
-            (None, None, None) => {
-                for (v, &g) in values.iter().zip(groups) {
-                    sums[g as usize] += *v;
-                    counts[g as usize] += 1;
-                }
-            }
-            _ => {
-                for (j, (v, &g)) in values.iter().zip(groups).enumerate() {
-                    let row = offset + j;
-                    let present = validity.is_none_or(|b| b.get_bit(j)) && mask.is_none_or(|m| m.get_bit(row));
-                    if !present {
-                        continue;
-                    }
-                    if let Some(f) = fap {
-                        let followers = f[row];
-                        if followers.is_nan() {
-                            continue;
-                        }
-                        fap_sums[g as usize] += followers;
-                    }
-                    sums[g as usize] += *v;
-                    counts[g as usize] += 1;
-                }
-            }
-        }
-        offset += values.len();
-    }
-    (sums, counts, fap_sums)
-}
-
-fn run_op(op: &Op<'_>, sink: &Sink<'_>, fap: Option<&[f64]>) -> Result<Vec<Column>> {
-    fn typed<T: PolarsNumericType>(
-        ca: &ChunkedArray<T>,
-        op: &Op<'_>,
-        sink: &Sink<'_>,
-        fap: Option<&[f64]>,
-    ) -> Vec<Column> {
-        match op {
-            Op::Sum { sum, count, mask, .. } => {
-                let (sums, counts, _) = sum_loop(ca, sink, mask.as_ref(), None);
-                let mut out = vec![ChunkedArray::<T>::from_vec(sum.as_str().into(), sums).into_column()];
-                if let Some(name) = count {
-                    out.push(Int64Chunked::from_vec(name.as_str().into(), counts).into_column());
-                }
-                out
-            }
-            Op::AtFollowers { num, den, .. } => {
-                let (sums, _, fap_sums) = sum_loop(ca, sink, None, fap);
-                vec![
-                    ChunkedArray::<T>::from_vec(num.as_str().into(), sums).into_column(),
-                    Float64Chunked::from_vec(den.as_str().into(), fap_sums).into_column(),
-                ]
-            }
-        }
-    }
-    let value = match op {
-        Op::Sum { value, .. } | Op::AtFollowers { value, .. } => value,
-    };
-    if matches!(op, Op::AtFollowers { .. }) && fap.is_none() {
-        return Err(Error::Internal("followers-at-post state without followers".into()));
-    }
-    Ok(match value {
-        Num::Int(ca) => typed(*ca, op, sink, fap),
-        Num::Float(ca) => typed(*ca, op, sink, fap),
-    })
-}
-
-/// Rows per group, and (with followers) rows per group without a snapshot by their day.
-pub(super) fn row_counts(groups: &[u32], n: usize, fap: Option<&[f64]>) -> (Vec<i64>, Vec<i64>) {
-    let mut rows = vec![0i64; n];
-    for &g in groups {
-        rows[g as usize] += 1;
-    }
-    let mut without = vec![0i64; if fap.is_some() { n } else { 0 }];
-    if let Some(f) = fap {
-        for (&g, v) in groups.iter().zip(f) {
-            if v.is_nan() {
-                without[g as usize] += 1;
-            }
-        }
-    }
-    (rows, without)
-}
-
-/// Runs the state loops in parallel; columns come back in the order of `ops`.
-pub(super) fn run_ops(ops: &[Op<'_>], groups: &Codes, fap: Option<&[f64]>) -> Result<Vec<Column>> {
-    let sink = Sink {
-        groups: &groups.codes,
-        n: groups.n(),
-    };
-    let parts: Vec<Result<Vec<Column>>> =
-        THREAD_POOL.install(|| ops.par_iter().map(|op| run_op(op, &sink, fap)).collect());
-    let mut out = Vec::new();
-    for p in parts {
-        out.extend(p?);
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

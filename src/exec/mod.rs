@@ -6,6 +6,7 @@
 mod accounts;
 mod contracts;
 mod kernel;
+mod pass;
 mod posts;
 mod traffic;
 
@@ -326,9 +327,9 @@ fn finalise(kpi: &str, plan: &Plan) -> Result<Expr> {
     };
     let growth = || state("followers") - state("followers_start");
     let mentions = || flow("a:rows", "as:mentions", "an:mentions");
-    // sessions from social sources: 0 where the group's rows have none, null where no row
-    // reported sessions at all
-    let referral = || flow("t:rows", "t:referral", "t:sessions_n");
+    // sessions from social sources: 0 where the group has no social rows, null where its
+    // social rows reported no sessions
+    let referral = || flow("t:social_rows", "t:referral", "t:referral_n");
     Ok(match kpi {
         "posts" => state("rows").fill_null(lit(0)).cast(DataType::Int64),
         "impressions" | "reach" | "likes" | "comments" | "shares" | "saves" | "clicks" => post_flow(&m(kpi)),

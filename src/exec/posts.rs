@@ -2,8 +2,9 @@
 //! (polars, in parallel), then one Rust kernel turns them into states (see `kernel`).
 
 use super::accounts::Snapshots;
-use super::contracts::{check_currency, Contracts};
-use super::kernel::{self, Codes, Num, Op};
+use super::contracts::Contracts;
+use super::kernel::{self, FollowerIndex, WindowIndex, ACCOUNT};
+use super::pass::{self, Dict, Grouping, Op, Pairs, Periods, State};
 use super::{collect, fap_names, first_u64, nonnull_name, ratio_names, sum_name, RowAccount, ALL};
 use crate::error::{Error, Result};
 use crate::ingest;
@@ -11,6 +12,8 @@ use crate::plan::{Dedupe, Metric, Plan, PostsPlan, PERIOD};
 use polars::prelude::*;
 use polars_core::runtime::THREAD_POOL;
 use rayon::prelude::*;
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
 
 pub(super) const DAY: &str = "__day";
 pub(super) const ENG: &str = "__eng";
@@ -21,17 +24,6 @@ const NO_FAP: &str = "__no_fap";
 const TABLE: &str = "posts";
 /// Posts inside a contract window (a state: summed in rollups).
 pub(super) const DELIVERED: &str = "p:delivered";
-
-/// The distinct values of `columns`, one row per code of `keys`, with the code (`kernel::ACCOUNT`).
-fn distinct_keys(df: &DataFrame, columns: &[String], keys: &Codes) -> Result<DataFrame> {
-    let mut out = Vec::new();
-    for k in columns {
-        out.push(df.column(k)?.take_slice(&keys.first)?);
-    }
-    let codes: Vec<u32> = (0..keys.n() as u32).collect();
-    out.push(Column::new(kernel::ACCOUNT.into(), codes));
-    Ok(DataFrame::new(keys.n(), out)?)
-}
 
 fn metric_column(m: &Metric) -> &str {
     match m {
@@ -58,51 +50,46 @@ fn engagement_expr(pp: &PostsPlan) -> Option<Expr> {
     Some(when(all_null).then(lit(NULL)).otherwise(total))
 }
 
-/// Checks `post_id` for repeats, or keeps the last row of each post.
-fn deduplicate(plan: &Plan, id: &str, df: DataFrame, rows: &mut RowAccount) -> Result<DataFrame> {
-    match plan.dedupe {
-        Dedupe::Last => {
-            let before = df.height();
-            // Posts without an id are not repeats of each other.
-            let with_id = df.clone().lazy().filter(col(id).is_not_null()).collect()?;
-            let with_id = with_id.unique_stable(Some(&[id.to_string()]), UniqueKeepStrategy::Last, None)?;
-            let deduped = concat(
-                [with_id.lazy(), df.lazy().filter(col(id).is_null())],
-                UnionArgs::default(),
-            )?
-            .collect()?;
-            rows.drop(
-                TABLE,
-                "duplicate post_id (dedupe='last' kept the last row)",
-                before.saturating_sub(deduped.height()) as u64,
-            );
-            Ok(deduped)
-        }
-        Dedupe::Error => {
-            let (repeated, examples) = kernel::repeated_ids(df.column(id)?)?;
-            if repeated > 0 {
-                return Err(Error::input(
-                    "duplicate_post_id",
-                    format!(
-                        "posts has {repeated} repeated post_id rows (for example {}); each post must appear once. Pass dedupe='last' to keep the last row of each post, or remove the repeats",
-                        examples.join(", ")
-                    ),
-                ));
-            }
-            Ok(df)
-        }
-    }
+/// Keeps the last row of each post (the whole table in memory: order matters).
+fn keep_last(id: &str, df: DataFrame, rows: &mut RowAccount) -> Result<DataFrame> {
+    let before = df.height();
+    // Posts without an id are not repeats of each other.
+    let with_id = df.clone().lazy().filter(col(id).is_not_null()).collect()?;
+    let with_id = with_id.unique_stable(Some(&[id.to_string()]), UniqueKeepStrategy::Last, None)?;
+    let deduped = concat(
+        [with_id.lazy(), df.lazy().filter(col(id).is_null())],
+        UnionArgs::default(),
+    )?
+    .collect()?;
+    rows.drop(
+        TABLE,
+        "duplicate post_id (dedupe='last' kept the last row)",
+        before.saturating_sub(deduped.height()) as u64,
+    );
+    Ok(deduped)
+}
+
+/// The repeat check's error, from the ids themselves (read again: only when the hashes of
+/// the stream say there may be repeats).
+fn repeated_error(id: &str, lf: LazyFrame) -> Result<Option<Error>> {
+    let ids = collect(lf.select([col(id)]))?;
+    let (repeated, examples) = kernel::repeated_ids(ids.column(id)?)?;
+    Ok((repeated > 0).then(|| {
+        Error::input(
+            "duplicate_post_id",
+            format!(
+                "posts has {repeated} repeated post_id rows (for example {}); each post must appear once. Pass dedupe='last' to keep the last row of each post, or remove the repeats",
+                examples.join(", ")
+            ),
+        )
+    }))
 }
 
 /// Counts negative values of a column (error path only).
-fn negative_error(df: &DataFrame, column: &str) -> Error {
-    let n = collect(
-        df.clone()
-            .lazy()
-            .select([col(column).lt(lit(0)).sum().cast(DataType::UInt64).alias("n")]),
-    )
-    .map(|df| first_u64(&df, "n"))
-    .unwrap_or(0);
+fn negative_error(lf: LazyFrame, column: &str) -> Error {
+    let n = collect(lf.select([col(column).lt(lit(0)).sum().cast(DataType::UInt64).alias("n")]))
+        .map(|df| first_u64(&df, "n"))
+        .unwrap_or(0);
     Error::input(
         "negative_value",
         format!("column '{column}' of posts has {n} negative values; counts cannot be negative. Fix or filter those rows before computing"),
@@ -149,16 +136,13 @@ pub(super) fn read_for_contracts(pp: &PostsPlan, lf: LazyFrame, tz: Option<&str>
     read(tz, pp, lf)
 }
 
-/// The kernel's work list: which sums, counts and followers-at-post sums each state needs,
-/// and states that equal another one (a ratio side whose other side is never null is the
-/// plain sum): (existing state, alias).
-fn state_ops<'a>(pp: &PostsPlan, df: &'a DataFrame) -> Result<(Vec<Op<'a>>, Vec<(String, String)>)> {
-    let num = |m: &Metric| Num::of(df.column(metric_column(m))?);
+/// The states each batch adds to: which sums, counts and followers-at-post sums.
+fn state_ops(pp: &PostsPlan) -> Vec<State> {
+    let column = |m: &Metric| metric_column(m).to_string();
     let mut ops = Vec::new();
-    let mut aliases = Vec::new();
     for m in &pp.sums {
         ops.push(Op::Sum {
-            value: num(m)?,
+            column: column(m),
             sum: sum_name(m),
             count: Some(nonnull_name(m)),
             mask: None,
@@ -166,42 +150,244 @@ fn state_ops<'a>(pp: &PostsPlan, df: &'a DataFrame) -> Result<(Vec<Op<'a>>, Vec<
     }
     for (a, b) in &pp.ratios {
         // rule 1: both sums over the rows where both inputs are present
-        let (na, nb) = (num(a)?, num(b)?);
         let (n, d) = ratio_names(a, b);
-        for (value, metric, other, name) in [(na, a, nb, n), (nb, b, na, d)] {
-            let mask = other.validity();
-            if mask.is_none() && pp.sums.contains(metric) {
-                aliases.push((sum_name(metric), name));
-            } else {
-                ops.push(Op::Sum {
-                    value,
-                    sum: name,
-                    count: None,
-                    mask,
-                });
-            }
-        }
+        ops.push(Op::Sum {
+            column: column(a),
+            sum: n,
+            count: None,
+            mask: Some(column(b)),
+        });
+        ops.push(Op::Sum {
+            column: column(b),
+            sum: d,
+            count: None,
+            mask: Some(column(a)),
+        });
     }
     if pp.per_post_engagement_rate {
         ops.push(Op::Sum {
-            value: Num::of(df.column(APE)?)?,
+            column: APE.into(),
             sum: "ape:sum".into(),
             count: Some("ape:n".into()),
             mask: None,
         });
     }
     for m in &pp.at_followers {
-        let (n, d) = fap_names(m);
+        let (num, den) = fap_names(m);
         ops.push(Op::AtFollowers {
-            value: num(m)?,
-            num: n,
-            den: d,
+            column: column(m),
+            num,
+            den,
         });
     }
-    Ok((ops, aliases))
+    ops.into_iter().map(State::new).collect()
 }
 
-/// The posts' partial states at the output grain `keys`.
+/// A key (one or two columns) as one code per row: the column's codes, or their pairs'.
+struct Key {
+    dicts: Vec<usize>,
+    pairs: Option<Pairs>,
+}
+
+impl Key {
+    fn codes(&mut self, codes: &[Vec<u32>]) -> Vec<u32> {
+        match (&mut self.pairs, self.dicts.as_slice()) {
+            (Some(pairs), [a, b, ..]) => pairs.combine(&codes[*a], &codes[*b]),
+            (_, [a, ..]) => codes[*a].clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn len(&self, dicts: &[Dict]) -> usize {
+        match (&self.pairs, self.dicts.first()) {
+            (Some(p), _) => p.len(),
+            (None, Some(&a)) => dicts[a].len(),
+            _ => 0,
+        }
+    }
+}
+
+/// Everything the posts pass keeps between batches.
+struct PostsPass {
+    names: Vec<String>,
+    dicts: Vec<Dict>,
+    /// Dictionaries of the grain columns, in grain order.
+    grain: Vec<usize>,
+    periods: Option<Periods>,
+    grouping: Grouping,
+    followers: Option<(Key, FollowerIndex)>,
+    contracts: Option<(Key, Option<usize>, WindowIndex)>,
+    states: Vec<State>,
+    rows: Vec<i64>,
+    no_fap: Vec<i64>,
+    delivered: Vec<i64>,
+    read: u64,
+    id: Option<(String, PlRandomState, Vec<Vec<u64>>)>,
+    /// Smallest value of each count column that must not be negative.
+    mins: Vec<(String, f64)>,
+    currencies: Option<BTreeSet<String>>,
+    error: Option<Error>,
+}
+
+impl PostsPass {
+    fn codes_of(&mut self, frame: &DataFrame, only: &[usize]) -> Result<Vec<Vec<u32>>> {
+        let mut codes = vec![Vec::new(); self.dicts.len()];
+        for &i in only {
+            codes[i] = self.dicts[i].encode(frame.column(&self.names[i])?)?;
+        }
+        Ok(codes)
+    }
+
+    /// The checks of a batch (negative counts, currencies, id hashes for the repeat check).
+    fn check(
+        batch: &DataFrame,
+        mins: &mut [(String, f64)],
+        currencies: &mut Option<BTreeSet<String>>,
+        id: &mut Option<(String, PlRandomState, Vec<Vec<u64>>)>,
+    ) -> Result<()> {
+        for (c, min) in mins.iter_mut() {
+            if let Some(m) = batch.column(c)?.as_materialized_series().min::<f64>()? {
+                *min = min.min(m);
+            }
+        }
+        if let Some(set) = currencies {
+            let values = batch
+                .column("currency")?
+                .as_materialized_series()
+                .cast(&DataType::String)?;
+            for v in values.unique()?.str()?.iter().flatten() {
+                set.insert(v.to_string());
+            }
+        }
+        if let Some((id, state, hashes)) = id {
+            hashes.push(pass::id_hashes(batch.column(id.as_str())?, state)?);
+        }
+        Ok(())
+    }
+
+    fn add(&mut self, batch: DataFrame) -> Result<()> {
+        let n = batch.height();
+        if n == 0 {
+            return Ok(());
+        }
+        self.read += n as u64;
+        let PostsPass {
+            names,
+            dicts,
+            grain,
+            periods,
+            grouping,
+            followers,
+            contracts,
+            states,
+            rows,
+            no_fap,
+            delivered,
+            id,
+            mins,
+            currencies,
+            ..
+        } = self;
+        // the checks run beside the grouping, the states after it, all on polars' threads
+        let grouped = || -> Result<(Vec<u32>, usize, Option<Vec<f64>>)> {
+            let mut codes = Vec::with_capacity(dicts.len());
+            for (dict, name) in dicts.iter_mut().zip(names.iter()) {
+                codes.push(dict.encode(batch.column(name)?)?);
+            }
+            let days = match batch.column(DAY) {
+                Ok(c) => pass::days(c)?,
+                Err(_) => Vec::new(),
+            };
+            let period_codes = periods.as_mut().map(|p| p.encode(&days));
+            let mut parts: Vec<&[u32]> = grain.iter().map(|&i| codes[i].as_slice()).collect();
+            if let Some(p) = &period_codes {
+                parts.push(p);
+            }
+            let groups = grouping.groups(&parts, n);
+            let ng = grouping.len();
+            pass::count_into(rows, ng, &groups, |_| true);
+            let fap = match followers {
+                Some((key, index)) => {
+                    let accounts = key.codes(&codes);
+                    let fap = pass::followers_at(index, &accounts, &days);
+                    pass::count_into(no_fap, ng, &groups, |r| fap[r].is_nan());
+                    Some(fap)
+                }
+                None => None,
+            };
+            if let Some((key, types, index)) = contracts {
+                let keys = key.codes(&codes);
+                let flags = pass::delivered(index, &keys, &days, types.map(|t| codes[t].as_slice()));
+                pass::count_into(delivered, ng, &groups, |r| flags[r]);
+            }
+            Ok((groups, ng, fap))
+        };
+        let (checked, grouped) =
+            THREAD_POOL.install(|| rayon::join(|| Self::check(&batch, mins, currencies, id), grouped));
+        checked?;
+        let (groups, ng, fap) = grouped?;
+        let fap = fap.as_deref();
+        THREAD_POOL.install(|| {
+            states
+                .par_iter_mut()
+                .try_for_each(|state| state.add(&batch, &groups, ng, fap))
+        })
+    }
+
+    /// The states frame: one row per group with its keys.
+    fn finish(self, grain_names: &[String], with_period: bool) -> Result<DataFrame> {
+        let ng = if self.read == 0 { 0 } else { self.grouping.len() };
+        let split = if ng == 0 {
+            vec![Vec::new(); grain_names.len() + usize::from(with_period)]
+        } else {
+            self.grouping.split()
+        };
+        let mut columns = Vec::new();
+        for (j, (&d, name)) in self.grain.iter().zip(grain_names).enumerate() {
+            columns.push(
+                self.dicts[d]
+                    .take(&split[j])?
+                    .with_name(name.as_str().into())
+                    .into_column(),
+            );
+        }
+        if let (Some(p), true) = (&self.periods, with_period) {
+            let starts: Int32Chunked = split[grain_names.len()].iter().map(|&c| p.starts[c as usize]).collect();
+            columns.push(
+                starts
+                    .into_series()
+                    .cast(&DataType::Date)?
+                    .with_name(PERIOD.into())
+                    .into_column(),
+            );
+        }
+        if columns.is_empty() {
+            columns.push(Column::new(ALL.into(), vec![true; ng]));
+        }
+        let sized = |mut v: Vec<i64>| {
+            v.resize(ng, 0);
+            v
+        };
+        columns.push(Column::new("rows".into(), sized(self.rows)));
+        if self.followers.is_some() {
+            columns.push(Column::new(NO_FAP.into(), sized(self.no_fap)));
+        }
+        if self.contracts.is_some() {
+            columns.push(Column::new(DELIVERED.into(), sized(self.delivered)));
+        }
+        for state in self.states {
+            columns.extend(state.finish(ng));
+        }
+        Ok(DataFrame::new(ng, columns)?)
+    }
+}
+
+/// Whether a key column is typed differently in posts and another table (they then meet as text).
+fn differs(posts: &Schema, other: &DataFrame, name: &str) -> bool {
+    other.schema().get(name).is_some_and(|t| Some(t) != posts.get(name))
+}
+
+/// The posts' partial states at the output grain `keys`, from one streaming pass.
 pub(super) fn states(
     plan: &Plan,
     pp: &PostsPlan,
@@ -211,24 +397,16 @@ pub(super) fn states(
     keys: &[String],
     rows: &mut RowAccount,
 ) -> Result<DataFrame> {
-    let lf = read(plan.tz.as_deref(), pp, lf)?;
-    let mut df = rows.time("posts_read_s", |_| collect(lf))?;
-    rows.read.push((TABLE.to_string(), df.height() as u64));
-    if let Some(id) = &pp.post_id {
-        df = rows.time("posts_duplicates_s", |rows| deduplicate(plan, id, df, rows))?;
+    let started = std::time::Instant::now();
+    let mut lf = read(plan.tz.as_deref(), pp, lf)?;
+    if let (Some(id), Dedupe::Last) = (&pp.post_id, plan.dedupe) {
+        let df = collect(lf)?;
+        rows.read.push((TABLE.to_string(), df.height() as u64));
+        lf = keep_last(id, df, rows)?.lazy();
     }
-    if pp.currency {
-        check_currency(&df, TABLE)?;
-    }
-    for c in pp.count_columns.iter().filter(|c| !pp.signed_columns.contains(c)) {
-        let min = df.column(c)?.as_materialized_series().min::<f64>()?;
-        if min.is_some_and(|v| v < 0.0) {
-            return Err(negative_error(&df, c));
-        }
-    }
+    let schema = lf.collect_schema()?;
 
-    // The grain of the kernel: the dimensions (and the account when account attributes are
-    // joined later) and the period.
+    // The grain: the dimensions (and the account when account attributes are joined later).
     let mut grain: Vec<String> = pp.dims.clone();
     if !pp.attribute_dims.is_empty() {
         for k in &plan.account_key {
@@ -237,121 +415,153 @@ pub(super) fn states(
             }
         }
     }
-    let started = std::time::Instant::now();
-    let n = df.height();
-    let mut encoded: Vec<String> = grain.clone();
-    let mut extra: Vec<&String> = Vec::new();
-    if !pp.at_followers.is_empty() {
+    let fap_needed = !pp.at_followers.is_empty();
+    let mut names: Vec<String> = Vec::new();
+    let mut extra: Vec<&String> = grain.iter().collect();
+    if fap_needed {
         extra.extend(&plan.account_key);
     }
     if pp.delivered {
         extra.extend(&pp.contract_match);
     }
     for k in extra {
-        if !encoded.contains(k) {
-            encoded.push(k.clone());
+        if !names.contains(k) {
+            names.push(k.clone());
         }
     }
-    let codes: Vec<Codes> = THREAD_POOL.install(|| {
-        encoded
-            .par_iter()
-            .map(|c| kernel::encode(df.column(c)?))
-            .collect::<Result<Vec<_>>>()
-    })?;
-    let code_of = |name: &String| encoded.iter().position(|c| c == name).map(|i| &codes[i]);
-    rows.stages
-        .push(("posts_encode_s".into(), started.elapsed().as_secs_f64()));
-    let days = if pp.needs_time {
-        Some(kernel::days(df.column(DAY)?)?)
-    } else {
-        None
-    };
-    let periods = match (plan.every, &days) {
-        (Some(every), Some(days)) => Some(kernel::period_codes(days, every)),
-        _ => None,
-    };
-    let mut parts: Vec<&Codes> = grain.iter().filter_map(code_of).collect();
-    if let Some((p, _)) = &periods {
-        parts.push(p);
+    let mut dicts = Vec::new();
+    for name in &names {
+        let dtype = schema
+            .get(name.as_str())
+            .ok_or_else(|| Error::schema("missing_column", format!("column '{name}' is missing from posts")))?;
+        let force_text = snapshots
+            .is_some_and(|s| plan.account_key.contains(name) && differs(&schema, s.frame(), name))
+            || contracts.is_some_and(|c| pp.contract_match.contains(name) && differs(&schema, &c.df, name));
+        dicts.push(Dict::new(dtype, force_text));
     }
-    let groups = kernel::combine_all(&parts, n);
-    rows.stages
-        .push(("posts_periods_s".into(), started.elapsed().as_secs_f64()));
-
-    let fap = match (&days, pp.at_followers.is_empty()) {
-        (Some(days), false) => {
-            let snaps = snapshots.ok_or_else(|| Error::Internal("followers-at-post without snapshots".into()))?;
-            let key: Vec<&Codes> = plan.account_key.iter().filter_map(code_of).collect();
-            let accounts = kernel::combine_all(&key, n);
-            // the posts' distinct accounts, numbered by their code, meet their snapshots
-            let index = snaps.follower_index(distinct_keys(&df, &plan.account_key, &accounts)?)?;
-            Some(kernel::followers_at_post(&index, &accounts.codes, days))
-        }
-        _ => None,
+    let index = |name: &String| names.iter().position(|n| n == name).unwrap_or(0);
+    let key = |columns: &[String]| Key {
+        dicts: columns.iter().map(index).collect(),
+        pairs: (columns.len() > 1).then(Pairs::default),
     };
-    let delivered = match (&days, pp.delivered) {
-        (Some(days), true) => {
-            let contracts = contracts.ok_or_else(|| Error::Internal("delivery without contracts".into()))?;
-            let key: Vec<&Codes> = pp.contract_match.iter().filter_map(code_of).collect();
-            let keyed = kernel::combine_all(&key, n);
-            let index = contracts.windows(&pp.contract_match, distinct_keys(&df, &pp.contract_match, &keyed)?)?;
-            Some(kernel::count_where(&groups.codes, groups.n(), |row| {
-                index.contains(keyed.codes[row], days[row])
-            }))
-        }
-        _ => None,
-    };
-    rows.stages
-        .push(("posts_groups_s".into(), started.elapsed().as_secs_f64()));
-
-    let started = std::time::Instant::now();
-    let (row_counts, no_fap) = kernel::row_counts(&groups.codes, groups.n(), fap.as_deref());
-    let (ops, aliases) = state_ops(pp, &df)?;
-    let mut state_columns = kernel::run_ops(&ops, &groups, fap.as_deref())?;
-    for (from, to) in aliases {
-        let same = state_columns
+    let mut pass = PostsPass {
+        grain: grain.iter().map(index).collect(),
+        names: names.clone(),
+        dicts,
+        periods: plan.every.map(Periods::new),
+        grouping: Grouping::new(grain.len() + usize::from(plan.every.is_some())),
+        followers: None,
+        contracts: None,
+        states: state_ops(pp),
+        rows: Vec::new(),
+        no_fap: Vec::new(),
+        delivered: Vec::new(),
+        read: 0,
+        id: match (&pp.post_id, plan.dedupe) {
+            (Some(id), Dedupe::Error) => Some((id.clone(), PlRandomState::default(), Vec::new())),
+            _ => None,
+        },
+        mins: pp
+            .count_columns
             .iter()
-            .find(|c| c.name().as_str() == from)
-            .ok_or_else(|| Error::Internal(format!("state {from} was not computed")))?;
-        state_columns.push(same.clone().with_name(to.into()));
+            .filter(|c| !pp.signed_columns.contains(c))
+            .map(|c| (c.clone(), f64::INFINITY))
+            .collect(),
+        currencies: pp.currency.then(BTreeSet::new),
+        error: None,
+    };
+
+    // Followers-at-post and delivery look rows up by codes: the accounts of the snapshots and
+    // the keys of the contracts take their codes first.
+    if fap_needed {
+        let snaps = snapshots.ok_or_else(|| Error::Internal("followers-at-post without snapshots".into()))?;
+        let mut k = key(&plan.account_key);
+        let seeds = snaps.accounts()?;
+        let codes = pass.codes_of(&seeds, &k.dicts)?;
+        let seeded = k.codes(&codes);
+        let mut frame = seeds;
+        frame.with_column(Column::new(ACCOUNT.into(), seeded))?;
+        let follower_index = snaps.follower_index(frame, k.len(&pass.dicts))?;
+        pass.followers = Some((k, follower_index));
     }
-    let mut columns = Vec::new();
-    for k in &grain {
-        columns.push(df.column(k)?.take_slice(&groups.first)?);
-    }
-    if let Some((p, starts)) = &periods {
-        let first: Int32Chunked = groups
-            .first
+    if pp.delivered {
+        let c = contracts.ok_or_else(|| Error::Internal("delivery without contracts".into()))?;
+        let on: Vec<String> = pp
+            .contract_match
             .iter()
-            .map(|&row| starts[p.codes[row as usize] as usize])
+            .filter(|m| *m != "content_type")
+            .cloned()
             .collect();
-        columns.push(
-            first
-                .into_series()
-                .cast(&DataType::Date)?
-                .with_name(PERIOD.into())
-                .into(),
-        );
-    } else if plan.every.is_some() {
-        return Err(Error::Internal("periods without published_at".into()));
+        let mut k = key(&on);
+        let seeds = c.keys(&on)?;
+        let codes = pass.codes_of(&seeds, &k.dicts)?;
+        let seeded = k.codes(&codes);
+        let mut frame = seeds;
+        frame.with_column(Column::new(ACCOUNT.into(), seeded))?;
+        let types = pp
+            .contract_match
+            .iter()
+            .position(|m| m == "content_type")
+            .map(|_| index(&"content_type".to_string()));
+        let n_keys = k.len(&pass.dicts);
+        let type_dict = types.map(|t| &mut pass.dicts[t]);
+        let windows = c.windows(&on, frame, n_keys, type_dict)?;
+        pass.contracts = Some((k, types, windows));
     }
-    if columns.is_empty() {
-        columns.push(Column::new(ALL.into(), vec![true; groups.n()]));
+
+    let shared = Arc::new(Mutex::new(pass));
+    let sink = Arc::clone(&shared);
+    let callback = move |batch: DataFrame| -> PolarsResult<bool> {
+        let mut pass = sink
+            .lock()
+            .map_err(|_| PolarsError::ComputeError("the posts pass failed earlier".into()))?;
+        if pass.error.is_some() {
+            return Ok(true);
+        }
+        if let Err(e) = pass.add(batch) {
+            pass.error = Some(e);
+            return Ok(true);
+        }
+        Ok(false)
+    };
+    let plan_callback = PlanCallback::Rust(SpecialEq::new(Arc::new(callback)));
+    collect(
+        lf.clone()
+            .sink_batches(plan_callback, false, std::num::NonZeroUsize::new(1 << 18))?,
+    )?;
+    let mut pass = Arc::try_unwrap(shared)
+        .map_err(|_| Error::Internal("the posts pass is still shared".into()))?
+        .into_inner()
+        .map_err(|_| Error::Internal("the posts pass failed".into()))?;
+    if let Some(e) = pass.error.take() {
+        return Err(e);
     }
-    columns.push(Column::new("rows".into(), row_counts));
-    if fap.is_some() {
-        columns.push(Column::new(NO_FAP.into(), no_fap));
+    if plan.dedupe == Dedupe::Error {
+        rows.read.push((TABLE.to_string(), pass.read));
     }
-    if let Some(d) = delivered {
-        columns.push(Column::new(DELIVERED.into(), d));
+    if let Some((id, _, hashes)) = pass.id.take() {
+        if !kernel::repeated_hashes(&hashes).is_empty() {
+            if let Some(e) = repeated_error(&id, lf.clone())? {
+                return Err(e);
+            }
+        }
     }
-    columns.extend(state_columns);
-    let states = DataFrame::new(groups.n(), columns)?;
-    drop(ops);
-    drop(df);
-    let mut df = states;
+    for (c, min) in &pass.mins {
+        if *min < 0.0 {
+            return Err(negative_error(lf.clone(), c));
+        }
+    }
+    if let Some(set) = pass.currencies.take() {
+        if set.len() > 1 {
+            return Err(super::contracts::currency_error(
+                TABLE,
+                &set.into_iter().collect::<Vec<_>>(),
+            ));
+        }
+    }
+    let mut df = pass.finish(&grain, plan.every.is_some())?;
     rows.stages
-        .push(("posts_states_s".into(), started.elapsed().as_secs_f64()));
+        .push(("posts_pass_s".into(), started.elapsed().as_secs_f64()));
 
     // Rows without a time, or without the account they are grouped by, have no group.
     let mut missing: Vec<(&str, Expr)> = Vec::new();
@@ -369,7 +579,7 @@ pub(super) fn states(
             df = df.lazy().filter(is_missing.clone().not()).collect()?;
         }
     }
-    if fap.is_some() {
+    if fap_needed {
         rows.drop(
             TABLE,
             "no follower snapshot on or before the post's day (left out of followers-at-post KPIs only)",

@@ -48,7 +48,8 @@ fn match_platforms(column: &Column, table: &SourceTable) -> Result<(Series, Bool
 }
 
 /// Traffic states at the output grain: `t:rows`, `t:sessions`, `t:sessions_n` and, for
-/// referral KPIs, `t:referral` (sessions from social sources).
+/// referral KPIs, `t:referral` (sessions from social sources), `t:referral_n` (of them, those
+/// reported) and `t:social_rows`.
 pub(super) fn states(
     plan: &Plan,
     tp: &TrafficPlan,
@@ -72,11 +73,17 @@ pub(super) fn states(
             _ => col(c.as_str()),
         });
     }
+    select.push(col("date").is_null().alias("__no_date"));
     let mut df = collect(lf.select(select))?;
     rows.read.push((TABLE.to_string(), df.height() as u64));
-    let before = df.height();
-    df = df.lazy().filter(col("date").is_not_null()).collect()?;
-    rows.drop(TABLE, "missing date", (before - df.height()) as u64);
+    for (reason, gone) in [
+        ("missing date", col("__no_date")),
+        ("unparseable date", col("date").is_null()),
+    ] {
+        let before = df.height();
+        df = df.lazy().filter(gone.not()).collect()?;
+        rows.drop(TABLE, reason, (before - df.height()) as u64);
+    }
     if df
         .column("sessions")?
         .as_materialized_series()
@@ -120,13 +127,11 @@ pub(super) fn states(
         col("sessions").count().cast(DataType::Int64).alias("t:sessions_n"),
     ];
     if tp.referral {
-        aggs.push(
-            when(col(SOCIAL))
-                .then(col("sessions"))
-                .otherwise(lit(NULL))
-                .sum()
-                .alias("t:referral"),
-        );
+        // the rows of social sources are the referral KPI's own rows
+        let social = || when(col(SOCIAL)).then(col("sessions")).otherwise(lit(NULL));
+        aggs.push(social().sum().alias("t:referral"));
+        aggs.push(social().count().cast(DataType::Int64).alias("t:referral_n"));
+        aggs.push(col(SOCIAL).sum().cast(DataType::Int64).alias("t:social_rows"));
     }
     let group: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
     Ok(lf.group_by(group).agg(aggs).collect()?)

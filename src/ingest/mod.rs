@@ -153,7 +153,13 @@ pub fn date_expr(name: &str, dtype: &DataType, table: &str) -> Result<Expr> {
     match dtype {
         DataType::Date => Ok(c),
         DataType::Datetime(_, _) => Ok(c.dt().date()),
-        DataType::String => Ok(c.str().to_date(StrptimeOptions { strict: true, ..Default::default() })),
+        // ISO dates, and datetimes whose date part is read (`2026-01-31T23:45:00Z`); text that
+        // is no date becomes null and is counted by the caller
+        DataType::String => Ok(c.str().to_date(StrptimeOptions {
+            strict: false,
+            exact: false,
+            ..Default::default()
+        })),
         other => Err(Error::schema(
             "not_temporal",
             format!("column '{name}' of {table} holds {other} values, not dates; convert it, e.g. pl.col('{name}').str.to_date()"),

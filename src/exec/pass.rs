@@ -1,0 +1,634 @@
+//! The posts pass over a stream of batches, in bounded memory.
+//!
+//! Each batch's grain columns become integer codes through dictionaries that live across
+//! batches; the codes of a row are combined, step by step, into its group; then every
+//! partial state is a tight scatter loop `acc[group[row]] += value[row]`. Followers-at-post
+//! and contract delivery are per-row lookups in tables keyed by the same codes. Nothing of
+//! a batch outlives it but the dictionaries' new values and the accumulators.
+
+use super::kernel::{period_start, FollowerIndex, WindowIndex, NO_DAY};
+use crate::error::{Error, Result};
+use crate::plan::Every;
+use polars::prelude::*;
+use polars_arrow::bitmap::Bitmap;
+use rayon::prelude::*;
+use std::hash::BuildHasher;
+
+const NONE: u32 = u32::MAX;
+
+/// A column's dictionary across batches: value -> code (in order of first appearance), and
+/// the distinct values in code order for the result's keys.
+pub(super) struct Dict {
+    /// Values are compared as text (text columns, or keys typed differently in two tables);
+    /// otherwise as 64-bit integers (integers, booleans, dates, times).
+    text: bool,
+    /// The type the values are given back in.
+    out: DataType,
+    strings: PlHashMap<String, u32>,
+    ints: PlHashMap<i64, u32>,
+    null: Option<u32>,
+    n: u32,
+    values: Vec<Series>,
+}
+
+impl Dict {
+    pub fn new(dtype: &DataType, force_text: bool) -> Self {
+        let text = force_text || !(dtype.is_integer() || dtype.is_bool() || dtype.is_temporal());
+        Self {
+            text,
+            out: if force_text { DataType::String } else { dtype.clone() },
+            strings: PlHashMap::default(),
+            ints: PlHashMap::default(),
+            null: None,
+            n: 0,
+            values: Vec::new(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.n as usize
+    }
+
+    fn prepare(&self, s: &Series) -> Result<Series> {
+        Ok(if self.text {
+            s.cast(&DataType::String)?
+        } else {
+            s.to_physical_repr().cast(&DataType::Int64)?
+        })
+    }
+
+    fn fresh(&mut self, new_rows: &mut Vec<IdxSize>, row: usize) -> u32 {
+        new_rows.push(row as IdxSize);
+        self.n += 1;
+        self.n - 1
+    }
+
+    /// Codes of a batch's column; values not seen before get new codes.
+    pub fn encode(&mut self, column: &Column) -> Result<Vec<u32>> {
+        let s = self.prepare(column.as_materialized_series())?;
+        let mut codes = Vec::with_capacity(s.len());
+        let mut new_rows: Vec<IdxSize> = Vec::new();
+        let mut row = 0usize;
+        if self.text {
+            // posts usually arrive grouped by account: a repeat of the previous value skips the hash
+            let mut prev: Option<(&str, u32)> = None;
+            for arr in s.str()?.downcast_iter() {
+                for v in arr.iter() {
+                    let code = match (v, prev) {
+                        (Some(x), Some((p, c))) if p == x => c,
+                        (Some(x), _) => {
+                            let c = match self.strings.get(x) {
+                                Some(&c) => c,
+                                None => {
+                                    let c = self.fresh(&mut new_rows, row);
+                                    self.strings.insert(x.to_string(), c);
+                                    c
+                                }
+                            };
+                            prev = Some((x, c));
+                            c
+                        }
+                        (None, _) => match self.null {
+                            Some(c) => c,
+                            None => {
+                                let c = self.fresh(&mut new_rows, row);
+                                self.null = Some(c);
+                                c
+                            }
+                        },
+                    };
+                    codes.push(code);
+                    row += 1;
+                }
+            }
+        } else {
+            let mut prev: Option<(i64, u32)> = None;
+            for arr in s.i64()?.downcast_iter() {
+                for v in arr.iter() {
+                    let code = match (v.copied(), prev) {
+                        (Some(x), Some((p, c))) if p == x => c,
+                        (Some(x), _) => {
+                            let c = match self.ints.get(&x) {
+                                Some(&c) => c,
+                                None => {
+                                    let c = self.fresh(&mut new_rows, row);
+                                    self.ints.insert(x, c);
+                                    c
+                                }
+                            };
+                            prev = Some((x, c));
+                            c
+                        }
+                        (None, _) => match self.null {
+                            Some(c) => c,
+                            None => {
+                                let c = self.fresh(&mut new_rows, row);
+                                self.null = Some(c);
+                                c
+                            }
+                        },
+                    };
+                    codes.push(code);
+                    row += 1;
+                }
+            }
+        }
+        if !new_rows.is_empty() {
+            self.values.push(s.take_slice(&new_rows)?);
+        }
+        Ok(codes)
+    }
+
+    /// The values of `codes`, in the column's type.
+    pub fn take(&self, codes: &[u32]) -> Result<Series> {
+        let mut all = match self.values.first() {
+            Some(s) => s.clone(),
+            None => Series::new_empty("".into(), &if self.text { DataType::String } else { DataType::Int64 }),
+        };
+        for s in self.values.iter().skip(1) {
+            all.append(s)?;
+        }
+        let picked = all.take_slice(codes)?;
+        Ok(if self.text && !matches!(self.out, DataType::String) {
+            picked.cast(&self.out)?
+        } else if self.text {
+            picked
+        } else {
+            picked.cast(&self.out.to_physical())?.cast(&self.out)?
+        })
+    }
+}
+
+/// Period codes across batches: each code's first day (None for rows without a day). Days
+/// map to codes through a table around the first day seen (a hash map outside it).
+pub(super) struct Periods {
+    every: Every,
+    base: Option<i32>,
+    table: Vec<u32>,
+    by_day: PlHashMap<i32, u32>,
+    by_start: PlHashMap<Option<i32>, u32>,
+    pub starts: Vec<Option<i32>>,
+}
+
+/// Days on each side of the first day that the table covers (about 90 years).
+const SPAN: i32 = 1 << 15;
+
+impl Periods {
+    pub fn new(every: Every) -> Self {
+        Self {
+            every,
+            base: None,
+            table: vec![NONE; 2 * SPAN as usize],
+            by_day: PlHashMap::default(),
+            by_start: PlHashMap::default(),
+            starts: Vec::new(),
+        }
+    }
+
+    fn code_of(&mut self, d: i32) -> u32 {
+        let start = (d != NO_DAY).then(|| period_start(d, self.every));
+        let next = self.starts.len() as u32;
+        let c = *self.by_start.entry(start).or_insert(next);
+        if c == next {
+            self.starts.push(start);
+        }
+        c
+    }
+
+    pub fn encode(&mut self, days: &[i32]) -> Vec<u32> {
+        let base = *self
+            .base
+            .get_or_insert_with(|| days.iter().copied().find(|&d| d != NO_DAY).unwrap_or(0) - SPAN);
+        let mut out = Vec::with_capacity(days.len());
+        for &d in days {
+            let slot = i64::from(d) - i64::from(base);
+            let code = if d != NO_DAY && (0..2 * i64::from(SPAN)).contains(&slot) {
+                let c = self.table[slot as usize];
+                if c == NONE {
+                    let c = self.code_of(d);
+                    self.table[slot as usize] = c;
+                    c
+                } else {
+                    c
+                }
+            } else if let Some(&c) = self.by_day.get(&d) {
+                c
+            } else {
+                let c = self.code_of(d);
+                self.by_day.insert(d, c);
+                c
+            };
+            out.push(code);
+        }
+        out
+    }
+}
+
+/// Codes of pairs (a, b) across batches, and each code's pair (to take keys apart again).
+/// Pairs of small codes go through a dense table (rebuilt larger when codes outgrow it).
+#[derive(Default)]
+pub(super) struct Pairs {
+    map: PlHashMap<u64, u32>,
+    pub pairs: Vec<(u32, u32)>,
+    /// (table, capacity of a, capacity of b)
+    dense: Option<(Vec<u32>, usize, usize)>,
+}
+
+const DENSE_PAIRS: usize = 1 << 22;
+
+impl Pairs {
+    pub fn len(&self) -> usize {
+        self.pairs.len()
+    }
+
+    fn fits(&mut self, a_max: usize, b_max: usize) -> bool {
+        let (ca, cb) = match &self.dense {
+            Some((_, ca, cb)) if a_max < *ca && b_max < *cb => return true,
+            Some((_, ca, cb)) => (
+                (a_max + 1).next_power_of_two().max(*ca),
+                (b_max + 1).next_power_of_two().max(*cb),
+            ),
+            None => ((a_max + 1).next_power_of_two(), (b_max + 1).next_power_of_two()),
+        };
+        if ca.saturating_mul(cb) > DENSE_PAIRS {
+            self.dense = None;
+            return false;
+        }
+        let mut table = vec![NONE; ca * cb];
+        for (code, &(x, y)) in self.pairs.iter().enumerate() {
+            table[x as usize * cb + y as usize] = code as u32;
+        }
+        self.dense = Some((table, ca, cb));
+        true
+    }
+
+    pub fn combine(&mut self, a: &[u32], b: &[u32]) -> Vec<u32> {
+        let a_max = a.iter().copied().max().unwrap_or(0) as usize;
+        let b_max = b.iter().copied().max().unwrap_or(0) as usize;
+        if self.map.is_empty() && self.fits(a_max, b_max) {
+            if let Some((table, _, cb)) = &mut self.dense {
+                let cb = *cb;
+                return a
+                    .iter()
+                    .zip(b)
+                    .map(|(&x, &y)| {
+                        let slot = &mut table[x as usize * cb + y as usize];
+                        if *slot == NONE {
+                            *slot = self.pairs.len() as u32;
+                            self.pairs.push((x, y));
+                        }
+                        *slot
+                    })
+                    .collect();
+            }
+        }
+        if self.map.is_empty() {
+            // leaving the dense table for good: its pairs move to the map
+            self.dense = None;
+            for (code, &(x, y)) in self.pairs.iter().enumerate() {
+                self.map.insert((u64::from(x) << 32) | u64::from(y), code as u32);
+            }
+        }
+        let mut prev: Option<(u64, u32)> = None;
+        a.iter()
+            .zip(b)
+            .map(|(&x, &y)| {
+                let k = (u64::from(x) << 32) | u64::from(y);
+                match prev {
+                    Some((p, c)) if p == k => c,
+                    _ => {
+                        let next = self.pairs.len() as u32;
+                        let c = *self.map.entry(k).or_insert(next);
+                        if c == next {
+                            self.pairs.push((x, y));
+                        }
+                        prev = Some((k, c));
+                        c
+                    }
+                }
+            })
+            .collect()
+    }
+}
+
+/// Rows to groups: the grain columns' codes (and the period's) combined step by step, so that
+/// only combinations that occur become groups.
+#[derive(Default)]
+pub(super) struct Grouping {
+    steps: Vec<Pairs>,
+}
+
+impl Grouping {
+    pub fn new(parts: usize) -> Self {
+        Self {
+            steps: (0..parts).map(|_| Pairs::default()).collect(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.steps.last().map_or(1, Pairs::len)
+    }
+
+    /// Group of each row from its parts' codes (one slice per part, in order).
+    pub fn groups(&mut self, parts: &[&[u32]], rows: usize) -> Vec<u32> {
+        let mut acc = vec![0u32; rows];
+        for (step, part) in self.steps.iter_mut().zip(parts) {
+            acc = step.combine(&acc, part);
+        }
+        acc
+    }
+
+    /// The parts' codes of every group, one vector per part.
+    pub fn split(&self) -> Vec<Vec<u32>> {
+        let n = self.len();
+        let mut out = vec![vec![0u32; n]; self.steps.len()];
+        for g in 0..n {
+            let mut code = g as u32;
+            for (i, step) in self.steps.iter().enumerate().rev() {
+                let (prev, part) = step.pairs[code as usize];
+                out[i][g] = part;
+                code = prev;
+            }
+        }
+        out
+    }
+}
+
+// ---- accumulators ---------------------------------------------------------------------------
+
+/// Sums per group in the value column's type.
+enum Sums {
+    Int(Vec<i64>),
+    Float(Vec<f64>),
+}
+
+/// What a state loop adds up, by column name.
+pub(super) enum Op {
+    /// Σ value per group (named `sum`) and, when named, the count of values present; with a
+    /// mask, only rows where the mask column has a value (the other side of a ratio).
+    Sum {
+        column: String,
+        sum: String,
+        count: Option<String>,
+        mask: Option<String>,
+    },
+    /// Σ value and Σ followers-at-post over rows with both (Σ a / Σ followers-at-post).
+    AtFollowers { column: String, num: String, den: String },
+}
+
+pub(super) struct State {
+    op: Op,
+    sums: Option<Sums>,
+    counts: Vec<i64>,
+    followers: Vec<f64>,
+}
+
+impl State {
+    pub fn new(op: Op) -> Self {
+        Self {
+            op,
+            sums: None,
+            counts: Vec::new(),
+            followers: Vec::new(),
+        }
+    }
+}
+
+fn validity(column: &Column) -> Option<Bitmap> {
+    let s = column.as_materialized_series();
+    if s.null_count() == 0 {
+        return None;
+    }
+    let present = s.is_not_null();
+    let present = present.rechunk();
+    let bits = present.downcast_iter().next().map(|a| a.values().clone());
+    bits
+}
+
+fn add<T: NumericNative>(
+    sums: &mut [T],
+    counts: &mut [i64],
+    followers: &mut [f64],
+    ca: &ChunkedArray<impl PolarsNumericType<Native = T>>,
+    groups: &[u32],
+    mask: Option<&Bitmap>,
+    fap: Option<&[f64]>,
+) {
+    let mut offset = 0usize;
+    for arr in ca.downcast_iter() {
+        let values = arr.values().as_slice();
+        let len = values.len();
+        let gs = &groups[offset..offset + len];
+        // the rows to add: a value present, and the mask column's value present, as one bitmap
+        let valid = arr.validity().filter(|v| v.unset_bits() > 0);
+        let keep: Option<Bitmap> = match (valid, mask) {
+            (None, None) => None,
+            (Some(v), None) => Some(v.clone()),
+            (None, Some(m)) => Some(m.clone().sliced(offset, len)),
+            (Some(v), Some(m)) => Some(v & &m.clone().sliced(offset, len)),
+        };
+        match (keep, fap) {
+            (None, None) => {
+                for (v, &g) in values.iter().zip(gs) {
+                    sums[g as usize] += *v;
+                    counts[g as usize] += 1;
+                }
+            }
+            (Some(keep), None) => {
+                // branch-free: a missing value adds zero and does not count
+                for ((v, &g), bit) in values.iter().zip(gs).zip(keep.iter()) {
+                    sums[g as usize] += if bit { *v } else { T::default() };
+                    counts[g as usize] += i64::from(bit);
+                }
+            }
+            (keep, Some(f)) => {
+                let f = &f[offset..offset + len];
+                for (j, ((v, &g), &at)) in values.iter().zip(gs).zip(f).enumerate() {
+                    if at.is_nan() || keep.as_ref().is_some_and(|k| !k.get_bit(j)) {
+                        continue;
+                    }
+                    followers[g as usize] += at;
+                    sums[g as usize] += *v;
+                    counts[g as usize] += 1;
+                }
+            }
+        }
+        offset += len;
+    }
+}
+
+impl State {
+    /// Adds a batch; `groups` are the batch rows' groups, `n` the number of groups so far.
+    pub fn add(&mut self, batch: &DataFrame, groups: &[u32], n: usize, fap: Option<&[f64]>) -> Result<()> {
+        let (column, mask) = match &self.op {
+            Op::Sum { column, mask, .. } => (column, mask.as_ref().map(|m| batch.column(m)).transpose()?),
+            Op::AtFollowers { column, .. } => (column, None),
+        };
+        let fap = match self.op {
+            Op::AtFollowers { .. } => {
+                Some(fap.ok_or_else(|| Error::Internal("followers-at-post state without followers".into()))?)
+            }
+            Op::Sum { .. } => None,
+        };
+        let values = batch.column(column)?.as_materialized_series();
+        let mask = mask.and_then(validity);
+        if self.sums.is_none() {
+            self.sums = Some(match values.dtype() {
+                DataType::Int64 => Sums::Int(Vec::new()),
+                DataType::Float64 => Sums::Float(Vec::new()),
+                other => return Err(Error::Internal(format!("state over a {other} column"))),
+            });
+        }
+        self.counts.resize(n, 0);
+        self.followers.resize(if fap.is_some() { n } else { 0 }, 0.0);
+        match &mut self.sums {
+            Some(Sums::Int(sums)) => {
+                sums.resize(n, 0);
+                add(
+                    sums,
+                    &mut self.counts,
+                    &mut self.followers,
+                    values.i64()?,
+                    groups,
+                    mask.as_ref(),
+                    fap,
+                );
+            }
+            Some(Sums::Float(sums)) => {
+                sums.resize(n, 0.0);
+                add(
+                    sums,
+                    &mut self.counts,
+                    &mut self.followers,
+                    values.f64()?,
+                    groups,
+                    mask.as_ref(),
+                    fap,
+                );
+            }
+            None => return Err(Error::Internal("state without sums".into())),
+        }
+        Ok(())
+    }
+
+    /// The state's columns, `n` groups long.
+    pub fn finish(self, n: usize) -> Vec<Column> {
+        let sums = match self.sums {
+            Some(Sums::Int(mut v)) => {
+                v.resize(n, 0);
+                Sums::Int(v)
+            }
+            Some(Sums::Float(mut v)) => {
+                v.resize(n, 0.0);
+                Sums::Float(v)
+            }
+            None => Sums::Int(vec![0; n]),
+        };
+        let column = |name: &str, sums: Sums| match sums {
+            Sums::Int(v) => Column::new(name.into(), v),
+            Sums::Float(v) => Column::new(name.into(), v),
+        };
+        let mut counts = self.counts;
+        counts.resize(n, 0);
+        match self.op {
+            Op::Sum { sum, count, .. } => {
+                let mut out = vec![column(&sum, sums)];
+                if let Some(name) = count {
+                    out.push(Column::new(name.into(), counts));
+                }
+                out
+            }
+            Op::AtFollowers { num, den, .. } => {
+                let mut followers = self.followers;
+                followers.resize(n, 0.0);
+                vec![column(&num, sums), Column::new(den.into(), followers)]
+            }
+        }
+    }
+}
+
+/// A batch's Date column as days, `NO_DAY` where missing.
+pub(super) fn days(column: &Column) -> Result<Vec<i32>> {
+    let s = column.as_materialized_series().to_physical_repr();
+    let mut out = Vec::with_capacity(s.len());
+    for arr in s.i32()?.downcast_iter() {
+        out.extend(arr.iter().map(|v| v.copied().unwrap_or(NO_DAY)));
+    }
+    Ok(out)
+}
+
+/// Hashes of a batch's non-null ids (for the repeat check at the end).
+pub(super) fn id_hashes(column: &Column, state: &PlRandomState) -> Result<Vec<u64>> {
+    let s = column.as_materialized_series().cast(&DataType::String)?;
+    let mut out = Vec::with_capacity(s.len());
+    for arr in s.str()?.downcast_iter() {
+        out.extend(arr.non_null_values_iter().map(|v| state.hash_one(v)));
+    }
+    Ok(out)
+}
+
+/// Counts per group, grown to `n` groups, for rows where `flag` holds.
+pub(super) fn count_into(counts: &mut Vec<i64>, n: usize, groups: &[u32], flag: impl Fn(usize) -> bool) {
+    counts.resize(n, 0);
+    for (row, &g) in groups.iter().enumerate() {
+        if flag(row) {
+            counts[g as usize] += 1;
+        }
+    }
+}
+
+/// Followers at post for each row of a batch (NaN where none).
+pub(super) fn followers_at(index: &FollowerIndex, accounts: &[u32], days: &[i32]) -> Vec<f64> {
+    accounts
+        .par_iter()
+        .zip(days)
+        .with_min_len(1 << 14)
+        .map(|(&a, &d)| index.at(a, d))
+        .collect()
+}
+
+/// Whether each row falls in one of its key's contract windows (and content type).
+pub(super) fn delivered(index: &WindowIndex, keys: &[u32], days: &[i32], types: Option<&[u32]>) -> Vec<bool> {
+    keys.iter()
+        .zip(days)
+        .enumerate()
+        .map(|(row, (&k, &d))| index.contains(k, d, types.map_or(NONE, |t| t[row])))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_persist_across_batches_and_groups_split_back() -> Result<()> {
+        let mut dict = Dict::new(&DataType::String, false);
+        let a = dict.encode(&Column::new("a".into(), ["x", "y", "x"]))?;
+        let b = dict.encode(&Column::new("a".into(), [Some("y"), None, Some("z")]))?;
+        assert_eq!(a, vec![0, 1, 0]);
+        assert_eq!(b, vec![1, 2, 3]);
+        let back = dict.take(&[3, 0, 2])?;
+        assert_eq!(back.str()?.iter().collect::<Vec<_>>(), vec![Some("z"), Some("x"), None]);
+
+        let mut ints = Dict::new(&DataType::Date, false);
+        let days = Column::new("d".into(), [10_i32, 11, 10]).cast(&DataType::Date)?;
+        assert_eq!(ints.encode(&days)?, vec![0, 1, 0]);
+        assert_eq!(ints.take(&[1])?.dtype(), &DataType::Date);
+
+        let mut grouping = Grouping::new(2);
+        let g1 = grouping.groups(&[&[0, 1, 0], &[5, 5, 6]], 3);
+        let g2 = grouping.groups(&[&[1, 0], &[5, 6]], 2);
+        assert_eq!(g1, vec![0, 1, 2]);
+        assert_eq!(g2, vec![1, 2]);
+        assert_eq!(grouping.split(), vec![vec![0, 1, 0], vec![5, 5, 6]]);
+        Ok(())
+    }
+
+    #[test]
+    fn periods_are_shared_by_their_days() {
+        let mut p = Periods::new(Every::Month);
+        // 2026-01-01 is day 20454; 2026-01-31 20484; 2026-02-01 20485
+        assert_eq!(p.encode(&[20_454, 20_484, NO_DAY, 20_485]), vec![0, 0, 1, 2]);
+        assert_eq!(p.starts, vec![Some(20_454), None, Some(20_485)]);
+    }
+}
