@@ -335,7 +335,9 @@ def sources() -> pl.DataFrame:
     >>> sk.sources().filter(source="t.co").row(0)
     ('t.co', 'x')
     """
-    return pl.DataFrame(_core.source_table(), schema={"source": pl.String, "platform": pl.String}, orient="row")
+    return pl.DataFrame(
+        _core.source_table(), schema={"source": pl.String, "platform": pl.String}, orient="row"
+    )
 
 
 def presets() -> dict[str, list[str]]:

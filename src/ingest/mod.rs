@@ -155,11 +155,19 @@ pub fn date_expr(name: &str, dtype: &DataType, table: &str) -> Result<Expr> {
         DataType::Datetime(_, _) => Ok(c.dt().date()),
         // ISO dates, and datetimes whose date part is read (`2026-01-31T23:45:00Z`); text that
         // is no date becomes null and is counted by the caller
-        DataType::String => Ok(c.str().to_date(StrptimeOptions {
-            strict: false,
-            exact: false,
-            ..Default::default()
-        })),
+        DataType::String => {
+            let lenient = StrptimeOptions {
+                strict: false,
+                ..Default::default()
+            };
+            Ok(coalesce(&[
+                c.clone().str().to_date(lenient.clone()),
+                c.str()
+                    .to_datetime(Some(TimeUnit::Microseconds), None, lenient, lit("raise"))
+                    .dt()
+                    .date(),
+            ]))
+        }
         other => Err(Error::schema(
             "not_temporal",
             format!("column '{name}' of {table} holds {other} values, not dates; convert it, e.g. pl.col('{name}').str.to_date()"),
