@@ -527,7 +527,7 @@ pub(super) fn states(
     let plan_callback = PlanCallback::Rust(SpecialEq::new(Arc::new(callback)));
     collect(
         lf.clone()
-            .sink_batches(plan_callback, false, std::num::NonZeroUsize::new(1 << 18))?,
+            .sink_batches(plan_callback, false, std::num::NonZeroUsize::new(1 << 20))?,
     )?;
     let mut pass = Arc::try_unwrap(shared)
         .map_err(|_| Error::Internal("the posts pass is still shared".into()))?
