@@ -10,6 +10,7 @@ use super::kernel::{period_start, FollowerIndex, WindowIndex, NO_DAY};
 use crate::error::{Error, Result};
 use crate::plan::Every;
 use polars::prelude::*;
+use polars_arrow::array::{Array, View};
 use polars_arrow::bitmap::Bitmap;
 use rayon::prelude::*;
 use std::hash::BuildHasher;
@@ -24,6 +25,8 @@ pub(super) struct Dict {
     text: bool,
     /// The type the values are given back in.
     out: DataType,
+    /// Text of up to 12 bytes, keyed by its Arrow view.
+    inline: PlHashMap<u128, u32>,
     strings: PlHashMap<String, u32>,
     ints: PlHashMap<i64, u32>,
     null: Option<u32>,
@@ -37,6 +40,7 @@ impl Dict {
         Self {
             text,
             out: if force_text { DataType::String } else { dtype.clone() },
+            inline: PlHashMap::default(),
             strings: PlHashMap::default(),
             ints: PlHashMap::default(),
             null: None,
@@ -70,32 +74,54 @@ impl Dict {
         let mut new_rows: Vec<IdxSize> = Vec::new();
         let mut row = 0usize;
         if self.text {
-            // posts usually arrive grouped by account: a repeat of the previous value skips the hash
-            let mut prev: Option<(&str, u32)> = None;
+            // Text of up to 12 bytes lives inside its 16-byte Arrow view: the view (with the
+            // bytes past the text masked) is the key, no hashing of the text itself.
+            let mut prev: Option<(u128, u32)> = None;
             for arr in s.str()?.downcast_iter() {
-                for v in arr.iter() {
-                    let code = match (v, prev) {
-                        (Some(x), Some((p, c))) if p == x => c,
-                        (Some(x), _) => {
-                            let c = match self.strings.get(x) {
-                                Some(&c) => c,
-                                None => {
-                                    let c = self.fresh(&mut new_rows, row);
-                                    self.strings.insert(x.to_string(), c);
-                                    c
-                                }
-                            };
-                            prev = Some((x, c));
-                            c
-                        }
-                        (None, _) => match self.null {
+                let views = arr.views();
+                let valid = arr.validity();
+                for (j, view) in views.iter().enumerate() {
+                    let code = if valid.is_some_and(|v| !v.get_bit(j)) {
+                        match self.null {
                             Some(c) => c,
                             None => {
                                 let c = self.fresh(&mut new_rows, row);
                                 self.null = Some(c);
                                 c
                             }
-                        },
+                        }
+                    } else if view.length <= View::MAX_INLINE_SIZE {
+                        let bits = 32 + 8 * view.length;
+                        let key = if bits >= 128 {
+                            view.as_u128()
+                        } else {
+                            view.as_u128() & ((1u128 << bits) - 1)
+                        };
+                        match prev {
+                            Some((p, c)) if p == key => c,
+                            _ => {
+                                let c = match self.inline.get(&key) {
+                                    Some(&c) => c,
+                                    None => {
+                                        let c = self.fresh(&mut new_rows, row);
+                                        self.inline.insert(key, c);
+                                        c
+                                    }
+                                };
+                                prev = Some((key, c));
+                                c
+                            }
+                        }
+                    } else {
+                        let x = arr.value(j);
+                        match self.strings.get(x) {
+                            Some(&c) => c,
+                            None => {
+                                let c = self.fresh(&mut new_rows, row);
+                                self.strings.insert(x.to_string(), c);
+                                c
+                            }
+                        }
                     };
                     codes.push(code);
                     row += 1;
@@ -609,6 +635,14 @@ mod tests {
         assert_eq!(b, vec![1, 2, 3]);
         let back = dict.take(&[3, 0, 2])?;
         assert_eq!(back.str()?.iter().collect::<Vec<_>>(), vec![Some("z"), Some("x"), None]);
+        // short text is keyed by its view, long text by its bytes; both stay consistent
+        let long = "an account id longer than twelve bytes";
+        let c = dict.encode(&Column::new("a".into(), [long, "x", long, "twelve bytes"]))?;
+        assert_eq!(c, vec![4, 0, 4, 5]);
+        assert_eq!(
+            dict.encode(&Column::new("a".into(), ["twelve bytes", long]))?,
+            vec![5, 4]
+        );
 
         let mut ints = Dict::new(&DataType::Date, false);
         let days = Column::new("d".into(), [10_i32, 11, 10]).cast(&DataType::Date)?;

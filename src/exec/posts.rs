@@ -246,7 +246,13 @@ impl PostsPass {
         id: &mut Option<(String, PlRandomState, Vec<Vec<u64>>)>,
     ) -> Result<()> {
         for (c, min) in mins.iter_mut() {
-            if let Some(m) = batch.column(c)?.as_materialized_series().min::<f64>()? {
+            // on the typed array (SIMD, no conversion)
+            let values = batch.column(c)?.as_materialized_series();
+            let m = match values.dtype() {
+                DataType::Int64 => values.i64()?.min().map(|v| v as f64),
+                _ => values.f64()?.min(),
+            };
+            if let Some(m) = m {
                 *min = min.min(m);
             }
         }
