@@ -109,7 +109,7 @@ fn catch<T>(f: impl FnOnce() -> crate::error::Result<T>) -> crate::error::Result
 
 /// Computes KPIs; returns (Arrow stream capsule of the result, details dict).
 #[pyfunction]
-#[pyo3(signature = (kpis, by, every, tz, dedupe, posts=None, accounts=None, contracts=None, traffic=None, sources=Vec::new()))]
+#[pyo3(signature = (kpis, by, every, tz, dedupe, posts=None, accounts=None, contracts=None, traffic=None, conversions=None, sources=Vec::new()))]
 #[allow(clippy::too_many_arguments)]
 pub fn compute<'py>(
     py: Python<'py>,
@@ -122,6 +122,7 @@ pub fn compute<'py>(
     accounts: Option<Bound<'py, PyAny>>,
     contracts: Option<Bound<'py, PyAny>>,
     traffic: Option<Bound<'py, PyAny>>,
+    conversions: Option<Bound<'py, PyAny>>,
     sources: Vec<(String, String)>,
 ) -> PyResult<(Bound<'py, PyCapsule>, Bound<'py, PyDict>)> {
     let dedupe = match dedupe.as_deref() {
@@ -151,12 +152,15 @@ pub fn compute<'py>(
     let contracts_cols = contracts.as_ref().map(Arg::columns).transpose()?;
     let traffic = Arg::from_py(traffic)?;
     let traffic_cols = traffic.as_ref().map(Arg::columns).transpose()?;
+    let events = Arg::from_py(conversions)?;
+    let events_cols = events.as_ref().map(Arg::columns).transpose()?;
     let plan = plan::build(
         &request,
         posts_cols.as_deref(),
         accounts_cols.as_deref(),
         contracts_cols.as_deref(),
         traffic_cols.as_deref(),
+        events_cols.as_deref(),
     )?;
     let started = std::time::Instant::now();
     let posts = match (posts, &plan.posts) {
@@ -175,6 +179,10 @@ pub fn compute<'py>(
         (Some(arg), Some(tp)) => Some(arg.into_table(&tp.columns)?),
         _ => None,
     };
+    let events = match (events, &plan.events) {
+        (Some(arg), Some(ep)) => Some(arg.into_table(&ep.columns)?),
+        _ => None,
+    };
     let crossing = started.elapsed().as_secs_f64();
     let started = std::time::Instant::now();
     let output = py.detach(|| {
@@ -183,7 +191,8 @@ pub fn compute<'py>(
             let accounts = accounts.map(Table::into_lazy).transpose()?;
             let contracts = contracts.map(Table::into_lazy).transpose()?;
             let traffic = traffic.map(Table::into_lazy).transpose()?;
-            exec::run(&plan, posts, accounts, contracts, traffic)
+            let events = events.map(Table::into_lazy).transpose()?;
+            exec::run(&plan, posts, accounts, contracts, traffic, events)
         })
     })?;
     let engine = started.elapsed().as_secs_f64();
@@ -199,6 +208,7 @@ pub fn compute<'py>(
     details.set_item("rows_read", output.rows.read)?;
     details.set_item("rows_dropped", output.rows.dropped)?;
     details.set_item("warnings", output.warnings)?;
+    details.set_item("origins", output.origins)?;
     let definitions = PyDict::new(py);
     for k in &plan.kpis {
         definitions.set_item(k.name, k.definition)?;

@@ -15,7 +15,7 @@ SCOPE = [
     "avg_engagement_rate_per_post", "amplification_rate", "applause_rate", "conversation_rate",
     "virality_rate", "ctr", "conversions", "conversion_rate", "revenue", "cost", "cpm", "cpc", "cpe", "cpa",
     "roas", "roi", "posts_agreed", "delivery_rate", "mentions", "share_of_voice", "referral_traffic",
-    "referral_share", "website_traffic",
+    "referral_share", "website_traffic", "leads", "lead_rate",
 ]  # fmt: skip
 
 
@@ -23,7 +23,7 @@ def test_catalog_lists_every_kpi_in_scope():
     cat = sk.catalog()
     assert cat.columns == ["name", "goal", "definition", "unit", "inputs", "rule"]
     assert sorted(cat["name"].to_list()) == sorted(SCOPE)
-    assert set(sk.presets()) == {"awareness", "engagement", "traffic", "conversion", "content"}
+    assert set(sk.presets()) == {"awareness", "engagement", "traffic", "leads", "conversion", "content"}
 
 
 def test_explain_gives_the_rule():

@@ -93,6 +93,10 @@ class KpiResult:
         ``(table, reason, rows)`` for every row a KPI left out (rule 6 of the KPI contract).
     warnings
         Preset members that were left out because their table or column was not given.
+    origins
+        For ``conversions``, ``revenue`` and ``leads``: the table each was counted from (each is
+        counted from one table only: conversion events, else posts, else traffic, else
+        accounts).
     timings
         Seconds spent bringing the needed columns across the Python boundary (``crossing_s``)
         and computing (``engine_s``).
@@ -105,6 +109,7 @@ class KpiResult:
     rows_dropped: list[tuple[str, str, int]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    origins: dict[str, str] = field(default_factory=dict)
 
 
 def _names(value: str | Sequence[str] | None) -> list[str]:
@@ -121,6 +126,7 @@ def compute_details(
     *,
     contracts: Any = None,
     traffic: Any = None,
+    conversions: Any = None,
     sources: Mapping[str, str] | None = None,
     kpis: str | Sequence[str],
     by: str | Sequence[str] = (),
@@ -133,7 +139,7 @@ def compute_details(
 
     Parameters
     ----------
-    posts, accounts, contracts, traffic, sources, kpis, by, every, tz, dedupe, output
+    posts, accounts, contracts, traffic, conversions, sources, kpis, by, every, tz, dedupe, output
         As for :func:`compute`.
 
     Returns
@@ -155,6 +161,7 @@ def compute_details(
         accounts=as_table(accounts, "accounts"),
         contracts=as_table(contracts, "contracts"),
         traffic=as_table(traffic, "traffic"),
+        conversions=as_table(conversions, "conversions"),
         sources=[(str(k), str(v)) for k, v in (sources or {}).items()],
     )
     frame: Any = pl.DataFrame(_ArrowStream(capsule))
@@ -167,6 +174,7 @@ def compute_details(
         rows_read={table: int(n) for table, n in details["rows_read"]},
         rows_dropped=[(t, r, int(n)) for t, r, n in details["rows_dropped"]],
         warnings=list(details["warnings"]),
+        origins=dict(details["origins"]),
         timings=dict(details["timings"]),
     )
 
@@ -177,6 +185,7 @@ def compute(
     *,
     contracts: Any = None,
     traffic: Any = None,
+    conversions: Any = None,
     sources: Mapping[str, str] | None = None,
     kpis: str | Sequence[str],
     by: str | Sequence[str] = (),
@@ -208,6 +217,11 @@ def compute(
         ``l.instagram.com``, ``t.co``, ``utm_source=ig``), ``sessions`` (optionally ``medium``,
         ``campaign``). Sources are matched to a ``platform`` through :func:`sources`, so
         ``by=["platform"]`` lines traffic up with posts.
+    conversions
+        Conversion events, one row each: ``timestamp``, ``kind`` (``"lead"`` or ``"sale"``),
+        ``value`` (a sale's value) and the columns that attribute it: ``account_id``,
+        ``campaign``, ``platform`` or ``source`` (matched like traffic). When given, leads,
+        conversions and revenue are counted from these events and from nowhere else.
     sources
         Additions to the source table, ``{source or host: platform}``; they take precedence.
     kpis
@@ -244,6 +258,7 @@ def compute(
         accounts,
         contracts=contracts,
         traffic=traffic,
+        conversions=conversions,
         sources=sources,
         kpis=kpis,
         by=by,

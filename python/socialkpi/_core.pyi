@@ -21,6 +21,7 @@ def compute(
     accounts: Any = None,
     contracts: Any = None,
     traffic: Any = None,
+    conversions: Any = None,
     sources: list[tuple[str, str]] = ...,
 ) -> tuple[Any, dict[str, Any]]: ...
 def source_table() -> list[tuple[str, str]]: ...

@@ -23,6 +23,9 @@ pub enum Source {
     PostsAndContracts,
     /// Web analytics rows (sessions by source, matched to a platform).
     Traffic,
+    /// Conversions, revenue or leads, each from one table: conversion events when given,
+    /// else the posts' (or traffic's, or accounts') own column.
+    Attributed,
 }
 
 /// One KPI of the catalogue.
@@ -48,6 +51,7 @@ const COST_RULE: &str = "cost is the posts' spend plus contract fees pro-rated b
 const CONTRACT_RULE: &str = "contract deliverables are pro-rated like fees: posts_agreed × (days of the contract inside the period) / (days of the contract), start and end inclusive";
 const SHARE_RULE: &str = "a share of the period's total: the group's value over the sum of all groups in the same period (null when that total is 0 or missing)";
 const TRAFFIC_RULE: &str = "a flow over traffic rows: 0 where the group has no rows in the period, null where rows exist but none reported sessions; a source counts as referral traffic when it matches a social platform (see sk.sources())";
+const ATTRIBUTED_RULE: &str = "each conversion or lead is counted once, from one table: conversion events when given (kind 'sale' or 'lead'), else the posts' column, else traffic's (else, for leads, the accounts' daily column); compute_details(...).origins says which; a flow: 0 where the group has none in the period";
 const FAP_RULE: &str = "rules 1 and 2 with followers-at-post: each post is divided by its account's last follower snapshot on or before the post's day; posts without one are left out";
 
 macro_rules! kpi {
@@ -95,9 +99,11 @@ pub const KPIS: &[Kpi] = &[
     kpi!("referral_traffic", "traffic", "count", Traffic, &["sessions", "source"], TRAFFIC_RULE, "Σ sessions from social sources (traffic table)"),
     kpi!("referral_share", "traffic", "ratio", Traffic, &["sessions", "source"], SHARE_RULE, "a source's referral sessions / all referral sessions in the period"),
     kpi!("website_traffic", "traffic", "count", Traffic, &["sessions"], TRAFFIC_RULE, "Σ sessions, all sources"),
-    kpi!("conversions", "conversion", "count", Posts, &["conversions"], SUM_RULE, "Σ conversions attributed to posts"),
-    kpi!("conversion_rate", "conversion", "ratio", Posts, &["conversions", "clicks"], RATIO_RULE, "Σ conversions / Σ clicks"),
-    kpi!("revenue", "conversion", "money", Posts, &["revenue"], SUM_RULE, "Σ revenue attributed to posts"),
+    kpi!("leads", "leads", "count", Attributed, &["leads"], ATTRIBUTED_RULE, "Σ leads: conversion events of kind 'lead', else traffic's or the accounts' leads column"),
+    kpi!("lead_rate", "leads", "ratio", Attributed, &["leads", "profile_visits"], ATTRIBUTED_RULE, "leads / profile_visits"),
+    kpi!("conversions", "conversion", "count", Attributed, &["conversions"], ATTRIBUTED_RULE, "Σ conversions: sale events, else the posts' (else traffic's) conversions column"),
+    kpi!("conversion_rate", "conversion", "ratio", Attributed, &["conversions", "clicks"], RATIO_RULE, "Σ conversions / Σ clicks (over posts with both when conversions come from posts; else the group's conversions over its posts' clicks)"),
+    kpi!("revenue", "conversion", "money", Attributed, &["revenue"], ATTRIBUTED_RULE, "Σ revenue: the value of sale events, else the posts' (else traffic's) revenue column"),
     kpi!("cost", "conversion", "money", Cost, &["cost"], COST_RULE, "Σ post spend + contract fees pro-rated by the days of the contract inside the period"),
     kpi!("cpm", "conversion", "money", Cost, &["cost", "impressions"], COST_RULE, "cost / impressions × 1000"),
     kpi!("cpc", "conversion", "money", Cost, &["cost", "clicks"], COST_RULE, "cost / clicks"),
@@ -150,6 +156,7 @@ pub const PRESETS: &[(&str, &[&str])] = &[
         "traffic",
         &["referral_traffic", "referral_share", "website_traffic", "clicks", "ctr"],
     ),
+    ("leads", &["leads", "lead_rate", "profile_visits", "referral_traffic"]),
     (
         "conversion",
         &[
@@ -187,6 +194,7 @@ pub fn explain(kpi: &Kpi) -> String {
         Source::Contracts => "contracts",
         Source::PostsAndContracts => "posts and contracts",
         Source::Traffic => "traffic (web analytics)",
+        Source::Attributed => "conversion events (conversions=...), else posts, traffic or accounts, whichever carries the measure (each counted once)",
     };
     format!(
         "{name} ({goal}, {unit}): {def}.\nReads: {tables}{inputs}.\nRule: {rule}.",

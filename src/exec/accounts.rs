@@ -36,7 +36,7 @@ impl Snapshots {
         let mut select = Vec::new();
         for c in &ap.columns {
             select.push(match c.as_str() {
-                "followers" | "profile_visits" | "mentions" => ingest::count_expr(c, &dtype(c)?, TABLE)?,
+                "followers" | "profile_visits" | "mentions" | "leads" => ingest::count_expr(c, &dtype(c)?, TABLE)?,
                 DATE => ingest::date_expr(c, &dtype(c)?, TABLE)?,
                 _ => col(c.as_str()),
             });
@@ -60,7 +60,7 @@ impl Snapshots {
                 df = df.lazy().filter(missing.not()).collect()?;
             }
         }
-        for c in ["followers", "profile_visits", "mentions"] {
+        for c in ["followers", "profile_visits", "mentions", "leads"] {
             if let Ok(column) = df.column(c) {
                 if column.as_materialized_series().min::<f64>()?.is_some_and(|v| v < 0.0) {
                     return Err(Error::input("negative_value", format!("column '{c}' of accounts has negative values; counts cannot be negative. Fix or filter those rows before computing")));
@@ -207,7 +207,11 @@ impl Snapshots {
         }
         let mut aggs = vec![len().cast(DataType::Int64).alias("a:rows")];
         // account flows: summed over the daily snapshots, with the count that reported one
-        for (wanted, c) in [(ap.profile_visits, "profile_visits"), (ap.mentions, "mentions")] {
+        for (wanted, c) in [
+            (ap.profile_visits, "profile_visits"),
+            (ap.mentions, "mentions"),
+            (ap.leads, "leads"),
+        ] {
             if wanted {
                 aggs.push(col(c).sum().alias(format!("as:{c}")));
                 aggs.push(col(c).count().cast(DataType::Int64).alias(format!("an:{c}")));

@@ -5,13 +5,14 @@
 
 mod accounts;
 mod contracts;
+mod events;
 mod kernel;
 mod pass;
 mod posts;
 mod traffic;
 
 use crate::error::{Error, Result};
-use crate::plan::{Metric, Plan, PERIOD};
+use crate::plan::{Metric, Origin, Plan, PERIOD};
 use polars::prelude::*;
 use polars_core::query_result::QueryResult;
 
@@ -52,6 +53,8 @@ pub struct Output {
     pub components: Vec<String>,
     pub rows: RowAccount,
     pub warnings: Vec<String>,
+    /// (measure, the table it was counted from) for conversions, revenue and leads.
+    pub origins: Vec<(String, String)>,
 }
 
 /// Collects a plan with the streaming engine (bounded memory for files larger than RAM).
@@ -99,6 +102,7 @@ pub fn run(
     accounts: Option<LazyFrame>,
     contracts: Option<LazyFrame>,
     traffic: Option<LazyFrame>,
+    events: Option<LazyFrame>,
 ) -> Result<Output> {
     let mut rows = RowAccount::default();
     let mut warnings = plan.warnings.clone();
@@ -169,11 +173,29 @@ pub fn run(
         }
         _ => None,
     };
+    let event_states = match (&plan.events, events) {
+        (Some(ep), Some(lf)) => {
+            Some(rows.time("conversions_states_s", |rows| events::states(plan, ep, lf, &keys, rows))?)
+        }
+        (Some(_), None) => {
+            return Err(Error::query(
+                "missing_table",
+                "the conversions table is needed by the KPIs asked for; pass conversions=...",
+            ))
+        }
+        _ => None,
+    };
     // every (group, period) of any table appears: full joins of the states on the keys
     let mut joined: Option<DataFrame> = None;
-    for states in [post_states, account_states, contract_states, traffic_states]
-        .into_iter()
-        .flatten()
+    for states in [
+        post_states,
+        account_states,
+        contract_states,
+        traffic_states,
+        event_states,
+    ]
+    .into_iter()
+    .flatten()
     {
         joined = Some(match joined {
             None => states,
@@ -218,7 +240,31 @@ pub fn run(
         components,
         rows,
         warnings,
+        origins: origins(plan),
     })
+}
+
+/// Where each attributed measure the KPIs read was counted from, in words.
+fn origins(plan: &Plan) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for kpi in &plan.kpis {
+        let (Some(measure), Some(origin)) = (crate::plan::measure(kpi.name), plan.origins.of(kpi.name)) else {
+            continue;
+        };
+        if out.iter().any(|(m, _)| m == measure) {
+            continue;
+        }
+        let text = match (origin, measure) {
+            (Origin::Events, "revenue") => "conversions table (the value of events of kind 'sale')".to_string(),
+            (Origin::Events, "leads") => "conversions table (events of kind 'lead')".to_string(),
+            (Origin::Events, _) => "conversions table (events of kind 'sale')".to_string(),
+            (Origin::Posts, m) => format!("posts (column '{m}')"),
+            (Origin::Traffic, m) => format!("traffic (column '{m}')"),
+            (Origin::Accounts, m) => format!("accounts (column '{m}', summed over days)"),
+        };
+        out.push((measure.to_string(), text));
+    }
+    out
 }
 
 /// Posts and accounts may type a shared key differently (ids as numbers in one, text in the other).
@@ -330,16 +376,29 @@ fn finalise(kpi: &str, plan: &Plan) -> Result<Expr> {
     // sessions from social sources: 0 where the group has no social rows, null where its
     // social rows reported no sessions
     let referral = || flow("t:social_rows", "t:referral", "t:referral_n");
+    let profile_visits = || {
+        if plan.accounts.as_ref().is_some_and(|a| a.profile_visits) {
+            flow("a:rows", "as:profile_visits", "an:profile_visits")
+        } else {
+            post_flow(&m("profile_visits"))
+        }
+    };
+    // conversions, revenue and leads: each from the one table the plan chose
+    let attributed = |measure: &str| -> Result<Expr> {
+        Ok(match (measure, plan.origins.of(measure)) {
+            (_, Some(Origin::Posts)) => post_flow(&m(measure)),
+            (_, Some(Origin::Traffic)) => flow("t:rows", &format!("t:{measure}"), &format!("t:{measure}_n")),
+            ("leads", Some(Origin::Accounts)) => flow("a:rows", "as:leads", "an:leads"),
+            ("conversions", Some(Origin::Events)) => state("e:sales").fill_null(lit(0)),
+            ("leads", Some(Origin::Events)) => state("e:leads").fill_null(lit(0)),
+            ("revenue", Some(Origin::Events)) => flow("e:sales", "e:value", "e:value_n"),
+            _ => return Err(Error::Internal(format!("no table for {measure}"))),
+        })
+    };
     Ok(match kpi {
         "posts" => state("rows").fill_null(lit(0)).cast(DataType::Int64),
         "impressions" | "reach" | "likes" | "comments" | "shares" | "saves" | "clicks" => post_flow(&m(kpi)),
-        "profile_visits" => {
-            if plan.accounts.as_ref().is_some_and(|a| a.profile_visits) {
-                flow("a:rows", "as:profile_visits", "an:profile_visits")
-            } else {
-                post_flow(&m(kpi))
-            }
-        }
+        "profile_visits" => profile_visits(),
         "engagements" => post_flow(&Metric::Eng),
         "frequency" => post_ratio(&m("impressions"), &m("reach")),
         "engagement_rate" => post_ratio(&Metric::Eng, &m("reach")),
@@ -351,15 +410,19 @@ fn finalise(kpi: &str, plan: &Plan) -> Result<Expr> {
         "amplification_rate" => fap(&m("shares")),
         "applause_rate" => fap(&m("likes")),
         "conversation_rate" => fap(&m("comments")),
-        "conversions" | "revenue" => post_flow(&m(kpi)),
-        "conversion_rate" => post_ratio(&m("conversions"), &m("clicks")),
+        "conversions" | "revenue" | "leads" => attributed(kpi)?,
+        "conversion_rate" if plan.origins.conversions == Some(Origin::Posts) => {
+            post_ratio(&m("conversions"), &m("clicks"))
+        }
+        "conversion_rate" => ratio(attributed("conversions")?, post_flow(&m("clicks"))),
+        "lead_rate" => ratio(attributed("leads")?, profile_visits()),
         "cost" => cost(plan)?,
         "cpm" => ratio(cost(plan)?, post_flow(&m("impressions"))) * lit(1000.0),
         "cpc" => ratio(cost(plan)?, post_flow(&m("clicks"))),
         "cpe" => ratio(cost(plan)?, post_flow(&Metric::Eng)),
-        "cpa" => ratio(cost(plan)?, post_flow(&m("conversions"))),
-        "roas" => ratio(post_flow(&m("revenue")), cost(plan)?),
-        "roi" => ratio(post_flow(&m("revenue")) - cost(plan)?, cost(plan)?),
+        "cpa" => ratio(cost(plan)?, attributed("conversions")?),
+        "roas" => ratio(attributed("revenue")?, cost(plan)?),
+        "roi" => ratio(attributed("revenue")? - cost(plan)?, cost(plan)?),
         "posts_agreed" => state("c:agreed").fill_null(lit(0.0)),
         "mentions" => mentions(),
         "share_of_voice" => share_of_period(mentions(), plan)?,

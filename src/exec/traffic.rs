@@ -14,7 +14,10 @@ const SOCIAL: &str = "__social";
 
 /// Each row's platform (the matched one, else the source as it is) and whether it matched a
 /// social platform. Sources are matched once per distinct value.
-fn match_platforms(column: &Column, table: &SourceTable) -> Result<(Series, BooleanChunked, Vec<(String, u64)>)> {
+pub(super) fn match_platforms(
+    column: &Column,
+    table: &SourceTable,
+) -> Result<(Series, BooleanChunked, Vec<(String, u64)>)> {
     let codes = kernel::encode(column)?;
     let distinct = column
         .take_slice(&codes.first)?
@@ -69,7 +72,7 @@ pub(super) fn states(
             .ok_or_else(|| Error::schema("missing_column", format!("column '{c}' is missing from traffic")))?;
         select.push(match c.as_str() {
             "date" => ingest::date_expr(c, dtype, TABLE)?,
-            "sessions" => ingest::count_expr(c, dtype, TABLE)?,
+            "sessions" | "leads" | "conversions" | "revenue" => ingest::count_expr(c, dtype, TABLE)?,
             _ => col(c.as_str()),
         });
     }
@@ -84,16 +87,15 @@ pub(super) fn states(
         df = df.lazy().filter(gone.not()).collect()?;
         rows.drop(TABLE, reason, (before - df.height()) as u64);
     }
-    if df
-        .column("sessions")?
-        .as_materialized_series()
-        .min::<f64>()?
-        .is_some_and(|v| v < 0.0)
-    {
-        return Err(Error::input(
-            "negative_value",
-            "column 'sessions' of traffic has negative values; counts cannot be negative",
-        ));
+    for c in ["sessions", "leads", "conversions"] {
+        if let Ok(column) = df.column(c) {
+            if column.as_materialized_series().min::<f64>()?.is_some_and(|v| v < 0.0) {
+                return Err(Error::input(
+                    "negative_value",
+                    format!("column '{c}' of traffic has negative values; counts cannot be negative"),
+                ));
+            }
+        }
     }
 
     if tp.referral || tp.platform_from_source {
@@ -121,11 +123,15 @@ pub(super) fn states(
     if keys.iter().any(|k| k == ALL) {
         lf = lf.with_column(lit(true).alias(ALL));
     }
-    let mut aggs = vec![
-        len().cast(DataType::Int64).alias("t:rows"),
-        col("sessions").sum().alias("t:sessions"),
-        col("sessions").count().cast(DataType::Int64).alias("t:sessions_n"),
-    ];
+    let mut aggs = vec![len().cast(DataType::Int64).alias("t:rows")];
+    let mut flows: Vec<&str> = tp.measures.iter().map(String::as_str).collect();
+    if tp.sessions {
+        flows.push("sessions");
+    }
+    for c in flows {
+        aggs.push(col(c).sum().alias(format!("t:{c}")));
+        aggs.push(col(c).count().cast(DataType::Int64).alias(format!("t:{c}_n")));
+    }
     if tp.referral {
         // the rows of social sources are the referral KPI's own rows
         let social = || when(col(SOCIAL)).then(col("sessions")).otherwise(lit(NULL));

@@ -151,6 +151,7 @@ pub struct AccountsPlan {
     pub followers: bool,
     pub profile_visits: bool,
     pub mentions: bool,
+    pub leads: bool,
     /// Snapshots are needed for followers-at-post.
     pub snapshots_for_posts: bool,
     /// Account attributes joined onto posts.
@@ -169,6 +170,80 @@ pub struct TrafficPlan {
     pub platform_from_source: bool,
     /// Sessions from social sources are needed (referral KPIs).
     pub referral: bool,
+    /// Sessions are needed (traffic KPIs).
+    pub sessions: bool,
+    /// Attributed measures counted from traffic (conversions, revenue, leads).
+    pub measures: Vec<String>,
+}
+
+/// The table a measure (conversions, revenue, leads) is counted from: one per measure, so
+/// that nothing is counted twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Posts,
+    Accounts,
+    Traffic,
+    Events,
+}
+
+/// Where each attributed measure comes from (None: no table given carries it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Origins {
+    pub conversions: Option<Origin>,
+    pub revenue: Option<Origin>,
+    pub leads: Option<Origin>,
+}
+
+impl Origins {
+    /// Conversion events first, then the posts' own column, then traffic's (then accounts').
+    fn choose(p: Option<&[String]>, a: Option<&[String]>, t: Option<&[String]>, e: Option<&[String]>) -> Self {
+        let has_col = |cols: Option<&[String]>, c: &str| cols.is_some_and(|cols| has(cols, c));
+        let pick = |events: bool, order: &[(Option<&[String]>, Origin)], column: &str| {
+            if events {
+                return Some(Origin::Events);
+            }
+            order.iter().find(|(cols, _)| has_col(*cols, column)).map(|(_, o)| *o)
+        };
+        Self {
+            conversions: pick(e.is_some(), &[(p, Origin::Posts), (t, Origin::Traffic)], "conversions"),
+            revenue: pick(
+                has_col(e, "value"),
+                &[(p, Origin::Posts), (t, Origin::Traffic)],
+                "revenue",
+            ),
+            leads: pick(e.is_some(), &[(t, Origin::Traffic), (a, Origin::Accounts)], "leads"),
+        }
+    }
+
+    /// The origin of the measure a KPI reads (None when it reads none, or none is given).
+    pub fn of(&self, kpi: &str) -> Option<Origin> {
+        match measure(kpi)? {
+            "conversions" => self.conversions,
+            "revenue" => self.revenue,
+            _ => self.leads,
+        }
+    }
+}
+
+/// The attributed measure a KPI reads.
+pub fn measure(kpi: &str) -> Option<&'static str> {
+    match kpi {
+        "conversions" | "conversion_rate" | "cpa" => Some("conversions"),
+        "revenue" | "roas" | "roi" => Some("revenue"),
+        "leads" | "lead_rate" => Some("leads"),
+        _ => None,
+    }
+}
+
+/// What the conversions table (one row per event) must produce.
+#[derive(Debug, Clone, Default)]
+pub struct EventsPlan {
+    pub columns: Vec<String>,
+    pub dims: Vec<String>,
+    /// `platform` is derived from `source` through the source table.
+    pub platform_from_source: bool,
+    /// The sale events' `value` is summed (revenue).
+    pub value: bool,
 }
 
 /// A checked request: everything `exec` needs.
@@ -185,6 +260,9 @@ pub struct Plan {
     pub accounts: Option<AccountsPlan>,
     pub contracts: Option<ContractsPlan>,
     pub traffic: Option<TrafficPlan>,
+    pub events: Option<EventsPlan>,
+    /// Where conversions, revenue and leads come from.
+    pub origins: Origins,
     /// The user's additions to the source table.
     pub sources: Vec<(String, String)>,
     /// Preset members left out because their inputs were not given.
@@ -198,6 +276,7 @@ fn missing_table(kpi: &str, table: &str) -> Error {
     let how = match table {
         "accounts" => "accounts=... (daily snapshots with account_id, date, followers)",
         "traffic" => "traffic=... (web analytics rows with date, source and sessions)",
+        "conversions" => "conversions=... (one row per event with timestamp, kind 'lead' or 'sale', value and account_id / campaign / source)",
         "contracts" => {
             "contracts=... (one row per influencer agreement with account_id, campaign, start, end, posts_agreed, fee)"
         }
@@ -285,6 +364,7 @@ pub fn build(
     accounts_cols: Option<&[String]>,
     contracts_cols: Option<&[String]>,
     traffic_cols: Option<&[String]>,
+    events_cols: Option<&[String]>,
 ) -> Result<Plan> {
     let every = req.every.as_deref().map(Every::parse).transpose()?;
     let tz = report_zone(&req.tz)?;
@@ -305,10 +385,13 @@ pub fn build(
         seen.push(d.clone());
     }
 
+    let o = Origins::choose(posts_cols, accounts_cols, traffic_cols, events_cols);
     let mut warnings = Vec::new();
     let mut kpis: Vec<&'static Kpi> = Vec::new();
     for (kpi, explicit) in expand_kpis(&req.kpis)? {
-        match usable(kpi, posts_cols, accounts_cols, contracts_cols).and_then(|()| usable_traffic(kpi, traffic_cols)) {
+        match usable(kpi, posts_cols, accounts_cols, contracts_cols, &o)
+            .and_then(|()| usable_traffic(kpi, traffic_cols, &o))
+        {
             Ok(()) => kpis.push(kpi),
             Err(e) if explicit => return Err(e),
             Err(e) => warnings.push(format!("{} was left out of the preset: {e}", kpi.name)),
@@ -329,22 +412,29 @@ pub fn build(
     let acols = accounts_cols.unwrap_or(&empty);
     let ccols = contracts_cols.unwrap_or(&empty);
     let tcols = traffic_cols.unwrap_or(&empty);
+    let ecols = events_cols.unwrap_or(&empty);
     let traffic_kpis: Vec<&str> = kpis
         .iter()
-        .filter(|k| k.source == Source::Traffic)
+        .filter(|k| k.source == Source::Traffic || o.of(k.name) == Some(Origin::Traffic))
         .map(|k| k.name)
         .collect();
+    let event_kpis: Vec<&str> = kpis
+        .iter()
+        .filter(|k| o.of(k.name) == Some(Origin::Events))
+        .map(|k| k.name)
+        .collect();
+    let events_platform = !has(ecols, "platform") && has(ecols, "source");
     let derived_platform = !has(tcols, "platform") && has(tcols, "source");
     let contract_kpis: Vec<&str> = kpis
         .iter()
         .filter(|k| reads_contracts(k, contracts_cols.is_some()))
         .map(|k| k.name)
         .collect();
-    let posts_used = kpis.iter().any(|k| reads_posts(k, pcols));
-    let accounts_used = kpis.iter().any(|k| reads_accounts(k, pcols));
+    let posts_used = kpis.iter().any(|k| reads_posts(k, pcols, &o));
+    let accounts_used = kpis.iter().any(|k| reads_accounts(k, pcols, &o));
     let account_kpis: Vec<&str> = kpis
         .iter()
-        .filter(|k| reads_accounts(k, pcols) && k.source != Source::PostsAtFollowers)
+        .filter(|k| reads_accounts(k, pcols, &o) && k.source != Source::PostsAtFollowers)
         .map(|k| k.name)
         .collect();
 
@@ -362,7 +452,8 @@ pub fn build(
         let in_accounts = accounts_used && has(acols, d)
             || (posts_used && accounts_cols.is_some_and(|a| has(a, d)) && has(pcols, "account_id"));
         let in_traffic = has(tcols, d) || (d == "platform" && derived_platform);
-        let in_some_table = has(pcols, d) || has(acols, d) || has(ccols, d) || in_traffic;
+        let in_events = has(ecols, d) || (d == "platform" && events_platform);
+        let in_some_table = has(pcols, d) || has(acols, d) || has(ccols, d) || in_traffic || in_events;
         if !in_posts && !in_accounts && !in_some_table {
             let mut all: Vec<&str> = pcols.iter().chain(acols).chain(ccols).map(String::as_str).collect();
             all.dedup();
@@ -385,6 +476,14 @@ pub fn build(
                 return Err(Error::query(
                     "dimension_not_in_table",
                     format!("KPI '{kpi}' comes from the traffic table, which has no column '{d}'; group traffic KPIs by platform (matched from source), source, medium or campaign, or compute '{d}' KPIs in a separate call"),
+                ));
+            }
+        }
+        if let Some(kpi) = event_kpis.first() {
+            if !in_events {
+                return Err(Error::query(
+                    "dimension_not_in_table",
+                    format!("KPI '{kpi}' counts events of the conversions table, which cannot attribute them to '{d}': it has no column '{d}'; add the column to the events, group by account_id, campaign or platform (from source), or compute '{d}' KPIs in a separate call"),
                 ));
             }
         }
@@ -413,6 +512,7 @@ pub fn build(
             &attribute_dims,
             &account_key,
             every.is_some(),
+            &o,
         )?)
     } else {
         None
@@ -427,6 +527,15 @@ pub fn build(
         for k in &kpis {
             match k.source {
                 Source::Accounts if k.inputs.contains(&"mentions") => ap.mentions = true,
+                Source::Attributed if o.of(k.name) == Some(Origin::Accounts) => {
+                    ap.leads = true;
+                    if k.name == "lead_rate" && !has(pcols, "profile_visits") {
+                        ap.profile_visits = true;
+                    }
+                }
+                Source::Attributed if k.name == "lead_rate" && !has(pcols, "profile_visits") => {
+                    ap.profile_visits = true
+                }
                 Source::Accounts => ap.followers = true,
                 Source::PostsAtFollowers => ap.snapshots_for_posts = true,
                 Source::PostsElseAccounts if !has(pcols, "profile_visits") => ap.profile_visits = true,
@@ -448,9 +557,15 @@ pub fn build(
         if ap.mentions {
             push_unique(&mut cols, "mentions".to_string());
         }
+        if ap.leads {
+            push_unique(&mut cols, "leads".to_string());
+        }
         for c in &cols {
             if !has(acols, c) {
-                let kpi = kpis.iter().find(|k| reads_accounts(k, pcols)).map_or("", |k| k.name);
+                let kpi = kpis
+                    .iter()
+                    .find(|k| reads_accounts(k, pcols, &o))
+                    .map_or("", |k| k.name);
                 return Err(missing_column(kpi, c, "accounts", acols));
             }
         }
@@ -510,10 +625,22 @@ pub fn build(
             referral: kpis
                 .iter()
                 .any(|k| k.source == Source::Traffic && k.inputs.contains(&"source")),
+            sessions: kpis.iter().any(|k| k.source == Source::Traffic),
             ..Default::default()
         };
+        for k in &kpis {
+            if let (Some(m), Some(Origin::Traffic)) = (measure(k.name), o.of(k.name)) {
+                push_unique(&mut tp.measures, m.to_string());
+            }
+        }
         tp.platform_from_source = derived_platform && (tp.referral || req.by.iter().any(|d| d == "platform"));
-        let mut cols: Vec<String> = vec!["date".to_string(), "sessions".to_string()];
+        let mut cols: Vec<String> = vec!["date".to_string()];
+        if tp.sessions {
+            cols.push("sessions".to_string());
+        }
+        for m in &tp.measures {
+            push_unique(&mut cols, m.clone());
+        }
         for d in &req.by {
             if !(d == "platform" && tp.platform_from_source) {
                 push_unique(&mut cols, d.clone());
@@ -541,6 +668,40 @@ pub fn build(
         }
         tp.columns = cols;
         Some(tp)
+    };
+    let events = if event_kpis.is_empty() {
+        None
+    } else {
+        let mut ep = EventsPlan {
+            dims: req.by.clone(),
+            value: kpis
+                .iter()
+                .any(|k| measure(k.name) == Some("revenue") && o.revenue == Some(Origin::Events)),
+            ..Default::default()
+        };
+        ep.platform_from_source = events_platform && req.by.iter().any(|d| d == "platform");
+        let mut cols = vec!["timestamp".to_string(), "kind".to_string()];
+        if ep.value {
+            cols.push("value".to_string());
+        }
+        for d in &req.by {
+            push_unique(
+                &mut cols,
+                if d == "platform" && ep.platform_from_source {
+                    "source"
+                } else {
+                    d
+                }
+                .to_string(),
+            );
+        }
+        for c in &cols {
+            if !has(ecols, c) {
+                return Err(missing_column(event_kpis[0], c, "conversions", ecols));
+            }
+        }
+        ep.columns = cols;
+        Some(ep)
     };
     let mut posts = posts;
     if let (Some(pp), Some(cp)) = (posts.as_mut(), &contracts) {
@@ -575,32 +736,59 @@ pub fn build(
         accounts,
         contracts,
         traffic,
+        events,
+        origins: o,
         sources: req.sources.clone(),
         warnings,
     })
 }
 
-fn reads_posts(k: &Kpi, pcols: &[String]) -> bool {
+fn reads_posts(k: &Kpi, pcols: &[String], o: &Origins) -> bool {
+    let from_posts = o.of(k.name) == Some(Origin::Posts);
     match k.source {
         Source::Posts | Source::PostsAtFollowers | Source::PostsAndContracts => true,
         Source::PostsElseAccounts => has(pcols, "profile_visits"),
-        // cost alone reads posts for their spend; the cost-per KPIs divide by post totals
-        Source::Cost => k.name != "cost" || has(pcols, "spend"),
+        // cost reads posts for their spend; the cost-per KPIs divide by post totals
+        Source::Cost => {
+            has(pcols, "spend") || matches!(k.name, "cpm" | "cpc" | "cpe") || (k.name != "cost" && from_posts)
+        }
+        // conversion_rate divides by the posts' clicks; lead_rate by their profile visits
+        Source::Attributed => {
+            from_posts || k.name == "conversion_rate" || (k.name == "lead_rate" && has(pcols, "profile_visits"))
+        }
         Source::Accounts | Source::Contracts | Source::Traffic => false,
     }
 }
 
-fn reads_accounts(k: &Kpi, pcols: &[String]) -> bool {
+fn reads_accounts(k: &Kpi, pcols: &[String], o: &Origins) -> bool {
     match k.source {
         Source::Accounts | Source::PostsAtFollowers => true,
         Source::PostsElseAccounts => !has(pcols, "profile_visits"),
+        Source::Attributed => {
+            o.of(k.name) == Some(Origin::Accounts) || (k.name == "lead_rate" && !has(pcols, "profile_visits"))
+        }
         Source::Posts | Source::Cost | Source::Contracts | Source::PostsAndContracts | Source::Traffic => false,
     }
 }
 
 /// Traffic KPIs need the traffic table (its columns are checked when the plan is built).
-fn usable_traffic(k: &Kpi, traffic: Option<&[String]>) -> Result<()> {
+fn usable_traffic(k: &Kpi, traffic: Option<&[String]>, o: &Origins) -> Result<()> {
     if k.source != Source::Traffic {
+        if measure(k.name).is_some() && o.of(k.name).is_none() {
+            let how = match measure(k.name) {
+                Some("leads") => "conversions=... (events of kind 'lead'), or a 'leads' column in traffic or accounts",
+                Some("revenue") => "conversions=... with a 'value' per sale, or a 'revenue' column in posts or traffic",
+                _ => "conversions=... (events of kind 'sale'), or a 'conversions' column in posts or traffic",
+            };
+            return Err(Error::schema(
+                "missing_column",
+                format!(
+                    "KPI '{}' needs {}: pass {how}",
+                    k.name,
+                    measure(k.name).unwrap_or("its measure")
+                ),
+            ));
+        }
         return Ok(());
     }
     let Some(tcols) = traffic else {
@@ -624,7 +812,13 @@ fn reads_contracts(k: &Kpi, contracts_given: bool) -> bool {
 }
 
 /// Whether a KPI can be computed from the tables given (names only).
-fn usable(k: &Kpi, posts: Option<&[String]>, accounts: Option<&[String]>, contracts: Option<&[String]>) -> Result<()> {
+fn usable(
+    k: &Kpi,
+    posts: Option<&[String]>,
+    accounts: Option<&[String]>,
+    contracts: Option<&[String]>,
+    o: &Origins,
+) -> Result<()> {
     let empty: Vec<String> = Vec::new();
     let pcols = posts.unwrap_or(&empty);
     if k.source == Source::Cost && !has(pcols, "spend") && contracts.is_none() {
@@ -639,15 +833,15 @@ fn usable(k: &Kpi, posts: Option<&[String]>, accounts: Option<&[String]>, contra
     if reads_contracts(k, contracts.is_some()) && contracts.is_none() {
         return Err(missing_table(k.name, "contracts"));
     }
-    if reads_posts(k, pcols) && posts.is_none() {
+    if reads_posts(k, pcols, o) && posts.is_none() {
         return Err(missing_table(k.name, "posts"));
     }
     if k.source == Source::PostsElseAccounts && posts.is_none() && accounts.is_none() {
         return Err(missing_table(k.name, "posts"));
     }
-    if reads_accounts(k, pcols) {
+    if reads_accounts(k, pcols, o) {
         let Some(acols) = accounts else {
-            if k.source == Source::PostsElseAccounts {
+            if k.source == Source::PostsElseAccounts || k.name == "lead_rate" {
                 return Err(Error::schema("missing_column", format!("KPI 'profile_visits' needs a 'profile_visits' column in posts, or an accounts table with one{}", did_you_mean(&suggest("profile_visits", pcols.iter().map(String::as_str))))));
             }
             return Err(missing_table(k.name, "accounts"));
@@ -656,16 +850,18 @@ fn usable(k: &Kpi, posts: Option<&[String]>, accounts: Option<&[String]>, contra
             .inputs
             .iter()
             .filter(|c| matches!(**c, "followers" | "profile_visits" | "mentions"))
+            .filter(|c| !(**c == "profile_visits" && k.name == "lead_rate" && has(pcols, "profile_visits")))
         {
             if !has(acols, c) {
                 return Err(missing_column(k.name, c, "accounts", acols));
             }
         }
     }
-    if reads_posts(k, pcols) {
+    if reads_posts(k, pcols, o) {
         for c in k.inputs {
             match *c {
-                "followers" | "cost" | "posts_agreed" => {}
+                "followers" | "cost" | "posts_agreed" | "conversions" | "revenue" | "leads" => {}
+                "profile_visits" if k.name == "lead_rate" => {}
                 "eng" => {
                     if !["likes", "reactions", "comments", "shares", "saves"]
                         .iter()
@@ -750,6 +946,7 @@ fn plan_posts(
     attribute_dims: &[String],
     account_key: &[String],
     periods: bool,
+    o: &Origins,
 ) -> Result<PostsPlan> {
     let mut p = PostsPlan {
         dims: dims.to_vec(),
@@ -761,7 +958,7 @@ fn plan_posts(
         match k.name {
             "posts" => {}
             "impressions" | "reach" | "likes" | "comments" | "shares" | "saves" | "clicks" | "profile_visits" => {
-                if reads_posts(k, pcols) {
+                if reads_posts(k, pcols, o) {
                     push_unique(&mut p.sums, c(k.name));
                 }
             }
@@ -776,8 +973,13 @@ fn plan_posts(
             "amplification_rate" => push_unique(&mut p.at_followers, c("shares")),
             "applause_rate" => push_unique(&mut p.at_followers, c("likes")),
             "conversation_rate" => push_unique(&mut p.at_followers, c("comments")),
-            "conversions" | "revenue" => push_unique(&mut p.sums, c(k.name)),
-            "conversion_rate" => push_unique(&mut p.ratios, (c("conversions"), c("clicks"))),
+            "conversions" | "revenue" if o.of(k.name) == Some(Origin::Posts) => push_unique(&mut p.sums, c(k.name)),
+            "conversion_rate" if o.of(k.name) == Some(Origin::Posts) => {
+                push_unique(&mut p.ratios, (c("conversions"), c("clicks")))
+            }
+            // the group's conversions from another table, over its posts' clicks
+            "conversion_rate" => push_unique(&mut p.sums, c("clicks")),
+            "lead_rate" if has(pcols, "profile_visits") => push_unique(&mut p.sums, c("profile_visits")),
             "delivery_rate" => p.delivered = true,
             _ => {}
         }
@@ -785,12 +987,13 @@ fn plan_posts(
             if has(pcols, "spend") {
                 push_unique(&mut p.sums, c("spend"));
             }
+            let from_posts = o.of(k.name) == Some(Origin::Posts);
             let total = match k.name {
                 "cpm" => Some(c("impressions")),
                 "cpc" => Some(c("clicks")),
                 "cpe" => Some(Metric::Eng),
-                "cpa" => Some(c("conversions")),
-                "roas" | "roi" => Some(c("revenue")),
+                "cpa" if from_posts => Some(c("conversions")),
+                "roas" | "roi" if from_posts => Some(c("revenue")),
                 _ => None,
             };
             if let Some(m) = total {
@@ -891,6 +1094,7 @@ mod tests {
             None,
             None,
             None,
+            None,
         )
         .expect("plan");
         let pp = plan.posts.expect("posts plan");
@@ -904,19 +1108,26 @@ mod tests {
         let posts = names(&["account_id", "published_at", "likes", "content_type"]);
         let code = |r: Result<Plan>| r.err().map(|e| e.code()).unwrap_or("ok");
         assert_eq!(
-            code(build(&req(&["likez"], &[]), Some(&posts), None, None, None)),
+            code(build(&req(&["likez"], &[]), Some(&posts), None, None, None, None)),
             "unknown_kpi"
         );
         assert_eq!(
-            code(build(&req(&["likes"], &["colour"]), Some(&posts), None, None, None)),
+            code(build(
+                &req(&["likes"], &["colour"]),
+                Some(&posts),
+                None,
+                None,
+                None,
+                None
+            )),
             "unknown_dimension"
         );
         assert_eq!(
-            code(build(&req(&["followers"], &[]), Some(&posts), None, None, None)),
+            code(build(&req(&["followers"], &[]), Some(&posts), None, None, None, None)),
             "missing_table"
         );
         assert_eq!(
-            code(build(&req(&["reach"], &[]), Some(&posts), None, None, None)),
+            code(build(&req(&["reach"], &[]), Some(&posts), None, None, None, None)),
             "missing_column"
         );
         let acc = names(&["account_id", "date", "followers"]);
@@ -926,16 +1137,20 @@ mod tests {
                 Some(&posts),
                 Some(&acc),
                 None,
+                None,
                 None
             )),
             "dimension_not_in_table"
         );
         let mut r = req(&["likes"], &[]);
         r.every = Some("1month".into());
-        assert_eq!(code(build(&r, Some(&posts), None, None, None)), "unknown_grain");
+        assert_eq!(code(build(&r, Some(&posts), None, None, None, None)), "unknown_grain");
         r.every = None;
         r.tz = "Mars/Olympus".into();
-        assert_eq!(code(build(&r, Some(&posts), None, None, None)), "unknown_time_zone");
+        assert_eq!(
+            code(build(&r, Some(&posts), None, None, None, None)),
+            "unknown_time_zone"
+        );
     }
 
     #[test]
@@ -949,7 +1164,7 @@ mod tests {
             "reach",
             "impressions",
         ]);
-        let plan = build(&req(&["engagement"], &[]), Some(&posts), None, None, None).expect("plan");
+        let plan = build(&req(&["engagement"], &[]), Some(&posts), None, None, None, None).expect("plan");
         assert!(plan.kpis.iter().any(|k| k.name == "engagement_rate"));
         assert!(!plan
             .kpis

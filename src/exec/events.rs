@@ -1,0 +1,103 @@
+//! Conversion events (one row per lead or sale): counted per group and period, attributed
+//! by the table's own columns (account, campaign, or the platform its source matches).
+
+use super::traffic::match_platforms;
+use super::{collect, period_of, RowAccount, ALL};
+use crate::error::{Error, Result};
+use crate::ingest;
+use crate::plan::{EventsPlan, Plan, PERIOD};
+use crate::sources::SourceTable;
+use polars::prelude::*;
+
+const TABLE: &str = "conversions";
+const DAY: &str = "__day";
+
+/// Events states at the output grain: `e:rows`, `e:leads`, `e:sales` and, for revenue,
+/// `e:value` (Σ value of sales) with `e:value_n` (sales that carried a value).
+pub(super) fn states(
+    plan: &Plan,
+    ep: &EventsPlan,
+    lf: LazyFrame,
+    keys: &[String],
+    rows: &mut RowAccount,
+) -> Result<DataFrame> {
+    let mut lf = lf;
+    let schema = lf
+        .collect_schema()
+        .map_err(|e| Error::input("unreadable_table", format!("could not read the conversions table: {e}")))?;
+    let mut select = Vec::new();
+    for c in &ep.columns {
+        let dtype = schema
+            .get(c.as_str())
+            .ok_or_else(|| Error::schema("missing_column", format!("column '{c}' is missing from conversions")))?;
+        select.push(match c.as_str() {
+            "timestamp" => ingest::day_expr(c, dtype, plan.tz.as_deref(), TABLE)?.alias(DAY),
+            "value" => ingest::count_expr(c, dtype, TABLE)?,
+            _ => col(c.as_str()),
+        });
+    }
+    select.push(col("timestamp").is_null().alias("__no_time"));
+    let mut df = collect(lf.select(select))?;
+    rows.read.push((TABLE.to_string(), df.height() as u64));
+    for (reason, gone) in [
+        ("missing timestamp", col("__no_time")),
+        ("unparseable timestamp", col(DAY).is_null()),
+    ] {
+        let before = df.height();
+        df = df.lazy().filter(gone.not()).collect()?;
+        rows.drop(TABLE, reason, (before - df.height()) as u64);
+    }
+
+    // kinds, read once per distinct value: 'lead' or 'sale' (any case, trimmed)
+    let codes = super::kernel::encode(df.column("kind")?)?;
+    let distinct = df
+        .column("kind")?
+        .take_slice(&codes.first)?
+        .as_materialized_series()
+        .cast(&DataType::String)?;
+    let kinds: Vec<Option<&str>> = distinct
+        .str()?
+        .iter()
+        .map(|k| match k.map(|k| k.trim().to_lowercase()) {
+            Some(k) if k == "lead" => Some("lead"),
+            Some(k) if k == "sale" => Some("sale"),
+            _ => None,
+        })
+        .collect();
+    let index = IdxCa::from_vec("".into(), codes.codes.clone());
+    let is = |kind: &str| -> Result<Series> {
+        let flags: Vec<bool> = kinds.iter().map(|k| *k == Some(kind)).collect();
+        Ok(BooleanChunked::from_slice("".into(), &flags)
+            .take(&index)?
+            .into_series())
+    };
+    df.with_column(is("lead")?.with_name("__lead".into()).into_column())?;
+    df.with_column(is("sale")?.with_name("__sale".into()).into_column())?;
+    let before = df.height();
+    df = df.lazy().filter(col("__lead").or(col("__sale"))).collect()?;
+    rows.drop(TABLE, "unknown kind", (before - df.height()) as u64);
+
+    if ep.platform_from_source {
+        let (platform, _, _) = match_platforms(df.column("source")?, &SourceTable::new(&plan.sources))?;
+        df.with_column(platform.into_column())?;
+    }
+    let mut lf = df.lazy();
+    if plan.every.is_some() {
+        lf = lf.with_column(period_of(col(DAY), plan).alias(PERIOD));
+    }
+    if keys.iter().any(|k| k == ALL) {
+        lf = lf.with_column(lit(true).alias(ALL));
+    }
+    let mut aggs = vec![
+        len().cast(DataType::Int64).alias("e:rows"),
+        col("__lead").sum().cast(DataType::Int64).alias("e:leads"),
+        col("__sale").sum().cast(DataType::Int64).alias("e:sales"),
+    ];
+    if ep.value {
+        let sale_value = || when(col("__sale")).then(col("value")).otherwise(lit(NULL));
+        aggs.push(sale_value().sum().alias("e:value"));
+        aggs.push(sale_value().count().cast(DataType::Int64).alias("e:value_n"));
+    }
+    let group: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
+    Ok(lf.group_by(group).agg(aggs).collect()?)
+}
