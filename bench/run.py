@@ -7,6 +7,10 @@ the output grain). It also measures what crossing the Python boundary costs for 
 polars frame. Tests never assert timings; this is how we know.
 
     python bench/run.py [--posts 20000000] [--accounts 5000] [--rounds 3] [--tools ...]
+    python bench/run.py --report funnel [--traffic 1000000] [--events 100000] [--contracts 20000]
+
+The funnel report (platform x month over posts, traffic, conversion events and contracts) runs
+socialkpi against its floor only (see bench/funnel.py).
 """
 
 from __future__ import annotations
@@ -50,10 +54,18 @@ def peak_mb() -> float:
     return float("nan")
 
 
-def worker(tool: str, posts: str, accounts: str) -> None:
+def worker(tool: str, posts: str, accounts: str, funnel: str | None = None) -> None:
     sys.path.insert(0, str(HERE))
     from peers import KPIS, TOOLS
 
+    if funnel:
+        import funnel as report
+
+        t = time.perf_counter()
+        frame = report.TOOLS[tool](json.loads(funnel))
+        out = {"seconds": time.perf_counter() - t, "rows": len(frame), "peak_mb": peak_mb()}
+        print(json.dumps(out))
+        return
     if tool == "crossing":
         import polars as pl
         import socialkpi as sk
@@ -101,24 +113,45 @@ def main() -> None:
     ap.add_argument("--accounts", type=int, default=5_000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--tools", default="floor,socialkpi,polars,duckdb,pandas,crossing")
+    ap.add_argument("--report", choices=["core", "funnel"], default="core")
+    ap.add_argument("--traffic", type=int, default=1_000_000)
+    ap.add_argument("--events", type=int, default=100_000)
+    ap.add_argument("--contracts", type=int, default=20_000)
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--data", nargs=2, help=argparse.SUPPRESS)
+    ap.add_argument("--funnel-data", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
-        worker(args.worker, *args.data)
+        worker(args.worker, *args.data, funnel=args.funnel_data)
         return
 
     posts, accounts = generate(args.posts, args.accounts)
-    tools = args.tools.split(",")
-    print(
-        f"socialkpi vs peers: account x month report of 24 KPIs, {args.posts:,} posts, {args.accounts:,} accounts"
-    )
-    print(check_agreement(posts, accounts), flush=True)
+    funnel_data: str | None = None
+    if args.report == "funnel":
+        sys.path.insert(0, str(HERE))
+        import funnel as report
+
+        paths = report.generate(DATA, posts, args.traffic, args.events, args.contracts)
+        funnel_data = json.dumps(paths)
+        tools = [t for t in args.tools.split(",") if t in report.TOOLS]
+        print(
+            f"socialkpi funnel report: platform x month, {args.posts:,} posts, {args.traffic:,} traffic rows, "
+            f"{args.events:,} conversion events, {args.contracts:,} contracts",
+            flush=True,
+        )
+    else:
+        tools = args.tools.split(",")
+        print(
+            f"socialkpi vs peers: account x month report of 24 KPIs, {args.posts:,} posts, {args.accounts:,} accounts"
+        )
+        print(check_agreement(posts, accounts), flush=True)
     results: dict[str, list[dict[str, float]]] = {t: [] for t in tools}
     for r in range(args.rounds):
         order = tools if r % 2 == 0 else list(reversed(tools))
         for tool in order:
             cmd = [sys.executable, __file__, "--worker", tool, "--data", posts, accounts]
+            if funnel_data:
+                cmd += ["--funnel-data", funnel_data]
             done = subprocess.run(cmd, capture_output=True, text=True, env=os.environ)
             if done.returncode != 0:
                 print(f"{tool} failed: {done.stderr.strip().splitlines()[-1:]}", flush=True)

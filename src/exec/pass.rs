@@ -370,9 +370,9 @@ impl Grouping {
         let mut out = vec![vec![0u32; n]; self.steps.len()];
         for g in 0..n {
             let mut code = g as u32;
-            for (i, step) in self.steps.iter().enumerate().rev() {
+            for (part_codes, step) in out.iter_mut().zip(&self.steps).rev() {
                 let (prev, part) = step.pairs[code as usize];
-                out[i][g] = part;
+                part_codes[g] = part;
                 code = prev;
             }
         }

@@ -599,7 +599,6 @@ pub(super) fn states(
         let snaps = snapshots.ok_or_else(|| Error::Internal("account attributes without snapshots".into()))?;
         out = snaps.join_attributes(out, &pp.attribute_dims)?;
     }
-    let mut grain = grain;
     if plan.every.is_some() {
         grain.push(PERIOD.to_string());
     }

@@ -12,12 +12,12 @@ use polars::prelude::*;
 const TABLE: &str = "traffic";
 const SOCIAL: &str = "__social";
 
+/// Each row's platform, whether it is social, and the unmatched sources with their row counts.
+pub(super) type Matched = (Series, BooleanChunked, Vec<(String, u64)>);
+
 /// Each row's platform (the matched one, else the source as it is) and whether it matched a
 /// social platform. Sources are matched once per distinct value.
-pub(super) fn match_platforms(
-    column: &Column,
-    table: &SourceTable,
-) -> Result<(Series, BooleanChunked, Vec<(String, u64)>)> {
+pub(super) fn match_platforms(column: &Column, table: &SourceTable) -> Result<Matched> {
     let codes = kernel::encode(column)?;
     let distinct = column
         .take_slice(&codes.first)?

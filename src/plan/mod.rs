@@ -862,14 +862,14 @@ fn usable(
             match *c {
                 "followers" | "cost" | "posts_agreed" | "conversions" | "revenue" | "leads" => {}
                 "profile_visits" if k.name == "lead_rate" => {}
-                "eng" => {
+                "eng"
                     if !["likes", "reactions", "comments", "shares", "saves"]
                         .iter()
-                        .any(|c| has(pcols, c))
-                    {
-                        return Err(Error::schema("missing_column", format!("KPI '{}' needs engagement components, but posts has none of likes, reactions, comments, shares, saves{}", k.name, did_you_mean(&suggest("likes", pcols.iter().map(String::as_str))))));
-                    }
+                        .any(|c| has(pcols, c)) =>
+                {
+                    return Err(Error::schema("missing_column", format!("KPI '{}' needs engagement components, but posts has none of likes, reactions, comments, shares, saves{}", k.name, did_you_mean(&suggest("likes", pcols.iter().map(String::as_str))))));
                 }
+                "eng" => {}
                 c if !has(pcols, c) => return Err(missing_column(k.name, c, "posts", pcols)),
                 _ => {}
             }
@@ -957,10 +957,10 @@ fn plan_posts(
     for k in kpis {
         match k.name {
             "posts" => {}
-            "impressions" | "reach" | "likes" | "comments" | "shares" | "saves" | "clicks" | "profile_visits" => {
-                if reads_posts(k, pcols, o) {
-                    push_unique(&mut p.sums, c(k.name));
-                }
+            "impressions" | "reach" | "likes" | "comments" | "shares" | "saves" | "clicks" | "profile_visits"
+                if reads_posts(k, pcols, o) =>
+            {
+                push_unique(&mut p.sums, c(k.name));
             }
             "engagements" => push_unique(&mut p.sums, Metric::Eng),
             "frequency" => push_unique(&mut p.ratios, (c("impressions"), c("reach"))),
