@@ -90,13 +90,7 @@ impl Dict {
                                 c
                             }
                         }
-                    } else if view.length <= View::MAX_INLINE_SIZE {
-                        let bits = 32 + 8 * view.length;
-                        let key = if bits >= 128 {
-                            view.as_u128()
-                        } else {
-                            view.as_u128() & ((1u128 << bits) - 1)
-                        };
+                    } else if let Some(key) = inline_key(view) {
                         match prev {
                             Some((p, c)) if p == key => c,
                             _ => {
@@ -431,9 +425,12 @@ fn validity(column: &Column) -> Option<Bitmap> {
     bits
 }
 
+/// Adds a batch's values into per-group sums, and counts and followers-at-post sums when
+/// asked for: each is a scatter into an array as long as the groups, so a state touches only
+/// what it needs.
 fn add<T: NumericNative>(
     sums: &mut [T],
-    counts: &mut [i64],
+    mut counts: Option<&mut [i64]>,
     followers: &mut [f64],
     ca: &ChunkedArray<impl PolarsNumericType<Native = T>>,
     groups: &[u32],
@@ -457,14 +454,22 @@ fn add<T: NumericNative>(
             (None, None) => {
                 for (v, &g) in values.iter().zip(gs) {
                     sums[g as usize] += *v;
-                    counts[g as usize] += 1;
+                }
+                if let Some(counts) = counts.as_deref_mut() {
+                    for &g in gs {
+                        counts[g as usize] += 1;
+                    }
                 }
             }
             (Some(keep), None) => {
                 // branch-free: a missing value adds zero and does not count
                 for ((v, &g), bit) in values.iter().zip(gs).zip(keep.iter()) {
                     sums[g as usize] += if bit { *v } else { T::default() };
-                    counts[g as usize] += i64::from(bit);
+                }
+                if let Some(counts) = counts.as_deref_mut() {
+                    for (&g, bit) in gs.iter().zip(keep.iter()) {
+                        counts[g as usize] += i64::from(bit);
+                    }
                 }
             }
             (keep, Some(f)) => {
@@ -475,7 +480,6 @@ fn add<T: NumericNative>(
                     }
                     followers[g as usize] += at;
                     sums[g as usize] += *v;
-                    counts[g as usize] += 1;
                 }
             }
         }
@@ -505,14 +509,16 @@ impl State {
                 other => return Err(Error::Internal(format!("state over a {other} column"))),
             });
         }
-        self.counts.resize(n, 0);
+        let counted = matches!(self.op, Op::Sum { count: Some(_), .. });
+        self.counts.resize(if counted { n } else { 0 }, 0);
         self.followers.resize(if fap.is_some() { n } else { 0 }, 0.0);
+        let counts = counted.then_some(self.counts.as_mut_slice());
         match &mut self.sums {
             Some(Sums::Int(sums)) => {
                 sums.resize(n, 0);
                 add(
                     sums,
-                    &mut self.counts,
+                    counts,
                     &mut self.followers,
                     values.i64()?,
                     groups,
@@ -524,7 +530,7 @@ impl State {
                 sums.resize(n, 0.0);
                 add(
                     sums,
-                    &mut self.counts,
+                    counts,
                     &mut self.followers,
                     values.f64()?,
                     groups,
@@ -584,13 +590,36 @@ pub(super) fn days(column: &Column) -> Result<Vec<i32>> {
 }
 
 /// Hashes of a batch's non-null ids (for the repeat check at the end).
+/// Ids of up to 12 bytes are hashed through their Arrow view (one integer), longer ones
+/// through their bytes; equal ids always take the same path.
 pub(super) fn id_hashes(column: &Column, state: &PlRandomState) -> Result<Vec<u64>> {
     let s = column.as_materialized_series().cast(&DataType::String)?;
     let mut out = Vec::with_capacity(s.len());
     for arr in s.str()?.downcast_iter() {
-        out.extend(arr.non_null_values_iter().map(|v| state.hash_one(v)));
+        let valid = arr.validity();
+        for (j, view) in arr.views().iter().enumerate() {
+            if valid.is_some_and(|v| !v.get_bit(j)) {
+                continue;
+            }
+            out.push(match inline_key(view) {
+                Some(key) => state.hash_one(key),
+                None => state.hash_one(arr.value(j)),
+            });
+        }
     }
     Ok(out)
+}
+
+/// A text of up to 12 bytes as one integer: its view with the bytes past the text masked.
+fn inline_key(view: &View) -> Option<u128> {
+    (view.length <= View::MAX_INLINE_SIZE).then(|| {
+        let bits = 32 + 8 * view.length;
+        if bits >= 128 {
+            view.as_u128()
+        } else {
+            view.as_u128() & ((1u128 << bits) - 1)
+        }
+    })
 }
 
 /// Counts per group, grown to `n` groups, for rows where `flag` holds.
