@@ -2,7 +2,7 @@
 //! followers at the start of a period, followers-at-post, and account attributes.
 
 use super::kernel::{FollowerIndex, ACCOUNT};
-use super::{collect, first_u64, period_of, RowAccount, ALL};
+use super::{align_as_text, collect, first_u64, period_of, RowAccount, ALL};
 use crate::error::{Error, Result};
 use crate::ingest;
 use crate::plan::{AccountsPlan, Dedupe, Plan, PERIOD};
@@ -184,18 +184,8 @@ impl Snapshots {
     }
 
     /// A key typed differently in the two tables (numbers vs text) meets as text.
-    fn align_keys(&self, mut left: LazyFrame, right: LazyFrame) -> Result<(LazyFrame, LazyFrame)> {
-        let left_schema = left.collect_schema()?;
-        let casts: Vec<Expr> = self
-            .key
-            .iter()
-            .filter(|k| left_schema.get(k.as_str()) != self.df.schema().get(k.as_str()))
-            .map(|k| col(k.as_str()).cast(DataType::String))
-            .collect();
-        if casts.is_empty() {
-            return Ok((left, right));
-        }
-        Ok((left.with_columns(casts.clone()), right.with_columns(casts)))
+    fn align_keys(&self, left: LazyFrame, right: LazyFrame) -> Result<(LazyFrame, LazyFrame)> {
+        align_as_text(left, right, &self.key)
     }
 
     /// Account states at the output grain: rows, account flows and followers.

@@ -3,7 +3,7 @@
 
 use super::kernel::{self, WindowIndex, ACCOUNT};
 use super::pass::{self, Dict};
-use super::{collect, RowAccount, ALL};
+use super::{align_as_text, collect, RowAccount, ALL};
 use crate::error::{Error, Result};
 use crate::ingest;
 use crate::plan::{ContractsPlan, Plan, PostsPlan, PERIOD};
@@ -193,20 +193,7 @@ impl Contracts {
         if types.is_some() {
             right_cols.push(col("content_type"));
         }
-        let mut left = keys.lazy();
-        let mut right = self.df.clone().lazy().select(right_cols);
-        // keys typed differently in the two tables (numbers vs text) meet as text
-        let left_schema = left.collect_schema()?;
-        let right_schema = right.collect_schema()?;
-        let casts: Vec<Expr> = on
-            .iter()
-            .filter(|c| left_schema.get(c.as_str()) != right_schema.get(c.as_str()))
-            .map(|c| col(c.as_str()).cast(DataType::String))
-            .collect();
-        if !casts.is_empty() {
-            left = left.with_columns(casts.clone());
-            right = right.with_columns(casts);
-        }
+        let (left, right) = align_as_text(keys.lazy(), self.df.clone().lazy().select(right_cols), on)?;
         let join_on: Vec<Expr> = on.iter().map(|c| col(c.as_str())).collect();
         let df = left
             .join(right, join_on.clone(), join_on, JoinArgs::new(JoinType::Inner))
@@ -316,19 +303,7 @@ pub fn status(
     if by_type {
         windows.push(col("content_type").alias("__contract_type"));
     }
-    let mut left = table.clone().lazy().select(windows);
-    let mut right = posts;
-    let left_schema = left.collect_schema()?;
-    let right_schema = right.collect_schema()?;
-    let casts: Vec<Expr> = on
-        .iter()
-        .filter(|c| left_schema.get(c.as_str()) != right_schema.get(c.as_str()))
-        .map(|c| col(c.as_str()).cast(DataType::String))
-        .collect();
-    if !casts.is_empty() {
-        left = left.with_columns(casts.clone());
-        right = right.with_columns(casts);
-    }
+    let (left, mut right) = align_as_text(table.clone().lazy().select(windows), posts, &on)?;
     let keys: Vec<Expr> = on.iter().map(|c| col(c.as_str())).collect();
     let day = col(super::posts::DAY);
     let mut inside = day

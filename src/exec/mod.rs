@@ -200,11 +200,11 @@ pub fn run(
         joined = Some(match joined {
             None => states,
             Some(left) => {
-                let (left, right) = align_key_types(left, states, &keys)?;
+                let (left, right) = align_as_text(left.lazy(), states.lazy(), &keys)?;
                 let on: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
                 let mut args = JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns);
                 args.nulls_equal = true;
-                left.lazy().join(right.lazy(), on.clone(), on, args).collect()?
+                left.join(right, on.clone(), on, args).collect()?
             }
         });
     }
@@ -244,6 +244,25 @@ pub fn run(
     })
 }
 
+/// Key columns typed differently in two tables (ids as numbers in one, text in the other)
+/// meet as text before a join.
+pub(crate) fn align_as_text(
+    mut left: LazyFrame,
+    mut right: LazyFrame,
+    on: &[String],
+) -> Result<(LazyFrame, LazyFrame)> {
+    let (ls, rs) = (left.collect_schema()?, right.collect_schema()?);
+    let casts: Vec<Expr> = on
+        .iter()
+        .filter(|c| ls.get(c.as_str()) != rs.get(c.as_str()))
+        .map(|c| col(c.as_str()).cast(DataType::String))
+        .collect();
+    if casts.is_empty() {
+        return Ok((left, right));
+    }
+    Ok((left.with_columns(casts.clone()), right.with_columns(casts)))
+}
+
 /// Where each attributed measure the KPIs read was counted from, in words.
 fn origins(plan: &Plan) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
@@ -265,26 +284,6 @@ fn origins(plan: &Plan) -> Vec<(String, String)> {
         out.push((measure.to_string(), text));
     }
     out
-}
-
-/// Posts and accounts may type a shared key differently (ids as numbers in one, text in the other).
-fn align_key_types(p: DataFrame, a: DataFrame, keys: &[String]) -> Result<(DataFrame, DataFrame)> {
-    let mut casts = Vec::new();
-    for k in keys {
-        let (Ok(pc), Ok(ac)) = (p.column(k), a.column(k)) else {
-            continue;
-        };
-        if pc.dtype() != ac.dtype() {
-            casts.push(col(k.as_str()).cast(DataType::String));
-        }
-    }
-    if casts.is_empty() {
-        return Ok((p, a));
-    }
-    Ok((
-        p.lazy().with_columns(casts.clone()).collect()?,
-        a.lazy().with_columns(casts).collect()?,
-    ))
 }
 
 // ---- finalisation: KPI formulas over merged states -------------------------------------
