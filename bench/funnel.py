@@ -4,23 +4,20 @@ scanned once with one group-by at the output grain, its needed columns summed)."
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import polars as pl
 
 KPIS = [
     "posts", "clicks", "referral_traffic", "website_traffic", "leads", "conversions", "revenue",
     "conversion_rate", "cost", "cpa", "roas", "posts_agreed", "delivery_rate",
 ]  # fmt: skip
-SOURCES = ["l.instagram.com", "instagram", "m.facebook.com", "t.co", "youtube.com", "tiktok",
-           "lnkd.in", "utm_source=ig", "google", "(direct)", "newsletter", "bing.com"]  # fmt: skip
 
 
 def generate(data: Path, posts: str, n_traffic: int, n_events: int, n_contracts: int) -> dict[str, str]:
-    """Traffic rows, conversion events and contracts over the accounts and year of `posts`."""
+    """Traffic rows, conversion events and contracts over the accounts and year of `posts`
+    (sk.datasets.funnel), written once as Parquet."""
     paths = {
         "posts": posts,
         "traffic": str(data / f"traffic_{n_traffic}.parquet"),
@@ -29,39 +26,13 @@ def generate(data: Path, posts: str, n_traffic: int, n_events: int, n_contracts:
     }
     if all(Path(p).exists() for p in paths.values()):
         return paths
-    rng = np.random.default_rng(7)
-    start = np.datetime64("2025-01-01")
-    accounts = pl.scan_parquet(posts).select("account_id", "platform").unique().sort("account_id").collect()
-    days = rng.integers(0, 365, n_traffic).astype("timedelta64[D]")
-    pl.DataFrame(
-        {
-            "date": start + days,
-            "source": np.array(SOURCES)[rng.integers(0, len(SOURCES), n_traffic)],
-            "sessions": rng.integers(1, 500, n_traffic),
-        }
-    ).with_columns(pl.col("date").cast(pl.Date)).write_parquet(paths["traffic"])
-    seconds = rng.integers(0, 365 * 86_400, n_events).astype("timedelta64[s]")
-    pl.DataFrame(
-        {
-            "timestamp": (np.datetime64("2025-01-01T00:00:00") + seconds).astype("datetime64[ms]"),
-            "kind": np.where(rng.random(n_events) < 0.7, "lead", "sale"),
-            "value": np.round(rng.lognormal(3.5, 1.0, n_events), 2),
-            "source": np.array(SOURCES)[rng.integers(0, len(SOURCES), n_events)],
-        }
-    ).write_parquet(paths["conversions"])
-    pick = rng.integers(0, accounts.height, n_contracts)
-    begin = rng.integers(0, 330, n_contracts)
-    length = rng.integers(7, 90, n_contracts)
-    pl.DataFrame(
-        {
-            "account_id": accounts["account_id"].gather(pick),
-            "platform": accounts["platform"].gather(pick),
-            "start": start + begin.astype("timedelta64[D]"),
-            "end": start + (begin + length).astype("timedelta64[D]"),
-            "posts_agreed": rng.integers(1, 10, n_contracts),
-            "fee": np.round(rng.uniform(100, 5_000, n_contracts), 2),
-        }
-    ).with_columns(pl.col("start", "end").cast(pl.Date)).write_parquet(paths["contracts"])
+    import socialkpi as sk
+
+    tables = sk.datasets.funnel(
+        posts, n_traffic=n_traffic, n_events=n_events, n_contracts=n_contracts, seed=7
+    )
+    for name, table in zip(["traffic", "conversions", "contracts"], tables):
+        table.write_parquet(paths[name])
     return paths
 
 
@@ -98,4 +69,4 @@ def run_floor(paths: dict[str, str]) -> Any:
 
 TOOLS = {"floor": run_floor, "socialkpi": run_socialkpi}
 
-__all__ = ["KPIS", "TOOLS", "generate", "dt"]
+__all__ = ["KPIS", "TOOLS", "generate"]

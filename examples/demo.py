@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 
 import polars as pl
@@ -58,6 +59,28 @@ def main() -> None:
             by=["content_type"],
         )  # fmt: skip
     )
+    print("\nThe funnel by platform and quarter: traffic, leads, sales and what they cost")
+    traffic, conversions, contracts = sk.datasets.funnel(posts, seed=2026)
+    t = time.perf_counter()
+    funnel = sk.compute_details(
+        posts,
+        traffic=traffic,
+        conversions=conversions,
+        contracts=contracts,
+        kpis=["referral_traffic", "leads", "conversions", "revenue", "cost", "cpa", "roas", "delivery_rate"],
+        by=["platform"],
+        every="1q",
+    )
+    print(f"({time.perf_counter() - t:.2f} s; counted from: {funnel.origins})")
+    print(funnel.frame.filter(pl.col("period_start") == pl.date(2025, 4, 1)))
+    print(f"warnings: {funnel.warnings}")
+
+    print("\nRunning contracts furthest behind on their deliverables at mid-year")
+    mid = dt.date(2025, 6, 30)
+    status = sk.contract_status(posts, contracts, as_of=mid)
+    running = status.filter((pl.col("start") <= mid) & (pl.col("end") > mid))
+    print(running.sort("remaining", "days_left", descending=[True, False]).head(5))
+
     print("\nEvery KPI is defined in the catalogue, e.g.:\n" + sk.explain("followers_start"))
 
 

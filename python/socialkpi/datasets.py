@@ -138,4 +138,81 @@ def sample(
     return posts, accounts
 
 
-__all__ = ["sample"]
+SOURCES = ["l.instagram.com", "instagram", "m.facebook.com", "t.co", "youtube.com", "tiktok",
+           "lnkd.in", "utm_source=ig", "google", "(direct)", "newsletter", "bing.com"]  # fmt: skip
+
+
+def funnel(
+    posts: pl.DataFrame | str,
+    *,
+    n_traffic: int = 50_000,
+    n_events: int = 10_000,
+    n_contracts: int = 400,
+    start: dt.date = dt.date(2025, 1, 1),
+    days: int = 365,
+    seed: int = 0,
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Generates ``(traffic, conversions, contracts)`` for the accounts of ``posts``.
+
+    Web analytics rows whose sources are spelled the many ways exports spell them (plus
+    sources that are no social platform), conversion events (leads and sales with values,
+    attributed by source) and influencer contracts of 7 to 90 days with fees and deliverables.
+
+    Parameters
+    ----------
+    posts
+        The posts the contracts are made with (a frame or a Parquet path): their
+        ``account_id`` and ``platform``.
+    n_traffic, n_events, n_contracts
+        Rows of each table.
+    start, days
+        The calendar range.
+    seed
+        Random seed.
+
+    >>> import socialkpi as sk
+    >>> posts, _ = sk.datasets.sample(n_accounts=20, n_posts=500, seed=1)
+    >>> traffic, conversions, contracts = sk.datasets.funnel(posts, n_contracts=30)
+    >>> contracts.columns
+    ['account_id', 'platform', 'start', 'end', 'posts_agreed', 'fee']
+    """
+    rng = np.random.default_rng(seed)
+    frame = pl.scan_parquet(posts) if isinstance(posts, str) else posts.lazy()
+    accounts = frame.select("account_id", "platform").unique().sort("account_id").collect()
+    first = np.datetime64(start)
+    offsets = rng.integers(0, days, n_traffic).astype("timedelta64[D]")
+    traffic = pl.DataFrame(
+        {
+            "date": first + offsets,
+            "source": np.array(SOURCES)[rng.integers(0, len(SOURCES), n_traffic)],
+            "sessions": rng.integers(1, 500, n_traffic),
+        }
+    ).with_columns(pl.col("date").cast(pl.Date))
+    seconds = rng.integers(0, days * 86_400, n_events).astype("timedelta64[s]")
+    conversions = pl.DataFrame(
+        {
+            "timestamp": (np.datetime64(dt.datetime.combine(start, dt.time())) + seconds).astype(
+                "datetime64[ms]"
+            ),
+            "kind": np.where(rng.random(n_events) < 0.7, "lead", "sale"),
+            "value": np.round(rng.lognormal(3.5, 1.0, n_events), 2),
+            "source": np.array(SOURCES)[rng.integers(0, len(SOURCES), n_events)],
+        }
+    )
+    pick = rng.integers(0, accounts.height, n_contracts)
+    begin = rng.integers(0, max(days - 35, 1), n_contracts)
+    length = rng.integers(7, 90, n_contracts)
+    contracts = pl.DataFrame(
+        {
+            "account_id": accounts["account_id"].gather(pick),
+            "platform": accounts["platform"].gather(pick),
+            "start": first + begin.astype("timedelta64[D]"),
+            "end": first + (begin + length).astype("timedelta64[D]"),
+            "posts_agreed": rng.integers(1, 10, n_contracts),
+            "fee": np.round(rng.uniform(100, 5_000, n_contracts), 2),
+        }
+    ).with_columns(pl.col("start", "end").cast(pl.Date))
+    return traffic, conversions, contracts
+
+
+__all__ = ["funnel", "sample"]
