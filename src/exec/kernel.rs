@@ -1,10 +1,6 @@
-//! The posts pass as one Rust kernel over columns already in memory.
-//!
-//! Rows become group ids once (dictionary codes of each grain column, combined pairwise),
-//! then every partial state is a tight scatter loop `acc[group[row]] += value[row]`, the
-//! states running in parallel on polars' thread pool. Followers-at-post is a per-row lookup
-//! in a per-account table of snapshots. This replaces ~30 separate polars aggregations (each
-//! gathering by group) and an as-of join, which cost 5-8x the scan.
+//! Building blocks of the kernel: dictionary codes of whole (small) columns, the calendar
+//! (period starts, splitting day ranges into periods), the follower-snapshot and contract-window
+//! lookups, and the repeat check of ids by hashes. `pass` streams the posts through them.
 
 use crate::error::Result;
 use crate::plan::Every;
