@@ -187,12 +187,13 @@ pub fn compute<'py>(
     let started = std::time::Instant::now();
     let output = py.detach(|| {
         catch(|| {
+            let posts_slices = posts.as_ref().and_then(Table::slices);
             let posts = posts.map(Table::into_lazy).transpose()?;
             let accounts = accounts.map(Table::into_lazy).transpose()?;
             let contracts = contracts.map(Table::into_lazy).transpose()?;
             let traffic = traffic.map(Table::into_lazy).transpose()?;
             let events = events.map(Table::into_lazy).transpose()?;
-            exec::run(&plan, posts, accounts, contracts, traffic, events)
+            exec::run(&plan, posts, posts_slices, accounts, contracts, traffic, events)
         })
     })?;
     let engine = started.elapsed().as_secs_f64();

@@ -99,6 +99,7 @@ fn period_of(day: Expr, plan: &Plan) -> Expr {
 pub fn run(
     plan: &Plan,
     posts: Option<LazyFrame>,
+    posts_slices: Option<Vec<(i64, usize)>>,
     accounts: Option<LazyFrame>,
     contracts: Option<LazyFrame>,
     traffic: Option<LazyFrame>,
@@ -142,6 +143,7 @@ pub fn run(
             lf,
             snapshots.as_ref(),
             contracts.as_ref(),
+            posts_slices.as_deref(),
             &keys,
             &mut rows,
         )?),

@@ -400,6 +400,7 @@ pub(super) fn states(
     lf: LazyFrame,
     snapshots: Option<&Snapshots>,
     contracts: Option<&Contracts>,
+    slices: Option<&[(i64, usize)]>,
     keys: &[String],
     rows: &mut RowAccount,
 ) -> Result<DataFrame> {
@@ -515,30 +516,59 @@ pub(super) fn states(
         pass.contracts = Some((k, types, windows));
     }
 
-    let shared = Arc::new(Mutex::new(pass));
-    let sink = Arc::clone(&shared);
-    let callback = move |batch: DataFrame| -> PolarsResult<bool> {
-        let mut pass = sink
-            .lock()
-            .map_err(|_| PolarsError::ComputeError("the posts pass failed earlier".into()))?;
-        if pass.error.is_some() {
-            return Ok(true);
+    let mut pass = match slices {
+        // Tables that read a slice cheaply (Parquet row groups, frames in memory) are read one
+        // slice at a time, the next one while this one is added: memory holds two slices.
+        Some(slices) if plan.dedupe == Dedupe::Error => {
+            let read = |i: usize| -> Result<DataFrame> {
+                let (offset, len) = slices[i];
+                collect(lf.clone().slice(offset, len as IdxSize))
+            };
+            let read = &read;
+            std::thread::scope(|scope| -> Result<()> {
+                let mut pending = (!slices.is_empty()).then(|| scope.spawn(move || read(0)));
+                for i in 0..slices.len() {
+                    let batch = match pending.take().map(|h| h.join()) {
+                        Some(Ok(batch)) => batch?,
+                        _ => return Err(Error::Internal("a posts slice was not read".into())),
+                    };
+                    if i + 1 < slices.len() {
+                        pending = Some(scope.spawn(move || read(i + 1)));
+                    }
+                    pass.add(batch)?;
+                }
+                Ok(())
+            })?;
+            pass
         }
-        if let Err(e) = pass.add(batch) {
-            pass.error = Some(e);
-            return Ok(true);
+        _ => {
+            // anything else streams through polars' engine into the same pass
+            let shared = Arc::new(Mutex::new(pass));
+            let sink = Arc::clone(&shared);
+            let callback = move |batch: DataFrame| -> PolarsResult<bool> {
+                let mut pass = sink
+                    .lock()
+                    .map_err(|_| PolarsError::ComputeError("the posts pass failed earlier".into()))?;
+                if pass.error.is_some() {
+                    return Ok(true);
+                }
+                if let Err(e) = pass.add(batch) {
+                    pass.error = Some(e);
+                    return Ok(true);
+                }
+                Ok(false)
+            };
+            let plan_callback = PlanCallback::Rust(SpecialEq::new(Arc::new(callback)));
+            collect(
+                lf.clone()
+                    .sink_batches(plan_callback, false, std::num::NonZeroUsize::new(1 << 20))?,
+            )?;
+            Arc::try_unwrap(shared)
+                .map_err(|_| Error::Internal("the posts pass is still shared".into()))?
+                .into_inner()
+                .map_err(|_| Error::Internal("the posts pass failed".into()))?
         }
-        Ok(false)
     };
-    let plan_callback = PlanCallback::Rust(SpecialEq::new(Arc::new(callback)));
-    collect(
-        lf.clone()
-            .sink_batches(plan_callback, false, std::num::NonZeroUsize::new(1 << 20))?,
-    )?;
-    let mut pass = Arc::try_unwrap(shared)
-        .map_err(|_| Error::Internal("the posts pass is still shared".into()))?
-        .into_inner()
-        .map_err(|_| Error::Internal("the posts pass failed".into()))?;
     if let Some(e) = pass.error.take() {
         return Err(e);
     }

@@ -81,7 +81,57 @@ pub fn column_names(lf: &mut LazyFrame) -> Result<Vec<String>> {
     Ok(schema.iter_names().map(|n| n.to_string()).collect())
 }
 
+/// Rows read per batch when a table is read slice by slice.
+const SLICE_ROWS: usize = 1 << 20;
+
 impl Table {
+    /// Row ranges (offset, length) to read the table by, each about a million rows and, for
+    /// Parquet, whole row groups; None when a slice cannot be read alone cheaply (CSV, globs).
+    pub fn slices(&self) -> Option<Vec<(i64, usize)>> {
+        let sizes: Vec<usize> = match self {
+            Table::Frame(df) => vec![df.height()],
+            Table::Files(paths) => {
+                let mut sizes = Vec::new();
+                for p in paths {
+                    let lower = p.to_lowercase();
+                    if is_glob(p) || !(lower.ends_with(".parquet") || lower.ends_with(".pq")) {
+                        return None;
+                    }
+                    let file = std::fs::File::open(p).ok()?;
+                    let mut reader = ParquetReader::new(file);
+                    let metadata = reader.get_metadata().ok()?;
+                    sizes.extend(metadata.row_groups.iter().map(|g| g.num_rows()));
+                }
+                sizes
+            }
+        };
+        // whole row groups (or a frame's rows) gathered into slices of at least SLICE_ROWS
+        let mut out = Vec::new();
+        let (mut offset, mut start, mut len) = (0usize, 0usize, 0usize);
+        for size in sizes {
+            let mut size = size;
+            while size > 0 {
+                let take = if matches!(self, Table::Frame(_)) {
+                    size.min(SLICE_ROWS - len)
+                } else {
+                    size
+                };
+                len += take;
+                offset += take;
+                size -= take;
+                if len >= SLICE_ROWS {
+                    out.push((start as i64, len));
+                    start = offset;
+                    len = 0;
+                }
+            }
+        }
+        if len > 0 {
+            out.push((start as i64, len));
+        }
+        Some(out)
+    }
+
     pub fn into_lazy(self) -> Result<LazyFrame> {
         match self {
             Table::Frame(df) => Ok(df.lazy()),
