@@ -2,7 +2,7 @@
 //! that posts deliver on, and the per-contract status view.
 
 use super::kernel::{self, WindowIndex, ACCOUNT};
-use super::pass::{self, Dict};
+use super::pass::{self, Dict, Pairs};
 use super::{align_as_text, collect, RowAccount, ALL};
 use crate::error::{Error, Result};
 use crate::ingest;
@@ -236,20 +236,22 @@ fn overlaps(df: &DataFrame) -> Result<Option<String>> {
     if key.is_empty() || df.height() < 2 {
         return Ok(None);
     }
-    let codes: Vec<kernel::Codes> = key
-        .iter()
-        .map(|c| df.column(c).map_err(Error::from).and_then(kernel::encode))
-        .collect::<Result<_>>()?;
-    let parts: Vec<&kernel::Codes> = codes.iter().collect();
-    let groups = kernel::combine_all(&parts, df.height());
+    let mut codes: Vec<Vec<u32>> = Vec::new();
+    for c in &key {
+        codes.push(pass::distinct_codes(df.column(c)?)?.0);
+    }
+    let groups = match codes.as_slice() {
+        [a, b] => Pairs::default().combine(a, b),
+        _ => codes.swap_remove(0),
+    };
     let start = pass::days(df.column(START)?)?;
     let end = pass::days(df.column(END)?)?;
     let mut order: Vec<usize> = (0..df.height()).collect();
-    order.sort_unstable_by_key(|&i| (groups.codes[i], start[i]));
+    order.sort_unstable_by_key(|&i| (groups[i], start[i]));
     let mut overlapping = 0usize;
     let mut reach: Option<(u32, i32)> = None;
     for &i in &order {
-        let g = groups.codes[i];
+        let g = groups[i];
         match reach {
             Some((pg, last_end)) if pg == g => {
                 if start[i] <= last_end {

@@ -49,12 +49,8 @@ pub(super) fn states(
     }
 
     // kinds, read once per distinct value: 'lead' or 'sale' (any case, trimmed)
-    let codes = super::kernel::encode(df.column("kind")?)?;
-    let distinct = df
-        .column("kind")?
-        .take_slice(&codes.first)?
-        .as_materialized_series()
-        .cast(&DataType::String)?;
+    let (codes, distinct) = super::pass::distinct_codes(df.column("kind")?)?;
+    let distinct = distinct.cast(&DataType::String)?;
     let kinds: Vec<Option<&str>> = distinct
         .str()?
         .iter()
@@ -64,7 +60,7 @@ pub(super) fn states(
             _ => None,
         })
         .collect();
-    let index = IdxCa::from_vec("".into(), codes.codes.clone());
+    let index = IdxCa::from_vec("".into(), codes);
     let is = |kind: &str| -> Result<Series> {
         let flags: Vec<bool> = kinds.iter().map(|k| *k == Some(kind)).collect();
         Ok(BooleanChunked::from_slice("".into(), &flags)

@@ -1,13 +1,12 @@
-//! Building blocks of the kernel: dictionary codes of whole (small) columns, the calendar
-//! (period starts, splitting day ranges into periods), the follower-snapshot and contract-window
-//! lookups, and the repeat check of ids by hashes. `pass` streams the posts through them.
+//! Building blocks of the kernel: the calendar (period starts, splitting day ranges into
+//! periods), the follower-snapshot and contract-window lookups, and the repeat check of ids
+//! by hashes. `pass` streams the posts through them.
 
 use crate::error::Result;
 use crate::plan::Every;
 use polars::prelude::*;
 use polars_core::runtime::THREAD_POOL;
 use rayon::prelude::*;
-use std::borrow::Cow;
 use std::hash::BuildHasher;
 
 const NONE: u32 = u32::MAX;
@@ -15,195 +14,6 @@ const NONE: u32 = u32::MAX;
 pub(super) const ACCOUNT: &str = "__account";
 /// Days as i32 with this marking a missing day.
 pub(super) const NO_DAY: i32 = i32::MIN;
-
-/// Dictionary codes of a column (or of several combined): a code per row, and the first
-/// row of each code (codes are numbered in order of first appearance).
-#[derive(Debug, Clone)]
-pub(super) struct Codes {
-    pub codes: Vec<u32>,
-    pub first: Vec<IdxSize>,
-}
-
-impl Codes {
-    pub fn n(&self) -> usize {
-        self.first.len()
-    }
-
-    /// One code for every row (no grouping).
-    pub fn constant(rows: usize) -> Self {
-        Self {
-            codes: vec![0; rows],
-            first: if rows > 0 { vec![0] } else { Vec::new() },
-        }
-    }
-}
-
-fn new_code(first: &mut Vec<IdxSize>, row: usize) -> u32 {
-    let code = first.len() as u32;
-    first.push(row as IdxSize);
-    code
-}
-
-/// Codes of one column of any type (text and integers directly, others through text).
-/// Row ranges are encoded in parallel, then their dictionaries are merged in row order, so
-/// codes still number values in order of first appearance.
-pub(super) fn encode(column: &Column) -> Result<Codes> {
-    let s = column.as_materialized_series();
-    let dtype = s.dtype();
-    let s = if matches!(dtype, DataType::String) {
-        s.clone()
-    } else if dtype.is_integer() || dtype.is_bool() || dtype.is_temporal() {
-        s.to_physical_repr().cast(&DataType::Int64)?
-    } else {
-        s.cast(&DataType::String)?
-    };
-    let parts: Vec<(usize, Series)> = row_ranges(s.len())
-        .into_iter()
-        .map(|(start, len)| (start, s.slice(start as i64, len)))
-        .collect();
-    let locals: Vec<Result<Local>> = THREAD_POOL.install(|| {
-        parts
-            .par_iter()
-            .map(|(start, part)| {
-                let start = *start;
-                Ok(if let Ok(ca) = part.str() {
-                    Local::Text(local_codes(ca.downcast_iter().flat_map(|a| a.iter()), start))
-                } else {
-                    Local::Int(local_codes(
-                        part.i64()?.downcast_iter().flat_map(|a| a.iter().map(|v| v.copied())),
-                        start,
-                    ))
-                })
-            })
-            .collect()
-    });
-    let locals: Vec<Local> = locals.into_iter().collect::<Result<_>>()?;
-    Ok(merge_locals(locals, s.len()))
-}
-
-/// Row ranges for parallel work: about two per thread, none tiny.
-fn row_ranges(n: usize) -> Vec<(usize, usize)> {
-    let parts = (THREAD_POOL.current_num_threads() * 2).clamp(1, n / 65_536 + 1);
-    let step = n.div_ceil(parts).max(1);
-    (0..n).step_by(step).map(|start| (start, step.min(n - start))).collect()
-}
-
-/// One row range's own dictionary: its codes, its values in order of first appearance and
-/// the (global) row where each first appeared.
-struct LocalCodes<K> {
-    codes: Vec<u32>,
-    keys: Vec<K>,
-    first: Vec<IdxSize>,
-}
-
-enum Local<'a> {
-    Text(LocalCodes<Option<&'a str>>),
-    Int(LocalCodes<Option<i64>>),
-}
-
-fn local_codes<K: std::hash::Hash + Eq + Copy>(values: impl Iterator<Item = K>, start: usize) -> LocalCodes<K> {
-    let mut out = LocalCodes {
-        codes: Vec::new(),
-        keys: Vec::new(),
-        first: Vec::new(),
-    };
-    let mut map: PlHashMap<K, u32> = PlHashMap::default();
-    // posts usually arrive grouped by account: a repeat of the previous value skips the hash
-    let mut prev: Option<(K, u32)> = None;
-    for (i, v) in values.enumerate() {
-        let code = match prev {
-            Some((p, c)) if p == v => c,
-            _ => {
-                let c = *map.entry(v).or_insert_with(|| {
-                    out.keys.push(v);
-                    new_code(&mut out.first, start + i)
-                });
-                prev = Some((v, c));
-                c
-            }
-        };
-        out.codes.push(code);
-    }
-    out
-}
-
-fn merge_locals(locals: Vec<Local<'_>>, rows: usize) -> Codes {
-    fn merge<K: std::hash::Hash + Eq + Copy + Send + Sync>(locals: Vec<LocalCodes<K>>, rows: usize) -> Codes {
-        let mut map: PlHashMap<K, u32> = PlHashMap::default();
-        let mut first = Vec::new();
-        let remaps: Vec<Vec<u32>> = locals
-            .iter()
-            .map(|l| {
-                l.keys
-                    .iter()
-                    .zip(&l.first)
-                    .map(|(k, &row)| *map.entry(*k).or_insert_with(|| new_code(&mut first, row as usize)))
-                    .collect()
-            })
-            .collect();
-        let parts: Vec<Vec<u32>> = THREAD_POOL.install(|| {
-            locals
-                .par_iter()
-                .zip(&remaps)
-                .map(|(l, remap)| l.codes.iter().map(|&c| remap[c as usize]).collect())
-                .collect()
-        });
-        let mut codes = Vec::with_capacity(rows);
-        for p in parts {
-            codes.extend(p);
-        }
-        Codes { codes, first }
-    }
-    let mut texts = Vec::new();
-    let mut ints = Vec::new();
-    for l in locals {
-        match l {
-            Local::Text(t) => texts.push(t),
-            Local::Int(i) => ints.push(i),
-        }
-    }
-    if ints.is_empty() {
-        merge(texts, rows)
-    } else {
-        merge(ints, rows)
-    }
-}
-
-/// Codes of the pairs (a, b): a dense table when the pairs are few, a hash map otherwise.
-pub(super) fn combine(a: &Codes, b: &Codes) -> Codes {
-    let nb = b.n();
-    let mut codes = Vec::with_capacity(a.codes.len());
-    let mut first = Vec::new();
-    let pairs = a.n().saturating_mul(nb);
-    if pairs <= (1 << 22) {
-        let mut slot = vec![NONE; pairs];
-        for (row, (&x, &y)) in a.codes.iter().zip(&b.codes).enumerate() {
-            let k = x as usize * nb + y as usize;
-            let mut c = slot[k];
-            if c == NONE {
-                c = new_code(&mut first, row);
-                slot[k] = c;
-            }
-            codes.push(c);
-        }
-    } else {
-        let mut map: PlHashMap<u64, u32> = PlHashMap::default();
-        for (row, (&x, &y)) in a.codes.iter().zip(&b.codes).enumerate() {
-            let k = (u64::from(x) << 32) | u64::from(y);
-            codes.push(*map.entry(k).or_insert_with(|| new_code(&mut first, row)));
-        }
-    }
-    Codes { codes, first }
-}
-
-/// Codes of several columns together (one constant group for none).
-pub(super) fn combine_all<'a>(parts: &[&'a Codes], rows: usize) -> Cow<'a, Codes> {
-    match parts {
-        [] => Cow::Owned(Codes::constant(rows)),
-        [one] => Cow::Borrowed(*one),
-        [a, b, rest @ ..] => Cow::Owned(rest.iter().fold(combine(a, b), |acc, c| combine(&acc, c))),
-    }
-}
 
 // ---- calendar ---------------------------------------------------------------------------
 
@@ -511,18 +321,6 @@ mod tests {
         assert_eq!(share, vec![0.5, 0.5]);
         assert_eq!(next_period(day(2026, 12, 1), Every::Month), day(2027, 1, 1));
         assert_eq!(split_by_period(&[(5, 5)], None).2, vec![1.0]);
-    }
-
-    #[test]
-    fn codes_combine_in_order_of_first_appearance() -> Result<()> {
-        let a = encode(&Column::new("a".into(), ["x", "y", "x", "y"]))?;
-        let b = encode(&Column::new("b".into(), [Some(1_i64), Some(1), None, Some(1)]))?;
-        assert_eq!(a.codes, vec![0, 1, 0, 1]);
-        assert_eq!(b.codes, vec![0, 0, 1, 0]);
-        let ab = combine_all(&[&a, &b], 4);
-        assert_eq!(ab.codes, vec![0, 1, 2, 1]);
-        assert_eq!(ab.first, vec![0, 1, 2]);
-        Ok(())
     }
 
     #[test]

@@ -179,6 +179,14 @@ impl Dict {
     }
 }
 
+/// A whole column's codes and its distinct values in code order (in the column's type).
+pub(super) fn distinct_codes(column: &Column) -> Result<(Vec<u32>, Series)> {
+    let mut dict = Dict::new(column.dtype(), false);
+    let codes = dict.encode(column)?;
+    let all: Vec<u32> = (0..dict.len() as u32).collect();
+    Ok((codes, dict.take(&all)?))
+}
+
 /// Period codes across batches: each code's first day (None for rows without a day). Days
 /// map to codes through a table around the first day seen (a hash map outside it).
 pub(super) struct Periods {

@@ -393,7 +393,10 @@ fn differs(posts: &Schema, other: &DataFrame, name: &str) -> bool {
     other.schema().get(name).is_some_and(|t| Some(t) != posts.get(name))
 }
 
-/// The posts' partial states at the output grain `keys`, from one streaming pass.
+/// The posts' partial states at the output grain `keys`, from one streaming pass. (The
+/// snapshots and contracts are the lookups of followers-at-post and delivery; `slices`, when
+/// given, the row ranges the table is read by.)
+#[allow(clippy::too_many_arguments)]
 pub(super) fn states(
     plan: &Plan,
     pp: &PostsPlan,

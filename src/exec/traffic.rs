@@ -1,7 +1,7 @@
 //! Web analytics: sessions by source, the source matched to a platform, referral and
 //! website traffic states at the output grain.
 
-use super::kernel;
+use super::pass;
 use super::{collect, period_of, RowAccount, ALL};
 use crate::error::{Error, Result};
 use crate::ingest;
@@ -18,24 +18,21 @@ pub(super) type Matched = (Series, BooleanChunked, Vec<(String, u64)>);
 /// Each row's platform (the matched one, else the source as it is) and whether it matched a
 /// social platform. Sources are matched once per distinct value.
 pub(super) fn match_platforms(column: &Column, table: &SourceTable) -> Result<Matched> {
-    let codes = kernel::encode(column)?;
-    let distinct = column
-        .take_slice(&codes.first)?
-        .as_materialized_series()
-        .cast(&DataType::String)?;
-    let mut platforms: Vec<Option<String>> = Vec::with_capacity(codes.n());
-    let mut social: Vec<bool> = Vec::with_capacity(codes.n());
+    let (codes, distinct) = pass::distinct_codes(column)?;
+    let distinct = distinct.cast(&DataType::String)?;
+    let mut platforms: Vec<Option<String>> = Vec::with_capacity(distinct.len());
+    let mut social: Vec<bool> = Vec::with_capacity(distinct.len());
     for v in distinct.str()?.iter() {
         let matched = v.and_then(|v| table.platform(v));
         social.push(matched.is_some());
         platforms.push(matched.map(str::to_string).or_else(|| v.map(str::to_string)));
     }
-    let index = IdxCa::from_vec("".into(), codes.codes.clone());
+    let index = IdxCa::from_vec("".into(), codes.clone());
     let platform = Series::new("platform".into(), platforms).take(&index)?;
     let social_rows = BooleanChunked::from_slice("".into(), &social).take(&index)?;
     // unmatched sources with their row counts, most frequent first
-    let mut counts = vec![0u64; codes.n()];
-    for &c in &codes.codes {
+    let mut counts = vec![0u64; distinct.len()];
+    for &c in &codes {
         counts[c as usize] += 1;
     }
     let mut unmatched: Vec<(String, u64)> = distinct
