@@ -107,6 +107,18 @@ fn catch<T>(f: impl FnOnce() -> crate::error::Result<T>) -> crate::error::Result
     }
 }
 
+/// A run that Ctrl-C stopped raises Python's own pending KeyboardInterrupt (so that it is
+/// raised once, not once by us and again by Python's handler); other results pass.
+fn settle<T>(py: Python<'_>, result: crate::error::Result<T>) -> PyResult<T> {
+    match result {
+        Err(Error::Interrupted) => {
+            py.check_signals()?;
+            Err(Error::Interrupted.into())
+        }
+        other => Ok(other?),
+    }
+}
+
 /// Computes KPIs; returns (Arrow stream capsule of the result, details dict).
 #[pyfunction]
 #[pyo3(signature = (kpis, by, every, tz, dedupe, posts=None, accounts=None, contracts=None, traffic=None, conversions=None, sources=Vec::new()))]
@@ -187,15 +199,20 @@ pub fn compute<'py>(
     let started = std::time::Instant::now();
     let output = py.detach(|| {
         catch(|| {
-            let posts_slices = posts.as_ref().and_then(Table::slices);
-            let posts = posts.map(Table::into_lazy).transpose()?;
-            let accounts = accounts.map(Table::into_lazy).transpose()?;
-            let contracts = contracts.map(Table::into_lazy).transpose()?;
-            let traffic = traffic.map(Table::into_lazy).transpose()?;
-            let events = events.map(Table::into_lazy).transpose()?;
-            exec::run(&plan, posts, posts_slices, accounts, contracts, traffic, events)
+            let inputs = exec::Inputs {
+                posts_slices: posts.as_ref().and_then(Table::slices),
+                posts: posts.map(Table::into_lazy).transpose()?,
+                accounts: accounts.map(Table::into_lazy).transpose()?,
+                contracts: contracts.map(Table::into_lazy).transpose()?,
+                traffic: traffic.map(Table::into_lazy).transpose()?,
+                events: events.map(Table::into_lazy).transpose()?,
+            };
+            // Ctrl-C: Python's signal handlers run when asked, between batches of posts
+            let interrupted = || Python::attach(|py| py.check_signals().is_err());
+            exec::run(&plan, inputs, &interrupted)
         })
-    })?;
+    });
+    let output = settle(py, output)?;
     let engine = started.elapsed().as_secs_f64();
     let details = PyDict::new(py);
     let timings = PyDict::new(py);
@@ -246,7 +263,8 @@ pub fn contract_status<'py>(
                 tz.as_deref(),
             )
         })
-    })?;
+    });
+    let frame = settle(py, frame)?;
     export_frame(py, frame)
 }
 

@@ -95,16 +95,31 @@ fn period_of(day: Expr, plan: &Plan) -> Expr {
     }
 }
 
+/// The tables of a run, as the caller handed them over.
+#[derive(Default)]
+pub struct Inputs {
+    pub posts: Option<LazyFrame>,
+    /// Row ranges to read the posts by (None: stream them through polars' engine).
+    pub posts_slices: Option<Vec<(i64, usize)>>,
+    pub accounts: Option<LazyFrame>,
+    pub contracts: Option<LazyFrame>,
+    pub traffic: Option<LazyFrame>,
+    pub events: Option<LazyFrame>,
+}
+
+/// Asked between batches of posts: true stops the run with `Error::Interrupted` (Ctrl-C).
+pub type Interrupt<'a> = &'a (dyn Fn() -> bool + Sync);
+
 /// Runs a checked plan over the tables it reads.
-pub fn run(
-    plan: &Plan,
-    posts: Option<LazyFrame>,
-    posts_slices: Option<Vec<(i64, usize)>>,
-    accounts: Option<LazyFrame>,
-    contracts: Option<LazyFrame>,
-    traffic: Option<LazyFrame>,
-    events: Option<LazyFrame>,
-) -> Result<Output> {
+pub fn run(plan: &Plan, inputs: Inputs, interrupted: Interrupt<'_>) -> Result<Output> {
+    let Inputs {
+        posts,
+        posts_slices,
+        accounts,
+        contracts,
+        traffic,
+        events,
+    } = inputs;
     let mut rows = RowAccount::default();
     let mut warnings = plan.warnings.clone();
     let keys = output_keys(plan);
@@ -144,6 +159,7 @@ pub fn run(
             snapshots.as_ref(),
             contracts.as_ref(),
             posts_slices.as_deref(),
+            interrupted,
             &keys,
             &mut rows,
         )?),
@@ -448,4 +464,47 @@ pub fn contract_status(
     tz: Option<&str>,
 ) -> Result<DataFrame> {
     contracts::status(posts, posts_plan, contracts, as_of, tz)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{build, Dedupe, Request};
+
+    #[test]
+    fn a_run_stops_between_batches_when_interrupted() -> Result<()> {
+        let posts = df!(
+            "post_id" => ["a", "b", "c"],
+            "account_id" => ["x", "x", "y"],
+            "likes" => [1_i64, 2, 3],
+        )?;
+        let columns: Vec<String> = posts.get_column_names().iter().map(|s| s.to_string()).collect();
+        let request = Request {
+            kpis: vec!["likes".into()],
+            by: vec!["account_id".into()],
+            every: None,
+            tz: "UTC".into(),
+            dedupe: Dedupe::Error,
+            sources: Vec::new(),
+        };
+        let plan = build(&request, Some(&columns), None, None, None, None)?;
+        let inputs = || Inputs {
+            posts: Some(posts.clone().lazy()),
+            posts_slices: Some(vec![(0, 2), (2, 1)]),
+            ..Default::default()
+        };
+        let stop = || true;
+        assert!(matches!(run(&plan, inputs(), &stop), Err(Error::Interrupted)));
+        let go = || false;
+        let out = run(&plan, inputs(), &go)?;
+        let likes: Vec<Option<i64>> = out
+            .frame
+            .column("likes")?
+            .i64()?
+            .downcast_iter()
+            .flat_map(|a| a.iter().map(|v| v.copied()))
+            .collect();
+        assert_eq!(likes, vec![Some(3), Some(3)]);
+        Ok(())
+    }
 }

@@ -404,6 +404,7 @@ pub(super) fn states(
     snapshots: Option<&Snapshots>,
     contracts: Option<&Contracts>,
     slices: Option<&[(i64, usize)]>,
+    interrupted: super::Interrupt<'_>,
     keys: &[String],
     rows: &mut RowAccount,
 ) -> Result<DataFrame> {
@@ -533,8 +534,14 @@ pub(super) fn states(
                 for i in 0..slices.len() {
                     let batch = match pending.take().map(|h| h.join()) {
                         Some(Ok(batch)) => batch?,
-                        _ => return Err(Error::Internal("a posts slice was not read".into())),
+                        // a panic in the reader (polars' own Ctrl-C abort among them) goes on
+                        // to the binding, which turns it into the right exception
+                        Some(Err(panic)) => std::panic::resume_unwind(panic),
+                        None => return Err(Error::Internal("a posts slice was not read".into())),
                     };
+                    if interrupted() {
+                        return Err(Error::Interrupted);
+                    }
                     if i + 1 < slices.len() {
                         pending = Some(scope.spawn(move || read(i + 1)));
                     }
