@@ -109,9 +109,14 @@ fn catch<T>(f: impl FnOnce() -> crate::error::Result<T>) -> crate::error::Result
 
 /// A run that Ctrl-C stopped raises Python's own pending KeyboardInterrupt (so that it is
 /// raised once, not once by us and again by Python's handler); other results pass.
-fn settle<T>(py: Python<'_>, result: crate::error::Result<T>) -> PyResult<T> {
+/// `raised`: the exception a signal handler raised while the run asked (Ctrl-C's
+/// KeyboardInterrupt, or whatever a user's handler raises), which is raised as it is.
+fn settle<T>(py: Python<'_>, result: crate::error::Result<T>, raised: Option<PyErr>) -> PyResult<T> {
     match result {
         Err(Error::Interrupted) => {
+            if let Some(err) = raised {
+                return Err(err);
+            }
             py.check_signals()?;
             Err(Error::Interrupted.into())
         }
@@ -197,6 +202,7 @@ pub fn compute<'py>(
     };
     let crossing = started.elapsed().as_secs_f64();
     let started = std::time::Instant::now();
+    let raised: std::sync::Mutex<Option<PyErr>> = std::sync::Mutex::new(None);
     let output = py.detach(|| {
         catch(|| {
             let inputs = exec::Inputs {
@@ -208,11 +214,22 @@ pub fn compute<'py>(
                 events: events.map(Table::into_lazy).transpose()?,
             };
             // Ctrl-C: Python's signal handlers run when asked, between batches of posts
-            let interrupted = || Python::attach(|py| py.check_signals().is_err());
+            let interrupted = || {
+                Python::attach(|py| match py.check_signals() {
+                    Ok(()) => false,
+                    Err(err) => {
+                        if let Ok(mut slot) = raised.lock() {
+                            *slot = Some(err);
+                        }
+                        true
+                    }
+                })
+            };
             exec::run(&plan, inputs, &interrupted)
         })
     });
-    let output = settle(py, output)?;
+    let raised = raised.into_inner().ok().flatten();
+    let output = settle(py, output, raised)?;
     let engine = started.elapsed().as_secs_f64();
     let details = PyDict::new(py);
     let timings = PyDict::new(py);
@@ -264,7 +281,7 @@ pub fn contract_status<'py>(
             )
         })
     });
-    let frame = settle(py, frame)?;
+    let frame = settle(py, frame, None)?;
     export_frame(py, frame)
 }
 

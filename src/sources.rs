@@ -66,7 +66,7 @@ pub fn normalise(raw: &str) -> String {
         s = s[i + 3..].to_string();
     }
     let host = s.split(['/', '?', '#']).next().unwrap_or("");
-    let host = host.split(':').next().unwrap_or("");
+    let host = host.split(':').next().unwrap_or("").trim();
     host.strip_prefix("www.")
         .unwrap_or(host)
         .trim_end_matches('.')
@@ -136,6 +136,8 @@ mod tests {
             ("https://www.facebook.com/some/page?x=1", "facebook"),
             ("https://shop.example/?utm_source=tiktok&utm_medium=social", "tiktok"),
             ("de.linkedin.com", "linkedin"),
+            // GA4's "session source / medium"
+            ("l.instagram.com / referral", "instagram"),
         ];
         for (raw, platform) in cases {
             assert_eq!(t.platform(raw), Some(platform), "{raw}");

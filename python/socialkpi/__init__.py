@@ -205,7 +205,9 @@ def compute(
         or a path, ``pathlib.Path``, glob or list of Parquet / CSV files.
     accounts
         Daily account snapshots: ``account_id``, ``date``, ``followers`` (and optionally
-        ``platform``, ``profile_visits``, account attributes). Needed only by follower KPIs.
+        ``platform``, ``profile_visits``, ``mentions``, ``leads``, account attributes). Read by
+        the follower KPIs, ``mentions`` and ``share_of_voice``, ``profile_visits`` when posts lack
+        it, ``leads`` when no other table has them, and for grouping posts by account attributes.
     contracts
         Influencer agreements, one row each: ``account_id``, ``campaign``, ``start``, ``end``
         (the last day, inclusive), ``posts_agreed``, ``fee`` (optionally ``content_type``,
@@ -220,13 +222,16 @@ def compute(
     conversions
         Conversion events, one row each: ``timestamp``, ``kind`` (``"lead"`` or ``"sale"``),
         ``value`` (a sale's value) and the columns that attribute it: ``account_id``,
-        ``campaign``, ``platform`` or ``source`` (matched like traffic). When given, leads,
-        conversions and revenue are counted from these events and from nowhere else.
+        ``campaign``, ``platform`` or ``source`` (matched like traffic). When given, leads and
+        conversions are counted from these events only, and revenue too when they carry
+        ``value``; ``compute_details(...).origins`` says where each came from.
     sources
         Additions to the source table, ``{source or host: platform}``; they take precedence.
+        Every entry names a social platform: sessions matched through it count as referral
+        traffic.
     kpis
         KPI names from :func:`catalog` and goal presets (``"awareness"``, ``"engagement"``,
-        ``"conversion"``, ``"content"``). Preset members whose inputs are missing are left out and reported in
+        ``"traffic"``, ``"leads"``, ``"conversion"``, ``"content"``). Preset members whose inputs are missing are left out and reported in
         :func:`compute_details`; a KPI named explicitly is an error instead.
     by
         Dimension columns (``account_id``, ``platform``, ``content_type``, any column of the

@@ -18,6 +18,8 @@ const END: &str = "end";
 pub(super) struct Contracts {
     pub df: DataFrame,
     pub warnings: Vec<String>,
+    /// The one currency of the fees, when the table says.
+    pub currency: Option<String>,
 }
 
 /// The values of a text column (for messages).
@@ -33,15 +35,16 @@ fn distinct_text(df: &DataFrame, name: &str) -> Result<Vec<String>> {
 }
 
 /// A `currency` column must hold one currency: sums of several mean nothing.
-pub(super) fn check_currency(df: &DataFrame, table: &str) -> Result<()> {
+/// The table's one currency (None without a currency column).
+pub(super) fn check_currency(df: &DataFrame, table: &str) -> Result<Option<String>> {
     if df.column("currency").is_err() {
-        return Ok(());
+        return Ok(None);
     }
     let currencies = distinct_text(df, "currency")?;
     if currencies.len() > 1 {
         return Err(currency_error(table, &currencies));
     }
-    Ok(())
+    Ok(currencies.into_iter().next())
 }
 
 /// More than one currency in a table's `currency` column.
@@ -120,9 +123,9 @@ impl Contracts {
                 }
             }
         }
-        check_currency(&df, TABLE)?;
+        let currency = check_currency(&df, TABLE)?;
         let warnings = overlaps(&df)?.into_iter().collect();
-        Ok(Self { df, warnings })
+        Ok(Self { df, warnings, currency })
     }
 
     fn ranges(&self) -> Result<Vec<(i32, i32)>> {
@@ -229,7 +232,7 @@ impl Contracts {
 /// Overlapping agreements of the same account and campaign are allowed (both count); the
 /// result says how many there are.
 fn overlaps(df: &DataFrame) -> Result<Option<String>> {
-    let key: Vec<&str> = ["account_id", "campaign"]
+    let key: Vec<&str> = ["account_id", "platform", "campaign"]
         .into_iter()
         .filter(|c| df.column(c).is_ok())
         .collect();
@@ -291,6 +294,12 @@ pub fn status(
         }
     }
     let posts = super::posts::read_for_contracts(posts_plan, posts, tz)?;
+    if let Some(id) = &posts_plan.post_id {
+        // a post counted twice would be a deliverable counted twice
+        if let Some(e) = super::posts::repeated_error(id, posts.clone())? {
+            return Err(e);
+        }
+    }
     let on: Vec<String> = posts_plan
         .contract_match
         .iter()

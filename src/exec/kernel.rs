@@ -244,7 +244,7 @@ impl FollowerIndex {
             _ => 0,
         };
         let total: usize = (0..accounts).map(span).sum();
-        let daily = (total <= (1 << 26)).then(|| {
+        let daily = (total <= (1 << 23)).then(|| {
             let mut starts = Vec::with_capacity(accounts + 1);
             let mut daily = Vec::with_capacity(total);
             for a in 0..accounts {

@@ -151,6 +151,32 @@ pub fn run(plan: &Plan, inputs: Inputs, interrupted: Interrupt<'_>) -> Result<Ou
         }
         _ => None,
     };
+    // spend and fees add up only in one currency
+    if let (Some(pp), Some(lf), Some(fees)) = (
+        &plan.posts,
+        &posts,
+        contracts.as_ref().and_then(|c| c.currency.as_ref()),
+    ) {
+        if pp.currency {
+            let spent = collect(
+                lf.clone()
+                    .select([col("currency").cast(DataType::String).drop_nulls().unique()]),
+            )?;
+            let mut all: Vec<String> = spent
+                .column("currency")?
+                .str()?
+                .iter()
+                .flatten()
+                .map(str::to_string)
+                .collect();
+            if all.iter().any(|c| c != fees) {
+                all.push(fees.clone());
+                all.sort();
+                all.dedup();
+                return Err(contracts::currency_error("posts and contracts", &all));
+            }
+        }
+    }
     let post_states = match (&plan.posts, posts) {
         (Some(pp), Some(lf)) => Some(posts::states(
             plan,

@@ -4,7 +4,8 @@
 //! batches; the codes of a row are combined, step by step, into its group; then every
 //! partial state is a tight scatter loop `acc[group[row]] += value[row]`. Followers-at-post
 //! and contract delivery are per-row lookups in tables keyed by the same codes. Nothing of
-//! a batch outlives it but the dictionaries' new values and the accumulators.
+//! a batch outlives it but the dictionaries' new values, the accumulators and the 8-byte
+//! hashes of its ids (for the repeat check at the end).
 
 use super::kernel::{period_start, FollowerIndex, WindowIndex, NO_DAY};
 use crate::error::{Error, Result};
@@ -36,7 +37,10 @@ pub(super) struct Dict {
 
 impl Dict {
     pub fn new(dtype: &DataType, force_text: bool) -> Self {
-        let text = force_text || !(dtype.is_integer() || dtype.is_bool() || dtype.is_temporal());
+        // (UInt64 values past i64::MAX have no Int64 key: they are compared as text)
+        let text = force_text
+            || matches!(dtype, DataType::UInt64)
+            || !(dtype.is_integer() || dtype.is_bool() || dtype.is_temporal());
         Self {
             text,
             out: if force_text { DataType::String } else { dtype.clone() },

@@ -1,5 +1,5 @@
-//! Posts -> additive partial states at the output grain: the needed columns are read once
-//! (polars, in parallel), then one Rust kernel turns them into states (see `kernel`).
+//! Posts -> additive partial states at the output grain: the needed columns are read a slice
+//! (or a streamed batch) at a time and added by the kernel's pass (see `pass`).
 
 use super::accounts::Snapshots;
 use super::contracts::Contracts;
@@ -71,7 +71,7 @@ fn keep_last(id: &str, df: DataFrame, rows: &mut RowAccount) -> Result<DataFrame
 
 /// The repeat check's error, from the ids themselves (read again: only when the hashes of
 /// the stream say there may be repeats).
-fn repeated_error(id: &str, lf: LazyFrame) -> Result<Option<Error>> {
+pub(super) fn repeated_error(id: &str, lf: LazyFrame) -> Result<Option<Error>> {
     let ids = collect(lf.select([col(id)]))?;
     let (repeated, examples) = kernel::repeated_ids(ids.column(id)?)?;
     Ok((repeated > 0).then(|| {
@@ -183,23 +183,32 @@ fn state_ops(pp: &PostsPlan) -> Vec<State> {
     ops.into_iter().map(State::new).collect()
 }
 
-/// A key (one or two columns) as one code per row: the column's codes, or their pairs'.
+/// A key of one or more columns as one code per row: the first column's codes, combined
+/// with each next column's through a `Pairs` of its own.
 struct Key {
     dicts: Vec<usize>,
-    pairs: Option<Pairs>,
+    pairs: Vec<Pairs>,
 }
 
 impl Key {
+    fn new(dicts: Vec<usize>) -> Self {
+        let pairs = (1..dicts.len()).map(|_| Pairs::default()).collect();
+        Self { dicts, pairs }
+    }
+
     fn codes(&mut self, codes: &[Vec<u32>]) -> Vec<u32> {
-        match (&mut self.pairs, self.dicts.as_slice()) {
-            (Some(pairs), [a, b, ..]) => pairs.combine(&codes[*a], &codes[*b]),
-            (_, [a, ..]) => codes[*a].clone(),
-            _ => Vec::new(),
+        let Some((&first, rest)) = self.dicts.split_first() else {
+            return Vec::new();
+        };
+        let mut out = codes[first].clone();
+        for (pairs, &d) in self.pairs.iter_mut().zip(rest) {
+            out = pairs.combine(&out, &codes[d]);
         }
+        out
     }
 
     fn len(&self, dicts: &[Dict]) -> usize {
-        match (&self.pairs, self.dicts.first()) {
+        match (self.pairs.last(), self.dicts.first()) {
             (Some(p), _) => p.len(),
             (None, Some(&a)) => dicts[a].len(),
             _ => 0,
@@ -451,10 +460,7 @@ pub(super) fn states(
         dicts.push(Dict::new(dtype, force_text));
     }
     let index = |name: &String| names.iter().position(|n| n == name).unwrap_or(0);
-    let key = |columns: &[String]| Key {
-        dicts: columns.iter().map(index).collect(),
-        pairs: (columns.len() > 1).then(Pairs::default),
-    };
+    let key = |columns: &[String]| Key::new(columns.iter().map(index).collect());
     let mut pass = PostsPass {
         grain: grain.iter().map(index).collect(),
         names: names.clone(),

@@ -169,10 +169,11 @@ pub fn day_expr(name: &str, dtype: &DataType, tz: Option<&str>, table: &str) -> 
         DataType::Date => return Ok(c),
         DataType::Datetime(_, None) => c,
         DataType::Datetime(_, Some(_)) => c,
+        // text that is no datetime becomes null: the row is dropped and counted by the caller
         DataType::String => c.str().to_datetime(
             Some(TimeUnit::Microseconds),
             None,
-            StrptimeOptions { strict: true, exact: true, ..Default::default() },
+            StrptimeOptions { strict: false, ..Default::default() },
             lit("raise"),
         ),
         other => {

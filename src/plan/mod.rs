@@ -287,7 +287,7 @@ fn expand_kpis(names: &[String]) -> Result<Vec<(&'static Kpi, bool)>> {
                 .chain(catalog::PRESETS.iter().map(|(p, _)| *p));
             return Err(Error::definition(
                 "unknown_kpi",
-                format!("unknown KPI '{name}'{}; sk.catalog() lists every KPI and the presets awareness, engagement, content", did_you_mean(&suggest(name, names))),
+                format!("unknown KPI '{name}'{}; sk.catalog() lists every KPI and the presets awareness, engagement, traffic, leads, conversion, content", did_you_mean(&suggest(name, names))),
             ));
         }
     }
@@ -448,8 +448,14 @@ pub fn build(
         if posts_used {
             if has(pcols, d) {
                 posts_dims.push(d.clone());
-            } else {
+            } else if accounts_cols.is_some_and(|a| has(a, d)) {
                 attribute_dims.push(d.clone());
+            } else {
+                let kpi = kpis.iter().find(|k| reads_posts(k, pcols, &o)).map_or("", |k| k.name);
+                return Err(Error::query(
+                    "dimension_not_in_table",
+                    format!("KPI '{kpi}' reads the posts table, which has no column '{d}' (nor is it an account attribute of accounts=...); add '{d}' to the posts, or compute '{d}' KPIs in a separate call"),
+                ));
             }
         }
     }
@@ -550,7 +556,7 @@ pub fn build(
             push_unique(&mut cols, "currency".to_string());
         }
         if kpis.iter().any(|k| k.source == Source::PostsAndContracts) {
-            cp.matched = ["account_id", "campaign", "content_type"]
+            cp.matched = ["account_id", "platform", "campaign", "content_type"]
                 .iter()
                 .filter(|c| **c == "account_id" || (has(ccols, c) && has(pcols, c)))
                 .map(|c| c.to_string())

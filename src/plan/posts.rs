@@ -47,12 +47,14 @@ pub fn status_plan(pcols: &[String], ccols: &[String]) -> Result<PostsPlan> {
     if has(pcols, "reach") {
         count_columns.push("reach".to_string());
     }
-    let contract_match: Vec<String> = ["account_id", "campaign", "content_type"]
+    let contract_match: Vec<String> = ["account_id", "platform", "campaign", "content_type"]
         .iter()
         .filter(|c| **c == "account_id" || (has(pcols, c) && has(ccols, c)))
         .map(|c| c.to_string())
         .collect();
     let mut columns = contract_match.clone();
+    let post_id = has(pcols, "post_id").then(|| "post_id".to_string());
+    columns.extend(post_id.iter().cloned());
     columns.extend(count_columns.iter().cloned());
     columns.push("published_at".to_string());
     Ok(PostsPlan {
@@ -60,6 +62,7 @@ pub fn status_plan(pcols: &[String], ccols: &[String]) -> Result<PostsPlan> {
         components,
         count_columns,
         contract_match,
+        post_id,
         needs_time: true,
         ..Default::default()
     })
