@@ -3,7 +3,7 @@
 
 use super::kernel::{self, WindowIndex, ACCOUNT};
 use super::pass::{self, Dict, Pairs};
-use super::{align_as_text, collect, RowAccount, ALL};
+use super::{align_as_text, drop_rows, read_columns, RowAccount, ALL};
 use crate::error::{Error, Result};
 use crate::ingest;
 use crate::plan::{ContractsPlan, Plan, PostsPlan, PERIOD};
@@ -63,31 +63,26 @@ impl Contracts {
     /// Reads `columns` (None: all) of the contracts table and checks them.
     pub fn load(columns: Option<&[String]>, lf: LazyFrame, rows: &mut RowAccount) -> Result<Self> {
         let mut lf = lf;
-        let schema = lf
-            .collect_schema()
-            .map_err(|e| Error::input("unreadable_table", format!("could not read the contracts table: {e}")))?;
         let names: Vec<String> = match columns {
             Some(c) => c.to_vec(),
-            None => schema.iter_names().map(|n| n.to_string()).collect(),
+            None => lf
+                .collect_schema()
+                .map_err(|e| Error::input("unreadable_table", format!("could not read the contracts table: {e}")))?
+                .iter_names()
+                .map(|n| n.to_string())
+                .collect(),
         };
-        let mut select = Vec::new();
-        for c in &names {
-            let dtype = schema
-                .get(c.as_str())
-                .ok_or_else(|| Error::schema("missing_column", format!("column '{c}' is missing from contracts")))?;
-            select.push(match c.as_str() {
+        let coerce = |c: &str, dtype: &DataType| -> Result<Expr> {
+            Ok(match c {
                 START | END => ingest::date_expr(c, dtype, TABLE)?,
                 "fee" | "posts_agreed" => ingest::count_expr(c, dtype, TABLE)?,
-                _ => col(c.as_str()),
-            });
-        }
-        let mut df = collect(lf.select(select))?;
+                _ => col(c),
+            })
+        };
+        let df = read_columns(lf, TABLE, &names, coerce, Vec::new())?;
         rows.read.push((TABLE.to_string(), df.height() as u64));
-
         let missing = col(START).is_null().or(col(END).is_null());
-        let before = df.height();
-        df = df.lazy().filter(missing.not()).collect()?;
-        rows.drop(TABLE, "missing start or end", (before - df.height()) as u64);
+        let df = drop_rows(df, rows, TABLE, vec![("missing start or end", missing)])?;
 
         let reversed = df.clone().lazy().filter(col(END).lt(col(START))).collect()?;
         if reversed.height() > 0 {

@@ -2,8 +2,8 @@
 //! by the table's own columns (account, campaign, or the platform its source matches).
 
 use super::traffic::match_platforms;
-use super::{collect, period_of, RowAccount, ALL};
-use crate::error::{Error, Result};
+use super::{drop_rows, period_of, read_columns, RowAccount, ALL};
+use crate::error::Result;
 use crate::ingest;
 use crate::plan::{EventsPlan, Plan, PERIOD};
 use crate::sources::SourceTable;
@@ -21,32 +21,31 @@ pub(super) fn states(
     keys: &[String],
     rows: &mut RowAccount,
 ) -> Result<DataFrame> {
-    let mut lf = lf;
-    let schema = lf
-        .collect_schema()
-        .map_err(|e| Error::input("unreadable_table", format!("could not read the conversions table: {e}")))?;
-    let mut select = Vec::new();
-    for c in &ep.columns {
-        let dtype = schema
-            .get(c.as_str())
-            .ok_or_else(|| Error::schema("missing_column", format!("column '{c}' is missing from conversions")))?;
-        select.push(match c.as_str() {
-            "timestamp" => ingest::day_expr(c, dtype, plan.tz.as_deref(), TABLE)?.alias(DAY),
+    let tz = plan.tz.as_deref();
+    let coerce = |c: &str, dtype: &DataType| -> Result<Expr> {
+        Ok(match c {
+            "timestamp" => ingest::day_expr(c, dtype, tz, TABLE)?.alias(DAY),
             "value" => ingest::count_expr(c, dtype, TABLE)?,
-            _ => col(c.as_str()),
-        });
-    }
-    select.push(col("timestamp").is_null().alias("__no_time"));
-    let mut df = collect(lf.select(select))?;
+            _ => col(c),
+        })
+    };
+    let df = read_columns(
+        lf,
+        TABLE,
+        &ep.columns,
+        coerce,
+        vec![col("timestamp").is_null().alias("__no_time")],
+    )?;
     rows.read.push((TABLE.to_string(), df.height() as u64));
-    for (reason, gone) in [
-        ("missing timestamp", col("__no_time")),
-        ("unparseable timestamp", col(DAY).is_null()),
-    ] {
-        let before = df.height();
-        df = df.lazy().filter(gone.not()).collect()?;
-        rows.drop(TABLE, reason, (before - df.height()) as u64);
-    }
+    let mut df = drop_rows(
+        df,
+        rows,
+        TABLE,
+        vec![
+            ("missing timestamp", col("__no_time")),
+            ("unparseable timestamp", col(DAY).is_null()),
+        ],
+    )?;
 
     // kinds, read once per distinct value: 'lead' or 'sale' (any case, trimmed)
     let (codes, distinct) = super::pass::distinct_codes(df.column("kind")?)?;

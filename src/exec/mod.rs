@@ -67,6 +67,45 @@ pub(crate) fn collect(lf: LazyFrame) -> Result<DataFrame> {
     }
 }
 
+/// Reads `columns` of a table, each through `coerce` (given its name and type), plus `extra`
+/// expressions over the raw columns.
+pub(crate) fn read_columns(
+    lf: LazyFrame,
+    table: &str,
+    columns: &[String],
+    coerce: impl Fn(&str, &DataType) -> Result<Expr>,
+    extra: Vec<Expr>,
+) -> Result<DataFrame> {
+    let mut lf = lf;
+    let schema = lf
+        .collect_schema()
+        .map_err(|e| Error::input("unreadable_table", format!("could not read the {table} table: {e}")))?;
+    let mut select = Vec::with_capacity(columns.len() + extra.len());
+    for c in columns {
+        let dtype = schema
+            .get(c.as_str())
+            .ok_or_else(|| Error::schema("missing_column", format!("column '{c}' is missing from {table}")))?;
+        select.push(coerce(c, dtype)?);
+    }
+    select.extend(extra);
+    collect(lf.select(select))
+}
+
+/// Drops the rows where each reason's condition holds, counting them by reason (rule 6).
+pub(crate) fn drop_rows(
+    mut df: DataFrame,
+    rows: &mut RowAccount,
+    table: &str,
+    reasons: Vec<(&str, Expr)>,
+) -> Result<DataFrame> {
+    for (reason, gone) in reasons {
+        let before = df.height();
+        df = df.lazy().filter(gone.not()).collect()?;
+        rows.drop(table, reason, (before - df.height()) as u64);
+    }
+    Ok(df)
+}
+
 /// The first value of a count column (0 when absent): for one-row summary frames.
 pub(crate) fn first_u64(df: &DataFrame, name: &str) -> u64 {
     df.column(name)

@@ -2,7 +2,7 @@
 //! website traffic states at the output grain.
 
 use super::pass;
-use super::{collect, period_of, RowAccount, ALL};
+use super::{drop_rows, period_of, read_columns, RowAccount, ALL};
 use crate::error::{Error, Result};
 use crate::ingest;
 use crate::plan::{Plan, TrafficPlan, PERIOD};
@@ -58,32 +58,30 @@ pub(super) fn states(
     rows: &mut RowAccount,
     warnings: &mut Vec<String>,
 ) -> Result<DataFrame> {
-    let mut lf = lf;
-    let schema = lf
-        .collect_schema()
-        .map_err(|e| Error::input("unreadable_table", format!("could not read the traffic table: {e}")))?;
-    let mut select = Vec::new();
-    for c in &tp.columns {
-        let dtype = schema
-            .get(c.as_str())
-            .ok_or_else(|| Error::schema("missing_column", format!("column '{c}' is missing from traffic")))?;
-        select.push(match c.as_str() {
+    let coerce = |c: &str, dtype: &DataType| -> Result<Expr> {
+        Ok(match c {
             "date" => ingest::date_expr(c, dtype, TABLE)?,
             "sessions" | "leads" | "conversions" | "revenue" => ingest::count_expr(c, dtype, TABLE)?,
-            _ => col(c.as_str()),
-        });
-    }
-    select.push(col("date").is_null().alias("__no_date"));
-    let mut df = collect(lf.select(select))?;
+            _ => col(c),
+        })
+    };
+    let df = read_columns(
+        lf,
+        TABLE,
+        &tp.columns,
+        coerce,
+        vec![col("date").is_null().alias("__no_date")],
+    )?;
     rows.read.push((TABLE.to_string(), df.height() as u64));
-    for (reason, gone) in [
-        ("missing date", col("__no_date")),
-        ("unparseable date", col("date").is_null()),
-    ] {
-        let before = df.height();
-        df = df.lazy().filter(gone.not()).collect()?;
-        rows.drop(TABLE, reason, (before - df.height()) as u64);
-    }
+    let mut df = drop_rows(
+        df,
+        rows,
+        TABLE,
+        vec![
+            ("missing date", col("__no_date")),
+            ("unparseable date", col("date").is_null()),
+        ],
+    )?;
     for c in ["sessions", "leads", "conversions"] {
         if let Ok(column) = df.column(c) {
             if column.as_materialized_series().min::<f64>()?.is_some_and(|v| v < 0.0) {
