@@ -81,8 +81,15 @@ pub fn column_names(lf: &mut LazyFrame) -> Result<Vec<String>> {
     Ok(schema.iter_names().map(|n| n.to_string()).collect())
 }
 
-/// Rows read per batch when a table is read slice by slice.
-const SLICE_ROWS: usize = 1 << 20;
+/// Rows read per batch when a table is read slice by slice (`SOCIALKPI_BATCH_ROWS` overrides
+/// it: tests use tiny batches to run every cross-batch path on small tables).
+fn slice_rows() -> usize {
+    std::env::var("SOCIALKPI_BATCH_ROWS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(1 << 20)
+}
 
 impl Table {
     /// Row ranges (offset, length) to read the table by, each about a million rows and, for
@@ -105,21 +112,22 @@ impl Table {
                 sizes
             }
         };
-        // whole row groups (or a frame's rows) gathered into slices of at least SLICE_ROWS
+        // whole row groups (or a frame's rows) gathered into slices of at least `rows`
+        let rows = slice_rows();
         let mut out = Vec::new();
         let (mut offset, mut start, mut len) = (0usize, 0usize, 0usize);
         for size in sizes {
             let mut size = size;
             while size > 0 {
                 let take = if matches!(self, Table::Frame(_)) {
-                    size.min(SLICE_ROWS - len)
+                    size.min(rows - len)
                 } else {
                     size
                 };
                 len += take;
                 offset += take;
                 size -= take;
-                if len >= SLICE_ROWS {
+                if len >= rows {
                     out.push((start as i64, len));
                     start = offset;
                     len = 0;
