@@ -3,11 +3,13 @@
 
 mod origins;
 mod posts;
+mod tables;
 mod usable;
 
 pub use origins::{measure, Origin, Origins};
 use posts::plan_posts;
 pub use posts::status_plan;
+use tables::{plan_contracts, plan_events, plan_traffic};
 use usable::{reads_accounts, reads_contracts, reads_posts, usable, usable_traffic};
 
 use crate::catalog::{self, Kpi, Source};
@@ -530,134 +532,17 @@ pub fn build(
     } else {
         None
     };
-    let contracts = if contract_kpis.is_empty() {
-        None
-    } else {
-        let mut cp = ContractsPlan {
-            dims: req.by.clone(),
-            fee: kpis.iter().any(|k| k.source == Source::Cost),
-            agreed: kpis
-                .iter()
-                .any(|k| matches!(k.source, Source::Contracts | Source::PostsAndContracts)),
-            currency: has(ccols, "currency"),
-            ..Default::default()
-        };
-        let mut cols: Vec<String> = req.by.clone();
-        for c in ["start", "end"] {
-            push_unique(&mut cols, c.to_string());
-        }
-        if cp.fee {
-            push_unique(&mut cols, "fee".to_string());
-        }
-        if cp.agreed {
-            push_unique(&mut cols, "posts_agreed".to_string());
-        }
-        if cp.currency {
-            push_unique(&mut cols, "currency".to_string());
-        }
-        if kpis.iter().any(|k| k.source == Source::PostsAndContracts) {
-            cp.matched = ["account_id", "platform", "campaign", "content_type"]
-                .iter()
-                .filter(|c| **c == "account_id" || (has(ccols, c) && has(pcols, c)))
-                .map(|c| c.to_string())
-                .collect();
-            for c in &cp.matched {
-                push_unique(&mut cols, c.clone());
-            }
-        }
-        for c in &cols {
-            if !has(ccols, c) {
-                return Err(missing_column(contract_kpis[0], c, "contracts", ccols));
-            }
-        }
-        cp.columns = cols;
-        Some(cp)
+    let contracts = match contract_kpis.first() {
+        Some(first) => Some(plan_contracts(&kpis, &req.by, pcols, ccols, first)?),
+        None => None,
     };
-    let traffic = if traffic_kpis.is_empty() {
-        None
-    } else {
-        let mut tp = TrafficPlan {
-            dims: req.by.clone(),
-            referral: kpis
-                .iter()
-                .any(|k| k.source == Source::Traffic && k.inputs.contains(&"source")),
-            sessions: kpis.iter().any(|k| k.source == Source::Traffic),
-            ..Default::default()
-        };
-        for k in &kpis {
-            if let (Some(m), Some(Origin::Traffic)) = (measure(k.name), o.of(k.name)) {
-                push_unique(&mut tp.measures, m.to_string());
-            }
-        }
-        tp.platform_from_source = derived_platform && (tp.referral || req.by.iter().any(|d| d == "platform"));
-        let mut cols: Vec<String> = vec!["date".to_string()];
-        if tp.sessions {
-            cols.push("sessions".to_string());
-        }
-        for m in &tp.measures {
-            push_unique(&mut cols, m.clone());
-        }
-        for d in &req.by {
-            if !(d == "platform" && tp.platform_from_source) {
-                push_unique(&mut cols, d.clone());
-            }
-        }
-        if tp.referral || tp.platform_from_source {
-            push_unique(
-                &mut cols,
-                if derived_platform { "source" } else { "platform" }.to_string(),
-            );
-        }
-        for c in &cols {
-            if !has(tcols, c) {
-                if c == "date" {
-                    return Err(Error::schema(
-                        "missing_column",
-                        format!(
-                            "the traffic table has no 'date' column{}; traffic rows need the day of their sessions",
-                            did_you_mean(&suggest("date", tcols.iter().map(String::as_str)))
-                        ),
-                    ));
-                }
-                return Err(missing_column(traffic_kpis[0], c, "traffic", tcols));
-            }
-        }
-        tp.columns = cols;
-        Some(tp)
+    let traffic = match traffic_kpis.first() {
+        Some(first) => Some(plan_traffic(&kpis, &req.by, tcols, &o, derived_platform, first)?),
+        None => None,
     };
-    let events = if event_kpis.is_empty() {
-        None
-    } else {
-        let mut ep = EventsPlan {
-            dims: req.by.clone(),
-            value: kpis
-                .iter()
-                .any(|k| measure(k.name) == Some("revenue") && o.revenue == Some(Origin::Events)),
-            ..Default::default()
-        };
-        ep.platform_from_source = events_platform && req.by.iter().any(|d| d == "platform");
-        let mut cols = vec!["timestamp".to_string(), "kind".to_string()];
-        if ep.value {
-            cols.push("value".to_string());
-        }
-        for d in &req.by {
-            push_unique(
-                &mut cols,
-                if d == "platform" && ep.platform_from_source {
-                    "source"
-                } else {
-                    d
-                }
-                .to_string(),
-            );
-        }
-        for c in &cols {
-            if !has(ecols, c) {
-                return Err(missing_column(event_kpis[0], c, "conversions", ecols));
-            }
-        }
-        ep.columns = cols;
-        Some(ep)
+    let events = match event_kpis.first() {
+        Some(first) => Some(plan_events(&kpis, &req.by, ecols, &o, events_platform, first)?),
+        None => None,
     };
     let mut posts = posts;
     if let (Some(pp), Some(cp)) = (posts.as_mut(), &contracts) {
