@@ -88,19 +88,7 @@ def run_polars(posts: str, accounts: str) -> Any:
 
     post_kpis = p.group_by("account_id", "period_start").agg(
         pl.len().alias("posts"),
-        *[
-            total(c(m)).alias(m)
-            for m in [
-                "impressions",
-                "reach",
-                "profile_visits",
-                "likes",
-                "comments",
-                "shares",
-                "saves",
-                "clicks",
-            ]
-        ],
+        *[total(c(m)).alias(m) for m in FLOWS if m != "engagements"],
         total(c("eng")).alias("engagements"),
         ratio(c("impressions"), c("reach")).alias("frequency"),
         ratio(c("eng"), c("reach")).alias("engagement_rate"),
@@ -228,18 +216,8 @@ def run_pandas(posts: str, accounts: str) -> Any:
     p["ape"] = (p["eng"] / p["reach"]).where(p["reach"] > 0)
     g = p.groupby(["account_id", "period_start"])
     out = g.agg(posts=("eng", "size"), avg_engagement_rate_per_post=("ape", "mean"))
-    for m in [
-        "impressions",
-        "reach",
-        "profile_visits",
-        "likes",
-        "comments",
-        "shares",
-        "saves",
-        "clicks",
-        "eng",
-    ]:
-        out[m if m != "eng" else "engagements"] = g[m].sum(min_count=1)
+    for m in FLOWS:
+        out[m] = g[m if m != "engagements" else "eng"].sum(min_count=1)
     for name in ["frequency", "engagement_rate", "engagement_rate_impressions", "engagement_rate_followers",
                  "amplification_rate", "applause_rate", "conversation_rate", "virality_rate", "ctr"]:  # fmt: skip
         den = g[f"{name}__d"].sum()

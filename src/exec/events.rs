@@ -2,7 +2,7 @@
 //! by the table's own columns (account, campaign, or the platform its source matches).
 
 use super::traffic::match_platforms;
-use super::{drop_rows, period_of, read_columns, RowAccount, ALL};
+use super::{period_of, read_timed, RowAccount, ALL};
 use crate::error::Result;
 use crate::ingest;
 use crate::plan::{EventsPlan, Plan, PERIOD};
@@ -29,23 +29,7 @@ pub(super) fn states(
             _ => col(c),
         })
     };
-    let df = read_columns(
-        lf,
-        TABLE,
-        &ep.columns,
-        coerce,
-        vec![col("timestamp").is_null().alias("__no_time")],
-    )?;
-    rows.read.push((TABLE.to_string(), df.height() as u64));
-    let mut df = drop_rows(
-        df,
-        rows,
-        TABLE,
-        vec![
-            ("missing timestamp", col("__no_time")),
-            ("unparseable timestamp", col(DAY).is_null()),
-        ],
-    )?;
+    let mut df = read_timed(lf, TABLE, &ep.columns, coerce, ("timestamp", DAY), rows)?;
 
     // kinds, read once per distinct value: 'lead' or 'sale' (any case, trimmed)
     let (codes, distinct) = super::pass::distinct_codes(df.column("kind")?)?;

@@ -5,9 +5,9 @@
 use crate::error::Result;
 use crate::plan::Every;
 use polars::prelude::*;
+use polars_arrow::array::Array;
 use polars_core::runtime::THREAD_POOL;
 use rayon::prelude::*;
-use std::hash::BuildHasher;
 
 const NONE: u32 = u32::MAX;
 /// Column of account codes handed to the snapshots.
@@ -143,33 +143,31 @@ impl WindowIndex {
 // ---- repeated ids -----------------------------------------------------------------------
 
 /// Rows whose id repeats an earlier row's, and up to three repeated ids (nulls never repeat).
-pub(super) fn repeated_ids(column: &Column) -> Result<(u64, Vec<String>)> {
-    let s = column.as_materialized_series();
-    let text;
-    let ca = if matches!(s.dtype(), DataType::String) {
-        s.str()?
-    } else {
-        text = s.cast(&DataType::String)?;
-        text.str()?
+/// `candidates` are the hashes (`pass::id_hashes` with `state`) seen more than once when a
+/// pass already knows them; otherwise they are found here. An equal hash may be a collision:
+/// only the real values behind the candidates count.
+pub(super) fn repeated_ids(
+    column: &Column,
+    candidates: Option<&PlHashSet<u64>>,
+    state: &PlRandomState,
+) -> Result<(u64, Vec<String>)> {
+    let found;
+    let candidates = match candidates {
+        Some(c) => c,
+        None => {
+            found = repeated_hashes(&[super::pass::id_hashes(column, state)?]);
+            &found
+        }
     };
-    let state = PlRandomState::default();
-    let arrays: Vec<_> = ca.downcast_iter().collect();
-    let hashes: Vec<Vec<u64>> = THREAD_POOL.install(|| {
-        arrays
-            .par_iter()
-            .map(|a| a.non_null_values_iter().map(|v| state.hash_one(v)).collect())
-            .collect()
-    });
-    let candidates = repeated_hashes(&hashes);
     if candidates.is_empty() {
         return Ok((0, Vec::new()));
     }
-    // an equal hash may be a collision: count the real values behind the candidates
+    let s = column.as_materialized_series().cast(&DataType::String)?;
     let mut seen: PlHashMap<&str, u64> = PlHashMap::default();
-    for a in &arrays {
-        for v in a.non_null_values_iter() {
-            if candidates.contains(&state.hash_one(v)) {
-                *seen.entry(v).or_insert(0) += 1;
+    for arr in s.str()?.downcast_iter() {
+        for j in 0..arr.len() {
+            if arr.is_valid(j) && candidates.contains(&super::pass::id_hash(arr, j, state)) {
+                *seen.entry(arr.value(j)).or_insert(0) += 1;
             }
         }
     }
@@ -329,9 +327,10 @@ mod tests {
             "post_id".into(),
             [Some("a"), None, Some("b"), Some("a"), None, Some("a")],
         );
-        assert_eq!(repeated_ids(&ids)?, (2, vec!["a".to_string()]));
+        let state = PlRandomState::default();
+        assert_eq!(repeated_ids(&ids, None, &state)?, (2, vec!["a".to_string()]));
         let unique = Column::new("post_id".into(), (0..100_000_i64).collect::<Vec<_>>());
-        assert_eq!(repeated_ids(&unique)?.0, 0);
+        assert_eq!(repeated_ids(&unique, None, &state)?.0, 0);
         Ok(())
     }
 

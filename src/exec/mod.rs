@@ -91,6 +91,27 @@ pub(crate) fn read_columns(
     collect(lf.select(select))
 }
 
+/// Reads a table like `read_columns` (its time column `time` coerced into `parsed`), counts
+/// its rows, and drops those whose time is missing or did not parse, each counted by reason.
+pub(crate) fn read_timed(
+    lf: LazyFrame,
+    table: &str,
+    columns: &[String],
+    coerce: impl Fn(&str, &DataType) -> Result<Expr>,
+    (time, parsed): (&str, &str),
+    rows: &mut RowAccount,
+) -> Result<DataFrame> {
+    let df = read_columns(lf, table, columns, coerce, vec![col(time).is_null().alias("__no_time")])?;
+    rows.read.push((table.to_string(), df.height() as u64));
+    let (missing, unparseable) = (format!("missing {time}"), format!("unparseable {time}"));
+    drop_rows(
+        df,
+        rows,
+        table,
+        vec![(&missing, col("__no_time")), (&unparseable, col(parsed).is_null())],
+    )
+}
+
 /// Drops the rows where each reason's condition holds, counting them by reason (rule 6).
 pub(crate) fn drop_rows(
     mut df: DataFrame,
@@ -190,32 +211,6 @@ pub fn run(plan: &Plan, inputs: Inputs, interrupted: Interrupt<'_>) -> Result<Ou
         }
         _ => None,
     };
-    // spend and fees add up only in one currency
-    if let (Some(pp), Some(lf), Some(fees)) = (
-        &plan.posts,
-        &posts,
-        contracts.as_ref().and_then(|c| c.currency.as_ref()),
-    ) {
-        if pp.currency {
-            let spent = collect(
-                lf.clone()
-                    .select([col("currency").cast(DataType::String).drop_nulls().unique()]),
-            )?;
-            let mut all: Vec<String> = spent
-                .column("currency")?
-                .str()?
-                .iter()
-                .flatten()
-                .map(str::to_string)
-                .collect();
-            if all.iter().any(|c| c != fees) {
-                all.push(fees.clone());
-                all.sort();
-                all.dedup();
-                return Err(contracts::currency_error("posts and contracts", &all));
-            }
-        }
-    }
     let post_states = match (&plan.posts, posts) {
         (Some(pp), Some(lf)) => Some(posts::states(
             plan,

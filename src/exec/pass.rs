@@ -11,7 +11,7 @@ use super::kernel::{period_start, FollowerIndex, WindowIndex, NO_DAY};
 use crate::error::{Error, Result};
 use crate::plan::Every;
 use polars::prelude::*;
-use polars_arrow::array::{Array, View};
+use polars_arrow::array::{Array, Utf8ViewArray, View};
 use polars_arrow::bitmap::Bitmap;
 use rayon::prelude::*;
 use std::hash::BuildHasher;
@@ -609,17 +609,22 @@ pub(super) fn id_hashes(column: &Column, state: &PlRandomState) -> Result<Vec<u6
     let mut out = Vec::with_capacity(s.len());
     for arr in s.str()?.downcast_iter() {
         let valid = arr.validity();
-        for (j, view) in arr.views().iter().enumerate() {
+        for j in 0..arr.len() {
             if valid.is_some_and(|v| !v.get_bit(j)) {
                 continue;
             }
-            out.push(match inline_key(view) {
-                Some(key) => state.hash_one(key),
-                None => state.hash_one(arr.value(j)),
-            });
+            out.push(id_hash(arr, j, state));
         }
     }
     Ok(out)
+}
+
+/// The hash of a text array's value at `j`, as `id_hashes` computes it.
+pub(super) fn id_hash(arr: &Utf8ViewArray, j: usize, state: &PlRandomState) -> u64 {
+    match inline_key(&arr.views()[j]) {
+        Some(key) => state.hash_one(key),
+        None => state.hash_one(arr.value(j)),
+    }
 }
 
 /// A text of up to 12 bytes as one integer: its view with the bytes past the text masked.

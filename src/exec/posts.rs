@@ -71,9 +71,14 @@ fn keep_last(id: &str, df: DataFrame, rows: &mut RowAccount) -> Result<DataFrame
 
 /// The repeat check's error, from the ids themselves (read again: only when the hashes of
 /// the stream say there may be repeats).
-pub(super) fn repeated_error(id: &str, lf: LazyFrame) -> Result<Option<Error>> {
+pub(super) fn repeated_error(
+    id: &str,
+    lf: LazyFrame,
+    candidates: Option<&PlHashSet<u64>>,
+    state: &PlRandomState,
+) -> Result<Option<Error>> {
     let ids = collect(lf.select([col(id)]))?;
-    let (repeated, examples) = kernel::repeated_ids(ids.column(id)?)?;
+    let (repeated, examples) = kernel::repeated_ids(ids.column(id)?, candidates, state)?;
     Ok((repeated > 0).then(|| {
         Error::input(
             "duplicate_post_id",
@@ -591,9 +596,10 @@ pub(super) fn states(
     if plan.dedupe == Dedupe::Error {
         rows.read.push((TABLE.to_string(), pass.read));
     }
-    if let Some((id, _, hashes)) = pass.id.take() {
-        if !kernel::repeated_hashes(&hashes).is_empty() {
-            if let Some(e) = repeated_error(&id, lf.clone())? {
+    if let Some((id, state, hashes)) = pass.id.take() {
+        let candidates = kernel::repeated_hashes(&hashes);
+        if !candidates.is_empty() {
+            if let Some(e) = repeated_error(&id, lf.clone(), Some(&candidates), &state)? {
                 return Err(e);
             }
         }
@@ -603,12 +609,20 @@ pub(super) fn states(
             return Err(negative_error(lf.clone(), c));
         }
     }
-    if let Some(set) = pass.currencies.take() {
+    if let Some(mut set) = pass.currencies.take() {
         if set.len() > 1 {
             return Err(super::contracts::currency_error(
                 TABLE,
                 &set.into_iter().collect::<Vec<_>>(),
             ));
+        }
+        // spend and contract fees add up only in one currency
+        if let Some(fees) = contracts.and_then(|c| c.currency.clone()) {
+            if set.iter().any(|c| *c != fees) {
+                set.insert(fees);
+                let both = set.into_iter().collect::<Vec<_>>();
+                return Err(super::contracts::currency_error("posts and contracts", &both));
+            }
         }
     }
     let mut df = pass.finish(&grain, plan.every.is_some())?;

@@ -2,7 +2,7 @@
 //! website traffic states at the output grain.
 
 use super::pass;
-use super::{drop_rows, period_of, read_columns, RowAccount, ALL};
+use super::{period_of, read_timed, RowAccount, ALL};
 use crate::error::{Error, Result};
 use crate::ingest;
 use crate::plan::{Plan, TrafficPlan, PERIOD};
@@ -65,23 +65,7 @@ pub(super) fn states(
             _ => col(c),
         })
     };
-    let df = read_columns(
-        lf,
-        TABLE,
-        &tp.columns,
-        coerce,
-        vec![col("date").is_null().alias("__no_date")],
-    )?;
-    rows.read.push((TABLE.to_string(), df.height() as u64));
-    let mut df = drop_rows(
-        df,
-        rows,
-        TABLE,
-        vec![
-            ("missing date", col("__no_date")),
-            ("unparseable date", col("date").is_null()),
-        ],
-    )?;
+    let mut df = read_timed(lf, TABLE, &tp.columns, coerce, ("date", "date"), rows)?;
     for c in ["sessions", "leads", "conversions"] {
         if let Ok(column) = df.column(c) {
             if column.as_materialized_series().min::<f64>()?.is_some_and(|v| v < 0.0) {
