@@ -221,6 +221,15 @@ impl Key {
     }
 }
 
+/// Codes of the `only` dictionaries' columns of a frame (empty for the others).
+fn encode(dicts: &mut [Dict], names: &[String], frame: &DataFrame, only: &[usize]) -> Result<Vec<Vec<u32>>> {
+    let mut codes = vec![Vec::new(); dicts.len()];
+    for &i in only {
+        codes[i] = dicts[i].encode(frame.column(&names[i])?)?;
+    }
+    Ok(codes)
+}
+
 /// Everything the posts pass keeps between batches.
 struct PostsPass {
     names: Vec<String>,
@@ -245,11 +254,7 @@ struct PostsPass {
 
 impl PostsPass {
     fn codes_of(&mut self, frame: &DataFrame, only: &[usize]) -> Result<Vec<Vec<u32>>> {
-        let mut codes = vec![Vec::new(); self.dicts.len()];
-        for &i in only {
-            codes[i] = self.dicts[i].encode(frame.column(&self.names[i])?)?;
-        }
-        Ok(codes)
+        encode(&mut self.dicts, &self.names, frame, only)
     }
 
     /// The checks of a batch (negative counts, currencies, id hashes for the repeat check).
@@ -310,10 +315,8 @@ impl PostsPass {
         } = self;
         // the checks run beside the grouping, the states after it, all on polars' threads
         let grouped = || -> Result<(Vec<u32>, usize, Option<Vec<f64>>)> {
-            let mut codes = Vec::with_capacity(dicts.len());
-            for (dict, name) in dicts.iter_mut().zip(names.iter()) {
-                codes.push(dict.encode(batch.column(name)?)?);
-            }
+            let all: Vec<usize> = (0..dicts.len()).collect();
+            let codes = encode(dicts, names, &batch, &all)?;
             let days = match batch.column(DAY) {
                 Ok(c) => pass::days(c)?,
                 Err(_) => Vec::new(),
