@@ -2,7 +2,7 @@
 //! followers at the start of a period, followers-at-post, and account attributes.
 
 use super::kernel::{FollowerIndex, ACCOUNT};
-use super::{align_as_text, collect, first_u64, period_of, RowAccount, ALL};
+use super::{align_as_text, first_u64, period_of, read_columns, RowAccount, ALL};
 use crate::error::{Error, Result};
 use crate::ingest;
 use crate::plan::{AccountsPlan, Dedupe, Plan, PERIOD};
@@ -23,25 +23,14 @@ fn by_date(e: Expr) -> Expr {
 
 impl Snapshots {
     pub(super) fn load(plan: &Plan, ap: &AccountsPlan, lf: LazyFrame, rows: &mut RowAccount) -> Result<Self> {
-        let mut lf = lf;
-        let schema = lf
-            .collect_schema()
-            .map_err(|e| Error::input("unreadable_table", format!("could not read the accounts table: {e}")))?;
-        let dtype = |c: &str| {
-            schema
-                .get(c)
-                .cloned()
-                .ok_or_else(|| Error::schema("missing_column", format!("column '{c}' is missing from accounts")))
+        let coerce = |c: &str, dtype: &DataType| -> Result<Expr> {
+            Ok(match c {
+                "followers" | "profile_visits" | "mentions" | "leads" => ingest::count_expr(c, dtype, TABLE)?,
+                DATE => ingest::date_expr(c, dtype, TABLE)?,
+                _ => col(c),
+            })
         };
-        let mut select = Vec::new();
-        for c in &ap.columns {
-            select.push(match c.as_str() {
-                "followers" | "profile_visits" | "mentions" | "leads" => ingest::count_expr(c, &dtype(c)?, TABLE)?,
-                DATE => ingest::date_expr(c, &dtype(c)?, TABLE)?,
-                _ => col(c.as_str()),
-            });
-        }
-        let mut df = collect(lf.select(select))?;
+        let mut df = read_columns(lf, TABLE, &ap.columns, coerce, Vec::new())?;
         rows.read.push((TABLE.to_string(), df.height() as u64));
 
         for (reason, missing) in [

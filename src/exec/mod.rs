@@ -76,7 +76,17 @@ pub(crate) fn read_columns(
     coerce: impl Fn(&str, &DataType) -> Result<Expr>,
     extra: Vec<Expr>,
 ) -> Result<DataFrame> {
-    let mut lf = lf;
+    collect(select_columns(lf, table, columns, coerce, extra)?)
+}
+
+/// `read_columns` before it is collected.
+pub(crate) fn select_columns(
+    mut lf: LazyFrame,
+    table: &str,
+    columns: &[String],
+    coerce: impl Fn(&str, &DataType) -> Result<Expr>,
+    extra: Vec<Expr>,
+) -> Result<LazyFrame> {
     let schema = lf
         .collect_schema()
         .map_err(|e| Error::input("unreadable_table", format!("could not read the {table} table: {e}")))?;
@@ -88,7 +98,7 @@ pub(crate) fn read_columns(
         select.push(coerce(c, dtype)?);
     }
     select.extend(extra);
-    collect(lf.select(select))
+    Ok(lf.select(select))
 }
 
 /// Reads a table like `read_columns` (its time column `time` coerced into `parsed`), counts

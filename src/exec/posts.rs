@@ -5,7 +5,7 @@ use super::accounts::Snapshots;
 use super::contracts::Contracts;
 use super::kernel::{self, FollowerIndex, WindowIndex, ACCOUNT};
 use super::pass::{self, Dict, Grouping, Op, Pairs, Periods, State};
-use super::{collect, fap_names, first_u64, nonnull_name, ratio_names, sum_name, RowAccount, ALL};
+use super::{collect, fap_names, first_u64, nonnull_name, ratio_names, select_columns, sum_name, RowAccount, ALL};
 use crate::error::{Error, Result};
 use crate::ingest;
 use crate::plan::{Dedupe, Metric, Plan, PostsPlan, PERIOD};
@@ -103,28 +103,17 @@ fn negative_error(lf: LazyFrame, column: &str) -> Error {
 
 /// Reads the columns the plan needs: counts coerced, times reduced to days in the report
 /// zone, the engagement sum and the per-post engagement rate computed alongside.
-fn read(tz: Option<&str>, pp: &PostsPlan, mut lf: LazyFrame) -> Result<LazyFrame> {
-    let schema = lf
-        .collect_schema()
-        .map_err(|e| Error::input("unreadable_table", format!("could not read the posts table: {e}")))?;
-    let dtype = |c: &str| {
-        schema
-            .get(c)
-            .cloned()
-            .ok_or_else(|| Error::schema("missing_column", format!("column '{c}' is missing from posts")))
-    };
-    let mut select: Vec<Expr> = Vec::new();
-    for c in &pp.columns {
-        let expr = if pp.count_columns.contains(c) {
-            ingest::count_expr(c, &dtype(c)?, TABLE)?
+fn read(tz: Option<&str>, pp: &PostsPlan, lf: LazyFrame) -> Result<LazyFrame> {
+    let coerce = |c: &str, dtype: &DataType| -> Result<Expr> {
+        Ok(if pp.count_columns.iter().any(|k| k == c) {
+            ingest::count_expr(c, dtype, TABLE)?
         } else if c == "published_at" {
-            ingest::day_expr(c, &dtype(c)?, tz, TABLE)?.alias(DAY)
+            ingest::day_expr(c, dtype, tz, TABLE)?.alias(DAY)
         } else {
-            col(c.as_str())
-        };
-        select.push(expr);
-    }
-    let mut lf = lf.select(select);
+            col(c)
+        })
+    };
+    let mut lf = select_columns(lf, TABLE, &pp.columns, coerce, Vec::new())?;
     if let Some(eng) = engagement_expr(pp) {
         lf = lf.with_column(eng.alias(ENG));
     }
