@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 import time
+from pathlib import Path
 
 import polars as pl
 import socialkpi as sk
@@ -81,7 +83,40 @@ def main() -> None:
     running = status.filter((pl.col("start") <= mid) & (pl.col("end") > mid))
     print(running.sort("remaining", "days_left", descending=[True, False]).head(5))
 
+    read_exports()
+
     print("\nEvery KPI is defined in the catalogue, e.g.:\n" + sk.explain("followers_start"))
+
+
+# Two monthly Instagram exports from Meta Business Suite (UTF-8 with a byte-order mark, columns
+# in another order each month, humanised counts); the same posts appear in both with their
+# lifetime numbers so far.
+AUGUST = """Post ID,Account ID,Account username,Publish time,Post type,Impressions,Reach,Likes,Comments,Shares,Saves,Exported
+1790001,17841400,acme.shop,08/03/2026 18:02,IG carousel,"12,408",9.1K,812,41,-,77,2026-08-31
+1790002,17841400,acme.shop,08/19/2026 09:15,IG reel,48.2K,31.7K,2.4K,133,208,390,2026-08-31
+"""
+SEPTEMBER = """Post ID,Publish time,Account ID,Post type,Reach,Impressions,Likes,Comments,Shares,Saves,Follows,Exported
+1790001,08/03/2026 18:02,17841400,IG carousel,9.4K,"12,950",840,43,5,80,2,2026-09-30
+1790002,08/19/2026 09:15,17841400,IG reel,35.0K,53.9K,2.7K,151,231,455,19,2026-09-30
+1790003,09/07/2026 12:30,17841400,IG image,4.2K,5.1K,undefined,12,1,30,0,2026-09-30
+Total,,,,,,,,,,,
+"""
+
+
+def read_exports() -> None:
+    print("\nReading two monthly Meta Business Suite exports (sk.read_posts, preset detected)")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, text in (("ig-2026-08.csv", AUGUST), ("ig-2026-09.csv", SEPTEMBER)):
+            Path(tmp, name).write_text("\ufeff" + text, encoding="utf-8")
+        posts = sk.read_posts(str(Path(tmp, "ig-*.csv")), snapshot="Exported")
+    print(posts.select("post_id", "platform", "published_at", "reach", "impressions", "likes", "shares", "follows"))
+    report = sk.read_report(posts)
+    assert report is not None
+    print(
+        f"preset {report.preset}: {report.rows_read} rows read, {report.rows_kept} kept, "
+        f"dropped {report.rows_dropped}, cells nulled {report.cells_nulled}"
+    )
+    print(sk.compute(posts, kpis=["posts", "reach", "engagement_rate"], by=["platform"]))
 
 
 if __name__ == "__main__":

@@ -339,3 +339,115 @@ pub fn explain(name: &str) -> PyResult<String> {
         }
     }
 }
+
+/// Reads exports into a canonical table: `files` are (label, frame wrapper) pairs as the
+/// Python readers made them; returns (Arrow stream capsule, report dict).
+#[pyfunction]
+#[pyo3(signature = (kind, files, preset=None, columns=Vec::new(), defaults=Vec::new(), snapshot=None, year=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn read_table<'py>(
+    py: Python<'py>,
+    kind: &str,
+    files: Vec<(String, Bound<'py, PyAny>)>,
+    preset: Option<String>,
+    columns: Vec<(String, String)>,
+    defaults: Vec<(String, String)>,
+    snapshot: Option<String>,
+    year: Option<i32>,
+) -> PyResult<(Bound<'py, PyCapsule>, Bound<'py, PyDict>)> {
+    let kind = ingest::presets::Kind::parse(kind)
+        .ok_or_else(|| Error::Internal(format!("read_table of unknown table '{kind}'")))?;
+    let mut raw = Vec::with_capacity(files.len());
+    for (label, obj) in files {
+        let arg = Arg::Frame(obj);
+        let names = arg.columns()?;
+        let Table::Frame(frame) = arg.into_table(&names)? else {
+            return Err(Error::Internal("a read file arrived as paths".into()).into());
+        };
+        raw.push(ingest::read::RawFile { label, frame });
+    }
+    let opts = ingest::read::Options {
+        kind,
+        preset,
+        columns,
+        defaults,
+        snapshot,
+        year,
+    };
+    let result = py.detach(|| catch(|| ingest::read::read(raw, &opts)));
+    let (frame, report) = settle(py, result, None)?;
+    let details = PyDict::new(py);
+    let files: Vec<(String, Option<String>, usize, Vec<(String, String)>)> = report
+        .files
+        .into_iter()
+        .map(|f| (f.label, f.preset, f.rows_read, f.header_map))
+        .collect();
+    details.set_item("files", files)?;
+    details.set_item("rows_read", report.rows_read)?;
+    details.set_item("rows_kept", report.rows_kept)?;
+    details.set_item("rows_dropped", report.dropped)?;
+    details.set_item("cells_nulled", report.nulled)?;
+    details.set_item("warnings", report.warnings)?;
+    Ok((export_frame(py, frame)?, details))
+}
+
+/// Parses one text column as `kind` ("count", "number", "date", "datetime"); returns the
+/// capsule of a one-column frame and the (cells that did not read, samples).
+#[pyfunction]
+#[pyo3(signature = (values, kind, year=None, day_first=None))]
+pub fn parse_values<'py>(
+    py: Python<'py>,
+    values: Bound<'py, PyAny>,
+    kind: &str,
+    year: Option<i32>,
+    day_first: Option<bool>,
+) -> PyResult<(Bound<'py, PyCapsule>, usize, Vec<String>)> {
+    let arg = Arg::Frame(values);
+    let names = arg.columns()?;
+    let Table::Frame(frame) = arg.into_table(&names)? else {
+        return Err(Error::Internal("parse_values of paths".into()).into());
+    };
+    let Some(column) = frame.columns().first() else {
+        return Err(Error::Internal("parse_values without a column".into()).into());
+    };
+    let series = column.as_materialized_series().clone();
+    let order = match day_first {
+        Some(false) => ingest::values::DayOrder::MonthFirst,
+        _ => ingest::values::DayOrder::DayFirst,
+    };
+    let parsed = py.detach(|| {
+        catch(|| match kind {
+            "count" | "number" => ingest::read::parse_numbers(&series, kind == "count"),
+            "date" | "datetime" => ingest::read::parse_times(&series, kind == "date", order, year, series.name(), "values"),
+            other => Err(Error::query(
+                "invalid_argument",
+                format!("kind={other:?} is not supported; use 'count', 'number', 'date' or 'datetime'"),
+            )),
+        })
+    });
+    let parsed = settle(py, parsed, None)?;
+    let (series, bad, samples) = parsed.into_parts();
+    let height = series.len();
+    let frame = DataFrame::new(height, vec![series.into_column()]).map_err(Error::from)?;
+    Ok((export_frame(py, frame)?, bad, samples))
+}
+
+/// The reader presets as rows: (preset, table, platform, describes, canonical, headers).
+#[pyfunction]
+pub fn reader_presets() -> Vec<(String, String, Option<String>, String, String, Vec<String>)> {
+    ingest::presets::PRESETS
+        .iter()
+        .flat_map(|p| {
+            p.columns.iter().map(move |(canonical, headers)| {
+                (
+                    p.name.to_string(),
+                    p.kind.name().to_string(),
+                    p.platform.map(str::to_string),
+                    p.describes.to_string(),
+                    canonical.to_string(),
+                    headers.iter().map(|h| h.to_string()).collect(),
+                )
+            })
+        })
+        .collect()
+}

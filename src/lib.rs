@@ -26,6 +26,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(bindings::presets, m)?)?;
     m.add_function(wrap_pyfunction!(bindings::source_table, m)?)?;
     m.add_function(wrap_pyfunction!(bindings::explain, m)?)?;
+    m.add_function(wrap_pyfunction!(bindings::read_table, m)?)?;
+    m.add_function(wrap_pyfunction!(bindings::parse_values, m)?)?;
+    m.add_function(wrap_pyfunction!(bindings::reader_presets, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -52,6 +52,9 @@ def test_every_native_export_is_wrapped():
         "explain": sk.explain,
         "contract_status": sk.contract_status,
         "source_table": sk.sources,
+        "read_table": sk.read_posts,
+        "parse_values": sk.parse_numbers,
+        "reader_presets": sk.reader_presets,
     }
     natives = {
         n
@@ -62,6 +65,6 @@ def test_every_native_export_is_wrapped():
 
 
 def test_docstring_examples_run():
-    for module in (sk, socialkpi.datasets):
+    for module in (sk, socialkpi.datasets, socialkpi.readers):
         failures, tried = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
         assert tried > 0 and failures == 0

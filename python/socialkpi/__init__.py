@@ -33,6 +33,17 @@ import polars as pl
 
 from socialkpi import _core, datasets
 from socialkpi._tables import as_table
+from socialkpi.readers import (
+    FileRead,
+    ReadReport,
+    parse_dates,
+    parse_numbers,
+    read_accounts,
+    read_posts,
+    read_report,
+    read_traffic,
+    reader_presets,
+)
 from socialkpi.exceptions import (
     DefinitionError,
     EngineError,
@@ -47,10 +58,12 @@ __version__: str = _core.__version__
 __all__ = [
     "DefinitionError",
     "EngineError",
+    "FileRead",
     "InputError",
     "KpiError",
     "KpiResult",
     "QueryError",
+    "ReadReport",
     "SchemaError",
     "catalog",
     "compute",
@@ -58,7 +71,14 @@ __all__ = [
     "contract_status",
     "datasets",
     "explain",
+    "parse_dates",
+    "parse_numbers",
     "presets",
+    "read_accounts",
+    "read_posts",
+    "read_report",
+    "read_traffic",
+    "reader_presets",
     "sources",
 ]
 
@@ -91,12 +111,16 @@ class KpiResult:
         Table -> rows read.
     rows_dropped
         ``(table, reason, rows)`` for every row a KPI left out (rule 6 of the KPI contract).
+        For a table read by :func:`read_posts` (or another reader), the rows its read
+        dropped come first, with the reason prefixed ``read:`` (``read: total_row``).
     warnings
         Preset members that were left out because their table or column was not given.
     origins
         For ``conversions``, ``revenue`` and ``leads``: the table each was counted from (each is
         counted from one table only: conversion events, else posts, else traffic, else
         accounts).
+    reads
+        Table -> the :class:`ReadReport` of each table that a reader returned.
     timings
         Seconds spent bringing the needed columns across the Python boundary (``crossing_s``)
         and computing (``engine_s``).
@@ -110,6 +134,7 @@ class KpiResult:
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     origins: dict[str, str] = field(default_factory=dict)
+    reads: dict[str, ReadReport] = field(default_factory=dict)
 
 
 def _names(value: str | Sequence[str] | None) -> list[str]:
@@ -167,15 +192,19 @@ def compute_details(
     frame: Any = pl.DataFrame(_ArrowStream(capsule))
     if output == "pandas":
         frame = frame.to_pandas()
+    tables = {"posts": posts, "accounts": accounts, "contracts": contracts, "traffic": traffic, "conversions": conversions}
+    reads = {name: r for name, t in tables.items() if (r := read_report(t)) is not None}
+    read_drops = [(name, f"read: {reason}", n) for name, r in reads.items() for reason, n in r.rows_dropped]
     return KpiResult(
         frame=frame,
         definitions=dict(details["definitions"]),
         engagement_components=list(details["engagement_components"]),
         rows_read={table: int(n) for table, n in details["rows_read"]},
-        rows_dropped=[(t, r, int(n)) for t, r, n in details["rows_dropped"]],
+        rows_dropped=read_drops + [(t, r, int(n)) for t, r, n in details["rows_dropped"]],
         warnings=list(details["warnings"]),
         origins=dict(details["origins"]),
         timings=dict(details["timings"]),
+        reads=reads,
     )
 
 

@@ -1,6 +1,10 @@
 //! Getting tables in: Arrow C streams from Python, files scanned by the core, and the checks
 //! and coercions of column types (counts to Int64/Float64, times to days in the report zone).
 
+pub mod presets;
+pub mod read;
+pub mod values;
+
 use crate::error::{Error, Result};
 use polars::prelude::*;
 use polars_arrow::ffi::{ArrowArrayStream, ArrowArrayStreamReader};

@@ -1,0 +1,869 @@
+//! Exports into canonical tables: headers mapped (explicit map, preset, canonical names), cells
+//! parsed (see `values`), summary rows, rows without a key and older snapshots dropped, and an
+//! account of every row and nulled cell.
+//!
+//! The files arrive as frames of text (or typed columns from Parquet, Excel, JSON lines); each
+//! is mapped and parsed on its own, because exports move their columns between months, then
+//! the frames are stacked and repeats of a post or snapshot are resolved across all of them.
+
+use super::presets::{self, fold, Kind, Preset, Value};
+use super::values::{self, Cell, Decimal, DayOrder};
+use crate::error::{did_you_mean, suggest, Error, Result};
+use polars::prelude::*;
+use rayon::prelude::*;
+use polars_core::runtime::THREAD_POOL;
+
+/// What the caller asked of a read.
+pub struct Options {
+    pub kind: Kind,
+    pub preset: Option<String>,
+    /// file header -> canonical column
+    pub columns: Vec<(String, String)>,
+    /// canonical column -> constant text, parsed like a cell
+    pub defaults: Vec<(String, String)>,
+    /// the header of the column that says when a row was exported
+    pub snapshot: Option<String>,
+    /// the year of dates written without one
+    pub year: Option<i32>,
+}
+
+/// One file as read by the caller.
+pub struct RawFile {
+    pub label: String,
+    pub frame: DataFrame,
+}
+
+pub struct FileReport {
+    pub label: String,
+    pub preset: Option<String>,
+    pub rows_read: usize,
+    /// (header, canonical column) for every header read as a canonical column
+    pub header_map: Vec<(String, String)>,
+}
+
+/// The account of a read: every row read is either kept or dropped for a reason.
+#[derive(Default)]
+pub struct Report {
+    pub files: Vec<FileReport>,
+    pub rows_read: usize,
+    pub rows_kept: usize,
+    /// (reason, rows): total_row, missing_key, older_snapshot, duplicate
+    pub dropped: Vec<(String, usize)>,
+    /// (column, reason, cells, samples)
+    pub nulled: Vec<(String, String, usize, Vec<String>)>,
+    pub warnings: Vec<String>,
+}
+
+impl Report {
+    fn drop_rows(&mut self, reason: &str, rows: usize) {
+        if rows == 0 {
+            return;
+        }
+        match self.dropped.iter_mut().find(|(r, _)| r == reason) {
+            Some((_, n)) => *n += rows,
+            None => self.dropped.push((reason.to_string(), rows)),
+        }
+    }
+
+    fn null_cells(&mut self, column: &str, cells: usize, samples: Vec<String>) {
+        if cells == 0 {
+            return;
+        }
+        match self.nulled.iter_mut().find(|(c, ..)| c == column) {
+            Some((_, _, n, s)) => {
+                *n += cells;
+                for x in samples {
+                    if s.len() < 3 && !s.contains(&x) {
+                        s.push(x);
+                    }
+                }
+            }
+            None => self.nulled.push((column.to_string(), "unparseable".into(), cells, samples)),
+        }
+    }
+}
+
+/// Words a summary row puts in its first column (YouTube Studio's "Total", GA4's "Grand total").
+const TOTAL_WORDS: &[&str] = &["total", "totals", "grand total", "summary", "jumlah", "total keseluruhan"];
+
+fn value_of(kind: Kind, canonical: &str) -> Option<Value> {
+    kind.columns().iter().find(|(n, _)| *n == canonical).map(|(_, v)| *v)
+}
+
+fn check_canonical(kind: Kind, canonical: &str, what: &str) -> Result<()> {
+    if value_of(kind, canonical).is_some() {
+        return Ok(());
+    }
+    let names: Vec<&str> = kind.columns().iter().map(|(n, _)| *n).collect();
+    Err(Error::schema(
+        "unknown_canonical",
+        format!(
+            "{what} names '{canonical}', which is not a column of the {} table{}; its columns are {}",
+            kind.name(),
+            did_you_mean(&suggest(canonical, names.iter().copied())),
+            names.join(", ")
+        ),
+    ))
+}
+
+/// Reads the caller's files into one canonical table and its report.
+pub fn read(files: Vec<RawFile>, opts: &Options) -> Result<(DataFrame, Report)> {
+    for (_, canonical) in &opts.columns {
+        check_canonical(opts.kind, canonical, "columns=")?;
+    }
+    for (canonical, _) in &opts.defaults {
+        check_canonical(opts.kind, canonical, "defaults=")?;
+    }
+    let preset = match &opts.preset {
+        None => None,
+        Some(name) => Some(find_preset(name, opts.kind)?),
+    };
+    check_headers_exist(&files, opts)?;
+    let mut report = Report::default();
+    let mut frames = Vec::with_capacity(files.len());
+    for file in files {
+        frames.push(read_file(file, opts, preset, &mut report)?);
+    }
+    let mut df = stack(frames)?;
+    df = drop_missing_keys(df, opts.kind, &mut report)?;
+    df = resolve_repeats(df, opts, &mut report)?;
+    report.rows_kept = df.height();
+    Ok((df, report))
+}
+
+fn find_preset(name: &str, kind: Kind) -> Result<&'static Preset> {
+    match presets::find(name) {
+        Some(p) if p.kind == kind => Ok(p),
+        Some(p) => Err(Error::query(
+            "unknown_preset",
+            format!(
+                "preset '{name}' reads {} exports, not {}; use sk.read_{}(), or one of: {}",
+                p.kind.name(),
+                kind.name(),
+                p.kind.name(),
+                preset_names(kind)
+            ),
+        )),
+        None => Err(Error::query(
+            "unknown_preset",
+            format!(
+                "unknown preset '{name}'{}; presets for {}: {}",
+                did_you_mean(&suggest(name, presets::PRESETS.iter().map(|p| p.name))),
+                kind.name(),
+                preset_names(kind)
+            ),
+        )),
+    }
+}
+
+fn preset_names(kind: Kind) -> String {
+    let names: Vec<&str> = presets::PRESETS.iter().filter(|p| p.kind == kind).map(|p| p.name).collect();
+    names.join(", ")
+}
+
+/// A header of `columns=` or `snapshot=` that no file has is a mistake worth naming.
+fn check_headers_exist(files: &[RawFile], opts: &Options) -> Result<()> {
+    let all: Vec<String> = files
+        .iter()
+        .flat_map(|f| f.frame.get_column_names().into_iter().map(|n| n.to_string()))
+        .collect();
+    let folded: Vec<String> = all.iter().map(|h| fold(h)).collect();
+    let wanted = opts
+        .columns
+        .iter()
+        .map(|(h, _)| (h.as_str(), "columns="))
+        .chain(opts.snapshot.iter().map(|h| (h.as_str(), "snapshot=")));
+    for (header, what) in wanted {
+        if !folded.contains(&fold(header)) {
+            return Err(Error::schema(
+                "missing_column",
+                format!(
+                    "{what} names the header '{header}', which no file has{}; the headers are {}",
+                    did_you_mean(&suggest(header, all.iter().map(String::as_str))),
+                    all.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Header index -> canonical column for one file, and the preset used.
+fn map_headers(
+    label: &str,
+    headers: &[String],
+    opts: &Options,
+    preset: Option<&'static Preset>,
+) -> Result<(Vec<Option<&'static str>>, Option<&'static Preset>)> {
+    let folded: Vec<String> = headers.iter().map(|h| fold(h)).collect();
+    let mut map: Vec<Option<&'static str>> = vec![None; headers.len()];
+    let canonical_of = |name: &str| opts.kind.columns().iter().find(|(n, _)| *n == name).map(|(n, _)| *n);
+    for (header, canonical) in &opts.columns {
+        if let Some(i) = folded.iter().position(|h| *h == fold(header)) {
+            map[i] = canonical_of(canonical);
+        }
+    }
+    let free: Vec<String> = folded
+        .iter()
+        .enumerate()
+        .map(|(i, h)| if map[i].is_some() { String::new() } else { h.clone() })
+        .collect();
+    let taken = |map: &[Option<&str>], c: &str| map.iter().any(|m| *m == Some(c));
+    // canonical names are a preset of their own, preferred on a tie
+    let canonical_hits: Vec<(usize, &'static str)> = free
+        .iter()
+        .enumerate()
+        .filter_map(|(i, h)| canonical_of(h).map(|c| (i, c)))
+        .filter(|(_, c)| !taken(&map, c))
+        .collect();
+    let chosen = match preset {
+        Some(p) => Some(p),
+        None => detect(label, headers, &free, opts.kind, canonical_hits.len())?,
+    };
+    if let Some(p) = chosen {
+        for (canonical, i) in p.matches(&free) {
+            if !taken(&map, canonical) {
+                map[i] = Some(canonical);
+            }
+        }
+    }
+    for (i, c) in canonical_hits {
+        if map[i].is_none() && !taken(&map, c) {
+            map[i] = Some(c);
+        }
+    }
+    if map.iter().all(Option::is_none) && opts.defaults.is_empty() {
+        let closest = presets::PRESETS
+            .iter()
+            .filter(|p| p.kind == opts.kind)
+            .map(|p| (p.score(&free), p.name))
+            .max();
+        let hint = match closest {
+            Some((n, name)) if n > 0 => format!("; the closest preset is '{name}' ({n} header(s) match)"),
+            _ => String::new(),
+        };
+        return Err(Error::schema(
+            "unknown_header",
+            format!(
+                "the headers of '{label}' ({}) match no preset and no canonical {} column{hint}; pass preset=... or columns={{header: canonical}} (sk.reader_presets() lists the presets)",
+                headers.join(", "),
+                opts.kind.name()
+            ),
+        ));
+    }
+    Ok((map, chosen))
+}
+
+/// The preset whose headers a file carries most of; a tie between presets that read the file
+/// differently is an error naming them.
+fn detect(
+    label: &str,
+    headers: &[String],
+    free: &[String],
+    kind: Kind,
+    canonical_score: usize,
+) -> Result<Option<&'static Preset>> {
+    let mut scored: Vec<(usize, &'static Preset)> = presets::PRESETS
+        .iter()
+        .filter(|p| p.kind == kind)
+        .map(|p| (p.score(free), p))
+        .filter(|(n, _)| *n >= 2 && *n > canonical_score)
+        .collect();
+    scored.sort_by(|a, b| b.0.cmp(&a.0));
+    let Some(&(best, first)) = scored.first() else { return Ok(None) };
+    let first_map = first.matches(free);
+    let mut tied: Vec<&'static Preset> = vec![first];
+    tied.extend(
+        scored
+            .iter()
+            .skip(1)
+            .filter(|(n, p)| *n == best && (p.matches(free) != first_map || p.platform != first.platform))
+            .map(|(_, p)| *p),
+    );
+    if tied.len() > 1 {
+        let names: Vec<String> = tied.iter().map(|p| format!("'{}' ({})", p.name, p.describes)).collect();
+        return Err(Error::schema(
+            "ambiguous_preset",
+            format!(
+                "the headers of '{label}' ({}) fit several presets equally well: {}; pass preset=...",
+                headers.join(", "),
+                names.join(", ")
+            ),
+        ));
+    }
+    Ok(Some(first))
+}
+
+fn read_file(file: RawFile, opts: &Options, preset: Option<&'static Preset>, report: &mut Report) -> Result<DataFrame> {
+    let RawFile { label, frame } = file;
+    let headers: Vec<String> = frame.get_column_names().iter().map(|n| n.to_string()).collect();
+    let (map, chosen) = map_headers(&label, &headers, opts, preset)?;
+    let rows_read = frame.height();
+    report.rows_read += rows_read;
+    // summary rows: a total word alone in the first column
+    let frame = match frame.columns().first().and_then(|c| c.str().ok()) {
+        Some(first) => {
+            let keep: BooleanChunked = first
+                .iter()
+                .map(|v| !v.is_some_and(|v| TOTAL_WORDS.contains(&fold(v).as_str())))
+                .collect();
+            let dropped = keep.len() - keep.num_trues();
+            report.drop_rows("total_row", dropped);
+            if dropped > 0 {
+                frame.filter(&keep)?
+            } else {
+                frame
+            }
+        }
+        None => frame,
+    };
+    let day_order = chosen.map_or(DayOrder::DayFirst, |p| p.day_order);
+    let snapshot = opts.snapshot.as_deref().map(fold);
+    // each canonical or snapshot column is parsed on its own thread
+    let jobs: Vec<(usize, &str, Option<Value>)> = headers
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let value = match map[i] {
+                Some(c) => value_of(opts.kind, c),
+                None if snapshot.as_deref() == Some(fold(h).as_str()) => Some(Value::Timestamp),
+                None => None,
+            };
+            (i, h.as_str(), value)
+        })
+        .collect();
+    let columns = frame.columns();
+    let parsed: Vec<Result<Parsed>> = THREAD_POOL.install(|| {
+        jobs.par_iter()
+            .map(|(i, header, value)| {
+                let name = map[*i].unwrap_or(header);
+                let series = columns[*i].as_materialized_series().clone().with_name(name.into());
+                match value {
+                    Some(v) => parse_column(&series, *v, day_order, opts.year, header, &label),
+                    None => Ok(Parsed::kept(series)),
+                }
+            })
+            .collect()
+    });
+    let height = frame.height();
+    let mut out: Vec<Column> = Vec::with_capacity(headers.len() + opts.defaults.len() + 1);
+    let mut header_map = Vec::new();
+    for ((i, header, _), p) in jobs.iter().zip(parsed) {
+        let p = p?;
+        report.null_cells(p.series.name(), p.bad, p.samples);
+        if let Some(c) = map[*i] {
+            header_map.push((header.to_string(), c.to_string()));
+        }
+        let mut s = p.series;
+        // a column kept as it was must not take a canonical column's name
+        if map[*i].is_none() && (map.iter().flatten().any(|c| *c == s.name().as_str()) || out.iter().any(|c: &Column| c.name() == s.name())) {
+            let renamed = format!("{}_original", s.name());
+            s.rename(renamed.into());
+        }
+        out.push(s.into_column());
+    }
+    // constants: the caller's defaults, then the preset's platform
+    let mut constants: Vec<(String, String)> = opts.defaults.clone();
+    if let Some(p) = chosen.and_then(|p| p.platform) {
+        if !constants.iter().any(|(c, _)| c == "platform") {
+            constants.push(("platform".into(), p.into()));
+        }
+    }
+    for (canonical, text) in constants {
+        let Some(v) = value_of(opts.kind, &canonical) else { continue };
+        let constant = Series::new(canonical.as_str().into(), vec![text.as_str(); height]);
+        let parsed = parse_column(&constant, v, day_order, opts.year, &canonical, "defaults=")?;
+        if parsed.bad > 0 {
+            return Err(Error::schema(
+                "unparseable_default",
+                format!("defaults= gives '{text}' for '{canonical}', which does not read as a {v:?} value"),
+            ));
+        }
+        match out.iter().position(|c| c.name().as_str() == canonical) {
+            Some(at) => {
+                let present = out[at].as_materialized_series().clone();
+                let filled = present.is_null();
+                let merged = parsed.series.cast(present.dtype())?.zip_with(&filled, &present)?;
+                out[at] = merged.into_column();
+            }
+            None => out.push(parsed.series.into_column()),
+        }
+    }
+    report.files.push(FileReport {
+        label,
+        preset: chosen.map(|p| p.name.to_string()),
+        rows_read,
+        header_map,
+    });
+    Ok(DataFrame::new(height, out)?)
+}
+
+/// A parsed column and the cells it could not read.
+pub struct Parsed {
+    series: Series,
+    bad: usize,
+    samples: Vec<String>,
+}
+
+impl Parsed {
+    /// (column, cells that did not read, up to three of them)
+    pub fn into_parts(self) -> (Series, usize, Vec<String>) {
+        (self.series, self.bad, self.samples)
+    }
+
+    fn kept(series: Series) -> Self {
+        Parsed {
+            series,
+            bad: 0,
+            samples: Vec::new(),
+        }
+    }
+}
+
+/// Rows per parallel piece of a column.
+const PIECE: usize = 1 << 16;
+
+/// Runs `f` over a text column in parallel pieces; collects values, bad cells and samples.
+fn map_text<T: Send>(ca: &StringChunked, f: impl Fn(&str) -> Cell<T> + Sync) -> (Vec<Option<T>>, usize, Vec<String>) {
+    let n = ca.len();
+    let pieces: Vec<(Vec<Option<T>>, usize, Vec<String>)> = (0..n.div_ceil(PIECE))
+        .into_par_iter()
+        .map(|k| {
+            let piece = ca.slice((k * PIECE) as i64, PIECE.min(n - k * PIECE));
+            let mut out = Vec::with_capacity(piece.len());
+            let (mut bad, mut samples) = (0usize, Vec::new());
+            for v in piece.iter() {
+                out.push(match v.map(&f) {
+                    None | Some(Cell::Missing) => None,
+                    Some(Cell::Value(x)) => Some(x),
+                    Some(Cell::Bad) => {
+                        bad += 1;
+                        if samples.len() < 3 {
+                            samples.push(v.unwrap_or_default().to_string());
+                        }
+                        None
+                    }
+                });
+            }
+            (out, bad, samples)
+        })
+        .collect();
+    let mut values = Vec::with_capacity(n);
+    let (mut bad, mut samples) = (0, Vec::new());
+    for (v, b, s) in pieces {
+        values.extend(v);
+        bad += b;
+        for x in s {
+            if samples.len() < 3 && !samples.contains(&x) {
+                samples.push(x);
+            }
+        }
+    }
+    (values, bad, samples)
+}
+
+fn parse_column(s: &Series, value: Value, order: DayOrder, year: Option<i32>, header: &str, label: &str) -> Result<Parsed> {
+    let name = s.name().clone();
+    match value {
+        Value::Key | Value::Text | Value::Platform => {
+            if !matches!(s.dtype(), DataType::String) {
+                return Ok(Parsed::kept(s.cast(&DataType::String)?));
+            }
+            let ca = s.str()?;
+            let clean = |v: &str| {
+                let t = v.trim();
+                if values::is_missing(t) {
+                    Cell::Missing
+                } else {
+                    Cell::Value(t.to_string())
+                }
+            };
+            if value == Value::Platform {
+                let table = crate::sources::SourceTable::new(&[]);
+                let (vals, _, _) = map_text(ca, |v| match clean(v) {
+                    Cell::Value(t) => Cell::Value(table.platform(&t).map_or_else(|| t.to_lowercase(), str::to_string)),
+                    other => other,
+                });
+                return Ok(Parsed::kept(StringChunked::from_iter_options(name, vals.into_iter()).into_series()));
+            }
+            // most id and text columns need no change: keep their buffers
+            let untouched = ca.iter().flatten().all(|v| v.trim().len() == v.len() && !values::is_missing(v));
+            if untouched {
+                return Ok(Parsed::kept(s.clone()));
+            }
+            let (vals, _, _) = map_text(ca, clean);
+            Ok(Parsed::kept(StringChunked::from_iter_options(name, vals.into_iter()).into_series()))
+        }
+        Value::Count | Value::Money => parse_numbers(s, value == Value::Count),
+        Value::Timestamp | Value::Date => parse_times(s, value == Value::Date, order, year, header, label),
+    }
+}
+
+/// Counts and amounts: numbers as written in exports. Counts are Int64 when every value is
+/// whole, amounts Float64.
+pub fn parse_numbers(s: &Series, count: bool) -> Result<Parsed> {
+    let name = s.name().clone();
+    let floats = match s.dtype() {
+        DataType::String => {
+            let ca = s.str()?;
+            // a lone separator before three digits: thousands in counts; in amounts, the
+            // decimal mark the column's other cells show (a point unless they show commas)
+            let ambiguous = if count {
+                None
+            } else {
+                let (mut point, mut comma) = (0usize, 0usize);
+                for v in ca.iter().flatten() {
+                    match values::decimal_evidence(v) {
+                        Some(Decimal::Point) => point += 1,
+                        Some(Decimal::Comma) => comma += 1,
+                        None => {}
+                    }
+                }
+                Some(if comma > point { Decimal::Comma } else { Decimal::Point })
+            };
+            let (vals, bad, samples) =
+                THREAD_POOL.install(|| map_text(ca, |v| values::parse_number(v, ambiguous)));
+            let series = Float64Chunked::from_iter_options(name, vals.into_iter()).into_series();
+            return Ok(Parsed {
+                series: whole_as_int(series, count)?,
+                bad,
+                samples,
+            });
+        }
+        DataType::Boolean => s.cast(&DataType::Int64)?,
+        dt if dt.is_integer() => return Ok(Parsed::kept(s.cast(&DataType::Int64)?)),
+        dt if dt.is_float() => {
+            let f = s.cast(&DataType::Float64)?;
+            let ca = f.f64()?;
+            ca.apply(|v| v.filter(|x| !x.is_nan())).into_series()
+        }
+        DataType::Null => s.cast(&DataType::Float64)?,
+        other => {
+            return Err(Error::schema(
+                "not_numeric",
+                format!("column '{name}' holds {other} values, not numbers"),
+            ))
+        }
+    };
+    Ok(Parsed::kept(whole_as_int(floats, count)?))
+}
+
+fn whole_as_int(s: Series, count: bool) -> Result<Series> {
+    if !count || !matches!(s.dtype(), DataType::Float64) {
+        return Ok(s);
+    }
+    let ca = s.f64()?;
+    let whole = ca
+        .iter()
+        .flatten()
+        .all(|v| v.fract() == 0.0 && v.abs() < 9.0e15);
+    Ok(if whole { s.cast(&DataType::Int64)? } else { s })
+}
+
+/// Dates and datetimes as exports write them. A column none of whose cells reads is an error
+/// that shows some; one whose dates lack a year needs `year=`.
+pub fn parse_times(
+    s: &Series,
+    date_only: bool,
+    order: DayOrder,
+    year: Option<i32>,
+    header: &str,
+    label: &str,
+) -> Result<Parsed> {
+    let name = s.name().clone();
+    match s.dtype() {
+        DataType::Date => return Ok(Parsed::kept(if date_only { s.clone() } else { s.cast(&DataType::Datetime(TimeUnit::Microseconds, None))? })),
+        DataType::Datetime(_, tz) => {
+            let naive = match tz {
+                Some(_) => {
+                    let phys = s.cast(&DataType::Datetime(TimeUnit::Microseconds, tz.clone()))?;
+                    phys.to_physical_repr().into_owned().into_datetime(TimeUnit::Microseconds, None)
+                }
+                None => s.cast(&DataType::Datetime(TimeUnit::Microseconds, None))?,
+            };
+            return Ok(Parsed::kept(if date_only { naive.cast(&DataType::Date)? } else { naive }));
+        }
+        DataType::String => {}
+        DataType::Null => {
+            let dt = if date_only { DataType::Date } else { DataType::Datetime(TimeUnit::Microseconds, None) };
+            return Ok(Parsed::kept(s.cast(&dt)?));
+        }
+        _ => {
+            // numbers such as GA4's 20260825 read as text
+            let text = s.cast(&DataType::String)?;
+            return parse_times(&text, date_only, order, year, header, label);
+        }
+    }
+    let ca = s.str()?;
+    // which number comes first in 04/05/2026: a cell with a first number above 12 says days,
+    // one with a second number above 12 says months; else the export's own order
+    let order = {
+        let (mut day_first, mut month_first) = (false, false);
+        for v in ca.iter().flatten() {
+            let v = v.trim();
+            if v.len() >= 5 && v.as_bytes()[..4].iter().all(u8::is_ascii_digit) {
+                continue;
+            }
+            if let Some((a, b, _)) = values::numeric_fields(v) {
+                day_first |= a > 12;
+                month_first |= b > 12;
+            }
+            if day_first || month_first {
+                break;
+            }
+        }
+        match (day_first, month_first) {
+            (true, false) => DayOrder::DayFirst,
+            (false, true) => DayOrder::MonthFirst,
+            _ => order,
+        }
+    };
+    let (vals, bad, samples) = THREAD_POOL.install(|| map_text(ca, |v| values::parse_stamp(v, order, year)));
+    let read = vals.iter().filter(|v| v.is_some()).count();
+    if bad > 0 && year.is_none() {
+        // is it only the year that is missing?
+        let yearless = samples
+            .iter()
+            .any(|v| matches!(values::parse_stamp(v, order, Some(2000)), Cell::Value(st) if st.yearless));
+        if yearless {
+            return Err(Error::query(
+                "missing_year",
+                format!(
+                    "dates in '{header}' of '{label}' have no year (e.g. {}); pass year=... (the year they fall in)",
+                    quoted(&samples)
+                ),
+            ));
+        }
+    }
+    if read == 0 && bad > 0 {
+        return Err(Error::schema(
+            "unparseable_dates",
+            format!(
+                "no value of '{header}' in '{label}' reads as a date (e.g. {}); supported: 2026-08-25, 25/08/2026, 08/25/2026, 25.08.2026, 25.08 (with year=), 20260825, Aug 25, 2026, Tue, Aug 25, 2026, 25 Agustus 2026; convert the column or map another one",
+                quoted(&samples)
+            ),
+        ));
+    }
+    let series = if date_only {
+        Int32Chunked::from_iter_options(name, vals.into_iter().map(|v| v.map(|st| st.days())))
+            .into_series()
+            .into_date()
+    } else {
+        Int64Chunked::from_iter_options(name, vals.into_iter().map(|v| v.map(|st| st.utc_micros())))
+            .into_series()
+            .into_datetime(TimeUnit::Microseconds, None)
+    };
+    Ok(Parsed { series, bad, samples })
+}
+
+fn quoted(samples: &[String]) -> String {
+    let q: Vec<String> = samples.iter().map(|s| format!("'{s}'")).collect();
+    q.join(", ")
+}
+
+/// Frames of several files as one: the union of their columns, in order of first appearance;
+/// a column a file lacks is null there.
+fn stack(frames: Vec<DataFrame>) -> Result<DataFrame> {
+    let mut names: Vec<PlSmallStr> = Vec::new();
+    let mut dtypes: Vec<DataType> = Vec::new();
+    for df in &frames {
+        for c in df.columns() {
+            match names.iter().position(|n| n == c.name()) {
+                Some(i) => {
+                    dtypes[i] = polars_core::utils::try_get_supertype(&dtypes[i], c.dtype()).unwrap_or(DataType::String)
+                }
+                None => {
+                    names.push(c.name().clone());
+                    dtypes.push(c.dtype().clone());
+                }
+            }
+        }
+    }
+    let mut out: Option<DataFrame> = None;
+    for df in frames {
+        let h = df.height();
+        let mut cols = Vec::with_capacity(names.len());
+        for (n, dt) in names.iter().zip(&dtypes) {
+            let s = match df.column(n) {
+                Ok(c) => c.as_materialized_series().cast(dt)?,
+                Err(_) => Series::full_null(n.clone(), h, dt),
+            };
+            cols.push(s.into_column());
+        }
+        let df = DataFrame::new(h, cols)?;
+        match &mut out {
+            None => out = Some(df),
+            Some(acc) => {
+                acc.vstack_mut(&df)?;
+            }
+        }
+    }
+    let mut df = out.unwrap_or_else(DataFrame::empty);
+    df.rechunk_mut();
+    Ok(df)
+}
+
+fn drop_missing_keys(df: DataFrame, kind: Kind, report: &mut Report) -> Result<DataFrame> {
+    let mut keep: Option<BooleanChunked> = None;
+    for key in kind.keys() {
+        if let Ok(c) = df.column(key) {
+            let present = c.as_materialized_series().is_not_null();
+            keep = Some(match keep {
+                None => present,
+                Some(k) => &k & &present,
+            });
+        }
+    }
+    let Some(keep) = keep else { return Ok(df) };
+    let dropped = df.height() - keep.num_trues();
+    report.drop_rows("missing_key", dropped);
+    Ok(if dropped > 0 { df.filter(&keep)? } else { df })
+}
+
+/// The same post (or account day) seen more than once keeps its latest snapshot (with
+/// `snapshot=`), else its last row; the others are dropped and counted. A kept snapshot with a
+/// smaller lifetime count than an older one is kept and reported.
+fn resolve_repeats(df: DataFrame, opts: &Options, report: &mut Report) -> Result<DataFrame> {
+    let identity: Vec<&str> = opts
+        .kind
+        .identity()
+        .iter()
+        .copied()
+        .filter(|c| df.column(c).is_ok())
+        .collect();
+    let anchor = opts.kind.identity().first().copied();
+    if identity.is_empty() || anchor.is_some_and(|a| df.column(a).is_err()) || df.height() < 2 {
+        return Ok(df);
+    }
+    // the common case, no repeats at all, is told by the first key alone
+    if let Some(a) = anchor {
+        if identity.len() > 1 && df.group_by([a])?.get_groups().len() == df.height() {
+            return Ok(df);
+        }
+    }
+    let groups = df.group_by(identity.iter().copied())?;
+    let positions = groups.get_groups();
+    if positions.len() == df.height() {
+        return Ok(df);
+    }
+    let snapshot_values: Option<Vec<Option<i64>>> = match &opts.snapshot {
+        Some(h) => {
+            let folded = fold(h);
+            let col = df.columns().iter().find(|c| fold(c.name()) == folded);
+            match col {
+                Some(c) => Some(c.as_materialized_series().to_physical_repr().cast(&DataType::Int64)?.i64()?.iter().collect()),
+                None => None,
+            }
+        }
+        None => None,
+    };
+    let counts: Vec<Vec<Option<f64>>> = df
+        .columns()
+        .iter()
+        .filter(|c| value_of(opts.kind, c.name()) == Some(Value::Count))
+        .map(|c| -> Result<Vec<Option<f64>>> {
+            Ok(c.as_materialized_series().cast(&DataType::Float64)?.f64()?.iter().collect())
+        })
+        .collect::<Result<_>>()?;
+    let mut keep = vec![true; df.height()];
+    let (mut older, mut repeated, mut decreased) = (0usize, 0usize, 0usize);
+    for g in positions.iter() {
+        let rows: Vec<usize> = match &g {
+            polars_core::frame::group_by::GroupsIndicator::Idx((_, idx)) => idx.iter().map(|&i| i as usize).collect(),
+            polars_core::frame::group_by::GroupsIndicator::Slice([first, len]) => {
+                (*first as usize..(*first + *len) as usize).collect()
+            }
+        };
+        if rows.len() < 2 {
+            continue;
+        }
+        let mut rows = rows;
+        rows.sort_unstable();
+        // the latest snapshot wins; among equal snapshots (or without any), the last row
+        let best = match &snapshot_values {
+            Some(snap) => rows.iter().copied().max_by_key(|&r| (snap[r], r)).unwrap_or(rows[0]),
+            None => rows[rows.len() - 1],
+        };
+        for &r in &rows {
+            if r != best {
+                keep[r] = false;
+            }
+        }
+        if snapshot_values.is_some() {
+            older += rows.len() - 1;
+            let shrank = counts.iter().any(|col| {
+                rows.iter().any(|&r| r != best && matches!((col[r], col[best]), (Some(o), Some(k)) if k < o))
+            });
+            decreased += usize::from(shrank);
+        } else {
+            repeated += rows.len() - 1;
+        }
+    }
+    report.drop_rows("older_snapshot", older);
+    report.drop_rows("duplicate", repeated);
+    if decreased > 0 {
+        report.warnings.push(format!(
+            "{decreased} {} kept a latest snapshot with a smaller lifetime count than an earlier one (kept as the platform reports it)",
+            if opts.kind == Kind::Posts { "post(s)" } else { "row(s)" }
+        ));
+    }
+    let mask: BooleanChunked = keep.into_iter().collect();
+    Ok(df.filter(&mask)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(name: &str, v: &[Option<&str>]) -> Column {
+        Series::new(name.into(), v.to_vec()).into_column()
+    }
+
+    fn opts(kind: Kind) -> Options {
+        Options {
+            kind,
+            preset: None,
+            columns: vec![],
+            defaults: vec![],
+            snapshot: None,
+            year: None,
+        }
+    }
+
+    #[test]
+    fn snapshots_keep_the_latest_and_count_the_rest() -> Result<()> {
+        let frame = DataFrame::new(
+            4,
+            vec![
+                text("post_id", &[Some("a"), Some("a"), Some("b"), None]),
+                text("likes", &[Some("1.2K"), Some("1,100"), Some("oops"), Some("3")]),
+                text("exported", &[Some("2026-02-01"), Some("2026-01-01"), Some("2026-01-01"), Some("2026-01-01")]),
+            ],
+        )?;
+        let mut o = opts(Kind::Posts);
+        o.snapshot = Some("exported".into());
+        let (df, report) = read(vec![RawFile { label: "f.csv".into(), frame }], &o)?;
+        assert_eq!(df.height(), 2);
+        assert_eq!(report.rows_read, 4);
+        assert_eq!(report.rows_kept, 2);
+        assert_eq!(report.dropped, vec![("missing_key".to_string(), 1), ("older_snapshot".to_string(), 1)]);
+        assert_eq!(report.nulled[0].0, "likes");
+        assert_eq!(report.nulled[0].2, 1);
+        let likes: Vec<Option<i64>> = df.column("likes")?.as_materialized_series().i64()?.iter().collect();
+        assert_eq!(likes, vec![Some(1200), None]);
+        assert!(report.warnings.is_empty());
+        Ok(())
+    }
+
+    #[test]
+    fn unknown_headers_and_canonicals_are_errors() -> Result<()> {
+        let frame = DataFrame::new(1, vec![text("foo", &[Some("1")])])?;
+        let err = read(vec![RawFile { label: "f.csv".into(), frame: frame.clone() }], &opts(Kind::Posts)).err();
+        assert_eq!(err.map(|e| e.code()), Some("unknown_header"));
+        let mut o = opts(Kind::Posts);
+        o.columns = vec![("foo".into(), "like".into())];
+        let err = read(vec![RawFile { label: "f.csv".into(), frame }], &o).err();
+        assert_eq!(err.map(|e| e.code()), Some("unknown_canonical"));
+        Ok(())
+    }
+}
