@@ -109,7 +109,11 @@ def read_exports() -> None:
         for name, text in (("ig-2026-08.csv", AUGUST), ("ig-2026-09.csv", SEPTEMBER)):
             Path(tmp, name).write_text("\ufeff" + text, encoding="utf-8")
         posts = sk.read_posts(str(Path(tmp, "ig-*.csv")), snapshot="Exported")
-    print(posts.select("post_id", "platform", "published_at", "reach", "impressions", "likes", "shares", "follows"))
+    print(
+        posts.select(
+            "post_id", "platform", "published_at", "reach", "impressions", "likes", "shares", "follows"
+        )
+    )
     report = sk.read_report(posts)
     assert report is not None
     print(

@@ -67,8 +67,7 @@ impl<'py> Arg<'py> {
 }
 
 fn export_frame(py: Python<'_>, df: DataFrame) -> PyResult<Bound<'_, PyCapsule>> {
-    let mut df = df;
-    df.rechunk_mut();
+    let df = ingest::align_chunks(df)?;
     let schema = df.schema().to_arrow(CompatLevel::newest());
     let fields: Vec<ArrowField> = schema.iter_values().cloned().collect();
     let dtype = ArrowDataType::Struct(fields);
@@ -376,6 +375,7 @@ pub fn read_table<'py>(
     };
     let result = py.detach(|| catch(|| ingest::read::read(raw, &opts)));
     let (frame, report) = settle(py, result, None)?;
+    let cap = export_frame(py, frame)?;
     let details = PyDict::new(py);
     let files: Vec<(String, Option<String>, usize, Vec<(String, String)>)> = report
         .files
@@ -388,7 +388,7 @@ pub fn read_table<'py>(
     details.set_item("rows_dropped", report.dropped)?;
     details.set_item("cells_nulled", report.nulled)?;
     details.set_item("warnings", report.warnings)?;
-    Ok((export_frame(py, frame)?, details))
+    Ok((cap, details))
 }
 
 /// Parses one text column as `kind` ("count", "number", "date", "datetime"); returns the
@@ -418,7 +418,9 @@ pub fn parse_values<'py>(
     let parsed = py.detach(|| {
         catch(|| match kind {
             "count" | "number" => ingest::read::parse_numbers(&series, kind == "count"),
-            "date" | "datetime" => ingest::read::parse_times(&series, kind == "date", order, year, series.name(), "values"),
+            "date" | "datetime" => {
+                ingest::read::parse_times(&series, kind == "date", order, year, series.name(), "values")
+            }
             other => Err(Error::query(
                 "invalid_argument",
                 format!("kind={other:?} is not supported; use 'count', 'number', 'date' or 'datetime'"),

@@ -33,6 +33,14 @@ import polars as pl
 
 from socialkpi import _core, datasets
 from socialkpi._tables import as_table
+from socialkpi.exceptions import (
+    DefinitionError,
+    EngineError,
+    InputError,
+    KpiError,
+    QueryError,
+    SchemaError,
+)
 from socialkpi.readers import (
     FileRead,
     ReadReport,
@@ -43,14 +51,6 @@ from socialkpi.readers import (
     read_report,
     read_traffic,
     reader_presets,
-)
-from socialkpi.exceptions import (
-    DefinitionError,
-    EngineError,
-    InputError,
-    KpiError,
-    QueryError,
-    SchemaError,
 )
 
 __version__: str = _core.__version__
@@ -192,7 +192,13 @@ def compute_details(
     frame: Any = pl.DataFrame(_ArrowStream(capsule))
     if output == "pandas":
         frame = frame.to_pandas()
-    tables = {"posts": posts, "accounts": accounts, "contracts": contracts, "traffic": traffic, "conversions": conversions}
+    tables = {
+        "posts": posts,
+        "accounts": accounts,
+        "contracts": contracts,
+        "traffic": traffic,
+        "conversions": conversions,
+    }
     reads = {name: r for name, t in tables.items() if (r := read_report(t)) is not None}
     read_drops = [(name, f"read: {reason}", n) for name, r in reads.items() for reason, n in r.rows_dropped]
     return KpiResult(

@@ -130,7 +130,9 @@ def _expand(source: Source) -> list[str]:
         text = os.fspath(item)
         if os.path.isdir(text):
             found = sorted(
-                p for p in glob.glob(os.path.join(text, "*")) if p.lower().endswith(_TEXT + _EXCEL + _PARQUET + _JSONL)
+                p
+                for p in glob.glob(os.path.join(text, "*"))
+                if p.lower().endswith(_TEXT + _EXCEL + _PARQUET + _JSONL)
             )
             if not found:
                 raise _error(InputError, "file_not_found", f"folder '{text}' holds no export files")
@@ -156,7 +158,9 @@ def _decode(raw: bytes, encoding: str | None) -> tuple[str | None, str]:
         try:
             codecs.lookup(encoding)
         except LookupError:
-            raise _error(QueryError, "unknown_encoding", f"encoding={encoding!r} is not an encoding Python knows") from None
+            raise _error(
+                QueryError, "unknown_encoding", f"encoding={encoding!r} is not an encoding Python knows"
+            ) from None
         name = codecs.lookup(encoding).name
         if name in ("utf-8", "utf-8-sig") and not raw.startswith(codecs.BOM_UTF16_LE + b"\x00"):
             return None, "utf-8"
@@ -170,6 +174,11 @@ def _decode(raw: bytes, encoding: str | None) -> tuple[str | None, str]:
         return None, "utf-8"
     except UnicodeDecodeError:
         pass
+    return _decode_windows(raw)
+
+
+def _decode_windows(raw: bytes) -> tuple[str, str]:
+    """Bytes that are not UTF-8: the Windows code page, else Latin-1 (which reads any byte)."""
     try:
         return raw.decode("cp1252"), "cp1252"
     except UnicodeDecodeError:
@@ -212,7 +221,11 @@ def _count_outside_quotes(line: str, ch: str) -> int:
 def _read_text(path: str, encoding: str | None) -> tuple[pl.DataFrame, str]:
     with open(path, "rb") as fh:
         head = fh.read(1 << 16)
-    if b"\x00" in head and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and encoding is None:
+    if (
+        b"\x00" in head
+        and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+        and encoding is None
+    ):
         raise _error(InputError, "not_a_table", f"'{path}' is not a text table (it holds binary data)")
     text: str | None
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or encoding is not None:
@@ -236,9 +249,11 @@ def _read_text(path: str, encoding: str | None) -> tuple[pl.DataFrame, str]:
         if text is None and "utf-8" in str(exc).lower():
             # invalid UTF-8 past the first block: read it as the Windows code page
             with open(path, "rb") as fh:
-                text, used = _decode(fh.read(), "cp1252")
-            source = io.BytesIO(text.encode("utf-8"))
-            frame = pl.read_csv(source, separator=sep, skip_rows=skip, infer_schema=False, truncate_ragged_lines=True)
+                decoded, used = _decode_windows(fh.read())
+            source = io.BytesIO(decoded.encode("utf-8"))
+            frame = pl.read_csv(
+                source, separator=sep, skip_rows=skip, infer_schema=False, truncate_ragged_lines=True
+            )
         else:
             raise _error(InputError, "not_a_table", f"'{path}' could not be read as a table: {exc}") from None
     except (pl.exceptions.PolarsError, OSError) as exc:
@@ -274,7 +289,9 @@ def _read_file(path: str, encoding: str | None) -> tuple[pl.DataFrame, str]:
             return pl.read_ndjson(path, infer_schema_length=None), "utf-8"
     except ImportError as exc:
         raise _error(
-            InputError, "missing_dependency", f"reading '{path}' needs {exc.name or 'fastexcel'}: pip install fastexcel"
+            InputError,
+            "missing_dependency",
+            f"reading '{path}' needs {exc.name or 'fastexcel'}: pip install fastexcel",
         ) from None
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
         raise _error(InputError, "not_a_table", f"'{path}' could not be read as a table: {exc}") from None
@@ -445,7 +462,9 @@ def read_traffic(
 
 
 read_posts.__doc__ = _DOC.format(what="post", table="posts", repeat="post_id")
-read_accounts.__doc__ = _DOC.format(what="account (daily snapshot)", table="accounts", repeat="account and day")
+read_accounts.__doc__ = _DOC.format(
+    what="account (daily snapshot)", table="accounts", repeat="account and day"
+)
 read_traffic.__doc__ = _DOC.format(what="web-analytics", table="traffic", repeat="row")
 
 
@@ -496,7 +515,9 @@ def parse_numbers(values: Any, *, counts: bool = False) -> pl.Series:
     return _parse(values, "count" if counts else "number")
 
 
-def parse_dates(values: Any, *, year: int | None = None, day_first: bool | None = None, time: bool = False) -> pl.Series:
+def parse_dates(
+    values: Any, *, year: int | None = None, day_first: bool | None = None, time: bool = False
+) -> pl.Series:
     """Dates as exports write them, parsed in the core: ISO, ``25/08/2026``, ``08/25/2026``,
     ``25.08.2026``, ``20260825``, ``Tue, Aug 25, 2026``, ``25 Agustus 2026``; ``year`` completes
     yearless ones (``25.08``, ``Aug 25``). Numeric dates are read day first unless a value

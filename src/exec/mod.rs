@@ -536,6 +536,32 @@ pub fn contract_status(
     contracts::status(posts, posts_plan, contracts, as_of, tz)
 }
 
+/// How many rows repeat an earlier row's value of `column` (nulls never repeat): the posts
+/// pass's hashing and collision check, for readers that resolve repeats only when there are.
+pub fn repeated_rows(column: &Column) -> Result<u64> {
+    let state = PlRandomState::default();
+    let s = column.as_materialized_series().cast(&DataType::String)?;
+    let ca = s.str()?;
+    // hashed in parallel pieces: readers meet whole files at once
+    const PIECE: usize = 1 << 18;
+    let n = ca.len();
+    let hashes: Vec<Vec<u64>> = polars_core::runtime::THREAD_POOL.install(|| {
+        use rayon::prelude::*;
+        (0..n.div_ceil(PIECE))
+            .into_par_iter()
+            .map(|k| {
+                let piece = ca
+                    .slice((k * PIECE) as i64, PIECE.min(n - k * PIECE))
+                    .into_series()
+                    .into_column();
+                pass::id_hashes(&piece, &state)
+            })
+            .collect::<Result<_>>()
+    })?;
+    let candidates = kernel::repeated_hashes(&hashes);
+    Ok(kernel::repeated_ids(column, Some(&candidates), &state)?.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -40,6 +40,45 @@ pub unsafe fn series_from_stream(name: &str, stream: *mut ArrowArrayStream) -> R
     Ok(Series::try_from((PlSmallStr::from(name), chunks))?)
 }
 
+/// The frame with every column cut at the same row boundaries, so that it leaves as Arrow
+/// record batches without copying: columns already laid out like the first multi-chunk one
+/// stay as they are, others are sliced (zero-copy) at its boundaries. Rechunking instead would
+/// copy every text column of a large read.
+pub fn align_chunks(df: DataFrame) -> Result<DataFrame> {
+    let lengths = |s: &Series| -> Vec<usize> { s.chunks().iter().map(|a| a.len()).collect() };
+    let Some(layout) = df
+        .columns()
+        .iter()
+        .map(|c| lengths(c.as_materialized_series()))
+        .find(|l| l.len() > 1)
+    else {
+        return Ok(df);
+    };
+    let height = df.height();
+    let mut out = Vec::with_capacity(df.width());
+    for c in df.columns() {
+        let s = c.as_materialized_series();
+        if lengths(s) == layout {
+            out.push(c.clone());
+            continue;
+        }
+        let mut offset = 0i64;
+        let mut aligned: Option<Series> = None;
+        for &len in &layout {
+            let piece = s.slice(offset, len).rechunk();
+            offset += len as i64;
+            match &mut aligned {
+                None => aligned = Some(piece),
+                Some(a) => {
+                    a.append(&piece)?;
+                }
+            }
+        }
+        out.push(aligned.unwrap_or_else(|| s.clone()).into_column());
+    }
+    Ok(DataFrame::new(height, out)?)
+}
+
 fn is_glob(p: &str) -> bool {
     p.contains(['*', '?', '['])
 }

@@ -150,7 +150,12 @@ pub const PRESETS: &[Preset] = &[
         describes: "Meta Business Suite, Facebook posts (Insights > Content > Export)",
         platform: Some("facebook"),
         day_order: MonthFirst,
-        marks: &["Is crosspost", "Is share", "Reactions, Comments and Shares", "Page name"],
+        marks: &[
+            "Is crosspost",
+            "Is share",
+            "Reactions, Comments and Shares",
+            "Page name",
+        ],
         columns: &[
             ("post_id", &["Post ID"]),
             ("account_id", &["Page ID", "Page name"]),
@@ -194,7 +199,12 @@ pub const PRESETS: &[Preset] = &[
         describes: "legacy Facebook Insights post export (\"Lifetime Post Total Reach\", ...)",
         platform: Some("facebook"),
         day_order: MonthFirst,
-        marks: &["Lifetime Engaged Users", "Lifetime Post Consumers", "Post Message", "Permalink"],
+        marks: &[
+            "Lifetime Engaged Users",
+            "Lifetime Post Consumers",
+            "Post Message",
+            "Permalink",
+        ],
         columns: &[
             ("post_id", &["Post ID"]),
             ("published_at", &["Posted"]),
@@ -229,11 +239,19 @@ pub const PRESETS: &[Preset] = &[
             ("date", &["Date"]),
             (
                 "followers",
-                &["Lifetime Total Likes", "Facebook Page likes", "Page likes", "Facebook followers"],
+                &[
+                    "Lifetime Total Likes",
+                    "Facebook Page likes",
+                    "Page likes",
+                    "Facebook followers",
+                ],
             ),
             ("reach", &["Daily Total Reach", "Facebook reach", "Reach"]),
             ("impressions", &["Daily Total Impressions"]),
-            ("profile_visits", &["Daily Page Views", "Facebook Page visits", "Page visits"]),
+            (
+                "profile_visits",
+                &["Daily Page Views", "Facebook Page visits", "Page visits"],
+            ),
         ],
     },
     Preset {
@@ -360,7 +378,8 @@ pub const PRESETS: &[Preset] = &[
         columns: &[
             ("post_id", &["Post link", "Update link"]),
             ("published_at", &["Created date", "Date"]),
-            ("content_type", &["Content Type", "Post type"]),
+            ("content_type", &["Content Type"]),
+            ("sponsored", &["Post type"]),
             ("campaign", &["Campaign name"]),
             ("impressions", &["Impressions"]),
             ("clicks", &["Clicks"]),
@@ -376,12 +395,21 @@ pub const PRESETS: &[Preset] = &[
         describes: "Google Analytics 4, Traffic acquisition report export",
         platform: None,
         day_order: MonthFirst,
-        marks: &["Engaged sessions", "Engagement rate", "Average engagement time per session"],
+        marks: &[
+            "Engaged sessions",
+            "Engagement rate",
+            "Average engagement time per session",
+        ],
         columns: &[
             ("date", &["Date"]),
             (
                 "source",
-                &["Session source / medium", "Session source", "First user source", "Source"],
+                &[
+                    "Session source / medium",
+                    "Session source",
+                    "First user source",
+                    "Source",
+                ],
             ),
             ("medium", &["Session medium", "Medium"]),
             ("campaign", &["Session campaign", "Campaign"]),
@@ -412,9 +440,7 @@ impl Preset {
     pub fn matches(&self, folded: &[String]) -> Vec<(&'static str, usize)> {
         let mut out = Vec::new();
         for (canonical, names) in self.columns {
-            let hit = names
-                .iter()
-                .find_map(|n| folded.iter().position(|h| *h == fold(n)));
+            let hit = names.iter().find_map(|n| folded.iter().position(|h| *h == fold(n)));
             if let Some(i) = hit {
                 out.push((*canonical, i));
             }
@@ -424,6 +450,22 @@ impl Preset {
 }
 
 impl Preset {
+    /// Whether a file carries a header only this kind of export would: a mark, or a header of
+    /// several words that is no canonical name (`Publish time`, `like_count`). Headers such as
+    /// `date` or `likes` alone say nothing about where a file came from.
+    pub fn distinctive(&self, folded: &[String]) -> bool {
+        let canonical = |h: &str| {
+            [Kind::Posts, Kind::Accounts, Kind::Traffic]
+                .iter()
+                .any(|k| k.columns().iter().any(|(n, _)| *n == h))
+        };
+        self.marks.iter().any(|m| folded.contains(&fold(m)))
+            || self.columns.iter().flat_map(|(_, names)| names.iter()).any(|n| {
+                let f = fold(n);
+                (f.contains(' ') || f.contains('_')) && !canonical(&f) && folded.contains(&f)
+            })
+    }
+
     /// How many of a file's headers say it is this export: columns read plus marks.
     pub fn score(&self, folded: &[String]) -> usize {
         let marks = self.marks.iter().filter(|m| folded.contains(&fold(m))).count();

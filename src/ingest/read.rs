@@ -7,11 +7,12 @@
 //! the frames are stacked and repeats of a post or snapshot are resolved across all of them.
 
 use super::presets::{self, fold, Kind, Preset, Value};
-use super::values::{self, Cell, Decimal, DayOrder};
+use super::values::{self, Cell, DayOrder, Decimal};
 use crate::error::{did_you_mean, suggest, Error, Result};
 use polars::prelude::*;
-use rayon::prelude::*;
+use polars_arrow::bitmap::Bitmap;
 use polars_core::runtime::THREAD_POOL;
+use rayon::prelude::*;
 
 /// What the caller asked of a read.
 pub struct Options {
@@ -78,13 +79,32 @@ impl Report {
                     }
                 }
             }
-            None => self.nulled.push((column.to_string(), "unparseable".into(), cells, samples)),
+            None => self
+                .nulled
+                .push((column.to_string(), "unparseable".into(), cells, samples)),
         }
     }
 }
 
 /// Words a summary row puts in its first column (YouTube Studio's "Total", GA4's "Grand total").
-const TOTAL_WORDS: &[&str] = &["total", "totals", "grand total", "summary", "jumlah", "total keseluruhan"];
+const TOTAL_WORDS: &[&str] = &[
+    "total",
+    "totals",
+    "grand total",
+    "summary",
+    "jumlah",
+    "total keseluruhan",
+];
+
+/// A summary row's first cell (cheap for the ids and dates most first cells hold).
+fn is_total(v: &str) -> bool {
+    let t = v.trim_start();
+    t.len() <= 20
+        && t.as_bytes()
+            .first()
+            .is_some_and(|b| matches!(b.to_ascii_lowercase(), b't' | b's' | b'g' | b'j'))
+        && TOTAL_WORDS.contains(&fold(t).as_str())
+}
 
 fn value_of(kind: Kind, canonical: &str) -> Option<Value> {
     kind.columns().iter().find(|(n, _)| *n == canonical).map(|(_, v)| *v)
@@ -157,7 +177,11 @@ fn find_preset(name: &str, kind: Kind) -> Result<&'static Preset> {
 }
 
 fn preset_names(kind: Kind) -> String {
-    let names: Vec<&str> = presets::PRESETS.iter().filter(|p| p.kind == kind).map(|p| p.name).collect();
+    let names: Vec<&str> = presets::PRESETS
+        .iter()
+        .filter(|p| p.kind == kind)
+        .map(|p| p.name)
+        .collect();
     names.join(", ")
 }
 
@@ -203,10 +227,18 @@ fn map_headers(
             map[i] = canonical_of(canonical);
         }
     }
+    // the snapshot column keeps its own name: it is no canonical column
+    let snapshot = opts.snapshot.as_deref().map(fold);
     let free: Vec<String> = folded
         .iter()
         .enumerate()
-        .map(|(i, h)| if map[i].is_some() { String::new() } else { h.clone() })
+        .map(|(i, h)| {
+            if map[i].is_some() || snapshot.as_ref() == Some(h) {
+                String::new()
+            } else {
+                h.clone()
+            }
+        })
         .collect();
     let taken = |map: &[Option<&str>], c: &str| map.iter().any(|m| *m == Some(c));
     // canonical names are a preset of their own, preferred on a tie
@@ -266,11 +298,14 @@ fn detect(
     let mut scored: Vec<(usize, &'static Preset)> = presets::PRESETS
         .iter()
         .filter(|p| p.kind == kind)
+        .filter(|p| p.distinctive(free))
         .map(|p| (p.score(free), p))
         .filter(|(n, _)| *n >= 2 && *n > canonical_score)
         .collect();
     scored.sort_by(|a, b| b.0.cmp(&a.0));
-    let Some(&(best, first)) = scored.first() else { return Ok(None) };
+    let Some(&(best, first)) = scored.first() else {
+        return Ok(None);
+    };
     let first_map = first.matches(free);
     let mut tied: Vec<&'static Preset> = vec![first];
     tied.extend(
@@ -302,11 +337,8 @@ fn read_file(file: RawFile, opts: &Options, preset: Option<&'static Preset>, rep
     report.rows_read += rows_read;
     // summary rows: a total word alone in the first column
     let frame = match frame.columns().first().and_then(|c| c.str().ok()) {
-        Some(first) => {
-            let keep: BooleanChunked = first
-                .iter()
-                .map(|v| !v.is_some_and(|v| TOTAL_WORDS.contains(&fold(v).as_str())))
-                .collect();
+        Some(first) if fold_text(first, || false, |a, v| a || is_total(v), |a, b| a || b) => {
+            let keep: BooleanChunked = first.iter().map(|v| !v.is_some_and(is_total)).collect();
             let dropped = keep.len() - keep.num_trues();
             report.drop_rows("total_row", dropped);
             if dropped > 0 {
@@ -315,8 +347,9 @@ fn read_file(file: RawFile, opts: &Options, preset: Option<&'static Preset>, rep
                 frame
             }
         }
-        None => frame,
+        _ => frame,
     };
+    let frame = drop_description_row(frame, &map, opts.kind, report)?;
     let day_order = chosen.map_or(DayOrder::DayFirst, |p| p.day_order);
     let snapshot = opts.snapshot.as_deref().map(fold);
     // each canonical or snapshot column is parsed on its own thread
@@ -356,7 +389,10 @@ fn read_file(file: RawFile, opts: &Options, preset: Option<&'static Preset>, rep
         }
         let mut s = p.series;
         // a column kept as it was must not take a canonical column's name
-        if map[*i].is_none() && (map.iter().flatten().any(|c| *c == s.name().as_str()) || out.iter().any(|c: &Column| c.name() == s.name())) {
+        if map[*i].is_none()
+            && (map.iter().flatten().any(|c| *c == s.name().as_str())
+                || out.iter().any(|c: &Column| c.name() == s.name()))
+        {
             let renamed = format!("{}_original", s.name());
             s.rename(renamed.into());
         }
@@ -370,7 +406,9 @@ fn read_file(file: RawFile, opts: &Options, preset: Option<&'static Preset>, rep
         }
     }
     for (canonical, text) in constants {
-        let Some(v) = value_of(opts.kind, &canonical) else { continue };
+        let Some(v) = value_of(opts.kind, &canonical) else {
+            continue;
+        };
         let constant = Series::new(canonical.as_str().into(), vec![text.as_str(); height]);
         let parsed = parse_column(&constant, v, day_order, opts.year, &canonical, "defaults=")?;
         if parsed.bad > 0 {
@@ -398,6 +436,41 @@ fn read_file(file: RawFile, opts: &Options, preset: Option<&'static Preset>, rep
     Ok(DataFrame::new(height, out)?)
 }
 
+/// Legacy Facebook Insights exports put a line of descriptions under the header ("Lifetime:
+/// The number of people who..."): a first row whose every count cell is words, in two or
+/// more count columns, is that line.
+fn drop_description_row(frame: DataFrame, map: &[Option<&str>], kind: Kind, report: &mut Report) -> Result<DataFrame> {
+    if frame.height() == 0 {
+        return Ok(frame);
+    }
+    let mut words = 0;
+    for (i, c) in frame.columns().iter().enumerate() {
+        let Some(v) = map[i].and_then(|c| value_of(kind, c)) else {
+            continue;
+        };
+        if !matches!(v, Value::Count | Value::Money) {
+            continue;
+        }
+        let Ok(ca) = c.str() else { return Ok(frame) };
+        match ca.get(0) {
+            Some(cell) if cell.chars().filter(|c| c.is_alphabetic()).count() >= 8 => {
+                if values::parse_number(cell, None) != Cell::Bad {
+                    return Ok(frame);
+                }
+                words += 1;
+            }
+            None => {}
+            Some(cell) if values::is_missing(cell) => {}
+            Some(_) => return Ok(frame),
+        }
+    }
+    if words < 2 {
+        return Ok(frame);
+    }
+    report.drop_rows("description_row", 1);
+    Ok(frame.slice(1, frame.height() - 1))
+}
+
 /// A parsed column and the cells it could not read.
 pub struct Parsed {
     series: Series,
@@ -422,6 +495,103 @@ impl Parsed {
 
 /// Rows per parallel piece of a column.
 const PIECE: usize = 1 << 16;
+
+/// Folds the non-null cells of a text column in parallel pieces: `f` folds a piece into `A`,
+/// `merge` combines the pieces' results.
+fn fold_text<A: Send>(
+    ca: &StringChunked,
+    init: impl Fn() -> A + Sync,
+    f: impl Fn(A, &str) -> A + Sync,
+    merge: impl Fn(A, A) -> A + Sync,
+) -> A {
+    let n = ca.len();
+    THREAD_POOL.install(|| {
+        (0..n.div_ceil(PIECE))
+            .into_par_iter()
+            .map(|k| {
+                let piece = ca.slice((k * PIECE) as i64, PIECE.min(n - k * PIECE));
+                piece.iter().flatten().fold(init(), &f)
+            })
+            .reduce(&init, &merge)
+    })
+}
+
+/// Runs `f` over a text column in parallel pieces into a primitive array with its validity
+/// (each piece writes its own part of one buffer); also tells whether `all` holds for every
+/// value read.
+fn map_primitive<T: NumericNative>(
+    ca: &StringChunked,
+    f: impl Fn(&str) -> Cell<T> + Sync,
+    all: impl Fn(T) -> bool + Sync,
+) -> (Vec<T>, Bitmap, bool, usize, Vec<String>) {
+    use polars_arrow::array::{Array, Utf8ViewArray};
+    use polars_arrow::bitmap::MutableBitmap;
+    let n = ca.len();
+    let mut values = vec![T::default(); n];
+    // the column's Arrow arrays cut into pieces of at most PIECE rows, each with its part of
+    // the output buffer
+    let mut arrays: Vec<Utf8ViewArray> = Vec::new();
+    for arr in ca.downcast_iter() {
+        let mut offset = 0;
+        while offset < arr.len() {
+            let len = PIECE.min(arr.len() - offset);
+            arrays.push(arr.clone().sliced(offset, len));
+            offset += len;
+        }
+    }
+    let mut parts: Vec<(&Utf8ViewArray, &mut [T])> = Vec::with_capacity(arrays.len());
+    let mut rest: &mut [T] = &mut values;
+    for arr in &arrays {
+        let (head, tail) = rest.split_at_mut(arr.len());
+        parts.push((arr, head));
+        rest = tail;
+    }
+    let pieces: Vec<(MutableBitmap, bool, usize, Vec<String>)> = THREAD_POOL.install(|| {
+        parts
+            .into_par_iter()
+            .map(|(arr, out)| {
+                let mut valid = MutableBitmap::with_capacity(out.len());
+                let (mut holds, mut bad, mut samples) = (true, 0usize, Vec::new());
+                let nulls = arr.validity().filter(|v| v.unset_bits() > 0);
+                for (j, slot) in out.iter_mut().enumerate() {
+                    let v = match nulls {
+                        Some(bits) if !bits.get_bit(j) => None,
+                        _ => Some(arr.value(j)),
+                    };
+                    let cell = v.map_or(Cell::Missing, &f);
+                    valid.push(matches!(cell, Cell::Value(_)));
+                    match cell {
+                        Cell::Value(x) => {
+                            *slot = x;
+                            holds &= all(x);
+                        }
+                        Cell::Missing => {}
+                        Cell::Bad => {
+                            bad += 1;
+                            if samples.len() < 3 {
+                                samples.push(v.unwrap_or_default().to_string());
+                            }
+                        }
+                    }
+                }
+                (valid, holds, bad, samples)
+            })
+            .collect()
+    });
+    let mut validity = MutableBitmap::with_capacity(n);
+    let (mut holds, mut bad, mut samples) = (true, 0, Vec::new());
+    for (v, h, b, s) in pieces {
+        validity.extend_from_bitmap(&v.into());
+        holds &= h;
+        bad += b;
+        for x in s {
+            if samples.len() < 3 && !samples.contains(&x) {
+                samples.push(x);
+            }
+        }
+    }
+    (values, validity.into(), holds, bad, samples)
+}
 
 /// Runs `f` over a text column in parallel pieces; collects values, bad cells and samples.
 fn map_text<T: Send>(ca: &StringChunked, f: impl Fn(&str) -> Cell<T> + Sync) -> (Vec<Option<T>>, usize, Vec<String>) {
@@ -462,7 +632,14 @@ fn map_text<T: Send>(ca: &StringChunked, f: impl Fn(&str) -> Cell<T> + Sync) -> 
     (values, bad, samples)
 }
 
-fn parse_column(s: &Series, value: Value, order: DayOrder, year: Option<i32>, header: &str, label: &str) -> Result<Parsed> {
+fn parse_column(
+    s: &Series,
+    value: Value,
+    order: DayOrder,
+    year: Option<i32>,
+    header: &str,
+    label: &str,
+) -> Result<Parsed> {
     let name = s.name().clone();
     match value {
         Value::Key | Value::Text | Value::Platform => {
@@ -479,20 +656,56 @@ fn parse_column(s: &Series, value: Value, order: DayOrder, year: Option<i32>, he
                 }
             };
             if value == Value::Platform {
+                // few distinct names: each is matched once (`Twitter` -> `x`, `YouTube` -> `youtube`)
                 let table = crate::sources::SourceTable::new(&[]);
-                let (vals, _, _) = map_text(ca, |v| match clean(v) {
-                    Cell::Value(t) => Cell::Value(table.platform(&t).map_or_else(|| t.to_lowercase(), str::to_string)),
-                    other => other,
-                });
-                return Ok(Parsed::kept(StringChunked::from_iter_options(name, vals.into_iter()).into_series()));
+                let distinct = fold_text(
+                    ca,
+                    PlHashSet::<String>::default,
+                    |mut set, v| {
+                        if !set.contains(v) {
+                            set.insert(v.to_string());
+                        }
+                        set
+                    },
+                    |mut a, b| {
+                        a.extend(b);
+                        a
+                    },
+                );
+                let names: PlHashMap<String, Option<String>> = distinct
+                    .into_iter()
+                    .map(|v| {
+                        let name = match clean(&v) {
+                            Cell::Value(t) => Some(table.platform(&t).map_or_else(|| t.to_lowercase(), str::to_string)),
+                            _ => None,
+                        };
+                        (v, name)
+                    })
+                    .collect();
+                if names.iter().all(|(k, v)| v.as_deref() == Some(k.as_str())) {
+                    return Ok(Parsed::kept(s.clone()));
+                }
+                let mapped = ca
+                    .iter()
+                    .map(|v| v.and_then(|v| names.get(v).and_then(|n| n.as_deref())));
+                return Ok(Parsed::kept(
+                    StringChunked::from_iter_options(name, mapped).into_series(),
+                ));
             }
             // most id and text columns need no change: keep their buffers
-            let untouched = ca.iter().flatten().all(|v| v.trim().len() == v.len() && !values::is_missing(v));
+            let untouched = fold_text(
+                ca,
+                || true,
+                |a, v| a && v.trim().len() == v.len() && !values::is_missing(v),
+                |a, b| a && b,
+            );
             if untouched {
                 return Ok(Parsed::kept(s.clone()));
             }
             let (vals, _, _) = map_text(ca, clean);
-            Ok(Parsed::kept(StringChunked::from_iter_options(name, vals.into_iter()).into_series()))
+            Ok(Parsed::kept(
+                StringChunked::from_iter_options(name, vals.into_iter()).into_series(),
+            ))
         }
         Value::Count | Value::Money => parse_numbers(s, value == Value::Count),
         Value::Timestamp | Value::Date => parse_times(s, value == Value::Date, order, year, header, label),
@@ -511,24 +724,31 @@ pub fn parse_numbers(s: &Series, count: bool) -> Result<Parsed> {
             let ambiguous = if count {
                 None
             } else {
-                let (mut point, mut comma) = (0usize, 0usize);
-                for v in ca.iter().flatten() {
-                    match values::decimal_evidence(v) {
-                        Some(Decimal::Point) => point += 1,
-                        Some(Decimal::Comma) => comma += 1,
-                        None => {}
-                    }
-                }
+                let (point, comma) = fold_text(
+                    ca,
+                    || (0usize, 0usize),
+                    |(p, c), v| match values::decimal_evidence(v) {
+                        Some(Decimal::Point) => (p + 1, c),
+                        Some(Decimal::Comma) => (p, c + 1),
+                        None => (p, c),
+                    },
+                    |a, b| (a.0 + b.0, a.1 + b.1),
+                );
                 Some(if comma > point { Decimal::Comma } else { Decimal::Point })
             };
-            let (vals, bad, samples) =
-                THREAD_POOL.install(|| map_text(ca, |v| values::parse_number(v, ambiguous)));
-            let series = Float64Chunked::from_iter_options(name, vals.into_iter()).into_series();
-            return Ok(Parsed {
-                series: whole_as_int(series, count)?,
-                bad,
-                samples,
-            });
+            let (vals, validity, whole, bad, samples) = map_primitive(
+                ca,
+                |v| values::parse_number(v, ambiguous),
+                |v| v.fract() == 0.0 && v.abs() < 9.0e15,
+            );
+            let series = if count && whole {
+                // converted in place (same size): a second buffer would cost its fresh pages
+                let ints: Vec<i64> = vals.into_iter().map(|v| v as i64).collect();
+                Int64Chunked::from_vec_validity(name, ints, Some(validity)).into_series()
+            } else {
+                Float64Chunked::from_vec_validity(name, vals, Some(validity)).into_series()
+            };
+            return Ok(Parsed { series, bad, samples });
         }
         DataType::Boolean => s.cast(&DataType::Int64)?,
         dt if dt.is_integer() => return Ok(Parsed::kept(s.cast(&DataType::Int64)?)),
@@ -553,10 +773,7 @@ fn whole_as_int(s: Series, count: bool) -> Result<Series> {
         return Ok(s);
     }
     let ca = s.f64()?;
-    let whole = ca
-        .iter()
-        .flatten()
-        .all(|v| v.fract() == 0.0 && v.abs() < 9.0e15);
+    let whole = ca.iter().flatten().all(|v| v.fract() == 0.0 && v.abs() < 9.0e15);
     Ok(if whole { s.cast(&DataType::Int64)? } else { s })
 }
 
@@ -572,20 +789,36 @@ pub fn parse_times(
 ) -> Result<Parsed> {
     let name = s.name().clone();
     match s.dtype() {
-        DataType::Date => return Ok(Parsed::kept(if date_only { s.clone() } else { s.cast(&DataType::Datetime(TimeUnit::Microseconds, None))? })),
+        DataType::Date => {
+            return Ok(Parsed::kept(if date_only {
+                s.clone()
+            } else {
+                s.cast(&DataType::Datetime(TimeUnit::Microseconds, None))?
+            }))
+        }
         DataType::Datetime(_, tz) => {
             let naive = match tz {
                 Some(_) => {
                     let phys = s.cast(&DataType::Datetime(TimeUnit::Microseconds, tz.clone()))?;
-                    phys.to_physical_repr().into_owned().into_datetime(TimeUnit::Microseconds, None)
+                    phys.to_physical_repr()
+                        .into_owned()
+                        .into_datetime(TimeUnit::Microseconds, None)
                 }
                 None => s.cast(&DataType::Datetime(TimeUnit::Microseconds, None))?,
             };
-            return Ok(Parsed::kept(if date_only { naive.cast(&DataType::Date)? } else { naive }));
+            return Ok(Parsed::kept(if date_only {
+                naive.cast(&DataType::Date)?
+            } else {
+                naive
+            }));
         }
         DataType::String => {}
         DataType::Null => {
-            let dt = if date_only { DataType::Date } else { DataType::Datetime(TimeUnit::Microseconds, None) };
+            let dt = if date_only {
+                DataType::Date
+            } else {
+                DataType::Datetime(TimeUnit::Microseconds, None)
+            };
             return Ok(Parsed::kept(s.cast(&dt)?));
         }
         _ => {
@@ -598,28 +831,61 @@ pub fn parse_times(
     // which number comes first in 04/05/2026: a cell with a first number above 12 says days,
     // one with a second number above 12 says months; else the export's own order
     let order = {
-        let (mut day_first, mut month_first) = (false, false);
-        for v in ca.iter().flatten() {
-            let v = v.trim();
-            if v.len() >= 5 && v.as_bytes()[..4].iter().all(u8::is_ascii_digit) {
-                continue;
-            }
-            if let Some((a, b, _)) = values::numeric_fields(v) {
-                day_first |= a > 12;
-                month_first |= b > 12;
-            }
-            if day_first || month_first {
-                break;
-            }
-        }
+        let (day_first, month_first) = fold_text(
+            ca,
+            || (false, false),
+            |(d, m), v| {
+                let v = v.trim();
+                if (d && m) || (v.len() >= 5 && v.as_bytes()[..4].iter().all(u8::is_ascii_digit)) {
+                    return (d, m);
+                }
+                match values::numeric_fields(v) {
+                    Some((a, b, _)) => (d || a > 12, m || b > 12),
+                    None => (d, m),
+                }
+            },
+            |a, b| (a.0 || b.0, a.1 || b.1),
+        );
         match (day_first, month_first) {
             (true, false) => DayOrder::DayFirst,
             (false, true) => DayOrder::MonthFirst,
             _ => order,
         }
     };
-    let (vals, bad, samples) = THREAD_POOL.install(|| map_text(ca, |v| values::parse_stamp(v, order, year)));
-    let read = vals.iter().filter(|v| v.is_some()).count();
+    let parse = |v: &str| values::parse_stamp(v, order, year);
+    let (series, read, bad, samples) = if date_only {
+        let (vals, validity, _, bad, samples) = map_primitive(
+            ca,
+            |v| match parse(v) {
+                Cell::Value(st) => Cell::Value(st.days()),
+                Cell::Missing => Cell::Missing,
+                Cell::Bad => Cell::Bad,
+            },
+            |_| true,
+        );
+        let read = validity.set_bits();
+        (
+            Int32Chunked::from_vec_validity(name, vals, Some(validity))
+                .into_series()
+                .into_date(),
+            read,
+            bad,
+            samples,
+        )
+    } else {
+        let (vals, validity, _, bad, samples) = map_primitive(
+            ca,
+            |v| match parse(v) {
+                Cell::Value(st) => Cell::Value(st.utc_micros()),
+                Cell::Missing => Cell::Missing,
+                Cell::Bad => Cell::Bad,
+            },
+            |_| true,
+        );
+        let read = validity.set_bits();
+        let s = Int64Chunked::from_vec_validity(name, vals, Some(validity)).into_series();
+        (s.into_datetime(TimeUnit::Microseconds, None), read, bad, samples)
+    };
     if bad > 0 && year.is_none() {
         // is it only the year that is missing?
         let yearless = samples
@@ -644,15 +910,6 @@ pub fn parse_times(
             ),
         ));
     }
-    let series = if date_only {
-        Int32Chunked::from_iter_options(name, vals.into_iter().map(|v| v.map(|st| st.days())))
-            .into_series()
-            .into_date()
-    } else {
-        Int64Chunked::from_iter_options(name, vals.into_iter().map(|v| v.map(|st| st.utc_micros())))
-            .into_series()
-            .into_datetime(TimeUnit::Microseconds, None)
-    };
     Ok(Parsed { series, bad, samples })
 }
 
@@ -698,9 +955,7 @@ fn stack(frames: Vec<DataFrame>) -> Result<DataFrame> {
             }
         }
     }
-    let mut df = out.unwrap_or_else(DataFrame::empty);
-    df.rechunk_mut();
-    Ok(df)
+    Ok(out.unwrap_or_else(DataFrame::empty))
 }
 
 fn drop_missing_keys(df: DataFrame, kind: Kind, report: &mut Report) -> Result<DataFrame> {
@@ -735,9 +990,9 @@ fn resolve_repeats(df: DataFrame, opts: &Options, report: &mut Report) -> Result
     if identity.is_empty() || anchor.is_some_and(|a| df.column(a).is_err()) || df.height() < 2 {
         return Ok(df);
     }
-    // the common case, no repeats at all, is told by the first key alone
+    // the common case, no repeats at all, is told by the first key alone (hashed in place)
     if let Some(a) = anchor {
-        if identity.len() > 1 && df.group_by([a])?.get_groups().len() == df.height() {
+        if crate::exec::repeated_rows(df.column(a)?)? == 0 {
             return Ok(df);
         }
     }
@@ -751,7 +1006,14 @@ fn resolve_repeats(df: DataFrame, opts: &Options, report: &mut Report) -> Result
             let folded = fold(h);
             let col = df.columns().iter().find(|c| fold(c.name()) == folded);
             match col {
-                Some(c) => Some(c.as_materialized_series().to_physical_repr().cast(&DataType::Int64)?.i64()?.iter().collect()),
+                Some(c) => Some(
+                    c.as_materialized_series()
+                        .to_physical_repr()
+                        .cast(&DataType::Int64)?
+                        .i64()?
+                        .iter()
+                        .collect(),
+                ),
                 None => None,
             }
         }
@@ -762,7 +1024,11 @@ fn resolve_repeats(df: DataFrame, opts: &Options, report: &mut Report) -> Result
         .iter()
         .filter(|c| value_of(opts.kind, c.name()) == Some(Value::Count))
         .map(|c| -> Result<Vec<Option<f64>>> {
-            Ok(c.as_materialized_series().cast(&DataType::Float64)?.f64()?.iter().collect())
+            Ok(c.as_materialized_series()
+                .cast(&DataType::Float64)?
+                .f64()?
+                .iter()
+                .collect())
         })
         .collect::<Result<_>>()?;
     let mut keep = vec![true; df.height()];
@@ -792,7 +1058,8 @@ fn resolve_repeats(df: DataFrame, opts: &Options, report: &mut Report) -> Result
         if snapshot_values.is_some() {
             older += rows.len() - 1;
             let shrank = counts.iter().any(|col| {
-                rows.iter().any(|&r| r != best && matches!((col[r], col[best]), (Some(o), Some(k)) if k < o))
+                rows.iter()
+                    .any(|&r| r != best && matches!((col[r], col[best]), (Some(o), Some(k)) if k < o))
             });
             decreased += usize::from(shrank);
         } else {
@@ -837,16 +1104,33 @@ mod tests {
             vec![
                 text("post_id", &[Some("a"), Some("a"), Some("b"), None]),
                 text("likes", &[Some("1.2K"), Some("1,100"), Some("oops"), Some("3")]),
-                text("exported", &[Some("2026-02-01"), Some("2026-01-01"), Some("2026-01-01"), Some("2026-01-01")]),
+                text(
+                    "exported",
+                    &[
+                        Some("2026-02-01"),
+                        Some("2026-01-01"),
+                        Some("2026-01-01"),
+                        Some("2026-01-01"),
+                    ],
+                ),
             ],
         )?;
         let mut o = opts(Kind::Posts);
         o.snapshot = Some("exported".into());
-        let (df, report) = read(vec![RawFile { label: "f.csv".into(), frame }], &o)?;
+        let (df, report) = read(
+            vec![RawFile {
+                label: "f.csv".into(),
+                frame,
+            }],
+            &o,
+        )?;
         assert_eq!(df.height(), 2);
         assert_eq!(report.rows_read, 4);
         assert_eq!(report.rows_kept, 2);
-        assert_eq!(report.dropped, vec![("missing_key".to_string(), 1), ("older_snapshot".to_string(), 1)]);
+        assert_eq!(
+            report.dropped,
+            vec![("missing_key".to_string(), 1), ("older_snapshot".to_string(), 1)]
+        );
         assert_eq!(report.nulled[0].0, "likes");
         assert_eq!(report.nulled[0].2, 1);
         let likes: Vec<Option<i64>> = df.column("likes")?.as_materialized_series().i64()?.iter().collect();
@@ -858,11 +1142,25 @@ mod tests {
     #[test]
     fn unknown_headers_and_canonicals_are_errors() -> Result<()> {
         let frame = DataFrame::new(1, vec![text("foo", &[Some("1")])])?;
-        let err = read(vec![RawFile { label: "f.csv".into(), frame: frame.clone() }], &opts(Kind::Posts)).err();
+        let err = read(
+            vec![RawFile {
+                label: "f.csv".into(),
+                frame: frame.clone(),
+            }],
+            &opts(Kind::Posts),
+        )
+        .err();
         assert_eq!(err.map(|e| e.code()), Some("unknown_header"));
         let mut o = opts(Kind::Posts);
         o.columns = vec![("foo".into(), "like".into())];
-        let err = read(vec![RawFile { label: "f.csv".into(), frame }], &o).err();
+        let err = read(
+            vec![RawFile {
+                label: "f.csv".into(),
+                frame,
+            }],
+            &o,
+        )
+        .err();
         assert_eq!(err.map(|e| e.code()), Some("unknown_canonical"));
         Ok(())
     }

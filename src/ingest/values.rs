@@ -26,7 +26,20 @@ pub enum Decimal {
 }
 
 const MISSING: &[&str] = &[
-    "", "-", "--", "–", "—", "nan", "nan%", "undefined", "n/a", "na", "null", "none", "nil", "#n/a",
+    "",
+    "-",
+    "--",
+    "–",
+    "—",
+    "nan",
+    "nan%",
+    "undefined",
+    "n/a",
+    "na",
+    "null",
+    "none",
+    "nil",
+    "#n/a",
 ];
 
 fn trim(s: &str) -> &str {
@@ -35,6 +48,15 @@ fn trim(s: &str) -> &str {
 
 /// True when the (trimmed) text says "no value".
 pub fn is_missing(s: &str) -> bool {
+    // every marker starts with one of these (or is empty): most cells are rejected at once
+    if s.as_bytes().first().is_some_and(|b| {
+        !matches!(
+            b,
+            b'-' | b'n' | b'N' | b'u' | b'U' | b'#' | 0xE2 | b' ' | b'"' | b'\t' | 0xEF
+        )
+    }) {
+        return false;
+    }
     let t = trim(s);
     t.len() <= 10 && MISSING.iter().any(|m| t.eq_ignore_ascii_case(m))
 }
@@ -65,6 +87,20 @@ const CURRENCY_PREFIXES: &[&str] = &["us$", "$", "€", "£", "¥", "₹", "rp."
 
 /// Strips a currency sign or code before or after the number.
 fn strip_currency(s: &str) -> &str {
+    let b = s.as_bytes();
+    if b.first().is_some_and(u8::is_ascii_digit)
+        && b.last()
+            .is_some_and(|c| c.is_ascii_digit() || c.is_ascii_alphabetic() || *c == b'%')
+    {
+        // digits first: only a code after the number can be a currency ("12 EUR")
+        let n = s.len();
+        for p in CURRENCY_PREFIXES.iter().filter(|p| p.is_ascii() && p.len() >= 3) {
+            if n > p.len() && s.is_char_boundary(n - p.len()) && s[n - p.len()..].eq_ignore_ascii_case(p) {
+                return s[..n - p.len()].trim_end();
+            }
+        }
+        return s;
+    }
     let mut t = s;
     for p in CURRENCY_PREFIXES {
         if t.len() >= p.len() && t.is_char_boundary(p.len()) && t[..p.len()].eq_ignore_ascii_case(p) {
@@ -140,7 +176,11 @@ fn read_body(body: &str, ambiguous: Option<Decimal>, has_scale: bool) -> Option<
             } else if has_scale || after != 3 || p == 0 {
                 Some(p) // "1.2K", "3,4 rb", "0,5", ".5"
             } else {
-                let mark = if bytes[p] == b'.' { Decimal::Point } else { Decimal::Comma };
+                let mark = if bytes[p] == b'.' {
+                    Decimal::Point
+                } else {
+                    Decimal::Comma
+                };
                 (Some(mark) == ambiguous).then_some(p)
             }
         }
@@ -183,8 +223,28 @@ fn read_body(body: &str, ambiguous: Option<Decimal>, has_scale: bool) -> Option<
     Some((mantissa, frac_digits))
 }
 
+const POW10: [u64; 19] = {
+    let mut p = [1u64; 19];
+    let mut i = 1;
+    while i < 19 {
+        p[i] = p[i - 1] * 10;
+        i += 1;
+    }
+    p
+};
+
 /// mantissa × 10^exp as the nearest f64 (exact when the result is an integer below 2^53).
 fn scale(mantissa: u128, exp: i32) -> Option<f64> {
+    // the common case in 64 bits: a 128-bit integer to float conversion is a library call
+    if let Ok(m) = u64::try_from(mantissa) {
+        if (0..19).contains(&exp) {
+            if let Some(v) = m.checked_mul(POW10[exp as usize]) {
+                return Some(v as f64);
+            }
+        } else if (-18..0).contains(&exp) && m < (1u64 << 53) {
+            return Some(m as f64 / POW10[exp.unsigned_abs() as usize] as f64);
+        }
+    }
     if exp >= 0 {
         let p = 10u128.checked_pow(exp.unsigned_abs())?;
         return mantissa.checked_mul(p).map(|v| v as f64);
@@ -203,11 +263,13 @@ fn scale(mantissa: u128, exp: i32) -> Option<f64> {
 /// multiplier (`1.234`): as the decimal mark given, else (or with `None`, as for counts,
 /// which have no decimals) as a thousands separator.
 pub fn parse_number(raw: &str, ambiguous: Option<Decimal>) -> Cell<f64> {
+    if let Some(v) = fast_number(raw.as_bytes(), ambiguous) {
+        return Cell::Value(v);
+    }
     let s = trim(raw);
-    if s.len() <= 10 && MISSING.iter().any(|m| s.eq_ignore_ascii_case(m)) {
+    if !s.as_bytes().first().is_some_and(u8::is_ascii_digit) && is_missing(s) {
         return Cell::Missing;
     }
-    // a plain integer or decimal: the common case, without the general path
     if let Ok(v) = s.parse::<i64>() {
         return Cell::Value(v as f64);
     }
@@ -242,6 +304,14 @@ pub fn parse_number(raw: &str, ambiguous: Option<Decimal>) -> Cell<f64> {
     if power == i32::MIN {
         return Cell::Bad;
     }
+    // non-breaking and narrow spaces between thousands (French and Nordic exports)
+    let spaced;
+    let body = if body.contains(['\u{a0}', '\u{202f}', '\u{2009}']) {
+        spaced = body.replace(['\u{a0}', '\u{202f}', '\u{2009}'], " ");
+        spaced.as_str()
+    } else {
+        body
+    };
     let Some((mantissa, frac)) = read_body(body.trim(), ambiguous, power > 0 || percent) else {
         return Cell::Bad;
     };
@@ -252,12 +322,61 @@ pub fn parse_number(raw: &str, ambiguous: Option<Decimal>) -> Cell<f64> {
     }
 }
 
+/// The shapes most cells have, read in one pass: `1234`, `1,234,567`, `12.5`, `12.3K`,
+/// `4.5m`, `2b`. None for anything else (the general path reads it).
+fn fast_number(b: &[u8], ambiguous: Option<Decimal>) -> Option<f64> {
+    let (body, power) = match b.last()? {
+        b'0'..=b'9' => (b, 0),
+        b'k' | b'K' => (&b[..b.len() - 1], 3),
+        b'm' | b'M' => (&b[..b.len() - 1], 6),
+        b'b' | b'B' => (&b[..b.len() - 1], 9),
+        _ => return None,
+    };
+    if body.is_empty() || body.len() > 18 || !body[0].is_ascii_digit() {
+        return None;
+    }
+    let (mut mantissa, mut frac, mut point, mut commas, mut group) = (0u64, 0i32, false, 0usize, 0usize);
+    for &c in body {
+        match c {
+            b'0'..=b'9' => {
+                mantissa = mantissa * 10 + u64::from(c - b'0');
+                group += 1;
+                if point {
+                    frac += 1;
+                }
+            }
+            b',' if !point && (commas == 0 || group == 3) => {
+                commas += 1;
+                group = 0;
+            }
+            b'.' if !point && commas == 0 => {
+                point = true;
+                group = 0;
+            }
+            _ => return None,
+        }
+    }
+    if commas > 0 && (group != 3 || power != 0 || ambiguous == Some(Decimal::Comma)) {
+        return None; // "3,4K", "1,2345", or a comma that may be decimal: the general path
+    }
+    if point && (frac == 0 || (power == 0 && frac == 3 && ambiguous != Some(Decimal::Point))) {
+        return None; // "1.234" without a multiplier: thousands or decimals, by the column
+    }
+    scale(u128::from(mantissa), power - frac)
+}
+
 /// Evidence a cell gives of its column's decimal mark: `1.2`, `1,234.5` say Point; `3,4`,
 /// `1.234,5` say Comma; `1,234` or `12` say nothing.
 pub fn decimal_evidence(raw: &str) -> Option<Decimal> {
     let s = trim(raw);
     let (d, c) = (s.rfind('.'), s.rfind(','));
-    let mark_of = |p: usize| if s.as_bytes()[p] == b'.' { Decimal::Point } else { Decimal::Comma };
+    let mark_of = |p: usize| {
+        if s.as_bytes()[p] == b'.' {
+            Decimal::Point
+        } else {
+            Decimal::Comma
+        }
+    };
     match (d, c) {
         (Some(d), Some(c)) => Some(mark_of(d.max(c))),
         (Some(p), None) | (None, Some(p)) => {
@@ -336,9 +455,39 @@ const MONTHS: &[(&str, u32)] = &[
 ];
 
 const WEEKDAYS: &[&str] = &[
-    "mon", "monday", "tue", "tues", "tuesday", "wed", "wednesday", "thu", "thur", "thurs", "thursday", "fri",
-    "friday", "sat", "saturday", "sun", "sunday", "senin", "sen", "selasa", "sel", "rabu", "rab", "kamis", "kam",
-    "jumat", "jum'at", "jum", "sabtu", "sab", "minggu", "min", "ahad",
+    "mon",
+    "monday",
+    "tue",
+    "tues",
+    "tuesday",
+    "wed",
+    "wednesday",
+    "thu",
+    "thur",
+    "thurs",
+    "thursday",
+    "fri",
+    "friday",
+    "sat",
+    "saturday",
+    "sun",
+    "sunday",
+    "senin",
+    "sen",
+    "selasa",
+    "sel",
+    "rabu",
+    "rab",
+    "kamis",
+    "kam",
+    "jumat",
+    "jum'at",
+    "jum",
+    "sabtu",
+    "sab",
+    "minggu",
+    "min",
+    "ahad",
 ];
 
 fn month_of(word: &str) -> Option<u32> {
@@ -399,7 +548,8 @@ fn parse_time(s: &str) -> Option<(i64, Option<i32>)> {
     }
     let mut offset = None;
     for z in ["utc", "gmt", "z"] {
-        if t.len() >= z.len() && t.is_char_boundary(t.len() - z.len()) && t[t.len() - z.len()..].eq_ignore_ascii_case(z) {
+        if t.len() >= z.len() && t.is_char_boundary(t.len() - z.len()) && t[t.len() - z.len()..].eq_ignore_ascii_case(z)
+        {
             t = t[..t.len() - z.len()].trim_end();
             offset = Some(0);
             break;
@@ -411,7 +561,11 @@ fn parse_time(s: &str) -> Option<(i64, Option<i32>)> {
             let digits: String = zone.chars().filter(char::is_ascii_digit).collect();
             if i > 0 && (digits.len() == 4 || digits.len() == 2) && zone.len() <= 5 {
                 let h: i32 = digits[..2].parse().ok()?;
-                let m: i32 = if digits.len() == 4 { digits[2..].parse().ok()? } else { 0 };
+                let m: i32 = if digits.len() == 4 {
+                    digits[2..].parse().ok()?
+                } else {
+                    0
+                };
                 let sign = if t.as_bytes()[i] == b'-' { -1 } else { 1 };
                 offset = Some(sign * (h * 3600 + m * 60));
                 t = t[..i].trim_end();
@@ -419,10 +573,12 @@ fn parse_time(s: &str) -> Option<(i64, Option<i32>)> {
         }
     }
     let mut pm = None;
-    let lower = t.to_ascii_lowercase();
-    if lower.ends_with("am") || lower.ends_with("pm") {
-        pm = Some(lower.ends_with("pm"));
-        t = t[..t.len() - 2].trim_end().trim_end_matches('.');
+    let tail = t.as_bytes().len().checked_sub(2).map(|i| &t.as_bytes()[i..]);
+    if let Some(&[a, b'm' | b'M']) = tail {
+        if matches!(a, b'a' | b'A' | b'p' | b'P') {
+            pm = Some(matches!(a, b'p' | b'P'));
+            t = t[..t.len() - 2].trim_end().trim_end_matches('.');
+        }
     }
     let mut parts = t.split([':', '.']);
     let h: i64 = parts.next()?.trim().parse().ok()?;
@@ -466,6 +622,9 @@ pub fn numeric_fields(s: &str) -> Option<(u32, u32, Option<&str>)> {
 /// Reads a date or datetime; `year` completes dates written without one. A yearless date
 /// without `year` is `Bad` (the caller reports it as needing `year=`).
 pub fn parse_stamp(raw: &str, order: DayOrder, year: Option<i32>) -> Cell<Stamp> {
+    if let Some(st) = fixed_iso(raw.as_bytes()) {
+        return Cell::Value(st);
+    }
     let s = trim(raw);
     if s.len() <= 10 && MISSING.iter().any(|m| s.eq_ignore_ascii_case(m)) {
         return Cell::Missing;
@@ -485,6 +644,30 @@ fn stamp(year: i32, month: u32, day: u32, time: (i64, Option<i32>), yearless: bo
         offset: time.1,
         yearless,
     })
+}
+
+/// `YYYY-MM-DD` or `YYYY-MM-DD HH:MM:SS` read digit by digit: the layout most files use.
+fn fixed_iso(b: &[u8]) -> Option<Stamp> {
+    let d = |i: usize| b.get(i).filter(|c| c.is_ascii_digit()).map(|c| u32::from(c - b'0'));
+    let two = |i: usize| Some(d(i)? * 10 + d(i + 1)?);
+    if !(b.len() == 10 || (b.len() == 19 && matches!(b[10], b' ' | b'T') && b[13] == b':' && b[16] == b':'))
+        || b[4] != b'-'
+        || b[7] != b'-'
+    {
+        return None;
+    }
+    let year = (two(0)? * 100 + two(2)?) as i32;
+    let (month, day) = (two(5)?, two(8)?);
+    let micros = if b.len() == 19 {
+        let (h, m, s) = (two(11)?, two(14)?, two(17)?);
+        if h > 23 || m > 59 || s > 60 {
+            return None;
+        }
+        i64::from((h * 60 + m) * 60 + s) * 1_000_000
+    } else {
+        0
+    };
+    stamp(year, month, day, (micros, None), false)
 }
 
 fn read_stamp(s: &str, order: DayOrder, year: Option<i32>) -> Option<Stamp> {
@@ -546,11 +729,15 @@ fn read_words(s: &str, year: Option<i32>) -> Option<Stamp> {
             continue;
         } else if token.bytes().all(|c| c.is_ascii_digit()) {
             numbers.push(token);
-        } else if let Some(n) = token.strip_suffix(['.']).filter(|n| n.bytes().all(|c| c.is_ascii_digit())) {
+        } else if let Some(n) = token
+            .strip_suffix(['.'])
+            .filter(|n| n.bytes().all(|c| c.is_ascii_digit()))
+        {
             numbers.push(n);
         } else {
             let digits = token.trim_end_matches(|c: char| c.is_ascii_alphabetic());
-            if ["st", "nd", "rd", "th"].iter().any(|x| token.ends_with(x)) && digits.bytes().all(|c| c.is_ascii_digit()) {
+            if ["st", "nd", "rd", "th"].iter().any(|x| token.ends_with(x)) && digits.bytes().all(|c| c.is_ascii_digit())
+            {
                 numbers.push(digits);
             } else {
                 return None;
@@ -620,6 +807,7 @@ mod tests {
         assert_eq!(n("$1,234.50"), Cell::Value(1234.5));
         assert_eq!(n("Rp 1.500.000"), Cell::Value(1_500_000.0));
         assert_eq!(n("1 234"), Cell::Value(1234.0));
+        assert_eq!(n("1\u{a0}234\u{a0}567"), Cell::Value(1_234_567.0));
     }
 
     #[test]
@@ -656,7 +844,10 @@ mod tests {
         assert_eq!(d("2026-08-25T10:30:00Z", dm, None), Some((2026, 8, 25, 630)));
         assert_eq!(d("2026-08-25 10:30", dm, None), Some((2026, 8, 25, 630)));
         assert_eq!(d("25/08/2026", dm, None), Some((2026, 8, 25, 0)));
-        assert_eq!(d("08/25/2026 10:30", DayOrder::MonthFirst, None), Some((2026, 8, 25, 630)));
+        assert_eq!(
+            d("08/25/2026 10:30", DayOrder::MonthFirst, None),
+            Some((2026, 8, 25, 630))
+        );
         assert_eq!(d("25.08", dm, Some(2026)), Some((2026, 8, 25, 0)));
         assert_eq!(d("25.08", dm, None), None);
         assert_eq!(d("20260825", dm, None), Some((2026, 8, 25, 0)));
@@ -675,7 +866,10 @@ mod tests {
         let Cell::Value(st) = parse_stamp("2026-08-25T01:00:00+02:00", DayOrder::DayFirst, None) else {
             panic!("not parsed")
         };
-        assert_eq!(st.utc_micros(), i64::from(days_from_civil(2026, 8, 24)) * 86_400_000_000 + 23 * 3_600_000_000);
+        assert_eq!(
+            st.utc_micros(),
+            i64::from(days_from_civil(2026, 8, 24)) * 86_400_000_000 + 23 * 3_600_000_000
+        );
         assert_eq!(days_from_civil(1970, 1, 1), 0);
         assert_eq!(days_from_civil(2000, 3, 1), 11_017);
     }
