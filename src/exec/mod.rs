@@ -539,26 +539,44 @@ pub fn contract_status(
 /// How many rows repeat an earlier row's value of `column` (nulls never repeat): the posts
 /// pass's hashing and collision check, for readers that resolve repeats only when there are.
 pub fn repeated_rows(column: &Column) -> Result<u64> {
+    use rayon::prelude::*;
+    const PIECE: usize = 1 << 18;
+    const BITS: u32 = 8;
     let state = PlRandomState::default();
     let s = column.as_materialized_series().cast(&DataType::String)?;
     let ca = s.str()?;
-    // hashed in parallel pieces: readers meet whole files at once
-    const PIECE: usize = 1 << 18;
     let n = ca.len();
-    let hashes: Vec<Vec<u64>> = polars_core::runtime::THREAD_POOL.install(|| {
-        use rayon::prelude::*;
-        (0..n.div_ceil(PIECE))
+    let candidates: PlHashSet<u64> = polars_core::runtime::THREAD_POOL.install(|| -> Result<PlHashSet<u64>> {
+        // each piece hashes its ids into buckets by their top bits; each bucket is then
+        // checked on its own, so that neither step runs on one core
+        let buckets: Vec<Vec<Vec<u64>>> = (0..n.div_ceil(PIECE))
             .into_par_iter()
-            .map(|k| {
+            .map(|k| -> Result<Vec<Vec<u64>>> {
                 let piece = ca
                     .slice((k * PIECE) as i64, PIECE.min(n - k * PIECE))
                     .into_series()
                     .into_column();
-                pass::id_hashes(&piece, &state)
+                let mut out = vec![Vec::new(); 1 << BITS];
+                for h in pass::id_hashes(&piece, &state)? {
+                    out[(h >> (64 - BITS)) as usize].push(h);
+                }
+                Ok(out)
             })
-            .collect::<Result<_>>()
+            .collect::<Result<_>>()?;
+        Ok((0..1usize << BITS)
+            .into_par_iter()
+            .flat_map_iter(|b| {
+                let total = buckets.iter().map(|p| p[b].len()).sum();
+                let mut set: PlHashSet<u64> = PlHashSet::with_capacity_and_hasher(total, Default::default());
+                let repeated: Vec<u64> = buckets
+                    .iter()
+                    .flat_map(|p| p[b].iter().copied())
+                    .filter(|h| !set.insert(*h))
+                    .collect();
+                repeated
+            })
+            .collect())
     })?;
-    let candidates = kernel::repeated_hashes(&hashes);
     Ok(kernel::repeated_ids(column, Some(&candidates), &state)?.0)
 }
 

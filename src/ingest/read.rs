@@ -556,7 +556,8 @@ fn map_primitive<T: NumericNative>(
                 for (j, slot) in out.iter_mut().enumerate() {
                     let v = match nulls {
                         Some(bits) if !bits.get_bit(j) => None,
-                        _ => Some(arr.value(j)),
+                        // SAFETY: `out` is this array's part of the buffer: j < arr.len()
+                        _ => Some(unsafe { arr.value_unchecked(j) }),
                     };
                     let cell = v.map_or(Cell::Missing, &f);
                     valid.push(matches!(cell, Cell::Value(_)));

@@ -234,6 +234,7 @@ const POW10: [u64; 19] = {
 };
 
 /// mantissa × 10^exp as the nearest f64 (exact when the result is an integer below 2^53).
+#[inline]
 fn scale(mantissa: u128, exp: i32) -> Option<f64> {
     // the common case in 64 bits: a 128-bit integer to float conversion is a library call
     if let Ok(m) = u64::try_from(mantissa) {
@@ -262,10 +263,17 @@ fn scale(mantissa: u128, exp: i32) -> Option<f64> {
 /// `ambiguous`: how to read a lone `.` or `,` followed by exactly three digits and no
 /// multiplier (`1.234`): as the decimal mark given, else (or with `None`, as for counts,
 /// which have no decimals) as a thousands separator.
+#[inline]
 pub fn parse_number(raw: &str, ambiguous: Option<Decimal>) -> Cell<f64> {
     if let Some(v) = fast_number(raw.as_bytes(), ambiguous) {
         return Cell::Value(v);
     }
+    parse_number_slow(raw, ambiguous)
+}
+
+/// Everything `fast_number` leaves: signs, spaces, currencies, percentages, locales, words.
+#[inline(never)]
+fn parse_number_slow(raw: &str, ambiguous: Option<Decimal>) -> Cell<f64> {
     let s = trim(raw);
     if !s.as_bytes().first().is_some_and(u8::is_ascii_digit) && is_missing(s) {
         return Cell::Missing;
@@ -324,6 +332,7 @@ pub fn parse_number(raw: &str, ambiguous: Option<Decimal>) -> Cell<f64> {
 
 /// The shapes most cells have, read in one pass: `1234`, `1,234,567`, `12.5`, `12.3K`,
 /// `4.5m`, `2b`. None for anything else (the general path reads it).
+#[inline]
 fn fast_number(b: &[u8], ambiguous: Option<Decimal>) -> Option<f64> {
     let (body, power) = match b.last()? {
         b'0'..=b'9' => (b, 0),
@@ -362,7 +371,11 @@ fn fast_number(b: &[u8], ambiguous: Option<Decimal>) -> Option<f64> {
     if point && (frac == 0 || (power == 0 && frac == 3 && ambiguous != Some(Decimal::Point))) {
         return None; // "1.234" without a multiplier: thousands or decimals, by the column
     }
-    scale(u128::from(mantissa), power - frac)
+    let exp = power - frac;
+    if exp >= 0 {
+        return mantissa.checked_mul(POW10[exp as usize]).map(|v| v as f64);
+    }
+    scale(u128::from(mantissa), exp)
 }
 
 /// Evidence a cell gives of its column's decimal mark: `1.2`, `1,234.5` say Point; `3,4`,
