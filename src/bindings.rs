@@ -339,6 +339,11 @@ pub fn explain(name: &str) -> PyResult<String> {
     }
 }
 
+/// (path, preset, rows read, header map) of one file read.
+type FileRow = (String, Option<String>, usize, Vec<(String, String)>);
+/// (preset, table, platform, describes, canonical, headers)
+type PresetRow = (String, String, Option<String>, String, String, Vec<String>);
+
 /// Reads exports into a canonical table: `files` are (label, frame wrapper) pairs as the
 /// Python readers made them; returns (Arrow stream capsule, report dict).
 #[pyfunction]
@@ -377,7 +382,7 @@ pub fn read_table<'py>(
     let (frame, report) = settle(py, result, None)?;
     let cap = export_frame(py, frame)?;
     let details = PyDict::new(py);
-    let files: Vec<(String, Option<String>, usize, Vec<(String, String)>)> = report
+    let files: Vec<FileRow> = report
         .files
         .into_iter()
         .map(|f| (f.label, f.preset, f.rows_read, f.header_map))
@@ -416,15 +421,22 @@ pub fn parse_values<'py>(
         _ => ingest::values::DayOrder::DayFirst,
     };
     let parsed = py.detach(|| {
-        catch(|| match kind {
-            "count" | "number" => ingest::read::parse_numbers(&series, kind == "count"),
-            "date" | "datetime" => {
-                ingest::read::parse_times(&series, kind == "date", order, year, series.name(), "values")
+        catch(|| {
+            let text = series.str().ok();
+            let evidence: Vec<&StringChunked> = text.into_iter().collect();
+            let decided = ingest::read::Locale::from_evidence(&evidence, &evidence, order);
+            // day_first given: the caller's order wins over the cells'
+            let order = if day_first.is_some() { order } else { decided.order };
+            match kind {
+                "count" | "number" => ingest::read::parse_numbers(&series, kind == "count", decided.decimal),
+                "date" | "datetime" => {
+                    ingest::read::parse_times(&series, kind == "date", order, year, series.name(), "values")
+                }
+                other => Err(Error::query(
+                    "invalid_argument",
+                    format!("kind={other:?} is not supported; use 'count', 'number', 'date' or 'datetime'"),
+                )),
             }
-            other => Err(Error::query(
-                "invalid_argument",
-                format!("kind={other:?} is not supported; use 'count', 'number', 'date' or 'datetime'"),
-            )),
         })
     });
     let parsed = settle(py, parsed, None)?;
@@ -436,7 +448,7 @@ pub fn parse_values<'py>(
 
 /// The reader presets as rows: (preset, table, platform, describes, canonical, headers).
 #[pyfunction]
-pub fn reader_presets() -> Vec<(String, String, Option<String>, String, String, Vec<String>)> {
+pub fn reader_presets() -> Vec<PresetRow> {
     ingest::presets::PRESETS
         .iter()
         .flat_map(|p| {

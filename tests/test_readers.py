@@ -566,7 +566,9 @@ def test_ga4_traffic_acquisition(tmp_path):
     assert rep.rows_read == 4 and rep.rows_dropped == [] and rep.cells_nulled == []
     assert traffic.schema["date"] == pl.Date
     assert traffic["date"].to_list() == [dt.date(2026, 8, 1)] * 2 + [dt.date(2026, 8, 2)] * 2
-    assert traffic["source"].to_list() == [r[0] for r in GA4_ROWS]
+    # "Session source / medium" is split into source and medium
+    assert traffic["source"].to_list() == [r[0].split(" / ")[0] for r in GA4_ROWS]
+    assert traffic["medium"].to_list() == [r[0].split(" / ")[1] for r in GA4_ROWS]
     assert traffic["sessions"].to_list() == [150, 44, 95, 38]
     assert traffic["users"].to_list() == [120, 40, 80, 35]
     assert traffic["conversions"].to_list() == [3, 1, 2, 0]

@@ -269,15 +269,32 @@ DATE_STYLES = {
 )
 def test_dates_in_export_styles(style, days, missing):
     fmt, yearless, day_first = DATE_STYLES[style]
-    if yearless:  # a file without years holds one year's dates
-        days = [d.replace(year=days[0].year) for d in days if not (d.month == 2 and d.day == 29)] or [
-            dt.date(days[0].year, 3, 1)
-        ]
+    if yearless:  # a file without years holds one year's dates (December: see the next test)
+        days = [
+            d.replace(year=days[0].year) for d in days if not (d.month == 2 and d.day == 29) and d.month != 12
+        ] or [dt.date(days[0].year, 3, 1)]
     cells = [fmt(d) for d in days] + missing
     year = days[0].year if yearless else None
     got = sk.parse_dates(cells, year=year, day_first=day_first)
     assert got.dtype == pl.Date
     assert got.to_list() == days + [None] * len(missing), cells
+
+
+def test_yearless_dates_over_new_year_fall_in_two_years():
+    # TikTok Studio's windows run over New Year; year= is the year of the January dates
+    cells = ["28 December", "30 December", "31 December", "1 January", "3 January"]
+    got = sk.parse_dates(cells, year=2026).to_list()
+    assert got == [
+        dt.date(2025, 12, 28),
+        dt.date(2025, 12, 30),
+        dt.date(2025, 12, 31),
+        dt.date(2026, 1, 1),
+        dt.date(2026, 1, 3),
+    ]
+    # a whole year of months, or a column without December, stays in the year given
+    whole = [f"1 {m}" for m in ["January", "April", "July", "October", "December"]]
+    assert {d.year for d in sk.parse_dates(whole, year=2026).to_list()} == {2026}
+    assert {d.year for d in sk.parse_dates(["1 January", "1 August"], year=2026).to_list()} == {2026}
 
 
 @SETTINGS

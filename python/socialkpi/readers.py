@@ -58,6 +58,7 @@ class ReadReport:
         Data rows in the files, and rows in the returned frame.
     rows_dropped
         ``(reason, rows)``: ``total_row`` (a summary row such as YouTube Studio's "Total"),
+        ``description_row`` (the line of descriptions under a legacy Insights header),
         ``missing_key`` (no ``post_id``; for accounts no ``account_id`` or ``date``; for
         traffic no ``date``), ``older_snapshot`` (the same post or account day read again
         later, with ``snapshot=``), ``duplicate`` (the same without ``snapshot=``: the last
@@ -279,6 +280,13 @@ def _decode_lazily(path: str, head: bytes) -> tuple[str | None, str]:
 
 
 def _read_file(path: str, encoding: str | None) -> tuple[pl.DataFrame, str]:
+    frame, used = _read_any(path, encoding)
+    # a NUL in a header (a file read in the wrong encoding) cannot cross the Arrow C interface
+    nul = {c: c.replace("\x00", "") or "column" for c in frame.columns if "\x00" in c}
+    return (frame.rename(nul) if nul else frame), used
+
+
+def _read_any(path: str, encoding: str | None) -> tuple[pl.DataFrame, str]:
     lower = path.lower()
     try:
         if lower.endswith(_PARQUET):
@@ -286,7 +294,11 @@ def _read_file(path: str, encoding: str | None) -> tuple[pl.DataFrame, str]:
         if lower.endswith(_EXCEL):
             return pl.read_excel(path, engine="calamine", infer_schema_length=0), "excel"
         if lower.endswith(_JSONL):
-            return pl.read_ndjson(path, infer_schema_length=None), "utf-8"
+            with open(path, "rb") as fh:
+                array = fh.read(4096).lstrip().startswith(b"[")
+            # a .json file may hold one array of records instead of one record per line
+            reader = pl.read_json if array else pl.read_ndjson
+            return reader(path, infer_schema_length=None), "utf-8"
     except ImportError as exc:
         raise _error(
             InputError,
@@ -380,7 +392,7 @@ _DOC = """Reads {what} exports into the canonical ``{table}`` table that :func:`
     source
         A path, ``pathlib.Path``, glob, folder or list of them: CSV / TSV (any separator,
         UTF-8 with or without a byte-order mark, UTF-16, Windows-1252 / Latin-1), Excel
-        (``.xlsx``, needs ``fastexcel``), Parquet or JSON lines.
+        (``.xlsx``, first sheet, needs ``fastexcel``), Parquet, JSON lines or a JSON array.
     preset
         A header map of a platform's export (see :func:`reader_presets`). ``None``: each
         file's headers are matched to the presets and the best one is used (reported in
@@ -395,7 +407,8 @@ _DOC = """Reads {what} exports into the canonical ``{table}`` table that :func:`
         The header of a column that says when each row was exported. The same {repeat} read
         more than once keeps its latest snapshot; without it the last row read is kept.
     year
-        The year of dates written without one (``25.08``, ``Aug 25``).
+        The year of dates written without one (``25.08``, ``Aug 25``); in a column that runs
+        from December into January, the year of the January dates.
     encoding
         Force an encoding instead of detecting it.
     progress
@@ -413,8 +426,9 @@ _DOC = """Reads {what} exports into the canonical ``{table}`` table that :func:`
     ------
     KpiError
         ``not_a_table``, ``unknown_header``, ``ambiguous_preset``, ``unknown_preset``,
-        ``unknown_canonical``, ``missing_column``, ``unparseable_dates``, ``missing_year``,
-        ``file_not_found``, ``unknown_encoding``. A cell that does not read is never an error:
+        ``unknown_canonical``, ``duplicate_mapping``, ``missing_column``,
+        ``unparseable_dates``, ``missing_year``, ``unparseable_default``, ``file_not_found``,
+        ``unknown_encoding``, ``missing_dependency``. A cell that does not read is never an error:
         it becomes null and is counted.
     """
 
@@ -491,7 +505,10 @@ def reader_presets() -> pl.DataFrame:
 
 
 def _parse(values: Any, kind: str, year: int | None = None, day_first: bool | None = None) -> pl.Series:
-    series = values if isinstance(values, pl.Series) else pl.Series("values", list(values), dtype=pl.String)
+    # numbers and dates already typed pass through the core as they are; text is parsed
+    series = values if isinstance(values, pl.Series) else pl.Series("values", list(values), strict=False)
+    if series.dtype == pl.Object:
+        series = pl.Series("values", [None if v is None else str(v) for v in series], dtype=pl.String)
     capsule, _bad, _samples = _core.parse_values(_PolarsTable(series.to_frame()), kind, year, day_first)
     from socialkpi import _ArrowStream
 

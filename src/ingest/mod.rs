@@ -41,17 +41,20 @@ pub unsafe fn series_from_stream(name: &str, stream: *mut ArrowArrayStream) -> R
 }
 
 /// The frame with every column cut at the same row boundaries, so that it leaves as Arrow
-/// record batches without copying: columns already laid out like the first multi-chunk one
-/// stay as they are, others are sliced (zero-copy) at its boundaries. Rechunking instead would
-/// copy every text column of a large read.
+/// record batches without copying: each column is sliced (zero-copy) at the boundaries of the
+/// first column with several non-empty chunks. Rechunking instead would copy every text column
+/// of a large read; it is the fallback when the slices do not line up.
 pub fn align_chunks(df: DataFrame) -> Result<DataFrame> {
     let lengths = |s: &Series| -> Vec<usize> { s.chunks().iter().map(|a| a.len()).collect() };
+    let non_empty = |s: &Series| -> Vec<usize> { lengths(s).into_iter().filter(|&n| n > 0).collect() };
     let Some(layout) = df
         .columns()
         .iter()
-        .map(|c| lengths(c.as_materialized_series()))
+        .map(|c| non_empty(c.as_materialized_series()))
         .find(|l| l.len() > 1)
     else {
+        let mut df = df;
+        df.rechunk_mut();
         return Ok(df);
     };
     let height = df.height();
@@ -62,21 +65,26 @@ pub fn align_chunks(df: DataFrame) -> Result<DataFrame> {
             out.push(c.clone());
             continue;
         }
+        let mut pieces: Vec<ArrayRef> = Vec::with_capacity(layout.len());
         let mut offset = 0i64;
-        let mut aligned: Option<Series> = None;
         for &len in &layout {
             let piece = s.slice(offset, len).rechunk();
             offset += len as i64;
-            match &mut aligned {
-                None => aligned = Some(piece),
-                Some(a) => {
-                    a.append(&piece)?;
-                }
-            }
+            pieces.extend(piece.chunks().iter().cloned());
         }
-        out.push(aligned.unwrap_or_else(|| s.clone()).into_column());
+        // SAFETY: the pieces are the chunks of slices of `s` itself, so they have its dtype
+        let aligned = unsafe { Series::from_chunks_and_dtype_unchecked(s.name().clone(), pieces, s.dtype()) };
+        out.push(aligned.into_column());
     }
-    Ok(DataFrame::new(height, out)?)
+    let mut df = DataFrame::new(height, out)?;
+    let aligned = df
+        .columns()
+        .iter()
+        .all(|c| lengths(c.as_materialized_series()) == layout);
+    if !aligned {
+        df.rechunk_mut();
+    }
+    Ok(df)
 }
 
 fn is_glob(p: &str) -> bool {

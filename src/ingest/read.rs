@@ -134,15 +134,30 @@ pub fn read(files: Vec<RawFile>, opts: &Options) -> Result<(DataFrame, Report)> 
     for (canonical, _) in &opts.defaults {
         check_canonical(opts.kind, canonical, "defaults=")?;
     }
+    for (i, (header, canonical)) in opts.columns.iter().enumerate() {
+        if let Some((other, _)) = opts.columns[..i].iter().find(|(_, c)| c == canonical) {
+            return Err(Error::schema(
+                "duplicate_mapping",
+                format!("columns= maps both '{other}' and '{header}' to '{canonical}'; map one header to each canonical column"),
+            ));
+        }
+    }
     let preset = match &opts.preset {
         None => None,
         Some(name) => Some(find_preset(name, opts.kind)?),
     };
     check_headers_exist(&files, opts)?;
-    let mut report = Report::default();
-    let mut frames = Vec::with_capacity(files.len());
+    let mut mapped = Vec::with_capacity(files.len());
     for file in files {
-        frames.push(read_file(file, opts, preset, &mut report)?);
+        let headers: Vec<String> = file.frame.get_column_names().iter().map(|n| n.to_string()).collect();
+        let (map, chosen) = map_headers(&file.label, &headers, opts, preset)?;
+        mapped.push((file, map, chosen));
+    }
+    let locale = Locale::of_read(&mapped, opts);
+    let mut report = Report::default();
+    let mut frames = Vec::with_capacity(mapped.len());
+    for (file, map, chosen) in mapped {
+        frames.push(read_file(file, &map, chosen, &locale, opts, &mut report)?);
     }
     let mut df = stack(frames)?;
     df = drop_missing_keys(df, opts.kind, &mut report)?;
@@ -240,7 +255,7 @@ fn map_headers(
             }
         })
         .collect();
-    let taken = |map: &[Option<&str>], c: &str| map.iter().any(|m| *m == Some(c));
+    let taken = |map: &[Option<&str>], c: &str| map.contains(&Some(c));
     // canonical names are a preset of their own, preferred on a tie
     let canonical_hits: Vec<(usize, &'static str)> = free
         .iter()
@@ -302,7 +317,7 @@ fn detect(
         .map(|p| (p.score(free), p))
         .filter(|(n, _)| *n >= 2 && *n > canonical_score)
         .collect();
-    scored.sort_by(|a, b| b.0.cmp(&a.0));
+    scored.sort_by_key(|s| std::cmp::Reverse(s.0));
     let Some(&(best, first)) = scored.first() else {
         return Ok(None);
     };
@@ -329,16 +344,39 @@ fn detect(
     Ok(Some(first))
 }
 
-fn read_file(file: RawFile, opts: &Options, preset: Option<&'static Preset>, report: &mut Report) -> Result<DataFrame> {
+fn read_file(
+    file: RawFile,
+    map: &[Option<&'static str>],
+    chosen: Option<&'static Preset>,
+    locale: &Locale,
+    opts: &Options,
+    report: &mut Report,
+) -> Result<DataFrame> {
     let RawFile { label, frame } = file;
     let headers: Vec<String> = frame.get_column_names().iter().map(|n| n.to_string()).collect();
-    let (map, chosen) = map_headers(&label, &headers, opts, preset)?;
     let rows_read = frame.height();
     report.rows_read += rows_read;
-    // summary rows: a total word alone in the first column
+    // summary rows: a total word in the first column, and no key of their own (a post titled
+    // "Summary" keeps its row); when the first column is the key, the word alone
+    let key_at = opts
+        .kind
+        .keys()
+        .first()
+        .and_then(|k| map.iter().position(|m| *m == Some(*k)));
+    let key_cells = match key_at {
+        Some(k) if k > 0 => frame.columns()[k].str().ok(),
+        _ => None,
+    };
     let frame = match frame.columns().first().and_then(|c| c.str().ok()) {
         Some(first) if fold_text(first, || false, |a, v| a || is_total(v), |a, b| a || b) => {
-            let keep: BooleanChunked = first.iter().map(|v| !v.is_some_and(is_total)).collect();
+            let keep: BooleanChunked = match key_cells {
+                Some(keys) => first
+                    .iter()
+                    .zip(keys.iter())
+                    .map(|(v, k)| !(v.is_some_and(is_total) && k.is_none_or(values::is_missing)))
+                    .collect(),
+                None => first.iter().map(|v| !v.is_some_and(is_total)).collect(),
+            };
             let dropped = keep.len() - keep.num_trues();
             report.drop_rows("total_row", dropped);
             if dropped > 0 {
@@ -349,8 +387,7 @@ fn read_file(file: RawFile, opts: &Options, preset: Option<&'static Preset>, rep
         }
         _ => frame,
     };
-    let frame = drop_description_row(frame, &map, opts.kind, report)?;
-    let day_order = chosen.map_or(DayOrder::DayFirst, |p| p.day_order);
+    let frame = drop_description_row(frame, map, opts.kind, report)?;
     let snapshot = opts.snapshot.as_deref().map(fold);
     // each canonical or snapshot column is parsed on its own thread
     let jobs: Vec<(usize, &str, Option<Value>)> = headers
@@ -372,7 +409,7 @@ fn read_file(file: RawFile, opts: &Options, preset: Option<&'static Preset>, rep
                 let name = map[*i].unwrap_or(header);
                 let series = columns[*i].as_materialized_series().clone().with_name(name.into());
                 match value {
-                    Some(v) => parse_column(&series, *v, day_order, opts.year, header, &label),
+                    Some(v) => parse_column(&series, *v, locale, opts.year, header, &label),
                     None => Ok(Parsed::kept(series)),
                 }
             })
@@ -398,6 +435,7 @@ fn read_file(file: RawFile, opts: &Options, preset: Option<&'static Preset>, rep
         }
         out.push(s.into_column());
     }
+    split_source_medium(&mut out, &header_map)?;
     // constants: the caller's defaults, then the preset's platform
     let mut constants: Vec<(String, String)> = opts.defaults.clone();
     if let Some(p) = chosen.and_then(|p| p.platform) {
@@ -410,7 +448,7 @@ fn read_file(file: RawFile, opts: &Options, preset: Option<&'static Preset>, rep
             continue;
         };
         let constant = Series::new(canonical.as_str().into(), vec![text.as_str(); height]);
-        let parsed = parse_column(&constant, v, day_order, opts.year, &canonical, "defaults=")?;
+        let parsed = parse_column(&constant, v, locale, opts.year, &canonical, "defaults=")?;
         if parsed.bad > 0 {
             return Err(Error::schema(
                 "unparseable_default",
@@ -434,6 +472,41 @@ fn read_file(file: RawFile, opts: &Options, preset: Option<&'static Preset>, rep
         header_map,
     });
     Ok(DataFrame::new(height, out)?)
+}
+
+/// GA4's "Session source / medium" holds both (`l.instagram.com / referral`): split into
+/// `source` and `medium` when no other column gives the medium.
+fn split_source_medium(out: &mut Vec<Column>, header_map: &[(String, String)]) -> Result<()> {
+    let combined = header_map
+        .iter()
+        .any(|(h, c)| c == "source" && fold(h).ends_with("source / medium"));
+    if !combined || out.iter().any(|c| c.name().as_str() == "medium") {
+        return Ok(());
+    }
+    let Some(at) = out.iter().position(|c| c.name().as_str() == "source") else {
+        return Ok(());
+    };
+    let both = out[at].as_materialized_series().str()?.clone();
+    let part = |first: bool| {
+        both.iter().map(move |v| {
+            v.map(|v| match v.split_once(" / ") {
+                Some((a, b)) => (if first { a } else { b }).trim(),
+                None if first => v,
+                None => "",
+            })
+            .filter(|x| !x.is_empty())
+        })
+    };
+    out[at] = StringChunked::from_iter_options("source".into(), part(true))
+        .into_series()
+        .into_column();
+    out.insert(
+        at + 1,
+        StringChunked::from_iter_options("medium".into(), part(false))
+            .into_series()
+            .into_column(),
+    );
+    Ok(())
 }
 
 /// Legacy Facebook Insights exports put a line of descriptions under the header ("Lifetime:
@@ -469,6 +542,90 @@ fn drop_description_row(frame: DataFrame, map: &[Option<&str>], kind: Kind, repo
     }
     report.drop_rows("description_row", 1);
     Ok(frame.slice(1, frame.height() - 1))
+}
+
+/// How the cells of one read are written where a cell alone does not tell: which number comes
+/// first in `04/05/2026`, and which mark is decimal in `1.500` (amounts). Decided once for all
+/// the files and columns of a read, from the cells that do tell: `25/08/2026` says days first,
+/// `08/25/2026` months first, `12,50` a decimal comma, `12.50` a decimal point. Without
+/// evidence: the preset's order (else days first) and a decimal point.
+pub struct Locale {
+    pub order: DayOrder,
+    pub decimal: Decimal,
+}
+
+impl Locale {
+    fn of_read(files: &[(RawFile, Vec<Option<&'static str>>, Option<&'static Preset>)], opts: &Options) -> Locale {
+        let default_order = files
+            .iter()
+            .find_map(|(_, _, p)| p.map(|p| p.day_order))
+            .unwrap_or(DayOrder::DayFirst);
+        let snapshot = opts.snapshot.as_deref().map(fold);
+        let (mut dates, mut amounts) = (Vec::new(), Vec::new());
+        for (file, map, _) in files {
+            for (i, c) in file.frame.columns().iter().enumerate() {
+                let Ok(ca) = c.str() else { continue };
+                let value = match map[i] {
+                    Some(name) => value_of(opts.kind, name),
+                    None if snapshot.as_deref() == Some(fold(c.name()).as_str()) => Some(Value::Timestamp),
+                    None => None,
+                };
+                match value {
+                    Some(Value::Timestamp | Value::Date) => dates.push(ca),
+                    Some(Value::Money) => amounts.push(ca),
+                    _ => {}
+                }
+            }
+        }
+        Locale::from_evidence(&dates, &amounts, default_order)
+    }
+
+    /// The locale the given date and amount columns show.
+    pub fn from_evidence(dates: &[&StringChunked], amounts: &[&StringChunked], default_order: DayOrder) -> Locale {
+        let (mut day_first, mut month_first) = (false, false);
+        for ca in dates {
+            let (d, m) = fold_text(
+                ca,
+                || (false, false),
+                |(d, m), v| {
+                    let v = v.trim();
+                    if (d && m) || (v.len() >= 5 && v.as_bytes()[..4].iter().all(u8::is_ascii_digit)) {
+                        return (d, m);
+                    }
+                    match values::numeric_fields(v) {
+                        Some((a, b, _)) => (d || a > 12, m || b > 12),
+                        None => (d, m),
+                    }
+                },
+                |a, b| (a.0 || b.0, a.1 || b.1),
+            );
+            day_first |= d;
+            month_first |= m;
+        }
+        let (mut point, mut comma) = (0usize, 0usize);
+        for ca in amounts {
+            let (p, c) = fold_text(
+                ca,
+                || (0usize, 0usize),
+                |(p, c), v| match values::decimal_evidence(v) {
+                    Some(Decimal::Point) => (p + 1, c),
+                    Some(Decimal::Comma) => (p, c + 1),
+                    None => (p, c),
+                },
+                |a, b| (a.0 + b.0, a.1 + b.1),
+            );
+            point += p;
+            comma += c;
+        }
+        Locale {
+            order: match (day_first, month_first) {
+                (true, false) => DayOrder::DayFirst,
+                (false, true) => DayOrder::MonthFirst,
+                _ => default_order,
+            },
+            decimal: if comma > point { Decimal::Comma } else { Decimal::Point },
+        }
+    }
 }
 
 /// A parsed column and the cells it could not read.
@@ -636,7 +793,7 @@ fn map_text<T: Send>(ca: &StringChunked, f: impl Fn(&str) -> Cell<T> + Sync) -> 
 fn parse_column(
     s: &Series,
     value: Value,
-    order: DayOrder,
+    locale: &Locale,
     year: Option<i32>,
     header: &str,
     label: &str,
@@ -708,35 +865,21 @@ fn parse_column(
                 StringChunked::from_iter_options(name, vals.into_iter()).into_series(),
             ))
         }
-        Value::Count | Value::Money => parse_numbers(s, value == Value::Count),
-        Value::Timestamp | Value::Date => parse_times(s, value == Value::Date, order, year, header, label),
+        Value::Count | Value::Money => parse_numbers(s, value == Value::Count, locale.decimal),
+        Value::Timestamp | Value::Date => parse_times(s, value == Value::Date, locale.order, year, header, label),
     }
 }
 
 /// Counts and amounts: numbers as written in exports. Counts are Int64 when every value is
 /// whole, amounts Float64.
-pub fn parse_numbers(s: &Series, count: bool) -> Result<Parsed> {
+/// `decimal`: the read's decimal mark (see `Locale`), for a lone separator before three
+/// digits in amounts; in counts it is a thousands separator.
+pub fn parse_numbers(s: &Series, count: bool, decimal: Decimal) -> Result<Parsed> {
     let name = s.name().clone();
     let floats = match s.dtype() {
         DataType::String => {
             let ca = s.str()?;
-            // a lone separator before three digits: thousands in counts; in amounts, the
-            // decimal mark the column's other cells show (a point unless they show commas)
-            let ambiguous = if count {
-                None
-            } else {
-                let (point, comma) = fold_text(
-                    ca,
-                    || (0usize, 0usize),
-                    |(p, c), v| match values::decimal_evidence(v) {
-                        Some(Decimal::Point) => (p + 1, c),
-                        Some(Decimal::Comma) => (p, c + 1),
-                        None => (p, c),
-                    },
-                    |a, b| (a.0 + b.0, a.1 + b.1),
-                );
-                Some(if comma > point { Decimal::Comma } else { Decimal::Point })
-            };
+            let ambiguous = if count { None } else { Some(decimal) };
             let (vals, validity, whole, bad, samples) = map_primitive(
                 ca,
                 |v| values::parse_number(v, ambiguous),
@@ -829,31 +972,14 @@ pub fn parse_times(
         }
     }
     let ca = s.str()?;
-    // which number comes first in 04/05/2026: a cell with a first number above 12 says days,
-    // one with a second number above 12 says months; else the export's own order
-    let order = {
-        let (day_first, month_first) = fold_text(
-            ca,
-            || (false, false),
-            |(d, m), v| {
-                let v = v.trim();
-                if (d && m) || (v.len() >= 5 && v.as_bytes()[..4].iter().all(u8::is_ascii_digit)) {
-                    return (d, m);
-                }
-                match values::numeric_fields(v) {
-                    Some((a, b, _)) => (d || a > 12, m || b > 12),
-                    None => (d, m),
-                }
-            },
-            |a, b| (a.0 || b.0, a.1 || b.1),
-        );
-        match (day_first, month_first) {
-            (true, false) => DayOrder::DayFirst,
-            (false, true) => DayOrder::MonthFirst,
-            _ => order,
+    let roll = year.and_then(|_| new_year_turn(ca, order));
+    let parse = |v: &str| match (values::parse_stamp(v, order, year), roll, year) {
+        // yearless dates from before the turn of the year fall in the year before
+        (Cell::Value(st), Some(from), Some(y)) if st.yearless && st.month >= from => {
+            values::parse_stamp(v, order, Some(y - 1))
         }
+        (cell, _, _) => cell,
     };
-    let parse = |v: &str| values::parse_stamp(v, order, year);
     let (series, read, bad, samples) = if date_only {
         let (vals, validity, _, bad, samples) = map_primitive(
             ca,
@@ -912,6 +1038,32 @@ pub fn parse_times(
         ));
     }
     Ok(Parsed { series, bad, samples })
+}
+
+/// The first month of a yearless column's dates that lie before a turn of the year, when the
+/// column runs over one (30 December ... 2 January: 12): it holds December and January dates
+/// and its months leave a gap of six months or more inside the year, wider than the one
+/// around New Year.
+/// `year=` is then the year of the column's January dates.
+fn new_year_turn(ca: &StringChunked, order: DayOrder) -> Option<u32> {
+    let months: u16 = fold_text(
+        ca,
+        || 0u16,
+        |m, v| match values::parse_stamp(v, order, Some(2000)) {
+            Cell::Value(st) if st.yearless => m | (1 << st.month),
+            _ => m,
+        },
+        |a, b| a | b,
+    );
+    // only a column that holds both December and January runs over New Year
+    if months & (1 << 12) == 0 || months & (1 << 1) == 0 {
+        return None;
+    }
+    let present: Vec<u32> = (1..=12).filter(|m| months & (1 << m) != 0).collect();
+    let (first, last) = (*present.first()?, *present.last()?);
+    let around = 12 - last + first - 1; // the gap that holds New Year
+    let widest = present.windows(2).map(|w| (w[1] - w[0] - 1, w[1])).max()?;
+    (widest.0 >= 6 && widest.0 > around).then_some(widest.1)
 }
 
 fn quoted(samples: &[String]) -> String {

@@ -275,6 +275,20 @@ pub fn parse_number(raw: &str, ambiguous: Option<Decimal>) -> Cell<f64> {
 #[inline(never)]
 fn parse_number_slow(raw: &str, ambiguous: Option<Decimal>) -> Cell<f64> {
     let s = trim(raw);
+    // accounting negatives, (1,234), and the Unicode minus sign
+    if let Some(inner) = s.strip_prefix('(').and_then(|r| r.strip_suffix(')')) {
+        return match parse_number_slow(inner, ambiguous) {
+            Cell::Value(v) if v >= 0.0 => Cell::Value(-v),
+            Cell::Missing => Cell::Missing,
+            _ => Cell::Bad,
+        };
+    }
+    if let Some(rest) = s.strip_prefix('\u{2212}') {
+        return match parse_number_slow(rest, ambiguous) {
+            Cell::Value(v) if v >= 0.0 => Cell::Value(-v),
+            _ => Cell::Bad,
+        };
+    }
     if !s.as_bytes().first().is_some_and(u8::is_ascii_digit) && is_missing(s) {
         return Cell::Missing;
     }
@@ -461,6 +475,7 @@ const MONTHS: &[(&str, u32)] = &[
     ("november", 11),
     ("nopember", 11),
     ("nov", 11),
+    ("nop", 11),
     ("december", 12),
     ("desember", 12),
     ("dec", 12),
@@ -586,7 +601,7 @@ fn parse_time(s: &str) -> Option<(i64, Option<i32>)> {
         }
     }
     let mut pm = None;
-    let tail = t.as_bytes().len().checked_sub(2).map(|i| &t.as_bytes()[i..]);
+    let tail = t.len().checked_sub(2).map(|i| &t.as_bytes()[i..]);
     if let Some(&[a, b'm' | b'M']) = tail {
         if matches!(a, b'a' | b'A' | b'p' | b'P') {
             pm = Some(matches!(a, b'p' | b'P'));
@@ -600,6 +615,9 @@ fn parse_time(s: &str) -> Option<(i64, Option<i32>)> {
     if let Some(sx) = parts.next() {
         sec = sx.parse().ok()?;
         if let Some(f) = parts.next() {
+            if !f.is_ascii() {
+                return None;
+            }
             let f = &f[..f.len().min(6)];
             micros = f.parse::<i64>().ok()? * 10i64.pow(6 - f.len() as u32);
         }
@@ -686,7 +704,12 @@ fn fixed_iso(b: &[u8]) -> Option<Stamp> {
 fn read_stamp(s: &str, order: DayOrder, year: Option<i32>) -> Option<Stamp> {
     let b = s.as_bytes();
     // ISO: 2026-08-25, 2026-08-25T10:00:00.123Z, 2026/08/25 10:00
-    if b.len() >= 10 && b[..4].iter().all(u8::is_ascii_digit) && matches!(b[4], b'-' | b'/') && b[7] == b[4] {
+    if b.len() >= 10
+        && b[..10].is_ascii()
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && matches!(b[4], b'-' | b'/')
+        && b[7] == b[4]
+    {
         let y = s[..4].parse().ok()?;
         let m = num(&s[5..7])?;
         let d = num(&s[8..10])?;
@@ -728,7 +751,13 @@ fn read_words(s: &str, year: Option<i32>) -> Option<Stamp> {
         if token.is_empty() || token == "at" || token == "pukul" {
             continue;
         }
-        if token.contains(':') || token.eq_ignore_ascii_case("am") || token.eq_ignore_ascii_case("pm") {
+        // a time: 10:30, 3 PM, or Indonesian 10.30 once the date has its day
+        let dotted = month.is_some()
+            && !numbers.is_empty()
+            && token.len() >= 4
+            && token.bytes().all(|c| c.is_ascii_digit() || c == b'.')
+            && token.split('.').all(|p| (1..=2).contains(&p.len()));
+        if dotted || token.contains(':') || token.eq_ignore_ascii_case("am") || token.eq_ignore_ascii_case("pm") {
             time_start = Some(start);
             rest_from = start;
             break;
@@ -821,6 +850,8 @@ mod tests {
         assert_eq!(n("Rp 1.500.000"), Cell::Value(1_500_000.0));
         assert_eq!(n("1 234"), Cell::Value(1234.0));
         assert_eq!(n("1\u{a0}234\u{a0}567"), Cell::Value(1_234_567.0));
+        assert_eq!(n("(1,234)"), Cell::Value(-1234.0));
+        assert_eq!(n("\u{2212}12"), Cell::Value(-12.0));
     }
 
     #[test]
@@ -870,6 +901,12 @@ mod tests {
         assert_eq!(d("Selasa, 25 Agu 2026", dm, None), Some((2026, 8, 25, 0)));
         assert_eq!(d("August 25", dm, Some(2026)), Some((2026, 8, 25, 0)));
         assert_eq!(d("Aug 25, 2026, 3:05 PM", dm, None), Some((2026, 8, 25, 905)));
+        assert_eq!(
+            d("Selasa, 25 Agustus 2026 pukul 10.30", dm, None),
+            Some((2026, 8, 25, 630))
+        );
+        assert_eq!(d("25 Nop 2026", dm, None), Some((2026, 11, 25, 0)));
+        assert_eq!(d("2026-08-2\u{20ac}", dm, None), None);
         assert_eq!(d("31/02/2026", dm, None), None);
         assert_eq!(d("hello", dm, None), None);
     }

@@ -1,0 +1,104 @@
+"""Readers: cases a review found (each failed before its fix)."""
+
+from __future__ import annotations
+
+import codecs
+import datetime as dt
+
+import polars as pl
+import pytest
+import socialkpi as sk
+
+
+def test_a_kept_row_from_a_later_file_is_in_the_frame(tmp_path):
+    # the frame once left with misaligned chunks and lost its only row
+    (tmp_path / "w1.csv").write_text("post_id,likes,Date exported\nsponsored_1,100,2026-01-07\n")
+    (tmp_path / "w2.csv").write_text("post_id,likes,Date exported\nsponsored_1,180,2026-01-14\n")
+    df = sk.read_posts([tmp_path / "w1.csv", tmp_path / "w2.csv"], snapshot="Date exported")
+    assert df["likes"].to_list() == [180]
+    (tmp_path / "a.csv").write_text("post_id,likes\n,10\n")
+    (tmp_path / "b.csv").write_text("post_id,likes\np1,5\n")
+    df = sk.read_posts([tmp_path / "a.csv", tmp_path / "b.csv"])
+    assert df.to_dicts() == [{"post_id": "p1", "likes": 5}]
+    report = sk.read_report(df)
+    assert report is not None and report.rows_kept == 1 and report.rows_dropped == [("missing_key", 1)]
+
+
+def test_cells_cut_inside_a_character_are_bad_cells_not_errors():
+    assert sk.parse_dates(["2026-08-25", "2026-08-2€", "2026-08-1ä"]).to_list() == [
+        dt.date(2026, 8, 25),
+        None,
+        None,
+    ]
+    assert sk.parse_dates(["2026-08-25", "2026-08-25T10:00:00.12345€"], time=True).to_list()[1] is None
+
+
+def test_a_nul_in_a_header_does_not_abort(tmp_path):
+    path = tmp_path / "u16.csv"
+    path.write_bytes(codecs.BOM_UTF16_LE + "post_id,likes\np1,5\n".encode("utf-16-le"))
+    frame = sk.read_posts(path, encoding="latin-1")  # the wrong encoding: odd headers, no crash
+    assert all("\x00" not in c for c in frame.columns)
+    (tmp_path / "n.jsonl").write_text('{"post_id": "p1", "a\\u0000b": 1}\n')
+    assert sk.read_posts(tmp_path / "n.jsonl").columns == ["post_id", "ab"]
+
+
+def test_a_post_titled_summary_is_kept_and_the_total_row_dropped(tmp_path):
+    (tmp_path / "l.csv").write_text(
+        "Post title,Post link,Created date,Impressions,Likes,Comments,Reposts\n"
+        "Summary,https://lnkd.in/1,08/25/2026,10,1,0,0\n"
+        "Hello,https://lnkd.in/2,08/26/2026,20,2,0,0\n"
+        "Total,,,30,3,0,0\n"
+    )
+    df = sk.read_posts(tmp_path / "l.csv")
+    report = sk.read_report(df)
+    assert report is not None and report.preset == "linkedin_posts"
+    assert df["post_id"].to_list() == ["https://lnkd.in/1", "https://lnkd.in/2"]
+    assert report.rows_dropped == [("total_row", 1)]
+
+
+def test_day_order_and_decimal_mark_are_decided_for_the_whole_read(tmp_path):
+    (tmp_path / "a.csv").write_text("post_id,published_at\np1,08/25/2026\np2,08/26/2026\n")
+    (tmp_path / "b.csv").write_text("post_id,published_at\np3,09/05/2026\n")
+    days = sk.read_posts([tmp_path / "a.csv", tmp_path / "b.csv"])["published_at"].dt.date().to_list()
+    assert days == [dt.date(2026, 8, 25), dt.date(2026, 8, 26), dt.date(2026, 9, 5)]
+    (tmp_path / "m.csv").write_text('post_id,spend,revenue\np1,"1.500","12,50"\np2,"2.000","3,75"\n')
+    money = sk.read_posts(tmp_path / "m.csv")
+    assert money["spend"].to_list() == [1500.0, 2000.0] and money["revenue"].to_list() == [12.5, 3.75]
+
+
+def test_one_header_per_canonical_column(tmp_path):
+    (tmp_path / "f.csv").write_text("A,B\n1,2\n")
+    with pytest.raises(sk.SchemaError) as err:
+        sk.read_posts(tmp_path / "f.csv", columns={"A": "likes", "B": "likes"})
+    assert err.value.code == "duplicate_mapping"
+
+
+def test_more_export_shapes(tmp_path):
+    (tmp_path / "j.json").write_text('[{"post_id": "p1", "likes": "1.2K"}]')
+    assert sk.read_posts(tmp_path / "j.json").to_dicts() == [{"post_id": "p1", "likes": 1200}]
+    assert sk.parse_numbers(["(1,234)", "\u221212", "1\u00a0234"]).to_list() == [-1234.0, -12.0, 1234.0]
+    assert sk.parse_numbers([1, 2.5, "3k"]).to_list() == [1.0, 2.5, 3000.0]
+    got = sk.parse_dates(
+        ["26 Agustus 2026, 10.30", "Selasa, 25 Agustus 2026 pukul 10.30", "25 Nop 2026 10:00"], time=True
+    )
+    assert got.to_list() == [
+        dt.datetime(2026, 8, 26, 10, 30),
+        dt.datetime(2026, 8, 25, 10, 30),
+        dt.datetime(2026, 11, 25, 10),
+    ]
+
+
+def test_ga4_source_medium_is_split(tmp_path):
+    (tmp_path / "g.csv").write_text(
+        "# ----\n# Traffic acquisition: Session source / medium\n\n"
+        "Date,Session source / medium,Sessions,Engaged sessions\n"
+        "20260801,l.instagram.com / referral,10,5\n20260801,google / organic,7,3\n"
+    )
+    traffic = sk.read_traffic(tmp_path / "g.csv")
+    assert traffic.select("source", "medium").rows() == [
+        ("l.instagram.com", "referral"),
+        ("google", "organic"),
+    ]
+    out = sk.compute(traffic=traffic, kpis=["referral_traffic"], by=["platform"])
+    assert dict(out.iter_rows()) == {"google": 0, "instagram": 10}
+    assert isinstance(traffic, pl.DataFrame)
