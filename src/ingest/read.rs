@@ -28,6 +28,9 @@ pub struct Options {
     pub year: Option<i32>,
 }
 
+/// A file with its header map (canonical column per header) and the preset used.
+type MappedFile = (RawFile, Vec<Option<&'static str>>, Option<&'static Preset>);
+
 /// One file as read by the caller.
 pub struct RawFile {
     pub label: String,
@@ -555,7 +558,7 @@ pub struct Locale {
 }
 
 impl Locale {
-    fn of_read(files: &[(RawFile, Vec<Option<&'static str>>, Option<&'static Preset>)], opts: &Options) -> Locale {
+    fn of_read(files: &[MappedFile], opts: &Options) -> Locale {
         let default_order = files
             .iter()
             .find_map(|(_, _, p)| p.map(|p| p.day_order))
