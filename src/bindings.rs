@@ -378,7 +378,10 @@ pub fn read_table<'py>(
         snapshot,
         year,
     };
-    let result = py.detach(|| catch(|| ingest::read::read(raw, &opts)));
+    let result = py.detach(|| {
+        let _pages = crate::pages::SmallPages::new();
+        catch(|| ingest::read::read(raw, &opts))
+    });
     let (frame, report) = settle(py, result, None)?;
     let cap = export_frame(py, frame)?;
     let details = PyDict::new(py);
@@ -464,4 +467,36 @@ pub fn reader_presets() -> Vec<PresetRow> {
             })
         })
         .collect()
+}
+
+/// `with SmallPages():` turns transparent huge pages off for the block (see `pages`), for
+/// work done in Python polars on the core's behalf, such as the readers' CSV reads.
+#[pyclass(frozen, name = "_SmallPages")]
+pub struct SmallPages {
+    guard: std::sync::Mutex<Option<crate::pages::SmallPages>>,
+}
+
+#[pymethods]
+impl SmallPages {
+    #[new]
+    fn new() -> Self {
+        SmallPages {
+            guard: std::sync::Mutex::new(None),
+        }
+    }
+
+    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        if let Ok(mut g) = slf.get().guard.lock() {
+            *g = Some(crate::pages::SmallPages::new());
+        }
+        slf
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, _args: &Bound<'_, pyo3::types::PyTuple>) -> bool {
+        if let Ok(mut g) = self.guard.lock() {
+            *g = None;
+        }
+        false
+    }
 }

@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod error;
 pub mod exec;
 pub mod ingest;
+pub mod pages;
 pub mod plan;
 pub mod sources;
 
@@ -29,6 +30,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(bindings::read_table, m)?)?;
     m.add_function(wrap_pyfunction!(bindings::parse_values, m)?)?;
     m.add_function(wrap_pyfunction!(bindings::reader_presets, m)?)?;
+    m.add_class::<bindings::SmallPages>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

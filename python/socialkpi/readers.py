@@ -341,7 +341,8 @@ def _read(
     encodings: dict[str, str] = {}
     try:
         for path in paths:
-            frame, used = _read_file(path, encoding)
+            with _core._SmallPages():  # see src/pages.rs: fresh buffers fill faster
+                frame, used = _read_file(path, encoding)
             frames.append((path, _PolarsTable(frame)))
             encodings[path] = used
             if bar is not None:

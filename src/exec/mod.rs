@@ -556,7 +556,7 @@ pub fn repeated_rows(column: &Column) -> Result<u64> {
                     .slice((k * PIECE) as i64, PIECE.min(n - k * PIECE))
                     .into_series()
                     .into_column();
-                let mut out = vec![Vec::new(); 1 << BITS];
+                let mut out = vec![Vec::with_capacity((PIECE >> BITS) + (PIECE >> (BITS + 2))); 1 << BITS];
                 for h in pass::id_hashes(&piece, &state)? {
                     out[(h >> (64 - BITS)) as usize].push(h);
                 }

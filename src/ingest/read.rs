@@ -854,10 +854,15 @@ fn parse_column(
                 ));
             }
             // most id and text columns need no change: keep their buffers
+            // only the ends can need trimming: look at the first and last characters
+            let padded = |v: &str| {
+                v.chars().next().is_some_and(char::is_whitespace)
+                    || v.chars().next_back().is_some_and(char::is_whitespace)
+            };
             let untouched = fold_text(
                 ca,
                 || true,
-                |a, v| a && v.trim().len() == v.len() && !values::is_missing(v),
+                |a, v| a && !padded(v) && !values::is_missing(v),
                 |a, b| a && b,
             );
             if untouched {
