@@ -91,13 +91,6 @@ def generate(mb: int) -> tuple[str, str]:
     return str(human), str(plain)
 
 
-def peak_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def run(tool: str, human: str, plain: str) -> object:
     import polars as pl
     import socialkpi as sk
@@ -110,6 +103,7 @@ def run(tool: str, human: str, plain: str) -> object:
 def worker(tool: str, human: str, plain: str) -> None:
     import polars  # noqa: F401  (imports are not what is timed)
     import socialkpi  # noqa: F401
+    from run import peak_mb  # bench/run.py, beside this script
 
     t = time.perf_counter()
     frame = run(tool, human, plain)

@@ -989,34 +989,12 @@ pub fn parse_times(
         (cell, _, _) => cell,
     };
     let (series, read, bad, samples) = if date_only {
-        let (vals, validity, _, bad, samples) = map_primitive(
-            ca,
-            |v| match parse(v) {
-                Cell::Value(st) => Cell::Value(st.days()),
-                Cell::Missing => Cell::Missing,
-                Cell::Bad => Cell::Bad,
-            },
-            |_| true,
-        );
+        let (vals, validity, _, bad, samples) = map_primitive(ca, |v| parse(v).map(|st| st.days()), |_| true);
         let read = validity.set_bits();
-        (
-            Int32Chunked::from_vec_validity(name, vals, Some(validity))
-                .into_series()
-                .into_date(),
-            read,
-            bad,
-            samples,
-        )
+        let s = Int32Chunked::from_vec_validity(name, vals, Some(validity)).into_series();
+        (s.into_date(), read, bad, samples)
     } else {
-        let (vals, validity, _, bad, samples) = map_primitive(
-            ca,
-            |v| match parse(v) {
-                Cell::Value(st) => Cell::Value(st.utc_micros()),
-                Cell::Missing => Cell::Missing,
-                Cell::Bad => Cell::Bad,
-            },
-            |_| true,
-        );
+        let (vals, validity, _, bad, samples) = map_primitive(ca, |v| parse(v).map(|st| st.utc_micros()), |_| true);
         let read = validity.set_bits();
         let s = Int64Chunked::from_vec_validity(name, vals, Some(validity)).into_series();
         (s.into_datetime(TimeUnit::Microseconds, None), read, bad, samples)

@@ -18,6 +18,17 @@ pub enum Cell<T> {
     Bad,
 }
 
+impl<T> Cell<T> {
+    /// The value mapped, missing and bad cells as they are.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Cell<U> {
+        match self {
+            Cell::Value(v) => Cell::Value(f(v)),
+            Cell::Missing => Cell::Missing,
+            Cell::Bad => Cell::Bad,
+        }
+    }
+}
+
 /// Which mark separates decimals where a cell alone does not tell (`1.234`, `1,234`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decimal {
