@@ -556,7 +556,9 @@ pub fn repeated_rows(column: &Column) -> Result<u64> {
                     .slice((k * PIECE) as i64, PIECE.min(n - k * PIECE))
                     .into_series()
                     .into_column();
-                let mut out = vec![Vec::with_capacity((PIECE >> BITS) + (PIECE >> (BITS + 2))); 1 << BITS];
+                let mut out: Vec<Vec<u64>> = (0..1usize << BITS)
+                    .map(|_| Vec::with_capacity((PIECE >> BITS) + (PIECE >> (BITS + 2))))
+                    .collect();
                 for h in pass::id_hashes(&piece, &state)? {
                     out[(h >> (64 - BITS)) as usize].push(h);
                 }
