@@ -427,13 +427,13 @@ pub fn parse_values<'py>(
         catch(|| {
             let text = series.str().ok();
             let evidence: Vec<&StringChunked> = text.into_iter().collect();
-            let decided = ingest::read::Locale::from_evidence(&evidence, &evidence, order);
+            let decided = ingest::columns::Locale::from_evidence(&evidence, &evidence, order);
             // day_first given: the caller's order wins over the cells'
             let order = if day_first.is_some() { order } else { decided.order };
             match kind {
-                "count" | "number" => ingest::read::parse_numbers(&series, kind == "count", decided.decimal),
+                "count" | "number" => ingest::columns::parse_numbers(&series, kind == "count", decided.decimal),
                 "date" | "datetime" => {
-                    ingest::read::parse_times(&series, kind == "date", order, year, series.name(), "values")
+                    ingest::columns::parse_times(&series, kind == "date", order, year, series.name(), "values")
                 }
                 other => Err(Error::query(
                     "invalid_argument",

@@ -1,6 +1,8 @@
 //! Getting tables in: Arrow C streams from Python, files scanned by the core, and the checks
 //! and coercions of column types (counts to Int64/Float64, times to days in the report zone).
 
+pub mod columns;
+mod headers;
 pub mod presets;
 pub mod read;
 pub mod values;
