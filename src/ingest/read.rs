@@ -2,9 +2,10 @@
 //! parsed (see `values`), summary rows, rows without a key and older snapshots dropped, and an
 //! account of every row and nulled cell.
 //!
-//! The files arrive as frames of text (or typed columns from Parquet, Excel, JSON lines); each
-//! is mapped and parsed on its own, because exports move their columns between months, then
-//! the frames are stacked and repeats of a post or snapshot are resolved across all of them.
+//! The files arrive as frames of text (or typed columns from Parquet, Excel, JSON lines). Each
+//! is mapped on its own, because exports move their columns between months; the read's locale
+//! (day order, decimal mark) is decided from all of them; each is parsed, then the frames are
+//! stacked and repeats of a post or snapshot are resolved across all of them.
 
 use super::columns::{fold_text, parse_column, Locale, Parsed};
 use super::headers::{check_headers_exist, find_preset, map_headers};
