@@ -425,9 +425,13 @@ pub fn parse_values<'py>(
     };
     let parsed = py.detach(|| {
         catch(|| {
-            let text = series.str().ok();
-            let evidence: Vec<&StringChunked> = text.into_iter().collect();
-            let decided = ingest::columns::Locale::from_evidence(&evidence, &evidence, order);
+            use ingest::columns::{Evidence, Locale};
+            let own = match series.str() {
+                Ok(ca) if kind == "number" => Evidence::of_amounts(ca),
+                Ok(ca) => Evidence::of_dates(ca),
+                Err(_) => Evidence::default(),
+            };
+            let decided = Locale::decide(own, Evidence::default(), order);
             // day_first given: the caller's order wins over the cells'
             let order = if day_first.is_some() { order } else { decided.order };
             match kind {

@@ -102,3 +102,60 @@ def test_ga4_source_medium_is_split(tmp_path):
     out = sk.compute(traffic=traffic, kpis=["referral_traffic"], by=["platform"])
     assert dict(out.iter_rows()) == {"google": 0, "instagram": 10}
     assert isinstance(traffic, pl.DataFrame)
+
+
+def test_nested_negatives_are_bad_cells_not_a_crash():
+    deep = "(" * 12000 + "1" + ")" * 12000
+    assert sk.parse_numbers([deep, "\u2212" * 10000 + "1", "((1))", "(0)"]).to_list() == [
+        None,
+        None,
+        None,
+        0.0,
+    ]
+
+
+def test_each_column_keeps_its_own_day_order_and_decimal_mark(tmp_path):
+    # a TikTok-style file (days first) and a Meta file (months first) with no telling cells
+    (tmp_path / "t.csv").write_text("post_id,published_at\nt1,05/08/2026\n")
+    (tmp_path / "m.csv").write_text(
+        "Post ID,Page ID,Publish time,Reach,Reactions,Is crosspost\nm1,p,05/08/2026 10:00,1,1,No\n"
+    )
+    got = sk.read_posts([tmp_path / "t.csv", tmp_path / "m.csv"])["published_at"].to_list()
+    assert got == [dt.datetime(2026, 8, 5), dt.datetime(2026, 5, 8, 10)]
+    (tmp_path / "a.csv").write_text("post_id,spend\na1,3.75\na2,4.25\n")
+    (tmp_path / "b.csv").write_text('post_id,spend\nb1,"12,50"\nb2,"1.500"\n')
+    assert sk.read_posts([tmp_path / "a.csv", tmp_path / "b.csv"])["spend"].to_list() == [
+        3.75,
+        4.25,
+        12.5,
+        1500.0,
+    ]
+
+
+def test_rows_with_their_key_are_never_summary_or_description_rows(tmp_path):
+    pl.DataFrame({"title": ["Summary", "x"], "post_id": [111, 112], "likes": [1, 2]}).write_ndjson(
+        tmp_path / "k.jsonl"
+    )
+    assert sk.read_posts(tmp_path / "k.jsonl").height == 2
+    (tmp_path / "d.csv").write_text(
+        "Post ID,Page ID,Publish time,Reach,Impressions,Reactions\n"
+        "m0,p,08/04/2026 10:00,Unavailable text here,Unavailable text here,\nm1,p,08/05/2026 10:00,10,20,3\n"
+    )
+    assert sk.read_posts(tmp_path / "d.csv").height == 2
+    (tmp_path / "acc.csv").write_text("date,account_id,followers\n2026-01-01,acc1,100\nTotal,acc1,210\n")
+    report = sk.read_report(sk.read_accounts(tmp_path / "acc.csv"))
+    assert report is not None and report.rows_dropped == [("total_row", 1)] and report.cells_nulled == []
+
+
+def test_a_single_year_with_december_stays_in_its_year():
+    cells = ["05.01", "12.02", "03.03", "20.04", "24.05", "20.12"]
+    assert {d.year for d in sk.parse_dates(cells, year=2026).to_list()} == {2026}
+
+
+def test_decimals_and_wide_integers_read_as_numbers(tmp_path):
+    import decimal
+
+    assert sk.parse_numbers([decimal.Decimal("1.5")]).to_list() == [1.5]
+    frame = pl.DataFrame({"post_id": ["p1"], "spend": [decimal.Decimal("12.50")]})
+    frame.write_parquet(tmp_path / "bq.parquet")
+    assert sk.read_posts(tmp_path / "bq.parquet")["spend"].to_list() == [12.5]

@@ -10,61 +10,104 @@ use polars_arrow::bitmap::Bitmap;
 use polars_core::runtime::THREAD_POOL;
 use rayon::prelude::*;
 
-/// How the cells of one read are written where a cell alone does not tell: which number comes
-/// first in `04/05/2026`, and which mark is decimal in `1.500` (amounts). Decided once for all
-/// the files and columns of a read, from the cells that do tell: `25/08/2026` says days first,
-/// `08/25/2026` months first, `12,50` a decimal comma, `12.50` a decimal point. Without
-/// evidence: the preset's order (else days first) and a decimal point.
+/// How a column's cells are written where a cell alone does not tell: which number comes
+/// first in `04/05/2026`, and which mark is decimal in `1.500` (amounts). Decided from the
+/// cells that do tell (`25/08/2026` says days first, `08/25/2026` months first, `12,50` a
+/// decimal comma, `12.50` a point): the column's own first, then those of the read's other
+/// files and columns, then the export's default (its preset's day order, else days first; a
+/// decimal point).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Locale {
     pub order: DayOrder,
     pub decimal: Decimal,
 }
 
-impl Locale {
-    /// The locale the given date and amount columns show.
-    pub fn from_evidence(dates: &[&StringChunked], amounts: &[&StringChunked], default_order: DayOrder) -> Locale {
-        let (mut day_first, mut month_first) = (false, false);
-        for ca in dates {
-            let (d, m) = fold_text(
-                ca,
-                || (false, false),
-                |(d, m), v| {
-                    let v = v.trim();
-                    if (d && m) || (v.len() >= 5 && v.as_bytes()[..4].iter().all(u8::is_ascii_digit)) {
-                        return (d, m);
-                    }
-                    match values::numeric_fields(v) {
-                        Some((a, b, _)) => (d || a > 12, m || b > 12),
-                        None => (d, m),
-                    }
-                },
-                |a, b| (a.0 || b.0, a.1 || b.1),
-            );
-            day_first |= d;
-            month_first |= m;
-        }
-        let (mut point, mut comma) = (0usize, 0usize);
-        for ca in amounts {
-            let (p, c) = fold_text(
-                ca,
-                || (0usize, 0usize),
-                |(p, c), v| match values::decimal_evidence(v) {
-                    Some(Decimal::Point) => (p + 1, c),
-                    Some(Decimal::Comma) => (p, c + 1),
-                    None => (p, c),
-                },
-                |a, b| (a.0 + b.0, a.1 + b.1),
-            );
-            point += p;
-            comma += c;
-        }
-        Locale {
-            order: match (day_first, month_first) {
-                (true, false) => DayOrder::DayFirst,
-                (false, true) => DayOrder::MonthFirst,
-                _ => default_order,
+/// What a column's cells say of their locale.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Evidence {
+    day_first: bool,
+    month_first: bool,
+    point: usize,
+    comma: usize,
+}
+
+impl Evidence {
+    /// The day order numeric dates show (ISO cells say nothing).
+    pub fn of_dates(ca: &StringChunked) -> Evidence {
+        let (day_first, month_first) = fold_text(
+            ca,
+            || (false, false),
+            |(d, m), v| {
+                let v = v.trim();
+                if (d && m) || (v.len() >= 5 && v.as_bytes()[..4].iter().all(u8::is_ascii_digit)) {
+                    return (d, m);
+                }
+                match values::numeric_fields(v) {
+                    Some((a, b, _)) => (d || a > 12, m || b > 12),
+                    None => (d, m),
+                }
             },
-            decimal: if comma > point { Decimal::Comma } else { Decimal::Point },
+            |a, b| (a.0 || b.0, a.1 || b.1),
+        );
+        Evidence {
+            day_first,
+            month_first,
+            ..Evidence::default()
+        }
+    }
+
+    /// The decimal mark amounts show.
+    pub fn of_amounts(ca: &StringChunked) -> Evidence {
+        let (point, comma) = fold_text(
+            ca,
+            || (0usize, 0usize),
+            |(p, c), v| match values::decimal_evidence(v) {
+                Some(Decimal::Point) => (p + 1, c),
+                Some(Decimal::Comma) => (p, c + 1),
+                None => (p, c),
+            },
+            |a, b| (a.0 + b.0, a.1 + b.1),
+        );
+        Evidence {
+            point,
+            comma,
+            ..Evidence::default()
+        }
+    }
+
+    pub fn add(self, other: Evidence) -> Evidence {
+        Evidence {
+            day_first: self.day_first || other.day_first,
+            month_first: self.month_first || other.month_first,
+            point: self.point + other.point,
+            comma: self.comma + other.comma,
+        }
+    }
+
+    fn order(&self) -> Option<DayOrder> {
+        match (self.day_first, self.month_first) {
+            (true, false) => Some(DayOrder::DayFirst),
+            (false, true) => Some(DayOrder::MonthFirst),
+            _ => None,
+        }
+    }
+
+    fn decimal(&self) -> Option<Decimal> {
+        match self.comma.cmp(&self.point) {
+            std::cmp::Ordering::Greater => Some(Decimal::Comma),
+            std::cmp::Ordering::Less => Some(Decimal::Point),
+            std::cmp::Ordering::Equal => None,
+        }
+    }
+}
+
+impl Locale {
+    /// A column's locale: what its own cells say, else what the wider read says, else the
+    /// export's default order and a decimal point.
+    pub fn decide(own: Evidence, wider: Evidence, default_order: DayOrder) -> Locale {
+        Locale {
+            order: own.order().or(wider.order()).unwrap_or(default_order),
+            decimal: own.decimal().or(wider.decimal()).unwrap_or(Decimal::Point),
         }
     }
 }
@@ -479,8 +522,9 @@ fn new_year_turn(ca: &StringChunked, order: DayOrder) -> Option<u32> {
         },
         |a, b| a | b,
     );
-    // only a column that holds both December and January runs over New Year
-    if months & (1 << 12) == 0 || months & (1 << 1) == 0 {
+    // only a column that holds both December and January, and nothing from April to
+    // September, runs over New Year (TikTok Studio's windows of up to 60 days)
+    if months & (1 << 12) == 0 || months & (1 << 1) == 0 || (4..=9).any(|m| months & (1 << m) != 0) {
         return None;
     }
     let present: Vec<u32> = (1..=12).filter(|m| months & (1 << m) != 0).collect();

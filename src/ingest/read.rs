@@ -7,7 +7,7 @@
 //! (day order, decimal mark) is decided from all of them; each is parsed, then the frames are
 //! stacked and repeats of a post or snapshot are resolved across all of them.
 
-use super::columns::{fold_text, parse_column, Locale, Parsed};
+use super::columns::{fold_text, parse_column, Evidence, Locale, Parsed};
 use super::headers::{check_headers_exist, find_preset, map_headers};
 use super::presets::{fold, Kind, Preset, Value};
 use super::values::{self, Cell, DayOrder};
@@ -158,11 +158,11 @@ pub fn read(files: Vec<RawFile>, opts: &Options) -> Result<(DataFrame, Report)> 
         let (map, chosen) = map_headers(&file.label, &headers, opts, preset)?;
         mapped.push((file, map, chosen));
     }
-    let locale = locale_of_read(&mapped, opts);
+    let locales = column_locales(&mapped, opts);
     let mut report = Report::default();
     let mut frames = Vec::with_capacity(mapped.len());
-    for (file, map, chosen) in mapped {
-        frames.push(read_file(file, &map, chosen, &locale, opts, &mut report)?);
+    for ((file, map, chosen), locales) in mapped.into_iter().zip(locales) {
+        frames.push(read_file(file, &map, chosen, &locales, opts, &mut report)?);
     }
     let mut df = stack(frames)?;
     df = drop_missing_keys(df, opts.kind, &mut report)?;
@@ -175,7 +175,7 @@ fn read_file(
     file: RawFile,
     map: &[Option<&'static str>],
     chosen: Option<&'static Preset>,
-    locale: &Locale,
+    locales: &[Locale],
     opts: &Options,
     report: &mut Report,
 ) -> Result<DataFrame> {
@@ -185,22 +185,13 @@ fn read_file(
     report.rows_read += rows_read;
     // summary rows: a total word in the first column, and no key of their own (a post titled
     // "Summary" keeps its row); when the first column is the key, the word alone
-    let key_at = opts
-        .kind
-        .keys()
-        .first()
-        .and_then(|k| map.iter().position(|m| *m == Some(*k)));
-    let key_cells = match key_at {
-        Some(k) if k > 0 => frame.columns()[k].str().ok(),
-        _ => None,
-    };
     let frame = match frame.columns().first().and_then(|c| c.str().ok()) {
         Some(first) if fold_text(first, || false, |a, v| a || is_total(v), |a, b| a || b) => {
-            let keep: BooleanChunked = match key_cells {
-                Some(keys) => first
+            let keep: BooleanChunked = match &row_without_keys(&frame, map, opts.kind, frame.height())? {
+                Some(missing) => first
                     .iter()
-                    .zip(keys.iter())
-                    .map(|(v, k)| !(v.is_some_and(is_total) && k.is_none_or(values::is_missing)))
+                    .zip(missing.iter())
+                    .map(|(v, m)| !(v.is_some_and(is_total) && m.unwrap_or(true)))
                     .collect(),
                 None => first.iter().map(|v| !v.is_some_and(is_total)).collect(),
             };
@@ -214,7 +205,15 @@ fn read_file(
         }
         _ => frame,
     };
-    let frame = drop_description_row(frame, map, opts.kind, report)?;
+    let first_has_key = map.iter().enumerate().any(|(i, m)| {
+        m.is_some_and(|c| opts.kind.keys().contains(&c))
+            && frame.columns()[i].get(0).is_ok_and(|v| match v {
+                AnyValue::Null => false,
+                AnyValue::String(t) => !values::is_missing(t),
+                _ => true,
+            })
+    });
+    let frame = drop_description_row(frame, map, opts.kind, first_has_key, report)?;
     let snapshot = opts.snapshot.as_deref().map(fold);
     // each canonical or snapshot column is parsed on its own thread
     let jobs: Vec<(usize, &str, Option<Value>)> = headers
@@ -236,7 +235,7 @@ fn read_file(
                 let name = map[*i].unwrap_or(header);
                 let series = columns[*i].as_materialized_series().clone().with_name(name.into());
                 match value {
-                    Some(v) => parse_column(&series, *v, locale, opts.year, header, &label),
+                    Some(v) => parse_column(&series, *v, &locales[*i], opts.year, header, &label),
                     None => Ok(Parsed::kept(series)),
                 }
             })
@@ -275,7 +274,9 @@ fn read_file(
             continue;
         };
         let constant = Series::new(canonical.as_str().into(), vec![text.as_str(); height]);
-        let parsed = parse_column(&constant, v, locale, opts.year, &canonical, "defaults=")?;
+        let default_order = chosen.map_or(DayOrder::DayFirst, |p| p.day_order);
+        let locale = Locale::decide(Evidence::default(), Evidence::default(), default_order);
+        let parsed = parse_column(&constant, v, &locale, opts.year, &canonical, "defaults=")?;
         if parsed.bad > 0 {
             return Err(Error::schema(
                 "unparseable_default",
@@ -336,11 +337,49 @@ fn split_source_medium(out: &mut Vec<Column>, header_map: &[(String, String)]) -
     Ok(())
 }
 
+/// Of the first `rows` rows, those whose key cells are all missing (a summary row has no post
+/// of its own), when the first column is no key (then a total word there alone marks the row);
+/// None then, or without keys.
+fn row_without_keys(
+    frame: &DataFrame,
+    map: &[Option<&str>],
+    kind: Kind,
+    rows: usize,
+) -> Result<Option<BooleanChunked>> {
+    let is_key = |m: &Option<&str>| m.is_some_and(|c| kind.keys().contains(&c));
+    if map.first().is_some_and(is_key) {
+        return Ok(None);
+    }
+    let mut missing: Option<BooleanChunked> = None;
+    for (i, m) in map.iter().enumerate() {
+        if !is_key(m) {
+            continue;
+        }
+        let c = frame.columns()[i].slice(0, rows);
+        let here: BooleanChunked = match c.str() {
+            Ok(ca) => ca.iter().map(|v| v.is_none_or(values::is_missing)).collect(),
+            Err(_) => c.as_materialized_series().is_null(),
+        };
+        missing = Some(match missing {
+            None => here,
+            Some(acc) => &acc & &here,
+        });
+    }
+    Ok(missing)
+}
+
 /// Legacy Facebook Insights exports put a line of descriptions under the header ("Lifetime:
 /// The number of people who..."): a first row whose every count cell is words, in two or
 /// more count columns, is that line.
-fn drop_description_row(frame: DataFrame, map: &[Option<&str>], kind: Kind, report: &mut Report) -> Result<DataFrame> {
-    if frame.height() == 0 {
+fn drop_description_row(
+    frame: DataFrame,
+    map: &[Option<&str>],
+    kind: Kind,
+    first_has_key: bool,
+    report: &mut Report,
+) -> Result<DataFrame> {
+    // a row that has its key is a row of data
+    if frame.height() == 0 || first_has_key {
         return Ok(frame);
     }
     let mut words = 0;
@@ -371,32 +410,80 @@ fn drop_description_row(frame: DataFrame, map: &[Option<&str>], kind: Kind, repo
     Ok(frame.slice(1, frame.height() - 1))
 }
 
-/// Frames of several files as one: the union of their columns, in order of first appearance;
-/// a column a file lacks is null there.
-/// The read's locale (see `Locale`), from every date and amount column of its files.
-fn locale_of_read(files: &[MappedFile], opts: &Options) -> Locale {
-    let default_order = files
-        .iter()
-        .find_map(|(_, _, p)| p.map(|p| p.day_order))
-        .unwrap_or(DayOrder::DayFirst);
+/// The locale (see `Locale`) of every column of every file: a date column's own evidence,
+/// else that of the same column in the read's other files, else the file's preset's order; an
+/// amount column's own evidence, else that of every amount column of the read.
+fn column_locales(files: &[MappedFile], opts: &Options) -> Vec<Vec<Locale>> {
     let snapshot = opts.snapshot.as_deref().map(fold);
-    let (mut dates, mut amounts) = (Vec::new(), Vec::new());
-    for (file, map, _) in files {
-        for (i, c) in file.frame.columns().iter().enumerate() {
-            let Ok(ca) = c.str() else { continue };
-            let value = match map[i] {
-                Some(name) => value_of(opts.kind, name),
-                None if snapshot.as_deref() == Some(fold(c.name()).as_str()) => Some(Value::Timestamp),
-                None => None,
-            };
+    // (the column's name, its kind of value) per file and column
+    let kinds: Vec<Vec<(String, Option<Value>)>> = files
+        .iter()
+        .map(|(file, map, _)| {
+            file.frame
+                .columns()
+                .iter()
+                .enumerate()
+                .map(|(i, c)| match map[i] {
+                    Some(name) => (name.to_string(), value_of(opts.kind, name)),
+                    None if snapshot.as_deref() == Some(fold(c.name()).as_str()) => {
+                        (fold(c.name()), Some(Value::Timestamp))
+                    }
+                    None => (String::new(), None),
+                })
+                .collect()
+        })
+        .collect();
+    let own: Vec<Vec<Evidence>> = files
+        .iter()
+        .zip(&kinds)
+        .map(|((file, _, _), kinds)| {
+            file.frame
+                .columns()
+                .iter()
+                .zip(kinds)
+                .map(|(c, (_, value))| match (c.str(), value) {
+                    (Ok(ca), Some(Value::Timestamp | Value::Date)) => Evidence::of_dates(ca),
+                    (Ok(ca), Some(Value::Money)) => Evidence::of_amounts(ca),
+                    _ => Evidence::default(),
+                })
+                .collect()
+        })
+        .collect();
+    let mut dates_by_name: Vec<(String, Evidence)> = Vec::new();
+    let mut amounts = Evidence::default();
+    for (kinds, own) in kinds.iter().zip(&own) {
+        for ((name, value), e) in kinds.iter().zip(own) {
             match value {
-                Some(Value::Timestamp | Value::Date) => dates.push(ca),
-                Some(Value::Money) => amounts.push(ca),
+                Some(Value::Timestamp | Value::Date) => match dates_by_name.iter_mut().find(|(n, _)| n == name) {
+                    Some((_, acc)) => *acc = acc.add(*e),
+                    None => dates_by_name.push((name.clone(), *e)),
+                },
+                Some(Value::Money) => amounts = amounts.add(*e),
                 _ => {}
             }
         }
     }
-    Locale::from_evidence(&dates, &amounts, default_order)
+    files
+        .iter()
+        .zip(kinds.iter().zip(&own))
+        .map(|((_, _, preset), (kinds, own))| {
+            let default_order = preset.map_or(DayOrder::DayFirst, |p| p.day_order);
+            kinds
+                .iter()
+                .zip(own)
+                .map(|((name, value), e)| {
+                    let wider = match value {
+                        Some(Value::Money) => amounts,
+                        _ => dates_by_name
+                            .iter()
+                            .find(|(n, _)| n == name)
+                            .map_or_else(Evidence::default, |(_, w)| *w),
+                    };
+                    Locale::decide(*e, wider, default_order)
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// Frames of several files as one: the union of their columns, in order of first appearance;

@@ -285,20 +285,31 @@ pub fn parse_number(raw: &str, ambiguous: Option<Decimal>) -> Cell<f64> {
 /// Everything `fast_number` leaves: signs, spaces, currencies, percentages, locales, words.
 #[inline(never)]
 fn parse_number_slow(raw: &str, ambiguous: Option<Decimal>) -> Cell<f64> {
+    // accounting negatives, (1,234), and the Unicode minus sign: one of them, once
     let s = trim(raw);
-    // accounting negatives, (1,234), and the Unicode minus sign
-    if let Some(inner) = s.strip_prefix('(').and_then(|r| r.strip_suffix(')')) {
-        return match parse_number_slow(inner, ambiguous) {
-            Cell::Value(v) if v >= 0.0 => Cell::Value(-v),
-            Cell::Missing => Cell::Missing,
+    let negated = s
+        .strip_prefix('(')
+        .and_then(|r| r.strip_suffix(')'))
+        .or_else(|| s.strip_prefix('\u{2212}'));
+    if let Some(inner) = negated {
+        let inner = trim(inner);
+        if inner.starts_with(['(', '-', '+', '\u{2212}']) {
+            return Cell::Bad;
+        }
+        return match parse_plain(inner, ambiguous) {
+            Cell::Value(v) if v > 0.0 => Cell::Value(-v),
+            Cell::Value(v) if v == 0.0 => Cell::Value(0.0),
+            Cell::Missing if !inner.is_empty() => Cell::Missing,
             _ => Cell::Bad,
         };
     }
-    if let Some(rest) = s.strip_prefix('\u{2212}') {
-        return match parse_number_slow(rest, ambiguous) {
-            Cell::Value(v) if v >= 0.0 => Cell::Value(-v),
-            _ => Cell::Bad,
-        };
+    parse_plain(s, ambiguous)
+}
+
+/// A number without accounting parentheses: sign, currency, percent, multiplier, separators.
+fn parse_plain(s: &str, ambiguous: Option<Decimal>) -> Cell<f64> {
+    if let Some(v) = fast_number(s.as_bytes(), ambiguous) {
+        return Cell::Value(v);
     }
     if !s.as_bytes().first().is_some_and(u8::is_ascii_digit) && is_missing(s) {
         return Cell::Missing;
@@ -863,6 +874,10 @@ mod tests {
         assert_eq!(n("1\u{a0}234\u{a0}567"), Cell::Value(1_234_567.0));
         assert_eq!(n("(1,234)"), Cell::Value(-1234.0));
         assert_eq!(n("\u{2212}12"), Cell::Value(-12.0));
+        assert_eq!(n("((1))"), Cell::Bad);
+        assert_eq!(n("()"), Cell::Bad);
+        assert_eq!(n("(0)"), Cell::Value(0.0));
+        assert_eq!(n(&format!("{}1{}", "(".repeat(5000), ")".repeat(5000))), Cell::Bad);
     }
 
     #[test]
