@@ -75,7 +75,8 @@ impl Evidence {
         }
     }
 
-    pub fn add(self, other: Evidence) -> Evidence {
+    /// Both columns' evidence together.
+    pub fn and(self, other: Evidence) -> Evidence {
         Evidence {
             day_first: self.day_first || other.day_first,
             month_first: self.month_first || other.month_first,

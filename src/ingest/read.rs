@@ -455,10 +455,10 @@ fn column_locales(files: &[MappedFile], opts: &Options) -> Vec<Vec<Locale>> {
         for ((name, value), e) in kinds.iter().zip(own) {
             match value {
                 Some(Value::Timestamp | Value::Date) => match dates_by_name.iter_mut().find(|(n, _)| n == name) {
-                    Some((_, acc)) => *acc = acc.add(*e),
+                    Some((_, acc)) => *acc = acc.and(*e),
                     None => dates_by_name.push((name.clone(), *e)),
                 },
-                Some(Value::Money) => amounts = amounts.add(*e),
+                Some(Value::Money) => amounts = amounts.and(*e),
                 _ => {}
             }
         }

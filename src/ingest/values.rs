@@ -297,8 +297,7 @@ fn parse_number_slow(raw: &str, ambiguous: Option<Decimal>) -> Cell<f64> {
             return Cell::Bad;
         }
         return match parse_plain(inner, ambiguous) {
-            Cell::Value(v) if v > 0.0 => Cell::Value(-v),
-            Cell::Value(v) if v == 0.0 => Cell::Value(0.0),
+            Cell::Value(v) if v >= 0.0 => Cell::Value(if v > 0.0 { -v } else { 0.0 }),
             Cell::Missing if !inner.is_empty() => Cell::Missing,
             _ => Cell::Bad,
         };
