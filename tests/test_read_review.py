@@ -159,3 +159,20 @@ def test_decimals_and_wide_integers_read_as_numbers(tmp_path):
     frame = pl.DataFrame({"post_id": ["p1"], "spend": [decimal.Decimal("12.50")]})
     frame.write_parquet(tmp_path / "bq.parquet")
     assert sk.read_posts(tmp_path / "bq.parquet")["spend"].to_list() == [12.5]
+
+
+def test_an_excel_sheet_by_name_or_position(tmp_path):
+    import xlsxwriter
+
+    path = tmp_path / "linkedin.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    book.add_worksheet("Metrics").write_row(0, 0, ["Date", "Impressions"])
+    posts = book.add_worksheet("All posts")
+    posts.write_row(0, 0, ["Post title", "Post link", "Created date", "Impressions", "Likes", "Reposts"])
+    posts.write_row(1, 0, ["Launch", "https://lnkd.in/a", "08/25/2026", "1,200", "30", "4"])
+    book.close()
+    for sheet in ("All posts", 2):
+        frame = sk.read_posts(path, sheet=sheet, defaults={"account_id": "acme"})
+        assert frame.select("post_id", "impressions", "shares").rows() == [("https://lnkd.in/a", 1200, 4)]
+    first = sk.read_posts(path, defaults={"account_id": "acme"})  # the first sheet: metrics, no posts
+    assert "post_id" not in first.columns and first.height == 0

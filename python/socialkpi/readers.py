@@ -279,8 +279,8 @@ def _decode_lazily(path: str, head: bytes) -> tuple[str | None, str]:
         return None, "utf-8"
 
 
-def _read_file(path: str, encoding: str | None) -> tuple[pl.DataFrame, str]:
-    frame, used = _read_any(path, encoding)
+def _read_file(path: str, encoding: str | None, sheet: str | int | None = None) -> tuple[pl.DataFrame, str]:
+    frame, used = _read_any(path, encoding, sheet)
     # a NUL in a header (a file read in the wrong encoding) cannot cross the Arrow C interface
     nul = {c: c.replace("\x00", "") or "column" for c in frame.columns if "\x00" in c}
     return _crossable(frame.rename(nul) if nul else frame), used
@@ -296,13 +296,17 @@ def _crossable(frame: pl.DataFrame) -> pl.DataFrame:
 _WIDE_INTS = tuple(t for t in (getattr(pl, "Int128", None), getattr(pl, "UInt128", None)) if t is not None)
 
 
-def _read_any(path: str, encoding: str | None) -> tuple[pl.DataFrame, str]:
+def _read_any(path: str, encoding: str | None, sheet: str | int | None) -> tuple[pl.DataFrame, str]:
     lower = path.lower()
     try:
         if lower.endswith(_PARQUET):
             return pl.read_parquet(path), "parquet"
         if lower.endswith(_EXCEL):
-            return pl.read_excel(path, engine="calamine", infer_schema_length=0), "excel"
+            # a sheet by name, or by position from 1 (default: the first)
+            which: dict[str, Any] = (
+                {"sheet_name": sheet} if isinstance(sheet, str) else {"sheet_id": sheet or 1}
+            )
+            return pl.read_excel(path, engine="calamine", infer_schema_length=0, **which), "excel"
         if lower.endswith(_JSONL):
             with open(path, "rb") as fh:
                 array = fh.read(4096).lstrip().startswith(b"[")
@@ -344,6 +348,7 @@ def _read(
     year: int | None,
     encoding: str | None,
     progress: bool | None,
+    sheet: str | int | None = None,
 ) -> pl.DataFrame:
     paths = _expand(source)
     bar = _progress(len(paths), progress, f"reading {table}")
@@ -352,7 +357,7 @@ def _read(
     try:
         for path in paths:
             with _core._SmallPages():  # see src/pages.rs: fresh buffers fill faster
-                frame, used = _read_file(path, encoding)
+                frame, used = _read_file(path, encoding, sheet)
             frames.append((path, _PolarsTable(frame)))
             encodings[path] = used
             if bar is not None:
@@ -422,6 +427,8 @@ _DOC = """Reads {what} exports into the canonical ``{table}`` table that :func:`
         from December into January, the year of the January dates.
     encoding
         Force an encoding instead of detecting it.
+    sheet
+        The sheet of Excel files to read: a name, or a position from 1 (default: the first).
     progress
         A progress bar over files: ``None`` shows it for two or more files on a terminal or
         in a notebook, ``True`` always, ``False`` never.
@@ -454,8 +461,9 @@ def read_posts(
     year: int | None = None,
     encoding: str | None = None,
     progress: bool | None = None,
+    sheet: str | int | None = None,
 ) -> pl.DataFrame:
-    return _read("posts", source, preset, columns, defaults, snapshot, year, encoding, progress)
+    return _read("posts", source, preset, columns, defaults, snapshot, year, encoding, progress, sheet)
 
 
 def read_accounts(
@@ -468,8 +476,9 @@ def read_accounts(
     year: int | None = None,
     encoding: str | None = None,
     progress: bool | None = None,
+    sheet: str | int | None = None,
 ) -> pl.DataFrame:
-    return _read("accounts", source, preset, columns, defaults, snapshot, year, encoding, progress)
+    return _read("accounts", source, preset, columns, defaults, snapshot, year, encoding, progress, sheet)
 
 
 def read_traffic(
@@ -482,8 +491,9 @@ def read_traffic(
     year: int | None = None,
     encoding: str | None = None,
     progress: bool | None = None,
+    sheet: str | int | None = None,
 ) -> pl.DataFrame:
-    return _read("traffic", source, preset, columns, defaults, snapshot, year, encoding, progress)
+    return _read("traffic", source, preset, columns, defaults, snapshot, year, encoding, progress, sheet)
 
 
 read_posts.__doc__ = _DOC.format(what="post", table="posts", repeat="post_id")
