@@ -408,7 +408,8 @@ _DOC = """Reads {what} exports into the canonical ``{table}`` table that :func:`
     source
         A path, ``pathlib.Path``, glob, folder or list of them: CSV / TSV (any separator,
         UTF-8 with or without a byte-order mark, UTF-16, Windows-1252 / Latin-1), Excel
-        (``.xlsx``, first sheet, needs ``fastexcel``), Parquet, JSON lines or a JSON array.
+        (``.xlsx``, the first sheet or ``sheet=``, needs ``fastexcel``), Parquet, JSON lines or
+        a JSON array.
     preset
         A header map of a platform's export (see :func:`reader_presets`). ``None``: each
         file's headers are matched to the presets and the best one is used (reported in
