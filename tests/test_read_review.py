@@ -176,3 +176,24 @@ def test_an_excel_sheet_by_name_or_position(tmp_path):
         assert frame.select("post_id", "impressions", "shares").rows() == [("https://lnkd.in/a", 1200, 4)]
     first = sk.read_posts(path, defaults={"account_id": "acme"})  # the first sheet: metrics, no posts
     assert "post_id" not in first.columns and first.height == 0
+
+
+def test_decimal_columns_work_in_compute_and_unreadable_types_are_schema_errors():
+    import decimal
+
+    posts = pl.DataFrame(
+        {
+            "post_id": ["a", "b"],
+            "account_id": ["x", "x"],
+            "published_at": [dt.datetime(2026, 1, 5), dt.datetime(2026, 1, 6)],
+            "clicks": [10, 0],
+            "spend": [decimal.Decimal("12.50"), decimal.Decimal("2.50")],
+        }
+    )
+    out = sk.compute(posts, kpis=["cost", "cpc"])
+    assert out.row(0) == (15.0, 1.5)
+    pa = pytest.importorskip("pyarrow")
+    table = pa.table({"post_id": ["a"], "account_id": ["x"], "likes": pa.array([1], pa.decimal256(40, 0))})
+    with pytest.raises(sk.SchemaError) as err:
+        sk.compute(table, kpis=["likes"])
+    assert err.value.code == "unsupported_type"

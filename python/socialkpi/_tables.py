@@ -24,11 +24,23 @@ class _PolarsTable:
         self.columns = list(df.columns)
 
     def export(self, names: list[str]) -> list[Any]:
-        return [self._df.get_column(n).__arrow_c_stream__() for n in names]
+        return [_crossable(self._df.get_column(n)).__arrow_c_stream__() for n in names]
 
     @property
     def height(self) -> int:
         return self._df.height
+
+
+_WIDE_INTS = tuple(t for t in (getattr(pl, "Int128", None), getattr(pl, "UInt128", None)) if t is not None)
+
+
+def _crossable(column: pl.Series) -> pl.Series:
+    """Decimals (BigQuery, DuckDB exports) and 128-bit integers as Float64: the core reads
+    numbers as Int64 or Float64 and is built without those types. Other columns cross as
+    they are, zero-copy."""
+    if column.dtype.is_decimal() or column.dtype in _WIDE_INTS:
+        return column.cast(pl.Float64)
+    return column
 
 
 class _LazyTable:
@@ -44,7 +56,7 @@ class _LazyTable:
             self._df = self._lf.select(names).collect(engine="streaming")
         else:
             self._df = pl.DataFrame(height=self._lf.select(pl.len()).collect().item())
-        return [self._df.get_column(n).__arrow_c_stream__() for n in names]
+        return [_crossable(self._df.get_column(n)).__arrow_c_stream__() for n in names]
 
     @property
     def height(self) -> int:

@@ -283,17 +283,7 @@ def _read_file(path: str, encoding: str | None, sheet: str | int | None = None) 
     frame, used = _read_any(path, encoding, sheet)
     # a NUL in a header (a file read in the wrong encoding) cannot cross the Arrow C interface
     nul = {c: c.replace("\x00", "") or "column" for c in frame.columns if "\x00" in c}
-    return _crossable(frame.rename(nul) if nul else frame), used
-
-
-def _crossable(frame: pl.DataFrame) -> pl.DataFrame:
-    """Decimals (BigQuery exports) and 128-bit integers as Float64: the core reads numbers as
-    Int64 or Float64 and is built without those types."""
-    wide = [c for c, t in frame.schema.items() if t.is_decimal() or t in _WIDE_INTS]
-    return frame.with_columns(pl.col(wide).cast(pl.Float64)) if wide else frame
-
-
-_WIDE_INTS = tuple(t for t in (getattr(pl, "Int128", None), getattr(pl, "UInt128", None)) if t is not None)
+    return (frame.rename(nul) if nul else frame), used
 
 
 def _read_any(path: str, encoding: str | None, sheet: str | int | None) -> tuple[pl.DataFrame, str]:
@@ -531,7 +521,6 @@ def _parse(values: Any, kind: str, year: int | None = None, day_first: bool | No
     series = values if isinstance(values, pl.Series) else pl.Series("values", list(values), strict=False)
     if series.dtype == pl.Object:
         series = pl.Series("values", [None if v is None else str(v) for v in series], dtype=pl.String)
-    series = _crossable(series.to_frame()).to_series()
     capsule, _bad, _samples = _core.parse_values(_PolarsTable(series.to_frame()), kind, year, day_first)
     from socialkpi import _ArrowStream
 

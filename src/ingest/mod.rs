@@ -28,18 +28,29 @@ pub unsafe fn series_from_stream(name: &str, stream: *mut ArrowArrayStream) -> R
     // SAFETY: the caller guarantees a valid stream; replacing moves it out so that the
     // capsule's destructor sees a released stream and does nothing.
     let owned = unsafe { std::ptr::replace(stream, ArrowArrayStream::empty()) };
-    // SAFETY: the stream follows the C stream interface (guaranteed by the caller).
-    let mut reader = unsafe { ArrowArrayStreamReader::try_new(Box::new(owned)) }?;
-    let dtype = DataType::from_arrow_field(reader.field());
-    let mut chunks = Vec::new();
-    // SAFETY: arrays come from the same valid stream.
-    while let Some(array) = unsafe { reader.next() } {
-        chunks.push(array?);
-    }
-    if chunks.is_empty() {
-        return Ok(Series::new_empty(name.into(), &dtype));
-    }
-    Ok(Series::try_from((PlSmallStr::from(name), chunks))?)
+    // types the core is built without (Decimal, 128-bit integers, ...) make polars panic
+    let imported = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<Series> {
+        // SAFETY: the stream follows the C stream interface (guaranteed by the caller).
+        let mut reader = unsafe { ArrowArrayStreamReader::try_new(Box::new(owned)) }?;
+        let dtype = DataType::from_arrow_field(reader.field());
+        let mut chunks = Vec::new();
+        // SAFETY: arrays come from the same valid stream.
+        while let Some(array) = unsafe { reader.next() } {
+            chunks.push(array?);
+        }
+        if chunks.is_empty() {
+            return Ok(Series::new_empty(name.into(), &dtype));
+        }
+        Ok(Series::try_from((PlSmallStr::from(name), chunks))?)
+    }));
+    imported.unwrap_or_else(|_| {
+        Err(Error::schema(
+            "unsupported_type",
+            format!(
+                "column '{name}' has a type socialkpi cannot read (such as fixed-size arrays or objects); cast it first, e.g. pl.col('{name}').cast(pl.String)"
+            ),
+        ))
+    })
 }
 
 /// The frame with every column cut at the same row boundaries, so that it leaves as Arrow
