@@ -3,29 +3,38 @@
 Writes the same posts twice (default about 1 GB each): once with humanised counts, once with
 the plain integers they stand for, then times, each in its own process and alternating:
 
-- ``polars``: ``pl.read_csv`` of the plain file (what polars' own reader costs on clean data),
+- ``floor``: ``pl.read_csv`` of the plain file (what polars' own reader costs on clean data),
 - ``socialkpi``: ``sk.read_posts`` of the humanised file (detect the header map, parse every
-  cell, account for every row),
+  cell, check repeats of ``post_id``, account for every row),
+- ``polars``, ``duckdb``, ``pandas``: the humanised file read as text and its counts and
+  timestamps parsed the way an analyst would write it in each,
 
-and prints medians, peak memory and the ratio. It checks first that both give the same counts.
+and prints medians, peak memory and ratios against the floor and socialkpi. It checks first
+that every reader of the humanised file gives the plain file's counts.
 
-    python bench/read.py [--mb 1000] [--rounds 3]
+    python bench/read.py [--mb 1000] [--rounds 3] [--tools floor,socialkpi,polars,duckdb,pandas]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import statistics
-import subprocess
-import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+from run import alternate, medians  # bench/run.py, beside this script
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
 COUNTS = ["impressions", "reach", "likes", "comments", "shares", "saves", "clicks"]
+TOOLS = {
+    "floor": "floor: pl.read_csv, plain integers",
+    "socialkpi": "sk.read_posts, humanised counts",
+    "polars": "hand-written polars, humanised counts",
+    "duckdb": "DuckDB SQL, humanised counts",
+    "pandas": "pandas, humanised counts",
+}
 BYTES_PER_ROW = 73  # about, for the humanised file
 
 
@@ -91,19 +100,76 @@ def generate(mb: int) -> tuple[str, str]:
     return str(human), str(plain)
 
 
+def humanised_polars(human: str) -> object:
+    """What a skilled analyst writes in polars for the humanised file: text in, then each count
+    without its thousands separators, its number times its multiplier."""
+    import polars as pl
+
+    def count(c: str) -> pl.Expr:
+        text = pl.col(c).str.strip_chars().str.replace_all(",", "")
+        number = text.str.extract(r"^([0-9.]+)", 1).cast(pl.Float64)
+        times = (
+            pl.when(text.str.ends_with("K") | text.str.ends_with("k"))
+            .then(1e3)
+            .when(text.str.ends_with("m") | text.str.ends_with("M"))
+            .then(1e6)
+            .otherwise(1.0)
+        )
+        return (number * times).round(0).cast(pl.Int64).alias(c)
+
+    return pl.read_csv(human, infer_schema=False).with_columns(
+        *(count(c) for c in COUNTS), pl.col("published_at").str.to_datetime()
+    )
+
+
+def humanised_duckdb(human: str) -> object:
+    import duckdb
+
+    def count(c: str) -> str:
+        t = f"replace(trim({c}), ',', '')"
+        times = f"CASE WHEN {t} ILIKE '%k' THEN 1e3 WHEN {t} ILIKE '%m' THEN 1e6 ELSE 1 END"
+        return f"CAST(round(CAST(regexp_extract({t}, '^([0-9.]+)', 1) AS DOUBLE) * {times}) AS BIGINT) AS {c}"
+
+    sql = (
+        f"SELECT post_id, account_id, platform, CAST(published_at AS TIMESTAMP) AS published_at, "
+        f"{', '.join(count(c) for c in COUNTS)} FROM read_csv('{human}', all_varchar = true)"
+    )
+    return duckdb.sql(sql).pl()
+
+
+def humanised_pandas(human: str) -> object:
+    import numpy as np
+    import pandas as pd
+
+    df = pd.read_csv(human, dtype=str)
+    for c in COUNTS:
+        text = df[c].str.strip().str.replace(",", "", regex=False)
+        times = np.where(
+            text.str.endswith(("K", "k")), 1e3, np.where(text.str.endswith(("m", "M")), 1e6, 1.0)
+        )
+        df[c] = (pd.to_numeric(text.str.rstrip("KkMm")) * times).round().astype("Int64")
+    df["published_at"] = pd.to_datetime(df["published_at"])
+    return df
+
+
 def run(tool: str, human: str, plain: str) -> object:
     import polars as pl
     import socialkpi as sk
 
-    if tool == "polars":
-        return pl.read_csv(plain)
-    return sk.read_posts(human)
+    readers: dict[str, Callable[[], object]] = {
+        "floor": lambda: pl.read_csv(plain),
+        "socialkpi": lambda: sk.read_posts(human),
+        "polars": lambda: humanised_polars(human),
+        "duckdb": lambda: humanised_duckdb(human),
+        "pandas": lambda: humanised_pandas(human),
+    }
+    return readers[tool]()
 
 
 def worker(tool: str, human: str, plain: str) -> None:
     import polars  # noqa: F401  (imports are not what is timed)
     import socialkpi  # noqa: F401
-    from run import peak_mb  # bench/run.py, beside this script
+    from run import peak_mb
 
     t = time.perf_counter()
     frame = run(tool, human, plain)
@@ -111,22 +177,26 @@ def worker(tool: str, human: str, plain: str) -> None:
 
 
 def check(human: str, plain: str) -> str:
+    """Every reader of the humanised file must give the plain file's counts."""
     import polars as pl
     import socialkpi as sk
 
-    a, b = sk.read_posts(human), pl.read_csv(plain)
-    for c in COUNTS:
-        if a[c].to_list() != b[c].to_list():
-            return f"DISAGREE in {c}"
-    report = sk.read_report(a)
+    expected = pl.read_csv(plain).select(COUNTS)
+    frames = {t: pl.DataFrame(run(t, human, plain)).select(COUNTS) for t in TOOLS if t != "floor"}
+    for tool, frame in frames.items():
+        for c in COUNTS:
+            if frame[c].to_list() != expected[c].to_list():
+                return f"DISAGREE: {tool} in {c}"
+    report = sk.read_report(sk.read_posts(human))
     assert report is not None
-    return f"agree on {len(COUNTS)} count columns of {a.height:,} rows (preset {report.preset}, dropped {report.rows_dropped})"
+    return f"{', '.join(frames)} agree with the plain file on {len(COUNTS)} count columns of {expected.height:,} rows (socialkpi: preset {report.preset}, dropped {report.rows_dropped})"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--mb", type=int, default=1000)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--tools", default=",".join(TOOLS))
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--data", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -136,24 +206,16 @@ def main() -> None:
     human, plain = generate(args.mb)
     print(f"reading a {Path(human).stat().st_size / 1e6:.0f} MB CSV export with humanised counts")
     print(check(human, plain), flush=True)
-    tools = ["polars", "socialkpi"]
-    results: dict[str, list[dict[str, float]]] = {t: [] for t in tools}
-    for r in range(args.rounds):
-        for tool in tools if r % 2 == 0 else tools[::-1]:
-            cmd = [sys.executable, __file__, "--worker", tool, "--data", human, plain]
-            done = subprocess.run(cmd, capture_output=True, text=True, env=os.environ)
-            if done.returncode != 0:
-                print(f"{tool} failed: {done.stderr.strip().splitlines()[-1:]}", flush=True)
-                continue
-            results[tool].append(json.loads(done.stdout.strip().splitlines()[-1]))
-    med = {t: statistics.median(x["seconds"] for x in v) for t, v in results.items() if v}
-    print(f"\n{'tool':<34}{'median s':>10}{'x polars':>10}{'peak MB':>10}")
-    names = {"polars": "pl.read_csv, plain integers", "socialkpi": "sk.read_posts, humanised counts"}
+    tools = [t for t in args.tools.split(",") if t in TOOLS]
+    results = alternate(tools, args.rounds, lambda tool: [__file__, "--worker", tool, "--data", human, plain])
+    med = medians(results)
+    print(f"\n{'tool':<44}{'median s':>10}{'x floor':>9}{'x socialkpi':>13}{'peak MB':>10}")
     for t in tools:
         if t in med:
             peak = max(x["peak_mb"] for x in results[t])
-            ratio = f"{med[t] / med['polars']:.2f}" if "polars" in med else "-"
-            print(f"{names[t]:<34}{med[t]:>10.2f}{ratio:>10}{peak:>10.0f}")
+            vs_floor = f"{med[t] / med['floor']:.2f}" if "floor" in med else "-"
+            vs_sk = f"{med[t] / med['socialkpi']:.2f}" if "socialkpi" in med else "-"
+            print(f"{TOOLS[t]:<44}{med[t]:>10.2f}{vs_floor:>9}{vs_sk:>13}{peak:>10.0f}")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -88,6 +89,28 @@ def worker(tool: str, posts: str, accounts: str, funnel: str | None = None) -> N
     print(json.dumps(out))
 
 
+def alternate(
+    tools: list[str], rounds: int, args_of: Callable[[str], list[str]]
+) -> dict[str, list[dict[str, float]]]:
+    """Runs each tool in its own process, `rounds` times, reversing the order every other round;
+    a worker prints one JSON line (seconds, peak_mb, ...) last."""
+    results: dict[str, list[dict[str, float]]] = {t: [] for t in tools}
+    for r in range(rounds):
+        for tool in tools if r % 2 == 0 else tools[::-1]:
+            done = subprocess.run(
+                [sys.executable, *args_of(tool)], capture_output=True, text=True, env=os.environ
+            )
+            if done.returncode != 0:
+                print(f"{tool} failed: {done.stderr.strip().splitlines()[-1:]}", flush=True)
+                continue
+            results[tool].append(json.loads(done.stdout.strip().splitlines()[-1]))
+    return results
+
+
+def medians(results: dict[str, list[dict[str, float]]]) -> dict[str, float]:
+    return {t: statistics.median(x["seconds"] for x in v) for t, v in results.items() if v}
+
+
 def check_agreement(posts: str, accounts: str) -> str:
     """socialkpi and the hand-written polars report must agree before speed means anything."""
     sys.path.insert(0, str(HERE))
@@ -145,19 +168,11 @@ def main() -> None:
             f"socialkpi vs peers: account x month report of 24 KPIs, {args.posts:,} posts, {args.accounts:,} accounts"
         )
         print(check_agreement(posts, accounts), flush=True)
-    results: dict[str, list[dict[str, float]]] = {t: [] for t in tools}
-    for r in range(args.rounds):
-        order = tools if r % 2 == 0 else list(reversed(tools))
-        for tool in order:
-            cmd = [sys.executable, __file__, "--worker", tool, "--data", posts, accounts]
-            if funnel_data:
-                cmd += ["--funnel-data", funnel_data]
-            done = subprocess.run(cmd, capture_output=True, text=True, env=os.environ)
-            if done.returncode != 0:
-                print(f"{tool} failed: {done.stderr.strip().splitlines()[-1:]}", flush=True)
-                continue
-            results[tool].append(json.loads(done.stdout.strip().splitlines()[-1]))
-    med = {t: statistics.median(x["seconds"] for x in v) for t, v in results.items() if v}
+    extra = ["--funnel-data", funnel_data] if funnel_data else []
+    results = alternate(
+        tools, args.rounds, lambda tool: [__file__, "--worker", tool, "--data", posts, accounts, *extra]
+    )
+    med = medians(results)
     floor = med.get("floor")
     print(f"\n{'tool':<12}{'median s':>10}{'x floor':>9}{'x socialkpi':>13}{'peak MB':>10}")
     for t in tools:

@@ -378,10 +378,7 @@ pub fn read_table<'py>(
         snapshot,
         year,
     };
-    let result = py.detach(|| {
-        let _pages = crate::pages::SmallPages::new();
-        catch(|| ingest::read::read(raw, &opts))
-    });
+    let result = py.detach(|| catch(|| ingest::read::read(raw, &opts)));
     let (frame, report) = settle(py, result, None)?;
     let cap = export_frame(py, frame)?;
     let details = PyDict::new(py);
@@ -473,8 +470,8 @@ pub fn reader_presets() -> Vec<PresetRow> {
         .collect()
 }
 
-/// `with SmallPages():` turns transparent huge pages off for the block (see `pages`), for
-/// work done in Python polars on the core's behalf, such as the readers' CSV reads.
+/// `with _SmallPages():` turns transparent huge pages off for the block (see `pages`): the
+/// readers hold it over a whole read, Python polars' CSV reads and the core's parsing.
 #[pyclass(frozen, name = "_SmallPages")]
 pub struct SmallPages {
     guard: std::sync::Mutex<Option<crate::pages::SmallPages>>,

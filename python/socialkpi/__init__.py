@@ -32,7 +32,7 @@ from typing import Any, Literal
 import polars as pl
 
 from socialkpi import _core, datasets
-from socialkpi._tables import as_table
+from socialkpi._tables import _ArrowStream, as_table
 from socialkpi.exceptions import (
     DefinitionError,
     EngineError,
@@ -81,16 +81,6 @@ __all__ = [
     "reader_presets",
     "sources",
 ]
-
-
-class _ArrowStream:
-    """Holds the core's result capsule so that polars can import it (Arrow PyCapsule protocol)."""
-
-    def __init__(self, capsule: Any) -> None:
-        self._capsule = capsule
-
-    def __arrow_c_stream__(self, requested_schema: Any = None) -> Any:
-        return self._capsule
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,16 @@ import polars as pl
 from socialkpi.exceptions import KpiError
 
 
+class _ArrowStream:
+    """Holds the core's result capsule so that polars can import it (Arrow PyCapsule protocol)."""
+
+    def __init__(self, capsule: Any) -> None:
+        self._capsule = capsule
+
+    def __arrow_c_stream__(self, requested_schema: Any = None) -> Any:
+        return self._capsule
+
+
 class _PolarsTable:
     """A polars DataFrame: each needed column crosses zero-copy as its own Arrow stream."""
 

@@ -22,7 +22,7 @@ from typing import Any, Literal, Union
 import polars as pl
 
 from socialkpi import _core
-from socialkpi._tables import _PolarsTable
+from socialkpi._tables import _ArrowStream, _PolarsTable
 from socialkpi.exceptions import InputError, KpiError, QueryError
 
 Source = Union[str, "os.PathLike[str]", Sequence[Union[str, "os.PathLike[str]"]]]
@@ -152,30 +152,34 @@ def _expand(source: Source) -> list[str]:
     return paths
 
 
-def _decode(raw: bytes, encoding: str | None) -> tuple[str | None, str]:
-    """(text, encoding): text is None when the bytes are UTF-8 and polars can read them as
-    they are."""
+def _whole(path: str) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
+def _decode(path: str, head: bytes, encoding: str | None) -> tuple[str | None, str]:
+    """(text, encoding) of a text file from its first block: text is None when the file is
+    UTF-8 and polars can read it as it is; otherwise the whole file decoded."""
     if encoding is not None:
         try:
-            codecs.lookup(encoding)
+            name = codecs.lookup(encoding).name
         except LookupError:
             raise _error(
                 QueryError, "unknown_encoding", f"encoding={encoding!r} is not an encoding Python knows"
             ) from None
-        name = codecs.lookup(encoding).name
-        if name in ("utf-8", "utf-8-sig") and not raw.startswith(codecs.BOM_UTF16_LE + b"\x00"):
-            return None, "utf-8"
-        return raw.decode(encoding, errors="replace"), name
-    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return raw.decode("utf-16"), "utf-16"
-    if raw.startswith(codecs.BOM_UTF8):
+        if name in ("utf-8", "utf-8-sig"):
+            return None, name
+        return _whole(path).decode(encoding, errors="replace"), name
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return _whole(path).decode("utf-16"), "utf-16"
+    if head.startswith(codecs.BOM_UTF8):
         return None, "utf-8-sig"
     try:
-        raw.decode("utf-8")
-        return None, "utf-8"
-    except UnicodeDecodeError:
-        pass
-    return _decode_windows(raw)
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:  # not just a character cut at the block's end
+            return _decode_windows(_whole(path))
+    return None, "utf-8"
 
 
 def _decode_windows(raw: bytes) -> tuple[str, str]:
@@ -228,12 +232,7 @@ def _read_text(path: str, encoding: str | None) -> tuple[pl.DataFrame, str]:
         and encoding is None
     ):
         raise _error(InputError, "not_a_table", f"'{path}' is not a text table (it holds binary data)")
-    text: str | None
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or encoding is not None:
-        with open(path, "rb") as fh:
-            text, used = _decode(fh.read(), encoding)
-    else:
-        text, used = _decode_lazily(path, head)
+    text, used = _decode(path, head, encoding)
     sample = text[: 1 << 15] if text is not None else head.decode("utf-8", errors="replace")
     sep, skip = _layout(sample, path)
     source: Any = path if text is None else io.BytesIO(text.lstrip("\ufeff").encode("utf-8"))
@@ -249,8 +248,7 @@ def _read_text(path: str, encoding: str | None) -> tuple[pl.DataFrame, str]:
     except pl.exceptions.ComputeError as exc:
         if text is None and "utf-8" in str(exc).lower():
             # invalid UTF-8 past the first block: read it as the Windows code page
-            with open(path, "rb") as fh:
-                decoded, used = _decode_windows(fh.read())
+            decoded, used = _decode_windows(_whole(path))
             source = io.BytesIO(decoded.encode("utf-8"))
             frame = pl.read_csv(
                 source, separator=sep, skip_rows=skip, infer_schema=False, truncate_ragged_lines=True
@@ -262,21 +260,6 @@ def _read_text(path: str, encoding: str | None) -> tuple[pl.DataFrame, str]:
     if frame.width == 0:
         raise _error(InputError, "not_a_table", f"'{path}' holds no table (no header line)")
     return frame, used
-
-
-def _decode_lazily(path: str, head: bytes) -> tuple[str | None, str]:
-    """UTF-8 files are handed to polars as they are; a file whose first block is not UTF-8 is
-    decoded whole (cp1252, else Latin-1)."""
-    if head.startswith(codecs.BOM_UTF8):
-        return None, "utf-8-sig"
-    try:
-        head.decode("utf-8")
-        return None, "utf-8"
-    except UnicodeDecodeError as exc:
-        if exc.start < len(head) - 4:  # not just a character cut at the block's end
-            with open(path, "rb") as fh:
-                return _decode(fh.read(), None)
-        return None, "utf-8"
 
 
 def _read_file(path: str, encoding: str | None, sheet: str | int | None = None) -> tuple[pl.DataFrame, str]:
@@ -344,28 +327,27 @@ def _read(
     bar = _progress(len(paths), progress, f"reading {table}")
     frames: list[tuple[str, Any]] = []
     encodings: dict[str, str] = {}
-    try:
-        for path in paths:
-            with _core._SmallPages():  # see src/pages.rs: fresh buffers fill faster
+    # small pages while fresh buffers fill: the files' text and the parsed columns (src/pages.rs)
+    with _core._SmallPages():
+        try:
+            for path in paths:
                 frame, used = _read_file(path, encoding, sheet)
-            frames.append((path, _PolarsTable(frame)))
-            encodings[path] = used
+                frames.append((path, _PolarsTable(frame)))
+                encodings[path] = used
+                if bar is not None:
+                    bar.update(1)
+        finally:
             if bar is not None:
-                bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
-    capsule, details = _core.read_table(
-        table,
-        frames,
-        preset=preset,
-        columns=[(str(k), str(v)) for k, v in (columns or {}).items()],
-        defaults=[(str(k), _default_text(v)) for k, v in (defaults or {}).items()],
-        snapshot=snapshot,
-        year=year,
-    )
-    from socialkpi import _ArrowStream
-
+                bar.close()
+        capsule, details = _core.read_table(
+            table,
+            frames,
+            preset=preset,
+            columns=[(str(k), str(v)) for k, v in (columns or {}).items()],
+            defaults=[(str(k), _default_text(v)) for k, v in (defaults or {}).items()],
+            snapshot=snapshot,
+            year=year,
+        )
     out = pl.DataFrame(_ArrowStream(capsule))
     report = ReadReport(
         table=table,
@@ -522,8 +504,6 @@ def _parse(values: Any, kind: str, year: int | None = None, day_first: bool | No
     if series.dtype == pl.Object:
         series = pl.Series("values", [None if v is None else str(v) for v in series], dtype=pl.String)
     capsule, _bad, _samples = _core.parse_values(_PolarsTable(series.to_frame()), kind, year, day_first)
-    from socialkpi import _ArrowStream
-
     return pl.DataFrame(_ArrowStream(capsule)).to_series()
 
 

@@ -177,38 +177,38 @@ pub(super) fn repeated_ids(
     Ok((extra, repeated.iter().take(3).map(|(v, _)| (*v).to_string()).collect()))
 }
 
-/// Hashes that occur more than once: partitioned by their top bits so that each partition's
-/// set stays in cache, partitions checked in parallel.
+/// Hashes that occur more than once: each batch is split by the hashes' top bits (batches in
+/// parallel), then each part's set, which stays in cache, is checked on its own (in parallel).
 pub(super) fn repeated_hashes(hashes: &[Vec<u64>]) -> PlHashSet<u64> {
     const BITS: u32 = 8;
     let parts = 1usize << BITS;
-    let bucket = |h: u64| (h >> (64 - BITS)) as usize;
-    let mut counts = vec![0usize; parts + 1];
-    for h in hashes.iter().flatten() {
-        counts[bucket(*h) + 1] += 1;
-    }
-    for i in 1..=parts {
-        counts[i] += counts[i - 1];
-    }
-    let total = counts[parts];
-    let mut sorted = vec![0u64; total];
-    let mut next = counts.clone();
-    for h in hashes.iter().flatten() {
-        let b = bucket(*h);
-        sorted[next[b]] = *h;
-        next[b] += 1;
-    }
-    let found: Vec<Vec<u64>> = THREAD_POOL.install(|| {
+    THREAD_POOL.install(|| {
+        let split: Vec<Vec<Vec<u64>>> = hashes
+            .par_iter()
+            .map(|batch| {
+                let mut out: Vec<Vec<u64>> = (0..parts)
+                    .map(|_| Vec::with_capacity(batch.len() / parts + batch.len() / (4 * parts)))
+                    .collect();
+                for &h in batch {
+                    out[(h >> (64 - BITS)) as usize].push(h);
+                }
+                out
+            })
+            .collect();
         (0..parts)
             .into_par_iter()
-            .map(|b| {
-                let part = &sorted[counts[b]..counts[b + 1]];
-                let mut set: PlHashSet<u64> = PlHashSet::with_capacity_and_hasher(part.len(), Default::default());
-                part.iter().copied().filter(|h| !set.insert(*h)).collect()
+            .flat_map_iter(|b| {
+                let total = split.iter().map(|p| p[b].len()).sum();
+                let mut set: PlHashSet<u64> = PlHashSet::with_capacity_and_hasher(total, Default::default());
+                let repeated: Vec<u64> = split
+                    .iter()
+                    .flat_map(|p| p[b].iter().copied())
+                    .filter(|h| !set.insert(*h))
+                    .collect();
+                repeated
             })
             .collect()
-    });
-    found.into_iter().flatten().collect()
+    })
 }
 
 // ---- followers at post --------------------------------------------------------------------

@@ -541,44 +541,21 @@ pub fn contract_status(
 pub fn repeated_rows(column: &Column) -> Result<u64> {
     use rayon::prelude::*;
     const PIECE: usize = 1 << 18;
-    const BITS: u32 = 8;
     let state = PlRandomState::default();
     let s = column.as_materialized_series().cast(&DataType::String)?;
     let ca = s.str()?;
     let n = ca.len();
-    let candidates: PlHashSet<u64> = polars_core::runtime::THREAD_POOL.install(|| -> Result<PlHashSet<u64>> {
-        // each piece hashes its ids into buckets by their top bits; each bucket is then
-        // checked on its own, so that neither step runs on one core
-        let buckets: Vec<Vec<Vec<u64>>> = (0..n.div_ceil(PIECE))
+    // hashed in parallel pieces: a reader meets a whole file at once
+    let hashes: Vec<Vec<u64>> = polars_core::runtime::THREAD_POOL.install(|| {
+        (0..n.div_ceil(PIECE))
             .into_par_iter()
-            .map(|k| -> Result<Vec<Vec<u64>>> {
-                let piece = ca
-                    .slice((k * PIECE) as i64, PIECE.min(n - k * PIECE))
-                    .into_series()
-                    .into_column();
-                let mut out: Vec<Vec<u64>> = (0..1usize << BITS)
-                    .map(|_| Vec::with_capacity((PIECE >> BITS) + (PIECE >> (BITS + 2))))
-                    .collect();
-                for h in pass::id_hashes(&piece, &state)? {
-                    out[(h >> (64 - BITS)) as usize].push(h);
-                }
-                Ok(out)
+            .map(|k| {
+                let piece = ca.slice((k * PIECE) as i64, PIECE.min(n - k * PIECE));
+                pass::id_hashes(&piece.into_series().into_column(), &state)
             })
-            .collect::<Result<_>>()?;
-        Ok((0..1usize << BITS)
-            .into_par_iter()
-            .flat_map_iter(|b| {
-                let total = buckets.iter().map(|p| p[b].len()).sum();
-                let mut set: PlHashSet<u64> = PlHashSet::with_capacity_and_hasher(total, Default::default());
-                let repeated: Vec<u64> = buckets
-                    .iter()
-                    .flat_map(|p| p[b].iter().copied())
-                    .filter(|h| !set.insert(*h))
-                    .collect();
-                repeated
-            })
-            .collect())
+            .collect::<Result<_>>()
     })?;
+    let candidates = kernel::repeated_hashes(&hashes);
     Ok(kernel::repeated_ids(column, Some(&candidates), &state)?.0)
 }
 

@@ -236,45 +236,6 @@ fn map_primitive<T: NumericNative>(
     (values, validity.into(), holds, bad, samples)
 }
 
-/// Runs `f` over a text column in parallel pieces; collects values, bad cells and samples.
-fn map_text<T: Send>(ca: &StringChunked, f: impl Fn(&str) -> Cell<T> + Sync) -> (Vec<Option<T>>, usize, Vec<String>) {
-    let n = ca.len();
-    let pieces: Vec<(Vec<Option<T>>, usize, Vec<String>)> = (0..n.div_ceil(PIECE))
-        .into_par_iter()
-        .map(|k| {
-            let piece = ca.slice((k * PIECE) as i64, PIECE.min(n - k * PIECE));
-            let mut out = Vec::with_capacity(piece.len());
-            let (mut bad, mut samples) = (0usize, Vec::new());
-            for v in piece.iter() {
-                out.push(match v.map(&f) {
-                    None | Some(Cell::Missing) => None,
-                    Some(Cell::Value(x)) => Some(x),
-                    Some(Cell::Bad) => {
-                        bad += 1;
-                        if samples.len() < 3 {
-                            samples.push(v.unwrap_or_default().to_string());
-                        }
-                        None
-                    }
-                });
-            }
-            (out, bad, samples)
-        })
-        .collect();
-    let mut values = Vec::with_capacity(n);
-    let (mut bad, mut samples) = (0, Vec::new());
-    for (v, b, s) in pieces {
-        values.extend(v);
-        bad += b;
-        for x in s {
-            if samples.len() < 3 && !samples.contains(&x) {
-                samples.push(x);
-            }
-        }
-    }
-    (values, bad, samples)
-}
-
 pub(super) fn parse_column(
     s: &Series,
     value: Value,
@@ -350,9 +311,9 @@ pub(super) fn parse_column(
             if untouched {
                 return Ok(Parsed::kept(s.clone()));
             }
-            let (vals, _, _) = map_text(ca, clean);
+            let cleaned = ca.iter().map(|v| v.map(str::trim).filter(|t| !values::is_missing(t)));
             Ok(Parsed::kept(
-                StringChunked::from_iter_options(name, vals.into_iter()).into_series(),
+                StringChunked::from_iter_options(name, cleaned).into_series(),
             ))
         }
         Value::Count | Value::Money => parse_numbers(s, value == Value::Count, locale.decimal),

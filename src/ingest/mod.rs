@@ -226,7 +226,7 @@ pub fn count_expr(name: &str, dtype: &DataType, table: &str) -> Result<Expr> {
         Err(Error::schema(
             "not_numeric",
             format!(
-                "column '{name}' of {table} holds {dtype} values, not numbers; parse it first, e.g. pl.col('{name}').str.replace_all(',', '').cast(pl.Int64), or read the file with sk.read_posts later"
+                "column '{name}' of {table} holds {dtype} values, not numbers; parse it first, e.g. pl.col('{name}').str.replace_all(',', '').cast(pl.Int64), or read the file with sk.read_posts, which parses humanised counts"
             ),
         ))
     }

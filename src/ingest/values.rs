@@ -678,7 +678,7 @@ pub fn parse_stamp(raw: &str, order: DayOrder, year: Option<i32>) -> Cell<Stamp>
         return Cell::Value(st);
     }
     let s = trim(raw);
-    if s.len() <= 10 && MISSING.iter().any(|m| s.eq_ignore_ascii_case(m)) {
+    if is_missing(s) {
         return Cell::Missing;
     }
     match read_stamp(s, order, year) {
