@@ -106,19 +106,16 @@ def humanised_polars(human: str) -> object:
     import polars as pl
 
     def count(c: str) -> pl.Expr:
-        text = pl.col(c).str.strip_chars().str.replace_all(",", "")
-        number = text.str.extract(r"^([0-9.]+)", 1).cast(pl.Float64)
+        text = pl.col(c).str.replace_all(",", "", literal=True)
+        last = text.str.slice(-1)
         times = (
-            pl.when(text.str.ends_with("K") | text.str.ends_with("k"))
-            .then(1e3)
-            .when(text.str.ends_with("m") | text.str.ends_with("M"))
-            .then(1e6)
-            .otherwise(1.0)
+            pl.when(last.is_in(["K", "k"])).then(1e3).when(last.is_in(["m", "M"])).then(1e6).otherwise(1.0)
         )
+        number = pl.when(times > 1).then(text.str.head(-1)).otherwise(text).cast(pl.Float64)
         return (number * times).round(0).cast(pl.Int64).alias(c)
 
     return pl.read_csv(human, infer_schema=False).with_columns(
-        *(count(c) for c in COUNTS), pl.col("published_at").str.to_datetime()
+        *(count(c) for c in COUNTS), pl.col("published_at").str.to_datetime("%Y-%m-%d %H:%M:%S")
     )
 
 
@@ -126,9 +123,9 @@ def humanised_duckdb(human: str) -> object:
     import duckdb
 
     def count(c: str) -> str:
-        t = f"replace(trim({c}), ',', '')"
-        times = f"CASE WHEN {t} ILIKE '%k' THEN 1e3 WHEN {t} ILIKE '%m' THEN 1e6 ELSE 1 END"
-        return f"CAST(round(CAST(regexp_extract({t}, '^([0-9.]+)', 1) AS DOUBLE) * {times}) AS BIGINT) AS {c}"
+        t = f"replace({c}, ',', '')"
+        times = f"CASE right({t}, 1) WHEN 'K' THEN 1e3 WHEN 'k' THEN 1e3 WHEN 'm' THEN 1e6 WHEN 'M' THEN 1e6 ELSE 1 END"
+        return f"CAST(round(CAST(rtrim({t}, 'KkMm') AS DOUBLE) * {times}) AS BIGINT) AS {c}"
 
     sql = (
         f"SELECT post_id, account_id, platform, CAST(published_at AS TIMESTAMP) AS published_at, "
