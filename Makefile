@@ -4,7 +4,7 @@ PYTHON ?= python3
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/socialkpi/target
 WHEEL_DIR := $(CARGO_TARGET_DIR)/wheels-socialkpi
 
-.PHONY: deps build demo test test-rust test-python lint bench clean
+.PHONY: deps build demo test test-rust test-python lint bench clean fuzz
 
 deps:
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
@@ -42,3 +42,11 @@ bench: build
 
 clean:
 	rm -rf $(WHEEL_DIR) .pytest_cache .hypothesis
+
+# Fuzzes the formula parser and checker (nightly + cargo-fuzz, installed when missing).
+FUZZ_SECONDS ?= 60
+fuzz:
+	rustup toolchain list | grep -q nightly || rustup toolchain install nightly --profile minimal
+	cargo +nightly fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+	mkdir -p fuzz/corpus/formula
+	cd fuzz && CARGO_TARGET_DIR=$(CARGO_TARGET_DIR)-fuzz cargo +nightly fuzz run formula corpus/formula seeds/formula -- -max_total_time=$(FUZZ_SECONDS) -max_len=512

@@ -41,6 +41,50 @@ impl<'py> Arg<'py> {
         }
     }
 
+    /// What each column holds (formulas are checked against it).
+    fn types(&self) -> PyResult<Vec<(String, plan::ColumnType)>> {
+        use plan::ColumnType as T;
+        match self {
+            Arg::Files(paths) => {
+                let mut lf = ingest::scan(paths)?;
+                let schema = lf.collect_schema().map_err(Error::from)?;
+                Ok(schema
+                    .iter()
+                    .map(|(n, t)| {
+                        let kind = if t.is_primitive_numeric() {
+                            T::Number
+                        } else if t.is_bool() {
+                            T::Bool
+                        } else if t.is_string() || t.is_categorical() {
+                            T::Text
+                        } else if t.is_temporal() {
+                            T::Time
+                        } else {
+                            T::Other
+                        };
+                        (n.to_string(), kind)
+                    })
+                    .collect())
+            }
+            Arg::Frame(obj) => {
+                let kinds: Vec<(String, String)> = obj.call_method0("kinds")?.extract()?;
+                Ok(kinds
+                    .into_iter()
+                    .map(|(n, k)| {
+                        let kind = match k.as_str() {
+                            "number" => T::Number,
+                            "bool" => T::Bool,
+                            "text" => T::Text,
+                            "time" => T::Time,
+                            _ => T::Other,
+                        };
+                        (n, kind)
+                    })
+                    .collect())
+            }
+        }
+    }
+
     /// Imports only `needed` columns (zero-copy for frames) or scans the files.
     fn into_table(self, needed: &[String]) -> PyResult<Table> {
         match self {
@@ -125,7 +169,7 @@ fn settle<T>(py: Python<'_>, result: crate::error::Result<T>, raised: Option<PyE
 
 /// Computes KPIs; returns (Arrow stream capsule of the result, details dict).
 #[pyfunction]
-#[pyo3(signature = (kpis, by, every, tz, dedupe, posts=None, accounts=None, contracts=None, traffic=None, conversions=None, sources=Vec::new()))]
+#[pyo3(signature = (kpis, by, every, tz, dedupe, posts=None, accounts=None, contracts=None, traffic=None, conversions=None, sources=Vec::new(), custom=Vec::new(), engagement=Vec::new()))]
 #[allow(clippy::too_many_arguments)]
 pub fn compute<'py>(
     py: Python<'py>,
@@ -140,6 +184,8 @@ pub fn compute<'py>(
     traffic: Option<Bound<'py, PyAny>>,
     conversions: Option<Bound<'py, PyAny>>,
     sources: Vec<(String, String)>,
+    custom: Vec<DefinitionRow>,
+    engagement: Vec<(String, Vec<String>)>,
 ) -> PyResult<(Bound<'py, PyCapsule>, Bound<'py, PyDict>)> {
     let dedupe = match dedupe.as_deref() {
         None => Dedupe::Error,
@@ -152,16 +198,16 @@ pub fn compute<'py>(
             .into())
         }
     };
-    let request = Request {
-        kpis,
-        by,
-        every,
-        tz,
-        dedupe,
-        sources,
-    };
+    let mut request = Request::new(kpis, by, every, tz, dedupe);
+    request.sources = sources;
+    request.custom = custom.into_iter().map(definition).collect();
+    request.engagement = engagement;
     let posts = Arg::from_py(posts)?;
     let accounts = Arg::from_py(accounts)?;
+    if !request.custom.is_empty() {
+        request.posts_types = posts.as_ref().map(Arg::types).transpose()?.unwrap_or_default();
+        request.accounts_types = accounts.as_ref().map(Arg::types).transpose()?.unwrap_or_default();
+    }
     let contracts = Arg::from_py(contracts)?;
     let posts_cols = posts.as_ref().map(Arg::columns).transpose()?;
     let accounts_cols = accounts.as_ref().map(Arg::columns).transpose()?;
@@ -239,16 +285,130 @@ pub fn compute<'py>(
     }
     details.set_item("timings", timings)?;
     details.set_item("engagement_components", output.components)?;
+    details.set_item("platform_components", output.platform_components)?;
     details.set_item("rows_read", output.rows.read)?;
     details.set_item("rows_dropped", output.rows.dropped)?;
     details.set_item("warnings", output.warnings)?;
     details.set_item("origins", output.origins)?;
     let definitions = PyDict::new(py);
-    for k in &plan.kpis {
-        definitions.set_item(k.name, k.definition)?;
+    let formulas = PyDict::new(py);
+    for k in &plan.outputs {
+        match k {
+            plan::OutputKpi::Builtin(k) => {
+                definitions.set_item(k.name, k.definition)?;
+                formulas.set_item(k.name, catalog::formula(k.name).unwrap_or(""))?;
+            }
+            plan::OutputKpi::Custom(c) => {
+                let d = &c.definition;
+                let text = if d.description.is_empty() {
+                    &d.formula
+                } else {
+                    &d.description
+                };
+                definitions.set_item(&d.name, text)?;
+                formulas.set_item(&d.name, &d.formula)?;
+            }
+        }
     }
     details.set_item("definitions", definitions)?;
+    details.set_item("formulas", formulas)?;
     Ok((export_frame(py, output.frame)?, details))
+}
+
+/// A KPI definition as it crosses: (name, formula, goal, unit, description).
+type DefinitionRow = (String, String, String, String, String);
+
+fn definition((name, formula, goal, unit, description): DefinitionRow) -> plan::Definition {
+    plan::Definition {
+        name,
+        formula,
+        goal,
+        unit,
+        description,
+    }
+}
+
+fn definition_row(d: &plan::Definition) -> DefinitionRow {
+    (
+        d.name.clone(),
+        d.formula.clone(),
+        d.goal.clone(),
+        d.unit.clone(),
+        d.description.clone(),
+    )
+}
+
+/// A definition set as it crosses: (name, description, source, engagement, kpis).
+type DefinitionsRow = (String, String, String, Vec<(String, Vec<String>)>, Vec<DefinitionRow>);
+
+fn definitions_row(d: catalog::files::Definitions) -> DefinitionsRow {
+    let kpis = d.kpis.iter().map(definition_row).collect();
+    (d.name, d.description, d.source, d.engagement, kpis)
+}
+
+/// Checks a formula's syntax (sk.KPI reports it at once; columns are checked at compute).
+#[pyfunction]
+pub fn check_formula(name: &str, formula: &str) -> PyResult<()> {
+    Ok(plan::check_syntax(name, formula)?)
+}
+
+/// Parses a definition file's text (`format`: yaml, toml or json; `origin` names it).
+#[pyfunction]
+pub fn parse_definitions(text: &str, format: &str, origin: &str) -> PyResult<DefinitionsRow> {
+    Ok(definitions_row(catalog::files::parse(text, format, origin)?))
+}
+
+/// A vendor preset's definitions, or the built-in catalogue's (`"socialkpi"`).
+#[pyfunction]
+pub fn vendor_definitions(name: &str) -> PyResult<DefinitionsRow> {
+    if name == "socialkpi" {
+        return Ok(definitions_row(catalog::files::builtin().clone()));
+    }
+    Ok(definitions_row(catalog::files::vendor(name)?))
+}
+
+/// The vendor presets' names.
+#[pyfunction]
+pub fn vendor_names() -> Vec<&'static str> {
+    catalog::files::VENDORS.iter().map(|(n, _)| *n).collect()
+}
+
+/// Checks and plans KPIs against column types without data (sk.plan_kpis): the time to
+/// parse, check and compile a catalogue, and its errors.
+#[pyfunction]
+#[pyo3(signature = (kpis, custom, posts_types, accounts_types=Vec::new(), engagement=Vec::new()))]
+pub fn plan_kpis(
+    kpis: Vec<String>,
+    custom: Vec<DefinitionRow>,
+    posts_types: Vec<(String, String)>,
+    accounts_types: Vec<(String, String)>,
+    engagement: Vec<(String, Vec<String>)>,
+) -> PyResult<usize> {
+    use plan::ColumnType as T;
+    let typed = |cols: Vec<(String, String)>| -> Vec<(String, T)> {
+        cols.into_iter()
+            .map(|(n, k)| {
+                let t = match k.as_str() {
+                    "number" => T::Number,
+                    "bool" => T::Bool,
+                    "text" => T::Text,
+                    "time" => T::Time,
+                    _ => T::Other,
+                };
+                (n, t)
+            })
+            .collect()
+    };
+    let mut request = Request::new(kpis, Vec::new(), None, "UTC".into(), Dedupe::Error);
+    request.custom = custom.into_iter().map(definition).collect();
+    request.engagement = engagement;
+    request.posts_types = typed(posts_types);
+    request.accounts_types = typed(accounts_types);
+    let pcols: Vec<String> = request.posts_types.iter().map(|(n, _)| n.clone()).collect();
+    let acols: Vec<String> = request.accounts_types.iter().map(|(n, _)| n.clone()).collect();
+    let accounts = (!acols.is_empty()).then_some(acols.as_slice());
+    let plan = plan::build(&request, Some(&pcols), accounts, None, None, None)?;
+    Ok(plan.outputs.len())
 }
 
 /// One row per contract: what it agreed, delivered up to `as_of` (days since 1970-01-01),
@@ -286,7 +446,7 @@ pub fn contract_status<'py>(
 
 /// The catalogue as rows: (name, goal, definition, unit, inputs, rule).
 #[pyfunction]
-pub fn catalog_rows() -> Vec<(String, String, String, String, Vec<String>, String)> {
+pub fn catalog_rows() -> Vec<(String, String, String, String, String, Vec<String>, String)> {
     catalog::KPIS
         .iter()
         .map(|k| {
@@ -294,6 +454,7 @@ pub fn catalog_rows() -> Vec<(String, String, String, String, Vec<String>, Strin
                 k.name.into(),
                 k.goal.into(),
                 k.definition.into(),
+                catalog::formula(k.name).unwrap_or("").into(),
                 k.unit.into(),
                 k.inputs.iter().map(|s| s.to_string()).collect(),
                 k.rule.into(),

@@ -17,6 +17,17 @@ pub enum Error {
     /// A KPI name or definition is unknown or cannot be computed as asked.
     #[error("{message}")]
     Definition { code: &'static str, message: String },
+    /// A formula that does not parse or check: where it is, and the closest names.
+    #[error("{message}")]
+    Formula {
+        code: &'static str,
+        message: String,
+        formula: String,
+        kpi: String,
+        line: usize,
+        column: usize,
+        suggestions: Vec<String>,
+    },
     /// The data breaks a rule of KPIS.md (negative counts, duplicate posts, ...).
     #[error("{message}")]
     Input { code: &'static str, message: String },
@@ -65,6 +76,7 @@ impl Error {
         match self {
             Self::Schema { code, .. }
             | Self::Definition { code, .. }
+            | Self::Formula { code, .. }
             | Self::Input { code, .. }
             | Self::Query { code, .. } => code,
             Self::Polars(_) => "engine_error",
@@ -120,9 +132,21 @@ impl From<Error> for PyErr {
         if let Error::Interrupted = err {
             return pyo3::exceptions::PyKeyboardInterrupt::new_err("socialkpi query interrupted");
         }
+        let mut located = None;
         let py_err = match err {
             Error::Schema { .. } => SchemaError::new_err(message),
             Error::Definition { .. } => DefinitionError::new_err(message),
+            Error::Formula {
+                formula,
+                kpi,
+                line,
+                column,
+                suggestions,
+                ..
+            } => {
+                located = Some((formula, kpi, line, column, suggestions));
+                DefinitionError::new_err(message)
+            }
             Error::Input { .. } => InputError::new_err(message),
             Error::Query { .. } => QueryError::new_err(message),
             Error::Polars(_) | Error::Internal(_) | Error::Interrupted => EngineError::new_err(message),
@@ -130,7 +154,14 @@ impl From<Error> for PyErr {
         Python::attach(|py| {
             // Setting an attribute on a fresh exception instance cannot fail in practice;
             // if it did, the exception without its code is still the right one to raise.
-            let _ = py_err.value(py).setattr("code", code);
+            let value = py_err.value(py);
+            let _ = value.setattr("code", code);
+            if let Some((formula, kpi, line, column, suggestions)) = located {
+                let _ = value.setattr("formula", formula);
+                let _ = value.setattr("kpi", kpi);
+                let _ = value.setattr("position", (line, column));
+                let _ = value.setattr("suggestions", suggestions);
+            }
         });
         py_err
     }
@@ -148,47 +179,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     Ok(())
 }
 
-/// Closest names to `name` among `candidates`, for "did you mean" hints.
-pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Vec<String> {
-    let lower = name.to_lowercase();
-    let mut scored: Vec<(usize, &str)> = candidates
-        .into_iter()
-        .map(|c| {
-            let cl = c.to_lowercase();
-            let d = if cl == lower { 0 } else { edit_distance(&lower, &cl) };
-            (d, c)
-        })
-        .filter(|(d, c)| *d <= 2.max(name.len() / 3) || c.to_lowercase().contains(&lower))
-        .collect();
-    scored.sort();
-    scored.into_iter().take(3).map(|(_, c)| c.to_string()).collect()
-}
-
-/// " did you mean 'a' or 'b'?" or "" when nothing is close.
-pub fn did_you_mean(suggestions: &[String]) -> String {
-    match suggestions {
-        [] => String::new(),
-        [one] => format!("; did you mean '{one}'?"),
-        many => {
-            let quoted: Vec<String> = many.iter().map(|s| format!("'{s}'")).collect();
-            format!("; did you mean one of {}?", quoted.join(", "))
-        }
-    }
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
+pub use socialkpi_formula::{did_you_mean, suggest};
 
 #[cfg(test)]
 mod tests {

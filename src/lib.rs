@@ -30,6 +30,11 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(bindings::read_table, m)?)?;
     m.add_function(wrap_pyfunction!(bindings::parse_values, m)?)?;
     m.add_function(wrap_pyfunction!(bindings::reader_presets, m)?)?;
+    m.add_function(wrap_pyfunction!(bindings::check_formula, m)?)?;
+    m.add_function(wrap_pyfunction!(bindings::parse_definitions, m)?)?;
+    m.add_function(wrap_pyfunction!(bindings::vendor_definitions, m)?)?;
+    m.add_function(wrap_pyfunction!(bindings::vendor_names, m)?)?;
+    m.add_function(wrap_pyfunction!(bindings::plan_kpis, m)?)?;
     m.add_class::<bindings::SmallPages>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

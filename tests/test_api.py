@@ -6,6 +6,7 @@ import doctest
 
 import socialkpi as sk
 import socialkpi.datasets
+import socialkpi.formulas
 from socialkpi import _core
 
 SCOPE = [
@@ -21,7 +22,7 @@ SCOPE = [
 
 def test_catalog_lists_every_kpi_in_scope():
     cat = sk.catalog()
-    assert cat.columns == ["name", "goal", "definition", "unit", "inputs", "rule"]
+    assert cat.columns == ["name", "goal", "definition", "formula", "unit", "inputs", "rule"]
     assert sorted(cat["name"].to_list()) == sorted(SCOPE)
     assert set(sk.presets()) == {"awareness", "engagement", "traffic", "leads", "conversion", "content"}
 
@@ -55,6 +56,11 @@ def test_every_native_export_is_wrapped():
         "read_table": sk.read_posts,
         "parse_values": sk.parse_numbers,
         "reader_presets": sk.reader_presets,
+        "check_formula": sk.KPI,
+        "parse_definitions": sk.load_kpis,
+        "vendor_definitions": sk.load_kpis,
+        "vendor_names": sk.vendor_presets,
+        "plan_kpis": sk.check_kpis,
     }
     natives = {
         n
@@ -65,6 +71,6 @@ def test_every_native_export_is_wrapped():
 
 
 def test_docstring_examples_run():
-    for module in (sk, socialkpi.datasets, socialkpi.readers):
+    for module in (sk, socialkpi.datasets, socialkpi.readers, socialkpi.formulas):
         failures, tried = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
         assert tried > 0 and failures == 0

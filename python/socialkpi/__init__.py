@@ -25,6 +25,7 @@ shape: (2, 4)
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -33,6 +34,7 @@ import polars as pl
 
 from socialkpi import _core, datasets
 from socialkpi._tables import _ArrowStream, as_table
+from socialkpi.formulas import KPI, Definitions, check_kpis, load_kpis, resolve, vendor_presets
 from socialkpi.exceptions import (
     DefinitionError,
     EngineError,
@@ -56,7 +58,9 @@ from socialkpi.readers import (
 __version__: str = _core.__version__
 
 __all__ = [
+    "KPI",
     "DefinitionError",
+    "Definitions",
     "EngineError",
     "FileRead",
     "InputError",
@@ -66,11 +70,13 @@ __all__ = [
     "ReadReport",
     "SchemaError",
     "catalog",
+    "check_kpis",
     "compute",
     "compute_details",
     "contract_status",
     "datasets",
     "explain",
+    "load_kpis",
     "parse_dates",
     "parse_numbers",
     "presets",
@@ -80,6 +86,7 @@ __all__ = [
     "read_traffic",
     "reader_presets",
     "sources",
+    "vendor_presets",
 ]
 
 
@@ -94,9 +101,14 @@ class KpiResult:
         set), then one column per KPI.
     definitions
         KPI name -> the definition used (see :func:`explain`).
+    formulas
+        KPI name -> the formula it was computed by (built-in KPIs: the catalogue's formula).
     engagement_components
         The post columns summed into ``eng`` (``"likes|reactions"`` means reactions stand in
         where likes are missing); empty when no engagement KPI was asked for.
+    platform_components
+        Platform -> its components, where a definition set gives a platform other components
+        than ``engagement_components``.
     rows_read
         Table -> rows read.
     rows_dropped
@@ -118,7 +130,9 @@ class KpiResult:
 
     frame: Any
     definitions: dict[str, str] = field(default_factory=dict)
+    formulas: dict[str, str] = field(default_factory=dict)
     engagement_components: list[str] = field(default_factory=list)
+    platform_components: dict[str, list[str]] = field(default_factory=dict)
     rows_read: dict[str, int] = field(default_factory=dict)
     rows_dropped: list[tuple[str, str, int]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -143,18 +157,19 @@ def compute_details(
     traffic: Any = None,
     conversions: Any = None,
     sources: Mapping[str, str] | None = None,
-    kpis: str | Sequence[str],
+    kpis: str | KPI | Sequence[str | KPI],
     by: str | Sequence[str] = (),
     every: str | None = None,
     tz: str = "UTC",
     dedupe: Literal["last"] | None = None,
     output: Literal["polars", "pandas"] = "polars",
+    definitions: str | os.PathLike[str] | Definitions | None = None,
 ) -> KpiResult:
     """Computes KPIs like :func:`compute` and returns them with definitions and row accounting.
 
     Parameters
     ----------
-    posts, accounts, contracts, traffic, conversions, sources, kpis, by, every, tz, dedupe, output
+    posts, accounts, contracts, traffic, conversions, sources, kpis, by, every, tz, dedupe, output, definitions
         As for :func:`compute`.
 
     Returns
@@ -166,8 +181,9 @@ def compute_details(
         err = QueryError(f"output={output!r} is not supported; use 'polars' or 'pandas'")
         err.code = "invalid_argument"
         raise err
+    names, custom, engagement = resolve(kpis, definitions)
     capsule, details = _core.compute(
-        _names(kpis),
+        names,
         _names(by),
         every,
         tz,
@@ -178,6 +194,8 @@ def compute_details(
         traffic=as_table(traffic, "traffic"),
         conversions=as_table(conversions, "conversions"),
         sources=[(str(k), str(v)) for k, v in (sources or {}).items()],
+        custom=custom,
+        engagement=engagement,
     )
     frame: Any = pl.DataFrame(_ArrowStream(capsule))
     if output == "pandas":
@@ -194,7 +212,9 @@ def compute_details(
     return KpiResult(
         frame=frame,
         definitions=dict(details["definitions"]),
+        formulas=dict(details["formulas"]),
         engagement_components=list(details["engagement_components"]),
+        platform_components={p: list(c) for p, c in details["platform_components"]},
         rows_read={table: int(n) for table, n in details["rows_read"]},
         rows_dropped=read_drops + [(t, r, int(n)) for t, r, n in details["rows_dropped"]],
         warnings=list(details["warnings"]),
@@ -212,12 +232,13 @@ def compute(
     traffic: Any = None,
     conversions: Any = None,
     sources: Mapping[str, str] | None = None,
-    kpis: str | Sequence[str],
+    kpis: str | KPI | Sequence[str | KPI],
     by: str | Sequence[str] = (),
     every: str | None = None,
     tz: str = "UTC",
     dedupe: Literal["last"] | None = None,
     output: Literal["polars", "pandas"] = "polars",
+    definitions: str | os.PathLike[str] | Definitions | None = None,
 ) -> Any:
     """Computes social-media KPIs per group and period, exactly as the KPI contract defines them.
 
@@ -256,7 +277,8 @@ def compute(
         traffic.
     kpis
         KPI names from :func:`catalog` and goal presets (``"awareness"``, ``"engagement"``,
-        ``"traffic"``, ``"leads"``, ``"conversion"``, ``"content"``). Preset members whose inputs are missing are left out and reported in
+        ``"traffic"``, ``"leads"``, ``"conversion"``, ``"content"``), and :class:`KPI` objects
+        (formulas). Preset members whose inputs are missing are left out and reported in
         :func:`compute_details`; a KPI named explicitly is an error instead.
     by
         Dimension columns (``account_id``, ``platform``, ``content_type``, any column of the
@@ -271,6 +293,12 @@ def compute(
         ``None``: a repeated ``post_id`` is an error. ``"last"``: keep the last row of each post.
     output
         ``"polars"`` (default) or ``"pandas"``.
+    definitions
+        A vendor preset (``"rivaliq"``, ``"socialinsider"``, ``"hypeauditor"``, ``"later"``),
+        a definition file's path, or a :class:`Definitions`: its KPIs take the place of the
+        built-ins of the same names (``kpis=["engagement_rate"], definitions="hypeauditor"``
+        gives HypeAuditor's engagement rate) and its per-platform engagement components apply
+        to every engagement KPI. :func:`compute_details` says which formulas were used.
 
     Returns
     -------
@@ -296,6 +324,7 @@ def compute(
         tz=tz,
         dedupe=dedupe,
         output=output,
+        definitions=definitions,
     ).frame
 
 
@@ -346,7 +375,7 @@ def contract_status(
 
 
 def catalog() -> pl.DataFrame:
-    """The KPI catalogue: name, goal, definition, unit, inputs and the rule that applies.
+    """The KPI catalogue: name, goal, definition, formula, unit, inputs and the rule that applies.
 
     >>> import socialkpi as sk
     >>> sk.catalog().filter(name="frequency").select("name", "goal", "unit").row(0)
@@ -359,6 +388,7 @@ def catalog() -> pl.DataFrame:
             "name": pl.String,
             "goal": pl.String,
             "definition": pl.String,
+            "formula": pl.String,
             "unit": pl.String,
             "inputs": pl.List(pl.String),
             "rule": pl.String,
@@ -390,11 +420,29 @@ def presets() -> dict[str, list[str]]:
     return dict(_core.presets())
 
 
-def explain(kpi: str) -> str:
-    """The definition of a KPI in words, with the rule of the KPI contract that applies.
+def explain(kpi: str | KPI, definitions: str | os.PathLike[str] | Definitions | None = None) -> str:
+    """The definition of a KPI in words, its formula, and the rule of the KPI contract that applies.
+
+    ``kpi`` is a built-in name, a :class:`KPI`, or a name of ``definitions`` (a vendor preset,
+    a definition file or a :class:`Definitions`).
 
     >>> import socialkpi as sk
     >>> print(sk.explain("engagement_rate").splitlines()[0])
     engagement_rate (engagement, ratio): Σ eng / Σ reach (posts with reach).
+    >>> print(sk.explain("engagement_rate").splitlines()[1])
+    Formula: eng / reach
     """
+    if isinstance(kpi, str) and definitions is not None:
+        defs = definitions if isinstance(definitions, Definitions) else load_kpis(definitions)
+        if kpi in defs.names():
+            kpi = defs[kpi]
+    if isinstance(kpi, KPI):
+        text = f"{kpi.name} ({kpi.goal}, {kpi.unit})"
+        if kpi.description:
+            text += f": {kpi.description}."
+        return (
+            f"{text}\nFormula: {kpi.formula}\nRule: formulas follow the KPI contract: a bare column in a "
+            "ratio is its sum (a ratio of sums over the posts where both are present), a zero or "
+            "missing denominator gives null, and per_post(...) is the mean over posts."
+        )
     return _core.explain(kpi)

@@ -26,12 +26,28 @@ class _ArrowStream:
         return self._capsule
 
 
+def _kind(dtype: Any) -> str:
+    """What a column holds, as formulas care: number, bool, text, time or other."""
+    if dtype.is_numeric() or dtype.is_decimal():
+        return "number"
+    if dtype == pl.Boolean:
+        return "bool"
+    if dtype in (pl.String, pl.Categorical, pl.Enum) or isinstance(dtype, (pl.Categorical, pl.Enum)):
+        return "text"
+    if dtype.is_temporal():
+        return "time"
+    return "other"
+
+
 class _PolarsTable:
     """A polars DataFrame: each needed column crosses zero-copy as its own Arrow stream."""
 
     def __init__(self, df: pl.DataFrame) -> None:
         self._df = df
         self.columns = list(df.columns)
+
+    def kinds(self) -> list[tuple[str, str]]:
+        return [(n, _kind(t)) for n, t in self._df.schema.items()]
 
     def export(self, names: list[str]) -> list[Any]:
         return [_crossable(self._df.get_column(n)).__arrow_c_stream__() for n in names]
@@ -58,8 +74,12 @@ class _LazyTable:
 
     def __init__(self, lf: pl.LazyFrame) -> None:
         self._lf = lf
-        self.columns = list(lf.collect_schema().names())
+        self._schema = lf.collect_schema()
+        self.columns = list(self._schema.names())
         self._df: pl.DataFrame | None = None
+
+    def kinds(self) -> list[tuple[str, str]]:
+        return [(n, _kind(t)) for n, t in self._schema.items()]
 
     def export(self, names: list[str]) -> list[Any]:
         if names:
@@ -79,6 +99,10 @@ class _ArrowTable:
     def __init__(self, table: Any) -> None:
         self._table = table
         self.columns = [str(c) for c in table.column_names]
+
+    def kinds(self) -> list[tuple[str, str]]:
+        schema = pl.DataFrame(self._table.schema.empty_table()).schema
+        return [(n, _kind(t)) for n, t in schema.items()]
 
     def export(self, names: list[str]) -> list[Any]:
         return [self._table.column(n).__arrow_c_stream__() for n in names]

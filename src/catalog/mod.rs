@@ -3,6 +3,17 @@
 //! `plan` turns a requested name into measures; this module only says what a KPI *is*
 //! (KPIS.md is the contract, the texts below quote it).
 
+pub mod files;
+
+/// The formula of a built-in KPI, from the shipped catalogue file.
+pub fn formula(name: &str) -> Option<&'static str> {
+    files::builtin()
+        .kpis
+        .iter()
+        .find(|d| d.name == name)
+        .map(|d| d.formula.as_str())
+}
+
 /// Which table a KPI's numbers come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
@@ -197,7 +208,7 @@ pub fn explain(kpi: &Kpi) -> String {
         Source::Attributed => "conversion events (conversions=...), else posts, traffic or accounts, whichever carries the measure (each counted once)",
     };
     format!(
-        "{name} ({goal}, {unit}): {def}.\nReads: {tables}{inputs}.\nRule: {rule}.",
+        "{name} ({goal}, {unit}): {def}.\nFormula: {formula}\nReads: {tables}{inputs}.\nRule: {rule}.",
         name = kpi.name,
         goal = kpi.goal,
         unit = kpi.unit,
@@ -208,6 +219,7 @@ pub fn explain(kpi: &Kpi) -> String {
             format!(" — columns {}", kpi.inputs.join(", "))
         },
         rule = kpi.rule,
+        formula = formula(kpi.name).unwrap_or(""),
     )
 }
 

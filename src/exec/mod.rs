@@ -12,9 +12,11 @@ mod posts;
 mod traffic;
 
 use crate::error::{Error, Result};
-use crate::plan::{Metric, Origin, Plan, PERIOD};
+use crate::plan::{Metric, Origin, OutputKpi, Plan, Value, PERIOD};
 use polars::prelude::*;
 use polars_core::query_result::QueryResult;
+pub(crate) use posts::ENG;
+use socialkpi_formula::BinOp;
 
 /// Name of the constant key used when a report has no dimension and no period.
 const ALL: &str = "__all";
@@ -51,6 +53,8 @@ pub struct Output {
     pub frame: DataFrame,
     /// Engagement components used for `eng` (empty when no engagement KPI was asked).
     pub components: Vec<String>,
+    /// Components of named platforms where a definition set gives them other ones.
+    pub platform_components: Vec<(String, Vec<String>)>,
     pub rows: RowAccount,
     pub warnings: Vec<String>,
     /// (measure, the table it was counted from) for conversions, revenue and leads.
@@ -303,8 +307,12 @@ pub fn run(plan: &Plan, inputs: Inputs, interrupted: Interrupt<'_>) -> Result<Ou
     if plan.every.is_some() {
         select.push(col(PERIOD));
     }
-    for kpi in &plan.kpis {
-        select.push(finalise(kpi.name, plan)?.alias(kpi.name));
+    for kpi in &plan.outputs {
+        let value = match kpi {
+            OutputKpi::Builtin(k) => finalise(k.name, plan)?,
+            OutputKpi::Custom(c) => custom_value(&c.value, plan)?,
+        };
+        select.push(value.alias(kpi.name()));
     }
     let mut sort_by: Vec<PlSmallStr> = plan.by.iter().map(|s| PlSmallStr::from(s.as_str())).collect();
     if plan.every.is_some() {
@@ -323,9 +331,15 @@ pub fn run(plan: &Plan, inputs: Inputs, interrupted: Interrupt<'_>) -> Result<Ou
     };
     let frame = rows.time("finalise_s", |_| Ok(out.collect()?))?;
     let components = plan.posts.as_ref().map(|p| p.components.clone()).unwrap_or_default();
+    let platform_components = plan
+        .posts
+        .as_ref()
+        .map(|p| p.platform_components.clone())
+        .unwrap_or_default();
     Ok(Output {
         frame,
         components,
+        platform_components,
         rows,
         warnings,
         origins: origins(plan),
@@ -525,6 +539,37 @@ fn finalise(kpi: &str, plan: &Plan) -> Result<Expr> {
     })
 }
 
+/// A KPI defined by a formula, finalised from the merged states.
+fn custom_value(value: &Value, plan: &Plan) -> Result<Expr> {
+    Ok(match value {
+        Value::Number(v) => lit(*v),
+        Value::Flow { rows, sum, n } => flow(rows, sum, n),
+        Value::Count(name) => state(name).fill_null(lit(0)).cast(DataType::Int64),
+        Value::Ratio(num, den) => ratio(state(num), state(den)),
+        Value::Builtin(name) => finalise(name, plan)?,
+        Value::Delivered => state(posts::DELIVERED).fill_null(lit(0)),
+        Value::Share(v) => share_of_period(custom_value(v, plan)?, plan)?,
+        Value::Binary(op, a, b) => {
+            let (a, b) = (custom_value(a, plan)?, custom_value(b, plan)?);
+            match op {
+                BinOp::Add => a + b,
+                BinOp::Sub => a - b,
+                BinOp::Mul => a * b,
+                BinOp::Div => ratio(a, b),
+                other => return Err(Error::Internal(format!("'{}' between values", other.symbol()))),
+            }
+        }
+        Value::Neg(v) => lit(0) - custom_value(v, plan)?,
+        Value::Coalesce(parts) => {
+            let parts = parts
+                .iter()
+                .map(|p| custom_value(p, plan))
+                .collect::<Result<Vec<_>>>()?;
+            coalesce(&parts)
+        }
+    })
+}
+
 /// One row per contract with what it delivered up to `as_of` (days since 1970-01-01).
 pub fn contract_status(
     posts_plan: &crate::plan::PostsPlan,
@@ -572,14 +617,13 @@ mod tests {
             "likes" => [1_i64, 2, 3],
         )?;
         let columns: Vec<String> = posts.get_column_names().iter().map(|s| s.to_string()).collect();
-        let request = Request {
-            kpis: vec!["likes".into()],
-            by: vec!["account_id".into()],
-            every: None,
-            tz: "UTC".into(),
-            dedupe: Dedupe::Error,
-            sources: Vec::new(),
-        };
+        let request = Request::new(
+            vec!["likes".into()],
+            vec!["account_id".into()],
+            None,
+            "UTC".into(),
+            Dedupe::Error,
+        );
         let plan = build(&request, Some(&columns), None, None, None, None)?;
         let inputs = || Inputs {
             posts: Some(posts.clone().lazy()),

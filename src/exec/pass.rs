@@ -406,6 +406,9 @@ pub(super) enum Op {
     },
     /// Σ value and Σ followers-at-post over rows with both (Σ a / Σ followers-at-post).
     AtFollowers { column: String, num: String, den: String },
+    /// Σ (value / followers-at-post) and its count over rows with both and followers > 0
+    /// (the mean over posts of a follower rate).
+    MeanAtFollowers { column: String, sum: String, count: String },
 }
 
 pub(super) struct State {
@@ -504,14 +507,47 @@ impl State {
     pub fn add(&mut self, batch: &DataFrame, groups: &[u32], n: usize, fap: Option<&[f64]>) -> Result<()> {
         let (column, mask) = match &self.op {
             Op::Sum { column, mask, .. } => (column, mask.as_ref().map(|m| batch.column(m)).transpose()?),
-            Op::AtFollowers { column, .. } => (column, None),
+            Op::AtFollowers { column, .. } | Op::MeanAtFollowers { column, .. } => (column, None),
         };
         let fap = match self.op {
-            Op::AtFollowers { .. } => {
+            Op::AtFollowers { .. } | Op::MeanAtFollowers { .. } => {
                 Some(fap.ok_or_else(|| Error::Internal("followers-at-post state without followers".into()))?)
             }
             Op::Sum { .. } => None,
         };
+        if let (Op::MeanAtFollowers { .. }, Some(fap)) = (&self.op, fap) {
+            let values = batch
+                .column(column)?
+                .as_materialized_series()
+                .cast(&DataType::Float64)?;
+            let sums = match &mut self.sums {
+                Some(Sums::Float(v)) => v,
+                _ => {
+                    self.sums = Some(Sums::Float(Vec::new()));
+                    match &mut self.sums {
+                        Some(Sums::Float(v)) => v,
+                        _ => return Err(Error::Internal("mean state without sums".into())),
+                    }
+                }
+            };
+            sums.resize(n, 0.0);
+            self.counts.resize(n, 0);
+            let mut offset = 0usize;
+            for arr in values.f64()?.downcast_iter() {
+                for (j, v) in arr.iter().enumerate() {
+                    let (row, at) = (offset + j, fap[offset + j]);
+                    if let Some(v) = v {
+                        if at > 0.0 {
+                            let g = groups[row] as usize;
+                            sums[g] += v / at;
+                            self.counts[g] += 1;
+                        }
+                    }
+                }
+                offset += arr.len();
+            }
+            return Ok(());
+        }
         let values = batch.column(column)?.as_materialized_series();
         let mask = mask.and_then(validity);
         if self.sums.is_none() {
@@ -587,6 +623,7 @@ impl State {
                 followers.resize(n, 0.0);
                 vec![column(&num, sums), Column::new(den.into(), followers)]
             }
+            Op::MeanAtFollowers { sum, count, .. } => vec![column(&sum, sums), Column::new(count.into(), counts)],
         }
     }
 }

@@ -8,7 +8,7 @@ use super::pass::{self, Dict, Grouping, Op, Pairs, Periods, State};
 use super::{collect, fap_names, first_u64, nonnull_name, ratio_names, select_columns, sum_name, RowAccount, ALL};
 use crate::error::{Error, Result};
 use crate::ingest;
-use crate::plan::{Dedupe, Metric, Plan, PostsPlan, PERIOD};
+use crate::plan::{Dedupe, Metric, Plan, PostsPlan, StateKind, PERIOD};
 use polars::prelude::*;
 use polars_core::runtime::THREAD_POOL;
 use rayon::prelude::*;
@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
 pub(super) const DAY: &str = "__day";
-pub(super) const ENG: &str = "__eng";
+pub(crate) const ENG: &str = "__eng";
 /// Per-post engagement rate (eng / reach where reach > 0).
 const APE: &str = "__ape";
 /// Rows of a group without a follower snapshot by their day.
@@ -32,22 +32,37 @@ fn metric_column(m: &Metric) -> &str {
     }
 }
 
-/// Rule 3: the sum of the components present; null only when every component is null.
-fn engagement_expr(pp: &PostsPlan) -> Option<Expr> {
-    let parts: Vec<Expr> = pp
-        .components
+/// Rule 3 over one set of components: the sum of those present; null only when all are null.
+fn components_expr(components: &[String]) -> Option<Expr> {
+    let parts: Vec<Expr> = components
         .iter()
-        .map(|c| match c.as_str() {
-            // reactions replace likes where a platform reports them instead; never both
-            "likes|reactions" => when(col("likes").is_null())
-                .then(col("reactions"))
-                .otherwise(col("likes")),
-            other => col(other),
+        .map(|c| {
+            // `a|b`: b stands in where a is missing (reactions for likes); never both
+            let mut alternatives = c.split('|').rev();
+            let last = col(alternatives.next().unwrap_or(c.as_str()));
+            alternatives.fold(last, |otherwise, a| {
+                when(col(a).is_null()).then(otherwise).otherwise(col(a))
+            })
         })
         .collect();
     let all_null = parts.iter().map(|p| p.clone().is_null()).reduce(|a, b| a.and(b))?;
     let total = parts.into_iter().map(|p| p.fill_null(lit(0))).reduce(|a, b| a + b)?;
     Some(when(all_null).then(lit(NULL)).otherwise(total))
+}
+
+/// A post's engagements: its platform's components (a definition set's), else the default.
+fn engagement_expr(pp: &PostsPlan) -> Option<Expr> {
+    let default = components_expr(&pp.components).unwrap_or_else(|| lit(NULL).cast(DataType::Int64));
+    if pp.platform_components.is_empty() {
+        return components_expr(&pp.components);
+    }
+    let platform = || col("platform").cast(DataType::String);
+    let mut out = default;
+    for (name, set) in pp.platform_components.iter().rev() {
+        let value = components_expr(set).unwrap_or_else(|| lit(NULL).cast(DataType::Int64));
+        out = when(platform().eq(lit(name.as_str()))).then(value).otherwise(out);
+    }
+    Some(out)
 }
 
 /// Keeps the last row of each post (the whole table in memory: order matters).
@@ -117,6 +132,28 @@ fn read(tz: Option<&str>, pp: &PostsPlan, lf: LazyFrame) -> Result<LazyFrame> {
     if let Some(eng) = engagement_expr(pp) {
         lf = lf.with_column(eng.alias(ENG));
     }
+    if !pp.custom.computed.is_empty() {
+        lf = lf.with_columns(pp.custom.computed.iter().map(|(_, e)| e.clone()).collect::<Vec<_>>());
+        // the states add Int64 or Float64 values
+        let schema = lf.collect_schema()?;
+        let casts: Vec<Expr> = pp
+            .custom
+            .computed
+            .iter()
+            .filter_map(|(name, _)| {
+                let dtype = schema.get(name.as_str())?;
+                let target = if dtype.is_integer() || dtype.is_bool() || matches!(dtype, DataType::Null) {
+                    DataType::Int64
+                } else {
+                    DataType::Float64
+                };
+                (dtype != &target).then(|| col(name.as_str()).cast(target))
+            })
+            .collect();
+        if !casts.is_empty() {
+            lf = lf.with_columns(casts);
+        }
+    }
     if pp.per_post_engagement_rate {
         let ok = col(ENG).is_not_null().and(col("reach").gt(lit(0)));
         let rate = col(ENG).cast(DataType::Float64) / col("reach").cast(DataType::Float64);
@@ -172,6 +209,27 @@ fn state_ops(pp: &PostsPlan) -> Vec<State> {
             column: column(m),
             num,
             den,
+        });
+    }
+    for st in &pp.custom.states {
+        let column = st.column.clone();
+        ops.push(match &st.kind {
+            StateKind::Sum { sum, count, mask } => Op::Sum {
+                column,
+                sum: sum.clone(),
+                count: count.clone(),
+                mask: mask.clone(),
+            },
+            StateKind::AtFollowers { num, den } => Op::AtFollowers {
+                column,
+                num: num.clone(),
+                den: den.clone(),
+            },
+            StateKind::MeanAtFollowers { sum, count } => Op::MeanAtFollowers {
+                column,
+                sum: sum.clone(),
+                count: count.clone(),
+            },
         });
     }
     ops.into_iter().map(State::new).collect()
@@ -432,7 +490,7 @@ pub(super) fn states(
             }
         }
     }
-    let fap_needed = !pp.at_followers.is_empty();
+    let fap_needed = !pp.at_followers.is_empty() || pp.custom.fap;
     let mut names: Vec<String> = Vec::new();
     let mut extra: Vec<&String> = grain.iter().collect();
     if fap_needed {

@@ -1,14 +1,17 @@
 //! Request -> plan: which KPIs, which measures (with their additivity class), which columns
 //! of which table, at which grain. Planning looks only at column names; `exec` checks types.
 
+mod custom;
 mod origins;
 mod posts;
 mod tables;
 mod usable;
 
+pub use custom::{check_names, check_syntax, CustomKpi, CustomPosts, CustomState, Definition, StateKind, Value};
 pub use origins::{measure, Origin, Origins};
 use posts::plan_posts;
 pub use posts::status_plan;
+pub use socialkpi_formula::Type as ColumnType;
 use tables::{plan_contracts, plan_events, plan_traffic};
 use usable::{reads_accounts, reads_contracts, reads_posts, usable, usable_traffic};
 
@@ -77,6 +80,47 @@ pub struct Request {
     pub dedupe: Dedupe,
     /// The user's additions to the source table: (source or host, platform).
     pub sources: Vec<(String, String)>,
+    /// KPIs defined by formulas (the user's, a definition file's, a vendor preset's); a name
+    /// here takes the place of the built-in KPI of that name.
+    pub custom: Vec<Definition>,
+    /// Engagement components per platform (`default`: the others); empty: the built-in set.
+    pub engagement: Vec<(String, Vec<String>)>,
+    /// Column types of posts and accounts (formulas are checked against them).
+    pub posts_types: Vec<(String, ColumnType)>,
+    pub accounts_types: Vec<(String, ColumnType)>,
+}
+
+impl Request {
+    pub fn new(kpis: Vec<String>, by: Vec<String>, every: Option<String>, tz: String, dedupe: Dedupe) -> Self {
+        Self {
+            kpis,
+            by,
+            every,
+            tz,
+            dedupe,
+            sources: Vec::new(),
+            custom: Vec::new(),
+            engagement: Vec::new(),
+            posts_types: Vec::new(),
+            accounts_types: Vec::new(),
+        }
+    }
+}
+
+/// A column of the result: a built-in KPI, or one defined by a formula.
+#[derive(Debug, Clone)]
+pub enum OutputKpi {
+    Builtin(&'static Kpi),
+    Custom(CustomKpi),
+}
+
+impl OutputKpi {
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Builtin(k) => k.name,
+            Self::Custom(c) => &c.definition.name,
+        }
+    }
 }
 
 /// A post-level quantity that is summed: a column, or the engagement sum `eng`.
@@ -116,8 +160,12 @@ pub struct PostsPlan {
     pub per_post_engagement_rate: bool,
     /// Σ metric / Σ followers-at-post.
     pub at_followers: Vec<Metric>,
-    /// The engagement components present, in order (`likes` may be `coalesce(likes, reactions)`).
+    /// The engagement components present, in order (`likes|reactions`: likes, else reactions).
     pub components: Vec<String>,
+    /// Components of named platforms, where they differ from `components`.
+    pub platform_components: Vec<(String, Vec<String>)>,
+    /// States and computed columns of KPIs defined by formulas.
+    pub custom: CustomPosts,
     /// Needs `published_at` (periods or followers-at-post).
     pub needs_time: bool,
     /// Reads the account key (followers-at-post or account attributes meet the snapshots).
@@ -201,7 +249,10 @@ pub struct EventsPlan {
 /// A checked request: everything `exec` needs.
 #[derive(Debug, Clone)]
 pub struct Plan {
+    /// The built-in KPIs whose states are computed (asked for, or read by a formula).
     pub kpis: Vec<&'static Kpi>,
+    /// The result's KPI columns, in the order asked.
+    pub outputs: Vec<OutputKpi>,
     pub by: Vec<String>,
     pub every: Option<Every>,
     /// Report time zone; `None` means UTC.
@@ -262,12 +313,15 @@ fn push_unique<T: PartialEq>(v: &mut Vec<T>, x: T) {
 
 /// Expands names and presets; explicit names are strict, preset members whose table or
 /// column is absent are left out and reported.
-fn expand_kpis(names: &[String]) -> Result<Vec<(&'static Kpi, bool)>> {
+fn expand_kpis(names: &[String], custom: &[Definition]) -> Result<Vec<(&'static Kpi, bool)>> {
     let mut out: Vec<(&'static Kpi, bool)> = Vec::new();
     if names.is_empty() {
         return Err(Error::definition("no_kpis", "no KPIs were asked for; pass kpis=[...] with names from sk.catalog() or a goal preset such as \"engagement\""));
     }
     for name in names {
+        if custom.iter().any(|d| &d.name == name) {
+            continue;
+        }
         if let Some(k) = catalog::find(name) {
             if let Some(slot) = out.iter_mut().find(|(o, _)| o.name == k.name) {
                 slot.1 = true;
@@ -286,7 +340,8 @@ fn expand_kpis(names: &[String]) -> Result<Vec<(&'static Kpi, bool)>> {
             let names = catalog::KPIS
                 .iter()
                 .map(|k| k.name)
-                .chain(catalog::PRESETS.iter().map(|(p, _)| *p));
+                .chain(catalog::PRESETS.iter().map(|(p, _)| *p))
+                .chain(custom.iter().map(|d| d.name.as_str()));
             return Err(Error::definition(
                 "unknown_kpi",
                 format!("unknown KPI '{name}'{}; sk.catalog() lists every KPI and the presets awareness, engagement, traffic, leads, conversion, content", did_you_mean(&suggest(name, names))),
@@ -340,7 +395,27 @@ pub fn build(
     let o = Origins::choose(posts_cols, accounts_cols, traffic_cols, events_cols);
     let mut warnings = Vec::new();
     let mut kpis: Vec<&'static Kpi> = Vec::new();
-    for (kpi, explicit) in expand_kpis(&req.kpis)? {
+    let mut outputs: Vec<OutputKpi> = Vec::new();
+    let expanded = expand_kpis(&req.kpis, &req.custom)?;
+    // formulas: checked against the tables, compiled to posts states and engine measures
+    check_names(&req.custom)?;
+    let tables = custom::Tables {
+        posts: req.posts_types.iter().cloned().collect(),
+        accounts: req.accounts_types.iter().cloned().collect(),
+        user: &req.custom,
+        origins: o,
+    };
+    let mut lowerer = socialkpi_formula::check::Lowerer::new(&tables);
+    let mut compiler = custom::Compiler::default();
+    let mut compiled: Vec<CustomKpi> = Vec::new();
+    for name in &req.kpis {
+        if let Some(d) = req.custom.iter().find(|d| &d.name == name) {
+            if !compiled.iter().any(|c| c.definition.name == d.name) {
+                compiled.push(compiler.compile(&mut lowerer, d)?);
+            }
+        }
+    }
+    for (kpi, explicit) in expanded {
         match usable(kpi, posts_cols, accounts_cols, contracts_cols, &o)
             .and_then(|()| usable_traffic(kpi, traffic_cols, &o))
         {
@@ -349,7 +424,47 @@ pub fn build(
             Err(e) => warnings.push(format!("{} was left out of the preset: {e}", kpi.name)),
         }
     }
-    if kpis.is_empty() {
+    for name in &req.kpis {
+        if let Some(c) = compiled.iter().find(|c| &c.definition.name == name) {
+            if !outputs.iter().any(|o| o.name() == name) {
+                outputs.push(OutputKpi::Custom(c.clone()));
+            }
+        } else if let Some(k) = kpis.iter().find(|k| k.name == name) {
+            if !outputs.iter().any(|o| o.name() == k.name) {
+                outputs.push(OutputKpi::Builtin(k));
+            }
+        } else if let Some(members) = catalog::preset(name) {
+            for k in kpis.iter().filter(|k| members.contains(&k.name)) {
+                if !outputs.iter().any(|o| o.name() == k.name) {
+                    outputs.push(OutputKpi::Builtin(k));
+                }
+            }
+        }
+    }
+    // the built-in measures formulas read (cost, followers, ...) are computed, not shown
+    for name in &compiler.builtins {
+        let Some(kpi) = catalog::find(name) else {
+            return Err(Error::Internal(format!(
+                "engine measure '{name}' is not in the catalogue"
+            )));
+        };
+        if kpis.iter().any(|k| k.name == kpi.name) {
+            continue;
+        }
+        let reader = compiled
+            .first()
+            .map_or(String::new(), |c| format!("KPI '{}' reads {name}: ", c.definition.name));
+        usable(kpi, posts_cols, accounts_cols, contracts_cols, &o)
+            .and_then(|()| usable_traffic(kpi, traffic_cols, &o))
+            .map_err(|e| match e {
+                Error::Schema { code, message } => Error::schema(code, format!("{reader}{message}")),
+                Error::Query { code, message } => Error::query(code, format!("{reader}{message}")),
+                other => other,
+            })?;
+        kpis.push(kpi);
+    }
+    let custom_posts = compiler.posts;
+    if kpis.is_empty() && custom_posts.is_empty() && compiled.is_empty() {
         return Err(Error::definition(
             "no_kpis",
             format!(
@@ -382,8 +497,16 @@ pub fn build(
         .filter(|k| reads_contracts(k, contracts_cols.is_some()))
         .map(|k| k.name)
         .collect();
-    let posts_used = kpis.iter().any(|k| reads_posts(k, pcols, &o));
-    let accounts_used = kpis.iter().any(|k| reads_accounts(k, pcols, &o));
+    let posts_used = kpis.iter().any(|k| reads_posts(k, pcols, &o)) || !custom_posts.is_empty();
+    if posts_used && posts_cols.is_none() {
+        let kpi = compiled.first().map_or("", |c| c.definition.name.as_str());
+        return Err(missing_table(kpi, "posts"));
+    }
+    if custom_posts.fap && accounts_cols.is_none() {
+        let kpi = compiled.first().map_or("", |c| c.definition.name.as_str());
+        return Err(missing_table(kpi, "accounts"));
+    }
+    let accounts_used = kpis.iter().any(|k| reads_accounts(k, pcols, &o)) || custom_posts.fap;
     let account_kpis: Vec<&str> = kpis
         .iter()
         .filter(|k| reads_accounts(k, pcols, &o) && k.source != Source::PostsAtFollowers)
@@ -453,7 +576,12 @@ pub fn build(
             } else if accounts_cols.is_some_and(|a| has(a, d)) {
                 attribute_dims.push(d.clone());
             } else {
-                let kpi = kpis.iter().find(|k| reads_posts(k, pcols, &o)).map_or("", |k| k.name);
+                let kpi = kpis
+                    .iter()
+                    .find(|k| reads_posts(k, pcols, &o))
+                    .map(|k| k.name)
+                    .or(compiled.first().map(|c| c.definition.name.as_str()))
+                    .unwrap_or("");
                 return Err(Error::query(
                     "dimension_not_in_table",
                     format!("KPI '{kpi}' reads the posts table, which has no column '{d}' (nor is it an account attribute of accounts=...); add '{d}' to the posts, or compute '{d}' KPIs in a separate call"),
@@ -471,6 +599,8 @@ pub fn build(
             &account_key,
             every.is_some(),
             &o,
+            &custom_posts,
+            &req.engagement,
         )?)
     } else {
         None
@@ -499,6 +629,9 @@ pub fn build(
                 Source::PostsElseAccounts if !has(pcols, "profile_visits") => ap.profile_visits = true,
                 _ => {}
             }
+        }
+        if custom_posts.fap {
+            ap.snapshots_for_posts = true;
         }
         ap.attributes = attribute_dims.clone();
         let mut cols: Vec<String> = account_key.clone();
@@ -561,13 +694,19 @@ pub fn build(
             // the posts side must carry the account key to meet its snapshots
             for c in &account_key {
                 if !has(pcols, c) {
-                    return Err(missing_column(kpis[0].name, c, "posts", pcols));
+                    return Err(missing_column(
+                        outputs.first().map_or("", |o| o.name()),
+                        c,
+                        "posts",
+                        pcols,
+                    ));
                 }
             }
         }
     }
     Ok(Plan {
         kpis,
+        outputs,
         by: req.by.clone(),
         every,
         tz,
@@ -593,14 +732,7 @@ mod tests {
     }
 
     fn req(kpis: &[&str], by: &[&str]) -> Request {
-        Request {
-            kpis: names(kpis),
-            by: names(by),
-            every: Some("1mo".into()),
-            tz: "UTC".into(),
-            dedupe: Dedupe::Error,
-            sources: Vec::new(),
-        }
+        Request::new(names(kpis), names(by), Some("1mo".into()), "UTC".into(), Dedupe::Error)
     }
 
     #[test]

@@ -1,8 +1,60 @@
 //! What the posts table must produce: its columns, sums, ratios and followers-at-post states.
 
 use super::usable::reads_posts;
-use super::{has, missing_column, push_unique, Metric, Origin, Origins, PostsPlan, Result, ENG_COMPONENTS};
+use super::{
+    did_you_mean, has, missing_column, push_unique, suggest, CustomPosts, Error, Metric, Origin, Origins, PostsPlan,
+    Result, ENG_COMPONENTS,
+};
 use crate::catalog::{Kpi, Source};
+
+/// The components of a set the table has: `a|b` (a, else b) keeps what is there.
+fn present_components(set: &[String], pcols: &[String]) -> Vec<String> {
+    set.iter()
+        .filter_map(|c| {
+            let there: Vec<&str> = c.split('|').filter(|p| has(pcols, p)).collect();
+            (!there.is_empty()).then(|| there.join("|"))
+        })
+        .collect()
+}
+
+/// The columns a set of components reads.
+fn component_columns(set: &[String]) -> Vec<String> {
+    set.iter().flat_map(|c| c.split('|')).map(str::to_string).collect()
+}
+
+/// The engagement components of each platform (a definition set's), the default set, and
+/// the columns they read. Without a set, the built-in components.
+fn engagement_sets(
+    pcols: &[String],
+    sets: &[(String, Vec<String>)],
+) -> (Vec<String>, Vec<(String, Vec<String>)>, Vec<String>) {
+    let (builtin, mut columns) = engagement_components(pcols);
+    let default = match sets.iter().find(|(p, _)| p == "default") {
+        Some((_, set)) => present_components(set, pcols),
+        None => builtin,
+    };
+    let mut per_platform = Vec::new();
+    if has(pcols, "platform") {
+        for (platform, set) in sets.iter().filter(|(p, _)| p != "default") {
+            let present = present_components(set, pcols);
+            if present != default {
+                per_platform.push((platform.clone(), present));
+            }
+        }
+    }
+    if !sets.is_empty() {
+        columns = Vec::new();
+        for set in std::iter::once(&default).chain(per_platform.iter().map(|(_, s)| s)) {
+            for c in component_columns(set) {
+                push_unique(&mut columns, c);
+            }
+        }
+        if !per_platform.is_empty() {
+            push_unique(&mut columns, "platform".to_string());
+        }
+    }
+    (default, per_platform, columns)
+}
 
 /// The engagement components a posts table has (`likes|reactions`: reactions stand in where
 /// likes are missing) and the columns they read.
@@ -76,6 +128,8 @@ pub(super) fn plan_posts(
     account_key: &[String],
     periods: bool,
     o: &Origins,
+    custom: &CustomPosts,
+    engagement: &[(String, Vec<String>)],
 ) -> Result<PostsPlan> {
     let mut p = PostsPlan {
         dims: dims.to_vec(),
@@ -133,14 +187,38 @@ pub(super) fn plan_posts(
     let uses_eng = p.sums.contains(&Metric::Eng)
         || p.ratios.iter().any(|(a, _)| *a == Metric::Eng)
         || p.per_post_engagement_rate
-        || p.at_followers.contains(&Metric::Eng);
+        || p.at_followers.contains(&Metric::Eng)
+        || custom.eng;
     let mut cols: Vec<String> = Vec::new();
+    let first = kpis.first().map(|k| k.name).unwrap_or(custom.reader.as_str());
     if uses_eng {
-        let (components, columns) = engagement_components(pcols);
+        let (components, per_platform, columns) = engagement_sets(pcols, engagement);
+        if components.is_empty() && per_platform.iter().all(|(_, s)| s.is_empty()) {
+            return Err(Error::schema(
+                "missing_column",
+                format!(
+                    "KPI '{first}' needs engagement components, but posts has none of {}{}",
+                    if engagement.is_empty() {
+                        "likes, reactions, comments, shares, saves".to_string()
+                    } else {
+                        engagement
+                            .iter()
+                            .flat_map(|(_, s)| s.iter().cloned())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    },
+                    did_you_mean(&suggest("likes", pcols.iter().map(String::as_str)))
+                ),
+            ));
+        }
         p.components = components;
+        p.platform_components = per_platform;
         for c in columns {
             push_unique(&mut cols, c);
         }
+    }
+    for c in &custom.numeric {
+        push_unique(&mut cols, c.clone());
     }
     if p.per_post_engagement_rate {
         push_unique(&mut cols, "reach".to_string());
@@ -156,10 +234,16 @@ pub(super) fn plan_posts(
             push_unique(&mut cols, name.clone());
         }
     }
-    p.count_columns = cols.clone();
+    p.count_columns = cols.iter().filter(|c| *c != "platform").cloned().collect();
     p.signed_columns = cols.iter().filter(|c| *c == "revenue").cloned().collect();
-    p.needs_account = !p.at_followers.is_empty() || !attribute_dims.is_empty();
-    p.needs_time = periods || !p.at_followers.is_empty() || p.delivered;
+    for c in &custom.plain {
+        if !p.count_columns.contains(c) {
+            push_unique(&mut cols, c.clone());
+        }
+    }
+    p.custom = custom.clone();
+    p.needs_account = !p.at_followers.is_empty() || !attribute_dims.is_empty() || custom.fap;
+    p.needs_time = periods || !p.at_followers.is_empty() || p.delivered || custom.fap;
     p.currency = has(pcols, "currency") && cols.iter().any(|c| c == "spend" || c == "revenue");
     if p.currency {
         push_unique(&mut cols, "currency".to_string());
@@ -174,7 +258,7 @@ pub(super) fn plan_posts(
     }
     if p.needs_time {
         if !has(pcols, "published_at") {
-            return Err(missing_column(kpis[0].name, "published_at", "posts", pcols));
+            return Err(missing_column(first, "published_at", "posts", pcols));
         }
         push_unique(&mut cols, "published_at".to_string());
     }

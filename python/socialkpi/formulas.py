@@ -1,0 +1,229 @@
+"""KPIs as data: formulas, definition files and vendor presets.
+
+A KPI is a formula in a small language (see docs/formulas.md), checked and compiled by the
+Rust core to the same partial states as the built-in KPIs:
+
+>>> import socialkpi as sk
+>>> er = sk.KPI("er_linkedin", "(clicks + likes + comments + shares + follows) / impressions")
+>>> er.name, er.unit
+('er_linkedin', 'ratio')
+
+A bare column in a ratio means its sum (a ratio of sums, over the posts where both sides are
+present); ``per_post(x)`` is the mean over posts; ``where`` filters; ``last(followers)`` is the
+semi-additive snapshot. Definition files (YAML, TOML or JSON) hold many KPIs and per-platform
+engagement components; vendor presets reproduce the formulas analytics tools publish.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from socialkpi import _core
+
+__all__ = ["KPI", "Definitions", "check_kpis", "definitions", "load_kpis", "vendor_presets"]
+
+
+def _unit(formula: str) -> str:
+    return "ratio" if "/" in formula or "per_post(" in formula or "mean(" in formula else "number"
+
+
+@dataclass(frozen=True)
+class KPI:
+    """A KPI defined by a formula; pass it in ``kpis=[...]`` next to built-in names.
+
+    Parameters
+    ----------
+    name
+        The result column's name (letters, digits and ``_``). A KPI with a built-in's name
+        takes its place in the call it is passed to.
+    formula
+        The formula (docs/formulas.md). Its syntax is checked at once (``DefinitionError``
+        with the position and a caret); its columns are checked against the tables when it is
+        computed.
+    goal, unit, description
+        Shown by :func:`socialkpi.explain` and carried on the result. ``unit`` defaults to
+        ``"ratio"`` for formulas that divide or average, else ``"number"``.
+    """
+
+    name: str
+    formula: str
+    goal: str = "custom"
+    unit: str = ""
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        _core.check_formula(self.name, self.formula)
+        if not self.unit:
+            object.__setattr__(self, "unit", _unit(self.formula))
+
+    def _row(self) -> tuple[str, str, str, str, str]:
+        return (self.name, self.formula, self.goal, self.unit, self.description)
+
+
+@dataclass(frozen=True)
+class Definitions:
+    """A set of KPI definitions: a definition file's, a vendor preset's, or the catalogue's.
+
+    Iterating gives its :class:`KPI` objects; ``defs["engagement_rate"]`` one of them.
+    Pass the set as ``definitions=`` to :func:`socialkpi.compute`: its KPIs take the place of
+    the built-ins of the same names, and its engagement components apply to every engagement
+    KPI of the call.
+
+    Attributes
+    ----------
+    name, description, source
+        What the set is and where its formulas come from (a vendor's published page).
+    engagement
+        Platform -> the post columns summed into ``eng`` on that platform (``"default"``: every
+        other platform; ``"likes|reactions"``: likes, else reactions).
+    kpis
+        The KPIs it defines.
+    """
+
+    name: str
+    description: str = ""
+    source: str = ""
+    engagement: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    kpis: tuple[KPI, ...] = ()
+
+    def __iter__(self) -> Iterator[KPI]:
+        return iter(self.kpis)
+
+    def __len__(self) -> int:
+        return len(self.kpis)
+
+    def __getitem__(self, name: str) -> KPI:
+        for k in self.kpis:
+            if k.name == name:
+                return k
+        raise KeyError(name)
+
+    def names(self) -> list[str]:
+        """The names of the KPIs the set defines."""
+        return [k.name for k in self.kpis]
+
+    @classmethod
+    def _from_row(cls, row: Any) -> Definitions:
+        name, description, source, engagement, kpis = row
+        return cls(
+            name=name,
+            description=description,
+            source=source,
+            engagement={p: tuple(c) for p, c in engagement},
+            kpis=tuple(KPI(n, f, g, u, d) for n, f, g, u, d in kpis),
+        )
+
+
+_FORMATS = {".yaml": "yaml", ".yml": "yaml", ".toml": "toml", ".json": "json"}
+
+
+def load_kpis(path: str | os.PathLike[str]) -> Definitions:
+    """Reads a definition file (YAML, TOML or JSON, by its extension), or a vendor preset by
+    name (``sk.load_kpis("hypeauditor")``, see :func:`vendor_presets`).
+
+    The file has ``kpis`` (a list of ``name``, ``formula`` and optionally ``goal``, ``unit``,
+    ``description``), optionally ``engagement`` (platform -> components) and ``name``,
+    ``description``, ``source``. Its shape is published as a JSON Schema:
+    ``socialkpi/definitions/schema.json``. Unknown keys are an error with the file, line and
+    column (``DefinitionError`` code ``invalid_definitions``); each formula's syntax is checked.
+    """
+    text_path = os.fspath(path)
+    ext = os.path.splitext(text_path)[1].lower()
+    fmt = _FORMATS.get(ext)
+    if fmt is None and not ext and not os.path.exists(text_path):
+        return definitions(text_path)
+    if fmt is None:
+        from socialkpi.exceptions import DefinitionError
+
+        err = DefinitionError(
+            f"{text_path}: definition files are YAML (.yaml, .yml), TOML (.toml) or JSON (.json)"
+        )
+        err.code = "unknown_format"
+        raise err
+    try:
+        with open(text_path, encoding="utf-8-sig") as f:
+            text = f.read()
+    except FileNotFoundError:
+        from socialkpi.exceptions import InputError
+
+        err2 = InputError(f"definition file '{text_path}' does not exist")
+        err2.code = "file_not_found"
+        raise err2 from None
+    return Definitions._from_row(_core.parse_definitions(text, fmt, text_path))
+
+
+def definitions(name: str) -> Definitions:
+    """A vendor preset (``"rivaliq"``, ``"socialinsider"``, ``"hypeauditor"``, ``"later"``), or
+    ``"socialkpi"`` for the built-in catalogue, each formula written in the language."""
+    return Definitions._from_row(_core.vendor_definitions(name))
+
+
+def vendor_presets() -> list[str]:
+    """The names of the vendor presets."""
+    return list(_core.vendor_names())
+
+
+def resolve(
+    kpis: str | KPI | Sequence[str | KPI],
+    defs: str | os.PathLike[str] | Definitions | None,
+) -> tuple[list[str], list[tuple[str, str, str, str, str]], list[tuple[str, list[str]]]]:
+    """Names, formula rows and engagement components for the core."""
+    items: Sequence[str | KPI] = [kpis] if isinstance(kpis, (str, KPI)) else kpis
+    if isinstance(defs, (str, os.PathLike)):
+        text = os.fspath(defs)
+        defs = load_kpis(text)
+    names: list[str] = []
+    custom: dict[str, KPI] = {}
+    if defs is not None:
+        for k in defs.kpis:
+            custom[k.name] = k
+    for item in items:
+        if isinstance(item, KPI):
+            custom[item.name] = item
+            names.append(item.name)
+        else:
+            names.append(str(item))
+    engagement = [(p, list(c)) for p, c in defs.engagement.items()] if defs is not None else []
+    return names, [k._row() for k in custom.values()], engagement
+
+
+def _kinds(table: Any) -> list[tuple[str, str]]:
+    import polars as pl
+
+    from socialkpi._tables import _kind, as_table
+
+    if table is None:
+        return []
+    if isinstance(table, Mapping):
+        return [(str(n), _kind(t)) for n, t in pl.Schema(table).items()]
+    wrapped = as_table(table, "table")
+    if isinstance(wrapped, list):
+        paths = [str(p) for p in wrapped]
+        lf = pl.scan_parquet(paths) if paths[0].endswith(".parquet") else pl.scan_csv(paths)
+        return [(n, _kind(t)) for n, t in lf.collect_schema().items()]
+    kinds: list[tuple[str, str]] = wrapped.kinds()
+    return kinds
+
+
+def check_kpis(
+    kpis: str | KPI | Sequence[str | KPI],
+    posts: Any,
+    accounts: Any = None,
+    *,
+    definitions: str | os.PathLike[str] | Definitions | None = None,
+) -> None:
+    """Checks KPIs against the tables' columns without computing anything.
+
+    ``posts`` and ``accounts`` are tables as for :func:`socialkpi.compute` (only their schema
+    is read) or ``{column: polars dtype}`` mappings. Raises the error :func:`socialkpi.compute`
+    would raise for a formula (position, caret, suggestion), a missing column or table.
+
+    >>> import polars as pl
+    >>> import socialkpi as sk
+    >>> sk.check_kpis([sk.KPI("er", "eng / reach")], {"likes": pl.Int64, "reach": pl.Int64})
+    """
+    names, custom, engagement = resolve(kpis, definitions)
+    _core.plan_kpis(names, custom, _kinds(posts), _kinds(accounts), engagement)

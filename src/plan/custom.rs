@@ -1,0 +1,480 @@
+//! KPIs written in the formula language (the user's own, a definition file's, a vendor
+//! preset's): checked against the tables by `socialkpi_formula`, then compiled to the same
+//! partial states as the built-ins (sums with their non-null counts, rule-1 ratio pairs,
+//! followers-at-post sums) and to a finalisation over the merged states.
+
+use super::{Origin, Origins};
+use crate::catalog;
+use crate::error::{Error, Result};
+use polars::prelude::*;
+use socialkpi_formula::check::Lowerer;
+use socialkpi_formula::{Agg, BinOp, Cond, Context, FormulaError, Native, Operand, Row, Sum, Table, Type};
+use std::collections::HashMap;
+
+/// A KPI defined by a formula, as the caller handed it over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Definition {
+    pub name: String,
+    pub formula: String,
+    pub goal: String,
+    pub unit: String,
+    pub description: String,
+}
+
+/// How a custom KPI is finalised from the merged states.
+#[derive(Debug, Clone)]
+pub enum Value {
+    Number(f64),
+    /// A flow: 0 without rows (`rows`), null when no row reported a value (`n`), else `sum`.
+    Flow {
+        rows: String,
+        sum: String,
+        n: String,
+    },
+    /// A count, 0 where the group has no rows.
+    Count(String),
+    /// `num / den`, null for a zero or missing denominator.
+    Ratio(String, String),
+    /// The finalised value of a built-in KPI (an engine measure).
+    Builtin(&'static str),
+    /// Posts inside contract windows.
+    Delivered,
+    Share(Box<Value>),
+    Binary(BinOp, Box<Value>, Box<Value>),
+    Neg(Box<Value>),
+    Coalesce(Vec<Value>),
+}
+
+/// A checked and compiled custom KPI.
+#[derive(Debug, Clone)]
+pub struct CustomKpi {
+    pub definition: Definition,
+    pub value: Value,
+}
+
+/// A state the posts pass adds up for custom KPIs, over a computed column.
+#[derive(Debug, Clone)]
+pub enum StateKind {
+    Sum {
+        sum: String,
+        count: Option<String>,
+        mask: Option<String>,
+    },
+    AtFollowers {
+        num: String,
+        den: String,
+    },
+    MeanAtFollowers {
+        sum: String,
+        count: String,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct CustomState {
+    pub column: String,
+    pub kind: StateKind,
+}
+
+/// What custom KPIs need from the posts table.
+#[derive(Debug, Clone, Default)]
+pub struct CustomPosts {
+    /// Computed per-post columns (name, expression over the coerced columns).
+    pub computed: Vec<(String, Expr)>,
+    pub states: Vec<CustomState>,
+    /// Numeric columns read (coerced like counts).
+    pub numeric: Vec<String>,
+    /// Text and boolean columns read as they are (filters).
+    pub plain: Vec<String>,
+    /// Reads the engagement sum `eng`.
+    pub eng: bool,
+    /// Reads followers-at-post.
+    pub fap: bool,
+    /// Counts posts (`count()`).
+    pub rows: bool,
+    /// The first KPI whose formula reads posts (named in errors).
+    pub reader: String,
+}
+
+impl CustomPosts {
+    /// Whether no formula reads the posts table.
+    pub fn is_empty(&self) -> bool {
+        self.states.is_empty() && !self.rows
+    }
+}
+
+/// The tables' columns and types and the KPIs a formula may name.
+pub struct Tables<'a> {
+    pub posts: HashMap<String, Type>,
+    pub accounts: HashMap<String, Type>,
+    pub user: &'a [Definition],
+    pub origins: Origins,
+}
+
+impl Context for Tables<'_> {
+    fn column(&self, name: &str) -> Option<(Table, Type)> {
+        if let Some(t) = self.posts.get(name) {
+            return Some((Table::Posts, *t));
+        }
+        self.accounts.get(name).map(|t| (Table::Accounts, *t))
+    }
+    fn columns(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.posts.keys().chain(self.accounts.keys()).cloned().collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+    fn kpi(&self, name: &str) -> Option<String> {
+        if let Some(d) = self.user.iter().find(|d| d.name == name) {
+            return Some(d.formula.clone());
+        }
+        catalog::formula(name).map(str::to_string)
+    }
+    fn kpis(&self) -> Vec<String> {
+        self.user
+            .iter()
+            .map(|d| d.name.clone())
+            .chain(catalog::KPIS.iter().map(|k| k.name.to_string()))
+            .collect()
+    }
+    fn attributed_from_posts(&self, measure: &str) -> bool {
+        self.origins.of(measure) == Some(Origin::Posts)
+    }
+}
+
+/// A formula error as the engine's error, with the position rendered under the formula.
+pub fn formula_error(e: FormulaError) -> Error {
+    let (line, column) = e.position();
+    Error::Formula {
+        code: e.code,
+        message: e.render(),
+        formula: e.formula.clone(),
+        kpi: e.kpi.clone().unwrap_or_default(),
+        line,
+        column,
+        suggestions: e.suggestions.clone(),
+    }
+}
+
+/// Compiles checked formulas into posts states and finalisations, sharing equal states.
+#[derive(Default)]
+pub struct Compiler {
+    pub posts: CustomPosts,
+    /// The built-in KPIs whose states the formulas read (engine measures).
+    pub builtins: Vec<&'static str>,
+    columns: HashMap<String, String>,
+}
+
+fn lit_number(v: f64) -> Expr {
+    if v.fract() == 0.0 && v.abs() < 9.0e15 {
+        lit(v as i64)
+    } else {
+        lit(v)
+    }
+}
+
+impl Compiler {
+    /// Checks and compiles one KPI.
+    pub fn compile(&mut self, lowerer: &mut Lowerer<'_>, d: &Definition) -> Result<CustomKpi> {
+        let agg = lowerer.formula(&d.name, &d.formula).map_err(formula_error)?;
+        let value = self.value(&agg)?;
+        if self.posts.reader.is_empty() && !self.posts.is_empty() {
+            self.posts.reader = d.name.clone();
+        }
+        Ok(CustomKpi {
+            definition: d.clone(),
+            value,
+        })
+    }
+
+    fn builtin(&mut self, name: &'static str) {
+        if !self.builtins.contains(&name) {
+            self.builtins.push(name);
+        }
+    }
+
+    fn value(&mut self, agg: &Agg) -> Result<Value> {
+        Ok(match agg {
+            Agg::Number(v) => Value::Number(*v),
+            Agg::Sum(s) => self.sum(s),
+            Agg::Rows(None) => {
+                self.posts.rows = true;
+                Value::Count("rows".into())
+            }
+            Agg::Rows(Some(c)) => {
+                let d = self.domain(c);
+                Value::Count(d)
+            }
+            Agg::Present(row) => {
+                let c = self.column(row);
+                let (sum, n) = (format!("{c}:s"), format!("{c}:n"));
+                self.state(
+                    &c,
+                    StateKind::Sum {
+                        sum,
+                        count: Some(n.clone()),
+                        mask: None,
+                    },
+                );
+                Value::Count(n)
+            }
+            Agg::Mean(row) => {
+                let c = self.column(row);
+                let (sum, n) = (format!("{c}:s"), format!("{c}:n"));
+                self.state(
+                    &c,
+                    StateKind::Sum {
+                        sum: sum.clone(),
+                        count: Some(n.clone()),
+                        mask: None,
+                    },
+                );
+                Value::Ratio(sum, n)
+            }
+            Agg::Ratio(a, b) => {
+                let (ca, cb) = (self.column(&a.row), self.column(&b.row));
+                let (num, den) = (format!("{ca}/{cb}:rn"), format!("{ca}/{cb}:rd"));
+                self.state(
+                    &ca,
+                    StateKind::Sum {
+                        sum: num.clone(),
+                        count: None,
+                        mask: Some(cb.clone()),
+                    },
+                );
+                self.state(
+                    &cb,
+                    StateKind::Sum {
+                        sum: den.clone(),
+                        count: None,
+                        mask: Some(ca),
+                    },
+                );
+                Value::Ratio(num, den)
+            }
+            Agg::AtFollowers(row) => {
+                let c = self.column(row);
+                let (num, den) = (format!("{c}:fn"), format!("{c}:fd"));
+                self.posts.fap = true;
+                self.state(
+                    &c,
+                    StateKind::AtFollowers {
+                        num: num.clone(),
+                        den: den.clone(),
+                    },
+                );
+                Value::Ratio(num, den)
+            }
+            Agg::MeanAtFollowers(row) => {
+                let c = self.column(row);
+                let (sum, count) = (format!("{c}:ms"), format!("{c}:mn"));
+                self.posts.fap = true;
+                self.state(
+                    &c,
+                    StateKind::MeanAtFollowers {
+                        sum: sum.clone(),
+                        count: count.clone(),
+                    },
+                );
+                Value::Ratio(sum, count)
+            }
+            Agg::Native(Native::Delivered) => {
+                self.builtin("delivery_rate");
+                Value::Delivered
+            }
+            Agg::Native(n) => {
+                let name = n.builtin();
+                self.builtin(name);
+                Value::Builtin(name)
+            }
+            Agg::Share(a) => Value::Share(Box::new(self.value(a)?)),
+            Agg::Binary(op, a, b) => Value::Binary(*op, Box::new(self.value(a)?), Box::new(self.value(b)?)),
+            Agg::Neg(a) => Value::Neg(Box::new(self.value(a)?)),
+            Agg::Coalesce(parts) => Value::Coalesce(parts.iter().map(|p| self.value(p)).collect::<Result<_>>()?),
+        })
+    }
+
+    fn sum(&mut self, s: &Sum) -> Value {
+        let c = self.column(&s.row);
+        let (sum, n) = (format!("{c}:s"), format!("{c}:n"));
+        self.state(
+            &c,
+            StateKind::Sum {
+                sum: sum.clone(),
+                count: Some(n.clone()),
+                mask: None,
+            },
+        );
+        let rows = match &s.domain {
+            Some(d) => self.domain(d),
+            None => "rows".to_string(),
+        };
+        Value::Flow { rows, sum, n }
+    }
+
+    /// The count of posts where a condition holds (a state over a computed 1-or-null column).
+    fn domain(&mut self, c: &Cond) -> String {
+        let row = Row::Filter(Box::new(c.clone()), Box::new(Row::Number(1.0)));
+        let col = self.column(&row);
+        let sum = format!("{col}:s");
+        self.state(
+            &col,
+            StateKind::Sum {
+                sum: sum.clone(),
+                count: None,
+                mask: None,
+            },
+        );
+        sum
+    }
+
+    fn state(&mut self, column: &str, kind: StateKind) {
+        let name = match &kind {
+            StateKind::Sum { sum, .. } | StateKind::MeanAtFollowers { sum, .. } => sum,
+            StateKind::AtFollowers { num, .. } => num,
+        };
+        let exists = self.posts.states.iter().any(|s| match &s.kind {
+            StateKind::Sum { sum, .. } | StateKind::MeanAtFollowers { sum, .. } => sum == name,
+            StateKind::AtFollowers { num, .. } => num == name,
+        });
+        if !exists {
+            self.posts.states.push(CustomState {
+                column: column.to_string(),
+                kind,
+            });
+        }
+    }
+
+    /// The computed column of a per-post value (equal values share one).
+    fn column(&mut self, row: &Row) -> String {
+        let key = format!("{row:?}");
+        if let Some(name) = self.columns.get(&key) {
+            return name.clone();
+        }
+        let name = format!("__k{}", self.columns.len());
+        let expr = self.row(row);
+        self.posts.computed.push((name.clone(), expr.alias(name.as_str())));
+        self.columns.insert(key, name.clone());
+        name
+    }
+
+    fn numeric(&mut self, c: &str) {
+        if !self.posts.numeric.iter().any(|x| x == c) {
+            self.posts.numeric.push(c.to_string());
+        }
+    }
+
+    fn plain(&mut self, c: &str) {
+        if !self.posts.plain.iter().any(|x| x == c) {
+            self.posts.plain.push(c.to_string());
+        }
+    }
+
+    fn row(&mut self, row: &Row) -> Expr {
+        let null = || lit(NULL);
+        match row {
+            Row::Column(c) => {
+                self.numeric(c);
+                col(c.as_str())
+            }
+            Row::Number(v) => lit_number(*v),
+            Row::Eng => {
+                self.posts.eng = true;
+                col(crate::exec::ENG)
+            }
+            Row::Add(a, b) | Row::Sub(a, b) => {
+                let (x, y) = (self.row(a), self.row(b));
+                let both_null = x.clone().is_null().and(y.clone().is_null());
+                let (x0, y0) = (x.fill_null(lit(0)), y.fill_null(lit(0)));
+                let value = if matches!(row, Row::Add(..)) { x0 + y0 } else { x0 - y0 };
+                when(both_null).then(null()).otherwise(value)
+            }
+            Row::Mul(a, b) => self.row(a) * self.row(b),
+            Row::Div(a, b) => {
+                let (x, y) = (self.row(a), self.row(b).cast(DataType::Float64));
+                when(y.clone().is_null().or(y.clone().eq(lit(0.0))))
+                    .then(lit(NULL).cast(DataType::Float64))
+                    .otherwise(x.cast(DataType::Float64) / y)
+            }
+            Row::Neg(a) => lit(0) - self.row(a),
+            Row::Coalesce(parts) => {
+                let exprs: Vec<Expr> = parts.iter().map(|p| self.row(p)).collect();
+                coalesce(&exprs)
+            }
+            Row::Filter(c, r) => {
+                let c = self.cond(c);
+                when(c).then(self.row(r)).otherwise(null())
+            }
+        }
+    }
+
+    fn cond(&mut self, c: &Cond) -> Expr {
+        match c {
+            Cond::Const(b) => lit(*b),
+            Cond::Column(name) => {
+                self.plain(name);
+                col(name.as_str())
+                    .cast(DataType::Float64)
+                    .neq(lit(0.0))
+                    .fill_null(lit(false))
+            }
+            Cond::Compare(op, a, b) => {
+                let (x, y) = (self.operand(a), self.operand(b));
+                let cmp = match op {
+                    BinOp::Eq => x.eq(y),
+                    BinOp::Ne => x.neq(y),
+                    BinOp::Lt => x.lt(y),
+                    BinOp::Le => x.lt_eq(y),
+                    BinOp::Gt => x.gt(y),
+                    _ => x.gt_eq(y),
+                };
+                cmp.fill_null(lit(false))
+            }
+            Cond::And(a, b) => self.cond(a).and(self.cond(b)),
+            Cond::Or(a, b) => self.cond(a).or(self.cond(b)),
+            Cond::Not(a) => self.cond(a).not(),
+        }
+    }
+
+    fn operand(&mut self, o: &Operand) -> Expr {
+        match o {
+            Operand::Row(r) => self.row(r),
+            Operand::Text(t) => lit(t.as_str()),
+            Operand::TextColumn(c) => {
+                self.plain(c);
+                col(c.as_str()).cast(DataType::String)
+            }
+        }
+    }
+}
+
+/// The KPI names a set of definitions defines, checked for repeats and clashes.
+pub fn check_names(defs: &[Definition]) -> Result<()> {
+    for (i, d) in defs.iter().enumerate() {
+        if d.name.is_empty() || !d.name.chars().all(|c| c.is_alphanumeric() || c == '_') {
+            return Err(Error::definition(
+                "invalid_name",
+                format!(
+                    "KPI name {:?} must be letters, digits and _ (it becomes a column of the result)",
+                    d.name
+                ),
+            ));
+        }
+        if defs[..i].iter().any(|o| o.name == d.name && o.formula != d.formula) {
+            return Err(Error::definition(
+                "duplicate_kpi",
+                format!("KPI '{}' is defined twice with different formulas", d.name),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Parses a formula alone (no tables): for `sk.KPI(...)`, which reports syntax errors at once.
+pub fn check_syntax(name: &str, formula: &str) -> Result<()> {
+    socialkpi_formula::parse(formula).map(|_| ()).map_err(|mut e| {
+        e.kpi = Some(name.to_string());
+        e.formula = formula.to_string();
+        formula_error(e)
+    })
+}
