@@ -21,7 +21,7 @@ demo: build
 # The unit-test binary links libpython (pyo3); tell the loader where it is.
 PY_LIBDIR := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR"))')
 test-rust:
-	LD_LIBRARY_PATH=$(PY_LIBDIR):$$LD_LIBRARY_PATH cargo test --release --lib
+	LD_LIBRARY_PATH=$(PY_LIBDIR):$$LD_LIBRARY_PATH cargo test --release --workspace --lib
 
 test-python: build
 	$(PYTHON) -m pytest
@@ -30,7 +30,7 @@ test: test-rust test-python
 
 lint: deps
 	cargo fmt --check
-	cargo clippy --release --all-targets -- -D warnings
+	cargo clippy --release --workspace --all-targets -- -D warnings
 	$(PYTHON) -m ruff check python tests bench examples
 	$(PYTHON) -m ruff format --check python tests bench examples
 	$(PYTHON) -m mypy --strict python/socialkpi

@@ -38,12 +38,22 @@ def report_kpis() -> list[tuple[str, str, dict[str, Any]]]:
     for a, b in pairs:  # 12 ratios of sums
         out.append((f"{a}_per_{b}", f"{a} / {b}", {"kind": "ratio", "num": [a], "den": b}))
     for i, (a, b) in enumerate(zip(COUNTS[2:], COUNTS[3:])):  # 5 combined ratios
-        out.append((f"mix{i}", f"({a} + {b}) / impressions", {"kind": "ratio", "num": [a, b], "den": "impressions"}))
+        out.append(
+            (f"mix{i}", f"({a} + {b}) / impressions", {"kind": "ratio", "num": [a, b], "den": "impressions"})
+        )
     for c in COUNTS:  # 8 sponsored sums
-        out.append((f"sponsored_{c}", f"sum({c} where sponsored)", {"kind": "filtered", "col": c, "type": None}))
+        out.append(
+            (f"sponsored_{c}", f"sum({c} where sponsored)", {"kind": "filtered", "col": c, "type": None})
+        )
     for t in TYPES:  # 8 sums by content type
         for c in ("likes", "reach"):
-            out.append((f"{t}_{c}", f"sum({c} where content_type == '{t}')", {"kind": "filtered", "col": c, "type": t}))
+            out.append(
+                (
+                    f"{t}_{c}",
+                    f"sum({c} where content_type == '{t}')",
+                    {"kind": "filtered", "col": c, "type": t},
+                )
+            )
     for c in COUNTS[2:7]:  # 5 per-post rates
         out.append((f"pp_{c}", f"per_post({c} / reach)", {"kind": "per_post", "col": c}))
     for c in COUNTS[:4]:  # 4 means
@@ -70,7 +80,7 @@ def catalogue(n: int = 500) -> list[tuple[str, str, str, str, str]]:
             f"per_post(({a} + {b}) / reach) * 100",
             f"coalesce(mean({a}), 0) - mean({b})",
             f"k{i - 5} * 2 + k{i - 4}" if i >= 5 else "count()",
-            f"eng / followers_at_post * 100",
+            "eng / followers_at_post * 100",
             f"count(where sponsored and {a} > 10) / count()",
             f"sum(eng where not sponsored) / {b}",
             f"share({a})",
@@ -120,7 +130,9 @@ def run_floor(posts: str) -> Any:
 
 
 def rule3(parts: list[pl.Expr]) -> pl.Expr:
-    return pl.when(pl.all_horizontal(p.is_null() for p in parts)).then(None).otherwise(pl.sum_horizontal(parts))
+    return (
+        pl.when(pl.all_horizontal(p.is_null() for p in parts)).then(None).otherwise(pl.sum_horizontal(parts))
+    )
 
 
 def run_polars(posts: str) -> Any:
@@ -183,8 +195,9 @@ def run_duckdb(posts: str) -> Any:
         k = p["kind"]
         if k == "ratio":
             num = r3(p["num"]) if len(p["num"]) > 1 else p["num"][0]
-            both = f"{num} is not null and {p['den']} is not null"
-            cols.append(f"{div(f'sum({num}) filter ({both})', f'sum({p['den']}) filter ({both})')} as {name}")
+            den = p["den"]
+            both = f"{num} is not null and {den} is not null"
+            cols.append(f"{div(f'sum({num}) filter ({both})', f'sum({den}) filter ({both})')} as {name}")
         elif k == "filtered":
             where = "sponsored" if p["type"] is None else f"content_type = '{p['type']}'"
             col = p["col"]
@@ -196,12 +209,14 @@ def run_duckdb(posts: str) -> Any:
             value = div(f"{p['col']}::double", "reach::double")
             cols.append(f"{div(f'sum({value})', f'count({value})')} as {name}")
         elif k == "mean":
-            cols.append(f"{div(f'sum({p['col']})', f'count({p['col']})')} as {name}")
+            col = p["col"]
+            cols.append(f"{div(f'sum({col})', f'count({col})')} as {name}")
         elif k == "count":
             cols.append(f"count(*) filter (content_type = '{p['type']}') as {name}")
         else:
-            both = f"{p['col']} is not null and {eng} is not null"
-            cols.append(f"{div(f'sum({p['col']}) filter ({both})', f'sum({eng}) filter ({both})')} as {name}")
+            col = p["col"]
+            both = f"{col} is not null and {eng} is not null"
+            cols.append(f"{div(f'sum({col}) filter ({both})', f'sum({eng}) filter ({both})')} as {name}")
     sql = (
         f"select account_id, date_trunc('month', published_at)::date as period_start, {', '.join(cols)} "
         f"from read_parquet('{posts}') group by all order by account_id, period_start"

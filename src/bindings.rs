@@ -315,6 +315,9 @@ pub fn compute<'py>(
     Ok((export_frame(py, output.frame)?, details))
 }
 
+/// A catalogue row: (name, goal, definition, formula, unit, inputs, rule).
+type CatalogRow = (String, String, String, String, String, Vec<String>, String);
+
 /// A KPI definition as it crosses: (name, formula, goal, unit, description).
 type DefinitionRow = (String, String, String, String, String);
 
@@ -446,7 +449,7 @@ pub fn contract_status<'py>(
 
 /// The catalogue as rows: (name, goal, definition, unit, inputs, rule).
 #[pyfunction]
-pub fn catalog_rows() -> Vec<(String, String, String, String, String, Vec<String>, String)> {
+pub fn catalog_rows() -> Vec<CatalogRow> {
     catalog::KPIS
         .iter()
         .map(|k| {

@@ -8,6 +8,20 @@ use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::{create_exception, PyErr};
 
+/// Where a formula error is: a `DefinitionError` with `.formula`, `.kpi`, `.position` and
+/// `.suggestions` in Python.
+#[derive(Debug)]
+pub struct FormulaDetails {
+    pub code: &'static str,
+    /// The message with the position and a caret under the formula.
+    pub message: String,
+    pub formula: String,
+    pub kpi: String,
+    pub line: usize,
+    pub column: usize,
+    pub suggestions: Vec<String>,
+}
+
 /// What went wrong, in the user's terms. The `code` of each variant is stable.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -18,16 +32,8 @@ pub enum Error {
     #[error("{message}")]
     Definition { code: &'static str, message: String },
     /// A formula that does not parse or check: where it is, and the closest names.
-    #[error("{message}")]
-    Formula {
-        code: &'static str,
-        message: String,
-        formula: String,
-        kpi: String,
-        line: usize,
-        column: usize,
-        suggestions: Vec<String>,
-    },
+    #[error("{}", .0.message)]
+    Formula(Box<FormulaDetails>),
     /// The data breaks a rule of KPIS.md (negative counts, duplicate posts, ...).
     #[error("{message}")]
     Input { code: &'static str, message: String },
@@ -74,9 +80,9 @@ impl Error {
     /// The stable code users match on (`err.code` in Python).
     pub fn code(&self) -> &'static str {
         match self {
+            Self::Formula(f) => f.code,
             Self::Schema { code, .. }
             | Self::Definition { code, .. }
-            | Self::Formula { code, .. }
             | Self::Input { code, .. }
             | Self::Query { code, .. } => code,
             Self::Polars(_) => "engine_error",
@@ -136,15 +142,9 @@ impl From<Error> for PyErr {
         let py_err = match err {
             Error::Schema { .. } => SchemaError::new_err(message),
             Error::Definition { .. } => DefinitionError::new_err(message),
-            Error::Formula {
-                formula,
-                kpi,
-                line,
-                column,
-                suggestions,
-                ..
-            } => {
-                located = Some((formula, kpi, line, column, suggestions));
+            Error::Formula(f) => {
+                let f = *f;
+                located = Some((f.formula, f.kpi, f.line, f.column, f.suggestions));
                 DefinitionError::new_err(message)
             }
             Error::Input { .. } => InputError::new_err(message),

@@ -4,7 +4,6 @@ direct arithmetic, definition files, vendor presets, and formula errors."""
 from __future__ import annotations
 
 import json
-import tomllib
 from importlib import resources
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import numpy as np
 import polars as pl
 import pytest
 import socialkpi as sk
+import tomllib
 from conftest import make_tables
 from polars.testing import assert_frame_equal
 from test_money import make_money_tables
@@ -138,7 +138,9 @@ def test_filters_means_counts_and_references(everything):
         sk.KPI("organic_posts", "count(where not sponsored)"),
         sk.KPI("posts_with_saves", "count(saves)"),
         sk.KPI("mean_reach", "mean(reach)"),
-        sk.KPI("video_er", "sum(eng where content_type == 'video') / sum(reach where content_type == 'video')"),
+        sk.KPI(
+            "video_er", "sum(eng where content_type == 'video') / sum(reach where content_type == 'video')"
+        ),
         sk.KPI("er_points", "engagement_rate * 100"),
         sk.KPI("reach_per_post", "reach / posts"),
     ]
@@ -146,7 +148,9 @@ def test_filters_means_counts_and_references(everything):
 
     pd = posts.to_pandas()
     pd["eng"] = rule3(posts, ["likes", "comments", "shares", "saves"]).to_numpy()
-    pd["eng"] = np.where(pd["likes"].isna(), rule3(posts, ["reactions", "comments", "shares", "saves"]), pd["eng"])
+    pd["eng"] = np.where(
+        pd["likes"].isna(), rule3(posts, ["reactions", "comments", "shares", "saves"]), pd["eng"]
+    )
     rows = []
     for account, g in pd.groupby("account_id"):
         spons = g[g["sponsored"]]
@@ -220,7 +224,10 @@ JSON = json.dumps(
     {
         "name": "team",
         "description": "our own engagement",
-        "engagement": {"linkedin": ["likes", "comments", "shares", "clicks"], "default": ["likes", "comments"]},
+        "engagement": {
+            "linkedin": ["likes", "comments", "shares", "clicks"],
+            "default": ["likes", "comments"],
+        },
         "kpis": [
             {"name": "er", "formula": "eng / reach", "goal": "engagement", "unit": "ratio"},
             {"name": "er_pct", "formula": "er * 100"},
@@ -245,12 +252,17 @@ def test_the_three_formats_define_the_same_set(files):
     team = sets[0]
     assert team.names() == ["er", "er_pct"]
     assert team["er"].unit == "ratio" and team["er_pct"].goal == "custom"
-    assert dict(team.engagement) == {"linkedin": ("likes", "comments", "shares", "clicks"), "default": ("likes", "comments")}
+    assert dict(team.engagement) == {
+        "linkedin": ("likes", "comments", "shares", "clicks"),
+        "default": ("likes", "comments"),
+    }
 
 
 def test_per_platform_components_apply_and_are_stamped_on_the_result(everything, files):
     posts = everything["posts"]
-    result = sk.compute_details(posts, kpis=["er", "er_pct", "engagements"], by=["platform"], definitions=files[0])
+    result = sk.compute_details(
+        posts, kpis=["er", "er_pct", "engagements"], by=["platform"], definitions=files[0]
+    )
     got = result.frame.sort("platform")
     linkedin = rule3(posts, ["likes", "comments", "shares", "clicks"])
     other = rule3(posts, ["likes", "comments"])
@@ -357,7 +369,9 @@ def test_vendor_presets_reproduce_their_published_formulas(small):
     assert er["socialinsider"]["B"] == pytest.approx((51 + 11) / 1000 * 100)
     # Later: Instagram likes + comments + saves + shares over reach
     assert er["later"]["A"] == pytest.approx((58 + 130) / (800 + 1500) * 100)
-    views = sk.compute(posts, accounts, kpis=["engagement_rate_views"], definitions="hypeauditor", by=["account_id"])
+    views = sk.compute(
+        posts, accounts, kpis=["engagement_rate_views"], definitions="hypeauditor", by=["account_id"]
+    )
     assert dict(views.iter_rows())["B"] == pytest.approx(((30 + 5 + 15) / 1000 + 10 / 250) / 2 * 100)
     # a post without views is left out of the mean, not counted as zero
     assert dict(views.iter_rows())["A"] == pytest.approx((100 + 20) / 3000 * 100)
@@ -368,7 +382,9 @@ def test_a_vendor_preset_names_its_source_and_explains_its_formula():
         d = sk.load_kpis(vendor)
         assert d.source.startswith("https://")
         assert "Formula: " in sk.explain("engagement_rate", definitions=vendor)
-    assert "per_post(eng / followers_at_post) * 100" in sk.explain("engagement_rate", definitions="hypeauditor")
+    assert "per_post(eng / followers_at_post) * 100" in sk.explain(
+        "engagement_rate", definitions="hypeauditor"
+    )
     with pytest.raises(sk.DefinitionError) as info:
         sk.load_kpis("hypeauditr")
     assert info.value.code == "unknown_definitions" and "hypeauditor" in str(info.value)
@@ -436,3 +452,29 @@ def test_formula_errors_never_leave_the_tables_changed(everything):
     before = posts.clone()
     error_of(posts, sk.KPI("bad", "likes / platform"))
     assert posts.equals(before)
+
+
+def test_a_goal_preset_takes_the_definitions_formulas(small):
+    posts, accounts = small
+    preset = sk.compute(posts, accounts, kpis=["engagement"], definitions="later", by=["account_id"])
+    alone = sk.compute(posts, accounts, kpis=["engagement_rate"], definitions="later", by=["account_id"])
+    assert preset.columns[:3] == ["account_id", "engagements", "likes"]
+    assert preset["engagement_rate"].to_list() == alone["engagement_rate"].to_list()
+    builtin = sk.compute(posts, accounts, kpis=["engagement_rate"], by=["account_id"])
+    assert preset["engagement_rate"].to_list() != builtin["engagement_rate"].to_list()
+
+
+def test_check_kpis_checks_without_computing(everything):
+    posts = everything["posts"]
+    sk.check_kpis([sk.KPI("er", "eng / reach"), "followers"], posts, everything["accounts"])
+    with pytest.raises(sk.DefinitionError) as info:
+        sk.check_kpis([sk.KPI("er", "eng / reech")], posts.schema)
+    assert info.value.code == "unknown_name" and info.value.suggestions == ["reach"]
+    with pytest.raises(sk.QueryError) as missing:
+        sk.check_kpis(["followers"], posts)
+    assert missing.value.code == "missing_table"
+
+
+def test_constant_formulas_give_one_value_per_group(everything):
+    got = sk.compute(everything["posts"], kpis=[sk.KPI("target", "0.05")], by=["platform"])
+    assert got["target"].to_list() == [0.05] * got.height and got.height == 6

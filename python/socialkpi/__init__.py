@@ -34,7 +34,6 @@ import polars as pl
 
 from socialkpi import _core, datasets
 from socialkpi._tables import _ArrowStream, as_table
-from socialkpi.formulas import KPI, Definitions, check_kpis, load_kpis, resolve, vendor_presets
 from socialkpi.exceptions import (
     DefinitionError,
     EngineError,
@@ -43,6 +42,7 @@ from socialkpi.exceptions import (
     QueryError,
     SchemaError,
 )
+from socialkpi.formulas import KPI, Definitions, check_kpis, load_kpis, resolve, vendor_presets
 from socialkpi.readers import (
     FileRead,
     ReadReport,

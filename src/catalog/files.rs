@@ -63,30 +63,31 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 
 /// Parses a definition file's text; `origin` names it in errors (a path, or a preset).
 pub fn parse(text: &str, format: &str, origin: &str) -> Result<Definitions> {
-    let file: File =
-        match format {
-            "toml" => toml::from_str(text).map_err(|e| {
-                let (line, column) = e.span().map_or((1, 1), |s| line_col(text, s.start));
-                located(origin, line, column, e.message())
-            })?,
-            "json" => serde_json::from_str(text).map_err(|e| {
-                let message = e.to_string();
-                let message = message.split(" at line ").next().unwrap_or(&message).to_string();
-                located(origin, e.line().max(1), e.column().max(1), &message)
-            })?,
-            "yaml" | "yml" => serde_yaml_ng::from_str(text).map_err(|e| {
-                let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
-                let message = e.to_string();
-                let message = message.split(" at line ").next().unwrap_or(&message).to_string();
-                located(origin, line, column, &message)
-            })?,
-            other => return Err(Error::definition(
+    let file: File = match format {
+        "toml" => toml::from_str(text).map_err(|e| {
+            let (line, column) = e.span().map_or((1, 1), |s| line_col(text, s.start));
+            located(origin, line, column, e.message())
+        })?,
+        "json" => serde_json::from_str(text).map_err(|e| {
+            let message = e.to_string();
+            let message = message.split(" at line ").next().unwrap_or(&message).to_string();
+            located(origin, e.line().max(1), e.column().max(1), &message)
+        })?,
+        "yaml" | "yml" => serde_yaml_ng::from_str(text).map_err(|e| {
+            let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
+            let message = e.to_string();
+            let message = message.split(" at line ").next().unwrap_or(&message).to_string();
+            located(origin, line, column, &message)
+        })?,
+        other => {
+            return Err(Error::definition(
                 "unknown_format",
                 format!(
                     "{origin}: definition files are YAML (.yaml, .yml), TOML (.toml) or JSON (.json), not {other:?}"
                 ),
-            )),
-        };
+            ))
+        }
+    };
     let mut engagement: Vec<(String, Vec<String>)> = file.engagement.unwrap_or_default().into_iter().collect();
     // `default` last: it applies to every platform not named before it
     engagement.sort_by_key(|(p, _)| p == "default");

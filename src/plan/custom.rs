@@ -145,7 +145,7 @@ impl Context for Tables<'_> {
 /// A formula error as the engine's error, with the position rendered under the formula.
 pub fn formula_error(e: FormulaError) -> Error {
     let (line, column) = e.position();
-    Error::Formula {
+    Error::Formula(Box::new(crate::error::FormulaDetails {
         code: e.code,
         message: e.render(),
         formula: e.formula.clone(),
@@ -153,7 +153,7 @@ pub fn formula_error(e: FormulaError) -> Error {
         line,
         column,
         suggestions: e.suggestions.clone(),
-    }
+    }))
 }
 
 /// Compiles checked formulas into posts states and finalisations, sharing equal states.
@@ -177,7 +177,12 @@ impl Compiler {
     /// Checks and compiles one KPI.
     pub fn compile(&mut self, lowerer: &mut Lowerer<'_>, d: &Definition) -> Result<CustomKpi> {
         let agg = lowerer.formula(&d.name, &d.formula).map_err(formula_error)?;
+        let (states, builtins) = (self.posts.states.len(), self.builtins.len());
         let value = self.value(&agg)?;
+        if self.posts.states.len() == states && self.builtins.len() == builtins && !self.posts.rows {
+            // a formula of numbers alone: one value per group of the posts
+            self.posts.rows = true;
+        }
         if self.posts.reader.is_empty() && !self.posts.is_empty() {
             self.posts.reader = d.name.clone();
         }

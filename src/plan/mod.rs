@@ -84,7 +84,7 @@ pub struct Request {
     /// here takes the place of the built-in KPI of that name.
     pub custom: Vec<Definition>,
     /// Engagement components per platform (`default`: the others); empty: the built-in set.
-    pub engagement: Vec<(String, Vec<String>)>,
+    pub engagement: Components,
     /// Column types of posts and accounts (formulas are checked against them).
     pub posts_types: Vec<(String, ColumnType)>,
     pub accounts_types: Vec<(String, ColumnType)>,
@@ -106,6 +106,9 @@ impl Request {
         }
     }
 }
+
+/// Engagement components per platform: (platform or `default`, components).
+pub type Components = Vec<(String, Vec<String>)>;
 
 /// A column of the result: a built-in KPI, or one defined by a formula.
 #[derive(Debug, Clone)]
@@ -163,7 +166,7 @@ pub struct PostsPlan {
     /// The engagement components present, in order (`likes|reactions`: likes, else reactions).
     pub components: Vec<String>,
     /// Components of named platforms, where they differ from `components`.
-    pub platform_components: Vec<(String, Vec<String>)>,
+    pub platform_components: Components,
     /// States and computed columns of KPIs defined by formulas.
     pub custom: CustomPosts,
     /// Needs `published_at` (periods or followers-at-post).
@@ -329,7 +332,7 @@ fn expand_kpis(names: &[String], custom: &[Definition]) -> Result<Vec<(&'static 
                 out.push((k, true));
             }
         } else if let Some(members) = catalog::preset(name) {
-            for m in members {
+            for m in members.iter().filter(|m| !custom.iter().any(|d| d.name == **m)) {
                 if let Some(k) = catalog::find(m) {
                     if !out.iter().any(|(o, _)| o.name == k.name) {
                         out.push((k, false));
@@ -408,8 +411,19 @@ pub fn build(
     let mut lowerer = socialkpi_formula::check::Lowerer::new(&tables);
     let mut compiler = custom::Compiler::default();
     let mut compiled: Vec<CustomKpi> = Vec::new();
+    // a name, or a goal preset's members, that a definition replaces
+    let defined = |name: &String| -> Vec<&Definition> {
+        match req.custom.iter().find(|d| &d.name == name) {
+            Some(d) => vec![d],
+            None => catalog::preset(name)
+                .unwrap_or(&[])
+                .iter()
+                .filter_map(|m| req.custom.iter().find(|d| d.name == *m))
+                .collect(),
+        }
+    };
     for name in &req.kpis {
-        if let Some(d) = req.custom.iter().find(|d| &d.name == name) {
+        for d in defined(name) {
             if !compiled.iter().any(|c| c.definition.name == d.name) {
                 compiled.push(compiler.compile(&mut lowerer, d)?);
             }
@@ -434,9 +448,16 @@ pub fn build(
                 outputs.push(OutputKpi::Builtin(k));
             }
         } else if let Some(members) = catalog::preset(name) {
-            for k in kpis.iter().filter(|k| members.contains(&k.name)) {
-                if !outputs.iter().any(|o| o.name() == k.name) {
-                    outputs.push(OutputKpi::Builtin(k));
+            for m in members {
+                let out = match compiled.iter().find(|c| c.definition.name == *m) {
+                    Some(c) => OutputKpi::Custom(c.clone()),
+                    None => match kpis.iter().find(|k| k.name == *m) {
+                        Some(k) => OutputKpi::Builtin(k),
+                        None => continue,
+                    },
+                };
+                if !outputs.iter().any(|o| o.name() == out.name()) {
+                    outputs.push(out);
                 }
             }
         }

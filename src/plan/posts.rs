@@ -2,8 +2,8 @@
 
 use super::usable::reads_posts;
 use super::{
-    did_you_mean, has, missing_column, push_unique, suggest, CustomPosts, Error, Metric, Origin, Origins, PostsPlan,
-    Result, ENG_COMPONENTS,
+    did_you_mean, has, missing_column, push_unique, suggest, Components, CustomPosts, Error, Metric, Origin, Origins,
+    PostsPlan, Result, ENG_COMPONENTS,
 };
 use crate::catalog::{Kpi, Source};
 
@@ -24,10 +24,7 @@ fn component_columns(set: &[String]) -> Vec<String> {
 
 /// The engagement components of each platform (a definition set's), the default set, and
 /// the columns they read. Without a set, the built-in components.
-fn engagement_sets(
-    pcols: &[String],
-    sets: &[(String, Vec<String>)],
-) -> (Vec<String>, Vec<(String, Vec<String>)>, Vec<String>) {
+fn engagement_sets(pcols: &[String], sets: &[(String, Vec<String>)]) -> (Vec<String>, Components, Vec<String>) {
     let (builtin, mut columns) = engagement_components(pcols);
     let default = match sets.iter().find(|(p, _)| p == "default") {
         Some((_, set)) => present_components(set, pcols),
@@ -120,6 +117,7 @@ pub fn status_plan(pcols: &[String], ccols: &[String]) -> Result<PostsPlan> {
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 pub(super) fn plan_posts(
     kpis: &[&'static Kpi],
     pcols: &[String],
