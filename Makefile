@@ -38,6 +38,7 @@ lint: deps
 bench: build
 	$(PYTHON) bench/run.py $(BENCH_ARGS)
 	$(PYTHON) bench/run.py --report funnel $(BENCH_ARGS)
+	$(PYTHON) bench/formulas.py $(BENCH_ARGS)
 	$(PYTHON) bench/read.py $(READ_BENCH_ARGS)
 
 clean:

@@ -15,6 +15,24 @@ use std::ffi::CStr;
 
 const STREAM: &CStr = c"arrow_array_stream";
 
+/// Column kinds as Python names them (`_tables._kind`): number, bool, text, time, other.
+fn typed(kinds: Vec<(String, String)>) -> Vec<(String, plan::ColumnType)> {
+    use plan::ColumnType as T;
+    kinds
+        .into_iter()
+        .map(|(n, k)| {
+            let t = match k.as_str() {
+                "number" => T::Number,
+                "bool" => T::Bool,
+                "text" => T::Text,
+                "time" => T::Time,
+                _ => T::Other,
+            };
+            (n, t)
+        })
+        .collect()
+}
+
 /// A table argument: a list of paths, or a frame wrapper with `columns`, `height` and
 /// `export(names) -> list[capsule]` (see python/socialkpi/_tables.py).
 enum Arg<'py> {
@@ -68,19 +86,7 @@ impl<'py> Arg<'py> {
             }
             Arg::Frame(obj) => {
                 let kinds: Vec<(String, String)> = obj.call_method0("kinds")?.extract()?;
-                Ok(kinds
-                    .into_iter()
-                    .map(|(n, k)| {
-                        let kind = match k.as_str() {
-                            "number" => T::Number,
-                            "bool" => T::Bool,
-                            "text" => T::Text,
-                            "time" => T::Time,
-                            _ => T::Other,
-                        };
-                        (n, kind)
-                    })
-                    .collect())
+                Ok(typed(kinds))
             }
         }
     }
@@ -249,6 +255,8 @@ pub fn compute<'py>(
     let started = std::time::Instant::now();
     let raised: std::sync::Mutex<Option<PyErr>> = std::sync::Mutex::new(None);
     let output = py.detach(|| {
+        // the run fills fresh buffers: 4 kB pages spare the kernel clearing huge ones (pages.rs)
+        let _pages = crate::pages::SmallPages::new();
         catch(|| {
             let inputs = exec::Inputs {
                 posts_slices: posts.as_ref().and_then(Table::slices),
@@ -387,21 +395,6 @@ pub fn plan_kpis(
     accounts_types: Vec<(String, String)>,
     engagement: Vec<(String, Vec<String>)>,
 ) -> PyResult<usize> {
-    use plan::ColumnType as T;
-    let typed = |cols: Vec<(String, String)>| -> Vec<(String, T)> {
-        cols.into_iter()
-            .map(|(n, k)| {
-                let t = match k.as_str() {
-                    "number" => T::Number,
-                    "bool" => T::Bool,
-                    "text" => T::Text,
-                    "time" => T::Time,
-                    _ => T::Other,
-                };
-                (n, t)
-            })
-            .collect()
-    };
     let mut request = Request::new(kpis, Vec::new(), None, "UTC".into(), Dedupe::Error);
     request.custom = custom.into_iter().map(definition).collect();
     request.engagement = engagement;

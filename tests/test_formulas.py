@@ -33,7 +33,7 @@ def same(got: pl.DataFrame, expected: pl.DataFrame) -> None:
 def everything() -> dict[str, pl.DataFrame]:
     """All five tables: sample posts and snapshots (with mentions), funnel traffic, events and
     contracts."""
-    posts, accounts = make_tables(n_accounts=24, n_posts=1_500, seed=11)
+    posts, accounts = make_tables()  # the core oracle's data (tests/test_oracle.py)
     rng = np.random.default_rng(5)
     accounts = accounts.with_columns(
         mentions=pl.Series(rng.poisson(3, accounts.height)).cast(pl.Int64),
@@ -252,6 +252,7 @@ def test_the_three_formats_define_the_same_set(files):
     team = sets[0]
     assert team.names() == ["er", "er_pct"]
     assert team["er"].unit == "ratio" and team["er_pct"].goal == "custom"
+    assert team["er_pct"].unit == "number"  # inferred: it neither divides nor averages
     assert dict(team.engagement) == {
         "linkedin": ("likes", "comments", "shares", "clicks"),
         "default": ("likes", "comments"),

@@ -115,7 +115,8 @@ pub fn parse(text: &str, format: &str, origin: &str) -> Result<Definitions> {
             name: k.name,
             formula: k.formula,
             goal: k.goal.unwrap_or_else(|| "custom".into()),
-            unit: k.unit.unwrap_or_else(|| "number".into()),
+            // empty: Python's sk.KPI infers it (ratio for formulas that divide or average)
+            unit: k.unit.unwrap_or_default(),
             description: k.description.unwrap_or_default(),
         })
         .collect();

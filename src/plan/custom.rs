@@ -210,30 +210,9 @@ impl Compiler {
                 let d = self.domain(c);
                 Value::Count(d)
             }
-            Agg::Present(row) => {
-                let c = self.column(row);
-                let (sum, n) = (format!("{c}:s"), format!("{c}:n"));
-                self.state(
-                    &c,
-                    StateKind::Sum {
-                        sum,
-                        count: Some(n.clone()),
-                        mask: None,
-                    },
-                );
-                Value::Count(n)
-            }
+            Agg::Present(row) => Value::Count(self.counted(row).1),
             Agg::Mean(row) => {
-                let c = self.column(row);
-                let (sum, n) = (format!("{c}:s"), format!("{c}:n"));
-                self.state(
-                    &c,
-                    StateKind::Sum {
-                        sum: sum.clone(),
-                        count: Some(n.clone()),
-                        mask: None,
-                    },
-                );
+                let (sum, n) = self.counted(row);
                 Value::Ratio(sum, n)
             }
             Agg::Ratio(a, b) => {
@@ -258,31 +237,11 @@ impl Compiler {
                 Value::Ratio(num, den)
             }
             Agg::AtFollowers(row) => {
-                let c = self.column(row);
-                let (num, den) = (format!("{c}:fn"), format!("{c}:fd"));
-                self.posts.fap = true;
-                self.state(
-                    &c,
-                    StateKind::AtFollowers {
-                        num: num.clone(),
-                        den: den.clone(),
-                    },
-                );
-                Value::Ratio(num, den)
+                self.at_followers(row, ("fn", "fd"), |num, den| StateKind::AtFollowers { num, den })
             }
-            Agg::MeanAtFollowers(row) => {
-                let c = self.column(row);
-                let (sum, count) = (format!("{c}:ms"), format!("{c}:mn"));
-                self.posts.fap = true;
-                self.state(
-                    &c,
-                    StateKind::MeanAtFollowers {
-                        sum: sum.clone(),
-                        count: count.clone(),
-                    },
-                );
-                Value::Ratio(sum, count)
-            }
+            Agg::MeanAtFollowers(row) => self.at_followers(row, ("ms", "mn"), |sum, count| {
+                StateKind::MeanAtFollowers { sum, count }
+            }),
             Agg::Native(Native::Delivered) => {
                 self.builtin("delivery_rate");
                 Value::Delivered
@@ -300,21 +259,34 @@ impl Compiler {
     }
 
     fn sum(&mut self, s: &Sum) -> Value {
-        let c = self.column(&s.row);
-        let (sum, n) = (format!("{c}:s"), format!("{c}:n"));
-        self.state(
-            &c,
-            StateKind::Sum {
-                sum: sum.clone(),
-                count: Some(n.clone()),
-                mask: None,
-            },
-        );
+        let (sum, n) = self.counted(&s.row);
         let rows = match &s.domain {
             Some(d) => self.domain(d),
             None => "rows".to_string(),
         };
         Value::Flow { rows, sum, n }
+    }
+
+    /// Σ of a per-post value with the count of posts that have it: (sum, count) state names.
+    fn counted(&mut self, row: &Row) -> (String, String) {
+        let c = self.column(row);
+        let (sum, n) = (format!("{c}:s"), format!("{c}:n"));
+        let kind = StateKind::Sum {
+            sum: sum.clone(),
+            count: Some(n.clone()),
+            mask: None,
+        };
+        self.state(&c, kind);
+        (sum, n)
+    }
+
+    /// A followers-at-post state over a per-post value, finalised as the ratio of its two sums.
+    fn at_followers(&mut self, row: &Row, tags: (&str, &str), kind: fn(String, String) -> StateKind) -> Value {
+        let c = self.column(row);
+        let (a, b) = (format!("{c}:{}", tags.0), format!("{c}:{}", tags.1));
+        self.posts.fap = true;
+        self.state(&c, kind(a.clone(), b.clone()));
+        Value::Ratio(a, b)
     }
 
     /// The count of posts where a condition holds (a state over a computed 1-or-null column).
