@@ -465,29 +465,32 @@ fn add<T: NumericNative>(
             (None, Some(m)) => Some(m.clone().sliced(offset, len)),
             (Some(v), Some(m)) => Some(v & &m.clone().sliced(offset, len)),
         };
-        match (keep, fap) {
-            (None, None) => {
+        // sums and counts in one pass over the rows (the groups and the bitmap read once)
+        match (keep, fap, counts.as_deref_mut()) {
+            (None, None, None) => {
                 for (v, &g) in values.iter().zip(gs) {
                     sums[g as usize] += *v;
                 }
-                if let Some(counts) = counts.as_deref_mut() {
-                    for &g in gs {
-                        counts[g as usize] += 1;
-                    }
+            }
+            (None, None, Some(counts)) => {
+                for (v, &g) in values.iter().zip(gs) {
+                    sums[g as usize] += *v;
+                    counts[g as usize] += 1;
                 }
             }
-            (Some(keep), None) => {
+            (Some(keep), None, None) => {
                 // branch-free: a missing value adds zero and does not count
                 for ((v, &g), bit) in values.iter().zip(gs).zip(keep.iter()) {
                     sums[g as usize] += if bit { *v } else { T::default() };
                 }
-                if let Some(counts) = counts.as_deref_mut() {
-                    for (&g, bit) in gs.iter().zip(keep.iter()) {
-                        counts[g as usize] += i64::from(bit);
-                    }
+            }
+            (Some(keep), None, Some(counts)) => {
+                for ((v, &g), bit) in values.iter().zip(gs).zip(keep.iter()) {
+                    sums[g as usize] += if bit { *v } else { T::default() };
+                    counts[g as usize] += i64::from(bit);
                 }
             }
-            (keep, Some(f)) => {
+            (keep, Some(f), _) => {
                 let f = &f[offset..offset + len];
                 for (j, ((v, &g), &at)) in values.iter().zip(gs).zip(f).enumerate() {
                     if at.is_nan() || keep.as_ref().is_some_and(|k| !k.get_bit(j)) {

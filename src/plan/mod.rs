@@ -1,5 +1,6 @@
 //! Request -> plan: which KPIs, which measures (with their additivity class), which columns
-//! of which table, at which grain. Planning looks only at column names; `exec` checks types.
+//! of which table, at which grain. Built-in KPIs are planned from column names (`exec` checks
+//! their types); formulas are checked against the column types too (`custom`).
 
 mod custom;
 mod origins;
