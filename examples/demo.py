@@ -84,8 +84,29 @@ def main() -> None:
     print(running.sort("remaining", "days_left", descending=[True, False]).head(5))
 
     read_exports()
+    formulas(posts, accounts)
 
     print("\nEvery KPI is defined in the catalogue, e.g.:\n" + sk.explain("followers_start"))
+
+
+def formulas(posts: pl.DataFrame, accounts: pl.DataFrame) -> None:
+    """KPIs of one's own, and the engagement rate as four analytics vendors publish it."""
+    print("\nKPIs as formulas: our own, next to the built-in engagement rate")
+    own = [
+        sk.KPI("er_with_clicks", "(eng + clicks) / impressions"),  # LinkedIn counts clicks
+        sk.KPI("sponsored_share", "sum(eng where sponsored) / eng"),
+        sk.KPI("video_er_per_post", "per_post(eng / reach where content_type == 'video')"),
+    ]
+    print(sk.compute(posts, kpis=["engagement_rate", *own], by=["platform"]))
+    print("\nThe same posts' engagement rate (%) as each vendor defines it")
+    rates = sk.compute(posts, accounts, kpis=["engagement_rate"], by=["platform"]).rename(
+        {"engagement_rate": "socialkpi"}
+    )
+    for vendor in sk.vendor_presets():
+        theirs = sk.compute(posts, accounts, kpis=["engagement_rate"], by=["platform"], definitions=vendor)
+        rates = rates.join(theirs.rename({"engagement_rate": vendor}), on="platform")
+    print(rates.with_columns(pl.col("socialkpi") * 100))
+    print(sk.explain("engagement_rate", definitions="hypeauditor"))
 
 
 # Two monthly Instagram exports from Meta Business Suite (UTF-8 with a byte-order mark, columns

@@ -160,10 +160,12 @@ def combine_rows(op: str, a: pl.Expr, b: pl.Expr) -> pl.Expr:
 
 
 class Summed:
-    """A sum over posts not yet taken: the per-post values and the posts it ranges over."""
+    """A sum over posts not yet taken: the per-post values, the posts it ranges over, and the
+    values it has as a side of a ratio (posts outside a filter count as 0 there)."""
 
-    def __init__(self, row: pl.Expr, domain: pl.Expr) -> None:
+    def __init__(self, row: pl.Expr, domain: pl.Expr, ratio_row: pl.Expr | None = None) -> None:
         self.row, self.domain = row, domain
+        self.ratio_row = row if ratio_row is None else ratio_row
 
     def value(self, g: pl.DataFrame) -> float | None:
         out = g.select(
@@ -189,7 +191,7 @@ def evaluate(a: Tree, g: pl.DataFrame) -> Evaluated:
         if a[2] is None:
             return Summed(row_expr(a[1]), EVERY_POST)
         c = cond_expr(a[2])
-        return Summed(pl.when(c).then(row_expr(a[1])), c)
+        return Summed(pl.when(c).then(row_expr(a[1])), c, pl.when(c).then(row_expr(a[1])).otherwise(0.0))
     if kind == "count":
         c = cond_expr(a[1]) if a[1] is not None else EVERY_POST
         return float(g.select(c.sum().alias("n")).item())
@@ -201,15 +203,20 @@ def evaluate(a: Tree, g: pl.DataFrame) -> Evaluated:
     op, x, y = a[1], evaluate(a[2], g), evaluate(a[3], g)
     if isinstance(x, Summed) and isinstance(y, Summed):
         if op in "+-":
-            return Summed(combine_rows(op, x.row, y.row), x.domain | y.domain)
+            return Summed(
+                combine_rows(op, x.row, y.row),
+                x.domain | y.domain,
+                combine_rows(op, x.ratio_row, y.ratio_row),
+            )
         if op == "/":
-            both = x.row.is_not_null() & y.row.is_not_null()
-            num, den = g.select(num=x.row.filter(both).sum(), den=y.row.filter(both).sum()).row(0)
+            xr, yr = x.ratio_row, y.ratio_row
+            both = xr.is_not_null() & yr.is_not_null()
+            num, den = g.select(num=xr.filter(both).sum(), den=yr.filter(both).sum()).row(0)
             return None if den == 0 else num / den
     if op == "*" and isinstance(x, Summed) and a[3][0] == "num":
-        return Summed(x.row * float(a[3][1]), x.domain)
+        return Summed(x.row * float(a[3][1]), x.domain, x.ratio_row * float(a[3][1]))
     if op == "*" and isinstance(y, Summed) and a[2][0] == "num":
-        return Summed(y.row * float(a[2][1]), y.domain)
+        return Summed(y.row * float(a[2][1]), y.domain, y.ratio_row * float(a[2][1]))
     xv = x.value(g) if isinstance(x, Summed) else x
     yv = y.value(g) if isinstance(y, Summed) else y
     if xv is None or yv is None:

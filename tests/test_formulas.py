@@ -143,6 +143,7 @@ def test_filters_means_counts_and_references(everything):
         ),
         sk.KPI("er_points", "engagement_rate * 100"),
         sk.KPI("reach_per_post", "reach / posts"),
+        sk.KPI("sponsored_share", "sum(eng where sponsored) / eng"),
     ]
     got = sk.compute(posts, kpis=kpis, by=["account_id"]).sort("account_id")
 
@@ -170,6 +171,8 @@ def test_filters_means_counts_and_references(everything):
                 if er_rows["reach"].sum() > 0
                 else None,
                 "reach_per_post": g["reach"].sum() / len(g) if g["reach"].notna().any() else None,
+                # posts outside the filter stay in the denominator
+                "sponsored_share": spons["eng"].sum() / g["eng"].sum() if g["eng"].sum() > 0 else None,
             }
         )
     expected = pl.DataFrame(rows, schema_overrides={"sponsored_likes": pl.Float64}).sort("account_id")

@@ -163,6 +163,8 @@ pub struct Compiler {
     /// The built-in KPIs whose states the formulas read (engine measures).
     pub builtins: Vec<&'static str>,
     columns: HashMap<String, String>,
+    /// Building a side of a ratio (see `ratio_column`).
+    zero_outside: bool,
 }
 
 fn lit_number(v: f64) -> Expr {
@@ -216,7 +218,7 @@ impl Compiler {
                 Value::Ratio(sum, n)
             }
             Agg::Ratio(a, b) => {
-                let (ca, cb) = (self.column(&a.row), self.column(&b.row));
+                let (ca, cb) = (self.ratio_column(&a.row), self.ratio_column(&b.row));
                 let (num, den) = (format!("{ca}/{cb}:rn"), format!("{ca}/{cb}:rd"));
                 self.state(
                     &ca,
@@ -282,7 +284,10 @@ impl Compiler {
 
     /// A followers-at-post state over a per-post value, finalised as the ratio of its two sums.
     fn at_followers(&mut self, row: &Row, tags: (&str, &str), kind: fn(String, String) -> StateKind) -> Value {
-        let c = self.column(row);
+        // Σ x / Σ followers-at-post is a ratio (posts outside a filter count as 0); the mean
+        // over posts of x / followers-at-post ranges over the filtered posts only
+        let ratio = tags.0 == "fn";
+        let c = self.column_as(row, ratio);
         let (a, b) = (format!("{c}:{}", tags.0), format!("{c}:{}", tags.1));
         self.posts.fap = true;
         self.state(&c, kind(a.clone(), b.clone()));
@@ -324,12 +329,25 @@ impl Compiler {
 
     /// The computed column of a per-post value (equal values share one).
     fn column(&mut self, row: &Row) -> String {
-        let key = format!("{row:?}");
+        self.column_as(row, false)
+    }
+
+    /// The computed column of a side of a ratio: posts outside a `where` filter count as 0
+    /// there, so that they stay in the other side's sum (`sum(eng where sponsored) / eng` is
+    /// the sponsored posts' share of all engagements, not 1).
+    fn ratio_column(&mut self, row: &Row) -> String {
+        self.column_as(row, true)
+    }
+
+    fn column_as(&mut self, row: &Row, zero_outside: bool) -> String {
+        let key = format!("{zero_outside} {row:?}");
         if let Some(name) = self.columns.get(&key) {
             return name.clone();
         }
         let name = format!("__k{}", self.columns.len());
+        self.zero_outside = zero_outside;
         let expr = self.row(row);
+        self.zero_outside = false;
         self.posts.computed.push((name.clone(), expr.alias(name.as_str())));
         self.columns.insert(key, name.clone());
         name
@@ -380,7 +398,8 @@ impl Compiler {
             }
             Row::Filter(c, r) => {
                 let c = self.cond(c);
-                when(c).then(self.row(r)).otherwise(null())
+                let outside = if self.zero_outside { lit(0) } else { null() };
+                when(c).then(self.row(r)).otherwise(outside)
             }
         }
     }
