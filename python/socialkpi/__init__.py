@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -157,7 +157,7 @@ def compute_details(
     traffic: Any = None,
     conversions: Any = None,
     sources: Mapping[str, str] | None = None,
-    kpis: str | KPI | Sequence[str | KPI],
+    kpis: str | KPI | Iterable[str | KPI],
     by: str | Sequence[str] = (),
     every: str | None = None,
     tz: str = "UTC",
@@ -232,7 +232,7 @@ def compute(
     traffic: Any = None,
     conversions: Any = None,
     sources: Mapping[str, str] | None = None,
-    kpis: str | KPI | Sequence[str | KPI],
+    kpis: str | KPI | Iterable[str | KPI],
     by: str | Sequence[str] = (),
     every: str | None = None,
     tz: str = "UTC",

@@ -17,7 +17,7 @@ engagement components; vendor presets reproduce the formulas analytics tools pub
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -167,11 +167,11 @@ def vendor_presets() -> list[str]:
 
 
 def resolve(
-    kpis: str | KPI | Sequence[str | KPI],
+    kpis: str | KPI | Iterable[str | KPI],
     defs: str | os.PathLike[str] | Definitions | None,
 ) -> tuple[list[str], list[tuple[str, str, str, str, str]], list[tuple[str, list[str]]]]:
     """Names, formula rows and engagement components for the core."""
-    items: Sequence[str | KPI] = [kpis] if isinstance(kpis, (str, KPI)) else kpis
+    items: list[str | KPI] = [kpis] if isinstance(kpis, (str, KPI)) else list(kpis)
     if isinstance(defs, (str, os.PathLike)):
         text = os.fspath(defs)
         defs = load_kpis(text)
@@ -209,7 +209,7 @@ def _kinds(table: Any) -> list[tuple[str, str]]:
 
 
 def check_kpis(
-    kpis: str | KPI | Sequence[str | KPI],
+    kpis: str | KPI | Iterable[str | KPI],
     posts: Any,
     accounts: Any = None,
     *,
