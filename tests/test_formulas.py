@@ -482,3 +482,108 @@ def test_check_kpis_checks_without_computing(everything):
 def test_constant_formulas_give_one_value_per_group(everything):
     got = sk.compute(everything["posts"], kpis=[sk.KPI("target", "0.05")], by=["platform"])
     assert got["target"].to_list() == [0.05] * got.height and got.height == 6
+
+
+# ---- found by review (each failed before its fix) -------------------------------------------
+
+
+def test_long_sums_and_nested_divisions_stay_linear(everything):
+    posts = everything["posts"].head(50)
+    long = sk.KPI("long", " + ".join(["likes"] * 40))
+    nested = sk.KPI("nested", "likes / " + "(reach / " * 30 + "reach" + ")" * 30)
+    got = sk.compute(posts, kpis=[long, nested, "likes"], by=[])
+    assert got["long"][0] == 40 * got["likes"][0]
+    assert got["nested"][0] is not None
+
+
+def test_builtins_read_a_redefined_kpi(everything):
+    tables = {k: everything[k] for k in ("posts", "accounts")}
+    defs = sk.Definitions(
+        name="x", kpis=(sk.KPI("reach", "sum(reach) * 2"), sk.KPI("followers", "last(followers) * 0"))
+    )
+    got = sk.compute(
+        **tables,
+        kpis=[
+            "frequency",
+            sk.KPI("fr", "impressions / reach"),
+            "follower_growth",
+            sk.KPI("g", "followers - followers_start"),
+        ],
+        definitions=defs,
+    )
+    assert got["frequency"][0] == pytest.approx(got["fr"][0])
+    assert got["follower_growth"][0] == got["g"][0]
+    builtin = sk.compute(**tables, kpis=["frequency"])
+    assert got["frequency"][0] == pytest.approx(builtin["frequency"][0] / 2)
+
+
+@pytest.mark.parametrize(
+    ("kpi", "by", "every"),
+    [("platform", ["platform"], None), ("period_start", [], "1mo"), ("and", [], None), ("1st", [], None)],
+)
+def test_kpi_names_that_cannot_be_columns_or_names_are_refused(everything, kpi, by, every):
+    with pytest.raises(sk.DefinitionError) as info:
+        sk.compute(everything["posts"], kpis=[sk.KPI(kpi, "likes")], by=by, every=every)
+    assert info.value.code == "invalid_name"
+
+
+def test_a_text_engagement_component_is_not_numeric(everything):
+    defs = sk.Definitions(name="x", engagement={"default": ("platform", "comments")})
+    with pytest.raises(sk.SchemaError) as info:
+        sk.compute(everything["posts"], kpis=["engagements"], definitions=defs)
+    assert info.value.code == "not_numeric"
+
+
+def test_a_missing_column_is_named_as_missing(everything):
+    posts = everything["posts"].drop("likes", "reactions")
+    with pytest.raises(sk.DefinitionError) as info:
+        sk.compute(posts, kpis=[sk.KPI("x", "likes / reach")])
+    assert info.value.code == "missing_column" and "'likes'" in str(info.value)
+    accounts = everything["accounts"].drop("mentions")
+    with pytest.raises(sk.DefinitionError) as info:
+        sk.compute(everything["posts"], accounts, kpis=[sk.KPI("x", "mentions / posts")])
+    assert info.value.code == "missing_column"
+
+
+def test_two_kpis_of_one_name_are_an_error(everything):
+    with pytest.raises(sk.DefinitionError) as info:
+        sk.compute(everything["posts"], kpis=[sk.KPI("x", "likes"), sk.KPI("x", "comments")])
+    assert info.value.code == "duplicate_kpi"
+
+
+def test_dates_in_a_formula_say_how_to_choose_periods(everything):
+    with pytest.raises(sk.DefinitionError) as info:
+        sk.compute(everything["posts"], kpis=[sk.KPI("x", "sum(likes where published_at > 3)")])
+    assert info.value.code == "not_numeric" and "every=" in str(info.value)
+
+
+def test_share_of_a_number_is_an_equal_part(everything):
+    got = sk.compute(everything["posts"], kpis=[sk.KPI("c", "share(2)")], by=["platform"])
+    assert got["c"].to_list() == pytest.approx([1 / 6] * 6)
+
+
+def test_booleans_compare_with_true_and_false(everything):
+    kpis = [sk.KPI("a", "sum(likes where sponsored == true)"), sk.KPI("b", "sum(likes where sponsored)")]
+    got = sk.compute(everything["posts"], kpis=kpis, by=["platform"])
+    assert got["a"].to_list() == got["b"].to_list()
+
+
+def test_a_definition_file_that_is_not_utf8_is_a_definition_error(tmp_path):
+    path = tmp_path / "latin.yaml"
+    path.write_bytes("kpis:\n  - name: caf\xe9\n    formula: likes\n".encode("latin-1"))
+    with pytest.raises(sk.DefinitionError) as info:
+        sk.load_kpis(path)
+    assert info.value.code == "invalid_definitions" and str(path) in str(info.value)
+
+
+def test_platform_keys_are_lower_cased_and_components_counted_once(tmp_path, everything):
+    path = tmp_path / "k.yaml"
+    path.write_text("engagement:\n  Instagram: [likes, likes, comments]\nkpis: []\n")
+    d = sk.load_kpis(path)
+    assert dict(d.engagement) == {"instagram": ("likes", "comments")}
+
+
+def test_an_all_null_column_reads_as_unreported_numbers(everything):
+    posts = everything["posts"].with_columns(follows=pl.lit(None))
+    got = sk.compute(posts, kpis=[sk.KPI("f", "sum(follows)"), "posts"], by=["platform"])
+    assert got["f"].null_count() == got.height

@@ -28,8 +28,8 @@ class _ArrowStream:
 
 def _kind(dtype: Any) -> str:
     """What a column holds, as formulas care: number, bool, text, time or other."""
-    if dtype.is_numeric() or dtype.is_decimal():
-        return "number"
+    if dtype.is_numeric() or dtype.is_decimal() or dtype == pl.Null:
+        return "number"  # an all-null column reads as numbers that were never reported
     if dtype == pl.Boolean:
         return "bool"
     if dtype in (pl.String, pl.Categorical, pl.Enum) or isinstance(dtype, (pl.Categorical, pl.Enum)):

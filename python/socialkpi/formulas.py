@@ -152,6 +152,14 @@ def load_kpis(path: str | os.PathLike[str]) -> Definitions:
         err2 = InputError(f"definition file '{text_path}' does not exist")
         err2.code = "file_not_found"
         raise err2 from None
+    except UnicodeDecodeError as e:
+        from socialkpi.exceptions import DefinitionError
+
+        err3 = DefinitionError(
+            f"{text_path}: definition files are UTF-8 text; byte {e.start} is not ({e.reason})"
+        )
+        err3.code = "invalid_definitions"
+        raise err3 from None
     return Definitions._from_row(_core.parse_definitions(text, fmt, text_path))
 
 
@@ -180,9 +188,18 @@ def resolve(
     if defs is not None:
         for k in defs.kpis:
             custom[k.name] = k
+    passed: dict[str, KPI] = {}
     for item in items:
         if isinstance(item, KPI):
-            custom[item.name] = item
+            if item.name in passed and passed[item.name] != item:
+                from socialkpi.exceptions import DefinitionError
+
+                err = DefinitionError(
+                    f"two KPIs named '{item.name}' were passed in kpis= with different formulas"
+                )
+                err.code = "duplicate_kpi"
+                raise err
+            passed[item.name] = custom[item.name] = item
             names.append(item.name)
         else:
             names.append(str(item))

@@ -88,7 +88,24 @@ pub fn parse(text: &str, format: &str, origin: &str) -> Result<Definitions> {
             ))
         }
     };
-    let mut engagement: Vec<(String, Vec<String>)> = file.engagement.unwrap_or_default().into_iter().collect();
+    // platforms as the canonical values are written (lower case); a component counted once
+    let mut engagement: Vec<(String, Vec<String>)> = Vec::new();
+    for (platform, comps) in file.engagement.unwrap_or_default() {
+        let platform = platform.to_lowercase();
+        if engagement.iter().any(|(p, _)| *p == platform) {
+            return Err(Error::definition(
+                "invalid_definitions",
+                format!("{origin}: engagement names platform '{platform}' twice"),
+            ));
+        }
+        let mut set: Vec<String> = Vec::new();
+        for c in comps {
+            if !set.contains(&c) {
+                set.push(c);
+            }
+        }
+        engagement.push((platform, set));
+    }
     // `default` last: it applies to every platform not named before it
     engagement.sort_by_key(|(p, _)| p == "default");
     for (platform, comps) in &engagement {

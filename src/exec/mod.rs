@@ -307,13 +307,15 @@ pub fn run(plan: &Plan, inputs: Inputs, interrupted: Interrupt<'_>) -> Result<Ou
     if plan.every.is_some() {
         select.push(col(PERIOD));
     }
+    let mut intermediate = Intermediate::default();
     for kpi in &plan.outputs {
         let value = match kpi {
             OutputKpi::Builtin(k) => finalise(k.name, plan)?,
-            OutputKpi::Custom(c) => custom_value(&c.value, plan)?,
+            OutputKpi::Custom(c) => intermediate.value(&c.value, plan)?.0,
         };
         select.push(value.alias(kpi.name()));
     }
+    let joined = intermediate.add_to(joined);
     let mut sort_by: Vec<PlSmallStr> = plan.by.iter().map(|s| PlSmallStr::from(s.as_str())).collect();
     if plan.every.is_some() {
         sort_by.push(PERIOD.into());
@@ -539,35 +541,96 @@ fn finalise(kpi: &str, plan: &Plan) -> Result<Expr> {
     })
 }
 
-/// A KPI defined by a formula, finalised from the merged states.
-fn custom_value(value: &Value, plan: &Plan) -> Result<Expr> {
-    Ok(match value {
-        Value::Number(v) => lit(*v),
-        Value::Flow { rows, sum, n } => flow(rows, sum, n),
-        Value::Count(name) => state(name).fill_null(lit(0)).cast(DataType::Int64),
-        Value::Ratio(num, den) => ratio(state(num), state(den)),
-        Value::Builtin(name) => finalise(name, plan)?,
-        Value::Delivered => state(posts::DELIVERED).fill_null(lit(0)),
-        Value::Share(v) => share_of_period(custom_value(v, plan)?, plan)?,
-        Value::Binary(op, a, b) => {
-            let (a, b) = (custom_value(a, plan)?, custom_value(b, plan)?);
-            match op {
-                BinOp::Add => a + b,
-                BinOp::Sub => a - b,
-                BinOp::Mul => a * b,
-                BinOp::Div => ratio(a, b),
-                other => return Err(Error::Internal(format!("'{}' between values", other.symbol()))),
+/// Values of formulas that other values read more than once (a denominator is read three
+/// times): computed as columns of their own before the result's columns, a level after the
+/// levels they read, so that nested formulas grow linearly.
+#[derive(Default)]
+struct Intermediate {
+    columns: Vec<(String, Expr, usize)>,
+}
+
+impl Intermediate {
+    /// `value`'s expression and its level (1 + the highest level of the columns it reads).
+    fn value(&mut self, value: &Value, plan: &Plan) -> Result<(Expr, usize)> {
+        Ok(match value {
+            Value::Number(v) => (lit(*v), 0),
+            Value::Flow { rows, sum, n } => (flow(rows, sum, n), 0),
+            Value::Count(name) => (state(name).fill_null(lit(0)).cast(DataType::Int64), 0),
+            Value::Ratio(num, den) => (ratio(state(num), state(den)), 0),
+            Value::Builtin(name) => (finalise(name, plan)?, 0),
+            Value::Delivered => (state(posts::DELIVERED).fill_null(lit(0)), 0),
+            // a number's share: each group's equal part of the period's groups
+            Value::Share(v) if matches!(**v, Value::Number(_)) => {
+                let groups = if plan.every.is_some() {
+                    len().over([col(PERIOD)])?
+                } else {
+                    len()
+                };
+                let (x, _) = self.value(v, plan)?;
+                (ratio(x.clone(), x * groups), 0)
+            }
+            Value::Share(v) => {
+                let (x, level) = self.operand(v, plan)?;
+                (share_of_period(x, plan)?, level)
+            }
+            Value::Binary(op, a, b) => {
+                let ((a, la), (b, lb)) = (self.operand(a, plan)?, self.operand(b, plan)?);
+                let expr = match op {
+                    BinOp::Add => a + b,
+                    BinOp::Sub => a - b,
+                    BinOp::Mul => a * b,
+                    BinOp::Div => ratio(a, b),
+                    other => return Err(Error::Internal(format!("'{}' between values", other.symbol()))),
+                };
+                (expr, la.max(lb))
+            }
+            Value::Neg(v) => {
+                let (x, level) = self.value(v, plan)?;
+                (lit(0) - x, level)
+            }
+            Value::Coalesce(parts) => {
+                let mut exprs = Vec::with_capacity(parts.len());
+                let mut level = 0;
+                for p in parts {
+                    let (e, l) = self.value(p, plan)?;
+                    exprs.push(e);
+                    level = level.max(l);
+                }
+                (coalesce(&exprs), level)
+            }
+        })
+    }
+
+    /// An operand of arithmetic: a column of its own unless it reads the states directly.
+    fn operand(&mut self, value: &Value, plan: &Plan) -> Result<(Expr, usize)> {
+        let (expr, level) = self.value(value, plan)?;
+        if matches!(
+            value,
+            Value::Binary(..) | Value::Share(_) | Value::Neg(_) | Value::Coalesce(_)
+        ) {
+            let name = format!("__v{}", self.columns.len());
+            self.columns.push((name.clone(), expr.alias(name.as_str()), level));
+            return Ok((col(name.as_str()), level + 1));
+        }
+        Ok((expr, level))
+    }
+
+    /// Adds the intermediate columns to the merged states, level by level.
+    fn add_to(self, mut frame: LazyFrame) -> LazyFrame {
+        let top = self.columns.iter().map(|(_, _, l)| *l).max().unwrap_or(0);
+        for level in 0..=top {
+            let exprs: Vec<Expr> = self
+                .columns
+                .iter()
+                .filter(|(_, _, l)| *l == level)
+                .map(|(_, e, _)| e.clone())
+                .collect();
+            if !exprs.is_empty() {
+                frame = frame.with_columns(exprs);
             }
         }
-        Value::Neg(v) => lit(0) - custom_value(v, plan)?,
-        Value::Coalesce(parts) => {
-            let parts = parts
-                .iter()
-                .map(|p| custom_value(p, plan))
-                .collect::<Result<Vec<_>>>()?;
-            coalesce(&parts)
-        }
-    })
+        frame
+    }
 }
 
 /// One row per contract with what it delivered up to `as_of` (days since 1970-01-01).

@@ -133,14 +133,25 @@ fn read(tz: Option<&str>, pp: &PostsPlan, lf: LazyFrame) -> Result<LazyFrame> {
         lf = lf.with_column(eng.alias(ENG));
     }
     if !pp.custom.computed.is_empty() {
-        lf = lf.with_columns(pp.custom.computed.iter().map(|(_, e)| e.clone()).collect::<Vec<_>>());
+        // a level reads the computed columns of the levels below it
+        let top = pp.custom.computed.iter().map(|(_, _, l)| *l).max().unwrap_or(0);
+        for level in 0..=top {
+            let exprs: Vec<Expr> = pp
+                .custom
+                .computed
+                .iter()
+                .filter(|(_, _, l)| *l == level)
+                .map(|(_, e, _)| e.clone())
+                .collect();
+            lf = lf.with_columns(exprs);
+        }
         // the states add Int64 or Float64 values
         let schema = lf.collect_schema()?;
         let casts: Vec<Expr> = pp
             .custom
             .computed
             .iter()
-            .filter_map(|(name, _)| {
+            .filter_map(|(name, _, _)| {
                 let dtype = schema.get(name.as_str())?;
                 let target = if dtype.is_integer() || dtype.is_bool() || matches!(dtype, DataType::Null) {
                     DataType::Int64

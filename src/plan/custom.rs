@@ -79,8 +79,9 @@ pub struct CustomState {
 /// What custom KPIs need from the posts table.
 #[derive(Debug, Clone, Default)]
 pub struct CustomPosts {
-    /// Computed per-post columns (name, expression over the coerced columns).
-    pub computed: Vec<(String, Expr)>,
+    /// Computed per-post columns (name, expression over the coerced columns and the computed
+    /// columns of lower levels, level): a level is added after the levels below it.
+    pub computed: Vec<(String, Expr, usize)>,
     pub states: Vec<CustomState>,
     /// Numeric columns read (coerced like counts).
     pub numeric: Vec<String>,
@@ -165,6 +166,9 @@ pub struct Compiler {
     columns: HashMap<String, String>,
     /// Building a side of a ratio (see `ratio_column`).
     zero_outside: bool,
+    /// The level of the computed column being built (1 + its computed operands' highest).
+    level: usize,
+    levels: HashMap<String, usize>,
 }
 
 fn lit_number(v: f64) -> Expr {
@@ -344,13 +348,31 @@ impl Compiler {
         if let Some(name) = self.columns.get(&key) {
             return name.clone();
         }
-        let name = format!("__k{}", self.columns.len());
-        self.zero_outside = zero_outside;
+        let saved = (self.zero_outside, self.level);
+        (self.zero_outside, self.level) = (zero_outside, 0);
         let expr = self.row(row);
-        self.zero_outside = false;
-        self.posts.computed.push((name.clone(), expr.alias(name.as_str())));
+        let level = self.level;
+        (self.zero_outside, self.level) = saved;
+        let name = format!("__k{}", self.columns.len());
+        self.posts
+            .computed
+            .push((name.clone(), expr.alias(name.as_str()), level));
         self.columns.insert(key, name.clone());
+        self.levels.insert(name.clone(), level);
         name
+    }
+
+    /// An operand that an expression reads more than once (rule 3 reads each term twice, a
+    /// division its denominator three times): a computed column of its own unless it is a
+    /// plain column or number, so that nested formulas grow linearly, not exponentially.
+    fn operand_expr(&mut self, row: &Row) -> Expr {
+        if matches!(row, Row::Column(_) | Row::Number(_) | Row::Eng) {
+            return self.row(row);
+        }
+        let name = self.column_as(row, self.zero_outside);
+        let level = self.levels.get(&name).copied().unwrap_or(0);
+        self.level = self.level.max(level + 1);
+        col(name.as_str())
     }
 
     fn numeric(&mut self, c: &str) {
@@ -377,16 +399,35 @@ impl Compiler {
                 self.posts.eng = true;
                 col(crate::exec::ENG)
             }
-            Row::Add(a, b) | Row::Sub(a, b) => {
-                let (x, y) = (self.row(a), self.row(b));
-                let both_null = x.clone().is_null().and(y.clone().is_null());
-                let (x0, y0) = (x.fill_null(lit(0)), y.fill_null(lit(0)));
-                let value = if matches!(row, Row::Add(..)) { x0 + y0 } else { x0 - y0 };
-                when(both_null).then(null()).otherwise(value)
+            Row::Add(..) | Row::Sub(..) => {
+                // rule 3 over the whole chain of terms: null only when every term is null
+                let mut terms = Vec::new();
+                chain(row, true, &mut terms);
+                let exprs: Vec<(bool, Expr)> = terms
+                    .into_iter()
+                    .map(|(plus, t)| (plus, self.operand_expr(t)))
+                    .collect();
+                let all_null = exprs
+                    .iter()
+                    .map(|(_, e)| e.clone().is_null())
+                    .reduce(|a, b| a.and(b))
+                    .unwrap_or(lit(true));
+                let value = exprs
+                    .into_iter()
+                    .map(|(plus, e)| {
+                        if plus {
+                            e.fill_null(lit(0))
+                        } else {
+                            lit(0) - e.fill_null(lit(0))
+                        }
+                    })
+                    .reduce(|a, b| a + b)
+                    .unwrap_or(lit(0));
+                when(all_null).then(null()).otherwise(value)
             }
             Row::Mul(a, b) => self.row(a) * self.row(b),
             Row::Div(a, b) => {
-                let (x, y) = (self.row(a), self.row(b).cast(DataType::Float64));
+                let (x, y) = (self.row(a), self.operand_expr(b).cast(DataType::Float64));
                 when(y.clone().is_null().or(y.clone().eq(lit(0.0))))
                     .then(lit(NULL).cast(DataType::Float64))
                     .otherwise(x.cast(DataType::Float64) / y)
@@ -444,14 +485,33 @@ impl Compiler {
     }
 }
 
+/// The terms of a chain of `+` and `-` with their signs (`a - (b + c)` is a, -b, -c).
+fn chain<'r>(row: &'r Row, plus: bool, out: &mut Vec<(bool, &'r Row)>) {
+    match row {
+        Row::Add(a, b) => {
+            chain(a, plus, out);
+            chain(b, plus, out);
+        }
+        Row::Sub(a, b) => {
+            chain(a, plus, out);
+            chain(b, !plus, out);
+        }
+        other => out.push((plus, other)),
+    }
+}
+
 /// The KPI names a set of definitions defines, checked for repeats and clashes.
 pub fn check_names(defs: &[Definition]) -> Result<()> {
     for (i, d) in defs.iter().enumerate() {
-        if d.name.is_empty() || !d.name.chars().all(|c| c.is_alphanumeric() || c == '_') {
+        let keyword = ["and", "or", "not", "where", "true", "false"]
+            .iter()
+            .any(|k| d.name.eq_ignore_ascii_case(k));
+        let digit_first = d.name.chars().next().is_some_and(|c| c.is_ascii_digit());
+        if d.name.is_empty() || keyword || digit_first || !d.name.chars().all(|c| c.is_alphanumeric() || c == '_') {
             return Err(Error::definition(
                 "invalid_name",
                 format!(
-                    "KPI name {:?} must be letters, digits and _ (it becomes a column of the result)",
+                    "KPI name {:?} must be letters, digits and _, not start with a digit and not be a keyword of the language (it becomes a column of the result, and other formulas name it)",
                     d.name
                 ),
             ));
@@ -473,4 +533,76 @@ pub fn check_syntax(name: &str, formula: &str) -> Result<()> {
         e.formula = formula.to_string();
         formula_error(e)
     })
+}
+
+/// Names a formula mentions (columns and KPIs alike; unparseable formulas mention none).
+fn mentions(formula: &str) -> Vec<String> {
+    fn walk(node: &socialkpi_formula::Node, out: &mut Vec<String>) {
+        use socialkpi_formula::Kind;
+        match &node.kind {
+            Kind::Name(n) => out.push(n.clone()),
+            Kind::Neg(a) | Kind::Not(a) => walk(a, out),
+            Kind::Binary(_, a, b) => {
+                walk(a, out);
+                walk(b, out);
+            }
+            Kind::Call { args, filter, .. } => {
+                args.iter().for_each(|a| walk(a, out));
+                if let Some(f) = filter {
+                    walk(f, out);
+                }
+            }
+            Kind::Number(_) | Kind::Text(_) | Kind::Bool(_) => {}
+        }
+    }
+    let mut out = Vec::new();
+    if let Ok(node) = socialkpi_formula::parse(formula) {
+        walk(&node, &mut out);
+    }
+    out
+}
+
+/// Whether built-in KPI `name`'s formula reads, directly or through other built-ins, a KPI
+/// that `custom` redefines.
+fn reads_redefined(name: &str, custom: &[Definition], seen: &mut Vec<String>) -> bool {
+    if seen.iter().any(|s| s == name) {
+        return false;
+    }
+    seen.push(name.to_string());
+    let Some(formula) = catalog::formula(name) else {
+        return false;
+    };
+    mentions(formula).iter().filter(|m| m.as_str() != name).any(|m| {
+        custom.iter().any(|d| &d.name == m) || (catalog::find(m).is_some() && reads_redefined(m, custom, seen))
+    })
+}
+
+/// The built-in KPIs asked for (by name or through a goal preset) whose formulas read a KPI
+/// the caller redefined: they are computed from their formulas, so that they read the new
+/// definition (`frequency` with a redefined `reach`).
+pub fn promoted(requested: &[String], custom: &[Definition]) -> Vec<Definition> {
+    if custom.is_empty() {
+        return Vec::new();
+    }
+    let mut out: Vec<Definition> = Vec::new();
+    let names = requested.iter().flat_map(|n| match catalog::preset(n) {
+        Some(members) => members.iter().map(|m| m.to_string()).collect(),
+        None => vec![n.clone()],
+    });
+    for name in names {
+        let Some(kpi) = catalog::find(&name) else { continue };
+        if custom.iter().any(|d| d.name == name) || out.iter().any(|d| d.name == name) {
+            continue;
+        }
+        if reads_redefined(&name, custom, &mut Vec::new()) {
+            out.push(Definition {
+                name: kpi.name.to_string(),
+                formula: catalog::formula(kpi.name).unwrap_or("").to_string(),
+                goal: kpi.goal.to_string(),
+                unit: kpi.unit.to_string(),
+                description: kpi.definition.to_string(),
+            });
+        }
+    }
+    out
 }

@@ -400,9 +400,12 @@ pub fn build(
     let mut warnings = Vec::new();
     let mut kpis: Vec<&'static Kpi> = Vec::new();
     let mut outputs: Vec<OutputKpi> = Vec::new();
-    let expanded = expand_kpis(&req.kpis, &req.custom)?;
-    // formulas: checked against the tables, compiled to posts states and engine measures
+    // formulas: checked against the tables, compiled to posts states and engine measures;
+    // built-ins that read a redefined KPI are computed from their formulas too
     check_names(&req.custom)?;
+    let mut all_custom = req.custom.clone();
+    all_custom.extend(custom::promoted(&req.kpis, &req.custom));
+    let expanded = expand_kpis(&req.kpis, &all_custom)?;
     let tables = custom::Tables {
         posts: req.posts_types.iter().cloned().collect(),
         accounts: req.accounts_types.iter().cloned().collect(),
@@ -414,12 +417,12 @@ pub fn build(
     let mut compiled: Vec<CustomKpi> = Vec::new();
     // a name, or a goal preset's members, that a definition replaces
     let defined = |name: &String| -> Vec<&Definition> {
-        match req.custom.iter().find(|d| &d.name == name) {
+        match all_custom.iter().find(|d| &d.name == name) {
             Some(d) => vec![d],
             None => catalog::preset(name)
                 .unwrap_or(&[])
                 .iter()
-                .filter_map(|m| req.custom.iter().find(|d| d.name == *m))
+                .filter_map(|m| all_custom.iter().find(|d| d.name == *m))
                 .collect(),
         }
     };
@@ -484,6 +487,22 @@ pub fn build(
                 other => other,
             })?;
         kpis.push(kpi);
+    }
+    for c in &compiled {
+        let name = &c.definition.name;
+        if req.by.contains(name) || name == PERIOD {
+            return Err(Error::definition(
+                "invalid_name",
+                format!(
+                    "KPI '{name}' has the name of a column of the result ({}); name the KPI otherwise",
+                    if name == PERIOD {
+                        "the period"
+                    } else {
+                        "a by= dimension"
+                    }
+                ),
+            ));
+        }
     }
     let custom_posts = compiler.posts;
     if kpis.is_empty() && custom_posts.is_empty() && compiled.is_empty() {

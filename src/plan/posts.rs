@@ -46,9 +46,6 @@ fn engagement_sets(pcols: &[String], sets: &[(String, Vec<String>)]) -> (Vec<Str
                 push_unique(&mut columns, c);
             }
         }
-        if !per_platform.is_empty() {
-            push_unique(&mut columns, "platform".to_string());
-        }
     }
     (default, per_platform, columns)
 }
@@ -232,7 +229,11 @@ pub(super) fn plan_posts(
             push_unique(&mut cols, name.clone());
         }
     }
-    p.count_columns = cols.iter().filter(|c| *c != "platform").cloned().collect();
+    p.count_columns = cols.clone();
+    if !p.platform_components.is_empty() {
+        // the platform picks each post's components
+        push_unique(&mut cols, "platform".to_string());
+    }
     p.signed_columns = cols.iter().filter(|c| *c == "revenue").cloned().collect();
     for c in &custom.plain {
         if !p.count_columns.contains(c) {

@@ -231,7 +231,13 @@ impl<'c> Lowerer<'c> {
     fn unknown_name(&self, name: &str, span: Span, kpis_too: bool) -> FormulaError {
         let columns = self.ctx.columns();
         let kpis = if kpis_too { self.ctx.kpis() } else { Vec::new() };
-        let candidates = columns.iter().chain(kpis.iter()).map(String::as_str).chain([ENG, FAP]);
+        let current = self.current();
+        let candidates = columns
+            .iter()
+            .chain(kpis.iter())
+            .map(String::as_str)
+            .chain([ENG, FAP])
+            .filter(|c| *c != current);
         let what = if kpis_too { "column or KPI" } else { "column" };
         err("unknown_name", format!("unknown {what} '{name}'"), span).with_suggestions(suggest(name, candidates))
     }
@@ -325,11 +331,7 @@ impl<'c> Lowerer<'c> {
             })),
             Some((Table::Posts, t)) => Err(not_numeric(name, t, span)),
             Some((Table::Accounts, _)) => self.accounts_column(name, span),
-            None if own => Err(err(
-                "circular_reference",
-                format!("KPI '{name}' refers to itself, and no table has a column '{name}'"),
-                span,
-            )),
+            None if own => Err(missing_own_column(name, span, self.ctx)),
             None => Err(self.unknown_name(name, span, true)),
         }
     }
@@ -586,6 +588,7 @@ impl<'c> Lowerer<'c> {
                 format!("'{name}' is a column of accounts, not posts; per-post expressions read posts columns"),
                 span,
             )),
+            None if name == self.current() => Err(missing_own_column(name, span, self.ctx)),
             None if self.ctx.kpi(name).is_some() => Err(err(
                 "mixed_aggregate",
                 format!("'{name}' is a KPI (a value per group and period) and cannot appear inside a per-post expression; use it at the KPI level, or the columns it sums"),
@@ -650,6 +653,8 @@ impl<'c> Lowerer<'c> {
     fn operand(&mut self, node: &Node) -> Result<Operand, FormulaError> {
         match &node.kind {
             Kind::Text(t) => Ok(Operand::Text(t.clone())),
+            // `sponsored == true`: booleans compare as 1 and 0
+            Kind::Bool(b) => Ok(Operand::Row(Row::Number(f64::from(u8::from(*b))))),
             Kind::Name(name) if matches!(self.ctx.column(name), Some((Table::Posts, Type::Text))) => {
                 Ok(Operand::TextColumn(name.clone()))
             }
@@ -694,16 +699,22 @@ fn combine(op: BinOp, a: Agg, b: Agg) -> Agg {
 }
 
 fn not_numeric(name: &str, t: Type, span: Span) -> FormulaError {
-    let what = match t {
-        Type::Text => "text",
-        Type::Time => "dates or times",
-        _ => "values that are not numbers",
+    let message = match t {
+        Type::Text => format!("column '{name}' holds text and cannot be used in arithmetic; compare it in a where filter instead, e.g. sum(likes where {name} == '...')"),
+        Type::Time => format!("column '{name}' holds dates or times, which formulas do not read; choose the periods with every=... and filter the posts by date before computing"),
+        _ => format!("column '{name}' holds values that are not numbers and cannot be used in a formula"),
     };
+    err("not_numeric", message, span)
+}
+
+/// A KPI that reads a column of its own name that no table has (`likes` is `sum(likes)`).
+fn missing_own_column(name: &str, span: Span, ctx: &dyn Context) -> FormulaError {
     err(
-        "not_numeric",
-        format!("column '{name}' holds {what} and cannot be used in arithmetic; compare it in a where filter instead, e.g. sum(likes where {name} == '...')"),
+        "missing_column",
+        format!("KPI '{name}' reads column '{name}', which the tables given do not have; add the column, or pass the table that carries it"),
         span,
     )
+    .with_suggestions(suggest(name, ctx.columns().iter().map(String::as_str)))
 }
 
 fn unknown_function(name: &str, span: Span) -> FormulaError {
@@ -800,6 +811,11 @@ mod tests {
         assert_eq!(e.as_ref().map(|e| e.position()), Some((1, 2)));
         assert_eq!(e.map(|e| e.suggestions), Some(vec!["likes".to_string()]));
         assert_eq!(code("a"), "circular_reference");
+        assert_eq!(
+            lower("missing", "missing * 2", &Ctx).err().map(|e| e.code),
+            Some("missing_column")
+        );
+        assert_eq!(code("sum(likes where sponsored == true)"), "ok");
         assert_eq!(code("sum(likes + sum(comments))"), "mixed_aggregate");
         assert_eq!(code("sum(engagements)"), "mixed_aggregate");
         assert_eq!(code("likes / platform"), "not_numeric");
