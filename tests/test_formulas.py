@@ -587,3 +587,11 @@ def test_an_all_null_column_reads_as_unreported_numbers(everything):
     posts = everything["posts"].with_columns(follows=pl.lit(None))
     got = sk.compute(posts, kpis=[sk.KPI("f", "sum(follows)"), "posts"], by=["platform"])
     assert got["f"].null_count() == got.height
+
+
+def test_formulas_of_engine_measures_alone_read_no_posts():
+    posts, contracts = make_money_tables()
+    kpis = [sk.KPI("a", "cost()"), sk.KPI("b", "cost() * 2")]
+    got = sk.compute(contracts=contracts, kpis=kpis, by=["account_id"], every="1mo")
+    assert got["b"].to_list() == [None if a is None else a * 2 for a in got["a"].to_list()]
+    assert posts.height > 0

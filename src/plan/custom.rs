@@ -45,6 +45,19 @@ pub enum Value {
     Coalesce(Vec<Value>),
 }
 
+impl Value {
+    /// Whether the value is made of numbers alone (it reads no table).
+    fn is_constant(&self) -> bool {
+        match self {
+            Self::Number(_) => true,
+            Self::Share(v) | Self::Neg(v) => v.is_constant(),
+            Self::Binary(_, a, b) => a.is_constant() && b.is_constant(),
+            Self::Coalesce(parts) => parts.iter().all(Self::is_constant),
+            Self::Flow { .. } | Self::Count(_) | Self::Ratio(..) | Self::Builtin(_) | Self::Delivered => false,
+        }
+    }
+}
+
 /// A checked and compiled custom KPI.
 #[derive(Debug, Clone)]
 pub struct CustomKpi {
@@ -183,9 +196,8 @@ impl Compiler {
     /// Checks and compiles one KPI.
     pub fn compile(&mut self, lowerer: &mut Lowerer<'_>, d: &Definition) -> Result<CustomKpi> {
         let agg = lowerer.formula(&d.name, &d.formula).map_err(formula_error)?;
-        let (states, builtins) = (self.posts.states.len(), self.builtins.len());
         let value = self.value(&agg)?;
-        if self.posts.states.len() == states && self.builtins.len() == builtins && !self.posts.rows {
+        if value.is_constant() {
             // a formula of numbers alone: one value per group of the posts
             self.posts.rows = true;
         }
