@@ -25,7 +25,7 @@ import polars as pl
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from run import alternate, generate, medians, peak_mb  # noqa: E402
+from run import alternate, generate, peak_mb, print_medians  # noqa: E402
 
 COUNTS = ["impressions", "reach", "likes", "comments", "shares", "saves", "clicks", "profile_visits"]
 TYPES = ["video", "image", "carousel", "text"]
@@ -270,16 +270,7 @@ def main() -> None:
     print(f"\nsocialkpi: account x month report of 50 custom KPIs over {args.posts:,} posts")
     print(agreement(posts, tools), flush=True)
     results = alternate(tools, args.rounds, lambda tool: [__file__, "--worker", tool, "--data", posts])
-    med = medians(results)
-    floor = med.get("floor")
-    print(f"\n{'tool':<12}{'median s':>10}{'x floor':>9}{'x socialkpi':>13}{'peak MB':>10}")
-    for t in tools:
-        if t not in med:
-            continue
-        peak = max(x["peak_mb"] for x in results[t])
-        vs_floor = f"{med[t] / floor:.2f}" if floor else "-"
-        vs_sk = f"{med[t] / med['socialkpi']:.2f}" if "socialkpi" in med else "-"
-        print(f"{t:<12}{med[t]:>10.2f}{vs_floor:>9}{vs_sk:>13}{peak:>10.0f}")
+    print_medians(tools, results)
 
 
 if __name__ == "__main__":

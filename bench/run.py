@@ -111,6 +111,20 @@ def medians(results: dict[str, list[dict[str, float]]]) -> dict[str, float]:
     return {t: statistics.median(x["seconds"] for x in v) for t, v in results.items() if v}
 
 
+def print_medians(tools: list[str], results: dict[str, list[dict[str, float]]]) -> None:
+    """The table of medians, peak memory and ratios against the floor and socialkpi."""
+    med = medians(results)
+    floor = med.get("floor")
+    print(f"\n{'tool':<12}{'median s':>10}{'x floor':>9}{'x socialkpi':>13}{'peak MB':>10}")
+    for t in tools:
+        if t not in med or t == "crossing":
+            continue
+        peak = max(x["peak_mb"] for x in results[t])
+        vs_floor = f"{med[t] / floor:.2f}" if floor else "-"
+        vs_sk = f"{med[t] / med['socialkpi']:.2f}" if "socialkpi" in med else "-"
+        print(f"{t:<12}{med[t]:>10.2f}{vs_floor:>9}{vs_sk:>13}{peak:>10.0f}")
+
+
 def check_agreement(posts: str, accounts: str) -> str:
     """socialkpi and the hand-written polars report must agree before speed means anything."""
     sys.path.insert(0, str(HERE))
@@ -172,16 +186,7 @@ def main() -> None:
     results = alternate(
         tools, args.rounds, lambda tool: [__file__, "--worker", tool, "--data", posts, accounts, *extra]
     )
-    med = medians(results)
-    floor = med.get("floor")
-    print(f"\n{'tool':<12}{'median s':>10}{'x floor':>9}{'x socialkpi':>13}{'peak MB':>10}")
-    for t in tools:
-        if t not in med or t == "crossing":
-            continue
-        peak = max(x["peak_mb"] for x in results[t])
-        vs_floor = f"{med[t] / floor:.2f}" if floor else "-"
-        vs_sk = f"{med[t] / med['socialkpi']:.2f}" if "socialkpi" in med else "-"
-        print(f"{t:<12}{med[t]:>10.2f}{vs_floor:>9}{vs_sk:>13}{peak:>10.0f}")
+    print_medians(tools, results)
     if results.get("crossing"):
         cross = statistics.median(x["crossing_ms"] for x in results["crossing"])
         eng = statistics.median(x["engine_s"] for x in results["crossing"])
