@@ -595,3 +595,15 @@ def test_formulas_of_engine_measures_alone_read_no_posts():
     got = sk.compute(contracts=contracts, kpis=kpis, by=["account_id"], every="1mo")
     assert got["b"].to_list() == [None if a is None else a * 2 for a in got["a"].to_list()]
     assert posts.height > 0
+
+
+def test_a_dimension_error_of_an_engine_measure_names_the_formula(everything):
+    with pytest.raises(sk.QueryError) as info:
+        sk.compute(
+            everything["posts"],
+            everything["accounts"],
+            kpis=[sk.KPI("x", "likes / last(followers)")],
+            by=["content_type"],
+        )
+    assert info.value.code == "dimension_not_in_table"
+    assert "KPI 'x' (through its measure 'followers')" in str(info.value)

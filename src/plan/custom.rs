@@ -46,6 +46,18 @@ pub enum Value {
 }
 
 impl Value {
+    /// Whether the value reads built-in KPI `name` (an engine measure).
+    pub fn reads(&self, name: &str) -> bool {
+        match self {
+            Self::Builtin(b) => *b == name,
+            Self::Delivered => name == "delivery_rate",
+            Self::Share(v) | Self::Neg(v) => v.reads(name),
+            Self::Binary(_, a, b) => a.reads(name) || b.reads(name),
+            Self::Coalesce(parts) => parts.iter().any(|p| p.reads(name)),
+            Self::Number(_) | Self::Flow { .. } | Self::Count(_) | Self::Ratio(..) => false,
+        }
+    }
+
     /// Whether the value is made of numbers alone (it reads no table).
     fn is_constant(&self) -> bool {
         match self {

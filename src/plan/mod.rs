@@ -559,6 +559,14 @@ pub fn build(
         account_key.push("platform".to_string());
     }
 
+    // a built-in read only by a formula is named through the formula in errors
+    let shown = |kpi: &str| -> String {
+        let asked = outputs.iter().any(|o| o.name() == kpi);
+        match compiled.iter().find(|c| c.value.reads(kpi)) {
+            Some(c) if !asked => format!("{}' (through its measure '{kpi}')", c.definition.name),
+            _ => format!("{kpi}'"),
+        }
+    };
     // Dimensions: each must be in a table that the KPIs read.
     let mut posts_dims = Vec::new();
     let mut attribute_dims = Vec::new();
@@ -582,7 +590,7 @@ pub fn build(
             if !has(acols, d) {
                 return Err(Error::query(
                     "dimension_not_in_table",
-                    format!("KPI '{kpi}' comes from the accounts table, which has no column '{d}'; group account KPIs by account_id, platform or an account attribute, or compute '{d}' KPIs in a separate call"),
+                    format!("KPI '{} comes from the accounts table, which has no column '{d}'; group account KPIs by account_id, platform or an account attribute, or compute '{d}' KPIs in a separate call", shown(kpi)),
                 ));
             }
             account_dims.push(d.clone());
@@ -591,7 +599,7 @@ pub fn build(
             if !in_traffic {
                 return Err(Error::query(
                     "dimension_not_in_table",
-                    format!("KPI '{kpi}' comes from the traffic table, which has no column '{d}'; group traffic KPIs by platform (matched from source), source, medium or campaign, or compute '{d}' KPIs in a separate call"),
+                    format!("KPI '{} comes from the traffic table, which has no column '{d}'; group traffic KPIs by platform (matched from source), source, medium or campaign, or compute '{d}' KPIs in a separate call", shown(kpi)),
                 ));
             }
         }
@@ -599,7 +607,7 @@ pub fn build(
             if !in_events {
                 return Err(Error::query(
                     "dimension_not_in_table",
-                    format!("KPI '{kpi}' counts events of the conversions table, which cannot attribute them to '{d}': it has no column '{d}'; add the column to the events, group by account_id, campaign or platform (from source), or compute '{d}' KPIs in a separate call"),
+                    format!("KPI '{} counts events of the conversions table, which cannot attribute them to '{d}': it has no column '{d}'; add the column to the events, group by account_id, campaign or platform (from source), or compute '{d}' KPIs in a separate call", shown(kpi)),
                 ));
             }
         }
@@ -607,7 +615,7 @@ pub fn build(
             if !has(ccols, d) {
                 return Err(Error::query(
                     "dimension_not_in_table",
-                    format!("KPI '{kpi}' comes from the contracts table, which has no column '{d}'; group contract KPIs by account_id, campaign or another contract column, or compute '{d}' KPIs in a separate call"),
+                    format!("KPI '{} comes from the contracts table, which has no column '{d}'; group contract KPIs by account_id, campaign or another contract column, or compute '{d}' KPIs in a separate call", shown(kpi)),
                 ));
             }
         }
