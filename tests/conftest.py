@@ -38,3 +38,13 @@ def shared_path(*parts: str) -> Path:
     if not path.exists():
         pytest.fail(f"{path} is missing: the tests read the shared data sets beside the repository")
     return path
+
+
+def accounted(frame: pl.DataFrame) -> sk.ReadReport:
+    """The read's report, checked: every row read was kept or dropped for a reason."""
+    rep = sk.read_report(frame)
+    assert rep is not None
+    assert rep.rows_kept == frame.height
+    assert rep.rows_read == rep.rows_kept + sum(n for _, n in rep.rows_dropped)
+    assert rep.rows_read == sum(f.rows_read for f in rep.files)
+    return rep

@@ -15,7 +15,7 @@ from decimal import Decimal
 import polars as pl
 import pytest
 import socialkpi as sk
-from conftest import shared_path
+from conftest import accounted, shared_path
 from polars.testing import assert_frame_equal
 
 SCALE = {"": 0, "k": 3, "m": 6, "b": 9}
@@ -33,15 +33,6 @@ def humanised(cell: str) -> int:
 def raw_rows(name: str, encoding: str) -> list[dict[str, str]]:
     text = shared_path("holdout", name).read_bytes().decode(encoding)
     return list(csv.DictReader(io.StringIO(text, newline="")))
-
-
-def accounted(frame: pl.DataFrame) -> sk.ReadReport:
-    rep = sk.read_report(frame)
-    assert rep is not None
-    assert rep.rows_kept == frame.height
-    assert rep.rows_read == rep.rows_kept + sum(n for _, n in rep.rows_dropped)
-    assert rep.rows_read == sum(f.rows_read for f in rep.files)
-    return rep
 
 
 # ---------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 import socialkpi as sk
+from conftest import accounted
 from polars.testing import assert_frame_equal
 
 
@@ -43,16 +44,6 @@ def write_csv(
 
 def write_records(path: Path, header: Sequence[str], records: Sequence[dict[str, str]], **kw) -> Path:
     return write_csv(path, header, [[r.get(h, "") for h in header] for r in records], **kw)
-
-
-def accounted(frame: pl.DataFrame) -> sk.ReadReport:
-    """The read's report, checked: every row read was kept or dropped for a reason."""
-    rep = sk.read_report(frame)
-    assert rep is not None
-    assert rep.rows_kept == frame.height
-    assert rep.rows_read == rep.rows_kept + sum(n for _, n in rep.rows_dropped)
-    assert rep.rows_read == sum(f.rows_read for f in rep.files)
-    return rep
 
 
 def rows_by(frame: pl.DataFrame, key: str = "post_id") -> dict[str, dict]:

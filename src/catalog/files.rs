@@ -6,6 +6,7 @@
 use crate::error::{did_you_mean, suggest, Error, Result};
 use crate::plan::Definition;
 use serde::Deserialize;
+use socialkpi_formula::line_col;
 use std::sync::OnceLock;
 
 /// A set of definitions: what a file defines.
@@ -52,13 +53,6 @@ pub const FORMATS: [&str; 3] = ["yaml", "toml", "json"];
 
 fn located(origin: &str, line: usize, column: usize, message: &str) -> Error {
     Error::definition("invalid_definitions", format!("{origin}:{line}:{column}: {message}"))
-}
-
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, column)
 }
 
 /// Parses a definition file's text; `origin` names it in errors (a path, or a preset).

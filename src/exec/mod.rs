@@ -413,11 +413,45 @@ pub(crate) fn fap_names(m: &Metric) -> (String, String) {
 }
 
 /// Σ / Σ with rule 2: a zero or missing denominator gives null.
-fn ratio(num: Expr, den: Expr) -> Expr {
+pub(crate) fn ratio(num: Expr, den: Expr) -> Expr {
     let den_f = den.cast(DataType::Float64);
     when(den_f.clone().is_null().or(den_f.clone().eq(lit(0.0))))
         .then(lit(NULL).cast(DataType::Float64))
         .otherwise(num.cast(DataType::Float64) / den_f)
+}
+
+/// Rule 3 over signed terms (`true`: added): the sum of those present, a missing term
+/// counting as 0; null only when every term is missing.
+pub(crate) fn rule3(terms: Vec<(bool, Expr)>) -> Option<Expr> {
+    let all_null = terms.iter().map(|(_, e)| e.clone().is_null()).reduce(|a, b| a.and(b))?;
+    let total = terms
+        .into_iter()
+        .map(|(plus, e)| {
+            if plus {
+                e.fill_null(lit(0))
+            } else {
+                lit(0) - e.fill_null(lit(0))
+            }
+        })
+        .reduce(|a, b| a + b)?;
+    Some(when(all_null).then(lit(NULL)).otherwise(total))
+}
+
+/// Adds computed columns (name, expression, level) level by level: a level reads the columns
+/// of the levels below it.
+pub(crate) fn with_levels(mut frame: LazyFrame, columns: &[(String, Expr, usize)]) -> LazyFrame {
+    let top = columns.iter().map(|(_, _, l)| *l).max().unwrap_or(0);
+    for level in 0..=top {
+        let exprs: Vec<Expr> = columns
+            .iter()
+            .filter(|(_, _, l)| *l == level)
+            .map(|(_, e, _)| e.clone())
+            .collect();
+        if !exprs.is_empty() {
+            frame = frame.with_columns(exprs);
+        }
+    }
+    frame
 }
 
 /// A flow: 0 without rows, null when rows exist but none reported a value (`reported`
@@ -616,20 +650,8 @@ impl Intermediate {
     }
 
     /// Adds the intermediate columns to the merged states, level by level.
-    fn add_to(self, mut frame: LazyFrame) -> LazyFrame {
-        let top = self.columns.iter().map(|(_, _, l)| *l).max().unwrap_or(0);
-        for level in 0..=top {
-            let exprs: Vec<Expr> = self
-                .columns
-                .iter()
-                .filter(|(_, _, l)| *l == level)
-                .map(|(_, e, _)| e.clone())
-                .collect();
-            if !exprs.is_empty() {
-                frame = frame.with_columns(exprs);
-            }
-        }
-        frame
+    fn add_to(self, frame: LazyFrame) -> LazyFrame {
+        with_levels(frame, &self.columns)
     }
 }
 

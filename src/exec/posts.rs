@@ -45,9 +45,7 @@ fn components_expr(components: &[String]) -> Option<Expr> {
             })
         })
         .collect();
-    let all_null = parts.iter().map(|p| p.clone().is_null()).reduce(|a, b| a.and(b))?;
-    let total = parts.into_iter().map(|p| p.fill_null(lit(0))).reduce(|a, b| a + b)?;
-    Some(when(all_null).then(lit(NULL)).otherwise(total))
+    super::rule3(parts.into_iter().map(|p| (true, p)).collect())
 }
 
 /// A post's engagements: its platform's components (a definition set's), else the default.
@@ -133,18 +131,7 @@ fn read(tz: Option<&str>, pp: &PostsPlan, lf: LazyFrame) -> Result<LazyFrame> {
         lf = lf.with_column(eng.alias(ENG));
     }
     if !pp.custom.computed.is_empty() {
-        // a level reads the computed columns of the levels below it
-        let top = pp.custom.computed.iter().map(|(_, _, l)| *l).max().unwrap_or(0);
-        for level in 0..=top {
-            let exprs: Vec<Expr> = pp
-                .custom
-                .computed
-                .iter()
-                .filter(|(_, _, l)| *l == level)
-                .map(|(_, e, _)| e.clone())
-                .collect();
-            lf = lf.with_columns(exprs);
-        }
+        lf = super::with_levels(lf, &pp.custom.computed);
         // the states add Int64 or Float64 values
         let schema = lf.collect_schema()?;
         let casts: Vec<Expr> = pp

@@ -431,30 +431,12 @@ impl Compiler {
                     .into_iter()
                     .map(|(plus, t)| (plus, self.operand_expr(t)))
                     .collect();
-                let all_null = exprs
-                    .iter()
-                    .map(|(_, e)| e.clone().is_null())
-                    .reduce(|a, b| a.and(b))
-                    .unwrap_or(lit(true));
-                let value = exprs
-                    .into_iter()
-                    .map(|(plus, e)| {
-                        if plus {
-                            e.fill_null(lit(0))
-                        } else {
-                            lit(0) - e.fill_null(lit(0))
-                        }
-                    })
-                    .reduce(|a, b| a + b)
-                    .unwrap_or(lit(0));
-                when(all_null).then(null()).otherwise(value)
+                crate::exec::rule3(exprs).unwrap_or_else(null)
             }
             Row::Mul(a, b) => self.row(a) * self.row(b),
             Row::Div(a, b) => {
-                let (x, y) = (self.row(a), self.operand_expr(b).cast(DataType::Float64));
-                when(y.clone().is_null().or(y.clone().eq(lit(0.0))))
-                    .then(lit(NULL).cast(DataType::Float64))
-                    .otherwise(x.cast(DataType::Float64) / y)
+                let (x, y) = (self.row(a), self.operand_expr(b));
+                crate::exec::ratio(x, y)
             }
             Row::Neg(a) => lit(0) - self.row(a),
             Row::Coalesce(parts) => {

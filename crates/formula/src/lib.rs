@@ -90,7 +90,8 @@ impl FormulaError {
     }
 }
 
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
+/// Line and column (1-based, columns in characters) of byte `offset` of `text`.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let mut offset = offset.min(text.len());
     while !text.is_char_boundary(offset) {
         offset -= 1;
