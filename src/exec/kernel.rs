@@ -223,6 +223,8 @@ pub(super) struct FollowerIndex {
     /// forward), at these offsets: one lookup instead of a binary search. Absent when the
     /// spans would take too much memory.
     daily: Option<(Vec<usize>, Vec<f64>)>,
+    /// Every value is a whole number that a double holds exactly.
+    integral: bool,
 }
 
 impl FollowerIndex {
@@ -256,12 +258,19 @@ impl FollowerIndex {
             starts.push(daily.len());
             (starts, daily)
         });
+        let integral = values.iter().all(|v| v.fract() == 0.0 && v.abs() <= 2f64.powi(53));
         Self {
             offsets,
             days,
             values,
             daily,
+            integral,
         }
+    }
+
+    /// Whether every value is a whole number (so sums of them are exact, in any order).
+    pub fn integral(&self) -> bool {
+        self.integral
     }
 
     /// Followers of `account` at its last snapshot on or before `day`; NaN when none.

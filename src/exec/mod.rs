@@ -9,6 +9,7 @@ mod events;
 mod kernel;
 mod pass;
 mod posts;
+mod states;
 mod traffic;
 
 use crate::error::{Error, Result};

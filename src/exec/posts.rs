@@ -4,14 +4,14 @@
 use super::accounts::Snapshots;
 use super::contracts::Contracts;
 use super::kernel::{self, FollowerIndex, WindowIndex, ACCOUNT};
-use super::pass::{self, Dict, Grouping, Op, Pairs, Periods, State};
+use super::pass::{self, Dict, Grouping, Pairs, Periods};
+use super::states::{Op, States};
 use super::{collect, fap_names, first_u64, nonnull_name, ratio_names, select_columns, sum_name, RowAccount, ALL};
 use crate::error::{Error, Result};
 use crate::ingest;
 use crate::plan::{Dedupe, Metric, Plan, PostsPlan, StateKind, PERIOD};
 use polars::prelude::*;
 use polars_core::runtime::THREAD_POOL;
-use rayon::prelude::*;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
@@ -103,6 +103,27 @@ pub(super) fn repeated_error(
     }))
 }
 
+/// The smallest present value of a count column, or, when no value is negative, a number that
+/// is not negative either. The whole values buffer is scanned first, the slots under nulls
+/// with it (one SIMD pass); only when that goes below zero does the minimum over the present
+/// values decide.
+fn lower_bound<T>(ca: &ChunkedArray<T>) -> Option<T::Native>
+where
+    T: PolarsNumericType,
+    ChunkedArray<T>: ChunkAgg<T::Native>,
+{
+    let raw = ChunkedArray::<T>::from_chunk_iter(
+        ca.name().clone(),
+        ca.downcast_iter().map(|a| a.clone().with_validity(None)),
+    )
+    .min();
+    if raw.is_none_or(|m| m >= T::Native::default()) {
+        raw
+    } else {
+        ca.min()
+    }
+}
+
 /// Counts negative values of a column (error path only).
 fn negative_error(lf: LazyFrame, column: &str) -> Error {
     let n = collect(lf.select([col(column).lt(lit(0)).sum().cast(DataType::UInt64).alias("n")]))
@@ -166,7 +187,7 @@ pub(super) fn read_for_contracts(pp: &PostsPlan, lf: LazyFrame, tz: Option<&str>
 }
 
 /// The states each batch adds to: which sums, counts and followers-at-post sums.
-fn state_ops(pp: &PostsPlan) -> Vec<State> {
+fn state_ops(pp: &PostsPlan) -> Vec<Op> {
     let column = |m: &Metric| metric_column(m).to_string();
     let mut ops = Vec::new();
     for m in &pp.sums {
@@ -230,7 +251,7 @@ fn state_ops(pp: &PostsPlan) -> Vec<State> {
             },
         });
     }
-    ops.into_iter().map(State::new).collect()
+    ops
 }
 
 /// A key of one or more columns as one code per row: the first column's codes, combined
@@ -285,7 +306,7 @@ struct PostsPass {
     grouping: Grouping,
     followers: Option<(Key, FollowerIndex)>,
     contracts: Option<(Key, Option<usize>, WindowIndex)>,
-    states: Vec<State>,
+    states: States,
     rows: Vec<i64>,
     no_fap: Vec<i64>,
     delivered: Vec<i64>,
@@ -313,8 +334,8 @@ impl PostsPass {
             // on the typed array (SIMD, no conversion)
             let values = batch.column(c)?.as_materialized_series();
             let m = match values.dtype() {
-                DataType::Int64 => values.i64()?.min().map(|v| v as f64),
-                _ => values.f64()?.min(),
+                DataType::Int64 => lower_bound(values.i64()?).map(|v| v as f64),
+                _ => lower_bound(values.f64()?),
             };
             if let Some(m) = m {
                 *min = min.min(m);
@@ -395,11 +416,7 @@ impl PostsPass {
         checked?;
         let (groups, ng, fap) = grouped?;
         let fap = fap.as_deref();
-        THREAD_POOL.install(|| {
-            states
-                .par_iter_mut()
-                .try_for_each(|state| state.add(&batch, &groups, ng, fap))
-        })
+        THREAD_POOL.install(|| states.add(&batch, &groups, ng, fap))
     }
 
     /// The states frame: one row per group with its keys.
@@ -436,6 +453,7 @@ impl PostsPass {
             v.resize(ng, 0);
             v
         };
+        let states = self.states.finish(ng, &self.rows)?;
         columns.push(Column::new("rows".into(), sized(self.rows)));
         if self.followers.is_some() {
             columns.push(Column::new(NO_FAP.into(), sized(self.no_fap)));
@@ -443,9 +461,7 @@ impl PostsPass {
         if self.contracts.is_some() {
             columns.push(Column::new(DELIVERED.into(), sized(self.delivered)));
         }
-        for state in self.states {
-            columns.extend(state.finish(ng));
-        }
+        columns.extend(states);
         Ok(DataFrame::new(ng, columns)?)
     }
 }
@@ -522,7 +538,7 @@ pub(super) fn states(
         grouping: Grouping::new(grain.len() + usize::from(plan.every.is_some())),
         followers: None,
         contracts: None,
-        states: state_ops(pp),
+        states: States::default(),
         rows: Vec::new(),
         no_fap: Vec::new(),
         delivered: Vec::new(),
@@ -554,6 +570,8 @@ pub(super) fn states(
         let follower_index = snaps.follower_index(frame, k.len(&pass.dicts))?;
         pass.followers = Some((k, follower_index));
     }
+    let integral = pass.followers.as_ref().is_some_and(|(_, index)| index.integral());
+    pass.states = States::new(state_ops(pp), &schema, integral);
     if pp.delivered {
         let c = contracts.ok_or_else(|| Error::Internal("delivery without contracts".into()))?;
         let on: Vec<String> = pp

@@ -1,0 +1,854 @@
+//! The posts pass's partial states: per-group sums, counts of present values and sums of
+//! followers-at-post, added batch by batch.
+//!
+//! Every accumulator is a scatter loop `acc[group[row]] += value[row]`, and a random write per
+//! row is what the pass costs; so the loops that visit every row are kept to one per column
+//! read, whatever number of states reads it:
+//! - the count of a column's present values is the group's rows less its missing ones, which
+//!   a loop visits alone;
+//! - a column's sum over the rows where another column is present (rule 1: both sides of a
+//!   ratio over the same posts) is its sum less its sum over the rows where the other one is
+//!   missing, which visits only those rows;
+//! - likewise Σ value and Σ followers-at-post over the rows with both: the value's sum less
+//!   where followers are unknown, and the followers' sum less where the value is missing.
+//!
+//! Subtraction is exact for integer sums, and for sums of integral followers (below 2^53,
+//! where doubles are integers); a sum of fractional values keeps a loop of its own.
+
+use crate::error::{Error, Result};
+use polars::prelude::*;
+use polars_arrow::bitmap::Bitmap;
+use rayon::prelude::*;
+
+/// What a state adds up, by column name.
+pub(super) enum Op {
+    /// Σ value per group (named `sum`) and, when named, the count of values present; with a
+    /// mask, only rows where the mask column has a value (the other side of a ratio).
+    Sum {
+        column: String,
+        sum: String,
+        count: Option<String>,
+        mask: Option<String>,
+    },
+    /// Σ value and Σ followers-at-post over rows with both (Σ a / Σ followers-at-post).
+    AtFollowers { column: String, num: String, den: String },
+    /// Σ (value / followers-at-post) and its count over rows with both and followers > 0
+    /// (the mean over posts of a follower rate).
+    MeanAtFollowers { column: String, sum: String, count: String },
+}
+
+/// Sums per group in the value column's type.
+enum Sums {
+    Int(Vec<i64>),
+    Float(Vec<f64>),
+}
+
+/// One loop over each batch.
+enum Task {
+    /// Σ of a column's present values; with `missing`, the count of its missing values.
+    Dense {
+        column: String,
+        sums: Option<Sums>,
+        missing: Option<Vec<i64>>,
+    },
+    /// Σ and count of an integer column over the rows where it is present and `mask` is not.
+    Without {
+        column: String,
+        mask: String,
+        sums: Vec<i64>,
+        counts: Vec<i64>,
+    },
+    /// Σ followers-at-post where known.
+    Followers { sums: Vec<f64> },
+    /// Of an integer column: Σ of its values where followers-at-post is unknown, and Σ
+    /// followers-at-post where the column is missing.
+    FollowersWithout {
+        column: String,
+        values: Vec<i64>,
+        followers: Vec<f64>,
+    },
+    /// A state with a loop of its own (fractional values under a mask, means of rates).
+    Own(Own),
+}
+
+/// How an output column comes from the tasks (indexes into them).
+enum Output {
+    /// A Dense sum, less a Without sum when given.
+    Sum {
+        name: String,
+        dense: usize,
+        without: Option<usize>,
+    },
+    /// The rows less a Dense missing count, less a Without count when given.
+    Count {
+        name: String,
+        dense: usize,
+        without: Option<usize>,
+    },
+    /// A Dense sum less a FollowersWithout values sum.
+    Num { name: String, dense: usize, without: usize },
+    /// The Followers sum less a FollowersWithout followers sum.
+    Den {
+        name: String,
+        followers: usize,
+        without: usize,
+    },
+    /// An Own state's columns.
+    Own(usize),
+}
+
+/// The states of the posts pass.
+#[derive(Default)]
+pub(super) struct States {
+    tasks: Vec<Task>,
+    outputs: Vec<Output>,
+}
+
+impl States {
+    /// The loops for `ops` over columns typed as in `schema`; `integral_followers` when every
+    /// follower count of the snapshots is a whole number.
+    pub fn new(ops: Vec<Op>, schema: &Schema, integral_followers: bool) -> Self {
+        let mut states = States {
+            tasks: Vec::new(),
+            outputs: Vec::new(),
+        };
+        for op in ops {
+            let int = |c: &str| schema.get(c) == Some(&DataType::Int64);
+            match op {
+                Op::Sum {
+                    column,
+                    sum,
+                    count,
+                    mask,
+                } if mask.is_none() || int(&column) => {
+                    let dense = states.dense(&column, count.is_some());
+                    let without = mask.map(|m| states.without(&column, &m));
+                    states.outputs.push(Output::Sum {
+                        name: sum,
+                        dense,
+                        without,
+                    });
+                    if let Some(name) = count {
+                        states.outputs.push(Output::Count { name, dense, without });
+                    }
+                }
+                Op::AtFollowers { column, num, den } if integral_followers && int(&column) => {
+                    let dense = states.dense(&column, false);
+                    let followers = states.find(
+                        |t| matches!(t, Task::Followers { .. }),
+                        || Task::Followers { sums: Vec::new() },
+                    );
+                    let without = states.find(
+                        |t| matches!(t, Task::FollowersWithout { column: c, .. } if *c == column),
+                        || Task::FollowersWithout {
+                            column: column.clone(),
+                            values: Vec::new(),
+                            followers: Vec::new(),
+                        },
+                    );
+                    states.outputs.push(Output::Num {
+                        name: num,
+                        dense,
+                        without,
+                    });
+                    states.outputs.push(Output::Den {
+                        name: den,
+                        followers,
+                        without,
+                    });
+                }
+                op => {
+                    states.tasks.push(Task::Own(Own::new(op)));
+                    states.outputs.push(Output::Own(states.tasks.len() - 1));
+                }
+            }
+        }
+        states
+    }
+
+    /// The index of the first task that `is`, made by `new` when there is none.
+    fn find(&mut self, is: impl Fn(&Task) -> bool, new: impl FnOnce() -> Task) -> usize {
+        match self.tasks.iter().position(is) {
+            Some(i) => i,
+            None => {
+                self.tasks.push(new());
+                self.tasks.len() - 1
+            }
+        }
+    }
+
+    fn dense(&mut self, column: &str, counted: bool) -> usize {
+        let i = self.find(
+            |t| matches!(t, Task::Dense { column: c, .. } if c == column),
+            || Task::Dense {
+                column: column.to_string(),
+                sums: None,
+                missing: None,
+            },
+        );
+        if let Task::Dense { missing, .. } = &mut self.tasks[i] {
+            if counted && missing.is_none() {
+                *missing = Some(Vec::new());
+            }
+        }
+        i
+    }
+
+    fn without(&mut self, column: &str, mask: &str) -> usize {
+        self.find(
+            |t| matches!(t, Task::Without { column: c, mask: m, .. } if c == column && m == mask),
+            || Task::Without {
+                column: column.to_string(),
+                mask: mask.to_string(),
+                sums: Vec::new(),
+                counts: Vec::new(),
+            },
+        )
+    }
+
+    /// Adds a batch; `groups` are its rows' groups, `n` the number of groups so far, `fap` the
+    /// rows' followers-at-post (NaN where unknown) when a state needs them.
+    pub fn add(&mut self, batch: &DataFrame, groups: &[u32], n: usize, fap: Option<&[f64]>) -> Result<()> {
+        let unknown: Vec<u32> = match fap {
+            Some(f) if self.tasks.iter().any(|t| matches!(t, Task::FollowersWithout { .. })) => f
+                .iter()
+                .enumerate()
+                .filter(|(_, at)| at.is_nan())
+                .map(|(j, _)| j as u32)
+                .collect(),
+            _ => Vec::new(),
+        };
+        let unknown = unknown.as_slice();
+        self.tasks
+            .par_iter_mut()
+            .try_for_each(|task| task.add(batch, groups, n, fap, unknown))
+    }
+
+    /// The states' columns, `n` groups long; `rows` are the groups' rows.
+    pub fn finish(mut self, n: usize, rows: &[i64]) -> Result<Vec<Column>> {
+        let mut rows = rows.to_vec();
+        rows.resize(n, 0);
+        for task in &mut self.tasks {
+            task.resize(n);
+        }
+        let tasks = &mut self.tasks;
+        let mut out = Vec::new();
+        for output in &self.outputs {
+            match output {
+                Output::Sum { name, dense, without } => {
+                    let sums = match (&tasks[*dense], without.map(|w| &tasks[w])) {
+                        (
+                            Task::Dense {
+                                sums: Some(Sums::Int(s)),
+                                ..
+                            },
+                            Some(Task::Without { sums: w, .. }),
+                        ) => Column::new(
+                            name.into(),
+                            s.iter().zip(w).map(|(a, b)| a.wrapping_sub(*b)).collect::<Vec<_>>(),
+                        ),
+                        (
+                            Task::Dense {
+                                sums: Some(Sums::Int(s)),
+                                ..
+                            },
+                            None,
+                        ) => Column::new(name.into(), s),
+                        (
+                            Task::Dense {
+                                sums: Some(Sums::Float(s)),
+                                ..
+                            },
+                            None,
+                        ) => Column::new(name.into(), s),
+                        (Task::Dense { sums: None, .. }, None) => Column::new(name.into(), vec![0_i64; n]),
+                        _ => return Err(Error::Internal(format!("no sum for state '{name}'"))),
+                    };
+                    out.push(sums);
+                }
+                Output::Count { name, dense, without } => {
+                    let Task::Dense {
+                        missing: Some(missing), ..
+                    } = &tasks[*dense]
+                    else {
+                        return Err(Error::Internal(format!("no count for state '{name}'")));
+                    };
+                    let mut counts: Vec<i64> = rows.iter().zip(missing).map(|(r, m)| r - m).collect();
+                    if let Some(Task::Without { counts: w, .. }) = without.map(|w| &tasks[w]) {
+                        counts.iter_mut().zip(w).for_each(|(c, w)| *c -= w);
+                    }
+                    out.push(Column::new(name.into(), counts));
+                }
+                Output::Num { name, dense, without } => match (&tasks[*dense], &tasks[*without]) {
+                    (Task::Dense { sums, .. }, Task::FollowersWithout { values, .. }) => {
+                        let sums: Vec<i64> = match sums {
+                            Some(Sums::Int(s)) => s.iter().zip(values).map(|(a, b)| a.wrapping_sub(*b)).collect(),
+                            None => vec![0; n],
+                            Some(Sums::Float(_)) => {
+                                return Err(Error::Internal(format!("fractional sum for state '{name}'")))
+                            }
+                        };
+                        out.push(Column::new(name.into(), sums));
+                    }
+                    _ => return Err(Error::Internal(format!("no sum for state '{name}'"))),
+                },
+                Output::Den {
+                    name,
+                    followers,
+                    without,
+                } => match (&tasks[*followers], &tasks[*without]) {
+                    (Task::Followers { sums }, Task::FollowersWithout { followers, .. }) => {
+                        let den: Vec<f64> = sums.iter().zip(followers).map(|(a, b)| a - b).collect();
+                        out.push(Column::new(name.into(), den));
+                    }
+                    _ => return Err(Error::Internal(format!("no followers for state '{name}'"))),
+                },
+                Output::Own(i) => match &mut tasks[*i] {
+                    Task::Own(own) => out.extend(own.finish(n)),
+                    _ => return Err(Error::Internal("a state without its loop".into())),
+                },
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The rows of a batch where `column` has a value (None: all of them), as one bitmap.
+fn validity(column: &Column) -> Option<Bitmap> {
+    let s = column.as_materialized_series();
+    if s.null_count() == 0 {
+        return None;
+    }
+    let present = s.is_not_null();
+    let present = present.rechunk();
+    let bits = present.downcast_iter().next().map(|a| a.values().clone());
+    bits
+}
+
+/// Calls `f` with the index of every set bit, in order.
+fn for_each_set(bits: &Bitmap, mut f: impl FnMut(usize)) {
+    let mut words = bits.fast_iter_u64();
+    let mut base = 0usize;
+    let mut visit = |mut w: u64, base: usize| {
+        while w != 0 {
+            f(base + w.trailing_zeros() as usize);
+            w &= w - 1;
+        }
+    };
+    for w in &mut words {
+        visit(w, base);
+        base += 64;
+    }
+    let ([lo, hi], _) = words.remainder();
+    visit(lo, base);
+    visit(hi, base + 64);
+}
+
+fn grow<T: Clone + Default>(v: &mut Vec<T>, n: usize) {
+    if v.len() < n {
+        v.resize(n, T::default());
+    }
+}
+
+impl Task {
+    fn resize(&mut self, n: usize) {
+        match self {
+            Task::Dense { sums, missing, .. } => {
+                match sums {
+                    Some(Sums::Int(v)) => grow(v, n),
+                    Some(Sums::Float(v)) => grow(v, n),
+                    None => {}
+                }
+                if let Some(m) = missing {
+                    grow(m, n);
+                }
+            }
+            Task::Without { sums, counts, .. } => {
+                grow(sums, n);
+                grow(counts, n);
+            }
+            Task::Followers { sums } => grow(sums, n),
+            Task::FollowersWithout { values, followers, .. } => {
+                grow(values, n);
+                grow(followers, n);
+            }
+            Task::Own(_) => {}
+        }
+    }
+
+    fn add(&mut self, batch: &DataFrame, groups: &[u32], n: usize, fap: Option<&[f64]>, unknown: &[u32]) -> Result<()> {
+        let needs_fap = || fap.ok_or_else(|| Error::Internal("followers-at-post state without followers".into()));
+        if let Task::Own(own) = self {
+            return own.add(batch, groups, n, fap);
+        }
+        self.resize(n);
+        match self {
+            Task::Dense { column, sums, missing } => {
+                let values = batch.column(column)?.as_materialized_series();
+                if sums.is_none() {
+                    *sums = Some(match values.dtype() {
+                        DataType::Int64 => Sums::Int(vec![0; n]),
+                        DataType::Float64 => Sums::Float(vec![0.0; n]),
+                        other => return Err(Error::Internal(format!("state over a {other} column"))),
+                    });
+                }
+                match sums {
+                    Some(Sums::Int(s)) => dense(s, missing.as_deref_mut(), values.i64()?, groups),
+                    Some(Sums::Float(s)) => dense(s, missing.as_deref_mut(), values.f64()?, groups),
+                    None => {}
+                }
+            }
+            Task::Without {
+                column,
+                mask,
+                sums,
+                counts,
+            } => {
+                let Some(mask) = validity(batch.column(mask)?) else {
+                    return Ok(());
+                };
+                let mut offset = 0usize;
+                for arr in batch.column(column)?.as_materialized_series().i64()?.downcast_iter() {
+                    let len = arr.len();
+                    let mask_missing = !&mask.clone().sliced(offset, len);
+                    let rows = match arr.validity().filter(|v| v.unset_bits() > 0) {
+                        Some(valid) => valid & &mask_missing,
+                        None => mask_missing,
+                    };
+                    let (values, gs) = (arr.values().as_slice(), &groups[offset..offset + len]);
+                    for_each_set(&rows, |j| {
+                        let g = gs[j] as usize;
+                        sums[g] += values[j];
+                        counts[g] += 1;
+                    });
+                    offset += len;
+                }
+            }
+            Task::Followers { sums } => {
+                for (&at, &g) in needs_fap()?.iter().zip(groups) {
+                    sums[g as usize] += if at.is_nan() { 0.0 } else { at };
+                }
+            }
+            Task::FollowersWithout {
+                column,
+                values,
+                followers,
+            } => {
+                let fap = needs_fap()?;
+                let ca = batch.column(column)?.as_materialized_series().i64()?.rechunk();
+                let Some(arr) = ca.downcast_iter().next() else {
+                    return Ok(());
+                };
+                let (v, valid) = (arr.values().as_slice(), arr.validity());
+                for &j in unknown {
+                    let j = j as usize;
+                    if valid.is_none_or(|b| b.get_bit(j)) {
+                        values[groups[j] as usize] += v[j];
+                    }
+                }
+                if let Some(valid) = valid.filter(|b| b.unset_bits() > 0) {
+                    for_each_set(&!valid, |j| {
+                        let at = fap[j];
+                        if !at.is_nan() {
+                            followers[groups[j] as usize] += at;
+                        }
+                    });
+                }
+            }
+            Task::Own(_) => {}
+        }
+        Ok(())
+    }
+}
+
+/// Adds a batch's present values into per-group sums, and counts the missing ones when asked.
+fn dense<T: NumericNative>(
+    sums: &mut [T],
+    mut missing: Option<&mut [i64]>,
+    ca: &ChunkedArray<impl PolarsNumericType<Native = T>>,
+    groups: &[u32],
+) {
+    let mut offset = 0usize;
+    for arr in ca.downcast_iter() {
+        let values = arr.values().as_slice();
+        let len = values.len();
+        let gs = &groups[offset..offset + len];
+        match arr.validity().filter(|v| v.unset_bits() > 0) {
+            None => {
+                for (v, &g) in values.iter().zip(gs) {
+                    sums[g as usize] += *v;
+                }
+            }
+            Some(valid) => {
+                // branch-free: a missing value adds zero
+                for ((v, &g), bit) in values.iter().zip(gs).zip(valid.iter()) {
+                    sums[g as usize] += if bit { *v } else { T::default() };
+                }
+                if let Some(missing) = missing.as_deref_mut() {
+                    for_each_set(&!valid, |j| missing[gs[j] as usize] += 1);
+                }
+            }
+        }
+        offset += len;
+    }
+}
+
+/// A state with its own loop: a fractional sum under a mask, Σ value and Σ followers-at-post
+/// over fractional values or followers, the mean of a follower rate.
+struct Own {
+    op: Op,
+    sums: Option<Sums>,
+    counts: Vec<i64>,
+    followers: Vec<f64>,
+}
+
+/// Adds a batch's values into per-group sums, and counts and followers-at-post sums when
+/// asked for.
+fn add_own<T: NumericNative>(
+    sums: &mut [T],
+    mut counts: Option<&mut [i64]>,
+    followers: &mut [f64],
+    ca: &ChunkedArray<impl PolarsNumericType<Native = T>>,
+    groups: &[u32],
+    mask: Option<&Bitmap>,
+    fap: Option<&[f64]>,
+) {
+    let mut offset = 0usize;
+    for arr in ca.downcast_iter() {
+        let values = arr.values().as_slice();
+        let len = values.len();
+        let gs = &groups[offset..offset + len];
+        // the rows to add: a value present, and the mask column's value present, as one bitmap
+        let valid = arr.validity().filter(|v| v.unset_bits() > 0);
+        let keep: Option<Bitmap> = match (valid, mask) {
+            (None, None) => None,
+            (Some(v), None) => Some(v.clone()),
+            (None, Some(m)) => Some(m.clone().sliced(offset, len)),
+            (Some(v), Some(m)) => Some(v & &m.clone().sliced(offset, len)),
+        };
+        match (keep, fap, counts.as_deref_mut()) {
+            (None, None, None) => {
+                for (v, &g) in values.iter().zip(gs) {
+                    sums[g as usize] += *v;
+                }
+            }
+            (None, None, Some(counts)) => {
+                for (v, &g) in values.iter().zip(gs) {
+                    sums[g as usize] += *v;
+                    counts[g as usize] += 1;
+                }
+            }
+            (Some(keep), None, None) => {
+                for ((v, &g), bit) in values.iter().zip(gs).zip(keep.iter()) {
+                    sums[g as usize] += if bit { *v } else { T::default() };
+                }
+            }
+            (Some(keep), None, Some(counts)) => {
+                for ((v, &g), bit) in values.iter().zip(gs).zip(keep.iter()) {
+                    sums[g as usize] += if bit { *v } else { T::default() };
+                    counts[g as usize] += i64::from(bit);
+                }
+            }
+            (keep, Some(f), _) => {
+                let f = &f[offset..offset + len];
+                for (j, ((v, &g), &at)) in values.iter().zip(gs).zip(f).enumerate() {
+                    if at.is_nan() || keep.as_ref().is_some_and(|k| !k.get_bit(j)) {
+                        continue;
+                    }
+                    followers[g as usize] += at;
+                    sums[g as usize] += *v;
+                }
+            }
+        }
+        offset += len;
+    }
+}
+
+impl Own {
+    fn new(op: Op) -> Self {
+        Self {
+            op,
+            sums: None,
+            counts: Vec::new(),
+            followers: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, batch: &DataFrame, groups: &[u32], n: usize, fap: Option<&[f64]>) -> Result<()> {
+        let (column, mask) = match &self.op {
+            Op::Sum { column, mask, .. } => (column, mask.as_ref().map(|m| batch.column(m)).transpose()?),
+            Op::AtFollowers { column, .. } | Op::MeanAtFollowers { column, .. } => (column, None),
+        };
+        let fap = match self.op {
+            Op::AtFollowers { .. } | Op::MeanAtFollowers { .. } => {
+                Some(fap.ok_or_else(|| Error::Internal("followers-at-post state without followers".into()))?)
+            }
+            Op::Sum { .. } => None,
+        };
+        if let (Op::MeanAtFollowers { .. }, Some(fap)) = (&self.op, fap) {
+            let values = batch
+                .column(column)?
+                .as_materialized_series()
+                .cast(&DataType::Float64)?;
+            let sums = match &mut self.sums {
+                Some(Sums::Float(v)) => v,
+                _ => {
+                    self.sums = Some(Sums::Float(Vec::new()));
+                    match &mut self.sums {
+                        Some(Sums::Float(v)) => v,
+                        _ => return Err(Error::Internal("mean state without sums".into())),
+                    }
+                }
+            };
+            sums.resize(n, 0.0);
+            self.counts.resize(n, 0);
+            let mut offset = 0usize;
+            for arr in values.f64()?.downcast_iter() {
+                for (j, v) in arr.iter().enumerate() {
+                    let (row, at) = (offset + j, fap[offset + j]);
+                    if let Some(v) = v {
+                        if at > 0.0 {
+                            let g = groups[row] as usize;
+                            sums[g] += v / at;
+                            self.counts[g] += 1;
+                        }
+                    }
+                }
+                offset += arr.len();
+            }
+            return Ok(());
+        }
+        let values = batch.column(column)?.as_materialized_series();
+        let mask = mask.and_then(validity);
+        if self.sums.is_none() {
+            self.sums = Some(match values.dtype() {
+                DataType::Int64 => Sums::Int(Vec::new()),
+                DataType::Float64 => Sums::Float(Vec::new()),
+                other => return Err(Error::Internal(format!("state over a {other} column"))),
+            });
+        }
+        let counted = matches!(self.op, Op::Sum { count: Some(_), .. });
+        self.counts.resize(if counted { n } else { 0 }, 0);
+        self.followers.resize(if fap.is_some() { n } else { 0 }, 0.0);
+        let counts = counted.then_some(self.counts.as_mut_slice());
+        match &mut self.sums {
+            Some(Sums::Int(sums)) => {
+                sums.resize(n, 0);
+                add_own(
+                    sums,
+                    counts,
+                    &mut self.followers,
+                    values.i64()?,
+                    groups,
+                    mask.as_ref(),
+                    fap,
+                );
+            }
+            Some(Sums::Float(sums)) => {
+                sums.resize(n, 0.0);
+                add_own(
+                    sums,
+                    counts,
+                    &mut self.followers,
+                    values.f64()?,
+                    groups,
+                    mask.as_ref(),
+                    fap,
+                );
+            }
+            None => return Err(Error::Internal("state without sums".into())),
+        }
+        Ok(())
+    }
+
+    /// The state's columns, `n` groups long.
+    fn finish(&mut self, n: usize) -> Vec<Column> {
+        let sums = match self.sums.take() {
+            Some(Sums::Int(mut v)) => {
+                v.resize(n, 0);
+                Sums::Int(v)
+            }
+            Some(Sums::Float(mut v)) => {
+                v.resize(n, 0.0);
+                Sums::Float(v)
+            }
+            None => Sums::Int(vec![0; n]),
+        };
+        let column = |name: &str, sums: Sums| match sums {
+            Sums::Int(v) => Column::new(name.into(), v),
+            Sums::Float(v) => Column::new(name.into(), v),
+        };
+        let mut counts = std::mem::take(&mut self.counts);
+        counts.resize(n, 0);
+        match &self.op {
+            Op::Sum { sum, count, .. } => {
+                let mut out = vec![column(sum, sums)];
+                if let Some(name) = count {
+                    out.push(Column::new(name.into(), counts));
+                }
+                out
+            }
+            Op::AtFollowers { num, den, .. } => {
+                let mut followers = std::mem::take(&mut self.followers);
+                followers.resize(n, 0.0);
+                vec![column(num, sums), Column::new(den.into(), followers)]
+            }
+            Op::MeanAtFollowers { sum, count, .. } => vec![column(sum, sums), Column::new(count.into(), counts)],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic pseudo-random numbers (xorshift).
+    fn numbers(seed: u64, n: usize) -> Vec<u64> {
+        let mut x = seed;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x
+            })
+            .collect()
+    }
+
+    fn column(seed: u64, n: usize, missing_every: u64) -> Vec<Option<i64>> {
+        numbers(seed, n)
+            .into_iter()
+            .map(|x| (x % missing_every != 0).then_some((x % 1000) as i64))
+            .collect()
+    }
+
+    fn get(columns: &[Column], name: &str) -> Vec<f64> {
+        let c = columns.iter().find(|c| c.name() == name).expect(name);
+        let s = c.as_materialized_series().cast(&DataType::Float64).expect("cast");
+        s.f64().expect("f64").into_no_null_iter().collect()
+    }
+
+    #[test]
+    fn set_bits_are_visited_in_order_at_any_offset() {
+        let bits: Vec<bool> = numbers(7, 300).into_iter().map(|x| x % 3 == 0).collect();
+        let bitmap = Bitmap::from_iter(bits.iter().copied());
+        for offset in [0, 1, 63, 64, 65, 130] {
+            let sliced = bitmap.clone().sliced(offset, 300 - offset);
+            let mut seen = Vec::new();
+            for_each_set(&sliced, |j| seen.push(j));
+            let want: Vec<usize> = (0..300 - offset).filter(|&j| bits[offset + j]).collect();
+            assert_eq!(seen, want, "offset {offset}");
+        }
+    }
+
+    /// Sums, counts and sums under masks, by subtraction, equal the direct ones; so do Σ value
+    /// and Σ followers-at-post over posts with both.
+    #[test]
+    fn states_by_subtraction_equal_direct_sums() -> Result<()> {
+        let n = 5_000;
+        let groups: Vec<u32> = numbers(3, n).into_iter().map(|x| (x % 37) as u32).collect();
+        let a = column(11, n, 5);
+        let b = column(13, n, 3);
+        let f: Vec<Option<f64>> = numbers(17, n)
+            .into_iter()
+            .map(|x| (x % 4 != 0).then_some((x % 5000) as f64))
+            .collect();
+        let fap: Vec<f64> = f.iter().map(|v| v.unwrap_or(f64::NAN)).collect();
+        // two batches, the second with more groups than the first
+        let half = n / 2;
+        let batch = |lo: usize, hi: usize| -> Result<DataFrame> {
+            Ok(DataFrame::new(
+                hi - lo,
+                vec![
+                    Column::new("a".into(), &a[lo..hi]),
+                    Column::new("b".into(), &b[lo..hi]),
+                    Column::new(
+                        "x".into(),
+                        a[lo..hi].iter().map(|v| v.map(|v| v as f64 / 3.0)).collect::<Vec<_>>(),
+                    ),
+                ],
+            )?)
+        };
+        let first = batch(0, half)?;
+        let ops = vec![
+            Op::Sum {
+                column: "a".into(),
+                sum: "s:a".into(),
+                count: Some("n:a".into()),
+                mask: None,
+            },
+            Op::Sum {
+                column: "a".into(),
+                sum: "r:a".into(),
+                count: Some("rn:a".into()),
+                mask: Some("b".into()),
+            },
+            Op::Sum {
+                column: "b".into(),
+                sum: "r:b".into(),
+                count: None,
+                mask: Some("a".into()),
+            },
+            Op::Sum {
+                column: "x".into(),
+                sum: "r:x".into(),
+                count: None,
+                mask: Some("b".into()),
+            },
+            Op::AtFollowers {
+                column: "a".into(),
+                num: "f:a".into(),
+                den: "fd:a".into(),
+            },
+            Op::AtFollowers {
+                column: "x".into(),
+                num: "f:x".into(),
+                den: "fd:x".into(),
+            },
+        ];
+        let mut states = States::new(ops, &first.schema(), true);
+        let g1: Vec<u32> = groups[..half].iter().map(|g| g % 20).collect();
+        let mut rows = vec![0i64; 37];
+        for &g in &g1 {
+            rows[g as usize] += 1;
+        }
+        states.add(&first, &g1, 20, Some(&fap[..half]))?;
+        for &g in &groups[half..] {
+            rows[g as usize] += 1;
+        }
+        states.add(&batch(half, n)?, &groups[half..], 37, Some(&fap[half..]))?;
+        let out = states.finish(37, &rows)?;
+
+        let all: Vec<u32> = g1.iter().chain(&groups[half..]).copied().collect();
+        let direct = |keep: &dyn Fn(usize) -> bool, value: &dyn Fn(usize) -> f64| {
+            let mut acc = vec![0.0; 37];
+            for (j, &g) in all.iter().enumerate() {
+                if keep(j) {
+                    acc[g as usize] += value(j);
+                }
+            }
+            acc
+        };
+        let av = |j: usize| a[j].unwrap_or(0) as f64;
+        let (has_a, has_b, has_f) = (
+            |j: usize| a[j].is_some(),
+            |j: usize| b[j].is_some(),
+            |j: usize| f[j].is_some(),
+        );
+        assert_eq!(get(&out, "s:a"), direct(&has_a, &av));
+        assert_eq!(get(&out, "n:a"), direct(&has_a, &|_| 1.0));
+        assert_eq!(get(&out, "r:a"), direct(&|j| has_a(j) && has_b(j), &av));
+        assert_eq!(get(&out, "rn:a"), direct(&|j| has_a(j) && has_b(j), &|_| 1.0));
+        assert_eq!(
+            get(&out, "r:b"),
+            direct(&|j| has_a(j) && has_b(j), &|j| b[j].unwrap_or(0) as f64)
+        );
+        assert_eq!(get(&out, "f:a"), direct(&|j| has_a(j) && has_f(j), &av));
+        assert_eq!(get(&out, "fd:a"), direct(&|j| has_a(j) && has_f(j), &|j| fap[j]));
+        // fractional values keep their own loops: the same sums, in row order
+        let x = |j: usize| av(j) / 3.0;
+        assert_eq!(get(&out, "r:x"), direct(&|j| has_a(j) && has_b(j), &x));
+        assert_eq!(get(&out, "f:x"), direct(&|j| has_a(j) && has_f(j), &x));
+        Ok(())
+    }
+}
