@@ -806,7 +806,7 @@ mod tests {
                 den: "fd:x".into(),
             },
         ];
-        let mut states = States::new(ops, &first.schema(), true);
+        let mut states = States::new(ops, first.schema(), true);
         let g1: Vec<u32> = groups[..half].iter().map(|g| g % 20).collect();
         let mut rows = vec![0i64; 37];
         for &g in &g1 {
