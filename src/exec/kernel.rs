@@ -213,16 +213,34 @@ pub(super) fn repeated_hashes(hashes: &[Vec<u64>]) -> PlHashSet<u64> {
 
 // ---- followers at post --------------------------------------------------------------------
 
+/// Where an account's snapshots lie: its first and last snapshot days (first > last when it
+/// has none), its last value, and where its days start in the daily table.
+#[derive(Clone, Copy)]
+struct Span {
+    first: i32,
+    last: i32,
+    last_value: f64,
+    start: usize,
+}
+
+/// The value on every day of each account's span (carried forward from the last snapshot):
+/// one lookup instead of a binary search. Whole numbers are kept as u32, half the memory
+/// (the table is read at random, once per post).
+enum Daily {
+    Whole(Vec<u32>),
+    Fractional(Vec<f64>),
+    /// The spans would take too much memory: binary search in the snapshots.
+    None,
+}
+
 /// Each account's follower snapshots (sorted by day), for the last one on or before a day.
 pub(super) struct FollowerIndex {
+    spans: Vec<Span>,
     /// Offsets of each account's snapshots in `days` / `values` (len accounts + 1).
     offsets: Vec<usize>,
     days: Vec<i32>,
     values: Vec<f64>,
-    /// Per account, the value on every day from its first to its last snapshot (carried
-    /// forward), at these offsets: one lookup instead of a binary search. Absent when the
-    /// spans would take too much memory.
-    daily: Option<(Vec<usize>, Vec<f64>)>,
+    daily: Daily,
     /// Every value is a whole number that a double holds exactly.
     integral: bool,
 }
@@ -239,27 +257,52 @@ impl FollowerIndex {
         }
         let days: Vec<i32> = rows.iter().map(|r| r.1).collect();
         let values: Vec<f64> = rows.iter().map(|r| r.2).collect();
-        let span = |a: usize| match (offsets[a], offsets[a + 1]) {
-            (lo, hi) if hi > lo => (i64::from(days[hi - 1]) - i64::from(days[lo]) + 1) as usize,
-            _ => 0,
-        };
-        let total: usize = (0..accounts).map(span).sum();
-        let daily = (total <= (1 << 23)).then(|| {
-            let mut starts = Vec::with_capacity(accounts + 1);
-            let mut daily = Vec::with_capacity(total);
+        let mut spans = Vec::with_capacity(accounts);
+        let mut total = 0usize;
+        for a in 0..accounts {
+            let (lo, hi) = (offsets[a], offsets[a + 1]);
+            spans.push(if hi > lo {
+                let span = Span {
+                    first: days[lo],
+                    last: days[hi - 1],
+                    last_value: values[hi - 1],
+                    start: total,
+                };
+                total += (i64::from(days[hi - 1]) - i64::from(days[lo]) + 1) as usize;
+                span
+            } else {
+                Span {
+                    first: i32::MAX,
+                    last: i32::MIN,
+                    last_value: f64::NAN,
+                    start: total,
+                }
+            });
+        }
+        let integral = values.iter().all(|v| v.fract() == 0.0 && v.abs() <= 2f64.powi(53));
+        let carried = || {
+            let mut out = Vec::with_capacity(total);
             for a in 0..accounts {
-                starts.push(daily.len());
                 let (lo, hi) = (offsets[a], offsets[a + 1]);
                 for k in lo..hi {
                     let until = if k + 1 < hi { days[k + 1] } else { days[k] + 1 };
-                    daily.extend(std::iter::repeat_n(values[k], (until - days[k]) as usize));
+                    out.extend(std::iter::repeat_n(values[k], (until - days[k]) as usize));
                 }
             }
-            starts.push(daily.len());
-            (starts, daily)
-        });
-        let integral = values.iter().all(|v| v.fract() == 0.0 && v.abs() <= 2f64.powi(53));
+            out
+        };
+        let daily = if total > (1 << 23) {
+            Daily::None
+        } else if values
+            .iter()
+            .all(|&v| v.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&v))
+        {
+            Daily::Whole(carried().into_iter().map(|v| v as u32).collect())
+        } else {
+            Daily::Fractional(carried())
+        };
         Self {
+            spans,
             offsets,
             days,
             values,
@@ -276,20 +319,26 @@ impl FollowerIndex {
     /// Followers of `account` at its last snapshot on or before `day`; NaN when none.
     pub fn at(&self, account: u32, day: i32) -> f64 {
         let a = account as usize;
-        let (Some(&lo), Some(&hi)) = (self.offsets.get(a), self.offsets.get(a + 1)) else {
+        let Some(span) = self.spans.get(a) else {
             return f64::NAN;
         };
-        if lo == hi || day == NO_DAY || day < self.days[lo] {
+        // (NO_DAY is below every day; an account without snapshots has first = i32::MAX)
+        if day < span.first {
             return f64::NAN;
         }
-        if day >= self.days[hi - 1] {
-            return self.values[hi - 1];
+        if day >= span.last {
+            return span.last_value;
         }
-        if let Some((starts, daily)) = &self.daily {
-            return daily[starts[a] + (day - self.days[lo]) as usize];
+        let i = span.start + (day - span.first) as usize;
+        match &self.daily {
+            Daily::Whole(d) => d.get(i).map_or(f64::NAN, |&v| f64::from(v)),
+            Daily::Fractional(d) => d.get(i).copied().unwrap_or(f64::NAN),
+            Daily::None => {
+                let (lo, hi) = (self.offsets[a], self.offsets[a + 1]);
+                let k = self.days[lo..hi].partition_point(|&d| d <= day);
+                self.values[lo + k - 1]
+            }
         }
-        let k = self.days[lo..hi].partition_point(|&d| d <= day);
-        self.values[lo + k - 1]
     }
 }
 
@@ -353,13 +402,18 @@ mod tests {
         assert!(index.at(1, 25).is_nan());
         assert_eq!(index.at(2, 5), 7.0);
         assert!(index.at(2, NO_DAY).is_nan());
+        assert!(index.at(3, 25).is_nan());
+        let rows = [(0, 10, 100.0), (0, 20, 120.5), (2, 5, 7.0)];
+        let fractional = FollowerIndex::new(3, &rows);
+        assert!(matches!(fractional.daily, Daily::Fractional(_)) && !fractional.integral());
         let sparse = FollowerIndex {
-            daily: None,
-            ..FollowerIndex::new(3, &[(0, 10, 100.0), (0, 20, 120.0), (2, 5, 7.0)])
+            daily: Daily::None,
+            ..FollowerIndex::new(3, &rows)
         };
         for day in 0..30 {
-            let (a, b) = (index.at(0, day), sparse.at(0, day));
+            let (a, b) = (fractional.at(0, day), sparse.at(0, day));
             assert!(a == b || (a.is_nan() && b.is_nan()), "day {day}: {a} vs {b}");
         }
+        assert_eq!(sparse.at(0, 25), 120.5);
     }
 }
