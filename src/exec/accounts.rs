@@ -1,8 +1,9 @@
 //! Account snapshots: semi-additive followers (last per account and period, then summed),
 //! followers at the start of a period, followers-at-post, and account attributes.
 
-use super::kernel::{FollowerIndex, ACCOUNT};
-use super::{align_as_text, first_u64, period_of, read_columns, RowAccount, ALL};
+use super::kernel::FollowerIndex;
+use super::pass::{self, Dict, Pairs};
+use super::{align_as_text, period_of, read_columns, RowAccount, ALL};
 use crate::error::{Error, Result};
 use crate::ingest;
 use crate::plan::{AccountsPlan, Dedupe, Plan, PERIOD};
@@ -17,8 +18,36 @@ pub(super) struct Snapshots {
     key: Vec<String>,
 }
 
-fn by_date(e: Expr) -> Expr {
-    e.sort_by([col(DATE)], SortMultipleOptions::default().with_nulls_last(true))
+/// How the snapshots are ordered: whether two share an account and a day, and whether each
+/// account's rows are together and in date order. The key columns become codes (through the
+/// pass's dictionaries), each row one integer of code and day; equal integers are neighbours
+/// once sorted (exports usually are sorted already, which one look finds).
+fn order(df: &DataFrame, key: &[String]) -> Result<(bool, bool)> {
+    let mut codes: Option<Vec<u32>> = None;
+    let mut pairs = Pairs::default();
+    for k in key {
+        let column = df.column(k)?;
+        let c = Dict::new(column.dtype(), false).encode(column)?;
+        codes = Some(match codes {
+            None => c,
+            Some(prev) => pairs.combine(&prev, &c),
+        });
+    }
+    let days = pass::days(df.column(DATE)?)?;
+    let Some(codes) = codes else {
+        return Ok((false, true));
+    };
+    // (codes come in order of first appearance: sorted integers are grouped accounts)
+    let mut keys: Vec<u64> = codes
+        .iter()
+        .zip(&days)
+        .map(|(&c, &d)| (u64::from(c) << 32) | u64::from((d as u32) ^ (1 << 31)))
+        .collect();
+    let sorted = keys.is_sorted();
+    if !sorted {
+        keys.sort_unstable();
+    }
+    Ok((keys.windows(2).any(|w| w[0] == w[1]), sorted))
 }
 
 impl Snapshots {
@@ -37,13 +66,8 @@ impl Snapshots {
             ("missing date", col(DATE).is_null()),
             ("missing account_id", col("account_id").is_null()),
         ] {
-            let n = df
-                .clone()
-                .lazy()
-                .filter(missing.clone())
-                .select([len().alias("n")])
-                .collect()?;
-            let n = first_u64(&n, "n");
+            let name = if reason == "missing date" { DATE } else { "account_id" };
+            let n = df.column(name)?.null_count() as u64;
             if n > 0 {
                 rows.drop(TABLE, reason, n);
                 df = df.lazy().filter(missing.not()).collect()?;
@@ -60,14 +84,15 @@ impl Snapshots {
         // One snapshot per account and day.
         let mut day_key: Vec<Expr> = plan.account_key.iter().map(|k| col(k.as_str())).collect();
         day_key.push(col(DATE));
-        let repeats = df
-            .clone()
-            .lazy()
-            .group_by(day_key.clone())
-            .agg([len().alias("n")])
-            .filter(col("n").gt(lit(1)))
-            .collect()?;
-        if repeats.height() > 0 {
+        let (repeats, sorted) = order(&df, &plan.account_key)?;
+        if repeats {
+            let repeats = df
+                .clone()
+                .lazy()
+                .group_by(day_key.clone())
+                .agg([len().alias("n")])
+                .filter(col("n").gt(lit(1)))
+                .collect()?;
             let extra: u64 =
                 repeats.column("n")?.as_materialized_series().sum::<u64>().unwrap_or(0) - repeats.height() as u64;
             match plan.dedupe {
@@ -100,12 +125,18 @@ impl Snapshots {
                 }
             }
         }
-        if plan.every.is_some() {
-            df = df
-                .lazy()
-                .with_column(period_of(col(DATE), plan).alias(PERIOD))
-                .collect()?;
+        // Each account's snapshots together and in date order: its first and last of a period
+        // are the first and last rows.
+        let mut lf = df.lazy();
+        if !sorted {
+            let mut by = plan.account_key.clone();
+            by.push(DATE.to_string());
+            lf = lf.sort(by, SortMultipleOptions::default().with_maintain_order(true));
         }
+        if plan.every.is_some() {
+            lf = lf.with_column(period_of(col(DATE), plan).alias(PERIOD));
+        }
+        let df = lf.collect()?;
         Ok(Self {
             df,
             key: plan.account_key.clone(),
@@ -121,51 +152,42 @@ impl Snapshots {
         &self.df
     }
 
-    /// The distinct accounts (their key columns).
-    pub(super) fn accounts(&self) -> Result<DataFrame> {
-        Ok(self
-            .df
-            .clone()
-            .lazy()
-            .select(self.key_exprs())
-            .unique_stable_generic(None, UniqueKeepStrategy::First)
-            .collect()?)
+    /// The snapshots with a follower count: key columns, date and followers.
+    pub(super) fn with_followers(&self) -> Result<DataFrame> {
+        let mut columns = self.key_exprs();
+        columns.extend([col(DATE), col("followers")]);
+        let lf = self.df.clone().lazy();
+        let lf = if self.df.column("followers")?.null_count() > 0 {
+            lf.filter(col("followers").is_not_null())
+        } else {
+            lf
+        };
+        Ok(lf.select(columns).collect()?)
     }
 
-    /// Each account's follower snapshots, for followers-at-post. `accounts` holds account key
-    /// columns and each account's code (`kernel::ACCOUNT`, below `codes`).
-    pub(super) fn follower_index(&self, accounts: DataFrame, codes: usize) -> Result<FollowerIndex> {
-        let snaps = self.df.clone().lazy().filter(col("followers").is_not_null());
-        let (left, right) = self.align_keys(accounts.lazy(), snaps)?;
-        let joined = left
-            .join(
-                right,
-                self.key_exprs(),
-                self.key_exprs(),
-                JoinArgs::new(JoinType::Inner),
-            )
-            .select([
-                col(ACCOUNT).cast(DataType::UInt32),
-                col(DATE).cast(DataType::Int32),
-                col("followers").cast(DataType::Float64),
-            ])
-            .sort([ACCOUNT, DATE], SortMultipleOptions::default())
-            .collect()?;
-        let account = joined.column(ACCOUNT)?.u32()?;
-        let day = joined.column(DATE)?.i32()?;
-        let followers = joined.column("followers")?.f64()?;
-        let rows: Vec<(u32, i32, f64)> = account
-            .into_no_null_iter()
-            .zip(day.into_no_null_iter())
-            .zip(followers.into_no_null_iter())
-            .map(|((a, d), f)| (a, d, f))
+    /// Each account's follower snapshots, for followers-at-post: `snapshots` from
+    /// `with_followers`, `accounts` their account codes (below `codes`).
+    pub(super) fn follower_index(snapshots: &DataFrame, accounts: &[u32], codes: usize) -> Result<FollowerIndex> {
+        let days = pass::days(snapshots.column(DATE)?)?;
+        let followers = snapshots
+            .column("followers")?
+            .as_materialized_series()
+            .cast(&DataType::Float64)?;
+        let mut rows: Vec<(u32, i32, f64)> = accounts
+            .iter()
+            .zip(&days)
+            .zip(followers.f64()?.into_no_null_iter())
+            .map(|((&a, &d), f)| (a, d, f))
             .collect();
+        if !rows.is_sorted_by_key(|r| (r.0, r.1)) {
+            rows.sort_unstable_by_key(|r| (r.0, r.1));
+        }
         Ok(FollowerIndex::new(codes, &rows))
     }
 
     /// Joins account attributes (their value at the account's last snapshot) onto posts states.
     pub(super) fn join_attributes(&self, posts: LazyFrame, attributes: &[String]) -> Result<LazyFrame> {
-        let aggs: Vec<Expr> = attributes.iter().map(|a| by_date(col(a.as_str())).last()).collect();
+        let aggs: Vec<Expr> = attributes.iter().map(|a| col(a.as_str()).last()).collect();
         let attrs = self.df.clone().lazy().group_by(self.key_exprs()).agg(aggs);
         let (posts, attrs) = self.align_keys(posts, attrs)?;
         let args = JoinArgs::new(JoinType::Left);
@@ -205,11 +227,11 @@ impl Snapshots {
                 per_account.push(col(PERIOD));
             }
             let mut aggs = vec![
-                by_date(col("followers")).last().alias("__last"),
-                by_date(col("followers")).first().alias("__first"),
+                col("followers").last().alias("__last"),
+                col("followers").first().alias("__first"),
             ];
             for d in keys.iter().filter(|d| !self.key.contains(d) && d.as_str() != PERIOD) {
-                aggs.push(by_date(col(d.as_str())).last().alias(d.as_str()));
+                aggs.push(col(d.as_str()).last().alias(d.as_str()));
             }
             let mut accounts = base
                 .filter(col("followers").is_not_null())

@@ -5,6 +5,7 @@
 
 mod accounts;
 mod contracts;
+mod derived;
 mod events;
 mod kernel;
 mod pass;

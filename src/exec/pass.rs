@@ -27,6 +27,9 @@ pub(super) struct Dict {
     out: DataType,
     /// Text of up to 12 bytes, keyed by its Arrow view.
     inline: PlHashMap<u128, u32>,
+    /// A direct-mapped cache in front of `inline`: rows come in any order, and most keys
+    /// repeat from a small set (accounts, platforms) that this holds without probing.
+    cache: Vec<(u128, u32)>,
     strings: PlHashMap<String, u32>,
     ints: PlHashMap<i64, u32>,
     null: Option<u32>,
@@ -44,6 +47,7 @@ impl Dict {
             text,
             out: if force_text { DataType::String } else { dtype.clone() },
             inline: PlHashMap::default(),
+            cache: Vec::new(),
             strings: PlHashMap::default(),
             ints: PlHashMap::default(),
             null: None,
@@ -79,7 +83,6 @@ impl Dict {
         if self.text {
             // Text of up to 12 bytes lives inside its 16-byte Arrow view: the view (with the
             // bytes past the text masked) is the key, no hashing of the text itself.
-            let mut prev: Option<(u128, u32)> = None;
             for arr in s.str()?.downcast_iter() {
                 let views = arr.views();
                 let valid = arr.validity();
@@ -94,8 +97,9 @@ impl Dict {
                             }
                         }
                     } else if let Some(key) = inline_key(view) {
-                        match prev {
-                            Some((p, c)) if p == key => c,
+                        let slot = cache_slot(key, self.cache.len());
+                        match self.cache.get(slot) {
+                            Some(&(k, c)) if k == key && c != NONE => c,
                             _ => {
                                 let c = match self.inline.get(&key) {
                                     Some(&c) => c,
@@ -105,7 +109,13 @@ impl Dict {
                                         c
                                     }
                                 };
-                                prev = Some((key, c));
+                                if self.cache.len() < (4 * self.inline.len()).min(1 << 15) {
+                                    // grown with the values: refilled as they come again
+                                    self.cache =
+                                        vec![(0, NONE); (4 * self.inline.len()).next_power_of_two().max(1 << 10)];
+                                }
+                                let slot = cache_slot(key, self.cache.len());
+                                self.cache[slot] = (key, c);
                                 c
                             }
                         }
@@ -179,6 +189,16 @@ impl Dict {
         } else {
             picked.cast(&self.out.to_physical())?.cast(&self.out)?
         })
+    }
+}
+
+/// The cache slot of a text key (`len` a power of two, or 0).
+fn cache_slot(key: u128, len: usize) -> usize {
+    let folded = (key as u64) ^ ((key >> 64) as u64).rotate_left(29);
+    let h = folded.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    match len {
+        0 => 0,
+        _ => (h >> (64 - len.trailing_zeros())) as usize,
     }
 }
 

@@ -3,6 +3,7 @@
 
 use super::accounts::Snapshots;
 use super::contracts::Contracts;
+use super::derived;
 use super::kernel::{self, FollowerIndex, WindowIndex, ACCOUNT};
 use super::pass::{self, Dict, Grouping, Pairs, Periods};
 use super::states::{Op, States};
@@ -30,37 +31,6 @@ fn metric_column(m: &Metric) -> &str {
         Metric::Column(c) => c.as_str(),
         Metric::Eng => ENG,
     }
-}
-
-/// Rule 3 over one set of components: the sum of those present; null only when all are null.
-fn components_expr(components: &[String]) -> Option<Expr> {
-    let parts: Vec<Expr> = components
-        .iter()
-        .map(|c| {
-            // `a|b`: b stands in where a is missing (reactions for likes); never both
-            let mut alternatives = c.split('|').rev();
-            let last = col(alternatives.next().unwrap_or(c.as_str()));
-            alternatives.fold(last, |otherwise, a| {
-                when(col(a).is_null()).then(otherwise).otherwise(col(a))
-            })
-        })
-        .collect();
-    super::rule3(parts.into_iter().map(|p| (true, p)).collect())
-}
-
-/// A post's engagements: its platform's components (a definition set's), else the default.
-fn engagement_expr(pp: &PostsPlan) -> Option<Expr> {
-    let default = components_expr(&pp.components).unwrap_or_else(|| lit(NULL).cast(DataType::Int64));
-    if pp.platform_components.is_empty() {
-        return components_expr(&pp.components);
-    }
-    let platform = || col("platform").cast(DataType::String);
-    let mut out = default;
-    for (name, set) in pp.platform_components.iter().rev() {
-        let value = components_expr(set).unwrap_or_else(|| lit(NULL).cast(DataType::Int64));
-        out = when(platform().eq(lit(name.as_str()))).then(value).otherwise(out);
-    }
-    Some(out)
 }
 
 /// Keeps the last row of each post (the whole table in memory: order matters).
@@ -135,8 +105,7 @@ fn negative_error(lf: LazyFrame, column: &str) -> Error {
     )
 }
 
-/// Reads the columns the plan needs: counts coerced, times reduced to days in the report
-/// zone, the engagement sum and the per-post engagement rate computed alongside.
+/// Reads the columns the plan needs: counts coerced, times reduced to days in the report zone.
 fn read(tz: Option<&str>, pp: &PostsPlan, lf: LazyFrame) -> Result<LazyFrame> {
     let coerce = |c: &str, dtype: &DataType| -> Result<Expr> {
         Ok(if pp.count_columns.iter().any(|k| k == c) {
@@ -147,43 +116,48 @@ fn read(tz: Option<&str>, pp: &PostsPlan, lf: LazyFrame) -> Result<LazyFrame> {
             col(c)
         })
     };
-    let mut lf = select_columns(lf, TABLE, &pp.columns, coerce, Vec::new())?;
-    if let Some(eng) = engagement_expr(pp) {
-        lf = lf.with_column(eng.alias(ENG));
-    }
-    if !pp.custom.computed.is_empty() {
-        lf = super::with_levels(lf, &pp.custom.computed);
-        // the states add Int64 or Float64 values
-        let schema = lf.collect_schema()?;
-        let casts: Vec<Expr> = pp
-            .custom
-            .computed
-            .iter()
-            .filter_map(|(name, _, _)| {
-                let dtype = schema.get(name.as_str())?;
-                let target = if dtype.is_integer() || dtype.is_bool() || matches!(dtype, DataType::Null) {
-                    DataType::Int64
-                } else {
-                    DataType::Float64
-                };
-                (dtype != &target).then(|| col(name.as_str()).cast(target))
-            })
-            .collect();
-        if !casts.is_empty() {
-            lf = lf.with_columns(casts);
+    select_columns(lf, TABLE, &pp.columns, coerce, Vec::new())
+}
+
+/// Adds what each post adds up besides its columns: its engagements, its engagement rate by
+/// reach, and the computed columns of formulas (in Int64 or Float64, as the states add).
+fn prepare(pp: &PostsPlan, mut batch: DataFrame) -> Result<DataFrame> {
+    if let Some(eng) = derived::engagements(&batch, &pp.components, &pp.platform_components)? {
+        if pp.per_post_engagement_rate {
+            let rate = derived::rate(&eng, batch.column("reach")?, APE)?;
+            batch.with_column(rate.into_column())?;
         }
+        batch.with_column(eng.into_column())?;
     }
-    if pp.per_post_engagement_rate {
-        let ok = col(ENG).is_not_null().and(col("reach").gt(lit(0)));
-        let rate = col(ENG).cast(DataType::Float64) / col("reach").cast(DataType::Float64);
-        lf = lf.with_column(when(ok).then(rate).otherwise(lit(NULL)).alias(APE));
+    if pp.custom.computed.is_empty() {
+        return Ok(batch);
     }
-    Ok(lf)
+    let lf = super::with_levels(batch.lazy(), &pp.custom.computed);
+    let df = lf.collect()?;
+    let casts: Vec<Expr> = pp
+        .custom
+        .computed
+        .iter()
+        .filter_map(|(name, _, _)| {
+            let dtype = df.schema().get(name.as_str())?;
+            let target = if dtype.is_integer() || dtype.is_bool() || matches!(dtype, DataType::Null) {
+                DataType::Int64
+            } else {
+                DataType::Float64
+            };
+            (dtype != &target).then(|| col(name.as_str()).cast(target))
+        })
+        .collect();
+    Ok(if casts.is_empty() {
+        df
+    } else {
+        df.lazy().with_columns(casts).collect()?
+    })
 }
 
 /// The posts columns of `contract_status`: the contract match, the day, engagements, reach.
 pub(super) fn read_for_contracts(pp: &PostsPlan, lf: LazyFrame, tz: Option<&str>) -> Result<LazyFrame> {
-    read(tz, pp, lf)
+    Ok(prepare(pp, collect(read(tz, pp, lf)?)?)?.lazy())
 }
 
 /// The states each batch adds to: which sums, counts and followers-at-post sums.
@@ -493,7 +467,11 @@ pub(super) fn states(
         rows.read.push((TABLE.to_string(), df.height() as u64));
         lf = keep_last(id, df, rows)?.lazy();
     }
-    let schema = lf.collect_schema()?;
+    // the columns of a batch once prepared
+    let schema = prepare(pp, DataFrame::empty_with_schema(lf.collect_schema()?.as_ref()))?
+        .schema()
+        .as_ref()
+        .clone();
 
     // The grain: the dimensions (and the account when account attributes are joined later).
     let mut grain: Vec<String> = pp.dims.clone();
@@ -562,12 +540,10 @@ pub(super) fn states(
     if fap_needed {
         let snaps = snapshots.ok_or_else(|| Error::Internal("followers-at-post without snapshots".into()))?;
         let mut k = key(&plan.account_key);
-        let seeds = snaps.accounts()?;
-        let codes = pass.codes_of(&seeds, &k.dicts)?;
-        let seeded = k.codes(&codes);
-        let mut frame = seeds;
-        frame.with_column(Column::new(ACCOUNT.into(), seeded))?;
-        let follower_index = snaps.follower_index(frame, k.len(&pass.dicts))?;
+        let frame = snaps.with_followers()?;
+        let codes = pass.codes_of(&frame, &k.dicts)?;
+        let accounts = k.codes(&codes);
+        let follower_index = Snapshots::follower_index(&frame, &accounts, k.len(&pass.dicts))?;
         pass.followers = Some((k, follower_index));
     }
     let integral = pass.followers.as_ref().is_some_and(|(_, index)| index.integral());
@@ -603,7 +579,7 @@ pub(super) fn states(
         Some(slices) if plan.dedupe == Dedupe::Error => {
             let read = |i: usize| -> Result<DataFrame> {
                 let (offset, len) = slices[i];
-                collect(lf.clone().slice(offset, len as IdxSize))
+                prepare(pp, collect(lf.clone().slice(offset, len as IdxSize))?)
             };
             let read = &read;
             std::thread::scope(|scope| -> Result<()> {
@@ -632,6 +608,7 @@ pub(super) fn states(
             // anything else streams through polars' engine into the same pass
             let shared = Arc::new(Mutex::new(pass));
             let sink = Arc::clone(&shared);
+            let pp = pp.clone();
             let callback = move |batch: DataFrame| -> PolarsResult<bool> {
                 let mut pass = sink
                     .lock()
@@ -639,7 +616,7 @@ pub(super) fn states(
                 if pass.error.is_some() {
                     return Ok(true);
                 }
-                if let Err(e) = pass.add(batch) {
+                if let Err(e) = prepare(&pp, batch).and_then(|batch| pass.add(batch)) {
                     pass.error = Some(e);
                     return Ok(true);
                 }

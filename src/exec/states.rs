@@ -314,7 +314,7 @@ impl States {
 }
 
 /// The rows of a batch where `column` has a value (None: all of them), as one bitmap.
-fn validity(column: &Column) -> Option<Bitmap> {
+pub(super) fn validity(column: &Column) -> Option<Bitmap> {
     let s = column.as_materialized_series();
     if s.null_count() == 0 {
         return None;

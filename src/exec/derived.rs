@@ -1,0 +1,206 @@
+//! Per-post values that the posts pass derives from each batch's arrays: a post's engagements
+//! (rule 3 over its platform's components) and its engagement rate by reach.
+//!
+//! Written as polars expressions these are chains of `is_null`, `fill_null`, `+` and
+//! `when/then`, each a full array of its own; here each is one loop over the components.
+
+use crate::error::Result;
+use crate::plan::Components;
+use polars::prelude::*;
+use polars_arrow::array::PrimitiveArray;
+use polars_arrow::bitmap::Bitmap;
+
+/// The rows of a batch where a column has a value, as one bitmap.
+fn present(column: &Column) -> Bitmap {
+    super::states::validity(column).unwrap_or_else(|| Bitmap::new_with_value(true, column.len()))
+}
+
+/// `sum[j] += values[j]` where `mask` is set, 64 rows per mask word (branch-free, so the
+/// compiler vectorises it).
+fn add_where<T: NumericNative>(sum: &mut [T], values: &[T], mask: &Bitmap) {
+    let zero = T::default();
+    let add = |sum: &mut [T], values: &[T], w: u64| {
+        for (i, (s, v)) in sum.iter_mut().zip(values).enumerate() {
+            *s += if (w >> i) & 1 == 1 { *v } else { zero };
+        }
+    };
+    let mut words = mask.fast_iter_u64();
+    let mut i = 0usize;
+    for w in &mut words {
+        add(&mut sum[i..i + 64], &values[i..i + 64], w);
+        i += 64;
+    }
+    let ([lo, hi], _) = words.remainder();
+    let n = sum.len();
+    let mid = (i + 64).min(n);
+    add(&mut sum[i..mid], &values[i..mid], lo);
+    add(&mut sum[mid..n], &values[mid..n], hi);
+}
+
+/// Adds one set of components into `sum` on the rows of `rows`: each component is its first
+/// alternative present (`likes|reactions`: likes, else reactions). Returns the rows where a
+/// component was present.
+fn add_set<T: PolarsNumericType>(
+    batch: &DataFrame,
+    set: &[String],
+    rows: &Bitmap,
+    sum: &mut [T::Native],
+) -> Result<Bitmap> {
+    let mut any = Bitmap::new_zeroed(rows.len());
+    for component in set {
+        let mut taken = Bitmap::new_zeroed(rows.len());
+        for alternative in component.split('|') {
+            let column = batch.column(alternative)?;
+            let valid = &present(column) & rows;
+            let add = &valid & &!&taken;
+            let values = column.as_materialized_series().cast(&T::get_static_dtype())?;
+            let mut offset = 0usize;
+            for arr in values.unpack::<T>()?.downcast_iter() {
+                let len = arr.len();
+                let mask = add.clone().sliced(offset, len);
+                add_where(&mut sum[offset..offset + len], arr.values().as_slice(), &mask);
+                offset += len;
+            }
+            taken = &taken | &valid;
+        }
+        any = &any | &taken;
+    }
+    Ok(any)
+}
+
+/// Engagements of each post as a `T` column: the sum of its platform's components present,
+/// null when none is.
+fn sum_of<T: PolarsNumericType>(batch: &DataFrame, default: &[String], platforms: &Components) -> Result<Series> {
+    let n = batch.height();
+    let mut sum = vec![T::Native::default(); n];
+    let mut valid = Bitmap::new_zeroed(n);
+    let mut rest = Bitmap::new_with_value(true, n);
+    if !platforms.is_empty() {
+        let platform = batch
+            .column("platform")?
+            .as_materialized_series()
+            .cast(&DataType::String)?;
+        for (name, set) in platforms {
+            // the first set named for a platform applies to it
+            let equal = platform.str()?.equal(name.as_str());
+            let equal = equal.rechunk();
+            let on = equal
+                .downcast_iter()
+                .next()
+                .map(|a| {
+                    let bits = a.values().clone();
+                    match a.validity() {
+                        Some(v) => &bits & v,
+                        None => bits,
+                    }
+                })
+                .unwrap_or_else(|| Bitmap::new_zeroed(n));
+            let on = &on & &rest;
+            rest = &rest & &!&on;
+            valid = &valid | &add_set::<T>(batch, set, &on, &mut sum)?;
+        }
+    }
+    valid = &valid | &add_set::<T>(batch, default, &rest, &mut sum)?;
+    let validity = (valid.unset_bits() > 0).then_some(valid);
+    let arr = PrimitiveArray::<T::Native>::from_vec(sum).with_validity(validity);
+    Ok(ChunkedArray::<T>::with_chunk(super::posts::ENG.into(), arr).into_series())
+}
+
+/// Each post's engagements (Int64, or Float64 when a component is fractional), or None when
+/// no platform has any component.
+pub(super) fn engagements(batch: &DataFrame, default: &[String], platforms: &Components) -> Result<Option<Series>> {
+    let mut columns = default
+        .iter()
+        .chain(platforms.iter().flat_map(|(_, set)| set))
+        .flat_map(|c| c.split('|'))
+        .peekable();
+    if columns.peek().is_none() {
+        return Ok(None);
+    }
+    let mut fractional = false;
+    for c in columns {
+        fractional |= batch.column(c)?.dtype().is_float();
+    }
+    Ok(Some(if fractional {
+        sum_of::<Float64Type>(batch, default, platforms)?
+    } else {
+        sum_of::<Int64Type>(batch, default, platforms)?
+    }))
+}
+
+/// eng / reach for each post with both and reach > 0; null otherwise.
+pub(super) fn rate(eng: &Series, reach: &Column, name: &str) -> Result<Series> {
+    let e = eng.cast(&DataType::Float64)?;
+    let e = e.f64()?.rechunk();
+    let Some(e) = e.downcast_iter().next() else {
+        return Ok(Series::new_empty(name.into(), &DataType::Float64));
+    };
+    let mut values: Vec<f64> = Vec::with_capacity(e.len());
+    let r = reach.as_materialized_series().cast(&DataType::Float64)?;
+    for arr in r.f64()?.downcast_iter() {
+        let at = values.len();
+        values.extend(
+            e.values()[at..at + arr.len()]
+                .iter()
+                .zip(arr.values().iter())
+                .map(|(e, r)| if *r > 0.0 { e / r } else { 0.0 }),
+        );
+    }
+    let positive: Bitmap = r
+        .f64()?
+        .downcast_iter()
+        .flat_map(|a| a.values().iter().map(|r| *r > 0.0))
+        .collect();
+    let present_eng = e
+        .validity()
+        .cloned()
+        .unwrap_or_else(|| Bitmap::new_with_value(true, e.len()));
+    let valid = &(&present_eng & &present(reach)) & &positive;
+    let validity = (valid.unset_bits() > 0).then_some(valid);
+    let arr = PrimitiveArray::<f64>::from_vec(values).with_validity(validity);
+    Ok(Float64Chunked::with_chunk(name.into(), arr).into_series())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame() -> Result<DataFrame> {
+        Ok(DataFrame::new(
+            4,
+            vec![
+                Column::new("likes".into(), [Some(1_i64), None, None, Some(4)]),
+                Column::new("reactions".into(), [Some(10_i64), Some(20), None, None]),
+                Column::new("comments".into(), [Some(2_i64), None, None, None]),
+                Column::new("clicks".into(), [Some(100_i64), Some(200), None, Some(1)]),
+                Column::new("platform".into(), [Some("linkedin"), Some("x"), None, Some("linkedin")]),
+                Column::new("reach".into(), [Some(10_i64), Some(0), Some(5), None]),
+            ],
+        )?)
+    }
+
+    fn values(s: &Series) -> Vec<Option<f64>> {
+        s.cast(&DataType::Float64)
+            .map(|s| s.f64().map(|c| c.iter().collect()).unwrap_or_default())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn engagements_follow_rule_3_and_the_platform_sets() -> Result<()> {
+        let df = frame()?;
+        let default = vec!["likes|reactions".to_string(), "comments".to_string()];
+        let eng = engagements(&df, &default, &Vec::new())?.expect("components");
+        assert_eq!(eng.dtype(), &DataType::Int64);
+        // likes, else reactions; null only where every component is
+        assert_eq!(values(&eng), vec![Some(3.0), Some(20.0), None, Some(4.0)]);
+
+        let platforms = vec![("linkedin".to_string(), vec!["clicks".to_string()])];
+        let eng = engagements(&df, &default, &platforms)?.expect("components");
+        assert_eq!(values(&eng), vec![Some(100.0), Some(20.0), None, Some(1.0)]);
+        assert!(engagements(&df, &[], &Vec::new())?.is_none());
+
+        let rates = rate(&eng, df.column("reach")?, "r")?;
+        assert_eq!(values(&rates), vec![Some(10.0), None, None, None]);
+        Ok(())
+    }
+}
