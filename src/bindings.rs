@@ -257,6 +257,7 @@ pub fn compute<'py>(
     let output = py.detach(|| {
         // the run fills fresh buffers: 4 kB pages spare the kernel clearing huge ones (pages.rs)
         let _pages = crate::pages::SmallPages::new();
+        let _kept = crate::pages::KeptPages::new();
         catch(|| {
             let inputs = exec::Inputs {
                 posts_slices: posts.as_ref().and_then(Table::slices),

@@ -51,6 +51,55 @@ impl Drop for SmallPages {
     }
 }
 
+/// mimalloc's `mi_option_purge_delay` (not named by libmimalloc-sys for mimalloc v3).
+const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Runs going on, for `KeptPages`.
+static RUNNING: std::sync::Mutex<usize> = std::sync::Mutex::new(0);
+
+/// Keeps the pages that a run frees committed until the last run ends, then hands them back.
+///
+/// A run frees and allocates batch-sized buffers all along; by default mimalloc returns freed
+/// pages to the system a second later, and the next batch takes fresh ones, which the kernel
+/// must clear again (a third of the faults of the 24-KPI report over 20M posts, 460k against
+/// 315k, and about 8% of its time). Purging is therefore off while runs go on, and the pages
+/// go back, all at once, when the last one ends.
+pub struct KeptPages {
+    _private: (),
+}
+
+impl KeptPages {
+    pub fn new() -> Self {
+        let mut running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+        if *running == 0 {
+            // SAFETY: sets an option of the allocator; it takes no pointers.
+            unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, -1) };
+        }
+        *running += 1;
+        KeptPages { _private: () }
+    }
+}
+
+impl Default for KeptPages {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for KeptPages {
+    fn drop(&mut self) {
+        let mut running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+        *running -= 1;
+        if *running == 0 {
+            // SAFETY: as in `new`; collecting only releases free memory.
+            unsafe {
+                libmimalloc_sys::mi_option_set(PURGE_DELAY, 1000);
+                libmimalloc_sys::mi_collect(true);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,5 +120,17 @@ mod tests {
             let after = unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, 0, 0, 0, 0) };
             assert_eq!(before, after);
         }
+    }
+
+    #[test]
+    fn purging_is_off_while_a_run_goes_on() {
+        // SAFETY: reads an option of the allocator.
+        let get = || unsafe { libmimalloc_sys::mi_option_get(PURGE_DELAY) };
+        {
+            let _a = KeptPages::new();
+            let _b = KeptPages::new();
+            assert_eq!(get(), -1);
+        }
+        assert_eq!(get(), 1000);
     }
 }
