@@ -227,30 +227,44 @@ pub fn run(plan: &Plan, inputs: Inputs, interrupted: Interrupt<'_>) -> Result<Ou
         }
         _ => None,
     };
-    let post_states = match (&plan.posts, posts) {
-        (Some(pp), Some(lf)) => Some(posts::states(
-            plan,
-            pp,
-            lf,
-            snapshots.as_ref(),
-            contracts.as_ref(),
-            posts_slices.as_deref(),
-            interrupted,
-            &keys,
-            &mut rows,
-        )?),
-        (Some(_), None) => {
-            return Err(Error::query(
+    // The account states need no posts: they are grouped beside the posts pass.
+    let (post_states, account_states) = std::thread::scope(|scope| -> Result<_> {
+        let accounts_job = match (&plan.accounts, &snapshots) {
+            (Some(ap), Some(s)) if ap.defines_rows => Some(scope.spawn(|| {
+                let started = std::time::Instant::now();
+                (s.states(plan, ap, &keys), started.elapsed().as_secs_f64())
+            })),
+            _ => None,
+        };
+        let post_states = match (&plan.posts, posts) {
+            (Some(pp), Some(lf)) => Some(posts::states(
+                plan,
+                pp,
+                lf,
+                snapshots.as_ref(),
+                contracts.as_ref(),
+                posts_slices.as_deref(),
+                interrupted,
+                &keys,
+                &mut rows,
+            )),
+            (Some(_), None) => Some(Err(Error::query(
                 "missing_table",
                 "the posts table is needed by the KPIs asked for; pass posts=...",
-            ))
-        }
-        _ => None,
-    };
-    let account_states = match (&plan.accounts, &snapshots) {
-        (Some(ap), Some(s)) if ap.defines_rows => Some(rows.time("accounts_states_s", |_| s.states(plan, ap, &keys))?),
-        _ => None,
-    };
+            ))),
+            _ => None,
+        };
+        let account_states = match accounts_job.map(|job| job.join()) {
+            Some(Ok((states, seconds))) => {
+                rows.stages.push(("accounts_states_s".into(), seconds));
+                Some(states)
+            }
+            // a panic goes on to the binding, which turns it into the right exception
+            Some(Err(panic)) => std::panic::resume_unwind(panic),
+            None => None,
+        };
+        Ok((post_states.transpose()?, account_states.transpose()?))
+    })?;
     let contract_states = match (&plan.contracts, &contracts) {
         (Some(cp), Some(c)) => Some(rows.time("contracts_states_s", |_| c.states(plan, cp, &keys))?),
         _ => None,
