@@ -45,11 +45,15 @@ enum Sums {
 
 /// One loop over each batch.
 enum Task {
-    /// Σ of a column's present values; with `missing`, the count of its missing values.
+    /// Σ of a column's present values; with `counts`, the count of its missing values, or of
+    /// its present ones when `sparse`.
     Dense {
         column: String,
         sums: Option<Sums>,
-        missing: Option<Vec<i64>>,
+        counts: Option<Vec<i64>>,
+        /// Set by the first batch with rows: most values missing (a filtered sum's column), so
+        /// the loops visit the present ones only and count them.
+        sparse: Option<bool>,
     },
     /// Σ and count of an integer column over the rows where it is present and `mask` is not.
     Without {
@@ -183,12 +187,13 @@ impl States {
             || Task::Dense {
                 column: column.to_string(),
                 sums: None,
-                missing: None,
+                counts: None,
+                sparse: None,
             },
         );
-        if let Task::Dense { missing, .. } = &mut self.tasks[i] {
-            if counted && missing.is_none() {
-                *missing = Some(Vec::new());
+        if let Task::Dense { counts, .. } = &mut self.tasks[i] {
+            if counted && counts.is_none() {
+                *counts = Some(Vec::new());
             }
         }
         i
@@ -268,12 +273,17 @@ impl States {
                 }
                 Output::Count { name, dense, without } => {
                     let Task::Dense {
-                        missing: Some(missing), ..
+                        counts: Some(counted),
+                        sparse,
+                        ..
                     } = &tasks[*dense]
                     else {
                         return Err(Error::Internal(format!("no count for state '{name}'")));
                     };
-                    let mut counts: Vec<i64> = rows.iter().zip(missing).map(|(r, m)| r - m).collect();
+                    let mut counts: Vec<i64> = match sparse {
+                        Some(true) => counted.clone(),
+                        _ => rows.iter().zip(counted).map(|(r, m)| r - m).collect(),
+                    };
                     if let Some(Task::Without { counts: w, .. }) = without.map(|w| &tasks[w]) {
                         counts.iter_mut().zip(w).for_each(|(c, w)| *c -= w);
                     }
@@ -353,14 +363,14 @@ fn grow<T: Clone + Default>(v: &mut Vec<T>, n: usize) {
 impl Task {
     fn resize(&mut self, n: usize) {
         match self {
-            Task::Dense { sums, missing, .. } => {
+            Task::Dense { sums, counts, .. } => {
                 match sums {
                     Some(Sums::Int(v)) => grow(v, n),
                     Some(Sums::Float(v)) => grow(v, n),
                     None => {}
                 }
-                if let Some(m) = missing {
-                    grow(m, n);
+                if let Some(c) = counts {
+                    grow(c, n);
                 }
             }
             Task::Without { sums, counts, .. } => {
@@ -383,8 +393,17 @@ impl Task {
         }
         self.resize(n);
         match self {
-            Task::Dense { column, sums, missing } => {
+            Task::Dense {
+                column,
+                sums,
+                counts,
+                sparse,
+            } => {
                 let values = batch.column(column)?.as_materialized_series();
+                if sparse.is_none() && !values.is_empty() {
+                    *sparse = Some(2 * values.null_count() > values.len());
+                }
+                let sparse = sparse.unwrap_or(false);
                 if sums.is_none() {
                     *sums = Some(match values.dtype() {
                         DataType::Int64 => Sums::Int(vec![0; n]),
@@ -393,8 +412,8 @@ impl Task {
                     });
                 }
                 match sums {
-                    Some(Sums::Int(s)) => dense(s, missing.as_deref_mut(), values.i64()?, groups),
-                    Some(Sums::Float(s)) => dense(s, missing.as_deref_mut(), values.f64()?, groups),
+                    Some(Sums::Int(s)) => dense(s, counts.as_deref_mut(), sparse, values.i64()?, groups),
+                    Some(Sums::Float(s)) => dense(s, counts.as_deref_mut(), sparse, values.f64()?, groups),
                     None => {}
                 }
             }
@@ -461,10 +480,12 @@ impl Task {
     }
 }
 
-/// Adds a batch's present values into per-group sums, and counts the missing ones when asked.
+/// Adds a batch's present values into per-group sums and, when asked, counts its missing
+/// values, or (`sparse`) visits the present ones only and counts those.
 fn dense<T: NumericNative>(
     sums: &mut [T],
-    mut missing: Option<&mut [i64]>,
+    mut counts: Option<&mut [i64]>,
+    sparse: bool,
     ca: &ChunkedArray<impl PolarsNumericType<Native = T>>,
     groups: &[u32],
 ) {
@@ -473,18 +494,36 @@ fn dense<T: NumericNative>(
         let values = arr.values().as_slice();
         let len = values.len();
         let gs = &groups[offset..offset + len];
-        match arr.validity().filter(|v| v.unset_bits() > 0) {
-            None => {
+        match (arr.validity().filter(|v| v.unset_bits() > 0), sparse) {
+            (Some(valid), true) => match counts.as_deref_mut() {
+                Some(counts) => for_each_set(valid, |j| {
+                    let g = gs[j] as usize;
+                    sums[g] += values[j];
+                    counts[g] += 1;
+                }),
+                None => for_each_set(valid, |j| sums[gs[j] as usize] += values[j]),
+            },
+            (None, true) => {
+                for (v, &g) in values.iter().zip(gs) {
+                    sums[g as usize] += *v;
+                }
+                if let Some(counts) = counts.as_deref_mut() {
+                    for &g in gs {
+                        counts[g as usize] += 1;
+                    }
+                }
+            }
+            (None, false) => {
                 for (v, &g) in values.iter().zip(gs) {
                     sums[g as usize] += *v;
                 }
             }
-            Some(valid) => {
+            (Some(valid), false) => {
                 // branch-free: a missing value adds zero
                 for ((v, &g), bit) in values.iter().zip(gs).zip(valid.iter()) {
                     sums[g as usize] += if bit { *v } else { T::default() };
                 }
-                if let Some(missing) = missing.as_deref_mut() {
+                if let Some(missing) = counts.as_deref_mut() {
                     for_each_set(&!valid, |j| missing[gs[j] as usize] += 1);
                 }
             }
@@ -766,6 +805,13 @@ mod tests {
                         "x".into(),
                         a[lo..hi].iter().map(|v| v.map(|v| v as f64 / 3.0)).collect::<Vec<_>>(),
                     ),
+                    // mostly missing (a filtered sum's column), all present in the second batch
+                    Column::new(
+                        "m".into(),
+                        (lo..hi)
+                            .map(|j| (j % 4 == 0 || lo > 0).then_some(j as i64))
+                            .collect::<Vec<_>>(),
+                    ),
                 ],
             )?)
         };
@@ -804,6 +850,12 @@ mod tests {
                 column: "x".into(),
                 num: "f:x".into(),
                 den: "fd:x".into(),
+            },
+            Op::Sum {
+                column: "m".into(),
+                sum: "s:m".into(),
+                count: Some("n:m".into()),
+                mask: None,
             },
         ];
         let mut states = States::new(ops, first.schema(), true);
@@ -845,6 +897,9 @@ mod tests {
         );
         assert_eq!(get(&out, "f:a"), direct(&|j| has_a(j) && has_f(j), &av));
         assert_eq!(get(&out, "fd:a"), direct(&|j| has_a(j) && has_f(j), &|j| fap[j]));
+        let has_m = |j: usize| j % 4 == 0 || j >= half;
+        assert_eq!(get(&out, "s:m"), direct(&has_m, &|j| j as f64));
+        assert_eq!(get(&out, "n:m"), direct(&has_m, &|_| 1.0));
         // fractional values keep their own loops: the same sums, in row order
         let x = |j: usize| av(j) / 3.0;
         assert_eq!(get(&out, "r:x"), direct(&|j| has_a(j) && has_b(j), &x));
