@@ -473,6 +473,15 @@ pub(super) fn states(
         .as_ref()
         .clone();
 
+    // Slices are read on threads of their own, one ahead of the pass (memory holds two): the
+    // first one starts now, while the pass's lookups are built.
+    let reads_slices = slices.filter(|_| plan.dedupe == Dedupe::Error);
+    let read_slice = |(offset, len): (i64, usize)| {
+        let (lf, pp) = (lf.clone(), pp.clone());
+        std::thread::spawn(move || prepare(&pp, collect(lf.slice(offset, len as IdxSize))?))
+    };
+    let mut pending = reads_slices.and_then(|s| s.first()).map(|&s| read_slice(s));
+
     // The grain: the dimensions (and the account when account attributes are joined later).
     let mut grain: Vec<String> = pp.dims.clone();
     if !pp.attribute_dims.is_empty() {
@@ -573,35 +582,26 @@ pub(super) fn states(
         pass.contracts = Some((k, types, windows));
     }
 
-    let mut pass = match slices {
+    let mut pass = match reads_slices {
         // Tables that read a slice cheaply (Parquet row groups, frames in memory) are read one
-        // slice at a time, the next one while this one is added: memory holds two slices.
-        Some(slices) if plan.dedupe == Dedupe::Error => {
-            let read = |i: usize| -> Result<DataFrame> {
-                let (offset, len) = slices[i];
-                prepare(pp, collect(lf.clone().slice(offset, len as IdxSize))?)
-            };
-            let read = &read;
-            std::thread::scope(|scope| -> Result<()> {
-                let mut pending = (!slices.is_empty()).then(|| scope.spawn(move || read(0)));
-                for i in 0..slices.len() {
-                    let batch = match pending.take().map(|h| h.join()) {
-                        Some(Ok(batch)) => batch?,
-                        // a panic in the reader (polars' own Ctrl-C abort among them) goes on
-                        // to the binding, which turns it into the right exception
-                        Some(Err(panic)) => std::panic::resume_unwind(panic),
-                        None => return Err(Error::Internal("a posts slice was not read".into())),
-                    };
-                    if interrupted() {
-                        return Err(Error::Interrupted);
-                    }
-                    if i + 1 < slices.len() {
-                        pending = Some(scope.spawn(move || read(i + 1)));
-                    }
-                    pass.add(batch)?;
+        // slice at a time, the next one while this one is added.
+        Some(slices) => {
+            for i in 0..slices.len() {
+                let batch = match pending.take().map(|h| h.join()) {
+                    Some(Ok(batch)) => batch?,
+                    // a panic in the reader (polars' own Ctrl-C abort among them) goes on to
+                    // the binding, which turns it into the right exception
+                    Some(Err(panic)) => std::panic::resume_unwind(panic),
+                    None => return Err(Error::Internal("a posts slice was not read".into())),
+                };
+                if interrupted() {
+                    return Err(Error::Interrupted);
                 }
-                Ok(())
-            })?;
+                if let Some(&next) = slices.get(i + 1) {
+                    pending = Some(read_slice(next));
+                }
+                pass.add(batch)?;
+            }
             pass
         }
         _ => {
