@@ -227,8 +227,9 @@ pub fn run(plan: &Plan, inputs: Inputs, interrupted: Interrupt<'_>) -> Result<Ou
         }
         _ => None,
     };
-    // The account states need no posts: they are grouped beside the posts pass.
-    let (post_states, account_states) = std::thread::scope(|scope| -> Result<_> {
+    // The account, traffic and conversion states need no posts: they are grouped beside the
+    // posts pass (traffic and conversions with row accounts of their own).
+    let states = std::thread::scope(|scope| -> Result<_> {
         let accounts_job = match (&plan.accounts, &snapshots) {
             (Some(ap), Some(s)) if ap.defines_rows => Some(scope.spawn(|| {
                 let started = std::time::Instant::now();
@@ -236,6 +237,34 @@ pub fn run(plan: &Plan, inputs: Inputs, interrupted: Interrupt<'_>) -> Result<Ou
             })),
             _ => None,
         };
+        let others_job = scope.spawn(|| -> Result<_> {
+            let (mut rows, mut warnings) = (RowAccount::default(), Vec::new());
+            let traffic_states = match (&plan.traffic, traffic) {
+                (Some(tp), Some(lf)) => Some(rows.time("traffic_states_s", |rows| {
+                    traffic::states(plan, tp, lf, &keys, rows, &mut warnings)
+                })?),
+                (Some(_), None) => {
+                    return Err(Error::query(
+                        "missing_table",
+                        "the traffic table is needed by the KPIs asked for; pass traffic=...",
+                    ))
+                }
+                _ => None,
+            };
+            let event_states = match (&plan.events, events) {
+                (Some(ep), Some(lf)) => {
+                    Some(rows.time("conversions_states_s", |rows| events::states(plan, ep, lf, &keys, rows))?)
+                }
+                (Some(_), None) => {
+                    return Err(Error::query(
+                        "missing_table",
+                        "the conversions table is needed by the KPIs asked for; pass conversions=...",
+                    ))
+                }
+                _ => None,
+            };
+            Ok((traffic_states, event_states, rows, warnings))
+        });
         let post_states = match (&plan.posts, posts) {
             (Some(pp), Some(lf)) => Some(posts::states(
                 plan,
@@ -254,43 +283,28 @@ pub fn run(plan: &Plan, inputs: Inputs, interrupted: Interrupt<'_>) -> Result<Ou
             ))),
             _ => None,
         };
+        // a panic in a job goes on to the binding, which turns it into the right exception
         let account_states = match accounts_job.map(|job| job.join()) {
             Some(Ok((states, seconds))) => {
                 rows.stages.push(("accounts_states_s".into(), seconds));
                 Some(states)
             }
-            // a panic goes on to the binding, which turns it into the right exception
             Some(Err(panic)) => std::panic::resume_unwind(panic),
             None => None,
         };
-        Ok((post_states.transpose()?, account_states.transpose()?))
+        let others = match others_job.join() {
+            Ok(others) => others,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        Ok((post_states.transpose()?, account_states.transpose()?, others?))
     })?;
+    let (post_states, account_states, (traffic_states, event_states, other_rows, other_warnings)) = states;
+    rows.read.extend(other_rows.read);
+    rows.dropped.extend(other_rows.dropped);
+    rows.stages.extend(other_rows.stages);
+    warnings.extend(other_warnings);
     let contract_states = match (&plan.contracts, &contracts) {
         (Some(cp), Some(c)) => Some(rows.time("contracts_states_s", |_| c.states(plan, cp, &keys))?),
-        _ => None,
-    };
-    let traffic_states = match (&plan.traffic, traffic) {
-        (Some(tp), Some(lf)) => Some(rows.time("traffic_states_s", |rows| {
-            traffic::states(plan, tp, lf, &keys, rows, &mut warnings)
-        })?),
-        (Some(_), None) => {
-            return Err(Error::query(
-                "missing_table",
-                "the traffic table is needed by the KPIs asked for; pass traffic=...",
-            ))
-        }
-        _ => None,
-    };
-    let event_states = match (&plan.events, events) {
-        (Some(ep), Some(lf)) => {
-            Some(rows.time("conversions_states_s", |rows| events::states(plan, ep, lf, &keys, rows))?)
-        }
-        (Some(_), None) => {
-            return Err(Error::query(
-                "missing_table",
-                "the conversions table is needed by the KPIs asked for; pass conversions=...",
-            ))
-        }
         _ => None,
     };
     // every (group, period) of any table appears: full joins of the states on the keys
