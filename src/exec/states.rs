@@ -266,7 +266,8 @@ impl States {
                             },
                             None,
                         ) => Column::new(name.into(), s),
-                        (Task::Dense { sums: None, .. }, None) => Column::new(name.into(), vec![0_i64; n]),
+                        // no batch had rows
+                        (Task::Dense { sums: None, .. }, _) => Column::new(name.into(), vec![0_i64; n]),
                         _ => return Err(Error::Internal(format!("no sum for state '{name}'"))),
                     };
                     out.push(sums);
