@@ -10,7 +10,8 @@
 //!   ratio over the same posts) is its sum less its sum over the rows where the other one is
 //!   missing, which visits only those rows;
 //! - likewise Σ value and Σ followers-at-post over the rows with both: the value's sum less
-//!   where followers are unknown, and the followers' sum less where the value is missing.
+//!   where followers are unknown, and the followers' sum less where the value is missing;
+//! - a column that is mostly missing (a filtered sum's) is visited at its present values only.
 //!
 //! Subtraction is exact for integer sums, and for sums of integral followers (below 2^53,
 //! where doubles are integers); a sum of fractional values keeps a loop of its own.
