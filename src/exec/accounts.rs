@@ -62,15 +62,11 @@ impl Snapshots {
         let mut df = read_columns(lf, TABLE, &ap.columns, coerce, Vec::new())?;
         rows.read.push((TABLE.to_string(), df.height() as u64));
 
-        for (reason, missing) in [
-            ("missing date", col(DATE).is_null()),
-            ("missing account_id", col("account_id").is_null()),
-        ] {
-            let name = if reason == "missing date" { DATE } else { "account_id" };
+        for name in [DATE, "account_id"] {
             let n = df.column(name)?.null_count() as u64;
             if n > 0 {
-                rows.drop(TABLE, reason, n);
-                df = df.lazy().filter(missing.not()).collect()?;
+                rows.drop(TABLE, &format!("missing {name}"), n);
+                df = df.lazy().filter(col(name).is_not_null()).collect()?;
             }
         }
         for c in ["followers", "profile_visits", "mentions", "leads"] {

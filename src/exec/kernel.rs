@@ -293,10 +293,7 @@ impl FollowerIndex {
         };
         let daily = if total > (1 << 23) {
             Daily::None
-        } else if values
-            .iter()
-            .all(|&v| v.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&v))
-        {
+        } else if integral && values.iter().all(|&v| (0.0..=f64::from(u32::MAX)).contains(&v)) {
             Daily::Whole(carried().into_iter().map(|v| v as u32).collect())
         } else {
             Daily::Fractional(carried())

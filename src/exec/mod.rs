@@ -186,6 +186,14 @@ pub struct Inputs {
 /// Asked between batches of posts: true stops the run with `Error::Interrupted` (Ctrl-C).
 pub type Interrupt<'a> = &'a (dyn Fn() -> bool + Sync);
 
+/// The error of a table that the KPIs asked for need but the call did not pass.
+fn missing_table(table: &str) -> Error {
+    Error::query(
+        "missing_table",
+        format!("the {table} table is needed by the KPIs asked for; pass {table}=..."),
+    )
+}
+
 /// Runs a checked plan over the tables it reads.
 pub fn run(plan: &Plan, inputs: Inputs, interrupted: Interrupt<'_>) -> Result<Output> {
     let Inputs {
@@ -207,24 +215,14 @@ pub fn run(plan: &Plan, inputs: Inputs, interrupted: Interrupt<'_>) -> Result<Ou
             warnings.extend(c.warnings.iter().cloned());
             Some(c)
         }
-        (Some(_), None) => {
-            return Err(Error::query(
-                "missing_table",
-                "the contracts table is needed by the KPIs asked for; pass contracts=...",
-            ))
-        }
+        (Some(_), None) => return Err(missing_table("contracts")),
         _ => None,
     };
     let snapshots = match (&plan.accounts, accounts) {
         (Some(ap), Some(lf)) => {
             Some(rows.time("accounts_load_s", |rows| accounts::Snapshots::load(plan, ap, lf, rows))?)
         }
-        (Some(_), None) => {
-            return Err(Error::query(
-                "missing_table",
-                "the accounts table is needed by the KPIs asked for; pass accounts=...",
-            ))
-        }
+        (Some(_), None) => return Err(missing_table("accounts")),
         _ => None,
     };
     // The account, traffic and conversion states need no posts: they are grouped beside the
@@ -243,24 +241,14 @@ pub fn run(plan: &Plan, inputs: Inputs, interrupted: Interrupt<'_>) -> Result<Ou
                 (Some(tp), Some(lf)) => Some(rows.time("traffic_states_s", |rows| {
                     traffic::states(plan, tp, lf, &keys, rows, &mut warnings)
                 })?),
-                (Some(_), None) => {
-                    return Err(Error::query(
-                        "missing_table",
-                        "the traffic table is needed by the KPIs asked for; pass traffic=...",
-                    ))
-                }
+                (Some(_), None) => return Err(missing_table("traffic")),
                 _ => None,
             };
             let event_states = match (&plan.events, events) {
                 (Some(ep), Some(lf)) => {
                     Some(rows.time("conversions_states_s", |rows| events::states(plan, ep, lf, &keys, rows))?)
                 }
-                (Some(_), None) => {
-                    return Err(Error::query(
-                        "missing_table",
-                        "the conversions table is needed by the KPIs asked for; pass conversions=...",
-                    ))
-                }
+                (Some(_), None) => return Err(missing_table("conversions")),
                 _ => None,
             };
             Ok((traffic_states, event_states, rows, warnings))
@@ -277,10 +265,7 @@ pub fn run(plan: &Plan, inputs: Inputs, interrupted: Interrupt<'_>) -> Result<Ou
                 &keys,
                 &mut rows,
             )),
-            (Some(_), None) => Some(Err(Error::query(
-                "missing_table",
-                "the posts table is needed by the KPIs asked for; pass posts=...",
-            ))),
+            (Some(_), None) => Some(Err(missing_table("posts"))),
             _ => None,
         };
         // a panic in a job goes on to the binding, which turns it into the right exception

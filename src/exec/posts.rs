@@ -270,6 +270,9 @@ fn encode(dicts: &mut [Dict], names: &[String], frame: &DataFrame, only: &[usize
     Ok(codes)
 }
 
+/// A batch's followers-at-post (NaN where unknown) and the rows where it is unknown.
+type AtPost = (Vec<f64>, Vec<u32>);
+
 /// Everything the posts pass keeps between batches.
 struct PostsPass {
     names: Vec<String>,
@@ -354,7 +357,7 @@ impl PostsPass {
             ..
         } = self;
         // the checks run beside the grouping, the states after it, all on polars' threads
-        let grouped = || -> Result<(Vec<u32>, usize, Option<Vec<f64>>)> {
+        let grouped = || -> Result<(Vec<u32>, usize, Option<AtPost>)> {
             let all: Vec<usize> = (0..dicts.len()).collect();
             let codes = encode(dicts, names, &batch, &all)?;
             let days = match batch.column(DAY) {
@@ -373,8 +376,12 @@ impl PostsPass {
                 Some((key, index)) => {
                     let accounts = key.codes(&codes);
                     let fap = pass::followers_at(index, &accounts, &days);
-                    pass::count_into(no_fap, ng, &groups, |r| fap[r].is_nan());
-                    Some(fap)
+                    let unknown: Vec<u32> = (0..n as u32).filter(|&r| fap[r as usize].is_nan()).collect();
+                    no_fap.resize(ng, 0);
+                    for &r in &unknown {
+                        no_fap[groups[r as usize] as usize] += 1;
+                    }
+                    Some((fap, unknown))
                 }
                 None => None,
             };
@@ -389,8 +396,11 @@ impl PostsPass {
             THREAD_POOL.install(|| rayon::join(|| Self::check(&batch, mins, currencies, id), grouped));
         checked?;
         let (groups, ng, fap) = grouped?;
-        let fap = fap.as_deref();
-        THREAD_POOL.install(|| states.add(&batch, &groups, ng, fap))
+        let (fap, unknown) = match &fap {
+            Some((fap, unknown)) => (Some(fap.as_slice()), unknown.as_slice()),
+            None => (None, &[][..]),
+        };
+        THREAD_POOL.install(|| states.add(&batch, &groups, ng, fap, unknown))
     }
 
     /// The states frame: one row per group with its keys.
@@ -556,7 +566,7 @@ pub(super) fn states(
         pass.followers = Some((k, follower_index));
     }
     let integral = pass.followers.as_ref().is_some_and(|(_, index)| index.integral());
-    pass.states = States::new(state_ops(pp), &schema, integral);
+    pass.states = States::new(state_ops(pp), &schema, integral)?;
     if pp.delivered {
         let c = contracts.ok_or_else(|| Error::Internal("delivery without contracts".into()))?;
         let on: Vec<String> = pp

@@ -44,13 +44,31 @@ enum Sums {
     Float(Vec<f64>),
 }
 
+impl Sums {
+    /// No sums yet, for values of `dtype` (the states add Int64 or Float64 columns).
+    fn of(dtype: &DataType) -> Result<Self> {
+        match dtype {
+            DataType::Int64 => Ok(Sums::Int(Vec::new())),
+            DataType::Float64 => Ok(Sums::Float(Vec::new())),
+            other => Err(Error::Internal(format!("state over a {other} column"))),
+        }
+    }
+
+    fn grow(&mut self, n: usize) {
+        match self {
+            Sums::Int(v) => grow(v, n),
+            Sums::Float(v) => grow(v, n),
+        }
+    }
+}
+
 /// One loop over each batch.
 enum Task {
     /// Σ of a column's present values; with `counts`, the count of its missing values, or of
     /// its present ones when `sparse`.
     Dense {
         column: String,
-        sums: Option<Sums>,
+        sums: Sums,
         counts: Option<Vec<i64>>,
         /// Set by the first batch with rows: most values missing (a filtered sum's column), so
         /// the loops visit the present ones only and count them.
@@ -112,7 +130,7 @@ pub(super) struct States {
 impl States {
     /// The loops for `ops` over columns typed as in `schema`; `integral_followers` when every
     /// follower count of the snapshots is a whole number.
-    pub fn new(ops: Vec<Op>, schema: &Schema, integral_followers: bool) -> Self {
+    pub fn new(ops: Vec<Op>, schema: &Schema, integral_followers: bool) -> Result<Self> {
         let mut states = States {
             tasks: Vec::new(),
             outputs: Vec::new(),
@@ -126,7 +144,7 @@ impl States {
                     count,
                     mask,
                 } if mask.is_none() || int(&column) => {
-                    let dense = states.dense(&column, count.is_some());
+                    let dense = states.dense(&column, schema, count.is_some())?;
                     let without = mask.map(|m| states.without(&column, &m));
                     states.outputs.push(Output::Sum {
                         name: sum,
@@ -138,7 +156,7 @@ impl States {
                     }
                 }
                 Op::AtFollowers { column, num, den } if integral_followers && int(&column) => {
-                    let dense = states.dense(&column, false);
+                    let dense = states.dense(&column, schema, false)?;
                     let followers = states.find(
                         |t| matches!(t, Task::Followers { .. }),
                         || Task::Followers { sums: Vec::new() },
@@ -168,7 +186,7 @@ impl States {
                 }
             }
         }
-        states
+        Ok(states)
     }
 
     /// The index of the first task that `is`, made by `new` when there is none.
@@ -182,12 +200,13 @@ impl States {
         }
     }
 
-    fn dense(&mut self, column: &str, counted: bool) -> usize {
+    fn dense(&mut self, column: &str, schema: &Schema, counted: bool) -> Result<usize> {
+        let sums = Sums::of(schema.get(column).unwrap_or(&DataType::Null))?;
         let i = self.find(
             |t| matches!(t, Task::Dense { column: c, .. } if c == column),
             || Task::Dense {
                 column: column.to_string(),
-                sums: None,
+                sums,
                 counts: None,
                 sparse: None,
             },
@@ -197,7 +216,7 @@ impl States {
                 *counts = Some(Vec::new());
             }
         }
-        i
+        Ok(i)
     }
 
     fn without(&mut self, column: &str, mask: &str) -> usize {
@@ -213,18 +232,16 @@ impl States {
     }
 
     /// Adds a batch; `groups` are its rows' groups, `n` the number of groups so far, `fap` the
-    /// rows' followers-at-post (NaN where unknown) when a state needs them.
-    pub fn add(&mut self, batch: &DataFrame, groups: &[u32], n: usize, fap: Option<&[f64]>) -> Result<()> {
-        let unknown: Vec<u32> = match fap {
-            Some(f) if self.tasks.iter().any(|t| matches!(t, Task::FollowersWithout { .. })) => f
-                .iter()
-                .enumerate()
-                .filter(|(_, at)| at.is_nan())
-                .map(|(j, _)| j as u32)
-                .collect(),
-            _ => Vec::new(),
-        };
-        let unknown = unknown.as_slice();
+    /// rows' followers-at-post (NaN where unknown) when a state needs them, and `unknown` the
+    /// rows where they are unknown.
+    pub fn add(
+        &mut self,
+        batch: &DataFrame,
+        groups: &[u32],
+        n: usize,
+        fap: Option<&[f64]>,
+        unknown: &[u32],
+    ) -> Result<()> {
         self.tasks
             .par_iter_mut()
             .try_for_each(|task| task.add(batch, groups, n, fap, unknown))
@@ -243,32 +260,17 @@ impl States {
             match output {
                 Output::Sum { name, dense, without } => {
                     let sums = match (&tasks[*dense], without.map(|w| &tasks[w])) {
-                        (
-                            Task::Dense {
-                                sums: Some(Sums::Int(s)),
-                                ..
-                            },
-                            Some(Task::Without { sums: w, .. }),
-                        ) => Column::new(
+                        (Task::Dense { sums: Sums::Int(s), .. }, Some(Task::Without { sums: w, .. })) => Column::new(
                             name.into(),
                             s.iter().zip(w).map(|(a, b)| a.wrapping_sub(*b)).collect::<Vec<_>>(),
                         ),
+                        (Task::Dense { sums: Sums::Int(s), .. }, None) => Column::new(name.into(), s),
                         (
                             Task::Dense {
-                                sums: Some(Sums::Int(s)),
-                                ..
+                                sums: Sums::Float(s), ..
                             },
                             None,
                         ) => Column::new(name.into(), s),
-                        (
-                            Task::Dense {
-                                sums: Some(Sums::Float(s)),
-                                ..
-                            },
-                            None,
-                        ) => Column::new(name.into(), s),
-                        // no batch had rows
-                        (Task::Dense { sums: None, .. }, _) => Column::new(name.into(), vec![0_i64; n]),
                         _ => return Err(Error::Internal(format!("no sum for state '{name}'"))),
                     };
                     out.push(sums);
@@ -294,9 +296,8 @@ impl States {
                 Output::Num { name, dense, without } => match (&tasks[*dense], &tasks[*without]) {
                     (Task::Dense { sums, .. }, Task::FollowersWithout { values, .. }) => {
                         let sums: Vec<i64> = match sums {
-                            Some(Sums::Int(s)) => s.iter().zip(values).map(|(a, b)| a.wrapping_sub(*b)).collect(),
-                            None => vec![0; n],
-                            Some(Sums::Float(_)) => {
+                            Sums::Int(s) => s.iter().zip(values).map(|(a, b)| a.wrapping_sub(*b)).collect(),
+                            Sums::Float(_) => {
                                 return Err(Error::Internal(format!("fractional sum for state '{name}'")))
                             }
                         };
@@ -366,11 +367,7 @@ impl Task {
     fn resize(&mut self, n: usize) {
         match self {
             Task::Dense { sums, counts, .. } => {
-                match sums {
-                    Some(Sums::Int(v)) => grow(v, n),
-                    Some(Sums::Float(v)) => grow(v, n),
-                    None => {}
-                }
+                sums.grow(n);
                 if let Some(c) = counts {
                     grow(c, n);
                 }
@@ -406,17 +403,9 @@ impl Task {
                     *sparse = Some(2 * values.null_count() > values.len());
                 }
                 let sparse = sparse.unwrap_or(false);
-                if sums.is_none() {
-                    *sums = Some(match values.dtype() {
-                        DataType::Int64 => Sums::Int(vec![0; n]),
-                        DataType::Float64 => Sums::Float(vec![0.0; n]),
-                        other => return Err(Error::Internal(format!("state over a {other} column"))),
-                    });
-                }
                 match sums {
-                    Some(Sums::Int(s)) => dense(s, counts.as_deref_mut(), sparse, values.i64()?, groups),
-                    Some(Sums::Float(s)) => dense(s, counts.as_deref_mut(), sparse, values.f64()?, groups),
-                    None => {}
+                    Sums::Int(s) => dense(s, counts.as_deref_mut(), sparse, values.i64()?, groups),
+                    Sums::Float(s) => dense(s, counts.as_deref_mut(), sparse, values.f64()?, groups),
                 }
             }
             Task::Without {
@@ -662,11 +651,7 @@ impl Own {
         let values = batch.column(column)?.as_materialized_series();
         let mask = mask.and_then(validity);
         if self.sums.is_none() {
-            self.sums = Some(match values.dtype() {
-                DataType::Int64 => Sums::Int(Vec::new()),
-                DataType::Float64 => Sums::Float(Vec::new()),
-                other => return Err(Error::Internal(format!("state over a {other} column"))),
-            });
+            self.sums = Some(Sums::of(values.dtype())?);
         }
         let counted = matches!(self.op, Op::Sum { count: Some(_), .. });
         self.counts.resize(if counted { n } else { 0 }, 0);
@@ -860,17 +845,25 @@ mod tests {
                 mask: None,
             },
         ];
-        let mut states = States::new(ops, first.schema(), true);
+        let mut states = States::new(ops, first.schema(), true)?;
         let g1: Vec<u32> = groups[..half].iter().map(|g| g % 20).collect();
         let mut rows = vec![0i64; 37];
         for &g in &g1 {
             rows[g as usize] += 1;
         }
-        states.add(&first, &g1, 20, Some(&fap[..half]))?;
+        let unknown =
+            |fap: &[f64]| -> Vec<u32> { (0..fap.len() as u32).filter(|&j| fap[j as usize].is_nan()).collect() };
+        states.add(&first, &g1, 20, Some(&fap[..half]), &unknown(&fap[..half]))?;
         for &g in &groups[half..] {
             rows[g as usize] += 1;
         }
-        states.add(&batch(half, n)?, &groups[half..], 37, Some(&fap[half..]))?;
+        states.add(
+            &batch(half, n)?,
+            &groups[half..],
+            37,
+            Some(&fap[half..]),
+            &unknown(&fap[half..]),
+        )?;
         let out = states.finish(37, &rows)?;
 
         let all: Vec<u32> = g1.iter().chain(&groups[half..]).copied().collect();
