@@ -120,7 +120,8 @@ fn read(tz: Option<&str>, pp: &PostsPlan, lf: LazyFrame) -> Result<LazyFrame> {
 }
 
 /// Adds what each post adds up besides its columns: its engagements, its engagement rate by
-/// reach, and the computed columns of formulas (in Int64 or Float64, as the states add).
+/// reach, and the computed columns of formulas (in Int64 or Float64, as the states add, or
+/// Boolean for conditions).
 fn prepare(pp: &PostsPlan, mut batch: DataFrame) -> Result<DataFrame> {
     if let Some(eng) = derived::engagements(&batch, &pp.components, &pp.platform_components)? {
         if pp.per_post_engagement_rate {
@@ -140,7 +141,9 @@ fn prepare(pp: &PostsPlan, mut batch: DataFrame) -> Result<DataFrame> {
         .iter()
         .filter_map(|(name, _, _)| {
             let dtype = df.schema().get(name.as_str())?;
-            let target = if dtype.is_integer() || dtype.is_bool() || matches!(dtype, DataType::Null) {
+            let target = if pp.custom.conditions.contains(name) {
+                DataType::Boolean
+            } else if dtype.is_integer() || dtype.is_bool() || matches!(dtype, DataType::Null) {
                 DataType::Int64
             } else {
                 DataType::Float64
@@ -170,6 +173,7 @@ fn state_ops(pp: &PostsPlan) -> Vec<Op> {
             sum: sum_name(m),
             count: Some(nonnull_name(m)),
             mask: None,
+            filter: None,
         });
     }
     for (a, b) in &pp.ratios {
@@ -180,12 +184,14 @@ fn state_ops(pp: &PostsPlan) -> Vec<Op> {
             sum: n,
             count: None,
             mask: Some(column(b)),
+            filter: None,
         });
         ops.push(Op::Sum {
             column: column(b),
             sum: d,
             count: None,
             mask: Some(column(a)),
+            filter: None,
         });
     }
     if pp.per_post_engagement_rate {
@@ -194,6 +200,7 @@ fn state_ops(pp: &PostsPlan) -> Vec<Op> {
             sum: "ape:sum".into(),
             count: Some("ape:n".into()),
             mask: None,
+            filter: None,
         });
     }
     for m in &pp.at_followers {
@@ -207,11 +214,21 @@ fn state_ops(pp: &PostsPlan) -> Vec<Op> {
     for st in &pp.custom.states {
         let column = st.column.clone();
         ops.push(match &st.kind {
-            StateKind::Sum { sum, count, mask } => Op::Sum {
+            StateKind::Sum {
+                sum,
+                count,
+                mask,
+                filter,
+            } => Op::Sum {
                 column,
                 sum: sum.clone(),
                 count: count.clone(),
                 mask: mask.clone(),
+                filter: filter.clone(),
+            },
+            StateKind::Rows { count } => Op::Rows {
+                count: count.clone(),
+                filter: column,
             },
             StateKind::AtFollowers { num, den } => Op::AtFollowers {
                 column,

@@ -24,13 +24,17 @@ use rayon::prelude::*;
 /// What a state adds up, by column name.
 pub(super) enum Op {
     /// Σ value per group (named `sum`) and, when named, the count of values present; with a
-    /// mask, only rows where the mask column has a value (the other side of a ratio).
+    /// mask, only rows where the mask column has a value (the other side of a ratio); with a
+    /// filter, only rows where that Boolean column is true (a `where` condition).
     Sum {
         column: String,
         sum: String,
         count: Option<String>,
         mask: Option<String>,
+        filter: Option<String>,
     },
+    /// The rows per group where the Boolean column `filter` is true.
+    Rows { count: String, filter: String },
     /// Σ value and Σ followers-at-post over rows with both (Σ a / Σ followers-at-post).
     AtFollowers { column: String, num: String, den: String },
     /// Σ (value / followers-at-post) and its count over rows with both and followers > 0
@@ -90,6 +94,15 @@ enum Task {
         values: Vec<i64>,
         followers: Vec<f64>,
     },
+    /// Σ and count of a column's values (none: of rows) where a condition holds and, when
+    /// given, the mask column has a value; the loop visits those rows only.
+    Where {
+        column: Option<String>,
+        filter: String,
+        mask: Option<String>,
+        sums: Sums,
+        counts: Vec<i64>,
+    },
     /// A state with a loop of its own (fractional values under a mask, means of rates).
     Own(Own),
 }
@@ -116,6 +129,8 @@ enum Output {
         followers: usize,
         without: usize,
     },
+    /// A Where task's sum, or its count.
+    Where { name: String, task: usize, sum: bool },
     /// An Own state's columns.
     Own(usize),
 }
@@ -143,6 +158,36 @@ impl States {
                     sum,
                     count,
                     mask,
+                    filter: Some(filter),
+                } => {
+                    let task = states.filtered(Some(column), filter, mask, schema)?;
+                    states.outputs.push(Output::Where {
+                        name: sum,
+                        task,
+                        sum: true,
+                    });
+                    if let Some(name) = count {
+                        states.outputs.push(Output::Where {
+                            name,
+                            task,
+                            sum: false,
+                        });
+                    }
+                }
+                Op::Rows { count, filter } => {
+                    let task = states.filtered(None, filter, None, schema)?;
+                    states.outputs.push(Output::Where {
+                        name: count,
+                        task,
+                        sum: false,
+                    });
+                }
+                Op::Sum {
+                    column,
+                    sum,
+                    count,
+                    mask,
+                    filter: None,
                 } if mask.is_none() || int(&column) => {
                     let dense = states.dense(&column, schema, count.is_some())?;
                     let without = mask.map(|m| states.without(&column, &m));
@@ -217,6 +262,32 @@ impl States {
             }
         }
         Ok(i)
+    }
+
+    /// The Where task of a column (none: of rows) under a condition and a mask.
+    fn filtered(
+        &mut self,
+        column: Option<String>,
+        filter: String,
+        mask: Option<String>,
+        schema: &Schema,
+    ) -> Result<usize> {
+        let sums = match &column {
+            Some(c) => Sums::of(schema.get(c).unwrap_or(&DataType::Null))?,
+            None => Sums::Int(Vec::new()),
+        };
+        let same = |t: &Task| matches!(t, Task::Where { column: c, filter: f, mask: m, .. } if *c == column && *f == filter && *m == mask);
+        if let Some(i) = self.tasks.iter().position(same) {
+            return Ok(i);
+        }
+        self.tasks.push(Task::Where {
+            column,
+            filter,
+            mask,
+            sums,
+            counts: Vec::new(),
+        });
+        Ok(self.tasks.len() - 1)
     }
 
     fn without(&mut self, column: &str, mask: &str) -> usize {
@@ -316,6 +387,14 @@ impl States {
                     }
                     _ => return Err(Error::Internal(format!("no followers for state '{name}'"))),
                 },
+                Output::Where { name, task, sum } => match &tasks[*task] {
+                    Task::Where { sums, counts, .. } => out.push(match (sum, sums) {
+                        (false, _) => Column::new(name.into(), counts),
+                        (true, Sums::Int(v)) => Column::new(name.into(), v),
+                        (true, Sums::Float(v)) => Column::new(name.into(), v),
+                    }),
+                    _ => return Err(Error::Internal(format!("no rows for state '{name}'"))),
+                },
                 Output::Own(i) => match &mut tasks[*i] {
                     Task::Own(own) => out.extend(own.finish(n)),
                     _ => return Err(Error::Internal("a state without its loop".into())),
@@ -336,6 +415,19 @@ pub(super) fn validity(column: &Column) -> Option<Bitmap> {
     let present = present.rechunk();
     let bits = present.downcast_iter().next().map(|a| a.values().clone());
     bits
+}
+
+/// The rows of a batch where a Boolean column is true, as one bitmap.
+fn truth(column: &Column) -> Result<Bitmap> {
+    let ca = column.as_materialized_series().bool()?.rechunk();
+    let bits = match ca.downcast_iter().next() {
+        Some(arr) => match arr.validity() {
+            Some(valid) => arr.values() & valid,
+            None => arr.values().clone(),
+        },
+        None => Bitmap::new(),
+    };
+    Ok(bits)
 }
 
 /// Calls `f` with the index of every set bit, in order.
@@ -380,6 +472,10 @@ impl Task {
             Task::FollowersWithout { values, followers, .. } => {
                 grow(values, n);
                 grow(followers, n);
+            }
+            Task::Where { sums, counts, .. } => {
+                sums.grow(n);
+                grow(counts, n);
             }
             Task::Own(_) => {}
         }
@@ -432,6 +528,27 @@ impl Task {
                         counts[g] += 1;
                     });
                     offset += len;
+                }
+            }
+            Task::Where {
+                column,
+                filter,
+                mask,
+                sums,
+                counts,
+            } => {
+                let mut keep = truth(batch.column(filter)?)?;
+                if let Some(valid) = mask.as_ref().map(|m| batch.column(m)).transpose()?.and_then(validity) {
+                    keep = &keep & &valid;
+                }
+                let Some(column) = column else {
+                    for_each_set(&keep, |j| counts[groups[j] as usize] += 1);
+                    return Ok(());
+                };
+                let values = batch.column(column)?.as_materialized_series();
+                match sums {
+                    Sums::Int(s) => filtered(s, counts, values.i64()?, groups, &keep),
+                    Sums::Float(s) => filtered(s, counts, values.f64()?, groups, &keep),
                 }
             }
             Task::Followers { sums } => {
@@ -523,6 +640,32 @@ fn dense<T: NumericNative>(
     }
 }
 
+/// Adds a batch's present values at the rows of `keep` into per-group sums and counts them.
+fn filtered<T: NumericNative>(
+    sums: &mut [T],
+    counts: &mut [i64],
+    ca: &ChunkedArray<impl PolarsNumericType<Native = T>>,
+    groups: &[u32],
+    keep: &Bitmap,
+) {
+    let mut offset = 0usize;
+    for arr in ca.downcast_iter() {
+        let len = arr.len();
+        let rows = keep.clone().sliced(offset, len);
+        let rows = match arr.validity().filter(|v| v.unset_bits() > 0) {
+            Some(valid) => valid & &rows,
+            None => rows,
+        };
+        let (values, gs) = (arr.values().as_slice(), &groups[offset..offset + len]);
+        for_each_set(&rows, |j| {
+            let g = gs[j] as usize;
+            sums[g] += values[j];
+            counts[g] += 1;
+        });
+        offset += len;
+    }
+}
+
 /// A state with its own loop: a fractional sum under a mask, Σ value and Σ followers-at-post
 /// over fractional values or followers, the mean of a follower rate.
 struct Own {
@@ -608,12 +751,13 @@ impl Own {
         let (column, mask) = match &self.op {
             Op::Sum { column, mask, .. } => (column, mask.as_ref().map(|m| batch.column(m)).transpose()?),
             Op::AtFollowers { column, .. } | Op::MeanAtFollowers { column, .. } => (column, None),
+            Op::Rows { .. } => return Err(Error::Internal("a row count with a loop of its own".into())),
         };
         let fap = match self.op {
             Op::AtFollowers { .. } | Op::MeanAtFollowers { .. } => {
                 Some(fap.ok_or_else(|| Error::Internal("followers-at-post state without followers".into()))?)
             }
-            Op::Sum { .. } => None,
+            Op::Sum { .. } | Op::Rows { .. } => None,
         };
         if let (Op::MeanAtFollowers { .. }, Some(fap)) = (&self.op, fap) {
             let values = batch
@@ -720,6 +864,7 @@ impl Own {
                 vec![column(num, sums), Column::new(den.into(), followers)]
             }
             Op::MeanAtFollowers { sum, count, .. } => vec![column(sum, sums), Column::new(count.into(), counts)],
+            Op::Rows { count, .. } => vec![Column::new(count.into(), counts)],
         }
     }
 }
@@ -792,6 +937,11 @@ mod tests {
                         "x".into(),
                         a[lo..hi].iter().map(|v| v.map(|v| v as f64 / 3.0)).collect::<Vec<_>>(),
                     ),
+                    // a condition, unknown at some rows
+                    Column::new(
+                        "c".into(),
+                        (lo..hi).map(|j| (j % 7 != 0).then_some(j % 3 == 0)).collect::<Vec<_>>(),
+                    ),
                     // mostly missing (a filtered sum's column), all present in the second batch
                     Column::new(
                         "m".into(),
@@ -809,24 +959,28 @@ mod tests {
                 sum: "s:a".into(),
                 count: Some("n:a".into()),
                 mask: None,
+                filter: None,
             },
             Op::Sum {
                 column: "a".into(),
                 sum: "r:a".into(),
                 count: Some("rn:a".into()),
                 mask: Some("b".into()),
+                filter: None,
             },
             Op::Sum {
                 column: "b".into(),
                 sum: "r:b".into(),
                 count: None,
                 mask: Some("a".into()),
+                filter: None,
             },
             Op::Sum {
                 column: "x".into(),
                 sum: "r:x".into(),
                 count: None,
                 mask: Some("b".into()),
+                filter: None,
             },
             Op::AtFollowers {
                 column: "a".into(),
@@ -843,6 +997,25 @@ mod tests {
                 sum: "s:m".into(),
                 count: Some("n:m".into()),
                 mask: None,
+                filter: None,
+            },
+            Op::Sum {
+                column: "a".into(),
+                sum: "w:a".into(),
+                count: Some("wn:a".into()),
+                mask: None,
+                filter: Some("c".into()),
+            },
+            Op::Sum {
+                column: "x".into(),
+                sum: "wm:x".into(),
+                count: Some("wmn:x".into()),
+                mask: Some("b".into()),
+                filter: Some("c".into()),
+            },
+            Op::Rows {
+                count: "rows:c".into(),
+                filter: "c".into(),
             },
         ];
         let mut states = States::new(ops, first.schema(), true)?;
@@ -895,8 +1068,14 @@ mod tests {
         let has_m = |j: usize| j % 4 == 0 || j >= half;
         assert_eq!(get(&out, "s:m"), direct(&has_m, &|j| j as f64));
         assert_eq!(get(&out, "n:m"), direct(&has_m, &|_| 1.0));
+        let holds = |j: usize| j % 7 != 0 && j % 3 == 0;
+        assert_eq!(get(&out, "w:a"), direct(&|j| has_a(j) && holds(j), &av));
+        assert_eq!(get(&out, "wn:a"), direct(&|j| has_a(j) && holds(j), &|_| 1.0));
+        assert_eq!(get(&out, "rows:c"), direct(&holds, &|_| 1.0));
+        let (x, kept) = (|j: usize| av(j) / 3.0, |j: usize| has_a(j) && has_b(j) && holds(j));
+        assert_eq!(get(&out, "wm:x"), direct(&kept, &x));
+        assert_eq!(get(&out, "wmn:x"), direct(&kept, &|_| 1.0));
         // fractional values keep their own loops: the same sums, in row order
-        let x = |j: usize| av(j) / 3.0;
         assert_eq!(get(&out, "r:x"), direct(&|j| has_a(j) && has_b(j), &x));
         assert_eq!(get(&out, "f:x"), direct(&|j| has_a(j) && has_f(j), &x));
         Ok(())

@@ -80,10 +80,17 @@ pub struct CustomKpi {
 /// A state the posts pass adds up for custom KPIs, over a computed column.
 #[derive(Debug, Clone)]
 pub enum StateKind {
+    /// Σ of the column's values (and their count) where the `mask` column has a value too,
+    /// and where the `filter` condition column holds.
     Sum {
         sum: String,
         count: Option<String>,
         mask: Option<String>,
+        filter: Option<String>,
+    },
+    /// The rows where the condition column holds.
+    Rows {
+        count: String,
     },
     AtFollowers {
         num: String,
@@ -107,6 +114,8 @@ pub struct CustomPosts {
     /// Computed per-post columns (name, expression over the coerced columns and the computed
     /// columns of lower levels, level): a level is added after the levels below it.
     pub computed: Vec<(String, Expr, usize)>,
+    /// The computed columns that are conditions (Boolean, false where unknown).
+    pub conditions: Vec<String>,
     pub states: Vec<CustomState>,
     /// Numeric columns read (coerced like counts).
     pub numeric: Vec<String>,
@@ -254,6 +263,7 @@ impl Compiler {
                         sum: num.clone(),
                         count: None,
                         mask: Some(cb.clone()),
+                        filter: None,
                     },
                 );
                 self.state(
@@ -262,6 +272,7 @@ impl Compiler {
                         sum: den.clone(),
                         count: None,
                         mask: Some(ca),
+                        filter: None,
                     },
                 );
                 Value::Ratio(num, den)
@@ -298,13 +309,22 @@ impl Compiler {
     }
 
     /// Σ of a per-post value with the count of posts that have it: (sum, count) state names.
+    /// A `where` filter around the value is not computed into it: the state adds the value
+    /// over the rows where the condition holds.
     fn counted(&mut self, row: &Row) -> (String, String) {
+        let (conds, row) = unfiltered(row);
         let c = self.column(row);
-        let (sum, n) = (format!("{c}:s"), format!("{c}:n"));
+        let filter = self.condition(conds);
+        let tag = match &filter {
+            Some(f) => format!("{c}@{f}"),
+            None => c.clone(),
+        };
+        let (sum, n) = (format!("{tag}:s"), format!("{tag}:n"));
         let kind = StateKind::Sum {
             sum: sum.clone(),
             count: Some(n.clone()),
             mask: None,
+            filter,
         };
         self.state(&c, kind);
         (sum, n)
@@ -322,32 +342,30 @@ impl Compiler {
         Value::Ratio(a, b)
     }
 
-    /// The count of posts where a condition holds (a state over a computed 1-or-null column).
+    /// The count of posts where a condition holds (a state over its condition column).
     fn domain(&mut self, c: &Cond) -> String {
-        let row = Row::Filter(Box::new(c.clone()), Box::new(Row::Number(1.0)));
-        let col = self.column(&row);
-        let sum = format!("{col}:s");
-        self.state(
-            &col,
-            StateKind::Sum {
-                sum: sum.clone(),
-                count: None,
-                mask: None,
-            },
-        );
-        sum
+        let filter = self.condition(vec![c]).unwrap_or_default();
+        let count = format!("{filter}:s");
+        self.state(&filter, StateKind::Rows { count: count.clone() });
+        count
+    }
+
+    /// The condition column of the conditions that all hold (None for none), computed once
+    /// for equal conditions.
+    fn condition(&mut self, conds: Vec<&Cond>) -> Option<String> {
+        let mut all = conds.into_iter().cloned();
+        let first = all.next()?;
+        let cond = all.fold(first, |a, b| Cond::And(Box::new(a), Box::new(b)));
+        let name = self.computed(format!("where {cond:?}"), |me| me.cond(&cond));
+        if !self.posts.conditions.contains(&name) {
+            self.posts.conditions.push(name.clone());
+        }
+        Some(name)
     }
 
     fn state(&mut self, column: &str, kind: StateKind) {
-        let name = match &kind {
-            StateKind::Sum { sum, .. } | StateKind::MeanAtFollowers { sum, .. } => sum,
-            StateKind::AtFollowers { num, .. } => num,
-        };
-        let exists = self.posts.states.iter().any(|s| match &s.kind {
-            StateKind::Sum { sum, .. } | StateKind::MeanAtFollowers { sum, .. } => sum == name,
-            StateKind::AtFollowers { num, .. } => num == name,
-        });
-        if !exists {
+        let name = state_name(&kind);
+        if !self.posts.states.iter().any(|s| state_name(&s.kind) == name) {
             self.posts.states.push(CustomState {
                 column: column.to_string(),
                 kind,
@@ -367,16 +385,44 @@ impl Compiler {
         self.column_as(row, true)
     }
 
+    /// A plain column or the engagements are their own column; another value is a computed
+    /// column, shared by equal values (filters give 0 or null outside by `zero_outside`).
     fn column_as(&mut self, row: &Row, zero_outside: bool) -> String {
-        let key = format!("{zero_outside} {row:?}");
+        match row {
+            Row::Column(c) => {
+                self.numeric(c);
+                return c.clone();
+            }
+            Row::Eng => {
+                self.posts.eng = true;
+                return crate::exec::ENG.to_string();
+            }
+            _ => {}
+        }
+        let key = if has_filter(row) {
+            format!("{zero_outside} {row:?}")
+        } else {
+            format!("{row:?}")
+        };
+        self.computed(key, |me| {
+            let saved = me.zero_outside;
+            me.zero_outside = zero_outside;
+            let expr = me.row(row);
+            me.zero_outside = saved;
+            expr
+        })
+    }
+
+    /// The computed column `build` makes, named once for its `key`.
+    fn computed(&mut self, key: String, build: impl FnOnce(&mut Self) -> Expr) -> String {
         if let Some(name) = self.columns.get(&key) {
             return name.clone();
         }
-        let saved = (self.zero_outside, self.level);
-        (self.zero_outside, self.level) = (zero_outside, 0);
-        let expr = self.row(row);
+        let saved = self.level;
+        self.level = 0;
+        let expr = build(self);
         let level = self.level;
-        (self.zero_outside, self.level) = saved;
+        self.level = saved;
         let name = format!("__k{}", self.columns.len());
         self.posts
             .computed
@@ -455,11 +501,9 @@ impl Compiler {
         match c {
             Cond::Const(b) => lit(*b),
             Cond::Column(name) => {
+                // a number holds where it is not 0
                 self.plain(name);
-                col(name.as_str())
-                    .cast(DataType::Float64)
-                    .neq(lit(0.0))
-                    .fill_null(lit(false))
+                col(name.as_str()).cast(DataType::Boolean).fill_null(lit(false))
             }
             Cond::Compare(op, a, b) => {
                 let (x, y) = (self.operand(a), self.operand(b));
@@ -488,6 +532,38 @@ impl Compiler {
                 col(c.as_str()).cast(DataType::String)
             }
         }
+    }
+}
+
+/// The name a state's first output goes by (equal names are one state).
+fn state_name(kind: &StateKind) -> &str {
+    match kind {
+        StateKind::Sum { sum, .. } | StateKind::MeanAtFollowers { sum, .. } => sum,
+        StateKind::Rows { count } => count,
+        StateKind::AtFollowers { num, .. } => num,
+    }
+}
+
+/// The conditions of the `where` filters around a value, and the value inside them.
+fn unfiltered(row: &Row) -> (Vec<&Cond>, &Row) {
+    match row {
+        Row::Filter(c, inner) => {
+            let (mut conds, inner) = unfiltered(inner);
+            conds.insert(0, c);
+            (conds, inner)
+        }
+        _ => (Vec::new(), row),
+    }
+}
+
+/// Whether a value has a `where` filter anywhere in it.
+fn has_filter(row: &Row) -> bool {
+    match row {
+        Row::Filter(..) => true,
+        Row::Column(_) | Row::Number(_) | Row::Eng => false,
+        Row::Add(a, b) | Row::Sub(a, b) | Row::Mul(a, b) | Row::Div(a, b) => has_filter(a) || has_filter(b),
+        Row::Neg(a) => has_filter(a),
+        Row::Coalesce(parts) => parts.iter().any(has_filter),
     }
 }
 
