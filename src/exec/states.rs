@@ -167,11 +167,7 @@ impl States {
                         sum: true,
                     });
                     if let Some(name) = count {
-                        states.outputs.push(Output::Where {
-                            name,
-                            task,
-                            sum: false,
-                        });
+                        states.outputs.push(Output::Where { name, task, sum: false });
                     }
                 }
                 Op::Rows { count, filter } => {
