@@ -129,7 +129,13 @@ def test_empty_tables_give_empty_results_with_the_right_columns(posts, accounts)
 def test_empty_posts_give_empty_ratios(by):
     # ratio sides and followers-at-post states with no batch of rows at all
     posts, accounts = sk.datasets.sample(n_accounts=5, n_posts=50, seed=1)
-    kpis = ["frequency", "engagement_rate", "engagement_rate_followers", "ctr", "avg_engagement_rate_per_post"]
+    kpis = [
+        "frequency",
+        "engagement_rate",
+        "engagement_rate_followers",
+        "ctr",
+        "avg_engagement_rate_per_post",
+    ]
     out = sk.compute(posts.clear(), accounts, kpis=kpis, by=by)
     assert out.columns == by + kpis
     assert out.height == 0
