@@ -103,7 +103,29 @@ fn sum_of<T: PolarsNumericType>(batch: &DataFrame, default: &[String], platforms
     valid = &valid | &add_set::<T>(batch, default, &rest, &mut sum)?;
     let validity = (valid.unset_bits() > 0).then_some(valid);
     let arr = PrimitiveArray::<T::Native>::from_vec(sum).with_validity(validity);
-    Ok(ChunkedArray::<T>::with_chunk(super::posts::ENG.into(), arr).into_series())
+    Ok(chunked_like::<T>(super::posts::ENG, arr, batch.columns().first()).into_series())
+}
+
+/// The values as a column chunked like `like` (zero-copy): a frame whose columns are chunked
+/// alike is not copied into single chunks when polars adds columns to it.
+fn chunked_like<T: PolarsNumericType>(
+    name: &str,
+    arr: PrimitiveArray<T::Native>,
+    like: Option<&Column>,
+) -> ChunkedArray<T> {
+    let lengths: Vec<usize> = like
+        .map(|c| c.as_materialized_series().chunk_lengths().collect())
+        .unwrap_or_default();
+    if lengths.len() <= 1 || lengths.iter().sum::<usize>() != arr.len() {
+        return ChunkedArray::with_chunk(name.into(), arr);
+    }
+    let mut offset = 0usize;
+    let chunks = lengths.into_iter().map(|len| {
+        let piece = arr.clone().sliced(offset, len);
+        offset += len;
+        piece
+    });
+    ChunkedArray::from_chunk_iter(name.into(), chunks)
 }
 
 /// Each post's engagements (Int64, or Float64 when a component is fractional), or None when
@@ -158,7 +180,7 @@ pub(super) fn rate(eng: &Series, reach: &Column, name: &str) -> Result<Series> {
     let valid = &(&present_eng & &present(reach)) & &positive;
     let validity = (valid.unset_bits() > 0).then_some(valid);
     let arr = PrimitiveArray::<f64>::from_vec(values).with_validity(validity);
-    Ok(Float64Chunked::with_chunk(name.into(), arr).into_series())
+    Ok(chunked_like::<Float64Type>(name, arr, Some(reach)).into_series())
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use crate::ingest;
 use crate::plan::{Dedupe, Metric, Plan, PostsPlan, StateKind, PERIOD};
 use polars::prelude::*;
 use polars_core::runtime::THREAD_POOL;
+use rayon::prelude::*;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
@@ -279,10 +280,25 @@ impl Key {
 }
 
 /// Codes of the `only` dictionaries' columns of a frame (empty for the others).
+/// The dictionaries encode their columns on polars' threads, side by side.
 fn encode(dicts: &mut [Dict], names: &[String], frame: &DataFrame, only: &[usize]) -> Result<Vec<Vec<u32>>> {
+    let work: Vec<(usize, &mut Dict)> = dicts.iter_mut().enumerate().filter(|(i, _)| only.contains(i)).collect();
+    let encoded: Vec<(usize, Result<Vec<u32>>)> = THREAD_POOL.install(|| {
+        work.into_par_iter()
+            .map(|(i, dict)| {
+                (
+                    i,
+                    frame
+                        .column(&names[i])
+                        .map_err(Error::from)
+                        .and_then(|c| dict.encode(c)),
+                )
+            })
+            .collect()
+    });
     let mut codes = vec![Vec::new(); dicts.len()];
-    for &i in only {
-        codes[i] = dicts[i].encode(frame.column(&names[i])?)?;
+    for (i, c) in encoded {
+        codes[i] = c?;
     }
     Ok(codes)
 }
@@ -376,11 +392,14 @@ impl PostsPass {
         // the checks run beside the grouping, the states after it, all on polars' threads
         let grouped = || -> Result<(Vec<u32>, usize, Option<AtPost>)> {
             let all: Vec<usize> = (0..dicts.len()).collect();
-            let codes = encode(dicts, names, &batch, &all)?;
-            let days = match batch.column(DAY) {
-                Ok(c) => pass::days(c)?,
-                Err(_) => Vec::new(),
-            };
+            let (codes, days) = rayon::join(
+                || encode(dicts, names, &batch, &all),
+                || match batch.column(DAY) {
+                    Ok(c) => pass::days(c),
+                    Err(_) => Ok(Vec::new()),
+                },
+            );
+            let (codes, days) = (codes?, days?);
             let period_codes = periods.as_mut().map(|p| p.encode(&days));
             let mut parts: Vec<&[u32]> = grain.iter().map(|&i| codes[i].as_slice()).collect();
             if let Some(p) = &period_codes {
@@ -500,11 +519,19 @@ pub(super) fn states(
         .as_ref()
         .clone();
 
+    // The linear columns that the states add up from their terms are not computed.
+    let planned = States::new(state_ops(pp), &schema, false, &pp.custom.linear)?;
+    let reads = planned.reads();
+    let unread = |name: &String| pp.custom.linear.iter().any(|(l, _)| l == name) && !reads.contains(&name.as_str());
+    let mut read_pp = pp.clone();
+    read_pp.custom.computed.retain(|(name, _, _)| !unread(name));
+    let read_pp = Arc::new(read_pp);
+
     // Slices are read on threads of their own, one ahead of the pass (memory holds two): the
     // first one starts now, while the pass's lookups are built.
     let reads_slices = slices.filter(|_| plan.dedupe == Dedupe::Error);
     let read_slice = |(offset, len): (i64, usize)| {
-        let (lf, pp) = (lf.clone(), pp.clone());
+        let (lf, pp) = (lf.clone(), Arc::clone(&read_pp));
         std::thread::spawn(move || prepare(&pp, collect(lf.slice(offset, len as IdxSize))?))
     };
     let mut pending = reads_slices.and_then(|s| s.first()).map(|&s| read_slice(s));
@@ -583,7 +610,7 @@ pub(super) fn states(
         pass.followers = Some((k, follower_index));
     }
     let integral = pass.followers.as_ref().is_some_and(|(_, index)| index.integral());
-    pass.states = States::new(state_ops(pp), &schema, integral)?;
+    pass.states = States::new(state_ops(pp), &schema, integral, &pp.custom.linear)?;
     if pp.delivered {
         let c = contracts.ok_or_else(|| Error::Internal("delivery without contracts".into()))?;
         let on: Vec<String> = pp
@@ -635,7 +662,7 @@ pub(super) fn states(
             // anything else streams through polars' engine into the same pass
             let shared = Arc::new(Mutex::new(pass));
             let sink = Arc::clone(&shared);
-            let pp = pp.clone();
+            let pp = Arc::clone(&read_pp);
             let callback = move |batch: DataFrame| -> PolarsResult<bool> {
                 let mut pass = sink
                     .lock()

@@ -21,6 +21,10 @@ use polars::prelude::*;
 use polars_arrow::bitmap::Bitmap;
 use rayon::prelude::*;
 
+/// A computed column that is a chain of `+` and `-` over other columns: (name, its terms as
+/// (plus, column)).
+pub(super) type Linear = (String, Vec<(bool, String)>);
+
 /// What a state adds up, by column name.
 pub(super) enum Op {
     /// Σ value per group (named `sum`) and, when named, the count of values present; with a
@@ -78,13 +82,16 @@ enum Task {
         /// the loops visit the present ones only and count them.
         sparse: Option<bool>,
     },
-    /// Σ and count of an integer column over the rows where it is present and `mask` is not.
+    /// Σ and count of an integer column over the rows where it is present and every column
+    /// of `mask` is missing.
     Without {
         column: String,
-        mask: String,
+        mask: Vec<String>,
         sums: Vec<i64>,
         counts: Vec<i64>,
     },
+    /// The rows where every one of the columns is missing.
+    AllMissing { columns: Vec<String>, counts: Vec<i64> },
     /// Σ followers-at-post where known.
     Followers { sums: Vec<f64> },
     /// Of an integer column: Σ of its values where followers-at-post is unknown, and Σ
@@ -109,12 +116,10 @@ enum Task {
 
 /// How an output column comes from the tasks (indexes into them).
 enum Output {
-    /// A Dense sum, less a Without sum when given.
-    Sum {
-        name: String,
-        dense: usize,
-        without: Option<usize>,
-    },
+    /// A sum of terms, each a Dense sum less a Without sum when given, added or subtracted.
+    Sum { name: String, terms: Vec<Term> },
+    /// The rows less an AllMissing count.
+    Present { name: String, missing: usize },
     /// The rows less a Dense missing count, less a Without count when given.
     Count {
         name: String,
@@ -135,6 +140,14 @@ enum Output {
     Own(usize),
 }
 
+/// A term of a sum: a Dense sum (less a Without sum), added when `plus`.
+#[derive(Clone, Copy)]
+struct Term {
+    plus: bool,
+    dense: usize,
+    without: Option<usize>,
+}
+
 /// The states of the posts pass.
 #[derive(Default)]
 pub(super) struct States {
@@ -144,14 +157,24 @@ pub(super) struct States {
 
 impl States {
     /// The loops for `ops` over columns typed as in `schema`; `integral_followers` when every
-    /// follower count of the snapshots is a whole number.
-    pub fn new(ops: Vec<Op>, schema: &Schema, integral_followers: bool) -> Result<Self> {
+    /// follower count of the snapshots is a whole number. A `linear` column (a chain of `+`
+    /// and `-` over columns, rule 3) of integers is not read where its sums are its terms'
+    /// sums: Σ (a + b) over the rows with either is Σ a + Σ b, and over the rows where a
+    /// mask column is present too, each term less its sum where the mask is missing.
+    pub fn new(ops: Vec<Op>, schema: &Schema, integral_followers: bool, linear: &[Linear]) -> Result<Self> {
         let mut states = States {
             tasks: Vec::new(),
             outputs: Vec::new(),
         };
+        let int = |c: &str| schema.get(c) == Some(&DataType::Int64);
+        // a column's terms: its own when it is not linear over integers
+        let terms = |c: &String| -> Vec<(bool, String)> {
+            match linear.iter().find(|(name, _)| name == c) {
+                Some((_, terms)) if terms.iter().all(|(_, t)| int(t)) => terms.clone(),
+                _ => vec![(true, c.clone())],
+            }
+        };
         for op in ops {
-            let int = |c: &str| schema.get(c) == Some(&DataType::Int64);
             match op {
                 Op::Sum {
                     column,
@@ -185,16 +208,43 @@ impl States {
                     mask,
                     filter: None,
                 } if mask.is_none() || int(&column) => {
-                    let dense = states.dense(&column, schema, count.is_some())?;
-                    let without = mask.map(|m| states.without(&column, &m));
+                    let mut parts = terms(&column);
+                    if parts.len() > 1 && count.is_some() && mask.is_some() {
+                        // the count of rows with both sides is not the terms' (it is read whole)
+                        parts = vec![(true, column.clone())];
+                    }
+                    let split = parts.len() > 1;
+                    let mask: Option<Vec<String>> = mask.map(|m| terms(&m).into_iter().map(|(_, c)| c).collect());
+                    let mut sum_terms = Vec::new();
+                    for (plus, c) in &parts {
+                        let dense = states.dense(c, schema, count.is_some() && !split)?;
+                        let without = mask.as_ref().map(|m| states.without(c, m));
+                        sum_terms.push(Term {
+                            plus: *plus,
+                            dense,
+                            without,
+                        });
+                    }
+                    if let Some(name) = count {
+                        if split {
+                            let columns: Vec<String> = parts.iter().map(|(_, c)| c.clone()).collect();
+                            let missing = states.find(
+                                |t| matches!(t, Task::AllMissing { columns: c, .. } if *c == columns),
+                                || Task::AllMissing {
+                                    columns: columns.clone(),
+                                    counts: Vec::new(),
+                                },
+                            );
+                            states.outputs.push(Output::Present { name, missing });
+                        } else {
+                            let Term { dense, without, .. } = sum_terms[0];
+                            states.outputs.push(Output::Count { name, dense, without });
+                        }
+                    }
                     states.outputs.push(Output::Sum {
                         name: sum,
-                        dense,
-                        without,
+                        terms: sum_terms,
                     });
-                    if let Some(name) = count {
-                        states.outputs.push(Output::Count { name, dense, without });
-                    }
                 }
                 Op::AtFollowers { column, num, den } if integral_followers && int(&column) => {
                     let dense = states.dense(&column, schema, false)?;
@@ -286,12 +336,43 @@ impl States {
         Ok(self.tasks.len() - 1)
     }
 
-    fn without(&mut self, column: &str, mask: &str) -> usize {
+    /// The columns the tasks read from a batch.
+    pub fn reads(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for task in &self.tasks {
+            match task {
+                Task::Dense { column, .. } | Task::FollowersWithout { column, .. } => out.push(column),
+                Task::Without { column, mask, .. } => {
+                    out.push(column);
+                    out.extend(mask.iter().map(String::as_str));
+                }
+                Task::AllMissing { columns, .. } => out.extend(columns.iter().map(String::as_str)),
+                Task::Where {
+                    column, filter, mask, ..
+                } => out.extend(
+                    [column.as_deref(), Some(filter.as_str()), mask.as_deref()]
+                        .into_iter()
+                        .flatten(),
+                ),
+                Task::Own(own) => match &own.op {
+                    Op::Sum { column, mask, .. } => {
+                        out.extend([Some(column.as_str()), mask.as_deref()].into_iter().flatten())
+                    }
+                    Op::AtFollowers { column, .. } | Op::MeanAtFollowers { column, .. } => out.push(column),
+                    Op::Rows { filter, .. } => out.push(filter),
+                },
+                Task::Followers { .. } => {}
+            }
+        }
+        out
+    }
+
+    fn without(&mut self, column: &str, mask: &[String]) -> usize {
         self.find(
             |t| matches!(t, Task::Without { column: c, mask: m, .. } if c == column && m == mask),
             || Task::Without {
                 column: column.to_string(),
-                mask: mask.to_string(),
+                mask: mask.to_vec(),
                 sums: Vec::new(),
                 counts: Vec::new(),
             },
@@ -325,22 +406,49 @@ impl States {
         let mut out = Vec::new();
         for output in &self.outputs {
             match output {
-                Output::Sum { name, dense, without } => {
-                    let sums = match (&tasks[*dense], without.map(|w| &tasks[w])) {
-                        (Task::Dense { sums: Sums::Int(s), .. }, Some(Task::Without { sums: w, .. })) => Column::new(
-                            name.into(),
-                            s.iter().zip(w).map(|(a, b)| a.wrapping_sub(*b)).collect::<Vec<_>>(),
-                        ),
-                        (Task::Dense { sums: Sums::Int(s), .. }, None) => Column::new(name.into(), s),
-                        (
-                            Task::Dense {
-                                sums: Sums::Float(s), ..
-                            },
-                            None,
-                        ) => Column::new(name.into(), s),
-                        _ => return Err(Error::Internal(format!("no sum for state '{name}'"))),
+                Output::Sum { name, terms } => {
+                    let no_sum = || Error::Internal(format!("no sum for state '{name}'"));
+                    if let [Term {
+                        plus: true,
+                        dense,
+                        without: None,
+                    }] = terms[..]
+                    {
+                        if let Task::Dense {
+                            sums: Sums::Float(s), ..
+                        } = &tasks[dense]
+                        {
+                            out.push(Column::new(name.into(), s));
+                            continue;
+                        }
+                    }
+                    let mut total = vec![0i64; n];
+                    for term in terms {
+                        let Task::Dense { sums: Sums::Int(s), .. } = &tasks[term.dense] else {
+                            return Err(no_sum());
+                        };
+                        let w = match term.without.map(|w| &tasks[w]) {
+                            Some(Task::Without { sums, .. }) => Some(sums),
+                            Some(_) => return Err(no_sum()),
+                            None => None,
+                        };
+                        for (g, t) in total.iter_mut().enumerate() {
+                            let v = s[g].wrapping_sub(w.map_or(0, |w| w[g]));
+                            *t = if term.plus {
+                                t.wrapping_add(v)
+                            } else {
+                                t.wrapping_sub(v)
+                            };
+                        }
+                    }
+                    out.push(Column::new(name.into(), total));
+                }
+                Output::Present { name, missing } => {
+                    let Task::AllMissing { counts, .. } = &tasks[*missing] else {
+                        return Err(Error::Internal(format!("no count for state '{name}'")));
                     };
-                    out.push(sums);
+                    let present: Vec<i64> = rows.iter().zip(counts).map(|(r, m)| r - m).collect();
+                    out.push(Column::new(name.into(), present));
                 }
                 Output::Count { name, dense, without } => {
                     let Task::Dense {
@@ -413,6 +521,22 @@ pub(super) fn validity(column: &Column) -> Option<Bitmap> {
     bits
 }
 
+/// The rows of a batch where every one of `columns` is missing, as one bitmap (None: no row).
+fn all_missing(batch: &DataFrame, columns: &[String]) -> Result<Option<Bitmap>> {
+    let mut out: Option<Bitmap> = None;
+    for c in columns {
+        let Some(valid) = validity(batch.column(c)?) else {
+            return Ok(None);
+        };
+        let missing = !&valid;
+        out = Some(match out {
+            Some(acc) => &acc & &missing,
+            None => missing,
+        });
+    }
+    Ok(out)
+}
+
 /// The rows of a batch where a Boolean column is true, as one bitmap.
 fn truth(column: &Column) -> Result<Bitmap> {
     let ca = column.as_materialized_series().bool()?.rechunk();
@@ -464,6 +588,7 @@ impl Task {
                 grow(sums, n);
                 grow(counts, n);
             }
+            Task::AllMissing { counts, .. } => grow(counts, n),
             Task::Followers { sums } => grow(sums, n),
             Task::FollowersWithout { values, followers, .. } => {
                 grow(values, n);
@@ -506,13 +631,13 @@ impl Task {
                 sums,
                 counts,
             } => {
-                let Some(mask) = validity(batch.column(mask)?) else {
+                let Some(missing) = all_missing(batch, mask)? else {
                     return Ok(());
                 };
                 let mut offset = 0usize;
                 for arr in batch.column(column)?.as_materialized_series().i64()?.downcast_iter() {
                     let len = arr.len();
-                    let mask_missing = !&mask.clone().sliced(offset, len);
+                    let mask_missing = missing.clone().sliced(offset, len);
                     let rows = match arr.validity().filter(|v| v.unset_bits() > 0) {
                         Some(valid) => valid & &mask_missing,
                         None => mask_missing,
@@ -545,6 +670,11 @@ impl Task {
                 match sums {
                     Sums::Int(s) => filtered(s, counts, values.i64()?, groups, &keep),
                     Sums::Float(s) => filtered(s, counts, values.f64()?, groups, &keep),
+                }
+            }
+            Task::AllMissing { columns, counts } => {
+                if let Some(missing) = all_missing(batch, columns)? {
+                    for_each_set(&missing, |j| counts[groups[j] as usize] += 1);
                 }
             }
             Task::Followers { sums } => {
@@ -895,6 +1025,64 @@ mod tests {
         s.f64().expect("f64").into_no_null_iter().collect()
     }
 
+    /// Sums over a chain `a - b` (rule 3) added up from its terms equal the sums over the
+    /// computed column, which then is not read.
+    #[test]
+    fn linear_columns_add_up_from_their_terms() -> Result<()> {
+        let n = 3_000;
+        let groups: Vec<u32> = numbers(5, n).into_iter().map(|x| (x % 23) as u32).collect();
+        let (a, b, c) = (column(21, n, 3), column(23, n, 4), column(29, n, 5));
+        let l: Vec<Option<i64>> = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| (x.is_some() || y.is_some()).then(|| x.unwrap_or(0) - y.unwrap_or(0)))
+            .collect();
+        let batch = DataFrame::new(
+            n,
+            vec![
+                Column::new("a".into(), &a),
+                Column::new("b".into(), &b),
+                Column::new("c".into(), &c),
+                Column::new("l".into(), &l),
+            ],
+        )?;
+        let sum = |column: &str, name: &str, count: Option<&str>, mask: Option<&str>| Op::Sum {
+            column: column.into(),
+            sum: name.into(),
+            count: count.map(Into::into),
+            mask: mask.map(Into::into),
+            filter: None,
+        };
+        let ops = || {
+            vec![
+                sum("l", "s:l", Some("n:l"), None),
+                sum("l", "r:l", None, Some("c")),
+                sum("c", "r:c", Some("rn:c"), Some("l")),
+                sum("l", "rl:l", Some("rln:l"), Some("l")),
+            ]
+        };
+        let mut rows = vec![0i64; 23];
+        for &g in &groups {
+            rows[g as usize] += 1;
+        }
+        let linear = vec![("l".to_string(), vec![(true, "a".to_string()), (false, "b".to_string())])];
+        let mut split = States::new(ops(), batch.schema(), false, &linear)?;
+        let mut whole = States::new(ops(), batch.schema(), false, &[])?;
+        // the count of a chain with a mask needs the chain itself
+        assert!(split.reads().contains(&"l"));
+        let without_masked: Vec<Op> = ops().into_iter().take(3).collect();
+        assert!(!States::new(without_masked, batch.schema(), false, &linear)?
+            .reads()
+            .contains(&"l"));
+        split.add(&batch, &groups, 23, None, &[])?;
+        whole.add(&batch, &groups, 23, None, &[])?;
+        let (split, whole) = (split.finish(23, &rows)?, whole.finish(23, &rows)?);
+        for name in ["s:l", "n:l", "r:l", "r:c", "rn:c", "rl:l", "rln:l"] {
+            assert_eq!(get(&split, name), get(&whole, name), "{name}");
+        }
+        Ok(())
+    }
+
     #[test]
     fn set_bits_are_visited_in_order_at_any_offset() {
         let bits: Vec<bool> = numbers(7, 300).into_iter().map(|x| x % 3 == 0).collect();
@@ -1014,7 +1202,7 @@ mod tests {
                 filter: "c".into(),
             },
         ];
-        let mut states = States::new(ops, first.schema(), true)?;
+        let mut states = States::new(ops, first.schema(), true, &[])?;
         let g1: Vec<u32> = groups[..half].iter().map(|g| g % 20).collect();
         let mut rows = vec![0i64; 37];
         for &g in &g1 {

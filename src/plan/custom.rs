@@ -116,6 +116,10 @@ pub struct CustomPosts {
     pub computed: Vec<(String, Expr, usize)>,
     /// The computed columns that are conditions (Boolean, false where unknown).
     pub conditions: Vec<String>,
+    /// The computed columns that are a chain of `+` and `-` over plain columns (rule 3), with
+    /// their terms (plus, column): the pass may add such a column's sums up from its terms'
+    /// instead of computing it. Columns that other computed columns read are not listed.
+    pub linear: Vec<(String, Vec<(bool, String)>)>,
     pub states: Vec<CustomState>,
     /// Numeric columns read (coerced like counts).
     pub numeric: Vec<String>,
@@ -203,6 +207,8 @@ pub struct Compiler {
     /// The level of the computed column being built (1 + its computed operands' highest).
     level: usize,
     levels: HashMap<String, usize>,
+    /// Computed columns that other computed columns read.
+    operands: Vec<String>,
 }
 
 fn lit_number(v: f64) -> Expr {
@@ -404,13 +410,20 @@ impl Compiler {
         } else {
             format!("{row:?}")
         };
-        self.computed(key, |me| {
+        let known = self.columns.contains_key(&key);
+        let name = self.computed(key, |me| {
             let saved = me.zero_outside;
             me.zero_outside = zero_outside;
             let expr = me.row(row);
             me.zero_outside = saved;
             expr
-        })
+        });
+        if !known && !self.operands.contains(&name) {
+            if let Some(terms) = linear_terms(row) {
+                self.posts.linear.push((name.clone(), terms));
+            }
+        }
+        name
     }
 
     /// The computed column `build` makes, named once for its `key`.
@@ -440,6 +453,9 @@ impl Compiler {
             return self.row(row);
         }
         let name = self.column_as(row, self.zero_outside);
+        // read by another computed column: it is computed, whatever the states do
+        self.operands.push(name.clone());
+        self.posts.linear.retain(|(l, _)| *l != name);
         let level = self.levels.get(&name).copied().unwrap_or(0);
         self.level = self.level.max(level + 1);
         col(name.as_str())
@@ -565,6 +581,24 @@ fn has_filter(row: &Row) -> bool {
         Row::Neg(a) => has_filter(a),
         Row::Coalesce(parts) => parts.iter().any(has_filter),
     }
+}
+
+/// The terms (plus, column) of a value that is a chain of `+` and `-` over plain columns and
+/// the engagements, or None.
+fn linear_terms(row: &Row) -> Option<Vec<(bool, String)>> {
+    if !matches!(row, Row::Add(..) | Row::Sub(..)) {
+        return None;
+    }
+    let mut terms = Vec::new();
+    chain(row, true, &mut terms);
+    terms
+        .into_iter()
+        .map(|(plus, t)| match t {
+            Row::Column(c) => Some((plus, c.clone())),
+            Row::Eng => Some((plus, crate::exec::ENG.to_string())),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The terms of a chain of `+` and `-` with their signs (`a - (b + c)` is a, -b, -c).
