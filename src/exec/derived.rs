@@ -183,6 +183,38 @@ pub(super) fn rate(eng: &Series, reach: &Column, name: &str) -> Result<Series> {
     Ok(chunked_like::<Float64Type>(name, arr, Some(reach)).into_series())
 }
 
+/// A column's values as doubles, with the rows where it has one.
+fn doubles(column: &Column) -> Result<(Vec<f64>, Bitmap)> {
+    let s = column.as_materialized_series();
+    let mut out = Vec::with_capacity(s.len());
+    match s.dtype() {
+        DataType::Int64 => s
+            .i64()?
+            .downcast_iter()
+            .for_each(|a| out.extend(a.values().iter().map(|&v| v as f64))),
+        DataType::Float64 => s.f64()?.downcast_iter().for_each(|a| out.extend_from_slice(a.values())),
+        _ => {
+            let f = s.cast(&DataType::Float64)?;
+            f.f64()?.downcast_iter().for_each(|a| out.extend_from_slice(a.values()));
+        }
+    }
+    Ok((out, present(column)))
+}
+
+/// num / den for each post (rule 2: null where the denominator is missing or 0, or the
+/// numerator missing), as `exec::ratio` computes it in polars, in one loop.
+pub(super) fn quotient(num: &Column, den: &Column, name: &str) -> Result<Series> {
+    let ((mut values, has_num), (d, has_den)) = (doubles(num)?, doubles(den)?);
+    let nonzero: Bitmap = d.iter().map(|v| *v != 0.0).collect();
+    for (v, d) in values.iter_mut().zip(&d) {
+        *v /= d;
+    }
+    let valid = &(&has_num & &has_den) & &nonzero;
+    let validity = (valid.unset_bits() > 0).then_some(valid);
+    let arr = PrimitiveArray::<f64>::from_vec(values).with_validity(validity);
+    Ok(chunked_like::<Float64Type>(name, arr, Some(num)).into_series())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,6 +255,12 @@ mod tests {
 
         let rates = rate(&eng, df.column("reach")?, "r")?;
         assert_eq!(values(&rates), vec![Some(10.0), None, None, None]);
+
+        // rule 2: null for a missing or zero denominator, or a missing numerator
+        let q = quotient(df.column("clicks")?, df.column("reach")?, "q")?;
+        assert_eq!(values(&q), vec![Some(10.0), None, None, None]);
+        let q = quotient(df.column("reactions")?, df.column("clicks")?, "q")?;
+        assert_eq!(values(&q), vec![Some(0.1), Some(0.1), None, None]);
         Ok(())
     }
 }

@@ -75,21 +75,20 @@ pub(super) fn repeated_error(
 }
 
 /// The smallest present value of a count column, or, when no value is negative, a number that
-/// is not negative either. The whole values buffer is scanned first, the slots under nulls
-/// with it (one SIMD pass); only when that goes below zero does the minimum over the present
-/// values decide.
-fn lower_bound<T>(ca: &ChunkedArray<T>) -> Option<T::Native>
+/// is not negative either. The sign bits of the whole values buffer are or-ed first, the slots
+/// under nulls with them (one vectorised pass, memory-bound); only when one is set does the
+/// minimum over the present values decide.
+fn lower_bound<T>(ca: &ChunkedArray<T>, bits: impl Fn(T::Native) -> u64) -> Option<T::Native>
 where
     T: PolarsNumericType,
     ChunkedArray<T>: ChunkAgg<T::Native>,
 {
-    let raw = ChunkedArray::<T>::from_chunk_iter(
-        ca.name().clone(),
-        ca.downcast_iter().map(|a| a.clone().with_validity(None)),
-    )
-    .min();
-    if raw.is_none_or(|m| m >= T::Native::default()) {
-        raw
+    let signs = ca
+        .downcast_iter()
+        .map(|a| a.values().iter().fold(0u64, |acc, &v| acc | bits(v)))
+        .fold(0u64, |a, b| a | b);
+    if signs >> 63 == 0 {
+        Some(T::Native::default())
     } else {
         ca.min()
     }
@@ -130,6 +129,10 @@ fn prepare(pp: &PostsPlan, mut batch: DataFrame) -> Result<DataFrame> {
             batch.with_column(rate.into_column())?;
         }
         batch.with_column(eng.into_column())?;
+    }
+    for (name, num, den) in &pp.custom.quotients {
+        let q = derived::quotient(batch.column(num)?, batch.column(den)?, name)?;
+        batch.with_column(q.into_column())?;
     }
     if pp.custom.computed.is_empty() {
         return Ok(batch);
@@ -344,8 +347,8 @@ impl PostsPass {
             // on the typed array (SIMD, no conversion)
             let values = batch.column(c)?.as_materialized_series();
             let m = match values.dtype() {
-                DataType::Int64 => lower_bound(values.i64()?).map(|v| v as f64),
-                _ => lower_bound(values.f64()?),
+                DataType::Int64 => lower_bound(values.i64()?, |v| v as u64).map(|v| v as f64),
+                _ => lower_bound(values.f64()?, f64::to_bits),
             };
             if let Some(m) = m {
                 *min = min.min(m);

@@ -120,6 +120,9 @@ pub struct CustomPosts {
     /// their terms (plus, column): the pass may add such a column's sums up from its terms'
     /// instead of computing it. Columns that other computed columns read are not listed.
     pub linear: Vec<(String, Vec<(bool, String)>)>,
+    /// Computed columns that are one plain column over another (name, numerator, denominator;
+    /// rule 2), computed by a kernel before the expressions' levels.
+    pub quotients: Vec<(String, String, String)>,
     pub states: Vec<CustomState>,
     /// Numeric columns read (coerced like counts).
     pub numeric: Vec<String>,
@@ -394,22 +397,26 @@ impl Compiler {
     /// A plain column or the engagements are their own column; another value is a computed
     /// column, shared by equal values (filters give 0 or null outside by `zero_outside`).
     fn column_as(&mut self, row: &Row, zero_outside: bool) -> String {
-        match row {
-            Row::Column(c) => {
-                self.numeric(c);
-                return c.clone();
-            }
-            Row::Eng => {
-                self.posts.eng = true;
-                return crate::exec::ENG.to_string();
-            }
-            _ => {}
+        if let Some(c) = self.plain_value(row) {
+            return c;
         }
         let key = if has_filter(row) {
             format!("{zero_outside} {row:?}")
         } else {
             format!("{row:?}")
         };
+        if let Row::Div(a, b) = row {
+            if let (Some(x), Some(y)) = (self.plain_value(a), self.plain_value(b)) {
+                if let Some(name) = self.columns.get(&key) {
+                    return name.clone();
+                }
+                let name = format!("__k{}", self.columns.len());
+                self.posts.quotients.push((name.clone(), x, y));
+                self.columns.insert(key, name.clone());
+                self.levels.insert(name.clone(), 0);
+                return name;
+            }
+        }
         let known = self.columns.contains_key(&key);
         let name = self.computed(key, |me| {
             let saved = me.zero_outside;
@@ -424,6 +431,21 @@ impl Compiler {
             }
         }
         name
+    }
+
+    /// The column of a plain column or of the engagements (registered as read), else None.
+    fn plain_value(&mut self, row: &Row) -> Option<String> {
+        match row {
+            Row::Column(c) => {
+                self.numeric(c);
+                Some(c.clone())
+            }
+            Row::Eng => {
+                self.posts.eng = true;
+                Some(crate::exec::ENG.to_string())
+            }
+            _ => None,
+        }
     }
 
     /// The computed column `build` makes, named once for its `key`.
