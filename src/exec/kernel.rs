@@ -155,7 +155,7 @@ pub(super) fn repeated_ids(
     let candidates = match candidates {
         Some(c) => c,
         None => {
-            found = repeated_hashes(&[super::pass::id_hashes(column, state)?]);
+            found = repeated_hashes(&[split_hashes(&super::pass::id_hashes(column, state)?)]);
             &found
         }
     };
@@ -177,25 +177,26 @@ pub(super) fn repeated_ids(
     Ok((extra, repeated.iter().take(3).map(|(v, _)| (*v).to_string()).collect()))
 }
 
-/// Hashes that occur more than once: each batch is split by the hashes' top bits (batches in
-/// parallel), then each part's set, which stays in cache, is checked on its own (in parallel).
-pub(super) fn repeated_hashes(hashes: &[Vec<u64>]) -> PlHashSet<u64> {
-    const BITS: u32 = 8;
-    let parts = 1usize << BITS;
+/// The top bits that split hashes into parts for `repeated_hashes`.
+const PART_BITS: u32 = 8;
+
+/// A batch's hashes split by their top bits (see `repeated_hashes`).
+pub(super) fn split_hashes(batch: &[u64]) -> Vec<Vec<u64>> {
+    let parts = 1usize << PART_BITS;
+    let mut out: Vec<Vec<u64>> = (0..parts)
+        .map(|_| Vec::with_capacity(batch.len() / parts + batch.len() / (4 * parts)))
+        .collect();
+    for &h in batch {
+        out[(h >> (64 - PART_BITS)) as usize].push(h);
+    }
+    out
+}
+
+/// Hashes that occur more than once, from batches split by `split_hashes`: each part's set,
+/// which stays in cache, is checked on its own (in parallel).
+pub(super) fn repeated_hashes(split: &[Vec<Vec<u64>>]) -> PlHashSet<u64> {
     THREAD_POOL.install(|| {
-        let split: Vec<Vec<Vec<u64>>> = hashes
-            .par_iter()
-            .map(|batch| {
-                let mut out: Vec<Vec<u64>> = (0..parts)
-                    .map(|_| Vec::with_capacity(batch.len() / parts + batch.len() / (4 * parts)))
-                    .collect();
-                for &h in batch {
-                    out[(h >> (64 - BITS)) as usize].push(h);
-                }
-                out
-            })
-            .collect();
-        (0..parts)
+        (0..1usize << PART_BITS)
             .into_par_iter()
             .flat_map_iter(|b| {
                 let total = split.iter().map(|p| p[b].len()).sum();

@@ -691,12 +691,12 @@ pub fn repeated_rows(column: &Column) -> Result<u64> {
     let ca = s.str()?;
     let n = ca.len();
     // hashed in parallel pieces: a reader meets a whole file at once
-    let hashes: Vec<Vec<u64>> = polars_core::runtime::THREAD_POOL.install(|| {
+    let hashes: Vec<Vec<Vec<u64>>> = polars_core::runtime::THREAD_POOL.install(|| {
         (0..n.div_ceil(PIECE))
             .into_par_iter()
             .map(|k| {
                 let piece = ca.slice((k * PIECE) as i64, PIECE.min(n - k * PIECE));
-                pass::id_hashes(&piece.into_series().into_column(), &state)
+                pass::id_hashes(&piece.into_series().into_column(), &state).map(|h| kernel::split_hashes(&h))
             })
             .collect::<Result<_>>()
     })?;

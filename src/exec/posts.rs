@@ -324,7 +324,7 @@ struct PostsPass {
     no_fap: Vec<i64>,
     delivered: Vec<i64>,
     read: u64,
-    id: Option<(String, PlRandomState, Vec<Vec<u64>>)>,
+    id: Option<(String, PlRandomState, Vec<Vec<Vec<u64>>>)>,
     /// Smallest value of each count column that must not be negative.
     mins: Vec<(String, f64)>,
     currencies: Option<BTreeSet<String>>,
@@ -341,7 +341,7 @@ impl PostsPass {
         batch: &DataFrame,
         mins: &mut [(String, f64)],
         currencies: &mut Option<BTreeSet<String>>,
-        id: &mut Option<(String, PlRandomState, Vec<Vec<u64>>)>,
+        id: &mut Option<(String, PlRandomState, Vec<Vec<Vec<u64>>>)>,
     ) -> Result<()> {
         for (c, min) in mins.iter_mut() {
             // on the typed array (SIMD, no conversion)
@@ -364,7 +364,11 @@ impl PostsPass {
             }
         }
         if let Some((id, state, hashes)) = id {
-            hashes.push(pass::id_hashes(batch.column(id.as_str())?, state)?);
+            // split now, beside the grouping, so that the check at the end only looks up
+            hashes.push(kernel::split_hashes(&pass::id_hashes(
+                batch.column(id.as_str())?,
+                state,
+            )?));
         }
         Ok(())
     }
