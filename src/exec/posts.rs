@@ -306,6 +306,9 @@ fn encode(dicts: &mut [Dict], names: &[String], frame: &DataFrame, only: &[usize
     Ok(codes)
 }
 
+/// The repeat check's id column, hash state, and each batch's hashes split into parts.
+type IdCheck = (String, PlRandomState, Vec<Vec<Vec<u64>>>);
+
 /// A batch's followers-at-post (NaN where unknown) and the rows where it is unknown.
 type AtPost = (Vec<f64>, Vec<u32>);
 
@@ -324,7 +327,7 @@ struct PostsPass {
     no_fap: Vec<i64>,
     delivered: Vec<i64>,
     read: u64,
-    id: Option<(String, PlRandomState, Vec<Vec<Vec<u64>>>)>,
+    id: Option<IdCheck>,
     /// Smallest value of each count column that must not be negative.
     mins: Vec<(String, f64)>,
     currencies: Option<BTreeSet<String>>,
@@ -341,7 +344,7 @@ impl PostsPass {
         batch: &DataFrame,
         mins: &mut [(String, f64)],
         currencies: &mut Option<BTreeSet<String>>,
-        id: &mut Option<(String, PlRandomState, Vec<Vec<Vec<u64>>>)>,
+        id: &mut Option<IdCheck>,
     ) -> Result<()> {
         for (c, min) in mins.iter_mut() {
             // on the typed array (SIMD, no conversion)
