@@ -183,8 +183,8 @@ pub(super) fn rate(eng: &Series, reach: &Column, name: &str) -> Result<Series> {
     Ok(chunked_like::<Float64Type>(name, arr, Some(reach)).into_series())
 }
 
-/// A column's values as doubles, with the rows where it has one.
-fn doubles(column: &Column) -> Result<(Vec<f64>, Bitmap)> {
+/// A column's values as doubles, chunk by chunk.
+fn doubles(column: &Column) -> Result<Vec<f64>> {
     let s = column.as_materialized_series();
     let mut out = Vec::with_capacity(s.len());
     match s.dtype() {
@@ -198,21 +198,36 @@ fn doubles(column: &Column) -> Result<(Vec<f64>, Bitmap)> {
             f.f64()?.downcast_iter().for_each(|a| out.extend_from_slice(a.values()));
         }
     }
-    Ok((out, present(column)))
+    Ok(out)
 }
 
-/// num / den for each post (rule 2: null where the denominator is missing or 0, or the
-/// numerator missing), as `exec::ratio` computes it in polars, in one loop.
-pub(super) fn quotient(num: &Column, den: &Column, name: &str) -> Result<Series> {
-    let ((mut values, has_num), (d, has_den)) = (doubles(num)?, doubles(den)?);
-    let nonzero: Bitmap = d.iter().map(|v| *v != 0.0).collect();
-    for (v, d) in values.iter_mut().zip(&d) {
-        *v /= d;
+/// num / den for each post, for each (name, num, den) (rule 2: null where the denominator is
+/// missing or 0, or the numerator missing), as `exec::ratio` computes it in polars. Each
+/// denominator is read once for the quotients over it.
+pub(super) fn quotients(batch: &DataFrame, quotients: &[(String, String, String)]) -> Result<Vec<Series>> {
+    let mut out = Vec::with_capacity(quotients.len());
+    let mut den: Option<(&str, Vec<f64>, Bitmap)> = None;
+    for (name, num, d) in quotients {
+        if den.as_ref().is_none_or(|(name, ..)| name != d) {
+            let column = batch.column(d)?;
+            let values = doubles(column)?;
+            let nonzero: Bitmap = values.iter().map(|v| *v != 0.0).collect();
+            den = Some((d.as_str(), values, &present(column) & &nonzero));
+        }
+        let Some((_, d, usable)) = &den else {
+            continue;
+        };
+        let column = batch.column(num)?;
+        let mut values = doubles(column)?;
+        for (v, d) in values.iter_mut().zip(d) {
+            *v /= d;
+        }
+        let valid = &present(column) & usable;
+        let validity = (valid.unset_bits() > 0).then_some(valid);
+        let arr = PrimitiveArray::<f64>::from_vec(values).with_validity(validity);
+        out.push(chunked_like::<Float64Type>(name, arr, Some(column)).into_series());
     }
-    let valid = &(&has_num & &has_den) & &nonzero;
-    let validity = (valid.unset_bits() > 0).then_some(valid);
-    let arr = PrimitiveArray::<f64>::from_vec(values).with_validity(validity);
-    Ok(chunked_like::<Float64Type>(name, arr, Some(num)).into_series())
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -257,10 +272,14 @@ mod tests {
         assert_eq!(values(&rates), vec![Some(10.0), None, None, None]);
 
         // rule 2: null for a missing or zero denominator, or a missing numerator
-        let q = quotient(df.column("clicks")?, df.column("reach")?, "q")?;
-        assert_eq!(values(&q), vec![Some(10.0), None, None, None]);
-        let q = quotient(df.column("reactions")?, df.column("clicks")?, "q")?;
-        assert_eq!(values(&q), vec![Some(0.1), Some(0.1), None, None]);
+        let q = |n: &str, d: &str| (n.to_string(), n.to_string(), d.to_string());
+        let qs = quotients(
+            &df,
+            &[q("clicks", "reach"), q("likes", "reach"), q("reactions", "clicks")],
+        )?;
+        assert_eq!(values(&qs[0]), vec![Some(10.0), None, None, None]);
+        assert_eq!(values(&qs[1]), vec![Some(0.1), None, None, None]);
+        assert_eq!(values(&qs[2]), vec![Some(0.1), Some(0.1), None, None]);
         Ok(())
     }
 }

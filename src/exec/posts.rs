@@ -130,8 +130,7 @@ fn prepare(pp: &PostsPlan, mut batch: DataFrame) -> Result<DataFrame> {
         }
         batch.with_column(eng.into_column())?;
     }
-    for (name, num, den) in &pp.custom.quotients {
-        let q = derived::quotient(batch.column(num)?, batch.column(den)?, name)?;
+    for q in derived::quotients(&batch, &pp.custom.quotients)? {
         batch.with_column(q.into_column())?;
     }
     if pp.custom.computed.is_empty() {

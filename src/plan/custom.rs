@@ -411,7 +411,10 @@ impl Compiler {
                     return name.clone();
                 }
                 let name = format!("__k{}", self.columns.len());
-                self.posts.quotients.push((name.clone(), x, y));
+                // by denominator, so that the kernel reads each one once
+                let at = self.posts.quotients.iter().rposition(|(_, _, d)| *d == y);
+                let at = at.map_or(self.posts.quotients.len(), |i| i + 1);
+                self.posts.quotients.insert(at, (name.clone(), x, y));
                 self.columns.insert(key, name.clone());
                 self.levels.insert(name.clone(), 0);
                 return name;
