@@ -375,7 +375,8 @@ impl PostsPass {
         Ok(())
     }
 
-    fn add(&mut self, batch: DataFrame) -> Result<()> {
+    /// Adds a batch as read; `pp` prepares it (see `prepare`) beside the checks and the grouping.
+    fn add(&mut self, batch: DataFrame, pp: &PostsPlan) -> Result<()> {
         let n = batch.height();
         if n == 0 {
             return Ok(());
@@ -437,10 +438,15 @@ impl PostsPass {
             }
             Ok((groups, ng, fap))
         };
-        let (checked, grouped) =
-            THREAD_POOL.install(|| rayon::join(|| Self::check(&batch, mins, currencies, id), grouped));
+        let (checked, (grouped, prepared)) = THREAD_POOL.install(|| {
+            rayon::join(
+                || Self::check(&batch, mins, currencies, id),
+                || rayon::join(grouped, || prepare(pp, batch.clone())),
+            )
+        });
         checked?;
         let (groups, ng, fap) = grouped?;
+        let batch = prepared?;
         let (fap, unknown) = match &fap {
             Some((fap, unknown)) => (Some(fap.as_slice()), unknown.as_slice()),
             None => (None, &[][..]),
@@ -540,8 +546,8 @@ pub(super) fn states(
     // first one starts now, while the pass's lookups are built.
     let reads_slices = slices.filter(|_| plan.dedupe == Dedupe::Error);
     let read_slice = |(offset, len): (i64, usize)| {
-        let (lf, pp) = (lf.clone(), Arc::clone(&read_pp));
-        std::thread::spawn(move || prepare(&pp, collect(lf.slice(offset, len as IdxSize))?))
+        let lf = lf.clone();
+        std::thread::spawn(move || collect(lf.slice(offset, len as IdxSize)))
     };
     let mut pending = reads_slices.and_then(|s| s.first()).map(|&s| read_slice(s));
 
@@ -663,7 +669,7 @@ pub(super) fn states(
                 if let Some(&next) = slices.get(i + 1) {
                     pending = Some(read_slice(next));
                 }
-                pass.add(batch)?;
+                pass.add(batch, &read_pp)?;
             }
             pass
         }
@@ -679,7 +685,7 @@ pub(super) fn states(
                 if pass.error.is_some() {
                     return Ok(true);
                 }
-                if let Err(e) = prepare(&pp, batch).and_then(|batch| pass.add(batch)) {
+                if let Err(e) = pass.add(batch, &pp) {
                     pass.error = Some(e);
                     return Ok(true);
                 }
