@@ -3,7 +3,7 @@
 
 use super::kernel::FollowerIndex;
 use super::pass::{self, Dict, Pairs};
-use super::{align_as_text, period_of, read_columns, RowAccount, ALL};
+use super::{align_as_text, read_columns, RowAccount, ALL};
 use crate::error::{Error, Result};
 use crate::ingest;
 use crate::plan::{AccountsPlan, Dedupe, Plan, PERIOD};
@@ -129,10 +129,7 @@ impl Snapshots {
             by.push(DATE.to_string());
             lf = lf.sort(by, SortMultipleOptions::default().with_maintain_order(true));
         }
-        if plan.every.is_some() {
-            lf = lf.with_column(period_of(col(DATE), plan).alias(PERIOD));
-        }
-        let df = lf.collect()?;
+        let df = super::with_period(lf.collect()?, DATE, plan)?;
         Ok(Self {
             df,
             key: plan.account_key.clone(),

@@ -2,10 +2,10 @@
 //! by the table's own columns (account, campaign, or the platform its source matches).
 
 use super::traffic::match_platforms;
-use super::{period_of, read_timed, RowAccount, ALL};
+use super::{read_timed, with_period, RowAccount, ALL};
 use crate::error::Result;
 use crate::ingest;
-use crate::plan::{EventsPlan, Plan, PERIOD};
+use crate::plan::{EventsPlan, Plan};
 use crate::sources::SourceTable;
 use polars::prelude::*;
 
@@ -60,10 +60,7 @@ pub(super) fn states(
         let (platform, _, _) = match_platforms(df.column("source")?, &SourceTable::new(&plan.sources))?;
         df.with_column(platform.into_column())?;
     }
-    let mut lf = df.lazy();
-    if plan.every.is_some() {
-        lf = lf.with_column(period_of(col(DAY), plan).alias(PERIOD));
-    }
+    let mut lf = with_period(df, DAY, plan)?.lazy();
     if keys.iter().any(|k| k == ALL) {
         lf = lf.with_column(lit(true).alias(ALL));
     }

@@ -164,11 +164,20 @@ fn output_keys(plan: &Plan) -> Vec<String> {
     keys
 }
 
-fn period_of(day: Expr, plan: &Plan) -> Expr {
-    match plan.every {
-        Some(e) => day.dt().truncate(lit(e.truncate_interval())),
-        None => lit(NULL).cast(DataType::Date),
-    }
+/// `df` with each row's period start (`PERIOD`, a date) from its `day` column (dates): each
+/// distinct day is truncated once (polars' `dt.truncate` works row by row through calendar
+/// arithmetic).
+fn with_period(mut df: DataFrame, day: &str, plan: &Plan) -> Result<DataFrame> {
+    let Some(every) = plan.every else {
+        return Ok(df);
+    };
+    let days = pass::days(df.column(day)?)?;
+    let mut periods = pass::Periods::new(every);
+    let codes = periods.encode(&days);
+    let starts: Int32Chunked = codes.iter().map(|&c| periods.starts[c as usize]).collect();
+    let starts = starts.into_series().cast(&DataType::Date)?.with_name(PERIOD.into());
+    df.with_column(starts.into_column())?;
+    Ok(df)
 }
 
 /// The tables of a run, as the caller handed them over.

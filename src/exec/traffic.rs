@@ -2,10 +2,10 @@
 //! website traffic states at the output grain.
 
 use super::pass;
-use super::{period_of, read_timed, RowAccount, ALL};
+use super::{read_timed, with_period, RowAccount, ALL};
 use crate::error::{Error, Result};
 use crate::ingest;
-use crate::plan::{Plan, TrafficPlan, PERIOD};
+use crate::plan::{Plan, TrafficPlan};
 use crate::sources::SourceTable;
 use polars::prelude::*;
 
@@ -95,10 +95,7 @@ pub(super) fn states(
         }
     }
 
-    let mut lf = df.lazy();
-    if plan.every.is_some() {
-        lf = lf.with_column(period_of(col("date"), plan).alias(PERIOD));
-    }
+    let mut lf = with_period(df, "date", plan)?.lazy();
     if keys.iter().any(|k| k == ALL) {
         lf = lf.with_column(lit(true).alias(ALL));
     }

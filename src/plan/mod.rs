@@ -49,17 +49,6 @@ impl Every {
             )),
         }
     }
-
-    /// The polars `truncate` interval that starts this period on a Date.
-    pub fn truncate_interval(self) -> &'static str {
-        match self {
-            Self::Day => "1d",
-            Self::Week => "1w",
-            Self::Month => "1mo",
-            Self::Quarter => "3mo",
-            Self::Year => "1y",
-        }
-    }
 }
 
 /// What to do with repeated `post_id`s (and repeated account snapshots of one day).
