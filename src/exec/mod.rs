@@ -700,7 +700,7 @@ pub fn repeated_rows(column: &Column) -> Result<u64> {
     let ca = s.str()?;
     let n = ca.len();
     // hashed in parallel pieces: a reader meets a whole file at once
-    let hashes: Vec<kernel::SplitHashes> = polars_core::runtime::THREAD_POOL.install(|| {
+    let hashes: Vec<Vec<Vec<u64>>> = polars_core::runtime::THREAD_POOL.install(|| {
         (0..n.div_ceil(PIECE))
             .into_par_iter()
             .map(|k| {

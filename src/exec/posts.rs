@@ -306,7 +306,7 @@ fn encode(dicts: &mut [Dict], names: &[String], frame: &DataFrame, only: &[usize
 }
 
 /// The repeat check's id column, hash state, and each batch's hashes split into parts.
-type IdCheck = (String, PlRandomState, Vec<kernel::SplitHashes>);
+type IdCheck = (String, PlRandomState, Vec<Vec<Vec<u64>>>);
 
 /// A batch's followers-at-post (NaN where unknown) and the rows where it is unknown.
 type AtPost = (Vec<f64>, Vec<u32>);
