@@ -378,6 +378,24 @@ mod tests {
     }
 
     #[test]
+    fn repeated_hashes_are_found_within_and_across_batches() {
+        // hashes spread over every part, a few of them repeated
+        let spread = |i: u64| i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let first: Vec<u64> = (0..5_000).map(spread).chain([spread(7), spread(7)]).collect();
+        let second: Vec<u64> = (4_990..9_000).map(spread).collect();
+        let split = [split_hashes(&first), split_hashes(&second)];
+        assert_eq!(split[0].iter().map(Vec::len).sum::<usize>(), first.len());
+        for (b, part) in split[0].iter().enumerate() {
+            assert!(part.iter().all(|h| (h >> (64 - PART_BITS)) as usize == b));
+        }
+        let mut got: Vec<u64> = repeated_hashes(&split).into_iter().collect();
+        got.sort_unstable();
+        let mut want: Vec<u64> = (4_990..5_000).map(spread).chain([spread(7)]).collect();
+        want.sort_unstable();
+        assert_eq!(got, want);
+    }
+
+    #[test]
     fn repeated_ids_are_found_and_nulls_are_not_repeats() -> Result<()> {
         let ids = Column::new(
             "post_id".into(),
