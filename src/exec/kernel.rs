@@ -182,14 +182,26 @@ const PART_BITS: u32 = 8;
 
 /// A batch's hashes split by their top bits (see `repeated_hashes`).
 pub(super) fn split_hashes(batch: &[u64]) -> Vec<Vec<u64>> {
-    let parts = 1usize << PART_BITS;
-    let mut out: Vec<Vec<u64>> = (0..parts)
-        .map(|_| Vec::with_capacity(batch.len() / parts + batch.len() / (4 * parts)))
-        .collect();
+    let mut out = hash_parts(batch.len());
     for &h in batch {
         out[(h >> (64 - PART_BITS)) as usize].push(h);
     }
     out
+}
+
+/// The hashes of a batch's ids (`pass::id_hashes`), split as by `split_hashes`.
+pub(super) fn split_id_hashes(column: &Column, state: &PlRandomState) -> Result<Vec<Vec<u64>>> {
+    let mut out = hash_parts(column.len());
+    super::pass::for_each_id_hash(column, state, |h| out[(h >> (64 - PART_BITS)) as usize].push(h))?;
+    Ok(out)
+}
+
+/// Empty parts for about `n` hashes.
+fn hash_parts(n: usize) -> Vec<Vec<u64>> {
+    let parts = 1usize << PART_BITS;
+    (0..parts)
+        .map(|_| Vec::with_capacity(n / parts + n / (4 * parts)))
+        .collect()
 }
 
 /// Hashes that occur more than once, from batches split by `split_hashes`: each part's set,

@@ -410,7 +410,15 @@ pub(super) fn days(column: &Column) -> Result<Vec<i32>> {
     let s = column.as_materialized_series().to_physical_repr();
     let mut out = Vec::with_capacity(s.len());
     for arr in s.i32()?.downcast_iter() {
-        out.extend(arr.iter().map(|v| v.copied().unwrap_or(NO_DAY)));
+        match arr.validity().filter(|v| v.unset_bits() > 0) {
+            Some(valid) => out.extend(
+                arr.values()
+                    .iter()
+                    .zip(valid.iter())
+                    .map(|(&d, present)| if present { d } else { NO_DAY }),
+            ),
+            None => out.extend_from_slice(arr.values()),
+        }
     }
     Ok(out)
 }
@@ -419,18 +427,24 @@ pub(super) fn days(column: &Column) -> Result<Vec<i32>> {
 /// Ids of up to 12 bytes are hashed through their Arrow view (one integer), longer ones
 /// through their bytes; equal ids always take the same path.
 pub(super) fn id_hashes(column: &Column, state: &PlRandomState) -> Result<Vec<u64>> {
+    let mut out = Vec::with_capacity(column.len());
+    for_each_id_hash(column, state, |h| out.push(h))?;
+    Ok(out)
+}
+
+/// Calls `f` with the hash of each non-null id of a batch, in row order (as `id_hashes`).
+pub(super) fn for_each_id_hash(column: &Column, state: &PlRandomState, mut f: impl FnMut(u64)) -> Result<()> {
     let s = column.as_materialized_series().cast(&DataType::String)?;
-    let mut out = Vec::with_capacity(s.len());
     for arr in s.str()?.downcast_iter() {
-        let valid = arr.validity();
+        let valid = arr.validity().filter(|v| v.unset_bits() > 0);
         for j in 0..arr.len() {
             if valid.is_some_and(|v| !v.get_bit(j)) {
                 continue;
             }
-            out.push(id_hash(arr, j, state));
+            f(id_hash(arr, j, state));
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The hash of a text array's value at `j`, as `id_hashes` computes it.

@@ -367,10 +367,7 @@ impl PostsPass {
         }
         if let Some((id, state, hashes)) = id {
             // split now, beside the grouping, so that the check at the end only looks up
-            hashes.push(kernel::split_hashes(&pass::id_hashes(
-                batch.column(id.as_str())?,
-                state,
-            )?));
+            hashes.push(kernel::split_id_hashes(batch.column(id.as_str())?, state)?);
         }
         Ok(())
     }
