@@ -14,9 +14,14 @@ snapshots start after their first posts, posts with zero reach, and scattered nu
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
-import numpy as np
 import polars as pl
+
+if TYPE_CHECKING:
+    # imported where used: numpy starts its BLAS threads on import, and they spin for a while
+    # on a machine that `import socialkpi` shares with its computations
+    import numpy as np
 
 PLATFORMS = ["instagram", "facebook", "tiktok", "youtube", "linkedin", "x"]
 CONTENT_TYPES = ["image", "video", "reel", "carousel", "story", "text"]
@@ -24,6 +29,8 @@ TIERS = [(0, "nano"), (10_000, "micro"), (100_000, "mid"), (1_000_000, "macro")]
 
 
 def _tier(followers: np.ndarray) -> np.ndarray:
+    import numpy as np
+
     out = np.full(followers.shape, TIERS[0][1], dtype=object)
     for floor, name in TIERS[1:]:
         out[followers >= floor] = name
@@ -56,6 +63,8 @@ def sample(
     tuple of polars.DataFrame
         ``posts`` (one row per post) and ``accounts`` (one row per account per day).
     """
+    import numpy as np
+
     rng = np.random.default_rng(seed)
     ids = np.array([f"acct_{i:05d}" for i in range(n_accounts)])
     platform = np.array(PLATFORMS)[np.arange(n_accounts) % len(PLATFORMS)]
@@ -176,6 +185,8 @@ def funnel(
     >>> contracts.columns
     ['account_id', 'platform', 'start', 'end', 'posts_agreed', 'fee']
     """
+    import numpy as np
+
     rng = np.random.default_rng(seed)
     frame = pl.scan_parquet(posts) if isinstance(posts, str) else posts.lazy()
     accounts = frame.select("account_id", "platform").unique().sort("account_id").collect()
