@@ -631,24 +631,9 @@ impl Task {
                 sums,
                 counts,
             } => {
-                let Some(missing) = all_missing(batch, mask)? else {
-                    return Ok(());
-                };
-                let mut offset = 0usize;
-                for arr in batch.column(column)?.as_materialized_series().i64()?.downcast_iter() {
-                    let len = arr.len();
-                    let mask_missing = missing.clone().sliced(offset, len);
-                    let rows = match arr.validity().filter(|v| v.unset_bits() > 0) {
-                        Some(valid) => valid & &mask_missing,
-                        None => mask_missing,
-                    };
-                    let (values, gs) = (arr.values().as_slice(), &groups[offset..offset + len]);
-                    for_each_set(&rows, |j| {
-                        let g = gs[j] as usize;
-                        sums[g] += values[j];
-                        counts[g] += 1;
-                    });
-                    offset += len;
+                if let Some(missing) = all_missing(batch, mask)? {
+                    let values = batch.column(column)?.as_materialized_series();
+                    filtered(sums, counts, values.i64()?, groups, &missing);
                 }
             }
             Task::Where {
@@ -766,7 +751,8 @@ fn dense<T: NumericNative>(
     }
 }
 
-/// Adds a batch's present values at the rows of `keep` into per-group sums and counts them.
+/// Adds a batch's present values at the rows of `keep` into per-group sums and counts them
+/// (a `where` condition's rows, or the rows where a mask is missing).
 fn filtered<T: NumericNative>(
     sums: &mut [T],
     counts: &mut [i64],
