@@ -143,7 +143,7 @@ impl WindowIndex {
 // ---- repeated ids -----------------------------------------------------------------------
 
 /// Rows whose id repeats an earlier row's, and up to three repeated ids (nulls never repeat).
-/// `candidates` are the hashes (`pass::id_hashes` with `state`) seen more than once when a
+/// `candidates` are the hashes (`split_id_hashes` with `state`) seen more than once when a
 /// pass already knows them; otherwise they are found here. An equal hash may be a collision:
 /// only the real values behind the candidates count.
 pub(super) fn repeated_ids(
@@ -155,7 +155,7 @@ pub(super) fn repeated_ids(
     let candidates = match candidates {
         Some(c) => c,
         None => {
-            found = repeated_hashes(&[split_hashes(&super::pass::id_hashes(column, state)?)]);
+            found = repeated_hashes(&[split_id_hashes(column, state)?]);
             &found
         }
     };
@@ -180,19 +180,25 @@ pub(super) fn repeated_ids(
 /// The top bits that split hashes into parts for `repeated_hashes`.
 const PART_BITS: u32 = 8;
 
+/// The part of a hash: its top bits.
+fn part(h: u64) -> usize {
+    (h >> (64 - PART_BITS)) as usize
+}
+
 /// A batch's hashes split by their top bits (see `repeated_hashes`).
-pub(super) fn split_hashes(batch: &[u64]) -> Vec<Vec<u64>> {
+#[cfg(test)]
+fn split_hashes(batch: &[u64]) -> Vec<Vec<u64>> {
     let mut out = hash_parts(batch.len());
     for &h in batch {
-        out[(h >> (64 - PART_BITS)) as usize].push(h);
+        out[part(h)].push(h);
     }
     out
 }
 
-/// The hashes of a batch's ids (`pass::id_hashes`), split as by `split_hashes`.
+/// The hashes of a batch's non-null ids (see `pass::id_hash`), split by their top bits.
 pub(super) fn split_id_hashes(column: &Column, state: &PlRandomState) -> Result<Vec<Vec<u64>>> {
     let mut out = hash_parts(column.len());
-    super::pass::for_each_id_hash(column, state, |h| out[(h >> (64 - PART_BITS)) as usize].push(h))?;
+    super::pass::for_each_id_hash(column, state, |h| out[part(h)].push(h))?;
     Ok(out)
 }
 
@@ -397,8 +403,8 @@ mod tests {
         let second: Vec<u64> = (4_990..9_000).map(spread).collect();
         let split = [split_hashes(&first), split_hashes(&second)];
         assert_eq!(split[0].iter().map(Vec::len).sum::<usize>(), first.len());
-        for (b, part) in split[0].iter().enumerate() {
-            assert!(part.iter().all(|h| (h >> (64 - PART_BITS)) as usize == b));
+        for (b, hashes) in split[0].iter().enumerate() {
+            assert!(hashes.iter().all(|&h| part(h) == b));
         }
         let mut got: Vec<u64> = repeated_hashes(&split).into_iter().collect();
         got.sort_unstable();

@@ -705,7 +705,7 @@ pub fn repeated_rows(column: &Column) -> Result<u64> {
             .into_par_iter()
             .map(|k| {
                 let piece = ca.slice((k * PIECE) as i64, PIECE.min(n - k * PIECE));
-                pass::id_hashes(&piece.into_series().into_column(), &state).map(|h| kernel::split_hashes(&h))
+                kernel::split_id_hashes(&piece.into_series().into_column(), &state)
             })
             .collect::<Result<_>>()
     })?;

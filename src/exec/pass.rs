@@ -423,16 +423,9 @@ pub(super) fn days(column: &Column) -> Result<Vec<i32>> {
     Ok(out)
 }
 
-/// Hashes of a batch's non-null ids (for the repeat check at the end).
-/// Ids of up to 12 bytes are hashed through their Arrow view (one integer), longer ones
-/// through their bytes; equal ids always take the same path.
-pub(super) fn id_hashes(column: &Column, state: &PlRandomState) -> Result<Vec<u64>> {
-    let mut out = Vec::with_capacity(column.len());
-    for_each_id_hash(column, state, |h| out.push(h))?;
-    Ok(out)
-}
-
-/// Calls `f` with the hash of each non-null id of a batch, in row order (as `id_hashes`).
+/// Calls `f` with the hash of each non-null id of a batch, in row order (for the repeat check
+/// at the end). Ids of up to 12 bytes are hashed through their Arrow view (one integer), longer
+/// ones through their bytes; equal ids always take the same path.
 pub(super) fn for_each_id_hash(column: &Column, state: &PlRandomState, mut f: impl FnMut(u64)) -> Result<()> {
     let s = column.as_materialized_series().cast(&DataType::String)?;
     for arr in s.str()?.downcast_iter() {
@@ -447,7 +440,7 @@ pub(super) fn for_each_id_hash(column: &Column, state: &PlRandomState, mut f: im
     Ok(())
 }
 
-/// The hash of a text array's value at `j`, as `id_hashes` computes it.
+/// The hash of a text array's value at `j`, as `for_each_id_hash` computes it.
 pub(super) fn id_hash(arr: &Utf8ViewArray, j: usize, state: &PlRandomState) -> u64 {
     match inline_key(&arr.views()[j]) {
         Some(key) => state.hash_one(key),

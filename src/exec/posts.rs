@@ -136,14 +136,14 @@ fn prepare(pp: &PostsPlan, mut batch: DataFrame) -> Result<DataFrame> {
     if pp.custom.computed.is_empty() {
         return Ok(batch);
     }
-    let lf = super::with_levels(batch.lazy(), &pp.custom.computed);
-    let df = lf.collect()?;
+    let mut lf = super::with_levels(batch.lazy(), &pp.custom.computed);
+    let schema = lf.collect_schema()?;
     let casts: Vec<Expr> = pp
         .custom
         .computed
         .iter()
         .filter_map(|(name, _, _)| {
-            let dtype = df.schema().get(name.as_str())?;
+            let dtype = schema.get(name.as_str())?;
             let target = if pp.custom.conditions.contains(name) {
                 DataType::Boolean
             } else if dtype.is_integer() || dtype.is_bool() || matches!(dtype, DataType::Null) {
@@ -154,11 +154,10 @@ fn prepare(pp: &PostsPlan, mut batch: DataFrame) -> Result<DataFrame> {
             (dtype != &target).then(|| col(name.as_str()).cast(target))
         })
         .collect();
-    Ok(if casts.is_empty() {
-        df
-    } else {
-        df.lazy().with_columns(casts).collect()?
-    })
+    if !casts.is_empty() {
+        lf = lf.with_columns(casts);
+    }
+    Ok(lf.collect()?)
 }
 
 /// The posts columns of `contract_status`: the contract match, the day, engagements, reach.
@@ -531,14 +530,6 @@ pub(super) fn states(
         .as_ref()
         .clone();
 
-    // The linear columns that the states add up from their terms are not computed.
-    let planned = States::new(state_ops(pp), &schema, false, &pp.custom.linear)?;
-    let reads = planned.reads();
-    let unread = |name: &String| pp.custom.linear.iter().any(|(l, _)| l == name) && !reads.contains(&name.as_str());
-    let mut read_pp = pp.clone();
-    read_pp.custom.computed.retain(|(name, _, _)| !unread(name));
-    let read_pp = Arc::new(read_pp);
-
     // Slices are read on threads of their own, one ahead of the pass (memory holds two): the
     // first one starts now, while the pass's lookups are built.
     let reads_slices = slices.filter(|_| plan.dedupe == Dedupe::Error);
@@ -623,6 +614,12 @@ pub(super) fn states(
     }
     let integral = pass.followers.as_ref().is_some_and(|(_, index)| index.integral());
     pass.states = States::new(state_ops(pp), &schema, integral, &pp.custom.linear)?;
+    // the linear columns that the states add up from their terms are not computed
+    let reads = pass.states.reads();
+    let unread = |name: &String| pp.custom.linear.iter().any(|(l, _)| l == name) && !reads.contains(&name.as_str());
+    let mut prepared = pp.clone();
+    prepared.custom.computed.retain(|(name, _, _)| !unread(name));
+    let prepared = Arc::new(prepared);
     if pp.delivered {
         let c = contracts.ok_or_else(|| Error::Internal("delivery without contracts".into()))?;
         let on: Vec<String> = pp
@@ -666,7 +663,7 @@ pub(super) fn states(
                 if let Some(&next) = slices.get(i + 1) {
                     pending = Some(read_slice(next));
                 }
-                pass.add(batch, &read_pp)?;
+                pass.add(batch, &prepared)?;
             }
             pass
         }
@@ -674,7 +671,7 @@ pub(super) fn states(
             // anything else streams through polars' engine into the same pass
             let shared = Arc::new(Mutex::new(pass));
             let sink = Arc::clone(&shared);
-            let pp = Arc::clone(&read_pp);
+            let pp = Arc::clone(&prepared);
             let callback = move |batch: DataFrame| -> PolarsResult<bool> {
                 let mut pass = sink
                     .lock()

@@ -162,10 +162,7 @@ impl States {
     /// sums: Σ (a + b) over the rows with either is Σ a + Σ b, and over the rows where a
     /// mask column is present too, each term less its sum where the mask is missing.
     pub fn new(ops: Vec<Op>, schema: &Schema, integral_followers: bool, linear: &[Linear]) -> Result<Self> {
-        let mut states = States {
-            tasks: Vec::new(),
-            outputs: Vec::new(),
-        };
+        let mut states = States::default();
         let int = |c: &str| schema.get(c) == Some(&DataType::Int64);
         // a column's terms: its own when it is not linear over integers
         let terms = |c: &String| -> Vec<(bool, String)> {
@@ -322,18 +319,16 @@ impl States {
             Some(c) => Sums::of(schema.get(c).unwrap_or(&DataType::Null))?,
             None => Sums::Int(Vec::new()),
         };
-        let same = |t: &Task| matches!(t, Task::Where { column: c, filter: f, mask: m, .. } if *c == column && *f == filter && *m == mask);
-        if let Some(i) = self.tasks.iter().position(same) {
-            return Ok(i);
-        }
-        self.tasks.push(Task::Where {
-            column,
-            filter,
-            mask,
-            sums,
-            counts: Vec::new(),
-        });
-        Ok(self.tasks.len() - 1)
+        Ok(self.find(
+            |t| matches!(t, Task::Where { column: c, filter: f, mask: m, .. } if *c == column && *f == filter && *m == mask),
+            || Task::Where {
+                column: column.clone(),
+                filter: filter.clone(),
+                mask: mask.clone(),
+                sums,
+                counts: Vec::new(),
+            },
+        ))
     }
 
     /// The columns the tasks read from a batch.
@@ -604,9 +599,6 @@ impl Task {
 
     fn add(&mut self, batch: &DataFrame, groups: &[u32], n: usize, fap: Option<&[f64]>, unknown: &[u32]) -> Result<()> {
         let needs_fap = || fap.ok_or_else(|| Error::Internal("followers-at-post state without followers".into()));
-        if let Task::Own(own) = self {
-            return own.add(batch, groups, n, fap);
-        }
         self.resize(n);
         match self {
             Task::Dense {
@@ -693,7 +685,7 @@ impl Task {
                     });
                 }
             }
-            Task::Own(_) => {}
+            Task::Own(own) => own.add(batch, groups, n, fap)?,
         }
         Ok(())
     }

@@ -210,8 +210,6 @@ pub struct Compiler {
     /// The level of the computed column being built (1 + its computed operands' highest).
     level: usize,
     levels: HashMap<String, usize>,
-    /// Computed columns that other computed columns read.
-    operands: Vec<String>,
 }
 
 fn lit_number(v: f64) -> Expr {
@@ -428,7 +426,7 @@ impl Compiler {
             me.zero_outside = saved;
             expr
         });
-        if !known && !self.operands.contains(&name) {
+        if !known {
             if let Some(terms) = linear_terms(row) {
                 self.posts.linear.push((name.clone(), terms));
             }
@@ -479,7 +477,6 @@ impl Compiler {
         }
         let name = self.column_as(row, self.zero_outside);
         // read by another computed column: it is computed, whatever the states do
-        self.operands.push(name.clone());
         self.posts.linear.retain(|(l, _)| *l != name);
         let level = self.levels.get(&name).copied().unwrap_or(0);
         self.level = self.level.max(level + 1);
