@@ -54,8 +54,8 @@ impl Drop for SmallPages {
 /// mimalloc's `mi_option_purge_delay` (not named by libmimalloc-sys for mimalloc v3).
 const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
-/// Runs going on, for `KeptPages`.
-static RUNNING: std::sync::Mutex<usize> = std::sync::Mutex::new(0);
+/// Runs going on, for `KeptPages`, and the purge delay they found.
+static RUNNING: std::sync::Mutex<(usize, std::ffi::c_long)> = std::sync::Mutex::new((0, 0));
 
 /// Keeps the pages that a run frees committed until the last run ends, then hands them back.
 ///
@@ -63,7 +63,7 @@ static RUNNING: std::sync::Mutex<usize> = std::sync::Mutex::new(0);
 /// pages to the system a second later, and the next batch takes fresh ones, which the kernel
 /// must clear again (a third of the faults of the 24-KPI report over 20M posts, 460k against
 /// 315k, and about 8% of its time). Purging is therefore off while runs go on, and the pages
-/// go back, all at once, when the last one ends.
+/// go back, all at once, when the last one ends, and the delay found before is restored.
 pub struct KeptPages {
     _private: (),
 }
@@ -71,11 +71,12 @@ pub struct KeptPages {
 impl KeptPages {
     pub fn new() -> Self {
         let mut running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
-        if *running == 0 {
-            // SAFETY: sets an option of the allocator; it takes no pointers.
+        if running.0 == 0 {
+            // SAFETY: reads and sets an option of the allocator; they take no pointers.
+            running.1 = unsafe { libmimalloc_sys::mi_option_get(PURGE_DELAY) };
             unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, -1) };
         }
-        *running += 1;
+        running.0 += 1;
         KeptPages { _private: () }
     }
 }
@@ -89,11 +90,11 @@ impl Default for KeptPages {
 impl Drop for KeptPages {
     fn drop(&mut self) {
         let mut running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
-        *running -= 1;
-        if *running == 0 {
+        running.0 -= 1;
+        if running.0 == 0 {
             // SAFETY: as in `new`; collecting only releases free memory.
             unsafe {
-                libmimalloc_sys::mi_option_set(PURGE_DELAY, 1000);
+                libmimalloc_sys::mi_option_set(PURGE_DELAY, running.1);
                 libmimalloc_sys::mi_collect(true);
             }
         }
@@ -126,11 +127,12 @@ mod tests {
     fn purging_is_off_while_a_run_goes_on() {
         // SAFETY: reads an option of the allocator.
         let get = || unsafe { libmimalloc_sys::mi_option_get(PURGE_DELAY) };
+        let before = get();
         {
             let _a = KeptPages::new();
             let _b = KeptPages::new();
             assert_eq!(get(), -1);
         }
-        assert_eq!(get(), 1000);
+        assert_eq!(get(), before);
     }
 }
