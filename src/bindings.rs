@@ -261,6 +261,10 @@ pub fn compute<'py>(
         catch(|| {
             let inputs = exec::Inputs {
                 posts_slices: posts.as_ref().and_then(Table::slices),
+                posts_parquet: match &posts {
+                    Some(Table::Files(paths)) => Some(paths.clone()),
+                    _ => None,
+                },
                 posts: posts.map(Table::into_lazy).transpose()?,
                 accounts: accounts.map(Table::into_lazy).transpose()?,
                 contracts: contracts.map(Table::into_lazy).transpose()?,

@@ -181,7 +181,7 @@ pub(super) fn repeated_ids(
 const PART_BITS: u32 = 8;
 
 /// The part of a hash: its top bits.
-fn part(h: u64) -> usize {
+pub(super) fn part(h: u64) -> usize {
     (h >> (64 - PART_BITS)) as usize
 }
 
@@ -203,7 +203,7 @@ pub(super) fn split_id_hashes(column: &Column, state: &PlRandomState) -> Result<
 }
 
 /// Empty parts for about `n` hashes.
-fn hash_parts(n: usize) -> Vec<Vec<u64>> {
+pub(super) fn hash_parts(n: usize) -> Vec<Vec<u64>> {
     let parts = 1usize << PART_BITS;
     (0..parts)
         .map(|_| Vec::with_capacity(n / parts + n / (4 * parts)))
@@ -216,18 +216,49 @@ pub(super) fn repeated_hashes(split: &[Vec<Vec<u64>>]) -> PlHashSet<u64> {
     THREAD_POOL.install(|| {
         (0..1usize << PART_BITS)
             .into_par_iter()
-            .flat_map_iter(|b| {
-                let total = split.iter().map(|p| p[b].len()).sum();
-                let mut set: PlHashSet<u64> = PlHashSet::with_capacity_and_hasher(total, Default::default());
-                let repeated: Vec<u64> = split
-                    .iter()
-                    .flat_map(|p| p[b].iter().copied())
-                    .filter(|h| !set.insert(*h))
-                    .collect();
-                repeated
+            .map_init(Vec::new, |table, b| {
+                let hashes = split.iter().flat_map(|p| p[b].iter().copied());
+                repeats(table, split.iter().map(|p| p[b].len()).sum(), hashes)
             })
+            .flatten_iter()
             .collect()
     })
+}
+
+/// The hashes among `n` that repeat an earlier one. The hashes are random already, so they
+/// index an open-addressing table (`table`, reused) directly, by the bits below the part's:
+/// no hashing again, one probe at about half load.
+fn repeats(table: &mut Vec<u64>, n: usize, hashes: impl Iterator<Item = u64>) -> Vec<u64> {
+    let size = (2 * n).next_power_of_two().max(16);
+    table.clear();
+    table.resize(size, 0);
+    let (mask, shift) = (size - 1, 64 - PART_BITS - size.trailing_zeros());
+    // 0 marks an empty slot; the hash 0 itself is counted beside the table
+    let (mut zeros, mut out) = (0usize, Vec::new());
+    for h in hashes {
+        if h == 0 {
+            zeros += 1;
+            if zeros == 2 {
+                out.push(0);
+            }
+            continue;
+        }
+        let mut slot = (h >> shift) as usize & mask;
+        loop {
+            match table[slot] {
+                0 => {
+                    table[slot] = h;
+                    break;
+                }
+                seen if seen == h => {
+                    out.push(h);
+                    break;
+                }
+                _ => slot = (slot + 1) & mask,
+            }
+        }
+    }
+    out
 }
 
 // ---- followers at post --------------------------------------------------------------------
@@ -411,6 +442,19 @@ mod tests {
         let mut want: Vec<u64> = (4_990..5_000).map(spread).chain([spread(7)]).collect();
         want.sort_unstable();
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn repeats_probe_past_taken_slots_and_count_zero() {
+        // equal top bits (one slot) and different low bits: each probes past the others
+        let crowded: Vec<u64> = (1..=40u64).collect();
+        let hashes = crowded.iter().chain(&[0, 7, 40, 0, 0, 41]).copied();
+        let mut table = vec![5; 3];
+        let mut got = repeats(&mut table, 46, hashes);
+        got.sort_unstable();
+        assert_eq!(got, vec![0, 7, 40]);
+        // the table is reused, cleared
+        assert_eq!(repeats(&mut table, 2, [3u64, 4].into_iter()), Vec::<u64>::new());
     }
 
     #[test]

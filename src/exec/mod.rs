@@ -7,6 +7,7 @@ mod accounts;
 mod contracts;
 mod derived;
 mod events;
+mod ids;
 mod kernel;
 mod pass;
 mod posts;
@@ -186,6 +187,8 @@ pub struct Inputs {
     pub posts: Option<LazyFrame>,
     /// Row ranges to read the posts by (None: stream them through polars' engine).
     pub posts_slices: Option<Vec<(i64, usize)>>,
+    /// The Parquet files the slices are row groups of (None: not files, or not all Parquet).
+    pub posts_parquet: Option<Vec<String>>,
     pub accounts: Option<LazyFrame>,
     pub contracts: Option<LazyFrame>,
     pub traffic: Option<LazyFrame>,
@@ -208,6 +211,7 @@ pub fn run(plan: &Plan, inputs: Inputs, interrupted: Interrupt<'_>) -> Result<Ou
     let Inputs {
         posts,
         posts_slices,
+        posts_parquet,
         accounts,
         contracts,
         traffic,
@@ -270,6 +274,7 @@ pub fn run(plan: &Plan, inputs: Inputs, interrupted: Interrupt<'_>) -> Result<Ou
                 snapshots.as_ref(),
                 contracts.as_ref(),
                 posts_slices.as_deref(),
+                posts_parquet.as_deref(),
                 interrupted,
                 &keys,
                 &mut rows,

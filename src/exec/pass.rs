@@ -442,9 +442,15 @@ pub(super) fn for_each_id_hash(column: &Column, state: &PlRandomState, mut f: im
 
 /// The hash of a text array's value at `j`, as `for_each_id_hash` computes it.
 pub(super) fn id_hash(arr: &Utf8ViewArray, j: usize, state: &PlRandomState) -> u64 {
-    match inline_key(&arr.views()[j]) {
+    text_hash(&arr.views()[j], || arr.value(j), state)
+}
+
+/// The hash of a text by its view: text of up to 12 bytes through the view (one integer),
+/// longer text through its bytes (`text`, asked for only then).
+pub(super) fn text_hash<'a>(view: &View, text: impl FnOnce() -> &'a str, state: &PlRandomState) -> u64 {
+    match inline_key(view) {
         Some(key) => state.hash_one(key),
-        None => state.hash_one(arr.value(j)),
+        None => state.hash_one(text()),
     }
 }
 

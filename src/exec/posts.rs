@@ -4,6 +4,7 @@
 use super::accounts::Snapshots;
 use super::contracts::Contracts;
 use super::derived;
+use super::ids::IdPages;
 use super::kernel::{self, FollowerIndex, WindowIndex, ACCOUNT};
 use super::pass::{self, Dict, Grouping, Pairs, Periods};
 use super::states::{Op, States};
@@ -280,6 +281,43 @@ impl Key {
     }
 }
 
+/// Whether a batch reads `id` for more than the repeat check (as a key, a count, a component
+/// of engagements or a column of a formula).
+fn reads_id(plan: &Plan, pp: &PostsPlan, id: &str) -> bool {
+    [
+        &pp.dims,
+        &pp.attribute_dims,
+        &plan.account_key,
+        &pp.contract_match,
+        &pp.count_columns,
+        &pp.components,
+        &pp.custom.numeric,
+        &pp.custom.plain,
+    ]
+    .iter()
+    .any(|columns| columns.iter().any(|c| c == id))
+}
+
+/// A slice's id hashes for the repeat check, split into parts: from the ids' Parquet pages
+/// when they can be read there, else read through polars.
+fn slice_id_hashes(
+    pages: &IdPages,
+    lf: &LazyFrame,
+    id: &str,
+    (offset, len): (i64, usize),
+    state: &PlRandomState,
+) -> Result<Vec<Vec<u64>>> {
+    let mut parts = kernel::hash_parts(len);
+    let from_pages = u64::try_from(offset)
+        .ok()
+        .and_then(|offset| pages.for_each_hash(offset, len, state, |h| parts[kernel::part(h)].push(h)));
+    if from_pages.is_some() {
+        return Ok(parts);
+    }
+    let ids = collect(lf.clone().slice(offset, len as IdxSize).select([col(id)]))?;
+    kernel::split_id_hashes(ids.column(id)?, state)
+}
+
 /// Codes of the `only` dictionaries' columns of a frame (empty for the others).
 /// The dictionaries encode their columns on polars' threads, side by side.
 fn encode(dicts: &mut [Dict], names: &[String], frame: &DataFrame, only: &[usize]) -> Result<Vec<Vec<u32>>> {
@@ -343,6 +381,7 @@ impl PostsPass {
         mins: &mut [(String, f64)],
         currencies: &mut Option<BTreeSet<String>>,
         id: &mut Option<IdCheck>,
+        id_hashes: Option<Vec<Vec<u64>>>,
     ) -> Result<()> {
         for (c, min) in mins.iter_mut() {
             // on the typed array (SIMD, no conversion)
@@ -366,13 +405,17 @@ impl PostsPass {
         }
         if let Some((id, state, hashes)) = id {
             // split now, beside the grouping, so that the check at the end only looks up
-            hashes.push(kernel::split_id_hashes(batch.column(id.as_str())?, state)?);
+            hashes.push(match id_hashes {
+                Some(read) => read,
+                None => kernel::split_id_hashes(batch.column(id.as_str())?, state)?,
+            });
         }
         Ok(())
     }
 
     /// Adds a batch as read; `pp` prepares it (see `prepare`) beside the checks and the grouping.
-    fn add(&mut self, batch: DataFrame, pp: &PostsPlan) -> Result<()> {
+    /// `id_hashes`: the batch's ids hashed already for the repeat check (then it has no ids).
+    fn add(&mut self, batch: DataFrame, pp: &PostsPlan, id_hashes: Option<Vec<Vec<u64>>>) -> Result<()> {
         let n = batch.height();
         if n == 0 {
             return Ok(());
@@ -436,7 +479,7 @@ impl PostsPass {
         };
         let (checked, (grouped, prepared)) = THREAD_POOL.install(|| {
             rayon::join(
-                || Self::check(&batch, mins, currencies, id),
+                || Self::check(&batch, mins, currencies, id, id_hashes),
                 || rayon::join(grouped, || prepare(pp, batch.clone())),
             )
         });
@@ -504,7 +547,7 @@ fn differs(posts: &Schema, other: &DataFrame, name: &str) -> bool {
 
 /// The posts' partial states at the output grain `keys`, from one streaming pass. (The
 /// snapshots and contracts are the lookups of followers-at-post and delivery; `slices`, when
-/// given, the row ranges the table is read by.)
+/// given, the row ranges the table is read by, and `parquet` the files they are row groups of.)
 #[allow(clippy::too_many_arguments)]
 pub(super) fn states(
     plan: &Plan,
@@ -513,6 +556,7 @@ pub(super) fn states(
     snapshots: Option<&Snapshots>,
     contracts: Option<&Contracts>,
     slices: Option<&[(i64, usize)]>,
+    parquet: Option<&[String]>,
     interrupted: super::Interrupt<'_>,
     keys: &[String],
     rows: &mut RowAccount,
@@ -533,9 +577,39 @@ pub(super) fn states(
     // Slices are read on threads of their own, one ahead of the pass (memory holds two): the
     // first one starts now, while the pass's lookups are built.
     let reads_slices = slices.filter(|_| plan.dedupe == Dedupe::Error);
+    // When the slices are whole row groups of Parquet files and a batch needs the ids for
+    // nothing but the repeat check, the ids are hashed from their pages beside the read of
+    // the other columns (see `ids`).
+    // (A batch keeps another column, which carries its height.)
+    let state = PlRandomState::default();
+    let others = lf.collect_schema()?.len() > 1;
+    let id_pages: Option<(String, Arc<IdPages>)> = match (&pp.post_id, reads_slices, parquet) {
+        (Some(id), Some(_), Some(paths))
+            if others && !reads_id(plan, pp, id) && schema.get(id) == Some(&DataType::String) =>
+        {
+            IdPages::new(paths, id).map(|pages| (id.clone(), Arc::new(pages)))
+        }
+        _ => None,
+    };
+    let batches = match &id_pages {
+        Some((id, _)) => lf.clone().drop(by_name([id.as_str()], true, false)),
+        None => lf.clone(),
+    };
     let read_slice = |(offset, len): (i64, usize)| {
-        let lf = lf.clone();
-        std::thread::spawn(move || collect(lf.slice(offset, len as IdxSize)))
+        let (batches, lf, ids, state) = (batches.clone(), lf.clone(), id_pages.clone(), state.clone());
+        std::thread::spawn(move || -> Result<(DataFrame, Option<Vec<Vec<u64>>>)> {
+            let Some((id, pages)) = ids else {
+                return Ok((collect(batches.slice(offset, len as IdxSize))?, None));
+            };
+            std::thread::scope(|scope| {
+                let hashes = scope.spawn(|| slice_id_hashes(&pages, &lf, &id, (offset, len), &state));
+                let batch = collect(batches.slice(offset, len as IdxSize));
+                match hashes.join() {
+                    Ok(hashes) => Ok((batch?, Some(hashes?))),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            })
+        })
     };
     let mut pending = reads_slices.and_then(|s| s.first()).map(|&s| read_slice(s));
 
@@ -588,7 +662,7 @@ pub(super) fn states(
         delivered: Vec::new(),
         read: 0,
         id: match (&pp.post_id, plan.dedupe) {
-            (Some(id), Dedupe::Error) => Some((id.clone(), PlRandomState::default(), Vec::new())),
+            (Some(id), Dedupe::Error) => Some((id.clone(), state.clone(), Vec::new())),
             _ => None,
         },
         mins: pp
@@ -650,7 +724,7 @@ pub(super) fn states(
         // slice at a time, the next one while this one is added.
         Some(slices) => {
             for i in 0..slices.len() {
-                let batch = match pending.take().map(|h| h.join()) {
+                let (batch, id_hashes) = match pending.take().map(|h| h.join()) {
                     Some(Ok(batch)) => batch?,
                     // a panic in the reader (polars' own Ctrl-C abort among them) goes on to
                     // the binding, which turns it into the right exception
@@ -663,7 +737,7 @@ pub(super) fn states(
                 if let Some(&next) = slices.get(i + 1) {
                     pending = Some(read_slice(next));
                 }
-                pass.add(batch, &prepared)?;
+                pass.add(batch, &prepared, id_hashes)?;
             }
             pass
         }
@@ -679,7 +753,7 @@ pub(super) fn states(
                 if pass.error.is_some() {
                     return Ok(true);
                 }
-                if let Err(e) = pass.add(batch, &pp) {
+                if let Err(e) = pass.add(batch, &pp, None) {
                     pass.error = Some(e);
                     return Ok(true);
                 }

@@ -1,0 +1,158 @@
+"""The repeat check of post ids read from Parquet files: ids are hashed straight from their
+pages when the file's encoding allows it, else read through polars. Whatever wrote the file
+(polars or pyarrow, plain or dictionary encoding, v1 or v2 pages, compressed or not, nullable
+or required, one file or several), a repeat is found exactly as in memory, and no false one is."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import socialkpi as sk
+
+N = 3_000
+
+
+def ids(repeats: bool) -> list[str | None]:
+    """Short and long ids (over 12 bytes), ASCII and not, with nulls; with `repeats`, three of
+    them come again in a later row group: one short, one long, one not ASCII."""
+    out: list[str | None] = []
+    for i in range(N):
+        if i % 97 == 0:
+            out.append(None)
+        elif i % 3 == 0:
+            out.append(f"long-post-identifier-{i}")
+        elif i % 5 == 0:
+            out.append(f"é{i}")
+        else:
+            out.append(f"p{i}")
+    if repeats:
+        out[2_500], out[2_600], out[2_700] = out[1], out[3], out[5]
+    return out
+
+
+def posts(repeats: bool) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "post_id": ids(repeats),
+            "account_id": [f"a{i % 7}" for i in range(N)],
+            "platform": ["instagram", "tiktok", "x"] * (N // 3),
+            "published_at": pl.datetime_range(
+                pl.datetime(2025, 1, 1), pl.datetime(2025, 1, 1) + pl.duration(hours=N - 1), "1h", eager=True
+            ),
+            "likes": list(range(N)),
+        }
+    )
+
+
+def write_pyarrow(df: pl.DataFrame, path: str, **options) -> None:
+    table = df.to_arrow()
+    if options.pop("required", False):
+        fields = [f.with_nullable(False) if f.name == "post_id" else f for f in table.schema]
+        table = table.cast(pa.schema(fields))
+    pq.write_table(table, path, row_group_size=700, **options)
+
+
+WRITERS = {
+    "polars": lambda df, p: df.write_parquet(p, row_group_size=700),
+    "polars-uncompressed": lambda df, p: df.write_parquet(p, row_group_size=700, compression="uncompressed"),
+    "pyarrow-dictionary": lambda df, p: write_pyarrow(df, p, use_dictionary=True),
+    "pyarrow-dictionary-small-pages": lambda df, p: write_pyarrow(
+        df, p, use_dictionary=True, data_page_size=512, dictionary_pagesize_limit=2_000
+    ),
+    "pyarrow-plain-v2": lambda df, p: write_pyarrow(df, p, use_dictionary=False, data_page_version="2.0"),
+    "pyarrow-dictionary-v2-snappy": lambda df, p: write_pyarrow(
+        df, p, use_dictionary=True, data_page_version="2.0", compression="snappy"
+    ),
+    "pyarrow-gzip-v1": lambda df, p: write_pyarrow(df, p, use_dictionary=False, compression="gzip"),
+    "pyarrow-delta": lambda df, p: write_pyarrow(
+        df, p, use_dictionary=False, column_encoding={"post_id": "DELTA_BYTE_ARRAY"}
+    ),
+}
+
+
+def expected_repeats(df: pl.DataFrame) -> tuple[int, list[str]]:
+    """From the frame itself: repeated rows (beyond each id's first) and the first three ids."""
+    present = df["post_id"].drop_nulls()
+    counts = present.value_counts()
+    repeated = counts.filter(pl.col("count") > 1)
+    extra = int((repeated["count"] - 1).sum())
+    return extra, sorted(repeated["post_id"].to_list())[:3]
+
+
+@pytest.mark.parametrize("writer", list(WRITERS))
+def test_repeats_found_in_every_encoding(tmp_path, writer):
+    df = posts(repeats=True)
+    path = str(tmp_path / "posts.parquet")
+    WRITERS[writer](df, path)
+    extra, examples = expected_repeats(df)
+    assert extra == 3
+    with pytest.raises(sk.InputError) as err:
+        sk.compute(path, kpis=["posts", "likes"], by=["platform"], every="1mo")
+    assert err.value.code == "duplicate_post_id"
+    message = str(err.value)
+    assert f"posts has {extra} repeated post_id rows" in message
+    assert re.search(r"for example ([^)]*)\)", message).group(1) == ", ".join(examples)
+
+
+@pytest.mark.parametrize("writer", list(WRITERS))
+def test_no_false_repeats_and_the_same_result(tmp_path, writer):
+    df = posts(repeats=False)
+    path = str(tmp_path / "posts.parquet")
+    WRITERS[writer](df, path)
+    args = dict(kpis=["posts", "likes"], by=["platform"], every="1mo")
+    from_file = sk.compute(path, **args).sort("platform", "period_start")
+    in_memory = sk.compute(df, **args).sort("platform", "period_start")
+    assert from_file.equals(in_memory)
+    # independent count: the posts of each platform
+    assert from_file["posts"].sum() == N
+
+
+def test_required_ids(tmp_path):
+    for repeats in (False, True):
+        # the 31 nulls become one id: 30 repeats, and 3 more with `repeats`
+        df = posts(repeats).with_columns(pl.col("post_id").fill_null("missing-id"))
+        path = str(tmp_path / f"posts-{repeats}.parquet")
+        write_pyarrow(df, path, use_dictionary=False, required=True)
+        assert not pq.read_schema(path).field("post_id").nullable
+        extra, examples = expected_repeats(df)
+        assert extra == (33 if repeats else 30)
+        with pytest.raises(sk.InputError) as err:
+            sk.compute(path, kpis=["posts"])
+        assert f"posts has {extra} repeated post_id rows (for example {', '.join(examples)})" in str(
+            err.value
+        )
+
+
+def test_repeats_across_files_and_small_batches(tmp_path):
+    df = posts(repeats=False)
+    first, second = str(tmp_path / "a.parquet"), str(tmp_path / "b.parquet")
+    df.head(2_000).write_parquet(first, row_group_size=300)
+    # the second file repeats one id of the first
+    df.slice(2_000).with_columns(pl.col("post_id").str.replace(r"^p2002$", "p1")).write_parquet(
+        second, row_group_size=300
+    )
+    os.environ["SOCIALKPI_BATCH_ROWS"] = "5"
+    try:
+        with pytest.raises(sk.InputError) as err:
+            sk.compute([first, second], kpis=["posts"])
+        assert "posts has 1 repeated post_id rows (for example p1)" in str(err.value)
+        df.slice(2_000).write_parquet(second, row_group_size=300)
+        out = sk.compute([first, second], kpis=["posts"])
+    finally:
+        del os.environ["SOCIALKPI_BATCH_ROWS"]
+    assert out["posts"].sum() == N
+
+
+def test_integer_ids_are_read_through_polars(tmp_path):
+    # integer ids are not text: read through polars, repeats found all the same
+    df = posts(repeats=False).with_columns(pl.int_range(N).alias("post_id"))
+    path = str(tmp_path / "posts.parquet")
+    pl.concat([df, df.head(2)]).write_parquet(path, row_group_size=500)
+    with pytest.raises(sk.InputError) as err:
+        sk.compute(path, kpis=["posts"])
+    assert "posts has 2 repeated post_id rows (for example 0, 1)" in str(err.value)
