@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import polars as pl
+import pyarrow.parquet as pq
 import pytest
 import socialkpi as sk
 from conftest import shared_path
@@ -165,6 +166,17 @@ def test_money_kpis_match_oracle(money, by, every):
     posts, contracts = money
     got = sk.compute(posts, contracts=contracts, kpis=ALL_KPIS, by=by, every=every, tz="UTC")
     check(got, oracle_money(posts, contracts, ALL_KPIS, by, every), by)
+
+
+@pytest.mark.parametrize("dictionary", [True, False])
+@pytest.mark.parametrize("by", [["account_id"], ["account_id", "campaign"]])
+def test_money_kpis_match_oracle_from_parquet(money, tmp_path, dictionary, by):
+    # keys (accounts, campaigns) read from the file's pages, in small row groups
+    posts, contracts = money
+    path = tmp_path / "posts.parquet"
+    pq.write_table(posts.to_arrow(), path, row_group_size=37, use_dictionary=dictionary)
+    got = sk.compute(str(path), contracts=contracts, kpis=ALL_KPIS, by=by, every="1mo", tz="UTC")
+    check(got, oracle_money(posts, contracts, ALL_KPIS, by, "1mo"), by)
 
 
 @pytest.mark.parametrize(("tz", "every"), [("America/New_York", "1mo"), ("Asia/Kolkata", "1d")])

@@ -8,7 +8,7 @@
 //! hashes of its ids (for the repeat check at the end).
 
 use super::kernel::{period_start, FollowerIndex, WindowIndex, NO_DAY};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::plan::Every;
 use polars::prelude::*;
 use polars_arrow::array::{Array, Utf8ViewArray, View};
@@ -170,6 +170,26 @@ impl Dict {
             self.values.push(s.take_slice(&new_rows)?);
         }
         Ok(codes)
+    }
+
+    /// Codes of a column given as values and each row's index into them (`parquet::NULL`:
+    /// a null row); values not seen before get new codes.
+    pub fn encode_indexed(&mut self, values: &Column, indices: &[u32]) -> Result<Vec<u32>> {
+        let codes = self.encode(values)?;
+        let null = match indices.contains(&super::parquet::NULL) {
+            true => self.encode(&Column::full_null("".into(), 1, values.dtype()))?[0],
+            false => NONE,
+        };
+        let mut out = Vec::with_capacity(indices.len());
+        for &i in indices {
+            out.push(match i {
+                super::parquet::NULL => null,
+                i => *codes
+                    .get(i as usize)
+                    .ok_or_else(|| Error::Internal("a row's index is past its values".into()))?,
+            });
+        }
+        Ok(out)
     }
 
     /// The values of `codes`, in the column's type.
@@ -498,6 +518,24 @@ pub(super) fn delivered(index: &WindowIndex, keys: &[u32], days: &[i32], types: 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn indexed_columns_take_the_codes_of_their_values() -> Result<()> {
+        let mut dict = Dict::new(&DataType::String, false);
+        assert_eq!(dict.encode(&Column::new("a".into(), ["y"]))?, vec![0]);
+        // values (a dictionary) and each row's index into them, nulls marked
+        let values = Column::new("a".into(), ["x", "y", "z"]);
+        let null = super::super::parquet::NULL;
+        let codes = dict.encode_indexed(&values, &[2, 1, null, 2, 0])?;
+        assert_eq!(codes, vec![2, 0, 3, 2, 1]);
+        let back = dict.take(&codes)?;
+        assert_eq!(
+            back.str()?.iter().collect::<Vec<_>>(),
+            vec![Some("z"), Some("y"), None, Some("z"), Some("x")]
+        );
+        assert!(dict.encode_indexed(&values, &[3]).is_err());
+        Ok(())
+    }
 
     #[test]
     fn codes_persist_across_batches_and_groups_split_back() -> Result<()> {

@@ -4,8 +4,8 @@
 use super::accounts::Snapshots;
 use super::contracts::Contracts;
 use super::derived;
-use super::ids::IdPages;
 use super::kernel::{self, FollowerIndex, WindowIndex, ACCOUNT};
+use super::parquet::{Indexed, RowGroups};
 use super::pass::{self, Dict, Grouping, Pairs, Periods};
 use super::states::{Op, States};
 use super::{collect, fap_names, first_u64, nonnull_name, ratio_names, select_columns, sum_name, RowAccount, ALL};
@@ -281,57 +281,137 @@ impl Key {
     }
 }
 
-/// Whether a batch reads `id` for more than the repeat check (as a key, a count, a component
-/// of engagements or a column of a formula).
-fn reads_id(plan: &Plan, pp: &PostsPlan, id: &str) -> bool {
-    [
-        &pp.dims,
-        &pp.attribute_dims,
-        &plan.account_key,
-        &pp.contract_match,
-        &pp.count_columns,
-        &pp.components,
-        &pp.custom.numeric,
-        &pp.custom.plain,
-    ]
-    .iter()
-    .any(|columns| columns.iter().any(|c| c == id))
-}
-
-/// A slice's id hashes for the repeat check, split into parts: from the ids' Parquet pages
-/// when they can be read there, else read through polars.
-fn slice_id_hashes(
-    pages: &IdPages,
-    lf: &LazyFrame,
-    id: &str,
-    (offset, len): (i64, usize),
-    state: &PlRandomState,
-) -> Result<Vec<Vec<u64>>> {
-    let mut parts = kernel::hash_parts(len);
-    let from_pages = u64::try_from(offset)
-        .ok()
-        .and_then(|offset| pages.for_each_hash(offset, len, state, |h| parts[kernel::part(h)].push(h)));
-    if from_pages.is_some() {
-        return Ok(parts);
+/// The columns a batch reads as values, not only as codes: counts, engagement components,
+/// formula columns, the platform of per-platform components, the currency.
+fn batch_reads(pp: &PostsPlan) -> Vec<&str> {
+    let mut out: Vec<&str> = [&pp.count_columns, &pp.components, &pp.custom.numeric, &pp.custom.plain]
+        .into_iter()
+        .flatten()
+        .map(String::as_str)
+        .collect();
+    if !pp.platform_components.is_empty() {
+        out.push("platform");
     }
-    let ids = collect(lf.clone().slice(offset, len as IdxSize).select([col(id)]))?;
-    kernel::split_id_hashes(ids.column(id)?, state)
+    if pp.currency {
+        out.push("currency");
+    }
+    out
 }
 
-/// Codes of the `only` dictionaries' columns of a frame (empty for the others).
-/// The dictionaries encode their columns on polars' threads, side by side.
-fn encode(dicts: &mut [Dict], names: &[String], frame: &DataFrame, only: &[usize]) -> Result<Vec<Vec<u32>>> {
+/// The columns a slice reads from its Parquet pages instead of through polars (`parquet`).
+struct FromPages {
+    groups: RowGroups,
+    /// The id column of the repeat check, read as hashes.
+    id: Option<String>,
+    /// Key columns (only encoded to codes), read as dictionary values and row indices.
+    keys: Vec<String>,
+}
+
+/// What a slice read from its pages: its ids' hashes and its key columns.
+#[derive(Default)]
+struct PageRead {
+    id_hashes: Option<Vec<Vec<u64>>>,
+    keys: Vec<(String, Indexed)>,
+}
+
+impl FromPages {
+    /// The id when a batch needs it for nothing but the repeat check, and the text key
+    /// columns (`keys`) that a batch only encodes; at least one column stays with polars
+    /// (it carries the batch's height). None when there are none, or the files cannot be read.
+    fn plan(plan: &Plan, pp: &PostsPlan, schema: &Schema, keys: &[String], paths: &[String]) -> Option<Self> {
+        let text = |c: &String| schema.get(c) == Some(&DataType::String);
+        let read = batch_reads(pp);
+        let id = pp.post_id.clone().filter(|id| {
+            plan.dedupe == Dedupe::Error && text(id) && !keys.contains(id) && !read.contains(&id.as_str())
+        });
+        let mut keys: Vec<String> = keys
+            .iter()
+            .filter(|k| text(k) && !read.contains(&k.as_str()))
+            .cloned()
+            .collect();
+        if id.is_none() && keys.is_empty() {
+            return None;
+        }
+        let groups = RowGroups::new(paths)?;
+        keys.retain(|k| groups.flat_text(k));
+        let mut id = id.filter(|id| groups.flat_text(id));
+        if schema.len() <= keys.len() + usize::from(id.is_some()) && keys.pop().is_none() {
+            id = None;
+        }
+        (id.is_some() || !keys.is_empty()).then_some(Self { groups, id, keys })
+    }
+
+    fn columns(&self) -> Vec<&str> {
+        self.id.iter().chain(&self.keys).map(String::as_str).collect()
+    }
+
+    /// Reads a slice's columns from their pages; where a chunk cannot be read there, that
+    /// column of the slice is read through polars (`lf`) instead.
+    fn read(&self, lf: &LazyFrame, (offset, len): (i64, usize), state: &PlRandomState) -> Result<PageRead> {
+        let at = u64::try_from(offset).ok();
+        let through_polars = |column: &str| -> Result<Column> {
+            let df = collect(lf.clone().slice(offset, len as IdxSize).select([col(column)]))?;
+            Ok(df.column(column)?.clone())
+        };
+        let id_hashes = match &self.id {
+            Some(id) => {
+                let mut parts = kernel::hash_parts(len);
+                let pages = at.and_then(|at| {
+                    self.groups
+                        .for_each_hash(id, at, len, state, |h| parts[kernel::part(h)].push(h))
+                });
+                Some(match pages {
+                    Some(()) => parts,
+                    None => kernel::split_id_hashes(&through_polars(id)?, state)?,
+                })
+            }
+            None => None,
+        };
+        let mut keys = Vec::with_capacity(self.keys.len());
+        for k in &self.keys {
+            let indexed = match at.and_then(|at| self.groups.indexed(k, at, len)) {
+                Some(indexed) => indexed,
+                None => {
+                    let values = through_polars(k)?;
+                    Indexed {
+                        indices: (0..values.len() as u32).collect(),
+                        values,
+                    }
+                }
+            };
+            keys.push((k.clone(), indexed));
+        }
+        Ok(PageRead { id_hashes, keys })
+    }
+}
+
+/// Codes of the `only` dictionaries' columns of a frame, or of those read from pages
+/// (`pages`; empty for the others). The dictionaries encode their columns on polars'
+/// threads, side by side.
+fn encode(
+    dicts: &mut [Dict],
+    names: &[String],
+    frame: &DataFrame,
+    pages: &[(String, Indexed)],
+    only: &[usize],
+) -> Result<Vec<Vec<u32>>> {
     let work: Vec<(usize, &mut Dict)> = dicts.iter_mut().enumerate().filter(|(i, _)| only.contains(i)).collect();
     let encoded: Vec<(usize, Result<Vec<u32>>)> = THREAD_POOL.install(|| {
         work.into_par_iter()
             .map(|(i, dict)| {
-                (
-                    i,
-                    frame
+                let codes = match pages.iter().find(|(name, _)| *name == names[i]) {
+                    Some((_, indexed)) if indexed.indices.len() == frame.height() => {
+                        dict.encode_indexed(&indexed.values, &indexed.indices)
+                    }
+                    Some(_) => Err(Error::Internal(
+                        "a key column read from pages has another length".into(),
+                    )),
+                    None => frame
                         .column(&names[i])
                         .map_err(Error::from)
                         .and_then(|c| dict.encode(c)),
-                )
+                };
+                (i, codes)
             })
             .collect()
     });
@@ -372,7 +452,7 @@ struct PostsPass {
 
 impl PostsPass {
     fn codes_of(&mut self, frame: &DataFrame, only: &[usize]) -> Result<Vec<Vec<u32>>> {
-        encode(&mut self.dicts, &self.names, frame, only)
+        encode(&mut self.dicts, &self.names, frame, &[], only)
     }
 
     /// The checks of a batch (negative counts, currencies, id hashes for the repeat check).
@@ -414,8 +494,8 @@ impl PostsPass {
     }
 
     /// Adds a batch as read; `pp` prepares it (see `prepare`) beside the checks and the grouping.
-    /// `id_hashes`: the batch's ids hashed already for the repeat check (then it has no ids).
-    fn add(&mut self, batch: DataFrame, pp: &PostsPlan, id_hashes: Option<Vec<Vec<u64>>>) -> Result<()> {
+    /// `read`: what was read of the batch from its pages (those columns are not in `batch`).
+    fn add(&mut self, batch: DataFrame, pp: &PostsPlan, read: PageRead) -> Result<()> {
         let n = batch.height();
         if n == 0 {
             return Ok(());
@@ -438,11 +518,12 @@ impl PostsPass {
             currencies,
             ..
         } = self;
+        let PageRead { id_hashes, keys } = read;
         // the checks run beside the grouping, the states after it, all on polars' threads
         let grouped = || -> Result<(Vec<u32>, usize, Option<AtPost>)> {
             let all: Vec<usize> = (0..dicts.len()).collect();
             let (codes, days) = rayon::join(
-                || encode(dicts, names, &batch, &all),
+                || encode(dicts, names, &batch, &keys, &all),
                 || match batch.column(DAY) {
                     Ok(c) => pass::days(c),
                     Err(_) => Ok(Vec::new()),
@@ -577,42 +658,6 @@ pub(super) fn states(
     // Slices are read on threads of their own, one ahead of the pass (memory holds two): the
     // first one starts now, while the pass's lookups are built.
     let reads_slices = slices.filter(|_| plan.dedupe == Dedupe::Error);
-    // When the slices are whole row groups of Parquet files and a batch needs the ids for
-    // nothing but the repeat check, the ids are hashed from their pages beside the read of
-    // the other columns (see `ids`).
-    // (A batch keeps another column, which carries its height.)
-    let state = PlRandomState::default();
-    let others = lf.collect_schema()?.len() > 1;
-    let id_pages: Option<(String, Arc<IdPages>)> = match (&pp.post_id, reads_slices, parquet) {
-        (Some(id), Some(_), Some(paths))
-            if others && !reads_id(plan, pp, id) && schema.get(id) == Some(&DataType::String) =>
-        {
-            IdPages::new(paths, id).map(|pages| (id.clone(), Arc::new(pages)))
-        }
-        _ => None,
-    };
-    let batches = match &id_pages {
-        Some((id, _)) => lf.clone().drop(by_name([id.as_str()], true, false)),
-        None => lf.clone(),
-    };
-    let read_slice = |(offset, len): (i64, usize)| {
-        let (batches, lf, ids, state) = (batches.clone(), lf.clone(), id_pages.clone(), state.clone());
-        std::thread::spawn(move || -> Result<(DataFrame, Option<Vec<Vec<u64>>>)> {
-            let Some((id, pages)) = ids else {
-                return Ok((collect(batches.slice(offset, len as IdxSize))?, None));
-            };
-            std::thread::scope(|scope| {
-                let hashes = scope.spawn(|| slice_id_hashes(&pages, &lf, &id, (offset, len), &state));
-                let batch = collect(batches.slice(offset, len as IdxSize));
-                match hashes.join() {
-                    Ok(hashes) => Ok((batch?, Some(hashes?))),
-                    Err(panic) => std::panic::resume_unwind(panic),
-                }
-            })
-        })
-    };
-    let mut pending = reads_slices.and_then(|s| s.first()).map(|&s| read_slice(s));
-
     // The grain: the dimensions (and the account when account attributes are joined later).
     let mut grain: Vec<String> = pp.dims.clone();
     if !pp.attribute_dims.is_empty() {
@@ -636,6 +681,35 @@ pub(super) fn states(
             names.push(k.clone());
         }
     }
+    // When the slices are whole row groups of Parquet files, the ids of the repeat check and
+    // the key columns are read from their pages beside polars' read of the other columns.
+    let state = PlRandomState::default();
+    let from_pages = match (reads_slices, parquet) {
+        (Some(_), Some(paths)) => FromPages::plan(plan, pp, &*lf.collect_schema()?, &names, paths).map(Arc::new),
+        _ => None,
+    };
+    let batches = match &from_pages {
+        Some(pages) => lf.clone().drop(by_name(pages.columns(), true, false)),
+        None => lf.clone(),
+    };
+    let read_slice = |(offset, len): (i64, usize)| {
+        let (batches, lf, pages, state) = (batches.clone(), lf.clone(), from_pages.clone(), state.clone());
+        std::thread::spawn(move || -> Result<(DataFrame, PageRead)> {
+            let Some(pages) = pages else {
+                return Ok((collect(batches.slice(offset, len as IdxSize))?, PageRead::default()));
+            };
+            std::thread::scope(|scope| {
+                let read = scope.spawn(|| pages.read(&lf, (offset, len), &state));
+                let batch = collect(batches.slice(offset, len as IdxSize));
+                match read.join() {
+                    Ok(read) => Ok((batch?, read?)),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            })
+        })
+    };
+    let mut pending = reads_slices.and_then(|s| s.first()).map(|&s| read_slice(s));
+
     let mut dicts = Vec::new();
     for name in &names {
         let dtype = schema
@@ -724,7 +798,7 @@ pub(super) fn states(
         // slice at a time, the next one while this one is added.
         Some(slices) => {
             for i in 0..slices.len() {
-                let (batch, id_hashes) = match pending.take().map(|h| h.join()) {
+                let (batch, read) = match pending.take().map(|h| h.join()) {
                     Some(Ok(batch)) => batch?,
                     // a panic in the reader (polars' own Ctrl-C abort among them) goes on to
                     // the binding, which turns it into the right exception
@@ -737,7 +811,7 @@ pub(super) fn states(
                 if let Some(&next) = slices.get(i + 1) {
                     pending = Some(read_slice(next));
                 }
-                pass.add(batch, &prepared, id_hashes)?;
+                pass.add(batch, &prepared, read)?;
             }
             pass
         }
@@ -753,7 +827,7 @@ pub(super) fn states(
                 if pass.error.is_some() {
                     return Ok(true);
                 }
-                if let Err(e) = pass.add(batch, &pp, None) {
+                if let Err(e) = pass.add(batch, &pp, PageRead::default()) {
                     pass.error = Some(e);
                     return Ok(true);
                 }
