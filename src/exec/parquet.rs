@@ -199,32 +199,32 @@ impl RowGroups {
                     }
                     PageValues::Data(page) => page,
                 };
-                // the index of each present value in turn
-                let mut next: Box<dyn FnMut() -> Option<u32>> = match page.values {
+                // the index of each present value, in turn
+                let present: Vec<u32> = match page.values {
                     Present::Indices(ix) => {
-                        let mut ix = ix.into_iter();
-                        Box::new(move || ix.next().filter(|&i| i < size).map(|i| base + i))
+                        if ix.iter().any(|&i| i >= size) {
+                            return None;
+                        }
+                        ix.into_iter().map(|i| base + i).collect()
                     }
                     Present::Plain(section) => {
-                        let mut i = u32::try_from(values.len()).ok()?;
+                        let start = u32::try_from(values.len()).ok()?;
                         push_values(&mut values, section, page.present)?;
-                        Box::new(move || {
-                            i += 1;
-                            Some(i - 1)
-                        })
+                        (start..u32::try_from(values.len()).ok()?).collect()
                     }
                 };
-                match page.levels {
+                if present.len() != page.present {
+                    return None;
+                }
+                match page.levels.filter(|_| page.present < page.rows) {
                     Some(levels) => {
+                        let mut next = present.into_iter();
                         for level in HybridRleDecoder::new(levels, 1, page.rows).collect().ok()? {
-                            indices.push(if level == 1 { next()? } else { NULL });
+                            indices.push(if level == 1 { next.next()? } else { NULL });
                         }
                     }
-                    None => {
-                        for _ in 0..page.rows {
-                            indices.push(next()?);
-                        }
-                    }
+                    None if page.present == page.rows => indices.extend(present),
+                    None => return None,
                 }
                 Some(())
             })

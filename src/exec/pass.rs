@@ -175,21 +175,18 @@ impl Dict {
     /// Codes of a column given as values and each row's index into them (`parquet::NULL`:
     /// a null row); values not seen before get new codes.
     pub fn encode_indexed(&mut self, values: &Column, indices: &[u32]) -> Result<Vec<u32>> {
-        let codes = self.encode(values)?;
-        let null = match indices.contains(&super::parquet::NULL) {
+        let n = values.len();
+        if indices.iter().any(|&i| i as usize >= n && i != super::parquet::NULL) {
+            return Err(Error::Internal("a row's index is past its values".into()));
+        }
+        // the values' codes, then the null's: a row takes the code at its index, a null row
+        // (its index clamped to `n`) the last one
+        let mut table = self.encode(values)?;
+        table.push(match indices.contains(&super::parquet::NULL) {
             true => self.encode(&Column::full_null("".into(), 1, values.dtype()))?[0],
             false => NONE,
-        };
-        let mut out = Vec::with_capacity(indices.len());
-        for &i in indices {
-            out.push(match i {
-                super::parquet::NULL => null,
-                i => *codes
-                    .get(i as usize)
-                    .ok_or_else(|| Error::Internal("a row's index is past its values".into()))?,
-            });
-        }
-        Ok(out)
+        });
+        Ok(indices.iter().map(|&i| table[(i as usize).min(n)]).collect())
     }
 
     /// The values of `codes`, in the column's type.
