@@ -353,22 +353,18 @@ impl FromPages {
             let df = collect(lf.clone().slice(offset, len as IdxSize).select([col(column)]))?;
             Ok(df.column(column)?.clone())
         };
-        let id_hashes = match &self.id {
-            Some(id) => {
-                let mut parts = kernel::hash_parts(len);
-                let pages = at.and_then(|at| {
-                    self.groups
-                        .for_each_hash(id, at, len, state, |h| parts[kernel::part(h)].push(h))
-                });
-                Some(match pages {
-                    Some(()) => parts,
-                    None => kernel::split_id_hashes(&through_polars(id)?, state)?,
-                })
+        let id_hashes = |id: &str| -> Result<Vec<Vec<u64>>> {
+            let mut parts = kernel::hash_parts(len);
+            let pages = at.and_then(|at| {
+                self.groups
+                    .for_each_hash(id, at, len, state, |h| parts[kernel::part(h)].push(h))
+            });
+            match pages {
+                Some(()) => Ok(parts),
+                None => kernel::split_id_hashes(&through_polars(id)?, state),
             }
-            None => None,
         };
-        let mut keys = Vec::with_capacity(self.keys.len());
-        for k in &self.keys {
+        let indexed = |k: &String| -> Result<(String, Indexed)> {
             let indexed = match at.and_then(|at| self.groups.indexed(k, at, len)) {
                 Some(indexed) => indexed,
                 None => {
@@ -379,9 +375,19 @@ impl FromPages {
                     }
                 }
             };
-            keys.push((k.clone(), indexed));
-        }
-        Ok(PageRead { id_hashes, keys })
+            Ok((k.clone(), indexed))
+        };
+        // the ids on a thread of their own, beside the keys
+        std::thread::scope(|scope| {
+            let ids = self.id.as_deref().map(|id| scope.spawn(move || id_hashes(id)));
+            let keys = self.keys.iter().map(indexed).collect::<Result<Vec<_>>>();
+            let id_hashes = match ids.map(|h| h.join()) {
+                Some(Ok(hashes)) => Some(hashes?),
+                Some(Err(panic)) => std::panic::resume_unwind(panic),
+                None => None,
+            };
+            Ok(PageRead { id_hashes, keys: keys? })
+        })
     }
 }
 
