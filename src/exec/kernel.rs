@@ -111,7 +111,21 @@ pub(super) fn split_by_period(
 pub(super) struct WindowIndex {
     offsets: Vec<usize>,
     windows: Vec<(i32, i32, u32)>,
+    /// When no window asks for a content type: one bit per key and day from the first
+    /// window's start to the last one's end, set inside some window (one lookup a post).
+    days: Option<DayBits>,
 }
+
+/// A bit per (key, day) over `span` days from `first`, for `keys` keys.
+struct DayBits {
+    keys: usize,
+    first: i32,
+    span: usize,
+    bits: Vec<u64>,
+}
+
+/// The most bits `DayBits` takes (8 MB); past it, windows are searched.
+const MAX_DAY_BITS: usize = 1 << 26;
 
 impl WindowIndex {
     /// From (key code, start, end, content type code) rows sorted by code, codes < `keys`.
@@ -126,15 +140,57 @@ impl WindowIndex {
         Self {
             offsets,
             windows: rows.iter().map(|r| (r.1, r.2, r.3)).collect(),
+            days: DayBits::new(keys, rows),
         }
     }
 
     pub fn contains(&self, key: u32, day: i32, content_type: u32) -> bool {
         let k = key as usize;
+        if let Some(d) = &self.days {
+            return d.get(k, day);
+        }
         match (self.offsets.get(k), self.offsets.get(k + 1)) {
             (Some(&lo), Some(&hi)) if day != NO_DAY => self.windows[lo..hi]
                 .iter()
                 .any(|&(s, e, t)| s <= day && day <= e && (t == NONE || t == content_type)),
+            _ => false,
+        }
+    }
+}
+
+impl DayBits {
+    /// None when a window asks for a content type, or the bits would take too much memory.
+    fn new(keys: usize, rows: &[(u32, i32, i32, u32)]) -> Option<Self> {
+        if rows.iter().any(|r| r.3 != NONE) {
+            return None;
+        }
+        let first = rows.iter().map(|r| r.1).min()?;
+        let last = rows.iter().map(|r| r.2).max()?;
+        let span = usize::try_from(i64::from(last) - i64::from(first) + 1).ok()?;
+        let n = keys.checked_mul(span).filter(|&n| n <= MAX_DAY_BITS)?;
+        let mut bits = vec![0u64; n.div_ceil(64)];
+        for &(k, start, end, _) in rows {
+            let base = k as usize * span;
+            for day in start..=end {
+                let i = base + (day - first) as usize;
+                bits[i / 64] |= 1 << (i % 64);
+            }
+        }
+        Some(Self {
+            keys,
+            first,
+            span,
+            bits,
+        })
+    }
+
+    fn get(&self, key: usize, day: i32) -> bool {
+        let offset = i64::from(day) - i64::from(self.first);
+        match usize::try_from(offset) {
+            Ok(d) if d < self.span && key < self.keys && day != NO_DAY => {
+                let i = key * self.span + d;
+                self.bits.get(i / 64).is_some_and(|w| w >> (i % 64) & 1 == 1)
+            }
             _ => false,
         }
     }
@@ -463,6 +519,25 @@ mod tests {
         let mut want: Vec<u64> = (4_990..5_000).map(spread).chain([spread(7)]).collect();
         want.sort_unstable();
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn day_bits_answer_as_the_windows_do() {
+        // overlapping windows of three keys (key 2 has none), and days around them
+        let rows = [(0, 10, 20, NONE), (0, 15, 30, NONE), (1, -5, -5, NONE), (1, 40, 41, NONE), (3, 0, 3, NONE)];
+        let index = WindowIndex::new(4, &rows);
+        assert!(index.days.is_some());
+        let search = WindowIndex { days: None, ..WindowIndex::new(4, &rows) };
+        for key in 0..6 {
+            for day in (-10..50).chain([NO_DAY, i32::MAX]) {
+                assert_eq!(index.contains(key, day, 7), search.contains(key, day, 7), "{key} {day}");
+            }
+        }
+        assert!(index.contains(0, 30, NONE) && !index.contains(0, 31, NONE) && index.contains(1, -5, NONE));
+        // a window that asks for a content type: searched
+        let typed = WindowIndex::new(1, &[(0, 1, 5, 2)]);
+        assert!(typed.days.is_none());
+        assert!(typed.contains(0, 3, 2) && !typed.contains(0, 3, 1));
     }
 
     #[test]
