@@ -524,10 +524,19 @@ mod tests {
     #[test]
     fn day_bits_answer_as_the_windows_do() {
         // overlapping windows of three keys (key 2 has none), and days around them
-        let rows = [(0, 10, 20, NONE), (0, 15, 30, NONE), (1, -5, -5, NONE), (1, 40, 41, NONE), (3, 0, 3, NONE)];
+        let rows = [
+            (0, 10, 20, NONE),
+            (0, 15, 30, NONE),
+            (1, -5, -5, NONE),
+            (1, 40, 41, NONE),
+            (3, 0, 3, NONE),
+        ];
         let index = WindowIndex::new(4, &rows);
         assert!(index.days.is_some());
-        let search = WindowIndex { days: None, ..WindowIndex::new(4, &rows) };
+        let search = WindowIndex {
+            days: None,
+            ..WindowIndex::new(4, &rows)
+        };
         for key in 0..6 {
             for day in (-10..50).chain([NO_DAY, i32::MAX]) {
                 assert_eq!(index.contains(key, day, 7), search.contains(key, day, 7), "{key} {day}");

@@ -330,6 +330,28 @@ impl Pairs {
         true
     }
 
+    /// `combine` of `b` with codes that are all 0 (a grouping's first step), without them.
+    pub fn first(&mut self, b: &[u32]) -> Vec<u32> {
+        let b_max = b.iter().copied().max().unwrap_or(0) as usize;
+        if self.map.is_empty() && self.fits(0, b_max) {
+            if let Some((table, _, _)) = &mut self.dense {
+                // (0, y) lies at y
+                return b
+                    .iter()
+                    .map(|&y| {
+                        let slot = &mut table[y as usize];
+                        if *slot == NONE {
+                            *slot = self.pairs.len() as u32;
+                            self.pairs.push((0, y));
+                        }
+                        *slot
+                    })
+                    .collect();
+            }
+        }
+        self.combine(&vec![0; b.len()], b)
+    }
+
     pub fn combine(&mut self, a: &[u32], b: &[u32]) -> Vec<u32> {
         let a_max = a.iter().copied().max().unwrap_or(0) as usize;
         let b_max = b.iter().copied().max().unwrap_or(0) as usize;
@@ -399,8 +421,12 @@ impl Grouping {
 
     /// Group of each row from its parts' codes (one slice per part, in order).
     pub fn groups(&mut self, parts: &[&[u32]], rows: usize) -> Vec<u32> {
-        let mut acc = vec![0u32; rows];
-        for (step, part) in self.steps.iter_mut().zip(parts) {
+        let mut steps = self.steps.iter_mut().zip(parts);
+        let mut acc = match steps.next() {
+            Some((step, part)) => step.first(part),
+            None => vec![0u32; rows],
+        };
+        for (step, part) in steps {
             acc = step.combine(&acc, part);
         }
         acc
@@ -503,13 +529,23 @@ pub(super) fn followers_at(index: &FollowerIndex, accounts: &[u32], days: &[i32]
         .collect()
 }
 
-/// Whether each row falls in one of its key's contract windows (and content type).
-pub(super) fn delivered(index: &WindowIndex, keys: &[u32], days: &[i32], types: Option<&[u32]>) -> Vec<bool> {
-    keys.iter()
-        .zip(days)
-        .enumerate()
-        .map(|(row, (&k, &d))| index.contains(k, d, types.map_or(NONE, |t| t[row])))
-        .collect()
+/// Counts per group, grown to `n` groups, of the rows inside one of their key's contract
+/// windows (and content type).
+pub(super) fn count_delivered(
+    counts: &mut Vec<i64>,
+    n: usize,
+    groups: &[u32],
+    index: &WindowIndex,
+    keys: &[u32],
+    days: &[i32],
+    types: Option<&[u32]>,
+) {
+    counts.resize(n, 0);
+    for (row, ((&g, &k), &d)) in groups.iter().zip(keys).zip(days).enumerate() {
+        if index.contains(k, d, types.map_or(NONE, |t| t[row])) {
+            counts[g as usize] += 1;
+        }
+    }
 }
 
 #[cfg(test)]

@@ -559,8 +559,8 @@ impl PostsPass {
             };
             if let Some((key, types, index)) = contracts {
                 let keys = key.codes(&codes);
-                let flags = pass::delivered(index, &keys, &days, types.map(|t| codes[t].as_slice()));
-                pass::count_into(delivered, ng, &groups, |r| flags[r]);
+                let types = types.map(|t| codes[t].as_slice());
+                pass::count_delivered(delivered, ng, &groups, index, &keys, &days, types);
             }
             Ok((groups, ng, fap))
         };
