@@ -214,3 +214,16 @@ def test_keys_as_dictionaries_in_the_file_schema(tmp_path):
     want = oracle(df, ["account_id"])
     got = got.with_columns(pl.col("account_id").cast(pl.String)).sort("account_id", "period_start")
     assert got.select(want.columns).equals(want)
+
+
+def test_ids_as_the_dimension(tmp_path):
+    # by post: the ids are a key and the repeat check reads them all the same
+    df = posts(repeats=False).drop_nulls("post_id")
+    path = str(tmp_path / "posts.parquet")
+    df.write_parquet(path, row_group_size=700)
+    got = sk.compute(path, kpis=["posts", "likes"], by=["post_id"])
+    assert got.height == df.height
+    assert got.sort("post_id")["likes"].to_list() == df.sort("post_id")["likes"].to_list()
+    pl.concat([df, df.head(1)]).write_parquet(path, row_group_size=700)
+    with pytest.raises(sk.InputError, match="repeated post_id"):
+        sk.compute(path, kpis=["posts"], by=["post_id"])

@@ -324,9 +324,10 @@ impl FromPages {
         let id = pp.post_id.clone().filter(|id| {
             plan.dedupe == Dedupe::Error && text(id) && !keys.contains(id) && !read.contains(&id.as_str())
         });
+        // (the id as a key stays with polars: the repeat check reads it from the batch)
         let mut keys: Vec<String> = keys
             .iter()
-            .filter(|k| text(k) && !read.contains(&k.as_str()))
+            .filter(|k| text(k) && !read.contains(&k.as_str()) && Some(*k) != pp.post_id.as_ref())
             .cloned()
             .collect();
         if id.is_none() && keys.is_empty() {
