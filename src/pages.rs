@@ -6,31 +6,44 @@
 //! with 4 kB pages, and the run's wall time fell by about 0.8 s (polars' own reader, which
 //! touches half as much fresh memory, gains nothing measurable). `compute` gains as much: the
 //! 24-KPI report over 20M posts took 4.4-4.7 s against 5.0-6.1 s, a report of 50 formula KPIs
-//! 5.6-5.7 s against 6.4-7.5 s (perf: a third of the time in `clear_page_erms`). A run therefore turns them off
-//! for the process with `prctl(PR_SET_THP_DISABLE)` and restores the previous setting when it
-//! ends; pages mapped meanwhile stay ordinary 4 kB pages, which changes nothing but speed.
+//! 5.6-5.7 s against 6.4-7.5 s (perf: a third of the time in `clear_page_erms`). Runs therefore
+//! turn them off for the process with `prctl(PR_SET_THP_DISABLE)`, and the last run to end
+//! restores the setting found; pages mapped meanwhile stay ordinary 4 kB pages, which changes
+//! nothing but speed.
 
-/// Turns transparent huge pages off until dropped (a no-op off Linux or when refused).
+/// Turns transparent huge pages off until dropped (a no-op off Linux or when refused). Runs at
+/// once (threads of one process) share the setting: the first one turns the pages off, the
+/// last one to end restores what the first found.
 pub struct SmallPages {
-    #[cfg(target_os = "linux")]
-    previous: Option<libc::c_int>,
+    _private: (),
 }
+
+/// Runs going on, for `SmallPages`, and the setting the first one changed (None: unchanged).
+static SMALL: std::sync::Mutex<(usize, Option<std::ffi::c_int>)> = std::sync::Mutex::new((0, None));
 
 impl SmallPages {
     pub fn new() -> Self {
-        #[cfg(target_os = "linux")]
-        {
-            // SAFETY: PR_GET/SET_THP_DISABLE take no pointers; they only read or set a flag
-            // of this process.
-            let previous = unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, 0, 0, 0, 0) };
-            let set = previous == 0 && unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) } == 0;
-            SmallPages {
-                previous: set.then_some(previous),
-            }
+        let mut running = SMALL.lock().unwrap_or_else(|e| e.into_inner());
+        if running.0 == 0 {
+            running.1 = turn_off();
         }
-        #[cfg(not(target_os = "linux"))]
-        SmallPages {}
+        running.0 += 1;
+        SmallPages { _private: () }
     }
+}
+
+/// Turns huge pages off for the process; the setting before, when it was changed.
+fn turn_off() -> Option<std::ffi::c_int> {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: PR_GET/SET_THP_DISABLE take no pointers; they only read or set a flag
+        // of this process.
+        let previous = unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, 0, 0, 0, 0) };
+        let set = previous == 0 && unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) } == 0;
+        set.then_some(previous)
+    }
+    #[cfg(not(target_os = "linux"))]
+    None
 }
 
 impl Default for SmallPages {
@@ -41,11 +54,15 @@ impl Default for SmallPages {
 
 impl Drop for SmallPages {
     fn drop(&mut self) {
-        #[cfg(target_os = "linux")]
-        if let Some(previous) = self.previous {
-            // SAFETY: as in `new`.
-            unsafe {
-                libc::prctl(libc::PR_SET_THP_DISABLE, previous, 0, 0, 0);
+        let mut running = SMALL.lock().unwrap_or_else(|e| e.into_inner());
+        running.0 -= 1;
+        if running.0 == 0 {
+            #[cfg(target_os = "linux")]
+            if let Some(previous) = running.1.take() {
+                // SAFETY: as in `turn_off`.
+                unsafe {
+                    libc::prctl(libc::PR_SET_THP_DISABLE, previous, 0, 0, 0);
+                }
             }
         }
     }
@@ -110,16 +127,18 @@ mod tests {
         #[cfg(target_os = "linux")]
         {
             // SAFETY: reads a flag of this process.
-            let before = unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, 0, 0, 0, 0) };
+            let get = || unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, 0, 0, 0, 0) };
+            let before = get();
             {
-                let _guard = SmallPages::new();
-                // SAFETY: as above.
-                let during = unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, 0, 0, 0, 0) };
-                assert!(during == 1 || before != 0);
+                let first = SmallPages::new();
+                let second = SmallPages::new();
+                assert!(get() == 1 || before != 0);
+                // the first run to end leaves the pages off for the other one
+                drop(first);
+                assert!(get() == 1 || before != 0);
+                drop(second);
             }
-            // SAFETY: as above.
-            let after = unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, 0, 0, 0, 0) };
-            assert_eq!(before, after);
+            assert_eq!(before, get());
         }
     }
 
