@@ -150,39 +150,6 @@ pub(super) fn engagements(batch: &DataFrame, default: &[String], platforms: &Com
     }))
 }
 
-/// eng / reach for each post with both and reach > 0; null otherwise.
-pub(super) fn rate(eng: &Series, reach: &Column, name: &str) -> Result<Series> {
-    let e = eng.cast(&DataType::Float64)?;
-    let e = e.f64()?.rechunk();
-    let Some(e) = e.downcast_iter().next() else {
-        return Ok(Series::new_empty(name.into(), &DataType::Float64));
-    };
-    let mut values: Vec<f64> = Vec::with_capacity(e.len());
-    let r = reach.as_materialized_series().cast(&DataType::Float64)?;
-    for arr in r.f64()?.downcast_iter() {
-        let at = values.len();
-        values.extend(
-            e.values()[at..at + arr.len()]
-                .iter()
-                .zip(arr.values().iter())
-                .map(|(e, r)| if *r > 0.0 { e / r } else { 0.0 }),
-        );
-    }
-    let positive: Bitmap = r
-        .f64()?
-        .downcast_iter()
-        .flat_map(|a| a.values().iter().map(|r| *r > 0.0))
-        .collect();
-    let present_eng = e
-        .validity()
-        .cloned()
-        .unwrap_or_else(|| Bitmap::new_with_value(true, e.len()));
-    let valid = &(&present_eng & &present(reach)) & &positive;
-    let validity = (valid.unset_bits() > 0).then_some(valid);
-    let arr = PrimitiveArray::<f64>::from_vec(values).with_validity(validity);
-    Ok(chunked_like::<Float64Type>(name, arr, Some(reach)).into_series())
-}
-
 /// A column's values as doubles, chunk by chunk.
 fn doubles(column: &Column) -> Result<Vec<f64>> {
     let s = column.as_materialized_series();
@@ -268,8 +235,11 @@ mod tests {
         assert_eq!(values(&eng), vec![Some(100.0), Some(20.0), None, Some(1.0)]);
         assert!(engagements(&df, &[], &Vec::new())?.is_none());
 
-        let rates = rate(&eng, df.column("reach")?, "r")?;
-        assert_eq!(values(&rates), vec![Some(10.0), None, None, None]);
+        // the engagement rate by reach is the quotient of the engagements over it
+        let mut with_eng = df.clone();
+        with_eng.with_column(eng.with_name("eng".into()).into_column())?;
+        let rates = quotients(&with_eng, &[("r".into(), "eng".into(), "reach".into())])?;
+        assert_eq!(values(&rates[0]), vec![Some(10.0), None, None, None]);
 
         // rule 2: null for a missing or zero denominator, or a missing numerator
         let q = |n: &str, d: &str| (n.to_string(), n.to_string(), d.to_string());

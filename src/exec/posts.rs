@@ -125,11 +125,14 @@ fn read(tz: Option<&str>, pp: &PostsPlan, lf: LazyFrame) -> Result<LazyFrame> {
 /// Boolean for conditions).
 fn prepare(pp: &PostsPlan, mut batch: DataFrame) -> Result<DataFrame> {
     if let Some(eng) = derived::engagements(&batch, &pp.components, &pp.platform_components)? {
-        if pp.per_post_engagement_rate {
-            let rate = derived::rate(&eng, batch.column("reach")?, APE)?;
-            batch.with_column(rate.into_column())?;
-        }
         batch.with_column(eng.into_column())?;
+        if pp.per_post_engagement_rate {
+            // eng / reach where reach > 0 (reach is never negative: the pass fails then)
+            let quotient = [(APE.to_string(), ENG.to_string(), "reach".to_string())];
+            for rate in derived::quotients(&batch, &quotient)? {
+                batch.with_column(rate.into_column())?;
+            }
+        }
     }
     for q in derived::quotients(&batch, &pp.custom.quotients)? {
         batch.with_column(q.into_column())?;
