@@ -124,7 +124,7 @@ def test_no_false_repeats_and_the_same_result(tmp_path, writer):
     assert from_file["posts"].sum() == N
 
 
-def test_required_ids(tmp_path):
+def test_repeats_found_in_required_ids(tmp_path):
     for repeats in (False, True):
         # the 31 nulls become one id: 30 repeats, and 3 more with `repeats`
         df = posts(repeats).with_columns(pl.col("post_id").fill_null("missing-id"))
@@ -160,8 +160,8 @@ def test_repeats_across_files_and_small_batches(tmp_path):
     assert out["posts"].sum() == N
 
 
-def test_integer_ids_are_read_through_polars(tmp_path):
-    # integer ids are not text: read through polars, repeats found all the same
+def test_repeats_found_in_integer_ids(tmp_path):
+    # integer ids are not text (read through polars): repeats found all the same
     df = posts(repeats=False).with_columns(pl.int_range(N).alias("post_id"))
     path = str(tmp_path / "posts.parquet")
     pl.concat([df, df.head(2)]).write_parquet(path, row_group_size=500)

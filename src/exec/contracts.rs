@@ -6,7 +6,7 @@ use super::pass::{self, Dict, Pairs};
 use super::{align_as_text, drop_rows, read_columns, RowAccount, ALL};
 use crate::error::{Error, Result};
 use crate::ingest;
-use crate::plan::{ContractsPlan, Plan, PostsPlan, PERIOD};
+use crate::plan::{ContractsPlan, Plan, PostsPlan};
 use polars::prelude::*;
 
 const TABLE: &str = "contracts";
@@ -135,14 +135,7 @@ impl Contracts {
         let mut pieces = self.df.take(&IdxCa::from_vec("".into(), index))?;
         pieces.with_column(Column::new(SHARE.into(), share))?;
         if plan.every.is_some() {
-            let starts: Int32Chunked = period.into_iter().collect();
-            pieces.with_column(
-                starts
-                    .into_series()
-                    .cast(&DataType::Date)?
-                    .with_name(PERIOD.into())
-                    .into(),
-            )?;
+            pieces.with_column(super::period_column(period.into_iter().collect())?)?;
         }
         let mut lf = pieces.lazy();
         if keys.iter().any(|k| k == ALL) {

@@ -237,8 +237,14 @@ pub(super) fn repeated_ids(
 const PART_BITS: u32 = 8;
 
 /// The part of a hash: its top bits.
-pub(super) fn part(h: u64) -> usize {
+fn part(h: u64) -> usize {
     (h >> (64 - PART_BITS)) as usize
+}
+
+/// Puts a hash into its part (`hash_parts`).
+#[inline]
+pub(super) fn push_part(parts: &mut [Vec<u64>], h: u64) {
+    parts[part(h)].push(h);
 }
 
 /// A batch's hashes split by their top bits (see `repeated_hashes`).
@@ -246,7 +252,7 @@ pub(super) fn part(h: u64) -> usize {
 fn split_hashes(batch: &[u64]) -> Vec<Vec<u64>> {
     let mut out = hash_parts(batch.len());
     for &h in batch {
-        out[part(h)].push(h);
+        push_part(&mut out, h);
     }
     out
 }
@@ -254,7 +260,7 @@ fn split_hashes(batch: &[u64]) -> Vec<Vec<u64>> {
 /// The hashes of a batch's non-null ids (see `pass::id_hash`), split by their top bits.
 pub(super) fn split_id_hashes(column: &Column, state: &PlRandomState) -> Result<Vec<Vec<u64>>> {
     let mut out = hash_parts(column.len());
-    super::pass::for_each_id_hash(column, state, |h| out[part(h)].push(h))?;
+    super::pass::for_each_id_hash(column, state, |h| push_part(&mut out, h))?;
     Ok(out)
 }
 
@@ -266,8 +272,8 @@ pub(super) fn hash_parts(n: usize) -> Vec<Vec<u64>> {
         .collect()
 }
 
-/// Hashes that occur more than once, from batches split by `split_hashes`: each part's set,
-/// which stays in cache, is checked on its own (in parallel).
+/// Hashes that occur more than once, from batches split into parts (`split_id_hashes`,
+/// `push_part`): each part's set, which stays in cache, is checked on its own (in parallel).
 pub(super) fn repeated_hashes(split: &[Vec<Vec<u64>>]) -> PlHashSet<u64> {
     THREAD_POOL.install(|| {
         (0..1usize << PART_BITS)

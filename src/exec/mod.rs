@@ -175,10 +175,19 @@ fn with_period(mut df: DataFrame, day: &str, plan: &Plan) -> Result<DataFrame> {
     let days = pass::days(df.column(day)?)?;
     let mut periods = pass::Periods::new(every);
     let codes = periods.encode(&days);
-    let starts: Int32Chunked = codes.iter().map(|&c| periods.starts[c as usize]).collect();
-    let starts = starts.into_series().cast(&DataType::Date)?.with_name(PERIOD.into());
-    df.with_column(starts.into_column())?;
+    df.with_column(period_column(
+        codes.iter().map(|&c| periods.starts[c as usize]).collect(),
+    )?)?;
     Ok(df)
+}
+
+/// The `PERIOD` column (dates) of period starts as days.
+pub(super) fn period_column(starts: Int32Chunked) -> Result<Column> {
+    Ok(starts
+        .into_series()
+        .cast(&DataType::Date)?
+        .with_name(PERIOD.into())
+        .into_column())
 }
 
 /// The tables of a run, as the caller handed them over.

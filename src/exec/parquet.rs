@@ -249,17 +249,14 @@ pub(super) fn bytes_hash(value: &[u8], state: &PlRandomState) -> Option<u64> {
     Some(pass::text_hash(&View::new_from_bytes(value, 0, 0), || text, state))
 }
 
-/// The high bit of each of the 12 text bytes of an inline view's key.
-const NOT_ASCII: u128 = 0x8080_8080_8080_8080_8080_8080 << 32;
-
-/// Calls `f` with each of the `n` values of a plain-encoded byte array section: each a 4-byte
-/// little-endian length, then its bytes.
-fn plain_values(values: &[u8], n: usize, mut f: impl FnMut(&[u8]) -> Option<()>) -> Option<()> {
+/// Calls `f` with each of the `n` values of a plain-encoded byte array section (each a 4-byte
+/// little-endian length, then its bytes), and where its length starts.
+fn plain_values(values: &[u8], n: usize, mut f: impl FnMut(usize, &[u8]) -> Option<()>) -> Option<()> {
     let mut at = 0usize;
     for _ in 0..n {
         let length = u32::from_le_bytes(*values.get(at..)?.first_chunk::<4>()?) as usize;
         let end = at.checked_add(4 + length).filter(|&end| end <= values.len())?;
-        f(&values[at + 4..end])?;
+        f(at, &values[at + 4..end])?;
         at = end;
     }
     Some(())
@@ -267,42 +264,33 @@ fn plain_values(values: &[u8], n: usize, mut f: impl FnMut(&[u8]) -> Option<()>)
 
 /// Appends the `n` values of a plain-encoded byte array section (None unless all are UTF-8).
 fn push_values(out: &mut MutableBinaryViewArray<str>, section: &[u8], n: usize) -> Option<()> {
-    plain_values(section, n, |v| {
+    plain_values(section, n, |_, v| {
         out.push_value(std::str::from_utf8(v).ok()?);
         Some(())
     })
 }
 
+/// The high bit of each of the 12 text bytes of an inline view's key.
+const NOT_ASCII: u128 = 0x8080_8080_8080_8080_8080_8080 << 32;
+
 /// Calls `f` with the hash (`bytes_hash`) of each of the `n` values of a plain-encoded byte
 /// array section.
 fn plain_hashes(values: &[u8], n: usize, state: &PlRandomState, mut f: impl FnMut(u64)) -> Option<()> {
-    let mut at = 0usize;
-    for _ in 0..n {
-        let length = u32::from_le_bytes(*values.get(at..)?.first_chunk::<4>()?) as usize;
-        let end = at.checked_add(4 + length).filter(|&end| end <= values.len())?;
-        // Short text: the length and the 12 bytes after it are, in memory, the text's inline
-        // view, which is its key (`pass::inline_key`) once the bytes past the text are masked.
-        let word = values.get(at..).and_then(|rest| rest.first_chunk::<16>());
-        let key = match word {
-            Some(word) if length <= View::MAX_INLINE_SIZE as usize && cfg!(target_endian = "little") => {
-                let bits = 32 + 8 * length;
-                let word = u128::from_le_bytes(*word);
-                Some(if bits >= 128 {
-                    word
-                } else {
-                    word & ((1u128 << bits) - 1)
-                })
-                .filter(|k| k & NOT_ASCII == 0)
-            }
-            _ => None,
-        };
+    plain_values(values, n, |at, value| {
+        // Short ASCII text: its length and the 12 bytes after it are, in memory, the text's
+        // inline view (on little-endian machines), whose key `pass::inline_key` takes as it is.
+        let key = values
+            .get(at..)
+            .and_then(|rest| rest.first_chunk::<16>())
+            .filter(|_| cfg!(target_endian = "little"))
+            .and_then(|word| pass::inline_key(&View::from(u128::from_ne_bytes(*word))))
+            .filter(|key| key & NOT_ASCII == 0);
         f(match key {
             Some(key) => state.hash_one(key),
-            None => bytes_hash(&values[at + 4..end], state)?,
+            None => bytes_hash(value, state)?,
         });
-        at = end;
-    }
-    Some(())
+        Some(())
+    })
 }
 
 /// How many of a page's `n` definition levels (bit width 1) say "present".

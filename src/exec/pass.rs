@@ -332,36 +332,24 @@ impl Pairs {
 
     /// `combine` of `b` with codes that are all 0 (a grouping's first step), without them.
     pub fn first(&mut self, b: &[u32]) -> Vec<u32> {
-        let b_max = b.iter().copied().max().unwrap_or(0) as usize;
-        if self.map.is_empty() && self.fits(0, b_max) {
-            if let Some((table, _, _)) = &mut self.dense {
-                // (0, y) lies at y
-                return b
-                    .iter()
-                    .map(|&y| {
-                        let slot = &mut table[y as usize];
-                        if *slot == NONE {
-                            *slot = self.pairs.len() as u32;
-                            self.pairs.push((0, y));
-                        }
-                        *slot
-                    })
-                    .collect();
-            }
-        }
-        self.combine(&vec![0; b.len()], b)
+        self.pairs_of(std::iter::repeat(0), 0, b)
     }
 
     pub fn combine(&mut self, a: &[u32], b: &[u32]) -> Vec<u32> {
         let a_max = a.iter().copied().max().unwrap_or(0) as usize;
+        self.pairs_of(a.iter().copied(), a_max, b)
+    }
+
+    /// The codes of the pairs (a, b) row by row, `a` given as its codes in turn and their
+    /// largest.
+    fn pairs_of(&mut self, a: impl Iterator<Item = u32>, a_max: usize, b: &[u32]) -> Vec<u32> {
         let b_max = b.iter().copied().max().unwrap_or(0) as usize;
         if self.map.is_empty() && self.fits(a_max, b_max) {
             if let Some((table, _, cb)) = &mut self.dense {
                 let cb = *cb;
                 return a
-                    .iter()
                     .zip(b)
-                    .map(|(&x, &y)| {
+                    .map(|(x, &y)| {
                         let slot = &mut table[x as usize * cb + y as usize];
                         if *slot == NONE {
                             *slot = self.pairs.len() as u32;
@@ -380,9 +368,8 @@ impl Pairs {
             }
         }
         let mut prev: Option<(u64, u32)> = None;
-        a.iter()
-            .zip(b)
-            .map(|(&x, &y)| {
+        a.zip(b)
+            .map(|(x, &y)| {
                 let k = (u64::from(x) << 32) | u64::from(y);
                 match prev {
                     Some((p, c)) if p == k => c,
@@ -498,7 +485,7 @@ pub(super) fn text_hash<'a>(view: &View, text: impl FnOnce() -> &'a str, state: 
 }
 
 /// A text of up to 12 bytes as one integer: its view with the bytes past the text masked.
-fn inline_key(view: &View) -> Option<u128> {
+pub(super) fn inline_key(view: &View) -> Option<u128> {
     (view.length <= View::MAX_INLINE_SIZE).then(|| {
         let bits = 32 + 8 * view.length;
         if bits >= 128 {

@@ -361,7 +361,7 @@ impl FromPages {
             let mut parts = kernel::hash_parts(len);
             let pages = at.and_then(|at| {
                 self.groups
-                    .for_each_hash(id, at, len, state, |h| parts[kernel::part(h)].push(h))
+                    .for_each_hash(id, at, len, state, |h| kernel::push_part(&mut parts, h))
             });
             match pages {
                 Some(()) => Ok(parts),
@@ -602,14 +602,8 @@ impl PostsPass {
             );
         }
         if let (Some(p), true) = (&self.periods, with_period) {
-            let starts: Int32Chunked = split[grain_names.len()].iter().map(|&c| p.starts[c as usize]).collect();
-            columns.push(
-                starts
-                    .into_series()
-                    .cast(&DataType::Date)?
-                    .with_name(PERIOD.into())
-                    .into_column(),
-            );
+            let starts = split[grain_names.len()].iter().map(|&c| p.starts[c as usize]).collect();
+            columns.push(super::period_column(starts)?);
         }
         if columns.is_empty() {
             columns.push(Column::new(ALL.into(), vec![true; ng]));

@@ -403,22 +403,19 @@ impl Compiler {
         } else {
             format!("{row:?}")
         };
+        if let Some(name) = self.columns.get(&key) {
+            return name.clone();
+        }
         if let Row::Div(a, b) = row {
             if let (Some(x), Some(y)) = (self.plain_value(a), self.plain_value(b)) {
-                if let Some(name) = self.columns.get(&key) {
-                    return name.clone();
-                }
-                let name = format!("__k{}", self.columns.len());
+                let name = self.register(key, 0);
                 // by denominator, so that the kernel reads each one once
                 let at = self.posts.quotients.iter().rposition(|(_, _, d)| *d == y);
                 let at = at.map_or(self.posts.quotients.len(), |i| i + 1);
                 self.posts.quotients.insert(at, (name.clone(), x, y));
-                self.columns.insert(key, name.clone());
-                self.levels.insert(name.clone(), 0);
                 return name;
             }
         }
-        let known = self.columns.contains_key(&key);
         let name = self.computed(key, |me| {
             let saved = me.zero_outside;
             me.zero_outside = zero_outside;
@@ -426,10 +423,8 @@ impl Compiler {
             me.zero_outside = saved;
             expr
         });
-        if !known {
-            if let Some(terms) = linear_terms(row) {
-                self.posts.linear.push((name.clone(), terms));
-            }
+        if let Some(terms) = linear_terms(row) {
+            self.posts.linear.push((name.clone(), terms));
         }
         name
     }
@@ -459,10 +454,16 @@ impl Compiler {
         let expr = build(self);
         let level = self.level;
         self.level = saved;
-        let name = format!("__k{}", self.columns.len());
+        let name = self.register(key, level);
         self.posts
             .computed
             .push((name.clone(), expr.alias(name.as_str()), level));
+        name
+    }
+
+    /// Names the computed column of `key` (at `level`), once.
+    fn register(&mut self, key: String, level: usize) -> String {
+        let name = format!("__k{}", self.columns.len());
         self.columns.insert(key, name.clone());
         self.levels.insert(name.clone(), level);
         name
