@@ -7,11 +7,11 @@ use super::derived;
 use super::kernel::{self, FollowerIndex, WindowIndex, ACCOUNT};
 use super::parquet::{Indexed, RowGroups};
 use super::pass::{self, Dict, Grouping, Pairs, Periods};
-use super::states::{Op, States};
+use super::states::States;
 use super::{collect, fap_names, first_u64, nonnull_name, ratio_names, select_columns, sum_name, RowAccount, ALL};
 use crate::error::{Error, Result};
 use crate::ingest;
-use crate::plan::{Dedupe, Metric, Plan, PostsPlan, StateKind, PERIOD};
+use crate::plan::{CustomState, Dedupe, Metric, Plan, PostsPlan, StateKind, PERIOD};
 use polars::prelude::*;
 use polars_core::runtime::THREAD_POOL;
 use rayon::prelude::*;
@@ -170,84 +170,61 @@ pub(super) fn read_for_contracts(pp: &PostsPlan, lf: LazyFrame, tz: Option<&str>
 }
 
 /// The states each batch adds to: which sums, counts and followers-at-post sums.
-fn state_ops(pp: &PostsPlan) -> Vec<Op> {
+fn state_ops(pp: &PostsPlan) -> Vec<CustomState> {
     let column = |m: &Metric| metric_column(m).to_string();
     let mut ops = Vec::new();
     for m in &pp.sums {
-        ops.push(Op::Sum {
+        ops.push(CustomState {
             column: column(m),
-            sum: sum_name(m),
-            count: Some(nonnull_name(m)),
-            mask: None,
-            filter: None,
+            kind: StateKind::Sum {
+                sum: sum_name(m),
+                count: Some(nonnull_name(m)),
+                mask: None,
+                filter: None,
+            },
         });
     }
     for (a, b) in &pp.ratios {
         // rule 1: both sums over the rows where both inputs are present
         let (n, d) = ratio_names(a, b);
-        ops.push(Op::Sum {
+        ops.push(CustomState {
             column: column(a),
-            sum: n,
-            count: None,
-            mask: Some(column(b)),
-            filter: None,
+            kind: StateKind::Sum {
+                sum: n,
+                count: None,
+                mask: Some(column(b)),
+                filter: None,
+            },
         });
-        ops.push(Op::Sum {
+        ops.push(CustomState {
             column: column(b),
-            sum: d,
-            count: None,
-            mask: Some(column(a)),
-            filter: None,
+            kind: StateKind::Sum {
+                sum: d,
+                count: None,
+                mask: Some(column(a)),
+                filter: None,
+            },
         });
     }
     if pp.per_post_engagement_rate {
-        ops.push(Op::Sum {
+        ops.push(CustomState {
             column: APE.into(),
-            sum: "ape:sum".into(),
-            count: Some("ape:n".into()),
-            mask: None,
-            filter: None,
+            kind: StateKind::Sum {
+                sum: "ape:sum".into(),
+                count: Some("ape:n".into()),
+                mask: None,
+                filter: None,
+            },
         });
     }
     for m in &pp.at_followers {
         let (num, den) = fap_names(m);
-        ops.push(Op::AtFollowers {
+        ops.push(CustomState {
             column: column(m),
-            num,
-            den,
+            kind: StateKind::AtFollowers { num, den },
         });
     }
-    for st in &pp.custom.states {
-        let column = st.column.clone();
-        ops.push(match &st.kind {
-            StateKind::Sum {
-                sum,
-                count,
-                mask,
-                filter,
-            } => Op::Sum {
-                column,
-                sum: sum.clone(),
-                count: count.clone(),
-                mask: mask.clone(),
-                filter: filter.clone(),
-            },
-            StateKind::Rows { count } => Op::Rows {
-                count: count.clone(),
-                filter: column,
-            },
-            StateKind::AtFollowers { num, den } => Op::AtFollowers {
-                column,
-                num: num.clone(),
-                den: den.clone(),
-            },
-            StateKind::MeanAtFollowers { sum, count } => Op::MeanAtFollowers {
-                column,
-                sum: sum.clone(),
-                count: count.clone(),
-            },
-        });
-    }
+    ops.extend(pp.custom.states.iter().cloned());
     ops
 }
 

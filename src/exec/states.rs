@@ -17,34 +17,10 @@
 //! where doubles are integers); a sum of fractional values keeps a loop of its own.
 
 use crate::error::{Error, Result};
+use crate::plan::{CustomState, Linear, StateKind};
 use polars::prelude::*;
 use polars_arrow::bitmap::Bitmap;
 use rayon::prelude::*;
-
-/// A computed column that is a chain of `+` and `-` over other columns: (name, its terms as
-/// (plus, column)).
-pub(super) type Linear = (String, Vec<(bool, String)>);
-
-/// What a state adds up, by column name.
-pub(super) enum Op {
-    /// Σ value per group (named `sum`) and, when named, the count of values present; with a
-    /// mask, only rows where the mask column has a value (the other side of a ratio); with a
-    /// filter, only rows where that Boolean column is true (a `where` condition).
-    Sum {
-        column: String,
-        sum: String,
-        count: Option<String>,
-        mask: Option<String>,
-        filter: Option<String>,
-    },
-    /// The rows per group where the Boolean column `filter` is true.
-    Rows { count: String, filter: String },
-    /// Σ value and Σ followers-at-post over rows with both (Σ a / Σ followers-at-post).
-    AtFollowers { column: String, num: String, den: String },
-    /// Σ (value / followers-at-post) and its count over rows with both and followers > 0
-    /// (the mean over posts of a follower rate).
-    MeanAtFollowers { column: String, sum: String, count: String },
-}
 
 /// Sums per group in the value column's type.
 enum Sums {
@@ -161,7 +137,7 @@ impl States {
     /// and `-` over columns, rule 3) of integers is not read where its sums are its terms'
     /// sums: Σ (a + b) over the rows with either is Σ a + Σ b, and over the rows where a
     /// mask column is present too, each term less its sum where the mask is missing.
-    pub fn new(ops: Vec<Op>, schema: &Schema, integral_followers: bool, linear: &[Linear]) -> Result<Self> {
+    pub fn new(ops: Vec<CustomState>, schema: &Schema, integral_followers: bool, linear: &[Linear]) -> Result<Self> {
         let mut states = States::default();
         let int = |c: &str| schema.get(c) == Some(&DataType::Int64);
         // a column's terms: its own when it is not linear over integers
@@ -171,10 +147,9 @@ impl States {
                 _ => vec![(true, c.clone())],
             }
         };
-        for op in ops {
-            match op {
-                Op::Sum {
-                    column,
+        for CustomState { column, kind } in ops {
+            match kind {
+                StateKind::Sum {
                     sum,
                     count,
                     mask,
@@ -190,16 +165,16 @@ impl States {
                         states.outputs.push(Output::Where { name, task, sum: false });
                     }
                 }
-                Op::Rows { count, filter } => {
-                    let task = states.filtered(None, filter, None, schema)?;
+                StateKind::Rows { count } => {
+                    // (the column is the condition)
+                    let task = states.filtered(None, column, None, schema)?;
                     states.outputs.push(Output::Where {
                         name: count,
                         task,
                         sum: false,
                     });
                 }
-                Op::Sum {
-                    column,
+                StateKind::Sum {
                     sum,
                     count,
                     mask,
@@ -243,7 +218,7 @@ impl States {
                         terms: sum_terms,
                     });
                 }
-                Op::AtFollowers { column, num, den } if integral_followers && int(&column) => {
+                StateKind::AtFollowers { num, den } if integral_followers && int(&column) => {
                     let dense = states.dense(&column, schema, false)?;
                     let followers = states.find(
                         |t| matches!(t, Task::Followers { .. }),
@@ -268,8 +243,8 @@ impl States {
                         without,
                     });
                 }
-                op => {
-                    states.tasks.push(Task::Own(Own::new(op)));
+                kind => {
+                    states.tasks.push(Task::Own(Own::new(CustomState { column, kind })));
                     states.outputs.push(Output::Own(states.tasks.len() - 1));
                 }
             }
@@ -349,13 +324,12 @@ impl States {
                         .into_iter()
                         .flatten(),
                 ),
-                Task::Own(own) => match &own.op {
-                    Op::Sum { column, mask, .. } => {
-                        out.extend([Some(column.as_str()), mask.as_deref()].into_iter().flatten())
+                Task::Own(own) => {
+                    out.push(&own.op.column);
+                    if let StateKind::Sum { mask: Some(mask), .. } = &own.op.kind {
+                        out.push(mask);
                     }
-                    Op::AtFollowers { column, .. } | Op::MeanAtFollowers { column, .. } => out.push(column),
-                    Op::Rows { filter, .. } => out.push(filter),
-                },
+                }
                 Task::Followers { .. } => {}
             }
         }
@@ -773,7 +747,7 @@ fn filtered<T: NumericNative>(
 /// A state with its own loop: a fractional sum under a mask, Σ value and Σ followers-at-post
 /// over fractional values or followers, the mean of a follower rate.
 struct Own {
-    op: Op,
+    op: CustomState,
     sums: Option<Sums>,
     counts: Vec<i64>,
     followers: Vec<f64>,
@@ -842,7 +816,7 @@ fn add_own<T: NumericNative>(
 }
 
 impl Own {
-    fn new(op: Op) -> Self {
+    fn new(op: CustomState) -> Self {
         Self {
             op,
             sums: None,
@@ -852,18 +826,19 @@ impl Own {
     }
 
     fn add(&mut self, batch: &DataFrame, groups: &[u32], n: usize, fap: Option<&[f64]>) -> Result<()> {
-        let (column, mask) = match &self.op {
-            Op::Sum { column, mask, .. } => (column, mask.as_ref().map(|m| batch.column(m)).transpose()?),
-            Op::AtFollowers { column, .. } | Op::MeanAtFollowers { column, .. } => (column, None),
-            Op::Rows { .. } => return Err(Error::Internal("a row count with a loop of its own".into())),
+        let column = &self.op.column;
+        let mask = match &self.op.kind {
+            StateKind::Sum { mask, .. } => mask.as_ref().map(|m| batch.column(m)).transpose()?,
+            StateKind::AtFollowers { .. } | StateKind::MeanAtFollowers { .. } => None,
+            StateKind::Rows { .. } => return Err(Error::Internal("a row count with a loop of its own".into())),
         };
-        let fap = match self.op {
-            Op::AtFollowers { .. } | Op::MeanAtFollowers { .. } => {
+        let fap = match self.op.kind {
+            StateKind::AtFollowers { .. } | StateKind::MeanAtFollowers { .. } => {
                 Some(fap.ok_or_else(|| Error::Internal("followers-at-post state without followers".into()))?)
             }
-            Op::Sum { .. } | Op::Rows { .. } => None,
+            StateKind::Sum { .. } | StateKind::Rows { .. } => None,
         };
-        if let (Op::MeanAtFollowers { .. }, Some(fap)) = (&self.op, fap) {
+        if let (StateKind::MeanAtFollowers { .. }, Some(fap)) = (&self.op.kind, fap) {
             let values = batch
                 .column(column)?
                 .as_materialized_series()
@@ -901,7 +876,7 @@ impl Own {
         if self.sums.is_none() {
             self.sums = Some(Sums::of(values.dtype())?);
         }
-        let counted = matches!(self.op, Op::Sum { count: Some(_), .. });
+        let counted = matches!(self.op.kind, StateKind::Sum { count: Some(_), .. });
         self.counts.resize(if counted { n } else { 0 }, 0);
         self.followers.resize(if fap.is_some() { n } else { 0 }, 0.0);
         let counts = counted.then_some(self.counts.as_mut_slice());
@@ -954,21 +929,21 @@ impl Own {
         };
         let mut counts = std::mem::take(&mut self.counts);
         counts.resize(n, 0);
-        match &self.op {
-            Op::Sum { sum, count, .. } => {
+        match &self.op.kind {
+            StateKind::Sum { sum, count, .. } => {
                 let mut out = vec![column(sum, sums)];
                 if let Some(name) = count {
                     out.push(Column::new(name.into(), counts));
                 }
                 out
             }
-            Op::AtFollowers { num, den, .. } => {
+            StateKind::AtFollowers { num, den } => {
                 let mut followers = std::mem::take(&mut self.followers);
                 followers.resize(n, 0.0);
                 vec![column(num, sums), Column::new(den.into(), followers)]
             }
-            Op::MeanAtFollowers { sum, count, .. } => vec![column(sum, sums), Column::new(count.into(), counts)],
-            Op::Rows { count, .. } => vec![Column::new(count.into(), counts)],
+            StateKind::MeanAtFollowers { sum, count } => vec![column(sum, sums), Column::new(count.into(), counts)],
+            StateKind::Rows { count } => vec![Column::new(count.into(), counts)],
         }
     }
 }
@@ -1024,12 +999,14 @@ mod tests {
                 Column::new("l".into(), &l),
             ],
         )?;
-        let sum = |column: &str, name: &str, count: Option<&str>, mask: Option<&str>| Op::Sum {
+        let sum = |column: &str, name: &str, count: Option<&str>, mask: Option<&str>| CustomState {
             column: column.into(),
-            sum: name.into(),
-            count: count.map(Into::into),
-            mask: mask.map(Into::into),
-            filter: None,
+            kind: StateKind::Sum {
+                sum: name.into(),
+                count: count.map(Into::into),
+                mask: mask.map(Into::into),
+                filter: None,
+            },
         };
         let ops = || {
             vec![
@@ -1048,7 +1025,7 @@ mod tests {
         let mut whole = States::new(ops(), batch.schema(), false, &[])?;
         // the count of a chain with a mask needs the chain itself
         assert!(split.reads().contains(&"l"));
-        let without_masked: Vec<Op> = ops().into_iter().take(3).collect();
+        let without_masked: Vec<CustomState> = ops().into_iter().take(3).collect();
         assert!(!States::new(without_masked, batch.schema(), false, &linear)?
             .reads()
             .contains(&"l"));
@@ -1116,68 +1093,86 @@ mod tests {
         };
         let first = batch(0, half)?;
         let ops = vec![
-            Op::Sum {
+            CustomState {
                 column: "a".into(),
-                sum: "s:a".into(),
-                count: Some("n:a".into()),
-                mask: None,
-                filter: None,
+                kind: StateKind::Sum {
+                    sum: "s:a".into(),
+                    count: Some("n:a".into()),
+                    mask: None,
+                    filter: None,
+                },
             },
-            Op::Sum {
+            CustomState {
                 column: "a".into(),
-                sum: "r:a".into(),
-                count: Some("rn:a".into()),
-                mask: Some("b".into()),
-                filter: None,
+                kind: StateKind::Sum {
+                    sum: "r:a".into(),
+                    count: Some("rn:a".into()),
+                    mask: Some("b".into()),
+                    filter: None,
+                },
             },
-            Op::Sum {
+            CustomState {
                 column: "b".into(),
-                sum: "r:b".into(),
-                count: None,
-                mask: Some("a".into()),
-                filter: None,
+                kind: StateKind::Sum {
+                    sum: "r:b".into(),
+                    count: None,
+                    mask: Some("a".into()),
+                    filter: None,
+                },
             },
-            Op::Sum {
+            CustomState {
                 column: "x".into(),
-                sum: "r:x".into(),
-                count: None,
-                mask: Some("b".into()),
-                filter: None,
+                kind: StateKind::Sum {
+                    sum: "r:x".into(),
+                    count: None,
+                    mask: Some("b".into()),
+                    filter: None,
+                },
             },
-            Op::AtFollowers {
+            CustomState {
                 column: "a".into(),
-                num: "f:a".into(),
-                den: "fd:a".into(),
+                kind: StateKind::AtFollowers {
+                    num: "f:a".into(),
+                    den: "fd:a".into(),
+                },
             },
-            Op::AtFollowers {
+            CustomState {
                 column: "x".into(),
-                num: "f:x".into(),
-                den: "fd:x".into(),
+                kind: StateKind::AtFollowers {
+                    num: "f:x".into(),
+                    den: "fd:x".into(),
+                },
             },
-            Op::Sum {
+            CustomState {
                 column: "m".into(),
-                sum: "s:m".into(),
-                count: Some("n:m".into()),
-                mask: None,
-                filter: None,
+                kind: StateKind::Sum {
+                    sum: "s:m".into(),
+                    count: Some("n:m".into()),
+                    mask: None,
+                    filter: None,
+                },
             },
-            Op::Sum {
+            CustomState {
                 column: "a".into(),
-                sum: "w:a".into(),
-                count: Some("wn:a".into()),
-                mask: None,
-                filter: Some("c".into()),
+                kind: StateKind::Sum {
+                    sum: "w:a".into(),
+                    count: Some("wn:a".into()),
+                    mask: None,
+                    filter: Some("c".into()),
+                },
             },
-            Op::Sum {
+            CustomState {
                 column: "x".into(),
-                sum: "wm:x".into(),
-                count: Some("wmn:x".into()),
-                mask: Some("b".into()),
-                filter: Some("c".into()),
+                kind: StateKind::Sum {
+                    sum: "wm:x".into(),
+                    count: Some("wmn:x".into()),
+                    mask: Some("b".into()),
+                    filter: Some("c".into()),
+                },
             },
-            Op::Rows {
-                count: "rows:c".into(),
-                filter: "c".into(),
+            CustomState {
+                column: "c".into(),
+                kind: StateKind::Rows { count: "rows:c".into() },
             },
         ];
         let mut states = States::new(ops, first.schema(), true, &[])?;

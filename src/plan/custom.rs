@@ -77,6 +77,10 @@ pub struct CustomKpi {
     pub value: Value,
 }
 
+/// A computed column that is a chain of `+` and `-` over other columns: (name, its terms as
+/// (plus, column)).
+pub type Linear = (String, Vec<(bool, String)>);
+
 /// A state the posts pass adds up for custom KPIs, over a computed column.
 #[derive(Debug, Clone)]
 pub enum StateKind {
@@ -119,7 +123,7 @@ pub struct CustomPosts {
     /// The computed columns that are a chain of `+` and `-` over plain columns (rule 3), with
     /// their terms (plus, column): the pass may add such a column's sums up from its terms'
     /// instead of computing it. Columns that other computed columns read are not listed.
-    pub linear: Vec<(String, Vec<(bool, String)>)>,
+    pub linear: Vec<Linear>,
     /// Computed columns that are one plain column over another (name, numerator, denominator;
     /// rule 2), computed by a kernel before the expressions' levels.
     pub quotients: Vec<(String, String, String)>,

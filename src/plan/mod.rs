@@ -8,7 +8,9 @@ mod posts;
 mod tables;
 mod usable;
 
-pub use custom::{check_names, check_syntax, CustomKpi, CustomPosts, CustomState, Definition, StateKind, Value};
+pub use custom::{
+    check_names, check_syntax, CustomKpi, CustomPosts, CustomState, Definition, Linear, StateKind, Value,
+};
 pub use origins::{measure, Origin, Origins};
 use posts::plan_posts;
 pub use posts::status_plan;
