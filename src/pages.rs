@@ -11,23 +11,53 @@
 //! restores the setting found; pages mapped meanwhile stay ordinary 4 kB pages, which changes
 //! nothing but speed.
 
-/// Turns transparent huge pages off until dropped (a no-op off Linux or when refused). Runs at
-/// once (threads of one process) share the setting: the first one turns the pages off, the
-/// last one to end restores what the first found.
+/// A process-wide setting shared by the runs going on (threads of one process): the first run
+/// to start changes it, the last one to end restores what the first found.
+struct Shared<T> {
+    /// Runs going on, and the setting found (None: it was not changed).
+    runs: std::sync::Mutex<(usize, Option<T>)>,
+}
+
+impl<T> Shared<T> {
+    const fn new() -> Self {
+        Self {
+            runs: std::sync::Mutex::new((0, None)),
+        }
+    }
+
+    /// A run starts: the first one calls `change`, which gives the setting it found.
+    fn enter(&self, change: impl FnOnce() -> Option<T>) {
+        let mut runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
+        if runs.0 == 0 {
+            runs.1 = change();
+        }
+        runs.0 += 1;
+    }
+
+    /// A run ends: the last one calls `restore` with the setting found.
+    fn leave(&self, restore: impl FnOnce(T)) {
+        let mut runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
+        runs.0 -= 1;
+        if runs.0 == 0 {
+            if let Some(found) = runs.1.take() {
+                restore(found);
+            }
+        }
+    }
+}
+
+/// The huge-page setting that `SmallPages` changed.
+static SMALL: Shared<std::ffi::c_int> = Shared::new();
+
+/// Turns transparent huge pages off until dropped (a no-op off Linux or when refused); runs at
+/// once share the setting (`Shared`).
 pub struct SmallPages {
     _private: (),
 }
 
-/// Runs going on, for `SmallPages`, and the setting the first one changed (None: unchanged).
-static SMALL: std::sync::Mutex<(usize, Option<std::ffi::c_int>)> = std::sync::Mutex::new((0, None));
-
 impl SmallPages {
     pub fn new() -> Self {
-        let mut running = SMALL.lock().unwrap_or_else(|e| e.into_inner());
-        if running.0 == 0 {
-            running.1 = turn_off();
-        }
-        running.0 += 1;
+        SMALL.enter(turn_off);
         SmallPages { _private: () }
     }
 }
@@ -54,25 +84,21 @@ impl Default for SmallPages {
 
 impl Drop for SmallPages {
     fn drop(&mut self) {
-        let mut running = SMALL.lock().unwrap_or_else(|e| e.into_inner());
-        running.0 -= 1;
-        if running.0 == 0 {
+        SMALL.leave(|_previous| {
             #[cfg(target_os = "linux")]
-            if let Some(previous) = running.1.take() {
-                // SAFETY: as in `turn_off`.
-                unsafe {
-                    libc::prctl(libc::PR_SET_THP_DISABLE, previous, 0, 0, 0);
-                }
+            // SAFETY: as in `turn_off`.
+            unsafe {
+                libc::prctl(libc::PR_SET_THP_DISABLE, _previous, 0, 0, 0);
             }
-        }
+        });
     }
 }
 
 /// mimalloc's `mi_option_purge_delay` (not named by libmimalloc-sys for mimalloc v3).
 const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
-/// Runs going on, for `KeptPages`, and the purge delay they found.
-static RUNNING: std::sync::Mutex<(usize, std::ffi::c_long)> = std::sync::Mutex::new((0, 0));
+/// The purge delay that `KeptPages` changed.
+static KEPT: Shared<std::ffi::c_long> = Shared::new();
 
 /// Keeps the pages that a run frees committed until the last run ends, then hands them back.
 ///
@@ -87,13 +113,12 @@ pub struct KeptPages {
 
 impl KeptPages {
     pub fn new() -> Self {
-        let mut running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
-        if running.0 == 0 {
+        KEPT.enter(|| {
             // SAFETY: reads and sets an option of the allocator; they take no pointers.
-            running.1 = unsafe { libmimalloc_sys::mi_option_get(PURGE_DELAY) };
+            let found = unsafe { libmimalloc_sys::mi_option_get(PURGE_DELAY) };
             unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, -1) };
-        }
-        running.0 += 1;
+            Some(found)
+        });
         KeptPages { _private: () }
     }
 }
@@ -106,15 +131,13 @@ impl Default for KeptPages {
 
 impl Drop for KeptPages {
     fn drop(&mut self) {
-        let mut running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
-        running.0 -= 1;
-        if running.0 == 0 {
+        KEPT.leave(|found| {
             // SAFETY: as in `new`; collecting only releases free memory.
             unsafe {
-                libmimalloc_sys::mi_option_set(PURGE_DELAY, running.1);
+                libmimalloc_sys::mi_option_set(PURGE_DELAY, found);
                 libmimalloc_sys::mi_collect(true);
             }
-        }
+        });
     }
 }
 

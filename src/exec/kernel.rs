@@ -108,16 +108,19 @@ pub(super) fn split_by_period(
 
 /// Contract windows [start, end] per key code, with the content type a window asks for
 /// (`u32::MAX`: any), for "does this post fall in one".
-pub(super) struct WindowIndex {
-    offsets: Vec<usize>,
-    windows: Vec<(i32, i32, u32)>,
+pub(super) enum WindowIndex {
     /// When no window asks for a content type: one bit per key and day from the first
     /// window's start to the last one's end, set inside some window (one lookup a post).
-    days: Option<DayBits>,
+    Days(DayBits),
+    /// Each key's windows (from `offsets[key]` to `offsets[key + 1]`), searched.
+    Search {
+        offsets: Vec<usize>,
+        windows: Vec<(i32, i32, u32)>,
+    },
 }
 
 /// A bit per (key, day) over `span` days from `first`, for `keys` keys.
-struct DayBits {
+pub(super) struct DayBits {
     keys: usize,
     first: i32,
     span: usize,
@@ -130,6 +133,11 @@ const MAX_DAY_BITS: usize = 1 << 26;
 impl WindowIndex {
     /// From (key code, start, end, content type code) rows sorted by code, codes < `keys`.
     pub fn new(keys: usize, rows: &[(u32, i32, i32, u32)]) -> Self {
+        DayBits::new(keys, rows).map_or_else(|| Self::search(keys, rows), Self::Days)
+    }
+
+    /// The windows kept as they are, to be searched.
+    fn search(keys: usize, rows: &[(u32, i32, i32, u32)]) -> Self {
         let mut offsets = vec![0usize; keys + 1];
         for &(k, _, _, _) in rows {
             offsets[k as usize + 1] += 1;
@@ -137,23 +145,22 @@ impl WindowIndex {
         for i in 1..=keys {
             offsets[i] += offsets[i - 1];
         }
-        Self {
+        Self::Search {
             offsets,
             windows: rows.iter().map(|r| (r.1, r.2, r.3)).collect(),
-            days: DayBits::new(keys, rows),
         }
     }
 
     pub fn contains(&self, key: u32, day: i32, content_type: u32) -> bool {
         let k = key as usize;
-        if let Some(d) = &self.days {
-            return d.get(k, day);
-        }
-        match (self.offsets.get(k), self.offsets.get(k + 1)) {
-            (Some(&lo), Some(&hi)) if day != NO_DAY => self.windows[lo..hi]
-                .iter()
-                .any(|&(s, e, t)| s <= day && day <= e && (t == NONE || t == content_type)),
-            _ => false,
+        match self {
+            Self::Days(d) => d.get(k, day),
+            Self::Search { offsets, windows } => match (offsets.get(k), offsets.get(k + 1)) {
+                (Some(&lo), Some(&hi)) if day != NO_DAY => windows[lo..hi]
+                    .iter()
+                    .any(|&(s, e, t)| s <= day && day <= e && (t == NONE || t == content_type)),
+                _ => false,
+            },
         }
     }
 }
@@ -538,11 +545,8 @@ mod tests {
             (3, 0, 3, NONE),
         ];
         let index = WindowIndex::new(4, &rows);
-        assert!(index.days.is_some());
-        let search = WindowIndex {
-            days: None,
-            ..WindowIndex::new(4, &rows)
-        };
+        assert!(matches!(index, WindowIndex::Days(_)));
+        let search = WindowIndex::search(4, &rows);
         for key in 0..6 {
             for day in (-10..50).chain([NO_DAY, i32::MAX]) {
                 assert_eq!(index.contains(key, day, 7), search.contains(key, day, 7), "{key} {day}");
@@ -551,7 +555,7 @@ mod tests {
         assert!(index.contains(0, 30, NONE) && !index.contains(0, 31, NONE) && index.contains(1, -5, NONE));
         // a window that asks for a content type: searched
         let typed = WindowIndex::new(1, &[(0, 1, 5, 2)]);
-        assert!(typed.days.is_none());
+        assert!(matches!(typed, WindowIndex::Search { .. }));
         assert!(typed.contains(0, 3, 2) && !typed.contains(0, 3, 1));
     }
 
