@@ -259,14 +259,10 @@ pub fn compute<'py>(
         let _pages = crate::pages::SmallPages::new();
         let _kept = crate::pages::KeptPages::new();
         catch(|| {
-            let posts_slices = posts.as_ref().and_then(Table::slices);
+            let posts_parquet = posts.as_ref().and_then(Table::parquet_files);
             let inputs = exec::Inputs {
-                // (files are read by slices only when all are Parquet files)
-                posts_parquet: match (&posts, &posts_slices) {
-                    (Some(Table::Files(paths)), Some(_)) => Some(paths.clone()),
-                    _ => None,
-                },
-                posts_slices,
+                posts_slices: posts.as_ref().and_then(|t| t.slices(posts_parquet.as_deref())),
+                posts_parquet,
                 posts: posts.map(Table::into_lazy).transpose()?,
                 accounts: accounts.map(Table::into_lazy).transpose()?,
                 contracts: contracts.map(Table::into_lazy).transpose()?,

@@ -197,7 +197,7 @@ pub struct Inputs {
     /// Row ranges to read the posts by (None: stream them through polars' engine).
     pub posts_slices: Option<Vec<(i64, usize)>>,
     /// The Parquet files the slices are row groups of (None: not files, or not all Parquet).
-    pub posts_parquet: Option<Vec<String>>,
+    pub posts_parquet: Option<Vec<crate::ingest::ParquetFile>>,
     pub accounts: Option<LazyFrame>,
     pub contracts: Option<LazyFrame>,
     pub traffic: Option<LazyFrame>,

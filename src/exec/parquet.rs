@@ -25,9 +25,11 @@ use polars_buffer::Buffer;
 use polars_parquet::parquet::compression::DecompressionContext;
 use polars_parquet::parquet::encoding::hybrid_rle::{HybridRleChunk, HybridRleDecoder};
 use polars_parquet::parquet::encoding::Encoding;
-use polars_parquet::parquet::metadata::{ColumnChunkMetadata, FileMetadata};
+use polars_parquet::parquet::metadata::ColumnChunkMetadata;
 use polars_parquet::parquet::page::{split_buffer, DataPage, Page};
-use polars_parquet::parquet::read::{decompress, read_metadata, PageReader};
+use polars_parquet::parquet::read::{decompress, PageReader};
+
+use crate::ingest::ParquetFile;
 use polars_parquet::parquet::schema::types::PhysicalType;
 
 use super::pass;
@@ -45,7 +47,7 @@ struct Group {
 
 /// The row groups of a table of Parquet files, in row order, with the files' metadata.
 pub(super) struct RowGroups {
-    files: Vec<(String, FileMetadata)>,
+    files: Vec<ParquetFile>,
     groups: Vec<Group>,
 }
 
@@ -77,12 +79,10 @@ struct DataValues<'a> {
 }
 
 impl RowGroups {
-    /// None when a file's metadata cannot be read.
-    pub fn new(paths: &[String]) -> Option<Self> {
-        let (mut files, mut groups) = (Vec::new(), Vec::new());
+    pub fn new(files: &[ParquetFile]) -> Self {
+        let mut groups = Vec::new();
         let mut start = 0u64;
-        for (file, path) in paths.iter().enumerate() {
-            let metadata = read_metadata(&mut File::open(path).ok()?).ok()?;
+        for (file, (_, metadata)) in files.iter().enumerate() {
             for (group, meta) in metadata.row_groups.iter().enumerate() {
                 let rows = meta.num_rows();
                 groups.push(Group {
@@ -93,9 +93,11 @@ impl RowGroups {
                 });
                 start += rows as u64;
             }
-            files.push((path.clone(), metadata));
         }
-        Some(Self { files, groups })
+        Self {
+            files: files.to_vec(),
+            groups,
+        }
     }
 
     /// Whether every row group holds `column` as flat text (a byte array, at most optional).
@@ -388,7 +390,8 @@ mod tests {
         ParquetWriter::new(file)
             .with_row_group_size(Some(300))
             .finish(&mut df)?;
-        let groups = RowGroups::new(&[path.to_string_lossy().to_string()]).ok_or("metadata")?;
+        let files = crate::ingest::Table::Files(vec![path.to_string_lossy().to_string()]).parquet_files();
+        let groups = RowGroups::new(&files.ok_or("metadata")?);
         assert!(groups.flat_text("t") && !groups.flat_text("missing"));
         // the second row group (polars evens the groups out: 333 rows each, about)
         let (start, rows) = (groups.groups[1].start, groups.groups[1].rows);

@@ -298,7 +298,13 @@ impl FromPages {
     /// The id when a batch needs it for nothing but the repeat check, and the text key
     /// columns (`keys`) that a batch only encodes; at least one column stays with polars
     /// (it carries the batch's height). None when there are none, or the files cannot be read.
-    fn plan(plan: &Plan, pp: &PostsPlan, schema: &Schema, keys: &[String], paths: &[String]) -> Option<Self> {
+    fn plan(
+        plan: &Plan,
+        pp: &PostsPlan,
+        schema: &Schema,
+        keys: &[String],
+        files: &[crate::ingest::ParquetFile],
+    ) -> Option<Self> {
         let text = |c: &String| schema.get(c) == Some(&DataType::String);
         let read = batch_reads(pp);
         let id = pp.post_id.clone().filter(|id| {
@@ -313,7 +319,7 @@ impl FromPages {
         if id.is_none() && keys.is_empty() {
             return None;
         }
-        let groups = RowGroups::new(paths)?;
+        let groups = RowGroups::new(files);
         keys.retain(|k| groups.flat_text(k));
         let mut id = id.filter(|id| groups.flat_text(id));
         if schema.len() <= keys.len() + usize::from(id.is_some()) && keys.pop().is_none() {
@@ -618,7 +624,7 @@ pub(super) fn states(
     snapshots: Option<&Snapshots>,
     contracts: Option<&Contracts>,
     slices: Option<&[(i64, usize)]>,
-    parquet: Option<&[String]>,
+    parquet: Option<&[crate::ingest::ParquetFile]>,
     interrupted: super::Interrupt<'_>,
     keys: &[String],
     rows: &mut RowAccount,
@@ -666,7 +672,7 @@ pub(super) fn states(
     // the key columns are read from their pages beside polars' read of the other columns.
     let state = PlRandomState::default();
     let from_pages = match (reads_slices, parquet) {
-        (Some(_), Some(paths)) => FromPages::plan(plan, pp, &*lf.collect_schema()?, &names, paths).map(Arc::new),
+        (Some(_), Some(files)) => FromPages::plan(plan, pp, &*lf.collect_schema()?, &names, files).map(Arc::new),
         _ => None,
     };
     let batches = match &from_pages {

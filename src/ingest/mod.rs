@@ -8,6 +8,7 @@ pub mod read;
 pub mod values;
 
 use crate::error::{Error, Result};
+use polars::io::parquet::metadata::FileMetadataRef;
 use polars::prelude::*;
 use polars_arrow::ffi::{ArrowArrayStream, ArrowArrayStreamReader};
 
@@ -155,26 +156,38 @@ fn slice_rows() -> usize {
         .unwrap_or(1 << 20)
 }
 
+/// A Parquet file of a table and its metadata (the footer, read once).
+pub type ParquetFile = (String, FileMetadataRef);
+
 impl Table {
+    /// The table's Parquet files with their metadata; None unless the table is files, all of
+    /// them Parquet (no globs) and readable.
+    pub fn parquet_files(&self) -> Option<Vec<ParquetFile>> {
+        let Table::Files(paths) = self else {
+            return None;
+        };
+        let mut out = Vec::with_capacity(paths.len());
+        for p in paths {
+            let lower = p.to_lowercase();
+            if is_glob(p) || !(lower.ends_with(".parquet") || lower.ends_with(".pq")) {
+                return None;
+            }
+            let mut reader = ParquetReader::new(std::fs::File::open(p).ok()?);
+            out.push((p.clone(), reader.get_metadata().ok()?.clone()));
+        }
+        Some(out)
+    }
+
     /// Row ranges (offset, length) to read the table by, each about a million rows and, for
-    /// Parquet, whole row groups; None when a slice cannot be read alone cheaply (CSV, globs).
-    pub fn slices(&self) -> Option<Vec<(i64, usize)>> {
+    /// Parquet (`parquet`, from `parquet_files`), whole row groups; None when a slice cannot be
+    /// read alone cheaply (CSV, globs).
+    pub fn slices(&self, parquet: Option<&[ParquetFile]>) -> Option<Vec<(i64, usize)>> {
         let sizes: Vec<usize> = match self {
             Table::Frame(df) => vec![df.height()],
-            Table::Files(paths) => {
-                let mut sizes = Vec::new();
-                for p in paths {
-                    let lower = p.to_lowercase();
-                    if is_glob(p) || !(lower.ends_with(".parquet") || lower.ends_with(".pq")) {
-                        return None;
-                    }
-                    let file = std::fs::File::open(p).ok()?;
-                    let mut reader = ParquetReader::new(file);
-                    let metadata = reader.get_metadata().ok()?;
-                    sizes.extend(metadata.row_groups.iter().map(|g| g.num_rows()));
-                }
-                sizes
-            }
+            Table::Files(_) => parquet?
+                .iter()
+                .flat_map(|(_, metadata)| metadata.row_groups.iter().map(|g| g.num_rows()))
+                .collect(),
         };
         // whole row groups (or a frame's rows) gathered into slices of at least `rows`
         let rows = slice_rows();
