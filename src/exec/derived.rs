@@ -173,17 +173,20 @@ fn doubles(column: &Column) -> Result<Vec<f64>> {
 /// denominator is read once for the quotients over it.
 pub(super) fn quotients(batch: &DataFrame, quotients: &[(String, String, String)]) -> Result<Vec<Series>> {
     let mut out = Vec::with_capacity(quotients.len());
-    let mut den: Option<(&str, Vec<f64>, Bitmap)> = None;
+    // each denominator's values and where they are usable, read once
+    let mut dens: Vec<(&str, Vec<f64>, Bitmap)> = Vec::new();
     for (name, num, d) in quotients {
-        if den.as_ref().is_none_or(|(name, ..)| name != d) {
-            let column = batch.column(d)?;
-            let values = doubles(column)?;
-            let nonzero: Bitmap = values.iter().map(|v| *v != 0.0).collect();
-            den = Some((d.as_str(), values, &present(column) & &nonzero));
-        }
-        let Some((_, d, usable)) = &den else {
-            continue;
+        let at = match dens.iter().position(|(den, ..)| den == d) {
+            Some(at) => at,
+            None => {
+                let column = batch.column(d)?;
+                let values = doubles(column)?;
+                let nonzero: Bitmap = values.iter().map(|v| *v != 0.0).collect();
+                dens.push((d.as_str(), values, &present(column) & &nonzero));
+                dens.len() - 1
+            }
         };
+        let (_, d, usable) = &dens[at];
         let column = batch.column(num)?;
         let mut values = doubles(column)?;
         for (v, d) in values.iter_mut().zip(d) {

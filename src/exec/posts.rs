@@ -15,6 +15,7 @@ use crate::plan::{CustomState, Dedupe, Metric, Plan, PostsPlan, StateKind, PERIO
 use polars::prelude::*;
 use polars_core::runtime::THREAD_POOL;
 use rayon::prelude::*;
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
@@ -124,17 +125,17 @@ fn read(tz: Option<&str>, pp: &PostsPlan, lf: LazyFrame) -> Result<LazyFrame> {
 /// reach, and the computed columns of formulas (in Int64 or Float64, as the states add, or
 /// Boolean for conditions).
 fn prepare(pp: &PostsPlan, mut batch: DataFrame) -> Result<DataFrame> {
+    let mut quotients = Cow::Borrowed(pp.custom.quotients.as_slice());
     if let Some(eng) = derived::engagements(&batch, &pp.components, &pp.platform_components)? {
         batch.with_column(eng.into_column())?;
         if pp.per_post_engagement_rate {
             // eng / reach where reach > 0 (reach is never negative: the pass fails then)
-            let quotient = [(APE.to_string(), ENG.to_string(), "reach".to_string())];
-            for rate in derived::quotients(&batch, &quotient)? {
-                batch.with_column(rate.into_column())?;
-            }
+            quotients
+                .to_mut()
+                .push((APE.to_string(), ENG.to_string(), "reach".to_string()));
         }
     }
-    for q in derived::quotients(&batch, &pp.custom.quotients)? {
+    for q in derived::quotients(&batch, &quotients)? {
         batch.with_column(q.into_column())?;
     }
     if pp.custom.computed.is_empty() {

@@ -413,10 +413,7 @@ impl Compiler {
         if let Row::Div(a, b) = row {
             if let (Some(x), Some(y)) = (self.plain_value(a), self.plain_value(b)) {
                 let name = self.register(key, 0);
-                // by denominator, so that the kernel reads each one once
-                let at = self.posts.quotients.iter().rposition(|(_, _, d)| *d == y);
-                let at = at.map_or(self.posts.quotients.len(), |i| i + 1);
-                self.posts.quotients.insert(at, (name.clone(), x, y));
+                self.posts.quotients.push((name.clone(), x, y));
                 return name;
             }
         }
