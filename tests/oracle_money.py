@@ -1,6 +1,6 @@
 """An independent oracle for the money KPIs (issue 3): contracts, post spend, conversions, revenue.
 
-Nothing here imports or calls socialkpi. The spec of issue 3 (and KPIS.md) is written out
+Nothing here imports or calls socialkpi. The spec of issue 3 (and docs/kpis.md) is written out
 directly in DuckDB SQL over plain polars tables, so that the engine's output can be compared
 cell by cell. The contract side is done the slow, obvious way: every contract is expanded into
 one row per calendar day it covers, the days are bucketed into periods, and a contract's fee

@@ -1,4 +1,4 @@
-"""Acceptance: the unedited exports in ../shared/holdout read cleanly through the public readers.
+"""Acceptance: the unedited exports in tests/data read cleanly through the public readers.
 
 Expected values come from a plain-Python reading of the raw cells (the csv module and Decimal),
 never from the engine.
@@ -15,7 +15,7 @@ from decimal import Decimal
 import polars as pl
 import pytest
 import socialkpi as sk
-from conftest import accounted, shared_path
+from conftest import accounted, data_path
 from polars.testing import assert_frame_equal
 
 SCALE = {"": 0, "k": 3, "m": 6, "b": 9}
@@ -31,7 +31,7 @@ def humanised(cell: str) -> int:
 
 
 def raw_rows(name: str, encoding: str) -> list[dict[str, str]]:
-    text = shared_path("holdout", name).read_bytes().decode(encoding)
+    text = data_path(name).read_bytes().decode(encoding)
     return list(csv.DictReader(io.StringIO(text, newline="")))
 
 
@@ -44,7 +44,7 @@ INSTA = "top_insta_influencers_data.csv"
 @pytest.fixture(scope="module")
 def insta() -> pl.DataFrame:
     return sk.read_accounts(
-        shared_path("holdout", INSTA),
+        data_path(INSTA),
         columns={"channel_info": "account_id", "followers": "followers"},
         defaults={"date": dt.date(2022, 12, 31), "platform": "instagram"},
     )
@@ -102,7 +102,7 @@ YT_COLUMNS = {
 @pytest.fixture(scope="module")
 def youtube() -> pl.DataFrame:
     return sk.read_accounts(
-        shared_path("holdout", YOUTUBE),
+        data_path(YOUTUBE),
         columns=YT_COLUMNS,
         defaults={"date": "2023-07-31", "platform": "YouTube"},
     )
@@ -111,7 +111,7 @@ def youtube() -> pl.DataFrame:
 def test_youtube_statistics_read_cleanly(youtube):
     rep = accounted(youtube)
     with pytest.raises(UnicodeDecodeError):
-        shared_path("holdout", YOUTUBE).read_bytes().decode("utf-8")
+        data_path(YOUTUBE).read_bytes().decode("utf-8")
     raw = raw_rows(YOUTUBE, "cp1252")
     assert rep.files[0].encoding == "cp1252"
     assert rep.rows_read == len(raw) == 995
@@ -181,7 +181,7 @@ def video_oracle() -> dict[str, dict[str, str]]:
 @pytest.fixture(scope="module")
 def videos() -> pl.DataFrame:
     return sk.read_posts(
-        shared_path("holdout", VIDEOS),
+        data_path(VIDEOS),
         columns=VIDEO_COLUMNS_EXPLICIT,
         defaults={"platform": "youtube"},
         snapshot="date",
@@ -248,7 +248,7 @@ def test_videos_need_no_map_for_canonical_headers(videos):
     # presets is no reason to refuse the file, and either would read the trending day as
     # published_at and clash with snapshot='date').
     natural = sk.read_posts(
-        shared_path("holdout", VIDEOS),
+        data_path(VIDEOS),
         columns=VIDEO_COLUMNS,
         defaults={"platform": "youtube"},
         snapshot="date",

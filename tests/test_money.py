@@ -24,7 +24,7 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 import socialkpi as sk
-from conftest import shared_path
+from conftest import data_path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from oracle_money import oracle_contract_status, oracle_money
@@ -470,7 +470,7 @@ def test_cost_is_null_when_spend_is_unreported():
 
 @pytest.fixture(scope="module")
 def kag() -> pl.DataFrame:
-    raw = pl.read_csv(shared_path("datasets", "KAG_conversion_data.csv"))
+    raw = pl.read_csv(data_path("KAG_conversion_data.csv"))
     return raw.select(
         pl.col("ad_id").alias("post_id"),
         pl.col("fb_campaign_id").cast(pl.String).alias("account_id"),
@@ -487,7 +487,7 @@ KAG_KPIS = ["cpc", "cpm", "cpa", "conversion_rate", "cost"]
 
 def kag_by_hand(key: str) -> pl.DataFrame:
     """The same KPIs with pandas, straight from the file: sums, then ratios of the sums."""
-    raw = pd.read_csv(shared_path("datasets", "KAG_conversion_data.csv"), encoding="utf-8-sig")
+    raw = pd.read_csv(data_path("KAG_conversion_data.csv"), encoding="utf-8-sig")
     g = raw.groupby(key)[["Impressions", "Clicks", "Spent", "Total_Conversion"]].sum().sort_index()
 
     def ratio(num: pd.Series, den: pd.Series) -> list[float | None]:

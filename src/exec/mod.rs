@@ -24,7 +24,7 @@ use socialkpi_formula::BinOp;
 /// Name of the constant key used when a report has no dimension and no period.
 const ALL: &str = "__all";
 
-/// Rows a table contributed and rows dropped, by reason (rule 6 of KPIS.md).
+/// Rows a table contributed and rows dropped, by reason (rule 6 of docs/kpis.md).
 #[derive(Debug, Clone, Default)]
 pub struct RowAccount {
     /// (table, rows read)
