@@ -157,9 +157,15 @@ def test_the_longest_chains_allowed_are_exact_on_a_small_stack():
         ratios = [sk.KPI("r0", "likes / reach")] + [sk.KPI(f"r{i}", f"r{i - 1} + 1") for i in range(1, 61)]
         long = sk.KPI("long", " + ".join(["likes"] * 129))
         quotients = sk.KPI("quotients", "sum(" + " / ".join(["likes"] * 100) + ")")
-        defs = sk.Definitions(name="deep", kpis=tuple(plus + doubled + ratios))
+        negated = [sk.KPI("n0", "likes / reach")] + [sk.KPI(f"n{i}", f"-n{i - 1}") for i in range(1, 61)]
+        coalesced = [sk.KPI("c0", "likes / reach")] + [sk.KPI(f"c{i}", f"coalesce(c{i - 1}, 0)") for i in range(1, 61)]
+        # each level a computed column of the posts that reads the one before
+        alternating = [sk.KPI("m0", "likes")] + [sk.KPI(f"m{i}", f"likes - m{i - 1} * 2") for i in range(1, 43)]
+        filtered = sk.KPI("filtered", "sum(likes where " + " and ".join(["likes > 0"] * 60) + ")")
+        defs = sk.Definitions(name="deep", kpis=tuple(plus + doubled + ratios + negated + coalesced + alternating))
         report(result=on_small_stack(lambda: sk.compute(
-            posts, kpis=["k60", "d8", "r60", long, quotients], definitions=defs, by=["account_id"])))
+            posts, kpis=["k60", "d8", "r60", "n60", "c60", "m42", long, quotients, filtered],
+            definitions=defs, by=["account_id"])))
         """
     )
     got = pd.DataFrame(seen["result"]).set_index("account_id").sort_index()
@@ -174,6 +180,11 @@ def test_the_longest_chains_allowed_are_exact_on_a_small_stack():
     want_quotients = quotient.groupby(rows["account_id"]).sum().sort_index()
     assert got["quotients"].tolist() == pytest.approx(want_quotients.tolist(), rel=1e-12)
     assert got["r60"].tolist() == pytest.approx((want["likes"] / want["reach"] + 60).tolist())
+    assert got["n60"].tolist() == pytest.approx((want["likes"] / want["reach"]).tolist())
+    assert got["c60"].tolist() == pytest.approx((want["likes"] / want["reach"]).tolist())
+    assert got["filtered"].tolist() == want["likes"].tolist()
+    # m_i = likes - 2 m_(i-1) per post, summed
+    assert got["m42"].tolist() == (want["likes"] * ((1 + 2**43) // 3)).tolist()
 
 
 def test_a_formula_too_tall_on_its_own_is_too_deep():
@@ -228,7 +239,9 @@ def test_a_huge_definitions_file_is_refused_quickly(tmp_path):
     many = tmp_path / "many.yaml"
     many.write_text("kpis:\n" + "".join(f"  - {{name: k{i}, formula: likes}}\n" for i in range(10_001)))
     most = tmp_path / "most.json"
-    most.write_text(json.dumps({"kpis": [{"name": f"k{i}", "formula": f"likes + {i}"} for i in range(10_000)]}))
+    most.write_text(
+        json.dumps({"kpis": [{"name": f"k{i}", "formula": f"likes + {i}"} for i in range(10_000)]})
+    )
     seen = child(
         f"""
         import time
@@ -305,9 +318,13 @@ def test_a_lone_surrogate_in_a_name_is_a_typed_error():
     with pytest.raises(sk.DefinitionError) as info:
         sk.KPI("er", "`likes\udcff` / reach")
     assert info.value.code == "syntax_error"
-    with pytest.raises(sk.KpiError) as by:
+    with pytest.raises(sk.QueryError) as by:
         sk.compute(posts, kpis=["likes"], by=["account\ud800"])
     assert by.value.code == "invalid_column_name"
+    frame = posts.to_pandas().rename(columns={"reach": "re\ud800ch"})
+    with pytest.raises(sk.SchemaError) as column:
+        sk.compute(frame, kpis=["likes"])
+    assert column.value.code == "invalid_column_name"
 
 
 # ---- codes -------------------------------------------------------------------------------
@@ -346,4 +363,3 @@ def test_a_kpi_name_or_formula_that_is_not_text_is_a_definition_error():
         with pytest.raises(sk.DefinitionError) as info:
             make()
         assert info.value.code == "invalid_argument"
-

@@ -167,6 +167,8 @@ def load_kpis(path: str | os.PathLike[str]) -> Definitions:
     ``description``, ``source``. Its shape is published as a JSON Schema:
     ``socialkpi/definitions/schema.json``. Unknown keys are an error with the file, line and
     column (``DefinitionError`` code ``invalid_definitions``); each formula's syntax is checked.
+    A file is at most 4 MiB (32 MiB once YAML aliases are written out; code ``file_too_large``)
+    and defines at most 10,000 KPIs (``too_many_kpis``); see docs/formulas.md, Limits.
     """
     if not isinstance(path, (str, os.PathLike)):
         raise _error(
@@ -191,7 +193,9 @@ def load_kpis(path: str | os.PathLike[str]) -> Definitions:
         with open(text_path, "rb") as f:
             data = f.read(_MAX_FILE_BYTES + 1)
     except FileNotFoundError:
-        raise _error("InputError", "file_not_found", f"definition file '{text_path}' does not exist") from None
+        raise _error(
+            "InputError", "file_not_found", f"definition file '{text_path}' does not exist"
+        ) from None
     if len(data) > _MAX_FILE_BYTES:
         raise _error(
             "DefinitionError",

@@ -392,9 +392,15 @@ mod tests {
         // nested aliases (a billion laughs) in a place the typed reading refuses anyway
         let mut laughs = String::from("a0: &a0 [\"lol\"]\n");
         for i in 1..30 {
-            laughs.push_str(&format!("a{i}: &a{i} [{}]\n", vec![format!("*a{}", i - 1); 9].join(", ")));
+            laughs.push_str(&format!(
+                "a{i}: &a{i} [{}]\n",
+                vec![format!("*a{}", i - 1); 9].join(", ")
+            ));
         }
-        let laughs = format!("engagement:\n{}", laughs.lines().map(|l| format!("  {l}\n")).collect::<String>());
+        let laughs = format!(
+            "engagement:\n{}",
+            laughs.lines().map(|l| format!("  {l}\n")).collect::<String>()
+        );
         assert_ne!(code(&laughs, "yaml"), "ok");
         let engagement = format!(
             "engagement:\n  default: &c [{}]\n{}",
@@ -407,7 +413,9 @@ mod tests {
     #[test]
     fn sizes_and_counts_are_bounded() {
         assert_eq!(code(&" ".repeat(MAX_BYTES + 1), "toml"), "file_too_large");
-        let kpis: String = (0..=MAX_KPIS).map(|i| format!("[[kpis]]\nname = \"k{i}\"\nformula = \"likes\"\n")).collect();
+        let kpis: String = (0..=MAX_KPIS)
+            .map(|i| format!("[[kpis]]\nname = \"k{i}\"\nformula = \"likes\"\n"))
+            .collect();
         assert_eq!(code(&kpis, "toml"), "too_many_kpis");
         let deep = "[".repeat(10_000) + &"]".repeat(10_000);
         for format in ["yaml", "json", "toml"] {

@@ -461,7 +461,9 @@ pub(crate) fn ratio(num: Expr, den: Expr) -> Expr {
 /// Rule 3 over signed terms (`true`: added): the sum of those present, a missing term
 /// counting as 0; null only when every term is missing.
 pub(crate) fn rule3(terms: Vec<(bool, Expr)>) -> Option<Expr> {
-    let all_null = balanced(terms.iter().map(|(_, e)| e.clone().is_null()).collect(), |a, b| a.and(b))?;
+    let all_null = balanced(terms.iter().map(|(_, e)| e.clone().is_null()).collect(), |a, b| {
+        a.and(b)
+    })?;
     let values = terms
         .into_iter()
         .map(|(plus, e)| {

@@ -9,8 +9,7 @@ mod tables;
 mod usable;
 
 pub use custom::{
-    check_names, check_syntax, formula_error, CustomKpi, CustomPosts, CustomState, Definition, Linear, StateKind,
-    Value,
+    check_names, check_syntax, formula_error, CustomKpi, CustomPosts, CustomState, Definition, Linear, StateKind, Value,
 };
 pub use origins::{measure, Origin, Origins};
 use posts::plan_posts;

@@ -274,27 +274,36 @@ impl<'c> Lowerer<'c> {
         let reach = self.level + height;
         self.deepest = self.deepest.max(reach);
         self.nodes += nodes;
-        let top = self.stack.first().map_or("", String::as_str);
-        let through = if self.stack.len() > 1 {
-            format!(" through the KPIs it names ({} ...)", self.stack.iter().take(4).cloned().collect::<Vec<_>>().join(" -> "))
-        } else {
-            String::new()
-        };
         if reach > MAX_HEIGHT {
             return Err(err(
                 "too_deep",
-                format!("KPI '{top}' is more than {MAX_HEIGHT} levels deep{through}, counting each operator of a chain such as a + b + c and each KPI named as a level; name fewer KPIs in a chain, or split long chains of operators"),
+                format!("{} is more than {MAX_HEIGHT} levels deep{}, counting each operator of a chain such as a + b + c and each KPI named as a level; name fewer KPIs in a chain, or shorten chains of operators", self.top(), self.through()),
                 span,
             ));
         }
         if self.nodes > MAX_NODES {
             return Err(err(
                 "too_large",
-                format!("KPI '{top}' has more than {MAX_NODES} values, names and operators once the KPIs it names are written out{through}; a KPI that names another twice doubles it"),
+                format!("{} has more than {MAX_NODES} values, names and operators once the KPIs it names are written out{}; a KPI that names another twice doubles it", self.top(), self.through()),
                 span,
             ));
         }
         Ok(())
+    }
+
+    /// The requested KPI, as errors of its size name it.
+    fn top(&self) -> String {
+        format!("KPI '{}'", self.stack.first().map_or("", String::as_str))
+    }
+
+    /// " through a -> b -> c ..." when the requested KPI is being checked through others.
+    fn through(&self) -> String {
+        if self.stack.len() < 2 {
+            return String::new();
+        }
+        let shown: Vec<&str> = self.stack.iter().take(4).map(String::as_str).collect();
+        let more = if self.stack.len() > 4 { " -> ..." } else { "" };
+        format!(" through the KPIs it names ({}{more})", shown.join(" -> "))
     }
 
     /// Enters a node of a formula (one level deeper; see [`Self::grow`]).

@@ -317,7 +317,7 @@ impl Parser {
             return Err(FormulaError::at(
                 "too_deep",
                 format!(
-                    "the formula is more than {MAX_HEIGHT} levels deep (each operator of a chain such as a + b + c counts as a level); split it into KPIs that name each other"
+                    "the formula is more than {MAX_HEIGHT} levels deep, counting each operator of a chain such as a + b + c as a level; shorten the chain"
                 ),
                 node.span,
             ));
@@ -487,7 +487,12 @@ impl Parser {
                     return Err(self.unexpected(&format!("',' or ')' in the arguments of {name}(...)")));
                 }
                 let (_, end) = self.bump();
-                let height = 1 + args.iter().chain(filter.as_deref()).map(|a| a.height).max().unwrap_or(0);
+                let height = 1 + args
+                    .iter()
+                    .chain(filter.as_deref())
+                    .map(|a| a.height)
+                    .max()
+                    .unwrap_or(0);
                 Self::tall(Node {
                     kind: Kind::Call {
                         name,
