@@ -368,8 +368,10 @@ pub fn check_formula(name: &str, formula: &str) -> PyResult<()> {
 
 /// Parses a definition file's text (`format`: yaml, toml or json; `origin` names it).
 #[pyfunction]
-pub fn parse_definitions(text: &str, format: &str, origin: &str) -> PyResult<DefinitionsRow> {
-    Ok(definitions_row(catalog::files::parse(text, format, origin)?))
+pub fn parse_definitions(py: Python<'_>, text: &str, format: &str, origin: &str) -> PyResult<DefinitionsRow> {
+    // other Python threads run while a large file is read
+    let parsed = py.detach(|| catalog::files::parse(text, format, origin))?;
+    Ok(definitions_row(parsed))
 }
 
 /// A vendor preset's definitions, or the built-in catalogue's (`"socialkpi"`).

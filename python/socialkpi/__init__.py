@@ -42,7 +42,7 @@ from socialkpi.exceptions import (
     QueryError,
     SchemaError,
 )
-from socialkpi.formulas import KPI, Definitions, check_kpis, load_kpis, resolve, vendor_presets
+from socialkpi.formulas import KPI, Definitions, check_kpis, column_name, load_kpis, resolve, vendor_presets
 from socialkpi.readers import (
     FileRead,
     ReadReport,
@@ -145,8 +145,8 @@ def _names(value: str | Sequence[str] | None) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
-        return [value]
-    return [str(v) for v in value]
+        return [column_name(value)]
+    return [column_name(str(v)) for v in value]
 
 
 def compute_details(

@@ -461,8 +461,10 @@ pub(crate) fn ratio(num: Expr, den: Expr) -> Expr {
 /// Rule 3 over signed terms (`true`: added): the sum of those present, a missing term
 /// counting as 0; null only when every term is missing.
 pub(crate) fn rule3(terms: Vec<(bool, Expr)>) -> Option<Expr> {
-    let all_null = terms.iter().map(|(_, e)| e.clone().is_null()).reduce(|a, b| a.and(b))?;
-    let total = terms
+    let all_null = balanced(terms.iter().map(|(_, e)| e.clone().is_null()).collect(), |a, b| {
+        a.and(b)
+    })?;
+    let values = terms
         .into_iter()
         .map(|(plus, e)| {
             if plus {
@@ -471,8 +473,31 @@ pub(crate) fn rule3(terms: Vec<(bool, Expr)>) -> Option<Expr> {
                 lit(0) - e.fill_null(lit(0))
             }
         })
-        .reduce(|a, b| a + b)?;
+        .collect();
+    let total = balanced(values, |a, b| a + b)?;
     Some(when(all_null).then(lit(NULL)).otherwise(total))
+}
+
+/// `op` over the expressions, left to right, in a balanced tree past a few: a chain of as
+/// many terms as a formula allows would make a tree as tall, and polars walks expressions
+/// recursively (a thread's stack may be 512 KiB).
+fn balanced(mut exprs: Vec<Expr>, op: impl Fn(Expr, Expr) -> Expr) -> Option<Expr> {
+    const CHAIN: usize = 32;
+    if exprs.len() <= CHAIN {
+        return exprs.into_iter().reduce(op);
+    }
+    while exprs.len() > 1 {
+        let mut pairs = Vec::with_capacity(exprs.len().div_ceil(2));
+        let mut rest = exprs.into_iter();
+        while let Some(a) = rest.next() {
+            pairs.push(match rest.next() {
+                Some(b) => op(a, b),
+                None => a,
+            });
+        }
+        exprs = pairs;
+    }
+    exprs.pop()
 }
 
 /// Adds computed columns (name, expression, level) level by level: a level reads the columns

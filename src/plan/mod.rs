@@ -9,7 +9,7 @@ mod tables;
 mod usable;
 
 pub use custom::{
-    check_names, check_syntax, CustomKpi, CustomPosts, CustomState, Definition, Linear, StateKind, Value,
+    check_names, check_syntax, formula_error, CustomKpi, CustomPosts, CustomState, Definition, Linear, StateKind, Value,
 };
 pub use origins::{measure, Origin, Origins};
 use posts::plan_posts;
@@ -372,6 +372,13 @@ pub fn build(
     let tz = report_zone(&req.tz)?;
     let mut seen = Vec::new();
     for d in &req.by {
+        if d.contains('\0') {
+            // column names cross the Arrow C interface as C strings, which end at a NUL
+            return Err(Error::query(
+                "invalid_column_name",
+                format!("by= names column {d:?}, whose name holds a NUL character (\\0), which no result column can carry; rename the column"),
+            ));
+        }
         if d == PERIOD {
             return Err(Error::query(
                 "reserved_dimension",
@@ -397,12 +404,12 @@ pub fn build(
     let mut all_custom = req.custom.clone();
     all_custom.extend(custom::promoted(&req.kpis, &req.custom));
     let expanded = expand_kpis(&req.kpis, &all_custom)?;
-    let tables = custom::Tables {
-        posts: req.posts_types.iter().cloned().collect(),
-        accounts: req.accounts_types.iter().cloned().collect(),
-        user: &req.custom,
-        origins: o,
-    };
+    let tables = custom::Tables::new(
+        req.posts_types.iter().cloned().collect(),
+        req.accounts_types.iter().cloned().collect(),
+        &req.custom,
+        o,
+    );
     let mut lowerer = socialkpi_formula::check::Lowerer::new(&tables);
     let mut compiler = custom::Compiler::default();
     let mut compiled: Vec<CustomKpi> = Vec::new();
@@ -495,7 +502,7 @@ pub fn build(
             ));
         }
     }
-    let custom_posts = compiler.posts;
+    let custom_posts = compiler.finish();
     if kpis.is_empty() && custom_posts.is_empty() && compiled.is_empty() {
         return Err(Error::definition(
             "no_kpis",
