@@ -42,7 +42,7 @@ pub enum Error {
     Query { code: &'static str, message: String },
     /// Polars failed while executing a plan.
     #[error("the engine failed: {0}")]
-    Polars(#[from] polars::prelude::PolarsError),
+    Polars(polars::prelude::PolarsError),
     /// The user pressed Ctrl-C while a query ran.
     #[error("interrupted")]
     Interrupted,
@@ -93,6 +93,32 @@ impl Error {
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// Marks a typed error raised inside a polars expression (a checked computation), which
+/// polars carries as its own error: `raised` writes it, `From<PolarsError>` reads it back.
+const RAISED: char = '\u{1}';
+const RAISED_END: char = '\u{3}';
+
+/// The codes an expression may raise (`Error` holds static codes).
+const RAISED_CODES: [&str; 2] = ["integer_overflow", "value_out_of_range"];
+
+/// A typed input error raised inside a polars expression; `code` is one of `RAISED_CODES`.
+pub fn raised(code: &'static str, message: &str) -> polars::prelude::PolarsError {
+    polars::prelude::PolarsError::ComputeError(format!("{RAISED}{code}{RAISED}{message}{RAISED_END}").into())
+}
+
+impl From<polars::prelude::PolarsError> for Error {
+    fn from(err: polars::prelude::PolarsError) -> Self {
+        let text = err.to_string();
+        let typed = text.split_once(RAISED).and_then(|(_, rest)| {
+            let (code, rest) = rest.split_once(RAISED)?;
+            let (message, _) = rest.split_once(RAISED_END)?;
+            let code = RAISED_CODES.into_iter().find(|c| *c == code)?;
+            Some(Error::input(code, message))
+        });
+        typed.unwrap_or(Error::Polars(err))
+    }
+}
 
 create_exception!(
     socialkpi,

@@ -7,7 +7,7 @@
 //! a batch outlives it but the dictionaries' new values, the accumulators and the 8-byte
 //! hashes of its ids (for the repeat check at the end).
 
-use super::kernel::{period_start, FollowerIndex, WindowIndex, NO_DAY};
+use super::kernel::{period_start, FollowerIndex, WindowIndex, DAYS, NO_DAY};
 use crate::error::{Error, Result};
 use crate::plan::Every;
 use polars::prelude::*;
@@ -435,7 +435,8 @@ impl Grouping {
     }
 }
 
-/// A batch's Date column as days, `NO_DAY` where missing.
+/// A batch's Date column as days, `NO_DAY` where missing; a day outside the calendar's
+/// (`kernel::DAYS`) is a `date_out_of_range` error.
 pub(super) fn days(column: &Column) -> Result<Vec<i32>> {
     let s = column.as_materialized_series().to_physical_repr();
     let mut out = Vec::with_capacity(s.len());
@@ -449,6 +450,23 @@ pub(super) fn days(column: &Column) -> Result<Vec<i32>> {
             ),
             None => out.extend_from_slice(arr.values()),
         }
+    }
+    let (first, last) = (*DAYS.start(), *DAYS.end());
+    // (one vectorised pass: NO_DAY is below the range and is let through)
+    let outside = out
+        .iter()
+        .fold(false, |acc, &d| acc | ((d < first) & (d != NO_DAY)) | (d > last));
+    if outside {
+        let name = match column.name().as_str() {
+            super::posts::DAY => "published_at",
+            other => other,
+        };
+        return Err(Error::input(
+            "date_out_of_range",
+            format!(
+                "column '{name}' holds a date more than 2.9 million years from 1970, outside the calendar socialkpi puts periods in; such dates are usually a placeholder or a unit error: fix or filter them"
+            ),
+        ));
     }
     Ok(out)
 }
