@@ -85,6 +85,21 @@ pub(super) fn fits(total: u128) -> bool {
     total < LIMIT
 }
 
+/// The integer columns of a table that polars sums by group (accounts, traffic, conversions):
+/// an `integer_overflow` error unless the bound on each one's absolute values is below 2^63
+/// (the whole table as one batch), so that no group's sum wraps.
+pub(super) fn check_table_sums(df: &DataFrame, columns: &[&str], table: &str) -> Result<()> {
+    for &c in columns {
+        let Ok(column) = df.column(c) else {
+            continue;
+        };
+        if column.dtype() == &DataType::Int64 && !fits(bound(column.as_materialized_series().i64()?)) {
+            return Err(sum_error(&format!("column '{c}' of {table}")));
+        }
+    }
+    Ok(())
+}
+
 fn overflow(what: &str) -> PolarsError {
     raised(
         "integer_overflow",
