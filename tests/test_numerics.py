@@ -198,3 +198,14 @@ def test_a_mixed_pandas_column_is_an_error_when_read():
 def test_a_lazy_frame_that_fails_when_collected_is_an_input_error():
     lazy = posts(likes=["1", "x"]).lazy().with_columns(pl.col("likes").cast(pl.Int64))
     assert code_of(sk.InputError, lazy, kpis=["likes"]) == "unreadable_table"
+
+
+def test_kpis_may_be_any_iterable():
+    got = sk.compute(posts(likes=[1, 2]), kpis=(k for k in ["likes", "posts"]))
+    assert got.row(0) == (3, 2)
+
+
+def test_contract_status_needs_both_tables():
+    with pytest.raises(sk.ArgumentError) as info:
+        sk.contract_status(posts(likes=[1]), None)
+    assert info.value.code == "missing_table"

@@ -171,7 +171,7 @@ def compute_details(
     KpiResult
         ``.frame`` is what :func:`compute` returns; the other attributes say how it was made.
     """
-    _arguments.kpis(kpis)
+    kpis = _arguments.kpis(kpis)
     dims = _arguments.by(by)
     _arguments.text("every", every, 'use None, "1d", "1w", "1mo", "1q" or "1y"', optional=True)
     _arguments.text("tz", tz, 'use an IANA time zone name such as "UTC" or "Europe/Berlin"')
@@ -361,6 +361,9 @@ def contract_status(
         ``engagements`` and ``reach`` of the delivered posts. A post inside two overlapping
         contracts counts for each.
     """
+    for role, table in (("posts", posts), ("contracts", contracts)):
+        if table is None:
+            raise _arguments.argument_error("missing_table", f"contract_status needs {role}; pass a table")
     day = _arguments.day("as_of", as_of) or dt.datetime.now(dt.timezone.utc).date()
     _arguments.text("tz", tz, 'use an IANA time zone name such as "UTC" or "Europe/Berlin"')
     if output not in ("polars", "pandas"):

@@ -21,12 +21,13 @@ def _type_name(value: Any) -> str:
     return "None" if value is None else type(value).__name__
 
 
-def kpis(value: Any) -> None:
-    """``kpis=``: a name, a KPI, or an iterable of them (not empty)."""
+def kpis(value: Any) -> Any:
+    """``kpis=``: a name, a KPI, or an iterable of them (not empty); returns them (an
+    iterator read into a list)."""
     from socialkpi.formulas import KPI
 
     if isinstance(value, (str, KPI)):
-        return
+        return value
     if value is None or isinstance(value, (bytes, Mapping)) or not isinstance(value, Iterable):
         raise argument_error(
             "invalid_argument",
@@ -42,6 +43,7 @@ def kpis(value: Any) -> None:
             )
     if not items:
         raise argument_error("invalid_argument", "kpis= is empty; name at least one KPI")
+    return items
 
 
 def by(value: Any) -> list[str]:
