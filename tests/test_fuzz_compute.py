@@ -38,7 +38,7 @@ SCRIPT = textwrap.dedent(
     CANONICAL = ["post_id", "account_id", "platform", "published_at", "content_type", "spend",
                  "revenue", "conversions", "sponsored", "campaign", *COUNTS]
     KINDS = ["int64", "int32", "uint64", "uint32", "float64", "bool", "str", "date", "datetime",
-             "datetime_tz", "null"]
+             "datetime_tz", "null", "list"]
     # column names with odd characters (NUL and lone surrogates are other tests' business)
     ODD = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), min_size=1, max_size=6)
 
@@ -73,6 +73,8 @@ SCRIPT = textwrap.dedent(
             zone = "America/New_York" if kind == "datetime_tz" else None
             return st.lists(ints(MICROS, 0, 2 * 10**15), **size).map(
                 lambda v: pl.Series(v, dtype=pl.Int64).cast(pl.Datetime("us", zone)))
+        if kind == "list":
+            return st.just(pl.Series([[i, None] for i in range(n)], dtype=pl.List(pl.Int64)))
         return st.just(pl.Series([None] * n, dtype=pl.Null))
 
 

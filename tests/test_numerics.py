@@ -209,3 +209,40 @@ def test_contract_status_needs_both_tables():
     with pytest.raises(sk.ArgumentError) as info:
         sk.contract_status(posts(likes=[1]), None)
     assert info.value.code == "missing_table"
+
+
+# ---- engine errors in the user's terms ----------------------------------------------------
+
+
+def test_a_csv_whose_late_rows_do_not_parse_says_how_to_read_it(tmp_path):
+    path = tmp_path / "posts.csv"
+    rows = [f"p{i},acme,2026-01-01 10:00:00,{i}" for i in range(20_000)] + [
+        "px,acme,2026-01-01 10:00:00,1.2k"
+    ]
+    path.write_text("post_id,account_id,published_at,likes\n" + "\n".join(rows) + "\n")
+    with pytest.raises(sk.InputError) as info:
+        sk.compute(str(path), kpis=["likes"])
+    assert info.value.code == "unparseable_file"
+    assert "likes" in str(info.value) and "read_posts" in str(info.value)
+
+
+def test_parquet_files_with_different_types_are_mismatched_files(tmp_path):
+    base = posts(likes=[1, 2])
+    base.write_parquet(tmp_path / "a.parquet")
+    base.with_columns(pl.col("likes").cast(pl.String)).write_parquet(tmp_path / "b.parquet")
+    with pytest.raises(sk.InputError) as info:
+        sk.compute(str(tmp_path / "*.parquet"), kpis=["likes"])
+    assert info.value.code == "mismatched_files"
+
+
+def test_a_list_column_as_a_dimension_is_unsupported():
+    p = posts(likes=[1, 2]).with_columns(pl.Series("tags", [["a"], ["b"]]))
+    assert code_of(sk.SchemaError, p, kpis=["likes"], by=["tags"]) == "unsupported_type"
+
+
+def test_times_beyond_the_time_zone_calendar_are_out_of_range():
+    far = pl.Series([0, 2**63 - 1]).cast(pl.Datetime("us"))
+    p = posts(likes=[1, 2]).with_columns(far.alias("published_at"))
+    assert code_of(sk.InputError, p, kpis=["likes"], every="1d", tz="Europe/Berlin") == "date_out_of_range"
+    # in UTC the same times have their days
+    assert sk.compute(p, kpis=["likes"], every="1y").height == 2

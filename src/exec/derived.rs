@@ -167,8 +167,8 @@ fn row_bound(batch: &DataFrame, default: &[String], platforms: &Components) -> R
             .i64()?
             .downcast_iter()
             .flat_map(|a| a.values().iter())
-            .fold(0u64, |acc, &v| acc | (v ^ (v >> 63)) as u64);
-        Ok(1u128 << (64 - or.leading_zeros()))
+            .fold(0u64, |acc, &v| acc | v.unsigned_abs());
+        Ok(if or == 0 { 0 } else { 1u128 << (64 - or.leading_zeros()) })
     };
     let mut largest = 0u128;
     for set in std::iter::once(default).chain(platforms.iter().map(|(_, set)| set.as_slice())) {

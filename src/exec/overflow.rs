@@ -52,10 +52,10 @@ pub(super) fn bound(ca: &Int64Chunked) -> u128 {
 
 fn bound_of(arr: &PrimitiveArray<i64>) -> u128 {
     let values = arr.values().as_slice();
-    // the or of each value's magnitude less one (`v ^ (v >> 63)` is |v| - 1 for negative v):
-    // every |v| is at most the power of two above it (slots under nulls count too)
-    let or = values.iter().fold(0u64, |acc, &v| acc | (v ^ (v >> 63)) as u64);
-    let per_row = 1u128 << (64 - or.leading_zeros());
+    // the or of the magnitudes: every |v| is below the power of two above it (slots under
+    // nulls count too)
+    let or = values.iter().fold(0u64, |acc, &v| acc | v.unsigned_abs());
+    let per_row = if or == 0 { 0 } else { 1u128 << (64 - or.leading_zeros()) };
     let rough = per_row * values.len() as u128;
     if rough < ROUGH {
         return rough;
@@ -237,8 +237,9 @@ mod tests {
     #[test]
     fn bounds_cover_the_absolute_sum() {
         // small values: the rough bound (a power of two per row)
-        assert_eq!(bound(&ca(&[Some(3), Some(-4), None])), 3 * 4);
-        assert_eq!(bound(&ca(&[Some(0), Some(-1)])), 2);
+        assert_eq!(bound(&ca(&[Some(3), Some(-4), None])), 3 * 8);
+        assert_eq!(bound(&ca(&[Some(0), Some(-1)])), 2 * 2);
+        assert_eq!(bound(&ca(&[Some(0), None])), 0);
         // large values: exact, over present values
         let big = ca(&[Some(i64::MAX), Some(1), None]);
         assert_eq!(bound(&big), i64::MAX as u128 + 1);

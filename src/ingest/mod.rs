@@ -256,7 +256,10 @@ fn unsigned(c: Expr, name: &str, table: &str) -> Expr {
             let s = c.as_materialized_series();
             let ca = s.u64()?;
             if ca.max().is_some_and(|m| m > i64::MAX as u64) {
-                let above = ca.into_iter().flatten().filter(|&v| v > i64::MAX as u64).count();
+                let above: usize = ca
+                    .downcast_iter()
+                    .map(|a| a.iter().flatten().filter(|&&v| v > i64::MAX as u64).count())
+                    .sum();
                 return Err(raised(
                     "value_out_of_range",
                     &format!(
@@ -294,6 +297,11 @@ pub fn day_expr(name: &str, dtype: &DataType, tz: Option<&str>, table: &str) -> 
         }
     };
     let naive = !matches!(dtype, DataType::Datetime(_, Some(_)));
+    // a time zone's calendar (chrono) ends about 262,000 years from 1970
+    let datetime = match (tz, dtype) {
+        (Some(_), DataType::Datetime(unit, _)) => zoned_range(datetime, *unit, name, table),
+        _ => datetime,
+    };
     Ok(match (tz, naive) {
         (None, true) => datetime.dt().date(),
         (None, false) => datetime.dt().convert_time_zone(utc()).dt().date(),
@@ -306,6 +314,34 @@ pub fn day_expr(name: &str, dtype: &DataType, tz: Option<&str>, table: &str) -> 
             .date(),
         (Some(z), false) => datetime.dt().convert_time_zone(report(z)).dt().date(),
     })
+}
+
+/// Timestamps as they are, or `date_out_of_range` for one more than 250,000 years from 1970
+/// (converting it to a time zone would fail inside polars).
+fn zoned_range(c: Expr, unit: TimeUnit, name: &str, table: &str) -> Expr {
+    const SECONDS: i64 = 250_000 * 31_557_600;
+    let limit = match unit {
+        TimeUnit::Nanoseconds => i64::MAX,
+        TimeUnit::Microseconds => SECONDS * 1_000_000,
+        TimeUnit::Milliseconds => SECONDS * 1_000,
+    };
+    let what = format!("column '{name}' of {table}");
+    c.map(
+        move |c: Column| {
+            let s = c.as_materialized_series();
+            let physical = s.to_physical_repr();
+            let ca = physical.i64()?;
+            let outside = ca.min().is_some_and(|m| m < -limit) || ca.max().is_some_and(|m| m > limit);
+            if outside {
+                return Err(raised(
+                    "date_out_of_range",
+                    &format!("{what} holds a time more than 250,000 years from 1970, which cannot be converted to the report's time zone; such times are usually a placeholder or a unit error: fix or filter them"),
+                ));
+            }
+            Ok(c)
+        },
+        |_: &Schema, f: &Field| Ok(f.clone()),
+    )
 }
 
 /// A snapshot `date` column as a Date (datetimes from pandas keep their calendar day).
