@@ -80,16 +80,27 @@ SCRIPT = textwrap.dedent(
 
     @st.composite
     def posts(draw):
+        """A posts table: mostly a usual one (ids, accounts, times, a few count columns of any
+        integer or other type), with odd columns beside it or in place of its own."""
         n = draw(st.integers(0, 6))
-        names = draw(st.lists(st.one_of(st.sampled_from(CANONICAL), ODD), max_size=8, unique=True))
         columns = {}
-        for name in names:
-            columns[name] = draw(column(draw(st.sampled_from(KINDS)), n)).alias(name)
-        if draw(st.booleans()):  # a usual table under the odd columns, so KPIs get computed
-            columns.setdefault("post_id", pl.Series([f"p{i}" for i in range(n)]))
-            columns.setdefault("account_id", pl.Series(draw(st.lists(st.sampled_from(["a", "b"]), min_size=n, max_size=n))))
-            columns.setdefault("published_at", draw(column("datetime", n)))
-        return pl.DataFrame(list(columns.values())) if columns else pl.DataFrame()
+        if draw(st.integers(0, 4)) > 0:
+            columns["post_id"] = pl.Series([f"p{i}" for i in range(n)], dtype=pl.String)
+            accounts = draw(st.lists(st.sampled_from(["a", "b"]), min_size=n, max_size=n))
+            columns["account_id"] = pl.Series(accounts, dtype=pl.String)
+            usual = st.lists(st.integers(1_600_000_000_000_000, 1_800_000_000_000_000), min_size=n, max_size=n)
+            times = draw(st.one_of(usual.map(lambda v: pl.Series(v, dtype=pl.Int64).cast(pl.Datetime("us"))),
+                                   column("datetime", n), column("date", n)))
+            columns["published_at"] = times
+        counts = draw(st.lists(st.sampled_from(COUNTS), min_size=1, max_size=4, unique=True))
+        for name in counts:
+            kind = draw(st.sampled_from(["int64", "int64", "int64", "uint64", "int32", "uint32", "bool",
+                                         "float64", "null"]))
+            columns[name] = draw(column(kind, n))
+        odd = draw(st.lists(st.one_of(st.sampled_from(CANONICAL), ODD), max_size=3, unique=True))
+        for name in odd:
+            columns[name] = draw(column(draw(st.sampled_from(KINDS)), n))
+        return pl.DataFrame([s.alias(name) for name, s in columns.items()]) if columns else pl.DataFrame()
 
 
     BUILTINS = ["posts", "likes", "comments", "reach", "impressions", "engagements", "engagement_rate",
@@ -98,9 +109,23 @@ SCRIPT = textwrap.dedent(
     FORMULAS = [sk.KPI("prod", "likes * comments"), sk.KPI("diff", "likes - comments"),
                 sk.KPI("neg", "-likes"), sk.KPI("chain", "likes + comments + shares"),
                 sk.KPI("big", "likes * 1000000000"), sk.KPI("mean_likes", "per_post(likes)")]
-    kpis = st.lists(st.one_of(st.sampled_from(BUILTINS), st.sampled_from(FORMULAS)), min_size=1, max_size=3)
-    every = st.sampled_from([None, None, "1d", "1w", "1mo", "1q", "1y", "2d"])
-    tz = st.sampled_from(["UTC", "UTC", "Europe/Berlin", "Asia/Kolkata", "", "Not/AZone"])
+
+
+    @st.composite
+    def requests(draw):
+        """A table and KPIs, mostly sums of the table's own count columns."""
+        table = draw(posts())
+        own = [c for c in COUNTS if c in table.columns]
+        asked = st.one_of(st.sampled_from(BUILTINS), st.sampled_from(FORMULAS))
+        if own:
+            asked = st.one_of(st.sampled_from(own), st.sampled_from(own), asked)
+        kpis = draw(st.lists(asked, min_size=1, max_size=4, unique_by=lambda k: k if isinstance(k, str) else k.name))
+        return table, kpis
+
+    by = st.one_of(st.just([]), st.just(["account_id"]),
+                   st.lists(st.one_of(st.sampled_from(CANONICAL), ODD), max_size=2))
+    every = st.sampled_from([None, None, None, "1d", "1w", "1mo", "1q", "1y", "2d"])
+    tz = st.sampled_from(["UTC"] * 6 + ["Europe/Berlin", "Asia/Kolkata", "America/New_York", "", "Not/AZone"])
 
 
     def present_sum(series):
@@ -128,8 +153,9 @@ SCRIPT = textwrap.dedent(
 
     @settings(max_examples=int(sys.argv[1]), deadline=None, derandomize=True, database=None,
               suppress_health_check=list(HealthCheck), print_blob=True)
-    @given(posts(), kpis, st.lists(st.one_of(st.sampled_from(CANONICAL), ODD), max_size=2), every, tz)
-    def run(table, asked, by, every, tz):
+    @given(requests(), by, every, tz)
+    def run(request, by, every, tz):
+        table, asked = request
         names = [k if isinstance(k, str) else k.name for k in asked]
         try:
             frame = sk.compute(table, kpis=asked, by=by, every=every, tz=tz)

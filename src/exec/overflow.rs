@@ -45,22 +45,25 @@ pub(super) fn sum_error(what: &str) -> Error {
     )
 }
 
-/// A bound on the sum of the absolute values of an Int64 column's present values.
+/// A bound on the sum of the absolute values of an Int64 column's present values: the rows
+/// times the power of two above the largest magnitude (the or of the magnitudes, slots under
+/// nulls included), or, when that passes 2^52, the exact sum.
 pub(super) fn bound(ca: &Int64Chunked) -> u128 {
-    ca.downcast_iter().map(bound_of).fold(0u128, u128::saturating_add)
-}
-
-fn bound_of(arr: &PrimitiveArray<i64>) -> u128 {
-    let values = arr.values().as_slice();
-    // the or of the magnitudes: every |v| is below the power of two above it (slots under
-    // nulls count too)
-    let or = values.iter().fold(0u64, |acc, &v| acc | v.unsigned_abs());
+    let or = ca
+        .downcast_iter()
+        .map(|a| a.values().iter().fold(0u64, |acc, &v| acc | v.unsigned_abs()))
+        .fold(0u64, |a, b| a | b);
     let per_row = if or == 0 { 0 } else { 1u128 << (64 - or.leading_zeros()) };
-    let rough = per_row * values.len() as u128;
+    let rough = per_row * ca.len() as u128;
     if rough < ROUGH {
         return rough;
     }
-    // exactly, over the present values
+    ca.downcast_iter().map(exact).sum()
+}
+
+/// Σ |v| over an array's present values.
+fn exact(arr: &PrimitiveArray<i64>) -> u128 {
+    let values = arr.values().as_slice();
     match arr.validity().filter(|v| v.unset_bits() > 0) {
         Some(valid) => values
             .iter()

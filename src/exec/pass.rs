@@ -440,22 +440,31 @@ impl Grouping {
 pub(super) fn days(column: &Column) -> Result<Vec<i32>> {
     let s = column.as_materialized_series().to_physical_repr();
     let mut out = Vec::with_capacity(s.len());
+    let (first, last) = (*DAYS.start(), *DAYS.end());
+    let mut outside = false;
     for arr in s.i32()?.downcast_iter() {
+        let outer = |acc: bool, &d: &i32| acc | (d < first) | (d > last);
         match arr.validity().filter(|v| v.unset_bits() > 0) {
-            Some(valid) => out.extend(
-                arr.values()
+            Some(valid) => {
+                let start = out.len();
+                out.extend(
+                    arr.values()
+                        .iter()
+                        .zip(valid.iter())
+                        .map(|(&d, present)| if present { d } else { NO_DAY }),
+                );
+                // (a missing day is NO_DAY, below the range: only present ones are tested)
+                outside |= out[start..]
                     .iter()
                     .zip(valid.iter())
-                    .map(|(&d, present)| if present { d } else { NO_DAY }),
-            ),
-            None => out.extend_from_slice(arr.values()),
+                    .fold(false, |acc, (&d, present)| acc | (present & ((d < first) | (d > last))));
+            }
+            None => {
+                out.extend_from_slice(arr.values());
+                outside |= arr.values().iter().fold(false, outer);
+            }
         }
     }
-    let (first, last) = (*DAYS.start(), *DAYS.end());
-    // (one vectorised pass: NO_DAY is below the range and is let through)
-    let outside = out
-        .iter()
-        .fold(false, |acc, &d| acc | ((d < first) & (d != NO_DAY)) | (d > last));
     if outside {
         let name = match column.name().as_str() {
             super::posts::DAY => "published_at",
