@@ -137,7 +137,6 @@ def test_an_empty_time_zone_is_an_error():
     [
         {"kpis": None},
         {"kpis": 5},
-        {"kpis": []},
         {"kpis": ["likes", 5]},
         {"kpis": ["likes"], "by": 5},
         {"kpis": ["likes"], "by": ["account_id", 5]},

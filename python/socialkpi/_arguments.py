@@ -22,8 +22,8 @@ def _type_name(value: Any) -> str:
 
 
 def kpis(value: Any) -> Any:
-    """``kpis=``: a name, a KPI, or an iterable of them (not empty); returns them (an
-    iterator read into a list)."""
+    """``kpis=``: a name, a KPI, or an iterable of them; returns them (an iterator read into
+    a list)."""
     from socialkpi.formulas import KPI
 
     if isinstance(value, (str, KPI)):
@@ -41,9 +41,7 @@ def kpis(value: Any) -> Any:
                 "invalid_argument",
                 f"kpis= holds a {_type_name(item)} ({item!r}); each item must be a KPI name or an sk.KPI",
             )
-    if not items:
-        raise argument_error("invalid_argument", "kpis= is empty; name at least one KPI")
-    return items
+    return items  # (an empty list is the core's `no_kpis`)
 
 
 def by(value: Any) -> list[str]:
