@@ -32,9 +32,10 @@ from typing import Any, Literal
 
 import polars as pl
 
-from socialkpi import _core, datasets
+from socialkpi import _arguments, _core, datasets
 from socialkpi._tables import _ArrowStream, as_table
 from socialkpi.exceptions import (
+    ArgumentError,
     DefinitionError,
     EngineError,
     InputError,
@@ -59,6 +60,7 @@ __version__: str = _core.__version__
 
 __all__ = [
     "KPI",
+    "ArgumentError",
     "DefinitionError",
     "Definitions",
     "EngineError",
@@ -141,14 +143,6 @@ class KpiResult:
     reads: dict[str, ReadReport] = field(default_factory=dict)
 
 
-def _names(value: str | Sequence[str] | None) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [column_name(value)]
-    return [column_name(str(v)) for v in value]
-
-
 def compute_details(
     posts: Any = None,
     accounts: Any = None,
@@ -177,14 +171,20 @@ def compute_details(
     KpiResult
         ``.frame`` is what :func:`compute` returns; the other attributes say how it was made.
     """
+    kpis = _arguments.kpis(kpis)
+    dims = _arguments.by(by)
+    _arguments.text("every", every, 'use None, "1d", "1w", "1mo", "1q" or "1y"', optional=True)
+    _arguments.text("tz", tz, 'use an IANA time zone name such as "UTC" or "Europe/Berlin"')
+    _arguments.text("dedupe", dedupe, "use None or 'last'", optional=True)
+    _arguments.sources(sources)
     if output not in ("polars", "pandas"):
-        err = QueryError(f"output={output!r} is not supported; use 'polars' or 'pandas'")
-        err.code = "invalid_argument"
-        raise err
+        raise _arguments.argument_error(
+            "invalid_argument", f"output={output!r} is not supported; use 'polars' or 'pandas'"
+        )
     names, custom, engagement = resolve(kpis, definitions)
     capsule, details = _core.compute(
         names,
-        _names(by),
+        dims,
         every,
         tz,
         dedupe,
@@ -361,9 +361,15 @@ def contract_status(
         ``engagements`` and ``reach`` of the delivered posts. A post inside two overlapping
         contracts counts for each.
     """
-    day = as_of if as_of is not None else dt.datetime.now(dt.timezone.utc).date()
-    if isinstance(day, dt.datetime):
-        day = day.date()
+    for role, table in (("posts", posts), ("contracts", contracts)):
+        if table is None:
+            raise _arguments.argument_error("missing_table", f"contract_status needs {role}; pass a table")
+    day = _arguments.day("as_of", as_of) or dt.datetime.now(dt.timezone.utc).date()
+    _arguments.text("tz", tz, 'use an IANA time zone name such as "UTC" or "Europe/Berlin"')
+    if output not in ("polars", "pandas"):
+        raise _arguments.argument_error(
+            "invalid_argument", f"output={output!r} is not supported; use 'polars' or 'pandas'"
+        )
     capsule = _core.contract_status(
         as_table(posts, "posts"),
         as_table(contracts, "contracts"),

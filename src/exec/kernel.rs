@@ -14,6 +14,10 @@ const NONE: u32 = u32::MAX;
 pub(super) const ACCOUNT: &str = "__account";
 /// Days as i32 with this marking a missing day.
 pub(super) const NO_DAY: i32 = i32::MIN;
+/// The days the calendar takes (about 2.9 million years on each side of 1970): inside them,
+/// period starts, the next period and day counts between two of them stay far from the ends
+/// of i32 (and from `NO_DAY`); a day outside is an error (`pass::days`).
+pub(super) const DAYS: std::ops::RangeInclusive<i32> = -(1 << 30)..=(1 << 30);
 
 // ---- calendar ---------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ mod contracts;
 mod derived;
 mod events;
 mod kernel;
+mod overflow;
 mod parquet;
 mod pass;
 mod posts;
@@ -16,6 +17,7 @@ mod traffic;
 
 use crate::error::{Error, Result};
 use crate::plan::{Metric, Origin, OutputKpi, Plan, Value, PERIOD};
+pub(crate) use overflow::arithmetic;
 use polars::prelude::*;
 use polars_core::query_result::QueryResult;
 pub(crate) use posts::ENG;
@@ -464,17 +466,18 @@ pub(crate) fn rule3(terms: Vec<(bool, Expr)>) -> Option<Expr> {
     let all_null = balanced(terms.iter().map(|(_, e)| e.clone().is_null()).collect(), |a, b| {
         a.and(b)
     })?;
+    // checked: integers never wrap (see `overflow`)
     let values = terms
         .into_iter()
         .map(|(plus, e)| {
             if plus {
                 e.fill_null(lit(0))
             } else {
-                lit(0) - e.fill_null(lit(0))
+                arithmetic(BinOp::Sub, lit(0), e.fill_null(lit(0)))
             }
         })
         .collect();
-    let total = balanced(values, |a, b| a + b)?;
+    let total = balanced(values, |a, b| arithmetic(BinOp::Add, a, b))?;
     Some(when(all_null).then(lit(NULL)).otherwise(total))
 }
 
@@ -571,7 +574,7 @@ fn finalise(kpi: &str, plan: &Plan) -> Result<Expr> {
         let (n, d) = fap_names(metric);
         ratio(state(&n), state(&d))
     };
-    let growth = || state("followers") - state("followers_start");
+    let growth = || arithmetic(BinOp::Sub, state("followers"), state("followers_start"));
     let mentions = || flow("a:rows", "as:mentions", "an:mentions");
     // sessions from social sources: 0 where the group has no social rows, null where its
     // social rows reported no sessions
@@ -673,9 +676,7 @@ impl Intermediate {
             Value::Binary(op, a, b) => {
                 let ((a, la), (b, lb)) = (self.operand(a, plan)?, self.operand(b, plan)?);
                 let expr = match op {
-                    BinOp::Add => a + b,
-                    BinOp::Sub => a - b,
-                    BinOp::Mul => a * b,
+                    BinOp::Add | BinOp::Sub | BinOp::Mul => arithmetic(*op, a, b),
                     BinOp::Div => ratio(a, b),
                     other => return Err(Error::Internal(format!("'{}' between values", other.symbol()))),
                 };
@@ -683,7 +684,7 @@ impl Intermediate {
             }
             Value::Neg(v) => {
                 let (x, level) = self.value(v, plan)?;
-                (lit(0) - x, level)
+                (arithmetic(BinOp::Sub, lit(0), x), level)
             }
             Value::Coalesce(parts) => {
                 let mut exprs = Vec::with_capacity(parts.len());

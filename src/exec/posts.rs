@@ -114,6 +114,12 @@ fn read(tz: Option<&str>, pp: &PostsPlan, lf: LazyFrame) -> Result<LazyFrame> {
             ingest::count_expr(c, dtype, TABLE)?
         } else if c == "published_at" {
             ingest::day_expr(c, dtype, tz, TABLE)?.alias(DAY)
+        } else if matches!(dtype, DataType::List(_)) {
+            // ids, keys and dimensions are compared whole: a list is none of them
+            return Err(Error::schema(
+                "unsupported_type",
+                format!("column '{c}' of posts holds lists ({dtype}), which cannot be an id, a key or a dimension; explode it, or join its values into text first, e.g. pl.col('{c}').list.join(',')"),
+            ));
         } else {
             col(c)
         })

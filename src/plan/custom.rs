@@ -560,12 +560,12 @@ impl Compiler {
                     .collect();
                 crate::exec::rule3(exprs).unwrap_or_else(null)
             }
-            Row::Mul(a, b) => self.row(a) * self.row(b),
+            Row::Mul(a, b) => crate::exec::arithmetic(BinOp::Mul, self.row(a), self.row(b)),
             Row::Div(a, b) => {
                 let (x, y) = (self.row(a), self.operand_expr(b));
                 crate::exec::ratio(x, y)
             }
-            Row::Neg(a) => lit(0) - self.row(a),
+            Row::Neg(a) => crate::exec::arithmetic(BinOp::Sub, lit(0), self.row(a)),
             Row::Coalesce(parts) => {
                 let exprs: Vec<Expr> = parts.iter().map(|p| self.row(p)).collect();
                 coalesce(&exprs)

@@ -350,6 +350,11 @@ fn expand_kpis(names: &[String], custom: &[Definition]) -> Result<Vec<(&'static 
 pub fn report_zone(tz: &str) -> Result<Option<String>> {
     match tz {
         "UTC" | "utc" | "Etc/UTC" => Ok(None),
+        // (polars reads an empty name as no time zone)
+        other if other.trim().is_empty() => Err(Error::query(
+            "unknown_time_zone",
+            format!("tz={other:?} is empty; use a name such as \"UTC\", \"Europe/Berlin\" or \"America/New_York\""),
+        )),
         other => {
             TimeZone::opt_try_new(Some(other)).map_err(|_| {
                 Error::query("unknown_time_zone", format!("tz={other:?} is not a known IANA time zone; use a name such as \"UTC\", \"Europe/Berlin\" or \"America/New_York\""))
@@ -383,6 +388,13 @@ pub fn build(
             return Err(Error::query(
                 "reserved_dimension",
                 "'period_start' is the period column of the result; use every=... instead of grouping by it",
+            ));
+        }
+        if d == "published_at" {
+            // the posts' time column is read as each post's day, bucketed by every=
+            return Err(Error::query(
+                "time_dimension",
+                "'published_at' is the posts' time column and is not grouped by as it is; pass every=\"1d\" (or \"1w\", \"1mo\", \"1q\", \"1y\") to get one row per period in a period_start column",
             ));
         }
         if seen.contains(d) {
