@@ -44,10 +44,14 @@ bench: build
 clean:
 	rm -rf $(WHEEL_DIR) .pytest_cache .hypothesis
 
-# Fuzzes the formula parser and checker (nightly + cargo-fuzz, installed when missing).
+# Fuzzes the formula parser and checker, the export value parser and the header mapping
+# (nightly + cargo-fuzz, installed when missing), FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= formula values headers
 fuzz:
 	rustup toolchain list | grep -q nightly || rustup toolchain install nightly --profile minimal
 	cargo +nightly fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked
-	mkdir -p fuzz/corpus/formula
-	cd fuzz && CARGO_TARGET_DIR=$(CARGO_TARGET_DIR)-fuzz cargo +nightly fuzz run formula corpus/formula seeds/formula -- -max_total_time=$(FUZZ_SECONDS) -max_len=512
+	for t in $(FUZZ_TARGETS); do \
+	  mkdir -p fuzz/corpus/$$t && \
+	  (cd fuzz && CARGO_TARGET_DIR=$(CARGO_TARGET_DIR)-fuzz cargo +nightly fuzz run $$t corpus/$$t seeds/$$t -- -max_total_time=$(FUZZ_SECONDS) -max_len=512) || exit 1; \
+	done

@@ -114,6 +114,9 @@ fn read(tz: Option<&str>, pp: &PostsPlan, lf: LazyFrame) -> Result<LazyFrame> {
             ingest::count_expr(c, dtype, TABLE)?
         } else if c == "published_at" {
             ingest::day_expr(c, dtype, tz, TABLE)?.alias(DAY)
+        } else if c == "sponsored" && (dtype.is_integer() || dtype.is_float()) {
+            // 0/1 integers: the yes/no they mean (the formulas see it as one, see plan)
+            col(c).neq(lit(0))
         } else {
             col(c)
         })
