@@ -150,10 +150,10 @@ def test_compute_takes_sponsored_as_0_1_integers():
 
 def test_other_columns_become_numbers_when_every_cell_is_one(tmp_path):
     text = (
-        "post_id,Watch time (hours),Rank,Zip,Tweet,Mixed,Rate\n"
-        "p1,600.1,1,00123,1827364512345678901,12,1.5%\n"
-        "p2,212.3567,2,04500,1829999999999999999,n/a,\n"
-        "p3,,3,10001,1830000000000000001,x,0.5%\n"
+        "post_id,Watch time (hours),Rank,Zip,Tweet,Mixed,Rate,Trending date\n"
+        "p1,600.1,1,00123,1827364512345678901,12,1.5%,13.09\n"
+        "p2,212.3567,2,04500,1829999999999999999,n/a,,1.1\n"
+        "p3,,3,10001,1830000000000000001,x,0.5%,14.09\n"
     )
     posts = sk.read_posts(write(tmp_path / "f.csv", text))
     assert posts.schema["Watch time (hours)"] == pl.Float64
@@ -164,6 +164,7 @@ def test_other_columns_become_numbers_when_every_cell_is_one(tmp_path):
     assert posts["Zip"].to_list() == ["00123", "04500", "10001"]
     assert posts["Tweet"].to_list() == ["1827364512345678901", "1829999999999999999", "1830000000000000001"]
     assert posts["Mixed"].to_list() == ["12", "n/a", "x"]
+    assert posts["Trending date"].to_list() == ["13.09", "1.1", "14.09"]  # a date, not a number
 
 
 # ---------------------------------------------------------------------------------------

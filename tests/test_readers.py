@@ -443,7 +443,7 @@ def test_youtube_studio_drops_the_total_row(tmp_path):
     assert posts["follows"].to_list() == [40, 17]
     assert posts["impressions"].to_list() == [80345, 40000]
     assert posts["published_at"].to_list() == [dt.datetime(2026, 8, 25), dt.datetime(2026, 9, 1)]
-    assert posts["Watch time (hours)"].to_list() == ["600.1", "212.3567"]
+    assert posts["Watch time (hours)"].to_list() == [600.1, 212.3567]  # another column of numbers
     assert set(posts["platform"]) == {"youtube"}
     out = sk.compute(posts, kpis=["impressions"], by=["platform"])
     assert out.rows() == [("youtube", 80345 + 40000)]  # the Total row is not counted again
@@ -475,7 +475,7 @@ def test_x_analytics(tmp_path):
             a["profile_visits"], a["clicks"]) == (12034, 210, 14, 21, 33, 5, 40, 25)  # fmt: skip
     assert b["impressions"] == 1204
     assert rep.header_map["Reposts"] == "shares" and rep.header_map["Replies"] == "comments"
-    assert a["Shares"] == "3"  # X's own Shares column is not the reposts: kept as it was
+    assert a["Shares"] == 3  # X's own Shares column is not the reposts: kept under its name
     assert set(posts["platform"]) == {"x"}
 
 
@@ -519,7 +519,7 @@ def test_linkedin_reposts_and_older_shares(tmp_path):
     assert (b["shares"], b["likes"], b["impressions"]) == (6, 41, 1800)
     assert a["published_at"] == dt.datetime(2026, 8, 25) and b["published_at"] == dt.datetime(2024, 3, 14)
     assert a["content_type"] == "Image"
-    assert a["Engagement rate"] == "0.0883"
+    assert a["Engagement rate"] == 0.0883
     assert set(posts["platform"]) == {"linkedin"}
 
 
@@ -564,7 +564,7 @@ def test_ga4_traffic_acquisition(tmp_path):
     assert traffic["users"].to_list() == [120, 40, 80, 35]
     assert traffic["conversions"].to_list() == [3, 1, 2, 0]
     assert traffic["revenue"].to_list() == [45.5, 0.0, 19.99, 0.0]
-    assert traffic["Engagement rate"].to_list() == ["0.6533", "0.4545", "0.6315", "0.4736"]
+    assert traffic["Engagement rate"].to_list() == [0.6533, 0.4545, 0.6315, 0.4736]
     out = sk.compute(traffic=traffic, kpis=["website_traffic", "referral_traffic"])
     assert out.row(0, named=True) == {"website_traffic": 150 + 44 + 95 + 38, "referral_traffic": 44 + 38}
 

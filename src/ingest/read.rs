@@ -317,6 +317,8 @@ fn read_file(
                 let series = columns[*i].as_materialized_series().clone().with_name(name.into());
                 match value {
                     Some(v) => parse_column(&series, *v, &locales[*i], opts.year, header, &label),
+                    // a column that names a date stays as written (`13.09` is no number)
+                    None if fold(header).contains("date") => Ok(Parsed::kept(series)),
                     // another column: numbers when every cell is one
                     None => Ok(Parsed::kept(numbers_if_all(&series)?.unwrap_or(series))),
                 }
@@ -681,6 +683,7 @@ fn resolve_repeats(df: DataFrame, opts: &Options, mode: &Mode, report: &mut Repo
                 let name = fold(c.name());
                 name == "published_at"
                     || (value_of(opts.kind, c.name()).is_none()
+                        && !c.dtype().is_primitive_numeric()
                         && ["date", "day", "time", "period"].iter().any(|w| name.contains(w)))
             })
             .collect(),
@@ -909,7 +912,52 @@ mod tests {
         assert_eq!(report.nulled[0].2, 1);
         let likes: Vec<Option<i64>> = df.column("likes")?.as_materialized_series().i64()?.iter().collect();
         assert_eq!(likes, vec![Some(1200), None]);
-        assert!(report.warnings.is_empty());
+        // no published_at nor account_id: said once, nothing else
+        assert_eq!(report.warnings.len(), 1);
+        assert!(report.warnings[0].contains("maps no published_at"));
+        Ok(())
+    }
+
+    #[test]
+    fn daily_rows_add_up_and_assumed_snapshots_warn() -> Result<()> {
+        let frame = || -> Result<DataFrame> {
+            Ok(DataFrame::new(
+                3,
+                vec![
+                    text("post_id", &[Some("a"), Some("a"), Some("b")]),
+                    text("account_id", &[Some("x"), Some("x"), Some("x")]),
+                    text(
+                        "published_at",
+                        &[Some("2026-03-02"), Some("2026-03-01"), Some("2026-03-01")],
+                    ),
+                    text("likes", &[Some("3"), Some("5"), Some("7")]),
+                    text("sponsored", &[Some("Y"), Some("n"), None]),
+                ],
+            )?)
+        };
+        let file = |frame| RawFile {
+            label: "d.csv".into(),
+            frame,
+        };
+        let mut o = opts(Kind::Posts);
+        o.repeats = Repeats::Daily(None);
+        let (df, report) = read(vec![file(frame()?)], &o)?;
+        let likes: Vec<Option<i64>> = df.column("likes")?.as_materialized_series().i64()?.iter().collect();
+        assert_eq!(likes, vec![Some(8), Some(7)]);
+        assert_eq!(report.dropped, vec![("summed_day".to_string(), 1)]);
+        assert_eq!(report.repeats, Some("daily"));
+        // the latest day's flag: 2026-03-02's
+        let flags: Vec<Option<bool>> = df
+            .column("sponsored")?
+            .as_materialized_series()
+            .bool()?
+            .iter()
+            .collect();
+        assert_eq!(flags, vec![Some(true), None]);
+        let (df, report) = read(vec![file(frame()?)], &opts(Kind::Posts))?;
+        assert_eq!(df.height(), 2);
+        assert_eq!(report.repeats, Some("snapshots"));
+        assert!(report.warnings.iter().any(|w| w.contains("repeat on different dates")));
         Ok(())
     }
 
