@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import polars as pl
 import pytest
 import socialkpi as sk
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+# the shared data sets beside the repository (SOCIALKPI_SHARED: elsewhere, as for a worktree)
+SHARED = Path(os.environ.get("SOCIALKPI_SHARED") or Path(__file__).resolve().parents[2] / "shared")
 
 
 def make_tables(

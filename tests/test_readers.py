@@ -183,7 +183,7 @@ def test_meta_facebook_header_maps_and_extra_columns(facebook):
     assert a["Description"] == "New beans, new mugs (1)"
     assert a["Page name"] == "Acme Coffee"
     assert a["Date"] == "Lifetime"
-    assert a["Reactions, Comments and Shares"] == "115"
+    assert a["Reactions, Comments and Shares"] == 115  # another column of numbers
     assert a["Link clicks"] is None
     assert "Ad CPM (USD)" in facebook.columns and c["Ad CPM (USD)"] is None  # August's column only
     assert a["Export date"] == dt.datetime(2026, 9, 1)
@@ -311,7 +311,7 @@ def test_facebook_page_series_in_utf16_with_sep_line(tmp_path):
     assert acc["followers"].to_list() == [10250, 10262, 10270]
     assert acc["reach"].to_list() == [3400, 2980, 3105]
     assert acc["profile_visits"].to_list() == [120, 98, 101]
-    assert acc["New likes"].to_list() == ["15", "12", "8"]
+    assert acc["New likes"].to_list() == [15, 12, 8]
     assert set(acc["platform"]) == {"facebook"} and set(acc["account_id"]) == {"104512345678901"}
     named = sk.read_accounts(path, preset="facebook_page", defaults={"account_id": "104512345678901"})
     assert_frame_equal(named.sort("date"), acc)
@@ -385,7 +385,7 @@ def test_tiktok_follower_history(tmp_path):
     assert rep.preset == "tiktok_followers"
     assert acc["date"].to_list() == [dt.date(2026, 8, 25), dt.date(2026, 8, 26), dt.date(2026, 8, 27)]
     assert acc["followers"].to_list() == [1520, 1534, 1531]
-    assert acc["Difference in followers from previous day"].to_list() == ["12", "14", "-3"]
+    assert acc["Difference in followers from previous day"].to_list() == [12, 14, -3]
     assert set(acc["platform"]) == {"tiktok"}
 
 
@@ -630,14 +630,12 @@ def test_kaggle_style_humanised_counts(tmp_path):
     assert acc["followers"].to_list() == [475_800_000, 366_200_000, 357_300_000]
     assert acc["date"].to_list() == [dt.date(2023, 6, 30)] * 3
     assert acc["platform"].to_list() == ["instagram"] * 3
-    # other columns are kept as written; the value parser reads them when asked
-    assert acc["rank"].to_list() == ["1", "2", "3"]  # no byte-order mark in the header
-    assert acc["posts"].to_list() == ["3.3k", "6.9k", "0.89k"]
+    # other columns are numbers where every cell reads as one (humanised too), else text
+    assert acc["rank"].to_list() == [1, 2, 3]  # no byte-order mark in the header
+    assert acc["posts"].to_list() == [3300, 6900, 890]
     assert acc["country"].to_list() == ["Spain", "United States", None]
-    assert sk.parse_numbers(acc["posts"], counts=True).to_list() == [3300, 6900, 890]
-    assert sk.parse_numbers(acc["60_day_eng_rate"]).to_list() == [0.0139, 0.0162, 0.0124]
-    assert sk.parse_numbers(acc["total_likes"], counts=True).to_list() == [29_000_000_000, 57_400_000_000,
-                                                                            6_000_000_000]  # fmt: skip
+    assert acc["60_day_eng_rate"].to_list() == [0.0139, 0.0162, 0.0124]
+    assert acc["total_likes"].to_list() == [29_000_000_000, 57_400_000_000, 6_000_000_000]
 
 
 ID_HEADER = [

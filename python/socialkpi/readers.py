@@ -503,7 +503,8 @@ def _check_sheet_size(path: str, sheet: str | int | None) -> None:
 
         if book.getinfo(part).file_size > MAX_SHEET_XML:
             raise refuse(f"unpacks to {book.getinfo(part).file_size:,} bytes of XML")
-        cell = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]{1,3})([0-9]{1,7})"')
+        # a cell's reference (`<c r="B7" ...>`, whatever its prefix or attribute order)
+        cell = re.compile(rb'\sr="([A-Z]{1,3})([0-9]{1,7})"')
         dimension = re.compile(
             rb'<(?:\w+:)?dimension\b[^>]*?\bref="([A-Z]{1,3})([0-9]{1,7}):([A-Z]{1,3})([0-9]{1,7})"'
         )

@@ -187,7 +187,7 @@ fn daily_header(opts: &Options) -> Option<&str> {
     }
 }
 
-/// Presets of the table that read any of the headers, most headers first (at most three).
+/// Presets of the table that read any of the headers, most headers first (at most five).
 fn closest_presets(kind: Kind, free: &[String]) -> Vec<(usize, &'static str)> {
     let mut scored: Vec<(usize, &'static str)> = presets::PRESETS
         .iter()
@@ -196,7 +196,7 @@ fn closest_presets(kind: Kind, free: &[String]) -> Vec<(usize, &'static str)> {
         .filter(|(n, _)| *n > 0)
         .collect();
     scored.sort_by_key(|(n, name)| (std::cmp::Reverse(*n), *name));
-    scored.truncate(3);
+    scored.truncate(5);
     scored
 }
 

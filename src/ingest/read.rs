@@ -841,7 +841,7 @@ fn sum_days(df: DataFrame, identity: &[&str], day: Option<&str>, kind: Kind, rep
                 .as_materialized_series()
                 .clone()
                 .with_name(name.as_str().into());
-            out.with_column(floats)?;
+            out.with_column(floats.into_column())?;
         }
         out.drop_in_place(&f)?;
     }
