@@ -44,12 +44,14 @@ bench: build
 clean:
 	rm -rf $(WHEEL_DIR) .pytest_cache .hypothesis
 
-# Fuzzes the formula parser and checker, and the definition-file reader (nightly + cargo-fuzz,
-# installed when missing); FUZZ_SECONDS each.
+# Fuzzes the formula parser and checker, the definition-file reader, the export value parser
+# and the header mapping (nightly + cargo-fuzz, installed when missing), FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= formula definitions values headers
 fuzz:
 	rustup toolchain list | grep -q nightly || rustup toolchain install nightly --profile minimal
 	cargo +nightly fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked
-	mkdir -p fuzz/corpus/formula fuzz/corpus/definitions
-	cd fuzz && CARGO_TARGET_DIR=$(CARGO_TARGET_DIR)-fuzz cargo +nightly fuzz run formula corpus/formula seeds/formula -- -max_total_time=$(FUZZ_SECONDS) -max_len=512
-	cd fuzz && CARGO_TARGET_DIR=$(CARGO_TARGET_DIR)-fuzz cargo +nightly fuzz run definitions corpus/definitions seeds/definitions -- -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -rss_limit_mb=2048
+	for t in $(FUZZ_TARGETS); do \
+	  mkdir -p fuzz/corpus/$$t && \
+	  (cd fuzz && CARGO_TARGET_DIR=$(CARGO_TARGET_DIR)-fuzz cargo +nightly fuzz run $$t corpus/$$t seeds/$$t -- -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -rss_limit_mb=2048) || exit 1; \
+	done

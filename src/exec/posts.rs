@@ -120,6 +120,9 @@ fn read(tz: Option<&str>, pp: &PostsPlan, lf: LazyFrame) -> Result<LazyFrame> {
                 "unsupported_type",
                 format!("column '{c}' of posts holds lists ({dtype}), which cannot be an id, a key or a dimension; explode it, or join its values into text first, e.g. pl.col('{c}').list.join(',')"),
             ));
+        } else if c == "sponsored" && (dtype.is_integer() || dtype.is_float()) {
+            // 0/1 integers: the yes/no they mean (the formulas see it as one, see plan)
+            col(c).neq(lit(0))
         } else {
             col(c)
         })

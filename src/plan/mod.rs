@@ -417,7 +417,7 @@ pub fn build(
     all_custom.extend(custom::promoted(&req.kpis, &req.custom));
     let expanded = expand_kpis(&req.kpis, &all_custom)?;
     let tables = custom::Tables::new(
-        req.posts_types.iter().cloned().collect(),
+        req.posts_types.iter().map(flag_of_integers).collect(),
         req.accounts_types.iter().cloned().collect(),
         &req.custom,
         o,
@@ -780,6 +780,15 @@ pub fn build(
         sources: req.sources.clone(),
         warnings,
     })
+}
+
+/// `sponsored` given as 0/1 integers is the yes/no it means (read as Boolean, see
+/// `exec::posts::read`).
+fn flag_of_integers((name, t): &(String, ColumnType)) -> (String, ColumnType) {
+    match t {
+        ColumnType::Number if name == "sponsored" => (name.clone(), ColumnType::Bool),
+        _ => (name.clone(), *t),
+    }
 }
 
 #[cfg(test)]
