@@ -29,9 +29,10 @@ The spec, as implemented here:
   both are present; otherwise the group-period's conversions / Σ clicks of its posts. ``lead_rate``
   = leads / Σ profile_visits. Both are null when the denominator is 0 or null (no rows, or every
   value null).
-- Rule 7 ("unknown is null, never 0"), as the README words it: a table covers a group from the
-  first to the last period in which it has rows for that group (with ``every=None``: the groups
-  it has rows for). Outside that, ``conversions``, ``revenue`` and ``leads`` counted from the
+- Rule 7 ("unknown is null, never 0"), as the README words it: when the result is per account
+  (``account_id`` in ``by``), a table covers an account from the first to the last period in
+  which it has rows of that account (with ``every=None``: the accounts it has rows of);
+  otherwise it covers every group from its first to its last period. Outside that, ``conversions``, ``revenue`` and ``leads`` counted from the
   table are null (and so are the rates built on them), not 0.
 - Rows: every (group, period) present in any table a requested KPI reads (full outer join).
   ``conversion_rate`` reads the conversions' table and posts; ``lead_rate`` the leads' table and
@@ -263,14 +264,15 @@ def oracle_events(
         for alias, q in aggs.items()
     )
 
-    # coverage: each table's first and last period per group (the by keys, without the period)
+    # coverage: each table's first and last period, per account when the result is per account
+    per_account = "account_id" in by
     for view in views.values():
-        select_by, group_by = (", ".join(by) + ", ", "GROUP BY " + ", ".join(by)) if by else ("", "")
+        select_by, group_by = ("account_id, ", "GROUP BY account_id") if per_account else ("", "")
         span = (
             f"SELECT {select_by}min(period_start) AS __lo, max(period_start) AS __hi, "
             f"CASE WHEN count(*) > 0 THEN 1 END AS __has FROM {view} {group_by}"
         )
-        on = " AND ".join(f"r.{k} IS NOT DISTINCT FROM cov_{view}.{k}" for k in by) or "TRUE"
+        on = " AND ".join(f"r.{k} IS NOT DISTINCT FROM cov_{view}.{k}" for k in ["account_id"] if per_account) or "TRUE"
         joins += f" LEFT JOIN ({span}) cov_{view} ON {on}"
 
     def within(alias: str, value: str) -> str:

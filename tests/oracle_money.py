@@ -6,9 +6,11 @@ cell by cell. The contract side is done the slow, obvious way: every contract is
 one row per calendar day it covers, the days are bucketed into periods, and a contract's fee
 and posts agreed are shared out by the number of its days in each period.
 
-Rule 7 of KPIS.md ("unknown is null, never 0"), as the README words it: a table covers a group
-from the first to the last period in which it has rows for that group (with ``every=None``: the
-groups it has rows for). Outside that, what the table reports is unknown:
+Rule 7 of KPIS.md ("unknown is null, never 0"), as the README words it: when the result is per
+account (``account_id`` in ``by``), a table covers an account from the first to the last period
+in which it has rows of that account (with ``every=None``: the accounts it has rows of);
+otherwise it covers every group from its first to its last period (with ``every=None``: all).
+Outside that, what the table reports is unknown:
 
 - ``spend`` (the posts' part of ``cost``), ``conversions`` and ``revenue`` from posts are null in a
   group-period the posts do not cover, 0 in one they cover without posts in it;
@@ -162,18 +164,19 @@ def oracle_money(
         for alias, q in parts
     )
     have = {alias for alias, _ in parts}
-    # coverage: each table's first and last period per group (the by keys, without the period)
+    # coverage: each table's first and last period, per account when the result is per account
+    per_account = "account_id" in by
     spans = {"pc": "p"} if posts is not None else {}
     if use_contracts:
         spans["cc"] = "c_days_p"
     for alias, src in spans.items():
-        select_by, group_by = (", ".join(by) + ", ", "GROUP BY " + ", ".join(by)) if by else ("", "")
+        select_by, group_by = ("account_id, ", "GROUP BY account_id") if per_account else ("", "")
         span = (
             f"SELECT {select_by}min(period_start) AS __lo, max(period_start) AS __hi, "
             "CASE WHEN count(*) > 0 THEN 1 END AS __has "
             f"FROM {src} {group_by}"
         )
-        on = " AND ".join(f"r.{k} IS NOT DISTINCT FROM {alias}.{k}" for k in by) or "TRUE"
+        on = " AND ".join(f"r.{k} IS NOT DISTINCT FROM {alias}.{k}" for k in ["account_id"] if per_account) or "TRUE"
         joins += f" LEFT JOIN ({span}) {alias} ON {on}"
 
     def covered(alias: str) -> str:

@@ -120,7 +120,7 @@ def test_a_fee_of_zero_and_a_gap_between_contracts_are_zero_not_null():
         ("contracts", "zen", D(2026, 1, 1), D(2026, 3, 31)),
     ]
     # by month over all accounts: April is after every contract, so its cost is unknown too
-    monthly = sk.compute(posts, contracts=contracts, kpis=["cost"], every="1mo")
+    monthly = sk.compute(posts, contracts=contracts, kpis=["cost", "cpe"], every="1mo")
     assert monthly["cost"].to_list() == [310.0, 0.0, 620.0, None]
 
 

@@ -129,9 +129,9 @@ class KpiResult:
     coverage
         The days each table covered (a polars DataFrame: ``table``, ``account_id``, ``first``,
         ``last``), per account where the table has ``account_id`` (else one row with a null
-        ``account_id``), for the contracts, conversions, traffic and accounts tables read. A
-        table's cost, conversions, revenue, leads and sessions are null (unknown) for a group
-        and period outside its coverage, never 0.
+        ``account_id``), for the contracts, conversions, traffic and accounts tables read. The
+        cost, conversions, revenue, leads and sessions a table reports are null (unknown) in a
+        period outside its coverage (per account when ``by`` has ``account_id``), never 0.
     """
 
     frame: Any

@@ -2,8 +2,9 @@
 //! whether a table covers a group and period of the result, so that a flow it does not cover
 //! is null instead of 0.
 //!
-//! A table covers a group from the first to the last period in which it has rows for that
-//! group (with `by=["account_id"]`: from the account's first to its last date in the table).
+//! When the result is per account (`account_id` among the `by` dimensions), a table covers
+//! an account from the first to the last period in which it has rows of that account (its
+//! first and last date); otherwise it covers every group from its first to its last period.
 //! That is read from the table's own states at the output grain, after they are joined: no
 //! row of any table is visited again.
 
@@ -30,16 +31,26 @@ pub(super) fn covered(table: &str) -> String {
 /// The coverage columns of the joined states (`schema`): true where the table covers the
 /// row's group and period; false for a table whose states are not among them.
 pub(super) fn columns(plan: &Plan, schema: &Schema) -> Result<Vec<Expr>> {
-    let by: Vec<Expr> = plan.by.iter().map(|d| col(d.as_str())).collect();
+    // per account when the result is, else the whole table
+    let by: Vec<Expr> = plan
+        .by
+        .iter()
+        .filter(|d| d.as_str() == "account_id")
+        .map(|d| col(d.as_str()))
+        .collect();
     let mut out = Vec::with_capacity(TABLES.len());
     for (table, rows) in TABLES {
         let present = col(rows).fill_null(lit(0)).gt(lit(0));
         let value = if schema.get(rows).is_none() {
             lit(false)
         } else if plan.every.is_none() {
-            present
+            if by.is_empty() {
+                present.any(true)
+            } else {
+                present.any(true).over(by.clone())?
+            }
         } else {
-            // between the group's first and last period with rows in the table
+            // between the first and last period with rows in the table
             let periods = || {
                 when(present.clone())
                     .then(col(PERIOD))
