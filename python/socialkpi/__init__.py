@@ -128,6 +128,12 @@ class KpiResult:
     timings
         Seconds spent bringing the needed columns across the Python boundary (``crossing_s``)
         and computing (``engine_s``).
+    coverage
+        The days each table covered (a polars DataFrame: ``table``, ``account_id``, ``first``,
+        ``last``), per account where the table has ``account_id`` (else one row with a null
+        ``account_id``), for the contracts, conversions, traffic and accounts tables read. The
+        cost, conversions, revenue, leads and sessions a table reports are null (unknown) in a
+        period outside its coverage (per account when ``by`` has ``account_id``), never 0.
     """
 
     frame: Any
@@ -141,6 +147,32 @@ class KpiResult:
     timings: dict[str, float] = field(default_factory=dict)
     origins: dict[str, str] = field(default_factory=dict)
     reads: dict[str, ReadReport] = field(default_factory=dict)
+    coverage: Any = None
+
+
+def _max_staleness(days: object) -> int | None:
+    """``max_staleness`` checked: None, or a whole number of days from 0 to 1,000,000."""
+    if days is None:
+        return None
+    if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= _MAX_STALENESS_LIMIT:
+        raise _arguments.argument_error(
+            "invalid_argument",
+            f"max_staleness={days!r} is not a number of days; pass a whole number from 0 to "
+            f"{_MAX_STALENESS_LIMIT:,}, or None to read follower snapshots of any age",
+        )
+    return days
+
+
+_MAX_STALENESS_LIMIT = 1_000_000
+
+
+def _coverage_frame(rows: list[tuple[str, str | None, int | None, int | None]]) -> pl.DataFrame:
+    frame = pl.DataFrame(
+        rows,
+        schema={"table": pl.String, "account_id": pl.String, "first": pl.Int32, "last": pl.Int32},
+        orient="row",
+    )
+    return frame.with_columns(pl.col("first", "last").cast(pl.Date))
 
 
 def compute_details(
@@ -158,12 +190,13 @@ def compute_details(
     dedupe: Literal["last"] | None = None,
     output: Literal["polars", "pandas"] = "polars",
     definitions: str | os.PathLike[str] | Definitions | None = None,
+    max_staleness: int | None = 7,
 ) -> KpiResult:
     """Computes KPIs like :func:`compute` and returns them with definitions and row accounting.
 
     Parameters
     ----------
-    posts, accounts, contracts, traffic, conversions, sources, kpis, by, every, tz, dedupe, output, definitions
+    posts, accounts, contracts, traffic, conversions, sources, kpis, by, every, tz, dedupe, output, definitions, max_staleness
         As for :func:`compute`.
 
     Returns
@@ -181,6 +214,7 @@ def compute_details(
         raise _arguments.argument_error(
             "invalid_argument", f"output={output!r} is not supported; use 'polars' or 'pandas'"
         )
+    staleness = _max_staleness(max_staleness)
     names, custom, engagement = resolve(kpis, definitions)
     capsule, details = _core.compute(
         names,
@@ -196,6 +230,7 @@ def compute_details(
         sources=[(str(k), str(v)) for k, v in (sources or {}).items()],
         custom=custom,
         engagement=engagement,
+        max_staleness=staleness,
     )
     frame: Any = pl.DataFrame(_ArrowStream(capsule))
     if output == "pandas":
@@ -221,6 +256,7 @@ def compute_details(
         origins=dict(details["origins"]),
         timings=dict(details["timings"]),
         reads=reads,
+        coverage=_coverage_frame(list(details["coverage"])),
     )
 
 
@@ -239,6 +275,7 @@ def compute(
     dedupe: Literal["last"] | None = None,
     output: Literal["polars", "pandas"] = "polars",
     definitions: str | os.PathLike[str] | Definitions | None = None,
+    max_staleness: int | None = 7,
 ) -> Any:
     """Computes social-media KPIs per group and period, exactly as the KPI contract defines them.
 
@@ -299,6 +336,12 @@ def compute(
         built-ins of the same names (``kpis=["engagement_rate"], definitions="hypeauditor"``
         gives HypeAuditor's engagement rate) and its per-platform engagement components apply
         to every engagement KPI. :func:`compute_details` says which formulas were used.
+    max_staleness
+        Followers-at-post (``engagement_rate_followers``, ``amplification_rate``,
+        ``applause_rate``, ``conversation_rate``) reads the account's last snapshot on or before
+        the post's day only when it is at most this many days old (default 7; ``None``: any
+        age). Posts without a fresh snapshot are left out of those KPIs and counted in
+        ``compute_details(...).rows_dropped`` (reason ``stale_followers: ...``).
 
     Returns
     -------
@@ -325,6 +368,7 @@ def compute(
         dedupe=dedupe,
         output=output,
         definitions=definitions,
+        max_staleness=max_staleness,
     ).frame
 
 

@@ -80,7 +80,12 @@ pub struct Request {
     /// Column types of posts and accounts (formulas are checked against them).
     pub posts_types: Vec<(String, ColumnType)>,
     pub accounts_types: Vec<(String, ColumnType)>,
+    /// Followers-at-post reads a snapshot at most this many days old (None: any age).
+    pub max_staleness: Option<u32>,
 }
+
+/// The default of `max_staleness`: a week (README, "KPI definitions").
+pub const MAX_STALENESS_DAYS: u32 = 7;
 
 impl Request {
     pub fn new(kpis: Vec<String>, by: Vec<String>, every: Option<String>, tz: String, dedupe: Dedupe) -> Self {
@@ -95,6 +100,7 @@ impl Request {
             engagement: Vec::new(),
             posts_types: Vec::new(),
             accounts_types: Vec::new(),
+            max_staleness: Some(MAX_STALENESS_DAYS),
         }
     }
 }
@@ -190,6 +196,9 @@ pub struct ContractsPlan {
     pub fee: bool,
     /// Posts agreed, pro-rated.
     pub agreed: bool,
+    /// The table has `account_id`, read for its coverage (`compute_details(...).coverage`)
+    /// even where the KPIs do not read it.
+    pub coverage_account: bool,
     /// Columns matched against posts for delivery (see `PostsPlan::contract_match`).
     pub matched: Vec<String>,
     /// The table has a `currency` column: it must hold one currency.
@@ -265,6 +274,20 @@ pub struct Plan {
     pub sources: Vec<(String, String)>,
     /// Preset members left out because their inputs were not given.
     pub warnings: Vec<String>,
+    /// Followers-at-post reads a snapshot at most this many days old (None: any age).
+    pub max_staleness: Option<u32>,
+}
+
+impl ContractsPlan {
+    /// The columns that cross into the core: those the KPIs read, and `account_id` for the
+    /// table's coverage.
+    pub fn crossing_columns(&self) -> Vec<String> {
+        let mut out = self.columns.clone();
+        if self.coverage_account {
+            push_unique(&mut out, "account_id".to_string());
+        }
+        out
+    }
 }
 
 pub const PERIOD: &str = "period_start";
@@ -763,6 +786,11 @@ pub fn build(
             }
         }
     }
+    if posts.is_some() && !has(pcols, "post_id") {
+        warnings.push(
+            "posts has no post_id column: each row counts as one post, and repeated posts cannot be found; add post_id (or map it when reading) to have repeats checked".to_string(),
+        );
+    }
     Ok(Plan {
         kpis,
         outputs,
@@ -779,6 +807,7 @@ pub fn build(
         origins: o,
         sources: req.sources.clone(),
         warnings,
+        max_staleness: req.max_staleness,
     })
 }
 
