@@ -168,7 +168,7 @@ def oracle_money(
         assert contracts is not None
         last_post = None
         if posts is not None and "published_at" in posts.columns:
-            last_post = con.sql("SELECT max(day) FROM p").fetchone()[0]  # type: ignore[index]
+            last_post = con.execute("SELECT max(day) FROM p").fetchall()[0][0]
         contracts = close_open_ends(contracts, last_post)
         _register_contracts(con, contracts, every)
         # per contract and period: the number of its days inside the period
