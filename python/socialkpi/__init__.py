@@ -386,8 +386,8 @@ def contract_status(
     ----------
     posts
         Posts as for :func:`compute` (``account_id``, ``published_at``, and ``campaign`` /
-        ``content_type`` when the contracts name them; engagement columns and ``reach`` when
-        present).
+        ``content_type`` when the contracts name them, ``sponsored`` when present; engagement
+        columns and ``reach`` when present).
     contracts
         One row per agreement: ``account_id``, ``start``, ``end`` (inclusive), ``posts_agreed``,
         optionally ``campaign``, ``content_type``, ``fee``.
@@ -399,11 +399,20 @@ def contract_status(
     Returns
     -------
     polars.DataFrame or pandas.DataFrame
-        The contracts' columns in their order, then ``delivered`` (posts of the account, in the
-        campaign and content type, inside the window, up to ``as_of``), ``remaining``,
-        ``days_left``, ``cost_per_post`` (fee / delivered; when there is a fee),
-        ``engagements`` and ``reach`` of the delivered posts. A post inside two overlapping
-        contracts counts for each.
+        The contracts' columns in their order, then ``status`` (``upcoming``, ``running`` or
+        ``ended`` at ``as_of``), ``delivered`` (posts of the account inside the window up to
+        ``as_of``, in the contract's content type, and of its campaign when both tables carry
+        one, else sponsored ones when posts carry ``sponsored``), ``expected_by_now``
+        (posts agreed x the share of the window's days elapsed), ``pace`` (delivered /
+        expected; null when nothing is expected yet), ``behind`` (whole posts expected by now
+        and not delivered), ``on_track`` (``behind == 0``), ``remaining`` (posts agreed -
+        delivered; null when upcoming), ``days_left``, ``fee_to_date`` (the fee pro-rated by
+        the elapsed share) and ``cost_per_post`` (fee_to_date / delivered) when there is a fee,
+        ``engagements`` and ``reach`` of the delivered posts, and ``attribution``
+        (``campaign``, ``sponsored`` or ``account``: what tied posts to contracts). A post
+        inside two overlapping contracts counts for each. An open-ended contract (an end in the
+        year 9999) has no schedule: its ``expected_by_now``, ``pace``, ``behind``,
+        ``on_track`` and ``days_left`` are null.
     """
     for role, table in (("posts", posts), ("contracts", contracts)):
         if table is None:

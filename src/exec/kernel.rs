@@ -22,7 +22,7 @@ pub(super) const DAYS: std::ops::RangeInclusive<i32> = -(1 << 30)..=(1 << 30);
 // ---- calendar ---------------------------------------------------------------------------
 
 /// (year, month, day) of days since 1970-01-01 (proleptic Gregorian; H. Hinnant's algorithm).
-fn civil(days: i32) -> (i64, u32, u32) {
+pub(super) fn civil(days: i32) -> (i64, u32, u32) {
     let z = i64::from(days) + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);

@@ -38,6 +38,8 @@ pub struct RowAccount {
     pub stages: Vec<(String, f64)>,
     /// The days each table covered (`coverage::of_table` frames).
     pub coverage: Vec<DataFrame>,
+    /// Warnings of a table's read or pass (`compute_details(...).warnings`).
+    pub warnings: Vec<String>,
 }
 
 impl RowAccount {
@@ -238,11 +240,24 @@ pub fn run(plan: &Plan, inputs: Inputs, interrupted: Interrupt<'_>) -> Result<Ou
     let keys = output_keys(plan);
     let contracts = match (&plan.contracts, contracts) {
         (Some(cp), Some(lf)) => {
-            let c = rows.time("contracts_load_s", |rows| {
+            let mut c = rows.time("contracts_load_s", |rows| {
                 rows.coverage
                     .push(coverage::of_contracts(lf.clone(), cp.coverage_account)?);
                 contracts::Contracts::load(Some(&cp.columns), lf, rows)
             })?;
+            if let Some(pp) = plan.posts.as_ref().filter(|pp| pp.delivered) {
+                if pp.attribution == crate::plan::Attribution::Sponsored {
+                    c.tie_sponsored()?;
+                }
+            }
+            // open-ended contracts end with the data: the posts' last day is read first
+            if c.has_open_ends()? {
+                let last = match (&posts, &plan.posts) {
+                    (Some(lf), Some(_)) => contracts::last_post_day(lf.clone(), plan.tz.as_deref())?,
+                    _ => None,
+                };
+                c.close_open_ends(last)?;
+            }
             warnings.extend(c.warnings.iter().cloned());
             Some(c)
         }
@@ -316,6 +331,7 @@ pub fn run(plan: &Plan, inputs: Inputs, interrupted: Interrupt<'_>) -> Result<Ou
         Ok((post_states.transpose()?, account_states.transpose()?, others?))
     })?;
     let (post_states, account_states, (traffic_states, event_states, other_rows, other_warnings)) = states;
+    warnings.append(&mut rows.warnings);
     rows.read.extend(other_rows.read);
     rows.dropped.extend(other_rows.dropped);
     rows.stages.extend(other_rows.stages);

@@ -182,9 +182,48 @@ pub struct PostsPlan {
     /// Columns a post shares with the contract it delivers on (account_id, and campaign and
     /// content_type when both tables carry them).
     pub contract_match: Vec<String>,
+    /// What else ties a post to its contract (see `Attribution`).
+    pub attribution: Attribution,
     /// The table has a `currency` column next to money columns: it must hold one currency.
     pub currency: bool,
 }
+
+/// What ties a post to a contract besides the account (and platform) and the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Attribution {
+    /// Both tables carry `campaign`: a post delivers on its own campaign's contracts.
+    Campaign,
+    /// No shared campaign, but posts carry a `sponsored` flag: only sponsored posts deliver.
+    Sponsored,
+    /// Neither: every post of the account inside the window counts (the result warns).
+    #[default]
+    Account,
+}
+
+impl Attribution {
+    /// From the columns matched on both sides and the posts' columns.
+    pub fn of(matched: &[String], pcols: &[String]) -> Self {
+        if matched.iter().any(|c| c == "campaign") {
+            Self::Campaign
+        } else if has(pcols, "sponsored") {
+            Self::Sponsored
+        } else {
+            Self::Account
+        }
+    }
+
+    /// In the analyst's words (the `attribution` column of `contract_status`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Campaign => "campaign",
+            Self::Sponsored => "sponsored",
+            Self::Account => "account",
+        }
+    }
+}
+
+/// The warning of a delivery count that every post of the account entered.
+pub const ACCOUNT_WIDE_DELIVERY: &str = "delivery_rate counted every post of the contracted account inside the contract window as delivered: neither a campaign column in both posts and contracts nor a sponsored column in posts ties a post to its contract; add one of them to count deliverables only";
 
 /// What the contracts table must produce.
 #[derive(Debug, Clone, Default)]
@@ -768,6 +807,12 @@ pub fn build(
                     return Err(missing_column("delivery_rate", c, "posts", pcols));
                 }
                 push_unique(&mut pp.columns, c.clone());
+            }
+            pp.attribution = Attribution::of(&cp.matched, pcols);
+            match pp.attribution {
+                Attribution::Sponsored => push_unique(&mut pp.columns, "sponsored".to_string()),
+                Attribution::Account => warnings.push(ACCOUNT_WIDE_DELIVERY.to_string()),
+                Attribution::Campaign => {}
             }
         }
     }
