@@ -26,9 +26,10 @@ def layers(chart: Any) -> list[dict[str, Any]]:
 
 
 def values(chart: Any) -> list[dict[str, Any]]:
+    """The chart's inline rows (altair moves them to the spec's top-level datasets)."""
     s = spec(chart)
     data = s.get("data") or s["layer"][0]["data"]
-    return list(data["values"])
+    return list(data["values"] if "values" in data else s["datasets"][data["name"]])
 
 
 @pytest.fixture(scope="module")
@@ -81,10 +82,10 @@ def test_trend_money_and_counts_in_their_units(posts: pl.DataFrame) -> None:
     assert cost["encoding"]["y"]["title"] == "Cost (EUR)"
     assert cost["encoding"]["y"]["axis"]["format"] == ",.2~f"
     assert "color" not in cost["encoding"] and cost["title"] == "Cost"
-    assert [v["value"] for v in cost["data"]["values"]] == ["€25.00"] * 3  # two posts a month
+    assert [v["value"] for v in values(sk.plot.trend(result, "cost"))] == ["€25.00"] * 3  # two posts a month
     reach = spec(sk.plot.trend(result, "reach"))
     assert reach["encoding"]["y"]["axis"]["format"] == ",~s"
-    assert [v["change"] for v in reach["data"]["values"]] == ["—", "+9.1%", "+8.3%"]  # 1100, 1200, 1300
+    assert [v["change"] for v in values(sk.plot.trend(result, "reach"))] == ["—", "+9.1%", "+8.3%"]  # 1100, 1200, 1300
 
 
 def test_trend_needs_periods_and_groups(posts: pl.DataFrame) -> None:
@@ -204,7 +205,7 @@ def test_heatmap_weekday_by_hour_in_the_time_zone() -> None:
     assert s["encoding"]["x"]["title"] == "Hour of day (Europe/Berlin)"
     assert s["encoding"]["y"]["sort"][0] == "Monday"
     assert s["encoding"]["color"]["legend"]["format"] == ".1~%"
-    cells = {(v["weekday"], v["hour"]): v for v in s["data"]["values"]}
+    cells = {(v["weekday"], v["hour"]): v for v in values(chart)}
     assert set(cells) == {("Monday", 11), ("Wednesday", 16)}
     assert cells[("Monday", 11)]["value"] == "10.00%"  # (30 + 10) / (100 + 300): a ratio of sums
     assert cells[("Monday", 11)]["posts"] == 2
