@@ -85,7 +85,11 @@ def test_trend_money_and_counts_in_their_units(posts: pl.DataFrame) -> None:
     assert [v["value"] for v in values(sk.plot.trend(result, "cost"))] == ["€25.00"] * 3  # two posts a month
     reach = spec(sk.plot.trend(result, "reach"))
     assert reach["encoding"]["y"]["axis"]["format"] == ",~s"
-    assert [v["change"] for v in values(sk.plot.trend(result, "reach"))] == ["—", "+9.1%", "+8.3%"]  # 1100, 1200, 1300
+    assert [v["change"] for v in values(sk.plot.trend(result, "reach"))] == [
+        "—",
+        "+9.1%",
+        "+8.3%",
+    ]  # 1100, 1200, 1300
 
 
 def test_trend_needs_periods_and_groups(posts: pl.DataFrame) -> None:

@@ -33,6 +33,7 @@ from dataclasses import field as _field
 import polars as _pl
 
 from socialkpi import _core, datasets, display, plot
+from socialkpi._report import report
 from socialkpi._tables import _ArrowStream
 from socialkpi._tables import as_table as _as_table
 from socialkpi.display import table
@@ -93,6 +94,7 @@ __all__ = [
     "read_report",
     "read_traffic",
     "reader_presets",
+    "report",
     "sources",
     "table",
     "vendor_presets",
