@@ -49,9 +49,9 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pl.DataFrame
 def test_help_lists_every_command() -> None:
     out = run("--help")
     assert out.returncode == 0
-    for command in ("compute", "read", "catalog", "explain", "demo"):
+    for command in ("compute", "read", "report", "catalog", "explain", "demo"):
         assert command in out.stdout
-    for command in ("compute", "read", "catalog", "explain", "demo"):
+    for command in ("compute", "read", "report", "catalog", "explain", "demo"):
         sub = run(command, "--help")
         assert sub.returncode == 0 and sub.stdout.startswith(f"usage: socialkpi {command}")
     assert "--kpis" in run("compute", "--help").stdout and "--preset" in run("read", "--help").stdout
@@ -206,3 +206,22 @@ def test_console_script_is_declared() -> None:
     if installed is not None:  # installed by `make build` / pip
         out = subprocess.run([installed, "--version"], capture_output=True, text=True, timeout=60)
         assert out.returncode == 0 and out.stdout.startswith("socialkpi ")
+
+
+def test_report_writes_html(sample: tuple[Path, pl.DataFrame], tmp_path: Path) -> None:
+    path, posts = sample
+    out = run("report", str(path), "--by", "platform", "--title", "<i>Q3</i>", "-o", str(tmp_path / "r.html"))
+    assert out.returncode == 0, out.stderr
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "<h1>&lt;i&gt;Q3&lt;/i&gt;</h1>" in page and "<script" not in page
+    want = oracle(posts, None, ["posts"], [], "1mo").filter(pl.col("posts") > 0).sort("period_start")
+    assert f'data-kpi="posts" data-value="{want["posts"][-1]}"' in page
+    for args, message in (
+        (["report", str(path), "-o", str(tmp_path / "r.pdf")], "the report is an .html file"),
+        (["report", str(path), "--as-of", "June", "-o", str(tmp_path / "r.html")], "a day as YYYY-MM-DD"),
+        (["report", str(path), "--top", "0"], "must be 1 or more"),
+    ):
+        bad = run(*args)
+        assert bad.returncode == 2 and message in bad.stderr
+    missing = run("report", str(path), "--by", "nope", "-o", str(tmp_path / "r.html"))
+    assert missing.returncode == 1 and "socialkpi: error [" in missing.stderr

@@ -157,6 +157,39 @@ def _explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    import socialkpi as sk
+
+    if os.path.splitext(args.output)[1].lower() not in (".html", ".htm"):
+        raise _UsageError(f"-o {args.output}: the report is an .html file")
+    as_of = None
+    if args.as_of is not None:
+        try:
+            as_of = dt.date.fromisoformat(args.as_of)
+        except ValueError:
+            raise _UsageError(f"--as-of {args.as_of}: a day as YYYY-MM-DD") from None
+    path = sk.report(
+        args.posts,
+        args.accounts,
+        traffic=args.traffic,
+        conversions=args.conversions,
+        contracts=args.contracts,
+        by=args.by,
+        every=args.every,
+        title=args.title,
+        path=args.output,
+        tz=args.tz,
+        as_of=as_of,
+        definitions=args.definitions,
+        currency=args.currency,
+        top=args.top,
+    )
+    print(f"wrote {path}")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     import socialkpi as sk
 
@@ -276,6 +309,30 @@ def _parser() -> argparse.ArgumentParser:
         "-o", "--output", help="write the canonical table to this .parquet, .csv, .json or .ndjson file"
     )
     p.set_defaults(run=_read, parser=p)
+
+    p = sub.add_parser(
+        "report",
+        help="write a self-contained HTML report",
+        description="Write one HTML file (no network needed to open it): headline KPIs with their change "
+        "on the previous period, trends, a comparison, top and bottom posts, contracts behind schedule, "
+        "the funnel and the definitions used.",
+        epilog="Example: socialkpi report posts.parquet --accounts accounts.parquet --by platform -o report.html",
+    )
+    p.add_argument("posts", help="the posts table: a Parquet or CSV file, a glob or a folder")
+    p.add_argument("--accounts", help="daily account snapshots")
+    p.add_argument("--traffic", help="web analytics rows")
+    p.add_argument("--conversions", help="conversion events")
+    p.add_argument("--contracts", help="influencer contracts")
+    p.add_argument("--by", default="platform", help="the column compared (default platform)")
+    p.add_argument("--every", default="1mo", help="the period of trends and comparisons (default 1mo)")
+    p.add_argument("--title", default="Social media report", help="the report's title")
+    p.add_argument("--tz", default="UTC", help="IANA time zone of the report (default UTC)")
+    p.add_argument("--as-of", help="the day contracts are judged on (YYYY-MM-DD; default: the end of the last period)")
+    p.add_argument("--definitions", help="a vendor preset or definition file")
+    p.add_argument("--currency", help="the currency money KPIs are shown in")
+    p.add_argument("--top", type=_count, default=10, help="top and bottom posts listed (default 10)")
+    p.add_argument("-o", "--output", default="report.html", help="the HTML file written (default report.html)")
+    p.set_defaults(run=_report, parser=p)
 
     p = sub.add_parser(
         "catalog", help="list the KPIs", description="List the built-in KPIs and the goal presets."
