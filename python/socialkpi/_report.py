@@ -249,9 +249,12 @@ def _posts_section(sk: Any, posts: Any, common: dict[str, Any], top: int) -> str
     rated = per_post.filter(pl.col("engagement_rate").is_not_null() & (pl.col("reach") > 0))
     if rated.height == 0:
         return ""
-    best = rated.sort("engagement_rate", "reach", descending=True).head(top)
-    worst = rated.sort("engagement_rate", "reach", descending=[False, True]).head(top)
-    extra = _post_columns(posts)
+    # the k best and worst without sorting every post; ties go to the post with more reach
+    best = rated.top_k(top, by=["engagement_rate", "reach"]).sort("engagement_rate", "reach", descending=True)
+    worst = rated.bottom_k(top, by=["engagement_rate", "reach"], reverse=[False, True]).sort(
+        "engagement_rate", "reach", descending=[False, True]
+    )
+    extra = _post_columns(posts, pl.concat([best["post_id"], worst["post_id"]]))
     out = [f"<h2>Top {len(best)} posts by engagement rate</h2>"]
     out.append(display.table(_with(best, extra)).to_html())
     out.append(f"<h2>Bottom {len(worst)} posts by engagement rate</h2>")
@@ -260,15 +263,18 @@ def _posts_section(sk: Any, posts: Any, common: dict[str, Any], top: int) -> str
     return "".join(out)
 
 
-def _post_columns(posts: Any) -> pl.DataFrame | None:
-    """When each post was published and its caption, from an in-memory posts frame."""
+def _post_columns(posts: Any, ids: pl.Series) -> pl.DataFrame | None:
+    """When the posts ``ids`` were published and their captions, from an in-memory posts frame."""
     frame = posts if isinstance(posts, pl.DataFrame) else None
     if frame is None and type(posts).__module__.startswith("pandas"):
         frame = pl.from_pandas(posts)
     if frame is None or "post_id" not in frame.columns:
         return None
     cols = [c for c in ("published_at", "caption", "text", "title") if c in frame.columns]
-    return frame.select("post_id", *cols).unique("post_id", keep="last") if cols else None
+    if not cols:
+        return None
+    rows = frame.filter(pl.col("post_id").cast(pl.String).is_in(ids.cast(pl.String).implode()))
+    return rows.select(pl.col("post_id").cast(ids.dtype), *cols).unique("post_id", keep="last")
 
 
 def _with(rows: pl.DataFrame, extra: pl.DataFrame | None) -> pl.DataFrame:
