@@ -216,6 +216,7 @@ def test_format_value_by_unit() -> None:
         "€1,000,000.00",
         "2.00",
     ]
+    assert [f(0.004166, "money", "EUR"), f(0.05, "money"), f(0.0, "money")] == ["€0.00417", "0.0500", "0.00"]
     assert [f(1234.5678, "number"), f(0.012345, "number"), f(float("nan"), "ratio")] == [
         "1,235",
         "0.0123",

@@ -18,6 +18,7 @@ import datetime as _dt
 import functools
 import html
 import math
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -90,8 +91,10 @@ def format_value(value: Any, unit: str, currency: str | None = None) -> str:
 
     >>> format_value(0.0579, "ratio"), format_value(12.5, "percent"), format_value(1234567, "count")
     ('5.79%', '12.50%', '1,234,567')
-    >>> format_value(1234.5, "money", "EUR"), format_value(9.5, "money", "CHF"), format_value(None, "ratio")
-    ('€1,234.50', '9.50 CHF', '—')
+    >>> format_value(1234.5, "money", "EUR"), format_value(9.5, "money", "CHF"), format_value(0.004166, "money")
+    ('€1,234.50', '9.50 CHF', '0.00417')
+    >>> format_value(None, "ratio")
+    '—'
     """
     if value is None:
         return MISSING
@@ -105,7 +108,9 @@ def format_value(value: Any, unit: str, currency: str | None = None) -> str:
         pct = value * 100 if unit == "ratio" else value
         return f"{pct:,.{_decimals(abs(pct), 2)}f}%"
     if unit == "money":
-        text = f"{abs(value):,.2f}"
+        # cents, or three significant digits for amounts under 0.10 (a CPE of 0.004 is not 0.00)
+        size = abs(value)
+        text = f"{size:,.{2 if size >= 0.1 else _decimals(size, 2)}f}"
         sign = "-" if value < 0 else ""
         if currency is None:
             return sign + text
@@ -296,7 +301,7 @@ def table(
     *,
     currency: str | None = None,
     kpis: Iterable[KPI] = (),
-    definitions: str | Definitions | None = None,
+    definitions: str | os.PathLike[str] | Definitions | None = None,
     max_rows: int = _DEFAULT_ROWS,
 ) -> KpiTable:
     """Formats a KPI frame for reading: each KPI by its unit, headers with goal and formula.
@@ -312,8 +317,9 @@ def table(
         ``1,234.50 CHF``). Default: the frame's ``currency`` column, row by row, else the
         result's currency, else none.
     kpis, definitions
-        Custom KPIs (:class:`~socialkpi.KPI`) and a definition set (a vendor preset's name or a
-        :class:`~socialkpi.Definitions`) whose units and goals apply; built-in KPIs are known.
+        Custom KPIs (:class:`~socialkpi.KPI`) and a definition set (a vendor preset's name, a
+        definition file or a :class:`~socialkpi.Definitions`) whose units and goals apply;
+        built-in KPIs are known.
     max_rows
         Rows shown (the first ones); the rest are counted below the table.
 
@@ -324,6 +330,7 @@ def table(
     """
     from socialkpi import KpiResult
     from socialkpi.formulas import definitions as vendor_definitions
+    from socialkpi.formulas import load_kpis, vendor_presets
 
     if not isinstance(max_rows, int) or isinstance(max_rows, bool) or max_rows < 0:
         from socialkpi.exceptions import QueryError
@@ -334,8 +341,9 @@ def table(
     result = data if isinstance(data, KpiResult) else None
     frame = _as_polars(result.frame if result is not None else data)
     rows = [k._row() for k in kpis]
-    if isinstance(definitions, str):
-        definitions = vendor_definitions(definitions)
+    if isinstance(definitions, (str, os.PathLike)):
+        name = os.fspath(definitions)
+        definitions = vendor_definitions(name) if name in vendor_presets() else load_kpis(name)
     if definitions is not None:
         rows = [k._row() for k in definitions] + rows
     units: dict[str, str] = dict(result.units) if result is not None else {}
