@@ -4,7 +4,7 @@ PYTHON ?= python3
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/socialkpi/target
 WHEEL_DIR := $(CARGO_TARGET_DIR)/wheels-socialkpi
 
-.PHONY: deps build demo test test-rust test-python lint bench clean fuzz
+.PHONY: deps build browser demo test test-rust test-python lint bench clean fuzz
 
 deps:
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
@@ -23,7 +23,11 @@ PY_LIBDIR := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_
 test-rust:
 	LD_LIBRARY_PATH=$(PY_LIBDIR):$$LD_LIBRARY_PATH cargo test --release --workspace --lib
 
-test-python: build
+# The report's test opens it in headless Chromium (Debian's package) without network.
+browser:
+	command -v chromium >/dev/null 2>&1 || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium)
+
+test-python: build browser
 	$(PYTHON) -m pytest
 
 test: test-rust test-python

@@ -111,6 +111,16 @@ class ReadReport:
         names = list(dict.fromkeys(f.preset for f in self.files if f.preset))
         return ", ".join(names) if names else None
 
+    def __repr__(self) -> str:
+        from socialkpi import display
+
+        return display.read_report_repr(self)
+
+    def _repr_html_(self) -> str:
+        from socialkpi import display
+
+        return display.read_report_html(self)
+
 
 # frame -> its report, for as long as the frame lives (see read_report)
 _REPORTS: dict[int, tuple[weakref.ref[pl.DataFrame], ReadReport]] = {}
