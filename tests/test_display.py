@@ -243,5 +243,5 @@ def test_read_report_reprs(tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert "nulled likes" in text and "'lots'" in text
     page = report._repr_html_()
     assert "<b>export" not in page and "&lt;b&gt;export.csv" in page
-    facts = dict((r[0], r[1]) for r in parse(page).tables[0][1:])
+    facts = dict((r[0], r[1]) for r in parse(page).tables[0])
     assert facts["rows read"] == "3" and facts["rows kept"] == "2" and facts["rows dropped"] == "1"
