@@ -156,7 +156,7 @@ def test_excel_report_reopens_with_its_numbers(tmp_path: Path) -> None:
     import fastexcel
 
     posts, accounts = sk.datasets.sample(n_accounts=12, n_posts=3_000, seed=4)
-    risky = ["=HYPERLINK(\"http://x\")", "+1+1", "-2", "@SUM(A1)"]
+    risky = ['=HYPERLINK("http://x")', "+1+1", "-2", "@SUM(A1)"]
     posts = posts.with_columns(
         pl.Series("caption", [risky[i % 4] for i in range(posts.height)]),
         pl.when(pl.col("account_id") == "acct_00001").then(pl.lit("=1+1")).otherwise(pl.col("account_id")).alias("account_id"),

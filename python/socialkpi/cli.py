@@ -334,7 +334,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--currency", help="the currency money KPIs are shown in")
     p.add_argument("--top", type=_count, default=10, help="top and bottom posts listed (default 10)")
     p.add_argument(
-        "-o", "--output", default="report.html", help="the file written: .html, or .xlsx for an Excel workbook (default report.html)"
+        "-o",
+        "--output",
+        default="report.html",
+        help="the file written: .html, or .xlsx for an Excel workbook (default report.html)",
     )
     p.set_defaults(run=_report, parser=p)
 

@@ -219,7 +219,7 @@ def trend(
 
     The tooltip gives each value and its change on the group's previous period (percentage
     points for ratios, a relative change otherwise); a ``{kpi}_previous`` column, when the
-    frame has one, is drawn as a dashed line.
+    frame has one, is drawn as a dashed line of the same colour, and the change is taken on it.
     """
     alt = _altair()
     df, units, cur = _frame_and_units(frame, kpis)
@@ -228,8 +228,11 @@ def trend(
     _need(df, ["period_start", kpi, *groups], "trend")
     _one_row_per(df, [*groups, "period_start"], "trend", "pass the other group columns in by=")
     unit = _unit(kpi, units)
-    df = _group_label(df.select([*groups, "period_start", kpi]), groups).sort("group", "period_start")
-    previous = pl.col(kpi).shift(1).over("group")
+    before = f"{kpi}_previous" if f"{kpi}_previous" in df.columns else None
+    kept = [*groups, "period_start", kpi, *([before] if before else [])]
+    df = _group_label(df.select(kept), groups).sort("group", "period_start")
+    # the frame's own previous-period column when it has one, else the group's row before
+    previous = pl.col(before) if before else pl.col(kpi).shift(1).over("group")
     points = unit in ("ratio", "percent")
     if points:  # the change of a rate in percentage points
         change = (pl.col(kpi) - previous) * (100.0 if unit == "ratio" else 1.0)
@@ -256,12 +259,14 @@ def trend(
     heading = title or (
         f"{words(kpi)} by {' and '.join(words(b).lower() for b in groups)}" if groups else words(kpi)
     )
-    chart = (
-        alt.Chart(_data(df), title=heading, width=_WIDTH, height=_HEIGHT)
-        .mark_line(point=df.height <= _MARKED_POINTS)
-        .encode(**encoding)
-    )
-    return chart
+    data = _data(df)
+    lines = alt.Chart(data, width=_WIDTH, height=_HEIGHT).mark_line(point=df.height <= _MARKED_POINTS)
+    if before is None:
+        return lines.encode(**encoding).properties(title=heading)
+    dashed = {**encoding, "y": alt.Y(f"{before}:Q")}
+    dashed["tooltip"] = [*encoding["tooltip"][:2], alt.Tooltip(f"{before}:Q", title="Previous period")]
+    previous_lines = alt.Chart(data).mark_line(strokeDash=[4, 3]).encode(**dashed)
+    return alt.layer(lines.encode(**encoding), previous_lines, title=heading)
 
 
 def compare(
