@@ -125,7 +125,7 @@ def open_in_chromium(page: Path, out: Path) -> list[str]:
     netlog = out / f"{page.stem}.netlog.json"
     isolate = ["unshare", "-n"] if shutil.which("unshare") and subprocess.run(["unshare", "-n", "true"]).returncode == 0 else []  # fmt: skip
     args = [
-        *isolate, chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+        *isolate, chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
         "--disable-default-apps", "--disable-domain-reliability", f"--user-data-dir={out / 'profile'}",
         "--window-size=1200,2000", f"--screenshot={out / (page.stem + '.png')}", f"--log-net-log={netlog}",

@@ -508,6 +508,47 @@ def read_report_html(report: ReadReport) -> str:
     return "".join(parts)
 
 
+def definitions_repr(defs: Definitions) -> str:
+    """``repr(Definitions)``: its name, then one line per KPI and per platform's components."""
+    lines = [
+        f"Definitions({defs.name!r}): {len(defs.kpis)} KPIs"
+        + (f"; {defs.description}" if defs.description else "")
+    ]
+    lines.extend(f"  {k.name} ({k.goal}, {k.unit}) = {k.formula}" for k in defs.kpis)
+    lines.extend(f"  engagement on {p}: {' + '.join(c)}" for p, c in defs.engagement.items())
+    if defs.source:
+        lines.append(f"  source: {defs.source}")
+    return "\n".join(lines)
+
+
+def definitions_html(defs: Definitions) -> str:
+    """The notebook display of a :class:`~socialkpi.Definitions` (every text escaped)."""
+    e = html.escape
+    parts = ['<div class="sk-table">', _STYLE, f"<p><strong>{e(defs.name)}</strong>"]
+    if defs.description:
+        parts.append(f": {e(defs.description)}")
+    parts.append("</p>")
+    parts.append(
+        _html_table(
+            ["KPI", "goal", "unit", "formula", "description"],
+            [(k.name, k.goal, k.unit, k.formula, k.description) for k in defs.kpis],
+        )
+    )
+    if defs.engagement:
+        parts.append(
+            _details(
+                "Engagement components",
+                _html_table(
+                    ["platform", "components"], [(p, " + ".join(c)) for p, c in defs.engagement.items()]
+                ),
+            )
+        )
+    if defs.source:
+        parts.append(f'<p class="sk-more">Source: {e(defs.source)}</p>')
+    parts.append("</div>")
+    return "".join(parts)
+
+
 _STYLE = (
     "<style>"
     ".sk-table{overflow-x:auto}"
