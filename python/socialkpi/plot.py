@@ -242,14 +242,16 @@ def trend(
     df = df.with_columns(
         pl.Series("value", _labels(df[kpi], unit, currency), dtype=pl.String),
         pl.Series("change", [_change(c, points) for c in changes], dtype=pl.String),
+        pl.col("period_start").cast(pl.String).alias("period"),
     )
     name = _title(kpi, unit, currency)
     encoding = {
-        "x": alt.X("period_start:T", timeUnit="utcyearmonthdate", title="Period start"),
+        # a UTC scale rather than a timeUnit: the same days everywhere, and no per-row transform
+        "x": alt.X("period_start:T", scale=alt.Scale(type="utc"), title="Period start"),
         "y": alt.Y(f"{kpi}:Q", title=name, axis=alt.Axis(**_axis_format(unit))),
         "tooltip": [
             alt.Tooltip("group:N", title=" · ".join(words(b) for b in groups) or "Group"),
-            alt.Tooltip("period_start:T", timeUnit="utcyearmonthdate", title="Period start"),
+            alt.Tooltip("period:N", title="Period start"),
             alt.Tooltip("value:N", title=name),
             alt.Tooltip("change:N", title="Change on previous period"),
         ],
