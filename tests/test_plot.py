@@ -267,3 +267,17 @@ def test_trend_draws_a_previous_period_column_dashed() -> None:
         "+1.00 pp",
         "+1.00 pp",
     ]  # on the column, not the row before
+
+
+def test_contracts_follow_the_status_rule_when_given() -> None:
+    status = pl.DataFrame(
+        {
+            "account_id": ["half", "late", "open"],
+            "posts_agreed": [9, 9, 5],
+            "delivered": [4, 2, 1],
+            "expected_by_now": [4.5, 4.5, None],  # "half": half a post short, not a whole one
+            "on_track": [True, False, None],
+        }
+    )
+    rows = {v["contract"]: v["status_"] for v in values(sk.plot.contracts(status))}
+    assert rows == {"half": "On track", "late": "Behind schedule", "open": "No schedule"}

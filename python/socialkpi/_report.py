@@ -360,8 +360,14 @@ def _behind(
             .round(2)
             .alias("expected_by_now")
         )
+    # contract_status's own rule when it gives one (on_track: no whole post behind)
+    late = (
+        pl.col("on_track").not_()
+        if "on_track" in status.columns
+        else pl.col("delivered") < pl.col("expected_by_now")
+    )
     behind = (
-        status.filter(pl.col("delivered") < pl.col("expected_by_now"))
+        status.filter(late.fill_null(False))
         .with_columns((pl.col("expected_by_now") - pl.col("delivered")).alias("shortfall"))
         .sort("shortfall", descending=True)
     )

@@ -383,9 +383,10 @@ def contracts(status: Any, *, top: int = 30, title: str | None = None) -> Any:
 
     ``status`` is :func:`socialkpi.contract_status`'s frame. Expected by now is its
     ``expected_by_now`` column when it has one, else the agreed posts times the share of the
-    contract's days elapsed (from ``start``, ``end`` and ``days_left``). A bar is red when
-    fewer posts were delivered than expected, and a black tick marks what was expected; the
-    ``top`` contracts with the largest shortfall are shown.
+    contract's days elapsed (from ``start``, ``end`` and ``days_left``). A bar is red when the
+    contract is behind (``on_track`` false when the frame has it, else fewer posts delivered
+    than expected), grey when it has no schedule (open-ended), and a black tick marks what was
+    expected; the ``top`` contracts with the largest shortfall are shown.
     """
     alt = _altair()
     df = display._as_polars(status)
@@ -407,11 +408,17 @@ def contracts(status: Any, *, top: int = 30, title: str | None = None) -> Any:
         pl.concat_str(label, separator=" · ").alias("contract"),
         (pl.col("expected_by_now") - pl.col("delivered")).alias("shortfall"),
     )
-    behind = pl.col("delivered") < pl.col("expected_by_now")
-    if "on_track" in df.columns:
-        behind = ~pl.col("on_track").cast(pl.Boolean)
+    if "on_track" in df.columns:  # contract_status's own rule (whole posts behind)
+        on_track = pl.col("on_track").cast(pl.Boolean)
+    else:
+        on_track = pl.col("delivered") >= pl.col("expected_by_now")
     df = df.with_columns(
-        pl.when(behind).then(pl.lit("Behind schedule")).otherwise(pl.lit("On track")).alias("status_")
+        pl.when(on_track.is_null())
+        .then(pl.lit("No schedule"))  # open-ended contracts
+        .when(on_track)
+        .then(pl.lit("On track"))
+        .otherwise(pl.lit("Behind schedule"))
+        .alias("status_")
     )
     df = df.sort("shortfall", descending=True, nulls_last=True).head(top)
     df = df.with_columns(pl.col("expected_by_now").round(2))
@@ -440,7 +447,9 @@ def contracts(status: Any, *, top: int = 30, title: str | None = None) -> Any:
         color=alt.Color(
             "status_:N",
             title="Status",
-            scale=alt.Scale(domain=["Behind schedule", "On track"], range=["#D62728", "#2CA02C"]),
+            scale=alt.Scale(
+                domain=["Behind schedule", "On track", "No schedule"], range=["#D62728", "#2CA02C", "#999999"]
+            ),
         ),
         tooltip=tooltip,
     )
