@@ -160,6 +160,15 @@ def _colour(alt: Any, field: str, values: Iterable[Any], by: list[str], title: s
     return alt.Color(f"{field}:N", scale=scale, title=title)
 
 
+def _room(alt: Any, values: Iterable[Any]) -> Any:
+    """A bar axis from 0 with a third more room on the right for the bars' labels."""
+    present = [float(v) for v in values if v is not None]
+    if not present:
+        return alt.Undefined
+    low, high = min(0.0, *present), max(0.0, *present)
+    return alt.Scale(domain=[low, high + (high - low) / 3 or 1.0], nice=False)
+
+
 def _records(frame: pl.DataFrame) -> list[dict[str, Any]]:
     """Rows for the chart's inline data (dates as ISO text, read as UTC by the chart)."""
     out = frame.with_columns(
@@ -313,7 +322,7 @@ def compare(
     base = alt.Chart(_data(df), width=_WIDTH)
     y = alt.Y("group:N", sort=order, title=group_title)
     bars = base.mark_bar().encode(
-        x=alt.X(f"{kpi}:Q", title=name, axis=alt.Axis(**_axis_format(unit))),
+        x=alt.X(f"{kpi}:Q", title=name, axis=alt.Axis(**_axis_format(unit)), scale=_room(alt, df[kpi])),
         y=y,
         color=colour,
         tooltip=[alt.Tooltip("group:N", title=group_title), alt.Tooltip("value:N", title=name)],
@@ -357,7 +366,12 @@ def funnel(frame: Any, by: str | Sequence[str] | None = None, *, title: str | No
             before = value
     encoding: dict[str, Any] = {
         "y": alt.Y("stage:N", sort=[words(s) for s in stages], title="Stage"),
-        "x": alt.X("value:Q", title="Count", axis=alt.Axis(**_axis_format("count"))),
+        "x": alt.X(
+            "value:Q",
+            title="Count",
+            axis=alt.Axis(**_axis_format("count")),
+            scale=_room(alt, [r["value"] for r in rows]),
+        ),
         "tooltip": [
             alt.Tooltip("group:N", title="Group"),
             alt.Tooltip("stage:N", title="Stage"),
