@@ -92,7 +92,9 @@ def bench_charts(lines: int) -> None:
     )
     import vl_convert as vlc
 
-    vlc.vegalite_to_svg(sk.plot.trend(frame.head(10), "engagement_rate", by="account_id").to_dict())  # warm up
+    vlc.vegalite_to_svg(
+        sk.plot.trend(frame.head(10), "engagement_rate", by="account_id").to_dict()
+    )  # warm up
     runs: dict[str, list[float]] = {"chart + spec": [], "svg": [], "png": []}
     for _ in range(5):
         t = time.perf_counter()

@@ -217,11 +217,13 @@ def test_report_writes_html(sample: tuple[Path, pl.DataFrame], tmp_path: Path) -
     want = oracle(posts, None, ["posts"], [], "1mo").filter(pl.col("posts") > 0).sort("period_start")
     assert f'data-kpi="posts" data-value="{want["posts"][-1]}"' in page
     for args, message in (
-        (["report", str(path), "-o", str(tmp_path / "r.pdf")], "the report is an .html file"),
+        (["report", str(path), "-o", str(tmp_path / "r.pdf")], "the report is an .html or .xlsx file"),
         (["report", str(path), "--as-of", "June", "-o", str(tmp_path / "r.html")], "a day as YYYY-MM-DD"),
         (["report", str(path), "--top", "0"], "must be 1 or more"),
     ):
         bad = run(*args)
         assert bad.returncode == 2 and message in bad.stderr
+    workbook = run("report", str(path), "-o", str(tmp_path / "r.xlsx"))
+    assert workbook.returncode == 0 and (tmp_path / "r.xlsx").read_bytes()[:2] == b"PK"
     missing = run("report", str(path), "--by", "nope", "-o", str(tmp_path / "r.html"))
     assert missing.returncode == 1 and "socialkpi: error [" in missing.stderr

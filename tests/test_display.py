@@ -243,5 +243,19 @@ def test_read_report_reprs(tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert "nulled likes" in text and "'lots'" in text
     page = report._repr_html_()
     assert "<b>export" not in page and "&lt;b&gt;export.csv" in page
-    facts = dict((r[0], r[1]) for r in parse(page).tables[0][1:])
+    facts = dict((r[0], r[1]) for r in parse(page).tables[0])
     assert facts["rows read"] == "3" and facts["rows kept"] == "2" and facts["rows dropped"] == "1"
+
+
+def test_definitions_reprs() -> None:
+    rivaliq = sk.formulas.definitions("rivaliq")
+    text = repr(rivaliq)
+    assert text.splitlines()[0].startswith(f"Definitions('rivaliq'): {len(rivaliq.kpis)} KPIs")
+    assert "  engagement_rate (engagement, percent) = eng / followers_at_post * 100" in text.splitlines()
+    assert "  engagement on instagram: likes + comments" in text.splitlines()
+    mine = sk.Definitions(name="<team>", kpis=(sk.KPI("er", "eng / reach", description="<b>ours</b>"),))
+    page = mine._repr_html_()
+    assert "<b>ours</b>" not in page and "&lt;b&gt;ours&lt;/b&gt;" in page
+    rows = parse(page).tables[0]
+    assert rows[0] == ["KPI", "goal", "unit", "formula", "description"]
+    assert rows[1] == ["er", "custom", "ratio", "eng / reach", "<b>ours</b>"]

@@ -246,3 +246,38 @@ def test_charts_save_to_png_and_svg_without_network(tmp_path: Path, posts: pl.Da
 
 def _can_unshare() -> bool:
     return subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0
+
+
+def test_trend_draws_a_previous_period_column_dashed() -> None:
+    frame = pl.DataFrame(
+        {
+            "platform": ["x", "x"],
+            "period_start": [dt.date(2025, 1, 1), dt.date(2025, 2, 1)],
+            "engagement_rate": [0.05, 0.06],
+            "engagement_rate_previous": [0.04, 0.05],
+        }
+    )
+    chart = sk.plot.trend(frame, "engagement_rate", by="platform")
+    assert spec(chart)["title"] == "Engagement rate by platform"
+    current, previous = layers(chart)
+    assert "strokeDash" not in current["mark"] and previous["mark"]["strokeDash"] == [4, 3]
+    assert previous["encoding"]["y"]["field"] == "engagement_rate_previous"
+    assert previous["encoding"]["color"]["scale"] == current["encoding"]["color"]["scale"]
+    assert [v["change"] for v in values(chart)] == [
+        "+1.00 pp",
+        "+1.00 pp",
+    ]  # on the column, not the row before
+
+
+def test_contracts_follow_the_status_rule_when_given() -> None:
+    status = pl.DataFrame(
+        {
+            "account_id": ["half", "late", "open"],
+            "posts_agreed": [9, 9, 5],
+            "delivered": [4, 2, 1],
+            "expected_by_now": [4.5, 4.5, None],  # "half": half a post short, not a whole one
+            "on_track": [True, False, None],
+        }
+    )
+    rows = {v["contract"]: v["status_"] for v in values(sk.plot.contracts(status))}
+    assert rows == {"half": "On track", "late": "Behind schedule", "open": "No schedule"}

@@ -125,7 +125,7 @@ def open_in_chromium(page: Path, out: Path) -> list[str]:
     netlog = out / f"{page.stem}.netlog.json"
     isolate = ["unshare", "-n"] if shutil.which("unshare") and subprocess.run(["unshare", "-n", "true"]).returncode == 0 else []  # fmt: skip
     args = [
-        *isolate, chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+        *isolate, chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
         "--disable-default-apps", "--disable-domain-reliability", f"--user-data-dir={out / 'profile'}",
         "--window-size=1200,2000", f"--screenshot={out / (page.stem + '.png')}", f"--log-net-log={netlog}",
@@ -148,3 +148,37 @@ def test_opens_in_chromium_without_network_requests(
     assert open_in_chromium(path, tmp_path) == []
     shot = (tmp_path / "report.png").read_bytes()
     assert shot[:8] == b"\x89PNG\r\n\x1a\n" and len(shot) > 50_000
+
+
+def test_excel_report_reopens_with_its_numbers(tmp_path: Path) -> None:
+    import zipfile
+
+    import fastexcel
+
+    posts, accounts = sk.datasets.sample(n_accounts=12, n_posts=3_000, seed=4)
+    risky = ['=HYPERLINK("http://x")', "+1+1", "-2", "@SUM(A1)"]
+    posts = posts.with_columns(
+        pl.Series("caption", [risky[i % 4] for i in range(posts.height)]),
+        pl.when(pl.col("account_id") == "acct_00001").then(pl.lit("=1+1")).otherwise(pl.col("account_id")).alias("account_id"),
+    )  # fmt: skip
+    _, _, contracts = sk.datasets.funnel(posts, n_contracts=20, seed=4)
+    path = sk.report(posts, accounts, contracts=contracts, by="account_id", path=tmp_path / "report.xlsx")
+    book = fastexcel.read_excel(str(path))
+    assert book.sheet_names == ["Overall by period", "By account_id", "Trends by account_id", "Top posts",
+                                "Bottom posts", "Contracts behind", "Definitions", "Rows dropped"]  # fmt: skip
+    overall = book.load_sheet("Overall by period").to_polars()
+    kpis = ["posts", "reach", "engagement_rate", "followers"]
+    want = oracle(posts, accounts, kpis, [], "1mo").filter(pl.col("posts") > 0).sort("period_start")
+    assert overall["posts"].to_list() == want["posts"].to_list()
+    assert overall["engagement_rate"].to_list() == pytest.approx(want["engagement_rate"].to_list(), rel=1e-12)
+    computed = sk.compute(posts, accounts, kpis=kpis, every="1mo").filter(pl.col("posts") > 0)
+    assert overall["followers"].to_list() == computed["followers"].cast(pl.Float64).to_list()
+    by_account = book.load_sheet("By account_id").to_polars()
+    assert "=1+1" in by_account["account_id"].to_list()  # text, read back as written
+    top = book.load_sheet("Top posts").to_polars()
+    assert set(top["caption"].to_list()) <= set(risky)
+    with zipfile.ZipFile(path) as z:
+        sheets = [z.read(n).decode() for n in z.namelist() if n.startswith("xl/worksheets/sheet")]
+        styles = z.read("xl/styles.xml").decode()
+    assert sheets and not any("<f>" in s or "<f " in s for s in sheets)  # no cell is a formula
+    assert 'formatCode="0.00%"' in styles and 'formatCode="#,##0"' in styles

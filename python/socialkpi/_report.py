@@ -101,8 +101,10 @@ def report(
     definitions: Any = None,
     currency: str | None = None,
     top: int = 10,
+    format: str | None = None,
 ) -> Path:
-    """Writes one self-contained HTML file (no network needed to open it) and returns its path.
+    """Writes one self-contained HTML file (no network needed to open it), or an Excel
+    workbook, and returns its path.
 
     Parameters
     ----------
@@ -122,6 +124,11 @@ def report(
         The currency of money KPIs (default: the tables' ``currency`` column).
     top
         How many top and bottom posts are listed.
+    format
+        ``"html"`` or ``"xlsx"`` (default: ``"xlsx"`` for a path ending in ``.xlsx``, else
+        ``"html"``). The workbook has one sheet per section, with percent, currency and
+        thousands cell formats; every text is written as text, so a cell starting with ``=``,
+        ``+``, ``-`` or ``@`` never becomes a formula.
 
     The headline shows the last period's value of each KPI of :data:`HEADLINE` that the tables
     allow, with its change on the period before; then the trends by ``by``, the comparison of
@@ -134,6 +141,9 @@ def report(
 
     if not isinstance(top, int) or isinstance(top, bool) or top < 1:
         raise _error(f"top must be a whole number >= 1, not {top!r}")
+    kind = format or ("xlsx" if Path(path).suffix.lower() == ".xlsx" else "html")
+    if kind not in ("html", "xlsx"):
+        raise _error(f"format={format!r} is not supported; use 'html' or 'xlsx'")
     tables = {"traffic": traffic, "conversions": conversions, "contracts": contracts}
     common: dict[str, Any] = {**tables, "tz": tz, "definitions": definitions}
     # which headline KPIs the tables allow: the goal presets leave out what they cannot compute
@@ -141,7 +151,6 @@ def report(
     kpis = [k for k in HEADLINE if k in overall.frame.columns]
     if not kpis:
         raise _error("the tables allow none of the report's KPIs")
-    currency = currency or overall.currency
     frame = overall.frame.select("period_start", *kpis).sort("period_start")
     if "posts" in kpis and frame["posts"].fill_null(0).gt(0).any():
         # periods after the last post (contracts running on, late conversions) are no headline
@@ -159,44 +168,97 @@ def report(
     trends = sk.compute_details(
         posts, accounts, kpis=[k for k in _TRENDS if k in groups.frame.columns], by=[by], every=every, **split
     )
-    units = overall.units
+    if "posts" in groups.frame.columns and frame.height:
+        # one line per group that posted (traffic's other sources stay in the comparison)
+        posted = groups.frame.filter(pl.col("posts") > 0)[by]
+        trends = dataclasses.replace(
+            trends,
+            frame=trends.frame.filter(
+                pl.col(by).is_in(posted.implode()) & (pl.col("period_start") <= frame["period_start"].max())
+            ),
+        )
+    parts = _Parts(
+        title=title,
+        by=by,
+        every=every,
+        tz=tz,
+        currency=currency or overall.currency,
+        overall=overall,
+        kpis=kpis,
+        headline=frame,
+        groups=groups,
+        trends=trends,
+        posts=_top_posts(sk, posts, common, top),
+        contracts=_behind(sk, posts, contracts, tz, as_of, frame, every) if contracts is not None else None,
+        funnel=traffic is not None or conversions is not None,
+    )
+    out = Path(path)
+    if kind == "xlsx":
+        _write_xlsx(parts, out)
+    else:
+        out.write_text(_html(parts), encoding="utf-8")
+    return out
+
+
+@dataclasses.dataclass
+class _Parts:
+    """What the report shows, computed once for either format."""
+
+    title: str
+    by: str
+    every: str
+    tz: str
+    currency: str | None
+    overall: Any
+    kpis: list[str]
+    headline: pl.DataFrame
+    groups: Any
+    trends: Any
+    posts: tuple[pl.DataFrame, pl.DataFrame, int] | None
+    contracts: tuple[_dt.date | None, pl.DataFrame, pl.DataFrame] | None
+    funnel: bool
+
+
+def _html(r: _Parts) -> str:
     e = html.escape
-    parts = [_HEAD.format(title=e(title)), f"<h1>{e(title)}</h1>"]
+    frame, by = r.headline, r.by
+    parts = [_HEAD.format(title=e(r.title)), f"<h1>{e(r.title)}</h1>"]
     if frame.height:
         first, last = frame["period_start"][0], frame["period_start"][-1]
         parts.append(
-            f'<p class="sk-sub">{e(_period(first, every))} to {e(_period(last, every))} · by {e(by)} · '
-            f"time zone {e(tz)} · generated {e(_dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'))}</p>"
+            f'<p class="sk-sub">{e(_period(first, r.every))} to {e(_period(last, r.every))} · by {e(by)} · '
+            f"time zone {e(r.tz)} · generated {e(_dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'))}</p>"
         )
-    parts.append(_headline(frame, kpis, units, every, currency))
+    parts.append(_headline(frame, r.kpis, r.overall.units, r.every, r.currency))
     parts.append("<h2>Trends</h2>")
-    drawn = trends.frame
-    if "posts" in groups.frame.columns and frame.height:
-        # one line per group that posted (traffic's other sources stay in the table below)
-        posted = groups.frame.filter(pl.col("posts") > 0)[by]
-        drawn = drawn.filter(
-            pl.col(by).is_in(posted.implode()) & (pl.col("period_start") <= frame["period_start"].max())
-        )
-    for kpi in [k for k in _TRENDS if k in drawn.columns]:
-        parts.append(
-            _svg(plot.trend(dataclasses.replace(trends, frame=drawn), kpi, by=by, currency=currency))
-        )
+    for kpi in [k for k in _TRENDS if k in r.trends.frame.columns]:
+        parts.append(_svg(plot.trend(r.trends, kpi, by=by, currency=r.currency)))
     parts.append(f"<h2>By {e(by)}, over the whole range</h2>")
-    parts.append(f'<div class="sk-wide">{display.table(groups, currency=currency).to_html()}</div>')
-    if "engagement_rate" in groups.frame.columns:
-        parts.append(_svg(plot.compare(groups, "engagement_rate", by=by)))
-    parts.append(_posts_section(sk, posts, common, top))
-    if contracts is not None:
-        parts.append(_contracts_section(sk, posts, contracts, tz, as_of, frame, every))
-    stages = [s for s in plot.FUNNEL_STAGES if s in groups.frame.columns]
-    if (traffic is not None or conversions is not None) and len(stages) >= 2:
+    parts.append(f'<div class="sk-wide">{display.table(r.groups, currency=r.currency).to_html()}</div>')
+    if "engagement_rate" in r.groups.frame.columns:
+        parts.append(_svg(plot.compare(r.groups, "engagement_rate", by=by)))
+    if r.posts is not None:
+        best, worst, rated = r.posts
+        parts.append(f"<h2>Top {len(best)} posts by engagement rate</h2>")
+        parts.append(display.table(best).to_html())
+        parts.append(f"<h2>Bottom {len(worst)} posts by engagement rate</h2>")
+        parts.append(display.table(worst).to_html())
+        parts.append(f'<p class="sk-sub">{e(f"Among {rated:,} posts with reach.")}</p>')
+    if r.contracts is not None:
+        day, status, behind = r.contracts
+        parts.append(
+            f"<h2>Contracts behind schedule on {e(str(day))}: {behind.height:,} of {status.height:,}</h2>"
+        )
+        if behind.height:
+            parts.append(display.table(behind, max_rows=50).to_html())
+            parts.append(_svg(plot.contracts(status, top=20)))
+    stages = [s for s in plot.FUNNEL_STAGES if s in r.groups.frame.columns]
+    if r.funnel and len(stages) >= 2:
         parts.append("<h2>Funnel</h2>")
-        parts.append(_svg(plot.funnel(groups.frame.select(by, *stages), by=by)))
-    parts.append(_appendix(overall, kpis))
+        parts.append(_svg(plot.funnel(r.groups.frame.select(by, *stages), by=by)))
+    parts.append(_appendix(r.overall, r.kpis))
     parts.append("</body></html>")
-    out = Path(path)
-    out.write_text("".join(parts), encoding="utf-8")
-    return out
+    return "".join(parts)
 
 
 def _available(sk: Any, posts: Any, accounts: Any, **options: Any) -> Any:
@@ -239,28 +301,25 @@ def _headline(
     return f'<h2>Headline: {e(label)}{e(compared)}</h2><div class="sk-cards">{"".join(cards)}</div>'
 
 
-def _posts_section(sk: Any, posts: Any, common: dict[str, Any], top: int) -> str:
-    e = html.escape
+def _top_posts(
+    sk: Any, posts: Any, common: dict[str, Any], top: int
+) -> tuple[pl.DataFrame, pl.DataFrame, int] | None:
+    """The best and worst posts by engagement rate (posts with reach), and how many were rated."""
     keys = ["post_id", "account_id", "platform"]
     try:
         per_post = sk.compute(posts, kpis=["engagements", "reach", "engagement_rate"], by=keys, **common)
-    except sk.KpiError:  # posts without post_id or reach: no list of posts
-        return ""
+    except sk.KpiError:  # posts without post_id, platform or reach: no list of posts
+        return None
     rated = per_post.filter(pl.col("engagement_rate").is_not_null() & (pl.col("reach") > 0))
     if rated.height == 0:
-        return ""
+        return None
     # the k best and worst without sorting every post; ties go to the post with more reach
     best = rated.top_k(top, by=["engagement_rate", "reach"]).sort("engagement_rate", "reach", descending=True)
     worst = rated.bottom_k(top, by=["engagement_rate", "reach"], reverse=[False, True]).sort(
         "engagement_rate", "reach", descending=[False, True]
     )
     extra = _post_columns(posts, pl.concat([best["post_id"], worst["post_id"]]))
-    out = [f"<h2>Top {len(best)} posts by engagement rate</h2>"]
-    out.append(display.table(_with(best, extra)).to_html())
-    out.append(f"<h2>Bottom {len(worst)} posts by engagement rate</h2>")
-    out.append(display.table(_with(worst, extra)).to_html())
-    out.append(f'<p class="sk-sub">{e(f"Among {rated.height:,} posts with reach.")}</p>')
-    return "".join(out)
+    return _with(best, extra), _with(worst, extra), rated.height
 
 
 def _post_columns(posts: Any, ids: pl.Series) -> pl.DataFrame | None:
@@ -285,10 +344,10 @@ def _with(rows: pl.DataFrame, extra: pl.DataFrame | None) -> pl.DataFrame:
     return joined.with_columns(pl.col(c).cast(pl.String).str.slice(0, 120) for c in text)
 
 
-def _contracts_section(
+def _behind(
     sk: Any, posts: Any, contracts: Any, tz: str, as_of: _dt.date | None, frame: pl.DataFrame, every: str
-) -> str:
-    e = html.escape
+) -> tuple[_dt.date | None, pl.DataFrame, pl.DataFrame]:
+    """The day judged on, every contract's status, and those behind schedule (most behind first)."""
     day = as_of
     if day is None and frame.height:
         day = _period_end(frame["period_start"][-1], every)
@@ -301,15 +360,18 @@ def _contracts_section(
             .round(2)
             .alias("expected_by_now")
         )
-    behind = status.filter(pl.col("delivered") < pl.col("expected_by_now"))
-    out = [f"<h2>Contracts behind schedule on {e(str(day))}: {behind.height:,} of {status.height:,}</h2>"]
-    if behind.height:
-        shown = behind.with_columns(
-            (pl.col("expected_by_now") - pl.col("delivered")).alias("shortfall")
-        ).sort("shortfall", descending=True)
-        out.append(display.table(shown, max_rows=50).to_html())
-        out.append(_svg(plot.contracts(status, top=20)))
-    return "".join(out)
+    # contract_status's own rule when it gives one (on_track: no whole post behind)
+    late = (
+        pl.col("on_track").not_()
+        if "on_track" in status.columns
+        else pl.col("delivered") < pl.col("expected_by_now")
+    )
+    behind = (
+        status.filter(late.fill_null(False))
+        .with_columns((pl.col("expected_by_now") - pl.col("delivered")).alias("shortfall"))
+        .sort("shortfall", descending=True)
+    )
+    return day, status, behind
 
 
 def _period_end(start: _dt.date, every: str) -> _dt.date:
@@ -373,3 +435,106 @@ _HEAD = (
     ".sk-wide{{overflow-x:auto}} .sk-chart{{margin:1em 0}} .sk-chart svg{{max-width:100%;height:auto}}"
     "</style></head><body>"
 )
+
+
+_BAD_SHEET_CHARS = str.maketrans({c: " " for c in "[]:*?/\\"})
+
+
+def _sheet_name(text: str) -> str:
+    """A valid Excel sheet name: at most 31 characters, none of ``[]:*?/\\``."""
+    return text.translate(_BAD_SHEET_CHARS)[:31]
+
+
+def _number_format(unit: str | None, currency: str | None) -> str | None:
+    if unit == "ratio":
+        return "0.00%"
+    if unit == "percent":
+        return '0.00"%"'
+    if unit == "money":
+        return f'#,##0.00 "{currency.replace(chr(34), "")}"' if currency else "#,##0.00"
+    if unit == "count":
+        return "#,##0"
+    if unit == "number":
+        return "#,##0.00##"
+    return None
+
+
+def _write_frame(
+    book: Any, name: str, frame: pl.DataFrame, units: dict[str, str], currency: str | None
+) -> None:
+    """One sheet: a bold header, then the frame; KPIs in their unit's cell format, text as text."""
+    sheet = book.add_worksheet(_sheet_name(name))
+    bold = book.add_format({"bold": True})
+    day = book.add_format({"num_format": "yyyy-mm-dd"})
+    stamp = book.add_format({"num_format": "yyyy-mm-dd hh:mm"})
+    formats = []
+    for col, dtype in frame.schema.items():
+        spec = _number_format(units.get(col), currency) if dtype.is_numeric() else None
+        if dtype == pl.Date:
+            formats.append(day)
+        elif isinstance(dtype, pl.Datetime):
+            formats.append(stamp)
+        else:
+            formats.append(book.add_format({"num_format": spec}) if spec else None)
+    for j, col in enumerate(frame.columns):
+        sheet.write_string(0, j, col, bold)
+        sheet.set_column(j, j, max(12, min(len(col) + 2, 40)))
+    for i, row in enumerate(frame.iter_rows(), start=1):
+        for j, value in enumerate(row):
+            fmt = formats[j]
+            if value is None:
+                sheet.write_blank(i, j, None, fmt)
+            elif isinstance(value, bool):
+                sheet.write_boolean(i, j, value)
+            elif isinstance(value, (int, float)):
+                if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+                    sheet.write_string(i, j, str(value))
+                else:
+                    sheet.write_number(i, j, value, fmt)
+            elif isinstance(value, (_dt.date, _dt.datetime)):
+                if isinstance(value, _dt.datetime) and value.tzinfo is not None:
+                    value = value.replace(tzinfo=None)
+                sheet.write_datetime(i, j, value, fmt)
+            else:  # text from the data: always a string cell, never a formula
+                sheet.write_string(i, j, str(value))
+    sheet.freeze_panes(1, 0)
+
+
+def _write_xlsx(r: _Parts, path: Path) -> None:
+    try:
+        import xlsxwriter
+    except ImportError as exc:
+        raise ImportError("sk.report(format='xlsx') needs xlsxwriter: pip install 'socialkpi[view]'") from exc
+    units = dict(r.overall.units)
+    options = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
+    book = xlsxwriter.Workbook(str(path), options)
+    try:
+        _write_frame(book, "Overall by period", r.headline, units, r.currency)
+        _write_frame(book, f"By {r.by}", r.groups.frame, units, r.currency)
+        _write_frame(book, f"Trends by {r.by}", r.trends.frame, units, r.currency)
+        if r.posts is not None:
+            _write_frame(book, "Top posts", r.posts[0], units, r.currency)
+            _write_frame(book, "Bottom posts", r.posts[1], units, r.currency)
+        if r.contracts is not None:
+            _write_frame(book, "Contracts behind", r.contracts[2], units, r.currency)
+        builtin = display._catalogue()
+        definitions = pl.DataFrame(
+            {
+                "kpi": r.kpis,
+                "unit": [units.get(k, "") for k in r.kpis],
+                "formula": [r.overall.formulas.get(k, "") for k in r.kpis],
+                "definition": [
+                    r.overall.definitions.get(k) or (builtin[k][3] if k in builtin else "") for k in r.kpis
+                ],
+            },
+            schema={"kpi": pl.String, "unit": pl.String, "formula": pl.String, "definition": pl.String},
+        )
+        _write_frame(book, "Definitions", definitions, {}, None)
+        dropped = pl.DataFrame(
+            r.overall.rows_dropped,
+            schema={"table": pl.String, "reason": pl.String, "rows": pl.Int64},
+            orient="row",
+        )
+        _write_frame(book, "Rows dropped", dropped, {}, None)
+    finally:
+        book.close()

@@ -162,8 +162,8 @@ def _report(args: argparse.Namespace) -> int:
 
     import socialkpi as sk
 
-    if os.path.splitext(args.output)[1].lower() not in (".html", ".htm"):
-        raise _UsageError(f"-o {args.output}: the report is an .html file")
+    if os.path.splitext(args.output)[1].lower() not in (".html", ".htm", ".xlsx"):
+        raise _UsageError(f"-o {args.output}: the report is an .html or .xlsx file")
     as_of = None
     if args.as_of is not None:
         try:
@@ -312,7 +312,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "report",
-        help="write a self-contained HTML report",
+        help="write a self-contained HTML report (or an Excel workbook)",
         description="Write one HTML file (no network needed to open it): headline KPIs with their change "
         "on the previous period, trends, a comparison, top and bottom posts, contracts behind schedule, "
         "the funnel and the definitions used.",
@@ -327,11 +327,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--every", default="1mo", help="the period of trends and comparisons (default 1mo)")
     p.add_argument("--title", default="Social media report", help="the report's title")
     p.add_argument("--tz", default="UTC", help="IANA time zone of the report (default UTC)")
-    p.add_argument("--as-of", help="the day contracts are judged on (YYYY-MM-DD; default: the end of the last period)")
+    p.add_argument(
+        "--as-of", help="the day contracts are judged on (YYYY-MM-DD; default: the end of the last period)"
+    )
     p.add_argument("--definitions", help="a vendor preset or definition file")
     p.add_argument("--currency", help="the currency money KPIs are shown in")
     p.add_argument("--top", type=_count, default=10, help="top and bottom posts listed (default 10)")
-    p.add_argument("-o", "--output", default="report.html", help="the HTML file written (default report.html)")
+    p.add_argument(
+        "-o",
+        "--output",
+        default="report.html",
+        help="the file written: .html, or .xlsx for an Excel workbook (default report.html)",
+    )
     p.set_defaults(run=_report, parser=p)
 
     p = sub.add_parser(

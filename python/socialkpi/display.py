@@ -377,7 +377,8 @@ def _html_table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
         + "</tr>"
         for row in rows
     )
-    return f'<table class="sk-frame"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    thead = f"<thead><tr>{head}</tr></thead>" if any(header) else ""
+    return f'<table class="sk-frame">{thead}<tbody>{body}</tbody></table>'
 
 
 def _components(result: KpiResult) -> str:
@@ -473,7 +474,7 @@ def read_report_repr(report: ReadReport) -> str:
 
 def read_report_html(report: ReadReport) -> str:
     """The notebook display of a :class:`~socialkpi.ReadReport` (every text escaped)."""
-    parts = ['<div class="sk-table">', _STYLE, _html_table(["", ""], _report_facts(report))]
+    parts = ['<div class="sk-table">', _STYLE, _html_table([], _report_facts(report))]
     if report.files:
         parts.append(
             _details(
@@ -507,14 +508,56 @@ def read_report_html(report: ReadReport) -> str:
     return "".join(parts)
 
 
+def definitions_repr(defs: Definitions) -> str:
+    """``repr(Definitions)``: its name, then one line per KPI and per platform's components."""
+    lines = [
+        f"Definitions({defs.name!r}): {len(defs.kpis)} KPIs"
+        + (f"; {defs.description}" if defs.description else "")
+    ]
+    lines.extend(f"  {k.name} ({k.goal}, {k.unit}) = {k.formula}" for k in defs.kpis)
+    lines.extend(f"  engagement on {p}: {' + '.join(c)}" for p, c in defs.engagement.items())
+    if defs.source:
+        lines.append(f"  source: {defs.source}")
+    return "\n".join(lines)
+
+
+def definitions_html(defs: Definitions) -> str:
+    """The notebook display of a :class:`~socialkpi.Definitions` (every text escaped)."""
+    e = html.escape
+    parts = ['<div class="sk-table">', _STYLE, f"<p><strong>{e(defs.name)}</strong>"]
+    if defs.description:
+        parts.append(f": {e(defs.description)}")
+    parts.append("</p>")
+    parts.append(
+        _html_table(
+            ["KPI", "goal", "unit", "formula", "description"],
+            [(k.name, k.goal, k.unit, k.formula, k.description) for k in defs.kpis],
+        )
+    )
+    if defs.engagement:
+        parts.append(
+            _details(
+                "Engagement components",
+                _html_table(
+                    ["platform", "components"], [(p, " + ".join(c)) for p, c in defs.engagement.items()]
+                ),
+            )
+        )
+    if defs.source:
+        parts.append(f'<p class="sk-more">Source: {e(defs.source)}</p>')
+    parts.append("</div>")
+    return "".join(parts)
+
+
 _STYLE = (
     "<style>"
+    ".sk-table{overflow-x:auto}"
     ".sk-table table.sk-frame{border-collapse:collapse;font-variant-numeric:tabular-nums;margin:0.3em 0}"
     ".sk-table th,.sk-table td{padding:0.25em 0.6em;border-bottom:1px solid rgba(128,128,128,0.3)}"
     ".sk-table th{text-align:left;vertical-align:bottom}"
     ".sk-table th.sk-kpi,.sk-table td.sk-num{text-align:right}"
     ".sk-table th.sk-kpi{cursor:help}"
-    ".sk-table .sk-goal{font-weight:normal;font-size:0.8em;opacity:0.7}"
+    ".sk-table .sk-goal{font-weight:normal;font-size:0.8em;opacity:0.7;white-space:nowrap}"
     ".sk-table .sk-missing{opacity:0.55}"
     ".sk-table .sk-more{font-size:0.85em;opacity:0.8;margin:0.2em 0}"
     ".sk-table details.sk-notes{margin:0.2em 0}"

@@ -143,6 +143,16 @@ class Definitions:
         """The names of the KPIs the set defines."""
         return [k.name for k in self.kpis]
 
+    def __repr__(self) -> str:
+        from socialkpi import display
+
+        return display.definitions_repr(self)
+
+    def _repr_html_(self) -> str:
+        from socialkpi import display
+
+        return display.definitions_html(self)
+
     @classmethod
     def _from_row(cls, row: Any) -> Definitions:
         name, description, source, engagement, kpis = row

@@ -160,6 +160,15 @@ def _colour(alt: Any, field: str, values: Iterable[Any], by: list[str], title: s
     return alt.Color(f"{field}:N", scale=scale, title=title)
 
 
+def _room(alt: Any, values: Iterable[Any]) -> Any:
+    """A bar axis from 0 with a third more room on the right for the bars' labels."""
+    present = [float(v) for v in values if v is not None]
+    if not present:
+        return alt.Undefined
+    low, high = min(0.0, *present), max(0.0, *present)
+    return alt.Scale(domain=[low, high + (high - low) / 3 or 1.0], nice=False)
+
+
 def _records(frame: pl.DataFrame) -> list[dict[str, Any]]:
     """Rows for the chart's inline data (dates as ISO text, read as UTC by the chart)."""
     out = frame.with_columns(
@@ -219,7 +228,7 @@ def trend(
 
     The tooltip gives each value and its change on the group's previous period (percentage
     points for ratios, a relative change otherwise); a ``{kpi}_previous`` column, when the
-    frame has one, is drawn as a dashed line.
+    frame has one, is drawn as a dashed line of the same colour, and the change is taken on it.
     """
     alt = _altair()
     df, units, cur = _frame_and_units(frame, kpis)
@@ -228,8 +237,11 @@ def trend(
     _need(df, ["period_start", kpi, *groups], "trend")
     _one_row_per(df, [*groups, "period_start"], "trend", "pass the other group columns in by=")
     unit = _unit(kpi, units)
-    df = _group_label(df.select([*groups, "period_start", kpi]), groups).sort("group", "period_start")
-    previous = pl.col(kpi).shift(1).over("group")
+    before = f"{kpi}_previous" if f"{kpi}_previous" in df.columns else None
+    kept = [*groups, "period_start", kpi, *([before] if before else [])]
+    df = _group_label(df.select(kept), groups).sort("group", "period_start")
+    # the frame's own previous-period column when it has one, else the group's row before
+    previous = pl.col(before) if before else pl.col(kpi).shift(1).over("group")
     points = unit in ("ratio", "percent")
     if points:  # the change of a rate in percentage points
         change = (pl.col(kpi) - previous) * (100.0 if unit == "ratio" else 1.0)
@@ -239,14 +251,16 @@ def trend(
     df = df.with_columns(
         pl.Series("value", _labels(df[kpi], unit, currency), dtype=pl.String),
         pl.Series("change", [_change(c, points) for c in changes], dtype=pl.String),
+        pl.col("period_start").cast(pl.String).alias("period"),
     )
     name = _title(kpi, unit, currency)
     encoding = {
-        "x": alt.X("period_start:T", timeUnit="utcyearmonthdate", title="Period start"),
+        # a UTC scale rather than a timeUnit: the same days everywhere, and no per-row transform
+        "x": alt.X("period_start:T", scale=alt.Scale(type="utc"), title="Period start"),
         "y": alt.Y(f"{kpi}:Q", title=name, axis=alt.Axis(**_axis_format(unit))),
         "tooltip": [
             alt.Tooltip("group:N", title=" · ".join(words(b) for b in groups) or "Group"),
-            alt.Tooltip("period_start:T", timeUnit="utcyearmonthdate", title="Period start"),
+            alt.Tooltip("period:N", title="Period start"),
             alt.Tooltip("value:N", title=name),
             alt.Tooltip("change:N", title="Change on previous period"),
         ],
@@ -256,12 +270,14 @@ def trend(
     heading = title or (
         f"{words(kpi)} by {' and '.join(words(b).lower() for b in groups)}" if groups else words(kpi)
     )
-    chart = (
-        alt.Chart(_data(df), title=heading, width=_WIDTH, height=_HEIGHT)
-        .mark_line(point=df.height <= _MARKED_POINTS)
-        .encode(**encoding)
-    )
-    return chart
+    data = _data(df)
+    lines = alt.Chart(data, width=_WIDTH, height=_HEIGHT).mark_line(point=df.height <= _MARKED_POINTS)
+    if before is None:
+        return lines.encode(**encoding).properties(title=heading)
+    dashed = {**encoding, "y": alt.Y(f"{before}:Q")}
+    dashed["tooltip"] = [*encoding["tooltip"][:2], alt.Tooltip(f"{before}:Q", title="Previous period")]
+    previous_lines = alt.Chart(data).mark_line(strokeDash=[4, 3]).encode(**dashed)
+    return alt.layer(lines.encode(**encoding), previous_lines, title=heading)
 
 
 def compare(
@@ -306,7 +322,7 @@ def compare(
     base = alt.Chart(_data(df), width=_WIDTH)
     y = alt.Y("group:N", sort=order, title=group_title)
     bars = base.mark_bar().encode(
-        x=alt.X(f"{kpi}:Q", title=name, axis=alt.Axis(**_axis_format(unit))),
+        x=alt.X(f"{kpi}:Q", title=name, axis=alt.Axis(**_axis_format(unit)), scale=_room(alt, df[kpi])),
         y=y,
         color=colour,
         tooltip=[alt.Tooltip("group:N", title=group_title), alt.Tooltip("value:N", title=name)],
@@ -350,7 +366,12 @@ def funnel(frame: Any, by: str | Sequence[str] | None = None, *, title: str | No
             before = value
     encoding: dict[str, Any] = {
         "y": alt.Y("stage:N", sort=[words(s) for s in stages], title="Stage"),
-        "x": alt.X("value:Q", title="Count", axis=alt.Axis(**_axis_format("count"))),
+        "x": alt.X(
+            "value:Q",
+            title="Count",
+            axis=alt.Axis(**_axis_format("count")),
+            scale=_room(alt, [r["value"] for r in rows]),
+        ),
         "tooltip": [
             alt.Tooltip("group:N", title="Group"),
             alt.Tooltip("stage:N", title="Stage"),
@@ -376,9 +397,10 @@ def contracts(status: Any, *, top: int = 30, title: str | None = None) -> Any:
 
     ``status`` is :func:`socialkpi.contract_status`'s frame. Expected by now is its
     ``expected_by_now`` column when it has one, else the agreed posts times the share of the
-    contract's days elapsed (from ``start``, ``end`` and ``days_left``). A bar is red when
-    fewer posts were delivered than expected, and a black tick marks what was expected; the
-    ``top`` contracts with the largest shortfall are shown.
+    contract's days elapsed (from ``start``, ``end`` and ``days_left``). A bar is red when the
+    contract is behind (``on_track`` false when the frame has it, else fewer posts delivered
+    than expected), grey when it has no schedule (open-ended), and a black tick marks what was
+    expected; the ``top`` contracts with the largest shortfall are shown.
     """
     alt = _altair()
     df = display._as_polars(status)
@@ -400,11 +422,17 @@ def contracts(status: Any, *, top: int = 30, title: str | None = None) -> Any:
         pl.concat_str(label, separator=" · ").alias("contract"),
         (pl.col("expected_by_now") - pl.col("delivered")).alias("shortfall"),
     )
-    behind = pl.col("delivered") < pl.col("expected_by_now")
-    if "on_track" in df.columns:
-        behind = ~pl.col("on_track").cast(pl.Boolean)
+    if "on_track" in df.columns:  # contract_status's own rule (whole posts behind)
+        on_track = pl.col("on_track").cast(pl.Boolean)
+    else:
+        on_track = pl.col("delivered") >= pl.col("expected_by_now")
     df = df.with_columns(
-        pl.when(behind).then(pl.lit("Behind schedule")).otherwise(pl.lit("On track")).alias("status_")
+        pl.when(on_track.is_null())
+        .then(pl.lit("No schedule"))  # open-ended contracts
+        .when(on_track)
+        .then(pl.lit("On track"))
+        .otherwise(pl.lit("Behind schedule"))
+        .alias("status_")
     )
     df = df.sort("shortfall", descending=True, nulls_last=True).head(top)
     df = df.with_columns(pl.col("expected_by_now").round(2))
@@ -433,7 +461,9 @@ def contracts(status: Any, *, top: int = 30, title: str | None = None) -> Any:
         color=alt.Color(
             "status_:N",
             title="Status",
-            scale=alt.Scale(domain=["Behind schedule", "On track"], range=["#D62728", "#2CA02C"]),
+            scale=alt.Scale(
+                domain=["Behind schedule", "On track", "No schedule"], range=["#D62728", "#2CA02C", "#999999"]
+            ),
         ),
         tooltip=tooltip,
     )
