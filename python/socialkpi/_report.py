@@ -17,7 +17,8 @@ from typing import Any
 import polars as pl
 
 from socialkpi import display, plot
-from socialkpi.exceptions import QueryError
+from socialkpi._arguments import argument_error
+from socialkpi.exceptions import ArgumentError
 
 __all__ = ["HEADLINE", "report"]
 
@@ -47,10 +48,8 @@ _PRESETS = ["awareness", "engagement", "traffic", "conversion", "content"]
 _TRENDS = ["engagement_rate", "reach", "followers", "referral_traffic", "conversions", "revenue"]
 
 
-def _error(message: str) -> QueryError:
-    err = QueryError(message)
-    err.code = "invalid_argument"
-    return err
+def _error(message: str) -> ArgumentError:
+    return argument_error("invalid_argument", message)
 
 
 def _svg(chart: Any) -> str:

@@ -171,13 +171,12 @@ def _as_polars(frame: Any) -> pl.DataFrame:
         return frame.collect()
     if type(frame).__module__.startswith("pandas"):
         return pl.from_pandas(frame)
-    from socialkpi.exceptions import QueryError
+    from socialkpi._arguments import argument_error
 
-    err = QueryError(
-        f"sk.table takes a KPI frame (polars or pandas) or a KpiResult, not {type(frame).__name__}"
+    raise argument_error(
+        "invalid_argument",
+        f"sk.table takes a KPI frame (polars or pandas) or a KpiResult, not {type(frame).__name__}",
     )
-    err.code = "invalid_argument"
-    raise err
 
 
 class KpiTable:
@@ -333,11 +332,9 @@ def table(
     from socialkpi.formulas import load_kpis, vendor_presets
 
     if not isinstance(max_rows, int) or isinstance(max_rows, bool) or max_rows < 0:
-        from socialkpi.exceptions import QueryError
+        from socialkpi._arguments import argument_error
 
-        err = QueryError(f"max_rows must be a whole number >= 0, not {max_rows!r}")
-        err.code = "invalid_argument"
-        raise err
+        raise argument_error("invalid_argument", f"max_rows must be a whole number >= 0, not {max_rows!r}")
     result = data if isinstance(data, KpiResult) else None
     frame = _as_polars(result.frame if result is not None else data)
     rows = [k._row() for k in kpis]

@@ -23,7 +23,8 @@ from typing import Any
 import polars as pl
 
 from socialkpi import display
-from socialkpi.exceptions import QueryError
+from socialkpi._arguments import argument_error
+from socialkpi.exceptions import ArgumentError
 
 __all__ = ["PLATFORM_COLOURS", "compare", "contracts", "funnel", "heatmap", "platform_colour", "trend"]
 
@@ -67,10 +68,8 @@ def _altair() -> Any:
     return alt
 
 
-def _error(message: str) -> QueryError:
-    err = QueryError(message)
-    err.code = "invalid_argument"
-    return err
+def _error(message: str) -> ArgumentError:
+    return argument_error("invalid_argument", message)
 
 
 def words(name: str) -> str:
