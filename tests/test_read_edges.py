@@ -261,6 +261,13 @@ def test_daily_by_a_day_column(tmp_path):
     assert not any("published_at" in w for w in rep.warnings)
 
 
+def test_daily_without_any_date_still_warns_of_published_at(tmp_path):
+    posts = sk.read_posts(write(tmp_path / "d.csv", "post_id,likes\np1,1\np1,2\n"), daily=True)
+    rep = accounted(posts)
+    assert posts["likes"].to_list() == [3] and rep.rows_dropped == [("summed_day", 1)]
+    assert any("maps no published_at" in w for w in rep.warnings)
+
+
 def test_daily_argument_errors(tmp_path):
     path = write(tmp_path / "d.csv", "post_id,Day,likes\np1,2026-03-02,3\n")
     assert code_of(lambda: sk.read_posts(path, daily="Day", snapshot="Day")) == "invalid_argument"
