@@ -3,6 +3,11 @@ PYTHON ?= python3
 # Keep the (large) polars build outside the clone so CI and later sessions reuse it.
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/socialkpi/target
 WHEEL_DIR := $(CARGO_TARGET_DIR)/wheels-socialkpi
+# cargo gives this package's artifacts the same names in every clone that shares the target
+# directory, and judges them fresh by the sources of the clone that built them last: forget
+# their fingerprints so that a build always compiles this clone's sources (the dependencies,
+# polars above all, are reused).
+FORGET_OWN_BUILD = rm -rf $(CARGO_TARGET_DIR)/release/.fingerprint/socialkpi-*
 
 .PHONY: deps build browser demo test test-rust test-python lint bench clean fuzz
 
@@ -12,6 +17,7 @@ deps:
 # Builds the abi3 wheel with the release profile and installs it.
 build: deps
 	rm -rf $(WHEEL_DIR)
+	$(FORGET_OWN_BUILD)
 	maturin build --release --out $(WHEEL_DIR)
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps $(WHEEL_DIR)/socialkpi-*.whl
 
@@ -21,9 +27,9 @@ demo: build
 # The unit-test binary links libpython (pyo3); tell the loader where it is.
 PY_LIBDIR := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR"))')
 test-rust:
+	$(FORGET_OWN_BUILD)
 	LD_LIBRARY_PATH=$(PY_LIBDIR):$$LD_LIBRARY_PATH cargo test --release --workspace --lib
 
-# The report's test opens it in headless Chromium (Debian's package) without network.
 # Headless Chromium opens the HTML report in its test (skipped, with a reason, where it cannot
 # be installed).
 browser:
