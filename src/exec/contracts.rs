@@ -721,4 +721,62 @@ mod tests {
         assert_eq!(c.warnings.len(), 1);
         Ok(())
     }
+
+    #[test]
+    fn over_delivery_is_judged_per_key_over_all_its_contracts() -> Result<()> {
+        let df = df!(
+            "account_id" => ["a", "b", "a"],
+            START => [0i32, 0, 10],
+            END => [20i32, 20, 30],
+            "posts_agreed" => [1i64, 4, 2],
+        )?
+        .lazy()
+        .with_columns([col(START).cast(DataType::Date), col(END).cast(DataType::Date)])
+        .collect()?;
+        let c = Contracts {
+            df,
+            warnings: Vec::new(),
+            currency: None,
+        };
+        // key 0 is a (contracts 0 and 2, 3 agreed), key 1 is b (4 agreed)
+        let windows: Vec<Window> = vec![
+            (0, 0, 20, u32::MAX, 0),
+            (0, 10, 30, u32::MAX, 2),
+            (1, 0, 20, u32::MAX, 1),
+        ];
+        // 4.5 posts for a would be the limit: 4 is not above it, nor are 6 of b's
+        assert_eq!(c.over_delivered(&windows, &[4, 6], Attribution::Sponsored)?, None);
+        let warning = c
+            .over_delivered(&windows, &[5, 7], Attribution::Account)?
+            .unwrap_or_default();
+        assert!(warning.starts_with("delivery_rate: 2 accounts have more than 1.5 times the posts their 3 contracts"));
+        assert!(
+            warning.contains("account_id=a: 5 posts for 3 agreed in 1970-01-01..1970-01-21, 1970-01-11..1970-01-31")
+        );
+        assert!(warning.contains("account_id=b: 7 posts for 4 agreed in 1970-01-01..1970-01-21"));
+        Ok(())
+    }
+
+    #[test]
+    fn sponsored_flags_read_as_an_analyst_means_them() -> Result<()> {
+        let df = df!(
+            "n" => [Some(1i64), Some(0), Some(2), None],
+            "t" => [Some(" Yes"), Some("no"), Some("TRUE"), None],
+        )?;
+        for (name, expected) in [
+            ("n", [Some(true), Some(false), Some(true), None]),
+            ("t", [Some(true), Some(false), Some(true), None]),
+        ] {
+            let dtype = df.column(name)?.dtype().clone();
+            let flag = df
+                .clone()
+                .lazy()
+                .select([col(name).alias("sponsored")])
+                .select([sponsored_flag(&dtype)?.alias("f")])
+                .collect()?;
+            assert_eq!(flag.column("f")?.bool()?.iter().collect::<Vec<_>>(), expected, "{name}");
+        }
+        assert!(sponsored_flag(&DataType::Date).is_err());
+        Ok(())
+    }
 }
