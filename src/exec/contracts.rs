@@ -17,7 +17,7 @@ const END: &str = "end";
 pub(super) const SPONSORED: &str = "__sponsored";
 /// An end on or after 9999-01-01 (days since 1970-01-01) is how warehouses write "no end".
 const OPEN_END: i32 = 2_932_532;
-/// The most (contract, period) pieces a run splits contracts into (README, Limits).
+/// The most (contract, period) pieces a run splits contracts into (README, open-ended contracts).
 const MAX_CONTRACT_PERIODS: u64 = 5_000_000;
 /// A contract whose posts number more than this many times its `posts_agreed` is named in
 /// a warning (README).
