@@ -1,17 +1,25 @@
 """An independent oracle for the money KPIs (issue 3): contracts, post spend, conversions, revenue.
 
-Nothing here imports or calls socialkpi. The spec of issue 3 (and KPIS.md) is written out
+Nothing here imports or calls socialkpi. The spec of issue 3 (and docs/kpis.md) is written out
 directly in DuckDB SQL over plain polars tables, so that the engine's output can be compared
 cell by cell. The contract side is done the slow, obvious way: every contract is expanded into
 one row per calendar day it covers, the days are bucketed into periods, and a contract's fee
 and posts agreed are shared out by the number of its days in each period.
 
-Resolutions of points the spec leaves open (see tests/test_money.py, which pins each one):
+Rule 7 of KPIS.md ("unknown is null, never 0"), as the README words it: when the result is per
+account (``account_id`` in ``by``), a table covers an account from the first to the last period
+in which it has rows of that account (with ``every=None``: the accounts it has rows of);
+otherwise it covers every group from its first to its last period (with ``every=None``: all).
+Outside that, what the table reports is unknown:
 
-- The fee part of ``cost`` is null in a group-period with no contract day (a sum over no
-  contract), so ``cost`` is null where the group-period has posts, every ``spend`` is null (or
-  there is no ``spend`` column) and no contract day; it is 0 only where there are neither posts
-  nor contract days.
+- ``spend`` (the posts' part of ``cost``), ``conversions`` and ``revenue`` from posts are null in a
+  group-period the posts do not cover, 0 in one they cover without posts in it;
+- the fee part of ``cost`` is null in a group-period the contracts do not cover, 0 in one they
+  cover without a contract day;
+- ``cost`` is the sum of its known parts (a part reported as null counts as 0 beside a known
+  one), and null when neither part is known: so it is null where the posts' spend is all null
+  (or there is no ``spend`` column) and the contracts do not cover the group-period.
+- ``impressions``, ``clicks`` and ``engagements`` stay 0 where a group-period has no posts.
 - ``posts_agreed`` is a flow: 0 (not null) in a group-period with no contract day.
 - ``delivered`` posts are grouped by the post's own by-values and period.
 """
@@ -203,17 +211,44 @@ def oracle_money(
         for alias, q in parts
     )
     have = {alias for alias, _ in parts}
+    # coverage: each table's first and last period, per account when the result is per account
+    per_account = "account_id" in by
+    spans = {"pc": "p"} if posts is not None else {}
+    if use_contracts:
+        spans["cc"] = "c_days_p"
+    for alias, src in spans.items():
+        select_by, group_by = ("account_id, ", "GROUP BY account_id") if per_account else ("", "")
+        span = (
+            f"SELECT {select_by}min(period_start) AS __lo, max(period_start) AS __hi, "
+            "CASE WHEN count(*) > 0 THEN 1 END AS __has "
+            f"FROM {src} {group_by}"
+        )
+        on = " AND ".join(f"r.{k} IS NOT DISTINCT FROM {alias}.{k}" for k in ["account_id"] if per_account) or "TRUE"
+        joins += f" LEFT JOIN ({span}) {alias} ON {on}"
+
+    def covered(alias: str) -> str:
+        if alias not in spans:
+            return "FALSE"
+        inside = f"r.period_start BETWEEN {alias}.__lo AND {alias}.__hi" if every else "TRUE"
+        return f"({alias}.__has IS NOT NULL AND {inside})"
+
     n = "coalesce(pa.__n, 0)" if "pa" in have else "0"
-    spend = "pa.__spend" if "pa" in have else "NULL::DOUBLE"
-    fee = "ca.__fee" if "ca" in have else "NULL::DOUBLE"
+    spend = f"CASE WHEN {covered('pc')} THEN (CASE WHEN {n} = 0 THEN 0 ELSE pa.__spend END) END"
+    if "pa" not in have:
+        spend = "NULL::DOUBLE"
+    fee = f"CASE WHEN {covered('cc')} THEN coalesce(ca.__fee, 0) END" if "ca" in have else "NULL::DOUBLE"
 
     def flow(c: str) -> str:
-        return f"CASE WHEN {n} = 0 THEN 0 ELSE pa.{c} END" if "pa" in have else "0::DOUBLE"
+        if "pa" not in have:
+            return "0::DOUBLE"
+        if c in ("conversions", "revenue"):  # rule 7: unknown outside the posts' coverage
+            return f"CASE WHEN {n} = 0 THEN (CASE WHEN {covered('pc')} THEN 0 END) ELSE pa.{c} END"
+        return f"CASE WHEN {n} = 0 THEN 0 ELSE pa.{c} END"
 
     base = (
         f"SELECT r.*, {', '.join(f'{flow(c)} AS {c}' for c in (*POST_FLOWS, 'engagements'))}, "
         f"{'pa.conversion_rate' if 'pa' in have else 'NULL::DOUBLE'} AS conversion_rate, "
-        f"CASE WHEN {spend} IS NULL AND {fee} IS NULL THEN (CASE WHEN {n} = 0 THEN 0 END)::DOUBLE "
+        f"CASE WHEN ({spend}) IS NULL AND ({fee}) IS NULL THEN NULL::DOUBLE "
         f"ELSE coalesce({spend}, 0) + coalesce({fee}, 0) END AS cost, "
         f"{'coalesce(ca.__agreed, 0)' if 'ca' in have else 'NULL'}::DOUBLE AS posts_agreed, "
         f"{'coalesce(da.__delivered, 0)' if 'da' in have else '0'}::DOUBLE AS __delivered "

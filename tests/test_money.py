@@ -4,8 +4,9 @@ Compared cell by cell with an independent DuckDB oracle (tests/oracle_money.py),
 worked out by hand on tiny tables, and with direct arithmetic on a real ad export.
 
 Where the spec leaves a choice, these tests pin one (the oracle's docstring lists them):
-- cost is null in a group-period that has posts whose spend is all null and no contract day
-  (``test_cost_is_null_when_spend_is_unreported``); it is 0 only with neither posts nor contract days;
+- cost is null in a group-period whose posts' spend is all null and that no contract covers
+  (``test_cost_is_null_when_spend_is_unreported``); cost, conversions and revenue are null outside
+  their table's coverage (rule 7, tests/test_coverage.py);
 - posts_agreed is 0 (a flow), not null, in a group-period without contract days;
 - delivered posts are grouped by the post's own group and period.
 """
@@ -24,7 +25,7 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 import socialkpi as sk
-from conftest import shared_path
+from conftest import data_path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from oracle_money import oracle_contract_status, oracle_money
@@ -453,13 +454,15 @@ def test_cost_is_null_when_spend_is_unreported():
         ("a", D(2026, 1, 1), None, None, None, None, None, None, 150),  # all null: not reported, not 0
         ("b", D(2026, 1, 1), 7.0, 1, 3.5, 3.5, 0.5, -0.5, 10),
     ]
-    # a contract of a's in February only: January stays null (a sum over no contract day is null,
-    # so every part of cost is null); February exists only because of the contract: flows are 0
+    # a contract of a's in February only: January stays null (the contracts do not cover it and
+    # the spend is unreported); February exists only because of the contract, after a's posts
+    # end: the fee is known, a's conversions and revenue are not (rule 7: null, not 0, and no
+    # ROI of -100%); impressions are a count of posts, 0
     contracts = contracts_frame([("a", "c", D(2026, 2, 1), D(2026, 2, 28), 1, 280.0)])
     both = sk.compute(posts, contracts=contracts, kpis=kpis, by=["account_id"], every="1mo")
     assert both.rows() == [
         ("a", D(2026, 1, 1), None, None, None, None, None, None, 150),
-        ("a", D(2026, 2, 1), 280.0, 0, 0.0, None, 0.0, -1.0, 0),
+        ("a", D(2026, 2, 1), 280.0, None, None, None, None, None, 0),
         ("b", D(2026, 1, 1), 7.0, 1, 3.5, 3.5, 0.5, -0.5, 10),
     ]
 
@@ -470,7 +473,7 @@ def test_cost_is_null_when_spend_is_unreported():
 
 @pytest.fixture(scope="module")
 def kag() -> pl.DataFrame:
-    raw = pl.read_csv(shared_path("datasets", "KAG_conversion_data.csv"))
+    raw = pl.read_csv(data_path("KAG_conversion_data.csv"))
     return raw.select(
         pl.col("ad_id").alias("post_id"),
         pl.col("fb_campaign_id").cast(pl.String).alias("account_id"),
@@ -487,7 +490,7 @@ KAG_KPIS = ["cpc", "cpm", "cpa", "conversion_rate", "cost"]
 
 def kag_by_hand(key: str) -> pl.DataFrame:
     """The same KPIs with pandas, straight from the file: sums, then ratios of the sums."""
-    raw = pd.read_csv(shared_path("datasets", "KAG_conversion_data.csv"), encoding="utf-8-sig")
+    raw = pd.read_csv(data_path("KAG_conversion_data.csv"), encoding="utf-8-sig")
     g = raw.groupby(key)[["Impressions", "Clicks", "Spent", "Total_Conversion"]].sum().sort_index()
 
     def ratio(num: pd.Series, den: pd.Series) -> list[float | None]:

@@ -4,7 +4,7 @@
 use super::accounts::Snapshots;
 use super::contracts::{self, Contracts, Window};
 use super::derived;
-use super::kernel::{self, FollowerIndex, WindowIndex, ACCOUNT};
+use super::kernel::{self, FollowerIndex, WindowIndex, ACCOUNT, NO_DAY};
 use super::parquet::{Indexed, RowGroups};
 use super::pass::{self, Dict, Grouping, Pairs, Periods};
 use super::states::States;
@@ -25,6 +25,8 @@ pub(crate) const ENG: &str = "__eng";
 const APE: &str = "__ape";
 /// Rows of a group without a follower snapshot by their day.
 const NO_FAP: &str = "__no_fap";
+/// Rows of a group whose last snapshot by their day is older than `max_staleness`.
+const STALE_FAP: &str = "__stale_fap";
 const TABLE: &str = "posts";
 /// Posts inside a contract window (a state: summed in rollups).
 pub(super) const DELIVERED: &str = "p:delivered";
@@ -120,6 +122,15 @@ fn read(tz: Option<&str>, pp: &PostsPlan, mut lf: LazyFrame) -> Result<LazyFrame
             ingest::count_expr(c, dtype, TABLE)?
         } else if c == "published_at" {
             ingest::day_expr(c, dtype, tz, TABLE)?.alias(DAY)
+        } else if matches!(dtype, DataType::List(_)) {
+            // ids, keys and dimensions are compared whole: a list is none of them
+            return Err(Error::schema(
+                "unsupported_type",
+                format!("column '{c}' of posts holds lists ({dtype}), which cannot be an id, a key or a dimension; explode it, or join its values into text first, e.g. pl.col('{c}').list.join(',')"),
+            ));
+        } else if c == "sponsored" && (dtype.is_integer() || dtype.is_float()) {
+            // 0/1 integers: the yes/no they mean (the formulas see it as one, see plan)
+            col(c).neq(lit(0))
         } else {
             col(c)
         })
@@ -443,6 +454,7 @@ struct PostsPass {
     states: States,
     rows: Vec<i64>,
     no_fap: Vec<i64>,
+    stale_fap: Vec<i64>,
     delivered: Vec<i64>,
     /// Delivered posts per contract key (the over-delivery check).
     delivered_keys: Vec<u64>,
@@ -516,6 +528,7 @@ impl PostsPass {
             states,
             rows,
             no_fap,
+            stale_fap,
             delivered,
             delivered_keys,
             id,
@@ -549,8 +562,16 @@ impl PostsPass {
                     let fap = pass::followers_at(index, &accounts, &days);
                     let unknown: Vec<u32> = (0..n as u32).filter(|&r| fap[r as usize].is_nan()).collect();
                     no_fap.resize(ng, 0);
+                    stale_fap.resize(ng, 0);
                     for &r in &unknown {
-                        no_fap[groups[r as usize] as usize] += 1;
+                        let r = r as usize;
+                        // (only the posts without followers are looked at again)
+                        let counts = if index.has_snapshot_by(accounts[r], days.get(r).copied().unwrap_or(NO_DAY)) {
+                            &mut *stale_fap
+                        } else {
+                            &mut *no_fap
+                        };
+                        counts[groups[r] as usize] += 1;
                     }
                     Some((fap, unknown))
                 }
@@ -611,6 +632,7 @@ impl PostsPass {
         columns.push(Column::new("rows".into(), sized(self.rows)));
         if self.followers.is_some() {
             columns.push(Column::new(NO_FAP.into(), sized(self.no_fap)));
+            columns.push(Column::new(STALE_FAP.into(), sized(self.stale_fap)));
         }
         if self.contracts.is_some() {
             columns.push(Column::new(DELIVERED.into(), sized(self.delivered)));
@@ -737,6 +759,7 @@ pub(super) fn states(
         states: States::default(),
         rows: Vec::new(),
         no_fap: Vec::new(),
+        stale_fap: Vec::new(),
         delivered: Vec::new(),
         delivered_keys: Vec::new(),
         read: 0,
@@ -762,7 +785,7 @@ pub(super) fn states(
         let frame = snaps.with_followers()?;
         let codes = pass.codes_of(&frame, &k.dicts)?;
         let accounts = k.codes(&codes);
-        let follower_index = Snapshots::follower_index(&frame, &accounts, k.len(&pass.dicts))?;
+        let follower_index = Snapshots::follower_index(&frame, &accounts, k.len(&pass.dicts), plan.max_staleness)?;
         pass.followers = Some((k, follower_index));
     }
     let integral = pass.followers.as_ref().is_some_and(|(_, index)| index.integral());
@@ -917,6 +940,13 @@ pub(super) fn states(
             "no follower snapshot on or before the post's day (left out of followers-at-post KPIs only)",
             sum_u64(df.clone().lazy(), NO_FAP)?,
         );
+        if let Some(days) = plan.max_staleness {
+            rows.drop(
+                TABLE,
+                &format!("stale_followers: the last follower snapshot is more than max_staleness={days} days before the post's day (left out of followers-at-post KPIs only)"),
+                sum_u64(df.clone().lazy(), STALE_FAP)?,
+            );
+        }
     }
 
     let started = std::time::Instant::now();

@@ -66,6 +66,8 @@ pub(super) fn states(
         })
     };
     let mut df = read_timed(lf, TABLE, &tp.columns, coerce, ("date", "date"), rows)?;
+    rows.coverage
+        .push(super::coverage::of_table(TABLE, &df, "date", "date")?);
     for c in ["sessions", "leads", "conversions"] {
         if let Ok(column) = df.column(c) {
             if column.as_materialized_series().min::<f64>()?.is_some_and(|v| v < 0.0) {
@@ -95,6 +97,9 @@ pub(super) fn states(
         }
     }
 
+    let mut summed: Vec<&str> = tp.measures.iter().map(String::as_str).collect();
+    summed.push("sessions");
+    super::overflow::check_table_sums(&df, &summed, TABLE)?;
     let mut lf = with_period(df, "date", plan)?.lazy();
     if keys.iter().any(|k| k == ALL) {
         lf = lf.with_column(lit(true).alias(ALL));

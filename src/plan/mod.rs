@@ -9,7 +9,7 @@ mod tables;
 mod usable;
 
 pub use custom::{
-    check_names, check_syntax, CustomKpi, CustomPosts, CustomState, Definition, Linear, StateKind, Value,
+    check_names, check_syntax, formula_error, CustomKpi, CustomPosts, CustomState, Definition, Linear, StateKind, Value,
 };
 pub use origins::{measure, Origin, Origins};
 use posts::plan_posts;
@@ -80,7 +80,12 @@ pub struct Request {
     /// Column types of posts and accounts (formulas are checked against them).
     pub posts_types: Vec<(String, ColumnType)>,
     pub accounts_types: Vec<(String, ColumnType)>,
+    /// Followers-at-post reads a snapshot at most this many days old (None: any age).
+    pub max_staleness: Option<u32>,
 }
+
+/// The default of `max_staleness`: a week (README, "KPI definitions").
+pub const MAX_STALENESS_DAYS: u32 = 7;
 
 impl Request {
     pub fn new(kpis: Vec<String>, by: Vec<String>, every: Option<String>, tz: String, dedupe: Dedupe) -> Self {
@@ -95,6 +100,7 @@ impl Request {
             engagement: Vec::new(),
             posts_types: Vec::new(),
             accounts_types: Vec::new(),
+            max_staleness: Some(MAX_STALENESS_DAYS),
         }
     }
 }
@@ -229,6 +235,9 @@ pub struct ContractsPlan {
     pub fee: bool,
     /// Posts agreed, pro-rated.
     pub agreed: bool,
+    /// The table has `account_id`, read for its coverage (`compute_details(...).coverage`)
+    /// even where the KPIs do not read it.
+    pub coverage_account: bool,
     /// Columns matched against posts for delivery (see `PostsPlan::contract_match`).
     pub matched: Vec<String>,
     /// The table has a `currency` column: it must hold one currency.
@@ -304,6 +313,20 @@ pub struct Plan {
     pub sources: Vec<(String, String)>,
     /// Preset members left out because their inputs were not given.
     pub warnings: Vec<String>,
+    /// Followers-at-post reads a snapshot at most this many days old (None: any age).
+    pub max_staleness: Option<u32>,
+}
+
+impl ContractsPlan {
+    /// The columns that cross into the core: those the KPIs read, and `account_id` for the
+    /// table's coverage.
+    pub fn crossing_columns(&self) -> Vec<String> {
+        let mut out = self.columns.clone();
+        if self.coverage_account {
+            push_unique(&mut out, "account_id".to_string());
+        }
+        out
+    }
 }
 
 pub const PERIOD: &str = "period_start";
@@ -389,6 +412,11 @@ fn expand_kpis(names: &[String], custom: &[Definition]) -> Result<Vec<(&'static 
 pub fn report_zone(tz: &str) -> Result<Option<String>> {
     match tz {
         "UTC" | "utc" | "Etc/UTC" => Ok(None),
+        // (polars reads an empty name as no time zone)
+        other if other.trim().is_empty() => Err(Error::query(
+            "unknown_time_zone",
+            format!("tz={other:?} is empty; use a name such as \"UTC\", \"Europe/Berlin\" or \"America/New_York\""),
+        )),
         other => {
             TimeZone::opt_try_new(Some(other)).map_err(|_| {
                 Error::query("unknown_time_zone", format!("tz={other:?} is not a known IANA time zone; use a name such as \"UTC\", \"Europe/Berlin\" or \"America/New_York\""))
@@ -411,10 +439,24 @@ pub fn build(
     let tz = report_zone(&req.tz)?;
     let mut seen = Vec::new();
     for d in &req.by {
+        if d.contains('\0') {
+            // column names cross the Arrow C interface as C strings, which end at a NUL
+            return Err(Error::query(
+                "invalid_column_name",
+                format!("by= names column {d:?}, whose name holds a NUL character (\\0), which no result column can carry; rename the column"),
+            ));
+        }
         if d == PERIOD {
             return Err(Error::query(
                 "reserved_dimension",
                 "'period_start' is the period column of the result; use every=... instead of grouping by it",
+            ));
+        }
+        if d == "published_at" {
+            // the posts' time column is read as each post's day, bucketed by every=
+            return Err(Error::query(
+                "time_dimension",
+                "'published_at' is the posts' time column and is not grouped by as it is; pass every=\"1d\" (or \"1w\", \"1mo\", \"1q\", \"1y\") to get one row per period in a period_start column",
             ));
         }
         if seen.contains(d) {
@@ -436,12 +478,12 @@ pub fn build(
     let mut all_custom = req.custom.clone();
     all_custom.extend(custom::promoted(&req.kpis, &req.custom));
     let expanded = expand_kpis(&req.kpis, &all_custom)?;
-    let tables = custom::Tables {
-        posts: req.posts_types.iter().cloned().collect(),
-        accounts: req.accounts_types.iter().cloned().collect(),
-        user: &req.custom,
-        origins: o,
-    };
+    let tables = custom::Tables::new(
+        req.posts_types.iter().map(flag_of_integers).collect(),
+        req.accounts_types.iter().cloned().collect(),
+        &req.custom,
+        o,
+    );
     let mut lowerer = socialkpi_formula::check::Lowerer::new(&tables);
     let mut compiler = custom::Compiler::default();
     let mut compiled: Vec<CustomKpi> = Vec::new();
@@ -534,7 +576,7 @@ pub fn build(
             ));
         }
     }
-    let custom_posts = compiler.posts;
+    let custom_posts = compiler.finish();
     if kpis.is_empty() && custom_posts.is_empty() && compiled.is_empty() {
         return Err(Error::definition(
             "no_kpis",
@@ -789,6 +831,11 @@ pub fn build(
             }
         }
     }
+    if posts.is_some() && !has(pcols, "post_id") {
+        warnings.push(
+            "posts has no post_id column: each row counts as one post, and repeated posts cannot be found; add post_id (or map it when reading) to have repeats checked".to_string(),
+        );
+    }
     Ok(Plan {
         kpis,
         outputs,
@@ -805,7 +852,17 @@ pub fn build(
         origins: o,
         sources: req.sources.clone(),
         warnings,
+        max_staleness: req.max_staleness,
     })
+}
+
+/// `sponsored` given as 0/1 integers is the yes/no it means (read as Boolean, see
+/// `exec::posts::read`).
+fn flag_of_integers((name, t): &(String, ColumnType)) -> (String, ColumnType) {
+    match t {
+        ColumnType::Number if name == "sponsored" => (name.clone(), ColumnType::Bool),
+        _ => (name.clone(), *t),
+    }
 }
 
 #[cfg(test)]

@@ -270,6 +270,12 @@ pub(super) fn plan_posts(
         p.post_id = Some("post_id".to_string());
         push_unique(&mut cols, "post_id".to_string());
     }
+    if cols.is_empty() {
+        // rows are counted (`posts`) even when no column is read: one column carries them
+        if let Some(any) = pcols.first() {
+            cols.push(any.clone());
+        }
+    }
     p.columns = cols;
     Ok(p)
 }
