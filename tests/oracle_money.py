@@ -345,14 +345,33 @@ def oracle_contract_status(
     return pl.concat([out.select(contracts.columns), extra], how="horizontal")
 
 
-def over_delivered(posts: pl.DataFrame, contracts: pl.DataFrame, tz: str = "UTC") -> list[int]:
-    """Rows of the contracts whose posts inside the whole window number more than 1.5 times
-    their posts agreed (README), open ends closed as `compute` closes them."""
+def over_delivered(posts: pl.DataFrame, contracts: pl.DataFrame, tz: str = "UTC") -> list[dict[str, object]]:
+    """The contracted keys (the account, and platform and campaign where they tie posts) whose
+    posts inside any of the key's contract windows (each post once, as in delivery_rate) number
+    more than 1.5 times the posts the key's contracts agreed (README); open ends closed as
+    `compute` closes them. Each: the key's values, ``posts``, ``agreed`` and the contracts' rows."""
     last = posts.select(pl.col("published_at").max()).item()
-    closed = close_open_ends(contracts, None if last is None else _day(last, tz))
-    status = oracle_contract_status(posts, closed, dt.date(9999, 12, 31), tz)
-    agreed, n = status["posts_agreed"].to_list(), status["delivered"].to_list()
-    return [i for i, (a, d) in enumerate(zip(agreed, n)) if a and a > 0 and d > 1.5 * a]
+    contracts = close_open_ends(contracts, None if last is None else _day(last, tz))
+    pcols, ccols = set(posts.columns), set(contracts.columns)
+    key = ["account_id"] + [c for c in ("platform",) if c in pcols and c in ccols]
+    if attribution(pcols, ccols) == "campaign":
+        key.append("campaign")
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    _register_posts(con, posts, tz, None)
+    _register_contracts(con, contracts, None)
+    spons = sponsored_sql(posts.schema["sponsored"]) if "sponsored" in pcols else ""
+    cols = ", ".join(key)
+    delivered = con.sql(
+        f"SELECT {cols}, count(*) AS posts FROM p WHERE EXISTS (SELECT 1 FROM c WHERE {_match(pcols, ccols, spons)}) "
+        f"GROUP BY {cols}"
+    ).pl()
+    agreed = con.sql(
+        f"SELECT {cols}, sum(posts_agreed)::DOUBLE AS agreed, list(__cid ORDER BY __cid) AS rows FROM c GROUP BY {cols}"
+    ).pl()
+    both = agreed.join(delivered, on=key, how="left").with_columns(pl.col("posts").fill_null(0))
+    over = both.filter((pl.col("agreed") > 0) & (pl.col("posts") > 1.5 * pl.col("agreed")))
+    return over.sort(pl.col("rows").list.first()).to_dicts()
 
 
 def _day(t: dt.datetime, tz: str) -> dt.date:

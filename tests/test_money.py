@@ -649,7 +649,11 @@ def test_contract_status_matches_oracle(money, as_of, tz):
     posts, contracts = money
     got = sk.contract_status(posts=posts, contracts=contracts, as_of=as_of, tz=tz)
     assert got.schema["days_left"] == pl.Int64
-    check(got, oracle_contract_status(posts, contracts, as_of, tz), [*contracts.columns, "status", "attribution"])
+    check(
+        got,
+        oracle_contract_status(posts, contracts, as_of, tz),
+        [*contracts.columns, "status", "attribution"],
+    )
 
 
 def test_contract_status_defaults_to_today():

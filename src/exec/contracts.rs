@@ -17,7 +17,7 @@ const END: &str = "end";
 pub(super) const SPONSORED: &str = "__sponsored";
 /// An end on or after 9999-01-01 (days since 1970-01-01) is how warehouses write "no end".
 const OPEN_END: i32 = 2_932_532;
-/// The most (contract, period) pieces a run splits contracts into (README, Limits).
+/// The most (contract, period) pieces a run splits contracts into (README, open-ended contracts).
 const MAX_CONTRACT_PERIODS: u64 = 5_000_000;
 /// A contract whose posts number more than this many times its `posts_agreed` is named in
 /// a warning (README).
@@ -28,9 +28,6 @@ const NAMED: usize = 5;
 /// A contract window as the posts pass looks posts up in it: (key code, start, end, content
 /// type code or `u32::MAX` for any, the contract's row).
 pub(super) type Window = (u32, i32, i32, u32, u32);
-
-/// Delivered posts per (key code, day, content type code or `u32::MAX`).
-pub(super) type DeliveredDays = PlHashMap<(u32, i32, u32), u32>;
 
 /// The posts' `sponsored` column as a Boolean: booleans as they are, numbers other than 0,
 /// and the texts true/t/yes/y/1 (any case) are sponsored; null stays unknown (not delivered).
@@ -362,61 +359,57 @@ impl Contracts {
         Ok((WindowIndex::new(codes, &rows), windows))
     }
 
-    /// The warning naming the contracts whose posts inside their whole window (as counted
-    /// per key, day and content type in `delivered`) number more than 1.5 times what they
-    /// agreed. A post inside two contracts counts for each, as in `contract_status`.
+    /// The warning naming the contracts of the keys (account, and platform and campaign
+    /// when matched) whose posts inside the contract windows (`delivered`, per key code; a
+    /// post counts once, as in `delivery_rate`) number more than 1.5 times what the key's
+    /// contracts agreed.
     pub fn over_delivered(
         &self,
         windows: &[Window],
-        delivered: &DeliveredDays,
+        delivered: &[u64],
         attribution: Attribution,
     ) -> Result<Option<String>> {
-        if windows.is_empty() || delivered.is_empty() || self.df.column("posts_agreed").is_err() {
+        let Ok(agreed) = self.df.column("posts_agreed") else {
             return Ok(None);
-        }
-        let mut by_key: PlHashMap<u32, Vec<(i32, u32, u32)>> = PlHashMap::default();
-        for (&(k, day, t), &n) in delivered {
-            by_key.entry(k).or_default().push((day, t, n));
-        }
-        for days in by_key.values_mut() {
-            days.sort_unstable();
-        }
-        let mut posts = vec![0u64; self.df.height()];
-        for &(k, start, end, t, c) in windows {
-            let Some(days) = by_key.get(&k) else { continue };
-            let (lo, hi) = (
-                days.partition_point(|d| d.0 < start),
-                days.partition_point(|d| d.0 <= end),
-            );
-            let n: u64 = days[lo..hi]
-                .iter()
-                .filter(|d| t == u32::MAX || d.1 == t)
-                .map(|d| u64::from(d.2))
-                .sum();
-            if let Some(p) = posts.get_mut(c as usize) {
-                *p += n;
-            }
-        }
-        let agreed = self
-            .df
-            .column("posts_agreed")?
+        };
+        let agreed: Vec<Option<f64>> = agreed
             .as_materialized_series()
-            .cast(&DataType::Float64)?;
-        let over: Vec<(usize, f64)> = agreed
+            .cast(&DataType::Float64)?
             .f64()?
             .iter()
-            .enumerate()
-            .filter_map(|(i, a)| {
-                a.filter(|&a| a > 0.0 && posts[i] as f64 > OVER_DELIVERY * a)
-                    .map(|a| (i, a))
+            .collect();
+        // per key: the posts agreed by its contracts, and the contracts (rows) in input order
+        let mut keys: std::collections::BTreeMap<u32, (f64, Vec<u32>)> = Default::default();
+        for &(k, _, _, _, c) in windows {
+            let entry = keys.entry(k).or_default();
+            entry.0 += agreed.get(c as usize).copied().flatten().unwrap_or(0.0);
+            entry.1.push(c);
+        }
+        let mut over: Vec<(u32, f64, Vec<u32>)> = keys
+            .into_iter()
+            .filter_map(|(k, (a, mut rows))| {
+                let posts = delivered.get(k as usize).copied().unwrap_or(0) as f64;
+                rows.sort_unstable();
+                (a > 0.0 && posts > OVER_DELIVERY * a).then_some((k, a, rows))
             })
             .collect();
         if over.is_empty() {
             return Ok(None);
         }
+        over.sort_by_key(|(_, _, rows)| rows.first().copied());
+        let contracts: usize = over.iter().map(|o| o.2.len()).sum();
         let mut named = Vec::new();
-        for &(i, a) in over.iter().take(NAMED) {
-            named.push(format!("{}: {} posts for {a} agreed", self.describe(i)?, posts[i]));
+        for (k, a, rows) in over.iter().take(NAMED) {
+            let spans = rows
+                .iter()
+                .map(|&r| self.span(r as usize))
+                .collect::<Result<Vec<_>>>()?;
+            named.push(format!(
+                "{}: {} posts for {a} agreed in {}",
+                self.describe(rows[0] as usize)?,
+                delivered.get(*k as usize).copied().unwrap_or(0),
+                spans.join(", ")
+            ));
         }
         if over.len() > NAMED {
             named.push(format!("and {} more", over.len() - NAMED));
@@ -426,17 +419,30 @@ impl Contracts {
             Attribution::Sponsored => "check that these accounts' sponsored posts belong to these contracts (a campaign column in both tables ties them exactly) and the posts agreed",
             Attribution::Campaign => "check the posts agreed and the campaigns of the posts",
         };
+        let whose = match attribution {
+            Attribution::Campaign => "accounts and campaigns",
+            _ => "accounts",
+        };
         Ok(Some(format!(
-            "delivery_rate: {} contracts count more than {OVER_DELIVERY} times the posts they agreed inside their windows ({}); {hint}",
+            "delivery_rate: {} {whose} have more than {OVER_DELIVERY} times the posts their {contracts} contracts agreed inside the contract windows ({}); {hint}",
             over.len(),
             named.join("; ")
         )))
     }
 
-    /// A contract in words: its account, platform and campaign, and its window.
+    /// A contract's window as text.
+    fn span(&self, row: usize) -> Result<String> {
+        let text = |c: &str| -> Result<String> {
+            let s = self.df.column(c)?.as_materialized_series().cast(&DataType::String)?;
+            Ok(s.str()?.get(row).unwrap_or("null").to_string())
+        };
+        Ok(format!("{}..{}", text(START)?, text(END)?))
+    }
+
+    /// A contract's key in words: its account, platform and campaign.
     fn describe(&self, row: usize) -> Result<String> {
         let mut parts = Vec::new();
-        for c in ["account_id", "platform", "campaign", START, END] {
+        for c in ["account_id", "platform", "campaign"] {
             if let Ok(column) = self.df.column(c) {
                 let text = column.as_materialized_series().cast(&DataType::String)?;
                 parts.push(format!("{c}={}", text.str()?.get(row).unwrap_or("null")));
@@ -713,6 +719,64 @@ mod tests {
         assert_eq!(c.ranges()?, vec![(0, 5), (10, 20), (20, 20)]);
         assert!(!c.has_open_ends()?);
         assert_eq!(c.warnings.len(), 1);
+        Ok(())
+    }
+
+    #[test]
+    fn over_delivery_is_judged_per_key_over_all_its_contracts() -> Result<()> {
+        let df = df!(
+            "account_id" => ["a", "b", "a"],
+            START => [0i32, 0, 10],
+            END => [20i32, 20, 30],
+            "posts_agreed" => [1i64, 4, 2],
+        )?
+        .lazy()
+        .with_columns([col(START).cast(DataType::Date), col(END).cast(DataType::Date)])
+        .collect()?;
+        let c = Contracts {
+            df,
+            warnings: Vec::new(),
+            currency: None,
+        };
+        // key 0 is a (contracts 0 and 2, 3 agreed), key 1 is b (4 agreed)
+        let windows: Vec<Window> = vec![
+            (0, 0, 20, u32::MAX, 0),
+            (0, 10, 30, u32::MAX, 2),
+            (1, 0, 20, u32::MAX, 1),
+        ];
+        // 4.5 posts for a would be the limit: 4 is not above it, nor are 6 of b's
+        assert_eq!(c.over_delivered(&windows, &[4, 6], Attribution::Sponsored)?, None);
+        let warning = c
+            .over_delivered(&windows, &[5, 7], Attribution::Account)?
+            .unwrap_or_default();
+        assert!(warning.starts_with("delivery_rate: 2 accounts have more than 1.5 times the posts their 3 contracts"));
+        assert!(
+            warning.contains("account_id=a: 5 posts for 3 agreed in 1970-01-01..1970-01-21, 1970-01-11..1970-01-31")
+        );
+        assert!(warning.contains("account_id=b: 7 posts for 4 agreed in 1970-01-01..1970-01-21"));
+        Ok(())
+    }
+
+    #[test]
+    fn sponsored_flags_read_as_an_analyst_means_them() -> Result<()> {
+        let df = df!(
+            "n" => [Some(1i64), Some(0), Some(2), None],
+            "t" => [Some(" Yes"), Some("no"), Some("TRUE"), None],
+        )?;
+        for (name, expected) in [
+            ("n", [Some(true), Some(false), Some(true), None]),
+            ("t", [Some(true), Some(false), Some(true), None]),
+        ] {
+            let dtype = df.column(name)?.dtype().clone();
+            let flag = df
+                .clone()
+                .lazy()
+                .select([col(name).alias("sponsored")])
+                .select([sponsored_flag(&dtype)?.alias("f")])
+                .collect()?;
+            assert_eq!(flag.column("f")?.bool()?.iter().collect::<Vec<_>>(), expected, "{name}");
+        }
+        assert!(sponsored_flag(&DataType::Date).is_err());
         Ok(())
     }
 }

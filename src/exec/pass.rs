@@ -544,12 +544,12 @@ pub(super) fn followers_at(index: &FollowerIndex, accounts: &[u32], days: &[i32]
 }
 
 /// Counts per group, grown to `n` groups, of the rows inside one of their key's contract
-/// windows (and content type); `per_day` counts the same rows per key, day and content type
-/// (for the over-delivery check of each contract's whole window).
+/// windows (and content type); `per_key` counts the same rows per key (for the over-delivery
+/// check; sized to the contracts' keys, which are the only ones inside a window).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn count_delivered(
     counts: &mut Vec<i64>,
-    per_day: &mut super::contracts::DeliveredDays,
+    per_key: &mut [u64],
     n: usize,
     groups: &[u32],
     index: &WindowIndex,
@@ -559,10 +559,11 @@ pub(super) fn count_delivered(
 ) {
     counts.resize(n, 0);
     for (row, ((&g, &k), &d)) in groups.iter().zip(keys).zip(days).enumerate() {
-        let t = types.map_or(NONE, |t| t[row]);
-        if index.contains(k, d, t) {
+        if index.contains(k, d, types.map_or(NONE, |t| t[row])) {
             counts[g as usize] += 1;
-            *per_day.entry((k, d, t)).or_insert(0) += 1;
+            if let Some(n) = per_key.get_mut(k as usize) {
+                *n += 1;
+            }
         }
     }
 }

@@ -2,7 +2,7 @@
 //! (or a streamed batch) at a time and added by the kernel's pass (see `pass`).
 
 use super::accounts::Snapshots;
-use super::contracts::{self, Contracts, DeliveredDays, Window};
+use super::contracts::{self, Contracts, Window};
 use super::derived;
 use super::kernel::{self, FollowerIndex, WindowIndex, ACCOUNT, NO_DAY};
 use super::parquet::{Indexed, RowGroups};
@@ -456,7 +456,8 @@ struct PostsPass {
     no_fap: Vec<i64>,
     stale_fap: Vec<i64>,
     delivered: Vec<i64>,
-    delivered_days: DeliveredDays,
+    /// Delivered posts per contract key (the over-delivery check).
+    delivered_keys: Vec<u64>,
     read: u64,
     id: Option<IdCheck>,
     /// Smallest value of each count column that must not be negative.
@@ -529,7 +530,7 @@ impl PostsPass {
             no_fap,
             stale_fap,
             delivered,
-            delivered_days,
+            delivered_keys,
             id,
             mins,
             currencies,
@@ -579,7 +580,7 @@ impl PostsPass {
             if let Some((key, types, index)) = contracts {
                 let keys = key.codes(&codes);
                 let types = types.map(|t| codes[t].as_slice());
-                pass::count_delivered(delivered, delivered_days, ng, &groups, index, &keys, &days, types);
+                pass::count_delivered(delivered, delivered_keys, ng, &groups, index, &keys, &days, types);
             }
             Ok((groups, ng, fap))
         };
@@ -760,7 +761,7 @@ pub(super) fn states(
         no_fap: Vec::new(),
         stale_fap: Vec::new(),
         delivered: Vec::new(),
-        delivered_days: DeliveredDays::default(),
+        delivered_keys: Vec::new(),
         read: 0,
         id: match (&pp.post_id, plan.dedupe) {
             (Some(id), Dedupe::Error) => Some((id.clone(), state.clone(), Vec::new())),
@@ -820,6 +821,7 @@ pub(super) fn states(
         let (index, windows) = c.windows(&on, frame, n_keys, type_dict)?;
         pass.contracts = Some((k, types, index));
         pass.windows = windows;
+        pass.delivered_keys = vec![0; n_keys];
     }
 
     let mut pass = match reads_slices {
@@ -909,7 +911,7 @@ pub(super) fn states(
         }
     }
     if let Some(c) = contracts.filter(|_| pp.delivered) {
-        let warning = c.over_delivered(&pass.windows, &pass.delivered_days, pp.attribution)?;
+        let warning = c.over_delivered(&pass.windows, &pass.delivered_keys, pp.attribution)?;
         rows.warnings.extend(warning);
     }
     let mut df = pass.finish(&grain, plan.every.is_some())?;
