@@ -257,3 +257,11 @@ def test_a_list_of_files_with_different_columns_names_the_file(tmp_path):
             sk.compute([str(tmp_path / "a.parquet"), str(tmp_path / f"{other}.parquet")], kpis=["likes"])
         assert info.value.code == "mismatched_files"
         assert f"{other}.parquet" in str(info.value)
+
+
+def test_a_share_whose_total_passes_int64_does_not_wrap():
+    # each account's product fits (2^62); their total (2^63) does not
+    p = posts(likes=[2**31, 2**31], comments=[2**31, 2**31])
+    share = sk.KPI("s", "share(likes * comments)")
+    got = sk.compute(p, kpis=[share], by=["account_id"])
+    assert got["s"].to_list() == [0.5, 0.5]
