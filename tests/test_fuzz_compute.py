@@ -125,7 +125,8 @@ SCRIPT = textwrap.dedent(
                 "revenue", "conversions", "engagement", "awareness"]
     FORMULAS = [sk.KPI("prod", "likes * comments"), sk.KPI("diff", "likes - comments"),
                 sk.KPI("neg", "-likes"), sk.KPI("chain", "likes + comments + shares"),
-                sk.KPI("big", "likes * 1000000000"), sk.KPI("mean_likes", "per_post(likes)")]
+                sk.KPI("big", "likes * 1000000000"), sk.KPI("mean_likes", "per_post(likes)"), sk.KPI("const", "2 * 3 + 1"),
+                sk.KPI("wide", "1000000000000000 * 100000")]
 
 
     @st.composite

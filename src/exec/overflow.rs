@@ -117,7 +117,12 @@ pub(crate) fn arithmetic(op: BinOp, a: Expr, b: Expr) -> Expr {
         move |c: &mut [Column]| checked(op, &c[0], &c[1]),
         &[b],
         move |_: &Schema, fields: &[Field]| {
-            let (x, y) = (fields[0].dtype(), fields[1].dtype());
+            // a literal's type is known only once polars picks one (polars wants a known type)
+            let known = |t: &DataType| {
+                let t = t.clone().materialize_unknown(true)?;
+                Ok::<_, PolarsError>(if t.is_known() { t } else { DataType::Float64 })
+            };
+            let (x, y) = (&known(fields[0].dtype())?, &known(fields[1].dtype())?);
             let dtype = if integral(x) && integral(y) {
                 DataType::Int64
             } else {
@@ -268,6 +273,12 @@ mod tests {
             .select([arithmetic(BinOp::Sub, lit(0), col("m"))])
             .collect();
         assert_eq!(neg.err().map(|e| Error::from(e).code()), Some("integer_overflow"));
+        // numbers alone (a formula's constants)
+        let c = df!("f" => [1.5_f64])?
+            .lazy()
+            .select([arithmetic(BinOp::Mul, lit(0), lit(0.5)).alias("c")])
+            .collect()?;
+        assert_eq!(c.column("c")?.f64()?.get(0), Some(0.0));
         // floats as polars computes them
         let f = df!("f" => [1.5_f64])?
             .lazy()
