@@ -173,9 +173,28 @@ fn settle<T>(py: Python<'_>, result: crate::error::Result<T>, raised: Option<PyE
     }
 }
 
+/// The coverage frame as rows: (table, account_id, first, last), dates as days since 1970-01-01.
+type CoverageRow = (String, Option<String>, Option<i32>, Option<i32>);
+
+fn coverage_rows(df: &DataFrame) -> crate::error::Result<Vec<CoverageRow>> {
+    let text = |name: &str| -> crate::error::Result<Vec<Option<String>>> {
+        Ok(df.column(name)?.str()?.iter().map(|v| v.map(str::to_string)).collect())
+    };
+    let days = |name: &str| -> crate::error::Result<Vec<Option<i32>>> {
+        Ok(df.column(name)?.cast(&DataType::Int32)?.i32()?.iter().collect())
+    };
+    let (tables, accounts, first, last) = (text("table")?, text("account_id")?, days("first")?, days("last")?);
+    Ok(tables
+        .into_iter()
+        .zip(accounts)
+        .zip(first.into_iter().zip(last))
+        .map(|((t, a), (f, l))| (t.unwrap_or_default(), a, f, l))
+        .collect())
+}
+
 /// Computes KPIs; returns (Arrow stream capsule of the result, details dict).
 #[pyfunction]
-#[pyo3(signature = (kpis, by, every, tz, dedupe, posts=None, accounts=None, contracts=None, traffic=None, conversions=None, sources=Vec::new(), custom=Vec::new(), engagement=Vec::new()))]
+#[pyo3(signature = (kpis, by, every, tz, dedupe, posts=None, accounts=None, contracts=None, traffic=None, conversions=None, sources=Vec::new(), custom=Vec::new(), engagement=Vec::new(), max_staleness=Some(plan::MAX_STALENESS_DAYS)))]
 #[allow(clippy::too_many_arguments)]
 pub fn compute<'py>(
     py: Python<'py>,
@@ -192,6 +211,7 @@ pub fn compute<'py>(
     sources: Vec<(String, String)>,
     custom: Vec<DefinitionRow>,
     engagement: Vec<(String, Vec<String>)>,
+    max_staleness: Option<u32>,
 ) -> PyResult<(Bound<'py, PyCapsule>, Bound<'py, PyDict>)> {
     let dedupe = match dedupe.as_deref() {
         None => Dedupe::Error,
@@ -208,6 +228,7 @@ pub fn compute<'py>(
     request.sources = sources;
     request.custom = custom.into_iter().map(definition).collect();
     request.engagement = engagement;
+    request.max_staleness = max_staleness;
     let posts = Arg::from_py(posts)?;
     let accounts = Arg::from_py(accounts)?;
     if !request.custom.is_empty() {
@@ -240,7 +261,7 @@ pub fn compute<'py>(
         _ => None,
     };
     let contracts = match (contracts, &plan.contracts) {
-        (Some(arg), Some(cp)) => Some(arg.into_table(&cp.columns)?),
+        (Some(arg), Some(cp)) => Some(arg.into_table(&cp.crossing_columns())?),
         _ => None,
     };
     let traffic = match (traffic, &plan.traffic) {
@@ -301,6 +322,7 @@ pub fn compute<'py>(
     details.set_item("rows_dropped", output.rows.dropped)?;
     details.set_item("warnings", output.warnings)?;
     details.set_item("origins", output.origins)?;
+    details.set_item("coverage", coverage_rows(&output.coverage)?)?;
     let definitions = PyDict::new(py);
     let formulas = PyDict::new(py);
     for k in &plan.outputs {
@@ -368,8 +390,10 @@ pub fn check_formula(name: &str, formula: &str) -> PyResult<()> {
 
 /// Parses a definition file's text (`format`: yaml, toml or json; `origin` names it).
 #[pyfunction]
-pub fn parse_definitions(text: &str, format: &str, origin: &str) -> PyResult<DefinitionsRow> {
-    Ok(definitions_row(catalog::files::parse(text, format, origin)?))
+pub fn parse_definitions(py: Python<'_>, text: &str, format: &str, origin: &str) -> PyResult<DefinitionsRow> {
+    // other Python threads run while a large file is read
+    let parsed = py.detach(|| catalog::files::parse(text, format, origin))?;
+    Ok(definitions_row(parsed))
 }
 
 /// A vendor preset's definitions, or the built-in catalogue's (`"socialkpi"`).
@@ -507,7 +531,7 @@ type PresetRow = (String, String, Option<String>, String, String, Vec<String>);
 /// Reads exports into a canonical table: `files` are (label, frame wrapper) pairs as the
 /// Python readers made them; returns (Arrow stream capsule, report dict).
 #[pyfunction]
-#[pyo3(signature = (kind, files, preset=None, columns=Vec::new(), defaults=Vec::new(), snapshot=None, year=None))]
+#[pyo3(signature = (kind, files, preset=None, columns=Vec::new(), defaults=Vec::new(), snapshot=None, year=None, repeats="unstated", day=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn read_table<'py>(
     py: Python<'py>,
@@ -518,7 +542,15 @@ pub fn read_table<'py>(
     defaults: Vec<(String, String)>,
     snapshot: Option<String>,
     year: Option<i32>,
+    repeats: &str,
+    day: Option<String>,
 ) -> PyResult<(Bound<'py, PyCapsule>, Bound<'py, PyDict>)> {
+    // "unstated", "snapshots" (daily=False) or "daily" (daily=True, or `day` its header)
+    let repeats = match repeats {
+        "snapshots" => ingest::read::Repeats::Snapshots,
+        "daily" => ingest::read::Repeats::Daily(day),
+        _ => ingest::read::Repeats::Unstated,
+    };
     let kind = ingest::presets::Kind::parse(kind)
         .ok_or_else(|| Error::Internal(format!("read_table of unknown table '{kind}'")))?;
     let mut raw = Vec::with_capacity(files.len());
@@ -537,6 +569,7 @@ pub fn read_table<'py>(
         defaults,
         snapshot,
         year,
+        repeats,
     };
     let result = py.detach(|| catch(|| ingest::read::read(raw, &opts)));
     let (frame, report) = settle(py, result, None)?;
@@ -553,6 +586,7 @@ pub fn read_table<'py>(
     details.set_item("rows_dropped", report.dropped)?;
     details.set_item("cells_nulled", report.nulled)?;
     details.set_item("warnings", report.warnings)?;
+    details.set_item("repeats", report.repeats)?;
     Ok((cap, details))
 }
 

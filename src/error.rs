@@ -34,7 +34,7 @@ pub enum Error {
     /// A formula that does not parse or check: where it is, and the closest names.
     #[error("{}", .0.message)]
     Formula(Box<FormulaDetails>),
-    /// The data breaks a rule of KPIS.md (negative counts, duplicate posts, ...).
+    /// The data breaks a rule of docs/kpis.md (negative counts, duplicate posts, ...).
     #[error("{message}")]
     Input { code: &'static str, message: String },
     /// The arguments of the call are invalid (grain, time zone, dimension, missing table).

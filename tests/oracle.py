@@ -1,4 +1,4 @@
-"""An independent oracle: the KPI contract (KPIS.md) written directly in DuckDB SQL.
+"""An independent oracle: the KPI contract (docs/kpis.md) written directly in DuckDB SQL.
 
 Nothing here calls socialkpi; it reads plain pandas/polars tables and answers the same
 questions row by row in SQL so that the engine's output can be compared cell by cell.
@@ -29,7 +29,11 @@ def oracle(
     by: list[str],
     every: str | None,
     tz: str = "UTC",
+    max_staleness: int | None = 7,
 ) -> pl.DataFrame:
+    """The KPIs per group and period. Followers-at-post is the account's last non-null snapshot
+    on or before the post's day, when it is at most ``max_staleness`` days old (rule 8; None:
+    any age); posts without one are left out of the followers-at-post ratios."""
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     con.register("raw_posts", posts.to_arrow())
@@ -65,8 +69,9 @@ def oracle(
         acc_period = f"CAST(date_trunc('{TRUNC[every]}', date) AS DATE)" if every else "NULL::DATE"
         con.execute(f"CREATE VIEW a AS SELECT *, {acc_period} AS period_start FROM raw_accounts")
         # followers-at-post: the account's last non-null snapshot on or before the post's day
+        fresh = "TRUE" if max_staleness is None else f"p.day - s.date <= {int(max_staleness)}"
         con.execute(
-            "CREATE VIEW pf AS SELECT p.*, s.followers AS fap FROM p ASOF LEFT JOIN "
+            f"CREATE VIEW pf AS SELECT p.*, CASE WHEN {fresh} THEN s.followers END AS fap FROM p ASOF LEFT JOIN "
             "(SELECT account_id, date, followers FROM a WHERE followers IS NOT NULL) s "
             "ON p.account_id = s.account_id AND p.day >= s.date"
         )

@@ -29,6 +29,11 @@ The spec, as implemented here:
   both are present; otherwise the group-period's conversions / Σ clicks of its posts. ``lead_rate``
   = leads / Σ profile_visits. Both are null when the denominator is 0 or null (no rows, or every
   value null).
+- Rule 7 ("unknown is null, never 0"), as the README words it: when the result is per account
+  (``account_id`` in ``by``), a table covers an account from the first to the last period in
+  which it has rows of that account (with ``every=None``: the accounts it has rows of);
+  otherwise it covers every group from its first to its last period. Outside that, ``conversions``, ``revenue`` and ``leads`` counted from the
+  table are null (and so are the rates built on them), not 0.
 - Rows: every (group, period) present in any table a requested KPI reads (full outer join).
   ``conversion_rate`` reads the conversions' table and posts; ``lead_rate`` the leads' table and
   the profile visits' table. Posts without ``published_at`` are dropped when ``every`` is set;
@@ -259,25 +264,41 @@ def oracle_events(
         for alias, q in aggs.items()
     )
 
+    # coverage: each table's first and last period, per account when the result is per account
+    per_account = "account_id" in by
+    for view in views.values():
+        select_by, group_by = ("account_id, ", "GROUP BY account_id") if per_account else ("", "")
+        span = (
+            f"SELECT {select_by}min(period_start) AS __lo, max(period_start) AS __hi, "
+            f"CASE WHEN count(*) > 0 THEN 1 END AS __has FROM {view} {group_by}"
+        )
+        on = " AND ".join(f"r.{k} IS NOT DISTINCT FROM cov_{view}.{k}" for k in ["account_id"] if per_account) or "TRUE"
+        joins += f" LEFT JOIN ({span}) cov_{view} ON {on}"
+
+    def within(alias: str, value: str) -> str:
+        """``value`` where the table covers the row's group and period, else null (rule 7)."""
+        inside = f"r.period_start BETWEEN cov_{alias}.__lo AND cov_{alias}.__hi" if every else "TRUE"
+        return f"(CASE WHEN cov_{alias}.__has IS NOT NULL AND {inside} THEN {value} END)::DOUBLE"
+
     def flow(alias: str, col: str) -> str:
         """Σ of a column: 0 without rows in the table, null when its rows' values are all null."""
-        return f"(CASE WHEN coalesce({alias}.__n, 0) = 0 THEN 0 ELSE {alias}.{col} END)::DOUBLE"
+        return within(alias, f"CASE WHEN coalesce({alias}.__n, 0) = 0 THEN 0 ELSE {alias}.{col} END")
 
     alias_of = {CONVERSIONS_TABLE: "e", "posts": "p", "traffic": "t", "accounts": "a"}
     exprs: dict[str, str] = {}
     if src["conversions"] is not None:
         al = alias_of[src["conversions"]]
-        exprs["conversions"] = "coalesce(e.__sales, 0)::DOUBLE" if al == "e" else flow(al, "__conv")
+        exprs["conversions"] = within("e", "coalesce(e.__sales, 0)") if al == "e" else flow(al, "__conv")
     if src["revenue"] is not None:
         al = alias_of[src["revenue"]]
         exprs["revenue"] = (
-            "(CASE WHEN coalesce(e.__sales, 0) = 0 THEN 0 ELSE e.__value END)::DOUBLE"
+            within("e", "CASE WHEN coalesce(e.__sales, 0) = 0 THEN 0 ELSE e.__value END")
             if al == "e"
             else flow(al, "__rev")
         )
     if src["leads"] is not None:
         al = alias_of[src["leads"]]
-        exprs["leads"] = "coalesce(e.__leads, 0)::DOUBLE" if al == "e" else flow(al, "__leads")
+        exprs["leads"] = within("e", "coalesce(e.__leads, 0)") if al == "e" else flow(al, "__leads")
     if "conversion_rate" in kpis:
         if src["conversions"] == "posts":
             exprs["conversion_rate"] = "p.__rate"

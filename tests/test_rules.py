@@ -1,4 +1,4 @@
-"""The rules of KPIS.md on small tables whose answers are worked out by hand."""
+"""The rules of docs/kpis.md on small tables whose answers are worked out by hand."""
 
 from __future__ import annotations
 
@@ -106,7 +106,8 @@ def test_followers_are_semi_additive(posts, accounts):
 
 
 def test_followers_at_post_uses_the_last_snapshot_on_or_before_the_day(posts, accounts):
-    out = sk.compute(posts, accounts, kpis=["engagement_rate_followers", "applause_rate"], by=["account_id"])
+    kpis = ["engagement_rate_followers", "applause_rate"]
+    out = sk.compute(posts, accounts, kpis=kpis, by=["account_id"], max_staleness=None)
     x = out.row(0, named=True)
     # a (Jan 3) -> 1000, b (Jan 20) -> 1100, c (Feb 2) -> 1200; eng 13, 5, null
     assert x["engagement_rate_followers"] == pytest.approx((13 + 5) / (1000 + 1100))
@@ -114,6 +115,11 @@ def test_followers_at_post_uses_the_last_snapshot_on_or_before_the_day(posts, ac
     # y: d (Jan 5) is before the first snapshot (Jan 10) and is left out; e (Feb 10) -> 500
     y = out.row(1, named=True)
     assert y["engagement_rate_followers"] == pytest.approx(3 / 500)
+    # by default a snapshot is read up to 7 days after its day (rule 8): y's of Jan 10 is 31 days
+    # old on Feb 10, so y has no followers-at-post; x's a and b read snapshots 4 and 5 days old
+    fresh = sk.compute(posts, accounts, kpis=kpis, by=["account_id"])
+    assert fresh.row(0) == out.row(0)
+    assert fresh.row(1, named=True)["engagement_rate_followers"] is None
 
 
 def test_result_says_which_components_were_used(posts):

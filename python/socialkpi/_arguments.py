@@ -46,8 +46,10 @@ def kpis(value: Any) -> Any:
 
 def by(value: Any) -> list[str]:
     """``by=``: a column name or a sequence of them; returns the names."""
+    from socialkpi.formulas import column_name
+
     if isinstance(value, str):
-        return [value]
+        return [column_name(value)]
     if value is None:
         return []
     if isinstance(value, (bytes, Mapping)) or not isinstance(value, Iterable):
@@ -63,7 +65,7 @@ def by(value: Any) -> list[str]:
                 "invalid_argument",
                 f"by= holds a {_type_name(name)} ({name!r}); each item must be a column name",
             )
-    return names
+    return [column_name(name) for name in names]
 
 
 def text(name: str, value: Any, hint: str, *, optional: bool = False) -> None:

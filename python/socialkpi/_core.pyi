@@ -25,6 +25,7 @@ def compute(
     sources: list[tuple[str, str]] = ...,
     custom: list[tuple[str, str, str, str, str]] = ...,
     engagement: list[tuple[str, list[str]]] = ...,
+    max_staleness: int | None = ...,
 ) -> tuple[Any, dict[str, Any]]: ...
 def source_table() -> list[tuple[str, str]]: ...
 def contract_status(posts: Any, contracts: Any, as_of: int, tz: str) -> Any: ...
@@ -54,6 +55,8 @@ def read_table(
     defaults: list[tuple[str, str]] = ...,
     snapshot: str | None = None,
     year: int | None = None,
+    repeats: str = "unstated",
+    day: str | None = None,
 ) -> tuple[Any, dict[str, Any]]: ...
 def parse_values(
     values: Any, kind: str, year: int | None = None, day_first: bool | None = None

@@ -126,7 +126,11 @@ class _PandasTable(_PolarsTable):
     mixing numbers and text) is an error only when the request reads it."""
 
     def __init__(self, df: Any, role: str) -> None:
+        from socialkpi.formulas import _text
+
         names = [str(c) for c in df.columns]
+        for name in names:  # pandas holds any str; Arrow names are UTF-8
+            _text(name, "column name", "invalid_column_name", "SchemaError")
         _unique(names, role)
         renamed = df.rename(columns=str)
         try:

@@ -1,9 +1,10 @@
 //! The KPI catalogue as data: names, goals, units, definitions and the inputs each reads.
 //!
 //! `plan` turns a requested name into measures; this module only says what a KPI *is*
-//! (KPIS.md is the contract, the texts below quote it).
+//! (docs/kpis.md is the contract, the texts below quote it).
 
 pub mod files;
+pub mod parse;
 
 /// The formula of a built-in KPI, from the shipped catalogue file.
 pub fn formula(name: &str) -> Option<&'static str> {
@@ -49,7 +50,7 @@ pub struct Kpi {
     /// Canonical input columns (`eng` stands for the engagement components).
     pub inputs: &'static [&'static str],
     pub source: Source,
-    /// Which rule of KPIS.md governs the number.
+    /// Which rule of docs/kpis.md governs the number.
     pub rule: &'static str,
 }
 
@@ -58,12 +59,12 @@ const RATIO_RULE: &str = "rule 1 (ratios are ratios of sums at the output grain,
 const REACH_RULE: &str =
     "rule 5: reach is not additive across posts, so the sum of post reach is an upper bound of unique reach";
 const SNAPSHOT_RULE: &str = "rule 4: snapshots are semi-additive (last snapshot per account in the period, then summed across accounts; never summed over time)";
-const COST_RULE: &str = "cost is the posts' spend plus contract fees pro-rated by the days of each contract inside the period (a 30-day contract of 3,000 with 10 days in a month puts 1,000 in it); the cost-per KPIs divide the group's cost by the group's own totals, and rule 2 applies (a zero or missing denominator gives null)";
+const COST_RULE: &str = "cost is the posts' spend plus contract fees pro-rated by the days of each contract inside the period (a 30-day contract of 3,000 with 10 days in a month puts 1,000 in it); rule 7: each part is known only where its table covers the period (from its first to its last date, per account when the result is per account), and cost is null where neither is known; the cost-per KPIs divide the group's cost by the group's own totals, and rule 2 applies (a zero or missing denominator gives null)";
 const CONTRACT_RULE: &str = "contract deliverables are pro-rated like fees: posts_agreed × (days of the contract inside the period) / (days of the contract), start and end inclusive";
 const SHARE_RULE: &str = "a share of the period's total: the group's value over the sum of all groups in the same period (null when that total is 0 or missing)";
-const TRAFFIC_RULE: &str = "a flow over traffic rows: 0 where the group has no rows in the period, null where rows exist but none reported sessions; a source counts as referral traffic when it matches a social platform (see sk.sources())";
-const ATTRIBUTED_RULE: &str = "each conversion or lead is counted once, from one table: conversion events when given (kind 'sale' or 'lead'), else the posts' column, else traffic's (else, for leads, the accounts' daily column); compute_details(...).origins says which; a flow: 0 where the group has none in the period";
-const FAP_RULE: &str = "rules 1 and 2 with followers-at-post: each post is divided by its account's last follower snapshot on or before the post's day; posts without one are left out";
+const TRAFFIC_RULE: &str = "a flow over traffic rows: 0 where the group has no rows in a period the traffic table covers, null outside its coverage (rule 7) and where rows exist but none reported sessions; a source counts as referral traffic when it matches a social platform (see sk.sources())";
+const ATTRIBUTED_RULE: &str = "each conversion or lead is counted once, from one table: conversion events when given (kind 'sale' or 'lead'), else the posts' column, else traffic's (else, for leads, the accounts' daily column); compute_details(...).origins says which; a flow: 0 where the group has none in a period that table covers, null outside its coverage (rule 7: unknown is null), and so are the ratios built on it";
+const FAP_RULE: &str = "rules 1 and 2 with followers-at-post: each post is divided by its account's last follower snapshot on or before the post's day, if it is at most max_staleness days old (default 7; rule 8); posts without one are left out and counted in rows_dropped";
 
 macro_rules! kpi {
     ($name:literal, $goal:literal, $unit:literal, $source:ident, $inputs:expr, $rule:expr, $def:literal) => {
@@ -194,7 +195,7 @@ pub fn preset(name: &str) -> Option<&'static [&'static str]> {
     PRESETS.iter().find(|(p, _)| *p == name).map(|(_, kpis)| *kpis)
 }
 
-/// The definition in words, with the rule of KPIS.md that applies.
+/// The definition in words, with the rule of docs/kpis.md that applies.
 pub fn explain(kpi: &Kpi) -> String {
     let tables = match kpi.source {
         Source::Posts => "posts",

@@ -130,6 +130,7 @@ impl Snapshots {
             lf = lf.sort(by, SortMultipleOptions::default().with_maintain_order(true));
         }
         let df = super::with_period(lf.collect()?, DATE, plan)?;
+        rows.coverage.push(super::coverage::of_table(TABLE, &df, DATE, DATE)?);
         Ok(Self {
             df,
             key: plan.account_key.clone(),
@@ -159,8 +160,14 @@ impl Snapshots {
     }
 
     /// Each account's follower snapshots, for followers-at-post: `snapshots` from
-    /// `with_followers`, `accounts` their account codes (below `codes`).
-    pub(super) fn follower_index(snapshots: &DataFrame, accounts: &[u32], codes: usize) -> Result<FollowerIndex> {
+    /// `with_followers`, `accounts` their account codes (below `codes`); a snapshot is read at
+    /// most `max_staleness` days after its day.
+    pub(super) fn follower_index(
+        snapshots: &DataFrame,
+        accounts: &[u32],
+        codes: usize,
+        max_staleness: Option<u32>,
+    ) -> Result<FollowerIndex> {
         let days = pass::days(snapshots.column(DATE)?)?;
         let followers = snapshots
             .column("followers")?
@@ -175,7 +182,7 @@ impl Snapshots {
         if !rows.is_sorted_by_key(|r| (r.0, r.1)) {
             rows.sort_unstable_by_key(|r| (r.0, r.1));
         }
-        Ok(FollowerIndex::new(codes, &rows))
+        Ok(FollowerIndex::new(codes, &rows, max_staleness))
     }
 
     /// Joins account attributes (their value at the account's last snapshot) onto posts states.

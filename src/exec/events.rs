@@ -55,6 +55,7 @@ pub(super) fn states(
     let before = df.height();
     df = df.lazy().filter(col("__lead").or(col("__sale"))).collect()?;
     rows.drop(TABLE, "unknown kind", (before - df.height()) as u64);
+    rows.coverage.push(super::coverage::of_table(TABLE, &df, DAY, DAY)?);
 
     if ep.platform_from_source {
         let (platform, _, _) = match_platforms(df.column("source")?, &SourceTable::new(&plan.sources))?;

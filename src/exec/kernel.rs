@@ -22,7 +22,7 @@ pub(super) const DAYS: std::ops::RangeInclusive<i32> = -(1 << 30)..=(1 << 30);
 // ---- calendar ---------------------------------------------------------------------------
 
 /// (year, month, day) of days since 1970-01-01 (proleptic Gregorian; H. Hinnant's algorithm).
-fn civil(days: i32) -> (i64, u32, u32) {
+pub(super) fn civil(days: i32) -> (i64, u32, u32) {
     let z = i64::from(days) + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -387,11 +387,17 @@ pub(super) struct FollowerIndex {
     daily: Daily,
     /// Every value is a whole number that a double holds exactly.
     integral: bool,
+    /// A snapshot is read at most this many days after its day (None: any age).
+    max_staleness: Option<u32>,
 }
 
+/// A day of `Daily::Whole` with no fresh snapshot (values below it are follower counts).
+const STALE: u32 = u32::MAX;
+
 impl FollowerIndex {
-    /// From (account code, day, followers) rows sorted by account and day, codes < `accounts`.
-    pub fn new(accounts: usize, rows: &[(u32, i32, f64)]) -> Self {
+    /// From (account code, day, followers) rows sorted by account and day, codes < `accounts`;
+    /// a snapshot is read up to `max_staleness` days after its day (None: until the next one).
+    pub fn new(accounts: usize, rows: &[(u32, i32, f64)], max_staleness: Option<u32>) -> Self {
         let mut offsets = vec![0usize; accounts + 1];
         for &(a, _, _) in rows {
             offsets[a as usize + 1] += 1;
@@ -430,15 +436,24 @@ impl FollowerIndex {
                 let (lo, hi) = (offsets[a], offsets[a + 1]);
                 for k in lo..hi {
                     let until = if k + 1 < hi { days[k + 1] } else { days[k] + 1 };
-                    out.extend(std::iter::repeat_n(values[k], (until - days[k]) as usize));
+                    let carried = (until - days[k]) as usize;
+                    // days past the staleness limit hold no value (NaN)
+                    let fresh = max_staleness.map_or(carried, |m| carried.min(m as usize + 1));
+                    out.extend(std::iter::repeat_n(values[k], fresh));
+                    out.extend(std::iter::repeat_n(f64::NAN, carried - fresh));
                 }
             }
             out
         };
         let daily = if total > (1 << 23) {
             Daily::None
-        } else if integral && values.iter().all(|&v| (0.0..=f64::from(u32::MAX)).contains(&v)) {
-            Daily::Whole(carried().into_iter().map(|v| v as u32).collect())
+        } else if integral && values.iter().all(|&v| (0.0..f64::from(STALE)).contains(&v)) {
+            Daily::Whole(
+                carried()
+                    .into_iter()
+                    .map(|v| if v.is_nan() { STALE } else { v as u32 })
+                    .collect(),
+            )
         } else {
             Daily::Fractional(carried())
         };
@@ -449,7 +464,18 @@ impl FollowerIndex {
             values,
             daily,
             integral,
+            max_staleness,
         }
+    }
+
+    /// Whether a snapshot `days_old` days before a post's day is too old to be read.
+    fn stale(&self, days_old: i64) -> bool {
+        self.max_staleness.is_some_and(|m| days_old > i64::from(m))
+    }
+
+    /// Whether `account` has a snapshot on or before `day` (for a NaN of `at`: a stale one).
+    pub fn has_snapshot_by(&self, account: u32, day: i32) -> bool {
+        self.spans.get(account as usize).is_some_and(|span| day >= span.first)
     }
 
     /// Whether every value is a whole number (so sums of them are exact, in any order).
@@ -457,7 +483,8 @@ impl FollowerIndex {
         self.integral
     }
 
-    /// Followers of `account` at its last snapshot on or before `day`; NaN when none.
+    /// Followers of `account` at its last snapshot on or before `day`; NaN when none, or
+    /// when it is more than `max_staleness` days old.
     pub fn at(&self, account: u32, day: i32) -> f64 {
         let a = account as usize;
         let Some(span) = self.spans.get(a) else {
@@ -468,15 +495,23 @@ impl FollowerIndex {
             return f64::NAN;
         }
         if day >= span.last {
+            if self.stale(i64::from(day) - i64::from(span.last)) {
+                return f64::NAN;
+            }
             return span.last_value;
         }
         let i = span.start + (day - span.first) as usize;
         match &self.daily {
-            Daily::Whole(d) => d.get(i).map_or(f64::NAN, |&v| f64::from(v)),
+            Daily::Whole(d) => d
+                .get(i)
+                .map_or(f64::NAN, |&v| if v == STALE { f64::NAN } else { f64::from(v) }),
             Daily::Fractional(d) => d.get(i).copied().unwrap_or(f64::NAN),
             Daily::None => {
                 let (lo, hi) = (self.offsets[a], self.offsets[a + 1]);
                 let k = self.days[lo..hi].partition_point(|&d| d <= day);
+                if self.stale(i64::from(day) - i64::from(self.days[lo + k - 1])) {
+                    return f64::NAN;
+                }
                 self.values[lo + k - 1]
             }
         }
@@ -590,7 +625,7 @@ mod tests {
 
     #[test]
     fn followers_are_the_last_snapshot_on_or_before_the_day() {
-        let index = FollowerIndex::new(3, &[(0, 10, 100.0), (0, 20, 120.0), (2, 5, 7.0)]);
+        let index = FollowerIndex::new(3, &[(0, 10, 100.0), (0, 20, 120.0), (2, 5, 7.0)], None);
         assert!(index.at(0, 9).is_nan());
         assert_eq!(index.at(0, 10), 100.0);
         assert_eq!(index.at(0, 19), 100.0);
@@ -600,16 +635,52 @@ mod tests {
         assert!(index.at(2, NO_DAY).is_nan());
         assert!(index.at(3, 25).is_nan());
         let rows = [(0, 10, 100.0), (0, 20, 120.5), (2, 5, 7.0)];
-        let fractional = FollowerIndex::new(3, &rows);
+        let fractional = FollowerIndex::new(3, &rows, None);
         assert!(matches!(fractional.daily, Daily::Fractional(_)) && !fractional.integral());
         let sparse = FollowerIndex {
             daily: Daily::None,
-            ..FollowerIndex::new(3, &rows)
+            ..FollowerIndex::new(3, &rows, None)
         };
         for day in 0..30 {
             let (a, b) = (fractional.at(0, day), sparse.at(0, day));
             assert!(a == b || (a.is_nan() && b.is_nan()), "day {day}: {a} vs {b}");
         }
         assert_eq!(sparse.at(0, 25), 120.5);
+    }
+
+    #[test]
+    fn snapshots_older_than_the_staleness_limit_are_not_read() {
+        let rows = [(0, 10, 100.0), (0, 20, 120.0), (1, 5, 7.5)];
+        for max in [0u32, 3, 7] {
+            let whole = FollowerIndex::new(2, &rows[..2], Some(max));
+            let fractional = FollowerIndex::new(2, &rows, Some(max));
+            let sparse = FollowerIndex {
+                daily: Daily::None,
+                ..FollowerIndex::new(2, &rows, Some(max))
+            };
+            assert!(matches!(whole.daily, Daily::Whole(_)));
+            assert!(matches!(fractional.daily, Daily::Fractional(_)));
+            for day in 0..40 {
+                // the last snapshot on or before `day`, if it is at most `max` days old
+                let expected = rows[..2]
+                    .iter()
+                    .rev()
+                    .find(|r| r.1 <= day)
+                    .filter(|r| day - r.1 <= max as i32)
+                    .map(|r| r.2);
+                for index in [&whole, &fractional, &sparse] {
+                    let got = index.at(0, day);
+                    assert_eq!(got.is_nan(), expected.is_none(), "max {max}, day {day}: {got}");
+                    if let Some(v) = expected {
+                        assert_eq!(got, v);
+                    }
+                    assert_eq!(index.has_snapshot_by(0, day), day >= 10);
+                }
+            }
+            assert_eq!(fractional.at(1, 5 + max as i32), 7.5);
+            assert!(fractional.at(1, 6 + max as i32).is_nan());
+        }
+        let unlimited = FollowerIndex::new(2, &rows, None);
+        assert_eq!(unlimited.at(0, 10_000), 120.0);
     }
 }

@@ -5,6 +5,7 @@
 
 mod accounts;
 mod contracts;
+mod coverage;
 mod derived;
 mod events;
 mod kernel;
@@ -26,7 +27,7 @@ use socialkpi_formula::BinOp;
 /// Name of the constant key used when a report has no dimension and no period.
 const ALL: &str = "__all";
 
-/// Rows a table contributed and rows dropped, by reason (rule 6 of KPIS.md).
+/// Rows a table contributed and rows dropped, by reason (rule 6 of docs/kpis.md).
 #[derive(Debug, Clone, Default)]
 pub struct RowAccount {
     /// (table, rows read)
@@ -35,6 +36,10 @@ pub struct RowAccount {
     pub dropped: Vec<(String, String, u64)>,
     /// (stage, seconds): where the time went, for `compute_details(...).timings`
     pub stages: Vec<(String, f64)>,
+    /// The days each table covered (`coverage::of_table` frames).
+    pub coverage: Vec<DataFrame>,
+    /// Warnings of a table's read or pass (`compute_details(...).warnings`).
+    pub warnings: Vec<String>,
 }
 
 impl RowAccount {
@@ -64,6 +69,8 @@ pub struct Output {
     pub warnings: Vec<String>,
     /// (measure, the table it was counted from) for conversions, revenue and leads.
     pub origins: Vec<(String, String)>,
+    /// The days each table covered: table, account_id (null without one), first, last.
+    pub coverage: DataFrame,
 }
 
 /// Collects a plan with the streaming engine (bounded memory for files larger than RAM).
@@ -233,9 +240,24 @@ pub fn run(plan: &Plan, inputs: Inputs, interrupted: Interrupt<'_>) -> Result<Ou
     let keys = output_keys(plan);
     let contracts = match (&plan.contracts, contracts) {
         (Some(cp), Some(lf)) => {
-            let c = rows.time("contracts_load_s", |rows| {
+            let mut c = rows.time("contracts_load_s", |rows| {
+                rows.coverage
+                    .push(coverage::of_contracts(lf.clone(), cp.coverage_account)?);
                 contracts::Contracts::load(Some(&cp.columns), lf, rows)
             })?;
+            if let Some(pp) = plan.posts.as_ref().filter(|pp| pp.delivered) {
+                if pp.attribution == crate::plan::Attribution::Sponsored {
+                    c.tie_sponsored()?;
+                }
+            }
+            // open-ended contracts end with the data: the posts' last day is read first
+            if c.has_open_ends()? {
+                let last = match (&posts, &plan.posts) {
+                    (Some(lf), Some(_)) => contracts::last_post_day(lf.clone(), plan.tz.as_deref())?,
+                    _ => None,
+                };
+                c.close_open_ends(last)?;
+            }
             warnings.extend(c.warnings.iter().cloned());
             Some(c)
         }
@@ -309,9 +331,11 @@ pub fn run(plan: &Plan, inputs: Inputs, interrupted: Interrupt<'_>) -> Result<Ou
         Ok((post_states.transpose()?, account_states.transpose()?, others?))
     })?;
     let (post_states, account_states, (traffic_states, event_states, other_rows, other_warnings)) = states;
+    warnings.append(&mut rows.warnings);
     rows.read.extend(other_rows.read);
     rows.dropped.extend(other_rows.dropped);
     rows.stages.extend(other_rows.stages);
+    rows.coverage.extend(other_rows.coverage);
     warnings.extend(other_warnings);
     let contract_states = match (&plan.contracts, &contracts) {
         (Some(cp), Some(c)) => Some(rows.time("contracts_states_s", |_| c.states(plan, cp, &keys))?),
@@ -340,9 +364,10 @@ pub fn run(plan: &Plan, inputs: Inputs, interrupted: Interrupt<'_>) -> Result<Ou
             }
         });
     }
-    let joined = joined
-        .ok_or_else(|| Error::Internal("no table was read".into()))?
-        .lazy();
+    let joined = joined.ok_or_else(|| Error::Internal("no table was read".into()))?;
+    // which tables cover each group and period (rule 7): read by the flows' formulas
+    let covered = coverage::columns(plan, &joined.schema())?;
+    let joined = joined.lazy().with_columns(covered);
     let mut select: Vec<Expr> = plan.by.iter().map(|d| col(d.as_str())).collect();
     if plan.every.is_some() {
         select.push(col(PERIOD));
@@ -378,6 +403,7 @@ pub fn run(plan: &Plan, inputs: Inputs, interrupted: Interrupt<'_>) -> Result<Ou
         .as_ref()
         .map(|p| p.platform_components.clone())
         .unwrap_or_default();
+    let coverage = coverage::stack(std::mem::take(&mut rows.coverage))?;
     Ok(Output {
         frame,
         components,
@@ -385,6 +411,7 @@ pub fn run(plan: &Plan, inputs: Inputs, interrupted: Interrupt<'_>) -> Result<Ou
         rows,
         warnings,
         origins: origins(plan),
+        coverage,
     })
 }
 
@@ -463,20 +490,44 @@ pub(crate) fn ratio(num: Expr, den: Expr) -> Expr {
 /// Rule 3 over signed terms (`true`: added): the sum of those present, a missing term
 /// counting as 0; null only when every term is missing.
 pub(crate) fn rule3(terms: Vec<(bool, Expr)>) -> Option<Expr> {
-    let all_null = terms.iter().map(|(_, e)| e.clone().is_null()).reduce(|a, b| a.and(b))?;
+    let all_null = balanced(terms.iter().map(|(_, e)| e.clone().is_null()).collect(), |a, b| {
+        a.and(b)
+    })?;
     // checked: integers never wrap (see `overflow`)
-    let mut total: Option<Expr> = None;
-    for (plus, e) in terms {
-        let e = e.fill_null(lit(0));
-        let op = if plus { BinOp::Add } else { BinOp::Sub };
-        total = Some(match (total, plus) {
-            (None, true) => e,
-            (None, false) => arithmetic(op, lit(0), e),
-            (Some(t), _) => arithmetic(op, t, e),
-        });
-    }
-    let total = total?;
+    let values = terms
+        .into_iter()
+        .map(|(plus, e)| {
+            if plus {
+                e.fill_null(lit(0))
+            } else {
+                arithmetic(BinOp::Sub, lit(0), e.fill_null(lit(0)))
+            }
+        })
+        .collect();
+    let total = balanced(values, |a, b| arithmetic(BinOp::Add, a, b))?;
     Some(when(all_null).then(lit(NULL)).otherwise(total))
+}
+
+/// `op` over the expressions, left to right, in a balanced tree past a few: a chain of as
+/// many terms as a formula allows would make a tree as tall, and polars walks expressions
+/// recursively (a thread's stack may be 512 KiB).
+fn balanced(mut exprs: Vec<Expr>, op: impl Fn(Expr, Expr) -> Expr) -> Option<Expr> {
+    const CHAIN: usize = 32;
+    if exprs.len() <= CHAIN {
+        return exprs.into_iter().reduce(op);
+    }
+    while exprs.len() > 1 {
+        let mut pairs = Vec::with_capacity(exprs.len().div_ceil(2));
+        let mut rest = exprs.into_iter();
+        while let Some(a) = rest.next() {
+            pairs.push(match rest.next() {
+                Some(b) => op(a, b),
+                None => a,
+            });
+        }
+        exprs = pairs;
+    }
+    exprs.pop()
 }
 
 /// Adds computed columns (name, expression, level) level by level: a level reads the columns
@@ -507,23 +558,25 @@ fn flow(rows: &str, sum: &str, reported: &str) -> Expr {
         .otherwise(state(sum))
 }
 
-/// Cost: the posts' spend (a flow) plus pro-rated contract fees. Null only when posts
-/// reported no spend and no contract falls in the group and period.
+/// A flow of posts that rule 7 reads as unknown outside the posts' coverage.
+fn covered_post_flow(metric: &Metric) -> Expr {
+    coverage::where_covered("posts", flow("rows", &sum_name(metric), &nonnull_name(metric)))
+}
+
+/// Cost: the posts' spend (a flow) plus pro-rated contract fees, each known only where its
+/// table covers the group and period (rule 7). Null when neither part is known; a part that
+/// is unknown (or reported as null) counts as 0 beside a known one.
 fn cost(plan: &Plan) -> Result<Expr> {
     let spend_metric = Metric::Column("spend".into());
     let spend = plan.posts.as_ref().is_some_and(|p| p.sums.contains(&spend_metric));
     let fees = plan.contracts.as_ref().is_some_and(|c| c.fee);
-    let spend_flow = || flow("rows", &sum_name(&spend_metric), &nonnull_name(&spend_metric));
-    let fee = || state("c:fee").fill_null(lit(0.0));
+    let spend_flow = || covered_post_flow(&spend_metric).cast(DataType::Float64);
+    let fee = || coverage::where_covered("contracts", state("c:fee").fill_null(lit(0.0)));
     Ok(match (spend, fees) {
-        (true, true) => when(spend_flow().is_null())
-            .then(
-                when(state("c:rows").fill_null(lit(0)).gt(lit(0)))
-                    .then(fee())
-                    .otherwise(lit(NULL).cast(DataType::Float64)),
-            )
-            .otherwise(spend_flow().cast(DataType::Float64) + fee()),
-        (true, false) => spend_flow(),
+        (true, true) => when(spend_flow().is_null().and(fee().is_null()))
+            .then(lit(NULL).cast(DataType::Float64))
+            .otherwise(spend_flow().fill_null(lit(0.0)) + fee().fill_null(lit(0.0))),
+        (true, false) => covered_post_flow(&spend_metric),
         (false, true) => fee(),
         (false, false) => return Err(Error::Internal("cost without spend or contracts".into())),
     })
@@ -556,7 +609,7 @@ fn finalise(kpi: &str, plan: &Plan) -> Result<Expr> {
     let mentions = || flow("a:rows", "as:mentions", "an:mentions");
     // sessions from social sources: 0 where the group has no social rows, null where its
     // social rows reported no sessions
-    let referral = || flow("t:social_rows", "t:referral", "t:referral_n");
+    let referral = || coverage::where_covered("traffic", flow("t:social_rows", "t:referral", "t:referral_n"));
     let profile_visits = || {
         if plan.accounts.as_ref().is_some_and(|a| a.profile_visits) {
             flow("a:rows", "as:profile_visits", "an:profile_visits")
@@ -564,15 +617,20 @@ fn finalise(kpi: &str, plan: &Plan) -> Result<Expr> {
             post_flow(&m("profile_visits"))
         }
     };
-    // conversions, revenue and leads: each from the one table the plan chose
+    // conversions, revenue and leads: each from the one table the plan chose, null where
+    // that table does not cover the group and period (rule 7)
     let attributed = |measure: &str| -> Result<Expr> {
+        let within = coverage::where_covered;
         Ok(match (measure, plan.origins.of(measure)) {
-            (_, Some(Origin::Posts)) => post_flow(&m(measure)),
-            (_, Some(Origin::Traffic)) => flow("t:rows", &format!("t:{measure}"), &format!("t:{measure}_n")),
-            ("leads", Some(Origin::Accounts)) => flow("a:rows", "as:leads", "an:leads"),
-            ("conversions", Some(Origin::Events)) => state("e:sales").fill_null(lit(0)),
-            ("leads", Some(Origin::Events)) => state("e:leads").fill_null(lit(0)),
-            ("revenue", Some(Origin::Events)) => flow("e:sales", "e:value", "e:value_n"),
+            (_, Some(Origin::Posts)) => covered_post_flow(&m(measure)),
+            (_, Some(Origin::Traffic)) => within(
+                "traffic",
+                flow("t:rows", &format!("t:{measure}"), &format!("t:{measure}_n")),
+            ),
+            ("leads", Some(Origin::Accounts)) => within("accounts", flow("a:rows", "as:leads", "an:leads")),
+            ("conversions", Some(Origin::Events)) => within("conversions", state("e:sales").fill_null(lit(0))),
+            ("leads", Some(Origin::Events)) => within("conversions", state("e:leads").fill_null(lit(0))),
+            ("revenue", Some(Origin::Events)) => within("conversions", flow("e:sales", "e:value", "e:value_n")),
             _ => return Err(Error::Internal(format!("no table for {measure}"))),
         })
     };
@@ -607,7 +665,7 @@ fn finalise(kpi: &str, plan: &Plan) -> Result<Expr> {
         "posts_agreed" => state("c:agreed").fill_null(lit(0.0)),
         "mentions" => mentions(),
         "share_of_voice" => share_of_period(mentions(), plan)?,
-        "website_traffic" => flow("t:rows", "t:sessions", "t:sessions_n"),
+        "website_traffic" => coverage::where_covered("traffic", flow("t:rows", "t:sessions", "t:sessions_n")),
         "referral_traffic" => referral(),
         "referral_share" => share_of_period(referral(), plan)?,
         "delivery_rate" => ratio(state(posts::DELIVERED).fill_null(lit(0)), state("c:agreed")),

@@ -544,9 +544,12 @@ pub(super) fn followers_at(index: &FollowerIndex, accounts: &[u32], days: &[i32]
 }
 
 /// Counts per group, grown to `n` groups, of the rows inside one of their key's contract
-/// windows (and content type).
+/// windows (and content type); `per_day` counts the same rows per key, day and content type
+/// (for the over-delivery check of each contract's whole window).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn count_delivered(
     counts: &mut Vec<i64>,
+    per_day: &mut super::contracts::DeliveredDays,
     n: usize,
     groups: &[u32],
     index: &WindowIndex,
@@ -556,8 +559,10 @@ pub(super) fn count_delivered(
 ) {
     counts.resize(n, 0);
     for (row, ((&g, &k), &d)) in groups.iter().zip(keys).zip(days).enumerate() {
-        if index.contains(k, d, types.map_or(NONE, |t| t[row])) {
+        let t = types.map_or(NONE, |t| t[row]);
+        if index.contains(k, d, t) {
             counts[g as usize] += 1;
+            *per_day.entry((k, d, t)).or_insert(0) += 1;
         }
     }
 }

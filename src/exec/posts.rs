@@ -2,16 +2,16 @@
 //! (or a streamed batch) at a time and added by the kernel's pass (see `pass`).
 
 use super::accounts::Snapshots;
-use super::contracts::Contracts;
+use super::contracts::{self, Contracts, DeliveredDays, Window};
 use super::derived;
-use super::kernel::{self, FollowerIndex, WindowIndex, ACCOUNT};
+use super::kernel::{self, FollowerIndex, WindowIndex, ACCOUNT, NO_DAY};
 use super::parquet::{Indexed, RowGroups};
 use super::pass::{self, Dict, Grouping, Pairs, Periods};
 use super::states::States;
 use super::{collect, fap_names, first_u64, nonnull_name, ratio_names, select_columns, sum_name, RowAccount, ALL};
 use crate::error::{Error, Result};
 use crate::ingest;
-use crate::plan::{CustomState, Dedupe, Metric, Plan, PostsPlan, StateKind, PERIOD};
+use crate::plan::{Attribution, CustomState, Dedupe, Metric, Plan, PostsPlan, StateKind, PERIOD};
 use polars::prelude::*;
 use polars_core::runtime::THREAD_POOL;
 use rayon::prelude::*;
@@ -25,6 +25,8 @@ pub(crate) const ENG: &str = "__eng";
 const APE: &str = "__ape";
 /// Rows of a group without a follower snapshot by their day.
 const NO_FAP: &str = "__no_fap";
+/// Rows of a group whose last snapshot by their day is older than `max_staleness`.
+const STALE_FAP: &str = "__stale_fap";
 const TABLE: &str = "posts";
 /// Posts inside a contract window (a state: summed in rollups).
 pub(super) const DELIVERED: &str = "p:delivered";
@@ -108,7 +110,13 @@ fn negative_error(lf: LazyFrame, column: &str) -> Error {
 }
 
 /// Reads the columns the plan needs: counts coerced, times reduced to days in the report zone.
-fn read(tz: Option<&str>, pp: &PostsPlan, lf: LazyFrame) -> Result<LazyFrame> {
+fn read(tz: Option<&str>, pp: &PostsPlan, mut lf: LazyFrame) -> Result<LazyFrame> {
+    let mut extra = Vec::new();
+    if pp.attribution == Attribution::Sponsored {
+        if let Some(dtype) = lf.collect_schema()?.get("sponsored") {
+            extra.push(contracts::sponsored_flag(dtype)?.alias(contracts::SPONSORED));
+        }
+    }
     let coerce = |c: &str, dtype: &DataType| -> Result<Expr> {
         Ok(if pp.count_columns.iter().any(|k| k == c) {
             ingest::count_expr(c, dtype, TABLE)?
@@ -120,11 +128,14 @@ fn read(tz: Option<&str>, pp: &PostsPlan, lf: LazyFrame) -> Result<LazyFrame> {
                 "unsupported_type",
                 format!("column '{c}' of posts holds lists ({dtype}), which cannot be an id, a key or a dimension; explode it, or join its values into text first, e.g. pl.col('{c}').list.join(',')"),
             ));
+        } else if c == "sponsored" && (dtype.is_integer() || dtype.is_float()) {
+            // 0/1 integers: the yes/no they mean (the formulas see it as one, see plan)
+            col(c).neq(lit(0))
         } else {
             col(c)
         })
     };
-    select_columns(lf, TABLE, &pp.columns, coerce, Vec::new())
+    select_columns(lf, TABLE, &pp.columns, coerce, extra)
 }
 
 /// Adds what each post adds up besides its columns: its engagements, its engagement rate by
@@ -438,10 +449,14 @@ struct PostsPass {
     grouping: Grouping,
     followers: Option<(Key, FollowerIndex)>,
     contracts: Option<(Key, Option<usize>, WindowIndex)>,
+    /// The contract windows (for the over-delivery warning).
+    windows: Vec<Window>,
     states: States,
     rows: Vec<i64>,
     no_fap: Vec<i64>,
+    stale_fap: Vec<i64>,
     delivered: Vec<i64>,
+    delivered_days: DeliveredDays,
     read: u64,
     id: Option<IdCheck>,
     /// Smallest value of each count column that must not be negative.
@@ -512,7 +527,9 @@ impl PostsPass {
             states,
             rows,
             no_fap,
+            stale_fap,
             delivered,
+            delivered_days,
             id,
             mins,
             currencies,
@@ -544,8 +561,16 @@ impl PostsPass {
                     let fap = pass::followers_at(index, &accounts, &days);
                     let unknown: Vec<u32> = (0..n as u32).filter(|&r| fap[r as usize].is_nan()).collect();
                     no_fap.resize(ng, 0);
+                    stale_fap.resize(ng, 0);
                     for &r in &unknown {
-                        no_fap[groups[r as usize] as usize] += 1;
+                        let r = r as usize;
+                        // (only the posts without followers are looked at again)
+                        let counts = if index.has_snapshot_by(accounts[r], days.get(r).copied().unwrap_or(NO_DAY)) {
+                            &mut *stale_fap
+                        } else {
+                            &mut *no_fap
+                        };
+                        counts[groups[r] as usize] += 1;
                     }
                     Some((fap, unknown))
                 }
@@ -554,7 +579,7 @@ impl PostsPass {
             if let Some((key, types, index)) = contracts {
                 let keys = key.codes(&codes);
                 let types = types.map(|t| codes[t].as_slice());
-                pass::count_delivered(delivered, ng, &groups, index, &keys, &days, types);
+                pass::count_delivered(delivered, delivered_days, ng, &groups, index, &keys, &days, types);
             }
             Ok((groups, ng, fap))
         };
@@ -606,6 +631,7 @@ impl PostsPass {
         columns.push(Column::new("rows".into(), sized(self.rows)));
         if self.followers.is_some() {
             columns.push(Column::new(NO_FAP.into(), sized(self.no_fap)));
+            columns.push(Column::new(STALE_FAP.into(), sized(self.stale_fap)));
         }
         if self.contracts.is_some() {
             columns.push(Column::new(DELIVERED.into(), sized(self.delivered)));
@@ -667,8 +693,12 @@ pub(super) fn states(
     if fap_needed {
         extra.extend(&plan.account_key);
     }
+    let sponsored = contracts::SPONSORED.to_string();
     if pp.delivered {
         extra.extend(&pp.contract_match);
+        if pp.attribution == Attribution::Sponsored {
+            extra.push(&sponsored);
+        }
     }
     for k in extra {
         if !names.contains(k) {
@@ -724,10 +754,13 @@ pub(super) fn states(
         grouping: Grouping::new(grain.len() + usize::from(plan.every.is_some())),
         followers: None,
         contracts: None,
+        windows: Vec::new(),
         states: States::default(),
         rows: Vec::new(),
         no_fap: Vec::new(),
+        stale_fap: Vec::new(),
         delivered: Vec::new(),
+        delivered_days: DeliveredDays::default(),
         read: 0,
         id: match (&pp.post_id, plan.dedupe) {
             (Some(id), Dedupe::Error) => Some((id.clone(), state.clone(), Vec::new())),
@@ -751,7 +784,7 @@ pub(super) fn states(
         let frame = snaps.with_followers()?;
         let codes = pass.codes_of(&frame, &k.dicts)?;
         let accounts = k.codes(&codes);
-        let follower_index = Snapshots::follower_index(&frame, &accounts, k.len(&pass.dicts))?;
+        let follower_index = Snapshots::follower_index(&frame, &accounts, k.len(&pass.dicts), plan.max_staleness)?;
         pass.followers = Some((k, follower_index));
     }
     let integral = pass.followers.as_ref().is_some_and(|(_, index)| index.integral());
@@ -769,6 +802,7 @@ pub(super) fn states(
             .iter()
             .filter(|m| *m != "content_type")
             .cloned()
+            .chain((pp.attribution == Attribution::Sponsored).then(|| sponsored.clone()))
             .collect();
         let mut k = key(&on);
         let seeds = c.keys(&on)?;
@@ -783,8 +817,9 @@ pub(super) fn states(
             .map(|_| index(&"content_type".to_string()));
         let n_keys = k.len(&pass.dicts);
         let type_dict = types.map(|t| &mut pass.dicts[t]);
-        let windows = c.windows(&on, frame, n_keys, type_dict)?;
-        pass.contracts = Some((k, types, windows));
+        let (index, windows) = c.windows(&on, frame, n_keys, type_dict)?;
+        pass.contracts = Some((k, types, index));
+        pass.windows = windows;
     }
 
     let mut pass = match reads_slices {
@@ -873,6 +908,10 @@ pub(super) fn states(
             }
         }
     }
+    if let Some(c) = contracts.filter(|_| pp.delivered) {
+        let warning = c.over_delivered(&pass.windows, &pass.delivered_days, pp.attribution)?;
+        rows.warnings.extend(warning);
+    }
     let mut df = pass.finish(&grain, plan.every.is_some())?;
     rows.stages
         .push(("posts_pass_s".into(), started.elapsed().as_secs_f64()));
@@ -899,6 +938,13 @@ pub(super) fn states(
             "no follower snapshot on or before the post's day (left out of followers-at-post KPIs only)",
             sum_u64(df.clone().lazy(), NO_FAP)?,
         );
+        if let Some(days) = plan.max_staleness {
+            rows.drop(
+                TABLE,
+                &format!("stale_followers: the last follower snapshot is more than max_staleness={days} days before the post's day (left out of followers-at-post KPIs only)"),
+                sum_u64(df.clone().lazy(), STALE_FAP)?,
+            );
+        }
     }
 
     let started = std::time::Instant::now();

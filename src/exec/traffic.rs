@@ -66,6 +66,8 @@ pub(super) fn states(
         })
     };
     let mut df = read_timed(lf, TABLE, &tp.columns, coerce, ("date", "date"), rows)?;
+    rows.coverage
+        .push(super::coverage::of_table(TABLE, &df, "date", "date")?);
     for c in ["sessions", "leads", "conversions"] {
         if let Ok(column) = df.column(c) {
             if column.as_materialized_series().min::<f64>()?.is_some_and(|v| v < 0.0) {

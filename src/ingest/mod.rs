@@ -3,6 +3,7 @@
 
 pub mod columns;
 mod headers;
+pub mod mapping;
 pub mod presets;
 pub mod read;
 pub mod values;
@@ -111,6 +112,12 @@ pub fn scan(paths: &[String]) -> Result<LazyFrame> {
     for p in paths {
         if !is_glob(p) && !std::path::Path::new(p).exists() {
             return Err(Error::input("file_not_found", format!("file '{p}' does not exist")));
+        }
+        if std::path::Path::new(p).is_dir() {
+            return Err(Error::input(
+                "not_a_file",
+                format!("'{p}' is a folder, not a file; pass the files in it (a glob such as '{p}/*.parquet') or read it with sk.read_posts"),
+            ));
         }
         let lower = p.to_lowercase();
         let lf = if lower.ends_with(".parquet") || lower.ends_with(".pq") {

@@ -9,7 +9,7 @@ mod tables;
 mod usable;
 
 pub use custom::{
-    check_names, check_syntax, CustomKpi, CustomPosts, CustomState, Definition, Linear, StateKind, Value,
+    check_names, check_syntax, formula_error, CustomKpi, CustomPosts, CustomState, Definition, Linear, StateKind, Value,
 };
 pub use origins::{measure, Origin, Origins};
 use posts::plan_posts;
@@ -80,7 +80,12 @@ pub struct Request {
     /// Column types of posts and accounts (formulas are checked against them).
     pub posts_types: Vec<(String, ColumnType)>,
     pub accounts_types: Vec<(String, ColumnType)>,
+    /// Followers-at-post reads a snapshot at most this many days old (None: any age).
+    pub max_staleness: Option<u32>,
 }
+
+/// The default of `max_staleness`: a week (README, "KPI definitions").
+pub const MAX_STALENESS_DAYS: u32 = 7;
 
 impl Request {
     pub fn new(kpis: Vec<String>, by: Vec<String>, every: Option<String>, tz: String, dedupe: Dedupe) -> Self {
@@ -95,6 +100,7 @@ impl Request {
             engagement: Vec::new(),
             posts_types: Vec::new(),
             accounts_types: Vec::new(),
+            max_staleness: Some(MAX_STALENESS_DAYS),
         }
     }
 }
@@ -176,9 +182,48 @@ pub struct PostsPlan {
     /// Columns a post shares with the contract it delivers on (account_id, and campaign and
     /// content_type when both tables carry them).
     pub contract_match: Vec<String>,
+    /// What else ties a post to its contract (see `Attribution`).
+    pub attribution: Attribution,
     /// The table has a `currency` column next to money columns: it must hold one currency.
     pub currency: bool,
 }
+
+/// What ties a post to a contract besides the account (and platform) and the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Attribution {
+    /// Both tables carry `campaign`: a post delivers on its own campaign's contracts.
+    Campaign,
+    /// No shared campaign, but posts carry a `sponsored` flag: only sponsored posts deliver.
+    Sponsored,
+    /// Neither: every post of the account inside the window counts (the result warns).
+    #[default]
+    Account,
+}
+
+impl Attribution {
+    /// From the columns matched on both sides and the posts' columns.
+    pub fn of(matched: &[String], pcols: &[String]) -> Self {
+        if matched.iter().any(|c| c == "campaign") {
+            Self::Campaign
+        } else if has(pcols, "sponsored") {
+            Self::Sponsored
+        } else {
+            Self::Account
+        }
+    }
+
+    /// In the analyst's words (the `attribution` column of `contract_status`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Campaign => "campaign",
+            Self::Sponsored => "sponsored",
+            Self::Account => "account",
+        }
+    }
+}
+
+/// The warning of a delivery count that every post of the account entered.
+pub const ACCOUNT_WIDE_DELIVERY: &str = "delivery_rate counted every post of the contracted account inside the contract window as delivered: neither a campaign column in both posts and contracts nor a sponsored column in posts ties a post to its contract; add one of them to count deliverables only";
 
 /// What the contracts table must produce.
 #[derive(Debug, Clone, Default)]
@@ -190,6 +235,9 @@ pub struct ContractsPlan {
     pub fee: bool,
     /// Posts agreed, pro-rated.
     pub agreed: bool,
+    /// The table has `account_id`, read for its coverage (`compute_details(...).coverage`)
+    /// even where the KPIs do not read it.
+    pub coverage_account: bool,
     /// Columns matched against posts for delivery (see `PostsPlan::contract_match`).
     pub matched: Vec<String>,
     /// The table has a `currency` column: it must hold one currency.
@@ -265,6 +313,20 @@ pub struct Plan {
     pub sources: Vec<(String, String)>,
     /// Preset members left out because their inputs were not given.
     pub warnings: Vec<String>,
+    /// Followers-at-post reads a snapshot at most this many days old (None: any age).
+    pub max_staleness: Option<u32>,
+}
+
+impl ContractsPlan {
+    /// The columns that cross into the core: those the KPIs read, and `account_id` for the
+    /// table's coverage.
+    pub fn crossing_columns(&self) -> Vec<String> {
+        let mut out = self.columns.clone();
+        if self.coverage_account {
+            push_unique(&mut out, "account_id".to_string());
+        }
+        out
+    }
 }
 
 pub const PERIOD: &str = "period_start";
@@ -377,6 +439,13 @@ pub fn build(
     let tz = report_zone(&req.tz)?;
     let mut seen = Vec::new();
     for d in &req.by {
+        if d.contains('\0') {
+            // column names cross the Arrow C interface as C strings, which end at a NUL
+            return Err(Error::query(
+                "invalid_column_name",
+                format!("by= names column {d:?}, whose name holds a NUL character (\\0), which no result column can carry; rename the column"),
+            ));
+        }
         if d == PERIOD {
             return Err(Error::query(
                 "reserved_dimension",
@@ -409,12 +478,12 @@ pub fn build(
     let mut all_custom = req.custom.clone();
     all_custom.extend(custom::promoted(&req.kpis, &req.custom));
     let expanded = expand_kpis(&req.kpis, &all_custom)?;
-    let tables = custom::Tables {
-        posts: req.posts_types.iter().cloned().collect(),
-        accounts: req.accounts_types.iter().cloned().collect(),
-        user: &req.custom,
-        origins: o,
-    };
+    let tables = custom::Tables::new(
+        req.posts_types.iter().map(flag_of_integers).collect(),
+        req.accounts_types.iter().cloned().collect(),
+        &req.custom,
+        o,
+    );
     let mut lowerer = socialkpi_formula::check::Lowerer::new(&tables);
     let mut compiler = custom::Compiler::default();
     let mut compiled: Vec<CustomKpi> = Vec::new();
@@ -507,7 +576,7 @@ pub fn build(
             ));
         }
     }
-    let custom_posts = compiler.posts;
+    let custom_posts = compiler.finish();
     if kpis.is_empty() && custom_posts.is_empty() && compiled.is_empty() {
         return Err(Error::definition(
             "no_kpis",
@@ -739,6 +808,12 @@ pub fn build(
                 }
                 push_unique(&mut pp.columns, c.clone());
             }
+            pp.attribution = Attribution::of(&cp.matched, pcols);
+            match pp.attribution {
+                Attribution::Sponsored => push_unique(&mut pp.columns, "sponsored".to_string()),
+                Attribution::Account => warnings.push(ACCOUNT_WIDE_DELIVERY.to_string()),
+                Attribution::Campaign => {}
+            }
         }
     }
     if let Some(pp) = &posts {
@@ -756,6 +831,11 @@ pub fn build(
             }
         }
     }
+    if posts.is_some() && !has(pcols, "post_id") {
+        warnings.push(
+            "posts has no post_id column: each row counts as one post, and repeated posts cannot be found; add post_id (or map it when reading) to have repeats checked".to_string(),
+        );
+    }
     Ok(Plan {
         kpis,
         outputs,
@@ -772,7 +852,17 @@ pub fn build(
         origins: o,
         sources: req.sources.clone(),
         warnings,
+        max_staleness: req.max_staleness,
     })
+}
+
+/// `sponsored` given as 0/1 integers is the yes/no it means (read as Boolean, see
+/// `exec::posts::read`).
+fn flag_of_integers((name, t): &(String, ColumnType)) -> (String, ColumnType) {
+    match t {
+        ColumnType::Number if name == "sponsored" => (name.clone(), ColumnType::Bool),
+        _ => (name.clone(), *t),
+    }
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ pub(super) fn plan_contracts(
             .iter()
             .any(|k| matches!(k.source, Source::Contracts | Source::PostsAndContracts)),
         currency: has(ccols, "currency"),
+        coverage_account: has(ccols, "account_id"),
         ..Default::default()
     };
     let mut cols: Vec<String> = by.to_vec();
@@ -90,6 +91,10 @@ pub(super) fn plan_traffic(
             push_unique(&mut cols, d.clone());
         }
     }
+    // the table's coverage is per account when it has one
+    if has(tcols, "account_id") {
+        push_unique(&mut cols, "account_id".to_string());
+    }
     if tp.referral || tp.platform_from_source {
         push_unique(
             &mut cols,
@@ -145,6 +150,10 @@ pub(super) fn plan_events(
             }
             .to_string(),
         );
+    }
+    // the table's coverage is per account when it has one
+    if has(ecols, "account_id") {
+        push_unique(&mut cols, "account_id".to_string());
     }
     for c in &cols {
         if !has(ecols, c) {

@@ -1,0 +1,144 @@
+//! Coverage (rule 7 of KPIS.md, "unknown is null"): which days each table reported, and
+//! whether a table covers a group and period of the result, so that a flow it does not cover
+//! is null instead of 0.
+//!
+//! When the result is per account (`account_id` among the `by` dimensions), a table covers
+//! an account from the first to the last period in which it has rows of that account (its
+//! first and last date); otherwise it covers every group from its first to its last period.
+//! That is read from the table's own states at the output grain, after they are joined: no
+//! row of any table is visited again.
+
+use super::read_columns;
+use crate::error::Result;
+use crate::ingest;
+use crate::plan::{Plan, PERIOD};
+use polars::prelude::*;
+
+/// The tables whose coverage decides a flow, with the state column that counts their rows.
+pub(super) const TABLES: [(&str, &str); 5] = [
+    ("posts", "rows"),
+    ("contracts", "c:rows"),
+    ("conversions", "e:rows"),
+    ("traffic", "t:rows"),
+    ("accounts", "a:rows"),
+];
+
+/// Name of the column that says whether `table` covers a row's group and period.
+pub(super) fn covered(table: &str) -> String {
+    format!("cov:{table}")
+}
+
+/// The coverage columns of the joined states (`schema`): true where the table covers the
+/// row's group and period; false for a table whose states are not among them.
+pub(super) fn columns(plan: &Plan, schema: &Schema) -> Result<Vec<Expr>> {
+    // per account when the result is, else the whole table
+    let by: Vec<Expr> = plan
+        .by
+        .iter()
+        .filter(|d| d.as_str() == "account_id")
+        .map(|d| col(d.as_str()))
+        .collect();
+    let mut out = Vec::with_capacity(TABLES.len());
+    for (table, rows) in TABLES {
+        let present = col(rows).fill_null(lit(0)).gt(lit(0));
+        let value = if schema.get(rows).is_none() {
+            lit(false)
+        } else if plan.every.is_none() {
+            if by.is_empty() {
+                present.any(true)
+            } else {
+                present.any(true).over(by.clone())?
+            }
+        } else {
+            // between the first and last period with rows in the table
+            let periods = || {
+                when(present.clone())
+                    .then(col(PERIOD))
+                    .otherwise(lit(NULL).cast(DataType::Date))
+            };
+            let (first, last) = if by.is_empty() {
+                (periods().min(), periods().max())
+            } else {
+                (periods().min().over(by.clone())?, periods().max().over(by.clone())?)
+            };
+            col(PERIOD)
+                .gt_eq(first)
+                .and(col(PERIOD).lt_eq(last))
+                .fill_null(lit(false))
+        };
+        out.push(value.alias(covered(table)));
+    }
+    Ok(out)
+}
+
+/// Keeps `value` where `table` covers the row, null elsewhere.
+pub(super) fn where_covered(table: &str, value: Expr) -> Expr {
+    when(col(covered(table).as_str())).then(value).otherwise(lit(NULL))
+}
+
+/// The days a table covered, per account when it has `account_id`: (table, account_id,
+/// first, last), from its `first` and `last` date columns.
+pub(super) fn of_table(table: &str, df: &DataFrame, first: &str, last: &str) -> Result<DataFrame> {
+    let has_account = df.column("account_id").is_ok();
+    let mut lf = df
+        .clone()
+        .lazy()
+        .filter(col(first).is_not_null().and(col(last).is_not_null()));
+    let account = if has_account {
+        col("account_id").cast(DataType::String)
+    } else {
+        lit(NULL).cast(DataType::String)
+    };
+    lf = lf.with_column(account.alias("account_id"));
+    let out = lf
+        .group_by_stable([col("account_id")])
+        .agg([col(first).min().alias("first"), col(last).max().alias("last")])
+        .sort(["account_id"], SortMultipleOptions::default().with_nulls_last(true))
+        .select([
+            lit(table).alias("table"),
+            col("account_id"),
+            col("first").cast(DataType::Date),
+            col("last").cast(DataType::Date),
+        ])
+        .collect()?;
+    Ok(out)
+}
+
+/// The contracts' coverage, from their `start` and `end` (read on their own: the contracts
+/// states may not read `account_id`).
+pub(super) fn of_contracts(lf: LazyFrame, account: bool) -> Result<DataFrame> {
+    const TABLE: &str = "contracts";
+    let mut columns = vec!["start".to_string(), "end".to_string()];
+    if account {
+        columns.push("account_id".to_string());
+    }
+    let coerce = |c: &str, dtype: &DataType| -> Result<Expr> {
+        Ok(match c {
+            "start" | "end" => ingest::date_expr(c, dtype, TABLE)?,
+            _ => col(c),
+        })
+    };
+    let df = read_columns(lf, TABLE, &columns, coerce, Vec::new())?;
+    of_table(TABLE, &df, "start", "end")
+}
+
+/// The coverage frames of the tables read, stacked (an empty frame of the same schema
+/// when there are none).
+pub(super) fn stack(frames: Vec<DataFrame>) -> Result<DataFrame> {
+    let empty = || -> Result<DataFrame> {
+        Ok(DataFrame::new(
+            0,
+            vec![
+                Column::new_empty("table".into(), &DataType::String),
+                Column::new_empty("account_id".into(), &DataType::String),
+                Column::new_empty("first".into(), &DataType::Date),
+                Column::new_empty("last".into(), &DataType::Date),
+            ],
+        )?)
+    };
+    let mut out = empty()?;
+    for f in frames {
+        out.vstack_mut(&f)?;
+    }
+    Ok(out)
+}
