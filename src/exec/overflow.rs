@@ -270,7 +270,12 @@ mod tests {
         let err = run(BinOp::Add, col("a"), col("b")).err().map(|e| Error::from(e).code());
         assert_eq!(err, Some("integer_overflow"));
         let prod = run(BinOp::Mul, col("a").slice(1, 2), col("b").slice(1, 2))?;
-        let v: Vec<Option<i64>> = prod.column("v")?.i64()?.into_iter().collect();
+        let v: Vec<Option<i64>> = prod
+            .column("v")?
+            .i64()?
+            .downcast_iter()
+            .flat_map(|a| a.iter().map(|v| v.copied()))
+            .collect();
         assert_eq!(v, vec![Some(6), None]);
         // a literal broadcasts; -MIN overflows
         let neg = df!("m" => [i64::MIN])?
