@@ -245,3 +245,23 @@ def test_times_beyond_the_time_zone_calendar_are_out_of_range():
     assert code_of(sk.InputError, p, kpis=["likes"], every="1d", tz="Europe/Berlin") == "date_out_of_range"
     # in UTC the same times have their days
     assert sk.compute(p, kpis=["likes"], every="1y").height == 2
+
+
+def test_a_list_of_files_with_different_columns_names_the_file(tmp_path):
+    base = posts(likes=[1, 2])
+    base.write_parquet(tmp_path / "a.parquet")
+    base.with_columns(pl.col("likes").cast(pl.Float64)).write_parquet(tmp_path / "b.parquet")
+    base.with_columns(pl.lit(1).alias("extra")).write_parquet(tmp_path / "c.parquet")
+    for other in ["b", "c"]:
+        with pytest.raises(sk.InputError) as info:
+            sk.compute([str(tmp_path / "a.parquet"), str(tmp_path / f"{other}.parquet")], kpis=["likes"])
+        assert info.value.code == "mismatched_files"
+        assert f"{other}.parquet" in str(info.value)
+
+
+def test_a_share_whose_total_passes_int64_does_not_wrap():
+    # each account's product fits (2^62); their total (2^63) does not
+    p = posts(likes=[2**31, 2**31], comments=[2**31, 2**31])
+    share = sk.KPI("s", "share(likes * comments)")
+    got = sk.compute(p, kpis=[share], by=["account_id"])
+    assert got["s"].to_list() == [0.5, 0.5]

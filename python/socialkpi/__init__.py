@@ -234,7 +234,11 @@ def compute_details(
     dims = _arguments.by(by)
     _arguments.text("every", every, 'use None, "1d", "1w", "1mo", "1q" or "1y"', optional=True)
     _arguments.text("tz", tz, 'use an IANA time zone name such as "UTC" or "Europe/Berlin"')
-    _arguments.text("dedupe", dedupe, "use None or 'last'", optional=True)
+    if dedupe not in (None, "last"):
+        raise _arguments.argument_error(
+            "invalid_argument",
+            f"dedupe={dedupe!r} is not supported; use None (repeats are an error) or 'last'",
+        )
     _arguments.sources(sources)
     if output not in ("polars", "pandas"):
         raise _arguments.argument_error(

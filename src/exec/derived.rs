@@ -144,30 +144,56 @@ pub(super) fn engagements(batch: &DataFrame, default: &[String], platforms: &Com
     for c in columns {
         fractional |= batch.column(c)?.dtype().is_float();
     }
-    if fractional {
-        return Ok(Some(sum_of::<Float64Type>(batch, default, platforms)?));
-    }
-    let sums = sum_of::<Int64Type>(batch, default, platforms)?;
-    if !overflow::fits(row_bound(batch, default, platforms)?) {
-        // a post's components may add up past the Int64 range: the floats' sums tell
-        let approx = sum_of::<Float64Type>(batch, default, platforms)?;
-        let exact: Vec<i64> = sums.i64()?.into_no_null_iter().collect();
-        let approx: Vec<f64> = approx.f64()?.into_no_null_iter().collect();
-        overflow::check_wrapped(&exact, &approx)?;
-    }
-    Ok(Some(sums))
+    Ok(Some(if fractional {
+        sum_of::<Float64Type>(batch, default, platforms)?
+    } else {
+        sum_of::<Int64Type>(batch, default, platforms)?
+    }))
 }
 
-/// A bound on each post's engagements: per component the largest magnitude (a power of two)
-/// of its alternatives, added up over the largest set of components.
-fn row_bound(batch: &DataFrame, default: &[String], platforms: &Components) -> Result<u128> {
+/// Checks that no post's engagements (Int64, added with wrapping adds) passed the Int64
+/// range, from a bound on them: per component the largest magnitude (a power of two) of its
+/// alternatives, added up over the largest set of components. `known` holds the or of the
+/// magnitudes of columns the batch's checks read already. Returns an or whose power of two
+/// bounds the engagements (for their sums' bound), None when they are not Int64 or the
+/// bound is too large to say.
+pub(super) fn check_engagements(
+    batch: &DataFrame,
+    default: &[String],
+    platforms: &Components,
+    known: &[(String, u64)],
+) -> Result<Option<u64>> {
+    match batch.column(super::posts::ENG) {
+        Ok(eng) if eng.dtype() == &DataType::Int64 => {}
+        _ => return Ok(None),
+    }
+    let bound = row_bound(batch, default, platforms, known)?;
+    if overflow::fits(bound) {
+        // the or below the power of two that bounds each post's engagements
+        return Ok(Some(u64::try_from(bound.saturating_sub(1)).unwrap_or(u64::MAX >> 1)));
+    }
+    // a post's components may add up past the Int64 range: the floats' sums tell
+    let sums = batch.column(super::posts::ENG)?.as_materialized_series();
+    let approx = sum_of::<Float64Type>(batch, default, platforms)?;
+    let exact: Vec<i64> = sums.i64()?.into_no_null_iter().collect();
+    let approx: Vec<f64> = approx.f64()?.into_no_null_iter().collect();
+    overflow::check_wrapped(&exact, &approx)?;
+    Ok(None)
+}
+
+/// A bound on each post's engagements (see `check_engagements`).
+fn row_bound(batch: &DataFrame, default: &[String], platforms: &Components, known: &[(String, u64)]) -> Result<u128> {
     let magnitude = |c: &str| -> Result<u128> {
-        let s = batch.column(c)?.as_materialized_series().cast(&DataType::Int64)?;
-        let or = s
-            .i64()?
-            .downcast_iter()
-            .flat_map(|a| a.values().iter())
-            .fold(0u64, |acc, &v| acc | v.unsigned_abs());
+        let or = match known.iter().find(|(k, _)| k == c) {
+            Some((_, or)) => *or,
+            None => {
+                let s = batch.column(c)?.as_materialized_series().cast(&DataType::Int64)?;
+                s.i64()?
+                    .downcast_iter()
+                    .flat_map(|a| a.values().iter())
+                    .fold(0u64, |acc, &v| acc | v.unsigned_abs())
+            }
+        };
         Ok(if or == 0 { 0 } else { 1u128 << (64 - or.leading_zeros()) })
     };
     let mut largest = 0u128;

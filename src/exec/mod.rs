@@ -584,10 +584,12 @@ fn cost(plan: &Plan) -> Result<Expr> {
 
 /// A group's value over the total of all groups in the same period.
 fn share_of_period(value: Expr, plan: &Plan) -> Result<Expr> {
+    // the total in floats, as the share is: a total of integers past the Int64 range would wrap
+    let whole = value.clone().cast(DataType::Float64);
     let total = if plan.every.is_some() {
-        value.clone().sum().over([col(PERIOD)])?
+        whole.sum().over([col(PERIOD)])?
     } else {
-        value.clone().sum()
+        whole.sum()
     };
     Ok(ratio(value, total))
 }

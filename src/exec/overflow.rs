@@ -47,12 +47,13 @@ pub(super) fn sum_error(what: &str) -> Error {
 
 /// A bound on the sum of the absolute values of an Int64 column's present values: the rows
 /// times the power of two above the largest magnitude (the or of the magnitudes, slots under
-/// nulls included), or, when that passes 2^52, the exact sum.
-pub(super) fn bound(ca: &Int64Chunked) -> u128 {
-    let or = ca
-        .downcast_iter()
-        .map(|a| a.values().iter().fold(0u64, |acc, &v| acc | v.unsigned_abs()))
-        .fold(0u64, |a, b| a | b);
+/// nulls included; `or` when the caller has it), or, when that passes 2^52, the exact sum.
+pub(super) fn bound(ca: &Int64Chunked, or: Option<u64>) -> u128 {
+    let or = or.unwrap_or_else(|| {
+        ca.downcast_iter()
+            .map(|a| a.values().iter().fold(0u64, |acc, &v| acc | v.unsigned_abs()))
+            .fold(0u64, |a, b| a | b)
+    });
     let per_row = if or == 0 { 0 } else { 1u128 << (64 - or.leading_zeros()) };
     let rough = per_row * ca.len() as u128;
     if rough < ROUGH {
@@ -96,7 +97,7 @@ pub(super) fn check_table_sums(df: &DataFrame, columns: &[&str], table: &str) ->
         let Ok(column) = df.column(c) else {
             continue;
         };
-        if column.dtype() == &DataType::Int64 && !fits(bound(column.as_materialized_series().i64()?)) {
+        if column.dtype() == &DataType::Int64 && !fits(bound(column.as_materialized_series().i64()?, None)) {
             return Err(sum_error(&format!("column '{c}' of {table}")));
         }
     }
@@ -117,7 +118,12 @@ pub(crate) fn arithmetic(op: BinOp, a: Expr, b: Expr) -> Expr {
         move |c: &mut [Column]| checked(op, &c[0], &c[1]),
         &[b],
         move |_: &Schema, fields: &[Field]| {
-            let (x, y) = (fields[0].dtype(), fields[1].dtype());
+            // a literal's type is known only once polars picks one (polars wants a known type)
+            let known = |t: &DataType| {
+                let t = t.clone().materialize_unknown(true)?;
+                Ok::<_, PolarsError>(if t.is_known() { t } else { DataType::Float64 })
+            };
+            let (x, y) = (&known(fields[0].dtype())?, &known(fields[1].dtype())?);
             let dtype = if integral(x) && integral(y) {
                 DataType::Int64
             } else {
@@ -233,6 +239,10 @@ pub(super) fn check_wrapped(sums: &[i64], approx: &[f64]) -> Result<()> {
 mod tests {
     use super::*;
 
+    fn bound_of_test(ca: &Int64Chunked) -> u128 {
+        bound(ca, None)
+    }
+
     fn ca(values: &[Option<i64>]) -> Int64Chunked {
         Int64Chunked::from_iter_options("x".into(), values.iter().copied())
     }
@@ -240,15 +250,15 @@ mod tests {
     #[test]
     fn bounds_cover_the_absolute_sum() {
         // small values: the rough bound (a power of two per row)
-        assert_eq!(bound(&ca(&[Some(3), Some(-4), None])), 3 * 8);
-        assert_eq!(bound(&ca(&[Some(0), Some(-1)])), 2 * 2);
-        assert_eq!(bound(&ca(&[Some(0), None])), 0);
+        assert_eq!(bound_of_test(&ca(&[Some(3), Some(-4), None])), 3 * 8);
+        assert_eq!(bound_of_test(&ca(&[Some(0), Some(-1)])), 2 * 2);
+        assert_eq!(bound_of_test(&ca(&[Some(0), None])), 0);
         // large values: exact, over present values
         let big = ca(&[Some(i64::MAX), Some(1), None]);
-        assert_eq!(bound(&big), i64::MAX as u128 + 1);
-        assert_eq!(bound(&ca(&[Some(i64::MIN)])), 1u128 << 63);
+        assert_eq!(bound_of_test(&big), i64::MAX as u128 + 1);
+        assert_eq!(bound_of_test(&ca(&[Some(i64::MIN)])), 1u128 << 63);
         let mut total = 0u128;
-        assert!(add_bound(&mut total, bound(&ca(&[Some(i64::MAX)])), "likes").is_ok());
+        assert!(add_bound(&mut total, bound_of_test(&ca(&[Some(i64::MAX)])), "likes").is_ok());
         let err = add_bound(&mut total, 1, "likes").err().map(|e| e.code());
         assert_eq!(err, Some("integer_overflow"));
     }
@@ -260,7 +270,12 @@ mod tests {
         let err = run(BinOp::Add, col("a"), col("b")).err().map(|e| Error::from(e).code());
         assert_eq!(err, Some("integer_overflow"));
         let prod = run(BinOp::Mul, col("a").slice(1, 2), col("b").slice(1, 2))?;
-        let v: Vec<Option<i64>> = prod.column("v")?.i64()?.into_iter().collect();
+        let v: Vec<Option<i64>> = prod
+            .column("v")?
+            .i64()?
+            .downcast_iter()
+            .flat_map(|a| a.iter().map(|v| v.copied()))
+            .collect();
         assert_eq!(v, vec![Some(6), None]);
         // a literal broadcasts; -MIN overflows
         let neg = df!("m" => [i64::MIN])?
@@ -268,6 +283,12 @@ mod tests {
             .select([arithmetic(BinOp::Sub, lit(0), col("m"))])
             .collect();
         assert_eq!(neg.err().map(|e| Error::from(e).code()), Some("integer_overflow"));
+        // numbers alone (a formula's constants)
+        let c = df!("f" => [1.5_f64])?
+            .lazy()
+            .select([arithmetic(BinOp::Mul, lit(0), lit(0.5)).alias("c")])
+            .collect()?;
+        assert_eq!(c.column("c")?.f64()?.get(0), Some(0.0));
         // floats as polars computes them
         let f = df!("f" => [1.5_f64])?
             .lazy()

@@ -82,7 +82,9 @@ pub(super) fn repeated_error(
 /// is not negative either. The sign bits of the whole values buffer are or-ed first, the slots
 /// under nulls with them (one vectorised pass, memory-bound); only when one is set does the
 /// minimum over the present values decide.
-fn lower_bound<T>(ca: &ChunkedArray<T>, bits: impl Fn(T::Native) -> u64) -> Option<T::Native>
+/// Also returns the or of the bits: for integers without a sign bit, the or of their
+/// magnitudes, which bounds their sums (`overflow::bound`).
+fn lower_bound<T>(ca: &ChunkedArray<T>, bits: impl Fn(T::Native) -> u64) -> (Option<T::Native>, u64)
 where
     T: PolarsNumericType,
     ChunkedArray<T>: ChunkAgg<T::Native>,
@@ -92,9 +94,9 @@ where
         .map(|a| a.values().iter().fold(0u64, |acc, &v| acc | bits(v)))
         .fold(0u64, |a, b| a | b);
     if signs >> 63 == 0 {
-        Some(T::Native::default())
+        (Some(T::Native::default()), signs)
     } else {
-        ca.min()
+        (ca.min(), signs)
     }
 }
 
@@ -472,19 +474,28 @@ impl PostsPass {
     }
 
     /// The checks of a batch (negative counts, currencies, id hashes for the repeat check).
+    /// `magnitudes`: for each Int64 count column without negative values, the or of its
+    /// values (the states' overflow bound reads it instead of a pass of its own).
     fn check(
         batch: &DataFrame,
         mins: &mut [(String, f64)],
         currencies: &mut Option<BTreeSet<String>>,
         id: &mut Option<IdCheck>,
         id_hashes: Option<Vec<Vec<u64>>>,
+        magnitudes: &mut Vec<(String, u64)>,
     ) -> Result<()> {
         for (c, min) in mins.iter_mut() {
             // on the typed array (SIMD, no conversion)
             let values = batch.column(c)?.as_materialized_series();
             let m = match values.dtype() {
-                DataType::Int64 => lower_bound(values.i64()?, |v| v as u64).map(|v| v as f64),
-                _ => lower_bound(values.f64()?, f64::to_bits),
+                DataType::Int64 => {
+                    let (m, or) = lower_bound(values.i64()?, |v| v as u64);
+                    if or >> 63 == 0 {
+                        magnitudes.push((c.clone(), or));
+                    }
+                    m.map(|v| v as f64)
+                }
+                _ => lower_bound(values.f64()?, f64::to_bits).0,
             };
             if let Some(m) = m {
                 *min = min.min(m);
@@ -584,20 +595,25 @@ impl PostsPass {
             }
             Ok((groups, ng, fap))
         };
+        let mut magnitudes = Vec::new();
         let (checked, (grouped, prepared)) = THREAD_POOL.install(|| {
             rayon::join(
-                || Self::check(&batch, mins, currencies, id, id_hashes),
+                || Self::check(&batch, mins, currencies, id, id_hashes, &mut magnitudes),
                 || rayon::join(grouped, || prepare(pp, batch.clone())),
             )
         });
         checked?;
         let (groups, ng, fap) = grouped?;
         let batch = prepared?;
+        // each post's engagements inside the Int64 range (their components' magnitudes tell)
+        if let Some(or) = derived::check_engagements(&batch, &pp.components, &pp.platform_components, &magnitudes)? {
+            magnitudes.push((ENG.to_string(), or));
+        }
         let (fap, unknown) = match &fap {
             Some((fap, unknown)) => (Some(fap.as_slice()), unknown.as_slice()),
             None => (None, &[][..]),
         };
-        THREAD_POOL.install(|| states.add(&batch, &groups, ng, fap, unknown))
+        THREAD_POOL.install(|| states.add(&batch, &groups, ng, fap, unknown, &magnitudes))
     }
 
     /// The states frame: one row per group with its keys.

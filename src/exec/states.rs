@@ -383,7 +383,8 @@ impl States {
 
     /// Adds a batch; `groups` are its rows' groups, `n` the number of groups so far, `fap` the
     /// rows' followers-at-post (NaN where unknown) when a state needs them, and `unknown` the
-    /// rows where they are unknown.
+    /// rows where they are unknown. `magnitudes`: the or of the magnitudes of columns whose
+    /// values the batch's checks have read (their bounds need no pass of their own).
     pub fn add(
         &mut self,
         batch: &DataFrame,
@@ -391,6 +392,7 @@ impl States {
         n: usize,
         fap: Option<&[f64]>,
         unknown: &[u32],
+        magnitudes: &[(String, u64)],
     ) -> Result<()> {
         // the bounds beside the loops: on an error the sums are not used
         let (added, bounded) = rayon::join(
@@ -402,7 +404,8 @@ impl States {
             || {
                 self.bounds.par_iter_mut().try_for_each(|(column, total)| {
                     let values = batch.column(column)?.as_materialized_series();
-                    overflow::add_bound(total, overflow::bound(values.i64()?), column)
+                    let or = magnitudes.iter().find(|(c, _)| c == column).map(|(_, or)| *or);
+                    overflow::add_bound(total, overflow::bound(values.i64()?, or), column)
                 })
             },
         );
@@ -1092,8 +1095,8 @@ mod tests {
         assert!(!States::new(without_masked, batch.schema(), false, &linear)?
             .reads()
             .contains(&"l"));
-        split.add(&batch, &groups, 23, None, &[])?;
-        whole.add(&batch, &groups, 23, None, &[])?;
+        split.add(&batch, &groups, 23, None, &[], &[])?;
+        whole.add(&batch, &groups, 23, None, &[], &[])?;
         let (split, whole) = (split.finish(23, &rows)?, whole.finish(23, &rows)?);
         for name in ["s:l", "n:l", "r:l", "r:c", "rn:c", "rl:l", "rln:l"] {
             assert_eq!(get(&split, name), get(&whole, name), "{name}");
@@ -1246,7 +1249,7 @@ mod tests {
         }
         let unknown =
             |fap: &[f64]| -> Vec<u32> { (0..fap.len() as u32).filter(|&j| fap[j as usize].is_nan()).collect() };
-        states.add(&first, &g1, 20, Some(&fap[..half]), &unknown(&fap[..half]))?;
+        states.add(&first, &g1, 20, Some(&fap[..half]), &unknown(&fap[..half]), &[])?;
         for &g in &groups[half..] {
             rows[g as usize] += 1;
         }
@@ -1256,6 +1259,7 @@ mod tests {
             37,
             Some(&fap[half..]),
             &unknown(&fap[half..]),
+            &[],
         )?;
         let out = states.finish(37, &rows)?;
 

@@ -141,8 +141,46 @@ pub fn scan(paths: &[String]) -> Result<LazyFrame> {
     match frames.len() {
         0 => Err(Error::input("file_not_found", "no files were given")),
         1 => Ok(frames.remove(0)),
-        _ => Ok(concat(frames, UnionArgs::default())?),
+        _ => {
+            same_columns(paths, &mut frames)?;
+            Ok(concat(frames, UnionArgs::default())?)
+        }
     }
+}
+
+/// Files read as one table must have the same columns of the same types: the first that does
+/// not is an error that names it and the column.
+fn same_columns(paths: &[String], frames: &mut [LazyFrame]) -> Result<()> {
+    let mut first: Option<SchemaRef> = None;
+    for (p, lf) in paths.iter().zip(frames.iter_mut()) {
+        let schema = lf
+            .collect_schema()
+            .map_err(|e| Error::input("unreadable_file", format!("could not read the schema of '{p}': {e}")))?;
+        let Some(want) = &first else {
+            first = Some(schema);
+            continue;
+        };
+        let differs = want
+            .iter()
+            .find(|(name, dtype)| schema.get(name.as_str()) != Some(*dtype))
+            .map(|(name, dtype)| match schema.get(name.as_str()) {
+                Some(other) => format!("column '{name}' is {other} there but {dtype} in '{}'", paths[0]),
+                None => format!("it has no column '{name}', which '{}' has", paths[0]),
+            })
+            .or_else(|| {
+                schema
+                    .iter_names()
+                    .find(|name| want.get(name.as_str()).is_none())
+                    .map(|name| format!("it has a column '{name}' that '{}' lacks", paths[0]))
+            });
+        if let Some(what) = differs {
+            return Err(Error::input(
+                "mismatched_files",
+                format!("the files read as one table differ: in '{p}', {what}. Give the files the same columns and types, or read them into frames, pl.concat(..., how='diagonal_relaxed') them and pass the frame"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The column names of a table (for files: read from their schema).
