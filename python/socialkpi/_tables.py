@@ -114,11 +114,11 @@ class _ArrowTable:
 
 def _pandas_table(df: Any) -> _PolarsTable:
     # pandas -> polars converts missing markers (NaN, NaT, None) to nulls and keeps datetimes.
-    renamed = df.rename(columns=str)
     from socialkpi.formulas import _text
 
-    for name in renamed.columns:  # pandas holds any str; Arrow names are UTF-8
-        _text(name, "column name", "invalid_column_name", "SchemaError")
+    for name in df.columns:  # pandas holds any str; Arrow names are UTF-8
+        _text(str(name), "column name", "invalid_column_name", "SchemaError")
+    renamed = df.rename(columns=str)
     return _PolarsTable(pl.from_pandas(renamed, include_index=False))
 
 
