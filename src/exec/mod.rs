@@ -718,15 +718,17 @@ impl Intermediate {
                 };
                 (expr, la.max(lb))
             }
+            // operands of their own too: a formula's KPIs written out may nest a hundred
+            // levels, and polars walks an expression recursively
             Value::Neg(v) => {
-                let (x, level) = self.value(v, plan)?;
+                let (x, level) = self.operand(v, plan)?;
                 (arithmetic(BinOp::Sub, lit(0), x), level)
             }
             Value::Coalesce(parts) => {
                 let mut exprs = Vec::with_capacity(parts.len());
                 let mut level = 0;
                 for p in parts {
-                    let (e, l) = self.value(p, plan)?;
+                    let (e, l) = self.operand(p, plan)?;
                     exprs.push(e);
                     level = level.max(l);
                 }

@@ -560,22 +560,44 @@ impl Compiler {
                     .collect();
                 crate::exec::rule3(exprs).unwrap_or_else(null)
             }
-            Row::Mul(a, b) => crate::exec::arithmetic(BinOp::Mul, self.row(a), self.row(b)),
+            Row::Mul(a, b) => crate::exec::arithmetic(BinOp::Mul, self.inline(a), self.inline(b)),
             Row::Div(a, b) => {
-                let (x, y) = (self.row(a), self.operand_expr(b));
+                let (x, y) = (self.inline(a), self.operand_expr(b));
                 crate::exec::ratio(x, y)
             }
-            Row::Neg(a) => crate::exec::arithmetic(BinOp::Sub, lit(0), self.row(a)),
+            Row::Neg(a) => crate::exec::arithmetic(BinOp::Sub, lit(0), self.inline(a)),
             Row::Coalesce(parts) => {
-                let exprs: Vec<Expr> = parts.iter().map(|p| self.row(p)).collect();
+                let exprs: Vec<Expr> = parts.iter().map(|p| self.inline(p)).collect();
                 coalesce(&exprs)
             }
             Row::Filter(c, r) => {
-                let c = self.cond(c);
+                let c = self.inline_cond(c);
                 let outside = if self.zero_outside { lit(0) } else { null() };
-                when(c).then(self.row(r)).otherwise(outside)
+                when(c).then(self.inline(r)).otherwise(outside)
             }
         }
+    }
+
+    /// A part of an expression: inline, unless it is taller than [`INLINE_HEIGHT`], then a
+    /// computed column of its own (a formula with its KPIs written out may nest a hundred
+    /// levels, and polars walks an expression recursively, on a stack that may be small).
+    fn inline(&mut self, row: &Row) -> Expr {
+        if row_height(row) > INLINE_HEIGHT {
+            self.operand_expr(row)
+        } else {
+            self.row(row)
+        }
+    }
+
+    /// A part of a condition, as [`Self::inline`] does for values.
+    fn inline_cond(&mut self, c: &Cond) -> Expr {
+        if cond_height(c) <= INLINE_HEIGHT {
+            return self.cond(c);
+        }
+        let name = self.computed(format!("where {c:?}"), |me| me.cond(c));
+        let level = self.levels.get(&name).copied().unwrap_or(0);
+        self.level = self.level.max(level + 1);
+        col(name.as_str())
     }
 
     fn cond(&mut self, c: &Cond) -> Expr {
@@ -598,21 +620,49 @@ impl Compiler {
                 };
                 cmp.fill_null(lit(false))
             }
-            Cond::And(a, b) => self.cond(a).and(self.cond(b)),
-            Cond::Or(a, b) => self.cond(a).or(self.cond(b)),
-            Cond::Not(a) => self.cond(a).not(),
+            Cond::And(a, b) => self.inline_cond(a).and(self.inline_cond(b)),
+            Cond::Or(a, b) => self.inline_cond(a).or(self.inline_cond(b)),
+            Cond::Not(a) => self.inline_cond(a).not(),
         }
     }
 
     fn operand(&mut self, o: &Operand) -> Expr {
         match o {
-            Operand::Row(r) => self.row(r),
+            Operand::Row(r) => self.inline(r),
             Operand::Text(t) => lit(t.as_str()),
             Operand::TextColumn(c) => {
                 self.plain(c);
                 col(c.as_str()).cast(DataType::String)
             }
         }
+    }
+}
+
+/// Parts of a per-post expression taller than this are computed as columns of their own.
+const INLINE_HEIGHT: usize = 16;
+
+/// The levels of a per-post value's tree.
+fn row_height(row: &Row) -> usize {
+    match row {
+        Row::Column(_) | Row::Number(_) | Row::Eng => 1,
+        Row::Add(a, b) | Row::Sub(a, b) | Row::Mul(a, b) | Row::Div(a, b) => 1 + row_height(a).max(row_height(b)),
+        Row::Neg(a) => 1 + row_height(a),
+        Row::Coalesce(parts) => 1 + parts.iter().map(row_height).max().unwrap_or(0),
+        Row::Filter(c, r) => 1 + cond_height(c).max(row_height(r)),
+    }
+}
+
+/// The levels of a condition's tree.
+fn cond_height(c: &Cond) -> usize {
+    let operand = |o: &Operand| match o {
+        Operand::Row(r) => row_height(r),
+        Operand::Text(_) | Operand::TextColumn(_) => 1,
+    };
+    match c {
+        Cond::Const(_) | Cond::Column(_) => 1,
+        Cond::Compare(_, a, b) => 1 + operand(a).max(operand(b)),
+        Cond::And(a, b) | Cond::Or(a, b) => 1 + cond_height(a).max(cond_height(b)),
+        Cond::Not(a) => 1 + cond_height(a),
     }
 }
 

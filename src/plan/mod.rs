@@ -426,8 +426,48 @@ pub fn report_zone(tz: &str) -> Result<Option<String>> {
     }
 }
 
-/// Checks a request against the tables' column names and builds the plan.
+/// The stack of the thread that plans: checking and compiling formulas recurses over them,
+/// within bounds their limits set (128 levels with the KPIs they name written out, each
+/// level a few KiB of checker frames, and a parse of up to 64 nested levels on top), where
+/// the caller's thread may have as little as 512 KiB (a polars worker, a Python thread).
+const PLANNING_STACK: usize = 16 << 20;
+
+/// Checks a request against the tables' column names and builds the plan, on a thread of a
+/// known stack ([`PLANNING_STACK`]).
 pub fn build(
+    req: &Request,
+    posts_cols: Option<&[String]>,
+    accounts_cols: Option<&[String]>,
+    contracts_cols: Option<&[String]>,
+    traffic_cols: Option<&[String]>,
+    events_cols: Option<&[String]>,
+) -> Result<Plan> {
+    let plan = || {
+        build_here(
+            req,
+            posts_cols,
+            accounts_cols,
+            contracts_cols,
+            traffic_cols,
+            events_cols,
+        )
+    };
+    std::thread::scope(|scope| {
+        let planner = std::thread::Builder::new()
+            .name("socialkpi-plan".into())
+            .stack_size(PLANNING_STACK)
+            .spawn_scoped(scope, plan);
+        match planner {
+            Ok(planner) => planner
+                .join()
+                .unwrap_or_else(|_| Err(Error::Internal("planning the request panicked".into()))),
+            // no thread to be had (a process at its limit): plan on the caller's
+            Err(_) => plan(),
+        }
+    })
+}
+
+fn build_here(
     req: &Request,
     posts_cols: Option<&[String]>,
     accounts_cols: Option<&[String]>,
