@@ -644,7 +644,15 @@ impl Intermediate {
     fn value(&mut self, value: &Value, plan: &Plan) -> Result<(Expr, usize)> {
         Ok(match value {
             Value::Number(v) => (lit(*v), 0),
-            Value::Flow { rows, sum, n } => (flow(rows, sum, n), 0),
+            Value::Flow { rows, sum, n, money } => {
+                let value = flow(rows, sum, n);
+                let value = if *money {
+                    coverage::where_covered("posts", value)
+                } else {
+                    value
+                };
+                (value, 0)
+            }
             Value::Count(name) => (state(name).fill_null(lit(0)).cast(DataType::Int64), 0),
             Value::Ratio(num, den) => (ratio(state(num), state(den)), 0),
             Value::Builtin(name) => (finalise(name, plan)?, 0),
