@@ -77,22 +77,21 @@ pub(super) fn where_covered(table: &str, value: Expr) -> Expr {
 }
 
 /// The days a table covered, per account when it has `account_id`: (table, account_id,
-/// first, last), from its `first` and `last` date columns.
+/// first, last), from its `first` and `last` date columns. (Grouped on the account's own
+/// type; only the small result becomes text.)
 pub(super) fn of_table(table: &str, df: &DataFrame, first: &str, last: &str) -> Result<DataFrame> {
-    let has_account = df.column("account_id").is_ok();
-    let mut lf = df
-        .clone()
-        .lazy()
-        .filter(col(first).is_not_null().and(col(last).is_not_null()));
-    let account = if has_account {
-        col("account_id").cast(DataType::String)
+    let spans = [col(first).min().alias("first"), col(last).max().alias("last")];
+    let lf = df.clone().lazy();
+    let lf = if df.column("account_id").is_ok() {
+        lf.group_by([col("account_id")])
+            .agg(spans)
+            .with_column(col("account_id").cast(DataType::String))
     } else {
-        lit(NULL).cast(DataType::String)
+        lf.select(spans)
+            .with_column(lit(NULL).cast(DataType::String).alias("account_id"))
     };
-    lf = lf.with_column(account.alias("account_id"));
-    let out = lf
-        .group_by_stable([col("account_id")])
-        .agg([col(first).min().alias("first"), col(last).max().alias("last")])
+    Ok(lf
+        .filter(col("first").is_not_null())
         .sort(["account_id"], SortMultipleOptions::default().with_nulls_last(true))
         .select([
             lit(table).alias("table"),
@@ -100,8 +99,7 @@ pub(super) fn of_table(table: &str, df: &DataFrame, first: &str, last: &str) -> 
             col("first").cast(DataType::Date),
             col("last").cast(DataType::Date),
         ])
-        .collect()?;
-    Ok(out)
+        .collect()?)
 }
 
 /// The contracts' coverage, from their `start` and `end` (read on their own: the contracts

@@ -266,6 +266,10 @@ pub fn run(plan: &Plan, inputs: Inputs, interrupted: Interrupt<'_>) -> Result<Ou
         };
         let others_job = scope.spawn(|| -> Result<_> {
             let (mut rows, mut warnings) = (RowAccount::default(), Vec::new());
+            if let Some(s) = &snapshots {
+                rows.coverage
+                    .push(coverage::of_table("accounts", s.frame(), "date", "date")?);
+            }
             let traffic_states = match (&plan.traffic, traffic) {
                 (Some(tp), Some(lf)) => Some(rows.time("traffic_states_s", |rows| {
                     traffic::states(plan, tp, lf, &keys, rows, &mut warnings)
