@@ -4,7 +4,7 @@ PYTHON ?= python3
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/socialkpi/target
 WHEEL_DIR := $(CARGO_TARGET_DIR)/wheels-socialkpi
 
-.PHONY: deps build demo test test-rust test-python lint bench clean fuzz
+.PHONY: deps build browser demo test test-rust test-python lint bench clean fuzz
 
 deps:
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
@@ -23,7 +23,13 @@ PY_LIBDIR := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_
 test-rust:
 	LD_LIBRARY_PATH=$(PY_LIBDIR):$$LD_LIBRARY_PATH cargo test --release --workspace --lib
 
-test-python: build
+# The report's test opens it in headless Chromium (Debian's package) without network.
+# Headless Chromium opens the HTML report in its test (skipped, with a reason, where it cannot
+# be installed).
+browser:
+	command -v chromium >/dev/null 2>&1 || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium) || echo 'chromium could not be installed: the report test that opens it will be skipped'
+
+test-python: build browser
 	$(PYTHON) -m pytest
 
 test: test-rust test-python
@@ -44,10 +50,14 @@ bench: build
 clean:
 	rm -rf $(WHEEL_DIR) .pytest_cache .hypothesis
 
-# Fuzzes the formula parser and checker (nightly + cargo-fuzz, installed when missing).
+# Fuzzes the formula parser and checker, the definition-file reader, the export value parser
+# and the header mapping (nightly + cargo-fuzz, installed when missing), FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= formula definitions values headers
 fuzz:
 	rustup toolchain list | grep -q nightly || rustup toolchain install nightly --profile minimal
 	cargo +nightly fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked
-	mkdir -p fuzz/corpus/formula
-	cd fuzz && CARGO_TARGET_DIR=$(CARGO_TARGET_DIR)-fuzz cargo +nightly fuzz run formula corpus/formula seeds/formula -- -max_total_time=$(FUZZ_SECONDS) -max_len=512
+	for t in $(FUZZ_TARGETS); do \
+	  mkdir -p fuzz/corpus/$$t && \
+	  (cd fuzz && CARGO_TARGET_DIR=$(CARGO_TARGET_DIR)-fuzz cargo +nightly fuzz run $$t corpus/$$t seeds/$$t -- -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -rss_limit_mb=2048) || exit 1; \
+	done

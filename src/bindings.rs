@@ -390,8 +390,10 @@ pub fn check_formula(name: &str, formula: &str) -> PyResult<()> {
 
 /// Parses a definition file's text (`format`: yaml, toml or json; `origin` names it).
 #[pyfunction]
-pub fn parse_definitions(text: &str, format: &str, origin: &str) -> PyResult<DefinitionsRow> {
-    Ok(definitions_row(catalog::files::parse(text, format, origin)?))
+pub fn parse_definitions(py: Python<'_>, text: &str, format: &str, origin: &str) -> PyResult<DefinitionsRow> {
+    // other Python threads run while a large file is read
+    let parsed = py.detach(|| catalog::files::parse(text, format, origin))?;
+    Ok(definitions_row(parsed))
 }
 
 /// A vendor preset's definitions, or the built-in catalogue's (`"socialkpi"`).
@@ -529,7 +531,7 @@ type PresetRow = (String, String, Option<String>, String, String, Vec<String>);
 /// Reads exports into a canonical table: `files` are (label, frame wrapper) pairs as the
 /// Python readers made them; returns (Arrow stream capsule, report dict).
 #[pyfunction]
-#[pyo3(signature = (kind, files, preset=None, columns=Vec::new(), defaults=Vec::new(), snapshot=None, year=None))]
+#[pyo3(signature = (kind, files, preset=None, columns=Vec::new(), defaults=Vec::new(), snapshot=None, year=None, repeats="unstated", day=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn read_table<'py>(
     py: Python<'py>,
@@ -540,7 +542,15 @@ pub fn read_table<'py>(
     defaults: Vec<(String, String)>,
     snapshot: Option<String>,
     year: Option<i32>,
+    repeats: &str,
+    day: Option<String>,
 ) -> PyResult<(Bound<'py, PyCapsule>, Bound<'py, PyDict>)> {
+    // "unstated", "snapshots" (daily=False) or "daily" (daily=True, or `day` its header)
+    let repeats = match repeats {
+        "snapshots" => ingest::read::Repeats::Snapshots,
+        "daily" => ingest::read::Repeats::Daily(day),
+        _ => ingest::read::Repeats::Unstated,
+    };
     let kind = ingest::presets::Kind::parse(kind)
         .ok_or_else(|| Error::Internal(format!("read_table of unknown table '{kind}'")))?;
     let mut raw = Vec::with_capacity(files.len());
@@ -559,6 +569,7 @@ pub fn read_table<'py>(
         defaults,
         snapshot,
         year,
+        repeats,
     };
     let result = py.detach(|| catch(|| ingest::read::read(raw, &opts)));
     let (frame, report) = settle(py, result, None)?;
@@ -575,6 +586,7 @@ pub fn read_table<'py>(
     details.set_item("rows_dropped", report.dropped)?;
     details.set_item("cells_nulled", report.nulled)?;
     details.set_item("warnings", report.warnings)?;
+    details.set_item("repeats", report.repeats)?;
     Ok((cap, details))
 }
 

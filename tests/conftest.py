@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 import socialkpi as sk
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+DATA = Path(__file__).resolve().parent / "data"
 
 
 def make_tables(
@@ -33,10 +33,11 @@ def tables() -> tuple[pl.DataFrame, pl.DataFrame]:
     return make_tables()
 
 
-def shared_path(*parts: str) -> Path:
-    path = SHARED.joinpath(*parts)
+def data_path(name: str) -> Path:
+    """A real data set copied into tests/data (provenance and licence in its README)."""
+    path = DATA / name
     if not path.exists():
-        pytest.fail(f"{path} is missing: the tests read the shared data sets beside the repository")
+        pytest.fail(f"{path} is missing: the real data sets live in tests/data")
     return path
 
 

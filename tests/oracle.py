@@ -1,4 +1,4 @@
-"""An independent oracle: the KPI contract (KPIS.md) written directly in DuckDB SQL.
+"""An independent oracle: the KPI contract (docs/kpis.md) written directly in DuckDB SQL.
 
 Nothing here calls socialkpi; it reads plain pandas/polars tables and answers the same
 questions row by row in SQL so that the engine's output can be compared cell by cell.

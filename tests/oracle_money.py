@@ -1,6 +1,6 @@
 """An independent oracle for the money KPIs (issue 3): contracts, post spend, conversions, revenue.
 
-Nothing here imports or calls socialkpi. The spec of issue 3 (and KPIS.md) is written out
+Nothing here imports or calls socialkpi. The spec of issue 3 (and docs/kpis.md) is written out
 directly in DuckDB SQL over plain polars tables, so that the engine's output can be compared
 cell by cell. The contract side is done the slow, obvious way: every contract is expanded into
 one row per calendar day it covers, the days are bucketed into periods, and a contract's fee
@@ -27,6 +27,7 @@ Outside that, what the table reports is unknown:
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import duckdb
 import polars as pl
@@ -51,11 +52,34 @@ def _eng(cols: set[str]) -> str:
     )
 
 
-def _match(posts_cols: set[str], contract_cols: set[str]) -> str:
-    """A post p matches a contract c (the day window is added by the caller)."""
+def attribution(posts_cols: set[str], contract_cols: set[str]) -> str:
+    """What ties a post to a contract besides account, platform and window (README): the
+    campaign when both tables carry one, else the posts' sponsored flag, else nothing."""
+    if "campaign" in posts_cols and "campaign" in contract_cols:
+        return "campaign"
+    return "sponsored" if "sponsored" in posts_cols else "account"
+
+
+def sponsored_sql(dtype: pl.DataType) -> str:
+    """The posts' sponsored flag as a DuckDB condition: true only where the post is sponsored."""
+    if dtype == pl.Boolean:
+        return "coalesce(p.sponsored, false)"
+    if dtype.is_numeric():
+        return "coalesce(p.sponsored <> 0, false)"
+    return "coalesce(lower(trim(CAST(p.sponsored AS VARCHAR))) IN ('true', 't', 'yes', 'y', '1'), false)"
+
+
+def _match(posts_cols: set[str], contract_cols: set[str], sponsored: str = "") -> str:
+    """A post p matches a contract c (the day window is added by the caller); `sponsored` is
+    the condition of a sponsored post (`sponsored_sql`) when posts carry the flag."""
     cond = ["p.account_id = c.account_id"]
-    if "campaign" in posts_cols:
+    if "platform" in posts_cols and "platform" in contract_cols:
+        cond.append("p.platform = c.platform")
+    tie = attribution(posts_cols, contract_cols)
+    if tie == "campaign":
         cond.append("p.campaign = c.campaign")
+    elif tie == "sponsored":
+        cond.append(sponsored)
     if "content_type" in contract_cols:
         post_ct = "p.content_type" if "content_type" in posts_cols else "NULL"
         cond.append(f"(c.content_type IS NULL OR {post_ct} = c.content_type)")
@@ -74,6 +98,24 @@ def _register_posts(con: duckdb.DuckDBPyConnection, posts: pl.DataFrame, tz: str
     con.execute(
         f"CREATE VIEW p AS SELECT *, {_eng(cols)} AS eng, {period} AS period_start, 1 AS __one "
         f"FROM (SELECT *, {day} AS day FROM raw_posts)"
+    )
+
+
+OPEN_END = dt.date(9999, 1, 1)
+
+
+def close_open_ends(contracts: pl.DataFrame, last_post: dt.date | None) -> pl.DataFrame:
+    """An end in the year 9999 means "no end": such a contract runs through the last day the
+    inputs hold, the last post's day or the latest start or other end of the contracts,
+    and never ends before its own start (README, open-ended contracts)."""
+    is_open = pl.col("end") >= OPEN_END
+    known = [d for d in (contracts["start"].max(), contracts.filter(~is_open)["end"].max(), last_post) if d]
+    through = max(known) if known else None
+    return contracts.with_columns(
+        pl.when(is_open)
+        .then(pl.max_horizontal("start", pl.lit(through, pl.Date)))
+        .otherwise("end")
+        .alias("end")
     )
 
 
@@ -132,6 +174,10 @@ def oracle_money(
         )
     if use_contracts:
         assert contracts is not None
+        last_post = None
+        if posts is not None and "published_at" in posts.columns:
+            last_post = con.execute("SELECT max(day) FROM p").fetchall()[0][0]
+        contracts = close_open_ends(contracts, last_post)
         _register_contracts(con, contracts, every)
         # per contract and period: the number of its days inside the period
         share = (
@@ -147,11 +193,12 @@ def oracle_money(
         )
         if posts is not None:
             ccols = set(contracts.columns)
+            spons = sponsored_sql(posts.schema["sponsored"]) if "sponsored" in pcols else ""
             parts.append(
                 (
                     "da",
                     f"SELECT {gk_sql}, count(*) AS __delivered FROM p "
-                    f"WHERE EXISTS (SELECT 1 FROM c WHERE {_match(pcols, ccols)}) GROUP BY {gk_sql}",
+                    f"WHERE EXISTS (SELECT 1 FROM c WHERE {_match(pcols, ccols, spons)}) GROUP BY {gk_sql}",
                 )
             )
 
@@ -238,12 +285,16 @@ def oracle_contract_status(
     """One row per contract in input order: its columns, then delivery against THAT contract.
 
     A post in two overlapping contracts counts for each; only posts whose day is <= as_of count.
+    The schedule (README): the share of the window's days (both ends inclusive) elapsed by
+    as_of; an open-ended contract (an end in the year 9999) has none.
     """
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     _register_posts(con, posts, tz, None)
     _register_contracts(con, contracts, None)
-    match = _match(set(posts.columns), set(contracts.columns))
+    pcols, ccols = set(posts.columns), set(contracts.columns)
+    spons = sponsored_sql(posts.schema["sponsored"]) if "sponsored" in pcols else ""
+    match = _match(pcols, ccols, spons)
     reach = "p.reach" if "reach" in posts.columns else "NULL"
     own = ", ".join(f'c."{col}"' for col in contracts.columns)
     q = f"""
@@ -252,16 +303,64 @@ def oracle_contract_status(
         FROM c LEFT JOIN p ON {match} AND p.day <= DATE '{as_of.isoformat()}'
         GROUP BY ALL ORDER BY c.__cid"""
     out = con.sql(q).pl()
-    delivered = pl.col("delivered")
-    some = delivered > 0
-    return out.select(
-        *contracts.columns,
-        delivered.cast(pl.Int64),
-        pl.max_horizontal(pl.col("posts_agreed") - delivered, pl.lit(0)).cast(pl.Int64).alias("remaining"),
-        pl.max_horizontal((pl.col("end") - pl.lit(as_of)).dt.total_days(), pl.lit(0))
-        .cast(pl.Int64)
-        .alias("days_left"),
-        pl.when(some).then(pl.col("fee").cast(pl.Float64) / delivered).alias("cost_per_post"),
-        pl.when(some).then(pl.col("__eng")).alias("engagements"),
-        pl.when(some).then(pl.col("__reach")).alias("reach"),
-    )
+    rows = []
+    for r in out.iter_rows(named=True):
+        start, end, agreed, n = r["start"], r["end"], r["posts_agreed"], r["delivered"]
+        is_open = end >= OPEN_END
+        days = (end - start).days + 1
+        elapsed = min(max((as_of - start).days + 1, 0), days)
+        status = "upcoming" if as_of < start else ("ended" if as_of > end and not is_open else "running")
+        if status == "upcoming":
+            expected: float | None = 0.0
+        elif is_open or agreed is None:
+            expected = None
+        else:
+            expected = agreed * elapsed / days
+        behind = None if expected is None else max(math.floor(expected) - n, 0)
+        fee = r.get("fee")
+        fee_to_date = None if fee is None else (fee if is_open else fee * elapsed / days)
+        rows.append(
+            {
+                "status": status,
+                "delivered": n,
+                "expected_by_now": expected,
+                "pace": n / expected if expected else None,
+                "behind": behind,
+                "on_track": None if behind is None else behind == 0,
+                "remaining": None if status == "upcoming" or agreed is None else max(agreed - n, 0),
+                "days_left": None if is_open else max((end - as_of).days, 0),
+                "fee_to_date": fee_to_date,
+                "cost_per_post": fee_to_date / n if n and fee_to_date is not None else None,
+                "engagements": r["__eng"] if n else None,
+                "reach": r["__reach"] if n else None,
+                "attribution": attribution(pcols, ccols),
+            }
+        )
+    schema = {
+        "status": pl.String, "delivered": pl.Int64, "expected_by_now": pl.Float64, "pace": pl.Float64,
+        "behind": pl.Int64, "on_track": pl.Boolean, "remaining": pl.Int64, "days_left": pl.Int64,
+        "fee_to_date": pl.Float64, "cost_per_post": pl.Float64, "engagements": pl.Float64,
+        "reach": pl.Float64, "attribution": pl.String,
+    }  # fmt: skip
+    extra = pl.DataFrame(rows, schema=schema)
+    if "fee" not in ccols:
+        extra = extra.drop("fee_to_date", "cost_per_post")
+    return pl.concat([out.select(contracts.columns), extra], how="horizontal")
+
+
+def over_delivered(posts: pl.DataFrame, contracts: pl.DataFrame, tz: str = "UTC") -> list[int]:
+    """Rows of the contracts whose posts inside the whole window number more than 1.5 times
+    their posts agreed (README), open ends closed as `compute` closes them."""
+    last = posts.select(pl.col("published_at").max()).item()
+    closed = close_open_ends(contracts, None if last is None else _day(last, tz))
+    status = oracle_contract_status(posts, closed, dt.date(9999, 12, 31), tz)
+    agreed, n = status["posts_agreed"].to_list(), status["delivered"].to_list()
+    return [i for i, (a, d) in enumerate(zip(agreed, n)) if a and a > 0 and d > 1.5 * a]
+
+
+def _day(t: dt.datetime, tz: str) -> dt.date:
+    """The day of a naive-UTC (or aware) timestamp in the report's time zone."""
+    from zoneinfo import ZoneInfo
+
+    aware = t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
+    return aware.astimezone(ZoneInfo(tz)).date()

@@ -71,6 +71,13 @@ def test_every_native_export_is_wrapped():
 
 
 def test_docstring_examples_run():
-    for module in (sk, socialkpi.datasets, socialkpi.readers, socialkpi.formulas):
+    for module in (
+        sk,
+        socialkpi.datasets,
+        socialkpi.readers,
+        socialkpi.formulas,
+        socialkpi.display,
+        socialkpi.plot,
+    ):
         failures, tried = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
         assert tried > 0 and failures == 0

@@ -105,7 +105,7 @@ def test_builtin_redefinitions_computed_together_are_exact(everything):
 
 
 def rule3(frame: pl.DataFrame, columns: list[str]) -> pl.Series:
-    """A row's sum of components: a null counts as 0 unless all are null (KPIS.md rule 3)."""
+    """A row's sum of components: a null counts as 0 unless all are null (docs/kpis.md rule 3)."""
     values = frame.select(columns).to_numpy().astype(float)
     present = ~np.isnan(values)
     total = np.where(present, values, 0.0).sum(axis=1)

@@ -1,4 +1,4 @@
-"""Acceptance: the unedited exports in ../shared/holdout read cleanly through the public readers.
+"""Acceptance: the unedited exports in tests/data read cleanly through the public readers.
 
 Expected values come from a plain-Python reading of the raw cells (the csv module and Decimal),
 never from the engine.
@@ -15,10 +15,18 @@ from decimal import Decimal
 import polars as pl
 import pytest
 import socialkpi as sk
-from conftest import accounted, shared_path
+from conftest import accounted, data_path
 from polars.testing import assert_frame_equal
 
 SCALE = {"": 0, "k": 3, "m": 6, "b": 9}
+
+
+def is_utf8(line: bytes) -> bool:
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def humanised(cell: str) -> int:
@@ -31,8 +39,23 @@ def humanised(cell: str) -> int:
 
 
 def raw_rows(name: str, encoding: str) -> list[dict[str, str]]:
-    text = shared_path("holdout", name).read_bytes().decode(encoding)
+    text = data_path(name).read_bytes().decode(encoding)
     return list(csv.DictReader(io.StringIO(text, newline="")))
+
+
+def by_line(raw: bytes) -> str:
+    """Each line as UTF-8 where it is valid, else as Windows-1252."""
+    out = []
+    for line in raw.splitlines(keepends=True):
+        try:
+            out.append(line.decode("utf-8"))
+        except UnicodeDecodeError:
+            out.append(line.decode("cp1252"))
+    return "".join(out)
+
+
+def mixed_rows(name: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(by_line(data_path(name).read_bytes()), newline="")))
 
 
 # ---------------------------------------------------------------------------------------
@@ -44,7 +67,7 @@ INSTA = "top_insta_influencers_data.csv"
 @pytest.fixture(scope="module")
 def insta() -> pl.DataFrame:
     return sk.read_accounts(
-        shared_path("holdout", INSTA),
+        data_path(INSTA),
         columns={"channel_info": "account_id", "followers": "followers"},
         defaults={"date": dt.date(2022, 12, 31), "platform": "instagram"},
     )
@@ -62,9 +85,9 @@ def test_insta_reads_cleanly(insta):
     assert insta["followers"].to_list() == [humanised(r["followers"]) for r in raw]
     assert insta.row(0, named=True)["followers"] == 475_800_000  # cristiano, '475.8m'
     assert set(insta["date"]) == {dt.date(2022, 12, 31)} and set(insta["platform"]) == {"instagram"}
-    # the other columns are kept as written (blank cells are null)
-    assert insta["rank"].to_list() == [r["rank"] for r in raw]
-    assert insta["total_likes"].to_list() == [r["total_likes"] for r in raw]
+    # the other columns: numbers where every cell is one (humanised too), else text as written
+    assert insta["rank"].to_list() == [int(r["rank"]) for r in raw]
+    assert insta["total_likes"].to_list() == [humanised(r["total_likes"]) for r in raw]
     assert insta["country"].to_list() == [r["country"] or None for r in raw]
 
 
@@ -102,7 +125,7 @@ YT_COLUMNS = {
 @pytest.fixture(scope="module")
 def youtube() -> pl.DataFrame:
     return sk.read_accounts(
-        shared_path("holdout", YOUTUBE),
+        data_path(YOUTUBE),
         columns=YT_COLUMNS,
         defaults={"date": "2023-07-31", "platform": "YouTube"},
     )
@@ -111,9 +134,16 @@ def youtube() -> pl.DataFrame:
 def test_youtube_statistics_read_cleanly(youtube):
     rep = accounted(youtube)
     with pytest.raises(UnicodeDecodeError):
-        shared_path("holdout", YOUTUBE).read_bytes().decode("utf-8")
-    raw = raw_rows(YOUTUBE, "cp1252")
-    assert rep.files[0].encoding == "cp1252"
+        data_path(YOUTUBE).read_bytes().decode("utf-8")
+    # most lines are Windows-1252, 40 are UTF-8 (holding U+FFFD where a name was lost before)
+    lines = data_path(YOUTUBE).read_bytes().splitlines()
+    utf8 = [n for n, line in enumerate(lines, 1) if not line.isascii() and is_utf8(line)]
+    windows = [n for n, line in enumerate(lines, 1) if not is_utf8(line)]
+    assert len(utf8) == 40 and len(windows) == 69
+    raw = mixed_rows(YOUTUBE)
+    assert rep.files[0].encoding == "utf-8+cp1252"
+    (note,) = rep.warnings
+    assert f"{len(windows)} line(s) are not UTF-8" in note and f"line {windows[0]}, {windows[1]}," in note
     assert rep.rows_read == len(raw) == 995
     assert rep.rows_dropped == []
     assert rep.cells_nulled == []  # 'nan' is a missing value, not a bad cell
@@ -125,11 +155,14 @@ def test_youtube_statistics_read_cleanly(youtube):
     assert youtube["reach"].to_list() == [None if v == "nan" else int(Decimal(v)) for v in thirty]
     assert youtube["reach"].null_count() == thirty.count("nan") > 0
     assert set(youtube["date"]) == {dt.date(2023, 7, 31)} and set(youtube["platform"]) == {"youtube"}
-    assert youtube["country_rank"].to_list() == [r["country_rank"] or None for r in raw]  # kept as text
+    # another column of numbers, with 'nan' for missing ones
+    assert youtube["country_rank"].to_list() == [
+        None if r["country_rank"] == "nan" else int(r["country_rank"]) for r in raw
+    ]
 
 
 def test_youtube_followers_kpi(youtube):
-    raw = raw_rows(YOUTUBE, "cp1252")
+    raw = mixed_rows(YOUTUBE)
     out = sk.compute(accounts=youtube, kpis=["followers"])
     assert out.item() == sum(int(r["subscribers"]) for r in raw)
 
@@ -181,7 +214,7 @@ def video_oracle() -> dict[str, dict[str, str]]:
 @pytest.fixture(scope="module")
 def videos() -> pl.DataFrame:
     return sk.read_posts(
-        shared_path("holdout", VIDEOS),
+        data_path(VIDEOS),
         columns=VIDEO_COLUMNS_EXPLICIT,
         defaults={"platform": "youtube"},
         snapshot="date",
@@ -220,7 +253,7 @@ def test_videos_keep_the_latest_trending_day(videos, video_oracle):
         assert row["likes"] == count(r["likes"]), vid
         assert row["comments"] == count(r["comment_total"]), vid
         assert row["account_id"] == r["channel_title"], vid
-        assert row["dislikes"] == (r["dislikes"] or None), vid  # not a canonical column: kept as text
+        assert row["dislikes"] == count(r["dislikes"]), vid  # not a canonical column: a number
     assert set(videos["platform"]) == {"youtube"}
 
 
@@ -228,7 +261,10 @@ def test_videos_report_snapshots_that_went_down(videos, video_oracle):
     # Excel wrote the October trending days '01.10' as '1.1': read as day.month they fall in
     # January, before September, so a few videos keep an earlier snapshot with fewer views.
     # The reader cannot know; it keeps the latest snapshot as written and says so.
-    assert sk.read_report(videos).warnings
+    warnings = sk.read_report(videos).warnings
+    assert any("smaller lifetime count" in w for w in warnings)
+    # and the file has no publish time: the read says what that costs
+    assert any("maps no published_at" in w for w in warnings)
 
 
 def test_videos_engagements(videos, video_oracle):
@@ -248,7 +284,7 @@ def test_videos_need_no_map_for_canonical_headers(videos):
     # presets is no reason to refuse the file, and either would read the trending day as
     # published_at and clash with snapshot='date').
     natural = sk.read_posts(
-        shared_path("holdout", VIDEOS),
+        data_path(VIDEOS),
         columns=VIDEO_COLUMNS,
         defaults={"platform": "youtube"},
         snapshot="date",

@@ -25,7 +25,7 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 import socialkpi as sk
-from conftest import shared_path
+from conftest import data_path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from oracle_money import oracle_contract_status, oracle_money
@@ -473,7 +473,7 @@ def test_cost_is_null_when_spend_is_unreported():
 
 @pytest.fixture(scope="module")
 def kag() -> pl.DataFrame:
-    raw = pl.read_csv(shared_path("datasets", "KAG_conversion_data.csv"))
+    raw = pl.read_csv(data_path("KAG_conversion_data.csv"))
     return raw.select(
         pl.col("ad_id").alias("post_id"),
         pl.col("fb_campaign_id").cast(pl.String).alias("account_id"),
@@ -490,7 +490,7 @@ KAG_KPIS = ["cpc", "cpm", "cpa", "conversion_rate", "cost"]
 
 def kag_by_hand(key: str) -> pl.DataFrame:
     """The same KPIs with pandas, straight from the file: sums, then ratios of the sums."""
-    raw = pd.read_csv(shared_path("datasets", "KAG_conversion_data.csv"), encoding="utf-8-sig")
+    raw = pd.read_csv(data_path("KAG_conversion_data.csv"), encoding="utf-8-sig")
     g = raw.groupby(key)[["Impressions", "Clicks", "Spent", "Total_Conversion"]].sum().sort_index()
 
     def ratio(num: pd.Series, den: pd.Series) -> list[float | None]:
@@ -622,18 +622,23 @@ def test_contract_status_by_hand(overlapping):
         how="diagonal_relaxed",
     )  # fmt: skip
     out = sk.contract_status(posts=posts, contracts=contracts, as_of=D(2026, 4, 5))
-    assert out.columns == [*contracts.columns, "delivered", "remaining", "days_left", "cost_per_post",
-                           "engagements", "reach"]  # fmt: skip
+    assert out.columns == [*contracts.columns, "status", "delivered", "expected_by_now", "pace", "behind",
+                           "on_track", "remaining", "days_left", "fee_to_date", "cost_per_post", "engagements",
+                           "reach", "attribution"]  # fmt: skip
     assert out.schema["days_left"] == pl.Int64
-    # A (Mar 1-31): p1, p2; ended before as_of. B (Mar 16-Apr 14): p2 (also A's) and p3; p7 is after
-    # as_of, p4 after the end. C (b, May): nothing yet; 25 days left in April + 31 in May.
+    # A (Mar 1-31): p1, p2; ended before as_of, so all 4 were due: 2 behind. B (Mar 16-Apr 14, 30
+    # days): p2 (also A's) and p3; p7 is after as_of, p4 after the end; 21 of its days have passed,
+    # so 3 x 21/30 = 2.1 posts were due (2 whole ones: on track) and 900 x 21/30 of its fee earned.
+    # C (b, May): upcoming, nothing due; 25 days left in April + 31 in May.
     assert out.select(
-        "delivered", "remaining", "days_left", "cost_per_post", "engagements", "reach"
+        "status", "delivered", "expected_by_now", "pace", "behind", "on_track", "remaining", "days_left",
+        "fee_to_date", "cost_per_post", "engagements", "reach", "attribution",
     ).rows() == [
-        (2, 2, 0, 3100.0 / 2, 12 + 20, 100 + 300),
-        (2, 1, 9, 900.0 / 2, 20 + 5, 300 + 50),
-        (0, 2, 56, None, None, None),
-    ]
+        ("ended", 2, 4.0, 0.5, 2, False, 2, 0, 3100.0, 3100.0 / 2, 12 + 20, 100 + 300, "campaign"),
+        ("running", 2, pytest.approx(2.1), pytest.approx(2 / 2.1), 0, True, 1, 9, pytest.approx(630.0),
+         pytest.approx(315.0), 20 + 5, 300 + 50, "campaign"),
+        ("upcoming", 0, 0.0, None, 0, True, None, 56, 0.0, None, None, None, "campaign"),
+    ]  # fmt: skip
     # the contract's own columns come back unchanged, in input order
     assert_frame_equal(out.select(contracts.columns), contracts)
 
@@ -644,7 +649,7 @@ def test_contract_status_matches_oracle(money, as_of, tz):
     posts, contracts = money
     got = sk.contract_status(posts=posts, contracts=contracts, as_of=as_of, tz=tz)
     assert got.schema["days_left"] == pl.Int64
-    check(got, oracle_contract_status(posts, contracts, as_of, tz), contracts.columns)
+    check(got, oracle_contract_status(posts, contracts, as_of, tz), [*contracts.columns, "status", "attribution"])
 
 
 def test_contract_status_defaults_to_today():
@@ -674,9 +679,14 @@ def test_contract_status_defaults_to_today():
     out = sk.contract_status(posts=posts, contracts=contracts)
     after = dt.datetime.now(dt.timezone.utc).date()
     assert out["delivered"].to_list() == [1, 2]
-    assert out["cost_per_post"].to_list() == [90.0, 45.0]
+    assert out["status"].to_list() == ["ended", "running"]
     assert out["days_left"][0] == 0
     assert out["days_left"][1] in {(D(2999, 12, 31) - today).days for today in (before, after)}
+    # the second has earned the share of its fee that its elapsed days are of its 1,000 years
+    days = (D(2999, 12, 31) - D(2000, 1, 1)).days + 1
+    shares = {90.0 * ((today - D(2000, 1, 1)).days + 1) / days / 2 for today in (before, after)}
+    assert out["cost_per_post"][0] == 90.0
+    assert any(out["cost_per_post"][1] == pytest.approx(s) for s in shares)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Cell-by-cell comparison with an independent DuckDB implementation of KPIS.md."""
+"""Cell-by-cell comparison with an independent DuckDB implementation of docs/kpis.md."""
 
 from __future__ import annotations
 

@@ -171,7 +171,7 @@ def test_repeats_found_in_integer_ids(tmp_path):
 
 
 def oracle(df: pl.DataFrame, by: list[str]) -> pl.DataFrame:
-    """KPIS.md: posts counts rows, likes sums them, by the keys and the month of publication;
+    """docs/kpis.md: posts counts rows, likes sums them, by the keys and the month of publication;
     posts without the account they are grouped by have no group."""
     month = pl.col("published_at").dt.truncate("1mo").cast(pl.Date).alias("period_start")
     return (

@@ -1,4 +1,4 @@
-"""The shared data sets read through the readers (sk.read_posts with a columns map), then used."""
+"""The real data sets read through the readers (sk.read_posts with a columns map), then used."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import math
 import polars as pl
 import pytest
 import socialkpi as sk
-from conftest import shared_path
+from conftest import data_path
 
 
 def raw_rows(name: str, sep: str = ",") -> list[dict[str, str]]:
     """The file's cells as text, read with the csv module (the oracle never uses the reader)."""
-    with open(shared_path("datasets", name), encoding="utf-8-sig", newline="") as fh:
+    with open(data_path(name), encoding="utf-8-sig", newline="") as fh:
         return list(csv.DictReader(fh, delimiter=sep))
 
 
@@ -35,7 +35,7 @@ FACEBOOK_MAP = {
 @pytest.fixture(scope="module")
 def facebook() -> pl.DataFrame:
     return sk.read_posts(
-        shared_path("datasets", "dataset_Facebook.csv"),
+        data_path("dataset_Facebook.csv"),
         columns=FACEBOOK_MAP,
         defaults={"account_id": "cosmetics_page", "platform": "facebook"},
     )
@@ -67,7 +67,7 @@ def test_facebook_engagements_equal_total_interactions(facebook):
 
 
 def test_facebook_without_a_map_is_read_by_the_legacy_insights_preset():
-    frame = sk.read_posts(shared_path("datasets", "dataset_Facebook.csv"), defaults={"account_id": "page"})
+    frame = sk.read_posts(data_path("dataset_Facebook.csv"), defaults={"account_id": "page"})
     report = sk.read_report(frame)
     assert report is not None and report.preset == "facebook_insights_posts"
     assert frame["reach"].sum() == sum(
@@ -78,7 +78,7 @@ def test_facebook_without_a_map_is_read_by_the_legacy_insights_preset():
 @pytest.fixture(scope="module")
 def kag() -> pl.DataFrame:
     return sk.read_posts(
-        shared_path("datasets", "KAG_conversion_data.csv"),
+        data_path("KAG_conversion_data.csv"),
         columns={
             "ad_id": "post_id",
             "xyz_campaign_id": "campaign",

@@ -36,7 +36,8 @@ def test_cells_cut_inside_a_character_are_bad_cells_not_errors():
 def test_a_nul_in_a_header_does_not_abort(tmp_path):
     path = tmp_path / "u16.csv"
     path.write_bytes(codecs.BOM_UTF16_LE + "post_id,likes\np1,5\n".encode("utf-16-le"))
-    frame = sk.read_posts(path, encoding="latin-1")  # the wrong encoding: odd headers, no crash
+    # the wrong encoding: odd headers (no post_id), no crash
+    frame = sk.read_posts(path, encoding="latin-1", defaults={"account_id": "a"})
     assert all("\x00" not in c for c in frame.columns)
     (tmp_path / "n.jsonl").write_text('{"post_id": "p1", "a\\u0000b": 1}\n')
     assert sk.read_posts(tmp_path / "n.jsonl").columns == ["post_id", "ab"]

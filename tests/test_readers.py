@@ -183,7 +183,7 @@ def test_meta_facebook_header_maps_and_extra_columns(facebook):
     assert a["Description"] == "New beans, new mugs (1)"
     assert a["Page name"] == "Acme Coffee"
     assert a["Date"] == "Lifetime"
-    assert a["Reactions, Comments and Shares"] == "115"
+    assert a["Reactions, Comments and Shares"] == 115  # another column of numbers
     assert a["Link clicks"] is None
     assert "Ad CPM (USD)" in facebook.columns and c["Ad CPM (USD)"] is None  # August's column only
     assert a["Export date"] == dt.datetime(2026, 9, 1)
@@ -311,7 +311,7 @@ def test_facebook_page_series_in_utf16_with_sep_line(tmp_path):
     assert acc["followers"].to_list() == [10250, 10262, 10270]
     assert acc["reach"].to_list() == [3400, 2980, 3105]
     assert acc["profile_visits"].to_list() == [120, 98, 101]
-    assert acc["New likes"].to_list() == ["15", "12", "8"]
+    assert acc["New likes"].to_list() == [15, 12, 8]
     assert set(acc["platform"]) == {"facebook"} and set(acc["account_id"]) == {"104512345678901"}
     named = sk.read_accounts(path, preset="facebook_page", defaults={"account_id": "104512345678901"})
     assert_frame_equal(named.sort("date"), acc)
@@ -385,7 +385,7 @@ def test_tiktok_follower_history(tmp_path):
     assert rep.preset == "tiktok_followers"
     assert acc["date"].to_list() == [dt.date(2026, 8, 25), dt.date(2026, 8, 26), dt.date(2026, 8, 27)]
     assert acc["followers"].to_list() == [1520, 1534, 1531]
-    assert acc["Difference in followers from previous day"].to_list() == ["12", "14", "-3"]
+    assert acc["Difference in followers from previous day"].to_list() == [12, 14, -3]
     assert set(acc["platform"]) == {"tiktok"}
 
 
@@ -443,7 +443,7 @@ def test_youtube_studio_drops_the_total_row(tmp_path):
     assert posts["follows"].to_list() == [40, 17]
     assert posts["impressions"].to_list() == [80345, 40000]
     assert posts["published_at"].to_list() == [dt.datetime(2026, 8, 25), dt.datetime(2026, 9, 1)]
-    assert posts["Watch time (hours)"].to_list() == ["600.1", "212.3567"]
+    assert posts["Watch time (hours)"].to_list() == [600.1, 212.3567]  # another column of numbers
     assert set(posts["platform"]) == {"youtube"}
     out = sk.compute(posts, kpis=["impressions"], by=["platform"])
     assert out.rows() == [("youtube", 80345 + 40000)]  # the Total row is not counted again
@@ -475,7 +475,7 @@ def test_x_analytics(tmp_path):
             a["profile_visits"], a["clicks"]) == (12034, 210, 14, 21, 33, 5, 40, 25)  # fmt: skip
     assert b["impressions"] == 1204
     assert rep.header_map["Reposts"] == "shares" and rep.header_map["Replies"] == "comments"
-    assert a["Shares"] == "3"  # X's own Shares column is not the reposts: kept as it was
+    assert a["Shares"] == 3  # X's own Shares column is not the reposts: kept under its name
     assert set(posts["platform"]) == {"x"}
 
 
@@ -519,7 +519,7 @@ def test_linkedin_reposts_and_older_shares(tmp_path):
     assert (b["shares"], b["likes"], b["impressions"]) == (6, 41, 1800)
     assert a["published_at"] == dt.datetime(2026, 8, 25) and b["published_at"] == dt.datetime(2024, 3, 14)
     assert a["content_type"] == "Image"
-    assert a["Engagement rate"] == "0.0883"
+    assert a["Engagement rate"] == 0.0883
     assert set(posts["platform"]) == {"linkedin"}
 
 
@@ -564,7 +564,7 @@ def test_ga4_traffic_acquisition(tmp_path):
     assert traffic["users"].to_list() == [120, 40, 80, 35]
     assert traffic["conversions"].to_list() == [3, 1, 2, 0]
     assert traffic["revenue"].to_list() == [45.5, 0.0, 19.99, 0.0]
-    assert traffic["Engagement rate"].to_list() == ["0.6533", "0.4545", "0.6315", "0.4736"]
+    assert traffic["Engagement rate"].to_list() == [0.6533, 0.4545, 0.6315, 0.4736]
     out = sk.compute(traffic=traffic, kpis=["website_traffic", "referral_traffic"])
     assert out.row(0, named=True) == {"website_traffic": 150 + 44 + 95 + 38, "referral_traffic": 44 + 38}
 
@@ -630,14 +630,12 @@ def test_kaggle_style_humanised_counts(tmp_path):
     assert acc["followers"].to_list() == [475_800_000, 366_200_000, 357_300_000]
     assert acc["date"].to_list() == [dt.date(2023, 6, 30)] * 3
     assert acc["platform"].to_list() == ["instagram"] * 3
-    # other columns are kept as written; the value parser reads them when asked
-    assert acc["rank"].to_list() == ["1", "2", "3"]  # no byte-order mark in the header
-    assert acc["posts"].to_list() == ["3.3k", "6.9k", "0.89k"]
+    # other columns are numbers where every cell reads as one (humanised too), else text
+    assert acc["rank"].to_list() == [1, 2, 3]  # no byte-order mark in the header
+    assert acc["posts"].to_list() == [3300, 6900, 890]
     assert acc["country"].to_list() == ["Spain", "United States", None]
-    assert sk.parse_numbers(acc["posts"], counts=True).to_list() == [3300, 6900, 890]
-    assert sk.parse_numbers(acc["60_day_eng_rate"]).to_list() == [0.0139, 0.0162, 0.0124]
-    assert sk.parse_numbers(acc["total_likes"], counts=True).to_list() == [29_000_000_000, 57_400_000_000,
-                                                                            6_000_000_000]  # fmt: skip
+    assert acc["60_day_eng_rate"].to_list() == [0.0139, 0.0162, 0.0124]
+    assert acc["total_likes"].to_list() == [29_000_000_000, 57_400_000_000, 6_000_000_000]
 
 
 ID_HEADER = [

@@ -1,16 +1,16 @@
-"""Real exports from ../shared/datasets read through the public API."""
+"""Real exports from tests/data read through the public API."""
 
 from __future__ import annotations
 
 import polars as pl
 import pytest
 import socialkpi as sk
-from conftest import shared_path
+from conftest import data_path
 
 
 @pytest.fixture(scope="module")
 def facebook() -> pl.DataFrame:
-    raw = pl.read_csv(shared_path("datasets", "dataset_Facebook.csv"), separator=";")
+    raw = pl.read_csv(data_path("dataset_Facebook.csv"), separator=";")
     # The file has no ids, account or timestamps: one page, the month/weekday/hour for time.
     return raw.with_row_index("post_id").with_columns(
         pl.lit("cosmetics_page").alias("account_id"),

@@ -1,4 +1,4 @@
-"""The rules of KPIS.md on small tables whose answers are worked out by hand."""
+"""The rules of docs/kpis.md on small tables whose answers are worked out by hand."""
 
 from __future__ import annotations
 

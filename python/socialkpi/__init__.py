@@ -24,17 +24,21 @@ shape: (2, 4)
 
 from __future__ import annotations
 
-import datetime as dt
-import os
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+import datetime as _dt
+import os as _os
+import typing as _typing
+from dataclasses import dataclass as _dataclass
+from dataclasses import field as _field
 
-import polars as pl
+import polars as _pl
 
-from socialkpi import _core, datasets
-from socialkpi._tables import _ArrowStream, as_table
+from socialkpi import _arguments, _core, datasets, display, plot
+from socialkpi._report import report
+from socialkpi._tables import _ArrowStream
+from socialkpi._tables import as_table as _as_table
+from socialkpi.display import table
 from socialkpi.exceptions import (
+    ArgumentError,
     DefinitionError,
     EngineError,
     InputError,
@@ -42,7 +46,8 @@ from socialkpi.exceptions import (
     QueryError,
     SchemaError,
 )
-from socialkpi.formulas import KPI, Definitions, check_kpis, load_kpis, resolve, vendor_presets
+from socialkpi.formulas import KPI, Definitions, check_kpis, load_kpis, vendor_presets
+from socialkpi.formulas import resolve as _resolve
 from socialkpi.readers import (
     FileRead,
     ReadReport,
@@ -55,10 +60,15 @@ from socialkpi.readers import (
     reader_presets,
 )
 
+if _typing.TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+    from typing import Any, Literal
+
 __version__: str = _core.__version__
 
 __all__ = [
     "KPI",
+    "ArgumentError",
     "DefinitionError",
     "Definitions",
     "EngineError",
@@ -79,18 +89,21 @@ __all__ = [
     "load_kpis",
     "parse_dates",
     "parse_numbers",
+    "plot",
     "presets",
     "read_accounts",
     "read_posts",
     "read_report",
     "read_traffic",
     "reader_presets",
+    "report",
     "sources",
+    "table",
     "vendor_presets",
 ]
 
 
-@dataclass(frozen=True)
+@_dataclass(frozen=True)
 class KpiResult:
     """A KPI frame with what was used to compute it.
 
@@ -123,6 +136,12 @@ class KpiResult:
         accounts).
     reads
         Table -> the :class:`ReadReport` of each table that a reader returned.
+    units, goals
+        KPI -> its unit (``count``, ``ratio``, ``percent``, ``money``, ``number``) and goal, from
+        the definition used (the catalogue's or a custom one); :func:`table` formats by them.
+    currency
+        The one value of the ``currency`` column of the tables passed as frames, when a money
+        KPI was asked for (None otherwise).
     timings
         Seconds spent bringing the needed columns across the Python boundary (``crossing_s``)
         and computing (``engine_s``).
@@ -135,17 +154,26 @@ class KpiResult:
     """
 
     frame: Any
-    definitions: dict[str, str] = field(default_factory=dict)
-    formulas: dict[str, str] = field(default_factory=dict)
-    engagement_components: list[str] = field(default_factory=list)
-    platform_components: dict[str, list[str]] = field(default_factory=dict)
-    rows_read: dict[str, int] = field(default_factory=dict)
-    rows_dropped: list[tuple[str, str, int]] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)
-    origins: dict[str, str] = field(default_factory=dict)
-    reads: dict[str, ReadReport] = field(default_factory=dict)
+    definitions: dict[str, str] = _field(default_factory=dict)
+    formulas: dict[str, str] = _field(default_factory=dict)
+    engagement_components: list[str] = _field(default_factory=list)
+    platform_components: dict[str, list[str]] = _field(default_factory=dict)
+    rows_read: dict[str, int] = _field(default_factory=dict)
+    rows_dropped: list[tuple[str, str, int]] = _field(default_factory=list)
+    warnings: list[str] = _field(default_factory=list)
+    timings: dict[str, float] = _field(default_factory=dict)
+    origins: dict[str, str] = _field(default_factory=dict)
+    reads: dict[str, ReadReport] = _field(default_factory=dict)
+    units: dict[str, str] = _field(default_factory=dict)
+    goals: dict[str, str] = _field(default_factory=dict)
+    currency: str | None = None
     coverage: Any = None
+
+    def __repr__(self) -> str:
+        return display.result_repr(self)
+
+    def _repr_html_(self) -> str:
+        return display.result_html(self)
 
 
 def _max_staleness(days: object) -> int | None:
@@ -153,33 +181,24 @@ def _max_staleness(days: object) -> int | None:
     if days is None:
         return None
     if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= _MAX_STALENESS_LIMIT:
-        err = QueryError(
+        raise _arguments.argument_error(
+            "invalid_argument",
             f"max_staleness={days!r} is not a number of days; pass a whole number from 0 to "
-            f"{_MAX_STALENESS_LIMIT:,}, or None to read follower snapshots of any age"
+            f"{_MAX_STALENESS_LIMIT:,}, or None to read follower snapshots of any age",
         )
-        err.code = "invalid_argument"
-        raise err
     return days
 
 
 _MAX_STALENESS_LIMIT = 1_000_000
 
 
-def _coverage_frame(rows: list[tuple[str, str | None, int | None, int | None]]) -> pl.DataFrame:
-    frame = pl.DataFrame(
+def _coverage_frame(rows: list[tuple[str, str | None, int | None, int | None]]) -> _pl.DataFrame:
+    frame = _pl.DataFrame(
         rows,
-        schema={"table": pl.String, "account_id": pl.String, "first": pl.Int32, "last": pl.Int32},
+        schema={"table": _pl.String, "account_id": _pl.String, "first": _pl.Int32, "last": _pl.Int32},
         orient="row",
     )
-    return frame.with_columns(pl.col("first", "last").cast(pl.Date))
-
-
-def _names(value: str | Sequence[str] | None) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
-    return [str(v) for v in value]
+    return frame.with_columns(_pl.col("first", "last").cast(_pl.Date))
 
 
 def compute_details(
@@ -196,7 +215,7 @@ def compute_details(
     tz: str = "UTC",
     dedupe: Literal["last"] | None = None,
     output: Literal["polars", "pandas"] = "polars",
-    definitions: str | os.PathLike[str] | Definitions | None = None,
+    definitions: str | _os.PathLike[str] | Definitions | None = None,
     max_staleness: int | None = 7,
 ) -> KpiResult:
     """Computes KPIs like :func:`compute` and returns them with definitions and row accounting.
@@ -211,29 +230,35 @@ def compute_details(
     KpiResult
         ``.frame`` is what :func:`compute` returns; the other attributes say how it was made.
     """
+    kpis = _arguments.kpis(kpis)
+    dims = _arguments.by(by)
+    _arguments.text("every", every, 'use None, "1d", "1w", "1mo", "1q" or "1y"', optional=True)
+    _arguments.text("tz", tz, 'use an IANA time zone name such as "UTC" or "Europe/Berlin"')
+    _arguments.text("dedupe", dedupe, "use None or 'last'", optional=True)
+    _arguments.sources(sources)
     if output not in ("polars", "pandas"):
-        err = QueryError(f"output={output!r} is not supported; use 'polars' or 'pandas'")
-        err.code = "invalid_argument"
-        raise err
+        raise _arguments.argument_error(
+            "invalid_argument", f"output={output!r} is not supported; use 'polars' or 'pandas'"
+        )
     staleness = _max_staleness(max_staleness)
-    names, custom, engagement = resolve(kpis, definitions)
+    names, custom, engagement = _resolve(kpis, definitions)
     capsule, details = _core.compute(
         names,
-        _names(by),
+        dims,
         every,
         tz,
         dedupe,
-        posts=as_table(posts, "posts"),
-        accounts=as_table(accounts, "accounts"),
-        contracts=as_table(contracts, "contracts"),
-        traffic=as_table(traffic, "traffic"),
-        conversions=as_table(conversions, "conversions"),
+        posts=_as_table(posts, "posts"),
+        accounts=_as_table(accounts, "accounts"),
+        contracts=_as_table(contracts, "contracts"),
+        traffic=_as_table(traffic, "traffic"),
+        conversions=_as_table(conversions, "conversions"),
         sources=[(str(k), str(v)) for k, v in (sources or {}).items()],
         custom=custom,
         engagement=engagement,
         max_staleness=staleness,
     )
-    frame: Any = pl.DataFrame(_ArrowStream(capsule))
+    frame: Any = _pl.DataFrame(_ArrowStream(capsule))
     if output == "pandas":
         frame = frame.to_pandas()
     tables = {
@@ -244,6 +269,8 @@ def compute_details(
         "conversions": conversions,
     }
     reads = {name: r for name, t in tables.items() if (r := read_report(t)) is not None}
+    units, goals = display.kpi_units(dict(details["formulas"]), custom)
+    money = "money" in units.values()
     read_drops = [(name, f"read: {reason}", n) for name, r in reads.items() for reason, n in r.rows_dropped]
     return KpiResult(
         frame=frame,
@@ -258,6 +285,9 @@ def compute_details(
         timings=dict(details["timings"]),
         reads=reads,
         coverage=_coverage_frame(list(details["coverage"])),
+        units=units,
+        goals=goals,
+        currency=display.single_currency(tables.values()) if money else None,
     )
 
 
@@ -275,7 +305,7 @@ def compute(
     tz: str = "UTC",
     dedupe: Literal["last"] | None = None,
     output: Literal["polars", "pandas"] = "polars",
-    definitions: str | os.PathLike[str] | Definitions | None = None,
+    definitions: str | _os.PathLike[str] | Definitions | None = None,
     max_staleness: int | None = 7,
 ) -> Any:
     """Computes social-media KPIs per group and period, exactly as the KPI contract defines them.
@@ -377,7 +407,7 @@ def contract_status(
     posts: Any,
     contracts: Any,
     *,
-    as_of: dt.date | None = None,
+    as_of: _dt.date | None = None,
     tz: str = "UTC",
     output: Literal["polars", "pandas"] = "polars",
 ) -> Any:
@@ -387,8 +417,8 @@ def contract_status(
     ----------
     posts
         Posts as for :func:`compute` (``account_id``, ``published_at``, and ``campaign`` /
-        ``content_type`` when the contracts name them; engagement columns and ``reach`` when
-        present).
+        ``content_type`` when the contracts name them, ``sponsored`` when present; engagement
+        columns and ``reach`` when present).
     contracts
         One row per agreement: ``account_id``, ``start``, ``end`` (inclusive), ``posts_agreed``,
         optionally ``campaign``, ``content_type``, ``fee``.
@@ -400,26 +430,41 @@ def contract_status(
     Returns
     -------
     polars.DataFrame or pandas.DataFrame
-        The contracts' columns in their order, then ``delivered`` (posts of the account, in the
-        campaign and content type, inside the window, up to ``as_of``), ``remaining``,
-        ``days_left``, ``cost_per_post`` (fee / delivered; when there is a fee),
-        ``engagements`` and ``reach`` of the delivered posts. A post inside two overlapping
-        contracts counts for each.
+        The contracts' columns in their order, then ``status`` (``upcoming``, ``running`` or
+        ``ended`` at ``as_of``), ``delivered`` (posts of the account inside the window up to
+        ``as_of``, in the contract's content type, and of its campaign when both tables carry
+        one, else sponsored ones when posts carry ``sponsored``), ``expected_by_now``
+        (posts agreed x the share of the window's days elapsed), ``pace`` (delivered /
+        expected; null when nothing is expected yet), ``behind`` (whole posts expected by now
+        and not delivered), ``on_track`` (``behind == 0``), ``remaining`` (posts agreed -
+        delivered; null when upcoming), ``days_left``, ``fee_to_date`` (the fee pro-rated by
+        the elapsed share) and ``cost_per_post`` (fee_to_date / delivered) when there is a fee,
+        ``engagements`` and ``reach`` of the delivered posts, and ``attribution``
+        (``campaign``, ``sponsored`` or ``account``: what tied posts to contracts). A post
+        inside two overlapping contracts counts for each. An open-ended contract (an end in the
+        year 9999) has no schedule: its ``expected_by_now``, ``pace``, ``behind``,
+        ``on_track`` and ``days_left`` are null.
     """
-    day = as_of if as_of is not None else dt.datetime.now(dt.timezone.utc).date()
-    if isinstance(day, dt.datetime):
-        day = day.date()
+    for role, given in (("posts", posts), ("contracts", contracts)):
+        if given is None:
+            raise _arguments.argument_error("missing_table", f"contract_status needs {role}; pass a table")
+    day = _arguments.day("as_of", as_of) or _dt.datetime.now(_dt.timezone.utc).date()
+    _arguments.text("tz", tz, 'use an IANA time zone name such as "UTC" or "Europe/Berlin"')
+    if output not in ("polars", "pandas"):
+        raise _arguments.argument_error(
+            "invalid_argument", f"output={output!r} is not supported; use 'polars' or 'pandas'"
+        )
     capsule = _core.contract_status(
-        as_table(posts, "posts"),
-        as_table(contracts, "contracts"),
-        (day - dt.date(1970, 1, 1)).days,
+        _as_table(posts, "posts"),
+        _as_table(contracts, "contracts"),
+        (day - _dt.date(1970, 1, 1)).days,
         tz,
     )
-    frame: Any = pl.DataFrame(_ArrowStream(capsule))
+    frame: Any = _pl.DataFrame(_ArrowStream(capsule))
     return frame.to_pandas() if output == "pandas" else frame
 
 
-def catalog() -> pl.DataFrame:
+def catalog() -> _pl.DataFrame:
     """The KPI catalogue: name, goal, definition, formula, unit, inputs and the rule that applies.
 
     >>> import socialkpi as sk
@@ -427,22 +472,22 @@ def catalog() -> pl.DataFrame:
     ('frequency', 'awareness', 'ratio')
     """
     rows = _core.catalog_rows()
-    return pl.DataFrame(
+    return _pl.DataFrame(
         rows,
         schema={
-            "name": pl.String,
-            "goal": pl.String,
-            "definition": pl.String,
-            "formula": pl.String,
-            "unit": pl.String,
-            "inputs": pl.List(pl.String),
-            "rule": pl.String,
+            "name": _pl.String,
+            "goal": _pl.String,
+            "definition": _pl.String,
+            "formula": _pl.String,
+            "unit": _pl.String,
+            "inputs": _pl.List(_pl.String),
+            "rule": _pl.String,
         },
         orient="row",
     )
 
 
-def sources() -> pl.DataFrame:
+def sources() -> _pl.DataFrame:
     """The table that matches traffic sources and referrers to platforms.
 
     A source is lower-cased, reduced to its ``utm_source`` value or to the host of a URL
@@ -455,8 +500,8 @@ def sources() -> pl.DataFrame:
     >>> sk.sources().filter(source="t.co").row(0)
     ('t.co', 'x')
     """
-    return pl.DataFrame(
-        _core.source_table(), schema={"source": pl.String, "platform": pl.String}, orient="row"
+    return _pl.DataFrame(
+        _core.source_table(), schema={"source": _pl.String, "platform": _pl.String}, orient="row"
     )
 
 
@@ -465,7 +510,7 @@ def presets() -> dict[str, list[str]]:
     return dict(_core.presets())
 
 
-def explain(kpi: str | KPI, definitions: str | os.PathLike[str] | Definitions | None = None) -> str:
+def explain(kpi: str | KPI, definitions: str | _os.PathLike[str] | Definitions | None = None) -> str:
     """The definition of a KPI in words, its formula, and the rule of the KPI contract that applies.
 
     ``kpi`` is a built-in name, a :class:`KPI`, or a name of ``definitions`` (a vendor preset,
@@ -491,3 +536,7 @@ def explain(kpi: str | KPI, definitions: str | os.PathLike[str] | Definitions | 
             "missing denominator gives null, and per_post(...) is the mean over posts."
         )
     return _core.explain(kpi)
+
+
+# The namespace is the public API: the feature name the compiler needed goes too.
+del annotations

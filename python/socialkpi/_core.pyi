@@ -55,6 +55,8 @@ def read_table(
     defaults: list[tuple[str, str]] = ...,
     snapshot: str | None = None,
     year: int | None = None,
+    repeats: str = "unstated",
+    day: str | None = None,
 ) -> tuple[Any, dict[str, Any]]: ...
 def parse_values(
     values: Any, kind: str, year: int | None = None, day_first: bool | None = None

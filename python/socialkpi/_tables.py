@@ -13,7 +13,7 @@ from typing import Any
 
 import polars as pl
 
-from socialkpi.exceptions import KpiError
+from socialkpi.exceptions import KpiError, SchemaError
 
 
 class _ArrowStream:
@@ -72,9 +72,13 @@ def _crossable(column: pl.Series) -> pl.Series:
 class _LazyTable:
     """A polars LazyFrame: only the needed columns are collected (streaming engine)."""
 
-    def __init__(self, lf: pl.LazyFrame) -> None:
+    def __init__(self, lf: pl.LazyFrame, role: str) -> None:
         self._lf = lf
-        self._schema = lf.collect_schema()
+        self._role = role
+        try:
+            self._schema = lf.collect_schema()
+        except Exception as e:  # the user's plan: any of its errors is the table's
+            raise _unreadable(role, "its schema could not be resolved", e) from e
         self.columns = list(self._schema.names())
         self._df: pl.DataFrame | None = None
 
@@ -82,10 +86,13 @@ class _LazyTable:
         return [(n, _kind(t)) for n, t in self._schema.items()]
 
     def export(self, names: list[str]) -> list[Any]:
-        if names:
-            self._df = self._lf.select(names).collect(engine="streaming")
-        else:
-            self._df = pl.DataFrame(height=self._lf.select(pl.len()).collect().item())
+        try:
+            if names:
+                self._df = self._lf.select(names).collect(engine="streaming")
+            else:
+                self._df = pl.DataFrame(height=self._lf.select(pl.len()).collect().item())
+        except Exception as e:  # the user's plan: any of its errors is the table's
+            raise _unreadable(self._role, "collecting it failed", e) from e
         return [_crossable(self._df.get_column(n)).__arrow_c_stream__() for n in names]
 
     @property
@@ -96,9 +103,10 @@ class _LazyTable:
 class _ArrowTable:
     """A pyarrow Table: columns are ChunkedArrays that speak the Arrow stream protocol."""
 
-    def __init__(self, table: Any) -> None:
+    def __init__(self, table: Any, role: str) -> None:
         self._table = table
         self.columns = [str(c) for c in table.column_names]
+        _unique(self.columns, role)
 
     def kinds(self) -> list[tuple[str, str]]:
         schema = pl.DataFrame(self._table.schema.empty_table()).schema
@@ -112,10 +120,74 @@ class _ArrowTable:
         return int(self._table.num_rows)
 
 
-def _pandas_table(df: Any) -> _PolarsTable:
-    # pandas -> polars converts missing markers (NaN, NaT, None) to nulls and keeps datetimes.
-    renamed = df.rename(columns=str)
-    return _PolarsTable(pl.from_pandas(renamed, include_index=False))
+class _PandasTable(_PolarsTable):
+    """A pandas DataFrame, converted to polars column by column (missing markers, NaN, NaT and
+    None, become nulls; datetimes are kept). A column that does not convert (an object column
+    mixing numbers and text) is an error only when the request reads it."""
+
+    def __init__(self, df: Any, role: str) -> None:
+        from socialkpi.formulas import _text
+
+        names = [str(c) for c in df.columns]
+        for name in names:  # pandas holds any str; Arrow names are UTF-8
+            _text(name, "column name", "invalid_column_name", "SchemaError")
+        _unique(names, role)
+        renamed = df.rename(columns=str)
+        try:
+            frame = pl.from_pandas(renamed, include_index=False)
+            self._bad: dict[str, str] = {}
+        except Exception:  # one column or more does not convert: find which
+            good, self._bad = [], {}
+            for name in names:
+                try:
+                    good.append(pl.from_pandas(renamed[[name]], include_index=False).to_series())
+                except Exception as e:
+                    self._bad[name] = _mixed(name, role, renamed[name], e)
+            frame = pl.DataFrame(good) if good else pl.DataFrame(height=len(renamed))
+        super().__init__(frame)
+        self.columns = names
+
+    def kinds(self) -> list[tuple[str, str]]:
+        known = dict(super().kinds())
+        return [(n, known.get(n, "other")) for n in self.columns]
+
+    def export(self, names: list[str]) -> list[Any]:
+        for name in names:
+            if name in self._bad:
+                err = SchemaError(self._bad[name])
+                err.code = "mixed_types"
+                raise err
+        return super().export(names)
+
+
+def _mixed(name: str, role: str, column: Any, cause: Exception) -> str:
+    kinds = sorted({type(v).__name__ for v in column.dropna().tolist()})
+    return (
+        f"column '{name}' of {role} holds values of several types ({', '.join(kinds) or 'unknown'}) "
+        f"that do not convert to one column type ({cause}); convert it first, e.g. "
+        f"df['{name}'] = pd.to_numeric(df['{name}'], errors='coerce') for numbers or "
+        f"df['{name}'].astype(str) for text"
+    )
+
+
+def _unique(names: list[str], role: str) -> None:
+    """Two columns of one name: which one a KPI reads would be a guess."""
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        err = SchemaError(
+            f"{role} has more than one column named {', '.join(repr(n) for n in repeated)}; "
+            "rename or drop the repeats so that each column name is used once"
+        )
+        err.code = "duplicate_column"
+        raise err
+
+
+def _unreadable(role: str, what: str, cause: Exception) -> KpiError:
+    return _input_error(
+        "unreadable_table",
+        f"the {role} LazyFrame could not be read: {what} ({type(cause).__name__}: {cause}); "
+        "check it with .collect() before passing it",
+    )
 
 
 def _expand_path(path: str | os.PathLike[str]) -> str:
@@ -147,14 +219,20 @@ def as_table(obj: Any, role: str) -> Any:
     if isinstance(obj, pl.DataFrame):
         return _PolarsTable(obj)
     if isinstance(obj, pl.LazyFrame):
-        return _LazyTable(obj)
+        return _LazyTable(obj, role)
     module = type(obj).__module__
     if module.startswith("pandas") and hasattr(obj, "columns"):
-        return _pandas_table(obj)
+        return _PandasTable(obj, role)
     if module.startswith("pyarrow") and hasattr(obj, "column_names"):
-        return _ArrowTable(obj)
+        return _ArrowTable(obj, role)
     if hasattr(obj, "__arrow_c_stream__"):
-        return _PolarsTable(pl.DataFrame(obj))
+        try:
+            frame = pl.DataFrame(obj)
+        except pl.exceptions.DuplicateError as e:
+            err = SchemaError(f"{role} has repeated column names ({e}); rename them so each is used once")
+            err.code = "duplicate_column"
+            raise err from e
+        return _PolarsTable(frame)
     raise _input_error(
         "unsupported_table",
         f"{role}= got a {type(obj).__name__}; pass a polars or pandas DataFrame, a polars LazyFrame, "

@@ -165,7 +165,9 @@ def funnel(
 
     Web analytics rows whose sources are spelled the many ways exports spell them (plus
     sources that are no social platform), conversion events (leads and sales with values,
-    attributed by source) and influencer contracts of 7 to 90 days with fees and deliverables.
+    attributed by source) and influencer contracts of 7 to 90 days with fees and deliverables
+    (about as many posts agreed as the account's sponsored posts in the window: delivery rates
+    between 0.5 and about 1.1).
 
     Parameters
     ----------
@@ -213,17 +215,42 @@ def funnel(
     pick = rng.integers(0, accounts.height, n_contracts)
     begin = rng.integers(0, max(days - 35, 1), n_contracts)
     length = rng.integers(7, 90, n_contracts)
+    # deliverables in line with what the account posts: its sponsored posts in the window
+    # (all its posts when the table has no sponsored flag), agreed at 0.9 to 2 times what it
+    # delivers, so that some influencers are behind and none is far ahead
+    ahead = rng.uniform(0.5, 1.1, n_contracts)
     contracts = pl.DataFrame(
         {
             "account_id": accounts["account_id"].gather(pick),
             "platform": accounts["platform"].gather(pick),
             "start": first + begin.astype("timedelta64[D]"),
             "end": first + (begin + length).astype("timedelta64[D]"),
-            "posts_agreed": rng.integers(1, 10, n_contracts),
             "fee": np.round(rng.uniform(100, 5_000, n_contracts), 2),
         }
     ).with_columns(pl.col("start", "end").cast(pl.Date))
+    delivered = _delivered(frame, contracts)
+    agreed = np.maximum(np.round(delivered / ahead), 1).astype(np.int64)
+    contracts = contracts.insert_column(4, pl.Series("posts_agreed", agreed))
     return traffic, conversions, contracts
+
+
+def _delivered(posts: pl.LazyFrame, contracts: pl.DataFrame) -> np.ndarray:
+    """Each contract's posts of its account and platform inside its window (sponsored ones only
+    when the posts carry the flag)."""
+    if "sponsored" in posts.collect_schema().names():
+        posts = posts.filter(pl.col("sponsored"))
+    days = posts.select("account_id", "platform", pl.col("published_at").dt.date().alias("day"))
+    counts = (
+        contracts.lazy()
+        .with_row_index("contract")
+        .join(days, on=["account_id", "platform"])
+        .filter(pl.col("day").is_between(pl.col("start"), pl.col("end")))
+        .group_by("contract")
+        .len()
+    )
+    every = pl.LazyFrame({"contract": pl.int_range(contracts.height, dtype=pl.UInt32, eager=True)})
+    out = every.join(counts, on="contract", how="left").sort("contract").collect()
+    return out["len"].fill_null(0).to_numpy()
 
 
 __all__ = ["funnel", "sample"]

@@ -13,4 +13,21 @@ from socialkpi._core import (
     SchemaError,
 )
 
-__all__ = ["DefinitionError", "EngineError", "InputError", "KpiError", "QueryError", "SchemaError"]
+
+class ArgumentError(QueryError, TypeError, ValueError):
+    """An argument of the wrong type or value (``code`` ``"invalid_argument"``).
+
+    It is also a ``TypeError`` and a ``ValueError``, so code that catches those for a bad
+    argument still does.
+    """
+
+
+__all__ = [
+    "ArgumentError",
+    "DefinitionError",
+    "EngineError",
+    "InputError",
+    "KpiError",
+    "QueryError",
+    "SchemaError",
+]

@@ -26,6 +26,42 @@ from socialkpi import _core
 __all__ = ["KPI", "Definitions", "check_kpis", "definitions", "load_kpis", "vendor_presets"]
 
 
+# The longest definition file read (the core's limit, catalog/parse.rs MAX_BYTES): a larger
+# file is refused before it is read into memory.
+_MAX_FILE_BYTES = 4 << 20
+
+
+def _error(kind: str, code: str, message: str) -> Exception:
+    from socialkpi import exceptions
+
+    err: Exception = getattr(exceptions, kind)(message)
+    err.code = code  # type: ignore[attr-defined]
+    return err
+
+
+def _text(value: object, what: str, code: str, kind: str = "DefinitionError") -> str:
+    """``value`` as text that can cross to the core: a ``str`` of characters only (a lone
+    surrogate such as ``"\ud800"`` is half of a UTF-16 pair, not a character)."""
+    if not isinstance(value, str):
+        raise _error(kind, "invalid_argument", f"{what} must be text, not {type(value).__name__}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as e:
+        bad = value[e.start]
+        raise _error(
+            kind,
+            code,
+            f"{what} {value!r} holds {bad!r} at {e.start}, a lone surrogate that is not a character "
+            "(often the remains of text decoded with errors='surrogateescape'); fix the text",
+        ) from None
+    return value
+
+
+def column_name(name: str) -> str:
+    """A column name from ``by=``, checked to be text the core can take."""
+    return _text(name, "column name", "invalid_column_name", "QueryError")
+
+
 def _unit(formula: str) -> str:
     return "ratio" if "/" in formula or "per_post(" in formula or "mean(" in formula else "number"
 
@@ -55,6 +91,8 @@ class KPI:
     description: str = ""
 
     def __post_init__(self) -> None:
+        _text(self.name, "KPI name", "invalid_name")
+        _text(self.formula, f"the formula of KPI {self.name!r}", "syntax_error")
         _core.check_formula(self.name, self.formula)
         if not self.unit:
             object.__setattr__(self, "unit", _unit(self.formula))
@@ -105,6 +143,16 @@ class Definitions:
         """The names of the KPIs the set defines."""
         return [k.name for k in self.kpis]
 
+    def __repr__(self) -> str:
+        from socialkpi import display
+
+        return display.definitions_repr(self)
+
+    def _repr_html_(self) -> str:
+        from socialkpi import display
+
+        return display.definitions_html(self)
+
     @classmethod
     def _from_row(cls, row: Any) -> Definitions:
         name, description, source, engagement, kpis = row
@@ -129,7 +177,15 @@ def load_kpis(path: str | os.PathLike[str]) -> Definitions:
     ``description``, ``source``. Its shape is published as a JSON Schema:
     ``socialkpi/definitions/schema.json``. Unknown keys are an error with the file, line and
     column (``DefinitionError`` code ``invalid_definitions``); each formula's syntax is checked.
+    A file is at most 4 MiB (32 MiB once YAML aliases are written out; code ``file_too_large``)
+    and defines at most 10,000 KPIs (``too_many_kpis``); see docs/formulas.md, Limits.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise _error(
+            "DefinitionError",
+            "invalid_argument",
+            f"a definition file's path or a vendor preset's name is text or a path, not {type(path).__name__}",
+        )
     text_path = os.fspath(path)
     ext = os.path.splitext(text_path)[1].lower()
     fmt = _FORMATS.get(ext)
@@ -144,22 +200,26 @@ def load_kpis(path: str | os.PathLike[str]) -> Definitions:
         err.code = "unknown_format"
         raise err
     try:
-        with open(text_path, encoding="utf-8-sig") as f:
-            text = f.read()
+        with open(text_path, "rb") as f:
+            data = f.read(_MAX_FILE_BYTES + 1)
     except FileNotFoundError:
-        from socialkpi.exceptions import InputError
-
-        err2 = InputError(f"definition file '{text_path}' does not exist")
-        err2.code = "file_not_found"
-        raise err2 from None
-    except UnicodeDecodeError as e:
-        from socialkpi.exceptions import DefinitionError
-
-        err3 = DefinitionError(
-            f"{text_path}: definition files are UTF-8 text; byte {e.start} is not ({e.reason})"
+        raise _error(
+            "InputError", "file_not_found", f"definition file '{text_path}' does not exist"
+        ) from None
+    if len(data) > _MAX_FILE_BYTES:
+        raise _error(
+            "DefinitionError",
+            "file_too_large",
+            f"{text_path}: definition files are limited to {_MAX_FILE_BYTES} bytes ({_MAX_FILE_BYTES >> 20} MiB)",
         )
-        err3.code = "invalid_definitions"
-        raise err3 from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise _error(
+            "DefinitionError",
+            "invalid_definitions",
+            f"{text_path}: definition files are UTF-8 text; byte {e.start} is not ({e.reason})",
+        ) from None
     return Definitions._from_row(_core.parse_definitions(text, fmt, text_path))
 
 
@@ -180,6 +240,13 @@ def resolve(
 ) -> tuple[list[str], list[tuple[str, str, str, str, str]], list[tuple[str, list[str]]]]:
     """Names, formula rows and engagement components for the core."""
     items: list[str | KPI] = [kpis] if isinstance(kpis, (str, KPI)) else list(kpis)
+    if defs is not None and not isinstance(defs, (str, os.PathLike, Definitions)):
+        raise _error(
+            "DefinitionError",
+            "invalid_argument",
+            "definitions= takes a vendor preset's name, a definition file's path or a Definitions "
+            f"set (sk.load_kpis), not {type(defs).__name__}",
+        )
     if isinstance(defs, (str, os.PathLike)):
         text = os.fspath(defs)
         defs = load_kpis(text)
@@ -202,7 +269,7 @@ def resolve(
             passed[item.name] = custom[item.name] = item
             names.append(item.name)
         else:
-            names.append(str(item))
+            names.append(_text(item, "KPI name", "invalid_name"))
     engagement = [(p, list(c)) for p, c in defs.engagement.items()] if defs is not None else []
     return names, [k._row() for k in custom.values()], engagement
 

@@ -1,13 +1,15 @@
 //! Definition files: KPIs written in the formula language, with per-platform engagement
 //! components, read from YAML, TOML or JSON with serde (strict: an unknown key is an error
-//! with its line and column). The built-in catalogue and the vendor presets are such files,
-//! shipped with the package (python/socialkpi/definitions/).
+//! with its line and column; `parse` holds the reading, apart from the engine so that it can
+//! be fuzzed). The built-in catalogue and the vendor presets are such files, shipped with the
+//! package (python/socialkpi/definitions/).
 
+use super::parse::{self, Problem};
 use crate::error::{did_you_mean, suggest, Error, Result};
 use crate::plan::Definition;
-use serde::Deserialize;
-use socialkpi_formula::line_col;
 use std::sync::OnceLock;
+
+pub use super::parse::{MAX_BYTES, MAX_EXPANDED, MAX_KPIS};
 
 /// A set of definitions: what a file defines.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -20,106 +22,16 @@ pub struct Definitions {
     pub kpis: Vec<Definition>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileKpi {
-    name: String,
-    formula: String,
-    #[serde(default)]
-    goal: Option<String>,
-    #[serde(default)]
-    unit: Option<String>,
-    #[serde(default)]
-    description: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct File {
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    description: Option<String>,
-    #[serde(default)]
-    source: Option<String>,
-    #[serde(default)]
-    engagement: Option<std::collections::BTreeMap<String, Vec<String>>>,
-    #[serde(default)]
-    kpis: Vec<FileKpi>,
-}
-
 /// The formats a definition file can be written in.
 pub const FORMATS: [&str; 3] = ["yaml", "toml", "json"];
 
-fn located(origin: &str, line: usize, column: usize, message: &str) -> Error {
-    Error::definition("invalid_definitions", format!("{origin}:{line}:{column}: {message}"))
-}
-
 /// Parses a definition file's text; `origin` names it in errors (a path, or a preset).
 pub fn parse(text: &str, format: &str, origin: &str) -> Result<Definitions> {
-    let file: File = match format {
-        "toml" => toml::from_str(text).map_err(|e| {
-            let (line, column) = e.span().map_or((1, 1), |s| line_col(text, s.start));
-            located(origin, line, column, e.message())
-        })?,
-        "json" => serde_json::from_str(text).map_err(|e| {
-            let message = e.to_string();
-            let message = message.split(" at line ").next().unwrap_or(&message).to_string();
-            located(origin, e.line().max(1), e.column().max(1), &message)
-        })?,
-        "yaml" | "yml" => serde_yaml_ng::from_str(text).map_err(|e| {
-            let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
-            let message = e.to_string();
-            let message = message.split(" at line ").next().unwrap_or(&message).to_string();
-            located(origin, line, column, &message)
-        })?,
-        other => {
-            return Err(Error::definition(
-                "unknown_format",
-                format!(
-                    "{origin}: definition files are YAML (.yaml, .yml), TOML (.toml) or JSON (.json), not {other:?}"
-                ),
-            ))
-        }
-    };
-    // platforms as the canonical values are written (lower case); a component counted once
-    let mut engagement: Vec<(String, Vec<String>)> = Vec::new();
-    for (platform, comps) in file.engagement.unwrap_or_default() {
-        let platform = platform.to_lowercase();
-        if engagement.iter().any(|(p, _)| *p == platform) {
-            return Err(Error::definition(
-                "invalid_definitions",
-                format!("{origin}: engagement names platform '{platform}' twice"),
-            ));
-        }
-        let mut set: Vec<String> = Vec::new();
-        for c in comps {
-            if !set.contains(&c) {
-                set.push(c);
-            }
-        }
-        engagement.push((platform, set));
-    }
-    // `default` last: it applies to every platform not named before it
-    engagement.sort_by_key(|(p, _)| p == "default");
-    for (platform, comps) in &engagement {
-        if comps.is_empty() {
-            return Err(Error::definition(
-                "invalid_definitions",
-                format!("{origin}: engagement.{platform} lists no components; list the interaction columns that count, e.g. [\"likes\", \"comments\"]"),
-            ));
-        }
-        for c in comps {
-            let simple = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || c == '_');
-            if !c.split('|').all(simple) {
-                return Err(Error::definition(
-                    "invalid_definitions",
-                    format!("{origin}: engagement.{platform} component {c:?} is not a column name (write a column, or 'a|b' for a, else b)"),
-                ));
-            }
-        }
-    }
-    let kpis: Vec<Definition> = file
+    let parsed = parse::parse(text, format, origin).map_err(|p| match p {
+        Problem::File { code, message } => Error::definition(code, message),
+        Problem::Formula(e) => crate::plan::formula_error(e),
+    })?;
+    let kpis = parsed
         .kpis
         .into_iter()
         .map(|k| Definition {
@@ -131,15 +43,11 @@ pub fn parse(text: &str, format: &str, origin: &str) -> Result<Definitions> {
             description: k.description.unwrap_or_default(),
         })
         .collect();
-    crate::plan::check_names(&kpis).map_err(|e| Error::definition(e.code(), format!("{origin}: {e}")))?;
-    for k in &kpis {
-        crate::plan::check_syntax(&k.name, &k.formula)?;
-    }
     Ok(Definitions {
-        name: file.name.unwrap_or_default(),
-        description: file.description.unwrap_or_default(),
-        source: file.source.unwrap_or_default(),
-        engagement,
+        name: parsed.name,
+        description: parsed.description,
+        source: parsed.source,
+        engagement: parsed.engagement,
         kpis,
     })
 }

@@ -1,9 +1,10 @@
 //! The KPI catalogue as data: names, goals, units, definitions and the inputs each reads.
 //!
 //! `plan` turns a requested name into measures; this module only says what a KPI *is*
-//! (KPIS.md is the contract, the texts below quote it).
+//! (docs/kpis.md is the contract, the texts below quote it).
 
 pub mod files;
+pub mod parse;
 
 /// The formula of a built-in KPI, from the shipped catalogue file.
 pub fn formula(name: &str) -> Option<&'static str> {
@@ -49,7 +50,7 @@ pub struct Kpi {
     /// Canonical input columns (`eng` stands for the engagement components).
     pub inputs: &'static [&'static str],
     pub source: Source,
-    /// Which rule of KPIS.md governs the number.
+    /// Which rule of docs/kpis.md governs the number.
     pub rule: &'static str,
 }
 
@@ -194,7 +195,7 @@ pub fn preset(name: &str) -> Option<&'static [&'static str]> {
     PRESETS.iter().find(|(p, _)| *p == name).map(|(_, kpis)| *kpis)
 }
 
-/// The definition in words, with the rule of KPIS.md that applies.
+/// The definition in words, with the rule of docs/kpis.md that applies.
 pub fn explain(kpi: &Kpi) -> String {
     let tables = match kpi.source {
         Source::Posts => "posts",

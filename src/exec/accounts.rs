@@ -205,6 +205,14 @@ impl Snapshots {
         if keys.iter().any(|k| k == ALL) {
             base = base.with_column(lit(true).alias(ALL));
         }
+        let summed = [
+            (ap.profile_visits, "profile_visits"),
+            (ap.mentions, "mentions"),
+            (ap.leads, "leads"),
+            (ap.followers, "followers"),
+        ];
+        let summed: Vec<&str> = summed.iter().filter(|(w, _)| *w).map(|(_, c)| *c).collect();
+        super::overflow::check_table_sums(&self.df, &summed, "accounts")?;
         let mut aggs = vec![len().cast(DataType::Int64).alias("a:rows")];
         // account flows: summed over the daily snapshots, with the count that reported one
         for (wanted, c) in [

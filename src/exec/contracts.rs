@@ -6,13 +6,87 @@ use super::pass::{self, Dict, Pairs};
 use super::{align_as_text, drop_rows, read_columns, RowAccount, ALL};
 use crate::error::{Error, Result};
 use crate::ingest;
-use crate::plan::{ContractsPlan, Plan, PostsPlan};
+use crate::plan::{Attribution, ContractsPlan, Every, Plan, PostsPlan};
 use polars::prelude::*;
 
 const TABLE: &str = "contracts";
 const SHARE: &str = "__share";
 const START: &str = "start";
 const END: &str = "end";
+/// The posts' `sponsored` flag as a Boolean, matched against `true` on the contracts' side.
+pub(super) const SPONSORED: &str = "__sponsored";
+/// An end on or after 9999-01-01 (days since 1970-01-01) is how warehouses write "no end".
+const OPEN_END: i32 = 2_932_532;
+/// The most (contract, period) pieces a run splits contracts into (README, Limits).
+const MAX_CONTRACT_PERIODS: u64 = 5_000_000;
+/// A contract whose posts number more than this many times its `posts_agreed` is named in
+/// a warning (README).
+const OVER_DELIVERY: f64 = 1.5;
+/// Contracts named in a warning; the rest are counted.
+const NAMED: usize = 5;
+
+/// A contract window as the posts pass looks posts up in it: (key code, start, end, content
+/// type code or `u32::MAX` for any, the contract's row).
+pub(super) type Window = (u32, i32, i32, u32, u32);
+
+/// Delivered posts per (key code, day, content type code or `u32::MAX`).
+pub(super) type DeliveredDays = PlHashMap<(u32, i32, u32), u32>;
+
+/// The posts' `sponsored` column as a Boolean: booleans as they are, numbers other than 0,
+/// and the texts true/t/yes/y/1 (any case) are sponsored; null stays unknown (not delivered).
+pub(super) fn sponsored_flag(dtype: &DataType) -> Result<Expr> {
+    let c = col("sponsored");
+    Ok(match dtype {
+        DataType::Boolean => c,
+        DataType::Null => lit(NULL).cast(DataType::Boolean),
+        d if d.is_primitive_numeric() => c.neq(lit(0)),
+        DataType::String => {
+            let text = c.cast(DataType::String).str().to_lowercase().str().strip_chars(lit(NULL));
+            let yes = ["true", "t", "yes", "y", "1"].map(|v| text.clone().eq(lit(v)));
+            yes.into_iter().reduce(Expr::or).unwrap_or_else(|| lit(false))
+        }
+        other => {
+            return Err(Error::schema(
+                "not_boolean",
+                format!("column 'sponsored' of posts holds {other} values, not a yes/no flag; make it Boolean (or 0/1) to tie sponsored posts to contracts"),
+            ))
+        }
+    })
+}
+
+/// The number of `every` periods that days `start..=end` overlap.
+fn periods_in(start: i32, end: i32, every: Every) -> u64 {
+    let (first, last) = (kernel::period_start(start, every), kernel::period_start(end, every));
+    let months = |day: i32| {
+        let (y, m, _) = kernel::civil(day);
+        y * 12 + i64::from(m) - 1
+    };
+    let n = match every {
+        Every::Day => i64::from(last) - i64::from(first),
+        Every::Week => (i64::from(last) - i64::from(first)) / 7,
+        Every::Month => months(last) - months(first),
+        Every::Quarter => (months(last) - months(first)) / 3,
+        Every::Year => kernel::civil(last).0 - kernel::civil(first).0,
+    };
+    u64::try_from(n + 1).unwrap_or(0)
+}
+
+/// A day (since 1970-01-01) as text.
+fn date_text(day: i32) -> String {
+    let (y, m, d) = kernel::civil(day);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// The last day (in the report's time zone) of the posts' `published_at`, when they have one.
+pub(super) fn last_post_day(mut posts: LazyFrame, tz: Option<&str>) -> Result<Option<i32>> {
+    let schema = posts.collect_schema()?;
+    let Some(dtype) = schema.get("published_at") else {
+        return Ok(None);
+    };
+    let day = ingest::day_expr("published_at", dtype, tz, "posts")?;
+    let last = super::collect(posts.select([day.max().cast(DataType::Int32).alias(END)]))?;
+    Ok(last.column(END)?.i32()?.get(0))
+}
 
 /// The contracts table, read, checked and with its dates as Dates.
 pub(super) struct Contracts {
@@ -129,9 +203,73 @@ impl Contracts {
         Ok(start.into_iter().zip(end).collect())
     }
 
+    /// Only sponsored posts deliver: the contracts' side of the match is `sponsored = true`.
+    pub fn tie_sponsored(&mut self) -> Result<()> {
+        let all = Column::new(SPONSORED.into(), vec![true; self.df.height()]);
+        self.df.with_column(all)?;
+        Ok(())
+    }
+
+    /// Whether a contract ends on or after 9999-01-01 (open-ended).
+    pub fn has_open_ends(&self) -> Result<bool> {
+        Ok(self.ranges()?.iter().any(|r| r.1 >= OPEN_END))
+    }
+
+    /// Open-ended contracts (an end on or after 9999-01-01) run through the last day the
+    /// inputs hold: the last post's day (`last_post`), or the latest start or closed end of
+    /// the contracts, whichever is later (and never before their own start). Their fees and
+    /// posts agreed are pro-rated over that window, so that the work and the result's rows
+    /// follow the data, not the year 9999.
+    pub fn close_open_ends(&mut self, last_post: Option<i32>) -> Result<()> {
+        let ranges = self.ranges()?;
+        let open = ranges.iter().filter(|r| r.1 >= OPEN_END).count();
+        if open == 0 {
+            return Ok(());
+        }
+        let known = ranges
+            .iter()
+            .flat_map(|&(s, e)| [Some(s), (e < OPEN_END).then_some(e)])
+            .flatten()
+            .chain(last_post)
+            .max();
+        let ends: Vec<i32> = ranges
+            .iter()
+            .map(|&(s, e)| if e >= OPEN_END { known.unwrap_or(s).max(s) } else { e })
+            .collect();
+        let through = known.map_or_else(|| "their start".to_string(), date_text);
+        let ends = Int32Chunked::from_vec(END.into(), ends)
+            .into_series()
+            .cast(&DataType::Date)?;
+        self.df.with_column(ends.into_column())?;
+        self.warnings.push(format!(
+            "{open} contracts are open-ended (an end in the year 9999): they run through {through}, the last day of the posts or contracts, for pro-rating and delivery"
+        ));
+        Ok(())
+    }
+
     /// Fees and posts agreed pro-rated into the output grain: `c:fee`, `c:agreed`, `c:rows`.
     pub fn states(&self, plan: &Plan, cp: &ContractsPlan, keys: &[String]) -> Result<DataFrame> {
-        let (index, period, share) = kernel::split_by_period(&self.ranges()?, plan.every);
+        let ranges = self.ranges()?;
+        if let Some(every) = plan.every {
+            let pieces: u64 = ranges.iter().map(|&(s, e)| periods_in(s, e, every)).sum();
+            if pieces > MAX_CONTRACT_PERIODS {
+                let (s, e) = ranges
+                    .iter()
+                    .copied()
+                    .max_by_key(|&(s, e)| i64::from(e) - i64::from(s))
+                    .unwrap_or_default();
+                return Err(Error::input(
+                    "contract_span",
+                    format!(
+                        "the contracts span {pieces} (contract, period) pairs at every={:?}, more than the limit of {MAX_CONTRACT_PERIODS} (the longest runs {}..{}); use a coarser every=, or check the ends (write 9999-12-31 for an open-ended contract)",
+                        Every::NAMES[every as usize],
+                        date_text(s),
+                        date_text(e)
+                    ),
+                ));
+            }
+        }
+        let (index, period, share) = kernel::split_by_period(&ranges, plan.every);
         let mut pieces = self.df.take(&IdxCa::from_vec("".into(), index))?;
         pieces.with_column(Column::new(SHARE.into(), share))?;
         if plan.every.is_some() {
@@ -178,13 +316,15 @@ impl Contracts {
         keys: DataFrame,
         codes: usize,
         types: Option<&mut Dict>,
-    ) -> Result<WindowIndex> {
+    ) -> Result<(WindowIndex, Vec<Window>)> {
+        const ROW: &str = "__contract";
         let mut right_cols: Vec<Expr> = on.iter().map(|c| col(c.as_str())).collect();
-        right_cols.extend([col(START), col(END)]);
+        right_cols.extend([col(START), col(END), col(ROW)]);
         if types.is_some() {
             right_cols.push(col("content_type"));
         }
-        let (left, right) = align_as_text(keys.lazy(), self.df.clone().lazy().select(right_cols), on)?;
+        let right = self.df.clone().lazy().with_row_index(ROW, None).select(right_cols);
+        let (left, right) = align_as_text(keys.lazy(), right, on)?;
         let join_on: Vec<Expr> = on.iter().map(|c| col(c.as_str())).collect();
         let df = left
             .join(right, join_on.clone(), join_on, JoinArgs::new(JoinType::Inner))
@@ -213,7 +353,96 @@ impl Contracts {
             .zip(type_codes)
             .map(|(((k, s), e), t)| (k, s, e, t))
             .collect();
-        Ok(WindowIndex::new(codes, &rows))
+        let contract = df.column(ROW)?.cast(&DataType::UInt32)?;
+        let windows = rows
+            .iter()
+            .zip(contract.u32()?.into_no_null_iter())
+            .map(|(&(k, s, e, t), c)| (k, s, e, t, c))
+            .collect();
+        Ok((WindowIndex::new(codes, &rows), windows))
+    }
+
+    /// The warning naming the contracts whose posts inside their whole window (as counted
+    /// per key, day and content type in `delivered`) number more than 1.5 times what they
+    /// agreed. A post inside two contracts counts for each, as in `contract_status`.
+    pub fn over_delivered(
+        &self,
+        windows: &[Window],
+        delivered: &DeliveredDays,
+        attribution: Attribution,
+    ) -> Result<Option<String>> {
+        if windows.is_empty() || delivered.is_empty() || self.df.column("posts_agreed").is_err() {
+            return Ok(None);
+        }
+        let mut by_key: PlHashMap<u32, Vec<(i32, u32, u32)>> = PlHashMap::default();
+        for (&(k, day, t), &n) in delivered {
+            by_key.entry(k).or_default().push((day, t, n));
+        }
+        for days in by_key.values_mut() {
+            days.sort_unstable();
+        }
+        let mut posts = vec![0u64; self.df.height()];
+        for &(k, start, end, t, c) in windows {
+            let Some(days) = by_key.get(&k) else { continue };
+            let (lo, hi) = (
+                days.partition_point(|d| d.0 < start),
+                days.partition_point(|d| d.0 <= end),
+            );
+            let n: u64 = days[lo..hi]
+                .iter()
+                .filter(|d| t == u32::MAX || d.1 == t)
+                .map(|d| u64::from(d.2))
+                .sum();
+            if let Some(p) = posts.get_mut(c as usize) {
+                *p += n;
+            }
+        }
+        let agreed = self
+            .df
+            .column("posts_agreed")?
+            .as_materialized_series()
+            .cast(&DataType::Float64)?;
+        let over: Vec<(usize, f64)> = agreed
+            .f64()?
+            .iter()
+            .enumerate()
+            .filter_map(|(i, a)| {
+                a.filter(|&a| a > 0.0 && posts[i] as f64 > OVER_DELIVERY * a)
+                    .map(|a| (i, a))
+            })
+            .collect();
+        if over.is_empty() {
+            return Ok(None);
+        }
+        let mut named = Vec::new();
+        for &(i, a) in over.iter().take(NAMED) {
+            named.push(format!("{}: {} posts for {a} agreed", self.describe(i)?, posts[i]));
+        }
+        if over.len() > NAMED {
+            named.push(format!("and {} more", over.len() - NAMED));
+        }
+        let hint = match attribution {
+            Attribution::Account => "posts that are no deliverables may be counted: add a campaign column to posts and contracts, or a sponsored column to posts",
+            Attribution::Sponsored => "check that these accounts' sponsored posts belong to these contracts (a campaign column in both tables ties them exactly) and the posts agreed",
+            Attribution::Campaign => "check the posts agreed and the campaigns of the posts",
+        };
+        Ok(Some(format!(
+            "delivery_rate: {} contracts count more than {OVER_DELIVERY} times the posts they agreed inside their windows ({}); {hint}",
+            over.len(),
+            named.join("; ")
+        )))
+    }
+
+    /// A contract in words: its account, platform and campaign, and its window.
+    fn describe(&self, row: usize) -> Result<String> {
+        let mut parts = Vec::new();
+        for c in ["account_id", "platform", "campaign", START, END] {
+            if let Ok(column) = self.df.column(c) {
+                let text = column.as_materialized_series().cast(&DataType::String)?;
+                parts.push(format!("{c}={}", text.str()?.get(row).unwrap_or("null")));
+            }
+        }
+        Ok(parts.join(" "))
     }
 }
 
@@ -261,8 +490,10 @@ fn overlaps(df: &DataFrame) -> Result<Option<String>> {
     }))
 }
 
-/// One row per contract: its columns, then delivered, remaining, days_left, cost_per_post,
-/// engagements and reach of the delivered posts up to `as_of` (days since 1970-01-01).
+/// One row per contract: its columns, then its status and delivery up to `as_of` (days since
+/// 1970-01-01): status, delivered, expected_by_now, pace, behind, on_track, remaining,
+/// days_left, fee_to_date and cost_per_post (with a fee), engagements and reach of the
+/// delivered posts, and the attribution that tied posts to contracts (README, Contracts).
 pub fn status(
     posts: LazyFrame,
     posts_plan: &PostsPlan,
@@ -288,6 +519,11 @@ pub fn status(
             return Err(e);
         }
     }
+    // only sponsored posts deliver when no campaign ties them (a null flag is not sponsored)
+    let posts = match posts_plan.attribution {
+        Attribution::Sponsored => posts.filter(col(SPONSORED)),
+        _ => posts,
+    };
     let on: Vec<String> = posts_plan
         .contract_match
         .iter()
@@ -334,24 +570,78 @@ pub fn status(
         .filter(inside)
         .group_by([col(ROW)])
         .agg(aggs);
+
+    // the schedule: the share of the window's days up to as_of (both ends inclusive)
     let delivered_n = col("delivered").fill_null(lit(0));
     let not_below_zero = |e: Expr| when(e.clone().lt(lit(0))).then(lit(0)).otherwise(e);
+    let days = |c: &str| col(c).cast(DataType::Int64);
+    let today = || lit(i64::from(as_of));
+    let upcoming = || today().lt(days(START));
+    let open = || days(END).gt_eq(lit(i64::from(OPEN_END)));
+    let window_days = || (days(END) - days(START) + lit(1i64)).cast(DataType::Float64);
+    let elapsed = || {
+        when(upcoming())
+            .then(lit(0i64))
+            .when(today().gt(days(END)))
+            .then(days(END) - days(START) + lit(1i64))
+            .otherwise(today() - days(START) + lit(1i64))
+            .cast(DataType::Float64)
+    };
+    let null_f64 = || lit(NULL).cast(DataType::Float64);
+    // agreed x elapsed / days: exact when the share of an integer count is whole
+    let expected = when(upcoming())
+        .then(lit(0.0))
+        .when(open())
+        .then(null_f64())
+        .otherwise(col("posts_agreed").cast(DataType::Float64) * elapsed() / window_days());
+    let delivered_f = || delivered_n.clone().cast(DataType::Float64);
     let mut out = table
         .lazy()
         .join(delivered, [col(ROW)], [col(ROW)], JoinArgs::new(JoinType::Left))
         .sort([ROW], SortMultipleOptions::default())
         .with_columns([
+            when(upcoming())
+                .then(lit("upcoming"))
+                .when(today().gt(days(END)).and(open().not()))
+                .then(lit("ended"))
+                .otherwise(lit("running"))
+                .alias("status"),
             delivered_n.clone().alias("delivered"),
-            not_below_zero(col("posts_agreed") - delivered_n.clone()).alias("remaining"),
-            not_below_zero(col(END).cast(DataType::Int64) - lit(i64::from(as_of))).alias("days_left"),
-        ]);
+            expected.alias("expected_by_now"),
+            when(upcoming())
+                .then(lit(NULL).cast(DataType::Int64))
+                .otherwise(not_below_zero(col("posts_agreed") - delivered_n.clone()))
+                .alias("remaining"),
+            when(open())
+                .then(lit(NULL).cast(DataType::Int64))
+                .otherwise(not_below_zero(days(END) - today()))
+                .alias("days_left"),
+        ])
+        .with_columns([
+            when(col("expected_by_now").gt(lit(0.0)))
+                .then(delivered_f() / col("expected_by_now"))
+                .otherwise(null_f64())
+                .alias("pace"),
+            // (expected_by_now is never negative: the cast rounds it down)
+            not_below_zero(col("expected_by_now").cast(DataType::Int64) - delivered_n.clone()).alias("behind"),
+        ])
+        .with_column(col("behind").eq(lit(0i64)).alias("on_track"));
     if has_fee {
-        out = out.with_column(
-            when(delivered_n.eq(lit(0)))
-                .then(lit(NULL).cast(DataType::Float64))
-                .otherwise(col("fee").cast(DataType::Float64) / col("delivered").cast(DataType::Float64))
-                .alias("cost_per_post"),
-        );
+        // the fee earned by as_of, pro-rated like cost (an open-ended contract: the whole fee)
+        let fee = || col("fee").cast(DataType::Float64);
+        out = out
+            .with_column(
+                when(open())
+                    .then(fee())
+                    .otherwise(fee() * elapsed() / window_days())
+                    .alias("fee_to_date"),
+            )
+            .with_column(
+                when(delivered_n.clone().eq(lit(0)))
+                    .then(null_f64())
+                    .otherwise(col("fee_to_date") / delivered_f())
+                    .alias("cost_per_post"),
+            );
     }
     let mut order: Vec<Expr> = contracts
         .df
@@ -359,9 +649,21 @@ pub fn status(
         .iter()
         .map(|c| col(c.as_str()))
         .collect();
-    order.extend(["delivered", "remaining", "days_left"].map(col));
+    order.extend(
+        [
+            "status",
+            "delivered",
+            "expected_by_now",
+            "pace",
+            "behind",
+            "on_track",
+            "remaining",
+            "days_left",
+        ]
+        .map(col),
+    );
     if has_fee {
-        order.push(col("cost_per_post"));
+        order.extend(["fee_to_date", "cost_per_post"].map(col));
     }
     if posts_cols.get(super::posts::ENG).is_some() {
         order.push(col(super::posts::ENG).alias("engagements"));
@@ -369,5 +671,48 @@ pub fn status(
     if posts_cols.get("reach").is_some() {
         order.push(col("reach"));
     }
+    order.push(lit(posts_plan.attribution.name()).alias("attribution"));
     Ok(out.select(order).collect()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods_in_counts_the_pieces_that_split_by_period_makes() {
+        // around month, quarter and year ends, a leap day and a week boundary
+        let ranges = [(0, 0), (-3, 40), (58, 425), (10_956, 11_400), (19_000, 19_000 + 800)];
+        for every in [Every::Day, Every::Week, Every::Month, Every::Quarter, Every::Year] {
+            for &(s, e) in &ranges {
+                let (index, _, _) = kernel::split_by_period(&[(s, e)], Some(every));
+                assert_eq!(periods_in(s, e, every), index.len() as u64, "{s}..{e} at {every:?}");
+            }
+        }
+        // the count of an open end is arithmetic, not a walk over the days
+        assert_eq!(periods_in(0, OPEN_END + 364, Every::Day), (OPEN_END + 365) as u64);
+    }
+
+    #[test]
+    fn open_ends_close_at_the_last_day_the_inputs_hold() -> Result<()> {
+        let df = df!(
+            START => [0i32, 10, 20],
+            END => [5i32, OPEN_END + 364, OPEN_END],
+        )?
+        .lazy()
+        .with_columns([col(START).cast(DataType::Date), col(END).cast(DataType::Date)])
+        .collect()?;
+        let mut c = Contracts {
+            df,
+            warnings: Vec::new(),
+            currency: None,
+        };
+        assert!(c.has_open_ends()?);
+        c.close_open_ends(Some(15))?;
+        // the latest start (20) is later than the last post (15): open ends close there
+        assert_eq!(c.ranges()?, vec![(0, 5), (10, 20), (20, 20)]);
+        assert!(!c.has_open_ends()?);
+        assert_eq!(c.warnings.len(), 1);
+        Ok(())
+    }
 }

@@ -4,6 +4,7 @@
 //! Written as polars expressions these are chains of `is_null`, `fill_null`, `+` and
 //! `when/then`, each a full array of its own; here each is one loop over the components.
 
+use super::overflow;
 use crate::error::Result;
 use crate::plan::Components;
 use polars::prelude::*;
@@ -143,11 +144,45 @@ pub(super) fn engagements(batch: &DataFrame, default: &[String], platforms: &Com
     for c in columns {
         fractional |= batch.column(c)?.dtype().is_float();
     }
-    Ok(Some(if fractional {
-        sum_of::<Float64Type>(batch, default, platforms)?
-    } else {
-        sum_of::<Int64Type>(batch, default, platforms)?
-    }))
+    if fractional {
+        return Ok(Some(sum_of::<Float64Type>(batch, default, platforms)?));
+    }
+    let sums = sum_of::<Int64Type>(batch, default, platforms)?;
+    if !overflow::fits(row_bound(batch, default, platforms)?) {
+        // a post's components may add up past the Int64 range: the floats' sums tell
+        let approx = sum_of::<Float64Type>(batch, default, platforms)?;
+        let exact: Vec<i64> = sums.i64()?.into_no_null_iter().collect();
+        let approx: Vec<f64> = approx.f64()?.into_no_null_iter().collect();
+        overflow::check_wrapped(&exact, &approx)?;
+    }
+    Ok(Some(sums))
+}
+
+/// A bound on each post's engagements: per component the largest magnitude (a power of two)
+/// of its alternatives, added up over the largest set of components.
+fn row_bound(batch: &DataFrame, default: &[String], platforms: &Components) -> Result<u128> {
+    let magnitude = |c: &str| -> Result<u128> {
+        let s = batch.column(c)?.as_materialized_series().cast(&DataType::Int64)?;
+        let or = s
+            .i64()?
+            .downcast_iter()
+            .flat_map(|a| a.values().iter())
+            .fold(0u64, |acc, &v| acc | v.unsigned_abs());
+        Ok(if or == 0 { 0 } else { 1u128 << (64 - or.leading_zeros()) })
+    };
+    let mut largest = 0u128;
+    for set in std::iter::once(default).chain(platforms.iter().map(|(_, set)| set.as_slice())) {
+        let mut total = 0u128;
+        for component in set {
+            let mut most = 0u128;
+            for alternative in component.split('|') {
+                most = most.max(magnitude(alternative)?);
+            }
+            total += most;
+        }
+        largest = largest.max(total);
+    }
+    Ok(largest)
 }
 
 /// A column's values as doubles, chunk by chunk.

@@ -61,6 +61,7 @@ pub(super) fn states(
         let (platform, _, _) = match_platforms(df.column("source")?, &SourceTable::new(&plan.sources))?;
         df.with_column(platform.into_column())?;
     }
+    super::overflow::check_table_sums(&df, &["value"], TABLE)?;
     let mut lf = with_period(df, DAY, plan)?.lazy();
     if keys.iter().any(|k| k == ALL) {
         lf = lf.with_column(lit(true).alias(ALL));

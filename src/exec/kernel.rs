@@ -14,11 +14,15 @@ const NONE: u32 = u32::MAX;
 pub(super) const ACCOUNT: &str = "__account";
 /// Days as i32 with this marking a missing day.
 pub(super) const NO_DAY: i32 = i32::MIN;
+/// The days the calendar takes (about 2.9 million years on each side of 1970): inside them,
+/// period starts, the next period and day counts between two of them stay far from the ends
+/// of i32 (and from `NO_DAY`); a day outside is an error (`pass::days`).
+pub(super) const DAYS: std::ops::RangeInclusive<i32> = -(1 << 30)..=(1 << 30);
 
 // ---- calendar ---------------------------------------------------------------------------
 
 /// (year, month, day) of days since 1970-01-01 (proleptic Gregorian; H. Hinnant's algorithm).
-fn civil(days: i32) -> (i64, u32, u32) {
+pub(super) fn civil(days: i32) -> (i64, u32, u32) {
     let z = i64::from(days) + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);

@@ -9,6 +9,7 @@ mod coverage;
 mod derived;
 mod events;
 mod kernel;
+mod overflow;
 mod parquet;
 mod pass;
 mod posts;
@@ -17,6 +18,7 @@ mod traffic;
 
 use crate::error::{Error, Result};
 use crate::plan::{Metric, Origin, OutputKpi, Plan, Value, PERIOD};
+pub(crate) use overflow::arithmetic;
 use polars::prelude::*;
 use polars_core::query_result::QueryResult;
 pub(crate) use posts::ENG;
@@ -25,7 +27,7 @@ use socialkpi_formula::BinOp;
 /// Name of the constant key used when a report has no dimension and no period.
 const ALL: &str = "__all";
 
-/// Rows a table contributed and rows dropped, by reason (rule 6 of KPIS.md).
+/// Rows a table contributed and rows dropped, by reason (rule 6 of docs/kpis.md).
 #[derive(Debug, Clone, Default)]
 pub struct RowAccount {
     /// (table, rows read)
@@ -36,6 +38,8 @@ pub struct RowAccount {
     pub stages: Vec<(String, f64)>,
     /// The days each table covered (`coverage::of_table` frames).
     pub coverage: Vec<DataFrame>,
+    /// Warnings of a table's read or pass (`compute_details(...).warnings`).
+    pub warnings: Vec<String>,
 }
 
 impl RowAccount {
@@ -236,11 +240,24 @@ pub fn run(plan: &Plan, inputs: Inputs, interrupted: Interrupt<'_>) -> Result<Ou
     let keys = output_keys(plan);
     let contracts = match (&plan.contracts, contracts) {
         (Some(cp), Some(lf)) => {
-            let c = rows.time("contracts_load_s", |rows| {
+            let mut c = rows.time("contracts_load_s", |rows| {
                 rows.coverage
                     .push(coverage::of_contracts(lf.clone(), cp.coverage_account)?);
                 contracts::Contracts::load(Some(&cp.columns), lf, rows)
             })?;
+            if let Some(pp) = plan.posts.as_ref().filter(|pp| pp.delivered) {
+                if pp.attribution == crate::plan::Attribution::Sponsored {
+                    c.tie_sponsored()?;
+                }
+            }
+            // open-ended contracts end with the data: the posts' last day is read first
+            if c.has_open_ends()? {
+                let last = match (&posts, &plan.posts) {
+                    (Some(lf), Some(_)) => contracts::last_post_day(lf.clone(), plan.tz.as_deref())?,
+                    _ => None,
+                };
+                c.close_open_ends(last)?;
+            }
             warnings.extend(c.warnings.iter().cloned());
             Some(c)
         }
@@ -318,6 +335,7 @@ pub fn run(plan: &Plan, inputs: Inputs, interrupted: Interrupt<'_>) -> Result<Ou
         Ok((post_states.transpose()?, account_states.transpose()?, others?))
     })?;
     let (post_states, account_states, (traffic_states, event_states, other_rows, other_warnings)) = states;
+    warnings.append(&mut rows.warnings);
     rows.read.extend(other_rows.read);
     rows.dropped.extend(other_rows.dropped);
     rows.stages.extend(other_rows.stages);
@@ -476,18 +494,44 @@ pub(crate) fn ratio(num: Expr, den: Expr) -> Expr {
 /// Rule 3 over signed terms (`true`: added): the sum of those present, a missing term
 /// counting as 0; null only when every term is missing.
 pub(crate) fn rule3(terms: Vec<(bool, Expr)>) -> Option<Expr> {
-    let all_null = terms.iter().map(|(_, e)| e.clone().is_null()).reduce(|a, b| a.and(b))?;
-    let total = terms
+    let all_null = balanced(terms.iter().map(|(_, e)| e.clone().is_null()).collect(), |a, b| {
+        a.and(b)
+    })?;
+    // checked: integers never wrap (see `overflow`)
+    let values = terms
         .into_iter()
         .map(|(plus, e)| {
             if plus {
                 e.fill_null(lit(0))
             } else {
-                lit(0) - e.fill_null(lit(0))
+                arithmetic(BinOp::Sub, lit(0), e.fill_null(lit(0)))
             }
         })
-        .reduce(|a, b| a + b)?;
+        .collect();
+    let total = balanced(values, |a, b| arithmetic(BinOp::Add, a, b))?;
     Some(when(all_null).then(lit(NULL)).otherwise(total))
+}
+
+/// `op` over the expressions, left to right, in a balanced tree past a few: a chain of as
+/// many terms as a formula allows would make a tree as tall, and polars walks expressions
+/// recursively (a thread's stack may be 512 KiB).
+fn balanced(mut exprs: Vec<Expr>, op: impl Fn(Expr, Expr) -> Expr) -> Option<Expr> {
+    const CHAIN: usize = 32;
+    if exprs.len() <= CHAIN {
+        return exprs.into_iter().reduce(op);
+    }
+    while exprs.len() > 1 {
+        let mut pairs = Vec::with_capacity(exprs.len().div_ceil(2));
+        let mut rest = exprs.into_iter();
+        while let Some(a) = rest.next() {
+            pairs.push(match rest.next() {
+                Some(b) => op(a, b),
+                None => a,
+            });
+        }
+        exprs = pairs;
+    }
+    exprs.pop()
 }
 
 /// Adds computed columns (name, expression, level) level by level: a level reads the columns
@@ -563,7 +607,7 @@ fn finalise(kpi: &str, plan: &Plan) -> Result<Expr> {
         let (n, d) = fap_names(metric);
         ratio(state(&n), state(&d))
     };
-    let growth = || state("followers") - state("followers_start");
+    let growth = || arithmetic(BinOp::Sub, state("followers"), state("followers_start"));
     let mentions = || flow("a:rows", "as:mentions", "an:mentions");
     // sessions from social sources: 0 where the group has no social rows, null where its
     // social rows reported no sessions
@@ -678,9 +722,7 @@ impl Intermediate {
             Value::Binary(op, a, b) => {
                 let ((a, la), (b, lb)) = (self.operand(a, plan)?, self.operand(b, plan)?);
                 let expr = match op {
-                    BinOp::Add => a + b,
-                    BinOp::Sub => a - b,
-                    BinOp::Mul => a * b,
+                    BinOp::Add | BinOp::Sub | BinOp::Mul => arithmetic(*op, a, b),
                     BinOp::Div => ratio(a, b),
                     other => return Err(Error::Internal(format!("'{}' between values", other.symbol()))),
                 };
@@ -688,7 +730,7 @@ impl Intermediate {
             }
             Value::Neg(v) => {
                 let (x, level) = self.value(v, plan)?;
-                (lit(0) - x, level)
+                (arithmetic(BinOp::Sub, lit(0), x), level)
             }
             Value::Coalesce(parts) => {
                 let mut exprs = Vec::with_capacity(parts.len());

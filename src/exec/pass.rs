@@ -7,7 +7,7 @@
 //! a batch outlives it but the dictionaries' new values, the accumulators and the 8-byte
 //! hashes of its ids (for the repeat check at the end).
 
-use super::kernel::{period_start, FollowerIndex, WindowIndex, NO_DAY};
+use super::kernel::{period_start, FollowerIndex, WindowIndex, DAYS, NO_DAY};
 use crate::error::{Error, Result};
 use crate::plan::Every;
 use polars::prelude::*;
@@ -435,20 +435,47 @@ impl Grouping {
     }
 }
 
-/// A batch's Date column as days, `NO_DAY` where missing.
+/// A batch's Date column as days, `NO_DAY` where missing; a day outside the calendar's
+/// (`kernel::DAYS`) is a `date_out_of_range` error.
 pub(super) fn days(column: &Column) -> Result<Vec<i32>> {
     let s = column.as_materialized_series().to_physical_repr();
     let mut out = Vec::with_capacity(s.len());
+    let (first, last) = (*DAYS.start(), *DAYS.end());
+    let mut outside = false;
     for arr in s.i32()?.downcast_iter() {
+        let outer = |acc: bool, &d: &i32| acc | (d < first) | (d > last);
         match arr.validity().filter(|v| v.unset_bits() > 0) {
-            Some(valid) => out.extend(
-                arr.values()
+            Some(valid) => {
+                let start = out.len();
+                out.extend(
+                    arr.values()
+                        .iter()
+                        .zip(valid.iter())
+                        .map(|(&d, present)| if present { d } else { NO_DAY }),
+                );
+                // (a missing day is NO_DAY, below the range: only present ones are tested)
+                outside |= out[start..]
                     .iter()
                     .zip(valid.iter())
-                    .map(|(&d, present)| if present { d } else { NO_DAY }),
-            ),
-            None => out.extend_from_slice(arr.values()),
+                    .fold(false, |acc, (&d, present)| acc | (present & ((d < first) | (d > last))));
+            }
+            None => {
+                out.extend_from_slice(arr.values());
+                outside |= arr.values().iter().fold(false, outer);
+            }
         }
+    }
+    if outside {
+        let name = match column.name().as_str() {
+            super::posts::DAY => "published_at",
+            other => other,
+        };
+        return Err(Error::input(
+            "date_out_of_range",
+            format!(
+                "column '{name}' holds a date more than 2.9 million years from 1970, outside the calendar socialkpi puts periods in; such dates are usually a placeholder or a unit error: fix or filter them"
+            ),
+        ));
     }
     Ok(out)
 }
@@ -517,9 +544,12 @@ pub(super) fn followers_at(index: &FollowerIndex, accounts: &[u32], days: &[i32]
 }
 
 /// Counts per group, grown to `n` groups, of the rows inside one of their key's contract
-/// windows (and content type).
+/// windows (and content type); `per_day` counts the same rows per key, day and content type
+/// (for the over-delivery check of each contract's whole window).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn count_delivered(
     counts: &mut Vec<i64>,
+    per_day: &mut super::contracts::DeliveredDays,
     n: usize,
     groups: &[u32],
     index: &WindowIndex,
@@ -529,8 +559,10 @@ pub(super) fn count_delivered(
 ) {
     counts.resize(n, 0);
     for (row, ((&g, &k), &d)) in groups.iter().zip(keys).zip(days).enumerate() {
-        if index.contains(k, d, types.map_or(NONE, |t| t[row])) {
+        let t = types.map_or(NONE, |t| t[row]);
+        if index.contains(k, d, t) {
             counts[g as usize] += 1;
+            *per_day.entry((k, d, t)).or_insert(0) += 1;
         }
     }
 }

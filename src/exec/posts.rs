@@ -2,7 +2,7 @@
 //! (or a streamed batch) at a time and added by the kernel's pass (see `pass`).
 
 use super::accounts::Snapshots;
-use super::contracts::Contracts;
+use super::contracts::{self, Contracts, DeliveredDays, Window};
 use super::derived;
 use super::kernel::{self, FollowerIndex, WindowIndex, ACCOUNT, NO_DAY};
 use super::parquet::{Indexed, RowGroups};
@@ -11,7 +11,7 @@ use super::states::States;
 use super::{collect, fap_names, first_u64, nonnull_name, ratio_names, select_columns, sum_name, RowAccount, ALL};
 use crate::error::{Error, Result};
 use crate::ingest;
-use crate::plan::{CustomState, Dedupe, Metric, Plan, PostsPlan, StateKind, PERIOD};
+use crate::plan::{Attribution, CustomState, Dedupe, Metric, Plan, PostsPlan, StateKind, PERIOD};
 use polars::prelude::*;
 use polars_core::runtime::THREAD_POOL;
 use rayon::prelude::*;
@@ -110,17 +110,32 @@ fn negative_error(lf: LazyFrame, column: &str) -> Error {
 }
 
 /// Reads the columns the plan needs: counts coerced, times reduced to days in the report zone.
-fn read(tz: Option<&str>, pp: &PostsPlan, lf: LazyFrame) -> Result<LazyFrame> {
+fn read(tz: Option<&str>, pp: &PostsPlan, mut lf: LazyFrame) -> Result<LazyFrame> {
+    let mut extra = Vec::new();
+    if pp.attribution == Attribution::Sponsored {
+        if let Some(dtype) = lf.collect_schema()?.get("sponsored") {
+            extra.push(contracts::sponsored_flag(dtype)?.alias(contracts::SPONSORED));
+        }
+    }
     let coerce = |c: &str, dtype: &DataType| -> Result<Expr> {
         Ok(if pp.count_columns.iter().any(|k| k == c) {
             ingest::count_expr(c, dtype, TABLE)?
         } else if c == "published_at" {
             ingest::day_expr(c, dtype, tz, TABLE)?.alias(DAY)
+        } else if matches!(dtype, DataType::List(_)) {
+            // ids, keys and dimensions are compared whole: a list is none of them
+            return Err(Error::schema(
+                "unsupported_type",
+                format!("column '{c}' of posts holds lists ({dtype}), which cannot be an id, a key or a dimension; explode it, or join its values into text first, e.g. pl.col('{c}').list.join(',')"),
+            ));
+        } else if c == "sponsored" && (dtype.is_integer() || dtype.is_float()) {
+            // 0/1 integers: the yes/no they mean (the formulas see it as one, see plan)
+            col(c).neq(lit(0))
         } else {
             col(c)
         })
     };
-    select_columns(lf, TABLE, &pp.columns, coerce, Vec::new())
+    select_columns(lf, TABLE, &pp.columns, coerce, extra)
 }
 
 /// Adds what each post adds up besides its columns: its engagements, its engagement rate by
@@ -434,11 +449,14 @@ struct PostsPass {
     grouping: Grouping,
     followers: Option<(Key, FollowerIndex)>,
     contracts: Option<(Key, Option<usize>, WindowIndex)>,
+    /// The contract windows (for the over-delivery warning).
+    windows: Vec<Window>,
     states: States,
     rows: Vec<i64>,
     no_fap: Vec<i64>,
     stale_fap: Vec<i64>,
     delivered: Vec<i64>,
+    delivered_days: DeliveredDays,
     read: u64,
     id: Option<IdCheck>,
     /// Smallest value of each count column that must not be negative.
@@ -511,6 +529,7 @@ impl PostsPass {
             no_fap,
             stale_fap,
             delivered,
+            delivered_days,
             id,
             mins,
             currencies,
@@ -560,7 +579,7 @@ impl PostsPass {
             if let Some((key, types, index)) = contracts {
                 let keys = key.codes(&codes);
                 let types = types.map(|t| codes[t].as_slice());
-                pass::count_delivered(delivered, ng, &groups, index, &keys, &days, types);
+                pass::count_delivered(delivered, delivered_days, ng, &groups, index, &keys, &days, types);
             }
             Ok((groups, ng, fap))
         };
@@ -674,8 +693,12 @@ pub(super) fn states(
     if fap_needed {
         extra.extend(&plan.account_key);
     }
+    let sponsored = contracts::SPONSORED.to_string();
     if pp.delivered {
         extra.extend(&pp.contract_match);
+        if pp.attribution == Attribution::Sponsored {
+            extra.push(&sponsored);
+        }
     }
     for k in extra {
         if !names.contains(k) {
@@ -731,11 +754,13 @@ pub(super) fn states(
         grouping: Grouping::new(grain.len() + usize::from(plan.every.is_some())),
         followers: None,
         contracts: None,
+        windows: Vec::new(),
         states: States::default(),
         rows: Vec::new(),
         no_fap: Vec::new(),
         stale_fap: Vec::new(),
         delivered: Vec::new(),
+        delivered_days: DeliveredDays::default(),
         read: 0,
         id: match (&pp.post_id, plan.dedupe) {
             (Some(id), Dedupe::Error) => Some((id.clone(), state.clone(), Vec::new())),
@@ -777,6 +802,7 @@ pub(super) fn states(
             .iter()
             .filter(|m| *m != "content_type")
             .cloned()
+            .chain((pp.attribution == Attribution::Sponsored).then(|| sponsored.clone()))
             .collect();
         let mut k = key(&on);
         let seeds = c.keys(&on)?;
@@ -791,8 +817,9 @@ pub(super) fn states(
             .map(|_| index(&"content_type".to_string()));
         let n_keys = k.len(&pass.dicts);
         let type_dict = types.map(|t| &mut pass.dicts[t]);
-        let windows = c.windows(&on, frame, n_keys, type_dict)?;
-        pass.contracts = Some((k, types, windows));
+        let (index, windows) = c.windows(&on, frame, n_keys, type_dict)?;
+        pass.contracts = Some((k, types, index));
+        pass.windows = windows;
     }
 
     let mut pass = match reads_slices {
@@ -880,6 +907,10 @@ pub(super) fn states(
                 return Err(super::contracts::currency_error("posts and contracts", &both));
             }
         }
+    }
+    if let Some(c) = contracts.filter(|_| pp.delivered) {
+        let warning = c.over_delivered(&pass.windows, &pass.delivered_days, pp.attribution)?;
+        rows.warnings.extend(warning);
     }
     let mut df = pass.finish(&grain, plan.every.is_some())?;
     rows.stages

@@ -15,7 +15,12 @@
 //!
 //! Subtraction is exact for integer sums, and for sums of integral followers (below 2^53,
 //! where doubles are integers); a sum of fractional values keeps a loop of its own.
+//!
+//! Integer sums add without checks: each summed column's bound on the sum of its absolute
+//! values (`overflow::bound`, beside the loops) proves that none of them wraps, or the run
+//! is an `integer_overflow` error.
 
+use super::overflow;
 use crate::error::{Error, Result};
 use crate::plan::{CustomState, Linear, StateKind};
 use polars::prelude::*;
@@ -129,6 +134,9 @@ struct Term {
 pub(super) struct States {
     tasks: Vec<Task>,
     outputs: Vec<Output>,
+    /// Each Int64 column that a task sums, with the bound on the sum of its absolute values so
+    /// far: below 2^63, no sum of its rows wraps (see `overflow`).
+    bounds: Vec<(String, u128)>,
 }
 
 impl States {
@@ -249,7 +257,32 @@ impl States {
                 }
             }
         }
+        let summed: Vec<String> = states.summed().into_iter().map(String::from).collect();
+        for column in summed {
+            if int(&column) && !states.bounds.iter().any(|(c, _)| *c == column) {
+                states.bounds.push((column, 0));
+            }
+        }
         Ok(states)
+    }
+
+    /// The columns whose values the tasks add up (not those they only test for presence).
+    fn summed(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        for task in &self.tasks {
+            match task {
+                Task::Dense { column, .. } | Task::Without { column, .. } | Task::FollowersWithout { column, .. } => {
+                    out.push(column.as_str())
+                }
+                Task::Where { column: Some(c), .. } => out.push(c.as_str()),
+                Task::Own(own) => match own.op.kind {
+                    StateKind::Sum { .. } | StateKind::AtFollowers { .. } => out.push(own.op.column.as_str()),
+                    StateKind::MeanAtFollowers { .. } | StateKind::Rows { .. } => {}
+                },
+                Task::Where { column: None, .. } | Task::AllMissing { .. } | Task::Followers { .. } => {}
+            }
+        }
+        out
     }
 
     /// The index of the first task that `is`, made by `new` when there is none.
@@ -359,9 +392,21 @@ impl States {
         fap: Option<&[f64]>,
         unknown: &[u32],
     ) -> Result<()> {
-        self.tasks
-            .par_iter_mut()
-            .try_for_each(|task| task.add(batch, groups, n, fap, unknown))
+        // the bounds beside the loops: on an error the sums are not used
+        let (added, bounded) = rayon::join(
+            || {
+                self.tasks
+                    .par_iter_mut()
+                    .try_for_each(|task| task.add(batch, groups, n, fap, unknown))
+            },
+            || {
+                self.bounds.par_iter_mut().try_for_each(|(column, total)| {
+                    let values = batch.column(column)?.as_materialized_series();
+                    overflow::add_bound(total, overflow::bound(values.i64()?), column)
+                })
+            },
+        );
+        added.and(bounded)
     }
 
     /// The states' columns, `n` groups long; `rows` are the groups' rows.
@@ -377,6 +422,24 @@ impl States {
             match output {
                 Output::Sum { name, terms } => {
                     let no_sum = || Error::Internal(format!("no sum for state '{name}'"));
+                    if terms.len() > 1 {
+                        // a chain of terms: bounded by its terms' bounds together
+                        let mut total = 0u128;
+                        let mut columns = Vec::new();
+                        for term in terms {
+                            if let Task::Dense { column, .. } = &tasks[term.dense] {
+                                let b = self.bounds.iter().find(|(c, _)| c == column).map_or(0, |(_, b)| *b);
+                                total = total.saturating_add(b);
+                                columns.push(format!("'{column}'"));
+                            }
+                        }
+                        if !overflow::fits(total) {
+                            return Err(overflow::sum_error(&format!(
+                                "the columns {} of posts added up",
+                                columns.join(", ")
+                            )));
+                        }
+                    }
                     if let [Term {
                         plus: true,
                         dense,

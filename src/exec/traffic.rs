@@ -97,6 +97,9 @@ pub(super) fn states(
         }
     }
 
+    let mut summed: Vec<&str> = tp.measures.iter().map(String::as_str).collect();
+    summed.push("sessions");
+    super::overflow::check_table_sums(&df, &summed, TABLE)?;
     let mut lf = with_period(df, "date", plan)?.lazy();
     if keys.iter().any(|k| k == ALL) {
         lf = lf.with_column(lit(true).alias(ALL));

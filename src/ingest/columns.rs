@@ -318,7 +318,88 @@ pub(super) fn parse_column(
         }
         Value::Count | Value::Money => parse_numbers(s, value == Value::Count, locale.decimal),
         Value::Timestamp | Value::Date => parse_times(s, value == Value::Date, locale.order, year, header, label),
+        Value::Flag => parse_flags(s, header, label),
     }
+}
+
+/// Yes/no columns (`sponsored`): Boolean. Integers 0 and 1 and text such as `0/1`,
+/// `true/false`, `yes/no`, `Y/N` read; other cells are nulled and counted, and a column none of
+/// whose cells reads is an error that shows some.
+pub fn parse_flags(s: &Series, header: &str, label: &str) -> Result<Parsed> {
+    let name = s.name().clone();
+    let ca = match s.dtype() {
+        DataType::Boolean => return Ok(Parsed::kept(s.clone())),
+        DataType::Null => return Ok(Parsed::kept(s.cast(&DataType::Boolean)?)),
+        DataType::String => s.str()?.clone(),
+        // numbers (0/1 from Parquet or a spreadsheet) are read as their text
+        dt if dt.is_integer() || dt.is_float() => s.cast(&DataType::String)?.str()?.clone(),
+        other => {
+            return Err(Error::schema(
+                "not_a_flag",
+                format!("column '{header}' of '{label}' holds {other} values, not yes/no"),
+            ))
+        }
+    };
+    let (mut bad, mut samples, mut read) = (0usize, Vec::new(), 0usize);
+    let flags: BooleanChunked = ca
+        .iter()
+        .map(|v| match v.map_or(Cell::Missing, values::parse_flag) {
+            Cell::Value(b) => {
+                read += 1;
+                Some(b)
+            }
+            Cell::Missing => None,
+            Cell::Bad => {
+                bad += 1;
+                if samples.len() < 3 {
+                    samples.push(v.unwrap_or_default().to_string());
+                }
+                None
+            }
+        })
+        .collect();
+    if read == 0 && bad > 0 {
+        return Err(Error::schema(
+            "unparseable_flags",
+            format!(
+                "no value of '{header}' in '{label}' reads as yes or no (e.g. {}); supported: 0/1, true/false, yes/no, Y/N, sponsored/organic, paid/unpaid; map another column to 'sponsored' or convert it",
+                quoted(&samples)
+            ),
+        ));
+    }
+    Ok(Parsed {
+        series: flags.with_name(name).into_series(),
+        bad,
+        samples,
+    })
+}
+
+/// A column that is no canonical one, as numbers when every cell present reads as a plain
+/// number (see `values::is_number_cell`): Int64 when every value is whole, else Float64; None
+/// (kept as text) otherwise. The decimal mark is the one the column's own cells show, else a
+/// point.
+pub fn numbers_if_all(s: &Series) -> Result<Option<Series>> {
+    let Ok(ca) = s.str() else { return Ok(None) };
+    // most text columns fail at their first cell: look at it before folding the column
+    match ca.iter().flatten().find(|v| !values::is_missing(v)) {
+        Some(first) if values::is_number_cell(first) => {}
+        _ => return Ok(None),
+    }
+    let all = fold_text(
+        ca,
+        || true,
+        |ok, v| ok && (values::is_missing(v) || values::is_number_cell(v)),
+        |a, b| a && b,
+    );
+    if !all {
+        return Ok(None);
+    }
+    let decimal = Evidence::of_amounts(ca).decimal().unwrap_or(Decimal::Point);
+    let parsed = parse_numbers(s, false, decimal)?;
+    if parsed.bad > 0 {
+        return Ok(None);
+    }
+    Ok(Some(whole_as_int(parsed.series, true)?))
 }
 
 /// Counts and amounts: numbers as written in exports. Counts are Int64 when every value is

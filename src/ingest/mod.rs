@@ -3,11 +3,12 @@
 
 pub mod columns;
 mod headers;
+pub mod mapping;
 pub mod presets;
 pub mod read;
 pub mod values;
 
-use crate::error::{Error, Result};
+use crate::error::{raised, Error, Result};
 use polars::io::parquet::metadata::FileMetadataRef;
 use polars::prelude::*;
 use polars_arrow::ffi::{ArrowArrayStream, ArrowArrayStreamReader};
@@ -111,6 +112,12 @@ pub fn scan(paths: &[String]) -> Result<LazyFrame> {
     for p in paths {
         if !is_glob(p) && !std::path::Path::new(p).exists() {
             return Err(Error::input("file_not_found", format!("file '{p}' does not exist")));
+        }
+        if std::path::Path::new(p).is_dir() {
+            return Err(Error::input(
+                "not_a_file",
+                format!("'{p}' is a folder, not a file; pass the files in it (a glob such as '{p}/*.parquet') or read it with sk.read_posts"),
+            ));
         }
         let lower = p.to_lowercase();
         let lf = if lower.ends_with(".parquet") || lower.ends_with(".pq") {
@@ -229,7 +236,9 @@ impl Table {
 /// Float NaN (pandas' missing marker) becomes null.
 pub fn count_expr(name: &str, dtype: &DataType, table: &str) -> Result<Expr> {
     let c = col(name);
-    if dtype.is_integer() || dtype.is_bool() {
+    if matches!(dtype, DataType::UInt64) {
+        Ok(unsigned(c, name, table))
+    } else if dtype.is_integer() || dtype.is_bool() {
         Ok(c.cast(DataType::Int64))
     } else if dtype.is_float() {
         Ok(c.cast(DataType::Float64).fill_nan(lit(NULL)))
@@ -243,6 +252,32 @@ pub fn count_expr(name: &str, dtype: &DataType, table: &str) -> Result<Expr> {
             ),
         ))
     }
+}
+
+/// An unsigned 64-bit column as Int64 (exactly), or `value_out_of_range` when a value is
+/// above the Int64 range (polars' cast would make it null and leave it uncounted).
+fn unsigned(c: Expr, name: &str, table: &str) -> Expr {
+    let what = format!("column '{name}' of {table}");
+    c.map(
+        move |c: Column| {
+            let s = c.as_materialized_series();
+            let ca = s.u64()?;
+            if ca.max().is_some_and(|m| m > i64::MAX as u64) {
+                let above: usize = ca
+                    .downcast_iter()
+                    .map(|a| a.iter().flatten().filter(|&&v| v > i64::MAX as u64).count())
+                    .sum();
+                return Err(raised(
+                    "value_out_of_range",
+                    &format!(
+                        "{what} holds {above} values above 9,223,372,036,854,775,807, the largest Int64 that socialkpi adds counts in; values that large are usually a data error: fix them, or cast the column to Float64 to add it approximately"
+                    ),
+                ));
+            }
+            Ok(s.cast(&DataType::Int64)?.into_column())
+        },
+        |_: &Schema, f: &Field| Ok(Field::new(f.name().clone(), DataType::Int64)),
+    )
 }
 
 /// The local calendar day of `published_at` in the report time zone (naive times are UTC).
@@ -269,6 +304,11 @@ pub fn day_expr(name: &str, dtype: &DataType, tz: Option<&str>, table: &str) -> 
         }
     };
     let naive = !matches!(dtype, DataType::Datetime(_, Some(_)));
+    // a time zone's calendar (chrono) ends about 262,000 years from 1970
+    let datetime = match (tz, dtype) {
+        (Some(_), DataType::Datetime(unit, _)) => zoned_range(datetime, *unit, name, table),
+        _ => datetime,
+    };
     Ok(match (tz, naive) {
         (None, true) => datetime.dt().date(),
         (None, false) => datetime.dt().convert_time_zone(utc()).dt().date(),
@@ -281,6 +321,34 @@ pub fn day_expr(name: &str, dtype: &DataType, tz: Option<&str>, table: &str) -> 
             .date(),
         (Some(z), false) => datetime.dt().convert_time_zone(report(z)).dt().date(),
     })
+}
+
+/// Timestamps as they are, or `date_out_of_range` for one more than 250,000 years from 1970
+/// (converting it to a time zone would fail inside polars).
+fn zoned_range(c: Expr, unit: TimeUnit, name: &str, table: &str) -> Expr {
+    const SECONDS: i64 = 250_000 * 31_557_600;
+    let limit = match unit {
+        TimeUnit::Nanoseconds => i64::MAX,
+        TimeUnit::Microseconds => SECONDS * 1_000_000,
+        TimeUnit::Milliseconds => SECONDS * 1_000,
+    };
+    let what = format!("column '{name}' of {table}");
+    c.map(
+        move |c: Column| {
+            let s = c.as_materialized_series();
+            let physical = s.to_physical_repr();
+            let ca = physical.i64()?;
+            let outside = ca.min().is_some_and(|m| m < -limit) || ca.max().is_some_and(|m| m > limit);
+            if outside {
+                return Err(raised(
+                    "date_out_of_range",
+                    &format!("{what} holds a time more than 250,000 years from 1970, which cannot be converted to the report's time zone; such times are usually a placeholder or a unit error: fix or filter them"),
+                ));
+            }
+            Ok(c)
+        },
+        |_: &Schema, f: &Field| Ok(f.clone()),
+    )
 }
 
 /// A snapshot `date` column as a Date (datetimes from pandas keep their calendar day).
@@ -322,6 +390,19 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(err.contains("'likes'") && err.contains("cast(pl.Int64)"));
+    }
+
+    #[test]
+    fn unsigned_values_above_the_range_are_an_error() -> Result<()> {
+        let df = df!("u" => [1_u64, u64::MAX])?;
+        let err = df.clone().lazy().select([unsigned(col("u"), "u", "posts")]).collect();
+        assert_eq!(err.err().map(|e| Error::from(e).code()), Some("value_out_of_range"));
+        let ok = df!("u" => [1_u64, i64::MAX as u64])?
+            .lazy()
+            .select([unsigned(col("u"), "u", "posts")])
+            .collect()?;
+        assert_eq!(ok.column("u")?.i64()?.get(1), Some(i64::MAX));
+        Ok(())
     }
 
     #[test]

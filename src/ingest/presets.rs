@@ -58,7 +58,7 @@ impl Kind {
                 ("revenue", Money),
                 ("content_type", Text),
                 ("campaign", Text),
-                ("sponsored", Text),
+                ("sponsored", Flag),
                 ("currency", Text),
             ],
             Kind::Accounts => &[
@@ -96,6 +96,16 @@ impl Kind {
         }
     }
 
+    /// Columns a table needs to mean what it says; a file that maps none of them is no such
+    /// table (a file whose only canonical header is `likes` is not posts), one that maps some
+    /// is read with a warning naming the rest.
+    pub fn required(self) -> &'static [&'static str] {
+        match self {
+            Kind::Posts => &["post_id", "published_at", "account_id"],
+            Kind::Accounts | Kind::Traffic => &[],
+        }
+    }
+
     /// Columns that identify one row's subject: repeats keep the latest snapshot.
     pub fn identity(self) -> &'static [&'static str] {
         match self {
@@ -123,6 +133,17 @@ pub enum Value {
     Timestamp,
     /// A calendar day.
     Date,
+    /// Yes or no (`0/1`, `true/false`, `yes/no`, `Y/N`): Boolean.
+    Flag,
+}
+
+/// What a post's repeated rows in an export are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rows {
+    /// Each row holds the post's lifetime totals as of its export: the latest one counts.
+    Lifetime,
+    /// One row per post and day of metrics, under this header: the days add up.
+    Daily(&'static str),
 }
 
 /// A named header map of one platform's export.
@@ -135,6 +156,8 @@ pub struct Preset {
     pub platform: Option<&'static str>,
     /// How numeric dates of this export read when no cell tells (`04/05/2026`).
     pub day_order: DayOrder,
+    /// Whether a post repeated in the export is a later snapshot or another day's metrics.
+    pub rows: Rows,
     /// Headers that mark the export without being read (they count when detecting it).
     pub marks: &'static [&'static str],
     /// (canonical column, headers used for it, most preferred first).
@@ -150,6 +173,7 @@ pub const PRESETS: &[Preset] = &[
         describes: "Meta Business Suite, Facebook posts (Insights > Content > Export)",
         platform: Some("facebook"),
         day_order: MonthFirst,
+        rows: Rows::Lifetime,
         marks: &[
             "Is crosspost",
             "Is share",
@@ -176,6 +200,7 @@ pub const PRESETS: &[Preset] = &[
         describes: "Meta Business Suite, Instagram posts (Insights > Content > Export)",
         platform: Some("instagram"),
         day_order: MonthFirst,
+        rows: Rows::Lifetime,
         marks: &["Account username", "Account name"],
         columns: &[
             ("post_id", &["Post ID"]),
@@ -199,6 +224,7 @@ pub const PRESETS: &[Preset] = &[
         describes: "legacy Facebook Insights post export (\"Lifetime Post Total Reach\", ...)",
         platform: Some("facebook"),
         day_order: MonthFirst,
+        rows: Rows::Lifetime,
         marks: &[
             "Lifetime Engaged Users",
             "Lifetime Post Consumers",
@@ -234,6 +260,7 @@ pub const PRESETS: &[Preset] = &[
         describes: "Facebook page series (legacy Insights page export, Meta Business Suite results)",
         platform: Some("facebook"),
         day_order: MonthFirst,
+        rows: Rows::Lifetime,
         marks: &["Daily New Likes", "Daily Unlikes", "Daily Page Engaged Users"],
         columns: &[
             ("date", &["Date"]),
@@ -260,6 +287,7 @@ pub const PRESETS: &[Preset] = &[
         describes: "Instagram Graph API media fields and insights",
         platform: Some("instagram"),
         day_order: DayFirst,
+        rows: Rows::Lifetime,
         marks: &["permalink", "media_url", "caption"],
         columns: &[
             ("post_id", &["id", "media_id"]),
@@ -283,6 +311,7 @@ pub const PRESETS: &[Preset] = &[
         describes: "Instagram Graph API user insights (daily)",
         platform: Some("instagram"),
         day_order: DayFirst,
+        rows: Rows::Lifetime,
         marks: &["online_followers", "accounts_engaged"],
         columns: &[
             ("account_id", &["ig_user_id", "username", "id"]),
@@ -300,6 +329,7 @@ pub const PRESETS: &[Preset] = &[
         describes: "TikTok Studio, Content export (one row per video)",
         platform: Some("tiktok"),
         day_order: DayFirst,
+        rows: Rows::Lifetime,
         marks: &["Video title"],
         columns: &[
             ("post_id", &["Video link", "Video ID"]),
@@ -317,6 +347,7 @@ pub const PRESETS: &[Preset] = &[
         describes: "TikTok Studio, Overview export (one row per day)",
         platform: Some("tiktok"),
         day_order: DayFirst,
+        rows: Rows::Lifetime,
         marks: &["Video Views"],
         columns: &[("date", &["Date"]), ("profile_visits", &["Profile Views"])],
     },
@@ -326,6 +357,7 @@ pub const PRESETS: &[Preset] = &[
         describes: "TikTok Studio, FollowerHistory export (one row per day)",
         platform: Some("tiktok"),
         day_order: DayFirst,
+        rows: Rows::Lifetime,
         marks: &["Difference in followers from previous day"],
         columns: &[("date", &["Date"]), ("followers", &["Followers"])],
     },
@@ -335,6 +367,7 @@ pub const PRESETS: &[Preset] = &[
         describes: "YouTube Studio, Advanced mode > Content export (Table data, with a Total row)",
         platform: Some("youtube"),
         day_order: MonthFirst,
+        rows: Rows::Lifetime,
         marks: &["Video title", "Duration", "Watch time (hours)"],
         columns: &[
             ("post_id", &["Content", "Video"]),
@@ -350,9 +383,10 @@ pub const PRESETS: &[Preset] = &[
     Preset {
         name: "x_posts",
         kind: Kind::Posts,
-        describes: "X (Twitter) analytics, post (tweet) activity export",
+        describes: "X (Twitter) analytics, post (tweet) activity export (one row per post, or per post and day: the days add up)",
         platform: Some("x"),
         day_order: MonthFirst,
+        rows: Rows::Daily("Date"),
         marks: &["Tweet permalink", "Tweet text", "Post text", "Post Link", "Engagements"],
         columns: &[
             ("post_id", &["Post id", "Tweet id"]),
@@ -374,6 +408,7 @@ pub const PRESETS: &[Preset] = &[
         describes: "LinkedIn page, content export (All posts)",
         platform: Some("linkedin"),
         day_order: MonthFirst,
+        rows: Rows::Lifetime,
         marks: &["Post title", "Posted by", "Click through rate (CTR)", "Engagement rate"],
         columns: &[
             ("post_id", &["Post link", "Update link"]),
@@ -395,6 +430,7 @@ pub const PRESETS: &[Preset] = &[
         describes: "Google Analytics 4, Traffic acquisition report export",
         platform: None,
         day_order: MonthFirst,
+        rows: Rows::Lifetime,
         marks: &[
             "Engaged sessions",
             "Engagement rate",

@@ -7,28 +7,15 @@
 //! (day order, decimal mark) is decided from all of them; each is parsed, then the frames are
 //! stacked and repeats of a post or snapshot are resolved across all of them.
 
-use super::columns::{fold_text, parse_column, Evidence, Locale, Parsed};
+use super::columns::{fold_text, numbers_if_all, parse_column, Evidence, Locale, Parsed};
 use super::headers::{check_headers_exist, find_preset, map_headers};
-use super::presets::{fold, Kind, Preset, Value};
+pub use super::mapping::{Options, Repeats};
+use super::presets::{fold, Kind, Preset, Rows, Value};
 use super::values::{self, Cell, DayOrder};
 use crate::error::{did_you_mean, suggest, Error, Result};
 use polars::prelude::*;
 use polars_core::runtime::THREAD_POOL;
 use rayon::prelude::*;
-
-/// What the caller asked of a read.
-pub struct Options {
-    pub kind: Kind,
-    pub preset: Option<String>,
-    /// file header -> canonical column
-    pub columns: Vec<(String, String)>,
-    /// canonical column -> constant text, parsed like a cell
-    pub defaults: Vec<(String, String)>,
-    /// the header of the column that says when a row was exported
-    pub snapshot: Option<String>,
-    /// the year of dates written without one
-    pub year: Option<i32>,
-}
 
 /// A file with its header map (canonical column per header) and the preset used.
 type MappedFile = (RawFile, Vec<Option<&'static str>>, Option<&'static Preset>);
@@ -58,6 +45,20 @@ pub struct Report {
     /// (column, reason, cells, samples)
     pub nulled: Vec<(String, String, usize, Vec<String>)>,
     pub warnings: Vec<String>,
+    /// How a post's repeated rows were read ("snapshots" or "daily"); None when none repeated.
+    pub repeats: Option<&'static str>,
+}
+
+/// How the read takes a post's repeated rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Mode {
+    /// Lifetime snapshots: the latest (by `snapshot=`, else the last row read) is kept.
+    /// `stated`: the caller or every file's preset said so (else it is assumed, and a post
+    /// that repeats on different dates is warned about).
+    Snapshots { stated: bool },
+    /// Daily increments: counts and amounts add up per post; `day`: the header of the
+    /// metrics' day, as the frame names it.
+    Daily { day: Option<String> },
 }
 
 impl Report {
@@ -147,28 +148,108 @@ pub fn read(files: Vec<RawFile>, opts: &Options) -> Result<(DataFrame, Report)> 
             ));
         }
     }
+    if opts.repeats != Repeats::Unstated {
+        if opts.kind != Kind::Posts {
+            return Err(Error::query(
+                "invalid_argument",
+                "daily= is for posts: account and traffic rows are one per day already",
+            ));
+        }
+        if opts.snapshot.is_some() {
+            return Err(Error::query(
+                "invalid_argument",
+                "snapshot= says the rows are lifetime snapshots and daily= says how they add up: pass one of them",
+            ));
+        }
+    }
     let preset = match &opts.preset {
         None => None,
         Some(name) => Some(find_preset(name, opts.kind)?),
     };
     check_headers_exist(&files, opts)?;
     let mut mapped = Vec::with_capacity(files.len());
+    let mut missing = Vec::with_capacity(files.len());
     for file in files {
         let headers: Vec<String> = file.frame.get_column_names().iter().map(|n| n.to_string()).collect();
-        let (map, chosen) = map_headers(&file.label, &headers, opts, preset)?;
-        mapped.push((file, map, chosen));
+        let m = map_headers(&file.label, &headers, opts, preset)?;
+        missing.push((file.label.clone(), m.missing));
+        mapped.push((file, m.map, m.preset));
+    }
+    let mode = repeats_mode(&mapped, opts);
+    let mut report = Report::default();
+    for (label, lacks) in missing {
+        warn_missing(&label, &lacks, &mode, &mut report);
     }
     let locales = column_locales(&mapped, opts);
-    let mut report = Report::default();
     let mut frames = Vec::with_capacity(mapped.len());
     for ((file, map, chosen), locales) in mapped.into_iter().zip(locales) {
         frames.push(read_file(file, &map, chosen, &locales, opts, &mut report)?);
     }
     let mut df = stack(frames)?;
     df = drop_missing_keys(df, opts.kind, &mut report)?;
-    df = resolve_repeats(df, opts, &mut report)?;
+    df = resolve_repeats(df, opts, &mode, &mut report)?;
     report.rows_kept = df.height();
     Ok((df, report))
+}
+
+/// The caller's word on repeated rows, else that of every file's preset (a daily export
+/// whose day column the file has), else assumed snapshots.
+fn repeats_mode(files: &[MappedFile], opts: &Options) -> Mode {
+    match (&opts.snapshot, &opts.repeats) {
+        (Some(_), _) | (None, Repeats::Snapshots) => return Mode::Snapshots { stated: true },
+        (None, Repeats::Daily(day)) => {
+            return Mode::Daily {
+                day: Some(day.clone().unwrap_or_else(|| "published_at".into())),
+            }
+        }
+        (None, Repeats::Unstated) => {}
+    }
+    let of_file = |(file, map, preset): &MappedFile| -> Option<Mode> {
+        match (*preset)?.rows {
+            Rows::Lifetime => Some(Mode::Snapshots { stated: true }),
+            Rows::Daily(header) => {
+                let at = file
+                    .frame
+                    .get_column_names()
+                    .iter()
+                    .position(|h| fold(h) == fold(header));
+                Some(match at {
+                    Some(i) => Mode::Daily {
+                        day: Some(map[i].map_or_else(|| header.to_string(), str::to_string)),
+                    },
+                    // the same export without its day column: one row per post
+                    None => Mode::Snapshots { stated: true },
+                })
+            }
+        }
+    };
+    let modes: Vec<Option<Mode>> = files.iter().map(of_file).collect();
+    match modes.first() {
+        Some(Some(first)) if modes.iter().all(|m| m.as_ref() == Some(first)) => first.clone(),
+        _ => Mode::Snapshots { stated: false },
+    }
+}
+
+/// A file that maps some of its table's required columns, but not all: what lacks and what
+/// it costs.
+fn warn_missing(label: &str, lacks: &[&str], mode: &Mode, report: &mut Report) {
+    let costs: Vec<String> = lacks
+        .iter()
+        .filter_map(|c| match *c {
+            "post_id" => Some("post_id (a post read twice counts twice)".to_string()),
+            // a daily table with a day column of its own dates its posts by their first day
+            "published_at" if matches!(mode, Mode::Daily { day: Some(d) } if d != "published_at") => None,
+            "published_at" => Some("published_at (its posts fall in no period)".to_string()),
+            "account_id" => Some("account_id (its posts belong to no account)".to_string()),
+            other => Some(other.to_string()),
+        })
+        .collect();
+    if !costs.is_empty() {
+        report.warnings.push(format!(
+            "'{label}' maps no {}; map a header with columns={{header: canonical}} or give defaults=",
+            costs.join(", no ")
+        ));
+    }
 }
 
 fn read_file(
@@ -214,15 +295,15 @@ fn read_file(
             })
     });
     let frame = drop_description_row(frame, map, opts.kind, first_has_key, report)?;
-    let snapshot = opts.snapshot.as_deref().map(fold);
-    // each canonical or snapshot column is parsed on its own thread
+    let own_times = own_time_headers(opts);
+    // each column is parsed on its own thread
     let jobs: Vec<(usize, &str, Option<Value>)> = headers
         .iter()
         .enumerate()
         .map(|(i, h)| {
             let value = match map[i] {
                 Some(c) => value_of(opts.kind, c),
-                None if snapshot.as_deref() == Some(fold(h).as_str()) => Some(Value::Timestamp),
+                None if own_times.contains(&fold(h)) => Some(Value::Timestamp),
                 None => None,
             };
             (i, h.as_str(), value)
@@ -236,7 +317,10 @@ fn read_file(
                 let series = columns[*i].as_materialized_series().clone().with_name(name.into());
                 match value {
                     Some(v) => parse_column(&series, *v, &locales[*i], opts.year, header, &label),
-                    None => Ok(Parsed::kept(series)),
+                    // a column that names a date stays as written (`13.09` is no number)
+                    None if fold(header).contains("date") => Ok(Parsed::kept(series)),
+                    // another column: numbers when every cell is one
+                    None => Ok(Parsed::kept(numbers_if_all(&series)?.unwrap_or(series))),
                 }
             })
             .collect()
@@ -414,7 +498,7 @@ fn drop_description_row(
 /// else that of the same column in the read's other files, else the file's preset's order; an
 /// amount column's own evidence, else that of every amount column of the read.
 fn column_locales(files: &[MappedFile], opts: &Options) -> Vec<Vec<Locale>> {
-    let snapshot = opts.snapshot.as_deref().map(fold);
+    let own_times = own_time_headers(opts);
     // (the column's name, its kind of value) per file and column
     let kinds: Vec<Vec<(String, Option<Value>)>> = files
         .iter()
@@ -425,9 +509,7 @@ fn column_locales(files: &[MappedFile], opts: &Options) -> Vec<Vec<Locale>> {
                 .enumerate()
                 .map(|(i, c)| match map[i] {
                     Some(name) => (name.to_string(), value_of(opts.kind, name)),
-                    None if snapshot.as_deref() == Some(fold(c.name()).as_str()) => {
-                        (fold(c.name()), Some(Value::Timestamp))
-                    }
+                    None if own_times.contains(&fold(c.name())) => (fold(c.name()), Some(Value::Timestamp)),
                     None => (String::new(), None),
                 })
                 .collect()
@@ -483,6 +565,20 @@ fn column_locales(files: &[MappedFile], opts: &Options) -> Vec<Vec<Locale>> {
                 })
                 .collect()
         })
+        .collect()
+}
+
+/// The folded headers of the columns read as times under their own names: `snapshot=` and
+/// `daily=`.
+fn own_time_headers(opts: &Options) -> Vec<String> {
+    let daily = match &opts.repeats {
+        Repeats::Daily(Some(h)) => Some(h.as_str()),
+        _ => None,
+    };
+    [opts.snapshot.as_deref(), daily]
+        .iter()
+        .flatten()
+        .map(|h| fold(h))
         .collect()
 }
 
@@ -546,7 +642,7 @@ fn drop_missing_keys(df: DataFrame, kind: Kind, report: &mut Report) -> Result<D
 /// The same post (or account day) seen more than once keeps its latest snapshot (with
 /// `snapshot=`), else its last row; the others are dropped and counted. A kept snapshot with a
 /// smaller lifetime count than an older one is kept and reported.
-fn resolve_repeats(df: DataFrame, opts: &Options, report: &mut Report) -> Result<DataFrame> {
+fn resolve_repeats(df: DataFrame, opts: &Options, mode: &Mode, report: &mut Report) -> Result<DataFrame> {
     let identity: Vec<&str> = opts
         .kind
         .identity()
@@ -569,6 +665,31 @@ fn resolve_repeats(df: DataFrame, opts: &Options, report: &mut Report) -> Result
     if positions.len() == df.height() {
         return Ok(df);
     }
+    if let Mode::Daily { day } = mode {
+        report.repeats = Some("daily");
+        let day = day
+            .as_deref()
+            .and_then(|d| df.columns().iter().find(|c| fold(c.name()) == fold(d)))
+            .map(|c| c.name().to_string());
+        return sum_days(df, &identity, day.as_deref(), opts.kind, report);
+    }
+    report.repeats = Some("snapshots");
+    // columns that date a row: a post repeated on different dates may be daily metrics
+    let dates: Vec<&Column> = match mode {
+        Mode::Snapshots { stated: false } if opts.snapshot.is_none() => df
+            .columns()
+            .iter()
+            .filter(|c| {
+                let name = fold(c.name());
+                name == "published_at"
+                    || (value_of(opts.kind, c.name()).is_none()
+                        && !c.dtype().is_primitive_numeric()
+                        && ["date", "day", "time", "period"].iter().any(|w| name.contains(w)))
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let mut dated = 0usize;
     let snapshot_values: Option<Vec<Option<i64>>> = match &opts.snapshot {
         Some(h) => {
             let folded = fold(h);
@@ -623,6 +744,8 @@ fn resolve_repeats(df: DataFrame, opts: &Options, report: &mut Report) -> Result
                 keep[r] = false;
             }
         }
+        let differs = |c: &&Column| rows.iter().any(|&r| c.get(r).ok() != c.get(rows[0]).ok());
+        dated += usize::from(dates.iter().any(differs));
         if snapshot_values.is_some() {
             older += rows.len() - 1;
             let shrank = counts.iter().any(|col| {
@@ -642,8 +765,93 @@ fn resolve_repeats(df: DataFrame, opts: &Options, report: &mut Report) -> Result
             if opts.kind == Kind::Posts { "post(s)" } else { "row(s)" }
         ));
     }
+    if dated > 0 {
+        let names: Vec<&str> = dates.iter().map(|c| c.name().as_str()).collect();
+        report.warnings.push(format!(
+            "{dated} post(s) repeat on different dates ({}): the rows were read as lifetime snapshots, each post's last row kept; if they are daily metrics, pass daily=True (or daily='<day header>') to add the days up, or daily=False to say they are snapshots",
+            names.join(", ")
+        ));
+    }
     let mask: BooleanChunked = keep.into_iter().collect();
     Ok(df.filter(&mask)?)
+}
+
+/// A daily table's rows added up per post: counts and amounts summed (null when no day has a
+/// value; Float64 when an integer sum would pass 2^62), `published_at` the earliest, the day
+/// column the latest (and `published_at` when the table has none), other columns the value
+/// of the post's latest day. The rows added into another are counted as `summed_day`.
+fn sum_days(df: DataFrame, identity: &[&str], day: Option<&str>, kind: Kind, report: &mut Report) -> Result<DataFrame> {
+    let height = df.height();
+    let order: Vec<PlSmallStr> = df.get_column_names().into_iter().cloned().collect();
+    let summed = |name: &str| matches!(value_of(kind, name), Some(Value::Count | Value::Money));
+    let mut aggs: Vec<Expr> = Vec::new();
+    let mut wide: Vec<(String, String)> = Vec::new();
+    for c in df.columns() {
+        let name = c.name().as_str();
+        if identity.contains(&name) {
+            continue;
+        }
+        let e = col(name);
+        let agg = if summed(name) {
+            if c.dtype().is_integer() {
+                let f = format!("{name}__socialkpi_float_sum");
+                aggs.push(e.clone().cast(DataType::Float64).sum().alias(f.as_str()));
+                wide.push((name.to_string(), f));
+            }
+            when(e.clone().count().gt(lit(0)))
+                .then(e.sum())
+                .otherwise(lit(NULL).cast(c.dtype().clone()))
+        } else if name == "published_at" {
+            e.min()
+        } else if Some(name) == day {
+            e.max()
+        } else {
+            match day {
+                Some(d) => e
+                    .sort_by([col(d)], SortMultipleOptions::default().with_maintain_order(true))
+                    .last(),
+                None => e.last(),
+            }
+        };
+        aggs.push(agg.alias(name));
+    }
+    let first_day = day.filter(|d| *d != "published_at" && !order.iter().any(|n| n == "published_at"));
+    if let Some(d) = first_day {
+        aggs.push(
+            col(d)
+                .min()
+                .cast(DataType::Datetime(TimeUnit::Microseconds, None))
+                .alias("published_at"),
+        );
+    }
+    let keys: Vec<Expr> = identity.iter().map(|k| col(*k)).collect();
+    let mut out = df.lazy().group_by_stable(keys).agg(aggs).collect()?;
+    // an integer sum past 2^62 is read as the float sum: it never wraps
+    for (name, f) in wide {
+        let big = out
+            .column(&f)?
+            .as_materialized_series()
+            .f64()?
+            .iter()
+            .flatten()
+            .any(|v| v.abs() >= 4.611_686_018_427_388e18);
+        if big {
+            let floats = out
+                .column(&f)?
+                .as_materialized_series()
+                .clone()
+                .with_name(name.as_str().into());
+            out.with_column(floats.into_column())?;
+        }
+        out.drop_in_place(&f)?;
+    }
+    let mut names: Vec<PlSmallStr> = order;
+    if first_day.is_some() {
+        names.push("published_at".into());
+    }
+    let out = out.select(names)?;
+    report.drop_rows("summed_day", height - out.height());
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -662,6 +870,7 @@ mod tests {
             defaults: vec![],
             snapshot: None,
             year: None,
+            repeats: Repeats::Unstated,
         }
     }
 
@@ -703,7 +912,52 @@ mod tests {
         assert_eq!(report.nulled[0].2, 1);
         let likes: Vec<Option<i64>> = df.column("likes")?.as_materialized_series().i64()?.iter().collect();
         assert_eq!(likes, vec![Some(1200), None]);
-        assert!(report.warnings.is_empty());
+        // no published_at nor account_id: said once, nothing else
+        assert_eq!(report.warnings.len(), 1);
+        assert!(report.warnings[0].contains("maps no published_at"));
+        Ok(())
+    }
+
+    #[test]
+    fn daily_rows_add_up_and_assumed_snapshots_warn() -> Result<()> {
+        let frame = || -> Result<DataFrame> {
+            Ok(DataFrame::new(
+                3,
+                vec![
+                    text("post_id", &[Some("a"), Some("a"), Some("b")]),
+                    text("account_id", &[Some("x"), Some("x"), Some("x")]),
+                    text(
+                        "published_at",
+                        &[Some("2026-03-02"), Some("2026-03-01"), Some("2026-03-01")],
+                    ),
+                    text("likes", &[Some("3"), Some("5"), Some("7")]),
+                    text("sponsored", &[Some("Y"), Some("n"), None]),
+                ],
+            )?)
+        };
+        let file = |frame| RawFile {
+            label: "d.csv".into(),
+            frame,
+        };
+        let mut o = opts(Kind::Posts);
+        o.repeats = Repeats::Daily(None);
+        let (df, report) = read(vec![file(frame()?)], &o)?;
+        let likes: Vec<Option<i64>> = df.column("likes")?.as_materialized_series().i64()?.iter().collect();
+        assert_eq!(likes, vec![Some(8), Some(7)]);
+        assert_eq!(report.dropped, vec![("summed_day".to_string(), 1)]);
+        assert_eq!(report.repeats, Some("daily"));
+        // the latest day's flag: 2026-03-02's
+        let flags: Vec<Option<bool>> = df
+            .column("sponsored")?
+            .as_materialized_series()
+            .bool()?
+            .iter()
+            .collect();
+        assert_eq!(flags, vec![Some(true), None]);
+        let (df, report) = read(vec![file(frame()?)], &opts(Kind::Posts))?;
+        assert_eq!(df.height(), 2);
+        assert_eq!(report.repeats, Some("snapshots"));
+        assert!(report.warnings.iter().any(|w| w.contains("repeat on different dates")));
         Ok(())
     }
 

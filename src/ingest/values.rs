@@ -413,6 +413,55 @@ fn fast_number(b: &[u8], ambiguous: Option<Decimal>) -> Option<f64> {
     scale(u128::from(mantissa), exp)
 }
 
+/// Words a yes/no column uses (`Paid`: `0`/`1`; LinkedIn's `Post type`: `Organic`/`Sponsored`),
+/// compared without case.
+const TRUE_WORDS: &[&str] = &["1", "1.0", "true", "yes", "y", "t", "sponsored", "paid", "promoted"];
+const FALSE_WORDS: &[&str] = &[
+    "0",
+    "0.0",
+    "false",
+    "no",
+    "n",
+    "f",
+    "organic",
+    "unpaid",
+    "not sponsored",
+];
+
+/// Reads a yes/no cell: `0/1`, `true/false`, `yes/no`, `Y/N` (any case) and the words of
+/// sponsored-post columns.
+pub fn parse_flag(raw: &str) -> Cell<bool> {
+    let s = trim(raw);
+    if s.len() > 13 {
+        return Cell::Bad;
+    }
+    if TRUE_WORDS.iter().any(|w| s.eq_ignore_ascii_case(w)) {
+        return Cell::Value(true);
+    }
+    if FALSE_WORDS.iter().any(|w| s.eq_ignore_ascii_case(w)) {
+        return Cell::Value(false);
+    }
+    if is_missing(s) {
+        return Cell::Missing;
+    }
+    Cell::Bad
+}
+
+/// Whether a cell of a column that is no canonical one reads as a plain number the user
+/// would want as one: not an identifier written with leading zeros (`007`, a zip code) nor an
+/// integer too long for a float to hold exactly (an id such as a tweet's).
+pub fn is_number_cell(raw: &str) -> bool {
+    let s = trim(raw);
+    let b = s.as_bytes();
+    if b.len() > 1 && b[0] == b'0' && b[1].is_ascii_digit() {
+        return false;
+    }
+    if b.iter().filter(|c| c.is_ascii_digit()).count() > 15 {
+        return false;
+    }
+    matches!(parse_number(s, Some(Decimal::Point)), Cell::Value(_))
+}
+
 /// Evidence a cell gives of its column's decimal mark: `1.2`, `1,234.5` say Point; `3,4`,
 /// `1.234,5` say Comma; `1,234` or `12` say nothing.
 pub fn decimal_evidence(raw: &str) -> Option<Decimal> {
@@ -889,6 +938,27 @@ mod tests {
         for bad in ["abc", "12x", "1,23,4", "1..2", "k", "1.2.3k"] {
             assert_eq!(n(bad), Cell::Bad, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn flags_and_number_cells() {
+        for (cell, want) in [
+            ("1", true),
+            ("0", false),
+            ("TRUE", true),
+            ("no", false),
+            ("Y", true),
+            ("n", false),
+        ] {
+            assert_eq!(parse_flag(cell), Cell::Value(want), "{cell}");
+        }
+        assert_eq!(parse_flag("Sponsored"), Cell::Value(true));
+        assert_eq!(parse_flag(" organic "), Cell::Value(false));
+        assert_eq!(parse_flag("N/A"), Cell::Missing);
+        assert_eq!(parse_flag("maybe"), Cell::Bad);
+        assert!(is_number_cell("600.1") && is_number_cell("1,234") && is_number_cell("-3"));
+        assert!(!is_number_cell("007") && !is_number_cell("1827364512345678901") && !is_number_cell("a1"));
+        assert!(is_number_cell("0") && is_number_cell("0.5"));
     }
 
     #[test]

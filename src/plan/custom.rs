@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use polars::prelude::*;
 use socialkpi_formula::check::Lowerer;
 use socialkpi_formula::{Agg, BinOp, Cond, Context, FormulaError, Native, Operand, Row, Sum, Table, Type};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// A KPI defined by a formula, as the caller handed it over.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,6 +158,30 @@ pub struct Tables<'a> {
     pub accounts: HashMap<String, Type>,
     pub user: &'a [Definition],
     pub origins: Origins,
+    /// The user's KPIs by name (a catalogue of thousands is looked up once per reference).
+    by_name: HashMap<&'a str, &'a Definition>,
+}
+
+impl<'a> Tables<'a> {
+    pub fn new(
+        posts: HashMap<String, Type>,
+        accounts: HashMap<String, Type>,
+        user: &'a [Definition],
+        origins: Origins,
+    ) -> Self {
+        // the first of equal names (check_names refuses different formulas under one name)
+        let mut by_name = HashMap::with_capacity(user.len());
+        for d in user {
+            by_name.entry(d.name.as_str()).or_insert(d);
+        }
+        Self {
+            posts,
+            accounts,
+            user,
+            origins,
+            by_name,
+        }
+    }
 }
 
 impl Context for Tables<'_> {
@@ -174,7 +198,7 @@ impl Context for Tables<'_> {
         names
     }
     fn kpi(&self, name: &str) -> Option<String> {
-        if let Some(d) = self.user.iter().find(|d| d.name == name) {
+        if let Some(d) = self.by_name.get(name) {
             return Some(d.formula.clone());
         }
         catalog::formula(name).map(str::to_string)
@@ -188,6 +212,12 @@ impl Context for Tables<'_> {
     }
     fn attributed_from_posts(&self, measure: &str) -> bool {
         self.origins.of(measure) == Some(Origin::Posts)
+    }
+    fn known_column(&self, name: &str) -> bool {
+        use crate::ingest::presets::Kind;
+        [Kind::Posts, Kind::Accounts]
+            .iter()
+            .any(|k| k.columns().iter().any(|(c, _)| *c == name))
     }
 }
 
@@ -217,6 +247,11 @@ pub struct Compiler {
     /// The level of the computed column being built (1 + its computed operands' highest).
     level: usize,
     levels: HashMap<String, usize>,
+    /// The names of `posts.states` and `posts.conditions` (looked up once per formula part).
+    state_names: HashSet<String>,
+    condition_names: HashSet<String>,
+    /// Computed columns that other computed columns read (never added up from their terms).
+    read: HashSet<String>,
 }
 
 fn lit_number(v: f64) -> Expr {
@@ -243,6 +278,13 @@ impl Compiler {
             definition: d.clone(),
             value,
         })
+    }
+
+    /// What the formulas compiled so far need from the posts table.
+    pub fn finish(mut self) -> CustomPosts {
+        let read = self.read;
+        self.posts.linear.retain(|(l, _)| !read.contains(l));
+        self.posts
     }
 
     fn builtin(&mut self, name: &'static str) {
@@ -372,15 +414,14 @@ impl Compiler {
         let first = all.next()?;
         let cond = all.fold(first, |a, b| Cond::And(Box::new(a), Box::new(b)));
         let name = self.computed(format!("where {cond:?}"), |me| me.cond(&cond));
-        if !self.posts.conditions.contains(&name) {
+        if self.condition_names.insert(name.clone()) {
             self.posts.conditions.push(name.clone());
         }
         Some(name)
     }
 
     fn state(&mut self, column: &str, kind: StateKind) {
-        let name = state_name(&kind);
-        if !self.posts.states.iter().any(|s| state_name(&s.kind) == name) {
+        if self.state_names.insert(state_name(&kind).to_string()) {
             self.posts.states.push(CustomState {
                 column: column.to_string(),
                 kind,
@@ -483,7 +524,7 @@ impl Compiler {
         }
         let name = self.column_as(row, self.zero_outside);
         // read by another computed column: it is computed, whatever the states do
-        self.posts.linear.retain(|(l, _)| *l != name);
+        self.read.insert(name.clone());
         let level = self.levels.get(&name).copied().unwrap_or(0);
         self.level = self.level.max(level + 1);
         col(name.as_str())
@@ -523,12 +564,12 @@ impl Compiler {
                     .collect();
                 crate::exec::rule3(exprs).unwrap_or_else(null)
             }
-            Row::Mul(a, b) => self.row(a) * self.row(b),
+            Row::Mul(a, b) => crate::exec::arithmetic(BinOp::Mul, self.row(a), self.row(b)),
             Row::Div(a, b) => {
                 let (x, y) = (self.row(a), self.operand_expr(b));
                 crate::exec::ratio(x, y)
             }
-            Row::Neg(a) => lit(0) - self.row(a),
+            Row::Neg(a) => crate::exec::arithmetic(BinOp::Sub, lit(0), self.row(a)),
             Row::Coalesce(parts) => {
                 let exprs: Vec<Expr> = parts.iter().map(|p| self.row(p)).collect();
                 coalesce(&exprs)
@@ -647,39 +688,23 @@ fn chain<'r>(row: &'r Row, plus: bool, out: &mut Vec<(bool, &'r Row)>) {
     }
 }
 
-/// The KPI names a set of definitions defines, checked for repeats and clashes.
+/// The KPI names a set of definitions defines, checked for repeats and clashes (in linear
+/// time: a catalogue may hold thousands), and their number bounded.
 pub fn check_names(defs: &[Definition]) -> Result<()> {
-    for (i, d) in defs.iter().enumerate() {
-        let keyword = ["and", "or", "not", "where", "true", "false"]
-            .iter()
-            .any(|k| d.name.eq_ignore_ascii_case(k));
-        let digit_first = d.name.chars().next().is_some_and(|c| c.is_ascii_digit());
-        if d.name.is_empty() || keyword || digit_first || !d.name.chars().all(|c| c.is_alphanumeric() || c == '_') {
-            return Err(Error::definition(
-                "invalid_name",
-                format!(
-                    "KPI name {:?} must be letters, digits and _, not start with a digit and not be a keyword of the language (it becomes a column of the result, and other formulas name it)",
-                    d.name
-                ),
-            ));
-        }
-        if defs[..i].iter().any(|o| o.name == d.name && o.formula != d.formula) {
-            return Err(Error::definition(
-                "duplicate_kpi",
-                format!("KPI '{}' is defined twice with different formulas", d.name),
-            ));
-        }
+    use crate::catalog::parse::MAX_KPIS;
+    if defs.len() > MAX_KPIS {
+        return Err(Error::definition(
+            "too_many_kpis",
+            format!("{} KPIs were defined; a call is limited to {MAX_KPIS}", defs.len()),
+        ));
     }
-    Ok(())
+    crate::catalog::parse::check_names(defs.iter().map(|d| (d.name.as_str(), d.formula.as_str())))
+        .map_err(|(code, message)| Error::definition(code, message))
 }
 
 /// Parses a formula alone (no tables): for `sk.KPI(...)`, which reports syntax errors at once.
 pub fn check_syntax(name: &str, formula: &str) -> Result<()> {
-    socialkpi_formula::parse(formula).map(|_| ()).map_err(|mut e| {
-        e.kpi = Some(name.to_string());
-        e.formula = formula.to_string();
-        formula_error(e)
-    })
+    crate::catalog::parse::check_syntax(name, formula).map_err(formula_error)
 }
 
 /// Names a formula mentions (columns and KPIs alike; unparseable formulas mention none).

@@ -9,7 +9,7 @@ mod tables;
 mod usable;
 
 pub use custom::{
-    check_names, check_syntax, CustomKpi, CustomPosts, CustomState, Definition, Linear, StateKind, Value,
+    check_names, check_syntax, formula_error, CustomKpi, CustomPosts, CustomState, Definition, Linear, StateKind, Value,
 };
 pub use origins::{measure, Origin, Origins};
 use posts::plan_posts;
@@ -182,9 +182,48 @@ pub struct PostsPlan {
     /// Columns a post shares with the contract it delivers on (account_id, and campaign and
     /// content_type when both tables carry them).
     pub contract_match: Vec<String>,
+    /// What else ties a post to its contract (see `Attribution`).
+    pub attribution: Attribution,
     /// The table has a `currency` column next to money columns: it must hold one currency.
     pub currency: bool,
 }
+
+/// What ties a post to a contract besides the account (and platform) and the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Attribution {
+    /// Both tables carry `campaign`: a post delivers on its own campaign's contracts.
+    Campaign,
+    /// No shared campaign, but posts carry a `sponsored` flag: only sponsored posts deliver.
+    Sponsored,
+    /// Neither: every post of the account inside the window counts (the result warns).
+    #[default]
+    Account,
+}
+
+impl Attribution {
+    /// From the columns matched on both sides and the posts' columns.
+    pub fn of(matched: &[String], pcols: &[String]) -> Self {
+        if matched.iter().any(|c| c == "campaign") {
+            Self::Campaign
+        } else if has(pcols, "sponsored") {
+            Self::Sponsored
+        } else {
+            Self::Account
+        }
+    }
+
+    /// In the analyst's words (the `attribution` column of `contract_status`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Campaign => "campaign",
+            Self::Sponsored => "sponsored",
+            Self::Account => "account",
+        }
+    }
+}
+
+/// The warning of a delivery count that every post of the account entered.
+pub const ACCOUNT_WIDE_DELIVERY: &str = "delivery_rate counted every post of the contracted account inside the contract window as delivered: neither a campaign column in both posts and contracts nor a sponsored column in posts ties a post to its contract; add one of them to count deliverables only";
 
 /// What the contracts table must produce.
 #[derive(Debug, Clone, Default)]
@@ -373,6 +412,11 @@ fn expand_kpis(names: &[String], custom: &[Definition]) -> Result<Vec<(&'static 
 pub fn report_zone(tz: &str) -> Result<Option<String>> {
     match tz {
         "UTC" | "utc" | "Etc/UTC" => Ok(None),
+        // (polars reads an empty name as no time zone)
+        other if other.trim().is_empty() => Err(Error::query(
+            "unknown_time_zone",
+            format!("tz={other:?} is empty; use a name such as \"UTC\", \"Europe/Berlin\" or \"America/New_York\""),
+        )),
         other => {
             TimeZone::opt_try_new(Some(other)).map_err(|_| {
                 Error::query("unknown_time_zone", format!("tz={other:?} is not a known IANA time zone; use a name such as \"UTC\", \"Europe/Berlin\" or \"America/New_York\""))
@@ -395,10 +439,24 @@ pub fn build(
     let tz = report_zone(&req.tz)?;
     let mut seen = Vec::new();
     for d in &req.by {
+        if d.contains('\0') {
+            // column names cross the Arrow C interface as C strings, which end at a NUL
+            return Err(Error::query(
+                "invalid_column_name",
+                format!("by= names column {d:?}, whose name holds a NUL character (\\0), which no result column can carry; rename the column"),
+            ));
+        }
         if d == PERIOD {
             return Err(Error::query(
                 "reserved_dimension",
                 "'period_start' is the period column of the result; use every=... instead of grouping by it",
+            ));
+        }
+        if d == "published_at" {
+            // the posts' time column is read as each post's day, bucketed by every=
+            return Err(Error::query(
+                "time_dimension",
+                "'published_at' is the posts' time column and is not grouped by as it is; pass every=\"1d\" (or \"1w\", \"1mo\", \"1q\", \"1y\") to get one row per period in a period_start column",
             ));
         }
         if seen.contains(d) {
@@ -420,12 +478,12 @@ pub fn build(
     let mut all_custom = req.custom.clone();
     all_custom.extend(custom::promoted(&req.kpis, &req.custom));
     let expanded = expand_kpis(&req.kpis, &all_custom)?;
-    let tables = custom::Tables {
-        posts: req.posts_types.iter().cloned().collect(),
-        accounts: req.accounts_types.iter().cloned().collect(),
-        user: &req.custom,
-        origins: o,
-    };
+    let tables = custom::Tables::new(
+        req.posts_types.iter().map(flag_of_integers).collect(),
+        req.accounts_types.iter().cloned().collect(),
+        &req.custom,
+        o,
+    );
     let mut lowerer = socialkpi_formula::check::Lowerer::new(&tables);
     let mut compiler = custom::Compiler::default();
     let mut compiled: Vec<CustomKpi> = Vec::new();
@@ -518,7 +576,7 @@ pub fn build(
             ));
         }
     }
-    let custom_posts = compiler.posts;
+    let custom_posts = compiler.finish();
     if kpis.is_empty() && custom_posts.is_empty() && compiled.is_empty() {
         return Err(Error::definition(
             "no_kpis",
@@ -750,6 +808,12 @@ pub fn build(
                 }
                 push_unique(&mut pp.columns, c.clone());
             }
+            pp.attribution = Attribution::of(&cp.matched, pcols);
+            match pp.attribution {
+                Attribution::Sponsored => push_unique(&mut pp.columns, "sponsored".to_string()),
+                Attribution::Account => warnings.push(ACCOUNT_WIDE_DELIVERY.to_string()),
+                Attribution::Campaign => {}
+            }
         }
     }
     if let Some(pp) = &posts {
@@ -790,6 +854,15 @@ pub fn build(
         warnings,
         max_staleness: req.max_staleness,
     })
+}
+
+/// `sponsored` given as 0/1 integers is the yes/no it means (read as Boolean, see
+/// `exec::posts::read`).
+fn flag_of_integers((name, t): &(String, ColumnType)) -> (String, ColumnType) {
+    match t {
+        ColumnType::Number if name == "sponsored" => (name.clone(), ColumnType::Bool),
+        _ => (name.clone(), *t),
+    }
 }
 
 #[cfg(test)]

@@ -98,7 +98,11 @@ pub fn status_plan(pcols: &[String], ccols: &[String]) -> Result<PostsPlan> {
         .filter(|c| **c == "account_id" || (has(pcols, c) && has(ccols, c)))
         .map(|c| c.to_string())
         .collect();
+    let attribution = super::Attribution::of(&contract_match, pcols);
     let mut columns = contract_match.clone();
+    if attribution == super::Attribution::Sponsored {
+        columns.push("sponsored".to_string());
+    }
     let post_id = has(pcols, "post_id").then(|| "post_id".to_string());
     columns.extend(post_id.iter().cloned());
     columns.extend(count_columns.iter().cloned());
@@ -108,6 +112,7 @@ pub fn status_plan(pcols: &[String], ccols: &[String]) -> Result<PostsPlan> {
         components,
         count_columns,
         contract_match,
+        attribution,
         post_id,
         needs_time: true,
         ..Default::default()

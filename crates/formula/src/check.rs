@@ -43,6 +43,12 @@ pub trait Context {
     /// Whether an attributed measure (conversions, revenue, leads) is counted from the
     /// posts' own column (else from another table).
     fn attributed_from_posts(&self, measure: &str) -> bool;
+    /// Whether `name` is a column socialkpi knows (a canonical column of posts or accounts,
+    /// such as `likes`), whether or not the tables given have it: a KPI of that name that
+    /// reads its own name is missing the column, where another name refers to itself.
+    fn known_column(&self, _name: &str) -> bool {
+        false
+    }
 }
 
 /// A per-post value.
@@ -177,16 +183,38 @@ const FUNCTIONS: [&str; 14] = [
     "traffic",
 ];
 
+/// A formula with the KPIs it names written out may be at most this many levels deep (each
+/// KPI reference is a level too): the checker, the compiler and polars walk the result
+/// recursively, on threads whose stacks may be small (512 KiB).
+pub const MAX_HEIGHT: usize = crate::syntax::MAX_HEIGHT;
+/// A formula with the KPIs it names written out may have at most this many values, names and
+/// operators: KPIs that each name the one before twice would otherwise double at every step.
+pub const MAX_NODES: usize = 4_096;
+
 fn err(code: &'static str, message: String, span: Span) -> FormulaError {
     FormulaError::at(code, message, span)
+}
+
+/// A checked KPI and the size of its formula with the KPIs it names written out.
+struct Lowered {
+    agg: Agg,
+    height: usize,
+    nodes: usize,
 }
 
 /// Checks formulas against a context, remembering each KPI it has checked (a catalogue of
 /// KPIs that reference each other is checked once per KPI).
 pub struct Lowerer<'c> {
     ctx: &'c dyn Context,
-    done: HashMap<String, Agg>,
+    done: HashMap<String, Lowered>,
     stack: Vec<String>,
+    /// The level of the node being checked, counted from the requested KPI's root through
+    /// the KPIs it names (which bounds the checker's own recursion too).
+    level: usize,
+    /// The deepest level reached below the KPI being checked.
+    deepest: usize,
+    /// Nodes checked since the requested KPI's root, referenced KPIs written out.
+    nodes: usize,
 }
 
 /// Parses and checks one KPI's formula.
@@ -200,13 +228,20 @@ impl<'c> Lowerer<'c> {
             ctx,
             done: HashMap::new(),
             stack: Vec::new(),
+            level: 0,
+            deepest: 0,
+            nodes: 0,
         }
     }
 
     /// The checked form of KPI `name` defined by `formula`.
     pub fn formula(&mut self, name: &str, formula: &str) -> Result<Agg, FormulaError> {
         if let Some(done) = self.done.get(name) {
-            return Ok(done.clone());
+            return Ok(done.agg.clone());
+        }
+        if self.stack.is_empty() {
+            // a requested KPI: its size is counted afresh
+            (self.level, self.deepest, self.nodes) = (0, 0, 0);
         }
         let located = |mut e: FormulaError| {
             if e.kpi.is_none() {
@@ -216,12 +251,66 @@ impl<'c> Lowerer<'c> {
             e
         };
         let node = parse(formula).map_err(located)?;
+        let (base, nodes, deepest) = (self.level, self.nodes, self.deepest);
+        self.deepest = base;
         self.stack.push(name.to_string());
         let out = self.agg(&node).map_err(located);
         self.stack.pop();
+        let height = self.deepest - base;
+        self.deepest = self.deepest.max(deepest);
         let out = out?;
-        self.done.insert(name.to_string(), out.clone());
+        let lowered = Lowered {
+            agg: out.clone(),
+            height,
+            nodes: self.nodes - nodes,
+        };
+        self.done.insert(name.to_string(), lowered);
         Ok(out)
+    }
+
+    /// Counts a node `height` levels tall with `nodes` nodes below the current level: an
+    /// error once the requested KPI, its references written out, passes a limit.
+    fn grow(&mut self, height: usize, nodes: usize, span: Span) -> Result<(), FormulaError> {
+        let reach = self.level + height;
+        self.deepest = self.deepest.max(reach);
+        self.nodes += nodes;
+        if reach > MAX_HEIGHT {
+            return Err(err(
+                "too_deep",
+                format!("{} is more than {MAX_HEIGHT} levels deep{}, counting each operator of a chain such as a + b + c and each KPI named as a level; name fewer KPIs in a chain, or shorten chains of operators", self.top(), self.through()),
+                span,
+            ));
+        }
+        if self.nodes > MAX_NODES {
+            return Err(err(
+                "too_large",
+                format!("{} has more than {MAX_NODES} values, names and operators once the KPIs it names are written out{}; a KPI that names another twice doubles it", self.top(), self.through()),
+                span,
+            ));
+        }
+        Ok(())
+    }
+
+    /// The requested KPI, as errors of its size name it.
+    fn top(&self) -> String {
+        format!("KPI '{}'", self.stack.first().map_or("", String::as_str))
+    }
+
+    /// " through a -> b -> c ..." when the requested KPI is being checked through others.
+    fn through(&self) -> String {
+        if self.stack.len() < 2 {
+            return String::new();
+        }
+        let shown: Vec<&str> = self.stack.iter().take(4).map(String::as_str).collect();
+        let more = if self.stack.len() > 4 { " -> ..." } else { "" };
+        format!(" through the KPIs it names ({}{more})", shown.join(" -> "))
+    }
+
+    /// Enters a node of a formula (one level deeper; see [`Self::grow`]).
+    fn enter(&mut self, span: Span) -> Result<(), FormulaError> {
+        self.grow(1, 1, span)?;
+        self.level += 1;
+        Ok(())
     }
 
     fn current(&self) -> &str {
@@ -243,6 +332,13 @@ impl<'c> Lowerer<'c> {
     }
 
     fn agg(&mut self, node: &Node) -> Result<Agg, FormulaError> {
+        self.enter(node.span)?;
+        let out = self.agg_node(node);
+        self.level -= 1;
+        out
+    }
+
+    fn agg_node(&mut self, node: &Node) -> Result<Agg, FormulaError> {
         match &node.kind {
             Kind::Number(v) => Ok(Agg::Number(*v)),
             Kind::Text(t) => Err(err(
@@ -320,6 +416,11 @@ impl<'c> Lowerer<'c> {
                     span,
                 ));
             }
+            if let Some(done) = self.done.get(name) {
+                let (agg, height, nodes) = (done.agg.clone(), done.height, done.nodes);
+                self.grow(height, nodes, span)?;
+                return Ok(agg);
+            }
             if let Some(formula) = self.ctx.kpi(name) {
                 return self.formula(name, &formula);
             }
@@ -331,6 +432,11 @@ impl<'c> Lowerer<'c> {
             })),
             Some((Table::Posts, t)) => Err(not_numeric(name, t, span)),
             Some((Table::Accounts, _)) => self.accounts_column(name, span),
+            None if own && !self.ctx.known_column(name) => Err(err(
+                "circular_reference",
+                format!("KPI '{name}' refers to itself: {name} -> {name}; inside a KPI's own formula its name means the column of that name, and no table given has one"),
+                span,
+            )),
             None if own => Err(missing_own_column(name, span, self.ctx)),
             None => Err(self.unknown_name(name, span, true)),
         }
@@ -503,6 +609,13 @@ impl<'c> Lowerer<'c> {
     }
 
     fn row(&mut self, node: &Node) -> Result<Row, FormulaError> {
+        self.enter(node.span)?;
+        let out = self.row_node(node);
+        self.level -= 1;
+        out
+    }
+
+    fn row_node(&mut self, node: &Node) -> Result<Row, FormulaError> {
         match &node.kind {
             Kind::Number(v) => Ok(Row::Number(*v)),
             Kind::Text(t) => Err(err(
@@ -599,6 +712,13 @@ impl<'c> Lowerer<'c> {
     }
 
     fn cond(&mut self, node: &Node) -> Result<Cond, FormulaError> {
+        self.enter(node.span)?;
+        let out = self.cond_node(node);
+        self.level -= 1;
+        out
+    }
+
+    fn cond_node(&mut self, node: &Node) -> Result<Cond, FormulaError> {
         match &node.kind {
             Kind::Bool(b) => Ok(Cond::Const(*b)),
             Kind::Not(inner) => Ok(Cond::Not(Box::new(self.cond(inner)?))),
@@ -758,6 +878,9 @@ mod tests {
         fn attributed_from_posts(&self, _: &str) -> bool {
             false
         }
+        fn known_column(&self, name: &str) -> bool {
+            name == "saves"
+        }
     }
 
     fn code(formula: &str) -> &'static str {
@@ -812,8 +935,12 @@ mod tests {
         assert_eq!(e.map(|e| e.suggestions), Some(vec!["likes".to_string()]));
         assert_eq!(code("a"), "circular_reference");
         assert_eq!(
-            lower("missing", "missing * 2", &Ctx).err().map(|e| e.code),
+            lower("saves", "saves * 2", &Ctx).err().map(|e| e.code),
             Some("missing_column")
+        );
+        assert_eq!(
+            lower("missing", "missing + 1", &Ctx).err().map(|e| e.code),
+            Some("circular_reference")
         );
         assert_eq!(code("sum(likes where sponsored == true)"), "ok");
         assert_eq!(code("sum(likes + sum(comments))"), "mixed_aggregate");
@@ -840,5 +967,79 @@ mod tests {
                 ..
             }))
         ));
+    }
+
+    /// KPIs k0 = likes and k{i} = `step` with `{p}` standing for k{i-1}.
+    struct Chain(&'static str);
+    impl Context for Chain {
+        fn column(&self, name: &str) -> Option<(Table, Type)> {
+            (name == "likes").then_some((Table::Posts, Type::Number))
+        }
+        fn columns(&self) -> Vec<String> {
+            vec!["likes".into()]
+        }
+        fn kpi(&self, name: &str) -> Option<String> {
+            let i: usize = name.strip_prefix('k')?.parse().ok()?;
+            Some(if i == 0 {
+                "likes".into()
+            } else {
+                self.0.replace("{p}", &format!("k{}", i - 1))
+            })
+        }
+        fn kpis(&self) -> Vec<String> {
+            Vec::new()
+        }
+        fn attributed_from_posts(&self, _: &str) -> bool {
+            false
+        }
+    }
+
+    /// Lowers `k{n}` of a chain on a thread of a small stack, in one go or (`each`) after
+    /// every KPI before it, as a catalogue is checked; the error code, or "ok".
+    fn chain(step: &'static str, n: usize, each: bool) -> &'static str {
+        let run = move || {
+            let ctx = Chain(step);
+            let mut lowerer = Lowerer::new(&ctx);
+            let first = if each { 0 } else { n };
+            for i in first..=n {
+                let name = format!("k{i}");
+                let formula = ctx.kpi(&name).unwrap_or_default();
+                if let Err(e) = lowerer.formula(&name, &formula) {
+                    return e.code;
+                }
+            }
+            "ok"
+        };
+        // debug builds take several times the stack of release ones
+        let worker = std::thread::Builder::new().stack_size(8 << 20).spawn(run);
+        worker.map_or("spawn failed", |w| w.join().unwrap_or("panicked"))
+    }
+
+    #[test]
+    fn chains_of_kpis_are_bounded() {
+        assert_eq!(chain("{p} + 1", 60, false), "ok");
+        assert_eq!(chain("{p} + 1", 2_000, false), "too_deep");
+        assert_eq!(chain("{p} + 1", 2_000, true), "too_deep");
+        assert_eq!(chain("{p}", 2_000, false), "too_deep");
+        assert_eq!(chain("-{p}", 2_000, true), "too_deep");
+        // each KPI names the one before twice: 2^n leaves
+        assert_eq!(chain("{p} + {p}", 8, false), "ok");
+        assert_eq!(chain("{p} + {p}", 12, false), "too_large");
+        assert_eq!(chain("{p} * {p}", 12, true), "too_large");
+        assert_eq!(chain("{p} / {p}", 40, true), "too_large");
+    }
+
+    #[test]
+    fn heights_count_references_as_written_out() {
+        // k3 = ((likes + 1) + 1) + 1: the same height whether or not k2 was checked first
+        let ctx = Chain("{p} + 1");
+        let mut fresh = Lowerer::new(&ctx);
+        assert!(fresh.formula("k3", "k2 + 1").is_ok());
+        let fresh = (fresh.deepest, fresh.nodes);
+        let mut cached = Lowerer::new(&ctx);
+        assert!(cached.formula("k2", "k1 + 1").is_ok());
+        assert!(cached.formula("k3", "k2 + 1").is_ok());
+        assert_eq!((cached.deepest, cached.nodes), fresh);
+        assert_eq!(fresh, (7, 10));
     }
 }

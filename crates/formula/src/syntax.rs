@@ -16,9 +16,14 @@
 
 use crate::{FormulaError, Span};
 
-/// Deeper nesting than this is refused (a parser that recursed without limit would overflow
-/// its stack on hostile input).
+/// Deeper nesting of parentheses, calls and prefix operators than this is refused (a parser
+/// that recursed without limit would overflow its stack on hostile input).
 pub const MAX_DEPTH: usize = 64;
+/// Taller syntax trees than this are refused: every pass over a formula (the checker, the
+/// compiler, polars) walks its tree recursively, and `a + b + c` is a tree two levels tall,
+/// so a long chain of operators counts as much as nesting. KPI references count too (see
+/// [`crate::check::MAX_HEIGHT`], the same limit over a formula with its KPIs written out).
+pub const MAX_HEIGHT: usize = 128;
 /// Longer formulas are refused.
 pub const MAX_LEN: usize = 10_000;
 
@@ -68,6 +73,14 @@ impl BinOp {
 pub struct Node {
     pub kind: Kind,
     pub span: Span,
+    /// Levels of the tree this node is the root of (1 for a value or a name).
+    pub height: usize,
+}
+
+impl Node {
+    fn leaf(kind: Kind, span: Span) -> Self {
+        Self { kind, span, height: 1 }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -207,6 +220,14 @@ fn lex(text: &str) -> Result<Vec<(Tok, Span)>, FormulaError> {
                     ));
                 }
                 let value = text[body..i].to_string();
+                if quote == b'`' && value.contains('\0') {
+                    // column names cross the Arrow C interface as C strings, which end at a NUL
+                    return Err(FormulaError::at(
+                        "syntax_error",
+                        "a name cannot contain the NUL character (\\0); rename the column".into(),
+                        Span::new(start, i + 1),
+                    ));
+                }
                 i += 1;
                 let tok = if quote == b'`' {
                     Tok::Quoted(value)
@@ -279,12 +300,29 @@ impl Parser {
         Ok(())
     }
 
-    fn binary(lhs: Node, op: BinOp, rhs: Node) -> Node {
+    fn binary(lhs: Node, op: BinOp, rhs: Node) -> Result<Node, FormulaError> {
         let span = lhs.span.join(rhs.span);
-        Node {
+        let height = 1 + lhs.height.max(rhs.height);
+        Self::tall(Node {
             kind: Kind::Binary(op, Box::new(lhs), Box::new(rhs)),
             span,
+            height,
+        })
+    }
+
+    /// The node, unless its tree is taller than [`MAX_HEIGHT`] (checked as the tree grows,
+    /// so that no taller tree is ever built, nor dropped).
+    fn tall(node: Node) -> Result<Node, FormulaError> {
+        if node.height > MAX_HEIGHT {
+            return Err(FormulaError::at(
+                "too_deep",
+                format!(
+                    "the formula is more than {MAX_HEIGHT} levels deep, counting each operator of a chain such as a + b + c as a level; shorten the chain"
+                ),
+                node.span,
+            ));
         }
+        Ok(node)
     }
 
     fn formula(&mut self) -> Result<Node, FormulaError> {
@@ -293,7 +331,7 @@ impl Parser {
         while keyword(self.peek(), "or") {
             self.bump();
             let rhs = self.and()?;
-            lhs = Self::binary(lhs, BinOp::Or, rhs);
+            lhs = Self::binary(lhs, BinOp::Or, rhs)?;
         }
         self.depth -= 1;
         Ok(lhs)
@@ -304,7 +342,7 @@ impl Parser {
         while keyword(self.peek(), "and") {
             self.bump();
             let rhs = self.not()?;
-            lhs = Self::binary(lhs, BinOp::And, rhs);
+            lhs = Self::binary(lhs, BinOp::And, rhs)?;
         }
         Ok(lhs)
     }
@@ -316,9 +354,11 @@ impl Parser {
             let inner = self.not()?;
             self.depth -= 1;
             let span = start.join(inner.span);
-            return Ok(Node {
+            let height = inner.height + 1;
+            return Self::tall(Node {
                 kind: Kind::Not(Box::new(inner)),
                 span,
+                height,
             });
         }
         self.compare()
@@ -344,7 +384,7 @@ impl Parser {
                 self.span(),
             ));
         }
-        Ok(Self::binary(lhs, op, rhs))
+        Self::binary(lhs, op, rhs)
     }
 
     fn add(&mut self) -> Result<Node, FormulaError> {
@@ -357,7 +397,7 @@ impl Parser {
             };
             self.bump();
             let rhs = self.mul()?;
-            lhs = Self::binary(lhs, op, rhs);
+            lhs = Self::binary(lhs, op, rhs)?;
         }
     }
 
@@ -371,7 +411,7 @@ impl Parser {
             };
             self.bump();
             let rhs = self.unary()?;
-            lhs = Self::binary(lhs, op, rhs);
+            lhs = Self::binary(lhs, op, rhs)?;
         }
     }
 
@@ -382,9 +422,11 @@ impl Parser {
             let inner = self.unary()?;
             self.depth -= 1;
             let span = start.join(inner.span);
-            return Ok(Node {
+            let height = inner.height + 1;
+            return Self::tall(Node {
                 kind: Kind::Neg(Box::new(inner)),
                 span,
+                height,
             });
         }
         self.primary()
@@ -393,18 +435,9 @@ impl Parser {
     fn primary(&mut self) -> Result<Node, FormulaError> {
         let (tok, span) = self.bump();
         match tok {
-            Tok::Number(v) => Ok(Node {
-                kind: Kind::Number(v),
-                span,
-            }),
-            Tok::Text(t) => Ok(Node {
-                kind: Kind::Text(t),
-                span,
-            }),
-            Tok::Quoted(n) => Ok(Node {
-                kind: Kind::Name(n),
-                span,
-            }),
+            Tok::Number(v) => Ok(Node::leaf(Kind::Number(v), span)),
+            Tok::Text(t) => Ok(Node::leaf(Kind::Text(t), span)),
+            Tok::Quoted(n) => Ok(Node::leaf(Kind::Name(n), span)),
             Tok::LParen => {
                 let inner = self.formula()?;
                 if !matches!(self.peek(), Tok::RParen) {
@@ -414,22 +447,19 @@ impl Parser {
                 Ok(Node {
                     kind: inner.kind,
                     span: span.join(end),
+                    height: inner.height,
                 })
             }
-            Tok::Name(n) if n.eq_ignore_ascii_case("true") || n.eq_ignore_ascii_case("false") => Ok(Node {
-                kind: Kind::Bool(n.eq_ignore_ascii_case("true")),
-                span,
-            }),
+            Tok::Name(n) if n.eq_ignore_ascii_case("true") || n.eq_ignore_ascii_case("false") => {
+                Ok(Node::leaf(Kind::Bool(n.eq_ignore_ascii_case("true")), span))
+            }
             Tok::Name(n) if ["and", "or", "not", "where"].iter().any(|k| n.eq_ignore_ascii_case(k)) => {
                 self.pos -= 1;
                 Err(self.unexpected("a value, a name or '('"))
             }
             Tok::Name(name) => {
                 if !matches!(self.peek(), Tok::LParen) {
-                    return Ok(Node {
-                        kind: Kind::Name(name),
-                        span,
-                    });
+                    return Ok(Node::leaf(Kind::Name(name), span));
                 }
                 self.bump();
                 let mut args = Vec::new();
@@ -457,7 +487,13 @@ impl Parser {
                     return Err(self.unexpected(&format!("',' or ')' in the arguments of {name}(...)")));
                 }
                 let (_, end) = self.bump();
-                Ok(Node {
+                let height = 1 + args
+                    .iter()
+                    .chain(filter.as_deref())
+                    .map(|a| a.height)
+                    .max()
+                    .unwrap_or(0);
+                Self::tall(Node {
                     kind: Kind::Call {
                         name,
                         name_span: span,
@@ -465,6 +501,7 @@ impl Parser {
                         filter,
                     },
                     span: span.join(end),
+                    height,
                 })
             }
             other => {
@@ -569,5 +606,13 @@ mod tests {
         assert_eq!(e(&deep).0, "too_deep");
         let neg = "-".repeat(500) + "a";
         assert_eq!(e(&neg).0, "too_deep");
+        // a chain of operators is as tall as it is long
+        let chain = |n: usize| vec!["likes"; n].join(" + ");
+        assert_eq!(e(&chain(MAX_HEIGHT + 1)).0, "ok");
+        assert_eq!(e(&chain(MAX_HEIGHT + 2)).0, "too_deep");
+        assert_eq!(e(&vec!["a"; 3000].join("*")).0, "too_deep");
+        let calls = "coalesce(".repeat(40) + "a, b" + &")".repeat(40);
+        assert_eq!(parse(&calls).map(|n| n.height).ok(), Some(41));
+        assert_eq!(e("`a\0b` + 1"), ("syntax_error", 0));
     }
 }

@@ -1,0 +1,109 @@
+"""Checks of the public functions' arguments: a wrong type or value is an ``ArgumentError``
+(a ``QueryError`` that is also a ``TypeError`` and a ``ValueError``) with a stable code, before
+anything is read."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from socialkpi.exceptions import ArgumentError
+
+
+def argument_error(code: str, message: str) -> ArgumentError:
+    err = ArgumentError(message)
+    err.code = code
+    return err
+
+
+def _type_name(value: Any) -> str:
+    return "None" if value is None else type(value).__name__
+
+
+def kpis(value: Any) -> Any:
+    """``kpis=``: a name, a KPI, or an iterable of them; returns them (an iterator read into
+    a list)."""
+    from socialkpi.formulas import KPI
+
+    if isinstance(value, (str, KPI)):
+        return value
+    if value is None or isinstance(value, (bytes, Mapping)) or not isinstance(value, Iterable):
+        raise argument_error(
+            "invalid_argument",
+            f"kpis= got {_type_name(value)}; pass a KPI name such as 'engagement_rate', a goal "
+            "preset such as 'engagement', an sk.KPI, or a list of them",
+        )
+    items = list(value)
+    for item in items:
+        if not isinstance(item, (str, KPI)):
+            raise argument_error(
+                "invalid_argument",
+                f"kpis= holds a {_type_name(item)} ({item!r}); each item must be a KPI name or an sk.KPI",
+            )
+    return items  # (an empty list is the core's `no_kpis`)
+
+
+def by(value: Any) -> list[str]:
+    """``by=``: a column name or a sequence of them; returns the names."""
+    from socialkpi.formulas import column_name
+
+    if isinstance(value, str):
+        return [column_name(value)]
+    if value is None:
+        return []
+    if isinstance(value, (bytes, Mapping)) or not isinstance(value, Iterable):
+        raise argument_error(
+            "invalid_argument",
+            f"by= got {_type_name(value)}; pass a column name such as 'account_id', a list of "
+            "them, or [] for one overall row",
+        )
+    names = list(value)
+    for name in names:
+        if not isinstance(name, str):
+            raise argument_error(
+                "invalid_argument",
+                f"by= holds a {_type_name(name)} ({name!r}); each item must be a column name",
+            )
+    return [column_name(name) for name in names]
+
+
+def text(name: str, value: Any, hint: str, *, optional: bool = False) -> None:
+    """A text argument (``tz=``, ``every=``, ``dedupe=``, ``output=``)."""
+    if isinstance(value, str) or (optional and value is None):
+        return
+    raise argument_error("invalid_argument", f"{name}= got {_type_name(value)} ({value!r}); {hint}")
+
+
+def sources(value: Any) -> None:
+    """``sources=``: a mapping of source or host -> platform, both text."""
+    if value is None:
+        return
+    if not isinstance(value, Mapping):
+        raise argument_error(
+            "invalid_argument",
+            f"sources= got {_type_name(value)}; pass a dict such as {{'l.instagram.com': 'instagram'}}",
+        )
+    for k, v in value.items():
+        if not isinstance(k, str) or not isinstance(v, str):
+            raise argument_error(
+                "invalid_argument",
+                f"sources= maps {k!r} to {v!r}; both the source and the platform must be text",
+            )
+
+
+def day(name: str, value: Any) -> dt.date | None:
+    """A day argument (``as_of=``): a date or datetime (its date), or None."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    raise argument_error(
+        "invalid_argument",
+        f"{name}= got {_type_name(value)} ({value!r}); pass a datetime.date such as datetime.date(2026, 6, 30)",
+    )
+
+
+__all__ = ["argument_error", "by", "day", "kpis", "sources", "text"]
