@@ -272,7 +272,10 @@ def oracle_events(
             f"SELECT {select_by}min(period_start) AS __lo, max(period_start) AS __hi, "
             f"CASE WHEN count(*) > 0 THEN 1 END AS __has FROM {view} {group_by}"
         )
-        on = " AND ".join(f"r.{k} IS NOT DISTINCT FROM cov_{view}.{k}" for k in ["account_id"] if per_account) or "TRUE"
+        on = (
+            " AND ".join(f"r.{k} IS NOT DISTINCT FROM cov_{view}.{k}" for k in ["account_id"] if per_account)
+            or "TRUE"
+        )
         joins += f" LEFT JOIN ({span}) cov_{view} ON {on}"
 
     def within(alias: str, value: str) -> str:

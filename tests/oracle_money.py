@@ -223,7 +223,10 @@ def oracle_money(
             "CASE WHEN count(*) > 0 THEN 1 END AS __has "
             f"FROM {src} {group_by}"
         )
-        on = " AND ".join(f"r.{k} IS NOT DISTINCT FROM {alias}.{k}" for k in ["account_id"] if per_account) or "TRUE"
+        on = (
+            " AND ".join(f"r.{k} IS NOT DISTINCT FROM {alias}.{k}" for k in ["account_id"] if per_account)
+            or "TRUE"
+        )
         joins += f" LEFT JOIN ({span}) {alias} ON {on}"
 
     def covered(alias: str) -> str:

@@ -72,13 +72,21 @@ def test_an_account_without_contracts_has_no_cost(issue_tables):
         ("zen", None, None, None),  # no contract covers zen: cost unknown, not 0
     ]
     # one overall group: the contracts cover it (through acme)
-    assert sk.compute(posts, contracts=contracts, kpis=["cost", "cpa"]).row(0) == (500.0, pytest.approx(500 / 7))
+    assert sk.compute(posts, contracts=contracts, kpis=["cost", "cpa"]).row(0) == (
+        500.0,
+        pytest.approx(500 / 7),
+    )
 
 
 def test_coverage_says_which_days_each_table_covered(issue_tables):
     posts, contracts = issue_tables
     res = sk.compute_details(posts, contracts=contracts, kpis=["cost"], by=["account_id"])
-    assert res.coverage.schema == {"table": pl.String, "account_id": pl.String, "first": pl.Date, "last": pl.Date}
+    assert res.coverage.schema == {
+        "table": pl.String,
+        "account_id": pl.String,
+        "first": pl.Date,
+        "last": pl.Date,
+    }
     assert res.coverage.rows() == [("contracts", "acme", D(2025, 10, 1), D(2025, 10, 31))]
     # the same whether or not the KPIs read account_id
     overall = sk.compute_details(posts, contracts=contracts.drop("platform"), kpis=["cost"])
@@ -285,7 +293,10 @@ def test_stale_and_missing_snapshots_are_counted_apart():
     assert res.frame.item() == pytest.approx(3 / 300)
     dropped = {r.split(":")[0] if r.startswith("stale") else r: n for _, r, n in res.rows_dropped}
     assert dropped["stale_followers"] == 1
-    assert dropped["no follower snapshot on or before the post's day (left out of followers-at-post KPIs only)"] == 2
+    assert (
+        dropped["no follower snapshot on or before the post's day (left out of followers-at-post KPIs only)"]
+        == 2
+    )
 
 
 @pytest.mark.parametrize("limit", [0, 3, 7, None])

@@ -130,7 +130,6 @@ impl Snapshots {
             lf = lf.sort(by, SortMultipleOptions::default().with_maintain_order(true));
         }
         let df = super::with_period(lf.collect()?, DATE, plan)?;
-        rows.coverage.push(super::coverage::of_table(TABLE, &df, DATE, DATE)?);
         Ok(Self {
             df,
             key: plan.account_key.clone(),

@@ -77,22 +77,21 @@ pub(super) fn where_covered(table: &str, value: Expr) -> Expr {
 }
 
 /// The days a table covered, per account when it has `account_id`: (table, account_id,
-/// first, last), from its `first` and `last` date columns.
+/// first, last), from its `first` and `last` date columns. (Grouped on the account's own
+/// type; only the small result becomes text.)
 pub(super) fn of_table(table: &str, df: &DataFrame, first: &str, last: &str) -> Result<DataFrame> {
-    let has_account = df.column("account_id").is_ok();
-    let mut lf = df
-        .clone()
-        .lazy()
-        .filter(col(first).is_not_null().and(col(last).is_not_null()));
-    let account = if has_account {
-        col("account_id").cast(DataType::String)
+    let spans = [col(first).min().alias("first"), col(last).max().alias("last")];
+    let lf = df.clone().lazy();
+    let lf = if df.column("account_id").is_ok() {
+        lf.group_by([col("account_id")])
+            .agg(spans)
+            .with_column(col("account_id").cast(DataType::String))
     } else {
-        lit(NULL).cast(DataType::String)
+        lf.select(spans)
+            .with_column(lit(NULL).cast(DataType::String).alias("account_id"))
     };
-    lf = lf.with_column(account.alias("account_id"));
-    let out = lf
-        .group_by_stable([col("account_id")])
-        .agg([col(first).min().alias("first"), col(last).max().alias("last")])
+    Ok(lf
+        .filter(col("first").is_not_null())
         .sort(["account_id"], SortMultipleOptions::default().with_nulls_last(true))
         .select([
             lit(table).alias("table"),
@@ -100,8 +99,7 @@ pub(super) fn of_table(table: &str, df: &DataFrame, first: &str, last: &str) -> 
             col("first").cast(DataType::Date),
             col("last").cast(DataType::Date),
         ])
-        .collect()?;
-    Ok(out)
+        .collect()?)
 }
 
 /// The contracts' coverage, from their `start` and `end` (read on their own: the contracts
@@ -141,4 +139,80 @@ pub(super) fn stack(frames: Vec<DataFrame>) -> Result<DataFrame> {
         out.vstack_mut(&f)?;
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{build, Dedupe, Request};
+
+    fn plan(by: &[&str]) -> Result<Plan> {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let request = Request::new(
+            names(&["cost"]),
+            names(by),
+            Some("1mo".into()),
+            "UTC".into(),
+            Dedupe::Error,
+        );
+        let posts = names(&["post_id", "account_id", "published_at", "spend"]);
+        let contracts = names(&["account_id", "start", "end", "fee"]);
+        build(&request, Some(&posts), None, Some(&contracts), None, None)
+    }
+
+    /// The coverage columns of joined states: (account, month as days, posts rows, contract rows).
+    fn covered_by(plan: &Plan) -> Result<Vec<(bool, bool, bool)>> {
+        let joined = df!(
+            "account_id" => ["acme", "acme", "acme", "acme", "zen"],
+            PERIOD => [0, 31, 59, 90, 31],
+            "rows" => [None, Some(1_i64), None, Some(2), Some(1)],
+            "c:rows" => [Some(1_i64), None, Some(1), None, None],
+        )?
+        .lazy()
+        .with_column(col(PERIOD).cast(DataType::Date))
+        .collect()?;
+        let out = joined
+            .clone()
+            .lazy()
+            .with_columns(columns(plan, &joined.schema())?)
+            .collect()?;
+        let flags = |table: &str| -> Result<Vec<bool>> {
+            Ok(out
+                .column(&covered(table))?
+                .bool()?
+                .iter()
+                .map(|v| v == Some(true))
+                .collect())
+        };
+        let (posts, contracts, events) = (flags("posts")?, flags("contracts")?, flags("conversions")?);
+        Ok((0..out.height()).map(|i| (posts[i], contracts[i], events[i])).collect())
+    }
+
+    #[test]
+    fn a_table_covers_an_account_from_its_first_to_its_last_period() -> Result<()> {
+        // acme: contracts in January and March (February between them), posts in February and
+        // April; zen: posts in February only, no contract
+        assert_eq!(
+            covered_by(&plan(&["account_id"])?)?,
+            vec![
+                (false, true, false),
+                (true, true, false),
+                (true, true, false),
+                (true, false, false),
+                (true, false, false),
+            ]
+        );
+        // not per account: each table covers its whole range, zen's February included
+        assert_eq!(
+            covered_by(&plan(&[])?)?,
+            vec![
+                (false, true, false),
+                (true, true, false),
+                (true, true, false),
+                (true, false, false),
+                (true, true, false),
+            ]
+        );
+        Ok(())
+    }
 }

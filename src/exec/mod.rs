@@ -283,6 +283,10 @@ pub fn run(plan: &Plan, inputs: Inputs, interrupted: Interrupt<'_>) -> Result<Ou
         };
         let others_job = scope.spawn(|| -> Result<_> {
             let (mut rows, mut warnings) = (RowAccount::default(), Vec::new());
+            if let Some(s) = &snapshots {
+                rows.coverage
+                    .push(coverage::of_table("accounts", s.frame(), "date", "date")?);
+            }
             let traffic_states = match (&plan.traffic, traffic) {
                 (Some(tp), Some(lf)) => Some(rows.time("traffic_states_s", |rows| {
                     traffic::states(plan, tp, lf, &keys, rows, &mut warnings)
@@ -690,7 +694,15 @@ impl Intermediate {
     fn value(&mut self, value: &Value, plan: &Plan) -> Result<(Expr, usize)> {
         Ok(match value {
             Value::Number(v) => (lit(*v), 0),
-            Value::Flow { rows, sum, n } => (flow(rows, sum, n), 0),
+            Value::Flow { rows, sum, n, money } => {
+                let value = flow(rows, sum, n);
+                let value = if *money {
+                    coverage::where_covered("posts", value)
+                } else {
+                    value
+                };
+                (value, 0)
+            }
             Value::Count(name) => (state(name).fill_null(lit(0)).cast(DataType::Int64), 0),
             Value::Ratio(num, den) => (ratio(state(num), state(den)), 0),
             Value::Builtin(name) => (finalise(name, plan)?, 0),

@@ -25,11 +25,14 @@ pub struct Definition {
 #[derive(Debug, Clone)]
 pub enum Value {
     Number(f64),
-    /// A flow: 0 without rows (`rows`), null when no row reported a value (`n`), else `sum`.
+    /// A flow: 0 without rows (`rows`), null when no row reported a value (`n`), else `sum`;
+    /// `money`: a sum of the posts' spend, conversions or revenue, null outside the posts'
+    /// coverage (rule 7).
     Flow {
         rows: String,
         sum: String,
         n: String,
+        money: bool,
     },
     /// A count, 0 where the group has no rows.
     Count(String),
@@ -358,7 +361,8 @@ impl Compiler {
             Some(d) => self.domain(d),
             None => "rows".to_string(),
         };
-        Value::Flow { rows, sum, n }
+        let money = matches!(unfiltered(&s.row).1, Row::Column(c) if MONEY_COLUMNS.contains(&c.as_str()));
+        Value::Flow { rows, sum, n, money }
     }
 
     /// Σ of a per-post value with the count of posts that have it: (sum, count) state names.
@@ -676,6 +680,9 @@ fn state_name(kind: &StateKind) -> &str {
 }
 
 /// The conditions of the `where` filters around a value, and the value inside them.
+/// The posts' columns whose sums are flows of rule 7 (unknown outside the posts' coverage).
+const MONEY_COLUMNS: [&str; 3] = ["spend", "conversions", "revenue"];
+
 fn unfiltered(row: &Row) -> (Vec<&Cond>, &Row) {
     match row {
         Row::Filter(c, inner) => {
