@@ -29,7 +29,7 @@ The spec, as implemented here:
   both are present; otherwise the group-period's conversions / Σ clicks of its posts. ``lead_rate``
   = leads / Σ profile_visits. Both are null when the denominator is 0 or null (no rows, or every
   value null).
-- Rule 7 ("unknown is null, never 0"), as the README words it: when the result is per account
+- Rule 7 ("unknown is null, never 0"), as docs/kpis.md words it: when the result is per account
   (``account_id`` in ``by``), a table covers an account from the first to the last period in
   which it has rows of that account (with ``every=None``: the accounts it has rows of);
   otherwise it covers every group from its first to its last period. Outside that, ``conversions``, ``revenue`` and ``leads`` counted from the

@@ -6,7 +6,7 @@ cell by cell. The contract side is done the slow, obvious way: every contract is
 one row per calendar day it covers, the days are bucketed into periods, and a contract's fee
 and posts agreed are shared out by the number of its days in each period.
 
-Rule 7 of KPIS.md ("unknown is null, never 0"), as the README words it: when the result is per
+Rule 7 of docs/kpis.md ("unknown is null, never 0"), as docs/kpis.md words it: when the result is per
 account (``account_id`` in ``by``), a table covers an account from the first to the last period
 in which it has rows of that account (with ``every=None``: the accounts it has rows of);
 otherwise it covers every group from its first to its last period (with ``every=None``: all).
@@ -53,7 +53,7 @@ def _eng(cols: set[str]) -> str:
 
 
 def attribution(posts_cols: set[str], contract_cols: set[str]) -> str:
-    """What ties a post to a contract besides account, platform and window (README): the
+    """What ties a post to a contract besides account, platform and window (docs/kpis.md): the
     campaign when both tables carry one, else the posts' sponsored flag, else nothing."""
     if "campaign" in posts_cols and "campaign" in contract_cols:
         return "campaign"
@@ -107,7 +107,7 @@ OPEN_END = dt.date(9999, 1, 1)
 def close_open_ends(contracts: pl.DataFrame, last_post: dt.date | None) -> pl.DataFrame:
     """An end in the year 9999 means "no end": such a contract runs through the last day the
     inputs hold, the last post's day or the latest start or other end of the contracts,
-    and never ends before its own start (README, open-ended contracts)."""
+    and never ends before its own start (docs/kpis.md, open-ended contracts)."""
     is_open = pl.col("end") >= OPEN_END
     known = [d for d in (contracts["start"].max(), contracts.filter(~is_open)["end"].max(), last_post) if d]
     through = max(known) if known else None
@@ -285,7 +285,7 @@ def oracle_contract_status(
     """One row per contract in input order: its columns, then delivery against THAT contract.
 
     A post in two overlapping contracts counts for each; only posts whose day is <= as_of count.
-    The schedule (README): the share of the window's days (both ends inclusive) elapsed by
+    The schedule (docs/kpis.md): the share of the window's days (both ends inclusive) elapsed by
     as_of; an open-ended contract (an end in the year 9999) has none.
     """
     con = duckdb.connect()
@@ -351,7 +351,7 @@ def oracle_contract_status(
 def over_delivered(posts: pl.DataFrame, contracts: pl.DataFrame, tz: str = "UTC") -> list[dict[str, object]]:
     """The contracted keys (the account, and platform and campaign where they tie posts) whose
     posts inside any of the key's contract windows (each post once, as in delivery_rate) number
-    more than 1.5 times the posts the key's contracts agreed (README); open ends closed as
+    more than 1.5 times the posts the key's contracts agreed (docs/kpis.md); open ends closed as
     `compute` closes them. Each: the key's values, ``posts``, ``agreed`` and the contracts' rows."""
     last = posts.select(pl.col("published_at").max()).item()
     contracts = close_open_ends(contracts, None if last is None else _day(last, tz))

@@ -3,7 +3,7 @@ deliver on a contract (campaign, else the sponsored flag, else every post with a
 over-delivery warning, and open-ended or very long contracts in bounded memory.
 
 Every value is compared with the independent DuckDB oracle of tests/oracle_money.py (written
-from the README's rules) or worked out by hand; never with the engine's own output.
+from the rules of docs/kpis.md) or worked out by hand; never with the engine's own output.
 """
 
 from __future__ import annotations
