@@ -327,8 +327,8 @@ def _read(
     bar = _progress(len(paths), progress, f"reading {table}")
     frames: list[tuple[str, Any]] = []
     encodings: dict[str, str] = {}
-    # small pages while fresh buffers fill: the files' text and the parsed columns (src/pages.rs)
-    with _core._SmallPages():
+    # freed pages kept over the read and handed back at its end (src/pages.rs)
+    with _core._KeptPages():
         try:
             for path in paths:
                 frame, used = _read_file(path, encoding, sheet)
