@@ -181,7 +181,7 @@ MEMORY = textwrap.dedent(
 
 # What the run may keep after it ends: the allocator's bookkeeping and polars' threads (stacks,
 # per-thread caches), a few tens of MB, against the ~1-2 GB a run over 2M posts touches.
-RSS_TOLERANCE = 150 << 20
+RSS_TOLERANCE = 64 << 20
 
 
 def test_memory_goes_back_when_a_run_ends():
