@@ -7,12 +7,15 @@
 //!
 //! Huge pages. Where the kernel backs anonymous memory with transparent 2 MB pages (`always`,
 //! or `madvise` for mappings that ask, as mimalloc's own arenas do), the first touch of each
-//! fresh buffer makes the kernel clear and often compact whole huge pages: the 24-KPI report
+//! fresh buffer makes the kernel clear and often compact whole huge pages. Measured under
+//! `always` (when runs still turned huge pages off for the whole process): the 24-KPI report
 //! over 20M posts took 4.4-4.7 s with 4 kB pages against 5.0-6.1 s, a report of 50 formula KPIs
-//! 5.6-5.7 s against 6.4-7.5 s, parsing a 1 GB export spent 2.1-2.3 s of system time against
+//! 5.6-5.7 s against 6.4-7.5 s, reading a 1 GB export spent 2.1-2.3 s of system time against
 //! 3.7-4.0 s (perf: a third of the time in `clear_page_erms`). So the allocator takes its pages
 //! from one region that socialkpi maps itself and advises `MADV_NOHUGEPAGE` (advice on its own
-//! mapping only), and mimalloc is built without its own huge-page advice (`no_thp`).
+//! mapping only), and mimalloc is built without its own huge-page advice (`no_thp`), which
+//! keeps the memory it maps beyond the region (`region::map`) off huge pages too where the
+//! kernel's setting is `madvise`.
 //!
 //! Handing pages back. By default mimalloc returns freed pages to the system a second after
 //! they are freed, and only when it is next called: an idle process keeps them. So outside
