@@ -276,8 +276,7 @@ pub fn compute<'py>(
     let started = std::time::Instant::now();
     let raised: std::sync::Mutex<Option<PyErr>> = std::sync::Mutex::new(None);
     let output = py.detach(|| {
-        // the run fills fresh buffers: 4 kB pages spare the kernel clearing huge ones (pages.rs)
-        let _pages = crate::pages::SmallPages::new();
+        // freed pages stay for the next batches, and go back when the last run ends (pages.rs)
         let _kept = crate::pages::KeptPages::new();
         catch(|| {
             let posts_parquet = posts.as_ref().and_then(Table::parquet_files);
@@ -453,6 +452,7 @@ pub fn contract_status<'py>(
     let posts = posts.into_table(&posts_plan.columns)?;
     let contracts = contracts.into_table(&contracts_cols)?;
     let frame = py.detach(|| {
+        let _kept = crate::pages::KeptPages::new();
         catch(|| {
             exec::contract_status(
                 &posts_plan,
@@ -664,34 +664,35 @@ pub fn reader_presets() -> Vec<PresetRow> {
         .collect()
 }
 
-/// `with _SmallPages():` turns transparent huge pages off for the block (see `pages`): the
-/// readers hold it over a whole read, Python polars' CSV reads and the core's parsing.
-#[pyclass(frozen, name = "_SmallPages")]
-pub struct SmallPages {
-    guard: std::sync::Mutex<Option<crate::pages::SmallPages>>,
+/// `with _KeptPages():` keeps the pages freed during the block and hands them back at its end
+/// (see `pages`): the readers hold it over a whole read, Python polars' reads and the core's
+/// parsing.
+#[pyclass(frozen, name = "_KeptPages")]
+pub struct KeptPages {
+    guard: std::sync::Mutex<Option<crate::pages::KeptPages>>,
 }
 
 #[pymethods]
-impl SmallPages {
+impl KeptPages {
     #[new]
     fn new() -> Self {
-        SmallPages {
+        KeptPages {
             guard: std::sync::Mutex::new(None),
         }
     }
 
     fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
         if let Ok(mut g) = slf.get().guard.lock() {
-            *g = Some(crate::pages::SmallPages::new());
+            *g = Some(crate::pages::KeptPages::new());
         }
         slf
     }
 
     #[pyo3(signature = (*_args))]
-    fn __exit__(&self, _args: &Bound<'_, pyo3::types::PyTuple>) -> bool {
-        if let Ok(mut g) = self.guard.lock() {
-            *g = None;
-        }
+    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, pyo3::types::PyTuple>) -> bool {
+        // handing the pages back waits for the pool's threads: without the GIL
+        let kept = self.guard.lock().ok().and_then(|mut g| g.take());
+        py.detach(move || drop(kept));
         false
     }
 }

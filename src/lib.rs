@@ -11,8 +11,9 @@ pub mod sources;
 
 mod bindings;
 
+// mimalloc, with pages of socialkpi's own (see pages.rs)
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: pages::Allocator = pages::Allocator;
 
 use pyo3::prelude::*;
 
@@ -35,7 +36,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(bindings::vendor_definitions, m)?)?;
     m.add_function(wrap_pyfunction!(bindings::vendor_names, m)?)?;
     m.add_function(wrap_pyfunction!(bindings::plan_kpis, m)?)?;
-    m.add_class::<bindings::SmallPages>()?;
+    m.add_class::<bindings::KeptPages>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

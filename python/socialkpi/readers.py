@@ -614,8 +614,8 @@ def _read(
     notes: list[str] = []
     # what a post's repeated rows are: unstated, snapshots (daily=False), daily (True or a header)
     repeats = "unstated" if daily is None else "daily" if daily is not False else "snapshots"
-    # small pages while fresh buffers fill: the files' text and the parsed columns (src/pages.rs)
-    with _core._SmallPages():
+    # freed pages kept over the read and handed back at its end (src/pages.rs)
+    with _core._KeptPages():
         try:
             for path in paths:
                 frame, used, found = _read_file(path, encoding, sheet)
