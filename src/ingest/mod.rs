@@ -121,6 +121,12 @@ pub fn scan(paths: &[String]) -> Result<LazyFrame> {
         }
         let lower = p.to_lowercase();
         let lf = if lower.ends_with(".parquet") || lower.ends_with(".pq") {
+            if !is_glob(p) && read_footer(p).is_none() {
+                return Err(Error::input(
+                    "unreadable_file",
+                    format!("'{p}' is not a whole Parquet file (it does not end with its footer: truncated, or still being written); read it again once it is written"),
+                ));
+            }
             LazyFrame::scan_parquet(PlRefPath::new(p.as_str()), ScanArgsParquet::default())?
         } else if lower.ends_with(".csv") || lower.ends_with(".tsv") || lower.ends_with(".txt") {
             LazyCsvReader::new(PlRefPath::new(p.as_str()))
@@ -146,6 +152,32 @@ pub fn scan(paths: &[String]) -> Result<LazyFrame> {
             Ok(concat(frames, UnionArgs::default())?)
         }
     }
+}
+
+/// A Parquet file's metadata, read from its footer; None when the file does not end with a
+/// whole footer or changes while read. (polars' own footer reader panics on a file that
+/// shrinks while it reads it, slicing past what it read.)
+fn read_footer(p: &str) -> Option<FileMetadataRef> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(p).ok()?;
+    let size = file.metadata().ok()?.len();
+    let mut end = [0u8; 8];
+    file.seek(SeekFrom::Start(size.checked_sub(8)?)).ok()?;
+    file.read_exact(&mut end).ok()?;
+    // the footer: its metadata, then the metadata's length and the magic (8 bytes)
+    let len = u64::from(u32::from_le_bytes([end[0], end[1], end[2], end[3]])) + 8;
+    if &end[4..] != b"PAR1" || len + 4 > size {
+        return None;
+    }
+    let mut footer = Vec::new();
+    footer.try_reserve_exact(usize::try_from(len).ok()?).ok()?;
+    file.seek(SeekFrom::Start(size - len)).ok()?;
+    file.by_ref().take(len).read_to_end(&mut footer).ok()?;
+    if footer.len() as u64 != len || footer[footer.len() - 8..] != end {
+        return None;
+    }
+    let metadata = polars_parquet::parquet::read::deserialize_metadata(polars_buffer::Buffer::from_vec(footer));
+    metadata.ok().map(std::sync::Arc::new)
 }
 
 /// Files read as one table must have the same columns of the same types: the first that does
@@ -217,8 +249,7 @@ impl Table {
             if is_glob(p) || !(lower.ends_with(".parquet") || lower.ends_with(".pq")) {
                 return None;
             }
-            let mut reader = ParquetReader::new(std::fs::File::open(p).ok()?);
-            out.push((p.clone(), reader.get_metadata().ok()?.clone()));
+            out.push((p.clone(), read_footer(p)?));
         }
         Some(out)
     }
@@ -420,6 +451,23 @@ pub fn date_expr(name: &str, dtype: &DataType, table: &str) -> Result<Expr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_parquet_file_cut_short_is_unreadable_not_a_panic() -> std::result::Result<(), Box<dyn std::error::Error>> {
+        let path = std::env::temp_dir().join(format!("sk-footer-{}.parquet", std::process::id()));
+        let mut df = df!("post_id" => ["a", "b", "c"], "likes" => [1_i64, 2, 3])?;
+        ParquetWriter::new(std::fs::File::create(&path)?).finish(&mut df)?;
+        let p = path.to_string_lossy().to_string();
+        let whole = std::fs::read(&path)?;
+        assert_eq!(read_footer(&p).map(|m| m.num_rows), Some(3));
+        for cut in [whole.len() - 1, whole.len() - 8, whole.len() / 2, 4] {
+            std::fs::write(&path, &whole[..cut])?;
+            assert!(read_footer(&p).is_none());
+            assert_eq!(scan(&[p.clone()]).err().map(|e| e.code()), Some("unreadable_file"));
+        }
+        std::fs::remove_file(&path)?;
+        Ok(())
+    }
 
     #[test]
     fn text_counts_are_rejected_with_a_hint() {
