@@ -14,6 +14,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import socialkpi as sk
+
 SCRIPT = textwrap.dedent(
     r'''
     import datetime as dt
@@ -194,7 +196,8 @@ SCRIPT = textwrap.dedent(
 def test_compute_returns_or_raises_a_kpi_error_on_arbitrary_tables(tmp_path: Path) -> None:
     script = tmp_path / "fuzz_compute.py"
     script.write_text(SCRIPT)
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "python")}
+    # the child imports the socialkpi this test runs against (installed, or a built tree)
+    env = {**os.environ, "PYTHONPATH": str(Path(sk.__file__).resolve().parents[1])}
     done = subprocess.run(
         [sys.executable, str(script), "300"], capture_output=True, text=True, env=env, timeout=300
     )
