@@ -73,6 +73,18 @@ def _check_output(path: str | None) -> None:
         raise _UsageError(f"-o {path}: write a table to one of {', '.join(_OUTPUTS)}")
 
 
+def _common_inputs(args: argparse.Namespace) -> dict[str, Any]:
+    """The tables beside posts and accounts, and the arguments, that `compute` and `report`
+    both take from the command line."""
+    return {
+        "contracts": args.contracts,
+        "traffic": args.traffic,
+        "conversions": args.conversions,
+        "tz": args.tz,
+        "definitions": args.definitions,
+    }
+
+
 def _compute(args: argparse.Namespace) -> int:
     import socialkpi as sk
 
@@ -83,15 +95,11 @@ def _compute(args: argparse.Namespace) -> int:
     result = sk.compute_details(
         args.posts,
         args.accounts,
-        contracts=args.contracts,
-        traffic=args.traffic,
-        conversions=args.conversions,
+        **_common_inputs(args),
         kpis=kpis,
         by=_names(args.by),
         every=args.every,
-        tz=args.tz,
         dedupe=args.dedupe,
-        definitions=args.definitions,
     )
     if args.output is None:
         print(sk.table(result, currency=args.currency, max_rows=args.max_rows).to_text())
@@ -173,16 +181,12 @@ def _report(args: argparse.Namespace) -> int:
     path = sk.report(
         args.posts,
         args.accounts,
-        traffic=args.traffic,
-        conversions=args.conversions,
-        contracts=args.contracts,
+        **_common_inputs(args),
         by=args.by,
         every=args.every,
         title=args.title,
         path=args.output,
-        tz=args.tz,
         as_of=as_of,
-        definitions=args.definitions,
         currency=args.currency,
         top=args.top,
     )

@@ -192,13 +192,11 @@ def load_kpis(path: str | os.PathLike[str]) -> Definitions:
     if fmt is None and not ext and not os.path.exists(text_path):
         return definitions(text_path)
     if fmt is None:
-        from socialkpi.exceptions import DefinitionError
-
-        err = DefinitionError(
-            f"{text_path}: definition files are YAML (.yaml, .yml), TOML (.toml) or JSON (.json)"
+        raise _error(
+            "DefinitionError",
+            "unknown_format",
+            f"{text_path}: definition files are YAML (.yaml, .yml), TOML (.toml) or JSON (.json)",
         )
-        err.code = "unknown_format"
-        raise err
     try:
         with open(text_path, "rb") as f:
             data = f.read(_MAX_FILE_BYTES + 1)
@@ -259,13 +257,11 @@ def resolve(
     for item in items:
         if isinstance(item, KPI):
             if item.name in passed and passed[item.name] != item:
-                from socialkpi.exceptions import DefinitionError
-
-                err = DefinitionError(
-                    f"two KPIs named '{item.name}' were passed in kpis= with different formulas"
+                raise _error(
+                    "DefinitionError",
+                    "duplicate_kpi",
+                    f"two KPIs named '{item.name}' were passed in kpis= with different formulas",
                 )
-                err.code = "duplicate_kpi"
-                raise err
             passed[item.name] = custom[item.name] = item
             names.append(item.name)
         else:

@@ -1,8 +1,8 @@
 //! The headers named in a read's arguments checked against the files (the mapping itself is
 //! in `mapping`, which builds without polars for the fuzzer).
 
+use super::mapping::{daily_header, MapError, Options};
 pub(super) use super::mapping::{find_preset, map_headers};
-use super::mapping::{MapError, Options, Repeats};
 use super::presets::fold;
 use super::read::RawFile;
 use crate::error::{did_you_mean, suggest, Error, Result};
@@ -19,10 +19,7 @@ pub(super) fn check_headers_exist(files: &[RawFile], opts: &Options) -> Result<(
         .iter()
         .map(|(h, _)| (h.as_str(), "columns="))
         .chain(opts.snapshot.iter().map(|h| (h.as_str(), "snapshot=")))
-        .chain(match &opts.repeats {
-            Repeats::Daily(Some(h)) => Some((h.as_str(), "daily=")),
-            _ => None,
-        });
+        .chain(daily_header(opts).map(|h| (h, "daily=")));
     for (header, what) in wanted {
         if !folded.contains(&fold(header)) {
             return Err(Error::schema(

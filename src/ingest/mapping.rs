@@ -112,8 +112,7 @@ pub fn map_headers(
         }
     }
     // the snapshot and day columns keep their own names: they are no canonical columns
-    let own = [opts.snapshot.as_deref(), daily_header(opts)];
-    let own: Vec<String> = own.iter().flatten().map(|h| fold(h)).collect();
+    let own = own_time_headers(opts);
     let free: Vec<String> = folded
         .iter()
         .enumerate()
@@ -180,7 +179,17 @@ pub fn map_headers(
 }
 
 /// The header of the metrics' day the caller named with `daily=`.
-fn daily_header(opts: &Options) -> Option<&str> {
+/// The folded headers of the columns read as times under their own names: `snapshot=` and
+/// `daily=`.
+pub(super) fn own_time_headers(opts: &Options) -> Vec<String> {
+    [opts.snapshot.as_deref(), daily_header(opts)]
+        .iter()
+        .flatten()
+        .map(|h| fold(h))
+        .collect()
+}
+
+pub(super) fn daily_header(opts: &Options) -> Option<&str> {
     match &opts.repeats {
         Repeats::Daily(Some(h)) => Some(h.as_str()),
         _ => None,
@@ -278,10 +287,11 @@ fn detect(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn opts(kind: Kind) -> Options {
+    /// A read of `kind` with nothing else said (also the readers' tests' starting point).
+    pub(crate) fn opts(kind: Kind) -> Options {
         Options {
             kind,
             preset: None,

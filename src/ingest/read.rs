@@ -9,6 +9,7 @@
 
 use super::columns::{fold_text, numbers_if_all, parse_column, Evidence, Locale, Parsed};
 use super::headers::{check_headers_exist, find_preset, map_headers};
+use super::mapping::own_time_headers;
 pub use super::mapping::{Options, Repeats};
 use super::presets::{fold, Kind, Preset, Rows, Value};
 use super::values::{self, Cell, DayOrder};
@@ -568,20 +569,6 @@ fn column_locales(files: &[MappedFile], opts: &Options) -> Vec<Vec<Locale>> {
         .collect()
 }
 
-/// The folded headers of the columns read as times under their own names: `snapshot=` and
-/// `daily=`.
-fn own_time_headers(opts: &Options) -> Vec<String> {
-    let daily = match &opts.repeats {
-        Repeats::Daily(Some(h)) => Some(h.as_str()),
-        _ => None,
-    };
-    [opts.snapshot.as_deref(), daily]
-        .iter()
-        .flatten()
-        .map(|h| fold(h))
-        .collect()
-}
-
 /// Frames of several files as one: the union of their columns, in order of first appearance;
 /// a column a file lacks is null there.
 fn stack(frames: Vec<DataFrame>) -> Result<DataFrame> {
@@ -857,21 +844,10 @@ fn sum_days(df: DataFrame, identity: &[&str], day: Option<&str>, kind: Kind, rep
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ingest::mapping::tests::opts;
 
     fn text(name: &str, v: &[Option<&str>]) -> Column {
         Series::new(name.into(), v.to_vec()).into_column()
-    }
-
-    fn opts(kind: Kind) -> Options {
-        Options {
-            kind,
-            preset: None,
-            columns: vec![],
-            defaults: vec![],
-            snapshot: None,
-            year: None,
-            repeats: Repeats::Unstated,
-        }
     }
 
     #[test]
