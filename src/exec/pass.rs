@@ -439,32 +439,22 @@ impl Grouping {
 /// (`kernel::DAYS`) is a `date_out_of_range` error.
 pub(super) fn days(column: &Column) -> Result<Vec<i32>> {
     let s = column.as_materialized_series().to_physical_repr();
+    let ca = s.i32()?;
     let mut out = Vec::with_capacity(s.len());
-    let (first, last) = (*DAYS.start(), *DAYS.end());
-    let mut outside = false;
-    for arr in s.i32()?.downcast_iter() {
-        let outer = |acc: bool, &d: &i32| acc | (d < first) | (d > last);
+    for arr in ca.downcast_iter() {
         match arr.validity().filter(|v| v.unset_bits() > 0) {
-            Some(valid) => {
-                let start = out.len();
-                out.extend(
-                    arr.values()
-                        .iter()
-                        .zip(valid.iter())
-                        .map(|(&d, present)| if present { d } else { NO_DAY }),
-                );
-                // (a missing day is NO_DAY, below the range: only present ones are tested)
-                outside |= out[start..]
+            Some(valid) => out.extend(
+                arr.values()
                     .iter()
                     .zip(valid.iter())
-                    .fold(false, |acc, (&d, present)| acc | (present & ((d < first) | (d > last))));
-            }
-            None => {
-                out.extend_from_slice(arr.values());
-                outside |= arr.values().iter().fold(false, outer);
-            }
+                    .map(|(&d, present)| if present { d } else { NO_DAY }),
+            ),
+            None => out.extend_from_slice(arr.values()),
         }
     }
+    // the present days' extremes (polars' min and max skip missing ones)
+    let (first, last) = (*DAYS.start(), *DAYS.end());
+    let outside = ca.min().is_some_and(|d| d < first) || ca.max().is_some_and(|d| d > last);
     if outside {
         let name = match column.name().as_str() {
             super::posts::DAY => "published_at",
