@@ -1,19 +1,12 @@
-//! socialkpi's Rust core. The engine (`catalog`, `plan`, `exec`, `ingest`) never touches
-//! Python; `bindings` and `error` are the only modules that do.
-
-pub mod catalog;
-pub mod error;
-pub mod exec;
-pub mod ingest;
-pub mod pages;
-pub mod plan;
-pub mod sources;
+//! The Python module `socialkpi._core`: thin bindings over the engine (`crates/engine`, which
+//! never touches Python) and the mapping of its errors onto the exception hierarchy.
 
 mod bindings;
+mod errors;
 
-// mimalloc, with pages of socialkpi's own (see pages.rs)
+// mimalloc, with pages of socialkpi's own (see crates/engine/src/pages.rs)
 #[global_allocator]
-static ALLOCATOR: pages::Allocator = pages::Allocator;
+static ALLOCATOR: socialkpi_engine::pages::Allocator = socialkpi_engine::pages::Allocator;
 
 use pyo3::prelude::*;
 
@@ -21,22 +14,22 @@ use pyo3::prelude::*;
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     quiet_panics();
     polars_error::abort::register_polars_abort_mechanism();
-    error::register(m)?;
-    m.add_function(wrap_pyfunction!(bindings::compute, m)?)?;
-    m.add_function(wrap_pyfunction!(bindings::contract_status, m)?)?;
-    m.add_function(wrap_pyfunction!(bindings::catalog_rows, m)?)?;
-    m.add_function(wrap_pyfunction!(bindings::presets, m)?)?;
-    m.add_function(wrap_pyfunction!(bindings::source_table, m)?)?;
-    m.add_function(wrap_pyfunction!(bindings::explain, m)?)?;
-    m.add_function(wrap_pyfunction!(bindings::read_table, m)?)?;
-    m.add_function(wrap_pyfunction!(bindings::parse_values, m)?)?;
-    m.add_function(wrap_pyfunction!(bindings::reader_presets, m)?)?;
-    m.add_function(wrap_pyfunction!(bindings::check_formula, m)?)?;
-    m.add_function(wrap_pyfunction!(bindings::parse_definitions, m)?)?;
-    m.add_function(wrap_pyfunction!(bindings::vendor_definitions, m)?)?;
-    m.add_function(wrap_pyfunction!(bindings::vendor_names, m)?)?;
-    m.add_function(wrap_pyfunction!(bindings::plan_kpis, m)?)?;
-    m.add_class::<bindings::KeptPages>()?;
+    errors::register(m)?;
+    m.add_function(wrap_pyfunction!(bindings::compute::compute, m)?)?;
+    m.add_function(wrap_pyfunction!(bindings::compute::contract_status, m)?)?;
+    m.add_function(wrap_pyfunction!(bindings::definitions::catalog_rows, m)?)?;
+    m.add_function(wrap_pyfunction!(bindings::definitions::presets, m)?)?;
+    m.add_function(wrap_pyfunction!(bindings::definitions::source_table, m)?)?;
+    m.add_function(wrap_pyfunction!(bindings::definitions::explain, m)?)?;
+    m.add_function(wrap_pyfunction!(bindings::readers::read_table, m)?)?;
+    m.add_function(wrap_pyfunction!(bindings::readers::parse_values, m)?)?;
+    m.add_function(wrap_pyfunction!(bindings::readers::reader_presets, m)?)?;
+    m.add_function(wrap_pyfunction!(bindings::definitions::check_formula, m)?)?;
+    m.add_function(wrap_pyfunction!(bindings::definitions::parse_definitions, m)?)?;
+    m.add_function(wrap_pyfunction!(bindings::definitions::vendor_definitions, m)?)?;
+    m.add_function(wrap_pyfunction!(bindings::definitions::vendor_names, m)?)?;
+    m.add_function(wrap_pyfunction!(bindings::definitions::plan_kpis, m)?)?;
+    m.add_class::<bindings::readers::KeptPages>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -3,7 +3,7 @@
 //! path (it has no engine dependencies: src/catalog/parse.rs). Run with `make fuzz`.
 #![no_main]
 
-#[path = "../../src/catalog/parse.rs"]
+#[path = "../../crates/engine/src/catalog/parse.rs"]
 mod parse;
 
 use libfuzzer_sys::fuzz_target;

@@ -7,15 +7,15 @@
 use libfuzzer_sys::fuzz_target;
 
 #[allow(dead_code)]
-#[path = "../../src/ingest/values.rs"]
+#[path = "../../crates/engine/src/ingest/values.rs"]
 mod values;
 
 #[allow(dead_code)]
-#[path = "../../src/ingest/presets.rs"]
+#[path = "../../crates/engine/src/ingest/presets.rs"]
 mod presets;
 
 #[allow(dead_code)]
-#[path = "../../src/ingest/mapping.rs"]
+#[path = "../../crates/engine/src/ingest/mapping.rs"]
 mod mapping;
 
 use mapping::{map_headers, Options, Repeats};

@@ -7,7 +7,7 @@
 use libfuzzer_sys::fuzz_target;
 
 #[allow(dead_code)]
-#[path = "../../src/ingest/values.rs"]
+#[path = "../../crates/engine/src/ingest/values.rs"]
 mod values;
 
 use values::{Cell, DayOrder, Decimal};

@@ -614,7 +614,7 @@ def _read(
     notes: list[str] = []
     # what a post's repeated rows are: unstated, snapshots (daily=False), daily (True or a header)
     repeats = "unstated" if daily is None else "daily" if daily is not False else "snapshots"
-    # freed pages kept over the read and handed back at its end (src/pages.rs)
+    # freed pages kept over the read and handed back at its end (crates/engine/src/pages.rs)
     with _core._KeptPages():
         try:
             for path in paths:

@@ -1,12 +1,8 @@
 //! One error enum for the engine, one Python exception hierarchy, stable codes.
 //!
-//! Engine modules return `Result<_, Error>` and never see Python; the single
-//! `From<Error> for PyErr` below maps each kind onto its exception class and
-//! attaches the stable `code` that tests and users match on.
-
-use pyo3::exceptions::PyException;
-use pyo3::prelude::*;
-use pyo3::{create_exception, PyErr};
+//! Engine modules return `Result<_, Error>` and never see Python; the bindings (the
+//! `socialkpi` cdylib) map each kind onto its exception class and attach the stable `code`
+//! that tests and users match on.
 
 /// Where a formula error is: a `DefinitionError` with `.formula`, `.kpi`, `.position` and
 /// `.suggestions` in Python.
@@ -149,91 +145,6 @@ fn user_error(err: &polars::prelude::PolarsError, text: &str) -> Option<Error> {
         )),
         _ => None,
     }
-}
-
-create_exception!(
-    socialkpi,
-    KpiError,
-    PyException,
-    "Base class of every socialkpi error; `.code` is stable."
-);
-create_exception!(
-    socialkpi,
-    SchemaError,
-    KpiError,
-    "A table lacks a column or a column has the wrong type."
-);
-create_exception!(
-    socialkpi,
-    DefinitionError,
-    KpiError,
-    "A KPI is unknown or cannot be computed as asked."
-);
-create_exception!(
-    socialkpi,
-    InputError,
-    KpiError,
-    "The data breaks a rule of the KPI contract."
-);
-create_exception!(
-    socialkpi,
-    QueryError,
-    KpiError,
-    "The arguments of the call are invalid."
-);
-create_exception!(
-    socialkpi,
-    EngineError,
-    KpiError,
-    "The engine failed; the message says why."
-);
-
-impl From<Error> for PyErr {
-    fn from(err: Error) -> PyErr {
-        let code = err.code();
-        let message = err.to_string();
-        if let Error::Interrupted = err {
-            return pyo3::exceptions::PyKeyboardInterrupt::new_err("socialkpi query interrupted");
-        }
-        let mut located = None;
-        let py_err = match err {
-            Error::Schema { .. } => SchemaError::new_err(message),
-            Error::Definition { .. } => DefinitionError::new_err(message),
-            Error::Formula(f) => {
-                let f = *f;
-                located = Some((f.formula, f.kpi, f.line, f.column, f.suggestions));
-                DefinitionError::new_err(message)
-            }
-            Error::Input { .. } => InputError::new_err(message),
-            Error::Query { .. } => QueryError::new_err(message),
-            Error::Polars(_) | Error::Internal(_) | Error::Interrupted => EngineError::new_err(message),
-        };
-        Python::attach(|py| {
-            // Setting an attribute on a fresh exception instance cannot fail in practice;
-            // if it did, the exception without its code is still the right one to raise.
-            let value = py_err.value(py);
-            let _ = value.setattr("code", code);
-            if let Some((formula, kpi, line, column, suggestions)) = located {
-                let _ = value.setattr("formula", formula);
-                let _ = value.setattr("kpi", kpi);
-                let _ = value.setattr("position", (line, column));
-                let _ = value.setattr("suggestions", suggestions);
-            }
-        });
-        py_err
-    }
-}
-
-/// Registers the exception classes on the native module.
-pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    let py = m.py();
-    m.add("KpiError", py.get_type::<KpiError>())?;
-    m.add("SchemaError", py.get_type::<SchemaError>())?;
-    m.add("DefinitionError", py.get_type::<DefinitionError>())?;
-    m.add("InputError", py.get_type::<InputError>())?;
-    m.add("QueryError", py.get_type::<QueryError>())?;
-    m.add("EngineError", py.get_type::<EngineError>())?;
-    Ok(())
 }
 
 pub use socialkpi_formula::{did_you_mean, suggest};

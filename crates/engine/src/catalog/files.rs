@@ -52,22 +52,25 @@ pub fn parse(text: &str, format: &str, origin: &str) -> Result<Definitions> {
     })
 }
 
-const BUILTIN: &str = include_str!("../../python/socialkpi/definitions/builtin.toml");
+const BUILTIN: &str = include_str!("../../../../python/socialkpi/definitions/builtin.toml");
 /// Vendor presets: (name, file text).
 pub const VENDORS: [(&str, &str); 4] = [
     (
         "rivaliq",
-        include_str!("../../python/socialkpi/definitions/rivaliq.toml"),
+        include_str!("../../../../python/socialkpi/definitions/rivaliq.toml"),
     ),
     (
         "socialinsider",
-        include_str!("../../python/socialkpi/definitions/socialinsider.toml"),
+        include_str!("../../../../python/socialkpi/definitions/socialinsider.toml"),
     ),
     (
         "hypeauditor",
-        include_str!("../../python/socialkpi/definitions/hypeauditor.toml"),
+        include_str!("../../../../python/socialkpi/definitions/hypeauditor.toml"),
     ),
-    ("later", include_str!("../../python/socialkpi/definitions/later.toml")),
+    (
+        "later",
+        include_str!("../../../../python/socialkpi/definitions/later.toml"),
+    ),
 ];
 
 /// The built-in catalogue's formulas (parsed once).

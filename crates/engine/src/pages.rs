@@ -322,6 +322,10 @@ pub mod region {
 mod tests {
     use super::*;
 
+    // the cdylib declares the allocator for the module; the test binary declares its own
+    #[global_allocator]
+    static ALLOCATOR: Allocator = Allocator;
+
     #[test]
     fn purging_is_delayed_while_a_run_goes_on() {
         // SAFETY: reads an option of the allocator.

@@ -1,0 +1,212 @@
+//! Computing KPIs and contract status.
+
+use super::definitions::{definition, DefinitionRow};
+use super::*;
+
+/// The coverage frame as rows: (table, account_id, first, last), dates as days since 1970-01-01.
+type CoverageRow = (String, Option<String>, Option<i32>, Option<i32>);
+
+fn coverage_rows(df: &DataFrame) -> socialkpi_engine::error::Result<Vec<CoverageRow>> {
+    let text = |name: &str| -> socialkpi_engine::error::Result<Vec<Option<String>>> {
+        Ok(df.column(name)?.str()?.iter().map(|v| v.map(str::to_string)).collect())
+    };
+    let days = |name: &str| -> socialkpi_engine::error::Result<Vec<Option<i32>>> {
+        Ok(df.column(name)?.cast(&DataType::Int32)?.i32()?.iter().collect())
+    };
+    let (tables, accounts, first, last) = (text("table")?, text("account_id")?, days("first")?, days("last")?);
+    Ok(tables
+        .into_iter()
+        .zip(accounts)
+        .zip(first.into_iter().zip(last))
+        .map(|((t, a), (f, l))| (t.unwrap_or_default(), a, f, l))
+        .collect())
+}
+
+/// Computes KPIs; returns (Arrow stream capsule of the result, details dict).
+#[pyfunction]
+#[pyo3(signature = (kpis, by, every, tz, dedupe, posts=None, accounts=None, contracts=None, traffic=None, conversions=None, sources=Vec::new(), custom=Vec::new(), engagement=Vec::new(), max_staleness=Some(plan::MAX_STALENESS_DAYS)))]
+#[allow(clippy::too_many_arguments)]
+pub fn compute<'py>(
+    py: Python<'py>,
+    kpis: Vec<String>,
+    by: Vec<String>,
+    every: Option<String>,
+    tz: String,
+    dedupe: Option<String>,
+    posts: Option<Bound<'py, PyAny>>,
+    accounts: Option<Bound<'py, PyAny>>,
+    contracts: Option<Bound<'py, PyAny>>,
+    traffic: Option<Bound<'py, PyAny>>,
+    conversions: Option<Bound<'py, PyAny>>,
+    sources: Vec<(String, String)>,
+    custom: Vec<DefinitionRow>,
+    engagement: Vec<(String, Vec<String>)>,
+    max_staleness: Option<u32>,
+) -> PyResult<(Bound<'py, PyCapsule>, Bound<'py, PyDict>)> {
+    let dedupe = match dedupe.as_deref() {
+        None => Dedupe::Error,
+        Some("last") => Dedupe::Last,
+        Some(other) => {
+            return Err(Error::query(
+                "invalid_argument",
+                format!("dedupe={other:?} is not supported; use None (repeats are an error) or 'last'"),
+            )
+            .into())
+        }
+    };
+    let mut request = Request::new(kpis, by, every, tz, dedupe);
+    request.sources = sources;
+    request.custom = custom.into_iter().map(definition).collect();
+    request.engagement = engagement;
+    request.max_staleness = max_staleness;
+    let posts = Arg::from_py(posts)?;
+    let accounts = Arg::from_py(accounts)?;
+    if !request.custom.is_empty() {
+        request.posts_types = posts.as_ref().map(Arg::types).transpose()?.unwrap_or_default();
+        request.accounts_types = accounts.as_ref().map(Arg::types).transpose()?.unwrap_or_default();
+    }
+    let contracts = Arg::from_py(contracts)?;
+    let posts_cols = posts.as_ref().map(Arg::columns).transpose()?;
+    let accounts_cols = accounts.as_ref().map(Arg::columns).transpose()?;
+    let contracts_cols = contracts.as_ref().map(Arg::columns).transpose()?;
+    let traffic = Arg::from_py(traffic)?;
+    let traffic_cols = traffic.as_ref().map(Arg::columns).transpose()?;
+    let events = Arg::from_py(conversions)?;
+    let events_cols = events.as_ref().map(Arg::columns).transpose()?;
+    let plan = plan::build(
+        &request,
+        posts_cols.as_deref(),
+        accounts_cols.as_deref(),
+        contracts_cols.as_deref(),
+        traffic_cols.as_deref(),
+        events_cols.as_deref(),
+    )?;
+    let started = std::time::Instant::now();
+    let posts = match (posts, &plan.posts) {
+        (Some(arg), Some(pp)) => Some(arg.into_table(&pp.columns)?),
+        _ => None,
+    };
+    let accounts = match (accounts, &plan.accounts) {
+        (Some(arg), Some(ap)) => Some(arg.into_table(&ap.columns)?),
+        _ => None,
+    };
+    let contracts = match (contracts, &plan.contracts) {
+        (Some(arg), Some(cp)) => Some(arg.into_table(&cp.crossing_columns())?),
+        _ => None,
+    };
+    let traffic = match (traffic, &plan.traffic) {
+        (Some(arg), Some(tp)) => Some(arg.into_table(&tp.columns)?),
+        _ => None,
+    };
+    let events = match (events, &plan.events) {
+        (Some(arg), Some(ep)) => Some(arg.into_table(&ep.columns)?),
+        _ => None,
+    };
+    let crossing = started.elapsed().as_secs_f64();
+    let started = std::time::Instant::now();
+    let raised: std::sync::Mutex<Option<PyErr>> = std::sync::Mutex::new(None);
+    let output = py.detach(|| {
+        // freed pages stay for the next batches, and go back when the last run ends (pages.rs)
+        let _kept = socialkpi_engine::pages::KeptPages::new();
+        catch(|| {
+            let posts_parquet = posts.as_ref().and_then(Table::parquet_files);
+            let inputs = exec::Inputs {
+                posts_slices: posts.as_ref().and_then(|t| t.slices(posts_parquet.as_deref())),
+                posts_parquet,
+                posts: posts.map(Table::into_lazy).transpose()?,
+                accounts: accounts.map(Table::into_lazy).transpose()?,
+                contracts: contracts.map(Table::into_lazy).transpose()?,
+                traffic: traffic.map(Table::into_lazy).transpose()?,
+                events: events.map(Table::into_lazy).transpose()?,
+            };
+            // Ctrl-C: Python's signal handlers run when asked, between batches of posts
+            let interrupted = || {
+                Python::attach(|py| match py.check_signals() {
+                    Ok(()) => false,
+                    Err(err) => {
+                        if let Ok(mut slot) = raised.lock() {
+                            *slot = Some(err);
+                        }
+                        true
+                    }
+                })
+            };
+            exec::run(&plan, inputs, &interrupted)
+        })
+    });
+    let raised = raised.into_inner().ok().flatten();
+    let output = settle(py, output, raised)?;
+    let engine = started.elapsed().as_secs_f64();
+    let details = PyDict::new(py);
+    let timings = PyDict::new(py);
+    timings.set_item("crossing_s", crossing)?;
+    timings.set_item("engine_s", engine)?;
+    for (stage, seconds) in &output.rows.stages {
+        timings.set_item(stage, seconds)?;
+    }
+    details.set_item("timings", timings)?;
+    details.set_item("engagement_components", output.components)?;
+    details.set_item("platform_components", output.platform_components)?;
+    details.set_item("rows_read", output.rows.read)?;
+    details.set_item("rows_dropped", output.rows.dropped)?;
+    details.set_item("warnings", output.warnings)?;
+    details.set_item("origins", output.origins)?;
+    details.set_item("coverage", coverage_rows(&output.coverage)?)?;
+    let definitions = PyDict::new(py);
+    let formulas = PyDict::new(py);
+    for k in &plan.outputs {
+        match k {
+            plan::OutputKpi::Builtin(k) => {
+                definitions.set_item(k.name, k.definition)?;
+                formulas.set_item(k.name, catalog::formula(k.name).unwrap_or(""))?;
+            }
+            plan::OutputKpi::Custom(c) => {
+                let d = &c.definition;
+                let text = if d.description.is_empty() {
+                    &d.formula
+                } else {
+                    &d.description
+                };
+                definitions.set_item(&d.name, text)?;
+                formulas.set_item(&d.name, &d.formula)?;
+            }
+        }
+    }
+    details.set_item("definitions", definitions)?;
+    details.set_item("formulas", formulas)?;
+    Ok((export_frame(py, output.frame)?, details))
+}
+
+/// One row per contract: what it agreed, delivered up to `as_of` (days since 1970-01-01),
+/// what remains, and what the delivered posts earned.
+#[pyfunction]
+pub fn contract_status<'py>(
+    py: Python<'py>,
+    posts: Bound<'py, PyAny>,
+    contracts: Bound<'py, PyAny>,
+    as_of: i32,
+    tz: String,
+) -> PyResult<Bound<'py, PyCapsule>> {
+    let tz = plan::report_zone(&tz)?;
+    let (Some(posts), Some(contracts)) = (Arg::from_py(Some(posts))?, Arg::from_py(Some(contracts))?) else {
+        return Err(Error::Internal("contract_status without tables".into()).into());
+    };
+    let contracts_cols = contracts.columns()?;
+    let posts_plan = plan::status_plan(&posts.columns()?, &contracts_cols)?;
+    let posts = posts.into_table(&posts_plan.columns)?;
+    let contracts = contracts.into_table(&contracts_cols)?;
+    let frame = py.detach(|| {
+        let _kept = socialkpi_engine::pages::KeptPages::new();
+        catch(|| {
+            exec::contract_status(
+                &posts_plan,
+                posts.into_lazy()?,
+                contracts.into_lazy()?,
+                as_of,
+                tz.as_deref(),
+            )
+        })
+    });
+    let frame = settle(py, frame, None)?;
+    export_frame(py, frame)
+}
