@@ -122,7 +122,7 @@ pub(super) fn of_contracts(lf: LazyFrame, account: bool) -> Result<DataFrame> {
 
 /// The coverage frames of the tables read, stacked (an empty frame of the same schema
 /// when there are none).
-pub(super) fn stack(frames: Vec<DataFrame>) -> Result<DataFrame> {
+pub(crate) fn stack(frames: Vec<DataFrame>) -> Result<DataFrame> {
     let empty = || -> Result<DataFrame> {
         Ok(DataFrame::new(
             0,

@@ -3,7 +3,7 @@
 //! snapshots through polars), a rollup of the states, and the KPI formulas applied to the
 //! merged states.
 
-mod accounts;
+pub(crate) mod accounts;
 mod contracts;
 mod coverage;
 mod derived;
@@ -18,6 +18,8 @@ mod traffic;
 
 use crate::error::{Error, Result};
 use crate::plan::{Metric, Origin, OutputKpi, Plan, Value, PERIOD};
+use crate::states::{Block, PartialStates, Source};
+pub(crate) use coverage::stack as stack_coverage;
 pub(crate) use overflow::arithmetic;
 use polars::prelude::*;
 use polars_core::query_result::QueryResult;
@@ -25,7 +27,7 @@ pub(crate) use posts::ENG;
 use socialkpi_formula::BinOp;
 
 /// Name of the constant key used when a report has no dimension and no period.
-const ALL: &str = "__all";
+pub(crate) const ALL: &str = "__all";
 
 /// Rows a table contributed and rows dropped, by reason (rule 6 of docs/kpis.md).
 #[derive(Debug, Clone, Default)]
@@ -163,7 +165,7 @@ pub(crate) fn first_u64(df: &DataFrame, name: &str) -> u64 {
 }
 
 /// Group keys of the result: the `by` dimensions and the period.
-fn output_keys(plan: &Plan) -> Vec<String> {
+pub(crate) fn output_keys(plan: &Plan) -> Vec<String> {
     let mut keys = plan.by.clone();
     if plan.every.is_some() {
         keys.push(PERIOD.to_string());
@@ -177,7 +179,7 @@ fn output_keys(plan: &Plan) -> Vec<String> {
 /// `df` with each row's period start (`PERIOD`, a date) from its `day` column (dates): each
 /// distinct day is truncated once (polars' `dt.truncate` works row by row through calendar
 /// arithmetic).
-fn with_period(mut df: DataFrame, day: &str, plan: &Plan) -> Result<DataFrame> {
+pub(crate) fn with_period(mut df: DataFrame, day: &str, plan: &Plan) -> Result<DataFrame> {
     let Some(every) = plan.every else {
         return Ok(df);
     };
@@ -224,8 +226,13 @@ fn missing_table(table: &str) -> Error {
     )
 }
 
-/// Runs a checked plan over the tables it reads.
+/// Runs a checked plan over the tables it reads: their partial states, finalized.
 pub fn run(plan: &Plan, inputs: Inputs, interrupted: Interrupt<'_>) -> Result<Output> {
+    finalize(plan, partial(plan, inputs, interrupted)?)
+}
+
+/// The partial states of each table the plan reads, at the plan's grain.
+pub fn partial(plan: &Plan, inputs: Inputs, interrupted: Interrupt<'_>) -> Result<PartialStates> {
     let Inputs {
         posts,
         posts_slices,
@@ -345,18 +352,67 @@ pub fn run(plan: &Plan, inputs: Inputs, interrupted: Interrupt<'_>) -> Result<Ou
         (Some(cp), Some(c)) => Some(rows.time("contracts_states_s", |_| c.states(plan, cp, &keys))?),
         _ => None,
     };
-    // every (group, period) of any table appears: full joins of the states on the keys
-    let mut joined: Option<DataFrame> = None;
-    for states in [
-        post_states,
-        account_states,
-        contract_states,
-        traffic_states,
-        event_states,
+    let (account_flows, snapshot_states) = match account_states {
+        Some((flows, snapshots)) => (Some(flows), snapshots),
+        None => (None, None),
+    };
+    let blocks = [
+        (Source::Posts, post_states),
+        (Source::Accounts, account_flows),
+        (Source::Snapshots, snapshot_states),
+        (Source::Contracts, contract_states),
+        (Source::Traffic, traffic_states),
+        (Source::Conversions, event_states),
     ]
     .into_iter()
-    .flatten()
-    {
+    .filter_map(|(source, frame)| frame.map(|frame| Block::new(source, frame)))
+    .collect();
+    let coverage = coverage::stack(std::mem::take(&mut rows.coverage))?;
+    Ok(PartialStates {
+        blocks,
+        post_ids: None,
+        coverage,
+        rows,
+        warnings,
+        components: plan.posts.as_ref().map(|p| p.components.clone()).unwrap_or_default(),
+        platform_components: plan
+            .posts
+            .as_ref()
+            .map(|p| p.platform_components.clone())
+            .unwrap_or_default(),
+    })
+}
+
+/// The KPI values of the plan from partial states at the plan's grain: the tables' states
+/// joined on the groups and periods, the followers from the snapshots, the coverage of each
+/// table, and the KPI formulas.
+pub fn finalize(plan: &Plan, states: PartialStates) -> Result<Output> {
+    let PartialStates {
+        blocks,
+        coverage,
+        mut rows,
+        warnings,
+        components,
+        platform_components,
+        ..
+    } = states;
+    let keys = output_keys(plan);
+    let started = std::time::Instant::now();
+    let mut tables: Vec<DataFrame> = Vec::with_capacity(blocks.len());
+    let mut snapshots = None;
+    for block in blocks {
+        match block.source {
+            Source::Snapshots => snapshots = Some(block.frame),
+            _ => tables.push(block.frame),
+        }
+    }
+    if let Some(snapshots) = snapshots {
+        let followers = accounts::followers(&snapshots, &plan.account_key, &keys, plan.every.is_some())?;
+        tables.push(followers);
+    }
+    // every (group, period) of any table appears: full joins of the states on the keys
+    let mut joined: Option<DataFrame> = None;
+    for states in tables {
         joined = Some(match joined {
             None => states,
             Some(left) => {
@@ -400,14 +456,9 @@ pub fn run(plan: &Plan, inputs: Inputs, interrupted: Interrupt<'_>) -> Result<Ou
                 .with_maintain_order(true),
         )
     };
-    let frame = rows.time("finalise_s", |_| Ok(out.collect()?))?;
-    let components = plan.posts.as_ref().map(|p| p.components.clone()).unwrap_or_default();
-    let platform_components = plan
-        .posts
-        .as_ref()
-        .map(|p| p.platform_components.clone())
-        .unwrap_or_default();
-    let coverage = coverage::stack(std::mem::take(&mut rows.coverage))?;
+    let frame = out.collect()?;
+    rows.stages
+        .push(("finalise_s".to_string(), started.elapsed().as_secs_f64()));
     Ok(Output {
         frame,
         components,
