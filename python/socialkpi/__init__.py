@@ -32,7 +32,8 @@ import polars as _pl
 
 from socialkpi import _arguments, _core, datasets, display, plot
 from socialkpi._report import report
-from socialkpi._result import KpiResult, result_of
+from socialkpi._result import KpiResult
+from socialkpi._result import result_of as _result_of
 from socialkpi._states import States, merge, partial
 from socialkpi._tables import _ArrowStream
 from socialkpi._tables import as_table as _as_table
@@ -160,7 +161,7 @@ def compute_details(
         "conversions": conversions,
     }
     capsule, details = _core.compute(**arguments, **_table_arguments(tables))
-    return result_of(capsule, details, custom, tables, output)
+    return _result_of(capsule, details, custom, tables, output)
 
 
 def _engine_arguments(

@@ -87,8 +87,10 @@ impl StatesObject {
         let spec = &self.inner.spec;
         let own = self.inner.plan()?;
         let request = spec.request(kpis, by, every_given.then_some(every));
+        let to_every = request.every.as_deref().map(plan::Every::parse).transpose()?;
+        check_grain(&own, &request.by, to_every)?;
         let to = spec.plan(&request)?;
-        check_finalizable(&own, &to)?;
+        check_kpis(&own, &to)?;
         let inner = self.inner.clone();
         let started = std::time::Instant::now();
         let output = detached(py, || exec::finalize(&to, inner.rollup(&to)?))?;
@@ -145,21 +147,26 @@ impl StatesObject {
     }
 }
 
-/// `to` finalizes from states made for `own`: its KPIs among the states' KPIs, its
-/// dimensions among their dimensions, its period one theirs rolls up into.
-fn check_finalizable(own: &plan::Plan, to: &plan::Plan) -> socialkpi_engine::error::Result<()> {
+/// `to` finalizes from states made for `own`: its KPIs among the states' KPIs.
+fn check_kpis(own: &plan::Plan, to: &plan::Plan) -> socialkpi_engine::error::Result<()> {
     let names: Vec<&str> = own.outputs.iter().map(plan::OutputKpi::name).collect();
-    if let Some(k) = to.outputs.iter().find(|k| !names.contains(&k.name())) {
-        return Err(Error::query(
+    match to.outputs.iter().find(|k| !names.contains(&k.name())) {
+        Some(k) => Err(Error::query(
             "not_in_states",
             format!(
                 "KPI '{}' was not among the KPIs the states were made for ({}); make the states with it",
                 k.name(),
                 names.join(", ")
             ),
-        ));
+        )),
+        None => Ok(()),
     }
-    if let Some(d) = to.by.iter().find(|d| !own.by.contains(d)) {
+}
+
+/// Dimensions and a period that states made for `own` give: dimensions among theirs, a period
+/// theirs rolls up into.
+fn check_grain(own: &plan::Plan, by: &[String], every: Option<plan::Every>) -> socialkpi_engine::error::Result<()> {
+    if let Some(d) = by.iter().find(|d| !own.by.contains(d)) {
         return Err(Error::query(
             "not_in_states",
             format!(
@@ -168,14 +175,14 @@ fn check_finalizable(own: &plan::Plan, to: &plan::Plan) -> socialkpi_engine::err
             ),
         ));
     }
-    if !states::rolls_up(own.every, to.every) {
+    if !states::rolls_up(own.every, every) {
         let name = |e: Option<plan::Every>| e.map_or("None", |e| plan::Every::NAMES[e as usize]);
         return Err(Error::query(
             "not_in_states",
             format!(
                 "states made with every={:?} do not roll up into every={:?}: days roll up into weeks, months, quarters and years, months into quarters and years, quarters into years, and any period into None",
                 name(own.every),
-                name(to.every)
+                name(every)
             ),
         ));
     }
