@@ -275,7 +275,14 @@ pub(crate) fn followers(snapshots: &DataFrame, account_key: &[String], keys: &[S
         let mut order = account_key.to_vec();
         order.push(PERIOD.to_string());
         accounts = accounts.sort(order, SortMultipleOptions::default());
-        let previous = col(LAST).shift(lit(1)).over(account)?;
+        // the previous row is the account's previous period when it is the same account (a
+        // shift over the whole sorted frame: a window per account costs seconds on millions)
+        let same_account = account
+            .iter()
+            .map(|k| k.clone().eq_missing(k.clone().shift(lit(1))))
+            .reduce(Expr::and)
+            .unwrap_or_else(|| lit(true));
+        let previous = when(same_account).then(col(LAST).shift(lit(1))).otherwise(lit(NULL));
         when(previous.clone().is_null()).then(col(FIRST)).otherwise(previous)
     } else {
         col(FIRST)

@@ -407,9 +407,12 @@ pub fn finalize(plan: &Plan, states: PartialStates) -> Result<Output> {
         }
     }
     if let Some(snapshots) = snapshots {
+        let t = std::time::Instant::now();
         let followers = accounts::followers(&snapshots, &plan.account_key, &keys, plan.every.is_some())?;
+        rows.stages.push(("followers_s".into(), t.elapsed().as_secs_f64()));
         tables.push(followers);
     }
+    let t = std::time::Instant::now();
     // every (group, period) of any table appears: full joins of the states on the keys
     let mut joined: Option<DataFrame> = None;
     for states in tables {
@@ -425,6 +428,7 @@ pub fn finalize(plan: &Plan, states: PartialStates) -> Result<Output> {
         });
     }
     let joined = joined.ok_or_else(|| Error::Internal("no table was read".into()))?;
+    rows.stages.push(("join_s".into(), t.elapsed().as_secs_f64()));
     // which tables cover each group and period (rule 7): read by the flows' formulas
     let covered = coverage::columns(plan, &joined.schema())?;
     let joined = joined.lazy().with_columns(covered);

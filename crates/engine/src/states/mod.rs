@@ -146,10 +146,7 @@ pub fn stable_hash(bytes: &[u8]) -> u64 {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
-    let mut z = h;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
+    mix(h)
 }
 
 /// The sorted, distinct hashes of a column of post ids (nulls left out).
@@ -170,34 +167,54 @@ pub fn post_id_hashes(ids: &Column) -> Result<Vec<u64>> {
     Ok(out)
 }
 
-/// An order-independent fingerprint of a table's rows: the wrapping sum of each row's hash
-/// (its cells as text), with the column names.
+/// An order-independent fingerprint of a table's rows: the wrapping sum of each row's hash,
+/// with the column names. A row's hash mixes its cells' hashes (`cell_hashes`), so the
+/// fingerprint is stable across processes and does not depend on row order or chunking.
 pub fn fingerprint(df: &DataFrame) -> Result<u64> {
+    use rayon::prelude::*;
     let mut names = Vec::new();
-    let mut texts = Vec::with_capacity(df.width());
     for c in df.columns() {
         names.extend_from_slice(c.name().as_bytes());
         names.push(0xff);
-        texts.push(c.as_materialized_series().cast(&DataType::String)?);
     }
-    let columns: Vec<&StringChunked> = texts.iter().map(|s| s.str()).collect::<PolarsResult<_>>()?;
-    let mut total = stable_hash(&names);
-    let mut row = Vec::new();
-    for i in 0..df.height() {
-        row.clear();
-        for c in &columns {
-            match c.get(i) {
-                Some(v) => {
-                    row.push(1);
-                    row.extend_from_slice(v.as_bytes());
-                }
-                None => row.push(0),
-            }
-            row.push(0xff);
-        }
-        total = total.wrapping_add(stable_hash(&row));
-    }
-    Ok(total)
+    let columns: Vec<Vec<u64>> = polars_core::runtime::THREAD_POOL.install(|| {
+        df.columns()
+            .par_iter()
+            .map(|c| cell_hashes(c.as_materialized_series()))
+            .collect::<Result<_>>()
+    })?;
+    let rows = (0..df.height()).fold(0u64, |total, i| {
+        let row = columns
+            .iter()
+            .fold(0x9e37_79b9_7f4a_7c15_u64, |h, c| mix(h.rotate_left(5) ^ c[i]));
+        total.wrapping_add(row)
+    });
+    Ok(stable_hash(&names).wrapping_add(rows))
+}
+
+/// SplitMix64's finaliser: a well-mixed 64-bit value from any 64-bit value.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// One hash per cell of a column, by the value's physical representation (numbers as their
+/// 64-bit value, text as its bytes, null as a value of its own).
+fn cell_hashes(s: &Series) -> Result<Vec<u64>> {
+    const NULL: u64 = 0x6e75_6c6c;
+    let physical = s.to_physical_repr();
+    let dtype = physical.dtype().clone();
+    Ok(if dtype.is_float() {
+        let f = physical.cast(&DataType::Float64)?;
+        f.f64()?.iter().map(|v| v.map_or(NULL, |v| mix(v.to_bits()))).collect()
+    } else if dtype.is_integer() || dtype.is_bool() {
+        let i = physical.cast(&DataType::Int64)?;
+        i.i64()?.iter().map(|v| v.map_or(NULL, |v| mix(v as u64 ^ 0x1234_5678))).collect()
+    } else {
+        let t = physical.cast(&DataType::String)?;
+        t.str()?.iter().map(|v| v.map_or(NULL, |v| stable_hash(v.as_bytes()))).collect()
+    })
 }
 
 /// The tables a part's states were made from, for `identify`.
@@ -289,11 +306,12 @@ fn regroup_snapshots(lf: LazyFrame, to: &Plan) -> Result<DataFrame> {
     if to.every.is_some() {
         group.push(col(PERIOD));
     }
-    let by_first = || SortMultipleOptions::default();
+    // the values at the earliest first and latest last day (no sort inside the groups)
+    let at = |value: &str, day: Expr| col(value).get(day, false);
     let mut aggs = vec![
-        col(FIRST).sort_by([col(FIRST_DAY)], by_first()).first().alias(FIRST),
+        at(FIRST, col(FIRST_DAY).arg_min()).alias(FIRST),
         col(FIRST_DAY).min().alias(FIRST_DAY),
-        col(LAST).sort_by([col(LAST_DAY)], by_first()).last().alias(LAST),
+        at(LAST, col(LAST_DAY).arg_max()).alias(LAST),
         col(LAST_DAY).max().alias(LAST_DAY),
     ];
     for d in to
@@ -301,7 +319,7 @@ fn regroup_snapshots(lf: LazyFrame, to: &Plan) -> Result<DataFrame> {
         .iter()
         .filter(|d| !to.account_key.contains(d) && d.as_str() != PERIOD)
     {
-        aggs.push(col(d.as_str()).sort_by([col(LAST_DAY)], by_first()).last().alias(d.as_str()));
+        aggs.push(at(d, col(LAST_DAY).arg_max()).alias(d.as_str()));
     }
     Ok(lf.group_by(group).agg(aggs).collect()?)
 }
@@ -406,7 +424,7 @@ impl States {
         let post_ids = match (&older.post_ids, &newer_states.post_ids) {
             (Some(a), Some(b)) => {
                 let mut ids: Vec<u64> = a.iter().chain(b).copied().collect();
-                ids.sort_unstable();
+                ids.sort();
                 ids.dedup();
                 Some(ids)
             }
@@ -456,7 +474,8 @@ fn merge_post_ids(parts: &[PartialStates]) -> Result<Option<Vec<u64>>> {
         return Ok(None);
     }
     let mut ids: Vec<u64> = parts.iter().flat_map(|p| p.post_ids.iter().flatten().copied()).collect();
-    ids.sort_unstable();
+    // each part's ids are sorted already: the stable sort merges the runs
+    ids.sort();
     let repeated = ids.windows(2).filter(|w| w[0] == w[1]).count();
     if repeated > 0 {
         return Err(Error::input(
