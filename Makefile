@@ -49,8 +49,8 @@ docs: build
 lint: deps
 	cargo fmt --check
 	cargo clippy --release --workspace --all-targets -- -D warnings
-	$(PYTHON) -m ruff check python tests bench examples tools docs
-	$(PYTHON) -m ruff format --check python tests bench examples tools docs
+	$(PYTHON) -m ruff check python tests bench examples tools docs/tutorial.ipynb
+	$(PYTHON) -m ruff format --check python tests bench examples tools docs/tutorial.ipynb
 	$(PYTHON) -m mypy --strict python/socialkpi
 
 bench: build

@@ -50,5 +50,6 @@ def test_getting_started_code_runs(tmp_path, monkeypatch):
     scope: dict[str, object] = {}
     exec(compile(code, "docs/index.md", "exec"), scope)
     assert (tmp_path / "report.html").stat().st_size > 0
+    assert (tmp_path / "trend.png").read_bytes().startswith(b"\x89PNG")
     monthly = scope["monthly"]
     assert monthly.columns[:2] == ["account_id", "period_start"]  # type: ignore[attr-defined]
