@@ -5,8 +5,8 @@ every build, so it lists exactly the KPIs of the socialkpi being documented.
 
 mkdocs resolves and checks the links of Markdown pages, but mkdocs-jupyter hands the
 tutorial's HTML over as it is: a link written ``kpis.md`` (which works in Jupyter and on a
-clone) would point at ``tutorial/kpis.md`` on the site. This hook points each relative link
-of a notebook page at the page it names, and fails the build on a link to no page.
+clone) would point at a Markdown file the site does not have. This hook points each relative
+link of a notebook page at the page it names, and fails the build on a link to no page.
 """
 
 from __future__ import annotations
