@@ -224,6 +224,19 @@ def test_save_and_load_round_trip(tmp_path) -> None:
     assert err.value.code == "overlapping_posts"
 
 
+def test_states_move_as_a_frame_and_a_header() -> None:
+    merged = sk.merge([_partial(p) for p in _split(TABLES["posts"], "rows", 2, 8)])
+    # as a Spark or Dask worker hands them on: Arrow, through pyarrow
+    moved = sk.States.from_frame(merged.frame.to_arrow(), merged.header)
+    _same(moved.finalize(), WHOLE)
+    with pytest.raises(sk.InputError) as err:
+        sk.States.from_frame(merged.frame, merged.header.replace('"schema_version":1', '"schema_version":2'))
+    assert err.value.code == "states_version"
+    with pytest.raises(sk.InputError) as err:
+        sk.States.from_frame(merged.frame, "{}")
+    assert err.value.code == "states_version"
+
+
 def test_update_with_resynced_posts_equals_a_recompute() -> None:
     posts = TABLES["posts"]
     last_day = posts["published_at"].max().date()  # type: ignore[union-attr]

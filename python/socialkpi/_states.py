@@ -54,6 +54,34 @@ class States:
         capsule, _ = self._native.frame()
         return pl.DataFrame(_ArrowStream(capsule))
 
+    @property
+    def header(self) -> str:
+        """The JSON header that says what :attr:`frame`'s blocks hold (the file's key-value
+        metadata ``socialkpi.states``); with :attr:`frame`, what :meth:`from_frame` takes."""
+        _, header = self._native.frame()
+        text: str = header
+        return text
+
+    @classmethod
+    def from_frame(cls, frame: Any, header: str) -> States:
+        """States from their :attr:`frame` and :attr:`header`: for moving states between
+        processes as Arrow (Spark, Dask, a database table).
+
+        Raises
+        ------
+        InputError
+            ``not_a_states_file`` when they do not read as states, ``states_version`` for
+            states of another schema version.
+        """
+        from socialkpi._tables import as_table
+
+        if not isinstance(header, str):
+            raise _arguments.argument_error("invalid_argument", "header must be the text of States.header")
+        table = as_table(frame, "states")
+        if table is None:
+            raise _arguments.argument_error("invalid_argument", "from_frame needs the states' frame")
+        return cls(_core._States.from_frame(table, header))
+
     def finalize(
         self,
         kpis: str | KPI | Iterable[str | KPI] | None = None,

@@ -130,6 +130,22 @@ impl StatesObject {
         Ok((export_frame(py, frame)?, header))
     }
 
+    /// States from `frame()`'s two parts (`frame`: a table wrapper, as `_tables.as_table`
+    /// makes them).
+    #[staticmethod]
+    fn from_frame(py: Python<'_>, frame: Bound<'_, PyAny>, header: String) -> PyResult<StatesObject> {
+        let Some(arg) = Arg::from_py(Some(frame))? else {
+            return Err(Error::query("invalid_argument", "from_frame needs the states' frame").into());
+        };
+        let columns = arg.columns()?;
+        let table = arg.into_table(&columns)?;
+        let inner = detached(py, || {
+            let frame = exec::collect(table.into_lazy()?)?;
+            states::from_parts(frame, &header)
+        })?;
+        Ok(StatesObject { inner })
+    }
+
     /// The request the states were made for, as JSON.
     fn spec(&self) -> PyResult<String> {
         Ok(self.inner.spec.to_json()?)

@@ -76,7 +76,7 @@ pub struct Output {
 }
 
 /// Collects a plan with the streaming engine (bounded memory for files larger than RAM).
-pub(crate) fn collect(lf: LazyFrame) -> Result<DataFrame> {
+pub fn collect(lf: LazyFrame) -> Result<DataFrame> {
     match lf.collect_with_engine(Engine::Streaming)? {
         QueryResult::Single(df) => Ok(df),
         QueryResult::Multiple(mut dfs) => dfs

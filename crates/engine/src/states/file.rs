@@ -173,24 +173,37 @@ pub fn load(path: &str) -> Result<States> {
         .and_then(|kv| kv.iter().find(|k| k.key == KEY))
         .and_then(|k| k.value.clone())
         .ok_or_else(|| not_states("it has no states header (it was not written by States.save)".into()))?;
-    let version: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| not_states(format!("its header does not read ({e})")))?;
-    let found = version.get("schema_version").and_then(serde_json::Value::as_u64);
-    if found != Some(u64::from(SCHEMA_VERSION)) {
-        return Err(Error::input(
-            "states_version",
-            format!(
-                "{path} holds states of schema version {}, and this socialkpi reads version {SCHEMA_VERSION}; make the states again with this version",
-                found.map_or("(none)".to_string(), |v| v.to_string())
-            ),
-        ));
-    }
-    let header: Header =
-        serde_json::from_value(version).map_err(|e| not_states(format!("its header does not read ({e})")))?;
+    let header = read_header(&text, path)?;
     let frame = reader
         .finish()
         .map_err(|e| not_states(format!("its rows do not read ({e})")))?;
     from_frame(frame, header).map_err(|e| not_states(e.to_string()))
+}
+
+/// States from the frame and header of `to_frame` (states moved between processes as Arrow).
+pub fn from_parts(frame: DataFrame, header: &str) -> Result<States> {
+    const WHAT: &str = "the states' frame";
+    let header = read_header(header, WHAT)?;
+    from_frame(frame, header)
+        .map_err(|e| Error::input("not_a_states_file", format!("{WHAT} does not read as states: {e}")))
+}
+
+/// The header of states from `what` (a file's path, or words), checked to be of this version.
+fn read_header(text: &str, what: &str) -> Result<Header> {
+    let not_states = |why: String| Error::input("not_a_states_file", format!("{what} is not socialkpi states: {why}"));
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| not_states(format!("its header does not read ({e})")))?;
+    let found = value.get("schema_version").and_then(serde_json::Value::as_u64);
+    if found != Some(u64::from(SCHEMA_VERSION)) {
+        return Err(Error::input(
+            "states_version",
+            format!(
+                "{what} holds states of schema version {}, and this socialkpi reads version {SCHEMA_VERSION}; make the states again with this version",
+                found.map_or("(none)".to_string(), |v| v.to_string())
+            ),
+        ));
+    }
+    serde_json::from_value(value).map_err(|e| not_states(format!("its header does not read ({e})")))
 }
 
 /// The rows of one block, in the columns the header gives it.

@@ -11,7 +11,7 @@
 mod file;
 mod spec;
 
-pub use file::{load, save, to_frame, SCHEMA_VERSION};
+pub use file::{from_parts, load, save, to_frame, SCHEMA_VERSION};
 pub use spec::{Spec, Tables};
 
 use crate::error::{Error, Result};
