@@ -44,7 +44,6 @@ def main() -> None:
     args = parser.parse_args()
 
     import polars as pl
-
     import socialkpi as sk
 
     posts_path, accounts_path = generate(args.posts, args.accounts)
@@ -74,7 +73,11 @@ def main() -> None:
     made_m = statistics.median(made)
     print(f"{args.parts} parts of {size:,} posts ({args.split} split), daily states by account and platform")
     print(f"  making the parts' states: {made_m:.2f} s (median of {args.rounds})")
-    for name, times in [("merge", merged_s), ("finalize by account x month", finalize_s), ("rollup to platform x month", rollup_s)]:
+    for name, times in [
+        ("merge", merged_s),
+        ("finalize by account x month", finalize_s),
+        ("rollup to platform x month", rollup_s),
+    ]:
         m = statistics.median(times)
         print(f"  {name}: {m:.2f} s = {100 * m / made_m:.1f}% of making the states")
     blocks, ids = merged._native.sizes()

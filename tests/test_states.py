@@ -12,11 +12,10 @@ import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
 import pytest
+import socialkpi as sk
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
-
-import socialkpi as sk
 
 # every table, and KPIs of every kind: flows, ratios, followers (semi-additive), shares of the
 # period, pro-rated fees and deliverables, attributed conversions and revenue
@@ -78,7 +77,21 @@ def _tables(seed: int) -> dict[str, pl.DataFrame]:
 TABLES = _tables(11)
 # traffic and conversions are attributed by platform (through their sources), not by account
 KW = {"kpis": KPIS, "by": ["platform"], "every": "1d", "tz": "Europe/Berlin"}
-ACCOUNT_KPIS = [k for k in KPIS if k not in ("website_traffic", "referral_traffic", "referral_share", "conversions", "revenue", "lead_rate", "cpa", "roas")]
+ACCOUNT_KPIS = [
+    k
+    for k in KPIS
+    if k
+    not in (
+        "website_traffic",
+        "referral_traffic",
+        "referral_share",
+        "conversions",
+        "revenue",
+        "lead_rate",
+        "cpa",
+        "roas",
+    )
+]
 BY_ACCOUNT = {"kpis": ACCOUNT_KPIS, "by": ["account_id", "platform"]}
 
 
@@ -255,13 +268,24 @@ def test_the_frame_has_a_block_column_and_the_documented_blocks() -> None:
     states = _partial(TABLES["posts"])
     frame = states.frame
     blocks = set(frame["state_block"].unique())
-    assert {"posts", "accounts", "snapshots", "contracts", "traffic", "conversions", "post_ids", "coverage"} <= blocks
+    assert {
+        "posts",
+        "accounts",
+        "snapshots",
+        "contracts",
+        "traffic",
+        "conversions",
+        "post_ids",
+        "coverage",
+    } <= blocks
     ids = frame.filter(pl.col("state_block") == "post_ids")["post_id_hash"]
     assert ids.dtype == pl.UInt64
     assert ids.len() == TABLES["posts"]["post_id"].n_unique()
     snapshots = frame.filter(pl.col("state_block") == "snapshots")
     # per account and day: the first and last follower count with their days
-    assert snapshots.select(["followers_first", "followers_last", "followers_first_day", "followers_last_day"]).null_count().row(0) == (0, 0, 0, 0)
+    assert snapshots.select(
+        ["followers_first", "followers_last", "followers_first_day", "followers_last_day"]
+    ).null_count().row(0) == (0, 0, 0, 0)
     assert "States(" in repr(states) and "post ids" in repr(states)
 
 

@@ -30,7 +30,7 @@ import typing as _typing
 
 import polars as _pl
 
-from socialkpi import _arguments, _core, datasets, display, plot
+from socialkpi import _arguments, _core, datasets, plot
 from socialkpi._report import report
 from socialkpi._result import KpiResult
 from socialkpi._result import result_of as _result_of
@@ -152,7 +152,9 @@ def compute_details(
     KpiResult
         ``.frame`` is what :func:`compute` returns; the other attributes say how it was made.
     """
-    arguments, custom = _engine_arguments(kpis, by, every, tz, dedupe, sources, output, definitions, max_staleness)
+    arguments, custom = _engine_arguments(
+        kpis, by, every, tz, dedupe, sources, output, definitions, max_staleness
+    )
     tables = {
         "posts": posts,
         "accounts": accounts,

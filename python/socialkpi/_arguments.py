@@ -112,4 +112,6 @@ __all__ = ["argument_error", "by", "day", "kpis", "sources", "text"]
 def output(value: object) -> None:
     """``output=``: ``"polars"`` or ``"pandas"``."""
     if value not in ("polars", "pandas"):
-        raise argument_error("invalid_argument", f"output={value!r} is not supported; use 'polars' or 'pandas'")
+        raise argument_error(
+            "invalid_argument", f"output={value!r} is not supported; use 'polars' or 'pandas'"
+        )

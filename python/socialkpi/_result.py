@@ -87,8 +87,6 @@ class KpiResult:
         return display.result_html(self)
 
 
-
-
 def coverage_frame(rows: list[tuple[str, str | None, int | None, int | None]]) -> pl.DataFrame:
     frame = pl.DataFrame(
         rows,
@@ -96,8 +94,6 @@ def coverage_frame(rows: list[tuple[str, str | None, int | None, int | None]]) -
         orient="row",
     )
     return frame.with_columns(pl.col("first", "last").cast(pl.Date))
-
-
 
 
 def result_of(

@@ -34,7 +34,8 @@ class States:
     def __init__(self, native: Any) -> None:
         if not isinstance(native, _core._States):
             raise _arguments.argument_error(
-                "invalid_argument", "States are made by sk.partial(...), sk.merge(...) or sk.States.load(path)"
+                "invalid_argument",
+                "States are made by sk.partial(...), sk.merge(...) or sk.States.load(path)",
             )
         self._native = native
 
@@ -199,7 +200,9 @@ def partial(
     """
     from socialkpi import _engine_arguments, _table_arguments
 
-    arguments, _ = _engine_arguments(kpis, by, every, tz, dedupe, sources, "polars", definitions, max_staleness)
+    arguments, _ = _engine_arguments(
+        kpis, by, every, tz, dedupe, sources, "polars", definitions, max_staleness
+    )
     tables = {
         "posts": posts,
         "accounts": accounts,
@@ -220,5 +223,7 @@ def merge(states: Iterable[States]) -> States:
     """
     parts = list(states) if not isinstance(states, States) else [states]
     if not parts or not all(isinstance(s, States) for s in parts):
-        raise _arguments.argument_error("invalid_argument", "merge takes a non-empty list of States (from sk.partial)")
+        raise _arguments.argument_error(
+            "invalid_argument", "merge takes a non-empty list of States (from sk.partial)"
+        )
     return States(_core._States.merge([s._native for s in parts]))

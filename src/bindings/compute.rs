@@ -250,7 +250,18 @@ pub fn compute<'py>(
     let tables = [posts, accounts, contracts, traffic, conversions];
     let Call {
         plan, given, crossing, ..
-    } = call(kpis, by, every, tz, dedupe, tables, sources, custom, engagement, max_staleness)?;
+    } = call(
+        kpis,
+        by,
+        every,
+        tz,
+        dedupe,
+        tables,
+        sources,
+        custom,
+        engagement,
+        max_staleness,
+    )?;
     let (output, engine) = run_engine(py, given, |inputs, interrupted| exec::run(&plan, inputs, interrupted))?;
     let details = details(py, &output, &plan, crossing, engine)?;
     Ok((export_frame(py, output.frame)?, details))

@@ -40,7 +40,18 @@ pub fn partial<'py>(
         tables,
         given,
         ..
-    } = call(kpis, by, every, tz, dedupe, tables, sources, custom, engagement, max_staleness)?;
+    } = call(
+        kpis,
+        by,
+        every,
+        tz,
+        dedupe,
+        tables,
+        sources,
+        custom,
+        engagement,
+        max_staleness,
+    )?;
     let (made, _) = run_engine(py, given, |inputs, interrupted| {
         let made = Made {
             posts: inputs.posts.clone(),

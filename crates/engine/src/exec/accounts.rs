@@ -201,7 +201,12 @@ impl Snapshots {
     /// The accounts' partial states: the flows summed per group and period (`a:rows`, `as:`,
     /// `an:`), and, when followers are read, each account's first and last snapshot per period
     /// (`followers` turns them into the groups' followers).
-    pub(super) fn states(&self, plan: &Plan, ap: &AccountsPlan, keys: &[String]) -> Result<(DataFrame, Option<DataFrame>)> {
+    pub(super) fn states(
+        &self,
+        plan: &Plan,
+        ap: &AccountsPlan,
+        keys: &[String],
+    ) -> Result<(DataFrame, Option<DataFrame>)> {
         let group: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
         let mut base = self.df.clone().lazy();
         if keys.iter().any(|k| k == ALL) {
@@ -243,7 +248,10 @@ impl Snapshots {
             col(DATE).last().alias(LAST_DAY),
             col("followers").last().alias(LAST),
         ];
-        for d in keys.iter().filter(|d| !self.key.contains(d) && *d != PERIOD && *d != ALL) {
+        for d in keys
+            .iter()
+            .filter(|d| !self.key.contains(d) && *d != PERIOD && *d != ALL)
+        {
             aggs.push(col(d.as_str()).last().alias(d.as_str()));
         }
         let snapshots = base
@@ -265,7 +273,12 @@ pub(crate) const LAST_DAY: &str = "followers_last_day";
 /// `followers` and `followers_start` per group of `keys` from the snapshots' states: each
 /// account's last snapshot of the period, and its last before the period (the last of the
 /// account's previous period with one, else the period's first), each summed over accounts.
-pub(crate) fn followers(snapshots: &DataFrame, account_key: &[String], keys: &[String], every: bool) -> Result<DataFrame> {
+pub(crate) fn followers(
+    snapshots: &DataFrame,
+    account_key: &[String],
+    keys: &[String],
+    every: bool,
+) -> Result<DataFrame> {
     let account: Vec<Expr> = account_key.iter().map(|k| col(k.as_str())).collect();
     let mut accounts = snapshots.clone().lazy();
     if keys.iter().any(|k| k == ALL) {
@@ -297,4 +310,3 @@ pub(crate) fn followers(snapshots: &DataFrame, account_key: &[String], keys: &[S
         ])
         .collect()?)
 }
-

@@ -57,10 +57,7 @@ pub fn to_frame(states: &States) -> Result<(DataFrame, String)> {
         .map(|b| (b.source.name().to_string(), b.frame.clone()))
         .collect();
     if let Some(ids) = &s.post_ids {
-        let ids = DataFrame::new(
-            ids.len(),
-            vec![Column::new(POST_ID_HASH.into(), ids.as_slice())],
-        )?;
+        let ids = DataFrame::new(ids.len(), vec![Column::new(POST_ID_HASH.into(), ids.as_slice())])?;
         parts.push((POST_IDS.to_string(), ids));
     }
     let mut coverage = s.coverage.clone();
@@ -77,7 +74,12 @@ pub fn to_frame(states: &States) -> Result<(DataFrame, String)> {
             .map(|b| BlockHeader {
                 source: b.source.name().to_string(),
                 fingerprints: b.fingerprints.iter().map(u64::to_string).collect(),
-                columns: b.frame.get_column_names_owned().into_iter().map(|c| c.to_string()).collect(),
+                columns: b
+                    .frame
+                    .get_column_names_owned()
+                    .into_iter()
+                    .map(|c| c.to_string())
+                    .collect(),
             })
             .collect(),
         post_ids: s.post_ids.is_some(),
@@ -110,7 +112,11 @@ fn union(parts: Vec<(String, DataFrame)>) -> Result<DataFrame> {
             .iter()
             .map(|(c, t)| -> Result<Column> {
                 Ok(if c.as_str() == BLOCK {
-                    Column::new_scalar(c.clone(), Scalar::new(DataType::String, AnyValue::StringOwned(name.as_str().into())), n)
+                    Column::new_scalar(
+                        c.clone(),
+                        Scalar::new(DataType::String, AnyValue::StringOwned(name.as_str().into())),
+                        n,
+                    )
                 } else {
                     match df.column(c) {
                         Ok(have) => have.cast(t)?,
@@ -140,12 +146,10 @@ pub fn save(states: &States, path: &str) -> Result<()> {
     let written = (|| -> Result<()> {
         let file = std::fs::File::create(&partial)
             .map_err(|e| Error::input("unwritable_file", format!("cannot write {}: {e}", partial.display())))?;
-        let metadata = polars::io::parquet::write::KeyValueMetadata::Static(vec![
-            polars_parquet::write::KeyValue {
-                key: KEY.to_string(),
-                value: Some(header),
-            },
-        ]);
+        let metadata = polars::io::parquet::write::KeyValueMetadata::Static(vec![polars_parquet::write::KeyValue {
+            key: KEY.to_string(),
+            value: Some(header),
+        }]);
         ParquetWriter::new(file)
             .with_key_value_metadata(Some(metadata))
             .finish(&mut frame)?;
@@ -160,9 +164,14 @@ pub fn save(states: &States, path: &str) -> Result<()> {
 
 /// Reads states that `save` wrote; any other file is a typed error.
 pub fn load(path: &str) -> Result<States> {
-    let not_states = |why: String| Error::input("not_a_states_file", format!("{path} is not a socialkpi states file: {why}"));
-    let file = std::fs::File::open(path)
-        .map_err(|e| Error::input("unreadable_file", format!("cannot open {path}: {e}")))?;
+    let not_states = |why: String| {
+        Error::input(
+            "not_a_states_file",
+            format!("{path} is not a socialkpi states file: {why}"),
+        )
+    };
+    let file =
+        std::fs::File::open(path).map_err(|e| Error::input("unreadable_file", format!("cannot open {path}: {e}")))?;
     let mut reader = ParquetReader::new(file);
     let metadata = reader
         .get_metadata()
@@ -219,7 +228,8 @@ fn rows_of(frame: &DataFrame, block: &str, columns: &[String]) -> Result<DataFra
 fn from_frame(frame: DataFrame, header: Header) -> Result<States> {
     let mut blocks = Vec::with_capacity(header.blocks.len());
     for b in &header.blocks {
-        let source = Source::parse(&b.source).ok_or_else(|| Error::Internal(format!("unknown block '{}'", b.source)))?;
+        let source =
+            Source::parse(&b.source).ok_or_else(|| Error::Internal(format!("unknown block '{}'", b.source)))?;
         let fingerprints: BTreeSet<u64> = b
             .fingerprints
             .iter()

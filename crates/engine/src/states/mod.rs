@@ -210,10 +210,16 @@ fn cell_hashes(s: &Series) -> Result<Vec<u64>> {
         f.f64()?.iter().map(|v| v.map_or(NULL, |v| mix(v.to_bits()))).collect()
     } else if dtype.is_integer() || dtype.is_bool() {
         let i = physical.cast(&DataType::Int64)?;
-        i.i64()?.iter().map(|v| v.map_or(NULL, |v| mix(v as u64 ^ 0x1234_5678))).collect()
+        i.i64()?
+            .iter()
+            .map(|v| v.map_or(NULL, |v| mix(v as u64 ^ 0x1234_5678)))
+            .collect()
     } else {
         let t = physical.cast(&DataType::String)?;
-        t.str()?.iter().map(|v| v.map_or(NULL, |v| stable_hash(v.as_bytes()))).collect()
+        t.str()?
+            .iter()
+            .map(|v| v.map_or(NULL, |v| stable_hash(v.as_bytes())))
+            .collect()
     })
 }
 
@@ -375,7 +381,9 @@ impl States {
         }
         let plan = first.plan()?;
         let spec = first.spec.clone();
-        let all: Vec<PartialStates> = std::iter::once(first.states).chain(rest.into_iter().map(|s| s.states)).collect();
+        let all: Vec<PartialStates> = std::iter::once(first.states)
+            .chain(rest.into_iter().map(|s| s.states))
+            .collect();
         let post_ids = merge_post_ids(&all)?;
         let mut merged = combine_parts(all, &plan, &plan)?;
         merged.post_ids = post_ids;
@@ -409,7 +417,10 @@ impl States {
                 return Ok(if inside { frame } else { frame.clear() });
             };
             let within = col(PERIOD).is_in(lit(covered.clone()).implode(false), false);
-            Ok(frame.lazy().filter(if inside { within } else { within.not() }).collect()?)
+            Ok(frame
+                .lazy()
+                .filter(if inside { within } else { within.not() })
+                .collect()?)
         };
         let mut older = self.states;
         for b in &mut older.blocks {
@@ -473,7 +484,10 @@ fn merge_post_ids(parts: &[PartialStates]) -> Result<Option<Vec<u64>>> {
     if parts.iter().filter(|p| has_posts(p)).any(|p| p.post_ids.is_none()) {
         return Ok(None);
     }
-    let mut ids: Vec<u64> = parts.iter().flat_map(|p| p.post_ids.iter().flatten().copied()).collect();
+    let mut ids: Vec<u64> = parts
+        .iter()
+        .flat_map(|p| p.post_ids.iter().flatten().copied())
+        .collect();
     // each part's ids are sorted already: the stable sort merges the runs
     ids.sort();
     let repeated = ids.windows(2).filter(|w| w[0] == w[1]).count();

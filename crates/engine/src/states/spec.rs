@@ -61,7 +61,10 @@ impl Spec {
     /// The spec of a request over tables with these columns.
     pub fn of(request: &Request, tables: Tables) -> Self {
         let kinds = |types: &[(String, ColumnType)]| -> Vec<(String, String)> {
-            types.iter().map(|(n, t)| (n.clone(), kind_name(*t).to_string())).collect()
+            types
+                .iter()
+                .map(|(n, t)| (n.clone(), kind_name(*t).to_string()))
+                .collect()
         };
         Self {
             kpis: request.kpis.clone(),
@@ -96,8 +99,17 @@ impl Spec {
     }
 
     /// The request again, for other KPIs, dimensions or a period (None: the spec's own).
-    pub fn request(&self, kpis: Option<Vec<String>>, by: Option<Vec<String>>, every: Option<Option<String>>) -> Request {
-        let dedupe = if self.dedupe == "last" { Dedupe::Last } else { Dedupe::Error };
+    pub fn request(
+        &self,
+        kpis: Option<Vec<String>>,
+        by: Option<Vec<String>>,
+        every: Option<Option<String>>,
+    ) -> Request {
+        let dedupe = if self.dedupe == "last" {
+            Dedupe::Last
+        } else {
+            Dedupe::Error
+        };
         let mut request = Request::new(
             kpis.unwrap_or_else(|| self.kpis.clone()),
             by.unwrap_or_else(|| self.by.clone()),
