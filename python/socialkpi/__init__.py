@@ -139,12 +139,13 @@ def compute_details(
     output: Literal["polars", "pandas"] = "polars",
     definitions: str | _os.PathLike[str] | Definitions | None = None,
     max_staleness: int | None = 7,
+    compare: str | Sequence[str] | None = None,
 ) -> KpiResult:
     """Computes KPIs like :func:`compute` and returns them with definitions and row accounting.
 
     Parameters
     ----------
-    posts, accounts, contracts, traffic, conversions, sources, kpis, by, every, tz, dedupe, output, definitions, max_staleness
+    posts, accounts, contracts, traffic, conversions, sources, kpis, by, every, tz, dedupe, output, definitions, max_staleness, compare
         As for :func:`compute`.
 
     Returns
@@ -162,7 +163,8 @@ def compute_details(
         "traffic": traffic,
         "conversions": conversions,
     }
-    capsule, details = _core.compute(**arguments, **_table_arguments(tables))
+    compared = _arguments.compare(compare)
+    capsule, details = _core.compute(**arguments, **_table_arguments(tables), compare=compared)
     return _result_of(capsule, details, custom, tables, output)
 
 
@@ -227,6 +229,7 @@ def compute(
     output: Literal["polars", "pandas"] = "polars",
     definitions: str | _os.PathLike[str] | Definitions | None = None,
     max_staleness: int | None = 7,
+    compare: str | Sequence[str] | None = None,
 ) -> Any:
     """Computes social-media KPIs per group and period, exactly as the KPI contract defines them.
 
@@ -293,11 +296,20 @@ def compute(
         the post's day only when it is at most this many days old (default 7; ``None``: any
         age). Posts without a fresh snapshot are left out of those KPIs and counted in
         ``compute_details(...).rows_dropped`` (reason ``stale_followers: ...``).
+    compare
+        ``"previous"`` (the period before at the same grain: the previous day, ISO week,
+        month, quarter or year), ``"last_year"`` (the same date, ISO week number, month,
+        quarter or year a year before), ``"last_year_weekday"`` (``1d``/``1w``: 52 weeks
+        before), or a list of them. Adds after each KPI ``<kpi>_prev``, ``<kpi>_change`` and
+        ``<kpi>_change_rate`` (``_ly``, ``_ly_change``, ``_ly_change_rate`` for a year
+        before), computed from the earlier period's states: a ratio is the ratio of that
+        period's sums. Needs ``every``. See the "Over time" page of the docs.
 
     Returns
     -------
     polars.DataFrame or pandas.DataFrame
-        The ``by`` columns, ``period_start``, then one column per KPI, sorted by group and period.
+        The ``by`` columns, ``period_start``, then one column per KPI (and its comparisons),
+        sorted by group and period.
 
     Raises
     ------
@@ -320,6 +332,7 @@ def compute(
         output=output,
         definitions=definitions,
         max_staleness=max_staleness,
+        compare=compare,
     ).frame
 
 

@@ -106,7 +106,29 @@ def day(name: str, value: Any) -> dt.date | None:
     )
 
 
-__all__ = ["argument_error", "by", "day", "kpis", "sources", "text"]
+def compare(value: Any) -> list[str]:
+    """``compare=``: a comparison name or a sequence of them (the core checks the names)."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (bytes, Mapping)) or not isinstance(value, Iterable):
+        raise argument_error(
+            "invalid_argument",
+            f"compare= got {_type_name(value)}; pass 'previous', 'last_year', "
+            "'last_year_weekday' or a list of them",
+        )
+    names = list(value)
+    for name in names:
+        if not isinstance(name, str):
+            raise argument_error(
+                "invalid_argument",
+                f"compare= holds a {_type_name(name)} ({name!r}); each item must be a comparison name",
+            )
+    return names
+
+
+__all__ = ["argument_error", "by", "compare", "day", "kpis", "sources", "text"]
 
 
 def output(value: object) -> None:

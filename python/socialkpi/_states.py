@@ -89,6 +89,7 @@ class States:
         by: str | Sequence[str] | None = None,
         every: str | None = _UNCHANGED,
         output: Literal["polars", "pandas"] = "polars",
+        compare: str | Sequence[str] | None = None,
     ) -> Any:
         """The KPIs from the states, as :func:`compute` returns them.
 
@@ -104,13 +105,16 @@ class States:
             ``"1y"``; any period into ``None`` (the whole range). Default: the states' period.
         output
             ``"polars"`` (default) or ``"pandas"``.
+        compare
+            As for :func:`compute`: each period beside the previous one or the one a year
+            before, from their states.
 
         Raises
         ------
         QueryError
             Code ``not_in_states`` for a KPI, dimension or period the states cannot give.
         """
-        return self.finalize_details(kpis, by, every, output).frame
+        return self.finalize_details(kpis, by, every, output, compare).frame
 
     def finalize_details(
         self,
@@ -118,6 +122,7 @@ class States:
         by: str | Sequence[str] | None = None,
         every: str | None = _UNCHANGED,
         output: Literal["polars", "pandas"] = "polars",
+        compare: str | Sequence[str] | None = None,
     ) -> KpiResult:
         """:meth:`finalize` with definitions and row accounting, like :func:`compute_details`
         (the rows read and dropped are those of the runs that made the states)."""
@@ -127,7 +132,10 @@ class States:
         if given:
             _arguments.text("every", every, 'use None, "1d", "1w", "1mo", "1q" or "1y"', optional=True)
         _arguments.output(output)
-        capsule, details = self._native.finalize(names, dims, every if given else None, given)
+        compared = _arguments.compare(compare)
+        capsule, details = self._native.finalize(
+            names, dims, every if given else None, given, compared
+        )
         custom = [tuple(d) for d in self.spec["definitions"]]
         return result_of(capsule, details, custom, {}, output)
 

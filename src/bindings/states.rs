@@ -86,7 +86,7 @@ impl StatesObject {
     /// The KPIs from the states, at the states' grain or a coarser one; returns (Arrow stream
     /// capsule, details dict) like `compute`. `every_given` says whether `every` replaces
     /// the states' period (None is a period: the whole range).
-    #[pyo3(signature = (kpis=None, by=None, every=None, every_given=false))]
+    #[pyo3(signature = (kpis=None, by=None, every=None, every_given=false, compare=Vec::new()))]
     fn finalize<'py>(
         &self,
         py: Python<'py>,
@@ -94,6 +94,7 @@ impl StatesObject {
         by: Option<Vec<String>>,
         every: Option<String>,
         every_given: bool,
+        compare: Vec<String>,
     ) -> PyResult<(Bound<'py, PyCapsule>, Bound<'py, PyDict>)> {
         let spec = &self.inner.spec;
         let own = self.inner.plan()?;
@@ -102,9 +103,12 @@ impl StatesObject {
         check_grain(&own, &request.by, to_every)?;
         let to = spec.plan(&request)?;
         check_kpis(&own, &to)?;
+        let compare = exec::compare::parse_list(&compare, to.every)?;
         let inner = self.inner.clone();
         let started = std::time::Instant::now();
-        let output = detached(py, || exec::finalize(&to, inner.rollup(&to)?))?;
+        let output = detached(py, || {
+            exec::compare::finalize_compared(&to, inner.rollup(&to)?, &compare)
+        })?;
         let engine = started.elapsed().as_secs_f64();
         let details = details(py, &output, &to, 0.0, engine)?;
         Ok((export_frame(py, output.frame)?, details))

@@ -4,6 +4,7 @@
 //! merged states.
 
 pub(crate) mod accounts;
+pub mod compare;
 mod contracts;
 mod coverage;
 mod derived;
@@ -387,6 +388,17 @@ pub fn partial(plan: &Plan, inputs: Inputs, interrupted: Interrupt<'_>) -> Resul
 /// joined on the groups and periods, the followers from the snapshots, the coverage of each
 /// table, and the KPI formulas.
 pub fn finalize(plan: &Plan, states: PartialStates) -> Result<Output> {
+    finalize_with(plan, states, Ok)
+}
+
+/// `finalize` with the tables of states (the followers already derived from the snapshots)
+/// passed through `relabel` before they are joined: comparisons and windows give the tables
+/// other periods there (compare.rs), and the KPI formulas then run as they always do.
+pub(crate) fn finalize_with(
+    plan: &Plan,
+    states: PartialStates,
+    relabel: impl FnOnce(Vec<DataFrame>) -> Result<Vec<DataFrame>>,
+) -> Result<Output> {
     let PartialStates {
         blocks,
         coverage,
@@ -412,6 +424,7 @@ pub fn finalize(plan: &Plan, states: PartialStates) -> Result<Output> {
         rows.stages.push(("followers_s".into(), t.elapsed().as_secs_f64()));
         tables.push(followers);
     }
+    let tables = relabel(tables)?;
     let t = std::time::Instant::now();
     // every (group, period) of any table appears: full joins of the states on the keys
     let mut joined: Option<DataFrame> = None;
