@@ -146,16 +146,19 @@ fn relabel(tables: Vec<DataFrame>, every: Every, c: Compare, report_keys: &DataF
             to.push(t);
         }
     }
-    let mapping = DataFrame::new(vec![
-        Int32Chunked::from_vec(SOURCE.into(), from)
-            .into_series()
-            .cast(&DataType::Date)?
-            .into_column(),
-        Int32Chunked::from_vec(PERIOD.into(), to)
-            .into_series()
-            .cast(&DataType::Date)?
-            .into_column(),
-    ])?;
+    let mapping = DataFrame::new(
+        from.len(),
+        vec![
+            Int32Chunked::from_vec(SOURCE.into(), from)
+                .into_series()
+                .cast(&DataType::Date)?
+                .into_column(),
+            Int32Chunked::from_vec(PERIOD.into(), to)
+                .into_series()
+                .cast(&DataType::Date)?
+                .into_column(),
+        ],
+    )?;
     let mut out = Vec::with_capacity(tables.len() + 1);
     for mut t in tables {
         t.rename(PERIOD, SOURCE.into())?;
@@ -209,11 +212,14 @@ fn attach(
             let [before, change, rate] = c.columns(kpi);
             let difference = col(kpi.as_str()) - col(before.as_str());
             let base = col(before.as_str()).cast(DataType::Float64);
+            let magnitude = when(base.clone().lt(lit(0.0)))
+                .then(lit(0.0) - base.clone())
+                .otherwise(base.clone());
             changes.push(difference.clone().alias(change.as_str()));
             changes.push(
                 when(base.clone().eq(lit(0.0)).or(base.clone().is_null()))
                     .then(lit(NULL).cast(DataType::Float64))
-                    .otherwise(difference.cast(DataType::Float64) / base.abs())
+                    .otherwise(difference.cast(DataType::Float64) / magnitude)
                     .alias(rate.as_str()),
             );
             order.extend([col(before.as_str()), col(change.as_str()), col(rate.as_str())]);
