@@ -140,12 +140,13 @@ def compute_details(
     definitions: str | _os.PathLike[str] | Definitions | None = None,
     max_staleness: int | None = 7,
     compare: str | Sequence[str] | None = None,
+    window: str | None = None,
 ) -> KpiResult:
     """Computes KPIs like :func:`compute` and returns them with definitions and row accounting.
 
     Parameters
     ----------
-    posts, accounts, contracts, traffic, conversions, sources, kpis, by, every, tz, dedupe, output, definitions, max_staleness, compare
+    posts, accounts, contracts, traffic, conversions, sources, kpis, by, every, tz, dedupe, output, definitions, max_staleness, compare, window
         As for :func:`compute`.
 
     Returns
@@ -164,7 +165,10 @@ def compute_details(
         "conversions": conversions,
     }
     compared = _arguments.compare(compare)
-    capsule, details = _core.compute(**arguments, **_table_arguments(tables), compare=compared)
+    _arguments.text("window", window, 'use a trailing window such as "28d" or "4w", or "wtd", "mtd", "qtd", "ytd"', optional=True)
+    capsule, details = _core.compute(
+        **arguments, **_table_arguments(tables), compare=compared, window=window
+    )
     return _result_of(capsule, details, custom, tables, output)
 
 
@@ -230,6 +234,7 @@ def compute(
     definitions: str | _os.PathLike[str] | Definitions | None = None,
     max_staleness: int | None = 7,
     compare: str | Sequence[str] | None = None,
+    window: str | None = None,
 ) -> Any:
     """Computes social-media KPIs per group and period, exactly as the KPI contract defines them.
 
@@ -304,6 +309,11 @@ def compute(
         ``<kpi>_change_rate`` (``_ly``, ``_ly_change``, ``_ly_change_rate`` for a year
         before), computed from the earlier period's states: a ratio is the ratio of that
         period's sums. Needs ``every``. See the "Over time" page of the docs.
+    window
+        With ``every="1d"``: each day's KPIs over the window ending that day, a trailing window
+        (``"7d"``, ``"28d"``, ``"90d"``, ``"4w"``, ``"13w"``; at most 366 days) or the week,
+        month, quarter or year to date (``"wtd"``, ``"mtd"``, ``"qtd"``, ``"ytd"``): ratios of
+        the window's sums, followers the last snapshot in the window. Adds ``window_start``.
 
     Returns
     -------
@@ -333,6 +343,7 @@ def compute(
         definitions=definitions,
         max_staleness=max_staleness,
         compare=compare,
+        window=window,
     ).frame
 
 

@@ -90,6 +90,7 @@ class States:
         every: str | None = _UNCHANGED,
         output: Literal["polars", "pandas"] = "polars",
         compare: str | Sequence[str] | None = None,
+        window: str | None = None,
     ) -> Any:
         """The KPIs from the states, as :func:`compute` returns them.
 
@@ -108,13 +109,16 @@ class States:
         compare
             As for :func:`compute`: each period beside the previous one or the one a year
             before, from their states.
+        window
+            As for :func:`compute` (with ``every="1d"``): each day over the window ending
+            that day, from the daily states.
 
         Raises
         ------
         QueryError
             Code ``not_in_states`` for a KPI, dimension or period the states cannot give.
         """
-        return self.finalize_details(kpis, by, every, output, compare).frame
+        return self.finalize_details(kpis, by, every, output, compare, window).frame
 
     def finalize_details(
         self,
@@ -123,6 +127,7 @@ class States:
         every: str | None = _UNCHANGED,
         output: Literal["polars", "pandas"] = "polars",
         compare: str | Sequence[str] | None = None,
+        window: str | None = None,
     ) -> KpiResult:
         """:meth:`finalize` with definitions and row accounting, like :func:`compute_details`
         (the rows read and dropped are those of the runs that made the states)."""
@@ -133,8 +138,9 @@ class States:
             _arguments.text("every", every, 'use None, "1d", "1w", "1mo", "1q" or "1y"', optional=True)
         _arguments.output(output)
         compared = _arguments.compare(compare)
+        _arguments.text("window", window, 'use "28d", "4w", "wtd", "mtd", "qtd" or "ytd"', optional=True)
         capsule, details = self._native.finalize(
-            names, dims, every if given else None, given, compared
+            names, dims, every if given else None, given, compared, window
         )
         custom = [tuple(d) for d in self.spec["definitions"]]
         return result_of(capsule, details, custom, {}, output)

@@ -228,7 +228,7 @@ pub(super) fn details<'py>(
 
 /// Computes KPIs; returns (Arrow stream capsule of the result, details dict).
 #[pyfunction]
-#[pyo3(signature = (kpis, by, every, tz, dedupe, posts=None, accounts=None, contracts=None, traffic=None, conversions=None, sources=Vec::new(), custom=Vec::new(), engagement=Vec::new(), max_staleness=Some(plan::MAX_STALENESS_DAYS), compare=Vec::new()))]
+#[pyo3(signature = (kpis, by, every, tz, dedupe, posts=None, accounts=None, contracts=None, traffic=None, conversions=None, sources=Vec::new(), custom=Vec::new(), engagement=Vec::new(), max_staleness=Some(plan::MAX_STALENESS_DAYS), compare=Vec::new(), window=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn compute<'py>(
     py: Python<'py>,
@@ -247,6 +247,7 @@ pub fn compute<'py>(
     engagement: Vec<(String, Vec<String>)>,
     max_staleness: Option<u32>,
     compare: Vec<String>,
+    window: Option<String>,
 ) -> PyResult<(Bound<'py, PyCapsule>, Bound<'py, PyDict>)> {
     let tables = [posts, accounts, contracts, traffic, conversions];
     let Call {
@@ -263,9 +264,9 @@ pub fn compute<'py>(
         engagement,
         max_staleness,
     )?;
-    let compare = exec::compare::parse_list(&compare, plan.every)?;
+    let over_time = exec::window::OverTime::parse(&compare, window.as_deref(), plan.every)?;
     let (output, engine) = run_engine(py, given, |inputs, interrupted| {
-        exec::compare::finalize_compared(&plan, exec::partial(&plan, inputs, interrupted)?, &compare)
+        over_time.finalize(&plan, exec::partial(&plan, inputs, interrupted)?)
     })?;
     let details = details(py, &output, &plan, crossing, engine)?;
     Ok((export_frame(py, output.frame)?, details))

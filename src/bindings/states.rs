@@ -86,7 +86,7 @@ impl StatesObject {
     /// The KPIs from the states, at the states' grain or a coarser one; returns (Arrow stream
     /// capsule, details dict) like `compute`. `every_given` says whether `every` replaces
     /// the states' period (None is a period: the whole range).
-    #[pyo3(signature = (kpis=None, by=None, every=None, every_given=false, compare=Vec::new()))]
+    #[pyo3(signature = (kpis=None, by=None, every=None, every_given=false, compare=Vec::new(), window=None))]
     fn finalize<'py>(
         &self,
         py: Python<'py>,
@@ -95,6 +95,7 @@ impl StatesObject {
         every: Option<String>,
         every_given: bool,
         compare: Vec<String>,
+        window: Option<String>,
     ) -> PyResult<(Bound<'py, PyCapsule>, Bound<'py, PyDict>)> {
         let spec = &self.inner.spec;
         let own = self.inner.plan()?;
@@ -103,12 +104,10 @@ impl StatesObject {
         check_grain(&own, &request.by, to_every)?;
         let to = spec.plan(&request)?;
         check_kpis(&own, &to)?;
-        let compare = exec::compare::parse_list(&compare, to.every)?;
+        let over_time = exec::window::OverTime::parse(&compare, window.as_deref(), to.every)?;
         let inner = self.inner.clone();
         let started = std::time::Instant::now();
-        let output = detached(py, || {
-            exec::compare::finalize_compared(&to, inner.rollup(&to)?, &compare)
-        })?;
+        let output = detached(py, || over_time.finalize(&to, inner.rollup(&to)?))?;
         let engine = started.elapsed().as_secs_f64();
         let details = details(py, &output, &to, 0.0, engine)?;
         Ok((export_frame(py, output.frame)?, details))

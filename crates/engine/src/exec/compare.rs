@@ -262,6 +262,18 @@ fn targets(source: i32, every: Every, c: Compare) -> Vec<i32> {
     found.into_iter().filter_map(|d| i32::try_from(d).ok()).collect()
 }
 
+/// The first day of the period of `every` that holds `day` (ISO weeks from Monday).
+pub(super) fn period_start(day: i64, every: Every) -> i64 {
+    let (y, m, _) = civil(day);
+    match every {
+        Every::Day => day,
+        Every::Week => day - weekday(day),
+        Every::Month => days(y, m, 1),
+        Every::Quarter => days(y, (m - 1) / 3 * 3 + 1, 1),
+        Every::Year => days(y, 1, 1),
+    }
+}
+
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
 fn days(y: i64, m: u32, d: u32) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
@@ -353,6 +365,8 @@ mod tests {
         assert_eq!(weeks_in(2026), 53);
         assert_eq!(weeks_in(2025), 52);
         assert_eq!(monday(2026, 1), days(2025, 12, 29));
+        assert_eq!(period_start(days(2026, 8, 19), Every::Quarter), days(2026, 7, 1));
+        assert_eq!(period_start(days(2026, 1, 1), Every::Week), days(2025, 12, 29));
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod pass;
 mod posts;
 mod states;
 mod traffic;
+pub mod window;
 
 use crate::error::{Error, Result};
 use crate::plan::{Metric, Origin, OutputKpi, Plan, Value, PERIOD};

@@ -1,0 +1,393 @@
+//! Windows (docs/time.md): each day's KPIs over the trailing `n` days ending that day, or over
+//! the week, month, quarter or year to that day.
+//!
+//! The daily states of every day of a window are summed under the window's last day and the
+//! same `finalize` runs over them, so a ratio is the ratio of the window's sums. Followers are
+//! each account's last snapshot in the window, and `followers_start` its last snapshot before
+//! the window (else its first in it), as for any period.
+
+use super::compare::Compare;
+use super::{finalize, finalize_with, output_keys, Output};
+use crate::error::{Error, Result};
+use crate::exec::accounts::{FIRST, LAST, LAST_DAY};
+use crate::plan::{Every, Plan, PERIOD};
+use crate::states::{regroup_snapshots, PartialStates, Source};
+use polars::prelude::*;
+
+/// The longest trailing window, in days: a window's states are the daily states repeated once
+/// per day of the window, so the length bounds the memory a window takes.
+pub const MAX_DAYS: u32 = 366;
+
+/// The column added beside `period_start`: the window's first day.
+pub const WINDOW_START: &str = "window_start";
+
+const SOURCE: &str = "__source_day";
+
+/// A window ending on each day of the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Window {
+    /// The `n` days ending on the day.
+    Trailing(u32),
+    /// From the first day of the day's week, month, quarter or year.
+    ToDate(Every),
+}
+
+impl Window {
+    pub fn parse(text: &str) -> Result<Self> {
+        let unknown = || {
+            Error::query(
+                "unknown_window",
+                format!("window={text:?} is not a window; use a trailing window such as \"7d\", \"28d\", \"90d\", \"4w\", \"13w\", or \"wtd\", \"mtd\", \"qtd\", \"ytd\" (to date)"),
+            )
+        };
+        let to_date = match text {
+            "wtd" => Some(Every::Week),
+            "mtd" => Some(Every::Month),
+            "qtd" => Some(Every::Quarter),
+            "ytd" => Some(Every::Year),
+            _ => None,
+        };
+        if let Some(every) = to_date {
+            return Ok(Self::ToDate(every));
+        }
+        let (number, days_per) = if let Some(n) = text.strip_suffix('d') {
+            (n, 1)
+        } else if let Some(n) = text.strip_suffix('w') {
+            (n, 7)
+        } else {
+            return Err(unknown());
+        };
+        if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(unknown());
+        }
+        let days = number
+            .parse::<u32>()
+            .ok()
+            .and_then(|n| n.checked_mul(days_per))
+            .filter(|d| (1..=MAX_DAYS).contains(d))
+            .ok_or_else(|| {
+                Error::query(
+                    "invalid_argument",
+                    format!("window={text:?}: a trailing window is 1 to {MAX_DAYS} days long"),
+                )
+            })?;
+        Ok(Self::Trailing(days))
+    }
+
+    /// The first day of the window ending on `day` (days since 1970-01-01).
+    fn start(self, day: i64) -> i64 {
+        match self {
+            Self::Trailing(n) => day - i64::from(n) + 1,
+            Self::ToDate(every) => super::compare::period_start(day, every),
+        }
+    }
+}
+
+/// The window named, checked against the report's period (windows are per day).
+pub fn parse(window: Option<&str>, every: Option<Every>) -> Result<Option<Window>> {
+    let Some(text) = window else {
+        return Ok(None);
+    };
+    let w = Window::parse(text)?;
+    if every != Some(Every::Day) {
+        return Err(Error::query(
+            "invalid_argument",
+            format!("window={text:?} gives each day's value over the window ending that day: pass every=\"1d\""),
+        ));
+    }
+    Ok(Some(w))
+}
+
+/// What a call asks over time: comparisons with earlier periods, or a window.
+#[derive(Debug, Clone, Default)]
+pub struct OverTime {
+    compare: Vec<Compare>,
+    window: Option<Window>,
+}
+
+impl OverTime {
+    /// `compare=` and `window=` checked against the report's period.
+    pub fn parse(compare: &[String], window: Option<&str>, every: Option<Every>) -> Result<Self> {
+        let compare = super::compare::parse_list(compare, every)?;
+        let window = parse(window, every)?;
+        if window.is_some() && !compare.is_empty() {
+            return Err(Error::query(
+                "invalid_argument",
+                "compare= and window= are not combined yet: compute the window, or the comparison, in its own call",
+            ));
+        }
+        Ok(Self { compare, window })
+    }
+
+    /// The KPIs of the states, over time as asked.
+    pub fn finalize(&self, plan: &Plan, states: PartialStates) -> Result<Output> {
+        match self.window {
+            Some(w) => finalize_windowed(plan, states, w),
+            None => super::compare::finalize_compared(plan, states, &self.compare),
+        }
+    }
+}
+
+/// The report's rows (its groups and days) with the KPIs over the window ending on each day,
+/// and the window's first day (`window_start`) after `period_start`.
+pub fn finalize_windowed(plan: &Plan, mut states: PartialStates, window: Window) -> Result<Output> {
+    if plan.every != Some(Every::Day) {
+        return Err(Error::query("invalid_argument", "a window needs every=\"1d\""));
+    }
+    let mut keys: Vec<String> = plan.by.clone();
+    keys.push(PERIOD.to_string());
+    let report = finalize(plan, states.clone())?;
+    let report_keys = report.frame.select(keys.iter().map(String::as_str))?;
+    let mut days: Vec<i32> = day_values(report_keys.column(PERIOD)?)?;
+    days.sort_unstable();
+    days.dedup();
+    let snapshots = states
+        .blocks
+        .iter()
+        .position(|b| b.source == Source::Snapshots)
+        .map(|i| states.blocks.remove(i).frame);
+    let mut sources: Vec<i32> = Vec::new();
+    for frame in states.blocks.iter().map(|b| &b.frame).chain(snapshots.as_ref()) {
+        sources.extend(day_values(frame.column(PERIOD)?)?);
+    }
+    sources.sort_unstable();
+    sources.dedup();
+    let mapping = mapping(&sources, &days, window)?;
+    let followers = snapshots
+        .map(|s| windowed_followers(plan, s, &mapping, window))
+        .transpose()?;
+    let group_keys = output_keys(plan);
+    let keys_table = report_keys.clone();
+    let mut output = finalize_with(plan, states, |tables| {
+        let mut out = Vec::with_capacity(tables.len() + 2);
+        for t in tables {
+            out.push(windowed_sums(t, &mapping, &group_keys)?);
+        }
+        out.extend(followers);
+        out.push(keys_table);
+        Ok(out)
+    })?;
+    // the report's own rows, in its order, with the window's first day
+    let schema = report.frame.schema().clone();
+    let mut select: Vec<Expr> = Vec::new();
+    for k in &keys {
+        let dtype = schema
+            .get(k.as_str())
+            .ok_or_else(|| Error::Internal(format!("report without its key {k}")))?;
+        select.push(col(k.as_str()).cast(dtype.clone()));
+    }
+    let kpis: Vec<String> = plan.outputs.iter().map(|k| k.name().to_string()).collect();
+    select.extend(kpis.iter().map(|k| col(k.as_str())));
+    let on: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
+    let mut args = JoinArgs::new(JoinType::Left);
+    args.nulls_equal = true;
+    args.maintain_order = MaintainOrderJoin::Left;
+    let mut order: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
+    order.push(col(WINDOW_START));
+    order.extend(kpis.iter().map(|k| col(k.as_str())));
+    let framed = report_keys
+        .lazy()
+        .join(output.frame.lazy().select(select), on.clone(), on, args)
+        .collect()?;
+    let starts: Vec<Option<i32>> = day_values(framed.column(PERIOD)?)?
+        .into_iter()
+        .map(|d| i32::try_from(window.start(i64::from(d))).ok())
+        .collect();
+    let mut framed = framed;
+    framed.with_column(
+        Int32Chunked::from_iter_options(WINDOW_START.into(), starts.into_iter())
+            .into_series()
+            .cast(&DataType::Date)?
+            .into_column(),
+    )?;
+    output.frame = framed.lazy().select(order).collect()?;
+    output.rows.stages.extend(report.rows.stages);
+    Ok(output)
+}
+
+/// A column of dates as days since 1970-01-01 (nulls left out).
+fn day_values(column: &Column) -> Result<Vec<i32>> {
+    Ok(column.cast(&DataType::Int32)?.i32()?.iter().flatten().collect())
+}
+
+/// (source day, report day) pairs: each day of the states under every report day whose
+/// window holds it.
+fn mapping(sources: &[i32], days: &[i32], window: Window) -> Result<DataFrame> {
+    let (mut from, mut to) = (Vec::new(), Vec::new());
+    for &s in sources {
+        let first = days.partition_point(|&d| d < s);
+        for &d in &days[first..] {
+            if window.start(i64::from(d)) > i64::from(s) {
+                break;
+            }
+            from.push(s);
+            to.push(d);
+        }
+    }
+    let dates = |name: &str, v: Vec<i32>| -> Result<Column> {
+        Ok(Int32Chunked::from_vec(name.into(), v)
+            .into_series()
+            .cast(&DataType::Date)?
+            .into_column())
+    };
+    let height = from.len();
+    Ok(DataFrame::new(height, vec![dates(SOURCE, from)?, dates(PERIOD, to)?])?)
+}
+
+/// A table's rows under each report day whose window holds them (`PERIOD` relabelled).
+fn expand(mut table: DataFrame, mapping: &DataFrame) -> Result<LazyFrame> {
+    table.rename(PERIOD, SOURCE.into())?;
+    let joined = table
+        .lazy()
+        .join(
+            mapping.clone().lazy(),
+            [col(SOURCE)],
+            [col(SOURCE)],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .collect()?;
+    Ok(joined.drop(SOURCE)?.lazy())
+}
+
+/// A table of additive states summed over each window.
+fn windowed_sums(table: DataFrame, mapping: &DataFrame, keys: &[String]) -> Result<DataFrame> {
+    let sums: Vec<Expr> = table
+        .get_column_names()
+        .into_iter()
+        .filter(|n| !keys.iter().any(|k| k == n.as_str()))
+        .map(|n| col(n.clone()).sum())
+        .collect();
+    let group: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
+    Ok(expand(table, mapping)?.group_by(group).agg(sums).collect()?)
+}
+
+/// `followers` and `followers_start` per group and window from the snapshots' daily states:
+/// each account's last snapshot in the window, and its last before the window (else its
+/// first in the window), each summed over accounts.
+fn windowed_followers(plan: &Plan, snapshots: DataFrame, mapping: &DataFrame, window: Window) -> Result<DataFrame> {
+    let account = &plan.account_key;
+    let value_type = snapshots.column(LAST)?.dtype().clone();
+    let in_window = regroup_snapshots(expand(snapshots.clone(), mapping)?, plan)?;
+    // the last snapshot before each window: the snapshots and the windows' eves in one frame
+    // sorted by account and day, the last value carried forward within an account
+    let starts: Vec<Option<i32>> = day_values(in_window.column(PERIOD)?)?
+        .into_iter()
+        .map(|d| i32::try_from(window.start(i64::from(d)) - 1).ok())
+        .collect();
+    let mut eves = in_window.select(account.iter().map(String::as_str).chain([PERIOD]))?;
+    eves.with_column(
+        Int32Chunked::from_iter_options("__day".into(), starts.into_iter())
+            .into_series()
+            .cast(&DataType::Date)?
+            .into_column(),
+    )?;
+    let known = snapshots.lazy().filter(col(LAST).is_not_null()).select(
+        account
+            .iter()
+            .map(|k| col(k.as_str()))
+            .chain([
+                col(LAST_DAY).cast(DataType::Date).alias("__day"),
+                col(LAST).cast(value_type.clone()).alias("__value"),
+                lit(NULL).cast(DataType::Date).alias(PERIOD),
+                lit(0_i32).alias("__eve"),
+            ])
+            .collect::<Vec<_>>(),
+    );
+    let eves = eves.lazy().with_columns([
+        lit(NULL).cast(value_type.clone()).alias("__value"),
+        lit(1_i32).alias("__eve"),
+    ]);
+    let mut order: Vec<String> = account.clone();
+    order.extend(["__day".to_string(), "__eve".to_string()]);
+    let forward = |e: Expr| e.fill_null_with_strategy(FillNullStrategy::Forward(None));
+    let mut seen = vec![forward(col("__value")).alias("__seen")];
+    let mut same = lit(true);
+    for k in account {
+        let carried = format!("__seen_{k}");
+        seen.push(
+            forward(when(col("__eve").eq(lit(0))).then(col(k.as_str())).otherwise(lit(NULL))).alias(carried.as_str()),
+        );
+        same = same.and(col(k.as_str()).eq_missing(col(carried.as_str())));
+    }
+    let before = concat(
+        [
+            known,
+            eves.select(
+                account
+                    .iter()
+                    .map(|k| col(k.as_str()))
+                    .chain([col("__day"), col("__value"), col(PERIOD), col("__eve")])
+                    .collect::<Vec<_>>(),
+            ),
+        ],
+        UnionArgs::default(),
+    )?
+    .sort(order, SortMultipleOptions::default())
+    .with_columns(seen)
+    .filter(col("__eve").eq(lit(1)))
+    .select(
+        account
+            .iter()
+            .map(|k| col(k.as_str()))
+            .chain([
+                col(PERIOD),
+                when(same).then(col("__seen")).otherwise(lit(NULL)).alias("__before"),
+            ])
+            .collect::<Vec<_>>(),
+    );
+    let on: Vec<Expr> = account.iter().map(|k| col(k.as_str())).chain([col(PERIOD)]).collect();
+    let mut args = JoinArgs::new(JoinType::Left);
+    args.nulls_equal = true;
+    let keys = output_keys(plan);
+    let group: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
+    Ok(in_window
+        .lazy()
+        .join(before, on.clone(), on, args)
+        .with_column(
+            when(col("__before").is_null())
+                .then(col(FIRST).cast(value_type))
+                .otherwise(col("__before"))
+                .alias("__start"),
+        )
+        .group_by(group)
+        .agg([
+            col(LAST).sum().alias("followers"),
+            col("__start").sum().alias("followers_start"),
+        ])
+        .collect()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_parse_with_their_limits() {
+        assert_eq!(Window::parse("28d").ok(), Some(Window::Trailing(28)));
+        assert_eq!(Window::parse("13w").ok(), Some(Window::Trailing(91)));
+        assert_eq!(Window::parse("mtd").ok(), Some(Window::ToDate(Every::Month)));
+        let code = |t: &str| Window::parse(t).err().map(|e| e.code());
+        assert_eq!(code("28"), Some("unknown_window"));
+        assert_eq!(code("d"), Some("unknown_window"));
+        assert_eq!(code("-3d"), Some("unknown_window"));
+        assert_eq!(code("1mo"), Some("unknown_window"));
+        assert_eq!(code("0d"), Some("invalid_argument"));
+        assert_eq!(code("367d"), Some("invalid_argument"));
+        assert_eq!(code("99999999999d"), Some("invalid_argument"));
+        assert_eq!(
+            parse(Some("7d"), Some(Every::Month)).err().map(|e| e.code()),
+            Some("invalid_argument")
+        );
+    }
+
+    #[test]
+    fn each_day_is_in_the_windows_that_hold_it() -> Result<()> {
+        let m = mapping(&[0, 1, 5], &[0, 1, 2, 5, 9], Window::Trailing(3))?;
+        let pairs: Vec<(i32, i32)> = day_values(m.column(SOURCE)?)?
+            .into_iter()
+            .zip(day_values(m.column(PERIOD)?)?)
+            .collect();
+        assert_eq!(pairs, vec![(0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (5, 5)]);
+        Ok(())
+    }
+}
