@@ -304,3 +304,141 @@ def test_a_kpi_named_like_a_comparison_column_is_an_error():
             POSTS, kpis=["reach", sk.KPI("reach_prev", "sum(reach)")], every="1mo", compare="previous"
         )
     assert err.value.code == "invalid_argument"
+
+
+# ---- windows ------------------------------------------------------------------------------
+
+WINDOW_KPIS = [
+    "posts",
+    "reach",
+    "engagements",
+    "engagement_rate",
+    "avg_engagement_rate_per_post",
+    "followers",
+    "followers_start",
+]
+
+
+def _window_start(window: str) -> str:
+    """The first day of the window ending on `t`, in DuckDB."""
+    to_date = {"wtd": "week", "mtd": "month", "qtd": "quarter", "ytd": "year"}
+    if window in to_date:
+        return f"CAST(date_trunc('{to_date[window]}', t) AS DATE)"
+    days = int(window[:-1]) * (7 if window.endswith("w") else 1)
+    return f"CAST(t - INTERVAL {days - 1} DAY AS DATE)"
+
+
+def _window_expected(by: list[str], window: str) -> pl.DataFrame:
+    """Each row of the oracle's daily report with the KPIs over the window ending that day,
+    from the posts and snapshots of the window's days (docs/kpis.md)."""
+    keys = oracle(POSTS, ACCOUNTS, ["posts", "followers"], by, "1d").select(*by, "period_start")
+    con = duckdb.connect()
+    con.register("keys", keys.to_arrow())
+    con.register("raw_posts", POSTS.to_arrow())
+    con.register("raw_accounts", ACCOUNTS.to_arrow())
+    comps = ["coalesce(likes, reactions)", "comments", "shares", "saves"]
+    eng = (
+        f"CASE WHEN {' AND '.join(f'{c} IS NULL' for c in comps)} THEN NULL "
+        f"ELSE {' + '.join(f'coalesce({c}, 0)' for c in comps)} END"
+    )
+    con.execute(f"CREATE VIEW p AS SELECT *, CAST(published_at AS DATE) AS day, {eng} AS eng FROM raw_posts")
+    con.execute("CREATE VIEW a AS SELECT * FROM raw_accounts WHERE followers IS NOT NULL")
+    con.execute(f"CREATE VIEW r AS SELECT *, period_start AS t, {_window_start(window)} AS w FROM keys")
+    r_by = ", ".join(f"r.{k}" for k in by)
+    group = ", ".join([*(f"r.{k}" for k in by), "r.t", "r.w"])
+    match = "".join(f" AND x.{k} IS NOT DISTINCT FROM r.{k}" for k in by)
+
+    def ratio(num: str, den: str) -> str:
+        both = f"x.{num} IS NOT NULL AND x.{den} IS NOT NULL"
+        return (
+            f"sum(CASE WHEN {both} THEN x.{num} END)::DOUBLE"
+            f" / nullif(sum(CASE WHEN {both} THEN x.{den} END), 0)::DOUBLE"
+        )
+
+    flows = con.sql(
+        f"SELECT {r_by}{',' if by else ''} r.t, r.w, count(x.day) AS posts, "
+        "CASE WHEN count(x.day) = 0 THEN 0 ELSE sum(x.reach) END AS reach, "
+        "CASE WHEN count(x.day) = 0 THEN 0 ELSE sum(x.eng) END AS engagements, "
+        f"{ratio('eng', 'reach')} AS engagement_rate, "
+        "avg(CASE WHEN x.reach > 0 AND x.eng IS NOT NULL THEN x.eng::DOUBLE / x.reach END) AS avg_engagement_rate_per_post "
+        f"FROM r LEFT JOIN p x ON x.day BETWEEN r.w AND r.t{match} GROUP BY {group}"
+    ).pl()
+    followers = con.sql(
+        f"""
+        SELECT {", ".join([*by, "t"])}, sum(last_f) AS followers,
+               sum(coalesce((SELECT arg_max(b.followers, b.date) FROM a b
+                             WHERE b.account_id = f.account_id AND b.date < f.w), first_f)) AS followers_start
+        FROM (SELECT {r_by}{',' if by else ''} r.t, r.w, x.account_id,
+                     arg_max(x.followers, x.date) AS last_f, arg_min(x.followers, x.date) AS first_f
+              FROM r JOIN a x ON x.date BETWEEN r.w AND r.t{match}
+              GROUP BY {group}, x.account_id) f
+        GROUP BY {", ".join([*by, "t"])}"""
+    ).pl()
+    out = flows.join(followers, on=[*by, "t"], how="left", nulls_equal=True)
+    out = keys.join(
+        out.rename({"t": "period_start", "w": "window_start"}), on=[*by, "period_start"], how="left", nulls_equal=True
+    )
+    return out.select(
+        *by,
+        "period_start",
+        "window_start",
+        *(pl.col(k).cast(pl.Int64) if k in ("followers", "followers_start") else pl.col(k) for k in WINDOW_KPIS),
+    )
+
+
+@pytest.mark.parametrize("by", [[], ["platform"], ["account_id"]])
+@pytest.mark.parametrize("window", ["7d", "28d", "4w", "wtd", "mtd", "qtd", "ytd"])
+def test_window_matches_the_oracle_over_the_window_days(by, window):
+    got = sk.compute(POSTS, ACCOUNTS, kpis=WINDOW_KPIS, by=by, every="1d", window=window)
+    _check(got, _window_expected(by, window))
+
+
+def test_a_window_is_compute_over_the_window_rows():
+    kpis = ["posts", "reach", "engagement_rate", "followers", "followers_start", "follower_growth"]
+    got = sk.compute(POSTS, ACCOUNTS, kpis=kpis, by=["platform"], every="1d", window="28d")
+    for day in [dt.date(2025, 1, 3), dt.date(2025, 6, 30), dt.date(2026, 2, 28), dt.date(2026, 12, 31)]:
+        start = day - dt.timedelta(days=27)
+        posts = POSTS.filter(pl.col("published_at").dt.date().is_between(start, day))
+        accounts = ACCOUNTS.filter(pl.col("date") <= day)
+        whole = sk.compute(posts, accounts, kpis=kpis, by=["platform"], every=None)
+        # followers_start and growth read the last snapshot before the window: pass the days before too
+        row = got.filter(pl.col("period_start") == day).drop("period_start", "window_start")
+        expected = whole.filter(pl.col("platform").is_in(row["platform"].implode()))
+        starts = (
+            ACCOUNTS.filter((pl.col("date") < start) & pl.col("followers").is_not_null())
+            .sort("date")
+            .group_by("account_id")
+            .last()
+        )
+        assert row.height > 0
+        assert_frame_equal(row.drop("followers_start", "follower_growth"), expected.drop("followers_start", "follower_growth"))
+        if start > dt.date(2025, 1, 1):
+            per_platform = starts.group_by("platform").agg(pl.col("followers").sum())
+            for platform, value in zip(row["platform"], row["followers_start"]):
+                assert value == per_platform.filter(pl.col("platform") == platform)["followers"].item()
+
+
+def test_states_finalize_windows_from_daily_states():
+    states = sk.partial(POSTS, ACCOUNTS, kpis=WINDOW_KPIS, by=["account_id", "platform"], every="1d")
+    got = states.finalize(by=["platform"], window="mtd")
+    direct = sk.compute(POSTS, ACCOUNTS, kpis=WINDOW_KPIS, by=["platform"], every="1d", window="mtd")
+    assert_frame_equal(got, direct)
+
+
+@pytest.mark.parametrize(
+    ("kw", "code"),
+    [
+        ({"every": "1d", "window": "28"}, "unknown_window"),
+        ({"every": "1d", "window": "1mo"}, "unknown_window"),
+        ({"every": "1d", "window": "0d"}, "invalid_argument"),
+        ({"every": "1d", "window": "400d"}, "invalid_argument"),
+        ({"every": "1mo", "window": "7d"}, "invalid_argument"),
+        ({"every": None, "window": "mtd"}, "invalid_argument"),
+        ({"every": "1d", "window": "28d", "compare": "previous"}, "invalid_argument"),
+        ({"every": "1d", "window": 28}, "invalid_argument"),
+    ],
+)
+def test_bad_windows_are_query_errors_with_codes(kw, code):
+    with pytest.raises(sk.QueryError) as err:
+        sk.compute(POSTS, kpis=["reach"], **kw)
+    assert err.value.code == code
