@@ -35,7 +35,9 @@ def _tables() -> tuple[pl.DataFrame, pl.DataFrame]:
     2026 has an ISO week 53), with a month without instagram posts, zero reach and missing
     snapshot days."""
     rng = np.random.default_rng(16)
-    posts, accounts = sk.datasets.sample(n_accounts=9, n_posts=4000, start=dt.date(2025, 1, 1), days=800, seed=16)
+    posts, accounts = sk.datasets.sample(
+        n_accounts=9, n_posts=4000, start=dt.date(2025, 1, 1), days=800, seed=16
+    )
     day = pl.col("published_at").dt.date()
     gap = (pl.col("platform") == "instagram") & (day >= dt.date(2025, 6, 1)) & (day < dt.date(2025, 7, 1))
     posts = posts.filter(~gap)
@@ -94,7 +96,10 @@ def _expected(by: list[str], every: str, compare: str, kpis: list[str]) -> pl.Da
         base = pl.col(f"{k}_{suffix}").cast(pl.Float64)
         out = out.with_columns(
             (value - base).alias(f"{k}_{change}"),
-            pl.when((base == 0) | base.is_null()).then(None).otherwise((value - base) / base.abs()).alias(f"{k}_{change}_rate"),
+            pl.when((base == 0) | base.is_null())
+            .then(None)
+            .otherwise((value - base) / base.abs())
+            .alias(f"{k}_{change}_rate"),
         )
         columns += [k, f"{k}_{suffix}", f"{k}_{change}", f"{k}_{change}_rate"]
     return out.select(columns)
@@ -143,7 +148,9 @@ def test_prev_is_the_previous_row_of_the_report_without_compare():
     assert paired.height > 0.9 * got.height
     for k in kpis:
         assert_frame_equal(
-            paired.select(pl.col(f"{k}_prev").alias(k)), paired.select(pl.col(f"{k}_plain").alias(k)), check_dtypes=False
+            paired.select(pl.col(f"{k}_prev").alias(k)),
+            paired.select(pl.col(f"{k}_plain").alias(k)),
+            check_dtypes=False,
         )
     # the rows are the report's own, in its order, and its values unchanged
     assert_frame_equal(got.select(plain.columns), plain)
@@ -152,7 +159,9 @@ def test_prev_is_the_previous_row_of_the_report_without_compare():
 def test_states_finalize_compares_from_rolled_up_states():
     states = sk.partial(POSTS, ACCOUNTS, kpis=KPIS, by=["account_id", "platform"], every="1d")
     got = states.finalize(by=["platform"], every="1mo", compare=["previous", "last_year"])
-    direct = sk.compute(POSTS, ACCOUNTS, kpis=KPIS, by=["platform"], every="1mo", compare=["previous", "last_year"])
+    direct = sk.compute(
+        POSTS, ACCOUNTS, kpis=KPIS, by=["platform"], every="1mo", compare=["previous", "last_year"]
+    )
     assert_frame_equal(got, direct)
 
 
@@ -262,15 +271,28 @@ def test_followers_a_month_ago_are_the_last_snapshot_of_the_previous_month():
     accounts = pl.DataFrame(
         {
             "account_id": ["a"] * 5,
-            "date": [dt.date(2026, 1, 5), dt.date(2026, 1, 31), dt.date(2026, 2, 3), dt.date(2026, 2, 20), dt.date(2026, 3, 2)],
+            "date": [
+                dt.date(2026, 1, 5),
+                dt.date(2026, 1, 31),
+                dt.date(2026, 2, 3),
+                dt.date(2026, 2, 20),
+                dt.date(2026, 3, 2),
+            ],
             "followers": [100, 120, 125, 140, 150],
         }
     )
     got = sk.compute(
-        accounts=accounts, kpis=["followers", "followers_start", "follower_growth"], every="1mo", compare="previous"
+        accounts=accounts,
+        kpis=["followers", "followers_start", "follower_growth"],
+        every="1mo",
+        compare="previous",
     )
     march = _row(got, dt.date(2026, 3, 1))
-    assert (march["followers_prev"], march["followers_start_prev"], march["follower_growth_prev"]) == (140, 120, 20)
+    assert (march["followers_prev"], march["followers_start_prev"], march["follower_growth_prev"]) == (
+        140,
+        120,
+        20,
+    )
     feb = _row(got, dt.date(2026, 2, 1))
     assert (feb["followers_prev"], feb["followers_start_prev"]) == (120, 100)
 
@@ -300,9 +322,7 @@ def test_bad_comparisons_are_query_errors_with_codes(kw, code):
 
 def test_a_kpi_named_like_a_comparison_column_is_an_error():
     with pytest.raises(sk.QueryError) as err:
-        sk.compute(
-            POSTS, kpis=["reach", sk.KPI("reach_prev", "sum(reach)")], every="1mo", compare="previous"
-        )
+        sk.compute(POSTS, kpis=["reach", sk.KPI("reach_prev", "sum(reach)")], every="1mo", compare="previous")
     assert err.value.code == "invalid_argument"
 
 
@@ -368,7 +388,7 @@ def _window_expected(by: list[str], window: str) -> pl.DataFrame:
         SELECT {", ".join([*by, "t"])}, sum(last_f) AS followers,
                sum(coalesce((SELECT arg_max(b.followers, b.date) FROM a b
                              WHERE b.account_id = f.account_id AND b.date < f.w), first_f)) AS followers_start
-        FROM (SELECT {r_by}{',' if by else ''} r.t, r.w, x.account_id,
+        FROM (SELECT {r_by}{"," if by else ""} r.t, r.w, x.account_id,
                      arg_max(x.followers, x.date) AS last_f, arg_min(x.followers, x.date) AS first_f
               FROM r JOIN a x ON x.date BETWEEN r.w AND r.t{match}
               GROUP BY {group}, x.account_id) f
@@ -376,13 +396,19 @@ def _window_expected(by: list[str], window: str) -> pl.DataFrame:
     ).pl()
     out = flows.join(followers, on=[*by, "t"], how="left", nulls_equal=True)
     out = keys.join(
-        out.rename({"t": "period_start", "w": "window_start"}), on=[*by, "period_start"], how="left", nulls_equal=True
+        out.rename({"t": "period_start", "w": "window_start"}),
+        on=[*by, "period_start"],
+        how="left",
+        nulls_equal=True,
     )
     return out.select(
         *by,
         "period_start",
         "window_start",
-        *(pl.col(k).cast(pl.Int64) if k in ("followers", "followers_start") else pl.col(k) for k in WINDOW_KPIS),
+        *(
+            pl.col(k).cast(pl.Int64) if k in ("followers", "followers_start") else pl.col(k)
+            for k in WINDOW_KPIS
+        ),
     )
 
 
@@ -411,7 +437,10 @@ def test_a_window_is_compute_over_the_window_rows():
             .last()
         )
         assert row.height > 0
-        assert_frame_equal(row.drop("followers_start", "follower_growth"), expected.drop("followers_start", "follower_growth"))
+        assert_frame_equal(
+            row.drop("followers_start", "follower_growth"),
+            expected.drop("followers_start", "follower_growth"),
+        )
         if start > dt.date(2025, 1, 1):
             per_platform = starts.group_by("platform").agg(pl.col("followers").sum())
             for platform, value in zip(row["platform"], row["followers_start"]):

@@ -165,10 +165,13 @@ def compute_details(
         "conversions": conversions,
     }
     compared = _arguments.compare(compare)
-    _arguments.text("window", window, 'use a trailing window such as "28d" or "4w", or "wtd", "mtd", "qtd", "ytd"', optional=True)
-    capsule, details = _core.compute(
-        **arguments, **_table_arguments(tables), compare=compared, window=window
+    _arguments.text(
+        "window",
+        window,
+        'use a trailing window such as "28d" or "4w", or "wtd", "mtd", "qtd", "ytd"',
+        optional=True,
     )
+    capsule, details = _core.compute(**arguments, **_table_arguments(tables), compare=compared, window=window)
     return _result_of(capsule, details, custom, tables, output)
 
 
