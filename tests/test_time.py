@@ -471,3 +471,24 @@ def test_bad_windows_are_query_errors_with_codes(kw, code):
     with pytest.raises(sk.QueryError) as err:
         sk.compute(POSTS, kpis=["reach"], **kw)
     assert err.value.code == code
+
+
+def test_prev_of_every_kind_of_kpi_is_the_previous_row():
+    """Every table and every kind of KPI (flows with coverage, shares of the period, pro-rated
+    fees, attributed conversions, followers): `_prev` is the report's previous month."""
+    from test_states import KPIS as ALL_KPIS
+    from test_states import TABLES
+
+    kw = {"kpis": ALL_KPIS, "by": ["platform"], "every": "1mo", "tz": "Europe/Berlin"}
+    plain = sk.compute(**TABLES, **kw)
+    got = sk.compute(**TABLES, **kw, compare="previous")
+    assert_frame_equal(got.select(plain.columns), plain)
+    previous = plain.with_columns(pl.col("period_start").dt.offset_by("1mo"))
+    paired = got.join(previous, on=["platform", "period_start"], how="inner", suffix="_plain")
+    assert paired.height >= plain.height - 2 * plain["platform"].n_unique()
+    for k in ALL_KPIS:
+        assert_frame_equal(
+            paired.select(pl.col(f"{k}_prev").alias(k)),
+            paired.select(pl.col(f"{k}_plain").alias(k)),
+            check_dtypes=False,
+        )
