@@ -9,9 +9,9 @@
 use super::compare::Compare;
 use super::{finalize, finalize_with, output_keys, Output};
 use crate::error::{Error, Result};
-use crate::exec::accounts::{FIRST, LAST, LAST_DAY};
+use crate::exec::accounts::{FIRST, FIRST_DAY, LAST, LAST_DAY};
 use crate::plan::{Every, Plan, PERIOD};
-use crate::states::{regroup_snapshots, PartialStates, Source};
+use crate::states::{PartialStates, Source};
 use polars::prelude::*;
 
 /// The longest trailing window, in days: a window's states are the daily states repeated once
@@ -154,7 +154,7 @@ pub fn finalize_windowed(plan: &Plan, mut states: PartialStates, window: Window)
     sources.dedup();
     let mapping = mapping(&sources, &days, window)?;
     let followers = snapshots
-        .map(|s| windowed_followers(plan, s, &mapping, window))
+        .map(|s| windowed_followers(plan, s, &days, window))
         .transpose()?;
     let group_keys = output_keys(plan);
     let keys_table = report_keys.clone();
@@ -263,98 +263,161 @@ fn windowed_sums(table: DataFrame, mapping: &DataFrame, keys: &[String]) -> Resu
 
 /// `followers` and `followers_start` per group and window from the snapshots' daily states:
 /// each account's last snapshot in the window, and its last before the window (else its
-/// first in the window), each summed over accounts.
-fn windowed_followers(plan: &Plan, snapshots: DataFrame, mapping: &DataFrame, window: Window) -> Result<DataFrame> {
+/// first in the window), each summed over accounts. Each is found by one sort of the
+/// snapshots with the windows' days, not by repeating the snapshots once per window.
+fn windowed_followers(plan: &Plan, snapshots: DataFrame, days: &[i32], window: Window) -> Result<DataFrame> {
     let account = &plan.account_key;
-    let value_type = snapshots.column(LAST)?.dtype().clone();
-    let in_window = regroup_snapshots(expand(snapshots.clone(), mapping)?, plan)?;
-    // the last snapshot before each window: the snapshots and the windows' eves in one frame
-    // sorted by account and day, the last value carried forward within an account
-    let starts: Vec<Option<i32>> = day_values(in_window.column(PERIOD)?)?
+    let attributes: Vec<String> = snapshots
+        .get_column_names()
         .into_iter()
-        .map(|d| i32::try_from(window.start(i64::from(d)) - 1).ok())
+        .map(|n| n.to_string())
+        .filter(|n| plan.by.contains(n) && !account.contains(n))
         .collect();
-    let mut eves = in_window.select(account.iter().map(String::as_str).chain([PERIOD]))?;
-    eves.with_column(
-        Int32Chunked::from_iter_options("__day".into(), starts.into_iter())
+    let snaps = snapshots
+        .with_row_index("__idx".into(), None)?
+        .lazy()
+        .with_columns([col(FIRST_DAY).cast(DataType::Date), col(LAST_DAY).cast(DataType::Date)]);
+    // the windows: their last day, first day and the day before
+    let date = |name: &str, v: Vec<i32>| -> Result<Column> {
+        Ok(Int32Chunked::from_vec(name.into(), v)
             .into_series()
             .cast(&DataType::Date)?
-            .into_column(),
-    )?;
-    let known = snapshots.lazy().filter(col(LAST).is_not_null()).select(
-        account
-            .iter()
-            .map(|k| col(k.as_str()))
-            .chain([
-                col(LAST_DAY).cast(DataType::Date).alias("__day"),
-                col(LAST).cast(value_type.clone()).alias("__value"),
-                lit(NULL).cast(DataType::Date).alias(PERIOD),
-                lit(0_i32).alias("__eve"),
-            ])
-            .collect::<Vec<_>>(),
-    );
-    let eves = eves.lazy().with_columns([
-        lit(NULL).cast(value_type.clone()).alias("__value"),
-        lit(1_i32).alias("__eve"),
-    ]);
-    let mut order: Vec<String> = account.clone();
-    order.extend(["__day".to_string(), "__eve".to_string()]);
-    let forward = |e: Expr| e.fill_null_with_strategy(FillNullStrategy::Forward(None));
-    let mut seen = vec![forward(col("__value")).alias("__seen")];
-    let mut same = lit(true);
-    for k in account {
-        let carried = format!("__seen_{k}");
-        seen.push(
-            forward(when(col("__eve").eq(lit(0))).then(col(k.as_str())).otherwise(lit(NULL))).alias(carried.as_str()),
-        );
-        same = same.and(col(k.as_str()).eq_missing(col(carried.as_str())));
-    }
-    let before = concat(
-        [
-            known,
-            eves.select(
-                account
-                    .iter()
-                    .map(|k| col(k.as_str()))
-                    .chain([col("__day"), col("__value"), col(PERIOD), col("__eve")])
-                    .collect::<Vec<_>>(),
-            ),
+            .into_column())
+    };
+    let first: Vec<i32> = days
+        .iter()
+        .map(|&d| i32::try_from(window.start(i64::from(d))).unwrap_or(i32::MIN + 1))
+        .collect();
+    let eve: Vec<i32> = first.iter().map(|&d| d - 1).collect();
+    let windows = DataFrame::new(
+        days.len(),
+        vec![
+            date(PERIOD, days.to_vec())?,
+            date("__first", first)?,
+            date("__eve", eve)?,
         ],
-        UnionArgs::default(),
-    )?
-    .sort(order, SortMultipleOptions::default())
-    .with_columns(seen)
-    .filter(col("__eve").eq(lit(1)))
-    .select(
-        account
-            .iter()
-            .map(|k| col(k.as_str()))
-            .chain([
-                col(PERIOD),
-                when(same).then(col("__seen")).otherwise(lit(NULL)).alias("__before"),
-            ])
-            .collect::<Vec<_>>(),
-    );
-    let on: Vec<Expr> = account.iter().map(|k| col(k.as_str())).chain([col(PERIOD)]).collect();
-    let mut args = JoinArgs::new(JoinType::Left);
-    args.nulls_equal = true;
+    )?;
+    // each account with each window that may hold one of its snapshots
+    let acct: Vec<Expr> = account.iter().map(|k| col(k.as_str())).collect();
+    let spans = snaps
+        .clone()
+        .group_by(acct.clone())
+        .agg([col(FIRST_DAY).min().alias("__lo"), col(LAST_DAY).max().alias("__hi")]);
+    let queries = spans
+        .with_column(lit(1_i32).alias("__one"))
+        .join(
+            windows.lazy().with_column(lit(1_i32).alias("__one")),
+            [col("__one")],
+            [col("__one")],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .filter(col(PERIOD).gt_eq(col("__lo")).and(col("__first").lt_eq(col("__hi"))))
+        .collect()?
+        .with_row_index("__qid".into(), None)?
+        .lazy();
+    let obs = |day: &str, keep: Expr| {
+        snaps.clone().filter(keep).select(
+            acct.iter()
+                .cloned()
+                .chain([col(day).alias("__day"), col("__idx")])
+                .collect::<Vec<_>>(),
+        )
+    };
+    let ask = |day: &str| {
+        queries.clone().select(
+            acct.iter()
+                .cloned()
+                .chain([col(day).alias("__day"), col("__qid")])
+                .collect::<Vec<_>>(),
+        )
+    };
+    let last = nearest(obs(LAST_DAY, lit(true)), ask(PERIOD), account, true)?;
+    let before = nearest(obs(LAST_DAY, col(LAST).is_not_null()), ask("__eve"), account, true)?;
+    let earliest = nearest(obs(FIRST_DAY, lit(true)), ask("__first"), account, false)?;
+    let value = |idx: LazyFrame, columns: Vec<Expr>| {
+        let mut args = JoinArgs::new(JoinType::Left);
+        args.nulls_equal = false;
+        idx.join(snaps.clone().select(columns), [col("__idx")], [col("__idx")], args)
+            .drop(Selector::ByName {
+                names: [PlSmallStr::from("__idx")].into(),
+                strict: true,
+            })
+    };
+    let mut at_last = vec![col("__idx"), col(LAST_DAY).alias("__last_day"), col(LAST)];
+    at_last.extend(attributes.iter().map(|a| col(a.as_str())));
+    let by_query = |lf: LazyFrame| (lf, [col("__qid")]);
+    let (last, on) = by_query(value(last, at_last));
+    let before = value(before, vec![col("__idx"), col(LAST).alias("__before")]);
+    let earliest = value(earliest, vec![col("__idx"), col(FIRST).alias("__earliest")]);
+    let left = |a: LazyFrame, b: LazyFrame| a.join(b, on.clone(), on.clone(), JoinArgs::new(JoinType::Left));
     let keys = output_keys(plan);
     let group: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
-    Ok(in_window
-        .lazy()
-        .join(before, on.clone(), on, args)
+    let joined = left(left(left(queries, last), before), earliest)
+        // an account counts in a window that holds one of its snapshots
+        .filter(col("__last_day").gt_eq(col("__first")))
         .with_column(
             when(col("__before").is_null())
-                .then(col(FIRST).cast(value_type))
+                .then(col("__earliest"))
                 .otherwise(col("__before"))
                 .alias("__start"),
-        )
+        );
+    Ok(joined
         .group_by(group)
         .agg([
             col(LAST).sum().alias("followers"),
             col("__start").sum().alias("followers_start"),
         ])
         .collect()?)
+}
+
+/// For each query (`__qid`, an account and a `__day`), the row index (`__idx`) of the
+/// account's observation nearest on or before the day (`before`), or on or after it: the
+/// observations and queries sorted together by account and day, the index carried along and
+/// kept where it belongs to the same account.
+fn nearest(obs: LazyFrame, queries: LazyFrame, account: &[String], before: bool) -> Result<LazyFrame> {
+    let strategy = if before {
+        FillNullStrategy::Forward(None)
+    } else {
+        FillNullStrategy::Backward(None)
+    };
+    let obs = obs.with_columns([lit(NULL).cast(IDX_DTYPE).alias("__qid"), lit(0_i32).alias("__is_query")]);
+    let queries = queries.with_columns([lit(NULL).cast(IDX_DTYPE).alias("__idx"), lit(1_i32).alias("__is_query")]);
+    let mut columns: Vec<Expr> = account.iter().map(|k| col(k.as_str())).collect();
+    columns.extend([col("__day"), col("__idx"), col("__qid"), col("__is_query")]);
+    // on the same day an observation counts for the query: before it going forward, after it
+    // going backward
+    let tie = if before {
+        col("__is_query")
+    } else {
+        lit(1_i32) - col("__is_query")
+    };
+    let mut order: Vec<String> = account.to_vec();
+    order.extend(["__day".to_string(), "__tie".to_string()]);
+    let mut carried = vec![col("__idx").fill_null_with_strategy(strategy).alias("__found")];
+    let mut same = lit(true);
+    for k in account {
+        let name = format!("__carried_{k}");
+        carried.push(
+            when(col("__is_query").eq(lit(0)))
+                .then(col(k.as_str()))
+                .otherwise(lit(NULL))
+                .fill_null_with_strategy(strategy)
+                .alias(name.as_str()),
+        );
+        same = same.and(col(k.as_str()).eq_missing(col(name.as_str())));
+    }
+    Ok(concat(
+        [obs.select(columns.clone()), queries.select(columns)],
+        UnionArgs::default(),
+    )?
+    .with_column(tie.alias("__tie"))
+    .sort(order, SortMultipleOptions::default())
+    .with_columns(carried)
+    .filter(col("__is_query").eq(lit(1)))
+    .select([
+        col("__qid"),
+        when(same).then(col("__found")).otherwise(lit(NULL)).alias("__idx"),
+    ]))
 }
 
 #[cfg(test)]

@@ -307,7 +307,7 @@ fn regroup(source: Source, frames: Vec<DataFrame>, from: &Plan, to: &Plan) -> Re
 
 /// Snapshot states per account at `to`'s period: the earliest first, the latest last, the
 /// attributes `to` groups by at the latest snapshot.
-pub(crate) fn regroup_snapshots(lf: LazyFrame, to: &Plan) -> Result<DataFrame> {
+fn regroup_snapshots(lf: LazyFrame, to: &Plan) -> Result<DataFrame> {
     let mut group: Vec<Expr> = to.account_key.iter().map(|k| col(k.as_str())).collect();
     if to.every.is_some() {
         group.push(col(PERIOD));
