@@ -237,7 +237,7 @@ fn mapping(sources: &[i32], days: &[i32], window: Window) -> Result<DataFrame> {
 /// A table's rows under each report day whose window holds them (`PERIOD` relabelled).
 fn expand(mut table: DataFrame, mapping: &DataFrame) -> Result<LazyFrame> {
     table.rename(PERIOD, SOURCE.into())?;
-    let joined = table
+    Ok(table
         .lazy()
         .join(
             mapping.clone().lazy(),
@@ -245,8 +245,10 @@ fn expand(mut table: DataFrame, mapping: &DataFrame) -> Result<LazyFrame> {
             [col(SOURCE)],
             JoinArgs::new(JoinType::Inner),
         )
-        .collect()?;
-    Ok(joined.drop(SOURCE)?.lazy())
+        .drop(Selector::ByName {
+            names: [PlSmallStr::from(SOURCE)].into(),
+            strict: true,
+        }))
 }
 
 /// A table of additive states summed over each window.
