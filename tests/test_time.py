@@ -492,3 +492,26 @@ def test_prev_of_every_kind_of_kpi_is_the_previous_row():
             paired.select(pl.col(f"{k}_plain").alias(k)),
             check_dtypes=False,
         )
+
+
+@pytest.mark.parametrize("by", [["platform"], ["tier"], ["account_id", "platform"]])
+def test_a_one_day_window_is_the_day_itself(by):
+    """Every table and kind of KPI, grouped by a dimension or an account attribute."""
+    from test_states import KPIS as ALL_KPIS
+    from test_states import TABLES
+
+    if by == ["platform"]:
+        kpis, tables = ALL_KPIS, TABLES
+    else:
+        # contracts, traffic and conversions are not grouped by account attributes
+        kpis = [
+            "posts", "reach", "engagements", "engagement_rate", "engagement_rate_followers",
+            "avg_engagement_rate_per_post", "followers", "followers_start", "follower_growth",
+            "follower_growth_rate", "mentions", "share_of_voice", "profile_visits",
+        ]  # fmt: skip
+        tables = {k: TABLES[k] for k in ("posts", "accounts")}
+    kw = {"kpis": kpis, "by": by, "every": "1d", "tz": "Europe/Berlin"}
+    plain = sk.compute(**tables, **kw)
+    got = sk.compute(**tables, **kw, window="1d")
+    assert_frame_equal(got.drop("window_start"), plain)
+    assert (got["window_start"] == got["period_start"]).all()
