@@ -185,7 +185,7 @@ pub fn finalize_windowed(plan: &Plan, mut states: PartialStates, window: Window)
     let mut order: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
     order.push(col(WINDOW_START));
     order.extend(kpis.iter().map(|k| col(k.as_str())));
-    let framed = report_keys
+    let mut framed = report_keys
         .lazy()
         .join(output.frame.lazy().select(select), on.clone(), on, args)
         .collect()?;
@@ -193,7 +193,6 @@ pub fn finalize_windowed(plan: &Plan, mut states: PartialStates, window: Window)
         .into_iter()
         .map(|d| i32::try_from(window.start(i64::from(d))).ok())
         .collect();
-    let mut framed = framed;
     framed.with_column(
         Int32Chunked::from_iter_options(WINDOW_START.into(), starts.into_iter())
             .into_series()
@@ -337,8 +336,7 @@ fn windowed_followers(plan: &Plan, snapshots: DataFrame, days: &[i32], window: W
     let before = nearest(obs(LAST_DAY, col(LAST).is_not_null()), ask("__eve"), account, true)?;
     let earliest = nearest(obs(FIRST_DAY, lit(true)), ask("__first"), account, false)?;
     let value = |idx: LazyFrame, columns: Vec<Expr>| {
-        let mut args = JoinArgs::new(JoinType::Left);
-        args.nulls_equal = false;
+        let args = JoinArgs::new(JoinType::Left);
         idx.join(snaps.clone().select(columns), [col("__idx")], [col("__idx")], args)
             .drop(Selector::ByName {
                 names: [PlSmallStr::from("__idx")].into(),
@@ -347,8 +345,8 @@ fn windowed_followers(plan: &Plan, snapshots: DataFrame, days: &[i32], window: W
     };
     let mut at_last = vec![col("__idx"), col(LAST_DAY).alias("__last_day"), col(LAST)];
     at_last.extend(attributes.iter().map(|a| col(a.as_str())));
-    let by_query = |lf: LazyFrame| (lf, [col("__qid")]);
-    let (last, on) = by_query(value(last, at_last));
+    let last = value(last, at_last);
+    let on = [col("__qid")];
     let before = value(before, vec![col("__idx"), col(LAST).alias("__before")]);
     let earliest = value(earliest, vec![col("__idx"), col(FIRST).alias("__earliest")]);
     let left = |a: LazyFrame, b: LazyFrame| a.join(b, on.clone(), on.clone(), JoinArgs::new(JoinType::Left));
