@@ -65,6 +65,9 @@ error_codes! {
         UnparseableFile = "unparseable_file": "a file's column holds a value that does not read as the column's type",
         MismatchedFiles = "mismatched_files": "the files of one table have different columns or types",
         UnreadableTable = "unreadable_table": "a table cannot be read (a LazyFrame that fails when it is collected)",
+        NotATable = "not_a_table": "a file cannot be read as a table: binary, not valid text, or not a workbook (raised from Python)",
+        SheetTooLarge = "sheet_too_large": "an Excel sheet holds more than 25,000,000 cells or 2 GiB of XML (raised from Python)",
+        MissingDependency = "missing_dependency": "reading a file needs a package that is not installed (fastexcel for Excel; raised from Python)",
         UnsupportedTable = "unsupported_table": "a table is of a type socialkpi does not take (raised from Python)",
     }
 }
@@ -84,6 +87,7 @@ error_codes! {
         UnknownGrain = "unknown_grain": "every= is not a grain socialkpi knows",
         UnknownTimeZone = "unknown_time_zone": "tz= is empty or not an IANA time zone",
         MissingYear = "missing_year": "an export's dates lack the year and no year= is given",
+        UnknownEncoding = "unknown_encoding": "a reader's encoding= is not an encoding Python knows (raised from Python)",
         UnknownPreset = "unknown_preset": "a reader's preset= names no preset of that table",
     }
 }

@@ -192,7 +192,7 @@ pub const MAX_HEIGHT: usize = crate::syntax::MAX_HEIGHT;
 /// operators: KPIs that each name the one before twice would otherwise double at every step.
 pub const MAX_NODES: usize = 4_096;
 
-fn err(code: &'static str, message: String, span: Span) -> FormulaError {
+fn err(code: FormulaCode, message: String, span: Span) -> FormulaError {
     FormulaError::at(code, message, span)
 }
 
