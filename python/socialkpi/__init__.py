@@ -33,6 +33,7 @@ from dataclasses import field as _field
 import polars as _pl
 
 from socialkpi import _arguments, _core, datasets, display, plot
+from socialkpi import exceptions as _exceptions
 from socialkpi._report import report
 from socialkpi._tables import _ArrowStream
 from socialkpi._tables import as_table as _as_table
@@ -45,6 +46,7 @@ from socialkpi.exceptions import (
     KpiError,
     QueryError,
     SchemaError,
+    error_codes,
 )
 from socialkpi.formulas import KPI, Definitions, check_kpis, load_kpis, vendor_presets
 from socialkpi.formulas import resolve as _resolve
@@ -85,6 +87,7 @@ __all__ = [
     "compute_details",
     "contract_status",
     "datasets",
+    "error_codes",
     "explain",
     "load_kpis",
     "parse_dates",
@@ -181,8 +184,7 @@ def _max_staleness(days: object) -> int | None:
     if days is None:
         return None
     if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= _MAX_STALENESS_LIMIT:
-        raise _arguments.argument_error(
-            "invalid_argument",
+        raise _exceptions.invalid_argument(
             f"max_staleness={days!r} is not a number of days; pass a whole number from 0 to "
             f"{_MAX_STALENESS_LIMIT:,}, or None to read follower snapshots of any age",
         )
@@ -235,15 +237,12 @@ def compute_details(
     _arguments.text("every", every, 'use None, "1d", "1w", "1mo", "1q" or "1y"', optional=True)
     _arguments.text("tz", tz, 'use an IANA time zone name such as "UTC" or "Europe/Berlin"')
     if dedupe not in (None, "last"):
-        raise _arguments.argument_error(
-            "invalid_argument",
+        raise _exceptions.invalid_argument(
             f"dedupe={dedupe!r} is not supported; use None (repeats are an error) or 'last'",
         )
     _arguments.sources(sources)
     if output not in ("polars", "pandas"):
-        raise _arguments.argument_error(
-            "invalid_argument", f"output={output!r} is not supported; use 'polars' or 'pandas'"
-        )
+        raise _exceptions.invalid_argument(f"output={output!r} is not supported; use 'polars' or 'pandas'")
     staleness = _max_staleness(max_staleness)
     names, custom, engagement = _resolve(kpis, definitions)
     capsule, details = _core.compute(
@@ -451,13 +450,13 @@ def contract_status(
     """
     for role, given in (("posts", posts), ("contracts", contracts)):
         if given is None:
-            raise _arguments.argument_error("missing_table", f"contract_status needs {role}; pass a table")
+            raise _exceptions.error(
+                QueryError, "missing_table", f"contract_status needs {role}; pass a table"
+            )
     day = _arguments.day("as_of", as_of) or _dt.datetime.now(_dt.timezone.utc).date()
     _arguments.text("tz", tz, 'use an IANA time zone name such as "UTC" or "Europe/Berlin"')
     if output not in ("polars", "pandas"):
-        raise _arguments.argument_error(
-            "invalid_argument", f"output={output!r} is not supported; use 'polars' or 'pandas'"
-        )
+        raise _exceptions.invalid_argument(f"output={output!r} is not supported; use 'polars' or 'pandas'")
     capsule = _core.contract_status(
         _as_table(posts, "posts"),
         _as_table(contracts, "contracts"),
