@@ -9,7 +9,7 @@ WHEEL_DIR := $(CARGO_TARGET_DIR)/wheels-socialkpi
 # polars above all, are reused).
 FORGET_OWN_BUILD = rm -rf $(CARGO_TARGET_DIR)/release/.fingerprint/socialkpi-*
 
-.PHONY: deps build browser demo test test-rust test-python lint bench clean fuzz
+.PHONY: deps build browser demo docs test test-rust test-python lint bench clean fuzz
 
 deps:
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
@@ -39,12 +39,19 @@ test-python: build browser
 
 test: test-rust test-python
 
+# stubtest checks python/socialkpi/_core.pyi against the built native module: run it after
+# `make build` (CI runs `make test` first), or with PYTHONPATH=python after /work/bin/skbuild.
 lint: deps
 	cargo fmt --check
 	cargo clippy --release --workspace --all-targets -- -D warnings
-	$(PYTHON) -m ruff check python tests bench examples
-	$(PYTHON) -m ruff format --check python tests bench examples
+	$(PYTHON) -m ruff check python tests bench examples tools
+	$(PYTHON) -m ruff format --check python tests bench examples tools
 	$(PYTHON) -m mypy --strict python/socialkpi
+	$(PYTHON) -m mypy.stubtest socialkpi._core
+
+# The table of error codes in docs/errors.md, written from sk.error_codes() (a test checks it).
+docs:
+	PYTHONPATH=python $(PYTHON) tools/errors_doc.py
 
 bench: build
 	$(PYTHON) bench/run.py $(BENCH_ARGS)

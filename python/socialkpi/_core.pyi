@@ -1,6 +1,32 @@
-from typing import Any
+from typing import Any, final
 
 __version__: str
+# pyo3 lists every name added to the module
+__all__ = [
+    "DefinitionError",
+    "EngineError",
+    "InputError",
+    "KpiError",
+    "QueryError",
+    "SchemaError",
+    "_KeptPages",
+    "__version__",
+    "catalog_rows",
+    "check_formula",
+    "compute",
+    "contract_status",
+    "error_codes",
+    "explain",
+    "parse_definitions",
+    "parse_values",
+    "plan_kpis",
+    "presets",
+    "read_table",
+    "reader_presets",
+    "source_table",
+    "vendor_definitions",
+    "vendor_names",
+]
 
 class KpiError(Exception):
     code: str
@@ -64,6 +90,7 @@ def parse_values(
 ) -> tuple[Any, int, list[str]]: ...
 def reader_presets() -> list[tuple[str, str, str | None, str, str, list[str]]]: ...
 
+@final
 class _KeptPages:
     def __init__(self) -> None: ...
     def __enter__(self) -> _KeptPages: ...
