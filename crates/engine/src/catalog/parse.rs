@@ -439,8 +439,14 @@ mod tests {
         assert!(check_names(many.iter().map(|(n, f)| (n.as_str(), f.as_str()))).is_ok());
         assert!(started.elapsed().as_secs() < 5);
         let twice = [("a", "likes"), ("b", "x"), ("a", "likes"), ("a", "reach")];
-        assert_eq!(check_names(twice).err().map(|e| e.0), Some("duplicate_kpi"));
-        assert_eq!(check_names([("1a", "x")]).err().map(|e| e.0), Some("invalid_name"));
-        assert_eq!(check_names([("a\u{0}b", "x")]).err().map(|e| e.0), Some("invalid_name"));
+        assert_eq!(check_names(twice).err().map(|e| e.0.as_str()), Some("duplicate_kpi"));
+        assert_eq!(
+            check_names([("1a", "x")]).err().map(|e| e.0.as_str()),
+            Some("invalid_name")
+        );
+        assert_eq!(
+            check_names([("a\u{0}b", "x")]).err().map(|e| e.0.as_str()),
+            Some("invalid_name")
+        );
     }
 }

@@ -377,7 +377,7 @@ pub fn run(plan: &Plan, inputs: Inputs, interrupted: Interrupt<'_>) -> Result<Ou
     }
     let joined = joined.ok_or_else(|| Error::Internal("no table was read".into()))?;
     // which tables cover each group and period (rule 7): read by the flows' formulas
-    let covered = coverage::columns(plan, &joined.schema())?;
+    let covered = coverage::columns(plan, joined.schema())?;
     let joined = joined.lazy().with_columns(covered);
     let mut select: Vec<Expr> = plan.by.iter().map(|d| col(d.as_str())).collect();
     if plan.every.is_some() {
