@@ -204,3 +204,34 @@ def test_a_parquet_file_garbled_inside_is_an_engine_error(tmp_path):
     path.write_bytes(bytes(data))
     msg = raised(sk.EngineError, "engine_error", lambda: sk.compute(path, kpis=["likes"]))
     assert "parquet" in msg
+
+
+def test_every_code_the_python_side_raises_is_listed():
+    """Python makes coded errors only through exceptions.error (and invalid_argument, and
+    formulas._text for text arguments): each call names a listed (code, class), tested or not."""
+    import ast
+
+    package = Path(sk.__file__).resolve().parent
+    seen = set()
+    for path in package.glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        # the helpers' own bodies pass their parameters on
+        helpers = [
+            f for f in ast.walk(tree) if isinstance(f, ast.FunctionDef) and f.name in ("error", "_text")
+        ]
+        inside = {id(n) for f in helpers for n in ast.walk(f)}
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name) or id(node) in inside:
+                continue
+            args = node.args
+            if node.func.id == "invalid_argument":
+                seen.add(("invalid_argument", "ArgumentError"))
+            elif node.func.id == "error":
+                assert isinstance(args[0], ast.Name) and isinstance(args[1], ast.Constant), ast.unparse(node)
+                seen.add((args[1].value, args[0].id))
+            elif node.func.id == "_text":
+                assert isinstance(args[2], ast.Constant), ast.unparse(node)
+                cls = args[3].id if len(args) > 3 and isinstance(args[3], ast.Name) else "DefinitionError"
+                seen.add((args[2].value, cls))
+    assert len(seen) > 10
+    assert seen <= listed(), sorted(seen - listed())
