@@ -473,7 +473,10 @@ mod tests {
         for cut in [whole.len() - 1, whole.len() - 8, whole.len() / 2, 4] {
             std::fs::write(&path, &whole[..cut])?;
             assert!(read_footer(&p).is_none());
-            assert_eq!(scan(&[p.clone()]).err().map(|e| e.code()), Some("unreadable_file"));
+            assert_eq!(
+                scan(std::slice::from_ref(&p)).err().map(|e| e.code()),
+                Some("unreadable_file")
+            );
         }
         std::fs::remove_file(&path)?;
         Ok(())
