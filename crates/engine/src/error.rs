@@ -49,7 +49,7 @@ error_codes! {
 error_codes! {
     /// The data breaks a rule of docs/kpis.md, or a file cannot be read (`InputError`).
     pub enum InputCode {
-        NegativeValue = "negative_value": "a count that cannot be negative (likes, reach, followers, fees, ...) is",
+        NegativeValue = "negative_value": "a count that cannot be negative (likes, reach, followers, fees, ...) is negative",
         DuplicatePostId = "duplicate_post_id": "a post_id appears more than once (pass dedupe='last' to keep the last)",
         DuplicateSnapshot = "duplicate_snapshot": "an account has two follower snapshots for one day",
         ContractDates = "contract_dates": "a contract ends before it starts",
@@ -60,7 +60,7 @@ error_codes! {
         DateOutOfRange = "date_out_of_range": "a date or timestamp is too far from 1970 to compute with",
         FileNotFound = "file_not_found": "a path, glob or folder matches no file, or no file was given",
         NotAFile = "not_a_file": "a path names a folder where a file is needed",
-        UnsupportedFile = "unsupported_file": "a path names a file that is neither Parquet nor CSV",
+        UnsupportedFile = "unsupported_file": "a table passed as a path names a file that is neither Parquet nor CSV (sk.read_posts reads more kinds)",
         UnreadableFile = "unreadable_file": "a file cannot be read: missing, incomplete or being written",
         UnparseableFile = "unparseable_file": "a file's column holds a value that does not read as the column's type",
         MismatchedFiles = "mismatched_files": "the files of one table have different columns or types",

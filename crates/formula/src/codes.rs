@@ -53,7 +53,7 @@ error_codes! {
         TypeMismatch = "type_mismatch": "text is compared with a number",
         ConditionOutsideFilter = "condition_outside_filter": "a condition (a comparison, true/false, not) appears outside a where filter",
         TextInArithmetic = "text_in_arithmetic": "a text literal is used in arithmetic",
-        SnapshotColumn = "snapshot_column": "a formula sums 'followers', a daily snapshot: use last(), first() or followers_at_post",
+        SnapshotColumn = "snapshot_column": "a formula reads 'followers', a daily snapshot, as a sum: use last(), first() or followers_at_post",
         MisplacedFollowersAtPost = "misplaced_followers_at_post": "followers_at_post is used other than as the divisor of a sum of post values",
         CircularReference = "circular_reference": "a KPI refers back to itself through the KPIs it names",
         UnsupportedColumn = "unsupported_column": "a formula reads a column of the accounts table where only posts columns can be read",
