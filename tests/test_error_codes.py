@@ -15,7 +15,7 @@ import socialkpi as sk
 from conftest import RAISED, ran_whole_suite
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "errors.md"
-START = "<!-- error codes: written by `make docs` (tools/errors_doc.py) from sk.error_codes() -->"
+START = "<!-- error codes: written by `make error-codes` (tools/errors_doc.py) from sk.error_codes() -->"
 END = "<!-- end of error codes -->"
 
 # Codes no test can raise through the public API, each with why.
@@ -54,7 +54,7 @@ def test_the_codes_the_docs_list_are_sk_error_codes():
     for line in lines[2:]:
         code, exception, description = (c.strip() for c in line.strip("|").split(" | "))
         rows.append((code.strip("`"), exception.strip("`"), description.replace("&#124;", "|")))
-    assert rows == list(sk.error_codes().iter_rows()), "run `make docs` to write the table again"
+    assert rows == list(sk.error_codes().iter_rows()), "run `make error-codes` to write the table again"
 
 
 def test_every_code_is_raised_by_a_test(request):

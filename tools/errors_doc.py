@@ -1,4 +1,4 @@
-"""Writes the table of error codes in docs/errors.md from ``sk.error_codes()`` (``make docs``).
+"""Writes the table of error codes in docs/errors.md from ``sk.error_codes()`` (``make error-codes``).
 
 The table sits between two marker comments; everything else in the file is left as it is.
 tests/test_error_codes.py checks that the table in the file equals ``sk.error_codes()``.
@@ -12,7 +12,7 @@ from pathlib import Path
 import socialkpi as sk
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "errors.md"
-START = "<!-- error codes: written by `make docs` (tools/errors_doc.py) from sk.error_codes() -->"
+START = "<!-- error codes: written by `make error-codes` (tools/errors_doc.py) from sk.error_codes() -->"
 END = "<!-- end of error codes -->"
 
 

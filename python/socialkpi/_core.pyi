@@ -28,14 +28,26 @@ __all__ = [
     "vendor_names",
 ]
 
+# The exceptions' docstrings repeat those of src/error.rs for the API reference (read from here).
 class KpiError(Exception):
+    """Base class of every socialkpi error; `.code` is stable."""
+
     code: str
 
-class SchemaError(KpiError): ...
-class DefinitionError(KpiError): ...
-class InputError(KpiError): ...
-class QueryError(KpiError): ...
-class EngineError(KpiError): ...
+class SchemaError(KpiError):
+    """A table lacks a column or a column has the wrong type."""
+
+class DefinitionError(KpiError):
+    """A KPI is unknown or cannot be computed as asked."""
+
+class InputError(KpiError):
+    """The data breaks a rule of the KPI contract."""
+
+class QueryError(KpiError):
+    """The arguments of the call are invalid."""
+
+class EngineError(KpiError):
+    """The engine failed; the message says why."""
 
 def error_codes() -> list[tuple[str, str, str]]: ...
 def compute(

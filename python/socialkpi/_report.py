@@ -124,6 +124,8 @@ def report(
         thousands cell formats; every text is written as text, so a cell starting with ``=``,
         ``+``, ``-`` or ``@`` never becomes a formula.
 
+    Notes
+    -----
     The headline shows the last period's value of each KPI of :data:`HEADLINE` that the tables
     allow, with its change on the period before; then the trends by ``by``, the comparison of
     the groups over the whole range (table and chart), the top and bottom posts by engagement

@@ -222,6 +222,8 @@ def trend(
     kpis
         Custom :class:`~socialkpi.KPI` objects whose units apply.
 
+    Notes
+    -----
     The tooltip gives each value and its change on the group's previous period (percentage
     points for ratios, a relative change otherwise); a ``{kpi}_previous`` column, when the
     frame has one, is drawn as a dashed line of the same colour, and the change is taken on it.
