@@ -28,7 +28,7 @@ __all__ = [
     "vendor_names",
 ]
 
-# The exceptions' docstrings repeat those of src/error.rs for the API reference (read from here).
+# The exceptions' docstrings repeat those of src/errors.rs for the API reference (read from here).
 class KpiError(Exception):
     """Base class of every socialkpi error; `.code` is stable."""
 
