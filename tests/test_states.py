@@ -314,6 +314,19 @@ def test_overlapping_posts_are_an_error() -> None:
     assert "100 posts" in str(err.value)
 
 
+def test_states_sharing_part_of_a_small_table_do_not_merge() -> None:
+    accounts = TABLES["accounts"]
+    day = pl.col("date")
+    jan, feb, mar = (accounts.filter(day.dt.month() == m) for m in (1, 2, 3))
+    kw = {"kpis": ["posts", "followers"], "by": ["platform"], "every": "1mo"}
+    posts = _split(TABLES["posts"], "rows", 4, 6)
+    first = sk.merge([sk.partial(posts[0], jan, **kw), sk.partial(posts[1], feb, **kw)])  # type: ignore[arg-type]
+    second = sk.merge([sk.partial(posts[2], jan, **kw), sk.partial(posts[3], mar, **kw)])  # type: ignore[arg-type]
+    with pytest.raises(sk.InputError) as err:
+        sk.merge([first, second])
+    assert err.value.code == "overlapping_states"
+
+
 @pytest.mark.parametrize(
     ("kwargs", "what"),
     [

@@ -31,6 +31,7 @@ import typing as _typing
 import polars as _pl
 
 from socialkpi import _arguments, _core, datasets, plot
+from socialkpi import exceptions as _exceptions
 from socialkpi._report import report
 from socialkpi._result import KpiResult
 from socialkpi._result import result_of as _result_of
@@ -46,6 +47,7 @@ from socialkpi.exceptions import (
     KpiError,
     QueryError,
     SchemaError,
+    error_codes,
 )
 from socialkpi.formulas import KPI, Definitions, check_kpis, load_kpis, vendor_presets
 from socialkpi.formulas import resolve as _resolve
@@ -78,6 +80,7 @@ __all__ = [
     "DefinitionError",
     "Definitions",
     "EngineError",
+    "error_codes",
     "explain",
     "FileRead",
     "InputError",
@@ -112,8 +115,7 @@ def _max_staleness(days: object) -> int | None:
     if days is None:
         return None
     if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= _MAX_STALENESS_LIMIT:
-        raise _arguments.argument_error(
-            "invalid_argument",
+        raise _exceptions.invalid_argument(
             f"max_staleness={days!r} is not a number of days; pass a whole number from 0 to "
             f"{_MAX_STALENESS_LIMIT:,}, or None to read follower snapshots of any age",
         )
@@ -184,8 +186,7 @@ def _engine_arguments(
     _arguments.text("every", every, 'use None, "1d", "1w", "1mo", "1q" or "1y"', optional=True)
     _arguments.text("tz", tz, 'use an IANA time zone name such as "UTC" or "Europe/Berlin"')
     if dedupe not in (None, "last"):
-        raise _arguments.argument_error(
-            "invalid_argument",
+        raise _exceptions.invalid_argument(
             f"dedupe={dedupe!r} is not supported; use None (repeats are an error) or 'last'",
         )
     _arguments.sources(sources)
@@ -367,7 +368,9 @@ def contract_status(
     """
     for role, given in (("posts", posts), ("contracts", contracts)):
         if given is None:
-            raise _arguments.argument_error("missing_table", f"contract_status needs {role}; pass a table")
+            raise _exceptions.error(
+                QueryError, "missing_table", f"contract_status needs {role}; pass a table"
+            )
     day = _arguments.day("as_of", as_of) or _dt.datetime.now(_dt.timezone.utc).date()
     _arguments.text("tz", tz, 'use an IANA time zone name such as "UTC" or "Europe/Berlin"')
     _arguments.output(output)

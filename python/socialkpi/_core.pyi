@@ -1,8 +1,34 @@
-from typing import Any
+from typing import Any, final
 
 __version__: str
+# pyo3 lists every name added to the module
+__all__ = [
+    "DefinitionError",
+    "EngineError",
+    "InputError",
+    "KpiError",
+    "QueryError",
+    "SchemaError",
+    "_KeptPages",
+    "__version__",
+    "catalog_rows",
+    "check_formula",
+    "compute",
+    "contract_status",
+    "error_codes",
+    "explain",
+    "parse_definitions",
+    "parse_values",
+    "plan_kpis",
+    "presets",
+    "read_table",
+    "reader_presets",
+    "source_table",
+    "vendor_definitions",
+    "vendor_names",
+]
 
-# The exceptions' docstrings repeat those of src/error.rs for the API reference (read from here).
+# The exceptions' docstrings repeat those of src/errors.rs for the API reference (read from here).
 class KpiError(Exception):
     """Base class of every socialkpi error; `.code` is stable."""
 
@@ -23,6 +49,7 @@ class QueryError(KpiError):
 class EngineError(KpiError):
     """The engine failed; the message says why."""
 
+def error_codes() -> list[tuple[str, str, str]]: ...
 def compute(
     kpis: list[str],
     by: list[str],
@@ -75,6 +102,7 @@ def parse_values(
 ) -> tuple[Any, int, list[str]]: ...
 def reader_presets() -> list[tuple[str, str, str | None, str, str, list[str]]]: ...
 
+@final
 class _KeptPages:
     def __init__(self) -> None: ...
     def __enter__(self) -> _KeptPages: ...

@@ -13,6 +13,7 @@ import polars as pl
 from socialkpi import _arguments, _core
 from socialkpi._result import KpiResult, result_of
 from socialkpi._tables import _ArrowStream
+from socialkpi.exceptions import invalid_argument
 from socialkpi.formulas import KPI, Definitions
 
 _UNCHANGED: Any = object()
@@ -33,9 +34,8 @@ class States:
 
     def __init__(self, native: Any) -> None:
         if not isinstance(native, _core._States):
-            raise _arguments.argument_error(
-                "invalid_argument",
-                "States are made by sk.partial(...), sk.merge(...) or sk.States.load(path)",
+            raise invalid_argument(
+                "States are made by sk.partial(...), sk.merge(...) or sk.States.load(path)"
             )
         self._native = native
 
@@ -77,10 +77,10 @@ class States:
         from socialkpi._tables import as_table
 
         if not isinstance(header, str):
-            raise _arguments.argument_error("invalid_argument", "header must be the text of States.header")
+            raise invalid_argument("header must be the text of States.header")
         table = as_table(frame, "states")
         if table is None:
-            raise _arguments.argument_error("invalid_argument", "from_frame needs the states' frame")
+            raise invalid_argument("from_frame needs the states' frame")
         return cls(_core._States.from_frame(table, header))
 
     def finalize(
@@ -140,7 +140,7 @@ class States:
         daily states, a refresh replaces whole days; with ``every=None``, everything.
         """
         if not isinstance(newer, States):
-            raise _arguments.argument_error("invalid_argument", "update takes States (from sk.partial)")
+            raise invalid_argument("update takes States (from sk.partial)")
         return States(self._native.update(newer._native))
 
     def save(self, path: str | os.PathLike[str]) -> None:
@@ -223,7 +223,5 @@ def merge(states: Iterable[States]) -> States:
     """
     parts = list(states) if not isinstance(states, States) else [states]
     if not parts or not all(isinstance(s, States) for s in parts):
-        raise _arguments.argument_error(
-            "invalid_argument", "merge takes a non-empty list of States (from sk.partial)"
-        )
+        raise invalid_argument("merge takes a non-empty list of States (from sk.partial)")
     return States(_core._States.merge([s._native for s in parts]))

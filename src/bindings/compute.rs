@@ -2,6 +2,7 @@
 
 use super::definitions::{definition, DefinitionRow};
 use super::*;
+use socialkpi_engine::error::QueryCode;
 
 /// The coverage frame as rows: (table, account_id, first, last), dates as days since 1970-01-01.
 type CoverageRow = (String, Option<String>, Option<i32>, Option<i32>);
@@ -61,7 +62,7 @@ pub(super) fn call<'py>(
         Some("last") => Dedupe::Last,
         Some(other) => {
             return Err(Error::query(
-                "invalid_argument",
+                QueryCode::InvalidArgument,
                 format!("dedupe={other:?} is not supported; use None (repeats are an error) or 'last'"),
             )
             .into())

@@ -17,6 +17,7 @@ mod states;
 mod traffic;
 
 use crate::error::{Error, Result};
+use crate::error::{InputCode, QueryCode, SchemaCode};
 use crate::plan::{Metric, Origin, OutputKpi, Plan, Value, PERIOD};
 use crate::states::{Block, PartialStates, Source};
 pub(crate) use coverage::stack as stack_coverage;
@@ -105,14 +106,20 @@ pub(crate) fn select_columns(
     coerce: impl Fn(&str, &DataType) -> Result<Expr>,
     extra: Vec<Expr>,
 ) -> Result<LazyFrame> {
-    let schema = lf
-        .collect_schema()
-        .map_err(|e| Error::input("unreadable_table", format!("could not read the {table} table: {e}")))?;
+    let schema = lf.collect_schema().map_err(|e| {
+        Error::input(
+            InputCode::UnreadableTable,
+            format!("could not read the {table} table: {e}"),
+        )
+    })?;
     let mut select = Vec::with_capacity(columns.len() + extra.len());
     for c in columns {
-        let dtype = schema
-            .get(c.as_str())
-            .ok_or_else(|| Error::schema("missing_column", format!("column '{c}' is missing from {table}")))?;
+        let dtype = schema.get(c.as_str()).ok_or_else(|| {
+            Error::schema(
+                SchemaCode::MissingColumn,
+                format!("column '{c}' is missing from {table}"),
+            )
+        })?;
         select.push(coerce(c, dtype)?);
     }
     select.extend(extra);
@@ -221,7 +228,7 @@ pub type Interrupt<'a> = &'a (dyn Fn() -> bool + Sync);
 /// The error of a table that the KPIs asked for need but the call did not pass.
 fn missing_table(table: &str) -> Error {
     Error::query(
-        "missing_table",
+        QueryCode::MissingTable,
         format!("the {table} table is needed by the KPIs asked for; pass {table}=..."),
     )
 }
@@ -430,7 +437,7 @@ pub fn finalize(plan: &Plan, states: PartialStates) -> Result<Output> {
     let joined = joined.ok_or_else(|| Error::Internal("no table was read".into()))?;
     rows.stages.push(("join_s".into(), t.elapsed().as_secs_f64()));
     // which tables cover each group and period (rule 7): read by the flows' formulas
-    let covered = coverage::columns(plan, &joined.schema())?;
+    let covered = coverage::columns(plan, joined.schema())?;
     let joined = joined.lazy().with_columns(covered);
     let mut select: Vec<Expr> = plan.by.iter().map(|d| col(d.as_str())).collect();
     if plan.every.is_some() {

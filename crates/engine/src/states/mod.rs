@@ -14,7 +14,7 @@ mod spec;
 pub use file::{from_parts, load, save, to_frame, SCHEMA_VERSION};
 pub use spec::{Spec, Tables};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, InputCode, QueryCode, Result};
 use crate::exec::accounts::{FIRST, FIRST_DAY, LAST, LAST_DAY};
 use crate::exec::{output_keys, with_period, RowAccount, ALL};
 use crate::plan::{Every, Plan, PERIOD};
@@ -365,13 +365,16 @@ impl States {
     pub fn merge(parts: Vec<States>) -> Result<States> {
         let mut parts = parts.into_iter();
         let Some(first) = parts.next() else {
-            return Err(Error::query("invalid_argument", "merge needs at least one States"));
+            return Err(Error::query(
+                QueryCode::InvalidArgument,
+                "merge needs at least one States",
+            ));
         };
         let rest: Vec<States> = parts.collect();
         for other in &rest {
             if let Some(part) = first.spec.difference(&other.spec) {
                 return Err(Error::query(
-                    "states_mismatch",
+                    QueryCode::StatesMismatch,
                     format!("states made for different requests do not merge: they differ in {part}"),
                 ));
             }
@@ -405,7 +408,7 @@ impl States {
     pub fn update(self, newer: States) -> Result<States> {
         if let Some(part) = self.spec.difference(&newer.spec) {
             return Err(Error::query(
-                "states_mismatch",
+                QueryCode::StatesMismatch,
                 format!("states made for a different request cannot update these: they differ in {part}"),
             ));
         }
@@ -493,7 +496,7 @@ fn merge_post_ids(parts: &[PartialStates]) -> Result<Option<Vec<u64>>> {
     let repeated = ids.windows(2).filter(|w| w[0] == w[1]).count();
     if repeated > 0 {
         return Err(Error::input(
-            "overlapping_posts",
+            InputCode::OverlappingPosts,
             format!("{repeated} posts are in more than one of the states merged (by post_id); states must come from disjoint posts. Merge states of different files, months or partitions, or use States.update to replace the periods newer posts cover"),
         ));
     }
@@ -526,7 +529,7 @@ fn combine_parts(parts: Vec<PartialStates>, from: &Plan, to: &Plan) -> Result<Pa
                         *frames = vec![block.frame];
                     } else {
                         return Err(Error::input(
-                            "overlapping_states",
+                            InputCode::OverlappingStates,
                             format!("the {} states merged share some of the tables they were made from but not all; merge states made from whole tables or from disjoint parts of them", block.source.table()),
                         ));
                     }
