@@ -51,7 +51,7 @@ error-codes:
 	$(PYTHON) tools/errors_doc.py
 
 # stubtest checks python/socialkpi/_core.pyi against the built native module: run it after
-# `make build` (CI runs `make test` first), or with PYTHONPATH=python after /work/bin/skbuild.
+# `make build` (CI runs `make test` first).
 lint: deps
 	cargo fmt --check
 	cargo clippy --release --workspace --all-targets -- -D warnings

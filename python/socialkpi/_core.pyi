@@ -10,6 +10,7 @@ __all__ = [
     "QueryError",
     "SchemaError",
     "_KeptPages",
+    "_States",
     "__version__",
     "catalog_rows",
     "check_formula",
@@ -19,6 +20,7 @@ __all__ = [
     "explain",
     "parse_definitions",
     "parse_values",
+    "partial",
     "plan_kpis",
     "presets",
     "read_table",
@@ -125,6 +127,7 @@ def partial(
     max_staleness: int | None = ...,
 ) -> _States: ...
 
+@final
 class _States:
     def finalize(
         self,
