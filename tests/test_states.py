@@ -314,6 +314,19 @@ def test_overlapping_posts_are_an_error() -> None:
     assert "100 posts" in str(err.value)
 
 
+def test_months_with_their_own_snapshots_merge_into_the_year() -> None:
+    # posts and follower snapshots both split by month: February's followers_start is
+    # January's last snapshot, found in January's states
+    kw = {"kpis": ["posts", "followers", "followers_start", "follower_growth"], "by": ["platform"], "every": "1mo"}
+    posts, accounts = TABLES["posts"], TABLES["accounts"]
+    month = pl.col("published_at").dt.month()
+    parts = [
+        sk.partial(posts.filter(month == m), accounts.filter(pl.col("date").dt.month() == m), **kw)  # type: ignore[arg-type]
+        for m in range(1, 13)
+    ]
+    _same(sk.merge(parts).finalize(), sk.compute(posts, accounts, **kw))  # type: ignore[arg-type]
+
+
 def test_states_sharing_part_of_a_small_table_do_not_merge() -> None:
     accounts = TABLES["accounts"]
     day = pl.col("date")
