@@ -32,6 +32,7 @@ import polars as _pl
 
 from socialkpi import _arguments, _core, datasets, plot
 from socialkpi import exceptions as _exceptions
+from socialkpi._progress import progress_for as _progress_for
 from socialkpi._report import report
 from socialkpi._result import KpiResult
 from socialkpi._result import result_of as _result_of
@@ -141,12 +142,13 @@ def compute_details(
     output: Literal["polars", "pandas"] = "polars",
     definitions: str | _os.PathLike[str] | Definitions | None = None,
     max_staleness: int | None = 7,
+    progress: bool | None = None,
 ) -> KpiResult:
     """Computes KPIs like :func:`compute` and returns them with definitions and row accounting.
 
     Parameters
     ----------
-    posts, accounts, contracts, traffic, conversions, sources, kpis, by, every, tz, dedupe, output, definitions, max_staleness
+    posts, accounts, contracts, traffic, conversions, sources, kpis, by, every, tz, dedupe, output, definitions, max_staleness, progress
         As for :func:`compute`.
 
     Returns
@@ -164,7 +166,12 @@ def compute_details(
         "traffic": traffic,
         "conversions": conversions,
     }
-    capsule, details = _core.compute(**arguments, **_table_arguments(tables))
+    bar = _progress_for(progress)
+    try:
+        capsule, details = _core.compute(**arguments, **_table_arguments(tables), progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
     return _result_of(capsule, details, custom, tables, output)
 
 
@@ -228,6 +235,7 @@ def compute(
     output: Literal["polars", "pandas"] = "polars",
     definitions: str | _os.PathLike[str] | Definitions | None = None,
     max_staleness: int | None = 7,
+    progress: bool | None = None,
 ) -> Any:
     """Computes social-media KPIs per group and period, exactly as the KPI contract defines them.
 
@@ -294,6 +302,11 @@ def compute(
         the post's day only when it is at most this many days old (default 7; ``None``: any
         age). Posts without a fresh snapshot are left out of those KPIs and counted in
         ``compute_details(...).rows_dropped`` (reason ``stale_followers: ...``).
+    progress
+        A progress bar (tqdm, on stderr) of the pass over the posts, in slices of about a
+        million posts (whole Parquet row groups). ``None`` (default): shown in a terminal or a
+        notebook once the pass has run two seconds; ``True``: always, at once; ``False``: never.
+        Posts streamed from CSV files show none.
 
     Returns
     -------
@@ -321,6 +334,7 @@ def compute(
         output=output,
         definitions=definitions,
         max_staleness=max_staleness,
+        progress=progress,
     ).frame
 
 

@@ -67,6 +67,7 @@ def compute(
     custom: list[tuple[str, str, str, str, str]] = ...,
     engagement: list[tuple[str, list[str]]] = ...,
     max_staleness: int | None = ...,
+    progress: Any = None,
 ) -> tuple[Any, dict[str, Any]]: ...
 def source_table() -> list[tuple[str, str]]: ...
 def contract_status(posts: Any, contracts: Any, as_of: int, tz: str) -> Any: ...
@@ -125,6 +126,7 @@ def partial(
     custom: list[tuple[str, str, str, str, str]] = ...,
     engagement: list[tuple[str, list[str]]] = ...,
     max_staleness: int | None = ...,
+    progress: Any = None,
 ) -> _States: ...
 
 @final

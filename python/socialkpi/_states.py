@@ -11,6 +11,7 @@ from typing import Any, Literal
 import polars as pl
 
 from socialkpi import _arguments, _core
+from socialkpi._progress import progress_for
 from socialkpi._result import KpiResult, result_of
 from socialkpi._tables import _ArrowStream
 from socialkpi.exceptions import invalid_argument
@@ -189,10 +190,11 @@ def partial(
     dedupe: Literal["last"] | None = None,
     definitions: str | os.PathLike[str] | Definitions | None = None,
     max_staleness: int | None = 7,
+    progress: bool | None = None,
 ) -> States:
     """The partial states of a KPI computation, to merge, roll up, refresh, keep and finalize.
 
-    Takes the arguments of :func:`compute` (but ``output``); ``sk.compute(...)`` equals
+    Takes the arguments of :func:`compute` (but ``output``), ``progress`` among them; ``sk.compute(...)`` equals
     ``sk.partial(...).finalize()``. Beside the states, it keeps a 64-bit hash of each post's
     ``post_id`` (8 bytes a post), so that merging states that share a post is an error, and a
     fingerprint of each table other than posts, so that a table passed whole beside each part
@@ -210,7 +212,12 @@ def partial(
         "traffic": traffic,
         "conversions": conversions,
     }
-    return States(_core.partial(**arguments, **_table_arguments(tables)))
+    bar = progress_for(progress)
+    try:
+        return States(_core.partial(**arguments, **_table_arguments(tables), progress=bar))
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def merge(states: Iterable[States]) -> States:

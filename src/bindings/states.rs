@@ -15,7 +15,7 @@ pub struct StatesObject {
 
 /// Makes the partial states of a compute-like call (the arguments of `compute`).
 #[pyfunction]
-#[pyo3(signature = (kpis, by, every, tz, dedupe, posts=None, accounts=None, contracts=None, traffic=None, conversions=None, sources=Vec::new(), custom=Vec::new(), engagement=Vec::new(), max_staleness=Some(plan::MAX_STALENESS_DAYS)))]
+#[pyo3(signature = (kpis, by, every, tz, dedupe, posts=None, accounts=None, contracts=None, traffic=None, conversions=None, sources=Vec::new(), custom=Vec::new(), engagement=Vec::new(), max_staleness=Some(plan::MAX_STALENESS_DAYS), progress=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn partial<'py>(
     py: Python<'py>,
@@ -33,6 +33,7 @@ pub fn partial<'py>(
     custom: Vec<DefinitionRow>,
     engagement: Vec<(String, Vec<String>)>,
     max_staleness: Option<u32>,
+    progress: Option<Py<PyAny>>,
 ) -> PyResult<StatesObject> {
     let tables = [posts, accounts, contracts, traffic, conversions];
     let Call {
@@ -53,7 +54,7 @@ pub fn partial<'py>(
         engagement,
         max_staleness,
     )?;
-    let (made, _) = run_engine(py, given, |inputs, interrupted| {
+    let (made, _) = run_engine(py, given, progress, |inputs, interrupted| {
         let made = Made {
             posts: inputs.posts.clone(),
             accounts: inputs.accounts.clone(),

@@ -222,8 +222,9 @@ pub struct Inputs {
     pub events: Option<LazyFrame>,
 }
 
-/// Asked between batches of posts: true stops the run with `Error::Interrupted` (Ctrl-C).
-pub type Interrupt<'a> = &'a (dyn Fn() -> bool + Sync);
+/// Asked between slices of posts with (slices done, slices in all): true stops the run with
+/// `Error::Interrupted` (Ctrl-C). It is also how a caller shows progress.
+pub type Interrupt<'a> = &'a (dyn Fn(usize, usize) -> bool + Sync);
 
 /// The error of a table that the KPIs asked for need but the call did not pass.
 fn missing_table(table: &str) -> Error {
@@ -891,9 +892,15 @@ mod tests {
             posts_slices: Some(vec![(0, 2), (2, 1)]),
             ..Default::default()
         };
-        let stop = || true;
+        let stop = |_: usize, _: usize| true;
         assert!(matches!(run(&plan, inputs(), &stop), Err(Error::Interrupted)));
-        let go = || false;
+        let seen = std::sync::Mutex::new(Vec::new());
+        let go = |done: usize, all: usize| {
+            if let Ok(mut seen) = seen.lock() {
+                seen.push((done, all));
+            }
+            false
+        };
         let out = run(&plan, inputs(), &go)?;
         let likes: Vec<Option<i64>> = out
             .frame
@@ -903,6 +910,8 @@ mod tests {
             .flat_map(|a| a.iter().map(|v| v.copied()))
             .collect();
         assert_eq!(likes, vec![Some(3), Some(3)]);
+        // asked before each slice with the slices done so far
+        assert_eq!(seen.lock().map(|s| s.clone()).unwrap_or_default(), vec![(0, 2), (1, 2)]);
         Ok(())
     }
 }

@@ -856,7 +856,7 @@ pub(super) fn states(
                     Some(Err(panic)) => std::panic::resume_unwind(panic),
                     None => return Err(Error::Internal("a posts slice was not read".into())),
                 };
-                if interrupted() {
+                if interrupted(i, slices.len()) {
                     return Err(Error::Interrupted);
                 }
                 if let Some(&next) = slices.get(i + 1) {
