@@ -4,7 +4,6 @@ watches, never changing the numbers."""
 from __future__ import annotations
 
 import pytest
-
 import socialkpi as sk
 
 POSTS, ACCOUNTS = sk.datasets.sample(n_accounts=10, n_posts=5000, seed=4)
@@ -30,7 +29,9 @@ def test_states_show_the_bar_too(small_slices: None, capsys: pytest.CaptureFixtu
     assert "5/5" in capsys.readouterr().err
 
 
-def test_no_bar_unless_asked_where_no_one_watches(small_slices: None, capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_bar_unless_asked_where_no_one_watches(
+    small_slices: None, capsys: pytest.CaptureFixture[str]
+) -> None:
     sk.compute(POSTS, **KW)  # type: ignore[arg-type]
     sk.compute(POSTS, **KW, progress=False)  # type: ignore[arg-type]
     assert capsys.readouterr().err == ""

@@ -317,7 +317,11 @@ def test_overlapping_posts_are_an_error() -> None:
 def test_months_with_their_own_snapshots_merge_into_the_year() -> None:
     # posts and follower snapshots both split by month: February's followers_start is
     # January's last snapshot, found in January's states
-    kw = {"kpis": ["posts", "followers", "followers_start", "follower_growth"], "by": ["platform"], "every": "1mo"}
+    kw = {
+        "kpis": ["posts", "followers", "followers_start", "follower_growth"],
+        "by": ["platform"],
+        "every": "1mo",
+    }
     posts, accounts = TABLES["posts"], TABLES["accounts"]
     month = pl.col("published_at").dt.month()
     parts = [
