@@ -305,6 +305,64 @@ fn regroup(source: Source, frames: Vec<DataFrame>, from: &Plan, to: &Plan) -> Re
     Ok(lf.group_by(group).agg(sums).collect()?)
 }
 
+/// Blocks of one grain merged: only rows of periods that more than one block reaches can
+/// share a group, so those are regrouped and the others stacked as they are (parts split by
+/// time, the usual case, share only the days at their edges).
+fn merge_by_period(source: Source, frames: Vec<DataFrame>, from: &Plan, to: &Plan) -> Result<DataFrame> {
+    let mut spans: Vec<(i32, i32)> = Vec::with_capacity(frames.len());
+    for f in &frames {
+        let days = f
+            .column(PERIOD)?
+            .as_materialized_series()
+            .to_physical_repr()
+            .into_owned();
+        let (first, last) = (days.min::<i32>()?, days.max::<i32>()?);
+        if let (Some(first), Some(last)) = (first, last) {
+            spans.push((first, last));
+        }
+    }
+    let shared = shared_days(spans);
+    if shared.is_empty() {
+        return stack(frames);
+    }
+    let columns = frames.first().map(|f| f.get_column_names_owned()).unwrap_or_default();
+    let within = shared
+        .iter()
+        .map(|&(a, b)| {
+            let day = col(PERIOD).to_physical();
+            day.clone().gt_eq(lit(a)).and(day.lt_eq(lit(b)))
+        })
+        .reduce(Expr::or)
+        .unwrap_or_else(|| lit(false));
+    let (mut alone, mut together) = (Vec::new(), Vec::new());
+    for f in frames {
+        let lf = f.lazy();
+        alone.push(lf.clone().filter(within.clone().not()).collect()?);
+        together.push(lf.filter(within.clone()).collect()?);
+    }
+    let regrouped = regroup(source, together, from, to)?.select(columns)?;
+    alone.push(regrouped);
+    stack(alone)
+}
+
+/// The days that two or more of the spans (first, last) share, as spans.
+fn shared_days(mut spans: Vec<(i32, i32)>) -> Vec<(i32, i32)> {
+    spans.sort_unstable();
+    let mut shared: Vec<(i32, i32)> = Vec::new();
+    let mut reach: Option<i32> = None;
+    for (first, last) in spans {
+        if let Some(r) = reach.filter(|&r| r >= first) {
+            let span = (first, last.min(r));
+            match shared.last_mut() {
+                Some(prev) if prev.1 >= span.0 - 1 => prev.1 = prev.1.max(span.1),
+                _ => shared.push(span),
+            }
+        }
+        reach = Some(reach.map_or(last, |r| r.max(last)));
+    }
+    shared
+}
+
 /// Snapshot states per account at `to`'s period: the earliest first, the latest last, the
 /// attributes `to` groups by at the latest snapshot.
 fn regroup_snapshots(lf: LazyFrame, to: &Plan) -> Result<DataFrame> {
@@ -562,8 +620,11 @@ fn combine_parts(parts: Vec<PartialStates>, from: &Plan, to: &Plan) -> Result<Pa
     kept.sort_by_key(|(s, _, _)| *s);
     let mut blocks = Vec::with_capacity(kept.len());
     for (source, fingerprints, frames) in kept {
-        let frame = if frames.len() == 1 && from.by == to.by && from.every == to.every {
+        let same_grain = from.by == to.by && from.every == to.every;
+        let frame = if frames.len() == 1 && same_grain {
             frames.into_iter().next().unwrap_or_default()
+        } else if same_grain && to.every.is_some() {
+            merge_by_period(source, frames, from, to)?
         } else {
             regroup(source, frames, from, to)?
         };
@@ -711,6 +772,14 @@ mod tests {
         assert_eq!(fingerprint(&a)?, fingerprint(&b)?);
         assert_ne!(fingerprint(&a)?, fingerprint(&c)?);
         Ok(())
+    }
+
+    #[test]
+    fn shared_days_are_where_spans_overlap() {
+        assert_eq!(shared_days(vec![(1, 5), (5, 9), (9, 12)]), vec![(5, 5), (9, 9)]);
+        assert_eq!(shared_days(vec![(1, 3), (4, 9)]), vec![]);
+        assert_eq!(shared_days(vec![(1, 10), (2, 3), (5, 6)]), vec![(2, 3), (5, 6)]);
+        assert_eq!(shared_days(vec![(1, 10), (2, 7), (5, 12)]), vec![(2, 10)]);
     }
 
     #[test]
