@@ -309,7 +309,7 @@ def test_spark_post_in_two_partitions_and_typed_errors(spark, tmp_path) -> None:
     assert "4 posts" in str(e.value)
     # on the driver, before any task
     with pytest.raises(sk.SchemaError) as e:
-        sks.compute(sdf.drop("published_at"), kpis="engagement")
+        sks.compute(sdf.drop("published_at"), kpis="engagement", every="1mo")
     assert e.value.code == "missing_column"
     with pytest.raises(sk.ArgumentError):
         sks.compute(sdf, kpis="engagement", output="arrow")  # type: ignore[arg-type]

@@ -201,7 +201,7 @@ def _rows(
         "traffic": _local(traffic),
         "conversions": _local(conversions),
     }
-    schema = posts.limit(0).toArrow().schema
+    schema = _arrow_schema(posts)
     # the arguments and the small tables checked here, on no posts, so that a mistake is
     # raised at once with its class and code rather than from every executor
     _partial(schema.empty_table(), **small, **options)
@@ -218,7 +218,10 @@ def _partition(
 ) -> Iterator[pa.RecordBatch]:
     """One partition's states, on the executor, as ``_ROWS`` batches."""
     small = shared.value if hasattr(shared, "value") else shared
-    posts = pa.Table.from_batches(list(batches), schema=schema)
+    parts = list(batches)
+    # Spark's batches carry the session's time zone: the driver's schema is for no batches
+    posts = pa.Table.from_batches(parts) if parts else schema.empty_table()
+    del parts
     try:
         part = _wire.pack(_partial(posts, **small, **options))
     except KpiError as e:
@@ -259,6 +262,18 @@ def _bodies(rows: SparkDataFrame) -> tuple[str, States, bool]:
     parts = [States.from_frame(pl.read_ipc(io.BytesIO(b)), h) for h, b in zip(headers, bodies)]
     states = merge(parts)
     return states.header, states, bool(kept) and all(kept)
+
+
+def _arrow_schema(posts: SparkDataFrame) -> pa.Schema:
+    """The Arrow schema of the posts' batches, without running a job."""
+    try:
+        from pyspark.sql.pandas.types import to_arrow_schema
+
+        zone = posts.sparkSession.conf.get("spark.sql.session.timeZone") or "UTC"
+        schema: pa.Schema = to_arrow_schema(posts.schema, timezone=zone)
+        return schema
+    except Exception:  # a type this PySpark cannot name in Arrow: ask Spark itself
+        return posts.limit(0).toArrow().schema
 
 
 def _broadcast(posts: SparkDataFrame, small: dict[str, Any]) -> Any:
