@@ -21,6 +21,7 @@ import numpy as np
 import polars as pl
 
 from socialkpi._states import States, merge
+from socialkpi._tables import _ArrowStream
 
 _BLOCK = "state_block"
 _POST_IDS = "post_ids"
@@ -69,13 +70,24 @@ def ipc(frame: pl.DataFrame) -> bytes:
 
 def pack(states: States) -> Part:
     """A part from states (made by ``sk.partial`` where the posts are)."""
-    frame = states.frame
-    info = json.loads(states.header)
+    # one export gives both (States.frame and States.header would export twice)
+    capsule, header = states._native.frame()
+    frame = pl.DataFrame(_ArrowStream(capsule))
+    info = json.loads(header)
     ids = None
     if info.get("post_ids"):
-        is_id = frame[_BLOCK] == _POST_IDS
-        ids = np.sort(frame.filter(is_id)[_HASH].to_numpy())
-        frame = frame.filter(~is_id)
+        rows = (frame[_BLOCK] == _POST_IDS).arg_true()
+        first, count = (int(rows[0]), len(rows)) if len(rows) else (0, 0)
+        if count == 0 or int(rows[-1]) - first + 1 == count:
+            # the post-id rows are one run (as States.frame writes them): slices, no copies
+            ids = frame[_HASH].slice(first, count).to_numpy()
+            frame = pl.concat([frame.slice(0, first), frame.slice(first + count)])
+        else:
+            ids = frame[_HASH].gather(rows).to_numpy()
+            frame = frame.filter(pl.col(_BLOCK) != _POST_IDS)
+        ids = np.asarray(ids, dtype=np.uint64)
+        if ids.size > 1 and not bool(np.all(ids[1:] >= ids[:-1])):
+            ids = np.sort(ids)
     if _HASH in frame.columns:
         frame = frame.drop(_HASH)
     info["post_ids"] = False

@@ -33,22 +33,25 @@ from socialkpi._states import partial as _partial
 from socialkpi.exceptions import KpiError
 from socialkpi.formulas import KPI, Definitions
 
-__all__ = ["compute", "partial"]
+__all__ = ["compute", "partial", "spark_types"]
 
 # What each partition sends back, in one fixed schema: one row with its states' header and
-# frame (Arrow IPC, without the post ids) and whether it kept post ids, then one row per post
-# with its post_id hash (as a signed 64-bit number, Spark's only 64-bit integer). A partition
-# whose engine run fails sends one row whose header is {"error": [class, code, message]}.
+# frame (Arrow IPC, without the post ids) and whether it kept post ids, then its posts'
+# post_id hashes as little-endian uint64 bytes, one row per bucket (the hash's top bits), so
+# that the repeat check moves a few blobs per partition rather than a row per post. A
+# partition whose engine run fails sends one row whose header is {"error": [class, code,
+# message]}.
 _ROWS = pa.schema(
     [
         ("header", pa.string()),
         ("body", pa.binary()),
         ("ids_kept", pa.bool_()),
-        ("post_id_hash", pa.int64()),
+        ("bucket", pa.int32()),
+        ("ids", pa.binary()),
     ]
 )
-_ROWS_DDL = "header string, body binary, ids_kept boolean, post_id_hash long"
-_ID_BATCH = 1 << 20
+_ROWS_DDL = "header string, body binary, ids_kept boolean, bucket int, ids binary"
+_BUCKET_BITS = 6
 
 
 def compute(
@@ -102,13 +105,13 @@ def compute(
     try:
         header, states, ids_kept = _bodies(rows)
         if ids_kept:
-            # the repeat check runs where the ids are: only the count reaches the driver
+            # the repeat check runs where the ids are, bucket by bucket: only counts reach the driver
             repeated = (
-                rows.where(F.col("post_id_hash").isNotNull())
-                .groupBy("post_id_hash")
-                .count()
-                .where(F.col("count") > 1)
-                .agg(F.sum(F.col("count") - 1))
+                rows.where(F.col("bucket").isNotNull())
+                .select("bucket", "ids")
+                .repartition("bucket")
+                .mapInArrow(_repeats, "repeated long")
+                .agg(F.sum("repeated"))
                 .first()
             )
             if repeated is not None and repeated[0]:
@@ -146,8 +149,8 @@ def partial(
         header, states, ids_kept = _bodies(rows)
         ids = None
         if ids_kept:
-            hashes = rows.where(F.col("post_id_hash").isNotNull()).select("post_id_hash").toArrow()
-            ids = _wire.union_ids([np.asarray(hashes.column(0).to_numpy(), dtype=np.int64).view(np.uint64)])
+            blobs = rows.where(F.col("bucket").isNotNull()).select("ids").toArrow().column(0).to_pylist()
+            ids = _wire.union_ids([np.frombuffer(b"".join(blobs), dtype="<u8")])
     finally:
         rows.unpersist()
     return _wire.states(_wire.Part(states.header, _wire.ipc(states.frame), ids))
@@ -228,24 +231,43 @@ def _partition(
         failure = _wire.Failure.of(e)
         header = json.dumps({"error": [failure.kind, failure.code, failure.message]})
         yield pa.RecordBatch.from_pydict(
-            {"header": [header], "body": [None], "ids_kept": [None], "post_id_hash": [None]}, schema=_ROWS
+            {"header": [header], "body": [None], "ids_kept": [None], "bucket": [None], "ids": [None]}, schema=_ROWS
         )
         return
     del posts
     yield pa.RecordBatch.from_pydict(
-        {"header": [part.header], "body": [part.body], "ids_kept": [part.ids is not None], "post_id_hash": [None]},
+        {"header": [part.header], "body": [part.body], "ids_kept": [part.ids is not None], "bucket": [None], "ids": [None]},
         schema=_ROWS,
     )
     if part.ids is None:
         return
-    signed = part.ids.view(np.int64)
-    for start in range(0, len(signed), _ID_BATCH):
-        chunk = pa.array(signed[start : start + _ID_BATCH], pa.int64())
-        nulls = len(chunk)
+    ids = part.ids.astype("<u8", copy=False)
+    # the ids are sorted: each bucket (top bits) is one run
+    edges = np.searchsorted(ids, np.arange(1, 1 << _BUCKET_BITS, dtype=np.uint64) << np.uint64(64 - _BUCKET_BITS))
+    starts = np.concatenate([[0], edges]).astype(np.int64)
+    ends = np.concatenate([edges, [len(ids)]]).astype(np.int64)
+    buckets = [k for k in range(1 << _BUCKET_BITS) if ends[k] > starts[k]]
+    if buckets:
+        n = len(buckets)
         yield pa.RecordBatch.from_arrays(
-            [pa.nulls(nulls, pa.string()), pa.nulls(nulls, pa.binary()), pa.nulls(nulls, pa.bool_()), chunk],
+            [
+                pa.nulls(n, pa.string()),
+                pa.nulls(n, pa.binary()),
+                pa.nulls(n, pa.bool_()),
+                pa.array(buckets, pa.int32()),
+                pa.array([ids[starts[k] : ends[k]].tobytes() for k in buckets], pa.binary()),
+            ],
             schema=_ROWS,
         )
+
+
+def _repeats(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """How many post ids repeat among one shuffle partition's buckets (a bucket is wholly in
+    one partition, so every repeat is found)."""
+    blobs = [blob for batch in batches for blob in batch.column(1).to_pylist()]
+    ids = np.sort(np.frombuffer(b"".join(blobs), dtype="<u8"))
+    repeated = int(np.count_nonzero(ids[1:] == ids[:-1])) if ids.size > 1 else 0
+    yield pa.RecordBatch.from_pydict({"repeated": [repeated]})
 
 
 def _bodies(rows: SparkDataFrame) -> tuple[str, States, bool]:
