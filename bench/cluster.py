@@ -7,7 +7,8 @@ part, and times, over the same files and the accounts table:
 - one machine: ``sk.compute`` of the files (the engine reads them);
 - Dask, files: ``skd.compute`` of the files (one task per file, read by the engine there);
 - Dask, frame: ``skd.compute`` of ``dd.read_parquet`` (pandas partitions, Arrow-backed);
-- Spark: ``sks.compute`` of ``spark.read.parquet`` (each partition through ``mapInArrow``).
+- Spark: ``sks.compute`` of ``spark.read.parquet`` (each partition through ``mapInArrow``),
+  and Spark's own floor for that: the posts through ``mapInArrow`` doing nothing.
 
 Each cluster result is checked equal to the one-machine result. Cluster start-up is not
 timed; each run is timed once after a warm-up run on the first file.
@@ -54,7 +55,10 @@ def timed(label: str, run, want=None):  # type: ignore[no-untyped-def]
     seconds = time.perf_counter() - t
     if want is not None:
         assert_frame_equal(out, want, check_exact=False, rel_tol=1e-9, abs_tol=1e-9)
-    print(f"{label:<28} {seconds:7.2f} s" + ("   (equal to one machine)" if want is not None else ""), flush=True)
+    print(
+        f"{label:<28} {seconds:7.2f} s" + ("   (equal to one machine)" if want is not None else ""),
+        flush=True,
+    )
     return out, seconds
 
 
@@ -104,7 +108,11 @@ def main() -> None:
         spark.sparkContext.setLogLevel("ERROR")
         sdf = spark.read.parquet(str(posts))
         sks.compute(spark.read.parquet(files[0]), snapshots, **kw)
-        timed(f"Spark ({sdf.rdd.getNumPartitions()} partitions)", lambda: sks.compute(sdf, snapshots, **kw), want)
+        timed(
+            f"Spark ({sdf.rdd.getNumPartitions()} partitions)",
+            lambda: sks.compute(sdf, snapshots, **kw),
+            want,
+        )
         spark.stop()
 
 

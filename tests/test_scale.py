@@ -42,7 +42,9 @@ KPIS = [
 ]
 KW = {"kpis": KPIS, "by": ["platform"], "every": "1d", "tz": "Europe/Berlin"}
 # traffic and conversions are attributed by platform (through their sources), not by account
-ACCOUNT_KPIS = [k for k in KPIS if k not in ("website_traffic", "referral_share", "conversions", "revenue", "roas")]
+ACCOUNT_KPIS = [
+    k for k in KPIS if k not in ("website_traffic", "referral_share", "conversions", "revenue", "roas")
+]
 ORACLE_KPIS = ["posts", "engagements", "engagement_rate", "engagement_rate_followers", "followers"]
 PARTITIONINGS = ["account", "time", "rows"]
 
@@ -86,7 +88,9 @@ def _split(posts: pl.DataFrame, how: str, parts: int, seed: int) -> list[pl.Data
     rng = np.random.default_rng(seed)
     if how == "account":
         ids = posts["account_id"].unique().sort().to_list()
-        labels = posts["account_id"].replace_strict({a: i % parts for i, a in enumerate(ids)}, return_dtype=pl.Int64)
+        labels = posts["account_id"].replace_strict(
+            {a: i % parts for i, a in enumerate(ids)}, return_dtype=pl.Int64
+        )
     elif how == "time":
         days = posts["published_at"].dt.date()
         cuts = np.sort(rng.choice(days.unique().sort().to_numpy(), size=parts - 1, replace=False))
@@ -113,9 +117,10 @@ def dask_client():  # type: ignore[no-untyped-def]
     pytest.importorskip("distributed")
     from distributed import Client, LocalCluster
 
-    with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    ) as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):
         yield client
 
 
@@ -157,7 +162,9 @@ def test_dask_over_files_reads_each_file_on_the_workers(dask_client, tmp_path) -
     _files(tmp_path, _split(T["posts"], "time", 5, 9))
     _same(skd.compute(str(tmp_path / "*.parquet"), **SMALL, **KW), _whole())  # type: ignore[arg-type]
     _oracle_check(
-        skd.compute(str(tmp_path), T["accounts"], kpis=ORACLE_KPIS, by=["platform"], every="1mo", output="polars")
+        skd.compute(
+            str(tmp_path), T["accounts"], kpis=ORACLE_KPIS, by=["platform"], every="1mo", output="polars"
+        )
     )
 
 

@@ -15,7 +15,7 @@ import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Optional
 
 import numpy as np
 import polars as pl
@@ -105,7 +105,9 @@ def union_ids(parts: Sequence[Optional[np.ndarray]]) -> Optional[np.ndarray]:  #
     if any(ids is None for ids in parts):
         return None
     # each array is sorted: the stable sort (timsort) merges the runs
-    ids = np.sort(np.concatenate([np.asarray(p, dtype=np.uint64) for p in parts if p is not None]), kind="stable")
+    ids = np.sort(
+        np.concatenate([np.asarray(p, dtype=np.uint64) for p in parts if p is not None]), kind="stable"
+    )
     repeated = int(np.count_nonzero(ids[1:] == ids[:-1])) if ids.size > 1 else 0
     if repeated:
         raise overlapping(repeated)
@@ -145,5 +147,3 @@ def states(part: Part) -> States:
     )
     # the other columns are null in the id rows: polars keeps them as unmaterialized scalars
     return States.from_frame(pl.concat([frame, ids], how="diagonal_relaxed"), json.dumps(info))
-
-

@@ -16,13 +16,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 try:
-    import dask
     import dask.dataframe as dd
+    from dask.base import compute as _dask_compute
+    from dask.delayed import delayed as _delayed
 except ImportError as e:  # pragma: no cover - the extra is not installed
     raise ImportError("socialkpi.dask needs Dask: pip install 'socialkpi[dask]'") from e
 
 from socialkpi import _arguments, _wire
-from socialkpi._states import States, partial as _partial
+from socialkpi._states import States
+from socialkpi._states import partial as _partial
 from socialkpi.formulas import KPI, Definitions
 
 __all__ = ["compute", "partial"]
@@ -61,9 +63,7 @@ def compute(
         passed whole beside every partition; the states count it once.
     split_every
         How many partitions' states one task of the tree reduction merges (at least 2).
-
-    The other arguments are those of :func:`socialkpi.compute`. Runs on the Dask scheduler in
-    use (a ``distributed.Client`` if one is active).
+        Runs on the Dask scheduler in use (a ``distributed.Client`` if one is active).
 
     Raises
     ------
@@ -120,7 +120,9 @@ def _run(
     options: dict[str, Any],
 ) -> _wire.Part:
     if isinstance(split_every, bool) or not isinstance(split_every, int) or split_every < 2:
-        raise _arguments.argument_error("invalid_argument", f"split_every must be an integer of at least 2, not {split_every!r}")
+        raise _arguments.argument_error(
+            "invalid_argument", f"split_every must be an integer of at least 2, not {split_every!r}"
+        )
     small = {
         "accounts": _local(accounts),
         "contracts": _local(contracts),
@@ -128,7 +130,7 @@ def _run(
         "conversions": _local(conversions),
     }
     if isinstance(posts, dd.DataFrame):
-        pieces: list[Any] = list(posts.to_delayed())
+        pieces: list[Any] = list(posts.to_delayed())  # type: ignore[no-untyped-call]
         # the arguments and the small tables checked here, on an empty partition, so that a
         # mistake is raised at once rather than from every worker
         _partial(posts._meta, **small, **options)
@@ -143,10 +145,12 @@ def _run(
             "Parquet / CSV files (for a local frame, use socialkpi.compute)",
         )
     shared = {name: None if t is None else _broadcast(t) for name, t in small.items()}
-    parts = [dask.delayed(_part)(piece, shared, options) for piece in pieces]
+    parts = [_delayed(_part)(piece, shared, options) for piece in pieces]
     while len(parts) > 1:
-        parts = [dask.delayed(_wire.combine)(parts[i : i + split_every]) for i in range(0, len(parts), split_every)]
-    (merged,) = dask.compute(parts[0])
+        parts = [
+            _delayed(_wire.combine)(parts[i : i + split_every]) for i in range(0, len(parts), split_every)
+        ]
+    (merged,) = _dask_compute(parts[0])  # type: ignore[no-untyped-call]
     result: _wire.Part = merged
     return result
 
@@ -159,14 +163,14 @@ def _broadcast(table: Any) -> Any:
 
         client = get_client()
     except (ImportError, ValueError):
-        return dask.delayed(table, traverse=False)
-    return client.scatter(table, broadcast=True, hash=False)
+        return _delayed(table, traverse=False)
+    return client.scatter(table, broadcast=True, hash=False)  # type: ignore[no-untyped-call]
 
 
 def _local(table: Any) -> Any:
     """A small table as the engine takes it (a Dask DataFrame is computed to pandas)."""
     if isinstance(table, dd.DataFrame):
-        return table.compute()
+        return table.compute()  # type: ignore[no-untyped-call]
     return table
 
 
@@ -177,7 +181,9 @@ def _files(posts: Any) -> list[str]:
     for item in items:
         text = os.fspath(item)
         if os.path.isdir(text):
-            found = sorted(glob.glob(os.path.join(text, "*.parquet"))) or sorted(glob.glob(os.path.join(text, "*.csv")))
+            found = sorted(glob.glob(os.path.join(text, "*.parquet"))) or sorted(
+                glob.glob(os.path.join(text, "*.csv"))
+            )
         else:
             found = sorted(glob.glob(text)) if glob.has_magic(text) else [text]
         # a pattern that matches nothing goes to the engine, which names it

@@ -1,6 +1,7 @@
 """socialkpi on Spark: each partition of the posts becomes partial states through the same
-engine as :func:`socialkpi.compute` (``mapInArrow``), the post ids are checked for repeats by
-a Spark aggregation, the states are merged on the driver and finalized once (docs/scale.md).
+engine as :func:`socialkpi.compute` (``mapInArrow``), the post ids are checked for repeats in
+Spark (shuffled by bucket), the states are merged on the driver and finalized once
+(docs/scale.md).
 
 >>> from socialkpi import spark as sks
 >>> out = sks.compute(posts_sdf, accounts_sdf, kpis="engagement", by=["platform"], every="1mo")
@@ -72,7 +73,8 @@ def compute(
     max_staleness: int | None = 7,
 ) -> Any:
     """:func:`socialkpi.compute` over a Spark DataFrame of posts: the same arguments and the
-    same result, cell for cell.
+    same result, cell for cell. The arguments not listed below are those of
+    :func:`socialkpi.compute`.
 
     Parameters
     ----------
@@ -85,8 +87,6 @@ def compute(
     output
         ``"polars"`` (default) or ``"pandas"`` on the driver, or ``"spark"``: a Spark
         DataFrame (Arrow types Spark does not take, such as string views, are cast).
-
-    The other arguments are those of :func:`socialkpi.compute`.
 
     Raises
     ------
@@ -231,19 +231,28 @@ def _partition(
         failure = _wire.Failure.of(e)
         header = json.dumps({"error": [failure.kind, failure.code, failure.message]})
         yield pa.RecordBatch.from_pydict(
-            {"header": [header], "body": [None], "ids_kept": [None], "bucket": [None], "ids": [None]}, schema=_ROWS
+            {"header": [header], "body": [None], "ids_kept": [None], "bucket": [None], "ids": [None]},
+            schema=_ROWS,
         )
         return
     del posts
     yield pa.RecordBatch.from_pydict(
-        {"header": [part.header], "body": [part.body], "ids_kept": [part.ids is not None], "bucket": [None], "ids": [None]},
+        {
+            "header": [part.header],
+            "body": [part.body],
+            "ids_kept": [part.ids is not None],
+            "bucket": [None],
+            "ids": [None],
+        },
         schema=_ROWS,
     )
     if part.ids is None:
         return
     ids = part.ids.astype("<u8", copy=False)
     # the ids are sorted: each bucket (top bits) is one run
-    edges = np.searchsorted(ids, np.arange(1, 1 << _BUCKET_BITS, dtype=np.uint64) << np.uint64(64 - _BUCKET_BITS))
+    edges = np.searchsorted(
+        ids, np.arange(1, 1 << _BUCKET_BITS, dtype=np.uint64) << np.uint64(64 - _BUCKET_BITS)
+    )
     starts = np.concatenate([[0], edges]).astype(np.int64)
     ends = np.concatenate([edges, [len(ids)]]).astype(np.int64)
     buckets = [k for k in range(1 << _BUCKET_BITS) if ends[k] > starts[k]]
