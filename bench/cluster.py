@@ -7,8 +7,7 @@ part, and times, over the same files and the accounts table:
 - one machine: ``sk.compute`` of the files (the engine reads them);
 - Dask, files: ``skd.compute`` of the files (one task per file, read by the engine there);
 - Dask, frame: ``skd.compute`` of ``dd.read_parquet`` (pandas partitions, Arrow-backed);
-- Spark: ``sks.compute`` of ``spark.read.parquet`` (each partition through ``mapInArrow``),
-  and Spark's own floor for that: the posts through ``mapInArrow`` doing nothing.
+- Spark: ``sks.compute`` of ``spark.read.parquet`` (each partition through ``mapInArrow``).
 
 Each cluster result is checked equal to the one-machine result. Cluster start-up is not
 timed; each run is timed once after a warm-up run on the first file.
