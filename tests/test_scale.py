@@ -39,6 +39,9 @@ KPIS = [
     "roas",
     "delivery_rate",
     "posts_agreed",
+    # formula KPIs: a conditional sum and a ratio of sums
+    sk.KPI("sponsored_likes", "sum(likes where sponsored)"),
+    sk.KPI("clicks_per_reach", "clicks / reach"),
 ]
 KW = {"kpis": KPIS, "by": ["platform"], "every": "1d", "tz": "Europe/Berlin"}
 # traffic and conversions are attributed by platform (through their sources), not by account

@@ -103,7 +103,7 @@ def compute(
     rows = _rows(posts, accounts, contracts, traffic, conversions, options)
     rows.persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        header, states, ids_kept = _bodies(rows)
+        states, ids_kept = _bodies(rows)
         if ids_kept:
             # the repeat check runs where the ids are, bucket by bucket: only counts reach the driver
             repeated = (
@@ -146,7 +146,7 @@ def partial(
     rows = _rows(posts, accounts, contracts, traffic, conversions, options)
     rows.persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        header, states, ids_kept = _bodies(rows)
+        states, ids_kept = _bodies(rows)
         ids = None
         if ids_kept:
             blobs = rows.where(F.col("bucket").isNotNull()).select("ids").toArrow().column(0).to_pylist()
@@ -279,7 +279,7 @@ def _repeats(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     yield pa.RecordBatch.from_pydict({"repeated": [repeated]})
 
 
-def _bodies(rows: SparkDataFrame) -> tuple[str, States, bool]:
+def _bodies(rows: SparkDataFrame) -> tuple[States, bool]:
     """The partitions' states (without post ids) merged on the driver, and whether every
     partition kept its post ids."""
     table = rows.where(F.col("header").isNotNull()).select("header", "body", "ids_kept").toArrow()
@@ -292,7 +292,7 @@ def _bodies(rows: SparkDataFrame) -> tuple[str, States, bool]:
             raise _wire.Failure(*error).exception()
     parts = [States.from_frame(pl.read_ipc(io.BytesIO(b)), h) for h, b in zip(headers, bodies)]
     states = merge(parts)
-    return states.header, states, bool(kept) and all(kept)
+    return states, bool(kept) and all(kept)
 
 
 def _arrow_schema(posts: SparkDataFrame) -> pa.Schema:
