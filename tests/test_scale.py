@@ -144,6 +144,20 @@ def test_dask_compute_equals_compute_for_each_partitioning(dask_client, tmp_path
     _same(skd.compute(ddf, **SMALL, **KW, split_every=2), _whole())  # type: ignore[arg-type]
 
 
+# dask 2026.8's Parquet reader calls reset_index(inplace=True), which pandas 3.1 deprecates;
+# on these in-process schedulers the warning reaches the test (the cluster's workers keep theirs)
+@pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame.reset_index")
+@pytest.mark.parametrize("scheduler", ["sync", "threads"])
+def test_dask_runs_on_other_schedulers(dask_client, tmp_path, scheduler) -> None:  # type: ignore[no-untyped-def]
+    import dask
+    from socialkpi import dask as skd
+
+    ddf = _ddf(_files(tmp_path, _split(T["posts"], "rows", 3, 8)))
+    # a distributed client is active, but the run goes to another scheduler
+    with dask.config.set(scheduler=scheduler):
+        _same(skd.compute(ddf, **SMALL, **KW), _whole())  # type: ignore[arg-type]
+
+
 def test_dask_by_account_and_oracle(dask_client, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from socialkpi import dask as skd
 

@@ -18,6 +18,7 @@ from typing import Any, Literal
 try:
     import dask.dataframe as dd
     from dask.base import compute as _dask_compute
+    from dask.base import get_scheduler as _get_scheduler
     from dask.delayed import delayed as _delayed
 except ImportError as e:  # pragma: no cover - the extra is not installed
     raise ImportError("socialkpi.dask needs Dask: pip install 'socialkpi[dask]'") from e
@@ -156,15 +157,19 @@ def _run(
 
 
 def _broadcast(table: Any) -> Any:
-    """The table sent once to every worker of the active ``distributed`` client (else one key
-    of the graph), so that the tasks share it rather than each carrying a copy."""
+    """The table sent once to every worker when the run goes to a ``distributed`` client
+    (else one key of the graph), so that the tasks share it rather than each carrying a copy."""
+    client: Any
     try:
         from distributed import get_client
 
         client = get_client()
     except (ImportError, ValueError):
-        return _delayed(table, traverse=False)
-    return client.scatter(table, broadcast=True, hash=False)  # type: ignore[no-untyped-call]
+        client = None
+    scheduler = _get_scheduler()  # type: ignore[no-untyped-call]
+    if client is not None and getattr(scheduler, "__self__", None) is client:
+        return client.scatter(table, broadcast=True, hash=False)
+    return _delayed(table, traverse=False)
 
 
 def _local(table: Any) -> Any:
