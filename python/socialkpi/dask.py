@@ -13,7 +13,7 @@ from __future__ import annotations
 import glob
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 try:
     import dask.dataframe as dd
@@ -167,9 +167,9 @@ def _broadcast(table: Any) -> Any:
     except (ImportError, ValueError):
         client = None
     scheduler = _get_scheduler()  # type: ignore[no-untyped-call]
-    if client is not None and getattr(scheduler, "__self__", None) is client:
-        return client.scatter(table, broadcast=True, hash=False)
-    return _delayed(table, traverse=False)
+    if client is None or getattr(scheduler, "__self__", None) is not client:
+        return _delayed(table, traverse=False)
+    return cast(Any, client).scatter(table, broadcast=True, hash=False)
 
 
 def _local(table: Any) -> Any:
