@@ -126,13 +126,15 @@ def overlapping(repeated: int) -> Exception:
     return error
 
 
-def combine(parts: Sequence[Part]) -> Part:
-    """Parts merged into one: the states by ``sk.merge``, the post ids by a checked union."""
-    if len(parts) == 1:
-        return parts[0]
-    ids = union_ids([p.ids for p in parts])
-    merged = merge([body(p) for p in parts])
-    return Part(merged.header, ipc(merged.frame), ids)
+def combine(parts: Sequence[Part], keep_ids: bool = True) -> Part:
+    """Parts merged into one: the states by ``sk.merge``, the post ids by a checked union
+    (kept for further merges, or dropped once checked by the last merge of a compute)."""
+    ids = union_ids([p.ids for p in parts]) if len(parts) > 1 else parts[0].ids
+    merged = merge([body(p) for p in parts]) if len(parts) > 1 else None
+    kept = ids if keep_ids else None
+    if merged is None:
+        return Part(parts[0].header, parts[0].body, kept)
+    return Part(merged.header, ipc(merged.frame), kept)
 
 
 def states(part: Part) -> States:

@@ -73,7 +73,8 @@ def compute(
         the errors of :func:`socialkpi.compute`, raised where they happen.
     """
     _arguments.output(output)
-    merged = _run(posts, accounts, contracts, traffic, conversions, split_every, _options(locals()))
+    options = _options(locals())
+    merged = _run(posts, accounts, contracts, traffic, conversions, split_every, options, keep_ids=False)
     return _wire.body(merged).finalize(output=output)
 
 
@@ -97,7 +98,8 @@ def partial(
     """:func:`socialkpi.partial` over posts spread across a Dask cluster: the merged states of
     all partitions, post ids included (to finalize, merge with other states or save). The
     arguments are :func:`compute`'s, but ``output``."""
-    merged = _run(posts, accounts, contracts, traffic, conversions, split_every, _options(locals()))
+    options = _options(locals())
+    merged = _run(posts, accounts, contracts, traffic, conversions, split_every, options, keep_ids=True)
     return _wire.states(merged)
 
 
@@ -119,6 +121,7 @@ def _run(
     conversions: Any,
     split_every: int,
     options: dict[str, Any],
+    keep_ids: bool,
 ) -> _wire.Part:
     if isinstance(split_every, bool) or not isinstance(split_every, int) or split_every < 2:
         raise _arguments.argument_error(
@@ -148,8 +151,11 @@ def _run(
     shared = {name: None if t is None else _broadcast(t) for name, t in small.items()}
     parts = [_delayed(_part)(piece, shared, options) for piece in pieces]
     while len(parts) > 1:
+        # the last merge of a compute checks the post ids and leaves them with the workers
+        keep = keep_ids or len(parts) > split_every
         parts = [
-            _delayed(_wire.combine)(parts[i : i + split_every]) for i in range(0, len(parts), split_every)
+            _delayed(_wire.combine)(parts[i : i + split_every], keep)
+            for i in range(0, len(parts), split_every)
         ]
     (merged,) = _dask_compute(parts[0])  # type: ignore[no-untyped-call]
     result: _wire.Part = merged
