@@ -341,3 +341,57 @@ def test_spark_post_in_two_partitions_and_typed_errors(spark, tmp_path) -> None:
     with pytest.raises(sk.InputError) as e:
         sks.compute(sdf.union(sdf.limit(2)).coalesce(1), kpis="engagement")
     assert e.value.code == "duplicate_post_id"
+
+
+def test_spark_types_casts_what_spark_does_not_take() -> None:
+    pytest.importorskip("pyspark")
+    import pyarrow as pa
+    from socialkpi import spark as sks
+
+    table = pa.table(
+        {
+            "name": pa.array(["a", None], pa.string_view()),
+            "big": pa.array(["b", "c"], pa.large_string()),
+            "count": pa.array([1, 2], pa.uint32()),
+            "hash": pa.array([3, None], pa.uint64()),
+            "at": pa.array([1_000, 2_000], pa.timestamp("ns", "UTC")),
+            "tags": pa.array([["x"], []], pa.large_list(pa.large_string())),
+            "rate": pa.array([0.5, None], pa.float64()),
+        }
+    )
+    out = sks.spark_types(table)
+    assert out.schema == pa.schema(
+        [
+            ("name", pa.string()),
+            ("big", pa.string()),
+            ("count", pa.int64()),
+            ("hash", pa.int64()),
+            ("at", pa.timestamp("us", "UTC")),
+            ("tags", pa.list_(pa.string())),
+            ("rate", pa.float64()),
+        ]
+    )
+    assert out.to_pylist() == [
+        {
+            "name": "a",
+            "big": "b",
+            "count": 1,
+            "hash": 3,
+            "at": out["at"][0].as_py(),
+            "tags": ["x"],
+            "rate": 0.5,
+        },
+        {
+            "name": None,
+            "big": "c",
+            "count": 2,
+            "hash": None,
+            "at": out["at"][1].as_py(),
+            "tags": [],
+            "rate": None,
+        },
+    ]
+    assert out["at"].cast(pa.int64()).to_pylist() == [1, 2]  # microseconds
+    # an unsigned 64-bit value beyond the signed range is an error, not a wrapped number
+    with pytest.raises(pa.ArrowInvalid):
+        sks.spark_types(pa.table({"hash": pa.array([2**63], pa.uint64())}))
