@@ -26,6 +26,7 @@ except ImportError as e:  # pragma: no cover - the extra is not installed
 from socialkpi import _arguments, _wire
 from socialkpi._states import States
 from socialkpi._states import partial as _partial
+from socialkpi.exceptions import invalid_argument
 from socialkpi.formulas import KPI, Definitions
 
 __all__ = ["compute", "partial"]
@@ -124,9 +125,7 @@ def _run(
     keep_ids: bool,
 ) -> _wire.Part:
     if isinstance(split_every, bool) or not isinstance(split_every, int) or split_every < 2:
-        raise _arguments.argument_error(
-            "invalid_argument", f"split_every must be an integer of at least 2, not {split_every!r}"
-        )
+        raise invalid_argument(f"split_every must be an integer of at least 2, not {split_every!r}")
     small = {
         "accounts": _local(accounts),
         "contracts": _local(contracts),
@@ -143,8 +142,7 @@ def _run(
     ):
         pieces = _files(posts)
     else:
-        raise _arguments.argument_error(
-            "invalid_argument",
+        raise invalid_argument(
             f"posts= got a {type(posts).__name__}; pass a Dask DataFrame or a path, glob or list of "
             "Parquet / CSV files (for a local frame, use socialkpi.compute)",
         )

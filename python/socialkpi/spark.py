@@ -28,10 +28,10 @@ try:
 except ImportError as e:  # pragma: no cover - the extra is not installed
     raise ImportError("socialkpi.spark needs PySpark 4: pip install 'socialkpi[spark]'") from e
 
-from socialkpi import _arguments, _wire
+from socialkpi import _wire
 from socialkpi._states import States, merge
 from socialkpi._states import partial as _partial
-from socialkpi.exceptions import KpiError
+from socialkpi.exceptions import KpiError, invalid_argument
 from socialkpi.formulas import KPI, Definitions
 
 __all__ = ["compute", "partial", "spark_types"]
@@ -96,9 +96,7 @@ def compute(
         happen.
     """
     if output not in ("polars", "pandas", "spark"):
-        raise _arguments.argument_error(
-            "invalid_argument", f"output={output!r} is not supported; use 'polars', 'pandas' or 'spark'"
-        )
+        raise invalid_argument(f"output={output!r} is not supported; use 'polars', 'pandas' or 'spark'")
     options = _options(locals())
     rows = _rows(posts, accounts, contracts, traffic, conversions, options)
     rows.persist(StorageLevel.MEMORY_AND_DISK)
@@ -194,8 +192,7 @@ def _rows(
 ) -> SparkDataFrame:
     """The partitions' states as Spark rows (``_ROWS``)."""
     if not isinstance(posts, SparkDataFrame):
-        raise _arguments.argument_error(
-            "invalid_argument",
+        raise invalid_argument(
             f"posts= got a {type(posts).__name__}; pass a Spark DataFrame (for a local frame, use socialkpi.compute)",
         )
     small = {
