@@ -96,7 +96,12 @@ const RAISED: char = '\u{1}';
 const RAISED_END: char = '\u{3}';
 
 /// The codes an expression may raise (`Error` holds static codes).
-const RAISED_CODES: [&str; 3] = ["integer_overflow", "value_out_of_range", "date_out_of_range"];
+const RAISED_CODES: [&str; 4] = [
+    "integer_overflow",
+    "value_out_of_range",
+    "date_out_of_range",
+    "unreadable_file",
+];
 
 /// A typed input error raised inside a polars expression; `code` is one of `RAISED_CODES`.
 pub fn raised(code: &'static str, message: &str) -> polars::prelude::PolarsError {
