@@ -109,6 +109,7 @@ fn is_glob(p: &str) -> bool {
 /// Lazily scans files; the file type comes from the extension. Parquet files (named, not
 /// globs) are read by socialkpi with owned reads (`parquet::ParquetSource`), never mapped.
 pub fn scan(paths: &[String]) -> Result<LazyFrame> {
+    let paths = &expand_parquet_globs(paths)?;
     for p in paths {
         if !is_glob(p) && !std::path::Path::new(p).exists() {
             return Err(Error::input("file_not_found", format!("file '{p}' does not exist")));
@@ -162,6 +163,34 @@ pub fn scan(paths: &[String]) -> Result<LazyFrame> {
             Ok(concat(frames, UnionArgs::default())?)
         }
     }
+}
+
+/// Paths with the globs of Parquet files expanded as polars expands them (the files that
+/// match, not folders or empty files, in sorted order), so that socialkpi reads those files
+/// itself. Other paths are kept as they are.
+fn expand_parquet_globs(paths: &[String]) -> Result<Vec<String>> {
+    let mut out = Vec::with_capacity(paths.len());
+    for p in paths {
+        if !(is_glob(p) && is_parquet(p)) {
+            out.push(p.clone());
+            continue;
+        }
+        let bad = |why: String| Error::input("file_not_found", format!("the pattern '{p}' cannot be read: {why}"));
+        let mut found = Vec::new();
+        for entry in glob::glob(p).map_err(|e| bad(e.to_string()))? {
+            let path = entry.map_err(|e| bad(e.to_string()))?;
+            let meta = path.metadata().map_err(|e| bad(e.to_string()))?;
+            if !meta.is_dir() && meta.len() > 0 {
+                found.push(path.to_string_lossy().into_owned());
+            }
+        }
+        if found.is_empty() {
+            return Err(Error::input("file_not_found", format!("no file matches '{p}'")));
+        }
+        found.sort_unstable();
+        out.extend(found);
+    }
+    Ok(out)
 }
 
 fn is_parquet(p: &str) -> bool {
@@ -236,8 +265,9 @@ impl Table {
         let Table::Files(paths) = self else {
             return None;
         };
+        let paths = expand_parquet_globs(paths).ok()?;
         let mut out = Vec::with_capacity(paths.len());
-        for p in paths {
+        for p in &paths {
             if is_glob(p) || !is_parquet(p) {
                 return None;
             }

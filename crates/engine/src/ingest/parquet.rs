@@ -216,6 +216,20 @@ impl ParquetSource {
         &self.files
     }
 
+    /// Row ranges (offset, length) of whole row groups, each of at least the rows of a batch
+    /// (`SOCIALKPI_BATCH_ROWS`, a million by default) but the last.
+    pub fn slices(&self) -> Vec<(u64, usize)> {
+        let rows = super::slice_rows();
+        let mut out: Vec<(u64, usize)> = Vec::new();
+        for g in &self.groups {
+            match out.last_mut() {
+                Some((_, len)) if *len < rows => *len += g.rows,
+                _ => out.push((g.start, g.rows)),
+            }
+        }
+        out
+    }
+
     /// Rows `offset..offset + len` of `columns` (all rows with `rows` None). Row groups are
     /// read and decoded in parallel, each column chunk from a buffer of its own.
     pub fn read(&self, columns: &[PlSmallStr], rows: Option<(u64, usize)>) -> Result<DataFrame> {
