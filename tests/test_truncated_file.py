@@ -167,3 +167,29 @@ def test_reading_a_large_file_holds_a_slice_not_the_file(tmp_path: Path) -> None
     assert got == want
     # the run reads 50,000 rows at a time: what it adds to memory stays far below the file
     assert peak - before < size / 2, (peak - before, size)
+
+
+def test_a_folder_or_glob_of_parquet_files_is_read_and_checked(tmp_path: Path) -> None:
+    import polars as pl
+
+    posts, _ = sk.datasets.sample(n_accounts=12, n_posts=30_000, seed=8)
+    posts[:20_000].write_parquet(tmp_path / "a.parquet", row_group_size=3_000)
+    posts[20_000:].write_parquet(tmp_path / "b.parquet", row_group_size=3_000)
+    # oracle: polars over the frame written
+    want = {
+        r["account_id"]: r["likes"]
+        for r in posts.group_by("account_id")
+        .agg(pl.when(pl.col("likes").count() > 0).then(pl.col("likes").sum()).alias("likes"))
+        .iter_rows(named=True)
+    }
+    for given in (tmp_path, str(tmp_path / "*.parquet")):
+        got = sk.compute(given, kpis=["likes"], by=["account_id"])
+        assert {r["account_id"]: r["likes"] for r in got.iter_rows(named=True)} == want
+    # one of the files cut short: the glob's read says so
+    data = (tmp_path / "b.parquet").read_bytes()
+    (tmp_path / "b.parquet").write_bytes(data[: len(data) // 2])
+    try:
+        sk.compute(str(tmp_path / "*.parquet"), kpis=["likes"], by=["account_id"])
+        raise AssertionError("a file cut short was read")
+    except sk.KpiError as e:
+        assert e.code == "unreadable_file"
