@@ -1,4 +1,4 @@
-"""A Parquet file cut short or rewritten before or while `sk.compute` reads it (issue 14).
+"""A Parquet file cut short, rewritten or replaced before or while `sk.compute` reads it (issue 14).
 
 polars memory-maps the local files it scans, and a mapped file that another program truncates
 kills the process with SIGBUS. socialkpi reads Parquet files itself, each column chunk into a
@@ -54,8 +54,11 @@ SCRIPT = textwrap.dedent(
             os.truncate(path, size // 2)
         elif how == "shrink_to_header":
             os.truncate(path, 4)
-        else:  # rewritten in place with other posts (truncated, then written again)
+        elif how == "rewrite":  # in place with other posts (truncated, then written again)
             write(other)
+        else:  # another file renamed over it
+            other.write_parquet(path + ".new", row_group_size=20_000)
+            os.replace(path + ".new", path)
 
     outcomes = []
     if mode == "before":
@@ -63,7 +66,7 @@ SCRIPT = textwrap.dedent(
         runs = [(None, None)]
     else:
         delays = [0.0, 0.001, 0.003, 0.01, 0.02, 0.05, 0.1, 0.3]
-        runs = [(d, how) for how in ("truncate", "shrink_to_header", "rewrite") for d in delays]
+        runs = [(d, how) for how in ("truncate", "shrink_to_header", "rewrite", "replace") for d in delays]
     for delay, how in runs:
         if delay is not None:
             write(posts)
@@ -109,7 +112,7 @@ def test_file_changed_during_compute_gives_an_error_or_the_right_numbers(tmp_pat
     # small slices (many reads, the change lands between them) and the default (one slice)
     for batch_rows in ("20000", "1000000"):
         outcomes = run(tmp_path, "during", batch_rows)
-        assert len(outcomes) == 24, outcomes
+        assert len(outcomes) == 32, outcomes
         assert all(o in ("correct", "unreadable_file") for o in outcomes), outcomes
 
 

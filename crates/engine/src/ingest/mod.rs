@@ -200,6 +200,12 @@ fn is_parquet(p: &str) -> bool {
 
 /// A Parquet file opened with its footer read, or `unreadable_file`.
 fn open_parquet(p: &str) -> Result<ParquetFile> {
+    if let Err(e) = std::fs::File::open(p) {
+        return Err(Error::input(
+            "unreadable_file",
+            format!("'{p}' could not be opened: {e}"),
+        ));
+    }
     ParquetFile::open(p).ok_or_else(|| {
         Error::input(
             "unreadable_file",

@@ -5,8 +5,8 @@
 //! analyst's work). Here each column chunk that a read needs is read (`pread`) into a buffer of
 //! its own and decoded by polars' own Parquet decoder, one slice of row groups at a time, so
 //! memory holds the chunks of the slice being read, not the file. A file that shrinks, or
-//! changes at all while it is read (its size or modification time differ from when its footer
-//! was read), is `unreadable_file`.
+//! changes at all while it is read (it is another file, or its size or modification time differ
+//! from when its footer was read), is `unreadable_file`.
 //!
 //! To the rest of the engine a table of Parquet files is a `LazyFrame` (`ParquetSource::lazy`):
 //! an empty frame of the files' schema that a function maps to the rows read, with projection
@@ -23,31 +23,39 @@ use rayon::prelude::*;
 
 use crate::error::{raised, Error, Result};
 
-/// What identifies a file's content while it is read: its size and modification time.
+/// What identifies a file's content while it is read: the file itself (device and inode, where
+/// the system has them), its size and its modification time.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 struct Stamp {
+    file: (u64, u64),
     len: u64,
     modified: Option<std::time::SystemTime>,
 }
 
 impl Stamp {
-    fn of(file: &File) -> Option<Self> {
-        let meta = file.metadata().ok()?;
-        Some(Stamp {
+    fn of(meta: &std::fs::Metadata) -> Self {
+        #[cfg(unix)]
+        let file = {
+            use std::os::unix::fs::MetadataExt;
+            (meta.dev(), meta.ino())
+        };
+        #[cfg(not(unix))]
+        let file = (0, 0);
+        Stamp {
+            file,
             len: meta.len(),
             modified: meta.modified().ok(),
-        })
+        }
     }
 }
 
-/// A Parquet file of a table: its path, its metadata (read once, from its footer) and the file
-/// kept open, so that every read sees the content that the footer describes (a file replaced
-/// by another of the same name since is still this one).
+/// A Parquet file of a table: its path, its metadata (read once, from its footer) and what
+/// identifies its content then. It is opened again for each read, and each read is checked
+/// against that: a table of many files holds no file open between reads.
 #[derive(Clone)]
 pub struct ParquetFile {
     pub path: String,
     pub metadata: FileMetadataRef,
-    file: Arc<File>,
     stamp: Stamp,
 }
 
@@ -98,7 +106,7 @@ impl ParquetFile {
     /// while it reads it, slicing past what it read.)
     pub fn open(path: &str) -> Option<Self> {
         let file = File::open(path).ok()?;
-        let stamp = Stamp::of(&file)?;
+        let stamp = Stamp::of(&file.metadata().ok()?);
         let size = stamp.len;
         let end = read_at(&file, size.checked_sub(8)?, 8).ok()?;
         // the footer: its metadata, then the metadata's length and the magic (8 bytes)
@@ -115,18 +123,18 @@ impl ParquetFile {
         let found = ParquetFile {
             path: path.to_string(),
             metadata: Arc::new(metadata),
-            file: Arc::new(file),
             stamp,
         };
         found.unchanged().then_some(found)
     }
 
-    /// Whether the file is as it was when its footer was read.
+    /// Whether the file at the path is the one whose footer was read, as it was then.
     pub fn unchanged(&self) -> bool {
-        Stamp::of(&self.file) == Some(self.stamp)
+        std::fs::metadata(&self.path).is_ok_and(|meta| Stamp::of(&meta) == self.stamp)
     }
 
-    /// The bytes of `range` (a column chunk), read now; an error when the file is shorter.
+    /// The bytes of `range` (a column chunk), read now; an error when the file is shorter or
+    /// is no longer the one whose footer was read.
     pub fn read_range(&self, range: std::ops::Range<u64>) -> Result<Vec<u8>> {
         let len = range
             .end
@@ -142,7 +150,12 @@ impl ParquetFile {
                     ),
                 )
             })?;
-        read_at(&self.file, range.start, len).map_err(|_| changed_error(&self.path))
+        let file = File::open(&self.path).map_err(|_| changed_error(&self.path))?;
+        let same = file.metadata().is_ok_and(|meta| Stamp::of(&meta) == self.stamp);
+        if !same {
+            return Err(changed_error(&self.path));
+        }
+        read_at(&file, range.start, len).map_err(|_| changed_error(&self.path))
     }
 }
 
