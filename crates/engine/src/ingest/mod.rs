@@ -498,6 +498,27 @@ mod tests {
     }
 
     #[test]
+    fn parquet_globs_expand_to_their_files_in_order() -> std::result::Result<(), Box<dyn std::error::Error>> {
+        let dir = std::env::temp_dir().join(format!("sk-glob-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("sub.parquet"))?;
+        let mut df = df!("post_id" => ["a", "b"], "likes" => [1_i64, 2])?;
+        for name in ["b.parquet", "a.parquet"] {
+            ParquetWriter::new(std::fs::File::create(dir.join(name))?).finish(&mut df)?;
+        }
+        std::fs::write(dir.join("empty.parquet"), b"")?;
+        let pattern = format!("{}/*.parquet", dir.display());
+        let found = expand_parquet_globs(&[pattern.clone(), "x.csv".into()])?;
+        let want = [dir.join("a.parquet"), dir.join("b.parquet")].map(|p| p.display().to_string());
+        assert_eq!(found, [&want[..], &["x.csv".to_string()]].concat());
+        let none = expand_parquet_globs(&[format!("{}/*.pq", dir.display())]);
+        assert_eq!(none.err().map(|e| e.code()), Some("file_not_found"));
+        let rows = scan(&[pattern])?.select([len()]).collect()?;
+        assert_eq!(rows.column("len")?.get(0)?, AnyValue::UInt32(4));
+        std::fs::remove_dir_all(&dir)?;
+        Ok(())
+    }
+
+    #[test]
     fn text_counts_are_rejected_with_a_hint() {
         let err = count_expr("likes", &DataType::String, "posts")
             .err()

@@ -428,4 +428,17 @@ mod tests {
         std::fs::remove_file(&path)?;
         Ok(())
     }
+
+    #[test]
+    fn a_file_replaced_while_read_is_unreadable() -> std::result::Result<(), Box<dyn std::error::Error>> {
+        let (path, _) = written("replaced", 500, 100)?;
+        let source = ParquetSource::new(vec![ParquetFile::open(&path).ok_or("footer")?])?;
+        assert_eq!(source.slices().iter().map(|s| s.1).sum::<usize>(), 500);
+        let (other, _) = written("other", 500, 100)?;
+        std::fs::rename(&other, &path)?;
+        let read = source.read(&["likes".into()], Some((0, 100)));
+        assert_eq!(read.err().map(|e| e.code()), Some("unreadable_file"));
+        std::fs::remove_file(&path)?;
+        Ok(())
+    }
 }
