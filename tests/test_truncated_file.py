@@ -137,17 +137,18 @@ WRITE = textwrap.dedent(
 
 COMPUTE = textwrap.dedent(
     """
-    import json, os, resource, sys
+    import json, os, sys
     import socialkpi as sk
 
-    def rss():
+    def status(field):
         for line in open("/proc/self/status"):
-            if line.startswith("VmRSS"):
+            if line.startswith(field):
                 return int(line.split()[1]) * 1024
 
-    before = rss()
+    # (VmHWM, not ru_maxrss, which counts the parent process's memory at the fork)
+    before = status("VmRSS:")
     got = sk.compute(sys.argv[1], kpis=["likes", "reach"], by=["account_id"])
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = status("VmHWM:")
     likes = dict(got.select("account_id", "likes").iter_rows())
     print(json.dumps([os.path.getsize(sys.argv[1]), before, peak, likes]))
     """

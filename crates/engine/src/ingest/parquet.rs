@@ -66,7 +66,7 @@ impl std::fmt::Debug for ParquetFile {
 }
 
 /// The error of a file that changed (or shrank) while it was read.
-pub fn changed_error(path: &str) -> Error {
+fn changed_error(path: &str) -> Error {
     Error::input(
         "unreadable_file",
         format!("'{path}' changed while socialkpi read it (truncated, rewritten or still being written by another program); compute again once the file is written"),
@@ -85,17 +85,13 @@ fn read_at(file: &File, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
         use std::os::unix::fs::FileExt;
         file.read_exact_at(&mut buffer, offset)?;
     }
-    #[cfg(windows)]
+    #[cfg(not(unix))]
     {
-        use std::os::windows::fs::FileExt;
-        let mut done = 0usize;
-        while done < len {
-            let n = file.seek_read(&mut buffer[done..], offset + done as u64)?;
-            if n == 0 {
-                return Err(std::io::ErrorKind::UnexpectedEof.into());
-            }
-            done += n;
-        }
+        // (each read opens the file anew: no other read moves this handle's position)
+        use std::io::{Read, Seek, SeekFrom};
+        let mut handle = file;
+        handle.seek(SeekFrom::Start(offset))?;
+        handle.read_exact(&mut buffer)?;
     }
     Ok(buffer)
 }
@@ -222,11 +218,6 @@ impl ParquetSource {
     /// The table's columns and their types, as polars reads them.
     pub fn schema(&self) -> SchemaRef {
         self.schema.clone()
-    }
-
-    /// The table's files.
-    pub fn files(&self) -> &[ParquetFile] {
-        &self.files
     }
 
     /// Row ranges (offset, length) of whole row groups, each of at least the rows of a batch
