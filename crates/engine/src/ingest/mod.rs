@@ -106,8 +106,9 @@ fn is_glob(p: &str) -> bool {
     p.contains(['*', '?', '['])
 }
 
-/// Lazily scans files; the file type comes from the extension. Parquet files (named, not
-/// globs) are read by socialkpi with owned reads (`parquet::ParquetSource`), never mapped.
+/// Lazily scans files; the file type comes from the extension. Parquet files (named, or the
+/// files a glob matches) are read by socialkpi with owned reads (`parquet::ParquetSource`),
+/// never memory-mapped; CSV files are scanned by polars.
 pub fn scan(paths: &[String]) -> Result<LazyFrame> {
     let paths = &expand_parquet_globs(paths)?;
     for p in paths {
@@ -121,7 +122,7 @@ pub fn scan(paths: &[String]) -> Result<LazyFrame> {
             ));
         }
     }
-    if !paths.is_empty() && paths.iter().all(|p| is_parquet(p) && !is_glob(p)) {
+    if !paths.is_empty() && paths.iter().all(|p| is_parquet(p)) {
         let files = paths.iter().map(|p| open_parquet(p)).collect::<Result<Vec<_>>>()?;
         return Ok(std::sync::Arc::new(parquet::ParquetSource::new(files)?).lazy(None));
     }
@@ -129,10 +130,8 @@ pub fn scan(paths: &[String]) -> Result<LazyFrame> {
     for p in paths {
         let lower = p.to_lowercase();
         let lf = if is_parquet(p) {
-            if !is_glob(p) {
-                open_parquet(p)?;
-            }
-            LazyFrame::scan_parquet(PlRefPath::new(p.as_str()), ScanArgsParquet::default())?
+            // (globs of Parquet files were expanded: this is one file, beside CSV files)
+            std::sync::Arc::new(parquet::ParquetSource::new(vec![open_parquet(p)?])?).lazy(None)
         } else if lower.ends_with(".csv") || lower.ends_with(".tsv") || lower.ends_with(".txt") {
             LazyCsvReader::new(PlRefPath::new(p.as_str()))
                 .with_has_header(true)
