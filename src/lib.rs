@@ -29,6 +29,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(bindings::definitions::vendor_definitions, m)?)?;
     m.add_function(wrap_pyfunction!(bindings::definitions::vendor_names, m)?)?;
     m.add_function(wrap_pyfunction!(bindings::definitions::plan_kpis, m)?)?;
+    m.add_function(wrap_pyfunction!(bindings::states::partial, m)?)?;
+    m.add_class::<bindings::states::StatesObject>()?;
     m.add_class::<bindings::readers::KeptPages>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

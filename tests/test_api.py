@@ -61,6 +61,8 @@ def test_every_native_export_is_wrapped():
         "vendor_definitions": sk.load_kpis,
         "vendor_names": sk.vendor_presets,
         "plan_kpis": sk.check_kpis,
+        "partial": sk.partial,
+        "error_codes": sk.error_codes,
     }
     natives = {
         n

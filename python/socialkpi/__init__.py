@@ -27,13 +27,16 @@ from __future__ import annotations
 import datetime as _dt
 import os as _os
 import typing as _typing
-from dataclasses import dataclass as _dataclass
-from dataclasses import field as _field
 
 import polars as _pl
 
-from socialkpi import _arguments, _core, datasets, display, plot
+from socialkpi import _arguments, _core, datasets, plot
+from socialkpi import exceptions as _exceptions
+from socialkpi._progress import progress_for as _progress_for
 from socialkpi._report import report
+from socialkpi._result import KpiResult
+from socialkpi._result import result_of as _result_of
+from socialkpi._states import States, merge, partial
 from socialkpi._tables import _ArrowStream
 from socialkpi._tables import as_table as _as_table
 from socialkpi.display import table
@@ -45,6 +48,7 @@ from socialkpi.exceptions import (
     KpiError,
     QueryError,
     SchemaError,
+    error_codes,
 )
 from socialkpi.formulas import KPI, Definitions, check_kpis, load_kpis, vendor_presets
 from socialkpi.formulas import resolve as _resolve
@@ -67,113 +71,44 @@ if _typing.TYPE_CHECKING:
 __version__: str = _core.__version__
 
 __all__ = [
-    "KPI",
     "ArgumentError",
-    "DefinitionError",
-    "Definitions",
-    "EngineError",
-    "FileRead",
-    "InputError",
-    "KpiError",
-    "KpiResult",
-    "QueryError",
-    "ReadReport",
-    "SchemaError",
     "catalog",
     "check_kpis",
     "compute",
     "compute_details",
     "contract_status",
     "datasets",
+    "DefinitionError",
+    "Definitions",
+    "EngineError",
+    "error_codes",
     "explain",
+    "FileRead",
+    "InputError",
+    "KPI",
+    "KpiError",
+    "KpiResult",
     "load_kpis",
+    "merge",
     "parse_dates",
     "parse_numbers",
+    "partial",
     "plot",
     "presets",
+    "QueryError",
     "read_accounts",
     "read_posts",
     "read_report",
     "read_traffic",
     "reader_presets",
+    "ReadReport",
     "report",
+    "SchemaError",
     "sources",
+    "States",
     "table",
     "vendor_presets",
 ]
-
-
-@_dataclass(frozen=True)
-class KpiResult:
-    """A KPI frame with what was used to compute it.
-
-    Attributes
-    ----------
-    frame
-        One row per group and period: the ``by`` columns, ``period_start`` (when ``every`` is
-        set), then one column per KPI.
-    definitions
-        KPI name -> the definition used (see :func:`explain`).
-    formulas
-        KPI name -> the formula it was computed by (built-in KPIs: the catalogue's formula).
-    engagement_components
-        The post columns summed into ``eng`` (``"likes|reactions"`` means reactions stand in
-        where likes are missing); empty when no engagement KPI was asked for.
-    platform_components
-        Platform -> its components, where a definition set gives a platform other components
-        than ``engagement_components``.
-    rows_read
-        Table -> rows read.
-    rows_dropped
-        ``(table, reason, rows)`` for every row a KPI left out (rule 6 of the KPI contract).
-        For a table read by :func:`read_posts` (or another reader), the rows its read
-        dropped come first, with the reason prefixed ``read:`` (``read: total_row``).
-    warnings
-        Preset members that were left out because their table or column was not given.
-    origins
-        For ``conversions``, ``revenue`` and ``leads``: the table each was counted from (each is
-        counted from one table only: conversion events, else posts, else traffic, else
-        accounts).
-    reads
-        Table -> the :class:`ReadReport` of each table that a reader returned.
-    units, goals
-        KPI -> its unit (``count``, ``ratio``, ``percent``, ``money``, ``number``) and goal, from
-        the definition used (the catalogue's or a custom one); :func:`table` formats by them.
-    currency
-        The one value of the ``currency`` column of the tables passed as frames, when a money
-        KPI was asked for (None otherwise).
-    timings
-        Seconds spent bringing the needed columns across the Python boundary (``crossing_s``)
-        and computing (``engine_s``).
-    coverage
-        The days each table covered (a polars DataFrame: ``table``, ``account_id``, ``first``,
-        ``last``), per account where the table has ``account_id`` (else one row with a null
-        ``account_id``), for the contracts, conversions, traffic and accounts tables read. The
-        cost, conversions, revenue, leads and sessions a table reports are null (unknown) in a
-        period outside its coverage (per account when ``by`` has ``account_id``), never 0.
-    """
-
-    frame: Any
-    definitions: dict[str, str] = _field(default_factory=dict)
-    formulas: dict[str, str] = _field(default_factory=dict)
-    engagement_components: list[str] = _field(default_factory=list)
-    platform_components: dict[str, list[str]] = _field(default_factory=dict)
-    rows_read: dict[str, int] = _field(default_factory=dict)
-    rows_dropped: list[tuple[str, str, int]] = _field(default_factory=list)
-    warnings: list[str] = _field(default_factory=list)
-    timings: dict[str, float] = _field(default_factory=dict)
-    origins: dict[str, str] = _field(default_factory=dict)
-    reads: dict[str, ReadReport] = _field(default_factory=dict)
-    units: dict[str, str] = _field(default_factory=dict)
-    goals: dict[str, str] = _field(default_factory=dict)
-    currency: str | None = None
-    coverage: Any = None
-
-    def __repr__(self) -> str:
-        return display.result_repr(self)
-
-    def _repr_html_(self) -> str:
-        return display.result_html(self)
 
 
 def _max_staleness(days: object) -> int | None:
@@ -181,8 +116,7 @@ def _max_staleness(days: object) -> int | None:
     if days is None:
         return None
     if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= _MAX_STALENESS_LIMIT:
-        raise _arguments.argument_error(
-            "invalid_argument",
+        raise _exceptions.invalid_argument(
             f"max_staleness={days!r} is not a number of days; pass a whole number from 0 to "
             f"{_MAX_STALENESS_LIMIT:,}, or None to read follower snapshots of any age",
         )
@@ -190,15 +124,6 @@ def _max_staleness(days: object) -> int | None:
 
 
 _MAX_STALENESS_LIMIT = 1_000_000
-
-
-def _coverage_frame(rows: list[tuple[str, str | None, int | None, int | None]]) -> _pl.DataFrame:
-    frame = _pl.DataFrame(
-        rows,
-        schema={"table": _pl.String, "account_id": _pl.String, "first": _pl.Int32, "last": _pl.Int32},
-        orient="row",
-    )
-    return frame.with_columns(_pl.col("first", "last").cast(_pl.Date))
 
 
 def compute_details(
@@ -217,12 +142,13 @@ def compute_details(
     output: Literal["polars", "pandas"] = "polars",
     definitions: str | _os.PathLike[str] | Definitions | None = None,
     max_staleness: int | None = 7,
+    progress: bool | None = None,
 ) -> KpiResult:
     """Computes KPIs like :func:`compute` and returns them with definitions and row accounting.
 
     Parameters
     ----------
-    posts, accounts, contracts, traffic, conversions, sources, kpis, by, every, tz, dedupe, output, definitions, max_staleness
+    posts, accounts, contracts, traffic, conversions, sources, kpis, by, every, tz, dedupe, output, definitions, max_staleness, progress
         As for :func:`compute`.
 
     Returns
@@ -230,41 +156,9 @@ def compute_details(
     KpiResult
         ``.frame`` is what :func:`compute` returns; the other attributes say how it was made.
     """
-    kpis = _arguments.kpis(kpis)
-    dims = _arguments.by(by)
-    _arguments.text("every", every, 'use None, "1d", "1w", "1mo", "1q" or "1y"', optional=True)
-    _arguments.text("tz", tz, 'use an IANA time zone name such as "UTC" or "Europe/Berlin"')
-    if dedupe not in (None, "last"):
-        raise _arguments.argument_error(
-            "invalid_argument",
-            f"dedupe={dedupe!r} is not supported; use None (repeats are an error) or 'last'",
-        )
-    _arguments.sources(sources)
-    if output not in ("polars", "pandas"):
-        raise _arguments.argument_error(
-            "invalid_argument", f"output={output!r} is not supported; use 'polars' or 'pandas'"
-        )
-    staleness = _max_staleness(max_staleness)
-    names, custom, engagement = _resolve(kpis, definitions)
-    capsule, details = _core.compute(
-        names,
-        dims,
-        every,
-        tz,
-        dedupe,
-        posts=_as_table(posts, "posts"),
-        accounts=_as_table(accounts, "accounts"),
-        contracts=_as_table(contracts, "contracts"),
-        traffic=_as_table(traffic, "traffic"),
-        conversions=_as_table(conversions, "conversions"),
-        sources=[(str(k), str(v)) for k, v in (sources or {}).items()],
-        custom=custom,
-        engagement=engagement,
-        max_staleness=staleness,
+    arguments, custom = _engine_arguments(
+        kpis, by, every, tz, dedupe, sources, output, definitions, max_staleness
     )
-    frame: Any = _pl.DataFrame(_ArrowStream(capsule))
-    if output == "pandas":
-        frame = frame.to_pandas()
     tables = {
         "posts": posts,
         "accounts": accounts,
@@ -272,27 +166,57 @@ def compute_details(
         "traffic": traffic,
         "conversions": conversions,
     }
-    reads = {name: r for name, t in tables.items() if (r := read_report(t)) is not None}
-    units, goals = display.kpi_units(dict(details["formulas"]), custom)
-    money = "money" in units.values()
-    read_drops = [(name, f"read: {reason}", n) for name, r in reads.items() for reason, n in r.rows_dropped]
-    return KpiResult(
-        frame=frame,
-        definitions=dict(details["definitions"]),
-        formulas=dict(details["formulas"]),
-        engagement_components=list(details["engagement_components"]),
-        platform_components={p: list(c) for p, c in details["platform_components"]},
-        rows_read={table: int(n) for table, n in details["rows_read"]},
-        rows_dropped=read_drops + [(t, r, int(n)) for t, r, n in details["rows_dropped"]],
-        warnings=list(details["warnings"]),
-        origins=dict(details["origins"]),
-        timings=dict(details["timings"]),
-        reads=reads,
-        coverage=_coverage_frame(list(details["coverage"])),
-        units=units,
-        goals=goals,
-        currency=display.single_currency(tables.values()) if money else None,
-    )
+    bar = _progress_for(progress)
+    try:
+        capsule, details = _core.compute(**arguments, **_table_arguments(tables), progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    return _result_of(capsule, details, custom, tables, output)
+
+
+def _engine_arguments(
+    kpis: str | KPI | Iterable[str | KPI],
+    by: str | Sequence[str],
+    every: str | None,
+    tz: str,
+    dedupe: Literal["last"] | None,
+    sources: Mapping[str, str] | None,
+    output: str,
+    definitions: str | _os.PathLike[str] | Definitions | None,
+    max_staleness: int | None,
+) -> tuple[dict[str, Any], list[tuple[str, str, str, str, str]]]:
+    """The arguments of :func:`compute` (but the tables) checked, as the core takes them, and
+    the custom definitions among them."""
+    kpi_list = _arguments.kpis(kpis)
+    dims = _arguments.by(by)
+    _arguments.text("every", every, 'use None, "1d", "1w", "1mo", "1q" or "1y"', optional=True)
+    _arguments.text("tz", tz, 'use an IANA time zone name such as "UTC" or "Europe/Berlin"')
+    if dedupe not in (None, "last"):
+        raise _exceptions.invalid_argument(
+            f"dedupe={dedupe!r} is not supported; use None (repeats are an error) or 'last'",
+        )
+    _arguments.sources(sources)
+    _arguments.output(output)
+    staleness = _max_staleness(max_staleness)
+    names, custom, engagement = _resolve(kpi_list, definitions)
+    arguments = {
+        "kpis": names,
+        "by": dims,
+        "every": every,
+        "tz": tz,
+        "dedupe": dedupe,
+        "sources": [(str(k), str(v)) for k, v in (sources or {}).items()],
+        "custom": custom,
+        "engagement": engagement,
+        "max_staleness": staleness,
+    }
+    return arguments, custom
+
+
+def _table_arguments(tables: dict[str, Any]) -> dict[str, Any]:
+    """The tables as the core takes them."""
+    return {name: _as_table(t, name) for name, t in tables.items()}
 
 
 def compute(
@@ -311,6 +235,7 @@ def compute(
     output: Literal["polars", "pandas"] = "polars",
     definitions: str | _os.PathLike[str] | Definitions | None = None,
     max_staleness: int | None = 7,
+    progress: bool | None = None,
 ) -> Any:
     """Computes social-media KPIs per group and period, exactly as the KPI contract defines them.
 
@@ -377,6 +302,11 @@ def compute(
         the post's day only when it is at most this many days old (default 7; ``None``: any
         age). Posts without a fresh snapshot are left out of those KPIs and counted in
         ``compute_details(...).rows_dropped`` (reason ``stale_followers: ...``).
+    progress
+        A progress bar (tqdm, on stderr) of the pass over the posts, in slices of about a
+        million posts (whole Parquet row groups). ``None`` (default): shown in a terminal or a
+        notebook once the pass has run two seconds; ``True``: always, at once; ``False``: never.
+        Posts streamed from CSV files show none.
 
     Returns
     -------
@@ -404,6 +334,7 @@ def compute(
         output=output,
         definitions=definitions,
         max_staleness=max_staleness,
+        progress=progress,
     ).frame
 
 
@@ -451,13 +382,12 @@ def contract_status(
     """
     for role, given in (("posts", posts), ("contracts", contracts)):
         if given is None:
-            raise _arguments.argument_error("missing_table", f"contract_status needs {role}; pass a table")
+            raise _exceptions.error(
+                QueryError, "missing_table", f"contract_status needs {role}; pass a table"
+            )
     day = _arguments.day("as_of", as_of) or _dt.datetime.now(_dt.timezone.utc).date()
     _arguments.text("tz", tz, 'use an IANA time zone name such as "UTC" or "Europe/Berlin"')
-    if output not in ("polars", "pandas"):
-        raise _arguments.argument_error(
-            "invalid_argument", f"output={output!r} is not supported; use 'polars' or 'pandas'"
-        )
+    _arguments.output(output)
     capsule = _core.contract_status(
         _as_table(posts, "posts"),
         _as_table(contracts, "contracts"),

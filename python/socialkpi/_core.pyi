@@ -1,16 +1,57 @@
-from typing import Any
+from typing import Any, final
 
 __version__: str
+# pyo3 lists every name added to the module
+__all__ = [
+    "DefinitionError",
+    "EngineError",
+    "InputError",
+    "KpiError",
+    "QueryError",
+    "SchemaError",
+    "_KeptPages",
+    "_States",
+    "__version__",
+    "catalog_rows",
+    "check_formula",
+    "compute",
+    "contract_status",
+    "error_codes",
+    "explain",
+    "parse_definitions",
+    "parse_values",
+    "partial",
+    "plan_kpis",
+    "presets",
+    "read_table",
+    "reader_presets",
+    "source_table",
+    "vendor_definitions",
+    "vendor_names",
+]
 
+# The exceptions' docstrings repeat those of src/errors.rs for the API reference (read from here).
 class KpiError(Exception):
+    """Base class of every socialkpi error; `.code` is stable."""
+
     code: str
 
-class SchemaError(KpiError): ...
-class DefinitionError(KpiError): ...
-class InputError(KpiError): ...
-class QueryError(KpiError): ...
-class EngineError(KpiError): ...
+class SchemaError(KpiError):
+    """A table lacks a column or a column has the wrong type."""
 
+class DefinitionError(KpiError):
+    """A KPI is unknown or cannot be computed as asked."""
+
+class InputError(KpiError):
+    """The data breaks a rule of the KPI contract."""
+
+class QueryError(KpiError):
+    """The arguments of the call are invalid."""
+
+class EngineError(KpiError):
+    """The engine failed; the message says why."""
+
+def error_codes() -> list[tuple[str, str, str]]: ...
 def compute(
     kpis: list[str],
     by: list[str],
@@ -26,6 +67,7 @@ def compute(
     custom: list[tuple[str, str, str, str, str]] = ...,
     engagement: list[tuple[str, list[str]]] = ...,
     max_staleness: int | None = ...,
+    progress: Any = None,
 ) -> tuple[Any, dict[str, Any]]: ...
 def source_table() -> list[tuple[str, str]]: ...
 def contract_status(posts: Any, contracts: Any, as_of: int, tz: str) -> Any: ...
@@ -63,7 +105,47 @@ def parse_values(
 ) -> tuple[Any, int, list[str]]: ...
 def reader_presets() -> list[tuple[str, str, str | None, str, str, list[str]]]: ...
 
+@final
 class _KeptPages:
     def __init__(self) -> None: ...
     def __enter__(self) -> _KeptPages: ...
     def __exit__(self, *args: object) -> bool: ...
+
+def partial(
+    kpis: list[str],
+    by: list[str],
+    every: str | None,
+    tz: str,
+    dedupe: str | None,
+    posts: Any = None,
+    accounts: Any = None,
+    contracts: Any = None,
+    traffic: Any = None,
+    conversions: Any = None,
+    sources: list[tuple[str, str]] = ...,
+    custom: list[tuple[str, str, str, str, str]] = ...,
+    engagement: list[tuple[str, list[str]]] = ...,
+    max_staleness: int | None = ...,
+    progress: Any = None,
+) -> _States: ...
+
+@final
+class _States:
+    def finalize(
+        self,
+        kpis: list[str] | None = None,
+        by: list[str] | None = None,
+        every: str | None = None,
+        every_given: bool = False,
+    ) -> tuple[Any, dict[str, Any]]: ...
+    @staticmethod
+    def merge(parts: list[_States]) -> _States: ...
+    def update(self, newer: _States) -> _States: ...
+    def save(self, path: str) -> None: ...
+    @staticmethod
+    def load(path: str) -> _States: ...
+    def frame(self) -> tuple[Any, str]: ...
+    @staticmethod
+    def from_frame(frame: Any, header: str) -> _States: ...
+    def spec(self) -> str: ...
+    def sizes(self) -> tuple[list[tuple[str, int]], int | None]: ...

@@ -181,6 +181,8 @@ def funnel(
     seed
         Random seed.
 
+    Examples
+    --------
     >>> import socialkpi as sk
     >>> posts, _ = sk.datasets.sample(n_accounts=20, n_posts=500, seed=1)
     >>> traffic, conversions, contracts = sk.datasets.funnel(posts, n_contracts=30)

@@ -2,11 +2,12 @@
 
 use super::definitions::{definition, DefinitionRow};
 use super::*;
+use socialkpi_engine::error::QueryCode;
 
 /// The coverage frame as rows: (table, account_id, first, last), dates as days since 1970-01-01.
 type CoverageRow = (String, Option<String>, Option<i32>, Option<i32>);
 
-fn coverage_rows(df: &DataFrame) -> socialkpi_engine::error::Result<Vec<CoverageRow>> {
+pub(super) fn coverage_rows(df: &DataFrame) -> socialkpi_engine::error::Result<Vec<CoverageRow>> {
     let text = |name: &str| -> socialkpi_engine::error::Result<Vec<Option<String>>> {
         Ok(df.column(name)?.str()?.iter().map(|v| v.map(str::to_string)).collect())
     };
@@ -22,33 +23,46 @@ fn coverage_rows(df: &DataFrame) -> socialkpi_engine::error::Result<Vec<Coverage
         .collect())
 }
 
-/// Computes KPIs; returns (Arrow stream capsule of the result, details dict).
-#[pyfunction]
-#[pyo3(signature = (kpis, by, every, tz, dedupe, posts=None, accounts=None, contracts=None, traffic=None, conversions=None, sources=Vec::new(), custom=Vec::new(), engagement=Vec::new(), max_staleness=Some(plan::MAX_STALENESS_DAYS)))]
+/// The tables of a call, as they crossed for the plan.
+pub(super) struct Given {
+    posts: Option<Table>,
+    accounts: Option<Table>,
+    contracts: Option<Table>,
+    traffic: Option<Table>,
+    events: Option<Table>,
+}
+
+/// A compute-like call: its request, checked into a plan, the tables' columns, and the
+/// tables with the columns the plan reads.
+pub(super) struct Call {
+    pub request: Request,
+    pub plan: plan::Plan,
+    pub tables: socialkpi_engine::states::Tables,
+    pub given: Given,
+    /// Seconds spent bringing the columns across.
+    pub crossing: f64,
+}
+
+/// The arguments every compute-like call takes.
 #[allow(clippy::too_many_arguments)]
-pub fn compute<'py>(
-    py: Python<'py>,
+pub(super) fn call<'py>(
     kpis: Vec<String>,
     by: Vec<String>,
     every: Option<String>,
     tz: String,
     dedupe: Option<String>,
-    posts: Option<Bound<'py, PyAny>>,
-    accounts: Option<Bound<'py, PyAny>>,
-    contracts: Option<Bound<'py, PyAny>>,
-    traffic: Option<Bound<'py, PyAny>>,
-    conversions: Option<Bound<'py, PyAny>>,
+    [posts, accounts, contracts, traffic, conversions]: [Option<Bound<'py, PyAny>>; 5],
     sources: Vec<(String, String)>,
     custom: Vec<DefinitionRow>,
     engagement: Vec<(String, Vec<String>)>,
     max_staleness: Option<u32>,
-) -> PyResult<(Bound<'py, PyCapsule>, Bound<'py, PyDict>)> {
+) -> PyResult<Call> {
     let dedupe = match dedupe.as_deref() {
         None => Dedupe::Error,
         Some("last") => Dedupe::Last,
         Some(other) => {
             return Err(Error::query(
-                "invalid_argument",
+                QueryCode::InvalidArgument,
                 format!("dedupe={other:?} is not supported; use None (repeats are an error) or 'last'"),
             )
             .into())
@@ -66,77 +80,122 @@ pub fn compute<'py>(
         request.accounts_types = accounts.as_ref().map(Arg::types).transpose()?.unwrap_or_default();
     }
     let contracts = Arg::from_py(contracts)?;
-    let posts_cols = posts.as_ref().map(Arg::columns).transpose()?;
-    let accounts_cols = accounts.as_ref().map(Arg::columns).transpose()?;
-    let contracts_cols = contracts.as_ref().map(Arg::columns).transpose()?;
     let traffic = Arg::from_py(traffic)?;
-    let traffic_cols = traffic.as_ref().map(Arg::columns).transpose()?;
     let events = Arg::from_py(conversions)?;
-    let events_cols = events.as_ref().map(Arg::columns).transpose()?;
+    let tables = socialkpi_engine::states::Tables {
+        posts: posts.as_ref().map(Arg::columns).transpose()?,
+        accounts: accounts.as_ref().map(Arg::columns).transpose()?,
+        contracts: contracts.as_ref().map(Arg::columns).transpose()?,
+        traffic: traffic.as_ref().map(Arg::columns).transpose()?,
+        conversions: events.as_ref().map(Arg::columns).transpose()?,
+    };
     let plan = plan::build(
         &request,
-        posts_cols.as_deref(),
-        accounts_cols.as_deref(),
-        contracts_cols.as_deref(),
-        traffic_cols.as_deref(),
-        events_cols.as_deref(),
+        tables.posts.as_deref(),
+        tables.accounts.as_deref(),
+        tables.contracts.as_deref(),
+        tables.traffic.as_deref(),
+        tables.conversions.as_deref(),
     )?;
     let started = std::time::Instant::now();
-    let posts = match (posts, &plan.posts) {
-        (Some(arg), Some(pp)) => Some(arg.into_table(&pp.columns)?),
-        _ => None,
+    let given = Given {
+        posts: match (posts, &plan.posts) {
+            (Some(arg), Some(pp)) => Some(arg.into_table(&pp.columns)?),
+            _ => None,
+        },
+        accounts: match (accounts, &plan.accounts) {
+            (Some(arg), Some(ap)) => Some(arg.into_table(&ap.columns)?),
+            _ => None,
+        },
+        contracts: match (contracts, &plan.contracts) {
+            (Some(arg), Some(cp)) => Some(arg.into_table(&cp.crossing_columns())?),
+            _ => None,
+        },
+        traffic: match (traffic, &plan.traffic) {
+            (Some(arg), Some(tp)) => Some(arg.into_table(&tp.columns)?),
+            _ => None,
+        },
+        events: match (events, &plan.events) {
+            (Some(arg), Some(ep)) => Some(arg.into_table(&ep.columns)?),
+            _ => None,
+        },
     };
-    let accounts = match (accounts, &plan.accounts) {
-        (Some(arg), Some(ap)) => Some(arg.into_table(&ap.columns)?),
-        _ => None,
-    };
-    let contracts = match (contracts, &plan.contracts) {
-        (Some(arg), Some(cp)) => Some(arg.into_table(&cp.crossing_columns())?),
-        _ => None,
-    };
-    let traffic = match (traffic, &plan.traffic) {
-        (Some(arg), Some(tp)) => Some(arg.into_table(&tp.columns)?),
-        _ => None,
-    };
-    let events = match (events, &plan.events) {
-        (Some(arg), Some(ep)) => Some(arg.into_table(&ep.columns)?),
-        _ => None,
-    };
-    let crossing = started.elapsed().as_secs_f64();
+    Ok(Call {
+        request,
+        plan,
+        tables,
+        given,
+        crossing: started.elapsed().as_secs_f64(),
+    })
+}
+
+impl Given {
+    fn into_inputs(self) -> socialkpi_engine::error::Result<exec::Inputs> {
+        let posts_parquet = self.posts.as_ref().and_then(Table::parquet_files);
+        Ok(exec::Inputs {
+            posts_slices: self.posts.as_ref().and_then(|t| t.slices(posts_parquet.as_deref())),
+            posts_parquet,
+            posts: self.posts.map(Table::into_lazy).transpose()?,
+            accounts: self.accounts.map(Table::into_lazy).transpose()?,
+            contracts: self.contracts.map(Table::into_lazy).transpose()?,
+            traffic: self.traffic.map(Table::into_lazy).transpose()?,
+            events: self.events.map(Table::into_lazy).transpose()?,
+        })
+    }
+}
+
+/// Runs `work` over the call's tables with the GIL released, panics and Ctrl-C turned into
+/// Python's terms, and `progress(done, slices)` called between slices of posts; returns its
+/// result and the seconds it took.
+pub(super) fn run_engine<T: Send>(
+    py: Python<'_>,
+    given: Given,
+    progress: Option<Py<PyAny>>,
+    work: impl FnOnce(exec::Inputs, exec::Interrupt<'_>) -> socialkpi_engine::error::Result<T> + Send,
+) -> PyResult<(T, f64)> {
     let started = std::time::Instant::now();
     let raised: std::sync::Mutex<Option<PyErr>> = std::sync::Mutex::new(None);
     let output = py.detach(|| {
         // freed pages stay for the next batches, and go back when the last run ends (pages.rs)
         let _kept = socialkpi_engine::pages::KeptPages::new();
         catch(|| {
-            let posts_parquet = posts.as_ref().and_then(Table::parquet_files);
-            let inputs = exec::Inputs {
-                posts_slices: posts.as_ref().and_then(|t| t.slices(posts_parquet.as_deref())),
-                posts_parquet,
-                posts: posts.map(Table::into_lazy).transpose()?,
-                accounts: accounts.map(Table::into_lazy).transpose()?,
-                contracts: contracts.map(Table::into_lazy).transpose()?,
-                traffic: traffic.map(Table::into_lazy).transpose()?,
-                events: events.map(Table::into_lazy).transpose()?,
-            };
-            // Ctrl-C: Python's signal handlers run when asked, between batches of posts
-            let interrupted = || {
-                Python::attach(|py| match py.check_signals() {
-                    Ok(()) => false,
-                    Err(err) => {
-                        if let Ok(mut slot) = raised.lock() {
-                            *slot = Some(err);
+            let inputs = given.into_inputs()?;
+            // Ctrl-C: Python's signal handlers run when asked, between slices of posts; so does
+            // the progress bar (an exception it raises stops the run too)
+            let interrupted = |done: usize, all: usize| {
+                Python::attach(|py| {
+                    let shown = match &progress {
+                        Some(show) => show.call1(py, (done, all)).map(|_| ()),
+                        None => Ok(()),
+                    };
+                    match shown.and_then(|()| py.check_signals()) {
+                        Ok(()) => false,
+                        Err(err) => {
+                            if let Ok(mut slot) = raised.lock() {
+                                *slot = Some(err);
+                            }
+                            true
                         }
-                        true
                     }
                 })
             };
-            exec::run(&plan, inputs, &interrupted)
+            work(inputs, &interrupted)
         })
     });
     let raised = raised.into_inner().ok().flatten();
     let output = settle(py, output, raised)?;
-    let engine = started.elapsed().as_secs_f64();
+    Ok((output, started.elapsed().as_secs_f64()))
+}
+
+/// What a result was made with, for `compute_details`: timings, row accounting, warnings,
+/// origins, coverage, and each KPI's definition and formula.
+pub(super) fn details<'py>(
+    py: Python<'py>,
+    output: &exec::Output,
+    plan: &plan::Plan,
+    crossing: f64,
+    engine: f64,
+) -> PyResult<Bound<'py, PyDict>> {
     let details = PyDict::new(py);
     let timings = PyDict::new(py);
     timings.set_item("crossing_s", crossing)?;
@@ -145,12 +204,12 @@ pub fn compute<'py>(
         timings.set_item(stage, seconds)?;
     }
     details.set_item("timings", timings)?;
-    details.set_item("engagement_components", output.components)?;
-    details.set_item("platform_components", output.platform_components)?;
-    details.set_item("rows_read", output.rows.read)?;
-    details.set_item("rows_dropped", output.rows.dropped)?;
-    details.set_item("warnings", output.warnings)?;
-    details.set_item("origins", output.origins)?;
+    details.set_item("engagement_components", &output.components)?;
+    details.set_item("platform_components", &output.platform_components)?;
+    details.set_item("rows_read", &output.rows.read)?;
+    details.set_item("rows_dropped", &output.rows.dropped)?;
+    details.set_item("warnings", &output.warnings)?;
+    details.set_item("origins", &output.origins)?;
     details.set_item("coverage", coverage_rows(&output.coverage)?)?;
     let definitions = PyDict::new(py);
     let formulas = PyDict::new(py);
@@ -174,6 +233,50 @@ pub fn compute<'py>(
     }
     details.set_item("definitions", definitions)?;
     details.set_item("formulas", formulas)?;
+    Ok(details)
+}
+
+/// Computes KPIs; returns (Arrow stream capsule of the result, details dict).
+#[pyfunction]
+#[pyo3(signature = (kpis, by, every, tz, dedupe, posts=None, accounts=None, contracts=None, traffic=None, conversions=None, sources=Vec::new(), custom=Vec::new(), engagement=Vec::new(), max_staleness=Some(plan::MAX_STALENESS_DAYS), progress=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn compute<'py>(
+    py: Python<'py>,
+    kpis: Vec<String>,
+    by: Vec<String>,
+    every: Option<String>,
+    tz: String,
+    dedupe: Option<String>,
+    posts: Option<Bound<'py, PyAny>>,
+    accounts: Option<Bound<'py, PyAny>>,
+    contracts: Option<Bound<'py, PyAny>>,
+    traffic: Option<Bound<'py, PyAny>>,
+    conversions: Option<Bound<'py, PyAny>>,
+    sources: Vec<(String, String)>,
+    custom: Vec<DefinitionRow>,
+    engagement: Vec<(String, Vec<String>)>,
+    max_staleness: Option<u32>,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<(Bound<'py, PyCapsule>, Bound<'py, PyDict>)> {
+    let tables = [posts, accounts, contracts, traffic, conversions];
+    let Call {
+        plan, given, crossing, ..
+    } = call(
+        kpis,
+        by,
+        every,
+        tz,
+        dedupe,
+        tables,
+        sources,
+        custom,
+        engagement,
+        max_staleness,
+    )?;
+    let (output, engine) = run_engine(py, given, progress, |inputs, interrupted| {
+        exec::run(&plan, inputs, interrupted)
+    })?;
+    let details = details(py, &output, &plan, crossing, engine)?;
     Ok((export_frame(py, output.frame)?, details))
 }
 

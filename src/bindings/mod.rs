@@ -5,6 +5,7 @@
 pub mod compute;
 pub mod definitions;
 pub mod readers;
+pub mod states;
 
 use crate::errors::Fallible as PyResult;
 use polars::prelude::*;

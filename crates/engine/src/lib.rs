@@ -9,3 +9,4 @@ pub mod ingest;
 pub mod pages;
 pub mod plan;
 pub mod sources;
+pub mod states;

@@ -4,6 +4,7 @@
 use super::kernel::FollowerIndex;
 use super::pass::{self, Dict, Pairs};
 use super::{align_as_text, read_columns, RowAccount, ALL};
+use crate::error::InputCode;
 use crate::error::{Error, Result};
 use crate::ingest;
 use crate::plan::{AccountsPlan, Dedupe, Plan, PERIOD};
@@ -72,7 +73,7 @@ impl Snapshots {
         for c in ["followers", "profile_visits", "mentions", "leads"] {
             if let Ok(column) = df.column(c) {
                 if column.as_materialized_series().min::<f64>()?.is_some_and(|v| v < 0.0) {
-                    return Err(Error::input("negative_value", format!("column '{c}' of accounts has negative values; counts cannot be negative. Fix or filter those rows before computing")));
+                    return Err(Error::input(InputCode::NegativeValue, format!("column '{c}' of accounts has negative values; counts cannot be negative. Fix or filter those rows before computing")));
                 }
             }
         }
@@ -104,7 +105,7 @@ impl Snapshots {
                         })
                         .unwrap_or_default();
                     return Err(Error::input(
-                        "duplicate_snapshot",
+                        InputCode::DuplicateSnapshot,
                         format!("accounts has {extra} repeated snapshots of the same account and date (for example {example}); keep one row per account and day, or pass dedupe='last' to keep the last row"),
                     ));
                 }
@@ -198,8 +199,15 @@ impl Snapshots {
         align_as_text(left, right, &self.key)
     }
 
-    /// Account states at the output grain: rows, account flows and followers.
-    pub(super) fn states(&self, plan: &Plan, ap: &AccountsPlan, keys: &[String]) -> Result<DataFrame> {
+    /// The accounts' partial states: the flows summed per group and period (`a:rows`, `as:`,
+    /// `an:`), and, when followers are read, each account's first and last snapshot per period
+    /// (`followers` turns them into the groups' followers).
+    pub(super) fn states(
+        &self,
+        plan: &Plan,
+        ap: &AccountsPlan,
+        keys: &[String],
+    ) -> Result<(DataFrame, Option<DataFrame>)> {
         let group: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
         let mut base = self.df.clone().lazy();
         if keys.iter().any(|k| k == ALL) {
@@ -225,48 +233,81 @@ impl Snapshots {
                 aggs.push(col(c).count().cast(DataType::Int64).alias(format!("an:{c}")));
             }
         }
-        let mut out = base.clone().group_by(group.clone()).agg(aggs);
-        if ap.followers {
-            // Per account and period: last and first snapshot with a value; account
-            // attributes take their value at the last snapshot.
-            let mut per_account: Vec<Expr> = self.key_exprs();
-            if plan.every.is_some() {
-                per_account.push(col(PERIOD));
-            }
-            let mut aggs = vec![
-                col("followers").last().alias("__last"),
-                col("followers").first().alias("__first"),
-            ];
-            for d in keys.iter().filter(|d| !self.key.contains(d) && d.as_str() != PERIOD) {
-                aggs.push(col(d.as_str()).last().alias(d.as_str()));
-            }
-            let mut accounts = base
-                .filter(col("followers").is_not_null())
-                .group_by(per_account)
-                .agg(aggs);
-            let start = if plan.every.is_some() {
-                // the last snapshot before the period is the last of the account's previous period
-                let mut order = self.key.clone();
-                order.push(PERIOD.to_string());
-                accounts = accounts.sort(order, SortMultipleOptions::default());
-                let previous = col("__last").shift(lit(1)).over(self.key_exprs())?;
-                when(previous.clone().is_null())
-                    .then(col("__first"))
-                    .otherwise(previous)
-            } else {
-                col("__first")
-            };
-            let followers = accounts
-                .with_column(start.alias("__start"))
-                .group_by(group.clone())
-                .agg([
-                    col("__last").sum().alias("followers"),
-                    col("__start").sum().alias("followers_start"),
-                ]);
-            let mut args = JoinArgs::new(JoinType::Left);
-            args.nulls_equal = true;
-            out = out.join(followers, group.clone(), group, args);
+        let flows = base.clone().group_by(group).agg(aggs).collect()?;
+        if !ap.followers {
+            return Ok((flows, None));
         }
-        Ok(out.collect()?)
+        // Per account and period: the first and last snapshot with a value and their days;
+        // account attributes take their value at the last snapshot.
+        let mut per_account: Vec<Expr> = self.key_exprs();
+        if plan.every.is_some() {
+            per_account.push(col(PERIOD));
+        }
+        let mut aggs = vec![
+            col(DATE).first().alias(FIRST_DAY),
+            col("followers").first().alias(FIRST),
+            col(DATE).last().alias(LAST_DAY),
+            col("followers").last().alias(LAST),
+        ];
+        for d in keys
+            .iter()
+            .filter(|d| !self.key.contains(d) && *d != PERIOD && *d != ALL)
+        {
+            aggs.push(col(d.as_str()).last().alias(d.as_str()));
+        }
+        let snapshots = base
+            .filter(col("followers").is_not_null())
+            .group_by(per_account)
+            .agg(aggs)
+            .collect()?;
+        Ok((flows, Some(snapshots)))
     }
+}
+
+/// The first and last follower count of each account and period, with their days (the
+/// snapshots' partial states).
+pub(crate) const FIRST: &str = "followers_first";
+pub(crate) const FIRST_DAY: &str = "followers_first_day";
+pub(crate) const LAST: &str = "followers_last";
+pub(crate) const LAST_DAY: &str = "followers_last_day";
+
+/// `followers` and `followers_start` per group of `keys` from the snapshots' states: each
+/// account's last snapshot of the period, and its last before the period (the last of the
+/// account's previous period with one, else the period's first), each summed over accounts.
+pub(crate) fn followers(
+    snapshots: &DataFrame,
+    account_key: &[String],
+    keys: &[String],
+    every: bool,
+) -> Result<DataFrame> {
+    let account: Vec<Expr> = account_key.iter().map(|k| col(k.as_str())).collect();
+    let mut accounts = snapshots.clone().lazy();
+    if keys.iter().any(|k| k == ALL) {
+        accounts = accounts.with_column(lit(true).alias(ALL));
+    }
+    let start = if every {
+        let mut order = account_key.to_vec();
+        order.push(PERIOD.to_string());
+        accounts = accounts.sort(order, SortMultipleOptions::default());
+        // the previous row is the account's previous period when it is the same account (a
+        // shift over the whole sorted frame: a window per account costs seconds on millions)
+        let same_account = account
+            .iter()
+            .map(|k| k.clone().eq_missing(k.clone().shift(lit(1))))
+            .reduce(Expr::and)
+            .unwrap_or_else(|| lit(true));
+        let previous = when(same_account).then(col(LAST).shift(lit(1))).otherwise(lit(NULL));
+        when(previous.clone().is_null()).then(col(FIRST)).otherwise(previous)
+    } else {
+        col(FIRST)
+    };
+    let group: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
+    Ok(accounts
+        .with_column(start.alias("__start"))
+        .group_by(group)
+        .agg([
+            col(LAST).sum().alias("followers"),
+            col("__start").sum().alias("followers_start"),
+        ])
+        .collect()?)
 }

@@ -122,7 +122,7 @@ pub(super) fn of_contracts(lf: LazyFrame, account: bool) -> Result<DataFrame> {
 
 /// The coverage frames of the tables read, stacked (an empty frame of the same schema
 /// when there are none).
-pub(super) fn stack(frames: Vec<DataFrame>) -> Result<DataFrame> {
+pub(crate) fn stack(frames: Vec<DataFrame>) -> Result<DataFrame> {
     let empty = || -> Result<DataFrame> {
         Ok(DataFrame::new(
             0,
@@ -174,7 +174,7 @@ mod tests {
         let out = joined
             .clone()
             .lazy()
-            .with_columns(columns(plan, &joined.schema())?)
+            .with_columns(columns(plan, joined.schema())?)
             .collect()?;
         let flags = |table: &str| -> Result<Vec<bool>> {
             Ok(out

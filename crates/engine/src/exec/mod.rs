@@ -3,7 +3,7 @@
 //! snapshots through polars), a rollup of the states, and the KPI formulas applied to the
 //! merged states.
 
-mod accounts;
+pub(crate) mod accounts;
 mod contracts;
 mod coverage;
 mod derived;
@@ -17,7 +17,10 @@ mod states;
 mod traffic;
 
 use crate::error::{Error, Result};
+use crate::error::{InputCode, QueryCode, SchemaCode};
 use crate::plan::{Metric, Origin, OutputKpi, Plan, Value, PERIOD};
+use crate::states::{Block, PartialStates, Source};
+pub(crate) use coverage::stack as stack_coverage;
 pub(crate) use overflow::arithmetic;
 use polars::prelude::*;
 use polars_core::query_result::QueryResult;
@@ -25,7 +28,7 @@ pub(crate) use posts::ENG;
 use socialkpi_formula::BinOp;
 
 /// Name of the constant key used when a report has no dimension and no period.
-const ALL: &str = "__all";
+pub(crate) const ALL: &str = "__all";
 
 /// Rows a table contributed and rows dropped, by reason (rule 6 of docs/kpis.md).
 #[derive(Debug, Clone, Default)]
@@ -74,7 +77,7 @@ pub struct Output {
 }
 
 /// Collects a plan with the streaming engine (bounded memory for files larger than RAM).
-pub(crate) fn collect(lf: LazyFrame) -> Result<DataFrame> {
+pub fn collect(lf: LazyFrame) -> Result<DataFrame> {
     match lf.collect_with_engine(Engine::Streaming)? {
         QueryResult::Single(df) => Ok(df),
         QueryResult::Multiple(mut dfs) => dfs
@@ -103,14 +106,20 @@ pub(crate) fn select_columns(
     coerce: impl Fn(&str, &DataType) -> Result<Expr>,
     extra: Vec<Expr>,
 ) -> Result<LazyFrame> {
-    let schema = lf
-        .collect_schema()
-        .map_err(|e| Error::input("unreadable_table", format!("could not read the {table} table: {e}")))?;
+    let schema = lf.collect_schema().map_err(|e| {
+        Error::input(
+            InputCode::UnreadableTable,
+            format!("could not read the {table} table: {e}"),
+        )
+    })?;
     let mut select = Vec::with_capacity(columns.len() + extra.len());
     for c in columns {
-        let dtype = schema
-            .get(c.as_str())
-            .ok_or_else(|| Error::schema("missing_column", format!("column '{c}' is missing from {table}")))?;
+        let dtype = schema.get(c.as_str()).ok_or_else(|| {
+            Error::schema(
+                SchemaCode::MissingColumn,
+                format!("column '{c}' is missing from {table}"),
+            )
+        })?;
         select.push(coerce(c, dtype)?);
     }
     select.extend(extra);
@@ -163,7 +172,7 @@ pub(crate) fn first_u64(df: &DataFrame, name: &str) -> u64 {
 }
 
 /// Group keys of the result: the `by` dimensions and the period.
-fn output_keys(plan: &Plan) -> Vec<String> {
+pub(crate) fn output_keys(plan: &Plan) -> Vec<String> {
     let mut keys = plan.by.clone();
     if plan.every.is_some() {
         keys.push(PERIOD.to_string());
@@ -177,7 +186,7 @@ fn output_keys(plan: &Plan) -> Vec<String> {
 /// `df` with each row's period start (`PERIOD`, a date) from its `day` column (dates): each
 /// distinct day is truncated once (polars' `dt.truncate` works row by row through calendar
 /// arithmetic).
-fn with_period(mut df: DataFrame, day: &str, plan: &Plan) -> Result<DataFrame> {
+pub(crate) fn with_period(mut df: DataFrame, day: &str, plan: &Plan) -> Result<DataFrame> {
     let Some(every) = plan.every else {
         return Ok(df);
     };
@@ -213,19 +222,25 @@ pub struct Inputs {
     pub events: Option<LazyFrame>,
 }
 
-/// Asked between batches of posts: true stops the run with `Error::Interrupted` (Ctrl-C).
-pub type Interrupt<'a> = &'a (dyn Fn() -> bool + Sync);
+/// Asked between slices of posts with (slices done, slices in all): true stops the run with
+/// `Error::Interrupted` (Ctrl-C). It is also how a caller shows progress.
+pub type Interrupt<'a> = &'a (dyn Fn(usize, usize) -> bool + Sync);
 
 /// The error of a table that the KPIs asked for need but the call did not pass.
 fn missing_table(table: &str) -> Error {
     Error::query(
-        "missing_table",
+        QueryCode::MissingTable,
         format!("the {table} table is needed by the KPIs asked for; pass {table}=..."),
     )
 }
 
-/// Runs a checked plan over the tables it reads.
+/// Runs a checked plan over the tables it reads: their partial states, finalized.
 pub fn run(plan: &Plan, inputs: Inputs, interrupted: Interrupt<'_>) -> Result<Output> {
+    finalize(plan, partial(plan, inputs, interrupted)?)
+}
+
+/// The partial states of each table the plan reads, at the plan's grain.
+pub fn partial(plan: &Plan, inputs: Inputs, interrupted: Interrupt<'_>) -> Result<PartialStates> {
     let Inputs {
         posts,
         posts_slices,
@@ -347,18 +362,70 @@ pub fn run(plan: &Plan, inputs: Inputs, interrupted: Interrupt<'_>) -> Result<Ou
         (Some(cp), Some(c)) => Some(rows.time("contracts_states_s", |_| c.states(plan, cp, &keys))?),
         _ => None,
     };
-    // every (group, period) of any table appears: full joins of the states on the keys
-    let mut joined: Option<DataFrame> = None;
-    for states in [
-        post_states,
-        account_states,
-        contract_states,
-        traffic_states,
-        event_states,
+    let (account_flows, snapshot_states) = match account_states {
+        Some((flows, snapshots)) => (Some(flows), snapshots),
+        None => (None, None),
+    };
+    let blocks = [
+        (Source::Posts, post_states),
+        (Source::Accounts, account_flows),
+        (Source::Snapshots, snapshot_states),
+        (Source::Contracts, contract_states),
+        (Source::Traffic, traffic_states),
+        (Source::Conversions, event_states),
     ]
     .into_iter()
-    .flatten()
-    {
+    .filter_map(|(source, frame)| frame.map(|frame| Block::new(source, frame)))
+    .collect();
+    let coverage = coverage::stack(std::mem::take(&mut rows.coverage))?;
+    Ok(PartialStates {
+        blocks,
+        post_ids: None,
+        coverage,
+        rows,
+        warnings,
+        components: plan.posts.as_ref().map(|p| p.components.clone()).unwrap_or_default(),
+        platform_components: plan
+            .posts
+            .as_ref()
+            .map(|p| p.platform_components.clone())
+            .unwrap_or_default(),
+    })
+}
+
+/// The KPI values of the plan from partial states at the plan's grain: the tables' states
+/// joined on the groups and periods, the followers from the snapshots, the coverage of each
+/// table, and the KPI formulas.
+pub fn finalize(plan: &Plan, states: PartialStates) -> Result<Output> {
+    let PartialStates {
+        blocks,
+        coverage,
+        mut rows,
+        warnings,
+        components,
+        platform_components,
+        ..
+    } = states;
+    let keys = output_keys(plan);
+    let started = std::time::Instant::now();
+    let mut tables: Vec<DataFrame> = Vec::with_capacity(blocks.len());
+    let mut snapshots = None;
+    for block in blocks {
+        match block.source {
+            Source::Snapshots => snapshots = Some(block.frame),
+            _ => tables.push(block.frame),
+        }
+    }
+    if let Some(snapshots) = snapshots {
+        let t = std::time::Instant::now();
+        let followers = accounts::followers(&snapshots, &plan.account_key, &keys, plan.every.is_some())?;
+        rows.stages.push(("followers_s".into(), t.elapsed().as_secs_f64()));
+        tables.push(followers);
+    }
+    let t = std::time::Instant::now();
+    // every (group, period) of any table appears: full joins of the states on the keys
+    let mut joined: Option<DataFrame> = None;
+    for states in tables {
         joined = Some(match joined {
             None => states,
             Some(left) => {
@@ -371,8 +438,9 @@ pub fn run(plan: &Plan, inputs: Inputs, interrupted: Interrupt<'_>) -> Result<Ou
         });
     }
     let joined = joined.ok_or_else(|| Error::Internal("no table was read".into()))?;
+    rows.stages.push(("join_s".into(), t.elapsed().as_secs_f64()));
     // which tables cover each group and period (rule 7): read by the flows' formulas
-    let covered = coverage::columns(plan, &joined.schema())?;
+    let covered = coverage::columns(plan, joined.schema())?;
     let joined = joined.lazy().with_columns(covered);
     let mut select: Vec<Expr> = plan.by.iter().map(|d| col(d.as_str())).collect();
     if plan.every.is_some() {
@@ -402,14 +470,9 @@ pub fn run(plan: &Plan, inputs: Inputs, interrupted: Interrupt<'_>) -> Result<Ou
                 .with_maintain_order(true),
         )
     };
-    let frame = rows.time("finalise_s", |_| Ok(out.collect()?))?;
-    let components = plan.posts.as_ref().map(|p| p.components.clone()).unwrap_or_default();
-    let platform_components = plan
-        .posts
-        .as_ref()
-        .map(|p| p.platform_components.clone())
-        .unwrap_or_default();
-    let coverage = coverage::stack(std::mem::take(&mut rows.coverage))?;
+    let frame = out.collect()?;
+    rows.stages
+        .push(("finalise_s".to_string(), started.elapsed().as_secs_f64()));
     Ok(Output {
         frame,
         components,
@@ -831,9 +894,15 @@ mod tests {
             posts_slices: Some(vec![(0, 2), (2, 1)]),
             ..Default::default()
         };
-        let stop = || true;
+        let stop = |_: usize, _: usize| true;
         assert!(matches!(run(&plan, inputs(), &stop), Err(Error::Interrupted)));
-        let go = || false;
+        let seen = std::sync::Mutex::new(Vec::new());
+        let go = |done: usize, all: usize| {
+            if let Ok(mut seen) = seen.lock() {
+                seen.push((done, all));
+            }
+            false
+        };
         let out = run(&plan, inputs(), &go)?;
         let likes: Vec<Option<i64>> = out
             .frame
@@ -843,6 +912,8 @@ mod tests {
             .flat_map(|a| a.iter().map(|v| v.copied()))
             .collect();
         assert_eq!(likes, vec![Some(3), Some(3)]);
+        // asked before each slice with the slices done so far
+        assert_eq!(seen.lock().map(|s| s.clone()).unwrap_or_default(), vec![(0, 2), (1, 2)]);
         Ok(())
     }
 }

@@ -10,6 +10,7 @@ use super::pass::{self, Dict, Grouping, Pairs, Periods};
 use super::states::States;
 use super::{collect, fap_names, first_u64, nonnull_name, ratio_names, select_columns, sum_name, RowAccount, ALL};
 use crate::error::{Error, Result};
+use crate::error::{InputCode, SchemaCode};
 use crate::ingest;
 use crate::plan::{Attribution, CustomState, Dedupe, Metric, Plan, PostsPlan, StateKind, PERIOD};
 use polars::prelude::*;
@@ -69,7 +70,7 @@ pub(super) fn repeated_error(
     let (repeated, examples) = kernel::repeated_ids(ids.column(id)?, candidates, state)?;
     Ok((repeated > 0).then(|| {
         Error::input(
-            "duplicate_post_id",
+            InputCode::DuplicatePostId,
             format!(
                 "posts has {repeated} repeated post_id rows (for example {}); each post must appear once. Pass dedupe='last' to keep the last row of each post, or remove the repeats",
                 examples.join(", ")
@@ -106,7 +107,7 @@ fn negative_error(lf: LazyFrame, column: &str) -> Error {
         .map(|df| first_u64(&df, "n"))
         .unwrap_or(0);
     Error::input(
-        "negative_value",
+        InputCode::NegativeValue,
         format!("column '{column}' of posts has {n} negative values; counts cannot be negative. Fix or filter those rows before computing"),
     )
 }
@@ -127,7 +128,7 @@ fn read(tz: Option<&str>, pp: &PostsPlan, mut lf: LazyFrame) -> Result<LazyFrame
         } else if matches!(dtype, DataType::List(_)) {
             // ids, keys and dimensions are compared whole: a list is none of them
             return Err(Error::schema(
-                "unsupported_type",
+                SchemaCode::UnsupportedType,
                 format!("column '{c}' of posts holds lists ({dtype}), which cannot be an id, a key or a dimension; explode it, or join its values into text first, e.g. pl.col('{c}').list.join(',')"),
             ));
         } else if c == "sponsored" && (dtype.is_integer() || dtype.is_float()) {
@@ -762,9 +763,12 @@ pub(super) fn states(
 
     let mut dicts = Vec::new();
     for name in &names {
-        let dtype = schema
-            .get(name.as_str())
-            .ok_or_else(|| Error::schema("missing_column", format!("column '{name}' is missing from posts")))?;
+        let dtype = schema.get(name.as_str()).ok_or_else(|| {
+            Error::schema(
+                SchemaCode::MissingColumn,
+                format!("column '{name}' is missing from posts"),
+            )
+        })?;
         let force_text = snapshots
             .is_some_and(|s| plan.account_key.contains(name) && differs(&schema, s.frame(), name))
             || contracts.is_some_and(|c| pp.contract_match.contains(name) && differs(&schema, &c.df, name));
@@ -861,7 +865,7 @@ pub(super) fn states(
                     Some(Err(panic)) => std::panic::resume_unwind(panic),
                     None => return Err(Error::Internal("a posts slice was not read".into())),
                 };
-                if interrupted() {
+                if interrupted(i, slices.len()) {
                     return Err(Error::Interrupted);
                 }
                 if let Some(&next) = slices.get(i + 1) {

@@ -10,6 +10,7 @@ pub mod read;
 pub mod values;
 
 use crate::error::{raised, Error, Result};
+use crate::error::{InputCode, SchemaCode};
 use polars::prelude::*;
 use polars_arrow::ffi::{ArrowArrayStream, ArrowArrayStreamReader};
 
@@ -47,7 +48,7 @@ pub unsafe fn series_from_stream(name: &str, stream: *mut ArrowArrayStream) -> R
     }));
     imported.unwrap_or_else(|_| {
         Err(Error::schema(
-            "unsupported_type",
+            SchemaCode::UnsupportedType,
             format!(
                 "column '{name}' has a type socialkpi cannot read (such as fixed-size arrays or objects); cast it first, e.g. pl.col('{name}').cast(pl.String)"
             ),
@@ -113,11 +114,14 @@ pub fn scan(paths: &[String]) -> Result<LazyFrame> {
     let paths = &expand_parquet_globs(paths)?;
     for p in paths {
         if !is_glob(p) && !std::path::Path::new(p).exists() {
-            return Err(Error::input("file_not_found", format!("file '{p}' does not exist")));
+            return Err(Error::input(
+                InputCode::FileNotFound,
+                format!("file '{p}' does not exist"),
+            ));
         }
         if std::path::Path::new(p).is_dir() {
             return Err(Error::input(
-                "not_a_file",
+                InputCode::NotAFile,
                 format!("'{p}' is a folder, not a file; pass the files in it (a glob such as '{p}/*.parquet') or read it with sk.read_posts"),
             ));
         }
@@ -142,20 +146,23 @@ pub fn scan(paths: &[String]) -> Result<LazyFrame> {
                 .finish()?
         } else {
             return Err(Error::input(
-                "unsupported_file",
+                InputCode::UnsupportedFile,
                 format!("'{p}' is not a Parquet (.parquet) or CSV (.csv, .tsv) file; read it into a DataFrame and pass that instead"),
             ));
         };
         frames.push(lf);
     }
     match frames.len() {
-        0 => Err(Error::input("file_not_found", "no files were given")),
+        0 => Err(Error::input(InputCode::FileNotFound, "no files were given")),
         1 => Ok(frames.remove(0)),
         _ => {
             let mut schemas = Vec::with_capacity(frames.len());
             for (p, lf) in paths.iter().zip(frames.iter_mut()) {
                 schemas.push(lf.collect_schema().map_err(|e| {
-                    Error::input("unreadable_file", format!("could not read the schema of '{p}': {e}"))
+                    Error::input(
+                        InputCode::UnreadableFile,
+                        format!("could not read the schema of '{p}': {e}"),
+                    )
                 })?);
             }
             same_schemas(paths, &schemas.iter().map(|s| s.as_ref()).collect::<Vec<_>>())?;
@@ -174,7 +181,12 @@ fn expand_parquet_globs(paths: &[String]) -> Result<Vec<String>> {
             out.push(p.clone());
             continue;
         }
-        let bad = |why: String| Error::input("file_not_found", format!("the pattern '{p}' cannot be read: {why}"));
+        let bad = |why: String| {
+            Error::input(
+                InputCode::FileNotFound,
+                format!("the pattern '{p}' cannot be read: {why}"),
+            )
+        };
         let mut found = Vec::new();
         for entry in glob::glob(p).map_err(|e| bad(e.to_string()))? {
             let path = entry.map_err(|e| bad(e.to_string()))?;
@@ -184,7 +196,7 @@ fn expand_parquet_globs(paths: &[String]) -> Result<Vec<String>> {
             }
         }
         if found.is_empty() {
-            return Err(Error::input("file_not_found", format!("no file matches '{p}'")));
+            return Err(Error::input(InputCode::FileNotFound, format!("no file matches '{p}'")));
         }
         found.sort_unstable();
         out.extend(found);
@@ -201,13 +213,13 @@ fn is_parquet(p: &str) -> bool {
 fn open_parquet(p: &str) -> Result<ParquetFile> {
     if let Err(e) = std::fs::File::open(p) {
         return Err(Error::input(
-            "unreadable_file",
+            InputCode::UnreadableFile,
             format!("'{p}' could not be opened: {e}"),
         ));
     }
     ParquetFile::open(p).ok_or_else(|| {
         Error::input(
-            "unreadable_file",
+            InputCode::UnreadableFile,
             format!("'{p}' is not a whole Parquet file (it does not end with its footer: truncated, or still being written); read it again once it is written"),
         )
     })
@@ -235,7 +247,7 @@ pub(crate) fn same_schemas(paths: &[String], schemas: &[&Schema]) -> Result<()> 
             });
         if let Some(what) = differs {
             return Err(Error::input(
-                "mismatched_files",
+                InputCode::MismatchedFiles,
                 format!("the files read as one table differ: in '{p}', {what}. Give the files the same columns and types, or read them into frames, pl.concat(..., how='diagonal_relaxed') them and pass the frame"),
             ));
         }
@@ -245,9 +257,12 @@ pub(crate) fn same_schemas(paths: &[String], schemas: &[&Schema]) -> Result<()> 
 
 /// The column names of a table (for files: read from their schema).
 pub fn column_names(lf: &mut LazyFrame) -> Result<Vec<String>> {
-    let schema = lf
-        .collect_schema()
-        .map_err(|e| Error::input("unreadable_file", format!("could not read the table's schema: {e}")))?;
+    let schema = lf.collect_schema().map_err(|e| {
+        Error::input(
+            InputCode::UnreadableFile,
+            format!("could not read the table's schema: {e}"),
+        )
+    })?;
     Ok(schema.iter_names().map(|n| n.to_string()).collect())
 }
 
@@ -342,7 +357,7 @@ pub fn count_expr(name: &str, dtype: &DataType, table: &str) -> Result<Expr> {
         Ok(c.cast(DataType::Int64))
     } else {
         Err(Error::schema(
-            "not_numeric",
+            SchemaCode::NotNumeric,
             format!(
                 "column '{name}' of {table} holds {dtype} values, not numbers; parse it first, e.g. pl.col('{name}').str.replace_all(',', '').cast(pl.Int64), or read the file with sk.read_posts, which parses humanised counts"
             ),
@@ -364,7 +379,7 @@ fn unsigned(c: Expr, name: &str, table: &str) -> Expr {
                     .map(|a| a.iter().flatten().filter(|&&v| v > i64::MAX as u64).count())
                     .sum();
                 return Err(raised(
-                    "value_out_of_range",
+                    InputCode::ValueOutOfRange,
                     &format!(
                         "{what} holds {above} values above 9,223,372,036,854,775,807, the largest Int64 that socialkpi adds counts in; values that large are usually a data error: fix them, or cast the column to Float64 to add it approximately"
                     ),
@@ -394,7 +409,7 @@ pub fn day_expr(name: &str, dtype: &DataType, tz: Option<&str>, table: &str) -> 
         ),
         other => {
             return Err(Error::schema(
-                "not_temporal",
+                SchemaCode::NotTemporal,
                 format!("column '{name}' of {table} holds {other} values, not datetimes; convert it, e.g. pl.col('{name}').str.to_datetime()"),
             ))
         }
@@ -437,7 +452,7 @@ fn zoned_range(c: Expr, unit: TimeUnit, name: &str, table: &str) -> Expr {
             let outside = ca.min().is_some_and(|m| m < -limit) || ca.max().is_some_and(|m| m > limit);
             if outside {
                 return Err(raised(
-                    "date_out_of_range",
+                    InputCode::DateOutOfRange,
                     &format!("{what} holds a time more than 250,000 years from 1970, which cannot be converted to the report's time zone; such times are usually a placeholder or a unit error: fix or filter them"),
                 ));
             }
@@ -469,7 +484,7 @@ pub fn date_expr(name: &str, dtype: &DataType, table: &str) -> Result<Expr> {
             ]))
         }
         other => Err(Error::schema(
-            "not_temporal",
+            SchemaCode::NotTemporal,
             format!("column '{name}' of {table} holds {other} values, not dates; convert it, e.g. pl.col('{name}').str.to_date()"),
         )),
     }
@@ -490,7 +505,10 @@ mod tests {
         for cut in [whole.len() - 1, whole.len() - 8, whole.len() / 2, 4] {
             std::fs::write(&path, &whole[..cut])?;
             assert!(ParquetFile::open(&p).is_none());
-            assert_eq!(scan(&[p.clone()]).err().map(|e| e.code()), Some("unreadable_file"));
+            assert_eq!(
+                scan(std::slice::from_ref(&p)).err().map(|e| e.code()),
+                Some("unreadable_file")
+            );
         }
         std::fs::remove_file(&path)?;
         Ok(())

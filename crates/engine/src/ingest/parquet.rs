@@ -21,7 +21,7 @@ use polars::prelude::*;
 use polars_arrow::datatypes::ArrowSchema;
 use rayon::prelude::*;
 
-use crate::error::{raised, Error, Result};
+use crate::error::{raised, Error, InputCode, Result, SchemaCode};
 
 /// What identifies a file's content while it is read: the file itself (device and inode, where
 /// the system has them), its size and its modification time.
@@ -68,7 +68,7 @@ impl std::fmt::Debug for ParquetFile {
 /// The error of a file that changed (or shrank) while it was read.
 fn changed_error(path: &str) -> Error {
     Error::input(
-        "unreadable_file",
+        InputCode::UnreadableFile,
         format!("'{path}' changed while socialkpi read it (truncated, rewritten or still being written by another program); compute again once the file is written"),
     )
 }
@@ -139,7 +139,7 @@ impl ParquetFile {
             .and_then(|n| usize::try_from(n).ok())
             .ok_or_else(|| {
                 Error::input(
-                    "unreadable_file",
+                    InputCode::UnreadableFile,
                     format!(
                         "'{}' is not a valid Parquet file: its footer places a column past the file's end",
                         self.path
@@ -179,7 +179,7 @@ impl ParquetSource {
         for f in &files {
             let arrow = polars_parquet::read::schema::infer_schema_with_options(&f.metadata, &None).map_err(|e| {
                 Error::input(
-                    "unreadable_file",
+                    InputCode::UnreadableFile,
                     format!("could not read the schema of '{}': {e}", f.path),
                 )
             })?;
@@ -192,7 +192,7 @@ impl ParquetSource {
         let (arrow, schema) = schemas
             .into_iter()
             .next()
-            .ok_or_else(|| Error::input("file_not_found", "no files were given"))?;
+            .ok_or_else(|| Error::input(InputCode::FileNotFound, "no files were given"))?;
         let mut groups = Vec::new();
         let mut start = 0u64;
         for (file, f) in files.iter().enumerate() {
@@ -251,10 +251,12 @@ impl ParquetSource {
             .collect();
         let mut fields = Vec::with_capacity(columns.len());
         for c in columns {
-            let field = self
-                .arrow
-                .get(c.as_str())
-                .ok_or_else(|| Error::schema("missing_column", format!("column '{c}' is missing from the file")))?;
+            let field = self.arrow.get(c.as_str()).ok_or_else(|| {
+                Error::schema(
+                    SchemaCode::MissingColumn,
+                    format!("column '{c}' is missing from the file"),
+                )
+            })?;
             fields.push(field);
         }
         let tasks: Vec<(usize, usize)> = (0..groups.len())
@@ -317,7 +319,7 @@ impl ParquetSource {
         let undecodable = |why: String| {
             if file.unchanged() {
                 Error::input(
-                    "unreadable_file",
+                    InputCode::UnreadableFile,
                     format!("column '{}' of '{}' could not be decoded: {why}", field.name, file.path),
                 )
             } else {

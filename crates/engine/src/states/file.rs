@@ -1,0 +1,305 @@
+//! States as one frame and one Parquet file: every block's rows stacked with a `state_block`
+//! column, and the spec with what each block holds in the file's key-value metadata
+//! (docs/states.md describes both, so that other tools can read them).
+
+use super::{Block, PartialStates, Source, Spec, States};
+use crate::error::{Error, InputCode, Result};
+use crate::exec::RowAccount;
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+/// The version of the states' layout; a file of another version does not load.
+pub const SCHEMA_VERSION: u32 = 1;
+/// The key of the file's metadata that holds `Header`.
+const KEY: &str = "socialkpi.states";
+const BLOCK: &str = "state_block";
+const POST_IDS: &str = "post_ids";
+const POST_ID_HASH: &str = "post_id_hash";
+const COVERAGE: &str = "coverage";
+/// The coverage frame's columns, named apart from the blocks' keys.
+const COVERAGE_COLUMNS: [(&str, &str); 4] = [
+    ("table", "coverage_table"),
+    ("account_id", "coverage_account_id"),
+    ("first", "coverage_first"),
+    ("last", "coverage_last"),
+];
+
+/// What the frame's rows are, beside them.
+#[derive(Debug, Serialize, Deserialize)]
+struct Header {
+    schema_version: u32,
+    spec: Spec,
+    blocks: Vec<BlockHeader>,
+    post_ids: bool,
+    rows_read: Vec<(String, u64)>,
+    rows_dropped: Vec<(String, String, u64)>,
+    warnings: Vec<String>,
+    components: Vec<String>,
+    platform_components: Vec<(String, Vec<String>)>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct BlockHeader {
+    source: String,
+    /// As decimal text: other tools read JSON numbers as doubles.
+    fingerprints: Vec<String>,
+    columns: Vec<String>,
+}
+
+/// The states as one frame (each row a block's row, `state_block` naming the block), and the
+/// header that says what the blocks hold, as JSON.
+pub fn to_frame(states: &States) -> Result<(DataFrame, String)> {
+    let s = &states.states;
+    let mut parts: Vec<(String, DataFrame)> = s
+        .blocks
+        .iter()
+        .map(|b| (b.source.name().to_string(), b.frame.clone()))
+        .collect();
+    if let Some(ids) = &s.post_ids {
+        let ids = DataFrame::new(ids.len(), vec![Column::new(POST_ID_HASH.into(), ids.as_slice())])?;
+        parts.push((POST_IDS.to_string(), ids));
+    }
+    let mut coverage = s.coverage.clone();
+    for (from, to) in COVERAGE_COLUMNS {
+        coverage.rename(from, to.into())?;
+    }
+    parts.push((COVERAGE.to_string(), coverage));
+    let header = Header {
+        schema_version: SCHEMA_VERSION,
+        spec: states.spec.clone(),
+        blocks: s
+            .blocks
+            .iter()
+            .map(|b| BlockHeader {
+                source: b.source.name().to_string(),
+                fingerprints: b.fingerprints.iter().map(u64::to_string).collect(),
+                columns: b
+                    .frame
+                    .get_column_names_owned()
+                    .into_iter()
+                    .map(|c| c.to_string())
+                    .collect(),
+            })
+            .collect(),
+        post_ids: s.post_ids.is_some(),
+        rows_read: s.rows.read.clone(),
+        rows_dropped: s.rows.dropped.clone(),
+        warnings: s.warnings.clone(),
+        components: s.components.clone(),
+        platform_components: s.platform_components.clone(),
+    };
+    let header = serde_json::to_string(&header).map_err(|e| Error::Internal(format!("states header: {e}")))?;
+    Ok((union(parts)?, header))
+}
+
+/// Frames stacked under the union of their columns (a column two frames type differently
+/// takes their common supertype), each row tagged with its frame's name.
+fn union(parts: Vec<(String, DataFrame)>) -> Result<DataFrame> {
+    let mut schema: Vec<(PlSmallStr, DataType)> = vec![(BLOCK.into(), DataType::String)];
+    for (_, df) in &parts {
+        for c in df.columns() {
+            match schema.iter_mut().find(|(n, _)| n == c.name()) {
+                Some((_, t)) => *t = polars_core::utils::try_get_supertype(t, c.dtype())?,
+                None => schema.push((c.name().clone(), c.dtype().clone())),
+            }
+        }
+    }
+    let mut out: Option<DataFrame> = None;
+    for (name, df) in parts {
+        let n = df.height();
+        let columns = schema
+            .iter()
+            .map(|(c, t)| -> Result<Column> {
+                Ok(if c.as_str() == BLOCK {
+                    Column::new_scalar(
+                        c.clone(),
+                        Scalar::new(DataType::String, AnyValue::StringOwned(name.as_str().into())),
+                        n,
+                    )
+                } else {
+                    match df.column(c) {
+                        Ok(have) => have.cast(t)?,
+                        Err(_) => Column::full_null(c.clone(), n, t),
+                    }
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let df = DataFrame::new(n, columns)?;
+        out = Some(match out {
+            None => df,
+            Some(mut all) => {
+                all.vstack_mut(&df)?;
+                all
+            }
+        });
+    }
+    out.ok_or_else(|| Error::Internal("states without blocks".into()))
+}
+
+/// Writes states to one Parquet file, through a file beside it that takes its place only
+/// once whole (a failed save leaves the old file as it was).
+pub fn save(states: &States, path: &str) -> Result<()> {
+    let (mut frame, header) = to_frame(states)?;
+    let target = std::path::Path::new(path);
+    let partial = target.with_extension("parquet.partial");
+    let written = (|| -> Result<()> {
+        let file = std::fs::File::create(&partial).map_err(|e| {
+            Error::input(
+                InputCode::UnwritableFile,
+                format!("cannot write {}: {e}", partial.display()),
+            )
+        })?;
+        let metadata = polars::io::parquet::write::KeyValueMetadata::Static(vec![polars_parquet::write::KeyValue {
+            key: KEY.to_string(),
+            value: Some(header),
+        }]);
+        ParquetWriter::new(file)
+            .with_key_value_metadata(Some(metadata))
+            .finish(&mut frame)?;
+        std::fs::rename(&partial, target)
+            .map_err(|e| Error::input(InputCode::UnwritableFile, format!("cannot write {path}: {e}")))
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    written
+}
+
+/// Reads states that `save` wrote; any other file is a typed error.
+pub fn load(path: &str) -> Result<States> {
+    let not_states = |why: String| {
+        Error::input(
+            InputCode::NotAStatesFile,
+            format!("{path} is not a socialkpi states file: {why}"),
+        )
+    };
+    let file = std::fs::File::open(path)
+        .map_err(|e| Error::input(InputCode::UnreadableFile, format!("cannot open {path}: {e}")))?;
+    let mut reader = ParquetReader::new(file);
+    let metadata = reader
+        .get_metadata()
+        .map_err(|e| not_states(format!("it does not read as Parquet ({e})")))?;
+    let text = metadata
+        .key_value_metadata()
+        .as_ref()
+        .and_then(|kv| kv.iter().find(|k| k.key == KEY))
+        .and_then(|k| k.value.clone())
+        .ok_or_else(|| not_states("it has no states header (it was not written by States.save)".into()))?;
+    let header = read_header(&text, path)?;
+    let frame = reader
+        .finish()
+        .map_err(|e| not_states(format!("its rows do not read ({e})")))?;
+    from_frame(frame, header).map_err(|e| not_states(e.to_string()))
+}
+
+/// States from the frame and header of `to_frame` (states moved between processes as Arrow).
+pub fn from_parts(frame: DataFrame, header: &str) -> Result<States> {
+    const WHAT: &str = "the states' frame";
+    let header = read_header(header, WHAT)?;
+    from_frame(frame, header).map_err(|e| {
+        Error::input(
+            InputCode::NotAStatesFile,
+            format!("{WHAT} does not read as states: {e}"),
+        )
+    })
+}
+
+/// The header of states from `what` (a file's path, or words), checked to be of this version.
+fn read_header(text: &str, what: &str) -> Result<Header> {
+    let not_states = |why: String| {
+        Error::input(
+            InputCode::NotAStatesFile,
+            format!("{what} is not socialkpi states: {why}"),
+        )
+    };
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| not_states(format!("its header does not read ({e})")))?;
+    let found = value.get("schema_version").and_then(serde_json::Value::as_u64);
+    if found != Some(u64::from(SCHEMA_VERSION)) {
+        return Err(Error::input(
+            InputCode::StatesVersion,
+            format!(
+                "{what} holds states of schema version {}, and this socialkpi reads version {SCHEMA_VERSION}; make the states again with this version",
+                found.map_or("(none)".to_string(), |v| v.to_string())
+            ),
+        ));
+    }
+    serde_json::from_value(value).map_err(|e| not_states(format!("its header does not read ({e})")))
+}
+
+/// The rows of one block, in the columns the header gives it.
+fn rows_of(frame: &DataFrame, block: &str, columns: &[String]) -> Result<DataFrame> {
+    Ok(frame
+        .clone()
+        .lazy()
+        .filter(col(BLOCK).eq(lit(block)))
+        .select(columns.iter().map(|c| col(c.as_str())).collect::<Vec<_>>())
+        .collect()?)
+}
+
+fn from_frame(frame: DataFrame, header: Header) -> Result<States> {
+    let mut blocks = Vec::with_capacity(header.blocks.len());
+    for b in &header.blocks {
+        let source =
+            Source::parse(&b.source).ok_or_else(|| Error::Internal(format!("unknown block '{}'", b.source)))?;
+        let fingerprints: BTreeSet<u64> = b
+            .fingerprints
+            .iter()
+            .map(|f| f.parse::<u64>())
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| Error::Internal(format!("a fingerprint does not read: {e}")))?;
+        blocks.push(Block {
+            source,
+            fingerprints,
+            frame: rows_of(&frame, source.name(), &b.columns)?,
+        });
+    }
+    let post_ids = if header.post_ids {
+        let ids = rows_of(&frame, POST_IDS, &[POST_ID_HASH.to_string()])?;
+        let ids = ids.column(POST_ID_HASH)?.cast(&DataType::UInt64)?;
+        Some(ids.u64()?.into_no_null_iter().collect())
+    } else {
+        None
+    };
+    let coverage_columns: Vec<String> = COVERAGE_COLUMNS.iter().map(|(_, c)| c.to_string()).collect();
+    let mut coverage = rows_of(&frame, COVERAGE, &coverage_columns)?;
+    for (to, from) in COVERAGE_COLUMNS {
+        coverage.rename(from, to.into())?;
+    }
+    Ok(States {
+        spec: header.spec,
+        states: PartialStates {
+            blocks,
+            post_ids,
+            coverage,
+            rows: RowAccount {
+                read: header.rows_read,
+                dropped: header.rows_dropped,
+                ..Default::default()
+            },
+            warnings: header.warnings,
+            components: header.components,
+            platform_components: header.platform_components,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_without_a_header_is_not_states() -> Result<()> {
+        let dir = std::env::temp_dir().join(format!("sk-states-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| Error::Internal(e.to_string()))?;
+        let path = dir.join("plain.parquet");
+        let mut df = df!("a" => [1_i64, 2])?;
+        let file = std::fs::File::create(&path).map_err(|e| Error::Internal(e.to_string()))?;
+        ParquetWriter::new(file).finish(&mut df)?;
+        let err = load(&path.to_string_lossy()).err();
+        assert_eq!(err.map(|e| e.code()), Some("not_a_states_file"));
+        let _ = std::fs::remove_dir_all(&dir);
+        Ok(())
+    }
+}

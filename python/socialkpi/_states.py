@@ -1,0 +1,234 @@
+"""Partial states: a KPI computation's aggregates, kept so that they merge, roll up, refresh
+and finalize exactly (docs/states.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal
+
+import polars as pl
+
+from socialkpi import _arguments, _core
+from socialkpi._progress import progress_for
+from socialkpi._result import KpiResult, result_of
+from socialkpi._tables import _ArrowStream
+from socialkpi.exceptions import invalid_argument
+from socialkpi.formulas import KPI, Definitions
+
+_UNCHANGED: Any = object()
+
+
+class States:
+    """The partial states of KPIs: what :func:`compute` aggregates from each table, per group
+    and period, before the KPI formulas.
+
+    Made by :func:`partial`. States of disjoint inputs :func:`merge` into the states of all
+    of them; :meth:`finalize` gives the KPIs (``sk.compute(...)`` equals
+    ``sk.partial(...).finalize()``), at the states' grain or any coarser one; :meth:`update`
+    refreshes periods with newer states; :meth:`save` and :meth:`load` keep them in one
+    Parquet file. States are immutable: every operation returns new states.
+    """
+
+    __slots__ = ("_native",)
+
+    def __init__(self, native: Any) -> None:
+        if not isinstance(native, _core._States):
+            raise invalid_argument(
+                "States are made by sk.partial(...), sk.merge(...) or sk.States.load(path)"
+            )
+        self._native = native
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        """The request the states were made for: ``kpis``, ``by``, ``every``, ``tz``,
+        ``dedupe``, ``sources``, ``definitions``, ``engagement``, ``max_staleness``, and the
+        columns of each table given (``tables``)."""
+        spec: dict[str, Any] = json.loads(self._native.spec())
+        return spec
+
+    @property
+    def frame(self) -> pl.DataFrame:
+        """The states as one polars DataFrame in the documented schema (docs/states.md): a
+        ``state_block`` column names each row's block (``posts``, ``accounts``, ``snapshots``,
+        ``contracts``, ``traffic``, ``conversions``, ``post_ids``, ``coverage``)."""
+        capsule, _ = self._native.frame()
+        return pl.DataFrame(_ArrowStream(capsule))
+
+    @property
+    def header(self) -> str:
+        """The JSON header that says what :attr:`frame`'s blocks hold (the file's key-value
+        metadata ``socialkpi.states``); with :attr:`frame`, what :meth:`from_frame` takes."""
+        _, header = self._native.frame()
+        text: str = header
+        return text
+
+    @classmethod
+    def from_frame(cls, frame: Any, header: str) -> States:
+        """States from their :attr:`frame` and :attr:`header`: for moving states between
+        processes as Arrow (Spark, Dask, a database table).
+
+        Raises
+        ------
+        InputError
+            ``not_a_states_file`` when they do not read as states, ``states_version`` for
+            states of another schema version.
+        """
+        from socialkpi._tables import as_table
+
+        if not isinstance(header, str):
+            raise invalid_argument("header must be the text of States.header")
+        table = as_table(frame, "states")
+        if table is None:
+            raise invalid_argument("from_frame needs the states' frame")
+        return cls(_core._States.from_frame(table, header))
+
+    def finalize(
+        self,
+        kpis: str | KPI | Iterable[str | KPI] | None = None,
+        by: str | Sequence[str] | None = None,
+        every: str | None = _UNCHANGED,
+        output: Literal["polars", "pandas"] = "polars",
+    ) -> Any:
+        """The KPIs from the states, as :func:`compute` returns them.
+
+        Parameters
+        ----------
+        kpis
+            Any of the KPIs the states were made for (default: all of them).
+        by
+            Any subset of the states' ``by`` (default: the states' ``by``).
+        every
+            The states' period or one it rolls up into exactly: ``"1d"`` into ``"1w"``,
+            ``"1mo"``, ``"1q"``, ``"1y"``; ``"1mo"`` into ``"1q"``, ``"1y"``; ``"1q"`` into
+            ``"1y"``; any period into ``None`` (the whole range). Default: the states' period.
+        output
+            ``"polars"`` (default) or ``"pandas"``.
+
+        Raises
+        ------
+        QueryError
+            Code ``not_in_states`` for a KPI, dimension or period the states cannot give.
+        """
+        return self.finalize_details(kpis, by, every, output).frame
+
+    def finalize_details(
+        self,
+        kpis: str | KPI | Iterable[str | KPI] | None = None,
+        by: str | Sequence[str] | None = None,
+        every: str | None = _UNCHANGED,
+        output: Literal["polars", "pandas"] = "polars",
+    ) -> KpiResult:
+        """:meth:`finalize` with definitions and row accounting, like :func:`compute_details`
+        (the rows read and dropped are those of the runs that made the states)."""
+        names = None if kpis is None else _kpi_names(kpis)
+        dims = None if by is None else _arguments.by(by)
+        given = every is not _UNCHANGED
+        if given:
+            _arguments.text("every", every, 'use None, "1d", "1w", "1mo", "1q" or "1y"', optional=True)
+        _arguments.output(output)
+        capsule, details = self._native.finalize(names, dims, every if given else None, given)
+        custom = [tuple(d) for d in self.spec["definitions"]]
+        return result_of(capsule, details, custom, {}, output)
+
+    def update(self, newer: States) -> States:
+        """These states with ``newer`` (made for the same request) in place of every period
+        that ``newer`` covers: the periods in which it has posts (or, without posts, any rows).
+
+        For the way exports are refreshed: lifetime post metrics re-synced for the last weeks
+        replace those weeks, and the rest stays. Periods are the states' own (``every``): with
+        daily states, a refresh replaces whole days; with ``every=None``, everything.
+        """
+        if not isinstance(newer, States):
+            raise invalid_argument("update takes States (from sk.partial)")
+        return States(self._native.update(newer._native))
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Writes the states to one Parquet file (replaced only once the new one is whole)."""
+        self._native.save(os.fspath(path))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> States:
+        """Reads states that :meth:`save` wrote.
+
+        Raises
+        ------
+        InputError
+            ``not_a_states_file`` for any other file, ``states_version`` for states of another
+            schema version, ``unreadable_file`` when the file cannot be opened.
+        """
+        return cls(_core._States.load(os.fspath(path)))
+
+    def __repr__(self) -> str:
+        spec = self.spec
+        blocks, ids = self._native.sizes()
+        parts = ", ".join(f"{name} {rows:,} rows" for name, rows in blocks)
+        kept = "no post ids" if ids is None else f"{ids:,} post ids"
+        return f"States(kpis={spec['kpis']}, by={spec['by']}, every={spec['every']!r}, tz={spec['tz']!r}; {parts}; {kept})"
+
+
+def _kpi_names(kpis: str | KPI | Iterable[str | KPI]) -> list[str]:
+    """KPI names (a KPI object by its name: its definition is the states')."""
+    value = _arguments.kpis(kpis)
+    items = [value] if isinstance(value, (str, KPI)) else list(value)
+    return [k.name if isinstance(k, KPI) else str(k) for k in items]
+
+
+def partial(
+    posts: Any = None,
+    accounts: Any = None,
+    *,
+    contracts: Any = None,
+    traffic: Any = None,
+    conversions: Any = None,
+    sources: Mapping[str, str] | None = None,
+    kpis: str | KPI | Iterable[str | KPI],
+    by: str | Sequence[str] = (),
+    every: str | None = None,
+    tz: str = "UTC",
+    dedupe: Literal["last"] | None = None,
+    definitions: str | os.PathLike[str] | Definitions | None = None,
+    max_staleness: int | None = 7,
+    progress: bool | None = None,
+) -> States:
+    """The partial states of a KPI computation, to merge, roll up, refresh, keep and finalize.
+
+    Takes the arguments of :func:`compute` (but ``output``), ``progress`` among them; ``sk.compute(...)`` equals
+    ``sk.partial(...).finalize()``. Beside the states, it keeps a 64-bit hash of each post's
+    ``post_id`` (8 bytes a post), so that merging states that share a post is an error, and a
+    fingerprint of each table other than posts, so that a table passed whole beside each part
+    of the posts is counted once.
+    """
+    from socialkpi import _engine_arguments, _table_arguments
+
+    arguments, _ = _engine_arguments(
+        kpis, by, every, tz, dedupe, sources, "polars", definitions, max_staleness
+    )
+    tables = {
+        "posts": posts,
+        "accounts": accounts,
+        "contracts": contracts,
+        "traffic": traffic,
+        "conversions": conversions,
+    }
+    bar = progress_for(progress)
+    try:
+        return States(_core.partial(**arguments, **_table_arguments(tables), progress=bar))
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def merge(states: Iterable[States]) -> States:
+    """States of disjoint inputs (files, months, partitions, workers) combined, as if their
+    inputs had been one table each.
+
+    Associative and commutative. Raises ``QueryError`` (code ``states_mismatch``) when the
+    states were made for different requests, naming the part that differs, and
+    ``InputError`` (code ``overlapping_posts``) when a post is in more than one of them.
+    """
+    parts = list(states) if not isinstance(states, States) else [states]
+    if not parts or not all(isinstance(s, States) for s in parts):
+        raise invalid_argument("merge takes a non-empty list of States (from sk.partial)")
+    return States(_core._States.merge([s._native for s in parts]))

@@ -1,0 +1,219 @@
+//! Partial states: made by `partial`, merged, updated, rolled up and finalized, saved and
+//! loaded (`sk.States` in Python holds the native object).
+
+use super::compute::{call, details, run_engine, Call};
+use super::definitions::DefinitionRow;
+use super::*;
+use socialkpi_engine::error::QueryCode;
+use socialkpi_engine::states::{self, Made, Spec, States};
+
+/// The native states object: immutable; every operation returns new states.
+#[pyclass(frozen, name = "_States")]
+pub struct StatesObject {
+    inner: States,
+}
+
+/// Makes the partial states of a compute-like call (the arguments of `compute`).
+#[pyfunction]
+#[pyo3(signature = (kpis, by, every, tz, dedupe, posts=None, accounts=None, contracts=None, traffic=None, conversions=None, sources=Vec::new(), custom=Vec::new(), engagement=Vec::new(), max_staleness=Some(plan::MAX_STALENESS_DAYS), progress=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn partial<'py>(
+    py: Python<'py>,
+    kpis: Vec<String>,
+    by: Vec<String>,
+    every: Option<String>,
+    tz: String,
+    dedupe: Option<String>,
+    posts: Option<Bound<'py, PyAny>>,
+    accounts: Option<Bound<'py, PyAny>>,
+    contracts: Option<Bound<'py, PyAny>>,
+    traffic: Option<Bound<'py, PyAny>>,
+    conversions: Option<Bound<'py, PyAny>>,
+    sources: Vec<(String, String)>,
+    custom: Vec<DefinitionRow>,
+    engagement: Vec<(String, Vec<String>)>,
+    max_staleness: Option<u32>,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<StatesObject> {
+    let tables = [posts, accounts, contracts, traffic, conversions];
+    let Call {
+        request,
+        plan,
+        tables,
+        given,
+        ..
+    } = call(
+        kpis,
+        by,
+        every,
+        tz,
+        dedupe,
+        tables,
+        sources,
+        custom,
+        engagement,
+        max_staleness,
+    )?;
+    let (made, _) = run_engine(py, given, progress, |inputs, interrupted| {
+        let made = Made {
+            posts: inputs.posts.clone(),
+            accounts: inputs.accounts.clone(),
+            contracts: inputs.contracts.clone(),
+            traffic: inputs.traffic.clone(),
+            conversions: inputs.events.clone(),
+        };
+        let mut partial = exec::partial(&plan, inputs, interrupted)?;
+        states::identify(&mut partial, &plan, made)?;
+        Ok(partial)
+    })?;
+    Ok(StatesObject {
+        inner: States {
+            spec: Spec::of(&request, tables),
+            states: made,
+        },
+    })
+}
+
+/// Runs `f` with the GIL released and panics caught.
+fn detached<T: Send>(py: Python<'_>, f: impl FnOnce() -> socialkpi_engine::error::Result<T> + Send) -> PyResult<T> {
+    let out = py.detach(|| {
+        let _kept = socialkpi_engine::pages::KeptPages::new();
+        catch(f)
+    });
+    settle(py, out, None)
+}
+
+#[pymethods]
+impl StatesObject {
+    /// The KPIs from the states, at the states' grain or a coarser one; returns (Arrow stream
+    /// capsule, details dict) like `compute`. `every_given` says whether `every` replaces
+    /// the states' period (None is a period: the whole range).
+    #[pyo3(signature = (kpis=None, by=None, every=None, every_given=false))]
+    fn finalize<'py>(
+        &self,
+        py: Python<'py>,
+        kpis: Option<Vec<String>>,
+        by: Option<Vec<String>>,
+        every: Option<String>,
+        every_given: bool,
+    ) -> PyResult<(Bound<'py, PyCapsule>, Bound<'py, PyDict>)> {
+        let spec = &self.inner.spec;
+        let own = self.inner.plan()?;
+        let request = spec.request(kpis, by, every_given.then_some(every));
+        let to_every = request.every.as_deref().map(plan::Every::parse).transpose()?;
+        check_grain(&own, &request.by, to_every)?;
+        let to = spec.plan(&request)?;
+        check_kpis(&own, &to)?;
+        let inner = self.inner.clone();
+        let started = std::time::Instant::now();
+        let output = detached(py, || exec::finalize(&to, inner.rollup(&to)?))?;
+        let engine = started.elapsed().as_secs_f64();
+        let details = details(py, &output, &to, 0.0, engine)?;
+        Ok((export_frame(py, output.frame)?, details))
+    }
+
+    /// States of disjoint inputs combined (`sk.merge`).
+    #[staticmethod]
+    fn merge(py: Python<'_>, parts: Vec<PyRef<'_, StatesObject>>) -> PyResult<StatesObject> {
+        let parts: Vec<States> = parts.iter().map(|p| p.inner.clone()).collect();
+        let inner = detached(py, || States::merge(parts))?;
+        Ok(StatesObject { inner })
+    }
+
+    /// These states with `newer` in place of the periods it covers.
+    fn update(&self, py: Python<'_>, newer: PyRef<'_, StatesObject>) -> PyResult<StatesObject> {
+        let (older, newer) = (self.inner.clone(), newer.inner.clone());
+        let inner = detached(py, || older.update(newer))?;
+        Ok(StatesObject { inner })
+    }
+
+    fn save(&self, py: Python<'_>, path: String) -> PyResult<()> {
+        detached(py, || states::save(&self.inner, &path))
+    }
+
+    #[staticmethod]
+    fn load(py: Python<'_>, path: String) -> PyResult<StatesObject> {
+        let inner = detached(py, || states::load(&path))?;
+        Ok(StatesObject { inner })
+    }
+
+    /// (Arrow stream capsule of the states as one frame, header JSON).
+    fn frame<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyCapsule>, String)> {
+        let (frame, header) = detached(py, || states::to_frame(&self.inner))?;
+        Ok((export_frame(py, frame)?, header))
+    }
+
+    /// States from `frame()`'s two parts (`frame`: a table wrapper, as `_tables.as_table`
+    /// makes them).
+    #[staticmethod]
+    fn from_frame(py: Python<'_>, frame: Bound<'_, PyAny>, header: String) -> PyResult<StatesObject> {
+        let Some(arg) = Arg::from_py(Some(frame))? else {
+            return Err(Error::query(QueryCode::InvalidArgument, "from_frame needs the states' frame").into());
+        };
+        let columns = arg.columns()?;
+        let table = arg.into_table(&columns)?;
+        let inner = detached(py, || {
+            let frame = exec::collect(table.into_lazy()?)?;
+            states::from_parts(frame, &header)
+        })?;
+        Ok(StatesObject { inner })
+    }
+
+    /// The request the states were made for, as JSON.
+    fn spec(&self) -> PyResult<String> {
+        Ok(self.inner.spec.to_json()?)
+    }
+
+    /// (block, rows) of each block, and the number of post ids kept (None: none kept).
+    fn sizes(&self) -> (Vec<(String, usize)>, Option<usize>) {
+        let s = &self.inner.states;
+        let blocks = s
+            .blocks
+            .iter()
+            .map(|b| (b.source.name().to_string(), b.frame.height()))
+            .collect();
+        (blocks, s.post_ids.as_ref().map(Vec::len))
+    }
+}
+
+/// `to` finalizes from states made for `own`: its KPIs among the states' KPIs.
+fn check_kpis(own: &plan::Plan, to: &plan::Plan) -> socialkpi_engine::error::Result<()> {
+    let names: Vec<&str> = own.outputs.iter().map(plan::OutputKpi::name).collect();
+    match to.outputs.iter().find(|k| !names.contains(&k.name())) {
+        Some(k) => Err(Error::query(
+            QueryCode::NotInStates,
+            format!(
+                "KPI '{}' was not among the KPIs the states were made for ({}); make the states with it",
+                k.name(),
+                names.join(", ")
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Dimensions and a period that states made for `own` give: dimensions among theirs, a period
+/// theirs rolls up into.
+fn check_grain(own: &plan::Plan, by: &[String], every: Option<plan::Every>) -> socialkpi_engine::error::Result<()> {
+    if let Some(d) = by.iter().find(|d| !own.by.contains(d)) {
+        return Err(Error::query(
+            QueryCode::NotInStates,
+            format!(
+                "the states were made by {:?}; they finalize by any of those dimensions, not by '{d}'",
+                own.by
+            ),
+        ));
+    }
+    if !states::rolls_up(own.every, every) {
+        let name = |e: Option<plan::Every>| e.map_or("None", |e| plan::Every::NAMES[e as usize]);
+        return Err(Error::query(
+            QueryCode::NotInStates,
+            format!(
+                "states made with every={:?} do not roll up into every={:?}: days roll up into weeks, months, quarters and years, months into quarters and years, quarters into years, and any period into None",
+                name(own.every),
+                name(every)
+            ),
+        ));
+    }
+    Ok(())
+}

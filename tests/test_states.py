@@ -1,0 +1,420 @@
+"""Partial states (sk.partial, sk.merge, States): merged, rolled up, refreshed, saved and loaded
+states finalize to exactly what sk.compute gives over the whole input. sk.compute itself is
+checked against the DuckDB and pandas oracles elsewhere (tests/oracle*.py); here it is the
+reference for the states' properties, as the states issue states them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import numpy as np
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+import socialkpi as sk
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+
+# every table, and KPIs of every kind: flows, ratios, followers (semi-additive), shares of the
+# period, pro-rated fees and deliverables, attributed conversions and revenue
+KPIS = [
+    "posts",
+    "reach",
+    "engagements",
+    "engagement_rate",
+    "engagement_rate_followers",
+    "avg_engagement_rate_per_post",
+    "followers",
+    "followers_start",
+    "follower_growth",
+    "follower_growth_rate",
+    "mentions",
+    "share_of_voice",
+    "profile_visits",
+    "website_traffic",
+    "referral_traffic",
+    "referral_share",
+    "conversions",
+    "revenue",
+    "lead_rate",
+    "cost",
+    "cpa",
+    "roas",
+    "delivery_rate",
+    "posts_agreed",
+]
+
+
+def _tables(seed: int) -> dict[str, pl.DataFrame]:
+    """Multi-account tables with nulls, zero reach, missing snapshot days and contracts that
+    cross months."""
+    rng = np.random.default_rng(seed)
+    posts, accounts = sk.datasets.sample(n_accounts=8, n_posts=1200, days=120, seed=seed)
+    traffic, conversions, contracts = sk.datasets.funnel(
+        posts, n_traffic=400, n_events=200, n_contracts=10, days=120, seed=seed
+    )
+    n = posts.height
+    posts = posts.with_columns(
+        reach=pl.when(pl.Series(rng.random(n) < 0.05)).then(0).otherwise(pl.col("reach")),
+        comments=pl.when(pl.Series(rng.random(n) < 0.05)).then(None).otherwise(pl.col("comments")),
+    )
+    a = accounts.height
+    accounts = accounts.with_columns(
+        mentions=pl.Series(rng.integers(0, 50, a)),
+        followers=pl.when(pl.Series(rng.random(a) < 0.05)).then(None).otherwise(pl.col("followers")),
+    ).filter(pl.Series(rng.random(a) > 0.1))
+    return {
+        "posts": posts,
+        "accounts": accounts,
+        "traffic": traffic,
+        "conversions": conversions,
+        "contracts": contracts,
+    }
+
+
+TABLES = _tables(11)
+# traffic and conversions are attributed by platform (through their sources), not by account
+KW = {"kpis": KPIS, "by": ["platform"], "every": "1d", "tz": "Europe/Berlin"}
+ACCOUNT_KPIS = [
+    k
+    for k in KPIS
+    if k
+    not in (
+        "website_traffic",
+        "referral_traffic",
+        "referral_share",
+        "conversions",
+        "revenue",
+        "lead_rate",
+        "cpa",
+        "roas",
+    )
+]
+BY_ACCOUNT = {"kpis": ACCOUNT_KPIS, "by": ["account_id", "platform"]}
+
+
+def _compute(posts: pl.DataFrame, **kw: object) -> pl.DataFrame:
+    t = TABLES
+    args = {**KW, **kw}
+    return sk.compute(
+        posts,
+        t["accounts"],
+        contracts=t["contracts"],
+        traffic=t["traffic"],
+        conversions=t["conversions"],
+        **args,  # type: ignore[arg-type]
+    )
+
+
+def _partial(posts: pl.DataFrame, **kw: object) -> sk.States:
+    t = TABLES
+    args = {**KW, **kw}
+    return sk.partial(
+        posts,
+        t["accounts"],
+        contracts=t["contracts"],
+        traffic=t["traffic"],
+        conversions=t["conversions"],
+        **args,  # type: ignore[arg-type]
+    )
+
+
+def _same(got: pl.DataFrame, want: pl.DataFrame) -> None:
+    # float sums (fees pro-rated by day) may add in another order
+    assert_frame_equal(got, want, check_exact=False, rel_tol=1e-9, abs_tol=1e-9)
+
+
+def _split(posts: pl.DataFrame, how: str, parts: int, seed: int) -> list[pl.DataFrame]:
+    rng = np.random.default_rng(seed)
+    if how == "account":
+        ids = posts["account_id"].unique().sort().to_list()
+        part_of = {a: int(rng.integers(0, parts)) for a in ids}
+        labels = posts["account_id"].replace_strict(part_of, return_dtype=pl.Int64)
+    elif how == "time":
+        days = posts["published_at"].dt.date()
+        cuts = np.sort(rng.choice(days.unique().sort().to_numpy(), size=parts - 1, replace=False))
+        labels = pl.Series(np.searchsorted(cuts, days.to_numpy(), side="right"))
+    else:
+        labels = pl.Series(rng.integers(0, parts, posts.height))
+    return [posts.filter(labels == k) for k in range(parts)]
+
+
+WHOLE = _compute(TABLES["posts"])
+WHOLE_BY_ACCOUNT = _compute(TABLES["posts"], **BY_ACCOUNT)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(how=st.sampled_from(["account", "time", "rows"]), parts=st.integers(1, 8), seed=st.integers(0, 10_000))
+def test_merged_parts_finalize_to_the_whole(how: str, parts: int, seed: int) -> None:
+    pieces = _split(TABLES["posts"], how, parts, seed)
+    states = [_partial(p) for p in pieces]
+    _same(sk.merge(states).finalize(), WHOLE)
+    # commutative: any order
+    _same(sk.merge(list(reversed(states))).finalize(), WHOLE)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(how=st.sampled_from(["account", "time", "rows"]), parts=st.integers(1, 8), seed=st.integers(0, 10_000))
+def test_merged_parts_by_account_finalize_to_the_whole(how: str, parts: int, seed: int) -> None:
+    states = [_partial(p, **BY_ACCOUNT) for p in _split(TABLES["posts"], how, parts, seed)]
+    _same(sk.merge(states).finalize(), WHOLE_BY_ACCOUNT)
+
+
+def test_merge_is_associative_with_empty_states_as_identity() -> None:
+    a, b, c = (_partial(p) for p in _split(TABLES["posts"], "rows", 3, 5))
+    left = sk.merge([sk.merge([a, b]), c]).finalize()
+    right = sk.merge([a, sk.merge([b, c])]).finalize()
+    _same(left, right)
+    _same(left, WHOLE)
+    empty = _partial(TABLES["posts"].clear())
+    _same(sk.merge([a, empty]).finalize(), sk.merge([a]).finalize())
+    _same(sk.merge([empty, sk.merge([a, b, c])]).finalize(), WHOLE)
+
+
+@pytest.mark.parametrize(
+    ("by", "every"),
+    [
+        (["platform"], "1mo"),
+        (["account_id"], "1w"),
+        ([], "1q"),
+        (["platform"], None),
+        ([], None),
+        (["account_id", "platform"], "1y"),
+    ],
+)
+def test_rollups_equal_compute_at_the_coarser_grain(by: list[str], every: str | None) -> None:
+    pieces = _split(TABLES["posts"], "time", 3, 1)
+    merged = sk.merge([_partial(p, **BY_ACCOUNT) for p in pieces])
+    want = _compute(TABLES["posts"], kpis=ACCOUNT_KPIS, by=by, every=every)
+    _same(merged.finalize(by=by, every=every), want)
+
+
+@pytest.mark.parametrize(("by", "every"), [([], "1mo"), (["platform"], None), (["platform"], "1w")])
+def test_rollups_of_every_table_equal_compute(by: list[str], every: str | None) -> None:
+    merged = sk.merge([_partial(p) for p in _split(TABLES["posts"], "rows", 3, 4)])
+    _same(merged.finalize(by=by, every=every), _compute(TABLES["posts"], by=by, every=every))
+
+
+def test_monthly_states_roll_up_to_quarters_and_years() -> None:
+    states = _partial(TABLES["posts"], every="1mo", by=["platform"])
+    for every in ("1q", "1y", None):
+        _same(states.finalize(every=every), _compute(TABLES["posts"], every=every, by=["platform"]))
+
+
+def test_any_subset_of_the_kpis_finalizes() -> None:
+    states = _partial(TABLES["posts"])
+    got = states.finalize(kpis=["engagement_rate", "followers"])
+    _same(got, WHOLE.select("platform", "period_start", "engagement_rate", "followers"))
+
+
+def test_compute_is_partial_then_finalize() -> None:
+    _same(_partial(TABLES["posts"]).finalize(), WHOLE)
+
+
+def test_custom_kpis_finalize_from_states() -> None:
+    rate = sk.KPI("saves_per_reach", "saves / reach", unit="ratio")
+    kw = {"kpis": [rate, "reach"], "by": ["platform"], "every": "1d"}
+    pieces = _split(TABLES["posts"], "rows", 4, 2)
+    merged = sk.merge([sk.partial(p, **kw) for p in pieces])  # type: ignore[arg-type]
+    _same(merged.finalize(every="1mo"), sk.compute(TABLES["posts"], **{**kw, "every": "1mo"}))  # type: ignore[arg-type]
+
+
+def test_save_and_load_round_trip(tmp_path) -> None:
+    pieces = _split(TABLES["posts"], "time", 2, 3)
+    merged = sk.merge([_partial(p) for p in pieces])
+    path = tmp_path / "states.parquet"
+    merged.save(path)
+    again = sk.States.load(path)
+    _same(again.finalize(), WHOLE)
+    assert again.spec == merged.spec
+    assert_frame_equal(again.frame, merged.frame)
+    # a loaded part still counts the whole accounts table once, and still refuses its posts twice
+    rest = _partial(pieces[0])
+    with pytest.raises(sk.InputError) as err:
+        sk.merge([again, rest])
+    assert err.value.code == "overlapping_posts"
+
+
+def test_states_move_as_a_frame_and_a_header() -> None:
+    merged = sk.merge([_partial(p) for p in _split(TABLES["posts"], "rows", 2, 8)])
+    # as a Spark or Dask worker hands them on: Arrow, through pyarrow
+    moved = sk.States.from_frame(merged.frame.to_arrow(), merged.header)
+    _same(moved.finalize(), WHOLE)
+    with pytest.raises(sk.InputError) as err:
+        sk.States.from_frame(merged.frame, merged.header.replace('"schema_version":1', '"schema_version":2'))
+    assert err.value.code == "states_version"
+    with pytest.raises(sk.InputError) as err:
+        sk.States.from_frame(merged.frame, "{}")
+    assert err.value.code == "states_version"
+
+
+def test_update_with_resynced_posts_equals_a_recompute() -> None:
+    posts = TABLES["posts"]
+    last_day = posts["published_at"].max().date()  # type: ignore[union-attr]
+    since = last_day - dt.timedelta(days=27)
+    recent = pl.col("published_at").dt.convert_time_zone("Europe/Berlin").dt.date() >= since
+    old = _partial(posts)
+    # lifetime metrics re-synced: the last 28 days' posts with grown reach, and one deleted
+    resynced = posts.filter(recent).with_columns(reach=pl.col("reach") * 2 + 1)
+    resynced = resynced.slice(1)
+    refreshed = old.update(_partial(resynced))
+    want = _compute(pl.concat([posts.filter(~recent), resynced]))
+    _same(refreshed.finalize(), want)
+
+
+def test_the_frame_has_a_block_column_and_the_documented_blocks() -> None:
+    states = _partial(TABLES["posts"])
+    frame = states.frame
+    blocks = set(frame["state_block"].unique())
+    assert {
+        "posts",
+        "accounts",
+        "snapshots",
+        "contracts",
+        "traffic",
+        "conversions",
+        "post_ids",
+        "coverage",
+    } <= blocks
+    ids = frame.filter(pl.col("state_block") == "post_ids")["post_id_hash"]
+    assert ids.dtype == pl.UInt64
+    assert ids.len() == TABLES["posts"]["post_id"].n_unique()
+    snapshots = frame.filter(pl.col("state_block") == "snapshots")
+    # per account and day: the first and last follower count with their days
+    assert snapshots.select(
+        ["followers_first", "followers_last", "followers_first_day", "followers_last_day"]
+    ).null_count().row(0) == (0, 0, 0, 0)
+    assert "States(" in repr(states) and "post ids" in repr(states)
+
+
+# ---- bad input: typed errors, no panic, no file changed --------------------------------------
+
+
+def test_states_of_different_requests_do_not_merge() -> None:
+    a = _partial(TABLES["posts"][:600])
+    for change, part in [({"by": []}, "by"), ({"every": "1w"}, "every"), ({"tz": "UTC"}, "tz")]:
+        b = _partial(TABLES["posts"][600:], **change)
+        with pytest.raises(sk.QueryError) as err:
+            sk.merge([a, b])
+        assert err.value.code == "states_mismatch"
+        assert part in str(err.value)
+        with pytest.raises(sk.QueryError) as err:
+            a.update(b)
+        assert err.value.code == "states_mismatch"
+
+
+def test_overlapping_posts_are_an_error() -> None:
+    a = _partial(TABLES["posts"][:700])
+    b = _partial(TABLES["posts"][600:])
+    with pytest.raises(sk.InputError) as err:
+        sk.merge([a, b])
+    assert err.value.code == "overlapping_posts"
+    assert "100 posts" in str(err.value)
+
+
+def test_months_with_their_own_snapshots_merge_into_the_year() -> None:
+    # posts and follower snapshots both split by month: February's followers_start is
+    # January's last snapshot, found in January's states
+    kw = {
+        "kpis": ["posts", "followers", "followers_start", "follower_growth"],
+        "by": ["platform"],
+        "every": "1mo",
+    }
+    posts, accounts = TABLES["posts"], TABLES["accounts"]
+    month = pl.col("published_at").dt.month()
+    parts = [
+        sk.partial(posts.filter(month == m), accounts.filter(pl.col("date").dt.month() == m), **kw)  # type: ignore[arg-type]
+        for m in range(1, 13)
+    ]
+    _same(sk.merge(parts).finalize(), sk.compute(posts, accounts, **kw))  # type: ignore[arg-type]
+
+
+def test_states_sharing_part_of_a_small_table_do_not_merge() -> None:
+    accounts = TABLES["accounts"]
+    day = pl.col("date")
+    jan, feb, mar = (accounts.filter(day.dt.month() == m) for m in (1, 2, 3))
+    kw = {"kpis": ["posts", "followers"], "by": ["platform"], "every": "1mo"}
+    posts = _split(TABLES["posts"], "rows", 4, 6)
+    first = sk.merge([sk.partial(posts[0], jan, **kw), sk.partial(posts[1], feb, **kw)])  # type: ignore[arg-type]
+    second = sk.merge([sk.partial(posts[2], jan, **kw), sk.partial(posts[3], mar, **kw)])  # type: ignore[arg-type]
+    with pytest.raises(sk.InputError) as err:
+        sk.merge([first, second])
+    assert err.value.code == "overlapping_states"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "what"),
+    [
+        ({"by": ["account_id"]}, "account_id"),
+        ({"every": "1h"}, "1h"),
+        ({"kpis": ["ctr"]}, "ctr"),
+    ],
+)
+def test_finalizing_what_the_states_cannot_give_is_an_error(kwargs: dict[str, object], what: str) -> None:
+    states = _partial(TABLES["posts"][:300])
+    with pytest.raises(sk.KpiError) as err:
+        states.finalize(**kwargs)  # type: ignore[arg-type]
+    assert err.value.code in ("not_in_states", "unknown_grain")
+    assert what in str(err.value)
+
+
+def test_weeks_do_not_roll_up_into_months() -> None:
+    states = _partial(TABLES["posts"][:300], every="1w")
+    with pytest.raises(sk.QueryError) as err:
+        states.finalize(every="1mo")
+    assert err.value.code == "not_in_states"
+    monthly = _partial(TABLES["posts"][:300], every="1mo")
+    with pytest.raises(sk.QueryError) as err:
+        monthly.finalize(every="1d")
+    assert err.value.code == "not_in_states"
+
+
+def test_a_file_that_is_not_states_does_not_load(tmp_path) -> None:
+    plain = tmp_path / "plain.parquet"
+    pl.DataFrame({"a": [1]}).write_parquet(plain)
+    text = tmp_path / "notes.txt"
+    text.write_text("not parquet")
+    for path in (plain, text):
+        with pytest.raises(sk.InputError) as err:
+            sk.States.load(path)
+        assert err.value.code == "not_a_states_file"
+    with pytest.raises(sk.InputError) as err:
+        sk.States.load(tmp_path / "missing.parquet")
+    assert err.value.code == "unreadable_file"
+
+
+def test_states_of_another_schema_version_do_not_load(tmp_path) -> None:
+    path = tmp_path / "states.parquet"
+    _partial(TABLES["posts"][:200]).save(path)
+    table = pq.read_table(path)
+    metadata = pq.read_metadata(path).metadata
+    header = json.loads(metadata[b"socialkpi.states"])
+    header["schema_version"] = 99
+    other = tmp_path / "v99.parquet"
+    pq.write_table(table.replace_schema_metadata({"socialkpi.states": json.dumps(header)}), other)
+    with pytest.raises(sk.InputError) as err:
+        sk.States.load(other)
+    assert err.value.code == "states_version"
+    assert "99" in str(err.value)
+
+
+def test_a_failed_save_leaves_the_old_file(tmp_path) -> None:
+    path = tmp_path / "states.parquet"
+    states = _partial(TABLES["posts"][:200])
+    states.save(path)
+    before = path.read_bytes()
+    with pytest.raises(sk.InputError) as err:
+        states.save(tmp_path / "no" / "such" / "dir" / "states.parquet")
+    assert err.value.code == "unwritable_file"
+    assert path.read_bytes() == before
+
+
+def test_merge_and_update_take_states_only() -> None:
+    with pytest.raises(sk.ArgumentError):
+        sk.merge([])
+    with pytest.raises(sk.ArgumentError):
+        sk.merge([WHOLE])  # type: ignore[list-item]
+    with pytest.raises(sk.ArgumentError):
+        _partial(TABLES["posts"][:10]).update(WHOLE)  # type: ignore[arg-type]
