@@ -184,9 +184,10 @@ def test_reading_excel_without_fastexcel(tmp_path, monkeypatch):
     assert "pip install fastexcel" in msg
 
 
-def test_a_parquet_file_garbled_inside_is_an_engine_error(tmp_path):
-    """A whole footer over garbled pages passes the check before the run; polars' reason for
-    failing then reaches the user as an EngineError (engine_error) with that reason."""
+def test_a_parquet_file_garbled_inside_is_unreadable(tmp_path):
+    """A whole footer over garbled pages passes the check before the run; socialkpi reads the
+    pages itself (never mapped) and polars' decoder's reason for failing reaches the user as
+    unreadable_file, naming the column and the file."""
     n = 20_000
     posts = pl.DataFrame(
         {
@@ -202,8 +203,8 @@ def test_a_parquet_file_garbled_inside_is_an_engine_error(tmp_path):
     half = len(data) // 2
     data[4:half] = b"\xff" * (half - 4)  # the pages; the footer at the end stays whole
     path.write_bytes(bytes(data))
-    msg = raised(sk.EngineError, "engine_error", lambda: sk.compute(path, kpis=["likes"]))
-    assert "parquet" in msg
+    msg = raised(sk.InputError, "unreadable_file", lambda: sk.compute(path, kpis=["likes"]))
+    assert "could not be decoded" in msg and "posts.parquet" in msg
 
 
 def test_every_code_the_python_side_raises_is_listed():

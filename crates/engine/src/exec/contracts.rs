@@ -76,14 +76,30 @@ fn date_text(day: i32) -> String {
 }
 
 /// The last day (in the report's time zone) of the posts' `published_at`, when they have one.
-pub(super) fn last_post_day(mut posts: LazyFrame, tz: Option<&str>) -> Result<Option<i32>> {
+/// Parquet files (`parquet`) are read a slice of row groups at a time.
+pub(super) fn last_post_day(
+    mut posts: LazyFrame,
+    parquet: Option<&[ingest::ParquetFile]>,
+    tz: Option<&str>,
+) -> Result<Option<i32>> {
     let schema = posts.collect_schema()?;
     let Some(dtype) = schema.get("published_at") else {
         return Ok(None);
     };
     let day = ingest::day_expr("published_at", dtype, tz, "posts")?;
-    let last = super::collect(posts.select([day.max().cast(DataType::Int32).alias(END)]))?;
-    Ok(last.column(END)?.i32()?.get(0))
+    let last_of = |lf: LazyFrame| -> Result<Option<i32>> {
+        let last = super::collect(lf.select([day.clone().max().cast(DataType::Int32).alias(END)]))?;
+        Ok(last.column(END)?.i32()?.get(0))
+    };
+    let Some(files) = parquet else {
+        return last_of(posts);
+    };
+    let source = std::sync::Arc::new(ingest::parquet::ParquetSource::new(files.to_vec())?);
+    let mut last = None;
+    for slice in source.slices() {
+        last = last.max(last_of(source.lazy(Some(slice)))?);
+    }
+    Ok(last)
 }
 
 /// The contracts table, read, checked and with its dates as Dates.

@@ -268,7 +268,9 @@ pub fn partial(plan: &Plan, inputs: Inputs, interrupted: Interrupt<'_>) -> Resul
             // open-ended contracts end with the data: the posts' last day is read first
             if c.has_open_ends()? {
                 let last = match (&posts, &plan.posts) {
-                    (Some(lf), Some(_)) => contracts::last_post_day(lf.clone(), plan.tz.as_deref())?,
+                    (Some(lf), Some(_)) => {
+                        contracts::last_post_day(lf.clone(), posts_parquet.as_deref(), plan.tz.as_deref())?
+                    }
                     _ => None,
                 };
                 c.close_open_ends(last)?;

@@ -354,11 +354,11 @@ impl FromPages {
     }
 
     /// Reads a slice's columns from their pages; where a chunk cannot be read there, that
-    /// column of the slice is read through polars (`lf`) instead.
-    fn read(&self, lf: &LazyFrame, (offset, len): (i64, usize), state: &PlRandomState) -> Result<PageRead> {
+    /// column of the slice is read through polars (`slice`: the slice's rows) instead.
+    fn read(&self, slice: &LazyFrame, (offset, len): (i64, usize), state: &PlRandomState) -> Result<PageRead> {
         let at = u64::try_from(offset).ok();
         let through_polars = |column: &str| -> Result<Column> {
-            let df = collect(lf.clone().slice(offset, len as IdxSize).select([col(column)]))?;
+            let df = collect(slice.clone().select([col(column)]))?;
             Ok(df.column(column)?.clone())
         };
         let id_hashes = |id: &str| -> Result<Vec<Vec<u64>>> {
@@ -730,19 +730,28 @@ pub(super) fn states(
         (Some(_), Some(files)) => FromPages::plan(plan, pp, &*lf.collect_schema()?, &names, files).map(Arc::new),
         _ => None,
     };
-    let batches = match &from_pages {
-        Some(pages) => lf.clone().drop(by_name(pages.columns(), true, false)),
-        None => lf.clone(),
+    // A slice of Parquet files is read by socialkpi (owned reads, never mapped: a file cut
+    // short meanwhile is an error, not SIGBUS), only the columns the batch's plan reads.
+    let source = match (reads_slices, parquet) {
+        (Some(_), Some(files)) => Some(Arc::new(ingest::parquet::ParquetSource::new(files.to_vec())?)),
+        _ => None,
     };
+    let tz = plan.tz.as_deref();
     let read_slice = |(offset, len): (i64, usize)| {
-        let (batches, lf, pages, state) = (batches.clone(), lf.clone(), from_pages.clone(), state.clone());
+        let raw = match &source {
+            Some(source) => read(tz, pp, source.lazy(Some((offset.max(0) as u64, len)))),
+            None => Ok(lf.clone().slice(offset, len as IdxSize)),
+        };
+        let (pages, state) = (from_pages.clone(), state.clone());
         std::thread::spawn(move || -> Result<(DataFrame, PageRead)> {
+            let raw = raw?;
             let Some(pages) = pages else {
-                return Ok((collect(batches.slice(offset, len as IdxSize))?, PageRead::default()));
+                return Ok((collect(raw)?, PageRead::default()));
             };
+            let batches = raw.clone().drop(by_name(pages.columns(), true, false));
             std::thread::scope(|scope| {
-                let read = scope.spawn(|| pages.read(&lf, (offset, len), &state));
-                let batch = collect(batches.slice(offset, len as IdxSize));
+                let read = scope.spawn(|| pages.read(&raw, (offset, len), &state));
+                let batch = collect(batches);
                 match read.join() {
                     Ok(read) => Ok((batch?, read?)),
                     Err(panic) => std::panic::resume_unwind(panic),
