@@ -9,7 +9,7 @@ WHEEL_DIR := $(CARGO_TARGET_DIR)/wheels-socialkpi
 # polars above all, are reused).
 FORGET_OWN_BUILD = rm -rf $(CARGO_TARGET_DIR)/release/.fingerprint/socialkpi-*
 
-.PHONY: deps build browser demo test test-rust test-python docs lint bench clean fuzz
+.PHONY: deps build browser demo test test-rust test-python docs error-codes lint bench clean fuzz
 
 deps:
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
@@ -45,12 +45,20 @@ test: test-rust test-python
 docs: build
 	NO_MKDOCS_2_WARNING=1 JUPYTER_PLATFORM_DIRS=1 $(PYTHON) -m mkdocs build --strict
 
+# The table of error codes in docs/errors.md, written from sk.error_codes() (tests/
+# test_error_codes.py checks that it is). Uses the installed package, or PYTHONPATH=python.
+error-codes:
+	$(PYTHON) tools/errors_doc.py
+
+# stubtest checks python/socialkpi/_core.pyi against the built native module: run it after
+# `make build` (CI runs `make test` first).
 lint: deps
 	cargo fmt --check
 	cargo clippy --release --workspace --all-targets -- -D warnings
 	$(PYTHON) -m ruff check python tests bench examples tools docs/tutorial.ipynb
 	$(PYTHON) -m ruff format --check python tests bench examples tools docs/tutorial.ipynb
 	$(PYTHON) -m mypy --strict python/socialkpi
+	$(PYTHON) -m mypy.stubtest socialkpi._core
 
 bench: build
 	$(PYTHON) bench/run.py $(BENCH_ARGS)

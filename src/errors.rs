@@ -4,7 +4,7 @@
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::{create_exception, PyErr};
-use socialkpi_engine::error::Error;
+use socialkpi_engine::error::{Error, ErrorCode, QueryCode};
 
 /// A failure of a binding: the engine's typed error or one Python raised. Bindings return it
 /// so that `?` works on both (the orphan rule forbids `From<Error> for PyErr` outside pyo3).
@@ -98,6 +98,10 @@ pub fn raise(err: Error) -> PyErr {
                 DefinitionError::new_err(message)
             }
             Error::Input { .. } => InputError::new_err(message),
+            Error::Query {
+                code: QueryCode::InvalidArgument,
+                ..
+            } => argument_error(message),
             Error::Query { .. } => QueryError::new_err(message),
             Error::Polars(_) | Error::Internal(_) | Error::Interrupted => EngineError::new_err(message),
         };
@@ -117,7 +121,32 @@ pub fn raise(err: Error) -> PyErr {
     }
 }
 
-/// Registers the exception classes on the native module.
+/// An `invalid_argument` error: `socialkpi.exceptions.ArgumentError`, declared in Python
+/// because it is also a `TypeError` and a `ValueError` (a `QueryError` if it cannot be found).
+fn argument_error(message: String) -> PyErr {
+    Python::attach(|py| {
+        let class = py
+            .import("socialkpi.exceptions")
+            .and_then(|m| m.getattr("ArgumentError"))
+            .and_then(|c| c.cast_into::<pyo3::types::PyType>().map_err(PyErr::from));
+        match class {
+            Ok(class) => PyErr::from_type(class, message),
+            Err(_) => QueryError::new_err(message),
+        }
+    })
+}
+
+/// Every stable error code as (code, exception class name, description): the one list that
+/// `sk.error_codes()` and docs/errors.md show.
+#[pyfunction]
+pub fn error_codes() -> Vec<(&'static str, &'static str, &'static str)> {
+    ErrorCode::all()
+        .into_iter()
+        .map(|c| (c.as_str(), c.exception(), c.description()))
+        .collect()
+}
+
+/// Registers the exception classes and the list of codes on the native module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("KpiError", py.get_type::<KpiError>())?;
@@ -126,5 +155,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("InputError", py.get_type::<InputError>())?;
     m.add("QueryError", py.get_type::<QueryError>())?;
     m.add("EngineError", py.get_type::<EngineError>())?;
+    m.add_function(wrap_pyfunction!(error_codes, m)?)?;
     Ok(())
 }

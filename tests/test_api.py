@@ -62,6 +62,7 @@ def test_every_native_export_is_wrapped():
         "vendor_names": sk.vendor_presets,
         "plan_kpis": sk.check_kpis,
         "partial": sk.partial,
+        "error_codes": sk.error_codes,
     }
     natives = {
         n

@@ -254,6 +254,18 @@ def test_open_ended_contracts_run_through_the_data(money, every):
         )
 
 
+def test_open_ended_contracts_run_through_the_data_of_a_parquet_file(money, tmp_path, monkeypatch):
+    # the posts' last day is read from the file a slice of row groups at a time
+    posts, contracts = money
+    contracts = open_ended(contracts)
+    path = tmp_path / "posts.parquet"
+    posts.write_parquet(path, row_group_size=150)
+    monkeypatch.setenv("SOCIALKPI_BATCH_ROWS", "300")
+    by = ["account_id"]
+    got = sk.compute(str(path), contracts=contracts, kpis=KPIS, by=by, every="1mo")
+    check(got, oracle_money(posts, contracts, KPIS, by, "1mo"), by)
+
+
 def test_open_ended_contracts_without_posts_run_to_the_latest_contract_date():
     contracts = contracts_frame([("a", "c", D(2026, 1, 1), D(9999, 12, 31), 10, 1000.0),
                                  ("b", "c", D(2026, 1, 1), D(2026, 1, 10), 1, 10.0)])  # fmt: skip

@@ -280,13 +280,25 @@ def test_the_frame_has_a_block_column_and_the_documented_blocks() -> None:
     } <= blocks
     ids = frame.filter(pl.col("state_block") == "post_ids")["post_id_hash"]
     assert ids.dtype == pl.UInt64
-    assert ids.len() == TABLES["posts"]["post_id"].n_unique()
+    # the hash docs/states.md documents, computed here from its description
+    assert set(ids.to_list()) == {_documented_hash(i.encode()) for i in TABLES["posts"]["post_id"]}
     snapshots = frame.filter(pl.col("state_block") == "snapshots")
     # per account and day: the first and last follower count with their days
     assert snapshots.select(
         ["followers_first", "followers_last", "followers_first_day", "followers_last_day"]
     ).null_count().row(0) == (0, 0, 0, 0)
     assert "States(" in repr(states) and "post ids" in repr(states)
+
+
+def _documented_hash(data: bytes) -> int:
+    """FNV-1a (64 bits) over the bytes, then SplitMix64's finaliser."""
+    mask = (1 << 64) - 1
+    h = 0xCBF29CE484222325
+    for b in data:
+        h = ((h ^ b) * 0x100000001B3) & mask
+    h = ((h ^ (h >> 30)) * 0xBF58476D1CE4E5B9) & mask
+    h = ((h ^ (h >> 27)) * 0x94D049BB133111EB) & mask
+    return h ^ (h >> 31)
 
 
 # ---- bad input: typed errors, no panic, no file changed --------------------------------------
@@ -312,6 +324,36 @@ def test_overlapping_posts_are_an_error() -> None:
         sk.merge([a, b])
     assert err.value.code == "overlapping_posts"
     assert "100 posts" in str(err.value)
+
+
+def test_months_with_their_own_snapshots_merge_into_the_year() -> None:
+    # posts and follower snapshots both split by month: February's followers_start is
+    # January's last snapshot, found in January's states
+    kw = {
+        "kpis": ["posts", "followers", "followers_start", "follower_growth"],
+        "by": ["platform"],
+        "every": "1mo",
+    }
+    posts, accounts = TABLES["posts"], TABLES["accounts"]
+    month = pl.col("published_at").dt.month()
+    parts = [
+        sk.partial(posts.filter(month == m), accounts.filter(pl.col("date").dt.month() == m), **kw)  # type: ignore[arg-type]
+        for m in range(1, 13)
+    ]
+    _same(sk.merge(parts).finalize(), sk.compute(posts, accounts, **kw))  # type: ignore[arg-type]
+
+
+def test_states_sharing_part_of_a_small_table_do_not_merge() -> None:
+    accounts = TABLES["accounts"]
+    day = pl.col("date")
+    jan, feb, mar = (accounts.filter(day.dt.month() == m) for m in (1, 2, 3))
+    kw = {"kpis": ["posts", "followers"], "by": ["platform"], "every": "1mo"}
+    posts = _split(TABLES["posts"], "rows", 4, 6)
+    first = sk.merge([sk.partial(posts[0], jan, **kw), sk.partial(posts[1], feb, **kw)])  # type: ignore[arg-type]
+    second = sk.merge([sk.partial(posts[2], jan, **kw), sk.partial(posts[3], mar, **kw)])  # type: ignore[arg-type]
+    with pytest.raises(sk.InputError) as err:
+        sk.merge([first, second])
+    assert err.value.code == "overlapping_states"
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
                 let _ = e.render();
             }
             Err(parse::Problem::File { code, message }) => {
-                assert!(!code.is_empty() && !message.is_empty());
+                assert!(!code.as_str().is_empty() && !message.is_empty());
             }
         }
     }

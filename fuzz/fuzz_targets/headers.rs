@@ -71,7 +71,7 @@ fuzz_target!(|data: &[u8]| {
         match mapping::find_preset(name, kind) {
             Ok(p) => Some(p),
             Err(e) => {
-                assert_eq!(e.code, "unknown_preset");
+                assert_eq!(e.code.as_str(), "unknown_preset");
                 return;
             }
         }
@@ -91,9 +91,9 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(e) => {
             assert!(
-                ["unknown_header", "ambiguous_preset", "missing_keys"].contains(&e.code),
+                ["unknown_header", "ambiguous_preset", "missing_keys"].contains(&e.code.as_str()),
                 "{}",
-                e.code
+                e.code.as_str()
             );
             assert!(!e.message.is_empty());
         }

@@ -31,6 +31,8 @@ import typing as _typing
 import polars as _pl
 
 from socialkpi import _arguments, _core, datasets, plot
+from socialkpi import exceptions as _exceptions
+from socialkpi._progress import progress_for as _progress_for
 from socialkpi._report import report
 from socialkpi._result import KpiResult
 from socialkpi._result import result_of as _result_of
@@ -46,6 +48,7 @@ from socialkpi.exceptions import (
     KpiError,
     QueryError,
     SchemaError,
+    error_codes,
 )
 from socialkpi.formulas import KPI, Definitions, check_kpis, load_kpis, vendor_presets
 from socialkpi.formulas import resolve as _resolve
@@ -78,6 +81,7 @@ __all__ = [
     "DefinitionError",
     "Definitions",
     "EngineError",
+    "error_codes",
     "explain",
     "FileRead",
     "InputError",
@@ -112,8 +116,7 @@ def _max_staleness(days: object) -> int | None:
     if days is None:
         return None
     if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= _MAX_STALENESS_LIMIT:
-        raise _arguments.argument_error(
-            "invalid_argument",
+        raise _exceptions.invalid_argument(
             f"max_staleness={days!r} is not a number of days; pass a whole number from 0 to "
             f"{_MAX_STALENESS_LIMIT:,}, or None to read follower snapshots of any age",
         )
@@ -141,12 +144,13 @@ def compute_details(
     max_staleness: int | None = 7,
     compare: str | Sequence[str] | None = None,
     window: str | None = None,
+    progress: bool | None = None,
 ) -> KpiResult:
     """Computes KPIs like :func:`compute` and returns them with definitions and row accounting.
 
     Parameters
     ----------
-    posts, accounts, contracts, traffic, conversions, sources, kpis, by, every, tz, dedupe, output, definitions, max_staleness, compare, window
+    posts, accounts, contracts, traffic, conversions, sources, kpis, by, every, tz, dedupe, output, definitions, max_staleness, compare, window, progress
         As for :func:`compute`.
 
     Returns
@@ -171,7 +175,14 @@ def compute_details(
         'use a trailing window such as "28d" or "4w", or "wtd", "mtd", "qtd", "ytd"',
         optional=True,
     )
-    capsule, details = _core.compute(**arguments, **_table_arguments(tables), compare=compared, window=window)
+    bar = _progress_for(progress)
+    try:
+        capsule, details = _core.compute(
+            **arguments, **_table_arguments(tables), compare=compared, window=window, progress=bar
+        )
+    finally:
+        if bar is not None:
+            bar.close()
     return _result_of(capsule, details, custom, tables, output)
 
 
@@ -193,8 +204,7 @@ def _engine_arguments(
     _arguments.text("every", every, 'use None, "1d", "1w", "1mo", "1q" or "1y"', optional=True)
     _arguments.text("tz", tz, 'use an IANA time zone name such as "UTC" or "Europe/Berlin"')
     if dedupe not in (None, "last"):
-        raise _arguments.argument_error(
-            "invalid_argument",
+        raise _exceptions.invalid_argument(
             f"dedupe={dedupe!r} is not supported; use None (repeats are an error) or 'last'",
         )
     _arguments.sources(sources)
@@ -238,6 +248,7 @@ def compute(
     max_staleness: int | None = 7,
     compare: str | Sequence[str] | None = None,
     window: str | None = None,
+    progress: bool | None = None,
 ) -> Any:
     """Computes social-media KPIs per group and period, exactly as the KPI contract defines them.
 
@@ -317,6 +328,11 @@ def compute(
         (``"7d"``, ``"28d"``, ``"90d"``, ``"4w"``, ``"13w"``; at most 366 days) or the week,
         month, quarter or year to date (``"wtd"``, ``"mtd"``, ``"qtd"``, ``"ytd"``): ratios of
         the window's sums, followers the last snapshot in the window. Adds ``window_start``.
+    progress
+        A progress bar (tqdm, on stderr) of the pass over the posts, in slices of about a
+        million posts (whole Parquet row groups). ``None`` (default): shown in a terminal or a
+        notebook once the pass has run two seconds; ``True``: always, at once; ``False``: never.
+        Posts streamed from CSV files show none.
 
     Returns
     -------
@@ -347,6 +363,7 @@ def compute(
         max_staleness=max_staleness,
         compare=compare,
         window=window,
+        progress=progress,
     ).frame
 
 
@@ -394,7 +411,9 @@ def contract_status(
     """
     for role, given in (("posts", posts), ("contracts", contracts)):
         if given is None:
-            raise _arguments.argument_error("missing_table", f"contract_status needs {role}; pass a table")
+            raise _exceptions.error(
+                QueryError, "missing_table", f"contract_status needs {role}; pass a table"
+            )
     day = _arguments.day("as_of", as_of) or _dt.datetime.now(_dt.timezone.utc).date()
     _arguments.text("tz", tz, 'use an IANA time zone name such as "UTC" or "Europe/Berlin"')
     _arguments.output(output)

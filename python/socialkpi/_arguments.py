@@ -8,13 +8,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from socialkpi.exceptions import ArgumentError
-
-
-def argument_error(code: str, message: str) -> ArgumentError:
-    err = ArgumentError(message)
-    err.code = code
-    return err
+from socialkpi.exceptions import invalid_argument
 
 
 def _type_name(value: Any) -> str:
@@ -29,16 +23,14 @@ def kpis(value: Any) -> Any:
     if isinstance(value, (str, KPI)):
         return value
     if value is None or isinstance(value, (bytes, Mapping)) or not isinstance(value, Iterable):
-        raise argument_error(
-            "invalid_argument",
+        raise invalid_argument(
             f"kpis= got {_type_name(value)}; pass a KPI name such as 'engagement_rate', a goal "
             "preset such as 'engagement', an sk.KPI, or a list of them",
         )
     items = list(value)
     for item in items:
         if not isinstance(item, (str, KPI)):
-            raise argument_error(
-                "invalid_argument",
+            raise invalid_argument(
                 f"kpis= holds a {_type_name(item)} ({item!r}); each item must be a KPI name or an sk.KPI",
             )
     return items  # (an empty list is the core's `no_kpis`)
@@ -53,16 +45,14 @@ def by(value: Any) -> list[str]:
     if value is None:
         return []
     if isinstance(value, (bytes, Mapping)) or not isinstance(value, Iterable):
-        raise argument_error(
-            "invalid_argument",
+        raise invalid_argument(
             f"by= got {_type_name(value)}; pass a column name such as 'account_id', a list of "
             "them, or [] for one overall row",
         )
     names = list(value)
     for name in names:
         if not isinstance(name, str):
-            raise argument_error(
-                "invalid_argument",
+            raise invalid_argument(
                 f"by= holds a {_type_name(name)} ({name!r}); each item must be a column name",
             )
     return [column_name(name) for name in names]
@@ -72,7 +62,7 @@ def text(name: str, value: Any, hint: str, *, optional: bool = False) -> None:
     """A text argument (``tz=``, ``every=``, ``dedupe=``, ``output=``)."""
     if isinstance(value, str) or (optional and value is None):
         return
-    raise argument_error("invalid_argument", f"{name}= got {_type_name(value)} ({value!r}); {hint}")
+    raise invalid_argument(f"{name}= got {_type_name(value)} ({value!r}); {hint}")
 
 
 def sources(value: Any) -> None:
@@ -80,14 +70,12 @@ def sources(value: Any) -> None:
     if value is None:
         return
     if not isinstance(value, Mapping):
-        raise argument_error(
-            "invalid_argument",
+        raise invalid_argument(
             f"sources= got {_type_name(value)}; pass a dict such as {{'l.instagram.com': 'instagram'}}",
         )
     for k, v in value.items():
         if not isinstance(k, str) or not isinstance(v, str):
-            raise argument_error(
-                "invalid_argument",
+            raise invalid_argument(
                 f"sources= maps {k!r} to {v!r}; both the source and the platform must be text",
             )
 
@@ -100,8 +88,7 @@ def day(name: str, value: Any) -> dt.date | None:
         return value.date()
     if isinstance(value, dt.date):
         return value
-    raise argument_error(
-        "invalid_argument",
+    raise invalid_argument(
         f"{name}= got {_type_name(value)} ({value!r}); pass a datetime.date such as datetime.date(2026, 6, 30)",
     )
 
@@ -113,27 +100,23 @@ def compare(value: Any) -> list[str]:
     if isinstance(value, str):
         return [value]
     if isinstance(value, (bytes, Mapping)) or not isinstance(value, Iterable):
-        raise argument_error(
-            "invalid_argument",
+        raise invalid_argument(
             f"compare= got {_type_name(value)}; pass 'previous', 'last_year', "
             "'last_year_weekday' or a list of them",
         )
     names = list(value)
     for name in names:
         if not isinstance(name, str):
-            raise argument_error(
-                "invalid_argument",
+            raise invalid_argument(
                 f"compare= holds a {_type_name(name)} ({name!r}); each item must be a comparison name",
             )
     return names
 
 
-__all__ = ["argument_error", "by", "compare", "day", "kpis", "sources", "text"]
+__all__ = ["by", "compare", "day", "kpis", "output", "sources", "text"]
 
 
 def output(value: object) -> None:
     """``output=``: ``"polars"`` or ``"pandas"``."""
     if value not in ("polars", "pandas"):
-        raise argument_error(
-            "invalid_argument", f"output={value!r} is not supported; use 'polars' or 'pandas'"
-        )
+        raise invalid_argument(f"output={value!r} is not supported; use 'polars' or 'pandas'")

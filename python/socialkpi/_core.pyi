@@ -1,8 +1,36 @@
-from typing import Any
+from typing import Any, final
 
 __version__: str
+# pyo3 lists every name added to the module
+__all__ = [
+    "DefinitionError",
+    "EngineError",
+    "InputError",
+    "KpiError",
+    "QueryError",
+    "SchemaError",
+    "_KeptPages",
+    "_States",
+    "__version__",
+    "catalog_rows",
+    "check_formula",
+    "compute",
+    "contract_status",
+    "error_codes",
+    "explain",
+    "parse_definitions",
+    "parse_values",
+    "partial",
+    "plan_kpis",
+    "presets",
+    "read_table",
+    "reader_presets",
+    "source_table",
+    "vendor_definitions",
+    "vendor_names",
+]
 
-# The exceptions' docstrings repeat those of src/error.rs for the API reference (read from here).
+# The exceptions' docstrings repeat those of src/errors.rs for the API reference (read from here).
 class KpiError(Exception):
     """Base class of every socialkpi error; `.code` is stable."""
 
@@ -23,6 +51,7 @@ class QueryError(KpiError):
 class EngineError(KpiError):
     """The engine failed; the message says why."""
 
+def error_codes() -> list[tuple[str, str, str]]: ...
 def compute(
     kpis: list[str],
     by: list[str],
@@ -40,6 +69,7 @@ def compute(
     max_staleness: int | None = ...,
     compare: list[str] = ...,
     window: str | None = ...,
+    progress: Any = None,
 ) -> tuple[Any, dict[str, Any]]: ...
 def source_table() -> list[tuple[str, str]]: ...
 def contract_status(posts: Any, contracts: Any, as_of: int, tz: str) -> Any: ...
@@ -77,6 +107,7 @@ def parse_values(
 ) -> tuple[Any, int, list[str]]: ...
 def reader_presets() -> list[tuple[str, str, str | None, str, str, list[str]]]: ...
 
+@final
 class _KeptPages:
     def __init__(self) -> None: ...
     def __enter__(self) -> _KeptPages: ...
@@ -97,8 +128,10 @@ def partial(
     custom: list[tuple[str, str, str, str, str]] = ...,
     engagement: list[tuple[str, list[str]]] = ...,
     max_staleness: int | None = ...,
+    progress: Any = None,
 ) -> _States: ...
 
+@final
 class _States:
     def finalize(
         self,

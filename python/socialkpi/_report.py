@@ -17,8 +17,7 @@ from typing import Any
 import polars as pl
 
 from socialkpi import display, plot
-from socialkpi._arguments import argument_error
-from socialkpi.exceptions import ArgumentError
+from socialkpi.exceptions import invalid_argument
 
 __all__ = ["HEADLINE", "report"]
 
@@ -46,10 +45,6 @@ HEADLINE = [
 # a KPI named explicitly is an error when its table is missing, so it is tried on its own terms
 _PRESETS = ["awareness", "engagement", "traffic", "conversion", "content"]
 _TRENDS = ["engagement_rate", "reach", "followers", "referral_traffic", "conversions", "revenue"]
-
-
-def _error(message: str) -> ArgumentError:
-    return argument_error("invalid_argument", message)
 
 
 def _svg(chart: Any) -> str:
@@ -141,17 +136,17 @@ def report(
     import socialkpi as sk
 
     if not isinstance(top, int) or isinstance(top, bool) or top < 1:
-        raise _error(f"top must be a whole number >= 1, not {top!r}")
+        raise invalid_argument(f"top must be a whole number >= 1, not {top!r}")
     kind = format or ("xlsx" if Path(path).suffix.lower() == ".xlsx" else "html")
     if kind not in ("html", "xlsx"):
-        raise _error(f"format={format!r} is not supported; use 'html' or 'xlsx'")
+        raise invalid_argument(f"format={format!r} is not supported; use 'html' or 'xlsx'")
     tables = {"traffic": traffic, "conversions": conversions, "contracts": contracts}
     common: dict[str, Any] = {**tables, "tz": tz, "definitions": definitions}
     # which headline KPIs the tables allow: the goal presets leave out what they cannot compute
     overall = _available(sk, posts, accounts, every=every, **common)
     kpis = [k for k in HEADLINE if k in overall.frame.columns]
     if not kpis:
-        raise _error("the tables allow none of the report's KPIs")
+        raise invalid_argument("the tables allow none of the report's KPIs")
     frame = overall.frame.select("period_start", *kpis).sort("period_start")
     if "posts" in kpis and frame["posts"].fill_null(0).gt(0).any():
         # periods after the last post (contracts running on, late conversions) are no headline

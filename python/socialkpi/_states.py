@@ -11,8 +11,10 @@ from typing import Any, Literal
 import polars as pl
 
 from socialkpi import _arguments, _core
+from socialkpi._progress import progress_for
 from socialkpi._result import KpiResult, result_of
 from socialkpi._tables import _ArrowStream
+from socialkpi.exceptions import invalid_argument
 from socialkpi.formulas import KPI, Definitions
 
 _UNCHANGED: Any = object()
@@ -33,9 +35,8 @@ class States:
 
     def __init__(self, native: Any) -> None:
         if not isinstance(native, _core._States):
-            raise _arguments.argument_error(
-                "invalid_argument",
-                "States are made by sk.partial(...), sk.merge(...) or sk.States.load(path)",
+            raise invalid_argument(
+                "States are made by sk.partial(...), sk.merge(...) or sk.States.load(path)"
             )
         self._native = native
 
@@ -77,10 +78,10 @@ class States:
         from socialkpi._tables import as_table
 
         if not isinstance(header, str):
-            raise _arguments.argument_error("invalid_argument", "header must be the text of States.header")
+            raise invalid_argument("header must be the text of States.header")
         table = as_table(frame, "states")
         if table is None:
-            raise _arguments.argument_error("invalid_argument", "from_frame needs the states' frame")
+            raise invalid_argument("from_frame needs the states' frame")
         return cls(_core._States.from_frame(table, header))
 
     def finalize(
@@ -154,7 +155,7 @@ class States:
         daily states, a refresh replaces whole days; with ``every=None``, everything.
         """
         if not isinstance(newer, States):
-            raise _arguments.argument_error("invalid_argument", "update takes States (from sk.partial)")
+            raise invalid_argument("update takes States (from sk.partial)")
         return States(self._native.update(newer._native))
 
     def save(self, path: str | os.PathLike[str]) -> None:
@@ -203,10 +204,11 @@ def partial(
     dedupe: Literal["last"] | None = None,
     definitions: str | os.PathLike[str] | Definitions | None = None,
     max_staleness: int | None = 7,
+    progress: bool | None = None,
 ) -> States:
     """The partial states of a KPI computation, to merge, roll up, refresh, keep and finalize.
 
-    Takes the arguments of :func:`compute` (but ``output``); ``sk.compute(...)`` equals
+    Takes the arguments of :func:`compute` (but ``output``), ``progress`` among them; ``sk.compute(...)`` equals
     ``sk.partial(...).finalize()``. Beside the states, it keeps a 64-bit hash of each post's
     ``post_id`` (8 bytes a post), so that merging states that share a post is an error, and a
     fingerprint of each table other than posts, so that a table passed whole beside each part
@@ -224,7 +226,12 @@ def partial(
         "traffic": traffic,
         "conversions": conversions,
     }
-    return States(_core.partial(**arguments, **_table_arguments(tables)))
+    bar = progress_for(progress)
+    try:
+        return States(_core.partial(**arguments, **_table_arguments(tables), progress=bar))
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def merge(states: Iterable[States]) -> States:
@@ -237,7 +244,5 @@ def merge(states: Iterable[States]) -> States:
     """
     parts = list(states) if not isinstance(states, States) else [states]
     if not parts or not all(isinstance(s, States) for s in parts):
-        raise _arguments.argument_error(
-            "invalid_argument", "merge takes a non-empty list of States (from sk.partial)"
-        )
+        raise invalid_argument("merge takes a non-empty list of States (from sk.partial)")
     return States(_core._States.merge([s._native for s in parts]))

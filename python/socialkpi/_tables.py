@@ -13,7 +13,7 @@ from typing import Any
 
 import polars as pl
 
-from socialkpi.exceptions import KpiError, SchemaError
+from socialkpi.exceptions import InputError, KpiError, SchemaError, error
 
 
 class _ArrowStream:
@@ -130,7 +130,7 @@ class _PandasTable(_PolarsTable):
 
         names = [str(c) for c in df.columns]
         for name in names:  # pandas holds any str; Arrow names are UTF-8
-            _text(name, "column name", "invalid_column_name", "SchemaError")
+            _text(name, "column name", "invalid_column_name", SchemaError)
         _unique(names, role)
         renamed = df.rename(columns=str)
         try:
@@ -154,9 +154,7 @@ class _PandasTable(_PolarsTable):
     def export(self, names: list[str]) -> list[Any]:
         for name in names:
             if name in self._bad:
-                err = SchemaError(self._bad[name])
-                err.code = "mixed_types"
-                raise err
+                raise error(SchemaError, "mixed_types", self._bad[name])
         return super().export(names)
 
 
@@ -174,16 +172,17 @@ def _unique(names: list[str], role: str) -> None:
     """Two columns of one name: which one a KPI reads would be a guess."""
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
-        err = SchemaError(
+        raise error(
+            SchemaError,
+            "duplicate_column",
             f"{role} has more than one column named {', '.join(repr(n) for n in repeated)}; "
-            "rename or drop the repeats so that each column name is used once"
+            "rename or drop the repeats so that each column name is used once",
         )
-        err.code = "duplicate_column"
-        raise err
 
 
 def _unreadable(role: str, what: str, cause: Exception) -> KpiError:
-    return _input_error(
+    return error(
+        InputError,
         "unreadable_table",
         f"the {role} LazyFrame could not be read: {what} ({type(cause).__name__}: {cause}); "
         "check it with .collect() before passing it",
@@ -196,16 +195,8 @@ def _expand_path(path: str | os.PathLike[str]) -> str:
         for ext in ("parquet", "csv"):
             if glob.glob(os.path.join(text, f"*.{ext}")):
                 return os.path.join(text, f"*.{ext}")
-        raise _input_error("file_not_found", f"folder '{text}' holds no .parquet or .csv files")
+        raise error(InputError, "file_not_found", f"folder '{text}' holds no .parquet or .csv files")
     return text
-
-
-def _input_error(code: str, message: str) -> KpiError:
-    from socialkpi.exceptions import InputError
-
-    err = InputError(message)
-    err.code = code
-    return err
 
 
 def as_table(obj: Any, role: str) -> Any:
@@ -229,11 +220,14 @@ def as_table(obj: Any, role: str) -> Any:
         try:
             frame = pl.DataFrame(obj)
         except pl.exceptions.DuplicateError as e:
-            err = SchemaError(f"{role} has repeated column names ({e}); rename them so each is used once")
-            err.code = "duplicate_column"
-            raise err from e
+            raise error(
+                SchemaError,
+                "duplicate_column",
+                f"{role} has repeated column names ({e}); rename them so each is used once",
+            ) from e
         return _PolarsTable(frame)
-    raise _input_error(
+    raise error(
+        InputError,
         "unsupported_table",
         f"{role}= got a {type(obj).__name__}; pass a polars or pandas DataFrame, a polars LazyFrame, "
         "a pyarrow Table, an object with __arrow_c_stream__, or a path / glob of Parquet or CSV files",

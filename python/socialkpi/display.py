@@ -171,10 +171,9 @@ def _as_polars(frame: Any) -> pl.DataFrame:
         return frame.collect()
     if type(frame).__module__.startswith("pandas"):
         return pl.from_pandas(frame)
-    from socialkpi._arguments import argument_error
+    from socialkpi.exceptions import invalid_argument
 
-    raise argument_error(
-        "invalid_argument",
+    raise invalid_argument(
         f"sk.table takes a KPI frame (polars or pandas) or a KpiResult, not {type(frame).__name__}",
     )
 
@@ -332,9 +331,9 @@ def table(
     from socialkpi.formulas import load_kpis, vendor_presets
 
     if not isinstance(max_rows, int) or isinstance(max_rows, bool) or max_rows < 0:
-        from socialkpi._arguments import argument_error
+        from socialkpi.exceptions import invalid_argument
 
-        raise argument_error("invalid_argument", f"max_rows must be a whole number >= 0, not {max_rows!r}")
+        raise invalid_argument(f"max_rows must be a whole number >= 0, not {max_rows!r}")
     result = data if isinstance(data, KpiResult) else None
     frame = _as_polars(result.frame if result is not None else data)
     rows = [k._row() for k in kpis]

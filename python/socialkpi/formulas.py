@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from socialkpi import _core
+from socialkpi.exceptions import DefinitionError, InputError, KpiError, QueryError, error, invalid_argument
 
 __all__ = ["KPI", "Definitions", "check_kpis", "definitions", "load_kpis", "vendor_presets"]
 
@@ -31,24 +32,21 @@ __all__ = ["KPI", "Definitions", "check_kpis", "definitions", "load_kpis", "vend
 _MAX_FILE_BYTES = 4 << 20
 
 
-def _error(kind: str, code: str, message: str) -> Exception:
-    from socialkpi import exceptions
-
-    err: Exception = getattr(exceptions, kind)(message)
-    err.code = code  # type: ignore[attr-defined]
-    return err
-
-
-def _text(value: object, what: str, code: str, kind: str = "DefinitionError") -> str:
+def _text(value: object, what: str, code: str, kind: type[KpiError] = DefinitionError) -> str:
     """``value`` as text that can cross to the core: a ``str`` of characters only (a lone
-    surrogate such as ``"\ud800"`` is half of a UTF-16 pair, not a character)."""
+    surrogate such as ``"\ud800"`` is half of a UTF-16 pair, not a character). Not text at all
+    is ``invalid_argument``: a ``DefinitionError`` for a definition's own parts, else an
+    ``ArgumentError``."""
     if not isinstance(value, str):
-        raise _error(kind, "invalid_argument", f"{what} must be text, not {type(value).__name__}")
+        message = f"{what} must be text, not {type(value).__name__}"
+        if kind is DefinitionError:
+            raise error(DefinitionError, "invalid_argument", message)
+        raise invalid_argument(message)
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as e:
         bad = value[e.start]
-        raise _error(
+        raise error(
             kind,
             code,
             f"{what} {value!r} holds {bad!r} at {e.start}, a lone surrogate that is not a character "
@@ -59,7 +57,7 @@ def _text(value: object, what: str, code: str, kind: str = "DefinitionError") ->
 
 def column_name(name: str) -> str:
     """A column name from ``by=``, checked to be text the core can take."""
-    return _text(name, "column name", "invalid_column_name", "QueryError")
+    return _text(name, "column name", "invalid_column_name", QueryError)
 
 
 def _unit(formula: str) -> str:
@@ -181,8 +179,8 @@ def load_kpis(path: str | os.PathLike[str]) -> Definitions:
     and defines at most 10,000 KPIs (``too_many_kpis``); see docs/formulas.md, Limits.
     """
     if not isinstance(path, (str, os.PathLike)):
-        raise _error(
-            "DefinitionError",
+        raise error(
+            DefinitionError,
             "invalid_argument",
             f"a definition file's path or a vendor preset's name is text or a path, not {type(path).__name__}",
         )
@@ -192,8 +190,8 @@ def load_kpis(path: str | os.PathLike[str]) -> Definitions:
     if fmt is None and not ext and not os.path.exists(text_path):
         return definitions(text_path)
     if fmt is None:
-        raise _error(
-            "DefinitionError",
+        raise error(
+            DefinitionError,
             "unknown_format",
             f"{text_path}: definition files are YAML (.yaml, .yml), TOML (.toml) or JSON (.json)",
         )
@@ -201,20 +199,18 @@ def load_kpis(path: str | os.PathLike[str]) -> Definitions:
         with open(text_path, "rb") as f:
             data = f.read(_MAX_FILE_BYTES + 1)
     except FileNotFoundError:
-        raise _error(
-            "InputError", "file_not_found", f"definition file '{text_path}' does not exist"
-        ) from None
+        raise error(InputError, "file_not_found", f"definition file '{text_path}' does not exist") from None
     if len(data) > _MAX_FILE_BYTES:
-        raise _error(
-            "DefinitionError",
+        raise error(
+            DefinitionError,
             "file_too_large",
             f"{text_path}: definition files are limited to {_MAX_FILE_BYTES} bytes ({_MAX_FILE_BYTES >> 20} MiB)",
         )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise _error(
-            "DefinitionError",
+        raise error(
+            DefinitionError,
             "invalid_definitions",
             f"{text_path}: definition files are UTF-8 text; byte {e.start} is not ({e.reason})",
         ) from None
@@ -239,8 +235,8 @@ def resolve(
     """Names, formula rows and engagement components for the core."""
     items: list[str | KPI] = [kpis] if isinstance(kpis, (str, KPI)) else list(kpis)
     if defs is not None and not isinstance(defs, (str, os.PathLike, Definitions)):
-        raise _error(
-            "DefinitionError",
+        raise error(
+            DefinitionError,
             "invalid_argument",
             "definitions= takes a vendor preset's name, a definition file's path or a Definitions "
             f"set (sk.load_kpis), not {type(defs).__name__}",
@@ -257,8 +253,8 @@ def resolve(
     for item in items:
         if isinstance(item, KPI):
             if item.name in passed and passed[item.name] != item:
-                raise _error(
-                    "DefinitionError",
+                raise error(
+                    DefinitionError,
                     "duplicate_kpi",
                     f"two KPIs named '{item.name}' were passed in kpis= with different formulas",
                 )

@@ -23,8 +23,7 @@ from typing import Any
 import polars as pl
 
 from socialkpi import display
-from socialkpi._arguments import argument_error
-from socialkpi.exceptions import ArgumentError
+from socialkpi.exceptions import invalid_argument
 
 __all__ = ["PLATFORM_COLOURS", "compare", "contracts", "funnel", "heatmap", "platform_colour", "trend"]
 
@@ -66,10 +65,6 @@ def _altair() -> Any:
     except ImportError as exc:  # the view extra is not installed
         raise ImportError("sk.plot needs altair: pip install 'socialkpi[view]'") from exc
     return alt
-
-
-def _error(message: str) -> ArgumentError:
-    return argument_error("invalid_argument", message)
 
 
 def words(name: str) -> str:
@@ -123,7 +118,7 @@ def _title(name: str, unit: str, currency: str | None) -> str:
 def _need(frame: pl.DataFrame, columns: Sequence[str], what: str) -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise _error(
+        raise invalid_argument(
             f"{what} needs the column(s) {', '.join(missing)}; the frame has {', '.join(frame.columns)}"
         )
 
@@ -144,7 +139,9 @@ def _group_label(frame: pl.DataFrame, by: list[str]) -> pl.DataFrame:
 
 def _one_row_per(frame: pl.DataFrame, keys: list[str], what: str, hint: str) -> None:
     if frame.height and frame.select(keys).is_duplicated().any():
-        raise _error(f"{what} takes one row per {' and '.join(keys)}; this frame has several: {hint}")
+        raise invalid_argument(
+            f"{what} takes one row per {' and '.join(keys)}; this frame has several: {hint}"
+        )
 
 
 def _colour(alt: Any, field: str, values: Iterable[Any], by: list[str], title: str) -> Any:
@@ -300,7 +297,7 @@ def compare(
     currency = currency or cur
     groups = _by(by)
     if not groups:
-        raise _error("compare needs by=: the columns whose groups are compared")
+        raise invalid_argument("compare needs by=: the columns whose groups are compared")
     _need(df, [kpi, *groups], "compare")
     _one_row_per(df, groups, "compare", "compute without every= or filter one period first")
     unit = _unit(kpi, units)
@@ -343,14 +340,14 @@ def funnel(frame: Any, by: str | Sequence[str] | None = None, *, title: str | No
     groups = _by(by)
     stages = [s for s in FUNNEL_STAGES if s in df.columns]
     if len(stages) < 2:
-        raise _error(
+        raise invalid_argument(
             f"funnel needs two or more of the columns {', '.join(FUNNEL_STAGES)}; the frame has {', '.join(df.columns)}"
         )
     _need(df, groups, "funnel")
     if groups:
         _one_row_per(df, groups, "funnel", "compute without every= or filter one period first")
     elif df.height != 1:
-        raise _error("funnel without by= takes a frame of one row (compute without by= and every=)")
+        raise invalid_argument("funnel without by= takes a frame of one row (compute without by= and every=)")
     df = _group_label(df.select([*groups, *stages]), groups)
     rows = []
     for row in df.iter_rows(named=True):
@@ -413,7 +410,7 @@ def contracts(status: Any, *, top: int = 30, title: str | None = None) -> Any:
         share = pl.when(days > 0).then(pl.min_horizontal(elapsed, days) / days).otherwise(None)
         df = df.with_columns((pl.col("posts_agreed") * share).alias("expected_by_now"))
     if not isinstance(top, int) or isinstance(top, bool) or top < 1:
-        raise _error(f"top must be a whole number >= 1, not {top!r}")
+        raise invalid_argument(f"top must be a whole number >= 1, not {top!r}")
     label = [pl.col("account_id").cast(pl.String)]
     if "campaign" in df.columns:
         label.append(pl.col("campaign").cast(pl.String).fill_null(display.MISSING))
@@ -500,7 +497,7 @@ def heatmap(
         when = when.str.to_datetime()
     kind = df.select(when).schema["published_at"]
     if not isinstance(kind, pl.Datetime):
-        raise _error(f"heatmap needs published_at as date and time, not {kind}")
+        raise invalid_argument(f"heatmap needs published_at as date and time, not {kind}")
     local = (when.dt.replace_time_zone("UTC") if kind.time_zone is None else when).dt.convert_time_zone(tz)
     df = df.with_columns(local.dt.weekday().alias("weekday"), local.dt.hour().alias("hour"))
     wanted = ["posts", kpi] if kpi != "posts" else ["posts"]

@@ -26,7 +26,7 @@ import polars as pl
 
 from socialkpi import _core
 from socialkpi._tables import _ArrowStream, _PolarsTable
-from socialkpi.exceptions import InputError, KpiError, QueryError
+from socialkpi.exceptions import InputError, KpiError, QueryError, error, invalid_argument
 
 Source = Union[str, "os.PathLike[str]", Sequence[Union[str, "os.PathLike[str]"]]]
 
@@ -144,16 +144,6 @@ def read_report(frame: Any) -> ReadReport | None:
     return entry[1]
 
 
-def _error(cls: type[KpiError], code: str, message: str) -> KpiError:
-    err = cls(message)
-    err.code = code
-    return err
-
-
-def _invalid(message: str) -> KpiError:
-    return _error(QueryError, "invalid_argument", message)
-
-
 def _source_items(source: Any) -> list[str]:
     """The paths of ``source`` as text; anything else is an ``invalid_argument``."""
     usage = "source= takes a path, pathlib.Path, glob, folder or a list of them"
@@ -162,14 +152,14 @@ def _source_items(source: Any) -> list[str]:
     elif isinstance(source, Sequence) and not isinstance(source, (bytes, bytearray)):
         items = list(source)
     else:
-        raise _invalid(f"{usage}, not {type(source).__name__}")
+        raise invalid_argument(f"{usage}, not {type(source).__name__}")
     texts: list[str] = []
     for item in items:
         text = os.fspath(item) if isinstance(item, (str, os.PathLike)) else None
         if not isinstance(text, str):
-            raise _invalid(f"{usage}; {item!r} is a {type(item).__name__}")
+            raise invalid_argument(f"{usage}; {item!r} is a {type(item).__name__}")
         if "\x00" in text:
-            raise _invalid(f"{usage}; {text!r} holds a NUL character, which no path can")
+            raise invalid_argument(f"{usage}; {text!r} holds a NUL character, which no path can")
         texts.append(text)
     return texts
 
@@ -187,20 +177,20 @@ def _check_arguments(
 ) -> None:
     for name, value in (("preset", preset), ("snapshot", snapshot), ("encoding", encoding)):
         if value is not None and not isinstance(value, str):
-            raise _invalid(f"{name}= takes a text or None, not {type(value).__name__}")
+            raise invalid_argument(f"{name}= takes a text or None, not {type(value).__name__}")
     for name, value in (("columns", columns), ("defaults", defaults)):
         if value is not None and not isinstance(value, Mapping):
-            raise _invalid(f"{name}= takes a dict or None, not {type(value).__name__}")
+            raise invalid_argument(f"{name}= takes a dict or None, not {type(value).__name__}")
     if year is not None and (isinstance(year, bool) or not isinstance(year, int) or not 1000 <= year <= 9999):
-        raise _invalid(f"year= takes a year from 1000 to 9999, not {year!r}")
+        raise invalid_argument(f"year= takes a year from 1000 to 9999, not {year!r}")
     if sheet is not None and (isinstance(sheet, bool) or not isinstance(sheet, (str, int))):
-        raise _invalid(f"sheet= takes a sheet name or a position from 1, not {sheet!r}")
+        raise invalid_argument(f"sheet= takes a sheet name or a position from 1, not {sheet!r}")
     if isinstance(sheet, int) and not 1 <= sheet <= 1 << 16:
-        raise _invalid(f"sheet= takes a position from 1, not {sheet}")
+        raise invalid_argument(f"sheet= takes a position from 1, not {sheet}")
     if daily is not None and not isinstance(daily, (bool, str)):
-        raise _invalid(f"daily= takes True, False or the header of the metrics' day, not {daily!r}")
+        raise invalid_argument(f"daily= takes True, False or the header of the metrics' day, not {daily!r}")
     if progress is not None and not isinstance(progress, bool):
-        raise _invalid(f"progress= takes True, False or None, not {progress!r}")
+        raise invalid_argument(f"progress= takes True, False or None, not {progress!r}")
 
 
 def _expand(source: Source) -> list[str]:
@@ -213,24 +203,24 @@ def _expand(source: Source) -> list[str]:
                 if p.lower().endswith(_TEXT + _EXCEL + _PARQUET + _JSONL) and os.path.isfile(p)
             )
             if not found:
-                raise _error(InputError, "file_not_found", f"folder '{text}' holds no export files")
+                raise error(InputError, "file_not_found", f"folder '{text}' holds no export files")
             paths.extend(found)
         elif any(ch in text for ch in "*?["):
             matched = sorted(glob.glob(text))
             found = [p for p in matched if os.path.isfile(p)]
             if matched and not found:
-                raise _error(
+                raise error(
                     InputError, "not_a_file", f"'{text}' matches only folders ({matched[0]}, ...), not files"
                 )
             if not found:
-                raise _error(InputError, "file_not_found", f"no file matches '{text}'")
+                raise error(InputError, "file_not_found", f"no file matches '{text}'")
             paths.extend(found)
         elif os.path.exists(text):
             paths.append(text)
         else:
-            raise _error(InputError, "file_not_found", f"file '{text}' does not exist")
+            raise error(InputError, "file_not_found", f"file '{text}' does not exist")
     if not paths:
-        raise _error(InputError, "file_not_found", "no files were given")
+        raise error(InputError, "file_not_found", "no files were given")
     return paths
 
 
@@ -243,7 +233,7 @@ def _encoding_name(encoding: str) -> str:
     try:
         return codecs.lookup(encoding).name
     except LookupError:
-        raise _error(
+        raise error(
             QueryError, "unknown_encoding", f"encoding={encoding!r} is not an encoding Python knows"
         ) from None
 
@@ -366,9 +356,9 @@ def _csv(path: str, source: Any, sep: str, skip: int) -> pl.DataFrame:
     except pl.exceptions.ComputeError as exc:
         if "utf" in str(exc).lower():
             raise
-        raise _error(InputError, "not_a_table", f"'{path}' could not be read as a table: {exc}") from None
+        raise error(InputError, "not_a_table", f"'{path}' could not be read as a table: {exc}") from None
     except pl.exceptions.PolarsError as exc:
-        raise _error(InputError, "not_a_table", f"'{path}' could not be read as a table: {exc}") from None
+        raise error(InputError, "not_a_table", f"'{path}' could not be read as a table: {exc}") from None
 
 
 def _read_text(path: str, encoding: str | None) -> tuple[pl.DataFrame, str, list[str]]:
@@ -376,7 +366,7 @@ def _read_text(path: str, encoding: str | None) -> tuple[pl.DataFrame, str, list
         head = fh.read(1 << 16)
     utf16 = head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
     if b"\x00" in head and not utf16 and encoding is None:
-        raise _error(InputError, "not_a_table", f"'{path}' is not a text table (it holds binary data)")
+        raise error(InputError, "not_a_table", f"'{path}' is not a text table (it holds binary data)")
     notes: list[str] = []
     # text: None while polars can read the file as it is (UTF-8, the fast path)
     text: str | None = None
@@ -388,7 +378,7 @@ def _read_text(path: str, encoding: str | None) -> tuple[pl.DataFrame, str, list
         try:
             text, used = _whole(path).decode("utf-16"), "utf-16"
         except UnicodeDecodeError as exc:
-            raise _error(InputError, "not_a_table", f"'{path}' is not valid UTF-16: {exc}") from None
+            raise error(InputError, "not_a_table", f"'{path}' is not valid UTF-16: {exc}") from None
     elif _utf8_head(head):
         used = "utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"
     else:
@@ -413,7 +403,7 @@ def _read_text(path: str, encoding: str | None) -> tuple[pl.DataFrame, str, list
     try:
         return _csv(path, io.BytesIO(text.lstrip("\ufeff").encode("utf-8")), sep, skip), used, notes
     except pl.exceptions.ComputeError as exc:
-        raise _error(InputError, "not_a_table", f"'{path}' could not be read as a table: {exc}") from None
+        raise error(InputError, "not_a_table", f"'{path}' could not be read as a table: {exc}") from None
 
 
 def _clean_headers(frame: pl.DataFrame) -> pl.DataFrame:
@@ -438,11 +428,11 @@ def _read_file(
     try:
         frame, used, notes = _read_any(path, encoding, sheet)
     except FileNotFoundError:
-        raise _error(InputError, "file_not_found", f"file '{path}' does not exist (any more)") from None
+        raise error(InputError, "file_not_found", f"file '{path}' does not exist (any more)") from None
     except IsADirectoryError:
-        raise _error(InputError, "not_a_file", f"'{path}' is a folder, not a file") from None
+        raise error(InputError, "not_a_file", f"'{path}' is a folder, not a file") from None
     except OSError as exc:
-        raise _error(InputError, "unreadable_file", f"'{path}' could not be read: {exc}") from None
+        raise error(InputError, "unreadable_file", f"'{path}' could not be read: {exc}") from None
     return _clean_headers(frame), used, notes
 
 
@@ -453,7 +443,7 @@ def _sheet_part(book: zipfile.ZipFile, sheet: str | int | None) -> str | None:
     def small(name: str) -> bytes:
         info = book.getinfo(name)
         if info.file_size > 64 << 20:
-            raise _error(InputError, "sheet_too_large", f"the workbook part '{name}' is over 64 MB")
+            raise error(InputError, "sheet_too_large", f"the workbook part '{name}' is over 64 MB")
         return book.read(name)
 
     try:
@@ -496,14 +486,14 @@ def _check_sheet_size(path: str, sheet: str | int | None) -> None:
     try:
         book = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, ValueError) as exc:
-        raise _error(InputError, "not_a_table", f"'{path}' is not an Excel workbook: {exc}") from None
+        raise error(InputError, "not_a_table", f"'{path}' is not an Excel workbook: {exc}") from None
     with book:
         part = _sheet_part(book, sheet)
         if part is None or part not in book.namelist():
             return
 
         def refuse(span: str) -> KpiError:
-            return _error(
+            return error(
                 InputError,
                 "sheet_too_large",
                 f"the sheet of '{path}' {span}, more than the {MAX_SHEET_CELLS:,} cells socialkpi reads "
@@ -567,7 +557,7 @@ def _read_any(
             reader = pl.read_json if array else pl.read_ndjson
             return reader(path, infer_schema_length=None), "utf-8", []
     except ImportError as exc:
-        raise _error(
+        raise error(
             InputError,
             "missing_dependency",
             f"reading '{path}' needs {exc.name or 'fastexcel'}: pip install fastexcel",
@@ -575,9 +565,9 @@ def _read_any(
     except (KpiError, OSError):
         raise
     except (pl.exceptions.PolarsError, ValueError) as exc:
-        raise _error(InputError, "not_a_table", f"'{path}' could not be read as a table: {exc}") from None
+        raise error(InputError, "not_a_table", f"'{path}' could not be read as a table: {exc}") from None
     except Exception as exc:  # fastexcel raises its own error types
-        raise _error(InputError, "not_a_table", f"'{path}' could not be read as a table: {exc}") from None
+        raise error(InputError, "not_a_table", f"'{path}' could not be read as a table: {exc}") from None
     return _read_text(path, encoding)
 
 
@@ -805,7 +795,7 @@ def reader_presets() -> pl.DataFrame:
 def _parse(values: Any, kind: str, year: int | None = None, day_first: bool | None = None) -> pl.Series:
     _check_arguments(None, None, None, None, None, year, None, None, None)
     if day_first is not None and not isinstance(day_first, bool):
-        raise _invalid(f"day_first= takes True, False or None, not {day_first!r}")
+        raise invalid_argument(f"day_first= takes True, False or None, not {day_first!r}")
     # numbers and dates already typed pass through the core as they are; text is parsed
     series = values if isinstance(values, pl.Series) else pl.Series("values", list(values), strict=False)
     if series.dtype == pl.Object:

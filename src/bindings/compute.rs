@@ -2,6 +2,7 @@
 
 use super::definitions::{definition, DefinitionRow};
 use super::*;
+use socialkpi_engine::error::QueryCode;
 
 /// The coverage frame as rows: (table, account_id, first, last), dates as days since 1970-01-01.
 type CoverageRow = (String, Option<String>, Option<i32>, Option<i32>);
@@ -61,7 +62,7 @@ pub(super) fn call<'py>(
         Some("last") => Dedupe::Last,
         Some(other) => {
             return Err(Error::query(
-                "invalid_argument",
+                QueryCode::InvalidArgument,
                 format!("dedupe={other:?} is not supported; use None (repeats are an error) or 'last'"),
             )
             .into())
@@ -144,10 +145,12 @@ impl Given {
 }
 
 /// Runs `work` over the call's tables with the GIL released, panics and Ctrl-C turned into
-/// Python's terms; returns its result and the seconds it took.
+/// Python's terms, and `progress(done, slices)` called between slices of posts; returns its
+/// result and the seconds it took.
 pub(super) fn run_engine<T: Send>(
     py: Python<'_>,
     given: Given,
+    progress: Option<Py<PyAny>>,
     work: impl FnOnce(exec::Inputs, exec::Interrupt<'_>) -> socialkpi_engine::error::Result<T> + Send,
 ) -> PyResult<(T, f64)> {
     let started = std::time::Instant::now();
@@ -157,15 +160,22 @@ pub(super) fn run_engine<T: Send>(
         let _kept = socialkpi_engine::pages::KeptPages::new();
         catch(|| {
             let inputs = given.into_inputs()?;
-            // Ctrl-C: Python's signal handlers run when asked, between batches of posts
-            let interrupted = || {
-                Python::attach(|py| match py.check_signals() {
-                    Ok(()) => false,
-                    Err(err) => {
-                        if let Ok(mut slot) = raised.lock() {
-                            *slot = Some(err);
+            // Ctrl-C: Python's signal handlers run when asked, between slices of posts; so does
+            // the progress bar (an exception it raises stops the run too)
+            let interrupted = |done: usize, all: usize| {
+                Python::attach(|py| {
+                    let shown = match &progress {
+                        Some(show) => show.call1(py, (done, all)).map(|_| ()),
+                        None => Ok(()),
+                    };
+                    match shown.and_then(|()| py.check_signals()) {
+                        Ok(()) => false,
+                        Err(err) => {
+                            if let Ok(mut slot) = raised.lock() {
+                                *slot = Some(err);
+                            }
+                            true
                         }
-                        true
                     }
                 })
             };
@@ -228,7 +238,7 @@ pub(super) fn details<'py>(
 
 /// Computes KPIs; returns (Arrow stream capsule of the result, details dict).
 #[pyfunction]
-#[pyo3(signature = (kpis, by, every, tz, dedupe, posts=None, accounts=None, contracts=None, traffic=None, conversions=None, sources=Vec::new(), custom=Vec::new(), engagement=Vec::new(), max_staleness=Some(plan::MAX_STALENESS_DAYS), compare=Vec::new(), window=None))]
+#[pyo3(signature = (kpis, by, every, tz, dedupe, posts=None, accounts=None, contracts=None, traffic=None, conversions=None, sources=Vec::new(), custom=Vec::new(), engagement=Vec::new(), max_staleness=Some(plan::MAX_STALENESS_DAYS), compare=Vec::new(), window=None, progress=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn compute<'py>(
     py: Python<'py>,
@@ -248,6 +258,7 @@ pub fn compute<'py>(
     max_staleness: Option<u32>,
     compare: Vec<String>,
     window: Option<String>,
+    progress: Option<Py<PyAny>>,
 ) -> PyResult<(Bound<'py, PyCapsule>, Bound<'py, PyDict>)> {
     let tables = [posts, accounts, contracts, traffic, conversions];
     let Call {
@@ -265,7 +276,7 @@ pub fn compute<'py>(
         max_staleness,
     )?;
     let over_time = exec::window::OverTime::parse(&compare, window.as_deref(), plan.every)?;
-    let (output, engine) = run_engine(py, given, |inputs, interrupted| {
+    let (output, engine) = run_engine(py, given, progress, |inputs, interrupted| {
         over_time.finalize(&plan, exec::partial(&plan, inputs, interrupted)?)
     })?;
     let details = details(py, &output, &plan, crossing, engine)?;

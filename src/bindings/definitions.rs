@@ -1,6 +1,7 @@
 //! Definitions: formulas, definition files, vendor presets and the catalogue.
 
 use super::*;
+use socialkpi_engine::error::DefinitionCode;
 
 /// A catalogue row: (name, goal, definition, formula, unit, inputs, rule).
 type CatalogRow = (String, String, String, String, String, Vec<String>, String);
@@ -133,7 +134,7 @@ pub fn explain(name: &str) -> PyResult<String> {
         None => {
             let names = catalog::KPIS.iter().map(|k| k.name);
             Err(Error::definition(
-                "unknown_kpi",
+                DefinitionCode::UnknownKpi,
                 format!(
                     "unknown KPI '{name}'{}; sk.catalog() lists every KPI",
                     socialkpi_engine::error::did_you_mean(&socialkpi_engine::error::suggest(name, names))

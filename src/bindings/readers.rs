@@ -1,6 +1,7 @@
 //! Reading exports into canonical tables, and the pages a read keeps.
 
 use super::*;
+use socialkpi_engine::error::QueryCode;
 
 /// (path, preset, rows read, header map) of one file read.
 type FileRow = (String, Option<String>, usize, Vec<(String, String)>);
@@ -110,7 +111,7 @@ pub fn parse_values<'py>(
                     ingest::columns::parse_times(&series, kind == "date", order, year, series.name(), "values")
                 }
                 other => Err(Error::query(
-                    "invalid_argument",
+                    QueryCode::InvalidArgument,
                     format!("kind={other:?} is not supported; use 'count', 'number', 'date' or 'datetime'"),
                 )),
             }

@@ -4,6 +4,7 @@
 use super::compute::{call, details, run_engine, Call};
 use super::definitions::DefinitionRow;
 use super::*;
+use socialkpi_engine::error::QueryCode;
 use socialkpi_engine::states::{self, Made, Spec, States};
 
 /// The native states object: immutable; every operation returns new states.
@@ -14,7 +15,7 @@ pub struct StatesObject {
 
 /// Makes the partial states of a compute-like call (the arguments of `compute`).
 #[pyfunction]
-#[pyo3(signature = (kpis, by, every, tz, dedupe, posts=None, accounts=None, contracts=None, traffic=None, conversions=None, sources=Vec::new(), custom=Vec::new(), engagement=Vec::new(), max_staleness=Some(plan::MAX_STALENESS_DAYS)))]
+#[pyo3(signature = (kpis, by, every, tz, dedupe, posts=None, accounts=None, contracts=None, traffic=None, conversions=None, sources=Vec::new(), custom=Vec::new(), engagement=Vec::new(), max_staleness=Some(plan::MAX_STALENESS_DAYS), progress=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn partial<'py>(
     py: Python<'py>,
@@ -32,6 +33,7 @@ pub fn partial<'py>(
     custom: Vec<DefinitionRow>,
     engagement: Vec<(String, Vec<String>)>,
     max_staleness: Option<u32>,
+    progress: Option<Py<PyAny>>,
 ) -> PyResult<StatesObject> {
     let tables = [posts, accounts, contracts, traffic, conversions];
     let Call {
@@ -52,7 +54,7 @@ pub fn partial<'py>(
         engagement,
         max_staleness,
     )?;
-    let (made, _) = run_engine(py, given, |inputs, interrupted| {
+    let (made, _) = run_engine(py, given, progress, |inputs, interrupted| {
         let made = Made {
             posts: inputs.posts.clone(),
             accounts: inputs.accounts.clone(),
@@ -149,7 +151,7 @@ impl StatesObject {
     #[staticmethod]
     fn from_frame(py: Python<'_>, frame: Bound<'_, PyAny>, header: String) -> PyResult<StatesObject> {
         let Some(arg) = Arg::from_py(Some(frame))? else {
-            return Err(Error::query("invalid_argument", "from_frame needs the states' frame").into());
+            return Err(Error::query(QueryCode::InvalidArgument, "from_frame needs the states' frame").into());
         };
         let columns = arg.columns()?;
         let table = arg.into_table(&columns)?;
@@ -182,7 +184,7 @@ fn check_kpis(own: &plan::Plan, to: &plan::Plan) -> socialkpi_engine::error::Res
     let names: Vec<&str> = own.outputs.iter().map(plan::OutputKpi::name).collect();
     match to.outputs.iter().find(|k| !names.contains(&k.name())) {
         Some(k) => Err(Error::query(
-            "not_in_states",
+            QueryCode::NotInStates,
             format!(
                 "KPI '{}' was not among the KPIs the states were made for ({}); make the states with it",
                 k.name(),
@@ -198,7 +200,7 @@ fn check_kpis(own: &plan::Plan, to: &plan::Plan) -> socialkpi_engine::error::Res
 fn check_grain(own: &plan::Plan, by: &[String], every: Option<plan::Every>) -> socialkpi_engine::error::Result<()> {
     if let Some(d) = by.iter().find(|d| !own.by.contains(d)) {
         return Err(Error::query(
-            "not_in_states",
+            QueryCode::NotInStates,
             format!(
                 "the states were made by {:?}; they finalize by any of those dimensions, not by '{d}'",
                 own.by
@@ -208,7 +210,7 @@ fn check_grain(own: &plan::Plan, by: &[String], every: Option<plan::Every>) -> s
     if !states::rolls_up(own.every, every) {
         let name = |e: Option<plan::Every>| e.map_or("None", |e| plan::Every::NAMES[e as usize]);
         return Err(Error::query(
-            "not_in_states",
+            QueryCode::NotInStates,
             format!(
                 "states made with every={:?} do not roll up into every={:?}: days roll up into weeks, months, quarters and years, months into quarters and years, quarters into years, and any period into None",
                 name(own.every),

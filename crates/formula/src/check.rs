@@ -10,6 +10,7 @@
 //! - conditions ([`Cond`]), after `where`.
 
 use crate::syntax::{parse, BinOp, Kind, Node};
+use crate::FormulaCode;
 use crate::{suggest, FormulaError, Span};
 use std::collections::HashMap;
 
@@ -191,7 +192,7 @@ pub const MAX_HEIGHT: usize = crate::syntax::MAX_HEIGHT;
 /// operators: KPIs that each name the one before twice would otherwise double at every step.
 pub const MAX_NODES: usize = 4_096;
 
-fn err(code: &'static str, message: String, span: Span) -> FormulaError {
+fn err(code: FormulaCode, message: String, span: Span) -> FormulaError {
     FormulaError::at(code, message, span)
 }
 
@@ -276,14 +277,14 @@ impl<'c> Lowerer<'c> {
         self.nodes += nodes;
         if reach > MAX_HEIGHT {
             return Err(err(
-                "too_deep",
+                FormulaCode::TooDeep,
                 format!("{} is more than {MAX_HEIGHT} levels deep{}, counting each operator of a chain such as a + b + c and each KPI named as a level; name fewer KPIs in a chain, or shorten chains of operators", self.top(), self.through()),
                 span,
             ));
         }
         if self.nodes > MAX_NODES {
             return Err(err(
-                "too_large",
+                FormulaCode::TooLarge,
                 format!("{} has more than {MAX_NODES} values, names and operators once the KPIs it names are written out{}; a KPI that names another twice doubles it", self.top(), self.through()),
                 span,
             ));
@@ -328,7 +329,8 @@ impl<'c> Lowerer<'c> {
             .chain([ENG, FAP])
             .filter(|c| *c != current);
         let what = if kpis_too { "column or KPI" } else { "column" };
-        err("unknown_name", format!("unknown {what} '{name}'"), span).with_suggestions(suggest(name, candidates))
+        err(FormulaCode::UnknownName, format!("unknown {what} '{name}'"), span)
+            .with_suggestions(suggest(name, candidates))
     }
 
     fn agg(&mut self, node: &Node) -> Result<Agg, FormulaError> {
@@ -342,12 +344,12 @@ impl<'c> Lowerer<'c> {
         match &node.kind {
             Kind::Number(v) => Ok(Agg::Number(*v)),
             Kind::Text(t) => Err(err(
-                "text_in_arithmetic",
+                FormulaCode::TextInArithmetic,
                 format!("text {t:?} can only be compared with a text column inside a where filter, e.g. sum(likes where platform == {t:?})"),
                 node.span,
             )),
             Kind::Bool(_) => Err(err(
-                "condition_outside_filter",
+                FormulaCode::ConditionOutsideFilter,
                 "true and false can only appear in a where filter".into(),
                 node.span,
             )),
@@ -361,19 +363,19 @@ impl<'c> Lowerer<'c> {
                 other => Agg::Neg(Box::new(other)),
             }),
             Kind::Not(_) => Err(err(
-                "condition_outside_filter",
+                FormulaCode::ConditionOutsideFilter,
                 "'not' makes a condition, which can only appear in a where filter, e.g. sum(likes where not sponsored)".into(),
                 node.span,
             )),
             Kind::Binary(op, _, _) if !op.is_arithmetic() => Err(err(
-                "condition_outside_filter",
+                FormulaCode::ConditionOutsideFilter,
                 format!("'{}' makes a condition, which can only appear in a where filter, e.g. sum(likes where reach > 0)", op.symbol()),
                 node.span,
             )),
             Kind::Binary(BinOp::Div, num, den) if is_name(den, FAP) => match self.agg(num)? {
                 Agg::Sum(s) => Ok(Agg::AtFollowers(s.row)),
                 _ => Err(err(
-                    "misplaced_followers_at_post",
+                    FormulaCode::MisplacedFollowersAtPost,
                     "followers_at_post divides a sum of post values (e.g. eng / followers_at_post); the numerator here is not one".into(),
                     num.span,
                 )),
@@ -400,7 +402,7 @@ impl<'c> Lowerer<'c> {
         }
         if name == FAP {
             return Err(err(
-                "misplaced_followers_at_post",
+                FormulaCode::MisplacedFollowersAtPost,
                 "followers_at_post is a per-post value: divide a sum by it (eng / followers_at_post) or use it in per_post(x / followers_at_post)".into(),
                 span,
             ));
@@ -411,7 +413,7 @@ impl<'c> Lowerer<'c> {
                 let mut cycle: Vec<&str> = self.stack[pos..].iter().map(String::as_str).collect();
                 cycle.push(name);
                 return Err(err(
-                    "circular_reference",
+                    FormulaCode::CircularReference,
                     format!("KPI '{}' refers back to itself: {}", name, cycle.join(" -> ")),
                     span,
                 ));
@@ -433,7 +435,7 @@ impl<'c> Lowerer<'c> {
             Some((Table::Posts, t)) => Err(not_numeric(name, t, span)),
             Some((Table::Accounts, _)) => self.accounts_column(name, span),
             None if own && !self.ctx.known_column(name) => Err(err(
-                "circular_reference",
+                FormulaCode::CircularReference,
                 format!("KPI '{name}' refers to itself: {name} -> {name}; inside a KPI's own formula its name means the column of that name, and no table given has one"),
                 span,
             )),
@@ -447,12 +449,12 @@ impl<'c> Lowerer<'c> {
             "mentions" => Ok(Agg::Native(Native::AccountsSum("mentions"))),
             "profile_visits" => Ok(Agg::Native(Native::AccountsSum("profile_visits"))),
             "followers" => Err(err(
-                "snapshot_column",
+                FormulaCode::SnapshotColumn,
                 "'followers' is a daily snapshot of the accounts table and is never summed over time (rule 4); use last(followers), first(followers) or followers_at_post".into(),
                 span,
             )),
             _ => Err(err(
-                "unsupported_column",
+                FormulaCode::UnsupportedColumn,
                 format!("'{name}' is a column of accounts, not posts; formulas sum posts columns, read follower snapshots with last(followers), and sum the accounts' mentions and profile_visits"),
                 span,
             )),
@@ -470,7 +472,7 @@ impl<'c> Lowerer<'c> {
         let arity = |n: usize, usage: &str| -> Result<(), FormulaError> {
             if args.len() != n {
                 return Err(err(
-                    "wrong_arguments",
+                    FormulaCode::WrongArguments,
                     format!("{name}() takes {n} argument{}: {usage}", if n == 1 { "" } else { "s" }),
                     span,
                 ));
@@ -479,7 +481,11 @@ impl<'c> Lowerer<'c> {
         };
         let no_filter = |what: &str| -> Result<(), FormulaError> {
             match filter {
-                Some(f) => Err(err("misplaced_filter", format!("{what} takes no where filter"), f.span)),
+                Some(f) => Err(err(
+                    FormulaCode::MisplacedFilter,
+                    format!("{what} takes no where filter"),
+                    f.span,
+                )),
                 None => Ok(()),
             }
         };
@@ -488,7 +494,13 @@ impl<'c> Lowerer<'c> {
                 Kind::Name(n) => allowed.iter().find(|a| **a == n.as_str()).copied(),
                 _ => None,
             }
-            .ok_or_else(|| err("wrong_arguments", format!("{name}() takes {usage}"), node.span))
+            .ok_or_else(|| {
+                err(
+                    FormulaCode::WrongArguments,
+                    format!("{name}() takes {usage}"),
+                    node.span,
+                )
+            })
         };
         let lname = name.to_ascii_lowercase();
         match lname.as_str() {
@@ -595,7 +607,7 @@ impl<'c> Lowerer<'c> {
             "coalesce" => {
                 if args.len() < 2 {
                     return Err(err(
-                        "wrong_arguments",
+                        FormulaCode::WrongArguments,
                         "coalesce() takes two or more arguments".into(),
                         span,
                     ));
@@ -619,12 +631,12 @@ impl<'c> Lowerer<'c> {
         match &node.kind {
             Kind::Number(v) => Ok(Row::Number(*v)),
             Kind::Text(t) => Err(err(
-                "text_in_arithmetic",
+                FormulaCode::TextInArithmetic,
                 format!("text {t:?} can only be compared with a text column in a where filter"),
                 node.span,
             )),
             Kind::Bool(_) | Kind::Not(_) => Err(err(
-                "condition_outside_filter",
+                FormulaCode::ConditionOutsideFilter,
                 "a condition can only appear after where".into(),
                 node.span,
             )),
@@ -633,7 +645,7 @@ impl<'c> Lowerer<'c> {
             Kind::Binary(op, a, b) => {
                 if !op.is_arithmetic() {
                     return Err(err(
-                        "condition_outside_filter",
+                        FormulaCode::ConditionOutsideFilter,
                         format!(
                             "'{}' makes a condition; put it after where: sum(x where a {} b)",
                             op.symbol(),
@@ -657,7 +669,7 @@ impl<'c> Lowerer<'c> {
                 if lname == "coalesce" {
                     if args.len() < 2 {
                         return Err(err(
-                            "wrong_arguments",
+                            FormulaCode::WrongArguments,
                             "coalesce() takes two or more arguments".into(),
                             node.span,
                         ));
@@ -672,7 +684,7 @@ impl<'c> Lowerer<'c> {
                         "a measure at the output grain"
                     };
                     return Err(err(
-                        "mixed_aggregate",
+                        FormulaCode::MixedAggregate,
                         format!("{name}(...) is {what} and cannot appear inside a per-post expression; compute it at the KPI level, e.g. sum(likes) / {name}(...)"),
                         node.span,
                     ));
@@ -688,7 +700,7 @@ impl<'c> Lowerer<'c> {
         }
         if name == FAP {
             return Err(err(
-                "misplaced_followers_at_post",
+                FormulaCode::MisplacedFollowersAtPost,
                 "followers_at_post can only divide: per_post(x / followers_at_post), or a sum over it at the KPI level (eng / followers_at_post)".into(),
                 span,
             ));
@@ -697,13 +709,13 @@ impl<'c> Lowerer<'c> {
             Some((Table::Posts, Type::Number | Type::Bool)) => Ok(Row::Column(name.to_string())),
             Some((Table::Posts, t)) => Err(not_numeric(name, t, span)),
             Some((Table::Accounts, _)) => Err(err(
-                "unsupported_column",
+                FormulaCode::UnsupportedColumn,
                 format!("'{name}' is a column of accounts, not posts; per-post expressions read posts columns"),
                 span,
             )),
             None if name == self.current() => Err(missing_own_column(name, span, self.ctx)),
             None if self.ctx.kpi(name).is_some() => Err(err(
-                "mixed_aggregate",
+                FormulaCode::MixedAggregate,
                 format!("'{name}' is a KPI (a value per group and period) and cannot appear inside a per-post expression; use it at the KPI level, or the columns it sums"),
                 span,
             )),
@@ -731,7 +743,7 @@ impl<'c> Lowerer<'c> {
                     (true, true) if matches!(op, BinOp::Eq | BinOp::Ne) => {}
                     (true, true) => {
                         return Err(err(
-                            "text_comparison",
+                            FormulaCode::TextComparison,
                             format!("text is compared with == or !=, not '{}'", op.symbol()),
                             node.span,
                         ))
@@ -739,7 +751,7 @@ impl<'c> Lowerer<'c> {
                     (false, false) => {}
                     _ => {
                         return Err(err(
-                            "type_mismatch",
+                            FormulaCode::TypeMismatch,
                             "a text value is compared with a number; compare text columns with text ('instagram') and numbers with numbers".into(),
                             node.span,
                         ))
@@ -750,20 +762,20 @@ impl<'c> Lowerer<'c> {
             Kind::Name(name) => match self.ctx.column(name) {
                 Some((Table::Posts, Type::Bool | Type::Number)) => Ok(Cond::Column(name.clone())),
                 Some((Table::Posts, Type::Text)) => Err(err(
-                    "not_a_condition",
+                    FormulaCode::NotACondition,
                     format!("column '{name}' holds text; compare it: {name} == 'yes'"),
                     node.span,
                 )),
                 Some((Table::Posts, t)) => Err(not_numeric(name, t, node.span)),
                 Some((Table::Accounts, _)) => Err(err(
-                    "unsupported_column",
+                    FormulaCode::UnsupportedColumn,
                     format!("'{name}' is a column of accounts; filters read posts columns"),
                     node.span,
                 )),
                 None => Err(self.unknown_name(name, node.span, false)),
             },
             _ => Err(err(
-                "not_a_condition",
+                FormulaCode::NotACondition,
                 "a where filter needs a condition, such as sponsored, reach > 0 or platform == 'instagram'".into(),
                 node.span,
             )),
@@ -824,13 +836,13 @@ fn not_numeric(name: &str, t: Type, span: Span) -> FormulaError {
         Type::Time => format!("column '{name}' holds dates or times, which formulas do not read; choose the periods with every=... and filter the posts by date before computing"),
         _ => format!("column '{name}' holds values that are not numbers and cannot be used in a formula"),
     };
-    err("not_numeric", message, span)
+    err(FormulaCode::NotNumeric, message, span)
 }
 
 /// A KPI that reads a column of its own name that no table has (`likes` is `sum(likes)`).
 fn missing_own_column(name: &str, span: Span, ctx: &dyn Context) -> FormulaError {
     err(
-        "missing_column",
+        FormulaCode::MissingColumn,
         format!("KPI '{name}' reads column '{name}', which the tables given do not have; add the column, or pass the table that carries it"),
         span,
     )
@@ -838,7 +850,8 @@ fn missing_own_column(name: &str, span: Span, ctx: &dyn Context) -> FormulaError
 }
 
 fn unknown_function(name: &str, span: Span) -> FormulaError {
-    err("unknown_function", format!("unknown function '{name}'"), span).with_suggestions(suggest(name, FUNCTIONS))
+    err(FormulaCode::UnknownFunction, format!("unknown function '{name}'"), span)
+        .with_suggestions(suggest(name, FUNCTIONS))
 }
 
 #[cfg(test)]
@@ -884,7 +897,7 @@ mod tests {
     }
 
     fn code(formula: &str) -> &'static str {
-        lower("x", formula, &Ctx).err().map_or("ok", |e| e.code)
+        lower("x", formula, &Ctx).err().map_or("ok", |e| e.code.as_str())
     }
 
     #[test]
@@ -935,11 +948,11 @@ mod tests {
         assert_eq!(e.map(|e| e.suggestions), Some(vec!["likes".to_string()]));
         assert_eq!(code("a"), "circular_reference");
         assert_eq!(
-            lower("saves", "saves * 2", &Ctx).err().map(|e| e.code),
+            lower("saves", "saves * 2", &Ctx).err().map(|e| e.code.as_str()),
             Some("missing_column")
         );
         assert_eq!(
-            lower("missing", "missing + 1", &Ctx).err().map(|e| e.code),
+            lower("missing", "missing + 1", &Ctx).err().map(|e| e.code.as_str()),
             Some("circular_reference")
         );
         assert_eq!(code("sum(likes where sponsored == true)"), "ok");
@@ -1005,7 +1018,7 @@ mod tests {
                 let name = format!("k{i}");
                 let formula = ctx.kpi(&name).unwrap_or_default();
                 if let Err(e) = lowerer.formula(&name, &formula) {
-                    return e.code;
+                    return e.code.as_str();
                 }
             }
             "ok"

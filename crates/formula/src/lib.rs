@@ -11,9 +11,11 @@
 #![allow(clippy::result_large_err)]
 
 pub mod check;
+pub mod codes;
 pub mod syntax;
 
 pub use check::{lower, Agg, Cond, Context, Native, Operand, Row, Sum, Table, Type};
+pub use codes::FormulaCode;
 pub use syntax::{parse, BinOp, Kind, Node};
 
 /// Bytes `start..end` of a formula.
@@ -35,7 +37,7 @@ impl Span {
 /// A formula that cannot be parsed or checked: a stable code, a message, where it is.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FormulaError {
-    pub code: &'static str,
+    pub code: FormulaCode,
     pub message: String,
     pub span: Span,
     /// The closest names, when a name was not found.
@@ -47,7 +49,7 @@ pub struct FormulaError {
 }
 
 impl FormulaError {
-    pub fn at(code: &'static str, message: String, span: Span) -> Self {
+    pub fn at(code: FormulaCode, message: String, span: Span) -> Self {
         Self {
             code,
             message,
@@ -151,8 +153,12 @@ mod tests {
 
     #[test]
     fn renders_a_caret_under_the_token() {
-        let mut e = FormulaError::at("unknown_column", "unknown column 'like'".into(), Span::new(1, 5))
-            .with_suggestions(vec!["likes".into()]);
+        let mut e = FormulaError::at(
+            FormulaCode::UnknownName,
+            "unknown column 'like'".into(),
+            Span::new(1, 5),
+        )
+        .with_suggestions(vec!["likes".into()]);
         e.formula = "(like + comments) / reach".into();
         assert_eq!(
             e.render(),

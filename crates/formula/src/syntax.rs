@@ -14,6 +14,7 @@
 //! ```
 //! `#` starts a comment that runs to the end of the line.
 
+use crate::FormulaCode;
 use crate::{FormulaError, Span};
 
 /// Deeper nesting of parentheses, calls and prefix operators than this is refused (a parser
@@ -169,7 +170,7 @@ fn lex(text: &str) -> Result<Vec<(Tok, Span)>, FormulaError> {
                     (b'>', false) => ">",
                     _ => {
                         return Err(FormulaError::at(
-                            "syntax_error",
+                            FormulaCode::SyntaxError,
                             "'!' on its own is not an operator; write 'not x' or 'a != b'".into(),
                             Span::new(start, start + 1),
                         ))
@@ -197,7 +198,11 @@ fn lex(text: &str) -> Result<Vec<(Tok, Span)>, FormulaError> {
                 let span = Span::new(start, i);
                 let digits: String = text[start..i].chars().filter(|c| *c != '_').collect();
                 let value = digits.parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(|| {
-                    FormulaError::at("syntax_error", format!("'{}' is not a number", &text[start..i]), span)
+                    FormulaError::at(
+                        FormulaCode::SyntaxError,
+                        format!("'{}' is not a number", &text[start..i]),
+                        span,
+                    )
                 })?;
                 out.push((Tok::Number(value), span));
             }
@@ -211,7 +216,7 @@ fn lex(text: &str) -> Result<Vec<(Tok, Span)>, FormulaError> {
                 if i >= bytes.len() {
                     let what = if quote == b'`' { "quoted name" } else { "text" };
                     return Err(FormulaError::at(
-                        "syntax_error",
+                        FormulaCode::SyntaxError,
                         format!(
                             "the {what} that starts here is not closed; end it with {}",
                             quote as char
@@ -223,7 +228,7 @@ fn lex(text: &str) -> Result<Vec<(Tok, Span)>, FormulaError> {
                 if quote == b'`' && value.contains('\0') {
                     // column names cross the Arrow C interface as C strings, which end at a NUL
                     return Err(FormulaError::at(
-                        "syntax_error",
+                        FormulaCode::SyntaxError,
                         "a name cannot contain the NUL character (\\0); rename the column".into(),
                         Span::new(start, i + 1),
                     ));
@@ -246,7 +251,7 @@ fn lex(text: &str) -> Result<Vec<(Tok, Span)>, FormulaError> {
                 let ch = text[start..].chars().next().unwrap_or('?');
                 let span = Span::new(start, start + ch.len_utf8());
                 return Err(FormulaError::at(
-                    "syntax_error",
+                    FormulaCode::SyntaxError,
                     format!("unexpected character {ch:?}; names are letters, digits and _, quote other names with backquotes"),
                     span,
                 ));
@@ -283,7 +288,7 @@ impl Parser {
     }
     fn unexpected(&self, wanted: &str) -> FormulaError {
         FormulaError::at(
-            "syntax_error",
+            FormulaCode::SyntaxError,
             format!("expected {wanted}, found {}", self.peek().describe()),
             self.span(),
         )
@@ -292,7 +297,7 @@ impl Parser {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
             return Err(FormulaError::at(
-                "too_deep",
+                FormulaCode::TooDeep,
                 format!("the formula nests deeper than {MAX_DEPTH} levels"),
                 self.span(),
             ));
@@ -315,7 +320,7 @@ impl Parser {
     fn tall(node: Node) -> Result<Node, FormulaError> {
         if node.height > MAX_HEIGHT {
             return Err(FormulaError::at(
-                "too_deep",
+                FormulaCode::TooDeep,
                 format!(
                     "the formula is more than {MAX_HEIGHT} levels deep, counting each operator of a chain such as a + b + c as a level; shorten the chain"
                 ),
@@ -379,7 +384,7 @@ impl Parser {
         let rhs = self.add()?;
         if matches!(self.peek(), Tok::Op("==" | "!=" | "<" | "<=" | ">" | ">=")) {
             return Err(FormulaError::at(
-                "syntax_error",
+                FormulaCode::SyntaxError,
                 "comparisons do not chain; join them with 'and'".into(),
                 self.span(),
             ));
@@ -518,7 +523,7 @@ impl Parser {
 pub fn parse(text: &str) -> Result<Node, FormulaError> {
     if text.len() > MAX_LEN {
         return Err(FormulaError::at(
-            "too_long",
+            FormulaCode::TooLong,
             format!(
                 "the formula is {} bytes long; formulas are limited to {MAX_LEN}",
                 text.len()
@@ -530,7 +535,7 @@ pub fn parse(text: &str) -> Result<Node, FormulaError> {
     let mut p = Parser { toks, pos: 0, depth: 0 };
     if matches!(p.peek(), Tok::End) {
         return Err(FormulaError::at(
-            "empty_formula",
+            FormulaCode::EmptyFormula,
             "the formula is empty".into(),
             p.span(),
         ));
@@ -543,7 +548,7 @@ pub fn parse(text: &str) -> Result<Node, FormulaError> {
             _ => "more after a complete formula (a missing operator?)",
         };
         return Err(FormulaError::at(
-            "syntax_error",
+            FormulaCode::SyntaxError,
             format!("unexpected {}: {hint}", p.peek().describe()),
             p.span(),
         ));
@@ -594,7 +599,12 @@ mod tests {
 
     #[test]
     fn errors_point_at_the_token() {
-        let e = |t: &str| parse(t).err().map(|e| (e.code, e.span.start)).unwrap_or(("ok", 0));
+        let e = |t: &str| {
+            parse(t)
+                .err()
+                .map(|e| (e.code.as_str(), e.span.start))
+                .unwrap_or(("ok", 0))
+        };
         assert_eq!(e("likes +"), ("syntax_error", 7));
         assert_eq!(e("(likes"), ("syntax_error", 6));
         assert_eq!(e("likes)"), ("syntax_error", 5));

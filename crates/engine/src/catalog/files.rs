@@ -5,6 +5,7 @@
 //! package (python/socialkpi/definitions/).
 
 use super::parse::{self, Problem};
+use crate::error::DefinitionCode;
 use crate::error::{did_you_mean, suggest, Error, Result};
 use crate::plan::Definition;
 use std::sync::OnceLock;
@@ -85,7 +86,7 @@ pub fn vendor(name: &str) -> Result<Definitions> {
     match VENDORS.iter().find(|(n, _)| *n == key) {
         Some((n, text)) => parse(text, "toml", &format!("{n}.toml")),
         None => Err(Error::definition(
-            "unknown_definitions",
+            DefinitionCode::UnknownDefinitions,
             format!(
                 "definitions={name:?} is not a vendor preset ({}) nor a definition file{}",
                 VENDORS.map(|(n, _)| n).join(", "),

@@ -7,6 +7,7 @@
 //! defines ([`MAX_KPIS`]), and what YAML anchors and aliases expand it to ([`MAX_EXPANDED`]:
 //! a thousand aliases of one large mapping would otherwise copy it a thousand times).
 
+use crate::error::DefinitionCode;
 use serde::de::{self, DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor};
 use serde::Deserialize;
 use socialkpi_formula::{line_col, FormulaError};
@@ -72,18 +73,21 @@ pub struct Parsed {
 /// formula's error (its KPI and formula set).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Problem {
-    File { code: &'static str, message: String },
+    File { code: DefinitionCode, message: String },
     Formula(FormulaError),
 }
 
 impl Problem {
-    fn file(code: &'static str, message: String) -> Self {
+    fn file(code: DefinitionCode, message: String) -> Self {
         Self::File { code, message }
     }
 }
 
 fn located(origin: &str, line: usize, column: usize, message: &str) -> Problem {
-    Problem::file("invalid_definitions", format!("{origin}:{line}:{column}: {message}"))
+    Problem::file(
+        DefinitionCode::InvalidDefinitions,
+        format!("{origin}:{line}:{column}: {message}"),
+    )
 }
 
 /// Parses a definition file's text (`format`: yaml, yml, toml or json); `origin` names it in
@@ -91,7 +95,7 @@ fn located(origin: &str, line: usize, column: usize, message: &str) -> Problem {
 pub fn parse(text: &str, format: &str, origin: &str) -> Result<Parsed, Problem> {
     if text.len() > MAX_BYTES {
         return Err(Problem::file(
-            "file_too_large",
+            DefinitionCode::FileTooLarge,
             format!(
                 "{origin}: the definition file is {} bytes; definition files are limited to {MAX_BYTES} bytes ({} MiB)",
                 text.len(),
@@ -120,7 +124,7 @@ pub fn parse(text: &str, format: &str, origin: &str) -> Result<Parsed, Problem> 
         }
         other => {
             return Err(Problem::file(
-                "unknown_format",
+                DefinitionCode::UnknownFormat,
                 format!(
                     "{origin}: definition files are YAML (.yaml, .yml), TOML (.toml) or JSON (.json), not {other:?}"
                 ),
@@ -129,7 +133,7 @@ pub fn parse(text: &str, format: &str, origin: &str) -> Result<Parsed, Problem> 
     };
     if file.kpis.len() > MAX_KPIS {
         return Err(Problem::file(
-            "too_many_kpis",
+            DefinitionCode::TooManyKpis,
             format!(
                 "{origin}: the file defines {} KPIs; a definition file is limited to {MAX_KPIS}",
                 file.kpis.len()
@@ -160,7 +164,7 @@ fn engagement(file: BTreeMap<String, Vec<String>>, origin: &str) -> Result<Vec<(
         let platform = platform.to_lowercase();
         if !platforms.insert(platform.clone()) {
             return Err(Problem::file(
-                "invalid_definitions",
+                DefinitionCode::InvalidDefinitions,
                 format!("{origin}: engagement names platform '{platform}' twice"),
             ));
         }
@@ -177,7 +181,7 @@ fn engagement(file: BTreeMap<String, Vec<String>>, origin: &str) -> Result<Vec<(
     for (platform, comps) in &out {
         if comps.is_empty() {
             return Err(Problem::file(
-                "invalid_definitions",
+                DefinitionCode::InvalidDefinitions,
                 format!("{origin}: engagement.{platform} lists no components; list the interaction columns that count, e.g. [\"likes\", \"comments\"]"),
             ));
         }
@@ -185,7 +189,7 @@ fn engagement(file: BTreeMap<String, Vec<String>>, origin: &str) -> Result<Vec<(
             let simple = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || c == '_');
             if !c.split('|').all(simple) {
                 return Err(Problem::file(
-                    "invalid_definitions",
+                    DefinitionCode::InvalidDefinitions,
                     format!("{origin}: engagement.{platform} component {c:?} is not a column name (write a column, or 'a|b' for a, else b)"),
                 ));
             }
@@ -196,7 +200,7 @@ fn engagement(file: BTreeMap<String, Vec<String>>, origin: &str) -> Result<Vec<(
 
 /// Checks KPI names (name, formula): each a valid name, none defined twice with different
 /// formulas. Linear in the number of KPIs. Errors are (code, message).
-pub fn check_names<'a>(kpis: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<(), (&'static str, String)> {
+pub fn check_names<'a>(kpis: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<(), (DefinitionCode, String)> {
     let mut formulas: HashMap<&str, &str> = HashMap::new();
     for (name, formula) in kpis {
         let keyword = ["and", "or", "not", "where", "true", "false"]
@@ -205,7 +209,7 @@ pub fn check_names<'a>(kpis: impl IntoIterator<Item = (&'a str, &'a str)>) -> Re
         let digit_first = name.chars().next().is_some_and(|c| c.is_ascii_digit());
         if name.is_empty() || keyword || digit_first || !name.chars().all(|c| c.is_alphanumeric() || c == '_') {
             return Err((
-                "invalid_name",
+                DefinitionCode::InvalidName,
                 format!(
                     "KPI name {name:?} must be letters, digits and _, not start with a digit and not be a keyword of the language (it becomes a column of the result, and other formulas name it)"
                 ),
@@ -214,7 +218,7 @@ pub fn check_names<'a>(kpis: impl IntoIterator<Item = (&'a str, &'a str)>) -> Re
         match formulas.get(name) {
             Some(earlier) if *earlier != formula => {
                 return Err((
-                    "duplicate_kpi",
+                    DefinitionCode::DuplicateKpi,
                     format!("KPI '{name}' is defined twice with different formulas"),
                 ))
             }
@@ -251,7 +255,7 @@ fn check_expansion(text: &str, origin: &str) -> Result<(), Problem> {
     .deserialize(serde_yaml_ng::Deserializer::from_str(text));
     if measured.is_err() && budget.spent.get() {
         return Err(Problem::file(
-            "file_too_large",
+            DefinitionCode::FileTooLarge,
             format!(
                 "{origin}: the YAML file's anchors and aliases expand it to more than {} MiB (its values' text plus {VALUE_BYTES} bytes per value); write the values out, or use fewer aliases",
                 MAX_EXPANDED >> 20
@@ -376,8 +380,8 @@ mod tests {
     fn code(text: &str, format: &str) -> &'static str {
         match parse(text, format, "t") {
             Ok(_) => "ok",
-            Err(Problem::File { code, .. }) => code,
-            Err(Problem::Formula(e)) => e.code,
+            Err(Problem::File { code, .. }) => code.as_str(),
+            Err(Problem::Formula(e)) => e.code.as_str(),
         }
     }
 
@@ -435,8 +439,14 @@ mod tests {
         assert!(check_names(many.iter().map(|(n, f)| (n.as_str(), f.as_str()))).is_ok());
         assert!(started.elapsed().as_secs() < 5);
         let twice = [("a", "likes"), ("b", "x"), ("a", "likes"), ("a", "reach")];
-        assert_eq!(check_names(twice).err().map(|e| e.0), Some("duplicate_kpi"));
-        assert_eq!(check_names([("1a", "x")]).err().map(|e| e.0), Some("invalid_name"));
-        assert_eq!(check_names([("a\u{0}b", "x")]).err().map(|e| e.0), Some("invalid_name"));
+        assert_eq!(check_names(twice).err().map(|e| e.0.as_str()), Some("duplicate_kpi"));
+        assert_eq!(
+            check_names([("1a", "x")]).err().map(|e| e.0.as_str()),
+            Some("invalid_name")
+        );
+        assert_eq!(
+            check_names([("a\u{0}b", "x")]).err().map(|e| e.0.as_str()),
+            Some("invalid_name")
+        );
     }
 }

@@ -4,6 +4,7 @@
 use super::kernel::FollowerIndex;
 use super::pass::{self, Dict, Pairs};
 use super::{align_as_text, read_columns, RowAccount, ALL};
+use crate::error::InputCode;
 use crate::error::{Error, Result};
 use crate::ingest;
 use crate::plan::{AccountsPlan, Dedupe, Plan, PERIOD};
@@ -72,7 +73,7 @@ impl Snapshots {
         for c in ["followers", "profile_visits", "mentions", "leads"] {
             if let Ok(column) = df.column(c) {
                 if column.as_materialized_series().min::<f64>()?.is_some_and(|v| v < 0.0) {
-                    return Err(Error::input("negative_value", format!("column '{c}' of accounts has negative values; counts cannot be negative. Fix or filter those rows before computing")));
+                    return Err(Error::input(InputCode::NegativeValue, format!("column '{c}' of accounts has negative values; counts cannot be negative. Fix or filter those rows before computing")));
                 }
             }
         }
@@ -104,7 +105,7 @@ impl Snapshots {
                         })
                         .unwrap_or_default();
                     return Err(Error::input(
-                        "duplicate_snapshot",
+                        InputCode::DuplicateSnapshot,
                         format!("accounts has {extra} repeated snapshots of the same account and date (for example {example}); keep one row per account and day, or pass dedupe='last' to keep the last row"),
                     ));
                 }

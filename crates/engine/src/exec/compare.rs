@@ -9,7 +9,7 @@
 //! does, whether a flow of an earlier period with no rows is 0 or unknown.
 
 use super::{finalize, finalize_with, Output};
-use crate::error::{Error, Result};
+use crate::error::{Error, QueryCode, Result};
 use crate::plan::{Every, Plan, PERIOD};
 use crate::states::PartialStates;
 use polars::prelude::*;
@@ -35,7 +35,7 @@ impl Compare {
             "last_year" => Ok(Self::LastYear),
             "last_year_weekday" => Ok(Self::LastYearWeekday),
             other => Err(Error::query(
-                "unknown_compare",
+                QueryCode::UnknownCompare,
                 format!(
                     "compare={other:?} is not a comparison; use \"previous\", \"last_year\" or \"last_year_weekday\" (or a list of them)"
                 ),
@@ -73,7 +73,7 @@ pub fn parse_list(names: &[String], every: Option<Every>) -> Result<Vec<Compare>
     if out.is_empty() {
         return Ok(out);
     }
-    let invalid = |message: String| Err(Error::query("invalid_argument", message));
+    let invalid = |message: String| Err(Error::query(QueryCode::InvalidArgument, message));
     if out.contains(&Compare::LastYear) && out.contains(&Compare::LastYearWeekday) {
         return invalid(
             "compare takes \"last_year\" or \"last_year_weekday\", not both (both add the <kpi>_ly columns)".into(),
@@ -97,7 +97,10 @@ pub fn finalize_compared(plan: &Plan, states: PartialStates, compare: &[Compare]
         return finalize(plan, states);
     }
     let Some(every) = plan.every else {
-        return Err(Error::query("invalid_argument", "compare needs a period (every=...)"));
+        return Err(Error::query(
+            QueryCode::InvalidArgument,
+            "compare needs a period (every=...)",
+        ));
     };
     let mut output = finalize(plan, states.clone())?;
     let mut keys: Vec<String> = plan.by.clone();
@@ -108,7 +111,7 @@ pub fn finalize_compared(plan: &Plan, states: PartialStates, compare: &[Compare]
             for name in c.columns(kpi) {
                 if output.frame.column(&name).is_ok() {
                     return Err(Error::query(
-                        "invalid_argument",
+                        QueryCode::InvalidArgument,
                         format!(
                             "compare adds the column '{name}', which is already a KPI of the report; rename that KPI"
                         ),

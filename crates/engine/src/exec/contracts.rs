@@ -5,6 +5,7 @@ use super::kernel::{self, WindowIndex, ACCOUNT};
 use super::pass::{self, Dict, Pairs};
 use super::{align_as_text, drop_rows, read_columns, RowAccount, ALL};
 use crate::error::{Error, Result};
+use crate::error::{InputCode, SchemaCode};
 use crate::ingest;
 use crate::plan::{Attribution, ContractsPlan, Every, Plan, PostsPlan};
 use polars::prelude::*;
@@ -44,7 +45,7 @@ pub(super) fn sponsored_flag(dtype: &DataType) -> Result<Expr> {
         }
         other => {
             return Err(Error::schema(
-                "not_boolean",
+                SchemaCode::NotBoolean,
                 format!("column 'sponsored' of posts holds {other} values, not a yes/no flag; make it Boolean (or 0/1) to tie sponsored posts to contracts"),
             ))
         }
@@ -75,14 +76,30 @@ fn date_text(day: i32) -> String {
 }
 
 /// The last day (in the report's time zone) of the posts' `published_at`, when they have one.
-pub(super) fn last_post_day(mut posts: LazyFrame, tz: Option<&str>) -> Result<Option<i32>> {
+/// Parquet files (`parquet`) are read a slice of row groups at a time.
+pub(super) fn last_post_day(
+    mut posts: LazyFrame,
+    parquet: Option<&[ingest::ParquetFile]>,
+    tz: Option<&str>,
+) -> Result<Option<i32>> {
     let schema = posts.collect_schema()?;
     let Some(dtype) = schema.get("published_at") else {
         return Ok(None);
     };
     let day = ingest::day_expr("published_at", dtype, tz, "posts")?;
-    let last = super::collect(posts.select([day.max().cast(DataType::Int32).alias(END)]))?;
-    Ok(last.column(END)?.i32()?.get(0))
+    let last_of = |lf: LazyFrame| -> Result<Option<i32>> {
+        let last = super::collect(lf.select([day.clone().max().cast(DataType::Int32).alias(END)]))?;
+        Ok(last.column(END)?.i32()?.get(0))
+    };
+    let Some(files) = parquet else {
+        return last_of(posts);
+    };
+    let source = std::sync::Arc::new(ingest::parquet::ParquetSource::new(files.to_vec())?);
+    let mut last = None;
+    for slice in source.slices() {
+        last = last.max(last_of(source.lazy(Some(slice)))?);
+    }
+    Ok(last)
 }
 
 /// The contracts table, read, checked and with its dates as Dates.
@@ -121,7 +138,7 @@ pub(super) fn check_currency(df: &DataFrame, table: &str) -> Result<Option<Strin
 /// More than one currency in a table's `currency` column.
 pub(super) fn currency_error(table: &str, currencies: &[String]) -> Error {
     Error::input(
-        "mixed_currency",
+        InputCode::MixedCurrency,
         format!(
             "the currency column of {table} holds {} currencies ({}); convert the amounts to one currency before computing",
             currencies.len(),
@@ -138,7 +155,12 @@ impl Contracts {
             Some(c) => c.to_vec(),
             None => lf
                 .collect_schema()
-                .map_err(|e| Error::input("unreadable_table", format!("could not read the contracts table: {e}")))?
+                .map_err(|e| {
+                    Error::input(
+                        InputCode::UnreadableTable,
+                        format!("could not read the contracts table: {e}"),
+                    )
+                })?
                 .iter_names()
                 .map(|n| n.to_string())
                 .collect(),
@@ -170,7 +192,7 @@ impl Contracts {
                 })
                 .unwrap_or_default();
             return Err(Error::input(
-                "contract_dates",
+                InputCode::ContractDates,
                 format!(
                     "contracts has {} agreements whose end is before their start (for example {example}); fix the dates (end is the last day of the agreement)",
                     reversed.height()
@@ -181,7 +203,7 @@ impl Contracts {
             if let Ok(column) = df.column(c) {
                 if column.as_materialized_series().min::<f64>()?.is_some_and(|v| v < 0.0) {
                     return Err(Error::input(
-                        "negative_value",
+                        InputCode::NegativeValue,
                         format!(
                             "column '{c}' of contracts has negative values; fees and deliverables cannot be negative"
                         ),
@@ -256,7 +278,7 @@ impl Contracts {
                     .max_by_key(|&(s, e)| i64::from(e) - i64::from(s))
                     .unwrap_or_default();
                 return Err(Error::input(
-                    "contract_span",
+                    InputCode::ContractSpan,
                     format!(
                         "the contracts span {pieces} (contract, period) pairs at every={:?}, more than the limit of {MAX_CONTRACT_PERIODS} (the longest runs {}..{}); use a coarser every=, or check the ends (write 9999-12-31 for an open-ended contract)",
                         Every::NAMES[every as usize],
@@ -513,7 +535,7 @@ pub fn status(
     for c in ["account_id", "posts_agreed"] {
         if contracts.df.column(c).is_err() {
             return Err(Error::schema(
-                "missing_column",
+                SchemaCode::MissingColumn,
                 format!("column '{c}' is missing from contracts; contract_status needs account_id, start, end and posts_agreed"),
             ));
         }

@@ -174,7 +174,7 @@ mod tests {
         let out = joined
             .clone()
             .lazy()
-            .with_columns(columns(plan, &joined.schema())?)
+            .with_columns(columns(plan, joined.schema())?)
             .collect()?;
         let flags = |table: &str| -> Result<Vec<bool>> {
             Ok(out

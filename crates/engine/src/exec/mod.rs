@@ -19,6 +19,7 @@ mod traffic;
 pub mod window;
 
 use crate::error::{Error, Result};
+use crate::error::{InputCode, QueryCode, SchemaCode};
 use crate::plan::{Metric, Origin, OutputKpi, Plan, Value, PERIOD};
 use crate::states::{Block, PartialStates, Source};
 pub(crate) use coverage::stack as stack_coverage;
@@ -107,14 +108,20 @@ pub(crate) fn select_columns(
     coerce: impl Fn(&str, &DataType) -> Result<Expr>,
     extra: Vec<Expr>,
 ) -> Result<LazyFrame> {
-    let schema = lf
-        .collect_schema()
-        .map_err(|e| Error::input("unreadable_table", format!("could not read the {table} table: {e}")))?;
+    let schema = lf.collect_schema().map_err(|e| {
+        Error::input(
+            InputCode::UnreadableTable,
+            format!("could not read the {table} table: {e}"),
+        )
+    })?;
     let mut select = Vec::with_capacity(columns.len() + extra.len());
     for c in columns {
-        let dtype = schema
-            .get(c.as_str())
-            .ok_or_else(|| Error::schema("missing_column", format!("column '{c}' is missing from {table}")))?;
+        let dtype = schema.get(c.as_str()).ok_or_else(|| {
+            Error::schema(
+                SchemaCode::MissingColumn,
+                format!("column '{c}' is missing from {table}"),
+            )
+        })?;
         select.push(coerce(c, dtype)?);
     }
     select.extend(extra);
@@ -217,13 +224,14 @@ pub struct Inputs {
     pub events: Option<LazyFrame>,
 }
 
-/// Asked between batches of posts: true stops the run with `Error::Interrupted` (Ctrl-C).
-pub type Interrupt<'a> = &'a (dyn Fn() -> bool + Sync);
+/// Asked between slices of posts with (slices done, slices in all): true stops the run with
+/// `Error::Interrupted` (Ctrl-C). It is also how a caller shows progress.
+pub type Interrupt<'a> = &'a (dyn Fn(usize, usize) -> bool + Sync);
 
 /// The error of a table that the KPIs asked for need but the call did not pass.
 fn missing_table(table: &str) -> Error {
     Error::query(
-        "missing_table",
+        QueryCode::MissingTable,
         format!("the {table} table is needed by the KPIs asked for; pass {table}=..."),
     )
 }
@@ -262,7 +270,9 @@ pub fn partial(plan: &Plan, inputs: Inputs, interrupted: Interrupt<'_>) -> Resul
             // open-ended contracts end with the data: the posts' last day is read first
             if c.has_open_ends()? {
                 let last = match (&posts, &plan.posts) {
-                    (Some(lf), Some(_)) => contracts::last_post_day(lf.clone(), plan.tz.as_deref())?,
+                    (Some(lf), Some(_)) => {
+                        contracts::last_post_day(lf.clone(), posts_parquet.as_deref(), plan.tz.as_deref())?
+                    }
                     _ => None,
                 };
                 c.close_open_ends(last)?;
@@ -444,7 +454,7 @@ pub(crate) fn finalize_with(
     let joined = joined.ok_or_else(|| Error::Internal("no table was read".into()))?;
     rows.stages.push(("join_s".into(), t.elapsed().as_secs_f64()));
     // which tables cover each group and period (rule 7): read by the flows' formulas
-    let covered = coverage::columns(plan, &joined.schema())?;
+    let covered = coverage::columns(plan, joined.schema())?;
     let joined = joined.lazy().with_columns(covered);
     let mut select: Vec<Expr> = plan.by.iter().map(|d| col(d.as_str())).collect();
     if plan.every.is_some() {
@@ -898,9 +908,15 @@ mod tests {
             posts_slices: Some(vec![(0, 2), (2, 1)]),
             ..Default::default()
         };
-        let stop = || true;
+        let stop = |_: usize, _: usize| true;
         assert!(matches!(run(&plan, inputs(), &stop), Err(Error::Interrupted)));
-        let go = || false;
+        let seen = std::sync::Mutex::new(Vec::new());
+        let go = |done: usize, all: usize| {
+            if let Ok(mut seen) = seen.lock() {
+                seen.push((done, all));
+            }
+            false
+        };
         let out = run(&plan, inputs(), &go)?;
         let likes: Vec<Option<i64>> = out
             .frame
@@ -910,6 +926,8 @@ mod tests {
             .flat_map(|a| a.iter().map(|v| v.copied()))
             .collect();
         assert_eq!(likes, vec![Some(3), Some(3)]);
+        // asked before each slice with the slices done so far
+        assert_eq!(seen.lock().map(|s| s.clone()).unwrap_or_default(), vec![(0, 2), (1, 2)]);
         Ok(())
     }
 }

@@ -14,6 +14,7 @@
 //! through `arithmetic`, which adds and multiplies with checks and raises `integer_overflow`
 //! instead of wrapping.
 
+use crate::error::InputCode;
 use crate::error::{raised, Error, Result};
 use polars::prelude::*;
 use polars_arrow::array::PrimitiveArray;
@@ -38,7 +39,7 @@ pub(super) fn describe(column: &str) -> String {
 /// The error of a sum that could pass the Int64 range.
 pub(super) fn sum_error(what: &str) -> Error {
     Error::input(
-        "integer_overflow",
+        InputCode::IntegerOverflow,
         format!(
             "the sum of {what} could pass the Int64 range (about ±9.2 × 10^18): its values add up to 2^63 or more in absolute value. Values that large are usually a data error; fix them, or cast the column to Float64 to add it approximately"
         ),
@@ -106,7 +107,7 @@ pub(super) fn check_table_sums(df: &DataFrame, columns: &[&str], table: &str) ->
 
 fn overflow(what: &str) -> PolarsError {
     raised(
-        "integer_overflow",
+        InputCode::IntegerOverflow,
         &format!("{what} passes the Int64 range (about ±9.2 × 10^18); values that large are usually a data error: fix them, or cast the columns to Float64 to compute approximately"),
     )
 }

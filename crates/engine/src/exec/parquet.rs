@@ -15,9 +15,8 @@
 //! UTF-8, rows that are not whole row groups) gives `None`, and the caller reads that column
 //! through polars, which also reports any error in it.
 
-use std::fs::File;
 use std::hash::BuildHasher;
-use std::io::{Cursor, Read, Seek, SeekFrom};
+use std::io::Cursor;
 
 use polars::prelude::{Column, IntoColumn, PlRandomState, StringChunked};
 use polars_arrow::array::{MutableBinaryViewArray, View};
@@ -82,8 +81,8 @@ impl RowGroups {
     pub fn new(files: &[ParquetFile]) -> Self {
         let mut groups = Vec::new();
         let mut start = 0u64;
-        for (file, (_, metadata)) in files.iter().enumerate() {
-            for (group, meta) in metadata.row_groups.iter().enumerate() {
+        for (file, f) in files.iter().enumerate() {
+            for (group, meta) in f.metadata.row_groups.iter().enumerate() {
                 let rows = meta.num_rows();
                 groups.push(Group {
                     file,
@@ -113,13 +112,15 @@ impl RowGroups {
     }
 
     fn chunk(&self, g: &Group, column: &str) -> Option<&ColumnChunkMetadata> {
-        let mut chunks = self.files[g.file].1.row_groups[g.group].columns_under_root_iter(column)?;
+        let mut chunks = self.files[g.file].metadata.row_groups[g.group].columns_under_root_iter(column)?;
         let chunk = chunks.next()?;
         chunks.next().is_none().then_some(chunk)
     }
 
-    /// Calls `f` with the bytes (as in the file) and metadata of each chunk of `column` in
-    /// rows `offset..offset + len`, which must be whole row groups.
+    /// Calls `f` with the bytes (as in the file, read into a buffer of their own: files are
+    /// never mapped) and metadata of each chunk of `column` in rows `offset..offset + len`,
+    /// which must be whole row groups. None when they cannot be read, or when a file changed
+    /// meanwhile (the caller then reads the column through `ingest::parquet`, which says so).
     fn for_each_chunk(
         &self,
         column: &str,
@@ -129,23 +130,22 @@ impl RowGroups {
     ) -> Option<()> {
         let first = self.groups.iter().position(|g| g.start == offset)?;
         let mut covered = 0usize;
-        let mut open: Option<(usize, File)> = None;
+        let mut read_from: Vec<usize> = Vec::new();
         for g in self.groups[first..]
             .iter()
             .take_while(|g| g.start < offset + len as u64)
         {
             let chunk = self.chunk(g, column)?;
-            let file = match &mut open {
-                Some((i, file)) if *i == g.file => file,
-                _ => &mut open.insert((g.file, File::open(&self.files[g.file].0).ok()?)).1,
-            };
-            let range = chunk.byte_range();
-            let mut bytes = vec![0u8; usize::try_from(range.end - range.start).ok()?];
-            file.seek(SeekFrom::Start(range.start)).ok()?;
-            file.read_exact(&mut bytes).ok()?;
+            let file = &self.files[g.file];
+            let bytes = file.read_range(chunk.byte_range()).ok()?;
+            if read_from.last() != Some(&g.file) {
+                read_from.push(g.file);
+            }
             f(bytes, chunk)?;
             covered += g.rows;
         }
+        // the bytes were all read before this check: unchanged files gave the right ones
+        read_from.iter().all(|&i| self.files[i].unchanged()).then_some(())?;
         (covered == len).then_some(())
     }
 

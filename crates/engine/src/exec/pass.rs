@@ -8,6 +8,7 @@
 //! hashes of its ids (for the repeat check at the end).
 
 use super::kernel::{period_start, FollowerIndex, WindowIndex, DAYS, NO_DAY};
+use crate::error::InputCode;
 use crate::error::{Error, Result};
 use crate::plan::Every;
 use polars::prelude::*;
@@ -461,7 +462,7 @@ pub(super) fn days(column: &Column) -> Result<Vec<i32>> {
             other => other,
         };
         return Err(Error::input(
-            "date_out_of_range",
+            InputCode::DateOutOfRange,
             format!(
                 "column '{name}' holds a date more than 2.9 million years from 1970, outside the calendar socialkpi puts periods in; such dates are usually a placeholder or a unit error: fix or filter them"
             ),

@@ -10,6 +10,7 @@ use super::pass::{self, Dict, Grouping, Pairs, Periods};
 use super::states::States;
 use super::{collect, fap_names, first_u64, nonnull_name, ratio_names, select_columns, sum_name, RowAccount, ALL};
 use crate::error::{Error, Result};
+use crate::error::{InputCode, SchemaCode};
 use crate::ingest;
 use crate::plan::{Attribution, CustomState, Dedupe, Metric, Plan, PostsPlan, StateKind, PERIOD};
 use polars::prelude::*;
@@ -69,7 +70,7 @@ pub(super) fn repeated_error(
     let (repeated, examples) = kernel::repeated_ids(ids.column(id)?, candidates, state)?;
     Ok((repeated > 0).then(|| {
         Error::input(
-            "duplicate_post_id",
+            InputCode::DuplicatePostId,
             format!(
                 "posts has {repeated} repeated post_id rows (for example {}); each post must appear once. Pass dedupe='last' to keep the last row of each post, or remove the repeats",
                 examples.join(", ")
@@ -106,7 +107,7 @@ fn negative_error(lf: LazyFrame, column: &str) -> Error {
         .map(|df| first_u64(&df, "n"))
         .unwrap_or(0);
     Error::input(
-        "negative_value",
+        InputCode::NegativeValue,
         format!("column '{column}' of posts has {n} negative values; counts cannot be negative. Fix or filter those rows before computing"),
     )
 }
@@ -127,7 +128,7 @@ fn read(tz: Option<&str>, pp: &PostsPlan, mut lf: LazyFrame) -> Result<LazyFrame
         } else if matches!(dtype, DataType::List(_)) {
             // ids, keys and dimensions are compared whole: a list is none of them
             return Err(Error::schema(
-                "unsupported_type",
+                SchemaCode::UnsupportedType,
                 format!("column '{c}' of posts holds lists ({dtype}), which cannot be an id, a key or a dimension; explode it, or join its values into text first, e.g. pl.col('{c}').list.join(',')"),
             ));
         } else if c == "sponsored" && (dtype.is_integer() || dtype.is_float()) {
@@ -353,11 +354,11 @@ impl FromPages {
     }
 
     /// Reads a slice's columns from their pages; where a chunk cannot be read there, that
-    /// column of the slice is read through polars (`lf`) instead.
-    fn read(&self, lf: &LazyFrame, (offset, len): (i64, usize), state: &PlRandomState) -> Result<PageRead> {
+    /// column of the slice is read through polars (`slice`: the slice's rows) instead.
+    fn read(&self, slice: &LazyFrame, (offset, len): (i64, usize), state: &PlRandomState) -> Result<PageRead> {
         let at = u64::try_from(offset).ok();
         let through_polars = |column: &str| -> Result<Column> {
-            let df = collect(lf.clone().slice(offset, len as IdxSize).select([col(column)]))?;
+            let df = collect(slice.clone().select([col(column)]))?;
             Ok(df.column(column)?.clone())
         };
         let id_hashes = |id: &str| -> Result<Vec<Vec<u64>>> {
@@ -729,19 +730,28 @@ pub(super) fn states(
         (Some(_), Some(files)) => FromPages::plan(plan, pp, &*lf.collect_schema()?, &names, files).map(Arc::new),
         _ => None,
     };
-    let batches = match &from_pages {
-        Some(pages) => lf.clone().drop(by_name(pages.columns(), true, false)),
-        None => lf.clone(),
+    // A slice of Parquet files is read by socialkpi (owned reads, never mapped: a file cut
+    // short meanwhile is an error, not SIGBUS), only the columns the batch's plan reads.
+    let source = match (reads_slices, parquet) {
+        (Some(_), Some(files)) => Some(Arc::new(ingest::parquet::ParquetSource::new(files.to_vec())?)),
+        _ => None,
     };
+    let tz = plan.tz.as_deref();
     let read_slice = |(offset, len): (i64, usize)| {
-        let (batches, lf, pages, state) = (batches.clone(), lf.clone(), from_pages.clone(), state.clone());
+        let raw = match &source {
+            Some(source) => read(tz, pp, source.lazy(Some((offset.max(0) as u64, len)))),
+            None => Ok(lf.clone().slice(offset, len as IdxSize)),
+        };
+        let (pages, state) = (from_pages.clone(), state.clone());
         std::thread::spawn(move || -> Result<(DataFrame, PageRead)> {
+            let raw = raw?;
             let Some(pages) = pages else {
-                return Ok((collect(batches.slice(offset, len as IdxSize))?, PageRead::default()));
+                return Ok((collect(raw)?, PageRead::default()));
             };
+            let batches = raw.clone().drop(by_name(pages.columns(), true, false));
             std::thread::scope(|scope| {
-                let read = scope.spawn(|| pages.read(&lf, (offset, len), &state));
-                let batch = collect(batches.slice(offset, len as IdxSize));
+                let read = scope.spawn(|| pages.read(&raw, (offset, len), &state));
+                let batch = collect(batches);
                 match read.join() {
                     Ok(read) => Ok((batch?, read?)),
                     Err(panic) => std::panic::resume_unwind(panic),
@@ -753,9 +763,12 @@ pub(super) fn states(
 
     let mut dicts = Vec::new();
     for name in &names {
-        let dtype = schema
-            .get(name.as_str())
-            .ok_or_else(|| Error::schema("missing_column", format!("column '{name}' is missing from posts")))?;
+        let dtype = schema.get(name.as_str()).ok_or_else(|| {
+            Error::schema(
+                SchemaCode::MissingColumn,
+                format!("column '{name}' is missing from posts"),
+            )
+        })?;
         let force_text = snapshots
             .is_some_and(|s| plan.account_key.contains(name) && differs(&schema, s.frame(), name))
             || contracts.is_some_and(|c| pp.contract_match.contains(name) && differs(&schema, &c.df, name));
@@ -852,7 +865,7 @@ pub(super) fn states(
                     Some(Err(panic)) => std::panic::resume_unwind(panic),
                     None => return Err(Error::Internal("a posts slice was not read".into())),
                 };
-                if interrupted() {
+                if interrupted(i, slices.len()) {
                     return Err(Error::Interrupted);
                 }
                 if let Some(&next) = slices.get(i + 1) {

@@ -3,6 +3,7 @@
 
 use super::pass;
 use super::{read_timed, with_period, RowAccount, ALL};
+use crate::error::InputCode;
 use crate::error::{Error, Result};
 use crate::ingest;
 use crate::plan::{Plan, TrafficPlan};
@@ -72,7 +73,7 @@ pub(super) fn states(
         if let Ok(column) = df.column(c) {
             if column.as_materialized_series().min::<f64>()?.is_some_and(|v| v < 0.0) {
                 return Err(Error::input(
-                    "negative_value",
+                    InputCode::NegativeValue,
                     format!("column '{c}' of traffic has negative values; counts cannot be negative"),
                 ));
             }

@@ -8,7 +8,7 @@
 
 use super::compare::Compare;
 use super::{finalize, finalize_with, output_keys, Output};
-use crate::error::{Error, Result};
+use crate::error::{Error, QueryCode, Result};
 use crate::exec::accounts::{FIRST, FIRST_DAY, LAST, LAST_DAY};
 use crate::plan::{Every, Plan, PERIOD};
 use crate::states::{PartialStates, Source};
@@ -36,7 +36,7 @@ impl Window {
     pub fn parse(text: &str) -> Result<Self> {
         let unknown = || {
             Error::query(
-                "unknown_window",
+                QueryCode::UnknownWindow,
                 format!("window={text:?} is not a window; use a trailing window such as \"7d\", \"28d\", \"90d\", \"4w\", \"13w\", or \"wtd\", \"mtd\", \"qtd\", \"ytd\" (to date)"),
             )
         };
@@ -67,7 +67,7 @@ impl Window {
             .filter(|d| (1..=MAX_DAYS).contains(d))
             .ok_or_else(|| {
                 Error::query(
-                    "invalid_argument",
+                    QueryCode::InvalidArgument,
                     format!("window={text:?}: a trailing window is 1 to {MAX_DAYS} days long"),
                 )
             })?;
@@ -91,7 +91,7 @@ pub fn parse(window: Option<&str>, every: Option<Every>) -> Result<Option<Window
     let w = Window::parse(text)?;
     if every != Some(Every::Day) {
         return Err(Error::query(
-            "invalid_argument",
+            QueryCode::InvalidArgument,
             format!("window={text:?} gives each day's value over the window ending that day: pass every=\"1d\""),
         ));
     }
@@ -112,7 +112,7 @@ impl OverTime {
         let window = parse(window, every)?;
         if window.is_some() && !compare.is_empty() {
             return Err(Error::query(
-                "invalid_argument",
+                QueryCode::InvalidArgument,
                 "compare= and window= are not combined yet: compute the window, or the comparison, in its own call",
             ));
         }
@@ -132,7 +132,7 @@ impl OverTime {
 /// and the window's first day (`window_start`) after `period_start`.
 pub fn finalize_windowed(plan: &Plan, mut states: PartialStates, window: Window) -> Result<Output> {
     if plan.every != Some(Every::Day) {
-        return Err(Error::query("invalid_argument", "a window needs every=\"1d\""));
+        return Err(Error::query(QueryCode::InvalidArgument, "a window needs every=\"1d\""));
     }
     let mut keys: Vec<String> = plan.by.clone();
     keys.push(PERIOD.to_string());

@@ -5,6 +5,7 @@
 use super::presets::Value;
 use super::values::{self, Cell, DayOrder, Decimal};
 use crate::error::{Error, Result};
+use crate::error::{QueryCode, SchemaCode};
 use polars::prelude::*;
 use polars_arrow::bitmap::Bitmap;
 use polars_core::runtime::THREAD_POOL;
@@ -335,7 +336,7 @@ pub fn parse_flags(s: &Series, header: &str, label: &str) -> Result<Parsed> {
         dt if dt.is_integer() || dt.is_float() => s.cast(&DataType::String)?.str()?.clone(),
         other => {
             return Err(Error::schema(
-                "not_a_flag",
+                SchemaCode::NotAFlag,
                 format!("column '{header}' of '{label}' holds {other} values, not yes/no"),
             ))
         }
@@ -360,7 +361,7 @@ pub fn parse_flags(s: &Series, header: &str, label: &str) -> Result<Parsed> {
         .collect();
     if read == 0 && bad > 0 {
         return Err(Error::schema(
-            "unparseable_flags",
+            SchemaCode::UnparseableFlags,
             format!(
                 "no value of '{header}' in '{label}' reads as yes or no (e.g. {}); supported: 0/1, true/false, yes/no, Y/N, sponsored/organic, paid/unpaid; map another column to 'sponsored' or convert it",
                 quoted(&samples)
@@ -436,7 +437,7 @@ pub fn parse_numbers(s: &Series, count: bool, decimal: Decimal) -> Result<Parsed
         DataType::Null => s.cast(&DataType::Float64)?,
         other => {
             return Err(Error::schema(
-                "not_numeric",
+                SchemaCode::NotNumeric,
                 format!("column '{name}' holds {other} values, not numbers"),
             ))
         }
@@ -530,7 +531,7 @@ pub fn parse_times(
             .any(|v| matches!(values::parse_stamp(v, order, Some(2000)), Cell::Value(st) if st.yearless));
         if yearless {
             return Err(Error::query(
-                "missing_year",
+                QueryCode::MissingYear,
                 format!(
                     "dates in '{header}' of '{label}' have no year (e.g. {}); pass year=... (the year they fall in)",
                     quoted(&samples)
@@ -540,7 +541,7 @@ pub fn parse_times(
     }
     if read == 0 && bad > 0 {
         return Err(Error::schema(
-            "unparseable_dates",
+            SchemaCode::UnparseableDates,
             format!(
                 "no value of '{header}' in '{label}' reads as a date (e.g. {}); supported: 2026-08-25, 25/08/2026, 08/25/2026, 25.08.2026, 25.08 (with year=), 20260825, Aug 25, 2026, Tue, Aug 25, 2026, 25 Agustus 2026; convert the column or map another one",
                 quoted(&samples)

@@ -1,10 +1,11 @@
 //! The headers named in a read's arguments checked against the files (the mapping itself is
 //! in `mapping`, which builds without polars for the fuzzer).
 
-use super::mapping::{daily_header, MapError, Options};
+use super::mapping::{daily_header, MapCode, MapError, Options};
 pub(super) use super::mapping::{find_preset, map_headers};
 use super::presets::fold;
 use super::read::RawFile;
+use crate::error::SchemaCode;
 use crate::error::{did_you_mean, suggest, Error, Result};
 
 /// A header of `columns=`, `snapshot=` or `daily=` that no file has is a mistake worth naming.
@@ -23,7 +24,7 @@ pub(super) fn check_headers_exist(files: &[RawFile], opts: &Options) -> Result<(
     for (header, what) in wanted {
         if !folded.contains(&fold(header)) {
             return Err(Error::schema(
-                "missing_column",
+                SchemaCode::MissingColumn,
                 format!(
                     "{what} names the header '{header}', which no file has{}; the headers are {}",
                     did_you_mean(&suggest(header, all.iter().map(String::as_str))),
@@ -37,10 +38,9 @@ pub(super) fn check_headers_exist(files: &[RawFile], opts: &Options) -> Result<(
 
 impl From<MapError> for Error {
     fn from(e: MapError) -> Error {
-        if e.query {
-            Error::query(e.code, e.message)
-        } else {
-            Error::schema(e.code, e.message)
+        match e.code {
+            MapCode::Query(code) => Error::query(code, e.message),
+            MapCode::Schema(code) => Error::schema(code, e.message),
         }
     }
 }

@@ -6,6 +6,7 @@
 //! (`fuzz/fuzz_targets/headers.rs`); `headers` turns its errors into the crate's.
 
 use super::presets::{self, fold, Kind, Preset};
+use crate::error::{QueryCode, SchemaCode};
 use socialkpi_formula::{did_you_mean, suggest};
 
 /// What the caller asked of a read.
@@ -36,19 +37,32 @@ pub enum Repeats {
     Daily(Option<String>),
 }
 
-/// A mapping that cannot be made: the crate's error kind, its code and the message.
+/// A mapping that cannot be made: its code (which says the kind) and the message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MapError {
-    /// true: the arguments are wrong (`QueryError`); false: the file's headers (`SchemaError`)
-    pub query: bool,
-    pub code: &'static str,
+    pub code: MapCode,
     pub message: String,
 }
 
-fn schema(code: &'static str, message: String) -> MapError {
+/// The arguments are wrong (`QueryError`), or the file's headers (`SchemaError`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MapCode {
+    Query(QueryCode),
+    Schema(SchemaCode),
+}
+
+impl MapCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Query(c) => c.as_str(),
+            Self::Schema(c) => c.as_str(),
+        }
+    }
+}
+
+fn schema(code: SchemaCode, message: String) -> MapError {
     MapError {
-        query: false,
-        code,
+        code: MapCode::Schema(code),
         message,
     }
 }
@@ -63,8 +77,7 @@ pub struct Mapped {
 
 pub fn find_preset(name: &str, kind: Kind) -> Result<&'static Preset, MapError> {
     let query = |message: String| MapError {
-        query: true,
-        code: "unknown_preset",
+        code: MapCode::Query(QueryCode::UnknownPreset),
         message,
     };
     match presets::find(name) {
@@ -154,7 +167,7 @@ pub fn map_headers(
             None => String::new(),
         };
         return Err(schema(
-            "unknown_header",
+            SchemaCode::UnknownHeader,
             format!(
                 "the headers of '{label}' ({}) match no preset and no canonical {} column{hint}; pass preset=... or columns={{header: canonical}} (sk.reader_presets() lists the presets)",
                 headers.join(", "),
@@ -234,7 +247,7 @@ fn no_required_column(
     };
     let required = kind.required().join(", ");
     schema(
-        "missing_keys",
+        SchemaCode::MissingKeys,
         format!(
             "'{label}' maps none of {required}, so its rows cannot be told apart, dated or attributed: it reads only {} (headers: {}); {closest}. Map them with columns={{header: 'post_id', ...}}, give defaults={{'account_id': ...}} or pass preset=...",
             found.join(", "),
@@ -275,7 +288,7 @@ fn detect(
     if tied.len() > 1 {
         let names: Vec<String> = tied.iter().map(|p| format!("'{}' ({})", p.name, p.describes)).collect();
         return Err(schema(
-            "ambiguous_preset",
+            SchemaCode::AmbiguousPreset,
             format!(
                 "the headers of '{label}' ({}) fit several presets equally well: {}; pass preset=...",
                 headers.join(", "),
@@ -311,7 +324,7 @@ pub(crate) mod tests {
     fn posts_need_a_key() {
         let h = headers(&["video_id", "likes", "views", "date"]);
         let err = map_headers("v.csv", &h, &opts(Kind::Posts), None).err();
-        assert_eq!(err.as_ref().map(|e| e.code), Some("missing_keys"));
+        assert_eq!(err.as_ref().map(|e| e.code.as_str()), Some("missing_keys"));
         assert!(err.is_some_and(|e| e.message.contains("'likes' as likes") && e.message.contains("closest presets")));
         let mut o = opts(Kind::Posts);
         o.columns = vec![("video_id".into(), "post_id".into())];

@@ -4,12 +4,13 @@
 pub mod columns;
 mod headers;
 pub mod mapping;
+pub mod parquet;
 pub mod presets;
 pub mod read;
 pub mod values;
 
 use crate::error::{raised, Error, Result};
-use polars::io::parquet::metadata::FileMetadataRef;
+use crate::error::{InputCode, SchemaCode};
 use polars::prelude::*;
 use polars_arrow::ffi::{ArrowArrayStream, ArrowArrayStreamReader};
 
@@ -47,7 +48,7 @@ pub unsafe fn series_from_stream(name: &str, stream: *mut ArrowArrayStream) -> R
     }));
     imported.unwrap_or_else(|_| {
         Err(Error::schema(
-            "unsupported_type",
+            SchemaCode::UnsupportedType,
             format!(
                 "column '{name}' has a type socialkpi cannot read (such as fixed-size arrays or objects); cast it first, e.g. pl.col('{name}').cast(pl.String)"
             ),
@@ -106,28 +107,35 @@ fn is_glob(p: &str) -> bool {
     p.contains(['*', '?', '['])
 }
 
-/// Lazily scans files; the file type comes from the extension.
+/// Lazily scans files; the file type comes from the extension. Parquet files (named, or the
+/// files a glob matches) are read by socialkpi with owned reads (`parquet::ParquetSource`),
+/// never memory-mapped; CSV files are scanned by polars.
 pub fn scan(paths: &[String]) -> Result<LazyFrame> {
-    let mut frames = Vec::with_capacity(paths.len());
+    let paths = &expand_parquet_globs(paths)?;
     for p in paths {
         if !is_glob(p) && !std::path::Path::new(p).exists() {
-            return Err(Error::input("file_not_found", format!("file '{p}' does not exist")));
+            return Err(Error::input(
+                InputCode::FileNotFound,
+                format!("file '{p}' does not exist"),
+            ));
         }
         if std::path::Path::new(p).is_dir() {
             return Err(Error::input(
-                "not_a_file",
+                InputCode::NotAFile,
                 format!("'{p}' is a folder, not a file; pass the files in it (a glob such as '{p}/*.parquet') or read it with sk.read_posts"),
             ));
         }
+    }
+    if !paths.is_empty() && paths.iter().all(|p| is_parquet(p)) {
+        let files = paths.iter().map(|p| open_parquet(p)).collect::<Result<Vec<_>>>()?;
+        return Ok(std::sync::Arc::new(parquet::ParquetSource::new(files)?).lazy(None));
+    }
+    let mut frames = Vec::with_capacity(paths.len());
+    for p in paths {
         let lower = p.to_lowercase();
-        let lf = if lower.ends_with(".parquet") || lower.ends_with(".pq") {
-            if !is_glob(p) && read_footer(p).is_none() {
-                return Err(Error::input(
-                    "unreadable_file",
-                    format!("'{p}' is not a whole Parquet file (it does not end with its footer: truncated, or still being written); read it again once it is written"),
-                ));
-            }
-            LazyFrame::scan_parquet(PlRefPath::new(p.as_str()), ScanArgsParquet::default())?
+        let lf = if is_parquet(p) {
+            // (globs of Parquet files were expanded: this is one file, beside CSV files)
+            std::sync::Arc::new(parquet::ParquetSource::new(vec![open_parquet(p)?])?).lazy(None)
         } else if lower.ends_with(".csv") || lower.ends_with(".tsv") || lower.ends_with(".txt") {
             LazyCsvReader::new(PlRefPath::new(p.as_str()))
                 .with_has_header(true)
@@ -138,60 +146,92 @@ pub fn scan(paths: &[String]) -> Result<LazyFrame> {
                 .finish()?
         } else {
             return Err(Error::input(
-                "unsupported_file",
+                InputCode::UnsupportedFile,
                 format!("'{p}' is not a Parquet (.parquet) or CSV (.csv, .tsv) file; read it into a DataFrame and pass that instead"),
             ));
         };
         frames.push(lf);
     }
     match frames.len() {
-        0 => Err(Error::input("file_not_found", "no files were given")),
+        0 => Err(Error::input(InputCode::FileNotFound, "no files were given")),
         1 => Ok(frames.remove(0)),
         _ => {
-            same_columns(paths, &mut frames)?;
+            let mut schemas = Vec::with_capacity(frames.len());
+            for (p, lf) in paths.iter().zip(frames.iter_mut()) {
+                schemas.push(lf.collect_schema().map_err(|e| {
+                    Error::input(
+                        InputCode::UnreadableFile,
+                        format!("could not read the schema of '{p}': {e}"),
+                    )
+                })?);
+            }
+            same_schemas(paths, &schemas.iter().map(|s| s.as_ref()).collect::<Vec<_>>())?;
             Ok(concat(frames, UnionArgs::default())?)
         }
     }
 }
 
-/// A Parquet file's metadata, read from its footer; None when the file does not end with a
-/// whole footer or changes while read. (polars' own footer reader panics on a file that
-/// shrinks while it reads it, slicing past what it read.)
-fn read_footer(p: &str) -> Option<FileMetadataRef> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut file = std::fs::File::open(p).ok()?;
-    let size = file.metadata().ok()?.len();
-    let mut end = [0u8; 8];
-    file.seek(SeekFrom::Start(size.checked_sub(8)?)).ok()?;
-    file.read_exact(&mut end).ok()?;
-    // the footer: its metadata, then the metadata's length and the magic (8 bytes)
-    let len = u64::from(u32::from_le_bytes([end[0], end[1], end[2], end[3]])) + 8;
-    if &end[4..] != b"PAR1" || len + 4 > size {
-        return None;
+/// Paths with the globs of Parquet files expanded as polars expands them (the files that
+/// match, not folders or empty files, in sorted order), so that socialkpi reads those files
+/// itself. Other paths are kept as they are.
+fn expand_parquet_globs(paths: &[String]) -> Result<Vec<String>> {
+    let mut out = Vec::with_capacity(paths.len());
+    for p in paths {
+        if !(is_glob(p) && is_parquet(p)) {
+            out.push(p.clone());
+            continue;
+        }
+        let bad = |why: String| {
+            Error::input(
+                InputCode::FileNotFound,
+                format!("the pattern '{p}' cannot be read: {why}"),
+            )
+        };
+        let mut found = Vec::new();
+        for entry in glob::glob(p).map_err(|e| bad(e.to_string()))? {
+            let path = entry.map_err(|e| bad(e.to_string()))?;
+            let meta = path.metadata().map_err(|e| bad(e.to_string()))?;
+            if !meta.is_dir() && meta.len() > 0 {
+                found.push(path.to_string_lossy().into_owned());
+            }
+        }
+        if found.is_empty() {
+            return Err(Error::input(InputCode::FileNotFound, format!("no file matches '{p}'")));
+        }
+        found.sort_unstable();
+        out.extend(found);
     }
-    let mut footer = Vec::new();
-    footer.try_reserve_exact(usize::try_from(len).ok()?).ok()?;
-    file.seek(SeekFrom::Start(size - len)).ok()?;
-    file.by_ref().take(len).read_to_end(&mut footer).ok()?;
-    if footer.len() as u64 != len || footer[footer.len() - 8..] != end {
-        return None;
+    Ok(out)
+}
+
+fn is_parquet(p: &str) -> bool {
+    let lower = p.to_lowercase();
+    lower.ends_with(".parquet") || lower.ends_with(".pq")
+}
+
+/// A Parquet file opened with its footer read, or `unreadable_file`.
+fn open_parquet(p: &str) -> Result<ParquetFile> {
+    if let Err(e) = std::fs::File::open(p) {
+        return Err(Error::input(
+            InputCode::UnreadableFile,
+            format!("'{p}' could not be opened: {e}"),
+        ));
     }
-    let metadata = polars_parquet::parquet::read::deserialize_metadata(polars_buffer::Buffer::from_vec(footer));
-    metadata.ok().map(std::sync::Arc::new)
+    ParquetFile::open(p).ok_or_else(|| {
+        Error::input(
+            InputCode::UnreadableFile,
+            format!("'{p}' is not a whole Parquet file (it does not end with its footer: truncated, or still being written); read it again once it is written"),
+        )
+    })
 }
 
 /// Files read as one table must have the same columns of the same types: the first that does
 /// not is an error that names it and the column.
-fn same_columns(paths: &[String], frames: &mut [LazyFrame]) -> Result<()> {
-    let mut first: Option<SchemaRef> = None;
-    for (p, lf) in paths.iter().zip(frames.iter_mut()) {
-        let schema = lf
-            .collect_schema()
-            .map_err(|e| Error::input("unreadable_file", format!("could not read the schema of '{p}': {e}")))?;
-        let Some(want) = &first else {
-            first = Some(schema);
-            continue;
-        };
+pub(crate) fn same_schemas(paths: &[String], schemas: &[&Schema]) -> Result<()> {
+    let Some(want) = schemas.first() else {
+        return Ok(());
+    };
+    for (p, schema) in paths.iter().zip(schemas).skip(1) {
         let differs = want
             .iter()
             .find(|(name, dtype)| schema.get(name.as_str()) != Some(*dtype))
@@ -207,7 +247,7 @@ fn same_columns(paths: &[String], frames: &mut [LazyFrame]) -> Result<()> {
             });
         if let Some(what) = differs {
             return Err(Error::input(
-                "mismatched_files",
+                InputCode::MismatchedFiles,
                 format!("the files read as one table differ: in '{p}', {what}. Give the files the same columns and types, or read them into frames, pl.concat(..., how='diagonal_relaxed') them and pass the frame"),
             ));
         }
@@ -217,9 +257,12 @@ fn same_columns(paths: &[String], frames: &mut [LazyFrame]) -> Result<()> {
 
 /// The column names of a table (for files: read from their schema).
 pub fn column_names(lf: &mut LazyFrame) -> Result<Vec<String>> {
-    let schema = lf
-        .collect_schema()
-        .map_err(|e| Error::input("unreadable_file", format!("could not read the table's schema: {e}")))?;
+    let schema = lf.collect_schema().map_err(|e| {
+        Error::input(
+            InputCode::UnreadableFile,
+            format!("could not read the table's schema: {e}"),
+        )
+    })?;
     Ok(schema.iter_names().map(|n| n.to_string()).collect())
 }
 
@@ -233,8 +276,7 @@ fn slice_rows() -> usize {
         .unwrap_or(1 << 20)
 }
 
-/// A Parquet file of a table and its metadata (the footer, read once).
-pub type ParquetFile = (String, FileMetadataRef);
+pub use parquet::ParquetFile;
 
 impl Table {
     /// The table's Parquet files with their metadata; None unless the table is files, all of
@@ -243,13 +285,13 @@ impl Table {
         let Table::Files(paths) = self else {
             return None;
         };
+        let paths = expand_parquet_globs(paths).ok()?;
         let mut out = Vec::with_capacity(paths.len());
-        for p in paths {
-            let lower = p.to_lowercase();
-            if is_glob(p) || !(lower.ends_with(".parquet") || lower.ends_with(".pq")) {
+        for p in &paths {
+            if is_glob(p) || !is_parquet(p) {
                 return None;
             }
-            out.push((p.clone(), read_footer(p)?));
+            out.push(ParquetFile::open(p)?);
         }
         Some(out)
     }
@@ -262,7 +304,7 @@ impl Table {
             Table::Frame(df) => vec![df.height()],
             Table::Files(_) => parquet?
                 .iter()
-                .flat_map(|(_, metadata)| metadata.row_groups.iter().map(|g| g.num_rows()))
+                .flat_map(|f| f.metadata.row_groups.iter().map(|g| g.num_rows()))
                 .collect(),
         };
         // whole row groups (or a frame's rows) gathered into slices of at least `rows`
@@ -315,7 +357,7 @@ pub fn count_expr(name: &str, dtype: &DataType, table: &str) -> Result<Expr> {
         Ok(c.cast(DataType::Int64))
     } else {
         Err(Error::schema(
-            "not_numeric",
+            SchemaCode::NotNumeric,
             format!(
                 "column '{name}' of {table} holds {dtype} values, not numbers; parse it first, e.g. pl.col('{name}').str.replace_all(',', '').cast(pl.Int64), or read the file with sk.read_posts, which parses humanised counts"
             ),
@@ -337,7 +379,7 @@ fn unsigned(c: Expr, name: &str, table: &str) -> Expr {
                     .map(|a| a.iter().flatten().filter(|&&v| v > i64::MAX as u64).count())
                     .sum();
                 return Err(raised(
-                    "value_out_of_range",
+                    InputCode::ValueOutOfRange,
                     &format!(
                         "{what} holds {above} values above 9,223,372,036,854,775,807, the largest Int64 that socialkpi adds counts in; values that large are usually a data error: fix them, or cast the column to Float64 to add it approximately"
                     ),
@@ -367,7 +409,7 @@ pub fn day_expr(name: &str, dtype: &DataType, tz: Option<&str>, table: &str) -> 
         ),
         other => {
             return Err(Error::schema(
-                "not_temporal",
+                SchemaCode::NotTemporal,
                 format!("column '{name}' of {table} holds {other} values, not datetimes; convert it, e.g. pl.col('{name}').str.to_datetime()"),
             ))
         }
@@ -410,7 +452,7 @@ fn zoned_range(c: Expr, unit: TimeUnit, name: &str, table: &str) -> Expr {
             let outside = ca.min().is_some_and(|m| m < -limit) || ca.max().is_some_and(|m| m > limit);
             if outside {
                 return Err(raised(
-                    "date_out_of_range",
+                    InputCode::DateOutOfRange,
                     &format!("{what} holds a time more than 250,000 years from 1970, which cannot be converted to the report's time zone; such times are usually a placeholder or a unit error: fix or filter them"),
                 ));
             }
@@ -442,7 +484,7 @@ pub fn date_expr(name: &str, dtype: &DataType, table: &str) -> Result<Expr> {
             ]))
         }
         other => Err(Error::schema(
-            "not_temporal",
+            SchemaCode::NotTemporal,
             format!("column '{name}' of {table} holds {other} values, not dates; convert it, e.g. pl.col('{name}').str.to_date()"),
         )),
     }
@@ -459,13 +501,37 @@ mod tests {
         ParquetWriter::new(std::fs::File::create(&path)?).finish(&mut df)?;
         let p = path.to_string_lossy().to_string();
         let whole = std::fs::read(&path)?;
-        assert_eq!(read_footer(&p).map(|m| m.num_rows), Some(3));
+        assert_eq!(ParquetFile::open(&p).map(|f| f.metadata.num_rows), Some(3));
         for cut in [whole.len() - 1, whole.len() - 8, whole.len() / 2, 4] {
             std::fs::write(&path, &whole[..cut])?;
-            assert!(read_footer(&p).is_none());
-            assert_eq!(scan(&[p.clone()]).err().map(|e| e.code()), Some("unreadable_file"));
+            assert!(ParquetFile::open(&p).is_none());
+            assert_eq!(
+                scan(std::slice::from_ref(&p)).err().map(|e| e.code()),
+                Some("unreadable_file")
+            );
         }
         std::fs::remove_file(&path)?;
+        Ok(())
+    }
+
+    #[test]
+    fn parquet_globs_expand_to_their_files_in_order() -> std::result::Result<(), Box<dyn std::error::Error>> {
+        let dir = std::env::temp_dir().join(format!("sk-glob-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("sub.parquet"))?;
+        let mut df = df!("post_id" => ["a", "b"], "likes" => [1_i64, 2])?;
+        for name in ["b.parquet", "a.parquet"] {
+            ParquetWriter::new(std::fs::File::create(dir.join(name))?).finish(&mut df)?;
+        }
+        std::fs::write(dir.join("empty.parquet"), b"")?;
+        let pattern = format!("{}/*.parquet", dir.display());
+        let found = expand_parquet_globs(&[pattern.clone(), "x.csv".into()])?;
+        let want = [dir.join("a.parquet"), dir.join("b.parquet")].map(|p| p.display().to_string());
+        assert_eq!(found, [&want[..], &["x.csv".to_string()]].concat());
+        let none = expand_parquet_globs(&[format!("{}/*.pq", dir.display())]);
+        assert_eq!(none.err().map(|e| e.code()), Some("file_not_found"));
+        let rows = scan(&[pattern])?.select([len()]).collect()?;
+        assert_eq!(rows.column("len")?.get(0)?, AnyValue::UInt32(4));
+        std::fs::remove_dir_all(&dir)?;
         Ok(())
     }
 

@@ -14,6 +14,7 @@ pub use super::mapping::{Options, Repeats};
 use super::presets::{fold, Kind, Preset, Rows, Value};
 use super::values::{self, Cell, DayOrder};
 use crate::error::{did_you_mean, suggest, Error, Result};
+use crate::error::{QueryCode, SchemaCode};
 use polars::prelude::*;
 use polars_core::runtime::THREAD_POOL;
 use rayon::prelude::*;
@@ -123,7 +124,7 @@ fn check_canonical(kind: Kind, canonical: &str, what: &str) -> Result<()> {
     }
     let names: Vec<&str> = kind.columns().iter().map(|(n, _)| *n).collect();
     Err(Error::schema(
-        "unknown_canonical",
+        SchemaCode::UnknownCanonical,
         format!(
             "{what} names '{canonical}', which is not a column of the {} table{}; its columns are {}",
             kind.name(),
@@ -144,7 +145,7 @@ pub fn read(files: Vec<RawFile>, opts: &Options) -> Result<(DataFrame, Report)> 
     for (i, (header, canonical)) in opts.columns.iter().enumerate() {
         if let Some((other, _)) = opts.columns[..i].iter().find(|(_, c)| c == canonical) {
             return Err(Error::schema(
-                "duplicate_mapping",
+                SchemaCode::DuplicateMapping,
                 format!("columns= maps both '{other}' and '{header}' to '{canonical}'; map one header to each canonical column"),
             ));
         }
@@ -152,13 +153,13 @@ pub fn read(files: Vec<RawFile>, opts: &Options) -> Result<(DataFrame, Report)> 
     if opts.repeats != Repeats::Unstated {
         if opts.kind != Kind::Posts {
             return Err(Error::query(
-                "invalid_argument",
+                QueryCode::InvalidArgument,
                 "daily= is for posts: account and traffic rows are one per day already",
             ));
         }
         if opts.snapshot.is_some() {
             return Err(Error::query(
-                "invalid_argument",
+                QueryCode::InvalidArgument,
                 "snapshot= says the rows are lifetime snapshots and daily= says how they add up: pass one of them",
             ));
         }
@@ -364,7 +365,7 @@ fn read_file(
         let parsed = parse_column(&constant, v, &locale, opts.year, &canonical, "defaults=")?;
         if parsed.bad > 0 {
             return Err(Error::schema(
-                "unparseable_default",
+                SchemaCode::UnparseableDefault,
                 format!("defaults= gives '{text}' for '{canonical}', which does not read as a {v:?} value"),
             ));
         }

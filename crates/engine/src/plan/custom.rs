@@ -5,6 +5,7 @@
 
 use super::{Origin, Origins};
 use crate::catalog;
+use crate::error::DefinitionCode;
 use crate::error::{Error, Result};
 use polars::prelude::*;
 use socialkpi_formula::check::Lowerer;
@@ -744,7 +745,7 @@ pub fn check_names(defs: &[Definition]) -> Result<()> {
     use crate::catalog::parse::MAX_KPIS;
     if defs.len() > MAX_KPIS {
         return Err(Error::definition(
-            "too_many_kpis",
+            DefinitionCode::TooManyKpis,
             format!("{} KPIs were defined; a call is limited to {MAX_KPIS}", defs.len()),
         ));
     }

@@ -20,6 +20,7 @@ use usable::{reads_accounts, reads_contracts, reads_posts, usable, usable_traffi
 
 use crate::catalog::{self, Kpi, Source};
 use crate::error::{did_you_mean, suggest, Error, Result};
+use crate::error::{DefinitionCode, QueryCode, SchemaCode};
 use polars::prelude::TimeZone;
 
 /// The reporting period of `every`.
@@ -43,7 +44,7 @@ impl Every {
             "1q" => Ok(Self::Quarter),
             "1y" => Ok(Self::Year),
             other => Err(Error::query(
-                "unknown_grain",
+                QueryCode::UnknownGrain,
                 format!(
                     "every={other:?} is not a reporting period; use None (one period), \"1d\", \"1w\" (ISO weeks from Monday), \"1mo\", \"1q\" or \"1y\"{}",
                     did_you_mean(&suggest(other, Self::NAMES))
@@ -343,14 +344,14 @@ fn missing_table(kpi: &str, table: &str) -> Error {
         _ => "posts=... (one row per post with account_id, published_at and its metrics)",
     };
     Error::query(
-        "missing_table",
+        QueryCode::MissingTable,
         format!("KPI '{kpi}' needs the {table} table; pass {how}"),
     )
 }
 
 fn missing_column(kpi: &str, column: &str, table: &str, have: &[String]) -> Error {
     Error::schema(
-        "missing_column",
+        SchemaCode::MissingColumn,
         format!(
             "column '{column}' is missing from {table} (needed by KPI '{kpi}'){}; rename the column or map it before calling compute",
             did_you_mean(&suggest(column, have.iter().map(String::as_str)))
@@ -373,7 +374,7 @@ fn push_unique<T: PartialEq>(v: &mut Vec<T>, x: T) {
 fn expand_kpis(names: &[String], custom: &[Definition]) -> Result<Vec<(&'static Kpi, bool)>> {
     let mut out: Vec<(&'static Kpi, bool)> = Vec::new();
     if names.is_empty() {
-        return Err(Error::definition("no_kpis", "no KPIs were asked for; pass kpis=[...] with names from sk.catalog() or a goal preset such as \"engagement\""));
+        return Err(Error::definition(DefinitionCode::NoKpis, "no KPIs were asked for; pass kpis=[...] with names from sk.catalog() or a goal preset such as \"engagement\""));
     }
     for name in names {
         if custom.iter().any(|d| &d.name == name) {
@@ -400,7 +401,7 @@ fn expand_kpis(names: &[String], custom: &[Definition]) -> Result<Vec<(&'static 
                 .chain(catalog::PRESETS.iter().map(|(p, _)| *p))
                 .chain(custom.iter().map(|d| d.name.as_str()));
             return Err(Error::definition(
-                "unknown_kpi",
+                DefinitionCode::UnknownKpi,
                 format!("unknown KPI '{name}'{}; sk.catalog() lists every KPI and the presets awareness, engagement, traffic, leads, conversion, content", did_you_mean(&suggest(name, names))),
             ));
         }
@@ -414,12 +415,12 @@ pub fn report_zone(tz: &str) -> Result<Option<String>> {
         "UTC" | "utc" | "Etc/UTC" => Ok(None),
         // (polars reads an empty name as no time zone)
         other if other.trim().is_empty() => Err(Error::query(
-            "unknown_time_zone",
+            QueryCode::UnknownTimeZone,
             format!("tz={other:?} is empty; use a name such as \"UTC\", \"Europe/Berlin\" or \"America/New_York\""),
         )),
         other => {
             TimeZone::opt_try_new(Some(other)).map_err(|_| {
-                Error::query("unknown_time_zone", format!("tz={other:?} is not a known IANA time zone; use a name such as \"UTC\", \"Europe/Berlin\" or \"America/New_York\""))
+                Error::query(QueryCode::UnknownTimeZone, format!("tz={other:?} is not a known IANA time zone; use a name such as \"UTC\", \"Europe/Berlin\" or \"America/New_York\""))
             })?;
             Ok(Some(other.to_string()))
         }
@@ -482,26 +483,26 @@ fn build_here(
         if d.contains('\0') {
             // column names cross the Arrow C interface as C strings, which end at a NUL
             return Err(Error::query(
-                "invalid_column_name",
+                QueryCode::InvalidColumnName,
                 format!("by= names column {d:?}, whose name holds a NUL character (\\0), which no result column can carry; rename the column"),
             ));
         }
         if d == PERIOD {
             return Err(Error::query(
-                "reserved_dimension",
+                QueryCode::ReservedDimension,
                 "'period_start' is the period column of the result; use every=... instead of grouping by it",
             ));
         }
         if d == "published_at" {
             // the posts' time column is read as each post's day, bucketed by every=
             return Err(Error::query(
-                "time_dimension",
+                QueryCode::TimeDimension,
                 "'published_at' is the posts' time column and is not grouped by as it is; pass every=\"1d\" (or \"1w\", \"1mo\", \"1q\", \"1y\") to get one row per period in a period_start column",
             ));
         }
         if seen.contains(d) {
             return Err(Error::query(
-                "repeated_dimension",
+                QueryCode::RepeatedDimension,
                 format!("dimension '{d}' is listed twice in by="),
             ));
         }
@@ -604,7 +605,7 @@ fn build_here(
         let name = &c.definition.name;
         if req.by.contains(name) || name == PERIOD {
             return Err(Error::definition(
-                "invalid_name",
+                DefinitionCode::InvalidName,
                 format!(
                     "KPI '{name}' has the name of a column of the result ({}); name the KPI otherwise",
                     if name == PERIOD {
@@ -619,7 +620,7 @@ fn build_here(
     let custom_posts = compiler.finish();
     if kpis.is_empty() && custom_posts.is_empty() && compiled.is_empty() {
         return Err(Error::definition(
-            "no_kpis",
+            DefinitionCode::NoKpis,
             format!(
                 "none of the requested KPIs can be computed from the tables given: {}",
                 warnings.join("; ")
@@ -694,14 +695,14 @@ fn build_here(
             let mut all: Vec<&str> = pcols.iter().chain(acols).chain(ccols).map(String::as_str).collect();
             all.dedup();
             return Err(Error::query(
-                "unknown_dimension",
+                QueryCode::UnknownDimension,
                 format!("dimension '{d}' is not a column of the tables these KPIs read{}; by= takes column names such as account_id, platform, content_type", did_you_mean(&suggest(d, all))),
             ));
         }
         if let Some(kpi) = account_kpis.first() {
             if !has(acols, d) {
                 return Err(Error::query(
-                    "dimension_not_in_table",
+                    QueryCode::DimensionNotInTable,
                     format!("KPI '{} comes from the accounts table, which has no column '{d}'; group account KPIs by account_id, platform or an account attribute, or compute '{d}' KPIs in a separate call", shown(kpi)),
                 ));
             }
@@ -710,7 +711,7 @@ fn build_here(
         if let Some(kpi) = traffic_kpis.first() {
             if !in_traffic {
                 return Err(Error::query(
-                    "dimension_not_in_table",
+                    QueryCode::DimensionNotInTable,
                     format!("KPI '{} comes from the traffic table, which has no column '{d}'; group traffic KPIs by platform (matched from source), source, medium or campaign, or compute '{d}' KPIs in a separate call", shown(kpi)),
                 ));
             }
@@ -718,7 +719,7 @@ fn build_here(
         if let Some(kpi) = event_kpis.first() {
             if !in_events {
                 return Err(Error::query(
-                    "dimension_not_in_table",
+                    QueryCode::DimensionNotInTable,
                     format!("KPI '{} counts events of the conversions table, which cannot attribute them to '{d}': it has no column '{d}'; add the column to the events, group by account_id, campaign or platform (from source), or compute '{d}' KPIs in a separate call", shown(kpi)),
                 ));
             }
@@ -726,7 +727,7 @@ fn build_here(
         if let Some(kpi) = contract_kpis.first() {
             if !has(ccols, d) {
                 return Err(Error::query(
-                    "dimension_not_in_table",
+                    QueryCode::DimensionNotInTable,
                     format!("KPI '{} comes from the contracts table, which has no column '{d}'; group contract KPIs by account_id, campaign or another contract column, or compute '{d}' KPIs in a separate call", shown(kpi)),
                 ));
             }
@@ -744,7 +745,7 @@ fn build_here(
                     .or(compiled.first().map(|c| c.definition.name.as_str()))
                     .unwrap_or("");
                 return Err(Error::query(
-                    "dimension_not_in_table",
+                    QueryCode::DimensionNotInTable,
                     format!("KPI '{kpi}' reads the posts table, which has no column '{d}' (nor is it an account attribute of accounts=...); add '{d}' to the posts, or compute '{d}' KPIs in a separate call"),
                 ));
             }

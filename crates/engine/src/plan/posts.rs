@@ -6,6 +6,7 @@ use super::{
     PostsPlan, Result, ENG_COMPONENTS,
 };
 use crate::catalog::{Kpi, Source};
+use crate::error::SchemaCode;
 
 /// The components of a set the table has: `a|b` (a, else b) keeps what is there.
 fn present_components(set: &[String], pcols: &[String]) -> Vec<String> {
@@ -195,7 +196,7 @@ pub(super) fn plan_posts(
         let (components, per_platform, columns) = engagement_sets(pcols, engagement);
         if components.is_empty() && per_platform.iter().all(|(_, s)| s.is_empty()) {
             return Err(Error::schema(
-                "missing_column",
+                SchemaCode::MissingColumn,
                 format!(
                     "KPI '{first}' needs engagement components, but posts has none of {}{}",
                     if engagement.is_empty() {

@@ -5,6 +5,7 @@ use super::{
     Origins, Result, TrafficPlan,
 };
 use crate::catalog::{Kpi, Source};
+use crate::error::SchemaCode;
 
 /// `first`: the first KPI that reads the table (named in errors).
 pub(super) fn plan_contracts(
@@ -105,7 +106,7 @@ pub(super) fn plan_traffic(
         if !has(tcols, c) {
             if c == "date" {
                 return Err(Error::schema(
-                    "missing_column",
+                    SchemaCode::MissingColumn,
                     format!(
                         "the traffic table has no 'date' column{}; traffic rows need the day of their sessions",
                         did_you_mean(&suggest("date", tcols.iter().map(String::as_str)))

@@ -2,6 +2,7 @@
 
 use super::{did_you_mean, has, measure, missing_column, missing_table, suggest, Error, Origin, Origins, Result};
 use crate::catalog::{Kpi, Source};
+use crate::error::SchemaCode;
 
 pub(super) fn reads_posts(k: &Kpi, pcols: &[String], o: &Origins) -> bool {
     let from_posts = o.of(k.name) == Some(Origin::Posts);
@@ -41,7 +42,7 @@ pub(super) fn usable_traffic(k: &Kpi, traffic: Option<&[String]>, o: &Origins) -
                 _ => "conversions=... (events of kind 'sale'), or a 'conversions' column in posts or traffic",
             };
             return Err(Error::schema(
-                "missing_column",
+                SchemaCode::MissingColumn,
                 format!(
                     "KPI '{}' needs {}: pass {how}",
                     k.name,
@@ -83,7 +84,7 @@ pub(super) fn usable(
     let pcols = posts.unwrap_or(&empty);
     if k.source == Source::Cost && !has(pcols, "spend") && contracts.is_none() {
         return Err(Error::schema(
-            "missing_column",
+            SchemaCode::MissingColumn,
             format!(
                 "KPI '{}' needs a cost: a 'spend' column in posts, or contracts=... with a 'fee' per agreement",
                 k.name
@@ -102,7 +103,7 @@ pub(super) fn usable(
     if reads_accounts(k, pcols, o) {
         let Some(acols) = accounts else {
             if k.source == Source::PostsElseAccounts || k.name == "lead_rate" {
-                return Err(Error::schema("missing_column", format!("KPI 'profile_visits' needs a 'profile_visits' column in posts, or an accounts table with one{}", did_you_mean(&suggest("profile_visits", pcols.iter().map(String::as_str))))));
+                return Err(Error::schema(SchemaCode::MissingColumn, format!("KPI 'profile_visits' needs a 'profile_visits' column in posts, or an accounts table with one{}", did_you_mean(&suggest("profile_visits", pcols.iter().map(String::as_str))))));
             }
             return Err(missing_table(k.name, "accounts"));
         };
@@ -127,7 +128,7 @@ pub(super) fn usable(
                         .iter()
                         .any(|c| has(pcols, c)) =>
                 {
-                    return Err(Error::schema("missing_column", format!("KPI '{}' needs engagement components, but posts has none of likes, reactions, comments, shares, saves{}", k.name, did_you_mean(&suggest("likes", pcols.iter().map(String::as_str))))));
+                    return Err(Error::schema(SchemaCode::MissingColumn, format!("KPI '{}' needs engagement components, but posts has none of likes, reactions, comments, shares, saves{}", k.name, did_you_mean(&suggest("likes", pcols.iter().map(String::as_str))))));
                 }
                 "eng" => {}
                 c if !has(pcols, c) => return Err(missing_column(k.name, c, "posts", pcols)),

@@ -3,7 +3,7 @@
 //! (docs/states.md describes both, so that other tools can read them).
 
 use super::{Block, PartialStates, Source, Spec, States};
-use crate::error::{Error, Result};
+use crate::error::{Error, InputCode, Result};
 use crate::exec::RowAccount;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -144,8 +144,12 @@ pub fn save(states: &States, path: &str) -> Result<()> {
     let target = std::path::Path::new(path);
     let partial = target.with_extension("parquet.partial");
     let written = (|| -> Result<()> {
-        let file = std::fs::File::create(&partial)
-            .map_err(|e| Error::input("unwritable_file", format!("cannot write {}: {e}", partial.display())))?;
+        let file = std::fs::File::create(&partial).map_err(|e| {
+            Error::input(
+                InputCode::UnwritableFile,
+                format!("cannot write {}: {e}", partial.display()),
+            )
+        })?;
         let metadata = polars::io::parquet::write::KeyValueMetadata::Static(vec![polars_parquet::write::KeyValue {
             key: KEY.to_string(),
             value: Some(header),
@@ -154,7 +158,7 @@ pub fn save(states: &States, path: &str) -> Result<()> {
             .with_key_value_metadata(Some(metadata))
             .finish(&mut frame)?;
         std::fs::rename(&partial, target)
-            .map_err(|e| Error::input("unwritable_file", format!("cannot write {path}: {e}")))
+            .map_err(|e| Error::input(InputCode::UnwritableFile, format!("cannot write {path}: {e}")))
     })();
     if written.is_err() {
         let _ = std::fs::remove_file(&partial);
@@ -166,12 +170,12 @@ pub fn save(states: &States, path: &str) -> Result<()> {
 pub fn load(path: &str) -> Result<States> {
     let not_states = |why: String| {
         Error::input(
-            "not_a_states_file",
+            InputCode::NotAStatesFile,
             format!("{path} is not a socialkpi states file: {why}"),
         )
     };
-    let file =
-        std::fs::File::open(path).map_err(|e| Error::input("unreadable_file", format!("cannot open {path}: {e}")))?;
+    let file = std::fs::File::open(path)
+        .map_err(|e| Error::input(InputCode::UnreadableFile, format!("cannot open {path}: {e}")))?;
     let mut reader = ParquetReader::new(file);
     let metadata = reader
         .get_metadata()
@@ -193,19 +197,28 @@ pub fn load(path: &str) -> Result<States> {
 pub fn from_parts(frame: DataFrame, header: &str) -> Result<States> {
     const WHAT: &str = "the states' frame";
     let header = read_header(header, WHAT)?;
-    from_frame(frame, header)
-        .map_err(|e| Error::input("not_a_states_file", format!("{WHAT} does not read as states: {e}")))
+    from_frame(frame, header).map_err(|e| {
+        Error::input(
+            InputCode::NotAStatesFile,
+            format!("{WHAT} does not read as states: {e}"),
+        )
+    })
 }
 
 /// The header of states from `what` (a file's path, or words), checked to be of this version.
 fn read_header(text: &str, what: &str) -> Result<Header> {
-    let not_states = |why: String| Error::input("not_a_states_file", format!("{what} is not socialkpi states: {why}"));
+    let not_states = |why: String| {
+        Error::input(
+            InputCode::NotAStatesFile,
+            format!("{what} is not socialkpi states: {why}"),
+        )
+    };
     let value: serde_json::Value =
         serde_json::from_str(text).map_err(|e| not_states(format!("its header does not read ({e})")))?;
     let found = value.get("schema_version").and_then(serde_json::Value::as_u64);
     if found != Some(u64::from(SCHEMA_VERSION)) {
         return Err(Error::input(
-            "states_version",
+            InputCode::StatesVersion,
             format!(
                 "{what} holds states of schema version {}, and this socialkpi reads version {SCHEMA_VERSION}; make the states again with this version",
                 found.map_or("(none)".to_string(), |v| v.to_string())

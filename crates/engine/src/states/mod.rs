@@ -14,7 +14,7 @@ mod spec;
 pub use file::{from_parts, load, save, to_frame, SCHEMA_VERSION};
 pub use spec::{Spec, Tables};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, InputCode, QueryCode, Result};
 use crate::exec::accounts::{FIRST, FIRST_DAY, LAST, LAST_DAY};
 use crate::exec::{output_keys, with_period, RowAccount, ALL};
 use crate::plan::{Every, Plan, PERIOD};
@@ -305,6 +305,64 @@ fn regroup(source: Source, frames: Vec<DataFrame>, from: &Plan, to: &Plan) -> Re
     Ok(lf.group_by(group).agg(sums).collect()?)
 }
 
+/// Blocks of one grain merged: only rows of periods that more than one block reaches can
+/// share a group, so those are regrouped and the others stacked as they are (parts split by
+/// time, the usual case, share only the days at their edges).
+fn merge_by_period(source: Source, frames: Vec<DataFrame>, from: &Plan, to: &Plan) -> Result<DataFrame> {
+    let mut spans: Vec<(i32, i32)> = Vec::with_capacity(frames.len());
+    for f in &frames {
+        let days = f
+            .column(PERIOD)?
+            .as_materialized_series()
+            .to_physical_repr()
+            .into_owned();
+        let (first, last) = (days.min::<i32>()?, days.max::<i32>()?);
+        if let (Some(first), Some(last)) = (first, last) {
+            spans.push((first, last));
+        }
+    }
+    let shared = shared_days(spans);
+    if shared.is_empty() {
+        return stack(frames);
+    }
+    let columns = frames.first().map(|f| f.get_column_names_owned()).unwrap_or_default();
+    let within = shared
+        .iter()
+        .map(|&(a, b)| {
+            let day = col(PERIOD).to_physical();
+            day.clone().gt_eq(lit(a)).and(day.lt_eq(lit(b)))
+        })
+        .reduce(Expr::or)
+        .unwrap_or_else(|| lit(false));
+    let (mut alone, mut together) = (Vec::new(), Vec::new());
+    for f in frames {
+        let lf = f.lazy();
+        alone.push(lf.clone().filter(within.clone().not()).collect()?);
+        together.push(lf.filter(within.clone()).collect()?);
+    }
+    let regrouped = regroup(source, together, from, to)?.select(columns)?;
+    alone.push(regrouped);
+    stack(alone)
+}
+
+/// The days that two or more of the spans (first, last) share, as spans.
+fn shared_days(mut spans: Vec<(i32, i32)>) -> Vec<(i32, i32)> {
+    spans.sort_unstable();
+    let mut shared: Vec<(i32, i32)> = Vec::new();
+    let mut reach: Option<i32> = None;
+    for (first, last) in spans {
+        if let Some(r) = reach.filter(|&r| r >= first) {
+            let span = (first, last.min(r));
+            match shared.last_mut() {
+                Some(prev) if prev.1 >= span.0 - 1 => prev.1 = prev.1.max(span.1),
+                _ => shared.push(span),
+            }
+        }
+        reach = Some(reach.map_or(last, |r| r.max(last)));
+    }
+    shared
+}
+
 /// Snapshot states per account at `to`'s period: the earliest first, the latest last, the
 /// attributes `to` groups by at the latest snapshot.
 fn regroup_snapshots(lf: LazyFrame, to: &Plan) -> Result<DataFrame> {
@@ -365,13 +423,16 @@ impl States {
     pub fn merge(parts: Vec<States>) -> Result<States> {
         let mut parts = parts.into_iter();
         let Some(first) = parts.next() else {
-            return Err(Error::query("invalid_argument", "merge needs at least one States"));
+            return Err(Error::query(
+                QueryCode::InvalidArgument,
+                "merge needs at least one States",
+            ));
         };
         let rest: Vec<States> = parts.collect();
         for other in &rest {
             if let Some(part) = first.spec.difference(&other.spec) {
                 return Err(Error::query(
-                    "states_mismatch",
+                    QueryCode::StatesMismatch,
                     format!("states made for different requests do not merge: they differ in {part}"),
                 ));
             }
@@ -405,7 +466,7 @@ impl States {
     pub fn update(self, newer: States) -> Result<States> {
         if let Some(part) = self.spec.difference(&newer.spec) {
             return Err(Error::query(
-                "states_mismatch",
+                QueryCode::StatesMismatch,
                 format!("states made for a different request cannot update these: they differ in {part}"),
             ));
         }
@@ -493,7 +554,7 @@ fn merge_post_ids(parts: &[PartialStates]) -> Result<Option<Vec<u64>>> {
     let repeated = ids.windows(2).filter(|w| w[0] == w[1]).count();
     if repeated > 0 {
         return Err(Error::input(
-            "overlapping_posts",
+            InputCode::OverlappingPosts,
             format!("{repeated} posts are in more than one of the states merged (by post_id); states must come from disjoint posts. Merge states of different files, months or partitions, or use States.update to replace the periods newer posts cover"),
         ));
     }
@@ -526,7 +587,7 @@ fn combine_parts(parts: Vec<PartialStates>, from: &Plan, to: &Plan) -> Result<Pa
                         *frames = vec![block.frame];
                     } else {
                         return Err(Error::input(
-                            "overlapping_states",
+                            InputCode::OverlappingStates,
                             format!("the {} states merged share some of the tables they were made from but not all; merge states made from whole tables or from disjoint parts of them", block.source.table()),
                         ));
                     }
@@ -559,8 +620,11 @@ fn combine_parts(parts: Vec<PartialStates>, from: &Plan, to: &Plan) -> Result<Pa
     kept.sort_by_key(|(s, _, _)| *s);
     let mut blocks = Vec::with_capacity(kept.len());
     for (source, fingerprints, frames) in kept {
-        let frame = if frames.len() == 1 && from.by == to.by && from.every == to.every {
+        let same_grain = from.by == to.by && from.every == to.every;
+        let frame = if frames.len() == 1 && same_grain {
             frames.into_iter().next().unwrap_or_default()
+        } else if same_grain && to.every.is_some() {
+            merge_by_period(source, frames, from, to)?
         } else {
             regroup(source, frames, from, to)?
         };
@@ -610,11 +674,90 @@ fn merge_coverage(frames: Vec<DataFrame>) -> Result<DataFrame> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::{build, Dedupe, Request};
+
+    fn plan(every: Option<&str>, by: &[&str]) -> Result<Plan> {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let request = Request::new(
+            names(&["followers"]),
+            names(by),
+            every.map(str::to_string),
+            "UTC".into(),
+            Dedupe::Error,
+        );
+        let posts = names(&["post_id", "account_id", "published_at"]);
+        let accounts = names(&["account_id", "date", "followers", "tier"]);
+        build(&request, Some(&posts), Some(&accounts), None, None, None)
+    }
+
+    fn days(v: &[i32]) -> Result<Column> {
+        Ok(Column::new("d".into(), v).cast(&DataType::Date)?)
+    }
+
+    #[test]
+    fn snapshots_roll_up_to_the_earliest_first_and_latest_last() -> Result<()> {
+        // one account, three days of one month, in no order; its tier changed on the last day
+        let daily = df!(
+            "account_id" => ["a", "a", "a"],
+            PERIOD => days(&[20_000, 19_998, 19_999])?.take_materialized_series(),
+            FIRST_DAY => days(&[20_000, 19_998, 19_999])?.take_materialized_series(),
+            FIRST => [30_i64, 10, 20],
+            LAST_DAY => days(&[20_000, 19_998, 19_999])?.take_materialized_series(),
+            LAST => [31_i64, 11, 21],
+            "tier" => ["gold", "silver", "silver"],
+        )?;
+        let (from, to) = (plan(Some("1d"), &["tier"])?, plan(Some("1mo"), &["tier"])?);
+        let monthly = regroup(Source::Snapshots, vec![daily], &from, &to)?;
+        assert_eq!(monthly.height(), 1);
+        let value = |c: &str| monthly.column(c).and_then(|c| c.get(0)).map(|v| v.to_string());
+        assert_eq!(value(FIRST)?, "10");
+        assert_eq!(value(LAST)?, "31");
+        assert_eq!(value("tier")?, "\"gold\"");
+        Ok(())
+    }
+
+    fn part(fingerprints: &[u64], rows: i64) -> Result<PartialStates> {
+        let mut block = Block::new(Source::Accounts, df!(ALL => [true], "a:rows" => [rows])?);
+        block.fingerprints = fingerprints.iter().copied().collect();
+        Ok(PartialStates {
+            blocks: vec![block],
+            post_ids: None,
+            coverage: crate::exec::stack_coverage(Vec::new())?,
+            rows: RowAccount::default(),
+            warnings: Vec::new(),
+            components: Vec::new(),
+            platform_components: Vec::new(),
+        })
+    }
+
+    fn rows_after(parts: Vec<PartialStates>) -> Result<i64> {
+        let p = plan(None, &[])?;
+        let merged = combine_parts(parts, &p, &p)?;
+        let total = merged.blocks[0].frame.column("a:rows")?.i64()?.get(0).unwrap_or(-1);
+        Ok(total)
+    }
+
+    #[test]
+    fn a_small_table_counts_once_however_its_parts_are_merged() -> Result<()> {
+        // the same table beside two parts: once
+        assert_eq!(rows_after(vec![part(&[1], 5)?, part(&[1], 5)?])?, 5);
+        // two halves of a table: both
+        assert_eq!(rows_after(vec![part(&[1], 5)?, part(&[2], 7)?])?, 12);
+        // a half already merged in, then the merged whole: the whole
+        assert_eq!(rows_after(vec![part(&[1], 5)?, part(&[1, 2], 12)?])?, 12);
+        // the whole, then a half of it: the whole
+        assert_eq!(rows_after(vec![part(&[1, 2], 12)?, part(&[2], 7)?])?, 12);
+        // sharing one table but not the other: an error
+        let err = rows_after(vec![part(&[1, 2], 12)?, part(&[2, 3], 9)?]).err();
+        assert_eq!(err.map(|e| e.code()), Some("overlapping_states"));
+        Ok(())
+    }
 
     #[test]
     fn id_hashes_are_stable_and_spread() {
         // fixed values: a states file made by another process or version must agree
-        assert_eq!(stable_hash(b""), stable_hash(b""));
+        assert_eq!(stable_hash(b"post-1"), 11_001_945_624_404_742_661);
+        assert_eq!(stable_hash(b""), 17_665_956_581_633_026_203);
         assert_ne!(stable_hash(b"a"), stable_hash(b"b"));
         assert_ne!(stable_hash(b"post-1"), stable_hash(b"post-2"));
         let hashes: BTreeSet<u64> = (0..10_000).map(|i| stable_hash(format!("p{i}").as_bytes())).collect();
@@ -629,6 +772,14 @@ mod tests {
         assert_eq!(fingerprint(&a)?, fingerprint(&b)?);
         assert_ne!(fingerprint(&a)?, fingerprint(&c)?);
         Ok(())
+    }
+
+    #[test]
+    fn shared_days_are_where_spans_overlap() {
+        assert_eq!(shared_days(vec![(1, 5), (5, 9), (9, 12)]), vec![(5, 5), (9, 9)]);
+        assert_eq!(shared_days(vec![(1, 3), (4, 9)]), vec![]);
+        assert_eq!(shared_days(vec![(1, 10), (2, 3), (5, 6)]), vec![(2, 3), (5, 6)]);
+        assert_eq!(shared_days(vec![(1, 10), (2, 7), (5, 12)]), vec![(2, 10)]);
     }
 
     #[test]

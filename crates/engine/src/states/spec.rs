@@ -1,7 +1,7 @@
 //! What a set of states was made for: the request and the columns of its tables, enough to
 //! plan any finalization of them again without the data.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, InputCode, Result};
 use crate::plan::{self, ColumnType, Dedupe, Definition, Request};
 use serde::{Deserialize, Serialize};
 
@@ -203,7 +203,11 @@ impl Spec {
     }
 
     pub fn from_json(text: &str) -> Result<Self> {
-        serde_json::from_str(text)
-            .map_err(|e| Error::input("not_a_states_file", format!("the states' spec does not read: {e}")))
+        serde_json::from_str(text).map_err(|e| {
+            Error::input(
+                InputCode::NotAStatesFile,
+                format!("the states' spec does not read: {e}"),
+            )
+        })
     }
 }

@@ -1,0 +1,151 @@
+"""Partial states as they cross processes (Dask tasks, Spark rows): plain Arrow data and JSON
+text, never a native object (docs/scale.md).
+
+A part travels as its states' header, the states' frame without the ``post_ids`` rows (Arrow
+IPC bytes, small: one row per group and period) and its posts' ``post_id`` hashes (a sorted
+``uint64`` array, 8 bytes a post). ``States.frame`` holds every column in every row, so the
+post-id rows would take some 300 bytes a post there; apart, they take 8. Parts merge with
+:func:`socialkpi.merge` for the states and a sorted union of the hashes with the same overlap
+check (and the same typed error) as ``sk.merge``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+import polars as pl
+
+from socialkpi._states import States, merge
+from socialkpi._tables import _ArrowStream
+
+_BLOCK = "state_block"
+_POST_IDS = "post_ids"
+_HASH = "post_id_hash"
+
+
+@dataclass(frozen=True)
+class Part:
+    """A part's states in plain data: ``header`` (JSON, saying no post ids are kept), ``body``
+    (Arrow IPC stream of the frame without the post-id rows) and ``ids`` (sorted post-id
+    hashes, or None when the posts have no ``post_id`` column)."""
+
+    header: str
+    body: bytes
+    ids: Optional[np.ndarray]  # noqa: UP045 (dataclass fields are evaluated on Python 3.9)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A typed error raised where a part was made, carried back as plain data."""
+
+    kind: str
+    code: str
+    message: str
+
+    @classmethod
+    def of(cls, error: Exception) -> Failure:
+        return cls(type(error).__name__, str(getattr(error, "code", "")), str(error))
+
+    def exception(self) -> Exception:
+        from socialkpi import exceptions
+
+        kind = getattr(exceptions, self.kind, None)
+        if not (isinstance(kind, type) and issubclass(kind, exceptions.KpiError)):
+            kind = exceptions.KpiError
+        error = kind(self.message)
+        error.code = self.code
+        return error
+
+
+def ipc(frame: pl.DataFrame) -> bytes:
+    out = io.BytesIO()
+    frame.write_ipc(out, compression="lz4")
+    return out.getvalue()
+
+
+def pack(states: States) -> Part:
+    """A part from states (made by ``sk.partial`` where the posts are)."""
+    # one export gives both (States.frame and States.header would export twice)
+    capsule, header = states._native.frame()
+    frame = pl.DataFrame(_ArrowStream(capsule))
+    info = json.loads(header)
+    ids = None
+    if info.get("post_ids"):
+        rows = (frame[_BLOCK] == _POST_IDS).arg_true()
+        first, count = (int(rows[0]), len(rows)) if len(rows) else (0, 0)
+        if count == 0 or int(rows[-1]) - first + 1 == count:
+            # the post-id rows are one run (as States.frame writes them): slices, no copies
+            ids = frame[_HASH].slice(first, count).to_numpy()
+            frame = pl.concat([frame.slice(0, first), frame.slice(first + count)])
+        else:
+            ids = frame[_HASH].gather(rows).to_numpy()
+            frame = frame.filter(pl.col(_BLOCK) != _POST_IDS)
+        ids = np.asarray(ids, dtype=np.uint64)
+        if ids.size > 1 and not bool(np.all(ids[1:] >= ids[:-1])):
+            ids = np.sort(ids)
+    if _HASH in frame.columns:
+        frame = frame.drop(_HASH)
+    info["post_ids"] = False
+    return Part(json.dumps(info), ipc(frame), ids)
+
+
+def body(part: Part) -> States:
+    """The part's states without its post ids (what merges and finalizes)."""
+    return States.from_frame(pl.read_ipc(io.BytesIO(part.body)), part.header)
+
+
+def union_ids(parts: Sequence[Optional[np.ndarray]]) -> Optional[np.ndarray]:  # noqa: UP045
+    """The parts' post-id hashes in one sorted array; a hash in two parts is ``sk.merge``'s
+    error ``overlapping_posts``. None (not checked) when any part has none, as in ``sk.merge``."""
+    if any(ids is None for ids in parts):
+        return None
+    # each array is sorted: the stable sort (timsort) merges the runs
+    ids = np.sort(
+        np.concatenate([np.asarray(p, dtype=np.uint64) for p in parts if p is not None]), kind="stable"
+    )
+    repeated = int(np.count_nonzero(ids[1:] == ids[:-1])) if ids.size > 1 else 0
+    if repeated:
+        raise overlapping(repeated)
+    return ids
+
+
+def overlapping(repeated: int) -> Exception:
+    from socialkpi.exceptions import InputError
+
+    error = InputError(
+        f"{repeated} posts are in more than one of the partitions merged (by post_id); each post must "
+        "be in one partition. Remove the repeated rows, or repartition the posts by post_id so that "
+        "dedupe='last' sees every row of a post in one partition"
+    )
+    error.code = "overlapping_posts"
+    return error
+
+
+def combine(parts: Sequence[Part], keep_ids: bool = True) -> Part:
+    """Parts merged into one: the states by ``sk.merge``, the post ids by a checked union
+    (kept for further merges, or dropped once checked by the last merge of a compute)."""
+    ids = union_ids([p.ids for p in parts]) if len(parts) > 1 else parts[0].ids
+    merged = merge([body(p) for p in parts]) if len(parts) > 1 else None
+    kept = ids if keep_ids else None
+    if merged is None:
+        return Part(parts[0].header, parts[0].body, kept)
+    return Part(merged.header, ipc(merged.frame), kept)
+
+
+def states(part: Part) -> States:
+    """The part as ``sk.States``, post ids included (to merge with other states or save)."""
+    if part.ids is None:
+        return body(part)
+    info = json.loads(part.header)
+    info["post_ids"] = True
+    frame = pl.read_ipc(io.BytesIO(part.body))
+    ids = pl.DataFrame({_HASH: pl.Series(_HASH, part.ids, dtype=pl.UInt64)}).with_columns(
+        pl.lit(_POST_IDS).alias(_BLOCK)
+    )
+    # the other columns are null in the id rows: polars keeps them as unmaterialized scalars
+    return States.from_frame(pl.concat([frame, ids], how="diagonal_relaxed"), json.dumps(info))

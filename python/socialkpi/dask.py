@@ -1,0 +1,200 @@
+"""socialkpi on Dask: each partition of the posts becomes partial states through the same
+engine as :func:`socialkpi.compute`, the states merge in a tree, and the merged states are
+finalized once (docs/scale.md).
+
+>>> from socialkpi import dask as skd
+>>> out = skd.compute(posts_ddf, accounts, kpis="engagement", by=["platform"], every="1mo")
+
+Needs ``pip install 'socialkpi[dask]'``.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal, cast
+
+try:
+    import dask.dataframe as dd
+    from dask.base import compute as _dask_compute
+    from dask.base import get_scheduler as _get_scheduler
+    from dask.delayed import delayed as _delayed
+except ImportError as e:  # pragma: no cover - the extra is not installed
+    raise ImportError("socialkpi.dask needs Dask: pip install 'socialkpi[dask]'") from e
+
+from socialkpi import _arguments, _wire
+from socialkpi._states import States
+from socialkpi._states import partial as _partial
+from socialkpi.exceptions import invalid_argument
+from socialkpi.formulas import KPI, Definitions
+
+__all__ = ["compute", "partial"]
+
+
+def compute(
+    posts: Any,
+    accounts: Any = None,
+    *,
+    contracts: Any = None,
+    traffic: Any = None,
+    conversions: Any = None,
+    sources: Mapping[str, str] | None = None,
+    kpis: str | KPI | Iterable[str | KPI],
+    by: str | Sequence[str] = (),
+    every: str | None = None,
+    tz: str = "UTC",
+    dedupe: Literal["last"] | None = None,
+    output: Literal["polars", "pandas"] = "polars",
+    definitions: str | os.PathLike[str] | Definitions | None = None,
+    max_staleness: int | None = 7,
+    split_every: int = 8,
+) -> Any:
+    """:func:`socialkpi.compute` over posts spread across a Dask cluster: the same arguments
+    and the same result, cell for cell.
+
+    Parameters
+    ----------
+    posts
+        A Dask DataFrame of posts (one task per partition), or a path, glob or list of Parquet
+        / CSV files (one task per file, read by the engine on the worker; the files must be
+        readable there).
+    accounts, contracts, traffic, conversions
+        The small tables, whole: polars, pandas or pyarrow frames, paths (readable on the
+        workers), or Dask DataFrames (computed first). Each is sent once to the workers and
+        passed whole beside every partition; the states count it once.
+    split_every
+        How many partitions' states one task of the tree reduction merges (at least 2).
+        Runs on the Dask scheduler in use (a ``distributed.Client`` if one is active).
+
+    Raises
+    ------
+    InputError
+        ``overlapping_posts`` when a post (by ``post_id``) is in more than one partition;
+        the errors of :func:`socialkpi.compute`, raised where they happen.
+    """
+    _arguments.output(output)
+    options = _options(locals())
+    merged = _run(posts, accounts, contracts, traffic, conversions, split_every, options, keep_ids=False)
+    return _wire.body(merged).finalize(output=output)
+
+
+def partial(
+    posts: Any,
+    accounts: Any = None,
+    *,
+    contracts: Any = None,
+    traffic: Any = None,
+    conversions: Any = None,
+    sources: Mapping[str, str] | None = None,
+    kpis: str | KPI | Iterable[str | KPI],
+    by: str | Sequence[str] = (),
+    every: str | None = None,
+    tz: str = "UTC",
+    dedupe: Literal["last"] | None = None,
+    definitions: str | os.PathLike[str] | Definitions | None = None,
+    max_staleness: int | None = 7,
+    split_every: int = 8,
+) -> States:
+    """:func:`socialkpi.partial` over posts spread across a Dask cluster: the merged states of
+    all partitions, post ids included (to finalize, merge with other states or save). The
+    arguments are :func:`compute`'s, but ``output``."""
+    options = _options(locals())
+    merged = _run(posts, accounts, contracts, traffic, conversions, split_every, options, keep_ids=True)
+    return _wire.states(merged)
+
+
+def _options(arguments: dict[str, Any]) -> dict[str, Any]:
+    names = ("sources", "kpis", "by", "every", "tz", "dedupe", "definitions", "max_staleness")
+    return {name: arguments[name] for name in names}
+
+
+def _part(posts: Any, small: dict[str, Any], options: dict[str, Any]) -> _wire.Part:
+    """One partition's states, where the partition is."""
+    return _wire.pack(_partial(posts, **small, **options))
+
+
+def _run(
+    posts: Any,
+    accounts: Any,
+    contracts: Any,
+    traffic: Any,
+    conversions: Any,
+    split_every: int,
+    options: dict[str, Any],
+    keep_ids: bool,
+) -> _wire.Part:
+    if isinstance(split_every, bool) or not isinstance(split_every, int) or split_every < 2:
+        raise invalid_argument(f"split_every must be an integer of at least 2, not {split_every!r}")
+    small = {
+        "accounts": _local(accounts),
+        "contracts": _local(contracts),
+        "traffic": _local(traffic),
+        "conversions": _local(conversions),
+    }
+    if isinstance(posts, dd.DataFrame):
+        pieces: list[Any] = list(posts.to_delayed())  # type: ignore[no-untyped-call]
+        # the arguments and the small tables checked here, on an empty partition, so that a
+        # mistake is raised at once rather than from every worker
+        _partial(posts._meta, **small, **options)
+    elif isinstance(posts, (str, os.PathLike)) or (
+        isinstance(posts, (list, tuple)) and posts and all(isinstance(p, (str, os.PathLike)) for p in posts)
+    ):
+        pieces = _files(posts)
+    else:
+        raise invalid_argument(
+            f"posts= got a {type(posts).__name__}; pass a Dask DataFrame or a path, glob or list of "
+            "Parquet / CSV files (for a local frame, use socialkpi.compute)",
+        )
+    shared = {name: None if t is None else _broadcast(t) for name, t in small.items()}
+    parts = [_delayed(_part)(piece, shared, options) for piece in pieces]
+    while len(parts) > 1:
+        # the last merge of a compute checks the post ids and leaves them with the workers
+        keep = keep_ids or len(parts) > split_every
+        parts = [
+            _delayed(_wire.combine)(parts[i : i + split_every], keep)
+            for i in range(0, len(parts), split_every)
+        ]
+    (merged,) = _dask_compute(parts[0])  # type: ignore[no-untyped-call]
+    result: _wire.Part = merged
+    return result
+
+
+def _broadcast(table: Any) -> Any:
+    """The table sent once to every worker when the run goes to a ``distributed`` client
+    (else one key of the graph), so that the tasks share it rather than each carrying a copy."""
+    client: Any
+    try:
+        from distributed import get_client
+
+        client = get_client()
+    except (ImportError, ValueError):
+        client = None
+    scheduler = _get_scheduler()  # type: ignore[no-untyped-call]
+    if client is None or getattr(scheduler, "__self__", None) is not client:
+        return _delayed(table, traverse=False)
+    return cast(Any, client).scatter(table, broadcast=True, hash=False)
+
+
+def _local(table: Any) -> Any:
+    """A small table as the engine takes it (a Dask DataFrame is computed to pandas)."""
+    if isinstance(table, dd.DataFrame):
+        return table.compute()  # type: ignore[no-untyped-call]
+    return table
+
+
+def _files(posts: Any) -> list[str]:
+    """One path per file of a path, glob, folder or list of them."""
+    items = [posts] if isinstance(posts, (str, os.PathLike)) else list(posts)
+    files: list[str] = []
+    for item in items:
+        text = os.fspath(item)
+        if os.path.isdir(text):
+            found = sorted(glob.glob(os.path.join(text, "*.parquet"))) or sorted(
+                glob.glob(os.path.join(text, "*.csv"))
+            )
+        else:
+            found = sorted(glob.glob(text)) if glob.has_magic(text) else [text]
+        # a pattern that matches nothing goes to the engine, which names it
+        files.extend(found or [text])
+    return files

@@ -1,0 +1,322 @@
+"""socialkpi on Spark: each partition of the posts becomes partial states through the same
+engine as :func:`socialkpi.compute` (``mapInArrow``), the post ids are checked for repeats in
+Spark (shuffled by bucket), the states are merged on the driver and finalized once
+(docs/scale.md).
+
+>>> from socialkpi import spark as sks
+>>> out = sks.compute(posts_sdf, accounts_sdf, kpis="engagement", by=["platform"], every="1mo")
+
+Needs ``pip install 'socialkpi[spark]'`` (PySpark 4).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import polars as pl
+
+try:
+    import pyarrow as pa
+    from pyspark import StorageLevel
+    from pyspark.sql import DataFrame as SparkDataFrame
+    from pyspark.sql import functions as F
+except ImportError as e:  # pragma: no cover - the extra is not installed
+    raise ImportError("socialkpi.spark needs PySpark 4: pip install 'socialkpi[spark]'") from e
+
+from socialkpi import _wire
+from socialkpi._states import States, merge
+from socialkpi._states import partial as _partial
+from socialkpi.exceptions import KpiError, invalid_argument
+from socialkpi.formulas import KPI, Definitions
+
+__all__ = ["compute", "partial", "spark_types"]
+
+# What each partition sends back, in one fixed schema: one row with its states' header and
+# frame (Arrow IPC, without the post ids) and whether it kept post ids, then its posts'
+# post_id hashes as little-endian uint64 bytes, one row per bucket (the hash's top bits), so
+# that the repeat check moves a few blobs per partition rather than a row per post. A
+# partition whose engine run fails sends one row whose header is {"error": [class, code,
+# message]}.
+_ROWS = pa.schema(
+    [
+        ("header", pa.string()),
+        ("body", pa.binary()),
+        ("ids_kept", pa.bool_()),
+        ("bucket", pa.int32()),
+        ("ids", pa.binary()),
+    ]
+)
+_ROWS_DDL = "header string, body binary, ids_kept boolean, bucket int, ids binary"
+_BUCKET_BITS = 6
+
+
+def compute(
+    posts: SparkDataFrame,
+    accounts: Any = None,
+    *,
+    contracts: Any = None,
+    traffic: Any = None,
+    conversions: Any = None,
+    sources: Mapping[str, str] | None = None,
+    kpis: str | KPI | Iterable[str | KPI],
+    by: str | Sequence[str] = (),
+    every: str | None = None,
+    tz: str = "UTC",
+    dedupe: Literal["last"] | None = None,
+    output: Literal["polars", "pandas", "spark"] = "polars",
+    definitions: str | os.PathLike[str] | Definitions | None = None,
+    max_staleness: int | None = 7,
+) -> Any:
+    """:func:`socialkpi.compute` over a Spark DataFrame of posts: the same arguments and the
+    same result, cell for cell. The arguments not listed below are those of
+    :func:`socialkpi.compute`.
+
+    Parameters
+    ----------
+    posts
+        A Spark DataFrame of posts; each of its partitions is one part.
+    accounts, contracts, traffic, conversions
+        The small tables, whole: Spark DataFrames (collected to the driver as Arrow), polars,
+        pandas or pyarrow frames, or paths readable on every executor. They are broadcast to
+        the executors and passed whole beside every partition; the states count them once.
+    output
+        ``"polars"`` (default) or ``"pandas"`` on the driver, or ``"spark"``: a Spark
+        DataFrame (Arrow types Spark does not take, such as string views, are cast).
+
+    Raises
+    ------
+    InputError
+        ``overlapping_posts`` when a post (by ``post_id``) is in more than one partition;
+        the errors of :func:`socialkpi.compute`, with their class and code, wherever they
+        happen.
+    """
+    if output not in ("polars", "pandas", "spark"):
+        raise invalid_argument(f"output={output!r} is not supported; use 'polars', 'pandas' or 'spark'")
+    options = _options(locals())
+    rows = _rows(posts, accounts, contracts, traffic, conversions, options)
+    rows.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        states, ids_kept = _bodies(rows)
+        if ids_kept:
+            # the repeat check runs where the ids are, bucket by bucket: only counts reach the driver
+            repeated = (
+                rows.where(F.col("bucket").isNotNull())
+                .select("bucket", "ids")
+                .repartition("bucket")
+                .mapInArrow(_repeats, "repeated long")
+                .agg(F.sum("repeated"))
+                .first()
+            )
+            if repeated is not None and repeated[0]:
+                raise _wire.overlapping(int(repeated[0]))
+    finally:
+        rows.unpersist()
+    if output != "spark":
+        return states.finalize(output=output)
+    return posts.sparkSession.createDataFrame(spark_types(states.finalize().to_arrow()))
+
+
+def partial(
+    posts: SparkDataFrame,
+    accounts: Any = None,
+    *,
+    contracts: Any = None,
+    traffic: Any = None,
+    conversions: Any = None,
+    sources: Mapping[str, str] | None = None,
+    kpis: str | KPI | Iterable[str | KPI],
+    by: str | Sequence[str] = (),
+    every: str | None = None,
+    tz: str = "UTC",
+    dedupe: Literal["last"] | None = None,
+    definitions: str | os.PathLike[str] | Definitions | None = None,
+    max_staleness: int | None = 7,
+) -> States:
+    """:func:`socialkpi.partial` over a Spark DataFrame of posts: the merged states of all
+    partitions on the driver, post ids included (8 bytes a post), to finalize, merge with
+    other states or save. The arguments are :func:`compute`'s, but ``output``."""
+    options = _options(locals())
+    rows = _rows(posts, accounts, contracts, traffic, conversions, options)
+    rows.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        states, ids_kept = _bodies(rows)
+        ids = None
+        if ids_kept:
+            blobs = rows.where(F.col("bucket").isNotNull()).select("ids").toArrow().column(0).to_pylist()
+            ids = _wire.union_ids([np.frombuffer(b"".join(blobs), dtype="<u8")])
+    finally:
+        rows.unpersist()
+    return _wire.states(_wire.Part(states.header, _wire.ipc(states.frame), ids))
+
+
+def spark_types(table: pa.Table) -> pa.Table:
+    """The table in Arrow types Spark takes: string and binary views and large strings and
+    binaries as plain ones, unsigned integers as the next wider signed ones (unsigned 64-bit
+    as signed 64-bit, checked), nanosecond times as microseconds."""
+
+    def spark_type(t: pa.DataType) -> pa.DataType:
+        if pa.types.is_string_view(t) or pa.types.is_large_string(t):
+            return pa.string()
+        if pa.types.is_binary_view(t) or pa.types.is_large_binary(t):
+            return pa.binary()
+        if pa.types.is_uint8(t):
+            return pa.int16()
+        if pa.types.is_uint16(t):
+            return pa.int32()
+        if pa.types.is_uint32(t) or pa.types.is_uint64(t):
+            return pa.int64()
+        if pa.types.is_timestamp(t) and t.unit == "ns":
+            return pa.timestamp("us", t.tz)
+        if pa.types.is_large_list(t) or pa.types.is_list_view(t) or pa.types.is_large_list_view(t):
+            return pa.list_(spark_type(t.value_type))
+        if pa.types.is_list(t):
+            return pa.list_(spark_type(t.value_type))
+        return t
+
+    schema = pa.schema([f.with_type(spark_type(f.type)) for f in table.schema])
+    return table if schema == table.schema else table.cast(schema)
+
+
+def _options(arguments: dict[str, Any]) -> dict[str, Any]:
+    names = ("sources", "kpis", "by", "every", "tz", "dedupe", "definitions", "max_staleness")
+    return {name: arguments[name] for name in names}
+
+
+def _rows(
+    posts: Any, accounts: Any, contracts: Any, traffic: Any, conversions: Any, options: dict[str, Any]
+) -> SparkDataFrame:
+    """The partitions' states as Spark rows (``_ROWS``)."""
+    if not isinstance(posts, SparkDataFrame):
+        raise invalid_argument(
+            f"posts= got a {type(posts).__name__}; pass a Spark DataFrame (for a local frame, use socialkpi.compute)",
+        )
+    small = {
+        "accounts": _local(accounts),
+        "contracts": _local(contracts),
+        "traffic": _local(traffic),
+        "conversions": _local(conversions),
+    }
+    schema = _arrow_schema(posts)
+    # the arguments and the small tables checked here, on no posts, so that a mistake is
+    # raised at once with its class and code rather than from every executor
+    _partial(schema.empty_table(), **small, **options)
+    shared = _broadcast(posts, small)
+
+    def states_of(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        return _partition(batches, schema, shared, options)
+
+    return posts.mapInArrow(states_of, _ROWS_DDL)
+
+
+def _partition(
+    batches: Iterator[pa.RecordBatch], schema: pa.Schema, shared: Any, options: dict[str, Any]
+) -> Iterator[pa.RecordBatch]:
+    """One partition's states, on the executor, as ``_ROWS`` batches."""
+    small = shared.value if hasattr(shared, "value") else shared
+    parts = list(batches)
+    # Spark's batches carry the session's time zone: the driver's schema is for no batches
+    posts = pa.Table.from_batches(parts) if parts else schema.empty_table()
+    del parts
+    try:
+        part = _wire.pack(_partial(posts, **small, **options))
+    except KpiError as e:
+        failure = _wire.Failure.of(e)
+        header = json.dumps({"error": [failure.kind, failure.code, failure.message]})
+        yield pa.RecordBatch.from_pydict(
+            {"header": [header], "body": [None], "ids_kept": [None], "bucket": [None], "ids": [None]},
+            schema=_ROWS,
+        )
+        return
+    del posts
+    yield pa.RecordBatch.from_pydict(
+        {
+            "header": [part.header],
+            "body": [part.body],
+            "ids_kept": [part.ids is not None],
+            "bucket": [None],
+            "ids": [None],
+        },
+        schema=_ROWS,
+    )
+    if part.ids is None:
+        return
+    ids = part.ids.astype("<u8", copy=False)
+    # the ids are sorted: each bucket (top bits) is one run
+    edges = np.searchsorted(
+        ids, np.arange(1, 1 << _BUCKET_BITS, dtype=np.uint64) << np.uint64(64 - _BUCKET_BITS)
+    )
+    starts = np.concatenate([[0], edges]).astype(np.int64)
+    ends = np.concatenate([edges, [len(ids)]]).astype(np.int64)
+    buckets = [k for k in range(1 << _BUCKET_BITS) if ends[k] > starts[k]]
+    if buckets:
+        n = len(buckets)
+        yield pa.RecordBatch.from_arrays(
+            [
+                pa.nulls(n, pa.string()),
+                pa.nulls(n, pa.binary()),
+                pa.nulls(n, pa.bool_()),
+                pa.array(buckets, pa.int32()),
+                pa.array([ids[starts[k] : ends[k]].tobytes() for k in buckets], pa.binary()),
+            ],
+            schema=_ROWS,
+        )
+
+
+def _repeats(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """How many post ids repeat among one shuffle partition's buckets (a bucket is wholly in
+    one partition, so every repeat is found)."""
+    blobs = [blob for batch in batches for blob in batch.column(1).to_pylist()]
+    ids = np.sort(np.frombuffer(b"".join(blobs), dtype="<u8"))
+    repeated = int(np.count_nonzero(ids[1:] == ids[:-1])) if ids.size > 1 else 0
+    yield pa.RecordBatch.from_pydict({"repeated": [repeated]})
+
+
+def _bodies(rows: SparkDataFrame) -> tuple[States, bool]:
+    """The partitions' states (without post ids) merged on the driver, and whether every
+    partition kept its post ids."""
+    table = rows.where(F.col("header").isNotNull()).select("header", "body", "ids_kept").toArrow()
+    headers = table.column("header").to_pylist()
+    bodies = table.column("body").to_pylist()
+    kept = table.column("ids_kept").to_pylist()
+    for header in headers:
+        error = json.loads(header).get("error")
+        if error is not None:
+            raise _wire.Failure(*error).exception()
+    parts = [States.from_frame(pl.read_ipc(io.BytesIO(b)), h) for h, b in zip(headers, bodies)]
+    states = merge(parts)
+    return states, bool(kept) and all(kept)
+
+
+def _arrow_schema(posts: SparkDataFrame) -> pa.Schema:
+    """The Arrow schema of the posts' batches, without running a job."""
+    try:
+        from pyspark.sql.pandas.types import to_arrow_schema
+
+        zone = posts.sparkSession.conf.get("spark.sql.session.timeZone") or "UTC"
+        schema: pa.Schema = to_arrow_schema(posts.schema, timezone=zone)
+        return schema
+    except Exception:  # a type this PySpark cannot name in Arrow: ask Spark itself
+        return posts.limit(0).toArrow().schema
+
+
+def _broadcast(posts: SparkDataFrame, small: dict[str, Any]) -> Any:
+    """The small tables shipped once to every executor (a Spark broadcast variable; captured
+    in the task where the session has no SparkContext, as with Spark Connect)."""
+    try:
+        context = posts.sparkSession.sparkContext
+    except Exception:  # Spark Connect has no SparkContext
+        return small
+    return context.broadcast(small)
+
+
+def _local(table: Any) -> Any:
+    """A small table as the engine takes it: a Spark DataFrame collected to the driver as
+    Arrow (in the types the engine reads); anything else as given."""
+    if isinstance(table, SparkDataFrame):
+        return table.toArrow()
+    return table

@@ -1,0 +1,397 @@
+"""socialkpi on Dask and Spark (socialkpi.dask, socialkpi.spark): on a local cluster (Dask
+LocalCluster, two worker processes; Spark local[2]), for several partitionings of the posts,
+the result equals sk.compute over the whole table (sk.compute is checked against the DuckDB
+and pandas oracles in tests/test_oracle.py and beside it) and the DuckDB oracle of
+tests/oracle.py; a post in two partitions is the typed error overlapping_posts; errors keep
+their class and code across processes."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+import socialkpi as sk
+from oracle import oracle
+from polars.testing import assert_frame_equal
+
+# every table and KPIs of every kind: flows, ratios, followers-at-post, followers (semi-
+# additive), share of voice, pro-rated fees and deliverables, attributed conversions
+KPIS = [
+    "posts",
+    "reach",
+    "engagements",
+    "engagement_rate",
+    "engagement_rate_followers",
+    "avg_engagement_rate_per_post",
+    "followers",
+    "followers_start",
+    "follower_growth_rate",
+    "share_of_voice",
+    "website_traffic",
+    "referral_share",
+    "conversions",
+    "revenue",
+    "cost",
+    "roas",
+    "delivery_rate",
+    "posts_agreed",
+    # formula KPIs: a conditional sum and a ratio of sums
+    sk.KPI("sponsored_likes", "sum(likes where sponsored)"),
+    sk.KPI("clicks_per_reach", "clicks / reach"),
+]
+KW = {"kpis": KPIS, "by": ["platform"], "every": "1d", "tz": "Europe/Berlin"}
+# traffic and conversions are attributed by platform (through their sources), not by account
+ACCOUNT_KPIS = [
+    k for k in KPIS if k not in ("website_traffic", "referral_share", "conversions", "revenue", "roas")
+]
+ORACLE_KPIS = ["posts", "engagements", "engagement_rate", "engagement_rate_followers", "followers"]
+PARTITIONINGS = ["account", "time", "rows"]
+
+
+def _tables() -> dict[str, pl.DataFrame]:
+    posts, accounts = sk.datasets.sample(n_accounts=24, n_posts=40_000, days=150, seed=18)
+    traffic, conversions, contracts = sk.datasets.funnel(
+        posts, n_traffic=600, n_events=300, n_contracts=12, days=150, seed=18
+    )
+    rng = np.random.default_rng(18)
+    accounts = accounts.with_columns(mentions=pl.Series(rng.integers(0, 50, accounts.height)))
+    return {
+        "posts": posts,
+        "accounts": accounts,
+        "traffic": traffic,
+        "conversions": conversions,
+        "contracts": contracts,
+    }
+
+
+T = _tables()
+SMALL = {k: v for k, v in T.items() if k != "posts"}
+
+
+def _whole(**kw: object) -> pl.DataFrame:
+    return sk.compute(T["posts"], **SMALL, **{**KW, **kw})  # type: ignore[arg-type]
+
+
+def _same(got: pl.DataFrame, want: pl.DataFrame) -> None:
+    # float sums (fees pro-rated by day) may add in another order
+    assert_frame_equal(got, want, check_exact=False, rel_tol=1e-9, abs_tol=1e-9)
+
+
+def _oracle_check(got: pl.DataFrame) -> None:
+    want = oracle(T["posts"], T["accounts"], ORACLE_KPIS, ["platform"], "1mo")
+    assert got.columns == want.columns
+    assert_frame_equal(got, want, check_dtypes=False, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def _split(posts: pl.DataFrame, how: str, parts: int, seed: int) -> list[pl.DataFrame]:
+    rng = np.random.default_rng(seed)
+    if how == "account":
+        ids = posts["account_id"].unique().sort().to_list()
+        labels = posts["account_id"].replace_strict(
+            {a: i % parts for i, a in enumerate(ids)}, return_dtype=pl.Int64
+        )
+    elif how == "time":
+        days = posts["published_at"].dt.date()
+        cuts = np.sort(rng.choice(days.unique().sort().to_numpy(), size=parts - 1, replace=False))
+        labels = pl.Series(np.searchsorted(cuts, days.to_numpy(), side="right"))
+    else:
+        labels = pl.Series(rng.integers(0, parts, posts.height))
+    return [posts.filter(labels == k) for k in range(parts)]
+
+
+def _files(tmp: Path, pieces: list[pl.DataFrame]) -> list[str]:
+    paths = []
+    for i, piece in enumerate(pieces):
+        path = tmp / f"posts-{i:02d}.parquet"
+        piece.write_parquet(path)
+        paths.append(str(path))
+    return paths
+
+
+# ---------------------------------------------------------------------------------- Dask
+
+
+@pytest.fixture(scope="module")
+def dask_client():  # type: ignore[no-untyped-def]
+    pytest.importorskip("distributed")
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def _ddf(paths: list[str]):  # type: ignore[no-untyped-def]
+    import dask.dataframe as dd
+
+    # one partition per file; Arrow-backed columns keep nullable integers integers
+    return dd.read_parquet(paths, dtype_backend="pyarrow")
+
+
+@pytest.mark.parametrize("how", PARTITIONINGS)
+def test_dask_compute_equals_compute_for_each_partitioning(dask_client, tmp_path, how) -> None:  # type: ignore[no-untyped-def]
+    from socialkpi import dask as skd
+
+    ddf = _ddf(_files(tmp_path, _split(T["posts"], how, 7, 3)))
+    assert ddf.npartitions == 7
+    # split_every=2: a three-level tree of merges
+    _same(skd.compute(ddf, **SMALL, **KW, split_every=2), _whole())  # type: ignore[arg-type]
+
+
+# dask 2026.8's Parquet reader calls reset_index(inplace=True), which pandas 3.1 deprecates;
+# on these in-process schedulers the warning reaches the test (the cluster's workers keep theirs)
+@pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame.reset_index")
+@pytest.mark.parametrize("scheduler", ["sync", "threads"])
+def test_dask_runs_on_other_schedulers(dask_client, tmp_path, scheduler) -> None:  # type: ignore[no-untyped-def]
+    import dask
+    from socialkpi import dask as skd
+
+    ddf = _ddf(_files(tmp_path, _split(T["posts"], "rows", 3, 8)))
+    # a distributed client is active, but the run goes to another scheduler
+    with dask.config.set(scheduler=scheduler):
+        _same(skd.compute(ddf, **SMALL, **KW), _whole())  # type: ignore[arg-type]
+
+
+def test_dask_by_account_and_oracle(dask_client, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from socialkpi import dask as skd
+
+    ddf = _ddf(_files(tmp_path, _split(T["posts"], "rows", 4, 5)))
+    # small tables as pandas frames and as a Dask DataFrame
+    accounts = T["accounts"].to_pandas(use_pyarrow_extension_array=True)
+    kw = {"kpis": ACCOUNT_KPIS, "by": ["account_id", "platform"], "every": "1mo", "tz": "UTC"}
+    got = skd.compute(ddf, accounts, **{k: v for k, v in SMALL.items() if k != "accounts"}, **kw)  # type: ignore[arg-type]
+    _same(got, _whole(**kw))
+    accounts_path = tmp_path / "accounts.parquet"
+    T["accounts"].write_parquet(accounts_path)
+    got = skd.compute(ddf, _ddf([str(accounts_path)]), kpis=ORACLE_KPIS, by=["platform"], every="1mo")
+    _oracle_check(got)
+
+
+def test_dask_over_files_reads_each_file_on_the_workers(dask_client, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from socialkpi import dask as skd
+
+    _files(tmp_path, _split(T["posts"], "time", 5, 9))
+    _same(skd.compute(str(tmp_path / "*.parquet"), **SMALL, **KW), _whole())  # type: ignore[arg-type]
+    _oracle_check(
+        skd.compute(
+            str(tmp_path), T["accounts"], kpis=ORACLE_KPIS, by=["platform"], every="1mo", output="polars"
+        )
+    )
+
+
+def test_dask_partial_gives_states_that_merge_with_local_ones(dask_client, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from socialkpi import dask as skd
+
+    first, second = _split(T["posts"], "time", 2, 1)
+    ddf = _ddf(_files(tmp_path, _split(first, "rows", 3, 2)))
+    states = skd.partial(ddf, **SMALL, **KW)  # type: ignore[arg-type]
+    assert isinstance(states, sk.States)
+    local = sk.partial(second, **SMALL, **KW)  # type: ignore[arg-type]
+    _same(sk.merge([states, local]).finalize(), _whole())
+    # the post ids came along: the cluster's states and local states of the same posts overlap
+    with pytest.raises(sk.InputError) as e:
+        sk.merge([states, sk.partial(first.head(10), **SMALL, **KW)])  # type: ignore[arg-type]
+    assert e.value.code == "overlapping_posts"
+
+
+def test_dask_post_in_two_partitions_is_overlapping_posts(dask_client, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from socialkpi import dask as skd
+
+    pieces = _split(T["posts"], "rows", 4, 7)
+    pieces[3] = pl.concat([pieces[3], pieces[0].head(3)])
+    with pytest.raises(sk.InputError) as e:
+        skd.compute(_ddf(_files(tmp_path, pieces)), **SMALL, **KW, split_every=2)  # type: ignore[arg-type]
+    assert e.value.code == "overlapping_posts"
+    assert "3 posts" in str(e.value)
+    with pytest.raises(sk.InputError) as e:
+        skd.partial(_ddf(_files(tmp_path, pieces)), **SMALL, **KW)  # type: ignore[arg-type]
+    assert e.value.code == "overlapping_posts"
+
+
+def test_dask_errors_keep_their_class_and_code(dask_client, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from socialkpi import dask as skd
+
+    ddf = _ddf(_files(tmp_path, _split(T["posts"], "rows", 2, 1)))
+    # found at once, before any task runs
+    with pytest.raises(sk.SchemaError) as e:
+        skd.compute(ddf.drop(columns=["published_at"]), T["accounts"], kpis="engagement")
+    assert e.value.code == "missing_column"
+    with pytest.raises(sk.DefinitionError):
+        skd.compute(ddf, kpis="no_such_kpi")
+    with pytest.raises(sk.ArgumentError):
+        skd.compute(ddf, kpis="engagement", split_every=1)
+    with pytest.raises(sk.ArgumentError):
+        skd.compute(T["posts"], kpis="engagement")
+    # found on a worker: a post repeated inside one file
+    one = tmp_path / "repeated"
+    one.mkdir()
+    pl.concat([T["posts"].head(50), T["posts"].head(2)]).write_parquet(one / "a.parquet")
+    with pytest.raises(sk.InputError) as e:
+        skd.compute(str(one), kpis="engagement")
+    assert e.value.code == "duplicate_post_id"
+
+
+# --------------------------------------------------------------------------------- Spark
+
+
+def _java() -> str | None:
+    java = shutil.which("java")
+    if java is None:
+        return "no java on PATH (Spark needs Java 17 or newer)"
+    run = subprocess.run([java, "-version"], capture_output=True, text=True, check=False)
+    if run.returncode != 0:
+        return f"java -version failed: {run.stderr.strip()[:200]}"
+    return None
+
+
+@pytest.fixture(scope="module")
+def spark():  # type: ignore[no-untyped-def]
+    pytest.importorskip("pyspark")
+    reason = _java()
+    if reason:
+        pytest.skip(reason)
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("socialkpi-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.sql.session.timeZone", "UTC")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+# PySpark 4.3 warns (FutureWarning) that it does not fully support pandas 3 whenever
+# mapInArrow is called. socialkpi.spark hands Spark only Arrow batches and never uses
+# pandas, so the warning does not concern this path: ignored here, for these tests only.
+SPARK_PANDAS = pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning")
+
+
+def _sdf(spark, tmp_path: Path, how: str, parts: int):  # type: ignore[no-untyped-def]
+    path = tmp_path / "posts.parquet"
+    T["posts"].write_parquet(path)
+    sdf = spark.read.parquet(str(path))
+    if how == "account":
+        return sdf.repartition(parts, "account_id")
+    if how == "time":
+        return sdf.repartitionByRange(parts, "published_at")
+    return sdf.repartition(parts)
+
+
+@SPARK_PANDAS
+def test_spark_compute_equals_compute_for_each_partitioning(spark, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from socialkpi import spark as sks
+
+    want = _whole()
+    accounts_sdf = spark.createDataFrame(T["accounts"].to_arrow())
+    for how in PARTITIONINGS:
+        sdf = _sdf(spark, tmp_path, how, 5)
+        assert sdf.rdd.getNumPartitions() == 5
+        # accounts as a Spark DataFrame, the other small tables as polars frames
+        got = sks.compute(sdf, accounts_sdf, **{k: v for k, v in SMALL.items() if k != "accounts"}, **KW)  # type: ignore[arg-type]
+        _same(got, want)
+
+
+@SPARK_PANDAS
+def test_spark_oracle_spark_output_and_partial(spark, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from socialkpi import spark as sks
+
+    sdf = _sdf(spark, tmp_path, "rows", 3)
+    out = sks.compute(sdf, T["accounts"], kpis=ORACLE_KPIS, by=["platform"], every="1mo", output="spark")
+    assert type(out).__name__ == "DataFrame" and hasattr(out, "rdd")
+    # string views and unsigned integers of the polars result arrive as Spark's own types
+    got = pl.from_arrow(out.toArrow())
+    assert isinstance(got, pl.DataFrame)
+    _oracle_check(got.sort("platform", "period_start"))
+    states = sks.partial(sdf, **SMALL, **KW)  # type: ignore[arg-type]
+    assert isinstance(states, sk.States)
+    _same(states.finalize(), _whole())
+    with pytest.raises(sk.InputError) as e:
+        sk.merge([states, sk.partial(T["posts"].tail(5), **SMALL, **KW)])  # type: ignore[arg-type]
+    assert e.value.code == "overlapping_posts"
+
+
+@SPARK_PANDAS
+def test_spark_post_in_two_partitions_and_typed_errors(spark, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from socialkpi import spark as sks
+
+    sdf = _sdf(spark, tmp_path, "rows", 3)
+    twice = sdf.union(sdf.limit(4)).repartition(4)
+    with pytest.raises(sk.InputError) as e:
+        sks.compute(twice, **SMALL, **KW)  # type: ignore[arg-type]
+    assert e.value.code == "overlapping_posts"
+    assert "4 posts" in str(e.value)
+    # on the driver, before any task
+    with pytest.raises(sk.SchemaError) as e:
+        sks.compute(sdf.drop("published_at"), kpis="engagement", every="1mo")
+    assert e.value.code == "missing_column"
+    with pytest.raises(sk.ArgumentError):
+        sks.compute(sdf, kpis="engagement", output="arrow")  # type: ignore[arg-type]
+    # on an executor: a post repeated inside one partition
+    with pytest.raises(sk.InputError) as e:
+        sks.compute(sdf.union(sdf.limit(2)).coalesce(1), kpis="engagement")
+    assert e.value.code == "duplicate_post_id"
+
+
+def test_spark_types_casts_what_spark_does_not_take() -> None:
+    pytest.importorskip("pyspark")
+    import pyarrow as pa
+    from socialkpi import spark as sks
+
+    table = pa.table(
+        {
+            "name": pa.array(["a", None], pa.string_view()),
+            "big": pa.array(["b", "c"], pa.large_string()),
+            "count": pa.array([1, 2], pa.uint32()),
+            "hash": pa.array([3, None], pa.uint64()),
+            "at": pa.array([1_000, 2_000], pa.timestamp("ns", "UTC")),
+            "tags": pa.array([["x"], []], pa.large_list(pa.large_string())),
+            "rate": pa.array([0.5, None], pa.float64()),
+        }
+    )
+    out = sks.spark_types(table)
+    assert out.schema == pa.schema(
+        [
+            ("name", pa.string()),
+            ("big", pa.string()),
+            ("count", pa.int64()),
+            ("hash", pa.int64()),
+            ("at", pa.timestamp("us", "UTC")),
+            ("tags", pa.list_(pa.string())),
+            ("rate", pa.float64()),
+        ]
+    )
+    assert out.to_pylist() == [
+        {
+            "name": "a",
+            "big": "b",
+            "count": 1,
+            "hash": 3,
+            "at": out["at"][0].as_py(),
+            "tags": ["x"],
+            "rate": 0.5,
+        },
+        {
+            "name": None,
+            "big": "c",
+            "count": 2,
+            "hash": None,
+            "at": out["at"][1].as_py(),
+            "tags": [],
+            "rate": None,
+        },
+    ]
+    assert out["at"].cast(pa.int64()).to_pylist() == [1, 2]  # microseconds
+    # an unsigned 64-bit value beyond the signed range is an error, not a wrapped number
+    with pytest.raises(pa.ArrowInvalid):
+        sks.spark_types(pa.table({"hash": pa.array([2**63], pa.uint64())}))
