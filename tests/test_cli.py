@@ -83,6 +83,39 @@ def test_compute_writes_csv_and_parquet_equal_to_the_oracle(
             assert (g is None and w is None) or g == pytest.approx(w, rel=1e-12)  # x has no reach
 
 
+def test_compute_compares_with_the_period_before_and_windows(
+    sample: tuple[Path, pl.DataFrame], tmp_path: Path
+) -> None:
+    path, posts = sample
+    out = run("compute", str(path), "--kpis", "posts", "engagement_rate", "--every", "1mo", "--compare", "previous",
+              "-o", str(tmp_path / "c.parquet"))  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    got = pl.read_parquet(tmp_path / "c.parquet").sort("period_start")
+    monthly = oracle(posts, None, ["posts", "engagement_rate"], [], "1mo").sort("period_start")
+    # every month of the sample has posts: the previous month is the previous row (before the
+    # first month, a month without posts: 0 posts, no engagement rate)
+    assert got["posts_prev"].to_list() == [0, *monthly["posts"].to_list()[:-1]]
+    assert got["engagement_rate_prev"][0] is None
+    rates = got["engagement_rate_prev"].to_list()[1:]
+    assert rates == pytest.approx(monthly["engagement_rate"].to_list()[:-1], rel=1e-12)
+    daily = run(
+        "compute",
+        str(path),
+        "--kpis",
+        "posts",
+        "--every",
+        "1d",
+        "--window",
+        "mtd",
+        "-o",
+        str(tmp_path / "w.csv"),
+    )
+    assert daily.returncode == 0, daily.stderr
+    assert "window_start" in pl.read_csv(tmp_path / "w.csv").columns
+    bad = run("compute", str(path), "--kpis", "posts", "--every", "1mo", "--compare", "yesterday")
+    assert bad.returncode == 1 and "[unknown_compare]" in bad.stderr
+
+
 def test_compute_prints_a_formatted_table(sample: tuple[Path, pl.DataFrame]) -> None:
     path, posts = sample
     out = run("compute", str(path), "--kpis", "engagement_rate", "reach", "--by", "platform")
@@ -223,6 +256,10 @@ def test_report_writes_html(sample: tuple[Path, pl.DataFrame], tmp_path: Path) -
     ):
         bad = run(*args)
         assert bad.returncode == 2 and message in bad.stderr
+    bad = run("report", str(path), "--compare", "yesterday", "-o", str(tmp_path / "r.html"))
+    assert bad.returncode == 2 and "--compare" in bad.stderr
+    yearly = run("report", str(path), "--compare", "last_year", "-o", str(tmp_path / "ly.html"))
+    assert yearly.returncode == 0 and "vs a year before" in (tmp_path / "ly.html").read_text(encoding="utf-8")
     workbook = run("report", str(path), "-o", str(tmp_path / "r.xlsx"))
     assert workbook.returncode == 0 and (tmp_path / "r.xlsx").read_bytes()[:2] == b"PK"
     missing = run("report", str(path), "--by", "nope", "-o", str(tmp_path / "r.html"))

@@ -3,6 +3,7 @@ numbers are checked against sk.compute and the DuckDB oracle; data texts must st
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 import subprocess
@@ -26,6 +27,7 @@ class Page(HTMLParser):
         self.refs: list[str] = []
         self.text: list[str] = []
         self.cards: dict[str, str] = {}
+        self.earlier: dict[str, str] = {}
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags.append(tag)
@@ -35,6 +37,7 @@ class Page(HTMLParser):
                 self.refs.append(str(a[key]))
         if a.get("data-kpi"):
             self.cards[str(a["data-kpi"])] = str(a.get("data-value"))
+            self.earlier[str(a["data-kpi"])] = str(a.get("data-earlier"))
 
     def handle_data(self, data: str) -> None:
         self.text.append(data)
@@ -65,6 +68,41 @@ def written(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pl.DataFram
     )
     assert out == path
     return path, posts, accounts
+
+
+def test_the_headline_compares_with_the_calendar_period_before(
+    written: tuple[Path, pl.DataFrame, pl.DataFrame],
+) -> None:
+    path, posts, accounts = written
+    page = Page()
+    page.feed(path.read_text(encoding="utf-8"))
+    assert "vs the period before" in "".join(page.text)
+    kpis = ["posts", "engagement_rate", "followers"]
+    monthly = oracle(posts, accounts, kpis, [], "1mo").sort("period_start")
+    last = monthly.filter(pl.col("posts") > 0)["period_start"][-1]
+    month_before = (last.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+    before = monthly.filter(pl.col("period_start") == month_before).row(0, named=True)
+    for k in kpis:
+        assert float(page.earlier[k]) == pytest.approx(before[k], rel=1e-12), k
+
+
+def test_the_headline_compares_with_a_year_before(tmp_path: Path) -> None:
+    posts, accounts = sk.datasets.sample(
+        n_accounts=6, n_posts=3_000, start=dt.date(2024, 1, 1), days=730, seed=3
+    )
+    path = sk.report(posts, accounts, every="1q", path=tmp_path / "r.html", compare="last_year")
+    page = Page()
+    page.feed(path.read_text(encoding="utf-8"))
+    assert "vs a year before" in "".join(page.text)
+    quarterly = oracle(posts, accounts, ["posts", "engagement_rate"], [], "1q").sort("period_start")
+    last = quarterly["period_start"][-1]
+    year_before = quarterly.filter(pl.col("period_start") == last.replace(year=last.year - 1)).row(
+        0, named=True
+    )
+    assert float(page.earlier["posts"]) == year_before["posts"]
+    assert float(page.earlier["engagement_rate"]) == pytest.approx(year_before["engagement_rate"], rel=1e-12)
+    with pytest.raises(sk.ArgumentError):
+        sk.report(posts, path=tmp_path / "x.html", compare="yesterday")
 
 
 def test_page_is_self_contained_and_escaped(written: tuple[Path, pl.DataFrame, pl.DataFrame]) -> None:

@@ -47,6 +47,17 @@ _PRESETS = ["awareness", "engagement", "traffic", "conversion", "content"]
 _TRENDS = ["engagement_rate", "reach", "followers", "referral_traffic", "conversions", "revenue"]
 
 
+# The suffix of the column ``sk.compute(..., compare=...)`` adds with the earlier period's value.
+_EARLIER = {"previous": "_prev", "last_year": "_ly"}
+
+
+def _compared_columns(result: Any) -> list[str]:
+    """The columns ``compare=`` added after each KPI (the earlier value, the change, its rate)."""
+    ends = ("_prev", "_change", "_change_rate", "_ly", "_ly_change", "_ly_change_rate")
+    added = {f"{k}{end}" for k in result.formulas for end in ends}
+    return [c for c in result.frame.columns if c in added]
+
+
 def _svg(chart: Any) -> str:
     import vl_convert as vlc
 
@@ -96,6 +107,7 @@ def report(
     currency: str | None = None,
     top: int = 10,
     format: str | None = None,
+    compare: str = "previous",
 ) -> Path:
     """Writes one self-contained HTML file (no network needed to open it), or an Excel
     workbook, and returns its path.
@@ -123,11 +135,15 @@ def report(
         ``"html"``). The workbook has one sheet per section, with percent, currency and
         thousands cell formats; every text is written as text, so a cell starting with ``=``,
         ``+``, ``-`` or ``@`` never becomes a formula.
+    compare
+        What the headline compares the last period with: ``"previous"`` (the period before)
+        or ``"last_year"`` (the same period a year before), from the earlier period's states
+        (``sk.compute(..., compare=...)``).
 
     Notes
     -----
     The headline shows the last period's value of each KPI of :data:`HEADLINE` that the tables
-    allow, with its change on the period before; then the trends by ``by``, the comparison of
+    allow, with its change on the period before (or a year before); then the trends by ``by``, the comparison of
     the groups over the whole range (table and chart), the top and bottom posts by engagement
     rate (posts with reach), the contracts behind schedule (with ``contracts``), the funnel
     (with traffic or conversions), and an appendix of the definitions used, the rows dropped
@@ -140,14 +156,18 @@ def report(
     kind = format or ("xlsx" if Path(path).suffix.lower() == ".xlsx" else "html")
     if kind not in ("html", "xlsx"):
         raise invalid_argument(f"format={format!r} is not supported; use 'html' or 'xlsx'")
+    if compare not in _EARLIER:
+        raise invalid_argument(f"compare={compare!r} is not supported; use 'previous' or 'last_year'")
     tables = {"traffic": traffic, "conversions": conversions, "contracts": contracts}
     common: dict[str, Any] = {**tables, "tz": tz, "definitions": definitions}
     # which headline KPIs the tables allow: the goal presets leave out what they cannot compute
-    overall = _available(sk, posts, accounts, every=every, **common)
+    overall = _available(sk, posts, accounts, every=every, compare=compare, **common)
     kpis = [k for k in HEADLINE if k in overall.frame.columns]
     if not kpis:
         raise invalid_argument("the tables allow none of the report's KPIs")
-    frame = overall.frame.select("period_start", *kpis).sort("period_start")
+    earlier = [f"{k}{_EARLIER[compare]}" for k in kpis]
+    frame = overall.frame.select("period_start", *kpis, *earlier).sort("period_start")
+    overall = dataclasses.replace(overall, frame=overall.frame.drop(_compared_columns(overall)))
     if "posts" in kpis and frame["posts"].fill_null(0).gt(0).any():
         # periods after the last post (contracts running on, late conversions) are no headline
         last_post = frame.filter(pl.col("posts") > 0)["period_start"].max()
@@ -181,7 +201,9 @@ def report(
         currency=currency or overall.currency,
         overall=overall,
         kpis=kpis,
-        headline=frame,
+        headline=frame.select("period_start", *kpis),
+        earlier=frame.select(earlier).rename(dict(zip(earlier, kpis))),
+        compare=compare,
         groups=groups,
         trends=trends,
         posts=_top_posts(sk, posts, common, top),
@@ -208,6 +230,9 @@ class _Parts:
     overall: Any
     kpis: list[str]
     headline: pl.DataFrame
+    # the earlier period's value of each headline KPI, row by row with `headline`
+    earlier: pl.DataFrame
+    compare: str
     groups: Any
     trends: Any
     posts: tuple[pl.DataFrame, pl.DataFrame, int] | None
@@ -225,7 +250,7 @@ def _html(r: _Parts) -> str:
             f'<p class="sk-sub">{e(_period(first, r.every))} to {e(_period(last, r.every))} · by {e(by)} · '
             f"time zone {e(r.tz)} · generated {e(_dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'))}</p>"
         )
-    parts.append(_headline(frame, r.kpis, r.overall.units, r.every, r.currency))
+    parts.append(_headline(frame, r.earlier, r.kpis, r.overall.units, r.every, r.currency, r.compare))
     parts.append("<h2>Trends</h2>")
     for kpi in [k for k in _TRENDS if k in r.trends.frame.columns]:
         parts.append(_svg(plot.trend(r.trends, kpi, by=by, currency=r.currency)))
@@ -274,22 +299,29 @@ def _columns(table: Any) -> set[str]:
 
 
 def _headline(
-    frame: pl.DataFrame, kpis: list[str], units: dict[str, str], every: str, currency: str | None
+    frame: pl.DataFrame,
+    earlier: pl.DataFrame,
+    kpis: list[str],
+    units: dict[str, str],
+    every: str,
+    currency: str | None,
+    compare: str,
 ) -> str:
     e = html.escape
     if frame.height == 0:
         return '<p class="sk-sub">No data in the range.</p>'
     last = frame.row(-1, named=True)
-    before = frame.row(-2, named=True) if frame.height > 1 else None
+    # the earlier period's values, computed from its states (None where it has no data)
+    before = earlier.row(-1, named=True)
     label = _period(last["period_start"], every)
-    compared = f" vs {_period(before['period_start'], every)}" if before else ""
+    compared = " vs the period before" if compare == "previous" else " vs a year before"
     cards = []
     for k in kpis:
         unit = units.get(k, "number")
         value = last[k]
         change = _change(value, before[k] if before else None, unit)
         cards.append(
-            f'<div class="sk-card" data-kpi="{e(k)}" data-value="{e(repr(value))}">'
+            f'<div class="sk-card" data-kpi="{e(k)}" data-value="{e(repr(value))}" data-earlier="{e(repr(before[k]))}">'
             f'<div class="sk-card-name">{e(plot.words(k))}</div>'
             f'<div class="sk-card-value">{e(display.format_value(value, unit, currency))}</div>'
             f'<div class="sk-card-change">{e(change or "")}</div></div>'

@@ -100,6 +100,8 @@ def _compute(args: argparse.Namespace) -> int:
         by=_names(args.by),
         every=args.every,
         dedupe=args.dedupe,
+        compare=_names(args.compare) or None,
+        window=args.window,
     )
     if args.output is None:
         print(sk.table(result, currency=args.currency, max_rows=args.max_rows).to_text())
@@ -189,6 +191,7 @@ def _report(args: argparse.Namespace) -> int:
         as_of=as_of,
         currency=args.currency,
         top=args.top,
+        compare=args.compare,
     )
     print(f"wrote {path}")
     return 0
@@ -268,6 +271,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--tz", default="UTC", help="IANA time zone of the report (default UTC)")
     p.add_argument("--dedupe", choices=["last"], help="keep the last row of a repeated post_id")
     p.add_argument(
+        "--compare",
+        nargs="+",
+        metavar="WITH",
+        help="add each KPI's value, change and change rate on an earlier period: previous, last_year, "
+        "last_year_weekday (needs --every)",
+    )
+    p.add_argument(
+        "--window",
+        help="with --every 1d: each day's KPIs over a trailing window (7d, 28d, 4w) or to date "
+        "(wtd, mtd, qtd, ytd)",
+    )
+    p.add_argument(
         "--definitions",
         help="a vendor preset (rivaliq, socialinsider, hypeauditor, later) or a definition file",
     )
@@ -330,6 +345,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--by", default="platform", help="the column compared (default platform)")
     p.add_argument("--every", default="1mo", help="the period of trends and comparisons (default 1mo)")
     p.add_argument("--title", default="Social media report", help="the report's title")
+    p.add_argument(
+        "--compare",
+        choices=["previous", "last_year"],
+        default="previous",
+        help="what the headline compares the last period with (default previous)",
+    )
     p.add_argument("--tz", default="UTC", help="IANA time zone of the report (default UTC)")
     p.add_argument(
         "--as-of", help="the day contracts are judged on (YYYY-MM-DD; default: the end of the last period)"
