@@ -89,6 +89,7 @@ impl StatesObject {
     /// capsule, details dict) like `compute`. `every_given` says whether `every` replaces
     /// the states' period (None is a period: the whole range).
     #[pyo3(signature = (kpis=None, by=None, every=None, every_given=false, compare=Vec::new(), window=None))]
+    #[allow(clippy::too_many_arguments)]
     fn finalize<'py>(
         &self,
         py: Python<'py>,
