@@ -254,19 +254,28 @@ def test_trend_draws_a_previous_period_column_dashed() -> None:
             "platform": ["x", "x"],
             "period_start": [dt.date(2025, 1, 1), dt.date(2025, 2, 1)],
             "engagement_rate": [0.05, 0.06],
-            "engagement_rate_previous": [0.04, 0.05],
+            "engagement_rate_prev": [0.04, 0.05],
         }
     )
     chart = sk.plot.trend(frame, "engagement_rate", by="platform")
     assert spec(chart)["title"] == "Engagement rate by platform"
     current, previous = layers(chart)
     assert "strokeDash" not in current["mark"] and previous["mark"]["strokeDash"] == [4, 3]
-    assert previous["encoding"]["y"]["field"] == "engagement_rate_previous"
+    assert previous["encoding"]["y"]["field"] == "engagement_rate_prev"
     assert previous["encoding"]["color"]["scale"] == current["encoding"]["color"]["scale"]
     assert [v["change"] for v in values(chart)] == [
         "+1.00 pp",
         "+1.00 pp",
     ]  # on the column, not the row before
+
+
+def test_trend_draws_what_compute_compares_with() -> None:
+    posts, _ = sk.datasets.sample(n_accounts=4, n_posts=800, seed=2)
+    # a month without posts: the row before March is January, the period before is February
+    posts = posts.filter(pl.col("published_at").dt.month() != 2)
+    monthly = sk.compute(posts, kpis=["posts"], by=["platform"], every="1mo", compare="previous")
+    march = [v for v in values(sk.plot.trend(monthly, "posts", by="platform")) if v["period"] == "2025-03-01"]
+    assert march and all(v["change"] == sk.display.MISSING for v in march)  # on 0 posts in February
 
 
 def test_contracts_follow_the_status_rule_when_given() -> None:

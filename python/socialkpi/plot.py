@@ -225,8 +225,9 @@ def trend(
     Notes
     -----
     The tooltip gives each value and its change on the group's previous period (percentage
-    points for ratios, a relative change otherwise); a ``{kpi}_previous`` column, when the
-    frame has one, is drawn as a dashed line of the same colour, and the change is taken on it.
+    points for ratios, a relative change otherwise); a ``{kpi}_prev`` column, which
+    ``sk.compute(..., compare="previous")`` adds, is drawn as a dashed line of the same colour,
+    and the change is taken on it (the calendar period before, even where a period is missing).
     """
     alt = _altair()
     df, units, cur = _frame_and_units(frame, kpis)
@@ -235,7 +236,7 @@ def trend(
     _need(df, ["period_start", kpi, *groups], "trend")
     _one_row_per(df, [*groups, "period_start"], "trend", "pass the other group columns in by=")
     unit = _unit(kpi, units)
-    before = f"{kpi}_previous" if f"{kpi}_previous" in df.columns else None
+    before = f"{kpi}_prev" if f"{kpi}_prev" in df.columns else None
     kept = [*groups, "period_start", kpi, *([before] if before else [])]
     df = _group_label(df.select(kept), groups).sort("group", "period_start")
     # the frame's own previous-period column when it has one, else the group's row before
