@@ -64,7 +64,7 @@ def test_every_code_is_raised_by_a_test(request):
     """Runs last (conftest.py moves it): RAISED holds what the tests before it caught."""
     unlisted = RAISED - listed()
     assert not unlisted, (
-        f"raised but not in sk.error_codes() (crates/engine/src/error.rs): {sorted(unlisted)}"
+        f"raised but not in sk.error_codes() (crates/engine/src/codes.rs): {sorted(unlisted)}"
     )
     if not ran_whole_suite(request.config):
         pytest.skip("judged only when the whole suite runs (no file, node id, -k or -m chosen)")

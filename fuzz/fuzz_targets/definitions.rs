@@ -3,6 +3,10 @@
 //! path (it has no engine dependencies: src/catalog/parse.rs). Run with `make fuzz`.
 #![no_main]
 
+// the error codes the included files name (`crate::error::...`)
+#[path = "../../crates/engine/src/codes.rs"]
+mod error;
+
 #[path = "../../crates/engine/src/catalog/parse.rs"]
 mod parse;
 

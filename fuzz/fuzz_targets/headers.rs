@@ -7,6 +7,10 @@
 use libfuzzer_sys::fuzz_target;
 
 #[allow(dead_code)]
+// the error codes the included files name (`crate::error::...`)
+#[path = "../../crates/engine/src/codes.rs"]
+mod error;
+
 #[path = "../../crates/engine/src/ingest/values.rs"]
 mod values;
 

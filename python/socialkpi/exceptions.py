@@ -36,7 +36,7 @@ _E = TypeVar("_E", bound=KpiError)
 def error(cls: type[_E], code: str, message: str) -> _E:
     """An exception of class ``cls`` carrying its stable ``code``: the one way the Python side
     makes a coded error. ``(code, cls)`` is a row of :func:`error_codes` (the codes are declared
-    in the core, crates/engine/src/error.rs, with the Rust ones)."""
+    in the core, crates/engine/src/codes.rs, with the Rust ones)."""
     err = cls(message)
     err.code = code
     return err

@@ -3,6 +3,7 @@
 //! pyo3); the `socialkpi` cdylib at the repository's root holds the bindings.
 
 pub mod catalog;
+pub mod codes;
 pub mod error;
 pub mod exec;
 pub mod ingest;
