@@ -103,7 +103,7 @@ impl StatesObject {
         let spec = &self.inner.spec;
         let own = self.inner.plan()?;
         let request = spec.request(kpis, by, every_given.then_some(every));
-        let to_every = request.every.as_deref().map(plan::Every::parse).transpose()?;
+        let to_every = request.every.as_deref().map(plan::Period::parse).transpose()?;
         check_grain(&own, &request.by, to_every)?;
         let to = spec.plan(&request)?;
         check_kpis(&own, &to)?;
@@ -198,7 +198,7 @@ fn check_kpis(own: &plan::Plan, to: &plan::Plan) -> socialkpi_engine::error::Res
 
 /// Dimensions and a period that states made for `own` give: dimensions among theirs, a period
 /// theirs rolls up into.
-fn check_grain(own: &plan::Plan, by: &[String], every: Option<plan::Every>) -> socialkpi_engine::error::Result<()> {
+fn check_grain(own: &plan::Plan, by: &[String], every: Option<plan::Period>) -> socialkpi_engine::error::Result<()> {
     if let Some(d) = by.iter().find(|d| !own.by.contains(d)) {
         return Err(Error::query(
             QueryCode::NotInStates,
@@ -209,7 +209,7 @@ fn check_grain(own: &plan::Plan, by: &[String], every: Option<plan::Every>) -> s
         ));
     }
     if !states::rolls_up(own.every, every) {
-        let name = |e: Option<plan::Every>| e.map_or("None", |e| plan::Every::NAMES[e as usize]);
+        let name = |e: Option<plan::Period>| e.map_or("None", |e| plan::Period::NAMES[e as usize]);
         return Err(Error::query(
             QueryCode::NotInStates,
             format!(

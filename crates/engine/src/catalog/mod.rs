@@ -64,7 +64,7 @@ const CONTRACT_RULE: &str = "contract deliverables are pro-rated like fees: post
 const SHARE_RULE: &str = "a share of the period's total: the group's value over the sum of all groups in the same period (null when that total is 0 or missing)";
 const TRAFFIC_RULE: &str = "a flow over traffic rows: 0 where the group has no rows in a period the traffic table covers, null outside its coverage (rule 7) and where rows exist but none reported sessions; a source counts as referral traffic when it matches a social platform (see sk.sources())";
 const ATTRIBUTED_RULE: &str = "each conversion or lead is counted once, from one table: conversion events when given (kind 'sale' or 'lead'), else the posts' column, else traffic's (else, for leads, the accounts' daily column); compute_details(...).origins says which; a flow: 0 where the group has none in a period that table covers, null outside its coverage (rule 7: unknown is null), and so are the ratios built on it";
-const FAP_RULE: &str = "rules 1 and 2 with followers-at-post: each post is divided by its account's last follower snapshot on or before the post's day, if it is at most max_staleness days old (default 7; rule 8); posts without one are left out and counted in rows_dropped";
+const FOLLOWERS_AT_POST_RULE: &str = "rules 1 and 2 with followers-at-post: each post is divided by its account's last follower snapshot on or before the post's day, if it is at most max_staleness days old (default 7; rule 8); posts without one are left out and counted in rows_dropped";
 
 macro_rules! kpi {
     ($name:literal, $goal:literal, $unit:literal, $source:ident, $inputs:expr, $rule:expr, $def:literal) => {
@@ -99,11 +99,11 @@ pub const KPIS: &[Kpi] = &[
     kpi!("engagements", "engagement", "count", Posts, &["eng"], "rule 3: a post's engagements are the sum of its components (likes, or reactions where a platform reports reactions instead, comments, shares, saves); a missing component counts as 0 when another is present, and the post's value is null when all are missing", "Σ eng, eng = likes + comments + shares + saves"),
     kpi!("engagement_rate", "engagement", "ratio", Posts, &["eng", "reach"], RATIO_RULE, "Σ eng / Σ reach (posts with reach)"),
     kpi!("engagement_rate_impressions", "engagement", "ratio", Posts, &["eng", "impressions"], RATIO_RULE, "Σ eng / Σ impressions"),
-    kpi!("engagement_rate_followers", "engagement", "ratio", PostsAtFollowers, &["eng", "followers"], FAP_RULE, "Σ eng / Σ followers-at-post"),
+    kpi!("engagement_rate_followers", "engagement", "ratio", PostsAtFollowers, &["eng", "followers"], FOLLOWERS_AT_POST_RULE, "Σ eng / Σ followers-at-post"),
     kpi!("avg_engagement_rate_per_post", "engagement", "ratio", Posts, &["eng", "reach"], "the mean of per-post ratios, a different KPI from engagement_rate (rule 1); posts with reach > 0 only", "mean over posts of eng / reach (posts with reach > 0)"),
-    kpi!("amplification_rate", "engagement", "ratio", PostsAtFollowers, &["shares", "followers"], FAP_RULE, "Σ shares / Σ followers-at-post"),
-    kpi!("applause_rate", "engagement", "ratio", PostsAtFollowers, &["likes", "followers"], FAP_RULE, "Σ likes / Σ followers-at-post"),
-    kpi!("conversation_rate", "engagement", "ratio", PostsAtFollowers, &["comments", "followers"], FAP_RULE, "Σ comments / Σ followers-at-post"),
+    kpi!("amplification_rate", "engagement", "ratio", PostsAtFollowers, &["shares", "followers"], FOLLOWERS_AT_POST_RULE, "Σ shares / Σ followers-at-post"),
+    kpi!("applause_rate", "engagement", "ratio", PostsAtFollowers, &["likes", "followers"], FOLLOWERS_AT_POST_RULE, "Σ likes / Σ followers-at-post"),
+    kpi!("conversation_rate", "engagement", "ratio", PostsAtFollowers, &["comments", "followers"], FOLLOWERS_AT_POST_RULE, "Σ comments / Σ followers-at-post"),
     kpi!("virality_rate", "engagement", "ratio", Posts, &["shares", "impressions"], RATIO_RULE, "Σ shares / Σ impressions"),
     kpi!("ctr", "traffic", "ratio", Posts, &["clicks", "impressions"], RATIO_RULE, "Σ clicks / Σ impressions"),
     kpi!("mentions", "awareness", "count", Accounts, &["mentions"], SUM_RULE, "Σ mentions (accounts table)"),

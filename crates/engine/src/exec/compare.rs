@@ -10,7 +10,7 @@
 
 use super::{finalize, finalize_with, Output};
 use crate::error::{Error, QueryCode, Result};
-use crate::plan::{Every, Plan, PERIOD};
+use crate::plan::{Period, Plan, PERIOD};
 use crate::states::PartialStates;
 use polars::prelude::*;
 
@@ -62,7 +62,7 @@ impl Compare {
 }
 
 /// The comparisons named, checked against the report's period (repeats count once).
-pub fn parse_list(names: &[String], every: Option<Every>) -> Result<Vec<Compare>> {
+pub fn parse_list(names: &[String], every: Option<Period>) -> Result<Vec<Compare>> {
     let mut out: Vec<Compare> = Vec::new();
     for name in names {
         let c = Compare::parse(name)?;
@@ -83,7 +83,7 @@ pub fn parse_list(names: &[String], every: Option<Every>) -> Result<Vec<Compare>
         None => invalid(
             "compare needs a period: pass every=\"1d\", \"1w\", \"1mo\", \"1q\" or \"1y\" (with every=None the report is one period and has none before it)".into(),
         ),
-        Some(Every::Month | Every::Quarter | Every::Year) if out.contains(&Compare::LastYearWeekday) => invalid(
+        Some(Period::Month | Period::Quarter | Period::Year) if out.contains(&Compare::LastYearWeekday) => invalid(
             "compare=\"last_year_weekday\" is for every=\"1d\" or \"1w\"; use \"last_year\" for months, quarters and years".into(),
         ),
         Some(_) => Ok(out),
@@ -133,7 +133,7 @@ pub fn finalize_compared(plan: &Plan, states: PartialStates, compare: &[Compare]
 /// The tables of states with each source period's rows under the periods compared with it,
 /// and the report's own keys as a table of their own (so that each row of the report is a
 /// row of the earlier values, with no states where the earlier period had none).
-fn relabel(tables: Vec<DataFrame>, every: Every, c: Compare, report_keys: &DataFrame) -> Result<Vec<DataFrame>> {
+fn relabel(tables: Vec<DataFrame>, every: Period, c: Compare, report_keys: &DataFrame) -> Result<Vec<DataFrame>> {
     const SOURCE: &str = "__source_period";
     let mut sources: Vec<i32> = Vec::new();
     for t in &tables {
@@ -233,17 +233,17 @@ fn attach(
 
 /// The periods (their first days, as days since 1970-01-01) that the period starting on
 /// `source` is compared with.
-fn targets(source: i32, every: Every, c: Compare) -> Vec<i32> {
+fn targets(source: i32, every: Period, c: Compare) -> Vec<i32> {
     let day = i64::from(source);
     let found: Vec<i64> = match (c, every) {
-        (Compare::Previous, Every::Day) => vec![day + 1],
-        (Compare::Previous, Every::Week) => vec![day + 7],
-        (Compare::Previous, Every::Month) => vec![add_months(day, 1)],
-        (Compare::Previous, Every::Quarter) => vec![add_months(day, 3)],
-        (Compare::Previous, Every::Year) | (Compare::LastYear, Every::Month | Every::Quarter | Every::Year) => {
+        (Compare::Previous, Period::Day) => vec![day + 1],
+        (Compare::Previous, Period::Week) => vec![day + 7],
+        (Compare::Previous, Period::Month) => vec![add_months(day, 1)],
+        (Compare::Previous, Period::Quarter) => vec![add_months(day, 3)],
+        (Compare::Previous, Period::Year) | (Compare::LastYear, Period::Month | Period::Quarter | Period::Year) => {
             vec![add_months(day, 12)]
         }
-        (Compare::LastYear, Every::Day) => {
+        (Compare::LastYear, Period::Day) => {
             let (y, m, d) = civil(day);
             match (m, d) {
                 // Feb 29 is compared with by no day of the next year: its Feb 28 reads Feb 28
@@ -252,7 +252,7 @@ fn targets(source: i32, every: Every, c: Compare) -> Vec<i32> {
                 _ => vec![days(y + 1, m, d)],
             }
         }
-        (Compare::LastYear, Every::Week) => {
+        (Compare::LastYear, Period::Week) => {
             let (year, week) = iso_week(day);
             match week {
                 53 => vec![],
@@ -266,14 +266,14 @@ fn targets(source: i32, every: Every, c: Compare) -> Vec<i32> {
 }
 
 /// The first day of the period of `every` that holds `day` (ISO weeks from Monday).
-pub(super) fn period_start(day: i64, every: Every) -> i64 {
+pub(super) fn period_start(day: i64, every: Period) -> i64 {
     let (y, m, _) = civil(day);
     match every {
-        Every::Day => day,
-        Every::Week => day - weekday(day),
-        Every::Month => days(y, m, 1),
-        Every::Quarter => days(y, (m - 1) / 3 * 3 + 1, 1),
-        Every::Year => days(y, 1, 1),
+        Period::Day => day,
+        Period::Week => day - weekday(day),
+        Period::Month => days(y, m, 1),
+        Period::Quarter => days(y, (m - 1) / 3 * 3 + 1, 1),
+        Period::Year => days(y, 1, 1),
     }
 }
 
@@ -368,42 +368,42 @@ mod tests {
         assert_eq!(weeks_in(2026), 53);
         assert_eq!(weeks_in(2025), 52);
         assert_eq!(monday(2026, 1), days(2025, 12, 29));
-        assert_eq!(period_start(days(2026, 8, 19), Every::Quarter), days(2026, 7, 1));
-        assert_eq!(period_start(days(2026, 1, 1), Every::Week), days(2025, 12, 29));
+        assert_eq!(period_start(days(2026, 8, 19), Period::Quarter), days(2026, 7, 1));
+        assert_eq!(period_start(days(2026, 1, 1), Period::Week), days(2025, 12, 29));
     }
 
     #[test]
     fn previous_periods_follow_the_calendar() {
         let p = Compare::Previous;
-        assert_eq!(targets(date(2026, 2, 1), Every::Month, p), vec![date(2026, 3, 1)]);
-        assert_eq!(targets(date(2025, 12, 1), Every::Month, p), vec![date(2026, 1, 1)]);
-        assert_eq!(targets(date(2025, 10, 1), Every::Quarter, p), vec![date(2026, 1, 1)]);
-        assert_eq!(targets(date(2026, 12, 28), Every::Week, p), vec![date(2027, 1, 4)]);
-        assert_eq!(targets(date(2024, 2, 29), Every::Day, p), vec![date(2024, 3, 1)]);
+        assert_eq!(targets(date(2026, 2, 1), Period::Month, p), vec![date(2026, 3, 1)]);
+        assert_eq!(targets(date(2025, 12, 1), Period::Month, p), vec![date(2026, 1, 1)]);
+        assert_eq!(targets(date(2025, 10, 1), Period::Quarter, p), vec![date(2026, 1, 1)]);
+        assert_eq!(targets(date(2026, 12, 28), Period::Week, p), vec![date(2027, 1, 4)]);
+        assert_eq!(targets(date(2024, 2, 29), Period::Day, p), vec![date(2024, 3, 1)]);
     }
 
     #[test]
     fn last_year_pairs_feb_29_with_feb_28_and_week_53_with_week_52() {
         let ly = Compare::LastYear;
         assert_eq!(
-            targets(date(2027, 2, 28), Every::Day, ly),
+            targets(date(2027, 2, 28), Period::Day, ly),
             vec![date(2028, 2, 28), date(2028, 2, 29)]
         );
-        assert_eq!(targets(date(2028, 2, 29), Every::Day, ly), Vec::<i32>::new());
-        assert_eq!(targets(date(2028, 3, 1), Every::Day, ly), vec![date(2029, 3, 1)]);
+        assert_eq!(targets(date(2028, 2, 29), Period::Day, ly), Vec::<i32>::new());
+        assert_eq!(targets(date(2028, 3, 1), Period::Day, ly), vec![date(2029, 3, 1)]);
         // 2025-W52 is compared with by 2026-W52 and 2026-W53; 2026-W53 by nothing
         assert_eq!(
-            targets(monday(2025, 52) as i32, Every::Week, ly),
+            targets(monday(2025, 52) as i32, Period::Week, ly),
             vec![monday(2026, 52) as i32, monday(2026, 53) as i32]
         );
-        assert_eq!(targets(monday(2026, 53) as i32, Every::Week, ly), Vec::<i32>::new());
+        assert_eq!(targets(monday(2026, 53) as i32, Period::Week, ly), Vec::<i32>::new());
         assert_eq!(
-            targets(monday(2026, 10) as i32, Every::Week, ly),
+            targets(monday(2026, 10) as i32, Period::Week, ly),
             vec![monday(2027, 10) as i32]
         );
-        assert_eq!(targets(date(2025, 4, 1), Every::Quarter, ly), vec![date(2026, 4, 1)]);
+        assert_eq!(targets(date(2025, 4, 1), Period::Quarter, ly), vec![date(2026, 4, 1)]);
         assert_eq!(
-            targets(date(2025, 3, 5), Every::Day, Compare::LastYearWeekday),
+            targets(date(2025, 3, 5), Period::Day, Compare::LastYearWeekday),
             vec![date(2026, 3, 4)]
         );
     }
@@ -412,23 +412,23 @@ mod tests {
     fn bad_comparisons_are_typed_errors() {
         let code = |r: Result<Vec<Compare>>| r.err().map(|e| e.code());
         assert_eq!(
-            code(parse_list(&["last_month".into()], Some(Every::Day))),
+            code(parse_list(&["last_month".into()], Some(Period::Day))),
             Some("unknown_compare")
         );
         assert_eq!(code(parse_list(&["previous".into()], None)), Some("invalid_argument"));
         assert_eq!(
-            code(parse_list(&["last_year_weekday".into()], Some(Every::Month))),
+            code(parse_list(&["last_year_weekday".into()], Some(Period::Month))),
             Some("invalid_argument")
         );
         assert_eq!(
             code(parse_list(
                 &["last_year".into(), "last_year_weekday".into()],
-                Some(Every::Day)
+                Some(Period::Day)
             )),
             Some("invalid_argument")
         );
         assert_eq!(
-            parse_list(&["previous".into(), "previous".into()], Some(Every::Day)).ok(),
+            parse_list(&["previous".into(), "previous".into()], Some(Period::Day)).ok(),
             Some(vec![Compare::Previous])
         );
     }

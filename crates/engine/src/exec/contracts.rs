@@ -7,7 +7,7 @@ use super::{align_as_text, drop_rows, read_columns, RowAccount, ALL};
 use crate::error::{Error, Result};
 use crate::error::{InputCode, SchemaCode};
 use crate::ingest;
-use crate::plan::{Attribution, ContractsPlan, Every, Plan, PostsPlan};
+use crate::plan::{Attribution, ContractsPlan, Period, Plan, PostsPlan};
 use polars::prelude::*;
 
 const TABLE: &str = "contracts";
@@ -53,18 +53,18 @@ pub(super) fn sponsored_flag(dtype: &DataType) -> Result<Expr> {
 }
 
 /// The number of `every` periods that days `start..=end` overlap.
-fn periods_in(start: i32, end: i32, every: Every) -> u64 {
+fn periods_in(start: i32, end: i32, every: Period) -> u64 {
     let (first, last) = (kernel::period_start(start, every), kernel::period_start(end, every));
     let months = |day: i32| {
         let (y, m, _) = kernel::civil(day);
         y * 12 + i64::from(m) - 1
     };
     let n = match every {
-        Every::Day => i64::from(last) - i64::from(first),
-        Every::Week => (i64::from(last) - i64::from(first)) / 7,
-        Every::Month => months(last) - months(first),
-        Every::Quarter => (months(last) - months(first)) / 3,
-        Every::Year => kernel::civil(last).0 - kernel::civil(first).0,
+        Period::Day => i64::from(last) - i64::from(first),
+        Period::Week => (i64::from(last) - i64::from(first)) / 7,
+        Period::Month => months(last) - months(first),
+        Period::Quarter => (months(last) - months(first)) / 3,
+        Period::Year => kernel::civil(last).0 - kernel::civil(first).0,
     };
     u64::try_from(n + 1).unwrap_or(0)
 }
@@ -281,7 +281,7 @@ impl Contracts {
                     InputCode::ContractSpan,
                     format!(
                         "the contracts span {pieces} (contract, period) pairs at every={:?}, more than the limit of {MAX_CONTRACT_PERIODS} (the longest runs {}..{}); use a coarser every=, or check the ends (write 9999-12-31 for an open-ended contract)",
-                        Every::NAMES[every as usize],
+                        Period::NAMES[every as usize],
                         date_text(s),
                         date_text(e)
                     ),
@@ -711,14 +711,14 @@ mod tests {
     fn periods_in_counts_the_pieces_that_split_by_period_makes() {
         // around month, quarter and year ends, a leap day and a week boundary
         let ranges = [(0, 0), (-3, 40), (58, 425), (10_956, 11_400), (19_000, 19_000 + 800)];
-        for every in [Every::Day, Every::Week, Every::Month, Every::Quarter, Every::Year] {
+        for every in [Period::Day, Period::Week, Period::Month, Period::Quarter, Period::Year] {
             for &(s, e) in &ranges {
                 let (index, _, _) = kernel::split_by_period(&[(s, e)], Some(every));
                 assert_eq!(periods_in(s, e, every), index.len() as u64, "{s}..{e} at {every:?}");
             }
         }
         // the count of an open end is arithmetic, not a walk over the days
-        assert_eq!(periods_in(0, OPEN_END + 364, Every::Day), (OPEN_END + 365) as u64);
+        assert_eq!(periods_in(0, OPEN_END + 364, Period::Day), (OPEN_END + 365) as u64);
     }
 
     #[test]

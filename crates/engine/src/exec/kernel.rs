@@ -3,7 +3,7 @@
 //! by hashes. `pass` streams the posts through them.
 
 use crate::error::Result;
-use crate::plan::Every;
+use crate::plan::Period;
 use polars::prelude::*;
 use polars_arrow::array::Array;
 use polars_core::runtime::THREAD_POOL;
@@ -46,36 +46,36 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i32 {
 }
 
 /// The first day of the period that contains `day` (weeks start on Monday).
-pub(super) fn period_start(day: i32, every: Every) -> i32 {
+pub(super) fn period_start(day: i32, every: Period) -> i32 {
     match every {
-        Every::Day => day,
+        Period::Day => day,
         // 1970-01-01 was a Thursday: Monday is 3 days earlier
-        Every::Week => day - (day + 3).rem_euclid(7),
-        Every::Month => {
+        Period::Week => day - (day + 3).rem_euclid(7),
+        Period::Month => {
             let (y, m, _) = civil(day);
             days_from_civil(y, m, 1)
         }
-        Every::Quarter => {
+        Period::Quarter => {
             let (y, m, _) = civil(day);
             days_from_civil(y, (m - 1) / 3 * 3 + 1, 1)
         }
-        Every::Year => days_from_civil(civil(day).0, 1, 1),
+        Period::Year => days_from_civil(civil(day).0, 1, 1),
     }
 }
 
 /// The first day of the period after the one that starts on `start`.
-pub(super) fn next_period(start: i32, every: Every) -> i32 {
+pub(super) fn next_period(start: i32, every: Period) -> i32 {
     let months = |n: u32| {
         let (y, m, _) = civil(start);
         let m0 = m - 1 + n;
         days_from_civil(y + i64::from(m0 / 12), m0 % 12 + 1, 1)
     };
     match every {
-        Every::Day => start + 1,
-        Every::Week => start + 7,
-        Every::Month => months(1),
-        Every::Quarter => months(3),
-        Every::Year => months(12),
+        Period::Day => start + 1,
+        Period::Week => start + 7,
+        Period::Month => months(1),
+        Period::Quarter => months(3),
+        Period::Year => months(12),
     }
 }
 
@@ -84,7 +84,7 @@ pub(super) fn next_period(start: i32, every: Every) -> i32 {
 /// range's days inside the period.
 pub(super) fn split_by_period(
     ranges: &[(i32, i32)],
-    every: Option<Every>,
+    every: Option<Period>,
 ) -> (Vec<IdxSize>, Vec<Option<i32>>, Vec<f64>) {
     let (mut index, mut period, mut share) = (Vec::new(), Vec::new(), Vec::new());
     for (i, &(start, end)) in ranges.iter().enumerate() {
@@ -528,12 +528,12 @@ mod tests {
         assert_eq!(day(1970, 1, 1), 0);
         assert_eq!(civil(day(2024, 2, 29)), (2024, 2, 29));
         // 2024-02-29 was a Thursday
-        assert_eq!(period_start(day(2024, 2, 29), Every::Week), day(2024, 2, 26));
-        assert_eq!(period_start(day(2024, 2, 29), Every::Month), day(2024, 2, 1));
-        assert_eq!(period_start(day(2024, 5, 31), Every::Quarter), day(2024, 4, 1));
-        assert_eq!(period_start(day(2024, 12, 31), Every::Year), day(2024, 1, 1));
-        assert_eq!(period_start(day(1969, 12, 31), Every::Month), day(1969, 12, 1));
-        assert_eq!(period_start(day(1969, 12, 31), Every::Week), day(1969, 12, 29));
+        assert_eq!(period_start(day(2024, 2, 29), Period::Week), day(2024, 2, 26));
+        assert_eq!(period_start(day(2024, 2, 29), Period::Month), day(2024, 2, 1));
+        assert_eq!(period_start(day(2024, 5, 31), Period::Quarter), day(2024, 4, 1));
+        assert_eq!(period_start(day(2024, 12, 31), Period::Year), day(2024, 1, 1));
+        assert_eq!(period_start(day(1969, 12, 31), Period::Month), day(1969, 12, 1));
+        assert_eq!(period_start(day(1969, 12, 31), Period::Week), day(1969, 12, 29));
         for d in -1000..1000 {
             let (y, m, dd) = civil(d);
             assert_eq!(days_from_civil(y, m, dd), d);
@@ -544,14 +544,14 @@ mod tests {
     fn ranges_split_into_periods_by_their_days() {
         let day = |y, m, d| days_from_civil(y, m, d);
         // 30 days from 22 January: 10 in January, 20 in February
-        let (index, period, share) = split_by_period(&[(day(2026, 1, 22), day(2026, 2, 20))], Some(Every::Month));
+        let (index, period, share) = split_by_period(&[(day(2026, 1, 22), day(2026, 2, 20))], Some(Period::Month));
         assert_eq!(index, vec![0, 0]);
         assert_eq!(period, vec![Some(day(2026, 1, 1)), Some(day(2026, 2, 1))]);
         assert_eq!(share, vec![10.0 / 30.0, 20.0 / 30.0]);
-        let (_, period, share) = split_by_period(&[(day(2026, 3, 30), day(2026, 4, 2))], Some(Every::Quarter));
+        let (_, period, share) = split_by_period(&[(day(2026, 3, 30), day(2026, 4, 2))], Some(Period::Quarter));
         assert_eq!(period, vec![Some(day(2026, 1, 1)), Some(day(2026, 4, 1))]);
         assert_eq!(share, vec![0.5, 0.5]);
-        assert_eq!(next_period(day(2026, 12, 1), Every::Month), day(2027, 1, 1));
+        assert_eq!(next_period(day(2026, 12, 1), Period::Month), day(2027, 1, 1));
         assert_eq!(split_by_period(&[(5, 5)], None).2, vec![1.0]);
     }
 

@@ -558,7 +558,7 @@ pub(crate) fn ratio_names(a: &Metric, b: &Metric) -> (String, String) {
         format!("rd:{}/{}", a.key(), b.key()),
     )
 }
-pub(crate) fn fap_names(m: &Metric) -> (String, String) {
+pub(crate) fn followers_at_post_names(m: &Metric) -> (String, String) {
     (format!("fn:{}", m.key()), format!("fd:{}", m.key()))
 }
 
@@ -684,8 +684,8 @@ fn finalise(kpi: &str, plan: &Plan) -> Result<Expr> {
         let (n, d) = ratio_names(a, b);
         ratio(state(&n), state(&d))
     };
-    let fap = |metric: &Metric| {
-        let (n, d) = fap_names(metric);
+    let followers_at_post = |metric: &Metric| {
+        let (n, d) = followers_at_post_names(metric);
         ratio(state(&n), state(&d))
     };
     let growth = || arithmetic(BinOp::Sub, state("followers"), state("followers_start"));
@@ -727,11 +727,11 @@ fn finalise(kpi: &str, plan: &Plan) -> Result<Expr> {
         "engagement_rate_impressions" => post_ratio(&Metric::Eng, &m("impressions")),
         "virality_rate" => post_ratio(&m("shares"), &m("impressions")),
         "ctr" => post_ratio(&m("clicks"), &m("impressions")),
-        "avg_engagement_rate_per_post" => ratio(state("ape:sum"), state("ape:n")),
-        "engagement_rate_followers" => fap(&Metric::Eng),
-        "amplification_rate" => fap(&m("shares")),
-        "applause_rate" => fap(&m("likes")),
-        "conversation_rate" => fap(&m("comments")),
+        "avg_engagement_rate_per_post" => ratio(state("per_post_er:sum"), state("per_post_er:n")),
+        "engagement_rate_followers" => followers_at_post(&Metric::Eng),
+        "amplification_rate" => followers_at_post(&m("shares")),
+        "applause_rate" => followers_at_post(&m("likes")),
+        "conversation_rate" => followers_at_post(&m("comments")),
         "conversions" | "revenue" | "leads" => attributed(kpi)?,
         "conversion_rate" if plan.origins.conversions == Some(Origin::Posts) => {
             post_ratio(&m("conversions"), &m("clicks"))

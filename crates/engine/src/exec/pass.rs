@@ -10,7 +10,7 @@
 use super::kernel::{period_start, FollowerIndex, WindowIndex, DAYS, NO_DAY};
 use crate::error::InputCode;
 use crate::error::{Error, Result};
-use crate::plan::Every;
+use crate::plan::Period;
 use polars::prelude::*;
 use polars_arrow::array::{Array, Utf8ViewArray, View};
 use rayon::prelude::*;
@@ -231,7 +231,7 @@ pub(super) fn distinct_codes(column: &Column) -> Result<(Vec<u32>, Series)> {
 /// Period codes across batches: each code's first day (None for rows without a day). Days
 /// map to codes through a table around the first day seen (a hash map outside it).
 pub(super) struct Periods {
-    every: Every,
+    every: Period,
     base: Option<i32>,
     table: Vec<u32>,
     by_day: PlHashMap<i32, u32>,
@@ -243,7 +243,7 @@ pub(super) struct Periods {
 const SPAN: i32 = 1 << 15;
 
 impl Periods {
-    pub fn new(every: Every) -> Self {
+    pub fn new(every: Period) -> Self {
         Self {
             every,
             base: None,
@@ -615,7 +615,7 @@ mod tests {
 
     #[test]
     fn periods_are_shared_by_their_days() {
-        let mut p = Periods::new(Every::Month);
+        let mut p = Periods::new(Period::Month);
         // 2026-01-01 is day 20454; 2026-01-31 20484; 2026-02-01 20485
         assert_eq!(p.encode(&[20_454, 20_484, NO_DAY, 20_485]), vec![0, 0, 1, 2]);
         assert_eq!(p.starts, vec![Some(20_454), None, Some(20_485)]);

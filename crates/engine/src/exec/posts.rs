@@ -8,7 +8,9 @@ use super::kernel::{self, FollowerIndex, WindowIndex, ACCOUNT, NO_DAY};
 use super::parquet::{Indexed, RowGroups};
 use super::pass::{self, Dict, Grouping, Pairs, Periods};
 use super::states::States;
-use super::{collect, fap_names, first_u64, nonnull_name, ratio_names, select_columns, sum_name, RowAccount, ALL};
+use super::{
+    collect, first_u64, followers_at_post_names, nonnull_name, ratio_names, select_columns, sum_name, RowAccount, ALL,
+};
 use crate::error::{Error, Result};
 use crate::error::{InputCode, SchemaCode};
 use crate::ingest;
@@ -23,11 +25,11 @@ use std::sync::{Arc, Mutex};
 pub(super) const DAY: &str = "__day";
 pub(crate) const ENG: &str = "__eng";
 /// Per-post engagement rate (eng / reach where reach > 0).
-const APE: &str = "__ape";
+const PER_POST_ENGAGEMENT_RATE: &str = "__per_post_engagement_rate";
 /// Rows of a group without a follower snapshot by their day.
-const NO_FAP: &str = "__no_fap";
+const NO_FOLLOWERS_AT_POST: &str = "__no_followers_at_post";
 /// Rows of a group whose last snapshot by their day is older than `max_staleness`.
-const STALE_FAP: &str = "__stale_fap";
+const STALE_FOLLOWERS_AT_POST: &str = "__stale_followers_at_post";
 const TABLE: &str = "posts";
 /// Posts inside a contract window (a state: summed in rollups).
 pub(super) const DELIVERED: &str = "p:delivered";
@@ -150,9 +152,11 @@ fn prepare(pp: &PostsPlan, mut batch: DataFrame) -> Result<DataFrame> {
         batch.with_column(eng.into_column())?;
         if pp.per_post_engagement_rate {
             // eng / reach where reach > 0 (reach is never negative: the pass fails then)
-            quotients
-                .to_mut()
-                .push((APE.to_string(), ENG.to_string(), "reach".to_string()));
+            quotients.to_mut().push((
+                PER_POST_ENGAGEMENT_RATE.to_string(),
+                ENG.to_string(),
+                "reach".to_string(),
+            ));
         }
     }
     for q in derived::quotients(&batch, &quotients)? {
@@ -229,17 +233,17 @@ fn state_ops(pp: &PostsPlan) -> Vec<CustomState> {
     }
     if pp.per_post_engagement_rate {
         ops.push(CustomState {
-            column: APE.into(),
+            column: PER_POST_ENGAGEMENT_RATE.into(),
             kind: StateKind::Sum {
-                sum: "ape:sum".into(),
-                count: Some("ape:n".into()),
+                sum: "per_post_er:sum".into(),
+                count: Some("per_post_er:n".into()),
                 mask: None,
                 filter: None,
             },
         });
     }
     for m in &pp.at_followers {
-        let (num, den) = fap_names(m);
+        let (num, den) = followers_at_post_names(m);
         ops.push(CustomState {
             column: column(m),
             kind: StateKind::AtFollowers { num, den },
@@ -456,8 +460,8 @@ struct PostsPass {
     windows: Vec<Window>,
     states: States,
     rows: Vec<i64>,
-    no_fap: Vec<i64>,
-    stale_fap: Vec<i64>,
+    no_followers_at_post: Vec<i64>,
+    stale_followers_at_post: Vec<i64>,
     delivered: Vec<i64>,
     /// Delivered posts per contract key (the over-delivery check).
     delivered_keys: Vec<u64>,
@@ -539,8 +543,8 @@ impl PostsPass {
             contracts,
             states,
             rows,
-            no_fap,
-            stale_fap,
+            no_followers_at_post,
+            stale_followers_at_post,
             delivered,
             delivered_keys,
             id,
@@ -568,24 +572,26 @@ impl PostsPass {
             let groups = grouping.groups(&parts, n);
             let ng = grouping.len();
             pass::count_into(rows, ng, &groups, |_| true);
-            let fap = match followers {
+            let followers_at_post = match followers {
                 Some((key, index)) => {
                     let accounts = key.codes(&codes);
-                    let fap = pass::followers_at(index, &accounts, &days);
-                    let unknown: Vec<u32> = (0..n as u32).filter(|&r| fap[r as usize].is_nan()).collect();
-                    no_fap.resize(ng, 0);
-                    stale_fap.resize(ng, 0);
+                    let followers_at_post = pass::followers_at(index, &accounts, &days);
+                    let unknown: Vec<u32> = (0..n as u32)
+                        .filter(|&r| followers_at_post[r as usize].is_nan())
+                        .collect();
+                    no_followers_at_post.resize(ng, 0);
+                    stale_followers_at_post.resize(ng, 0);
                     for &r in &unknown {
                         let r = r as usize;
                         // (only the posts without followers are looked at again)
                         let counts = if index.has_snapshot_by(accounts[r], days.get(r).copied().unwrap_or(NO_DAY)) {
-                            &mut *stale_fap
+                            &mut *stale_followers_at_post
                         } else {
-                            &mut *no_fap
+                            &mut *no_followers_at_post
                         };
                         counts[groups[r] as usize] += 1;
                     }
-                    Some((fap, unknown))
+                    Some((followers_at_post, unknown))
                 }
                 None => None,
             };
@@ -594,7 +600,7 @@ impl PostsPass {
                 let types = types.map(|t| codes[t].as_slice());
                 pass::count_delivered(delivered, delivered_keys, ng, &groups, index, &keys, &days, types);
             }
-            Ok((groups, ng, fap))
+            Ok((groups, ng, followers_at_post))
         };
         let mut magnitudes = Vec::new();
         let (checked, (grouped, prepared)) = THREAD_POOL.install(|| {
@@ -604,17 +610,17 @@ impl PostsPass {
             )
         });
         checked?;
-        let (groups, ng, fap) = grouped?;
+        let (groups, ng, followers_at_post) = grouped?;
         let batch = prepared?;
         // each post's engagements inside the Int64 range (their components' magnitudes tell)
         if let Some(or) = derived::check_engagements(&batch, &pp.components, &pp.platform_components, &magnitudes)? {
             magnitudes.push((ENG.to_string(), or));
         }
-        let (fap, unknown) = match &fap {
-            Some((fap, unknown)) => (Some(fap.as_slice()), unknown.as_slice()),
+        let (followers_at_post, unknown) = match &followers_at_post {
+            Some((followers_at_post, unknown)) => (Some(followers_at_post.as_slice()), unknown.as_slice()),
             None => (None, &[][..]),
         };
-        THREAD_POOL.install(|| states.add(&batch, &groups, ng, fap, unknown, &magnitudes))
+        THREAD_POOL.install(|| states.add(&batch, &groups, ng, followers_at_post, unknown, &magnitudes))
     }
 
     /// The states frame: one row per group with its keys.
@@ -648,8 +654,14 @@ impl PostsPass {
         let states = self.states.finish(ng, &self.rows)?;
         columns.push(Column::new("rows".into(), sized(self.rows)));
         if self.followers.is_some() {
-            columns.push(Column::new(NO_FAP.into(), sized(self.no_fap)));
-            columns.push(Column::new(STALE_FAP.into(), sized(self.stale_fap)));
+            columns.push(Column::new(
+                NO_FOLLOWERS_AT_POST.into(),
+                sized(self.no_followers_at_post),
+            ));
+            columns.push(Column::new(
+                STALE_FOLLOWERS_AT_POST.into(),
+                sized(self.stale_followers_at_post),
+            ));
         }
         if self.contracts.is_some() {
             columns.push(Column::new(DELIVERED.into(), sized(self.delivered)));
@@ -705,10 +717,10 @@ pub(super) fn states(
             }
         }
     }
-    let fap_needed = !pp.at_followers.is_empty() || pp.custom.fap;
+    let followers_at_post_needed = !pp.at_followers.is_empty() || pp.custom.followers_at_post;
     let mut names: Vec<String> = Vec::new();
     let mut extra: Vec<&String> = grain.iter().collect();
-    if fap_needed {
+    if followers_at_post_needed {
         extra.extend(&plan.account_key);
     }
     let sponsored = contracts::SPONSORED.to_string();
@@ -787,8 +799,8 @@ pub(super) fn states(
         windows: Vec::new(),
         states: States::default(),
         rows: Vec::new(),
-        no_fap: Vec::new(),
-        stale_fap: Vec::new(),
+        no_followers_at_post: Vec::new(),
+        stale_followers_at_post: Vec::new(),
         delivered: Vec::new(),
         delivered_keys: Vec::new(),
         read: 0,
@@ -808,7 +820,7 @@ pub(super) fn states(
 
     // Followers-at-post and delivery look rows up by codes: the accounts of the snapshots and
     // the keys of the contracts take their codes first.
-    if fap_needed {
+    if followers_at_post_needed {
         let snaps = snapshots.ok_or_else(|| Error::Internal("followers-at-post without snapshots".into()))?;
         let mut k = key(&plan.account_key);
         let frame = snaps.with_followers()?;
@@ -963,17 +975,17 @@ pub(super) fn states(
             df = df.lazy().filter(is_missing.clone().not()).collect()?;
         }
     }
-    if fap_needed {
+    if followers_at_post_needed {
         rows.drop(
             TABLE,
             "no follower snapshot on or before the post's day (left out of followers-at-post KPIs only)",
-            sum_u64(df.clone().lazy(), NO_FAP)?,
+            sum_u64(df.clone().lazy(), NO_FOLLOWERS_AT_POST)?,
         );
         if let Some(days) = plan.max_staleness {
             rows.drop(
                 TABLE,
                 &format!("stale_followers: the last follower snapshot is more than max_staleness={days} days before the post's day (left out of followers-at-post KPIs only)"),
-                sum_u64(df.clone().lazy(), STALE_FAP)?,
+                sum_u64(df.clone().lazy(), STALE_FOLLOWERS_AT_POST)?,
             );
         }
     }

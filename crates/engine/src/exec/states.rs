@@ -381,7 +381,7 @@ impl States {
         )
     }
 
-    /// Adds a batch; `groups` are its rows' groups, `n` the number of groups so far, `fap` the
+    /// Adds a batch; `groups` are its rows' groups, `n` the number of groups so far, `followers_at_post` the
     /// rows' followers-at-post (NaN where unknown) when a state needs them, and `unknown` the
     /// rows where they are unknown. `magnitudes`: the or of the magnitudes of columns whose
     /// values the batch's checks have read (their bounds need no pass of their own).
@@ -390,7 +390,7 @@ impl States {
         batch: &DataFrame,
         groups: &[u32],
         n: usize,
-        fap: Option<&[f64]>,
+        followers_at_post: Option<&[f64]>,
         unknown: &[u32],
         magnitudes: &[(String, u64)],
     ) -> Result<()> {
@@ -399,7 +399,7 @@ impl States {
             || {
                 self.tasks
                     .par_iter_mut()
-                    .try_for_each(|task| task.add(batch, groups, n, fap, unknown))
+                    .try_for_each(|task| task.add(batch, groups, n, followers_at_post, unknown))
             },
             || {
                 self.bounds.par_iter_mut().try_for_each(|(column, total)| {
@@ -637,8 +637,16 @@ impl Task {
         }
     }
 
-    fn add(&mut self, batch: &DataFrame, groups: &[u32], n: usize, fap: Option<&[f64]>, unknown: &[u32]) -> Result<()> {
-        let needs_fap = || fap.ok_or_else(|| Error::Internal("followers-at-post state without followers".into()));
+    fn add(
+        &mut self,
+        batch: &DataFrame,
+        groups: &[u32],
+        n: usize,
+        followers_at_post: Option<&[f64]>,
+        unknown: &[u32],
+    ) -> Result<()> {
+        let needs_followers_at_post =
+            || followers_at_post.ok_or_else(|| Error::Internal("followers-at-post state without followers".into()));
         self.resize(n);
         match self {
             Task::Dense {
@@ -695,7 +703,7 @@ impl Task {
                 }
             }
             Task::Followers { sums } => {
-                for (&at, &g) in needs_fap()?.iter().zip(groups) {
+                for (&at, &g) in needs_followers_at_post()?.iter().zip(groups) {
                     sums[g as usize] += if at.is_nan() { 0.0 } else { at };
                 }
             }
@@ -704,7 +712,7 @@ impl Task {
                 values,
                 followers,
             } => {
-                let fap = needs_fap()?;
+                let followers_at_post = needs_followers_at_post()?;
                 let ca = batch.column(column)?.as_materialized_series().i64()?.rechunk();
                 let Some(arr) = ca.downcast_iter().next() else {
                     return Ok(());
@@ -718,14 +726,14 @@ impl Task {
                 }
                 if let Some(valid) = valid.filter(|b| b.unset_bits() > 0) {
                     for_each_set(&!valid, |j| {
-                        let at = fap[j];
+                        let at = followers_at_post[j];
                         if !at.is_nan() {
                             followers[groups[j] as usize] += at;
                         }
                     });
                 }
             }
-            Task::Own(own) => own.add(batch, groups, n, fap)?,
+            Task::Own(own) => own.add(batch, groups, n, followers_at_post)?,
         }
         Ok(())
     }
@@ -828,7 +836,7 @@ fn add_own<T: NumericNative>(
     ca: &ChunkedArray<impl PolarsNumericType<Native = T>>,
     groups: &[u32],
     mask: Option<&Bitmap>,
-    fap: Option<&[f64]>,
+    followers_at_post: Option<&[f64]>,
 ) {
     let mut offset = 0usize;
     for arr in ca.downcast_iter() {
@@ -843,7 +851,7 @@ fn add_own<T: NumericNative>(
             (None, Some(m)) => Some(m.clone().sliced(offset, len)),
             (Some(v), Some(m)) => Some(v & &m.clone().sliced(offset, len)),
         };
-        match (keep, fap, counts.as_deref_mut()) {
+        match (keep, followers_at_post, counts.as_deref_mut()) {
             (None, None, None) => {
                 for (v, &g) in values.iter().zip(gs) {
                     sums[g as usize] += *v;
@@ -891,20 +899,20 @@ impl Own {
         }
     }
 
-    fn add(&mut self, batch: &DataFrame, groups: &[u32], n: usize, fap: Option<&[f64]>) -> Result<()> {
+    fn add(&mut self, batch: &DataFrame, groups: &[u32], n: usize, followers_at_post: Option<&[f64]>) -> Result<()> {
         let column = &self.op.column;
         let mask = match &self.op.kind {
             StateKind::Sum { mask, .. } => mask.as_ref().map(|m| batch.column(m)).transpose()?,
             StateKind::AtFollowers { .. } | StateKind::MeanAtFollowers { .. } => None,
             StateKind::Rows { .. } => return Err(Error::Internal("a row count with a loop of its own".into())),
         };
-        let fap = match self.op.kind {
-            StateKind::AtFollowers { .. } | StateKind::MeanAtFollowers { .. } => {
-                Some(fap.ok_or_else(|| Error::Internal("followers-at-post state without followers".into()))?)
-            }
+        let followers_at_post = match self.op.kind {
+            StateKind::AtFollowers { .. } | StateKind::MeanAtFollowers { .. } => Some(
+                followers_at_post.ok_or_else(|| Error::Internal("followers-at-post state without followers".into()))?,
+            ),
             StateKind::Sum { .. } | StateKind::Rows { .. } => None,
         };
-        if let (StateKind::MeanAtFollowers { .. }, Some(fap)) = (&self.op.kind, fap) {
+        if let (StateKind::MeanAtFollowers { .. }, Some(followers_at_post)) = (&self.op.kind, followers_at_post) {
             let values = batch
                 .column(column)?
                 .as_materialized_series()
@@ -924,7 +932,7 @@ impl Own {
             let mut offset = 0usize;
             for arr in values.f64()?.downcast_iter() {
                 for (j, v) in arr.iter().enumerate() {
-                    let (row, at) = (offset + j, fap[offset + j]);
+                    let (row, at) = (offset + j, followers_at_post[offset + j]);
                     if let Some(v) = v {
                         if at > 0.0 {
                             let g = groups[row] as usize;
@@ -944,7 +952,8 @@ impl Own {
         }
         let counted = matches!(self.op.kind, StateKind::Sum { count: Some(_), .. });
         self.counts.resize(if counted { n } else { 0 }, 0);
-        self.followers.resize(if fap.is_some() { n } else { 0 }, 0.0);
+        self.followers
+            .resize(if followers_at_post.is_some() { n } else { 0 }, 0.0);
         let counts = counted.then_some(self.counts.as_mut_slice());
         match &mut self.sums {
             Some(Sums::Int(sums)) => {
@@ -956,7 +965,7 @@ impl Own {
                     values.i64()?,
                     groups,
                     mask.as_ref(),
-                    fap,
+                    followers_at_post,
                 );
             }
             Some(Sums::Float(sums)) => {
@@ -968,7 +977,7 @@ impl Own {
                     values.f64()?,
                     groups,
                     mask.as_ref(),
-                    fap,
+                    followers_at_post,
                 );
             }
             None => return Err(Error::Internal("state without sums".into())),
@@ -1129,7 +1138,7 @@ mod tests {
             .into_iter()
             .map(|x| (x % 4 != 0).then_some((x % 5000) as f64))
             .collect();
-        let fap: Vec<f64> = f.iter().map(|v| v.unwrap_or(f64::NAN)).collect();
+        let followers_at_post: Vec<f64> = f.iter().map(|v| v.unwrap_or(f64::NAN)).collect();
         // two batches, the second with more groups than the first
         let half = n / 2;
         let batch = |lo: usize, hi: usize| -> Result<DataFrame> {
@@ -1247,9 +1256,19 @@ mod tests {
         for &g in &g1 {
             rows[g as usize] += 1;
         }
-        let unknown =
-            |fap: &[f64]| -> Vec<u32> { (0..fap.len() as u32).filter(|&j| fap[j as usize].is_nan()).collect() };
-        states.add(&first, &g1, 20, Some(&fap[..half]), &unknown(&fap[..half]), &[])?;
+        let unknown = |followers_at_post: &[f64]| -> Vec<u32> {
+            (0..followers_at_post.len() as u32)
+                .filter(|&j| followers_at_post[j as usize].is_nan())
+                .collect()
+        };
+        states.add(
+            &first,
+            &g1,
+            20,
+            Some(&followers_at_post[..half]),
+            &unknown(&followers_at_post[..half]),
+            &[],
+        )?;
         for &g in &groups[half..] {
             rows[g as usize] += 1;
         }
@@ -1257,8 +1276,8 @@ mod tests {
             &batch(half, n)?,
             &groups[half..],
             37,
-            Some(&fap[half..]),
-            &unknown(&fap[half..]),
+            Some(&followers_at_post[half..]),
+            &unknown(&followers_at_post[half..]),
             &[],
         )?;
         let out = states.finish(37, &rows)?;
@@ -1288,7 +1307,10 @@ mod tests {
             direct(&|j| has_a(j) && has_b(j), &|j| b[j].unwrap_or(0) as f64)
         );
         assert_eq!(get(&out, "f:a"), direct(&|j| has_a(j) && has_f(j), &av));
-        assert_eq!(get(&out, "fd:a"), direct(&|j| has_a(j) && has_f(j), &|j| fap[j]));
+        assert_eq!(
+            get(&out, "fd:a"),
+            direct(&|j| has_a(j) && has_f(j), &|j| followers_at_post[j])
+        );
         let has_m = |j: usize| j % 4 == 0 || j >= half;
         assert_eq!(get(&out, "s:m"), direct(&has_m, &|j| j as f64));
         assert_eq!(get(&out, "n:m"), direct(&has_m, &|_| 1.0));

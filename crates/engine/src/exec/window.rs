@@ -10,7 +10,7 @@ use super::compare::Compare;
 use super::{finalize, finalize_with, output_keys, Output};
 use crate::error::{Error, QueryCode, Result};
 use crate::exec::accounts::{FIRST, FIRST_DAY, LAST, LAST_DAY};
-use crate::plan::{Every, Plan, PERIOD};
+use crate::plan::{Period, Plan, PERIOD};
 use crate::states::{PartialStates, Source};
 use polars::prelude::*;
 
@@ -29,7 +29,7 @@ pub enum Window {
     /// The `n` days ending on the day.
     Trailing(u32),
     /// From the first day of the day's week, month, quarter or year.
-    ToDate(Every),
+    ToDate(Period),
 }
 
 impl Window {
@@ -41,10 +41,10 @@ impl Window {
             )
         };
         let to_date = match text {
-            "wtd" => Some(Every::Week),
-            "mtd" => Some(Every::Month),
-            "qtd" => Some(Every::Quarter),
-            "ytd" => Some(Every::Year),
+            "wtd" => Some(Period::Week),
+            "mtd" => Some(Period::Month),
+            "qtd" => Some(Period::Quarter),
+            "ytd" => Some(Period::Year),
             _ => None,
         };
         if let Some(every) = to_date {
@@ -84,12 +84,12 @@ impl Window {
 }
 
 /// The window named, checked against the report's period (windows are per day).
-pub fn parse(window: Option<&str>, every: Option<Every>) -> Result<Option<Window>> {
+pub fn parse(window: Option<&str>, every: Option<Period>) -> Result<Option<Window>> {
     let Some(text) = window else {
         return Ok(None);
     };
     let w = Window::parse(text)?;
-    if every != Some(Every::Day) {
+    if every != Some(Period::Day) {
         return Err(Error::query(
             QueryCode::InvalidArgument,
             format!("window={text:?} gives each day's value over the window ending that day: pass every=\"1d\""),
@@ -107,7 +107,7 @@ pub struct OverTime {
 
 impl OverTime {
     /// `compare=` and `window=` checked against the report's period.
-    pub fn parse(compare: &[String], window: Option<&str>, every: Option<Every>) -> Result<Self> {
+    pub fn parse(compare: &[String], window: Option<&str>, every: Option<Period>) -> Result<Self> {
         let compare = super::compare::parse_list(compare, every)?;
         let window = parse(window, every)?;
         if window.is_some() && !compare.is_empty() {
@@ -131,7 +131,7 @@ impl OverTime {
 /// The report's rows (its groups and days) with the KPIs over the window ending on each day,
 /// and the window's first day (`window_start`) after `period_start`.
 pub fn finalize_windowed(plan: &Plan, mut states: PartialStates, window: Window) -> Result<Output> {
-    if plan.every != Some(Every::Day) {
+    if plan.every != Some(Period::Day) {
         return Err(Error::query(QueryCode::InvalidArgument, "a window needs every=\"1d\""));
     }
     let mut keys: Vec<String> = plan.by.clone();
@@ -428,7 +428,7 @@ mod tests {
     fn windows_parse_with_their_limits() {
         assert_eq!(Window::parse("28d").ok(), Some(Window::Trailing(28)));
         assert_eq!(Window::parse("13w").ok(), Some(Window::Trailing(91)));
-        assert_eq!(Window::parse("mtd").ok(), Some(Window::ToDate(Every::Month)));
+        assert_eq!(Window::parse("mtd").ok(), Some(Window::ToDate(Period::Month)));
         let code = |t: &str| Window::parse(t).err().map(|e| e.code());
         assert_eq!(code("28"), Some("unknown_window"));
         assert_eq!(code("d"), Some("unknown_window"));
@@ -438,7 +438,7 @@ mod tests {
         assert_eq!(code("367d"), Some("invalid_argument"));
         assert_eq!(code("99999999999d"), Some("invalid_argument"));
         assert_eq!(
-            parse(Some("7d"), Some(Every::Month)).err().map(|e| e.code()),
+            parse(Some("7d"), Some(Period::Month)).err().map(|e| e.code()),
             Some("invalid_argument")
         );
     }

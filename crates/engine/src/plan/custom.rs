@@ -139,7 +139,7 @@ pub struct CustomPosts {
     /// Reads the engagement sum `eng`.
     pub eng: bool,
     /// Reads followers-at-post.
-    pub fap: bool,
+    pub followers_at_post: bool,
     /// Counts posts (`count()`).
     pub rows: bool,
     /// The first KPI whose formula reads posts (named in errors).
@@ -395,7 +395,7 @@ impl Compiler {
         let ratio = tags.0 == "fn";
         let c = self.column_as(row, ratio);
         let (a, b) = (format!("{c}:{}", tags.0), format!("{c}:{}", tags.1));
-        self.posts.fap = true;
+        self.posts.followers_at_post = true;
         self.state(&c, kind(a.clone(), b.clone()));
         Value::Ratio(a, b)
     }

@@ -25,7 +25,7 @@ use polars::prelude::TimeZone;
 
 /// The reporting period of `every`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Every {
+pub enum Period {
     Day,
     Week,
     Month,
@@ -33,7 +33,7 @@ pub enum Every {
     Year,
 }
 
-impl Every {
+impl Period {
     pub const NAMES: [&'static str; 5] = ["1d", "1w", "1mo", "1q", "1y"];
 
     pub fn parse(text: &str) -> Result<Self> {
@@ -298,7 +298,7 @@ pub struct Plan {
     /// The result's KPI columns, in the order asked.
     pub outputs: Vec<OutputKpi>,
     pub by: Vec<String>,
-    pub every: Option<Every>,
+    pub every: Option<Period>,
     /// Report time zone; `None` means UTC.
     pub tz: Option<String>,
     pub dedupe: Dedupe,
@@ -476,7 +476,7 @@ fn build_here(
     traffic_cols: Option<&[String]>,
     events_cols: Option<&[String]>,
 ) -> Result<Plan> {
-    let every = req.every.as_deref().map(Every::parse).transpose()?;
+    let every = req.every.as_deref().map(Period::parse).transpose()?;
     let tz = report_zone(&req.tz)?;
     let mut seen = Vec::new();
     for d in &req.by {
@@ -656,11 +656,11 @@ fn build_here(
         let kpi = compiled.first().map_or("", |c| c.definition.name.as_str());
         return Err(missing_table(kpi, "posts"));
     }
-    if custom_posts.fap && accounts_cols.is_none() {
+    if custom_posts.followers_at_post && accounts_cols.is_none() {
         let kpi = compiled.first().map_or("", |c| c.definition.name.as_str());
         return Err(missing_table(kpi, "accounts"));
     }
-    let accounts_used = kpis.iter().any(|k| reads_accounts(k, pcols, &o)) || custom_posts.fap;
+    let accounts_used = kpis.iter().any(|k| reads_accounts(k, pcols, &o)) || custom_posts.followers_at_post;
     let account_kpis: Vec<&str> = kpis
         .iter()
         .filter(|k| reads_accounts(k, pcols, &o) && k.source != Source::PostsAtFollowers)
@@ -792,7 +792,7 @@ fn build_here(
                 _ => {}
             }
         }
-        if custom_posts.fap {
+        if custom_posts.followers_at_post {
             ap.snapshots_for_posts = true;
         }
         ap.attributes = attribute_dims.clone();

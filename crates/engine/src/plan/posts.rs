@@ -247,8 +247,8 @@ pub(super) fn plan_posts(
         }
     }
     p.custom = custom.clone();
-    p.needs_account = !p.at_followers.is_empty() || !attribute_dims.is_empty() || custom.fap;
-    p.needs_time = periods || !p.at_followers.is_empty() || p.delivered || custom.fap;
+    p.needs_account = !p.at_followers.is_empty() || !attribute_dims.is_empty() || custom.followers_at_post;
+    p.needs_time = periods || !p.at_followers.is_empty() || p.delivered || custom.followers_at_post;
     p.currency = has(pcols, "currency") && cols.iter().any(|c| c == "spend" || c == "revenue");
     if p.currency {
         push_unique(&mut cols, "currency".to_string());

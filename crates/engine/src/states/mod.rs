@@ -17,7 +17,7 @@ pub use spec::{Spec, Tables};
 use crate::error::{Error, InputCode, QueryCode, Result};
 use crate::exec::accounts::{FIRST, FIRST_DAY, LAST, LAST_DAY};
 use crate::exec::{output_keys, with_period, RowAccount, ALL};
-use crate::plan::{Every, Plan, PERIOD};
+use crate::plan::{Period, Plan, PERIOD};
 use polars::prelude::*;
 use std::collections::BTreeSet;
 
@@ -265,8 +265,8 @@ pub fn identify(states: &mut PartialStates, plan: &Plan, made: Made) -> Result<(
 }
 
 /// Whether states at `from` roll up exactly into `to` (None: one period).
-pub fn rolls_up(from: Option<Every>, to: Option<Every>) -> bool {
-    use Every::*;
+pub fn rolls_up(from: Option<Period>, to: Option<Period>) -> bool {
+    use Period::*;
     match (from, to) {
         (_, None) => true,
         (None, Some(_)) => false,
@@ -784,7 +784,7 @@ mod tests {
 
     #[test]
     fn periods_roll_up_only_into_coarser_calendar_periods() {
-        use Every::*;
+        use Period::*;
         assert!(rolls_up(Some(Day), Some(Month)));
         assert!(rolls_up(Some(Day), Some(Week)));
         assert!(rolls_up(Some(Month), Some(Year)));
