@@ -15,7 +15,7 @@ import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 import polars as pl
@@ -60,6 +60,16 @@ class Failure:
         error = kind(self.message)
         error.code = self.code
         return error
+
+
+# The arguments of sk.partial that travel to every partition unchanged (the tables do not).
+_OPTIONS = ("sources", "kpis", "by", "every", "tz", "dedupe", "definitions", "max_staleness")
+
+
+def options(arguments: dict[str, Any]) -> dict[str, Any]:
+    """The arguments of a ``compute``/``partial`` call (its ``locals()``) that each partition's
+    ``sk.partial`` takes besides the tables."""
+    return {name: arguments[name] for name in _OPTIONS}
 
 
 def ipc(frame: pl.DataFrame) -> bytes:

@@ -74,7 +74,7 @@ def compute(
         the errors of :func:`socialkpi.compute`, raised where they happen.
     """
     _arguments.output(output)
-    options = _options(locals())
+    options = _wire.options(locals())
     merged = _run(posts, accounts, contracts, traffic, conversions, split_every, options, keep_ids=False)
     return _wire.body(merged).finalize(output=output)
 
@@ -99,14 +99,9 @@ def partial(
     """:func:`socialkpi.partial` over posts spread across a Dask cluster: the merged states of
     all partitions, post ids included (to finalize, merge with other states or save). The
     arguments are :func:`compute`'s, but ``output``."""
-    options = _options(locals())
+    options = _wire.options(locals())
     merged = _run(posts, accounts, contracts, traffic, conversions, split_every, options, keep_ids=True)
     return _wire.states(merged)
-
-
-def _options(arguments: dict[str, Any]) -> dict[str, Any]:
-    names = ("sources", "kpis", "by", "every", "tz", "dedupe", "definitions", "max_staleness")
-    return {name: arguments[name] for name in names}
 
 
 def _part(posts: Any, small: dict[str, Any], options: dict[str, Any]) -> _wire.Part:

@@ -97,7 +97,7 @@ def compute(
     """
     if output not in ("polars", "pandas", "spark"):
         raise invalid_argument(f"output={output!r} is not supported; use 'polars', 'pandas' or 'spark'")
-    options = _options(locals())
+    options = _wire.options(locals())
     rows = _rows(posts, accounts, contracts, traffic, conversions, options)
     rows.persist(StorageLevel.MEMORY_AND_DISK)
     try:
@@ -140,7 +140,7 @@ def partial(
     """:func:`socialkpi.partial` over a Spark DataFrame of posts: the merged states of all
     partitions on the driver, post ids included (8 bytes a post), to finalize, merge with
     other states or save. The arguments are :func:`compute`'s, but ``output``."""
-    options = _options(locals())
+    options = _wire.options(locals())
     rows = _rows(posts, accounts, contracts, traffic, conversions, options)
     rows.persist(StorageLevel.MEMORY_AND_DISK)
     try:
@@ -180,11 +180,6 @@ def spark_types(table: pa.Table) -> pa.Table:
 
     schema = pa.schema([f.with_type(spark_type(f.type)) for f in table.schema])
     return table if schema == table.schema else table.cast(schema)
-
-
-def _options(arguments: dict[str, Any]) -> dict[str, Any]:
-    names = ("sources", "kpis", "by", "every", "tz", "dedupe", "definitions", "max_staleness")
-    return {name: arguments[name] for name in names}
 
 
 def _rows(

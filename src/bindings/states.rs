@@ -108,7 +108,7 @@ impl StatesObject {
         let to = spec.plan(&request)?;
         check_kpis(&own, &to)?;
         let over_time = exec::window::OverTime::parse(&compare, window.as_deref(), to.every)?;
-        let inner = self.inner.clone();
+        let inner = &self.inner;
         let started = std::time::Instant::now();
         let output = detached(py, || over_time.finalize(&to, inner.rollup(&to)?))?;
         let engine = started.elapsed().as_secs_f64();
