@@ -215,7 +215,7 @@ pub(super) fn details<'py>(
     let formulas = PyDict::new(py);
     for k in &plan.outputs {
         match k {
-            plan::OutputKpi::Builtin(k) => {
+            plan::OutputKpi::Builtin(k, _) => {
                 definitions.set_item(k.name, k.definition)?;
                 formulas.set_item(k.name, catalog::formula(k.name).unwrap_or(""))?;
             }
