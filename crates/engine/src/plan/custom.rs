@@ -323,9 +323,7 @@ impl Compiler {
                 Value::Count(d)
             }
             Agg::Present(row) => Value::Count(self.counted(row).1),
-            Agg::Mean(Row::Div(num, den))
-                if matches!((&**num, &**den), (Row::Eng, Row::Column(r)) if r == "reach") =>
-            {
+            Agg::Mean(Row::Div(num, den)) if matches!((&**num, &**den), (Row::Eng, Row::Column(r)) if r == "reach") => {
                 // the per-post engagement rate by reach: a state of the posts pass of its own
                 self.posts.per_post_engagement_rate = true;
                 Value::Ratio(PER_POST_ER_SUM.into(), PER_POST_ER_COUNT.into())
@@ -334,7 +332,9 @@ impl Compiler {
                 let (sum, n) = self.counted(row);
                 Value::Ratio(sum, n)
             }
-            Agg::Ratio(a, b) if a.domain.is_none() && b.domain.is_none() && plain(&a.row).is_some() && plain(&b.row).is_some() => {
+            Agg::Ratio(a, b)
+                if a.domain.is_none() && b.domain.is_none() && plain(&a.row).is_some() && plain(&b.row).is_some() =>
+            {
                 // rule 1 over two plain columns: the pair of sums every such ratio shares
                 let (Some(x), Some(y)) = (plain(&a.row), plain(&b.row)) else {
                     return Err(Error::Internal("a plain ratio without its columns".into()));

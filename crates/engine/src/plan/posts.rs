@@ -1,8 +1,8 @@
 //! What the posts table must produce: its columns, sums, ratios and followers-at-post states.
 
 use super::{
-    did_you_mean, has, missing_column, push_unique, suggest, Components, CustomPosts, Error, Metric,
-    PostsPlan, Result, ENG_COMPONENTS,
+    did_you_mean, has, missing_column, push_unique, suggest, Components, CustomPosts, Error, Metric, PostsPlan, Result,
+    ENG_COMPONENTS,
 };
 use crate::catalog::{Kpi, Source};
 use crate::error::SchemaCode;
