@@ -30,7 +30,7 @@ import typing as _typing
 
 import polars as _pl
 
-from socialkpi import _arguments, _core, datasets, plot
+from socialkpi import _arguments, _core, _targets, datasets, plot
 from socialkpi import exceptions as _exceptions
 from socialkpi._progress import progress_for as _progress_for
 from socialkpi._report import report
@@ -48,6 +48,7 @@ from socialkpi.exceptions import (
     KpiError,
     QueryError,
     SchemaError,
+    TargetWarning,
     error_codes,
 )
 from socialkpi.formulas import KPI, Definitions, check_kpis, load_kpis, vendor_presets
@@ -107,6 +108,7 @@ __all__ = [
     "sources",
     "States",
     "table",
+    "TargetWarning",
     "vendor_presets",
 ]
 
@@ -145,12 +147,13 @@ def compute_details(
     compare: str | Sequence[str] | None = None,
     window: str | None = None,
     progress: bool | None = None,
+    targets: Any = None,
 ) -> KpiResult:
     """Computes KPIs like :func:`compute` and returns them with definitions and row accounting.
 
     Parameters
     ----------
-    posts, accounts, contracts, traffic, conversions, sources, kpis, by, every, tz, dedupe, output, definitions, max_staleness, compare, window, progress
+    posts, accounts, contracts, traffic, conversions, sources, kpis, by, every, tz, dedupe, output, definitions, max_staleness, compare, window, progress, targets
         As for :func:`compute`.
 
     Returns
@@ -175,6 +178,7 @@ def compute_details(
         'use a trailing window such as "28d" or "4w", or "wtd", "mtd", "qtd", "ytd"',
         optional=True,
     )
+    _targets.argument(targets)
     bar = _progress_for(progress)
     try:
         capsule, details = _core.compute(
@@ -183,7 +187,17 @@ def compute_details(
     finally:
         if bar is not None:
             bar.close()
-    return _result_of(capsule, details, custom, tables, output)
+    if targets is None:
+        return _result_of(capsule, details, custom, tables, output)
+    result = _targets.apply(
+        _result_of(capsule, details, custom, tables, "polars"),
+        targets,
+        by=arguments["by"],
+        every=every,
+        window=window,
+        asked=_targets.requested(arguments["kpis"]),
+    )
+    return _targets.as_output(result, output)
 
 
 def _engine_arguments(
@@ -249,6 +263,7 @@ def compute(
     compare: str | Sequence[str] | None = None,
     window: str | None = None,
     progress: bool | None = None,
+    targets: Any = None,
 ) -> Any:
     """Computes social-media KPIs per group and period, exactly as the KPI contract defines them.
 
@@ -328,6 +343,15 @@ def compute(
         (``"7d"``, ``"28d"``, ``"90d"``, ``"4w"``, ``"13w"``; at most 366 days) or the week,
         month, quarter or year to date (``"wtd"``, ``"mtd"``, ``"qtd"``, ``"ytd"``): ratios of
         the window's sums, followers the last snapshot in the window. Adds ``window_start``.
+    targets
+        A table of targets (polars, pandas, pyarrow or a path, like the other tables): ``kpi``,
+        ``target``, any of the ``by`` columns, and ``period_start`` (targets of the report's
+        own periods) or ``start`` and ``end`` (the first and last day, inclusive), or neither
+        (one target for every period). Adds ``<kpi>_target`` and ``<kpi>_attainment``
+        (value / target; null where the target is 0 or missing) after each KPI's columns. The
+        targets of flows (counts, sums, money) set over other days are pro-rated by days; those
+        of ratios and snapshots apply as they are. A target for a group or KPI not in the report
+        is a :class:`TargetWarning`. See the "Over time" page of the docs.
     progress
         A progress bar (tqdm, on stderr) of the pass over the posts, in slices of about a
         million posts (whole Parquet row groups). ``None`` (default): shown in a terminal or a
@@ -364,6 +388,7 @@ def compute(
         compare=compare,
         window=window,
         progress=progress,
+        targets=targets,
     ).frame
 
 

@@ -56,6 +56,11 @@ class KpiResult:
     timings
         Seconds spent bringing the needed columns across the Python boundary (``crossing_s``)
         and computing (``engine_s``).
+    kinds
+        KPI -> how it adds up over time: ``flow`` (counts, sums and money, and
+        ``follower_growth``: the values of consecutive periods add up to the whole's),
+        ``snapshot`` (``followers``, ``followers_start``) or ``ratio`` (ratios, shares, means);
+        ``targets=`` pro-rates the targets of flows by days (docs/time.md).
     coverage
         The days each table covered (a polars DataFrame: ``table``, ``account_id``, ``first``,
         ``last``), per account where the table has ``account_id`` (else one row with a null
@@ -79,6 +84,7 @@ class KpiResult:
     goals: dict[str, str] = field(default_factory=dict)
     currency: str | None = None
     coverage: Any = None
+    kinds: dict[str, str] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         return display.result_repr(self)
@@ -127,5 +133,6 @@ def result_of(
         coverage=coverage_frame(list(details["coverage"])),
         units=units,
         goals=goals,
+        kinds=dict(details["kinds"]),
         currency=display.single_currency(tables.values()) if money else None,
     )
