@@ -234,49 +234,49 @@ def _joined(rows: pl.DataFrame, table: pl.DataFrame, keys: list[str]) -> pl.Data
     return rows.join(table, how="cross")
 
 
-def _targets_of_rows(
-    rows: pl.DataFrame, checked: _Checked, kinds: dict[str, str]
-) -> pl.DataFrame:
-    """``_row``, ``kpi``, ``target``: each report row's target of each KPI (null where the
-    targets do not give one)."""
-    table = checked.table.with_columns(
-        pl.col(_KPI).replace_strict(kinds, default="ratio", return_dtype=pl.String).alias("_kind")
-    )
+def _targets_of_rows(rows: pl.DataFrame, checked: _Checked, kinds: dict[str, str]) -> pl.DataFrame:
+    """``_row``, ``_kpi``, ``_target``: each report row's target of each KPI (no row where
+    the targets do not give one)."""
+    # the targets' columns under names no report column has (a KPI may be named `target`)
+    table = checked.table.rename(
+        {_KPI: "_kpi", _TARGET: "_target", _PERIOD_START: "_period", _START: "_start", _END: "_end"},
+        strict=False,
+    ).with_columns(pl.col("_kpi").replace_strict(kinds, default="ratio", return_dtype=pl.String).alias("_kind"))
+    spans = ["_lo", "_hi"] if "_lo" in rows.columns else []
+    joined = _joined(rows.select("_row", *checked.keys, *spans), table, checked.keys)
     if checked.form == "none":
-        return _joined(rows, table, checked.keys).select("_row", _KPI, _TARGET)
+        return joined.select("_row", "_kpi", "_target")
     if checked.form == "period_start":
-        return _joined(rows, table, checked.keys).filter(pl.col(_PERIOD_START) == pl.col("_lo")).select(
-            "_row", _KPI, _TARGET
-        )
-    pairs = _joined(rows, table, checked.keys).with_columns(
-        (
-            (pl.min_horizontal("_hi", _END) - pl.max_horizontal("_lo", _START)).dt.total_days() + 1
-        ).alias("_overlap"),
-        ((pl.col(_END) - pl.col(_START)).dt.total_days() + 1).alias("_days"),
+        return joined.filter(pl.col("_period") == pl.col("_lo")).select("_row", "_kpi", "_target")
+    pairs = joined.with_columns(
+        ((pl.min_horizontal("_hi", "_end") - pl.max_horizontal("_lo", "_start")).dt.total_days() + 1).alias(
+            "_overlap"
+        ),
+        ((pl.col("_end") - pl.col("_start")).dt.total_days() + 1).alias("_days"),
     )
     # flows: the targets' days inside the row, pro-rated; known only where targets cover
     # every day of the row (they do not overlap, so their days inside it add up to its own)
     flows = (
         pairs.filter((pl.col("_kind") == "flow") & (pl.col("_overlap") > 0))
-        .group_by("_row", _KPI)
+        .group_by("_row", "_kpi")
         .agg(
-            (pl.col(_TARGET) * pl.col("_overlap") / pl.col("_days")).sum().alias("_sum"),
-            pl.col(_TARGET).null_count().alias("_missing"),
+            (pl.col("_target") * pl.col("_overlap") / pl.col("_days")).sum().alias("_sum"),
+            pl.col("_target").null_count().alias("_missing"),
             pl.col("_overlap").sum().alias("_covered"),
             ((pl.col("_hi") - pl.col("_lo")).dt.total_days() + 1).first().alias("_length"),
         )
         .select(
             "_row",
-            _KPI,
+            "_kpi",
             pl.when((pl.col("_missing") == 0) & (pl.col("_covered") == pl.col("_length")))
             .then(pl.col("_sum"))
-            .alias(_TARGET),
+            .alias("_target"),
         )
     )
     # ratios and snapshots: the target in force on the row's last day
     levels = pairs.filter(
-        (pl.col("_kind") != "flow") & (pl.col(_START) <= pl.col("_hi")) & (pl.col("_hi") <= pl.col(_END))
-    ).select("_row", _KPI, _TARGET)
+        (pl.col("_kind") != "flow") & (pl.col("_start") <= pl.col("_hi")) & (pl.col("_hi") <= pl.col("_end"))
+    ).select("_row", "_kpi", "_target")
     return pl.concat([flows, levels])
 
 
@@ -364,8 +364,8 @@ def apply(
     for kpi in in_report:
         column = (
             frame.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"))
-            .join(found.filter(pl.col(_KPI) == kpi).select("_row", _TARGET), on="_row", how="left")
-            .sort("_row")[_TARGET]
+            .join(found.filter(pl.col("_kpi") == kpi).select("_row", "_target"), on="_row", how="left")
+            .sort("_row")["_target"]
             .cast(pl.Float64)
         )
         target = f"{kpi}_target"
