@@ -72,6 +72,17 @@ def options(arguments: dict[str, Any]) -> dict[str, Any]:
     return {name: arguments[name] for name in _OPTIONS}
 
 
+def over_time(compare: Any, window: Any, targets: Any) -> dict[str, Any]:
+    """``compare``, ``window`` and ``targets`` of a ``compute`` call, checked before any
+    partition runs: they apply once, to the merged states' ``finalize``."""
+    from socialkpi import _arguments, _targets
+
+    _arguments.compare(compare)
+    _arguments.text("window", window, 'use "28d", "4w", "wtd", "mtd", "qtd" or "ytd"', optional=True)
+    _targets.argument(targets)
+    return {"compare": compare, "window": window, "targets": targets}
+
+
 def ipc(frame: pl.DataFrame) -> bytes:
     out = io.BytesIO()
     frame.write_ipc(out, compression="lz4")
