@@ -463,3 +463,57 @@ def test_a_kpi_named_like_a_target_column():
 def test_a_nan_target_is_missing():
     got = sk.compute(POSTS, kpis=["reach"], every="1mo", targets=pl.DataFrame({"kpi": ["reach"], "target": [math.nan]}))
     assert got["reach_target"].null_count() == got.height
+
+
+# ---- in words: sk.explain and compute_details(...).over_time ----
+
+
+def test_explain_says_which_period_is_compared_and_which_window():
+    text = sk.explain("reach", every="1mo", compare="previous")
+    assert "reach_prev is reach of the month before (all of it, whatever its length), from that period's sum" in text
+    assert "reach_change_rate = reach_change / |reach_prev|" in text
+    rate = sk.explain("engagement_rate", every="1w", compare=["previous", "last_year"])
+    assert "the ratio of that period's own sums" in rate
+    assert "engagement_rate_ly is engagement_rate of the same ISO week number a year before (week 53 against week 52)" in rate
+    assert "engagement_rate_ly_change = engagement_rate - engagement_rate_ly" in rate
+    window = sk.explain("followers", every="1d", window="4w")
+    assert "over the 28 days ending that day" in window and "the last snapshot in the window" in window
+    assert "from the first day of that day's month to the day" in sk.explain("reach", window="mtd")
+    assert "pro-rated by days" in sk.explain("reach", targets=True)
+    assert "in force on each row's last day" in sk.explain("engagement_rate", targets=True)
+    # without them, the text is the KPI's alone
+    assert sk.explain("reach") == sk.explain("reach", targets=False)
+    assert "Compared" not in sk.explain("reach") and "Target" not in sk.explain("reach")
+
+
+def test_explain_checks_compare_and_window():
+    with pytest.raises(sk.QueryError) as info:
+        sk.explain("reach", every="1mo", compare="yesterday")
+    assert info.value.code == "unknown_compare"
+    with pytest.raises(sk.QueryError) as info:
+        sk.explain("reach", window="5x")
+    assert info.value.code == "unknown_window"
+    with pytest.raises(sk.ArgumentError):
+        sk.explain("reach", compare="previous")  # needs every
+    with pytest.raises(sk.ArgumentError):
+        sk.explain("reach", every="1mo", compare="last_year_weekday")
+
+
+def test_compute_details_says_the_same_as_explain():
+    targets = pl.DataFrame({"kpi": ["reach"], "target": [1.0]})
+    result = sk.compute_details(
+        POSTS, kpis=["reach", "engagement_rate"], every="1mo", compare=["previous", "last_year"], targets=targets
+    )
+    for kpi in ("reach", "engagement_rate"):
+        assert sk.explain(kpi, every="1mo", compare=["previous", "last_year"], targets=True).endswith(
+            result.over_time[kpi]
+        )
+    windowed = sk.compute_details(POSTS, kpis=["reach"], every="1d", window="28d")
+    assert sk.explain("reach", window="28d").endswith("\n" + windowed.over_time["reach"])
+    assert sk.compute_details(POSTS, kpis=["reach"], every="1mo").over_time == {}
+    states = sk.partial(POSTS, kpis=["reach"], every="1d")
+    assert states.finalize_details(every="1mo", compare="previous").over_time == {
+        "reach": sk.compute_details(POSTS, kpis=["reach"], every="1mo", compare="previous").over_time["reach"]
+    }
+    custom = sk.compute_details(POSTS, kpis=[sk.KPI("k", "reach / 1000")], every="1w", compare="previous")
+    assert "from that period's sum" in custom.over_time["k"]

@@ -30,7 +30,7 @@ import typing as _typing
 
 import polars as _pl
 
-from socialkpi import _arguments, _core, _targets, datasets, plot
+from socialkpi import _arguments, _core, _over_time, _targets, datasets, plot
 from socialkpi import exceptions as _exceptions
 from socialkpi._progress import progress_for as _progress_for
 from socialkpi._report import report
@@ -187,10 +187,11 @@ def compute_details(
     finally:
         if bar is not None:
             bar.close()
+    described = _over_time.described(details, every=every, compare=compared, window=window, targets=targets)
     if targets is None:
-        return _result_of(capsule, details, custom, tables, output)
+        return _result_of(capsule, described, custom, tables, output)
     result = _targets.apply(
-        _result_of(capsule, details, custom, tables, "polars"),
+        _result_of(capsule, described, custom, tables, "polars"),
         targets,
         by=arguments["by"],
         every=every,
@@ -498,32 +499,54 @@ def presets() -> dict[str, list[str]]:
     return dict(_core.presets())
 
 
-def explain(kpi: str | KPI, definitions: str | _os.PathLike[str] | Definitions | None = None) -> str:
+def explain(
+    kpi: str | KPI,
+    definitions: str | _os.PathLike[str] | Definitions | None = None,
+    *,
+    every: str | None = None,
+    compare: str | Sequence[str] | None = None,
+    window: str | None = None,
+    targets: bool = False,
+) -> str:
     """The definition of a KPI in words, its formula, and the rule of the KPI contract that applies.
 
     ``kpi`` is a built-in name, a :class:`KPI`, or a name of ``definitions`` (a vendor preset,
-    a definition file or a :class:`Definitions`).
+    a definition file or a :class:`Definitions`). With ``compare`` (and ``every``),
+    ``window`` or ``targets=True``, the text goes on to say what the columns that
+    :func:`compute` adds for them hold, as ``compute_details(...).over_time`` does.
 
     >>> import socialkpi as sk
     >>> print(sk.explain("engagement_rate").splitlines()[0])
     engagement_rate (engagement, ratio): Σ eng / Σ reach (posts with reach).
     >>> print(sk.explain("engagement_rate").splitlines()[1])
     Formula: eng / reach
+    >>> print(sk.explain("reach", every="1mo", compare="previous").splitlines()[-1][:62])
+    Compared (compare='previous', every='1mo'): reach_prev is reach
     """
     if isinstance(kpi, str) and definitions is not None:
         defs = definitions if isinstance(definitions, Definitions) else load_kpis(definitions)
         if kpi in defs.names():
             kpi = defs[kpi]
+    _arguments.text("every", every, 'use None, "1d", "1w", "1mo", "1q" or "1y"', optional=True)
+    compared = _arguments.compare(compare)
+    _arguments.text("window", window, 'use "28d", "4w", "wtd", "mtd", "qtd" or "ytd"', optional=True)
+    if not isinstance(targets, bool):
+        raise _exceptions.invalid_argument(f"targets= got {targets!r}; pass True or False")
     if isinstance(kpi, KPI):
         text = f"{kpi.name} ({kpi.goal}, {kpi.unit})"
         if kpi.description:
             text += f": {kpi.description}."
-        return (
+        text = (
             f"{text}\nFormula: {kpi.formula}\nRule: formulas follow the KPI contract: a bare column in a "
             "ratio is its sum (a ratio of sums over the posts where both are present), a zero or "
             "missing denominator gives null, and per_post(...) is the mean over posts."
         )
-    return _core.explain(kpi)
+        name, kind = kpi.name, None
+    else:
+        text = _core.explain(kpi)
+        name, kind = kpi, _core.kpi_kind(kpi)
+    lines = _over_time.describe(name, kind, every=every, compare=compared, window=window, targets=targets)
+    return "\n".join([text, *lines])
 
 
 # The namespace is the public API: the feature name the compiler needed goes too.

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 import polars as pl
 
-from socialkpi import _arguments, _core, _targets
+from socialkpi import _arguments, _core, _over_time, _targets
 from socialkpi._progress import progress_for
 from socialkpi._result import KpiResult, result_of
 from socialkpi._tables import _ArrowStream
@@ -151,6 +151,9 @@ class States:
         )
         spec = self.spec
         custom = [tuple(d) for d in spec["definitions"]]
+        details = _over_time.described(
+            details, every=every if given else spec["every"], compare=compared, window=window, targets=targets
+        )
         if targets is None:
             return result_of(capsule, details, custom, {}, output)
         result = _targets.apply(
