@@ -120,7 +120,11 @@ def test_compute_adds_targets_from_a_file(sample: tuple[Path, pl.DataFrame], tmp
     path, posts = sample
     monthly = oracle(posts, None, ["posts"], [], "1mo").sort("period_start")
     targets = pl.DataFrame(
-        {"kpi": "posts", "target": [10.0 * (i + 1) for i in range(monthly.height)], "period_start": monthly["period_start"]}
+        {
+            "kpi": "posts",
+            "target": [10.0 * (i + 1) for i in range(monthly.height)],
+            "period_start": monthly["period_start"],
+        }
     )
     targets.write_csv(tmp_path / "goals.csv")
     out = run("compute", str(path), "--kpis", "posts", "--every", "1mo", "--targets", str(tmp_path / "goals.csv"),

@@ -363,7 +363,6 @@ def test_spark_post_in_two_partitions_and_typed_errors(spark, tmp_path) -> None:
     assert e.value.code == "duplicate_post_id"
 
 
-
 @SPARK_PANDAS
 def test_spark_compare_and_targets_apply_to_the_merged_states(spark, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from socialkpi import spark as sks

@@ -23,7 +23,9 @@ FLOWS = {"posts", "reach", "engagements", "follower_growth"}
 
 
 def _tables() -> tuple[pl.DataFrame, pl.DataFrame]:
-    posts, accounts = sk.datasets.sample(n_accounts=4, n_posts=1500, start=dt.date(2025, 11, 3), days=150, seed=7)
+    posts, accounts = sk.datasets.sample(
+        n_accounts=4, n_posts=1500, start=dt.date(2025, 11, 3), days=150, seed=7
+    )
     return posts, accounts
 
 
@@ -163,7 +165,9 @@ def test_targets_match_the_oracle(every, spans, keys):
     by = ["platform", "account_id"]
     plain = sk.compute(POSTS, ACCOUNTS, kpis=KPIS, by=by, every=every)
     groups = plain.select(keys).unique().sort(keys).to_dicts() if keys else [{}]
-    targets = _span_targets(spans, groups, ["posts", "reach", "engagement_rate", "followers", "follower_growth"], 3)
+    targets = _span_targets(
+        spans, groups, ["posts", "reach", "engagement_rate", "followers", "follower_growth"], 3
+    )
     got = sk.compute(POSTS, ACCOUNTS, kpis=KPIS, by=by, every=every, targets=targets)
     check_against_oracle(got, plain, targets, keys, every)
 
@@ -229,13 +233,15 @@ def test_period_start_targets_and_targets_for_every_period():
         ]
     )
     got = sk.compute(POSTS, kpis=["reach", "engagement_rate"], by=["platform"], every="1mo", targets=by_month)
-    as_spans = by_month.with_columns(start=pl.col("period_start"), end=pl.col("period_start").dt.month_end()).drop(
-        "period_start"
-    )
+    as_spans = by_month.with_columns(
+        start=pl.col("period_start"), end=pl.col("period_start").dt.month_end()
+    ).drop("period_start")
     check_against_oracle(got, plain, as_spans, ["platform"], "1mo")
 
     everywhere = pl.DataFrame({"kpi": ["engagement_rate", "reach"], "target": [0.05, 10_000]})
-    got = sk.compute(POSTS, kpis=["reach", "engagement_rate"], by=["platform"], every="1w", targets=everywhere)
+    got = sk.compute(
+        POSTS, kpis=["reach", "engagement_rate"], by=["platform"], every="1w", targets=everywhere
+    )
     assert (got["engagement_rate_target"] == 0.05).all() and (got["reach_target"] == 10_000).all()
     assert_frame_equal(
         got.select(attainment=pl.col("reach_attainment")),
@@ -265,7 +271,9 @@ def test_month_to_date_against_a_monthly_target():
 
 def test_targets_go_after_the_compare_columns():
     targets = _span_targets(MONTHS, [{}], ["reach"], 2)
-    got = sk.compute(POSTS, kpis=["reach", "posts"], every="1mo", compare=["previous", "last_year"], targets=targets)
+    got = sk.compute(
+        POSTS, kpis=["reach", "posts"], every="1mo", compare=["previous", "last_year"], targets=targets
+    )
     assert got.columns == [
         "period_start",
         "reach",
@@ -302,7 +310,9 @@ def test_custom_kpis_take_the_kind_of_their_formula():
 
 def test_the_catalogue_kinds():
     posts = POSTS.with_columns(spend=pl.lit(1.5))
-    result = sk.compute_details(posts, ACCOUNTS, kpis=["posts", "cost", "cpm", "followers", "follower_growth", "ctr"])
+    result = sk.compute_details(
+        posts, ACCOUNTS, kpis=["posts", "cost", "cpm", "followers", "follower_growth", "ctr"]
+    )
     assert result.kinds == {
         "posts": "flow",
         "cost": "flow",
@@ -315,9 +325,13 @@ def test_the_catalogue_kinds():
 
 def test_finalize_takes_targets_like_compute(tmp_path):
     targets = _span_targets(QUARTERS, [{"platform": p} for p in PLATFORMS], ["reach", "engagement_rate"], 6)
-    states = sk.partial(POSTS, ACCOUNTS, kpis=["reach", "engagement_rate"], by=["platform", "account_id"], every="1d")
+    states = sk.partial(
+        POSTS, ACCOUNTS, kpis=["reach", "engagement_rate"], by=["platform", "account_id"], every="1d"
+    )
     got = states.finalize(by=["platform"], every="1w", targets=targets)
-    want = sk.compute(POSTS, ACCOUNTS, kpis=["reach", "engagement_rate"], by=["platform"], every="1w", targets=targets)
+    want = sk.compute(
+        POSTS, ACCOUNTS, kpis=["reach", "engagement_rate"], by=["platform"], every="1w", targets=targets
+    )
     assert_frame_equal(got, want)
     # pandas in and out, and a CSV file
     path = tmp_path / "goals.csv"
@@ -372,7 +386,12 @@ def test_matching_targets_do_not_warn():
 
 
 def _raises(exc: type[BaseException], code: str, targets: Any, **options: Any) -> str:
-    call: dict[str, Any] = {"kpis": ["reach", "engagement_rate"], "by": ["platform"], "every": "1mo", **options}
+    call: dict[str, Any] = {
+        "kpis": ["reach", "engagement_rate"],
+        "by": ["platform"],
+        "every": "1mo",
+        **options,
+    }
     with pytest.raises(exc) as info:
         sk.compute(POSTS, targets=targets, **call)
     assert info.value.code == code, str(info.value)
@@ -385,7 +404,9 @@ def test_a_table_without_kpi_or_target():
 
 
 def test_a_kpi_not_requested():
-    message = _raises(sk.QueryError, "target_not_requested", pl.DataFrame({"kpi": ["likes"], "target": [1.0]}))
+    message = _raises(
+        sk.QueryError, "target_not_requested", pl.DataFrame({"kpi": ["likes"], "target": [1.0]})
+    )
     assert "likes" in message
 
 
@@ -424,14 +445,27 @@ def test_a_target_that_is_not_a_number():
         (pl.DataFrame({"kpi": ["reach"], "target": [1.0], "start": [dt.date(2026, 1, 1)]}), {}, "both"),
         (
             pl.DataFrame(
-                {"kpi": ["reach"], "target": [1.0], "start": [dt.date(2026, 2, 1)], "end": [dt.date(2026, 1, 1)]}
+                {
+                    "kpi": ["reach"],
+                    "target": [1.0],
+                    "start": [dt.date(2026, 2, 1)],
+                    "end": [dt.date(2026, 1, 1)],
+                }
             ),
             {},
             "after it ends",
         ),
-        (pl.DataFrame({"kpi": ["reach"], "target": [1.0], "start": ["2026-01-01"], "end": ["soon"]}), {}, "date"),
+        (
+            pl.DataFrame({"kpi": ["reach"], "target": [1.0], "start": ["2026-01-01"], "end": ["soon"]}),
+            {},
+            "date",
+        ),
         (pl.DataFrame({"kpi": ["reach"], "target": [1.0], "period_start": [None]}), {}, "period_start"),
-        (pl.DataFrame({"kpi": ["reach"], "target": [1.0], "period_start": [dt.date(2026, 1, 1)]}), {"every": None}, "every"),
+        (
+            pl.DataFrame({"kpi": ["reach"], "target": [1.0], "period_start": [dt.date(2026, 1, 1)]}),
+            {"every": None},
+            "every",
+        ),
         (
             pl.DataFrame({"kpi": ["reach"], "target": [1.0], "period_start": [dt.date(2026, 1, 15)]}),
             {},
@@ -461,7 +495,9 @@ def test_a_kpi_named_like_a_target_column():
 
 
 def test_a_nan_target_is_missing():
-    got = sk.compute(POSTS, kpis=["reach"], every="1mo", targets=pl.DataFrame({"kpi": ["reach"], "target": [math.nan]}))
+    got = sk.compute(
+        POSTS, kpis=["reach"], every="1mo", targets=pl.DataFrame({"kpi": ["reach"], "target": [math.nan]})
+    )
     assert got["reach_target"].null_count() == got.height
 
 
@@ -470,11 +506,17 @@ def test_a_nan_target_is_missing():
 
 def test_explain_says_which_period_is_compared_and_which_window():
     text = sk.explain("reach", every="1mo", compare="previous")
-    assert "reach_prev is reach of the month before (all of it, whatever its length), from that period's sum" in text
+    assert (
+        "reach_prev is reach of the month before (all of it, whatever its length), from that period's sum"
+        in text
+    )
     assert "reach_change_rate = reach_change / |reach_prev|" in text
     rate = sk.explain("engagement_rate", every="1w", compare=["previous", "last_year"])
     assert "the ratio of that period's own sums" in rate
-    assert "engagement_rate_ly is engagement_rate of the same ISO week number a year before (week 53 against week 52)" in rate
+    assert (
+        "engagement_rate_ly is engagement_rate of the same ISO week number a year before (week 53 against week 52)"
+        in rate
+    )
     assert "engagement_rate_ly_change = engagement_rate - engagement_rate_ly" in rate
     window = sk.explain("followers", every="1d", window="4w")
     assert "over the 28 days ending that day" in window and "the last snapshot in the window" in window
@@ -502,7 +544,11 @@ def test_explain_checks_compare_and_window():
 def test_compute_details_says_the_same_as_explain():
     targets = pl.DataFrame({"kpi": ["reach"], "target": [1.0]})
     result = sk.compute_details(
-        POSTS, kpis=["reach", "engagement_rate"], every="1mo", compare=["previous", "last_year"], targets=targets
+        POSTS,
+        kpis=["reach", "engagement_rate"],
+        every="1mo",
+        compare=["previous", "last_year"],
+        targets=targets,
     )
     for kpi in ("reach", "engagement_rate"):
         assert sk.explain(kpi, every="1mo", compare=["previous", "last_year"], targets=True).endswith(

@@ -55,7 +55,7 @@ def _window_days(window: str) -> str:
         raise error(
             QueryError,
             "unknown_window",
-            f"window={window!r} is not a trailing window (\"28d\", \"4w\") or wtd, mtd, qtd, ytd",
+            f'window={window!r} is not a trailing window ("28d", "4w") or wtd, mtd, qtd, ytd',
         )
     days = int(match.group(1)) * (7 if match.group(2) == "w" else 1)
     return f"the {days} days ending that day, the day included"

@@ -241,7 +241,9 @@ def _targets_of_rows(rows: pl.DataFrame, checked: _Checked, kinds: dict[str, str
     table = checked.table.rename(
         {_KPI: "_kpi", _TARGET: "_target", _PERIOD_START: "_period", _START: "_start", _END: "_end"},
         strict=False,
-    ).with_columns(pl.col("_kpi").replace_strict(kinds, default="ratio", return_dtype=pl.String).alias("_kind"))
+    ).with_columns(
+        pl.col("_kpi").replace_strict(kinds, default="ratio", return_dtype=pl.String).alias("_kind")
+    )
     spans = ["_lo", "_hi"] if "_lo" in rows.columns else []
     joined = _joined(rows.select("_row", *checked.keys, *spans), table, checked.keys)
     if checked.form == "none":
@@ -280,7 +282,9 @@ def _targets_of_rows(rows: pl.DataFrame, checked: _Checked, kinds: dict[str, str
     return pl.concat([flows, levels])
 
 
-def _warn_unmatched(frame: pl.DataFrame, checked: _Checked, in_report: list[str], asked_missing: list[str]) -> None:
+def _warn_unmatched(
+    frame: pl.DataFrame, checked: _Checked, in_report: list[str], asked_missing: list[str]
+) -> None:
     if asked_missing:
         warnings.warn(
             f"targets= sets targets for KPIs the report does not have (preset members left out "

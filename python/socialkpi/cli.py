@@ -107,11 +107,13 @@ def _compute(args: argparse.Namespace) -> int:
             window=args.window,
             targets=args.targets,
         )
-    for w in caught:
-        if issubclass(w.category, sk.TargetWarning):
-            print(f"warning: {w.message}", file=sys.stderr)
+    for caught_warning in caught:
+        if issubclass(caught_warning.category, sk.TargetWarning):
+            print(f"warning: {caught_warning.message}", file=sys.stderr)
         else:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            warnings.warn_explicit(
+                caught_warning.message, caught_warning.category, caught_warning.filename, caught_warning.lineno
+            )
     if args.output is None:
         print(sk.table(result, currency=args.currency, max_rows=args.max_rows).to_text())
         return 0
