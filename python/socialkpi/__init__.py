@@ -520,7 +520,7 @@ def explain(
     engagement_rate (engagement, ratio): Σ eng / Σ reach (posts with reach).
     >>> print(sk.explain("engagement_rate").splitlines()[1])
     Formula: eng / reach
-    >>> print(sk.explain("reach", every="1mo", compare="previous").splitlines()[-1][:62])
+    >>> print(sk.explain("reach", every="1mo", compare="previous").splitlines()[-1][:63])
     Compared (compare='previous', every='1mo'): reach_prev is reach
     """
     if isinstance(kpi, str) and definitions is not None:

@@ -112,7 +112,10 @@ def _compute(args: argparse.Namespace) -> int:
             print(f"warning: {caught_warning.message}", file=sys.stderr)
         else:
             warnings.warn_explicit(
-                caught_warning.message, caught_warning.category, caught_warning.filename, caught_warning.lineno
+                caught_warning.message,
+                caught_warning.category,
+                caught_warning.filename,
+                caught_warning.lineno,
             )
     if args.output is None:
         print(sk.table(result, currency=args.currency, max_rows=args.max_rows).to_text())
