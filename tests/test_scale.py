@@ -255,6 +255,12 @@ def test_dask_compare_window_and_targets_apply_to_the_merged_states(dask_client,
     _same(skd.compute(ddf, **SMALL, **monthly), _whole(**monthly))  # type: ignore[arg-type]
     daily = {"kpis": ORACLE_KPIS, "by": ["platform"], "every": "1d", "window": "28d"}
     _same(skd.compute(ddf, T["accounts"], **daily), sk.compute(T["posts"], T["accounts"], **daily))  # type: ignore[arg-type]
+    # a targets table is checked before any partition runs
+    with pytest.raises(sk.QueryError) as e:
+        skd.compute(
+            ddf, kpis=["reach"], every="1mo", targets=pl.DataFrame({"kpi": ["likes"], "target": [1.0]})
+        )
+    assert e.value.code == "target_not_requested"
 
 
 # --------------------------------------------------------------------------------- Spark

@@ -79,8 +79,8 @@ def compute(
         the errors of :func:`socialkpi.compute`, raised where they happen.
     """
     _arguments.output(output)
-    over_time = _wire.over_time(compare, window, targets)
     options = _wire.options(locals())
+    over_time = _wire.over_time(compare, window, targets, options)
     merged = _run(posts, accounts, contracts, traffic, conversions, split_every, options, keep_ids=False)
     return _wire.body(merged).finalize(output=output, **over_time)
 

@@ -103,8 +103,8 @@ def compute(
     """
     if output not in ("polars", "pandas", "spark"):
         raise invalid_argument(f"output={output!r} is not supported; use 'polars', 'pandas' or 'spark'")
-    over_time = _wire.over_time(compare, window, _local(targets))
     options = _wire.options(locals())
+    over_time = _wire.over_time(compare, window, _local(targets), options)
     rows = _rows(posts, accounts, contracts, traffic, conversions, options)
     rows.persist(StorageLevel.MEMORY_AND_DISK)
     try:
