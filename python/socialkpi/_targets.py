@@ -228,10 +228,11 @@ def _row_spans(frame: pl.DataFrame, every: str | None, window: str | None) -> pl
     )
 
 
-def _joined(rows: pl.DataFrame, table: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+def _joined(rows: pl.DataFrame, table: pl.DataFrame, keys: list[str]) -> pl.LazyFrame:
+    # lazy: the filters on the days that follow run inside the join, without the pairs
     if keys:
-        return rows.join(table, on=keys, how="inner", nulls_equal=True)
-    return rows.join(table, how="cross")
+        return rows.lazy().join(table.lazy(), on=keys, how="inner", nulls_equal=True)
+    return rows.lazy().join(table.lazy(), how="cross")
 
 
 def _targets_of_rows(rows: pl.DataFrame, checked: _Checked, kinds: dict[str, str]) -> pl.DataFrame:
@@ -247,19 +248,23 @@ def _targets_of_rows(rows: pl.DataFrame, checked: _Checked, kinds: dict[str, str
     spans = ["_lo", "_hi"] if "_lo" in rows.columns else []
     joined = _joined(rows.select("_row", *checked.keys, *spans), table, checked.keys)
     if checked.form == "none":
-        return joined.select("_row", "_kpi", "_target")
+        return joined.select("_row", "_kpi", "_target").collect()
     if checked.form == "period_start":
-        return joined.filter(pl.col("_period") == pl.col("_lo")).select("_row", "_kpi", "_target")
-    pairs = joined.with_columns(
-        ((pl.min_horizontal("_hi", "_end") - pl.max_horizontal("_lo", "_start")).dt.total_days() + 1).alias(
-            "_overlap"
-        ),
-        ((pl.col("_end") - pl.col("_start")).dt.total_days() + 1).alias("_days"),
-    )
+        return joined.filter(pl.col("_period") == pl.col("_lo")).select("_row", "_kpi", "_target").collect()
     # flows: the targets' days inside the row, pro-rated; known only where targets cover
     # every day of the row (they do not overlap, so their days inside it add up to its own)
     flows = (
-        pairs.filter((pl.col("_kind") == "flow") & (pl.col("_overlap") > 0))
+        joined.filter(
+            (pl.col("_kind") == "flow")
+            & (pl.col("_start") <= pl.col("_hi"))
+            & (pl.col("_end") >= pl.col("_lo"))
+        )
+        .with_columns(
+            (
+                (pl.min_horizontal("_hi", "_end") - pl.max_horizontal("_lo", "_start")).dt.total_days() + 1
+            ).alias("_overlap"),
+            ((pl.col("_end") - pl.col("_start")).dt.total_days() + 1).alias("_days"),
+        )
         .group_by("_row", "_kpi")
         .agg(
             (pl.col("_target") * pl.col("_overlap") / pl.col("_days")).sum().alias("_sum"),
@@ -276,10 +281,11 @@ def _targets_of_rows(rows: pl.DataFrame, checked: _Checked, kinds: dict[str, str
         )
     )
     # ratios and snapshots: the target in force on the row's last day
-    levels = pairs.filter(
+    levels = joined.filter(
         (pl.col("_kind") != "flow") & (pl.col("_start") <= pl.col("_hi")) & (pl.col("_hi") <= pl.col("_end"))
     ).select("_row", "_kpi", "_target")
-    return pl.concat([flows, levels])
+    # collected apart: together, the shared join would be cached whole, before the filters
+    return pl.concat([flows.collect(), levels.collect()])
 
 
 def _warn_unmatched(
@@ -364,20 +370,22 @@ def apply(
     _warn_unmatched(frame, checked, in_report, left_out)
     table = dataclasses.replace(checked, table=checked.table.filter(pl.col(_KPI).is_in(in_report)))
     found = _targets_of_rows(rows, table, result.kinds)
-    out = frame
-    for kpi in in_report:
-        column = (
-            frame.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"))
-            .join(found.filter(pl.col("_kpi") == kpi).select("_row", "_target"), on="_row", how="left")
-            .sort("_row")["_target"]
-            .cast(pl.Float64)
+    wide = found.pivot(on="_kpi", index="_row", values="_target")
+    targets_of = {
+        k: pl.col(k).cast(pl.Float64) if k in wide.columns else pl.lit(None, pl.Float64) for k in in_report
+    }
+    wide = wide.select("_row", *(e.alias(f"{k}_target") for k, e in targets_of.items()))
+    out = (
+        frame.with_row_index("_row")
+        .join(wide, on="_row", how="left", maintain_order="left")
+        .drop("_row")
+        .with_columns(
+            pl.when(pl.col(f"{k}_target") != 0)
+            .then(pl.col(k).cast(pl.Float64) / pl.col(f"{k}_target"))
+            .alias(f"{k}_attainment")
+            for k in in_report
         )
-        target = f"{kpi}_target"
-        out = out.with_columns(column.alias(target)).with_columns(
-            pl.when(pl.col(target) != 0)
-            .then(pl.col(kpi).cast(pl.Float64) / pl.col(target))
-            .alias(f"{kpi}_attainment")
-        )
+    )
     out = out.select(_placed(frame.columns, in_report))
     return dataclasses.replace(result, frame=out)
 
