@@ -150,11 +150,11 @@ def _span_targets(
 
 
 # the months and quarters cover the posts (2025-11-03 to 2026-04-01) and the weeks around them
-MONTHS = _monthly(dt.date(2025, 10, 1), 8)
+MONTHS = _monthly(dt.date(2025, 10, 1), 9)
 QUARTERS = _quarterly(dt.date(2025, 10, 1), 3)
 
 
-@pytest.mark.parametrize("every", ["1d", "1w", "1mo"])
+@pytest.mark.parametrize("every", ["1d", "1w", "1mo", "1q", "1y"])
 @pytest.mark.parametrize("spans", [MONTHS, QUARTERS], ids=["monthly", "quarterly"])
 @pytest.mark.parametrize(
     "keys",
@@ -170,6 +170,11 @@ def test_targets_match_the_oracle(every, spans, keys):
     )
     got = sk.compute(POSTS, ACCOUNTS, kpis=KPIS, by=by, every=every, targets=targets)
     check_against_oracle(got, plain, targets, keys, every)
+    # the targets cover 2025-10-01 to 2026-06-30: every row has one, but the years' (2025 and
+    # 2026 have days without), whose flow targets are unknown and whose ratios' are not
+    known = got["reach_target"].is_not_null().all()
+    assert known == (every != "1y")
+    assert got["engagement_rate_target"].is_not_null().any()
 
 
 def test_a_monthly_target_at_a_weekly_grain_by_hand():
