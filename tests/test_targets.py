@@ -568,3 +568,16 @@ def test_compute_details_says_the_same_as_explain():
     }
     custom = sk.compute_details(POSTS, kpis=[sk.KPI("k", "reach / 1000")], every="1w", compare="previous")
     assert "from that period's sum" in custom.over_time["k"]
+
+
+def test_tables_of_other_kinds_and_an_empty_one():
+    targets = pl.DataFrame({"kpi": ["reach"], "target": [5]})
+    for given in (targets.lazy(), targets.to_arrow(), targets.to_pandas()):
+        got = sk.compute(POSTS, kpis=["reach"], every="1mo", targets=given)
+        assert got["reach_target"].to_list() == [5.0] * got.height
+    for empty in (
+        pl.DataFrame({"kpi": [], "target": []}),
+        pl.DataFrame({"kpi": [], "target": [], "start": [], "end": []}),
+    ):
+        got = sk.compute(POSTS, kpis=["reach"], every="1mo", targets=empty)
+        assert got.columns == ["period_start", "reach"]

@@ -88,6 +88,8 @@ def _dates(frame: pl.DataFrame, name: str) -> pl.DataFrame:
     column = pl.col(name)
     if dtype == pl.Date:
         pass
+    elif dtype == pl.Null:
+        column = column.cast(pl.Date)
     elif isinstance(dtype, pl.Datetime):
         column = column.dt.date()
     elif dtype == pl.String:
@@ -151,7 +153,8 @@ def check(
         )
 
     kpi_type = raw.schema[_KPI]
-    if not (kpi_type == pl.String or isinstance(kpi_type, (pl.Categorical, pl.Enum))):
+    # (an all-null column is Null: empty cells, an error below unless the table has no rows)
+    if not (kpi_type in (pl.String, pl.Null) or isinstance(kpi_type, (pl.Categorical, pl.Enum))):
         raise _invalid(f"targets column 'kpi' holds {kpi_type}; it names KPIs, as text")
     table = raw.with_columns(pl.col(_KPI).cast(pl.String))
     if table[_KPI].null_count():
