@@ -213,7 +213,9 @@ pub(super) fn details<'py>(
     details.set_item("coverage", coverage_rows(&output.coverage)?)?;
     let definitions = PyDict::new(py);
     let formulas = PyDict::new(py);
+    let kinds = PyDict::new(py);
     for k in &plan.outputs {
+        kinds.set_item(k.name(), catalog::kind::of(k).as_str())?;
         match k {
             plan::OutputKpi::Builtin(k, _) => {
                 definitions.set_item(k.name, k.definition)?;
@@ -233,6 +235,7 @@ pub(super) fn details<'py>(
     }
     details.set_item("definitions", definitions)?;
     details.set_item("formulas", formulas)?;
+    details.set_item("kinds", kinds)?;
     Ok(details)
 }
 
