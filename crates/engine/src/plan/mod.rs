@@ -3,6 +3,7 @@
 //! their types); formulas are checked against the column types too (`custom`).
 
 mod custom;
+pub mod kind;
 mod origins;
 mod posts;
 mod tables;
