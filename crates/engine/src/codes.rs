@@ -95,6 +95,7 @@ error_codes! {
         NotInStates = "not_in_states": "finalizing a KPI, a dimension or a period that the states cannot give",
         UnknownCompare = "unknown_compare": "compare= names no comparison socialkpi knows (previous, last_year, last_year_weekday)",
         UnknownWindow = "unknown_window": "window= is not a trailing window (\"28d\", \"4w\") or a to-date window (wtd, mtd, qtd, ytd)",
+        StartAfterEnd = "start_after_end": "start= is a day after end= (the range runs from start to end, both included)",
     }
 }
 
