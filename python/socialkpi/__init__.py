@@ -145,12 +145,15 @@ def compute_details(
     compare: str | Sequence[str] | None = None,
     window: str | None = None,
     progress: bool | None = None,
+    start: str | _dt.date | None = None,
+    end: str | _dt.date | None = None,
+    fill: bool = False,
 ) -> KpiResult:
     """Computes KPIs like :func:`compute` and returns them with definitions and row accounting.
 
     Parameters
     ----------
-    posts, accounts, contracts, traffic, conversions, sources, kpis, by, every, tz, dedupe, output, definitions, max_staleness, compare, window, progress
+    posts, accounts, contracts, traffic, conversions, sources, kpis, by, every, tz, dedupe, output, definitions, max_staleness, compare, window, progress, start, end, fill
         As for :func:`compute`.
 
     Returns
@@ -175,10 +178,20 @@ def compute_details(
         'use a trailing window such as "28d" or "4w", or "wtd", "mtd", "qtd", "ytd"',
         optional=True,
     )
+    bounds = {
+        "start": _arguments.range_day("start", start),
+        "end": _arguments.range_day("end", end),
+        "fill": _arguments.flag("fill", fill),
+    }
     bar = _progress_for(progress)
     try:
         capsule, details = _core.compute(
-            **arguments, **_table_arguments(tables), compare=compared, window=window, progress=bar
+            **arguments,
+            **_table_arguments(tables),
+            compare=compared,
+            window=window,
+            progress=bar,
+            **bounds,
         )
     finally:
         if bar is not None:
@@ -249,6 +262,9 @@ def compute(
     compare: str | Sequence[str] | None = None,
     window: str | None = None,
     progress: bool | None = None,
+    start: str | _dt.date | None = None,
+    end: str | _dt.date | None = None,
+    fill: bool = False,
 ) -> Any:
     """Computes social-media KPIs per group and period, exactly as the KPI contract defines them.
 
@@ -328,6 +344,19 @@ def compute(
         (``"7d"``, ``"28d"``, ``"90d"``, ``"4w"``, ``"13w"``; at most 366 days) or the week,
         month, quarter or year to date (``"wtd"``, ``"mtd"``, ``"qtd"``, ``"ytd"``): ratios of
         the window's sums, followers the last snapshot in the window. Adds ``window_start``.
+    start, end
+        The first and last day of the report (``"2026-01-01"`` or a ``datetime.date``, both
+        included, in ``tz``; default: the data's). With ``every``, the report keeps the periods
+        that overlap the range, each whole (``every="1mo", start="2026-01-15"`` keeps all of
+        January); with ``every=None``, it is one period over exactly those days. ``compare``
+        and ``window`` still read the days before ``start``; with ``every=None`` and both
+        bounds, ``compare="previous"`` is the same number of days just before. ``start``
+        after ``end`` is a ``QueryError`` with code ``start_after_end``.
+    fill
+        ``True`` (needs ``every``): every group seen in the data gets a row for every period
+        of the range (from ``start`` to ``end``, else the data's first to last period), with
+        what each KPI gives for a period without rows: counts 0, ratios and followers null,
+        flows that follow a table's coverage null outside it.
     progress
         A progress bar (tqdm, on stderr) of the pass over the posts, in slices of about a
         million posts (whole Parquet row groups). ``None`` (default): shown in a terminal or a
@@ -364,6 +393,9 @@ def compute(
         compare=compare,
         window=window,
         progress=progress,
+        start=start,
+        end=end,
+        fill=fill,
     ).frame
 
 

@@ -3,6 +3,7 @@ and finalize exactly (docs/states.md)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -92,6 +93,9 @@ class States:
         output: Literal["polars", "pandas"] = "polars",
         compare: str | Sequence[str] | None = None,
         window: str | None = None,
+        start: str | dt.date | None = None,
+        end: str | dt.date | None = None,
+        fill: bool = False,
     ) -> Any:
         """The KPIs from the states, as :func:`compute` returns them.
 
@@ -113,13 +117,18 @@ class States:
         window
             As for :func:`compute` (with ``every="1d"``): each day over the window ending
             that day, from the daily states.
+        start, end, fill
+            As for :func:`compute`. With ``every=None``, the range is one period made from
+            the states' periods: any days from daily states, whole periods from coarser ones.
 
         Raises
         ------
         QueryError
             Code ``not_in_states`` for a KPI, dimension or period the states cannot give.
         """
-        return self.finalize_details(kpis, by, every, output, compare, window).frame
+        return self.finalize_details(
+            kpis, by, every, output, compare, window, start=start, end=end, fill=fill
+        ).frame
 
     def finalize_details(
         self,
@@ -129,6 +138,9 @@ class States:
         output: Literal["polars", "pandas"] = "polars",
         compare: str | Sequence[str] | None = None,
         window: str | None = None,
+        start: str | dt.date | None = None,
+        end: str | dt.date | None = None,
+        fill: bool = False,
     ) -> KpiResult:
         """:meth:`finalize` with definitions and row accounting, like :func:`compute_details`
         (the rows read and dropped are those of the runs that made the states)."""
@@ -141,7 +153,15 @@ class States:
         compared = _arguments.compare(compare)
         _arguments.text("window", window, 'use "28d", "4w", "wtd", "mtd", "qtd" or "ytd"', optional=True)
         capsule, details = self._native.finalize(
-            names, dims, every if given else None, given, compared, window
+            names,
+            dims,
+            every if given else None,
+            given,
+            compared,
+            window,
+            start=_arguments.range_day("start", start),
+            end=_arguments.range_day("end", end),
+            fill=_arguments.flag("fill", fill),
         )
         custom = [tuple(d) for d in self.spec["definitions"]]
         return result_of(capsule, details, custom, {}, output)

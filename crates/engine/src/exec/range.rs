@@ -14,7 +14,7 @@
 
 use super::compare::{add_months, attach, civil, Compare};
 use super::window::OverTime;
-use super::{finalize, finalize_with, with_period, Output, ALL};
+use super::{finalize, with_period, Output, ALL};
 use crate::error::{Error, QueryCode, Result};
 use crate::exec::accounts::{FIRST, FIRST_DAY, LAST, LAST_DAY};
 use crate::plan::{Period, Plan, PERIOD};
@@ -180,13 +180,12 @@ fn data_periods(states: &PartialStates) -> Result<Option<(i32, i32)>> {
 /// Every group of the states (the combinations of the `by` columns seen in any table) with
 /// every period of the range, as a table of keys without states (None: nothing to fill).
 fn fill_keys(plan: &Plan, states: &PartialStates, range: &Range) -> Result<Option<DataFrame>> {
-    let Some((data_first, data_last)) = data_periods(states)? else {
-        if range.start.is_none() || range.end.is_none() {
-            return Ok(None);
-        }
-        (0, 0)
+    let data = data_periods(states)?;
+    let (first, last) = match (range.start, range.end, data) {
+        (Some(s), Some(e), _) => (s, e),
+        (s, e, Some((data_first, data_last))) => (s.unwrap_or(data_first), e.unwrap_or(data_last)),
+        _ => return Ok(None),
     };
-    let (first, last) = (range.start.unwrap_or(data_first), range.end.unwrap_or(data_last));
     if first > last {
         return Ok(None);
     }
