@@ -178,11 +178,9 @@ def compute_details(
         'use a trailing window such as "28d" or "4w", or "wtd", "mtd", "qtd", "ytd"',
         optional=True,
     )
-    bounds = {
-        "start": _arguments.range_day("start", start),
-        "end": _arguments.range_day("end", end),
-        "fill": _arguments.flag("fill", fill),
-    }
+    first_day = _arguments.range_day("start", start)
+    last_day = _arguments.range_day("end", end)
+    filled = _arguments.flag("fill", fill)
     bar = _progress_for(progress)
     try:
         capsule, details = _core.compute(
@@ -191,7 +189,9 @@ def compute_details(
             compare=compared,
             window=window,
             progress=bar,
-            **bounds,
+            start=first_day,
+            end=last_day,
+            fill=filled,
         )
     finally:
         if bar is not None:
