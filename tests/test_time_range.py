@@ -388,3 +388,55 @@ def test_states_finalize_checks_the_range():
     with pytest.raises(sk.QueryError) as e:
         whole.finalize(start="2026-03-01")
     assert e.value.code == "not_in_states"
+
+
+def test_filled_prev_is_the_previous_row_of_the_filled_report():
+    # daily by account has gaps: with fill, each day's previous day is the row before it
+    kpis = ["posts", "reach", "engagement_rate", "followers"]
+    got = sk.compute(
+        POSTS,
+        ACCOUNTS,
+        kpis=kpis,
+        by="account_id",
+        every="1d",
+        compare="previous",
+        start=START,
+        end=END,
+        fill=True,
+    )
+    plain = sk.compute(POSTS, ACCOUNTS, kpis=kpis, by="account_id", every="1d", start=START, end=END)
+    assert got.height > plain.height
+    later = got.with_columns(pl.col(k).shift(1).over("account_id").alias(f"__{k}") for k in kpis).filter(
+        pl.col("period_start") > START
+    )
+    for k in kpis:
+        assert_series_equal(later[f"{k}_prev"], later[f"__{k}"], check_names=False)
+
+
+def test_a_filled_day_has_its_window():
+    got = sk.compute(
+        POSTS, kpis=["posts"], by="platform", every="1d", window="7d", start=START, end=END, fill=True
+    )
+    plain = sk.compute(POSTS, kpis=["posts"], by="platform", every="1d", window="7d", start=START, end=END)
+    shared = got.join(plain, on=["platform", "period_start"], how="inner", suffix="_plain")
+    assert shared.height == plain.height and (shared["posts"] == shared["posts_plain"]).all()
+    days = POSTS.select("platform", day=pl.col("published_at").dt.date())
+    for row in got.join(plain, on=["platform", "period_start"], how="anti").iter_rows(named=True):
+        inside = days.filter(
+            (pl.col("platform") == row["platform"])
+            & (pl.col("day") >= row["period_start"] - dt.timedelta(days=6))
+            & (pl.col("day") <= row["period_start"])
+        )
+        assert row["posts"] == inside.height
+        assert row["window_start"] == row["period_start"] - dt.timedelta(days=6)
+
+
+def test_the_range_is_in_the_reports_time_zone():
+    # 23:30 UTC on January 31 is February 1 in Berlin
+    posts = _posts([("acme", "2026-01-31 23:30:00", 1), ("acme", "2026-01-31 12:00:00", 2)])
+    berlin = sk.compute(posts, kpis=["posts"], start="2026-02-01", end="2026-02-01", tz="Europe/Berlin")
+    assert berlin["posts"].to_list() == [1]
+    utc = sk.compute(posts, kpis=["posts"], start="2026-02-01", end="2026-02-01")
+    assert utc.height == 0
+    daily = sk.compute(posts, kpis=["posts"], every="1d", start="2026-02-01", tz="Europe/Berlin")
+    assert daily["period_start"].to_list() == [dt.date(2026, 2, 1)]
