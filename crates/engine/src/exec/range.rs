@@ -309,21 +309,16 @@ pub fn finalize_range_as_one(
         None => last_day(from, data_last)?,
     };
     check_aligned(from, span, start, end)?;
-    let mut output = finalize(to, restrict(from, to, states.clone(), start, end, None)?)?;
     if compare.is_empty() {
-        return Ok(output);
+        return finalize(to, restrict(from, to, states, start, end, None)?);
     }
+    let mut output = finalize(to, restrict(from, to, states.clone(), start, end, None)?)?;
     // each row of the report is a row of the earlier values: a group without rows in the
     // earlier days gives what a KPI gives for a period without rows
-    let keys: Vec<String> = if to.by.is_empty() {
-        vec![ALL.to_string()]
-    } else {
-        to.by.clone()
-    };
     let report_keys = if to.by.is_empty() {
         df!(ALL => [true])?
     } else {
-        output.frame.select(keys.iter().map(String::as_str))?
+        output.frame.select(to.by.iter().map(String::as_str))?
     };
     let kpis: Vec<String> = to.outputs.iter().map(|k| k.name().to_string()).collect();
     for &c in compare {
