@@ -540,8 +540,8 @@ def test_explain_checks_compare_and_window():
     with pytest.raises(sk.QueryError) as info:
         sk.explain("reach", window="5x")
     assert info.value.code == "unknown_window"
-    with pytest.raises(sk.ArgumentError):
-        sk.explain("reach", compare="previous")  # needs every
+    # without every: one period over start..end, compared with the days just before it
+    assert "the same number of days just before start" in sk.explain("reach", compare="previous")
     with pytest.raises(sk.ArgumentError):
         sk.explain("reach", every="1mo", compare="last_year_weekday")
 

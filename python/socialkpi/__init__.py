@@ -148,12 +148,15 @@ def compute_details(
     window: str | None = None,
     progress: bool | None = None,
     targets: Any = None,
+    start: str | _dt.date | None = None,
+    end: str | _dt.date | None = None,
+    fill: bool = False,
 ) -> KpiResult:
     """Computes KPIs like :func:`compute` and returns them with definitions and row accounting.
 
     Parameters
     ----------
-    posts, accounts, contracts, traffic, conversions, sources, kpis, by, every, tz, dedupe, output, definitions, max_staleness, compare, window, progress, targets
+    posts, accounts, contracts, traffic, conversions, sources, kpis, by, every, tz, dedupe, output, definitions, max_staleness, compare, window, progress, targets, start, end, fill
         As for :func:`compute`.
 
     Returns
@@ -179,10 +182,20 @@ def compute_details(
         optional=True,
     )
     _targets.argument(targets)
+    first_day = _arguments.range_day("start", start)
+    last_day = _arguments.range_day("end", end)
+    filled = _arguments.flag("fill", fill)
     bar = _progress_for(progress)
     try:
         capsule, details = _core.compute(
-            **arguments, **_table_arguments(tables), compare=compared, window=window, progress=bar
+            **arguments,
+            **_table_arguments(tables),
+            compare=compared,
+            window=window,
+            progress=bar,
+            start=first_day,
+            end=last_day,
+            fill=filled,
         )
     finally:
         if bar is not None:
@@ -265,6 +278,9 @@ def compute(
     window: str | None = None,
     progress: bool | None = None,
     targets: Any = None,
+    start: str | _dt.date | None = None,
+    end: str | _dt.date | None = None,
+    fill: bool = False,
 ) -> Any:
     """Computes social-media KPIs per group and period, exactly as the KPI contract defines them.
 
@@ -353,6 +369,19 @@ def compute(
         targets of flows (counts, sums, money) set over other days are pro-rated by days; those
         of ratios and snapshots apply as they are. A target for a group or KPI not in the report
         is a :class:`TargetWarning`. See the "Over time" page of the docs.
+    start, end
+        The first and last day of the report (``"2026-01-01"`` or a ``datetime.date``, both
+        included, in ``tz``; default: the data's). With ``every``, the report keeps the periods
+        that overlap the range, each whole (``every="1mo", start="2026-01-15"`` keeps all of
+        January); with ``every=None``, it is one period over exactly those days. ``compare``
+        and ``window`` still read the days before ``start``; with ``every=None`` and both
+        bounds, ``compare="previous"`` is the same number of days just before. ``start``
+        after ``end`` is a ``QueryError`` with code ``start_after_end``.
+    fill
+        ``True`` (needs ``every``): every group seen in the data gets a row for every period
+        of the range (from ``start`` to ``end``, else the data's first to last period), with
+        what each KPI gives for a period without rows: counts 0, ratios and followers null,
+        flows that follow a table's coverage null outside it.
     progress
         A progress bar (tqdm, on stderr) of the pass over the posts, in slices of about a
         million posts (whole Parquet row groups). ``None`` (default): shown in a terminal or a
@@ -390,6 +419,9 @@ def compute(
         window=window,
         progress=progress,
         targets=targets,
+        start=start,
+        end=end,
+        fill=fill,
     ).frame
 
 

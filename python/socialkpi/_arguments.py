@@ -113,7 +113,34 @@ def compare(value: Any) -> list[str]:
     return names
 
 
-__all__ = ["by", "compare", "day", "kpis", "output", "sources", "text"]
+def range_day(name: str, value: Any) -> int | None:
+    """``start=`` / ``end=``: a ``datetime.date`` or ISO text (``"2026-01-31"``), as days since
+    1970-01-01 (None: unbounded)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = dt.date.fromisoformat(value.strip())
+        except ValueError:
+            raise invalid_argument(
+                f"{name}={value!r} is not a date; pass ISO text such as '2026-01-31' or a datetime.date",
+            ) from None
+    if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
+        raise invalid_argument(
+            f"{name}= got {_type_name(value)} ({value!r}); pass a date: ISO text such as "
+            "'2026-01-31' or a datetime.date (a day of the report's tz, included)",
+        )
+    return (value - dt.date(1970, 1, 1)).days
+
+
+def flag(name: str, value: Any) -> bool:
+    """A yes/no argument (``fill=``)."""
+    if isinstance(value, bool):
+        return value
+    raise invalid_argument(f"{name}= got {_type_name(value)} ({value!r}); pass True or False")
+
+
+__all__ = ["by", "compare", "day", "flag", "kpis", "output", "range_day", "sources", "text"]
 
 
 def output(value: object) -> None:

@@ -70,6 +70,9 @@ def compute(
     compare: list[str] = ...,
     window: str | None = ...,
     progress: Any = None,
+    start: int | None = None,
+    end: int | None = None,
+    fill: bool = False,
 ) -> tuple[Any, dict[str, Any]]: ...
 def source_table() -> list[tuple[str, str]]: ...
 def contract_status(posts: Any, contracts: Any, as_of: int, tz: str) -> Any: ...
@@ -142,6 +145,9 @@ class _States:
         every_given: bool = False,
         compare: list[str] = ...,
         window: str | None = ...,
+        start: int | None = None,
+        end: int | None = None,
+        fill: bool = False,
     ) -> tuple[Any, dict[str, Any]]: ...
     @staticmethod
     def merge(parts: list[_States]) -> _States: ...

@@ -61,6 +61,14 @@ def _window_days(window: str) -> str:
     return f"the {days} days ending that day, the day included"
 
 
+# The period compared with a report of one period over start..end (every=None).
+_RANGE_EARLIER = {
+    "previous": "the same number of days just before start",
+    "last_year": "the same days a year before (Feb 29 as Feb 28)",
+    "last_year_weekday": "the days 364 days before",
+}
+
+
 def describe(
     kpi: str,
     kind: str | None,
@@ -80,11 +88,16 @@ def describe(
                 "unknown_compare",
                 f"compare={name!r} is not a comparison; use 'previous', 'last_year' or 'last_year_weekday'",
             )
-        if every is None or every not in earlier:
+        if every is None:
+            # one period over start..end (docs/time.md, A range)
+            period = _RANGE_EARLIER[name]
+        elif every in earlier:
+            period = earlier[every]
+        else:
             raise invalid_argument(f"compare={name!r} needs every= of {', '.join(earlier)}")
         s = _SUFFIX[name]
         change = f"{kpi}{s}_change" if s == "_ly" else f"{kpi}_change"
-        what = f"of {earlier[every]}, from {_EARLIER_VALUE.get(kind, _EARLIER_VALUE[None])}"
+        what = f"of {period}, from {_EARLIER_VALUE.get(kind, _EARLIER_VALUE[None])}"
         if window is not None:
             what = "over the window it is compared with (docs/time.md, Windows)"
         lines.append(

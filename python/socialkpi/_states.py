@@ -3,6 +3,7 @@ and finalize exactly (docs/states.md)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -93,6 +94,9 @@ class States:
         compare: str | Sequence[str] | None = None,
         window: str | None = None,
         targets: Any = None,
+        start: str | dt.date | None = None,
+        end: str | dt.date | None = None,
+        fill: bool = False,
     ) -> Any:
         """The KPIs from the states, as :func:`compute` returns them.
 
@@ -117,13 +121,18 @@ class States:
         targets
             As for :func:`compute`: ``<kpi>_target`` and ``<kpi>_attainment`` from a table of
             targets, matched to the finalized report's groups and periods.
+        start, end, fill
+            As for :func:`compute`. With ``every=None``, the range is one period made from
+            the states' periods: any days from daily states, whole periods from coarser ones.
 
         Raises
         ------
         QueryError
             Code ``not_in_states`` for a KPI, dimension or period the states cannot give.
         """
-        return self.finalize_details(kpis, by, every, output, compare, window, targets).frame
+        return self.finalize_details(
+            kpis, by, every, output, compare, window, targets, start=start, end=end, fill=fill
+        ).frame
 
     def finalize_details(
         self,
@@ -134,6 +143,9 @@ class States:
         compare: str | Sequence[str] | None = None,
         window: str | None = None,
         targets: Any = None,
+        start: str | dt.date | None = None,
+        end: str | dt.date | None = None,
+        fill: bool = False,
     ) -> KpiResult:
         """:meth:`finalize` with definitions and row accounting, like :func:`compute_details`
         (the rows read and dropped are those of the runs that made the states)."""
@@ -147,7 +159,15 @@ class States:
         _arguments.text("window", window, 'use "28d", "4w", "wtd", "mtd", "qtd" or "ytd"', optional=True)
         _targets.argument(targets)
         capsule, details = self._native.finalize(
-            names, dims, every if given else None, given, compared, window
+            names,
+            dims,
+            every if given else None,
+            given,
+            compared,
+            window,
+            start=_arguments.range_day("start", start),
+            end=_arguments.range_day("end", end),
+            fill=_arguments.flag("fill", fill),
         )
         spec = self.spec
         custom = [tuple(d) for d in spec["definitions"]]

@@ -106,6 +106,9 @@ def _compute(args: argparse.Namespace) -> int:
             compare=_names(args.compare) or None,
             window=args.window,
             targets=args.targets,
+            start=args.start,
+            end=args.end,
+            fill=args.fill,
         )
     for caught_warning in caught:
         if issubclass(caught_warning.category, sk.TargetWarning):
@@ -295,6 +298,13 @@ def _parser() -> argparse.ArgumentParser:
         "--window",
         help="with --every 1d: each day's KPIs over a trailing window (7d, 28d, 4w) or to date "
         "(wtd, mtd, qtd, ytd)",
+    )
+    p.add_argument("--start", metavar="DATE", help="the report's first day, like 2026-01-01 (included)")
+    p.add_argument("--end", metavar="DATE", help="the report's last day, like 2026-03-31 (included)")
+    p.add_argument(
+        "--fill",
+        action="store_true",
+        help="with --every: every group gets every period of the range (counts 0, ratios empty)",
     )
     p.add_argument(
         "--targets",

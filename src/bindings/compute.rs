@@ -241,7 +241,7 @@ pub(super) fn details<'py>(
 
 /// Computes KPIs; returns (Arrow stream capsule of the result, details dict).
 #[pyfunction]
-#[pyo3(signature = (kpis, by, every, tz, dedupe, posts=None, accounts=None, contracts=None, traffic=None, conversions=None, sources=Vec::new(), custom=Vec::new(), engagement=Vec::new(), max_staleness=Some(plan::MAX_STALENESS_DAYS), compare=Vec::new(), window=None, progress=None))]
+#[pyo3(signature = (kpis, by, every, tz, dedupe, posts=None, accounts=None, contracts=None, traffic=None, conversions=None, sources=Vec::new(), custom=Vec::new(), engagement=Vec::new(), max_staleness=Some(plan::MAX_STALENESS_DAYS), compare=Vec::new(), window=None, progress=None, start=None, end=None, fill=false))]
 #[allow(clippy::too_many_arguments)]
 pub fn compute<'py>(
     py: Python<'py>,
@@ -262,10 +262,22 @@ pub fn compute<'py>(
     compare: Vec<String>,
     window: Option<String>,
     progress: Option<Py<PyAny>>,
+    start: Option<i32>,
+    end: Option<i32>,
+    fill: bool,
 ) -> PyResult<(Bound<'py, PyCapsule>, Bound<'py, PyDict>)> {
     let tables = [posts, accounts, contracts, traffic, conversions];
+    let asked_every = every.as_deref().map(plan::Period::parse).transpose()?;
+    let range = exec::range::Range::new(start, end, fill, asked_every)?;
+    // one period over part of the days: made from daily states (exec/range.rs)
+    let one_period = range.needs_periods(asked_every);
+    let every = if one_period { Some("1d".to_string()) } else { every };
     let Call {
-        plan, given, crossing, ..
+        request,
+        plan,
+        tables,
+        given,
+        crossing,
     } = call(
         kpis,
         by,
@@ -278,9 +290,29 @@ pub fn compute<'py>(
         engagement,
         max_staleness,
     )?;
+    if one_period {
+        exec::window::OverTime::parse(&[], window.as_deref(), None)?;
+        let compare = exec::range::parse_compare(&compare, &range)?;
+        let mut whole = request.clone();
+        whole.every = None;
+        let to = plan::build(
+            &whole,
+            tables.posts.as_deref(),
+            tables.accounts.as_deref(),
+            tables.contracts.as_deref(),
+            tables.traffic.as_deref(),
+            tables.conversions.as_deref(),
+        )?;
+        let (output, engine) = run_engine(py, given, progress, |inputs, interrupted| {
+            let states = exec::partial(&plan, inputs, interrupted)?;
+            exec::range::finalize_range_as_one(&plan, &to, states, &compare, &range)
+        })?;
+        let details = details(py, &output, &to, crossing, engine)?;
+        return Ok((export_frame(py, output.frame)?, details));
+    }
     let over_time = exec::window::OverTime::parse(&compare, window.as_deref(), plan.every)?;
     let (output, engine) = run_engine(py, given, progress, |inputs, interrupted| {
-        over_time.finalize(&plan, exec::partial(&plan, inputs, interrupted)?)
+        exec::range::finalize_in_range(&plan, exec::partial(&plan, inputs, interrupted)?, &over_time, &range)
     })?;
     let details = details(py, &output, &plan, crossing, engine)?;
     Ok((export_frame(py, output.frame)?, details))

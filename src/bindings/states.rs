@@ -88,7 +88,7 @@ impl StatesObject {
     /// The KPIs from the states, at the states' grain or a coarser one; returns (Arrow stream
     /// capsule, details dict) like `compute`. `every_given` says whether `every` replaces
     /// the states' period (None is a period: the whole range).
-    #[pyo3(signature = (kpis=None, by=None, every=None, every_given=false, compare=Vec::new(), window=None))]
+    #[pyo3(signature = (kpis=None, by=None, every=None, every_given=false, compare=Vec::new(), window=None, start=None, end=None, fill=false))]
     #[allow(clippy::too_many_arguments)]
     fn finalize<'py>(
         &self,
@@ -99,6 +99,9 @@ impl StatesObject {
         every_given: bool,
         compare: Vec<String>,
         window: Option<String>,
+        start: Option<i32>,
+        end: Option<i32>,
+        fill: bool,
     ) -> PyResult<(Bound<'py, PyCapsule>, Bound<'py, PyDict>)> {
         let spec = &self.inner.spec;
         let own = self.inner.plan()?;
@@ -107,10 +110,29 @@ impl StatesObject {
         check_grain(&own, &request.by, to_every)?;
         let to = spec.plan(&request)?;
         check_kpis(&own, &to)?;
-        let over_time = exec::window::OverTime::parse(&compare, window.as_deref(), to.every)?;
+        let range = exec::range::Range::new(start, end, fill, to.every)?;
         let inner = &self.inner;
         let started = std::time::Instant::now();
-        let output = detached(py, || over_time.finalize(&to, inner.rollup(&to)?))?;
+        let output = if range.needs_periods(to.every) {
+            // one period over part of the days: from the states' own periods
+            exec::window::OverTime::parse(&[], window.as_deref(), None)?;
+            let compare = exec::range::parse_compare(&compare, &range)?;
+            if own.every.is_none() {
+                return Err(Error::query(
+                    QueryCode::NotInStates,
+                    "states made with every=None hold one period: they give no range of days (make them with every=\"1d\")",
+                )
+                .into());
+            }
+            detached(py, || {
+                exec::range::finalize_range_as_one(&own, &to, inner.rollup(&own)?, &compare, &range)
+            })?
+        } else {
+            let over_time = exec::window::OverTime::parse(&compare, window.as_deref(), to.every)?;
+            detached(py, || {
+                exec::range::finalize_in_range(&to, inner.rollup(&to)?, &over_time, &range)
+            })?
+        };
         let engine = started.elapsed().as_secs_f64();
         let details = details(py, &output, &to, 0.0, engine)?;
         Ok((export_frame(py, output.frame)?, details))

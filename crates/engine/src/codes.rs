@@ -98,6 +98,7 @@ error_codes! {
         UnknownWindow = "unknown_window": "window= is not a trailing window (\"28d\", \"4w\") or a to-date window (wtd, mtd, qtd, ytd)",
         InvalidTargets = "invalid_targets": "targets= is not a table of targets as docs/time.md describes: a column that is not a by column of the report, dates that are not dates, periods the report cannot match (raised from Python)",
         TargetNotRequested = "target_not_requested": "targets= names a KPI that the call does not ask for (raised from Python)",
+        StartAfterEnd = "start_after_end": "start= is a day after end= (the range runs from start to end, both included)",
     }
 }
 

@@ -182,7 +182,7 @@ fn relabel(tables: Vec<DataFrame>, every: Period, c: Compare, report_keys: &Data
 
 /// The report with the earlier values joined on its keys, and the changes, each KPI's
 /// columns together.
-fn attach(
+pub(super) fn attach(
     report: DataFrame,
     keys: &[String],
     kpis: &[String],
@@ -278,7 +278,7 @@ pub(super) fn period_start(day: i64, every: Period) -> i64 {
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
-fn days(y: i64, m: u32, d: u32) -> i64 {
+pub(super) fn days(y: i64, m: u32, d: u32) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
@@ -289,7 +289,7 @@ fn days(y: i64, m: u32, d: u32) -> i64 {
 }
 
 /// The date (year, month, day) of days since 1970-01-01 (`civil_from_days`).
-fn civil(z: i64) -> (i64, u32, u32) {
+pub(super) fn civil(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -316,7 +316,7 @@ fn month_length(y: i64, m: u32) -> u32 {
 }
 
 /// The same day `n` months later (the month's last day where it is shorter).
-fn add_months(day: i64, n: i64) -> i64 {
+pub(super) fn add_months(day: i64, n: i64) -> i64 {
     let (y, m, d) = civil(day);
     let index = y * 12 + i64::from(m) - 1 + n;
     let (y, m) = (index.div_euclid(12), (index.rem_euclid(12) + 1) as u32);

@@ -14,6 +14,7 @@ mod overflow;
 mod parquet;
 mod pass;
 mod posts;
+pub mod range;
 mod states;
 mod traffic;
 pub mod window;

@@ -656,6 +656,12 @@ fn combine_parts(parts: Vec<PartialStates>, from: &Plan, to: &Plan) -> Result<Pa
     })
 }
 
+/// One run's states at `from`'s grain rolled up into `to`'s (dimensions among `from`'s, a
+/// period that `from`'s rolls up into): a range of days made one period (exec/range.rs).
+pub(crate) fn roll_up(states: PartialStates, from: &Plan, to: &Plan) -> Result<PartialStates> {
+    combine_parts(vec![states], from, to)
+}
+
 /// Counts summed by key, in order of first appearance.
 fn sum_by<K: PartialEq>(items: impl Iterator<Item = (K, u64)>) -> Vec<(K, u64)> {
     let mut out: Vec<(K, u64)> = Vec::new();
