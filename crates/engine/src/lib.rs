@@ -9,5 +9,6 @@ pub mod exec;
 pub mod ingest;
 pub mod pages;
 pub mod plan;
+pub mod schema;
 pub mod sources;
 pub mod states;

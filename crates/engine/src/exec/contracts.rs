@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::error::{InputCode, SchemaCode};
 use crate::ingest;
 use crate::plan::{Attribution, ContractsPlan, Period, Plan, PostsPlan};
+use crate::schema::{Source, StateColumn};
 use polars::prelude::*;
 
 const TABLE: &str = "contracts";
@@ -299,15 +300,18 @@ impl Contracts {
             lf = lf.with_column(lit(true).alias(ALL));
         }
         let share = || col(SHARE);
-        let mut aggs = vec![len().cast(DataType::Int64).alias("c:rows")];
+        let mut aggs = vec![len()
+            .cast(DataType::Int64)
+            .alias(StateColumn::Rows(Source::Contracts).name())];
         if cp.fee {
-            aggs.push((col("fee").cast(DataType::Float64) * share()).sum().alias("c:fee"));
+            let fee = (col("fee").cast(DataType::Float64) * share()).sum();
+            aggs.push(fee.alias(StateColumn::Fee.name()));
         }
         if cp.agreed {
             aggs.push(
                 (col("posts_agreed").cast(DataType::Float64) * share())
                     .sum()
-                    .alias("c:agreed"),
+                    .alias(StateColumn::Agreed.name()),
             );
         }
         let group: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();

@@ -22,6 +22,7 @@ use usable::{reads_accounts, reads_contracts, reads_posts, usable, usable_traffi
 use crate::catalog::{self, Kpi, Source};
 use crate::error::{did_you_mean, suggest, Error, Result};
 use crate::error::{DefinitionCode, QueryCode, SchemaCode};
+use crate::schema::StateColumn;
 use polars::prelude::TimeZone;
 
 /// The reporting period of `every`.
@@ -135,51 +136,33 @@ impl OutputKpi {
     }
 }
 
-/// A post-level quantity that is summed: a column, or the engagement sum `eng`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Metric {
-    Column(String),
-    Eng,
-}
-
-impl Metric {
-    fn col(name: &str) -> Self {
-        Self::Column(name.to_string())
-    }
-    /// Name used inside state column names.
-    pub fn key(&self) -> &str {
-        match self {
-            Self::Column(c) => c,
-            Self::Eng => "eng",
-        }
-    }
-}
+pub use crate::schema::Metric;
 
 // The names of the posts' states over plain columns (docs/states.md lists them): every KPI
 // over the same columns reads the same states.
 
 /// Σ of a metric.
 pub fn sum_name(m: &Metric) -> String {
-    format!("s:{}", m.key())
+    StateColumn::Sum(m.clone()).name()
 }
 /// The posts where a metric is present.
 pub fn nonnull_name(m: &Metric) -> String {
-    format!("n:{}", m.key())
+    StateColumn::Reported(m.clone()).name()
 }
 /// Σ a and Σ b over the posts where both are present.
 pub fn ratio_names(a: &Metric, b: &Metric) -> (String, String) {
     (
-        format!("rn:{}/{}", a.key(), b.key()),
-        format!("rd:{}/{}", a.key(), b.key()),
+        StateColumn::RatioNumerator(a.clone(), b.clone()).name(),
+        StateColumn::RatioDenominator(a.clone(), b.clone()).name(),
     )
 }
 /// Σ of a metric and Σ followers-at-post over the posts with both.
 pub fn followers_at_post_names(m: &Metric) -> (String, String) {
-    (format!("fn:{}", m.key()), format!("fd:{}", m.key()))
+    (
+        StateColumn::AtFollowersNumerator(m.clone()).name(),
+        StateColumn::AtFollowersDenominator(m.clone()).name(),
+    )
 }
-/// Σ over posts of eng / reach (reach > 0), and the number of such posts.
-pub const PER_POST_ER_SUM: &str = "per_post_er:sum";
-pub const PER_POST_ER_COUNT: &str = "per_post_er:n";
 
 /// The additive partial states the posts table must produce.
 #[derive(Debug, Clone, Default)]
