@@ -56,6 +56,7 @@ pub(super) fn call<'py>(
     custom: Vec<DefinitionRow>,
     engagement: Vec<(String, Vec<String>)>,
     max_staleness: Option<u32>,
+    calendar: plan::Calendar,
 ) -> PyResult<Call> {
     let dedupe = match dedupe.as_deref() {
         None => Dedupe::Error,
@@ -73,6 +74,7 @@ pub(super) fn call<'py>(
     request.custom = custom.into_iter().map(definition).collect();
     request.engagement = engagement;
     request.max_staleness = max_staleness;
+    request.calendar = calendar;
     let posts = Arg::from_py(posts)?;
     let accounts = Arg::from_py(accounts)?;
     if !request.custom.is_empty() {
@@ -236,9 +238,27 @@ pub(super) fn details<'py>(
     Ok(details)
 }
 
+/// `week_start=` and `fiscal_year_start=` (None: the calendar's own).
+pub(super) fn calendar(
+    week_start: Option<&str>,
+    fiscal_year_start: Option<&str>,
+    own: plan::Calendar,
+) -> socialkpi_engine::error::Result<plan::Calendar> {
+    Ok(plan::Calendar {
+        week_start: week_start
+            .map(plan::Weekday::parse)
+            .transpose()?
+            .unwrap_or(own.week_start),
+        fiscal_year_start: fiscal_year_start
+            .map(plan::Month::parse)
+            .transpose()?
+            .unwrap_or(own.fiscal_year_start),
+    })
+}
+
 /// Computes KPIs; returns (Arrow stream capsule of the result, details dict).
 #[pyfunction]
-#[pyo3(signature = (kpis, by, every, tz, dedupe, posts=None, accounts=None, contracts=None, traffic=None, conversions=None, sources=Vec::new(), custom=Vec::new(), engagement=Vec::new(), max_staleness=Some(plan::MAX_STALENESS_DAYS), compare=Vec::new(), window=None, progress=None))]
+#[pyo3(signature = (kpis, by, every, tz, dedupe, posts=None, accounts=None, contracts=None, traffic=None, conversions=None, sources=Vec::new(), custom=Vec::new(), engagement=Vec::new(), max_staleness=Some(plan::MAX_STALENESS_DAYS), compare=Vec::new(), window=None, progress=None, week_start=None, fiscal_year_start=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn compute<'py>(
     py: Python<'py>,
@@ -259,8 +279,15 @@ pub fn compute<'py>(
     compare: Vec<String>,
     window: Option<String>,
     progress: Option<Py<PyAny>>,
+    week_start: Option<String>,
+    fiscal_year_start: Option<String>,
 ) -> PyResult<(Bound<'py, PyCapsule>, Bound<'py, PyDict>)> {
     let tables = [posts, accounts, contracts, traffic, conversions];
+    let calendar = calendar(
+        week_start.as_deref(),
+        fiscal_year_start.as_deref(),
+        plan::Calendar::default(),
+    )?;
     let Call {
         plan, given, crossing, ..
     } = call(
@@ -274,6 +301,7 @@ pub fn compute<'py>(
         custom,
         engagement,
         max_staleness,
+        calendar,
     )?;
     let over_time = exec::window::OverTime::parse(&compare, window.as_deref(), plan.every)?;
     let (output, engine) = run_engine(py, given, progress, |inputs, interrupted| {

@@ -95,6 +95,8 @@ error_codes! {
         NotInStates = "not_in_states": "finalizing a KPI, a dimension or a period that the states cannot give",
         UnknownCompare = "unknown_compare": "compare= names no comparison socialkpi knows (previous, last_year, last_year_weekday)",
         UnknownWindow = "unknown_window": "window= is not a trailing window (\"28d\", \"4w\") or a to-date window (wtd, mtd, qtd, ytd)",
+        UnknownWeekStart = "unknown_week_start": "week_start= is not a day of the week (monday ... sunday)",
+        UnknownFiscalYearStart = "unknown_fiscal_year_start": "fiscal_year_start= is not a month (1 to 12, or a month's name)",
     }
 }
 
