@@ -113,7 +113,24 @@ def compare(value: Any) -> list[str]:
     return names
 
 
-__all__ = ["by", "compare", "day", "kpis", "output", "sources", "text"]
+def calendar(week_start: Any, fiscal_year_start: Any) -> dict[str, str | None]:
+    """``week_start=`` (a weekday's name) and ``fiscal_year_start=`` (a month's number or
+    name), as the core takes them (None: the default, or the states' own); the core checks
+    the values."""
+    text("week_start", week_start, 'use a weekday\'s name such as "monday" or "sunday"', optional=True)
+    if fiscal_year_start is None or isinstance(fiscal_year_start, str):
+        month = fiscal_year_start
+    elif isinstance(fiscal_year_start, int) and not isinstance(fiscal_year_start, bool):
+        month = str(fiscal_year_start)
+    else:
+        raise invalid_argument(
+            f"fiscal_year_start= got {_type_name(fiscal_year_start)} ({fiscal_year_start!r}); "
+            'pass a month\'s number 1 to 12 or its name, such as 4 or "april"',
+        )
+    return {"week_start": week_start, "fiscal_year_start": month}
+
+
+__all__ = ["by", "calendar", "compare", "day", "kpis", "output", "sources", "text"]
 
 
 def output(value: object) -> None:

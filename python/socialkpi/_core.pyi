@@ -70,6 +70,8 @@ def compute(
     compare: list[str] = ...,
     window: str | None = ...,
     progress: Any = None,
+    week_start: str | None = None,
+    fiscal_year_start: str | None = None,
 ) -> tuple[Any, dict[str, Any]]: ...
 def source_table() -> list[tuple[str, str]]: ...
 def contract_status(posts: Any, contracts: Any, as_of: int, tz: str) -> Any: ...
@@ -129,6 +131,8 @@ def partial(
     engagement: list[tuple[str, list[str]]] = ...,
     max_staleness: int | None = ...,
     progress: Any = None,
+    week_start: str | None = None,
+    fiscal_year_start: str | None = None,
 ) -> _States: ...
 
 @final
@@ -141,6 +145,8 @@ class _States:
         every_given: bool = False,
         compare: list[str] = ...,
         window: str | None = ...,
+        week_start: str | None = None,
+        fiscal_year_start: str | None = None,
     ) -> tuple[Any, dict[str, Any]]: ...
     @staticmethod
     def merge(parts: list[_States]) -> _States: ...
