@@ -312,10 +312,13 @@ mod tests {
         assert_eq!(iso.weeks_in(2025), 52);
         assert_eq!(iso.week_of(2026, 1), days(2025, 12, 29));
         let sunday = cal("sunday", "1");
-        // Sunday weeks: week 1 of 2026 holds Jan 4 (a Sunday), so it starts on it
+        // Sunday weeks: week 1 of 2026 holds Jan 4 (a Sunday), so it starts on it, and 2025
+        // (from Sunday 2024-12-29) has 53 weeks
         assert_eq!(sunday.week_of(2026, 1), days(2026, 1, 4));
-        assert_eq!(sunday.week_number(days(2026, 1, 3)), (2025, 52));
-        assert_eq!(sunday.weeks_in(2025), 52);
+        assert_eq!(sunday.week_of(2025, 1), days(2024, 12, 29));
+        assert_eq!(sunday.week_number(days(2026, 1, 3)), (2025, 53));
+        assert_eq!(sunday.weeks_in(2025), 53);
+        assert_eq!(sunday.weeks_in(2026), 52);
         for c in [iso, sunday, cal("saturday", "1"), cal("wednesday", "1")] {
             for year in 1990..2040 {
                 let n = c.weeks_in(year);
