@@ -66,7 +66,9 @@ def _check(got: pl.DataFrame, expected: pl.DataFrame) -> None:
     assert_frame_equal(got, expected, check_dtypes=False, rel_tol=1e-9, abs_tol=1e-12)
 
 
-def _with_changes(out: pl.DataFrame, kpis: list[str], suffix: str, found: str) -> tuple[pl.DataFrame, list[str]]:
+def _with_changes(
+    out: pl.DataFrame, kpis: list[str], suffix: str, found: str
+) -> tuple[pl.DataFrame, list[str]]:
     """`out` (holding each KPI and its earlier value `__e_<kpi>`) with the comparison columns
     of docs/time.md; a flow of an earlier period or window without rows (`found` null) is 0."""
     change = "change" if suffix == "prev" else "ly_change"
@@ -80,7 +82,10 @@ def _with_changes(out: pl.DataFrame, kpis: list[str], suffix: str, found: str) -
         base = pl.col(f"{k}_{suffix}").cast(pl.Float64)
         out = out.with_columns(
             (value - base).alias(f"{k}_{change}"),
-            pl.when((base == 0) | base.is_null()).then(None).otherwise((value - base) / base.abs()).alias(f"{k}_{change}_rate"),
+            pl.when((base == 0) | base.is_null())
+            .then(None)
+            .otherwise((value - base) / base.abs())
+            .alias(f"{k}_{change}_rate"),
         )
         columns += [k, f"{k}_{suffix}", f"{k}_{change}", f"{k}_{change}_rate"]
     return out, columns
@@ -252,7 +257,9 @@ def _windows(
     day = f"CAST(timezone('{tz}', published_at::TIMESTAMP AT TIME ZONE 'UTC') AS DATE)"
     con.execute(f"CREATE VIEW p AS SELECT *, {day} AS day, {eng} AS eng FROM raw_posts")
     con.execute("CREATE VIEW a AS SELECT * FROM raw_accounts WHERE followers IS NOT NULL")
-    con.execute(f"CREATE VIEW r0 AS SELECT *, period_start AS t, {_compared_end(window, compare)} AS e FROM keys")
+    con.execute(
+        f"CREATE VIEW r0 AS SELECT *, period_start AS t, {_compared_end(window, compare)} AS e FROM keys"
+    )
     con.execute(f"CREATE VIEW r AS SELECT *, {_window_first(window, 'e', week_start, fiscal)} AS w FROM r0")
     r_by = ", ".join(f"r.{k}" for k in by)
     group = ", ".join([*(f"r.{k}" for k in by), "r.t", "r.w", "r.e"])
@@ -280,7 +287,10 @@ def _windows(
     ).pl()
     out = flows.join(followers, on=[*by, "t"], how="left", nulls_equal=True)
     return keys.join(
-        out.rename({"t": "period_start", "w": "window_start"}), on=[*by, "period_start"], how="left", nulls_equal=True
+        out.rename({"t": "period_start", "w": "window_start"}),
+        on=[*by, "period_start"],
+        how="left",
+        nulls_equal=True,
     ).with_columns(pl.col("followers").cast(pl.Int64), pl.col("followers_start").cast(pl.Int64))
 
 
@@ -295,7 +305,9 @@ def _windows_compared(by: list[str], window: str, compare: str, **calendar: int)
         nulls_equal=True,
         suffix="_earlier",
     )
-    out, columns = _with_changes(out, WINDOW_KPIS, "prev" if compare == "previous" else "ly", "__found_earlier")
+    out, columns = _with_changes(
+        out, WINDOW_KPIS, "prev" if compare == "previous" else "ly", "__found_earlier"
+    )
     return out.select(*keys, "window_start", *columns)
 
 
@@ -319,7 +331,9 @@ def test_windows_compare_with_the_earlier_window(by, window, compare):
     _check(got, _windows_compared(by, window, compare))
 
 
-@pytest.mark.parametrize(("window", "compare"), [("wtd", "previous"), ("qtd", "previous"), ("ytd", "last_year")])
+@pytest.mark.parametrize(
+    ("window", "compare"), [("wtd", "previous"), ("qtd", "previous"), ("ytd", "last_year")]
+)
 def test_to_date_windows_follow_the_calendar(window, compare):
     calendar = {"week_start": 6, "fiscal": 4}
     got = sk.compute(
@@ -348,7 +362,12 @@ def test_a_window_and_both_comparisons_are_the_three_reports_side_by_side():
 
 
 def test_prev_of_a_trailing_window_is_the_window_28_days_before():
-    kw = {"kpis": ["reach", "engagement_rate", "followers"], "by": ["account_id"], "every": "1d", "window": "28d"}
+    kw = {
+        "kpis": ["reach", "engagement_rate", "followers"],
+        "by": ["account_id"],
+        "every": "1d",
+        "window": "28d",
+    }
     plain = sk.compute(POSTS, ACCOUNTS, **kw)
     got = sk.compute(POSTS, ACCOUNTS, compare="previous", **kw)
     shifted = plain.drop("window_start").with_columns(pl.col("period_start") + dt.timedelta(days=28))
@@ -425,7 +444,9 @@ def test_year_to_date_on_feb_29_compares_with_feb_28():
 
 def test_a_window_before_the_first_data_compares_with_nothing():
     posts = _posts([("a", "2026-01-03 10:00", 100, 10), ("a", "2026-01-20 10:00", 300, 30)])
-    got = sk.compute(posts, kpis=["posts", "reach", "engagement_rate"], every="1d", window="7d", compare="previous")
+    got = sk.compute(
+        posts, kpis=["posts", "reach", "engagement_rate"], every="1d", window="7d", compare="previous"
+    )
     first = _row(got, dt.date(2026, 1, 3))
     assert (first["posts_prev"], first["reach_prev"], first["engagement_rate_prev"]) == (0, 0, None)
     assert first["reach_change_rate"] is None
@@ -502,13 +523,21 @@ def test_states_of_different_calendars_do_not_merge():
     kw = {"kpis": ["reach"], "by": ["platform"], "every": "1d"}
     first = POSTS.filter(pl.col("published_at") < dt.datetime(2026, 1, 1))
     second = POSTS.filter(pl.col("published_at") >= dt.datetime(2026, 1, 1))
-    for calendar, part in [({"week_start": "sunday"}, "week_start"), ({"fiscal_year_start": 4}, "fiscal_year_start")]:
+    for calendar, part in [
+        ({"week_start": "sunday"}, "week_start"),
+        ({"fiscal_year_start": 4}, "fiscal_year_start"),
+    ]:
         with pytest.raises(sk.QueryError) as err:
             sk.merge([sk.partial(first, **kw), sk.partial(second, **calendar, **kw)])
         assert err.value.code == "states_mismatch"
         assert part in str(err.value)
-    merged = sk.merge([sk.partial(first, week_start="sun", **kw), sk.partial(second, week_start="Sunday", **kw)])
-    assert_frame_equal(merged.finalize(every="1w"), sk.compute(POSTS, every="1w", week_start="sunday", kpis=["reach"], by=["platform"]))
+    merged = sk.merge(
+        [sk.partial(first, week_start="sun", **kw), sk.partial(second, week_start="Sunday", **kw)]
+    )
+    assert_frame_equal(
+        merged.finalize(every="1w"),
+        sk.compute(POSTS, every="1w", week_start="sunday", kpis=["reach"], by=["platform"]),
+    )
 
 
 def test_states_written_before_the_calendar_was_recorded_read_as_the_default():
@@ -519,7 +548,9 @@ def test_states_written_before_the_calendar_was_recorded_read_as_the_default():
     spec.pop("fiscal_year_start")
     old = sk.States.from_frame(states.frame, json.dumps(header))
     assert (old.spec["week_start"], old.spec["fiscal_year_start"]) == ("monday", 1)
-    assert_frame_equal(old.finalize(every="1w"), sk.compute(POSTS, kpis=["reach"], by=["platform"], every="1w"))
+    assert_frame_equal(
+        old.finalize(every="1w"), sk.compute(POSTS, kpis=["reach"], by=["platform"], every="1w")
+    )
 
 
 # ---- bad input -----------------------------------------------------------------------------
@@ -617,9 +648,18 @@ def test_days_and_weeks_across_dst_changes_are_local(tz, every, week_start):
 @pytest.mark.parametrize("tz", sorted(DST))
 def test_a_window_across_a_dst_change_holds_its_local_days(tz):
     posts = _dst_posts(tz, DST[tz])
-    accounts = pl.DataFrame({"account_id": ["a", "b"], "date": [dt.date(2026, 1, 1)] * 2, "followers": [10, 20]})
+    accounts = pl.DataFrame(
+        {"account_id": ["a", "b"], "date": [dt.date(2026, 1, 1)] * 2, "followers": [10, 20]}
+    )
     got = sk.compute(
-        posts, accounts, kpis=WINDOW_KPIS, by=["account_id"], every="1d", window="7d", compare="previous", tz=tz
+        posts,
+        accounts,
+        kpis=WINDOW_KPIS,
+        by=["account_id"],
+        every="1d",
+        window="7d",
+        compare="previous",
+        tz=tz,
     )
     own = _windows(posts, accounts, ["account_id"], "7d", None, tz=tz)
     earlier = _windows(posts, accounts, ["account_id"], "7d", "previous", tz=tz)

@@ -177,7 +177,7 @@ def compute_details(
         'use a trailing window such as "28d" or "4w", or "wtd", "mtd", "qtd", "ytd"',
         optional=True,
     )
-    calendar = _arguments.calendar(week_start, fiscal_year_start)
+    week, month = _arguments.calendar(week_start, fiscal_year_start)
     bar = _progress_for(progress)
     try:
         capsule, details = _core.compute(
@@ -186,7 +186,8 @@ def compute_details(
             compare=compared,
             window=window,
             progress=bar,
-            **calendar,
+            week_start=week,
+            fiscal_year_start=month,
         )
     finally:
         if bar is not None:

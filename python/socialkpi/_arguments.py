@@ -113,7 +113,7 @@ def compare(value: Any) -> list[str]:
     return names
 
 
-def calendar(week_start: Any, fiscal_year_start: Any) -> dict[str, str | None]:
+def calendar(week_start: Any, fiscal_year_start: Any) -> tuple[str | None, str | None]:
     """``week_start=`` (a weekday's name) and ``fiscal_year_start=`` (a month's number or
     name), as the core takes them (None: the default, or the states' own); the core checks
     the values."""
@@ -127,7 +127,7 @@ def calendar(week_start: Any, fiscal_year_start: Any) -> dict[str, str | None]:
             f"fiscal_year_start= got {_type_name(fiscal_year_start)} ({fiscal_year_start!r}); "
             'pass a month\'s number 1 to 12 or its name, such as 4 or "april"',
         )
-    return {"week_start": week_start, "fiscal_year_start": month}
+    return week_start, month
 
 
 __all__ = ["by", "calendar", "compare", "day", "kpis", "output", "sources", "text"]

@@ -152,9 +152,9 @@ class States:
         _arguments.output(output)
         compared = _arguments.compare(compare)
         _arguments.text("window", window, 'use "28d", "4w", "wtd", "mtd", "qtd" or "ytd"', optional=True)
-        calendar = _arguments.calendar(week_start, fiscal_year_start)
+        week, month = _arguments.calendar(week_start, fiscal_year_start)
         capsule, details = self._native.finalize(
-            names, dims, every if given else None, given, compared, window, **calendar
+            names, dims, every if given else None, given, compared, window, week, month
         )
         custom = [tuple(d) for d in self.spec["definitions"]]
         return result_of(capsule, details, custom, {}, output)
@@ -242,11 +242,17 @@ def partial(
         "traffic": traffic,
         "conversions": conversions,
     }
-    calendar = _arguments.calendar(week_start, fiscal_year_start)
+    week, month = _arguments.calendar(week_start, fiscal_year_start)
     bar = progress_for(progress)
     try:
         return States(
-            _core.partial(**arguments, **_table_arguments(tables), progress=bar, **calendar)
+            _core.partial(
+                **arguments,
+                **_table_arguments(tables),
+                progress=bar,
+                week_start=week,
+                fiscal_year_start=month,
+            )
         )
     finally:
         if bar is not None:

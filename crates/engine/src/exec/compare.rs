@@ -402,11 +402,12 @@ mod tests {
     fn last_year_of_weeks_from_another_weekday_is_the_same_week_number() {
         let sunday = Calendar::parse("sunday", "1").expect("a calendar");
         let ly = Compare::LastYear;
-        // Sunday weeks: week 10 of 2025 starts on Sunday 2025-03-02, of 2026 on 2026-03-01
+        // Sunday weeks: week 10 of 2025 starts on Sunday 2025-03-02, of 2026 on 2026-03-08
+        // (2025 has 53 Sunday weeks, so the same week number is 53 weeks later)
         assert_eq!(sunday.week_of(2025, 10), days(2025, 3, 2));
         assert_eq!(
             targets(date(2025, 3, 2), Period::Week, sunday, ly),
-            vec![date(2026, 3, 1)]
+            vec![date(2026, 3, 8)]
         );
         // every week of a week-year is compared with by the same week number a year later,
         // and week 53 (where there is one) compares with week 52
