@@ -672,3 +672,53 @@ def test_a_window_across_a_dst_change_holds_its_local_days(tz):
     )
     expected, columns = _with_changes(expected, WINDOW_KPIS, "prev", "__found_earlier")
     _check(got, expected.select(*keys, "window_start", *columns))
+
+
+# ---- contracts pro-rated into the calendar's periods ------------------------------------------
+
+
+def _pandas_period(day: dt.date, every: str, week_start: int, fiscal: int) -> dt.date:
+    """The first day of `day`'s period (docs/time.md), in plain Python."""
+    if every == "1w":
+        return day - dt.timedelta(days=(day.weekday() - week_start) % 7)
+    months = 3 if every == "1q" else 12
+    index = day.year * 12 + day.month - 1 - (fiscal - 1)
+    first = index // months * months + (fiscal - 1)
+    return dt.date(first // 12, first % 12 + 1, 1)
+
+
+@pytest.mark.parametrize(("every", "week_start", "fiscal"), [("1w", 6, 1), ("1q", 0, 2), ("1y", 0, 4)])
+def test_contracts_are_pro_rated_into_the_calendars_periods(every, week_start, fiscal):
+    contracts = pl.DataFrame(
+        {
+            "account_id": ["a", "a", "b"],
+            "campaign": ["spring", "summer", "spring"],
+            "start": [dt.date(2026, 1, 20), dt.date(2026, 3, 15), dt.date(2025, 12, 30)],
+            "end": [dt.date(2026, 2, 10), dt.date(2026, 4, 14), dt.date(2026, 5, 2)],
+            "posts_agreed": [22, 31, 40],
+            "fee": [2200.0, 3100.0, 1000.0],
+        }
+    )
+    posts = _posts([("a", "2026-02-01 10:00", 100, 10), ("b", "2026-03-01 10:00", 100, 10)])
+    got = sk.compute(
+        posts,
+        contracts=contracts,
+        kpis=["posts_agreed"],
+        by=["account_id"],
+        every=every,
+        week_start=WEEKDAYS[week_start],
+        fiscal_year_start=fiscal,
+    )
+    expected: dict[tuple[str, dt.date], float] = {}
+    for c in contracts.iter_rows(named=True):
+        days = (c["end"] - c["start"]).days + 1
+        for i in range(days):
+            key = (
+                c["account_id"],
+                _pandas_period(c["start"] + dt.timedelta(days=i), every, week_start, fiscal),
+            )
+            expected[key] = expected.get(key, 0.0) + c["posts_agreed"] / days
+    found = {(r["account_id"], r["period_start"]): r["posts_agreed"] for r in got.iter_rows(named=True)}
+    assert set(expected) <= set(found)
+    for key, value in found.items():
+        assert value == pytest.approx(expected.get(key, 0.0)), key
