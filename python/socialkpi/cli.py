@@ -102,6 +102,8 @@ def _compute(args: argparse.Namespace) -> int:
         dedupe=args.dedupe,
         compare=_names(args.compare) or None,
         window=args.window,
+        week_start=args.week_start,
+        fiscal_year_start=args.fiscal_year_start,
     )
     if args.output is None:
         print(sk.table(result, currency=args.currency, max_rows=args.max_rows).to_text())
@@ -281,6 +283,14 @@ def _parser() -> argparse.ArgumentParser:
         "--window",
         help="with --every 1d: each day's KPIs over a trailing window (7d, 28d, 4w) or to date "
         "(wtd, mtd, qtd, ytd)",
+    )
+    p.add_argument(
+        "--week-start", default="monday", help="the first day of a week (default monday: ISO weeks)"
+    )
+    p.add_argument(
+        "--fiscal-year-start",
+        default="1",
+        help="the month quarters and years start in: 1-12 or a name (default 1, January)",
     )
     p.add_argument(
         "--definitions",
