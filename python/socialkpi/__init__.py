@@ -30,7 +30,7 @@ import typing as _typing
 
 import polars as _pl
 
-from socialkpi import _arguments, _core, datasets, plot
+from socialkpi import _arguments, _core, _over_time, _targets, datasets, plot
 from socialkpi import exceptions as _exceptions
 from socialkpi._progress import progress_for as _progress_for
 from socialkpi._report import report
@@ -48,6 +48,7 @@ from socialkpi.exceptions import (
     KpiError,
     QueryError,
     SchemaError,
+    TargetWarning,
     error_codes,
 )
 from socialkpi.formulas import KPI, Definitions, check_kpis, load_kpis, vendor_presets
@@ -107,6 +108,7 @@ __all__ = [
     "sources",
     "States",
     "table",
+    "TargetWarning",
     "vendor_presets",
 ]
 
@@ -145,6 +147,7 @@ def compute_details(
     compare: str | Sequence[str] | None = None,
     window: str | None = None,
     progress: bool | None = None,
+    targets: Any = None,
     week_start: str = "monday",
     fiscal_year_start: int | str = 1,
 ) -> KpiResult:
@@ -152,7 +155,7 @@ def compute_details(
 
     Parameters
     ----------
-    posts, accounts, contracts, traffic, conversions, sources, kpis, by, every, tz, dedupe, output, definitions, max_staleness, compare, window, progress, week_start, fiscal_year_start
+    posts, accounts, contracts, traffic, conversions, sources, kpis, by, every, tz, dedupe, output, definitions, max_staleness, compare, window, progress, targets, week_start, fiscal_year_start
         As for :func:`compute`.
 
     Returns
@@ -177,6 +180,7 @@ def compute_details(
         'use a trailing window such as "28d" or "4w", or "wtd", "mtd", "qtd", "ytd"',
         optional=True,
     )
+    _targets.argument(targets)
     week, month = _arguments.calendar(week_start, fiscal_year_start)
     bar = _progress_for(progress)
     try:
@@ -192,7 +196,18 @@ def compute_details(
     finally:
         if bar is not None:
             bar.close()
-    return _result_of(capsule, details, custom, tables, output)
+    described = _over_time.described(details, every=every, compare=compared, window=window, targets=targets)
+    if targets is None:
+        return _result_of(capsule, described, custom, tables, output)
+    result = _targets.apply(
+        _result_of(capsule, described, custom, tables, "polars"),
+        targets,
+        by=arguments["by"],
+        every=every,
+        window=window,
+        asked=_targets.requested(arguments["kpis"]),
+    )
+    return _targets.as_output(result, output)
 
 
 def _engine_arguments(
@@ -258,6 +273,7 @@ def compute(
     compare: str | Sequence[str] | None = None,
     window: str | None = None,
     progress: bool | None = None,
+    targets: Any = None,
     week_start: str = "monday",
     fiscal_year_start: int | str = 1,
 ) -> Any:
@@ -344,6 +360,15 @@ def compute(
         (``"7d"``, ``"28d"``, ``"90d"``, ``"4w"``, ``"13w"``; at most 366 days) or the week,
         month, quarter or year to date (``"wtd"``, ``"mtd"``, ``"qtd"``, ``"ytd"``): ratios of
         the window's sums, followers the last snapshot in the window. Adds ``window_start``.
+    targets
+        A table of targets (polars, pandas, pyarrow or a path, like the other tables): ``kpi``,
+        ``target``, any of the ``by`` columns, and ``period_start`` (targets of the report's
+        own periods) or ``start`` and ``end`` (the first and last day, inclusive), or neither
+        (one target for every period). Adds ``<kpi>_target`` and ``<kpi>_attainment``
+        (value / target; null where the target is 0 or missing) after each KPI's columns. The
+        targets of flows (counts, sums, money) set over other days are pro-rated by days; those
+        of ratios and snapshots apply as they are. A target for a group or KPI not in the report
+        is a :class:`TargetWarning`. See the "Over time" page of the docs.
     progress
         A progress bar (tqdm, on stderr) of the pass over the posts, in slices of about a
         million posts (whole Parquet row groups). ``None`` (default): shown in a terminal or a
@@ -386,6 +411,7 @@ def compute(
         compare=compare,
         window=window,
         progress=progress,
+        targets=targets,
         week_start=week_start,
         fiscal_year_start=fiscal_year_start,
     ).frame
@@ -497,32 +523,54 @@ def presets() -> dict[str, list[str]]:
     return dict(_core.presets())
 
 
-def explain(kpi: str | KPI, definitions: str | _os.PathLike[str] | Definitions | None = None) -> str:
+def explain(
+    kpi: str | KPI,
+    definitions: str | _os.PathLike[str] | Definitions | None = None,
+    *,
+    every: str | None = None,
+    compare: str | Sequence[str] | None = None,
+    window: str | None = None,
+    targets: bool = False,
+) -> str:
     """The definition of a KPI in words, its formula, and the rule of the KPI contract that applies.
 
     ``kpi`` is a built-in name, a :class:`KPI`, or a name of ``definitions`` (a vendor preset,
-    a definition file or a :class:`Definitions`).
+    a definition file or a :class:`Definitions`). With ``compare`` (and ``every``),
+    ``window`` or ``targets=True``, the text goes on to say what the columns that
+    :func:`compute` adds for them hold, as ``compute_details(...).over_time`` does.
 
     >>> import socialkpi as sk
     >>> print(sk.explain("engagement_rate").splitlines()[0])
     engagement_rate (engagement, ratio): Σ eng / Σ reach (posts with reach).
     >>> print(sk.explain("engagement_rate").splitlines()[1])
     Formula: eng / reach
+    >>> print(sk.explain("reach", every="1mo", compare="previous").splitlines()[-1][:63])
+    Compared (compare='previous', every='1mo'): reach_prev is reach
     """
     if isinstance(kpi, str) and definitions is not None:
         defs = definitions if isinstance(definitions, Definitions) else load_kpis(definitions)
         if kpi in defs.names():
             kpi = defs[kpi]
+    _arguments.text("every", every, 'use None, "1d", "1w", "1mo", "1q" or "1y"', optional=True)
+    compared = _arguments.compare(compare)
+    _arguments.text("window", window, 'use "28d", "4w", "wtd", "mtd", "qtd" or "ytd"', optional=True)
+    if not isinstance(targets, bool):
+        raise _exceptions.invalid_argument(f"targets= got {targets!r}; pass True or False")
     if isinstance(kpi, KPI):
         text = f"{kpi.name} ({kpi.goal}, {kpi.unit})"
         if kpi.description:
             text += f": {kpi.description}."
-        return (
+        text = (
             f"{text}\nFormula: {kpi.formula}\nRule: formulas follow the KPI contract: a bare column in a "
             "ratio is its sum (a ratio of sums over the posts where both are present), a zero or "
             "missing denominator gives null, and per_post(...) is the mean over posts."
         )
-    return _core.explain(kpi)
+        name, kind = kpi.name, None
+    else:
+        text = _core.explain(kpi)
+        name, kind = kpi, _core.kpi_kind(kpi)
+    lines = _over_time.describe(name, kind, every=every, compare=compared, window=window, targets=targets)
+    return "\n".join([text, *lines])
 
 
 # The namespace is the public API: the feature name the compiler needed goes too.

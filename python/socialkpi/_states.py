@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 import polars as pl
 
-from socialkpi import _arguments, _core
+from socialkpi import _arguments, _core, _over_time, _targets
 from socialkpi._progress import progress_for
 from socialkpi._result import KpiResult, result_of
 from socialkpi._tables import _ArrowStream
@@ -92,6 +92,7 @@ class States:
         output: Literal["polars", "pandas"] = "polars",
         compare: str | Sequence[str] | None = None,
         window: str | None = None,
+        targets: Any = None,
         week_start: str | None = None,
         fiscal_year_start: int | str | None = None,
     ) -> Any:
@@ -115,6 +116,9 @@ class States:
         window
             As for :func:`compute` (with ``every="1d"``): each day over the window ending
             that day, from the daily states.
+        targets
+            As for :func:`compute`: ``<kpi>_target`` and ``<kpi>_attainment`` from a table of
+            targets, matched to the finalized report's groups and periods.
         week_start, fiscal_year_start
             As for :func:`compute`; default: the states' own. Daily states finalize in any
             calendar, monthly states into any quarters and years; weekly states need their
@@ -128,7 +132,7 @@ class States:
             give.
         """
         return self.finalize_details(
-            kpis, by, every, output, compare, window, week_start, fiscal_year_start
+            kpis, by, every, output, compare, window, targets, week_start, fiscal_year_start
         ).frame
 
     def finalize_details(
@@ -139,6 +143,7 @@ class States:
         output: Literal["polars", "pandas"] = "polars",
         compare: str | Sequence[str] | None = None,
         window: str | None = None,
+        targets: Any = None,
         week_start: str | None = None,
         fiscal_year_start: int | str | None = None,
     ) -> KpiResult:
@@ -152,12 +157,27 @@ class States:
         _arguments.output(output)
         compared = _arguments.compare(compare)
         _arguments.text("window", window, 'use "28d", "4w", "wtd", "mtd", "qtd" or "ytd"', optional=True)
+        _targets.argument(targets)
         week, month = _arguments.calendar(week_start, fiscal_year_start)
         capsule, details = self._native.finalize(
             names, dims, every if given else None, given, compared, window, week, month
         )
-        custom = [tuple(d) for d in self.spec["definitions"]]
-        return result_of(capsule, details, custom, {}, output)
+        spec = self.spec
+        custom = [tuple(d) for d in spec["definitions"]]
+        details = _over_time.described(
+            details, every=every if given else spec["every"], compare=compared, window=window, targets=targets
+        )
+        if targets is None:
+            return result_of(capsule, details, custom, {}, output)
+        result = _targets.apply(
+            result_of(capsule, details, custom, {}, "polars"),
+            targets,
+            by=spec["by"] if dims is None else dims,
+            every=every if given else spec["every"],
+            window=window,
+            asked=_targets.requested(spec["kpis"] if names is None else names),
+        )
+        return _targets.as_output(result, output)
 
     def update(self, newer: States) -> States:
         """These states with ``newer`` (made for the same request) in place of every period

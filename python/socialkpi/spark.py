@@ -71,6 +71,9 @@ def compute(
     output: Literal["polars", "pandas", "spark"] = "polars",
     definitions: str | os.PathLike[str] | Definitions | None = None,
     max_staleness: int | None = 7,
+    compare: str | Sequence[str] | None = None,
+    window: str | None = None,
+    targets: Any = None,
 ) -> Any:
     """:func:`socialkpi.compute` over a Spark DataFrame of posts: the same arguments and the
     same result, cell for cell. The arguments not listed below are those of
@@ -87,6 +90,9 @@ def compute(
     output
         ``"polars"`` (default) or ``"pandas"`` on the driver, or ``"spark"``: a Spark
         DataFrame (Arrow types Spark does not take, such as string views, are cast).
+    compare, window, targets
+        As for :func:`socialkpi.compute`: applied once, when the merged states are finalized
+        on the driver (``targets`` is a table on the driver, or a Spark DataFrame, collected).
 
     Raises
     ------
@@ -98,6 +104,7 @@ def compute(
     if output not in ("polars", "pandas", "spark"):
         raise invalid_argument(f"output={output!r} is not supported; use 'polars', 'pandas' or 'spark'")
     options = _wire.options(locals())
+    over_time = _wire.over_time(compare, window, _local(targets), options)
     rows = _rows(posts, accounts, contracts, traffic, conversions, options)
     rows.persist(StorageLevel.MEMORY_AND_DISK)
     try:
@@ -117,8 +124,8 @@ def compute(
     finally:
         rows.unpersist()
     if output != "spark":
-        return states.finalize(output=output)
-    return posts.sparkSession.createDataFrame(spark_types(states.finalize().to_arrow()))
+        return states.finalize(output=output, **over_time)
+    return posts.sparkSession.createDataFrame(spark_types(states.finalize(**over_time).to_arrow()))
 
 
 def partial(

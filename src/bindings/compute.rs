@@ -215,9 +215,11 @@ pub(super) fn details<'py>(
     details.set_item("coverage", coverage_rows(&output.coverage)?)?;
     let definitions = PyDict::new(py);
     let formulas = PyDict::new(py);
+    let kinds = PyDict::new(py);
     for k in &plan.outputs {
+        kinds.set_item(k.name(), catalog::kind::of(k).as_str())?;
         match k {
-            plan::OutputKpi::Builtin(k) => {
+            plan::OutputKpi::Builtin(k, _) => {
                 definitions.set_item(k.name, k.definition)?;
                 formulas.set_item(k.name, catalog::formula(k.name).unwrap_or(""))?;
             }
@@ -235,6 +237,7 @@ pub(super) fn details<'py>(
     }
     details.set_item("definitions", definitions)?;
     details.set_item("formulas", formulas)?;
+    details.set_item("kinds", kinds)?;
     Ok(details)
 }
 

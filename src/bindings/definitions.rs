@@ -126,6 +126,12 @@ pub fn presets() -> Vec<(String, Vec<String>)> {
         .collect()
 }
 
+/// How a built-in KPI adds up over time: `flow`, `ratio` or `snapshot` (docs/time.md, Targets).
+#[pyfunction]
+pub fn kpi_kind(name: &str) -> &'static str {
+    catalog::kind::builtin(name).as_str()
+}
+
 /// The definition of one KPI in words.
 #[pyfunction]
 pub fn explain(name: &str) -> PyResult<String> {

@@ -20,14 +20,14 @@ pub mod window;
 
 use crate::error::{Error, Result};
 use crate::error::{InputCode, QueryCode, SchemaCode};
-use crate::plan::{Metric, Origin, OutputKpi, Plan, Value, PERIOD};
+use crate::plan::{Metric, Origin, Plan, Value, PERIOD};
 use crate::states::{Block, PartialStates, Source};
 pub(crate) use coverage::stack as stack_coverage;
 pub(crate) use overflow::arithmetic;
 use polars::prelude::*;
 use polars_core::query_result::QueryResult;
 pub(crate) use posts::ENG;
-use socialkpi_formula::BinOp;
+use socialkpi_formula::{BinOp, Native};
 
 /// Name of the constant key used when a report has no dimension and no period.
 pub(crate) const ALL: &str = "__all";
@@ -462,10 +462,7 @@ pub(crate) fn finalize_with(
     }
     let mut intermediate = Intermediate::default();
     for kpi in &plan.outputs {
-        let value = match kpi {
-            OutputKpi::Builtin(k) => finalise(k.name, plan)?,
-            OutputKpi::Custom(c) => intermediate.value(&c.value, plan)?.0,
-        };
+        let (value, _) = intermediate.value(kpi.value(), plan)?;
         select.push(value.alias(kpi.name()));
     }
     let joined = intermediate.add_to(joined);
@@ -546,21 +543,7 @@ fn state(name: &str) -> Expr {
     col(name)
 }
 
-pub(crate) fn sum_name(m: &Metric) -> String {
-    format!("s:{}", m.key())
-}
-pub(crate) fn nonnull_name(m: &Metric) -> String {
-    format!("n:{}", m.key())
-}
-pub(crate) fn ratio_names(a: &Metric, b: &Metric) -> (String, String) {
-    (
-        format!("rn:{}/{}", a.key(), b.key()),
-        format!("rd:{}/{}", a.key(), b.key()),
-    )
-}
-pub(crate) fn followers_at_post_names(m: &Metric) -> (String, String) {
-    (format!("fn:{}", m.key()), format!("fd:{}", m.key()))
-}
+pub(crate) use crate::plan::{followers_at_post_names, nonnull_name, ratio_names, sum_name};
 
 /// Σ / Σ with rule 2: a zero or missing denominator gives null.
 pub(crate) fn ratio(num: Expr, den: Expr) -> Expr {
@@ -677,86 +660,41 @@ fn share_of_period(value: Expr, plan: &Plan) -> Result<Expr> {
     Ok(ratio(value, total))
 }
 
-fn finalise(kpi: &str, plan: &Plan) -> Result<Expr> {
-    let m = |c: &str| Metric::Column(c.to_string());
-    let post_flow = |metric: &Metric| flow("rows", &sum_name(metric), &nonnull_name(metric));
-    let post_ratio = |a: &Metric, b: &Metric| {
-        let (n, d) = ratio_names(a, b);
-        ratio(state(&n), state(&d))
-    };
-    let followers_at_post = |metric: &Metric| {
-        let (n, d) = followers_at_post_names(metric);
-        ratio(state(&n), state(&d))
-    };
-    let growth = || arithmetic(BinOp::Sub, state("followers"), state("followers_start"));
-    let mentions = || flow("a:rows", "as:mentions", "an:mentions");
-    // sessions from social sources: 0 where the group has no social rows, null where its
-    // social rows reported no sessions
-    let referral = || coverage::where_covered("traffic", flow("t:social_rows", "t:referral", "t:referral_n"));
-    let profile_visits = || {
-        if plan.accounts.as_ref().is_some_and(|a| a.profile_visits) {
-            flow("a:rows", "as:profile_visits", "an:profile_visits")
-        } else {
-            post_flow(&m("profile_visits"))
-        }
-    };
-    // conversions, revenue and leads: each from the one table the plan chose, null where
-    // that table does not cover the group and period (rule 7)
-    let attributed = |measure: &str| -> Result<Expr> {
-        let within = coverage::where_covered;
-        Ok(match (measure, plan.origins.of(measure)) {
-            (_, Some(Origin::Posts)) => covered_post_flow(&m(measure)),
-            (_, Some(Origin::Traffic)) => within(
-                "traffic",
-                flow("t:rows", &format!("t:{measure}"), &format!("t:{measure}_n")),
-            ),
-            ("leads", Some(Origin::Accounts)) => within("accounts", flow("a:rows", "as:leads", "an:leads")),
-            ("conversions", Some(Origin::Events)) => within("conversions", state("e:sales").fill_null(lit(0))),
-            ("leads", Some(Origin::Events)) => within("conversions", state("e:leads").fill_null(lit(0))),
-            ("revenue", Some(Origin::Events)) => within("conversions", flow("e:sales", "e:value", "e:value_n")),
-            _ => return Err(Error::Internal(format!("no table for {measure}"))),
-        })
-    };
-    Ok(match kpi {
-        "posts" => state("rows").fill_null(lit(0)).cast(DataType::Int64),
-        "impressions" | "reach" | "likes" | "comments" | "shares" | "saves" | "clicks" => post_flow(&m(kpi)),
-        "profile_visits" => profile_visits(),
-        "engagements" => post_flow(&Metric::Eng),
-        "frequency" => post_ratio(&m("impressions"), &m("reach")),
-        "engagement_rate" => post_ratio(&Metric::Eng, &m("reach")),
-        "engagement_rate_impressions" => post_ratio(&Metric::Eng, &m("impressions")),
-        "virality_rate" => post_ratio(&m("shares"), &m("impressions")),
-        "ctr" => post_ratio(&m("clicks"), &m("impressions")),
-        "avg_engagement_rate_per_post" => ratio(state("per_post_er:sum"), state("per_post_er:n")),
-        "engagement_rate_followers" => followers_at_post(&Metric::Eng),
-        "amplification_rate" => followers_at_post(&m("shares")),
-        "applause_rate" => followers_at_post(&m("likes")),
-        "conversation_rate" => followers_at_post(&m("comments")),
-        "conversions" | "revenue" | "leads" => attributed(kpi)?,
-        "conversion_rate" if plan.origins.conversions == Some(Origin::Posts) => {
-            post_ratio(&m("conversions"), &m("clicks"))
-        }
-        "conversion_rate" => ratio(attributed("conversions")?, post_flow(&m("clicks"))),
-        "lead_rate" => ratio(attributed("leads")?, profile_visits()),
-        "cost" => cost(plan)?,
-        "cpm" => ratio(cost(plan)?, post_flow(&m("impressions"))) * lit(1000.0),
-        "cpc" => ratio(cost(plan)?, post_flow(&m("clicks"))),
-        "cpe" => ratio(cost(plan)?, post_flow(&Metric::Eng)),
-        "cpa" => ratio(cost(plan)?, attributed("conversions")?),
-        "roas" => ratio(attributed("revenue")?, cost(plan)?),
-        "roi" => ratio(attributed("revenue")? - cost(plan)?, cost(plan)?),
-        "posts_agreed" => state("c:agreed").fill_null(lit(0.0)),
-        "mentions" => mentions(),
-        "share_of_voice" => share_of_period(mentions(), plan)?,
-        "website_traffic" => coverage::where_covered("traffic", flow("t:rows", "t:sessions", "t:sessions_n")),
-        "referral_traffic" => referral(),
-        "referral_share" => share_of_period(referral(), plan)?,
-        "delivery_rate" => ratio(state(posts::DELIVERED).fill_null(lit(0)), state("c:agreed")),
-        "followers" => state("followers"),
-        "followers_start" => state("followers_start"),
-        "follower_growth" => growth(),
-        "follower_growth_rate" => ratio(growth(), state("followers_start")),
-        other => return Err(Error::Internal(format!("KPI '{other}' has no formula"))),
+/// A measure across tables that the formula language names, from the states of the table
+/// it reads.
+fn measure(native: Native, plan: &Plan) -> Result<Expr> {
+    let within = coverage::where_covered;
+    Ok(match native {
+        Native::Followers => state("followers"),
+        Native::FollowersStart => state("followers_start"),
+        // daily flows of the accounts table (mentions, profile visits), summed over days
+        Native::AccountsSum(m) => flow("a:rows", &format!("as:{m}"), &format!("an:{m}")),
+        Native::Cost => cost(plan)?,
+        Native::Agreed => state("c:agreed").fill_null(lit(0.0)),
+        Native::Delivered => state(posts::DELIVERED).fill_null(lit(0)),
+        // sessions from social sources: 0 where the group has no social rows, null where its
+        // social rows reported no sessions
+        Native::Referral => within("traffic", flow("t:social_rows", "t:referral", "t:referral_n")),
+        Native::Sessions => within("traffic", flow("t:rows", "t:sessions", "t:sessions_n")),
+        Native::Attributed(m) => attributed(m, plan)?,
+    })
+}
+
+/// Conversions, revenue or leads, each from the one table the plan chose: null where that
+/// table does not cover the group and period (rule 7).
+fn attributed(measure: &str, plan: &Plan) -> Result<Expr> {
+    let within = coverage::where_covered;
+    Ok(match (measure, plan.origins.of(measure)) {
+        (_, Some(Origin::Posts)) => covered_post_flow(&Metric::Column(measure.to_string())),
+        (_, Some(Origin::Traffic)) => within(
+            "traffic",
+            flow("t:rows", &format!("t:{measure}"), &format!("t:{measure}_n")),
+        ),
+        ("leads", Some(Origin::Accounts)) => within("accounts", flow("a:rows", "as:leads", "an:leads")),
+        ("conversions", Some(Origin::Events)) => within("conversions", state("e:sales").fill_null(lit(0))),
+        ("leads", Some(Origin::Events)) => within("conversions", state("e:leads").fill_null(lit(0))),
+        ("revenue", Some(Origin::Events)) => within("conversions", flow("e:sales", "e:value", "e:value_n")),
+        _ => return Err(Error::Internal(format!("no table for {measure}"))),
     })
 }
 
@@ -784,8 +722,7 @@ impl Intermediate {
             }
             Value::Count(name) => (state(name).fill_null(lit(0)).cast(DataType::Int64), 0),
             Value::Ratio(num, den) => (ratio(state(num), state(den)), 0),
-            Value::Builtin(name) => (finalise(name, plan)?, 0),
-            Value::Delivered => (state(posts::DELIVERED).fill_null(lit(0)), 0),
+            Value::Measure(native) => (measure(*native, plan)?, 0),
             // a number's share: each group's equal part of the period's groups
             Value::Share(v) if matches!(**v, Value::Number(_)) => {
                 let groups = if plan.every.is_some() {

@@ -235,8 +235,8 @@ fn state_ops(pp: &PostsPlan) -> Vec<CustomState> {
         ops.push(CustomState {
             column: PER_POST_ENGAGEMENT_RATE.into(),
             kind: StateKind::Sum {
-                sum: "per_post_er:sum".into(),
-                count: Some("per_post_er:n".into()),
+                sum: crate::plan::PER_POST_ER_SUM.into(),
+                count: Some(crate::plan::PER_POST_ER_COUNT.into()),
                 mask: None,
                 filter: None,
             },

@@ -3,7 +3,10 @@
 //! partial states as the built-ins (sums with their non-null counts, rule-1 ratio pairs,
 //! followers-at-post sums) and to a finalisation over the merged states.
 
-use super::{Origin, Origins};
+use super::{
+    followers_at_post_names, nonnull_name, push_unique, ratio_names, sum_name, Metric, Origin, Origins,
+    PER_POST_ER_COUNT, PER_POST_ER_SUM,
+};
 use crate::catalog;
 use crate::error::DefinitionCode;
 use crate::error::{Error, Result};
@@ -39,10 +42,9 @@ pub enum Value {
     Count(String),
     /// `num / den`, null for a zero or missing denominator.
     Ratio(String, String),
-    /// The finalised value of a built-in KPI (an engine measure).
-    Builtin(&'static str),
-    /// Posts inside contract windows.
-    Delivered,
+    /// A measure across tables the formula language names (`cost()`, `attributed(x)`,
+    /// `last(followers)`, ...): finalised from the states of the table it reads.
+    Measure(Native),
     Share(Box<Value>),
     Binary(BinOp, Box<Value>, Box<Value>),
     Neg(Box<Value>),
@@ -50,11 +52,10 @@ pub enum Value {
 }
 
 impl Value {
-    /// Whether the value reads built-in KPI `name` (an engine measure).
+    /// Whether the value reads the measure of catalogue entry `name`.
     pub fn reads(&self, name: &str) -> bool {
         match self {
-            Self::Builtin(b) => *b == name,
-            Self::Delivered => name == "delivery_rate",
+            Self::Measure(m) => m.builtin() == name,
             Self::Share(v) | Self::Neg(v) => v.reads(name),
             Self::Binary(_, a, b) => a.reads(name) || b.reads(name),
             Self::Coalesce(parts) => parts.iter().any(|p| p.reads(name)),
@@ -69,7 +70,7 @@ impl Value {
             Self::Share(v) | Self::Neg(v) => v.is_constant(),
             Self::Binary(_, a, b) => a.is_constant() && b.is_constant(),
             Self::Coalesce(parts) => parts.iter().all(Self::is_constant),
-            Self::Flow { .. } | Self::Count(_) | Self::Ratio(..) | Self::Builtin(_) | Self::Delivered => false,
+            Self::Flow { .. } | Self::Count(_) | Self::Ratio(..) | Self::Measure(_) => false,
         }
     }
 }
@@ -116,7 +117,9 @@ pub struct CustomState {
     pub kind: StateKind,
 }
 
-/// What custom KPIs need from the posts table.
+/// What the KPIs' formulas need from the posts table: the states of plain columns, which
+/// every formula over them shares (named as docs/states.md lists them), and the computed
+/// columns and states of everything else.
 #[derive(Debug, Clone, Default)]
 pub struct CustomPosts {
     /// Computed per-post columns (name, expression over the coerced columns and the computed
@@ -132,6 +135,14 @@ pub struct CustomPosts {
     /// rule 2), computed by a kernel before the expressions' levels.
     pub quotients: Vec<(String, String, String)>,
     pub states: Vec<CustomState>,
+    /// Σ of a plain column (or the engagements) with its non-null count.
+    pub sums: Vec<Metric>,
+    /// Σ a / Σ b over the posts where both plain columns are present (rule 1).
+    pub ratios: Vec<(Metric, Metric)>,
+    /// Σ of a plain column over Σ followers-at-post.
+    pub at_followers: Vec<Metric>,
+    /// The mean over posts of eng / reach (posts with reach > 0).
+    pub per_post_engagement_rate: bool,
     /// Numeric columns read (coerced like counts).
     pub numeric: Vec<String>,
     /// Text and boolean columns read as they are (filters).
@@ -149,7 +160,12 @@ pub struct CustomPosts {
 impl CustomPosts {
     /// Whether no formula reads the posts table.
     pub fn is_empty(&self) -> bool {
-        self.states.is_empty() && !self.rows
+        self.states.is_empty()
+            && self.sums.is_empty()
+            && self.ratios.is_empty()
+            && self.at_followers.is_empty()
+            && !self.per_post_engagement_rate
+            && !self.rows
     }
 }
 
@@ -307,9 +323,25 @@ impl Compiler {
                 Value::Count(d)
             }
             Agg::Present(row) => Value::Count(self.counted(row).1),
+            Agg::Mean(Row::Div(num, den)) if matches!((&**num, &**den), (Row::Eng, Row::Column(r)) if r == "reach") => {
+                // the per-post engagement rate by reach: a state of the posts pass of its own
+                self.posts.per_post_engagement_rate = true;
+                Value::Ratio(PER_POST_ER_SUM.into(), PER_POST_ER_COUNT.into())
+            }
             Agg::Mean(row) => {
                 let (sum, n) = self.counted(row);
                 Value::Ratio(sum, n)
+            }
+            Agg::Ratio(a, b)
+                if a.domain.is_none() && b.domain.is_none() && plain(&a.row).is_some() && plain(&b.row).is_some() =>
+            {
+                // rule 1 over two plain columns: the pair of sums every such ratio shares
+                let (Some(x), Some(y)) = (plain(&a.row), plain(&b.row)) else {
+                    return Err(Error::Internal("a plain ratio without its columns".into()));
+                };
+                let (num, den) = ratio_names(&x, &y);
+                push_unique(&mut self.posts.ratios, (x, y));
+                Value::Ratio(num, den)
             }
             Agg::Ratio(a, b) => {
                 let (ca, cb) = (self.ratio_column(&a.row), self.ratio_column(&b.row));
@@ -334,20 +366,22 @@ impl Compiler {
                 );
                 Value::Ratio(num, den)
             }
+            Agg::AtFollowers(row) if plain(row).is_some() => {
+                let m = plain(row).ok_or_else(|| Error::Internal("a plain value without its column".into()))?;
+                let (num, den) = followers_at_post_names(&m);
+                self.posts.followers_at_post = true;
+                push_unique(&mut self.posts.at_followers, m);
+                Value::Ratio(num, den)
+            }
             Agg::AtFollowers(row) => {
                 self.at_followers(row, ("fn", "fd"), |num, den| StateKind::AtFollowers { num, den })
             }
             Agg::MeanAtFollowers(row) => self.at_followers(row, ("ms", "mn"), |sum, count| {
                 StateKind::MeanAtFollowers { sum, count }
             }),
-            Agg::Native(Native::Delivered) => {
-                self.builtin("delivery_rate");
-                Value::Delivered
-            }
             Agg::Native(n) => {
-                let name = n.builtin();
-                self.builtin(name);
-                Value::Builtin(name)
+                self.builtin(n.builtin());
+                Value::Measure(*n)
             }
             Agg::Share(a) => Value::Share(Box::new(self.value(a)?)),
             Agg::Binary(op, a, b) => Value::Binary(*op, Box::new(self.value(a)?), Box::new(self.value(b)?)),
@@ -370,6 +404,12 @@ impl Compiler {
     /// A `where` filter around the value is not computed into it: the state adds the value
     /// over the rows where the condition holds.
     fn counted(&mut self, row: &Row) -> (String, String) {
+        if let Some(m) = plain(row) {
+            // a plain column's sum and count: the states every KPI over the column shares
+            let names = (sum_name(&m), nonnull_name(&m));
+            push_unique(&mut self.posts.sums, m);
+            return names;
+        }
         let (conds, row) = unfiltered(row);
         let c = self.column(row);
         let filter = self.condition(conds);
@@ -640,6 +680,15 @@ impl Compiler {
                 col(c.as_str()).cast(DataType::String)
             }
         }
+    }
+}
+
+/// The metric of a plain column or of the engagements, unfiltered; None for anything else.
+fn plain(row: &Row) -> Option<Metric> {
+    match row {
+        Row::Column(c) => Some(Metric::Column(c.clone())),
+        Row::Eng => Some(Metric::Eng),
+        _ => None,
     }
 }
 

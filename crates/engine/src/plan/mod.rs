@@ -114,18 +114,27 @@ impl Request {
 /// Engagement components per platform: (platform or `default`, components).
 pub type Components = Vec<(String, Vec<String>)>;
 
-/// A column of the result: a built-in KPI, or one defined by a formula.
+/// A column of the result: a built-in KPI, or one defined by a formula; both finalised from
+/// their formula's value.
 #[derive(Debug, Clone)]
 pub enum OutputKpi {
-    Builtin(&'static Kpi),
+    Builtin(&'static Kpi, Value),
     Custom(CustomKpi),
 }
 
 impl OutputKpi {
     pub fn name(&self) -> &str {
         match self {
-            Self::Builtin(k) => k.name,
+            Self::Builtin(k, _) => k.name,
             Self::Custom(c) => &c.definition.name,
+        }
+    }
+
+    /// How the column is finalised from the merged states.
+    pub fn value(&self) -> &Value {
+        match self {
+            Self::Builtin(_, v) => v,
+            Self::Custom(c) => &c.value,
         }
     }
 }
@@ -149,6 +158,32 @@ impl Metric {
         }
     }
 }
+
+// The names of the posts' states over plain columns (docs/states.md lists them): every KPI
+// over the same columns reads the same states.
+
+/// Σ of a metric.
+pub fn sum_name(m: &Metric) -> String {
+    format!("s:{}", m.key())
+}
+/// The posts where a metric is present.
+pub fn nonnull_name(m: &Metric) -> String {
+    format!("n:{}", m.key())
+}
+/// Σ a and Σ b over the posts where both are present.
+pub fn ratio_names(a: &Metric, b: &Metric) -> (String, String) {
+    (
+        format!("rn:{}/{}", a.key(), b.key()),
+        format!("rd:{}/{}", a.key(), b.key()),
+    )
+}
+/// Σ of a metric and Σ followers-at-post over the posts with both.
+pub fn followers_at_post_names(m: &Metric) -> (String, String) {
+    (format!("fn:{}", m.key()), format!("fd:{}", m.key()))
+}
+/// Σ over posts of eng / reach (reach > 0), and the number of such posts.
+pub const PER_POST_ER_SUM: &str = "per_post_er:sum";
+pub const PER_POST_ER_COUNT: &str = "per_post_er:n";
 
 /// The additive partial states the posts table must produce.
 #[derive(Debug, Clone, Default)]
@@ -562,21 +597,50 @@ fn build_here(
             Err(e) => warnings.push(format!("{} was left out of the preset: {e}", kpi.name)),
         }
     }
+    // every built-in KPI asked for is compiled from its catalogue formula, as a user's KPI is
+    let builtin_tables = custom::Tables::new(
+        catalogue_columns(posts_cols),
+        accounts_cols
+            .unwrap_or(&[])
+            .iter()
+            .map(|c| (c.clone(), ColumnType::Number))
+            .collect(),
+        &[],
+        o,
+    );
+    let mut builtin_lowerer = socialkpi_formula::check::Lowerer::new(&builtin_tables);
+    let mut builtins: Vec<(&'static Kpi, Value)> = Vec::with_capacity(kpis.len());
+    for k in &kpis {
+        let definition = Definition {
+            name: k.name.to_string(),
+            formula: catalog::formula(k.name).unwrap_or_default().to_string(),
+            goal: k.goal.to_string(),
+            unit: k.unit.to_string(),
+            description: k.definition.to_string(),
+        };
+        builtins.push((k, compiler.compile(&mut builtin_lowerer, &definition)?.value));
+    }
+    let builtin = |name: &str| {
+        builtins
+            .iter()
+            .find(|(k, _)| k.name == name)
+            .map(|(k, v)| OutputKpi::Builtin(k, v.clone()))
+    };
     for name in &req.kpis {
         if let Some(c) = compiled.iter().find(|c| &c.definition.name == name) {
             if !outputs.iter().any(|o| o.name() == name) {
                 outputs.push(OutputKpi::Custom(c.clone()));
             }
-        } else if let Some(k) = kpis.iter().find(|k| k.name == name) {
-            if !outputs.iter().any(|o| o.name() == k.name) {
-                outputs.push(OutputKpi::Builtin(k));
+        } else if let Some(out) = builtin(name) {
+            if !outputs.iter().any(|o| o.name() == out.name()) {
+                outputs.push(out);
             }
         } else if let Some(members) = catalog::preset(name) {
             for m in members {
                 let out = match compiled.iter().find(|c| c.definition.name == *m) {
                     Some(c) => OutputKpi::Custom(c.clone()),
-                    None => match kpis.iter().find(|k| k.name == *m) {
-                        Some(k) => OutputKpi::Builtin(k),
+                    None => match builtin(m) {
+                        Some(out) => out,
                         None => continue,
                     },
                 };
@@ -767,7 +831,6 @@ fn build_here(
             &attribute_dims,
             &account_key,
             every.is_some(),
-            &o,
             &custom_posts,
             &req.engagement,
         )?)
@@ -903,6 +966,23 @@ fn build_here(
         max_staleness: req.max_staleness,
         calendar: req.calendar,
     })
+}
+
+/// The posts' columns the built-in formulas read, as numbers (`exec` reads and checks them
+/// as counts and money, whatever their type).
+fn catalogue_columns(posts_cols: Option<&[String]>) -> std::collections::HashMap<String, ColumnType> {
+    use crate::ingest::presets::{Kind, Value as Read};
+    posts_cols
+        .unwrap_or(&[])
+        .iter()
+        .filter(|c| {
+            Kind::Posts
+                .columns()
+                .iter()
+                .any(|(name, read)| name == c && matches!(read, Read::Count | Read::Money))
+        })
+        .map(|c| (c.clone(), ColumnType::Number))
+        .collect()
 }
 
 /// `sponsored` given as 0/1 integers is the yes/no it means (read as Boolean, see

@@ -1,9 +1,8 @@
 //! What the posts table must produce: its columns, sums, ratios and followers-at-post states.
 
-use super::usable::reads_posts;
 use super::{
-    did_you_mean, has, missing_column, push_unique, suggest, Components, CustomPosts, Error, Metric, Origin, Origins,
-    PostsPlan, Result, ENG_COMPONENTS,
+    did_you_mean, has, missing_column, push_unique, suggest, Components, CustomPosts, Error, Metric, PostsPlan, Result,
+    ENG_COMPONENTS,
 };
 use crate::catalog::{Kpi, Source};
 use crate::error::SchemaCode;
@@ -128,7 +127,6 @@ pub(super) fn plan_posts(
     attribute_dims: &[String],
     account_key: &[String],
     periods: bool,
-    o: &Origins,
     custom: &CustomPosts,
     engagement: &[(String, Vec<String>)],
 ) -> Result<PostsPlan> {
@@ -137,52 +135,17 @@ pub(super) fn plan_posts(
         attribute_dims: attribute_dims.to_vec(),
         ..Default::default()
     };
-    let c = Metric::col;
+    // the states of plain columns, as the formulas asked for them
+    p.sums = custom.sums.clone();
+    p.ratios = custom.ratios.clone();
+    p.at_followers = custom.at_followers.clone();
+    p.per_post_engagement_rate = custom.per_post_engagement_rate;
     for k in kpis {
-        match k.name {
-            "posts" => {}
-            "impressions" | "reach" | "likes" | "comments" | "shares" | "saves" | "clicks" | "profile_visits"
-                if reads_posts(k, pcols, o) =>
-            {
-                push_unique(&mut p.sums, c(k.name));
-            }
-            "engagements" => push_unique(&mut p.sums, Metric::Eng),
-            "frequency" => push_unique(&mut p.ratios, (c("impressions"), c("reach"))),
-            "engagement_rate" => push_unique(&mut p.ratios, (Metric::Eng, c("reach"))),
-            "engagement_rate_impressions" => push_unique(&mut p.ratios, (Metric::Eng, c("impressions"))),
-            "virality_rate" => push_unique(&mut p.ratios, (c("shares"), c("impressions"))),
-            "ctr" => push_unique(&mut p.ratios, (c("clicks"), c("impressions"))),
-            "avg_engagement_rate_per_post" => p.per_post_engagement_rate = true,
-            "engagement_rate_followers" => push_unique(&mut p.at_followers, Metric::Eng),
-            "amplification_rate" => push_unique(&mut p.at_followers, c("shares")),
-            "applause_rate" => push_unique(&mut p.at_followers, c("likes")),
-            "conversation_rate" => push_unique(&mut p.at_followers, c("comments")),
-            "conversions" | "revenue" if o.of(k.name) == Some(Origin::Posts) => push_unique(&mut p.sums, c(k.name)),
-            "conversion_rate" if o.of(k.name) == Some(Origin::Posts) => {
-                push_unique(&mut p.ratios, (c("conversions"), c("clicks")))
-            }
-            // the group's conversions from another table, over its posts' clicks
-            "conversion_rate" => push_unique(&mut p.sums, c("clicks")),
-            "lead_rate" if has(pcols, "profile_visits") => push_unique(&mut p.sums, c("profile_visits")),
-            "delivery_rate" => p.delivered = true,
+        match k.source {
+            // cost reads the posts' spend where they carry it
+            Source::Cost if has(pcols, "spend") => push_unique(&mut p.sums, Metric::col("spend")),
+            Source::PostsAndContracts => p.delivered = true,
             _ => {}
-        }
-        if k.source == Source::Cost {
-            if has(pcols, "spend") {
-                push_unique(&mut p.sums, c("spend"));
-            }
-            let from_posts = o.of(k.name) == Some(Origin::Posts);
-            let total = match k.name {
-                "cpm" => Some(c("impressions")),
-                "cpc" => Some(c("clicks")),
-                "cpe" => Some(Metric::Eng),
-                "cpa" if from_posts => Some(c("conversions")),
-                "roas" | "roi" if from_posts => Some(c("revenue")),
-                _ => None,
-            };
-            if let Some(m) = total {
-                push_unique(&mut p.sums, m);
-            }
         }
     }
     let uses_eng = p.sums.contains(&Metric::Eng)

@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
 /// The version of the states' layout; a file of another version does not load.
-pub const SCHEMA_VERSION: u32 = 1;
+/// 2: the states of formula KPIs over plain columns are the posts' own (`s:<column>`, ...).
+pub const SCHEMA_VERSION: u32 = 2;
 /// The key of the file's metadata that holds `Header`.
 const KEY: &str = "socialkpi.states";
 const BLOCK: &str = "state_block";
