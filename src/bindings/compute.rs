@@ -217,7 +217,7 @@ pub(super) fn details<'py>(
     let formulas = PyDict::new(py);
     let kinds = PyDict::new(py);
     for k in &plan.outputs {
-        kinds.set_item(k.name(), catalog::kind::of(k).as_str())?;
+        kinds.set_item(k.name(), plan::kind::of(k).as_str())?;
         match k {
             plan::OutputKpi::Builtin(k, _) => {
                 definitions.set_item(k.name, k.definition)?;

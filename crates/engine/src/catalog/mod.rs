@@ -4,7 +4,6 @@
 //! (docs/kpis.md is the contract, the texts below quote it).
 
 pub mod files;
-pub mod kind;
 pub mod parse;
 
 /// The formula of a built-in KPI, from the shipped catalogue file.

@@ -4,6 +4,7 @@
 
 pub mod calendar;
 mod custom;
+pub mod kind;
 mod origins;
 mod posts;
 mod tables;

@@ -1,15 +1,15 @@
 //! How a KPI adds up over time, for targets set over other periods than the report's
 //! (docs/time.md, "Targets"): a flow's target is pro-rated by days, a ratio's or a
-//! snapshot's applies as it is.
+//! snapshot's applies as it is. Read from the KPI's compiled formula, built-in or not.
 
-use crate::plan::{OutputKpi, Value};
-use socialkpi_formula::BinOp;
+use super::{build, Dedupe, OutputKpi, Request, Value};
+use socialkpi_formula::{BinOp, Native};
 
 /// How a KPI's values over consecutive periods make the value of the whole.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
-    /// Adds up over consecutive periods: counts, sums, money, and `follower_growth` (a change
-    /// over the period: the growths of consecutive periods add up to the growth of the whole).
+    /// Adds up over consecutive periods: counts, sums, money, and a change over the period
+    /// (`follower_growth`: the growths of consecutive periods add up to the growth of the whole).
     Flow,
     /// A ratio, a share, a mean or a constant: the value of a whole is not a sum of its parts.
     Ratio,
@@ -27,58 +27,58 @@ impl Kind {
     }
 }
 
-/// The built-in KPIs that add up over time.
-const FLOWS: &[&str] = &[
-    "posts",
-    "impressions",
-    "reach",
-    "profile_visits",
-    "follower_growth",
-    "likes",
-    "comments",
-    "shares",
-    "saves",
-    "clicks",
-    "engagements",
-    "mentions",
-    "referral_traffic",
-    "website_traffic",
-    "leads",
-    "conversions",
-    "revenue",
-    "cost",
-    "posts_agreed",
-];
-
-const SNAPSHOTS: &[&str] = &["followers", "followers_start"];
-
-/// The kind of a built-in KPI (an unknown name is a ratio: its target applies as it is).
-pub fn builtin(name: &str) -> Kind {
-    if FLOWS.contains(&name) {
-        Kind::Flow
-    } else if SNAPSHOTS.contains(&name) {
-        Kind::Snapshot
-    } else {
-        Kind::Ratio
-    }
-}
-
 /// The kind of a KPI of a report.
 pub fn of(kpi: &OutputKpi) -> Kind {
-    match kpi {
-        OutputKpi::Builtin(k) => builtin(k.name),
-        OutputKpi::Custom(c) => value(&c.value),
-    }
+    value(kpi.value())
+}
+
+/// The kind of a built-in KPI, from its formula compiled against tables that carry every
+/// column the catalogue reads (None: not a built-in KPI).
+pub fn builtin(name: &str) -> Option<Kind> {
+    let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let posts = names(&[
+        "post_id",
+        "account_id",
+        "platform",
+        "published_at",
+        "impressions",
+        "reach",
+        "likes",
+        "comments",
+        "shares",
+        "saves",
+        "clicks",
+        "profile_visits",
+        "spend",
+        "conversions",
+        "revenue",
+        "campaign",
+    ]);
+    let accounts = names(&["account_id", "platform", "date", "followers", "mentions", "leads"]);
+    let contracts = names(&["account_id", "campaign", "start", "end", "posts_agreed", "fee"]);
+    let traffic = names(&["date", "source", "sessions"]);
+    let request = Request::new(vec![name.to_string()], Vec::new(), None, "UTC".into(), Dedupe::Error);
+    let plan = build(
+        &request,
+        Some(&posts),
+        Some(&accounts),
+        Some(&contracts),
+        Some(&traffic),
+        None,
+    )
+    .ok()?;
+    plan.outputs.first().map(of)
 }
 
 /// The kind of a compiled formula: sums and counts are flows, and so are sums and
-/// differences of flows; a value scaled by a constant keeps its kind; the difference of two snapshots is
-/// a change over the period (a flow, like `follower_growth`); anything else is a ratio.
+/// differences of flows; a value scaled by a constant keeps its kind; the difference of two
+/// snapshots is a change over the period (a flow); anything else is a ratio.
 pub fn value(v: &Value) -> Kind {
     match v {
-        Value::Flow { .. } | Value::Count(_) | Value::Delivered => Kind::Flow,
+        Value::Flow { .. } | Value::Count(_) => Kind::Flow,
+        Value::Measure(Native::Followers | Native::FollowersStart) => Kind::Snapshot,
+        Value::Measure(_) => Kind::Flow,
         Value::Number(_) | Value::Ratio(..) | Value::Share(_) => Kind::Ratio,
-        Value::Builtin(name) => builtin(name),
         Value::Neg(a) => value(a),
         Value::Coalesce(parts) => {
             let mut kinds = parts.iter().map(value);
@@ -111,20 +111,19 @@ mod tests {
     use crate::catalog::KPIS;
 
     #[test]
-    fn flows_are_counts_or_money_of_the_catalogue_and_ratios_are_not_flows() {
-        for name in FLOWS.iter().chain(SNAPSHOTS) {
-            let kpi = KPIS.iter().find(|k| k.name == *name);
-            assert!(kpi.is_some_and(|k| k.unit == "count" || k.unit == "money"), "{name}");
-        }
+    fn counts_and_money_are_flows_ratios_are_ratios_and_followers_are_snapshots() {
         for k in KPIS {
-            if k.unit == "ratio" {
-                assert_eq!(builtin(k.name), Kind::Ratio, "{}", k.name);
-            }
+            let kind = builtin(k.name);
+            let expected = match k.name {
+                "followers" | "followers_start" => Kind::Snapshot,
+                // money per result is a ratio of money and a count
+                "cpm" | "cpc" | "cpe" | "cpa" => Kind::Ratio,
+                _ if k.unit == "ratio" => Kind::Ratio,
+                _ => Kind::Flow,
+            };
+            assert_eq!(kind, Some(expected), "{}", k.name);
         }
-        // the cost-per KPIs are money but ratios
-        for name in ["cpm", "cpc", "cpe", "cpa"] {
-            assert_eq!(builtin(name), Kind::Ratio);
-        }
+        assert_eq!(builtin("no_such_kpi"), None);
     }
 
     #[test]
@@ -138,8 +137,8 @@ mod tests {
             })
         };
         let number = || Box::new(Value::Number(2.0));
-        let followers = || Box::new(Value::Builtin("followers"));
-        let start = || Box::new(Value::Builtin("followers_start"));
+        let followers = || Box::new(Value::Measure(Native::Followers));
+        let start = || Box::new(Value::Measure(Native::FollowersStart));
         assert_eq!(value(&Value::Binary(BinOp::Add, flow(), flow())), Kind::Flow);
         assert_eq!(value(&Value::Binary(BinOp::Mul, number(), flow())), Kind::Flow);
         assert_eq!(value(&Value::Binary(BinOp::Div, flow(), number())), Kind::Flow);
@@ -151,6 +150,6 @@ mod tests {
         assert_eq!(value(&Value::Binary(BinOp::Add, followers(), start())), Kind::Ratio);
         assert_eq!(value(&Value::Binary(BinOp::Div, number(), flow())), Kind::Ratio);
         assert_eq!(value(&Value::Ratio("a".into(), "b".into())), Kind::Ratio);
-        assert_eq!(value(&Value::Builtin("cost")), Kind::Flow);
+        assert_eq!(value(&Value::Measure(Native::Cost)), Kind::Flow);
     }
 }
