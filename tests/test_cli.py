@@ -116,6 +116,18 @@ def test_compute_compares_with_the_period_before_and_windows(
     assert bad.returncode == 1 and "[unknown_compare]" in bad.stderr
 
 
+def test_compute_takes_the_calendar(sample: tuple[Path, pl.DataFrame], tmp_path: Path) -> None:
+    path, posts = sample
+    out = run("compute", str(path), "--kpis", "posts", "--every", "1q", "--fiscal-year-start", "april",
+              "--week-start", "sunday", "-o", str(tmp_path / "q.parquet"))  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    got = pl.read_parquet(tmp_path / "q.parquet")
+    want = oracle(posts, None, ["posts"], [], "1q", fiscal_year_start=4)
+    assert got.sort("period_start").to_dicts() == want.sort("period_start").to_dicts()
+    bad = run("compute", str(path), "--kpis", "posts", "--every", "1w", "--week-start", "someday")
+    assert bad.returncode == 1 and "[unknown_week_start]" in bad.stderr
+
+
 def test_compute_adds_targets_from_a_file(sample: tuple[Path, pl.DataFrame], tmp_path: Path) -> None:
     path, posts = sample
     monthly = oracle(posts, None, ["posts"], [], "1mo").sort("period_start")

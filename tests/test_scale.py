@@ -263,6 +263,18 @@ def test_dask_compare_window_and_targets_apply_to_the_merged_states(dask_client,
     assert e.value.code == "target_not_requested"
 
 
+def test_dask_takes_the_calendar(dask_client, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from socialkpi import dask as skd
+
+    ddf = _ddf(_files(tmp_path, _split(T["posts"], "time", 3, 9)))
+    weekly = {**KW, "every": "1w", "week_start": "sunday", "compare": "last_year"}
+    _same(skd.compute(ddf, **SMALL, **weekly), _whole(**weekly))  # type: ignore[arg-type]
+    monthly = {**KW, "every": "1mo", "fiscal_year_start": 4}
+    states = skd.partial(ddf, **SMALL, **monthly)  # type: ignore[arg-type]
+    assert states.spec["fiscal_year_start"] == 4
+    _same(states.finalize(every="1y"), _whole(every="1y", fiscal_year_start=4))
+
+
 # --------------------------------------------------------------------------------- Spark
 
 
@@ -378,6 +390,9 @@ def test_spark_compare_and_targets_apply_to_the_merged_states(spark, tmp_path) -
     _same(sks.compute(sdf, **SMALL, **monthly), _whole(**monthly))  # type: ignore[arg-type]
     daily = {"kpis": ORACLE_KPIS, "by": ["platform"], "every": "1d", "window": "mtd"}
     _same(sks.compute(sdf, T["accounts"], **daily), sk.compute(T["posts"], T["accounts"], **daily))  # type: ignore[arg-type]
+    weekly = {**KW, "every": "1w", "week_start": "saturday", "fiscal_year_start": "july"}
+    _same(sks.compute(sdf, **SMALL, **weekly), _whole(**weekly))  # type: ignore[arg-type]
+    assert sks.partial(sdf, **SMALL, **weekly).spec["week_start"] == "saturday"  # type: ignore[arg-type]
 
 
 def test_spark_types_casts_what_spark_does_not_take() -> None:

@@ -151,12 +151,14 @@ def compute_details(
     start: str | _dt.date | None = None,
     end: str | _dt.date | None = None,
     fill: bool = False,
+    week_start: str = "monday",
+    fiscal_year_start: int | str = 1,
 ) -> KpiResult:
     """Computes KPIs like :func:`compute` and returns them with definitions and row accounting.
 
     Parameters
     ----------
-    posts, accounts, contracts, traffic, conversions, sources, kpis, by, every, tz, dedupe, output, definitions, max_staleness, compare, window, progress, targets, start, end, fill
+    posts, accounts, contracts, traffic, conversions, sources, kpis, by, every, tz, dedupe, output, definitions, max_staleness, compare, window, progress, targets, start, end, fill, week_start, fiscal_year_start
         As for :func:`compute`.
 
     Returns
@@ -185,6 +187,7 @@ def compute_details(
     first_day = _arguments.range_day("start", start)
     last_day = _arguments.range_day("end", end)
     filled = _arguments.flag("fill", fill)
+    week, month = _arguments.calendar(week_start, fiscal_year_start)
     bar = _progress_for(progress)
     try:
         capsule, details = _core.compute(
@@ -196,6 +199,8 @@ def compute_details(
             start=first_day,
             end=last_day,
             fill=filled,
+            week_start=week,
+            fiscal_year_start=month,
         )
     finally:
         if bar is not None:
@@ -281,6 +286,8 @@ def compute(
     start: str | _dt.date | None = None,
     end: str | _dt.date | None = None,
     fill: bool = False,
+    week_start: str = "monday",
+    fiscal_year_start: int | str = 1,
 ) -> Any:
     """Computes social-media KPIs per group and period, exactly as the KPI contract defines them.
 
@@ -326,8 +333,10 @@ def compute(
         Dimension columns (``account_id``, ``platform``, ``content_type``, any column of the
         tables); ``[]`` gives one overall row.
     every
-        ``None`` (one period), ``"1d"``, ``"1w"`` (ISO weeks from Monday), ``"1mo"``, ``"1q"``,
-        ``"1y"``. The result then has a ``period_start`` Date column.
+        ``None`` (one period), ``"1d"``, ``"1w"`` (weeks from ``week_start``: ISO weeks from
+        Monday by default), ``"1mo"``, ``"1q"``, ``"1y"`` (quarters and years from
+        ``fiscal_year_start``). The result then has a ``period_start`` Date column, each
+        period labelled by its first day.
     tz
         IANA time zone of the report; ``published_at`` is converted to it before bucketing
         (naive times are UTC).
@@ -354,7 +363,10 @@ def compute(
         before), or a list of them. Adds after each KPI ``<kpi>_prev``, ``<kpi>_change`` and
         ``<kpi>_change_rate`` (``_ly``, ``_ly_change``, ``_ly_change_rate`` for a year
         before), computed from the earlier period's states: a ratio is the ratio of that
-        period's sums. Needs ``every``. See the "Over time" page of the docs.
+        period's sums. Needs ``every``. With ``window``, each day's window against the
+        earlier window: the window before a trailing window (28 days against the 28 days
+        before), the same days of the previous week, month, quarter or year for a to-date
+        window, the same window a year before. See the "Over time" page of the docs.
     window
         With ``every="1d"``: each day's KPIs over the window ending that day, a trailing window
         (``"7d"``, ``"28d"``, ``"90d"``, ``"4w"``, ``"13w"``; at most 366 days) or the week,
@@ -387,6 +399,12 @@ def compute(
         million posts (whole Parquet row groups). ``None`` (default): shown in a terminal or a
         notebook once the pass has run two seconds; ``True``: always, at once; ``False``: never.
         Posts streamed from CSV files show none.
+    week_start
+        The first day of a week, for ``every="1w"``, ``window="wtd"`` and weekly
+        comparisons: ``"monday"`` (default; ISO weeks) or another weekday's name.
+    fiscal_year_start
+        The month years start in, for ``every="1q"``/``"1y"`` and ``window="qtd"``/``"ytd"``:
+        a month's number (default 1, January; 4 for years from April) or its name.
 
     Returns
     -------
@@ -422,6 +440,8 @@ def compute(
         start=start,
         end=end,
         fill=fill,
+        week_start=week_start,
+        fiscal_year_start=fiscal_year_start,
     ).frame
 
 

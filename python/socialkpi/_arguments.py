@@ -140,7 +140,24 @@ def flag(name: str, value: Any) -> bool:
     raise invalid_argument(f"{name}= got {_type_name(value)} ({value!r}); pass True or False")
 
 
-__all__ = ["by", "compare", "day", "flag", "kpis", "output", "range_day", "sources", "text"]
+def calendar(week_start: Any, fiscal_year_start: Any) -> tuple[str | None, str | None]:
+    """``week_start=`` (a weekday's name) and ``fiscal_year_start=`` (a month's number or
+    name), as the core takes them (None: the default, or the states' own); the core checks
+    the values."""
+    text("week_start", week_start, 'use a weekday\'s name such as "monday" or "sunday"', optional=True)
+    if fiscal_year_start is None or isinstance(fiscal_year_start, str):
+        month = fiscal_year_start
+    elif isinstance(fiscal_year_start, int) and not isinstance(fiscal_year_start, bool):
+        month = str(fiscal_year_start)
+    else:
+        raise invalid_argument(
+            f"fiscal_year_start= got {_type_name(fiscal_year_start)} ({fiscal_year_start!r}); "
+            'pass a month\'s number 1 to 12 or its name, such as 4 or "april"',
+        )
+    return week_start, month
+
+
+__all__ = ["by", "calendar", "compare", "day", "flag", "kpis", "output", "range_day", "sources", "text"]
 
 
 def output(value: object) -> None:

@@ -73,6 +73,8 @@ def compute(
     start: int | None = None,
     end: int | None = None,
     fill: bool = False,
+    week_start: str | None = None,
+    fiscal_year_start: str | None = None,
 ) -> tuple[Any, dict[str, Any]]: ...
 def source_table() -> list[tuple[str, str]]: ...
 def contract_status(posts: Any, contracts: Any, as_of: int, tz: str) -> Any: ...
@@ -133,6 +135,8 @@ def partial(
     engagement: list[tuple[str, list[str]]] = ...,
     max_staleness: int | None = ...,
     progress: Any = None,
+    week_start: str | None = None,
+    fiscal_year_start: str | None = None,
 ) -> _States: ...
 
 @final
@@ -148,6 +152,8 @@ class _States:
         start: int | None = None,
         end: int | None = None,
         fill: bool = False,
+        week_start: str | None = None,
+        fiscal_year_start: str | None = None,
     ) -> tuple[Any, dict[str, Any]]: ...
     @staticmethod
     def merge(parts: list[_States]) -> _States: ...

@@ -99,7 +99,7 @@ def describe(
         change = f"{kpi}{s}_change" if s == "_ly" else f"{kpi}_change"
         what = f"of {period}, from {_EARLIER_VALUE.get(kind, _EARLIER_VALUE[None])}"
         if window is not None:
-            what = "over the window it is compared with (docs/time.md, Windows)"
+            what = "over the earlier window it is compared with (docs/time.md, Windows compared)"
         lines.append(
             f"Compared (compare={name!r}, every={every!r}): {kpi}{s} is {kpi} {what}; "
             f"{change} = {kpi} - {kpi}{s}; {change}_rate = {change} / |{kpi}{s}| "

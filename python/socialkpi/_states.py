@@ -44,8 +44,8 @@ class States:
     @property
     def spec(self) -> dict[str, Any]:
         """The request the states were made for: ``kpis``, ``by``, ``every``, ``tz``,
-        ``dedupe``, ``sources``, ``definitions``, ``engagement``, ``max_staleness``, and the
-        columns of each table given (``tables``)."""
+        ``dedupe``, ``sources``, ``definitions``, ``engagement``, ``max_staleness``, the
+        columns of each table given (``tables``), ``week_start`` and ``fiscal_year_start``."""
         spec: dict[str, Any] = json.loads(self._native.spec())
         return spec
 
@@ -97,6 +97,8 @@ class States:
         start: str | dt.date | None = None,
         end: str | dt.date | None = None,
         fill: bool = False,
+        week_start: str | None = None,
+        fiscal_year_start: int | str | None = None,
     ) -> Any:
         """The KPIs from the states, as :func:`compute` returns them.
 
@@ -124,14 +126,31 @@ class States:
         start, end, fill
             As for :func:`compute`. With ``every=None``, the range is one period made from
             the states' periods: any days from daily states, whole periods from coarser ones.
+        week_start, fiscal_year_start
+            As for :func:`compute`; default: the states' own. Daily states finalize in any
+            calendar, monthly states into any quarters and years; weekly states need their
+            own ``week_start``, yearly states their own ``fiscal_year_start``, quarterly
+            states one 0, 3, 6 or 9 months from theirs.
 
         Raises
         ------
         QueryError
-            Code ``not_in_states`` for a KPI, dimension or period the states cannot give.
+            Code ``not_in_states`` for a KPI, dimension, period or calendar the states cannot
+            give.
         """
         return self.finalize_details(
-            kpis, by, every, output, compare, window, targets, start=start, end=end, fill=fill
+            kpis,
+            by,
+            every,
+            output,
+            compare,
+            window,
+            targets,
+            start=start,
+            end=end,
+            fill=fill,
+            week_start=week_start,
+            fiscal_year_start=fiscal_year_start,
         ).frame
 
     def finalize_details(
@@ -146,6 +165,8 @@ class States:
         start: str | dt.date | None = None,
         end: str | dt.date | None = None,
         fill: bool = False,
+        week_start: str | None = None,
+        fiscal_year_start: int | str | None = None,
     ) -> KpiResult:
         """:meth:`finalize` with definitions and row accounting, like :func:`compute_details`
         (the rows read and dropped are those of the runs that made the states)."""
@@ -158,6 +179,7 @@ class States:
         compared = _arguments.compare(compare)
         _arguments.text("window", window, 'use "28d", "4w", "wtd", "mtd", "qtd" or "ytd"', optional=True)
         _targets.argument(targets)
+        week, month = _arguments.calendar(week_start, fiscal_year_start)
         capsule, details = self._native.finalize(
             names,
             dims,
@@ -168,6 +190,8 @@ class States:
             start=_arguments.range_day("start", start),
             end=_arguments.range_day("end", end),
             fill=_arguments.flag("fill", fill),
+            week_start=week,
+            fiscal_year_start=month,
         )
         spec = self.spec
         custom = [tuple(d) for d in spec["definitions"]]
@@ -245,10 +269,13 @@ def partial(
     definitions: str | os.PathLike[str] | Definitions | None = None,
     max_staleness: int | None = 7,
     progress: bool | None = None,
+    week_start: str = "monday",
+    fiscal_year_start: int | str = 1,
 ) -> States:
     """The partial states of a KPI computation, to merge, roll up, refresh, keep and finalize.
 
-    Takes the arguments of :func:`compute` (but ``output``), ``progress`` among them; ``sk.compute(...)`` equals
+    Takes the arguments of :func:`compute` (but ``output``), ``progress``, ``week_start`` and
+    ``fiscal_year_start`` among them (the states record the calendar); ``sk.compute(...)`` equals
     ``sk.partial(...).finalize()``. Beside the states, it keeps a 64-bit hash of each post's
     ``post_id`` (8 bytes a post), so that merging states that share a post is an error, and a
     fingerprint of each table other than posts, so that a table passed whole beside each part
@@ -266,9 +293,18 @@ def partial(
         "traffic": traffic,
         "conversions": conversions,
     }
+    week, month = _arguments.calendar(week_start, fiscal_year_start)
     bar = progress_for(progress)
     try:
-        return States(_core.partial(**arguments, **_table_arguments(tables), progress=bar))
+        return States(
+            _core.partial(
+                **arguments,
+                **_table_arguments(tables),
+                progress=bar,
+                week_start=week,
+                fiscal_year_start=month,
+            )
+        )
     finally:
         if bar is not None:
             bar.close()

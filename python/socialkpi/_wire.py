@@ -63,7 +63,18 @@ class Failure:
 
 
 # The arguments of sk.partial that travel to every partition unchanged (the tables do not).
-_OPTIONS = ("sources", "kpis", "by", "every", "tz", "dedupe", "definitions", "max_staleness")
+_OPTIONS = (
+    "sources",
+    "kpis",
+    "by",
+    "every",
+    "tz",
+    "dedupe",
+    "definitions",
+    "max_staleness",
+    "week_start",
+    "fiscal_year_start",
+)
 
 
 def options(arguments: dict[str, Any]) -> dict[str, Any]:

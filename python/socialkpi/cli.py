@@ -109,6 +109,8 @@ def _compute(args: argparse.Namespace) -> int:
             start=args.start,
             end=args.end,
             fill=args.fill,
+            week_start=args.week_start,
+            fiscal_year_start=args.fiscal_year_start,
         )
     for caught_warning in caught:
         if issubclass(caught_warning.category, sk.TargetWarning):
@@ -311,6 +313,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="a CSV or Parquet file of targets (kpi, target, by columns, period_start or start/end): "
         "adds each KPI's target and attainment",
+    )
+    p.add_argument(
+        "--week-start", default="monday", help="the first day of a week (default monday: ISO weeks)"
+    )
+    p.add_argument(
+        "--fiscal-year-start",
+        default="1",
+        help="the month quarters and years start in: 1-12 or a name (default 1, January)",
     )
     p.add_argument(
         "--definitions",

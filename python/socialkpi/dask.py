@@ -52,6 +52,8 @@ def compute(
     compare: str | Sequence[str] | None = None,
     window: str | None = None,
     targets: Any = None,
+    week_start: str = "monday",
+    fiscal_year_start: int | str = 1,
 ) -> Any:
     """:func:`socialkpi.compute` over posts spread across a Dask cluster: the same arguments
     and the same result, cell for cell.
@@ -71,6 +73,8 @@ def compute(
         Runs on the Dask scheduler in use (a ``distributed.Client`` if one is active).
     compare, window, targets
         As for :func:`socialkpi.compute`: applied once, when the merged states are finalized.
+    week_start, fiscal_year_start
+        As for :func:`socialkpi.compute`: each partition's states are made in the calendar.
 
     Raises
     ------
@@ -101,6 +105,8 @@ def partial(
     definitions: str | os.PathLike[str] | Definitions | None = None,
     max_staleness: int | None = 7,
     split_every: int = 8,
+    week_start: str = "monday",
+    fiscal_year_start: int | str = 1,
 ) -> States:
     """:func:`socialkpi.partial` over posts spread across a Dask cluster: the merged states of
     all partitions, post ids included (to finalize, merge with other states or save). The

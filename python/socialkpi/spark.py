@@ -74,6 +74,8 @@ def compute(
     compare: str | Sequence[str] | None = None,
     window: str | None = None,
     targets: Any = None,
+    week_start: str = "monday",
+    fiscal_year_start: int | str = 1,
 ) -> Any:
     """:func:`socialkpi.compute` over a Spark DataFrame of posts: the same arguments and the
     same result, cell for cell. The arguments not listed below are those of
@@ -93,6 +95,8 @@ def compute(
     compare, window, targets
         As for :func:`socialkpi.compute`: applied once, when the merged states are finalized
         on the driver (``targets`` is a table on the driver, or a Spark DataFrame, collected).
+    week_start, fiscal_year_start
+        As for :func:`socialkpi.compute`: each partition's states are made in the calendar.
 
     Raises
     ------
@@ -143,6 +147,8 @@ def partial(
     dedupe: Literal["last"] | None = None,
     definitions: str | os.PathLike[str] | Definitions | None = None,
     max_staleness: int | None = 7,
+    week_start: str = "monday",
+    fiscal_year_start: int | str = 1,
 ) -> States:
     """:func:`socialkpi.partial` over a Spark DataFrame of posts: the merged states of all
     partitions on the driver, post ids included (8 bytes a post), to finalize, merge with

@@ -56,6 +56,7 @@ pub(super) fn call<'py>(
     custom: Vec<DefinitionRow>,
     engagement: Vec<(String, Vec<String>)>,
     max_staleness: Option<u32>,
+    calendar: plan::Calendar,
 ) -> PyResult<Call> {
     let dedupe = match dedupe.as_deref() {
         None => Dedupe::Error,
@@ -73,6 +74,7 @@ pub(super) fn call<'py>(
     request.custom = custom.into_iter().map(definition).collect();
     request.engagement = engagement;
     request.max_staleness = max_staleness;
+    request.calendar = calendar;
     let posts = Arg::from_py(posts)?;
     let accounts = Arg::from_py(accounts)?;
     if !request.custom.is_empty() {
@@ -239,9 +241,27 @@ pub(super) fn details<'py>(
     Ok(details)
 }
 
+/// `week_start=` and `fiscal_year_start=` (None: the calendar's own).
+pub(super) fn calendar(
+    week_start: Option<&str>,
+    fiscal_year_start: Option<&str>,
+    own: plan::Calendar,
+) -> socialkpi_engine::error::Result<plan::Calendar> {
+    Ok(plan::Calendar {
+        week_start: week_start
+            .map(plan::Weekday::parse)
+            .transpose()?
+            .unwrap_or(own.week_start),
+        fiscal_year_start: fiscal_year_start
+            .map(plan::Month::parse)
+            .transpose()?
+            .unwrap_or(own.fiscal_year_start),
+    })
+}
+
 /// Computes KPIs; returns (Arrow stream capsule of the result, details dict).
 #[pyfunction]
-#[pyo3(signature = (kpis, by, every, tz, dedupe, posts=None, accounts=None, contracts=None, traffic=None, conversions=None, sources=Vec::new(), custom=Vec::new(), engagement=Vec::new(), max_staleness=Some(plan::MAX_STALENESS_DAYS), compare=Vec::new(), window=None, progress=None, start=None, end=None, fill=false))]
+#[pyo3(signature = (kpis, by, every, tz, dedupe, posts=None, accounts=None, contracts=None, traffic=None, conversions=None, sources=Vec::new(), custom=Vec::new(), engagement=Vec::new(), max_staleness=Some(plan::MAX_STALENESS_DAYS), compare=Vec::new(), window=None, progress=None, start=None, end=None, fill=false, week_start=None, fiscal_year_start=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn compute<'py>(
     py: Python<'py>,
@@ -265,6 +285,8 @@ pub fn compute<'py>(
     start: Option<i32>,
     end: Option<i32>,
     fill: bool,
+    week_start: Option<String>,
+    fiscal_year_start: Option<String>,
 ) -> PyResult<(Bound<'py, PyCapsule>, Bound<'py, PyDict>)> {
     let tables = [posts, accounts, contracts, traffic, conversions];
     let asked_every = every.as_deref().map(plan::Period::parse).transpose()?;
@@ -272,6 +294,11 @@ pub fn compute<'py>(
     // one period over part of the days: made from daily states (exec/range.rs)
     let one_period = range.needs_periods(asked_every);
     let every = if one_period { Some("1d".to_string()) } else { every };
+    let calendar = calendar(
+        week_start.as_deref(),
+        fiscal_year_start.as_deref(),
+        plan::Calendar::default(),
+    )?;
     let Call {
         request,
         plan,
@@ -289,6 +316,7 @@ pub fn compute<'py>(
         custom,
         engagement,
         max_staleness,
+        calendar,
     )?;
     if one_period {
         exec::window::OverTime::parse(&[], window.as_deref(), None)?;

@@ -3,7 +3,7 @@
 //! by hashes. `pass` streams the posts through them.
 
 use crate::error::Result;
-use crate::plan::Period;
+use crate::plan::{Calendar, Period};
 use polars::prelude::*;
 use polars_arrow::array::Array;
 use polars_core::runtime::THREAD_POOL;
@@ -45,22 +45,10 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i32 {
     (era * 146_097 + doe - 719_468) as i32
 }
 
-/// The first day of the period that contains `day` (weeks start on Monday).
-pub(super) fn period_start(day: i32, every: Period) -> i32 {
-    match every {
-        Period::Day => day,
-        // 1970-01-01 was a Thursday: Monday is 3 days earlier
-        Period::Week => day - (day + 3).rem_euclid(7),
-        Period::Month => {
-            let (y, m, _) = civil(day);
-            days_from_civil(y, m, 1)
-        }
-        Period::Quarter => {
-            let (y, m, _) = civil(day);
-            days_from_civil(y, (m - 1) / 3 * 3 + 1, 1)
-        }
-        Period::Year => days_from_civil(civil(day).0, 1, 1),
-    }
+/// The first day of the period that contains `day`, in the report's calendar (days inside
+/// `DAYS`, so the start fits an i32).
+pub(super) fn period_start(day: i32, every: Period, calendar: Calendar) -> i32 {
+    calendar.period_start(i64::from(day), every) as i32
 }
 
 /// The first day of the period after the one that starts on `start`.
@@ -85,6 +73,7 @@ pub(super) fn next_period(start: i32, every: Period) -> i32 {
 pub(super) fn split_by_period(
     ranges: &[(i32, i32)],
     every: Option<Period>,
+    calendar: Calendar,
 ) -> (Vec<IdxSize>, Vec<Option<i32>>, Vec<f64>) {
     let (mut index, mut period, mut share) = (Vec::new(), Vec::new(), Vec::new());
     for (i, &(start, end)) in ranges.iter().enumerate() {
@@ -95,7 +84,7 @@ pub(super) fn split_by_period(
             share.push(1.0);
             continue;
         };
-        let mut p = period_start(start, every);
+        let mut p = period_start(start, every, calendar);
         while p <= end {
             let next = next_period(p, every);
             let inside = (end.min(next - 1) - start.max(p) + 1).max(0);
@@ -528,12 +517,30 @@ mod tests {
         assert_eq!(day(1970, 1, 1), 0);
         assert_eq!(civil(day(2024, 2, 29)), (2024, 2, 29));
         // 2024-02-29 was a Thursday
-        assert_eq!(period_start(day(2024, 2, 29), Period::Week), day(2024, 2, 26));
-        assert_eq!(period_start(day(2024, 2, 29), Period::Month), day(2024, 2, 1));
-        assert_eq!(period_start(day(2024, 5, 31), Period::Quarter), day(2024, 4, 1));
-        assert_eq!(period_start(day(2024, 12, 31), Period::Year), day(2024, 1, 1));
-        assert_eq!(period_start(day(1969, 12, 31), Period::Month), day(1969, 12, 1));
-        assert_eq!(period_start(day(1969, 12, 31), Period::Week), day(1969, 12, 29));
+        assert_eq!(
+            period_start(day(2024, 2, 29), Period::Week, Calendar::default()),
+            day(2024, 2, 26)
+        );
+        assert_eq!(
+            period_start(day(2024, 2, 29), Period::Month, Calendar::default()),
+            day(2024, 2, 1)
+        );
+        assert_eq!(
+            period_start(day(2024, 5, 31), Period::Quarter, Calendar::default()),
+            day(2024, 4, 1)
+        );
+        assert_eq!(
+            period_start(day(2024, 12, 31), Period::Year, Calendar::default()),
+            day(2024, 1, 1)
+        );
+        assert_eq!(
+            period_start(day(1969, 12, 31), Period::Month, Calendar::default()),
+            day(1969, 12, 1)
+        );
+        assert_eq!(
+            period_start(day(1969, 12, 31), Period::Week, Calendar::default()),
+            day(1969, 12, 29)
+        );
         for d in -1000..1000 {
             let (y, m, dd) = civil(d);
             assert_eq!(days_from_civil(y, m, dd), d);
@@ -544,15 +551,23 @@ mod tests {
     fn ranges_split_into_periods_by_their_days() {
         let day = |y, m, d| days_from_civil(y, m, d);
         // 30 days from 22 January: 10 in January, 20 in February
-        let (index, period, share) = split_by_period(&[(day(2026, 1, 22), day(2026, 2, 20))], Some(Period::Month));
+        let (index, period, share) = split_by_period(
+            &[(day(2026, 1, 22), day(2026, 2, 20))],
+            Some(Period::Month),
+            Calendar::default(),
+        );
         assert_eq!(index, vec![0, 0]);
         assert_eq!(period, vec![Some(day(2026, 1, 1)), Some(day(2026, 2, 1))]);
         assert_eq!(share, vec![10.0 / 30.0, 20.0 / 30.0]);
-        let (_, period, share) = split_by_period(&[(day(2026, 3, 30), day(2026, 4, 2))], Some(Period::Quarter));
+        let (_, period, share) = split_by_period(
+            &[(day(2026, 3, 30), day(2026, 4, 2))],
+            Some(Period::Quarter),
+            Calendar::default(),
+        );
         assert_eq!(period, vec![Some(day(2026, 1, 1)), Some(day(2026, 4, 1))]);
         assert_eq!(share, vec![0.5, 0.5]);
         assert_eq!(next_period(day(2026, 12, 1), Period::Month), day(2027, 1, 1));
-        assert_eq!(split_by_period(&[(5, 5)], None).2, vec![1.0]);
+        assert_eq!(split_by_period(&[(5, 5)], None, Calendar::default()).2, vec![1.0]);
     }
 
     #[test]

@@ -195,7 +195,7 @@ pub(crate) fn with_period(mut df: DataFrame, day: &str, plan: &Plan) -> Result<D
         return Ok(df);
     };
     let days = pass::days(df.column(day)?)?;
-    let mut periods = pass::Periods::new(every);
+    let mut periods = pass::Periods::new(every, plan.calendar);
     let codes = periods.encode(&days);
     df.with_column(period_column(
         codes.iter().map(|&c| periods.starts[c as usize]).collect(),

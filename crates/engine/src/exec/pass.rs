@@ -10,7 +10,7 @@
 use super::kernel::{period_start, FollowerIndex, WindowIndex, DAYS, NO_DAY};
 use crate::error::InputCode;
 use crate::error::{Error, Result};
-use crate::plan::Period;
+use crate::plan::{Calendar, Period};
 use polars::prelude::*;
 use polars_arrow::array::{Array, Utf8ViewArray, View};
 use rayon::prelude::*;
@@ -232,6 +232,7 @@ pub(super) fn distinct_codes(column: &Column) -> Result<(Vec<u32>, Series)> {
 /// map to codes through a table around the first day seen (a hash map outside it).
 pub(super) struct Periods {
     every: Period,
+    calendar: Calendar,
     base: Option<i32>,
     table: Vec<u32>,
     by_day: PlHashMap<i32, u32>,
@@ -243,9 +244,10 @@ pub(super) struct Periods {
 const SPAN: i32 = 1 << 15;
 
 impl Periods {
-    pub fn new(every: Period) -> Self {
+    pub fn new(every: Period, calendar: Calendar) -> Self {
         Self {
             every,
+            calendar,
             base: None,
             table: vec![NONE; 2 * SPAN as usize],
             by_day: PlHashMap::default(),
@@ -255,7 +257,7 @@ impl Periods {
     }
 
     fn code_of(&mut self, d: i32) -> u32 {
-        let start = (d != NO_DAY).then(|| period_start(d, self.every));
+        let start = (d != NO_DAY).then(|| period_start(d, self.every, self.calendar));
         let next = self.starts.len() as u32;
         let c = *self.by_start.entry(start).or_insert(next);
         if c == next {
@@ -615,7 +617,7 @@ mod tests {
 
     #[test]
     fn periods_are_shared_by_their_days() {
-        let mut p = Periods::new(Period::Month);
+        let mut p = Periods::new(Period::Month, Calendar::default());
         // 2026-01-01 is day 20454; 2026-01-31 20484; 2026-02-01 20485
         assert_eq!(p.encode(&[20_454, 20_484, NO_DAY, 20_485]), vec![0, 0, 1, 2]);
         assert_eq!(p.starts, vec![Some(20_454), None, Some(20_485)]);

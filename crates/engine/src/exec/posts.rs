@@ -795,7 +795,7 @@ pub(super) fn states(
         grain: grain.iter().map(index).collect(),
         names: names.clone(),
         dicts,
-        periods: plan.every.map(Periods::new),
+        periods: plan.every.map(|every| Periods::new(every, plan.calendar)),
         grouping: Grouping::new(grain.len() + usize::from(plan.every.is_some())),
         followers: None,
         contracts: None,

@@ -2,6 +2,7 @@
 //! of which table, at which grain. Built-in KPIs are planned from column names (`exec` checks
 //! their types); formulas are checked against the column types too (`custom`).
 
+pub mod calendar;
 mod custom;
 pub mod kind;
 mod origins;
@@ -9,6 +10,7 @@ mod posts;
 mod tables;
 mod usable;
 
+pub use calendar::{Calendar, Month, Weekday};
 pub use custom::{
     check_names, check_syntax, formula_error, CustomKpi, CustomPosts, CustomState, Definition, Linear, StateKind, Value,
 };
@@ -48,7 +50,7 @@ impl Period {
             other => Err(Error::query(
                 QueryCode::UnknownGrain,
                 format!(
-                    "every={other:?} is not a reporting period; use None (one period), \"1d\", \"1w\" (ISO weeks from Monday), \"1mo\", \"1q\" or \"1y\"{}",
+                    "every={other:?} is not a reporting period; use None (one period), \"1d\", \"1w\" (weeks from week_start, Monday by default), \"1mo\", \"1q\" or \"1y\"{}",
                     did_you_mean(&suggest(other, Self::NAMES))
                 ),
             )),
@@ -85,6 +87,8 @@ pub struct Request {
     pub accounts_types: Vec<(String, ColumnType)>,
     /// Followers-at-post reads a snapshot at most this many days old (None: any age).
     pub max_staleness: Option<u32>,
+    /// When weeks, quarters and years start.
+    pub calendar: Calendar,
 }
 
 /// The default of `max_staleness`: a week (README, "KPI definitions").
@@ -104,6 +108,7 @@ impl Request {
             posts_types: Vec::new(),
             accounts_types: Vec::new(),
             max_staleness: Some(MAX_STALENESS_DAYS),
+            calendar: Calendar::default(),
         }
     }
 }
@@ -335,6 +340,8 @@ pub struct Plan {
     pub warnings: Vec<String>,
     /// Followers-at-post reads a snapshot at most this many days old (None: any age).
     pub max_staleness: Option<u32>,
+    /// When weeks, quarters and years start.
+    pub calendar: Calendar,
 }
 
 impl ContractsPlan {
@@ -941,6 +948,7 @@ fn build_here(
         sources: req.sources.clone(),
         warnings,
         max_staleness: req.max_staleness,
+        calendar: req.calendar,
     })
 }
 

@@ -211,7 +211,7 @@ pub fn rolls_up(from: Option<Period>, to: Option<Period>) -> bool {
 /// dimensions a subset of `from`'s, its period one that `from`'s rolls up into).
 fn regroup(source: Source, frames: Vec<DataFrame>, from: &Plan, to: &Plan) -> Result<DataFrame> {
     let mut frame = stack(frames)?;
-    if from.every.is_some() && to.every.is_some() && from.every != to.every {
+    if from.every.is_some() && to.every.is_some() && (from.every != to.every || from.calendar != to.calendar) {
         // coarser periods from the finer periods' starts
         frame.rename(PERIOD, "__day".into())?;
         frame = with_period(frame, "__day", to)?.drop("__day")?;
@@ -406,7 +406,7 @@ impl States {
             components: s.components.clone(),
             platform_components: s.platform_components.clone(),
         };
-        if from.by == to.by && from.every == to.every {
+        if from.by == to.by && from.every == to.every && from.calendar == to.calendar {
             return Ok(states);
         }
         combine_parts(vec![states], &from, to)
@@ -572,7 +572,7 @@ fn combine_parts(parts: Vec<PartialStates>, from: &Plan, to: &Plan) -> Result<Pa
     kept.sort_by_key(|(s, _, _)| *s);
     let mut blocks = Vec::with_capacity(kept.len());
     for (source, fingerprints, frames) in kept {
-        let same_grain = from.by == to.by && from.every == to.every;
+        let same_grain = from.by == to.by && from.every == to.every && from.calendar == to.calendar;
         let frame = if frames.len() == 1 && same_grain {
             frames.into_iter().next().unwrap_or_default()
         } else if same_grain && to.every.is_some() {
