@@ -32,7 +32,6 @@ use crate::schema::WITHOUT_FOLLOWERS as NO_FOLLOWERS_AT_POST;
 // Rows of a group whose last snapshot by their day is older than `max_staleness`.
 use crate::schema::WITH_STALE_FOLLOWERS as STALE_FOLLOWERS_AT_POST;
 const TABLE: &str = "posts";
-/// Posts inside a contract window (a state: summed in rollups).
 
 fn metric_column(m: &Metric) -> &str {
     match m {

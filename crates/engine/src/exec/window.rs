@@ -11,7 +11,7 @@
 //! report day they are compared with.
 
 use super::compare::{add_months, attach, Compare};
-use super::{finalize, finalize_with, output_keys, Output};
+use super::{accounts, finalize, finalize_with, output_keys, Output};
 use crate::error::{Error, QueryCode, Result};
 use crate::exec::accounts::{FIRST, FIRST_DAY, LAST, LAST_DAY};
 use crate::plan::{Calendar, Period, Plan, PERIOD};
@@ -461,8 +461,8 @@ fn windowed_followers(plan: &Plan, snapshots: DataFrame, windows: &[Span]) -> Re
     Ok(joined
         .group_by(group)
         .agg([
-            col(LAST).sum().alias("followers"),
-            col("__start").sum().alias("followers_start"),
+            col(LAST).sum().alias(accounts::FOLLOWERS),
+            col("__start").sum().alias(accounts::FOLLOWERS_START),
         ])
         .collect()?)
 }
