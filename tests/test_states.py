@@ -221,6 +221,19 @@ def test_custom_kpis_finalize_from_states() -> None:
     _same(merged.finalize(every="1mo"), sk.compute(TABLES["posts"], **{**kw, "every": "1mo"}))  # type: ignore[arg-type]
 
 
+def test_states_of_filtered_formulas_move_as_a_frame() -> None:
+    # computed per-post values (a filter, arithmetic) have states of their own (f:...)
+    kpis = [
+        sk.KPI("big_post_likes", "sum(likes where reach > 100) / reach", unit="ratio"),
+        sk.KPI("likes_and_saves", "sum(likes + 2 * saves)", unit="count"),
+        "reach",
+    ]
+    states = sk.partial(TABLES["posts"], kpis=kpis, by=["platform"], every="1mo")
+    moved = sk.States.from_frame(states.frame, states.header)
+    assert any(c.startswith("f:") for c in moved.frame.columns)
+    _same(moved.finalize(), sk.compute(TABLES["posts"], kpis=kpis, by=["platform"], every="1mo"))
+
+
 def test_save_and_load_round_trip(tmp_path) -> None:
     pieces = _split(TABLES["posts"], "time", 2, 3)
     merged = sk.merge([_partial(p) for p in pieces])

@@ -117,8 +117,8 @@ pub enum StateColumn {
     /// their day, or with one older than `max_staleness` days.
     WithoutFollowers,
     WithStaleFollowers,
-    /// A state of a formula's computed per-post column (`__k0:s`, `__k0/__k1:rn`, ...),
-    /// named by the formula compiler: a sum.
+    /// A state of a value a formula computes per post (`f:__k0:s`, `f:likes@__k1:s`,
+    /// `f:__k0/reach:rn`, ...), named by the formula compiler: a sum.
     Formula(String),
     /// Σ of an accounts' daily flow (profile visits, mentions, leads), and the account-days
     /// that reported it.
@@ -235,8 +235,8 @@ impl StateColumn {
         if let Some(s) = simple.into_iter().find(|s| s.to_string() == name) {
             return Some(s);
         }
-        if name.starts_with("__k") && name.contains(':') {
-            return Some(Self::Formula(name.to_string()));
+        if let Some(formula) = name.strip_prefix("f:").filter(|f| !f.is_empty()) {
+            return Some(Self::Formula(formula.to_string()));
         }
         let pair = |rest: &str| -> Option<(Metric, Metric)> {
             let (a, b) = rest.split_once('/')?;
@@ -281,7 +281,7 @@ impl fmt::Display for StateColumn {
             Self::Delivered => f.write_str("p:delivered"),
             Self::WithoutFollowers => f.write_str(WITHOUT_FOLLOWERS),
             Self::WithStaleFollowers => f.write_str(WITH_STALE_FOLLOWERS),
-            Self::Formula(name) => f.write_str(name),
+            Self::Formula(name) => write!(f, "f:{name}"),
             Self::AccountSum(c) => write!(f, "as:{c}"),
             Self::AccountReported(c) => write!(f, "an:{c}"),
             Self::Fee => f.write_str("c:fee"),
@@ -325,6 +325,7 @@ mod tests {
             StateColumn::WithoutFollowers,
             StateColumn::WithStaleFollowers,
             StateColumn::Formula("__k0/__k1:rn".into()),
+            StateColumn::Formula("likes@__k0:s".into()),
             StateColumn::AccountSum("mentions".into()),
             StateColumn::AccountReported("leads".into()),
             StateColumn::Fee,

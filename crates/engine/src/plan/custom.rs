@@ -346,7 +346,10 @@ impl Compiler {
             }
             Agg::Ratio(a, b) => {
                 let (ca, cb) = (self.ratio_column(&a.row), self.ratio_column(&b.row));
-                let (num, den) = (format!("{ca}/{cb}:rn"), format!("{ca}/{cb}:rd"));
+                let (num, den) = (
+                    formula_state(&format!("{ca}/{cb}:rn")),
+                    formula_state(&format!("{ca}/{cb}:rd")),
+                );
                 self.state(
                     &ca,
                     StateKind::Sum {
@@ -418,7 +421,7 @@ impl Compiler {
             Some(f) => format!("{c}@{f}"),
             None => c.clone(),
         };
-        let (sum, n) = (format!("{tag}:s"), format!("{tag}:n"));
+        let (sum, n) = (formula_state(&format!("{tag}:s")), formula_state(&format!("{tag}:n")));
         let kind = StateKind::Sum {
             sum: sum.clone(),
             count: Some(n.clone()),
@@ -435,7 +438,10 @@ impl Compiler {
         // over posts of x / followers-at-post ranges over the filtered posts only
         let ratio = tags.0 == "fn";
         let c = self.column_as(row, ratio);
-        let (a, b) = (format!("{c}:{}", tags.0), format!("{c}:{}", tags.1));
+        let (a, b) = (
+            formula_state(&format!("{c}:{}", tags.0)),
+            formula_state(&format!("{c}:{}", tags.1)),
+        );
         self.posts.followers_at_post = true;
         self.state(&c, kind(a.clone(), b.clone()));
         Value::Ratio(a, b)
@@ -444,7 +450,7 @@ impl Compiler {
     /// The count of posts where a condition holds (a state over its condition column).
     fn domain(&mut self, c: &Cond) -> String {
         let filter = self.condition(vec![c]).unwrap_or_default();
-        let count = format!("{filter}:s");
+        let count = formula_state(&format!("{filter}:s"));
         self.state(&filter, StateKind::Rows { count: count.clone() });
         count
     }
@@ -682,6 +688,11 @@ impl Compiler {
             }
         }
     }
+}
+
+/// The state column of a formula's computed value, by the name the compiler gives it.
+fn formula_state(name: &str) -> String {
+    StateColumn::Formula(name.to_string()).name()
 }
 
 /// The metric of a plain column or of the engagements, unfiltered; None for anything else.
