@@ -6,6 +6,8 @@ pub mod catalog;
 pub mod codes;
 pub mod error;
 pub mod exec;
+pub mod expr;
+pub mod ids;
 pub mod ingest;
 pub mod pages;
 pub mod plan;

@@ -2,12 +2,8 @@
 //! periods), the follower-snapshot and contract-window lookups, and the repeat check of ids
 //! by hashes. `pass` streams the posts through them.
 
-use crate::error::Result;
 use crate::plan::Period;
 use polars::prelude::*;
-use polars_arrow::array::Array;
-use polars_core::runtime::THREAD_POOL;
-use rayon::prelude::*;
 
 const NONE: u32 = u32::MAX;
 /// Column of account codes handed to the snapshots.
@@ -205,154 +201,6 @@ impl DayBits {
             _ => false,
         }
     }
-}
-
-// ---- repeated ids -----------------------------------------------------------------------
-
-/// Rows whose id repeats an earlier row's, and up to three repeated ids (nulls never repeat).
-/// `candidates` are the hashes (`split_id_hashes` with `state`) seen more than once when a
-/// pass already knows them; otherwise they are found here. An equal hash may be a collision:
-/// only the real values behind the candidates count.
-pub(super) fn repeated_ids(
-    column: &Column,
-    candidates: Option<&PlHashSet<u64>>,
-    state: &PlRandomState,
-) -> Result<(u64, Vec<String>)> {
-    let found;
-    let candidates = match candidates {
-        Some(c) => c,
-        None => {
-            found = repeated_hashes(&[split_id_hashes(column, state)?]);
-            &found
-        }
-    };
-    if candidates.is_empty() {
-        return Ok((0, Vec::new()));
-    }
-    let s = column.as_materialized_series().cast(&DataType::String)?;
-    let mut seen: PlHashMap<&str, u64> = PlHashMap::default();
-    for arr in s.str()?.downcast_iter() {
-        for j in 0..arr.len() {
-            if arr.is_valid(j) && candidates.contains(&super::pass::id_hash(arr, j, state)) {
-                *seen.entry(arr.value(j)).or_insert(0) += 1;
-            }
-        }
-    }
-    let mut repeated: Vec<(&str, u64)> = seen.into_iter().filter(|(_, n)| *n > 1).collect();
-    repeated.sort_unstable();
-    let extra = repeated.iter().map(|(_, n)| n - 1).sum();
-    Ok((extra, repeated.iter().take(3).map(|(v, _)| (*v).to_string()).collect()))
-}
-
-/// The top bits that split hashes into parts for `repeated_hashes`.
-const PART_BITS: u32 = 8;
-
-/// The part of a hash: its top bits.
-fn part(h: u64) -> usize {
-    (h >> (64 - PART_BITS)) as usize
-}
-
-/// Puts a hash into its part (`hash_parts`).
-#[inline]
-pub(super) fn push_part(parts: &mut [Vec<u64>], h: u64) {
-    parts[part(h)].push(h);
-}
-
-/// A batch's hashes split by their top bits (see `repeated_hashes`).
-#[cfg(test)]
-fn split_hashes(batch: &[u64]) -> Vec<Vec<u64>> {
-    let mut out = hash_parts(batch.len());
-    for &h in batch {
-        push_part(&mut out, h);
-    }
-    out
-}
-
-/// The hashes of a batch's non-null ids (see `pass::id_hash`), split by their top bits.
-pub(super) fn split_id_hashes(column: &Column, state: &PlRandomState) -> Result<Vec<Vec<u64>>> {
-    let mut out = hash_parts(column.len());
-    super::pass::for_each_id_hash(column, state, |h| push_part(&mut out, h))?;
-    Ok(out)
-}
-
-/// Empty parts for about `n` hashes.
-pub(super) fn hash_parts(n: usize) -> Vec<Vec<u64>> {
-    let parts = 1usize << PART_BITS;
-    (0..parts)
-        .map(|_| Vec::with_capacity(n / parts + n / (4 * parts)))
-        .collect()
-}
-
-/// Hashes that occur more than once, from batches split into parts (`split_id_hashes`,
-/// `push_part`): each part's set, which stays in cache, is checked on its own (in parallel).
-pub(super) fn repeated_hashes(split: &[Vec<Vec<u64>>]) -> PlHashSet<u64> {
-    THREAD_POOL.install(|| {
-        (0..1usize << PART_BITS)
-            .into_par_iter()
-            .map_init(Vec::new, |table, b| {
-                let hashes: Vec<&[u64]> = split.iter().map(|p| p[b].as_slice()).collect();
-                repeats(table, &hashes)
-            })
-            .flatten_iter()
-            .collect()
-    })
-}
-
-/// The hashes (of `batches`) that repeat an earlier one. The hashes are random already, so
-/// they index an open-addressing table (`table`, reused) directly, by the bits below the
-/// part's: no hashing again, one probe at about half load. The table outgrows the core's
-/// cache, so each slot is prefetched a few hashes ahead.
-fn repeats(table: &mut Vec<u64>, batches: &[&[u64]]) -> Vec<u64> {
-    const AHEAD: usize = 16;
-    let n: usize = batches.iter().map(|b| b.len()).sum();
-    let size = (2 * n).next_power_of_two().max(16);
-    table.clear();
-    table.resize(size, 0);
-    let (mask, shift) = (size - 1, 64 - PART_BITS - size.trailing_zeros());
-    let slot_of = |h: u64| (h >> shift) as usize & mask;
-    // 0 marks an empty slot; the hash 0 itself is counted beside the table
-    let (mut zeros, mut out) = (0usize, Vec::new());
-    for batch in batches {
-        for (j, &h) in batch.iter().enumerate() {
-            if let Some(&ahead) = batch.get(j + AHEAD) {
-                prefetch(&table[slot_of(ahead)]);
-            }
-            if h == 0 {
-                zeros += 1;
-                if zeros == 2 {
-                    out.push(0);
-                }
-                continue;
-            }
-            let mut slot = slot_of(h);
-            loop {
-                match table[slot] {
-                    0 => {
-                        table[slot] = h;
-                        break;
-                    }
-                    seen if seen == h => {
-                        out.push(h);
-                        break;
-                    }
-                    _ => slot = (slot + 1) & mask,
-                }
-            }
-        }
-    }
-    out
-}
-
-/// Asks the processor to bring the cache line of `at` in (a hint: nothing else changes).
-#[inline]
-fn prefetch(at: &u64) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch reads nothing the program sees and cannot fault; `at` is a live reference.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(std::ptr::from_ref(at).cast::<i8>());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = at;
 }
 
 // ---- followers at post --------------------------------------------------------------------
@@ -556,24 +404,6 @@ mod tests {
     }
 
     #[test]
-    fn repeated_hashes_are_found_within_and_across_batches() {
-        // hashes spread over every part, a few of them repeated
-        let spread = |i: u64| i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        let first: Vec<u64> = (0..5_000).map(spread).chain([spread(7), spread(7)]).collect();
-        let second: Vec<u64> = (4_990..9_000).map(spread).collect();
-        let split = [split_hashes(&first), split_hashes(&second)];
-        assert_eq!(split[0].iter().map(Vec::len).sum::<usize>(), first.len());
-        for (b, hashes) in split[0].iter().enumerate() {
-            assert!(hashes.iter().all(|&h| part(h) == b));
-        }
-        let mut got: Vec<u64> = repeated_hashes(&split).into_iter().collect();
-        got.sort_unstable();
-        let mut want: Vec<u64> = (4_990..5_000).map(spread).chain([spread(7)]).collect();
-        want.sort_unstable();
-        assert_eq!(got, want);
-    }
-
-    #[test]
     fn day_bits_answer_as_the_windows_do() {
         // overlapping windows of three keys (key 2 has none), and days around them
         let rows = [
@@ -596,31 +426,6 @@ mod tests {
         let typed = WindowIndex::new(1, &[(0, 1, 5, 2)]);
         assert!(matches!(typed, WindowIndex::Search { .. }));
         assert!(typed.contains(0, 3, 2) && !typed.contains(0, 3, 1));
-    }
-
-    #[test]
-    fn repeats_probe_past_taken_slots_and_count_zero() {
-        // equal top bits (one slot) and different low bits: each probes past the others
-        let crowded: Vec<u64> = (1..=40u64).collect();
-        let mut table = vec![5; 3];
-        let mut got = repeats(&mut table, &[&crowded, &[0, 7, 40, 0, 0, 41]]);
-        got.sort_unstable();
-        assert_eq!(got, vec![0, 7, 40]);
-        // the table is reused, cleared
-        assert_eq!(repeats(&mut table, &[&[3, 4]]), Vec::<u64>::new());
-    }
-
-    #[test]
-    fn repeated_ids_are_found_and_nulls_are_not_repeats() -> Result<()> {
-        let ids = Column::new(
-            "post_id".into(),
-            [Some("a"), None, Some("b"), Some("a"), None, Some("a")],
-        );
-        let state = PlRandomState::default();
-        assert_eq!(repeated_ids(&ids, None, &state)?, (2, vec!["a".to_string()]));
-        let unique = Column::new("post_id".into(), (0..100_000_i64).collect::<Vec<_>>());
-        assert_eq!(repeated_ids(&unique, None, &state)?.0, 0);
-        Ok(())
     }
 
     #[test]

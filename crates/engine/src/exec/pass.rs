@@ -10,11 +10,11 @@
 use super::kernel::{period_start, FollowerIndex, WindowIndex, DAYS, NO_DAY};
 use crate::error::InputCode;
 use crate::error::{Error, Result};
+use crate::ids::inline_key;
 use crate::plan::Period;
 use polars::prelude::*;
-use polars_arrow::array::{Array, Utf8ViewArray, View};
+use polars_arrow::array::Array;
 use rayon::prelude::*;
-use std::hash::BuildHasher;
 
 const NONE: u32 = u32::MAX;
 
@@ -469,49 +469,6 @@ pub(super) fn days(column: &Column) -> Result<Vec<i32>> {
         ));
     }
     Ok(out)
-}
-
-/// Calls `f` with the hash of each non-null id of a batch, in row order (for the repeat check
-/// at the end). Ids of up to 12 bytes are hashed through their Arrow view (one integer), longer
-/// ones through their bytes; equal ids always take the same path.
-pub(super) fn for_each_id_hash(column: &Column, state: &PlRandomState, mut f: impl FnMut(u64)) -> Result<()> {
-    let s = column.as_materialized_series().cast(&DataType::String)?;
-    for arr in s.str()?.downcast_iter() {
-        let valid = arr.validity().filter(|v| v.unset_bits() > 0);
-        for j in 0..arr.len() {
-            if valid.is_some_and(|v| !v.get_bit(j)) {
-                continue;
-            }
-            f(id_hash(arr, j, state));
-        }
-    }
-    Ok(())
-}
-
-/// The hash of a text array's value at `j`, as `for_each_id_hash` computes it.
-pub(super) fn id_hash(arr: &Utf8ViewArray, j: usize, state: &PlRandomState) -> u64 {
-    text_hash(&arr.views()[j], || arr.value(j), state)
-}
-
-/// The hash of a text by its view: text of up to 12 bytes through the view (one integer),
-/// longer text through its bytes (`text`, asked for only then).
-pub(super) fn text_hash<'a>(view: &View, text: impl FnOnce() -> &'a str, state: &PlRandomState) -> u64 {
-    match inline_key(view) {
-        Some(key) => state.hash_one(key),
-        None => state.hash_one(text()),
-    }
-}
-
-/// A text of up to 12 bytes as one integer: its view with the bytes past the text masked.
-pub(super) fn inline_key(view: &View) -> Option<u128> {
-    (view.length <= View::MAX_INLINE_SIZE).then(|| {
-        let bits = 32 + 8 * view.length;
-        if bits >= 128 {
-            view.as_u128()
-        } else {
-            view.as_u128() & ((1u128 << bits) - 1)
-        }
-    })
 }
 
 /// Counts per group, grown to `n` groups, for rows where `flag` holds.
