@@ -1,111 +1,12 @@
-//! Building blocks of the kernel: the calendar (period starts, splitting day ranges into
-//! periods), the follower-snapshot and contract-window lookups, and the repeat check of ids
-//! by hashes. `pass` streams the posts through them.
+//! Building blocks of the kernel: the follower-snapshot and contract-window lookups (the
+//! calendar is `crate::calendar`, the repeat check of ids `crate::ids`). `pass` streams the
+//! posts through them.
 
-use crate::plan::Period;
-use polars::prelude::*;
+pub(super) use crate::calendar::{civil, period_start, split_by_period, NO_DAY};
 
 const NONE: u32 = u32::MAX;
 /// Column of account codes handed to the snapshots.
 pub(super) const ACCOUNT: &str = "__account";
-/// Days as i32 with this marking a missing day.
-pub(super) const NO_DAY: i32 = i32::MIN;
-/// The days the calendar takes (about 2.9 million years on each side of 1970): inside them,
-/// period starts, the next period and day counts between two of them stay far from the ends
-/// of i32 (and from `NO_DAY`); a day outside is an error (`pass::days`).
-pub(super) const DAYS: std::ops::RangeInclusive<i32> = -(1 << 30)..=(1 << 30);
-
-// ---- calendar ---------------------------------------------------------------------------
-
-/// (year, month, day) of days since 1970-01-01 (proleptic Gregorian; H. Hinnant's algorithm).
-pub(super) fn civil(days: i32) -> (i64, u32, u32) {
-    let z = i64::from(days) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-/// Days since 1970-01-01 of a civil date.
-fn days_from_civil(y: i64, m: u32, d: u32) -> i32 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    (era * 146_097 + doe - 719_468) as i32
-}
-
-/// The first day of the period that contains `day` (weeks start on Monday).
-pub(super) fn period_start(day: i32, every: Period) -> i32 {
-    match every {
-        Period::Day => day,
-        // 1970-01-01 was a Thursday: Monday is 3 days earlier
-        Period::Week => day - (day + 3).rem_euclid(7),
-        Period::Month => {
-            let (y, m, _) = civil(day);
-            days_from_civil(y, m, 1)
-        }
-        Period::Quarter => {
-            let (y, m, _) = civil(day);
-            days_from_civil(y, (m - 1) / 3 * 3 + 1, 1)
-        }
-        Period::Year => days_from_civil(civil(day).0, 1, 1),
-    }
-}
-
-/// The first day of the period after the one that starts on `start`.
-pub(super) fn next_period(start: i32, every: Period) -> i32 {
-    let months = |n: u32| {
-        let (y, m, _) = civil(start);
-        let m0 = m - 1 + n;
-        days_from_civil(y + i64::from(m0 / 12), m0 % 12 + 1, 1)
-    };
-    match every {
-        Period::Day => start + 1,
-        Period::Week => start + 7,
-        Period::Month => months(1),
-        Period::Quarter => months(3),
-        Period::Year => months(12),
-    }
-}
-
-/// Splits day ranges [start, end] (inclusive) into the periods they overlap: for each piece,
-/// the range's index, the period's first day (None without periods) and the share of the
-/// range's days inside the period.
-pub(super) fn split_by_period(
-    ranges: &[(i32, i32)],
-    every: Option<Period>,
-) -> (Vec<IdxSize>, Vec<Option<i32>>, Vec<f64>) {
-    let (mut index, mut period, mut share) = (Vec::new(), Vec::new(), Vec::new());
-    for (i, &(start, end)) in ranges.iter().enumerate() {
-        let days = f64::from(end - start + 1);
-        let Some(every) = every else {
-            index.push(i as IdxSize);
-            period.push(None);
-            share.push(1.0);
-            continue;
-        };
-        let mut p = period_start(start, every);
-        while p <= end {
-            let next = next_period(p, every);
-            let inside = (end.min(next - 1) - start.max(p) + 1).max(0);
-            if inside > 0 {
-                index.push(i as IdxSize);
-                period.push(Some(p));
-                share.push(f64::from(inside) / days);
-            }
-            p = next;
-        }
-    }
-    (index, period, share)
-}
-
 /// Contract windows [start, end] per key code, with the content type a window asks for
 /// (`u32::MAX`: any), for "does this post fall in one".
 pub(super) enum WindowIndex {
@@ -369,39 +270,6 @@ impl FollowerIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn periods_start_where_polars_truncates() {
-        let day = |y, m, d| days_from_civil(y, m, d);
-        assert_eq!(day(1970, 1, 1), 0);
-        assert_eq!(civil(day(2024, 2, 29)), (2024, 2, 29));
-        // 2024-02-29 was a Thursday
-        assert_eq!(period_start(day(2024, 2, 29), Period::Week), day(2024, 2, 26));
-        assert_eq!(period_start(day(2024, 2, 29), Period::Month), day(2024, 2, 1));
-        assert_eq!(period_start(day(2024, 5, 31), Period::Quarter), day(2024, 4, 1));
-        assert_eq!(period_start(day(2024, 12, 31), Period::Year), day(2024, 1, 1));
-        assert_eq!(period_start(day(1969, 12, 31), Period::Month), day(1969, 12, 1));
-        assert_eq!(period_start(day(1969, 12, 31), Period::Week), day(1969, 12, 29));
-        for d in -1000..1000 {
-            let (y, m, dd) = civil(d);
-            assert_eq!(days_from_civil(y, m, dd), d);
-        }
-    }
-
-    #[test]
-    fn ranges_split_into_periods_by_their_days() {
-        let day = |y, m, d| days_from_civil(y, m, d);
-        // 30 days from 22 January: 10 in January, 20 in February
-        let (index, period, share) = split_by_period(&[(day(2026, 1, 22), day(2026, 2, 20))], Some(Period::Month));
-        assert_eq!(index, vec![0, 0]);
-        assert_eq!(period, vec![Some(day(2026, 1, 1)), Some(day(2026, 2, 1))]);
-        assert_eq!(share, vec![10.0 / 30.0, 20.0 / 30.0]);
-        let (_, period, share) = split_by_period(&[(day(2026, 3, 30), day(2026, 4, 2))], Some(Period::Quarter));
-        assert_eq!(period, vec![Some(day(2026, 1, 1)), Some(day(2026, 4, 1))]);
-        assert_eq!(share, vec![0.5, 0.5]);
-        assert_eq!(next_period(day(2026, 12, 1), Period::Month), day(2027, 1, 1));
-        assert_eq!(split_by_period(&[(5, 5)], None).2, vec![1.0]);
-    }
 
     #[test]
     fn day_bits_answer_as_the_windows_do() {

@@ -18,57 +18,18 @@ mod states;
 mod traffic;
 pub mod window;
 
+pub use crate::calendar::{period_column, with_period};
 use crate::error::{Error, Result};
 use crate::error::{InputCode, QueryCode, SchemaCode};
 use crate::expr::{arithmetic, ratio};
+pub use crate::ingest::collect;
+pub use crate::plan::{output_keys, ALL};
 use crate::plan::{Metric, Origin, Plan, Value, PERIOD};
+pub(crate) use crate::states::stack_coverage;
+pub use crate::states::RowAccount;
 use crate::states::{Block, PartialStates, Source};
-pub(crate) use coverage::stack as stack_coverage;
 use polars::prelude::*;
-use polars_core::query_result::QueryResult;
 use socialkpi_formula::{BinOp, Native};
-
-/// Name of the constant key used when a report has no dimension and no period.
-pub(crate) const ALL: &str = "__all";
-
-/// Rows a table contributed and rows dropped, by reason (rule 6 of docs/kpis.md).
-#[derive(Debug, Clone, Default)]
-pub struct RowAccount {
-    /// (table, rows read)
-    pub read: Vec<(String, u64)>,
-    /// (table, reason, rows dropped)
-    pub dropped: Vec<(String, String, u64)>,
-    /// (stage, seconds): where the time went, for `compute_details(...).timings`
-    pub stages: Vec<(String, f64)>,
-    /// The days each table covered (`coverage::of_table` frames).
-    pub coverage: Vec<DataFrame>,
-    /// Warnings of a table's read or pass (`compute_details(...).warnings`).
-    pub warnings: Vec<String>,
-}
-
-impl RowAccount {
-    fn time<T>(&mut self, stage: &str, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
-        let started = std::time::Instant::now();
-        let out = f(self);
-        self.stages.push((stage.to_string(), started.elapsed().as_secs_f64()));
-        out
-    }
-
-    fn drop(&mut self, table: &str, reason: &str, n: u64) {
-        if n > 0 {
-            self.dropped.push((table.to_string(), reason.to_string(), n));
-        }
-    }
-
-    /// Adds the rows, drops, stages and coverage that another account of the same run kept
-    /// (the tables run beside the posts return their warnings apart).
-    fn absorb(&mut self, other: RowAccount) {
-        self.read.extend(other.read);
-        self.dropped.extend(other.dropped);
-        self.stages.extend(other.stages);
-        self.coverage.extend(other.coverage);
-    }
-}
 
 /// The result of a run: the KPI frame and what was used to compute it.
 #[derive(Debug)]
@@ -84,16 +45,6 @@ pub struct Output {
     pub origins: Vec<(String, String)>,
     /// The days each table covered: table, account_id (null without one), first, last.
     pub coverage: DataFrame,
-}
-
-/// Collects a plan with the streaming engine (bounded memory for files larger than RAM).
-pub fn collect(lf: LazyFrame) -> Result<DataFrame> {
-    match lf.collect_with_engine(Engine::Streaming)? {
-        QueryResult::Single(df) => Ok(df),
-        QueryResult::Multiple(mut dfs) => dfs
-            .pop()
-            .ok_or_else(|| Error::Internal("query returned no frame".into())),
-    }
 }
 
 /// Reads `columns` of a table, each through `coerce` (given its name and type), plus `extra`
@@ -181,43 +132,6 @@ pub(crate) fn first_u64(df: &DataFrame, name: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// Group keys of the result: the `by` dimensions and the period.
-pub(crate) fn output_keys(plan: &Plan) -> Vec<String> {
-    let mut keys = plan.by.clone();
-    if plan.every.is_some() {
-        keys.push(PERIOD.to_string());
-    }
-    if keys.is_empty() {
-        keys.push(ALL.to_string());
-    }
-    keys
-}
-
-/// `df` with each row's period start (`PERIOD`, a date) from its `day` column (dates): each
-/// distinct day is truncated once (polars' `dt.truncate` works row by row through calendar
-/// arithmetic).
-pub(crate) fn with_period(mut df: DataFrame, day: &str, plan: &Plan) -> Result<DataFrame> {
-    let Some(every) = plan.every else {
-        return Ok(df);
-    };
-    let days = pass::days(df.column(day)?)?;
-    let mut periods = pass::Periods::new(every);
-    let codes = periods.encode(&days);
-    df.with_column(period_column(
-        codes.iter().map(|&c| periods.starts[c as usize]).collect(),
-    )?)?;
-    Ok(df)
-}
-
-/// The `PERIOD` column (dates) of period starts as days.
-pub(super) fn period_column(starts: Int32Chunked) -> Result<Column> {
-    Ok(starts
-        .into_series()
-        .cast(&DataType::Date)?
-        .with_name(PERIOD.into())
-        .into_column())
-}
-
 /// The tables of a run, as the caller handed them over.
 #[derive(Default)]
 pub struct Inputs {
@@ -287,7 +201,7 @@ pub fn partial(plan: &Plan, mut inputs: Inputs, interrupted: Interrupt<'_>) -> R
     .into_iter()
     .filter_map(|(source, frame)| frame.map(|frame| Block::new(source, frame)))
     .collect();
-    let coverage = coverage::stack(std::mem::take(&mut rows.coverage))?;
+    let coverage = stack_coverage(std::mem::take(&mut rows.coverage))?;
     Ok(PartialStates {
         blocks,
         post_ids: None,

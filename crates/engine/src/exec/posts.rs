@@ -22,7 +22,7 @@ use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
-pub(super) const DAY: &str = "__day";
+pub(super) use crate::calendar::DAY;
 pub(crate) use crate::plan::ENG;
 /// Per-post engagement rate (eng / reach where reach > 0).
 const PER_POST_ENGAGEMENT_RATE: &str = "__per_post_engagement_rate";

@@ -1,6 +1,10 @@
 //! Request -> plan: which KPIs, which measures (with their additivity class), which columns
 //! of which table, at which grain. Built-in KPIs are planned from column names (`exec` checks
 //! their types); formulas are checked against the column types too (`custom`).
+//!
+//! `build` goes in steps (`build`): the KPIs chosen and compiled from their formulas
+//! (`kpis`), the tables they read, the dimensions placed, then each table's plan (`posts`,
+//! `tables`). The plan is data: `exec` reads it, and nothing here runs a table.
 
 mod build;
 mod custom;
@@ -365,6 +369,21 @@ impl ContractsPlan {
 }
 
 pub const PERIOD: &str = "period_start";
+/// Name of the constant key used when a report has no dimension and no period.
+pub const ALL: &str = "__all";
+
+/// Group keys of the result: the `by` dimensions and the period.
+pub fn output_keys(plan: &Plan) -> Vec<String> {
+    let mut keys = plan.by.clone();
+    if plan.every.is_some() {
+        keys.push(PERIOD.to_string());
+    }
+    if keys.is_empty() {
+        keys.push(ALL.to_string());
+    }
+    keys
+}
+
 /// The posts' computed column of each post's engagements (its components added up), which
 /// formulas read as `eng`.
 pub const ENG: &str = "__eng";

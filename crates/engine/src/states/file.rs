@@ -2,9 +2,9 @@
 //! column, and the spec with what each block holds in the file's key-value metadata
 //! (docs/states.md describes both, so that other tools can read them).
 
+use super::RowAccount;
 use super::{Block, PartialStates, Source, Spec, States};
 use crate::error::{Error, InputCode, Result};
-use crate::exec::RowAccount;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
