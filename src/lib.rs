@@ -21,6 +21,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(bindings::definitions::presets, m)?)?;
     m.add_function(wrap_pyfunction!(bindings::definitions::source_table, m)?)?;
     m.add_function(wrap_pyfunction!(bindings::definitions::explain, m)?)?;
+    m.add_function(wrap_pyfunction!(bindings::definitions::kpi_kind, m)?)?;
     m.add_function(wrap_pyfunction!(bindings::readers::read_table, m)?)?;
     m.add_function(wrap_pyfunction!(bindings::readers::parse_values, m)?)?;
     m.add_function(wrap_pyfunction!(bindings::readers::reader_presets, m)?)?;

@@ -14,6 +14,19 @@ POST_SUMS = ["impressions", "reach", "likes", "comments", "shares", "saves", "cl
 ACCOUNT_KPIS = {"followers", "followers_start", "follower_growth", "follower_growth_rate"}
 
 
+def period_sql(every: str, day: str, week_start: int = 0, fiscal_year_start: int = 1) -> str:
+    """The first day of the period of ``every`` holding the date ``day``, in the calendar of
+    docs/time.md: weeks from ``week_start`` (0 Monday ... 6 Sunday), quarters and years from
+    the month ``fiscal_year_start`` (the fiscal months moved back to January, truncated there
+    and moved forward again)."""
+    if every == "1w":
+        return f"CAST({day} - ((isodow({day}) - 1 - {week_start} + 7) % 7) * INTERVAL 1 DAY AS DATE)"
+    if every in ("1q", "1y") and fiscal_year_start != 1:
+        shift = f"INTERVAL {fiscal_year_start - 1} MONTH"
+        return f"CAST(date_trunc('{TRUNC[every]}', {day} - {shift}) + {shift} AS DATE)"
+    return f"CAST(date_trunc('{TRUNC[every]}', {day}) AS DATE)"
+
+
 def _ratio(num: str, den: str) -> str:
     both = f"{num} IS NOT NULL AND {den} IS NOT NULL"
     return (
@@ -30,6 +43,8 @@ def oracle(
     every: str | None,
     tz: str = "UTC",
     max_staleness: int | None = 7,
+    week_start: int = 0,
+    fiscal_year_start: int = 1,
 ) -> pl.DataFrame:
     """The KPIs per group and period. Followers-at-post is the account's last non-null snapshot
     on or before the post's day, when it is at most ``max_staleness`` days old (rule 8; None:
@@ -49,7 +64,7 @@ def oracle(
         f"ELSE {' + '.join(f'coalesce({c}, 0)' for c in comps)} END"
     )
     day = f"CAST(timezone('{tz}', published_at::TIMESTAMP AT TIME ZONE 'UTC') AS DATE)"
-    period = f"CAST(date_trunc('{TRUNC[every]}', day) AS DATE)" if every else "NULL::DATE"
+    period = period_sql(every, "day", week_start, fiscal_year_start) if every else "NULL::DATE"
     con.execute(
         f"CREATE VIEW p AS SELECT *, {eng} AS eng, {period} AS period_start "
         f"FROM (SELECT *, {day} AS day FROM raw_posts)"
@@ -66,7 +81,7 @@ def oracle(
     }
     if accounts is not None:
         con.register("raw_accounts", accounts.to_arrow())
-        acc_period = f"CAST(date_trunc('{TRUNC[every]}', date) AS DATE)" if every else "NULL::DATE"
+        acc_period = period_sql(every, "date", week_start, fiscal_year_start) if every else "NULL::DATE"
         con.execute(f"CREATE VIEW a AS SELECT *, {acc_period} AS period_start FROM raw_accounts")
         # followers-at-post: the account's last non-null snapshot on or before the post's day
         fresh = "TRUE" if max_staleness is None else f"p.day - s.date <= {int(max_staleness)}"

@@ -51,6 +51,7 @@ def test_every_native_export_is_wrapped():
         "catalog_rows": sk.catalog,
         "presets": sk.presets,
         "explain": sk.explain,
+        "kpi_kind": sk.explain,
         "contract_status": sk.contract_status,
         "source_table": sk.sources,
         "read_table": sk.read_posts,

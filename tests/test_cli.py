@@ -116,6 +116,45 @@ def test_compute_compares_with_the_period_before_and_windows(
     assert bad.returncode == 1 and "[unknown_compare]" in bad.stderr
 
 
+def test_compute_takes_the_calendar(sample: tuple[Path, pl.DataFrame], tmp_path: Path) -> None:
+    path, posts = sample
+    out = run("compute", str(path), "--kpis", "posts", "--every", "1q", "--fiscal-year-start", "april",
+              "--week-start", "sunday", "-o", str(tmp_path / "q.parquet"))  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    got = pl.read_parquet(tmp_path / "q.parquet")
+    want = oracle(posts, None, ["posts"], [], "1q", fiscal_year_start=4)
+    assert got.sort("period_start").to_dicts() == want.sort("period_start").to_dicts()
+    bad = run("compute", str(path), "--kpis", "posts", "--every", "1w", "--week-start", "someday")
+    assert bad.returncode == 1 and "[unknown_week_start]" in bad.stderr
+
+
+def test_compute_adds_targets_from_a_file(sample: tuple[Path, pl.DataFrame], tmp_path: Path) -> None:
+    path, posts = sample
+    monthly = oracle(posts, None, ["posts"], [], "1mo").sort("period_start")
+    targets = pl.DataFrame(
+        {
+            "kpi": "posts",
+            "target": [10.0 * (i + 1) for i in range(monthly.height)],
+            "period_start": monthly["period_start"],
+        }
+    )
+    targets.write_csv(tmp_path / "goals.csv")
+    out = run("compute", str(path), "--kpis", "posts", "--every", "1mo", "--targets", str(tmp_path / "goals.csv"),
+              "-o", str(tmp_path / "t.parquet"))  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    got = pl.read_parquet(tmp_path / "t.parquet").sort("period_start")
+    assert got.columns == ["period_start", "posts", "posts_target", "posts_attainment"]
+    assert got["posts_target"].to_list() == targets["target"].to_list()
+    want = [p / t for p, t in zip(monthly["posts"].to_list(), targets["target"].to_list())]
+    assert got["posts_attainment"].to_list() == pytest.approx(want, rel=1e-12)
+    # a target for a group the report lacks is a warning on stderr, not silence
+    pl.DataFrame({"platform": ["myspace"], "kpi": "posts", "target": 1.0}).write_csv(tmp_path / "other.csv")
+    warned = run("compute", str(path), "--kpis", "posts", "--by", "platform", "--every", "1mo",
+                 "--targets", str(tmp_path / "other.csv"), "-o", str(tmp_path / "o.csv"))  # fmt: skip
+    assert warned.returncode == 0, warned.stderr
+    assert "warning: targets= sets targets for 1 group(s)" in warned.stderr and "myspace" in warned.stderr
+
+
 def test_compute_prints_a_formatted_table(sample: tuple[Path, pl.DataFrame]) -> None:
     path, posts = sample
     out = run("compute", str(path), "--kpis", "engagement_rate", "reach", "--by", "platform")

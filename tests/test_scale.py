@@ -7,6 +7,7 @@ their class and code across processes."""
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import subprocess
 from pathlib import Path
@@ -48,6 +49,15 @@ KW = {"kpis": KPIS, "by": ["platform"], "every": "1d", "tz": "Europe/Berlin"}
 ACCOUNT_KPIS = [
     k for k in KPIS if k not in ("website_traffic", "referral_share", "conversions", "revenue", "roas")
 ]
+# a monthly reach target per platform and one engagement rate for all (docs/time.md, "Targets")
+_TARGETS = pl.DataFrame(
+    {
+        "kpi": ["reach", "reach", "engagement_rate"],
+        "target": [2e6, 3e6, 0.05],
+        "start": [dt.date(2025, 1, 1), dt.date(2025, 2, 1), dt.date(2025, 1, 1)],
+        "end": [dt.date(2025, 1, 31), dt.date(2025, 2, 28), dt.date(2025, 12, 31)],
+    }
+)
 ORACLE_KPIS = ["posts", "engagements", "engagement_rate", "engagement_rate_followers", "followers"]
 PARTITIONINGS = ["account", "time", "rows"]
 
@@ -237,6 +247,34 @@ def test_dask_errors_keep_their_class_and_code(dask_client, tmp_path) -> None:  
     assert e.value.code == "duplicate_post_id"
 
 
+def test_dask_compare_window_and_targets_apply_to_the_merged_states(dask_client, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from socialkpi import dask as skd
+
+    ddf = _ddf(_files(tmp_path, _split(T["posts"], "time", 3, 9)))
+    monthly = {**KW, "every": "1mo", "compare": ["previous", "last_year"], "targets": _TARGETS}
+    _same(skd.compute(ddf, **SMALL, **monthly), _whole(**monthly))  # type: ignore[arg-type]
+    daily = {"kpis": ORACLE_KPIS, "by": ["platform"], "every": "1d", "window": "28d"}
+    _same(skd.compute(ddf, T["accounts"], **daily), sk.compute(T["posts"], T["accounts"], **daily))  # type: ignore[arg-type]
+    # a targets table is checked before any partition runs
+    with pytest.raises(sk.QueryError) as e:
+        skd.compute(
+            ddf, kpis=["reach"], every="1mo", targets=pl.DataFrame({"kpi": ["likes"], "target": [1.0]})
+        )
+    assert e.value.code == "target_not_requested"
+
+
+def test_dask_takes_the_calendar(dask_client, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from socialkpi import dask as skd
+
+    ddf = _ddf(_files(tmp_path, _split(T["posts"], "time", 3, 9)))
+    weekly = {**KW, "every": "1w", "week_start": "sunday", "compare": "last_year"}
+    _same(skd.compute(ddf, **SMALL, **weekly), _whole(**weekly))  # type: ignore[arg-type]
+    monthly = {**KW, "every": "1mo", "fiscal_year_start": 4}
+    states = skd.partial(ddf, **SMALL, **monthly)  # type: ignore[arg-type]
+    assert states.spec["fiscal_year_start"] == 4
+    _same(states.finalize(every="1y"), _whole(every="1y", fiscal_year_start=4))
+
+
 # --------------------------------------------------------------------------------- Spark
 
 
@@ -341,6 +379,20 @@ def test_spark_post_in_two_partitions_and_typed_errors(spark, tmp_path) -> None:
     with pytest.raises(sk.InputError) as e:
         sks.compute(sdf.union(sdf.limit(2)).coalesce(1), kpis="engagement")
     assert e.value.code == "duplicate_post_id"
+
+
+@SPARK_PANDAS
+def test_spark_compare_and_targets_apply_to_the_merged_states(spark, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from socialkpi import spark as sks
+
+    sdf = _sdf(spark, tmp_path, "time", 3)
+    monthly = {**KW, "every": "1mo", "compare": "previous", "targets": _TARGETS}
+    _same(sks.compute(sdf, **SMALL, **monthly), _whole(**monthly))  # type: ignore[arg-type]
+    daily = {"kpis": ORACLE_KPIS, "by": ["platform"], "every": "1d", "window": "mtd"}
+    _same(sks.compute(sdf, T["accounts"], **daily), sk.compute(T["posts"], T["accounts"], **daily))  # type: ignore[arg-type]
+    weekly = {**KW, "every": "1w", "week_start": "saturday", "fiscal_year_start": "july"}
+    _same(sks.compute(sdf, **SMALL, **weekly), _whole(**weekly))  # type: ignore[arg-type]
+    assert sks.partial(sdf, **SMALL, **weekly).spec["week_start"] == "saturday"  # type: ignore[arg-type]
 
 
 def test_spark_types_casts_what_spark_does_not_take() -> None:

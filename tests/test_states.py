@@ -414,6 +414,20 @@ def test_states_of_another_schema_version_do_not_load(tmp_path) -> None:
     assert "99" in str(err.value)
 
 
+@pytest.mark.parametrize("column", ["mystery", "c:fee", "rn:eng"])
+def test_a_block_with_a_column_that_is_not_its_state_does_not_read(column: str) -> None:
+    # a column of no state, a state of another table's block, a name that reads as neither
+    states = _partial(TABLES["posts"][:200])
+    header = json.loads(states.header)
+    posts = next(b for b in header["blocks"] if b["source"] == "posts")
+    posts["columns"].append(column)
+    frame = states.frame.with_columns(pl.lit(1.0).alias(column))
+    with pytest.raises(sk.InputError) as err:
+        sk.States.from_frame(frame, json.dumps(header))
+    assert err.value.code == "not_a_states_file"
+    assert column in str(err.value)
+
+
 def test_a_failed_save_leaves_the_old_file(tmp_path) -> None:
     path = tmp_path / "states.parquet"
     states = _partial(TABLES["posts"][:200])

@@ -463,7 +463,6 @@ def test_states_finalize_windows_from_daily_states():
         ({"every": "1d", "window": "400d"}, "invalid_argument"),
         ({"every": "1mo", "window": "7d"}, "invalid_argument"),
         ({"every": None, "window": "mtd"}, "invalid_argument"),
-        ({"every": "1d", "window": "28d", "compare": "previous"}, "invalid_argument"),
         ({"every": "1d", "window": 28}, "invalid_argument"),
     ],
 )

@@ -30,7 +30,7 @@ import typing as _typing
 
 import polars as _pl
 
-from socialkpi import _arguments, _core, datasets, plot
+from socialkpi import _arguments, _core, _over_time, _targets, datasets, plot
 from socialkpi import exceptions as _exceptions
 from socialkpi._progress import progress_for as _progress_for
 from socialkpi._report import report
@@ -48,6 +48,7 @@ from socialkpi.exceptions import (
     KpiError,
     QueryError,
     SchemaError,
+    TargetWarning,
     error_codes,
 )
 from socialkpi.formulas import KPI, Definitions, check_kpis, load_kpis, vendor_presets
@@ -107,6 +108,7 @@ __all__ = [
     "sources",
     "States",
     "table",
+    "TargetWarning",
     "vendor_presets",
 ]
 
@@ -145,12 +147,18 @@ def compute_details(
     compare: str | Sequence[str] | None = None,
     window: str | None = None,
     progress: bool | None = None,
+    targets: Any = None,
+    start: str | _dt.date | None = None,
+    end: str | _dt.date | None = None,
+    fill: bool = False,
+    week_start: str = "monday",
+    fiscal_year_start: int | str = 1,
 ) -> KpiResult:
     """Computes KPIs like :func:`compute` and returns them with definitions and row accounting.
 
     Parameters
     ----------
-    posts, accounts, contracts, traffic, conversions, sources, kpis, by, every, tz, dedupe, output, definitions, max_staleness, compare, window, progress
+    posts, accounts, contracts, traffic, conversions, sources, kpis, by, every, tz, dedupe, output, definitions, max_staleness, compare, window, progress, targets, start, end, fill, week_start, fiscal_year_start
         As for :func:`compute`.
 
     Returns
@@ -175,15 +183,40 @@ def compute_details(
         'use a trailing window such as "28d" or "4w", or "wtd", "mtd", "qtd", "ytd"',
         optional=True,
     )
+    _targets.argument(targets)
+    first_day = _arguments.range_day("start", start)
+    last_day = _arguments.range_day("end", end)
+    filled = _arguments.flag("fill", fill)
+    week, month = _arguments.calendar(week_start, fiscal_year_start)
     bar = _progress_for(progress)
     try:
         capsule, details = _core.compute(
-            **arguments, **_table_arguments(tables), compare=compared, window=window, progress=bar
+            **arguments,
+            **_table_arguments(tables),
+            compare=compared,
+            window=window,
+            progress=bar,
+            start=first_day,
+            end=last_day,
+            fill=filled,
+            week_start=week,
+            fiscal_year_start=month,
         )
     finally:
         if bar is not None:
             bar.close()
-    return _result_of(capsule, details, custom, tables, output)
+    described = _over_time.described(details, every=every, compare=compared, window=window, targets=targets)
+    if targets is None:
+        return _result_of(capsule, described, custom, tables, output)
+    result = _targets.apply(
+        _result_of(capsule, described, custom, tables, "polars"),
+        targets,
+        by=arguments["by"],
+        every=every,
+        window=window,
+        asked=_targets.requested(arguments["kpis"]),
+    )
+    return _targets.as_output(result, output)
 
 
 def _engine_arguments(
@@ -249,6 +282,12 @@ def compute(
     compare: str | Sequence[str] | None = None,
     window: str | None = None,
     progress: bool | None = None,
+    targets: Any = None,
+    start: str | _dt.date | None = None,
+    end: str | _dt.date | None = None,
+    fill: bool = False,
+    week_start: str = "monday",
+    fiscal_year_start: int | str = 1,
 ) -> Any:
     """Computes social-media KPIs per group and period, exactly as the KPI contract defines them.
 
@@ -294,8 +333,10 @@ def compute(
         Dimension columns (``account_id``, ``platform``, ``content_type``, any column of the
         tables); ``[]`` gives one overall row.
     every
-        ``None`` (one period), ``"1d"``, ``"1w"`` (ISO weeks from Monday), ``"1mo"``, ``"1q"``,
-        ``"1y"``. The result then has a ``period_start`` Date column.
+        ``None`` (one period), ``"1d"``, ``"1w"`` (weeks from ``week_start``: ISO weeks from
+        Monday by default), ``"1mo"``, ``"1q"``, ``"1y"`` (quarters and years from
+        ``fiscal_year_start``). The result then has a ``period_start`` Date column, each
+        period labelled by its first day.
     tz
         IANA time zone of the report; ``published_at`` is converted to it before bucketing
         (naive times are UTC).
@@ -322,17 +363,48 @@ def compute(
         before), or a list of them. Adds after each KPI ``<kpi>_prev``, ``<kpi>_change`` and
         ``<kpi>_change_rate`` (``_ly``, ``_ly_change``, ``_ly_change_rate`` for a year
         before), computed from the earlier period's states: a ratio is the ratio of that
-        period's sums. Needs ``every``. See the "Over time" page of the docs.
+        period's sums. Needs ``every``. With ``window``, each day's window against the
+        earlier window: the window before a trailing window (28 days against the 28 days
+        before), the same days of the previous week, month, quarter or year for a to-date
+        window, the same window a year before. See the "Over time" page of the docs.
     window
         With ``every="1d"``: each day's KPIs over the window ending that day, a trailing window
         (``"7d"``, ``"28d"``, ``"90d"``, ``"4w"``, ``"13w"``; at most 366 days) or the week,
         month, quarter or year to date (``"wtd"``, ``"mtd"``, ``"qtd"``, ``"ytd"``): ratios of
         the window's sums, followers the last snapshot in the window. Adds ``window_start``.
+    targets
+        A table of targets (polars, pandas, pyarrow or a path, like the other tables): ``kpi``,
+        ``target``, any of the ``by`` columns, and ``period_start`` (targets of the report's
+        own periods) or ``start`` and ``end`` (the first and last day, inclusive), or neither
+        (one target for every period). Adds ``<kpi>_target`` and ``<kpi>_attainment``
+        (value / target; null where the target is 0 or missing) after each KPI's columns. The
+        targets of flows (counts, sums, money) set over other days are pro-rated by days; those
+        of ratios and snapshots apply as they are. A target for a group or KPI not in the report
+        is a :class:`TargetWarning`. See the "Over time" page of the docs.
+    start, end
+        The first and last day of the report (``"2026-01-01"`` or a ``datetime.date``, both
+        included, in ``tz``; default: the data's). With ``every``, the report keeps the periods
+        that overlap the range, each whole (``every="1mo", start="2026-01-15"`` keeps all of
+        January); with ``every=None``, it is one period over exactly those days. ``compare``
+        and ``window`` still read the days before ``start``; with ``every=None`` and both
+        bounds, ``compare="previous"`` is the same number of days just before. ``start``
+        after ``end`` is a ``QueryError`` with code ``start_after_end``.
+    fill
+        ``True`` (needs ``every``): every group seen in the data gets a row for every period
+        of the range (from ``start`` to ``end``, else the data's first to last period), with
+        what each KPI gives for a period without rows: counts 0, ratios and followers null,
+        flows that follow a table's coverage null outside it.
     progress
         A progress bar (tqdm, on stderr) of the pass over the posts, in slices of about a
         million posts (whole Parquet row groups). ``None`` (default): shown in a terminal or a
         notebook once the pass has run two seconds; ``True``: always, at once; ``False``: never.
         Posts streamed from CSV files show none.
+    week_start
+        The first day of a week, for ``every="1w"``, ``window="wtd"`` and weekly
+        comparisons: ``"monday"`` (default; ISO weeks) or another weekday's name.
+    fiscal_year_start
+        The month years start in, for ``every="1q"``/``"1y"`` and ``window="qtd"``/``"ytd"``:
+        a month's number (default 1, January; 4 for years from April) or its name.
 
     Returns
     -------
@@ -364,6 +436,12 @@ def compute(
         compare=compare,
         window=window,
         progress=progress,
+        targets=targets,
+        start=start,
+        end=end,
+        fill=fill,
+        week_start=week_start,
+        fiscal_year_start=fiscal_year_start,
     ).frame
 
 
@@ -473,32 +551,54 @@ def presets() -> dict[str, list[str]]:
     return dict(_core.presets())
 
 
-def explain(kpi: str | KPI, definitions: str | _os.PathLike[str] | Definitions | None = None) -> str:
+def explain(
+    kpi: str | KPI,
+    definitions: str | _os.PathLike[str] | Definitions | None = None,
+    *,
+    every: str | None = None,
+    compare: str | Sequence[str] | None = None,
+    window: str | None = None,
+    targets: bool = False,
+) -> str:
     """The definition of a KPI in words, its formula, and the rule of the KPI contract that applies.
 
     ``kpi`` is a built-in name, a :class:`KPI`, or a name of ``definitions`` (a vendor preset,
-    a definition file or a :class:`Definitions`).
+    a definition file or a :class:`Definitions`). With ``compare`` (and ``every``),
+    ``window`` or ``targets=True``, the text goes on to say what the columns that
+    :func:`compute` adds for them hold, as ``compute_details(...).over_time`` does.
 
     >>> import socialkpi as sk
     >>> print(sk.explain("engagement_rate").splitlines()[0])
     engagement_rate (engagement, ratio): Σ eng / Σ reach (posts with reach).
     >>> print(sk.explain("engagement_rate").splitlines()[1])
     Formula: eng / reach
+    >>> print(sk.explain("reach", every="1mo", compare="previous").splitlines()[-1][:63])
+    Compared (compare='previous', every='1mo'): reach_prev is reach
     """
     if isinstance(kpi, str) and definitions is not None:
         defs = definitions if isinstance(definitions, Definitions) else load_kpis(definitions)
         if kpi in defs.names():
             kpi = defs[kpi]
+    _arguments.text("every", every, 'use None, "1d", "1w", "1mo", "1q" or "1y"', optional=True)
+    compared = _arguments.compare(compare)
+    _arguments.text("window", window, 'use "28d", "4w", "wtd", "mtd", "qtd" or "ytd"', optional=True)
+    if not isinstance(targets, bool):
+        raise _exceptions.invalid_argument(f"targets= got {targets!r}; pass True or False")
     if isinstance(kpi, KPI):
         text = f"{kpi.name} ({kpi.goal}, {kpi.unit})"
         if kpi.description:
             text += f": {kpi.description}."
-        return (
+        text = (
             f"{text}\nFormula: {kpi.formula}\nRule: formulas follow the KPI contract: a bare column in a "
             "ratio is its sum (a ratio of sums over the posts where both are present), a zero or "
             "missing denominator gives null, and per_post(...) is the mean over posts."
         )
-    return _core.explain(kpi)
+        name, kind = kpi.name, None
+    else:
+        text = _core.explain(kpi)
+        name, kind = kpi, _core.kpi_kind(kpi)
+    lines = _over_time.describe(name, kind, every=every, compare=compared, window=window, targets=targets)
+    return "\n".join([text, *lines])
 
 
 # The namespace is the public API: the feature name the compiler needed goes too.

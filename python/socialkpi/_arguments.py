@@ -113,7 +113,51 @@ def compare(value: Any) -> list[str]:
     return names
 
 
-__all__ = ["by", "compare", "day", "kpis", "output", "sources", "text"]
+def range_day(name: str, value: Any) -> int | None:
+    """``start=`` / ``end=``: a ``datetime.date`` or ISO text (``"2026-01-31"``), as days since
+    1970-01-01 (None: unbounded)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = dt.date.fromisoformat(value.strip())
+        except ValueError:
+            raise invalid_argument(
+                f"{name}={value!r} is not a date; pass ISO text such as '2026-01-31' or a datetime.date",
+            ) from None
+    if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
+        raise invalid_argument(
+            f"{name}= got {_type_name(value)} ({value!r}); pass a date: ISO text such as "
+            "'2026-01-31' or a datetime.date (a day of the report's tz, included)",
+        )
+    return (value - dt.date(1970, 1, 1)).days
+
+
+def flag(name: str, value: Any) -> bool:
+    """A yes/no argument (``fill=``)."""
+    if isinstance(value, bool):
+        return value
+    raise invalid_argument(f"{name}= got {_type_name(value)} ({value!r}); pass True or False")
+
+
+def calendar(week_start: Any, fiscal_year_start: Any) -> tuple[str | None, str | None]:
+    """``week_start=`` (a weekday's name) and ``fiscal_year_start=`` (a month's number or
+    name), as the core takes them (None: the default, or the states' own); the core checks
+    the values."""
+    text("week_start", week_start, 'use a weekday\'s name such as "monday" or "sunday"', optional=True)
+    if fiscal_year_start is None or isinstance(fiscal_year_start, str):
+        month = fiscal_year_start
+    elif isinstance(fiscal_year_start, int) and not isinstance(fiscal_year_start, bool):
+        month = str(fiscal_year_start)
+    else:
+        raise invalid_argument(
+            f"fiscal_year_start= got {_type_name(fiscal_year_start)} ({fiscal_year_start!r}); "
+            'pass a month\'s number 1 to 12 or its name, such as 4 or "april"',
+        )
+    return week_start, month
+
+
+__all__ = ["by", "calendar", "compare", "day", "flag", "kpis", "output", "range_day", "sources", "text"]
 
 
 def output(value: object) -> None:

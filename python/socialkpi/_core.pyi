@@ -70,6 +70,11 @@ def compute(
     compare: list[str] = ...,
     window: str | None = ...,
     progress: Any = None,
+    start: int | None = None,
+    end: int | None = None,
+    fill: bool = False,
+    week_start: str | None = None,
+    fiscal_year_start: str | None = None,
 ) -> tuple[Any, dict[str, Any]]: ...
 def source_table() -> list[tuple[str, str]]: ...
 def contract_status(posts: Any, contracts: Any, as_of: int, tz: str) -> Any: ...
@@ -91,6 +96,7 @@ def plan_kpis(
 ) -> int: ...
 def presets() -> list[tuple[str, list[str]]]: ...
 def explain(name: str) -> str: ...
+def kpi_kind(name: str) -> str: ...
 def read_table(
     kind: str,
     files: list[tuple[str, Any]],
@@ -129,6 +135,8 @@ def partial(
     engagement: list[tuple[str, list[str]]] = ...,
     max_staleness: int | None = ...,
     progress: Any = None,
+    week_start: str | None = None,
+    fiscal_year_start: str | None = None,
 ) -> _States: ...
 
 @final
@@ -141,6 +149,11 @@ class _States:
         every_given: bool = False,
         compare: list[str] = ...,
         window: str | None = ...,
+        start: int | None = None,
+        end: int | None = None,
+        fill: bool = False,
+        week_start: str | None = None,
+        fiscal_year_start: str | None = None,
     ) -> tuple[Any, dict[str, Any]]: ...
     @staticmethod
     def merge(parts: list[_States]) -> _States: ...

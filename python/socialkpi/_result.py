@@ -56,6 +56,15 @@ class KpiResult:
     timings
         Seconds spent bringing the needed columns across the Python boundary (``crossing_s``)
         and computing (``engine_s``).
+    kinds
+        KPI -> how it adds up over time: ``flow`` (counts, sums and money, and
+        ``follower_growth``: the values of consecutive periods add up to the whole's),
+        ``snapshot`` (``followers``, ``followers_start``) or ``ratio`` (ratios, shares, means);
+        ``targets=`` pro-rates the targets of flows by days (docs/time.md).
+    over_time
+        KPI -> what the columns ``compare=``, ``window=`` and ``targets=`` added for it hold, in
+        words (which earlier period, which window, how targets were matched); empty without
+        them. :func:`explain` gives the same text.
     coverage
         The days each table covered (a polars DataFrame: ``table``, ``account_id``, ``first``,
         ``last``), per account where the table has ``account_id`` (else one row with a null
@@ -79,6 +88,8 @@ class KpiResult:
     goals: dict[str, str] = field(default_factory=dict)
     currency: str | None = None
     coverage: Any = None
+    kinds: dict[str, str] = field(default_factory=dict)
+    over_time: dict[str, str] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         return display.result_repr(self)
@@ -127,5 +138,7 @@ def result_of(
         coverage=coverage_frame(list(details["coverage"])),
         units=units,
         goals=goals,
+        kinds=dict(details["kinds"]),
+        over_time=dict(details.get("over_time", {})),
         currency=display.single_currency(tables.values()) if money else None,
     )

@@ -3,6 +3,7 @@ and finalize exactly (docs/states.md)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -10,7 +11,7 @@ from typing import Any, Literal
 
 import polars as pl
 
-from socialkpi import _arguments, _core
+from socialkpi import _arguments, _core, _over_time, _targets
 from socialkpi._progress import progress_for
 from socialkpi._result import KpiResult, result_of
 from socialkpi._tables import _ArrowStream
@@ -43,8 +44,8 @@ class States:
     @property
     def spec(self) -> dict[str, Any]:
         """The request the states were made for: ``kpis``, ``by``, ``every``, ``tz``,
-        ``dedupe``, ``sources``, ``definitions``, ``engagement``, ``max_staleness``, and the
-        columns of each table given (``tables``)."""
+        ``dedupe``, ``sources``, ``definitions``, ``engagement``, ``max_staleness``, the
+        columns of each table given (``tables``), ``week_start`` and ``fiscal_year_start``."""
         spec: dict[str, Any] = json.loads(self._native.spec())
         return spec
 
@@ -92,6 +93,12 @@ class States:
         output: Literal["polars", "pandas"] = "polars",
         compare: str | Sequence[str] | None = None,
         window: str | None = None,
+        targets: Any = None,
+        start: str | dt.date | None = None,
+        end: str | dt.date | None = None,
+        fill: bool = False,
+        week_start: str | None = None,
+        fiscal_year_start: int | str | None = None,
     ) -> Any:
         """The KPIs from the states, as :func:`compute` returns them.
 
@@ -113,13 +120,38 @@ class States:
         window
             As for :func:`compute` (with ``every="1d"``): each day over the window ending
             that day, from the daily states.
+        targets
+            As for :func:`compute`: ``<kpi>_target`` and ``<kpi>_attainment`` from a table of
+            targets, matched to the finalized report's groups and periods.
+        start, end, fill
+            As for :func:`compute`. With ``every=None``, the range is one period made from
+            the states' periods: any days from daily states, whole periods from coarser ones.
+        week_start, fiscal_year_start
+            As for :func:`compute`; default: the states' own. Daily states finalize in any
+            calendar, monthly states into any quarters and years; weekly states need their
+            own ``week_start``, yearly states their own ``fiscal_year_start``, quarterly
+            states one 0, 3, 6 or 9 months from theirs.
 
         Raises
         ------
         QueryError
-            Code ``not_in_states`` for a KPI, dimension or period the states cannot give.
+            Code ``not_in_states`` for a KPI, dimension, period or calendar the states cannot
+            give.
         """
-        return self.finalize_details(kpis, by, every, output, compare, window).frame
+        return self.finalize_details(
+            kpis,
+            by,
+            every,
+            output,
+            compare,
+            window,
+            targets,
+            start=start,
+            end=end,
+            fill=fill,
+            week_start=week_start,
+            fiscal_year_start=fiscal_year_start,
+        ).frame
 
     def finalize_details(
         self,
@@ -129,6 +161,12 @@ class States:
         output: Literal["polars", "pandas"] = "polars",
         compare: str | Sequence[str] | None = None,
         window: str | None = None,
+        targets: Any = None,
+        start: str | dt.date | None = None,
+        end: str | dt.date | None = None,
+        fill: bool = False,
+        week_start: str | None = None,
+        fiscal_year_start: int | str | None = None,
     ) -> KpiResult:
         """:meth:`finalize` with definitions and row accounting, like :func:`compute_details`
         (the rows read and dropped are those of the runs that made the states)."""
@@ -140,11 +178,37 @@ class States:
         _arguments.output(output)
         compared = _arguments.compare(compare)
         _arguments.text("window", window, 'use "28d", "4w", "wtd", "mtd", "qtd" or "ytd"', optional=True)
+        _targets.argument(targets)
+        week, month = _arguments.calendar(week_start, fiscal_year_start)
         capsule, details = self._native.finalize(
-            names, dims, every if given else None, given, compared, window
+            names,
+            dims,
+            every if given else None,
+            given,
+            compared,
+            window,
+            start=_arguments.range_day("start", start),
+            end=_arguments.range_day("end", end),
+            fill=_arguments.flag("fill", fill),
+            week_start=week,
+            fiscal_year_start=month,
         )
-        custom = [tuple(d) for d in self.spec["definitions"]]
-        return result_of(capsule, details, custom, {}, output)
+        spec = self.spec
+        custom = [tuple(d) for d in spec["definitions"]]
+        details = _over_time.described(
+            details, every=every if given else spec["every"], compare=compared, window=window, targets=targets
+        )
+        if targets is None:
+            return result_of(capsule, details, custom, {}, output)
+        result = _targets.apply(
+            result_of(capsule, details, custom, {}, "polars"),
+            targets,
+            by=spec["by"] if dims is None else dims,
+            every=every if given else spec["every"],
+            window=window,
+            asked=_targets.requested(spec["kpis"] if names is None else names),
+        )
+        return _targets.as_output(result, output)
 
     def update(self, newer: States) -> States:
         """These states with ``newer`` (made for the same request) in place of every period
@@ -205,10 +269,13 @@ def partial(
     definitions: str | os.PathLike[str] | Definitions | None = None,
     max_staleness: int | None = 7,
     progress: bool | None = None,
+    week_start: str = "monday",
+    fiscal_year_start: int | str = 1,
 ) -> States:
     """The partial states of a KPI computation, to merge, roll up, refresh, keep and finalize.
 
-    Takes the arguments of :func:`compute` (but ``output``), ``progress`` among them; ``sk.compute(...)`` equals
+    Takes the arguments of :func:`compute` (but ``output``), ``progress``, ``week_start`` and
+    ``fiscal_year_start`` among them (the states record the calendar); ``sk.compute(...)`` equals
     ``sk.partial(...).finalize()``. Beside the states, it keeps a 64-bit hash of each post's
     ``post_id`` (8 bytes a post), so that merging states that share a post is an error, and a
     fingerprint of each table other than posts, so that a table passed whole beside each part
@@ -226,9 +293,18 @@ def partial(
         "traffic": traffic,
         "conversions": conversions,
     }
+    week, month = _arguments.calendar(week_start, fiscal_year_start)
     bar = progress_for(progress)
     try:
-        return States(_core.partial(**arguments, **_table_arguments(tables), progress=bar))
+        return States(
+            _core.partial(
+                **arguments,
+                **_table_arguments(tables),
+                progress=bar,
+                week_start=week,
+                fiscal_year_start=month,
+            )
+        )
     finally:
         if bar is not None:
             bar.close()

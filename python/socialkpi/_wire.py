@@ -63,13 +63,47 @@ class Failure:
 
 
 # The arguments of sk.partial that travel to every partition unchanged (the tables do not).
-_OPTIONS = ("sources", "kpis", "by", "every", "tz", "dedupe", "definitions", "max_staleness")
+_OPTIONS = (
+    "sources",
+    "kpis",
+    "by",
+    "every",
+    "tz",
+    "dedupe",
+    "definitions",
+    "max_staleness",
+    "week_start",
+    "fiscal_year_start",
+)
 
 
 def options(arguments: dict[str, Any]) -> dict[str, Any]:
     """The arguments of a ``compute``/``partial`` call (its ``locals()``) that each partition's
     ``sk.partial`` takes besides the tables."""
     return {name: arguments[name] for name in _OPTIONS}
+
+
+def over_time(compare: Any, window: Any, targets: Any, options: dict[str, Any]) -> dict[str, Any]:
+    """``compare``, ``window`` and ``targets`` of a ``compute`` call (``options``: its
+    :func:`options`), checked before any partition runs: they apply once, to the merged
+    states' ``finalize``. The targets table is read here, once."""
+    from socialkpi import _arguments, _targets
+    from socialkpi.formulas import resolve
+
+    _arguments.compare(compare)
+    _arguments.text("window", window, 'use "28d", "4w", "wtd", "mtd", "qtd" or "ytd"', optional=True)
+    _targets.argument(targets)
+    if targets is not None:
+        targets = _targets.read(targets)
+        names, _, _ = resolve(_arguments.kpis(options["kpis"]), options["definitions"])
+        _targets.check(
+            targets,
+            by=_arguments.by(options["by"]),
+            every=options["every"],
+            window=window,
+            asked=_targets.requested(names),
+        )
+    return {"compare": compare, "window": window, "targets": targets}
 
 
 def ipc(frame: pl.DataFrame) -> bytes:

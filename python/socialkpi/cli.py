@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -92,17 +93,35 @@ def _compute(args: argparse.Namespace) -> int:
     kpis: list[Any] = [*_names(args.kpis), *_formulas(args.formula)]
     if not kpis:
         raise _UsageError("--kpis needs at least one KPI name or preset (see `socialkpi catalog`)")
-    result = sk.compute_details(
-        args.posts,
-        args.accounts,
-        **_common_inputs(args),
-        kpis=kpis,
-        by=_names(args.by),
-        every=args.every,
-        dedupe=args.dedupe,
-        compare=_names(args.compare) or None,
-        window=args.window,
-    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", sk.TargetWarning)
+        result = sk.compute_details(
+            args.posts,
+            args.accounts,
+            **_common_inputs(args),
+            kpis=kpis,
+            by=_names(args.by),
+            every=args.every,
+            dedupe=args.dedupe,
+            compare=_names(args.compare) or None,
+            window=args.window,
+            targets=args.targets,
+            start=args.start,
+            end=args.end,
+            fill=args.fill,
+            week_start=args.week_start,
+            fiscal_year_start=args.fiscal_year_start,
+        )
+    for caught_warning in caught:
+        if issubclass(caught_warning.category, sk.TargetWarning):
+            print(f"warning: {caught_warning.message}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(
+                caught_warning.message,
+                caught_warning.category,
+                caught_warning.filename,
+                caught_warning.lineno,
+            )
     if args.output is None:
         print(sk.table(result, currency=args.currency, max_rows=args.max_rows).to_text())
         return 0
@@ -281,6 +300,27 @@ def _parser() -> argparse.ArgumentParser:
         "--window",
         help="with --every 1d: each day's KPIs over a trailing window (7d, 28d, 4w) or to date "
         "(wtd, mtd, qtd, ytd)",
+    )
+    p.add_argument("--start", metavar="DATE", help="the report's first day, like 2026-01-01 (included)")
+    p.add_argument("--end", metavar="DATE", help="the report's last day, like 2026-03-31 (included)")
+    p.add_argument(
+        "--fill",
+        action="store_true",
+        help="with --every: every group gets every period of the range (counts 0, ratios empty)",
+    )
+    p.add_argument(
+        "--targets",
+        metavar="FILE",
+        help="a CSV or Parquet file of targets (kpi, target, by columns, period_start or start/end): "
+        "adds each KPI's target and attainment",
+    )
+    p.add_argument(
+        "--week-start", default="monday", help="the first day of a week (default monday: ISO weeks)"
+    )
+    p.add_argument(
+        "--fiscal-year-start",
+        default="1",
+        help="the month quarters and years start in: 1-12 or a name (default 1, January)",
     )
     p.add_argument(
         "--definitions",

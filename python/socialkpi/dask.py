@@ -49,6 +49,11 @@ def compute(
     definitions: str | os.PathLike[str] | Definitions | None = None,
     max_staleness: int | None = 7,
     split_every: int = 8,
+    compare: str | Sequence[str] | None = None,
+    window: str | None = None,
+    targets: Any = None,
+    week_start: str = "monday",
+    fiscal_year_start: int | str = 1,
 ) -> Any:
     """:func:`socialkpi.compute` over posts spread across a Dask cluster: the same arguments
     and the same result, cell for cell.
@@ -66,6 +71,10 @@ def compute(
     split_every
         How many partitions' states one task of the tree reduction merges (at least 2).
         Runs on the Dask scheduler in use (a ``distributed.Client`` if one is active).
+    compare, window, targets
+        As for :func:`socialkpi.compute`: applied once, when the merged states are finalized.
+    week_start, fiscal_year_start
+        As for :func:`socialkpi.compute`: each partition's states are made in the calendar.
 
     Raises
     ------
@@ -75,8 +84,9 @@ def compute(
     """
     _arguments.output(output)
     options = _wire.options(locals())
+    over_time = _wire.over_time(compare, window, targets, options)
     merged = _run(posts, accounts, contracts, traffic, conversions, split_every, options, keep_ids=False)
-    return _wire.body(merged).finalize(output=output)
+    return _wire.body(merged).finalize(output=output, **over_time)
 
 
 def partial(
@@ -95,6 +105,8 @@ def partial(
     definitions: str | os.PathLike[str] | Definitions | None = None,
     max_staleness: int | None = 7,
     split_every: int = 8,
+    week_start: str = "monday",
+    fiscal_year_start: int | str = 1,
 ) -> States:
     """:func:`socialkpi.partial` over posts spread across a Dask cluster: the merged states of
     all partitions, post ids included (to finalize, merge with other states or save). The

@@ -30,6 +30,12 @@ class ArgumentError(QueryError, TypeError, ValueError):
     """
 
 
+class TargetWarning(UserWarning):
+    """``targets=`` sets a target that the report cannot show: for a KPI left out of the
+    report (a goal preset's member whose table or column was not given) or for a group that
+    has no row in it. The rest of the targets apply."""
+
+
 _E = TypeVar("_E", bound=KpiError)
 
 
@@ -70,5 +76,6 @@ __all__ = [
     "KpiError",
     "QueryError",
     "SchemaError",
+    "TargetWarning",
     "error_codes",
 ]

@@ -71,6 +71,11 @@ def compute(
     output: Literal["polars", "pandas", "spark"] = "polars",
     definitions: str | os.PathLike[str] | Definitions | None = None,
     max_staleness: int | None = 7,
+    compare: str | Sequence[str] | None = None,
+    window: str | None = None,
+    targets: Any = None,
+    week_start: str = "monday",
+    fiscal_year_start: int | str = 1,
 ) -> Any:
     """:func:`socialkpi.compute` over a Spark DataFrame of posts: the same arguments and the
     same result, cell for cell. The arguments not listed below are those of
@@ -87,6 +92,11 @@ def compute(
     output
         ``"polars"`` (default) or ``"pandas"`` on the driver, or ``"spark"``: a Spark
         DataFrame (Arrow types Spark does not take, such as string views, are cast).
+    compare, window, targets
+        As for :func:`socialkpi.compute`: applied once, when the merged states are finalized
+        on the driver (``targets`` is a table on the driver, or a Spark DataFrame, collected).
+    week_start, fiscal_year_start
+        As for :func:`socialkpi.compute`: each partition's states are made in the calendar.
 
     Raises
     ------
@@ -98,6 +108,7 @@ def compute(
     if output not in ("polars", "pandas", "spark"):
         raise invalid_argument(f"output={output!r} is not supported; use 'polars', 'pandas' or 'spark'")
     options = _wire.options(locals())
+    over_time = _wire.over_time(compare, window, _local(targets), options)
     rows = _rows(posts, accounts, contracts, traffic, conversions, options)
     rows.persist(StorageLevel.MEMORY_AND_DISK)
     try:
@@ -117,8 +128,8 @@ def compute(
     finally:
         rows.unpersist()
     if output != "spark":
-        return states.finalize(output=output)
-    return posts.sparkSession.createDataFrame(spark_types(states.finalize().to_arrow()))
+        return states.finalize(output=output, **over_time)
+    return posts.sparkSession.createDataFrame(spark_types(states.finalize(**over_time).to_arrow()))
 
 
 def partial(
@@ -136,6 +147,8 @@ def partial(
     dedupe: Literal["last"] | None = None,
     definitions: str | os.PathLike[str] | Definitions | None = None,
     max_staleness: int | None = 7,
+    week_start: str = "monday",
+    fiscal_year_start: int | str = 1,
 ) -> States:
     """:func:`socialkpi.partial` over a Spark DataFrame of posts: the merged states of all
     partitions on the driver, post ids included (8 bytes a post), to finalize, merge with

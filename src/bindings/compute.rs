@@ -56,12 +56,14 @@ pub(super) fn call<'py>(
     custom: Vec<DefinitionRow>,
     engagement: Vec<(String, Vec<String>)>,
     max_staleness: Option<u32>,
+    calendar: plan::Calendar,
 ) -> PyResult<Call> {
     let mut request = Request::new(kpis, by, every, tz, dedupe_of(dedupe.as_deref())?);
     request.sources = sources;
     request.custom = custom.into_iter().map(definition).collect();
     request.engagement = engagement;
     request.max_staleness = max_staleness;
+    request.calendar = calendar;
     let posts = Arg::from_py(posts)?;
     let accounts = Arg::from_py(accounts)?;
     if !request.custom.is_empty() {
@@ -241,7 +243,9 @@ pub(super) fn details<'py>(
     details.set_item("coverage", coverage_rows(&output.coverage)?)?;
     let definitions = PyDict::new(py);
     let formulas = PyDict::new(py);
+    let kinds = PyDict::new(py);
     for k in &plan.outputs {
+        kinds.set_item(k.name(), plan::kind::of(k).as_str())?;
         match k {
             plan::OutputKpi::Builtin(k, _) => {
                 definitions.set_item(k.name, k.definition)?;
@@ -261,12 +265,31 @@ pub(super) fn details<'py>(
     }
     details.set_item("definitions", definitions)?;
     details.set_item("formulas", formulas)?;
+    details.set_item("kinds", kinds)?;
     Ok(details)
+}
+
+/// `week_start=` and `fiscal_year_start=` (None: the calendar's own).
+pub(super) fn calendar(
+    week_start: Option<&str>,
+    fiscal_year_start: Option<&str>,
+    own: plan::Calendar,
+) -> socialkpi_engine::error::Result<plan::Calendar> {
+    Ok(plan::Calendar {
+        week_start: week_start
+            .map(plan::Weekday::parse)
+            .transpose()?
+            .unwrap_or(own.week_start),
+        fiscal_year_start: fiscal_year_start
+            .map(plan::Month::parse)
+            .transpose()?
+            .unwrap_or(own.fiscal_year_start),
+    })
 }
 
 /// Computes KPIs; returns (Arrow stream capsule of the result, details dict).
 #[pyfunction]
-#[pyo3(signature = (kpis, by, every, tz, dedupe, posts=None, accounts=None, contracts=None, traffic=None, conversions=None, sources=Vec::new(), custom=Vec::new(), engagement=Vec::new(), max_staleness=Some(plan::MAX_STALENESS_DAYS), compare=Vec::new(), window=None, progress=None))]
+#[pyo3(signature = (kpis, by, every, tz, dedupe, posts=None, accounts=None, contracts=None, traffic=None, conversions=None, sources=Vec::new(), custom=Vec::new(), engagement=Vec::new(), max_staleness=Some(plan::MAX_STALENESS_DAYS), compare=Vec::new(), window=None, progress=None, start=None, end=None, fill=false, week_start=None, fiscal_year_start=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn compute<'py>(
     py: Python<'py>,
@@ -287,10 +310,29 @@ pub fn compute<'py>(
     compare: Vec<String>,
     window: Option<String>,
     progress: Option<Py<PyAny>>,
+    start: Option<i32>,
+    end: Option<i32>,
+    fill: bool,
+    week_start: Option<String>,
+    fiscal_year_start: Option<String>,
 ) -> PyResult<(Bound<'py, PyCapsule>, Bound<'py, PyDict>)> {
     let tables = [posts, accounts, contracts, traffic, conversions];
+    let asked_every = every.as_deref().map(plan::Period::parse).transpose()?;
+    let range = exec::range::Range::new(start, end, fill, asked_every)?;
+    // one period over part of the days: made from daily states (exec/range.rs)
+    let one_period = range.needs_periods(asked_every);
+    let every = if one_period { Some("1d".to_string()) } else { every };
+    let calendar = calendar(
+        week_start.as_deref(),
+        fiscal_year_start.as_deref(),
+        plan::Calendar::default(),
+    )?;
     let Call {
-        plan, given, crossing, ..
+        request,
+        plan,
+        tables,
+        given,
+        crossing,
     } = call(
         kpis,
         by,
@@ -302,10 +344,31 @@ pub fn compute<'py>(
         custom,
         engagement,
         max_staleness,
+        calendar,
     )?;
+    if one_period {
+        exec::window::OverTime::parse(&[], window.as_deref(), None)?;
+        let compare = exec::range::parse_compare(&compare, &range)?;
+        let mut whole = request.clone();
+        whole.every = None;
+        let to = plan::build(
+            &whole,
+            tables.posts.as_deref(),
+            tables.accounts.as_deref(),
+            tables.contracts.as_deref(),
+            tables.traffic.as_deref(),
+            tables.conversions.as_deref(),
+        )?;
+        let (output, engine) = run_engine(py, given, progress, |inputs, interrupted| {
+            let states = exec::partial(&plan, inputs, interrupted)?;
+            exec::range::finalize_range_as_one(&plan, &to, states, &compare, &range)
+        })?;
+        let details = details(py, &output, &to, crossing, engine)?;
+        return Ok((export_frame(py, output.frame)?, details));
+    }
     let over_time = exec::window::OverTime::parse(&compare, window.as_deref(), plan.every)?;
     let (output, engine) = run_engine(py, given, progress, |inputs, interrupted| {
-        over_time.finalize(&plan, exec::partial(&plan, inputs, interrupted)?)
+        exec::range::finalize_in_range(&plan, exec::partial(&plan, inputs, interrupted)?, &over_time, &range)
     })?;
     let details = details(py, &output, &plan, crossing, engine)?;
     Ok((export_frame(py, output.frame)?, details))

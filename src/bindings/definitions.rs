@@ -126,6 +126,13 @@ pub fn presets() -> Vec<(String, Vec<String>)> {
         .collect()
 }
 
+/// How a built-in KPI adds up over time: `flow`, `ratio` or `snapshot` (docs/time.md,
+/// Targets); `ratio` for a name the catalogue does not have (its target applies as it is).
+#[pyfunction]
+pub fn kpi_kind(name: &str) -> &'static str {
+    plan::kind::builtin(name).unwrap_or(plan::kind::Kind::Ratio).as_str()
+}
+
 /// The definition of one KPI in words.
 #[pyfunction]
 pub fn explain(name: &str) -> PyResult<String> {

@@ -1,7 +1,7 @@
 //! Partial states: made by `partial`, merged, updated, rolled up and finalized, saved and
 //! loaded (`sk.States` in Python holds the native object).
 
-use super::compute::{call, details, run_engine, Call};
+use super::compute::{calendar, call, details, run_engine, Call};
 use super::definitions::DefinitionRow;
 use super::*;
 use socialkpi_engine::error::QueryCode;
@@ -15,7 +15,7 @@ pub struct StatesObject {
 
 /// Makes the partial states of a compute-like call (the arguments of `compute`).
 #[pyfunction]
-#[pyo3(signature = (kpis, by, every, tz, dedupe, posts=None, accounts=None, contracts=None, traffic=None, conversions=None, sources=Vec::new(), custom=Vec::new(), engagement=Vec::new(), max_staleness=Some(plan::MAX_STALENESS_DAYS), progress=None))]
+#[pyo3(signature = (kpis, by, every, tz, dedupe, posts=None, accounts=None, contracts=None, traffic=None, conversions=None, sources=Vec::new(), custom=Vec::new(), engagement=Vec::new(), max_staleness=Some(plan::MAX_STALENESS_DAYS), progress=None, week_start=None, fiscal_year_start=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn partial<'py>(
     py: Python<'py>,
@@ -34,8 +34,15 @@ pub fn partial<'py>(
     engagement: Vec<(String, Vec<String>)>,
     max_staleness: Option<u32>,
     progress: Option<Py<PyAny>>,
+    week_start: Option<String>,
+    fiscal_year_start: Option<String>,
 ) -> PyResult<StatesObject> {
     let tables = [posts, accounts, contracts, traffic, conversions];
+    let calendar = calendar(
+        week_start.as_deref(),
+        fiscal_year_start.as_deref(),
+        plan::Calendar::default(),
+    )?;
     let Call {
         request,
         plan,
@@ -53,6 +60,7 @@ pub fn partial<'py>(
         custom,
         engagement,
         max_staleness,
+        calendar,
     )?;
     let (made, _) = run_engine(py, given, progress, |inputs, interrupted| {
         let made = Made {
@@ -88,7 +96,7 @@ impl StatesObject {
     /// The KPIs from the states, at the states' grain or a coarser one; returns (Arrow stream
     /// capsule, details dict) like `compute`. `every_given` says whether `every` replaces
     /// the states' period (None is a period: the whole range).
-    #[pyo3(signature = (kpis=None, by=None, every=None, every_given=false, compare=Vec::new(), window=None))]
+    #[pyo3(signature = (kpis=None, by=None, every=None, every_given=false, compare=Vec::new(), window=None, start=None, end=None, fill=false, week_start=None, fiscal_year_start=None))]
     #[allow(clippy::too_many_arguments)]
     fn finalize<'py>(
         &self,
@@ -99,18 +107,43 @@ impl StatesObject {
         every_given: bool,
         compare: Vec<String>,
         window: Option<String>,
+        start: Option<i32>,
+        end: Option<i32>,
+        fill: bool,
+        week_start: Option<String>,
+        fiscal_year_start: Option<String>,
     ) -> PyResult<(Bound<'py, PyCapsule>, Bound<'py, PyDict>)> {
         let spec = &self.inner.spec;
         let own = self.inner.plan()?;
-        let request = spec.request(kpis, by, every_given.then_some(every));
+        let mut request = spec.request(kpis, by, every_given.then_some(every));
+        request.calendar = calendar(week_start.as_deref(), fiscal_year_start.as_deref(), own.calendar)?;
         let to_every = request.every.as_deref().map(plan::Period::parse).transpose()?;
-        check_grain(&own, &request.by, to_every)?;
+        check_grain(&own, &request.by, to_every, request.calendar)?;
         let to = spec.plan(&request)?;
         check_kpis(&own, &to)?;
-        let over_time = exec::window::OverTime::parse(&compare, window.as_deref(), to.every)?;
+        let range = exec::range::Range::new(start, end, fill, to.every)?;
         let inner = &self.inner;
         let started = std::time::Instant::now();
-        let output = detached(py, || over_time.finalize(&to, inner.rollup(&to)?))?;
+        let output = if range.needs_periods(to.every) {
+            // one period over part of the days: from the states' own periods
+            exec::window::OverTime::parse(&[], window.as_deref(), None)?;
+            let compare = exec::range::parse_compare(&compare, &range)?;
+            if own.every.is_none() {
+                return Err(Error::query(
+                    QueryCode::NotInStates,
+                    "states made with every=None hold one period: they give no range of days (make them with every=\"1d\")",
+                )
+                .into());
+            }
+            detached(py, || {
+                exec::range::finalize_range_as_one(&own, &to, inner.rollup(&own)?, &compare, &range)
+            })?
+        } else {
+            let over_time = exec::window::OverTime::parse(&compare, window.as_deref(), to.every)?;
+            detached(py, || {
+                exec::range::finalize_in_range(&to, inner.rollup(&to)?, &over_time, &range)
+            })?
+        };
         let engine = started.elapsed().as_secs_f64();
         let details = details(py, &output, &to, 0.0, engine)?;
         Ok((export_frame(py, output.frame)?, details))
@@ -198,7 +231,12 @@ fn check_kpis(own: &plan::Plan, to: &plan::Plan) -> socialkpi_engine::error::Res
 
 /// Dimensions and a period that states made for `own` give: dimensions among theirs, a period
 /// theirs rolls up into.
-fn check_grain(own: &plan::Plan, by: &[String], every: Option<plan::Period>) -> socialkpi_engine::error::Result<()> {
+fn check_grain(
+    own: &plan::Plan,
+    by: &[String],
+    every: Option<plan::Period>,
+    calendar: plan::Calendar,
+) -> socialkpi_engine::error::Result<()> {
     if let Some(d) = by.iter().find(|d| !own.by.contains(d)) {
         return Err(Error::query(
             QueryCode::NotInStates,
@@ -208,14 +246,33 @@ fn check_grain(own: &plan::Plan, by: &[String], every: Option<plan::Period>) -> 
             ),
         ));
     }
+    let name = |e: Option<plan::Period>| e.map_or("None", |e| plan::Period::NAMES[e as usize]);
     if !states::rolls_up(own.every, every) {
-        let name = |e: Option<plan::Period>| e.map_or("None", |e| plan::Period::NAMES[e as usize]);
         return Err(Error::query(
             QueryCode::NotInStates,
             format!(
                 "states made with every={:?} do not roll up into every={:?}: days roll up into weeks, months, quarters and years, months into quarters and years, quarters into years, and any period into None",
                 name(own.every),
                 name(every)
+            ),
+        ));
+    }
+    if !own.calendar.fits(calendar, own.every, every) {
+        let show = |c: plan::Calendar| {
+            format!(
+                "week_start={:?}, fiscal_year_start={}",
+                c.week_start.name(),
+                c.fiscal_year_start.number()
+            )
+        };
+        return Err(Error::query(
+            QueryCode::NotInStates,
+            format!(
+                "states made at every={:?} with {} do not roll up into every={:?} with {}: their periods straddle the new ones (weeks need the same week_start, years the same fiscal_year_start, quarters one 0, 3, 6 or 9 months away); make the states daily (or monthly, for quarters and years) to finalize them in any calendar",
+                name(own.every),
+                show(own.calendar),
+                name(every),
+                show(calendar)
             ),
         ));
     }

@@ -71,6 +71,7 @@ error_codes! {
         NotAStatesFile = "not_a_states_file": "a file or frame loaded as states was not written by States.save / States.frame",
         StatesVersion = "states_version": "states of another schema version",
         UnwritableFile = "unwritable_file": "a file cannot be written (States.save)",
+        DuplicateTarget = "duplicate_target": "targets= gives two targets for one KPI, group and period, or two whose days overlap (raised from Python)",
     }
 }
 
@@ -95,6 +96,11 @@ error_codes! {
         NotInStates = "not_in_states": "finalizing a KPI, a dimension or a period that the states cannot give",
         UnknownCompare = "unknown_compare": "compare= names no comparison socialkpi knows (previous, last_year, last_year_weekday)",
         UnknownWindow = "unknown_window": "window= is not a trailing window (\"28d\", \"4w\") or a to-date window (wtd, mtd, qtd, ytd)",
+        UnknownWeekStart = "unknown_week_start": "week_start= is not a day of the week (monday ... sunday)",
+        UnknownFiscalYearStart = "unknown_fiscal_year_start": "fiscal_year_start= is not a month (1 to 12, or a month's name)",
+        InvalidTargets = "invalid_targets": "targets= is not a table of targets as docs/time.md describes: a column that is not a by column of the report, dates that are not dates, periods the report cannot match (raised from Python)",
+        TargetNotRequested = "target_not_requested": "targets= names a KPI that the call does not ask for (raised from Python)",
+        StartAfterEnd = "start_after_end": "start= is a day after end= (the range runs from start to end, both included)",
     }
 }
 

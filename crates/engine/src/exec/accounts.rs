@@ -8,6 +8,7 @@ use crate::error::InputCode;
 use crate::error::{Error, Result};
 use crate::ingest;
 use crate::plan::{AccountsPlan, Dedupe, Plan, PERIOD};
+use crate::schema::{Source, StateColumn};
 use polars::prelude::*;
 
 const TABLE: &str = "accounts";
@@ -221,7 +222,9 @@ impl Snapshots {
         ];
         let summed: Vec<&str> = summed.iter().filter(|(w, _)| *w).map(|(_, c)| *c).collect();
         super::overflow::check_table_sums(&self.df, &summed, "accounts")?;
-        let mut aggs = vec![len().cast(DataType::Int64).alias("a:rows")];
+        let mut aggs = vec![len()
+            .cast(DataType::Int64)
+            .alias(StateColumn::Rows(Source::Accounts).name())];
         // account flows: summed over the daily snapshots, with the count that reported one
         for (wanted, c) in [
             (ap.profile_visits, "profile_visits"),
@@ -229,8 +232,9 @@ impl Snapshots {
             (ap.leads, "leads"),
         ] {
             if wanted {
-                aggs.push(col(c).sum().alias(format!("as:{c}")));
-                aggs.push(col(c).count().cast(DataType::Int64).alias(format!("an:{c}")));
+                aggs.push(col(c).sum().alias(StateColumn::AccountSum(c.into()).name()));
+                let reported = col(c).count().cast(DataType::Int64);
+                aggs.push(reported.alias(StateColumn::AccountReported(c.into()).name()));
             }
         }
         let flows = base.clone().group_by(group).agg(aggs).collect()?;
@@ -266,10 +270,15 @@ impl Snapshots {
 
 /// The first and last follower count of each account and period, with their days (the
 /// snapshots' partial states).
-pub(crate) const FIRST: &str = "followers_first";
-pub(crate) const FIRST_DAY: &str = "followers_first_day";
-pub(crate) const LAST: &str = "followers_last";
-pub(crate) const LAST_DAY: &str = "followers_last_day";
+pub(crate) use crate::schema::{
+    FIRST_FOLLOWERS as FIRST, FIRST_FOLLOWERS_DAY as FIRST_DAY, LAST_FOLLOWERS as LAST, LAST_FOLLOWERS_DAY as LAST_DAY,
+};
+
+/// The finalised snapshots of a group and period, which `last(followers)` and
+/// `first(followers)` read: each account's last snapshot in the period, and its last before
+/// it, summed over the accounts.
+pub(crate) const FOLLOWERS: &str = "followers";
+pub(crate) const FOLLOWERS_START: &str = "followers_start";
 
 /// `followers` and `followers_start` per group of `keys` from the snapshots' states: each
 /// account's last snapshot of the period, and its last before the period (the last of the
@@ -306,8 +315,8 @@ pub(crate) fn followers(
         .with_column(start.alias("__start"))
         .group_by(group)
         .agg([
-            col(LAST).sum().alias("followers"),
-            col("__start").sum().alias("followers_start"),
+            col(LAST).sum().alias(FOLLOWERS),
+            col("__start").sum().alias(FOLLOWERS_START),
         ])
         .collect()?)
 }

@@ -10,7 +10,7 @@
 
 use super::{finalize, finalize_with, Output};
 use crate::error::{Error, QueryCode, Result};
-use crate::plan::{Period, Plan, PERIOD};
+use crate::plan::{Calendar, Period, Plan, PERIOD};
 use crate::states::PartialStates;
 use polars::prelude::*;
 
@@ -19,8 +19,9 @@ use polars::prelude::*;
 pub enum Compare {
     /// The period before, at the same grain (calendar-aligned).
     Previous,
-    /// The same month, quarter or year a year before; the same ISO week number (week 53
-    /// against the previous year's week 52); the same date (Feb 29 against Feb 28).
+    /// The same month, quarter or year a year before; the same week number of the week-year
+    /// (ISO weeks from Monday; week 53 against the previous year's week 52); the same date
+    /// (Feb 29 against Feb 28).
     LastYear,
     /// The same weekday 52 weeks (364 days) before (`1d` and `1w`).
     LastYearWeekday,
@@ -106,10 +107,26 @@ pub fn finalize_compared(plan: &Plan, states: PartialStates, compare: &[Compare]
     let mut keys: Vec<String> = plan.by.clone();
     keys.push(PERIOD.to_string());
     let kpis: Vec<String> = plan.outputs.iter().map(|k| k.name().to_string()).collect();
+    check_columns(&output.frame, &kpis, compare)?;
+    let report_keys = output.frame.select(keys.iter().map(String::as_str))?;
+    let mut earlier = Vec::with_capacity(compare.len());
     for &c in compare {
-        for kpi in &kpis {
+        let frame = finalize_with(plan, states.clone(), |tables| {
+            relabel(tables, every, plan.calendar, c, &report_keys)
+        })?
+        .frame;
+        earlier.push((c, frame));
+    }
+    output.frame = attach(output.frame, &keys, &kpis, earlier)?;
+    Ok(output)
+}
+
+/// The columns `compare` adds are not already columns of the report (a KPI named `reach_prev`).
+pub(super) fn check_columns(report: &DataFrame, kpis: &[String], compare: &[Compare]) -> Result<()> {
+    for &c in compare {
+        for kpi in kpis {
             for name in c.columns(kpi) {
-                if output.frame.column(&name).is_ok() {
+                if report.column(&name).is_ok() {
                     return Err(Error::query(
                         QueryCode::InvalidArgument,
                         format!(
@@ -120,20 +137,19 @@ pub fn finalize_compared(plan: &Plan, states: PartialStates, compare: &[Compare]
             }
         }
     }
-    let report_keys = output.frame.select(keys.iter().map(String::as_str))?;
-    let mut earlier = Vec::with_capacity(compare.len());
-    for &c in compare {
-        let frame = finalize_with(plan, states.clone(), |tables| relabel(tables, every, c, &report_keys))?.frame;
-        earlier.push((c, frame));
-    }
-    output.frame = attach(output.frame, &keys, &kpis, earlier)?;
-    Ok(output)
+    Ok(())
 }
 
 /// The tables of states with each source period's rows under the periods compared with it,
 /// and the report's own keys as a table of their own (so that each row of the report is a
 /// row of the earlier values, with no states where the earlier period had none).
-fn relabel(tables: Vec<DataFrame>, every: Period, c: Compare, report_keys: &DataFrame) -> Result<Vec<DataFrame>> {
+fn relabel(
+    tables: Vec<DataFrame>,
+    every: Period,
+    calendar: Calendar,
+    c: Compare,
+    report_keys: &DataFrame,
+) -> Result<Vec<DataFrame>> {
     const SOURCE: &str = "__source_period";
     let mut sources: Vec<i32> = Vec::new();
     for t in &tables {
@@ -144,7 +160,7 @@ fn relabel(tables: Vec<DataFrame>, every: Period, c: Compare, report_keys: &Data
     sources.dedup();
     let (mut from, mut to) = (Vec::new(), Vec::new());
     for &s in &sources {
-        for t in targets(s, every, c) {
+        for t in targets(s, every, calendar, c) {
             from.push(s);
             to.push(t);
         }
@@ -182,7 +198,7 @@ fn relabel(tables: Vec<DataFrame>, every: Period, c: Compare, report_keys: &Data
 
 /// The report with the earlier values joined on its keys, and the changes, each KPI's
 /// columns together.
-fn attach(
+pub(super) fn attach(
     report: DataFrame,
     keys: &[String],
     kpis: &[String],
@@ -233,7 +249,7 @@ fn attach(
 
 /// The periods (their first days, as days since 1970-01-01) that the period starting on
 /// `source` is compared with.
-fn targets(source: i32, every: Period, c: Compare) -> Vec<i32> {
+fn targets(source: i32, every: Period, calendar: Calendar, c: Compare) -> Vec<i32> {
     let day = i64::from(source);
     let found: Vec<i64> = match (c, every) {
         (Compare::Previous, Period::Day) => vec![day + 1],
@@ -253,11 +269,12 @@ fn targets(source: i32, every: Period, c: Compare) -> Vec<i32> {
             }
         }
         (Compare::LastYear, Period::Week) => {
-            let (year, week) = iso_week(day);
+            let (year, week) = calendar.week_number(day);
+            let next = |w| calendar.week_of(year + 1, w);
             match week {
                 53 => vec![],
-                52 if weeks_in(year + 1) == 53 => vec![monday(year + 1, 52), monday(year + 1, 53)],
-                w => vec![monday(year + 1, w)],
+                52 if calendar.weeks_in(year + 1) == 53 => vec![next(52), next(53)],
+                w => vec![next(w)],
             }
         }
         (Compare::LastYearWeekday, _) => vec![day + 364],
@@ -265,20 +282,8 @@ fn targets(source: i32, every: Period, c: Compare) -> Vec<i32> {
     found.into_iter().filter_map(|d| i32::try_from(d).ok()).collect()
 }
 
-/// The first day of the period of `every` that holds `day` (ISO weeks from Monday).
-pub(super) fn period_start(day: i64, every: Period) -> i64 {
-    let (y, m, _) = civil(day);
-    match every {
-        Period::Day => day,
-        Period::Week => day - weekday(day),
-        Period::Month => days(y, m, 1),
-        Period::Quarter => days(y, (m - 1) / 3 * 3 + 1, 1),
-        Period::Year => days(y, 1, 1),
-    }
-}
-
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
-fn days(y: i64, m: u32, d: u32) -> i64 {
+pub(super) fn days(y: i64, m: u32, d: u32) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
@@ -289,7 +294,7 @@ fn days(y: i64, m: u32, d: u32) -> i64 {
 }
 
 /// The date (year, month, day) of days since 1970-01-01 (`civil_from_days`).
-fn civil(z: i64) -> (i64, u32, u32) {
+pub(super) fn civil(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -316,34 +321,11 @@ fn month_length(y: i64, m: u32) -> u32 {
 }
 
 /// The same day `n` months later (the month's last day where it is shorter).
-fn add_months(day: i64, n: i64) -> i64 {
+pub(super) fn add_months(day: i64, n: i64) -> i64 {
     let (y, m, d) = civil(day);
     let index = y * 12 + i64::from(m) - 1 + n;
     let (y, m) = (index.div_euclid(12), (index.rem_euclid(12) + 1) as u32);
     days(y, m, d.min(month_length(y, m)))
-}
-
-/// Monday = 0 ... Sunday = 6 (1970-01-01 was a Thursday).
-fn weekday(day: i64) -> i64 {
-    (day + 3).rem_euclid(7)
-}
-
-/// The ISO year and week of a day.
-fn iso_week(day: i64) -> (i64, i64) {
-    let thursday = day - weekday(day) + 3;
-    let (year, _, _) = civil(thursday);
-    (year, (thursday - days(year, 1, 1)) / 7 + 1)
-}
-
-/// The Monday of ISO week `week` of `year`.
-fn monday(year: i64, week: i64) -> i64 {
-    let jan4 = days(year, 1, 4);
-    jan4 - weekday(jan4) + (week - 1) * 7
-}
-
-/// 52 or 53.
-fn weeks_in(year: i64) -> i64 {
-    iso_week(days(year, 12, 28)).1
 }
 
 #[cfg(test)]
@@ -354,6 +336,15 @@ mod tests {
         days(y, m, d) as i32
     }
 
+    /// `targets` in the default calendar (ISO weeks, years from January).
+    fn iso(source: i32, every: Period, c: Compare) -> Vec<i32> {
+        targets(source, every, Calendar::default(), c)
+    }
+
+    fn monday(year: i64, week: i64) -> i32 {
+        Calendar::default().week_of(year, week) as i32
+    }
+
     #[test]
     fn calendar_arithmetic_round_trips() {
         assert_eq!(days(1970, 1, 1), 0);
@@ -362,50 +353,76 @@ mod tests {
             let (y, m, d) = civil(z);
             assert_eq!(days(y, m, d), z);
         }
-        assert_eq!(iso_week(days(2026, 12, 31)), (2026, 53));
-        assert_eq!(iso_week(days(2027, 1, 3)), (2026, 53));
-        assert_eq!(iso_week(days(2027, 1, 4)), (2027, 1));
-        assert_eq!(weeks_in(2026), 53);
-        assert_eq!(weeks_in(2025), 52);
-        assert_eq!(monday(2026, 1), days(2025, 12, 29));
-        assert_eq!(period_start(days(2026, 8, 19), Period::Quarter), days(2026, 7, 1));
-        assert_eq!(period_start(days(2026, 1, 1), Period::Week), days(2025, 12, 29));
+        assert_eq!(add_months(days(2026, 3, 31), -1), days(2026, 2, 28));
+        assert_eq!(add_months(days(2024, 2, 29), -12), days(2023, 2, 28));
+        assert_eq!(add_months(days(2026, 1, 15), -1), days(2025, 12, 15));
     }
 
     #[test]
     fn previous_periods_follow_the_calendar() {
         let p = Compare::Previous;
-        assert_eq!(targets(date(2026, 2, 1), Period::Month, p), vec![date(2026, 3, 1)]);
-        assert_eq!(targets(date(2025, 12, 1), Period::Month, p), vec![date(2026, 1, 1)]);
-        assert_eq!(targets(date(2025, 10, 1), Period::Quarter, p), vec![date(2026, 1, 1)]);
-        assert_eq!(targets(date(2026, 12, 28), Period::Week, p), vec![date(2027, 1, 4)]);
-        assert_eq!(targets(date(2024, 2, 29), Period::Day, p), vec![date(2024, 3, 1)]);
+        assert_eq!(iso(date(2026, 2, 1), Period::Month, p), vec![date(2026, 3, 1)]);
+        assert_eq!(iso(date(2025, 12, 1), Period::Month, p), vec![date(2026, 1, 1)]);
+        assert_eq!(iso(date(2025, 10, 1), Period::Quarter, p), vec![date(2026, 1, 1)]);
+        assert_eq!(iso(date(2026, 12, 28), Period::Week, p), vec![date(2027, 1, 4)]);
+        assert_eq!(iso(date(2024, 2, 29), Period::Day, p), vec![date(2024, 3, 1)]);
+        // fiscal quarters from April: Feb-Apr, ... with fiscal_year_start=2
+        let feb = Calendar::parse("monday", "2").expect("a calendar");
+        assert_eq!(
+            targets(date(2025, 11, 1), Period::Quarter, feb, p),
+            vec![date(2026, 2, 1)]
+        );
+        assert_eq!(targets(date(2025, 2, 1), Period::Year, feb, p), vec![date(2026, 2, 1)]);
     }
 
     #[test]
     fn last_year_pairs_feb_29_with_feb_28_and_week_53_with_week_52() {
         let ly = Compare::LastYear;
         assert_eq!(
-            targets(date(2027, 2, 28), Period::Day, ly),
+            iso(date(2027, 2, 28), Period::Day, ly),
             vec![date(2028, 2, 28), date(2028, 2, 29)]
         );
-        assert_eq!(targets(date(2028, 2, 29), Period::Day, ly), Vec::<i32>::new());
-        assert_eq!(targets(date(2028, 3, 1), Period::Day, ly), vec![date(2029, 3, 1)]);
+        assert_eq!(iso(date(2028, 2, 29), Period::Day, ly), Vec::<i32>::new());
+        assert_eq!(iso(date(2028, 3, 1), Period::Day, ly), vec![date(2029, 3, 1)]);
         // 2025-W52 is compared with by 2026-W52 and 2026-W53; 2026-W53 by nothing
         assert_eq!(
-            targets(monday(2025, 52) as i32, Period::Week, ly),
-            vec![monday(2026, 52) as i32, monday(2026, 53) as i32]
+            iso(monday(2025, 52), Period::Week, ly),
+            vec![monday(2026, 52), monday(2026, 53)]
         );
-        assert_eq!(targets(monday(2026, 53) as i32, Period::Week, ly), Vec::<i32>::new());
+        assert_eq!(iso(monday(2026, 53), Period::Week, ly), Vec::<i32>::new());
+        assert_eq!(iso(monday(2026, 10), Period::Week, ly), vec![monday(2027, 10)]);
+        assert_eq!(iso(date(2025, 4, 1), Period::Quarter, ly), vec![date(2026, 4, 1)]);
         assert_eq!(
-            targets(monday(2026, 10) as i32, Period::Week, ly),
-            vec![monday(2027, 10) as i32]
-        );
-        assert_eq!(targets(date(2025, 4, 1), Period::Quarter, ly), vec![date(2026, 4, 1)]);
-        assert_eq!(
-            targets(date(2025, 3, 5), Period::Day, Compare::LastYearWeekday),
+            iso(date(2025, 3, 5), Period::Day, Compare::LastYearWeekday),
             vec![date(2026, 3, 4)]
         );
+    }
+
+    #[test]
+    fn last_year_of_weeks_from_another_weekday_is_the_same_week_number() {
+        let sunday = Calendar::parse("sunday", "1").expect("a calendar");
+        let ly = Compare::LastYear;
+        // Sunday weeks: week 10 of 2025 starts on Sunday 2025-03-02, of 2026 on 2026-03-08
+        // (2025 has 53 Sunday weeks, so the same week number is 53 weeks later)
+        assert_eq!(sunday.week_of(2025, 10), days(2025, 3, 2));
+        assert_eq!(
+            targets(date(2025, 3, 2), Period::Week, sunday, ly),
+            vec![date(2026, 3, 8)]
+        );
+        // every week of a week-year is compared with by the same week number a year later,
+        // and week 53 (where there is one) compares with week 52
+        for year in 2020..2030 {
+            for w in 1..=sunday.weeks_in(year) {
+                let start = sunday.week_of(year, w) as i32;
+                let to = targets(start, Period::Week, sunday, ly);
+                for t in &to {
+                    let (y, n) = sunday.week_number(i64::from(*t));
+                    assert_eq!(y, year + 1);
+                    assert!(n == w || (w == 52 && n == 53), "{year} {w} -> {n}");
+                }
+                assert_eq!(to.is_empty(), w == 53);
+            }
+        }
     }
 
     #[test]

@@ -7,7 +7,8 @@ use super::{align_as_text, drop_rows, read_columns, RowAccount, ALL};
 use crate::error::{Error, Result};
 use crate::error::{InputCode, SchemaCode};
 use crate::ingest;
-use crate::plan::{Attribution, ContractsPlan, Period, Plan, PostsPlan};
+use crate::plan::{Attribution, Calendar, ContractsPlan, Period, Plan, PostsPlan};
+use crate::schema::{Source, StateColumn};
 use polars::prelude::*;
 
 const TABLE: &str = "contracts";
@@ -53,8 +54,11 @@ pub(super) fn sponsored_flag(dtype: &DataType) -> Result<Expr> {
 }
 
 /// The number of `every` periods that days `start..=end` overlap.
-fn periods_in(start: i32, end: i32, every: Period) -> u64 {
-    let (first, last) = (kernel::period_start(start, every), kernel::period_start(end, every));
+fn periods_in(start: i32, end: i32, every: Period, calendar: Calendar) -> u64 {
+    let (first, last) = (
+        kernel::period_start(start, every, calendar),
+        kernel::period_start(end, every, calendar),
+    );
     let months = |day: i32| {
         let (y, m, _) = kernel::civil(day);
         y * 12 + i64::from(m) - 1
@@ -270,7 +274,10 @@ impl Contracts {
     pub fn states(&self, plan: &Plan, cp: &ContractsPlan, keys: &[String]) -> Result<DataFrame> {
         let ranges = self.ranges()?;
         if let Some(every) = plan.every {
-            let pieces: u64 = ranges.iter().map(|&(s, e)| periods_in(s, e, every)).sum();
+            let pieces: u64 = ranges
+                .iter()
+                .map(|&(s, e)| periods_in(s, e, every, plan.calendar))
+                .sum();
             if pieces > MAX_CONTRACT_PERIODS {
                 let (s, e) = ranges
                     .iter()
@@ -288,7 +295,7 @@ impl Contracts {
                 ));
             }
         }
-        let (index, period, share) = kernel::split_by_period(&ranges, plan.every);
+        let (index, period, share) = kernel::split_by_period(&ranges, plan.every, plan.calendar);
         let mut pieces = self.df.take(&IdxCa::from_vec("".into(), index))?;
         pieces.with_column(Column::new(SHARE.into(), share))?;
         if plan.every.is_some() {
@@ -299,15 +306,18 @@ impl Contracts {
             lf = lf.with_column(lit(true).alias(ALL));
         }
         let share = || col(SHARE);
-        let mut aggs = vec![len().cast(DataType::Int64).alias("c:rows")];
+        let mut aggs = vec![len()
+            .cast(DataType::Int64)
+            .alias(StateColumn::Rows(Source::Contracts).name())];
         if cp.fee {
-            aggs.push((col("fee").cast(DataType::Float64) * share()).sum().alias("c:fee"));
+            let fee = (col("fee").cast(DataType::Float64) * share()).sum();
+            aggs.push(fee.alias(StateColumn::Fee.name()));
         }
         if cp.agreed {
             aggs.push(
                 (col("posts_agreed").cast(DataType::Float64) * share())
                     .sum()
-                    .alias("c:agreed"),
+                    .alias(StateColumn::Agreed.name()),
             );
         }
         let group: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
@@ -708,17 +718,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn periods_in_counts_the_pieces_that_split_by_period_makes() {
+    fn periods_in_counts_the_pieces_that_split_by_period_makes() -> Result<()> {
         // around month, quarter and year ends, a leap day and a week boundary
         let ranges = [(0, 0), (-3, 40), (58, 425), (10_956, 11_400), (19_000, 19_000 + 800)];
-        for every in [Period::Day, Period::Week, Period::Month, Period::Quarter, Period::Year] {
-            for &(s, e) in &ranges {
-                let (index, _, _) = kernel::split_by_period(&[(s, e)], Some(every));
-                assert_eq!(periods_in(s, e, every), index.len() as u64, "{s}..{e} at {every:?}");
+        let calendars = [
+            Calendar::default(),
+            Calendar::parse("sunday", "4")?,
+            Calendar::parse("thursday", "11")?,
+        ];
+        for calendar in calendars {
+            for every in [Period::Day, Period::Week, Period::Month, Period::Quarter, Period::Year] {
+                for &(s, e) in &ranges {
+                    let (index, _, _) = kernel::split_by_period(&[(s, e)], Some(every), calendar);
+                    let n = periods_in(s, e, every, calendar);
+                    assert_eq!(n, index.len() as u64, "{s}..{e} at {every:?} in {calendar:?}");
+                }
             }
         }
         // the count of an open end is arithmetic, not a walk over the days
-        assert_eq!(periods_in(0, OPEN_END + 364, Period::Day), (OPEN_END + 365) as u64);
+        assert_eq!(
+            periods_in(0, OPEN_END + 364, Period::Day, Calendar::default()),
+            (OPEN_END + 365) as u64
+        );
+        Ok(())
     }
 
     #[test]

@@ -12,20 +12,21 @@ use super::read_columns;
 use crate::error::Result;
 use crate::ingest;
 use crate::plan::{Plan, PERIOD};
+use crate::schema::{Source, StateColumn};
 use polars::prelude::*;
 
-/// The tables whose coverage decides a flow, with the state column that counts their rows.
-pub(super) const TABLES: [(&str, &str); 5] = [
-    ("posts", "rows"),
-    ("contracts", "c:rows"),
-    ("conversions", "e:rows"),
-    ("traffic", "t:rows"),
-    ("accounts", "a:rows"),
+/// The tables whose coverage decides a flow (read from the state that counts their rows).
+const TABLES: [Source; 5] = [
+    Source::Posts,
+    Source::Contracts,
+    Source::Conversions,
+    Source::Traffic,
+    Source::Accounts,
 ];
 
 /// Name of the column that says whether `table` covers a row's group and period.
-pub(super) fn covered(table: &str) -> String {
-    format!("cov:{table}")
+fn covered(table: Source) -> String {
+    format!("cov:{}", table.name())
 }
 
 /// The coverage columns of the joined states (`schema`): true where the table covers the
@@ -39,9 +40,10 @@ pub(super) fn columns(plan: &Plan, schema: &Schema) -> Result<Vec<Expr>> {
         .map(|d| col(d.as_str()))
         .collect();
     let mut out = Vec::with_capacity(TABLES.len());
-    for (table, rows) in TABLES {
-        let present = col(rows).fill_null(lit(0)).gt(lit(0));
-        let value = if schema.get(rows).is_none() {
+    for table in TABLES {
+        let rows = StateColumn::Rows(table).name();
+        let present = col(rows.as_str()).fill_null(lit(0)).gt(lit(0));
+        let value = if schema.get(&rows).is_none() {
             lit(false)
         } else if plan.every.is_none() {
             if by.is_empty() {
@@ -72,7 +74,7 @@ pub(super) fn columns(plan: &Plan, schema: &Schema) -> Result<Vec<Expr>> {
 }
 
 /// Keeps `value` where `table` covers the row, null elsewhere.
-pub(super) fn where_covered(table: &str, value: Expr) -> Expr {
+pub(super) fn where_covered(table: Source, value: Expr) -> Expr {
     when(col(covered(table).as_str())).then(value).otherwise(lit(NULL))
 }
 
@@ -155,7 +157,7 @@ mod tests {
             .lazy()
             .with_columns(columns(plan, joined.schema())?)
             .collect()?;
-        let flags = |table: &str| -> Result<Vec<bool>> {
+        let flags = |table: Source| -> Result<Vec<bool>> {
             Ok(out
                 .column(&covered(table))?
                 .bool()?
@@ -163,7 +165,11 @@ mod tests {
                 .map(|v| v == Some(true))
                 .collect())
         };
-        let (posts, contracts, events) = (flags("posts")?, flags("contracts")?, flags("conversions")?);
+        let (posts, contracts, events) = (
+            flags(Source::Posts)?,
+            flags(Source::Contracts)?,
+            flags(Source::Conversions)?,
+        );
         Ok((0..out.height()).map(|i| (posts[i], contracts[i], events[i])).collect())
     }
 

@@ -6,6 +6,7 @@ use super::{read_timed, with_period, RowAccount, ALL};
 use crate::error::Result;
 use crate::ingest;
 use crate::plan::{EventsPlan, Plan};
+use crate::schema::{Source, StateColumn};
 use crate::sources::SourceTable;
 use polars::prelude::*;
 
@@ -67,14 +68,23 @@ pub(super) fn states(
         lf = lf.with_column(lit(true).alias(ALL));
     }
     let mut aggs = vec![
-        len().cast(DataType::Int64).alias("e:rows"),
-        col("__lead").sum().cast(DataType::Int64).alias("e:leads"),
-        col("__sale").sum().cast(DataType::Int64).alias("e:sales"),
+        len()
+            .cast(DataType::Int64)
+            .alias(StateColumn::Rows(Source::Conversions).name()),
+        col("__lead")
+            .sum()
+            .cast(DataType::Int64)
+            .alias(StateColumn::Leads.name()),
+        col("__sale")
+            .sum()
+            .cast(DataType::Int64)
+            .alias(StateColumn::Sales.name()),
     ];
     if ep.value {
         let sale_value = || when(col("__sale")).then(col("value")).otherwise(lit(NULL));
-        aggs.push(sale_value().sum().alias("e:value"));
-        aggs.push(sale_value().count().cast(DataType::Int64).alias("e:value_n"));
+        aggs.push(sale_value().sum().alias(StateColumn::SaleValue.name()));
+        let reported = sale_value().count().cast(DataType::Int64);
+        aggs.push(reported.alias(StateColumn::SaleValueReported.name()));
     }
     let group: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
     Ok(lf.group_by(group).agg(aggs).collect()?)

@@ -1,8 +1,8 @@
 //! Building blocks of the kernel: the follower-snapshot and contract-window lookups (the
-//! calendar is `crate::calendar`, the repeat check of ids `crate::ids`). `pass` streams the
-//! posts through them.
+//! calendar of periods is `crate::periods`, the repeat check of ids `crate::ids`). `pass`
+//! streams the posts through them.
 
-pub(super) use crate::calendar::{civil, period_start, split_by_period, NO_DAY};
+pub(super) use crate::periods::{civil, period_start, split_by_period, NO_DAY};
 
 const NONE: u32 = u32::MAX;
 /// Column of account codes handed to the snapshots.

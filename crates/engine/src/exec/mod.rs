@@ -14,17 +14,19 @@ mod overflow;
 mod parquet;
 mod pass;
 mod posts;
+pub mod range;
 mod states;
 mod traffic;
 pub mod window;
 
-pub use crate::calendar::{period_column, with_period};
 use crate::error::{Error, Result};
 use crate::error::{InputCode, QueryCode, SchemaCode};
 use crate::expr::{arithmetic, ratio};
 pub use crate::ingest::collect;
+pub use crate::periods::{period_column, with_period};
 pub use crate::plan::{output_keys, ALL};
 use crate::plan::{Metric, Origin, Plan, Value, PERIOD};
+use crate::schema::StateColumn;
 pub(crate) use crate::states::stack_coverage;
 pub use crate::states::RowAccount;
 use crate::states::{Block, PartialStates, Source};
@@ -585,7 +587,21 @@ fn flow(rows: &str, sum: &str, reported: &str) -> Expr {
 
 /// A flow of posts that rule 7 reads as unknown outside the posts' coverage.
 fn covered_post_flow(metric: &Metric) -> Expr {
-    coverage::where_covered("posts", flow("rows", &sum_name(metric), &nonnull_name(metric)))
+    let (sum, reported) = (StateColumn::Sum(metric.clone()), StateColumn::Reported(metric.clone()));
+    coverage::where_covered(
+        Source::Posts,
+        states_flow(StateColumn::Rows(Source::Posts), sum, reported),
+    )
+}
+
+/// A state column's values.
+fn of(column: StateColumn) -> Expr {
+    col(column.name())
+}
+
+/// [`flow`] over state columns.
+fn states_flow(rows: StateColumn, sum: StateColumn, reported: StateColumn) -> Expr {
+    flow(&rows.name(), &sum.name(), &reported.name())
 }
 
 /// Cost: the posts' spend (a flow) plus pro-rated contract fees, each known only where its
@@ -596,7 +612,7 @@ fn cost(plan: &Plan) -> Result<Expr> {
     let spend = plan.posts.as_ref().is_some_and(|p| p.sums.contains(&spend_metric));
     let fees = plan.contracts.as_ref().is_some_and(|c| c.fee);
     let spend_flow = || covered_post_flow(&spend_metric).cast(DataType::Float64);
-    let fee = || coverage::where_covered("contracts", state("c:fee").fill_null(lit(0.0)));
+    let fee = || coverage::where_covered(Source::Contracts, of(StateColumn::Fee).fill_null(lit(0.0)));
     Ok(match (spend, fees) {
         (true, true) => when(spend_flow().is_null().and(fee().is_null()))
             .then(lit(NULL).cast(DataType::Float64))
@@ -622,37 +638,66 @@ fn share_of_period(value: Expr, plan: &Plan) -> Result<Expr> {
 /// A measure across tables that the formula language names, from the states of the table
 /// it reads.
 fn measure(native: Native, plan: &Plan) -> Result<Expr> {
+    use StateColumn as S;
     let within = coverage::where_covered;
+    let account_flow = |m: &str| {
+        states_flow(
+            S::Rows(Source::Accounts),
+            S::AccountSum(m.into()),
+            S::AccountReported(m.into()),
+        )
+    };
     Ok(match native {
-        Native::Followers => state("followers"),
-        Native::FollowersStart => state("followers_start"),
+        Native::Followers => col(accounts::FOLLOWERS),
+        Native::FollowersStart => col(accounts::FOLLOWERS_START),
         // daily flows of the accounts table (mentions, profile visits), summed over days
-        Native::AccountsSum(m) => flow("a:rows", &format!("as:{m}"), &format!("an:{m}")),
+        Native::AccountsSum(m) => account_flow(m),
         Native::Cost => cost(plan)?,
-        Native::Agreed => state("c:agreed").fill_null(lit(0.0)),
-        Native::Delivered => state(posts::DELIVERED).fill_null(lit(0)),
+        Native::Agreed => of(S::Agreed).fill_null(lit(0.0)),
+        Native::Delivered => of(S::Delivered).fill_null(lit(0)),
         // sessions from social sources: 0 where the group has no social rows, null where its
         // social rows reported no sessions
-        Native::Referral => within("traffic", flow("t:social_rows", "t:referral", "t:referral_n")),
-        Native::Sessions => within("traffic", flow("t:rows", "t:sessions", "t:sessions_n")),
+        Native::Referral => within(
+            Source::Traffic,
+            states_flow(S::SocialRows, S::Referral, S::ReferralReported),
+        ),
+        Native::Sessions => within(Source::Traffic, traffic_flow("sessions")),
         Native::Attributed(m) => attributed(m, plan)?,
     })
+}
+
+/// A flow of the traffic table's column `c`.
+fn traffic_flow(c: &str) -> Expr {
+    use StateColumn as S;
+    states_flow(
+        S::Rows(Source::Traffic),
+        S::TrafficSum(c.into()),
+        S::TrafficReported(c.into()),
+    )
 }
 
 /// Conversions, revenue or leads, each from the one table the plan chose: null where that
 /// table does not cover the group and period (rule 7).
 fn attributed(measure: &str, plan: &Plan) -> Result<Expr> {
+    use StateColumn as S;
     let within = coverage::where_covered;
     Ok(match (measure, plan.origins.of(measure)) {
         (_, Some(Origin::Posts)) => covered_post_flow(&Metric::Column(measure.to_string())),
-        (_, Some(Origin::Traffic)) => within(
-            "traffic",
-            flow("t:rows", &format!("t:{measure}"), &format!("t:{measure}_n")),
+        (_, Some(Origin::Traffic)) => within(Source::Traffic, traffic_flow(measure)),
+        ("leads", Some(Origin::Accounts)) => within(
+            Source::Accounts,
+            states_flow(
+                S::Rows(Source::Accounts),
+                S::AccountSum("leads".into()),
+                S::AccountReported("leads".into()),
+            ),
         ),
-        ("leads", Some(Origin::Accounts)) => within("accounts", flow("a:rows", "as:leads", "an:leads")),
-        ("conversions", Some(Origin::Events)) => within("conversions", state("e:sales").fill_null(lit(0))),
-        ("leads", Some(Origin::Events)) => within("conversions", state("e:leads").fill_null(lit(0))),
-        ("revenue", Some(Origin::Events)) => within("conversions", flow("e:sales", "e:value", "e:value_n")),
+        ("conversions", Some(Origin::Events)) => within(Source::Conversions, of(S::Sales).fill_null(lit(0))),
+        ("leads", Some(Origin::Events)) => within(Source::Conversions, of(S::Leads).fill_null(lit(0))),
+        ("revenue", Some(Origin::Events)) => within(
+            Source::Conversions,
+            states_flow(S::Sales, S::SaleValue, S::SaleValueReported),
+        ),
         _ => return Err(Error::Internal(format!("no table for {measure}"))),
     })
 }
@@ -673,7 +718,7 @@ impl Intermediate {
             Value::Flow { rows, sum, n, money } => {
                 let value = flow(rows, sum, n);
                 let value = if *money {
-                    coverage::where_covered("posts", value)
+                    coverage::where_covered(Source::Posts, value)
                 } else {
                     value
                 };

@@ -8,9 +8,9 @@
 //! hashes of its ids (for the repeat check at the end).
 
 use super::kernel::{FollowerIndex, WindowIndex};
-pub(super) use crate::calendar::{days, Periods};
 use crate::error::{Error, Result};
 use crate::ids::inline_key;
+pub(super) use crate::periods::{days, Periods};
 use polars::prelude::*;
 use polars_arrow::array::Array;
 use rayon::prelude::*;

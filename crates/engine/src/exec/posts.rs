@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::error::{InputCode, SchemaCode};
 use crate::ingest;
 use crate::plan::{Attribution, CustomState, Dedupe, Metric, Plan, PostsPlan, StateKind, PERIOD};
+use crate::schema::{Source, StateColumn};
 use polars::prelude::*;
 use polars_core::runtime::THREAD_POOL;
 use rayon::prelude::*;
@@ -22,17 +23,15 @@ use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
-pub(super) use crate::calendar::DAY;
+pub(super) use crate::periods::DAY;
 pub(crate) use crate::plan::ENG;
 /// Per-post engagement rate (eng / reach where reach > 0).
 const PER_POST_ENGAGEMENT_RATE: &str = "__per_post_engagement_rate";
-/// Rows of a group without a follower snapshot by their day.
-const NO_FOLLOWERS_AT_POST: &str = "__no_followers_at_post";
-/// Rows of a group whose last snapshot by their day is older than `max_staleness`.
-const STALE_FOLLOWERS_AT_POST: &str = "__stale_followers_at_post";
+// Rows of a group without a follower snapshot by their day.
+use crate::schema::WITHOUT_FOLLOWERS as NO_FOLLOWERS_AT_POST;
+// Rows of a group whose last snapshot by their day is older than `max_staleness`.
+use crate::schema::WITH_STALE_FOLLOWERS as STALE_FOLLOWERS_AT_POST;
 const TABLE: &str = "posts";
-/// Posts inside a contract window (a state: summed in rollups).
-pub(super) const DELIVERED: &str = "p:delivered";
 
 fn metric_column(m: &Metric) -> &str {
     match m {
@@ -235,8 +234,8 @@ fn state_ops(pp: &PostsPlan) -> Vec<CustomState> {
         ops.push(CustomState {
             column: PER_POST_ENGAGEMENT_RATE.into(),
             kind: StateKind::Sum {
-                sum: crate::plan::PER_POST_ER_SUM.into(),
-                count: Some(crate::plan::PER_POST_ER_COUNT.into()),
+                sum: StateColumn::PerPostEngagementRate.name(),
+                count: Some(StateColumn::PerPostEngagementRateCount.name()),
                 mask: None,
                 filter: None,
             },
@@ -652,7 +651,10 @@ impl PostsPass {
             v
         };
         let states = self.states.finish(ng, &self.rows)?;
-        columns.push(Column::new("rows".into(), sized(self.rows)));
+        columns.push(Column::new(
+            StateColumn::Rows(Source::Posts).name().into(),
+            sized(self.rows),
+        ));
         if self.followers.is_some() {
             columns.push(Column::new(
                 NO_FOLLOWERS_AT_POST.into(),
@@ -664,7 +666,7 @@ impl PostsPass {
             ));
         }
         if self.contracts.is_some() {
-            columns.push(Column::new(DELIVERED.into(), sized(self.delivered)));
+            columns.push(Column::new(StateColumn::Delivered.name().into(), sized(self.delivered)));
         }
         columns.extend(states);
         Ok(DataFrame::new(ng, columns)?)
@@ -893,7 +895,7 @@ impl PostsPass {
                 .collect(),
             names,
             dicts,
-            periods: plan.every.map(Periods::new),
+            periods: plan.every.map(|every| Periods::new(every, plan.calendar)),
             grouping: Grouping::new(grain.len() + usize::from(plan.every.is_some())),
             followers: None,
             contracts: None,
@@ -1106,8 +1108,9 @@ fn drop_ungrouped(
     if plan.by.iter().any(|d| d == "account_id") && pp.dims.iter().any(|d| d == "account_id") {
         missing.push(("missing account_id", col("account_id").is_null()));
     }
+    let posts_rows = StateColumn::Rows(Source::Posts).name();
     for (reason, is_missing) in &missing {
-        let n = sum_u64(df.clone().lazy().filter(is_missing.clone()), "rows")?;
+        let n = sum_u64(df.clone().lazy().filter(is_missing.clone()), &posts_rows)?;
         if n > 0 {
             rows.drop(TABLE, reason, n);
             df = df.lazy().filter(is_missing.clone().not()).collect()?;
@@ -1155,7 +1158,7 @@ fn roll_up(
         let names: Vec<PlSmallStr> = out
             .collect_schema()?
             .iter_names()
-            .filter(|n| n.contains(':') || n.as_str() == "rows")
+            .filter(|n| StateColumn::parse(n).is_some())
             .cloned()
             .collect();
         let sums: Vec<Expr> = names.iter().map(|n| col(n.clone()).sum()).collect();

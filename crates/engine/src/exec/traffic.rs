@@ -7,6 +7,7 @@ use crate::error::InputCode;
 use crate::error::{Error, Result};
 use crate::ingest;
 use crate::plan::{Plan, TrafficPlan};
+use crate::schema::{Source, StateColumn};
 use crate::sources::SourceTable;
 use polars::prelude::*;
 
@@ -105,21 +106,26 @@ pub(super) fn states(
     if keys.iter().any(|k| k == ALL) {
         lf = lf.with_column(lit(true).alias(ALL));
     }
-    let mut aggs = vec![len().cast(DataType::Int64).alias("t:rows")];
+    let mut aggs = vec![len()
+        .cast(DataType::Int64)
+        .alias(StateColumn::Rows(Source::Traffic).name())];
     let mut flows: Vec<&str> = tp.measures.iter().map(String::as_str).collect();
     if tp.sessions {
         flows.push("sessions");
     }
     for c in flows {
-        aggs.push(col(c).sum().alias(format!("t:{c}")));
-        aggs.push(col(c).count().cast(DataType::Int64).alias(format!("t:{c}_n")));
+        aggs.push(col(c).sum().alias(StateColumn::TrafficSum(c.into()).name()));
+        let reported = col(c).count().cast(DataType::Int64);
+        aggs.push(reported.alias(StateColumn::TrafficReported(c.into()).name()));
     }
     if tp.referral {
         // the rows of social sources are the referral KPI's own rows
         let social = || when(col(SOCIAL)).then(col("sessions")).otherwise(lit(NULL));
-        aggs.push(social().sum().alias("t:referral"));
-        aggs.push(social().count().cast(DataType::Int64).alias("t:referral_n"));
-        aggs.push(col(SOCIAL).sum().cast(DataType::Int64).alias("t:social_rows"));
+        aggs.push(social().sum().alias(StateColumn::Referral.name()));
+        let reported = social().count().cast(DataType::Int64);
+        aggs.push(reported.alias(StateColumn::ReferralReported.name()));
+        let social_rows = col(SOCIAL).sum().cast(DataType::Int64);
+        aggs.push(social_rows.alias(StateColumn::SocialRows.name()));
     }
     let group: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
     Ok(lf.group_by(group).agg(aggs).collect()?)

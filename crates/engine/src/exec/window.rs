@@ -5,12 +5,16 @@
 //! same `finalize` runs over them, so a ratio is the ratio of the window's sums. Followers are
 //! each account's last snapshot in the window, and `followers_start` its last snapshot before
 //! the window (else its first in it), as for any period.
+//!
+//! A comparison of windows is the same computation over the earlier windows (the 28 days
+//! before, the same days of last month, the same window a year before), labelled with the
+//! report day they are compared with.
 
-use super::compare::Compare;
-use super::{finalize, finalize_with, output_keys, Output};
+use super::compare::{add_months, attach, Compare};
+use super::{accounts, finalize, finalize_with, output_keys, Output};
 use crate::error::{Error, QueryCode, Result};
 use crate::exec::accounts::{FIRST, FIRST_DAY, LAST, LAST_DAY};
-use crate::plan::{Period, Plan, PERIOD};
+use crate::plan::{Calendar, Period, Plan, PERIOD};
 use crate::states::{PartialStates, Source};
 use polars::prelude::*;
 
@@ -75,12 +79,42 @@ impl Window {
     }
 
     /// The first day of the window ending on `day` (days since 1970-01-01).
-    fn start(self, day: i64) -> i64 {
+    fn start(self, day: i64, calendar: Calendar) -> i64 {
         match self {
             Self::Trailing(n) => day - i64::from(n) + 1,
-            Self::ToDate(every) => super::compare::period_start(day, every),
+            Self::ToDate(every) => calendar.period_start(day, every),
         }
     }
+
+    /// The last day of the earlier window that `c` compares the window ending on `day` with:
+    /// the `n` days before a trailing window; the same days of the previous week, month,
+    /// quarter or year for a to-date window (the same day of the month, its last day where
+    /// the earlier month is shorter: March 31's month to date against all of February); the
+    /// same date a year before (Feb 29 against Feb 28); 364 days before.
+    fn compared_end(self, day: i64, c: Compare) -> i64 {
+        match (c, self) {
+            (Compare::Previous, Self::Trailing(n)) => day - i64::from(n),
+            (Compare::Previous, Self::ToDate(Period::Day)) => day - 1,
+            (Compare::Previous, Self::ToDate(Period::Week)) => day - 7,
+            (Compare::Previous, Self::ToDate(Period::Month)) => add_months(day, -1),
+            (Compare::Previous, Self::ToDate(Period::Quarter)) => add_months(day, -3),
+            (Compare::Previous, Self::ToDate(Period::Year)) | (Compare::LastYear, _) => add_months(day, -12),
+            (Compare::LastYearWeekday, _) => day - 364,
+        }
+    }
+}
+
+/// A window of the report: the report day it is labelled with, its first and its last day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Span {
+    label: i32,
+    first: i64,
+    last: i64,
+}
+
+/// A day as i32 (days far outside the calendar's range held at its ends).
+fn day32(day: i64) -> i32 {
+    i32::try_from(day).unwrap_or(if day < 0 { i32::MIN + 1 } else { i32::MAX })
 }
 
 /// The window named, checked against the report's period (windows are per day).
@@ -98,7 +132,7 @@ pub fn parse(window: Option<&str>, every: Option<Period>) -> Result<Option<Windo
     Ok(Some(w))
 }
 
-/// What a call asks over time: comparisons with earlier periods, or a window.
+/// What a call asks over time: comparisons with earlier periods, a window, or both.
 #[derive(Debug, Clone, Default)]
 pub struct OverTime {
     compare: Vec<Compare>,
@@ -110,33 +144,35 @@ impl OverTime {
     pub fn parse(compare: &[String], window: Option<&str>, every: Option<Period>) -> Result<Self> {
         let compare = super::compare::parse_list(compare, every)?;
         let window = parse(window, every)?;
-        if window.is_some() && !compare.is_empty() {
-            return Err(Error::query(
-                QueryCode::InvalidArgument,
-                "compare= and window= are not combined yet: compute the window, or the comparison, in its own call",
-            ));
-        }
         Ok(Self { compare, window })
     }
 
     /// The KPIs of the states, over time as asked.
     pub fn finalize(&self, plan: &Plan, states: PartialStates) -> Result<Output> {
         match self.window {
-            Some(w) => finalize_windowed(plan, states, w),
+            Some(w) => finalize_windowed(plan, states, w, &self.compare),
             None => super::compare::finalize_compared(plan, states, &self.compare),
         }
     }
 }
 
 /// The report's rows (its groups and days) with the KPIs over the window ending on each day,
-/// and the window's first day (`window_start`) after `period_start`.
-pub fn finalize_windowed(plan: &Plan, mut states: PartialStates, window: Window) -> Result<Output> {
+/// and the window's first day (`window_start`) after `period_start`; with `compare`, each
+/// KPI's value over the earlier window and its changes.
+pub fn finalize_windowed(
+    plan: &Plan,
+    mut states: PartialStates,
+    window: Window,
+    compare: &[Compare],
+) -> Result<Output> {
     if plan.every != Some(Period::Day) {
         return Err(Error::query(QueryCode::InvalidArgument, "a window needs every=\"1d\""));
     }
     let mut keys: Vec<String> = plan.by.clone();
     keys.push(PERIOD.to_string());
     let report = finalize(plan, states.clone())?;
+    let kpis: Vec<String> = plan.outputs.iter().map(|k| k.name().to_string()).collect();
+    super::compare::check_columns(&report.frame, &kpis, compare)?;
     let report_keys = report.frame.select(keys.iter().map(String::as_str))?;
     let mut days: Vec<i32> = day_values(report_keys.column(PERIOD)?)?;
     days.sort_unstable();
@@ -152,47 +188,52 @@ pub fn finalize_windowed(plan: &Plan, mut states: PartialStates, window: Window)
     }
     sources.sort_unstable();
     sources.dedup();
-    let mapping = mapping(&sources, &days, window)?;
-    let followers = snapshots
-        .map(|s| windowed_followers(plan, s, &days, window))
-        .transpose()?;
-    let group_keys = output_keys(plan);
-    let keys_table = report_keys.clone();
-    let mut output = finalize_with(plan, states, |tables| {
-        let mut out = Vec::with_capacity(tables.len() + 2);
-        for t in tables {
-            out.push(windowed_sums(t, &mapping, &group_keys)?);
-        }
-        out.extend(followers);
-        out.push(keys_table);
-        Ok(out)
-    })?;
-    // the report's own rows, in its order, with the window's first day
-    let schema = report.frame.schema().clone();
-    let mut select: Vec<Expr> = Vec::new();
-    for k in &keys {
-        let dtype = schema
-            .get(k.as_str())
-            .ok_or_else(|| Error::Internal(format!("report without its key {k}")))?;
-        select.push(col(k.as_str()).cast(dtype.clone()));
+    let calendar = plan.calendar;
+    let spans = |end: &dyn Fn(i64) -> i64| -> Vec<Span> {
+        days.iter()
+            .map(|&d| {
+                let last = end(i64::from(d));
+                Span {
+                    label: d,
+                    first: window.start(last, calendar),
+                    last,
+                }
+            })
+            .collect()
+    };
+    let inputs = Windowed {
+        plan,
+        states: &states,
+        snapshots: snapshots.as_ref(),
+        sources: &sources,
+        report_keys: &report_keys,
+        keys: &keys,
+    };
+    let mut output = inputs.values(&spans(&|d| d))?;
+    let mut earlier = Vec::with_capacity(compare.len());
+    for &c in compare {
+        let frame = inputs.values(&spans(&|d| window.compared_end(d, c)))?.frame;
+        earlier.push((c, frame));
     }
-    let kpis: Vec<String> = plan.outputs.iter().map(|k| k.name().to_string()).collect();
-    select.extend(kpis.iter().map(|k| col(k.as_str())));
-    let on: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
-    let mut args = JoinArgs::new(JoinType::Left);
-    args.nulls_equal = true;
-    args.maintain_order = MaintainOrderJoin::Left;
-    let mut order: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
-    order.push(col(WINDOW_START));
-    order.extend(kpis.iter().map(|k| col(k.as_str())));
-    let mut framed = report_keys
-        .lazy()
-        .join(output.frame.lazy().select(select), on.clone(), on, args)
-        .collect()?;
+    let mut framed = if earlier.is_empty() {
+        output.frame
+    } else {
+        attach(output.frame, &keys, &kpis, earlier)?
+    };
+    // the window's first day, after period_start
     let starts: Vec<Option<i32>> = day_values(framed.column(PERIOD)?)?
         .into_iter()
-        .map(|d| i32::try_from(window.start(i64::from(d))).ok())
+        .map(|d| i32::try_from(window.start(i64::from(d), calendar)).ok())
         .collect();
+    let mut order: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
+    order.push(col(WINDOW_START));
+    order.extend(
+        framed
+            .get_column_names()
+            .into_iter()
+            .filter(|n| !keys.iter().any(|k| k == n.as_str()))
+            .map(|n| col(n.clone())),
+    );
     framed.with_column(
         Int32Chunked::from_iter_options(WINDOW_START.into(), starts.into_iter())
             .into_series()
@@ -204,23 +245,82 @@ pub fn finalize_windowed(plan: &Plan, mut states: PartialStates, window: Window)
     Ok(output)
 }
 
+/// What every window of a report is computed from.
+struct Windowed<'a> {
+    plan: &'a Plan,
+    /// The states but the snapshots.
+    states: &'a PartialStates,
+    snapshots: Option<&'a DataFrame>,
+    /// The days the states hold, sorted.
+    sources: &'a [i32],
+    report_keys: &'a DataFrame,
+    /// The report's keys: `by` and `PERIOD`.
+    keys: &'a [String],
+}
+
+impl Windowed<'_> {
+    /// The report's rows, in its order, with the KPIs over the windows (one a report day,
+    /// sorted by their label).
+    fn values(&self, spans: &[Span]) -> Result<Output> {
+        let plan = self.plan;
+        let mapping = mapping(self.sources, spans)?;
+        let followers = self
+            .snapshots
+            .map(|s| windowed_followers(plan, s.clone(), spans))
+            .transpose()?;
+        let group_keys = output_keys(plan);
+        let keys_table = self.report_keys.clone();
+        let mut output = finalize_with(plan, self.states.clone(), |tables| {
+            let mut out = Vec::with_capacity(tables.len() + 2);
+            for t in tables {
+                out.push(windowed_sums(t, &mapping, &group_keys)?);
+            }
+            out.extend(followers);
+            out.push(keys_table);
+            Ok(out)
+        })?;
+        let schema = self.report_keys.schema().clone();
+        let mut select: Vec<Expr> = Vec::new();
+        for k in self.keys {
+            let dtype = schema
+                .get(k.as_str())
+                .ok_or_else(|| Error::Internal(format!("report without its key {k}")))?;
+            select.push(col(k.as_str()).cast(dtype.clone()));
+        }
+        select.extend(plan.outputs.iter().map(|k| col(k.name())));
+        let on: Vec<Expr> = self.keys.iter().map(|k| col(k.as_str())).collect();
+        let mut args = JoinArgs::new(JoinType::Left);
+        args.nulls_equal = true;
+        args.maintain_order = MaintainOrderJoin::Left;
+        output.frame = self
+            .report_keys
+            .clone()
+            .lazy()
+            .join(output.frame.lazy().select(select), on.clone(), on, args)
+            .collect()?;
+        Ok(output)
+    }
+}
+
 /// A column of dates as days since 1970-01-01 (nulls left out).
 fn day_values(column: &Column) -> Result<Vec<i32>> {
     Ok(column.cast(&DataType::Int32)?.i32()?.iter().flatten().collect())
 }
 
 /// (source day, report day) pairs: each day of the states under every report day whose
-/// window holds it.
-fn mapping(sources: &[i32], days: &[i32], window: Window) -> Result<DataFrame> {
+/// window holds it. The windows' first and last days rise with their labels (`spans` sorted
+/// by label), so each source day's windows are one run of them.
+fn mapping(sources: &[i32], spans: &[Span]) -> Result<DataFrame> {
     let (mut from, mut to) = (Vec::new(), Vec::new());
     for &s in sources {
-        let first = days.partition_point(|&d| d < s);
-        for &d in &days[first..] {
-            if window.start(i64::from(d)) > i64::from(s) {
+        let day = i64::from(s);
+        let first = spans.partition_point(|w| w.last < day);
+        for w in &spans[first..] {
+            if w.first > day {
                 break;
             }
             from.push(s);
-            to.push(d);
+            to.push(w.label);
         }
     }
     let dates = |name: &str, v: Vec<i32>| -> Result<Column> {
@@ -266,7 +366,7 @@ fn windowed_sums(table: DataFrame, mapping: &DataFrame, keys: &[String]) -> Resu
 /// each account's last snapshot in the window, and its last before the window (else its
 /// first in the window), each summed over accounts. Each is found by one sort of the
 /// snapshots with the windows' days, not by repeating the snapshots once per window.
-fn windowed_followers(plan: &Plan, snapshots: DataFrame, days: &[i32], window: Window) -> Result<DataFrame> {
+fn windowed_followers(plan: &Plan, snapshots: DataFrame, windows: &[Span]) -> Result<DataFrame> {
     let account = &plan.account_key;
     let attributes: Vec<String> = snapshots
         .get_column_names()
@@ -278,24 +378,21 @@ fn windowed_followers(plan: &Plan, snapshots: DataFrame, days: &[i32], window: W
         .with_row_index("__idx".into(), None)?
         .lazy()
         .with_columns([col(FIRST_DAY).cast(DataType::Date), col(LAST_DAY).cast(DataType::Date)]);
-    // the windows: their last day, first day and the day before
+    // the windows: their label, last day, first day and the day before
     let date = |name: &str, v: Vec<i32>| -> Result<Column> {
         Ok(Int32Chunked::from_vec(name.into(), v)
             .into_series()
             .cast(&DataType::Date)?
             .into_column())
     };
-    let first: Vec<i32> = days
-        .iter()
-        .map(|&d| i32::try_from(window.start(i64::from(d))).unwrap_or(i32::MIN + 1))
-        .collect();
-    let eve: Vec<i32> = first.iter().map(|&d| d - 1).collect();
+    let column = |f: &dyn Fn(&Span) -> i32| windows.iter().map(f).collect::<Vec<i32>>();
     let windows = DataFrame::new(
-        days.len(),
+        windows.len(),
         vec![
-            date(PERIOD, days.to_vec())?,
-            date("__first", first)?,
-            date("__eve", eve)?,
+            date(PERIOD, column(&|w| w.label))?,
+            date("__last", column(&|w| day32(w.last)))?,
+            date("__first", column(&|w| day32(w.first)))?,
+            date("__eve", column(&|w| day32(w.first - 1)))?,
         ],
     )?;
     // each account with each window that may hold one of its snapshots
@@ -312,7 +409,7 @@ fn windowed_followers(plan: &Plan, snapshots: DataFrame, days: &[i32], window: W
             [col("__one")],
             JoinArgs::new(JoinType::Inner),
         )
-        .filter(col(PERIOD).gt_eq(col("__lo")).and(col("__first").lt_eq(col("__hi"))))
+        .filter(col("__last").gt_eq(col("__lo")).and(col("__first").lt_eq(col("__hi"))))
         .collect()?
         .with_row_index("__qid".into(), None)?
         .lazy();
@@ -332,7 +429,7 @@ fn windowed_followers(plan: &Plan, snapshots: DataFrame, days: &[i32], window: W
                 .collect::<Vec<_>>(),
         )
     };
-    let last = nearest(obs(LAST_DAY, lit(true)), ask(PERIOD), account, true)?;
+    let last = nearest(obs(LAST_DAY, lit(true)), ask("__last"), account, true)?;
     let before = nearest(obs(LAST_DAY, col(LAST).is_not_null()), ask("__eve"), account, true)?;
     let earliest = nearest(obs(FIRST_DAY, lit(true)), ask("__first"), account, false)?;
     let value = |idx: LazyFrame, columns: Vec<Expr>| {
@@ -364,8 +461,8 @@ fn windowed_followers(plan: &Plan, snapshots: DataFrame, days: &[i32], window: W
     Ok(joined
         .group_by(group)
         .agg([
-            col(LAST).sum().alias("followers"),
-            col("__start").sum().alias("followers_start"),
+            col(LAST).sum().alias(accounts::FOLLOWERS),
+            col("__start").sum().alias(accounts::FOLLOWERS_START),
         ])
         .collect()?)
 }
@@ -445,12 +542,63 @@ mod tests {
 
     #[test]
     fn each_day_is_in_the_windows_that_hold_it() -> Result<()> {
-        let m = mapping(&[0, 1, 5], &[0, 1, 2, 5, 9], Window::Trailing(3))?;
-        let pairs: Vec<(i32, i32)> = day_values(m.column(SOURCE)?)?
-            .into_iter()
-            .zip(day_values(m.column(PERIOD)?)?)
-            .collect();
-        assert_eq!(pairs, vec![(0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (5, 5)]);
+        let w = Window::Trailing(3);
+        let spans = |end: &dyn Fn(i64) -> i64| -> Vec<Span> {
+            [0, 1, 2, 5, 9]
+                .into_iter()
+                .map(|d| {
+                    let last = end(i64::from(d));
+                    Span {
+                        label: d,
+                        first: w.start(last, Calendar::default()),
+                        last,
+                    }
+                })
+                .collect()
+        };
+        let pairs = |m: DataFrame| -> Result<Vec<(i32, i32)>> {
+            Ok(day_values(m.column(SOURCE)?)?
+                .into_iter()
+                .zip(day_values(m.column(PERIOD)?)?)
+                .collect())
+        };
+        let own = mapping(&[0, 1, 5], &spans(&|d| d))?;
+        assert_eq!(pairs(own)?, vec![(0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (5, 5)]);
+        // the 3 days before: day 5's window before is 0..=2, day 9's 4..=6
+        let before = mapping(&[0, 1, 5], &spans(&|d| w.compared_end(d, Compare::Previous)))?;
+        assert_eq!(pairs(before)?, vec![(0, 5), (1, 5), (5, 9)]);
         Ok(())
+    }
+
+    #[test]
+    fn compared_windows_end_on_the_same_days_of_the_earlier_period() {
+        let d = |y, m, dd| crate::plan::calendar::days(y, m, dd);
+        let mtd = Window::ToDate(Period::Month);
+        let iso = Calendar::default();
+        // month to date on March 10 against February 1-10; on March 31 against all February
+        assert_eq!(mtd.compared_end(d(2026, 3, 10), Compare::Previous), d(2026, 2, 10));
+        assert_eq!(mtd.compared_end(d(2026, 3, 31), Compare::Previous), d(2026, 2, 28));
+        assert_eq!(mtd.start(d(2026, 2, 28), iso), d(2026, 2, 1));
+        assert_eq!(mtd.compared_end(d(2024, 3, 30), Compare::Previous), d(2024, 2, 29));
+        // a year before: the same date, Feb 29 against Feb 28
+        assert_eq!(mtd.compared_end(d(2028, 2, 29), Compare::LastYear), d(2027, 2, 28));
+        let ytd = Window::ToDate(Period::Year);
+        assert_eq!(ytd.compared_end(d(2026, 5, 6), Compare::Previous), d(2025, 5, 6));
+        assert_eq!(
+            ytd.start(d(2026, 5, 6), Calendar::parse("monday", "april").expect("a calendar")),
+            d(2026, 4, 1)
+        );
+        let qtd = Window::ToDate(Period::Quarter);
+        assert_eq!(qtd.compared_end(d(2026, 5, 31), Compare::Previous), d(2026, 2, 28));
+        let wtd = Window::ToDate(Period::Week);
+        assert_eq!(wtd.compared_end(d(2026, 3, 5), Compare::Previous), d(2026, 2, 26));
+        assert_eq!(
+            wtd.start(d(2026, 3, 5), Calendar::parse("sunday", "1").expect("a calendar")),
+            d(2026, 3, 1)
+        );
+        assert_eq!(
+            Window::Trailing(28).compared_end(d(2026, 3, 5), Compare::LastYearWeekday),
+            d(2025, 3, 6)
+        );
     }
 }

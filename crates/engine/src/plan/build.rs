@@ -131,6 +131,7 @@ pub(super) fn build_here(req: &Request, given: Given) -> Result<Plan> {
         sources: req.sources.clone(),
         warnings: chosen.warnings,
         max_staleness: req.max_staleness,
+        calendar: req.calendar,
     })
 }
 

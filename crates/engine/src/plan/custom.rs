@@ -3,13 +3,11 @@
 //! partial states as the built-ins (sums with their non-null counts, rule-1 ratio pairs,
 //! followers-at-post sums) and to a finalisation over the merged states.
 
-use super::{
-    followers_at_post_names, nonnull_name, push_unique, ratio_names, sum_name, Metric, Origin, Origins,
-    PER_POST_ER_COUNT, PER_POST_ER_SUM,
-};
+use super::{followers_at_post_names, nonnull_name, push_unique, ratio_names, sum_name, Metric, Origin, Origins};
 use crate::catalog::{self, Definition};
 use crate::error::DefinitionCode;
 use crate::error::{formula_error, Error, Result};
+use crate::schema::{Source, StateColumn};
 use polars::prelude::*;
 use socialkpi_formula::check::Lowerer;
 use socialkpi_formula::{Agg, BinOp, Cond, Context, Native, Operand, Row, Sum, Table, Type};
@@ -292,7 +290,7 @@ impl Compiler {
             Agg::Sum(s) => self.sum(s),
             Agg::Rows(None) => {
                 self.posts.rows = true;
-                Value::Count("rows".into())
+                Value::Count(StateColumn::Rows(Source::Posts).name())
             }
             Agg::Rows(Some(c)) => {
                 let d = self.domain(c);
@@ -302,7 +300,10 @@ impl Compiler {
             Agg::Mean(Row::Div(num, den)) if matches!((&**num, &**den), (Row::Eng, Row::Column(r)) if r == "reach") => {
                 // the per-post engagement rate by reach: a state of the posts pass of its own
                 self.posts.per_post_engagement_rate = true;
-                Value::Ratio(PER_POST_ER_SUM.into(), PER_POST_ER_COUNT.into())
+                Value::Ratio(
+                    StateColumn::PerPostEngagementRate.name(),
+                    StateColumn::PerPostEngagementRateCount.name(),
+                )
             }
             Agg::Mean(row) => {
                 let (sum, n) = self.counted(row);
@@ -370,7 +371,7 @@ impl Compiler {
         let (sum, n) = self.counted(&s.row);
         let rows = match &s.domain {
             Some(d) => self.domain(d),
-            None => "rows".to_string(),
+            None => StateColumn::Rows(Source::Posts).name(),
         };
         let money = matches!(unfiltered(&s.row).1, Row::Column(c) if MONEY_COLUMNS.contains(&c.as_str()));
         Value::Flow { rows, sum, n, money }

@@ -7,7 +7,9 @@
 //! `tables`). The plan is data: `exec` reads it, and nothing here runs a table.
 
 mod build;
+pub mod calendar;
 mod custom;
+pub mod kind;
 mod kpis;
 mod origins;
 mod posts;
@@ -16,6 +18,7 @@ mod usable;
 
 pub use crate::catalog::Definition;
 use build::{build_here, Given};
+pub use calendar::{Calendar, Month, Weekday};
 pub use custom::{check_names, check_syntax, CustomKpi, CustomPosts, CustomState, Linear, StateKind, Value};
 pub use origins::{measure, Origin, Origins};
 pub use posts::status_plan;
@@ -24,6 +27,7 @@ pub use socialkpi_formula::Type as ColumnType;
 use crate::catalog::Kpi;
 use crate::error::{did_you_mean, suggest, Error, Result};
 use crate::error::{QueryCode, SchemaCode};
+use crate::schema::StateColumn;
 use polars::prelude::TimeZone;
 
 /// The reporting period of `every`.
@@ -49,7 +53,7 @@ impl Period {
             other => Err(Error::query(
                 QueryCode::UnknownGrain,
                 format!(
-                    "every={other:?} is not a reporting period; use None (one period), \"1d\", \"1w\" (ISO weeks from Monday), \"1mo\", \"1q\" or \"1y\"{}",
+                    "every={other:?} is not a reporting period; use None (one period), \"1d\", \"1w\" (weeks from week_start, Monday by default), \"1mo\", \"1q\" or \"1y\"{}",
                     did_you_mean(&suggest(other, Self::NAMES))
                 ),
             )),
@@ -86,6 +90,8 @@ pub struct Request {
     pub accounts_types: Vec<(String, ColumnType)>,
     /// Followers-at-post reads a snapshot at most this many days old (None: any age).
     pub max_staleness: Option<u32>,
+    /// When weeks, quarters and years start.
+    pub calendar: Calendar,
 }
 
 /// The default of `max_staleness`: a week (README, "KPI definitions").
@@ -105,6 +111,7 @@ impl Request {
             posts_types: Vec::new(),
             accounts_types: Vec::new(),
             max_staleness: Some(MAX_STALENESS_DAYS),
+            calendar: Calendar::default(),
         }
     }
 }
@@ -137,51 +144,33 @@ impl OutputKpi {
     }
 }
 
-/// A post-level quantity that is summed: a column, or the engagement sum `eng`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Metric {
-    Column(String),
-    Eng,
-}
-
-impl Metric {
-    fn col(name: &str) -> Self {
-        Self::Column(name.to_string())
-    }
-    /// Name used inside state column names.
-    pub fn key(&self) -> &str {
-        match self {
-            Self::Column(c) => c,
-            Self::Eng => "eng",
-        }
-    }
-}
+pub use crate::schema::Metric;
 
 // The names of the posts' states over plain columns (docs/states.md lists them): every KPI
 // over the same columns reads the same states.
 
 /// Σ of a metric.
 pub fn sum_name(m: &Metric) -> String {
-    format!("s:{}", m.key())
+    StateColumn::Sum(m.clone()).name()
 }
 /// The posts where a metric is present.
 pub fn nonnull_name(m: &Metric) -> String {
-    format!("n:{}", m.key())
+    StateColumn::Reported(m.clone()).name()
 }
 /// Σ a and Σ b over the posts where both are present.
 pub fn ratio_names(a: &Metric, b: &Metric) -> (String, String) {
     (
-        format!("rn:{}/{}", a.key(), b.key()),
-        format!("rd:{}/{}", a.key(), b.key()),
+        StateColumn::RatioNumerator(a.clone(), b.clone()).name(),
+        StateColumn::RatioDenominator(a.clone(), b.clone()).name(),
     )
 }
 /// Σ of a metric and Σ followers-at-post over the posts with both.
 pub fn followers_at_post_names(m: &Metric) -> (String, String) {
-    (format!("fn:{}", m.key()), format!("fd:{}", m.key()))
+    (
+        StateColumn::AtFollowersNumerator(m.clone()).name(),
+        StateColumn::AtFollowersDenominator(m.clone()).name(),
+    )
 }
-/// Σ over posts of eng / reach (reach > 0), and the number of such posts.
-pub const PER_POST_ER_SUM: &str = "per_post_er:sum";
-pub const PER_POST_ER_COUNT: &str = "per_post_er:n";
 
 /// The additive partial states the posts table must produce.
 #[derive(Debug, Clone, Default)]
@@ -354,6 +343,8 @@ pub struct Plan {
     pub warnings: Vec<String>,
     /// Followers-at-post reads a snapshot at most this many days old (None: any age).
     pub max_staleness: Option<u32>,
+    /// When weeks, quarters and years start.
+    pub calendar: Calendar,
 }
 
 impl ContractsPlan {

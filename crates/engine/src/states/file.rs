@@ -3,7 +3,7 @@
 //! (docs/states.md describes both, so that other tools can read them).
 
 use super::RowAccount;
-use super::{Block, PartialStates, Source, Spec, States};
+use super::{Block, PartialStates, Source, Spec, StateColumn, States};
 use crate::error::{Error, InputCode, Result};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -256,6 +256,13 @@ fn from_frame(frame: DataFrame, header: Header) -> Result<States> {
             frame: rows_of(&frame, source.name(), &b.columns)?,
         });
     }
+    let plan = header.spec.plan(&header.spec.request(None, None, None))?;
+    let mut keys = crate::plan::output_keys(&plan);
+    keys.extend(plan.account_key.iter().cloned());
+    keys.push(crate::plan::PERIOD.to_string());
+    for block in &blocks {
+        check_state_columns(block, &keys)?;
+    }
     let post_ids = if header.post_ids {
         let ids = rows_of(&frame, POST_IDS, &[POST_ID_HASH.to_string()])?;
         let ids = ids.column(POST_ID_HASH)?.cast(&DataType::UInt64)?;
@@ -284,6 +291,26 @@ fn from_frame(frame: DataFrame, header: Header) -> Result<States> {
             platform_components: header.platform_components,
         },
     })
+}
+
+/// Every column of a block is a key of the states' request or a state of the block's table
+/// (schema::StateColumn): a frame with other columns is not read as states.
+fn check_state_columns(block: &Block, keys: &[String]) -> Result<()> {
+    for name in block.frame.get_column_names() {
+        if keys.iter().any(|k| k == name.as_str()) {
+            continue;
+        }
+        match StateColumn::parse(name) {
+            Some(c) if c.source() == block.source => {}
+            _ => {
+                return Err(Error::Internal(format!(
+                    "column '{name}' is not a state of the {} block",
+                    block.source.name()
+                )))
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

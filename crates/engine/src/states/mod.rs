@@ -16,87 +16,17 @@ pub use file::{from_parts, load, save, to_frame, SCHEMA_VERSION};
 pub use rows::{stack_coverage, RowAccount};
 pub use spec::{Spec, Tables};
 
-use crate::calendar::with_period;
 use crate::error::{Error, InputCode, QueryCode, Result};
-use crate::exec::accounts::{FIRST, FIRST_DAY, LAST, LAST_DAY};
 use crate::ingest::collect;
+use crate::periods::with_period;
 use crate::plan::{output_keys, Period, Plan, ALL, PERIOD};
+use crate::schema::{
+    FIRST_FOLLOWERS as FIRST, FIRST_FOLLOWERS_DAY as FIRST_DAY, LAST_FOLLOWERS as LAST, LAST_FOLLOWERS_DAY as LAST_DAY,
+};
 use polars::prelude::*;
 use std::collections::BTreeSet;
 
-/// The table a block of states was made from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Source {
-    Posts,
-    /// The accounts' flows (profile visits, mentions, leads summed over snapshots).
-    Accounts,
-    /// The accounts' follower snapshots, per account.
-    Snapshots,
-    Contracts,
-    Traffic,
-    Conversions,
-}
-
-impl Source {
-    pub const ALL: [Source; 6] = [
-        Self::Posts,
-        Self::Accounts,
-        Self::Snapshots,
-        Self::Contracts,
-        Self::Traffic,
-        Self::Conversions,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Posts => "posts",
-            Self::Accounts => "accounts",
-            Self::Snapshots => "snapshots",
-            Self::Contracts => "contracts",
-            Self::Traffic => "traffic",
-            Self::Conversions => "conversions",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.name() == name)
-    }
-
-    /// The table whose rows the block counts (rows read and dropped are reported by table).
-    fn table(self) -> &'static str {
-        match self {
-            Self::Snapshots => "accounts",
-            other => other.name(),
-        }
-    }
-}
-
-/// How a state column combines when states merge or roll up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Combine {
-    /// Counts, sums and pro-rated amounts: added.
-    Sum,
-    /// An account's first snapshot of a period (and its day): the earliest.
-    First,
-    FirstDay,
-    /// An account's last snapshot of a period (and its day): the latest.
-    Last,
-    LastDay,
-    /// An account attribute: its value at the account's last snapshot.
-    Attribute,
-}
-
-/// How the column `name` of a block of `source` combines.
-pub fn combine(source: Source, name: &str) -> Combine {
-    match (source, name) {
-        (Source::Snapshots, FIRST) => Combine::First,
-        (Source::Snapshots, FIRST_DAY) => Combine::FirstDay,
-        (Source::Snapshots, LAST) => Combine::Last,
-        (Source::Snapshots, LAST_DAY) => Combine::LastDay,
-        (Source::Snapshots, _) => Combine::Attribute,
-        _ => Combine::Sum,
-    }
-}
+pub use crate::schema::{Combine, Source, StateColumn};
 
 /// One table's states.
 #[derive(Debug, Clone)]
@@ -283,7 +213,7 @@ pub fn rolls_up(from: Option<Period>, to: Option<Period>) -> bool {
 /// dimensions a subset of `from`'s, its period one that `from`'s rolls up into).
 fn regroup(source: Source, frames: Vec<DataFrame>, from: &Plan, to: &Plan) -> Result<DataFrame> {
     let mut frame = stack(frames)?;
-    if from.every.is_some() && to.every.is_some() && from.every != to.every {
+    if from.every.is_some() && to.every.is_some() && (from.every != to.every || from.calendar != to.calendar) {
         // coarser periods from the finer periods' starts
         frame.rename(PERIOD, "__day".into())?;
         frame = with_period(frame, "__day", to)?.drop("__day")?;
@@ -298,11 +228,22 @@ fn regroup(source: Source, frames: Vec<DataFrame>, from: &Plan, to: &Plan) -> Re
         lf = lf.with_column(lit(true).alias(ALL));
     }
     let schema = lf.collect_schema()?;
-    let sums: Vec<Expr> = schema
-        .iter_names()
-        .filter(|n| !from_keys.iter().any(|k| k == n.as_str()) && !to_keys.iter().any(|k| k == n.as_str()))
-        .map(|n| col(n.clone()).sum())
-        .collect();
+    // every state column but the snapshots' adds up (docs/states.md)
+    let mut sums: Vec<Expr> = Vec::new();
+    for name in schema.iter_names() {
+        if from_keys.iter().any(|k| k == name.as_str()) || to_keys.iter().any(|k| k == name.as_str()) {
+            continue;
+        }
+        match StateColumn::parse(name) {
+            Some(c) if c.combine() == Combine::Sum => sums.push(col(name.clone()).sum()),
+            _ => {
+                return Err(Error::Internal(format!(
+                    "column '{name}' of the {} states is no state that adds up",
+                    source.name()
+                )))
+            }
+        }
+    }
     let group: Vec<Expr> = to_keys.iter().map(|k| col(k.as_str())).collect();
     Ok(lf.group_by(group).agg(sums).collect()?)
 }
@@ -467,7 +408,7 @@ impl States {
             components: s.components.clone(),
             platform_components: s.platform_components.clone(),
         };
-        if from.by == to.by && from.every == to.every {
+        if from.by == to.by && from.every == to.every && from.calendar == to.calendar {
             return Ok(states);
         }
         combine_parts(vec![states], &from, to)
@@ -633,7 +574,7 @@ fn combine_parts(parts: Vec<PartialStates>, from: &Plan, to: &Plan) -> Result<Pa
     kept.sort_by_key(|(s, _, _)| *s);
     let mut blocks = Vec::with_capacity(kept.len());
     for (source, fingerprints, frames) in kept {
-        let same_grain = from.by == to.by && from.every == to.every;
+        let same_grain = from.by == to.by && from.every == to.every && from.calendar == to.calendar;
         let frame = if frames.len() == 1 && same_grain {
             frames.into_iter().next().unwrap_or_default()
         } else if same_grain && to.every.is_some() {
@@ -656,6 +597,12 @@ fn combine_parts(parts: Vec<PartialStates>, from: &Plan, to: &Plan) -> Result<Pa
         components,
         platform_components,
     })
+}
+
+/// One run's states at `from`'s grain rolled up into `to`'s (dimensions among `from`'s, a
+/// period that `from`'s rolls up into): a range of days made one period (exec/range.rs).
+pub(crate) fn roll_up(states: PartialStates, from: &Plan, to: &Plan) -> Result<PartialStates> {
+    combine_parts(vec![states], from, to)
 }
 
 /// Counts summed by key, in order of first appearance.

@@ -2,7 +2,7 @@
 //! plan any finalization of them again without the data.
 
 use crate::error::{Error, InputCode, Result};
-use crate::plan::{self, ColumnType, Dedupe, Definition, Request};
+use crate::plan::{self, Calendar, ColumnType, Dedupe, Definition, Month, Request, Weekday};
 use serde::{Deserialize, Serialize};
 
 /// The request of `sk.partial`, as stored with its states (JSON in a states file).
@@ -25,6 +25,12 @@ pub struct Spec {
     /// Column kinds of posts and accounts (formulas are checked against them).
     pub posts_types: Vec<(String, String)>,
     pub accounts_types: Vec<(String, String)>,
+    /// The calendar (states written before it was recorded were made with the default:
+    /// Monday weeks, years from January).
+    #[serde(default)]
+    pub week_start: Weekday,
+    #[serde(default)]
+    pub fiscal_year_start: Month,
 }
 
 /// The columns of each table a request was made with.
@@ -95,6 +101,8 @@ impl Spec {
             tables,
             posts_types: kinds(&request.posts_types),
             accounts_types: kinds(&request.accounts_types),
+            week_start: request.calendar.week_start,
+            fiscal_year_start: request.calendar.fiscal_year_start,
         }
     }
 
@@ -134,6 +142,10 @@ impl Spec {
         let types = |kinds: &[(String, String)]| kinds.iter().map(|(n, k)| (n.clone(), kind(k))).collect();
         request.posts_types = types(&self.posts_types);
         request.accounts_types = types(&self.accounts_types);
+        request.calendar = Calendar {
+            week_start: self.week_start,
+            fiscal_year_start: self.fiscal_year_start,
+        };
         request
     }
 
@@ -152,11 +164,13 @@ impl Spec {
 
     /// The first part in which two specs differ, in words (None: they are the same).
     pub fn difference(&self, other: &Spec) -> Option<String> {
-        let parts: [(&str, bool); 10] = [
+        let parts: [(&str, bool); 12] = [
             ("kpis", self.kpis == other.kpis),
             ("by", self.by == other.by),
             ("every", self.every == other.every),
             ("tz", self.tz == other.tz),
+            ("week_start", self.week_start == other.week_start),
+            ("fiscal_year_start", self.fiscal_year_start == other.fiscal_year_start),
             ("definitions", self.definitions == other.definitions),
             ("engagement", self.engagement == other.engagement),
             ("dedupe", self.dedupe == other.dedupe),
@@ -171,6 +185,8 @@ impl Spec {
                 "by" => format!("{:?}", s.by),
                 "every" => format!("{:?}", s.every),
                 "tz" => format!("{:?}", s.tz),
+                "week_start" => format!("{:?}", s.week_start.name()),
+                "fiscal_year_start" => format!("{}", s.fiscal_year_start.number()),
                 "definitions" => format!("{:?}", s.definitions.iter().map(|d| &d.0).collect::<Vec<_>>()),
                 "engagement" => format!("{:?}", s.engagement),
                 "dedupe" => format!("{:?}", s.dedupe),

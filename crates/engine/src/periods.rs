@@ -1,10 +1,10 @@
-//! The calendar of periods: days since 1970-01-01 to civil dates and back, the start of the
-//! period a day falls in, day ranges split into the periods they overlap, and period codes
-//! for days read a batch at a time. The posts pass, the other tables' states and the states'
-//! rollup all put days into periods through it.
+//! Days into periods: days since 1970-01-01 to civil dates and back, the start of the
+//! period a day falls in (in the report's calendar, `plan::Calendar`), day ranges split into
+//! the periods they overlap, and period codes for days read a batch at a time. The posts
+//! pass, the other tables' states and the states' rollup all put days into periods here.
 
 use crate::error::{Error, InputCode, Result};
-use crate::plan::{Period, Plan, PERIOD};
+use crate::plan::{Calendar, Period, Plan, PERIOD};
 use polars::prelude::*;
 
 /// The posts' day column (the day of `published_at` in the report's time zone).
@@ -43,22 +43,10 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i32 {
     (era * 146_097 + doe - 719_468) as i32
 }
 
-/// The first day of the period that contains `day` (weeks start on Monday).
-pub fn period_start(day: i32, every: Period) -> i32 {
-    match every {
-        Period::Day => day,
-        // 1970-01-01 was a Thursday: Monday is 3 days earlier
-        Period::Week => day - (day + 3).rem_euclid(7),
-        Period::Month => {
-            let (y, m, _) = civil(day);
-            days_from_civil(y, m, 1)
-        }
-        Period::Quarter => {
-            let (y, m, _) = civil(day);
-            days_from_civil(y, (m - 1) / 3 * 3 + 1, 1)
-        }
-        Period::Year => days_from_civil(civil(day).0, 1, 1),
-    }
+/// The first day of the period that contains `day`, in the report's calendar (days inside
+/// `DAYS`, so the start fits an i32).
+pub fn period_start(day: i32, every: Period, calendar: Calendar) -> i32 {
+    calendar.period_start(i64::from(day), every) as i32
 }
 
 /// The first day of the period after the one that starts on `start`.
@@ -80,7 +68,11 @@ pub fn next_period(start: i32, every: Period) -> i32 {
 /// Splits day ranges [start, end] (inclusive) into the periods they overlap: for each piece,
 /// the range's index, the period's first day (None without periods) and the share of the
 /// range's days inside the period.
-pub fn split_by_period(ranges: &[(i32, i32)], every: Option<Period>) -> (Vec<IdxSize>, Vec<Option<i32>>, Vec<f64>) {
+pub fn split_by_period(
+    ranges: &[(i32, i32)],
+    every: Option<Period>,
+    calendar: Calendar,
+) -> (Vec<IdxSize>, Vec<Option<i32>>, Vec<f64>) {
     let (mut index, mut period, mut share) = (Vec::new(), Vec::new(), Vec::new());
     for (i, &(start, end)) in ranges.iter().enumerate() {
         let days = f64::from(end - start + 1);
@@ -90,7 +82,7 @@ pub fn split_by_period(ranges: &[(i32, i32)], every: Option<Period>) -> (Vec<Idx
             share.push(1.0);
             continue;
         };
-        let mut p = period_start(start, every);
+        let mut p = period_start(start, every, calendar);
         while p <= end {
             let next = next_period(p, every);
             let inside = (end.min(next - 1) - start.max(p) + 1).max(0);
@@ -109,6 +101,7 @@ pub fn split_by_period(ranges: &[(i32, i32)], every: Option<Period>) -> (Vec<Idx
 /// map to codes through a table around the first day seen (a hash map outside it).
 pub struct Periods {
     every: Period,
+    calendar: Calendar,
     base: Option<i32>,
     table: Vec<u32>,
     by_day: PlHashMap<i32, u32>,
@@ -120,9 +113,10 @@ pub struct Periods {
 const SPAN: i32 = 1 << 15;
 
 impl Periods {
-    pub fn new(every: Period) -> Self {
+    pub fn new(every: Period, calendar: Calendar) -> Self {
         Self {
             every,
+            calendar,
             base: None,
             table: vec![NONE; 2 * SPAN as usize],
             by_day: PlHashMap::default(),
@@ -132,7 +126,7 @@ impl Periods {
     }
 
     fn code_of(&mut self, d: i32) -> u32 {
-        let start = (d != NO_DAY).then(|| period_start(d, self.every));
+        let start = (d != NO_DAY).then(|| period_start(d, self.every, self.calendar));
         let next = self.starts.len() as u32;
         let c = *self.by_start.entry(start).or_insert(next);
         if c == next {
@@ -213,7 +207,7 @@ pub fn with_period(mut df: DataFrame, day: &str, plan: &Plan) -> Result<DataFram
         return Ok(df);
     };
     let days = days(df.column(day)?)?;
-    let mut periods = Periods::new(every);
+    let mut periods = Periods::new(every, plan.calendar);
     let codes = periods.encode(&days);
     df.with_column(period_column(
         codes.iter().map(|&c| periods.starts[c as usize]).collect(),
@@ -240,12 +234,30 @@ mod tests {
         assert_eq!(day(1970, 1, 1), 0);
         assert_eq!(civil(day(2024, 2, 29)), (2024, 2, 29));
         // 2024-02-29 was a Thursday
-        assert_eq!(period_start(day(2024, 2, 29), Period::Week), day(2024, 2, 26));
-        assert_eq!(period_start(day(2024, 2, 29), Period::Month), day(2024, 2, 1));
-        assert_eq!(period_start(day(2024, 5, 31), Period::Quarter), day(2024, 4, 1));
-        assert_eq!(period_start(day(2024, 12, 31), Period::Year), day(2024, 1, 1));
-        assert_eq!(period_start(day(1969, 12, 31), Period::Month), day(1969, 12, 1));
-        assert_eq!(period_start(day(1969, 12, 31), Period::Week), day(1969, 12, 29));
+        assert_eq!(
+            period_start(day(2024, 2, 29), Period::Week, Calendar::default()),
+            day(2024, 2, 26)
+        );
+        assert_eq!(
+            period_start(day(2024, 2, 29), Period::Month, Calendar::default()),
+            day(2024, 2, 1)
+        );
+        assert_eq!(
+            period_start(day(2024, 5, 31), Period::Quarter, Calendar::default()),
+            day(2024, 4, 1)
+        );
+        assert_eq!(
+            period_start(day(2024, 12, 31), Period::Year, Calendar::default()),
+            day(2024, 1, 1)
+        );
+        assert_eq!(
+            period_start(day(1969, 12, 31), Period::Month, Calendar::default()),
+            day(1969, 12, 1)
+        );
+        assert_eq!(
+            period_start(day(1969, 12, 31), Period::Week, Calendar::default()),
+            day(1969, 12, 29)
+        );
         for d in -1000..1000 {
             let (y, m, dd) = civil(d);
             assert_eq!(days_from_civil(y, m, dd), d);
@@ -256,20 +268,28 @@ mod tests {
     fn ranges_split_into_periods_by_their_days() {
         let day = |y, m, d| days_from_civil(y, m, d);
         // 30 days from 22 January: 10 in January, 20 in February
-        let (index, period, share) = split_by_period(&[(day(2026, 1, 22), day(2026, 2, 20))], Some(Period::Month));
+        let (index, period, share) = split_by_period(
+            &[(day(2026, 1, 22), day(2026, 2, 20))],
+            Some(Period::Month),
+            Calendar::default(),
+        );
         assert_eq!(index, vec![0, 0]);
         assert_eq!(period, vec![Some(day(2026, 1, 1)), Some(day(2026, 2, 1))]);
         assert_eq!(share, vec![10.0 / 30.0, 20.0 / 30.0]);
-        let (_, period, share) = split_by_period(&[(day(2026, 3, 30), day(2026, 4, 2))], Some(Period::Quarter));
+        let (_, period, share) = split_by_period(
+            &[(day(2026, 3, 30), day(2026, 4, 2))],
+            Some(Period::Quarter),
+            Calendar::default(),
+        );
         assert_eq!(period, vec![Some(day(2026, 1, 1)), Some(day(2026, 4, 1))]);
         assert_eq!(share, vec![0.5, 0.5]);
         assert_eq!(next_period(day(2026, 12, 1), Period::Month), day(2027, 1, 1));
-        assert_eq!(split_by_period(&[(5, 5)], None).2, vec![1.0]);
+        assert_eq!(split_by_period(&[(5, 5)], None, Calendar::default()).2, vec![1.0]);
     }
 
     #[test]
     fn periods_are_shared_by_their_days() {
-        let mut p = Periods::new(Period::Month);
+        let mut p = Periods::new(Period::Month, Calendar::default());
         // 2026-01-01 is day 20454; 2026-01-31 20484; 2026-02-01 20485
         assert_eq!(p.encode(&[20_454, 20_484, NO_DAY, 20_485]), vec![0, 0, 1, 2]);
         assert_eq!(p.starts, vec![Some(20_454), None, Some(20_485)]);
