@@ -58,18 +58,7 @@ pub(super) fn call<'py>(
     max_staleness: Option<u32>,
     calendar: plan::Calendar,
 ) -> PyResult<Call> {
-    let dedupe = match dedupe.as_deref() {
-        None => Dedupe::Error,
-        Some("last") => Dedupe::Last,
-        Some(other) => {
-            return Err(Error::query(
-                QueryCode::InvalidArgument,
-                format!("dedupe={other:?} is not supported; use None (repeats are an error) or 'last'"),
-            )
-            .into())
-        }
-    };
-    let mut request = Request::new(kpis, by, every, tz, dedupe);
+    let mut request = Request::new(kpis, by, every, tz, dedupe_of(dedupe.as_deref())?);
     request.sources = sources;
     request.custom = custom.into_iter().map(definition).collect();
     request.engagement = engagement;
@@ -78,19 +67,18 @@ pub(super) fn call<'py>(
     let posts = Arg::from_py(posts)?;
     let accounts = Arg::from_py(accounts)?;
     if !request.custom.is_empty() {
+        // formulas are checked against the column types
         request.posts_types = posts.as_ref().map(Arg::types).transpose()?.unwrap_or_default();
         request.accounts_types = accounts.as_ref().map(Arg::types).transpose()?.unwrap_or_default();
     }
-    let contracts = Arg::from_py(contracts)?;
-    let traffic = Arg::from_py(traffic)?;
-    let events = Arg::from_py(conversions)?;
-    let tables = socialkpi_engine::states::Tables {
-        posts: posts.as_ref().map(Arg::columns).transpose()?,
-        accounts: accounts.as_ref().map(Arg::columns).transpose()?,
-        contracts: contracts.as_ref().map(Arg::columns).transpose()?,
-        traffic: traffic.as_ref().map(Arg::columns).transpose()?,
-        conversions: events.as_ref().map(Arg::columns).transpose()?,
+    let args = Args {
+        posts,
+        accounts,
+        contracts: Arg::from_py(contracts)?,
+        traffic: Arg::from_py(traffic)?,
+        events: Arg::from_py(conversions)?,
     };
+    let tables = args.columns()?;
     let plan = plan::build(
         &request,
         tables.posts.as_deref(),
@@ -100,28 +88,7 @@ pub(super) fn call<'py>(
         tables.conversions.as_deref(),
     )?;
     let started = std::time::Instant::now();
-    let given = Given {
-        posts: match (posts, &plan.posts) {
-            (Some(arg), Some(pp)) => Some(arg.into_table(&pp.columns)?),
-            _ => None,
-        },
-        accounts: match (accounts, &plan.accounts) {
-            (Some(arg), Some(ap)) => Some(arg.into_table(&ap.columns)?),
-            _ => None,
-        },
-        contracts: match (contracts, &plan.contracts) {
-            (Some(arg), Some(cp)) => Some(arg.into_table(&cp.crossing_columns())?),
-            _ => None,
-        },
-        traffic: match (traffic, &plan.traffic) {
-            (Some(arg), Some(tp)) => Some(arg.into_table(&tp.columns)?),
-            _ => None,
-        },
-        events: match (events, &plan.events) {
-            (Some(arg), Some(ep)) => Some(arg.into_table(&ep.columns)?),
-            _ => None,
-        },
-    };
+    let given = args.cross(&plan)?;
     Ok(Call {
         request,
         plan,
@@ -129,6 +96,67 @@ pub(super) fn call<'py>(
         given,
         crossing: started.elapsed().as_secs_f64(),
     })
+}
+
+/// `dedupe=`: None (repeats are an error) or "last".
+fn dedupe_of(dedupe: Option<&str>) -> PyResult<Dedupe> {
+    match dedupe {
+        None => Ok(Dedupe::Error),
+        Some("last") => Ok(Dedupe::Last),
+        Some(other) => Err(Error::query(
+            QueryCode::InvalidArgument,
+            format!("dedupe={other:?} is not supported; use None (repeats are an error) or 'last'"),
+        )
+        .into()),
+    }
+}
+
+/// The tables of a call as the caller handed them over, before they cross.
+struct Args<'py> {
+    posts: Option<Arg<'py>>,
+    accounts: Option<Arg<'py>>,
+    contracts: Option<Arg<'py>>,
+    traffic: Option<Arg<'py>>,
+    events: Option<Arg<'py>>,
+}
+
+impl Args<'_> {
+    /// The tables' column names (the plan is checked against them).
+    fn columns(&self) -> PyResult<socialkpi_engine::states::Tables> {
+        Ok(socialkpi_engine::states::Tables {
+            posts: self.posts.as_ref().map(Arg::columns).transpose()?,
+            accounts: self.accounts.as_ref().map(Arg::columns).transpose()?,
+            contracts: self.contracts.as_ref().map(Arg::columns).transpose()?,
+            traffic: self.traffic.as_ref().map(Arg::columns).transpose()?,
+            conversions: self.events.as_ref().map(Arg::columns).transpose()?,
+        })
+    }
+
+    /// Brings across the columns the plan reads of each table it reads.
+    fn cross(self, plan: &plan::Plan) -> PyResult<Given> {
+        Ok(Given {
+            posts: match (self.posts, &plan.posts) {
+                (Some(arg), Some(pp)) => Some(arg.into_table(&pp.columns)?),
+                _ => None,
+            },
+            accounts: match (self.accounts, &plan.accounts) {
+                (Some(arg), Some(ap)) => Some(arg.into_table(&ap.columns)?),
+                _ => None,
+            },
+            contracts: match (self.contracts, &plan.contracts) {
+                (Some(arg), Some(cp)) => Some(arg.into_table(&cp.crossing_columns())?),
+                _ => None,
+            },
+            traffic: match (self.traffic, &plan.traffic) {
+                (Some(arg), Some(tp)) => Some(arg.into_table(&tp.columns)?),
+                _ => None,
+            },
+            events: match (self.events, &plan.events) {
+                (Some(arg), Some(ep)) => Some(arg.into_table(&ep.columns)?),
+                _ => None,
+            },
+        })
+    }
 }
 
 impl Given {

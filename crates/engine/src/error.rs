@@ -217,6 +217,20 @@ fn user_error(err: &polars::prelude::PolarsError, text: &str) -> Option<Error> {
 
 pub use socialkpi_formula::{did_you_mean, suggest};
 
+/// A formula error as the engine's error, with the position rendered under the formula.
+pub fn formula_error(e: socialkpi_formula::FormulaError) -> Error {
+    let (line, column) = e.position();
+    Error::Formula(Box::new(FormulaDetails {
+        code: e.code,
+        message: e.render(),
+        formula: e.formula.clone(),
+        kpi: e.kpi.clone().unwrap_or_default(),
+        line,
+        column,
+        suggestions: e.suggestions.clone(),
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

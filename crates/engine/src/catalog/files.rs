@@ -5,9 +5,9 @@
 //! package (python/socialkpi/definitions/).
 
 use super::parse::{self, Problem};
+use super::Definition;
 use crate::error::DefinitionCode;
 use crate::error::{did_you_mean, suggest, Error, Result};
-use crate::plan::Definition;
 use std::sync::OnceLock;
 
 pub use super::parse::{MAX_BYTES, MAX_EXPANDED, MAX_KPIS};
@@ -30,7 +30,7 @@ pub const FORMATS: [&str; 3] = ["yaml", "toml", "json"];
 pub fn parse(text: &str, format: &str, origin: &str) -> Result<Definitions> {
     let parsed = parse::parse(text, format, origin).map_err(|p| match p {
         Problem::File { code, message } => Error::definition(code, message),
-        Problem::Formula(e) => crate::plan::formula_error(e),
+        Problem::Formula(e) => crate::error::formula_error(e),
     })?;
     let kpis = parsed
         .kpis

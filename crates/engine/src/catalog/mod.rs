@@ -6,6 +6,16 @@
 pub mod files;
 pub mod parse;
 
+/// A KPI defined by a formula, as the caller handed it over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Definition {
+    pub name: String,
+    pub formula: String,
+    pub goal: String,
+    pub unit: String,
+    pub description: String,
+}
+
 /// The formula of a built-in KPI, from the shipped catalogue file.
 pub fn formula(name: &str) -> Option<&'static str> {
     files::builtin()

@@ -122,27 +122,6 @@ pub(super) fn of_contracts(lf: LazyFrame, account: bool) -> Result<DataFrame> {
     of_table(TABLE, &df, "start", "end")
 }
 
-/// The coverage frames of the tables read, stacked (an empty frame of the same schema
-/// when there are none).
-pub(crate) fn stack(frames: Vec<DataFrame>) -> Result<DataFrame> {
-    let empty = || -> Result<DataFrame> {
-        Ok(DataFrame::new(
-            0,
-            vec![
-                Column::new_empty("table".into(), &DataType::String),
-                Column::new_empty("account_id".into(), &DataType::String),
-                Column::new_empty("first".into(), &DataType::Date),
-                Column::new_empty("last".into(), &DataType::Date),
-            ],
-        )?)
-    };
-    let mut out = empty()?;
-    for f in frames {
-        out.vstack_mut(&f)?;
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

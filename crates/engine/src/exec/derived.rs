@@ -230,7 +230,7 @@ fn doubles(column: &Column) -> Result<Vec<f64>> {
 }
 
 /// num / den for each post, for each (name, num, den) (rule 2: null where the denominator is
-/// missing or 0, or the numerator missing), as `exec::ratio` computes it in polars. Each
+/// missing or 0, or the numerator missing), as `expr::ratio` computes it in polars. Each
 /// denominator is read once for the quotients over it.
 pub(super) fn quotients(batch: &DataFrame, quotients: &[(String, String, String)]) -> Result<Vec<Series>> {
     let mut out = Vec::with_capacity(quotients.len());

@@ -21,48 +21,17 @@ pub mod window;
 
 use crate::error::{Error, Result};
 use crate::error::{InputCode, QueryCode, SchemaCode};
+use crate::expr::{arithmetic, ratio};
+pub use crate::ingest::collect;
+pub use crate::periods::{period_column, with_period};
+pub use crate::plan::{output_keys, ALL};
 use crate::plan::{Metric, Origin, Plan, Value, PERIOD};
 use crate::schema::StateColumn;
+pub(crate) use crate::states::stack_coverage;
+pub use crate::states::RowAccount;
 use crate::states::{Block, PartialStates, Source};
-pub(crate) use coverage::stack as stack_coverage;
-pub(crate) use overflow::arithmetic;
 use polars::prelude::*;
-use polars_core::query_result::QueryResult;
-pub(crate) use posts::ENG;
 use socialkpi_formula::{BinOp, Native};
-
-/// Name of the constant key used when a report has no dimension and no period.
-pub(crate) const ALL: &str = "__all";
-
-/// Rows a table contributed and rows dropped, by reason (rule 6 of docs/kpis.md).
-#[derive(Debug, Clone, Default)]
-pub struct RowAccount {
-    /// (table, rows read)
-    pub read: Vec<(String, u64)>,
-    /// (table, reason, rows dropped)
-    pub dropped: Vec<(String, String, u64)>,
-    /// (stage, seconds): where the time went, for `compute_details(...).timings`
-    pub stages: Vec<(String, f64)>,
-    /// The days each table covered (`coverage::of_table` frames).
-    pub coverage: Vec<DataFrame>,
-    /// Warnings of a table's read or pass (`compute_details(...).warnings`).
-    pub warnings: Vec<String>,
-}
-
-impl RowAccount {
-    fn time<T>(&mut self, stage: &str, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
-        let started = std::time::Instant::now();
-        let out = f(self);
-        self.stages.push((stage.to_string(), started.elapsed().as_secs_f64()));
-        out
-    }
-
-    fn drop(&mut self, table: &str, reason: &str, n: u64) {
-        if n > 0 {
-            self.dropped.push((table.to_string(), reason.to_string(), n));
-        }
-    }
-}
 
 /// The result of a run: the KPI frame and what was used to compute it.
 #[derive(Debug)]
@@ -78,16 +47,6 @@ pub struct Output {
     pub origins: Vec<(String, String)>,
     /// The days each table covered: table, account_id (null without one), first, last.
     pub coverage: DataFrame,
-}
-
-/// Collects a plan with the streaming engine (bounded memory for files larger than RAM).
-pub fn collect(lf: LazyFrame) -> Result<DataFrame> {
-    match lf.collect_with_engine(Engine::Streaming)? {
-        QueryResult::Single(df) => Ok(df),
-        QueryResult::Multiple(mut dfs) => dfs
-            .pop()
-            .ok_or_else(|| Error::Internal("query returned no frame".into())),
-    }
 }
 
 /// Reads `columns` of a table, each through `coerce` (given its name and type), plus `extra`
@@ -175,43 +134,6 @@ pub(crate) fn first_u64(df: &DataFrame, name: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// Group keys of the result: the `by` dimensions and the period.
-pub(crate) fn output_keys(plan: &Plan) -> Vec<String> {
-    let mut keys = plan.by.clone();
-    if plan.every.is_some() {
-        keys.push(PERIOD.to_string());
-    }
-    if keys.is_empty() {
-        keys.push(ALL.to_string());
-    }
-    keys
-}
-
-/// `df` with each row's period start (`PERIOD`, a date) from its `day` column (dates): each
-/// distinct day is truncated once (polars' `dt.truncate` works row by row through calendar
-/// arithmetic).
-pub(crate) fn with_period(mut df: DataFrame, day: &str, plan: &Plan) -> Result<DataFrame> {
-    let Some(every) = plan.every else {
-        return Ok(df);
-    };
-    let days = pass::days(df.column(day)?)?;
-    let mut periods = pass::Periods::new(every, plan.calendar);
-    let codes = periods.encode(&days);
-    df.with_column(period_column(
-        codes.iter().map(|&c| periods.starts[c as usize]).collect(),
-    )?)?;
-    Ok(df)
-}
-
-/// The `PERIOD` column (dates) of period starts as days.
-pub(super) fn period_column(starts: Int32Chunked) -> Result<Column> {
-    Ok(starts
-        .into_series()
-        .cast(&DataType::Date)?
-        .with_name(PERIOD.into())
-        .into_column())
-}
-
 /// The tables of a run, as the caller handed them over.
 #[derive(Default)]
 pub struct Inputs {
@@ -244,98 +166,169 @@ pub fn run(plan: &Plan, inputs: Inputs, interrupted: Interrupt<'_>) -> Result<Ou
 }
 
 /// The partial states of each table the plan reads, at the plan's grain.
-pub fn partial(plan: &Plan, inputs: Inputs, interrupted: Interrupt<'_>) -> Result<PartialStates> {
+pub fn partial(plan: &Plan, mut inputs: Inputs, interrupted: Interrupt<'_>) -> Result<PartialStates> {
+    let mut rows = RowAccount::default();
+    let mut warnings = plan.warnings.clone();
+    let keys = output_keys(plan);
+    let contracts = load_contracts(plan, &mut inputs, &mut rows, &mut warnings)?;
+    let snapshots = load_snapshots(plan, inputs.accounts.take(), &mut rows)?;
+    let states = table_states(
+        plan,
+        &keys,
+        inputs,
+        snapshots.as_ref(),
+        contracts.as_ref(),
+        interrupted,
+        &mut rows,
+    )?;
+    warnings.append(&mut rows.warnings);
+    rows.absorb(states.others.rows);
+    warnings.extend(states.others.warnings);
+    let contract_states = match (&plan.contracts, &contracts) {
+        (Some(cp), Some(c)) => Some(rows.time("contracts_states_s", |_| c.states(plan, cp, &keys))?),
+        _ => None,
+    };
+    let (account_flows, snapshot_states) = match states.accounts {
+        Some((flows, snapshots)) => (Some(flows), snapshots),
+        None => (None, None),
+    };
+    let blocks = [
+        (Source::Posts, states.posts),
+        (Source::Accounts, account_flows),
+        (Source::Snapshots, snapshot_states),
+        (Source::Contracts, contract_states),
+        (Source::Traffic, states.others.traffic),
+        (Source::Conversions, states.others.events),
+    ]
+    .into_iter()
+    .filter_map(|(source, frame)| frame.map(|frame| Block::new(source, frame)))
+    .collect();
+    let coverage = stack_coverage(std::mem::take(&mut rows.coverage))?;
+    Ok(PartialStates {
+        blocks,
+        post_ids: None,
+        coverage,
+        rows,
+        warnings,
+        components: plan.posts.as_ref().map(|p| p.components.clone()).unwrap_or_default(),
+        platform_components: plan
+            .posts
+            .as_ref()
+            .map(|p| p.platform_components.clone())
+            .unwrap_or_default(),
+    })
+}
+
+/// The contracts (the delivery lookup of the posts pass, and their own states), with their
+/// open ends closed by the posts' last day; their warnings go to `warnings`.
+fn load_contracts(
+    plan: &Plan,
+    inputs: &mut Inputs,
+    rows: &mut RowAccount,
+    warnings: &mut Vec<String>,
+) -> Result<Option<contracts::Contracts>> {
+    let (cp, lf) = match (&plan.contracts, inputs.contracts.take()) {
+        (Some(cp), Some(lf)) => (cp, lf),
+        (Some(_), None) => return Err(missing_table("contracts")),
+        _ => return Ok(None),
+    };
+    let mut c = rows.time("contracts_load_s", |rows| {
+        rows.coverage
+            .push(coverage::of_contracts(lf.clone(), cp.coverage_account)?);
+        contracts::Contracts::load(Some(&cp.columns), lf, rows)
+    })?;
+    if let Some(pp) = plan.posts.as_ref().filter(|pp| pp.delivered) {
+        if pp.attribution == crate::plan::Attribution::Sponsored {
+            c.tie_sponsored()?;
+        }
+    }
+    // open-ended contracts end with the data: the posts' last day is read first
+    if c.has_open_ends()? {
+        let last = match (&inputs.posts, &plan.posts) {
+            (Some(lf), Some(_)) => {
+                contracts::last_post_day(lf.clone(), inputs.posts_parquet.as_deref(), plan.tz.as_deref())?
+            }
+            _ => None,
+        };
+        c.close_open_ends(last)?;
+    }
+    warnings.extend(c.warnings.iter().cloned());
+    Ok(Some(c))
+}
+
+/// The accounts' snapshots (the followers-at-post lookup, and their own states).
+fn load_snapshots(
+    plan: &Plan,
+    accounts: Option<LazyFrame>,
+    rows: &mut RowAccount,
+) -> Result<Option<accounts::Snapshots>> {
+    match (&plan.accounts, accounts) {
+        (Some(ap), Some(lf)) => {
+            Ok(Some(rows.time("accounts_load_s", |rows| {
+                accounts::Snapshots::load(plan, ap, lf, rows)
+            })?))
+        }
+        (Some(_), None) => Err(missing_table("accounts")),
+        _ => Ok(None),
+    }
+}
+
+/// The states of the posts, the accounts, and traffic and conversions, from one run each.
+struct TableStates {
+    posts: Option<DataFrame>,
+    /// The accounts' flows, and their follower snapshots' states.
+    accounts: Option<(DataFrame, Option<DataFrame>)>,
+    others: OtherStates,
+}
+
+/// Traffic's and the conversions' states, with the rows and warnings of their reads.
+struct OtherStates {
+    traffic: Option<DataFrame>,
+    events: Option<DataFrame>,
+    rows: RowAccount,
+    warnings: Vec<String>,
+}
+
+/// The account, traffic and conversion states need no posts: they are grouped beside the
+/// posts pass (traffic and conversions with row accounts of their own).
+fn table_states(
+    plan: &Plan,
+    keys: &[String],
+    inputs: Inputs,
+    snapshots: Option<&accounts::Snapshots>,
+    contracts: Option<&contracts::Contracts>,
+    interrupted: Interrupt<'_>,
+    rows: &mut RowAccount,
+) -> Result<TableStates> {
     let Inputs {
         posts,
         posts_slices,
         posts_parquet,
-        accounts,
-        contracts,
         traffic,
         events,
+        ..
     } = inputs;
-    let mut rows = RowAccount::default();
-    let mut warnings = plan.warnings.clone();
-    let keys = output_keys(plan);
-    let contracts = match (&plan.contracts, contracts) {
-        (Some(cp), Some(lf)) => {
-            let mut c = rows.time("contracts_load_s", |rows| {
-                rows.coverage
-                    .push(coverage::of_contracts(lf.clone(), cp.coverage_account)?);
-                contracts::Contracts::load(Some(&cp.columns), lf, rows)
-            })?;
-            if let Some(pp) = plan.posts.as_ref().filter(|pp| pp.delivered) {
-                if pp.attribution == crate::plan::Attribution::Sponsored {
-                    c.tie_sponsored()?;
-                }
-            }
-            // open-ended contracts end with the data: the posts' last day is read first
-            if c.has_open_ends()? {
-                let last = match (&posts, &plan.posts) {
-                    (Some(lf), Some(_)) => {
-                        contracts::last_post_day(lf.clone(), posts_parquet.as_deref(), plan.tz.as_deref())?
-                    }
-                    _ => None,
-                };
-                c.close_open_ends(last)?;
-            }
-            warnings.extend(c.warnings.iter().cloned());
-            Some(c)
-        }
-        (Some(_), None) => return Err(missing_table("contracts")),
-        _ => None,
-    };
-    let snapshots = match (&plan.accounts, accounts) {
-        (Some(ap), Some(lf)) => {
-            Some(rows.time("accounts_load_s", |rows| accounts::Snapshots::load(plan, ap, lf, rows))?)
-        }
-        (Some(_), None) => return Err(missing_table("accounts")),
-        _ => None,
-    };
-    // The account, traffic and conversion states need no posts: they are grouped beside the
-    // posts pass (traffic and conversions with row accounts of their own).
-    let states = std::thread::scope(|scope| -> Result<_> {
-        let accounts_job = match (&plan.accounts, &snapshots) {
+    std::thread::scope(|scope| -> Result<_> {
+        let accounts_job = match (&plan.accounts, snapshots) {
             (Some(ap), Some(s)) if ap.defines_rows => Some(scope.spawn(|| {
                 let started = std::time::Instant::now();
-                (s.states(plan, ap, &keys), started.elapsed().as_secs_f64())
+                (s.states(plan, ap, keys), started.elapsed().as_secs_f64())
             })),
             _ => None,
         };
-        let others_job = scope.spawn(|| -> Result<_> {
-            let (mut rows, mut warnings) = (RowAccount::default(), Vec::new());
-            if let Some(s) = &snapshots {
-                rows.coverage
-                    .push(coverage::of_table("accounts", s.frame(), "date", "date")?);
-            }
-            let traffic_states = match (&plan.traffic, traffic) {
-                (Some(tp), Some(lf)) => Some(rows.time("traffic_states_s", |rows| {
-                    traffic::states(plan, tp, lf, &keys, rows, &mut warnings)
-                })?),
-                (Some(_), None) => return Err(missing_table("traffic")),
-                _ => None,
-            };
-            let event_states = match (&plan.events, events) {
-                (Some(ep), Some(lf)) => {
-                    Some(rows.time("conversions_states_s", |rows| events::states(plan, ep, lf, &keys, rows))?)
-                }
-                (Some(_), None) => return Err(missing_table("conversions")),
-                _ => None,
-            };
-            Ok((traffic_states, event_states, rows, warnings))
-        });
+        let others_job = scope.spawn(|| other_states(plan, keys, traffic, events, snapshots));
         let post_states = match (&plan.posts, posts) {
             (Some(pp), Some(lf)) => Some(posts::states(
                 plan,
                 pp,
                 lf,
-                snapshots.as_ref(),
-                contracts.as_ref(),
+                snapshots,
+                contracts,
                 posts_slices.as_deref(),
                 posts_parquet.as_deref(),
                 interrupted,
-                &keys,
-                &mut rows,
+                keys,
+                rows,
             )),
             (Some(_), None) => Some(Err(missing_table("posts"))),
             _ => None,
@@ -353,47 +346,47 @@ pub fn partial(plan: &Plan, inputs: Inputs, interrupted: Interrupt<'_>) -> Resul
             Ok(others) => others,
             Err(panic) => std::panic::resume_unwind(panic),
         };
-        Ok((post_states.transpose()?, account_states.transpose()?, others?))
-    })?;
-    let (post_states, account_states, (traffic_states, event_states, other_rows, other_warnings)) = states;
-    warnings.append(&mut rows.warnings);
-    rows.read.extend(other_rows.read);
-    rows.dropped.extend(other_rows.dropped);
-    rows.stages.extend(other_rows.stages);
-    rows.coverage.extend(other_rows.coverage);
-    warnings.extend(other_warnings);
-    let contract_states = match (&plan.contracts, &contracts) {
-        (Some(cp), Some(c)) => Some(rows.time("contracts_states_s", |_| c.states(plan, cp, &keys))?),
+        Ok(TableStates {
+            posts: post_states.transpose()?,
+            accounts: account_states.transpose()?,
+            others: others?,
+        })
+    })
+}
+
+/// Traffic's and the conversions' states (and the accounts' coverage), with row accounts of
+/// their own.
+fn other_states(
+    plan: &Plan,
+    keys: &[String],
+    traffic: Option<LazyFrame>,
+    events: Option<LazyFrame>,
+    snapshots: Option<&accounts::Snapshots>,
+) -> Result<OtherStates> {
+    let (mut rows, mut warnings) = (RowAccount::default(), Vec::new());
+    if let Some(s) = snapshots {
+        rows.coverage
+            .push(coverage::of_table("accounts", s.frame(), "date", "date")?);
+    }
+    let traffic = match (&plan.traffic, traffic) {
+        (Some(tp), Some(lf)) => Some(rows.time("traffic_states_s", |rows| {
+            traffic::states(plan, tp, lf, keys, rows, &mut warnings)
+        })?),
+        (Some(_), None) => return Err(missing_table("traffic")),
         _ => None,
     };
-    let (account_flows, snapshot_states) = match account_states {
-        Some((flows, snapshots)) => (Some(flows), snapshots),
-        None => (None, None),
+    let events = match (&plan.events, events) {
+        (Some(ep), Some(lf)) => {
+            Some(rows.time("conversions_states_s", |rows| events::states(plan, ep, lf, keys, rows))?)
+        }
+        (Some(_), None) => return Err(missing_table("conversions")),
+        _ => None,
     };
-    let blocks = [
-        (Source::Posts, post_states),
-        (Source::Accounts, account_flows),
-        (Source::Snapshots, snapshot_states),
-        (Source::Contracts, contract_states),
-        (Source::Traffic, traffic_states),
-        (Source::Conversions, event_states),
-    ]
-    .into_iter()
-    .filter_map(|(source, frame)| frame.map(|frame| Block::new(source, frame)))
-    .collect();
-    let coverage = coverage::stack(std::mem::take(&mut rows.coverage))?;
-    Ok(PartialStates {
-        blocks,
-        post_ids: None,
-        coverage,
+    Ok(OtherStates {
+        traffic,
+        events,
         rows,
         warnings,
-        components: plan.posts.as_ref().map(|p| p.components.clone()).unwrap_or_default(),
-        platform_components: plan
-            .posts
-            .as_ref()
-            .map(|p| p.platform_components.clone())
-            .unwrap_or_default(),
     })
 }
 
@@ -423,6 +416,25 @@ pub(crate) fn finalize_with(
     } = states;
     let keys = output_keys(plan);
     let started = std::time::Instant::now();
+    let tables = tables_of(plan, blocks, &keys, &mut rows)?;
+    let tables = relabel(tables)?;
+    let joined = join_tables(tables, &keys, &mut rows)?;
+    let frame = kpi_frame(plan, joined)?;
+    rows.stages
+        .push(("finalise_s".to_string(), started.elapsed().as_secs_f64()));
+    Ok(Output {
+        frame,
+        components,
+        platform_components,
+        rows,
+        warnings,
+        origins: origins(plan),
+        coverage,
+    })
+}
+
+/// The blocks' frames, with the followers derived from the snapshots in place of them.
+fn tables_of(plan: &Plan, blocks: Vec<Block>, keys: &[String], rows: &mut RowAccount) -> Result<Vec<DataFrame>> {
     let mut tables: Vec<DataFrame> = Vec::with_capacity(blocks.len());
     let mut snapshots = None;
     for block in blocks {
@@ -433,19 +445,22 @@ pub(crate) fn finalize_with(
     }
     if let Some(snapshots) = snapshots {
         let t = std::time::Instant::now();
-        let followers = accounts::followers(&snapshots, &plan.account_key, &keys, plan.every.is_some())?;
+        let followers = accounts::followers(&snapshots, &plan.account_key, keys, plan.every.is_some())?;
         rows.stages.push(("followers_s".into(), t.elapsed().as_secs_f64()));
         tables.push(followers);
     }
-    let tables = relabel(tables)?;
+    Ok(tables)
+}
+
+/// Every (group, period) of any table appears: full joins of the states on the keys.
+fn join_tables(tables: Vec<DataFrame>, keys: &[String], rows: &mut RowAccount) -> Result<DataFrame> {
     let t = std::time::Instant::now();
-    // every (group, period) of any table appears: full joins of the states on the keys
     let mut joined: Option<DataFrame> = None;
     for states in tables {
         joined = Some(match joined {
             None => states,
             Some(left) => {
-                let (left, right) = align_as_text(left.lazy(), states.lazy(), &keys)?;
+                let (left, right) = align_as_text(left.lazy(), states.lazy(), keys)?;
                 let on: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
                 let mut args = JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns);
                 args.nulls_equal = true;
@@ -455,6 +470,12 @@ pub(crate) fn finalize_with(
     }
     let joined = joined.ok_or_else(|| Error::Internal("no table was read".into()))?;
     rows.stages.push(("join_s".into(), t.elapsed().as_secs_f64()));
+    Ok(joined)
+}
+
+/// The result: the `by` dimensions, the period and each KPI's formula over the joined
+/// states, sorted by the dimensions and the period.
+fn kpi_frame(plan: &Plan, joined: DataFrame) -> Result<DataFrame> {
     // which tables cover each group and period (rule 7): read by the flows' formulas
     let covered = coverage::columns(plan, joined.schema())?;
     let joined = joined.lazy().with_columns(covered);
@@ -483,18 +504,7 @@ pub(crate) fn finalize_with(
                 .with_maintain_order(true),
         )
     };
-    let frame = out.collect()?;
-    rows.stages
-        .push(("finalise_s".to_string(), started.elapsed().as_secs_f64()));
-    Ok(Output {
-        frame,
-        components,
-        platform_components,
-        rows,
-        warnings,
-        origins: origins(plan),
-        coverage,
-    })
+    Ok(out.collect()?)
 }
 
 /// Key columns typed differently in two tables (ids as numbers in one, text in the other)
@@ -546,57 +556,6 @@ fn state(name: &str) -> Expr {
 }
 
 pub(crate) use crate::plan::{followers_at_post_names, nonnull_name, ratio_names, sum_name};
-
-/// Σ / Σ with rule 2: a zero or missing denominator gives null.
-pub(crate) fn ratio(num: Expr, den: Expr) -> Expr {
-    let den_f = den.cast(DataType::Float64);
-    when(den_f.clone().is_null().or(den_f.clone().eq(lit(0.0))))
-        .then(lit(NULL).cast(DataType::Float64))
-        .otherwise(num.cast(DataType::Float64) / den_f)
-}
-
-/// Rule 3 over signed terms (`true`: added): the sum of those present, a missing term
-/// counting as 0; null only when every term is missing.
-pub(crate) fn rule3(terms: Vec<(bool, Expr)>) -> Option<Expr> {
-    let all_null = balanced(terms.iter().map(|(_, e)| e.clone().is_null()).collect(), |a, b| {
-        a.and(b)
-    })?;
-    // checked: integers never wrap (see `overflow`)
-    let values = terms
-        .into_iter()
-        .map(|(plus, e)| {
-            if plus {
-                e.fill_null(lit(0))
-            } else {
-                arithmetic(BinOp::Sub, lit(0), e.fill_null(lit(0)))
-            }
-        })
-        .collect();
-    let total = balanced(values, |a, b| arithmetic(BinOp::Add, a, b))?;
-    Some(when(all_null).then(lit(NULL)).otherwise(total))
-}
-
-/// `op` over the expressions, left to right, in a balanced tree past a few: a chain of as
-/// many terms as a formula allows would make a tree as tall, and polars walks expressions
-/// recursively (a thread's stack may be 512 KiB).
-fn balanced(mut exprs: Vec<Expr>, op: impl Fn(Expr, Expr) -> Expr) -> Option<Expr> {
-    const CHAIN: usize = 32;
-    if exprs.len() <= CHAIN {
-        return exprs.into_iter().reduce(op);
-    }
-    while exprs.len() > 1 {
-        let mut pairs = Vec::with_capacity(exprs.len().div_ceil(2));
-        let mut rest = exprs.into_iter();
-        while let Some(a) = rest.next() {
-            pairs.push(match rest.next() {
-                Some(b) => op(a, b),
-                None => a,
-            });
-        }
-        exprs = pairs;
-    }
-    exprs.pop()
-}
 
 /// Adds computed columns (name, expression, level) level by level: a level reads the columns
 /// of the levels below it.
@@ -839,29 +798,6 @@ pub fn contract_status(
     tz: Option<&str>,
 ) -> Result<DataFrame> {
     contracts::status(posts, posts_plan, contracts, as_of, tz)
-}
-
-/// How many rows repeat an earlier row's value of `column` (nulls never repeat): the posts
-/// pass's hashing and collision check, for readers that resolve repeats only when there are.
-pub fn repeated_rows(column: &Column) -> Result<u64> {
-    use rayon::prelude::*;
-    const PIECE: usize = 1 << 18;
-    let state = PlRandomState::default();
-    let s = column.as_materialized_series().cast(&DataType::String)?;
-    let ca = s.str()?;
-    let n = ca.len();
-    // hashed in parallel pieces: a reader meets a whole file at once
-    let hashes: Vec<Vec<Vec<u64>>> = polars_core::runtime::THREAD_POOL.install(|| {
-        (0..n.div_ceil(PIECE))
-            .into_par_iter()
-            .map(|k| {
-                let piece = ca.slice((k * PIECE) as i64, PIECE.min(n - k * PIECE));
-                kernel::split_id_hashes(&piece.into_series().into_column(), &state)
-            })
-            .collect::<Result<_>>()
-    })?;
-    let candidates = kernel::repeated_hashes(&hashes);
-    Ok(kernel::repeated_ids(column, Some(&candidates), &state)?.0)
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! row, in its dictionary (`pass::Dict`): for 20M posts the ids cost about 0.3 s of the funnel
 //! report's wall time and the account and platform lookups about an eighth of its samples.
 //! Here a column chunk's pages are decompressed and walked: an id is hashed where it lies in
-//! the page (to the same hash as `pass::id_hash` gives its view, so the exact check of the
+//! the page (to the same hash as `ids::id_hash` gives its view, so the exact check of the
 //! candidates at the end, which reads the ids through polars, finds the same ones), and a
 //! dictionary-encoded key gives its dictionary once and each row's index into it.
 //!
@@ -30,8 +30,6 @@ use polars_parquet::parquet::read::{decompress, PageReader};
 
 use crate::ingest::ParquetFile;
 use polars_parquet::parquet::schema::types::PhysicalType;
-
-use super::pass;
 
 /// Marks a null row in `Indexed::indices`.
 pub(super) const NULL: u32 = u32::MAX;
@@ -239,7 +237,7 @@ impl RowGroups {
     }
 }
 
-/// The hash of a text value's bytes, equal to `pass::id_hash` of the same text in a view
+/// The hash of a text value's bytes, equal to `ids::id_hash` of the same text in a view
 /// (None when the bytes are not UTF-8, which polars would refuse).
 pub(super) fn bytes_hash(value: &[u8], state: &PlRandomState) -> Option<u64> {
     let text = if value.is_ascii() {
@@ -248,7 +246,11 @@ pub(super) fn bytes_hash(value: &[u8], state: &PlRandomState) -> Option<u64> {
     } else {
         std::str::from_utf8(value).ok()?
     };
-    Some(pass::text_hash(&View::new_from_bytes(value, 0, 0), || text, state))
+    Some(crate::ids::text_hash(
+        &View::new_from_bytes(value, 0, 0),
+        || text,
+        state,
+    ))
 }
 
 /// Calls `f` with each of the `n` values of a plain-encoded byte array section (each a 4-byte
@@ -280,12 +282,12 @@ const NOT_ASCII: u128 = 0x8080_8080_8080_8080_8080_8080 << 32;
 fn plain_hashes(values: &[u8], n: usize, state: &PlRandomState, mut f: impl FnMut(u64)) -> Option<()> {
     plain_values(values, n, |at, value| {
         // Short ASCII text: its length and the 12 bytes after it are, in memory, the text's
-        // inline view (on little-endian machines), whose key `pass::inline_key` takes as it is.
+        // inline view (on little-endian machines), whose key `ids::inline_key` takes as it is.
         let key = values
             .get(at..)
             .and_then(|rest| rest.first_chunk::<16>())
             .filter(|_| cfg!(target_endian = "little"))
-            .and_then(|word| pass::inline_key(&View::from(u128::from_ne_bytes(*word))))
+            .and_then(|word| crate::ids::inline_key(&View::from(u128::from_ne_bytes(*word))))
             .filter(|key| key & NOT_ASCII == 0);
         f(match key {
             Some(key) => state.hash_one(key),
@@ -412,7 +414,7 @@ mod tests {
         let state = PlRandomState::default();
         let (mut direct, mut viewed) = (Vec::new(), Vec::new());
         assert!(groups.for_each_hash("t", 0, 1000, &state, |h| direct.push(h)).is_some());
-        pass::for_each_id_hash(&column, &state, |h| viewed.push(h))?;
+        crate::ids::for_each_id_hash(&column, &state, |h| viewed.push(h))?;
         assert_eq!(direct, viewed);
         std::fs::remove_file(&path)?;
         Ok(())
@@ -429,7 +431,7 @@ mod tests {
             .collect();
         let column = Column::new("id".into(), &texts);
         let mut viewed = Vec::new();
-        pass::for_each_id_hash(&column, &state, |h| viewed.push(h))?;
+        crate::ids::for_each_id_hash(&column, &state, |h| viewed.push(h))?;
         let direct: Vec<Option<u64>> = texts.iter().map(|t| bytes_hash(t.as_bytes(), &state)).collect();
         assert_eq!(direct, viewed.into_iter().map(Some).collect::<Vec<_>>());
         assert_eq!(bytes_hash(&[0xff, 0xfe], &state), None);

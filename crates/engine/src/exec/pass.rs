@@ -7,14 +7,13 @@
 //! a batch outlives it but the dictionaries' new values, the accumulators and the 8-byte
 //! hashes of its ids (for the repeat check at the end).
 
-use super::kernel::{period_start, FollowerIndex, WindowIndex, DAYS, NO_DAY};
-use crate::error::InputCode;
+use super::kernel::{FollowerIndex, WindowIndex};
 use crate::error::{Error, Result};
-use crate::plan::{Calendar, Period};
+use crate::ids::inline_key;
+pub(super) use crate::periods::{days, Periods};
 use polars::prelude::*;
-use polars_arrow::array::{Array, Utf8ViewArray, View};
+use polars_arrow::array::Array;
 use rayon::prelude::*;
-use std::hash::BuildHasher;
 
 const NONE: u32 = u32::MAX;
 
@@ -228,73 +227,6 @@ pub(super) fn distinct_codes(column: &Column) -> Result<(Vec<u32>, Series)> {
     Ok((codes, dict.take(&all)?))
 }
 
-/// Period codes across batches: each code's first day (None for rows without a day). Days
-/// map to codes through a table around the first day seen (a hash map outside it).
-pub(super) struct Periods {
-    every: Period,
-    calendar: Calendar,
-    base: Option<i32>,
-    table: Vec<u32>,
-    by_day: PlHashMap<i32, u32>,
-    by_start: PlHashMap<Option<i32>, u32>,
-    pub starts: Vec<Option<i32>>,
-}
-
-/// Days on each side of the first day that the table covers (about 90 years).
-const SPAN: i32 = 1 << 15;
-
-impl Periods {
-    pub fn new(every: Period, calendar: Calendar) -> Self {
-        Self {
-            every,
-            calendar,
-            base: None,
-            table: vec![NONE; 2 * SPAN as usize],
-            by_day: PlHashMap::default(),
-            by_start: PlHashMap::default(),
-            starts: Vec::new(),
-        }
-    }
-
-    fn code_of(&mut self, d: i32) -> u32 {
-        let start = (d != NO_DAY).then(|| period_start(d, self.every, self.calendar));
-        let next = self.starts.len() as u32;
-        let c = *self.by_start.entry(start).or_insert(next);
-        if c == next {
-            self.starts.push(start);
-        }
-        c
-    }
-
-    pub fn encode(&mut self, days: &[i32]) -> Vec<u32> {
-        let base = *self
-            .base
-            .get_or_insert_with(|| days.iter().copied().find(|&d| d != NO_DAY).unwrap_or(0) - SPAN);
-        let mut out = Vec::with_capacity(days.len());
-        for &d in days {
-            let slot = i64::from(d) - i64::from(base);
-            let code = if d != NO_DAY && (0..2 * i64::from(SPAN)).contains(&slot) {
-                let c = self.table[slot as usize];
-                if c == NONE {
-                    let c = self.code_of(d);
-                    self.table[slot as usize] = c;
-                    c
-                } else {
-                    c
-                }
-            } else if let Some(&c) = self.by_day.get(&d) {
-                c
-            } else {
-                let c = self.code_of(d);
-                self.by_day.insert(d, c);
-                c
-            };
-            out.push(code);
-        }
-        out
-    }
-}
-
 /// Codes of pairs (a, b) across batches, and each code's pair (to take keys apart again).
 /// Pairs of small codes go through a dense table (rebuilt larger when codes outgrow it).
 #[derive(Default)]
@@ -438,84 +370,6 @@ impl Grouping {
     }
 }
 
-/// A batch's Date column as days, `NO_DAY` where missing; a day outside the calendar's
-/// (`kernel::DAYS`) is a `date_out_of_range` error.
-pub(super) fn days(column: &Column) -> Result<Vec<i32>> {
-    let s = column.as_materialized_series().to_physical_repr();
-    let ca = s.i32()?;
-    let mut out = Vec::with_capacity(s.len());
-    for arr in ca.downcast_iter() {
-        match arr.validity().filter(|v| v.unset_bits() > 0) {
-            Some(valid) => out.extend(
-                arr.values()
-                    .iter()
-                    .zip(valid.iter())
-                    .map(|(&d, present)| if present { d } else { NO_DAY }),
-            ),
-            None => out.extend_from_slice(arr.values()),
-        }
-    }
-    // the present days' extremes (polars' min and max skip missing ones)
-    let (first, last) = (*DAYS.start(), *DAYS.end());
-    let outside = ca.min().is_some_and(|d| d < first) || ca.max().is_some_and(|d| d > last);
-    if outside {
-        let name = match column.name().as_str() {
-            super::posts::DAY => "published_at",
-            other => other,
-        };
-        return Err(Error::input(
-            InputCode::DateOutOfRange,
-            format!(
-                "column '{name}' holds a date more than 2.9 million years from 1970, outside the calendar socialkpi puts periods in; such dates are usually a placeholder or a unit error: fix or filter them"
-            ),
-        ));
-    }
-    Ok(out)
-}
-
-/// Calls `f` with the hash of each non-null id of a batch, in row order (for the repeat check
-/// at the end). Ids of up to 12 bytes are hashed through their Arrow view (one integer), longer
-/// ones through their bytes; equal ids always take the same path.
-pub(super) fn for_each_id_hash(column: &Column, state: &PlRandomState, mut f: impl FnMut(u64)) -> Result<()> {
-    let s = column.as_materialized_series().cast(&DataType::String)?;
-    for arr in s.str()?.downcast_iter() {
-        let valid = arr.validity().filter(|v| v.unset_bits() > 0);
-        for j in 0..arr.len() {
-            if valid.is_some_and(|v| !v.get_bit(j)) {
-                continue;
-            }
-            f(id_hash(arr, j, state));
-        }
-    }
-    Ok(())
-}
-
-/// The hash of a text array's value at `j`, as `for_each_id_hash` computes it.
-pub(super) fn id_hash(arr: &Utf8ViewArray, j: usize, state: &PlRandomState) -> u64 {
-    text_hash(&arr.views()[j], || arr.value(j), state)
-}
-
-/// The hash of a text by its view: text of up to 12 bytes through the view (one integer),
-/// longer text through its bytes (`text`, asked for only then).
-pub(super) fn text_hash<'a>(view: &View, text: impl FnOnce() -> &'a str, state: &PlRandomState) -> u64 {
-    match inline_key(view) {
-        Some(key) => state.hash_one(key),
-        None => state.hash_one(text()),
-    }
-}
-
-/// A text of up to 12 bytes as one integer: its view with the bytes past the text masked.
-pub(super) fn inline_key(view: &View) -> Option<u128> {
-    (view.length <= View::MAX_INLINE_SIZE).then(|| {
-        let bits = 32 + 8 * view.length;
-        if bits >= 128 {
-            view.as_u128()
-        } else {
-            view.as_u128() & ((1u128 << bits) - 1)
-        }
-    })
-}
-
 /// Counts per group, grown to `n` groups, for rows where `flag` holds.
 pub(super) fn count_into(counts: &mut Vec<i64>, n: usize, groups: &[u32], flag: impl Fn(usize) -> bool) {
     counts.resize(n, 0);
@@ -613,13 +467,5 @@ mod tests {
         assert_eq!(g2, vec![1, 2]);
         assert_eq!(grouping.split(), vec![vec![0, 1, 0], vec![5, 5, 6]]);
         Ok(())
-    }
-
-    #[test]
-    fn periods_are_shared_by_their_days() {
-        let mut p = Periods::new(Period::Month, Calendar::default());
-        // 2026-01-01 is day 20454; 2026-01-31 20484; 2026-02-01 20485
-        assert_eq!(p.encode(&[20_454, 20_484, NO_DAY, 20_485]), vec![0, 0, 1, 2]);
-        assert_eq!(p.starts, vec![Some(20_454), None, Some(20_485)]);
     }
 }

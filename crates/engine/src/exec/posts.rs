@@ -4,7 +4,7 @@
 use super::accounts::Snapshots;
 use super::contracts::{self, Contracts, Window};
 use super::derived;
-use super::kernel::{self, FollowerIndex, WindowIndex, ACCOUNT, NO_DAY};
+use super::kernel::{FollowerIndex, WindowIndex, ACCOUNT, NO_DAY};
 use super::parquet::{Indexed, RowGroups};
 use super::pass::{self, Dict, Grouping, Pairs, Periods};
 use super::states::States;
@@ -23,8 +23,8 @@ use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
-pub(super) const DAY: &str = "__day";
-pub(crate) const ENG: &str = "__eng";
+pub(super) use crate::periods::DAY;
+pub(crate) use crate::plan::ENG;
 /// Per-post engagement rate (eng / reach where reach > 0).
 const PER_POST_ENGAGEMENT_RATE: &str = "__per_post_engagement_rate";
 // Rows of a group without a follower snapshot by their day.
@@ -68,7 +68,7 @@ pub(super) fn repeated_error(
     state: &PlRandomState,
 ) -> Result<Option<Error>> {
     let ids = collect(lf.select([col(id)]))?;
-    let (repeated, examples) = kernel::repeated_ids(ids.column(id)?, candidates, state)?;
+    let (repeated, examples) = crate::ids::repeated_ids(ids.column(id)?, candidates, state)?;
     Ok((repeated > 0).then(|| {
         Error::input(
             InputCode::DuplicatePostId,
@@ -365,14 +365,14 @@ impl FromPages {
             Ok(df.column(column)?.clone())
         };
         let id_hashes = |id: &str| -> Result<Vec<Vec<u64>>> {
-            let mut parts = kernel::hash_parts(len);
+            let mut parts = crate::ids::hash_parts(len);
             let pages = at.and_then(|at| {
                 self.groups
-                    .for_each_hash(id, at, len, state, |h| kernel::push_part(&mut parts, h))
+                    .for_each_hash(id, at, len, state, |h| crate::ids::push_part(&mut parts, h))
             });
             match pages {
                 Some(()) => Ok(parts),
-                None => kernel::split_id_hashes(&through_polars(id)?, state),
+                None => crate::ids::split_id_hashes(&through_polars(id)?, state),
             }
         };
         let indexed = |k: &String| -> Result<(String, Indexed)> {
@@ -518,7 +518,7 @@ impl PostsPass {
             // split now, beside the grouping, so that the check at the end only looks up
             hashes.push(match id_hashes {
                 Some(read) => read,
-                None => kernel::split_id_hashes(batch.column(id.as_str())?, state)?,
+                None => crate::ids::split_id_hashes(batch.column(id.as_str())?, state)?,
             });
         }
         Ok(())
@@ -695,22 +695,63 @@ pub(super) fn states(
     rows: &mut RowAccount,
 ) -> Result<DataFrame> {
     let started = std::time::Instant::now();
-    let mut lf = read(plan.tz.as_deref(), pp, lf)?;
-    if let (Some(id), Dedupe::Last) = (&pp.post_id, plan.dedupe) {
-        let df = collect(lf)?;
-        rows.read.push((TABLE.to_string(), df.height() as u64));
-        lf = keep_last(id, df, rows)?.lazy();
-    }
+    let mut lf = read_table(plan, pp, lf, rows)?;
     // the columns of a batch once prepared
     let schema = prepare(pp, DataFrame::empty_with_schema(lf.collect_schema()?.as_ref()))?
         .schema()
         .as_ref()
         .clone();
-
+    let grain = pass_grain(plan, pp);
+    let names = coded_columns(plan, pp, &grain);
+    let state = PlRandomState::default();
     // Slices are read on threads of their own, one ahead of the pass (memory holds two): the
     // first one starts now, while the pass's lookups are built.
     let reads_slices = slices.filter(|_| plan.dedupe == Dedupe::Error);
-    // The grain: the dimensions (and the account when account attributes are joined later).
+    let reader = SliceReader::new(plan, pp, &lf, reads_slices.and(parquet), &names, &state)?;
+    let pending = reads_slices.and_then(|s| s.first()).map(|&s| reader.start(s));
+    let mut pass = PostsPass::new(plan, pp, &schema, &grain, names, snapshots, contracts, &state)?;
+    let followers_at_post_needed = pass.look_up_followers(plan, pp, snapshots)?;
+    let prepared = pass.prepare_states(pp, &schema)?;
+    pass.look_up_contracts(pp, contracts)?;
+    let mut pass = match reads_slices {
+        Some(slices) => pass.add_slices(slices, pending, &reader, &prepared, interrupted)?,
+        None => pass.add_stream(&lf, &prepared)?,
+    };
+    pass.check_table(&lf, contracts)?;
+    if plan.dedupe == Dedupe::Error {
+        rows.read.push((TABLE.to_string(), pass.read));
+    }
+    if let Some(c) = contracts.filter(|_| pp.delivered) {
+        let warning = c.over_delivered(&pass.windows, &pass.delivered_keys, pp.attribution)?;
+        rows.warnings.extend(warning);
+    }
+    let df = pass.finish(&grain, plan.every.is_some())?;
+    rows.stages
+        .push(("posts_pass_s".into(), started.elapsed().as_secs_f64()));
+    let df = drop_ungrouped(plan, pp, df, followers_at_post_needed, rows)?;
+    let started = std::time::Instant::now();
+    let df = roll_up(plan, pp, df, grain, keys, snapshots)?;
+    rows.stages
+        .push(("posts_rollup_s".into(), started.elapsed().as_secs_f64()));
+    Ok(df)
+}
+
+/// The table read with its columns coerced; with `dedupe="last"`, the last row of each post.
+fn read_table(plan: &Plan, pp: &PostsPlan, lf: LazyFrame, rows: &mut RowAccount) -> Result<LazyFrame> {
+    let lf = read(plan.tz.as_deref(), pp, lf)?;
+    match (&pp.post_id, plan.dedupe) {
+        (Some(id), Dedupe::Last) => {
+            let df = collect(lf)?;
+            rows.read.push((TABLE.to_string(), df.height() as u64));
+            Ok(keep_last(id, df, rows)?.lazy())
+        }
+        _ => Ok(lf),
+    }
+}
+
+/// The grain of the pass: the dimensions (and the account when account attributes are
+/// joined later).
+fn pass_grain(plan: &Plan, pp: &PostsPlan) -> Vec<String> {
     let mut grain: Vec<String> = pp.dims.clone();
     if !pp.attribute_dims.is_empty() {
         for k in &plan.account_key {
@@ -719,10 +760,20 @@ pub(super) fn states(
             }
         }
     }
-    let followers_at_post_needed = !pp.at_followers.is_empty() || pp.custom.followers_at_post;
+    grain
+}
+
+/// Whether the pass looks up each post's followers.
+fn needs_followers_at_post(pp: &PostsPlan) -> bool {
+    !pp.at_followers.is_empty() || pp.custom.followers_at_post
+}
+
+/// The columns the pass encodes to codes: the grain, the account key of followers-at-post,
+/// and what ties a post to its contract.
+fn coded_columns(plan: &Plan, pp: &PostsPlan, grain: &[String]) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     let mut extra: Vec<&String> = grain.iter().collect();
-    if followers_at_post_needed {
+    if needs_followers_at_post(pp) {
         extra.extend(&plan.account_key);
     }
     let sponsored = contracts::SPONSORED.to_string();
@@ -737,26 +788,61 @@ pub(super) fn states(
             names.push(k.clone());
         }
     }
-    // When the slices are whole row groups of Parquet files, the ids of the repeat check and
-    // the key columns are read from their pages beside polars' read of the other columns.
-    let state = PlRandomState::default();
-    let from_pages = match (reads_slices, parquet) {
-        (Some(_), Some(files)) => FromPages::plan(plan, pp, &*lf.collect_schema()?, &names, files).map(Arc::new),
-        _ => None,
-    };
-    // A slice of Parquet files is read by socialkpi (owned reads, never mapped: a file cut
-    // short meanwhile is an error, not SIGBUS), only the columns the batch's plan reads.
-    let source = match (reads_slices, parquet) {
-        (Some(_), Some(files)) => Some(Arc::new(ingest::parquet::ParquetSource::new(files.to_vec())?)),
-        _ => None,
-    };
-    let tz = plan.tz.as_deref();
-    let read_slice = |(offset, len): (i64, usize)| {
-        let raw = match &source {
-            Some(source) => read(tz, pp, source.lazy(Some((offset.max(0) as u64, len)))),
-            None => Ok(lf.clone().slice(offset, len as IdxSize)),
+    names
+}
+
+/// A slice's batch as read, with what was read of it from its pages.
+type SliceRead = std::thread::JoinHandle<Result<(DataFrame, PageRead)>>;
+
+/// Reads the posts a slice at a time, each on a thread of its own.
+struct SliceReader<'a> {
+    pp: &'a PostsPlan,
+    tz: Option<&'a str>,
+    lf: LazyFrame,
+    /// When the slices are whole row groups of Parquet files, the ids of the repeat check and
+    /// the key columns are read from their pages beside polars' read of the other columns.
+    from_pages: Option<Arc<FromPages>>,
+    /// A slice of Parquet files is read by socialkpi (owned reads, never mapped: a file cut
+    /// short meanwhile is an error, not SIGBUS), only the columns the batch's plan reads.
+    source: Option<Arc<ingest::parquet::ParquetSource>>,
+    state: PlRandomState,
+}
+
+impl<'a> SliceReader<'a> {
+    /// `parquet`: the files the slices are row groups of (None: not read by slices of files).
+    fn new(
+        plan: &'a Plan,
+        pp: &'a PostsPlan,
+        lf: &LazyFrame,
+        parquet: Option<&[crate::ingest::ParquetFile]>,
+        names: &[String],
+        state: &PlRandomState,
+    ) -> Result<Self> {
+        let mut lf = lf.clone();
+        let (from_pages, source) = match parquet {
+            Some(files) => (
+                FromPages::plan(plan, pp, &*lf.collect_schema()?, names, files).map(Arc::new),
+                Some(Arc::new(ingest::parquet::ParquetSource::new(files.to_vec())?)),
+            ),
+            None => (None, None),
         };
-        let (pages, state) = (from_pages.clone(), state.clone());
+        Ok(Self {
+            pp,
+            tz: plan.tz.as_deref(),
+            lf,
+            from_pages,
+            source,
+            state: state.clone(),
+        })
+    }
+
+    /// Starts reading a slice (offset, rows) on a thread of its own.
+    fn start(&self, (offset, len): (i64, usize)) -> SliceRead {
+        let raw = match &self.source {
+            Some(source) => read(self.tz, self.pp, source.lazy(Some((offset.max(0) as u64, len)))),
+            None => Ok(self.lf.clone().slice(offset, len as IdxSize)),
+        };
+        let (pages, state) = (self.from_pages.clone(), self.state.clone());
         std::thread::spawn(move || -> Result<(DataFrame, PageRead)> {
             let raw = raw?;
             let Some(pages) = pages else {
@@ -772,85 +858,124 @@ pub(super) fn states(
                 }
             })
         })
-    };
-    let mut pending = reads_slices.and_then(|s| s.first()).map(|&s| read_slice(s));
-
-    let mut dicts = Vec::new();
-    for name in &names {
-        let dtype = schema.get(name.as_str()).ok_or_else(|| {
-            Error::schema(
-                SchemaCode::MissingColumn,
-                format!("column '{name}' is missing from posts"),
-            )
-        })?;
-        let force_text = snapshots
-            .is_some_and(|s| plan.account_key.contains(name) && differs(&schema, s.frame(), name))
-            || contracts.is_some_and(|c| pp.contract_match.contains(name) && differs(&schema, &c.df, name));
-        dicts.push(Dict::new(dtype, force_text));
     }
-    let index = |name: &String| names.iter().position(|n| n == name).unwrap_or(0);
-    let key = |columns: &[String]| Key::new(columns.iter().map(index).collect());
-    let mut pass = PostsPass {
-        grain: grain.iter().map(index).collect(),
-        names: names.clone(),
-        dicts,
-        periods: plan.every.map(|every| Periods::new(every, plan.calendar)),
-        grouping: Grouping::new(grain.len() + usize::from(plan.every.is_some())),
-        followers: None,
-        contracts: None,
-        windows: Vec::new(),
-        states: States::default(),
-        rows: Vec::new(),
-        no_followers_at_post: Vec::new(),
-        stale_followers_at_post: Vec::new(),
-        delivered: Vec::new(),
-        delivered_keys: Vec::new(),
-        read: 0,
-        id: match (&pp.post_id, plan.dedupe) {
-            (Some(id), Dedupe::Error) => Some((id.clone(), state.clone(), Vec::new())),
-            _ => None,
-        },
-        mins: pp
-            .count_columns
-            .iter()
-            .filter(|c| !pp.signed_columns.contains(c))
-            .map(|c| (c.clone(), f64::INFINITY))
-            .collect(),
-        currencies: pp.currency.then(BTreeSet::new),
-        error: None,
-    };
+}
 
-    // Followers-at-post and delivery look rows up by codes: the accounts of the snapshots and
-    // the keys of the contracts take their codes first.
-    if followers_at_post_needed {
+impl PostsPass {
+    /// An empty pass over batches of `schema`, grouping by `grain` and encoding `names`.
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        plan: &Plan,
+        pp: &PostsPlan,
+        schema: &Schema,
+        grain: &[String],
+        names: Vec<String>,
+        snapshots: Option<&Snapshots>,
+        contracts: Option<&Contracts>,
+        state: &PlRandomState,
+    ) -> Result<Self> {
+        let mut dicts = Vec::new();
+        for name in &names {
+            let dtype = schema.get(name.as_str()).ok_or_else(|| {
+                Error::schema(
+                    SchemaCode::MissingColumn,
+                    format!("column '{name}' is missing from posts"),
+                )
+            })?;
+            // a key compared with the snapshots' or contracts' of another type is compared as text
+            let force_text = snapshots
+                .is_some_and(|s| plan.account_key.contains(name) && differs(schema, s.frame(), name))
+                || contracts.is_some_and(|c| pp.contract_match.contains(name) && differs(schema, &c.df, name));
+            dicts.push(Dict::new(dtype, force_text));
+        }
+        Ok(PostsPass {
+            grain: grain
+                .iter()
+                .map(|g| names.iter().position(|n| n == g).unwrap_or(0))
+                .collect(),
+            names,
+            dicts,
+            periods: plan.every.map(|every| Periods::new(every, plan.calendar)),
+            grouping: Grouping::new(grain.len() + usize::from(plan.every.is_some())),
+            followers: None,
+            contracts: None,
+            windows: Vec::new(),
+            states: States::default(),
+            rows: Vec::new(),
+            no_followers_at_post: Vec::new(),
+            stale_followers_at_post: Vec::new(),
+            delivered: Vec::new(),
+            delivered_keys: Vec::new(),
+            read: 0,
+            id: match (&pp.post_id, plan.dedupe) {
+                (Some(id), Dedupe::Error) => Some((id.clone(), state.clone(), Vec::new())),
+                _ => None,
+            },
+            mins: pp
+                .count_columns
+                .iter()
+                .filter(|c| !pp.signed_columns.contains(c))
+                .map(|c| (c.clone(), f64::INFINITY))
+                .collect(),
+            currencies: pp.currency.then(BTreeSet::new),
+            error: None,
+        })
+    }
+
+    /// The dictionary of a coded column.
+    fn index(&self, name: &str) -> usize {
+        self.names.iter().position(|n| n == name).unwrap_or(0)
+    }
+
+    /// A key over coded columns.
+    fn key(&self, columns: &[String]) -> Key {
+        Key::new(columns.iter().map(|c| self.index(c)).collect())
+    }
+
+    /// Followers-at-post looks rows up by codes: the accounts of the snapshots take their
+    /// codes first. Whether the pass looks followers up.
+    fn look_up_followers(&mut self, plan: &Plan, pp: &PostsPlan, snapshots: Option<&Snapshots>) -> Result<bool> {
+        if !needs_followers_at_post(pp) {
+            return Ok(false);
+        }
         let snaps = snapshots.ok_or_else(|| Error::Internal("followers-at-post without snapshots".into()))?;
-        let mut k = key(&plan.account_key);
+        let mut k = self.key(&plan.account_key);
         let frame = snaps.with_followers()?;
-        let codes = pass.codes_of(&frame, &k.dicts)?;
+        let codes = self.codes_of(&frame, &k.dicts)?;
         let accounts = k.codes(&codes);
-        let follower_index = Snapshots::follower_index(&frame, &accounts, k.len(&pass.dicts), plan.max_staleness)?;
-        pass.followers = Some((k, follower_index));
+        let follower_index = Snapshots::follower_index(&frame, &accounts, k.len(&self.dicts), plan.max_staleness)?;
+        self.followers = Some((k, follower_index));
+        Ok(true)
     }
-    let integral = pass.followers.as_ref().is_some_and(|(_, index)| index.integral());
-    pass.states = States::new(state_ops(pp), &schema, integral, &pp.custom.linear)?;
-    // the linear columns that the states add up from their terms are not computed
-    let reads = pass.states.reads();
-    let unread = |name: &String| pp.custom.linear.iter().any(|(l, _)| l == name) && !reads.contains(&name.as_str());
-    let mut prepared = pp.clone();
-    prepared.custom.computed.retain(|(name, _, _)| !unread(name));
-    let prepared = Arc::new(prepared);
-    if pp.delivered {
+
+    /// The states the pass adds up, and the plan batches are prepared by: the linear columns
+    /// that the states add up from their terms are not computed.
+    fn prepare_states(&mut self, pp: &PostsPlan, schema: &Schema) -> Result<Arc<PostsPlan>> {
+        let integral = self.followers.as_ref().is_some_and(|(_, index)| index.integral());
+        self.states = States::new(state_ops(pp), schema, integral, &pp.custom.linear)?;
+        let reads = self.states.reads();
+        let unread = |name: &String| pp.custom.linear.iter().any(|(l, _)| l == name) && !reads.contains(&name.as_str());
+        let mut prepared = pp.clone();
+        prepared.custom.computed.retain(|(name, _, _)| !unread(name));
+        Ok(Arc::new(prepared))
+    }
+
+    /// Delivery looks rows up by codes: the keys of the contracts take their codes first.
+    fn look_up_contracts(&mut self, pp: &PostsPlan, contracts: Option<&Contracts>) -> Result<()> {
+        if !pp.delivered {
+            return Ok(());
+        }
         let c = contracts.ok_or_else(|| Error::Internal("delivery without contracts".into()))?;
         let on: Vec<String> = pp
             .contract_match
             .iter()
             .filter(|m| *m != "content_type")
             .cloned()
-            .chain((pp.attribution == Attribution::Sponsored).then(|| sponsored.clone()))
+            .chain((pp.attribution == Attribution::Sponsored).then(|| contracts::SPONSORED.to_string()))
             .collect();
-        let mut k = key(&on);
+        let mut k = self.key(&on);
         let seeds = c.keys(&on)?;
-        let codes = pass.codes_of(&seeds, &k.dicts)?;
+        let codes = self.codes_of(&seeds, &k.dicts)?;
         let seeded = k.codes(&codes);
         let mut frame = seeds;
         frame.with_column(Column::new(ACCOUNT.into(), seeded))?;
@@ -858,110 +983,123 @@ pub(super) fn states(
             .contract_match
             .iter()
             .position(|m| m == "content_type")
-            .map(|_| index(&"content_type".to_string()));
-        let n_keys = k.len(&pass.dicts);
-        let type_dict = types.map(|t| &mut pass.dicts[t]);
+            .map(|_| self.index("content_type"));
+        let n_keys = k.len(&self.dicts);
+        let type_dict = types.map(|t| &mut self.dicts[t]);
         let (index, windows) = c.windows(&on, frame, n_keys, type_dict)?;
-        pass.contracts = Some((k, types, index));
-        pass.windows = windows;
-        pass.delivered_keys = vec![0; n_keys];
+        self.contracts = Some((k, types, index));
+        self.windows = windows;
+        self.delivered_keys = vec![0; n_keys];
+        Ok(())
     }
 
-    let mut pass = match reads_slices {
-        // Tables that read a slice cheaply (Parquet row groups, frames in memory) are read one
-        // slice at a time, the next one while this one is added.
-        Some(slices) => {
-            for i in 0..slices.len() {
-                let (batch, read) = match pending.take().map(|h| h.join()) {
-                    Some(Ok(batch)) => batch?,
-                    // a panic in the reader (polars' own Ctrl-C abort among them) goes on to
-                    // the binding, which turns it into the right exception
-                    Some(Err(panic)) => std::panic::resume_unwind(panic),
-                    None => return Err(Error::Internal("a posts slice was not read".into())),
-                };
-                if interrupted(i, slices.len()) {
-                    return Err(Error::Interrupted);
-                }
-                if let Some(&next) = slices.get(i + 1) {
-                    pending = Some(read_slice(next));
-                }
-                pass.add(batch, &prepared, read)?;
-            }
-            pass
-        }
-        _ => {
-            // anything else streams through polars' engine into the same pass
-            let shared = Arc::new(Mutex::new(pass));
-            let sink = Arc::clone(&shared);
-            let pp = Arc::clone(&prepared);
-            let callback = move |batch: DataFrame| -> PolarsResult<bool> {
-                let mut pass = sink
-                    .lock()
-                    .map_err(|_| PolarsError::ComputeError("the posts pass failed earlier".into()))?;
-                if pass.error.is_some() {
-                    return Ok(true);
-                }
-                if let Err(e) = pass.add(batch, &pp, PageRead::default()) {
-                    pass.error = Some(e);
-                    return Ok(true);
-                }
-                Ok(false)
+    /// Tables that read a slice cheaply (Parquet row groups, frames in memory) are read one
+    /// slice at a time, the next one while this one is added (`pending`: the first one's read).
+    fn add_slices(
+        mut self,
+        slices: &[(i64, usize)],
+        mut pending: Option<SliceRead>,
+        reader: &SliceReader,
+        prepared: &PostsPlan,
+        interrupted: super::Interrupt<'_>,
+    ) -> Result<Self> {
+        for i in 0..slices.len() {
+            let (batch, read) = match pending.take().map(|h| h.join()) {
+                Some(Ok(batch)) => batch?,
+                // a panic in the reader (polars' own Ctrl-C abort among them) goes on to
+                // the binding, which turns it into the right exception
+                Some(Err(panic)) => std::panic::resume_unwind(panic),
+                None => return Err(Error::Internal("a posts slice was not read".into())),
             };
-            let plan_callback = PlanCallback::Rust(SpecialEq::new(Arc::new(callback)));
-            collect(
-                lf.clone()
-                    .sink_batches(plan_callback, false, std::num::NonZeroUsize::new(1 << 20))?,
-            )?;
-            Arc::try_unwrap(shared)
-                .map_err(|_| Error::Internal("the posts pass is still shared".into()))?
-                .into_inner()
-                .map_err(|_| Error::Internal("the posts pass failed".into()))?
-        }
-    };
-    if let Some(e) = pass.error.take() {
-        return Err(e);
-    }
-    if plan.dedupe == Dedupe::Error {
-        rows.read.push((TABLE.to_string(), pass.read));
-    }
-    if let Some((id, state, hashes)) = pass.id.take() {
-        let candidates = kernel::repeated_hashes(&hashes);
-        if !candidates.is_empty() {
-            if let Some(e) = repeated_error(&id, lf.clone(), Some(&candidates), &state)? {
-                return Err(e);
+            if interrupted(i, slices.len()) {
+                return Err(Error::Interrupted);
             }
-        }
-    }
-    for (c, min) in &pass.mins {
-        if *min < 0.0 {
-            return Err(negative_error(lf.clone(), c));
-        }
-    }
-    if let Some(mut set) = pass.currencies.take() {
-        if set.len() > 1 {
-            return Err(super::contracts::currency_error(
-                TABLE,
-                &set.into_iter().collect::<Vec<_>>(),
-            ));
-        }
-        // spend and contract fees add up only in one currency
-        if let Some(fees) = contracts.and_then(|c| c.currency.clone()) {
-            if set.iter().any(|c| *c != fees) {
-                set.insert(fees);
-                let both = set.into_iter().collect::<Vec<_>>();
-                return Err(super::contracts::currency_error("posts and contracts", &both));
+            if let Some(&next) = slices.get(i + 1) {
+                pending = Some(reader.start(next));
             }
+            self.add(batch, prepared, read)?;
         }
+        Ok(self)
     }
-    if let Some(c) = contracts.filter(|_| pp.delivered) {
-        let warning = c.over_delivered(&pass.windows, &pass.delivered_keys, pp.attribution)?;
-        rows.warnings.extend(warning);
-    }
-    let mut df = pass.finish(&grain, plan.every.is_some())?;
-    rows.stages
-        .push(("posts_pass_s".into(), started.elapsed().as_secs_f64()));
 
-    // Rows without a time, or without the account they are grouped by, have no group.
+    /// Any other table streams through polars' engine into the pass.
+    fn add_stream(self, lf: &LazyFrame, prepared: &Arc<PostsPlan>) -> Result<Self> {
+        let shared = Arc::new(Mutex::new(self));
+        let sink = Arc::clone(&shared);
+        let pp = Arc::clone(prepared);
+        let callback = move |batch: DataFrame| -> PolarsResult<bool> {
+            let mut pass = sink
+                .lock()
+                .map_err(|_| PolarsError::ComputeError("the posts pass failed earlier".into()))?;
+            if pass.error.is_some() {
+                return Ok(true);
+            }
+            if let Err(e) = pass.add(batch, &pp, PageRead::default()) {
+                pass.error = Some(e);
+                return Ok(true);
+            }
+            Ok(false)
+        };
+        let plan_callback = PlanCallback::Rust(SpecialEq::new(Arc::new(callback)));
+        collect(
+            lf.clone()
+                .sink_batches(plan_callback, false, std::num::NonZeroUsize::new(1 << 20))?,
+        )?;
+        Arc::try_unwrap(shared)
+            .map_err(|_| Error::Internal("the posts pass is still shared".into()))?
+            .into_inner()
+            .map_err(|_| Error::Internal("the posts pass failed".into()))
+    }
+
+    /// The checks of the whole table, once it is read: a batch's error, repeated ids (read
+    /// again only when their hashes repeat), negative counts, and one currency (the
+    /// contracts' fees' too).
+    fn check_table(&mut self, lf: &LazyFrame, contracts: Option<&Contracts>) -> Result<()> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        if let Some((id, state, hashes)) = self.id.take() {
+            let candidates = crate::ids::repeated_hashes(&hashes);
+            if !candidates.is_empty() {
+                if let Some(e) = repeated_error(&id, lf.clone(), Some(&candidates), &state)? {
+                    return Err(e);
+                }
+            }
+        }
+        for (c, min) in &self.mins {
+            if *min < 0.0 {
+                return Err(negative_error(lf.clone(), c));
+            }
+        }
+        if let Some(mut set) = self.currencies.take() {
+            if set.len() > 1 {
+                return Err(super::contracts::currency_error(
+                    TABLE,
+                    &set.into_iter().collect::<Vec<_>>(),
+                ));
+            }
+            // spend and contract fees add up only in one currency
+            if let Some(fees) = contracts.and_then(|c| c.currency.clone()) {
+                if set.iter().any(|c| *c != fees) {
+                    set.insert(fees);
+                    let both = set.into_iter().collect::<Vec<_>>();
+                    return Err(super::contracts::currency_error("posts and contracts", &both));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Rows without a time, or without the account they are grouped by, have no group: they
+/// are dropped and counted by reason, as are the posts without followers-at-post.
+fn drop_ungrouped(
+    plan: &Plan,
+    pp: &PostsPlan,
+    mut df: DataFrame,
+    followers_at_post: bool,
+    rows: &mut RowAccount,
+) -> Result<DataFrame> {
     let mut missing: Vec<(&str, Expr)> = Vec::new();
     if plan.every.is_some() {
         // (with every=None such posts still count; they only miss followers-at-post)
@@ -978,7 +1116,7 @@ pub(super) fn states(
             df = df.lazy().filter(is_missing.clone().not()).collect()?;
         }
     }
-    if followers_at_post_needed {
+    if followers_at_post {
         rows.drop(
             TABLE,
             "no follower snapshot on or before the post's day (left out of followers-at-post KPIs only)",
@@ -992,8 +1130,19 @@ pub(super) fn states(
             );
         }
     }
+    Ok(df)
+}
 
-    let started = std::time::Instant::now();
+/// The states at the pass's grain, with account attributes joined, rolled up to the output
+/// grain `keys`: coarser groups are sums of finer ones.
+fn roll_up(
+    plan: &Plan,
+    pp: &PostsPlan,
+    df: DataFrame,
+    mut grain: Vec<String>,
+    keys: &[String],
+    snapshots: Option<&Snapshots>,
+) -> Result<DataFrame> {
     let mut out = df.lazy();
     if !pp.attribute_dims.is_empty() {
         let snaps = snapshots.ok_or_else(|| Error::Internal("account attributes without snapshots".into()))?;
@@ -1006,7 +1155,6 @@ pub(super) fn states(
         grain.push(ALL.to_string());
     }
     if grain.as_slice() != keys {
-        // rollup: coarser groups are sums of finer ones
         let names: Vec<PlSmallStr> = out
             .collect_schema()?
             .iter_names()
@@ -1020,10 +1168,7 @@ pub(super) fn states(
         let group: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
         out = out.group_by(group).agg(sums);
     }
-    let df = out.collect()?;
-    rows.stages
-        .push(("posts_rollup_s".into(), started.elapsed().as_secs_f64()));
-    Ok(df)
+    Ok(out.collect()?)
 }
 
 fn sum_u64(lf: LazyFrame, column: &str) -> Result<u64> {

@@ -13,6 +13,17 @@ use crate::error::{raised, Error, Result};
 use crate::error::{InputCode, SchemaCode};
 use polars::prelude::*;
 use polars_arrow::ffi::{ArrowArrayStream, ArrowArrayStreamReader};
+use polars_core::query_result::QueryResult;
+
+/// Collects a plan with the streaming engine (bounded memory for files larger than RAM).
+pub fn collect(lf: LazyFrame) -> Result<DataFrame> {
+    match lf.collect_with_engine(Engine::Streaming)? {
+        QueryResult::Single(df) => Ok(df),
+        QueryResult::Multiple(mut dfs) => dfs
+            .pop()
+            .ok_or_else(|| Error::Internal("query returned no frame".into())),
+    }
+}
 
 /// A table as the caller handed it over.
 pub enum Table {

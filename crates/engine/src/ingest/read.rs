@@ -644,7 +644,7 @@ fn resolve_repeats(df: DataFrame, opts: &Options, mode: &Mode, report: &mut Repo
     }
     // the common case, no repeats at all, is told by the first key alone (hashed in place)
     if let Some(a) = anchor {
-        if crate::exec::repeated_rows(df.column(a)?)? == 0 {
+        if crate::ids::repeated_rows(df.column(a)?)? == 0 {
             return Ok(df);
         }
     }

@@ -4,24 +4,14 @@
 //! followers-at-post sums) and to a finalisation over the merged states.
 
 use super::{followers_at_post_names, nonnull_name, push_unique, ratio_names, sum_name, Metric, Origin, Origins};
-use crate::catalog;
+use crate::catalog::{self, Definition};
 use crate::error::DefinitionCode;
-use crate::error::{Error, Result};
+use crate::error::{formula_error, Error, Result};
 use crate::schema::{Source, StateColumn};
 use polars::prelude::*;
 use socialkpi_formula::check::Lowerer;
-use socialkpi_formula::{Agg, BinOp, Cond, Context, FormulaError, Native, Operand, Row, Sum, Table, Type};
+use socialkpi_formula::{Agg, BinOp, Cond, Context, Native, Operand, Row, Sum, Table, Type};
 use std::collections::{HashMap, HashSet};
-
-/// A KPI defined by a formula, as the caller handed it over.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Definition {
-    pub name: String,
-    pub formula: String,
-    pub goal: String,
-    pub unit: String,
-    pub description: String,
-}
 
 /// How a custom KPI is finalised from the merged states.
 #[derive(Debug, Clone)]
@@ -234,20 +224,6 @@ impl Context for Tables<'_> {
             .iter()
             .any(|k| k.columns().iter().any(|(c, _)| *c == name))
     }
-}
-
-/// A formula error as the engine's error, with the position rendered under the formula.
-pub fn formula_error(e: FormulaError) -> Error {
-    let (line, column) = e.position();
-    Error::Formula(Box::new(crate::error::FormulaDetails {
-        code: e.code,
-        message: e.render(),
-        formula: e.formula.clone(),
-        kpi: e.kpi.clone().unwrap_or_default(),
-        line,
-        column,
-        suggestions: e.suggestions.clone(),
-    }))
 }
 
 /// Compiles checked formulas into posts states and finalisations, sharing equal states.
@@ -532,7 +508,7 @@ impl Compiler {
             }
             Row::Eng => {
                 self.posts.eng = true;
-                Some(crate::exec::ENG.to_string())
+                Some(super::ENG.to_string())
             }
             _ => None,
         }
@@ -600,7 +576,7 @@ impl Compiler {
             Row::Number(v) => lit_number(*v),
             Row::Eng => {
                 self.posts.eng = true;
-                col(crate::exec::ENG)
+                col(super::ENG)
             }
             Row::Add(..) | Row::Sub(..) => {
                 // rule 3 over the whole chain of terms: null only when every term is null
@@ -610,14 +586,14 @@ impl Compiler {
                     .into_iter()
                     .map(|(plus, t)| (plus, self.operand_expr(t)))
                     .collect();
-                crate::exec::rule3(exprs).unwrap_or_else(null)
+                crate::expr::rule3(exprs).unwrap_or_else(null)
             }
-            Row::Mul(a, b) => crate::exec::arithmetic(BinOp::Mul, self.inline(a), self.inline(b)),
+            Row::Mul(a, b) => crate::expr::arithmetic(BinOp::Mul, self.inline(a), self.inline(b)),
             Row::Div(a, b) => {
                 let (x, y) = (self.inline(a), self.operand_expr(b));
-                crate::exec::ratio(x, y)
+                crate::expr::ratio(x, y)
             }
-            Row::Neg(a) => crate::exec::arithmetic(BinOp::Sub, lit(0), self.inline(a)),
+            Row::Neg(a) => crate::expr::arithmetic(BinOp::Sub, lit(0), self.inline(a)),
             Row::Coalesce(parts) => {
                 let exprs: Vec<Expr> = parts.iter().map(|p| self.inline(p)).collect();
                 coalesce(&exprs)
@@ -779,7 +755,7 @@ fn linear_terms(row: &Row) -> Option<Vec<(bool, String)>> {
         .into_iter()
         .map(|(plus, t)| match t {
             Row::Column(c) => Some((plus, c.clone())),
-            Row::Eng => Some((plus, crate::exec::ENG.to_string())),
+            Row::Eng => Some((plus, super::ENG.to_string())),
             _ => None,
         })
         .collect()

@@ -1,29 +1,32 @@
 //! Request -> plan: which KPIs, which measures (with their additivity class), which columns
 //! of which table, at which grain. Built-in KPIs are planned from column names (`exec` checks
 //! their types); formulas are checked against the column types too (`custom`).
+//!
+//! `build` goes in steps (`build`): the KPIs chosen and compiled from their formulas
+//! (`kpis`), the tables they read, the dimensions placed, then each table's plan (`posts`,
+//! `tables`). The plan is data: `exec` reads it, and nothing here runs a table.
 
+mod build;
 pub mod calendar;
 mod custom;
 pub mod kind;
+mod kpis;
 mod origins;
 mod posts;
 mod tables;
 mod usable;
 
+pub use crate::catalog::Definition;
+use build::{build_here, Given};
 pub use calendar::{Calendar, Month, Weekday};
-pub use custom::{
-    check_names, check_syntax, formula_error, CustomKpi, CustomPosts, CustomState, Definition, Linear, StateKind, Value,
-};
+pub use custom::{check_names, check_syntax, CustomKpi, CustomPosts, CustomState, Linear, StateKind, Value};
 pub use origins::{measure, Origin, Origins};
-use posts::plan_posts;
 pub use posts::status_plan;
 pub use socialkpi_formula::Type as ColumnType;
-use tables::{plan_contracts, plan_events, plan_traffic};
-use usable::{reads_accounts, reads_contracts, reads_posts, usable, usable_traffic};
 
-use crate::catalog::{self, Kpi, Source};
+use crate::catalog::Kpi;
 use crate::error::{did_you_mean, suggest, Error, Result};
-use crate::error::{DefinitionCode, QueryCode, SchemaCode};
+use crate::error::{QueryCode, SchemaCode};
 use crate::schema::StateColumn;
 use polars::prelude::TimeZone;
 
@@ -357,6 +360,24 @@ impl ContractsPlan {
 }
 
 pub const PERIOD: &str = "period_start";
+/// Name of the constant key used when a report has no dimension and no period.
+pub const ALL: &str = "__all";
+
+/// Group keys of the result: the `by` dimensions and the period.
+pub fn output_keys(plan: &Plan) -> Vec<String> {
+    let mut keys = plan.by.clone();
+    if plan.every.is_some() {
+        keys.push(PERIOD.to_string());
+    }
+    if keys.is_empty() {
+        keys.push(ALL.to_string());
+    }
+    keys
+}
+
+/// The posts' computed column of each post's engagements (its components added up), which
+/// formulas read as `eng`.
+pub const ENG: &str = "__eng";
 const ENG_COMPONENTS: [&str; 4] = ["comments", "shares", "saves", "reactions"];
 
 fn missing_table(kpi: &str, table: &str) -> Error {
@@ -395,46 +416,6 @@ fn push_unique<T: PartialEq>(v: &mut Vec<T>, x: T) {
     }
 }
 
-/// Expands names and presets; explicit names are strict, preset members whose table or
-/// column is absent are left out and reported.
-fn expand_kpis(names: &[String], custom: &[Definition]) -> Result<Vec<(&'static Kpi, bool)>> {
-    let mut out: Vec<(&'static Kpi, bool)> = Vec::new();
-    if names.is_empty() {
-        return Err(Error::definition(DefinitionCode::NoKpis, "no KPIs were asked for; pass kpis=[...] with names from sk.catalog() or a goal preset such as \"engagement\""));
-    }
-    for name in names {
-        if custom.iter().any(|d| &d.name == name) {
-            continue;
-        }
-        if let Some(k) = catalog::find(name) {
-            if let Some(slot) = out.iter_mut().find(|(o, _)| o.name == k.name) {
-                slot.1 = true;
-            } else {
-                out.push((k, true));
-            }
-        } else if let Some(members) = catalog::preset(name) {
-            for m in members.iter().filter(|m| !custom.iter().any(|d| d.name == **m)) {
-                if let Some(k) = catalog::find(m) {
-                    if !out.iter().any(|(o, _)| o.name == k.name) {
-                        out.push((k, false));
-                    }
-                }
-            }
-        } else {
-            let names = catalog::KPIS
-                .iter()
-                .map(|k| k.name)
-                .chain(catalog::PRESETS.iter().map(|(p, _)| *p))
-                .chain(custom.iter().map(|d| d.name.as_str()));
-            return Err(Error::definition(
-                DefinitionCode::UnknownKpi,
-                format!("unknown KPI '{name}'{}; sk.catalog() lists every KPI and the presets awareness, engagement, traffic, leads, conversion, content", did_you_mean(&suggest(name, names))),
-            ));
-        }
-    }
-    Ok(out)
-}
-
 /// The report time zone: `None` for UTC, else a checked IANA name.
 pub fn report_zone(tz: &str) -> Result<Option<String>> {
     match tz {
@@ -469,16 +450,14 @@ pub fn build(
     traffic_cols: Option<&[String]>,
     events_cols: Option<&[String]>,
 ) -> Result<Plan> {
-    let plan = || {
-        build_here(
-            req,
-            posts_cols,
-            accounts_cols,
-            contracts_cols,
-            traffic_cols,
-            events_cols,
-        )
+    let given = Given {
+        posts: posts_cols,
+        accounts: accounts_cols,
+        contracts: contracts_cols,
+        traffic: traffic_cols,
+        events: events_cols,
     };
+    let plan = || build_here(req, given);
     std::thread::scope(|scope| {
         let planner = std::thread::Builder::new()
             .name("socialkpi-plan".into())
@@ -492,490 +471,6 @@ pub fn build(
             Err(_) => plan(),
         }
     })
-}
-
-fn build_here(
-    req: &Request,
-    posts_cols: Option<&[String]>,
-    accounts_cols: Option<&[String]>,
-    contracts_cols: Option<&[String]>,
-    traffic_cols: Option<&[String]>,
-    events_cols: Option<&[String]>,
-) -> Result<Plan> {
-    let every = req.every.as_deref().map(Period::parse).transpose()?;
-    let tz = report_zone(&req.tz)?;
-    let mut seen = Vec::new();
-    for d in &req.by {
-        if d.contains('\0') {
-            // column names cross the Arrow C interface as C strings, which end at a NUL
-            return Err(Error::query(
-                QueryCode::InvalidColumnName,
-                format!("by= names column {d:?}, whose name holds a NUL character (\\0), which no result column can carry; rename the column"),
-            ));
-        }
-        if d == PERIOD {
-            return Err(Error::query(
-                QueryCode::ReservedDimension,
-                "'period_start' is the period column of the result; use every=... instead of grouping by it",
-            ));
-        }
-        if d == "published_at" {
-            // the posts' time column is read as each post's day, bucketed by every=
-            return Err(Error::query(
-                QueryCode::TimeDimension,
-                "'published_at' is the posts' time column and is not grouped by as it is; pass every=\"1d\" (or \"1w\", \"1mo\", \"1q\", \"1y\") to get one row per period in a period_start column",
-            ));
-        }
-        if seen.contains(d) {
-            return Err(Error::query(
-                QueryCode::RepeatedDimension,
-                format!("dimension '{d}' is listed twice in by="),
-            ));
-        }
-        seen.push(d.clone());
-    }
-
-    let o = Origins::choose(posts_cols, accounts_cols, traffic_cols, events_cols);
-    let mut warnings = Vec::new();
-    let mut kpis: Vec<&'static Kpi> = Vec::new();
-    let mut outputs: Vec<OutputKpi> = Vec::new();
-    // formulas: checked against the tables, compiled to posts states and engine measures;
-    // built-ins that read a redefined KPI are computed from their formulas too
-    check_names(&req.custom)?;
-    let mut all_custom = req.custom.clone();
-    all_custom.extend(custom::promoted(&req.kpis, &req.custom));
-    let expanded = expand_kpis(&req.kpis, &all_custom)?;
-    let tables = custom::Tables::new(
-        req.posts_types.iter().map(flag_of_integers).collect(),
-        req.accounts_types.iter().cloned().collect(),
-        &req.custom,
-        o,
-    );
-    let mut lowerer = socialkpi_formula::check::Lowerer::new(&tables);
-    let mut compiler = custom::Compiler::default();
-    let mut compiled: Vec<CustomKpi> = Vec::new();
-    // a name, or a goal preset's members, that a definition replaces
-    let defined = |name: &String| -> Vec<&Definition> {
-        match all_custom.iter().find(|d| &d.name == name) {
-            Some(d) => vec![d],
-            None => catalog::preset(name)
-                .unwrap_or(&[])
-                .iter()
-                .filter_map(|m| all_custom.iter().find(|d| d.name == *m))
-                .collect(),
-        }
-    };
-    for name in &req.kpis {
-        for d in defined(name) {
-            if !compiled.iter().any(|c| c.definition.name == d.name) {
-                compiled.push(compiler.compile(&mut lowerer, d)?);
-            }
-        }
-    }
-    for (kpi, explicit) in expanded {
-        match usable(kpi, posts_cols, accounts_cols, contracts_cols, &o)
-            .and_then(|()| usable_traffic(kpi, traffic_cols, &o))
-        {
-            Ok(()) => kpis.push(kpi),
-            Err(e) if explicit => return Err(e),
-            Err(e) => warnings.push(format!("{} was left out of the preset: {e}", kpi.name)),
-        }
-    }
-    // every built-in KPI asked for is compiled from its catalogue formula, as a user's KPI is
-    let builtin_tables = custom::Tables::new(
-        catalogue_columns(posts_cols),
-        accounts_cols
-            .unwrap_or(&[])
-            .iter()
-            .map(|c| (c.clone(), ColumnType::Number))
-            .collect(),
-        &[],
-        o,
-    );
-    let mut builtin_lowerer = socialkpi_formula::check::Lowerer::new(&builtin_tables);
-    let mut builtins: Vec<(&'static Kpi, Value)> = Vec::with_capacity(kpis.len());
-    for k in &kpis {
-        let definition = Definition {
-            name: k.name.to_string(),
-            formula: catalog::formula(k.name).unwrap_or_default().to_string(),
-            goal: k.goal.to_string(),
-            unit: k.unit.to_string(),
-            description: k.definition.to_string(),
-        };
-        builtins.push((k, compiler.compile(&mut builtin_lowerer, &definition)?.value));
-    }
-    let builtin = |name: &str| {
-        builtins
-            .iter()
-            .find(|(k, _)| k.name == name)
-            .map(|(k, v)| OutputKpi::Builtin(k, v.clone()))
-    };
-    for name in &req.kpis {
-        if let Some(c) = compiled.iter().find(|c| &c.definition.name == name) {
-            if !outputs.iter().any(|o| o.name() == name) {
-                outputs.push(OutputKpi::Custom(c.clone()));
-            }
-        } else if let Some(out) = builtin(name) {
-            if !outputs.iter().any(|o| o.name() == out.name()) {
-                outputs.push(out);
-            }
-        } else if let Some(members) = catalog::preset(name) {
-            for m in members {
-                let out = match compiled.iter().find(|c| c.definition.name == *m) {
-                    Some(c) => OutputKpi::Custom(c.clone()),
-                    None => match builtin(m) {
-                        Some(out) => out,
-                        None => continue,
-                    },
-                };
-                if !outputs.iter().any(|o| o.name() == out.name()) {
-                    outputs.push(out);
-                }
-            }
-        }
-    }
-    // the built-in measures formulas read (cost, followers, ...) are computed, not shown
-    for name in &compiler.builtins {
-        let Some(kpi) = catalog::find(name) else {
-            return Err(Error::Internal(format!(
-                "engine measure '{name}' is not in the catalogue"
-            )));
-        };
-        if kpis.iter().any(|k| k.name == kpi.name) {
-            continue;
-        }
-        let reader = compiled
-            .first()
-            .map_or(String::new(), |c| format!("KPI '{}' reads {name}: ", c.definition.name));
-        usable(kpi, posts_cols, accounts_cols, contracts_cols, &o)
-            .and_then(|()| usable_traffic(kpi, traffic_cols, &o))
-            .map_err(|e| match e {
-                Error::Schema { code, message } => Error::schema(code, format!("{reader}{message}")),
-                Error::Query { code, message } => Error::query(code, format!("{reader}{message}")),
-                other => other,
-            })?;
-        kpis.push(kpi);
-    }
-    for c in &compiled {
-        let name = &c.definition.name;
-        if req.by.contains(name) || name == PERIOD {
-            return Err(Error::definition(
-                DefinitionCode::InvalidName,
-                format!(
-                    "KPI '{name}' has the name of a column of the result ({}); name the KPI otherwise",
-                    if name == PERIOD {
-                        "the period"
-                    } else {
-                        "a by= dimension"
-                    }
-                ),
-            ));
-        }
-    }
-    let custom_posts = compiler.finish();
-    if kpis.is_empty() && custom_posts.is_empty() && compiled.is_empty() {
-        return Err(Error::definition(
-            DefinitionCode::NoKpis,
-            format!(
-                "none of the requested KPIs can be computed from the tables given: {}",
-                warnings.join("; ")
-            ),
-        ));
-    }
-
-    let empty: Vec<String> = Vec::new();
-    let pcols = posts_cols.unwrap_or(&empty);
-    let acols = accounts_cols.unwrap_or(&empty);
-    let ccols = contracts_cols.unwrap_or(&empty);
-    let tcols = traffic_cols.unwrap_or(&empty);
-    let ecols = events_cols.unwrap_or(&empty);
-    let traffic_kpis: Vec<&str> = kpis
-        .iter()
-        .filter(|k| k.source == Source::Traffic || o.of(k.name) == Some(Origin::Traffic))
-        .map(|k| k.name)
-        .collect();
-    let event_kpis: Vec<&str> = kpis
-        .iter()
-        .filter(|k| o.of(k.name) == Some(Origin::Events))
-        .map(|k| k.name)
-        .collect();
-    let events_platform = !has(ecols, "platform") && has(ecols, "source");
-    let derived_platform = !has(tcols, "platform") && has(tcols, "source");
-    let contract_kpis: Vec<&str> = kpis
-        .iter()
-        .filter(|k| reads_contracts(k, contracts_cols.is_some()))
-        .map(|k| k.name)
-        .collect();
-    let posts_used = kpis.iter().any(|k| reads_posts(k, pcols, &o)) || !custom_posts.is_empty();
-    if posts_used && posts_cols.is_none() {
-        let kpi = compiled.first().map_or("", |c| c.definition.name.as_str());
-        return Err(missing_table(kpi, "posts"));
-    }
-    if custom_posts.followers_at_post && accounts_cols.is_none() {
-        let kpi = compiled.first().map_or("", |c| c.definition.name.as_str());
-        return Err(missing_table(kpi, "accounts"));
-    }
-    let accounts_used = kpis.iter().any(|k| reads_accounts(k, pcols, &o)) || custom_posts.followers_at_post;
-    let account_kpis: Vec<&str> = kpis
-        .iter()
-        .filter(|k| reads_accounts(k, pcols, &o) && k.source != Source::PostsAtFollowers)
-        .map(|k| k.name)
-        .collect();
-
-    let mut account_key = vec!["account_id".to_string()];
-    if accounts_cols.is_some() && has(acols, "platform") && (!posts_used || has(pcols, "platform")) {
-        account_key.push("platform".to_string());
-    }
-
-    // a built-in read only by a formula is named through the formula in errors
-    let shown = |kpi: &str| -> String {
-        let asked = outputs.iter().any(|o| o.name() == kpi);
-        match compiled.iter().find(|c| c.value.reads(kpi)) {
-            Some(c) if !asked => format!("{}' (through its measure '{kpi}')", c.definition.name),
-            _ => format!("{kpi}'"),
-        }
-    };
-    // Dimensions: each must be in a table that the KPIs read.
-    let mut posts_dims = Vec::new();
-    let mut attribute_dims = Vec::new();
-    let mut account_dims = Vec::new();
-    for d in &req.by {
-        let in_posts = posts_used && has(pcols, d);
-        let in_accounts = accounts_used && has(acols, d)
-            || (posts_used && accounts_cols.is_some_and(|a| has(a, d)) && has(pcols, "account_id"));
-        let in_traffic = has(tcols, d) || (d == "platform" && derived_platform);
-        let in_events = has(ecols, d) || (d == "platform" && events_platform);
-        let in_some_table = has(pcols, d) || has(acols, d) || has(ccols, d) || in_traffic || in_events;
-        if !in_posts && !in_accounts && !in_some_table {
-            let mut all: Vec<&str> = pcols.iter().chain(acols).chain(ccols).map(String::as_str).collect();
-            all.dedup();
-            return Err(Error::query(
-                QueryCode::UnknownDimension,
-                format!("dimension '{d}' is not a column of the tables these KPIs read{}; by= takes column names such as account_id, platform, content_type", did_you_mean(&suggest(d, all))),
-            ));
-        }
-        if let Some(kpi) = account_kpis.first() {
-            if !has(acols, d) {
-                return Err(Error::query(
-                    QueryCode::DimensionNotInTable,
-                    format!("KPI '{} comes from the accounts table, which has no column '{d}'; group account KPIs by account_id, platform or an account attribute, or compute '{d}' KPIs in a separate call", shown(kpi)),
-                ));
-            }
-            account_dims.push(d.clone());
-        }
-        if let Some(kpi) = traffic_kpis.first() {
-            if !in_traffic {
-                return Err(Error::query(
-                    QueryCode::DimensionNotInTable,
-                    format!("KPI '{} comes from the traffic table, which has no column '{d}'; group traffic KPIs by platform (matched from source), source, medium or campaign, or compute '{d}' KPIs in a separate call", shown(kpi)),
-                ));
-            }
-        }
-        if let Some(kpi) = event_kpis.first() {
-            if !in_events {
-                return Err(Error::query(
-                    QueryCode::DimensionNotInTable,
-                    format!("KPI '{} counts events of the conversions table, which cannot attribute them to '{d}': it has no column '{d}'; add the column to the events, group by account_id, campaign or platform (from source), or compute '{d}' KPIs in a separate call", shown(kpi)),
-                ));
-            }
-        }
-        if let Some(kpi) = contract_kpis.first() {
-            if !has(ccols, d) {
-                return Err(Error::query(
-                    QueryCode::DimensionNotInTable,
-                    format!("KPI '{} comes from the contracts table, which has no column '{d}'; group contract KPIs by account_id, campaign or another contract column, or compute '{d}' KPIs in a separate call", shown(kpi)),
-                ));
-            }
-        }
-        if posts_used {
-            if has(pcols, d) {
-                posts_dims.push(d.clone());
-            } else if accounts_cols.is_some_and(|a| has(a, d)) {
-                attribute_dims.push(d.clone());
-            } else {
-                let kpi = kpis
-                    .iter()
-                    .find(|k| reads_posts(k, pcols, &o))
-                    .map(|k| k.name)
-                    .or(compiled.first().map(|c| c.definition.name.as_str()))
-                    .unwrap_or("");
-                return Err(Error::query(
-                    QueryCode::DimensionNotInTable,
-                    format!("KPI '{kpi}' reads the posts table, which has no column '{d}' (nor is it an account attribute of accounts=...); add '{d}' to the posts, or compute '{d}' KPIs in a separate call"),
-                ));
-            }
-        }
-    }
-
-    let posts = if posts_used {
-        Some(plan_posts(
-            &kpis,
-            pcols,
-            &posts_dims,
-            &attribute_dims,
-            &account_key,
-            every.is_some(),
-            &custom_posts,
-            &req.engagement,
-        )?)
-    } else {
-        None
-    };
-    // account attributes (e.g. tier) grouping posts bring the accounts table in too
-    let accounts = if accounts_used || !attribute_dims.is_empty() {
-        let mut ap = AccountsPlan {
-            dims: account_dims,
-            defines_rows: !account_kpis.is_empty(),
-            ..Default::default()
-        };
-        for k in &kpis {
-            match k.source {
-                Source::Accounts if k.inputs.contains(&"mentions") => ap.mentions = true,
-                Source::Attributed if o.of(k.name) == Some(Origin::Accounts) => {
-                    ap.leads = true;
-                    if k.name == "lead_rate" && !has(pcols, "profile_visits") {
-                        ap.profile_visits = true;
-                    }
-                }
-                Source::Attributed if k.name == "lead_rate" && !has(pcols, "profile_visits") => {
-                    ap.profile_visits = true
-                }
-                Source::Accounts => ap.followers = true,
-                Source::PostsAtFollowers => ap.snapshots_for_posts = true,
-                Source::PostsElseAccounts if !has(pcols, "profile_visits") => ap.profile_visits = true,
-                _ => {}
-            }
-        }
-        if custom_posts.followers_at_post {
-            ap.snapshots_for_posts = true;
-        }
-        ap.attributes = attribute_dims.clone();
-        let mut cols: Vec<String> = account_key.clone();
-        push_unique(&mut cols, "date".to_string());
-        for c in ap.dims.iter().chain(ap.attributes.iter()) {
-            push_unique(&mut cols, c.clone());
-        }
-        if ap.followers || ap.snapshots_for_posts {
-            push_unique(&mut cols, "followers".to_string());
-        }
-        if ap.profile_visits {
-            push_unique(&mut cols, "profile_visits".to_string());
-        }
-        if ap.mentions {
-            push_unique(&mut cols, "mentions".to_string());
-        }
-        if ap.leads {
-            push_unique(&mut cols, "leads".to_string());
-        }
-        for c in &cols {
-            if !has(acols, c) {
-                let kpi = kpis
-                    .iter()
-                    .find(|k| reads_accounts(k, pcols, &o))
-                    .map_or("", |k| k.name);
-                return Err(missing_column(kpi, c, "accounts", acols));
-            }
-        }
-        ap.columns = cols;
-        Some(ap)
-    } else {
-        None
-    };
-    let contracts = match contract_kpis.first() {
-        Some(first) => Some(plan_contracts(&kpis, &req.by, pcols, ccols, first)?),
-        None => None,
-    };
-    let traffic = match traffic_kpis.first() {
-        Some(first) => Some(plan_traffic(&kpis, &req.by, tcols, &o, derived_platform, first)?),
-        None => None,
-    };
-    let events = match event_kpis.first() {
-        Some(first) => Some(plan_events(&kpis, &req.by, ecols, &o, events_platform, first)?),
-        None => None,
-    };
-    let mut posts = posts;
-    if let (Some(pp), Some(cp)) = (posts.as_mut(), &contracts) {
-        if pp.delivered {
-            pp.contract_match = cp.matched.clone();
-            for c in &cp.matched {
-                if !has(pcols, c) {
-                    return Err(missing_column("delivery_rate", c, "posts", pcols));
-                }
-                push_unique(&mut pp.columns, c.clone());
-            }
-            pp.attribution = Attribution::of(&cp.matched, pcols);
-            match pp.attribution {
-                Attribution::Sponsored => push_unique(&mut pp.columns, "sponsored".to_string()),
-                Attribution::Account => warnings.push(ACCOUNT_WIDE_DELIVERY.to_string()),
-                Attribution::Campaign => {}
-            }
-        }
-    }
-    if let Some(pp) = &posts {
-        if (pp.needs_account) && accounts.is_some() {
-            // the posts side must carry the account key to meet its snapshots
-            for c in &account_key {
-                if !has(pcols, c) {
-                    return Err(missing_column(
-                        outputs.first().map_or("", |o| o.name()),
-                        c,
-                        "posts",
-                        pcols,
-                    ));
-                }
-            }
-        }
-    }
-    if posts.is_some() && !has(pcols, "post_id") {
-        warnings.push(
-            "posts has no post_id column: each row counts as one post, and repeated posts cannot be found; add post_id (or map it when reading) to have repeats checked".to_string(),
-        );
-    }
-    Ok(Plan {
-        kpis,
-        outputs,
-        by: req.by.clone(),
-        every,
-        tz,
-        dedupe: req.dedupe,
-        account_key,
-        posts,
-        accounts,
-        contracts,
-        traffic,
-        events,
-        origins: o,
-        sources: req.sources.clone(),
-        warnings,
-        max_staleness: req.max_staleness,
-        calendar: req.calendar,
-    })
-}
-
-/// The posts' columns the built-in formulas read, as numbers (`exec` reads and checks them
-/// as counts and money, whatever their type).
-fn catalogue_columns(posts_cols: Option<&[String]>) -> std::collections::HashMap<String, ColumnType> {
-    use crate::ingest::presets::{Kind, Value as Read};
-    posts_cols
-        .unwrap_or(&[])
-        .iter()
-        .filter(|c| {
-            Kind::Posts
-                .columns()
-                .iter()
-                .any(|(name, read)| name == c && matches!(read, Read::Count | Read::Money))
-        })
-        .map(|c| (c.clone(), ColumnType::Number))
-        .collect()
-}
-
-/// `sponsored` given as 0/1 integers is the yes/no it means (read as Boolean, see
-/// `exec::posts::read`).
-fn flag_of_integers((name, t): &(String, ColumnType)) -> (String, ColumnType) {
-    match t {
-        ColumnType::Number if name == "sponsored" => (name.clone(), ColumnType::Bool),
-        _ => (name.clone(), *t),
-    }
 }
 
 #[cfg(test)]

@@ -1,11 +1,76 @@
-//! What the contracts, traffic and conversion-events tables must produce for the KPIs asked.
+//! What the accounts, contracts, traffic and conversion-events tables must produce for the
+//! KPIs asked.
 
+use super::kpis::Chosen;
+use super::usable::reads_accounts;
 use super::{
-    did_you_mean, has, measure, missing_column, push_unique, suggest, ContractsPlan, Error, EventsPlan, Origin,
-    Origins, Result, TrafficPlan,
+    did_you_mean, has, measure, missing_column, push_unique, suggest, AccountsPlan, ContractsPlan, Error, EventsPlan,
+    Given, Origin, Origins, Result, TrafficPlan,
 };
 use crate::catalog::{Kpi, Source};
 use crate::error::SchemaCode;
+
+/// `dims`: the dimensions of account KPIs; `attributes`: account attributes grouping posts;
+/// `defines_rows`: an account KPI was asked for, so the snapshots define result rows.
+pub(super) fn plan_accounts(
+    chosen: &Chosen,
+    given: &Given,
+    o: &Origins,
+    dims: Vec<String>,
+    attributes: Vec<String>,
+    account_key: &[String],
+    defines_rows: bool,
+) -> Result<AccountsPlan> {
+    let (pcols, acols) = (given.pcols(), given.acols());
+    let mut ap = AccountsPlan {
+        dims,
+        attributes,
+        defines_rows,
+        snapshots_for_posts: chosen.custom_posts.followers_at_post,
+        ..Default::default()
+    };
+    for k in &chosen.kpis {
+        match k.source {
+            Source::Accounts if k.inputs.contains(&"mentions") => ap.mentions = true,
+            Source::Attributed if o.of(k.name) == Some(Origin::Accounts) => {
+                ap.leads = true;
+                if k.name == "lead_rate" && !has(pcols, "profile_visits") {
+                    ap.profile_visits = true;
+                }
+            }
+            Source::Attributed if k.name == "lead_rate" && !has(pcols, "profile_visits") => ap.profile_visits = true,
+            Source::Accounts => ap.followers = true,
+            Source::PostsAtFollowers => ap.snapshots_for_posts = true,
+            Source::PostsElseAccounts if !has(pcols, "profile_visits") => ap.profile_visits = true,
+            _ => {}
+        }
+    }
+    let mut cols: Vec<String> = account_key.to_vec();
+    push_unique(&mut cols, "date".to_string());
+    for c in ap.dims.iter().chain(ap.attributes.iter()) {
+        push_unique(&mut cols, c.clone());
+    }
+    for (read, c) in [
+        (ap.followers || ap.snapshots_for_posts, "followers"),
+        (ap.profile_visits, "profile_visits"),
+        (ap.mentions, "mentions"),
+        (ap.leads, "leads"),
+    ] {
+        if read {
+            push_unique(&mut cols, c.to_string());
+        }
+    }
+    if let Some(c) = cols.iter().find(|c| !has(acols, c)) {
+        let kpi = chosen
+            .kpis
+            .iter()
+            .find(|k| reads_accounts(k, pcols, o))
+            .map_or("", |k| k.name);
+        return Err(missing_column(kpi, c, "accounts", acols));
+    }
+    ap.columns = cols;
+    Ok(ap)
+}
 
 /// `first`: the first KPI that reads the table (named in errors).
 pub(super) fn plan_contracts(

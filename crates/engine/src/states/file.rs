@@ -2,9 +2,9 @@
 //! column, and the spec with what each block holds in the file's key-value metadata
 //! (docs/states.md describes both, so that other tools can read them).
 
+use super::RowAccount;
 use super::{Block, PartialStates, Source, Spec, StateColumn, States};
 use crate::error::{Error, InputCode, Result};
-use crate::exec::RowAccount;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -257,7 +257,7 @@ fn from_frame(frame: DataFrame, header: Header) -> Result<States> {
         });
     }
     let plan = header.spec.plan(&header.spec.request(None, None, None))?;
-    let mut keys = crate::exec::output_keys(&plan);
+    let mut keys = crate::plan::output_keys(&plan);
     keys.extend(plan.account_key.iter().cloned());
     keys.push(crate::plan::PERIOD.to_string());
     for block in &blocks {

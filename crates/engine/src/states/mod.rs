@@ -9,14 +9,17 @@
 //! the later last.
 
 mod file;
+mod rows;
 mod spec;
 
 pub use file::{from_parts, load, save, to_frame, SCHEMA_VERSION};
+pub use rows::{stack_coverage, RowAccount};
 pub use spec::{Spec, Tables};
 
 use crate::error::{Error, InputCode, QueryCode, Result};
-use crate::exec::{output_keys, with_period, RowAccount, ALL};
-use crate::plan::{Period, Plan, PERIOD};
+use crate::ingest::collect;
+use crate::periods::with_period;
+use crate::plan::{output_keys, Period, Plan, ALL, PERIOD};
 use crate::schema::{
     FIRST_FOLLOWERS as FIRST, FIRST_FOLLOWERS_DAY as FIRST_DAY, LAST_FOLLOWERS as LAST, LAST_FOLLOWERS_DAY as LAST_DAY,
 };
@@ -166,9 +169,8 @@ pub struct Made {
 /// Marks states with what identifies their inputs: each small table's fingerprint on its
 /// blocks, and the posts' id hashes (when the posts have ids).
 pub fn identify(states: &mut PartialStates, plan: &Plan, made: Made) -> Result<()> {
-    let fingerprint_of = |lf: &Option<LazyFrame>| -> Result<Option<u64>> {
-        lf.clone().map(|lf| fingerprint(&crate::exec::collect(lf)?)).transpose()
-    };
+    let fingerprint_of =
+        |lf: &Option<LazyFrame>| -> Result<Option<u64>> { lf.clone().map(|lf| fingerprint(&collect(lf)?)).transpose() };
     let accounts = fingerprint_of(&made.accounts)?;
     let contracts = fingerprint_of(&made.contracts)?;
     let traffic = fingerprint_of(&made.traffic)?;
@@ -186,7 +188,7 @@ pub fn identify(states: &mut PartialStates, plan: &Plan, made: Made) -> Result<(
     let id = plan.posts.as_ref().and_then(|pp| pp.post_id.clone());
     states.post_ids = match (made.posts, id) {
         (Some(lf), Some(id)) => {
-            let ids = crate::exec::collect(lf.select([col(id.as_str())]))?;
+            let ids = collect(lf.select([col(id.as_str())]))?;
             Some(post_id_hashes(ids.column(id.as_str())?)?)
         }
         _ => None,
@@ -617,7 +619,7 @@ fn sum_by<K: PartialEq>(items: impl Iterator<Item = (K, u64)>) -> Vec<(K, u64)> 
 
 /// Coverage frames combined: each table's (and account's) earliest first and latest last day.
 fn merge_coverage(frames: Vec<DataFrame>) -> Result<DataFrame> {
-    let frame = crate::exec::stack_coverage(frames)?;
+    let frame = stack_coverage(frames)?;
     Ok(frame
         .lazy()
         .group_by_stable([col("table"), col("account_id")])
@@ -680,7 +682,7 @@ mod tests {
         Ok(PartialStates {
             blocks: vec![block],
             post_ids: None,
-            coverage: crate::exec::stack_coverage(Vec::new())?,
+            coverage: stack_coverage(Vec::new())?,
             rows: RowAccount::default(),
             warnings: Vec::new(),
             components: Vec::new(),

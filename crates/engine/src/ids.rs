@@ -1,0 +1,272 @@
+//! Ids and the repeats among them: each id's hash (through its Arrow view when it is short),
+//! the hashes seen more than once (split into parts that stay in cache), and the real ids
+//! behind them. The posts pass checks its ids with them, and the readers find repeated rows.
+
+use crate::error::Result;
+use polars::prelude::*;
+use polars_arrow::array::{Array, Utf8ViewArray, View};
+use polars_core::runtime::THREAD_POOL;
+use rayon::prelude::*;
+use std::hash::BuildHasher;
+
+/// Calls `f` with the hash of each non-null id of a batch, in row order (for the repeat check
+/// at the end). Ids of up to 12 bytes are hashed through their Arrow view (one integer), longer
+/// ones through their bytes; equal ids always take the same path.
+pub fn for_each_id_hash(column: &Column, state: &PlRandomState, mut f: impl FnMut(u64)) -> Result<()> {
+    let s = column.as_materialized_series().cast(&DataType::String)?;
+    for arr in s.str()?.downcast_iter() {
+        let valid = arr.validity().filter(|v| v.unset_bits() > 0);
+        for j in 0..arr.len() {
+            if valid.is_some_and(|v| !v.get_bit(j)) {
+                continue;
+            }
+            f(id_hash(arr, j, state));
+        }
+    }
+    Ok(())
+}
+
+/// The hash of a text array's value at `j`, as `for_each_id_hash` computes it.
+#[inline]
+pub fn id_hash(arr: &Utf8ViewArray, j: usize, state: &PlRandomState) -> u64 {
+    text_hash(&arr.views()[j], || arr.value(j), state)
+}
+
+/// The hash of a text by its view: text of up to 12 bytes through the view (one integer),
+/// longer text through its bytes (`text`, asked for only then).
+#[inline]
+pub fn text_hash<'a>(view: &View, text: impl FnOnce() -> &'a str, state: &PlRandomState) -> u64 {
+    match inline_key(view) {
+        Some(key) => state.hash_one(key),
+        None => state.hash_one(text()),
+    }
+}
+
+/// A text of up to 12 bytes as one integer: its view with the bytes past the text masked.
+#[inline]
+pub fn inline_key(view: &View) -> Option<u128> {
+    (view.length <= View::MAX_INLINE_SIZE).then(|| {
+        let bits = 32 + 8 * view.length;
+        if bits >= 128 {
+            view.as_u128()
+        } else {
+            view.as_u128() & ((1u128 << bits) - 1)
+        }
+    })
+}
+
+/// Rows whose id repeats an earlier row's, and up to three repeated ids (nulls never repeat).
+/// `candidates` are the hashes (`split_id_hashes` with `state`) seen more than once when a
+/// pass already knows them; otherwise they are found here. An equal hash may be a collision:
+/// only the real values behind the candidates count.
+pub fn repeated_ids(
+    column: &Column,
+    candidates: Option<&PlHashSet<u64>>,
+    state: &PlRandomState,
+) -> Result<(u64, Vec<String>)> {
+    let found;
+    let candidates = match candidates {
+        Some(c) => c,
+        None => {
+            found = repeated_hashes(&[split_id_hashes(column, state)?]);
+            &found
+        }
+    };
+    if candidates.is_empty() {
+        return Ok((0, Vec::new()));
+    }
+    let s = column.as_materialized_series().cast(&DataType::String)?;
+    let mut seen: PlHashMap<&str, u64> = PlHashMap::default();
+    for arr in s.str()?.downcast_iter() {
+        for j in 0..arr.len() {
+            if arr.is_valid(j) && candidates.contains(&id_hash(arr, j, state)) {
+                *seen.entry(arr.value(j)).or_insert(0) += 1;
+            }
+        }
+    }
+    let mut repeated: Vec<(&str, u64)> = seen.into_iter().filter(|(_, n)| *n > 1).collect();
+    repeated.sort_unstable();
+    let extra = repeated.iter().map(|(_, n)| n - 1).sum();
+    Ok((extra, repeated.iter().take(3).map(|(v, _)| (*v).to_string()).collect()))
+}
+
+/// The top bits that split hashes into parts for `repeated_hashes`.
+const PART_BITS: u32 = 8;
+
+/// The part of a hash: its top bits.
+fn part(h: u64) -> usize {
+    (h >> (64 - PART_BITS)) as usize
+}
+
+/// Puts a hash into its part (`hash_parts`).
+#[inline]
+pub fn push_part(parts: &mut [Vec<u64>], h: u64) {
+    parts[part(h)].push(h);
+}
+
+/// A batch's hashes split by their top bits (see `repeated_hashes`).
+#[cfg(test)]
+fn split_hashes(batch: &[u64]) -> Vec<Vec<u64>> {
+    let mut out = hash_parts(batch.len());
+    for &h in batch {
+        push_part(&mut out, h);
+    }
+    out
+}
+
+/// The hashes of a batch's non-null ids (see `id_hash`), split by their top bits.
+pub fn split_id_hashes(column: &Column, state: &PlRandomState) -> Result<Vec<Vec<u64>>> {
+    let mut out = hash_parts(column.len());
+    for_each_id_hash(column, state, |h| push_part(&mut out, h))?;
+    Ok(out)
+}
+
+/// Empty parts for about `n` hashes.
+pub fn hash_parts(n: usize) -> Vec<Vec<u64>> {
+    let parts = 1usize << PART_BITS;
+    (0..parts)
+        .map(|_| Vec::with_capacity(n / parts + n / (4 * parts)))
+        .collect()
+}
+
+/// Hashes that occur more than once, from batches split into parts (`split_id_hashes`,
+/// `push_part`): each part's set, which stays in cache, is checked on its own (in parallel).
+pub fn repeated_hashes(split: &[Vec<Vec<u64>>]) -> PlHashSet<u64> {
+    THREAD_POOL.install(|| {
+        (0..1usize << PART_BITS)
+            .into_par_iter()
+            .map_init(Vec::new, |table, b| {
+                let hashes: Vec<&[u64]> = split.iter().map(|p| p[b].as_slice()).collect();
+                repeats(table, &hashes)
+            })
+            .flatten_iter()
+            .collect()
+    })
+}
+
+/// The hashes (of `batches`) that repeat an earlier one. The hashes are random already, so
+/// they index an open-addressing table (`table`, reused) directly, by the bits below the
+/// part's: no hashing again, one probe at about half load. The table outgrows the core's
+/// cache, so each slot is prefetched a few hashes ahead.
+fn repeats(table: &mut Vec<u64>, batches: &[&[u64]]) -> Vec<u64> {
+    const AHEAD: usize = 16;
+    let n: usize = batches.iter().map(|b| b.len()).sum();
+    let size = (2 * n).next_power_of_two().max(16);
+    table.clear();
+    table.resize(size, 0);
+    let (mask, shift) = (size - 1, 64 - PART_BITS - size.trailing_zeros());
+    let slot_of = |h: u64| (h >> shift) as usize & mask;
+    // 0 marks an empty slot; the hash 0 itself is counted beside the table
+    let (mut zeros, mut out) = (0usize, Vec::new());
+    for batch in batches {
+        for (j, &h) in batch.iter().enumerate() {
+            if let Some(&ahead) = batch.get(j + AHEAD) {
+                prefetch(&table[slot_of(ahead)]);
+            }
+            if h == 0 {
+                zeros += 1;
+                if zeros == 2 {
+                    out.push(0);
+                }
+                continue;
+            }
+            let mut slot = slot_of(h);
+            loop {
+                match table[slot] {
+                    0 => {
+                        table[slot] = h;
+                        break;
+                    }
+                    seen if seen == h => {
+                        out.push(h);
+                        break;
+                    }
+                    _ => slot = (slot + 1) & mask,
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Asks the processor to bring the cache line of `at` in (a hint: nothing else changes).
+#[inline]
+fn prefetch(at: &u64) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch reads nothing the program sees and cannot fault; `at` is a live reference.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(std::ptr::from_ref(at).cast::<i8>());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = at;
+}
+
+/// How many rows repeat an earlier row's value of `column` (nulls never repeat): the posts
+/// pass's hashing and collision check, for readers that resolve repeats only when there are.
+pub fn repeated_rows(column: &Column) -> Result<u64> {
+    const PIECE: usize = 1 << 18;
+    let state = PlRandomState::default();
+    let s = column.as_materialized_series().cast(&DataType::String)?;
+    let ca = s.str()?;
+    let n = ca.len();
+    // hashed in parallel pieces: a reader meets a whole file at once
+    let hashes: Vec<Vec<Vec<u64>>> = polars_core::runtime::THREAD_POOL.install(|| {
+        (0..n.div_ceil(PIECE))
+            .into_par_iter()
+            .map(|k| {
+                let piece = ca.slice((k * PIECE) as i64, PIECE.min(n - k * PIECE));
+                split_id_hashes(&piece.into_series().into_column(), &state)
+            })
+            .collect::<Result<_>>()
+    })?;
+    let candidates = repeated_hashes(&hashes);
+    Ok(repeated_ids(column, Some(&candidates), &state)?.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_hashes_are_found_within_and_across_batches() {
+        // hashes spread over every part, a few of them repeated
+        let spread = |i: u64| i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let first: Vec<u64> = (0..5_000).map(spread).chain([spread(7), spread(7)]).collect();
+        let second: Vec<u64> = (4_990..9_000).map(spread).collect();
+        let split = [split_hashes(&first), split_hashes(&second)];
+        assert_eq!(split[0].iter().map(Vec::len).sum::<usize>(), first.len());
+        for (b, hashes) in split[0].iter().enumerate() {
+            assert!(hashes.iter().all(|&h| part(h) == b));
+        }
+        let mut got: Vec<u64> = repeated_hashes(&split).into_iter().collect();
+        got.sort_unstable();
+        let mut want: Vec<u64> = (4_990..5_000).map(spread).chain([spread(7)]).collect();
+        want.sort_unstable();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn repeats_probe_past_taken_slots_and_count_zero() {
+        // equal top bits (one slot) and different low bits: each probes past the others
+        let crowded: Vec<u64> = (1..=40u64).collect();
+        let mut table = vec![5; 3];
+        let mut got = repeats(&mut table, &[&crowded, &[0, 7, 40, 0, 0, 41]]);
+        got.sort_unstable();
+        assert_eq!(got, vec![0, 7, 40]);
+        // the table is reused, cleared
+        assert_eq!(repeats(&mut table, &[&[3, 4]]), Vec::<u64>::new());
+    }
+
+    #[test]
+    fn repeated_ids_are_found_and_nulls_are_not_repeats() -> Result<()> {
+        let ids = Column::new(
+            "post_id".into(),
+            [Some("a"), None, Some("b"), Some("a"), None, Some("a")],
+        );
+        let state = PlRandomState::default();
+        assert_eq!(repeated_ids(&ids, None, &state)?, (2, vec!["a".to_string()]));
+        let unique = Column::new("post_id".into(), (0..100_000_i64).collect::<Vec<_>>());
+        assert_eq!(repeated_ids(&unique, None, &state)?.0, 0);
+        Ok(())
+    }
+}
