@@ -145,12 +145,13 @@ def compute_details(
     compare: str | Sequence[str] | None = None,
     window: str | None = None,
     progress: bool | None = None,
+    memory_limit: int | str | None = _arguments.MEMORY_LIMIT,
 ) -> KpiResult:
     """Computes KPIs like :func:`compute` and returns them with definitions and row accounting.
 
     Parameters
     ----------
-    posts, accounts, contracts, traffic, conversions, sources, kpis, by, every, tz, dedupe, output, definitions, max_staleness, compare, window, progress
+    posts, accounts, contracts, traffic, conversions, sources, kpis, by, every, tz, dedupe, output, definitions, max_staleness, compare, window, progress, memory_limit
         As for :func:`compute`.
 
     Returns
@@ -175,10 +176,16 @@ def compute_details(
         'use a trailing window such as "28d" or "4w", or "wtd", "mtd", "qtd", "ytd"',
         optional=True,
     )
+    limit = _arguments.memory_limit(memory_limit)
     bar = _progress_for(progress)
     try:
         capsule, details = _core.compute(
-            **arguments, **_table_arguments(tables), compare=compared, window=window, progress=bar
+            **arguments,
+            **_table_arguments(tables),
+            compare=compared,
+            window=window,
+            progress=bar,
+            memory_limit=limit,
         )
     finally:
         if bar is not None:
@@ -249,6 +256,7 @@ def compute(
     compare: str | Sequence[str] | None = None,
     window: str | None = None,
     progress: bool | None = None,
+    memory_limit: int | str | None = _arguments.MEMORY_LIMIT,
 ) -> Any:
     """Computes social-media KPIs per group and period, exactly as the KPI contract defines them.
 
@@ -333,6 +341,13 @@ def compute(
         million posts (whole Parquet row groups). ``None`` (default): shown in a terminal or a
         notebook once the pass has run two seconds; ``True``: always, at once; ``False``: never.
         Posts streamed from CSV files show none.
+    memory_limit
+        The memory the ``post_id`` repeat check may hold (8 bytes a post) before it spills the
+        posts' id hashes to temporary files and checks them part by part: a number of bytes or
+        text such as ``"256MB"``, ``"1GB"``, ``"512MiB"`` (default ``"256MB"``, at least 1 MB);
+        ``None``: no limit. Exact either way. The files go to the system's temporary folder
+        (``TMPDIR``) and are removed when the run ends, fails or is interrupted. See the
+        "Running at scale" page of the docs.
 
     Returns
     -------
@@ -364,6 +379,7 @@ def compute(
         compare=compare,
         window=window,
         progress=progress,
+        memory_limit=memory_limit,
     ).frame
 
 

@@ -70,6 +70,7 @@ def compute(
     compare: list[str] = ...,
     window: str | None = ...,
     progress: Any = None,
+    memory_limit: int | None = ...,
 ) -> tuple[Any, dict[str, Any]]: ...
 def source_table() -> list[tuple[str, str]]: ...
 def contract_status(posts: Any, contracts: Any, as_of: int, tz: str) -> Any: ...
@@ -129,6 +130,7 @@ def partial(
     engagement: list[tuple[str, list[str]]] = ...,
     max_staleness: int | None = ...,
     progress: Any = None,
+    memory_limit: int | None = ...,
 ) -> _States: ...
 
 @final

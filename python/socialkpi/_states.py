@@ -205,10 +205,12 @@ def partial(
     definitions: str | os.PathLike[str] | Definitions | None = None,
     max_staleness: int | None = 7,
     progress: bool | None = None,
+    memory_limit: int | str | None = _arguments.MEMORY_LIMIT,
 ) -> States:
     """The partial states of a KPI computation, to merge, roll up, refresh, keep and finalize.
 
-    Takes the arguments of :func:`compute` (but ``output``), ``progress`` among them; ``sk.compute(...)`` equals
+    Takes the arguments of :func:`compute` (but ``output``), ``progress`` and ``memory_limit``
+    among them; ``sk.compute(...)`` equals
     ``sk.partial(...).finalize()``. Beside the states, it keeps a 64-bit hash of each post's
     ``post_id`` (8 bytes a post), so that merging states that share a post is an error, and a
     fingerprint of each table other than posts, so that a table passed whole beside each part
@@ -226,9 +228,12 @@ def partial(
         "traffic": traffic,
         "conversions": conversions,
     }
+    limit = _arguments.memory_limit(memory_limit)
     bar = progress_for(progress)
     try:
-        return States(_core.partial(**arguments, **_table_arguments(tables), progress=bar))
+        return States(
+            _core.partial(**arguments, **_table_arguments(tables), progress=bar, memory_limit=limit)
+        )
     finally:
         if bar is not None:
             bar.close()

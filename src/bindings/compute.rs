@@ -238,7 +238,7 @@ pub(super) fn details<'py>(
 
 /// Computes KPIs; returns (Arrow stream capsule of the result, details dict).
 #[pyfunction]
-#[pyo3(signature = (kpis, by, every, tz, dedupe, posts=None, accounts=None, contracts=None, traffic=None, conversions=None, sources=Vec::new(), custom=Vec::new(), engagement=Vec::new(), max_staleness=Some(plan::MAX_STALENESS_DAYS), compare=Vec::new(), window=None, progress=None))]
+#[pyo3(signature = (kpis, by, every, tz, dedupe, posts=None, accounts=None, contracts=None, traffic=None, conversions=None, sources=Vec::new(), custom=Vec::new(), engagement=Vec::new(), max_staleness=Some(plan::MAX_STALENESS_DAYS), compare=Vec::new(), window=None, progress=None, memory_limit=Some(exec::MEMORY_LIMIT)))]
 #[allow(clippy::too_many_arguments)]
 pub fn compute<'py>(
     py: Python<'py>,
@@ -259,6 +259,7 @@ pub fn compute<'py>(
     compare: Vec<String>,
     window: Option<String>,
     progress: Option<Py<PyAny>>,
+    memory_limit: Option<u64>,
 ) -> PyResult<(Bound<'py, PyCapsule>, Bound<'py, PyDict>)> {
     let tables = [posts, accounts, contracts, traffic, conversions];
     let Call {
@@ -276,7 +277,8 @@ pub fn compute<'py>(
         max_staleness,
     )?;
     let over_time = exec::window::OverTime::parse(&compare, window.as_deref(), plan.every)?;
-    let (output, engine) = run_engine(py, given, progress, |inputs, interrupted| {
+    let (output, engine) = run_engine(py, given, progress, |mut inputs, interrupted| {
+        inputs.memory_limit = memory_limit;
         over_time.finalize(&plan, exec::partial(&plan, inputs, interrupted)?)
     })?;
     let details = details(py, &output, &plan, crossing, engine)?;

@@ -14,6 +14,7 @@ mod overflow;
 mod parquet;
 mod pass;
 mod posts;
+mod spill;
 mod states;
 mod traffic;
 pub mod window;
@@ -222,7 +223,12 @@ pub struct Inputs {
     pub contracts: Option<LazyFrame>,
     pub traffic: Option<LazyFrame>,
     pub events: Option<LazyFrame>,
+    /// The memory the `post_id` repeat check may hold, in bytes, before it spills its hashes
+    /// to temporary files (None: no limit; see `spill`).
+    pub memory_limit: Option<u64>,
 }
+
+pub use spill::MEMORY_LIMIT;
 
 /// Asked between slices of posts with (slices done, slices in all): true stops the run with
 /// `Error::Interrupted` (Ctrl-C). It is also how a caller shows progress.
@@ -251,6 +257,7 @@ pub fn partial(plan: &Plan, inputs: Inputs, interrupted: Interrupt<'_>) -> Resul
         contracts,
         traffic,
         events,
+        memory_limit,
     } = inputs;
     let mut rows = RowAccount::default();
     let mut warnings = plan.warnings.clone();
@@ -334,6 +341,7 @@ pub fn partial(plan: &Plan, inputs: Inputs, interrupted: Interrupt<'_>) -> Resul
                 interrupted,
                 &keys,
                 &mut rows,
+                memory_limit,
             )),
             (Some(_), None) => Some(Err(missing_table("posts"))),
             _ => None,
