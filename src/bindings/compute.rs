@@ -140,6 +140,8 @@ impl Given {
             contracts: self.contracts.map(Table::into_lazy).transpose()?,
             traffic: self.traffic.map(Table::into_lazy).transpose()?,
             events: self.events.map(Table::into_lazy).transpose()?,
+            // (set by the call: `memory_limit=`)
+            memory_limit: None,
         })
     }
 }

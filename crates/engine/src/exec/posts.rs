@@ -100,6 +100,7 @@ pub(super) fn repeated_error(
 /// Rows whose id repeats an earlier row's among the ids of hashes `page`, and up to three
 /// such ids, from a stream of the ids (only those of the page are kept).
 fn repeats_among(id: &str, lf: LazyFrame, page: PlHashSet<u64>, state: &PlRandomState) -> Result<(u64, Vec<String>)> {
+    use polars_arrow::array::Array;
     let seen: Arc<Mutex<PlHashMap<String, u64>>> = Arc::default();
     let (sink, page, state, name) = (Arc::clone(&seen), Arc::new(page), state.clone(), id.to_string());
     let callback = move |batch: DataFrame| -> PolarsResult<bool> {

@@ -194,6 +194,7 @@ impl IdHashes {
     }
 
     /// Whether the hashes went to files.
+    #[cfg(test)]
     pub fn spilled(&self) -> bool {
         self.spill.is_some()
     }
