@@ -112,7 +112,9 @@ def test_repeats_across_files_are_found_under_the_limit(lake, spill_dir: Path, t
     assert list(spill_dir.iterdir()) == []
 
 
-def test_dedupe_last_resolves_repeats_across_files_under_the_limit(lake, spill_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_dedupe_last_resolves_repeats_across_files_under_the_limit(
+    lake, spill_dir: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     paths, everything = _with_repeats(lake, tmp_path)
     got = sk.compute(paths, lake[2], **KW, dedupe="last", memory_limit=SMALL)
     last = everything.unique("post_id", keep="last", maintain_order=True)
@@ -124,7 +126,13 @@ def test_dedupe_last_resolves_repeats_across_files_under_the_limit(lake, spill_d
 
 @pytest.mark.parametrize(
     ("given", "size"),
-    [("1GB", 10**9), ("512MiB", 512 * 2**20), ("1.5 gb", 1_500_000_000), (2_000_000, 2_000_000), ("1000000", 10**6)],
+    [
+        ("1GB", 10**9),
+        ("512MiB", 512 * 2**20),
+        ("1.5 gb", 1_500_000_000),
+        (2_000_000, 2_000_000),
+        ("1000000", 10**6),
+    ],
 )
 def test_memory_limit_reads_bytes_and_units(given: object, size: int) -> None:
     from socialkpi import _arguments
