@@ -982,7 +982,10 @@ pub(super) fn states(
     }
     if let Some((id, state, hashes)) = pass.id.take() {
         let started = std::time::Instant::now();
-        let candidates = hashes.repeated()?;
+        // (the check of spilled hashes reads them all again: Ctrl-C is asked meanwhile, as
+        // between slices; posts streamed by polars are never asked)
+        let stop = || reads_slices.is_some_and(|s| interrupted(s.len(), s.len()));
+        let candidates = hashes.repeated(&stop)?;
         if !candidates.is_empty() {
             if let Some(e) = repeated_error(&id, lf.clone(), Some(candidates), &state)? {
                 return Err(e);

@@ -40,6 +40,9 @@ const PAGE: usize = 1 << 20;
 const FANOUT_BITS: u32 = 4;
 const FANOUT: usize = 1 << FANOUT_BITS;
 
+/// Parts checked between two questions of `stop`.
+const CHECK_GROUP: usize = 16;
+
 /// Hashes read from a file at a time, and buffered for each file a part is split into.
 const READ_CHUNK: usize = 1 << 14;
 const WRITE_CHUNK: usize = 1 << 10;
@@ -218,8 +221,9 @@ impl IdHashes {
         written
     }
 
-    /// The hashes seen more than once: the candidates of the repeat check.
-    pub fn repeated(mut self) -> Result<Candidates> {
+    /// The hashes seen more than once: the candidates of the repeat check. `stop` is asked
+    /// between groups of parts of spilled hashes (Ctrl-C: `Error::Interrupted`).
+    pub fn repeated(mut self, stop: &dyn Fn() -> bool) -> Result<Candidates> {
         if self.spill.is_none() {
             let mut found: Vec<u64> = kernel::repeated_hashes(&self.batches).into_iter().collect();
             found.sort_unstable();
@@ -241,21 +245,28 @@ impl IdHashes {
             rest: None,
             rest_path: dir.path.join("candidates"),
         });
-        THREAD_POOL.install(|| {
-            (0..1usize << PART_BITS)
-                .into_par_iter()
-                .map_init(
-                    || Checker::new(share),
-                    |checker, p| {
-                        let path = dir.part(p);
-                        let checked = checker.part(&path, PART_BITS, &sink);
-                        // a part's file goes as soon as it is checked: the disk it takes is freed
-                        let _ = std::fs::remove_file(&path);
-                        checked
-                    },
-                )
-                .collect::<Result<()>>()
-        })?;
+        // a group of parts at a time, Ctrl-C asked between them (on the calling thread)
+        let parts = 1usize << PART_BITS;
+        for group in (0..parts).step_by(CHECK_GROUP) {
+            if stop() {
+                return Err(Error::Interrupted);
+            }
+            THREAD_POOL.install(|| {
+                (group..(group + CHECK_GROUP).min(parts))
+                    .into_par_iter()
+                    .map_init(
+                        || Checker::new(share),
+                        |checker, p| {
+                            let path = dir.part(p);
+                            let checked = checker.part(&path, PART_BITS, &sink);
+                            // a part's file goes once it is checked: the disk it takes is freed
+                            let _ = std::fs::remove_file(&path);
+                            checked
+                        },
+                    )
+                    .collect::<Result<()>>()
+            })?;
+        }
         let sink = sink
             .into_inner()
             .map_err(|_| Error::Internal("the candidates of the post_id check were lost".into()))?;
@@ -535,7 +546,7 @@ mod tests {
             }
         }
         let spilled = ids.spilled();
-        Ok((all(ids.repeated()?)?, spilled, dirs))
+        Ok((all(ids.repeated(&|| false)?)?, spilled, dirs))
     }
 
     #[test]
@@ -567,6 +578,21 @@ mod tests {
     }
 
     #[test]
+    fn a_stopped_check_is_interrupted_and_leaves_no_file() -> Result<()> {
+        let batch: Vec<u64> = (0..50_000).map(spread).collect();
+        let mut ids = IdHashes::new(Some(1));
+        ids.push(split(&batch))?;
+        let dir = ids.spill.as_ref().map(|d| d.path.clone());
+        assert!(dir.as_ref().is_some_and(|d| d.exists()));
+        let asked = std::sync::atomic::AtomicUsize::new(0);
+        // stopped at the third group of parts
+        let stop = || asked.fetch_add(1, Ordering::Relaxed) == 2;
+        assert!(matches!(ids.repeated(&stop), Err(Error::Interrupted)));
+        assert!(dir.is_some_and(|d| !d.exists()));
+        Ok(())
+    }
+
+    #[test]
     fn hashes_that_differ_only_in_low_bits_are_told_apart() -> Result<()> {
         // one part, every hash sharing its top 60 bits: at most 16 values, read in one table
         let base = 0xABCD_EF01_2345_6780u64;
@@ -590,7 +616,7 @@ mod tests {
         let mut ids = IdHashes::new(Some(1 << 20));
         ids.push(split(&want))?;
         ids.push(split(&want))?;
-        let mut c = ids.repeated()?;
+        let mut c = ids.repeated(&|| false)?;
         assert!(c.paged());
         assert!(c.next_page()?.is_some_and(|p| p.len() == PAGE));
         assert!(c.next_page()?.is_some_and(|p| p.len() == 5000));
