@@ -9,7 +9,7 @@ WHEEL_DIR := $(CARGO_TARGET_DIR)/wheels-socialkpi
 # polars above all, are reused).
 FORGET_OWN_BUILD = rm -rf $(CARGO_TARGET_DIR)/release/.fingerprint/socialkpi-*
 
-.PHONY: deps build browser demo test test-rust test-python docs error-codes lint bench clean fuzz
+.PHONY: deps build browser demo test test-rust test-python docs error-codes lint bench bench-scale clean fuzz
 
 deps:
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
@@ -65,6 +65,11 @@ bench: build
 	$(PYTHON) bench/run.py --report funnel $(BENCH_ARGS)
 	$(PYTHON) bench/formulas.py $(BENCH_ARGS)
 	$(PYTHON) bench/read.py $(READ_BENCH_ARGS)
+
+# 20M and 100M posts (SCALE_BENCH_ARGS="--posts 1000000000" for a billion: 24 GB of Parquet
+# under ~/.cache/socialkpi-bench)
+bench-scale: build
+	$(PYTHON) bench/scale.py $(SCALE_BENCH_ARGS)
 
 clean:
 	rm -rf $(WHEEL_DIR) .pytest_cache .hypothesis site

@@ -153,12 +153,13 @@ def compute_details(
     fill: bool = False,
     week_start: str = "monday",
     fiscal_year_start: int | str = 1,
+    memory_limit: int | str | None = _arguments.MEMORY_LIMIT,
 ) -> KpiResult:
     """Computes KPIs like :func:`compute` and returns them with definitions and row accounting.
 
     Parameters
     ----------
-    posts, accounts, contracts, traffic, conversions, sources, kpis, by, every, tz, dedupe, output, definitions, max_staleness, compare, window, progress, targets, start, end, fill, week_start, fiscal_year_start
+    posts, accounts, contracts, traffic, conversions, sources, kpis, by, every, tz, dedupe, output, definitions, max_staleness, compare, window, progress, targets, start, end, fill, week_start, fiscal_year_start, memory_limit
         As for :func:`compute`.
 
     Returns
@@ -188,6 +189,7 @@ def compute_details(
     last_day = _arguments.range_day("end", end)
     filled = _arguments.flag("fill", fill)
     week, month = _arguments.calendar(week_start, fiscal_year_start)
+    limit = _arguments.memory_limit(memory_limit)
     bar = _progress_for(progress)
     try:
         capsule, details = _core.compute(
@@ -201,6 +203,7 @@ def compute_details(
             fill=filled,
             week_start=week,
             fiscal_year_start=month,
+            memory_limit=limit,
         )
     finally:
         if bar is not None:
@@ -288,6 +291,7 @@ def compute(
     fill: bool = False,
     week_start: str = "monday",
     fiscal_year_start: int | str = 1,
+    memory_limit: int | str | None = _arguments.MEMORY_LIMIT,
 ) -> Any:
     """Computes social-media KPIs per group and period, exactly as the KPI contract defines them.
 
@@ -405,6 +409,13 @@ def compute(
     fiscal_year_start
         The month years start in, for ``every="1q"``/``"1y"`` and ``window="qtd"``/``"ytd"``:
         a month's number (default 1, January; 4 for years from April) or its name.
+    memory_limit
+        The memory the ``post_id`` repeat check may hold (8 bytes a post) before it spills the
+        posts' id hashes to temporary files and checks them part by part: a number of bytes or
+        text such as ``"256MB"``, ``"1GB"``, ``"512MiB"`` (default ``"256MB"``, at least 1 MB);
+        ``None``: no limit. Exact either way. The files go to the system's temporary folder
+        (``TMPDIR``) and are removed when the run ends, fails or is interrupted. See the
+        "Running at scale" page of the docs.
 
     Returns
     -------
@@ -442,6 +453,7 @@ def compute(
         fill=fill,
         week_start=week_start,
         fiscal_year_start=fiscal_year_start,
+        memory_limit=memory_limit,
     ).frame
 
 

@@ -164,3 +164,47 @@ def output(value: object) -> None:
     """``output=``: ``"polars"`` or ``"pandas"``."""
     if value not in ("polars", "pandas"):
         raise invalid_argument(f"output={value!r} is not supported; use 'polars' or 'pandas'")
+
+
+MEMORY_LIMIT = "256MB"
+"""The default ``memory_limit=``: the hashes of some 25 million posts (docs/scale.md)."""
+
+_MEMORY_LIMIT_MIN = 1_000_000
+_UNITS = {
+    "b": 1,
+    "kb": 1000,
+    "mb": 1000**2,
+    "gb": 1000**3,
+    "tb": 1000**4,
+    "kib": 1024,
+    "mib": 1024**2,
+    "gib": 1024**3,
+    "tib": 1024**4,
+}
+
+
+def memory_limit(value: Any) -> int | None:
+    """``memory_limit=``: None (no limit), a number of bytes, or text such as ``"256MB"``,
+    ``"1GB"`` or ``"512MiB"`` (kB, MB, GB, TB by 1000; KiB, MiB, GiB, TiB by 1024); returns the
+    bytes, at least 1 MB and below 2**63."""
+    hint = 'pass a number of bytes, text such as "256MB", "1GB" or "512MiB", or None for no limit'
+    if value is None:
+        return None
+    if isinstance(value, str):
+        import re
+
+        found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", value)
+        unit = found.group(2).lower() if found else ""
+        if found is None or (unit and unit not in _UNITS):
+            raise invalid_argument(f"memory_limit={value!r} is not an amount of memory; {hint}")
+        size = int(float(found.group(1)) * _UNITS[unit or "b"])
+    elif isinstance(value, int) and not isinstance(value, bool):
+        size = value
+    else:
+        raise invalid_argument(f"memory_limit= got {_type_name(value)}; {hint}")
+    if not _MEMORY_LIMIT_MIN <= size < 2**63:
+        raise invalid_argument(
+            f"memory_limit={value!r} is {size:,} bytes; it must be at least 1 MB "
+            f"({_MEMORY_LIMIT_MIN:,} bytes) and below 2**63"
+        )
+    return size

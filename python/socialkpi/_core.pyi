@@ -75,6 +75,7 @@ def compute(
     fill: bool = False,
     week_start: str | None = None,
     fiscal_year_start: str | None = None,
+    memory_limit: int | None = ...,
 ) -> tuple[Any, dict[str, Any]]: ...
 def source_table() -> list[tuple[str, str]]: ...
 def contract_status(posts: Any, contracts: Any, as_of: int, tz: str) -> Any: ...
@@ -137,6 +138,7 @@ def partial(
     progress: Any = None,
     week_start: str | None = None,
     fiscal_year_start: str | None = None,
+    memory_limit: int | None = ...,
 ) -> _States: ...
 
 @final

@@ -271,11 +271,13 @@ def partial(
     progress: bool | None = None,
     week_start: str = "monday",
     fiscal_year_start: int | str = 1,
+    memory_limit: int | str | None = _arguments.MEMORY_LIMIT,
 ) -> States:
     """The partial states of a KPI computation, to merge, roll up, refresh, keep and finalize.
 
-    Takes the arguments of :func:`compute` (but ``output``), ``progress``, ``week_start`` and
-    ``fiscal_year_start`` among them (the states record the calendar); ``sk.compute(...)`` equals
+    Takes the arguments of :func:`compute` (but ``output``), ``progress``, ``memory_limit``,
+    ``week_start`` and ``fiscal_year_start`` among them (the states record the calendar);
+    ``sk.compute(...)`` equals
     ``sk.partial(...).finalize()``. Beside the states, it keeps a 64-bit hash of each post's
     ``post_id`` (8 bytes a post), so that merging states that share a post is an error, and a
     fingerprint of each table other than posts, so that a table passed whole beside each part
@@ -294,6 +296,7 @@ def partial(
         "conversions": conversions,
     }
     week, month = _arguments.calendar(week_start, fiscal_year_start)
+    limit = _arguments.memory_limit(memory_limit)
     bar = progress_for(progress)
     try:
         return States(
@@ -303,6 +306,7 @@ def partial(
                 progress=bar,
                 week_start=week,
                 fiscal_year_start=month,
+                memory_limit=limit,
             )
         )
     finally:

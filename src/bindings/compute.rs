@@ -170,6 +170,8 @@ impl Given {
             contracts: self.contracts.map(Table::into_lazy).transpose()?,
             traffic: self.traffic.map(Table::into_lazy).transpose()?,
             events: self.events.map(Table::into_lazy).transpose()?,
+            // (set by the call: `memory_limit=`)
+            memory_limit: None,
         })
     }
 }
@@ -289,7 +291,7 @@ pub(super) fn calendar(
 
 /// Computes KPIs; returns (Arrow stream capsule of the result, details dict).
 #[pyfunction]
-#[pyo3(signature = (kpis, by, every, tz, dedupe, posts=None, accounts=None, contracts=None, traffic=None, conversions=None, sources=Vec::new(), custom=Vec::new(), engagement=Vec::new(), max_staleness=Some(plan::MAX_STALENESS_DAYS), compare=Vec::new(), window=None, progress=None, start=None, end=None, fill=false, week_start=None, fiscal_year_start=None))]
+#[pyo3(signature = (kpis, by, every, tz, dedupe, posts=None, accounts=None, contracts=None, traffic=None, conversions=None, sources=Vec::new(), custom=Vec::new(), engagement=Vec::new(), max_staleness=Some(plan::MAX_STALENESS_DAYS), compare=Vec::new(), window=None, progress=None, start=None, end=None, fill=false, week_start=None, fiscal_year_start=None, memory_limit=Some(exec::MEMORY_LIMIT)))]
 #[allow(clippy::too_many_arguments)]
 pub fn compute<'py>(
     py: Python<'py>,
@@ -315,6 +317,7 @@ pub fn compute<'py>(
     fill: bool,
     week_start: Option<String>,
     fiscal_year_start: Option<String>,
+    memory_limit: Option<u64>,
 ) -> PyResult<(Bound<'py, PyCapsule>, Bound<'py, PyDict>)> {
     let tables = [posts, accounts, contracts, traffic, conversions];
     let asked_every = every.as_deref().map(plan::Period::parse).transpose()?;
@@ -359,7 +362,8 @@ pub fn compute<'py>(
             tables.traffic.as_deref(),
             tables.conversions.as_deref(),
         )?;
-        let (output, engine) = run_engine(py, given, progress, |inputs, interrupted| {
+        let (output, engine) = run_engine(py, given, progress, |mut inputs, interrupted| {
+            inputs.memory_limit = memory_limit;
             let states = exec::partial(&plan, inputs, interrupted)?;
             exec::range::finalize_range_as_one(&plan, &to, states, &compare, &range)
         })?;
@@ -367,7 +371,8 @@ pub fn compute<'py>(
         return Ok((export_frame(py, output.frame)?, details));
     }
     let over_time = exec::window::OverTime::parse(&compare, window.as_deref(), plan.every)?;
-    let (output, engine) = run_engine(py, given, progress, |inputs, interrupted| {
+    let (output, engine) = run_engine(py, given, progress, |mut inputs, interrupted| {
+        inputs.memory_limit = memory_limit;
         exec::range::finalize_in_range(&plan, exec::partial(&plan, inputs, interrupted)?, &over_time, &range)
     })?;
     let details = details(py, &output, &plan, crossing, engine)?;

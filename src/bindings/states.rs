@@ -15,7 +15,7 @@ pub struct StatesObject {
 
 /// Makes the partial states of a compute-like call (the arguments of `compute`).
 #[pyfunction]
-#[pyo3(signature = (kpis, by, every, tz, dedupe, posts=None, accounts=None, contracts=None, traffic=None, conversions=None, sources=Vec::new(), custom=Vec::new(), engagement=Vec::new(), max_staleness=Some(plan::MAX_STALENESS_DAYS), progress=None, week_start=None, fiscal_year_start=None))]
+#[pyo3(signature = (kpis, by, every, tz, dedupe, posts=None, accounts=None, contracts=None, traffic=None, conversions=None, sources=Vec::new(), custom=Vec::new(), engagement=Vec::new(), max_staleness=Some(plan::MAX_STALENESS_DAYS), progress=None, week_start=None, fiscal_year_start=None, memory_limit=Some(exec::MEMORY_LIMIT)))]
 #[allow(clippy::too_many_arguments)]
 pub fn partial<'py>(
     py: Python<'py>,
@@ -36,6 +36,7 @@ pub fn partial<'py>(
     progress: Option<Py<PyAny>>,
     week_start: Option<String>,
     fiscal_year_start: Option<String>,
+    memory_limit: Option<u64>,
 ) -> PyResult<StatesObject> {
     let tables = [posts, accounts, contracts, traffic, conversions];
     let calendar = calendar(
@@ -62,7 +63,8 @@ pub fn partial<'py>(
         max_staleness,
         calendar,
     )?;
-    let (made, _) = run_engine(py, given, progress, |inputs, interrupted| {
+    let (made, _) = run_engine(py, given, progress, |mut inputs, interrupted| {
+        inputs.memory_limit = memory_limit;
         let made = Made {
             posts: inputs.posts.clone(),
             accounts: inputs.accounts.clone(),

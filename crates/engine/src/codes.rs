@@ -70,7 +70,7 @@ error_codes! {
         OverlappingStates = "overlapping_states": "states merged share some, not all, of the tables a block was made from",
         NotAStatesFile = "not_a_states_file": "a file or frame loaded as states was not written by States.save / States.frame",
         StatesVersion = "states_version": "states of another schema version",
-        UnwritableFile = "unwritable_file": "a file cannot be written (States.save)",
+        UnwritableFile = "unwritable_file": "a file cannot be written (States.save, or the post_id check's temporary files past memory_limit)",
         DuplicateTarget = "duplicate_target": "targets= gives two targets for one KPI, group and period, or two whose days overlap (raised from Python)",
     }
 }

@@ -91,7 +91,7 @@ pub fn repeated_ids(
 }
 
 /// The top bits that split hashes into parts for `repeated_hashes`.
-const PART_BITS: u32 = 8;
+pub const PART_BITS: u32 = 8;
 
 /// The part of a hash: its top bits.
 fn part(h: u64) -> usize {

@@ -15,6 +15,7 @@ mod parquet;
 mod pass;
 mod posts;
 pub mod range;
+mod spill;
 mod states;
 mod traffic;
 pub mod window;
@@ -146,7 +147,12 @@ pub struct Inputs {
     pub contracts: Option<LazyFrame>,
     pub traffic: Option<LazyFrame>,
     pub events: Option<LazyFrame>,
+    /// The memory the `post_id` repeat check may hold, in bytes, before it spills its hashes
+    /// to temporary files (None: no limit; see `spill`).
+    pub memory_limit: Option<u64>,
 }
+
+pub use spill::MEMORY_LIMIT;
 
 /// Asked between slices of posts with (slices done, slices in all): true stops the run with
 /// `Error::Interrupted` (Ctrl-C). It is also how a caller shows progress.
@@ -306,6 +312,7 @@ fn table_states(
         posts_parquet,
         traffic,
         events,
+        memory_limit,
         ..
     } = inputs;
     std::thread::scope(|scope| -> Result<_> {
@@ -329,6 +336,7 @@ fn table_states(
                 interrupted,
                 keys,
                 rows,
+                memory_limit,
             )),
             (Some(_), None) => Some(Err(missing_table("posts"))),
             _ => None,

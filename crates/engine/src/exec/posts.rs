@@ -7,6 +7,7 @@ use super::derived;
 use super::kernel::{FollowerIndex, WindowIndex, ACCOUNT, NO_DAY};
 use super::parquet::{Indexed, RowGroups};
 use super::pass::{self, Dict, Grouping, Pairs, Periods};
+use super::spill;
 use super::states::States;
 use super::{
     collect, first_u64, followers_at_post_names, nonnull_name, ratio_names, select_columns, sum_name, RowAccount, ALL,
@@ -60,24 +61,80 @@ fn keep_last(id: &str, df: DataFrame, rows: &mut RowAccount) -> Result<DataFrame
 }
 
 /// The repeat check's error, from the ids themselves (read again: only when the hashes of
-/// the stream say there may be repeats).
+/// the stream say there may be repeats). `candidates`: those hashes, checked a page at a time
+/// over a stream of the ids; None: the ids are hashed and checked here, all in memory.
 pub(super) fn repeated_error(
     id: &str,
     lf: LazyFrame,
-    candidates: Option<&PlHashSet<u64>>,
+    candidates: Option<spill::Candidates>,
     state: &PlRandomState,
 ) -> Result<Option<Error>> {
-    let ids = collect(lf.select([col(id)]))?;
-    let (repeated, examples) = crate::ids::repeated_ids(ids.column(id)?, candidates, state)?;
-    Ok((repeated > 0).then(|| {
+    let error = |repeated: u64, examples: Vec<String>, at_least: bool| {
         Error::input(
             InputCode::DuplicatePostId,
             format!(
-                "posts has {repeated} repeated post_id rows (for example {}); each post must appear once. Pass dedupe='last' to keep the last row of each post, or remove the repeats",
+                "posts has {}{repeated} repeated post_id rows (for example {}); each post must appear once. Pass dedupe='last' to keep the last row of each post, or remove the repeats",
+                if at_least { "at least " } else { "" },
                 examples.join(", ")
             ),
         )
-    }))
+    };
+    let Some(mut candidates) = candidates else {
+        let ids = collect(lf.select([col(id)]))?;
+        let (repeated, examples) = crate::ids::repeated_ids(ids.column(id)?, None, state)?;
+        return Ok((repeated > 0).then(|| error(repeated, examples, false)));
+    };
+    // many candidates: the first page with real repeats makes the error (a page of equal
+    // hashes of different ids only is all but impossible, but then the next page is read)
+    let paged = candidates.paged();
+    while let Some(page) = candidates.next_page()? {
+        let (repeated, examples) = repeats_among(id, lf.clone(), page, state)?;
+        if repeated > 0 {
+            return Ok(Some(error(repeated, examples, paged)));
+        }
+    }
+    Ok(None)
+}
+
+/// Rows whose id repeats an earlier row's among the ids of hashes `page`, and up to three
+/// such ids, from a stream of the ids (only those of the page are kept).
+fn repeats_among(id: &str, lf: LazyFrame, page: PlHashSet<u64>, state: &PlRandomState) -> Result<(u64, Vec<String>)> {
+    use polars_arrow::array::Array;
+    let seen: Arc<Mutex<PlHashMap<String, u64>>> = Arc::default();
+    let (sink, page, state, name) = (Arc::clone(&seen), Arc::new(page), state.clone(), id.to_string());
+    let callback = move |batch: DataFrame| -> PolarsResult<bool> {
+        let s = batch.column(&name)?.as_materialized_series().cast(&DataType::String)?;
+        let mut seen = sink
+            .lock()
+            .map_err(|_| PolarsError::ComputeError("the post_id check failed".into()))?;
+        for arr in s.str()?.downcast_iter() {
+            for j in 0..arr.len() {
+                if arr.is_valid(j) && page.contains(&crate::ids::id_hash(arr, j, &state)) {
+                    match seen.get_mut(arr.value(j)) {
+                        Some(n) => *n += 1,
+                        None => {
+                            seen.insert(arr.value(j).to_string(), 1);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(false)
+    };
+    let plan_callback = PlanCallback::Rust(SpecialEq::new(Arc::new(callback)));
+    collect(
+        lf.select([col(id)])
+            .sink_batches(plan_callback, false, std::num::NonZeroUsize::new(1 << 20))?,
+    )?;
+    let seen = std::mem::take(
+        &mut *seen
+            .lock()
+            .map_err(|_| Error::Internal("the post_id check failed".into()))?,
+    );
+    let mut repeated: Vec<(String, u64)> = seen.into_iter().filter(|(_, n)| *n > 1).collect();
+    repeated.sort_unstable();
+    let extra = repeated.iter().map(|(_, n)| n - 1).sum();
+    Ok((extra, repeated.into_iter().take(3).map(|(v, _)| v).collect()))
 }
 
 /// The smallest present value of a count column, or, when no value is negative, a number that
@@ -440,7 +497,7 @@ fn encode(
 }
 
 /// The repeat check's id column, hash state, and each batch's hashes split into parts.
-type IdCheck = (String, PlRandomState, Vec<Vec<Vec<u64>>>);
+type IdCheck = (String, PlRandomState, spill::IdHashes);
 
 /// A batch's followers-at-post (NaN where unknown) and the rows where it is unknown.
 type AtPost = (Vec<f64>, Vec<u32>);
@@ -519,7 +576,7 @@ impl PostsPass {
             hashes.push(match id_hashes {
                 Some(read) => read,
                 None => crate::ids::split_id_hashes(batch.column(id.as_str())?, state)?,
-            });
+            })?;
         }
         Ok(())
     }
@@ -693,6 +750,7 @@ pub(super) fn states(
     interrupted: super::Interrupt<'_>,
     keys: &[String],
     rows: &mut RowAccount,
+    memory_limit: Option<u64>,
 ) -> Result<DataFrame> {
     let started = std::time::Instant::now();
     let mut lf = read_table(plan, pp, lf, rows)?;
@@ -709,7 +767,8 @@ pub(super) fn states(
     let reads_slices = slices.filter(|_| plan.dedupe == Dedupe::Error);
     let reader = SliceReader::new(plan, pp, &lf, reads_slices.and(parquet), &names, &state)?;
     let pending = reads_slices.and_then(|s| s.first()).map(|&s| reader.start(s));
-    let mut pass = PostsPass::new(plan, pp, &schema, &grain, names, snapshots, contracts, &state)?;
+    let ids = spill::IdHashes::new(memory_limit);
+    let mut pass = PostsPass::new(plan, pp, &schema, &grain, names, snapshots, contracts, (&state, ids))?;
     let followers_at_post_needed = pass.look_up_followers(plan, pp, snapshots)?;
     let prepared = pass.prepare_states(pp, &schema)?;
     pass.look_up_contracts(pp, contracts)?;
@@ -717,6 +776,13 @@ pub(super) fn states(
         Some(slices) => pass.add_slices(slices, pending, &reader, &prepared, interrupted)?,
         None => pass.add_stream(&lf, &prepared)?,
     };
+    let checked = std::time::Instant::now();
+    // (the check of spilled hashes reads them all again: Ctrl-C is asked meanwhile, as
+    // between slices; posts streamed by polars are never asked)
+    let stop = || reads_slices.is_some_and(|s| interrupted(s.len(), s.len()));
+    pass.check_repeats(&lf, &stop)?;
+    rows.stages
+        .push(("posts_repeat_check_s".into(), checked.elapsed().as_secs_f64()));
     pass.check_table(&lf, contracts)?;
     if plan.dedupe == Dedupe::Error {
         rows.read.push((TABLE.to_string(), pass.read));
@@ -872,7 +938,7 @@ impl PostsPass {
         names: Vec<String>,
         snapshots: Option<&Snapshots>,
         contracts: Option<&Contracts>,
-        state: &PlRandomState,
+        (state, ids): (&PlRandomState, spill::IdHashes),
     ) -> Result<Self> {
         let mut dicts = Vec::new();
         for name in &names {
@@ -908,7 +974,7 @@ impl PostsPass {
             delivered_keys: Vec::new(),
             read: 0,
             id: match (&pp.post_id, plan.dedupe) {
-                (Some(id), Dedupe::Error) => Some((id.clone(), state.clone(), Vec::new())),
+                (Some(id), Dedupe::Error) => Some((id.clone(), state.clone(), ids)),
                 _ => None,
             },
             mins: pp
@@ -1051,21 +1117,26 @@ impl PostsPass {
             .map_err(|_| Error::Internal("the posts pass failed".into()))
     }
 
-    /// The checks of the whole table, once it is read: a batch's error, repeated ids (read
-    /// again only when their hashes repeat), negative counts, and one currency (the
-    /// contracts' fees' too).
-    fn check_table(&mut self, lf: &LazyFrame, contracts: Option<&Contracts>) -> Result<()> {
+    /// Repeated ids, once the table is read: a batch's error first, then the ids read again
+    /// only when their hashes repeat (`stop`: asked while spilled hashes are checked).
+    fn check_repeats(&mut self, lf: &LazyFrame, stop: &dyn Fn() -> bool) -> Result<()> {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
         if let Some((id, state, hashes)) = self.id.take() {
-            let candidates = crate::ids::repeated_hashes(&hashes);
+            let candidates = hashes.repeated(stop)?;
             if !candidates.is_empty() {
-                if let Some(e) = repeated_error(&id, lf.clone(), Some(&candidates), &state)? {
+                if let Some(e) = repeated_error(&id, lf.clone(), Some(candidates), &state)? {
                     return Err(e);
                 }
             }
         }
+        Ok(())
+    }
+
+    /// The checks of the whole table, once it is read and its ids checked: negative counts,
+    /// and one currency (the contracts' fees' too).
+    fn check_table(&mut self, lf: &LazyFrame, contracts: Option<&Contracts>) -> Result<()> {
         for (c, min) in &self.mins {
             if *min < 0.0 {
                 return Err(negative_error(lf.clone(), c));

@@ -1,0 +1,196 @@
+"""memory_limit=: the post_id repeat check in a fixed memory budget. Past the budget the posts'
+id hashes go to temporary files (by part) and are checked part by part; the result equals an
+unlimited run and the DuckDB oracle (tests/oracle.py), repeats across files are still found
+(an error) or resolved (dedupe="last"), and no temporary file outlives a run, whether it ends,
+fails or is interrupted."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import polars as pl
+import pytest
+import socialkpi as sk
+from oracle import oracle
+from polars.testing import assert_frame_equal
+
+KPIS = ["posts", "reach", "engagements", "engagement_rate", "engagement_rate_followers", "followers"]
+KW = {"kpis": KPIS, "by": ["platform"], "every": "1mo"}
+N_FILES = 20
+# 300,000 posts: some 3 MB of hashes, three times the smallest budget
+N_POSTS = 300_000
+SMALL = "1MB"
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], pl.DataFrame, pl.DataFrame]:
+    """The posts as 20 Parquet files (row groups of 5,000), the whole posts, the accounts."""
+    posts, accounts = sk.datasets.sample(n_accounts=40, n_posts=N_POSTS, days=120, seed=18)
+    folder = tmp_path_factory.mktemp("lake")
+    size = N_POSTS // N_FILES
+    paths = []
+    for k in range(N_FILES):
+        path = folder / f"posts-{k:02d}.parquet"
+        posts.slice(k * size, size).write_parquet(path, row_group_size=5_000)
+        paths.append(str(path))
+    return paths, posts, accounts
+
+
+@pytest.fixture
+def spill_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The system temporary folder of the test: where the check's files go (TMPDIR)."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setenv("TMPDIR", str(folder))
+    return folder
+
+
+def _oracle(posts: pl.DataFrame, accounts: pl.DataFrame) -> pl.DataFrame:
+    return oracle(posts, accounts, KPIS, ["platform"], "1mo")
+
+
+def _same(got: pl.DataFrame, want: pl.DataFrame) -> None:
+    assert got.columns == want.columns
+    assert_frame_equal(got, want, check_dtypes=False, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def test_a_small_limit_gives_the_unlimited_result(lake, spill_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    paths, posts, accounts = lake
+    unlimited = sk.compute(paths, accounts, **KW, memory_limit=None)
+    small = sk.compute(paths, accounts, **KW, memory_limit=SMALL)
+    default = sk.compute(paths, accounts, **KW)
+    assert_frame_equal(small, unlimited)
+    assert_frame_equal(default, unlimited)
+    _same(small, _oracle(posts, accounts))
+    # the same through partial states, and from a frame in memory streamed in slices
+    states = sk.partial(paths, accounts, **KW, memory_limit=SMALL)
+    assert_frame_equal(states.finalize(), unlimited)
+    assert_frame_equal(sk.compute(posts, accounts, **KW, memory_limit=SMALL), unlimited)
+    assert list(spill_dir.iterdir()) == []
+
+
+def test_the_small_limit_spills_to_the_temporary_folder(lake, spill_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    # a temporary folder that cannot be written: the spilling run says so, typed; an unlimited
+    # one (or a limit the hashes fit in) writes nothing there
+    paths, _, accounts = lake
+    spill_dir.rmdir()
+    with pytest.raises(sk.InputError) as err:
+        sk.compute(paths, accounts, **KW, memory_limit=SMALL)
+    assert err.value.code == "unwritable_file"
+    assert "TMPDIR" in str(err.value) and "memory_limit" in str(err.value)
+    sk.compute(paths, accounts, **KW, memory_limit=None)
+    sk.compute(paths, accounts, **KW, memory_limit="1GB")
+
+
+def _with_repeats(lake, tmp_path: Path) -> tuple[list[str], pl.DataFrame]:  # type: ignore[no-untyped-def]
+    """The files with a file more whose posts repeat posts of the 3rd and the 17th files, with
+    other values (so that keeping the last row changes the result)."""
+    paths, posts, _ = lake
+    size = N_POSTS // N_FILES
+    again = pl.concat([posts.slice(3 * size + 10, 5), posts.slice(17 * size + 200, 3)]).with_columns(
+        pl.col("reach") * 2 + 1, pl.col("likes") + 7
+    )
+    extra = tmp_path / "posts-zz.parquet"
+    again.write_parquet(extra)
+    return [*paths, str(extra)], pl.concat([posts, again])
+
+
+def test_repeats_across_files_are_found_under_the_limit(lake, spill_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    paths, everything = _with_repeats(lake, tmp_path)
+    for limit in (SMALL, None):
+        with pytest.raises(sk.InputError) as err:
+            sk.compute(paths, lake[2], **KW, memory_limit=limit)
+        assert err.value.code == "duplicate_post_id"
+        # the 8 repeated rows, exactly (not "at least": the candidates take one page)
+        assert "posts has 8 repeated post_id rows" in str(err.value)
+        first = sorted(everything.tail(8)["post_id"].to_list())[0]
+        assert first in str(err.value)
+    assert list(spill_dir.iterdir()) == []
+
+
+def test_dedupe_last_resolves_repeats_across_files_under_the_limit(
+    lake, spill_dir: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    paths, everything = _with_repeats(lake, tmp_path)
+    got = sk.compute(paths, lake[2], **KW, dedupe="last", memory_limit=SMALL)
+    last = everything.unique("post_id", keep="last", maintain_order=True)
+    assert last.height == N_POSTS
+    _same(got, _oracle(last, lake[2]))
+    assert_frame_equal(got, sk.compute(paths, lake[2], **KW, dedupe="last", memory_limit=None))
+    assert list(spill_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("given", "size"),
+    [
+        ("1GB", 10**9),
+        ("512MiB", 512 * 2**20),
+        ("1.5 gb", 1_500_000_000),
+        (2_000_000, 2_000_000),
+        ("1000000", 10**6),
+    ],
+)
+def test_memory_limit_reads_bytes_and_units(given: object, size: int) -> None:
+    from socialkpi import _arguments
+
+    assert _arguments.memory_limit(given) == size
+
+
+@pytest.mark.parametrize("bad", ["lots", "1 GBs", "-1GB", "", "999kB", 0, -5, 1.5e9, True, b"1GB", 2**63])
+def test_a_bad_memory_limit_is_a_typed_error(tables, bad: object) -> None:  # type: ignore[no-untyped-def]
+    posts, accounts = tables
+    for call in (sk.compute, sk.compute_details, sk.partial):
+        with pytest.raises(sk.ArgumentError) as err:
+            call(posts, accounts, kpis=["posts"], memory_limit=bad)
+        assert err.value.code == "invalid_argument"
+        assert isinstance(err.value, ValueError)
+        assert "memory_limit" in str(err.value)
+
+
+INTERRUPTED = textwrap.dedent(
+    """
+    import os, signal, threading, time
+    import polars as pl
+    import socialkpi as sk
+
+    posts, accounts = sk.datasets.sample(n_accounts=300, n_posts=1_500_000, seed=3)
+    posts = pl.concat([posts, posts.with_columns(pl.col("post_id") + "b")] * 2)   # 6M posts
+    posts = posts.with_columns(pl.col("post_id") + pl.int_range(pl.len()).cast(pl.String))
+    kpis = ["engagement", "posts", "impressions", "reach"]
+    started = time.perf_counter()
+    sk.compute(posts.head(1_000_000), accounts, kpis=kpis, by=["account_id"], every="1d")
+    one = time.perf_counter() - started
+    # the check's folder is seen in the temporary folder while the run goes on
+    seen, running = [], [True]
+    def watch():
+        while running[0]:
+            seen.extend(os.listdir(os.environ["TMPDIR"]))
+            time.sleep(0.01)
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    threading.Timer(2.5 * one, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+    try:
+        sk.compute(posts, accounts, kpis=kpis, by=["account_id"], every="1d", memory_limit="1MB")
+        print("finished", flush=True)
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+    running[0] = False
+    watcher.join()
+    print(sorted({name.split("-")[1] for name in seen}), flush=True)
+    """
+)
+
+
+def test_an_interrupted_run_leaves_no_temporary_file(tmp_path: Path) -> None:
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    env = {**os.environ, "TMPDIR": str(folder)}
+    done = subprocess.run(
+        [sys.executable, "-c", INTERRUPTED], capture_output=True, text=True, timeout=300, env=env
+    )
+    assert done.stdout.split() == ["interrupted", "['spill']"], done.stdout + done.stderr
+    assert list(folder.iterdir()) == []
