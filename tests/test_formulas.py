@@ -131,6 +131,23 @@ def test_linkedin_engagement_rate_is_a_ratio_of_sums_over_rows_with_both(everyth
     same(got, expected)
 
 
+def test_a_ratio_over_the_engagements_divides_by_their_rule_3_sums(everything):
+    # eng as the denominator: the engagements of the rows where likes and eng are both present
+    posts = everything["posts"]
+    share = sk.KPI("likes_share", "likes / eng")
+    got = sk.compute(posts, kpis=[share], by=["platform"]).sort("platform")
+    eng = rule3(posts, [c for c in ("likes", "comments", "shares", "saves") if c in posts.columns])
+    frame = posts.select("platform", "likes").with_columns(eng=eng)
+    both = frame.filter(pl.col("likes").is_not_null() & pl.col("eng").is_not_null())
+    expected = (
+        both.group_by("platform")
+        .agg(n=pl.col("likes").sum(), d=pl.col("eng").sum())
+        .select("platform", likes_share=pl.when(pl.col("d") > 0).then(pl.col("n") / pl.col("d")))
+    )
+    expected = frame.select("platform").unique().join(expected, on="platform", how="left").sort("platform")
+    same(got, expected)
+
+
 def test_filters_means_counts_and_references(everything):
     posts = everything["posts"]
     kpis = [

@@ -263,6 +263,19 @@ def test_dask_compare_window_and_targets_apply_to_the_merged_states(dask_client,
     assert e.value.code == "target_not_requested"
 
 
+def test_dask_takes_a_range_fill_and_a_memory_limit(dask_client, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from socialkpi import dask as skd
+
+    ddf = _ddf(_files(tmp_path, _split(T["posts"], "time", 3, 9)))
+    days = sorted(T["posts"]["published_at"].dt.date().unique().to_list())
+    start, end = days[len(days) // 4], days[len(days) // 2]
+    weekly = {**KW, "every": "1w", "start": start, "end": end, "fill": True, "memory_limit": "1MB"}
+    _same(skd.compute(ddf, **SMALL, **weekly), _whole(**weekly))  # type: ignore[arg-type]
+    # every=None with a range: one period over those days, made from the partitions' daily states
+    one = {**KW, "every": None, "start": start, "end": end, "compare": "previous"}
+    _same(skd.compute(ddf, **SMALL, **one), _whole(**one))  # type: ignore[arg-type]
+
+
 def test_dask_takes_the_calendar(dask_client, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from socialkpi import dask as skd
 
@@ -393,6 +406,9 @@ def test_spark_compare_and_targets_apply_to_the_merged_states(spark, tmp_path) -
     weekly = {**KW, "every": "1w", "week_start": "saturday", "fiscal_year_start": "july"}
     _same(sks.compute(sdf, **SMALL, **weekly), _whole(**weekly))  # type: ignore[arg-type]
     assert sks.partial(sdf, **SMALL, **weekly).spec["week_start"] == "saturday"  # type: ignore[arg-type]
+    days = sorted(T["posts"]["published_at"].dt.date().unique().to_list())
+    ranged = {**KW, "every": None, "start": days[3], "end": days[-3], "memory_limit": "1MB"}
+    _same(sks.compute(sdf, **SMALL, **ranged), _whole(**ranged))  # type: ignore[arg-type]
 
 
 def test_spark_types_casts_what_spark_does_not_take() -> None:

@@ -74,6 +74,7 @@ _OPTIONS = (
     "max_staleness",
     "week_start",
     "fiscal_year_start",
+    "memory_limit",
 )
 
 
@@ -83,15 +84,22 @@ def options(arguments: dict[str, Any]) -> dict[str, Any]:
     return {name: arguments[name] for name in _OPTIONS}
 
 
-def over_time(compare: Any, window: Any, targets: Any, options: dict[str, Any]) -> dict[str, Any]:
-    """``compare``, ``window`` and ``targets`` of a ``compute`` call (``options``: its
-    :func:`options`), checked before any partition runs: they apply once, to the merged
-    states' ``finalize``. The targets table is read here, once."""
+def over_time(
+    compare: Any, window: Any, targets: Any, options: dict[str, Any], start: Any, end: Any, fill: Any
+) -> dict[str, Any]:
+    """``compare``, ``window``, ``targets``, ``start``, ``end`` and ``fill`` of a ``compute``
+    call (``options``: its :func:`options`), checked before any partition runs: they apply
+    once, to the merged states' ``finalize``. The targets table is read here, once. A range
+    with ``every=None`` is one period made of daily states (as ``sk.compute`` makes it): the
+    partitions then make daily states (``options`` changes)."""
     from socialkpi import _arguments, _targets
     from socialkpi.formulas import resolve
 
     _arguments.compare(compare)
     _arguments.text("window", window, 'use "28d", "4w", "wtd", "mtd", "qtd" or "ytd"', optional=True)
+    _arguments.range_day("start", start)
+    _arguments.range_day("end", end)
+    _arguments.flag("fill", fill)
     _targets.argument(targets)
     if targets is not None:
         targets = _targets.read(targets)
@@ -103,7 +111,18 @@ def over_time(compare: Any, window: Any, targets: Any, options: dict[str, Any]) 
             window=window,
             asked=_targets.requested(names),
         )
-    return {"compare": compare, "window": window, "targets": targets}
+    finalize = {
+        "compare": compare,
+        "window": window,
+        "targets": targets,
+        "start": start,
+        "end": end,
+        "fill": fill,
+    }
+    if options["every"] is None and (start is not None or end is not None):
+        options["every"] = "1d"
+        finalize["every"] = None
+    return finalize
 
 
 def ipc(frame: pl.DataFrame) -> bytes:

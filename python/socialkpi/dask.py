@@ -10,6 +10,7 @@ Needs ``pip install 'socialkpi[dask]'``.
 
 from __future__ import annotations
 
+import datetime as dt
 import glob
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -54,6 +55,10 @@ def compute(
     targets: Any = None,
     week_start: str = "monday",
     fiscal_year_start: int | str = 1,
+    start: str | dt.date | None = None,
+    end: str | dt.date | None = None,
+    fill: bool = False,
+    memory_limit: int | str | None = _arguments.MEMORY_LIMIT,
 ) -> Any:
     """:func:`socialkpi.compute` over posts spread across a Dask cluster: the same arguments
     and the same result, cell for cell.
@@ -75,6 +80,11 @@ def compute(
         As for :func:`socialkpi.compute`: applied once, when the merged states are finalized.
     week_start, fiscal_year_start
         As for :func:`socialkpi.compute`: each partition's states are made in the calendar.
+    start, end, fill
+        As for :func:`socialkpi.compute`: applied when the merged states are finalized (with
+        ``every=None`` and a range, the partitions make daily states).
+    memory_limit
+        As for :func:`socialkpi.compute`, for each partition's own repeat check.
 
     Raises
     ------
@@ -84,7 +94,7 @@ def compute(
     """
     _arguments.output(output)
     options = _wire.options(locals())
-    over_time = _wire.over_time(compare, window, targets, options)
+    over_time = _wire.over_time(compare, window, targets, options, start, end, fill)
     merged = _run(posts, accounts, contracts, traffic, conversions, split_every, options, keep_ids=False)
     return _wire.body(merged).finalize(output=output, **over_time)
 
@@ -107,6 +117,7 @@ def partial(
     split_every: int = 8,
     week_start: str = "monday",
     fiscal_year_start: int | str = 1,
+    memory_limit: int | str | None = _arguments.MEMORY_LIMIT,
 ) -> States:
     """:func:`socialkpi.partial` over posts spread across a Dask cluster: the merged states of
     all partitions, post ids included (to finalize, merge with other states or save). The

@@ -11,6 +11,7 @@ Needs ``pip install 'socialkpi[spark]'`` (PySpark 4).
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import os
@@ -28,7 +29,7 @@ try:
 except ImportError as e:  # pragma: no cover - the extra is not installed
     raise ImportError("socialkpi.spark needs PySpark 4: pip install 'socialkpi[spark]'") from e
 
-from socialkpi import _wire
+from socialkpi import _arguments, _wire
 from socialkpi._states import States, merge
 from socialkpi._states import partial as _partial
 from socialkpi.exceptions import KpiError, invalid_argument
@@ -76,6 +77,10 @@ def compute(
     targets: Any = None,
     week_start: str = "monday",
     fiscal_year_start: int | str = 1,
+    start: str | dt.date | None = None,
+    end: str | dt.date | None = None,
+    fill: bool = False,
+    memory_limit: int | str | None = _arguments.MEMORY_LIMIT,
 ) -> Any:
     """:func:`socialkpi.compute` over a Spark DataFrame of posts: the same arguments and the
     same result, cell for cell. The arguments not listed below are those of
@@ -97,6 +102,11 @@ def compute(
         on the driver (``targets`` is a table on the driver, or a Spark DataFrame, collected).
     week_start, fiscal_year_start
         As for :func:`socialkpi.compute`: each partition's states are made in the calendar.
+    start, end, fill
+        As for :func:`socialkpi.compute`: applied when the merged states are finalized (with
+        ``every=None`` and a range, the partitions make daily states).
+    memory_limit
+        As for :func:`socialkpi.compute`, for each partition's own repeat check.
 
     Raises
     ------
@@ -108,7 +118,7 @@ def compute(
     if output not in ("polars", "pandas", "spark"):
         raise invalid_argument(f"output={output!r} is not supported; use 'polars', 'pandas' or 'spark'")
     options = _wire.options(locals())
-    over_time = _wire.over_time(compare, window, _local(targets), options)
+    over_time = _wire.over_time(compare, window, _local(targets), options, start, end, fill)
     rows = _rows(posts, accounts, contracts, traffic, conversions, options)
     rows.persist(StorageLevel.MEMORY_AND_DISK)
     try:
@@ -149,6 +159,7 @@ def partial(
     max_staleness: int | None = 7,
     week_start: str = "monday",
     fiscal_year_start: int | str = 1,
+    memory_limit: int | str | None = _arguments.MEMORY_LIMIT,
 ) -> States:
     """:func:`socialkpi.partial` over a Spark DataFrame of posts: the merged states of all
     partitions on the driver, post ids included (8 bytes a post), to finalize, merge with

@@ -79,14 +79,7 @@ pub(super) fn call<'py>(
         events: Arg::from_py(conversions)?,
     };
     let tables = args.columns()?;
-    let plan = plan::build(
-        &request,
-        tables.posts.as_deref(),
-        tables.accounts.as_deref(),
-        tables.contracts.as_deref(),
-        tables.traffic.as_deref(),
-        tables.conversions.as_deref(),
-    )?;
+    let plan = tables.plan(&request)?;
     let started = std::time::Instant::now();
     let given = args.cross(&plan)?;
     Ok(Call {
@@ -354,14 +347,7 @@ pub fn compute<'py>(
         let compare = exec::range::parse_compare(&compare, &range)?;
         let mut whole = request.clone();
         whole.every = None;
-        let to = plan::build(
-            &whole,
-            tables.posts.as_deref(),
-            tables.accounts.as_deref(),
-            tables.contracts.as_deref(),
-            tables.traffic.as_deref(),
-            tables.conversions.as_deref(),
-        )?;
+        let to = tables.plan(&whole)?;
         let (output, engine) = run_engine(py, given, progress, |mut inputs, interrupted| {
             inputs.memory_limit = memory_limit;
             let states = exec::partial(&plan, inputs, interrupted)?;

@@ -19,28 +19,14 @@ pub const DAYS: std::ops::RangeInclusive<i32> = -(1 << 30)..=(1 << 30);
 /// A period code not given yet.
 const NONE: u32 = u32::MAX;
 
-/// (year, month, day) of days since 1970-01-01 (proleptic Gregorian; H. Hinnant's algorithm).
+/// (year, month, day) of days since 1970-01-01 (proleptic Gregorian).
 pub fn civil(days: i32) -> (i64, u32, u32) {
-    let z = i64::from(days) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
+    crate::plan::calendar::civil(i64::from(days))
 }
 
-/// Days since 1970-01-01 of a civil date.
+/// Days since 1970-01-01 of a civil date inside [`DAYS`].
 fn days_from_civil(y: i64, m: u32, d: u32) -> i32 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    (era * 146_097 + doe - 719_468) as i32
+    crate::plan::calendar::days(y, m, d) as i32
 }
 
 /// The first day of the period that contains `day`, in the report's calendar (days inside

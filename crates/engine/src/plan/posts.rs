@@ -149,7 +149,7 @@ pub(super) fn plan_posts(
         }
     }
     let uses_eng = p.sums.contains(&Metric::Eng)
-        || p.ratios.iter().any(|(a, _)| *a == Metric::Eng)
+        || p.ratios.iter().any(|(a, b)| *a == Metric::Eng || *b == Metric::Eng)
         || p.per_post_engagement_rate
         || p.at_followers.contains(&Metric::Eng)
         || custom.eng;

@@ -43,6 +43,20 @@ pub struct Tables {
     pub conversions: Option<Vec<String>>,
 }
 
+impl Tables {
+    /// The plan of a request against these tables' columns.
+    pub fn plan(&self, request: &Request) -> Result<plan::Plan> {
+        plan::build(
+            request,
+            self.posts.as_deref(),
+            self.accounts.as_deref(),
+            self.contracts.as_deref(),
+            self.traffic.as_deref(),
+            self.conversions.as_deref(),
+        )
+    }
+}
+
 fn kind_name(t: ColumnType) -> &'static str {
     match t {
         ColumnType::Number => "number",
@@ -151,15 +165,7 @@ impl Spec {
 
     /// The plan of a request against the spec's tables.
     pub fn plan(&self, request: &Request) -> Result<plan::Plan> {
-        let t = &self.tables;
-        plan::build(
-            request,
-            t.posts.as_deref(),
-            t.accounts.as_deref(),
-            t.contracts.as_deref(),
-            t.traffic.as_deref(),
-            t.conversions.as_deref(),
-        )
+        self.tables.plan(request)
     }
 
     /// The first part in which two specs differ, in words (None: they are the same).
