@@ -348,10 +348,19 @@ def _window_start(window: str) -> str:
     return f"CAST(t - INTERVAL {days - 1} DAY AS DATE)"
 
 
-def _window_expected(by: list[str], window: str) -> pl.DataFrame:
-    """Each row of the oracle's daily report with the KPIs over the window ending that day,
-    from the posts and snapshots of the window's days (docs/kpis.md)."""
-    keys = oracle(POSTS, ACCOUNTS, ["posts", "followers"], by, "1d").select(*by, "period_start")
+_PERIOD_END = {
+    "1d": "period_start",
+    "1w": "CAST(period_start + INTERVAL 6 DAY AS DATE)",
+    "1mo": "CAST(period_start + INTERVAL 1 MONTH - INTERVAL 1 DAY AS DATE)",
+    "1q": "CAST(period_start + INTERVAL 3 MONTH - INTERVAL 1 DAY AS DATE)",
+    "1y": "CAST(period_start + INTERVAL 1 YEAR - INTERVAL 1 DAY AS DATE)",
+}
+
+
+def _window_expected(by: list[str], window: str, every: str = "1d") -> pl.DataFrame:
+    """Each row of the oracle's report at `every` with the KPIs over the window ending on the
+    row's last day, from the posts and snapshots of the window's days (docs/kpis.md)."""
+    keys = oracle(POSTS, ACCOUNTS, ["posts", "followers"], by, every).select(*by, "period_start")
     con = duckdb.connect()
     con.register("keys", keys.to_arrow())
     con.register("raw_posts", POSTS.to_arrow())
@@ -363,9 +372,10 @@ def _window_expected(by: list[str], window: str) -> pl.DataFrame:
     )
     con.execute(f"CREATE VIEW p AS SELECT *, CAST(published_at AS DATE) AS day, {eng} AS eng FROM raw_posts")
     con.execute("CREATE VIEW a AS SELECT * FROM raw_accounts WHERE followers IS NOT NULL")
-    con.execute(f"CREATE VIEW r AS SELECT *, period_start AS t, {_window_start(window)} AS w FROM keys")
+    con.execute(f"CREATE VIEW r0 AS SELECT *, {_PERIOD_END[every]} AS t FROM keys")
+    con.execute(f"CREATE VIEW r AS SELECT *, {_window_start(window)} AS w FROM r0")
     r_by = ", ".join(f"r.{k}" for k in by)
-    group = ", ".join([*(f"r.{k}" for k in by), "r.t", "r.w"])
+    group = ", ".join([*(f"r.{k}" for k in by), "r.period_start", "r.t", "r.w"])
     match = "".join(f" AND x.{k} IS NOT DISTINCT FROM r.{k}" for k in by)
 
     def ratio(num: str, den: str) -> str:
@@ -376,7 +386,7 @@ def _window_expected(by: list[str], window: str) -> pl.DataFrame:
         )
 
     flows = con.sql(
-        f"SELECT {r_by}{',' if by else ''} r.t, r.w, count(x.day) AS posts, "
+        f"SELECT {r_by}{',' if by else ''} r.period_start, r.w, count(x.day) AS posts, "
         "CASE WHEN count(x.day) = 0 THEN 0 ELSE sum(x.reach) END AS reach, "
         "CASE WHEN count(x.day) = 0 THEN 0 ELSE sum(x.eng) END AS engagements, "
         f"{ratio('eng', 'reach')} AS engagement_rate, "
@@ -385,18 +395,18 @@ def _window_expected(by: list[str], window: str) -> pl.DataFrame:
     ).pl()
     followers = con.sql(
         f"""
-        SELECT {", ".join([*by, "t"])}, sum(last_f) AS followers,
+        SELECT {", ".join([*by, "period_start"])}, sum(last_f) AS followers,
                sum(coalesce((SELECT arg_max(b.followers, b.date) FROM a b
                              WHERE b.account_id = f.account_id AND b.date < f.w), first_f)) AS followers_start
-        FROM (SELECT {r_by}{"," if by else ""} r.t, r.w, x.account_id,
+        FROM (SELECT {r_by}{"," if by else ""} r.period_start, r.w, x.account_id,
                      arg_max(x.followers, x.date) AS last_f, arg_min(x.followers, x.date) AS first_f
               FROM r JOIN a x ON x.date BETWEEN r.w AND r.t{match}
               GROUP BY {group}, x.account_id) f
-        GROUP BY {", ".join([*by, "t"])}"""
+        GROUP BY {", ".join([*by, "period_start"])}"""
     ).pl()
-    out = flows.join(followers, on=[*by, "t"], how="left", nulls_equal=True)
+    out = flows.join(followers, on=[*by, "period_start"], how="left", nulls_equal=True)
     out = keys.join(
-        out.rename({"t": "period_start", "w": "window_start"}),
+        out.rename({"w": "window_start"}),
         on=[*by, "period_start"],
         how="left",
         nulls_equal=True,
@@ -417,6 +427,64 @@ def _window_expected(by: list[str], window: str) -> pl.DataFrame:
 def test_window_matches_the_oracle_over_the_window_days(by, window):
     got = sk.compute(POSTS, ACCOUNTS, kpis=WINDOW_KPIS, by=by, every="1d", window=window)
     _check(got, _window_expected(by, window))
+
+
+@pytest.mark.parametrize(
+    ("every", "window"),
+    [
+        ("1w", "4w"),
+        ("1w", "28d"),
+        ("1w", "wtd"),
+        ("1mo", "mtd"),
+        ("1mo", "qtd"),
+        ("1mo", "ytd"),
+        ("1q", "ytd"),
+    ],
+)
+@pytest.mark.parametrize("by", [[], ["account_id"]])
+def test_a_window_of_whole_periods_matches_the_oracle(by, every, window):
+    # each week's (month's, ...) KPIs over the window ending on its last day
+    got = sk.compute(POSTS, ACCOUNTS, kpis=WINDOW_KPIS, by=by, every=every, window=window)
+    _check(got, _window_expected(by, window, every))
+
+
+def test_a_window_of_whole_periods_compares_with_whole_earlier_periods():
+    kpis = ["reach", "engagement_rate", "followers"]
+    kw = {"kpis": kpis, "by": ["platform"], "every": "1mo", "window": "ytd"}
+    got = sk.compute(POSTS, ACCOUNTS, compare=["previous", "last_year"], **kw)
+    # the earlier windows are whole earlier months: the same report's row a month and a year
+    # before, wherever the report has one
+    plain = sk.compute(POSTS, ACCOUNTS, **kw)
+    for months, suffix in ((1, "_prev"), (12, "_ly")):
+        earlier = plain.select(
+            "platform",
+            pl.col("period_start").dt.offset_by(f"{months}mo"),
+            *(pl.col(k).alias(f"{k}{suffix}_want") for k in kpis),
+        )
+        both = got.join(earlier, on=["platform", "period_start"], how="inner", nulls_equal=True)
+        assert len(both) > 0
+        for k in kpis:
+            want = both[f"{k}{suffix}_want"].to_list()
+            assert both[f"{k}{suffix}"].to_list() == pytest.approx(want, nan_ok=True), (k, suffix)
+    weekly = {**kw, "every": "1w", "window": "4w"}
+    assert "reach_ly" in sk.compute(POSTS, ACCOUNTS, compare="last_year_weekday", **weekly).columns
+
+
+def test_a_window_of_whole_periods_is_checked_against_the_grain():
+    for every, window in (
+        ("1w", "10d"),
+        ("1w", "mtd"),
+        ("1mo", "28d"),
+        ("1mo", "wtd"),
+        ("1q", "mtd"),
+        ("1y", "qtd"),
+    ):
+        with pytest.raises(sk.QueryError) as err:
+            sk.compute(POSTS, kpis=["reach"], every=every, window=window)
+        assert err.value.code == "invalid_argument", (every, window)
+    with pytest.raises(sk.QueryError) as err:
+        sk.compute(POSTS, kpis=["reach"], every="1w", window="4w", compare="last_year")
+    assert err.value.code == "invalid_argument"
 
 
 def test_a_window_is_compute_over_the_window_rows():
@@ -462,6 +530,7 @@ def test_states_finalize_windows_from_daily_states():
         ({"every": "1d", "window": "0d"}, "invalid_argument"),
         ({"every": "1d", "window": "400d"}, "invalid_argument"),
         ({"every": "1mo", "window": "7d"}, "invalid_argument"),
+        ({"every": "1w", "window": "mtd"}, "invalid_argument"),
         ({"every": None, "window": "mtd"}, "invalid_argument"),
         ({"every": "1d", "window": 28}, "invalid_argument"),
     ],

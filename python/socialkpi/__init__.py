@@ -372,10 +372,12 @@ def compute(
         before), the same days of the previous week, month, quarter or year for a to-date
         window, the same window a year before. See the "Over time" page of the docs.
     window
-        With ``every="1d"``: each day's KPIs over the window ending that day, a trailing window
+        Each period's KPIs over the window ending on its last day, a trailing window
         (``"7d"``, ``"28d"``, ``"90d"``, ``"4w"``, ``"13w"``; at most 366 days) or the week,
         month, quarter or year to date (``"wtd"``, ``"mtd"``, ``"qtd"``, ``"ytd"``): ratios of
         the window's sums, followers the last snapshot in the window. Adds ``window_start``.
+        With ``every="1d"`` any window; at a coarser ``every``, windows of whole periods
+        (``"1w"`` with ``"4w"``, ``"1mo"`` with ``"ytd"``, ...).
     targets
         A table of targets (polars, pandas, pyarrow or a path, like the other tables): ``kpi``,
         ``target``, any of the ``by`` columns, and ``period_start`` (targets of the report's

@@ -107,10 +107,13 @@ def describe(
         )
     if window is not None:
         value = _WINDOW_VALUE.get(kind, _WINDOW_VALUE[None])
-        lines.append(
-            f"Window (window={window!r}): each day's {kpi} over {_window_days(window)} "
-            f"(window_start to period_start): {value}."
-        )
+        if every in (None, "1d"):
+            span = f"each day's {kpi} over {_window_days(window)} (window_start to period_start)"
+        else:
+            days = _window_days(window).replace("that day", "the period's last day")
+            span = f"each period's {kpi} over {days.replace('to the day', 'to its last day')}"
+            span += " (window_start to the period's last day: whole periods)"
+        lines.append(f"Window (window={window!r}): {span}: {value}.")
     if targets:
         if kind is None:
             given = (

@@ -118,8 +118,8 @@ class States:
             As for :func:`compute`: each period beside the previous one or the one a year
             before, from their states.
         window
-            As for :func:`compute` (with ``every="1d"``): each day over the window ending
-            that day, from the daily states.
+            As for :func:`compute`: each period over the window ending on its last day, from
+            the states of the window's periods.
         targets
             As for :func:`compute`: ``<kpi>_target`` and ``<kpi>_attainment`` from a table of
             targets, matched to the finalized report's groups and periods.

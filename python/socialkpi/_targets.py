@@ -220,15 +220,13 @@ def _row_spans(frame: pl.DataFrame, every: str | None, window: str | None) -> pl
     the window's days."""
     if every is None:
         return frame
-    if window is not None:
-        return frame.with_columns(pl.col("window_start").alias("_lo"), pl.col(_PERIOD_START).alias("_hi"))
     length = _GRAIN_LENGTH.get(every)
     if length is None:  # the core has checked every=; a grain this module does not know is a bug
         raise error(QueryError, "unknown_grain", f"targets: every={every!r} is not a grain targets know")
-    return frame.with_columns(
-        pl.col(_PERIOD_START).alias("_lo"),
-        pl.col(_PERIOD_START).dt.offset_by(length).dt.offset_by("-1d").alias("_hi"),
-    )
+    # a window ends on its period's last day
+    last = pl.col(_PERIOD_START).dt.offset_by(length).dt.offset_by("-1d").alias("_hi")
+    first = pl.col("window_start" if window is not None else _PERIOD_START).alias("_lo")
+    return frame.with_columns(first, last)
 
 
 def _joined(rows: pl.DataFrame, table: pl.DataFrame, keys: list[str]) -> pl.LazyFrame:

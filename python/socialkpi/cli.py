@@ -298,8 +298,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--window",
-        help="with --every 1d: each day's KPIs over a trailing window (7d, 28d, 4w) or to date "
-        "(wtd, mtd, qtd, ytd)",
+        help="each period's KPIs over a trailing window (7d, 28d, 4w) or to date (wtd, mtd, qtd, ytd) "
+        "ending on its last day; at --every 1w, 1mo, 1q, 1y windows of whole periods",
     )
     p.add_argument("--start", metavar="DATE", help="the report's first day, like 2026-01-01 (included)")
     p.add_argument("--end", metavar="DATE", help="the report's last day, like 2026-03-31 (included)")

@@ -1,8 +1,10 @@
-//! Windows (docs/time.md): each day's KPIs over the trailing `n` days ending that day, or over
-//! the week, month, quarter or year to that day.
+//! Windows (docs/time.md): each period's KPIs over the trailing `n` days ending with the
+//! period, or over the week, month, quarter or year to the period's last day. A period's window
+//! is whole periods of the report's grain (`every="1w"` with `"4w"`, `every="1mo"` with
+//! `"ytd"`): the grain must nest in the window.
 //!
-//! The daily states of every day of a window are summed under the window's last day and the
-//! same `finalize` runs over them, so a ratio is the ratio of the window's sums. Followers are
+//! The states of every period of a window are summed under the window's label and the same
+//! `finalize` runs over them, so a ratio is the ratio of the window's sums. Followers are
 //! each account's last snapshot in the window, and `followers_start` its last snapshot before
 //! the window (else its first in it), as for any period.
 //!
@@ -86,6 +88,23 @@ impl Window {
         }
     }
 
+    /// The last day of the earlier window that `c` compares the window of the period that
+    /// starts on `start` (and ends on `last`) with, at the grain `every`: at a day's grain,
+    /// [`Self::compared_end`]; at a coarser grain, the end of the period that many periods
+    /// before (windows stay whole periods).
+    fn compared_end_of(self, start: i64, last: i64, c: Compare, every: Period, calendar: Calendar) -> i64 {
+        let months = |n: i64| period_end(add_months(start, n), every, calendar);
+        match (every, c, self) {
+            (Period::Day, ..) => self.compared_end(last, c),
+            (_, Compare::Previous, Self::Trailing(n)) => last - i64::from(n),
+            (_, Compare::Previous, Self::ToDate(Period::Day | Period::Week)) => last - 7,
+            (_, Compare::Previous, Self::ToDate(Period::Month)) => months(-1),
+            (_, Compare::Previous, Self::ToDate(Period::Quarter)) => months(-3),
+            (_, Compare::Previous, Self::ToDate(Period::Year)) | (_, Compare::LastYear, _) => months(-12),
+            (_, Compare::LastYearWeekday, _) => last - 364,
+        }
+    }
+
     /// The last day of the earlier window that `c` compares the window ending on `day` with:
     /// the `n` days before a trailing window; the same days of the previous week, month,
     /// quarter or year for a to-date window (the same day of the month, its last day where
@@ -117,19 +136,51 @@ fn day32(day: i64) -> i32 {
     i32::try_from(day).unwrap_or(if day < 0 { i32::MIN + 1 } else { i32::MAX })
 }
 
-/// The window named, checked against the report's period (windows are per day).
+/// The window named, checked against the report's period: a window is whole periods of the
+/// report's grain (days in any window; weeks in trailing windows of whole weeks and in
+/// `"wtd"`; months in `"mtd"`, `"qtd"`, `"ytd"`; quarters in `"qtd"`, `"ytd"`; years in
+/// `"ytd"`).
 pub fn parse(window: Option<&str>, every: Option<Period>) -> Result<Option<Window>> {
     let Some(text) = window else {
         return Ok(None);
     };
     let w = Window::parse(text)?;
-    if every != Some(Period::Day) {
+    let rank = |p: Period| match p {
+        Period::Day => 0,
+        Period::Week => 1,
+        Period::Month => 2,
+        Period::Quarter => 3,
+        Period::Year => 4,
+    };
+    let fits = match (every, w) {
+        (Some(Period::Day), _) => true,
+        (Some(Period::Week), Window::Trailing(n)) => n % 7 == 0,
+        (Some(Period::Week), Window::ToDate(to)) => to == Period::Week,
+        (Some(_), Window::Trailing(_)) => false,
+        // months nest in quarters and years, quarters in years; weeks in none of them
+        (Some(e), Window::ToDate(to)) => rank(e) <= rank(to) && to != Period::Week,
+        (None, _) => false,
+    };
+    if !fits {
         return Err(Error::query(
             QueryCode::InvalidArgument,
-            format!("window={text:?} gives each day's value over the window ending that day: pass every=\"1d\""),
-        ));
+            format!("window={text:?} is not whole periods of every={}: a window sums whole periods of the report's grain; use every=\"1d\" (any window), \"1w\" (\"<n>w\", a trailing window of whole weeks, or \"wtd\"), \"1mo\" (\"mtd\", \"qtd\", \"ytd\"), \"1q\" (\"qtd\", \"ytd\") or \"1y\" (\"ytd\")", every.map_or("None".to_string(), |e| format!("{:?}", Period::NAMES[rank(e)])))),
+        );
     }
     Ok(Some(w))
+}
+
+/// The last day of the period that starts on `start`.
+fn period_end(start: i64, every: Period, calendar: Calendar) -> i64 {
+    let next = match every {
+        Period::Day => start + 1,
+        Period::Week => start + 7,
+        Period::Month => add_months(start, 1),
+        Period::Quarter => add_months(start, 3),
+        Period::Year => add_months(start, 12),
+    };
+    // (a period's start is the calendar's: fiscal quarters and years begin on a month's first)
+    calendar.period_start(next, every) - 1
 }
 
 /// What a call asks over time: comparisons with earlier periods, a window, or both.
@@ -165,8 +216,14 @@ pub fn finalize_windowed(
     window: Window,
     compare: &[Compare],
 ) -> Result<Output> {
-    if plan.every != Some(Period::Day) {
-        return Err(Error::query(QueryCode::InvalidArgument, "a window needs every=\"1d\""));
+    let Some(every) = plan.every else {
+        return Err(Error::query(QueryCode::InvalidArgument, "a window needs every="));
+    };
+    if every == Period::Week && compare.contains(&Compare::LastYear) {
+        return Err(Error::query(
+            QueryCode::InvalidArgument,
+            "compare=\"last_year\" with a window at every=\"1w\" would not end on a week: use compare=\"last_year_weekday\" (52 weeks before)",
+        ));
     }
     let mut keys: Vec<String> = plan.by.clone();
     keys.push(PERIOD.to_string());
@@ -189,10 +246,13 @@ pub fn finalize_windowed(
     sources.sort_unstable();
     sources.dedup();
     let calendar = plan.calendar;
-    let spans = |end: &dyn Fn(i64) -> i64| -> Vec<Span> {
+    // each report period's window ends on the period's last day (`end`: that of an earlier
+    // window, from the period's start and last day)
+    let spans = |end: &dyn Fn(i64, i64) -> i64| -> Vec<Span> {
         days.iter()
             .map(|&d| {
-                let last = end(i64::from(d));
+                let start = i64::from(d);
+                let last = end(start, period_end(start, every, calendar));
                 Span {
                     label: d,
                     first: window.start(last, calendar),
@@ -209,10 +269,11 @@ pub fn finalize_windowed(
         report_keys: &report_keys,
         keys: &keys,
     };
-    let mut output = inputs.values(&spans(&|d| d))?;
+    let mut output = inputs.values(&spans(&|_, last| last))?;
     let mut earlier = Vec::with_capacity(compare.len());
     for &c in compare {
-        let frame = inputs.values(&spans(&|d| window.compared_end(d, c)))?.frame;
+        let compared = |start, last| window.compared_end_of(start, last, c, every, calendar);
+        let frame = inputs.values(&spans(&compared))?.frame;
         earlier.push((c, frame));
     }
     let mut framed = if earlier.is_empty() {
@@ -223,7 +284,7 @@ pub fn finalize_windowed(
     // the window's first day, after period_start
     let starts: Vec<Option<i32>> = day_values(framed.column(PERIOD)?)?
         .into_iter()
-        .map(|d| i32::try_from(window.start(i64::from(d), calendar)).ok())
+        .map(|d| i32::try_from(window.start(period_end(i64::from(d), every, calendar), calendar)).ok())
         .collect();
     let mut order: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
     order.push(col(WINDOW_START));
