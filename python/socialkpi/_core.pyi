@@ -18,6 +18,7 @@ __all__ = [
     "contract_status",
     "error_codes",
     "explain",
+    "kpi_kind",
     "parse_definitions",
     "parse_values",
     "partial",
