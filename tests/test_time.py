@@ -448,26 +448,43 @@ def test_a_window_of_whole_periods_matches_the_oracle(by, every, window):
     _check(got, _window_expected(by, window, every))
 
 
-def test_a_window_of_whole_periods_compares_with_whole_earlier_periods():
+@pytest.mark.parametrize(
+    ("window", "compare", "months"),
+    [("ytd", "previous", 12), ("ytd", "last_year", 12), ("qtd", "previous", 3), ("mtd", "previous", 1)],
+)
+def test_a_window_of_whole_periods_compares_with_whole_earlier_periods(window, compare, months):
+    # a to-date window is compared with the same span of the previous year (quarter, month):
+    # the same report's row that many months before, wherever the report has one
     kpis = ["reach", "engagement_rate", "followers"]
-    kw = {"kpis": kpis, "by": ["platform"], "every": "1mo", "window": "ytd"}
-    got = sk.compute(POSTS, ACCOUNTS, compare=["previous", "last_year"], **kw)
-    # the earlier windows are whole earlier months: the same report's row a month and a year
-    # before, wherever the report has one
+    kw = {"kpis": kpis, "by": ["platform"], "every": "1mo", "window": window}
+    got = sk.compute(POSTS, ACCOUNTS, compare=compare, **kw)
+    suffix = "_ly" if compare == "last_year" else "_prev"
+    earlier = sk.compute(POSTS, ACCOUNTS, **kw).select(
+        "platform",
+        pl.col("period_start").dt.offset_by(f"{months}mo"),
+        *(pl.col(k).alias(f"{k}{suffix}_want") for k in kpis),
+    )
+    both = got.join(earlier, on=["platform", "period_start"], how="inner", nulls_equal=True)
+    assert len(both) > 0
+    for k in kpis:
+        want = both[f"{k}{suffix}_want"].to_list()
+        assert both[f"{k}{suffix}"].to_list() == pytest.approx(want, nan_ok=True), k
+
+
+def test_weekly_windows_compare_with_the_weeks_before():
+    kw = {"kpis": ["reach", "engagement_rate"], "by": ["platform"], "every": "1w", "window": "4w"}
+    got = sk.compute(POSTS, ACCOUNTS, compare=["previous", "last_year_weekday"], **kw)
     plain = sk.compute(POSTS, ACCOUNTS, **kw)
-    for months, suffix in ((1, "_prev"), (12, "_ly")):
+    for days, suffix in ((28, "_prev"), (364, "_ly")):
         earlier = plain.select(
             "platform",
-            pl.col("period_start").dt.offset_by(f"{months}mo"),
-            *(pl.col(k).alias(f"{k}{suffix}_want") for k in kpis),
+            pl.col("period_start") + pl.duration(days=days),
+            *(pl.col(k).alias(f"{k}{suffix}_want") for k in kw["kpis"]),
         )
         both = got.join(earlier, on=["platform", "period_start"], how="inner", nulls_equal=True)
         assert len(both) > 0
-        for k in kpis:
-            want = both[f"{k}{suffix}_want"].to_list()
-            assert both[f"{k}{suffix}"].to_list() == pytest.approx(want, nan_ok=True), (k, suffix)
-    weekly = {**kw, "every": "1w", "window": "4w"}
-    assert "reach_ly" in sk.compute(POSTS, ACCOUNTS, compare="last_year_weekday", **weekly).columns
+        for k in kw["kpis"]:
+            assert both[f"{k}{suffix}"].to_list() == pytest.approx(both[f"{k}{suffix}_want"].to_list()), k
 
 
 def test_a_window_of_whole_periods_is_checked_against_the_grain():
