@@ -602,6 +602,52 @@ mod tests {
     }
 
     #[test]
+    fn windows_are_whole_periods_of_the_grain() {
+        use Period::{Day, Month, Quarter, Week, Year};
+        let fits = |w: &str, every: Period| parse(Some(w), Some(every)).is_ok();
+        for w in ["7d", "10d", "4w", "wtd", "mtd", "qtd", "ytd"] {
+            assert!(fits(w, Day), "{w}");
+        }
+        assert!(fits("4w", Week) && fits("28d", Week) && fits("wtd", Week));
+        assert!(!fits("10d", Week) && !fits("mtd", Week) && !fits("ytd", Week));
+        assert!(fits("mtd", Month) && fits("qtd", Month) && fits("ytd", Month));
+        assert!(!fits("28d", Month) && !fits("wtd", Month));
+        assert!(fits("qtd", Quarter) && fits("ytd", Quarter) && !fits("mtd", Quarter));
+        assert!(fits("ytd", Year) && !fits("qtd", Year));
+        assert!(parse(Some("ytd"), None).is_err());
+    }
+
+    #[test]
+    fn a_period_ends_the_day_before_the_next_begins() {
+        let c = Calendar::default();
+        let day = |y, m, d| crate::plan::calendar::days(y, m, d);
+        assert_eq!(period_end(day(2024, 2, 1), Period::Month, c), day(2024, 2, 29));
+        assert_eq!(period_end(day(2025, 12, 29), Period::Week, c), day(2026, 1, 4));
+        assert_eq!(period_end(day(2025, 10, 1), Period::Quarter, c), day(2025, 12, 31));
+        assert_eq!(period_end(day(2025, 1, 1), Period::Year, c), day(2025, 12, 31));
+        assert_eq!(period_end(day(2025, 3, 3), Period::Day, c), day(2025, 3, 3));
+        // the ytd window of a month compared with the previous year's: both end on a month's end
+        let ytd = Window::ToDate(Period::Year);
+        let (start, last) = (day(2025, 3, 1), day(2025, 3, 31));
+        assert_eq!(
+            ytd.compared_end_of(start, last, Compare::Previous, Period::Month, c),
+            day(2024, 3, 31)
+        );
+        let qtd = Window::ToDate(Period::Quarter);
+        let (start, last) = (day(2025, 5, 1), day(2025, 5, 31));
+        assert_eq!(
+            qtd.compared_end_of(start, last, Compare::Previous, Period::Month, c),
+            day(2025, 2, 28)
+        );
+        let weeks = Window::Trailing(28);
+        let (start, last) = (day(2025, 3, 3), day(2025, 3, 9));
+        assert_eq!(
+            weeks.compared_end_of(start, last, Compare::Previous, Period::Week, c),
+            day(2025, 2, 9)
+        );
+    }
+
+    #[test]
     fn each_day_is_in_the_windows_that_hold_it() -> Result<()> {
         let w = Window::Trailing(3);
         let spans = |end: &dyn Fn(i64) -> i64| -> Vec<Span> {
