@@ -106,7 +106,13 @@ pub(super) fn build_here(req: &Request, given: Given) -> Result<Plan> {
         None => None,
     };
     if let (Some(pp), Some(cp)) = (posts.as_mut(), &contracts) {
-        tie_to_contracts(pp, cp, pcols, &mut chosen.warnings)?;
+        // the KPI that counts delivered posts (delivery_rate, or a formula's delivered())
+        let reader = chosen
+            .kpis
+            .iter()
+            .find(|k| k.source == Source::PostsAndContracts)
+            .map_or("", |k| k.name);
+        tie_to_contracts(pp, cp, pcols, reader, &mut chosen.warnings)?;
     }
     if let Some(pp) = &posts {
         check_posts_meet_snapshots(pp, accounts.is_some(), &account_key, &chosen, pcols)?;
@@ -316,6 +322,7 @@ fn tie_to_contracts(
     pp: &mut PostsPlan,
     cp: &ContractsPlan,
     pcols: &[String],
+    reader: &str,
     warnings: &mut Vec<String>,
 ) -> Result<()> {
     if !pp.delivered {
@@ -324,7 +331,7 @@ fn tie_to_contracts(
     pp.contract_match = cp.matched.clone();
     for c in &cp.matched {
         if !has(pcols, c) {
-            return Err(missing_column("delivery_rate", c, "posts", pcols));
+            return Err(missing_column(reader, c, "posts", pcols));
         }
         push_unique(&mut pp.columns, c.clone());
     }

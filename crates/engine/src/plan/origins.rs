@@ -56,12 +56,13 @@ impl Origins {
     }
 }
 
-/// The attributed measure a KPI reads.
+/// The attributed measure a KPI reads: the first of its catalogue inputs that is conversions,
+/// revenue or leads (None for a KPI that reads none).
 pub fn measure(kpi: &str) -> Option<&'static str> {
-    match kpi {
-        "conversions" | "conversion_rate" | "cpa" => Some("conversions"),
-        "revenue" | "roas" | "roi" => Some("revenue"),
-        "leads" | "lead_rate" => Some("leads"),
-        _ => None,
-    }
+    const ATTRIBUTED: [&str; 3] = ["conversions", "revenue", "leads"];
+    crate::catalog::find(kpi)?
+        .inputs
+        .iter()
+        .copied()
+        .find(|i| ATTRIBUTED.contains(i))
 }

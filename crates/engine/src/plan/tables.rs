@@ -2,7 +2,7 @@
 //! KPIs asked.
 
 use super::kpis::Chosen;
-use super::usable::reads_accounts;
+use super::usable::{over_profile_visits, reads_accounts};
 use super::{
     did_you_mean, has, measure, missing_column, push_unique, suggest, AccountsPlan, ContractsPlan, Error, EventsPlan,
     Given, Origin, Origins, Result, TrafficPlan,
@@ -34,11 +34,11 @@ pub(super) fn plan_accounts(
             Source::Accounts if k.inputs.contains(&"mentions") => ap.mentions = true,
             Source::Attributed if o.of(k.name) == Some(Origin::Accounts) => {
                 ap.leads = true;
-                if k.name == "lead_rate" && !has(pcols, "profile_visits") {
+                if over_profile_visits(k) && !has(pcols, "profile_visits") {
                     ap.profile_visits = true;
                 }
             }
-            Source::Attributed if k.name == "lead_rate" && !has(pcols, "profile_visits") => ap.profile_visits = true,
+            Source::Attributed if over_profile_visits(k) && !has(pcols, "profile_visits") => ap.profile_visits = true,
             Source::Accounts => ap.followers = true,
             Source::PostsAtFollowers => ap.snapshots_for_posts = true,
             Source::PostsElseAccounts if !has(pcols, "profile_visits") => ap.profile_visits = true,

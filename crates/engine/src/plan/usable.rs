@@ -4,18 +4,25 @@ use super::{did_you_mean, has, measure, missing_column, missing_table, suggest, 
 use crate::catalog::{Kpi, Source};
 use crate::error::SchemaCode;
 
+/// The posts' totals a cost-per KPI divides by (cpm, cpc, cpe: the catalogue's inputs).
+const POST_TOTALS: [&str; 3] = ["impressions", "clicks", "eng"];
+
+/// An attributed KPI over profile visits (lead_rate): its visits come from the posts' column,
+/// else from the accounts'.
+pub(super) fn over_profile_visits(k: &Kpi) -> bool {
+    k.source == Source::Attributed && k.inputs.contains(&"profile_visits")
+}
+
 pub(super) fn reads_posts(k: &Kpi, pcols: &[String], o: &Origins) -> bool {
     let from_posts = o.of(k.name) == Some(Origin::Posts);
     match k.source {
         Source::Posts | Source::PostsAtFollowers | Source::PostsAndContracts => true,
         Source::PostsElseAccounts => has(pcols, "profile_visits"),
         // cost reads posts for their spend; the cost-per KPIs divide by post totals
-        Source::Cost => {
-            has(pcols, "spend") || matches!(k.name, "cpm" | "cpc" | "cpe") || (k.name != "cost" && from_posts)
-        }
+        Source::Cost => has(pcols, "spend") || k.inputs.iter().any(|i| POST_TOTALS.contains(i)) || from_posts,
         // conversion_rate divides by the posts' clicks; lead_rate by their profile visits
         Source::Attributed => {
-            from_posts || k.name == "conversion_rate" || (k.name == "lead_rate" && has(pcols, "profile_visits"))
+            from_posts || k.inputs.contains(&"clicks") || (over_profile_visits(k) && has(pcols, "profile_visits"))
         }
         Source::Accounts | Source::Contracts | Source::Traffic => false,
     }
@@ -26,7 +33,7 @@ pub(super) fn reads_accounts(k: &Kpi, pcols: &[String], o: &Origins) -> bool {
         Source::Accounts | Source::PostsAtFollowers => true,
         Source::PostsElseAccounts => !has(pcols, "profile_visits"),
         Source::Attributed => {
-            o.of(k.name) == Some(Origin::Accounts) || (k.name == "lead_rate" && !has(pcols, "profile_visits"))
+            o.of(k.name) == Some(Origin::Accounts) || (over_profile_visits(k) && !has(pcols, "profile_visits"))
         }
         Source::Posts | Source::Cost | Source::Contracts | Source::PostsAndContracts | Source::Traffic => false,
     }
@@ -102,7 +109,7 @@ pub(super) fn usable(
     }
     if reads_accounts(k, pcols, o) {
         let Some(acols) = accounts else {
-            if k.source == Source::PostsElseAccounts || k.name == "lead_rate" {
+            if k.source == Source::PostsElseAccounts || over_profile_visits(k) {
                 return Err(Error::schema(SchemaCode::MissingColumn, format!("KPI 'profile_visits' needs a 'profile_visits' column in posts, or an accounts table with one{}", did_you_mean(&suggest("profile_visits", pcols.iter().map(String::as_str))))));
             }
             return Err(missing_table(k.name, "accounts"));
@@ -111,7 +118,7 @@ pub(super) fn usable(
             .inputs
             .iter()
             .filter(|c| matches!(**c, "followers" | "profile_visits" | "mentions"))
-            .filter(|c| !(**c == "profile_visits" && k.name == "lead_rate" && has(pcols, "profile_visits")))
+            .filter(|c| !(**c == "profile_visits" && over_profile_visits(k) && has(pcols, "profile_visits")))
         {
             if !has(acols, c) {
                 return Err(missing_column(k.name, c, "accounts", acols));
@@ -122,7 +129,7 @@ pub(super) fn usable(
         for c in k.inputs {
             match *c {
                 "followers" | "cost" | "posts_agreed" | "conversions" | "revenue" | "leads" => {}
-                "profile_visits" if k.name == "lead_rate" => {}
+                "profile_visits" if over_profile_visits(k) => {}
                 "eng"
                     if !["likes", "reactions", "comments", "shares", "saves"]
                         .iter()
