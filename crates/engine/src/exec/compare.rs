@@ -150,7 +150,6 @@ fn relabel(
     c: Compare,
     report_keys: &DataFrame,
 ) -> Result<Vec<DataFrame>> {
-    const SOURCE: &str = "__source_period";
     let mut sources: Vec<i32> = Vec::new();
     for t in &tables {
         let days = t.column(PERIOD)?.cast(&DataType::Int32)?;
@@ -165,35 +164,52 @@ fn relabel(
             to.push(t);
         }
     }
-    let mapping = DataFrame::new(
-        from.len(),
-        vec![
-            Int32Chunked::from_vec(SOURCE.into(), from)
-                .into_series()
-                .cast(&DataType::Date)?
-                .into_column(),
-            Int32Chunked::from_vec(PERIOD.into(), to)
-                .into_series()
-                .cast(&DataType::Date)?
-                .into_column(),
-        ],
-    )?;
+    let mapping = relabelling(from, to)?;
     let mut out = Vec::with_capacity(tables.len() + 1);
-    for mut t in tables {
-        t.rename(PERIOD, SOURCE.into())?;
-        let shifted = t
-            .lazy()
-            .join(
-                mapping.clone().lazy(),
-                [col(SOURCE)],
-                [col(SOURCE)],
-                JoinArgs::new(JoinType::Inner),
-            )
-            .collect()?;
-        out.push(shifted.drop(SOURCE)?);
+    for t in tables {
+        out.push(moved(t, &mapping)?.collect()?);
     }
     out.push(report_keys.clone());
     Ok(out)
+}
+
+/// The period a state's period is read as, in `relabelling` and `moved`.
+const SOURCE: &str = "__source_period";
+
+/// (source period, period it is read under) pairs as a frame of dates: a source may go under
+/// several periods (a day under every window that holds it), or none.
+pub(super) fn relabelling(from: Vec<i32>, to: Vec<i32>) -> Result<DataFrame> {
+    let dates = |name: &str, v: Vec<i32>| -> Result<Column> {
+        Ok(Int32Chunked::from_vec(name.into(), v)
+            .into_series()
+            .cast(&DataType::Date)?
+            .into_column())
+    };
+    let height = from.len();
+    Ok(DataFrame::new(height, vec![dates(SOURCE, from)?, dates(PERIOD, to)?])?)
+}
+
+/// A table's rows under the periods `relabelling` reads their period as (`PERIOD` replaced).
+pub(super) fn moved(mut table: DataFrame, relabelling: &DataFrame) -> Result<LazyFrame> {
+    table.rename(PERIOD, SOURCE.into())?;
+    Ok(table
+        .lazy()
+        .join(
+            relabelling.clone().lazy(),
+            [col(SOURCE)],
+            [col(SOURCE)],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .drop(Selector::ByName {
+            names: [PlSmallStr::from(SOURCE)].into(),
+            strict: true,
+        }))
+}
+
+/// The source periods of a relabelling frame (as days).
+#[cfg(test)]
+pub(super) fn sources_of(relabelling: &DataFrame) -> Result<&Column> {
+    Ok(relabelling.column(SOURCE)?)
 }
 
 /// The report with the earlier values joined on its keys, and the changes, each KPI's

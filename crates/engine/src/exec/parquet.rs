@@ -28,19 +28,12 @@ use polars_parquet::parquet::metadata::ColumnChunkMetadata;
 use polars_parquet::parquet::page::{split_buffer, DataPage, Page};
 use polars_parquet::parquet::read::{decompress, PageReader};
 
+use crate::ingest::parquet::{row_groups, Group};
 use crate::ingest::ParquetFile;
 use polars_parquet::parquet::schema::types::PhysicalType;
 
 /// Marks a null row in `Indexed::indices`.
 pub(super) const NULL: u32 = u32::MAX;
-
-/// A row group (file, group within it) and where its rows start in the whole table.
-struct Group {
-    file: usize,
-    group: usize,
-    start: u64,
-    rows: usize,
-}
 
 /// The row groups of a table of Parquet files, in row order, with the files' metadata.
 pub(super) struct RowGroups {
@@ -77,20 +70,7 @@ struct DataValues<'a> {
 
 impl RowGroups {
     pub fn new(files: &[ParquetFile]) -> Self {
-        let mut groups = Vec::new();
-        let mut start = 0u64;
-        for (file, f) in files.iter().enumerate() {
-            for (group, meta) in f.metadata.row_groups.iter().enumerate() {
-                let rows = meta.num_rows();
-                groups.push(Group {
-                    file,
-                    group,
-                    start,
-                    rows,
-                });
-                start += rows as u64;
-            }
-        }
+        let groups = row_groups(files);
         Self {
             files: files.to_vec(),
             groups,

@@ -12,7 +12,7 @@
 //! before, the same days of last month, the same window a year before), labelled with the
 //! report day they are compared with.
 
-use super::compare::{add_months, attach, Compare};
+use super::compare::{add_months, attach, moved, relabelling, Compare};
 use super::{accounts, finalize, finalize_with, output_keys, Output};
 use crate::error::{Error, QueryCode, Result};
 use crate::exec::accounts::{FIRST, FIRST_DAY, LAST, LAST_DAY};
@@ -26,8 +26,6 @@ pub const MAX_DAYS: u32 = 366;
 
 /// The column added beside `period_start`: the window's first day.
 pub const WINDOW_START: &str = "window_start";
-
-const SOURCE: &str = "__source_day";
 
 /// A window ending on each day of the report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -384,31 +382,7 @@ fn mapping(sources: &[i32], spans: &[Span]) -> Result<DataFrame> {
             to.push(w.label);
         }
     }
-    let dates = |name: &str, v: Vec<i32>| -> Result<Column> {
-        Ok(Int32Chunked::from_vec(name.into(), v)
-            .into_series()
-            .cast(&DataType::Date)?
-            .into_column())
-    };
-    let height = from.len();
-    Ok(DataFrame::new(height, vec![dates(SOURCE, from)?, dates(PERIOD, to)?])?)
-}
-
-/// A table's rows under each report day whose window holds them (`PERIOD` relabelled).
-fn expand(mut table: DataFrame, mapping: &DataFrame) -> Result<LazyFrame> {
-    table.rename(PERIOD, SOURCE.into())?;
-    Ok(table
-        .lazy()
-        .join(
-            mapping.clone().lazy(),
-            [col(SOURCE)],
-            [col(SOURCE)],
-            JoinArgs::new(JoinType::Inner),
-        )
-        .drop(Selector::ByName {
-            names: [PlSmallStr::from(SOURCE)].into(),
-            strict: true,
-        }))
+    relabelling(from, to)
 }
 
 /// A table of additive states summed over each window.
@@ -420,7 +394,7 @@ fn windowed_sums(table: DataFrame, mapping: &DataFrame, keys: &[String]) -> Resu
         .map(|n| col(n.clone()).sum())
         .collect();
     let group: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
-    Ok(expand(table, mapping)?.group_by(group).agg(sums).collect()?)
+    Ok(moved(table, mapping)?.group_by(group).agg(sums).collect()?)
 }
 
 /// `followers` and `followers_start` per group and window from the snapshots' daily states:
@@ -581,6 +555,7 @@ fn nearest(obs: LazyFrame, queries: LazyFrame, account: &[String], before: bool)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exec::compare::sources_of;
 
     #[test]
     fn windows_parse_with_their_limits() {
@@ -664,7 +639,7 @@ mod tests {
                 .collect()
         };
         let pairs = |m: DataFrame| -> Result<Vec<(i32, i32)>> {
-            Ok(day_values(m.column(SOURCE)?)?
+            Ok(day_values(sources_of(&m)?)?
                 .into_iter()
                 .zip(day_values(m.column(PERIOD)?)?)
                 .collect())

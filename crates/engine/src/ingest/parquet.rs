@@ -157,11 +157,30 @@ impl ParquetFile {
 
 /// A row group (file, group within it) and where its rows start in the whole table.
 #[derive(Clone, Copy)]
-struct Group {
-    file: usize,
-    group: usize,
-    start: u64,
-    rows: usize,
+pub struct Group {
+    pub file: usize,
+    pub group: usize,
+    pub start: u64,
+    pub rows: usize,
+}
+
+/// The row groups of `files` read as one table, in order, each with its first row.
+pub fn row_groups(files: &[ParquetFile]) -> Vec<Group> {
+    let mut groups = Vec::new();
+    let mut start = 0u64;
+    for (file, f) in files.iter().enumerate() {
+        for (group, meta) in f.metadata.row_groups.iter().enumerate() {
+            let rows = meta.num_rows();
+            groups.push(Group {
+                file,
+                group,
+                start,
+                rows,
+            });
+            start += rows as u64;
+        }
+    }
+    groups
 }
 
 /// A table of Parquet files read with owned reads (see the module's comment).
@@ -193,20 +212,7 @@ impl ParquetSource {
             .into_iter()
             .next()
             .ok_or_else(|| Error::input(InputCode::FileNotFound, "no files were given"))?;
-        let mut groups = Vec::new();
-        let mut start = 0u64;
-        for (file, f) in files.iter().enumerate() {
-            for (group, meta) in f.metadata.row_groups.iter().enumerate() {
-                let rows = meta.num_rows();
-                groups.push(Group {
-                    file,
-                    group,
-                    start,
-                    rows,
-                });
-                start += rows as u64;
-            }
-        }
+        let groups = row_groups(&files);
         Ok(Self {
             files,
             groups,
