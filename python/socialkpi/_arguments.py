@@ -40,22 +40,23 @@ def by(value: Any) -> list[str]:
     """``by=``: a column name or a sequence of them; returns the names."""
     from socialkpi.formulas import column_name
 
-    if isinstance(value, str):
-        return [column_name(value)]
+    usage = "pass a column name such as 'account_id', a list of them, or [] for one overall row"
+    return [column_name(name) for name in _names("by", value, usage, "a column name")]
+
+
+def _names(name: str, value: Any, usage: str, item: str) -> list[str]:
+    """An argument that takes one name or a sequence of names (None: none)."""
     if value is None:
         return []
+    if isinstance(value, str):
+        return [value]
     if isinstance(value, (bytes, Mapping)) or not isinstance(value, Iterable):
-        raise invalid_argument(
-            f"by= got {_type_name(value)}; pass a column name such as 'account_id', a list of "
-            "them, or [] for one overall row",
-        )
+        raise invalid_argument(f"{name}= got {_type_name(value)}; {usage}")
     names = list(value)
-    for name in names:
-        if not isinstance(name, str):
-            raise invalid_argument(
-                f"by= holds a {_type_name(name)} ({name!r}); each item must be a column name",
-            )
-    return [column_name(name) for name in names]
+    for n in names:
+        if not isinstance(n, str):
+            raise invalid_argument(f"{name}= holds a {_type_name(n)} ({n!r}); each item must be {item}")
+    return names
 
 
 def text(name: str, value: Any, hint: str, *, optional: bool = False) -> None:
@@ -95,22 +96,8 @@ def day(name: str, value: Any) -> dt.date | None:
 
 def compare(value: Any) -> list[str]:
     """``compare=``: a comparison name or a sequence of them (the core checks the names)."""
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, (bytes, Mapping)) or not isinstance(value, Iterable):
-        raise invalid_argument(
-            f"compare= got {_type_name(value)}; pass 'previous', 'last_year', "
-            "'last_year_weekday' or a list of them",
-        )
-    names = list(value)
-    for name in names:
-        if not isinstance(name, str):
-            raise invalid_argument(
-                f"compare= holds a {_type_name(name)} ({name!r}); each item must be a comparison name",
-            )
-    return names
+    usage = "pass 'previous', 'last_year', 'last_year_weekday' or a list of them"
+    return _names("compare", value, usage, "a comparison name")
 
 
 def range_day(name: str, value: Any) -> int | None:
