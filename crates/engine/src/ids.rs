@@ -191,7 +191,7 @@ fn repeats(table: &mut Vec<u64>, batches: &[&[u64]]) -> Vec<u64> {
 
 /// Asks the processor to bring the cache line of `at` in (a hint: nothing else changes).
 #[inline]
-fn prefetch(at: &u64) {
+pub fn prefetch(at: &u64) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch reads nothing the program sees and cannot fault; `at` is a live reference.
     unsafe {

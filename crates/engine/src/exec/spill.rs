@@ -43,6 +43,9 @@ const FANOUT: usize = 1 << FANOUT_BITS;
 /// Parts checked between two questions of `stop`.
 const CHECK_GROUP: usize = 16;
 
+/// How many hashes ahead a table slot is prefetched.
+const PREFETCH_AHEAD: usize = 16;
+
 /// Hashes read from a file at a time, and buffered for each file a part is split into.
 const READ_CHUNK: usize = 1 << 14;
 const WRITE_CHUNK: usize = 1 << 10;
@@ -365,8 +368,13 @@ impl Checker {
         let mut zeros = 0u64;
         let mask = size - 1;
         let mut read = std::mem::take(&mut self.read);
+        let slot_of = |h: u64| (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize;
         let scanned = read_chunks(path, &mut read, |hashes| {
-            for &h in hashes {
+            for (j, &h) in hashes.iter().enumerate() {
+                // the table outgrows the core's cache: each slot is asked for a few hashes ahead
+                if let Some(&ahead) = hashes.get(j + PREFETCH_AHEAD) {
+                    kernel::prefetch(&table[slot_of(ahead)]);
+                }
                 if h == 0 {
                     zeros += 1;
                     if zeros == 2 {
@@ -375,7 +383,7 @@ impl Checker {
                     continue;
                 }
                 // the hashes of a part share their top bits: mixed, all of them place a hash
-                let mut slot = (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize;
+                let mut slot = slot_of(h);
                 loop {
                     match table[slot] {
                         0 => {
