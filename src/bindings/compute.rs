@@ -314,10 +314,14 @@ pub fn compute<'py>(
 ) -> PyResult<(Bound<'py, PyCapsule>, Bound<'py, PyDict>)> {
     let tables = [posts, accounts, contracts, traffic, conversions];
     let asked_every = every.as_deref().map(plan::Period::parse).transpose()?;
-    let range = exec::range::Range::new(start, end, fill, asked_every)?;
-    // one period over part of the days: made from daily states (exec/range.rs)
-    let one_period = range.needs_periods(asked_every);
-    let every = if one_period { Some("1d".to_string()) } else { every };
+    let over_time = exec::range::OverTimeAsked {
+        compare,
+        window,
+        range: exec::range::Range::new(start, end, fill, asked_every)?,
+    };
+    let states_every = over_time.states_every(every.as_deref())?;
+    // one period over a range is made from daily states (exec/range.rs)
+    let one_period = states_every != every;
     let calendar = calendar(
         week_start.as_deref(),
         fiscal_year_start.as_deref(),
@@ -332,7 +336,7 @@ pub fn compute<'py>(
     } = call(
         kpis,
         by,
-        every,
+        states_every,
         tz,
         dedupe,
         tables,
@@ -342,26 +346,17 @@ pub fn compute<'py>(
         max_staleness,
         calendar,
     )?;
-    if one_period {
-        exec::window::OverTime::parse(&[], window.as_deref(), None)?;
-        let compare = exec::range::parse_compare(&compare, &range)?;
-        let mut whole = request.clone();
-        whole.every = None;
-        let to = tables.plan(&whole)?;
-        let (output, engine) = run_engine(py, given, progress, |mut inputs, interrupted| {
-            inputs.memory_limit = memory_limit;
-            let states = exec::partial(&plan, inputs, interrupted)?;
-            exec::range::finalize_range_as_one(&plan, &to, states, &compare, &range)
-        })?;
-        let details = details(py, &output, &to, crossing, engine)?;
-        return Ok((export_frame(py, output.frame)?, details));
-    }
-    let over_time = exec::window::OverTime::parse(&compare, window.as_deref(), plan.every)?;
+    // the report's plan: the states' own, or one period made from daily states
+    let report = match one_period {
+        true => Some(tables.plan(&plan::Request { every, ..request })?),
+        false => None,
+    };
+    let to = report.as_ref().unwrap_or(&plan);
     let (output, engine) = run_engine(py, given, progress, |mut inputs, interrupted| {
         inputs.memory_limit = memory_limit;
-        exec::range::finalize_in_range(&plan, exec::partial(&plan, inputs, interrupted)?, &over_time, &range)
+        over_time.finalize(&plan, to, |_| exec::partial(&plan, inputs, interrupted))
     })?;
-    let details = details(py, &output, &plan, crossing, engine)?;
+    let details = details(py, &output, to, crossing, engine)?;
     Ok((export_frame(py, output.frame)?, details))
 }
 

@@ -123,29 +123,14 @@ impl StatesObject {
         check_grain(&own, &request.by, to_every, request.calendar)?;
         let to = spec.plan(&request)?;
         check_kpis(&own, &to)?;
-        let range = exec::range::Range::new(start, end, fill, to.every)?;
+        let over_time = exec::range::OverTimeAsked {
+            compare,
+            window,
+            range: exec::range::Range::new(start, end, fill, to.every)?,
+        };
         let inner = &self.inner;
         let started = std::time::Instant::now();
-        let output = if range.needs_periods(to.every) {
-            // one period over part of the days: from the states' own periods
-            exec::window::OverTime::parse(&[], window.as_deref(), None)?;
-            let compare = exec::range::parse_compare(&compare, &range)?;
-            if own.every.is_none() {
-                return Err(Error::query(
-                    QueryCode::NotInStates,
-                    "states made with every=None hold one period: they give no range of days (make them with every=\"1d\")",
-                )
-                .into());
-            }
-            detached(py, || {
-                exec::range::finalize_range_as_one(&own, &to, inner.rollup(&own)?, &compare, &range)
-            })?
-        } else {
-            let over_time = exec::window::OverTime::parse(&compare, window.as_deref(), to.every)?;
-            detached(py, || {
-                exec::range::finalize_in_range(&to, inner.rollup(&to)?, &over_time, &range)
-            })?
-        };
+        let output = detached(py, || over_time.finalize(&own, &to, |at| inner.rollup(at)))?;
         let engine = started.elapsed().as_secs_f64();
         let details = details(py, &output, &to, 0.0, engine)?;
         Ok((export_frame(py, output.frame)?, details))

@@ -71,6 +71,66 @@ impl Range {
     }
 }
 
+/// What a report asks of time besides its period: comparisons, a window and a range of days.
+#[derive(Debug, Clone, Default)]
+pub struct OverTimeAsked {
+    pub compare: Vec<String>,
+    pub window: Option<String>,
+    pub range: Range,
+}
+
+impl OverTimeAsked {
+    /// The period the report's states must have: a report of one period (`every=None`) over
+    /// part of the days is made from daily states; any other from states of its own period.
+    pub fn states_every(&self, every: Option<&str>) -> Result<Option<String>> {
+        let asked = every.map(Period::parse).transpose()?;
+        Ok(match self.range.needs_periods(asked) {
+            true => Some("1d".to_string()),
+            false => every.map(str::to_string),
+        })
+    }
+
+    /// Checks what is asked against the report's plan `to` (before any table is read).
+    fn checked(&self, to: &Plan) -> Result<Checked> {
+        Ok(if self.range.needs_periods(to.every) {
+            // a window needs a period: one period over a range takes none
+            OverTime::parse(&[], self.window.as_deref(), None)?;
+            Checked::OnePeriod(parse_compare(&self.compare, &self.range)?)
+        } else {
+            Checked::Periods(OverTime::parse(&self.compare, self.window.as_deref(), to.every)?)
+        })
+    }
+
+    /// The report `to` from states: one period over the range from the states at `from`'s
+    /// period, or `to`'s periods with their comparisons and windows. `states(plan)` makes or
+    /// rolls up the states at a plan's grain; it is called once, after every check.
+    pub fn finalize(
+        &self,
+        from: &Plan,
+        to: &Plan,
+        states: impl FnOnce(&Plan) -> Result<PartialStates>,
+    ) -> Result<Output> {
+        match self.checked(to)? {
+            Checked::OnePeriod(compare) => {
+                if from.every.is_none() {
+                    return Err(Error::query(
+                        QueryCode::NotInStates,
+                        "states made with every=None hold one period: they give no range of days (make them with every=\"1d\")",
+                    ));
+                }
+                finalize_range_as_one(from, to, states(from)?, &compare, &self.range)
+            }
+            Checked::Periods(over_time) => finalize_in_range(to, states(to)?, &over_time, &self.range),
+        }
+    }
+}
+
+/// What `OverTimeAsked` asks, checked for a report with or without periods.
+enum Checked {
+    OnePeriod(Vec<Compare>),
+    Periods(OverTime),
+}
+
 /// A day as ISO text, for messages.
 fn iso(day: i32) -> String {
     let (y, m, d) = civil(i64::from(day));
@@ -513,6 +573,43 @@ mod tests {
         assert!(Range::new(Some(9), Some(9), true, Some(Period::Month)).is_ok());
         assert!(Range::default().is_whole());
         assert!(Range::new(Some(1), None, false, None).is_ok_and(|r| r.needs_periods(None)));
+    }
+
+    #[test]
+    fn one_period_over_a_range_asks_for_daily_states_and_checks_before_reading() -> Result<()> {
+        let asked = |start: Option<i32>, window: Option<&str>, compare: &[&str]| OverTimeAsked {
+            compare: compare.iter().map(|c| c.to_string()).collect(),
+            window: window.map(str::to_string),
+            range: Range {
+                start,
+                end: None,
+                fill: false,
+            },
+        };
+        assert_eq!(asked(Some(5), None, &[]).states_every(None)?, Some("1d".to_string()));
+        assert_eq!(
+            asked(Some(5), None, &[]).states_every(Some("1mo"))?,
+            Some("1mo".to_string())
+        );
+        assert_eq!(asked(None, None, &[]).states_every(None)?, None);
+        // a window, or a comparison without both ends, is refused before any states are made
+        let (daily, whole) = (plan(Some("1d"), &[])?, plan(None, &[])?);
+        let never = |_: &Plan| -> Result<PartialStates> { Err(Error::Internal("states were made".into())) };
+        let code = |r: Result<Output>| r.err().map(|e| e.code());
+        assert_eq!(
+            code(asked(Some(5), Some("28d"), &[]).finalize(&daily, &whole, never)),
+            Some("invalid_argument")
+        );
+        assert_eq!(
+            code(asked(Some(5), None, &["previous"]).finalize(&daily, &whole, never)),
+            Some("invalid_argument")
+        );
+        // states of one period give no range of days
+        assert_eq!(
+            code(asked(Some(5), None, &[]).finalize(&whole, &whole, never)),
+            Some("not_in_states")
+        );
+        Ok(())
     }
 
     #[test]
