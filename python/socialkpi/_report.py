@@ -176,7 +176,7 @@ def report(
     overall_targets, group_targets = _split_targets(targets, by)
     tables = {"traffic": traffic, "conversions": conversions, "contracts": contracts}
     common: dict[str, Any] = {**tables, "tz": tz, "definitions": definitions}
-    ranged = {"start": start, "end": end}
+    ranged: dict[str, Any] = {"start": start, "end": end}
     # which headline KPIs the tables allow: the goal presets leave out what they cannot compute
     overall = _available(sk, posts, accounts, every=every, compare=compare, **ranged, **common)
     if overall_targets is not None:
@@ -200,7 +200,7 @@ def report(
         **{name: None for name, t in tables.items() if t is not None and by not in _columns(t)},
     }
     # the whole range is the whole periods shown
-    whole = dict(zip(("start", "end"), _whole_periods(start, end, every)))
+    whole: dict[str, Any] = dict(zip(("start", "end"), _whole_periods(start, end, every)))
     groups = _available(sk, posts, accounts, by=[by], **whole, **split)
     groups = dataclasses.replace(
         groups, frame=groups.frame.select(by, *[k for k in HEADLINE if k in groups.frame.columns])
@@ -213,9 +213,7 @@ def report(
         posts, accounts, kpis=[*drawn, *extra], by=[by], every=every, **ranged, **split
     )
     if group_targets is not None:
-        trends = _targets.apply(
-            trends, group_targets, by=[by], every=every, window=None, asked=set(HEADLINE)
-        )
+        trends = _targets.apply(trends, group_targets, by=[by], every=every, window=None, asked=set(HEADLINE))
     if "posts" in groups.frame.columns and frame.height:
         # one line per group that posted (traffic's other sources stay in the comparison)
         posted = groups.frame.filter(pl.col("posts") > 0)[by]
@@ -241,7 +239,9 @@ def report(
         posts=_top_posts(sk, posts, {**common, **whole}, top),
         contracts=_behind(sk, posts, contracts, tz, as_of, frame, every) if contracts is not None else None,
         funnel=traffic is not None or conversions is not None,
-        targets=_group_targets(trends.frame, by, frame, [k for k in kpis if f"{k}_target" in trends.frame.columns]),
+        targets=_group_targets(
+            trends.frame, by, frame, [k for k in kpis if f"{k}_target" in trends.frame.columns]
+        ),
     )
     out = Path(path)
     if kind == "xlsx":
