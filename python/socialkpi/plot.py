@@ -229,7 +229,7 @@ def trend(
     ``sk.compute(..., compare="previous")`` adds, is drawn as a dashed line of the same colour,
     and the change is taken on it (the calendar period before, even where a period is missing).
     A ``{kpi}_target`` column (``sk.compute(..., targets=...)``) is drawn as a dotted line of
-    the same colour.
+    the same colour with open diamonds at its points.
     """
     alt = _altair()
     df, units, cur = _frame_and_units(frame, kpis)
@@ -282,7 +282,9 @@ def trend(
             continue
         other = {**encoding, "y": alt.Y(f"{column}:Q")}
         other["tooltip"] = [*encoding["tooltip"][:2], alt.Tooltip(f"{column}:Q", title=label)]
-        layers.append(alt.Chart(data).mark_line(strokeDash=dash).encode(**other))
+        # a target's points are open diamonds: a target of one period is a point, not a line
+        marks = alt.OverlayMarkDef(shape="diamond", filled=False, size=50) if column == target else False
+        layers.append(alt.Chart(data).mark_line(strokeDash=dash, point=marks).encode(**other))
     return alt.layer(*layers, title=heading)
 
 
