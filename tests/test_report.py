@@ -446,6 +446,9 @@ def test_report_targets_are_checked(tmp_path: Path) -> None:
     assert info.value.code == "invalid_targets"
     with pytest.raises(sk.ArgumentError):
         sk.report(posts, targets=5, path=tmp_path / "r.html")
+    with pytest.raises(sk.SchemaError) as info:
+        sk.report(posts, targets=pl.DataFrame({"platform": ["x"], "target": [1.0]}), path=tmp_path / "r.html")
+    assert info.value.code == "missing_column" and "'kpi'" in str(info.value)
     with pytest.warns(sk.TargetWarning, match="myspace"):
         sk.report(posts, targets=pl.DataFrame({"platform": ["myspace"], "kpi": ["reach"], "target": [1.0]}),
                   path=tmp_path / "r.html")  # fmt: skip

@@ -17,7 +17,7 @@ from typing import Any
 import polars as pl
 
 from socialkpi import _arguments, _targets, display, plot
-from socialkpi.exceptions import QueryError, error, invalid_argument
+from socialkpi.exceptions import QueryError, SchemaError, error, invalid_argument
 
 __all__ = ["HEADLINE", "report"]
 
@@ -332,7 +332,16 @@ def _split_targets(targets: Any, by: str) -> tuple[pl.DataFrame | None, pl.DataF
         return None, None
     _targets.argument(targets)
     table = _targets.read(targets)
-    if "kpi" in table.columns and table.schema["kpi"] in (pl.String, pl.Categorical):
+    for needed in ("kpi", "target"):
+        if needed not in table.columns:
+            raise error(
+                SchemaError,
+                "missing_column",
+                f"targets= lacks the column '{needed}'; a report's targets table has the columns kpi, "
+                f"target, optionally {by!r} (empty: a target of the whole report), and period_start "
+                "or start and end (or neither)",
+            )
+    if table.schema["kpi"] in (pl.String, pl.Categorical):
         named = table["kpi"].cast(pl.String).drop_nulls().unique().sort().to_list()
         unknown = [k for k in named if k not in HEADLINE]
         if unknown:
