@@ -303,3 +303,27 @@ def test_report_writes_html(sample: tuple[Path, pl.DataFrame], tmp_path: Path) -
     assert workbook.returncode == 0 and (tmp_path / "r.xlsx").read_bytes()[:2] == b"PK"
     missing = run("report", str(path), "--by", "nope", "-o", str(tmp_path / "r.html"))
     assert missing.returncode == 1 and "socialkpi: error [" in missing.stderr
+
+
+def test_report_takes_targets_and_a_range(sample: tuple[Path, pl.DataFrame], tmp_path: Path) -> None:
+    import datetime as dt
+
+    import fastexcel
+
+    path, posts = sample
+    # an empty platform cell: a target of the whole report; "myspace": a group the report lacks
+    (tmp_path / "goals.csv").write_text("platform,kpi,target\n,posts,40\nmyspace,posts,1\n")
+    out = run("report", str(path), "--targets", str(tmp_path / "goals.csv"), "--start", "2025-03-20",
+              "--end", "2025-05-02", "-o", str(tmp_path / "r.xlsx"))  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "warning: targets= sets targets for 1 group(s)" in out.stderr and "myspace" in out.stderr
+    overall = fastexcel.read_excel(str(tmp_path / "r.xlsx")).load_sheet("Overall by period").to_polars()
+    # March to May, each whole
+    want = oracle(posts, None, ["posts"], [], "1mo").filter(
+        pl.col("period_start").is_between(dt.date(2025, 3, 1), dt.date(2025, 5, 1))
+    ).sort("period_start")  # fmt: skip
+    assert overall["period_start"].cast(pl.Date).to_list() == want["period_start"].to_list()
+    assert overall["posts"].to_list() == want["posts"].to_list()
+    assert overall["posts_target"].to_list() == [40.0] * want.height
+    assert overall["posts_attainment"].to_list() == pytest.approx([p / 40 for p in want["posts"].to_list()])
+    assert "--targets" in run("report", "--help").stdout

@@ -259,3 +259,69 @@ def test_definitions_reprs() -> None:
     rows = parse(page).tables[0]
     assert rows[0] == ["KPI", "goal", "unit", "formula", "description"]
     assert rows[1] == ["er", "custom", "ratio", "eng / reach", "<b>ours</b>"]
+
+
+def test_target_columns_are_formatted_like_their_kpi(posts: pl.DataFrame) -> None:
+    # acme: reach 10,000, engagement rate 579 / 10,000 = 5.79%, cost 1,000.25 + 234.25 = €1,234.50
+    targets = pl.DataFrame(
+        {
+            "account_id": ["acme", "acme", "acme", "zen"],
+            "kpi": ["reach", "engagement_rate", "cost", "reach"],
+            "target": [20_000.0, 0.05, 2_469.0, 0.0],
+        }
+    )
+    result = sk.compute_details(
+        posts, kpis=["reach", "engagement_rate", "cost"], by=["account_id"], targets=targets
+    )
+    # a plain frame has no currency column here: the currency is given
+    for shown, currency in ((result, None), (result.frame, "EUR"), (result.frame.to_pandas(), "EUR")):
+        cells = parse(sk.table(shown, currency=currency).to_html())
+        rows = cells.tables[0]
+        acme = dict(
+            zip([h.split("\n")[0] for h in rows[0]], rows[1 + column(rows, "account_id").index("acme")])
+        )
+        assert acme["reach_target"] == "20,000" and acme["reach_attainment"] == "50.00%"  # 10,000 / 20,000
+        assert acme["engagement_rate_target"] == "5.00%"
+        assert acme["engagement_rate_attainment"] == "115.80%"  # 0.0579 / 0.05
+        assert acme["cost_target"] == "€2,469.00" and acme["cost_attainment"] == "50.00%"
+        zen = dict(
+            zip([h.split("\n")[0] for h in rows[0]], rows[1 + column(rows, "account_id").index("zen")])
+        )
+        assert zen["reach_target"] == "0" and zen["reach_attainment"] == sk.display.MISSING  # a 0 target
+        assert zen["cost_target"] == sk.display.MISSING  # no target: missing, never 0
+    header = dict(h.split("\n") for h in parse(sk.table(result).to_html()).tables[0][0] if "\n" in h)
+    assert header["reach_target"] == "target · count" and header["reach_attainment"] == "attainment · %"
+    assert header["engagement_rate_target"] == "target · %" and header["cost_target"] == "target · EUR"
+    assert (
+        "engagement_rate / engagement_rate_target"
+        in parse(sk.table(result).to_html()).titles["engagement_rate_attainment"]
+    )
+    line = next(x for x in str(sk.table(result)).splitlines() if x.startswith("acme"))
+    assert "20,000" in line and "115.80%" in line and "€2,469.00" in line
+
+
+def test_compare_columns_are_formatted_like_their_kpi() -> None:
+    frame = pl.DataFrame(
+        {
+            "engagement_rate": [0.0579],
+            "engagement_rate_prev": [0.05],
+            "engagement_rate_change": [0.0079],
+            "engagement_rate_change_rate": [0.158],
+            "reach": [12_000],
+            "reach_ly": [10_000],
+            "reach_ly_change": [2_000],
+            "reach_ly_change_rate": [0.2],
+        }
+    )
+    rows = parse(sk.table(frame).to_html()).tables[0]
+    assert [h.split("\n") for h in rows[0]] == [
+        ["engagement_rate", "engagement · %"],
+        ["engagement_rate_prev", "previous · %"],
+        ["engagement_rate_change", "change · pp"],  # a change of a rate: percentage points
+        ["engagement_rate_change_rate", "change · %"],
+        ["reach", "awareness · count"],
+        ["reach_ly", "a year before · count"],
+        ["reach_ly_change", "change on a year before · count"],
+        ["reach_ly_change_rate", "change on a year before · %"],
+    ]
+    assert rows[1] == ["5.79%", "5.00%", "0.790 pp", "15.80%", "12,000", "10,000", "2,000", "20.00%"]

@@ -290,3 +290,24 @@ def test_contracts_follow_the_status_rule_when_given() -> None:
     )
     rows = {v["contract"]: v["status_"] for v in values(sk.plot.contracts(status))}
     assert rows == {"half": "On track", "late": "Behind schedule", "open": "No schedule"}
+
+
+def test_trend_draws_a_target_column_dotted() -> None:
+    frame = pl.DataFrame(
+        {
+            "platform": ["x", "x"],
+            "period_start": [dt.date(2025, 1, 1), dt.date(2025, 2, 1)],
+            "reach": [900, 1_200],
+            "reach_prev": [0, 900],
+            "reach_target": [1_000.0, None],
+        }
+    )
+    current, previous, target = layers(sk.plot.trend(frame, "reach", by="platform"))
+    assert previous["encoding"]["y"]["field"] == "reach_prev"
+    assert target["mark"]["strokeDash"] == [1, 3] and target["mark"]["point"]["shape"] == "diamond"
+    assert target["encoding"]["y"]["field"] == "reach_target"
+    assert target["encoding"]["color"]["scale"] == current["encoding"]["color"]["scale"]
+    assert [v["reach_target"] for v in values(sk.plot.trend(frame, "reach", by="platform"))] == [
+        1_000.0,
+        None,
+    ]

@@ -440,3 +440,61 @@ def test_the_range_is_in_the_reports_time_zone():
     assert utc.height == 0
     daily = sk.compute(posts, kpis=["posts"], every="1d", start="2026-02-01", tz="Europe/Berlin")
     assert daily["period_start"].to_list() == [dt.date(2026, 2, 1)]
+
+
+# ---- in words: sk.explain(..., start=, end=, fill=) ----
+
+
+def test_explain_says_what_a_range_keeps_and_compute_does_it():
+    posts = pl.DataFrame(
+        {
+            "post_id": ["a", "b", "c", "d"],
+            "account_id": "acme",
+            "published_at": [
+                dt.datetime(2026, 1, 5),
+                dt.datetime(2026, 1, 20),
+                dt.datetime(2026, 3, 10, 23),
+                dt.datetime(2026, 3, 31),
+            ],  # fmt: skip
+            "reach": [100, 200, 50, 7],
+            "likes": [10, 20, 5, 1],
+        }
+    )
+    monthly = sk.explain("reach", every="1mo", start="2026-01-15", end="2026-03-10")
+    assert (
+        "Range (start='2026-01-15', end='2026-03-10', every='1mo'): the report keeps the periods that "
+        "overlap the days from 2026-01-15 to 2026-03-10, each whole" in monthly
+    )
+    assert "compare and window still read the days before start" in monthly
+    # as said: January and March whole (posts before start and after end count)
+    got = sk.compute(posts, kpis=["reach"], every="1mo", start="2026-01-15", end="2026-03-10")
+    assert got.rows() == [(dt.date(2026, 1, 1), 300), (dt.date(2026, 3, 1), 57)]
+
+    one = sk.explain("reach", start="2026-01-15", end="2026-03-10")
+    assert "one period over exactly the days from 2026-01-15 to 2026-03-10 (both included, in tz)" in one
+    assert "reach is the sum over those days" in one
+    assert sk.compute(posts, kpis=["reach"], start="2026-01-15", end="2026-03-10")["reach"].to_list() == [250]
+    assert "followers_start: its last before start" in sk.explain("followers", end=dt.date(2026, 3, 10))
+    assert "the data's first day to 2026-03-10" in sk.explain("followers", end=dt.date(2026, 3, 10))
+    ended = sk.explain("reach", every="1w", end="2026-03-10")
+    assert "also where the period ends after end." in ended and "before start" not in ended
+
+    filled = sk.explain("engagement_rate", every="1mo", start="2026-01-01", end="2026-03-31", fill=True)
+    assert (
+        "Filled (fill=True): every group seen in the data gets a row for every period of the range" in filled
+    )
+    assert "(engagement_rate is a ratio: null)" in filled
+    got = sk.compute(posts, kpis=["reach", "engagement_rate"], every="1mo", start="2026-01-01",
+                     end="2026-03-31", fill=True)  # fmt: skip
+    assert got.row(1) == (dt.date(2026, 2, 1), 0, None)  # February: counts 0, the ratio null
+    # without a range the text is the KPI's alone
+    assert "Range" not in sk.explain("reach", every="1mo") and "Filled" not in sk.explain("reach")
+
+
+def test_explain_checks_the_range():
+    with pytest.raises(sk.QueryError) as info:
+        sk.explain("reach", start="2026-03-01", end="2026-02-01")
+    assert info.value.code == "start_after_end"
+    for bad in ({"start": "March"}, {"end": dt.datetime(2026, 3, 1)}, {"fill": "yes"}, {"fill": True}):
+        with pytest.raises(sk.ArgumentError):
+            sk.explain("reach", **bad)  # fill=True needs every=, as compute does

@@ -573,13 +573,18 @@ def explain(
     compare: str | Sequence[str] | None = None,
     window: str | None = None,
     targets: bool = False,
+    start: str | _dt.date | None = None,
+    end: str | _dt.date | None = None,
+    fill: bool = False,
 ) -> str:
     """The definition of a KPI in words, its formula, and the rule of the KPI contract that applies.
 
     ``kpi`` is a built-in name, a :class:`KPI`, or a name of ``definitions`` (a vendor preset,
     a definition file or a :class:`Definitions`). With ``compare`` (and ``every``),
     ``window`` or ``targets=True``, the text goes on to say what the columns that
-    :func:`compute` adds for them hold, as ``compute_details(...).over_time`` does.
+    :func:`compute` adds for them hold, as ``compute_details(...).over_time`` does. With
+    ``start``, ``end`` or ``fill=True`` (as :func:`compute` takes them), it says which rows
+    the range keeps or adds, and what the KPI holds in them.
 
     >>> import socialkpi as sk
     >>> print(sk.explain("engagement_rate").splitlines()[0])
@@ -598,6 +603,8 @@ def explain(
     _arguments.text("window", window, 'use "28d", "4w", "wtd", "mtd", "qtd" or "ytd"', optional=True)
     if not isinstance(targets, bool):
         raise _exceptions.invalid_argument(f"targets= got {targets!r}; pass True or False")
+    first, last = (_arguments.range_day(n, d) for n, d in (("start", start), ("end", end)))
+    filled = _arguments.flag("fill", fill)
     if isinstance(kpi, KPI):
         text = f"{kpi.name} ({kpi.goal}, {kpi.unit})"
         if kpi.description:
@@ -612,6 +619,15 @@ def explain(
         text = _core.explain(kpi)
         name, kind = kpi, _core.kpi_kind(kpi)
     lines = _over_time.describe(name, kind, every=every, compare=compared, window=window, targets=targets)
+    epoch = _dt.date(1970, 1, 1)
+    lines += _over_time.describe_range(
+        name,
+        kind,
+        every=every,
+        start=None if first is None else epoch + _dt.timedelta(days=first),
+        end=None if last is None else epoch + _dt.timedelta(days=last),
+        fill=filled,
+    )
     return "\n".join([text, *lines])
 
 

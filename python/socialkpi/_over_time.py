@@ -3,6 +3,7 @@ for :func:`socialkpi.explain` and ``compute_details(...).over_time``."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -127,6 +128,66 @@ def describe(
         lines.append(
             f"Target (targets=): {kpi}_target is the target of {kpi} from the targets table, {given}; "
             f"{kpi}_attainment = {kpi} / {kpi}_target (null where the target is 0 or missing)."
+        )
+    return lines
+
+
+# What one period over exactly start..end (every=None) holds, by the KPI's kind.
+_RANGE_VALUE = {
+    "flow": "the sum over those days",
+    "ratio": "the ratio of those days' sums",
+    "snapshot": "a snapshot (followers: each account's last snapshot in the range; followers_start: its last before start, else its first in the range; summed over accounts)",
+    None: "flows and ratios over those days (a ratio of their sums), followers the last snapshot in the range",
+}
+
+
+def describe_range(
+    kpi: str,
+    kind: str | None,
+    *,
+    every: str | None,
+    start: dt.date | None,
+    end: dt.date | None,
+    fill: bool,
+) -> list[str]:
+    """Lines that say which rows a range (``start=``, ``end=``, ``fill=``; docs/time.md, "A
+    range") keeps or adds, and what ``kpi`` holds in them."""
+    lines = []
+    if start is not None and end is not None and start > end:
+        raise error(
+            QueryError, "start_after_end", f"start={start.isoformat()} is after end={end.isoformat()}"
+        )
+    if fill and every is None:
+        raise invalid_argument("fill=True needs every= (the periods every group gets)")
+    if start is not None or end is not None:
+        first = start.isoformat() if start is not None else "the data's first day"
+        last = end.isoformat() if end is not None else "the data's last day"
+        days = f"the days from {first} to {last}"
+        given = ", ".join(
+            f"{n}={d.isoformat()!r}" for n, d in (("start", start), ("end", end)) if d is not None
+        )
+        if every is None:
+            what = f"the report is one period over exactly {days} (both included, in tz): {kpi} is "
+            what += _RANGE_VALUE.get(kind, _RANGE_VALUE[None])
+        else:
+            edges = " or ".join(
+                e for e, d in (("begins before start", start), ("ends after end", end)) if d is not None
+            )
+            what = (
+                f"the report keeps the periods that overlap {days}, each whole: a row's {kpi} is "
+                f"that of its whole period from period_start, also where the period {edges}"
+            )
+        if start is not None:
+            what += "; compare and window still read the days before start"
+        lines.append(f"Range ({given}, every={every!r}): {what}.")
+    if fill:
+        empty = {"ratio": f" ({kpi} is a ratio: null)", "snapshot": f" ({kpi} is a snapshot: null)"}
+        lines.append(
+            f"Filled (fill=True): every group seen in the data gets a row for every period of the range "
+            "(from the period holding start to the one holding end, else the data's first to its last "
+            "period); a period without rows holds what the KPI gives for one: counts and post sums 0, "
+            "ratios, shares and followers null, flows that follow a table's coverage (cost, revenue, "
+            f"sessions, ...) 0 inside the table's coverage and null outside it{empty.get(kind or '', '')}."
         )
     return lines
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import polars as pl
 
-from socialkpi import display, plot
-from socialkpi.exceptions import invalid_argument
+from socialkpi import _arguments, _targets, display, plot
+from socialkpi.exceptions import QueryError, SchemaError, error, invalid_argument
 
 __all__ = ["HEADLINE", "report"]
 
@@ -108,6 +108,9 @@ def report(
     top: int = 10,
     format: str | None = None,
     compare: str = "previous",
+    targets: Any = None,
+    start: str | _dt.date | None = None,
+    end: str | _dt.date | None = None,
 ) -> Path:
     """Writes one self-contained HTML file (no network needed to open it), or an Excel
     workbook, and returns its path.
@@ -139,6 +142,18 @@ def report(
         What the headline compares the last period with: ``"previous"`` (the period before)
         or ``"last_year"`` (the same period a year before), from the earlier period's states
         (``sk.compute(..., compare=...)``).
+    targets
+        A table of targets, in the forms :func:`socialkpi.compute` takes (``kpi``, ``target``,
+        ``period_start`` or ``start``/``end`` or neither), for KPIs of :data:`HEADLINE`. Rows
+        without the ``by`` column, or with it empty, are targets of the whole report: the
+        headline shows each one's target and attainment for the last period. Rows with a
+        ``by`` value are that group's: a table of the last period's targets by group follows
+        the headline, and the trends draw them as dotted lines. The workbook's sheets carry
+        the ``<kpi>_target`` and ``<kpi>_attainment`` columns.
+    start, end
+        The report's first and last day, as for :func:`socialkpi.compute`: the periods that
+        overlap them are shown, each whole; the comparison of the groups and the top posts
+        are over those whole periods' days.
 
     Notes
     -----
@@ -158,15 +173,22 @@ def report(
         raise invalid_argument(f"format={format!r} is not supported; use 'html' or 'xlsx'")
     if compare not in _EARLIER:
         raise invalid_argument(f"compare={compare!r} is not supported; use 'previous' or 'last_year'")
+    overall_targets, group_targets = _split_targets(targets, by)
     tables = {"traffic": traffic, "conversions": conversions, "contracts": contracts}
     common: dict[str, Any] = {**tables, "tz": tz, "definitions": definitions}
+    ranged: dict[str, Any] = {"start": start, "end": end}
     # which headline KPIs the tables allow: the goal presets leave out what they cannot compute
-    overall = _available(sk, posts, accounts, every=every, compare=compare, **common)
+    overall = _available(sk, posts, accounts, every=every, compare=compare, **ranged, **common)
+    if overall_targets is not None:
+        overall = _targets.apply(
+            overall, overall_targets, by=[], every=every, window=None, asked=set(HEADLINE)
+        )
     kpis = [k for k in HEADLINE if k in overall.frame.columns]
     if not kpis:
         raise invalid_argument("the tables allow none of the report's KPIs")
     earlier = [f"{k}{_EARLIER[compare]}" for k in kpis]
-    frame = overall.frame.select("period_start", *kpis, *earlier).sort("period_start")
+    shown = [c for k in kpis for c in (k, f"{k}_target", f"{k}_attainment") if c in overall.frame.columns]
+    frame = overall.frame.select("period_start", *shown, *earlier).sort("period_start")
     overall = dataclasses.replace(overall, frame=overall.frame.drop(_compared_columns(overall)))
     if "posts" in kpis and frame["posts"].fill_null(0).gt(0).any():
         # periods after the last post (contracts running on, late conversions) are no headline
@@ -177,13 +199,21 @@ def report(
         **common,
         **{name: None for name, t in tables.items() if t is not None and by not in _columns(t)},
     }
-    groups = _available(sk, posts, accounts, by=[by], **split)
+    # the whole range is the whole periods shown
+    whole: dict[str, Any] = dict(zip(("start", "end"), _whole_periods(start, end, every)))
+    groups = _available(sk, posts, accounts, by=[by], **whole, **split)
     groups = dataclasses.replace(
         groups, frame=groups.frame.select(by, *[k for k in HEADLINE if k in groups.frame.columns])
     )
+    drawn = [k for k in _TRENDS if k in groups.frame.columns]
+    # the KPIs the groups have targets for are computed with the trends, by group and period
+    targeted = [] if group_targets is None else sorted(set(group_targets["kpi"].drop_nulls().to_list()))
+    extra = [k for k in HEADLINE if k in targeted and k in groups.frame.columns and k not in drawn]
     trends = sk.compute_details(
-        posts, accounts, kpis=[k for k in _TRENDS if k in groups.frame.columns], by=[by], every=every, **split
+        posts, accounts, kpis=[*drawn, *extra], by=[by], every=every, **ranged, **split
     )
+    if group_targets is not None:
+        trends = _targets.apply(trends, group_targets, by=[by], every=every, window=None, asked=set(HEADLINE))
     if "posts" in groups.frame.columns and frame.height:
         # one line per group that posted (traffic's other sources stay in the comparison)
         posted = groups.frame.filter(pl.col("posts") > 0)[by]
@@ -201,14 +231,17 @@ def report(
         currency=currency or overall.currency,
         overall=overall,
         kpis=kpis,
-        headline=frame.select("period_start", *kpis),
+        headline=frame.select("period_start", *shown),
         earlier=frame.select(earlier).rename(dict(zip(earlier, kpis))),
         compare=compare,
         groups=groups,
         trends=trends,
-        posts=_top_posts(sk, posts, common, top),
+        posts=_top_posts(sk, posts, {**common, **whole}, top),
         contracts=_behind(sk, posts, contracts, tz, as_of, frame, every) if contracts is not None else None,
         funnel=traffic is not None or conversions is not None,
+        targets=_group_targets(
+            trends.frame, by, frame, [k for k in kpis if f"{k}_target" in trends.frame.columns]
+        ),
     )
     out = Path(path)
     if kind == "xlsx":
@@ -238,6 +271,9 @@ class _Parts:
     posts: tuple[pl.DataFrame, pl.DataFrame, int] | None
     contracts: tuple[_dt.date | None, pl.DataFrame, pl.DataFrame] | None
     funnel: bool
+    # the groups' targets of the last period: `by`, then each targeted KPI, its target and
+    # attainment (None: no group targets)
+    targets: pl.DataFrame | None
 
 
 def _html(r: _Parts) -> str:
@@ -251,6 +287,14 @@ def _html(r: _Parts) -> str:
             f"time zone {e(r.tz)} · generated {e(_dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'))}</p>"
         )
     parts.append(_headline(frame, r.earlier, r.kpis, r.overall.units, r.every, r.currency, r.compare))
+    if r.targets is not None and frame.height:
+        label = _period(frame["period_start"][-1], r.every)
+        parts.append(f"<h2>Targets by {e(by)}: {e(label)}</h2>")
+        if r.targets.height:
+            shown = _kpi_view(r.trends, r.targets)
+            parts.append(f'<div class="sk-wide">{display.table(shown, currency=r.currency).to_html()}</div>')
+        else:
+            parts.append('<p class="sk-sub">No group has a target for this period.</p>')
     parts.append("<h2>Trends</h2>")
     for kpi in [k for k in _TRENDS if k in r.trends.frame.columns]:
         parts.append(_svg(plot.trend(r.trends, kpi, by=by, currency=r.currency)))
@@ -280,6 +324,92 @@ def _html(r: _Parts) -> str:
     parts.append(_appendix(r.overall, r.kpis))
     parts.append("</body></html>")
     return "".join(parts)
+
+
+def _split_targets(targets: Any, by: str) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
+    """The targets of the whole report (rows without a ``by`` value) and those of its groups."""
+    if targets is None:
+        return None, None
+    _targets.argument(targets)
+    table = _targets.read(targets)
+    for needed in ("kpi", "target"):
+        if needed not in table.columns:
+            raise error(
+                SchemaError,
+                "missing_column",
+                f"targets= lacks the column '{needed}'; a report's targets table has the columns kpi, "
+                f"target, optionally {by!r} (empty: a target of the whole report), and period_start "
+                "or start and end (or neither)",
+            )
+    if table.schema["kpi"] in (pl.String, pl.Categorical):
+        named = table["kpi"].cast(pl.String).drop_nulls().unique().sort().to_list()
+        unknown = [k for k in named if k not in HEADLINE]
+        if unknown:
+            raise error(
+                QueryError,
+                "target_not_requested",
+                f"targets= names KPIs the report does not show: {unknown[:5]}; the report shows "
+                f"{', '.join(HEADLINE)} (those the tables allow)",
+            )
+    if by not in table.columns:
+        return table, None
+    overall = table.filter(pl.col(by).is_null()).drop(by)
+    groups = table.filter(pl.col(by).is_not_null())
+    return (overall if overall.height else None), (groups if groups.height else None)
+
+
+def _group_targets(
+    trends: pl.DataFrame, by: str, headline: pl.DataFrame, kpis: list[str]
+) -> pl.DataFrame | None:
+    """The last headline period's row of each group with a target: ``by``, then each KPI,
+    its target and its attainment."""
+    if not kpis:
+        return None
+    columns = [c for k in kpis for c in (k, f"{k}_target", f"{k}_attainment")]
+    if headline.height == 0:
+        return pl.DataFrame(schema={by: trends.schema[by], **{c: trends.schema[c] for c in columns}})
+    last = headline["period_start"][-1]
+    aimed = pl.any_horizontal(pl.col(f"{k}_target").is_not_null() for k in kpis)
+    return trends.filter((pl.col("period_start") == last) & aimed).select(by, *columns).sort(by)
+
+
+def _kpi_view(result: Any, frame: pl.DataFrame) -> Any:
+    """``frame`` shown with the units, goals and definitions of ``result``, without its notes."""
+    from socialkpi._result import KpiResult
+
+    return KpiResult(
+        frame=frame,
+        definitions=result.definitions,
+        formulas=result.formulas,
+        units=result.units,
+        goals=result.goals,
+        currency=result.currency,
+    )
+
+
+def _period_first(day: _dt.date, every: str) -> _dt.date:
+    """The first day of the period of ``every`` holding ``day`` (ISO weeks, calendar years)."""
+    if every == "1d":
+        return day
+    if every == "1w":
+        return day - _dt.timedelta(days=day.weekday())
+    if every == "1mo":
+        return day.replace(day=1)
+    if every == "1q":
+        return day.replace(month=(day.month - 1) // 3 * 3 + 1, day=1)
+    if every == "1y":
+        return day.replace(month=1, day=1)
+    raise invalid_argument(f"every={every!r} is not a period of the report; use 1d, 1w, 1mo, 1q or 1y")
+
+
+def _whole_periods(start: Any, end: Any, every: str) -> tuple[_dt.date | None, _dt.date | None]:
+    """``start`` and ``end`` moved out to the edges of the periods holding them: the days of the
+    periods the report shows (sk.compute keeps the periods overlapping a range whole)."""
+    epoch = _dt.date(1970, 1, 1)
+    first, last = _arguments.range_day("start", start), _arguments.range_day("end", end)
+    lo = None if first is None else _period_first(epoch + _dt.timedelta(days=first), every)
+    hi = None if last is None else _period_end(_period_first(epoch + _dt.timedelta(days=last), every), every)
+    return lo, hi
 
 
 def _available(sk: Any, posts: Any, accounts: Any, **options: Any) -> Any:
@@ -320,11 +450,24 @@ def _headline(
         unit = units.get(k, "number")
         value = last[k]
         change = _change(value, before[k] if before else None, unit)
+        aimed = ""
+        if f"{k}_target" in last:
+            target, attained = last[f"{k}_target"], last[f"{k}_attainment"]
+            said = (
+                f"target {display.format_value(target, unit, currency)} · "
+                f"{display.format_value(attained, 'ratio')} attained"
+                if target is not None
+                else "no target for this period"
+            )
+            aimed = (
+                f'<div class="sk-card-target" data-target="{e(repr(target))}" '
+                f'data-attainment="{e(repr(attained))}">{e(said)}</div>'
+            )
         cards.append(
             f'<div class="sk-card" data-kpi="{e(k)}" data-value="{e(repr(value))}" data-earlier="{e(repr(before[k]))}">'
             f'<div class="sk-card-name">{e(plot.words(k))}</div>'
             f'<div class="sk-card-value">{e(display.format_value(value, unit, currency))}</div>'
-            f'<div class="sk-card-change">{e(change or "")}</div></div>'
+            f'<div class="sk-card-change">{e(change or "")}</div>{aimed}</div>'
         )
     return f'<h2>Headline: {e(label)}{e(compared)}</h2><div class="sk-cards">{"".join(cards)}</div>'
 
@@ -458,6 +601,7 @@ _HEAD = (
     ".sk-card{{border:1px solid #ddd;border-radius:6px;padding:0.6em 0.9em;min-width:9em}}"
     ".sk-card-name{{color:#555;font-size:0.9em}} .sk-card-value{{font-size:1.5em;font-weight:600}}"
     ".sk-card-change{{color:#555;font-size:0.85em;min-height:1.2em}}"
+    ".sk-card-target{{color:#555;font-size:0.85em}}"
     "table.sk-frame{{border-collapse:collapse;font-variant-numeric:tabular-nums}}"
     "table.sk-frame th,table.sk-frame td{{padding:0.25em 0.6em;border-bottom:1px solid #e5e5e5;text-align:left}}"
     ".sk-wide{{overflow-x:auto}} .sk-chart{{margin:1em 0}} .sk-chart svg{{max-width:100%;height:auto}}"
@@ -497,7 +641,9 @@ def _write_frame(
     stamp = book.add_format({"num_format": "yyyy-mm-dd hh:mm"})
     formats = []
     for col, dtype in frame.schema.items():
-        spec = _number_format(units.get(col), currency) if dtype.is_numeric() else None
+        added = display.added_column(col, units)
+        unit = units.get(col) or (added[1] if added else None)
+        spec = _number_format(unit, currency) if dtype.is_numeric() else None
         if dtype == pl.Date:
             formats.append(day)
         elif isinstance(dtype, pl.Datetime):
@@ -538,6 +684,8 @@ def _write_xlsx(r: _Parts, path: Path) -> None:
     book = xlsxwriter.Workbook(str(path), options)
     try:
         _write_frame(book, "Overall by period", r.headline, units, r.currency)
+        if r.targets is not None:
+            _write_frame(book, f"Targets by {r.by}", r.targets, units, r.currency)
         _write_frame(book, f"By {r.by}", r.groups.frame, units, r.currency)
         _write_frame(book, f"Trends by {r.by}", r.trends.frame, units, r.currency)
         if r.posts is not None:

@@ -112,6 +112,21 @@ def _compute(args: argparse.Namespace) -> int:
             week_start=args.week_start,
             fiscal_year_start=args.fiscal_year_start,
         )
+    _print_target_warnings(caught)
+    if args.output is None:
+        print(sk.table(result, currency=args.currency, max_rows=args.max_rows).to_text())
+        return 0
+    _write(result.frame, args.output)
+    for w in result.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    print(f"wrote {result.frame.height:,} rows to {args.output}", file=sys.stderr)
+    return 0
+
+
+def _print_target_warnings(caught: list[warnings.WarningMessage]) -> None:
+    """Target warnings as ``warning:`` lines on stderr; other warnings raised again as they were."""
+    import socialkpi as sk
+
     for caught_warning in caught:
         if issubclass(caught_warning.category, sk.TargetWarning):
             print(f"warning: {caught_warning.message}", file=sys.stderr)
@@ -122,14 +137,6 @@ def _compute(args: argparse.Namespace) -> int:
                 caught_warning.filename,
                 caught_warning.lineno,
             )
-    if args.output is None:
-        print(sk.table(result, currency=args.currency, max_rows=args.max_rows).to_text())
-        return 0
-    _write(result.frame, args.output)
-    for w in result.warnings:
-        print(f"warning: {w}", file=sys.stderr)
-    print(f"wrote {result.frame.height:,} rows to {args.output}", file=sys.stderr)
-    return 0
 
 
 def _read(args: argparse.Namespace) -> int:
@@ -199,19 +206,25 @@ def _report(args: argparse.Namespace) -> int:
             as_of = dt.date.fromisoformat(args.as_of)
         except ValueError:
             raise _UsageError(f"--as-of {args.as_of}: a day as YYYY-MM-DD") from None
-    path = sk.report(
-        args.posts,
-        args.accounts,
-        **_common_inputs(args),
-        by=args.by,
-        every=args.every,
-        title=args.title,
-        path=args.output,
-        as_of=as_of,
-        currency=args.currency,
-        top=args.top,
-        compare=args.compare,
-    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", sk.TargetWarning)
+        path = sk.report(
+            args.posts,
+            args.accounts,
+            **_common_inputs(args),
+            by=args.by,
+            every=args.every,
+            title=args.title,
+            path=args.output,
+            as_of=as_of,
+            currency=args.currency,
+            top=args.top,
+            compare=args.compare,
+            targets=args.targets,
+            start=args.start,
+            end=args.end,
+        )
+    _print_target_warnings(caught)
     print(f"wrote {path}")
     return 0
 
@@ -392,6 +405,18 @@ def _parser() -> argparse.ArgumentParser:
         help="what the headline compares the last period with (default previous)",
     )
     p.add_argument("--tz", default="UTC", help="IANA time zone of the report (default UTC)")
+    p.add_argument(
+        "--start", metavar="DATE", help="the report's first day, like 2026-01-01 (its period is shown whole)"
+    )
+    p.add_argument(
+        "--end", metavar="DATE", help="the report's last day, like 2026-03-31 (its period is shown whole)"
+    )
+    p.add_argument(
+        "--targets",
+        metavar="FILE",
+        help="a CSV or Parquet file of targets (kpi, target, the --by column or none, period_start or "
+        "start/end): the headline and a table by group show the last period's target and attainment",
+    )
     p.add_argument(
         "--as-of", help="the day contracts are judged on (YYYY-MM-DD; default: the end of the last period)"
     )

@@ -30,13 +30,33 @@ if TYPE_CHECKING:
     from socialkpi.formulas import KPI, Definitions
     from socialkpi.readers import ReadReport
 
-__all__ = ["MISSING", "KpiTable", "format_value", "table"]
+__all__ = ["MISSING", "KpiTable", "added_column", "format_value", "table"]
 
 MISSING = "—"
 """How a missing (null) value is shown: never as 0."""
 
 _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹", "KRW": "₩", "BRL": "R$"}
-_UNIT_LABELS = {"ratio": "%", "percent": "%", "count": "count", "money": "money", "number": "number"}
+_UNIT_LABELS = {
+    "ratio": "%",
+    "percent": "%",
+    "points": "pp",
+    "count": "count",
+    "money": "money",
+    "number": "number",
+}
+# The columns ``compare=`` and ``targets=`` add after a KPI (docs/time.md), longest suffix
+# first, with how each is shown: "same" in the KPI's own unit, "ratio" as a percentage,
+# "change" as the KPI's unit but a difference of rates in percentage points.
+_ADDED = (
+    ("_ly_change_rate", "ratio", "change on a year before"),
+    ("_change_rate", "ratio", "change"),
+    ("_ly_change", "change", "change on a year before"),
+    ("_change", "change", "change"),
+    ("_attainment", "ratio", "attainment"),
+    ("_target", "same", "target"),
+    ("_prev", "same", "previous"),
+    ("_ly", "same", "a year before"),
+)
 _DEFAULT_ROWS = 100
 
 
@@ -107,6 +127,9 @@ def format_value(value: Any, unit: str, currency: str | None = None) -> str:
     if unit in ("ratio", "percent"):
         pct = value * 100 if unit == "ratio" else value
         return f"{pct:,.{_decimals(abs(pct), 2)}f}%"
+    if unit == "points":  # a difference of two ratios (0.0123 -> 1.23 pp)
+        pts = value * 100
+        return f"{pts:,.{_decimals(abs(pts), 2)}f} pp"
     if unit == "money":
         # cents, or three significant digits for amounts under 0.10 (a CPE of 0.004 is not 0.00)
         size = abs(value)
@@ -142,6 +165,37 @@ class _Column:
     tooltip: str = ""
 
 
+def added_column(name: str, units: Mapping[str, str]) -> tuple[str, str, str] | None:
+    """``(kpi, unit, what)`` of a column that ``compare=`` or ``targets=`` added after a KPI
+    (``reach_target`` -> ``("reach", "count", "target")``), the unit it is shown in; None for
+    any other column. ``units`` holds the frame's KPIs' units beside the catalogue's."""
+    builtin = _catalogue()
+    for suffix, shown, what in _ADDED:
+        if not name.endswith(suffix):
+            continue
+        kpi = name[: -len(suffix)]
+        unit = units.get(kpi) or (builtin[kpi][1] if kpi in builtin else None)
+        if unit is None:
+            continue
+        if shown == "ratio":
+            return kpi, "ratio", what
+        if shown == "change" and unit in ("ratio", "percent"):
+            # a rate's change is in percentage points (a percent unit is already x100)
+            return kpi, "points" if unit == "ratio" else "percent", what
+        return kpi, unit, what
+    return None
+
+
+_ADDED_TIPS = {
+    "target": "The target of {kpi} for the row's group and days (targets=; pro-rated by days for a flow).",
+    "attainment": "{kpi} / {kpi}_target (null where the target is 0 or missing).",
+    "previous": "{kpi} of the earlier period compared with (compare='previous').",
+    "a year before": "{kpi} a year before (compare='last_year').",
+    "change": "The change of {kpi} on the earlier period: a difference, or a relative change for _rate.",
+    "change on a year before": "The change of {kpi} on a year before: a difference, or a relative change for _rate.",
+}
+
+
 def _columns(
     frame: pl.DataFrame,
     units: Mapping[str, str],
@@ -153,8 +207,15 @@ def _columns(
     out = []
     for name in frame.columns:
         unit = units.get(name) or (builtin[name][1] if name in builtin else None)
+        added = None if unit is not None else added_column(name, units)
+        if added is not None:
+            unit = added[1]
         if unit is None or name == "currency" or not frame.schema[name].is_numeric():
             out.append(_Column(name, None))
+            continue
+        if added is not None:
+            kpi, _, what = added
+            out.append(_Column(name, unit, what, _ADDED_TIPS[what].format(kpi=kpi)))
             continue
         goal = goals.get(name) or (builtin[name][0] if name in builtin else "")
         formula = formulas.get(name) or (builtin[name][2] if name in builtin else "")

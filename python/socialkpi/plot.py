@@ -228,6 +228,8 @@ def trend(
     points for ratios, a relative change otherwise); a ``{kpi}_prev`` column, which
     ``sk.compute(..., compare="previous")`` adds, is drawn as a dashed line of the same colour,
     and the change is taken on it (the calendar period before, even where a period is missing).
+    A ``{kpi}_target`` column (``sk.compute(..., targets=...)``) is drawn as a dotted line of
+    the same colour with open diamonds at its points.
     """
     alt = _altair()
     df, units, cur = _frame_and_units(frame, kpis)
@@ -237,7 +239,8 @@ def trend(
     _one_row_per(df, [*groups, "period_start"], "trend", "pass the other group columns in by=")
     unit = _unit(kpi, units)
     before = f"{kpi}_prev" if f"{kpi}_prev" in df.columns else None
-    kept = [*groups, "period_start", kpi, *([before] if before else [])]
+    target = f"{kpi}_target" if f"{kpi}_target" in df.columns else None
+    kept = [*groups, "period_start", kpi, *([before] if before else []), *([target] if target else [])]
     df = _group_label(df.select(kept), groups).sort("group", "period_start")
     # the frame's own previous-period column when it has one, else the group's row before
     previous = pl.col(before) if before else pl.col(kpi).shift(1).over("group")
@@ -271,12 +274,18 @@ def trend(
     )
     data = _data(df)
     lines = alt.Chart(data, width=_WIDTH, height=_HEIGHT).mark_line(point=df.height <= _MARKED_POINTS)
-    if before is None:
+    if before is None and target is None:
         return lines.encode(**encoding).properties(title=heading)
-    dashed = {**encoding, "y": alt.Y(f"{before}:Q")}
-    dashed["tooltip"] = [*encoding["tooltip"][:2], alt.Tooltip(f"{before}:Q", title="Previous period")]
-    previous_lines = alt.Chart(data).mark_line(strokeDash=[4, 3]).encode(**dashed)
-    return alt.layer(lines.encode(**encoding), previous_lines, title=heading)
+    layers = [lines.encode(**encoding)]
+    for column, dash, label in ((before, [4, 3], "Previous period"), (target, [1, 3], "Target")):
+        if column is None:
+            continue
+        other = {**encoding, "y": alt.Y(f"{column}:Q")}
+        other["tooltip"] = [*encoding["tooltip"][:2], alt.Tooltip(f"{column}:Q", title=label)]
+        # a target's points are open diamonds: a target of one period is a point, not a line
+        marks = alt.OverlayMarkDef(shape="diamond", filled=False, size=50) if column == target else False
+        layers.append(alt.Chart(data).mark_line(strokeDash=dash, point=marks).encode(**other))
+    return alt.layer(*layers, title=heading)
 
 
 def compare(
