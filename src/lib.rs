@@ -17,6 +17,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     m.add_function(wrap_pyfunction!(bindings::compute::compute, m)?)?;
     m.add_function(wrap_pyfunction!(bindings::compute::contract_status, m)?)?;
+    m.add_function(wrap_pyfunction!(bindings::compute::states_every, m)?)?;
     m.add_function(wrap_pyfunction!(bindings::definitions::catalog_rows, m)?)?;
     m.add_function(wrap_pyfunction!(bindings::definitions::presets, m)?)?;
     m.add_function(wrap_pyfunction!(bindings::definitions::source_table, m)?)?;

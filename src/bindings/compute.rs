@@ -360,6 +360,22 @@ pub fn compute<'py>(
     Ok((export_frame(py, output.frame)?, details))
 }
 
+/// The period a report's states must have (days since 1970-01-01 for `start`/`end`): one
+/// period over a range is made from daily states. Dask and Spark make their parts' states at it.
+#[pyfunction]
+#[pyo3(signature = (every, start=None, end=None))]
+pub fn states_every(every: Option<String>, start: Option<i32>, end: Option<i32>) -> PyResult<Option<String>> {
+    let asked = exec::range::OverTimeAsked {
+        range: exec::range::Range {
+            start,
+            end,
+            fill: false,
+        },
+        ..Default::default()
+    };
+    Ok(asked.states_every(every.as_deref())?)
+}
+
 /// One row per contract: what it agreed, delivered up to `as_of` (days since 1970-01-01),
 /// what remains, and what the delivered posts earned.
 #[pyfunction]
