@@ -4,8 +4,8 @@
 //! The posts come in batches, in input order. While the batches held fit the budget they stay
 //! in memory, and the last row of each post is kept from the whole table at the end, as
 //! before. Once they pass it, the batches held are split into `PARTS` parts by the top bits of
-//! their ids' hashes, each part's rows appended (one row group) to a Parquet file of its own
-//! in a temporary folder (`spill::SpillDir`), and dropped; and so on as the posts go. Rows
+//! their ids' hashes, each part's rows appended (a record batch) to an Arrow IPC file of its
+//! own in a temporary folder (`spill::SpillDir`), and dropped; and so on as the posts go. Rows
 //! without an id are no repeats of anything: they go to a file of their own, kept whole.
 //!
 //! A post's rows all land in one part, and each part's file holds its rows in input order
@@ -22,11 +22,12 @@
 
 use super::spill::SpillDir;
 use crate::error::{Error, InputCode, Result};
-use crate::ingest::parquet::{ParquetFile, ParquetSource};
 use polars::prelude::*;
+use polars_arrow::io::ipc;
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::{BufReader, BufWriter};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// The top bits of the hashes that split the rows into parts.
 const PART_BITS: u32 = 8;
@@ -76,6 +77,8 @@ pub(super) struct LastRows {
     held_bytes: u64,
     read: u64,
     parts: Option<Parts>,
+    /// Seconds spent writing parts.
+    writing: f64,
 }
 
 /// The last row of each post: the table in memory, or its parts on disk.
@@ -96,6 +99,7 @@ impl LastRows {
             held_bytes: 0,
             read: 0,
             parts: None,
+            writing: 0.0,
         }
     }
 
@@ -118,15 +122,32 @@ impl LastRows {
         self.read
     }
 
+    /// The seconds spent writing the parts' files.
+    pub fn writing(&self) -> f64 {
+        self.writing
+    }
+
     fn flush(&mut self) -> Result<()> {
+        let started = std::time::Instant::now();
+        let flushed = self.write_held();
+        self.writing += started.elapsed().as_secs_f64();
+        flushed
+    }
+
+    fn write_held(&mut self) -> Result<()> {
         let parts = match self.parts.take() {
             Some(parts) => parts,
-            None => Parts::new(&self.id, self.limit.unwrap_or(super::MEMORY_LIMIT), self.state.clone())?,
+            None => Parts::new(
+                &self.id,
+                self.schema.clone(),
+                self.limit.unwrap_or(super::MEMORY_LIMIT),
+                self.state.clone(),
+            )?,
         };
         let held = std::mem::take(&mut self.held);
         self.held_bytes = 0;
         let parts = self.parts.insert(parts);
-        parts.append(&held)
+        parts.append(held)
     }
 
     /// The last row of each post, once every batch is given.
@@ -149,12 +170,42 @@ impl LastRows {
     }
 }
 
-/// A Parquet file being written, a row group at a time, and the rows and bytes (in memory) of
-/// each group.
+/// An Arrow IPC file being written, a record batch at a time, and the rows and bytes (in
+/// memory) of each batch. (IPC: the columns' buffers as they are, no encoding either way.)
 struct PartFile {
     path: PathBuf,
-    writer: Option<polars::io::parquet::write::BatchedWriter<BufWriter<File>>>,
-    groups: Vec<(usize, u64)>,
+    writer: Option<ipc::write::FileWriter<BufWriter<File>>>,
+    batches: Vec<(usize, u64)>,
+}
+
+/// A part's file read back, a record batch at a time, in the table's types.
+struct PartReader {
+    batches: ipc::read::FileReader<BufReader<File>>,
+    schema: SchemaRef,
+}
+
+impl PartReader {
+    /// The next `n` record batches as one frame.
+    fn next(&mut self, n: usize) -> Result<DataFrame> {
+        let mut out = DataFrame::empty_with_schema(&self.schema);
+        for _ in 0..n {
+            let batch = self
+                .batches
+                .next()
+                .ok_or_else(|| Error::Internal("a part of dedupe='last' ended early".into()))??;
+            let mut df = DataFrame::from(batch);
+            // the table's own types again (text was written as large strings, categories as text)
+            for (name, dtype) in self.schema.iter() {
+                if df.column(name)?.dtype() != dtype {
+                    let cast = df.column(name)?.cast(dtype)?;
+                    df.with_column(cast)?;
+                }
+            }
+            out.vstack_mut_owned(df)?;
+        }
+        out.rechunk_mut_par();
+        Ok(out)
+    }
 }
 
 impl PartFile {
@@ -162,77 +213,120 @@ impl PartFile {
         Self {
             path,
             writer: None,
-            groups: Vec::new(),
+            batches: Vec::new(),
         }
     }
 
-    fn write(&mut self, dir: &SpillDir, mut rows: DataFrame) -> Result<()> {
+    /// Appends rows as a record batch.
+    fn write(&mut self, dir: &SpillDir, rows: &DataFrame) -> Result<()> {
         if rows.height() == 0 {
             return Ok(());
         }
-        let path = &self.path;
-        let writer = match &mut self.writer {
-            Some(writer) => writer,
-            None => {
-                let file = File::create(path).map_err(|e| dir.unwritable(path, &e))?;
-                let writer = ParquetWriter::new(BufWriter::new(file))
-                    .with_compression(ParquetCompression::Lz4Raw)
-                    .with_statistics(StatisticsOptions::empty())
-                    .batched(&rows.schema())?;
-                self.writer.insert(writer)
+        let path = self.path.clone();
+        let unwritable = |e: PolarsError| dir.unwritable(&path, &std::io::Error::other(e.to_string()));
+        // categories as text (the file format keeps one dictionary a column for good)
+        let mut rows = rows.clone();
+        for c in rows.columns().to_vec() {
+            if matches!(c.dtype(), DataType::Categorical(..) | DataType::Enum(..)) {
+                rows.with_column(c.cast(&DataType::String)?)?;
             }
-        };
-        // one row group: the writer takes a row group per chunk
+        }
         rows.rechunk_mut_par();
-        self.groups.push((rows.height(), bytes_of(&rows)));
-        writer
-            .write_batch(&rows)
-            .map_err(|e| dir.unwritable(path, &std::io::Error::other(e.to_string())))
-    }
-
-    /// Writes the file's footer (a file whose end is not written whole is found when read).
-    fn close(&mut self, dir: &SpillDir) -> Result<()> {
-        if let Some(writer) = self.writer.take() {
-            writer
-                .finish()
-                .map_err(|e| dir.unwritable(&self.path, &std::io::Error::other(e.to_string())))?;
+        self.batches.push((rows.height(), bytes_of(&rows)));
+        // text as large strings: the values of these rows only, not the buffers their views
+        // share with the rest of their batch
+        for batch in rows.iter_chunks(CompatLevel::oldest(), false) {
+            let writer = match &mut self.writer {
+                Some(writer) => writer,
+                None => {
+                    let file = File::create(&path).map_err(|e| dir.unwritable(&path, &e))?;
+                    let options = ipc::write::WriteOptions { compression: None };
+                    let writer = ipc::write::FileWriter::try_new(
+                        BufWriter::new(file),
+                        Arc::new(batch.schema().clone()),
+                        None,
+                        options,
+                    )
+                    .map_err(unwritable)?;
+                    self.writer.insert(writer)
+                }
+            };
+            writer.write(&batch, None).map_err(unwritable)?;
         }
         Ok(())
     }
 
-    /// Consecutive row ranges (offset, rows) of about `bytes` each (at least one group).
-    fn steps(&self, bytes: u64) -> Vec<(u64, usize)> {
-        let mut out: Vec<(u64, usize, u64)> = Vec::new();
-        let mut start = 0u64;
-        for &(rows, size) in &self.groups {
-            match out.last_mut() {
-                Some((_, n, b)) if *b + size <= bytes => {
-                    *n += rows;
-                    *b += size;
-                }
-                _ => out.push((start, rows, size)),
-            }
-            start += rows as u64;
+    /// Writes the file's footer and closes it.
+    fn close(&mut self, dir: &SpillDir) -> Result<()> {
+        if let Some(mut writer) = self.writer.take() {
+            let unwritable = |e: std::io::Error| dir.unwritable(&self.path, &e);
+            writer
+                .finish()
+                .map_err(|e| unwritable(std::io::Error::other(e.to_string())))?;
+            use std::io::Write;
+            writer.into_inner().flush().map_err(unwritable)?;
         }
-        out.into_iter().map(|(offset, rows, _)| (offset, rows)).collect()
+        Ok(())
     }
 
-    /// Reads the file back (once closed).
-    fn source(&self, dir: &SpillDir) -> Result<Option<ParquetSource>> {
-        if self.groups.is_empty() {
+    /// Record batches taken together, in order, of about `bytes` each (at least one a step).
+    fn steps(&self, bytes: u64) -> Vec<usize> {
+        let mut out: Vec<(usize, u64)> = Vec::new();
+        for &(_, size) in &self.batches {
+            match out.last_mut() {
+                Some((n, b)) if *b + size <= bytes => {
+                    *n += 1;
+                    *b += size;
+                }
+                _ => out.push((1, size)),
+            }
+        }
+        out.into_iter().map(|(n, _)| n).collect()
+    }
+
+    /// Reads the file back (once closed); None when no row was written.
+    fn reader(&self, schema: &SchemaRef) -> Result<Option<PartReader>> {
+        if self.batches.is_empty() {
             return Ok(None);
         }
-        let name = self.path.to_string_lossy().to_string();
-        let file = ParquetFile::open(&name)
-            .ok_or_else(|| dir.unwritable(&self.path, &std::io::Error::other("the file was not written whole")))?;
-        Ok(Some(ParquetSource::new(vec![file])?))
+        let unreadable = |why: String| {
+            Error::input(
+                InputCode::UnreadableFile,
+                format!(
+                    "{WHAT} could not read back its temporary file {} ({why}); it may have been removed while the run went on",
+                    self.path.display()
+                ),
+            )
+        };
+        let mut file = BufReader::new(File::open(&self.path).map_err(|e| unreadable(e.to_string()))?);
+        let metadata = ipc::read::read_file_metadata(&mut file).map_err(|e| unreadable(e.to_string()))?;
+        Ok(Some(PartReader {
+            batches: ipc::read::FileReader::new(file, metadata, None, None),
+            schema: schema.clone(),
+        }))
     }
 }
 
-/// The rows of a table split by their ids' hashes into parts, each a Parquet file, and the
+/// Rows reordered by part (`rows_by_part`), and where each part's rows start: part `p` is
+/// rows `starts[p]..starts[p + 1]` (the rows without an id last).
+fn by_part(rows: &DataFrame, (parts, no_id): (Vec<Vec<IdxSize>>, Vec<IdxSize>)) -> Result<(DataFrame, Vec<usize>)> {
+    let mut order: Vec<IdxSize> = Vec::with_capacity(rows.height());
+    let mut starts = Vec::with_capacity(parts.len() + 2);
+    for p in parts.into_iter().chain(std::iter::once(no_id)) {
+        starts.push(order.len());
+        order.extend(p);
+    }
+    starts.push(order.len());
+    let mut reordered = rows.take(&IdxCa::from_vec("".into(), order))?;
+    reordered.rechunk_mut_par();
+    Ok((reordered, starts))
+}
+
+/// The rows of a table split by their ids' hashes into parts, each an Arrow IPC file, and the
 /// rows without an id in a file of their own.
 pub(super) struct Parts {
     id: String,
+    schema: SchemaRef,
     budget: u64,
     state: PlRandomState,
     /// (before the folder: the files are closed before it is removed)
@@ -242,10 +336,11 @@ pub(super) struct Parts {
 }
 
 impl Parts {
-    fn new(id: &str, budget: u64, state: PlRandomState) -> Result<Self> {
+    fn new(id: &str, schema: SchemaRef, budget: u64, state: PlRandomState) -> Result<Self> {
         let dir = SpillDir::for_run(WHAT)?;
         Ok(Self {
             id: id.to_string(),
+            schema,
             budget,
             state,
             files: (0..PARTS).map(|p| PartFile::new(dir.part(p))).collect(),
@@ -254,30 +349,18 @@ impl Parts {
         })
     }
 
-    /// Appends batches (in input order) to the parts' files, a row group per part.
-    fn append(&mut self, batches: &[DataFrame]) -> Result<()> {
-        let split = batches
-            .iter()
-            .map(|b| rows_by_part(b.column(&self.id)?, &self.state, 0, PART_BITS))
-            .collect::<Result<Vec<_>>>()?;
+    /// Appends batches (in input order) to the parts' files, a record batch per part and batch.
+    fn append(&mut self, batches: Vec<DataFrame>) -> Result<()> {
+        let mut reordered = Vec::with_capacity(batches.len());
+        for b in batches {
+            let split = rows_by_part(b.column(&self.id)?, &self.state, 0, PART_BITS)?;
+            reordered.push(by_part(&b, split)?);
+        }
         for p in 0..=PARTS {
-            let mut rows: Option<DataFrame> = None;
-            for (batch, (by_part, no_id)) in batches.iter().zip(&split) {
-                let indices = by_part.get(p).unwrap_or(no_id);
-                if indices.is_empty() {
-                    continue;
-                }
-                let taken = batch.take(&IdxCa::from_vec("".into(), indices.clone()))?;
-                match &mut rows {
-                    Some(r) => {
-                        r.vstack_mut_owned(taken)?;
-                    }
-                    None => rows = Some(taken),
-                }
-            }
-            if let Some(rows) = rows {
-                let file = self.files.get_mut(p).unwrap_or(&mut self.no_id);
-                file.write(&self.dir, rows)?;
+            let file = self.files.get_mut(p).unwrap_or(&mut self.no_id);
+            for (rows, starts) in &reordered {
+                let (from, to) = (starts[p], starts[p + 1]);
+                file.write(&self.dir, &rows.slice(from as i64, to - from))?;
             }
         }
         Ok(())
@@ -307,12 +390,12 @@ impl Parts {
             self.take_part(file, PART_BITS, &mut give)?;
             let _ = std::fs::remove_file(&file.path);
         }
-        if let Some(source) = self.no_id.source(&self.dir)? {
+        if let Some(mut reader) = self.no_id.reader(&self.schema)? {
             for step in self.no_id.steps(self.budget / 4) {
                 if stop() {
                     return Err(Error::Interrupted);
                 }
-                give(read_rows(&source, step)?)?;
+                give(reader.next(step)?)?;
             }
         }
         Ok(given)
@@ -320,14 +403,14 @@ impl Parts {
 
     /// The last rows of the posts of a part's file whose hashes share their top `used` bits.
     fn take_part(&self, file: &PartFile, used: u32, give: &mut dyn FnMut(DataFrame) -> Result<()>) -> Result<()> {
-        let Some(source) = file.source(&self.dir)? else {
+        let Some(mut reader) = file.reader(&self.schema)? else {
             return Ok(());
         };
         let quarter = self.budget / 4;
         let steps = file.steps(quarter);
         let mut kept: Option<DataFrame> = None;
         for (i, &step) in steps.iter().enumerate() {
-            let rows = read_rows(&source, step)?;
+            let rows = reader.next(step)?;
             let rows = match kept.take() {
                 Some(mut k) => {
                     k.vstack_mut_owned(rows)?;
@@ -338,7 +421,7 @@ impl Parts {
             let last = rows.unique_stable(Some(&[self.id.clone()]), UniqueKeepStrategy::Last, None)?;
             if i + 1 < steps.len() && used < 64 && bytes_of(&last) > quarter {
                 // too many posts for a quarter of the budget: split by the next bits
-                drop((source, last));
+                drop((reader, last));
                 return self.split(file, used, give);
             }
             kept = Some(last);
@@ -352,7 +435,7 @@ impl Parts {
     /// Splits a part's file by its hashes' next `FANOUT_BITS` bits into files beside it, each
     /// then taken (and removed) in turn.
     fn split(&self, file: &PartFile, used: u32, give: &mut dyn FnMut(DataFrame) -> Result<()>) -> Result<()> {
-        let Some(source) = file.source(&self.dir)? else {
+        let Some(mut reader) = file.reader(&self.schema)? else {
             return Ok(());
         };
         let mut pieces: Vec<PartFile> = (0..FANOUT)
@@ -363,15 +446,15 @@ impl Parts {
             })
             .collect();
         for step in file.steps(self.budget / 4) {
-            let rows = read_rows(&source, step)?;
-            let (by_piece, _) = rows_by_part(rows.column(&self.id)?, &self.state, used, FANOUT_BITS)?;
-            for (piece, indices) in pieces.iter_mut().zip(by_piece) {
-                if !indices.is_empty() {
-                    piece.write(&self.dir, rows.take(&IdxCa::from_vec("".into(), indices))?)?;
-                }
+            let rows = reader.next(step)?;
+            let split = rows_by_part(rows.column(&self.id)?, &self.state, used, FANOUT_BITS)?;
+            let (rows, starts) = by_part(&rows, split)?;
+            for (k, piece) in pieces.iter_mut().enumerate() {
+                let (from, to) = (starts[k], starts[k + 1]);
+                piece.write(&self.dir, &rows.slice(from as i64, to - from))?;
             }
         }
-        drop(source);
+        drop(reader);
         let _ = std::fs::remove_file(&file.path);
         for piece in &mut pieces {
             piece.close(&self.dir)?;
@@ -383,17 +466,6 @@ impl Parts {
         }
         Ok(())
     }
-}
-
-fn read_rows(source: &ParquetSource, (offset, rows): (u64, usize)) -> Result<DataFrame> {
-    let columns: Vec<PlSmallStr> = source.schema().iter_names().cloned().collect();
-    source.read(&columns, Some((offset, rows))).map_err(|e| match e {
-        Error::Input { message, .. } => Error::input(
-            InputCode::UnreadableFile,
-            format!("{WHAT} could not read back its temporary files: {message}"),
-        ),
-        other => other,
-    })
 }
 
 /// The rows of each part of a column of ids, by the `bits` bits of their hashes below the top

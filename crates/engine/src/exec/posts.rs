@@ -764,10 +764,18 @@ pub(super) fn states(
     let mut negative: Option<Vec<(String, u64)>> = None;
     let mut pass = match (&pp.post_id, plan.dedupe) {
         (Some(id), Dedupe::Last) => {
+            let reading = std::time::Instant::now();
             let last = last_rows(plan, pp, id, &lf, slices, parquet, interrupted, memory_limit)?;
             let read = last.read();
             rows.read.push((TABLE.to_string(), read));
-            let kept = match last.finish()? {
+            let writing = last.writing();
+            let last = last.finish()?;
+            if let Kept::Parts(_) = &last {
+                rows.stages.push(("posts_dedupe_write_s".into(), writing));
+            }
+            rows.stages
+                .push(("posts_dedupe_read_s".into(), reading.elapsed().as_secs_f64()));
+            let kept = match last {
                 Kept::Memory(df) => {
                     let kept = df.height() as u64;
                     lf = df.lazy();
@@ -775,7 +783,11 @@ pub(super) fn states(
                     kept
                 }
                 Kept::Parts(parts) => {
-                    let (kept, counted) = pass.add_parts(parts, &prepared, &stop)?;
+                    let taking = std::time::Instant::now();
+                    let (kept, counted, adding) = pass.add_parts(parts, &prepared, &stop)?;
+                    // (the parts' reading and keeping, without the pass's own work)
+                    let parts_s = taking.elapsed().as_secs_f64() - adding;
+                    rows.stages.push(("posts_dedupe_parts_s".into(), parts_s));
                     negative = Some(counted);
                     kept
                 }
@@ -1162,16 +1174,20 @@ impl PostsPass {
     }
 
     /// Adds the last rows of the posts of each part (`dedupe::Parts`), as batches; returns the
-    /// rows added and the negative values of each count column that has some.
+    /// rows added, the negative values of each count column that has some, and the seconds
+    /// the adding took.
     fn add_parts(
         &mut self,
         parts: dedupe::Parts,
         prepared: &PostsPlan,
         stop: &dyn Fn() -> bool,
-    ) -> Result<(u64, Vec<(String, u64)>)> {
+    ) -> Result<(u64, Vec<(String, u64)>, f64)> {
         let mut negative: Vec<(String, u64)> = Vec::new();
+        let mut adding = 0.0;
         let added = parts.for_each(stop, &mut |batch| {
+            let started = std::time::Instant::now();
             self.add(batch.clone(), prepared, PageRead::default())?;
+            adding += started.elapsed().as_secs_f64();
             // (the table is not held: the negative values are counted as the batches go,
             // once there are some; the error says how many)
             for (c, min) in &self.mins {
@@ -1185,7 +1201,7 @@ impl PostsPass {
             }
             Ok(())
         })?;
-        Ok((added, negative))
+        Ok((added, negative, adding))
     }
 
     /// Any other table streams through polars' engine into the pass.
