@@ -349,16 +349,15 @@ impl Parts {
         })
     }
 
-    /// Appends batches (in input order) to the parts' files, a record batch per part and batch.
+    /// Appends batches (in input order) to the parts' files, a record batch per part and
+    /// batch; each batch is dropped once written (memory holds one reordered copy at a time).
     fn append(&mut self, batches: Vec<DataFrame>) -> Result<()> {
-        let mut reordered = Vec::with_capacity(batches.len());
         for b in batches {
             let split = rows_by_part(b.column(&self.id)?, &self.state, 0, PART_BITS)?;
-            reordered.push(by_part(&b, split)?);
-        }
-        for p in 0..=PARTS {
-            let file = self.files.get_mut(p).unwrap_or(&mut self.no_id);
-            for (rows, starts) in &reordered {
+            let (rows, starts) = by_part(&b, split)?;
+            drop(b);
+            for p in 0..=PARTS {
+                let file = self.files.get_mut(p).unwrap_or(&mut self.no_id);
                 let (from, to) = (starts[p], starts[p + 1]);
                 file.write(&self.dir, &rows.slice(from as i64, to - from))?;
             }
