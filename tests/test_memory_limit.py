@@ -277,7 +277,9 @@ def test_dedupe_last_past_the_limit_equals_memory_and_the_oracle(lake, updated_l
     assert list(spill_dir.iterdir()) == []
 
 
-def test_dedupe_last_past_the_limit_streams_globs_csv_and_frames(lake, updated_lake, spill_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_dedupe_last_past_the_limit_streams_globs_csv_and_frames(
+    lake, updated_lake, spill_dir: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     # a glob and CSV files stream through polars (in input order: a glob's files sorted by
     # name); a frame in memory is read in slices
     paths, rows = updated_lake
@@ -311,11 +313,15 @@ def test_delivery_counts_the_last_rows_past_the_limit(lake, updated_lake, spill_
     assert list(spill_dir.iterdir()) == []
 
 
-def test_a_failing_dedupe_last_leaves_no_temporary_file(lake, updated_lake, spill_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_failing_dedupe_last_leaves_no_temporary_file(
+    lake, updated_lake, spill_dir: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     # a negative count in a kept row (after the parts were written): the error counts the
     # negative values of the rows kept, as in memory, and the parts are gone
     paths, rows = updated_lake
-    bad = rows.with_columns(pl.when(pl.int_range(pl.len()) % 1000 == 3).then(-1).otherwise(pl.col("likes")).alias("likes"))
+    bad = rows.with_columns(
+        pl.when(pl.int_range(pl.len()) % 1000 == 3).then(-1).otherwise(pl.col("likes")).alias("likes")
+    )
     has_id = pl.col("post_id").is_not_null()
     last = pl.concat([bad.filter(has_id).unique("post_id", keep="last"), bad.filter(~has_id)])
     negatives = last.filter(pl.col("likes") < 0).height
