@@ -194,3 +194,150 @@ def test_an_interrupted_run_leaves_no_temporary_file(tmp_path: Path) -> None:
     )
     assert done.stdout.split() == ["interrupted", "['spill']"], done.stdout + done.stderr
     assert list(folder.iterdir()) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# dedupe="last" past the limit: the posts' rows go to temporary parts by post_id hash, and each
+# part's last rows go to the pass (docs/scale.md)
+
+DUP = "duplicate post_id (dedupe='last' kept the last row)"
+
+
+@pytest.fixture(scope="module")
+def updated_lake(lake, tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], pl.DataFrame]:  # type: ignore[no-untyped-def]
+    """20 Parquet files (row groups of 5,000) of every post, a fifth of them again with other
+    values, days and sponsorship, one post 60 times, and 1,000 rows without an id, shuffled:
+    repeats fall inside files and across them, near and far. Also the rows in input order."""
+    _, posts, _ = lake
+    again = posts.sample(fraction=0.2, seed=5).with_columns(
+        pl.col("reach") * 2 + 1,
+        pl.col("likes") + 7,
+        pl.col("published_at") + pl.duration(days=40),
+        ~pl.col("sponsored"),
+    )
+    hot = pl.concat([posts.head(1)] * 60).with_columns(
+        pl.int_range(60).cast(pl.Int64).alias("likes"), pl.int_range(60).cast(pl.Int64).alias("reach")
+    )
+    no_id = posts.tail(1_000).with_columns(pl.lit(None, pl.String).alias("post_id"))
+    rows = pl.concat([posts, again, hot, no_id]).sample(fraction=1.0, shuffle=True, seed=11)
+    folder = tmp_path_factory.mktemp("updated")
+    size = -(-rows.height // N_FILES)
+    paths = []
+    for k in range(N_FILES):
+        path = folder / f"posts-{k:02d}.parquet"
+        rows.slice(k * size, size).write_parquet(path, row_group_size=5_000)
+        paths.append(str(path))
+    return paths, rows
+
+
+def _last_rows_in_duckdb(paths: list[str]) -> tuple[pl.DataFrame, int]:
+    """The docs' rule in SQL: of each post_id the row last in input order (the files in the
+    order given, then their rows), every row without an id; and the rows read."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    order = ", ".join(f"('{p}', {i})" for i, p in enumerate(paths))
+    rows = f"""
+        SELECT raw.*, f.i FROM read_parquet({paths!r}, filename = true, file_row_number = true) raw
+        JOIN (VALUES {order}) f(name, i) ON raw.filename = f.name
+    """
+    last = con.sql(
+        f"""SELECT * EXCLUDE (filename, file_row_number, i) FROM ({rows})
+        QUALIFY post_id IS NULL
+             OR row_number() OVER (PARTITION BY post_id ORDER BY i DESC, file_row_number DESC) = 1"""
+    ).pl()
+    read = con.execute(f"SELECT count(*) FROM ({rows})").fetchall()[0][0]
+    return last, int(read)
+
+
+def _dropped(result: sk.KpiResult, reason: str) -> int:
+    return sum(n for table, why, n in result.rows_dropped if table == "posts" and why == reason)
+
+
+def test_dedupe_last_past_the_limit_equals_memory_and_the_oracle(lake, updated_lake, spill_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    paths, rows = updated_lake
+    accounts = lake[2]
+    last, read = _last_rows_in_duckdb(paths)
+    assert read == rows.height
+    assert last.filter(pl.col("post_id").is_not_null()).height == N_POSTS
+    unlimited = sk.compute_details(paths, accounts, **KW, dedupe="last", memory_limit=None)
+    small = sk.compute_details(paths, accounts, **KW, dedupe="last", memory_limit=SMALL)
+    assert_frame_equal(small.frame, unlimited.frame)
+    _same(small.frame, _oracle(last, accounts))
+    # the same rows read and dropped, and the same warnings
+    for result in (small, unlimited):
+        assert result.rows_read["posts"] == read
+        assert _dropped(result, DUP) == read - last.height
+    assert small.rows_dropped == unlimited.rows_dropped
+    assert small.warnings == unlimited.warnings
+    # through partial states too
+    states = sk.partial(paths, accounts, **KW, dedupe="last", memory_limit=SMALL)
+    assert_frame_equal(states.finalize(), unlimited.frame)
+    assert list(spill_dir.iterdir()) == []
+
+
+def test_dedupe_last_past_the_limit_streams_globs_csv_and_frames(
+    lake, updated_lake, spill_dir: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    # a glob and CSV files stream through polars (in input order: a glob's files sorted by
+    # name); a frame in memory is read in slices
+    paths, rows = updated_lake
+    accounts = lake[2]
+    want = sk.compute(paths, accounts, **KW, dedupe="last", memory_limit=None)
+    glob = str(Path(paths[0]).parent / "posts-*.parquet")
+    assert_frame_equal(sk.compute(glob, accounts, **KW, dedupe="last", memory_limit=SMALL), want)
+    assert_frame_equal(sk.compute(rows, accounts, **KW, dedupe="last", memory_limit=SMALL), want)
+    # (two CSV files: CSV reads slowly)
+    half = rows.height // 2
+    csvs = [str(tmp_path / "posts-a.csv"), str(tmp_path / "posts-b.csv")]
+    rows.head(half).write_csv(csvs[0])
+    rows.slice(half).write_csv(csvs[1])
+    _same(sk.compute(csvs, accounts, **KW, dedupe="last", memory_limit=SMALL), want)
+    assert list(spill_dir.iterdir()) == []
+
+
+def test_delivery_counts_the_last_rows_past_the_limit(lake, updated_lake, spill_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    # contracts deliver by the posts' last rows (their sponsorship and days were changed)
+    from oracle_money import oracle_money
+
+    paths, _ = updated_lake
+    _, posts, accounts = lake
+    _, _, deals = sk.datasets.funnel(posts, n_contracts=60, seed=7)
+    kw = {"kpis": ["posts_agreed", "delivery_rate"], "by": ["account_id"], "every": "1mo", "dedupe": "last"}
+    small = sk.compute(paths, accounts, contracts=deals, **kw, memory_limit=SMALL)
+    assert_frame_equal(small, sk.compute(paths, accounts, contracts=deals, **kw, memory_limit=None))
+    last, _ = _last_rows_in_duckdb(paths)
+    want = oracle_money(last, deals, ["posts_agreed", "delivery_rate"], ["account_id"], "1mo")
+    _same(small.select(want.columns), want)
+    assert list(spill_dir.iterdir()) == []
+
+
+def test_a_failing_dedupe_last_leaves_no_temporary_file(
+    lake, updated_lake, spill_dir: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    # a negative count in a kept row (after the parts were written): the error counts the
+    # negative values of the rows kept, as in memory, and the parts are gone
+    paths, rows = updated_lake
+    bad = rows.with_columns(
+        pl.when(pl.int_range(pl.len()) % 1000 == 3).then(-1).otherwise(pl.col("likes")).alias("likes")
+    )
+    has_id = pl.col("post_id").is_not_null()
+    last = pl.concat([bad.filter(has_id).unique("post_id", keep="last"), bad.filter(~has_id)])
+    negatives = last.filter(pl.col("likes") < 0).height
+    assert 0 < negatives < bad.filter(pl.col("likes") < 0).height
+    errors = []
+    for limit in (SMALL, None):
+        with pytest.raises(sk.InputError) as err:
+            sk.compute(bad, lake[2], **KW, dedupe="last", memory_limit=limit)
+        errors.append(str(err.value))
+        assert err.value.code == "negative_value"
+    assert errors[0] == errors[1]
+    assert f"has {negatives} negative values" in errors[0]
+    assert list(spill_dir.iterdir()) == []
+    # a temporary folder that cannot be written: typed, and named for dedupe='last'
+    spill_dir.rmdir()
+    with pytest.raises(sk.InputError) as err:
+        sk.compute(paths, lake[2], **KW, dedupe="last", memory_limit=SMALL)
+    assert err.value.code == "unwritable_file"
+    assert "dedupe='last'" in str(err.value) and "TMPDIR" in str(err.value)

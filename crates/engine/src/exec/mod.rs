@@ -7,6 +7,7 @@ pub(crate) mod accounts;
 pub mod compare;
 mod contracts;
 mod coverage;
+mod dedupe;
 mod derived;
 mod events;
 mod kernel;

@@ -3,6 +3,7 @@
 
 use super::accounts::Snapshots;
 use super::contracts::{self, Contracts, Window};
+use super::dedupe::{self, Kept, LastRows};
 use super::derived;
 use super::kernel::{FollowerIndex, WindowIndex, ACCOUNT, NO_DAY};
 use super::parquet::{Indexed, RowGroups};
@@ -39,25 +40,6 @@ fn metric_column(m: &Metric) -> &str {
         Metric::Column(c) => c.as_str(),
         Metric::Eng => ENG,
     }
-}
-
-/// Keeps the last row of each post (the whole table in memory: order matters).
-fn keep_last(id: &str, df: DataFrame, rows: &mut RowAccount) -> Result<DataFrame> {
-    let before = df.height();
-    // Posts without an id are not repeats of each other.
-    let with_id = df.clone().lazy().filter(col(id).is_not_null()).collect()?;
-    let with_id = with_id.unique_stable(Some(&[id.to_string()]), UniqueKeepStrategy::Last, None)?;
-    let deduped = concat(
-        [with_id.lazy(), df.lazy().filter(col(id).is_null())],
-        UnionArgs::default(),
-    )?
-    .collect()?;
-    rows.drop(
-        TABLE,
-        "duplicate post_id (dedupe='last' kept the last row)",
-        before.saturating_sub(deduped.height()) as u64,
-    );
-    Ok(deduped)
 }
 
 /// The repeat check's error, from the ids themselves (read again: only when the hashes of
@@ -159,11 +141,15 @@ where
     }
 }
 
-/// Counts negative values of a column (error path only).
-fn negative_error(lf: LazyFrame, column: &str) -> Error {
-    let n = collect(lf.select([col(column).lt(lit(0)).sum().cast(DataType::UInt64).alias("n")]))
+/// The negative values of a column (error path only).
+fn negatives(lf: LazyFrame, column: &str) -> u64 {
+    collect(lf.select([col(column).lt(lit(0)).sum().cast(DataType::UInt64).alias("n")]))
         .map(|df| first_u64(&df, "n"))
-        .unwrap_or(0);
+        .unwrap_or(0)
+}
+
+/// The error of a column with `n` negative values.
+fn negative_error(column: &str, n: u64) -> Error {
     Error::input(
         InputCode::NegativeValue,
         format!("column '{column}' of posts has {n} negative values; counts cannot be negative. Fix or filter those rows before computing"),
@@ -753,7 +739,7 @@ pub(super) fn states(
     memory_limit: Option<u64>,
 ) -> Result<DataFrame> {
     let started = std::time::Instant::now();
-    let mut lf = read_table(plan, pp, lf, rows)?;
+    let mut lf = read(plan.tz.as_deref(), pp, lf)?;
     // the columns of a batch once prepared
     let schema = prepare(pp, DataFrame::empty_with_schema(lf.collect_schema()?.as_ref()))?
         .schema()
@@ -772,18 +758,61 @@ pub(super) fn states(
     let followers_at_post_needed = pass.look_up_followers(plan, pp, snapshots)?;
     let prepared = pass.prepare_states(pp, &schema)?;
     pass.look_up_contracts(pp, contracts)?;
-    let mut pass = match reads_slices {
-        Some(slices) => pass.add_slices(slices, pending, &reader, &prepared, interrupted)?,
-        None => pass.add_stream(&lf, &prepared)?,
+    // (the check of spilled hashes, and the parts of dedupe='last', read them all again:
+    // Ctrl-C is asked meanwhile, as between slices; posts streamed by polars are never asked)
+    let stop = || slices.is_some_and(|s| interrupted(s.len(), s.len()));
+    let mut negative: Option<Vec<(String, u64)>> = None;
+    let mut pass = match (&pp.post_id, plan.dedupe) {
+        (Some(id), Dedupe::Last) => {
+            let reading = std::time::Instant::now();
+            let last = last_rows(plan, pp, id, &lf, slices, parquet, interrupted, memory_limit)?;
+            let read = last.read();
+            rows.read.push((TABLE.to_string(), read));
+            let writing = last.writing();
+            let last = last.finish()?;
+            if let Kept::Parts(_) = &last {
+                rows.stages.push(("posts_dedupe_write_s".into(), writing));
+            }
+            rows.stages
+                .push(("posts_dedupe_read_s".into(), reading.elapsed().as_secs_f64()));
+            let kept = match last {
+                Kept::Memory(df) => {
+                    let kept = df.height() as u64;
+                    lf = df.lazy();
+                    pass = pass.add_stream(&lf, &prepared)?;
+                    kept
+                }
+                Kept::Parts(parts) => {
+                    let taking = std::time::Instant::now();
+                    let (kept, counted, adding) = pass.add_parts(parts, &prepared, &stop)?;
+                    // (the parts' reading and keeping, without the pass's own work)
+                    let parts_s = taking.elapsed().as_secs_f64() - adding;
+                    rows.stages.push(("posts_dedupe_parts_s".into(), parts_s));
+                    negative = Some(counted);
+                    kept
+                }
+            };
+            rows.drop(
+                TABLE,
+                "duplicate post_id (dedupe='last' kept the last row)",
+                read.saturating_sub(kept),
+            );
+            pass
+        }
+        _ => match reads_slices {
+            Some(slices) => pass.add_slices(slices, pending, &reader, &prepared, interrupted)?,
+            None => pass.add_stream(&lf, &prepared)?,
+        },
     };
     let checked = std::time::Instant::now();
-    // (the check of spilled hashes reads them all again: Ctrl-C is asked meanwhile, as
-    // between slices; posts streamed by polars are never asked)
-    let stop = || reads_slices.is_some_and(|s| interrupted(s.len(), s.len()));
     pass.check_repeats(&lf, &stop)?;
     rows.stages
         .push(("posts_repeat_check_s".into(), checked.elapsed().as_secs_f64()));
-    pass.check_table(&lf, contracts)?;
+    let count_negatives = |c: &str| match &negative {
+        Some(counted) => counted.iter().find(|(name, _)| name == c).map_or(0, |(_, n)| *n),
+        None => negatives(lf.clone(), c),
+    };
+    pass.check_table(&count_negatives, contracts)?;
     if plan.dedupe == Dedupe::Error {
         rows.read.push((TABLE.to_string(), pass.read));
     }
@@ -802,17 +831,86 @@ pub(super) fn states(
     Ok(df)
 }
 
-/// The table read with its columns coerced; with `dedupe="last"`, the last row of each post.
-fn read_table(plan: &Plan, pp: &PostsPlan, lf: LazyFrame, rows: &mut RowAccount) -> Result<LazyFrame> {
-    let lf = read(plan.tz.as_deref(), pp, lf)?;
-    match (&pp.post_id, plan.dedupe) {
-        (Some(id), Dedupe::Last) => {
-            let df = collect(lf)?;
-            rows.read.push((TABLE.to_string(), df.height() as u64));
-            Ok(keep_last(id, df, rows)?.lazy())
-        }
-        _ => Ok(lf),
+/// The rows of the table (`lf`, read) for `dedupe="last"`, in input order: in memory while
+/// they fit `memory_limit`, in parts on disk past it (see `dedupe`). Slices are read as the
+/// pass reads them (Ctrl-C asked between them); any other table streams through polars.
+#[allow(clippy::too_many_arguments)]
+fn last_rows(
+    plan: &Plan,
+    pp: &PostsPlan,
+    id: &str,
+    lf: &LazyFrame,
+    slices: Option<&[(i64, usize)]>,
+    parquet: Option<&[crate::ingest::ParquetFile]>,
+    interrupted: super::Interrupt<'_>,
+    memory_limit: Option<u64>,
+) -> Result<LastRows> {
+    let mut last = LastRows::new(id, lf.clone().collect_schema()?, memory_limit);
+    if let Some(slices) = slices {
+        // (no columns from pages: every column of a row goes with it)
+        let reader = SliceReader::new(plan, pp, lf, parquet, &[], &PlRandomState::default())?;
+        let pending = slices.first().map(|&s| reader.start(s));
+        each_slice(slices, pending, &reader, interrupted, |batch, _| last.push(batch))?;
+        return Ok(last);
     }
+    let shared = Arc::new(Mutex::new((last, None::<Error>)));
+    let sink = Arc::clone(&shared);
+    let callback = move |batch: DataFrame| -> PolarsResult<bool> {
+        let mut held = sink
+            .lock()
+            .map_err(|_| PolarsError::ComputeError("dedupe='last' failed earlier".into()))?;
+        let (last, error) = &mut *held;
+        if error.is_some() {
+            return Ok(true);
+        }
+        if let Err(e) = last.push(batch) {
+            *error = Some(e);
+            return Ok(true);
+        }
+        Ok(false)
+    };
+    let plan_callback = PlanCallback::Rust(SpecialEq::new(Arc::new(callback)));
+    // in input order: which row is last depends on it
+    collect(
+        lf.clone()
+            .sink_batches(plan_callback, true, std::num::NonZeroUsize::new(1 << 20))?,
+    )?;
+    let (last, error) = Arc::try_unwrap(shared)
+        .map_err(|_| Error::Internal("the rows of dedupe='last' are still shared".into()))?
+        .into_inner()
+        .map_err(|_| Error::Internal("dedupe='last' failed".into()))?;
+    match error {
+        Some(e) => Err(e),
+        None => Ok(last),
+    }
+}
+
+/// Reads slices one at a time, the next one while `each` takes this one (`pending`: the first
+/// one's read); Ctrl-C is asked between them.
+fn each_slice(
+    slices: &[(i64, usize)],
+    mut pending: Option<SliceRead>,
+    reader: &SliceReader,
+    interrupted: super::Interrupt<'_>,
+    mut each: impl FnMut(DataFrame, PageRead) -> Result<()>,
+) -> Result<()> {
+    for i in 0..slices.len() {
+        let (batch, read) = match pending.take().map(|h| h.join()) {
+            Some(Ok(batch)) => batch?,
+            // a panic in the reader (polars' own Ctrl-C abort among them) goes on to
+            // the binding, which turns it into the right exception
+            Some(Err(panic)) => std::panic::resume_unwind(panic),
+            None => return Err(Error::Internal("a posts slice was not read".into())),
+        };
+        if interrupted(i, slices.len()) {
+            return Err(Error::Interrupted);
+        }
+        if let Some(&next) = slices.get(i + 1) {
+            pending = Some(reader.start(next));
+        }
+        each(batch, read)?;
+    }
+    Ok(())
 }
 
 /// The grain of the pass: the dimensions (and the account when account attributes are
@@ -1064,28 +1162,46 @@ impl PostsPass {
     fn add_slices(
         mut self,
         slices: &[(i64, usize)],
-        mut pending: Option<SliceRead>,
+        pending: Option<SliceRead>,
         reader: &SliceReader,
         prepared: &PostsPlan,
         interrupted: super::Interrupt<'_>,
     ) -> Result<Self> {
-        for i in 0..slices.len() {
-            let (batch, read) = match pending.take().map(|h| h.join()) {
-                Some(Ok(batch)) => batch?,
-                // a panic in the reader (polars' own Ctrl-C abort among them) goes on to
-                // the binding, which turns it into the right exception
-                Some(Err(panic)) => std::panic::resume_unwind(panic),
-                None => return Err(Error::Internal("a posts slice was not read".into())),
-            };
-            if interrupted(i, slices.len()) {
-                return Err(Error::Interrupted);
-            }
-            if let Some(&next) = slices.get(i + 1) {
-                pending = Some(reader.start(next));
-            }
-            self.add(batch, prepared, read)?;
-        }
+        each_slice(slices, pending, reader, interrupted, |batch, read| {
+            self.add(batch, prepared, read)
+        })?;
         Ok(self)
+    }
+
+    /// Adds the last rows of the posts of each part (`dedupe::Parts`), as batches; returns the
+    /// rows added, the negative values of each count column that has some, and the seconds
+    /// the adding took.
+    fn add_parts(
+        &mut self,
+        parts: dedupe::Parts,
+        prepared: &PostsPlan,
+        stop: &dyn Fn() -> bool,
+    ) -> Result<(u64, Vec<(String, u64)>, f64)> {
+        let mut negative: Vec<(String, u64)> = Vec::new();
+        let mut adding = 0.0;
+        let added = parts.for_each(stop, &mut |batch| {
+            let started = std::time::Instant::now();
+            self.add(batch.clone(), prepared, PageRead::default())?;
+            adding += started.elapsed().as_secs_f64();
+            // (the table is not held: the negative values are counted as the batches go,
+            // once there are some; the error says how many)
+            for (c, min) in &self.mins {
+                if *min < 0.0 {
+                    let n = negatives(batch.clone().lazy(), c);
+                    match negative.iter_mut().find(|(name, _)| name == c) {
+                        Some((_, count)) => *count += n,
+                        None => negative.push((c.clone(), n)),
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        Ok((added, negative, adding))
     }
 
     /// Any other table streams through polars' engine into the pass.
@@ -1134,12 +1250,12 @@ impl PostsPass {
         Ok(())
     }
 
-    /// The checks of the whole table, once it is read and its ids checked: negative counts,
-    /// and one currency (the contracts' fees' too).
-    fn check_table(&mut self, lf: &LazyFrame, contracts: Option<&Contracts>) -> Result<()> {
+    /// The checks of the whole table, once it is read and its ids checked: negative counts
+    /// (`negatives` counts a column's), and one currency (the contracts' fees' too).
+    fn check_table(&mut self, negatives: &dyn Fn(&str) -> u64, contracts: Option<&Contracts>) -> Result<()> {
         for (c, min) in &self.mins {
             if *min < 0.0 {
-                return Err(negative_error(lf.clone(), c));
+                return Err(negative_error(c, negatives(c)));
             }
         }
         if let Some(mut set) = self.currencies.take() {

@@ -53,10 +53,17 @@ const WRITE_CHUNK: usize = 1 << 10;
 /// A folder of temporary files, removed with everything in it when dropped.
 pub(super) struct SpillDir {
     path: PathBuf,
+    /// What writes there, for the errors (the post_id check, dedupe='last').
+    what: &'static str,
 }
 
 impl SpillDir {
     fn new() -> Result<Self> {
+        Self::for_run("the post_id check")
+    }
+
+    /// A new folder for `what` of this run.
+    pub(super) fn for_run(what: &'static str) -> Result<Self> {
         static RUNS: AtomicU64 = AtomicU64::new(0);
         let base = std::env::temp_dir();
         let nanos = std::time::SystemTime::now()
@@ -67,17 +74,32 @@ impl SpillDir {
             let run = RUNS.fetch_add(1, Ordering::Relaxed);
             let path = base.join(format!("socialkpi-spill-{}-{nanos}-{run}", std::process::id()));
             match std::fs::create_dir(&path) {
-                Ok(()) => return Ok(Self { path }),
+                Ok(()) => return Ok(Self { path, what }),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
-                Err(e) => return Err(unwritable(&path, &e)),
+                Err(e) => return Err(unwritable_by(what, &path, &e)),
             }
         }
         let e = last.unwrap_or_else(|| std::io::Error::other("no free name"));
-        Err(unwritable(&base, &e))
+        Err(unwritable_by(what, &base, &e))
     }
 
-    fn part(&self, p: usize) -> PathBuf {
+    pub(super) fn part(&self, p: usize) -> PathBuf {
         self.path.join(format!("part-{p:03}"))
+    }
+
+    /// A file of the folder.
+    pub(super) fn file(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+
+    /// The error of a file of the folder that could not be written.
+    pub(super) fn unwritable(&self, path: &Path, e: &std::io::Error) -> Error {
+        unwritable_by(self.what, path, e)
+    }
+
+    #[cfg(test)]
+    pub(super) fn path(&self) -> &Path {
+        &self.path
     }
 }
 
@@ -89,10 +111,14 @@ impl Drop for SpillDir {
 }
 
 fn unwritable(path: &Path, e: &std::io::Error) -> Error {
+    unwritable_by("the post_id check", path, e)
+}
+
+fn unwritable_by(what: &str, path: &Path, e: &std::io::Error) -> Error {
     Error::input(
         InputCode::UnwritableFile,
         format!(
-            "the post_id check could not write its temporary files under {} ({e}); free some disk space there, point TMPDIR at a folder with room, or raise memory_limit=",
+            "{what} could not write its temporary files under {} ({e}); free some disk space there, point TMPDIR at a folder with room, or raise memory_limit=",
             path.display()
         ),
     )
