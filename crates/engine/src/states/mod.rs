@@ -269,7 +269,6 @@ fn regroup(source: Source, frames: Vec<DataFrame>, from: &Plan, to: &Plan) -> Re
 /// time, the usual case, share only the days at their edges). A block that reaches no shared
 /// period is kept whole; a row without a period is regrouped.
 fn merge_by_period(source: Source, frames: Vec<DataFrame>, from: &Plan, to: &Plan) -> Result<DataFrame> {
-    lap("posts: setup");
     let mut days_of: Vec<Series> = Vec::with_capacity(frames.len());
     let mut spans: Vec<(i64, i64)> = Vec::with_capacity(frames.len());
     for f in &frames {
@@ -284,7 +283,6 @@ fn merge_by_period(source: Source, frames: Vec<DataFrame>, from: &Plan, to: &Pla
         days_of.push(days);
     }
     let shared = shared_days(spans);
-    lap("posts: spans");
     let columns = frames.first().map(|f| f.get_column_names_owned()).unwrap_or_default();
     let (mut alone, mut together) = (Vec::with_capacity(frames.len() + 1), Vec::new());
     for (f, days) in frames.into_iter().zip(&days_of) {
@@ -309,17 +307,13 @@ fn merge_by_period(source: Source, frames: Vec<DataFrame>, from: &Plan, to: &Pla
         together.push(f.filter(&mask)?);
         alone.push(f.filter(&!&mask)?);
     }
-    lap("posts: split");
     if !together.is_empty() {
         // the shared days' rows in one chunk: grouping reads a column of many chunks slower
         let mut shared_rows = stack(together)?;
         shared_rows.rechunk_mut_par();
         alone.push(regroup(source, vec![shared_rows], from, to)?.select(columns)?);
     }
-    lap("posts: regroup");
-    let out = stack(alone);
-    lap("posts: stack");
-    out
+    stack(alone)
 }
 
 /// The days that two or more of the spans (first, last) share, as spans.
@@ -398,7 +392,6 @@ impl States {
     /// been one: blocks added, follower snapshots combined per account, a whole small table
     /// counted once, and a post in two of them an error. The parts are read, not copied.
     pub fn merge(parts: &[&States]) -> Result<States> {
-        lap("start");
         let Some((first, rest)) = parts.split_first() else {
             return Err(Error::query(
                 QueryCode::InvalidArgument,
@@ -417,17 +410,14 @@ impl States {
             return Ok((*first).clone());
         }
         let plan = first.plan()?;
-        lap("specs and plan");
         let all: Vec<&PartialStates> = parts.iter().map(|s| &s.states).collect();
         let post_ids = merge_post_ids(&all)?;
-        lap("post ids");
         let mut merged = combine_parts(
             all.into_iter().map(PartialStates::without_post_ids).collect(),
             &plan,
             &plan,
         )?;
         merged.post_ids = post_ids;
-        lap("blocks");
         Ok(States {
             spec: first.spec.clone(),
             states: merged,
@@ -480,8 +470,7 @@ impl States {
         }
         let post_ids = match (&older.post_ids, &newer_states.post_ids) {
             (Some(a), Some(b)) => {
-                let mut ids: Vec<u64> = a.iter().chain(b).copied().collect();
-                ids.sort();
+                let mut ids = merge_sorted(&[a.as_slice(), b.as_slice()]);
                 ids.dedup();
                 Some(ids)
             }
@@ -649,7 +638,6 @@ fn combine_parts(parts: Vec<PartialStates>, from: &Plan, to: &Plan) -> Result<Pa
         .map(|((t, r), n)| (t, r, n))
         .collect();
     kept.sort_by_key(|(s, _, _)| *s);
-    lap("parts loop");
     let mut blocks = Vec::with_capacity(kept.len());
     for (source, fingerprints, frames) in kept {
         let same_grain = from.by == to.by && from.every == to.every && from.calendar == to.calendar;
@@ -666,13 +654,10 @@ fn combine_parts(parts: Vec<PartialStates>, from: &Plan, to: &Plan) -> Result<Pa
             frame,
         });
     }
-    lap("blocks merged");
-    let coverage = merge_coverage(coverage)?;
-    lap("coverage");
     Ok(PartialStates {
         blocks,
         post_ids: None,
-        coverage,
+        coverage: merge_coverage(coverage)?,
         rows,
         warnings,
         components,
@@ -684,22 +669,6 @@ fn combine_parts(parts: Vec<PartialStates>, from: &Plan, to: &Plan) -> Result<Pa
 /// period that `from`'s rolls up into): a range of days made one period (exec/range.rs).
 pub(crate) fn roll_up(states: PartialStates, from: &Plan, to: &Plan) -> Result<PartialStates> {
     combine_parts(vec![states], from, to)
-}
-
-/// TEMPORARY profiling of merge (removed before the last commit).
-fn lap(what: &str) {
-    use std::sync::Mutex;
-    static LAST: Mutex<Option<std::time::Instant>> = Mutex::new(None);
-    if std::env::var_os("SK_MERGE_TIMING").is_none() {
-        return;
-    }
-    let now = std::time::Instant::now();
-    if let Ok(mut last) = LAST.lock() {
-        if let Some(t) = *last {
-            eprintln!("merge timing: {what}: {:.3}s", now.duration_since(t).as_secs_f64());
-        }
-        *last = Some(now);
-    }
 }
 
 /// Counts summed by key, in order of first appearance.
