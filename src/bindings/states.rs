@@ -139,8 +139,8 @@ impl StatesObject {
     /// States of disjoint inputs combined (`sk.merge`).
     #[staticmethod]
     fn merge(py: Python<'_>, parts: Vec<PyRef<'_, StatesObject>>) -> PyResult<StatesObject> {
-        let parts: Vec<States> = parts.iter().map(|p| p.inner.clone()).collect();
-        let inner = detached(py, || States::merge(parts))?;
+        let parts: Vec<&States> = parts.iter().map(|p| &p.inner).collect();
+        let inner = detached(py, || States::merge(&parts))?;
         Ok(StatesObject { inner })
     }
 

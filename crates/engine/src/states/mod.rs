@@ -63,6 +63,22 @@ pub struct PartialStates {
     pub platform_components: Vec<(String, Vec<String>)>,
 }
 
+impl PartialStates {
+    /// A copy of the states without the post ids (8 bytes a post): the blocks' frames are
+    /// shared, not copied.
+    pub fn without_post_ids(&self) -> PartialStates {
+        PartialStates {
+            blocks: self.blocks.clone(),
+            post_ids: None,
+            coverage: self.coverage.clone(),
+            rows: self.rows.clone(),
+            warnings: self.warnings.clone(),
+            components: self.components.clone(),
+            platform_components: self.platform_components.clone(),
+        }
+    }
+}
+
 /// States and the request they were made for: what `sk.partial` returns.
 #[derive(Debug, Clone)]
 pub struct States {
@@ -250,49 +266,61 @@ fn regroup(source: Source, frames: Vec<DataFrame>, from: &Plan, to: &Plan) -> Re
 
 /// Blocks of one grain merged: only rows of periods that more than one block reaches can
 /// share a group, so those are regrouped and the others stacked as they are (parts split by
-/// time, the usual case, share only the days at their edges).
+/// time, the usual case, share only the days at their edges). A block that reaches no shared
+/// period is kept whole; a row without a period is regrouped.
 fn merge_by_period(source: Source, frames: Vec<DataFrame>, from: &Plan, to: &Plan) -> Result<DataFrame> {
-    let mut spans: Vec<(i32, i32)> = Vec::with_capacity(frames.len());
+    let mut days_of: Vec<Series> = Vec::with_capacity(frames.len());
+    let mut spans: Vec<(i64, i64)> = Vec::with_capacity(frames.len());
     for f in &frames {
         let days = f
             .column(PERIOD)?
             .as_materialized_series()
             .to_physical_repr()
-            .into_owned();
-        let (first, last) = (days.min::<i32>()?, days.max::<i32>()?);
-        if let (Some(first), Some(last)) = (first, last) {
+            .cast(&DataType::Int64)?;
+        if let (Some(first), Some(last)) = (days.min::<i64>()?, days.max::<i64>()?) {
             spans.push((first, last));
         }
+        days_of.push(days);
     }
     let shared = shared_days(spans);
-    if shared.is_empty() {
-        return stack(frames);
-    }
     let columns = frames.first().map(|f| f.get_column_names_owned()).unwrap_or_default();
-    let within = shared
-        .iter()
-        .map(|&(a, b)| {
-            let day = col(PERIOD).to_physical();
-            day.clone().gt_eq(lit(a)).and(day.lt_eq(lit(b)))
-        })
-        .reduce(Expr::or)
-        .unwrap_or_else(|| lit(false));
-    let (mut alone, mut together) = (Vec::new(), Vec::new());
-    for f in frames {
-        let lf = f.lazy();
-        alone.push(lf.clone().filter(within.clone().not()).collect()?);
-        together.push(lf.filter(within.clone()).collect()?);
+    let (mut alone, mut together) = (Vec::with_capacity(frames.len() + 1), Vec::new());
+    for (f, days) in frames.into_iter().zip(&days_of) {
+        let days = days.i64()?;
+        let near = match (days.min(), days.max()) {
+            (Some(first), Some(last)) => {
+                let from = shared.partition_point(|&(_, end)| end < first);
+                let until = shared.partition_point(|&(start, _)| start <= last);
+                &shared[from..until.max(from)]
+            }
+            _ => &shared[..0],
+        };
+        if near.is_empty() && days.null_count() == 0 {
+            alone.push(f);
+            continue;
+        }
+        let inside = |d: i64| {
+            let i = near.partition_point(|&(_, end)| end < d);
+            i < near.len() && near[i].0 <= d
+        };
+        let mask: BooleanChunked = days.iter().map(|d| Some(d.is_none_or(inside))).collect();
+        together.push(f.filter(&mask)?);
+        alone.push(f.filter(&!&mask)?);
     }
-    let regrouped = regroup(source, together, from, to)?.select(columns)?;
-    alone.push(regrouped);
+    if !together.is_empty() {
+        // the shared days' rows in one chunk: grouping reads a column of many chunks slower
+        let mut shared_rows = stack(together)?;
+        shared_rows.rechunk_mut_par();
+        alone.push(regroup(source, vec![shared_rows], from, to)?.select(columns)?);
+    }
     stack(alone)
 }
 
 /// The days that two or more of the spans (first, last) share, as spans.
-fn shared_days(mut spans: Vec<(i32, i32)>) -> Vec<(i32, i32)> {
+fn shared_days(mut spans: Vec<(i64, i64)>) -> Vec<(i64, i64)> {
     spans.sort_unstable();
-    let mut shared: Vec<(i32, i32)> = Vec::new();
-    let mut reach: Option<i32> = None;
+    let mut shared: Vec<(i64, i64)> = Vec::new();
+    let mut reach: Option<i64> = None;
     for (first, last) in spans {
         if let Some(r) = reach.filter(|&r| r >= first) {
             let span = (first, last.min(r));
@@ -362,17 +390,15 @@ impl States {
 
     /// States of disjoint inputs made with the same spec, combined as if their inputs had
     /// been one: blocks added, follower snapshots combined per account, a whole small table
-    /// counted once, and a post in two of them an error.
-    pub fn merge(parts: Vec<States>) -> Result<States> {
-        let mut parts = parts.into_iter();
-        let Some(first) = parts.next() else {
+    /// counted once, and a post in two of them an error. The parts are read, not copied.
+    pub fn merge(parts: &[&States]) -> Result<States> {
+        let Some((first, rest)) = parts.split_first() else {
             return Err(Error::query(
                 QueryCode::InvalidArgument,
                 "merge needs at least one States",
             ));
         };
-        let rest: Vec<States> = parts.collect();
-        for other in &rest {
+        for other in rest {
             if let Some(part) = first.spec.difference(&other.spec) {
                 return Err(Error::query(
                     QueryCode::StatesMismatch,
@@ -381,33 +407,28 @@ impl States {
             }
         }
         if rest.is_empty() {
-            return Ok(first);
+            return Ok((*first).clone());
         }
         let plan = first.plan()?;
-        let spec = first.spec.clone();
-        let all: Vec<PartialStates> = std::iter::once(first.states)
-            .chain(rest.into_iter().map(|s| s.states))
-            .collect();
+        let all: Vec<&PartialStates> = parts.iter().map(|s| &s.states).collect();
         let post_ids = merge_post_ids(&all)?;
-        let mut merged = combine_parts(all, &plan, &plan)?;
+        let mut merged = combine_parts(
+            all.into_iter().map(PartialStates::without_post_ids).collect(),
+            &plan,
+            &plan,
+        )?;
         merged.post_ids = post_ids;
-        Ok(States { spec, states: merged })
+        Ok(States {
+            spec: first.spec.clone(),
+            states: merged,
+        })
     }
 
     /// The states at coarser dimensions and period, checked against what the states can give.
     /// Finalizing reads blocks only: the post ids (8 bytes a post) are not copied.
     pub fn rollup(&self, to: &Plan) -> Result<PartialStates> {
         let from = self.plan()?;
-        let s = &self.states;
-        let states = PartialStates {
-            blocks: s.blocks.clone(),
-            post_ids: None,
-            coverage: s.coverage.clone(),
-            rows: s.rows.clone(),
-            warnings: s.warnings.clone(),
-            components: s.components.clone(),
-            platform_components: s.platform_components.clone(),
-        };
+        let states = self.states.without_post_ids();
         if from.by == to.by && from.every == to.every && from.calendar == to.calendar {
             return Ok(states);
         }
@@ -449,8 +470,7 @@ impl States {
         }
         let post_ids = match (&older.post_ids, &newer_states.post_ids) {
             (Some(a), Some(b)) => {
-                let mut ids: Vec<u64> = a.iter().chain(b).copied().collect();
-                ids.sort();
+                let mut ids = merge_sorted(&[a.as_slice(), b.as_slice()]);
                 ids.dedup();
                 Some(ids)
             }
@@ -494,17 +514,13 @@ fn covered_periods(states: &PartialStates) -> Result<Option<Series>> {
 }
 
 /// The posts' ids of parts, checked to be disjoint (a post in two parts is an error).
-fn merge_post_ids(parts: &[PartialStates]) -> Result<Option<Vec<u64>>> {
+fn merge_post_ids(parts: &[&PartialStates]) -> Result<Option<Vec<u64>>> {
     let has_posts = |p: &PartialStates| p.blocks.iter().any(|b| b.source == Source::Posts);
     if parts.iter().filter(|p| has_posts(p)).any(|p| p.post_ids.is_none()) {
         return Ok(None);
     }
-    let mut ids: Vec<u64> = parts
-        .iter()
-        .flat_map(|p| p.post_ids.iter().flatten().copied())
-        .collect();
-    // each part's ids are sorted already: the stable sort merges the runs
-    ids.sort();
+    let lists: Vec<&[u64]> = parts.iter().filter_map(|p| p.post_ids.as_deref()).collect();
+    let ids = merge_sorted(&lists);
     let repeated = ids.windows(2).filter(|w| w[0] == w[1]).count();
     if repeated > 0 {
         return Err(Error::input(
@@ -513,6 +529,56 @@ fn merge_post_ids(parts: &[PartialStates]) -> Result<Option<Vec<u64>>> {
         ));
     }
     Ok(Some(ids))
+}
+
+/// Sorted lists merged into one sorted list, repeats kept. The values are cut into ranges
+/// merged in parallel: each list's share of a range is found by binary search and copied into
+/// the range's place in the output, where a stable sort merges the sorted runs. Post id
+/// hashes spread evenly over the 64 bits, so equal ranges of values hold about equally many.
+fn merge_sorted(lists: &[&[u64]]) -> Vec<u64> {
+    use rayon::prelude::*;
+    let total: usize = lists.iter().map(|l| l.len()).sum();
+    let pool = &polars_core::runtime::THREAD_POOL;
+    // a few ranges per thread, so that an uneven spread still keeps the threads busy
+    let ranges: u128 = if total < 1 << 16 {
+        1
+    } else {
+        (pool.current_num_threads() as u128 * 4).max(1)
+    };
+    // where each range starts in each list: `cuts[list][range]`, with the list's end last
+    let bounds: Vec<u64> = (1..ranges)
+        .map(|r| ((u128::from(u64::MAX) + 1) * r / ranges) as u64)
+        .collect();
+    let cuts: Vec<Vec<usize>> = lists
+        .iter()
+        .map(|l| {
+            std::iter::once(0)
+                .chain(bounds.iter().map(|&b| l.partition_point(|&v| v < b)))
+                .chain(std::iter::once(l.len()))
+                .collect()
+        })
+        .collect();
+    let mut out = vec![0u64; total];
+    let mut pieces: Vec<(usize, &mut [u64])> = Vec::with_capacity(ranges as usize);
+    let mut rest: &mut [u64] = &mut out;
+    for r in 0..ranges as usize {
+        let size: usize = cuts.iter().map(|c| c[r + 1] - c[r]).sum();
+        let (piece, after) = rest.split_at_mut(size);
+        pieces.push((r, piece));
+        rest = after;
+    }
+    pool.install(|| {
+        pieces.into_par_iter().for_each(|(r, piece)| {
+            let mut at = 0;
+            for (list, c) in lists.iter().zip(&cuts) {
+                let run = &list[c[r]..c[r + 1]];
+                piece[at..at + run.len()].copy_from_slice(run);
+                at += run.len();
+            }
+            piece.sort();
+        })
+    });
+    out
 }
 
 /// Parts' blocks combined source by source at `to`'s grain: a small table's block whose
@@ -731,6 +797,73 @@ mod tests {
         let c = df!("account_id" => ["x", "y"], "followers" => [Some(2_i64), None])?;
         assert_eq!(fingerprint(&a)?, fingerprint(&b)?);
         assert_ne!(fingerprint(&a)?, fingerprint(&c)?);
+        Ok(())
+    }
+
+    #[test]
+    fn sorted_lists_merge_into_their_sorted_union_with_repeats() {
+        // a generator of well-spread values (the post ids' hashes are)
+        let mut state = 7_u64;
+        let mut next = move || {
+            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            mix(state)
+        };
+        let mut lists: Vec<Vec<u64>> = (0..40)
+            .map(|k| {
+                let mut l: Vec<u64> = (0..(k * 97) % 5000).map(|_| next()).collect();
+                l.sort_unstable();
+                l
+            })
+            .collect();
+        // repeats across lists, the ends of the range, an empty list, values bunched at one end
+        lists[3].extend([0, u64::MAX]);
+        lists[5].extend([0, 1 << 62, u64::MAX]);
+        lists[7] = lists[9].clone();
+        lists[11] = Vec::new();
+        lists[13] = (0..30_000).collect();
+        lists[17] = (10..20).collect();
+        for l in &mut lists {
+            l.sort_unstable();
+        }
+        let expected = |lists: &[Vec<u64>]| {
+            let mut all: Vec<u64> = lists.concat();
+            all.sort_unstable();
+            all
+        };
+        let views: Vec<&[u64]> = lists.iter().map(Vec::as_slice).collect();
+        assert!(views.iter().map(|l| l.len()).sum::<usize>() >= 1 << 16);
+        assert_eq!(merge_sorted(&views), expected(&lists));
+        // few values (one range), one list, none
+        assert_eq!(merge_sorted(&views[..4]), expected(&lists[..4]));
+        assert_eq!(merge_sorted(&views[5..6]), lists[5]);
+        assert_eq!(merge_sorted(&[]), Vec::<u64>::new());
+    }
+
+    #[test]
+    fn blocks_merge_by_period_as_one_regrouping_would() -> Result<()> {
+        let p = plan(Some("1d"), &["account_id"])?;
+        let block = |accounts: &[&str], days: &[Option<i32>], rows: &[i64]| -> Result<DataFrame> {
+            let days = Column::new(PERIOD.into(), days).cast(&DataType::Date)?;
+            Ok(df!("account_id" => accounts, PERIOD => days.take_materialized_series(), "rows" => rows)?)
+        };
+        // the first two share day 3; the third shares nothing; the fourth has a row without
+        // a period, as the first does
+        let frames = vec![
+            block(&["a", "a", "b", "a"], &[Some(1), Some(3), Some(3), None], &[1, 2, 3, 4])?,
+            block(&["a", "b", "b"], &[Some(3), Some(3), Some(5)], &[10, 20, 30])?,
+            block(&["a", "b"], &[Some(8), Some(9)], &[100, 200])?,
+            block(&["a", "c"], &[None, Some(6)], &[1000, 2000])?,
+        ];
+        let sorted = |f: DataFrame| -> Result<DataFrame> {
+            Ok(f.sort(
+                ["account_id", PERIOD],
+                SortMultipleOptions::default().with_nulls_last(true),
+            )?)
+        };
+        let merged = sorted(merge_by_period(Source::Posts, frames.clone(), &p, &p)?)?;
+        let regrouped = sorted(regroup(Source::Posts, frames, &p, &p)?.select(merged.get_column_names_owned())?)?;
+        assert_eq!(merged.height(), 8);
+        assert!(merged.equals_missing(&regrouped));
         Ok(())
     }
 
