@@ -11,7 +11,6 @@ Needs ``pip install 'socialkpi[dask]'``.
 from __future__ import annotations
 
 import datetime as dt
-import glob
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal, cast
@@ -27,6 +26,7 @@ except ImportError as e:  # pragma: no cover - the extra is not installed
 from socialkpi import _arguments, _wire
 from socialkpi._states import States
 from socialkpi._states import partial as _partial
+from socialkpi._tables import ColumnsRead
 from socialkpi.exceptions import invalid_argument
 from socialkpi.formulas import KPI, Definitions
 
@@ -128,7 +128,9 @@ def partial(
 
 
 def _part(posts: Any, small: dict[str, Any], options: dict[str, Any]) -> _wire.Part:
-    """One partition's states, where the partition is."""
+    """One partition's (or file's) states, where the partition is."""
+    if isinstance(posts, _wire.Split):
+        posts = posts.posts()
     return _wire.pack(_partial(posts, **small, **options))
 
 
@@ -151,14 +153,16 @@ def _run(
         "conversions": _local(conversions),
     }
     if isinstance(posts, dd.DataFrame):
-        pieces: list[Any] = list(posts.to_delayed())  # type: ignore[no-untyped-call]
         # the arguments and the small tables checked here, on an empty partition, so that a
-        # mistake is raised at once rather than from every worker
-        _partial(posts._meta, **small, **options)
-    elif isinstance(posts, (str, os.PathLike)) or (
-        isinstance(posts, (list, tuple)) and posts and all(isinstance(p, (str, os.PathLike)) for p in posts)
-    ):
-        pieces = _files(posts)
+        # mistake is raised at once rather than from every worker; it also names the columns
+        # the request reads: only those are read and converted for the engine
+        read = ColumnsRead(posts._meta, "posts")
+        _partial(read, **small, **options)
+        if read.read:
+            posts = posts[read.read]
+        pieces: list[Any] = list(posts.to_delayed())
+    elif _wire.is_paths(posts):
+        pieces = _wire.splits(_wire.files(posts))
     else:
         raise invalid_argument(
             f"posts= got a {type(posts).__name__}; pass a Dask DataFrame or a path, glob or list of "
@@ -199,20 +203,3 @@ def _local(table: Any) -> Any:
     if isinstance(table, dd.DataFrame):
         return table.compute()  # type: ignore[no-untyped-call]
     return table
-
-
-def _files(posts: Any) -> list[str]:
-    """One path per file of a path, glob, folder or list of them."""
-    items = [posts] if isinstance(posts, (str, os.PathLike)) else list(posts)
-    files: list[str] = []
-    for item in items:
-        text = os.fspath(item)
-        if os.path.isdir(text):
-            found = sorted(glob.glob(os.path.join(text, "*.parquet"))) or sorted(
-                glob.glob(os.path.join(text, "*.csv"))
-            )
-        else:
-            found = sorted(glob.glob(text)) if glob.has_magic(text) else [text]
-        # a pattern that matches nothing goes to the engine, which names it
-        files.extend(found or [text])
-    return files
