@@ -250,7 +250,9 @@ def timed(label: str, rounds: int, run: Callable[[], Any], check: Callable[[Any]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--posts", type=int, default=20_000_000)
     parser.add_argument("--accounts", type=int, default=5_000)
     parser.add_argument("--rounds", type=int, default=2)
@@ -280,7 +282,9 @@ def main() -> None:
         return agree(out, want)
 
     if "one" in runs:
-        medians["one machine"] = timed("one machine", args.rounds, lambda: sk.compute(posts, snapshots, **KW), same)
+        medians["one machine"] = timed(
+            "one machine", args.rounds, lambda: sk.compute(posts, snapshots, **KW), same
+        )
 
     if any(r.startswith("dask") for r in runs):
         import dask.dataframe as dd
@@ -315,6 +319,7 @@ def main() -> None:
         spark = (
             SparkSession.builder.master("local[2]")
             .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.driver.memory", "6g")
             .getOrCreate()

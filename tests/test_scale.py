@@ -195,6 +195,30 @@ def test_dask_over_files_reads_each_file_on_the_workers(dask_client, tmp_path) -
     )
 
 
+def _one_file(tmp_path: Path) -> str:
+    """The posts in one Parquet file of 3,000-row groups."""
+    path = tmp_path / "one" / "posts.parquet"
+    path.parent.mkdir()
+    T["posts"].write_parquet(path, row_group_size=3_000)
+    return str(path)
+
+
+def test_dask_splits_a_large_parquet_file_by_row_groups(dask_client, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from socialkpi import _wire
+    from socialkpi import dask as skd
+
+    path = _one_file(tmp_path)
+    monkeypatch.setattr(_wire, "SPLIT_ROWS", 10_000)
+    splits = _wire.splits([path])
+    # runs of whole row groups (3 x 3,000 posts) that cover the file once
+    assert [s.length for s in splits] == [9_000, 9_000, 9_000, 9_000, T["posts"].height - 36_000]
+    assert [s.offset for s in splits] == [0, 9_000, 18_000, 27_000, 36_000]
+    _same(skd.compute(path, **SMALL, **KW), _whole())  # type: ignore[arg-type]
+    # a file of fewer posts than SPLIT_ROWS is one task, read by the engine
+    monkeypatch.setattr(_wire, "SPLIT_ROWS", 1_000_000)
+    assert _wire.splits([path]) == [_wire.Split(path)]
+
+
 def test_dask_partial_gives_states_that_merge_with_local_ones(dask_client, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from socialkpi import dask as skd
 
@@ -392,6 +416,42 @@ def test_spark_post_in_two_partitions_and_typed_errors(spark, tmp_path) -> None:
     with pytest.raises(sk.InputError) as e:
         sks.compute(sdf.union(sdf.limit(2)).coalesce(1), kpis="engagement")
     assert e.value.code == "duplicate_post_id"
+
+
+@SPARK_PANDAS
+def test_spark_over_files_one_task_per_run_of_row_groups(spark, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from socialkpi import _wire
+    from socialkpi import spark as sks
+
+    path = _one_file(tmp_path)
+    monkeypatch.setattr(_wire, "SPLIT_ROWS", 10_000)
+    # the accounts as a pyarrow table: shipped to the executors as Arrow IPC, as polars frames are
+    small = {**SMALL, "accounts": T["accounts"].to_arrow()}
+    _same(sks.compute(path, **small, **KW), _whole())  # type: ignore[arg-type]
+    _same(sks.partial([path], **small, **KW).finalize(), _whole())  # type: ignore[arg-type]
+    with pytest.raises(sk.InputError) as e:
+        sks.compute([path, str(tmp_path / "missing.parquet")], **small, **KW)  # type: ignore[arg-type]
+    assert e.value.code == "file_not_found"
+
+
+@SPARK_PANDAS
+def test_spark_leaves_the_sessions_arrow_batch_size_as_it_was(spark, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from socialkpi import spark as sks
+
+    key = "spark.sql.execution.arrow.maxRecordsPerBatch"
+    sdf = _sdf(spark, tmp_path, "rows", 3)
+    default = spark.conf.get(key)
+    sks.compute(sdf, **SMALL, **KW)  # type: ignore[arg-type]
+    assert spark.conf.get(key) == default
+    spark.conf.set(key, "5000")
+    try:
+        _same(sks.compute(sdf, **SMALL, **KW), _whole())  # type: ignore[arg-type]
+        assert spark.conf.get(key) == "5000"
+        with pytest.raises(sk.InputError):  # and after a failure
+            sks.compute(sdf.union(sdf.limit(2)).coalesce(1), kpis="engagement")
+        assert spark.conf.get(key) == "5000"
+    finally:
+        spark.conf.unset(key)
 
 
 @SPARK_PANDAS

@@ -131,7 +131,7 @@ def _part(posts: Any, small: dict[str, Any], options: dict[str, Any]) -> _wire.P
     """One partition's (or file's) states, where the partition is."""
     if isinstance(posts, _wire.Split):
         posts = posts.posts()
-    return _wire.pack(_partial(posts, **small, **options))
+    return _wire.pack(_partial(posts, **_wire.landed(small), **options))
 
 
 def _run(
@@ -168,7 +168,7 @@ def _run(
             f"posts= got a {type(posts).__name__}; pass a Dask DataFrame or a path, glob or list of "
             "Parquet / CSV files (for a local frame, use socialkpi.compute)",
         )
-    shared = {name: None if t is None else _broadcast(t) for name, t in small.items()}
+    shared = {name: None if t is None else _broadcast(_wire.ship(t)) for name, t in small.items()}
     parts = [_delayed(_part)(piece, shared, options) for piece in pieces]
     while len(parts) > 1:
         # the last merge of a compute checks the post ids and leaves them with the workers

@@ -246,7 +246,7 @@ def _rows(
     shared = _broadcast(frame.sparkSession, small)
 
     def states_of(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        small = shared.value if hasattr(shared, "value") else shared
+        small = _wire.landed(shared.value if hasattr(shared, "value") else shared)
         parts = list(batches)
         # Spark's batches carry the session's time zone: the driver's schema is for no batches
         table = pa.Table.from_batches(parts) if parts else schema.empty_table()
@@ -268,7 +268,7 @@ def _file_rows(splits: list[_wire.Split], small: dict[str, Any], options: dict[s
     shared = _broadcast(session, small)
 
     def states_of(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        small = shared.value if hasattr(shared, "value") else shared
+        small = _wire.landed(shared.value if hasattr(shared, "value") else shared)
         for batch in batches:
             for task in batch.column(0).to_pylist():
                 yield from _states_rows(splits[task].posts(), small, options)
@@ -387,8 +387,8 @@ def _broadcast(session: SparkSession, small: dict[str, Any]) -> Any:
     try:
         context = session.sparkContext
     except Exception:  # Spark Connect has no SparkContext
-        return small
-    return context.broadcast(small)
+        return {name: _wire.ship(t) for name, t in small.items()}
+    return context.broadcast({name: _wire.ship(t) for name, t in small.items()})
 
 
 def _local(table: Any) -> Any:
