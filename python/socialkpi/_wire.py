@@ -25,11 +25,12 @@ import polars as pl
 from socialkpi._states import States, merge
 from socialkpi._tables import _ArrowStream
 
-# A Parquet file of more posts than this is split into tasks of consecutive row groups of about
+# A Parquet file of more posts than this is split into tasks of consecutive row groups of up to
 # this many posts (whole row groups; a file of one row group is one task): small enough for a
-# task's memory (docs/scale.md, "Memory"), large enough that the small tables, which every task
-# goes through whole, are a small share of its work.
-SPLIT_ROWS = 5_000_000
+# task's memory (1.7 GB at the peak for the benchmark's report, docs/scale.md), large enough
+# that the small tables, which every task goes through whole (a second for the benchmark's 1.7
+# million snapshots), are a small share of its work.
+SPLIT_ROWS = 10_000_000
 
 _BLOCK = "state_block"
 _POST_IDS = "post_ids"

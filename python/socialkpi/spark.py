@@ -131,13 +131,15 @@ def compute(
     rows.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         with _batches(rows.sparkSession):
-            states, ids_kept = _bodies(rows)
+            states, ids_kept, parts = _bodies(rows)
         if ids_kept:
-            # the repeat check runs where the ids are, bucket by bucket: only counts reach the driver
+            # the repeat check runs where the ids are, bucket by bucket: only counts reach the
+            # driver. As many shuffle partitions as parts (up to one a bucket), not the session's
+            # 200: each is a Python task, and most would be empty.
             repeated = (
                 rows.where(F.col("bucket").isNotNull())
                 .select("bucket", "ids")
-                .repartition("bucket")
+                .repartition(max(1, min(parts, 1 << _BUCKET_BITS)), "bucket")
                 .mapInArrow(_repeats, "repeated long")
                 .agg(F.sum("repeated"))
                 .first()
@@ -178,7 +180,7 @@ def partial(
     rows.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         with _batches(rows.sparkSession):
-            states, ids_kept = _bodies(rows)
+            states, ids_kept, _ = _bodies(rows)
         ids = None
         if ids_kept:
             blobs = rows.where(F.col("bucket").isNotNull()).select("ids").toArrow().column(0).to_pylist()
@@ -334,9 +336,9 @@ def _repeats(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     yield pa.RecordBatch.from_pydict({"repeated": [repeated]})
 
 
-def _bodies(rows: SparkDataFrame) -> tuple[States, bool]:
-    """The partitions' states (without post ids) merged on the driver, and whether every
-    partition kept its post ids."""
+def _bodies(rows: SparkDataFrame) -> tuple[States, bool, int]:
+    """The partitions' states (without post ids) merged on the driver, whether every
+    partition kept its post ids, and how many partitions there were."""
     table = rows.where(F.col("header").isNotNull()).select("header", "body", "ids_kept").toArrow()
     headers = table.column("header").to_pylist()
     bodies = table.column("body").to_pylist()
@@ -347,7 +349,7 @@ def _bodies(rows: SparkDataFrame) -> tuple[States, bool]:
             raise _wire.Failure(*error).exception()
     parts = [States.from_frame(pl.read_ipc(io.BytesIO(b)), h) for h, b in zip(headers, bodies)]
     states = merge(parts)
-    return states, bool(kept) and all(kept)
+    return states, bool(kept) and all(kept), len(parts)
 
 
 def _arrow_schema(posts: SparkDataFrame) -> pa.Schema:
