@@ -294,7 +294,7 @@ def main() -> None:
     medians: dict[str, tuple[float, float | None]] = {}
 
     def one() -> Any:
-        return sk.compute(posts, snapshots, **KW)
+        return sk.compute(posts, snapshots, **KW, progress=False)
 
     def same(out: Any) -> str:
         assert_frame_equal(out, want, check_exact=False, rel_tol=1e-9, abs_tol=1e-9)

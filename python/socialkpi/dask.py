@@ -66,9 +66,10 @@ def compute(
     Parameters
     ----------
     posts
-        A Dask DataFrame of posts (one task per partition), or a path, glob or list of Parquet
-        / CSV files (one task per file, read by the engine on the worker; the files must be
-        readable there).
+        A Dask DataFrame of posts (one task per partition; only the columns the request reads
+        are read), or a path, glob or list of Parquet / CSV files (one task per file, read by
+        the engine on the worker; the files must be readable there; a Parquet file of more
+        than 10 million posts is one task per run of its row groups).
     accounts, contracts, traffic, conversions
         The small tables, whole: polars, pandas or pyarrow frames, paths (readable on the
         workers), or Dask DataFrames (computed first). Each is sent once to the workers and

@@ -1,7 +1,7 @@
-"""socialkpi on Spark: each partition of the posts becomes partial states through the same
-engine as :func:`socialkpi.compute` (``mapInArrow``), the post ids are checked for repeats in
-Spark (shuffled by bucket), the states are merged on the driver and finalized once
-(docs/scale.md).
+"""socialkpi on Spark: each partition of the posts (or each file) becomes partial states
+through the same engine as :func:`socialkpi.compute` (``mapInArrow``), the post ids are
+checked for repeats in Spark (shuffled by bucket), the states are merged on the driver and
+finalized once (docs/scale.md).
 
 >>> from socialkpi import spark as sks
 >>> out = sks.compute(posts_sdf, accounts_sdf, kpis="engagement", by=["platform"], every="1mo")
@@ -65,7 +65,7 @@ _BATCH_KEY = "spark.sql.execution.arrow.maxRecordsPerBatch"
 
 
 def compute(
-    posts: SparkDataFrame,
+    posts: SparkDataFrame | str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     accounts: Any = None,
     *,
     contracts: Any = None,
@@ -97,7 +97,11 @@ def compute(
     Parameters
     ----------
     posts
-        A Spark DataFrame of posts; each of its partitions is one part.
+        A Spark DataFrame of posts; each of its partitions is one part, and only the columns
+        the request reads go from the JVM to Python. Or a path, glob, folder or list of Parquet
+        / CSV files readable on every executor, run in the active Spark session: one task per
+        file (a Parquet file of more than 10 million posts: per run of its row groups), read by
+        the engine on its executor, the posts never passing through the JVM.
     accounts, contracts, traffic, conversions
         The small tables, whole: Spark DataFrames (collected to the driver as Arrow), polars,
         pandas or pyarrow frames, or paths readable on every executor. They are broadcast to
@@ -154,7 +158,7 @@ def compute(
 
 
 def partial(
-    posts: SparkDataFrame,
+    posts: SparkDataFrame | str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     accounts: Any = None,
     *,
     contracts: Any = None,
