@@ -20,7 +20,9 @@ file and the accounts:
 
 Each result is checked equal to the one-machine result (the socialkpi runs cell for cell, the
 hand-written ones to a relative 1e-9). Cluster start-up is not timed; each engine is warmed
-up on a one-million-post file first; each run's time is printed with the load average.
+up on a one-million-post file first. On a shared machine the load changes from minute to
+minute, so each cluster run is timed right after a one-machine run and its ratio to that run
+is reported (the median over the rounds), with the load average.
 
     python bench/cluster.py [--posts 20000000] [--rounds 2] [--skip dask spark] [--runs ...]
 """
