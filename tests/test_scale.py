@@ -214,6 +214,15 @@ def test_dask_splits_a_large_parquet_file_by_row_groups(dask_client, tmp_path, m
     assert [s.length for s in splits] == [9_000, 9_000, 9_000, 9_000, T["posts"].height - 36_000]
     assert [s.offset for s in splits] == [0, 9_000, 18_000, 27_000, 36_000]
     _same(skd.compute(path, **SMALL, **KW), _whole())  # type: ignore[arg-type]
+    # with dedupe="last" a file is one task whole: a post repeated in two of its row groups
+    # resolves as in sk.compute of the file
+    again = tmp_path / "again.parquet"
+    pl.concat([T["posts"], T["posts"].head(3).with_columns(reach=pl.lit(7))]).write_parquet(
+        again, row_group_size=3_000
+    )
+    kw = {**KW, "dedupe": "last"}
+    want = sk.compute(str(again), **SMALL, **kw)  # type: ignore[arg-type]
+    _same(skd.compute(str(again), **SMALL, **kw), want)  # type: ignore[arg-type]
     # a file of fewer posts than SPLIT_ROWS is one task, read by the engine
     monkeypatch.setattr(_wire, "SPLIT_ROWS", 1_000_000)
     assert _wire.splits([path]) == [_wire.Split(path)]

@@ -265,6 +265,16 @@ def files(posts: Any) -> list[str]:
     return found_all
 
 
+def file_tasks(posts: Any, options: dict[str, Any]) -> list[Split]:
+    """The tasks of a path, glob, folder or list of files (``options``: the run's
+    :func:`options`): :func:`splits`, but with ``dedupe="last"`` each file whole, so that its
+    repeats resolve inside it as ``sk.compute`` of the file resolves them."""
+    paths = files(posts)
+    if options.get("dedupe") is not None:
+        return [Split(p) for p in paths]
+    return splits(paths)
+
+
 def splits(paths: Sequence[str], rows: Optional[int] = None) -> list[Split]:  # noqa: UP045
     """The tasks of the files: each file whole, but a Parquet file of more than ``rows`` posts
     (default :data:`SPLIT_ROWS`) in runs of its row groups of about ``rows`` posts each."""

@@ -163,7 +163,7 @@ def _run(
             posts = posts[read.read]
         pieces: list[Any] = list(posts.to_delayed())
     elif _wire.is_paths(posts):
-        pieces = _wire.splits(_wire.files(posts))
+        pieces = _wire.file_tasks(posts, options)
     else:
         raise invalid_argument(
             f"posts= got a {type(posts).__name__}; pass a Dask DataFrame or a path, glob or list of "

@@ -233,7 +233,7 @@ def _rows(
         "conversions": _local(conversions),
     }
     if _wire.is_paths(posts):
-        return _file_rows(_wire.splits(_wire.files(posts)), small, options)
+        return _file_rows(_wire.file_tasks(posts, options), small, options)
     if not isinstance(posts, SparkDataFrame):
         raise invalid_argument(
             f"posts= got a {type(posts).__name__}; pass a Spark DataFrame or a path, glob or list of "
