@@ -195,37 +195,17 @@ def test_dask_over_files_reads_each_file_on_the_workers(dask_client, tmp_path) -
     )
 
 
-def _one_file(tmp_path: Path) -> str:
-    """The posts in one Parquet file of 3,000-row groups."""
-    path = tmp_path / "one" / "posts.parquet"
-    path.parent.mkdir()
-    T["posts"].write_parquet(path, row_group_size=3_000)
-    return str(path)
-
-
-def test_dask_splits_a_large_parquet_file_by_row_groups(dask_client, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from socialkpi import _wire
+def test_dask_one_file_is_one_task_and_its_ids_stay_on_the_worker(dask_client, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from socialkpi import dask as skd
 
-    path = _one_file(tmp_path)
-    monkeypatch.setattr(_wire, "SPLIT_ROWS", 10_000)
-    splits = _wire.splits([path])
-    # runs of whole row groups (3 x 3,000 posts) that cover the file once
-    assert [s.length for s in splits] == [9_000, 9_000, 9_000, 9_000, T["posts"].height - 36_000]
-    assert [s.offset for s in splits] == [0, 9_000, 18_000, 27_000, 36_000]
-    _same(skd.compute(path, **SMALL, **KW), _whole())  # type: ignore[arg-type]
-    # with dedupe="last" a file is one task whole: a post repeated in two of its row groups
-    # resolves as in sk.compute of the file
-    again = tmp_path / "again.parquet"
-    pl.concat([T["posts"], T["posts"].head(3).with_columns(reach=pl.lit(7))]).write_parquet(
-        again, row_group_size=3_000
-    )
-    kw = {**KW, "dedupe": "last"}
-    want = sk.compute(str(again), **SMALL, **kw)  # type: ignore[arg-type]
-    _same(skd.compute(str(again), **SMALL, **kw), want)  # type: ignore[arg-type]
-    # a file of fewer posts than SPLIT_ROWS is one task, read by the engine
-    monkeypatch.setattr(_wire, "SPLIT_ROWS", 1_000_000)
-    assert _wire.splits([path]) == [_wire.Split(path)]
+    path = tmp_path / "posts.parquet"
+    T["posts"].write_parquet(path, row_group_size=3_000)
+    _same(skd.compute(str(path), **SMALL, **KW), _whole())  # type: ignore[arg-type]
+    # skd.partial keeps them: they merge with other states
+    states = skd.partial(str(path), **SMALL, **KW)  # type: ignore[arg-type]
+    with pytest.raises(sk.InputError) as e:
+        sk.merge([states, sk.partial(T["posts"].tail(5), **SMALL, **KW)])  # type: ignore[arg-type]
+    assert e.value.code == "overlapping_posts"
 
 
 def test_dask_partial_gives_states_that_merge_with_local_ones(dask_client, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -428,18 +408,21 @@ def test_spark_post_in_two_partitions_and_typed_errors(spark, tmp_path) -> None:
 
 
 @SPARK_PANDAS
-def test_spark_over_files_one_task_per_run_of_row_groups(spark, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from socialkpi import _wire
+def test_spark_over_files_one_task_per_file(spark, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from socialkpi import spark as sks
 
-    path = _one_file(tmp_path)
-    monkeypatch.setattr(_wire, "SPLIT_ROWS", 10_000)
+    paths = _files(tmp_path, _split(T["posts"], "time", 3, 4))
     # the accounts as a pyarrow table: shipped to the executors as Arrow IPC, as polars frames are
     small = {**SMALL, "accounts": T["accounts"].to_arrow()}
-    _same(sks.compute(path, **small, **KW), _whole())  # type: ignore[arg-type]
-    _same(sks.partial([path], **small, **KW).finalize(), _whole())  # type: ignore[arg-type]
+    _same(sks.compute(str(tmp_path / "*.parquet"), **small, **KW), _whole())  # type: ignore[arg-type]
+    _same(sks.partial(paths, **small, **KW).finalize(), _whole())  # type: ignore[arg-type]
+    # one file: one part, whose repeats its own run checks
+    _same(sks.compute(paths[:1], **small, **KW), sk.compute(paths[0], **small, **KW))  # type: ignore[arg-type]
     with pytest.raises(sk.InputError) as e:
-        sks.compute([path, str(tmp_path / "missing.parquet")], **small, **KW)  # type: ignore[arg-type]
+        sks.compute([paths[0], paths[0]], **small, **KW)  # type: ignore[arg-type]
+    assert e.value.code == "overlapping_posts"
+    with pytest.raises(sk.InputError) as e:
+        sks.compute([*paths, str(tmp_path / "missing.parquet")], **small, **KW)  # type: ignore[arg-type]
     assert e.value.code == "file_not_found"
 
 

@@ -25,13 +25,6 @@ import polars as pl
 from socialkpi._states import States, merge
 from socialkpi._tables import _ArrowStream
 
-# A Parquet file of more posts than this is split into tasks of consecutive row groups of up to
-# this many posts (whole row groups; a file of one row group is one task): small enough for a
-# task's memory (1.7 GB at the peak for the benchmark's report, docs/scale.md), large enough
-# that the small tables, which every task goes through whole (a second for the benchmark's 1.7
-# million snapshots), are a small share of its work.
-SPLIT_ROWS = 10_000_000
-
 _BLOCK = "state_block"
 _POST_IDS = "post_ids"
 _HASH = "post_id_hash"
@@ -223,23 +216,6 @@ def states(part: Part) -> States:
     return States.from_frame(pl.concat([frame, ids], how="diagonal_relaxed"), json.dumps(info))
 
 
-@dataclass(frozen=True)
-class Split:
-    """One task's posts from files: a whole file (``length`` None, read by the engine), or
-    ``length`` rows of a Parquet file from row ``offset`` (whole row groups)."""
-
-    path: str
-    offset: int = 0
-    length: Optional[int] = None  # noqa: UP045 (dataclass fields are evaluated on Python 3.9)
-
-    def posts(self) -> Any:
-        """The posts as ``sk.partial`` takes them, where the task runs."""
-        if self.length is None:
-            return self.path
-        # polars reads only the row groups of the slice, and only the columns the plan reads
-        return pl.scan_parquet(self.path).slice(self.offset, self.length)
-
-
 def is_paths(posts: Any) -> bool:
     return isinstance(posts, (str, os.PathLike)) or (
         isinstance(posts, (list, tuple))
@@ -263,50 +239,6 @@ def files(posts: Any) -> list[str]:
         # a pattern that matches nothing goes to the engine, which names it
         found_all.extend(found or [text])
     return found_all
-
-
-def file_tasks(posts: Any, options: dict[str, Any]) -> list[Split]:
-    """The tasks of a path, glob, folder or list of files (``options``: the run's
-    :func:`options`): :func:`splits`, but with ``dedupe="last"`` each file whole, so that its
-    repeats resolve inside it as ``sk.compute`` of the file resolves them."""
-    paths = files(posts)
-    if options.get("dedupe") is not None:
-        return [Split(p) for p in paths]
-    return splits(paths)
-
-
-def splits(paths: Sequence[str], rows: Optional[int] = None) -> list[Split]:  # noqa: UP045
-    """The tasks of the files: each file whole, but a Parquet file of more than ``rows`` posts
-    (default :data:`SPLIT_ROWS`) in runs of its row groups of about ``rows`` posts each."""
-    rows = SPLIT_ROWS if rows is None else rows
-    out: list[Split] = []
-    for path in paths:
-        sizes = _row_groups(path)
-        if sizes is None or sum(sizes) <= rows or len(sizes) < 2:
-            out.append(Split(path))
-            continue
-        start = taken = 0
-        for size in sizes:
-            if taken and taken + size > rows:
-                out.append(Split(path, start, taken))
-                start, taken = start + taken, 0
-            taken += size
-        out.append(Split(path, start, taken))
-    return out
-
-
-def _row_groups(path: str) -> Optional[list[int]]:  # noqa: UP045
-    """The posts in each row group of a Parquet file; None for another file, or one that does
-    not read here (the engine reads it whole and names the problem)."""
-    if not path.lower().endswith(".parquet"):
-        return None
-    try:
-        import pyarrow.parquet as pq
-
-        meta = pq.read_metadata(path)
-        return [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
-    except Exception:
-        return None
 
 
 @dataclass(frozen=True)

@@ -68,8 +68,7 @@ def compute(
     posts
         A Dask DataFrame of posts (one task per partition; only the columns the request reads
         are read), or a path, glob or list of Parquet / CSV files (one task per file, read by
-        the engine on the worker; the files must be readable there; a Parquet file of more
-        than 10 million posts is one task per run of its row groups).
+        the engine on the worker; the files must be readable there).
     accounts, contracts, traffic, conversions
         The small tables, whole: polars, pandas or pyarrow frames, paths (readable on the
         workers), or Dask DataFrames (computed first). Each is sent once to the workers and
@@ -130,8 +129,6 @@ def partial(
 
 def _part(posts: Any, small: dict[str, Any], options: dict[str, Any]) -> _wire.Part:
     """One partition's (or file's) states, where the partition is."""
-    if isinstance(posts, _wire.Split):
-        posts = posts.posts()
     return _wire.pack(_partial(posts, **_wire.landed(small), **options))
 
 
@@ -163,7 +160,7 @@ def _run(
             posts = posts[read.read]
         pieces: list[Any] = list(posts.to_delayed())
     elif _wire.is_paths(posts):
-        pieces = _wire.file_tasks(posts, options)
+        pieces = _wire.files(posts)
     else:
         raise invalid_argument(
             f"posts= got a {type(posts).__name__}; pass a Dask DataFrame or a path, glob or list of "
@@ -171,6 +168,9 @@ def _run(
         )
     shared = {name: None if t is None else _broadcast(_wire.ship(t)) for name, t in small.items()}
     parts = [_delayed(_part)(piece, shared, options) for piece in pieces]
+    if len(parts) == 1 and not keep_ids:
+        # one part: its post ids were checked by its own run and need not travel
+        parts = [_delayed(_wire.combine)(parts, False)]
     while len(parts) > 1:
         # the last merge of a compute checks the post ids and leaves them with the workers
         keep = keep_ids or len(parts) > split_every

@@ -100,8 +100,7 @@ def compute(
         A Spark DataFrame of posts; each of its partitions is one part, and only the columns
         the request reads go from the JVM to Python. Or a path, glob, folder or list of Parquet
         / CSV files readable on every executor, run in the active Spark session: one task per
-        file (a Parquet file of more than 10 million posts: per run of its row groups), read by
-        the engine on its executor, the posts never passing through the JVM.
+        file, read by the engine on its executor, the posts never passing through the JVM.
     accounts, contracts, traffic, conversions
         The small tables, whole: Spark DataFrames (collected to the driver as Arrow), polars,
         pandas or pyarrow frames, or paths readable on every executor. They are broadcast to
@@ -136,9 +135,9 @@ def compute(
     try:
         with _batches(rows.sparkSession):
             states, ids_kept, parts = _bodies(rows)
-        if ids_kept:
-            # the repeat check runs where the ids are, bucket by bucket: only counts reach the
-            # driver. As many shuffle partitions as parts (up to one a bucket), not the session's
+        if ids_kept and parts > 1:
+            # (one part's ids were checked by its own run) the repeat check runs where the ids
+            # are, bucket by bucket: only counts reach the driver. As many shuffle partitions as parts (up to one a bucket), not the session's
             # 200: each is a Python task, and most would be empty.
             repeated = (
                 rows.where(F.col("bucket").isNotNull())
@@ -233,7 +232,7 @@ def _rows(
         "conversions": _local(conversions),
     }
     if _wire.is_paths(posts):
-        return _file_rows(_wire.file_tasks(posts, options), small, options)
+        return _file_rows(_wire.files(posts), small, options)
     if not isinstance(posts, SparkDataFrame):
         raise invalid_argument(
             f"posts= got a {type(posts).__name__}; pass a Spark DataFrame or a path, glob or list of "
@@ -262,9 +261,9 @@ def _rows(
     return frame.mapInArrow(states_of, _ROWS_DDL)
 
 
-def _file_rows(splits: list[_wire.Split], small: dict[str, Any], options: dict[str, Any]) -> SparkDataFrame:
-    """The files' states as Spark rows: one Spark task per file (or run of a large Parquet
-    file's row groups), read by the engine on its executor."""
+def _file_rows(paths: list[str], small: dict[str, Any], options: dict[str, Any]) -> SparkDataFrame:
+    """The files' states as Spark rows: one Spark task per file, read by the engine on its
+    executor."""
     session = SparkSession.getActiveSession()
     if session is None:
         raise invalid_argument(
@@ -277,10 +276,10 @@ def _file_rows(splits: list[_wire.Split], small: dict[str, Any], options: dict[s
         small = _wire.landed(shared.value if hasattr(shared, "value") else shared)
         for batch in batches:
             for task in batch.column(0).to_pylist():
-                yield from _states_rows(splits[task].posts(), small, options)
+                yield from _states_rows(paths[task], small, options)
 
     # range() puts one task number in each partition
-    tasks = session.range(0, len(splits), 1, numPartitions=len(splits))
+    tasks = session.range(0, len(paths), 1, numPartitions=len(paths))
     return tasks.mapInArrow(states_of, _ROWS_DDL)
 
 
