@@ -9,12 +9,12 @@ engagements, two engagement rates and followers by account and month. Timed, ove
 file and the accounts:
 
 - one machine: ``sk.compute`` of the file (the engine reads it);
-- Dask, files: ``skd.compute`` of the file (one task per run of row groups, read there);
+- Dask, files: ``skd.compute`` of the file (one task per file, read by the engine there);
 - Dask, frame: ``skd.compute`` of ``dd.read_parquet(..., dtype_backend="pyarrow")``;
 - Dask, by hand: a Dask dataframe group-by to (account, day), the follower as-of join
   (``pandas.merge_asof``) and the monthly roll-up of that small table in pandas;
 - Spark, frame: ``sks.compute`` of ``spark.read.parquet`` (each partition through ``mapInArrow``);
-- Spark, files: ``sks.compute`` of the file (one Spark task per run of row groups);
+- Spark, files: ``sks.compute`` of the file (one Spark task per file, read by the engine there);
 - Spark, by hand: Spark SQL, a group-by to (account, day), the as-of join as a window over
   the days and snapshots, the monthly roll-up.
 
