@@ -195,6 +195,19 @@ def test_dask_over_files_reads_each_file_on_the_workers(dask_client, tmp_path) -
     )
 
 
+def test_dask_one_file_is_one_task_and_its_ids_stay_on_the_worker(dask_client, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from socialkpi import dask as skd
+
+    path = tmp_path / "posts.parquet"
+    T["posts"].write_parquet(path, row_group_size=3_000)
+    _same(skd.compute(str(path), **SMALL, **KW), _whole())  # type: ignore[arg-type]
+    # skd.partial keeps them: they merge with other states
+    states = skd.partial(str(path), **SMALL, **KW)  # type: ignore[arg-type]
+    with pytest.raises(sk.InputError) as e:
+        sk.merge([states, sk.partial(T["posts"].tail(5), **SMALL, **KW)])  # type: ignore[arg-type]
+    assert e.value.code == "overlapping_posts"
+
+
 def test_dask_partial_gives_states_that_merge_with_local_ones(dask_client, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from socialkpi import dask as skd
 
@@ -392,6 +405,45 @@ def test_spark_post_in_two_partitions_and_typed_errors(spark, tmp_path) -> None:
     with pytest.raises(sk.InputError) as e:
         sks.compute(sdf.union(sdf.limit(2)).coalesce(1), kpis="engagement")
     assert e.value.code == "duplicate_post_id"
+
+
+@SPARK_PANDAS
+def test_spark_over_files_one_task_per_file(spark, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from socialkpi import spark as sks
+
+    paths = _files(tmp_path, _split(T["posts"], "time", 3, 4))
+    # the accounts as a pyarrow table: shipped to the executors as Arrow IPC, as polars frames are
+    small = {**SMALL, "accounts": T["accounts"].to_arrow()}
+    _same(sks.compute(str(tmp_path / "*.parquet"), **small, **KW), _whole())  # type: ignore[arg-type]
+    _same(sks.partial(paths, **small, **KW).finalize(), _whole())  # type: ignore[arg-type]
+    # one file: one part, whose repeats its own run checks
+    _same(sks.compute(paths[:1], **small, **KW), sk.compute(paths[0], **small, **KW))  # type: ignore[arg-type]
+    with pytest.raises(sk.InputError) as e:
+        sks.compute([paths[0], paths[0]], **small, **KW)  # type: ignore[arg-type]
+    assert e.value.code == "overlapping_posts"
+    with pytest.raises(sk.InputError) as e:
+        sks.compute([*paths, str(tmp_path / "missing.parquet")], **small, **KW)  # type: ignore[arg-type]
+    assert e.value.code == "file_not_found"
+
+
+@SPARK_PANDAS
+def test_spark_leaves_the_sessions_arrow_batch_size_as_it_was(spark, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from socialkpi import spark as sks
+
+    key = "spark.sql.execution.arrow.maxRecordsPerBatch"
+    sdf = _sdf(spark, tmp_path, "rows", 3)
+    default = spark.conf.get(key)
+    sks.compute(sdf, **SMALL, **KW)  # type: ignore[arg-type]
+    assert spark.conf.get(key) == default
+    spark.conf.set(key, "5000")
+    try:
+        _same(sks.compute(sdf, **SMALL, **KW), _whole())  # type: ignore[arg-type]
+        assert spark.conf.get(key) == "5000"
+        with pytest.raises(sk.InputError):  # and after a failure
+            sks.compute(sdf.union(sdf.limit(2)).coalesce(1), kpis="engagement")
+        assert spark.conf.get(key) == "5000"
+    finally:
+        spark.conf.unset(key)
 
 
 @SPARK_PANDAS

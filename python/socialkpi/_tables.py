@@ -120,6 +120,30 @@ class _ArrowTable:
         return int(self._table.num_rows)
 
 
+class ColumnsRead:
+    """A table (an empty one: a cluster's partition schema) that notes which columns the engine
+    exports from it: the columns a request reads, so that a cluster reads and moves only those
+    (socialkpi.spark, socialkpi.dask)."""
+
+    def __init__(self, table: Any, role: str) -> None:
+        self._table = as_table(table, role)
+        self.columns: list[str] = self._table.columns
+        self.read: list[str] = []
+
+    def kinds(self) -> list[tuple[str, str]]:
+        kinds: list[tuple[str, str]] = self._table.kinds()
+        return kinds
+
+    def export(self, names: list[str]) -> list[Any]:
+        self.read.extend(n for n in names if n not in self.read)
+        exported: list[Any] = self._table.export(names)
+        return exported
+
+    @property
+    def height(self) -> int:
+        return int(self._table.height)
+
+
 class _PandasTable(_PolarsTable):
     """A pandas DataFrame, converted to polars column by column (missing markers, NaN, NaT and
     None, become nulls; datetimes are kept). A column that does not convert (an object column
@@ -203,6 +227,8 @@ def as_table(obj: Any, role: str) -> Any:
     """Wraps a user's table for the core: a path list, or an adapter with columns/export/height."""
     if obj is None:
         return None
+    if isinstance(obj, ColumnsRead):
+        return obj
     if isinstance(obj, (str, os.PathLike)):
         return [_expand_path(obj)]
     if isinstance(obj, (list, tuple)) and obj and all(isinstance(p, (str, os.PathLike)) for p in obj):

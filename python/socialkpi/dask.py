@@ -11,7 +11,6 @@ Needs ``pip install 'socialkpi[dask]'``.
 from __future__ import annotations
 
 import datetime as dt
-import glob
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal, cast
@@ -27,6 +26,7 @@ except ImportError as e:  # pragma: no cover - the extra is not installed
 from socialkpi import _arguments, _wire
 from socialkpi._states import States
 from socialkpi._states import partial as _partial
+from socialkpi._tables import ColumnsRead
 from socialkpi.exceptions import invalid_argument
 from socialkpi.formulas import KPI, Definitions
 
@@ -66,9 +66,9 @@ def compute(
     Parameters
     ----------
     posts
-        A Dask DataFrame of posts (one task per partition), or a path, glob or list of Parquet
-        / CSV files (one task per file, read by the engine on the worker; the files must be
-        readable there).
+        A Dask DataFrame of posts (one task per partition; only the columns the request reads
+        are read), or a path, glob or list of Parquet / CSV files (one task per file, read by
+        the engine on the worker; the files must be readable there).
     accounts, contracts, traffic, conversions
         The small tables, whole: polars, pandas or pyarrow frames, paths (readable on the
         workers), or Dask DataFrames (computed first). Each is sent once to the workers and
@@ -128,8 +128,8 @@ def partial(
 
 
 def _part(posts: Any, small: dict[str, Any], options: dict[str, Any]) -> _wire.Part:
-    """One partition's states, where the partition is."""
-    return _wire.pack(_partial(posts, **small, **options))
+    """One partition's (or file's) states, where the partition is."""
+    return _wire.pack(_partial(posts, **_wire.landed(small), **options))
 
 
 def _run(
@@ -151,21 +151,26 @@ def _run(
         "conversions": _local(conversions),
     }
     if isinstance(posts, dd.DataFrame):
-        pieces: list[Any] = list(posts.to_delayed())  # type: ignore[no-untyped-call]
         # the arguments and the small tables checked here, on an empty partition, so that a
-        # mistake is raised at once rather than from every worker
-        _partial(posts._meta, **small, **options)
-    elif isinstance(posts, (str, os.PathLike)) or (
-        isinstance(posts, (list, tuple)) and posts and all(isinstance(p, (str, os.PathLike)) for p in posts)
-    ):
-        pieces = _files(posts)
+        # mistake is raised at once rather than from every worker; it also names the columns
+        # the request reads: only those are read and converted for the engine
+        read = ColumnsRead(posts._meta, "posts")
+        _partial(read, **small, **options)
+        if read.read:
+            posts = posts[read.read]
+        pieces: list[Any] = list(posts.to_delayed())
+    elif _wire.is_paths(posts):
+        pieces = _wire.files(posts)
     else:
         raise invalid_argument(
             f"posts= got a {type(posts).__name__}; pass a Dask DataFrame or a path, glob or list of "
             "Parquet / CSV files (for a local frame, use socialkpi.compute)",
         )
-    shared = {name: None if t is None else _broadcast(t) for name, t in small.items()}
+    shared = {name: None if t is None else _broadcast(_wire.ship(t)) for name, t in small.items()}
     parts = [_delayed(_part)(piece, shared, options) for piece in pieces]
+    if len(parts) == 1 and not keep_ids:
+        # one part: its post ids were checked by its own run and need not travel
+        parts = [_delayed(_wire.combine)(parts, False)]
     while len(parts) > 1:
         # the last merge of a compute checks the post ids and leaves them with the workers
         keep = keep_ids or len(parts) > split_every
@@ -199,20 +204,3 @@ def _local(table: Any) -> Any:
     if isinstance(table, dd.DataFrame):
         return table.compute()  # type: ignore[no-untyped-call]
     return table
-
-
-def _files(posts: Any) -> list[str]:
-    """One path per file of a path, glob, folder or list of them."""
-    items = [posts] if isinstance(posts, (str, os.PathLike)) else list(posts)
-    files: list[str] = []
-    for item in items:
-        text = os.fspath(item)
-        if os.path.isdir(text):
-            found = sorted(glob.glob(os.path.join(text, "*.parquet"))) or sorted(
-                glob.glob(os.path.join(text, "*.csv"))
-            )
-        else:
-            found = sorted(glob.glob(text)) if glob.has_magic(text) else [text]
-        # a pattern that matches nothing goes to the engine, which names it
-        files.extend(found or [text])
-    return files

@@ -1,7 +1,7 @@
-"""socialkpi on Spark: each partition of the posts becomes partial states through the same
-engine as :func:`socialkpi.compute` (``mapInArrow``), the post ids are checked for repeats in
-Spark (shuffled by bucket), the states are merged on the driver and finalized once
-(docs/scale.md).
+"""socialkpi on Spark: each partition of the posts (or each file) becomes partial states
+through the same engine as :func:`socialkpi.compute` (``mapInArrow``), the post ids are
+checked for repeats in Spark (shuffled by bucket), the states are merged on the driver and
+finalized once (docs/scale.md).
 
 >>> from socialkpi import spark as sks
 >>> out = sks.compute(posts_sdf, accounts_sdf, kpis="engagement", by=["platform"], every="1mo")
@@ -16,6 +16,7 @@ import io
 import json
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, Literal
 
 import numpy as np
@@ -25,6 +26,7 @@ try:
     import pyarrow as pa
     from pyspark import StorageLevel
     from pyspark.sql import DataFrame as SparkDataFrame
+    from pyspark.sql import SparkSession
     from pyspark.sql import functions as F
 except ImportError as e:  # pragma: no cover - the extra is not installed
     raise ImportError("socialkpi.spark needs PySpark 4: pip install 'socialkpi[spark]'") from e
@@ -32,6 +34,7 @@ except ImportError as e:  # pragma: no cover - the extra is not installed
 from socialkpi import _arguments, _wire
 from socialkpi._states import States, merge
 from socialkpi._states import partial as _partial
+from socialkpi._tables import ColumnsRead
 from socialkpi.exceptions import KpiError, invalid_argument
 from socialkpi.formulas import KPI, Definitions
 
@@ -54,10 +57,15 @@ _ROWS = pa.schema(
 )
 _ROWS_DDL = "header string, body binary, ids_kept boolean, bucket int, ids binary"
 _BUCKET_BITS = 6
+# Rows per Arrow batch that Spark hands mapInArrow for socialkpi's job, in place of the
+# session's spark.sql.execution.arrow.maxRecordsPerBatch (10,000 by default): a partition is
+# read whole anyway, and ten thousand rows a batch made moving the posts some 1.4x slower.
+_BATCH_ROWS = 1_000_000
+_BATCH_KEY = "spark.sql.execution.arrow.maxRecordsPerBatch"
 
 
 def compute(
-    posts: SparkDataFrame,
+    posts: SparkDataFrame | str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     accounts: Any = None,
     *,
     contracts: Any = None,
@@ -89,7 +97,10 @@ def compute(
     Parameters
     ----------
     posts
-        A Spark DataFrame of posts; each of its partitions is one part.
+        A Spark DataFrame of posts; each of its partitions is one part, and only the columns
+        the request reads go from the JVM to Python. Or a path, glob, folder or list of Parquet
+        / CSV files readable on every executor, run in the active Spark session: one task per
+        file, read by the engine on its executor, the posts never passing through the JVM.
     accounts, contracts, traffic, conversions
         The small tables, whole: Spark DataFrames (collected to the driver as Arrow), polars,
         pandas or pyarrow frames, or paths readable on every executor. They are broadcast to
@@ -122,13 +133,16 @@ def compute(
     rows = _rows(posts, accounts, contracts, traffic, conversions, options)
     rows.persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        states, ids_kept = _bodies(rows)
-        if ids_kept:
-            # the repeat check runs where the ids are, bucket by bucket: only counts reach the driver
+        with _batches(rows.sparkSession):
+            states, ids_kept, parts = _bodies(rows)
+        if ids_kept and parts > 1:
+            # (one part's ids were checked by its own run) the repeat check runs where the ids
+            # are, bucket by bucket: only counts reach the driver. As many shuffle partitions as parts (up to one a bucket), not the session's
+            # 200: each is a Python task, and most would be empty.
             repeated = (
                 rows.where(F.col("bucket").isNotNull())
                 .select("bucket", "ids")
-                .repartition("bucket")
+                .repartition(max(1, min(parts, 1 << _BUCKET_BITS)), "bucket")
                 .mapInArrow(_repeats, "repeated long")
                 .agg(F.sum("repeated"))
                 .first()
@@ -139,11 +153,11 @@ def compute(
         rows.unpersist()
     if output != "spark":
         return states.finalize(output=output, **over_time)
-    return posts.sparkSession.createDataFrame(spark_types(states.finalize(**over_time).to_arrow()))
+    return rows.sparkSession.createDataFrame(spark_types(states.finalize(**over_time).to_arrow()))
 
 
 def partial(
-    posts: SparkDataFrame,
+    posts: SparkDataFrame | str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     accounts: Any = None,
     *,
     contracts: Any = None,
@@ -168,7 +182,8 @@ def partial(
     rows = _rows(posts, accounts, contracts, traffic, conversions, options)
     rows.persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        states, ids_kept = _bodies(rows)
+        with _batches(rows.sparkSession):
+            states, ids_kept, _ = _bodies(rows)
         ids = None
         if ids_kept:
             blobs = rows.where(F.col("bucket").isNotNull()).select("ids").toArrow().column(0).to_pylist()
@@ -209,38 +224,67 @@ def spark_types(table: pa.Table) -> pa.Table:
 def _rows(
     posts: Any, accounts: Any, contracts: Any, traffic: Any, conversions: Any, options: dict[str, Any]
 ) -> SparkDataFrame:
-    """The partitions' states as Spark rows (``_ROWS``)."""
-    if not isinstance(posts, SparkDataFrame):
-        raise invalid_argument(
-            f"posts= got a {type(posts).__name__}; pass a Spark DataFrame (for a local frame, use socialkpi.compute)",
-        )
+    """The partitions' (or files') states as Spark rows (``_ROWS``)."""
     small = {
         "accounts": _local(accounts),
         "contracts": _local(contracts),
         "traffic": _local(traffic),
         "conversions": _local(conversions),
     }
-    schema = _arrow_schema(posts)
+    if _wire.is_paths(posts):
+        return _file_rows(_wire.files(posts), small, options)
+    if not isinstance(posts, SparkDataFrame):
+        raise invalid_argument(
+            f"posts= got a {type(posts).__name__}; pass a Spark DataFrame or a path, glob or list of "
+            "Parquet / CSV files (for a local frame, use socialkpi.compute)",
+        )
+    frame: SparkDataFrame = posts
+    schema = _arrow_schema(frame)
     # the arguments and the small tables checked here, on no posts, so that a mistake is
-    # raised at once with its class and code rather than from every executor
-    _partial(schema.empty_table(), **small, **options)
-    shared = _broadcast(posts, small)
+    # raised at once with its class and code rather than from every executor; it also names
+    # the columns the request reads: only those leave the JVM for Python
+    read = ColumnsRead(schema.empty_table(), "posts")
+    _partial(read, **small, **options)
+    if read.read:
+        frame = frame.select(*[F.col("`" + name.replace("`", "``") + "`") for name in read.read])
+        schema = pa.schema([schema.field(name) for name in read.read])
+    shared = _broadcast(frame.sparkSession, small)
 
     def states_of(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        return _partition(batches, schema, shared, options)
+        small = _wire.landed(shared.value if hasattr(shared, "value") else shared)
+        parts = list(batches)
+        # Spark's batches carry the session's time zone: the driver's schema is for no batches
+        table = pa.Table.from_batches(parts) if parts else schema.empty_table()
+        del parts
+        return _states_rows(table, small, options)
 
-    return posts.mapInArrow(states_of, _ROWS_DDL)
+    return frame.mapInArrow(states_of, _ROWS_DDL)
 
 
-def _partition(
-    batches: Iterator[pa.RecordBatch], schema: pa.Schema, shared: Any, options: dict[str, Any]
-) -> Iterator[pa.RecordBatch]:
+def _file_rows(paths: list[str], small: dict[str, Any], options: dict[str, Any]) -> SparkDataFrame:
+    """The files' states as Spark rows: one Spark task per file, read by the engine on its
+    executor."""
+    session = SparkSession.getActiveSession()
+    if session is None:
+        raise invalid_argument(
+            "posts= got paths but no Spark session is active; start one (SparkSession.builder...getOrCreate()) "
+            "or pass a Spark DataFrame"
+        )
+    shared = _broadcast(session, small)
+
+    def states_of(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        small = _wire.landed(shared.value if hasattr(shared, "value") else shared)
+        for batch in batches:
+            for task in batch.column(0).to_pylist():
+                yield from _states_rows(paths[task], small, options)
+
+    # range() puts one task number in each partition
+    tasks = session.range(0, len(paths), 1, numPartitions=len(paths))
+    return tasks.mapInArrow(states_of, _ROWS_DDL)
+
+
+def _states_rows(posts: Any, small: dict[str, Any], options: dict[str, Any]) -> Iterator[pa.RecordBatch]:
     """One partition's states, on the executor, as ``_ROWS`` batches."""
-    small = shared.value if hasattr(shared, "value") else shared
-    parts = list(batches)
-    # Spark's batches carry the session's time zone: the driver's schema is for no batches
-    posts = pa.Table.from_batches(parts) if parts else schema.empty_table()
-    del parts
     try:
         part = _wire.pack(_partial(posts, **small, **options))
     except KpiError as e:
@@ -295,9 +339,9 @@ def _repeats(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     yield pa.RecordBatch.from_pydict({"repeated": [repeated]})
 
 
-def _bodies(rows: SparkDataFrame) -> tuple[States, bool]:
-    """The partitions' states (without post ids) merged on the driver, and whether every
-    partition kept its post ids."""
+def _bodies(rows: SparkDataFrame) -> tuple[States, bool, int]:
+    """The partitions' states (without post ids) merged on the driver, whether every
+    partition kept its post ids, and how many partitions there were."""
     table = rows.where(F.col("header").isNotNull()).select("header", "body", "ids_kept").toArrow()
     headers = table.column("header").to_pylist()
     bodies = table.column("body").to_pylist()
@@ -308,7 +352,7 @@ def _bodies(rows: SparkDataFrame) -> tuple[States, bool]:
             raise _wire.Failure(*error).exception()
     parts = [States.from_frame(pl.read_ipc(io.BytesIO(b)), h) for h, b in zip(headers, bodies)]
     states = merge(parts)
-    return states, bool(kept) and all(kept)
+    return states, bool(kept) and all(kept), len(parts)
 
 
 def _arrow_schema(posts: SparkDataFrame) -> pa.Schema:
@@ -323,14 +367,33 @@ def _arrow_schema(posts: SparkDataFrame) -> pa.Schema:
         return posts.limit(0).toArrow().schema
 
 
-def _broadcast(posts: SparkDataFrame, small: dict[str, Any]) -> Any:
+@contextmanager
+def _batches(session: SparkSession) -> Iterator[None]:
+    """Spark hands mapInArrow batches of ``_BATCH_ROWS`` rows for the jobs run inside, the
+    session's own setting restored after (other code using the session sees it unchanged)."""
+    try:
+        before = session.conf.get(_BATCH_KEY, None)
+        session.conf.set(_BATCH_KEY, str(_BATCH_ROWS))
+    except Exception:  # a session that does not let it be changed: its batches, only slower
+        yield
+        return
+    try:
+        yield
+    finally:
+        if before is None:
+            session.conf.unset(_BATCH_KEY)
+        else:
+            session.conf.set(_BATCH_KEY, before)
+
+
+def _broadcast(session: SparkSession, small: dict[str, Any]) -> Any:
     """The small tables shipped once to every executor (a Spark broadcast variable; captured
     in the task where the session has no SparkContext, as with Spark Connect)."""
     try:
-        context = posts.sparkSession.sparkContext
+        context = session.sparkContext
     except Exception:  # Spark Connect has no SparkContext
-        return small
-    return context.broadcast(small)
+        return {name: _wire.ship(t) for name, t in small.items()}
+    return context.broadcast({name: _wire.ship(t) for name, t in small.items()})
 
 
 def _local(table: Any) -> Any:
