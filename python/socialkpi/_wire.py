@@ -88,19 +88,19 @@ def options(arguments: dict[str, Any]) -> dict[str, Any]:
 
 def over_time(
     compare: Any, window: Any, targets: Any, options: dict[str, Any], start: Any, end: Any, fill: Any
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """``compare``, ``window``, ``targets``, ``start``, ``end`` and ``fill`` of a ``compute``
     call (``options``: its :func:`options`), checked before any partition runs: they apply
-    once, to the merged states' ``finalize``. The targets table is read here, once. A range
-    with ``every=None`` is one period made of daily states (as ``sk.compute`` makes it): the
-    partitions then make daily states (``options`` changes)."""
-    from socialkpi import _arguments, _targets
+    once, to the merged states' ``finalize``. The targets table is read here, once. Gives the
+    partitions' options, at the period the engine says their states need (daily for one
+    period over a range, as ``sk.compute`` makes it), and the arguments of ``finalize``."""
+    from socialkpi import _arguments, _core, _targets
     from socialkpi.formulas import resolve
 
     _arguments.compare(compare)
     _arguments.text("window", window, 'use "28d", "4w", "wtd", "mtd", "qtd" or "ytd"', optional=True)
-    _arguments.range_day("start", start)
-    _arguments.range_day("end", end)
+    first = _arguments.range_day("start", start)
+    last = _arguments.range_day("end", end)
     _arguments.flag("fill", fill)
     _targets.argument(targets)
     if targets is not None:
@@ -121,10 +121,10 @@ def over_time(
         "end": end,
         "fill": fill,
     }
-    if options["every"] is None and (start is not None or end is not None):
-        options["every"] = "1d"
-        finalize["every"] = None
-    return finalize
+    every = _core.states_every(options["every"], first, last)
+    if every != options["every"]:
+        finalize["every"] = options["every"]
+    return {**options, "every": every}, finalize
 
 
 def ipc(frame: pl.DataFrame) -> bytes:

@@ -94,7 +94,7 @@ def compute(
     """
     _arguments.output(output)
     options = _wire.options(locals())
-    over_time = _wire.over_time(compare, window, targets, options, start, end, fill)
+    options, over_time = _wire.over_time(compare, window, targets, options, start, end, fill)
     merged = _run(posts, accounts, contracts, traffic, conversions, split_every, options, keep_ids=False)
     return _wire.body(merged).finalize(output=output, **over_time)
 

@@ -129,7 +129,7 @@ def compute(
     if output not in ("polars", "pandas", "spark"):
         raise invalid_argument(f"output={output!r} is not supported; use 'polars', 'pandas' or 'spark'")
     options = _wire.options(locals())
-    over_time = _wire.over_time(compare, window, _local(targets), options, start, end, fill)
+    options, over_time = _wire.over_time(compare, window, _local(targets), options, start, end, fill)
     rows = _rows(posts, accounts, contracts, traffic, conversions, options)
     rows.persist(StorageLevel.MEMORY_AND_DISK)
     try:
