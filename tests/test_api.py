@@ -5,6 +5,7 @@ from __future__ import annotations
 import doctest
 
 import socialkpi as sk
+import socialkpi.dask
 import socialkpi.datasets
 import socialkpi.formulas
 from socialkpi import _core
@@ -64,6 +65,8 @@ def test_every_native_export_is_wrapped():
         "plan_kpis": sk.check_kpis,
         "partial": sk.partial,
         "error_codes": sk.error_codes,
+        # the period of the parts' states on a cluster
+        "states_every": socialkpi.dask.compute,
     }
     natives = {
         n
