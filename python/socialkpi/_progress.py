@@ -1,5 +1,5 @@
 """The progress bar of a computation's pass over the posts (tqdm): slices of about a million
-posts (whole Parquet row groups) done out of all."""
+posts (whole Parquet row groups), or blocks of some 64 MB of CSV rows, done out of all."""
 
 from __future__ import annotations
 

@@ -155,10 +155,20 @@ impl Args<'_> {
 impl Given {
     fn into_inputs(self) -> socialkpi_engine::error::Result<exec::Inputs> {
         let posts_parquet = self.posts.as_ref().and_then(Table::parquet_files);
+        let posts_slices = self.posts.as_ref().and_then(|t| t.slices(posts_parquet.as_deref()));
+        let (mut posts, mut posts_csv) = (None, None);
+        if let Some(table) = self.posts {
+            let mut lf = table.lazy()?;
+            if posts_parquet.is_none() {
+                posts_csv = table.csv_files(&mut lf);
+            }
+            posts = Some(lf);
+        }
         Ok(exec::Inputs {
-            posts_slices: self.posts.as_ref().and_then(|t| t.slices(posts_parquet.as_deref())),
+            posts_slices,
+            posts_csv,
             posts_parquet,
-            posts: self.posts.map(Table::into_lazy).transpose()?,
+            posts,
             accounts: self.accounts.map(Table::into_lazy).transpose()?,
             contracts: self.contracts.map(Table::into_lazy).transpose()?,
             traffic: self.traffic.map(Table::into_lazy).transpose()?,

@@ -553,7 +553,7 @@ pub fn status(
     let posts = super::posts::read_for_contracts(posts_plan, posts, tz)?;
     if let Some(id) = &posts_plan.post_id {
         // a post counted twice would be a deliverable counted twice
-        if let Some(e) = super::posts::repeated_error(id, posts.clone(), None, &PlRandomState::default())? {
+        if let Some(e) = super::posts::repeated_error(id, posts.clone(), None, &PlRandomState::default(), None)? {
             return Err(e);
         }
     }

@@ -144,6 +144,8 @@ pub struct Inputs {
     pub posts_slices: Option<Vec<(i64, usize)>>,
     /// The Parquet files the slices are row groups of (None: not files, or not all Parquet).
     pub posts_parquet: Option<Vec<crate::ingest::ParquetFile>>,
+    /// The CSV files of the posts, read a block at a time (None: not files, or not all CSV).
+    pub posts_csv: Option<Vec<crate::ingest::csv::CsvFile>>,
     pub accounts: Option<LazyFrame>,
     pub contracts: Option<LazyFrame>,
     pub traffic: Option<LazyFrame>,
@@ -311,6 +313,7 @@ fn table_states(
         posts,
         posts_slices,
         posts_parquet,
+        posts_csv,
         traffic,
         events,
         memory_limit,
@@ -334,6 +337,7 @@ fn table_states(
                 contracts,
                 posts_slices.as_deref(),
                 posts_parquet.as_deref(),
+                posts_csv.as_deref(),
                 interrupted,
                 keys,
                 rows,

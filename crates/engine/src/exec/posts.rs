@@ -44,12 +44,14 @@ fn metric_column(m: &Metric) -> &str {
 
 /// The repeat check's error, from the ids themselves (read again: only when the hashes of
 /// the stream say there may be repeats). `candidates`: those hashes, checked a page at a time
-/// over a stream of the ids; None: the ids are hashed and checked here, all in memory.
+/// over a stream of the ids (of `csv`, the table's CSV files, read again a block at a time,
+/// when given); None: the ids are hashed and checked here, all in memory.
 pub(super) fn repeated_error(
     id: &str,
     lf: LazyFrame,
     candidates: Option<spill::Candidates>,
     state: &PlRandomState,
+    csv: Option<&[ingest::csv::CsvFile]>,
 ) -> Result<Option<Error>> {
     let error = |repeated: u64, examples: Vec<String>, at_least: bool| {
         Error::input(
@@ -70,7 +72,7 @@ pub(super) fn repeated_error(
     // hashes of different ids only is all but impossible, but then the next page is read)
     let paged = candidates.paged();
     while let Some(page) = candidates.next_page()? {
-        let (repeated, examples) = repeats_among(id, lf.clone(), page, state)?;
+        let (repeated, examples) = repeats_among(id, lf.clone(), csv, page, state)?;
         if repeated > 0 {
             return Ok(Some(error(repeated, examples, paged)));
         }
@@ -80,7 +82,13 @@ pub(super) fn repeated_error(
 
 /// Rows whose id repeats an earlier row's among the ids of hashes `page`, and up to three
 /// such ids, from a stream of the ids (only those of the page are kept).
-fn repeats_among(id: &str, lf: LazyFrame, page: PlHashSet<u64>, state: &PlRandomState) -> Result<(u64, Vec<String>)> {
+fn repeats_among(
+    id: &str,
+    lf: LazyFrame,
+    csv: Option<&[ingest::csv::CsvFile]>,
+    page: PlHashSet<u64>,
+    state: &PlRandomState,
+) -> Result<(u64, Vec<String>)> {
     use polars_arrow::array::Array;
     let seen: Arc<Mutex<PlHashMap<String, u64>>> = Arc::default();
     let (sink, page, state, name) = (Arc::clone(&seen), Arc::new(page), state.clone(), id.to_string());
@@ -103,11 +111,21 @@ fn repeats_among(id: &str, lf: LazyFrame, page: PlHashSet<u64>, state: &PlRandom
         }
         Ok(false)
     };
-    let plan_callback = PlanCallback::Rust(SpecialEq::new(Arc::new(callback)));
-    collect(
-        lf.select([col(id)])
-            .sink_batches(plan_callback, false, std::num::NonZeroUsize::new(1 << 20))?,
-    )?;
+    match csv {
+        Some(files) => {
+            let mut blocks = ingest::csv::CsvBlocks::new(files.to_vec());
+            while let Some(block) = blocks.next_block()? {
+                callback(collect(block.select([col(id)]))?)?;
+            }
+        }
+        None => {
+            let plan_callback = PlanCallback::Rust(SpecialEq::new(Arc::new(callback)));
+            collect(
+                lf.select([col(id)])
+                    .sink_batches(plan_callback, false, std::num::NonZeroUsize::new(1 << 20))?,
+            )?;
+        }
+    }
     let seen = std::mem::take(
         &mut *seen
             .lock()
@@ -733,6 +751,7 @@ pub(super) fn states(
     contracts: Option<&Contracts>,
     slices: Option<&[(i64, usize)]>,
     parquet: Option<&[crate::ingest::ParquetFile]>,
+    csv: Option<&[ingest::csv::CsvFile]>,
     interrupted: super::Interrupt<'_>,
     keys: &[String],
     rows: &mut RowAccount,
@@ -758,9 +777,14 @@ pub(super) fn states(
     let followers_at_post_needed = pass.look_up_followers(plan, pp, snapshots)?;
     let prepared = pass.prepare_states(pp, &schema)?;
     pass.look_up_contracts(pp, contracts)?;
+    // CSV files are read by blocks (and their ids again by blocks, should hashes repeat)
+    let csv = csv.filter(|_| reads_slices.is_none() && plan.dedupe == Dedupe::Error);
+    let blocks = csv.map(|files| ingest::csv::CsvBlocks::new(files.to_vec()));
+    let asked = slices.map(<[_]>::len).or(blocks.as_ref().map(|b| b.count()));
     // (the check of spilled hashes, and the parts of dedupe='last', read them all again:
-    // Ctrl-C is asked meanwhile, as between slices; posts streamed by polars are never asked)
-    let stop = || slices.is_some_and(|s| interrupted(s.len(), s.len()));
+    // Ctrl-C is asked meanwhile, as between slices and blocks; posts streamed by polars are
+    // never asked)
+    let stop = || asked.is_some_and(|n| interrupted(n, n));
     let mut negative: Option<Vec<(String, u64)>> = None;
     let mut pass = match (&pp.post_id, plan.dedupe) {
         (Some(id), Dedupe::Last) => {
@@ -799,13 +823,14 @@ pub(super) fn states(
             );
             pass
         }
-        _ => match reads_slices {
-            Some(slices) => pass.add_slices(slices, pending, &reader, &prepared, interrupted)?,
-            None => pass.add_stream(&lf, &prepared)?,
+        _ => match (reads_slices, blocks) {
+            (Some(slices), _) => pass.add_slices(slices, pending, &reader, &prepared, interrupted)?,
+            (None, Some(blocks)) => pass.add_blocks(blocks, (plan.tz.as_deref(), pp), &prepared, interrupted)?,
+            (None, None) => pass.add_stream(&lf, &prepared)?,
         },
     };
     let checked = std::time::Instant::now();
-    pass.check_repeats(&lf, &stop)?;
+    pass.check_repeats(&lf, csv, &stop)?;
     rows.stages
         .push(("posts_repeat_check_s".into(), checked.elapsed().as_secs_f64()));
     let count_negatives = |c: &str| match &negative {
@@ -1204,6 +1229,50 @@ impl PostsPass {
         Ok((added, negative, adding))
     }
 
+    /// CSV files are read a block at a time (`ingest::csv`), the next block on a thread of its
+    /// own while this one is added: memory holds some three blocks, whatever the files' size.
+    fn add_blocks(
+        mut self,
+        mut blocks: ingest::csv::CsvBlocks,
+        (tz, pp): (Option<&str>, &PostsPlan),
+        prepared: &PostsPlan,
+        interrupted: super::Interrupt<'_>,
+    ) -> Result<Self> {
+        let count = blocks.count();
+        let (send, receive) = std::sync::mpsc::sync_channel::<Result<DataFrame>>(1);
+        std::thread::scope(|scope| {
+            let reader = scope.spawn(move || loop {
+                let batch = match blocks.next_block() {
+                    Ok(Some(lf)) => read(tz, pp, lf).and_then(collect),
+                    Ok(None) => return,
+                    Err(e) => Err(e),
+                };
+                let failed = batch.is_err();
+                // (a pass that stopped drops the receiver: the reader stops too)
+                if send.send(batch).is_err() || failed {
+                    return;
+                }
+            });
+            let mut added = || -> Result<()> {
+                for (i, batch) in receive.iter().enumerate() {
+                    if interrupted(i, count) {
+                        return Err(Error::Interrupted);
+                    }
+                    self.add(batch?, prepared, PageRead::default())?;
+                }
+                Ok(())
+            };
+            let added = added();
+            drop(receive);
+            // a panic in the reader (polars' own Ctrl-C abort among them) goes on to the binding
+            if let Err(panic) = reader.join() {
+                std::panic::resume_unwind(panic);
+            }
+            added
+        })?;
+        Ok(self)
+    }
+
     /// Any other table streams through polars' engine into the pass.
     fn add_stream(self, lf: &LazyFrame, prepared: &Arc<PostsPlan>) -> Result<Self> {
         let shared = Arc::new(Mutex::new(self));
@@ -1235,14 +1304,19 @@ impl PostsPass {
 
     /// Repeated ids, once the table is read: a batch's error first, then the ids read again
     /// only when their hashes repeat (`stop`: asked while spilled hashes are checked).
-    fn check_repeats(&mut self, lf: &LazyFrame, stop: &dyn Fn() -> bool) -> Result<()> {
+    fn check_repeats(
+        &mut self,
+        lf: &LazyFrame,
+        csv: Option<&[ingest::csv::CsvFile]>,
+        stop: &dyn Fn() -> bool,
+    ) -> Result<()> {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
         if let Some((id, state, hashes)) = self.id.take() {
             let candidates = hashes.repeated(stop)?;
             if !candidates.is_empty() {
-                if let Some(e) = repeated_error(&id, lf.clone(), Some(candidates), &state)? {
+                if let Some(e) = repeated_error(&id, lf.clone(), Some(candidates), &state, csv)? {
                     return Err(e);
                 }
             }

@@ -2,6 +2,7 @@
 //! and coercions of column types (counts to Int64/Float64, times to days in the report zone).
 
 pub mod columns;
+pub mod csv;
 mod headers;
 pub mod mapping;
 pub mod parquet;
@@ -143,18 +144,11 @@ pub fn scan(paths: &[String]) -> Result<LazyFrame> {
     }
     let mut frames = Vec::with_capacity(paths.len());
     for p in paths {
-        let lower = p.to_lowercase();
         let lf = if is_parquet(p) {
             // (globs of Parquet files were expanded: this is one file, beside CSV files)
             std::sync::Arc::new(parquet::ParquetSource::new(vec![open_parquet(p)?])?).lazy(None)
-        } else if lower.ends_with(".csv") || lower.ends_with(".tsv") || lower.ends_with(".txt") {
-            LazyCsvReader::new(PlRefPath::new(p.as_str()))
-                .with_has_header(true)
-                .with_separator(if lower.ends_with(".tsv") { b'\t' } else { b',' })
-                .with_try_parse_dates(true)
-                .with_infer_schema_length(Some(10_000))
-                .with_glob(true)
-                .finish()?
+        } else if csv::is_csv(p) {
+            csv::reader(p).finish()?
         } else {
             return Err(Error::input(
                 InputCode::UnsupportedFile,
@@ -188,31 +182,36 @@ pub fn scan(paths: &[String]) -> Result<LazyFrame> {
 fn expand_parquet_globs(paths: &[String]) -> Result<Vec<String>> {
     let mut out = Vec::with_capacity(paths.len());
     for p in paths {
-        if !(is_glob(p) && is_parquet(p)) {
+        if is_glob(p) && is_parquet(p) {
+            out.extend(expand_glob(p)?);
+        } else {
             out.push(p.clone());
-            continue;
         }
-        let bad = |why: String| {
-            Error::input(
-                InputCode::FileNotFound,
-                format!("the pattern '{p}' cannot be read: {why}"),
-            )
-        };
-        let mut found = Vec::new();
-        for entry in glob::glob(p).map_err(|e| bad(e.to_string()))? {
-            let path = entry.map_err(|e| bad(e.to_string()))?;
-            let meta = path.metadata().map_err(|e| bad(e.to_string()))?;
-            if !meta.is_dir() && meta.len() > 0 {
-                found.push(path.to_string_lossy().into_owned());
-            }
-        }
-        if found.is_empty() {
-            return Err(Error::input(InputCode::FileNotFound, format!("no file matches '{p}'")));
-        }
-        found.sort_unstable();
-        out.extend(found);
     }
     Ok(out)
+}
+
+/// The files a glob matches, as polars expands it (not folders or empty files, sorted).
+fn expand_glob(p: &str) -> Result<Vec<String>> {
+    let bad = |why: String| {
+        Error::input(
+            InputCode::FileNotFound,
+            format!("the pattern '{p}' cannot be read: {why}"),
+        )
+    };
+    let mut found = Vec::new();
+    for entry in glob::glob(p).map_err(|e| bad(e.to_string()))? {
+        let path = entry.map_err(|e| bad(e.to_string()))?;
+        let meta = path.metadata().map_err(|e| bad(e.to_string()))?;
+        if !meta.is_dir() && meta.len() > 0 {
+            found.push(path.to_string_lossy().into_owned());
+        }
+    }
+    if found.is_empty() {
+        return Err(Error::input(InputCode::FileNotFound, format!("no file matches '{p}'")));
+    }
+    found.sort_unstable();
+    Ok(found)
 }
 
 fn is_parquet(p: &str) -> bool {
@@ -307,6 +306,31 @@ impl Table {
         Some(out)
     }
 
+    /// The table's CSV files (globs expanded), read a block at a time (`csv::CsvBlocks`) with
+    /// the schema of the table's scan (`lf`, from `into_lazy`); None unless the table is files,
+    /// all of them CSV, each readable (otherwise polars' scan reads them).
+    pub fn csv_files(&self, lf: &mut LazyFrame) -> Option<Vec<csv::CsvFile>> {
+        let Table::Files(paths) = self else {
+            return None;
+        };
+        let mut found = Vec::with_capacity(paths.len());
+        for p in paths {
+            if !csv::is_csv(p) {
+                return None;
+            }
+            if is_glob(p) {
+                found.extend(expand_glob(p).ok()?);
+            } else {
+                found.push(p.clone());
+            }
+        }
+        // (the scan checked that listed files agree; the files of a glob are read with the
+        // first one's schema, as polars reads them)
+        let schema = lf.collect_schema().ok()?;
+        let files = found.iter().map(|p| csv::CsvFile::open(p, schema.clone()));
+        files.collect::<Option<Vec<_>>>().filter(|f| !f.is_empty())
+    }
+
     /// Row ranges (offset, length) to read the table by, each about a million rows and, for
     /// Parquet (`parquet`, from `parquet_files`), whole row groups; None when a slice cannot be
     /// read alone cheaply (CSV, globs).
@@ -350,6 +374,14 @@ impl Table {
         match self {
             Table::Frame(df) => Ok(df.lazy()),
             Table::Files(paths) => scan(&paths),
+        }
+    }
+
+    /// The table as `into_lazy` gives it, the table kept (a frame's columns are shared).
+    pub fn lazy(&self) -> Result<LazyFrame> {
+        match self {
+            Table::Frame(df) => Ok(df.clone().lazy()),
+            Table::Files(paths) => scan(paths),
         }
     }
 }
