@@ -122,11 +122,6 @@ impl LastRows {
         self.read
     }
 
-    /// The seconds spent writing the parts' files.
-    pub fn writing(&self) -> f64 {
-        self.writing
-    }
-
     fn flush(&mut self) -> Result<()> {
         let started = std::time::Instant::now();
         let flushed = self.write_held();
@@ -166,6 +161,7 @@ impl LastRows {
             .take()
             .ok_or_else(|| Error::Internal("dedupe='last' lost its parts".into()))?;
         parts.close()?;
+        parts.writing = self.writing;
         Ok(Kept::Parts(parts))
     }
 }
@@ -332,6 +328,8 @@ pub(super) struct Parts {
     /// (before the folder: the files are closed before it is removed)
     files: Vec<PartFile>,
     no_id: PartFile,
+    /// Seconds spent writing the files.
+    pub writing: f64,
     dir: SpillDir,
 }
 
@@ -345,6 +343,7 @@ impl Parts {
             state,
             files: (0..PARTS).map(|p| PartFile::new(dir.part(p))).collect(),
             no_id: PartFile::new(dir.file("no-id")),
+            writing: 0.0,
             dir,
         })
     }

@@ -792,10 +792,9 @@ pub(super) fn states(
             let last = last_rows(plan, pp, id, &lf, slices, parquet, interrupted, memory_limit)?;
             let read = last.read();
             rows.read.push((TABLE.to_string(), read));
-            let writing = last.writing();
             let last = last.finish()?;
-            if let Kept::Parts(_) = &last {
-                rows.stages.push(("posts_dedupe_write_s".into(), writing));
+            if let Kept::Parts(parts) = &last {
+                rows.stages.push(("posts_dedupe_write_s".into(), parts.writing));
             }
             rows.stages
                 .push(("posts_dedupe_read_s".into(), reading.elapsed().as_secs_f64()));
