@@ -84,7 +84,8 @@ pub(super) struct LastRows {
 /// The last row of each post: the table in memory, or its parts on disk.
 pub(super) enum Kept {
     Memory(DataFrame),
-    Parts(Parts),
+    // (boxed: the parts' buffers and folder are large beside a frame)
+    Parts(Box<Parts>),
 }
 
 impl LastRows {
@@ -162,7 +163,7 @@ impl LastRows {
             .ok_or_else(|| Error::Internal("dedupe='last' lost its parts".into()))?;
         parts.close()?;
         parts.writing = self.writing;
-        Ok(Kept::Parts(parts))
+        Ok(Kept::Parts(Box::new(parts)))
     }
 }
 
@@ -416,7 +417,7 @@ impl Parts {
                 }
                 None => rows,
             };
-            let last = rows.unique_stable(Some(&[self.id.clone()]), UniqueKeepStrategy::Last, None)?;
+            let last = rows.unique_stable(Some(std::slice::from_ref(&self.id)), UniqueKeepStrategy::Last, None)?;
             if i + 1 < steps.len() && used < 64 && bytes_of(&last) > quarter {
                 // too many posts for a quarter of the budget: split by the next bits
                 drop((reader, last));
@@ -554,7 +555,7 @@ mod tests {
                     out.push(df);
                     Ok(())
                 })?;
-                let mut all = DataFrame::empty_with_schema(&batches[0].schema());
+                let mut all = DataFrame::empty_with_schema(batches[0].schema());
                 for df in out {
                     all.vstack_mut_owned(df)?;
                 }
@@ -568,7 +569,7 @@ mod tests {
     }
 
     fn want(batches: &[DataFrame]) -> Result<DataFrame> {
-        let mut all = DataFrame::empty_with_schema(&batches[0].schema());
+        let mut all = DataFrame::empty_with_schema(batches[0].schema());
         for b in batches {
             all.vstack_mut(b)?;
         }

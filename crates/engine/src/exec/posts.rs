@@ -807,7 +807,7 @@ pub(super) fn states(
                 }
                 Kept::Parts(parts) => {
                     let taking = std::time::Instant::now();
-                    let (kept, counted, adding) = pass.add_parts(parts, &prepared, &stop)?;
+                    let (kept, counted, adding) = pass.add_parts(*parts, &prepared, &stop)?;
                     // (the parts' reading and keeping, without the pass's own work)
                     let parts_s = taking.elapsed().as_secs_f64() - adding;
                     rows.stages.push(("posts_dedupe_parts_s".into(), parts_s));
@@ -978,6 +978,10 @@ fn coded_columns(plan: &Plan, pp: &PostsPlan, grain: &[String]) -> Vec<String> {
     }
     names
 }
+
+/// What adding the parts of `dedupe="last"` gave: the rows added, the negative values of
+/// each count column that has some, and the seconds the adding took.
+type PartsAdded = (u64, Vec<(String, u64)>, f64);
 
 /// A slice's batch as read, with what was read of it from its pages.
 type SliceRead = std::thread::JoinHandle<Result<(DataFrame, PageRead)>>;
@@ -1200,12 +1204,7 @@ impl PostsPass {
     /// Adds the last rows of the posts of each part (`dedupe::Parts`), as batches; returns the
     /// rows added, the negative values of each count column that has some, and the seconds
     /// the adding took.
-    fn add_parts(
-        &mut self,
-        parts: dedupe::Parts,
-        prepared: &PostsPlan,
-        stop: &dyn Fn() -> bool,
-    ) -> Result<(u64, Vec<(String, u64)>, f64)> {
+    fn add_parts(&mut self, parts: dedupe::Parts, prepared: &PostsPlan, stop: &dyn Fn() -> bool) -> Result<PartsAdded> {
         let mut negative: Vec<(String, u64)> = Vec::new();
         let mut adding = 0.0;
         let added = parts.for_each(stop, &mut |batch| {
