@@ -504,11 +504,6 @@ fn folder(rows: &LastRows) -> Option<PathBuf> {
 }
 
 #[cfg(test)]
-fn exists(path: &std::path::Path) -> bool {
-    path.exists()
-}
-
-#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -563,7 +558,7 @@ mod tests {
                 (all, true)
             }
         };
-        assert!(dirs.iter().all(|d| !exists(d)), "the parts' folder is removed");
+        assert!(dirs.iter().all(|d| !d.exists()), "the parts' folder is removed");
         let sorted = out.sort(["likes"], SortMultipleOptions::default())?;
         Ok((sorted, spilled, read))
     }
