@@ -170,23 +170,30 @@ fn repeats(table: &mut Vec<u64>, batches: &[&[u64]]) -> Vec<u64> {
                 }
                 continue;
             }
-            let mut slot = slot_of(h);
-            loop {
-                match table[slot] {
-                    0 => {
-                        table[slot] = h;
-                        break;
-                    }
-                    seen if seen == h => {
-                        out.push(h);
-                        break;
-                    }
-                    _ => slot = (slot + 1) & mask,
-                }
+            if place(table, slot_of(h), h).is_some() {
+                out.push(h);
             }
         }
     }
     out
+}
+
+/// Places a hash other than 0 in an open-addressing table whose length is a power of two (0
+/// marks an empty slot), probing on from `slot`: the slot of an equal hash already there, or
+/// None when the hash took an empty one.
+#[inline]
+pub fn place(table: &mut [u64], mut slot: usize, h: u64) -> Option<usize> {
+    let mask = table.len() - 1;
+    loop {
+        match table[slot] {
+            0 => {
+                table[slot] = h;
+                return None;
+            }
+            seen if seen == h => return Some(slot),
+            _ => slot = (slot + 1) & mask,
+        }
+    }
 }
 
 /// Asks the processor to bring the cache line of `at` in (a hint: nothing else changes).

@@ -392,7 +392,6 @@ impl Checker {
         let (table, reported, found) = (&mut self.table, &mut self.reported, &mut self.found);
         // 0 marks an empty slot; the hash 0 itself is counted beside the table
         let mut zeros = 0u64;
-        let mask = size - 1;
         let mut read = std::mem::take(&mut self.read);
         let slot_of = |h: u64| (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize;
         let scanned = read_chunks(path, &mut read, |hashes| {
@@ -409,21 +408,10 @@ impl Checker {
                     continue;
                 }
                 // the hashes of a part share their top bits: mixed, all of them place a hash
-                let mut slot = slot_of(h);
-                loop {
-                    match table[slot] {
-                        0 => {
-                            table[slot] = h;
-                            break;
-                        }
-                        seen if seen == h => {
-                            if reported[slot / 64] >> (slot % 64) & 1 == 0 {
-                                reported[slot / 64] |= 1 << (slot % 64);
-                                found.push(h);
-                            }
-                            break;
-                        }
-                        _ => slot = (slot + 1) & mask,
+                if let Some(slot) = kernel::place(table, slot_of(h), h) {
+                    if reported[slot / 64] >> (slot % 64) & 1 == 0 {
+                        reported[slot / 64] |= 1 << (slot % 64);
+                        found.push(h);
                     }
                 }
             }
