@@ -135,28 +135,12 @@ def ipc(frame: pl.DataFrame) -> bytes:
 
 def pack(states: States) -> Part:
     """A part from states (made by ``sk.partial`` where the posts are)."""
-    # one export gives both (States.frame and States.header would export twice)
-    capsule, header = states._native.frame()
-    frame = pl.DataFrame(_ArrowStream(capsule))
-    info = json.loads(header)
-    ids = None
-    if info.get("post_ids"):
-        rows = (frame[_BLOCK] == _POST_IDS).arg_true()
-        first, count = (int(rows[0]), len(rows)) if len(rows) else (0, 0)
-        if count == 0 or int(rows[-1]) - first + 1 == count:
-            # the post-id rows are one run (as States.frame writes them): slices, no copies
-            ids = frame[_HASH].slice(first, count).to_numpy()
-            frame = pl.concat([frame.slice(0, first), frame.slice(first + count)])
-        else:
-            ids = frame[_HASH].gather(rows).to_numpy()
-            frame = frame.filter(pl.col(_BLOCK) != _POST_IDS)
-        ids = np.asarray(ids, dtype=np.uint64)
-        if ids.size > 1 and not bool(np.all(ids[1:] >= ids[:-1])):
-            ids = np.sort(ids)
-    if _HASH in frame.columns:
-        frame = frame.drop(_HASH)
-    info["post_ids"] = False
-    return Part(json.dumps(info), ipc(frame), ids)
+    capsule, header = states._native.frame(False)
+    ids = states._native.post_ids()
+    if ids is not None:
+        # sorted by the engine; one column without nulls: numpy takes its buffer as it is
+        ids = np.asarray(pl.DataFrame(_ArrowStream(ids))[_HASH].to_numpy(), dtype=np.uint64)
+    return Part(header, ipc(pl.DataFrame(_ArrowStream(capsule))), ids)
 
 
 def body(part: Part) -> States:

@@ -173,8 +173,9 @@ impl Given {
             contracts: self.contracts.map(Table::into_lazy).transpose()?,
             traffic: self.traffic.map(Table::into_lazy).transpose()?,
             events: self.events.map(Table::into_lazy).transpose()?,
-            // (set by the call: `memory_limit=`)
+            // (set by the call: `memory_limit=`, and by `partial`)
             memory_limit: None,
+            keep_post_ids: false,
         })
     }
 }

@@ -65,6 +65,7 @@ pub fn partial<'py>(
     )?;
     let (made, _) = run_engine(py, given, progress, |mut inputs, interrupted| {
         inputs.memory_limit = memory_limit;
+        inputs.keep_post_ids = true;
         let made = Made {
             posts: inputs.posts.clone(),
             accounts: inputs.accounts.clone(),
@@ -161,10 +162,26 @@ impl StatesObject {
         Ok(StatesObject { inner })
     }
 
-    /// (Arrow stream capsule of the states as one frame, header JSON).
-    fn frame<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyCapsule>, String)> {
-        let (frame, header) = detached(py, || states::to_frame(&self.inner))?;
+    /// (Arrow stream capsule of the states as one frame, header JSON); without the post ids'
+    /// rows when not `with_ids` (`post_ids` gives them apart).
+    #[pyo3(signature = (with_ids=true))]
+    fn frame<'py>(&self, py: Python<'py>, with_ids: bool) -> PyResult<(Bound<'py, PyCapsule>, String)> {
+        let (frame, header) = detached(py, || match with_ids {
+            true => states::to_frame(&self.inner),
+            false => states::to_frame_without_ids(&self.inner),
+        })?;
         Ok((export_frame(py, frame)?, header))
+    }
+
+    /// The post ids' hashes the states keep, sorted, as an Arrow stream of one
+    /// `post_id_hash` column (None: no ids kept).
+    fn post_ids<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyCapsule>>> {
+        let Some(ids) = &self.inner.states.post_ids else {
+            return Ok(None);
+        };
+        let column = Column::new("post_id_hash".into(), ids.as_slice());
+        let frame = DataFrame::new(ids.len(), vec![column]).map_err(socialkpi_engine::error::Error::from)?;
+        Ok(Some(export_frame(py, frame)?))
     }
 
     /// States from `frame()`'s two parts (`frame`: a table wrapper, as `_tables.as_table`

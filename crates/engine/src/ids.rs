@@ -9,10 +9,59 @@ use polars_core::runtime::THREAD_POOL;
 use rayon::prelude::*;
 use std::hash::BuildHasher;
 
+/// How a run hashes its ids. `Run`: polars' random state of this process, for a repeat check
+/// and nothing else (short ids are hashed through their view, one integer). `Stable`:
+/// `stable_hash`, the hash that states keep of each post (docs/states.md), for a run that
+/// keeps its posts' ids: its repeat check's hashes are then the states' own, and the ids
+/// need not be read and hashed a second time.
+#[derive(Clone)]
+pub enum IdHasher {
+    Run(PlRandomState),
+    Stable,
+}
+
+impl IdHasher {
+    /// A random state of this process: for a repeat check only.
+    pub fn for_run() -> Self {
+        Self::Run(PlRandomState::default())
+    }
+
+    /// The hash of a text by its view: with `Run`, text of up to 12 bytes through the view
+    /// (one integer) and longer text through its bytes (`text`, asked for only then).
+    #[inline]
+    pub fn text<'a>(&self, view: &View, text: impl FnOnce() -> &'a str) -> u64 {
+        match self {
+            Self::Run(state) => match inline_key(view) {
+                Some(key) => state.hash_one(key),
+                None => state.hash_one(text()),
+            },
+            Self::Stable => stable_hash(text().as_bytes()),
+        }
+    }
+}
+
+/// The hash socialkpi keeps of a post id (docs/states.md): FNV-1a over the id's UTF-8 bytes,
+/// then SplitMix64's finaliser (FNV's low bits mix poorly). Stable across processes and
+/// versions, so states made anywhere merge.
+pub fn stable_hash(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    mix(h)
+}
+
+/// SplitMix64's finaliser: a well-mixed 64-bit value from any 64-bit value.
+pub fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 /// Calls `f` with the hash of each non-null id of a batch, in row order (for the repeat check
-/// at the end). Ids of up to 12 bytes are hashed through their Arrow view (one integer), longer
-/// ones through their bytes; equal ids always take the same path.
-pub fn for_each_id_hash(column: &Column, state: &PlRandomState, mut f: impl FnMut(u64)) -> Result<()> {
+/// at the end); equal ids always take the same hash.
+pub fn for_each_id_hash(column: &Column, hasher: &IdHasher, mut f: impl FnMut(u64)) -> Result<()> {
     let s = column.as_materialized_series().cast(&DataType::String)?;
     for arr in s.str()?.downcast_iter() {
         let valid = arr.validity().filter(|v| v.unset_bits() > 0);
@@ -20,7 +69,7 @@ pub fn for_each_id_hash(column: &Column, state: &PlRandomState, mut f: impl FnMu
             if valid.is_some_and(|v| !v.get_bit(j)) {
                 continue;
             }
-            f(id_hash(arr, j, state));
+            f(id_hash(arr, j, hasher));
         }
     }
     Ok(())
@@ -28,18 +77,8 @@ pub fn for_each_id_hash(column: &Column, state: &PlRandomState, mut f: impl FnMu
 
 /// The hash of a text array's value at `j`, as `for_each_id_hash` computes it.
 #[inline]
-pub fn id_hash(arr: &Utf8ViewArray, j: usize, state: &PlRandomState) -> u64 {
-    text_hash(&arr.views()[j], || arr.value(j), state)
-}
-
-/// The hash of a text by its view: text of up to 12 bytes through the view (one integer),
-/// longer text through its bytes (`text`, asked for only then).
-#[inline]
-pub fn text_hash<'a>(view: &View, text: impl FnOnce() -> &'a str, state: &PlRandomState) -> u64 {
-    match inline_key(view) {
-        Some(key) => state.hash_one(key),
-        None => state.hash_one(text()),
-    }
+pub fn id_hash(arr: &Utf8ViewArray, j: usize, hasher: &IdHasher) -> u64 {
+    hasher.text(&arr.views()[j], || arr.value(j))
 }
 
 /// A text of up to 12 bytes as one integer: its view with the bytes past the text masked.
@@ -56,19 +95,19 @@ pub fn inline_key(view: &View) -> Option<u128> {
 }
 
 /// Rows whose id repeats an earlier row's, and up to three repeated ids (nulls never repeat).
-/// `candidates` are the hashes (`split_id_hashes` with `state`) seen more than once when a
+/// `candidates` are the hashes (`split_id_hashes` with `hasher`) seen more than once when a
 /// pass already knows them; otherwise they are found here. An equal hash may be a collision:
 /// only the real values behind the candidates count.
 pub fn repeated_ids(
     column: &Column,
     candidates: Option<&PlHashSet<u64>>,
-    state: &PlRandomState,
+    hasher: &IdHasher,
 ) -> Result<(u64, Vec<String>)> {
     let found;
     let candidates = match candidates {
         Some(c) => c,
         None => {
-            found = repeated_hashes(&[split_id_hashes(column, state)?]);
+            found = repeated_hashes(&[split_id_hashes(column, hasher)?]);
             &found
         }
     };
@@ -79,7 +118,7 @@ pub fn repeated_ids(
     let mut seen: PlHashMap<&str, u64> = PlHashMap::default();
     for arr in s.str()?.downcast_iter() {
         for j in 0..arr.len() {
-            if arr.is_valid(j) && candidates.contains(&id_hash(arr, j, state)) {
+            if arr.is_valid(j) && candidates.contains(&id_hash(arr, j, hasher)) {
                 *seen.entry(arr.value(j)).or_insert(0) += 1;
             }
         }
@@ -115,9 +154,9 @@ fn split_hashes(batch: &[u64]) -> Vec<Vec<u64>> {
 }
 
 /// The hashes of a batch's non-null ids (see `id_hash`), split by their top bits.
-pub fn split_id_hashes(column: &Column, state: &PlRandomState) -> Result<Vec<Vec<u64>>> {
+pub fn split_id_hashes(column: &Column, hasher: &IdHasher) -> Result<Vec<Vec<u64>>> {
     let mut out = hash_parts(column.len());
-    for_each_id_hash(column, state, |h| push_part(&mut out, h))?;
+    for_each_id_hash(column, hasher, |h| push_part(&mut out, h))?;
     Ok(out)
 }
 
@@ -212,7 +251,7 @@ pub fn prefetch(at: &u64) {
 /// pass's hashing and collision check, for readers that resolve repeats only when there are.
 pub fn repeated_rows(column: &Column) -> Result<u64> {
     const PIECE: usize = 1 << 18;
-    let state = PlRandomState::default();
+    let hasher = IdHasher::for_run();
     let s = column.as_materialized_series().cast(&DataType::String)?;
     let ca = s.str()?;
     let n = ca.len();
@@ -222,12 +261,12 @@ pub fn repeated_rows(column: &Column) -> Result<u64> {
             .into_par_iter()
             .map(|k| {
                 let piece = ca.slice((k * PIECE) as i64, PIECE.min(n - k * PIECE));
-                split_id_hashes(&piece.into_series().into_column(), &state)
+                split_id_hashes(&piece.into_series().into_column(), &hasher)
             })
             .collect::<Result<_>>()
     })?;
     let candidates = repeated_hashes(&hashes);
-    Ok(repeated_ids(column, Some(&candidates), &state)?.0)
+    Ok(repeated_ids(column, Some(&candidates), &hasher)?.0)
 }
 
 #[cfg(test)]
@@ -270,10 +309,11 @@ mod tests {
             "post_id".into(),
             [Some("a"), None, Some("b"), Some("a"), None, Some("a")],
         );
-        let state = PlRandomState::default();
-        assert_eq!(repeated_ids(&ids, None, &state)?, (2, vec!["a".to_string()]));
-        let unique = Column::new("post_id".into(), (0..100_000_i64).collect::<Vec<_>>());
-        assert_eq!(repeated_ids(&unique, None, &state)?.0, 0);
+        for hasher in [IdHasher::for_run(), IdHasher::Stable] {
+            assert_eq!(repeated_ids(&ids, None, &hasher)?, (2, vec!["a".to_string()]));
+            let unique = Column::new("post_id".into(), (0..100_000_i64).collect::<Vec<_>>());
+            assert_eq!(repeated_ids(&unique, None, &hasher)?.0, 0);
+        }
         Ok(())
     }
 }

@@ -553,7 +553,8 @@ pub fn status(
     let posts = super::posts::read_for_contracts(posts_plan, posts, tz)?;
     if let Some(id) = &posts_plan.post_id {
         // a post counted twice would be a deliverable counted twice
-        if let Some(e) = super::posts::repeated_error(id, posts.clone(), None, &PlRandomState::default(), None)? {
+        if let Some(e) = super::posts::repeated_error(id, posts.clone(), None, &crate::ids::IdHasher::for_run(), None)?
+        {
             return Err(e);
         }
     }

@@ -22,6 +22,7 @@
 
 use super::spill::SpillDir;
 use crate::error::{Error, InputCode, Result};
+use crate::ids::IdHasher;
 use polars::prelude::*;
 use polars_arrow::io::ipc;
 use std::fs::File;
@@ -72,7 +73,7 @@ pub(super) struct LastRows {
     /// Bytes the rows held may take (None: no limit, everything in memory).
     limit: Option<u64>,
     schema: SchemaRef,
-    state: PlRandomState,
+    hasher: IdHasher,
     held: Vec<DataFrame>,
     held_bytes: u64,
     read: u64,
@@ -95,7 +96,7 @@ impl LastRows {
             id: id.to_string(),
             limit,
             schema,
-            state: PlRandomState::default(),
+            hasher: IdHasher::for_run(),
             held: Vec::new(),
             held_bytes: 0,
             read: 0,
@@ -137,7 +138,7 @@ impl LastRows {
                 &self.id,
                 self.schema.clone(),
                 self.limit.unwrap_or(super::MEMORY_LIMIT),
-                self.state.clone(),
+                self.hasher.clone(),
             )?,
         };
         let held = std::mem::take(&mut self.held);
@@ -325,7 +326,7 @@ pub(super) struct Parts {
     id: String,
     schema: SchemaRef,
     budget: u64,
-    state: PlRandomState,
+    hasher: IdHasher,
     /// (before the folder: the files are closed before it is removed)
     files: Vec<PartFile>,
     no_id: PartFile,
@@ -335,13 +336,13 @@ pub(super) struct Parts {
 }
 
 impl Parts {
-    fn new(id: &str, schema: SchemaRef, budget: u64, state: PlRandomState) -> Result<Self> {
+    fn new(id: &str, schema: SchemaRef, budget: u64, hasher: IdHasher) -> Result<Self> {
         let dir = SpillDir::for_run(WHAT)?;
         Ok(Self {
             id: id.to_string(),
             schema,
             budget,
-            state,
+            hasher,
             files: (0..PARTS).map(|p| PartFile::new(dir.part(p))).collect(),
             no_id: PartFile::new(dir.file("no-id")),
             writing: 0.0,
@@ -353,7 +354,7 @@ impl Parts {
     /// batch; each batch is dropped once written (memory holds one reordered copy at a time).
     fn append(&mut self, batches: Vec<DataFrame>) -> Result<()> {
         for b in batches {
-            let split = rows_by_part(b.column(&self.id)?, &self.state, 0, PART_BITS)?;
+            let split = rows_by_part(b.column(&self.id)?, &self.hasher, 0, PART_BITS)?;
             let (rows, starts) = by_part(&b, split)?;
             drop(b);
             for p in 0..=PARTS {
@@ -446,7 +447,7 @@ impl Parts {
             .collect();
         for step in file.steps(self.budget / 4) {
             let rows = reader.next(step)?;
-            let split = rows_by_part(rows.column(&self.id)?, &self.state, used, FANOUT_BITS)?;
+            let split = rows_by_part(rows.column(&self.id)?, &self.hasher, used, FANOUT_BITS)?;
             let (rows, starts) = by_part(&rows, split)?;
             for (k, piece) in pieces.iter_mut().enumerate() {
                 let (from, to) = (starts[k], starts[k + 1]);
@@ -469,12 +470,7 @@ impl Parts {
 
 /// The rows of each part of a column of ids, by the `bits` bits of their hashes below the top
 /// `used` ones, in row order; and the rows without an id.
-fn rows_by_part(
-    column: &Column,
-    state: &PlRandomState,
-    used: u32,
-    bits: u32,
-) -> Result<(Vec<Vec<IdxSize>>, Vec<IdxSize>)> {
+fn rows_by_part(column: &Column, hasher: &IdHasher, used: u32, bits: u32) -> Result<(Vec<Vec<IdxSize>>, Vec<IdxSize>)> {
     use polars_arrow::array::Array;
     let n = 1usize << bits;
     let mut parts: Vec<Vec<IdxSize>> = (0..n).map(|_| Vec::with_capacity(column.len() / n + 16)).collect();
@@ -487,7 +483,7 @@ fn rows_by_part(
             if valid.is_some_and(|v| !v.get_bit(j)) {
                 no_id.push(row);
             } else {
-                let h = crate::ids::id_hash(arr, j, state);
+                let h = crate::ids::id_hash(arr, j, hasher);
                 let p = ((h << used) >> (64 - bits)) as usize;
                 parts[p].push(row);
             }

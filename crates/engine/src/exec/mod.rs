@@ -153,6 +153,9 @@ pub struct Inputs {
     /// The memory the `post_id` repeat check may hold, in bytes, before it spills its hashes
     /// to temporary files (None: no limit; see `spill`).
     pub memory_limit: Option<u64>,
+    /// Whether the states keep their posts' id hashes (`sk.partial`): the pass then hashes
+    /// the ids as states keep them and hands them over (`PartialStates::post_ids`).
+    pub keep_post_ids: bool,
 }
 
 pub use spill::MEMORY_LIMIT;
@@ -201,8 +204,12 @@ pub fn partial(plan: &Plan, mut inputs: Inputs, interrupted: Interrupt<'_>) -> R
         Some((flows, snapshots)) => (Some(flows), snapshots),
         None => (None, None),
     };
+    let (post_states, post_ids) = match states.posts {
+        Some((frame, ids)) => (Some(frame), ids),
+        None => (None, None),
+    };
     let blocks = [
-        (Source::Posts, states.posts),
+        (Source::Posts, post_states),
         (Source::Accounts, account_flows),
         (Source::Snapshots, snapshot_states),
         (Source::Contracts, contract_states),
@@ -215,7 +222,7 @@ pub fn partial(plan: &Plan, mut inputs: Inputs, interrupted: Interrupt<'_>) -> R
     let coverage = stack_coverage(std::mem::take(&mut rows.coverage))?;
     Ok(PartialStates {
         blocks,
-        post_ids: None,
+        post_ids,
         coverage,
         rows,
         warnings,
@@ -284,7 +291,8 @@ fn load_snapshots(
 
 /// The states of the posts, the accounts, and traffic and conversions, from one run each.
 struct TableStates {
-    posts: Option<DataFrame>,
+    /// The posts' states, and their distinct id hashes when kept (`Inputs::keep_post_ids`).
+    posts: Option<(DataFrame, Option<Vec<u64>>)>,
     /// The accounts' flows, and their follower snapshots' states.
     accounts: Option<(DataFrame, Option<DataFrame>)>,
     others: OtherStates,
@@ -317,6 +325,7 @@ fn table_states(
         traffic,
         events,
         memory_limit,
+        keep_post_ids,
         ..
     } = inputs;
     std::thread::scope(|scope| -> Result<_> {
@@ -342,6 +351,7 @@ fn table_states(
                 keys,
                 rows,
                 memory_limit,
+                keep_post_ids,
             )),
             (Some(_), None) => Some(Err(missing_table("posts"))),
             _ => None,

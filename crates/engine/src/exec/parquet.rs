@@ -18,7 +18,8 @@
 use std::hash::BuildHasher;
 use std::io::Cursor;
 
-use polars::prelude::{Column, IntoColumn, PlRandomState, StringChunked};
+use crate::ids::IdHasher;
+use polars::prelude::{Column, IntoColumn, StringChunked};
 use polars_arrow::array::{MutableBinaryViewArray, View};
 use polars_buffer::Buffer;
 use polars_parquet::parquet::compression::DecompressionContext;
@@ -134,7 +135,7 @@ impl RowGroups {
         column: &str,
         offset: u64,
         len: usize,
-        state: &PlRandomState,
+        hasher: &IdHasher,
         mut f: impl FnMut(u64),
     ) -> Option<()> {
         self.for_each_chunk(column, offset, len, |bytes, chunk| {
@@ -142,13 +143,13 @@ impl RowGroups {
             walk(bytes, chunk, |page| match page {
                 PageValues::Dictionary(values, n) => {
                     dictionary.clear();
-                    plain_hashes(values, n, state, |h| dictionary.push(h))
+                    plain_hashes(values, n, hasher, |h| dictionary.push(h))
                 }
                 PageValues::Data(DataValues {
                     present,
                     values: Present::Plain(values),
                     ..
-                }) => plain_hashes(values, present, state, &mut f),
+                }) => plain_hashes(values, present, hasher, &mut f),
                 PageValues::Data(DataValues {
                     values: Present::Indices(indices),
                     ..
@@ -219,18 +220,14 @@ impl RowGroups {
 
 /// The hash of a text value's bytes, equal to `ids::id_hash` of the same text in a view
 /// (None when the bytes are not UTF-8, which polars would refuse).
-pub(super) fn bytes_hash(value: &[u8], state: &PlRandomState) -> Option<u64> {
+pub(super) fn bytes_hash(value: &[u8], hasher: &IdHasher) -> Option<u64> {
     let text = if value.is_ascii() {
         // SAFETY: ASCII is UTF-8.
         unsafe { std::str::from_utf8_unchecked(value) }
     } else {
         std::str::from_utf8(value).ok()?
     };
-    Some(crate::ids::text_hash(
-        &View::new_from_bytes(value, 0, 0),
-        || text,
-        state,
-    ))
+    Some(hasher.text(&View::new_from_bytes(value, 0, 0), || text))
 }
 
 /// Calls `f` with each of the `n` values of a plain-encoded byte array section (each a 4-byte
@@ -259,19 +256,26 @@ const NOT_ASCII: u128 = 0x8080_8080_8080_8080_8080_8080 << 32;
 
 /// Calls `f` with the hash (`bytes_hash`) of each of the `n` values of a plain-encoded byte
 /// array section.
-fn plain_hashes(values: &[u8], n: usize, state: &PlRandomState, mut f: impl FnMut(u64)) -> Option<()> {
+fn plain_hashes(values: &[u8], n: usize, hasher: &IdHasher, mut f: impl FnMut(u64)) -> Option<()> {
+    let state = match hasher {
+        IdHasher::Run(state) => Some(state),
+        IdHasher::Stable => None,
+    };
     plain_values(values, n, |at, value| {
         // Short ASCII text: its length and the 12 bytes after it are, in memory, the text's
         // inline view (on little-endian machines), whose key `ids::inline_key` takes as it is.
-        let key = values
-            .get(at..)
-            .and_then(|rest| rest.first_chunk::<16>())
-            .filter(|_| cfg!(target_endian = "little"))
-            .and_then(|word| crate::ids::inline_key(&View::from(u128::from_ne_bytes(*word))))
-            .filter(|key| key & NOT_ASCII == 0);
-        f(match key {
-            Some(key) => state.hash_one(key),
-            None => bytes_hash(value, state)?,
+        // (the stable hash reads the bytes whatever their length)
+        let inline = state.filter(|_| cfg!(target_endian = "little")).and_then(|state| {
+            values
+                .get(at..)
+                .and_then(|rest| rest.first_chunk::<16>())
+                .and_then(|word| crate::ids::inline_key(&View::from(u128::from_ne_bytes(*word))))
+                .filter(|key| key & NOT_ASCII == 0)
+                .map(|key| state.hash_one(key))
+        });
+        f(match inline {
+            Some(hash) => hash,
+            None => bytes_hash(value, hasher)?,
         });
         Some(())
     })
@@ -391,18 +395,20 @@ mod tests {
         let from = start as usize;
         let want: Vec<Option<&str>> = texts[from..from + rows].iter().map(|t| t.as_deref()).collect();
         assert_eq!(back, want);
-        let state = PlRandomState::default();
-        let (mut direct, mut viewed) = (Vec::new(), Vec::new());
-        assert!(groups.for_each_hash("t", 0, 1000, &state, |h| direct.push(h)).is_some());
-        crate::ids::for_each_id_hash(&column, &state, |h| viewed.push(h))?;
-        assert_eq!(direct, viewed);
+        for hasher in [IdHasher::for_run(), IdHasher::Stable] {
+            let (mut direct, mut viewed) = (Vec::new(), Vec::new());
+            assert!(groups
+                .for_each_hash("t", 0, 1000, &hasher, |h| direct.push(h))
+                .is_some());
+            crate::ids::for_each_id_hash(&column, &hasher, |h| viewed.push(h))?;
+            assert_eq!(direct, viewed);
+        }
         std::fs::remove_file(&path)?;
         Ok(())
     }
 
     #[test]
     fn bytes_hash_as_the_views_do() -> crate::error::Result<()> {
-        let state = PlRandomState::default();
         let texts: Vec<String> = (0..20).map(|n| "é".repeat(n / 2) + &"x".repeat(n % 2)).collect();
         let texts: Vec<&str> = texts
             .iter()
@@ -410,17 +416,28 @@ mod tests {
             .chain(["", "p0", "twelve bytes", "thirteen byte"])
             .collect();
         let column = Column::new("id".into(), &texts);
-        let mut viewed = Vec::new();
-        crate::ids::for_each_id_hash(&column, &state, |h| viewed.push(h))?;
-        let direct: Vec<Option<u64>> = texts.iter().map(|t| bytes_hash(t.as_bytes(), &state)).collect();
-        assert_eq!(direct, viewed.into_iter().map(Some).collect::<Vec<_>>());
-        assert_eq!(bytes_hash(&[0xff, 0xfe], &state), None);
+        for hasher in [IdHasher::for_run(), IdHasher::Stable] {
+            let mut viewed = Vec::new();
+            crate::ids::for_each_id_hash(&column, &hasher, |h| viewed.push(h))?;
+            let direct: Vec<Option<u64>> = texts.iter().map(|t| bytes_hash(t.as_bytes(), &hasher)).collect();
+            assert_eq!(direct, viewed.into_iter().map(Some).collect::<Vec<_>>());
+            assert_eq!(bytes_hash(&[0xff, 0xfe], &hasher), None);
+        }
+        // the stable hash is the states' hash of each id's bytes
+        let stable: Vec<Option<u64>> = texts
+            .iter()
+            .map(|t| bytes_hash(t.as_bytes(), &IdHasher::Stable))
+            .collect();
+        let kept: Vec<Option<u64>> = texts
+            .iter()
+            .map(|t| Some(crate::ids::stable_hash(t.as_bytes())))
+            .collect();
+        assert_eq!(stable, kept);
         Ok(())
     }
 
     #[test]
     fn plain_values_and_levels() {
-        let state = PlRandomState::default();
         // short and long, ASCII and not, and short ones in the section's last 16 bytes
         let values = ["a", "", "twelve bytes", "thirteen byte", "é", "p123", "bcd"];
         let mut section = Vec::new();
@@ -428,12 +445,20 @@ mod tests {
             section.extend_from_slice(&(v.len() as u32).to_le_bytes());
             section.extend_from_slice(v.as_bytes());
         }
-        let mut seen = Vec::new();
-        assert_eq!(plain_hashes(&section, values.len(), &state, |h| seen.push(h)), Some(()));
-        let expected: Vec<u64> = values.iter().filter_map(|v| bytes_hash(v.as_bytes(), &state)).collect();
-        assert_eq!(seen, expected);
-        // one value too many runs past the section
-        assert_eq!(plain_hashes(&section, values.len() + 1, &state, |_| ()), None);
+        for hasher in [IdHasher::for_run(), IdHasher::Stable] {
+            let mut seen = Vec::new();
+            assert_eq!(
+                plain_hashes(&section, values.len(), &hasher, |h| seen.push(h)),
+                Some(())
+            );
+            let expected: Vec<u64> = values
+                .iter()
+                .filter_map(|v| bytes_hash(v.as_bytes(), &hasher))
+                .collect();
+            assert_eq!(seen, expected);
+            // one value too many runs past the section
+            assert_eq!(plain_hashes(&section, values.len() + 1, &hasher, |_| ()), None);
+        }
         // levels: an RLE run of five 1s ((5 << 1) | 0, value 1), then eight bit-packed levels
         // ((1 << 1) | 1: one group of 8) 0b1011_0001
         assert_eq!(present(&[10, 1, 3, 0b1011_0001], 13), Some(9));

@@ -15,6 +15,7 @@ use super::{
 };
 use crate::error::{Error, Result};
 use crate::error::{InputCode, SchemaCode};
+use crate::ids::IdHasher;
 use crate::ingest;
 use crate::plan::{Attribution, CustomState, Dedupe, Metric, Plan, PostsPlan, StateKind, PERIOD};
 use crate::schema::{Source, StateColumn};
@@ -50,7 +51,7 @@ pub(super) fn repeated_error(
     id: &str,
     lf: LazyFrame,
     candidates: Option<spill::Candidates>,
-    state: &PlRandomState,
+    hasher: &IdHasher,
     csv: Option<&[ingest::csv::CsvFile]>,
 ) -> Result<Option<Error>> {
     let error = |repeated: u64, examples: Vec<String>, at_least: bool| {
@@ -65,14 +66,14 @@ pub(super) fn repeated_error(
     };
     let Some(mut candidates) = candidates else {
         let ids = collect(lf.select([col(id)]))?;
-        let (repeated, examples) = crate::ids::repeated_ids(ids.column(id)?, None, state)?;
+        let (repeated, examples) = crate::ids::repeated_ids(ids.column(id)?, None, hasher)?;
         return Ok((repeated > 0).then(|| error(repeated, examples, false)));
     };
     // many candidates: the first page with real repeats makes the error (a page of equal
     // hashes of different ids only is all but impossible, but then the next page is read)
     let paged = candidates.paged();
     while let Some(page) = candidates.next_page()? {
-        let (repeated, examples) = repeats_among(id, lf.clone(), csv, page, state)?;
+        let (repeated, examples) = repeats_among(id, lf.clone(), csv, page, hasher)?;
         if repeated > 0 {
             return Ok(Some(error(repeated, examples, paged)));
         }
@@ -87,11 +88,11 @@ fn repeats_among(
     lf: LazyFrame,
     csv: Option<&[ingest::csv::CsvFile]>,
     page: PlHashSet<u64>,
-    state: &PlRandomState,
+    hasher: &IdHasher,
 ) -> Result<(u64, Vec<String>)> {
     use polars_arrow::array::Array;
     let seen: Arc<Mutex<PlHashMap<String, u64>>> = Arc::default();
-    let (sink, page, state, name) = (Arc::clone(&seen), Arc::new(page), state.clone(), id.to_string());
+    let (sink, page, hasher, name) = (Arc::clone(&seen), Arc::new(page), hasher.clone(), id.to_string());
     let callback = move |batch: DataFrame| -> PolarsResult<bool> {
         let s = batch.column(&name)?.as_materialized_series().cast(&DataType::String)?;
         let mut seen = sink
@@ -99,7 +100,7 @@ fn repeats_among(
             .map_err(|_| PolarsError::ComputeError("the post_id check failed".into()))?;
         for arr in s.str()?.downcast_iter() {
             for j in 0..arr.len() {
-                if arr.is_valid(j) && page.contains(&crate::ids::id_hash(arr, j, &state)) {
+                if arr.is_valid(j) && page.contains(&crate::ids::id_hash(arr, j, &hasher)) {
                     match seen.get_mut(arr.value(j)) {
                         Some(n) => *n += 1,
                         None => {
@@ -419,7 +420,7 @@ impl FromPages {
 
     /// Reads a slice's columns from their pages; where a chunk cannot be read there, that
     /// column of the slice is read through polars (`slice`: the slice's rows) instead.
-    fn read(&self, slice: &LazyFrame, (offset, len): (i64, usize), state: &PlRandomState) -> Result<PageRead> {
+    fn read(&self, slice: &LazyFrame, (offset, len): (i64, usize), hasher: &IdHasher) -> Result<PageRead> {
         let at = u64::try_from(offset).ok();
         let through_polars = |column: &str| -> Result<Column> {
             let df = collect(slice.clone().select([col(column)]))?;
@@ -429,11 +430,11 @@ impl FromPages {
             let mut parts = crate::ids::hash_parts(len);
             let pages = at.and_then(|at| {
                 self.groups
-                    .for_each_hash(id, at, len, state, |h| crate::ids::push_part(&mut parts, h))
+                    .for_each_hash(id, at, len, hasher, |h| crate::ids::push_part(&mut parts, h))
             });
             match pages {
                 Some(()) => Ok(parts),
-                None => crate::ids::split_id_hashes(&through_polars(id)?, state),
+                None => crate::ids::split_id_hashes(&through_polars(id)?, hasher),
             }
         };
         let indexed = |k: &String| -> Result<(String, Indexed)> {
@@ -500,8 +501,8 @@ fn encode(
     Ok(codes)
 }
 
-/// The repeat check's id column, hash state, and each batch's hashes split into parts.
-type IdCheck = (String, PlRandomState, spill::IdHashes);
+/// The repeat check's id column, how it hashes the ids, and each batch's hashes split into parts.
+type IdCheck = (String, IdHasher, spill::IdHashes);
 
 /// A batch's followers-at-post (NaN where unknown) and the rows where it is unknown.
 type AtPost = (Vec<f64>, Vec<u32>);
@@ -575,11 +576,11 @@ impl PostsPass {
                 set.insert(v.to_string());
             }
         }
-        if let Some((id, state, hashes)) = id {
+        if let Some((id, hasher, hashes)) = id {
             // split now, beside the grouping, so that the check at the end only looks up
             hashes.push(match id_hashes {
                 Some(read) => read,
-                None => crate::ids::split_id_hashes(batch.column(id.as_str())?, state)?,
+                None => crate::ids::split_id_hashes(batch.column(id.as_str())?, hasher)?,
             })?;
         }
         Ok(())
@@ -742,6 +743,8 @@ fn differs(posts: &Schema, other: &DataFrame, name: &str) -> bool {
 /// The posts' partial states at the output grain `keys`, from one streaming pass. (The
 /// snapshots and contracts are the lookups of followers-at-post and delivery; `slices`, when
 /// given, the row ranges the table is read by, and `parquet` the files they are row groups of.)
+/// With `keep_post_ids`, the ids are hashed as states keep them, and their distinct hashes
+/// come with the states when the pass checked them all in memory (None otherwise).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn states(
     plan: &Plan,
@@ -756,7 +759,8 @@ pub(super) fn states(
     keys: &[String],
     rows: &mut RowAccount,
     memory_limit: Option<u64>,
-) -> Result<DataFrame> {
+    keep_post_ids: bool,
+) -> Result<(DataFrame, Option<Vec<u64>>)> {
     let started = std::time::Instant::now();
     let mut lf = read(plan.tz.as_deref(), pp, lf)?;
     // the columns of a batch once prepared
@@ -766,14 +770,19 @@ pub(super) fn states(
         .clone();
     let grain = pass_grain(plan, pp);
     let names = coded_columns(plan, pp, &grain);
-    let state = PlRandomState::default();
+    // (the hashes that states keep of their posts, when they are kept, else the run's own)
+    let hasher = if keep_post_ids {
+        IdHasher::Stable
+    } else {
+        IdHasher::for_run()
+    };
     // Slices are read on threads of their own, one ahead of the pass (memory holds two): the
     // first one starts now, while the pass's lookups are built.
     let reads_slices = slices.filter(|_| plan.dedupe == Dedupe::Error);
-    let reader = SliceReader::new(plan, pp, &lf, reads_slices.and(parquet), &names, &state)?;
+    let reader = SliceReader::new(plan, pp, &lf, reads_slices.and(parquet), &names, &hasher)?;
     let pending = reads_slices.and_then(|s| s.first()).map(|&s| reader.start(s));
     let ids = spill::IdHashes::new(memory_limit);
-    let mut pass = PostsPass::new(plan, pp, &schema, &grain, names, snapshots, contracts, (&state, ids))?;
+    let mut pass = PostsPass::new(plan, pp, &schema, &grain, names, snapshots, contracts, (&hasher, ids))?;
     let followers_at_post_needed = pass.look_up_followers(plan, pp, snapshots)?;
     let prepared = pass.prepare_states(pp, &schema)?;
     pass.look_up_contracts(pp, contracts)?;
@@ -829,7 +838,7 @@ pub(super) fn states(
         },
     };
     let checked = std::time::Instant::now();
-    pass.check_repeats(&lf, csv, &stop)?;
+    let post_ids = pass.check_repeats(&lf, csv, keep_post_ids, &stop)?;
     rows.stages
         .push(("posts_repeat_check_s".into(), checked.elapsed().as_secs_f64()));
     let count_negatives = |c: &str| match &negative {
@@ -852,7 +861,7 @@ pub(super) fn states(
     let df = roll_up(plan, pp, df, grain, keys, snapshots)?;
     rows.stages
         .push(("posts_rollup_s".into(), started.elapsed().as_secs_f64()));
-    Ok(df)
+    Ok((df, post_ids))
 }
 
 /// The rows of the table (`lf`, read) for `dedupe="last"`, in input order: in memory while
@@ -872,7 +881,7 @@ fn last_rows(
     let mut last = LastRows::new(id, lf.clone().collect_schema()?, memory_limit);
     if let Some(slices) = slices {
         // (no columns from pages: every column of a row goes with it)
-        let reader = SliceReader::new(plan, pp, lf, parquet, &[], &PlRandomState::default())?;
+        let reader = SliceReader::new(plan, pp, lf, parquet, &[], &IdHasher::for_run())?;
         let pending = slices.first().map(|&s| reader.start(s));
         each_slice(slices, pending, &reader, interrupted, |batch, _| last.push(batch))?;
         return Ok(last);
@@ -997,7 +1006,7 @@ struct SliceReader<'a> {
     /// A slice of Parquet files is read by socialkpi (owned reads, never mapped: a file cut
     /// short meanwhile is an error, not SIGBUS), only the columns the batch's plan reads.
     source: Option<Arc<ingest::parquet::ParquetSource>>,
-    state: PlRandomState,
+    hasher: IdHasher,
 }
 
 impl<'a> SliceReader<'a> {
@@ -1008,7 +1017,7 @@ impl<'a> SliceReader<'a> {
         lf: &LazyFrame,
         parquet: Option<&[crate::ingest::ParquetFile]>,
         names: &[String],
-        state: &PlRandomState,
+        hasher: &IdHasher,
     ) -> Result<Self> {
         let mut lf = lf.clone();
         let (from_pages, source) = match parquet {
@@ -1024,7 +1033,7 @@ impl<'a> SliceReader<'a> {
             lf,
             from_pages,
             source,
-            state: state.clone(),
+            hasher: hasher.clone(),
         })
     }
 
@@ -1034,7 +1043,7 @@ impl<'a> SliceReader<'a> {
             Some(source) => read(self.tz, self.pp, source.lazy(Some((offset.max(0) as u64, len)))),
             None => Ok(self.lf.clone().slice(offset, len as IdxSize)),
         };
-        let (pages, state) = (self.from_pages.clone(), self.state.clone());
+        let (pages, hasher) = (self.from_pages.clone(), self.hasher.clone());
         std::thread::spawn(move || -> Result<(DataFrame, PageRead)> {
             let raw = raw?;
             let Some(pages) = pages else {
@@ -1042,7 +1051,7 @@ impl<'a> SliceReader<'a> {
             };
             let batches = raw.clone().drop(by_name(pages.columns(), true, false));
             std::thread::scope(|scope| {
-                let read = scope.spawn(|| pages.read(&raw, (offset, len), &state));
+                let read = scope.spawn(|| pages.read(&raw, (offset, len), &hasher));
                 let batch = collect(batches);
                 match read.join() {
                     Ok(read) => Ok((batch?, read?)),
@@ -1064,7 +1073,7 @@ impl PostsPass {
         names: Vec<String>,
         snapshots: Option<&Snapshots>,
         contracts: Option<&Contracts>,
-        (state, ids): (&PlRandomState, spill::IdHashes),
+        (hasher, ids): (&IdHasher, spill::IdHashes),
     ) -> Result<Self> {
         let mut dicts = Vec::new();
         for name in &names {
@@ -1100,7 +1109,7 @@ impl PostsPass {
             delivered_keys: Vec::new(),
             read: 0,
             id: match (&pp.post_id, plan.dedupe) {
-                (Some(id), Dedupe::Error) => Some((id.clone(), state.clone(), ids)),
+                (Some(id), Dedupe::Error) => Some((id.clone(), hasher.clone(), ids)),
                 _ => None,
             },
             mins: pp
@@ -1301,25 +1310,28 @@ impl PostsPass {
     }
 
     /// Repeated ids, once the table is read: a batch's error first, then the ids read again
-    /// only when their hashes repeat (`stop`: asked while spilled hashes are checked).
+    /// only when their hashes repeat (`stop`: asked while spilled hashes are checked). Gives
+    /// the ids' distinct hashes in order when `keep` (see `spill::IdHashes::repeated_and_kept`).
     fn check_repeats(
         &mut self,
         lf: &LazyFrame,
         csv: Option<&[ingest::csv::CsvFile]>,
+        keep: bool,
         stop: &dyn Fn() -> bool,
-    ) -> Result<()> {
+    ) -> Result<Option<Vec<u64>>> {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
-        if let Some((id, state, hashes)) = self.id.take() {
-            let candidates = hashes.repeated(stop)?;
-            if !candidates.is_empty() {
-                if let Some(e) = repeated_error(&id, lf.clone(), Some(candidates), &state, csv)? {
-                    return Err(e);
-                }
+        let Some((id, hasher, hashes)) = self.id.take() else {
+            return Ok(None);
+        };
+        let (candidates, kept) = hashes.repeated_and_kept(keep, stop)?;
+        if !candidates.is_empty() {
+            if let Some(e) = repeated_error(&id, lf.clone(), Some(candidates), &hasher, csv)? {
+                return Err(e);
             }
         }
-        Ok(())
+        Ok(kept)
     }
 
     /// The checks of the whole table, once it is read and its ids checked: negative counts

@@ -313,6 +313,53 @@ impl IdHashes {
     }
 }
 
+impl IdHashes {
+    /// The candidates of the repeat check and, when `keep` and the hashes stayed in memory,
+    /// the distinct hashes in order: what states keep of their posts (with `IdHasher::Stable`).
+    /// A part holds the hashes of its top bits, so the parts' sorted hashes, one part after
+    /// another, are in order; sorting a part finds its repeats as well.
+    pub fn repeated_and_kept(self, keep: bool, stop: &dyn Fn() -> bool) -> Result<(Candidates, Option<Vec<u64>>)> {
+        if !keep || self.spill.is_some() {
+            return Ok((self.repeated(stop)?, None));
+        }
+        let parts: Vec<(Vec<u64>, Vec<u64>)> = THREAD_POOL.install(|| {
+            (0..1usize << PART_BITS)
+                .into_par_iter()
+                .map(|p| {
+                    let mut hashes: Vec<u64> = self
+                        .batches
+                        .iter()
+                        .filter_map(|b| b.get(p))
+                        .flatten()
+                        .copied()
+                        .collect();
+                    hashes.sort_unstable();
+                    let mut repeated = Vec::new();
+                    hashes.dedup_by(|later, kept| {
+                        let same = later == kept;
+                        if same && repeated.last() != Some(kept) {
+                            repeated.push(*kept);
+                        }
+                        same
+                    });
+                    (hashes, repeated)
+                })
+                .collect()
+        });
+        drop(self);
+        let kept: Vec<u64> = parts.iter().flat_map(|(hashes, _)| hashes.iter().copied()).collect();
+        let memory: Vec<u64> = parts.into_iter().flat_map(|(_, repeated)| repeated).collect();
+        Ok((
+            Candidates {
+                memory,
+                next: 0,
+                file: None,
+            },
+            Some(kept),
+        ))
+    }
+}
+
 /// Where the checked parts' candidates go: the first page in memory, the rest to a file.
 struct Sink {
     first: Vec<u64>,
@@ -596,6 +643,38 @@ mod tests {
         assert_eq!(tiny, want);
         // the folders are gone
         assert!(!dirs.is_empty() && dirs.iter().all(|d| !d.exists()));
+        Ok(())
+    }
+
+    #[test]
+    fn kept_hashes_are_the_distinct_ones_in_order_with_the_same_repeats() -> Result<()> {
+        let mut batches: Vec<Vec<u64>> = (0..50u64)
+            .map(|b| (b * 1000..b * 1000 + 1000).map(spread).collect())
+            .collect();
+        batches[0].extend([spread(5), 0]);
+        batches[49].extend([spread(5), spread(5), spread(49_999), 0]);
+        let mut ids = IdHashes::new(None);
+        for b in &batches {
+            ids.push(split(b))?;
+        }
+        let (candidates, kept) = ids.repeated_and_kept(true, &|| false)?;
+        let mut want: Vec<u64> = batches.concat();
+        want.sort_unstable();
+        want.dedup();
+        assert_eq!(kept, Some(want));
+        let mut repeats = vec![spread(5), spread(49_999), 0];
+        repeats.sort_unstable();
+        assert_eq!(all(candidates)?, repeats);
+        // not kept when not asked, nor once spilled (the repeats are the same)
+        let (memory, spilled, _) = check(Some(1), &batches)?;
+        assert!(spilled);
+        assert_eq!(memory, repeats);
+        let mut ids = IdHashes::new(Some(1));
+        ids.push(split(&batches[0]))?;
+        assert!(ids.repeated_and_kept(true, &|| false)?.1.is_none());
+        let mut ids = IdHashes::new(None);
+        ids.push(split(&batches[0]))?;
+        assert!(ids.repeated_and_kept(false, &|| false)?.1.is_none());
         Ok(())
     }
 

@@ -51,13 +51,25 @@ struct BlockHeader {
 /// The states as one frame (each row a block's row, `state_block` naming the block), and the
 /// header that says what the blocks hold, as JSON.
 pub fn to_frame(states: &States) -> Result<(DataFrame, String)> {
+    frame_of(states, true)
+}
+
+/// `to_frame` without the post ids' rows (the header says none are kept), for states that
+/// travel with their ids apart (`States::post_ids`, 8 bytes a post, where a row of the frame
+/// holds every column).
+pub fn to_frame_without_ids(states: &States) -> Result<(DataFrame, String)> {
+    frame_of(states, false)
+}
+
+fn frame_of(states: &States, with_ids: bool) -> Result<(DataFrame, String)> {
     let s = &states.states;
+    let ids = s.post_ids.as_ref().filter(|_| with_ids);
     let mut parts: Vec<(String, DataFrame)> = s
         .blocks
         .iter()
         .map(|b| (b.source.name().to_string(), b.frame.clone()))
         .collect();
-    if let Some(ids) = &s.post_ids {
+    if let Some(ids) = ids {
         let ids = DataFrame::new(ids.len(), vec![Column::new(POST_ID_HASH.into(), ids.as_slice())])?;
         parts.push((POST_IDS.to_string(), ids));
     }
@@ -83,7 +95,7 @@ pub fn to_frame(states: &States) -> Result<(DataFrame, String)> {
                     .collect(),
             })
             .collect(),
-        post_ids: s.post_ids.is_some(),
+        post_ids: ids.is_some(),
         rows_read: s.rows.read.clone(),
         rows_dropped: s.rows.dropped.clone(),
         warnings: s.warnings.clone(),

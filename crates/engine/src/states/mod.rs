@@ -12,11 +12,12 @@ mod file;
 mod rows;
 mod spec;
 
-pub use file::{from_parts, load, save, to_frame, SCHEMA_VERSION};
+pub use file::{from_parts, load, save, to_frame, to_frame_without_ids, SCHEMA_VERSION};
 pub use rows::{stack_coverage, RowAccount};
 pub use spec::{Spec, Tables};
 
 use crate::error::{Error, InputCode, QueryCode, Result};
+use crate::ids::{mix, stable_hash};
 use crate::ingest::collect;
 use crate::periods::with_period;
 use crate::plan::{output_keys, Period, Plan, ALL, PERIOD};
@@ -86,18 +87,6 @@ pub struct States {
     pub states: PartialStates,
 }
 
-/// The hash socialkpi keeps of a post id (docs/states.md): FNV-1a over the id's UTF-8 bytes,
-/// then SplitMix64's finaliser (FNV's low bits mix poorly). Stable across processes and
-/// versions, so states made anywhere merge.
-pub fn stable_hash(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    mix(h)
-}
-
 /// The sorted, distinct hashes of a column of post ids (nulls left out).
 pub fn post_id_hashes(ids: &Column) -> Result<Vec<u64>> {
     use rayon::prelude::*;
@@ -139,13 +128,6 @@ pub fn fingerprint(df: &DataFrame) -> Result<u64> {
         total.wrapping_add(row)
     });
     Ok(stable_hash(&names).wrapping_add(rows))
-}
-
-/// SplitMix64's finaliser: a well-mixed 64-bit value from any 64-bit value.
-fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 /// One hash per cell of a column, by the value's physical representation (numbers as their
@@ -202,7 +184,9 @@ pub fn identify(states: &mut PartialStates, plan: &Plan, made: Made) -> Result<(
         b.fingerprints = print.into_iter().collect();
     }
     let id = plan.posts.as_ref().and_then(|pp| pp.post_id.clone());
+    // the pass hands the hashes over when it checked them all in memory; else they are read here
     states.post_ids = match (made.posts, id) {
+        _ if states.post_ids.is_some() => states.post_ids.take(),
         (Some(lf), Some(id)) => {
             let ids = collect(lf.select([col(id.as_str())]))?;
             Some(post_id_hashes(ids.column(id.as_str())?)?)
