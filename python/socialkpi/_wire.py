@@ -133,10 +133,11 @@ def ipc(frame: pl.DataFrame) -> bytes:
     return out.getvalue()
 
 
-def pack(states: States) -> Part:
-    """A part from states (made by ``sk.partial`` where the posts are)."""
+def pack(states: States, ids_travel: bool = True) -> Part:
+    """A part from states (made by ``sk.partial`` where the posts are); without its post ids
+    unless ``ids_travel`` (the only part of a compute: its own run checked them)."""
     capsule, header = states._native.frame(False)
-    ids = states._native.post_ids()
+    ids = states._native.post_ids() if ids_travel else None
     if ids is not None:
         # sorted by the engine; one column without nulls: numpy takes its buffer as it is
         ids = np.asarray(pl.DataFrame(_ArrowStream(ids))[_HASH].to_numpy(), dtype=np.uint64)

@@ -127,9 +127,9 @@ def partial(
     return _wire.states(merged)
 
 
-def _part(posts: Any, small: dict[str, Any], options: dict[str, Any]) -> _wire.Part:
+def _part(posts: Any, small: dict[str, Any], options: dict[str, Any], ids_travel: bool) -> _wire.Part:
     """One partition's (or file's) states, where the partition is."""
-    return _wire.pack(_partial(posts, **_wire.landed(small), **options))
+    return _wire.pack(_partial(posts, **_wire.landed(small), **options), ids_travel)
 
 
 def _run(
@@ -167,10 +167,9 @@ def _run(
             "Parquet / CSV files (for a local frame, use socialkpi.compute)",
         )
     shared = {name: None if t is None else _broadcast(_wire.ship(t)) for name, t in small.items()}
-    parts = [_delayed(_part)(piece, shared, options) for piece in pieces]
-    if len(parts) == 1 and not keep_ids:
-        # one part: its post ids were checked by its own run and need not travel
-        parts = [_delayed(_wire.combine)(parts, False)]
+    # one part of a compute: its post ids were checked by its own run and need not travel
+    ids_travel = keep_ids or len(pieces) > 1
+    parts = [_delayed(_part)(piece, shared, options, ids_travel) for piece in pieces]
     while len(parts) > 1:
         # the last merge of a compute checks the post ids and leaves them with the workers
         keep = keep_ids or len(parts) > split_every

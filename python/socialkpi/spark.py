@@ -130,7 +130,7 @@ def compute(
         raise invalid_argument(f"output={output!r} is not supported; use 'polars', 'pandas' or 'spark'")
     options = _wire.options(locals())
     options, over_time = _wire.over_time(compare, window, _local(targets), options, start, end, fill)
-    rows = _rows(posts, accounts, contracts, traffic, conversions, options)
+    rows = _rows(posts, accounts, contracts, traffic, conversions, options, keep_ids=False)
     rows.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         with _batches(rows.sparkSession):
@@ -179,7 +179,7 @@ def partial(
     partitions on the driver, post ids included (8 bytes a post), to finalize, merge with
     other states or save. The arguments are :func:`compute`'s, but ``output``."""
     options = _wire.options(locals())
-    rows = _rows(posts, accounts, contracts, traffic, conversions, options)
+    rows = _rows(posts, accounts, contracts, traffic, conversions, options, keep_ids=True)
     rows.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         with _batches(rows.sparkSession):
@@ -222,9 +222,16 @@ def spark_types(table: pa.Table) -> pa.Table:
 
 
 def _rows(
-    posts: Any, accounts: Any, contracts: Any, traffic: Any, conversions: Any, options: dict[str, Any]
+    posts: Any,
+    accounts: Any,
+    contracts: Any,
+    traffic: Any,
+    conversions: Any,
+    options: dict[str, Any],
+    keep_ids: bool,
 ) -> SparkDataFrame:
-    """The partitions' (or files') states as Spark rows (``_ROWS``)."""
+    """The partitions' (or files') states as Spark rows (``_ROWS``); their post ids travel
+    when ``keep_ids`` or there are parts to check them against."""
     small = {
         "accounts": _local(accounts),
         "contracts": _local(contracts),
@@ -232,7 +239,8 @@ def _rows(
         "conversions": _local(conversions),
     }
     if _wire.is_paths(posts):
-        return _file_rows(_wire.files(posts), small, options)
+        paths = _wire.files(posts)
+        return _file_rows(paths, small, options, keep_ids or len(paths) > 1)
     if not isinstance(posts, SparkDataFrame):
         raise invalid_argument(
             f"posts= got a {type(posts).__name__}; pass a Spark DataFrame or a path, glob or list of "
@@ -249,6 +257,7 @@ def _rows(
         frame = frame.select(*[F.col("`" + name.replace("`", "``") + "`") for name in read.read])
         schema = pa.schema([schema.field(name) for name in read.read])
     shared = _broadcast(frame.sparkSession, small)
+    ids_travel = keep_ids or _partitions(frame) != 1
 
     def states_of(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         small = _wire.landed(shared.value if hasattr(shared, "value") else shared)
@@ -256,12 +265,22 @@ def _rows(
         # Spark's batches carry the session's time zone: the driver's schema is for no batches
         table = pa.Table.from_batches(parts) if parts else schema.empty_table()
         del parts
-        return _states_rows(table, small, options)
+        return _states_rows(table, small, options, ids_travel)
 
     return frame.mapInArrow(states_of, _ROWS_DDL)
 
 
-def _file_rows(paths: list[str], small: dict[str, Any], options: dict[str, Any]) -> SparkDataFrame:
+def _partitions(frame: SparkDataFrame) -> int | None:
+    """How many partitions the frame has (None where Spark does not say, as with Spark Connect)."""
+    try:
+        return int(frame.rdd.getNumPartitions())
+    except Exception:
+        return None
+
+
+def _file_rows(
+    paths: list[str], small: dict[str, Any], options: dict[str, Any], ids_travel: bool
+) -> SparkDataFrame:
     """The files' states as Spark rows: one Spark task per file, read by the engine on its
     executor."""
     session = SparkSession.getActiveSession()
@@ -276,17 +295,19 @@ def _file_rows(paths: list[str], small: dict[str, Any], options: dict[str, Any])
         small = _wire.landed(shared.value if hasattr(shared, "value") else shared)
         for batch in batches:
             for task in batch.column(0).to_pylist():
-                yield from _states_rows(paths[task], small, options)
+                yield from _states_rows(paths[task], small, options, ids_travel)
 
     # range() puts one task number in each partition
     tasks = session.range(0, len(paths), 1, numPartitions=len(paths))
     return tasks.mapInArrow(states_of, _ROWS_DDL)
 
 
-def _states_rows(posts: Any, small: dict[str, Any], options: dict[str, Any]) -> Iterator[pa.RecordBatch]:
+def _states_rows(
+    posts: Any, small: dict[str, Any], options: dict[str, Any], ids_travel: bool
+) -> Iterator[pa.RecordBatch]:
     """One partition's states, on the executor, as ``_ROWS`` batches."""
     try:
-        part = _wire.pack(_partial(posts, **small, **options))
+        part = _wire.pack(_partial(posts, **small, **options), ids_travel)
     except KpiError as e:
         failure = _wire.Failure.of(e)
         header = json.dumps({"error": [failure.kind, failure.code, failure.message]})
