@@ -10,11 +10,14 @@ file and the accounts:
 
 - one machine: ``sk.compute`` of the file (the engine reads it);
 - Dask, files: ``skd.compute`` of the file (one task per file, read by the engine there);
+- Dask, split: ``skd.compute`` of the same posts as ``--split`` files (default 4), one task
+  each: their states merge, and their post ids are checked against each other's;
 - Dask, frame: ``skd.compute`` of ``dd.read_parquet(..., dtype_backend="pyarrow")``;
 - Dask, by hand: a Dask dataframe group-by to (account, day), the follower as-of join
   (``pandas.merge_asof``) and the monthly roll-up of that small table in pandas;
 - Spark, frame: ``sks.compute`` of ``spark.read.parquet`` (each partition through ``mapInArrow``);
 - Spark, files: ``sks.compute`` of the file (one Spark task per file, read by the engine there);
+- Spark, split: ``sks.compute`` of the ``--split`` files (their post ids checked by a shuffle);
 - Spark, by hand: Spark SQL, a group-by to (account, day), the as-of join as a window over
   the days and snapshots, the monthly roll-up.
 
@@ -24,7 +27,7 @@ up on a one-million-post file first. On a shared machine the load changes from m
 minute, so each cluster run is timed right after a one-machine run and its ratio to that run
 is reported (the median over the rounds), with the load average.
 
-    python bench/cluster.py [--posts 20000000] [--rounds 2] [--skip dask spark] [--runs ...]
+    python bench/cluster.py [--posts 20000000] [--rounds 2] [--split 4] [--skip dask spark] [--runs ...]
 """
 
 from __future__ import annotations
@@ -43,7 +46,22 @@ KPIS = ["posts", "reach", "engagements", "engagement_rate", "engagement_rate_fol
 KW: dict[str, Any] = {"kpis": KPIS, "by": ["account_id"], "every": "1mo"}
 STALENESS = 7  # sk.compute's max_staleness default: followers-at-post at most 7 days old
 POST_COLUMNS = ["account_id", "published_at", "reach", "likes", "reactions", "comments", "shares", "saves"]
-RUNS = ["one", "dask-files", "dask-frame", "dask-hand", "spark-frame", "spark-files", "spark-hand"]
+RUNS = [
+    "one", "dask-files", "dask-split", "dask-frame", "dask-hand",
+    "spark-frame", "spark-files", "spark-split", "spark-hand",
+]  # fmt: skip
+
+
+def split(folder: Path, posts: str, n_posts: int, n_accounts: int, parts: int) -> list[str]:
+    """The posts as `parts` files of consecutive rows (written once)."""
+    import polars as pl
+
+    size = -(-n_posts // parts)
+    paths = [folder / f"posts_{n_posts}_{n_accounts}_{k + 1}of{parts}.parquet" for k in range(parts)]
+    for k, path in enumerate(paths):
+        if not path.exists():
+            pl.scan_parquet(posts).slice(k * size, size).sink_parquet(path, row_group_size=1_000_000)
+    return [str(p) for p in paths]
 
 
 def generate(folder: Path, n_posts: int, n_accounts: int) -> tuple[str, str, str]:
@@ -277,6 +295,7 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=20_000_000)
     parser.add_argument("--accounts", type=int, default=5_000)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--split", type=int, default=4, help="files of the split runs")
     parser.add_argument("--dir", type=Path, default=Path.home() / ".cache" / "socialkpi-bench")
     parser.add_argument("--skip", nargs="*", default=[], choices=["dask", "spark"])
     parser.add_argument("--runs", nargs="*", default=RUNS, choices=RUNS)
@@ -289,6 +308,11 @@ def main() -> None:
     from polars.testing import assert_frame_equal
 
     posts, accounts, warm = generate(args.dir, args.posts, args.accounts)
+    parts = (
+        split(args.dir, posts, args.posts, args.accounts, args.split)
+        if any("split" in r for r in runs)
+        else []
+    )
     snapshots = pl.read_parquet(accounts)
     print(f"{args.posts:,} posts, {args.accounts:,} accounts; {KW}; {os.cpu_count()} cores", flush=True)
     sk.compute(warm, snapshots, **KW)
@@ -321,6 +345,10 @@ def main() -> None:
             if "dask-files" in runs:
                 medians["Dask, files"] = timed(
                     "Dask, files", args.rounds, lambda: skd.compute(posts, snapshots, **KW), same, one
+                )
+            if "dask-split" in runs:
+                medians["Dask, split"] = timed(
+                    "Dask, split", args.rounds, lambda: skd.compute(parts, snapshots, **KW), same, one
                 )
             if "dask-frame" in runs:
                 ddf = dd.read_parquet(posts, dtype_backend="pyarrow")
@@ -357,6 +385,10 @@ def main() -> None:
         if "spark-files" in runs:
             medians["Spark, files"] = timed(
                 "Spark, files", args.rounds, lambda: sks.compute(posts, snapshots, **KW), same, one
+            )
+        if "spark-split" in runs:
+            medians["Spark, split"] = timed(
+                "Spark, split", args.rounds, lambda: sks.compute(parts, snapshots, **KW), same, one
             )
         if "spark-hand" in runs:
             spark_by_hand(spark, warm, accounts)
