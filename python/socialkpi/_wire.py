@@ -180,11 +180,11 @@ def combine(parts: Sequence[Part], keep_ids: bool = True) -> Part:
     """Parts merged into one: the states by ``sk.merge``, the post ids by a checked union
     (kept for further merges, or dropped once checked by the last merge of a compute)."""
     ids = union_ids([p.ids for p in parts]) if len(parts) > 1 else parts[0].ids
-    merged = merge([body(p) for p in parts]) if len(parts) > 1 else None
     kept = ids if keep_ids else None
-    if merged is None:
+    if len(parts) == 1:
         return Part(parts[0].header, parts[0].body, kept)
-    return Part(merged.header, ipc(merged.frame), kept)
+    merged = pack(merge([body(p) for p in parts]), ids_travel=False)
+    return Part(merged.header, merged.body, kept)
 
 
 def states(part: Part) -> States:
