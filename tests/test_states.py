@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -108,7 +109,7 @@ def _compute(posts: pl.DataFrame, **kw: object) -> pl.DataFrame:
     )
 
 
-def _partial(posts: pl.DataFrame, **kw: object) -> sk.States:
+def _partial(posts: pl.DataFrame | Path, **kw: object) -> sk.States:
     t = TABLES
     args = {**KW, **kw}
     return sk.partial(
@@ -303,6 +304,35 @@ def test_the_frame_has_a_block_column_and_the_documented_blocks() -> None:
         ["followers_first", "followers_last", "followers_first_day", "followers_last_day"]
     ).null_count().row(0) == (0, 0, 0, 0)
     assert "States(" in repr(states) and "post ids" in repr(states)
+
+
+@pytest.mark.parametrize("layout", ["parquet dictionary", "parquet plain", "csv", "frame"])
+def test_kept_post_ids_are_the_documented_hashes_in_order_however_the_posts_are_read(
+    tmp_path: Path, layout: str
+) -> None:
+    # ids short (inline in an Arrow view), of 12 and 13 bytes, long and not ASCII; the pass
+    # hashes them as it reads them (from Parquet pages, CSV blocks or a frame) and keeps those
+    posts = TABLES["posts"].with_columns(
+        pl.format(
+            "{}{}",
+            pl.Series(["p", "twelve-bytes", "thirteen-byte", "a rather longer post id ", "pöst-é"]).sample(
+                TABLES["posts"].height, with_replacement=True, seed=3
+            ),
+            pl.int_range(pl.len()),
+        ).alias("post_id")
+    )
+    source: pl.DataFrame | Path = posts
+    if layout.startswith("parquet"):
+        source = tmp_path / "posts.parquet"
+        pq.write_table(
+            posts.to_arrow(), source, use_dictionary=layout.endswith("dictionary"), row_group_size=700
+        )
+    elif layout == "csv":
+        source = tmp_path / "posts.csv"
+        posts.write_csv(source)
+    frame = _partial(source).frame
+    ids = frame.filter(pl.col("state_block") == "post_ids")["post_id_hash"].to_list()
+    assert ids == sorted({_documented_hash(i.encode()) for i in posts["post_id"]})
 
 
 def _documented_hash(data: bytes) -> int:
