@@ -77,11 +77,12 @@ pub fn partial<'py>(
         states::identify(&mut partial, &plan, made)?;
         Ok(partial)
     })?;
+    let inner = States {
+        spec: Spec::of(&request, tables),
+        states: made,
+    };
     Ok(StatesObject {
-        inner: States {
-            spec: Spec::of(&request, tables),
-            states: made,
-        },
+        inner: inner.sharing_blocks()?,
     })
 }
 

@@ -287,7 +287,7 @@ fn from_frame(frame: DataFrame, header: Header) -> Result<States> {
     for (to, from) in COVERAGE_COLUMNS {
         coverage.rename(from, to.into())?;
     }
-    Ok(States {
+    States {
         spec: header.spec,
         states: PartialStates {
             blocks,
@@ -302,7 +302,8 @@ fn from_frame(frame: DataFrame, header: Header) -> Result<States> {
             components: header.components,
             platform_components: header.platform_components,
         },
-    })
+    }
+    .sharing_blocks()
 }
 
 /// Every column of a block is a key of the states' request or a state of the block's table

@@ -10,6 +10,7 @@
 
 mod file;
 mod rows;
+mod shared;
 mod spec;
 
 pub use file::{from_parts, load, save, to_frame, to_frame_without_ids, SCHEMA_VERSION};
@@ -367,6 +368,14 @@ fn stack(frames: Vec<DataFrame>) -> Result<DataFrame> {
 }
 
 impl States {
+    /// These states with each whole table's block shared with states of the same table and
+    /// request in this process (see `shared`): made or loaded states go through it.
+    pub fn sharing_blocks(mut self) -> Result<Self> {
+        let request = stable_hash(self.spec.to_json()?.as_bytes());
+        shared::share_blocks(&mut self.states.blocks, request);
+        Ok(self)
+    }
+
     /// The plan of the states' own request.
     pub fn plan(&self) -> Result<Plan> {
         self.spec.plan(&self.spec.request(None, None, None))
