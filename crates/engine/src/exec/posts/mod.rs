@@ -1,13 +1,16 @@
 //! Posts -> additive partial states at the output grain: the needed columns are read a slice
 //! (or a streamed batch) at a time and added by the kernel's pass (see `pass`). The readers of
 //! slices (and of their columns from Parquet pages) and of the rows `dedupe="last"` keeps are
-//! in `read`.
+//! in `read`; the ways batches reach the pass (slices, CSV blocks, a polars stream, the parts
+//! of `dedupe="last"`) in `feed`; the repeat check's re-read of the ids in `repeats`.
 
+mod feed;
 mod read;
+mod repeats;
 
 use super::accounts::Snapshots;
 use super::contracts::{self, Contracts, Window};
-use super::dedupe::{self, Kept};
+use super::dedupe::Kept;
 use super::derived;
 use super::kernel::{FollowerIndex, WindowIndex, ACCOUNT, NO_DAY};
 use super::parquet::Indexed;
@@ -26,13 +29,14 @@ use crate::schema::{Source, StateColumn};
 use polars::prelude::*;
 use polars_core::runtime::THREAD_POOL;
 use rayon::prelude::*;
-use read::{each_slice, last_rows, PageRead, SliceRead, SliceReader};
+use read::{last_rows, PageRead, SliceReader};
 use std::borrow::Cow;
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 pub(super) use crate::periods::DAY;
 pub(crate) use crate::plan::ENG;
+pub(super) use repeats::repeated_error;
 /// Per-post engagement rate (eng / reach where reach > 0).
 const PER_POST_ENGAGEMENT_RATE: &str = "__per_post_engagement_rate";
 // Rows of a group without a follower snapshot by their day.
@@ -46,101 +50,6 @@ fn metric_column(m: &Metric) -> &str {
         Metric::Column(c) => c.as_str(),
         Metric::Eng => ENG,
     }
-}
-
-/// The repeat check's error, from the ids themselves (read again: only when the hashes of
-/// the stream say there may be repeats). `candidates`: those hashes, checked a page at a time
-/// over a stream of the ids (of `csv`, the table's CSV files, read again a block at a time,
-/// when given); None: the ids are hashed and checked here, all in memory.
-pub(super) fn repeated_error(
-    id: &str,
-    lf: LazyFrame,
-    candidates: Option<spill::Candidates>,
-    hasher: &IdHasher,
-    csv: Option<&[ingest::csv::CsvFile]>,
-) -> Result<Option<Error>> {
-    let error = |repeated: u64, examples: Vec<String>, at_least: bool| {
-        Error::input(
-            InputCode::DuplicatePostId,
-            format!(
-                "posts has {}{repeated} repeated post_id rows (for example {}); each post must appear once. Pass dedupe='last' to keep the last row of each post, or remove the repeats",
-                if at_least { "at least " } else { "" },
-                examples.join(", ")
-            ),
-        )
-    };
-    let Some(mut candidates) = candidates else {
-        let ids = collect(lf.select([col(id)]))?;
-        let (repeated, examples) = crate::ids::repeated_ids(ids.column(id)?, None, hasher)?;
-        return Ok((repeated > 0).then(|| error(repeated, examples, false)));
-    };
-    // many candidates: the first page with real repeats makes the error (a page of equal
-    // hashes of different ids only is all but impossible, but then the next page is read)
-    let paged = candidates.paged();
-    while let Some(page) = candidates.next_page()? {
-        let (repeated, examples) = repeats_among(id, lf.clone(), csv, page, hasher)?;
-        if repeated > 0 {
-            return Ok(Some(error(repeated, examples, paged)));
-        }
-    }
-    Ok(None)
-}
-
-/// Rows whose id repeats an earlier row's among the ids of hashes `page`, and up to three
-/// such ids, from a stream of the ids (only those of the page are kept).
-fn repeats_among(
-    id: &str,
-    lf: LazyFrame,
-    csv: Option<&[ingest::csv::CsvFile]>,
-    page: PlHashSet<u64>,
-    hasher: &IdHasher,
-) -> Result<(u64, Vec<String>)> {
-    use polars_arrow::array::Array;
-    let seen: Arc<Mutex<PlHashMap<String, u64>>> = Arc::default();
-    let (sink, page, hasher, name) = (Arc::clone(&seen), Arc::new(page), hasher.clone(), id.to_string());
-    let callback = move |batch: DataFrame| -> PolarsResult<bool> {
-        let s = batch.column(&name)?.as_materialized_series().cast(&DataType::String)?;
-        let mut seen = sink
-            .lock()
-            .map_err(|_| PolarsError::ComputeError("the post_id check failed".into()))?;
-        for arr in s.str()?.downcast_iter() {
-            for j in 0..arr.len() {
-                if arr.is_valid(j) && page.contains(&crate::ids::id_hash(arr, j, &hasher)) {
-                    match seen.get_mut(arr.value(j)) {
-                        Some(n) => *n += 1,
-                        None => {
-                            seen.insert(arr.value(j).to_string(), 1);
-                        }
-                    }
-                }
-            }
-        }
-        Ok(false)
-    };
-    match csv {
-        Some(files) => {
-            let mut blocks = ingest::csv::CsvBlocks::new(files.to_vec());
-            while let Some(block) = blocks.next_block()? {
-                callback(collect(block.select([col(id)]))?)?;
-            }
-        }
-        None => {
-            let plan_callback = PlanCallback::Rust(SpecialEq::new(Arc::new(callback)));
-            collect(
-                lf.select([col(id)])
-                    .sink_batches(plan_callback, false, std::num::NonZeroUsize::new(1 << 20))?,
-            )?;
-        }
-    }
-    let seen = std::mem::take(
-        &mut *seen
-            .lock()
-            .map_err(|_| Error::Internal("the post_id check failed".into()))?,
-    );
-    let mut repeated: Vec<(String, u64)> = seen.into_iter().filter(|(_, n)| *n > 1).collect();
-    repeated.sort_unstable();
-    let extra = repeated.iter().map(|(_, n)| n - 1).sum();
-    Ok((extra, repeated.into_iter().take(3).map(|(v, _)| v).collect()))
 }
 
 /// The smallest present value of a count column, or, when no value is negative, a number that
@@ -794,10 +703,6 @@ fn coded_columns(plan: &Plan, pp: &PostsPlan, grain: &[String]) -> Vec<String> {
     names
 }
 
-/// What adding the parts of `dedupe="last"` gave: the rows added, the negative values of
-/// each count column that has some, and the seconds the adding took.
-type PartsAdded = (u64, Vec<(String, u64)>, f64);
-
 impl PostsPass {
     /// An empty pass over batches of `schema`, grouping by `grain` and encoding `names`.
     #[allow(clippy::too_many_arguments)]
@@ -928,121 +833,6 @@ impl PostsPass {
         self.windows = windows;
         self.delivered_keys = vec![0; n_keys];
         Ok(())
-    }
-
-    /// Tables that read a slice cheaply (Parquet row groups, frames in memory) are read one
-    /// slice at a time, the next one while this one is added (`pending`: the first one's read).
-    fn add_slices(
-        mut self,
-        slices: &[(i64, usize)],
-        pending: Option<SliceRead>,
-        reader: &SliceReader,
-        prepared: &PostsPlan,
-        interrupted: super::Interrupt<'_>,
-    ) -> Result<Self> {
-        each_slice(slices, pending, reader, interrupted, |batch, read| {
-            self.add(batch, prepared, read)
-        })?;
-        Ok(self)
-    }
-
-    /// Adds the last rows of the posts of each part (`dedupe::Parts`), as batches; returns the
-    /// rows added, the negative values of each count column that has some, and the seconds
-    /// the adding took.
-    fn add_parts(&mut self, parts: dedupe::Parts, prepared: &PostsPlan, stop: &dyn Fn() -> bool) -> Result<PartsAdded> {
-        let mut negative: Vec<(String, u64)> = Vec::new();
-        let mut adding = 0.0;
-        let added = parts.for_each(stop, &mut |batch| {
-            let started = std::time::Instant::now();
-            self.add(batch.clone(), prepared, PageRead::default())?;
-            adding += started.elapsed().as_secs_f64();
-            // (the table is not held: the negative values are counted as the batches go,
-            // once there are some; the error says how many)
-            for (c, min) in &self.mins {
-                if *min < 0.0 {
-                    let n = negatives(batch.clone().lazy(), c);
-                    match negative.iter_mut().find(|(name, _)| name == c) {
-                        Some((_, count)) => *count += n,
-                        None => negative.push((c.clone(), n)),
-                    }
-                }
-            }
-            Ok(())
-        })?;
-        Ok((added, negative, adding))
-    }
-
-    /// CSV files are read a block at a time (`ingest::csv`), the next block on a thread of its
-    /// own while this one is added: memory holds some three blocks, whatever the files' size.
-    fn add_blocks(
-        mut self,
-        mut blocks: ingest::csv::CsvBlocks,
-        (tz, pp): (Option<&str>, &PostsPlan),
-        prepared: &PostsPlan,
-        interrupted: super::Interrupt<'_>,
-    ) -> Result<Self> {
-        let count = blocks.count();
-        let (send, receive) = std::sync::mpsc::sync_channel::<Result<DataFrame>>(1);
-        std::thread::scope(|scope| {
-            let reader = scope.spawn(move || loop {
-                let batch = match blocks.next_block() {
-                    Ok(Some(lf)) => read(tz, pp, lf).and_then(collect),
-                    Ok(None) => return,
-                    Err(e) => Err(e),
-                };
-                let failed = batch.is_err();
-                // (a pass that stopped drops the receiver: the reader stops too)
-                if send.send(batch).is_err() || failed {
-                    return;
-                }
-            });
-            let mut added = || -> Result<()> {
-                for (i, batch) in receive.iter().enumerate() {
-                    if interrupted(i, count) {
-                        return Err(Error::Interrupted);
-                    }
-                    self.add(batch?, prepared, PageRead::default())?;
-                }
-                Ok(())
-            };
-            let added = added();
-            drop(receive);
-            // a panic in the reader (polars' own Ctrl-C abort among them) goes on to the binding
-            if let Err(panic) = reader.join() {
-                std::panic::resume_unwind(panic);
-            }
-            added
-        })?;
-        Ok(self)
-    }
-
-    /// Any other table streams through polars' engine into the pass.
-    fn add_stream(self, lf: &LazyFrame, prepared: &Arc<PostsPlan>) -> Result<Self> {
-        let shared = Arc::new(Mutex::new(self));
-        let sink = Arc::clone(&shared);
-        let pp = Arc::clone(prepared);
-        let callback = move |batch: DataFrame| -> PolarsResult<bool> {
-            let mut pass = sink
-                .lock()
-                .map_err(|_| PolarsError::ComputeError("the posts pass failed earlier".into()))?;
-            if pass.error.is_some() {
-                return Ok(true);
-            }
-            if let Err(e) = pass.add(batch, &pp, PageRead::default()) {
-                pass.error = Some(e);
-                return Ok(true);
-            }
-            Ok(false)
-        };
-        let plan_callback = PlanCallback::Rust(SpecialEq::new(Arc::new(callback)));
-        collect(
-            lf.clone()
-                .sink_batches(plan_callback, false, std::num::NonZeroUsize::new(1 << 20))?,
-        )?;
-        Arc::try_unwrap(shared)
-            .map_err(|_| Error::Internal("the posts pass is still shared".into()))?
-            .into_inner()
-            .map_err(|_| Error::Internal("the posts pass failed".into()))
     }
 
     /// Repeated ids, once the table is read: a batch's error first, then the ids read again
