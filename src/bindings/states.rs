@@ -5,7 +5,7 @@ use super::compute::{calendar, call, details, run_engine, Call};
 use super::definitions::DefinitionRow;
 use super::*;
 use socialkpi_engine::error::QueryCode;
-use socialkpi_engine::states::{self, Made, Spec, States};
+use socialkpi_engine::states::{self, Made, PostIds, Spec, States};
 
 /// The native states object: immutable; every operation returns new states.
 #[pyclass(frozen, name = "_States")]
@@ -180,7 +180,7 @@ impl StatesObject {
         let Some(ids) = &self.inner.states.post_ids else {
             return Ok(None);
         };
-        let column = Column::new("post_id_hash".into(), ids.as_slice());
+        let column = Column::new("post_id_hash".into(), ids.sorted());
         let frame = DataFrame::new(ids.len(), vec![column]).map_err(socialkpi_engine::error::Error::from)?;
         Ok(Some(export_frame(py, frame)?))
     }
@@ -214,7 +214,7 @@ impl StatesObject {
             .iter()
             .map(|b| (b.source.name().to_string(), b.frame.height()))
             .collect();
-        (blocks, s.post_ids.as_ref().map(Vec::len))
+        (blocks, s.post_ids.as_ref().map(PostIds::len))
     }
 }
 

@@ -222,7 +222,7 @@ pub fn partial(plan: &Plan, mut inputs: Inputs, interrupted: Interrupt<'_>) -> R
     let coverage = stack_coverage(std::mem::take(&mut rows.coverage))?;
     Ok(PartialStates {
         blocks,
-        post_ids,
+        post_ids: post_ids.map(crate::states::PostIds::new),
         coverage,
         rows,
         warnings,

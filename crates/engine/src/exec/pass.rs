@@ -76,6 +76,9 @@ impl Dict {
 
     /// Codes of a batch's column; values not seen before get new codes.
     pub fn encode(&mut self, column: &Column) -> Result<Vec<u32>> {
+        if !self.text && column.dtype() == &DataType::Boolean {
+            return self.encode_bools(column.as_materialized_series());
+        }
         let s = self.prepare(column.as_materialized_series())?;
         let mut codes = Vec::with_capacity(s.len());
         let mut new_rows: Vec<IdxSize> = Vec::new();
@@ -168,6 +171,36 @@ impl Dict {
         }
         if !new_rows.is_empty() {
             self.values.push(s.take_slice(&new_rows)?);
+        }
+        Ok(codes)
+    }
+
+    /// `encode` of a boolean column (a post's `sponsored` flag): its three values are looked
+    /// up once a batch, not hashed a row at a time, and the column is not widened to integers.
+    fn encode_bools(&mut self, s: &Series) -> Result<Vec<u32>> {
+        let mut known = [self.ints.get(&0).copied(), self.ints.get(&1).copied(), self.null];
+        let mut codes = Vec::with_capacity(s.len());
+        let mut new_rows: Vec<IdxSize> = Vec::new();
+        for (row, value) in s.bool()?.iter().enumerate() {
+            let k = value.map_or(2, usize::from);
+            let code = match known[k] {
+                Some(c) => c,
+                None => {
+                    let c = self.fresh(&mut new_rows, row);
+                    match value {
+                        Some(v) => {
+                            self.ints.insert(i64::from(v), c);
+                        }
+                        None => self.null = Some(c),
+                    }
+                    known[k] = Some(c);
+                    c
+                }
+            };
+            codes.push(code);
+        }
+        if !new_rows.is_empty() {
+            self.values.push(self.prepare(s)?.take_slice(&new_rows)?);
         }
         Ok(codes)
     }
@@ -453,6 +486,25 @@ mod tests {
         assert_eq!(
             dict.encode(&Column::new("a".into(), ["twelve bytes", long]))?,
             vec![5, 4]
+        );
+
+        // booleans: across batches, nulls a value of their own, given back as booleans; the
+        // same codes whichever way a batch comes (the integers 0 and 1 are their keys)
+        let mut flags = Dict::new(&DataType::Boolean, false);
+        assert_eq!(
+            flags.encode(&Column::new("s".into(), [Some(true), None, Some(true)]))?,
+            vec![0, 1, 0]
+        );
+        assert_eq!(flags.encode(&Column::new("s".into(), [false, true]))?, vec![2, 0]);
+        let as_ints = Column::new("s".into(), [true, false]).cast(&DataType::Int64)?;
+        let mut by_ints = Dict::new(&DataType::Boolean, false);
+        by_ints.encode(&Column::new("s".into(), [false]))?;
+        assert_eq!(by_ints.encode(&as_ints)?, vec![1, 0]);
+        let back = flags.take(&[2, 1, 0])?;
+        assert_eq!(back.dtype(), &DataType::Boolean);
+        assert_eq!(
+            back.bool()?.iter().collect::<Vec<_>>(),
+            vec![Some(false), None, Some(true)]
         );
 
         let mut ints = Dict::new(&DataType::Date, false);

@@ -70,7 +70,8 @@ fn frame_of(states: &States, with_ids: bool) -> Result<(DataFrame, String)> {
         .map(|b| (b.source.name().to_string(), b.frame.clone()))
         .collect();
     if let Some(ids) = ids {
-        let ids = DataFrame::new(ids.len(), vec![Column::new(POST_ID_HASH.into(), ids.as_slice())])?;
+        let ids = ids.sorted();
+        let ids = DataFrame::new(ids.len(), vec![Column::new(POST_ID_HASH.into(), ids)])?;
         parts.push((POST_IDS.to_string(), ids));
     }
     let mut coverage = s.coverage.clone();
@@ -278,7 +279,7 @@ fn from_frame(frame: DataFrame, header: Header) -> Result<States> {
     let post_ids = if header.post_ids {
         let ids = rows_of(&frame, POST_IDS, &[POST_ID_HASH.to_string()])?;
         let ids = ids.column(POST_ID_HASH)?.cast(&DataType::UInt64)?;
-        Some(ids.u64()?.into_no_null_iter().collect())
+        Some(super::PostIds::new(ids.u64()?.into_no_null_iter().collect()))
     } else {
         None
     };

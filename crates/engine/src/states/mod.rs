@@ -9,11 +9,13 @@
 //! the later last.
 
 mod file;
+mod post_ids;
 mod rows;
 mod shared;
 mod spec;
 
 pub use file::{from_parts, load, save, to_frame, to_frame_without_ids, SCHEMA_VERSION};
+pub use post_ids::PostIds;
 pub use rows::{stack_coverage, RowAccount};
 pub use spec::{Spec, Tables};
 
@@ -55,8 +57,8 @@ impl Block {
 #[derive(Debug, Clone)]
 pub struct PartialStates {
     pub blocks: Vec<Block>,
-    /// The posts' ids as `post_id_hash` values, sorted (None: the posts have no ids).
-    pub post_ids: Option<Vec<u64>>,
+    /// The posts' ids as `post_id_hash` values (None: the posts have no ids).
+    pub post_ids: Option<PostIds>,
     /// The days each table covered: table, account_id, first, last.
     pub coverage: DataFrame,
     pub rows: RowAccount,
@@ -190,7 +192,7 @@ pub fn identify(states: &mut PartialStates, plan: &Plan, made: Made) -> Result<(
         _ if states.post_ids.is_some() => states.post_ids.take(),
         (Some(lf), Some(id)) => {
             let ids = collect(lf.select([col(id.as_str())]))?;
-            Some(post_id_hashes(ids.column(id.as_str())?)?)
+            Some(PostIds::new(post_id_hashes(ids.column(id.as_str())?)?))
         }
         _ => None,
     };
@@ -463,9 +465,9 @@ impl States {
         }
         let post_ids = match (&older.post_ids, &newer_states.post_ids) {
             (Some(a), Some(b)) => {
-                let mut ids = merge_sorted(&[a.as_slice(), b.as_slice()]);
+                let mut ids = PostIds::combine(&[a, b]).0.sorted();
                 ids.dedup();
-                Some(ids)
+                Some(PostIds::new(ids))
             }
             _ => None,
         };
@@ -507,14 +509,13 @@ fn covered_periods(states: &PartialStates) -> Result<Option<Series>> {
 }
 
 /// The posts' ids of parts, checked to be disjoint (a post in two parts is an error).
-fn merge_post_ids(parts: &[&PartialStates]) -> Result<Option<Vec<u64>>> {
+fn merge_post_ids(parts: &[&PartialStates]) -> Result<Option<PostIds>> {
     let has_posts = |p: &PartialStates| p.blocks.iter().any(|b| b.source == Source::Posts);
     if parts.iter().filter(|p| has_posts(p)).any(|p| p.post_ids.is_none()) {
         return Ok(None);
     }
-    let lists: Vec<&[u64]> = parts.iter().filter_map(|p| p.post_ids.as_deref()).collect();
-    let ids = merge_sorted(&lists);
-    let repeated = ids.windows(2).filter(|w| w[0] == w[1]).count();
+    let lists: Vec<&PostIds> = parts.iter().filter_map(|p| p.post_ids.as_ref()).collect();
+    let (ids, repeated) = PostIds::combine(&lists);
     if repeated > 0 {
         return Err(Error::input(
             InputCode::OverlappingPosts,
@@ -522,56 +523,6 @@ fn merge_post_ids(parts: &[&PartialStates]) -> Result<Option<Vec<u64>>> {
         ));
     }
     Ok(Some(ids))
-}
-
-/// Sorted lists merged into one sorted list, repeats kept. The values are cut into ranges
-/// merged in parallel: each list's share of a range is found by binary search and copied into
-/// the range's place in the output, where a stable sort merges the sorted runs. Post id
-/// hashes spread evenly over the 64 bits, so equal ranges of values hold about equally many.
-fn merge_sorted(lists: &[&[u64]]) -> Vec<u64> {
-    use rayon::prelude::*;
-    let total: usize = lists.iter().map(|l| l.len()).sum();
-    let pool = &polars_core::runtime::THREAD_POOL;
-    // a few ranges per thread, so that an uneven spread still keeps the threads busy
-    let ranges: u128 = if total < 1 << 16 {
-        1
-    } else {
-        (pool.current_num_threads() as u128 * 4).max(1)
-    };
-    // where each range starts in each list: `cuts[list][range]`, with the list's end last
-    let bounds: Vec<u64> = (1..ranges)
-        .map(|r| ((u128::from(u64::MAX) + 1) * r / ranges) as u64)
-        .collect();
-    let cuts: Vec<Vec<usize>> = lists
-        .iter()
-        .map(|l| {
-            std::iter::once(0)
-                .chain(bounds.iter().map(|&b| l.partition_point(|&v| v < b)))
-                .chain(std::iter::once(l.len()))
-                .collect()
-        })
-        .collect();
-    let mut out = vec![0u64; total];
-    let mut pieces: Vec<(usize, &mut [u64])> = Vec::with_capacity(ranges as usize);
-    let mut rest: &mut [u64] = &mut out;
-    for r in 0..ranges as usize {
-        let size: usize = cuts.iter().map(|c| c[r + 1] - c[r]).sum();
-        let (piece, after) = rest.split_at_mut(size);
-        pieces.push((r, piece));
-        rest = after;
-    }
-    pool.install(|| {
-        pieces.into_par_iter().for_each(|(r, piece)| {
-            let mut at = 0;
-            for (list, c) in lists.iter().zip(&cuts) {
-                let run = &list[c[r]..c[r + 1]];
-                piece[at..at + run.len()].copy_from_slice(run);
-                at += run.len();
-            }
-            piece.sort();
-        })
-    });
-    out
 }
 
 /// Parts' blocks combined source by source at `to`'s grain: a small table's block whose
@@ -795,6 +746,7 @@ mod tests {
 
     #[test]
     fn sorted_lists_merge_into_their_sorted_union_with_repeats() {
+        use post_ids::merge_sorted;
         // a generator of well-spread values (the post ids' hashes are)
         let mut state = 7_u64;
         let mut next = move || {
@@ -826,6 +778,17 @@ mod tests {
         let views: Vec<&[u64]> = lists.iter().map(Vec::as_slice).collect();
         assert!(views.iter().map(|l| l.len()).sum::<usize>() >= 1 << 16);
         assert_eq!(merge_sorted(&views), expected(&lists));
+        // more values than the threads' ranges hold: ranges of their own size
+        let mut many: Vec<Vec<u64>> = (0..12)
+            .map(|_| {
+                let mut l: Vec<u64> = (0..60_000).map(|_| next()).collect();
+                l.sort_unstable();
+                l
+            })
+            .collect();
+        many[4] = many[2].clone();
+        let views_of_many: Vec<&[u64]> = many.iter().map(Vec::as_slice).collect();
+        assert_eq!(merge_sorted(&views_of_many), expected(&many));
         // few values (one range), one list, none
         assert_eq!(merge_sorted(&views[..4]), expected(&lists[..4]));
         assert_eq!(merge_sorted(&views[5..6]), lists[5]);

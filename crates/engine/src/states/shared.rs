@@ -117,7 +117,10 @@ mod tests {
         let mut third = vec![block(&[1, 2, 3], print)?];
         let fresh = third[0].frame.columns()[0].as_materialized_series().0.clone();
         share_blocks(&mut third, 7);
-        assert!(std::sync::Arc::ptr_eq(&fresh, &third[0].frame.columns()[0].as_materialized_series().0));
+        assert!(std::sync::Arc::ptr_eq(
+            &fresh,
+            &third[0].frame.columns()[0].as_materialized_series().0
+        ));
         Ok(())
     }
 }
