@@ -18,7 +18,14 @@ from oracle import oracle
 
 SCRIPT = "<script>alert(1)</script>"
 # Chromium's own background calls (network time, its start page); anything else is the page's
-CHROMIUM_OWN = ("http://clients2.google.com/time/", "https://www.google.com/async/")
+# Chromium's own requests, not the page's: its clock check, its search page, and (Chromium 156)
+# the component updater, which --disable-component-update no longer stops
+CHROMIUM_OWN = (
+    "http://clients2.google.com/time/",
+    "https://www.google.com/async/",
+    "http://update.googleapis.com/service/update2/",
+    "https://update.googleapis.com/service/update2/",
+)
 
 
 class Page(HTMLParser):
