@@ -231,7 +231,8 @@ def _rows(
     keep_ids: bool,
 ) -> SparkDataFrame:
     """The partitions' (or files') states as Spark rows (``_ROWS``); their post ids travel
-    when ``keep_ids`` or there are parts to check them against."""
+    when ``keep_ids``, from a frame, or from more than one file (the one file of a compute
+    checked its own)."""
     small = {
         "accounts": _local(accounts),
         "contracts": _local(contracts),
@@ -257,7 +258,8 @@ def _rows(
         frame = frame.select(*[F.col("`" + name.replace("`", "``") + "`") for name in read.read])
         schema = pa.schema([schema.field(name) for name in read.read])
     shared = _broadcast(frame.sparkSession, small)
-    ids_travel = keep_ids or _partitions(frame) != 1
+    # (the ids of a frame's partitions always travel: how many partitions run is Spark's to
+    # decide, adaptive execution among it)
 
     def states_of(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         small = _wire.landed(shared.value if hasattr(shared, "value") else shared)
@@ -265,17 +267,9 @@ def _rows(
         # Spark's batches carry the session's time zone: the driver's schema is for no batches
         table = pa.Table.from_batches(parts) if parts else schema.empty_table()
         del parts
-        return _states_rows(table, small, options, ids_travel)
+        return _states_rows(table, small, options, True)
 
     return frame.mapInArrow(states_of, _ROWS_DDL)
-
-
-def _partitions(frame: SparkDataFrame) -> int | None:
-    """How many partitions the frame has (None where Spark does not say, as with Spark Connect)."""
-    try:
-        return int(frame.rdd.getNumPartitions())
-    except Exception:
-        return None
 
 
 def _file_rows(
