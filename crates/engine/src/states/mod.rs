@@ -186,16 +186,15 @@ pub fn identify(states: &mut PartialStates, plan: &Plan, made: Made) -> Result<(
         };
         b.fingerprints = print.into_iter().collect();
     }
-    let id = plan.posts.as_ref().and_then(|pp| pp.post_id.clone());
     // the pass hands the hashes over when it checked them all in memory; else they are read here
-    states.post_ids = match (made.posts, id) {
-        _ if states.post_ids.is_some() => states.post_ids.take(),
-        (Some(lf), Some(id)) => {
-            let ids = collect(lf.select([col(id.as_str())]))?;
-            Some(PostIds::new(post_id_hashes(ids.column(id.as_str())?)?))
-        }
-        _ => None,
-    };
+    if states.post_ids.is_some() {
+        return Ok(());
+    }
+    let id = plan.posts.as_ref().and_then(|pp| pp.post_id.clone());
+    if let (Some(lf), Some(id)) = (made.posts, id) {
+        let ids = collect(lf.select([col(id.as_str())]))?;
+        states.post_ids = Some(PostIds::new(post_id_hashes(ids.column(id.as_str())?)?));
+    }
     Ok(())
 }
 
@@ -464,11 +463,7 @@ impl States {
             b.fingerprints.clear();
         }
         let post_ids = match (&older.post_ids, &newer_states.post_ids) {
-            (Some(a), Some(b)) => {
-                let mut ids = PostIds::combine(&[a, b]).0.sorted();
-                ids.dedup();
-                Some(PostIds::new(ids))
-            }
+            (Some(a), Some(b)) => Some(PostIds::union(&[a, b])),
             _ => None,
         };
         let mut merged = combine_parts(vec![older, newer_states], &plan, &plan)?;

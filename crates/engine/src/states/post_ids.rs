@@ -37,6 +37,14 @@ impl PostIds {
         }
     }
 
+    /// The distinct hashes of all `parts` in one run (a refresh: posts re-synced are in both).
+    pub fn union(parts: &[&PostIds]) -> PostIds {
+        let runs: Vec<&[u64]> = parts.iter().flat_map(|p| p.runs.iter().map(|r| &r[..])).collect();
+        let mut ids = merge_sorted(&runs);
+        ids.dedup();
+        PostIds::new(ids)
+    }
+
     /// The runs of all `parts` kept side by side, and how many hashes are in more than one
     /// part (the merge's overlap check).
     pub fn combine(parts: &[&PostIds]) -> (PostIds, usize) {
@@ -151,6 +159,9 @@ mod tests {
         // merged again with a part that shares ten hashes: counted across the runs
         let (all, repeated) = PostIds::combine(&[&ab, &c]);
         assert_eq!((all.runs.len(), repeated), (3, 10));
+        // a refresh's union: the distinct hashes of both, in one run
+        let union = PostIds::union(&[&all, &c]);
+        assert_eq!((union.runs.len(), union.sorted()), (1, sorted(0..200_000)));
         let (none, repeated) = PostIds::combine(&[]);
         assert_eq!((none.len(), repeated, none.sorted()), (0, 0, Vec::new()));
     }
