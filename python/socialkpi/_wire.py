@@ -133,6 +133,13 @@ def ipc(frame: pl.DataFrame) -> bytes:
     return out.getvalue()
 
 
+def ids_travel(keep_ids: bool, parts: int) -> bool:
+    """Whether the parts' post ids leave where they were made: when the result keeps them
+    (``partial``), or to be checked against each other's. The one part of a ``compute`` was
+    checked by its own run."""
+    return keep_ids or parts > 1
+
+
 def pack(states: States, ids_travel: bool = True) -> Part:
     """A part from states (made by ``sk.partial`` where the posts are); without its post ids
     unless ``ids_travel`` (the only part of a compute: its own run checked them)."""

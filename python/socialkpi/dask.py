@@ -167,8 +167,7 @@ def _run(
             "Parquet / CSV files (for a local frame, use socialkpi.compute)",
         )
     shared = {name: None if t is None else _broadcast(_wire.ship(t)) for name, t in small.items()}
-    # one part of a compute: its post ids were checked by its own run and need not travel
-    ids_travel = keep_ids or len(pieces) > 1
+    ids_travel = _wire.ids_travel(keep_ids, len(pieces))
     parts = [_delayed(_part)(piece, shared, options, ids_travel) for piece in pieces]
     while len(parts) > 1:
         # the last merge of a compute checks the post ids and leaves them with the workers

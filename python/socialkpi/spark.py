@@ -241,7 +241,7 @@ def _rows(
     }
     if _wire.is_paths(posts):
         paths = _wire.files(posts)
-        return _file_rows(paths, small, options, keep_ids or len(paths) > 1)
+        return _file_rows(paths, small, options, _wire.ids_travel(keep_ids, len(paths)))
     if not isinstance(posts, SparkDataFrame):
         raise invalid_argument(
             f"posts= got a {type(posts).__name__}; pass a Spark DataFrame or a path, glob or list of "

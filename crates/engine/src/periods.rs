@@ -25,7 +25,7 @@ pub fn civil(days: i32) -> (i64, u32, u32) {
 }
 
 /// Days since 1970-01-01 of a civil date inside [`DAYS`].
-fn days_from_civil(y: i64, m: u32, d: u32) -> i32 {
+pub(crate) fn days_from_civil(y: i64, m: u32, d: u32) -> i32 {
     crate::plan::calendar::days(y, m, d) as i32
 }
 

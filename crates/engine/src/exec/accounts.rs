@@ -18,13 +18,14 @@ const DATE: &str = "date";
 pub(super) struct Snapshots {
     df: DataFrame,
     key: Vec<String>,
+    /// Each row's account as a code: equal codes are one account, and (the rows being sorted
+    /// by account and day) each account's rows are neighbours.
+    accounts: Vec<u32>,
 }
 
-/// How the snapshots are ordered: whether two share an account and a day, and whether each
-/// account's rows are together and in date order. The key columns become codes (through the
-/// pass's dictionaries), each row one integer of code and day; equal integers are neighbours
-/// once sorted (exports usually are sorted already, which one look finds).
-fn order(df: &DataFrame, key: &[String]) -> Result<(bool, bool)> {
+/// Each row's account as a code (the key columns through the pass's dictionaries, in order
+/// of first appearance); all zero when the accounts have no key columns.
+fn account_codes(df: &DataFrame, key: &[String]) -> Result<Vec<u32>> {
     let mut codes: Option<Vec<u32>> = None;
     let mut pairs = Pairs::default();
     for k in key {
@@ -35,21 +36,67 @@ fn order(df: &DataFrame, key: &[String]) -> Result<(bool, bool)> {
             Some(prev) => pairs.combine(&prev, &c),
         });
     }
-    let days = pass::days(df.column(DATE)?)?;
-    let Some(codes) = codes else {
-        return Ok((false, true));
-    };
+    Ok(codes.unwrap_or_else(|| vec![0; df.height()]))
+}
+
+/// How the snapshots are ordered: whether two share an account and a day, and whether each
+/// account's rows are together and in date order. Each row becomes one integer of account
+/// code and day; equal integers are neighbours once sorted (exports usually are sorted
+/// already, which one look finds).
+fn order(accounts: &[u32], days: &[i32]) -> (bool, bool) {
     // (codes come in order of first appearance: sorted integers are grouped accounts)
-    let mut keys: Vec<u64> = codes
+    let mut keys: Vec<u64> = accounts
         .iter()
-        .zip(&days)
+        .zip(days)
         .map(|(&c, &d)| (u64::from(c) << 32) | u64::from((d as u32) ^ (1 << 31)))
         .collect();
     let sorted = keys.is_sorted();
     if !sorted {
         keys.sort_unstable();
     }
-    Ok((keys.windows(2).any(|w| w[0] == w[1]), sorted))
+    (keys.windows(2).any(|w| w[0] == w[1]), sorted)
+}
+
+/// The runs of neighbouring rows of one account (and period, when given), each its first row
+/// and length: the groups of rows sorted by account and day, found without hashing.
+fn runs(accounts: &[u32], periods: Option<&[i32]>) -> Vec<[IdxSize; 2]> {
+    let mut groups: Vec<[IdxSize; 2]> = Vec::new();
+    let mut start = 0usize;
+    for row in 1..=accounts.len() {
+        let ends = row == accounts.len()
+            || accounts[row] != accounts[row - 1]
+            || periods.is_some_and(|p| p[row] != p[row - 1]);
+        if ends {
+            groups.push([start as IdxSize, (row - start) as IdxSize]);
+            start = row;
+        }
+    }
+    groups
+}
+
+/// The values at the rows where `keep` holds.
+fn kept<T: Copy>(values: &[T], keep: &BooleanChunked) -> Vec<T> {
+    values
+        .iter()
+        .zip(keep.iter())
+        .filter_map(|(&x, k)| k.unwrap_or(false).then_some(x))
+        .collect()
+}
+
+/// Each run's first row, or its last.
+fn run_rows(runs: &[[IdxSize; 2]], last: bool) -> Vec<IdxSize> {
+    runs.iter()
+        .map(|&[first, len]| if last { first + len - 1 } else { first })
+        .collect()
+}
+
+/// The rows' period starts as days (the `PERIOD` column), when the plan has periods.
+fn period_days(df: &DataFrame, with_periods: bool) -> Result<Option<Vec<i32>>> {
+    if !with_periods {
+        return Ok(None);
+    }
+    let physical = df.column(PERIOD)?.as_materialized_series().to_physical_repr();
+    Ok(Some(physical.i32()?.iter().map(|d| d.unwrap_or(i32::MIN)).collect()))
 }
 
 impl Snapshots {
@@ -82,7 +129,8 @@ impl Snapshots {
         // One snapshot per account and day.
         let mut day_key: Vec<Expr> = plan.account_key.iter().map(|k| col(k.as_str())).collect();
         day_key.push(col(DATE));
-        let (repeats, sorted) = order(&df, &plan.account_key)?;
+        let mut accounts = account_codes(&df, &plan.account_key)?;
+        let (repeats, sorted) = order(&accounts, &pass::days(df.column(DATE)?)?);
         if repeats {
             let repeats = df
                 .clone()
@@ -132,9 +180,13 @@ impl Snapshots {
             lf = lf.sort(by, SortMultipleOptions::default().with_maintain_order(true));
         }
         let df = super::with_period(lf.collect()?, DATE, plan)?;
+        if repeats || !sorted {
+            accounts = account_codes(&df, &plan.account_key)?;
+        }
         Ok(Self {
             df,
             key: plan.account_key.clone(),
+            accounts,
         })
     }
 
@@ -209,11 +261,6 @@ impl Snapshots {
         ap: &AccountsPlan,
         keys: &[String],
     ) -> Result<(DataFrame, Option<DataFrame>)> {
-        let group: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
-        let mut base = self.df.clone().lazy();
-        if keys.iter().any(|k| k == ALL) {
-            base = base.with_column(lit(true).alias(ALL));
-        }
         let summed = [
             (ap.profile_visits, "profile_visits"),
             (ap.mentions, "mentions"),
@@ -222,49 +269,141 @@ impl Snapshots {
         ];
         let summed: Vec<&str> = summed.iter().filter(|(w, _)| *w).map(|(_, c)| *c).collect();
         super::overflow::check_table_sums(&self.df, &summed, "accounts")?;
-        let mut aggs = vec![len()
-            .cast(DataType::Int64)
-            .alias(StateColumn::Rows(Source::Accounts).name())];
-        // account flows: summed over the daily snapshots, with the count that reported one
-        for (wanted, c) in [
+        let flowing: Vec<&str> = [
             (ap.profile_visits, "profile_visits"),
             (ap.mentions, "mentions"),
             (ap.leads, "leads"),
-        ] {
-            if wanted {
-                aggs.push(col(c).sum().alias(StateColumn::AccountSum(c.into()).name()));
-                let reported = col(c).count().cast(DataType::Int64);
-                aggs.push(reported.alias(StateColumn::AccountReported(c.into()).name()));
-            }
-        }
-        let flows = base.clone().group_by(group).agg(aggs).collect()?;
+        ]
+        .iter()
+        .filter(|(w, _)| *w)
+        .map(|(_, c)| *c)
+        .collect();
+        let periods = period_days(&self.df, plan.every.is_some())?;
+        let flows = self.flows(keys, &flowing, periods.as_deref())?;
         if !ap.followers {
             return Ok((flows, None));
         }
-        // Per account and period: the first and last snapshot with a value and their days;
-        // account attributes take their value at the last snapshot.
-        let mut per_account: Vec<Expr> = self.key_exprs();
-        if plan.every.is_some() {
-            per_account.push(col(PERIOD));
+        Ok((flows, Some(self.first_and_last(keys, periods.as_deref())?)))
+    }
+
+    /// The account flows per group of `keys`: the rows, and each flow's sum with the count of
+    /// rows that reported it. By account (and period), the groups are the sorted rows' runs;
+    /// coarser groups add the runs up; groups by an account attribute, which may change
+    /// within a run, group the rows.
+    fn flows(&self, keys: &[String], flowing: &[&str], periods: Option<&[i32]>) -> Result<DataFrame> {
+        let by_account = keys.iter().all(|k| self.key.contains(k) || k == PERIOD || k == ALL);
+        if !by_account {
+            return self.flows_grouped(keys, flowing);
         }
-        let mut aggs = vec![
-            col(DATE).first().alias(FIRST_DAY),
-            col("followers").first().alias(FIRST),
-            col(DATE).last().alias(LAST_DAY),
-            col("followers").last().alias(LAST),
-        ];
+        let runs = runs(&self.accounts, periods);
+        let mut columns = self.run_keys(&self.df, &run_rows(&runs, false), periods.is_some())?;
+        let lengths = runs.iter().map(|[_, len]| i64::from(*len)).collect();
+        let rows = Int64Chunked::from_vec(PlSmallStr::EMPTY, lengths);
+        let groups = GroupsType::new_slice(runs, false, true);
+        columns.push(
+            rows.into_column()
+                .with_name(StateColumn::Rows(Source::Accounts).name().into()),
+        );
+        for &c in flowing {
+            let values = self.df.column(c)?;
+            // SAFETY: the runs are in bounds: they partition the frame's rows
+            let (sum, reported) = unsafe {
+                (
+                    values.agg_sum(&groups),
+                    values.as_materialized_series().agg_valid_count(&groups),
+                )
+            };
+            columns.push(sum.with_name(StateColumn::AccountSum(c.into()).name().into()));
+            let reported = reported.cast(&DataType::Int64)?.into_column();
+            columns.push(reported.with_name(StateColumn::AccountReported(c.into()).name().into()));
+        }
+        let per_run = DataFrame::new_infer_height(columns)?;
+        let mut run_keys = self.key.clone();
+        if periods.is_some() {
+            run_keys.push(PERIOD.to_string());
+        }
+        let states: Vec<Expr> = per_run
+            .get_column_names()
+            .into_iter()
+            .filter(|n| !run_keys.iter().any(|k| k.as_str() == n.as_str()))
+            .map(|n| col(n.as_str()))
+            .collect();
+        let group: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
+        let mut frame = per_run.lazy();
+        if keys.iter().any(|k| k == ALL) {
+            frame = frame.with_column(lit(true).alias(ALL));
+        }
+        if keys.iter().filter(|k| *k != ALL).count() == run_keys.len() {
+            // each run is one account (and period): the runs are the groups
+            return Ok(frame
+                .select(group.into_iter().chain(states).collect::<Vec<_>>())
+                .collect()?);
+        }
+        let added: Vec<Expr> = states.into_iter().map(|s| s.sum()).collect();
+        Ok(frame.group_by(group).agg(added).collect()?)
+    }
+
+    /// `flows` grouped row by row (groups by an account attribute).
+    fn flows_grouped(&self, keys: &[String], flowing: &[&str]) -> Result<DataFrame> {
+        let mut base = self.df.clone().lazy();
+        if keys.iter().any(|k| k == ALL) {
+            base = base.with_column(lit(true).alias(ALL));
+        }
+        let mut aggs = vec![len()
+            .cast(DataType::Int64)
+            .alias(StateColumn::Rows(Source::Accounts).name())];
+        for &c in flowing {
+            aggs.push(col(c).sum().alias(StateColumn::AccountSum(c.into()).name()));
+            let reported = col(c).count().cast(DataType::Int64);
+            aggs.push(reported.alias(StateColumn::AccountReported(c.into()).name()));
+        }
+        let group: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
+        Ok(base.group_by(group).agg(aggs).collect()?)
+    }
+
+    /// Per account and period: the first and last snapshot with a follower count and their
+    /// days; the grouping's account attributes take their value at the last one. The groups
+    /// are the runs of the sorted rows that have a count.
+    fn first_and_last(&self, keys: &[String], periods: Option<&[i32]>) -> Result<DataFrame> {
+        let followers = self.df.column("followers")?;
+        let (df, accounts, periods) = if followers.null_count() > 0 {
+            let counted = followers.is_not_null();
+            (
+                self.df.filter(&counted)?,
+                kept(&self.accounts, &counted),
+                periods.map(|p| kept(p, &counted)),
+            )
+        } else {
+            (self.df.clone(), self.accounts.clone(), periods.map(<[i32]>::to_vec))
+        };
+        let runs = runs(&accounts, periods.as_deref());
+        let (firsts, lasts) = (run_rows(&runs, false), run_rows(&runs, true));
+        let mut columns = self.run_keys(&df, &firsts, periods.is_some())?;
+        let (day, count) = (df.column(DATE)?, df.column("followers")?);
+        columns.push(day.take_slice(&firsts)?.with_name(FIRST_DAY.into()));
+        columns.push(count.take_slice(&firsts)?.with_name(FIRST.into()));
+        columns.push(day.take_slice(&lasts)?.with_name(LAST_DAY.into()));
+        columns.push(count.take_slice(&lasts)?.with_name(LAST.into()));
         for d in keys
             .iter()
             .filter(|d| !self.key.contains(d) && *d != PERIOD && *d != ALL)
         {
-            aggs.push(col(d.as_str()).last().alias(d.as_str()));
+            columns.push(df.column(d)?.take_slice(&lasts)?);
         }
-        let snapshots = base
-            .filter(col("followers").is_not_null())
-            .group_by(per_account)
-            .agg(aggs)
-            .collect()?;
-        Ok((flows, Some(snapshots)))
+        Ok(DataFrame::new_infer_height(columns)?)
+    }
+
+    /// The account key columns (and the period's) of the runs starting at `firsts`.
+    fn run_keys(&self, df: &DataFrame, firsts: &[IdxSize], with_period: bool) -> Result<Vec<Column>> {
+        let mut names: Vec<&str> = self.key.iter().map(String::as_str).collect();
+        if with_period {
+            names.push(PERIOD);
+        }
+        // (a gather: polars' first-of-group would join a text column's chunks whole first)
+        names
+            .into_iter()
+            .map(|n| Ok(df.column(n)?.take_slice(firsts)?))
+            .collect()
     }
 }
 
@@ -319,4 +458,104 @@ pub(crate) fn followers(
             col("__start").sum().alias(FOLLOWERS_START),
         ])
         .collect()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_end_where_the_account_or_the_period_changes() {
+        let accounts = [0, 0, 0, 1, 1, 2];
+        let periods = [10, 10, 11, 11, 11, 11];
+        assert_eq!(runs(&accounts, Some(&periods)), vec![[0, 2], [2, 1], [3, 2], [5, 1]]);
+        assert_eq!(runs(&accounts, None), vec![[0, 3], [3, 2], [5, 1]]);
+        assert!(runs(&[], None).is_empty());
+    }
+
+    /// Two accounts' sorted daily snapshots over two months, some without a follower count,
+    /// one account whose snapshots of a month all lack one, and an attribute that changes.
+    fn snapshots() -> Result<Snapshots> {
+        let day = |m: u32, d: u32| crate::periods::days_from_civil(2025, m, d);
+        let rows = [
+            ("a", day(1, 30), Some(10), Some(1), "x", day(1, 1)),
+            ("a", day(1, 31), None, None, "x", day(1, 1)),
+            ("a", day(2, 1), Some(12), Some(3), "y", day(2, 1)),
+            ("a", day(2, 2), Some(13), None, "z", day(2, 1)),
+            ("b", day(1, 5), None, Some(4), "x", day(1, 1)),
+            ("b", day(2, 5), Some(7), Some(5), "x", day(2, 1)),
+        ];
+        let date = |v: Vec<i32>, name: &str| -> Result<Column> {
+            Ok(Int32Chunked::from_vec(name.into(), v)
+                .into_series()
+                .cast(&DataType::Date)?
+                .into_column())
+        };
+        let df = DataFrame::new_infer_height(vec![
+            Column::new("account_id".into(), rows.iter().map(|r| r.0).collect::<Vec<_>>()),
+            date(rows.iter().map(|r| r.1).collect(), DATE)?,
+            Column::new(
+                "followers".into(),
+                rows.iter().map(|r| r.2).collect::<Vec<Option<i64>>>(),
+            ),
+            Column::new(
+                "profile_visits".into(),
+                rows.iter().map(|r| r.3).collect::<Vec<Option<i64>>>(),
+            ),
+            Column::new("tier".into(), rows.iter().map(|r| r.4).collect::<Vec<_>>()),
+            date(rows.iter().map(|r| r.5).collect(), PERIOD)?,
+        ])?;
+        let key = vec!["account_id".to_string()];
+        let accounts = account_codes(&df, &key)?;
+        Ok(Snapshots { df, key, accounts })
+    }
+
+    fn sorted(df: DataFrame, by: &[&str]) -> Result<DataFrame> {
+        Ok(df.sort(by.to_vec(), SortMultipleOptions::default())?)
+    }
+
+    #[test]
+    fn flows_by_account_from_runs_equal_the_rows_grouped() -> Result<()> {
+        let s = snapshots()?;
+        let periods = period_days(&s.df, true)?;
+        for keys in [
+            vec!["account_id", PERIOD],
+            vec![PERIOD, "account_id"],
+            vec![PERIOD],
+            vec![ALL],
+        ] {
+            let keys: Vec<String> = keys.into_iter().map(String::from).collect();
+            let by: Vec<&str> = keys.iter().map(String::as_str).collect();
+            let from_runs = sorted(s.flows(&keys, &["profile_visits"], periods.as_deref())?, &by)?;
+            let grouped = sorted(s.flows_grouped(&keys, &["profile_visits"])?, &by)?;
+            assert!(from_runs.equals_missing(&grouped), "{keys:?}:\n{from_runs}\n{grouped}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn first_and_last_snapshots_from_runs_equal_the_rows_grouped() -> Result<()> {
+        let s = snapshots()?;
+        let periods = period_days(&s.df, true)?;
+        let keys: Vec<String> = ["tier", PERIOD].into_iter().map(String::from).collect();
+        let from_runs = sorted(s.first_and_last(&keys, periods.as_deref())?, &["account_id", PERIOD])?;
+        let grouped =
+            s.df.clone()
+                .lazy()
+                .filter(col("followers").is_not_null())
+                .group_by([col("account_id"), col(PERIOD)])
+                .agg([
+                    col(DATE).first().alias(FIRST_DAY),
+                    col("followers").first().alias(FIRST),
+                    col(DATE).last().alias(LAST_DAY),
+                    col("followers").last().alias(LAST),
+                    col("tier").last(),
+                ])
+                .collect()?;
+        let grouped = sorted(grouped, &["account_id", PERIOD])?;
+        assert!(from_runs.equals_missing(&grouped), "\n{from_runs}\n{grouped}");
+        // b has no count in January: no snapshot state there; a's February ends at "z"
+        assert_eq!(from_runs.height(), 3);
+        Ok(())
+    }
 }
