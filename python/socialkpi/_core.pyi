@@ -144,6 +144,7 @@ def partial(
     memory_limit: int | None = ...,
 ) -> _States: ...
 
+def check_post_ids(lists: list[Any], keep: bool) -> tuple[int, Any | None]: ...
 @final
 class _States:
     def finalize(

@@ -156,19 +156,21 @@ def body(part: Part) -> States:
     return States.from_frame(pl.read_ipc(io.BytesIO(part.body)), part.header)
 
 
-def union_ids(parts: Sequence[Optional[np.ndarray]]) -> Optional[np.ndarray]:  # noqa: UP045
-    """The parts' post-id hashes in one sorted array; a hash in two parts is ``sk.merge``'s
-    error ``overlapping_posts``. None (not checked) when any part has none, as in ``sk.merge``."""
+def union_ids(parts: Sequence[Optional[np.ndarray]], keep: bool = True) -> Optional[np.ndarray]:  # noqa: UP045
+    """The parts' post-id hashes (each sorted) checked against each other by the engine: a hash
+    in two parts is ``sk.merge``'s error ``overlapping_posts``. Gives them in one sorted array
+    when ``keep``. None (not checked) when any part has none, as in ``sk.merge``."""
     if any(ids is None for ids in parts):
         return None
-    # each array is sorted: the stable sort (timsort) merges the runs
-    ids = np.sort(
-        np.concatenate([np.asarray(p, dtype=np.uint64) for p in parts if p is not None]), kind="stable"
-    )
-    repeated = int(np.count_nonzero(ids[1:] == ids[:-1])) if ids.size > 1 else 0
+    from socialkpi import _core
+
+    streams = [pl.Series(_HASH, np.asarray(p, dtype=np.uint64)).__arrow_c_stream__() for p in parts]
+    repeated, merged = _core.check_post_ids(streams, keep)
     if repeated:
         raise overlapping(repeated)
-    return ids
+    if merged is None:
+        return None
+    return np.asarray(pl.DataFrame(_ArrowStream(merged))[_HASH].to_numpy(), dtype=np.uint64)
 
 
 def overlapping(repeated: int) -> Exception:
@@ -186,10 +188,9 @@ def overlapping(repeated: int) -> Exception:
 def combine(parts: Sequence[Part], keep_ids: bool = True) -> Part:
     """Parts merged into one: the states by ``sk.merge``, the post ids by a checked union
     (kept for further merges, or dropped once checked by the last merge of a compute)."""
-    ids = union_ids([p.ids for p in parts]) if len(parts) > 1 else parts[0].ids
-    kept = ids if keep_ids else None
     if len(parts) == 1:
-        return Part(parts[0].header, parts[0].body, kept)
+        return Part(parts[0].header, parts[0].body, parts[0].ids if keep_ids else None)
+    kept = union_ids([p.ids for p in parts], keep_ids)
     merged = pack(merge([body(p) for p in parts]), ids_travel=False)
     return Part(merged.header, merged.body, kept)
 

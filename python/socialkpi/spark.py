@@ -187,7 +187,8 @@ def partial(
         ids = None
         if ids_kept:
             blobs = rows.where(F.col("bucket").isNotNull()).select("ids").toArrow().column(0).to_pylist()
-            ids = _wire.union_ids([np.frombuffer(b"".join(blobs), dtype="<u8")])
+            # each blob is one part's bucket of ids, sorted
+            ids = _wire.union_ids([np.frombuffer(b, dtype="<u8") for b in blobs])
     finally:
         rows.unpersist()
     return _wire.states(_wire.Part(states.header, _wire.ipc(states.frame), ids))

@@ -7,6 +7,52 @@ use super::*;
 use socialkpi_engine::error::QueryCode;
 use socialkpi_engine::states::{self, Made, PostIds, Spec, States};
 
+/// Sorted post-id hash lists of parts made apart (Arrow streams of one `UInt64` column each,
+/// as `_States.post_ids` gives them): how many hashes are in more than one list, and, when
+/// `keep`, all of them in one sorted list (an Arrow stream of one `post_id_hash` column).
+#[pyfunction]
+pub fn check_post_ids<'py>(
+    py: Python<'py>,
+    lists: Vec<Bound<'py, PyCapsule>>,
+    keep: bool,
+) -> PyResult<(usize, Option<Bound<'py, PyCapsule>>)> {
+    let mut columns = Vec::with_capacity(lists.len());
+    for capsule in &lists {
+        let ptr = capsule.pointer_checked(Some(STREAM))?;
+        // SAFETY: a capsule named "arrow_array_stream" holds an ArrowArrayStream (Arrow
+        // PyCapsule interface); series_from_stream moves it out.
+        let series = unsafe { ingest::series_from_stream(POST_ID_HASH, ptr.as_ptr().cast()) }?;
+        columns.push(series);
+    }
+    let (shared, all) = detached(py, || {
+        let lists = columns
+            .iter()
+            .map(|s| Ok(s.u64()?.rechunk().into_owned()))
+            .collect::<socialkpi_engine::error::Result<Vec<UInt64Chunked>>>()?;
+        let slices = lists
+            .iter()
+            .map(|ca| match ca.cont_slice() {
+                Ok(ids) if ids.is_sorted() => Ok(ids),
+                _ => Err(Error::query(
+                    QueryCode::InvalidArgument,
+                    "post id hashes must be sorted, without nulls",
+                )),
+            })
+            .collect::<socialkpi_engine::error::Result<Vec<&[u64]>>>()?;
+        Ok(states::check_lists(&slices, keep))
+    })?;
+    let all = match all {
+        Some(ids) => {
+            let frame = DataFrame::new(ids.len(), vec![Column::new(POST_ID_HASH.into(), ids)]).map_err(Error::from)?;
+            Some(export_frame(py, frame)?)
+        }
+        None => None,
+    };
+    Ok((shared, all))
+}
+
+const POST_ID_HASH: &str = "post_id_hash";
+
 /// The native states object: immutable; every operation returns new states.
 #[pyclass(frozen, name = "_States")]
 pub struct StatesObject {
@@ -180,7 +226,7 @@ impl StatesObject {
         let Some(ids) = &self.inner.states.post_ids else {
             return Ok(None);
         };
-        let column = Column::new("post_id_hash".into(), ids.sorted());
+        let column = Column::new(POST_ID_HASH.into(), ids.sorted());
         let frame = DataFrame::new(ids.len(), vec![column]).map_err(socialkpi_engine::error::Error::from)?;
         Ok(Some(export_frame(py, frame)?))
     }

@@ -54,6 +54,17 @@ impl PostIds {
     }
 }
 
+/// Sorted lists of hashes made apart (the parts of a Dask or Spark run, each checked by its
+/// own run): how many hashes are in more than one list, and, when `keep`, all of them in one
+/// sorted list (repeats kept, so that the caller's error can count them).
+pub fn check_lists(lists: &[&[u64]], keep: bool) -> (usize, Option<Vec<u64>>) {
+    if !keep {
+        return (repeats(lists), None);
+    }
+    let all = merge_sorted(lists);
+    (all.windows(2).filter(|w| w[0] == w[1]).count(), Some(all))
+}
+
 /// Values a range holds, about: its runs are merged inside the core's cache.
 const RANGE: usize = 1 << 16;
 
@@ -138,6 +149,25 @@ fn repeats(lists: &[&[u64]]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lists_made_apart_count_their_shared_hashes_with_or_without_the_list() {
+        let spread = |k: u64| k.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let mut a: Vec<u64> = (0..200_000).map(spread).collect();
+        let mut b: Vec<u64> = (199_990..300_000).map(spread).collect();
+        let mut c: Vec<u64> = (300_000..300_010).map(spread).collect();
+        for l in [&mut a, &mut b, &mut c] {
+            l.sort_unstable();
+        }
+        let lists = [&a[..], &b[..], &c[..]];
+        assert_eq!(check_lists(&lists, false), (10, None));
+        let (shared, all) = check_lists(&lists, true);
+        let mut expected: Vec<u64> = [&a[..], &b[..], &c[..]].concat();
+        expected.sort_unstable();
+        assert_eq!((shared, all), (10, Some(expected)));
+        assert_eq!(check_lists(&[&a[..], &c[..]], false), (0, None));
+        assert_eq!(check_lists(&[], true), (0, Some(Vec::new())));
+    }
 
     #[test]
     fn runs_combine_by_reference_and_count_the_hashes_in_two() {
