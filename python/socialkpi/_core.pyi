@@ -143,8 +143,8 @@ def partial(
     fiscal_year_start: str | None = None,
     memory_limit: int | None = ...,
 ) -> _States: ...
-
 def check_post_ids(lists: list[Any], keep: bool) -> tuple[int, Any | None]: ...
+
 @final
 class _States:
     def finalize(
