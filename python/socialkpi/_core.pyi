@@ -14,6 +14,7 @@ __all__ = [
     "__version__",
     "catalog_rows",
     "check_formula",
+    "check_post_ids",
     "compute",
     "contract_status",
     "states_every",
