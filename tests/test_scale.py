@@ -421,6 +421,11 @@ def test_spark_over_files_one_task_per_file(spark, tmp_path) -> None:  # type: i
     with pytest.raises(sk.InputError) as e:
         sks.compute([paths[0], paths[0]], **small, **KW)  # type: ignore[arg-type]
     assert e.value.code == "overlapping_posts"
+    # partial checks them on the driver, each part's buckets as they came
+    with pytest.raises(sk.InputError) as e:
+        sks.partial([paths[0], paths[1], paths[0]], **small, **KW)  # type: ignore[arg-type]
+    assert e.value.code == "overlapping_posts"
+    assert f"{pl.read_parquet(paths[0]).height} posts" in str(e.value)
     with pytest.raises(sk.InputError) as e:
         sks.compute([*paths, str(tmp_path / "missing.parquet")], **small, **KW)  # type: ignore[arg-type]
     assert e.value.code == "file_not_found"

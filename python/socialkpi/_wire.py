@@ -162,15 +162,25 @@ def union_ids(parts: Sequence[Optional[np.ndarray]], keep: bool = True) -> Optio
     when ``keep``. None (not checked) when any part has none, as in ``sk.merge``."""
     if any(ids is None for ids in parts):
         return None
+    repeated, merged = _checked_ids([p for p in parts if p is not None], keep)
+    if repeated:
+        raise overlapping(repeated)
+    return merged
+
+
+def shared_ids(parts: Sequence[np.ndarray]) -> int:
+    """How many of the parts' post-id hashes (each part's sorted) are in more than one part."""
+    return _checked_ids(parts, keep=False)[0]
+
+
+def _checked_ids(parts: Sequence[np.ndarray], keep: bool) -> tuple[int, Optional[np.ndarray]]:  # noqa: UP045
     from socialkpi import _core
 
     streams = [pl.Series(_HASH, np.asarray(p, dtype=np.uint64)).__arrow_c_stream__() for p in parts]
     repeated, merged = _core.check_post_ids(streams, keep)
-    if repeated:
-        raise overlapping(repeated)
     if merged is None:
-        return None
-    return np.asarray(pl.DataFrame(_ArrowStream(merged))[_HASH].to_numpy(), dtype=np.uint64)
+        return repeated, None
+    return repeated, np.asarray(pl.DataFrame(_ArrowStream(merged))[_HASH].to_numpy(), dtype=np.uint64)
 
 
 def overlapping(repeated: int) -> Exception:

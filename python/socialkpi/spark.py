@@ -349,10 +349,14 @@ def _states_rows(
 def _repeats(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     """How many post ids repeat among one shuffle partition's buckets (a bucket is wholly in
     one partition, so every repeat is found)."""
-    blobs = [blob for batch in batches for blob in batch.column(1).to_pylist()]
-    ids = np.sort(np.frombuffer(b"".join(blobs), dtype="<u8"))
-    repeated = int(np.count_nonzero(ids[1:] == ids[:-1])) if ids.size > 1 else 0
-    yield pa.RecordBatch.from_pydict({"repeated": [repeated]})
+    # each blob is one part's bucket, sorted: read in place, checked by the engine
+    runs = [
+        np.frombuffer(blob.as_buffer(), dtype="<u8")
+        for batch in batches
+        for blob in batch.column(1)
+        if blob.is_valid
+    ]
+    yield pa.RecordBatch.from_pydict({"repeated": [_wire.shared_ids(runs)]})
 
 
 def _bodies(rows: SparkDataFrame) -> tuple[States, bool, int]:
