@@ -223,6 +223,24 @@ def test_dask_partial_gives_states_that_merge_with_local_ones(dask_client, tmp_p
     assert e.value.code == "overlapping_posts"
 
 
+def test_parts_take_back_their_post_ids_only_sorted_and_once() -> None:
+    from socialkpi import _wire
+
+    part = _wire.pack(sk.partial(T["posts"], **SMALL, **KW))  # type: ignore[arg-type]
+    assert part.ids is not None and part.ids.size == T["posts"].height
+    states = _wire.states(part)
+    assert states._native.sizes()[1] == T["posts"].height
+    with pytest.raises(sk.InputError) as e:
+        sk.merge([states, sk.partial(T["posts"].head(3), **SMALL, **KW)])  # type: ignore[arg-type]
+    assert e.value.code == "overlapping_posts" and "3 posts" in str(e.value)
+    for ids in (part.ids[::-1].copy(), np.repeat(part.ids[:2], 2)):
+        with pytest.raises(sk.ArgumentError):
+            _wire.states(_wire.Part(part.header, part.body, ids))
+    again = pl.Series(part.ids).__arrow_c_stream__()
+    with pytest.raises(sk.ArgumentError):
+        states._native.with_post_ids(again)
+
+
 def test_dask_post_in_two_partitions_is_overlapping_posts(dask_client, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from socialkpi import dask as skd
 

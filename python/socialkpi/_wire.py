@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import glob
 import io
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,8 +24,6 @@ import polars as pl
 from socialkpi._states import States, merge
 from socialkpi._tables import _ArrowStream
 
-_BLOCK = "state_block"
-_POST_IDS = "post_ids"
 _HASH = "post_id_hash"
 
 
@@ -207,16 +204,11 @@ def combine(parts: Sequence[Part], keep_ids: bool = True) -> Part:
 
 def states(part: Part) -> States:
     """The part as ``sk.States``, post ids included (to merge with other states or save)."""
+    states = body(part)
     if part.ids is None:
-        return body(part)
-    info = json.loads(part.header)
-    info["post_ids"] = True
-    frame = pl.read_ipc(io.BytesIO(part.body))
-    ids = pl.DataFrame({_HASH: pl.Series(_HASH, part.ids, dtype=pl.UInt64)}).with_columns(
-        pl.lit(_POST_IDS).alias(_BLOCK)
-    )
-    # the other columns are null in the id rows: polars keeps them as unmaterialized scalars
-    return States.from_frame(pl.concat([frame, ids], how="diagonal_relaxed"), json.dumps(info))
+        return states
+    ids = pl.Series(_HASH, np.asarray(part.ids, dtype=np.uint64))
+    return States(states._native.with_post_ids(ids.__arrow_c_stream__()))
 
 
 def is_paths(posts: Any) -> bool:

@@ -231,6 +231,29 @@ impl StatesObject {
         Ok(Some(export_frame(py, frame)?))
     }
 
+    /// These states with their posts' id hashes (an Arrow stream of one sorted `UInt64`
+    /// column, as `post_ids` gives them), which travelled apart.
+    fn with_post_ids(&self, py: Python<'_>, ids: Bound<'_, PyCapsule>) -> PyResult<StatesObject> {
+        let ptr = ids.pointer_checked(Some(STREAM))?;
+        // SAFETY: a capsule named "arrow_array_stream" holds an ArrowArrayStream (Arrow
+        // PyCapsule interface); series_from_stream moves it out.
+        let series = unsafe { ingest::series_from_stream(POST_ID_HASH, ptr.as_ptr().cast()) }?;
+        let inner = detached(py, || {
+            let ids = series.u64()?.rechunk();
+            let sorted = match ids.cont_slice() {
+                Ok(ids) => ids.to_vec(),
+                Err(_) => {
+                    return Err(Error::query(
+                        QueryCode::InvalidArgument,
+                        "post id hashes must be sorted and distinct, without nulls",
+                    ))
+                }
+            };
+            self.inner.with_post_ids(sorted)
+        })?;
+        Ok(StatesObject { inner })
+    }
+
     /// States from `frame()`'s two parts (`frame`: a table wrapper, as `_tables.as_table`
     /// makes them).
     #[staticmethod]

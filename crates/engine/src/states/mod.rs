@@ -382,6 +382,26 @@ impl States {
         self.spec.plan(&self.spec.request(None, None, None))
     }
 
+    /// These states with the post ids of their posts, which travelled apart from them (the
+    /// parts of a Dask or Spark run): sorted, distinct hashes, as `post_ids` gives them.
+    pub fn with_post_ids(&self, sorted: Vec<u64>) -> Result<States> {
+        if self.states.post_ids.is_some() {
+            return Err(Error::query(
+                QueryCode::InvalidArgument,
+                "these states keep their post ids already",
+            ));
+        }
+        if !sorted.windows(2).all(|w| w[0] < w[1]) {
+            return Err(Error::query(
+                QueryCode::InvalidArgument,
+                "post id hashes must be sorted and distinct",
+            ));
+        }
+        let mut out = self.clone();
+        out.states.post_ids = Some(PostIds::new(sorted));
+        Ok(out)
+    }
+
     /// States of disjoint inputs made with the same spec, combined as if their inputs had
     /// been one: blocks added, follower snapshots combined per account, a whole small table
     /// counted once, and a post in two of them an error. The parts are read, not copied.
