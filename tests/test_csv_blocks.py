@@ -13,13 +13,11 @@ import pytest
 import socialkpi as sk
 from oracle import oracle
 from polars.testing import assert_frame_equal
+from streaming import KPIS, KW, SMALL
 
-KPIS = ["posts", "reach", "engagements", "engagement_rate", "engagement_rate_followers", "followers"]
-KW = {"kpis": KPIS, "by": ["platform"], "every": "1mo"}
 N_FILES = 6
 # 150,000 posts: 1.2 MB of hashes, past the smallest budget
 N_POSTS = 150_000
-SMALL = "1MB"
 
 
 @pytest.fixture(scope="module")

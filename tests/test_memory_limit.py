@@ -17,13 +17,11 @@ import pytest
 import socialkpi as sk
 from oracle import oracle
 from polars.testing import assert_frame_equal
+from streaming import KPIS, KW, SMALL
 
-KPIS = ["posts", "reach", "engagements", "engagement_rate", "engagement_rate_followers", "followers"]
-KW = {"kpis": KPIS, "by": ["platform"], "every": "1mo"}
 N_FILES = 20
 # 300,000 posts: some 3 MB of hashes, three times the smallest budget
 N_POSTS = 300_000
-SMALL = "1MB"
 
 
 @pytest.fixture(scope="module")
