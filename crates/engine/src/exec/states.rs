@@ -51,6 +51,48 @@ impl Sums {
     }
 }
 
+/// Per-group sums beside the count of rows added: a row's two updates touch one cache line
+/// (rows visit their groups at random, and with many groups the sums live past L2).
+enum Counted {
+    Int(Vec<(i64, i64)>),
+    Float(Vec<(f64, i64)>),
+}
+
+impl Counted {
+    fn of(dtype: &DataType) -> Result<Self> {
+        Ok(match Sums::of(dtype)? {
+            Sums::Int(_) => Counted::Int(Vec::new()),
+            Sums::Float(_) => Counted::Float(Vec::new()),
+        })
+    }
+
+    fn grow(&mut self, n: usize) {
+        match self {
+            Counted::Int(v) => grow(v, n),
+            Counted::Float(v) => grow(v, n),
+        }
+    }
+
+    /// Counts the rows of `keep` (a count-only state; the sums stay zero).
+    fn count(&mut self, keep: &Bitmap, groups: &[u32]) {
+        match self {
+            Counted::Int(v) => for_each_set(keep, |j| v[groups[j] as usize].1 += 1),
+            Counted::Float(v) => for_each_set(keep, |j| v[groups[j] as usize].1 += 1),
+        }
+    }
+
+    /// The sums (`sum`) or the counts, as a column.
+    fn column(&self, name: &str, sum: bool) -> Column {
+        let counts = |v: Vec<i64>| Column::new(name.into(), v);
+        match (self, sum) {
+            (Counted::Int(v), true) => Column::new(name.into(), v.iter().map(|p| p.0).collect::<Vec<_>>()),
+            (Counted::Float(v), true) => Column::new(name.into(), v.iter().map(|p| p.0).collect::<Vec<_>>()),
+            (Counted::Int(v), false) => counts(v.iter().map(|p| p.1).collect()),
+            (Counted::Float(v), false) => counts(v.iter().map(|p| p.1).collect()),
+        }
+    }
+}
+
 /// One loop over each batch.
 enum Task {
     /// Σ of a column's present values; with `counts`, the count of its missing values, or of
@@ -68,8 +110,8 @@ enum Task {
     Without {
         column: String,
         mask: Vec<String>,
-        sums: Vec<i64>,
-        counts: Vec<i64>,
+        /// Σ beside the count, per group.
+        acc: Vec<(i64, i64)>,
     },
     /// The rows where every one of the columns is missing.
     AllMissing { columns: Vec<String>, counts: Vec<i64> },
@@ -88,8 +130,7 @@ enum Task {
         column: Option<String>,
         filter: String,
         mask: Option<String>,
-        sums: Sums,
-        counts: Vec<i64>,
+        sums: Counted,
     },
     /// A state with a loop of its own (fractional values under a mask, means of rates).
     Own(Own),
@@ -324,8 +365,8 @@ impl States {
         schema: &Schema,
     ) -> Result<usize> {
         let sums = match &column {
-            Some(c) => Sums::of(schema.get(c).unwrap_or(&DataType::Null))?,
-            None => Sums::Int(Vec::new()),
+            Some(c) => Counted::of(schema.get(c).unwrap_or(&DataType::Null))?,
+            None => Counted::Int(Vec::new()),
         };
         Ok(self.find(
             |t| matches!(t, Task::Where { column: c, filter: f, mask: m, .. } if *c == column && *f == filter && *m == mask),
@@ -334,7 +375,6 @@ impl States {
                 filter: filter.clone(),
                 mask: mask.clone(),
                 sums,
-                counts: Vec::new(),
             },
         ))
     }
@@ -375,8 +415,7 @@ impl States {
             || Task::Without {
                 column: column.to_string(),
                 mask: mask.to_vec(),
-                sums: Vec::new(),
-                counts: Vec::new(),
+                acc: Vec::new(),
             },
         )
     }
@@ -463,12 +502,12 @@ impl States {
                             return Err(no_sum());
                         };
                         let w = match term.without.map(|w| &tasks[w]) {
-                            Some(Task::Without { sums, .. }) => Some(sums),
+                            Some(Task::Without { acc, .. }) => Some(acc),
                             Some(_) => return Err(no_sum()),
                             None => None,
                         };
                         for (g, t) in total.iter_mut().enumerate() {
-                            let v = s[g].wrapping_sub(w.map_or(0, |w| w[g]));
+                            let v = s[g].wrapping_sub(w.map_or(0, |w| w[g].0));
                             *t = if term.plus {
                                 t.wrapping_add(v)
                             } else {
@@ -498,8 +537,8 @@ impl States {
                         Some(true) => counted.clone(),
                         _ => rows.iter().zip(counted).map(|(r, m)| r - m).collect(),
                     };
-                    if let Some(Task::Without { counts: w, .. }) = without.map(|w| &tasks[w]) {
-                        counts.iter_mut().zip(w).for_each(|(c, w)| *c -= w);
+                    if let Some(Task::Without { acc, .. }) = without.map(|w| &tasks[w]) {
+                        counts.iter_mut().zip(acc).for_each(|(c, w)| *c -= w.1);
                     }
                     out.push(Column::new(name.into(), counts));
                 }
@@ -527,11 +566,7 @@ impl States {
                     _ => return Err(Error::Internal(format!("no followers for state '{name}'"))),
                 },
                 Output::Where { name, task, sum } => match &tasks[*task] {
-                    Task::Where { sums, counts, .. } => out.push(match (sum, sums) {
-                        (false, _) => Column::new(name.into(), counts),
-                        (true, Sums::Int(v)) => Column::new(name.into(), v),
-                        (true, Sums::Float(v)) => Column::new(name.into(), v),
-                    }),
+                    Task::Where { sums, .. } => out.push(sums.column(name, *sum)),
                     _ => return Err(Error::Internal(format!("no rows for state '{name}'"))),
                 },
                 Output::Own(i) => match &mut tasks[*i] {
@@ -619,20 +654,14 @@ impl Task {
                     grow(c, n);
                 }
             }
-            Task::Without { sums, counts, .. } => {
-                grow(sums, n);
-                grow(counts, n);
-            }
+            Task::Without { acc, .. } => grow(acc, n),
             Task::AllMissing { counts, .. } => grow(counts, n),
             Task::Followers { sums } => grow(sums, n),
             Task::FollowersWithout { values, followers, .. } => {
                 grow(values, n);
                 grow(followers, n);
             }
-            Task::Where { sums, counts, .. } => {
-                sums.grow(n);
-                grow(counts, n);
-            }
+            Task::Where { sums, .. } => sums.grow(n),
             Task::Own(_) => {}
         }
     }
@@ -665,15 +694,10 @@ impl Task {
                     Sums::Float(s) => dense(s, counts.as_deref_mut(), sparse, values.f64()?, groups),
                 }
             }
-            Task::Without {
-                column,
-                mask,
-                sums,
-                counts,
-            } => {
+            Task::Without { column, mask, acc } => {
                 if let Some(missing) = all_missing(batch, mask)? {
                     let values = batch.column(column)?.as_materialized_series();
-                    filtered(sums, counts, values.i64()?, groups, &missing);
+                    counted_where(acc, values.i64()?, groups, &missing);
                 }
             }
             Task::Where {
@@ -681,20 +705,19 @@ impl Task {
                 filter,
                 mask,
                 sums,
-                counts,
             } => {
                 let mut keep = truth(batch.column(filter)?)?;
                 if let Some(valid) = mask.as_ref().map(|m| batch.column(m)).transpose()?.and_then(validity) {
                     keep = &keep & &valid;
                 }
                 let Some(column) = column else {
-                    for_each_set(&keep, |j| counts[groups[j] as usize] += 1);
+                    sums.count(&keep, groups);
                     return Ok(());
                 };
                 let values = batch.column(column)?.as_materialized_series();
                 match sums {
-                    Sums::Int(s) => filtered(s, counts, values.i64()?, groups, &keep),
-                    Sums::Float(s) => filtered(s, counts, values.f64()?, groups, &keep),
+                    Counted::Int(s) => counted_where(s, values.i64()?, groups, &keep),
+                    Counted::Float(s) => counted_where(s, values.f64()?, groups, &keep),
                 }
             }
             Task::AllMissing { columns, counts } => {
@@ -791,11 +814,10 @@ fn dense<T: NumericNative>(
     }
 }
 
-/// Adds a batch's present values at the rows of `keep` into per-group sums and counts them
-/// (a `where` condition's rows, or the rows where a mask is missing).
-fn filtered<T: NumericNative>(
-    sums: &mut [T],
-    counts: &mut [i64],
+/// Adds a batch's present values at the rows of `keep` into per-group sums, each beside its
+/// count (a `where` condition's rows, or the rows where a mask is missing).
+fn counted_where<T: NumericNative>(
+    acc: &mut [(T, i64)],
     ca: &ChunkedArray<impl PolarsNumericType<Native = T>>,
     groups: &[u32],
     keep: &Bitmap,
@@ -810,9 +832,9 @@ fn filtered<T: NumericNative>(
         };
         let (values, gs) = (arr.values().as_slice(), &groups[offset..offset + len]);
         for_each_set(&rows, |j| {
-            let g = gs[j] as usize;
-            sums[g] += values[j];
-            counts[g] += 1;
+            let a = &mut acc[gs[j] as usize];
+            a.0 += values[j];
+            a.1 += 1;
         });
         offset += len;
     }
