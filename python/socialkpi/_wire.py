@@ -5,8 +5,9 @@ A part travels as its states' header, the states' frame without the ``post_ids``
 IPC bytes, small: one row per group and period) and its posts' ``post_id`` hashes (a sorted
 ``uint64`` array, 8 bytes a post). ``States.frame`` holds every column in every row, so the
 post-id rows would take some 300 bytes a post there; apart, they take 8. Parts merge with
-:func:`socialkpi.merge` for the states and a sorted union of the hashes with the same overlap
-check (and the same typed error) as ``sk.merge``.
+:func:`socialkpi.merge` for the states, and their hashes are checked against each other's by the
+engine as ``sk.merge`` checks them (the same typed error); a part becomes ``sk.States`` with its
+hashes again without passing them through a frame (:func:`states`).
 """
 
 from __future__ import annotations
