@@ -65,8 +65,9 @@ def test_every_native_export_is_wrapped():
         "plan_kpis": sk.check_kpis,
         "partial": sk.partial,
         "error_codes": sk.error_codes,
-        # the period of the parts' states on a cluster
+        # the period of the parts' states on a cluster, and their post ids checked across parts
         "states_every": socialkpi.dask.compute,
+        "check_post_ids": socialkpi.dask.compute,
     }
     natives = {
         n
