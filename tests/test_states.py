@@ -457,6 +457,26 @@ def test_states_of_another_schema_version_do_not_load(tmp_path) -> None:
     assert "99" in str(err.value)
 
 
+def test_post_ids_of_states_written_elsewhere_read_in_any_order_and_once() -> None:
+    # another tool may write the post_ids rows in any order: they still find every overlap
+    states = _partial(TABLES["posts"][:300])
+    frame = states.frame
+    ids = frame.filter(pl.col("state_block") == "post_ids")
+    rest = frame.filter(pl.col("state_block") != "post_ids")
+    shuffled = pl.concat([rest, ids.reverse()])
+    moved = sk.States.from_frame(shuffled, states.header)
+    assert moved.frame.equals(frame)
+    with pytest.raises(sk.InputError) as err:
+        sk.merge([moved, _partial(TABLES["posts"][299:310])])
+    assert err.value.code == "overlapping_posts"
+    assert "1 posts" in str(err.value)
+    # a post whose hash is there twice is not states
+    with pytest.raises(sk.InputError) as err:
+        sk.States.from_frame(pl.concat([frame, ids.head(1)]), states.header)
+    assert err.value.code == "not_a_states_file"
+    assert "twice" in str(err.value)
+
+
 @pytest.mark.parametrize("column", ["mystery", "c:fee", "rn:eng"])
 def test_a_block_with_a_column_that_is_not_its_state_does_not_read(column: str) -> None:
     # a column of no state, a state of another table's block, a name that reads as neither
