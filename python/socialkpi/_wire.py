@@ -143,10 +143,7 @@ def pack(states: States, ids_travel: bool = True) -> Part:
     unless ``ids_travel`` (the only part of a compute: its own run checked them)."""
     capsule, header = states._native.frame(False)
     ids = states._native.post_ids() if ids_travel else None
-    if ids is not None:
-        # sorted by the engine; one column without nulls: numpy takes its buffer as it is
-        ids = np.asarray(pl.DataFrame(_ArrowStream(ids))[_HASH].to_numpy(), dtype=np.uint64)
-    return Part(header, ipc(pl.DataFrame(_ArrowStream(capsule))), ids)
+    return Part(header, ipc(pl.DataFrame(_ArrowStream(capsule))), None if ids is None else _array(ids))
 
 
 def body(part: Part) -> States:
@@ -174,11 +171,18 @@ def shared_ids(parts: Sequence[np.ndarray]) -> int:
 def _checked_ids(parts: Sequence[np.ndarray], keep: bool) -> tuple[int, Optional[np.ndarray]]:  # noqa: UP045
     from socialkpi import _core
 
-    streams = [pl.Series(_HASH, np.asarray(p, dtype=np.uint64)).__arrow_c_stream__() for p in parts]
-    repeated, merged = _core.check_post_ids(streams, keep)
-    if merged is None:
-        return repeated, None
-    return repeated, np.asarray(pl.DataFrame(_ArrowStream(merged))[_HASH].to_numpy(), dtype=np.uint64)
+    repeated, merged = _core.check_post_ids([_stream(p) for p in parts], keep)
+    return repeated, None if merged is None else _array(merged)
+
+
+def _stream(ids: np.ndarray) -> Any:
+    """Sorted post-id hashes as an Arrow stream for the engine."""
+    return pl.Series(_HASH, np.asarray(ids, dtype=np.uint64)).__arrow_c_stream__()
+
+
+def _array(capsule: Any) -> np.ndarray:
+    """The engine's post-id hashes (one column without nulls: numpy takes its buffer as it is)."""
+    return np.asarray(pl.DataFrame(_ArrowStream(capsule))[_HASH].to_numpy(), dtype=np.uint64)
 
 
 def overlapping(repeated: int) -> Exception:
@@ -208,8 +212,7 @@ def states(part: Part) -> States:
     states = body(part)
     if part.ids is None:
         return states
-    ids = pl.Series(_HASH, np.asarray(part.ids, dtype=np.uint64))
-    return States(states._native.with_post_ids(ids.__arrow_c_stream__()))
+    return States(states._native.with_post_ids(_stream(part.ids)))
 
 
 def is_paths(posts: Any) -> bool:

@@ -186,9 +186,8 @@ def partial(
             states, ids_kept, _ = _bodies(rows)
         ids = None
         if ids_kept:
-            blobs = rows.where(F.col("bucket").isNotNull()).select("ids").toArrow().column(0).to_pylist()
-            # each blob is one part's bucket of ids, sorted
-            ids = _wire.union_ids([np.frombuffer(b, dtype="<u8") for b in blobs])
+            blobs = rows.where(F.col("bucket").isNotNull()).select("ids").toArrow().column(0)
+            ids = _wire.union_ids(_runs(blobs.chunks))
     finally:
         rows.unpersist()
     return _wire.states(_wire.Part(states.header, _wire.ipc(states.frame), ids))
@@ -349,14 +348,14 @@ def _states_rows(
 def _repeats(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     """How many post ids repeat among one shuffle partition's buckets (a bucket is wholly in
     one partition, so every repeat is found)."""
-    # each blob is one part's bucket, sorted: read in place, checked by the engine
-    runs = [
-        np.frombuffer(blob.as_buffer(), dtype="<u8")
-        for batch in batches
-        for blob in batch.column(1)
-        if blob.is_valid
-    ]
+    runs = _runs(batch.column(1) for batch in batches)
     yield pa.RecordBatch.from_pydict({"repeated": [_wire.shared_ids(runs)]})
+
+
+def _runs(blobs: Iterable[pa.Array]) -> list[np.ndarray]:
+    """The post-id hashes of binary arrays of blobs, each blob one part's bucket (sorted), read
+    in place."""
+    return [np.frombuffer(b.as_buffer(), dtype="<u8") for array in blobs for b in array if b.is_valid]
 
 
 def _bodies(rows: SparkDataFrame) -> tuple[States, bool, int]:

@@ -16,39 +16,40 @@ pub fn check_post_ids<'py>(
     lists: Vec<Bound<'py, PyCapsule>>,
     keep: bool,
 ) -> PyResult<(usize, Option<Bound<'py, PyCapsule>>)> {
-    let mut columns = Vec::with_capacity(lists.len());
-    for capsule in &lists {
-        let ptr = capsule.pointer_checked(Some(STREAM))?;
-        // SAFETY: a capsule named "arrow_array_stream" holds an ArrowArrayStream (Arrow
-        // PyCapsule interface); series_from_stream moves it out.
-        let series = unsafe { ingest::series_from_stream(POST_ID_HASH, ptr.as_ptr().cast()) }?;
-        columns.push(series);
-    }
+    let lists = lists.iter().map(import_hashes).collect::<PyResult<Vec<_>>>()?;
     let (shared, all) = detached(py, || {
-        let lists = columns
-            .iter()
-            .map(|s| Ok(s.u64()?.rechunk().into_owned()))
-            .collect::<socialkpi_engine::error::Result<Vec<UInt64Chunked>>>()?;
         let slices = lists
             .iter()
             .map(|ca| match ca.cont_slice() {
                 Ok(ids) if ids.is_sorted() => Ok(ids),
-                _ => Err(Error::query(
-                    QueryCode::InvalidArgument,
-                    "post id hashes must be sorted, without nulls",
-                )),
+                _ => Err(unsorted()),
             })
             .collect::<socialkpi_engine::error::Result<Vec<&[u64]>>>()?;
         Ok(states::check_lists(&slices, keep))
     })?;
-    let all = match all {
-        Some(ids) => {
-            let frame = DataFrame::new(ids.len(), vec![Column::new(POST_ID_HASH.into(), ids)]).map_err(Error::from)?;
-            Some(export_frame(py, frame)?)
-        }
-        None => None,
-    };
-    Ok((shared, all))
+    Ok((shared, all.map(|ids| export_hashes(py, ids)).transpose()?))
+}
+
+/// One column of post-id hashes from an Arrow stream capsule, in one chunk.
+fn import_hashes(capsule: &Bound<'_, PyCapsule>) -> PyResult<UInt64Chunked> {
+    let ptr = capsule.pointer_checked(Some(STREAM))?;
+    // SAFETY: a capsule named "arrow_array_stream" holds an ArrowArrayStream (Arrow PyCapsule
+    // interface); series_from_stream moves it out.
+    let series = unsafe { ingest::series_from_stream(POST_ID_HASH, ptr.as_ptr().cast()) }?;
+    Ok(series.u64().map_err(Error::from)?.rechunk().into_owned())
+}
+
+/// Post-id hashes as an Arrow stream capsule of one `post_id_hash` column.
+fn export_hashes(py: Python<'_>, ids: Vec<u64>) -> PyResult<Bound<'_, PyCapsule>> {
+    let frame = DataFrame::new(ids.len(), vec![Column::new(POST_ID_HASH.into(), ids)]).map_err(Error::from)?;
+    export_frame(py, frame)
+}
+
+fn unsorted() -> Error {
+    Error::query(
+        QueryCode::InvalidArgument,
+        "post id hashes must be sorted and distinct, without nulls",
+    )
 }
 
 const POST_ID_HASH: &str = "post_id_hash";
@@ -226,30 +227,16 @@ impl StatesObject {
         let Some(ids) = &self.inner.states.post_ids else {
             return Ok(None);
         };
-        let column = Column::new(POST_ID_HASH.into(), ids.sorted());
-        let frame = DataFrame::new(ids.len(), vec![column]).map_err(socialkpi_engine::error::Error::from)?;
-        Ok(Some(export_frame(py, frame)?))
+        Ok(Some(export_hashes(py, ids.sorted())?))
     }
 
     /// These states with their posts' id hashes (an Arrow stream of one sorted `UInt64`
     /// column, as `post_ids` gives them), which travelled apart.
     fn with_post_ids(&self, py: Python<'_>, ids: Bound<'_, PyCapsule>) -> PyResult<StatesObject> {
-        let ptr = ids.pointer_checked(Some(STREAM))?;
-        // SAFETY: a capsule named "arrow_array_stream" holds an ArrowArrayStream (Arrow
-        // PyCapsule interface); series_from_stream moves it out.
-        let series = unsafe { ingest::series_from_stream(POST_ID_HASH, ptr.as_ptr().cast()) }?;
-        let inner = detached(py, || {
-            let ids = series.u64()?.rechunk();
-            let sorted = match ids.cont_slice() {
-                Ok(ids) => ids.to_vec(),
-                Err(_) => {
-                    return Err(Error::query(
-                        QueryCode::InvalidArgument,
-                        "post id hashes must be sorted and distinct, without nulls",
-                    ))
-                }
-            };
-            self.inner.with_post_ids(sorted)
+        let ids = import_hashes(&ids)?;
+        let inner = detached(py, || match ids.cont_slice() {
+            Ok(sorted) => self.inner.with_post_ids(sorted.to_vec()),
+            Err(_) => Err(unsorted()),
         })?;
         Ok(StatesObject { inner })
     }

@@ -10,6 +10,7 @@ use crate::ingest;
 use crate::plan::{AccountsPlan, Dedupe, Plan, PERIOD};
 use crate::schema::{Source, StateColumn};
 use polars::prelude::*;
+use std::borrow::Cow;
 
 const TABLE: &str = "accounts";
 const DATE: &str = "date";
@@ -74,13 +75,18 @@ fn runs(accounts: &[u32], periods: Option<&[i32]>) -> Vec<[IdxSize; 2]> {
     groups
 }
 
-/// The values at the rows where `keep` holds.
-fn kept<T: Copy>(values: &[T], keep: &BooleanChunked) -> Vec<T> {
-    values
-        .iter()
-        .zip(keep.iter())
-        .filter_map(|(&x, k)| k.unwrap_or(false).then_some(x))
-        .collect()
+/// The values at the rows where `keep` holds (all of them when there is no `keep`).
+fn kept<'a, T: Copy>(values: &'a [T], keep: Option<&BooleanChunked>) -> Cow<'a, [T]> {
+    match keep {
+        None => Cow::Borrowed(values),
+        Some(keep) => Cow::Owned(
+            values
+                .iter()
+                .zip(keep.iter())
+                .filter_map(|(&x, k)| k.unwrap_or(false).then_some(x))
+                .collect(),
+        ),
+    }
 }
 
 /// Each run's first row, or its last.
@@ -261,14 +267,6 @@ impl Snapshots {
         ap: &AccountsPlan,
         keys: &[String],
     ) -> Result<(DataFrame, Option<DataFrame>)> {
-        let summed = [
-            (ap.profile_visits, "profile_visits"),
-            (ap.mentions, "mentions"),
-            (ap.leads, "leads"),
-            (ap.followers, "followers"),
-        ];
-        let summed: Vec<&str> = summed.iter().filter(|(w, _)| *w).map(|(_, c)| *c).collect();
-        super::overflow::check_table_sums(&self.df, &summed, "accounts")?;
         let flowing: Vec<&str> = [
             (ap.profile_visits, "profile_visits"),
             (ap.mentions, "mentions"),
@@ -278,6 +276,11 @@ impl Snapshots {
         .filter(|(w, _)| *w)
         .map(|(_, c)| *c)
         .collect();
+        let mut summed = flowing.clone();
+        if ap.followers {
+            summed.push("followers");
+        }
+        super::overflow::check_table_sums(&self.df, &summed, "accounts")?;
         let periods = period_days(&self.df, plan.every.is_some())?;
         let flows = self.flows(keys, &flowing, periods.as_deref())?;
         if !ap.followers {
@@ -300,6 +303,7 @@ impl Snapshots {
         let lengths = runs.iter().map(|[_, len]| i64::from(*len)).collect();
         let rows = Int64Chunked::from_vec(PlSmallStr::EMPTY, lengths);
         let groups = GroupsType::new_slice(runs, false, true);
+        let keyed = columns.len();
         columns.push(
             rows.into_column()
                 .with_name(StateColumn::Rows(Source::Accounts).name().into()),
@@ -317,23 +321,14 @@ impl Snapshots {
             let reported = reported.cast(&DataType::Int64)?.into_column();
             columns.push(reported.with_name(StateColumn::AccountReported(c.into()).name().into()));
         }
-        let per_run = DataFrame::new_infer_height(columns)?;
-        let mut run_keys = self.key.clone();
-        if periods.is_some() {
-            run_keys.push(PERIOD.to_string());
-        }
-        let states: Vec<Expr> = per_run
-            .get_column_names()
-            .into_iter()
-            .filter(|n| !run_keys.iter().any(|k| k.as_str() == n.as_str()))
-            .map(|n| col(n.as_str()))
-            .collect();
+        // the columns after the runs' keys are the states
+        let states: Vec<Expr> = columns[keyed..].iter().map(|c| col(c.name().as_str())).collect();
+        let mut frame = DataFrame::new_infer_height(columns)?.lazy();
         let group: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
-        let mut frame = per_run.lazy();
         if keys.iter().any(|k| k == ALL) {
             frame = frame.with_column(lit(true).alias(ALL));
         }
-        if keys.iter().filter(|k| *k != ALL).count() == run_keys.len() {
+        if keys.iter().filter(|k| *k != ALL).count() == keyed {
             // each run is one account (and period): the runs are the groups
             return Ok(frame
                 .select(group.into_iter().chain(states).collect::<Vec<_>>())
@@ -366,16 +361,13 @@ impl Snapshots {
     /// are the runs of the sorted rows that have a count.
     fn first_and_last(&self, keys: &[String], periods: Option<&[i32]>) -> Result<DataFrame> {
         let followers = self.df.column("followers")?;
-        let (df, accounts, periods) = if followers.null_count() > 0 {
-            let counted = followers.is_not_null();
-            (
-                self.df.filter(&counted)?,
-                kept(&self.accounts, &counted),
-                periods.map(|p| kept(p, &counted)),
-            )
-        } else {
-            (self.df.clone(), self.accounts.clone(), periods.map(<[i32]>::to_vec))
+        let counted = (followers.null_count() > 0).then(|| followers.is_not_null());
+        let df = match &counted {
+            Some(c) => Cow::Owned(self.df.filter(c)?),
+            None => Cow::Borrowed(&self.df),
         };
+        let accounts = kept(&self.accounts, counted.as_ref());
+        let periods = periods.map(|p| kept(p, counted.as_ref()));
         let runs = runs(&accounts, periods.as_deref());
         let (firsts, lasts) = (run_rows(&runs, false), run_rows(&runs, true));
         let mut columns = self.run_keys(&df, &firsts, periods.is_some())?;

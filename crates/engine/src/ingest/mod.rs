@@ -26,6 +26,40 @@ pub fn collect(lf: LazyFrame) -> Result<DataFrame> {
     }
 }
 
+/// Streams the batches of `lf` (in input order when `ordered`) through `add` into `state`, and
+/// gives the state back; the first error of `add` stops the stream and is returned.
+pub fn sink_into<S: Send + 'static>(
+    lf: LazyFrame,
+    ordered: bool,
+    state: S,
+    add: impl Fn(&mut S, DataFrame) -> Result<()> + Send + Sync + 'static,
+) -> Result<S> {
+    use std::sync::{Arc, Mutex};
+    let shared = Arc::new(Mutex::new((state, None::<Error>)));
+    let sink = Arc::clone(&shared);
+    let callback = move |batch: DataFrame| -> PolarsResult<bool> {
+        let mut held = sink
+            .lock()
+            .map_err(|_| PolarsError::ComputeError("a batch failed earlier".into()))?;
+        let (state, error) = &mut *held;
+        if error.is_some() {
+            return Ok(true);
+        }
+        if let Err(e) = add(state, batch) {
+            *error = Some(e);
+            return Ok(true);
+        }
+        Ok(false)
+    };
+    let callback = PlanCallback::Rust(SpecialEq::new(Arc::new(callback)));
+    collect(lf.sink_batches(callback, ordered, std::num::NonZeroUsize::new(1 << 20))?)?;
+    let (state, error) = Arc::try_unwrap(shared)
+        .map_err(|_| Error::Internal("a stream's state is still shared".into()))?
+        .into_inner()
+        .map_err(|_| Error::Internal("a stream's batch failed".into()))?;
+    error.map_or(Ok(state), Err)
+}
+
 /// A table as the caller handed it over.
 pub enum Table {
     /// Columns already in memory (imported zero-copy through the Arrow C stream interface).

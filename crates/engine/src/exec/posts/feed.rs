@@ -8,7 +8,7 @@ use crate::exec::{collect, dedupe, Interrupt};
 use crate::ingest;
 use crate::plan::PostsPlan;
 use polars::prelude::*;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// What adding the parts of `dedupe="last"` gave: the rows added, the negative values of
 /// each count column that has some, and the seconds the adding took.
@@ -108,30 +108,9 @@ impl PostsPass {
 
     /// Any other table streams through polars' engine into the pass.
     pub(super) fn add_stream(self, lf: &LazyFrame, prepared: &Arc<PostsPlan>) -> Result<Self> {
-        let shared = Arc::new(Mutex::new(self));
-        let sink = Arc::clone(&shared);
         let pp = Arc::clone(prepared);
-        let callback = move |batch: DataFrame| -> PolarsResult<bool> {
-            let mut pass = sink
-                .lock()
-                .map_err(|_| PolarsError::ComputeError("the posts pass failed earlier".into()))?;
-            if pass.error.is_some() {
-                return Ok(true);
-            }
-            if let Err(e) = pass.add(batch, &pp, PageRead::default()) {
-                pass.error = Some(e);
-                return Ok(true);
-            }
-            Ok(false)
-        };
-        let plan_callback = PlanCallback::Rust(SpecialEq::new(Arc::new(callback)));
-        collect(
-            lf.clone()
-                .sink_batches(plan_callback, false, std::num::NonZeroUsize::new(1 << 20))?,
-        )?;
-        Arc::try_unwrap(shared)
-            .map_err(|_| Error::Internal("the posts pass is still shared".into()))?
-            .into_inner()
-            .map_err(|_| Error::Internal("the posts pass failed".into()))
+        ingest::sink_into(lf.clone(), false, self, move |pass, batch| {
+            pass.add(batch, &pp, PageRead::default())
+        })
     }
 }

@@ -328,7 +328,6 @@ struct PostsPass {
     /// Smallest value of each count column that must not be negative.
     mins: Vec<(String, f64)>,
     currencies: Option<BTreeSet<String>>,
-    error: Option<Error>,
 }
 
 impl PostsPass {
@@ -760,7 +759,6 @@ impl PostsPass {
                 .map(|c| (c.clone(), f64::INFINITY))
                 .collect(),
             currencies: pp.currency.then(BTreeSet::new),
-            error: None,
         })
     }
 
@@ -845,9 +843,6 @@ impl PostsPass {
         keep: bool,
         stop: &dyn Fn() -> bool,
     ) -> Result<Option<Vec<u64>>> {
-        if let Some(e) = self.error.take() {
-            return Err(e);
-        }
         let Some((id, hasher, hashes)) = self.id.take() else {
             return Ok(None);
         };

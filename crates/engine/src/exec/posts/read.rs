@@ -11,7 +11,7 @@ use crate::ids::IdHasher;
 use crate::ingest;
 use crate::plan::{Dedupe, Plan, PostsPlan};
 use polars::prelude::*;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// A slice's batch as read, with what was read of it from its pages.
 pub(super) type SliceRead = std::thread::JoinHandle<Result<(DataFrame, PageRead)>>;
@@ -133,36 +133,8 @@ pub(super) fn last_rows(
         each_slice(slices, pending, &reader, interrupted, |batch, _| last.push(batch))?;
         return Ok(last);
     }
-    let shared = Arc::new(Mutex::new((last, None::<Error>)));
-    let sink = Arc::clone(&shared);
-    let callback = move |batch: DataFrame| -> PolarsResult<bool> {
-        let mut held = sink
-            .lock()
-            .map_err(|_| PolarsError::ComputeError("dedupe='last' failed earlier".into()))?;
-        let (last, error) = &mut *held;
-        if error.is_some() {
-            return Ok(true);
-        }
-        if let Err(e) = last.push(batch) {
-            *error = Some(e);
-            return Ok(true);
-        }
-        Ok(false)
-    };
-    let plan_callback = PlanCallback::Rust(SpecialEq::new(Arc::new(callback)));
     // in input order: which row is last depends on it
-    collect(
-        lf.clone()
-            .sink_batches(plan_callback, true, std::num::NonZeroUsize::new(1 << 20))?,
-    )?;
-    let (last, error) = Arc::try_unwrap(shared)
-        .map_err(|_| Error::Internal("the rows of dedupe='last' are still shared".into()))?
-        .into_inner()
-        .map_err(|_| Error::Internal("dedupe='last' failed".into()))?;
-    match error {
-        Some(e) => Err(e),
-        None => Ok(last),
-    }
+    ingest::sink_into(lf.clone(), true, last, |last, batch| last.push(batch))
 }
 
 /// The columns a slice reads from its Parquet pages instead of through polars (`parquet`).

@@ -7,7 +7,6 @@ use crate::exec::{collect, spill};
 use crate::ids::IdHasher;
 use crate::ingest;
 use polars::prelude::*;
-use std::sync::{Arc, Mutex};
 
 /// The repeat check's error, from the ids themselves (read again: only when the hashes of
 /// the stream say there may be repeats). `candidates`: those hashes, checked a page at a time
@@ -57,13 +56,10 @@ fn repeats_among(
     hasher: &IdHasher,
 ) -> Result<(u64, Vec<String>)> {
     use polars_arrow::array::Array;
-    let seen: Arc<Mutex<PlHashMap<String, u64>>> = Arc::default();
-    let (sink, page, hasher, name) = (Arc::clone(&seen), Arc::new(page), hasher.clone(), id.to_string());
-    let callback = move |batch: DataFrame| -> PolarsResult<bool> {
+    let name = id.to_string();
+    let hasher = hasher.clone();
+    let count = move |seen: &mut PlHashMap<String, u64>, batch: DataFrame| -> Result<()> {
         let s = batch.column(&name)?.as_materialized_series().cast(&DataType::String)?;
-        let mut seen = sink
-            .lock()
-            .map_err(|_| PolarsError::ComputeError("the post_id check failed".into()))?;
         for arr in s.str()?.downcast_iter() {
             for j in 0..arr.len() {
                 if arr.is_valid(j) && page.contains(&crate::ids::id_hash(arr, j, &hasher)) {
@@ -76,28 +72,19 @@ fn repeats_among(
                 }
             }
         }
-        Ok(false)
+        Ok(())
     };
-    match csv {
+    let seen = match csv {
         Some(files) => {
+            let mut seen = PlHashMap::default();
             let mut blocks = ingest::csv::CsvBlocks::new(files.to_vec());
             while let Some(block) = blocks.next_block()? {
-                callback(collect(block.select([col(id)]))?)?;
+                count(&mut seen, collect(block.select([col(id)]))?)?;
             }
+            seen
         }
-        None => {
-            let plan_callback = PlanCallback::Rust(SpecialEq::new(Arc::new(callback)));
-            collect(
-                lf.select([col(id)])
-                    .sink_batches(plan_callback, false, std::num::NonZeroUsize::new(1 << 20))?,
-            )?;
-        }
-    }
-    let seen = std::mem::take(
-        &mut *seen
-            .lock()
-            .map_err(|_| Error::Internal("the post_id check failed".into()))?,
-    );
+        None => ingest::sink_into(lf.select([col(id)]), false, PlHashMap::default(), count)?,
+    };
     let mut repeated: Vec<(String, u64)> = seen.into_iter().filter(|(_, n)| *n > 1).collect();
     repeated.sort_unstable();
     let extra = repeated.iter().map(|(_, n)| n - 1).sum();
