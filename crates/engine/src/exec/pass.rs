@@ -180,6 +180,13 @@ impl Dict {
     fn encode_bools(&mut self, s: &Series) -> Result<Vec<u32>> {
         let mut known = [self.ints.get(&0).copied(), self.ints.get(&1).copied(), self.null];
         let mut codes = Vec::with_capacity(s.len());
+        // both values known and none missing (a batch after the first): a bit's code each
+        if let ([Some(no), Some(yes), _], 0) = (known, s.null_count()) {
+            for arr in s.bool()?.downcast_iter() {
+                codes.extend(arr.values().iter().map(|b| if b { yes } else { no }));
+            }
+            return Ok(codes);
+        }
         let mut new_rows: Vec<IdxSize> = Vec::new();
         for (row, value) in s.bool()?.iter().enumerate() {
             let k = value.map_or(2, usize::from);
@@ -208,18 +215,29 @@ impl Dict {
     /// Codes of a column given as values and each row's index into them (`parquet::NULL`:
     /// a null row); values not seen before get new codes.
     pub fn encode_indexed(&mut self, values: &Column, indices: &[u32]) -> Result<Vec<u32>> {
-        let n = values.len();
-        if indices.iter().any(|&i| i as usize >= n && i != super::parquet::NULL) {
+        let table = self.encode(values)?;
+        // one pass over the rows: a null row is marked and takes the null's code after the
+        // values' (as `encode` would give it), an index past the values is an error
+        let (mut nulls, mut past) = (false, false);
+        let mut codes: Vec<u32> = indices
+            .iter()
+            .map(|&i| match table.get(i as usize) {
+                Some(&c) => c,
+                None => {
+                    nulls |= i == super::parquet::NULL;
+                    past |= i != super::parquet::NULL;
+                    NONE
+                }
+            })
+            .collect();
+        if past {
             return Err(Error::Internal("a row's index is past its values".into()));
         }
-        // the values' codes, then the null's: a row takes the code at its index, a null row
-        // (its index clamped to `n`) the last one
-        let mut table = self.encode(values)?;
-        table.push(match indices.contains(&super::parquet::NULL) {
-            true => self.encode(&Column::full_null("".into(), 1, values.dtype()))?[0],
-            false => NONE,
-        });
-        Ok(indices.iter().map(|&i| table[(i as usize).min(n)]).collect())
+        if nulls {
+            let null = self.encode(&Column::full_null("".into(), 1, values.dtype()))?[0];
+            codes.iter_mut().filter(|c| **c == NONE).for_each(|c| *c = null);
+        }
+        Ok(codes)
     }
 
     /// The values of `codes`, in the column's type.
@@ -423,27 +441,33 @@ pub(super) fn followers_at(index: &FollowerIndex, accounts: &[u32], days: &[i32]
         .collect()
 }
 
-/// Counts per group, grown to `n` groups, of the rows inside one of their key's contract
-/// windows (and content type); `per_key` counts the same rows per key (for the over-delivery
-/// check; sized to the contracts' keys, which are the only ones inside a window).
-#[allow(clippy::too_many_arguments)]
+/// The rows inside one of their key's contract windows (and content type), in order.
+pub(super) fn delivered_rows(index: &WindowIndex, keys: &[u32], days: &[i32], types: Option<&[u32]>) -> Vec<u32> {
+    keys.iter()
+        .zip(days)
+        .enumerate()
+        .filter(|&(row, (&k, &d))| index.contains(k, d, types.map_or(NONE, |t| t[row])))
+        .map(|(row, _)| row as u32)
+        .collect()
+}
+
+/// Counts per group, grown to `n` groups, of the delivered rows (`delivered_rows`); `per_key`
+/// counts the same rows per key (for the over-delivery check; sized to the contracts' keys,
+/// which are the only ones inside a window).
 pub(super) fn count_delivered(
     counts: &mut Vec<i64>,
     per_key: &mut [u64],
     n: usize,
     groups: &[u32],
-    index: &WindowIndex,
     keys: &[u32],
-    days: &[i32],
-    types: Option<&[u32]>,
+    delivered: &[u32],
 ) {
     counts.resize(n, 0);
-    for (row, ((&g, &k), &d)) in groups.iter().zip(keys).zip(days).enumerate() {
-        if index.contains(k, d, types.map_or(NONE, |t| t[row])) {
-            counts[g as usize] += 1;
-            if let Some(n) = per_key.get_mut(k as usize) {
-                *n += 1;
-            }
+    for &row in delivered {
+        let row = row as usize;
+        counts[groups[row] as usize] += 1;
+        if let Some(n) = per_key.get_mut(keys[row] as usize) {
+            *n += 1;
         }
     }
 }

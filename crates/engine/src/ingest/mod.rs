@@ -13,6 +13,7 @@ pub mod values;
 use crate::error::{raised, Error, Result};
 use crate::error::{InputCode, SchemaCode};
 use polars::prelude::*;
+use polars_arrow::array::PrimitiveArray;
 use polars_arrow::ffi::{ArrowArrayStream, ArrowArrayStreamReader};
 use polars_core::query_result::QueryResult;
 
@@ -497,9 +498,13 @@ pub fn day_expr(name: &str, dtype: &DataType, tz: Option<&str>, table: &str) -> 
         (Some(_), DataType::Datetime(unit, _)) => zoned_range(datetime, *unit, name, table),
         _ => datetime,
     };
+    let unit = match dtype {
+        DataType::Datetime(unit, _) => *unit,
+        _ => TimeUnit::Microseconds,
+    };
     Ok(match (tz, naive) {
-        (None, true) => datetime.dt().date(),
-        (None, false) => datetime.dt().convert_time_zone(utc()).dt().date(),
+        // naive times are UTC, and zoned ones are stored as UTC instants
+        (None, _) => utc_days(datetime, unit),
         (Some(z), true) => datetime
             .dt()
             .replace_time_zone(Some(utc()), lit("raise"), NonExistent::Raise)
@@ -509,6 +514,39 @@ pub fn day_expr(name: &str, dtype: &DataType, tz: Option<&str>, table: &str) -> 
             .date(),
         (Some(z), false) => datetime.dt().convert_time_zone(report(z)).dt().date(),
     })
+}
+
+/// The UTC calendar day of timestamps, in one pass (polars' `dt.date()` divides into a
+/// 64-bit column, then narrows it in another). A day past the 32-bit range is clamped to it:
+/// the pass then refuses it as out of its calendar (`periods::days`).
+fn utc_days(c: Expr, unit: TimeUnit) -> Expr {
+    fn days<const PER_DAY: i64>(ca: &Int64Chunked) -> Int32Chunked {
+        let chunks: Vec<PrimitiveArray<i32>> = ca
+            .downcast_iter()
+            .map(|arr| {
+                let days: Vec<i32> = arr
+                    .values()
+                    .iter()
+                    .map(|t| t.div_euclid(PER_DAY).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32)
+                    .collect();
+                PrimitiveArray::from_vec(days).with_validity(arr.validity().cloned())
+            })
+            .collect();
+        Int32Chunked::from_chunk_iter(ca.name().clone(), chunks)
+    }
+    c.map(
+        move |c: Column| {
+            let s = c.as_materialized_series().to_physical_repr();
+            let ca = s.i64()?;
+            let days = match unit {
+                TimeUnit::Nanoseconds => days::<86_400_000_000_000>(ca),
+                TimeUnit::Microseconds => days::<86_400_000_000>(ca),
+                TimeUnit::Milliseconds => days::<86_400_000>(ca),
+            };
+            Ok(days.into_date().into_column())
+        },
+        |_: &Schema, f: &Field| Ok(Field::new(f.name().clone(), DataType::Date)),
+    )
 }
 
 /// Timestamps as they are, or `date_out_of_range` for one more than 250,000 years from 1970
@@ -653,6 +691,48 @@ mod tests {
         let day = |d: &DataFrame| d.columns()[0].get(0).map(|v| v.to_string()).unwrap_or_default();
         assert_eq!(day(&utc), "2024-01-31");
         assert_eq!(day(&berlin), "2024-02-01");
+        Ok(())
+    }
+
+    #[test]
+    fn utc_days_equal_polars_dates_in_every_unit() -> Result<()> {
+        // before and after 1970, at midnight and a tick before it, missing, and past the
+        // 32-bit range of days (clamped: the pass refuses it then)
+        const DAY_US: i64 = 86_400_000_000;
+        let micros = [
+            Some(0),
+            Some(-1),
+            Some(-DAY_US),
+            Some(-DAY_US - 1),
+            Some(DAY_US - 1),
+            None,
+            Some(1_706_743_800_000_000),
+        ];
+        for (unit, per_us) in [
+            (TimeUnit::Milliseconds, 1_000),
+            (TimeUnit::Microseconds, 1),
+            (TimeUnit::Nanoseconds, -1_000),
+        ] {
+            let scale = |t: i64| if per_us > 0 { t.div_euclid(per_us) } else { t * -per_us };
+            let values: Vec<Option<i64>> = micros.iter().map(|t| t.map(scale)).collect();
+            let df = DataFrame::new(
+                values.len(),
+                vec![Column::new("t".into(), values).cast(&DataType::Datetime(unit, Some(TimeZone::UTC)))?],
+            )?;
+            let days = df.clone().lazy().select([utc_days(col("t"), unit)]).collect()?;
+            let dates = df.lazy().select([col("t").dt().date()]).collect()?;
+            assert_eq!(days.columns()[0].dtype(), &DataType::Date);
+            assert!(days.equals_missing(&dates), "{unit:?}: {days} {dates}");
+        }
+        let far = DataFrame::new(
+            1,
+            vec![Column::new("t".into(), [i64::MAX]).cast(&DataType::Datetime(TimeUnit::Milliseconds, None))?],
+        )?;
+        let days = far
+            .lazy()
+            .select([utc_days(col("t"), TimeUnit::Milliseconds)])
+            .collect()?;
+        assert_eq!(days.columns()[0].date()?.physical().get(0), Some(i32::MAX));
         Ok(())
     }
 }

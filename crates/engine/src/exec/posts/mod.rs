@@ -261,6 +261,27 @@ impl Key {
     }
 }
 
+/// A batch's followers-at-post (NaN where unknown), the rows where it is unknown, and for
+/// each of those whether its account has a snapshot by then (a stale one) or none yet.
+fn followers_at_post(
+    key: &mut Key,
+    index: &FollowerIndex,
+    codes: &[Vec<u32>],
+    days: &[i32],
+) -> (Vec<f64>, Vec<u32>, Vec<bool>) {
+    let accounts = key.codes(codes);
+    let followers_at_post = pass::followers_at(index, &accounts, days);
+    let unknown: Vec<u32> = (0..followers_at_post.len() as u32)
+        .filter(|&r| followers_at_post[r as usize].is_nan())
+        .collect();
+    // (only the posts without followers are looked at again)
+    let stale = unknown
+        .iter()
+        .map(|&r| index.has_snapshot_by(accounts[r as usize], days.get(r as usize).copied().unwrap_or(NO_DAY)))
+        .collect();
+    (followers_at_post, unknown, stale)
+}
+
 /// Codes of the `only` dictionaries' columns of a frame, or of those read from pages
 /// (`pages`; empty for the others). The dictionaries encode their columns on polars'
 /// threads, side by side.
@@ -421,41 +442,49 @@ impl PostsPass {
                 },
             );
             let (codes, days) = (codes?, days?);
-            let period_codes = periods.as_mut().map(|p| p.encode(&days));
-            let mut parts: Vec<&[u32]> = grain.iter().map(|&i| codes[i].as_slice()).collect();
-            if let Some(p) = &period_codes {
-                parts.push(p);
-            }
-            let groups = grouping.groups(&parts, n);
-            let ng = grouping.len();
-            pass::count_into(rows, ng, &groups, |_| true);
-            let followers_at_post = match followers {
-                Some((key, index)) => {
-                    let accounts = key.codes(&codes);
-                    let followers_at_post = pass::followers_at(index, &accounts, &days);
-                    let unknown: Vec<u32> = (0..n as u32)
-                        .filter(|&r| followers_at_post[r as usize].is_nan())
-                        .collect();
-                    no_followers_at_post.resize(ng, 0);
-                    stale_followers_at_post.resize(ng, 0);
-                    for &r in &unknown {
-                        let r = r as usize;
-                        // (only the posts without followers are looked at again)
-                        let counts = if index.has_snapshot_by(accounts[r], days.get(r).copied().unwrap_or(NO_DAY)) {
-                            &mut *stale_followers_at_post
-                        } else {
-                            &mut *no_followers_at_post
-                        };
-                        counts[groups[r] as usize] += 1;
+            // the groups, followers-at-post and delivery side by side: each reads the codes
+            let ((groups, ng), (at_post, delivery)) = rayon::join(
+                || {
+                    let period_codes = periods.as_mut().map(|p| p.encode(&days));
+                    let mut parts: Vec<&[u32]> = grain.iter().map(|&i| codes[i].as_slice()).collect();
+                    if let Some(p) = &period_codes {
+                        parts.push(p);
                     }
-                    Some((followers_at_post, unknown))
+                    (grouping.groups(&parts, n), grouping.len())
+                },
+                || {
+                    rayon::join(
+                        || {
+                            followers
+                                .as_mut()
+                                .map(|(key, index)| followers_at_post(key, index, &codes, &days))
+                        },
+                        || {
+                            contracts.as_mut().map(|(key, types, index)| {
+                                let keys = key.codes(&codes);
+                                let types = types.map(|t| codes[t].as_slice());
+                                let rows = pass::delivered_rows(index, &keys, &days, types);
+                                (keys, rows)
+                            })
+                        },
+                    )
+                },
+            );
+            pass::count_into(rows, ng, &groups, |_| true);
+            let followers_at_post = at_post.map(|(followers_at_post, unknown, stale)| {
+                no_followers_at_post.resize(ng, 0);
+                stale_followers_at_post.resize(ng, 0);
+                for (&r, &stale) in unknown.iter().zip(&stale) {
+                    let counts = match stale {
+                        true => &mut *stale_followers_at_post,
+                        false => &mut *no_followers_at_post,
+                    };
+                    counts[groups[r as usize] as usize] += 1;
                 }
-                None => None,
-            };
-            if let Some((key, types, index)) = contracts {
-                let keys = key.codes(&codes);
-                let types = types.map(|t| codes[t].as_slice());
-                pass::count_delivered(delivered, delivered_keys, ng, &groups, index, &keys, &days, types);
+                (followers_at_post, unknown)
+            });
+            if let Some((keys, rows)) = delivery {
+                pass::count_delivered(delivered, delivered_keys, ng, &groups, &keys, &rows);
             }
             Ok((groups, ng, followers_at_post))
         };
