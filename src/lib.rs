@@ -34,6 +34,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(bindings::states::partial, m)?)?;
     m.add_function(wrap_pyfunction!(bindings::states::check_post_ids, m)?)?;
     m.add_class::<bindings::states::StatesObject>()?;
+    m.add_class::<bindings::states::AccountsMemoObject>()?;
     m.add_class::<bindings::readers::KeptPages>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

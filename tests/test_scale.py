@@ -11,6 +11,7 @@ import datetime as dt
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -120,6 +121,47 @@ def _files(tmp: Path, pieces: list[pl.DataFrame]) -> list[str]:
         piece.write_parquet(path)
         paths.append(str(path))
     return paths
+
+
+def test_a_shipped_accounts_table_is_loaded_once_where_it_lands_and_travels_as_bytes() -> None:
+    """The partitions of a cluster run each take the whole accounts table: where it lands, the
+    first partition's run keeps what it made of it (the loaded snapshots, their states, the
+    table's fingerprint) and the next ones use it. Their merge equals one run over all posts,
+    rows dropped and warnings included, and only the table's bytes travel."""
+    import pickle
+
+    from socialkpi import _wire
+
+    # a snapshot without a date, dropped and counted once over all partitions
+    accounts = pl.concat([T["accounts"], T["accounts"].head(1).with_columns(date=None)])
+    shipped = _wire.ship(accounts)
+    assert shipped.table() is shipped.table() and shipped.memo() is shipped.memo()
+    copy = pickle.loads(pickle.dumps(shipped))
+    assert copy._landed is None and copy._memo is None and copy.data == shipped.data
+    assert len(pickle.dumps(shipped)) < len(shipped.data) + 200
+    small = {**{k: _wire.ship(v) for k, v in SMALL.items()}, "accounts": shipped}
+    options = {
+        "sources": None, "dedupe": None, "definitions": None, "max_staleness": 7,
+        "week_start": "monday", "fiscal_year_start": 1, "memory_limit": "256MB",
+        **KW, "every": "1mo",
+    }  # fmt: skip
+    pieces = _split(T["posts"], "rows", 4, 6)
+    parts = [_wire.part_states(p, small, options) for p in pieces]
+
+    def alone(posts: pl.DataFrame) -> Any:
+        kw = {**SMALL, "accounts": accounts, **KW, "every": "1mo"}
+        return sk.partial(posts, **kw).finalize_details()  # type: ignore[arg-type]
+
+    # each partition, the last one made from what the first kept, and all of them merged
+    for got, want in [
+        (parts[-1].finalize_details(), alone(pieces[-1])),
+        (sk.merge(parts).finalize_details(), alone(T["posts"])),
+    ]:
+        _same(got.frame, want.frame)
+        assert got.rows_read == want.rows_read
+        assert got.rows_dropped == want.rows_dropped
+        assert ("accounts", "missing date", 1) in got.rows_dropped
+        assert got.warnings == want.warnings
 
 
 # ---------------------------------------------------------------------------------- Dask

@@ -9,6 +9,7 @@ __all__ = [
     "KpiError",
     "QueryError",
     "SchemaError",
+    "_AccountsMemo",
     "_KeptPages",
     "_States",
     "__version__",
@@ -119,6 +120,10 @@ def parse_values(
 def reader_presets() -> list[tuple[str, str, str | None, str, str, list[str]]]: ...
 
 @final
+class _AccountsMemo:
+    def __init__(self) -> None: ...
+
+@final
 class _KeptPages:
     def __init__(self) -> None: ...
     def __enter__(self) -> _KeptPages: ...
@@ -143,6 +148,7 @@ def partial(
     week_start: str | None = None,
     fiscal_year_start: str | None = None,
     memory_limit: int | None = ...,
+    accounts_memo: _AccountsMemo | None = None,
 ) -> _States: ...
 def check_post_ids(lists: list[Any], keep: bool) -> tuple[int, Any | None]: ...
 

@@ -283,30 +283,34 @@ def partial(
     fingerprint of each table other than posts, so that a table passed whole beside each part
     of the posts is counted once.
     """
+    return remembering(None, **locals())
+
+
+def remembering(memo: _core._AccountsMemo | None, **arguments: Any) -> States:
+    """:func:`partial` of ``arguments``, with ``memo`` (when given) keeping what the run makes
+    of the accounts table for the next run of the same request beside that same table: the
+    partitions of a cluster run, each with the whole table (see ``_wire.Shipped``)."""
     from socialkpi import _engine_arguments, _table_arguments
 
-    arguments, _ = _engine_arguments(
-        kpis, by, every, tz, dedupe, sources, "polars", definitions, max_staleness
-    )
-    tables = {
-        "posts": posts,
-        "accounts": accounts,
-        "contracts": contracts,
-        "traffic": traffic,
-        "conversions": conversions,
-    }
-    week, month = _arguments.calendar(week_start, fiscal_year_start)
-    limit = _arguments.memory_limit(memory_limit)
-    bar = progress_for(progress)
+    a = arguments
+    engine, _ = _engine_arguments(
+        a["kpis"], a["by"], a["every"], a["tz"], a["dedupe"], a["sources"], "polars",
+        a["definitions"], a["max_staleness"],
+    )  # fmt: skip
+    tables = {name: a[name] for name in ("posts", "accounts", "contracts", "traffic", "conversions")}
+    week, month = _arguments.calendar(a["week_start"], a["fiscal_year_start"])
+    limit = _arguments.memory_limit(a["memory_limit"])
+    bar = progress_for(a["progress"])
     try:
         return States(
             _core.partial(
-                **arguments,
+                **engine,
                 **_table_arguments(tables),
                 progress=bar,
                 week_start=week,
                 fiscal_year_start=month,
                 memory_limit=limit,
+                accounts_memo=memo,
             )
         )
     finally:

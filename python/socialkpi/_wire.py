@@ -22,7 +22,8 @@ from typing import Any, Optional
 import numpy as np
 import polars as pl
 
-from socialkpi._states import States, merge
+from socialkpi import _core
+from socialkpi._states import States, merge, remembering
 from socialkpi._tables import _ArrowStream
 
 _HASH = "post_id_hash"
@@ -240,21 +241,45 @@ def files(posts: Any) -> list[str]:
     return found_all
 
 
-@dataclass(frozen=True)
 class Shipped:
     """A small table (a polars DataFrame or a pyarrow Table) on its way to the workers, as
     zstd-compressed Arrow IPC bytes: the benchmark's 1.7 million snapshots are 6 MB so,
-    against 140 MB pickled, and every worker (every Spark task) receives them."""
+    against 140 MB pickled, and every worker (every Spark task) receives them.
 
-    kind: str
-    data: bytes
+    Where it lands, a worker reads the bytes once and keeps the table, and beside an accounts
+    table a memo of what the partitions' runs made of it (``memo``): the next partition of
+    the run on that worker uses them again rather than loading and adding up the same
+    snapshots. Both go with the object, which the worker drops when its run ends; only the
+    bytes travel."""
+
+    def __init__(self, kind: str, data: bytes) -> None:
+        self.kind = kind
+        self.data = data
+        self._landed: Any = None
+        self._memo: _core._AccountsMemo | None = None
+
+    def __getstate__(self) -> tuple[str, bytes]:
+        return (self.kind, self.data)
+
+    def __setstate__(self, state: tuple[str, bytes]) -> None:
+        self.__init__(*state)  # type: ignore[misc]
 
     def table(self) -> Any:
-        if self.kind == "polars":
-            return pl.read_ipc(io.BytesIO(self.data))
-        import pyarrow as pa
+        """The table, read from the bytes the first time."""
+        if self._landed is None:
+            if self.kind == "polars":
+                self._landed = pl.read_ipc(io.BytesIO(self.data))
+            else:
+                import pyarrow as pa
 
-        return pa.ipc.open_file(pa.py_buffer(self.data)).read_all()
+                self._landed = pa.ipc.open_file(pa.py_buffer(self.data)).read_all()
+        return self._landed
+
+    def memo(self) -> _core._AccountsMemo:
+        """What the runs beside this table (as accounts) made of it, for the next one."""
+        if self._memo is None:
+            self._memo = _core._AccountsMemo()
+        return self._memo
 
 
 def ship(table: Any) -> Any:
@@ -281,3 +306,11 @@ def ship(table: Any) -> Any:
 def landed(small: dict[str, Any]) -> dict[str, Any]:
     """The small tables where a task runs, as the engine takes them."""
     return {name: t.table() if isinstance(t, Shipped) else t for name, t in small.items()}
+
+
+def part_states(posts: Any, small: dict[str, Any], options: dict[str, Any]) -> States:
+    """One partition's (or file's) states where it runs, beside the small tables as they were
+    shipped (``small``): a shipped accounts table brings its memo (see :class:`Shipped`)."""
+    accounts = small.get("accounts")
+    memo = accounts.memo() if isinstance(accounts, Shipped) else None
+    return remembering(memo, posts=posts, **landed(small), **options, progress=None)

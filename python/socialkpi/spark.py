@@ -262,7 +262,7 @@ def _rows(
     # decide, adaptive execution among it)
 
     def states_of(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        small = _wire.landed(shared.value if hasattr(shared, "value") else shared)
+        small = shared.value if hasattr(shared, "value") else shared
         parts = list(batches)
         # Spark's batches carry the session's time zone: the driver's schema is for no batches
         table = pa.Table.from_batches(parts) if parts else schema.empty_table()
@@ -286,7 +286,7 @@ def _file_rows(
     shared = _broadcast(session, small)
 
     def states_of(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        small = _wire.landed(shared.value if hasattr(shared, "value") else shared)
+        small = shared.value if hasattr(shared, "value") else shared
         for batch in batches:
             for task in batch.column(0).to_pylist():
                 yield from _states_rows(paths[task], small, options, ids_travel)
@@ -299,9 +299,10 @@ def _file_rows(
 def _states_rows(
     posts: Any, small: dict[str, Any], options: dict[str, Any], ids_travel: bool
 ) -> Iterator[pa.RecordBatch]:
-    """One partition's states, on the executor, as ``_ROWS`` batches."""
+    """One partition's states, on the executor, as ``_ROWS`` batches (``small``: the small
+    tables as they were shipped)."""
     try:
-        part = _wire.pack(_partial(posts, **small, **options), ids_travel)
+        part = _wire.pack(_wire.part_states(posts, small, options), ids_travel)
     except KpiError as e:
         failure = _wire.Failure.of(e)
         header = json.dumps({"error": [failure.kind, failure.code, failure.message]})

@@ -176,6 +176,7 @@ impl Given {
             // (set by the call: `memory_limit=`, and by `partial`)
             memory_limit: None,
             keep_post_ids: false,
+            accounts_memo: None,
         })
     }
 }

@@ -60,9 +60,25 @@ pub struct StatesObject {
     inner: States,
 }
 
+/// What runs made of one accounts table, for the next run of the same request over it
+/// (`exec::AccountsMemo`): the caller passes it beside that same table each time.
+#[pyclass(frozen, name = "_AccountsMemo")]
+#[derive(Default)]
+pub struct AccountsMemoObject {
+    inner: Arc<exec::AccountsMemo>,
+}
+
+#[pymethods]
+impl AccountsMemoObject {
+    #[new]
+    fn new() -> Self {
+        Self::default()
+    }
+}
+
 /// Makes the partial states of a compute-like call (the arguments of `compute`).
 #[pyfunction]
-#[pyo3(signature = (kpis, by, every, tz, dedupe, posts=None, accounts=None, contracts=None, traffic=None, conversions=None, sources=Vec::new(), custom=Vec::new(), engagement=Vec::new(), max_staleness=Some(plan::MAX_STALENESS_DAYS), progress=None, week_start=None, fiscal_year_start=None, memory_limit=Some(exec::MEMORY_LIMIT)))]
+#[pyo3(signature = (kpis, by, every, tz, dedupe, posts=None, accounts=None, contracts=None, traffic=None, conversions=None, sources=Vec::new(), custom=Vec::new(), engagement=Vec::new(), max_staleness=Some(plan::MAX_STALENESS_DAYS), progress=None, week_start=None, fiscal_year_start=None, memory_limit=Some(exec::MEMORY_LIMIT), accounts_memo=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn partial<'py>(
     py: Python<'py>,
@@ -84,6 +100,7 @@ pub fn partial<'py>(
     week_start: Option<String>,
     fiscal_year_start: Option<String>,
     memory_limit: Option<u64>,
+    accounts_memo: Option<PyRef<'py, AccountsMemoObject>>,
 ) -> PyResult<StatesObject> {
     let tables = [posts, accounts, contracts, traffic, conversions];
     let calendar = calendar(
@@ -110,24 +127,39 @@ pub fn partial<'py>(
         max_staleness,
         calendar,
     )?;
+    let spec = Spec::of(&request, tables);
+    // (the memo's entries are per request: the spec says everything the request asks)
+    let memo = accounts_memo
+        .map(|m| -> PyResult<_> {
+            Ok((
+                m.inner.clone(),
+                socialkpi_engine::ids::stable_hash(spec.to_json()?.as_bytes()),
+            ))
+        })
+        .transpose()?;
     let (made, _) = run_engine(py, given, progress, |mut inputs, interrupted| {
         inputs.memory_limit = memory_limit;
         inputs.keep_post_ids = true;
+        inputs.accounts_memo = memo.clone();
+        let accounts_fingerprint = match (&memo, &inputs.accounts) {
+            (Some((memo, request)), Some(lf)) => {
+                Some(memo.fingerprint(*request, || states::fingerprint(&exec::collect(lf.clone())?))?)
+            }
+            _ => None,
+        };
         let made = Made {
             posts: inputs.posts.clone(),
             accounts: inputs.accounts.clone(),
             contracts: inputs.contracts.clone(),
             traffic: inputs.traffic.clone(),
             conversions: inputs.events.clone(),
+            accounts_fingerprint,
         };
         let mut partial = exec::partial(&plan, inputs, interrupted)?;
         states::identify(&mut partial, &plan, made)?;
         Ok(partial)
     })?;
-    let inner = States {
-        spec: Spec::of(&request, tables),
-        states: made,
-    };
+    let inner = States { spec, states: made };
     Ok(StatesObject {
         inner: inner.sharing_blocks()?,
     })

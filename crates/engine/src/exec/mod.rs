@@ -11,6 +11,7 @@ mod dedupe;
 mod derived;
 mod events;
 mod kernel;
+mod memo;
 mod overflow;
 mod parquet;
 mod pass;
@@ -156,8 +157,12 @@ pub struct Inputs {
     /// Whether the states keep their posts' id hashes (`sk.partial`): the pass then hashes
     /// the ids as states keep them and hands them over (`PartialStates::post_ids`).
     pub keep_post_ids: bool,
+    /// What earlier runs of the same request (the hash) made of the same accounts table, to
+    /// use again and to add to (see `memo`).
+    pub accounts_memo: Option<(Arc<AccountsMemo>, u64)>,
 }
 
+pub use memo::AccountsMemo;
 pub use spill::MEMORY_LIMIT;
 
 /// Asked between slices of posts with (slices done, slices in all): true stops the run with
@@ -183,12 +188,14 @@ pub fn partial(plan: &Plan, mut inputs: Inputs, interrupted: Interrupt<'_>) -> R
     let mut warnings = plan.warnings.clone();
     let keys = output_keys(plan);
     let contracts = load_contracts(plan, &mut inputs, &mut rows, &mut warnings)?;
-    let snapshots = load_snapshots(plan, inputs.accounts.take(), &mut rows)?;
+    let memo = inputs.accounts_memo.take();
+    let (snapshots, made) = load_snapshots(plan, inputs.accounts.take(), &mut rows, memo)?;
     let states = table_states(
         plan,
         &keys,
         inputs,
-        snapshots.as_ref(),
+        snapshots.as_deref(),
+        made.as_deref(),
         contracts.as_ref(),
         interrupted,
         &mut rows,
@@ -272,21 +279,38 @@ fn load_contracts(
     Ok(Some(c))
 }
 
-/// The accounts' snapshots (the followers-at-post lookup, and their own states).
+/// The accounts' snapshots (the followers-at-post lookup, and their own states): from the
+/// memo when an earlier run of the request loaded them (its rows and warnings counted again),
+/// else loaded, and kept in the memo when there is one.
 fn load_snapshots(
     plan: &Plan,
     accounts: Option<LazyFrame>,
     rows: &mut RowAccount,
-) -> Result<Option<accounts::Snapshots>> {
-    match (&plan.accounts, accounts) {
-        (Some(ap), Some(lf)) => {
-            Ok(Some(rows.time("accounts_load_s", |rows| {
-                accounts::Snapshots::load(plan, ap, lf, rows)
-            })?))
-        }
-        (Some(_), None) => Err(missing_table("accounts")),
-        _ => Ok(None),
+    memo: Option<(Arc<AccountsMemo>, u64)>,
+) -> Result<(Option<Arc<accounts::Snapshots>>, Option<Arc<memo::Made>>)> {
+    let (ap, lf) = match (&plan.accounts, accounts) {
+        (Some(ap), Some(lf)) => (ap, lf),
+        (Some(_), None) => return Err(missing_table("accounts")),
+        _ => return Ok((None, None)),
+    };
+    let started = std::time::Instant::now();
+    if let Some(made) = memo.as_ref().and_then(|(memo, request)| memo.get(*request)) {
+        let RowAccount { warnings, .. } = made.rows.clone();
+        rows.absorb(made.rows.clone());
+        rows.warnings.extend(warnings);
+        rows.stages
+            .push(("accounts_load_s".into(), started.elapsed().as_secs_f64()));
+        return Ok((Some(made.snapshots.clone()), Some(made)));
     }
+    let mut own = RowAccount::default();
+    let snapshots = Arc::new(accounts::Snapshots::load(plan, ap, lf, &mut own)?);
+    let made = memo.map(|(memo, request)| memo.keep(request, snapshots.clone(), own.clone()));
+    let RowAccount { warnings, .. } = own.clone();
+    rows.absorb(own);
+    rows.warnings.extend(warnings);
+    rows.stages
+        .push(("accounts_load_s".into(), started.elapsed().as_secs_f64()));
+    Ok((Some(snapshots), made))
 }
 
 /// The states of the posts, the accounts, and traffic and conversions, from one run each.
@@ -313,6 +337,7 @@ fn table_states(
     keys: &[String],
     inputs: Inputs,
     snapshots: Option<&accounts::Snapshots>,
+    made: Option<&memo::Made>,
     contracts: Option<&contracts::Contracts>,
     interrupted: Interrupt<'_>,
     rows: &mut RowAccount,
@@ -332,7 +357,7 @@ fn table_states(
         let accounts_job = match (&plan.accounts, snapshots) {
             (Some(ap), Some(s)) if ap.defines_rows => Some(scope.spawn(|| {
                 let started = std::time::Instant::now();
-                (s.states(plan, ap, keys), started.elapsed().as_secs_f64())
+                (account_states(plan, ap, keys, s, made), started.elapsed().as_secs_f64())
             })),
             _ => None,
         };
@@ -375,6 +400,26 @@ fn table_states(
             others: others?,
         })
     })
+}
+
+/// The accounts' states: from the memo when an earlier run of the request made them, else
+/// made (and kept in the memo when there is one).
+fn account_states(
+    plan: &Plan,
+    ap: &crate::plan::AccountsPlan,
+    keys: &[String],
+    snapshots: &accounts::Snapshots,
+    made: Option<&memo::Made>,
+) -> Result<memo::AccountStates> {
+    if let Some(states) = made.and_then(|m| m.states.get()) {
+        return Ok(states.clone());
+    }
+    let states = snapshots.states(plan, ap, keys)?;
+    if let Some(m) = made {
+        // (two runs at once may both make them: the same states, the first kept)
+        let _ = m.states.set(states.clone());
+    }
+    Ok(states)
 }
 
 /// Traffic's and the conversions' states (and the accounts' coverage), with row accounts of
@@ -869,6 +914,80 @@ mod tests {
         assert_eq!(likes, vec![Some(3), Some(3)]);
         // asked before each slice with the slices done so far
         assert_eq!(seen.lock().map(|s| s.clone()).unwrap_or_default(), vec![(0, 2), (1, 2)]);
+        Ok(())
+    }
+
+    #[test]
+    fn a_memo_of_the_accounts_gives_the_states_and_rows_of_a_fresh_load() -> Result<()> {
+        let posts = df!(
+            "post_id" => ["a", "b", "c", "d"],
+            "account_id" => ["x", "x", "y", "y"],
+            "published_at" => [0_i64, 86_400_000_000, 86_400_000_000, 3 * 86_400_000_000],
+            "likes" => [1_i64, 2, 3, 4],
+            "reach" => [10_i64, 20, 30, 40],
+        )?
+        .lazy()
+        .with_column(col("published_at").cast(DataType::Datetime(TimeUnit::Microseconds, None)))
+        .collect()?;
+        // a snapshot without a date is dropped and counted, in every run
+        let accounts = df!(
+            "account_id" => ["x", "x", "y", "y"],
+            "date" => [Some(0_i32), Some(2), Some(0), None],
+            "followers" => [100_i64, 110, 200, 210],
+        )?
+        .lazy()
+        .with_column(col("date").cast(DataType::Date))
+        .collect()?;
+        let names = |df: &DataFrame| -> Vec<String> { df.get_column_names().iter().map(|s| s.to_string()).collect() };
+        let plan_of = |every: &str| -> Result<Plan> {
+            let request = Request::new(
+                vec!["posts".into(), "followers".into(), "engagement_rate_followers".into()],
+                vec!["account_id".into()],
+                Some(every.into()),
+                "UTC".into(),
+                Dedupe::Error,
+            );
+            build(
+                &request,
+                Some(&names(&posts)),
+                Some(&names(&accounts)),
+                None,
+                None,
+                None,
+            )
+        };
+        let no_stop = |_: usize, _: usize| false;
+        let run_with = |plan: &Plan, memo: Option<(Arc<AccountsMemo>, u64)>| -> Result<PartialStates> {
+            let inputs = Inputs {
+                posts: Some(posts.clone().lazy()),
+                accounts: Some(accounts.clone().lazy()),
+                accounts_memo: memo,
+                ..Default::default()
+            };
+            partial(plan, inputs, &no_stop)
+        };
+        let same = |a: &PartialStates, b: &PartialStates| {
+            assert_eq!(a.blocks.len(), b.blocks.len());
+            for (x, y) in a.blocks.iter().zip(&b.blocks) {
+                assert!(x.frame.equals_missing(&y.frame), "{}", x.frame);
+            }
+            assert_eq!(a.rows.read, b.rows.read);
+            assert_eq!(a.rows.dropped, b.rows.dropped);
+            assert_eq!(a.warnings, b.warnings);
+        };
+        let (daily, monthly) = (plan_of("1d")?, plan_of("1mo")?);
+        let fresh = run_with(&daily, None)?;
+        assert!(fresh.rows.dropped.iter().any(|(t, _, n)| t == "accounts" && *n == 1));
+        let memo = Arc::new(AccountsMemo::default());
+        let filled = run_with(&daily, Some((memo.clone(), 1)))?;
+        let reused = run_with(&daily, Some((memo.clone(), 1)))?;
+        same(&fresh, &filled);
+        same(&fresh, &reused);
+        assert!(memo.get(1).is_some_and(|m| m.states.get().is_some()));
+        // another request loads again, and takes the memo's place
+        let other = run_with(&monthly, Some((memo.clone(), 2)))?;
+        same(&run_with(&monthly, None)?, &other);
+        assert!(memo.get(1).is_none() && memo.get(2).is_some());
         Ok(())
     }
 }

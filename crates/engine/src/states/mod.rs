@@ -165,6 +165,8 @@ pub struct Made {
     pub contracts: Option<LazyFrame>,
     pub traffic: Option<LazyFrame>,
     pub conversions: Option<LazyFrame>,
+    /// The accounts table's fingerprint when it is known already (`exec::AccountsMemo`).
+    pub accounts_fingerprint: Option<u64>,
 }
 
 /// Marks states with what identifies their inputs: each small table's fingerprint on its
@@ -172,7 +174,10 @@ pub struct Made {
 pub fn identify(states: &mut PartialStates, plan: &Plan, made: Made) -> Result<()> {
     let fingerprint_of =
         |lf: &Option<LazyFrame>| -> Result<Option<u64>> { lf.clone().map(|lf| fingerprint(&collect(lf)?)).transpose() };
-    let accounts = fingerprint_of(&made.accounts)?;
+    let accounts = match made.accounts_fingerprint {
+        Some(print) => Some(print),
+        None => fingerprint_of(&made.accounts)?,
+    };
     let contracts = fingerprint_of(&made.contracts)?;
     let traffic = fingerprint_of(&made.traffic)?;
     let conversions = fingerprint_of(&made.conversions)?;
