@@ -189,13 +189,12 @@ pub fn partial(plan: &Plan, mut inputs: Inputs, interrupted: Interrupt<'_>) -> R
     let keys = output_keys(plan);
     let contracts = load_contracts(plan, &mut inputs, &mut rows, &mut warnings)?;
     let memo = inputs.accounts_memo.take();
-    let (snapshots, made) = load_snapshots(plan, inputs.accounts.take(), &mut rows, memo)?;
+    let snapshots = load_snapshots(plan, inputs.accounts.take(), &mut rows, memo)?;
     let states = table_states(
         plan,
         &keys,
         inputs,
-        snapshots.as_deref(),
-        made.as_deref(),
+        &snapshots,
         contracts.as_ref(),
         interrupted,
         &mut rows,
@@ -287,11 +286,11 @@ fn load_snapshots(
     accounts: Option<LazyFrame>,
     rows: &mut RowAccount,
     memo: Option<(Arc<AccountsMemo>, u64)>,
-) -> Result<(Option<Arc<accounts::Snapshots>>, Option<Arc<memo::Made>>)> {
+) -> Result<Loaded> {
     let (ap, lf) = match (&plan.accounts, accounts) {
         (Some(ap), Some(lf)) => (ap, lf),
         (Some(_), None) => return Err(missing_table("accounts")),
-        _ => return Ok((None, None)),
+        _ => return Ok(Loaded::default()),
     };
     let started = std::time::Instant::now();
     if let Some(made) = memo.as_ref().and_then(|(memo, request)| memo.get(*request)) {
@@ -300,7 +299,10 @@ fn load_snapshots(
         rows.warnings.extend(warnings);
         rows.stages
             .push(("accounts_load_s".into(), started.elapsed().as_secs_f64()));
-        return Ok((Some(made.snapshots.clone()), Some(made)));
+        return Ok(Loaded {
+            snapshots: Some(made.snapshots.clone()),
+            made: Some(made),
+        });
     }
     let mut own = RowAccount::default();
     let snapshots = Arc::new(accounts::Snapshots::load(plan, ap, lf, &mut own)?);
@@ -310,7 +312,18 @@ fn load_snapshots(
     rows.warnings.extend(warnings);
     rows.stages
         .push(("accounts_load_s".into(), started.elapsed().as_secs_f64()));
-    Ok((Some(snapshots), made))
+    Ok(Loaded {
+        snapshots: Some(snapshots),
+        made,
+    })
+}
+
+/// The accounts' snapshots as loaded (none without an accounts table), and the memo's record
+/// of them when the run was given a memo.
+#[derive(Default)]
+struct Loaded {
+    snapshots: Option<Arc<accounts::Snapshots>>,
+    made: Option<Arc<memo::Made>>,
 }
 
 /// The states of the posts, the accounts, and traffic and conversions, from one run each.
@@ -336,12 +349,12 @@ fn table_states(
     plan: &Plan,
     keys: &[String],
     inputs: Inputs,
-    snapshots: Option<&accounts::Snapshots>,
-    made: Option<&memo::Made>,
+    loaded: &Loaded,
     contracts: Option<&contracts::Contracts>,
     interrupted: Interrupt<'_>,
     rows: &mut RowAccount,
 ) -> Result<TableStates> {
+    let (snapshots, made) = (loaded.snapshots.as_deref(), loaded.made.as_deref());
     let Inputs {
         posts,
         posts_slices,
