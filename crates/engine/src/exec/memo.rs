@@ -1,7 +1,8 @@
 //! What a run made of its accounts table, kept for the next run of the same request over the
 //! same table. A cluster run makes the states of each partition of the posts beside the whole
 //! accounts table: without this, every partition would load the same snapshots, add up the
-//! same accounts' states and fingerprint the same table again (most of a partition's work
+//! same accounts' states, build the same followers-at-post lookup and fingerprint the same
+//! table again (most of a partition's work
 //! when partitions are a million posts and the snapshots a year of 5,000 accounts).
 //!
 //! The memo is the caller's: it holds what it keeps for as long as the caller holds it (the
@@ -29,6 +30,8 @@ pub(super) struct Made {
     /// The load's rows read and dropped, and its warnings.
     pub(super) rows: RowAccount,
     pub(super) states: OnceLock<AccountStates>,
+    /// The posts pass's followers-at-post lookup (its codes are those of a fresh pass).
+    pub(super) followers: OnceLock<super::posts::FollowerLookup>,
     pub(super) fingerprint: OnceLock<u64>,
 }
 
@@ -50,6 +53,7 @@ impl AccountsMemo {
                 ..rows
             },
             states: OnceLock::new(),
+            followers: OnceLock::new(),
             fingerprint: OnceLock::new(),
         });
         *self.made.lock().unwrap_or_else(|e| e.into_inner()) = Some(made.clone());

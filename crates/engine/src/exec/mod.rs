@@ -380,7 +380,7 @@ fn table_states(
                 plan,
                 pp,
                 lf,
-                snapshots,
+                loaded,
                 contracts,
                 posts_slices.as_deref(),
                 posts_parquet.as_deref(),
@@ -999,7 +999,9 @@ mod tests {
         let reused = run_with(&daily, Some((memo.clone(), 1)))?;
         same(&fresh, &filled);
         same(&fresh, &reused);
-        assert!(memo.get(1).is_some_and(|m| m.states.get().is_some()));
+        assert!(memo
+            .get(1)
+            .is_some_and(|m| m.states.get().is_some() && m.followers.get().is_some()));
         // another request loads again, and takes the memo's place
         let other = run_with(&monthly, Some((memo.clone(), 2)))?;
         same(&run_with(&monthly, None)?, &other);

@@ -19,6 +19,7 @@ const NONE: u32 = u32::MAX;
 
 /// A column's dictionary across batches: value -> code (in order of first appearance), and
 /// the distinct values in code order for the result's keys.
+#[derive(Clone)]
 pub(super) struct Dict {
     /// Values are compared as text (text columns, or keys typed differently in two tables);
     /// otherwise as 64-bit integers (integers, booleans, dates, times).
@@ -58,6 +59,12 @@ impl Dict {
 
     pub fn len(&self) -> usize {
         self.n as usize
+    }
+
+    /// Whether the two compare and give back values alike (the same column type, and text
+    /// or not).
+    pub fn same_kind(&self, other: &Dict) -> bool {
+        self.text == other.text && self.out == other.out
     }
 
     fn prepare(&self, s: &Series) -> Result<Series> {
@@ -280,7 +287,7 @@ pub(super) fn distinct_codes(column: &Column) -> Result<(Vec<u32>, Series)> {
 
 /// Codes of pairs (a, b) across batches, and each code's pair (to take keys apart again).
 /// Pairs of small codes go through a dense table (rebuilt larger when codes outgrow it).
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub(super) struct Pairs {
     map: PlHashMap<u64, u32>,
     pub pairs: Vec<(u32, u32)>,

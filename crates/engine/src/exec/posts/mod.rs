@@ -230,6 +230,7 @@ fn state_ops(pp: &PostsPlan) -> Vec<CustomState> {
 
 /// A key of one or more columns as one code per row: the first column's codes, combined
 /// with each next column's through a `Pairs` of its own.
+#[derive(Clone)]
 struct Key {
     dicts: Vec<usize>,
     pairs: Vec<Pairs>,
@@ -325,6 +326,15 @@ type IdCheck = (String, IdHasher, spill::IdHashes);
 /// A batch's followers-at-post (NaN where unknown) and the rows where it is unknown.
 type AtPost = (Vec<f64>, Vec<u32>);
 
+/// The followers-at-post lookup a fresh pass builds from the snapshots, as `memo` keeps it:
+/// the account key's dictionaries after the snapshots' accounts took their codes, the key,
+/// and the index.
+pub(in crate::exec) struct FollowerLookup {
+    dicts: Vec<(usize, Dict)>,
+    key: Key,
+    index: Arc<FollowerIndex>,
+}
+
 /// Everything the posts pass keeps between batches.
 struct PostsPass {
     names: Vec<String>,
@@ -333,7 +343,7 @@ struct PostsPass {
     grain: Vec<usize>,
     periods: Option<Periods>,
     grouping: Grouping,
-    followers: Option<(Key, FollowerIndex)>,
+    followers: Option<(Key, Arc<FollowerIndex>)>,
     contracts: Option<(Key, Option<usize>, WindowIndex)>,
     /// The contract windows (for the over-delivery warning).
     windows: Vec<Window>,
@@ -575,7 +585,7 @@ pub(super) fn states(
     plan: &Plan,
     pp: &PostsPlan,
     lf: LazyFrame,
-    snapshots: Option<&Snapshots>,
+    accounts: &super::Loaded,
     contracts: Option<&Contracts>,
     slices: Option<&[(i64, usize)]>,
     parquet: Option<&[crate::ingest::ParquetFile]>,
@@ -587,6 +597,7 @@ pub(super) fn states(
     keep_post_ids: bool,
 ) -> Result<(DataFrame, Option<Vec<u64>>)> {
     let started = std::time::Instant::now();
+    let snapshots = accounts.snapshots.as_deref();
     let mut lf = read(plan.tz.as_deref(), pp, lf)?;
     // the columns of a batch once prepared
     let schema = prepare(pp, DataFrame::empty_with_schema(lf.collect_schema()?.as_ref()))?
@@ -608,7 +619,7 @@ pub(super) fn states(
     let pending = reads_slices.and_then(|s| s.first()).map(|&s| reader.start(s));
     let ids = spill::IdHashes::new(memory_limit);
     let mut pass = PostsPass::new(plan, pp, &schema, &grain, names, snapshots, contracts, (&hasher, ids))?;
-    let followers_at_post_needed = pass.look_up_followers(plan, pp, snapshots)?;
+    let followers_at_post_needed = pass.look_up_followers(plan, pp, snapshots, accounts.made.as_deref())?;
     let prepared = pass.prepare_states(pp, &schema)?;
     pass.look_up_contracts(pp, contracts)?;
     // CSV files are read by blocks (and their ids again by blocks, should hashes repeat)
@@ -802,18 +813,56 @@ impl PostsPass {
     }
 
     /// Followers-at-post looks rows up by codes: the accounts of the snapshots take their
-    /// codes first. Whether the pass looks followers up.
-    fn look_up_followers(&mut self, plan: &Plan, pp: &PostsPlan, snapshots: Option<&Snapshots>) -> Result<bool> {
+    /// codes first (in a fresh pass, so the same codes in every run of the request), or the
+    /// memo's lookup when an earlier run made it. Whether the pass looks followers up.
+    fn look_up_followers(
+        &mut self,
+        plan: &Plan,
+        pp: &PostsPlan,
+        snapshots: Option<&Snapshots>,
+        made: Option<&super::memo::Made>,
+    ) -> Result<bool> {
         if !needs_followers_at_post(pp) {
             return Ok(false);
         }
         let snaps = snapshots.ok_or_else(|| Error::Internal("followers-at-post without snapshots".into()))?;
-        let mut k = self.key(&plan.account_key);
+        let k = self.key(&plan.account_key);
+        let kept = made.and_then(|m| m.followers.get()).filter(|kept| {
+            // (the memo is per request, not per posts schema: a key typed otherwise in these
+            // posts is coded otherwise)
+            kept.dicts.len() == k.dicts.len()
+                && kept
+                    .dicts
+                    .iter()
+                    .zip(&k.dicts)
+                    .all(|((i, d), &j)| *i == j && d.same_kind(&self.dicts[j]))
+        });
+        if let Some(kept) = kept {
+            for (i, dict) in &kept.dicts {
+                self.dicts[*i] = dict.clone();
+            }
+            self.followers = Some((kept.key.clone(), kept.index.clone()));
+            return Ok(true);
+        }
+        let mut k = k;
         let frame = snaps.with_followers()?;
         let codes = self.codes_of(&frame, &k.dicts)?;
         let accounts = k.codes(&codes);
-        let follower_index = Snapshots::follower_index(&frame, &accounts, k.len(&self.dicts), plan.max_staleness)?;
-        self.followers = Some((k, follower_index));
+        let index = Arc::new(Snapshots::follower_index(
+            &frame,
+            &accounts,
+            k.len(&self.dicts),
+            plan.max_staleness,
+        )?);
+        if let Some(m) = made {
+            let dicts = k.dicts.iter().map(|&i| (i, self.dicts[i].clone())).collect();
+            let _ = m.followers.set(FollowerLookup {
+                dicts,
+                key: k.clone(),
+                index: index.clone(),
+            });
+        }
+        self.followers = Some((k, index));
         Ok(true)
     }
 
