@@ -283,6 +283,7 @@ def partial(
     fingerprint of each table other than posts, so that a table passed whole beside each part
     of the posts is counted once.
     """
+    # (its arguments, as given: nothing else is defined before this line)
     return remembering(None, **locals())
 
 

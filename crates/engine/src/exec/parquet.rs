@@ -232,7 +232,7 @@ pub(super) fn bytes_hash(value: &[u8], hasher: &IdHasher) -> Option<u64> {
 
 /// Calls `f` with each of the `n` values of a plain-encoded byte array section (each a 4-byte
 /// little-endian length, then its bytes), and where its length starts.
-fn plain_values(values: &[u8], n: usize, mut f: impl FnMut(usize, &[u8]) -> Option<()>) -> Option<()> {
+fn plain_values<'a>(values: &'a [u8], n: usize, mut f: impl FnMut(usize, &'a [u8]) -> Option<()>) -> Option<()> {
     let mut at = 0usize;
     for _ in 0..n {
         let length = u32::from_le_bytes(*values.get(at..)?.first_chunk::<4>()?) as usize;
@@ -259,7 +259,19 @@ const NOT_ASCII: u128 = 0x8080_8080_8080_8080_8080_8080 << 32;
 fn plain_hashes(values: &[u8], n: usize, hasher: &IdHasher, mut f: impl FnMut(u64)) -> Option<()> {
     let state = match hasher {
         IdHasher::Run(state) => Some(state),
-        IdHasher::Stable => None,
+        IdHasher::Stable => {
+            // the page's values, checked UTF-8, then their stable hashes four at a time
+            let mut texts: Vec<&[u8]> = Vec::with_capacity(n);
+            plain_values(values, n, |_, value| {
+                if !value.is_ascii() {
+                    std::str::from_utf8(value).ok()?;
+                }
+                texts.push(value);
+                Some(())
+            })?;
+            crate::ids::stable_hashes(texts, f);
+            return Some(());
+        }
     };
     plain_values(values, n, |at, value| {
         // Short ASCII text: its length and the 12 bytes after it are, in memory, the text's

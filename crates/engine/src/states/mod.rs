@@ -99,7 +99,11 @@ pub fn post_id_hashes(ids: &Column) -> Result<Vec<u64>> {
         ca.downcast_iter()
             .collect::<Vec<_>>()
             .into_par_iter()
-            .map(|arr| arr.iter().flatten().map(|id| stable_hash(id.as_bytes())).collect())
+            .map(|arr| {
+                let mut out = Vec::with_capacity(arr.len());
+                crate::ids::stable_hashes(arr.iter().flatten().map(str::as_bytes), |h| out.push(h));
+                out
+            })
             .collect()
     });
     let mut out: Vec<u64> = chunks.concat();
