@@ -146,7 +146,7 @@ def test_a_shipped_accounts_table_is_loaded_once_where_it_lands_and_travels_as_b
         **KW, "every": "1mo",
     }  # fmt: skip
     pieces = _split(T["posts"], "rows", 4, 6)
-    parts = [_wire.part_states(p, small, options) for p in pieces]
+    parts = [_wire.part_states(p, small, options, True) for p in pieces]
 
     def alone(posts: pl.DataFrame) -> Any:
         kw = {**SMALL, "accounts": accounts, **KW, "every": "1mo"}
@@ -243,6 +243,12 @@ def test_dask_one_file_is_one_task_and_its_ids_stay_on_the_worker(dask_client, t
     path = tmp_path / "posts.parquet"
     T["posts"].write_parquet(path, row_group_size=3_000)
     _same(skd.compute(str(path), **SMALL, **KW), _whole())  # type: ignore[arg-type]
+    # its states keep no ids, but its own run still checks them: a post given twice is an error
+    twice = tmp_path / "twice.parquet"
+    pl.concat([T["posts"], T["posts"].tail(1)]).write_parquet(twice, row_group_size=3_000)
+    with pytest.raises(sk.InputError) as e:
+        skd.compute(str(twice), **SMALL, **KW)  # type: ignore[arg-type]
+    assert e.value.code == "duplicate_post_id"
     # skd.partial keeps them: they merge with other states
     states = skd.partial(str(path), **SMALL, **KW)  # type: ignore[arg-type]
     with pytest.raises(sk.InputError) as e:

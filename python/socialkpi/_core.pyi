@@ -149,6 +149,7 @@ def partial(
     fiscal_year_start: str | None = None,
     memory_limit: int | None = ...,
     accounts_memo: _AccountsMemo | None = None,
+    keep_post_ids: bool = True,
 ) -> _States: ...
 def check_post_ids(lists: list[Any], keep: bool) -> tuple[int, Any | None]: ...
 

@@ -284,13 +284,15 @@ def partial(
     of the posts is counted once.
     """
     # (its arguments, as given: nothing else is defined before this line)
-    return remembering(None, **locals())
+    return remembering(None, True, **locals())
 
 
-def remembering(memo: _core._AccountsMemo | None, **arguments: Any) -> States:
+def remembering(memo: _core._AccountsMemo | None, keep_ids: bool, **arguments: Any) -> States:
     """:func:`partial` of ``arguments``, with ``memo`` (when given) keeping what the run makes
     of the accounts table for the next run of the same request beside that same table: the
-    partitions of a cluster run, each with the whole table (see ``_wire.Shipped``)."""
+    partitions of a cluster run, each with the whole table (see ``_wire.Shipped``). Without
+    ``keep_ids`` the states keep no post ids: for the only part of a cluster ``compute``,
+    finalized alone, whose run checked its posts for repeats."""
     from socialkpi import _engine_arguments, _table_arguments
 
     a = arguments
@@ -312,6 +314,7 @@ def remembering(memo: _core._AccountsMemo | None, **arguments: Any) -> States:
                 fiscal_year_start=month,
                 memory_limit=limit,
                 accounts_memo=memo,
+                keep_post_ids=keep_ids,
             )
         )
     finally:

@@ -308,9 +308,10 @@ def landed(small: dict[str, Any]) -> dict[str, Any]:
     return {name: t.table() if isinstance(t, Shipped) else t for name, t in small.items()}
 
 
-def part_states(posts: Any, small: dict[str, Any], options: dict[str, Any]) -> States:
+def part_states(posts: Any, small: dict[str, Any], options: dict[str, Any], ids_travel: bool) -> States:
     """One partition's (or file's) states where it runs, beside the small tables as they were
-    shipped (``small``): a shipped accounts table brings its memo (see :class:`Shipped`)."""
+    shipped (``small``): a shipped accounts table brings its memo (see :class:`Shipped`). The
+    states keep their post ids only when they travel (see :func:`ids_travel`)."""
     accounts = small.get("accounts")
     memo = accounts.memo() if isinstance(accounts, Shipped) else None
-    return remembering(memo, posts=posts, **landed(small), **options, progress=None)
+    return remembering(memo, ids_travel, posts=posts, **landed(small), **options, progress=None)

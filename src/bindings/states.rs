@@ -78,7 +78,7 @@ impl AccountsMemoObject {
 
 /// Makes the partial states of a compute-like call (the arguments of `compute`).
 #[pyfunction]
-#[pyo3(signature = (kpis, by, every, tz, dedupe, posts=None, accounts=None, contracts=None, traffic=None, conversions=None, sources=Vec::new(), custom=Vec::new(), engagement=Vec::new(), max_staleness=Some(plan::MAX_STALENESS_DAYS), progress=None, week_start=None, fiscal_year_start=None, memory_limit=Some(exec::MEMORY_LIMIT), accounts_memo=None))]
+#[pyo3(signature = (kpis, by, every, tz, dedupe, posts=None, accounts=None, contracts=None, traffic=None, conversions=None, sources=Vec::new(), custom=Vec::new(), engagement=Vec::new(), max_staleness=Some(plan::MAX_STALENESS_DAYS), progress=None, week_start=None, fiscal_year_start=None, memory_limit=Some(exec::MEMORY_LIMIT), accounts_memo=None, keep_post_ids=true))]
 #[allow(clippy::too_many_arguments)]
 pub fn partial<'py>(
     py: Python<'py>,
@@ -101,6 +101,7 @@ pub fn partial<'py>(
     fiscal_year_start: Option<String>,
     memory_limit: Option<u64>,
     accounts_memo: Option<PyRef<'py, AccountsMemoObject>>,
+    keep_post_ids: bool,
 ) -> PyResult<StatesObject> {
     let tables = [posts, accounts, contracts, traffic, conversions];
     let calendar = calendar(
@@ -139,7 +140,9 @@ pub fn partial<'py>(
         .transpose()?;
     let (made, _) = run_engine(py, given, progress, |mut inputs, interrupted| {
         inputs.memory_limit = memory_limit;
-        inputs.keep_post_ids = true;
+        // (without them, states that are finalized alone: the run's own check of repeats is
+        // all they need, with its own hashes)
+        inputs.keep_post_ids = keep_post_ids;
         inputs.accounts_memo = memo.clone();
         let accounts_fingerprint = match (&memo, &inputs.accounts) {
             (Some((memo, request)), Some(lf)) => {
@@ -148,7 +151,7 @@ pub fn partial<'py>(
             _ => None,
         };
         let made = Made {
-            posts: inputs.posts.clone(),
+            posts: inputs.posts.clone().filter(|_| keep_post_ids),
             accounts: inputs.accounts.clone(),
             contracts: inputs.contracts.clone(),
             traffic: inputs.traffic.clone(),
