@@ -283,8 +283,12 @@ def partial(
     fingerprint of each table other than posts, so that a table passed whole beside each part
     of the posts is counted once.
     """
-    # (its arguments, as given: nothing else is defined before this line)
-    return remembering(None, True, **locals())
+    return remembering(
+        None, True, posts=posts, accounts=accounts, contracts=contracts, traffic=traffic,
+        conversions=conversions, sources=sources, kpis=kpis, by=by, every=every, tz=tz,
+        dedupe=dedupe, definitions=definitions, max_staleness=max_staleness, progress=progress,
+        week_start=week_start, fiscal_year_start=fiscal_year_start, memory_limit=memory_limit,
+    )  # fmt: skip
 
 
 def remembering(memo: _core._AccountsMemo | None, keep_ids: bool, **arguments: Any) -> States:
