@@ -140,8 +140,8 @@ def ids_travel(keep_ids: bool, parts: int) -> bool:
 
 
 def pack(states: States, ids_travel: bool = True) -> Part:
-    """A part from states (made by ``sk.partial`` where the posts are); without its post ids
-    unless ``ids_travel`` (the only part of a compute: its own run checked them)."""
+    """A part from states (made by ``sk.partial`` where the posts are), with the post ids they
+    keep unless not ``ids_travel`` (the last merge of a compute: checked there)."""
     capsule, header = states._native.frame(False)
     ids = states._native.post_ids() if ids_travel else None
     return Part(header, ipc(pl.DataFrame(_ArrowStream(capsule))), None if ids is None else _array(ids))

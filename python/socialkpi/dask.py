@@ -129,7 +129,7 @@ def partial(
 
 def _part(posts: Any, small: dict[str, Any], options: dict[str, Any], ids_travel: bool) -> _wire.Part:
     """One partition's (or file's) states, where the partition is."""
-    return _wire.pack(_wire.part_states(posts, small, options, ids_travel), ids_travel)
+    return _wire.pack(_wire.part_states(posts, small, options, ids_travel))
 
 
 def _run(

@@ -302,7 +302,7 @@ def _states_rows(
     """One partition's states, on the executor, as ``_ROWS`` batches (``small``: the small
     tables as they were shipped)."""
     try:
-        part = _wire.pack(_wire.part_states(posts, small, options, ids_travel), ids_travel)
+        part = _wire.pack(_wire.part_states(posts, small, options, ids_travel))
     except KpiError as e:
         failure = _wire.Failure.of(e)
         header = json.dumps({"error": [failure.kind, failure.code, failure.message]})

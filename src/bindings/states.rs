@@ -129,14 +129,9 @@ pub fn partial<'py>(
         calendar,
     )?;
     let spec = Spec::of(&request, tables);
-    // (the memo's entries are per request: the spec says everything the request asks)
+    // (the memo's entries are per request)
     let memo = accounts_memo
-        .map(|m| -> PyResult<_> {
-            Ok((
-                m.inner.clone(),
-                socialkpi_engine::ids::stable_hash(spec.to_json()?.as_bytes()),
-            ))
-        })
+        .map(|m| -> PyResult<_> { Ok((m.inner.clone(), spec.request_hash()?)) })
         .transpose()?;
     let (made, _) = run_engine(py, given, progress, |mut inputs, interrupted| {
         inputs.memory_limit = memory_limit;

@@ -101,8 +101,7 @@ fn period_days(df: &DataFrame, with_periods: bool) -> Result<Option<Vec<i32>>> {
     if !with_periods {
         return Ok(None);
     }
-    let physical = df.column(PERIOD)?.as_materialized_series().to_physical_repr();
-    Ok(Some(physical.i32()?.iter().map(|d| d.unwrap_or(i32::MIN)).collect()))
+    Ok(Some(pass::days(df.column(PERIOD)?)?))
 }
 
 impl Snapshots {

@@ -293,12 +293,15 @@ fn load_snapshots(
         _ => return Ok(Loaded::default()),
     };
     let started = std::time::Instant::now();
-    if let Some(made) = memo.as_ref().and_then(|(memo, request)| memo.get(*request)) {
-        let RowAccount { warnings, .. } = made.rows.clone();
-        rows.absorb(made.rows.clone());
-        rows.warnings.extend(warnings);
+    // the load's rows, drops and warnings, and its time
+    let count = |rows: &mut RowAccount, mut load: RowAccount| {
+        rows.warnings.append(&mut load.warnings);
+        rows.absorb(load);
         rows.stages
             .push(("accounts_load_s".into(), started.elapsed().as_secs_f64()));
+    };
+    if let Some(made) = memo.as_ref().and_then(|(memo, request)| memo.get(*request)) {
+        count(rows, made.rows.clone());
         return Ok(Loaded {
             snapshots: Some(made.snapshots.clone()),
             made: Some(made),
@@ -307,11 +310,7 @@ fn load_snapshots(
     let mut own = RowAccount::default();
     let snapshots = Arc::new(accounts::Snapshots::load(plan, ap, lf, &mut own)?);
     let made = memo.map(|(memo, request)| memo.keep(request, snapshots.clone(), own.clone()));
-    let RowAccount { warnings, .. } = own.clone();
-    rows.absorb(own);
-    rows.warnings.extend(warnings);
-    rows.stages
-        .push(("accounts_load_s".into(), started.elapsed().as_secs_f64()));
+    count(rows, own);
     Ok(Loaded {
         snapshots: Some(snapshots),
         made,

@@ -381,7 +381,7 @@ impl States {
     /// These states with each whole table's block shared with states of the same table and
     /// request in this process (see `shared`): made or loaded states go through it.
     pub fn sharing_blocks(mut self) -> Result<Self> {
-        let request = stable_hash(self.spec.to_json()?.as_bytes());
+        let request = self.spec.request_hash()?;
         shared::share_blocks(&mut self.states.blocks, request);
         Ok(self)
     }

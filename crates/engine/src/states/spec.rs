@@ -220,6 +220,11 @@ impl Spec {
         .collect()
     }
 
+    /// A hash of everything the spec asks: states (and memos) of equal hashes are of one request.
+    pub fn request_hash(&self) -> Result<u64> {
+        Ok(crate::ids::stable_hash(self.to_json()?.as_bytes()))
+    }
+
     pub fn to_json(&self) -> Result<String> {
         serde_json::to_string(self).map_err(|e| Error::Internal(format!("states spec: {e}")))
     }
