@@ -170,8 +170,6 @@ def shared_ids(parts: Sequence[np.ndarray]) -> int:
 
 
 def _checked_ids(parts: Sequence[np.ndarray], keep: bool) -> tuple[int, Optional[np.ndarray]]:  # noqa: UP045
-    from socialkpi import _core
-
     repeated, merged = _core.check_post_ids([_stream(p) for p in parts], keep)
     return repeated, None if merged is None else _array(merged)
 
