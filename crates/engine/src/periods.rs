@@ -6,6 +6,7 @@
 use crate::error::{Error, InputCode, Result};
 use crate::plan::{Calendar, Period, Plan, PERIOD};
 use polars::prelude::*;
+use polars_buffer::Buffer;
 
 /// The posts' day column (the day of `published_at` in the report's time zone).
 pub const DAY: &str = "__day";
@@ -152,10 +153,22 @@ impl Periods {
 
 /// A batch's Date column as days, `NO_DAY` where missing; a day outside the calendar's
 /// (`DAYS`) is a `date_out_of_range` error.
-pub fn days(column: &Column) -> Result<Vec<i32>> {
+pub fn days(column: &Column) -> Result<Buffer<i32>> {
     let s = column.as_materialized_series().to_physical_repr();
     let ca = s.i32()?;
-    let mut out = Vec::with_capacity(s.len());
+    let single = (ca.chunks().len() == 1).then(|| ca.downcast_iter().next()).flatten();
+    let out = match single {
+        // one chunk without a missing day (as the posts pass makes them): its buffer, shared
+        Some(arr) if arr.validity().is_none_or(|v| v.unset_bits() == 0) => arr.values().clone(),
+        _ => days_with_gaps(ca),
+    };
+    check_in_calendar(column, ca)?;
+    Ok(out)
+}
+
+/// The days of a column of several chunks or with missing days (`NO_DAY`).
+fn days_with_gaps(ca: &Int32Chunked) -> Buffer<i32> {
+    let mut out = Vec::with_capacity(ca.len());
     for arr in ca.downcast_iter() {
         match arr.validity().filter(|v| v.unset_bits() > 0) {
             Some(valid) => out.extend(
@@ -167,6 +180,11 @@ pub fn days(column: &Column) -> Result<Vec<i32>> {
             None => out.extend_from_slice(arr.values()),
         }
     }
+    out.into()
+}
+
+/// A `date_out_of_range` error when a present day of `column` lies outside the calendar's.
+fn check_in_calendar(column: &Column, ca: &Int32Chunked) -> Result<()> {
     // the present days' extremes (polars' min and max skip missing ones)
     let (first, last) = (*DAYS.start(), *DAYS.end());
     let outside = ca.min().is_some_and(|d| d < first) || ca.max().is_some_and(|d| d > last);
@@ -182,7 +200,7 @@ pub fn days(column: &Column) -> Result<Vec<i32>> {
             ),
         ));
     }
-    Ok(out)
+    Ok(())
 }
 
 /// `df` with each row's period start (`PERIOD`, a date) from its `day` column (dates): each

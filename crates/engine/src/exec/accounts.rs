@@ -101,7 +101,7 @@ fn period_days(df: &DataFrame, with_periods: bool) -> Result<Option<Vec<i32>>> {
     if !with_periods {
         return Ok(None);
     }
-    Ok(Some(pass::days(df.column(PERIOD)?)?))
+    Ok(Some(pass::days(df.column(PERIOD)?)?.to_vec()))
 }
 
 impl Snapshots {
@@ -233,7 +233,7 @@ impl Snapshots {
             .cast(&DataType::Float64)?;
         let mut rows: Vec<(u32, i32, f64)> = accounts
             .iter()
-            .zip(&days)
+            .zip(days.iter())
             .zip(followers.f64()?.into_no_null_iter())
             .map(|((&a, &d), f)| (a, d, f))
             .collect();

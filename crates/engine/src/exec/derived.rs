@@ -229,25 +229,44 @@ fn doubles(column: &Column) -> Result<Vec<f64>> {
     Ok(out)
 }
 
+/// The rows where a value is not 0, eight to a byte (a bitmap collected from an iterator of
+/// bools is pushed a bit at a time).
+fn nonzero_bits(values: &[f64]) -> Bitmap {
+    let byte = |eight: &[f64]| {
+        eight
+            .iter()
+            .enumerate()
+            .fold(0u8, |b, (i, v)| b | (u8::from(*v != 0.0) << i))
+    };
+    let chunks = values.chunks_exact(8);
+    let rest = chunks.remainder();
+    let mut bytes: Vec<u8> = chunks.map(byte).collect();
+    if !rest.is_empty() {
+        bytes.push(byte(rest));
+    }
+    Bitmap::from_u8_vec(bytes, values.len())
+}
+
 /// num / den for each post, for each (name, num, den) (rule 2: null where the denominator is
 /// missing or 0, or the numerator missing), as `expr::ratio` computes it in polars. Each
 /// denominator is read once for the quotients over it.
 pub(super) fn quotients(batch: &DataFrame, quotients: &[(String, String, String)]) -> Result<Vec<Series>> {
     let mut out = Vec::with_capacity(quotients.len());
     // each denominator's values and where they are usable, read once
-    let mut dens: Vec<(&str, Vec<f64>, Bitmap)> = Vec::new();
+    let mut dens: Vec<(&str, Bitmap, Vec<f64>)> = Vec::new();
     for (name, num, d) in quotients {
         let at = match dens.iter().position(|(den, ..)| den == d) {
             Some(at) => at,
             None => {
                 let column = batch.column(d)?;
                 let values = doubles(column)?;
-                let nonzero: Bitmap = values.iter().map(|v| *v != 0.0).collect();
-                dens.push((d.as_str(), values, &present(column) & &nonzero));
+                dens.push((d.as_str(), nonzero_bits(&values), values));
+                let last = dens.len() - 1;
+                dens[last].1 = &present(column) & &dens[last].1;
                 dens.len() - 1
             }
         };
-        let (_, d, usable) = &dens[at];
+        let (_, usable, d) = &dens[at];
         let column = batch.column(num)?;
         let mut values = doubles(column)?;
         for (v, d) in values.iter_mut().zip(d) {
@@ -283,6 +302,17 @@ mod tests {
         s.cast(&DataType::Float64)
             .map(|s| s.f64().map(|c| c.iter().collect()).unwrap_or_default())
             .unwrap_or_default()
+    }
+
+    #[test]
+    fn nonzero_bits_mark_the_values_that_are_not_zero() {
+        for n in [0, 1, 8, 9, 64, 67] {
+            let values: Vec<f64> = (0..n).map(|i| [0.0, 1.5, -0.0, f64::NAN, -2.0][i % 5]).collect();
+            let bits = nonzero_bits(&values);
+            assert_eq!(bits.len(), n);
+            let want: Vec<bool> = values.iter().map(|v| *v != 0.0).collect();
+            assert_eq!(bits.iter().collect::<Vec<_>>(), want, "{n}");
+        }
     }
 
     #[test]

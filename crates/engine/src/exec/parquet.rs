@@ -51,7 +51,33 @@ pub(super) struct Indexed {
 /// A data page's present values: plain-encoded, or indices into the chunk's dictionary.
 enum Present<'a> {
     Plain(&'a [u8]),
-    Indices(Vec<u32>),
+    /// Indices into the dictionary, as the page holds them (`push_indices` decodes them).
+    Indices(Runs<'a>),
+}
+
+/// A page's dictionary indices: their bit width and their RLE / bit-packed runs.
+#[derive(Clone, Copy)]
+struct Runs<'a> {
+    bits: u32,
+    runs: &'a [u8],
+}
+
+impl Runs<'_> {
+    /// Appends the page's `n` indices to `out`, reserving room once: polars' `collect` grows
+    /// its vector past its capacity on a page's last bit-packed run, a copy of the page.
+    fn push_indices(self, out: &mut Vec<u32>, n: usize) -> Option<()> {
+        let start = out.len();
+        // (bit-packed runs are unpacked 32 at a time, into the room past the end)
+        out.reserve(n + 32);
+        for chunk in HybridRleDecoder::new(self.runs, self.bits, n).into_chunk_iter() {
+            match chunk.ok()? {
+                HybridRleChunk::Rle(value, size) => out.resize(out.len() + size, value),
+                HybridRleChunk::Bitpacked(decoder) => decoder.collect_into(out),
+            }
+        }
+        // as many as the page's levels or header say
+        (out.len() - start == n).then_some(())
+    }
 }
 
 /// A chunk's page: its dictionary (plain-encoded values and their number) or a data page.
@@ -139,7 +165,7 @@ impl RowGroups {
         mut f: impl FnMut(u64),
     ) -> Option<()> {
         self.for_each_chunk(column, offset, len, |bytes, chunk| {
-            let mut dictionary: Vec<u64> = Vec::new();
+            let (mut dictionary, mut indices) = (Vec::<u64>::new(), Vec::new());
             walk(bytes, chunk, |page| match page {
                 PageValues::Dictionary(values, n) => {
                     dictionary.clear();
@@ -151,10 +177,13 @@ impl RowGroups {
                     ..
                 }) => plain_hashes(values, present, hasher, &mut f),
                 PageValues::Data(DataValues {
-                    values: Present::Indices(indices),
+                    present,
+                    values: Present::Indices(runs),
                     ..
                 }) => {
-                    for i in indices {
+                    indices.clear();
+                    runs.push_indices(&mut indices, present)?;
+                    for &i in &indices {
                         f(*dictionary.get(i as usize)?);
                     }
                     Some(())
@@ -168,6 +197,7 @@ impl RowGroups {
     pub fn indexed(&self, column: &str, offset: u64, len: usize) -> Option<Indexed> {
         let mut values = MutableBinaryViewArray::<str>::new();
         let mut indices: Vec<u32> = Vec::with_capacity(len);
+        let mut present_indices: Vec<u32> = Vec::new();
         self.for_each_chunk(column, offset, len, |bytes, chunk| {
             // where this chunk's dictionary starts among the values, and its size
             let (mut base, mut size) = (0u32, 0u32);
@@ -180,32 +210,45 @@ impl RowGroups {
                     }
                     PageValues::Data(page) => page,
                 };
-                // the index of each present value, in turn
-                let present: Vec<u32> = match page.values {
-                    Present::Indices(ix) => {
-                        if ix.iter().any(|&i| i >= size) {
-                            return None;
+                let levels = match page.levels.filter(|_| page.present < page.rows) {
+                    Some(levels) => Some(levels),
+                    None if page.present == page.rows => None,
+                    None => return None,
+                };
+                // the index of each present value, in turn: straight into `indices` when
+                // every row is present, else into `present_indices`, spread over the rows after
+                let present = match levels {
+                    Some(_) => {
+                        present_indices.clear();
+                        &mut present_indices
+                    }
+                    None => &mut indices,
+                };
+                let from = present.len();
+                match page.values {
+                    Present::Indices(runs) => {
+                        runs.push_indices(present, page.present)?;
+                        for i in &mut present[from..] {
+                            if *i >= size {
+                                return None;
+                            }
+                            *i += base;
                         }
-                        ix.into_iter().map(|i| base + i).collect()
                     }
                     Present::Plain(section) => {
                         let start = u32::try_from(values.len()).ok()?;
                         push_values(&mut values, section, page.present)?;
-                        (start..u32::try_from(values.len()).ok()?).collect()
+                        present.extend(start..u32::try_from(values.len()).ok()?);
                     }
-                };
-                if present.len() != page.present {
+                }
+                if present.len() - from != page.present {
                     return None;
                 }
-                match page.levels.filter(|_| page.present < page.rows) {
-                    Some(levels) => {
-                        let mut next = present.into_iter();
-                        for level in HybridRleDecoder::new(levels, 1, page.rows).collect().ok()? {
-                            indices.push(if level == 1 { next.next()? } else { NULL });
-                        }
+                if let Some(levels) = levels {
+                    let mut next = present_indices.iter().copied();
+                    for level in HybridRleDecoder::new(levels, 1, page.rows).collect().ok()? {
+                        indices.push(if level == 1 { next.next()? } else { NULL });
                     }
-                    None if page.present == page.rows => indices.extend(present),
-                    None => return None,
                 }
                 Some(())
             })
@@ -337,17 +380,15 @@ fn walk(bytes: Vec<u8>, chunk: &ColumnChunkMetadata, mut f: impl FnMut(PageValue
                 let present = values_in(&page, optional, split.def)?;
                 let values = match page.encoding() {
                     Encoding::Plain => Present::Plain(split.values),
-                    Encoding::PlainDictionary | Encoding::RleDictionary if present == 0 => Present::Indices(Vec::new()),
+                    Encoding::PlainDictionary | Encoding::RleDictionary if present == 0 => {
+                        Present::Indices(Runs { bits: 0, runs: &[] })
+                    }
                     Encoding::PlainDictionary | Encoding::RleDictionary => {
-                        let (&bits, indices) = split.values.split_first()?;
-                        let indices = HybridRleDecoder::new(indices, u32::from(bits), present)
-                            .collect()
-                            .ok()?;
-                        // as many as the page's levels or header say
-                        if indices.len() != present {
-                            return None;
-                        }
-                        Present::Indices(indices)
+                        let (&bits, runs) = split.values.split_first()?;
+                        Present::Indices(Runs {
+                            bits: u32::from(bits),
+                            runs,
+                        })
                     }
                     _ => return None,
                 };

@@ -736,24 +736,30 @@ impl Task {
                 followers,
             } => {
                 let followers_at_post = needs_followers_at_post()?;
-                let ca = batch.column(column)?.as_materialized_series().i64()?.rechunk();
-                let Some(arr) = ca.downcast_iter().next() else {
-                    return Ok(());
-                };
-                let (v, valid) = (arr.values().as_slice(), arr.validity());
-                for &j in unknown {
-                    let j = j as usize;
-                    if valid.is_none_or(|b| b.get_bit(j)) {
-                        values[groups[j] as usize] += v[j];
-                    }
-                }
-                if let Some(valid) = valid.filter(|b| b.unset_bits() > 0) {
-                    for_each_set(&!valid, |j| {
-                        let at = followers_at_post[j];
-                        if !at.is_nan() {
-                            followers[groups[j] as usize] += at;
+                let ca = batch.column(column)?.as_materialized_series().i64()?;
+                // chunk by chunk (a copy into one chunk would cost more than the loops);
+                // `unknown` is in row order, so each chunk takes the next run of it
+                let (mut offset, mut next) = (0usize, 0usize);
+                for arr in ca.downcast_iter() {
+                    let (v, valid, end) = (arr.values().as_slice(), arr.validity(), offset + arr.len());
+                    let taken = unknown[next..].partition_point(|&j| (j as usize) < end);
+                    for &j in &unknown[next..next + taken] {
+                        let (row, j) = (j as usize, j as usize - offset);
+                        if valid.is_none_or(|b| b.get_bit(j)) {
+                            values[groups[row] as usize] += v[j];
                         }
-                    });
+                    }
+                    next += taken;
+                    if let Some(valid) = valid.filter(|b| b.unset_bits() > 0) {
+                        for_each_set(&!valid, |j| {
+                            let row = offset + j;
+                            let at = followers_at_post[row];
+                            if !at.is_nan() {
+                                followers[groups[row] as usize] += at;
+                            }
+                        });
+                    }
+                    offset = end;
                 }
             }
             Task::Own(own) => own.add(batch, groups, n, followers_at_post)?,
@@ -1294,8 +1300,12 @@ mod tests {
         for &g in &groups[half..] {
             rows[g as usize] += 1;
         }
+        // the second batch in two chunks, as batches read from pages come: each task walks them
+        let mut second = batch(half, half + 777)?;
+        second.vstack_mut(&batch(half + 777, n)?)?;
+        assert_eq!(second.column("a")?.as_materialized_series().n_chunks(), 2);
         states.add(
-            &batch(half, n)?,
+            &second,
             &groups[half..],
             37,
             Some(&followers_at_post[half..]),

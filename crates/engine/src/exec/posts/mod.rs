@@ -242,13 +242,15 @@ impl Key {
         Self { dicts, pairs }
     }
 
-    fn codes(&mut self, codes: &[Vec<u32>]) -> Vec<u32> {
+    /// The key's codes of a batch's rows: those of its one column as they are (no copy), or
+    /// its columns' codes combined.
+    fn codes<'a>(&mut self, codes: &'a [Vec<u32>]) -> Cow<'a, [u32]> {
         let Some((&first, rest)) = self.dicts.split_first() else {
-            return Vec::new();
+            return Cow::Borrowed(&[]);
         };
-        let mut out = codes[first].clone();
+        let mut out = Cow::Borrowed(codes[first].as_slice());
         for (pairs, &d) in self.pairs.iter_mut().zip(rest) {
-            out = pairs.combine(&out, &codes[d]);
+            out = Cow::Owned(pairs.combine(&out, &codes[d]));
         }
         out
     }
@@ -448,7 +450,7 @@ impl PostsPass {
                 || encode(dicts, names, &batch, &keys, &all),
                 || match batch.column(DAY) {
                     Ok(c) => pass::days(c),
-                    Err(_) => Ok(Vec::new()),
+                    Err(_) => Ok(Default::default()),
                 },
             );
             let (codes, days) = (codes?, days?);
@@ -896,7 +898,7 @@ impl PostsPass {
         let codes = self.codes_of(&seeds, &k.dicts)?;
         let seeded = k.codes(&codes);
         let mut frame = seeds;
-        frame.with_column(Column::new(ACCOUNT.into(), seeded))?;
+        frame.with_column(Column::new(ACCOUNT.into(), seeded.into_owned()))?;
         let types = pp
             .contract_match
             .iter()
