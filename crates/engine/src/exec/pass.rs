@@ -440,12 +440,13 @@ pub(super) fn count_into(counts: &mut Vec<i64>, n: usize, groups: &[u32], flag: 
 
 /// Followers at post for each row of a batch (NaN where none).
 pub(super) fn followers_at(index: &FollowerIndex, accounts: &[u32], days: &[i32]) -> Vec<f64> {
-    accounts
-        .par_iter()
-        .zip(days)
-        .with_min_len(1 << 14)
-        .map(|(&a, &d)| index.at(a, d))
-        .collect()
+    const PIECE: usize = 1 << 14;
+    let mut out = vec![0.0; accounts.len().min(days.len())];
+    out.par_chunks_mut(PIECE).enumerate().for_each(|(k, out)| {
+        let rows = k * PIECE..k * PIECE + out.len();
+        index.at_each(&accounts[rows.clone()], &days[rows], out);
+    });
+    out
 }
 
 /// The rows inside one of their key's contract windows (and content type), in order.
