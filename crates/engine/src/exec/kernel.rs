@@ -361,6 +361,21 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_reads_what_each_post_reads_alone() {
+        let index = FollowerIndex::new(3, &[(0, 10, 100.0), (0, 20, 120.0), (2, 5, 7.0)], None);
+        // more rows than a piece of `followers_at`, over every case of `at`
+        let n = 40_000;
+        let accounts: Vec<u32> = (0..n).map(|j| (j * 7 % 5) as u32).collect();
+        let days: Vec<i32> = (0..n).map(|j| (j * 13 % 31) as i32 - 2).collect();
+        let batch = super::super::pass::followers_at(&index, &accounts, &days);
+        assert_eq!(batch.len(), n);
+        for j in 0..n {
+            let alone = index.at(accounts[j], days[j]);
+            assert!(batch[j] == alone || (batch[j].is_nan() && alone.is_nan()), "row {j}");
+        }
+    }
+
+    #[test]
     fn snapshots_older_than_the_staleness_limit_are_not_read() {
         let rows = [(0, 10, 100.0), (0, 20, 120.0), (1, 5, 7.5)];
         for max in [0u32, 3, 7] {
