@@ -164,6 +164,34 @@ def test_a_shipped_accounts_table_is_loaded_once_where_it_lands_and_travels_as_b
         assert got.warnings == want.warnings
 
 
+def test_only_one_part_states_the_small_tables() -> None:
+    """Of a cluster run's parts, only the first states the tables passed whole (accounts,
+    contracts, traffic, conversions): the others read them only as far as their posts need
+    (followers-at-post, delivery) and carry neither their states nor their rows. The merge
+    equals one run over all posts, rows dropped and warnings included."""
+    from socialkpi import _wire
+
+    accounts = pl.concat([T["accounts"], T["accounts"].head(1).with_columns(date=None)])
+    small = {**{k: _wire.ship(v) for k, v in SMALL.items()}, "accounts": _wire.ship(accounts)}
+    options = {
+        "sources": None, "dedupe": None, "definitions": None, "max_staleness": 7,
+        "week_start": "monday", "fiscal_year_start": 1, "memory_limit": "256MB", **KW,
+    }  # fmt: skip
+    pieces = _split(T["posts"], "account", 3, 8)
+    parts = [_wire.part_states(p, small, options, True, whole_tables=i == 0) for i, p in enumerate(pieces)]
+    # (a part of the posts only is merged, never finalized alone; its rows read are the
+    # posts' alone, else the merge below would count the small tables' rows three times)
+    assert len(parts[1].frame) < len(parts[0].frame)
+    want = sk.partial(T["posts"], **{**SMALL, "accounts": accounts}, **KW).finalize_details()  # type: ignore[arg-type]
+    for order in [parts, parts[::-1]]:
+        got = sk.merge(order).finalize_details()
+        _same(got.frame, want.frame)
+        assert got.rows_read == want.rows_read
+        assert sorted(got.rows_dropped) == sorted(want.rows_dropped)
+        assert ("accounts", "missing date", 1) in got.rows_dropped
+        assert got.warnings == want.warnings
+
+
 # ---------------------------------------------------------------------------------- Dask
 
 

@@ -150,6 +150,7 @@ def partial(
     memory_limit: int | None = ...,
     accounts_memo: _AccountsMemo | None = None,
     keep_post_ids: bool = True,
+    posts_only: bool = False,
 ) -> _States: ...
 def check_post_ids(lists: list[Any], keep: bool) -> tuple[int, Any | None]: ...
 

@@ -291,12 +291,16 @@ def partial(
     )  # fmt: skip
 
 
-def remembering(memo: _core._AccountsMemo | None, keep_ids: bool, **arguments: Any) -> States:
+def remembering(
+    memo: _core._AccountsMemo | None, keep_ids: bool, posts_only: bool = False, **arguments: Any
+) -> States:
     """:func:`partial` of ``arguments``, with ``memo`` (when given) keeping what the run makes
     of the accounts table for the next run of the same request beside that same table: the
     partitions of a cluster run, each with the whole table (see ``_wire.Shipped``). Without
     ``keep_ids`` the states keep no post ids: for the only part of a cluster ``compute``,
-    finalized alone, whose run checked its posts for repeats."""
+    finalized alone, whose run checked its posts for repeats. With ``posts_only`` the states
+    hold the posts' states alone, the tables passed whole being read only as far as the posts
+    need them: for the parts of a cluster run but the one that states those tables."""
     from socialkpi import _engine_arguments, _table_arguments
 
     a = arguments
@@ -319,6 +323,7 @@ def remembering(memo: _core._AccountsMemo | None, keep_ids: bool, **arguments: A
                 memory_limit=limit,
                 accounts_memo=memo,
                 keep_post_ids=keep_ids,
+                posts_only=posts_only,
             )
         )
     finally:

@@ -306,10 +306,17 @@ def landed(small: dict[str, Any]) -> dict[str, Any]:
     return {name: t.table() if isinstance(t, Shipped) else t for name, t in small.items()}
 
 
-def part_states(posts: Any, small: dict[str, Any], options: dict[str, Any], ids_travel: bool) -> States:
+def part_states(
+    posts: Any, small: dict[str, Any], options: dict[str, Any], ids_travel: bool, whole_tables: bool = True
+) -> States:
     """One partition's (or file's) states where it runs, beside the small tables as they were
     shipped (``small``): a shipped accounts table brings its memo (see :class:`Shipped`). The
-    states keep their post ids only when they travel (see :func:`ids_travel`)."""
+    states keep their post ids only when they travel (see :func:`ids_travel`). Only the part
+    given ``whole_tables`` states the small tables (their rows, blocks and fingerprints): the
+    others read them only as far as their posts need, so a run of many partitions groups
+    each small table once, not once a partition."""
     accounts = small.get("accounts")
     memo = accounts.memo() if isinstance(accounts, Shipped) else None
-    return remembering(memo, ids_travel, posts=posts, **landed(small), **options, progress=None)
+    return remembering(
+        memo, ids_travel, posts_only=not whole_tables, posts=posts, **landed(small), **options, progress=None
+    )

@@ -127,9 +127,12 @@ def partial(
     return _wire.states(merged)
 
 
-def _part(posts: Any, small: dict[str, Any], options: dict[str, Any], ids_travel: bool) -> _wire.Part:
-    """One partition's (or file's) states, where the partition is."""
-    return _wire.pack(_wire.part_states(posts, small, options, ids_travel))
+def _part(
+    posts: Any, small: dict[str, Any], options: dict[str, Any], ids_travel: bool, whole_tables: bool
+) -> _wire.Part:
+    """One partition's (or file's) states, where the partition is; the first part's hold the
+    small tables' states as well (see ``_wire.part_states``)."""
+    return _wire.pack(_wire.part_states(posts, small, options, ids_travel, whole_tables))
 
 
 def _run(
@@ -168,7 +171,7 @@ def _run(
         )
     shared = {name: None if t is None else _broadcast(_wire.ship(t)) for name, t in small.items()}
     ids_travel = _wire.ids_travel(keep_ids, len(pieces))
-    parts = [_delayed(_part)(piece, shared, options, ids_travel) for piece in pieces]
+    parts = [_delayed(_part)(piece, shared, options, ids_travel, i == 0) for i, piece in enumerate(pieces)]
     while len(parts) > 1:
         # the last merge of a compute checks the post ids and leaves them with the workers
         keep = keep_ids or len(parts) > split_every

@@ -177,6 +177,7 @@ impl Given {
             memory_limit: None,
             keep_post_ids: false,
             accounts_memo: None,
+            posts_only: false,
         })
     }
 }

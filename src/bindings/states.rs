@@ -78,7 +78,7 @@ impl AccountsMemoObject {
 
 /// Makes the partial states of a compute-like call (the arguments of `compute`).
 #[pyfunction]
-#[pyo3(signature = (kpis, by, every, tz, dedupe, posts=None, accounts=None, contracts=None, traffic=None, conversions=None, sources=Vec::new(), custom=Vec::new(), engagement=Vec::new(), max_staleness=Some(plan::MAX_STALENESS_DAYS), progress=None, week_start=None, fiscal_year_start=None, memory_limit=Some(exec::MEMORY_LIMIT), accounts_memo=None, keep_post_ids=true))]
+#[pyo3(signature = (kpis, by, every, tz, dedupe, posts=None, accounts=None, contracts=None, traffic=None, conversions=None, sources=Vec::new(), custom=Vec::new(), engagement=Vec::new(), max_staleness=Some(plan::MAX_STALENESS_DAYS), progress=None, week_start=None, fiscal_year_start=None, memory_limit=Some(exec::MEMORY_LIMIT), accounts_memo=None, keep_post_ids=true, posts_only=false))]
 #[allow(clippy::too_many_arguments)]
 pub fn partial<'py>(
     py: Python<'py>,
@@ -102,6 +102,7 @@ pub fn partial<'py>(
     memory_limit: Option<u64>,
     accounts_memo: Option<PyRef<'py, AccountsMemoObject>>,
     keep_post_ids: bool,
+    posts_only: bool,
 ) -> PyResult<StatesObject> {
     let tables = [posts, accounts, contracts, traffic, conversions];
     let calendar = calendar(
@@ -139,18 +140,21 @@ pub fn partial<'py>(
         // all they need, with its own hashes)
         inputs.keep_post_ids = keep_post_ids;
         inputs.accounts_memo = memo.clone();
+        inputs.posts_only = posts_only;
+        // (states of the posts only carry no block of a whole table to fingerprint)
+        let whole = |table: &Option<LazyFrame>| table.clone().filter(|_| !posts_only);
         let accounts_fingerprint = match (&memo, &inputs.accounts) {
-            (Some((memo, request)), Some(lf)) => {
+            (Some((memo, request)), Some(lf)) if !posts_only => {
                 Some(memo.fingerprint(*request, || states::fingerprint(&exec::collect(lf.clone())?))?)
             }
             _ => None,
         };
         let made = Made {
             posts: inputs.posts.clone().filter(|_| keep_post_ids),
-            accounts: inputs.accounts.clone(),
-            contracts: inputs.contracts.clone(),
-            traffic: inputs.traffic.clone(),
-            conversions: inputs.events.clone(),
+            accounts: whole(&inputs.accounts),
+            contracts: whole(&inputs.contracts),
+            traffic: whole(&inputs.traffic),
+            conversions: whole(&inputs.events),
             accounts_fingerprint,
         };
         let mut partial = exec::partial(&plan, inputs, interrupted)?;

@@ -160,6 +160,11 @@ pub struct Inputs {
     /// What earlier runs of the same request (the hash) made of the same accounts table, to
     /// use again and to add to (see `memo`).
     pub accounts_memo: Option<(Arc<AccountsMemo>, u64)>,
+    /// The posts' states only: the tables passed whole beside them (accounts, contracts,
+    /// traffic, conversions) are read only as far as the posts pass needs them (followers-at-
+    /// post, delivery), and neither their states nor their rows come with these states. For
+    /// the parts of a cluster run but one, which makes them once for all.
+    pub posts_only: bool,
 }
 
 pub use memo::AccountsMemo;
@@ -189,6 +194,7 @@ pub fn partial(plan: &Plan, mut inputs: Inputs, interrupted: Interrupt<'_>) -> R
     let keys = output_keys(plan);
     let contracts = load_contracts(plan, &mut inputs, &mut rows, &mut warnings)?;
     let memo = inputs.accounts_memo.take();
+    let posts_only = inputs.posts_only;
     let snapshots = load_snapshots(plan, inputs.accounts.take(), &mut rows, memo)?;
     let states = table_states(
         plan,
@@ -203,9 +209,14 @@ pub fn partial(plan: &Plan, mut inputs: Inputs, interrupted: Interrupt<'_>) -> R
     rows.absorb(states.others.rows);
     warnings.extend(states.others.warnings);
     let contract_states = match (&plan.contracts, &contracts) {
-        (Some(cp), Some(c)) => Some(rows.time("contracts_states_s", |_| c.states(plan, cp, &keys))?),
+        (Some(cp), Some(c)) if !posts_only => Some(rows.time("contracts_states_s", |_| c.states(plan, cp, &keys))?),
         _ => None,
     };
+    if posts_only {
+        // (the part that states the whole tables counts their rows)
+        rows.read.retain(|(table, _)| table == posts::TABLE);
+        rows.dropped.retain(|(table, _, _)| table == posts::TABLE);
+    }
     let (account_flows, snapshot_states) = match states.accounts {
         Some((flows, snapshots)) => (Some(flows), snapshots),
         None => (None, None),
@@ -335,6 +346,7 @@ struct TableStates {
 }
 
 /// Traffic's and the conversions' states, with the rows and warnings of their reads.
+#[derive(Default)]
 struct OtherStates {
     traffic: Option<DataFrame>,
     events: Option<DataFrame>,
@@ -363,17 +375,18 @@ fn table_states(
         events,
         memory_limit,
         keep_post_ids,
+        posts_only,
         ..
     } = inputs;
     std::thread::scope(|scope| -> Result<_> {
         let accounts_job = match (&plan.accounts, snapshots) {
-            (Some(ap), Some(s)) if ap.defines_rows => Some(scope.spawn(|| {
+            (Some(ap), Some(s)) if ap.defines_rows && !posts_only => Some(scope.spawn(|| {
                 let started = std::time::Instant::now();
                 (account_states(plan, ap, keys, s, made), started.elapsed().as_secs_f64())
             })),
             _ => None,
         };
-        let others_job = scope.spawn(|| other_states(plan, keys, traffic, events, snapshots));
+        let others_job = (!posts_only).then(|| scope.spawn(|| other_states(plan, keys, traffic, events, snapshots)));
         let post_states = match (&plan.posts, posts) {
             (Some(pp), Some(lf)) => Some(posts::states(
                 plan,
@@ -402,9 +415,10 @@ fn table_states(
             Some(Err(panic)) => std::panic::resume_unwind(panic),
             None => None,
         };
-        let others = match others_job.join() {
-            Ok(others) => others,
-            Err(panic) => std::panic::resume_unwind(panic),
+        let others = match others_job.map(|job| job.join()) {
+            Some(Ok(others)) => others,
+            Some(Err(panic)) => std::panic::resume_unwind(panic),
+            None => Ok(OtherStates::default()),
         };
         Ok(TableStates {
             posts: post_states.transpose()?,

@@ -43,7 +43,7 @@ const PER_POST_ENGAGEMENT_RATE: &str = "__per_post_engagement_rate";
 use crate::schema::WITHOUT_FOLLOWERS as NO_FOLLOWERS_AT_POST;
 // Rows of a group whose last snapshot by their day is older than `max_staleness`.
 use crate::schema::WITH_STALE_FOLLOWERS as STALE_FOLLOWERS_AT_POST;
-const TABLE: &str = "posts";
+pub(super) const TABLE: &str = "posts";
 
 fn metric_column(m: &Metric) -> &str {
     match m {
