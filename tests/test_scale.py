@@ -458,6 +458,11 @@ def test_spark_compute_equals_compute_for_each_partitioning(spark, tmp_path) -> 
         # accounts as a Spark DataFrame, the other small tables as polars frames
         got = sks.compute(sdf, accounts_sdf, **{k: v for k, v in SMALL.items() if k != "accounts"}, **KW)  # type: ignore[arg-type]
         _same(got, want)
+    # the first partition, which states the small tables, without a post
+    sdf = _sdf(spark, tmp_path, "rows", 3)
+    sdf = spark.createDataFrame(spark.sparkContext.parallelize([], 2), sdf.schema).union(sdf)
+    assert sdf.rdd.glom().map(len).collect()[0] == 0
+    _same(sks.compute(sdf, **SMALL, **KW), want)  # type: ignore[arg-type]
 
 
 @SPARK_PANDAS

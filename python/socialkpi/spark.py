@@ -24,7 +24,7 @@ import polars as pl
 
 try:
     import pyarrow as pa
-    from pyspark import StorageLevel
+    from pyspark import StorageLevel, TaskContext
     from pyspark.sql import DataFrame as SparkDataFrame
     from pyspark.sql import SparkSession
     from pyspark.sql import functions as F
@@ -267,7 +267,9 @@ def _rows(
         # Spark's batches carry the session's time zone: the driver's schema is for no batches
         table = pa.Table.from_batches(parts) if parts else schema.empty_table()
         del parts
-        return _states_rows(table, small, options, True)
+        # every partition runs this, the empty ones too: the first states the small tables
+        context = TaskContext.get()
+        return _states_rows(table, small, options, True, context is None or context.partitionId() == 0)
 
     return frame.mapInArrow(states_of, _ROWS_DDL)
 
@@ -289,7 +291,7 @@ def _file_rows(
         small = shared.value if hasattr(shared, "value") else shared
         for batch in batches:
             for task in batch.column(0).to_pylist():
-                yield from _states_rows(paths[task], small, options, ids_travel)
+                yield from _states_rows(paths[task], small, options, ids_travel, task == 0)
 
     # range() puts one task number in each partition
     tasks = session.range(0, len(paths), 1, numPartitions=len(paths))
@@ -297,12 +299,13 @@ def _file_rows(
 
 
 def _states_rows(
-    posts: Any, small: dict[str, Any], options: dict[str, Any], ids_travel: bool
+    posts: Any, small: dict[str, Any], options: dict[str, Any], ids_travel: bool, whole_tables: bool
 ) -> Iterator[pa.RecordBatch]:
     """One partition's states, on the executor, as ``_ROWS`` batches (``small``: the small
-    tables as they were shipped)."""
+    tables as they were shipped; only the part given ``whole_tables`` states them, see
+    ``_wire.part_states``)."""
     try:
-        part = _wire.pack(_wire.part_states(posts, small, options, ids_travel))
+        part = _wire.pack(_wire.part_states(posts, small, options, ids_travel, whole_tables))
     except KpiError as e:
         failure = _wire.Failure.of(e)
         header = json.dumps({"error": [failure.kind, failure.code, failure.message]})
