@@ -139,3 +139,21 @@ def test_empty_posts_give_empty_ratios(by):
     out = sk.compute(posts.clear(), accounts, kpis=kpis, by=by)
     assert out.columns == by + kpis
     assert out.height == 0
+
+
+@pytest.mark.parametrize(
+    "bad", [{"n_accounts": 0}, {"n_posts": -1}, {"days": 0}, {"days": 2.5}, {"n_accounts": True}]
+)
+def test_sample_data_of_no_accounts_or_days_is_an_argument_error(bad):
+    with pytest.raises(sk.ArgumentError) as e:
+        sk.datasets.sample(**bad)
+    assert e.value.code == "invalid_argument" and next(iter(bad)) in str(e.value)
+
+
+@pytest.mark.parametrize("days", [1, 7, 21])
+def test_sample_data_of_a_few_days_stays_in_them(days):
+    posts, accounts = sk.datasets.sample(n_accounts=30, n_posts=500, days=days, seed=3)
+    last = dt.date(2025, 1, 1) + dt.timedelta(days=days - 1)
+    assert accounts["date"].min() == dt.date(2025, 1, 1) and accounts["date"].max() <= last
+    assert posts["published_at"].dt.date().max() <= last
+    assert sk.compute(posts, accounts, kpis=["posts", "followers"], every="1d").height <= days

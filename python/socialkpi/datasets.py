@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from socialkpi.exceptions import invalid_argument
+
 if TYPE_CHECKING:
     # imported where used: numpy starts its BLAS threads on import, and they spin for a while
     # on a machine that `import socialkpi` shares with its computations
@@ -65,14 +67,20 @@ def sample(
     """
     import numpy as np
 
+    for name, value, least in [("n_accounts", n_accounts, 1), ("n_posts", n_posts, 0), ("days", days, 1)]:
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise invalid_argument(f"{name} must be an integer of at least {least}, not {value!r}")
     rng = np.random.default_rng(seed)
     ids = np.array([f"acct_{i:05d}" for i in range(n_accounts)])
     platform = np.array(PLATFORMS)[np.arange(n_accounts) % len(PLATFORMS)]
     base = np.exp(rng.normal(9.5, 1.8, n_accounts)).astype(np.int64) + 50
     growth = rng.normal(0.0006, 0.0008, n_accounts)
     country = rng.choice(np.array(["US", "GB", "DE", "ID", "BR", "IN"]), n_accounts)
-    # some accounts only start being tracked later in the year
-    first_day = np.where(rng.random(n_accounts) < 0.15, rng.integers(10, days // 2, n_accounts), 0)
+    # some accounts only start being tracked later in the year (from day 10, so not in a
+    # range of three weeks or less)
+    starts_late = rng.random(n_accounts) < 0.15
+    late = rng.integers(10, days // 2, n_accounts) if days // 2 > 10 else np.zeros(n_accounts, np.int64)
+    first_day = np.where(starts_late, late, 0)
 
     # daily snapshots: a noisy compound-growth walk, with missing days
     day_idx = np.tile(np.arange(days), n_accounts)
