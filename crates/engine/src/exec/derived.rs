@@ -316,6 +316,20 @@ mod tests {
     }
 
     #[test]
+    fn quotients_of_a_frame_in_chunks_equal_those_in_one() -> Result<()> {
+        let mut chunked = frame()?;
+        chunked.vstack_mut(&frame()?)?;
+        assert_eq!(chunked.column("clicks")?.as_materialized_series().n_chunks(), 2);
+        let mut whole = chunked.clone();
+        whole.rechunk_mut();
+        let q = [("q".to_string(), "clicks".to_string(), "reach".to_string())];
+        let (a, b) = (quotients(&chunked, &q)?, quotients(&whole, &q)?);
+        assert_eq!(values(&a[0]), values(&b[0]));
+        assert_eq!(values(&a[0])[4..], [Some(10.0), None, None, None]);
+        Ok(())
+    }
+
+    #[test]
     fn engagements_follow_rule_3_and_the_platform_sets() -> Result<()> {
         let df = frame()?;
         let default = vec!["likes|reactions".to_string(), "comments".to_string()];
