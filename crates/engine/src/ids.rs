@@ -278,7 +278,7 @@ pub fn place(table: &mut [u64], mut slot: usize, h: u64) -> Option<usize> {
 
 /// Asks the processor to bring the cache line of `at` in (a hint: nothing else changes).
 #[inline]
-pub fn prefetch(at: &u64) {
+pub fn prefetch<T>(at: &T) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch reads nothing the program sees and cannot fault; `at` is a live reference.
     unsafe {

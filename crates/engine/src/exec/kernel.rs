@@ -116,19 +116,6 @@ struct Span {
     start: usize,
 }
 
-/// Asks the processor to bring `value`'s cache line in (a hint: it reads nothing).
-#[inline(always)]
-fn prefetch<T>(value: &T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch never faults and changes no memory; `value` is a valid reference.
-    unsafe {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        _mm_prefetch::<_MM_HINT_T0>((value as *const T).cast::<i8>());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = value;
-}
-
 /// The value on every day of each account's span (carried forward from the last snapshot):
 /// one lookup instead of a binary search. Whole numbers are kept as u32, half the memory
 /// (the table is read at random, once per post).
@@ -258,7 +245,7 @@ impl FollowerIndex {
         for j in 0..n {
             if let (Some(&a), Some(&d)) = (accounts.get(j + AHEAD), days.get(j + AHEAD)) {
                 if let Some(entry) = self.daily_entry(a, d).and_then(|i| table.get(i)) {
-                    prefetch(entry);
+                    crate::ids::prefetch(entry);
                 }
             }
             out[j] = self.at(accounts[j], days[j]);
