@@ -164,6 +164,32 @@ def test_a_shipped_accounts_table_is_loaded_once_where_it_lands_and_travels_as_b
         assert got.warnings == want.warnings
 
 
+def test_a_kept_follower_lookup_serves_only_posts_that_code_the_account_alike() -> None:
+    """The first part's followers-at-post lookup codes the account as its posts and the
+    accounts met (as text, when the posts held it as text and the accounts as integers). A
+    later part whose posts hold integers, as the accounts do, codes it otherwise and builds
+    its own lookup: its account ids stay integers."""
+    from socialkpi import _wire
+
+    number = pl.col("account_id").str.extract(r"(\d+)").cast(pl.Int64)
+    accounts = T["accounts"].with_columns(number)
+    posts = T["posts"].with_columns(number)
+    small = {"accounts": _wire.ship(accounts), "contracts": None, "traffic": None, "conversions": None}
+    kw = {"kpis": ["posts", "followers", "engagement_rate_followers"], "by": ["account_id"], "every": "1mo"}
+    options = {
+        "sources": None, "dedupe": None, "definitions": None, "max_staleness": 7, "tz": "UTC",
+        "week_start": "monday", "fiscal_year_start": 1, "memory_limit": "256MB", **kw,
+    }  # fmt: skip
+    as_text = posts.head(20_000).with_columns(pl.col("account_id").cast(pl.String))
+    as_numbers = posts.tail(20_000)
+    for piece in [as_text, as_numbers]:
+        got = _wire.part_states(piece, small, options, True).finalize()
+        want = sk.partial(piece, accounts, **kw).finalize()  # type: ignore[arg-type]
+        assert got["account_id"].dtype == want["account_id"].dtype
+        _same(got, want)
+    assert want["account_id"].dtype == pl.Int64
+
+
 def test_only_one_part_states_the_small_tables() -> None:
     """Of a cluster run's parts, only the first states the tables passed whole (accounts,
     contracts, traffic, conversions): the others read them only as far as their posts need
