@@ -253,20 +253,19 @@ fn nonzero_bits(values: &[f64]) -> Bitmap {
 pub(super) fn quotients(batch: &DataFrame, quotients: &[(String, String, String)]) -> Result<Vec<Series>> {
     let mut out = Vec::with_capacity(quotients.len());
     // each denominator's values and where they are usable, read once
-    let mut dens: Vec<(&str, Bitmap, Vec<f64>)> = Vec::new();
+    let mut dens: Vec<(&str, Vec<f64>, Bitmap)> = Vec::new();
     for (name, num, d) in quotients {
         let at = match dens.iter().position(|(den, ..)| den == d) {
             Some(at) => at,
             None => {
                 let column = batch.column(d)?;
                 let values = doubles(column)?;
-                dens.push((d.as_str(), nonzero_bits(&values), values));
-                let last = dens.len() - 1;
-                dens[last].1 = &present(column) & &dens[last].1;
+                let usable = &present(column) & &nonzero_bits(&values);
+                dens.push((d.as_str(), values, usable));
                 dens.len() - 1
             }
         };
-        let (_, usable, d) = &dens[at];
+        let (_, d, usable) = &dens[at];
         let column = batch.column(num)?;
         let mut values = doubles(column)?;
         for (v, d) in values.iter_mut().zip(d) {
