@@ -281,17 +281,8 @@ fn from_frame(frame: DataFrame, header: Header) -> Result<States> {
         let ids = ids.column(POST_ID_HASH)?.cast(&DataType::UInt64)?;
         // a file written by another tool may hold them in any order: the overlap check of a
         // merge needs them sorted, and a post once
-        let mut ids: Vec<u64> = ids.u64()?.into_no_null_iter().collect();
-        if !ids.is_sorted() {
-            ids.sort_unstable();
-        }
-        if let Some(w) = ids.windows(2).find(|w| w[0] == w[1]) {
-            return Err(Error::Internal(format!(
-                "the post id hash {} is in its post_ids rows twice",
-                w[0]
-            )));
-        }
-        Some(super::PostIds::new(ids))
+        let ids: Vec<u64> = ids.u64()?.into_no_null_iter().collect();
+        Some(super::PostIds::checked(ids, true).map_err(Error::Internal)?)
     } else {
         None
     };

@@ -400,14 +400,10 @@ impl States {
                 "these states keep their post ids already",
             ));
         }
-        if !sorted.windows(2).all(|w| w[0] < w[1]) {
-            return Err(Error::query(
-                QueryCode::InvalidArgument,
-                "post id hashes must be sorted and distinct",
-            ));
-        }
+        // (the engine's own `post_ids` gives them in order: another order is a mistake)
+        let ids = PostIds::checked(sorted, false).map_err(|why| Error::query(QueryCode::InvalidArgument, why))?;
         let mut out = self.clone();
-        out.states.post_ids = Some(PostIds::new(sorted));
+        out.states.post_ids = Some(ids);
         Ok(out)
     }
 

@@ -21,6 +21,22 @@ impl PostIds {
         }
     }
 
+    /// Hashes from outside the engine's own runs (another process, a file), checked: in
+    /// order (with `sort`, put in order here, else they must come so) and each once. Err: what
+    /// is wrong with them, in words.
+    pub fn checked(mut hashes: Vec<u64>, sort: bool) -> Result<Self, String> {
+        if sort && !hashes.is_sorted() {
+            hashes.sort_unstable();
+        }
+        if let Some(w) = hashes.windows(2).find(|w| w[0] >= w[1]) {
+            return Err(match w[0] == w[1] {
+                true => format!("the post id hash {} is there twice", w[0]),
+                false => "the post id hashes are not sorted".to_string(),
+            });
+        }
+        Ok(Self::new(hashes))
+    }
+
     pub fn len(&self) -> usize {
         self.runs.iter().map(|r| r.len()).sum()
     }
@@ -149,6 +165,25 @@ fn repeats(lists: &[&[u64]]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hashes_from_outside_are_sorted_or_refused_and_never_twice() {
+        assert_eq!(
+            PostIds::checked(vec![3, 1, 2], true).map(|p| p.sorted()),
+            Ok(vec![1, 2, 3])
+        );
+        assert_eq!(
+            PostIds::checked(vec![1, 2, 3], false).map(|p| p.sorted()),
+            Ok(vec![1, 2, 3])
+        );
+        let unsorted = PostIds::checked(vec![3, 1, 2], false).map(|p| p.sorted());
+        assert!(unsorted.is_err_and(|why| why.contains("not sorted")));
+        for sort in [true, false] {
+            let twice = PostIds::checked(vec![1, 2, 2, 5], sort).map(|p| p.sorted());
+            assert!(twice.is_err_and(|why| why.contains("2 is there twice")));
+        }
+        assert!(PostIds::checked(Vec::new(), false).is_ok_and(|p| p.is_empty()));
+    }
 
     #[test]
     fn lists_made_apart_count_their_shared_hashes_with_or_without_the_list() {
