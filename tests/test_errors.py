@@ -150,6 +150,19 @@ def test_sample_data_of_no_accounts_or_days_is_an_argument_error(bad):
     assert e.value.code == "invalid_argument" and next(iter(bad)) in str(e.value)
 
 
+@pytest.mark.parametrize(
+    "bad", [{"days": 0}, {"n_traffic": -1}, {"n_events": 1.5}, {"n_contracts": -2}, {"posts": "no accounts"}]
+)
+def test_funnel_data_of_no_days_or_negative_rows_is_an_argument_error(bad):
+    posts, _ = sk.datasets.sample(n_accounts=3, n_posts=50, days=30, seed=2)
+    if bad.get("posts"):
+        bad = {"posts": posts.head(0)}
+    with pytest.raises(sk.ArgumentError) as e:
+        sk.datasets.funnel(**{"posts": posts, **bad})
+    assert e.value.code == "invalid_argument"
+    assert sk.datasets.funnel(posts.head(0), n_contracts=0)[2].height == 0
+
+
 @pytest.mark.parametrize("days", [1, 7, 21])
 def test_sample_data_of_a_few_days_stays_in_them(days):
     posts, accounts = sk.datasets.sample(n_accounts=30, n_posts=500, days=days, seed=3)

@@ -39,6 +39,13 @@ def _tier(followers: np.ndarray) -> np.ndarray:
     return out
 
 
+def _at_least(least: int, **counts: object) -> None:
+    """An ``ArgumentError`` for a count that is not an integer of at least ``least``."""
+    for name, value in counts.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise invalid_argument(f"{name} must be an integer of at least {least}, not {value!r}")
+
+
 def sample(
     n_accounts: int = 200,
     n_posts: int = 50_000,
@@ -67,9 +74,8 @@ def sample(
     """
     import numpy as np
 
-    for name, value, least in [("n_accounts", n_accounts, 1), ("n_posts", n_posts, 0), ("days", days, 1)]:
-        if isinstance(value, bool) or not isinstance(value, int) or value < least:
-            raise invalid_argument(f"{name} must be an integer of at least {least}, not {value!r}")
+    _at_least(1, n_accounts=n_accounts, days=days)
+    _at_least(0, n_posts=n_posts)
     rng = np.random.default_rng(seed)
     ids = np.array([f"acct_{i:05d}" for i in range(n_accounts)])
     platform = np.array(PLATFORMS)[np.arange(n_accounts) % len(PLATFORMS)]
@@ -199,9 +205,15 @@ def funnel(
     """
     import numpy as np
 
+    _at_least(1, days=days)
+    _at_least(0, n_traffic=n_traffic, n_events=n_events, n_contracts=n_contracts)
     rng = np.random.default_rng(seed)
     frame = pl.scan_parquet(posts) if isinstance(posts, str) else posts.lazy()
     accounts = frame.select("account_id", "platform").unique().sort("account_id").collect()
+    if accounts.height == 0 and n_contracts > 0:
+        raise invalid_argument(
+            "posts has no accounts to make contracts with: pass posts with rows, or n_contracts=0"
+        )
     first = np.datetime64(start)
     offsets = rng.integers(0, days, n_traffic).astype("timedelta64[D]")
     traffic = pl.DataFrame(
