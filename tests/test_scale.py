@@ -216,6 +216,8 @@ def test_only_one_part_states_the_small_tables() -> None:
         assert sorted(got.rows_dropped) == sorted(want.rows_dropped)
         assert ("accounts", "missing date", 1) in got.rows_dropped
         assert got.warnings == want.warnings
+        by_table = ["table", "account_id"]
+        assert got.coverage.sort(by_table).equals(want.coverage.sort(by_table))
 
 
 # ---------------------------------------------------------------------------------- Dask
