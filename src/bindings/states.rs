@@ -4,6 +4,8 @@
 use super::compute::{calendar, call, details, run_engine, Call};
 use super::definitions::DefinitionRow;
 use super::*;
+use polars_arrow::array::PrimitiveArray;
+use polars_buffer::Buffer;
 use socialkpi_engine::error::QueryCode;
 use socialkpi_engine::states::{self, Made, PostIds, Spec, States};
 
@@ -27,7 +29,7 @@ pub fn check_post_ids<'py>(
             .collect::<socialkpi_engine::error::Result<Vec<&[u64]>>>()?;
         Ok(states::check_lists(&slices, keep))
     })?;
-    Ok((shared, all.map(|ids| export_hashes(py, ids)).transpose()?))
+    Ok((shared, all.map(|ids| export_hashes(py, ids.into())).transpose()?))
 }
 
 /// One column of post-id hashes from an Arrow stream capsule, in one chunk.
@@ -40,8 +42,11 @@ fn import_hashes(capsule: &Bound<'_, PyCapsule>) -> PyResult<UInt64Chunked> {
 }
 
 /// Post-id hashes as an Arrow stream capsule of one `post_id_hash` column.
-fn export_hashes(py: Python<'_>, ids: Vec<u64>) -> PyResult<Bound<'_, PyCapsule>> {
-    let frame = DataFrame::new(ids.len(), vec![Column::new(POST_ID_HASH.into(), ids)]).map_err(Error::from)?;
+fn export_hashes(py: Python<'_>, ids: Buffer<u64>) -> PyResult<Bound<'_, PyCapsule>> {
+    // (the buffer is shared with the array, not copied)
+    let hashes = PrimitiveArray::new(ArrowDataType::UInt64, ids, None);
+    let column = UInt64Chunked::with_chunk(POST_ID_HASH.into(), hashes).into_column();
+    let frame = DataFrame::new(column.len(), vec![column]).map_err(Error::from)?;
     export_frame(py, frame)
 }
 
@@ -268,9 +273,11 @@ impl StatesObject {
     /// column, as `post_ids` gives them), which travelled apart.
     fn with_post_ids(&self, py: Python<'_>, ids: Bound<'_, PyCapsule>) -> PyResult<StatesObject> {
         let ids = import_hashes(&ids)?;
-        let inner = detached(py, || match ids.cont_slice() {
-            Ok(sorted) => self.inner.with_post_ids(sorted.to_vec()),
-            Err(_) => Err(unsorted()),
+        // (one chunk without nulls, whose buffer the states keep)
+        let inner = detached(py, || match (ids.null_count(), ids.downcast_iter().next()) {
+            (0, Some(array)) => self.inner.with_post_ids(array.values().clone()),
+            (0, None) => self.inner.with_post_ids(Default::default()),
+            _ => Err(unsorted()),
         })?;
         Ok(StatesObject { inner })
     }

@@ -393,7 +393,7 @@ impl States {
 
     /// These states with the post ids of their posts, which travelled apart from them (the
     /// parts of a Dask or Spark run): sorted, distinct hashes, as `post_ids` gives them.
-    pub fn with_post_ids(&self, sorted: Vec<u64>) -> Result<States> {
+    pub fn with_post_ids(&self, sorted: polars_buffer::Buffer<u64>) -> Result<States> {
         if self.states.post_ids.is_some() {
             return Err(Error::query(
                 QueryCode::InvalidArgument,
@@ -401,7 +401,7 @@ impl States {
             ));
         }
         // (the engine's own `post_ids` gives them in order: another order is a mistake)
-        let ids = PostIds::checked(sorted, false).map_err(|why| Error::query(QueryCode::InvalidArgument, why))?;
+        let ids = PostIds::checked_sorted(sorted).map_err(|why| Error::query(QueryCode::InvalidArgument, why))?;
         let mut out = self.clone();
         out.states.post_ids = Some(ids);
         Ok(out)

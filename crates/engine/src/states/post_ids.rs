@@ -4,13 +4,14 @@
 //! hashes before, most of its time); the one sorted list is made only when the states are
 //! written out (`States.frame`, `save`) or refreshed (`update`).
 
+use polars_buffer::Buffer;
 use rayon::prelude::*;
-use std::sync::Arc;
 
-/// Post id hashes in sorted, disjoint runs.
+/// Post id hashes in sorted, disjoint runs (Arrow buffers: shared, not copied, with the
+/// arrays they cross the boundary in).
 #[derive(Debug, Clone, Default)]
 pub struct PostIds {
-    runs: Vec<Arc<[u64]>>,
+    runs: Vec<Buffer<u64>>,
 }
 
 impl PostIds {
@@ -28,13 +29,18 @@ impl PostIds {
         if sort && !hashes.is_sorted() {
             hashes.sort_unstable();
         }
+        Self::checked_sorted(hashes.into())
+    }
+
+    /// `checked` of hashes that must come sorted, kept as they are (no copy).
+    pub fn checked_sorted(hashes: Buffer<u64>) -> Result<Self, String> {
         if let Some(w) = hashes.windows(2).find(|w| w[0] >= w[1]) {
             return Err(match w[0] == w[1] {
                 true => format!("the post id hash {} is there twice", w[0]),
                 false => "the post id hashes are not sorted".to_string(),
             });
         }
-        Ok(Self::new(hashes))
+        Ok(Self { runs: vec![hashes] })
     }
 
     pub fn len(&self) -> usize {
@@ -45,11 +51,11 @@ impl PostIds {
         self.len() == 0
     }
 
-    /// Every hash, sorted.
-    pub fn sorted(&self) -> Vec<u64> {
+    /// Every hash, sorted: one run as it is (shared), several merged.
+    pub fn sorted(&self) -> Buffer<u64> {
         match self.runs.as_slice() {
-            [one] => one.to_vec(),
-            runs => merge_sorted(&runs.iter().map(|r| &r[..]).collect::<Vec<_>>()),
+            [one] => one.clone(),
+            runs => merge_sorted(&runs.iter().map(|r| &r[..]).collect::<Vec<_>>()).into(),
         }
     }
 
@@ -64,7 +70,7 @@ impl PostIds {
     /// The runs of all `parts` kept side by side, and how many hashes are in more than one
     /// part (the merge's overlap check).
     pub fn combine(parts: &[&PostIds]) -> (PostIds, usize) {
-        let runs: Vec<Arc<[u64]>> = parts.iter().flat_map(|p| p.runs.iter().cloned()).collect();
+        let runs: Vec<Buffer<u64>> = parts.iter().flat_map(|p| p.runs.iter().cloned()).collect();
         let repeated = repeats(&runs.iter().map(|r| &r[..]).collect::<Vec<_>>());
         (PostIds { runs }, repeated)
     }
@@ -169,17 +175,17 @@ mod tests {
     #[test]
     fn hashes_from_outside_are_sorted_or_refused_and_never_twice() {
         assert_eq!(
-            PostIds::checked(vec![3, 1, 2], true).map(|p| p.sorted()),
+            PostIds::checked(vec![3, 1, 2], true).map(|p| p.sorted().to_vec()),
             Ok(vec![1, 2, 3])
         );
         assert_eq!(
-            PostIds::checked(vec![1, 2, 3], false).map(|p| p.sorted()),
+            PostIds::checked(vec![1, 2, 3], false).map(|p| p.sorted().to_vec()),
             Ok(vec![1, 2, 3])
         );
-        let unsorted = PostIds::checked(vec![3, 1, 2], false).map(|p| p.sorted());
+        let unsorted = PostIds::checked(vec![3, 1, 2], false).map(|p| p.sorted().to_vec());
         assert!(unsorted.is_err_and(|why| why.contains("not sorted")));
         for sort in [true, false] {
-            let twice = PostIds::checked(vec![1, 2, 2, 5], sort).map(|p| p.sorted());
+            let twice = PostIds::checked(vec![1, 2, 2, 5], sort).map(|p| p.sorted().to_vec());
             assert!(twice.is_err_and(|why| why.contains("2 is there twice")));
         }
         assert!(PostIds::checked(Vec::new(), false).is_ok_and(|p| p.is_empty()));
@@ -219,15 +225,15 @@ mod tests {
         );
         let (ab, repeated) = PostIds::combine(&[&a, &b]);
         assert_eq!((ab.len(), repeated), (90_000, 0));
-        assert!(Arc::ptr_eq(&ab.runs[0], &a.runs[0]));
-        assert_eq!(ab.sorted(), sorted(0..90_000));
+        assert!(std::ptr::eq(ab.runs[0].as_ptr(), a.runs[0].as_ptr()));
+        assert_eq!(ab.sorted().to_vec(), sorted(0..90_000));
         // merged again with a part that shares ten hashes: counted across the runs
         let (all, repeated) = PostIds::combine(&[&ab, &c]);
         assert_eq!((all.runs.len(), repeated), (3, 10));
         // a refresh's union: the distinct hashes of both, in one run
         let union = PostIds::union(&[&all, &c]);
-        assert_eq!((union.runs.len(), union.sorted()), (1, sorted(0..200_000)));
+        assert_eq!((union.runs.len(), union.sorted().to_vec()), (1, sorted(0..200_000)));
         let (none, repeated) = PostIds::combine(&[]);
-        assert_eq!((none.len(), repeated, none.sorted()), (0, 0, Vec::new()));
+        assert_eq!((none.len(), repeated, none.sorted().to_vec()), (0, 0, Vec::new()));
     }
 }
