@@ -190,25 +190,30 @@ def test_a_kept_follower_lookup_serves_only_posts_that_code_the_account_alike() 
     assert want["account_id"].dtype == pl.Int64
 
 
-def test_only_one_part_states_the_small_tables() -> None:
+@pytest.mark.parametrize("delivery", [True, False])
+def test_only_one_part_states_the_small_tables(delivery: bool) -> None:
     """Of a cluster run's parts, only the first states the tables passed whole (accounts,
     contracts, traffic, conversions): the others read them only as far as their posts need
-    (followers-at-post, delivery) and carry neither their states nor their rows. The merge
-    equals one run over all posts, rows dropped and warnings included."""
+    (followers-at-post, delivery: without it, they do not read the contracts at all) and carry
+    neither their states nor their rows. The merge equals one run over all posts, rows
+    dropped and warnings included."""
     from socialkpi import _wire
+
+    kpis = [k for k in KPIS if delivery or k not in ("delivery_rate", "posts_agreed")]
+    kw = {**KW, "kpis": kpis}
 
     accounts = pl.concat([T["accounts"], T["accounts"].head(1).with_columns(date=None)])
     small = {**{k: _wire.ship(v) for k, v in SMALL.items()}, "accounts": _wire.ship(accounts)}
     options = {
         "sources": None, "dedupe": None, "definitions": None, "max_staleness": 7,
-        "week_start": "monday", "fiscal_year_start": 1, "memory_limit": "256MB", **KW,
+        "week_start": "monday", "fiscal_year_start": 1, "memory_limit": "256MB", **kw,
     }  # fmt: skip
     pieces = _split(T["posts"], "account", 3, 8)
     parts = [_wire.part_states(p, small, options, True, whole_tables=i == 0) for i, p in enumerate(pieces)]
     # (a part of the posts only is merged, never finalized alone; its rows read are the
     # posts' alone, else the merge below would count the small tables' rows three times)
     assert len(parts[1].frame) < len(parts[0].frame)
-    want = sk.partial(T["posts"], **{**SMALL, "accounts": accounts}, **KW).finalize_details()  # type: ignore[arg-type]
+    want = sk.partial(T["posts"], **{**SMALL, "accounts": accounts}, **kw).finalize_details()  # type: ignore[arg-type]
     for order in [parts, parts[::-1]]:
         got = sk.merge(order).finalize_details()
         _same(got.frame, want.frame)

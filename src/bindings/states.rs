@@ -148,21 +148,21 @@ pub fn partial<'py>(
         inputs.posts_only = posts_only;
         // (states of the posts only carry no block of a whole table to fingerprint)
         let whole = |table: &Option<LazyFrame>| table.clone().filter(|_| !posts_only);
-        let accounts_fingerprint = match (&memo, &inputs.accounts) {
-            (Some((memo, request)), Some(lf)) if !posts_only => {
-                Some(memo.fingerprint(*request, || states::fingerprint(&exec::collect(lf.clone())?))?)
-            }
-            _ => None,
-        };
-        let made = Made {
+        let mut made = Made {
             posts: inputs.posts.clone().filter(|_| keep_post_ids),
             accounts: whole(&inputs.accounts),
             contracts: whole(&inputs.contracts),
             traffic: whole(&inputs.traffic),
             conversions: whole(&inputs.events),
-            accounts_fingerprint,
+            accounts_fingerprint: None,
         };
         let mut partial = exec::partial(&plan, inputs, interrupted)?;
+        // after the run, which gave the memo its record of the table: the fingerprint is
+        // kept there from the first run on
+        if let (Some((memo, request)), Some(lf)) = (&memo, &made.accounts) {
+            let print = memo.fingerprint(*request, || states::fingerprint(&exec::collect(lf.clone())?))?;
+            made.accounts_fingerprint = Some(print);
+        }
         states::identify(&mut partial, &plan, made)?;
         Ok(partial)
     })?;

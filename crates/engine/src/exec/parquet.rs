@@ -300,27 +300,23 @@ const NOT_ASCII: u128 = 0x8080_8080_8080_8080_8080_8080 << 32;
 /// Calls `f` with the hash (`bytes_hash`) of each of the `n` values of a plain-encoded byte
 /// array section.
 fn plain_hashes(values: &[u8], n: usize, hasher: &IdHasher, mut f: impl FnMut(u64)) -> Option<()> {
-    let state = match hasher {
-        IdHasher::Run(state) => Some(state),
-        IdHasher::Stable => {
-            // the page's values, checked UTF-8, then their stable hashes four at a time
-            let mut texts: Vec<&[u8]> = Vec::with_capacity(n);
-            plain_values(values, n, |_, value| {
-                if !value.is_ascii() {
-                    std::str::from_utf8(value).ok()?;
-                }
-                texts.push(value);
-                Some(())
-            })?;
-            crate::ids::stable_hashes(texts, f);
-            return Some(());
-        }
+    let IdHasher::Run(state) = hasher else {
+        // the page's values, checked UTF-8, then their stable hashes four at a time
+        let mut texts: Vec<&[u8]> = Vec::with_capacity(n);
+        plain_values(values, n, |_, value| {
+            if !value.is_ascii() {
+                std::str::from_utf8(value).ok()?;
+            }
+            texts.push(value);
+            Some(())
+        })?;
+        crate::ids::stable_hashes(texts, f);
+        return Some(());
     };
     plain_values(values, n, |at, value| {
         // Short ASCII text: its length and the 12 bytes after it are, in memory, the text's
         // inline view (on little-endian machines), whose key `ids::inline_key` takes as it is.
-        // (the stable hash reads the bytes whatever their length)
-        let inline = state.filter(|_| cfg!(target_endian = "little")).and_then(|state| {
+        let inline = cfg!(target_endian = "little").then_some(()).and_then(|()| {
             values
                 .get(at..)
                 .and_then(|rest| rest.first_chunk::<16>())
