@@ -564,6 +564,44 @@ def test_spark_over_files_one_task_per_file(spark, tmp_path) -> None:  # type: i
 
 
 @SPARK_PANDAS
+def test_spark_reads_a_plain_parquet_scan_from_its_files(spark, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from pyspark.sql import functions as F
+    from socialkpi import spark as sks
+
+    paths = _files(tmp_path, _split(T["posts"], "rows", 3, 5))
+    scan = spark.read.parquet(*paths)
+    # a frame that is only a scan of Parquet files is read by the engine from the files...
+    assert sks._scanned_files(scan) == sorted(paths)
+    _same(sks.compute(scan, **SMALL, **KW), _whole())  # type: ignore[arg-type]
+    _same(sks.partial(scan, **SMALL, **KW).finalize(), _whole())  # type: ignore[arg-type]
+    copy = tmp_path / "copy.parquet"
+    shutil.copy(paths[1], copy)
+    with pytest.raises(sk.InputError) as e:
+        sks.compute(spark.read.parquet(*paths, str(copy)), **SMALL, **KW)  # type: ignore[arg-type]
+    assert e.value.code == "overlapping_posts"
+    assert f"{pl.read_parquet(copy).height} posts" in str(e.value)
+    # ...and any other frame through Spark: what Spark does to the rows counts
+    first = T["posts"]["published_at"].min()
+    assert isinstance(first, dt.datetime)
+    cut = first + dt.timedelta(days=60)
+    filtered = scan.where(F.col("published_at") >= F.lit(cut))
+    assert sks._scanned_files(filtered) is None
+    want = sk.compute(T["posts"].filter(pl.col("published_at") >= cut), **SMALL, **KW)  # type: ignore[arg-type]
+    _same(sks.compute(filtered, **SMALL, **KW), want)  # type: ignore[arg-type]
+    renamed = spark.read.schema("post_id string").parquet(*paths)
+    assert sks._scanned_files(renamed) is None
+    # partition columns come from the folders' names, which the files do not hold
+    folder = tmp_path / "by_platform"
+    T["posts"].write_parquet(folder, partition_by="platform")
+    partitioned = spark.read.parquet(str(folder))
+    assert sks._scanned_files(partitioned) is None
+    _same(sks.compute(partitioned, **SMALL, **KW), _whole())  # type: ignore[arg-type]
+    csv = tmp_path / "posts.csv"
+    T["posts"].write_csv(csv)
+    assert sks._scanned_files(spark.read.csv(str(csv), header=True)) is None
+
+
+@SPARK_PANDAS
 def test_spark_leaves_the_sessions_arrow_batch_size_as_it_was(spark, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from socialkpi import spark as sks
 

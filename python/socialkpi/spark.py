@@ -1,7 +1,7 @@
 """socialkpi on Spark: each partition of the posts (or each file) becomes partial states
 through the same engine as :func:`socialkpi.compute` (``mapInArrow``), the post ids are
-checked for repeats in Spark (shuffled by bucket), the states are merged on the driver and
-finalized once (docs/scale.md).
+checked for repeats in Spark (shuffled by bucket, in the same job), the states are merged on
+the driver and finalized once (docs/scale.md).
 
 >>> from socialkpi import spark as sks
 >>> out = sks.compute(posts_sdf, accounts_sdf, kpis="engagement", by=["platform"], every="1mo")
@@ -15,6 +15,8 @@ import datetime as dt
 import io
 import json
 import os
+import urllib.parse
+import urllib.request
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal
@@ -24,7 +26,8 @@ import polars as pl
 
 try:
     import pyarrow as pa
-    from pyspark import StorageLevel, TaskContext
+    import pyarrow.parquet as pq
+    from pyspark import TaskContext
     from pyspark.sql import DataFrame as SparkDataFrame
     from pyspark.sql import SparkSession
     from pyspark.sql import functions as F
@@ -56,6 +59,12 @@ _ROWS = pa.schema(
     ]
 )
 _ROWS_DDL = "header string, body binary, ids_kept boolean, bucket int, ids binary"
+# What the repeat check gives back: the states rows as they came, then a row per shuffle
+# partition with how many of its post ids repeat.
+_CHECKED = pa.schema(
+    [("header", pa.string()), ("body", pa.binary()), ("ids_kept", pa.bool_()), ("repeated", pa.int64())]
+)
+_CHECKED_DDL = "header string, body binary, ids_kept boolean, repeated long"
 _BUCKET_BITS = 6
 # Rows per Arrow batch that Spark hands mapInArrow for socialkpi's job, in place of the
 # session's spark.sql.execution.arrow.maxRecordsPerBatch (10,000 by default): a partition is
@@ -100,7 +109,10 @@ def compute(
         A Spark DataFrame of posts; each of its partitions is one part, and only the columns
         the request reads go from the JVM to Python. Or a path, glob, folder or list of Parquet
         / CSV files readable on every executor, run in the active Spark session: one task per
-        file, read by the engine on its executor, the posts never passing through the JVM.
+        file, read by the engine on its executor, the posts never passing through the JVM. A
+        frame that is nothing but a scan of local Parquet files (``spark.read.parquet(path)``
+        without a filter, a selection, a schema of its own or partition folders) is read from
+        its files so.
     accounts, contracts, traffic, conversions
         The small tables, whole: Spark DataFrames (collected to the driver as Arrow), polars,
         pandas or pyarrow frames, or paths readable on every executor. They are broadcast to
@@ -130,27 +142,22 @@ def compute(
         raise invalid_argument(f"output={output!r} is not supported; use 'polars', 'pandas' or 'spark'")
     options = _wire.options(locals())
     options, over_time = _wire.over_time(compare, window, _local(targets), options, start, end, fill)
-    rows = _rows(posts, accounts, contracts, traffic, conversions, options, keep_ids=False)
-    rows.persist(StorageLevel.MEMORY_AND_DISK)
-    try:
-        with _batches(rows.sparkSession):
-            states, ids_kept, parts = _bodies(rows)
-        if ids_kept and parts > 1:
-            # (one part's ids were checked by its own run) the repeat check runs where the ids
-            # are, bucket by bucket: only counts reach the driver. As many shuffle partitions as parts (up to one a bucket), not the session's
-            # 200: each is a Python task, and most would be empty.
-            repeated = (
-                rows.where(F.col("bucket").isNotNull())
-                .select("bucket", "ids")
-                .repartition(max(1, min(parts, 1 << _BUCKET_BITS)), "bucket")
-                .mapInArrow(_repeats, "repeated long")
-                .agg(F.sum("repeated"))
-                .first()
-            )
-            if repeated is not None and repeated[0]:
-                raise _wire.overlapping(int(repeated[0]))
-    finally:
-        rows.unpersist()
+    rows, travelling = _rows(posts, accounts, contracts, traffic, conversions, options, keep_ids=False)
+    session = rows.sparkSession
+    if travelling:
+        # the repeat check runs where the ids are, bucket by bucket, in the job that makes the
+        # states (no second pass over them, nothing cached): only the states and counts reach
+        # the driver. One shuffle partition a core at most (one wave of tasks; up to one a
+        # bucket), not the session's 200: each is a Python task, and most would be empty.
+        checks = max(1, min(travelling, _cores(session), 1 << _BUCKET_BITS))
+        rows = rows.repartition(checks, "bucket").mapInArrow(_checked, _CHECKED_DDL)
+    with _batches(session):
+        table = rows.toArrow()
+    states, ids_kept, parts = _bodies(table)
+    if ids_kept and parts > 1 and "repeated" in table.column_names:
+        repeated = sum(n for n in table.column("repeated").to_pylist() if n is not None)
+        if repeated:
+            raise _wire.overlapping(repeated)
     if output != "spark":
         return states.finalize(output=output, **over_time)
     return rows.sparkSession.createDataFrame(spark_types(states.finalize(**over_time).to_arrow()))
@@ -179,17 +186,14 @@ def partial(
     partitions on the driver, post ids included (8 bytes a post), to finalize, merge with
     other states or save. The arguments are :func:`compute`'s, but ``output``."""
     options = _wire.options(locals())
-    rows = _rows(posts, accounts, contracts, traffic, conversions, options, keep_ids=True)
-    rows.persist(StorageLevel.MEMORY_AND_DISK)
-    try:
-        with _batches(rows.sparkSession):
-            states, ids_kept, _ = _bodies(rows)
-        ids = None
-        if ids_kept:
-            blobs = rows.where(F.col("bucket").isNotNull()).select("ids").toArrow().column(0)
-            ids = _wire.union_ids(_runs(blobs.chunks))
-    finally:
-        rows.unpersist()
+    rows, _ = _rows(posts, accounts, contracts, traffic, conversions, options, keep_ids=True)
+    with _batches(rows.sparkSession):
+        table = rows.toArrow()
+    states, ids_kept, _ = _bodies(table)
+    ids = None
+    if ids_kept:
+        blobs = table.filter(table.column("bucket").is_valid()).column("ids")
+        ids = _wire.union_ids(_runs(blobs.chunks))
     return _wire.states(_wire.Part(states.header, _wire.ipc(states.frame), ids))
 
 
@@ -229,10 +233,10 @@ def _rows(
     conversions: Any,
     options: dict[str, Any],
     keep_ids: bool,
-) -> SparkDataFrame:
-    """The partitions' (or files') states as Spark rows (``_ROWS``); their post ids travel
-    when ``keep_ids``, from a frame, or from more than one file (the one file of a compute
-    checked its own)."""
+) -> tuple[SparkDataFrame, int]:
+    """The partitions' (or files') states as Spark rows (``_ROWS``), and how many parts send
+    their post ids with them (0 when none do): when ``keep_ids``, from a frame, or from more
+    than one file (the one file of a compute checked its own)."""
     small = {
         "accounts": _local(accounts),
         "contracts": _local(contracts),
@@ -241,13 +245,20 @@ def _rows(
     }
     if _wire.is_paths(posts):
         paths = _wire.files(posts)
-        return _file_rows(paths, small, options, _wire.ids_travel(keep_ids, len(paths)))
+        travel = _wire.ids_travel(keep_ids, len(paths))
+        return _file_rows(paths, small, options, travel), len(paths) if travel else 0
     if not isinstance(posts, SparkDataFrame):
         raise invalid_argument(
             f"posts= got a {type(posts).__name__}; pass a Spark DataFrame or a path, glob or list of "
             "Parquet / CSV files (for a local frame, use socialkpi.compute)",
         )
     frame: SparkDataFrame = posts
+    scanned = _scanned_files(frame)
+    if scanned is not None:
+        # a plain scan of Parquet files: the engine reads them where they are, one task a file,
+        # rather than Spark decoding them and moving every row from the JVM to Python
+        travel = _wire.ids_travel(keep_ids, len(scanned))
+        return _file_rows(scanned, small, options, travel), len(scanned) if travel else 0
     schema = _arrow_schema(frame)
     # the arguments and the small tables checked here, on no posts, so that a mistake is
     # raised at once with its class and code rather than from every executor; it also names
@@ -258,8 +269,6 @@ def _rows(
         frame = frame.select(*[F.col("`" + name.replace("`", "``") + "`") for name in read.read])
         schema = pa.schema([schema.field(name) for name in read.read])
     shared = _broadcast(frame.sparkSession, small)
-    # (the ids of a frame's partitions always travel: how many partitions run is Spark's to
-    # decide, adaptive execution among it)
 
     def states_of(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         small = shared.value if hasattr(shared, "value") else shared
@@ -271,7 +280,63 @@ def _rows(
         context = TaskContext.get()
         return _states_rows(table, small, options, True, context is None or context.partitionId() == 0)
 
-    return frame.mapInArrow(states_of, _ROWS_DDL)
+    # (the ids of a frame's partitions always travel: how many partitions run is Spark's to
+    # decide, adaptive execution among it, so they count as one a bucket)
+    return frame.mapInArrow(states_of, _ROWS_DDL), 1 << _BUCKET_BITS
+
+
+def _cores(session: SparkSession) -> int:
+    """How many tasks the cluster runs at once (Spark Connect, which cannot tell, counts as
+    one a bucket)."""
+    try:
+        return max(1, int(session.sparkContext.defaultParallelism))
+    except Exception:
+        return 1 << _BUCKET_BITS
+
+
+def _scanned_files(frame: SparkDataFrame) -> list[str] | None:
+    """The local files of a frame that is nothing but a scan of Parquet files (as
+    ``spark.read.parquet(path)`` or a Parquet table makes it: no filter, projection,
+    partition columns read from folder names, or bucketing), each named ``*.parquet`` and
+    holding the frame's columns in its order; None for any other frame, or where the plan
+    cannot be read (Spark Connect)."""
+    try:
+        plan = frame._jdf.queryExecution().analyzed()
+        while plan.getClass().getSimpleName() == "SubqueryAlias":
+            plan = plan.child()
+        if plan.getClass().getSimpleName() != "LogicalRelation":
+            return None
+        relation = plan.relation()
+        if (
+            relation.getClass().getSimpleName() != "HadoopFsRelation"
+            or relation.fileFormat().getClass().getSimpleName() != "ParquetFileFormat"
+            or relation.partitionSchema().length() != 0
+            or relation.bucketSpec().isDefined()
+        ):
+            return None
+        uris = list(frame.inputFiles())
+    except Exception:  # not a classic session, or a plan of another shape
+        return None
+    paths = [_local_path(uri) for uri in sorted(uris)]
+    if not paths or any(p is None or not p.lower().endswith(".parquet") for p in paths):
+        return None
+    files = [p for p in paths if p is not None]
+    # a schema given to the reader, or merged from files that differ, is Spark's to apply
+    names = frame.columns
+    try:
+        if any(pq.read_schema(f).names != names for f in files):
+            return None
+    except (OSError, pa.ArrowException):  # a file the driver cannot read: Spark reads it
+        return None
+    return files
+
+
+def _local_path(uri: str) -> str | None:
+    """The path of a ``file:`` URI; None for another scheme."""
+    parsed = urllib.parse.urlparse(uri)
+    if parsed.scheme not in ("file", "") or parsed.netloc not in ("", "localhost"):
+        return None
+    return urllib.request.url2pathname(parsed.path)
 
 
 def _file_rows(
@@ -349,11 +414,35 @@ def _states_rows(
         )
 
 
-def _repeats(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """How many post ids repeat among one shuffle partition's buckets (a bucket is wholly in
-    one partition, so every repeat is found)."""
-    runs = _runs(batch.column(1) for batch in batches)
-    yield pa.RecordBatch.from_pydict({"repeated": [_wire.shared_ids(runs)]})
+def _checked(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """One shuffle partition of the rows (``_ROWS``): its states rows as they came, then how
+    many post ids repeat among its buckets (a bucket is wholly in one partition, so every
+    repeat is found)."""
+    runs: list[np.ndarray] = []
+    for batch in batches:
+        heads = batch.filter(batch.column("header").is_valid())
+        if heads.num_rows:
+            yield pa.RecordBatch.from_arrays(
+                [
+                    heads.column("header"),
+                    heads.column("body"),
+                    heads.column("ids_kept"),
+                    pa.nulls(heads.num_rows, pa.int64()),
+                ],
+                schema=_CHECKED,
+            )
+        runs += _runs([batch.column("ids")])
+    if runs:
+        repeated = _wire.shared_ids(runs)
+        yield pa.RecordBatch.from_arrays(
+            [
+                pa.nulls(1, pa.string()),
+                pa.nulls(1, pa.binary()),
+                pa.nulls(1, pa.bool_()),
+                pa.array([repeated], pa.int64()),
+            ],
+            schema=_CHECKED,
+        )
 
 
 def _runs(blobs: Iterable[pa.Array]) -> list[np.ndarray]:
@@ -362,17 +451,17 @@ def _runs(blobs: Iterable[pa.Array]) -> list[np.ndarray]:
     return [np.frombuffer(b.as_buffer(), dtype="<u8") for array in blobs for b in array if b.is_valid]
 
 
-def _bodies(rows: SparkDataFrame) -> tuple[States, bool, int]:
+def _bodies(rows: pa.Table) -> tuple[States, bool, int]:
     """The partitions' states (without post ids) merged on the driver, whether every
     partition kept its post ids, and how many partitions there were."""
-    table = rows.where(F.col("header").isNotNull()).select("header", "body", "ids_kept").toArrow()
+    table = rows.filter(rows.column("header").is_valid())
     headers = table.column("header").to_pylist()
-    bodies = table.column("body").to_pylist()
     kept = table.column("ids_kept").to_pylist()
     for header in headers:
         error = json.loads(header).get("error")
         if error is not None:
             raise _wire.Failure(*error).exception()
+    bodies = table.column("body").to_pylist()
     parts = [States.from_frame(pl.read_ipc(io.BytesIO(b)), h) for h, b in zip(headers, bodies)]
     states = merge(parts)
     return states, bool(kept) and all(kept), len(parts)
