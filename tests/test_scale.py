@@ -243,8 +243,44 @@ def dask_client():  # type: ignore[no-untyped-def]
 def _ddf(paths: list[str]):  # type: ignore[no-untyped-def]
     import dask.dataframe as dd
 
-    # one partition per file; Arrow-backed columns keep nullable integers integers
-    return dd.read_parquet(paths, dtype_backend="pyarrow")
+    # one partition per file; Arrow-backed columns keep nullable integers integers. Every
+    # partition selected: a frame Dask reads, where a plain scan would be read by the engine
+    # from its files (test_dask_reads_a_plain_parquet_scan_from_its_files)
+    scan = dd.read_parquet(paths, dtype_backend="pyarrow")
+    return scan.partitions[list(range(scan.npartitions))]
+
+
+def test_dask_reads_a_plain_parquet_scan_from_its_files(dask_client, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import dask.dataframe as dd
+    from socialkpi import dask as skd
+
+    paths = _files(tmp_path, _split(T["posts"], "rows", 3, 5))
+    scan = dd.read_parquet(paths, dtype_backend="pyarrow")
+    # a frame that is only a read of Parquet files is read by the engine from the files...
+    assert skd._scanned_files(scan) == sorted(paths)
+    assert skd._scanned_files(dd.read_parquet(str(tmp_path), filesystem="arrow")) == sorted(paths)
+    _same(skd.compute(scan, **SMALL, **KW), _whole())  # type: ignore[arg-type]
+    _same(skd.partial(scan, **SMALL, **KW).finalize(), _whole())  # type: ignore[arg-type]
+    copy = tmp_path / "copy.parquet"
+    shutil.copy(paths[1], copy)
+    with pytest.raises(sk.InputError) as e:
+        skd.compute(dd.read_parquet([*paths, str(copy)]), **SMALL, **KW)  # type: ignore[arg-type]
+    assert e.value.code == "overlapping_posts"
+    # ...and any other frame by Dask: what Dask does to the rows counts
+    filtered = scan[scan["reach"] > 1000]
+    assert skd._scanned_files(filtered) is None
+    want = sk.compute(T["posts"].filter(pl.col("reach") > 1000), **SMALL, **KW)  # type: ignore[arg-type]
+    _same(skd.compute(filtered, **SMALL, **KW), want)  # type: ignore[arg-type]
+    assert skd._scanned_files(dd.read_parquet(paths, filters=[("reach", ">", 1000)])) is None
+    assert skd._scanned_files(dd.read_parquet(paths, columns=["post_id", "account_id"])) is None
+    assert skd._scanned_files(scan.partitions[0]) is None
+    # partition columns come from the folders' names, which the files do not hold
+    import pyarrow.parquet as pq
+
+    folder = tmp_path / "by_platform"
+    pq.write_to_dataset(T["posts"].to_arrow(), folder, partition_cols=["platform"])
+    partitioned = dd.read_parquet(str(folder), dtype_backend="pyarrow")
+    assert skd._scanned_files(partitioned) is None
 
 
 @pytest.mark.parametrize("how", PARTITIONINGS)

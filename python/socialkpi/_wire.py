@@ -239,6 +239,21 @@ def files(posts: Any) -> list[str]:
     return found_all
 
 
+def parquet_scan(files: Sequence[str], columns: Sequence[str]) -> Optional[list[str]]:  # noqa: UP045
+    """The files, when a cluster frame that scans them can be read from them by the engine
+    instead (one task a file): local files named ``*.parquet``, each holding exactly the
+    frame's ``columns`` in their order (not so when the reader was given a schema of its own,
+    merged files that differ, or added partition columns from folder names). None otherwise."""
+    if not files or any(not f.lower().endswith(".parquet") or not os.path.isfile(f) for f in files):
+        return None
+    try:
+        if any(list(pl.read_parquet_schema(f)) != list(columns) for f in files):
+            return None
+    except (OSError, pl.exceptions.PolarsError):  # a file the client cannot read: the cluster's to read
+        return None
+    return list(files)
+
+
 class Shipped:
     """A small table (a polars DataFrame or a pyarrow Table) on its way to the workers, as
     zstd-compressed Arrow IPC bytes: the benchmark's 1.7 million snapshots are 6 MB so,

@@ -153,6 +153,11 @@ def _run(
         "traffic": _local(traffic),
         "conversions": _local(conversions),
     }
+    scanned = _scanned_files(posts) if isinstance(posts, dd.DataFrame) else None
+    if scanned is not None:
+        # a plain read of Parquet files: the engine reads them on the workers, one task a file,
+        # rather than Dask reading them to pandas first
+        posts = scanned
     if isinstance(posts, dd.DataFrame):
         # the arguments and the small tables checked here, on an empty partition, so that a
         # mistake is raised at once rather than from every worker; it also names the columns
@@ -182,6 +187,31 @@ def _run(
     (merged,) = _dask_compute(parts[0])  # type: ignore[no-untyped-call]
     result: _wire.Part = merged
     return result
+
+
+def _scanned_files(frame: dd.DataFrame) -> list[str] | None:
+    """The local files of a frame that is nothing but ``dd.read_parquet`` of them (no filter,
+    selection of partitions, index or columns of its own; see ``_wire.parquet_scan``); None
+    for any other frame."""
+    expr: Any = frame.expr
+    name = type(expr).__name__
+    try:
+        if name not in ("ReadParquetFSSpec", "ReadParquetPyarrowFS") or any(
+            expr.operand(o) is not None for o in ("filters", "_partitions", "index")
+        ):
+            return None
+        if name == "ReadParquetFSSpec":
+            info = expr._dataset_info
+            if "file" not in info["fs"].protocol or info["partition_names"]:
+                return None
+            files = list(info["ds"].files)
+        else:
+            if type(expr.fs).__name__ != "LocalFileSystem":
+                return None
+            files = [f.path for f in expr._dataset_info["all_files"]]
+    except Exception:  # a Dask whose reader keeps its files otherwise: read as a frame
+        return None
+    return _wire.parquet_scan(sorted(files), list(frame.columns))
 
 
 def _broadcast(table: Any) -> Any:

@@ -26,7 +26,6 @@ import polars as pl
 
 try:
     import pyarrow as pa
-    import pyarrow.parquet as pq
     from pyspark import TaskContext
     from pyspark.sql import DataFrame as SparkDataFrame
     from pyspark.sql import SparkSession
@@ -297,9 +296,8 @@ def _cores(session: SparkSession) -> int:
 def _scanned_files(frame: SparkDataFrame) -> list[str] | None:
     """The local files of a frame that is nothing but a scan of Parquet files (as
     ``spark.read.parquet(path)`` or a Parquet table makes it: no filter, projection,
-    partition columns read from folder names, or bucketing), each named ``*.parquet`` and
-    holding the frame's columns in its order; None for any other frame, or where the plan
-    cannot be read (Spark Connect)."""
+    partition columns read from folder names, or bucketing; see ``_wire.parquet_scan``); None
+    for any other frame, or where the plan cannot be read (Spark Connect)."""
     try:
         plan = frame._jdf.queryExecution().analyzed()
         while plan.getClass().getSimpleName() == "SubqueryAlias":
@@ -318,17 +316,9 @@ def _scanned_files(frame: SparkDataFrame) -> list[str] | None:
     except Exception:  # not a classic session, or a plan of another shape
         return None
     paths = [_local_path(uri) for uri in sorted(uris)]
-    if not paths or any(p is None or not p.lower().endswith(".parquet") for p in paths):
+    if any(p is None for p in paths):
         return None
-    files = [p for p in paths if p is not None]
-    # a schema given to the reader, or merged from files that differ, is Spark's to apply
-    names = frame.columns
-    try:
-        if any(pq.read_schema(f).names != names for f in files):
-            return None
-    except (OSError, pa.ArrowException):  # a file the driver cannot read: Spark reads it
-        return None
-    return files
+    return _wire.parquet_scan([p for p in paths if p is not None], frame.columns)
 
 
 def _local_path(uri: str) -> str | None:
