@@ -12,10 +12,15 @@ file and the accounts:
 - Dask, files: ``skd.compute`` of the file (one task per file, read by the engine there);
 - Dask, split: ``skd.compute`` of the same posts as ``--split`` files (default 4), one task
   each: their states merge, and their post ids are checked against each other's;
-- Dask, frame: ``skd.compute`` of ``dd.read_parquet(..., dtype_backend="pyarrow")``;
+- Dask, frame: ``skd.compute`` of ``dd.read_parquet(..., dtype_backend="pyarrow")`` (a plain
+  scan: read by the engine from its file);
+- Dask, rows: the same frame with every partition selected, which Dask reads to pandas;
 - Dask, by hand: a Dask dataframe group-by to (account, day), the follower as-of join
   (``pandas.merge_asof``) and the monthly roll-up of that small table in pandas;
-- Spark, frame: ``sks.compute`` of ``spark.read.parquet`` (each partition through ``mapInArrow``);
+- Spark, frame: ``sks.compute`` of ``spark.read.parquet`` (a plain scan: read by the engine
+  from its file);
+- Spark, rows: the same frame with its columns selected, which Spark reads, each partition
+  through ``mapInArrow``;
 - Spark, files: ``sks.compute`` of the file (one Spark task per file, read by the engine there);
 - Spark, split: ``sks.compute`` of the ``--split`` files (their post ids checked by a shuffle);
 - Spark, by hand: Spark SQL, a group-by to (account, day), the as-of join as a window over
@@ -23,7 +28,7 @@ file and the accounts:
 
 Each result is checked equal to the one-machine result (the socialkpi runs cell for cell, the
 hand-written ones to a relative 1e-9). Cluster start-up is not timed; each engine is warmed
-up on a one-million-post file first. On a shared machine the load changes from minute to
+up on a one-million-post file first (and on it split, before the split runs). On a shared machine the load changes from minute to
 minute, so each cluster run is timed right after a one-machine run and its ratio to that run
 is reported (the median over the rounds), with the load average.
 
@@ -47,17 +52,19 @@ KW: dict[str, Any] = {"kpis": KPIS, "by": ["account_id"], "every": "1mo"}
 STALENESS = 7  # sk.compute's max_staleness default: followers-at-post at most 7 days old
 POST_COLUMNS = ["account_id", "published_at", "reach", "likes", "reactions", "comments", "shares", "saves"]
 RUNS = [
-    "one", "dask-files", "dask-split", "dask-frame", "dask-hand",
-    "spark-frame", "spark-files", "spark-split", "spark-hand",
+    "one", "dask-files", "dask-split", "dask-frame", "dask-rows", "dask-hand",
+    "spark-frame", "spark-rows", "spark-files", "spark-split", "spark-hand",
 ]  # fmt: skip
 
 
-def split(folder: Path, posts: str, n_posts: int, n_accounts: int, parts: int) -> list[str]:
+def split(
+    folder: Path, posts: str, n_posts: int, n_accounts: int, parts: int, name: str = "posts"
+) -> list[str]:
     """The posts as `parts` files of consecutive rows (written once)."""
     import polars as pl
 
     size = -(-n_posts // parts)
-    paths = [folder / f"posts_{n_posts}_{n_accounts}_{k + 1}of{parts}.parquet" for k in range(parts)]
+    paths = [folder / f"{name}_{n_posts}_{n_accounts}_{k + 1}of{parts}.parquet" for k in range(parts)]
     for k, path in enumerate(paths):
         if not path.exists():
             pl.scan_parquet(posts).slice(k * size, size).sink_parquet(path, row_group_size=1_000_000)
@@ -313,6 +320,12 @@ def main() -> None:
         if any("split" in r for r in runs)
         else []
     )
+    # the warm-up runs go the way the timed ones do: the split runs' merge and repeat check too
+    warm_parts = (
+        split(args.dir, warm, 1_000_000, args.accounts, args.split, name="warmup")
+        if any("split" in r for r in runs)
+        else []
+    )
     snapshots = pl.read_parquet(accounts)
     print(f"{args.posts:,} posts, {args.accounts:,} accounts; {KW}; {os.cpu_count()} cores", flush=True)
     sk.compute(warm, snapshots, **KW)
@@ -342,6 +355,8 @@ def main() -> None:
             Client(c),
         ):
             skd.compute(warm, snapshots, **KW)
+            if warm_parts:
+                skd.compute(warm_parts, snapshots, **KW)
             if "dask-files" in runs:
                 medians["Dask, files"] = timed(
                     "Dask, files", args.rounds, lambda: skd.compute(posts, snapshots, **KW), same, one
@@ -355,6 +370,12 @@ def main() -> None:
                 print(f"  (dd.read_parquet: {ddf.npartitions} partitions)", flush=True)
                 medians["Dask, frame"] = timed(
                     "Dask, frame", args.rounds, lambda: skd.compute(ddf, snapshots, **KW), same, one
+                )
+            if "dask-rows" in runs:
+                scan = dd.read_parquet(posts, dtype_backend="pyarrow")
+                rows = scan.partitions[list(range(scan.npartitions))]
+                medians["Dask, rows"] = timed(
+                    "Dask, rows", args.rounds, lambda: skd.compute(rows, snapshots, **KW), same, one
                 )
             if "dask-hand" in runs:
                 dask_by_hand(warm, accounts)
@@ -376,11 +397,19 @@ def main() -> None:
         )
         spark.sparkContext.setLogLevel("ERROR")
         sks.compute(spark.read.parquet(warm), snapshots, **KW)
+        if warm_parts:
+            sks.compute(warm_parts, snapshots, **KW)
         if "spark-frame" in runs:
             sdf = spark.read.parquet(posts)
             print(f"  (spark.read.parquet: {sdf.rdd.getNumPartitions()} partitions)", flush=True)
             medians["Spark, frame"] = timed(
                 "Spark, frame", args.rounds, lambda: sks.compute(sdf, snapshots, **KW), same, one
+            )
+        if "spark-rows" in runs:
+            scan = spark.read.parquet(posts)
+            selected = scan.select(*scan.columns)
+            medians["Spark, rows"] = timed(
+                "Spark, rows", args.rounds, lambda: sks.compute(selected, snapshots, **KW), same, one
             )
         if "spark-files" in runs:
             medians["Spark, files"] = timed(
