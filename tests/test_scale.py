@@ -674,6 +674,35 @@ def test_spark_compare_and_targets_apply_to_the_merged_states(spark, tmp_path) -
     _same(sks.compute(sdf, **SMALL, **ranged), _whole(**ranged))  # type: ignore[arg-type]
 
 
+def test_spark_check_partitions_merge_the_parts_states_they_get() -> None:
+    pytest.importorskip("pyspark")
+    import pyarrow as pa
+    from socialkpi import _wire
+    from socialkpi import spark as sks
+
+    pieces = _split(T["posts"], "account", 3, 7)
+    parts = [_wire.pack(sk.partial(p, **SMALL, **KW), ids_travel=False) for p in pieces]  # type: ignore[arg-type]
+    rows = [
+        pa.RecordBatch.from_pydict(
+            {"header": [p.header], "body": [p.body], "ids_kept": [True], "bucket": [-1 - k], "ids": [None]},
+            schema=sks._ROWS,
+        )
+        for k, p in enumerate(parts)
+    ]
+    (merged,) = sks._checked(iter(rows))
+    assert merged.num_rows == 1 and merged.column("ids_kept").to_pylist() == [True]
+    got = _wire.body(_wire.Part(merged.column("header")[0].as_py(), merged.column("body")[0].as_py(), None))
+    _same(got.finalize(), sk.merge([sk.partial(p, **SMALL, **KW) for p in pieces]).finalize())  # type: ignore[arg-type]
+    # a part's failure comes back as it came, beside the others, for the driver to raise
+    failed = pa.RecordBatch.from_pydict(
+        {"header": ['{"error": ["InputError", "duplicate_post_id", "x"]}'], "body": [None], "ids_kept": [None],
+         "bucket": [-4], "ids": [None]},
+        schema=sks._ROWS,
+    )  # fmt: skip
+    (back,) = sks._checked(iter([*rows[:2], failed]))
+    assert back.num_rows == 3 and back.column("body")[2].as_py() is None
+
+
 def test_spark_types_casts_what_spark_does_not_take() -> None:
     pytest.importorskip("pyspark")
     import pyarrow as pa

@@ -1,7 +1,7 @@
 """socialkpi on Spark: each partition of the posts (or each file) becomes partial states
 through the same engine as :func:`socialkpi.compute` (``mapInArrow``), the post ids are
-checked for repeats in Spark (shuffled by bucket, in the same job), the states are merged on
-the driver and finalized once (docs/scale.md).
+checked for repeats in Spark (shuffled by bucket, in the same job), the states are merged by
+the check's partitions and then on the driver, and finalized once (docs/scale.md).
 
 >>> from socialkpi import spark as sks
 >>> out = sks.compute(posts_sdf, accounts_sdf, kpis="engagement", by=["platform"], every="1mo")
@@ -43,11 +43,11 @@ from socialkpi.formulas import KPI, Definitions
 __all__ = ["compute", "partial", "spark_types"]
 
 # What each partition sends back, in one fixed schema: one row with its states' header and
-# frame (Arrow IPC, without the post ids) and whether it kept post ids, then its posts'
-# post_id hashes as little-endian uint64 bytes, one row per bucket (the hash's top bits), so
-# that the repeat check moves a few blobs per partition rather than a row per post. A
-# partition whose engine run fails sends one row whose header is {"error": [class, code,
-# message]}.
+# frame (Arrow IPC, without the post ids), whether it kept post ids, and a bucket of its own
+# below 0 (so that the check's shuffle spreads the states rows); then its posts' post_id
+# hashes as little-endian uint64 bytes, one row per bucket (the hash's top bits), so that the
+# repeat check moves a few blobs per partition rather than a row per post. A partition whose
+# engine run fails sends one row whose header is {"error": [class, code, message]}.
 _ROWS = pa.schema(
     [
         ("header", pa.string()),
@@ -58,8 +58,9 @@ _ROWS = pa.schema(
     ]
 )
 _ROWS_DDL = "header string, body binary, ids_kept boolean, bucket int, ids binary"
-# What the repeat check gives back: the states rows as they came, then a row per shuffle
-# partition with how many of its post ids repeat.
+# What the repeat check gives back: a row of each shuffle partition's merged states (its
+# states rows as they came when one is a failure), and one with how many of its post ids
+# repeat.
 _CHECKED = pa.schema(
     [("header", pa.string()), ("body", pa.binary()), ("ids_kept", pa.bool_()), ("repeated", pa.int64())]
 )
@@ -145,15 +146,16 @@ def compute(
     session = rows.sparkSession
     if travelling:
         # the repeat check runs where the ids are, bucket by bucket, in the job that makes the
-        # states (no second pass over them, nothing cached): only the states and counts reach
-        # the driver. One shuffle partition a core at most (one wave of tasks; up to one a
-        # bucket), not the session's 200: each is a Python task, and most would be empty.
+        # states (no second pass over them, nothing cached), and its partitions merge the
+        # parts' states they get: a merged states row and a count each reach the driver. One
+        # shuffle partition a core at most (one wave of tasks; up to one a bucket), not the
+        # session's 200: each is a Python task, and most would be empty.
         checks = max(1, min(travelling, _cores(session), 1 << _BUCKET_BITS))
         rows = rows.repartition(checks, "bucket").mapInArrow(_checked, _CHECKED_DDL)
     with _batches(session):
         table = rows.toArrow()
-    states, ids_kept, parts = _bodies(table)
-    if ids_kept and parts > 1 and "repeated" in table.column_names:
+    states, ids_kept = _bodies(table)
+    if ids_kept and "repeated" in table.column_names:
         repeated = sum(n for n in table.column("repeated").to_pylist() if n is not None)
         if repeated:
             raise _wire.overlapping(repeated)
@@ -188,10 +190,10 @@ def partial(
     rows, _ = _rows(posts, accounts, contracts, traffic, conversions, options, keep_ids=True)
     with _batches(rows.sparkSession):
         table = rows.toArrow()
-    states, ids_kept, _ = _bodies(table)
+    states, ids_kept = _bodies(table)
     ids = None
     if ids_kept:
-        blobs = table.filter(table.column("bucket").is_valid()).column("ids")
+        blobs = table.filter(table.column("header").is_null()).column("ids")
         ids = _wire.union_ids(_runs(blobs.chunks))
     return _wire.states(_wire.Part(states.header, _wire.ipc(states.frame), ids))
 
@@ -277,7 +279,7 @@ def _rows(
         del parts
         # every partition runs this, the empty ones too: the first states the small tables
         context = TaskContext.get()
-        return _states_rows(table, small, options, True, context is None or context.partitionId() == 0)
+        return _states_rows(table, small, options, True, 0 if context is None else context.partitionId())
 
     # (the ids of a frame's partitions always travel: how many partitions run is Spark's to
     # decide, adaptive execution among it, so they count as one a bucket)
@@ -346,7 +348,7 @@ def _file_rows(
         small = shared.value if hasattr(shared, "value") else shared
         for batch in batches:
             for task in batch.column(0).to_pylist():
-                yield from _states_rows(paths[task], small, options, ids_travel, task == 0)
+                yield from _states_rows(paths[task], small, options, ids_travel, task)
 
     # range() puts one task number in each partition
     tasks = session.range(0, len(paths), 1, numPartitions=len(paths))
@@ -354,18 +356,23 @@ def _file_rows(
 
 
 def _states_rows(
-    posts: Any, small: dict[str, Any], options: dict[str, Any], ids_travel: bool, whole_tables: bool
+    posts: Any, small: dict[str, Any], options: dict[str, Any], ids_travel: bool, number: int
 ) -> Iterator[pa.RecordBatch]:
-    """One partition's states, on the executor, as ``_ROWS`` batches (``small``: the small
-    tables as they were shipped; only the part given ``whole_tables`` states them, see
-    ``_wire.part_states``)."""
+    """Part ``number``'s states, on the executor, as ``_ROWS`` batches (``small``: the small
+    tables as they were shipped; only part 0 states them, see ``_wire.part_states``). The
+    states' row has a bucket of its own below 0, so that the repeat check's shuffle spreads
+    the parts' states over its partitions, which merge them."""
     try:
-        part = _wire.pack(_wire.part_states(posts, small, options, ids_travel, whole_tables))
+        part = _wire.pack(_wire.part_states(posts, small, options, ids_travel, number == 0))
     except KpiError as e:
-        failure = _wire.Failure.of(e)
-        header = json.dumps({"error": [failure.kind, failure.code, failure.message]})
         yield pa.RecordBatch.from_pydict(
-            {"header": [header], "body": [None], "ids_kept": [None], "bucket": [None], "ids": [None]},
+            {
+                "header": [_failure(e)],
+                "body": [None],
+                "ids_kept": [None],
+                "bucket": [-1 - number],
+                "ids": [None],
+            },
             schema=_ROWS,
         )
         return
@@ -375,7 +382,7 @@ def _states_rows(
             "header": [part.header],
             "body": [part.body],
             "ids_kept": [part.ids is not None],
-            "bucket": [None],
+            "bucket": [-1 - number],
             "ids": [None],
         },
         schema=_ROWS,
@@ -405,23 +412,18 @@ def _states_rows(
 
 
 def _checked(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """One shuffle partition of the rows (``_ROWS``): its states rows as they came, then how
-    many post ids repeat among its buckets (a bucket is wholly in one partition, so every
-    repeat is found)."""
+    """One shuffle partition of the rows (``_ROWS``): the parts' states it got merged into one
+    row, then how many post ids repeat among its buckets (a bucket is wholly in one
+    partition, so every repeat is found)."""
+    states: list[pa.RecordBatch] = []
     runs: list[np.ndarray] = []
     for batch in batches:
-        heads = batch.filter(batch.column("header").is_valid())
-        if heads.num_rows:
-            yield pa.RecordBatch.from_arrays(
-                [
-                    heads.column("header"),
-                    heads.column("body"),
-                    heads.column("ids_kept"),
-                    pa.nulls(heads.num_rows, pa.int64()),
-                ],
-                schema=_CHECKED,
-            )
+        own = batch.filter(batch.column("header").is_valid())
+        if own.num_rows:
+            states.append(own.select(["header", "body", "ids_kept"]))
         runs += _runs([batch.column("ids")])
+    if states:
+        yield _merged(pa.Table.from_batches(states))
     if runs:
         repeated = _wire.shared_ids(runs)
         yield pa.RecordBatch.from_arrays(
@@ -435,15 +437,47 @@ def _checked(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         )
 
 
+def _merged(rows: pa.Table) -> pa.RecordBatch:
+    """Parts' states rows (header, body, ids_kept) as one ``_CHECKED`` row of their merged
+    states; the rows as they came when one of them is a failure (the driver raises it)."""
+    headers = rows.column("header").to_pylist()
+    if len(headers) == 1 or any("error" in json.loads(h) for h in headers):
+        return _checked_rows(headers, rows.column("body").to_pylist(), rows.column("ids_kept").to_pylist())
+    parts = [_wire.Part(h, b, None) for h, b in zip(headers, rows.column("body").to_pylist())]
+    try:
+        merged = _wire.combine(parts, keep_ids=False)
+    except KpiError as e:
+        return _checked_rows([_failure(e)], [None], [None])
+    return _checked_rows([merged.header], [merged.body], [all(rows.column("ids_kept").to_pylist())])
+
+
+def _checked_rows(headers: list[str], bodies: list[Any], kept: list[Any]) -> pa.RecordBatch:
+    return pa.RecordBatch.from_arrays(
+        [
+            pa.array(headers, pa.string()),
+            pa.array(bodies, pa.binary()),
+            pa.array(kept, pa.bool_()),
+            pa.nulls(len(headers), pa.int64()),
+        ],
+        schema=_CHECKED,
+    )
+
+
+def _failure(e: KpiError) -> str:
+    """A part's error as the header of its row, its class and code kept."""
+    failure = _wire.Failure.of(e)
+    return json.dumps({"error": [failure.kind, failure.code, failure.message]})
+
+
 def _runs(blobs: Iterable[pa.Array]) -> list[np.ndarray]:
     """The post-id hashes of binary arrays of blobs, each blob one part's bucket (sorted), read
     in place."""
     return [np.frombuffer(b.as_buffer(), dtype="<u8") for array in blobs for b in array if b.is_valid]
 
 
-def _bodies(rows: pa.Table) -> tuple[States, bool, int]:
-    """The partitions' states (without post ids) merged on the driver, whether every
-    partition kept its post ids, and how many partitions there were."""
+def _bodies(rows: pa.Table) -> tuple[States, bool]:
+    """The states rows' states (without post ids) merged on the driver, and whether every
+    part kept its post ids."""
     table = rows.filter(rows.column("header").is_valid())
     headers = table.column("header").to_pylist()
     kept = table.column("ids_kept").to_pylist()
@@ -454,7 +488,7 @@ def _bodies(rows: pa.Table) -> tuple[States, bool, int]:
     bodies = table.column("body").to_pylist()
     parts = [States.from_frame(pl.read_ipc(io.BytesIO(b)), h) for h, b in zip(headers, bodies)]
     states = merge(parts)
-    return states, bool(kept) and all(kept), len(parts)
+    return states, bool(kept) and all(kept)
 
 
 def _arrow_schema(posts: SparkDataFrame) -> pa.Schema:
