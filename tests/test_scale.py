@@ -616,6 +616,11 @@ def test_spark_reads_a_plain_parquet_scan_from_its_files(spark, tmp_path) -> Non
         sks.compute(spark.read.parquet(*paths, str(copy)), **SMALL, **KW)  # type: ignore[arg-type]
     assert e.value.code == "overlapping_posts"
     assert f"{pl.read_parquet(copy).height} posts" in str(e.value)
+    # files Spark wrote (its own timestamps, several part files) read the same way
+    spark.createDataFrame(T["posts"].to_arrow()).repartition(3).write.parquet(str(tmp_path / "by_spark"))
+    written = spark.read.parquet(str(tmp_path / "by_spark"))
+    assert len(sks._scanned_files(written) or []) == 3
+    _same(sks.compute(written, **SMALL, **KW), _whole())  # type: ignore[arg-type]
     # ...and any other frame through Spark: what Spark does to the rows counts
     first = T["posts"]["published_at"].min()
     assert isinstance(first, dt.datetime)
