@@ -68,7 +68,9 @@ def compute(
     posts
         A Dask DataFrame of posts (one task per partition; only the columns the request reads
         are read), or a path, glob or list of Parquet / CSV files (one task per file, read by
-        the engine on the worker; the files must be readable there).
+        the engine on the worker; the files must be readable there). A frame that is nothing
+        but ``dd.read_parquet`` of local files (no filter, ``filters=``, ``columns=``,
+        ``index=``, selection of partitions or partition folders) is read from its files so.
     accounts, contracts, traffic, conversions
         The small tables, whole: polars, pandas or pyarrow frames, paths (readable on the
         workers), or Dask DataFrames (computed first). Each is sent once to the workers and
