@@ -120,6 +120,13 @@ def range_day(name: str, value: Any) -> int | None:
     return (value - dt.date(1970, 1, 1)).days
 
 
+def at_least(least: int, **counts: object) -> None:
+    """Each count an integer (not a bool) of at least ``least``."""
+    for name, value in counts.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise invalid_argument(f"{name} must be an integer of at least {least}, not {value!r}")
+
+
 def flag(name: str, value: Any) -> bool:
     """A yes/no argument (``fill=``)."""
     if isinstance(value, bool):

@@ -147,8 +147,7 @@ def _run(
     options: dict[str, Any],
     keep_ids: bool,
 ) -> _wire.Part:
-    if isinstance(split_every, bool) or not isinstance(split_every, int) or split_every < 2:
-        raise invalid_argument(f"split_every must be an integer of at least 2, not {split_every!r}")
+    _arguments.at_least(2, split_every=split_every)
     small = {
         "accounts": _local(accounts),
         "contracts": _local(contracts),

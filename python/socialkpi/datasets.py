@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from socialkpi._arguments import at_least
 from socialkpi.exceptions import invalid_argument
 
 if TYPE_CHECKING:
@@ -37,13 +38,6 @@ def _tier(followers: np.ndarray) -> np.ndarray:
     for floor, name in TIERS[1:]:
         out[followers >= floor] = name
     return out
-
-
-def _at_least(least: int, **counts: object) -> None:
-    """An ``ArgumentError`` for a count that is not an integer of at least ``least``."""
-    for name, value in counts.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < least:
-            raise invalid_argument(f"{name} must be an integer of at least {least}, not {value!r}")
 
 
 def sample(
@@ -74,8 +68,8 @@ def sample(
     """
     import numpy as np
 
-    _at_least(1, n_accounts=n_accounts, days=days)
-    _at_least(0, n_posts=n_posts)
+    at_least(1, n_accounts=n_accounts, days=days)
+    at_least(0, n_posts=n_posts)
     rng = np.random.default_rng(seed)
     ids = np.array([f"acct_{i:05d}" for i in range(n_accounts)])
     platform = np.array(PLATFORMS)[np.arange(n_accounts) % len(PLATFORMS)]
@@ -205,8 +199,8 @@ def funnel(
     """
     import numpy as np
 
-    _at_least(1, days=days)
-    _at_least(0, n_traffic=n_traffic, n_events=n_events, n_contracts=n_contracts)
+    at_least(1, days=days)
+    at_least(0, n_traffic=n_traffic, n_events=n_events, n_contracts=n_contracts)
     rng = np.random.default_rng(seed)
     frame = pl.scan_parquet(posts) if isinstance(posts, str) else posts.lazy()
     accounts = frame.select("account_id", "platform").unique().sort("account_id").collect()

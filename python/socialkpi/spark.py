@@ -155,13 +155,13 @@ def compute(
     with _batches(session):
         table = rows.toArrow()
     states, ids_kept = _bodies(table)
-    if ids_kept and "repeated" in table.column_names:
+    if ids_kept and travelling:
         repeated = sum(n for n in table.column("repeated").to_pylist() if n is not None)
         if repeated:
             raise _wire.overlapping(repeated)
     if output != "spark":
         return states.finalize(output=output, **over_time)
-    return rows.sparkSession.createDataFrame(spark_types(states.finalize(**over_time).to_arrow()))
+    return session.createDataFrame(spark_types(states.finalize(**over_time).to_arrow()))
 
 
 def partial(

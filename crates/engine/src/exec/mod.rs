@@ -195,9 +195,10 @@ pub fn partial(plan: &Plan, mut inputs: Inputs, interrupted: Interrupt<'_>) -> R
     let posts_only = inputs.posts_only;
     // (a part of the posts only needs the contracts for delivery, not for their own states)
     let delivered = plan.posts.as_ref().is_some_and(|pp| pp.delivered);
-    let contracts = match posts_only && !delivered {
-        true => None,
-        false => load_contracts(plan, &mut inputs, &mut rows, &mut warnings)?,
+    let contracts = if posts_only && !delivered {
+        None
+    } else {
+        load_contracts(plan, &mut inputs, &mut rows, &mut warnings)?
     };
     let memo = inputs.accounts_memo.take();
     let snapshots = load_snapshots(plan, inputs.accounts.take(), &mut rows, memo)?;

@@ -316,14 +316,16 @@ fn plain_hashes(values: &[u8], n: usize, hasher: &IdHasher, mut f: impl FnMut(u6
     plain_values(values, n, |at, value| {
         // Short ASCII text: its length and the 12 bytes after it are, in memory, the text's
         // inline view (on little-endian machines), whose key `ids::inline_key` takes as it is.
-        let inline = cfg!(target_endian = "little").then_some(()).and_then(|()| {
-            values
-                .get(at..)
-                .and_then(|rest| rest.first_chunk::<16>())
-                .and_then(|word| crate::ids::inline_key(&View::from(u128::from_ne_bytes(*word))))
-                .filter(|key| key & NOT_ASCII == 0)
-                .map(|key| state.hash_one(key))
-        });
+        let inline = cfg!(target_endian = "little")
+            .then(|| {
+                values
+                    .get(at..)
+                    .and_then(|rest| rest.first_chunk::<16>())
+                    .and_then(|word| crate::ids::inline_key(&View::from(u128::from_ne_bytes(*word))))
+                    .filter(|key| key & NOT_ASCII == 0)
+                    .map(|key| state.hash_one(key))
+            })
+            .flatten();
         f(match inline {
             Some(hash) => hash,
             None => bytes_hash(value, hasher)?,

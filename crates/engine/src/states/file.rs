@@ -282,7 +282,7 @@ fn from_frame(frame: DataFrame, header: Header) -> Result<States> {
         // a file written by another tool may hold them in any order: the overlap check of a
         // merge needs them sorted, and a post once
         let ids: Vec<u64> = ids.u64()?.into_no_null_iter().collect();
-        Some(super::PostIds::checked(ids, true).map_err(Error::Internal)?)
+        Some(super::PostIds::checked(ids).map_err(Error::Internal)?)
     } else {
         None
     };

@@ -22,17 +22,18 @@ impl PostIds {
         }
     }
 
-    /// Hashes from outside the engine's own runs (another process, a file), checked: in
-    /// order (with `sort`, put in order here, else they must come so) and each once. Err: what
-    /// is wrong with them, in words.
-    pub fn checked(mut hashes: Vec<u64>, sort: bool) -> Result<Self, String> {
-        if sort && !hashes.is_sorted() {
+    /// Hashes from outside the engine's own runs (a file written by another tool), in any
+    /// order, put in order here and checked to be there once each. Err: what is wrong with
+    /// them, in words.
+    pub fn checked(mut hashes: Vec<u64>) -> Result<Self, String> {
+        if !hashes.is_sorted() {
             hashes.sort_unstable();
         }
         Self::checked_sorted(hashes.into())
     }
 
-    /// `checked` of hashes that must come sorted, kept as they are (no copy).
+    /// Hashes from outside that must come sorted and once each (another process), kept as
+    /// they are (no copy).
     pub fn checked_sorted(hashes: Buffer<u64>) -> Result<Self, String> {
         if let Some(w) = hashes.windows(2).find(|w| w[0] >= w[1]) {
             return Err(match w[0] == w[1] {
@@ -175,20 +176,24 @@ mod tests {
     #[test]
     fn hashes_from_outside_are_sorted_or_refused_and_never_twice() {
         assert_eq!(
-            PostIds::checked(vec![3, 1, 2], true).map(|p| p.sorted().to_vec()),
+            PostIds::checked(vec![3, 1, 2]).map(|p| p.sorted().to_vec()),
             Ok(vec![1, 2, 3])
         );
         assert_eq!(
-            PostIds::checked(vec![1, 2, 3], false).map(|p| p.sorted().to_vec()),
+            PostIds::checked_sorted(vec![1, 2, 3].into()).map(|p| p.sorted().to_vec()),
             Ok(vec![1, 2, 3])
         );
-        let unsorted = PostIds::checked(vec![3, 1, 2], false).map(|p| p.sorted().to_vec());
+        let unsorted = PostIds::checked_sorted(vec![3, 1, 2].into()).map(|p| p.sorted().to_vec());
         assert!(unsorted.is_err_and(|why| why.contains("not sorted")));
-        for sort in [true, false] {
-            let twice = PostIds::checked(vec![1, 2, 2, 5], sort).map(|p| p.sorted().to_vec());
-            assert!(twice.is_err_and(|why| why.contains("2 is there twice")));
+        for twice in [
+            PostIds::checked(vec![1, 2, 2, 5]),
+            PostIds::checked_sorted(vec![1, 2, 2, 5].into()),
+        ] {
+            assert!(twice
+                .map(|p| p.sorted().to_vec())
+                .is_err_and(|why| why.contains("2 is there twice")));
         }
-        assert!(PostIds::checked(Vec::new(), false).is_ok_and(|p| p.is_empty()));
+        assert!(PostIds::checked_sorted(Vec::new().into()).is_ok_and(|p| p.is_empty()));
     }
 
     #[test]
