@@ -33,6 +33,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(bindings::definitions::plan_kpis, m)?)?;
     m.add_function(wrap_pyfunction!(bindings::states::partial, m)?)?;
     m.add_function(wrap_pyfunction!(bindings::states::check_post_ids, m)?)?;
+    m.add_function(wrap_pyfunction!(bindings::states::shared_post_ids, m)?)?;
+    m.add_function(wrap_pyfunction!(bindings::states::post_id_hashes, m)?)?;
     m.add_class::<bindings::states::StatesObject>()?;
     m.add_class::<bindings::states::AccountsMemoObject>()?;
     m.add_class::<bindings::readers::KeptPages>()?;

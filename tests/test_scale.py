@@ -400,6 +400,80 @@ def test_dask_post_in_two_partitions_is_overlapping_posts(dask_client, tmp_path)
     assert e.value.code == "overlapping_posts"
 
 
+def _resynced() -> list[pl.DataFrame]:
+    """Four partitions of the posts as exports re-synced: 300 posts of the first again in the
+    third with newer metrics, one post in three partitions, and 20 posts twice inside the
+    second. One machine keeps each post's last row in this order (dedupe='last')."""
+    pieces = _split(T["posts"], "rows", 4, 11)
+    newer = pl.col("reach") * 2, pl.col("likes") + 1
+    again = pieces[0].head(300).with_columns(*newer)
+    thrice = pieces[3].head(1)
+    pieces[1] = pl.concat([pieces[1], pieces[1].head(20).with_columns(*newer), thrice.with_columns(*newer)])
+    pieces[2] = pl.concat([pieces[2].head(100), again, pieces[2].tail(-100), thrice])
+    return pieces
+
+
+def _resynced_whole(pieces: list[pl.DataFrame], **kw: object) -> pl.DataFrame:
+    return sk.compute(pl.concat(pieces), **SMALL, **{**KW, "dedupe": "last", **kw})  # type: ignore[arg-type]
+
+
+def test_dask_dedupe_last_resolves_posts_spread_over_partitions(dask_client, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A post in more than one partition, with dedupe='last': its rows are set aside, meet in
+    one task and keep the last as one machine keeps it (partitions or files in order, then
+    rows), for Parquet and CSV files and a Dask frame; without it, the error counts the
+    posts themselves."""
+    from socialkpi import dask as skd
+
+    pieces = _resynced()
+    want = _resynced_whole(pieces)
+    paths = _files(tmp_path, pieces)
+    _same(skd.compute(paths, **SMALL, **KW, dedupe="last", split_every=2), want)  # type: ignore[arg-type]
+    _same(skd.compute(_ddf(paths), **SMALL, **KW, dedupe="last"), want)  # type: ignore[arg-type]
+    states = skd.partial(_ddf(paths), **SMALL, **KW, dedupe="last")  # type: ignore[arg-type]
+    _same(states.finalize(), want)
+    # the states keep each post's hash once
+    assert states._native.sizes()[1] == T["posts"].height
+    csvs = []
+    for i, piece in enumerate(pieces):
+        csvs.append(str(tmp_path / f"posts-{i}.csv"))
+        piece.write_csv(csvs[-1])
+    _same(
+        skd.compute(csvs, **SMALL, **KW, dedupe="last"),  # type: ignore[arg-type]
+        sk.compute(csvs, **SMALL, **KW, dedupe="last"),  # type: ignore[arg-type]
+    )
+    # without dedupe: the 301 posts in two partitions or more (those twice inside one
+    # partition are the second's own error)
+    pieces[1] = pieces[1].unique("post_id", keep="first", maintain_order=True)
+    with pytest.raises(sk.InputError) as e:
+        skd.compute(_files(tmp_path, pieces), **SMALL, **KW, split_every=2)  # type: ignore[arg-type]
+    assert e.value.code == "overlapping_posts" and "301 posts" in str(e.value)
+
+
+def test_dask_confirms_a_shared_hash_against_the_ids(dask_client, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A hash found in two partitions that the ids do not repeat (two ids with one hash, as
+    a false alarm) is no error: the posts behind it are made again from their rows."""
+    import dask
+    from socialkpi import _core, _wire
+    from socialkpi import dask as skd
+
+    pieces = _split(T["posts"], "rows", 3, 12)
+    lonely = pieces[1]["post_id"][7]
+    fake = _wire._array(_core.post_id_hashes(pl.Series([lonely]).__arrow_c_stream__()))
+    found = _wire.shared_ids
+    calls = []
+
+    def with_a_false_alarm(parts):  # type: ignore[no-untyped-def]
+        calls.append(len(parts))
+        real = found(parts)
+        return np.union1d(real, fake) if len(calls) == 1 else real
+
+    monkeypatch.setattr(_wire, "shared_ids", with_a_false_alarm)
+    with dask.config.set(scheduler="sync"):  # in this process, where the patch is
+        got = skd.compute(_files(tmp_path, pieces), **SMALL, **KW)  # type: ignore[arg-type]
+    assert len(calls) == 2  # the run was made again, its rows set aside
+    _same(got, _whole())
+
+
 def test_dask_errors_keep_their_class_and_code(dask_client, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from socialkpi import dask as skd
 
@@ -576,6 +650,30 @@ def test_spark_post_in_two_partitions_and_typed_errors(spark, tmp_path) -> None:
 
 
 @SPARK_PANDAS
+def test_spark_dedupe_last_resolves_posts_spread_over_partitions(spark, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """As on Dask: files in order, and a frame whose partitions are slices of the posts in
+    order; states keep each post once; without dedupe the error counts the posts."""
+    from socialkpi import spark as sks
+
+    pieces = _resynced()
+    want = _resynced_whole(pieces)
+    paths = _files(tmp_path, pieces)
+    _same(sks.compute(paths, **SMALL, **KW, dedupe="last"), want)  # type: ignore[arg-type]
+    rows = pl.concat(pieces)
+    schema = spark.createDataFrame(rows.head(1).to_arrow()).schema
+    sdf = spark.createDataFrame(spark.sparkContext.parallelize(rows.rows(), 6), schema)
+    _same(sks.compute(sdf, **SMALL, **KW, dedupe="last"), want)  # type: ignore[arg-type]
+    states = sks.partial(sdf, **SMALL, **KW, dedupe="last")  # type: ignore[arg-type]
+    _same(states.finalize(), want)
+    assert states._native.sizes()[1] == T["posts"].height
+    pieces[1] = pieces[1].unique("post_id", keep="first", maintain_order=True)
+    for run in (sks.compute, sks.partial):
+        with pytest.raises(sk.InputError) as e:
+            run(_files(tmp_path, pieces), **SMALL, **KW)  # type: ignore[operator]
+        assert e.value.code == "overlapping_posts" and "301 posts" in str(e.value)
+
+
+@SPARK_PANDAS
 def test_spark_over_files_one_task_per_file(spark, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from socialkpi import spark as sks
 
@@ -689,7 +787,14 @@ def test_spark_check_partitions_merge_the_parts_states_they_get() -> None:
     parts = [_wire.pack(sk.partial(p, **SMALL, **KW), ids_travel=False) for p in pieces]  # type: ignore[arg-type]
     rows = [
         pa.RecordBatch.from_pydict(
-            {"header": [p.header], "body": [p.body], "ids_kept": [True], "bucket": [-1 - k], "ids": [None]},
+            {
+                "header": [p.header],
+                "body": [p.body],
+                "ids_kept": [True],
+                "bucket": [-1 - k],
+                "ids": [None],
+                "aside": [None],
+            },
             schema=sks._ROWS,
         )
         for k, p in enumerate(parts)
@@ -701,7 +806,7 @@ def test_spark_check_partitions_merge_the_parts_states_they_get() -> None:
     # a part's failure comes back as it came, beside the others, for the driver to raise
     failed = pa.RecordBatch.from_pydict(
         {"header": ['{"error": ["InputError", "duplicate_post_id", "x"]}'], "body": [None], "ids_kept": [None],
-         "bucket": [-4], "ids": [None]},
+         "bucket": [-4], "ids": [None], "aside": [None]},
         schema=sks._ROWS,
     )  # fmt: skip
     (back,) = sks._checked(iter([*rows[:2], failed]))

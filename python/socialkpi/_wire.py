@@ -17,14 +17,14 @@ import io
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 import numpy as np
 import polars as pl
 
 from socialkpi import _core
 from socialkpi._states import States, merge, remembering
-from socialkpi._tables import _ArrowStream
+from socialkpi._tables import _ArrowStream, as_table
 
 _HASH = "post_id_hash"
 
@@ -32,12 +32,15 @@ _HASH = "post_id_hash"
 @dataclass(frozen=True)
 class Part:
     """A part's states in plain data: ``header`` (JSON, saying no post ids are kept), ``body``
-    (Arrow IPC stream of the frame without the post-id rows) and ``ids`` (sorted post-id
-    hashes, or None when the posts have no ``post_id`` column)."""
+    (Arrow IPC stream of the frame without the post-id rows), ``ids`` (sorted post-id
+    hashes, or None when the posts have no ``post_id`` column) and ``shared`` (sorted
+    hashes that more than one of the parts merged into it held, or None)."""
 
     header: str
     body: bytes
     ids: Optional[np.ndarray]  # noqa: UP045 (dataclass fields are evaluated on Python 3.9)
+    # the hashes found in more than one of the parts merged into this one (see `combine`)
+    shared: Optional[np.ndarray] = None  # noqa: UP045
 
 
 @dataclass(frozen=True)
@@ -152,26 +155,23 @@ def body(part: Part) -> States:
     return States.from_frame(pl.read_ipc(io.BytesIO(part.body)), part.header)
 
 
-def union_ids(parts: Sequence[Optional[np.ndarray]], keep: bool = True) -> Optional[np.ndarray]:  # noqa: UP045
-    """The parts' post-id hashes (each sorted) checked against each other by the engine: a hash
-    in two parts is ``sk.merge``'s error ``overlapping_posts``. Gives them in one sorted array
-    when ``keep``. None (not checked) when any part has none, as in ``sk.merge``."""
-    if any(ids is None for ids in parts):
-        return None
-    repeated, merged = _checked_ids([p for p in parts if p is not None], keep)
-    if repeated:
-        raise overlapping(repeated)
-    return merged
+def shared_ids(parts: Sequence[np.ndarray]) -> np.ndarray:
+    """The post-id hashes (each part's sorted, once each) that more than one part holds,
+    sorted, once each: found by the engine, range of values by range."""
+    if len(parts) < 2:
+        return np.empty(0, dtype=np.uint64)
+    return _array(_core.shared_post_ids([_stream(p) for p in parts]))
 
 
-def shared_ids(parts: Sequence[np.ndarray]) -> int:
-    """How many of the parts' post-id hashes (each part's sorted) are in more than one part."""
-    return _checked_ids(parts, keep=False)[0]
-
-
-def _checked_ids(parts: Sequence[np.ndarray], keep: bool) -> tuple[int, Optional[np.ndarray]]:  # noqa: UP045
-    repeated, merged = _core.check_post_ids([_stream(p) for p in parts], keep)
-    return repeated, None if merged is None else _array(merged)
+def united_ids(parts: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The parts' post-id hashes in one sorted list, once each, and those more than one part
+    holds."""
+    _, merged = _core.check_post_ids([_stream(p) for p in parts], True)
+    ids = _array(merged)
+    repeats = ids[1:] == ids[:-1]
+    if not repeats.any():
+        return ids, np.empty(0, dtype=np.uint64)
+    return np.unique(ids), np.unique(ids[1:][repeats])
 
 
 def _stream(ids: np.ndarray) -> Any:
@@ -189,21 +189,47 @@ def overlapping(repeated: int) -> Exception:
 
     error = InputError(
         f"{repeated} posts are in more than one of the partitions merged (by post_id); each post must "
-        "be in one partition. Remove the repeated rows, or repartition the posts by post_id so that "
-        "dedupe='last' sees every row of a post in one partition"
+        "be in one partition. Remove the repeated rows, or pass dedupe='last' to keep each post's "
+        "last row (the partitions or files in order, then their rows)"
+    )
+    error.code = "overlapping_posts"
+    return error
+
+
+def unsteady() -> Exception:
+    """The posts were not the same when read again: the second run (``split``) found
+    other posts in more than one part, or none of those the first run found."""
+    from socialkpi.exceptions import InputError
+
+    error = InputError(
+        "Posts were in more than one partition, and reading the partitions again to "
+        "resolve them gave other rows: the frame's partitions are not the same each time they "
+        "are read (a shuffle without an order, a source that changes). Persist or checkpoint "
+        "the frame, or write it to files, and pass that"
     )
     error.code = "overlapping_posts"
     return error
 
 
 def combine(parts: Sequence[Part], keep_ids: bool = True) -> Part:
-    """Parts merged into one: the states by ``sk.merge``, the post ids by a checked union
-    (kept for further merges, or dropped once checked by the last merge of a compute)."""
+    """Parts merged into one: the states by ``sk.merge``, the post ids united (kept for
+    further merges, or dropped by the last merge of a compute), and the hashes that more than
+    one part held noted in ``shared``, never an error here: the run sets those posts' rows
+    aside and makes their states again (:func:`split`, :func:`aside_states`), which confirms
+    them against the ids themselves. States merged over shared posts count those posts more
+    than once; a run with ``shared`` hashes does not use them."""
     if len(parts) == 1:
-        return Part(parts[0].header, parts[0].body, parts[0].ids if keep_ids else None)
-    kept = union_ids([p.ids for p in parts], keep_ids)
+        only = parts[0]
+        return Part(only.header, only.body, only.ids if keep_ids else None, only.shared)
+    noted = [p.shared for p in parts if p.shared is not None]
+    lists = [p.ids for p in parts if p.ids is not None]
+    kept: Optional[np.ndarray] = None  # noqa: UP045
+    if len(lists) == len(parts):  # (as in sk.merge: not checked when a part has no ids)
+        kept, shared = united_ids(lists) if keep_ids else (None, shared_ids(lists))
+        noted.append(shared)
     merged = pack(merge([body(p) for p in parts]), ids_travel=False)
-    return Part(merged.header, merged.body, kept)
+    noted = [n for n in noted if len(n)]
+    return Part(merged.header, merged.body, kept, np.unique(np.concatenate(noted)) if noted else None)
 
 
 def states(part: Part) -> States:
@@ -335,3 +361,79 @@ def part_states(
     return remembering(
         memo, ids_travel, posts_only=not whole_tables, posts=posts, **landed(small), **options, progress=None
     )
+
+
+# The columns a set-aside row carries beside the posts' own: the part it came from and its
+# row there, the order in which dedupe="last" takes "last".
+_PART = "__socialkpi_part"
+_ROW = "__socialkpi_row"
+
+
+def frame_of(posts: Any) -> pl.DataFrame:
+    """A part's posts as a polars frame with the columns and values the engine reads: a file
+    read as the engine reads it (a CSV file's types inferred from its first 10,000 rows, dates
+    parsed), a pandas or pyarrow table converted as the engine converts it."""
+    if isinstance(posts, (str, os.PathLike)):
+        path = os.fspath(posts)
+        lower = path.lower()
+        if lower.endswith((".csv", ".tsv", ".txt")):
+            separator = "\t" if lower.endswith(".tsv") else ","
+            return pl.read_csv(path, separator=separator, try_parse_dates=True, infer_schema_length=10_000)
+        return pl.read_parquet(path)
+    if isinstance(posts, pl.DataFrame):
+        return posts
+    table = as_table(posts, "posts")
+    if hasattr(table, "_df"):  # pandas: converted to polars as the engine reads it
+        return cast(pl.DataFrame, table._df)
+    return cast(pl.DataFrame, pl.from_arrow(posts, rechunk=False))
+
+
+def split(
+    posts: Any,
+    small: dict[str, Any],
+    options: dict[str, Any],
+    shared: np.ndarray,
+    number: int,
+    ids_travel: bool,
+    whole_tables: bool,
+) -> tuple[Part, Optional[bytes]]:  # noqa: UP045
+    """Part ``number`` made again with the rows of the posts whose ``post_id`` hash is in
+    ``shared`` set aside: the states of its other rows (as :func:`part_states` makes them),
+    and the rows set aside (Arrow IPC, with their part and row number), or None."""
+    frame = frame_of(posts)
+    del posts
+    aside_rows: Optional[bytes] = None  # noqa: UP045
+    if "post_id" in frame.columns and len(shared):
+        mask = _held(frame.get_column("post_id"), shared)
+        if mask.any():
+            rows = frame.with_row_index(_ROW).filter(mask).with_columns(pl.lit(number, pl.Int64).alias(_PART))
+            aside_rows = ipc(rows)
+            frame = frame.filter(~mask)
+    return pack(part_states(frame, small, options, ids_travel, whole_tables), ids_travel), aside_rows
+
+
+def _held(ids: pl.Series, shared: np.ndarray) -> pl.Series:
+    """Whether each id's hash (as states keep it) is one of the sorted ``shared`` hashes."""
+    hashes = pl.DataFrame(_ArrowStream(_core.post_id_hashes(ids.__arrow_c_stream__())))[_HASH]
+    values = hashes.fill_null(0).to_numpy()
+    at = np.searchsorted(shared, values).clip(max=len(shared) - 1)
+    return pl.Series(hashes.is_not_null().to_numpy() & (shared[at] == values))
+
+
+def aside_states(
+    rows: Sequence[bytes], small: dict[str, Any], options: dict[str, Any], ids_travel: bool
+) -> Part:
+    """The states of the rows the parts set aside (:func:`split`), in their parts' order and
+    then their own, as one machine reads them: ``dedupe="last"`` keeps each post's last row,
+    and without it a ``post_id`` in more than one part is the error ``overlapping_posts``
+    (counted on the ids themselves: a hash that two different ids share is two posts)."""
+    if not rows:
+        raise unsteady()
+    frames = [pl.read_ipc(io.BytesIO(r)) for r in rows]
+    frame = pl.concat(frames, how="diagonal_relaxed").sort(_PART, _ROW).drop(_PART, _ROW)
+    if options["dedupe"] is None:
+        ids = frame.get_column("post_id").cast(pl.String)
+        repeated = ids.filter(ids.is_duplicated()).n_unique()
+        if repeated:
+            raise overlapping(repeated)
+    return pack(part_states(frame, small, options, ids_travel, whole_tables=False), ids_travel)

@@ -175,19 +175,44 @@ def _run(
             f"posts= got a {type(posts).__name__}; pass a Dask DataFrame or a path, glob or list of "
             "Parquet / CSV files (for a local frame, use socialkpi.compute)",
         )
-    shared = {name: None if t is None else _broadcast(_wire.ship(t)) for name, t in small.items()}
+    shipped = {name: None if t is None else _broadcast(_wire.ship(t)) for name, t in small.items()}
     ids_travel = _wire.ids_travel(keep_ids, len(pieces))
-    parts = [_delayed(_part)(piece, shared, options, ids_travel, i == 0) for i, piece in enumerate(pieces)]
+    parts = [_delayed(_part)(piece, shipped, options, ids_travel, i == 0) for i, piece in enumerate(pieces)]
+    (merged,) = _dask_compute(_merged(parts, split_every, keep_ids))  # type: ignore[no-untyped-call]
+    if merged.shared is None or not len(merged.shared):
+        result: _wire.Part = merged
+        return result
+    # posts in more than one part: the parts run again with those posts' rows set aside, and
+    # the rows meet in one task, as one machine reads them (docs/scale.md)
+    shared = _broadcast(merged.shared)
+    splits = [
+        _delayed(_wire.split, nout=2)(piece, shipped, options, shared, i, ids_travel, i == 0)
+        for i, piece in enumerate(pieces)
+    ]
+    aside = _delayed(_aside)([rows for _, rows in splits], shipped, options, ids_travel)
+    (merged,) = _dask_compute(_merged([part for part, _ in splits] + [aside], split_every, keep_ids))  # type: ignore[no-untyped-call]
+    if merged.shared is not None and len(merged.shared):
+        raise _wire.unsteady()
+    return cast(_wire.Part, merged)
+
+
+def _merged(parts: list[Any], split_every: int, keep_ids: bool) -> Any:
+    """The parts merged in a tree of tasks of ``split_every`` parts each (delayed)."""
     while len(parts) > 1:
-        # the last merge of a compute checks the post ids and leaves them with the workers
+        # the last merge of a compute leaves the post ids with the workers
         keep = keep_ids or len(parts) > split_every
         parts = [
             _delayed(_wire.combine)(parts[i : i + split_every], keep)
             for i in range(0, len(parts), split_every)
         ]
-    (merged,) = _dask_compute(parts[0])  # type: ignore[no-untyped-call]
-    result: _wire.Part = merged
-    return result
+    return parts[0]
+
+
+def _aside(
+    rows: list[bytes | None], small: dict[str, Any], options: dict[str, Any], ids_travel: bool
+) -> _wire.Part:
+    """The states of the rows the parts set aside, where they meet (see ``_wire.aside_states``)."""
+    return _wire.aside_states([r for r in rows if r is not None], small, options, ids_travel)
 
 
 def _scanned_files(frame: dd.DataFrame) -> list[str] | None:

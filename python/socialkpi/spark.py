@@ -46,8 +46,10 @@ __all__ = ["compute", "partial", "spark_types"]
 # frame (Arrow IPC, without the post ids), whether it kept post ids, and a bucket of its own
 # below 0 (so that the check's shuffle spreads the states rows); then its posts' post_id
 # hashes as little-endian uint64 bytes, one row per bucket (the hash's top bits), so that the
-# repeat check moves a few blobs per partition rather than a row per post. A partition whose
-# engine run fails sends one row whose header is {"error": [class, code, message]}.
+# repeat check moves a few blobs per partition rather than a row per post. When the run is
+# made again to resolve posts found in more than one partition, a last row holds the rows
+# it set aside (``aside``, Arrow IPC; see ``_wire.split``). A partition whose engine run fails
+# sends one row whose header is {"error": [class, code, message]}.
 _ROWS = pa.schema(
     [
         ("header", pa.string()),
@@ -55,16 +57,24 @@ _ROWS = pa.schema(
         ("ids_kept", pa.bool_()),
         ("bucket", pa.int32()),
         ("ids", pa.binary()),
+        ("aside", pa.binary()),
     ]
 )
-_ROWS_DDL = "header string, body binary, ids_kept boolean, bucket int, ids binary"
+_ROWS_DDL = "header string, body binary, ids_kept boolean, bucket int, ids binary, aside binary"
 # What the repeat check gives back: a row of each shuffle partition's merged states (its
-# states rows as they came when one is a failure), and one with how many of its post ids
-# repeat.
+# states rows as they came when one is a failure), one with the post-id hashes that more
+# than one part holds (``shared``, little-endian uint64 bytes), and the rows set aside as
+# they came.
 _CHECKED = pa.schema(
-    [("header", pa.string()), ("body", pa.binary()), ("ids_kept", pa.bool_()), ("repeated", pa.int64())]
+    [
+        ("header", pa.string()),
+        ("body", pa.binary()),
+        ("ids_kept", pa.bool_()),
+        ("shared", pa.binary()),
+        ("aside", pa.binary()),
+    ]
 )
-_CHECKED_DDL = "header string, body binary, ids_kept boolean, repeated long"
+_CHECKED_DDL = "header string, body binary, ids_kept boolean, shared binary, aside binary"
 _BUCKET_BITS = 6
 # Rows per Arrow batch that Spark hands mapInArrow for socialkpi's job, in place of the
 # session's spark.sql.execution.arrow.maxRecordsPerBatch (10,000 by default): a partition is
@@ -142,25 +152,12 @@ def compute(
         raise invalid_argument(f"output={output!r} is not supported; use 'polars', 'pandas' or 'spark'")
     options = _wire.options(locals())
     options, over_time = _wire.over_time(compare, window, _local(targets), options, start, end, fill)
-    rows, travelling = _rows(posts, accounts, contracts, traffic, conversions, options, keep_ids=False)
-    session = rows.sparkSession
-    if travelling:
-        # the repeat check runs where the ids are, bucket by bucket, in the job that makes the
-        # states (no second pass over them, nothing cached), and its partitions merge the
-        # parts' states they get: a merged states row and a count each reach the driver. One
-        # shuffle partition a core at most (one wave of tasks; up to one a bucket), not the
-        # session's 200: each is a Python task, and most would be empty.
-        checks = max(1, min(travelling, _cores(session), 1 << _BUCKET_BITS))
-        rows = rows.repartition(checks, "bucket").mapInArrow(_checked, _CHECKED_DDL)
-    with _batches(session):
-        table = rows.toArrow()
-    states, ids_kept = _bodies(table)
-    if ids_kept and travelling:
-        repeated = sum(n for n in table.column("repeated").to_pylist() if n is not None)
-        if repeated:
-            raise _wire.overlapping(repeated)
+    small = _small(accounts, contracts, traffic, conversions)
+    states = _wire.body(_run(posts, small, options, keep_ids=False))
     if output != "spark":
         return states.finalize(output=output, **over_time)
+    # (paths ran in the active session)
+    session = posts.sparkSession if isinstance(posts, SparkDataFrame) else SparkSession.active()
     return session.createDataFrame(spark_types(states.finalize(**over_time).to_arrow()))
 
 
@@ -187,15 +184,8 @@ def partial(
     partitions on the driver, post ids included (8 bytes a post), to finalize, merge with
     other states or save. The arguments are :func:`compute`'s, but ``output``."""
     options = _wire.options(locals())
-    rows, _ = _rows(posts, accounts, contracts, traffic, conversions, options, keep_ids=True)
-    with _batches(rows.sparkSession):
-        table = rows.toArrow()
-    states, ids_kept = _bodies(table)
-    ids = None
-    if ids_kept:
-        blobs = table.filter(table.column("header").is_null()).column("ids")
-        ids = _wire.union_ids(_runs(blobs.chunks))
-    return _wire.states(_wire.Part(states.header, _wire.ipc(states.frame), ids))
+    small = _small(accounts, contracts, traffic, conversions)
+    return _wire.states(_run(posts, small, options, keep_ids=True))
 
 
 def spark_types(table: pa.Table) -> pa.Table:
@@ -226,28 +216,73 @@ def spark_types(table: pa.Table) -> pa.Table:
     return table if schema == table.schema else table.cast(schema)
 
 
-def _rows(
-    posts: Any,
-    accounts: Any,
-    contracts: Any,
-    traffic: Any,
-    conversions: Any,
-    options: dict[str, Any],
-    keep_ids: bool,
-) -> tuple[SparkDataFrame, int]:
-    """The partitions' (or files') states as Spark rows (``_ROWS``), and how many parts send
-    their post ids with them (0 when none do): when ``keep_ids``, from a frame, or from more
-    than one file (the one file of a compute checked its own)."""
-    small = {
+def _small(accounts: Any, contracts: Any, traffic: Any, conversions: Any) -> dict[str, Any]:
+    return {
         "accounts": _local(accounts),
         "contracts": _local(contracts),
         "traffic": _local(traffic),
         "conversions": _local(conversions),
     }
+
+
+def _run(posts: Any, small: dict[str, Any], options: dict[str, Any], keep_ids: bool) -> _wire.Part:
+    """The parts' states merged, with their post ids when ``keep_ids``. Posts found in more
+    than one part: the parts run again with those posts' rows set aside, and the rows meet on
+    the driver, as one machine reads them (``_wire.split``, docs/scale.md)."""
+    rows, travelling = _rows(posts, small, options, keep_ids, None)
+    merged = _collected(rows, travelling, keep_ids, small, options)
+    if merged.shared is None or not len(merged.shared):
+        return merged
+    rows, travelling = _rows(posts, small, options, keep_ids, merged.shared)
+    merged = _collected(rows, travelling, keep_ids, small, options)
+    if merged.shared is not None and len(merged.shared):
+        raise _wire.unsteady()
+    return merged
+
+
+def _collected(
+    rows: SparkDataFrame, travelling: int, keep_ids: bool, small: dict[str, Any], options: dict[str, Any]
+) -> _wire.Part:
+    """The states rows run and merged: their states, their post ids when ``keep_ids``, the
+    hashes found in more than one part, and the states of the rows set aside (if any) merged
+    in."""
+    session = rows.sparkSession
+    if travelling and not keep_ids:
+        # the repeat check runs where the ids are, bucket by bucket, in the job that makes the
+        # states (no second pass over them, nothing cached), and its partitions merge the
+        # parts' states they get: a merged states row and the shared hashes each reach the
+        # driver. One shuffle partition a core at most (one wave of tasks; up to one a
+        # bucket), not the session's 200: each is a Python task, and most would be empty.
+        checks = max(1, min(travelling, _cores(session), 1 << _BUCKET_BITS))
+        rows = rows.repartition(checks, "bucket").mapInArrow(_checked, _CHECKED_DDL)
+    with _batches(session):
+        table = rows.toArrow()
+    states, ids_kept = _bodies(table)
+    ids, shared = None, None
+    if keep_ids and ids_kept:
+        blobs = table.filter(table.column("header").is_null()).column("ids")
+        ids, shared = _wire.united_ids(_runs(blobs.chunks))
+    elif travelling and ids_kept:
+        shared = np.sort(np.concatenate([np.empty(0, np.uint64), *_runs(table.column("shared").chunks)]))
+    merged = _wire.Part(states.header, _wire.ipc(states.frame), ids, shared)
+    aside = [b for b in table.column("aside").to_pylist() if b is not None]
+    if not aside:
+        return merged
+    resolved = _wire.aside_states(aside, small, options, ids_travel=keep_ids)
+    return _wire.combine([merged, resolved], keep_ids)
+
+
+def _rows(
+    posts: Any, small: dict[str, Any], options: dict[str, Any], keep_ids: bool, shared: np.ndarray | None
+) -> tuple[SparkDataFrame, int]:
+    """The partitions' (or files') states as Spark rows (``_ROWS``), and how many parts send
+    their post ids with them (0 when none do): when ``keep_ids``, from a frame, or from more
+    than one file (the one file of a compute checked its own). With ``shared`` hashes, each
+    part sets aside the rows of those posts (see ``_wire.split``)."""
     if _wire.is_paths(posts):
         paths = _wire.files(posts)
         travel = _wire.ids_travel(keep_ids, len(paths))
-        return _file_rows(paths, small, options, travel), len(paths) if travel else 0
+        return _file_rows(paths, small, options, travel, shared), len(paths) if travel else 0
     if not isinstance(posts, SparkDataFrame):
         raise invalid_argument(
             f"posts= got a {type(posts).__name__}; pass a Spark DataFrame or a path, glob or list of "
@@ -259,7 +294,7 @@ def _rows(
         # a plain scan of Parquet files: the engine reads them where they are, one task a file,
         # rather than Spark decoding them and moving every row from the JVM to Python
         travel = _wire.ids_travel(keep_ids, len(scanned))
-        return _file_rows(scanned, small, options, travel), len(scanned) if travel else 0
+        return _file_rows(scanned, small, options, travel, shared), len(scanned) if travel else 0
     schema = _arrow_schema(frame)
     # the arguments and the small tables checked here, on no posts, so that a mistake is
     # raised at once with its class and code rather than from every executor; it also names
@@ -269,17 +304,17 @@ def _rows(
     if read.read:
         frame = frame.select(*[F.col("`" + name.replace("`", "``") + "`") for name in read.read])
         schema = pa.schema([schema.field(name) for name in read.read])
-    shared = _broadcast(frame.sparkSession, small)
+    shipped = _broadcast(frame.sparkSession, {**small, _SHARED: shared})
 
     def states_of(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        small = shared.value if hasattr(shared, "value") else shared
         parts = list(batches)
         # Spark's batches carry the session's time zone: the driver's schema is for no batches
         table = pa.Table.from_batches(parts) if parts else schema.empty_table()
         del parts
         # every partition runs this, the empty ones too: the first states the small tables
         context = TaskContext.get()
-        return _states_rows(table, small, options, True, 0 if context is None else context.partitionId())
+        number = 0 if context is None else context.partitionId()
+        return _states_rows(table, _landed(shipped), options, True, number)
 
     # (the ids of a frame's partitions always travel: how many partitions run is Spark's to
     # decide, adaptive execution among it, so they count as one a bucket)
@@ -332,7 +367,11 @@ def _local_path(uri: str) -> str | None:
 
 
 def _file_rows(
-    paths: list[str], small: dict[str, Any], options: dict[str, Any], ids_travel: bool
+    paths: list[str],
+    small: dict[str, Any],
+    options: dict[str, Any],
+    ids_travel: bool,
+    shared: np.ndarray | None,
 ) -> SparkDataFrame:
     """The files' states as Spark rows: one Spark task per file, read by the engine on its
     executor."""
@@ -342,51 +381,51 @@ def _file_rows(
             "posts= got paths but no Spark session is active; start one (SparkSession.builder...getOrCreate()) "
             "or pass a Spark DataFrame"
         )
-    shared = _broadcast(session, small)
+    shipped = _broadcast(session, {**small, _SHARED: shared})
 
     def states_of(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        small = shared.value if hasattr(shared, "value") else shared
+        landed = _landed(shipped)
         for batch in batches:
             for task in batch.column(0).to_pylist():
-                yield from _states_rows(paths[task], small, options, ids_travel, task)
+                yield from _states_rows(paths[task], landed, options, ids_travel, task)
 
     # range() puts one task number in each partition
     tasks = session.range(0, len(paths), 1, numPartitions=len(paths))
     return tasks.mapInArrow(states_of, _ROWS_DDL)
 
 
+# The key under which the hashes of the posts to set aside travel with the small tables.
+_SHARED = "shared"
+
+
+def _landed(shipped: Any) -> dict[str, Any]:
+    """What ``_broadcast`` shipped, where a task runs: the small tables as shipped, and the
+    hashes of the posts to set aside (None on the first run) under ``_SHARED``."""
+    value: dict[str, Any] = shipped.value if hasattr(shipped, "value") else shipped
+    return value
+
+
 def _states_rows(
-    posts: Any, small: dict[str, Any], options: dict[str, Any], ids_travel: bool, number: int
+    posts: Any, shipped: dict[str, Any], options: dict[str, Any], ids_travel: bool, number: int
 ) -> Iterator[pa.RecordBatch]:
-    """Part ``number``'s states, on the executor, as ``_ROWS`` batches (``small``: the small
-    tables as they were shipped; only part 0 states them, see ``_wire.part_states``). The
-    states' row has a bucket of its own below 0, so that the repeat check's shuffle spreads
-    the parts' states over its partitions, which merge them."""
+    """Part ``number``'s states, on the executor, as ``_ROWS`` batches (``shipped``: the small
+    tables as they were shipped, only part 0 stating them, see ``_wire.part_states``; and the
+    hashes of the posts to set aside, see ``_wire.split``). The states' row has a bucket of
+    its own below 0, so that the repeat check's shuffle spreads the parts' states over its
+    partitions, which merge them."""
+    small = {name: t for name, t in shipped.items() if name != _SHARED}
+    shared = shipped.get(_SHARED)
+    aside = None
     try:
-        part = _wire.pack(_wire.part_states(posts, small, options, ids_travel, number == 0))
+        if shared is None:
+            part = _wire.pack(_wire.part_states(posts, small, options, ids_travel, number == 0))
+        else:
+            part, aside = _wire.split(posts, small, options, shared, number, ids_travel, number == 0)
     except KpiError as e:
-        yield pa.RecordBatch.from_pydict(
-            {
-                "header": [_failure(e)],
-                "body": [None],
-                "ids_kept": [None],
-                "bucket": [-1 - number],
-                "ids": [None],
-            },
-            schema=_ROWS,
-        )
+        yield _one_row(_failure(e), None, None, number, None)
         return
     del posts
-    yield pa.RecordBatch.from_pydict(
-        {
-            "header": [part.header],
-            "body": [part.body],
-            "ids_kept": [part.ids is not None],
-            "bucket": [-1 - number],
-            "ids": [None],
-        },
-        schema=_ROWS,
-    )
+    yield _one_row(part.header, part.body, part.ids is not None, number, aside)
     if part.ids is None:
         return
     ids = part.ids.astype("<u8", copy=False)
@@ -406,35 +445,48 @@ def _states_rows(
                 pa.nulls(n, pa.bool_()),
                 pa.array(buckets, pa.int32()),
                 pa.array([ids[starts[k] : ends[k]].tobytes() for k in buckets], pa.binary()),
+                pa.nulls(n, pa.binary()),
             ],
             schema=_ROWS,
         )
 
 
+def _one_row(
+    header: str, body: bytes | None, ids_kept: bool | None, number: int, aside: bytes | None
+) -> pa.RecordBatch:
+    """Part ``number``'s states row, in the bucket of its own."""
+    return pa.RecordBatch.from_pydict(
+        {
+            "header": [header],
+            "body": [body],
+            "ids_kept": [ids_kept],
+            "bucket": [-1 - number],
+            "ids": [None],
+            "aside": [aside],
+        },
+        schema=_ROWS,
+    )
+
+
 def _checked(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     """One shuffle partition of the rows (``_ROWS``): the parts' states it got merged into one
-    row, then how many post ids repeat among its buckets (a bucket is wholly in one
-    partition, so every repeat is found)."""
+    row, then the post-id hashes that more than one part holds among its buckets (a bucket is
+    wholly in one partition, so every one is found), and the rows set aside as they came."""
     states: list[pa.RecordBatch] = []
     runs: list[np.ndarray] = []
+    aside: list[bytes] = []
     for batch in batches:
         own = batch.filter(batch.column("header").is_valid())
         if own.num_rows:
             states.append(own.select(["header", "body", "ids_kept"]))
+            aside += [b for b in own.column("aside").to_pylist() if b is not None]
         runs += _runs([batch.column("ids")])
     if states:
         yield _merged(pa.Table.from_batches(states))
     if runs:
-        repeated = _wire.shared_ids(runs)
-        yield pa.RecordBatch.from_arrays(
-            [
-                pa.nulls(1, pa.string()),
-                pa.nulls(1, pa.binary()),
-                pa.nulls(1, pa.bool_()),
-                pa.array([repeated], pa.int64()),
-            ],
-            schema=_CHECKED,
-        )
+        yield _checked_rows([None], [None], [None], shared=[_wire.shared_ids(runs).astype("<u8").tobytes()])
+    if aside:
+        yield _checked_rows([None] * len(aside), [None] * len(aside), [None] * len(aside), aside=aside)
 
 
 def _merged(rows: pa.Table) -> pa.RecordBatch:
@@ -451,13 +503,21 @@ def _merged(rows: pa.Table) -> pa.RecordBatch:
     return _checked_rows([merged.header], [merged.body], [all(rows.column("ids_kept").to_pylist())])
 
 
-def _checked_rows(headers: list[str], bodies: list[Any], kept: list[Any]) -> pa.RecordBatch:
+def _checked_rows(
+    headers: list[Any],
+    bodies: list[Any],
+    kept: list[Any],
+    shared: list[bytes] | None = None,
+    aside: list[bytes] | None = None,
+) -> pa.RecordBatch:
+    n = len(headers)
     return pa.RecordBatch.from_arrays(
         [
             pa.array(headers, pa.string()),
             pa.array(bodies, pa.binary()),
             pa.array(kept, pa.bool_()),
-            pa.nulls(len(headers), pa.int64()),
+            pa.array(shared, pa.binary()) if shared else pa.nulls(n, pa.binary()),
+            pa.array(aside, pa.binary()) if aside else pa.nulls(n, pa.binary()),
         ],
         schema=_CHECKED,
     )

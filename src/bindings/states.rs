@@ -32,6 +32,38 @@ pub fn check_post_ids<'py>(
     Ok((shared, all.map(|ids| export_hashes(py, ids.into())).transpose()?))
 }
 
+/// Sorted post-id hash lists of parts made apart (as for `check_post_ids`): the hashes in
+/// more than one of them, sorted, once each (an Arrow stream of one `post_id_hash` column).
+#[pyfunction]
+pub fn shared_post_ids<'py>(py: Python<'py>, lists: Vec<Bound<'py, PyCapsule>>) -> PyResult<Bound<'py, PyCapsule>> {
+    let lists = lists.iter().map(import_hashes).collect::<PyResult<Vec<_>>>()?;
+    let shared = detached(py, || {
+        let slices = lists
+            .iter()
+            .map(|ca| match ca.cont_slice() {
+                Ok(ids) if ids.is_sorted() => Ok(ids),
+                _ => Err(unsorted()),
+            })
+            .collect::<socialkpi_engine::error::Result<Vec<&[u64]>>>()?;
+        Ok(states::shared_hashes(&slices))
+    })?;
+    export_hashes(py, shared.into())
+}
+
+/// The `post_id` hash that states keep of each row of a column of ids (an Arrow stream), in
+/// row order, null where the id is null (an Arrow stream of one `post_id_hash` column).
+#[pyfunction]
+pub fn post_id_hashes<'py>(py: Python<'py>, ids: Bound<'py, PyCapsule>) -> PyResult<Bound<'py, PyCapsule>> {
+    let ptr = ids.pointer_checked(Some(STREAM))?;
+    // SAFETY: a capsule named "arrow_array_stream" holds an ArrowArrayStream (Arrow PyCapsule
+    // interface); series_from_stream moves it out.
+    let series = unsafe { ingest::series_from_stream("post_id", ptr.as_ptr().cast()) }?;
+    let hashes = detached(py, || socialkpi_engine::ids::stable_id_hashes(&series.into_column()))?;
+    let column = hashes.with_name(POST_ID_HASH.into()).into_column();
+    let frame = DataFrame::new(column.len(), vec![column]).map_err(Error::from)?;
+    export_frame(py, frame)
+}
+
 /// One column of post-id hashes from an Arrow stream capsule, in one chunk.
 fn import_hashes(capsule: &Bound<'_, PyCapsule>) -> PyResult<UInt64Chunked> {
     let ptr = capsule.pointer_checked(Some(STREAM))?;

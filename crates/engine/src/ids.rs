@@ -116,6 +116,17 @@ pub fn for_each_id_hash(column: &Column, hasher: &IdHasher, mut f: impl FnMut(u6
     Ok(())
 }
 
+/// The stable hash (`stable_hash`, the one states keep) of each row's id, in row order, null
+/// where the id is null: a cluster run sets aside the rows of the posts found in more than
+/// one of its parts by these.
+pub fn stable_id_hashes(column: &Column) -> Result<UInt64Chunked> {
+    let s = column.as_materialized_series().cast(&DataType::String)?;
+    Ok(s.str()?
+        .iter()
+        .map(|id| id.map(|text| stable_hash(text.as_bytes())))
+        .collect_ca(column.name().clone()))
+}
+
 /// The hash of a text array's value at `j`, as `for_each_id_hash` computes it.
 #[inline]
 pub fn id_hash(arr: &Utf8ViewArray, j: usize, hasher: &IdHasher) -> u64 {
@@ -313,6 +324,18 @@ pub fn repeated_rows(column: &Column) -> Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_rows_stable_hash_is_its_id_texts_with_nulls_kept() -> Result<()> {
+        let ids = Column::new("post_id".into(), [Some("a"), None, Some("post-17")]);
+        let hashes = stable_id_hashes(&ids)?;
+        let want = [Some(stable_hash(b"a")), None, Some(stable_hash(b"post-17"))];
+        assert_eq!(hashes.iter().collect::<Vec<_>>(), want);
+        // numbers are hashed as their text, as the repeat check reads them
+        let numbers = stable_id_hashes(&Column::new("post_id".into(), [17i64]))?;
+        assert_eq!(numbers.get(0), Some(stable_hash(b"17")));
+        Ok(())
+    }
 
     #[test]
     fn stable_hashes_four_at_a_time_equal_one_at_a_time() {

@@ -15,7 +15,7 @@ mod shared;
 mod spec;
 
 pub use file::{from_parts, load, save, to_frame, to_frame_without_ids, SCHEMA_VERSION};
-pub use post_ids::{check_lists, PostIds};
+pub use post_ids::{check_lists, shared_hashes, PostIds};
 pub use rows::{stack_coverage, RowAccount};
 pub use spec::{Spec, Tables};
 

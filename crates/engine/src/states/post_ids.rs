@@ -149,6 +149,30 @@ pub(super) fn merge_sorted(lists: &[&[u64]]) -> Vec<u64> {
     out
 }
 
+/// The distinct values found more than once among sorted lists (each list's values once
+/// each: in more than one list), in order; each range's pieces merged in a buffer the thread
+/// reuses, as in `repeats`.
+pub fn shared_hashes(lists: &[&[u64]]) -> Vec<u64> {
+    let cuts = cut(lists);
+    let ranges = cuts.first().map_or(0, |c| c.len() - 1);
+    let found: Vec<Vec<u64>> = polars_core::runtime::THREAD_POOL.install(|| {
+        (0..ranges)
+            .into_par_iter()
+            .map_init(Vec::new, |buffer: &mut Vec<u64>, r| {
+                buffer.clear();
+                for piece in pieces(lists, &cuts, r) {
+                    buffer.extend_from_slice(piece);
+                }
+                buffer.sort();
+                let mut shared: Vec<u64> = buffer.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]).collect();
+                shared.dedup();
+                shared
+            })
+            .collect()
+    });
+    found.concat()
+}
+
 /// How many values of sorted lists repeat a value before them (in any list): each range's
 /// pieces merged in a buffer that the thread reuses, so no list of them all is written.
 fn repeats(lists: &[&[u64]]) -> usize {
@@ -213,6 +237,13 @@ mod tests {
         assert_eq!((shared, all), (10, Some(expected)));
         assert_eq!(check_lists(&[&a[..], &c[..]], false), (0, None));
         assert_eq!(check_lists(&[], true), (0, Some(Vec::new())));
+        // which hashes: the ten b shares with a, in order, once each
+        let mut want: Vec<u64> = (199_990..200_000).map(spread).collect();
+        want.sort_unstable();
+        assert_eq!(shared_hashes(&lists), want);
+        assert_eq!(shared_hashes(&[&a[..], &b[..], &b[..]]).len(), b.len());
+        assert!(shared_hashes(&[&a[..], &c[..]]).is_empty());
+        assert!(shared_hashes(&[]).is_empty());
     }
 
     #[test]
