@@ -449,6 +449,31 @@ def test_dask_dedupe_last_resolves_posts_spread_over_partitions(dask_client, tmp
     assert e.value.code == "overlapping_posts" and "301 posts" in str(e.value)
 
 
+def test_dask_dedupe_last_remakes_only_the_parts_holding_a_shared_post(
+    dask_client, tmp_path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """With dedupe='last' the parts are kept where they ran: the second run remakes the two
+    parts that share posts, and the others' states are used as they were."""
+    import dask
+    from socialkpi import _wire
+    from socialkpi import dask as skd
+
+    pieces = _split(T["posts"], "time", 4, 13)
+    pieces[3] = pl.concat([pieces[3], pieces[0].head(10).with_columns(pl.col("reach") * 2)])
+    remade = []
+    split = _wire.split
+
+    def counted(posts, small, options, shared, number, *rest):  # type: ignore[no-untyped-def]
+        remade.append(number)
+        return split(posts, small, options, shared, number, *rest)
+
+    monkeypatch.setattr(_wire, "split", counted)
+    with dask.config.set(scheduler="sync"):  # in this process, where the patch is
+        got = skd.compute(_files(tmp_path, pieces), **SMALL, **KW, dedupe="last")  # type: ignore[arg-type]
+    assert sorted(remade) == [0, 3]
+    _same(got, _resynced_whole(pieces))
+
+
 def test_dask_confirms_a_shared_hash_against_the_ids(dask_client, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """A hash found in two partitions that the ids do not repeat (two ids with one hash, as
     a false alarm) is no error: the posts behind it are made again from their rows."""

@@ -412,6 +412,15 @@ def split(
     return pack(part_states(frame, small, options, ids_travel, whole_tables), ids_travel), aside_rows
 
 
+def holds(part: Part, shared: np.ndarray) -> bool:
+    """Whether the part holds a post whose hash is in ``shared`` (a part without post ids
+    may)."""
+    if part.ids is None:
+        return True
+    at = np.searchsorted(shared, part.ids).clip(max=len(shared) - 1)
+    return bool((shared[at] == part.ids).any())
+
+
 def _held(ids: pl.Series, shared: np.ndarray) -> pl.Series:
     """Whether each id's hash (as states keep it) is one of the sorted ``shared`` hashes."""
     hashes = pl.DataFrame(_ArrowStream(_core.post_id_hashes(ids.__arrow_c_stream__())))[_HASH]

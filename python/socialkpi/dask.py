@@ -19,6 +19,7 @@ try:
     import dask.dataframe as dd
     from dask.base import compute as _dask_compute
     from dask.base import get_scheduler as _get_scheduler
+    from dask.base import persist as _dask_persist
     from dask.delayed import delayed as _delayed
 except ImportError as e:  # pragma: no cover - the extra is not installed
     raise ImportError("socialkpi.dask needs Dask: pip install 'socialkpi[dask]'") from e
@@ -85,13 +86,19 @@ def compute(
     start, end, fill
         As for :func:`socialkpi.compute`: applied when the merged states are finalized (with
         ``every=None`` and a range, the partitions make daily states).
+    dedupe
+        As for :func:`socialkpi.compute`: ``"last"`` keeps each post's last row, also of a post
+        in more than one partition (the partitions, or the files in order, then their rows):
+        the parts run again with the rows of such posts set aside, and those rows meet
+        in one place (docs/scale.md).
     memory_limit
         As for :func:`socialkpi.compute`, for each partition's own repeat check.
 
     Raises
     ------
     InputError
-        ``overlapping_posts`` when a post (by ``post_id``) is in more than one partition;
+        ``overlapping_posts`` when a post (by ``post_id``) is in more than one partition
+        and ``dedupe`` is not ``"last"`` (confirmed on the ids themselves);
         the errors of :func:`socialkpi.compute`, raised where they happen.
     """
     _arguments.output(output)
@@ -178,19 +185,29 @@ def _run(
     shipped = {name: None if t is None else _broadcast(_wire.ship(t)) for name, t in small.items()}
     ids_travel = _wire.ids_travel(keep_ids, len(pieces))
     parts = [_delayed(_part)(piece, shipped, options, ids_travel, i == 0) for i, piece in enumerate(pieces)]
+    kept = options["dedupe"] == "last" and len(parts) > 1
+    if kept:
+        # re-synced exports put posts in more than one part: the parts are kept where they
+        # ran (states and post ids), so that a second run remakes only those holding such posts
+        parts = list(_dask_persist(*parts))  # type: ignore[no-untyped-call]
     (merged,) = _dask_compute(_merged(parts, split_every, keep_ids))  # type: ignore[no-untyped-call]
     if merged.shared is None or not len(merged.shared):
         result: _wire.Part = merged
         return result
-    # posts in more than one part: the parts run again with those posts' rows set aside, and
-    # the rows meet in one task, as one machine reads them (docs/scale.md)
+    # posts in more than one part: the parts holding them run again with those posts' rows
+    # set aside, and the rows meet in one task, as one machine reads them (docs/scale.md)
     shared = _broadcast(merged.shared)
-    splits = [
-        _delayed(_wire.split, nout=2)(piece, shipped, options, shared, i, ids_travel, i == 0)
-        for i, piece in enumerate(pieces)
-    ]
-    aside = _delayed(_aside)([rows for _, rows in splits], shipped, options, ids_travel)
-    (merged,) = _dask_compute(_merged([part for part, _ in splits] + [aside], split_every, keep_ids))  # type: ignore[no-untyped-call]
+    holding = [True] * len(parts)
+    if kept:
+        holding = _dask_compute(*[_delayed(_wire.holds)(p, shared) for p in parts])  # type: ignore[no-untyped-call]
+    again = {
+        i: _delayed(_wire.split, nout=2)(pieces[i], shipped, options, shared, i, ids_travel, i == 0)
+        for i, holds in enumerate(holding)
+        if holds
+    }
+    aside = _delayed(_aside)([rows for _, rows in again.values()], shipped, options, ids_travel)
+    remade = [again[i][0] if i in again else part for i, part in enumerate(parts)]
+    (merged,) = _dask_compute(_merged([*remade, aside], split_every, keep_ids))  # type: ignore[no-untyped-call]
     if merged.shared is not None and len(merged.shared):
         raise _wire.unsteady()
     return cast(_wire.Part, merged)

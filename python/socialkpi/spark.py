@@ -138,13 +138,19 @@ def compute(
     start, end, fill
         As for :func:`socialkpi.compute`: applied when the merged states are finalized (with
         ``every=None`` and a range, the partitions make daily states).
+    dedupe
+        As for :func:`socialkpi.compute`: ``"last"`` keeps each post's last row, also of a post
+        in more than one partition (the partitions, or the files in order, then their rows):
+        the parts run again with the rows of such posts set aside, and those rows meet
+        in one place (docs/scale.md).
     memory_limit
         As for :func:`socialkpi.compute`, for each partition's own repeat check.
 
     Raises
     ------
     InputError
-        ``overlapping_posts`` when a post (by ``post_id``) is in more than one partition;
+        ``overlapping_posts`` when a post (by ``post_id``) is in more than one partition
+        and ``dedupe`` is not ``"last"`` (confirmed on the ids themselves);
         the errors of :func:`socialkpi.compute`, with their class and code, wherever they
         happen.
     """
