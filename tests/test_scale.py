@@ -699,6 +699,32 @@ def test_spark_dedupe_last_resolves_posts_spread_over_partitions(spark, tmp_path
 
 
 @SPARK_PANDAS
+def test_spark_finds_the_parts_holding_a_shared_post(spark) -> None:  # type: ignore[no-untyped-def]
+    """With dedupe='last' a second run remakes only the parts whose post-id blobs hold one of
+    the hashes found in more than one part."""
+    import pyarrow as pa
+    from socialkpi import spark as sks
+
+    hashes = np.sort(np.random.default_rng(5).integers(0, 2**63, 30, dtype=np.uint64))
+    blobs = {0: hashes[:10], 1: hashes[10:20], 2: hashes[20:]}
+    table = pa.table(
+        {
+            "header": pa.nulls(3, pa.string()),
+            "body": pa.nulls(3, pa.binary()),
+            "ids_kept": pa.nulls(3, pa.bool_()),
+            "bucket": pa.array([0, 0, 0], pa.int32()),
+            "ids": pa.array([b.astype("<u8").tobytes() for b in blobs.values()], pa.binary()),
+            "aside": pa.nulls(3, pa.binary()),
+            "part": pa.array(list(blobs), pa.int32()),
+        },
+        schema=sks._ROWS,
+    )
+    rows = spark.createDataFrame(table)
+    assert sks._holding(rows, np.array([hashes[12], hashes[25]], dtype=np.uint64)) == {1, 2}
+    assert sks._holding(rows, np.array([hashes[0] + np.uint64(1)], dtype=np.uint64)) == set()
+
+
+@SPARK_PANDAS
 def test_spark_over_files_one_task_per_file(spark, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from socialkpi import spark as sks
 
@@ -819,6 +845,7 @@ def test_spark_check_partitions_merge_the_parts_states_they_get() -> None:
                 "bucket": [-1 - k],
                 "ids": [None],
                 "aside": [None],
+                "part": [k],
             },
             schema=sks._ROWS,
         )
@@ -831,7 +858,7 @@ def test_spark_check_partitions_merge_the_parts_states_they_get() -> None:
     # a part's failure comes back as it came, beside the others, for the driver to raise
     failed = pa.RecordBatch.from_pydict(
         {"header": ['{"error": ["InputError", "duplicate_post_id", "x"]}'], "body": [None], "ids_kept": [None],
-         "bucket": [-4], "ids": [None], "aside": [None]},
+         "bucket": [-4], "ids": [None], "aside": [None], "part": [3]},
         schema=sks._ROWS,
     )  # fmt: skip
     (back,) = sks._checked(iter([*rows[:2], failed]))

@@ -412,13 +412,13 @@ def split(
     return pack(part_states(frame, small, options, ids_travel, whole_tables), ids_travel), aside_rows
 
 
-def holds(part: Part, shared: np.ndarray) -> bool:
-    """Whether the part holds a post whose hash is in ``shared`` (a part without post ids
-    may)."""
-    if part.ids is None:
+def holds(ids: Optional[np.ndarray], shared: np.ndarray) -> bool:  # noqa: UP045
+    """Whether post-id hashes (a part's, sorted) include one of the sorted ``shared`` (a part
+    without them may)."""
+    if ids is None:
         return True
-    at = np.searchsorted(shared, part.ids).clip(max=len(shared) - 1)
-    return bool((shared[at] == part.ids).any())
+    at = np.searchsorted(shared, ids).clip(max=len(shared) - 1)
+    return bool((shared[at] == ids).any())
 
 
 def _held(ids: pl.Series, shared: np.ndarray) -> pl.Series:

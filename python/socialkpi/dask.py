@@ -199,7 +199,7 @@ def _run(
     shared = _broadcast(merged.shared)
     holding = [True] * len(parts)
     if kept:
-        holding = _dask_compute(*[_delayed(_wire.holds)(p, shared) for p in parts])  # type: ignore[no-untyped-call]
+        holding = _dask_compute(*[_delayed(_holds)(p, shared) for p in parts])  # type: ignore[no-untyped-call]
     again = {
         i: _delayed(_wire.split, nout=2)(pieces[i], shipped, options, shared, i, ids_travel, i == 0)
         for i, holds in enumerate(holding)
@@ -223,6 +223,10 @@ def _merged(parts: list[Any], split_every: int, keep_ids: bool) -> Any:
             for i in range(0, len(parts), split_every)
         ]
     return parts[0]
+
+
+def _holds(part: _wire.Part, shared: Any) -> bool:
+    return _wire.holds(part.ids, shared)
 
 
 def _aside(

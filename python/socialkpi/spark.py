@@ -26,7 +26,7 @@ import polars as pl
 
 try:
     import pyarrow as pa
-    from pyspark import TaskContext
+    from pyspark import StorageLevel, TaskContext
     from pyspark.sql import DataFrame as SparkDataFrame
     from pyspark.sql import SparkSession
     from pyspark.sql import functions as F
@@ -48,8 +48,9 @@ __all__ = ["compute", "partial", "spark_types"]
 # hashes as little-endian uint64 bytes, one row per bucket (the hash's top bits), so that the
 # repeat check moves a few blobs per partition rather than a row per post. When the run is
 # made again to resolve posts found in more than one partition, a last row holds the rows
-# it set aside (``aside``, Arrow IPC; see ``_wire.split``). A partition whose engine run fails
-# sends one row whose header is {"error": [class, code, message]}.
+# it set aside (``aside``, Arrow IPC; see ``_wire.split``). Every row names its part. A
+# partition whose engine run fails sends one row whose header is {"error": [class, code,
+# message]}.
 _ROWS = pa.schema(
     [
         ("header", pa.string()),
@@ -58,9 +59,10 @@ _ROWS = pa.schema(
         ("bucket", pa.int32()),
         ("ids", pa.binary()),
         ("aside", pa.binary()),
+        ("part", pa.int32()),
     ]
 )
-_ROWS_DDL = "header string, body binary, ids_kept boolean, bucket int, ids binary, aside binary"
+_ROWS_DDL = "header string, body binary, ids_kept boolean, bucket int, ids binary, aside binary, part int"
 # What the repeat check gives back: a row of each shuffle partition's merged states (its
 # states rows as they came when one is a failure), one with the post-id hashes that more
 # than one part holds (``shared``, little-endian uint64 bytes), and the rows set aside as
@@ -233,17 +235,46 @@ def _small(accounts: Any, contracts: Any, traffic: Any, conversions: Any) -> dic
 
 def _run(posts: Any, small: dict[str, Any], options: dict[str, Any], keep_ids: bool) -> _wire.Part:
     """The parts' states merged, with their post ids when ``keep_ids``. Posts found in more
-    than one part: the parts run again with those posts' rows set aside, and the rows meet on
-    the driver, as one machine reads them (``_wire.split``, docs/scale.md)."""
-    rows, travelling = _rows(posts, small, options, keep_ids, None)
-    merged = _collected(rows, travelling, keep_ids, small, options)
-    if merged.shared is None or not len(merged.shared):
-        return merged
-    rows, travelling = _rows(posts, small, options, keep_ids, merged.shared)
-    merged = _collected(rows, travelling, keep_ids, small, options)
+    than one part: the parts holding them run again with those posts' rows set aside, and the
+    rows meet on the driver, as one machine reads them (``_wire.split``, docs/scale.md)."""
+    rows, travelling = _rows(posts, small, options, keep_ids)
+    # re-synced exports put posts in more than one part: with dedupe="last" the parts' rows
+    # are kept (memory, then disk) so that a second run remakes only the parts holding such posts
+    kept = options["dedupe"] == "last" and travelling > 1
+    if kept:
+        rows = rows.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        merged = _collected(rows, travelling, keep_ids, small, options)
+        if merged.shared is None or not len(merged.shared):
+            return merged
+        holding = _holding(rows, merged.shared) if kept else None
+        again, travelling = _rows(posts, small, options, keep_ids, merged.shared, holding)
+        if holding is not None:
+            again = again.union(rows.where(~F.col("part").isin(sorted(holding))))
+        merged = _collected(again, travelling, keep_ids, small, options)
+    finally:
+        if kept:
+            rows.unpersist()
     if merged.shared is not None and len(merged.shared):
         raise _wire.unsteady()
     return merged
+
+
+def _holding(rows: SparkDataFrame, shared: np.ndarray) -> set[int]:
+    """The parts whose post-id hashes (in the states rows ``rows``) include one of ``shared``."""
+    shipped = _broadcast(rows.sparkSession, {_SHARED: shared})
+
+    def holders(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        shared = _landed(shipped)[_SHARED]
+        found: set[int] = set()
+        for batch in batches:
+            for part, blob in zip(batch.column("part").to_pylist(), batch.column("ids")):
+                if blob.is_valid and _wire.holds(np.frombuffer(blob.as_buffer(), dtype="<u8"), shared):
+                    found.add(part)
+        yield pa.RecordBatch.from_pydict({"part": sorted(found)}, schema=pa.schema([("part", pa.int32())]))
+
+    blobs = rows.where(F.col("ids").isNotNull()).select("part", "ids")
+    return {row.part for row in blobs.mapInArrow(holders, "part int").distinct().collect()}
 
 
 def _collected(
@@ -279,16 +310,22 @@ def _collected(
 
 
 def _rows(
-    posts: Any, small: dict[str, Any], options: dict[str, Any], keep_ids: bool, shared: np.ndarray | None
+    posts: Any,
+    small: dict[str, Any],
+    options: dict[str, Any],
+    keep_ids: bool,
+    shared: np.ndarray | None = None,
+    holding: set[int] | None = None,
 ) -> tuple[SparkDataFrame, int]:
     """The partitions' (or files') states as Spark rows (``_ROWS``), and how many parts send
     their post ids with them (0 when none do): when ``keep_ids``, from a frame, or from more
     than one file (the one file of a compute checked its own). With ``shared`` hashes, each
-    part sets aside the rows of those posts (see ``_wire.split``)."""
+    part sets aside the rows of those posts (see ``_wire.split``), and only the parts
+    ``holding`` them run (all when None)."""
     if _wire.is_paths(posts):
         paths = _wire.files(posts)
         travel = _wire.ids_travel(keep_ids, len(paths))
-        return _file_rows(paths, small, options, travel, shared), len(paths) if travel else 0
+        return _file_rows(paths, small, options, travel, shared, holding), len(paths) if travel else 0
     if not isinstance(posts, SparkDataFrame):
         raise invalid_argument(
             f"posts= got a {type(posts).__name__}; pass a Spark DataFrame or a path, glob or list of "
@@ -300,7 +337,7 @@ def _rows(
         # a plain scan of Parquet files: the engine reads them where they are, one task a file,
         # rather than Spark decoding them and moving every row from the JVM to Python
         travel = _wire.ids_travel(keep_ids, len(scanned))
-        return _file_rows(scanned, small, options, travel, shared), len(scanned) if travel else 0
+        return _file_rows(scanned, small, options, travel, shared, holding), len(scanned) if travel else 0
     schema = _arrow_schema(frame)
     # the arguments and the small tables checked here, on no posts, so that a mistake is
     # raised at once with its class and code rather than from every executor; it also names
@@ -313,13 +350,15 @@ def _rows(
     shipped = _broadcast(frame.sparkSession, {**small, _SHARED: shared})
 
     def states_of(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        context = TaskContext.get()
+        number = 0 if context is None else context.partitionId()
+        if holding is not None and number not in holding:
+            return iter(())
         parts = list(batches)
         # Spark's batches carry the session's time zone: the driver's schema is for no batches
         table = pa.Table.from_batches(parts) if parts else schema.empty_table()
         del parts
         # every partition runs this, the empty ones too: the first states the small tables
-        context = TaskContext.get()
-        number = 0 if context is None else context.partitionId()
         return _states_rows(table, _landed(shipped), options, True, number)
 
     # (the ids of a frame's partitions always travel: how many partitions run is Spark's to
@@ -378,9 +417,10 @@ def _file_rows(
     options: dict[str, Any],
     ids_travel: bool,
     shared: np.ndarray | None,
+    holding: set[int] | None,
 ) -> SparkDataFrame:
-    """The files' states as Spark rows: one Spark task per file, read by the engine on its
-    executor."""
+    """The files' states as Spark rows: one Spark task per file (per file ``holding`` shared
+    posts, when given), read by the engine on its executor."""
     session = SparkSession.getActiveSession()
     if session is None:
         raise invalid_argument(
@@ -393,6 +433,8 @@ def _file_rows(
         landed = _landed(shipped)
         for batch in batches:
             for task in batch.column(0).to_pylist():
+                if holding is not None and task not in holding:
+                    continue
                 yield from _states_rows(paths[task], landed, options, ids_travel, task)
 
     # range() puts one task number in each partition
@@ -452,6 +494,7 @@ def _states_rows(
                 pa.array(buckets, pa.int32()),
                 pa.array([ids[starts[k] : ends[k]].tobytes() for k in buckets], pa.binary()),
                 pa.nulls(n, pa.binary()),
+                pa.array([number] * n, pa.int32()),
             ],
             schema=_ROWS,
         )
@@ -469,6 +512,7 @@ def _one_row(
             "bucket": [-1 - number],
             "ids": [None],
             "aside": [aside],
+            "part": [number],
         },
         schema=_ROWS,
     )
