@@ -238,9 +238,11 @@ def _run(posts: Any, small: dict[str, Any], options: dict[str, Any], keep_ids: b
     than one part: the parts holding them run again with those posts' rows set aside, and the
     rows meet on the driver, as one machine reads them (``_wire.split``, docs/scale.md)."""
     rows, travelling = _rows(posts, small, options, keep_ids)
-    # re-synced exports put posts in more than one part: with dedupe="last" the parts' rows
-    # are kept (memory, then disk) so that a second run remakes only the parts holding such posts
-    kept = options["dedupe"] == "last" and travelling > 1
+    # re-synced exports put posts in more than one part: with dedupe="last" the files' states
+    # rows are kept (memory, then disk) so that a second run remakes only the files holding
+    # such posts. (A frame's partitions run again whole: Spark may not cut them the same way
+    # twice, and a partition remade beside others kept could then miss or repeat posts.)
+    kept = options["dedupe"] == "last" and travelling > 1 and _from_files(posts)
     if kept:
         rows = rows.persist(StorageLevel.MEMORY_AND_DISK)
     try:
@@ -258,6 +260,11 @@ def _run(posts: Any, small: dict[str, Any], options: dict[str, Any], keep_ids: b
     if merged.shared is not None and len(merged.shared):
         raise _wire.unsteady()
     return merged
+
+
+def _from_files(posts: Any) -> bool:
+    """Whether the engine reads the posts from files (paths, or a plain scan of them)."""
+    return _wire.is_paths(posts) or (isinstance(posts, SparkDataFrame) and _scanned_files(posts) is not None)
 
 
 def _holding(rows: SparkDataFrame, shared: np.ndarray) -> set[int]:
@@ -286,7 +293,7 @@ def _collected(
     session = rows.sparkSession
     if travelling and not keep_ids:
         # the repeat check runs where the ids are, bucket by bucket, in the job that makes the
-        # states (no second pass over them, nothing cached), and its partitions merge the
+        # states (no second pass over them), and its partitions merge the
         # parts' states they get: a merged states row and the shared hashes each reach the
         # driver. One shuffle partition a core at most (one wave of tasks; up to one a
         # bucket), not the session's 200: each is a Python task, and most would be empty.
@@ -320,8 +327,8 @@ def _rows(
     """The partitions' (or files') states as Spark rows (``_ROWS``), and how many parts send
     their post ids with them (0 when none do): when ``keep_ids``, from a frame, or from more
     than one file (the one file of a compute checked its own). With ``shared`` hashes, each
-    part sets aside the rows of those posts (see ``_wire.split``), and only the parts
-    ``holding`` them run (all when None)."""
+    part sets aside the rows of those posts (see ``_wire.split``), and only the files
+    ``holding`` them run (all when None; every partition of a frame)."""
     if _wire.is_paths(posts):
         paths = _wire.files(posts)
         travel = _wire.ids_travel(keep_ids, len(paths))
@@ -352,8 +359,6 @@ def _rows(
     def states_of(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         context = TaskContext.get()
         number = 0 if context is None else context.partitionId()
-        if holding is not None and number not in holding:
-            return iter(())
         parts = list(batches)
         # Spark's batches carry the session's time zone: the driver's schema is for no batches
         table = pa.Table.from_batches(parts) if parts else schema.empty_table()

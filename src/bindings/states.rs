@@ -19,16 +19,7 @@ pub fn check_post_ids<'py>(
     keep: bool,
 ) -> PyResult<(usize, Option<Bound<'py, PyCapsule>>)> {
     let lists = lists.iter().map(import_hashes).collect::<PyResult<Vec<_>>>()?;
-    let (shared, all) = detached(py, || {
-        let slices = lists
-            .iter()
-            .map(|ca| match ca.cont_slice() {
-                Ok(ids) if ids.is_sorted() => Ok(ids),
-                _ => Err(unsorted()),
-            })
-            .collect::<socialkpi_engine::error::Result<Vec<&[u64]>>>()?;
-        Ok(states::check_lists(&slices, keep))
-    })?;
+    let (shared, all) = detached(py, || Ok(states::check_lists(&sorted_slices(&lists)?, keep)))?;
     Ok((shared, all.map(|ids| export_hashes(py, ids.into())).transpose()?))
 }
 
@@ -37,16 +28,7 @@ pub fn check_post_ids<'py>(
 #[pyfunction]
 pub fn shared_post_ids<'py>(py: Python<'py>, lists: Vec<Bound<'py, PyCapsule>>) -> PyResult<Bound<'py, PyCapsule>> {
     let lists = lists.iter().map(import_hashes).collect::<PyResult<Vec<_>>>()?;
-    let shared = detached(py, || {
-        let slices = lists
-            .iter()
-            .map(|ca| match ca.cont_slice() {
-                Ok(ids) if ids.is_sorted() => Ok(ids),
-                _ => Err(unsorted()),
-            })
-            .collect::<socialkpi_engine::error::Result<Vec<&[u64]>>>()?;
-        Ok(states::shared_hashes(&slices))
-    })?;
+    let shared = detached(py, || Ok(states::shared_hashes(&sorted_slices(&lists)?)))?;
     export_hashes(py, shared.into())
 }
 
@@ -62,6 +44,17 @@ pub fn post_id_hashes<'py>(py: Python<'py>, ids: Bound<'py, PyCapsule>) -> PyRes
     let column = hashes.with_name(POST_ID_HASH.into()).into_column();
     let frame = DataFrame::new(column.len(), vec![column]).map_err(Error::from)?;
     export_frame(py, frame)
+}
+
+/// The hash lists as slices, each checked to be in order.
+fn sorted_slices(lists: &[UInt64Chunked]) -> socialkpi_engine::error::Result<Vec<&[u64]>> {
+    lists
+        .iter()
+        .map(|ca| match ca.cont_slice() {
+            Ok(ids) if ids.is_sorted() => Ok(ids),
+            _ => Err(unsorted()),
+        })
+        .collect()
 }
 
 /// One column of post-id hashes from an Arrow stream capsule, in one chunk.

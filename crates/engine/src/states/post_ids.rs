@@ -150,32 +150,27 @@ pub(super) fn merge_sorted(lists: &[&[u64]]) -> Vec<u64> {
 }
 
 /// The distinct values found more than once among sorted lists (each list's values once
-/// each: in more than one list), in order; each range's pieces merged in a buffer the thread
-/// reuses, as in `repeats`.
+/// each: in more than one list), in order.
 pub fn shared_hashes(lists: &[&[u64]]) -> Vec<u64> {
-    let cuts = cut(lists);
-    let ranges = cuts.first().map_or(0, |c| c.len() - 1);
-    let found: Vec<Vec<u64>> = polars_core::runtime::THREAD_POOL.install(|| {
-        (0..ranges)
-            .into_par_iter()
-            .map_init(Vec::new, |buffer: &mut Vec<u64>, r| {
-                buffer.clear();
-                for piece in pieces(lists, &cuts, r) {
-                    buffer.extend_from_slice(piece);
-                }
-                buffer.sort();
-                let mut shared: Vec<u64> = buffer.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]).collect();
-                shared.dedup();
-                shared
-            })
-            .collect()
-    });
-    found.concat()
+    each_range(lists, |merged| {
+        let mut shared: Vec<u64> = merged.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]).collect();
+        shared.dedup();
+        shared
+    })
+    .concat()
 }
 
-/// How many values of sorted lists repeat a value before them (in any list): each range's
-/// pieces merged in a buffer that the thread reuses, so no list of them all is written.
+/// How many values of sorted lists repeat a value before them (in any list).
 fn repeats(lists: &[&[u64]]) -> usize {
+    each_range(lists, |merged| merged.windows(2).filter(|w| w[0] == w[1]).count())
+        .into_iter()
+        .sum()
+}
+
+/// `f` of each range of values of sorted lists, the range's pieces merged (in order), in
+/// parallel, in a buffer each thread reuses, so that no list of them all is written; the
+/// results in the ranges' order.
+fn each_range<T: Send>(lists: &[&[u64]], f: impl Fn(&[u64]) -> T + Sync) -> Vec<T> {
     let cuts = cut(lists);
     let ranges = cuts.first().map_or(0, |c| c.len() - 1);
     polars_core::runtime::THREAD_POOL.install(|| {
@@ -187,9 +182,9 @@ fn repeats(lists: &[&[u64]]) -> usize {
                     buffer.extend_from_slice(piece);
                 }
                 buffer.sort();
-                buffer.windows(2).filter(|w| w[0] == w[1]).count()
+                f(buffer)
             })
-            .sum()
+            .collect()
     })
 }
 
