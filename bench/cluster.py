@@ -380,7 +380,7 @@ def main() -> None:
         from socialkpi import dask as skd
 
         with (
-            LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as c,
+            LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as c,
             Client(c),
         ):
             skd.compute(warm, snapshots, **KW)

@@ -68,6 +68,9 @@ def test_every_native_export_is_wrapped():
         # the period of the parts' states on a cluster, and their post ids checked across parts
         "states_every": socialkpi.dask.compute,
         "check_post_ids": socialkpi.dask.compute,
+        # the posts in more than one part, found and set aside
+        "shared_post_ids": socialkpi.dask.compute,
+        "post_id_hashes": socialkpi.dask.compute,
     }
     natives = {
         n

@@ -234,7 +234,8 @@ def dask_client():  # type: ignore[no-untyped-def]
     from distributed import Client, LocalCluster
 
     with (
-        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        # (the dashboard on a free port: 8787 may be taken by another cluster on the machine)
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster,
         Client(cluster) as client,
     ):
         yield client
