@@ -41,6 +41,9 @@ class Part:
     ids: Optional[np.ndarray]  # noqa: UP045 (dataclass fields are evaluated on Python 3.9)
     # the hashes found in more than one of the parts merged into this one (see `combine`)
     shared: Optional[np.ndarray] = None  # noqa: UP045
+    # posts that more than one part holds, by their ids (`aside_states` without dedupe): such
+    # a part has no states, only this count, which merges add up for the error
+    repeated: int = 0
 
 
 @dataclass(frozen=True)
@@ -198,7 +201,7 @@ def overlapping(repeated: int) -> Exception:
 
 def unsteady() -> Exception:
     """The posts were not the same when read again: the second run (``split``) found
-    other posts in more than one part, or none of those the first run found."""
+    other posts in more than one part."""
     from socialkpi.exceptions import InputError
 
     error = InputError(
@@ -218,6 +221,9 @@ def combine(parts: Sequence[Part], keep_ids: bool = True) -> Part:
     aside and makes their states again (:func:`split`, :func:`aside_states`), which confirms
     them against the ids themselves. States merged over shared posts count those posts more
     than once; a run with ``shared`` hashes does not use them."""
+    repeated = sum(p.repeated for p in parts)
+    if repeated:
+        return Part("", b"", None, None, repeated)
     if len(parts) == 1:
         only = parts[0]
         return Part(only.header, only.body, only.ids if keep_ids else None, only.shared)
@@ -367,6 +373,10 @@ def part_states(
 # row there, the order in which dedupe="last" takes "last".
 _PART = "__socialkpi_part"
 _ROW = "__socialkpi_row"
+_GROUP = "__socialkpi_group"
+# The top bits of a post-id hash that name its bucket: the unit in which hashes are checked
+# on Spark and rows set aside are grouped.
+BUCKET_BITS = 6
 
 
 def frame_of(posts: Any) -> pl.DataFrame:
@@ -396,20 +406,29 @@ def split(
     number: int,
     ids_travel: bool,
     whole_tables: bool,
-) -> tuple[Part, Optional[bytes]]:  # noqa: UP045
+    groups: int = 1,
+) -> tuple[Part, list[Optional[bytes]]]:  # noqa: UP045
     """Part ``number`` made again with the rows of the posts whose ``post_id`` hash is in
     ``shared`` set aside: the states of its other rows (as :func:`part_states` makes them),
-    and the rows set aside (Arrow IPC, with their part and row number), or None."""
+    and the rows set aside (Arrow IPC, with their part and row number) in ``groups`` groups by
+    their hash's top bits (None for a group without rows), so that a post's rows from every
+    part meet in one group, and the groups can be resolved apart."""
     frame = frame_of(posts)
     del posts
-    aside_rows: Optional[bytes] = None  # noqa: UP045
+    aside: list[Optional[bytes]] = [None] * groups  # noqa: UP045
     if "post_id" in frame.columns and len(shared):
-        mask = _held(frame.get_column("post_id"), shared)
+        hashes = _hashes(frame.get_column("post_id"))
+        mask = _held(hashes, shared)
         if mask.any():
-            rows = frame.with_row_index(_ROW).filter(mask).with_columns(pl.lit(number, pl.Int64).alias(_PART))
-            aside_rows = ipc(rows)
+            group = pl.Series(
+                _GROUP, (hashes.fill_null(0).to_numpy() >> np.uint64(64 - BUCKET_BITS)) % groups
+            )
+            rows = frame.with_row_index(_ROW).with_columns(group).filter(mask)
+            rows = rows.with_columns(pl.lit(number, pl.Int64).alias(_PART))
+            for (g,), rows_g in rows.partition_by(_GROUP, as_dict=True).items():
+                aside[int(g)] = ipc(rows_g.drop(_GROUP))
             frame = frame.filter(~mask)
-    return pack(part_states(frame, small, options, ids_travel, whole_tables), ids_travel), aside_rows
+    return pack(part_states(frame, small, options, ids_travel, whole_tables), ids_travel), aside
 
 
 def holds(ids: Optional[np.ndarray], shared: np.ndarray) -> bool:  # noqa: UP045
@@ -421,9 +440,13 @@ def holds(ids: Optional[np.ndarray], shared: np.ndarray) -> bool:  # noqa: UP045
     return bool((shared[at] == ids).any())
 
 
-def _held(ids: pl.Series, shared: np.ndarray) -> pl.Series:
-    """Whether each id's hash (as states keep it) is one of the sorted ``shared`` hashes."""
-    hashes = pl.DataFrame(_ArrowStream(_core.post_id_hashes(ids.__arrow_c_stream__())))[_HASH]
+def _hashes(ids: pl.Series) -> pl.Series:
+    """Each id's hash as states keep it (null for a null id)."""
+    return pl.DataFrame(_ArrowStream(_core.post_id_hashes(ids.__arrow_c_stream__())))[_HASH]
+
+
+def _held(hashes: pl.Series, shared: np.ndarray) -> pl.Series:
+    """Whether each hash is one of the sorted ``shared`` hashes."""
     values = hashes.fill_null(0).to_numpy()
     at = np.searchsorted(shared, values).clip(max=len(shared) - 1)
     return pl.Series(hashes.is_not_null().to_numpy() & (shared[at] == values))
@@ -432,17 +455,17 @@ def _held(ids: pl.Series, shared: np.ndarray) -> pl.Series:
 def aside_states(
     rows: Sequence[bytes], small: dict[str, Any], options: dict[str, Any], ids_travel: bool
 ) -> Part:
-    """The states of the rows the parts set aside (:func:`split`), in their parts' order and
-    then their own, as one machine reads them: ``dedupe="last"`` keeps each post's last row,
-    and without it a ``post_id`` in more than one part is the error ``overlapping_posts``
-    (counted on the ids themselves: a hash that two different ids share is two posts)."""
-    if not rows:
-        raise unsteady()
+    """The states of the rows the parts set aside (:func:`split`; one group's or more, every
+    part's rows of a post among them), in their parts' order and then their own, as one
+    machine reads them: ``dedupe="last"`` keeps each post's last row,
+    and without it a ``post_id`` in more than one part makes no states but a count of such
+    posts (``Part.repeated``, for the error ``overlapping_posts`` once every group is counted),
+    counted on the ids themselves: a hash that two different ids share is two posts."""
     frames = [pl.read_ipc(io.BytesIO(r)) for r in rows]
     frame = pl.concat(frames, how="diagonal_relaxed").sort(_PART, _ROW).drop(_PART, _ROW)
     if options["dedupe"] is None:
         ids = frame.get_column("post_id").cast(pl.String)
         repeated = ids.filter(ids.is_duplicated()).n_unique()
         if repeated:
-            raise overlapping(repeated)
+            return Part("", b"", None, None, repeated)
     return pack(part_states(frame, small, options, ids_travel, whole_tables=False), ids_travel)

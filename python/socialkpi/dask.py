@@ -89,8 +89,8 @@ def compute(
     dedupe
         As for :func:`socialkpi.compute`: ``"last"`` keeps each post's last row, also of a post
         in more than one partition (the partitions, or the files in order, then their rows):
-        the parts run again with the rows of such posts set aside, and those rows meet
-        in one place (docs/scale.md).
+        the parts run again with the rows of such posts set aside, and each post's rows
+        meet in one task (docs/scale.md).
     memory_limit
         As for :func:`socialkpi.compute`, for each partition's own repeat check.
 
@@ -195,19 +195,26 @@ def _run(
         result: _wire.Part = merged
         return result
     # posts in more than one part: the parts holding them run again with those posts' rows
-    # set aside, and the rows meet in one task, as one machine reads them (docs/scale.md)
+    # set aside, and each post's rows meet in one task, as one machine reads them (docs/scale.md)
     shared = _broadcast(merged.shared)
     holding = [True] * len(parts)
     if kept:
         holding = _dask_compute(*[_delayed(_holds)(p, shared) for p in parts])  # type: ignore[no-untyped-call]
+    # the rows set aside in groups by hash, each group's rows of every part meeting in a task
+    groups = max(1, min(sum(holding), 1 << _wire.BUCKET_BITS))
     again = {
-        i: _delayed(_wire.split, nout=2)(pieces[i], shipped, options, shared, i, ids_travel, i == 0)
+        i: _delayed(_wire.split, nout=2)(pieces[i], shipped, options, shared, i, ids_travel, i == 0, groups)
         for i, holds in enumerate(holding)
         if holds
     }
-    aside = _delayed(_aside)([rows for _, rows in again.values()], shipped, options, ids_travel)
+    asides = [
+        _delayed(_aside)([rows[g] for _, rows in again.values()], shipped, options, ids_travel)
+        for g in range(groups)
+    ]
     remade = [again[i][0] if i in again else part for i, part in enumerate(parts)]
-    (merged,) = _dask_compute(_merged([*remade, aside], split_every, keep_ids))  # type: ignore[no-untyped-call]
+    (merged,) = _dask_compute(_merged([*remade, *asides], split_every, keep_ids))  # type: ignore[no-untyped-call]
+    if merged.repeated:
+        raise _wire.overlapping(merged.repeated)
     if merged.shared is not None and len(merged.shared):
         raise _wire.unsteady()
     return cast(_wire.Part, merged)
@@ -219,10 +226,15 @@ def _merged(parts: list[Any], split_every: int, keep_ids: bool) -> Any:
         # the last merge of a compute leaves the post ids with the workers
         keep = keep_ids or len(parts) > split_every
         parts = [
-            _delayed(_wire.combine)(parts[i : i + split_every], keep)
-            for i in range(0, len(parts), split_every)
+            _delayed(_combine)(parts[i : i + split_every], keep) for i in range(0, len(parts), split_every)
         ]
     return parts[0]
+
+
+def _combine(parts: list[_wire.Part | None], keep_ids: bool) -> _wire.Part | None:
+    """``_wire.combine`` of the parts there are (a group of rows set aside may have none)."""
+    found = [p for p in parts if p is not None]
+    return _wire.combine(found, keep_ids) if found else None
 
 
 def _holds(part: _wire.Part, shared: Any) -> bool:
@@ -231,9 +243,11 @@ def _holds(part: _wire.Part, shared: Any) -> bool:
 
 def _aside(
     rows: list[bytes | None], small: dict[str, Any], options: dict[str, Any], ids_travel: bool
-) -> _wire.Part:
-    """The states of the rows the parts set aside, where they meet (see ``_wire.aside_states``)."""
-    return _wire.aside_states([r for r in rows if r is not None], small, options, ids_travel)
+) -> _wire.Part | None:
+    """The states of one group of the rows the parts set aside, where they meet (see
+    ``_wire.aside_states``); None for a group without rows."""
+    found = [r for r in rows if r is not None]
+    return _wire.aside_states(found, small, options, ids_travel) if found else None
 
 
 def _scanned_files(frame: dd.DataFrame) -> list[str] | None:

@@ -12,12 +12,13 @@ Needs ``pip install 'socialkpi[spark]'`` (PySpark 4).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import json
 import os
 import urllib.parse
 import urllib.request
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal
 
@@ -47,8 +48,9 @@ __all__ = ["compute", "partial", "spark_types"]
 # below 0 (so that the check's shuffle spreads the states rows); then its posts' post_id
 # hashes as little-endian uint64 bytes, one row per bucket (the hash's top bits), so that the
 # repeat check moves a few blobs per partition rather than a row per post. When the run is
-# made again to resolve posts found in more than one partition, a last row holds the rows
-# it set aside (``aside``, Arrow IPC; see ``_wire.split``). Every row names its part. A
+# made again to resolve posts found in more than one partition, the rows it set aside
+# (``aside``, Arrow IPC; see ``_wire.split``), one row per bucket of their posts' hashes, so
+# that a post's rows from every part meet in one partition. Every row names its part. A
 # partition whose engine run fails sends one row whose header is {"error": [class, code,
 # message]}.
 _ROWS = pa.schema(
@@ -63,21 +65,22 @@ _ROWS = pa.schema(
     ]
 )
 _ROWS_DDL = "header string, body binary, ids_kept boolean, bucket int, ids binary, aside binary, part int"
-# What the repeat check gives back: a row of each shuffle partition's merged states (its
-# states rows as they came when one is a failure), one with the post-id hashes that more
-# than one part holds (``shared``, little-endian uint64 bytes), and the rows set aside as
-# they came.
+# What the repeat check gives back: a row of each shuffle partition's merged states (with
+# the states of the rows set aside that it got; its states rows as they came when one is a
+# failure), and one with the post-id hashes that more than one part holds (``shared``,
+# little-endian uint64 bytes) and how many of the posts set aside that it got more than one
+# part holds by their ids, without dedupe (``repeated``).
 _CHECKED = pa.schema(
     [
         ("header", pa.string()),
         ("body", pa.binary()),
         ("ids_kept", pa.bool_()),
         ("shared", pa.binary()),
-        ("aside", pa.binary()),
+        ("repeated", pa.int64()),
     ]
 )
-_CHECKED_DDL = "header string, body binary, ids_kept boolean, shared binary, aside binary"
-_BUCKET_BITS = 6
+_CHECKED_DDL = "header string, body binary, ids_kept boolean, shared binary, repeated long"
+_BUCKET_BITS = _wire.BUCKET_BITS
 # Rows per Arrow batch that Spark hands mapInArrow for socialkpi's job, in place of the
 # session's spark.sql.execution.arrow.maxRecordsPerBatch (10,000 by default): a partition is
 # read whole anyway, and ten thousand rows a batch made moving the posts some 1.4x slower.
@@ -143,8 +146,8 @@ def compute(
     dedupe
         As for :func:`socialkpi.compute`: ``"last"`` keeps each post's last row, also of a post
         in more than one partition (the partitions, or the files in order, then their rows):
-        the parts run again with the rows of such posts set aside, and those rows meet
-        in one place (docs/scale.md).
+        the parts run again with the rows of such posts set aside, and each post's rows
+        meet in one task (docs/scale.md).
     memory_limit
         As for :func:`socialkpi.compute`, for each partition's own repeat check.
 
@@ -235,8 +238,9 @@ def _small(accounts: Any, contracts: Any, traffic: Any, conversions: Any) -> dic
 
 def _run(posts: Any, small: dict[str, Any], options: dict[str, Any], keep_ids: bool) -> _wire.Part:
     """The parts' states merged, with their post ids when ``keep_ids``. Posts found in more
-    than one part: the parts holding them run again with those posts' rows set aside, and the
-    rows meet on the driver, as one machine reads them (``_wire.split``, docs/scale.md)."""
+    than one part: the parts holding them run again with those posts' rows set aside, and
+    each post's rows meet in the check partition of its bucket (on the driver for
+    ``partial``), as one machine reads them (``_wire.split``, docs/scale.md)."""
     rows, travelling = _rows(posts, small, options, keep_ids)
     # re-synced exports put posts in more than one part: with dedupe="last" the files' states
     # rows are kept (memory, then disk) so that a second run remakes only the files holding
@@ -253,10 +257,12 @@ def _run(posts: Any, small: dict[str, Any], options: dict[str, Any], keep_ids: b
         again, travelling = _rows(posts, small, options, keep_ids, merged.shared, holding)
         if holding is not None:
             again = again.union(rows.where(~F.col("part").isin(sorted(holding))))
-        merged = _collected(again, travelling, keep_ids, small, options)
+        merged = _collected(again, travelling, keep_ids, small, options, resolving=True)
     finally:
         if kept:
             rows.unpersist()
+    if merged.repeated:
+        raise _wire.overlapping(merged.repeated)
     if merged.shared is not None and len(merged.shared):
         raise _wire.unsteady()
     return merged
@@ -285,11 +291,17 @@ def _holding(rows: SparkDataFrame, shared: np.ndarray) -> set[int]:
 
 
 def _collected(
-    rows: SparkDataFrame, travelling: int, keep_ids: bool, small: dict[str, Any], options: dict[str, Any]
+    rows: SparkDataFrame,
+    travelling: int,
+    keep_ids: bool,
+    small: dict[str, Any],
+    options: dict[str, Any],
+    resolving: bool = False,
 ) -> _wire.Part:
     """The states rows run and merged: their states, their post ids when ``keep_ids``, the
-    hashes found in more than one part, and the states of the rows set aside (if any) merged
-    in."""
+    hashes found in more than one part, and, when ``resolving`` a second run, the states of
+    the rows set aside merged in (by the check partitions their buckets go to; on the
+    driver when the ids come there whole)."""
     session = rows.sparkSession
     if travelling and not keep_ids:
         # the repeat check runs where the ids are, bucket by bucket, in the job that makes the
@@ -298,7 +310,10 @@ def _collected(
         # driver. One shuffle partition a core at most (one wave of tasks; up to one a
         # bucket), not the session's 200: each is a Python task, and most would be empty.
         checks = max(1, min(travelling, _cores(session), 1 << _BUCKET_BITS))
-        rows = rows.repartition(checks, "bucket").mapInArrow(_checked, _CHECKED_DDL)
+        check = (
+            functools.partial(_checked, resolve=_resolver(session, small, options)) if resolving else _checked
+        )
+        rows = rows.repartition(checks, "bucket").mapInArrow(check, _CHECKED_DDL)
     with _batches(session):
         table = rows.toArrow()
     states, ids_kept = _bodies(table)
@@ -308,8 +323,15 @@ def _collected(
         ids, shared = _wire.united_ids(_runs(blobs.chunks))
     elif travelling and ids_kept:
         shared = np.sort(np.concatenate([np.empty(0, np.uint64), *_runs(table.column("shared").chunks)]))
-    merged = _wire.Part(states.header, _wire.ipc(states.frame), ids, shared)
-    aside = [b for b in table.column("aside").to_pylist() if b is not None]
+    repeated = 0
+    if "repeated" in table.column_names:
+        repeated = sum(n for n in table.column("repeated").to_pylist() if n is not None)
+    merged = _wire.Part(states.header, _wire.ipc(states.frame), ids, shared, repeated)
+    aside = (
+        [b for b in table.column("aside").to_pylist() if b is not None]
+        if "aside" in table.column_names
+        else []
+    )
     if not aside:
         return merged
     resolved = _wire.aside_states(aside, small, options, ids_travel=keep_ids)
@@ -468,17 +490,21 @@ def _states_rows(
     partitions, which merge them."""
     small = {name: t for name, t in shipped.items() if name != _SHARED}
     shared = shipped.get(_SHARED)
-    aside = None
+    aside: list[bytes | None] = []
     try:
         if shared is None:
             part = _wire.pack(_wire.part_states(posts, small, options, ids_travel, number == 0))
         else:
-            part, aside = _wire.split(posts, small, options, shared, number, ids_travel, number == 0)
+            groups = 1 << _BUCKET_BITS  # one a bucket: a post's rows meet where its hashes are checked
+            part, aside = _wire.split(posts, small, options, shared, number, ids_travel, number == 0, groups)
     except KpiError as e:
-        yield _one_row(_failure(e), None, None, number, None)
+        yield _one_row(_failure(e), None, None, number)
         return
     del posts
-    yield _one_row(part.header, part.body, part.ids is not None, number, aside)
+    yield _one_row(part.header, part.body, part.ids is not None, number)
+    held = [k for k, rows in enumerate(aside) if rows is not None]
+    if held:
+        yield _bucket_rows(number, held, aside=[aside[k] for k in held])
     if part.ids is None:
         return
     ids = part.ids.astype("<u8", copy=False)
@@ -490,24 +516,29 @@ def _states_rows(
     ends = np.concatenate([edges, [len(ids)]]).astype(np.int64)
     buckets = [k for k in range(1 << _BUCKET_BITS) if ends[k] > starts[k]]
     if buckets:
-        n = len(buckets)
-        yield pa.RecordBatch.from_arrays(
-            [
-                pa.nulls(n, pa.string()),
-                pa.nulls(n, pa.binary()),
-                pa.nulls(n, pa.bool_()),
-                pa.array(buckets, pa.int32()),
-                pa.array([ids[starts[k] : ends[k]].tobytes() for k in buckets], pa.binary()),
-                pa.nulls(n, pa.binary()),
-                pa.array([number] * n, pa.int32()),
-            ],
-            schema=_ROWS,
-        )
+        yield _bucket_rows(number, buckets, ids=[ids[starts[k] : ends[k]].tobytes() for k in buckets])
 
 
-def _one_row(
-    header: str, body: bytes | None, ids_kept: bool | None, number: int, aside: bytes | None
+def _bucket_rows(
+    number: int, buckets: list[int], ids: list[bytes] | None = None, aside: list[Any] | None = None
 ) -> pa.RecordBatch:
+    """Part ``number``'s rows of ``buckets``: its post-id hashes in each, or its rows set aside."""
+    n = len(buckets)
+    return pa.RecordBatch.from_arrays(
+        [
+            pa.nulls(n, pa.string()),
+            pa.nulls(n, pa.binary()),
+            pa.nulls(n, pa.bool_()),
+            pa.array(buckets, pa.int32()),
+            pa.nulls(n, pa.binary()) if ids is None else pa.array(ids, pa.binary()),
+            pa.nulls(n, pa.binary()) if aside is None else pa.array(aside, pa.binary()),
+            pa.array([number] * n, pa.int32()),
+        ],
+        schema=_ROWS,
+    )
+
+
+def _one_row(header: str, body: bytes | None, ids_kept: bool | None, number: int) -> pa.RecordBatch:
     """Part ``number``'s states row, in the bucket of its own."""
     return pa.RecordBatch.from_pydict(
         {
@@ -516,17 +547,21 @@ def _one_row(
             "ids_kept": [ids_kept],
             "bucket": [-1 - number],
             "ids": [None],
-            "aside": [aside],
+            "aside": [None],
             "part": [number],
         },
         schema=_ROWS,
     )
 
 
-def _checked(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """One shuffle partition of the rows (``_ROWS``): the parts' states it got merged into one
-    row, then the post-id hashes that more than one part holds among its buckets (a bucket is
-    wholly in one partition, so every one is found), and the rows set aside as they came."""
+def _checked(
+    batches: Iterator[pa.RecordBatch], resolve: Callable[[list[bytes]], _wire.Part] | None = None
+) -> Iterator[pa.RecordBatch]:
+    """One shuffle partition of the rows (``_ROWS``): the parts' states it got and, by
+    ``resolve``, the states of the rows set aside it got (every part's rows of their posts:
+    their bucket is wholly here) merged into one row; then the post-id hashes that more than
+    one part holds among its buckets (a bucket is wholly in one partition, so every one is
+    found)."""
     states: list[pa.RecordBatch] = []
     runs: list[np.ndarray] = []
     aside: list[bytes] = []
@@ -534,14 +569,40 @@ def _checked(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         own = batch.filter(batch.column("header").is_valid())
         if own.num_rows:
             states.append(own.select(["header", "body", "ids_kept"]))
-            aside += [b for b in own.column("aside").to_pylist() if b is not None]
+        aside += [b for b in batch.column("aside").to_pylist() if b is not None]
         runs += _runs([batch.column("ids")])
+    repeated = 0
+    if aside and resolve is not None:
+        try:
+            part = resolve(aside)
+            repeated = part.repeated
+            row = None if repeated else {"header": [part.header], "body": [part.body], "ids_kept": [True]}
+        except KpiError as e:
+            row = {"header": [_failure(e)], "body": [None], "ids_kept": [None]}
+        if row is not None:
+            states.append(pa.RecordBatch.from_pydict(row, schema=states[0].schema if states else _STATES))
     if states:
         yield _merged(pa.Table.from_batches(states))
-    if runs:
-        yield _checked_rows([None], [None], [None], shared=[_wire.shared_ids(runs).astype("<u8").tobytes()])
-    if aside:
-        yield _checked_rows([None] * len(aside), [None] * len(aside), [None] * len(aside), aside=aside)
+    if runs or repeated:
+        shared = [_wire.shared_ids(runs).astype("<u8").tobytes()]
+        yield _checked_rows([None], [None], [None], shared=shared, repeated=[repeated])
+
+
+# The columns of a states row that the check partitions merge.
+_STATES = pa.schema([("header", pa.string()), ("body", pa.binary()), ("ids_kept", pa.bool_())])
+
+
+def _resolver(
+    session: SparkSession, small: dict[str, Any], options: dict[str, Any]
+) -> Callable[[list[bytes]], _wire.Part]:
+    """What resolves rows set aside where they meet (a check partition): their states, made
+    beside the small tables shipped once to the executors (see ``_wire.aside_states``)."""
+    shipped = _broadcast(session, small)
+
+    def resolve(rows: list[bytes]) -> _wire.Part:
+        return _wire.aside_states(rows, _landed(shipped), options, ids_travel=False)
+
+    return resolve
 
 
 def _merged(rows: pa.Table) -> pa.RecordBatch:
@@ -563,7 +624,7 @@ def _checked_rows(
     bodies: list[Any],
     kept: list[Any],
     shared: list[bytes] | None = None,
-    aside: list[bytes] | None = None,
+    repeated: list[int] | None = None,
 ) -> pa.RecordBatch:
     n = len(headers)
     return pa.RecordBatch.from_arrays(
@@ -572,7 +633,7 @@ def _checked_rows(
             pa.array(bodies, pa.binary()),
             pa.array(kept, pa.bool_()),
             pa.array(shared, pa.binary()) if shared else pa.nulls(n, pa.binary()),
-            pa.array(aside, pa.binary()) if aside else pa.nulls(n, pa.binary()),
+            pa.array(repeated, pa.int64()) if repeated else pa.nulls(n, pa.int64()),
         ],
         schema=_CHECKED,
     )
