@@ -434,10 +434,13 @@ def split(
 def holds(ids: Optional[np.ndarray], shared: np.ndarray) -> bool:  # noqa: UP045
     """Whether post-id hashes (a part's, sorted) include one of the sorted ``shared`` (a part
     without them may)."""
-    if ids is None:
-        return True
-    at = np.searchsorted(shared, ids).clip(max=len(shared) - 1)
-    return bool((shared[at] == ids).any())
+    return ids is None or bool(_in_sorted(ids, shared).any())
+
+
+def _in_sorted(values: np.ndarray, shared: np.ndarray) -> np.ndarray:
+    """Whether each value is one of the sorted (non-empty) ``shared``."""
+    at = np.searchsorted(shared, values).clip(max=len(shared) - 1)
+    return np.asarray(shared[at] == values)
 
 
 def _hashes(ids: pl.Series) -> pl.Series:
@@ -447,9 +450,7 @@ def _hashes(ids: pl.Series) -> pl.Series:
 
 def _held(hashes: pl.Series, shared: np.ndarray) -> pl.Series:
     """Whether each hash is one of the sorted ``shared`` hashes."""
-    values = hashes.fill_null(0).to_numpy()
-    at = np.searchsorted(shared, values).clip(max=len(shared) - 1)
-    return pl.Series(hashes.is_not_null().to_numpy() & (shared[at] == values))
+    return pl.Series(hashes.is_not_null().to_numpy() & _in_sorted(hashes.fill_null(0).to_numpy(), shared))
 
 
 def aside_states(
