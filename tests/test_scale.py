@@ -700,6 +700,32 @@ def test_spark_dedupe_last_resolves_posts_spread_over_partitions(spark, tmp_path
 
 
 @SPARK_PANDAS
+def test_spark_confirms_a_shared_hash_against_the_ids(spark, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """As on Dask: a hash found in two parts that the ids do not repeat is counted as no
+    repeat, and the run goes on (sks.partial finds the shared hashes on the driver, where the
+    patch is)."""
+    from socialkpi import _core, _wire
+    from socialkpi import spark as sks
+
+    pieces = _split(T["posts"], "rows", 3, 14)
+    lonely = pieces[2]["post_id"][3]
+    fake = _wire._array(_core.post_id_hashes(pl.Series([lonely]).__arrow_c_stream__()))
+    united = _wire.united_ids
+    calls = []
+
+    def with_a_false_alarm(parts):  # type: ignore[no-untyped-def]
+        calls.append(len(parts))
+        ids, shared = united(parts)
+        return ids, (np.union1d(shared, fake) if len(calls) == 1 else shared)
+
+    monkeypatch.setattr(_wire, "united_ids", with_a_false_alarm)
+    states = sks.partial(_files(tmp_path, pieces), **SMALL, **KW)  # type: ignore[arg-type]
+    assert len(calls) >= 2  # made again, the lonely post's row set aside
+    _same(states.finalize(), _whole())
+    assert states._native.sizes()[1] == T["posts"].height
+
+
+@SPARK_PANDAS
 def test_spark_finds_the_parts_holding_a_shared_post(spark) -> None:  # type: ignore[no-untyped-def]
     """With dedupe='last' a second run remakes only the parts whose post-id blobs hold one of
     the hashes found in more than one part."""

@@ -379,17 +379,20 @@ _GROUP = "__socialkpi_group"
 BUCKET_BITS = 6
 
 
-def frame_of(posts: Any) -> pl.DataFrame:
+def frame_of(posts: Any, columns: Optional[list[str]] = None) -> pl.DataFrame:  # noqa: UP045
     """A part's posts as a polars frame with the columns and values the engine reads: a file
     read as the engine reads it (a CSV file's types inferred from its first 10,000 rows, dates
-    parsed), a pandas or pyarrow table converted as the engine converts it."""
+    parsed; only ``columns``, when given), a pandas or pyarrow table converted as the engine
+    converts it."""
     if isinstance(posts, (str, os.PathLike)):
         path = os.fspath(posts)
         lower = path.lower()
         if lower.endswith((".csv", ".tsv", ".txt")):
             separator = "\t" if lower.endswith(".tsv") else ","
-            return pl.read_csv(path, separator=separator, try_parse_dates=True, infer_schema_length=10_000)
-        return pl.read_parquet(path)
+            return pl.read_csv(
+                path, columns=columns, separator=separator, try_parse_dates=True, infer_schema_length=10_000
+            )
+        return pl.read_parquet(path, columns=columns)
     if isinstance(posts, pl.DataFrame):
         return posts
     table = as_table(posts, "posts")
@@ -415,20 +418,50 @@ def split(
     part meet in one group, and the groups can be resolved apart."""
     frame = frame_of(posts)
     del posts
-    aside: list[Optional[bytes]] = [None] * groups  # noqa: UP045
-    if "post_id" in frame.columns and len(shared):
-        hashes = _hashes(frame.get_column("post_id"))
-        mask = _held(hashes, shared)
-        if mask.any():
-            group = pl.Series(
-                _GROUP, (hashes.fill_null(0).to_numpy() >> np.uint64(64 - BUCKET_BITS)) % groups
-            )
-            rows = frame.with_row_index(_ROW).with_columns(group).filter(mask)
-            rows = rows.with_columns(pl.lit(number, pl.Int64).alias(_PART))
-            for (g,), rows_g in rows.partition_by(_GROUP, as_dict=True).items():
-                aside[int(g)] = ipc(rows_g.drop(_GROUP))
-            frame = frame.filter(~mask)
+    frame, aside = _set_aside(frame, shared, number, groups)
     return pack(part_states(frame, small, options, ids_travel, whole_tables), ids_travel), aside
+
+
+def aside_ids(posts: Any, shared: np.ndarray, number: int, groups: int) -> list[Optional[bytes]]:  # noqa: UP045
+    """The ``post_id`` of part ``number``'s posts whose hash is in ``shared``, set aside as
+    :func:`split` sets their rows aside, without making states: enough to count the posts
+    more than one part holds (:func:`repeated`) before a run without dedupe makes any."""
+    if isinstance(posts, (str, os.PathLike)):
+        frame = frame_of(posts, columns=["post_id"])
+    else:
+        frame = frame_of(posts).select("post_id")
+    return _set_aside(frame, shared, number, groups)[1]
+
+
+def repeated(rows: Sequence[Optional[bytes]]) -> int:  # noqa: UP045
+    """How many posts of one group of ids set aside (:func:`aside_ids`, every part's) more
+    than one part holds, by the ids themselves."""
+    found = [pl.read_ipc(io.BytesIO(r)) for r in rows if r is not None]
+    if not found:
+        return 0
+    ids = pl.concat(found, how="diagonal_relaxed").get_column("post_id").cast(pl.String)
+    return ids.filter(ids.is_duplicated()).n_unique()
+
+
+def _set_aside(
+    frame: pl.DataFrame, shared: np.ndarray, number: int, groups: int
+) -> tuple[pl.DataFrame, list[Optional[bytes]]]:  # noqa: UP045
+    """The frame's rows whose ``post_id`` hash is in ``shared`` apart from the others: the
+    others, and those (with part ``number`` and their row number, Arrow IPC) in ``groups``
+    groups by their hash's top bits, None for a group without rows."""
+    aside: list[Optional[bytes]] = [None] * groups  # noqa: UP045
+    if "post_id" not in frame.columns or not len(shared):
+        return frame, aside
+    hashes = _hashes(frame.get_column("post_id"))
+    mask = _held(hashes, shared)
+    if not mask.any():
+        return frame, aside
+    group = pl.Series(_GROUP, (hashes.fill_null(0).to_numpy() >> np.uint64(64 - BUCKET_BITS)) % groups)
+    rows = frame.with_row_index(_ROW).with_columns(group).filter(mask)
+    rows = rows.with_columns(pl.lit(number, pl.Int64).alias(_PART))
+    for (g,), rows_g in rows.partition_by(_GROUP, as_dict=True).items():
+        aside[int(g)] = ipc(rows_g.drop(_GROUP))
+    return frame.filter(~mask), aside
 
 
 def holds(ids: Optional[np.ndarray], shared: np.ndarray) -> bool:  # noqa: UP045

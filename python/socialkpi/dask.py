@@ -197,6 +197,15 @@ def _run(
     # posts in more than one part: the parts holding them run again with those posts' rows
     # set aside, and each post's rows meet in one task, as one machine reads them (docs/scale.md)
     shared = _broadcast(merged.shared)
+    if options["dedupe"] is None:
+        # then such a post is an error: counted on the ids alone first, so that it is raised
+        # without any states made again (a hash two different ids share goes on)
+        groups = max(1, min(len(pieces), 1 << _wire.BUCKET_BITS))
+        found = [_delayed(_wire.aside_ids)(piece, shared, i, groups) for i, piece in enumerate(pieces)]
+        counts = [_delayed(_wire.repeated)([ids[g] for ids in found]) for g in range(groups)]
+        repeated = sum(_dask_compute(*counts))  # type: ignore[no-untyped-call]
+        if repeated:
+            raise _wire.overlapping(repeated)
     holding = [True] * len(parts)
     if kept:
         holding = _dask_compute(*[_delayed(_holds)(p, shared) for p in parts])  # type: ignore[no-untyped-call]

@@ -253,6 +253,12 @@ def _run(posts: Any, small: dict[str, Any], options: dict[str, Any], keep_ids: b
         merged = _collected(rows, travelling, keep_ids, small, options)
         if merged.shared is None or not len(merged.shared):
             return merged
+        if options["dedupe"] is None:
+            # then such a post is an error: counted on the ids alone first, so that it is
+            # raised without any states made again (a hash two different ids share goes on)
+            repeated = _repeated(posts, merged.shared)
+            if repeated:
+                raise _wire.overlapping(repeated)
         holding = _holding(rows, merged.shared) if kept else None
         again, travelling = _rows(posts, small, options, keep_ids, merged.shared, holding)
         if holding is not None:
@@ -266,6 +272,61 @@ def _run(posts: Any, small: dict[str, Any], options: dict[str, Any], keep_ids: b
     if merged.shared is not None and len(merged.shared):
         raise _wire.unsteady()
     return merged
+
+
+def _repeated(posts: Any, shared: np.ndarray) -> int:
+    """How many posts more than one part holds, by their ids, of those whose hash is in
+    ``shared``: each part sets their ids aside (``_wire.aside_ids``, reading ``post_id``
+    only), and the ids meet by bucket in Spark's shuffle, where they are counted."""
+    buckets = 1 << _BUCKET_BITS
+    paths = _wire.files(posts) if _wire.is_paths(posts) else _scanned_files(posts)
+    session = SparkSession.active() if paths is not None else posts.sparkSession
+    shipped = _broadcast(session, {_SHARED: shared})
+    if paths is not None:
+
+        def ids_of(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+            shared = _landed(shipped)[_SHARED]
+            for batch in batches:
+                for task in batch.column(0).to_pylist():
+                    yield _id_rows(_wire.aside_ids(paths[task], shared, task, buckets))
+
+        rows = session.range(0, len(paths), 1, numPartitions=len(paths)).mapInArrow(ids_of, _IDS_DDL)
+        parts = len(paths)
+    else:
+
+        def ids_of(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+            found = list(batches)
+            if found:
+                context = TaskContext.get()
+                number = 0 if context is None else context.partitionId()
+                table = pa.Table.from_batches(found)
+                yield _id_rows(_wire.aside_ids(table, _landed(shipped)[_SHARED], number, buckets))
+
+        rows = posts.select(F.col("post_id")).mapInArrow(ids_of, _IDS_DDL)
+        parts = buckets
+
+    def counted(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        by_bucket: dict[int, list[bytes]] = {}
+        for batch in batches:
+            for bucket, ids in zip(batch.column("bucket").to_pylist(), batch.column("ids").to_pylist()):
+                by_bucket.setdefault(bucket, []).append(ids)
+        found = sum(_wire.repeated(ids) for ids in by_bucket.values())
+        yield pa.RecordBatch.from_pydict({"repeated": [found]}, schema=pa.schema([("repeated", pa.int64())]))
+
+    checks = max(1, min(parts, _cores(session), buckets))
+    with _batches(session):
+        table = rows.repartition(checks, "bucket").mapInArrow(counted, "repeated long").toArrow()
+    return int(sum(n for n in table.column("repeated").to_pylist() if n is not None))
+
+
+# A part's post ids set aside, a row per bucket (Arrow IPC; see ``_wire.aside_ids``).
+_IDS = pa.schema([("bucket", pa.int32()), ("ids", pa.binary())])
+_IDS_DDL = "bucket int, ids binary"
+
+
+def _id_rows(aside: list[bytes | None]) -> pa.RecordBatch:
+    held = [k for k, ids in enumerate(aside) if ids is not None]
+    return pa.RecordBatch.from_pydict({"bucket": held, "ids": [aside[k] for k in held]}, schema=_IDS)
 
 
 def _from_files(posts: Any) -> bool:
