@@ -247,7 +247,7 @@ def _combine(parts: list[_wire.Part | None], keep_ids: bool) -> _wire.Part | Non
 
 
 def _holds(part: _wire.Part, shared: Any) -> bool:
-    return _wire.holds(part.ids, shared)
+    return bool(_wire.holders([(0, part.ids)], shared))
 
 
 def _aside(

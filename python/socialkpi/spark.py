@@ -339,12 +339,13 @@ def _holding(rows: SparkDataFrame, shared: np.ndarray) -> set[int]:
     shipped = _broadcast(rows.sparkSession, {_SHARED: shared})
 
     def holders(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        shared = _landed(shipped)[_SHARED]
-        found: set[int] = set()
-        for batch in batches:
-            for part, blob in zip(batch.column("part").to_pylist(), batch.column("ids")):
-                if blob.is_valid and _wire.holds(np.frombuffer(blob.as_buffer(), dtype="<u8"), shared):
-                    found.add(part)
+        ids = [
+            (part, np.frombuffer(blob.as_buffer(), dtype="<u8"))
+            for batch in batches
+            for part, blob in zip(batch.column("part").to_pylist(), batch.column("ids"))
+            if blob.is_valid
+        ]
+        found = _wire.holders(ids, _landed(shipped)[_SHARED])
         yield pa.RecordBatch.from_pydict({"part": sorted(found)}, schema=pa.schema([("part", pa.int32())]))
 
     blobs = rows.where(F.col("ids").isNotNull()).select("part", "ids")
