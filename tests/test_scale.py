@@ -401,6 +401,13 @@ def test_dask_post_in_two_partitions_is_overlapping_posts(dask_client, tmp_path)
     assert e.value.code == "overlapping_posts"
 
 
+def _hash_of(post_id: str) -> np.ndarray:
+    """The hash that states keep of a post id, as the engine makes it (docs/states.md)."""
+    from socialkpi import _core, _wire
+
+    return _wire._array(_core.post_id_hashes(pl.Series([post_id]).__arrow_c_stream__()))
+
+
 def _resynced() -> list[pl.DataFrame]:
     """Four partitions of the posts as exports re-synced: 300 posts of the first again in the
     third with newer metrics, one post in three partitions, and 20 posts twice inside the
@@ -479,12 +486,11 @@ def test_dask_confirms_a_shared_hash_against_the_ids(dask_client, tmp_path, monk
     """A hash found in two partitions that the ids do not repeat (two ids with one hash, as
     a false alarm) is no error: the posts behind it are made again from their rows."""
     import dask
-    from socialkpi import _core, _wire
+    from socialkpi import _wire
     from socialkpi import dask as skd
 
     pieces = _split(T["posts"], "rows", 3, 12)
-    lonely = pieces[1]["post_id"][7]
-    fake = _wire._array(_core.post_id_hashes(pl.Series([lonely]).__arrow_c_stream__()))
+    fake = _hash_of(pieces[1]["post_id"][7])
     found = _wire.shared_ids
     calls = []
 
@@ -704,12 +710,11 @@ def test_spark_confirms_a_shared_hash_against_the_ids(spark, tmp_path, monkeypat
     """As on Dask: a hash found in two parts that the ids do not repeat is counted as no
     repeat, and the run goes on (sks.partial finds the shared hashes on the driver, where the
     patch is)."""
-    from socialkpi import _core, _wire
+    from socialkpi import _wire
     from socialkpi import spark as sks
 
     pieces = _split(T["posts"], "rows", 3, 14)
-    lonely = pieces[2]["post_id"][3]
-    fake = _wire._array(_core.post_id_hashes(pl.Series([lonely]).__arrow_c_stream__()))
+    fake = _hash_of(pieces[2]["post_id"][3])
     united = _wire.united_ids
     calls = []
 
