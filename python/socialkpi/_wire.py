@@ -41,8 +41,9 @@ class Part:
     ids: Optional[np.ndarray]  # noqa: UP045 (dataclass fields are evaluated on Python 3.9)
     # the hashes found in more than one of the parts merged into this one (see `combine`)
     shared: Optional[np.ndarray] = None  # noqa: UP045
-    # posts that more than one part holds, by their ids (`aside_states` without dedupe): such
-    # a part has no states, only this count, which merges add up for the error
+    # posts that more than one part holds, by their ids, found where rows set aside meet
+    # (`aside_states` without dedupe): such a part has no states, only this count, which
+    # merges add up for the error
     repeated: int = 0
 
 
@@ -169,12 +170,12 @@ def shared_ids(parts: Sequence[np.ndarray]) -> np.ndarray:
 def united_ids(parts: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """The parts' post-id hashes in one sorted list, once each, and those more than one part
     holds."""
-    _, merged = _core.check_post_ids([_stream(p) for p in parts], True)
+    repeats, merged = _core.check_post_ids([_stream(p) for p in parts], True)
     ids = _array(merged)
-    repeats = ids[1:] == ids[:-1]
-    if not repeats.any():
+    if not repeats:  # (the engine counted them: no pass over the hashes here)
         return ids, np.empty(0, dtype=np.uint64)
-    return np.unique(ids), np.unique(ids[1:][repeats])
+    again = ids[1:] == ids[:-1]
+    return np.unique(ids), np.unique(ids[1:][again])
 
 
 def _stream(ids: np.ndarray) -> Any:
@@ -439,8 +440,13 @@ def repeated(rows: Sequence[Optional[bytes]]) -> int:  # noqa: UP045
     found = [pl.read_ipc(io.BytesIO(r)) for r in rows if r is not None]
     if not found:
         return 0
-    ids = pl.concat(found, how="diagonal_relaxed").get_column("post_id").cast(pl.String)
-    return ids.filter(ids.is_duplicated()).n_unique()
+    return _repeats(pl.concat(found, how="diagonal_relaxed").get_column("post_id"))
+
+
+def _repeats(ids: pl.Series) -> int:
+    """How many ids are there more than once (as text, as the engine compares them)."""
+    text = ids.cast(pl.String)
+    return text.filter(text.is_duplicated()).n_unique()
 
 
 def _set_aside(
@@ -493,14 +499,14 @@ def aside_states(
     """The states of the rows the parts set aside (:func:`split`; one group's or more, every
     part's rows of a post among them), in their parts' order and then their own, as one
     machine reads them: ``dedupe="last"`` keeps each post's last row,
-    and without it a ``post_id`` in more than one part makes no states but a count of such
-    posts (``Part.repeated``, for the error ``overlapping_posts`` once every group is counted),
-    counted on the ids themselves: a hash that two different ids share is two posts."""
+    and without it the run counted the posts in more than one part on their ids before
+    (:func:`repeated`), so that here a hash two different ids share is two posts. Should an id
+    be here twice all the same (a frame whose rows were other ones when read for the count),
+    the part made has no states but the count of such posts (``Part.repeated``), for the
+    error ``overlapping_posts`` once every group is counted."""
     frames = [pl.read_ipc(io.BytesIO(r)) for r in rows]
     frame = pl.concat(frames, how="diagonal_relaxed").sort(_PART, _ROW).drop(_PART, _ROW)
-    if options["dedupe"] is None:
-        ids = frame.get_column("post_id").cast(pl.String)
-        repeated = ids.filter(ids.is_duplicated()).n_unique()
-        if repeated:
-            return Part("", b"", None, None, repeated)
+    repeated = _repeats(frame.get_column("post_id")) if options["dedupe"] is None else 0
+    if repeated:
+        return Part("", b"", None, None, repeated)
     return pack(part_states(frame, small, options, ids_travel, whole_tables=False), ids_travel)

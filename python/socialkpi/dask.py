@@ -200,10 +200,7 @@ def _run(
     if options["dedupe"] is None:
         # then such a post is an error: counted on the ids alone first, so that it is raised
         # without any states made again (a hash two different ids share goes on)
-        groups = max(1, min(len(pieces), 1 << _wire.BUCKET_BITS))
-        found = [_delayed(_wire.aside_ids)(piece, shared, i, groups) for i, piece in enumerate(pieces)]
-        counts = [_delayed(_wire.repeated)([ids[g] for ids in found]) for g in range(groups)]
-        repeated = sum(_dask_compute(*counts))  # type: ignore[no-untyped-call]
+        repeated = _repeated(pieces, shared)
         if repeated:
             raise _wire.overlapping(repeated)
     holding = [True] * len(parts)
@@ -227,6 +224,16 @@ def _run(
     if merged.shared is not None and len(merged.shared):
         raise _wire.unsteady()
     return cast(_wire.Part, merged)
+
+
+def _repeated(pieces: list[Any], shared: Any) -> int:
+    """How many posts more than one piece holds, by their ids, of those whose hash is in
+    ``shared``: each piece sets their ids aside (``_wire.aside_ids``, reading ``post_id``
+    only), and each group of them by hash is counted in a task."""
+    groups = max(1, min(len(pieces), 1 << _wire.BUCKET_BITS))
+    found = [_delayed(_wire.aside_ids)(piece, shared, i, groups) for i, piece in enumerate(pieces)]
+    counts = [_delayed(_wire.repeated)([ids[g] for ids in found]) for g in range(groups)]
+    return sum(_dask_compute(*counts))  # type: ignore[no-untyped-call]
 
 
 def _merged(parts: list[Any], split_every: int, keep_ids: bool) -> Any:

@@ -69,7 +69,7 @@ _ROWS_DDL = "header string, body binary, ids_kept boolean, bucket int, ids binar
 # the states of the rows set aside that it got; its states rows as they came when one is a
 # failure), and one with the post-id hashes that more than one part holds (``shared``,
 # little-endian uint64 bytes) and how many of the posts set aside that it got more than one
-# part holds by their ids, without dedupe (``repeated``).
+# part holds by their ids, without dedupe (``repeated``; see ``_wire.aside_states``).
 _CHECKED = pa.schema(
     [
         ("header", pa.string()),
@@ -167,8 +167,7 @@ def compute(
     states = _wire.body(_run(posts, small, options, keep_ids=False))
     if output != "spark":
         return states.finalize(output=output, **over_time)
-    # (paths ran in the active session)
-    session = posts.sparkSession if isinstance(posts, SparkDataFrame) else SparkSession.active()
+    session = _session(posts)
     return session.createDataFrame(spark_types(states.finalize(**over_time).to_arrow()))
 
 
@@ -241,12 +240,13 @@ def _run(posts: Any, small: dict[str, Any], options: dict[str, Any], keep_ids: b
     than one part: the parts holding them run again with those posts' rows set aside, and
     each post's rows meet in the check partition of its bucket (on the driver for
     ``partial``), as one machine reads them (``_wire.split``, docs/scale.md)."""
-    rows, travelling = _rows(posts, small, options, keep_ids)
+    files = _files_of(posts)
+    rows, travelling = _rows(posts, files, small, options, keep_ids)
     # re-synced exports put posts in more than one part: with dedupe="last" the files' states
     # rows are kept (memory, then disk) so that a second run remakes only the files holding
     # such posts. (A frame's partitions run again whole: Spark may not cut them the same way
     # twice, and a partition remade beside others kept could then miss or repeat posts.)
-    kept = options["dedupe"] == "last" and travelling > 1 and _from_files(posts)
+    kept = options["dedupe"] == "last" and travelling > 1 and files is not None
     if kept:
         rows = rows.persist(StorageLevel.MEMORY_AND_DISK)
     try:
@@ -256,11 +256,11 @@ def _run(posts: Any, small: dict[str, Any], options: dict[str, Any], keep_ids: b
         if options["dedupe"] is None:
             # then such a post is an error: counted on the ids alone first, so that it is
             # raised without any states made again (a hash two different ids share goes on)
-            repeated = _repeated(posts, merged.shared)
+            repeated = _repeated(posts, files, merged.shared)
             if repeated:
                 raise _wire.overlapping(repeated)
         holding = _holding(rows, merged.shared) if kept else None
-        again, travelling = _rows(posts, small, options, keep_ids, merged.shared, holding)
+        again, travelling = _rows(posts, files, small, options, keep_ids, merged.shared, holding)
         if holding is not None:
             again = again.union(rows.where(~F.col("part").isin(sorted(holding))))
         merged = _collected(again, travelling, keep_ids, small, options, resolving=True)
@@ -274,23 +274,21 @@ def _run(posts: Any, small: dict[str, Any], options: dict[str, Any], keep_ids: b
     return merged
 
 
-def _repeated(posts: Any, shared: np.ndarray) -> int:
+def _repeated(posts: Any, files: list[str] | None, shared: np.ndarray) -> int:
     """How many posts more than one part holds, by their ids, of those whose hash is in
-    ``shared``: each part sets their ids aside (``_wire.aside_ids``, reading ``post_id``
-    only), and the ids meet by bucket in Spark's shuffle, where they are counted."""
+    ``shared``: each part (each of the ``files``, or each partition of the frame) sets their
+    ids aside (``_wire.aside_ids``, reading ``post_id`` only), and the ids meet by bucket in
+    Spark's shuffle, where they are counted."""
     buckets = 1 << _BUCKET_BITS
-    paths = _wire.files(posts) if _wire.is_paths(posts) else _scanned_files(posts)
-    session = SparkSession.active() if paths is not None else posts.sparkSession
+    session = _session(posts)
     shipped = _broadcast(session, {_SHARED: shared})
-    if paths is not None:
+    if files is not None:
+        paths = files
 
-        def ids_of(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-            shared = _landed(shipped)[_SHARED]
-            for batch in batches:
-                for task in batch.column(0).to_pylist():
-                    yield _id_rows(_wire.aside_ids(paths[task], shared, task, buckets))
+        def ids_of_file(task: int) -> Iterator[pa.RecordBatch]:
+            yield _id_rows(_wire.aside_ids(paths[task], _landed(shipped)[_SHARED], task, buckets))
 
-        rows = session.range(0, len(paths), 1, numPartitions=len(paths)).mapInArrow(ids_of, _IDS_DDL)
+        rows = _per_file(session, len(paths), ids_of_file, _IDS_DDL)
         parts = len(paths)
     else:
 
@@ -329,9 +327,45 @@ def _id_rows(aside: list[bytes | None]) -> pa.RecordBatch:
     return pa.RecordBatch.from_pydict({"bucket": held, "ids": [aside[k] for k in held]}, schema=_IDS)
 
 
-def _from_files(posts: Any) -> bool:
-    """Whether the engine reads the posts from files (paths, or a plain scan of them)."""
-    return _wire.is_paths(posts) or (isinstance(posts, SparkDataFrame) and _scanned_files(posts) is not None)
+def _files_of(posts: Any) -> list[str] | None:
+    """The files the engine reads the posts from, one part each: the paths given, or those
+    of a frame that is a plain scan of Parquet files (see ``_scanned_files``); None for a
+    frame that Spark reads."""
+    if _wire.is_paths(posts):
+        return _wire.files(posts)
+    if not isinstance(posts, SparkDataFrame):
+        raise invalid_argument(
+            f"posts= got a {type(posts).__name__}; pass a Spark DataFrame or a path, glob or list of "
+            "Parquet / CSV files (for a local frame, use socialkpi.compute)",
+        )
+    return _scanned_files(posts)
+
+
+def _session(posts: Any) -> SparkSession:
+    """The frame's session, or for paths the active one."""
+    if isinstance(posts, SparkDataFrame):
+        return posts.sparkSession
+    session = SparkSession.getActiveSession()
+    if session is None:
+        raise invalid_argument(
+            "posts= got paths but no Spark session is active; start one (SparkSession.builder...getOrCreate()) "
+            "or pass a Spark DataFrame"
+        )
+    return session
+
+
+def _per_file(
+    session: SparkSession, count: int, rows_of: Callable[[int], Iterator[pa.RecordBatch]], ddl: str
+) -> SparkDataFrame:
+    """One Spark task per file: ``rows_of(the file's number)``, where the task runs."""
+
+    def each(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            for task in batch.column(0).to_pylist():
+                yield from rows_of(task)
+
+    # range() puts one task number in each partition
+    return session.range(0, count, 1, numPartitions=count).mapInArrow(each, ddl)
 
 
 def _holding(rows: SparkDataFrame, shared: np.ndarray) -> set[int]:
@@ -402,33 +436,24 @@ def _collected(
 
 def _rows(
     posts: Any,
+    files: list[str] | None,
     small: dict[str, Any],
     options: dict[str, Any],
     keep_ids: bool,
     shared: np.ndarray | None = None,
     holding: set[int] | None = None,
 ) -> tuple[SparkDataFrame, int]:
-    """The partitions' (or files') states as Spark rows (``_ROWS``), and how many parts send
-    their post ids with them (0 when none do): when ``keep_ids``, from a frame, or from more
-    than one file (the one file of a compute checked its own). With ``shared`` hashes, each
-    part sets aside the rows of those posts (see ``_wire.split``), and only the files
+    """The partitions' (or ``files``') states as Spark rows (``_ROWS``), and how many parts
+    send their post ids with them (0 when none do): when ``keep_ids``, from a frame, or from
+    more than one file (the one file of a compute checked its own). With ``shared`` hashes,
+    each part sets aside the rows of those posts (see ``_wire.split``), and only the files
     ``holding`` them run (all when None; every partition of a frame)."""
-    if _wire.is_paths(posts):
-        paths = _wire.files(posts)
-        travel = _wire.ids_travel(keep_ids, len(paths))
-        return _file_rows(paths, small, options, travel, shared, holding), len(paths) if travel else 0
-    if not isinstance(posts, SparkDataFrame):
-        raise invalid_argument(
-            f"posts= got a {type(posts).__name__}; pass a Spark DataFrame or a path, glob or list of "
-            "Parquet / CSV files (for a local frame, use socialkpi.compute)",
-        )
+    if files is not None:
+        # paths, or a plain scan of Parquet files: the engine reads them where they are, one
+        # task a file, rather than Spark decoding them and moving every row to Python
+        travel = _wire.ids_travel(keep_ids, len(files))
+        return _file_rows(posts, files, small, options, travel, shared, holding), len(files) if travel else 0
     frame: SparkDataFrame = posts
-    scanned = _scanned_files(frame)
-    if scanned is not None:
-        # a plain scan of Parquet files: the engine reads them where they are, one task a file,
-        # rather than Spark decoding them and moving every row from the JVM to Python
-        travel = _wire.ids_travel(keep_ids, len(scanned))
-        return _file_rows(scanned, small, options, travel, shared, holding), len(scanned) if travel else 0
     schema = _arrow_schema(frame)
     # the arguments and the small tables checked here, on no posts, so that a mistake is
     # raised at once with its class and code rather than from every executor; it also names
@@ -501,6 +526,7 @@ def _local_path(uri: str) -> str | None:
 
 
 def _file_rows(
+    posts: Any,
     paths: list[str],
     small: dict[str, Any],
     options: dict[str, Any],
@@ -510,25 +536,14 @@ def _file_rows(
 ) -> SparkDataFrame:
     """The files' states as Spark rows: one Spark task per file (per file ``holding`` shared
     posts, when given), read by the engine on its executor."""
-    session = SparkSession.getActiveSession()
-    if session is None:
-        raise invalid_argument(
-            "posts= got paths but no Spark session is active; start one (SparkSession.builder...getOrCreate()) "
-            "or pass a Spark DataFrame"
-        )
+    session = _session(posts)
     shipped = _broadcast(session, {**small, _SHARED: shared})
 
-    def states_of(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        landed = _landed(shipped)
-        for batch in batches:
-            for task in batch.column(0).to_pylist():
-                if holding is not None and task not in holding:
-                    continue
-                yield from _states_rows(paths[task], landed, options, ids_travel, task)
+    def states_of(task: int) -> Iterator[pa.RecordBatch]:
+        if holding is None or task in holding:
+            yield from _states_rows(paths[task], _landed(shipped), options, ids_travel, task)
 
-    # range() puts one task number in each partition
-    tasks = session.range(0, len(paths), 1, numPartitions=len(paths))
-    return tasks.mapInArrow(states_of, _ROWS_DDL)
+    return _per_file(session, len(paths), states_of, _ROWS_DDL)
 
 
 # The key under which the hashes of the posts to set aside travel with the small tables.

@@ -4,7 +4,7 @@
 
 use crate::error::Result;
 use polars::prelude::*;
-use polars_arrow::array::{Array, Utf8ViewArray, View};
+use polars_arrow::array::{Array, PrimitiveArray, Utf8ViewArray, View};
 use polars_core::runtime::THREAD_POOL;
 use rayon::prelude::*;
 use std::hash::BuildHasher;
@@ -121,10 +121,13 @@ pub fn for_each_id_hash(column: &Column, hasher: &IdHasher, mut f: impl FnMut(u6
 /// one of its parts by these.
 pub fn stable_id_hashes(column: &Column) -> Result<UInt64Chunked> {
     let s = column.as_materialized_series().cast(&DataType::String)?;
-    Ok(s.str()?
-        .iter()
-        .map(|id| id.map(|text| stable_hash(text.as_bytes())))
-        .collect_ca(column.name().clone()))
+    let chunks = s.str()?.downcast_iter().map(|arr| {
+        // every slot hashed four at a time (`stable_hashes`), a null's masked after
+        let mut hashes = Vec::with_capacity(arr.len());
+        stable_hashes(arr.values_iter().map(str::as_bytes), |h| hashes.push(h));
+        PrimitiveArray::new(ArrowDataType::UInt64, hashes.into(), arr.validity().cloned())
+    });
+    Ok(UInt64Chunked::from_chunk_iter(column.name().clone(), chunks))
 }
 
 /// The hash of a text array's value at `j`, as `for_each_id_hash` computes it.
