@@ -59,7 +59,7 @@ pub(super) fn states(
     rows.coverage.push(super::coverage::of_table(TABLE, &df, DAY, DAY)?);
 
     if ep.platform_from_source {
-        let (platform, _, _) = match_platforms(df.column("source")?, &SourceTable::new(&plan.sources))?;
+        let (platform, _, _) = match_platforms(df.column("source")?, &SourceTable::new(&plan.sources), None)?;
         df.with_column(platform.into_column())?;
     }
     super::overflow::check_table_sums(&df, &["value"], TABLE)?;
