@@ -226,13 +226,6 @@ impl Contracts {
         Ok(start.into_iter().zip(end).collect())
     }
 
-    /// Only sponsored posts deliver: the contracts' side of the match is `sponsored = true`.
-    pub fn tie_sponsored(&mut self) -> Result<()> {
-        let all = Column::new(SPONSORED.into(), vec![true; self.df.height()]);
-        self.df.with_column(all)?;
-        Ok(())
-    }
-
     /// Whether a contract ends on or after 9999-01-01 (open-ended).
     pub fn has_open_ends(&self) -> Result<bool> {
         Ok(self.ranges()?.iter().any(|r| r.1 >= OPEN_END))

@@ -52,6 +52,7 @@ impl WindowIndex {
         }
     }
 
+    #[inline]
     pub fn contains(&self, key: u32, day: i32, content_type: u32) -> bool {
         let k = key as usize;
         match self {
@@ -92,6 +93,7 @@ impl DayBits {
         })
     }
 
+    #[inline]
     fn get(&self, key: usize, day: i32) -> bool {
         let offset = i64::from(day) - i64::from(self.first);
         match usize::try_from(offset) {

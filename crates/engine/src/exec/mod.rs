@@ -276,11 +276,6 @@ fn load_contracts(
             .push(coverage::of_contracts(lf.clone(), cp.coverage_account)?);
         contracts::Contracts::load(Some(&cp.columns), lf, rows)
     })?;
-    if let Some(pp) = plan.posts.as_ref().filter(|pp| pp.delivered) {
-        if pp.attribution == crate::plan::Attribution::Sponsored {
-            c.tie_sponsored()?;
-        }
-    }
     // open-ended contracts end with the data: the posts' last day is read first
     if c.has_open_ends()? {
         let last = match (&inputs.posts, &plan.posts) {

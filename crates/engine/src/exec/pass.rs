@@ -13,6 +13,7 @@ use crate::ids::inline_key;
 pub(super) use crate::periods::{days, Periods};
 use polars::prelude::*;
 use polars_arrow::array::Array;
+use polars_arrow::bitmap::Bitmap;
 use rayon::prelude::*;
 
 const NONE: u32 = u32::MAX;
@@ -449,14 +450,27 @@ pub(super) fn followers_at(index: &FollowerIndex, accounts: &[u32], days: &[i32]
     out
 }
 
-/// The rows inside one of their key's contract windows (and content type), in order.
-pub(super) fn delivered_rows(index: &WindowIndex, keys: &[u32], days: &[i32], types: Option<&[u32]>) -> Vec<u32> {
-    keys.iter()
-        .zip(days)
-        .enumerate()
-        .filter(|&(row, (&k, &d))| index.contains(k, d, types.map_or(NONE, |t| t[row])))
-        .map(|(row, _)| row as u32)
-        .collect()
+/// The rows inside one of their key's contract windows (and content type), in order; with
+/// `sponsored`, only the rows whose bit is set.
+pub(super) fn delivered_rows(
+    index: &WindowIndex,
+    keys: &[u32],
+    days: &[i32],
+    types: Option<&[u32]>,
+    sponsored: Option<&Bitmap>,
+) -> Vec<u32> {
+    let inside = |row: usize| index.contains(keys[row], days[row], types.map_or(NONE, |t| t[row]));
+    let n = keys.len().min(days.len());
+    match sponsored {
+        // (a sponsored post is the rarer case: its bits are found first)
+        Some(bits) => bits
+            .true_idx_iter()
+            .take_while(|&row| row < n)
+            .filter(|&row| inside(row))
+            .map(|row| row as u32)
+            .collect(),
+        None => (0..n).filter(|&row| inside(row)).map(|row| row as u32).collect(),
+    }
 }
 
 /// Counts per group, grown to `n` groups, of the delivered rows (`delivered_rows`); `per_key`
@@ -483,6 +497,17 @@ pub(super) fn count_delivered(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn delivered_rows_are_inside_a_window_and_sponsored_when_asked() {
+        // key 0: days 10..=20; key 1: days 5..=6
+        let index = WindowIndex::new(2, &[(0, 10, 20, NONE), (1, 5, 6, NONE)]);
+        let keys = [0, 0, 1, 1, 0];
+        let days = [10, 21, 6, 7, 15];
+        assert_eq!(delivered_rows(&index, &keys, &days, None, None), vec![0, 2, 4]);
+        let sponsored = Bitmap::from([true, true, false, true, true]);
+        assert_eq!(delivered_rows(&index, &keys, &days, None, Some(&sponsored)), vec![0, 4]);
+    }
 
     #[test]
     fn indexed_columns_take_the_codes_of_their_values() -> Result<()> {

@@ -27,6 +27,7 @@ use crate::ingest;
 use crate::plan::{Attribution, CustomState, Dedupe, Metric, Plan, PostsPlan, StateKind, PERIOD};
 use crate::schema::{Source, StateColumn};
 use polars::prelude::*;
+use polars_arrow::bitmap::Bitmap;
 use polars_core::runtime::THREAD_POOL;
 use rayon::prelude::*;
 use read::{last_rows, PageRead, SliceReader};
@@ -264,6 +265,29 @@ impl Key {
     }
 }
 
+/// What ties a post to a contract window: its key's codes (account, and platform and campaign
+/// when matched) looked up in the windows, the dictionary of content types when a window
+/// names one, and whether only sponsored posts deliver (no campaign ties them).
+struct Delivery {
+    key: Key,
+    types: Option<usize>,
+    index: WindowIndex,
+    sponsored_only: bool,
+}
+
+/// The rows of a batch whose `sponsored` flag is true (a null flag is not sponsored), as bits.
+fn sponsored_posts(batch: &DataFrame) -> Result<Bitmap> {
+    let flags = batch.column(contracts::SPONSORED)?.bool()?.rechunk();
+    let arr = flags.downcast_iter().next();
+    Ok(match arr {
+        Some(a) => match a.validity() {
+            Some(valid) => a.values() & valid,
+            None => a.values().clone(),
+        },
+        None => Bitmap::new(),
+    })
+}
+
 /// A batch's followers-at-post (NaN where unknown), the rows where it is unknown, and for
 /// each of those whether its account has a snapshot by then (a stale one) or none yet.
 fn followers_at_post(
@@ -346,7 +370,7 @@ struct PostsPass {
     periods: Option<Periods>,
     grouping: Grouping,
     followers: Option<(Key, Arc<FollowerIndex>)>,
-    contracts: Option<(Key, Option<usize>, WindowIndex)>,
+    contracts: Option<Delivery>,
     /// The contract windows (for the over-delivery warning).
     windows: Vec<Window>,
     states: States,
@@ -472,11 +496,15 @@ impl PostsPass {
                                 .map(|(key, index)| followers_at_post(key, index, &codes, &days))
                         },
                         || {
-                            contracts.as_mut().map(|(key, types, index)| {
-                                let keys = key.codes(&codes);
-                                let types = types.map(|t| codes[t].as_slice());
-                                let rows = pass::delivered_rows(index, &keys, &days, types);
-                                (keys, rows)
+                            contracts.as_mut().map(|d| -> Result<_> {
+                                let keys = d.key.codes(&codes);
+                                let types = d.types.map(|t| codes[t].as_slice());
+                                let sponsored = match d.sponsored_only {
+                                    true => Some(sponsored_posts(&batch)?),
+                                    false => None,
+                                };
+                                let rows = pass::delivered_rows(&d.index, &keys, &days, types, sponsored.as_ref());
+                                Ok((keys, rows))
                             })
                         },
                     )
@@ -495,7 +523,7 @@ impl PostsPass {
                 }
                 (followers_at_post, unknown)
             });
-            if let Some((keys, rows)) = delivery {
+            if let Some((keys, rows)) = delivery.transpose()? {
                 pass::count_delivered(delivered, delivered_keys, ng, &groups, &keys, &rows);
             }
             Ok((groups, ng, followers_at_post))
@@ -729,12 +757,8 @@ fn coded_columns(plan: &Plan, pp: &PostsPlan, grain: &[String]) -> Vec<String> {
     if needs_followers_at_post(pp) {
         extra.extend(&plan.account_key);
     }
-    let sponsored = contracts::SPONSORED.to_string();
     if pp.delivered {
         extra.extend(&pp.contract_match);
-        if pp.attribution == Attribution::Sponsored {
-            extra.push(&sponsored);
-        }
     }
     for k in extra {
         if !names.contains(k) {
@@ -891,7 +915,6 @@ impl PostsPass {
             .iter()
             .filter(|m| *m != "content_type")
             .cloned()
-            .chain((pp.attribution == Attribution::Sponsored).then(|| contracts::SPONSORED.to_string()))
             .collect();
         let mut k = self.key(&on);
         let seeds = c.keys(&on)?;
@@ -907,7 +930,12 @@ impl PostsPass {
         let n_keys = k.len(&self.dicts);
         let type_dict = types.map(|t| &mut self.dicts[t]);
         let (index, windows) = c.windows(&on, frame, n_keys, type_dict)?;
-        self.contracts = Some((k, types, index));
+        self.contracts = Some(Delivery {
+            key: k,
+            types,
+            index,
+            sponsored_only: pp.attribution == Attribution::Sponsored,
+        });
         self.windows = windows;
         self.delivered_keys = vec![0; n_keys];
         Ok(())
