@@ -612,6 +612,32 @@ def test_unmatched_sources_warn(traffic):
     assert not any(UNMATCHED in w for w in res.warnings), res.warnings
 
 
+def test_unmatched_sources_warning_counts_rows_not_days():
+    # rows of one source on one day are summed before sources are matched: the warning
+    # still counts the table's rows, most frequent source first
+    t = traffic_rows(
+        [
+            (D(2026, 1, 5), "t.co", 1),
+            (D(2026, 1, 5), "newsletter", 2),
+            (D(2026, 1, 5), "newsletter", None),
+            (D(2026, 1, 5), "newsletter", 3),
+            (D(2026, 1, 6), "newsletter", 4),
+            (D(2026, 1, 6), "google", 5),
+            (D(2026, 2, 1), "google", 6),
+            (D(2026, 2, 1), None, 7),
+        ]
+    )
+    res = sk.compute_details(traffic=t, kpis=["referral_traffic", "website_traffic"], by=["platform"])
+    (warning,) = [w for w in res.warnings if UNMATCHED in w]
+    assert warning.startswith("7 traffic rows from 3 sources matched no social platform"), warning
+    assert "(for example newsletter, google, (missing))" in warning, warning
+    # the sums per platform: the unmatched sources keep their own names
+    got = {r["platform"]: (r["referral_traffic"], r["website_traffic"]) for r in res.frame.to_dicts()}
+    assert got["x"] == (1, 1)
+    assert got["newsletter"] == (0, 9)
+    assert got["google"] == (0, 11)
+
+
 @pytest.mark.parametrize("kpi", TRAFFIC_KPIS)
 def test_traffic_kpi_without_traffic(kpi):
     posts, _ = sk.datasets.sample(n_accounts=2, n_posts=10, seed=1)
