@@ -132,6 +132,14 @@ enum Task {
         mask: Option<String>,
         sums: Counted,
     },
+    /// Σ and count of one column over another (rule 2: where both are present and the
+    /// denominator is not 0) row by row, in one loop: the quotients are never a column.
+    Quotient {
+        num: String,
+        den: String,
+        sums: Vec<f64>,
+        counts: Vec<i64>,
+    },
     /// A state with a loop of its own (fractional values under a mask, means of rates).
     Own(Own),
 }
@@ -158,6 +166,8 @@ enum Output {
     },
     /// A Where task's sum, or its count.
     Where { name: String, task: usize, sum: bool },
+    /// A Quotient task's sum, or its count.
+    Quotient { name: String, task: usize, sum: bool },
     /// An Own state's columns.
     Own(usize),
 }
@@ -185,8 +195,16 @@ impl States {
     /// follower count of the snapshots is a whole number. A `linear` column (a chain of `+`
     /// and `-` over columns, rule 3) of integers is not read where its sums are its terms'
     /// sums: Σ (a + b) over the rows with either is Σ a + Σ b, and over the rows where a
-    /// mask column is present too, each term less its sum where the mask is missing.
-    pub fn new(ops: Vec<CustomState>, schema: &Schema, integral_followers: bool, linear: &[Linear]) -> Result<Self> {
+    /// mask column is present too, each term less its sum where the mask is missing. A sum
+    /// of a `quotients` column (name, numerator, denominator) over all its rows divides as
+    /// it adds, and the column is not read.
+    pub fn new(
+        ops: Vec<CustomState>,
+        schema: &Schema,
+        integral_followers: bool,
+        linear: &[Linear],
+        quotients: &[(String, String, String)],
+    ) -> Result<Self> {
         let mut states = States::default();
         let int = |c: &str| schema.get(c) == Some(&DataType::Int64);
         // a column's terms: its own when it is not linear over integers
@@ -212,6 +230,22 @@ impl States {
                     });
                     if let Some(name) = count {
                         states.outputs.push(Output::Where { name, task, sum: false });
+                    }
+                }
+                StateKind::Sum {
+                    sum,
+                    count,
+                    mask: None,
+                    filter: None,
+                } if quotients.iter().any(|(q, _, _)| *q == column) => {
+                    let task = states.quotient(&column, quotients);
+                    states.outputs.push(Output::Quotient {
+                        name: sum,
+                        task,
+                        sum: true,
+                    });
+                    if let Some(name) = count {
+                        states.outputs.push(Output::Quotient { name, task, sum: false });
                     }
                 }
                 StateKind::Rows { count } => {
@@ -320,7 +354,10 @@ impl States {
                     StateKind::Sum { .. } | StateKind::AtFollowers { .. } => out.push(own.op.column.as_str()),
                     StateKind::MeanAtFollowers { .. } | StateKind::Rows { .. } => {}
                 },
-                Task::Where { column: None, .. } | Task::AllMissing { .. } | Task::Followers { .. } => {}
+                Task::Where { column: None, .. }
+                | Task::AllMissing { .. }
+                | Task::Followers { .. }
+                | Task::Quotient { .. } => {}
             }
         }
         out
@@ -354,6 +391,23 @@ impl States {
             }
         }
         Ok(i)
+    }
+
+    /// The Quotient task of a `quotients` column.
+    fn quotient(&mut self, column: &str, quotients: &[(String, String, String)]) -> usize {
+        let (num, den) = match quotients.iter().find(|(q, _, _)| q == column) {
+            Some((_, num, den)) => (num.clone(), den.clone()),
+            None => Default::default(),
+        };
+        self.find(
+            |t| matches!(t, Task::Quotient { num: n, den: d, .. } if *n == num && *d == den),
+            || Task::Quotient {
+                num: num.clone(),
+                den: den.clone(),
+                sums: Vec::new(),
+                counts: Vec::new(),
+            },
+        )
     }
 
     /// The Where task of a column (none: of rows) under a condition and a mask.
@@ -390,6 +444,7 @@ impl States {
                     out.extend(mask.iter().map(String::as_str));
                 }
                 Task::AllMissing { columns, .. } => out.extend(columns.iter().map(String::as_str)),
+                Task::Quotient { num, den, .. } => out.extend([num.as_str(), den.as_str()]),
                 Task::Where {
                     column, filter, mask, ..
                 } => out.extend(
@@ -569,6 +624,13 @@ impl States {
                     Task::Where { sums, .. } => out.push(sums.column(name, *sum)),
                     _ => return Err(Error::Internal(format!("no rows for state '{name}'"))),
                 },
+                Output::Quotient { name, task, sum } => match &tasks[*task] {
+                    Task::Quotient { sums, counts, .. } => out.push(match sum {
+                        true => Column::new(name.into(), sums),
+                        false => Column::new(name.into(), counts),
+                    }),
+                    _ => return Err(Error::Internal(format!("no quotients for state '{name}'"))),
+                },
                 Output::Own(i) => match &mut tasks[*i] {
                     Task::Own(own) => out.extend(own.finish(n)),
                     _ => return Err(Error::Internal("a state without its loop".into())),
@@ -662,6 +724,10 @@ impl Task {
                 grow(followers, n);
             }
             Task::Where { sums, .. } => sums.grow(n),
+            Task::Quotient { sums, counts, .. } => {
+                grow(sums, n);
+                grow(counts, n);
+            }
             Task::Own(_) => {}
         }
     }
@@ -762,6 +828,11 @@ impl Task {
                     offset = end;
                 }
             }
+            Task::Quotient { num, den, sums, counts } => {
+                let num = batch.column(num)?.as_materialized_series();
+                let den = batch.column(den)?.as_materialized_series();
+                add_quotients(sums, counts, num, den, groups)?;
+            }
             Task::Own(own) => own.add(batch, groups, n, followers_at_post)?,
         }
         Ok(())
@@ -844,6 +915,105 @@ fn counted_where<T: NumericNative>(
         });
         offset += len;
     }
+}
+
+/// Adds num / den of each row where both are present and den is not 0 (as
+/// `derived::quotients` computes a post's quotient) into per-group sums and counts, in row
+/// order (the sums are those of the quotients' column, bit for bit).
+fn add_quotients(sums: &mut [f64], counts: &mut [i64], num: &Series, den: &Series, groups: &[u32]) -> Result<()> {
+    let acc = (sums, counts, groups);
+    match (num.dtype(), den.dtype()) {
+        (DataType::Int64, DataType::Int64) => quotient_loop(acc, num.i64()?, den.i64()?),
+        (DataType::Float64, DataType::Int64) => quotient_loop(acc, num.f64()?, den.i64()?),
+        (DataType::Int64, DataType::Float64) => quotient_loop(acc, num.i64()?, den.f64()?),
+        _ => {
+            let (num, den) = (num.cast(&DataType::Float64)?, den.cast(&DataType::Float64)?);
+            quotient_loop(acc, num.f64()?, den.f64()?)
+        }
+    }
+}
+
+/// A column's value as a double.
+trait Double: Copy {
+    fn double(self) -> f64;
+}
+
+impl Double for i64 {
+    fn double(self) -> f64 {
+        self as f64
+    }
+}
+
+impl Double for f64 {
+    fn double(self) -> f64 {
+        self
+    }
+}
+
+/// `add_quotients` over typed columns: 64 rows at a time, each row's sum and count added
+/// branch-free under the word of rows where both values are present.
+fn quotient_loop<A, B>(
+    (sums, counts, groups): (&mut [f64], &mut [i64], &[u32]),
+    num: &ChunkedArray<A>,
+    den: &ChunkedArray<B>,
+) -> Result<()>
+where
+    A: PolarsNumericType,
+    B: PolarsNumericType,
+    A::Native: Double,
+    B::Native: Double,
+{
+    let lengths = |chunks: &[ArrayRef]| chunks.iter().map(|a| a.len()).collect::<Vec<_>>();
+    let (num, den) = match lengths(num.chunks()) == lengths(den.chunks()) {
+        true => (std::borrow::Cow::Borrowed(num), std::borrow::Cow::Borrowed(den)),
+        false => (
+            std::borrow::Cow::Owned(num.rechunk().into_owned()),
+            std::borrow::Cow::Owned(den.rechunk().into_owned()),
+        ),
+    };
+    let mut offset = 0usize;
+    for (a, b) in num.downcast_iter().zip(den.downcast_iter()) {
+        let len = a.len();
+        let (x, y) = (a.values().as_slice(), b.values().as_slice());
+        let gs = groups
+            .get(offset..offset + len)
+            .ok_or_else(|| Error::Internal("rows without groups".into()))?;
+        let valid = match (a.validity(), b.validity()) {
+            (Some(p), Some(q)) => Some(p & q),
+            (Some(p), None) | (None, Some(p)) => Some(p.clone()),
+            (None, None) => None,
+        };
+        let mut add = |start: usize, word: u64| {
+            let end = (start + 64).min(len);
+            for j in start..end {
+                let d = y[j].double();
+                let take = (word >> (j - start)) & 1 == 1 && d != 0.0;
+                let g = gs[j] as usize;
+                sums[g] += if take { x[j].double() / d } else { 0.0 };
+                counts[g] += i64::from(take);
+            }
+        };
+        match &valid {
+            Some(bits) => {
+                let mut words = bits.fast_iter_u64();
+                let mut start = 0usize;
+                for w in &mut words {
+                    add(start, w);
+                    start += 64;
+                }
+                let ([lo, hi], _) = words.remainder();
+                if start < len {
+                    add(start, lo);
+                }
+                if start + 64 < len {
+                    add(start + 64, hi);
+                }
+            }
+            None => (0..len).step_by(64).for_each(|start| add(start, u64::MAX)),
+        }
+        offset += len;
+    }
+    Ok(())
 }
 
 /// A state with its own loop: a fractional sum under a mask, Σ value and Σ followers-at-post
@@ -1124,12 +1294,12 @@ mod tests {
             rows[g as usize] += 1;
         }
         let linear = vec![("l".to_string(), vec![(true, "a".to_string()), (false, "b".to_string())])];
-        let mut split = States::new(ops(), batch.schema(), false, &linear)?;
-        let mut whole = States::new(ops(), batch.schema(), false, &[])?;
+        let mut split = States::new(ops(), batch.schema(), false, &linear, &[])?;
+        let mut whole = States::new(ops(), batch.schema(), false, &[], &[])?;
         // the count of a chain with a mask needs the chain itself
         assert!(split.reads().contains(&"l"));
         let without_masked: Vec<CustomState> = ops().into_iter().take(3).collect();
-        assert!(!States::new(without_masked, batch.schema(), false, &linear)?
+        assert!(!States::new(without_masked, batch.schema(), false, &linear, &[])?
             .reads()
             .contains(&"l"));
         split.add(&batch, &groups, 23, None, &[], &[])?;
@@ -1138,6 +1308,71 @@ mod tests {
         for name in ["s:l", "n:l", "r:l", "r:c", "rn:c", "rl:l", "rln:l"] {
             assert_eq!(get(&split, name), get(&whole, name), "{name}");
         }
+        Ok(())
+    }
+
+    /// Sums and counts of a column over another, divided as they are added, equal those over
+    /// the quotients' column (`derived::quotients`), bit for bit: zero and missing
+    /// denominators, missing numerators, integer and fractional numerators, in two chunks.
+    #[test]
+    fn quotients_divided_as_they_add_equal_sums_of_their_column() -> Result<()> {
+        let n = 2_000;
+        let groups: Vec<u32> = numbers(11, n).into_iter().map(|x| (x % 17) as u32).collect();
+        let half = |v: Vec<Option<i64>>, name: &str| -> Result<Column> {
+            let mut s = Series::new(name.into(), &v[..n / 2]);
+            s.append(&Series::new(name.into(), &v[n / 2..]))?;
+            Ok(s.into_column())
+        };
+        // denominators: every 4th missing, some zeros (x % 1000 < 50)
+        let den: Vec<Option<i64>> = column(31, n, 4)
+            .into_iter()
+            .map(|v| v.map(|v| if v < 50 { 0 } else { v }))
+            .collect();
+        let num = column(37, n, 3);
+        let frac: Vec<Option<f64>> = column(41, n, 5)
+            .into_iter()
+            .map(|v| v.map(|v| v as f64 / 7.0))
+            .collect();
+        let mut frac_column = Series::new("f".into(), &frac[..n / 2]);
+        frac_column.append(&Series::new("f".into(), &frac[n / 2..]))?;
+        let mut batch = DataFrame::new(n, vec![half(num, "a")?, half(den, "d")?, frac_column.into_column()])?;
+        assert_eq!(batch.column("a")?.as_materialized_series().n_chunks(), 2);
+        let quotients = vec![
+            ("q".to_string(), "a".to_string(), "d".to_string()),
+            ("r".to_string(), "f".to_string(), "d".to_string()),
+        ];
+        for q in super::super::derived::quotients(&batch, &quotients)? {
+            batch.with_column(q.into_column())?;
+        }
+        let sum = |column: &str| CustomState {
+            column: column.into(),
+            kind: StateKind::Sum {
+                sum: format!("s:{column}"),
+                count: Some(format!("n:{column}")),
+                mask: None,
+                filter: None,
+            },
+        };
+        let ops = || vec![sum("q"), sum("r")];
+        let mut divided = States::new(ops(), batch.schema(), false, &[], &quotients)?;
+        assert!(!divided.reads().contains(&"q") && divided.reads().contains(&"d"));
+        let mut summed = States::new(ops(), batch.schema(), false, &[], &[])?;
+        let mut rows = vec![0i64; 17];
+        for &g in &groups {
+            rows[g as usize] += 1;
+        }
+        divided.add(&batch, &groups, 17, None, &[], &[])?;
+        summed.add(&batch, &groups, 17, None, &[], &[])?;
+        let (divided, summed) = (divided.finish(17, &rows)?, summed.finish(17, &rows)?);
+        for name in ["s:q", "n:q", "s:r", "n:r"] {
+            let (a, b) = (get(&divided, name), get(&summed, name));
+            assert_eq!(
+                a.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                b.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                "{name}"
+            );
+        }
+        assert!(get(&divided, "n:q").iter().sum::<f64>() > 0.0);
         Ok(())
     }
 
@@ -1278,7 +1513,7 @@ mod tests {
                 kind: StateKind::Rows { count: "rows:c".into() },
             },
         ];
-        let mut states = States::new(ops, first.schema(), true, &[])?;
+        let mut states = States::new(ops, first.schema(), true, &[], &[])?;
         let g1: Vec<u32> = groups[..half].iter().map(|g| g % 20).collect();
         let mut rows = vec![0i64; 37];
         for &g in &g1 {

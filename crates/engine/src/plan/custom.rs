@@ -122,6 +122,8 @@ pub struct CustomPosts {
     /// Computed columns that are one plain column over another (name, numerator, denominator;
     /// rule 2), computed by a kernel before the expressions' levels.
     pub quotients: Vec<(String, String, String)>,
+    /// The computed columns (quotients among them) that other computed columns read.
+    pub computed_reads: Vec<String>,
     pub states: Vec<CustomState>,
     /// Σ of a plain column (or the engagements) with its non-null count.
     pub sums: Vec<Metric>,
@@ -275,6 +277,8 @@ impl Compiler {
     pub fn finish(mut self) -> CustomPosts {
         let read = self.read;
         self.posts.linear.retain(|(l, _)| !read.contains(l));
+        self.posts.computed_reads = read.into_iter().collect();
+        self.posts.computed_reads.sort();
         self.posts
     }
 

@@ -893,14 +893,26 @@ impl PostsPass {
     }
 
     /// The states the pass adds up, and the plan batches are prepared by: the linear columns
-    /// that the states add up from their terms are not computed.
+    /// that the states add up from their terms, and the quotients they divide as they add,
+    /// are not computed.
     fn prepare_states(&mut self, pp: &PostsPlan, schema: &Schema) -> Result<Arc<PostsPlan>> {
         let integral = self.followers.as_ref().is_some_and(|(_, index)| index.integral());
-        self.states = States::new(state_ops(pp), schema, integral, &pp.custom.linear)?;
+        let custom = &pp.custom;
+        let quotients: Vec<_> = custom
+            .quotients
+            .iter()
+            .filter(|(q, _, _)| !custom.computed_reads.contains(q))
+            .cloned()
+            .collect();
+        self.states = States::new(state_ops(pp), schema, integral, &custom.linear, &quotients)?;
         let reads = self.states.reads();
-        let unread = |name: &String| pp.custom.linear.iter().any(|(l, _)| l == name) && !reads.contains(&name.as_str());
+        let unread = |name: &String| custom.linear.iter().any(|(l, _)| l == name) && !reads.contains(&name.as_str());
         let mut prepared = pp.clone();
         prepared.custom.computed.retain(|(name, _, _)| !unread(name));
+        prepared
+            .custom
+            .quotients
+            .retain(|(q, _, _)| reads.contains(&q.as_str()) || custom.computed_reads.contains(q));
         Ok(Arc::new(prepared))
     }
 
