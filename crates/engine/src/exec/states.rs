@@ -26,6 +26,7 @@ use crate::plan::{CustomState, Linear, StateKind};
 use polars::prelude::*;
 use polars_arrow::bitmap::Bitmap;
 use rayon::prelude::*;
+use std::borrow::Cow;
 
 /// Sums per group in the value column's type.
 enum Sums {
@@ -964,11 +965,12 @@ where
     B::Native: Double,
 {
     let lengths = |chunks: &[ArrayRef]| chunks.iter().map(|a| a.len()).collect::<Vec<_>>();
+    // (columns of one batch are chunked alike; others are put in one chunk each)
     let (num, den) = match lengths(num.chunks()) == lengths(den.chunks()) {
-        true => (std::borrow::Cow::Borrowed(num), std::borrow::Cow::Borrowed(den)),
+        true => (Cow::Borrowed(num), Cow::Borrowed(den)),
         false => (
-            std::borrow::Cow::Owned(num.rechunk().into_owned()),
-            std::borrow::Cow::Owned(den.rechunk().into_owned()),
+            Cow::Owned(num.rechunk().into_owned()),
+            Cow::Owned(den.rechunk().into_owned()),
         ),
     };
     let mut offset = 0usize;
