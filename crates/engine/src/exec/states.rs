@@ -224,14 +224,7 @@ impl States {
                     filter: Some(filter),
                 } => {
                     let task = states.filtered(Some(column), filter, mask, schema)?;
-                    states.outputs.push(Output::Where {
-                        name: sum,
-                        task,
-                        sum: true,
-                    });
-                    if let Some(name) = count {
-                        states.outputs.push(Output::Where { name, task, sum: false });
-                    }
+                    states.sum_and_count(sum, count, |name, sum| Output::Where { name, task, sum });
                 }
                 StateKind::Sum {
                     sum,
@@ -240,14 +233,7 @@ impl States {
                     filter: None,
                 } if quotients.iter().any(|(q, _, _)| *q == column) => {
                     let task = states.quotient(&column, quotients);
-                    states.outputs.push(Output::Quotient {
-                        name: sum,
-                        task,
-                        sum: true,
-                    });
-                    if let Some(name) = count {
-                        states.outputs.push(Output::Quotient { name, task, sum: false });
-                    }
+                    states.sum_and_count(sum, count, |name, sum| Output::Quotient { name, task, sum });
                 }
                 StateKind::Rows { count } => {
                     // (the column is the condition)
@@ -392,6 +378,14 @@ impl States {
             }
         }
         Ok(i)
+    }
+
+    /// The outputs of a task's sum and, when asked, its count (`output(name, sum)`).
+    fn sum_and_count(&mut self, sum: String, count: Option<String>, output: impl Fn(String, bool) -> Output) {
+        self.outputs.push(output(sum, true));
+        if let Some(name) = count {
+            self.outputs.push(output(name, false));
+        }
     }
 
     /// The Quotient task of a `quotients` column.
@@ -670,8 +664,8 @@ fn all_missing(batch: &DataFrame, columns: &[String]) -> Result<Option<Bitmap>> 
     Ok(out)
 }
 
-/// The rows of a batch where a Boolean column is true, as one bitmap.
-fn truth(column: &Column) -> Result<Bitmap> {
+/// The rows of a batch where a Boolean column is true (a null is not), as one bitmap.
+pub(super) fn truth(column: &Column) -> Result<Bitmap> {
     let ca = column.as_materialized_series().bool()?.rechunk();
     let bits = match ca.downcast_iter().next() {
         Some(arr) => match arr.validity() {
@@ -685,21 +679,26 @@ fn truth(column: &Column) -> Result<Bitmap> {
 
 /// Calls `f` with the index of every set bit, in order.
 fn for_each_set(bits: &Bitmap, mut f: impl FnMut(usize)) {
-    let mut words = bits.fast_iter_u64();
-    let mut base = 0usize;
-    let mut visit = |mut w: u64, base: usize| {
+    for_each_word(bits, |base, mut w| {
         while w != 0 {
             f(base + w.trailing_zeros() as usize);
             w &= w - 1;
         }
-    };
+    });
+}
+
+/// Calls `f` with each 64-bit word of the bitmap and the index of its first bit, in order
+/// (the last words' bits past the bitmap's end are 0; their first index may be past it too).
+fn for_each_word(bits: &Bitmap, mut f: impl FnMut(usize, u64)) {
+    let mut words = bits.fast_iter_u64();
+    let mut base = 0usize;
     for w in &mut words {
-        visit(w, base);
+        f(base, w);
         base += 64;
     }
     let ([lo, hi], _) = words.remainder();
-    visit(lo, base);
-    visit(hi, base + 64);
+    f(base, lo);
+    f(base + 64, hi);
 }
 
 fn grow<T: Clone + Default>(v: &mut Vec<T>, n: usize) {
@@ -995,22 +994,9 @@ where
                 counts[g] += i64::from(take);
             }
         };
+        // (a word starting past the chunk adds nothing)
         match &valid {
-            Some(bits) => {
-                let mut words = bits.fast_iter_u64();
-                let mut start = 0usize;
-                for w in &mut words {
-                    add(start, w);
-                    start += 64;
-                }
-                let ([lo, hi], _) = words.remainder();
-                if start < len {
-                    add(start, lo);
-                }
-                if start + 64 < len {
-                    add(start + 64, hi);
-                }
-            }
+            Some(bits) => for_each_word(bits, &mut add),
             None => (0..len).step_by(64).for_each(|start| add(start, u64::MAX)),
         }
         offset += len;

@@ -27,7 +27,6 @@ use crate::ingest;
 use crate::plan::{Attribution, CustomState, Dedupe, Metric, Plan, PostsPlan, StateKind, PERIOD};
 use crate::schema::{Source, StateColumn};
 use polars::prelude::*;
-use polars_arrow::bitmap::Bitmap;
 use polars_core::runtime::THREAD_POOL;
 use rayon::prelude::*;
 use read::{last_rows, PageRead, SliceReader};
@@ -275,19 +274,6 @@ struct Delivery {
     sponsored_only: bool,
 }
 
-/// The rows of a batch whose `sponsored` flag is true (a null flag is not sponsored), as bits.
-fn sponsored_posts(batch: &DataFrame) -> Result<Bitmap> {
-    let flags = batch.column(contracts::SPONSORED)?.bool()?.rechunk();
-    let arr = flags.downcast_iter().next();
-    Ok(match arr {
-        Some(a) => match a.validity() {
-            Some(valid) => a.values() & valid,
-            None => a.values().clone(),
-        },
-        None => Bitmap::new(),
-    })
-}
-
 /// A batch's followers-at-post (NaN where unknown), the rows where it is unknown, and for
 /// each of those whether its account has a snapshot by then (a stale one) or none yet.
 fn followers_at_post(
@@ -500,7 +486,8 @@ impl PostsPass {
                                 let keys = d.key.codes(&codes);
                                 let types = d.types.map(|t| codes[t].as_slice());
                                 let sponsored = match d.sponsored_only {
-                                    true => Some(sponsored_posts(&batch)?),
+                                    // (a null flag is not sponsored)
+                                    true => Some(super::states::truth(batch.column(contracts::SPONSORED)?)?),
                                     false => None,
                                 };
                                 let rows = pass::delivered_rows(&d.index, &keys, &days, types, sponsored.as_ref());
