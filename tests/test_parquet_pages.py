@@ -227,3 +227,87 @@ def test_ids_as_the_dimension(tmp_path):
     pl.concat([df, df.head(1)]).write_parquet(path, row_group_size=700)
     with pytest.raises(sk.InputError, match="repeated post_id"):
         sk.compute(path, kpis=["posts"], by=["post_id"])
+
+
+def with_kinds(df: pl.DataFrame) -> pl.DataFrame:
+    """A text column to filter on: short, long (over 12 bytes) and non-ASCII values, some
+    missing, one that only comes in the last row groups, and one that differs by case."""
+    kinds = ["video", "image", "a-very-long-content-kind", "vidéo", None, "Video"]
+    column = [kinds[(i * 5 + i // 7) % len(kinds)] for i in range(N)]
+    column[2_900:] = ["story"] * (N - 2_900)
+    return df.with_columns(kind=pl.Series(column, dtype=pl.String))
+
+
+TEXT_KPIS = [
+    sk.KPI("videos", "count(where kind == 'video')"),
+    sk.KPI("long_likes", "sum(likes where 'a-very-long-content-kind' == kind)"),
+    sk.KPI("not_video_likes", "sum(likes where kind != 'video')"),
+    sk.KPI("stories", "count(where kind == 'story')"),
+    sk.KPI("on_x", "count(where platform == 'x')"),
+    sk.KPI("accented", "count(where kind == 'vidéo')"),
+]
+
+
+def text_oracle(df: pl.DataFrame) -> pl.DataFrame:
+    """docs/kpis.md: a condition is false where its column is missing (so neither `==` nor
+    `!=` holds there); counts are 0 and sums are null without rows, by platform and month."""
+    kind, month = pl.col("kind"), pl.col("published_at").dt.truncate("1mo").cast(pl.Date)
+
+    def count(where: pl.Expr) -> pl.Expr:
+        return where.fill_null(False).sum().cast(pl.Int64)
+
+    def total(where: pl.Expr) -> pl.Expr:
+        where = where.fill_null(False)
+        return pl.when(where.any()).then(pl.col("likes").filter(where).sum()).cast(pl.Int64)
+
+    return (
+        df.group_by("platform", month.alias("period_start"))
+        .agg(
+            count(kind == "video").alias("videos"),
+            total(kind == "a-very-long-content-kind").alias("long_likes"),
+            total(kind != "video").alias("not_video_likes"),
+            count(kind == "story").alias("stories"),
+            count(pl.col("platform") == "x").alias("on_x"),
+            count(kind == "vidéo").alias("accented"),
+        )
+        .sort("platform", "period_start")
+    )
+
+
+@pytest.mark.parametrize("writer", list(WRITERS))
+def test_text_conditions_read_off_codes_equal_a_filter_of_the_frame(tmp_path, writer):
+    df = with_kinds(posts(repeats=False))
+    path = str(tmp_path / "posts.parquet")
+    WRITERS[writer](df, path)
+    want = text_oracle(df)
+    got = sk.compute(path, kpis=TEXT_KPIS, by=["platform"], every="1mo").sort("platform", "period_start")
+    assert got.select(want.columns).equals(want)
+    # in memory (text and categorical), and in batches where 'story' comes in the last one
+    for frame in (df, df.with_columns(pl.col("kind").cast(pl.Categorical))):
+        got = sk.compute(frame, kpis=TEXT_KPIS, by=["platform"], every="1mo")
+        assert got.sort("platform", "period_start").select(want.columns).equals(want)
+    os.environ["SOCIALKPI_BATCH_ROWS"] = "1000"
+    try:
+        got = sk.compute(path, kpis=TEXT_KPIS, by=["platform"], every="1mo")
+    finally:
+        del os.environ["SOCIALKPI_BATCH_ROWS"]
+    assert got.sort("platform", "period_start").select(want.columns).equals(want)
+
+
+def test_a_text_condition_read_elsewhere_gives_the_same_numbers(tmp_path):
+    # the column is also read as text (a ratio's side keeps the other posts as 0s)
+    df = with_kinds(posts(repeats=False))
+    path = str(tmp_path / "posts.parquet")
+    df.write_parquet(path, row_group_size=700)
+    share = sk.KPI("video_share", "sum(likes where kind == 'video') / likes")
+    got = sk.compute(path, kpis=[*TEXT_KPIS, share], by=["platform"], every="1mo").sort(
+        "platform", "period_start"
+    )
+    want = text_oracle(df)
+    assert got.select(want.columns).equals(want)
+    month = pl.col("published_at").dt.truncate("1mo").cast(pl.Date).alias("period_start")
+    video = pl.col("likes").filter(pl.col("kind") == "video").sum()
+    shares = df.group_by("platform", month).agg((video / pl.col("likes").sum()).alias("video_share"))
+    joined = got.join(shares, on=["platform", "period_start"], suffix="_want")
+    assert joined.height == want.height
+    assert (joined["video_share"] - joined["video_share_want"]).abs().max() < 1e-12

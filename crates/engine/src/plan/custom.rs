@@ -74,6 +74,48 @@ pub struct CustomKpi {
 /// (plus, column)).
 pub type Linear = (String, Vec<(bool, String)>);
 
+/// A condition column that compares a text column with a text (`content_type == 'video'`):
+/// the posts pass may test each distinct value of the column once, through its codes, rather
+/// than every row's text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextTest {
+    pub condition: String,
+    pub column: String,
+    pub text: String,
+    /// `==`, else `!=`; a row without a value passes neither.
+    pub equal: bool,
+}
+
+impl TextTest {
+    /// The test of a condition, when it is one: a text column `==` or `!=` a text (its
+    /// `condition` is named once its column is).
+    fn of(cond: &Cond) -> Option<Self> {
+        let Cond::Compare(op @ (BinOp::Eq | BinOp::Ne), a, b) = cond else {
+            return None;
+        };
+        let (column, text) = match (a, b) {
+            (Operand::TextColumn(c), Operand::Text(t)) | (Operand::Text(t), Operand::TextColumn(c)) => (c, t),
+            _ => return None,
+        };
+        Some(Self {
+            condition: String::new(),
+            column: column.clone(),
+            text: text.clone(),
+            equal: *op == BinOp::Eq,
+        })
+    }
+
+    /// The condition as an expression (what `Compiler::cond` gives for it).
+    fn expr(&self) -> Expr {
+        let op = if self.equal { BinOp::Eq } else { BinOp::Ne };
+        compare(
+            op,
+            col(self.column.as_str()).cast(DataType::String),
+            lit(self.text.as_str()),
+        )
+    }
+}
+
 /// A state the posts pass adds up for custom KPIs, over a computed column.
 #[derive(Debug, Clone)]
 pub enum StateKind {
@@ -124,6 +166,9 @@ pub struct CustomPosts {
     pub quotients: Vec<(String, String, String)>,
     /// The computed columns (quotients among them) that other computed columns read.
     pub computed_reads: Vec<String>,
+    /// Conditions that compare a text column with a text, on columns the formulas read for
+    /// nothing else (their columns are not in `plain`).
+    pub text_tests: Vec<TextTest>,
     pub states: Vec<CustomState>,
     /// Σ of a plain column (or the engagements) with its non-null count.
     pub sums: Vec<Metric>,
@@ -277,6 +322,19 @@ impl Compiler {
     pub fn finish(mut self) -> CustomPosts {
         let read = self.read;
         self.posts.linear.retain(|(l, _)| !read.contains(l));
+        // a test whose condition other columns read, or whose column they read as text, is
+        // computed as the other conditions are: the column is then read whole
+        let posts = &mut self.posts;
+        let whole: Vec<String> = posts
+            .text_tests
+            .iter()
+            .filter(|t| read.contains(&t.condition) || posts.plain.contains(&t.column))
+            .map(|t| t.column.clone())
+            .collect();
+        posts.text_tests.retain(|t| !whole.contains(&t.column));
+        for c in whole {
+            push_unique(&mut posts.plain, c);
+        }
         self.posts.computed_reads = read.into_iter().collect();
         self.posts.computed_reads.sort();
         self.posts
@@ -441,9 +499,21 @@ impl Compiler {
         let mut all = conds.into_iter().cloned();
         let first = all.next()?;
         let cond = all.fold(first, |a, b| Cond::And(Box::new(a), Box::new(b)));
-        let name = self.computed(format!("where {cond:?}"), |me| me.cond(&cond));
+        let key = format!("where {cond:?}");
+        let test = TextTest::of(&cond);
+        let name = self.computed(key, |me| match &test {
+            // (its column is not marked `plain`: see `finish`)
+            Some(t) => t.expr(),
+            None => me.cond(&cond),
+        });
         if self.condition_names.insert(name.clone()) {
             self.posts.conditions.push(name.clone());
+            if let Some(test) = test {
+                self.posts.text_tests.push(TextTest {
+                    condition: name.clone(),
+                    ..test
+                });
+            }
         }
         Some(name)
     }
@@ -642,15 +712,7 @@ impl Compiler {
             }
             Cond::Compare(op, a, b) => {
                 let (x, y) = (self.operand(a), self.operand(b));
-                let cmp = match op {
-                    BinOp::Eq => x.eq(y),
-                    BinOp::Ne => x.neq(y),
-                    BinOp::Lt => x.lt(y),
-                    BinOp::Le => x.lt_eq(y),
-                    BinOp::Gt => x.gt(y),
-                    _ => x.gt_eq(y),
-                };
-                cmp.fill_null(lit(false))
+                compare(*op, x, y)
             }
             Cond::And(a, b) => self.inline_cond(a).and(self.inline_cond(b)),
             Cond::Or(a, b) => self.inline_cond(a).or(self.inline_cond(b)),
@@ -668,6 +730,19 @@ impl Compiler {
             }
         }
     }
+}
+
+/// A comparison, false where either side is unknown.
+fn compare(op: BinOp, x: Expr, y: Expr) -> Expr {
+    let cmp = match op {
+        BinOp::Eq => x.eq(y),
+        BinOp::Ne => x.neq(y),
+        BinOp::Lt => x.lt(y),
+        BinOp::Le => x.lt_eq(y),
+        BinOp::Gt => x.gt(y),
+        _ => x.gt_eq(y),
+    };
+    cmp.fill_null(lit(false))
 }
 
 /// The state column of a formula's computed value, by the name the compiler gives it.

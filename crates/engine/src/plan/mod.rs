@@ -19,7 +19,7 @@ mod usable;
 pub use crate::catalog::Definition;
 use build::{build_here, Given};
 pub use calendar::{Calendar, Month, Weekday};
-pub use custom::{check_names, check_syntax, CustomKpi, CustomPosts, CustomState, Linear, StateKind, Value};
+pub use custom::{check_names, check_syntax, CustomKpi, CustomPosts, CustomState, Linear, StateKind, TextTest, Value};
 pub use origins::{measure, Origin, Origins};
 pub use posts::status_plan;
 pub use socialkpi_formula::Type as ColumnType;

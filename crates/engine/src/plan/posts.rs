@@ -209,6 +209,9 @@ pub(super) fn plan_posts(
             push_unique(&mut cols, c.clone());
         }
     }
+    for t in &custom.text_tests {
+        push_unique(&mut cols, t.column.clone());
+    }
     p.custom = custom.clone();
     p.needs_account = !p.at_followers.is_empty() || !attribute_dims.is_empty() || custom.followers_at_post;
     p.needs_time = periods || !p.at_followers.is_empty() || p.delivered || custom.followers_at_post;

@@ -14,7 +14,7 @@ use super::dedupe::Kept;
 use super::derived;
 use super::kernel::{FollowerIndex, WindowIndex, ACCOUNT, NO_DAY};
 use super::parquet::Indexed;
-use super::pass::{self, Dict, Grouping, Pairs, Periods};
+use super::pass::{self, CodedTest, Dict, Grouping, Pairs, Periods};
 use super::spill;
 use super::states::States;
 use super::{
@@ -338,6 +338,10 @@ type IdCheck = (String, IdHasher, spill::IdHashes);
 /// A batch's followers-at-post (NaN where unknown) and the rows where it is unknown.
 type AtPost = (Vec<f64>, Vec<u32>);
 
+/// A batch's groups, how many groups there are, its followers-at-post, and the condition
+/// columns of its text tests.
+type Grouped = (Vec<u32>, usize, Option<AtPost>, Vec<Column>);
+
 /// The followers-at-post lookup a fresh pass builds from the snapshots, as `memo` keeps it:
 /// the account key's dictionaries after the snapshots' accounts took their codes, the key,
 /// and the index.
@@ -360,6 +364,8 @@ struct PostsPass {
     /// The contract windows (for the over-delivery warning).
     windows: Vec<Window>,
     states: States,
+    /// The conditions read off codes (`text_tests`), once `prepare_states` chose them.
+    text_tests: Vec<CodedTest>,
     rows: Vec<i64>,
     no_followers_at_post: Vec<i64>,
     stale_followers_at_post: Vec<i64>,
@@ -442,6 +448,7 @@ impl PostsPass {
             followers,
             contracts,
             states,
+            text_tests,
             rows,
             no_followers_at_post,
             stale_followers_at_post,
@@ -454,7 +461,7 @@ impl PostsPass {
         } = self;
         let PageRead { id_hashes, keys } = read;
         // the checks run beside the grouping, the states after it, all on polars' threads
-        let grouped = || -> Result<(Vec<u32>, usize, Option<AtPost>)> {
+        let grouped = || -> Result<Grouped> {
             let all: Vec<usize> = (0..dicts.len()).collect();
             let (codes, days) = rayon::join(
                 || encode(dicts, names, &batch, &keys, &all),
@@ -464,6 +471,10 @@ impl PostsPass {
                 },
             );
             let (codes, days) = (codes?, days?);
+            let tested = text_tests
+                .iter_mut()
+                .map(|t| t.column(&dicts[t.dict], &codes[t.dict]))
+                .collect::<Result<Vec<_>>>()?;
             // the groups, followers-at-post and delivery side by side: each reads the codes
             let ((groups, ng), (at_post, delivery)) = rayon::join(
                 || {
@@ -513,7 +524,7 @@ impl PostsPass {
             if let Some((keys, rows)) = delivery.transpose()? {
                 pass::count_delivered(delivered, delivered_keys, ng, &groups, &keys, &rows);
             }
-            Ok((groups, ng, followers_at_post))
+            Ok((groups, ng, followers_at_post, tested))
         };
         let mut magnitudes = Vec::new();
         let (checked, (grouped, prepared)) = THREAD_POOL.install(|| {
@@ -523,8 +534,11 @@ impl PostsPass {
             )
         });
         checked?;
-        let (groups, ng, followers_at_post) = grouped?;
-        let batch = prepared?;
+        let (groups, ng, followers_at_post, tested) = grouped?;
+        let mut batch = prepared?;
+        for condition in tested {
+            batch.with_column(condition)?;
+        }
         // each post's engagements inside the Int64 range (their components' magnitudes tell)
         if let Some(or) = derived::check_engagements(&batch, &pp.components, &pp.platform_components, &magnitudes)? {
             magnitudes.push((ENG.to_string(), or));
@@ -737,7 +751,7 @@ fn needs_followers_at_post(pp: &PostsPlan) -> bool {
 }
 
 /// The columns the pass encodes to codes: the grain, the account key of followers-at-post,
-/// and what ties a post to its contract.
+/// what ties a post to its contract, and the columns of text tests.
 fn coded_columns(plan: &Plan, pp: &PostsPlan, grain: &[String]) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     let mut extra: Vec<&String> = grain.iter().collect();
@@ -747,6 +761,7 @@ fn coded_columns(plan: &Plan, pp: &PostsPlan, grain: &[String]) -> Vec<String> {
     if pp.delivered {
         extra.extend(&pp.contract_match);
     }
+    extra.extend(pp.custom.text_tests.iter().map(|t| &t.column));
     for k in extra {
         if !names.contains(k) {
             names.push(k.clone());
@@ -795,6 +810,7 @@ impl PostsPass {
             contracts: None,
             windows: Vec::new(),
             states: States::default(),
+            text_tests: Vec::new(),
             rows: Vec::new(),
             no_followers_at_post: Vec::new(),
             stale_followers_at_post: Vec::new(),
@@ -894,8 +910,18 @@ impl PostsPass {
         self.states = States::new(state_ops(pp), schema, integral, &custom.linear, &quotients)?;
         let reads = self.states.reads();
         let unread = |name: &String| custom.linear.iter().any(|(l, _)| l == name) && !reads.contains(&name.as_str());
+        // text tests are read off their columns' codes, not computed
+        self.text_tests = custom
+            .text_tests
+            .iter()
+            .map(|t| CodedTest::new(t.clone(), self.index(&t.column)))
+            .collect();
+        let tested = |name: &String| custom.text_tests.iter().any(|t| t.condition == *name);
         let mut prepared = pp.clone();
-        prepared.custom.computed.retain(|(name, _, _)| !unread(name));
+        prepared
+            .custom
+            .computed
+            .retain(|(name, _, _)| !unread(name) && !tested(name));
         prepared
             .custom
             .quotients
