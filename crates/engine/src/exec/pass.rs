@@ -298,9 +298,17 @@ impl CodedTest {
             let passes = values.str()?.iter().map(|v| v.is_some_and(|v| (v == text) == *equal));
             self.passes.extend(passes);
         }
+        // a word of 64 rows at a time, each row's bit looked up without a branch
         let passes = &self.passes;
-        let bits = codes.iter().map(|&c| passes.get(c as usize).copied().unwrap_or(false));
-        let values = BooleanArray::from_data_default(Bitmap::from_trusted_len_iter(bits), None);
+        let mut bytes = Vec::with_capacity(codes.len().div_ceil(8));
+        for rows in codes.chunks(64) {
+            let mut word = 0u64;
+            for (i, &c) in rows.iter().enumerate() {
+                word |= u64::from(passes.get(c as usize).copied().unwrap_or(false)) << i;
+            }
+            bytes.extend_from_slice(&word.to_le_bytes()[..rows.len().div_ceil(8)]);
+        }
+        let values = BooleanArray::from_data_default(Bitmap::from_u8_vec(bytes, codes.len()), None);
         Ok(BooleanChunked::with_chunk(self.test.condition.as_str().into(), values).into_column())
     }
 }
