@@ -275,7 +275,7 @@ def text_oracle(df: pl.DataFrame) -> pl.DataFrame:
 
 
 @pytest.mark.parametrize("writer", list(WRITERS))
-def test_text_conditions_read_off_codes_equal_a_filter_of_the_frame(tmp_path, writer):
+def test_text_conditions_equal_a_filter_of_the_frame(tmp_path, writer):
     df = with_kinds(posts(repeats=False))
     path = str(tmp_path / "posts.parquet")
     WRITERS[writer](df, path)
@@ -292,6 +292,12 @@ def test_text_conditions_read_off_codes_equal_a_filter_of_the_frame(tmp_path, wr
     finally:
         del os.environ["SOCIALKPI_BATCH_ROWS"]
     assert got.sort("platform", "period_start").select(want.columns).equals(want)
+    # the rows dedupe='last' keeps, and a CSV export, carry the column itself
+    csv = str(tmp_path / "posts.csv")
+    df.write_csv(csv)
+    for source, dedupe in ((path, "last"), (csv, None)):
+        got = sk.compute(source, kpis=TEXT_KPIS, by=["platform"], every="1mo", dedupe=dedupe)
+        assert got.sort("platform", "period_start").select(want.columns).equals(want)
 
 
 def test_a_text_condition_read_elsewhere_gives_the_same_numbers(tmp_path):

@@ -1,14 +1,15 @@
 //! Per-post values that the posts pass derives from each batch's arrays: a post's engagements
-//! (rule 3 over its platform's components) and its engagement rate by reach.
+//! (rule 3 over its platform's components), its engagement rate by reach, and the conditions
+//! of text tests.
 //!
 //! Written as polars expressions these are chains of `is_null`, `fill_null`, `+` and
 //! `when/then`, each a full array of its own; here each is one loop over the components.
 
 use super::overflow;
-use crate::error::Result;
-use crate::plan::Components;
+use crate::error::{Error, Result};
+use crate::plan::{Components, TextTest};
 use polars::prelude::*;
-use polars_arrow::array::PrimitiveArray;
+use polars_arrow::array::{BooleanArray, PrimitiveArray};
 use polars_arrow::bitmap::Bitmap;
 
 /// The rows of a batch where a column has a value, as one bitmap.
@@ -279,6 +280,47 @@ pub(super) fn quotients(batch: &DataFrame, quotients: &[(String, String, String)
     Ok(out)
 }
 
+/// A text test's condition column (`content_type == 'video'`), named after the condition: the
+/// test is made once on each of `values`, and each row takes the result of its index into them
+/// (`indices`, as a key column is read from Parquet pages: a row group's dictionary is a few
+/// values; None: a value per row). A missing value passes neither `==` nor `!=`, and a row
+/// without one (`parquet::NULL`) neither.
+pub(super) fn text_test(test: &TextTest, values: &Column, indices: Option<&[u32]>) -> Result<Column> {
+    let text = values.as_materialized_series().cast(&DataType::String)?;
+    let text = text.str()?;
+    let passed = match test.equal {
+        true => text.equal(test.text.as_str()),
+        false => text.not_equal(test.text.as_str()),
+    };
+    let name = test.condition.as_str().into();
+    let Some(indices) = indices else {
+        return Ok(passed.fill_null_with_values(false)?.with_name(name).into_column());
+    };
+    let passes: Vec<bool> = passed.iter().map(|p| p.unwrap_or(false)).collect();
+    // (a pass of its own: the compiler vectorises it)
+    let null = super::parquet::NULL;
+    if indices
+        .iter()
+        .map(|&v| if v == null { 0 } else { v as usize + 1 })
+        .max()
+        > Some(passes.len())
+    {
+        return Err(Error::Internal("a row's index is past its values".into()));
+    }
+    // a word of 64 rows at a time, without a branch per row (a row without a value is past
+    // the values: it passes neither test)
+    let mut bytes = Vec::with_capacity(indices.len().div_ceil(8));
+    for rows in indices.chunks(64) {
+        let mut word = 0u64;
+        for (i, &v) in rows.iter().enumerate() {
+            word |= u64::from(passes.get(v as usize).copied().unwrap_or(false)) << i;
+        }
+        bytes.extend_from_slice(&word.to_le_bytes()[..rows.len().div_ceil(8)]);
+    }
+    let bits = BooleanArray::from_data_default(Bitmap::from_u8_vec(bytes, indices.len()), None);
+    Ok(BooleanChunked::with_chunk(name, bits).into_column())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -357,6 +399,50 @@ mod tests {
         assert_eq!(values(&qs[0]), vec![Some(10.0), None, None, None]);
         assert_eq!(values(&qs[1]), vec![Some(0.1), None, None, None]);
         assert_eq!(values(&qs[2]), vec![Some(0.1), Some(0.1), None, None]);
+        Ok(())
+    }
+
+    fn test(text: &str, equal: bool) -> TextTest {
+        TextTest {
+            condition: "c".into(),
+            column: "a".into(),
+            text: text.into(),
+            equal,
+        }
+    }
+
+    fn bools(c: Column) -> Result<Vec<Option<bool>>> {
+        Ok(c.bool()?.iter().collect())
+    }
+
+    #[test]
+    fn text_tests_pass_rows_by_their_values_and_never_a_missing_one() -> Result<()> {
+        let column = Column::new("a".into(), [Some("video"), None, Some("image"), Some("Video")]);
+        let is = text_test(&test("video", true), &column, None)?;
+        assert_eq!(is.name().as_str(), "c");
+        assert_eq!(bools(is)?, [Some(true), Some(false), Some(false), Some(false)]);
+        let not = text_test(&test("video", false), &column, None)?;
+        assert_eq!(bools(not)?, [Some(false), Some(false), Some(true), Some(true)]);
+        Ok(())
+    }
+
+    #[test]
+    fn text_tests_by_index_take_their_values_results() -> Result<()> {
+        // a dictionary and each row's index into it, a row without a value marked
+        let values = Column::new("a".into(), [Some("image"), Some("video"), None]);
+        let null = super::super::parquet::NULL;
+        let indices: Vec<u32> = [1, 0, null, 2, 1].into_iter().cycle().take(70).collect();
+        let is = bools(text_test(&test("video", true), &values, Some(&indices))?)?;
+        let not = bools(text_test(&test("video", false), &values, Some(&indices))?)?;
+        let want_is = [true, false, false, false, true].into_iter().cycle().take(70).map(Some);
+        let want_not = [false, true, false, false, false]
+            .into_iter()
+            .cycle()
+            .take(70)
+            .map(Some);
+        assert_eq!(is, want_is.collect::<Vec<_>>());
+        assert_eq!(not, want_not.collect::<Vec<_>>());
+        assert!(text_test(&test("video", true), &values, Some(&[3])).is_err());
         Ok(())
     }
 }

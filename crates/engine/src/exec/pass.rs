@@ -11,9 +11,8 @@ use super::kernel::{FollowerIndex, WindowIndex};
 use crate::error::{Error, Result};
 use crate::ids::inline_key;
 pub(super) use crate::periods::{days, Periods};
-use crate::plan::TextTest;
 use polars::prelude::*;
-use polars_arrow::array::{Array, BooleanArray};
+use polars_arrow::array::Array;
 use polars_arrow::bitmap::Bitmap;
 use rayon::prelude::*;
 
@@ -269,50 +268,6 @@ impl Dict {
     }
 }
 
-/// A text test (`content_type == 'video'`) on a coded column: each distinct value is tested
-/// once, when its code first comes, and a batch's condition column is read off its codes.
-pub(super) struct CodedTest {
-    pub test: TextTest,
-    /// The dictionary of the test's column.
-    pub dict: usize,
-    /// Whether each code passes.
-    passes: Vec<bool>,
-}
-
-impl CodedTest {
-    pub fn new(test: TextTest, dict: usize) -> Self {
-        Self {
-            test,
-            dict,
-            passes: Vec::new(),
-        }
-    }
-
-    /// The condition column of a batch whose column has `codes` in `dict`: true where the row
-    /// passes, false elsewhere (a row without a value passes neither `==` nor `!=`).
-    pub fn column(&mut self, dict: &Dict, codes: &[u32]) -> Result<Column> {
-        if dict.len() > self.passes.len() {
-            let new: Vec<u32> = (self.passes.len() as u32..dict.len() as u32).collect();
-            let values = dict.take(&new)?.cast(&DataType::String)?;
-            let TextTest { text, equal, .. } = &self.test;
-            let passes = values.str()?.iter().map(|v| v.is_some_and(|v| (v == text) == *equal));
-            self.passes.extend(passes);
-        }
-        // a word of 64 rows at a time, each row's bit looked up without a branch
-        let passes = &self.passes;
-        let mut bytes = Vec::with_capacity(codes.len().div_ceil(8));
-        for rows in codes.chunks(64) {
-            let mut word = 0u64;
-            for (i, &c) in rows.iter().enumerate() {
-                word |= u64::from(passes.get(c as usize).copied().unwrap_or(false)) << i;
-            }
-            bytes.extend_from_slice(&word.to_le_bytes()[..rows.len().div_ceil(8)]);
-        }
-        let values = BooleanArray::from_data_default(Bitmap::from_u8_vec(bytes, codes.len()), None);
-        Ok(BooleanChunked::with_chunk(self.test.condition.as_str().into(), values).into_column())
-    }
-}
-
 /// The cache slot of a text key (`len` a power of two, or 0).
 fn cache_slot(key: u128, len: usize) -> usize {
     let folded = (key as u64) ^ ((key >> 64) as u64).rotate_left(29);
@@ -552,40 +507,6 @@ mod tests {
         assert_eq!(delivered_rows(&index, &keys, &days, None, None), vec![0, 2, 4]);
         let sponsored = Bitmap::from([true, true, false, true, true]);
         assert_eq!(delivered_rows(&index, &keys, &days, None, Some(&sponsored)), vec![0, 4]);
-    }
-
-    #[test]
-    fn text_tests_pass_the_codes_of_their_values_and_never_a_missing_one() -> Result<()> {
-        let mut dict = Dict::new(&DataType::String, false);
-        let test = |text: &str, equal: bool| TextTest {
-            condition: "c".into(),
-            column: "a".into(),
-            text: text.into(),
-            equal,
-        };
-        let mut is_video = CodedTest::new(test("video", true), 0);
-        let mut not_video = CodedTest::new(test("video", false), 0);
-        let bools = |c: Column| -> Result<Vec<Option<bool>>> { Ok(c.bool()?.iter().collect()) };
-        let codes = dict.encode(&Column::new("a".into(), [Some("video"), None, Some("image")]))?;
-        assert_eq!(
-            bools(is_video.column(&dict, &codes)?)?,
-            [Some(true), Some(false), Some(false)]
-        );
-        assert_eq!(
-            bools(not_video.column(&dict, &codes)?)?,
-            [Some(false), Some(false), Some(true)]
-        );
-        // values first seen in a later batch are tested then
-        let codes = dict.encode(&Column::new("a".into(), ["reel", "video", "Video"]))?;
-        assert_eq!(
-            bools(is_video.column(&dict, &codes)?)?,
-            [Some(false), Some(true), Some(false)]
-        );
-        assert_eq!(
-            bools(not_video.column(&dict, &codes)?)?,
-            [Some(true), Some(false), Some(true)]
-        );
-        Ok(())
     }
 
     #[test]

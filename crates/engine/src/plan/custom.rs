@@ -75,8 +75,9 @@ pub struct CustomKpi {
 pub type Linear = (String, Vec<(bool, String)>);
 
 /// A condition column that compares a text column with a text (`content_type == 'video'`):
-/// the posts pass may test each distinct value of the column once, through its codes, rather
-/// than every row's text.
+/// the posts pass may read the column from Parquet pages as values and row indices, test
+/// each value once, and give each row its value's result, rather than compare every row's
+/// text (`exec::derived::text_test`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TextTest {
     pub condition: String,

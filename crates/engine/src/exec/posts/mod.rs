@@ -14,7 +14,7 @@ use super::dedupe::Kept;
 use super::derived;
 use super::kernel::{FollowerIndex, WindowIndex, ACCOUNT, NO_DAY};
 use super::parquet::Indexed;
-use super::pass::{self, CodedTest, Dict, Grouping, Pairs, Periods};
+use super::pass::{self, Dict, Grouping, Pairs, Periods};
 use super::spill;
 use super::states::States;
 use super::{
@@ -24,7 +24,7 @@ use crate::error::{Error, Result};
 use crate::error::{InputCode, SchemaCode};
 use crate::ids::IdHasher;
 use crate::ingest;
-use crate::plan::{Attribution, CustomState, Dedupe, Metric, Plan, PostsPlan, StateKind, PERIOD};
+use crate::plan::{Attribution, CustomState, Dedupe, Metric, Plan, PostsPlan, StateKind, TextTest, PERIOD};
 use crate::schema::{Source, StateColumn};
 use polars::prelude::*;
 use polars_core::runtime::THREAD_POOL;
@@ -364,8 +364,8 @@ struct PostsPass {
     /// The contract windows (for the over-delivery warning).
     windows: Vec<Window>,
     states: States,
-    /// The conditions read off codes (`text_tests`), once `prepare_states` chose them.
-    text_tests: Vec<CodedTest>,
+    /// The conditions made by `derived::text_test`, not by polars (set by `prepare_states`).
+    text_tests: Vec<TextTest>,
     rows: Vec<i64>,
     no_followers_at_post: Vec<i64>,
     stale_followers_at_post: Vec<i64>,
@@ -463,18 +463,25 @@ impl PostsPass {
         // the checks run beside the grouping, the states after it, all on polars' threads
         let grouped = || -> Result<Grouped> {
             let all: Vec<usize> = (0..dicts.len()).collect();
-            let (codes, days) = rayon::join(
-                || encode(dicts, names, &batch, &keys, &all),
+            // the text tests (which read no codes) beside the codes and the days
+            let text_test = |t: &TextTest| match keys.iter().find(|(name, _)| *name == t.column) {
+                Some((_, read)) if read.indices.len() == n => derived::text_test(t, &read.values, Some(&read.indices)),
+                Some(_) => Err(Error::Internal("a column read from pages has another length".into())),
+                None => derived::text_test(t, batch.column(&t.column)?, None),
+            };
+            let ((codes, tested), days) = rayon::join(
+                || {
+                    rayon::join(
+                        || encode(dicts, names, &batch, &keys, &all),
+                        || text_tests.iter().map(text_test).collect::<Result<Vec<_>>>(),
+                    )
+                },
                 || match batch.column(DAY) {
                     Ok(c) => pass::days(c),
                     Err(_) => Ok(Default::default()),
                 },
             );
-            let (codes, days) = (codes?, days?);
-            let tested = text_tests
-                .iter_mut()
-                .map(|t| t.column(&dicts[t.dict], &codes[t.dict]))
-                .collect::<Result<Vec<_>>>()?;
+            let (codes, tested, days) = (codes?, tested?, days?);
             // the groups, followers-at-post and delivery side by side: each reads the codes
             let ((groups, ng), (at_post, delivery)) = rayon::join(
                 || {
@@ -646,7 +653,14 @@ pub(super) fn states(
     // Slices are read on threads of their own, one ahead of the pass (memory holds two): the
     // first one starts now, while the pass's lookups are built.
     let reads_slices = slices.filter(|_| plan.dedupe == Dedupe::Error);
-    let reader = SliceReader::new(plan, pp, &lf, reads_slices.and(parquet), &names, &hasher)?;
+    // (the columns of text tests are read from pages like keys, though not encoded)
+    let mut page_keys = names.clone();
+    for t in &pp.custom.text_tests {
+        if !page_keys.contains(&t.column) {
+            page_keys.push(t.column.clone());
+        }
+    }
+    let reader = SliceReader::new(plan, pp, &lf, reads_slices.and(parquet), &page_keys, &hasher)?;
     let pending = reads_slices.and_then(|s| s.first()).map(|&s| reader.start(s));
     let ids = spill::IdHashes::new(memory_limit);
     let mut pass = PostsPass::new(plan, pp, &schema, &grain, names, snapshots, contracts, (&hasher, ids))?;
@@ -751,7 +765,7 @@ fn needs_followers_at_post(pp: &PostsPlan) -> bool {
 }
 
 /// The columns the pass encodes to codes: the grain, the account key of followers-at-post,
-/// what ties a post to its contract, and the columns of text tests.
+/// and what ties a post to its contract.
 fn coded_columns(plan: &Plan, pp: &PostsPlan, grain: &[String]) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     let mut extra: Vec<&String> = grain.iter().collect();
@@ -761,7 +775,6 @@ fn coded_columns(plan: &Plan, pp: &PostsPlan, grain: &[String]) -> Vec<String> {
     if pp.delivered {
         extra.extend(&pp.contract_match);
     }
-    extra.extend(pp.custom.text_tests.iter().map(|t| &t.column));
     for k in extra {
         if !names.contains(k) {
             names.push(k.clone());
@@ -910,12 +923,8 @@ impl PostsPass {
         self.states = States::new(state_ops(pp), schema, integral, &custom.linear, &quotients)?;
         let reads = self.states.reads();
         let unread = |name: &String| custom.linear.iter().any(|(l, _)| l == name) && !reads.contains(&name.as_str());
-        // text tests are read off their columns' codes, not computed
-        self.text_tests = custom
-            .text_tests
-            .iter()
-            .map(|t| CodedTest::new(t.clone(), self.index(&t.column)))
-            .collect();
+        // text tests are made by `derived::text_test`, not by polars
+        self.text_tests = custom.text_tests.clone();
         let tested = |name: &String| custom.text_tests.iter().any(|t| t.condition == *name);
         let mut prepared = pp.clone();
         prepared
