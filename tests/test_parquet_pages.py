@@ -3,7 +3,9 @@ from their pages, and key columns (accounts, platforms) are read as dictionaries
 indices, when the file's encoding allows it; else they are read through polars. Whatever wrote
 the file (polars or pyarrow, plain or dictionary encoding, v1 or v2 pages, compressed or not,
 nullable or required, one file or several), a repeat is found exactly as in memory, no false
-one is, and the KPIs by key equal a direct group-by of the frame."""
+one is, and the KPIs by key equal a direct group-by of the frame. A text column that formulas
+only compare with a text (`kind == 'video'`) is read the same way, and each condition equals
+a filter of the frame."""
 
 from __future__ import annotations
 
