@@ -909,8 +909,8 @@ impl PostsPass {
     }
 
     /// The states the pass adds up, and the plan batches are prepared by: the linear columns
-    /// that the states add up from their terms, and the quotients they divide as they add,
-    /// are not computed.
+    /// that the states add up from their terms, the quotients they divide as they add, and
+    /// the conditions of text tests (made by the pass) are not computed.
     fn prepare_states(&mut self, pp: &PostsPlan, schema: &Schema) -> Result<Arc<PostsPlan>> {
         let integral = self.followers.as_ref().is_some_and(|(_, index)| index.integral());
         let custom = &pp.custom;
