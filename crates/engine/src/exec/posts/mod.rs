@@ -364,8 +364,6 @@ struct PostsPass {
     /// The contract windows (for the over-delivery warning).
     windows: Vec<Window>,
     states: States,
-    /// The conditions made by `derived::text_test`, not by polars (set by `prepare_states`).
-    text_tests: Vec<TextTest>,
     rows: Vec<i64>,
     no_followers_at_post: Vec<i64>,
     stale_followers_at_post: Vec<i64>,
@@ -448,7 +446,6 @@ impl PostsPass {
             followers,
             contracts,
             states,
-            text_tests,
             rows,
             no_followers_at_post,
             stale_followers_at_post,
@@ -473,7 +470,7 @@ impl PostsPass {
                 || {
                     rayon::join(
                         || encode(dicts, names, &batch, &keys, &all),
-                        || text_tests.iter().map(text_test).collect::<Result<Vec<_>>>(),
+                        || pp.custom.text_tests.iter().map(text_test).collect::<Result<Vec<_>>>(),
                     )
                 },
                 || match batch.column(DAY) {
@@ -823,7 +820,6 @@ impl PostsPass {
             contracts: None,
             windows: Vec::new(),
             states: States::default(),
-            text_tests: Vec::new(),
             rows: Vec::new(),
             no_followers_at_post: Vec::new(),
             stale_followers_at_post: Vec::new(),
@@ -923,8 +919,7 @@ impl PostsPass {
         self.states = States::new(state_ops(pp), schema, integral, &custom.linear, &quotients)?;
         let reads = self.states.reads();
         let unread = |name: &String| custom.linear.iter().any(|(l, _)| l == name) && !reads.contains(&name.as_str());
-        // text tests are made by `derived::text_test`, not by polars
-        self.text_tests = custom.text_tests.clone();
+        // text tests are made by the pass (`derived::text_test`), not by polars
         let tested = |name: &String| custom.text_tests.iter().any(|t| t.condition == *name);
         let mut prepared = pp.clone();
         prepared
