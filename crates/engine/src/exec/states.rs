@@ -216,6 +216,8 @@ impl States {
             }
         };
         for CustomState { column, kind } in ops {
+            // (num, den) of a column of quotients divided as they are added
+            let quotient = quotients.iter().find(|(q, _, _)| *q == column).map(|(_, n, d)| (n, d));
             match kind {
                 StateKind::Sum {
                     sum,
@@ -231,9 +233,11 @@ impl States {
                     count,
                     mask: None,
                     filter: None,
-                } if quotients.iter().any(|(q, _, _)| *q == column) => {
-                    let task = states.quotient(&column, quotients);
-                    states.sum_and_count(sum, count, |name, sum| Output::Quotient { name, task, sum });
+                } if quotient.is_some() => {
+                    if let Some((num, den)) = quotient {
+                        let task = states.quotient(num, den);
+                        states.sum_and_count(sum, count, |name, sum| Output::Quotient { name, task, sum });
+                    }
                 }
                 StateKind::Rows { count } => {
                     // (the column is the condition)
@@ -388,17 +392,13 @@ impl States {
         }
     }
 
-    /// The Quotient task of a `quotients` column.
-    fn quotient(&mut self, column: &str, quotients: &[(String, String, String)]) -> usize {
-        let (num, den) = match quotients.iter().find(|(q, _, _)| q == column) {
-            Some((_, num, den)) => (num.clone(), den.clone()),
-            None => Default::default(),
-        };
+    /// The Quotient task of num / den.
+    fn quotient(&mut self, num: &str, den: &str) -> usize {
         self.find(
-            |t| matches!(t, Task::Quotient { num: n, den: d, .. } if *n == num && *d == den),
+            |t| matches!(t, Task::Quotient { num: n, den: d, .. } if n == num && d == den),
             || Task::Quotient {
-                num: num.clone(),
-                den: den.clone(),
+                num: num.to_string(),
+                den: den.to_string(),
                 sums: Vec::new(),
                 counts: Vec::new(),
             },

@@ -295,6 +295,17 @@ fn followers_at_post(
     (followers_at_post, unknown, stale)
 }
 
+/// The column `name` as a batch of `rows` rows read it from its pages (None: it did not).
+fn from_pages<'a>(pages: &'a [(String, Indexed)], name: &str, rows: usize) -> Result<Option<&'a Indexed>> {
+    match pages.iter().find(|(read, _)| read == name) {
+        Some((_, indexed)) if indexed.indices.len() == rows => Ok(Some(indexed)),
+        Some(_) => Err(Error::Internal(format!(
+            "column '{name}' read from pages has another length"
+        ))),
+        None => Ok(None),
+    }
+}
+
 /// Codes of the `only` dictionaries' columns of a frame, or of those read from pages
 /// (`pages`; empty for the others). The dictionaries encode their columns on polars'
 /// threads, side by side.
@@ -309,17 +320,13 @@ fn encode(
     let encoded: Vec<(usize, Result<Vec<u32>>)> = THREAD_POOL.install(|| {
         work.into_par_iter()
             .map(|(i, dict)| {
-                let codes = match pages.iter().find(|(name, _)| *name == names[i]) {
-                    Some((_, indexed)) if indexed.indices.len() == frame.height() => {
-                        dict.encode_indexed(&indexed.values, &indexed.indices)
-                    }
-                    Some(_) => Err(Error::Internal(
-                        "a key column read from pages has another length".into(),
-                    )),
-                    None => frame
+                let codes = match from_pages(pages, &names[i], frame.height()) {
+                    Ok(Some(indexed)) => dict.encode_indexed(&indexed.values, &indexed.indices),
+                    Ok(None) => frame
                         .column(&names[i])
                         .map_err(Error::from)
                         .and_then(|c| dict.encode(c)),
+                    Err(e) => Err(e),
                 };
                 (i, codes)
             })
@@ -461,9 +468,8 @@ impl PostsPass {
         let grouped = || -> Result<Grouped> {
             let all: Vec<usize> = (0..dicts.len()).collect();
             // the text tests (which read no codes) beside the codes and the days
-            let text_test = |t: &TextTest| match keys.iter().find(|(name, _)| *name == t.column) {
-                Some((_, read)) if read.indices.len() == n => derived::text_test(t, &read.values, Some(&read.indices)),
-                Some(_) => Err(Error::Internal("a column read from pages has another length".into())),
+            let text_test = |t: &TextTest| match from_pages(&keys, &t.column, n)? {
+                Some(read) => derived::text_test(t, &read.values, Some(&read.indices)),
                 None => derived::text_test(t, batch.column(&t.column)?, None),
             };
             let ((codes, tested), days) = rayon::join(
