@@ -230,22 +230,23 @@ fn doubles(column: &Column) -> Result<Vec<f64>> {
     Ok(out)
 }
 
-/// The rows where a value is not 0, eight to a byte (a bitmap collected from an iterator of
-/// bools is pushed a bit at a time).
+/// The rows where a value is not 0.
 fn nonzero_bits(values: &[f64]) -> Bitmap {
-    let byte = |eight: &[f64]| {
-        eight
+    bits_of(values, |v| *v != 0.0)
+}
+
+/// A bitmap of `test` on each item, 64 to a word without a branch per item (a bitmap
+/// collected from an iterator of bools is pushed a bit at a time).
+fn bits_of<T>(items: &[T], test: impl Fn(&T) -> bool) -> Bitmap {
+    let mut bytes = Vec::with_capacity(items.len().div_ceil(8));
+    for word_items in items.chunks(64) {
+        let word = word_items
             .iter()
             .enumerate()
-            .fold(0u8, |b, (i, v)| b | (u8::from(*v != 0.0) << i))
-    };
-    let chunks = values.chunks_exact(8);
-    let rest = chunks.remainder();
-    let mut bytes: Vec<u8> = chunks.map(byte).collect();
-    if !rest.is_empty() {
-        bytes.push(byte(rest));
+            .fold(0u64, |w, (i, item)| w | (u64::from(test(item)) << i));
+        bytes.extend_from_slice(&word.to_le_bytes()[..word_items.len().div_ceil(8)]);
     }
-    Bitmap::from_u8_vec(bytes, values.len())
+    Bitmap::from_u8_vec(bytes, items.len())
 }
 
 /// num / den for each post, for each (name, num, den) (rule 2: null where the denominator is
@@ -307,17 +308,9 @@ pub(super) fn text_test(test: &TextTest, values: &Column, indices: Option<&[u32]
     {
         return Err(Error::Internal("a row's index is past its values".into()));
     }
-    // a word of 64 rows at a time, without a branch per row (a row without a value is past
-    // the values: it passes neither test)
-    let mut bytes = Vec::with_capacity(indices.len().div_ceil(8));
-    for rows in indices.chunks(64) {
-        let mut word = 0u64;
-        for (i, &v) in rows.iter().enumerate() {
-            word |= u64::from(passes.get(v as usize).copied().unwrap_or(false)) << i;
-        }
-        bytes.extend_from_slice(&word.to_le_bytes()[..rows.len().div_ceil(8)]);
-    }
-    let bits = BooleanArray::from_data_default(Bitmap::from_u8_vec(bytes, indices.len()), None);
+    // (a row without a value is past the values: it passes neither test)
+    let bits = bits_of(indices, |&v| passes.get(v as usize).copied().unwrap_or(false));
+    let bits = BooleanArray::from_data_default(bits, None);
     Ok(BooleanChunked::with_chunk(name, bits).into_column())
 }
 
