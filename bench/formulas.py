@@ -25,7 +25,7 @@ import polars as pl
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from run import alternate, generate, peak_mb, print_medians  # noqa: E402
+from run import alternate, generate, import_libraries, peak_mb, print_medians  # noqa: E402
 
 COUNTS = ["impressions", "reach", "likes", "comments", "shares", "saves", "clicks", "profile_visits"]
 TYPES = ["video", "image", "carousel", "text"]
@@ -246,6 +246,7 @@ def agreement(posts: str, tools: list[str]) -> str:
 
 
 def worker(tool: str, posts: str) -> None:
+    import_libraries(tool)
     t = time.perf_counter()
     frame = TOOLS[tool](posts)
     print(json.dumps({"seconds": time.perf_counter() - t, "rows": len(frame), "peak_mb": peak_mb()}))

@@ -164,9 +164,9 @@ def run(tool: str, human: str, plain: str) -> object:
 
 
 def worker(tool: str, human: str, plain: str) -> None:
-    import polars  # noqa: F401  (imports are not what is timed)
-    import socialkpi  # noqa: F401
-    from run import peak_mb
+    from run import import_libraries, peak_mb
+
+    import_libraries(tool)  # (imports are not what is timed)
 
     t = time.perf_counter()
     frame = run(tool, human, plain)

@@ -53,3 +53,31 @@ def test_a_failing_bar_stops_the_run(small_slices: None, monkeypatch: pytest.Mon
     monkeypatch.setattr(_progress.Progress, "__call__", broken)
     with pytest.raises(OSError, match="stderr is gone"):
         sk.compute(POSTS, **KW, progress=True)  # type: ignore[arg-type]
+
+
+def test_where_no_one_watches_tqdm_is_not_even_imported() -> None:
+    # (its import takes some 15 ms of a script's run: a fresh process, stderr not a terminal)
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, socialkpi as sk\n"
+        "posts, accounts = sk.datasets.sample(n_accounts=5, n_posts=500, seed=1)\n"
+        "sk.compute(posts, kpis=['posts'], by=['platform'])\n"
+        "print('tqdm' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+
+
+def test_in_a_terminal_the_bar_waits_two_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    from socialkpi import _progress
+
+    monkeypatch.setattr(_progress, "_attached", lambda: True)
+    bar = _progress.progress_for(None)
+    assert bar is not None
+    bar(1, 5)
+    assert bar._bar.delay == 2 and not bar._bar.disable
+    bar.close()
+    monkeypatch.setattr(_progress, "_attached", lambda: False)
+    assert _progress.progress_for(None) is None

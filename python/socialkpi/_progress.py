@@ -28,7 +28,6 @@ class Progress:
                 unit="slice",
                 file=sys.stderr,
                 delay=0 if self._wanted else 2,
-                disable=False if self._wanted else not _attached(),
                 leave=bool(self._wanted),
             )
         self._bar.update(done - self._bar.n)
@@ -53,4 +52,7 @@ def progress_for(progress: object) -> Progress | None:
 
     if progress is not None and not isinstance(progress, bool):
         raise invalid_argument(f"progress={progress!r} is not supported; use True, False or None (automatic)")
-    return None if progress is False else Progress(progress)
+    # (no one watches: no bar, and tqdm is not even imported)
+    if progress is False or (progress is None and not _attached()):
+        return None
+    return Progress(progress)

@@ -53,6 +53,11 @@ class _PolarsTable:
         return [_crossable(self._df.get_column(n)).__arrow_c_stream__() for n in names]
 
     @property
+    def frame(self) -> pl.DataFrame:
+        """The table as the engine reads it (a pandas table once converted)."""
+        return self._df
+
+    @property
     def height(self) -> int:
         return self._df.height
 

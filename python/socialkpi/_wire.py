@@ -24,7 +24,7 @@ import polars as pl
 
 from socialkpi import _core
 from socialkpi._states import States, merge, remembering
-from socialkpi._tables import _ArrowStream, as_table
+from socialkpi._tables import _ArrowStream, _PandasTable, as_table
 
 _HASH = "post_id_hash"
 
@@ -397,8 +397,8 @@ def frame_of(posts: Any, columns: Optional[list[str]] = None) -> pl.DataFrame:  
     if isinstance(posts, pl.DataFrame):
         return posts
     table = as_table(posts, "posts")
-    if hasattr(table, "_df"):  # pandas: converted to polars as the engine reads it
-        return cast(pl.DataFrame, table._df)
+    if isinstance(table, _PandasTable):  # converted to polars as the engine reads it
+        return table.frame
     return cast(pl.DataFrame, pl.from_arrow(posts, rechunk=False))
 
 

@@ -24,39 +24,64 @@
 //! cleared by the kernel again (a third of the faults of the 24-KPI report over 20M posts,
 //! 460k against 315k, and about 8% of its time). So while runs go on, freed pages are kept
 //! (`KeptPages`), and when the last run ends, every thread of socialkpi's pool collects its
-//! free pages and all of them go back to the system at once.
+//! free pages and all of them go back to the system at once: on a thread of its own, started
+//! as the run returns its result (`wait_handed_back` waits for it).
 
 /// A setting of socialkpi's allocator shared by the runs going on (threads of one process): the
-/// first run to start changes it, the last one to end restores what the first found.
+/// first run to start changes it; once the last one has ended, `restore` puts back what the
+/// first found (unless another run started meanwhile: it then goes on with the setting).
 struct Shared<T> {
-    /// Runs going on, and the setting found (None: it was not changed).
+    /// Runs going on, and the setting found (None: it was not changed, or it was restored).
     runs: std::sync::Mutex<(usize, Option<T>)>,
+    /// Told when a setting is restored.
+    restored: std::sync::Condvar,
 }
 
 impl<T> Shared<T> {
     const fn new() -> Self {
         Self {
             runs: std::sync::Mutex::new((0, None)),
+            restored: std::sync::Condvar::new(),
         }
     }
 
-    /// A run starts: the first one calls `change`, which gives the setting it found.
+    fn lock(&self) -> std::sync::MutexGuard<'_, (usize, Option<T>)> {
+        self.runs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A run starts: the first one calls `change`, which gives the setting it found (while a
+    /// restore is still to come, the setting is still changed: it stays).
     fn enter(&self, change: impl FnOnce() -> Option<T>) {
-        let mut runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
-        if runs.0 == 0 {
+        let mut runs = self.lock();
+        if runs.0 == 0 && runs.1.is_none() {
             runs.1 = change();
         }
         runs.0 += 1;
     }
 
-    /// A run ends: the last one calls `restore` with the setting found.
-    fn leave(&self, restore: impl FnOnce(T)) {
-        let mut runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
+    /// A run ends: whether it was the last one and a setting is to be restored.
+    fn leave(&self) -> bool {
+        let mut runs = self.lock();
         runs.0 -= 1;
+        runs.0 == 0 && runs.1.is_some()
+    }
+
+    /// Calls `restore` with the setting found, when no run goes on.
+    fn restore(&self, restore: impl FnOnce(T)) {
+        let mut runs = self.lock();
         if runs.0 == 0 {
             if let Some(found) = runs.1.take() {
                 restore(found);
             }
+        }
+        self.restored.notify_all();
+    }
+
+    /// Waits until no restore is to come.
+    fn wait_restored(&self) {
+        let mut runs = self.lock();
+        while runs.0 == 0 && runs.1.is_some() {
+            runs = self.restored.wait(runs).unwrap_or_else(|e| e.into_inner());
         }
     }
 }
@@ -98,14 +123,36 @@ impl Default for KeptPages {
 }
 
 impl Drop for KeptPages {
+    /// The last run hands the pages back on a thread of its own, so that its caller has the
+    /// result without waiting for it (some 30 ms after a run over 20M posts; a thread that
+    /// cannot be started leaves the work to this one).
     fn drop(&mut self) {
-        KEPT.leave(|found| {
-            // first: with a delay of 0, mimalloc would purge nothing of what it has noted
-            hand_back();
-            // SAFETY: as in `new`.
-            unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, found) };
-        });
+        if !KEPT.leave() {
+            return;
+        }
+        let handing_back = std::thread::Builder::new()
+            .name("socialkpi-hand-back".into())
+            .spawn(hand_back_kept);
+        if handing_back.is_err() {
+            hand_back_kept();
+        }
     }
+}
+
+/// Hands the kept pages back, and purges freed pages at once again (unless a run started
+/// meanwhile: it keeps them, and the last run to end hands them back).
+fn hand_back_kept() {
+    KEPT.restore(|found| {
+        // first: with a delay of 0, mimalloc would purge nothing of what it has noted
+        hand_back();
+        // SAFETY: as in `KeptPages::new`.
+        unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, found) };
+    });
+}
+
+/// Waits until the pages kept by the runs that ended are handed back.
+pub fn wait_handed_back() {
+    KEPT.wait_restored();
 }
 
 /// Hands the allocator's free pages back to the system. Each thread keeps free pages of its
@@ -335,6 +382,15 @@ mod tests {
             let _b = KeptPages::new();
             assert_eq!(get(), KEPT_DELAY);
         }
+        wait_handed_back();
+        assert_eq!(get(), HANDED_BACK);
+        // a run that starts before the pages are handed back keeps them
+        let first = KeptPages::new();
+        drop(first);
+        let second = KeptPages::new();
+        assert_eq!(get(), KEPT_DELAY);
+        drop(second);
+        wait_handed_back();
         assert_eq!(get(), HANDED_BACK);
     }
 
