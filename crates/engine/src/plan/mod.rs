@@ -410,7 +410,8 @@ fn has(cols: &[String], name: &str) -> bool {
     cols.iter().any(|c| c == name)
 }
 
-fn push_unique<T: PartialEq>(v: &mut Vec<T>, x: T) {
+/// Appends `x` unless `v` holds it already.
+pub(crate) fn push_unique<T: PartialEq>(v: &mut Vec<T>, x: T) {
     if !v.contains(&x) {
         v.push(x);
     }

@@ -659,9 +659,7 @@ pub(super) fn states(
     // (the columns of text tests are read from pages like keys, though not encoded)
     let mut page_keys = names.clone();
     for t in &pp.custom.text_tests {
-        if !page_keys.contains(&t.column) {
-            page_keys.push(t.column.clone());
-        }
+        crate::plan::push_unique(&mut page_keys, t.column.clone());
     }
     let reader = SliceReader::new(plan, pp, &lf, reads_slices.and(parquet), &page_keys, &hasher)?;
     let pending = reads_slices.and_then(|s| s.first()).map(|&s| reader.start(s));
