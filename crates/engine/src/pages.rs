@@ -384,7 +384,8 @@ mod tests {
         }
         wait_handed_back();
         assert_eq!(get(), HANDED_BACK);
-        // a run that starts before the pages are handed back keeps them
+        // a run that starts right after another ends keeps its pages, whether the hand-back
+        // thread came first or not, and they go back after it
         let first = KeptPages::new();
         drop(first);
         let second = KeptPages::new();
