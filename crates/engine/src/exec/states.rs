@@ -223,28 +223,32 @@ impl States {
         for CustomState { column, kind } in ops {
             // (num, den) of a column of quotients divided as they are added
             let quotient = quotients.iter().find(|(q, _, _)| *q == column).map(|(_, n, d)| (n, d));
-            match kind {
-                StateKind::Sum {
-                    sum,
-                    count,
-                    mask,
-                    filter: Some(filter),
-                } => {
+            match (kind, quotient) {
+                (
+                    StateKind::Sum {
+                        sum,
+                        count,
+                        mask,
+                        filter: Some(filter),
+                    },
+                    _,
+                ) => {
                     let task = states.filtered(Some(column), filter, mask, schema)?;
                     states.sum_and_count(sum, count, |name, sum| Output::Where { name, task, sum });
                 }
-                StateKind::Sum {
-                    sum,
-                    count,
-                    mask: None,
-                    filter: None,
-                } if quotient.is_some() => {
-                    if let Some((num, den)) = quotient {
-                        let task = states.quotient(num, den);
-                        states.sum_and_count(sum, count, |name, sum| Output::Quotient { name, task, sum });
-                    }
+                (
+                    StateKind::Sum {
+                        sum,
+                        count,
+                        mask: None,
+                        filter: None,
+                    },
+                    Some((num, den)),
+                ) => {
+                    let task = states.quotient(num, den);
+                    states.sum_and_count(sum, count, |name, sum| Output::Quotient { name, task, sum });
                 }
-                StateKind::Rows { count } => {
+                (StateKind::Rows { count }, _) => {
                     // (the column is the condition)
                     let task = states.filtered(None, column, None, schema)?;
                     states.outputs.push(Output::Where {
@@ -253,12 +257,15 @@ impl States {
                         sum: false,
                     });
                 }
-                StateKind::Sum {
-                    sum,
-                    count,
-                    mask,
-                    filter: None,
-                } if mask.is_none() || int(&column) => {
+                (
+                    StateKind::Sum {
+                        sum,
+                        count,
+                        mask,
+                        filter: None,
+                    },
+                    _,
+                ) if mask.is_none() || int(&column) => {
                     let mut parts = terms(&column);
                     if parts.len() > 1 && count.is_some() && mask.is_some() {
                         // the count of rows with both sides is not the terms' (it is read whole)
@@ -297,7 +304,7 @@ impl States {
                         terms: sum_terms,
                     });
                 }
-                StateKind::AtFollowers { num, den } if integral_followers && int(&column) => {
+                (StateKind::AtFollowers { num, den }, _) if integral_followers && int(&column) => {
                     let dense = states.dense(&column, schema, false)?;
                     let followers = states.find(
                         |t| matches!(t, Task::Followers { .. }),
@@ -322,7 +329,7 @@ impl States {
                         without,
                     });
                 }
-                kind => {
+                (kind, _) => {
                     states.tasks.push(Task::Own(Own::new(CustomState { column, kind })));
                     states.outputs.push(Output::Own(states.tasks.len() - 1));
                 }

@@ -320,14 +320,13 @@ fn encode(
     let encoded: Vec<(usize, Result<Vec<u32>>)> = THREAD_POOL.install(|| {
         work.into_par_iter()
             .map(|(i, dict)| {
-                let codes = match from_pages(pages, &names[i], frame.height()) {
-                    Ok(Some(indexed)) => dict.encode_indexed(&indexed.values, &indexed.indices),
-                    Ok(None) => frame
+                let codes = from_pages(pages, &names[i], frame.height()).and_then(|read| match read {
+                    Some(indexed) => dict.encode_indexed(&indexed.values, &indexed.indices),
+                    None => frame
                         .column(&names[i])
                         .map_err(Error::from)
                         .and_then(|c| dict.encode(c)),
-                    Err(e) => Err(e),
-                };
+                });
                 (i, codes)
             })
             .collect()
