@@ -6,7 +6,8 @@
 //! `when/then`, each a full array of its own; here each is one loop over the components.
 
 use super::overflow;
-use crate::error::{Error, Result};
+use super::parquet::Indexed;
+use crate::error::Result;
 use crate::plan::{Components, TextTest};
 use polars::prelude::*;
 use polars_arrow::array::{BooleanArray, PrimitiveArray};
@@ -281,37 +282,36 @@ pub(super) fn quotients(batch: &DataFrame, quotients: &[(String, String, String)
     Ok(out)
 }
 
-/// A text test's condition column (`content_type == 'video'`), named after the condition: the
-/// test is made once on each of `values`, and each row takes the result of its index into them
-/// (`indices`, as a key column is read from Parquet pages: a row group's dictionary is a few
-/// values; None: a value per row). A missing value passes neither `==` nor `!=`, and a row
-/// without one (`parquet::NULL`) neither.
-pub(super) fn text_test(test: &TextTest, values: &Column, indices: Option<&[u32]>) -> Result<Column> {
+/// A text test's condition column (`content_type == 'video'`), named after the condition. A
+/// missing value passes neither `==` nor `!=`.
+pub(super) fn text_test(test: &TextTest, column: &Column) -> Result<Column> {
+    let passed = text_passes(test, column)?.fill_null_with_values(false)?;
+    Ok(passed.with_name(test.condition.as_str().into()).into_column())
+}
+
+/// `text_test` of a column read as values and each row's index into them (as a key column is
+/// read from Parquet pages: a row group's dictionary is a few values): each value is tested
+/// once, and each row takes its value's result.
+pub(super) fn text_test_indexed(test: &TextTest, column: &Indexed) -> Result<Column> {
+    let passes: Vec<bool> = text_passes(test, column.values())?
+        .iter()
+        .map(|p| p.unwrap_or(false))
+        .collect();
+    // (a null row's index is past the values: it passes neither test)
+    let bits = bits_of(column.indices(), |&v| passes.get(v as usize).copied().unwrap_or(false));
+    let bits = BooleanArray::from_data_default(bits, None);
+    Ok(BooleanChunked::with_chunk(test.condition.as_str().into(), bits).into_column())
+}
+
+/// Whether each text of `values` is (or is not, by `test.equal`) the test's text; null where
+/// the text is.
+fn text_passes(test: &TextTest, values: &Column) -> Result<BooleanChunked> {
     let text = values.as_materialized_series().cast(&DataType::String)?;
     let text = text.str()?;
-    let passed = match test.equal {
+    Ok(match test.equal {
         true => text.equal(test.text.as_str()),
         false => text.not_equal(test.text.as_str()),
-    };
-    let name = test.condition.as_str().into();
-    let Some(indices) = indices else {
-        return Ok(passed.fill_null_with_values(false)?.with_name(name).into_column());
-    };
-    let passes: Vec<bool> = passed.iter().map(|p| p.unwrap_or(false)).collect();
-    // (a pass of its own: the compiler vectorises it)
-    let null = super::parquet::NULL;
-    if indices
-        .iter()
-        .map(|&v| if v == null { 0 } else { v as usize + 1 })
-        .max()
-        > Some(passes.len())
-    {
-        return Err(Error::Internal("a row's index is past its values".into()));
-    }
-    // (a row without a value is past the values: it passes neither test)
-    let bits = bits_of(indices, |&v| passes.get(v as usize).copied().unwrap_or(false));
-    let bits = BooleanArray::from_data_default(bits, None);
-    Ok(BooleanChunked::with_chunk(name, bits).into_column())
+    })
 }
 
 #[cfg(test)]
@@ -411,10 +411,10 @@ mod tests {
     #[test]
     fn text_tests_pass_rows_by_their_values_and_never_a_missing_one() -> Result<()> {
         let column = Column::new("a".into(), [Some("video"), None, Some("image"), Some("Video")]);
-        let is = text_test(&test("video", true), &column, None)?;
+        let is = text_test(&test("video", true), &column)?;
         assert_eq!(is.name().as_str(), "c");
         assert_eq!(bools(is)?, [Some(true), Some(false), Some(false), Some(false)]);
-        let not = text_test(&test("video", false), &column, None)?;
+        let not = text_test(&test("video", false), &column)?;
         assert_eq!(bools(not)?, [Some(false), Some(false), Some(true), Some(true)]);
         Ok(())
     }
@@ -425,8 +425,9 @@ mod tests {
         let values = Column::new("a".into(), [Some("image"), Some("video"), None]);
         let null = super::super::parquet::NULL;
         let indices: Vec<u32> = [1, 0, null, 2, 1].into_iter().cycle().take(70).collect();
-        let is = bools(text_test(&test("video", true), &values, Some(&indices))?)?;
-        let not = bools(text_test(&test("video", false), &values, Some(&indices))?)?;
+        let indexed = Indexed::new(values, indices)?;
+        let is = bools(text_test_indexed(&test("video", true), &indexed)?)?;
+        let not = bools(text_test_indexed(&test("video", false), &indexed)?)?;
         let want_is = [true, false, false, false, true].into_iter().cycle().take(70).map(Some);
         let want_not = [false, true, false, false, false]
             .into_iter()
@@ -435,7 +436,6 @@ mod tests {
             .map(Some);
         assert_eq!(is, want_is.collect::<Vec<_>>());
         assert_eq!(not, want_not.collect::<Vec<_>>());
-        assert!(text_test(&test("video", true), &values, Some(&[3])).is_err());
         Ok(())
     }
 }

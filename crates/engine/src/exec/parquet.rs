@@ -42,10 +42,37 @@ pub(super) struct RowGroups {
     groups: Vec<Group>,
 }
 
-/// A text column as values and each row's index into them (`NULL`: a null row).
+/// A text column as values and each row's index into them (`NULL`: a null row). Every index
+/// is `NULL` or one of the values': `RowGroups::indexed` checks each page's as it reads it, so
+/// those who read an `Indexed` need not check again.
 pub(super) struct Indexed {
-    pub values: Column,
-    pub indices: Vec<u32>,
+    values: Column,
+    indices: Vec<u32>,
+}
+
+impl Indexed {
+    /// A column's values as they are, each row its own value.
+    pub fn rows(values: Column) -> Self {
+        let indices = (0..values.len() as u32).collect();
+        Self { values, indices }
+    }
+
+    /// Values and each row's index into them, checked (`RowGroups::indexed` checks as it reads).
+    #[cfg(test)]
+    pub fn new(values: Column, indices: Vec<u32>) -> crate::error::Result<Self> {
+        match indices.iter().all(|&i| i == NULL || (i as usize) < values.len()) {
+            true => Ok(Self { values, indices }),
+            false => Err(crate::error::Error::Internal("a row's index is past its values".into())),
+        }
+    }
+
+    pub fn values(&self) -> &Column {
+        &self.values
+    }
+
+    pub fn indices(&self) -> &[u32] {
+        &self.indices
+    }
 }
 
 /// A data page's present values: plain-encoded, or indices into the chunk's dictionary.

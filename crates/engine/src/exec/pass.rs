@@ -8,7 +8,8 @@
 //! hashes of its ids (for the repeat check at the end).
 
 use super::kernel::{FollowerIndex, WindowIndex};
-use crate::error::{Error, Result};
+use super::parquet::Indexed;
+use crate::error::Result;
 use crate::ids::inline_key;
 pub(super) use crate::periods::{days, Periods};
 use polars::prelude::*;
@@ -222,25 +223,23 @@ impl Dict {
 
     /// Codes of a column given as values and each row's index into them (`parquet::NULL`:
     /// a null row); values not seen before get new codes.
-    pub fn encode_indexed(&mut self, values: &Column, indices: &[u32]) -> Result<Vec<u32>> {
+    pub fn encode_indexed(&mut self, indexed: &Indexed) -> Result<Vec<u32>> {
+        let values = indexed.values();
         let table = self.encode(values)?;
-        // one pass over the rows: a null row is marked and takes the null's code after the
-        // values' (as `encode` would give it), an index past the values is an error
-        let (mut nulls, mut past) = (false, false);
-        let mut codes: Vec<u32> = indices
+        // one pass over the rows: a null row (the only index past the values) is marked, and
+        // takes the null's code after the values' (as `encode` would give it)
+        let mut nulls = false;
+        let mut codes: Vec<u32> = indexed
+            .indices()
             .iter()
             .map(|&i| match table.get(i as usize) {
                 Some(&c) => c,
                 None => {
-                    nulls |= i == super::parquet::NULL;
-                    past |= i != super::parquet::NULL;
+                    nulls = true;
                     NONE
                 }
             })
             .collect();
-        if past {
-            return Err(Error::Internal("a row's index is past its values".into()));
-        }
         if nulls {
             let null = self.encode(&Column::full_null("".into(), 1, values.dtype()))?[0];
             codes.iter_mut().filter(|c| **c == NONE).for_each(|c| *c = null);
@@ -516,14 +515,13 @@ mod tests {
         // values (a dictionary) and each row's index into them, nulls marked
         let values = Column::new("a".into(), ["x", "y", "z"]);
         let null = super::super::parquet::NULL;
-        let codes = dict.encode_indexed(&values, &[2, 1, null, 2, 0])?;
+        let codes = dict.encode_indexed(&Indexed::new(values, vec![2, 1, null, 2, 0])?)?;
         assert_eq!(codes, vec![2, 0, 3, 2, 1]);
         let back = dict.take(&codes)?;
         assert_eq!(
             back.str()?.iter().collect::<Vec<_>>(),
             vec![Some("z"), Some("y"), None, Some("z"), Some("x")]
         );
-        assert!(dict.encode_indexed(&values, &[3]).is_err());
         Ok(())
     }
 

@@ -298,7 +298,7 @@ fn followers_at_post(
 /// The column `name` as a batch of `rows` rows read it from its pages (None: it did not).
 fn from_pages<'a>(pages: &'a [(String, Indexed)], name: &str, rows: usize) -> Result<Option<&'a Indexed>> {
     match pages.iter().find(|(read, _)| read == name) {
-        Some((_, indexed)) if indexed.indices.len() == rows => Ok(Some(indexed)),
+        Some((_, indexed)) if indexed.indices().len() == rows => Ok(Some(indexed)),
         Some(_) => Err(Error::Internal(format!(
             "column '{name}' read from pages has another length"
         ))),
@@ -321,7 +321,7 @@ fn encode(
         work.into_par_iter()
             .map(|(i, dict)| {
                 let codes = from_pages(pages, &names[i], frame.height()).and_then(|read| match read {
-                    Some(indexed) => dict.encode_indexed(&indexed.values, &indexed.indices),
+                    Some(indexed) => dict.encode_indexed(indexed),
                     None => frame
                         .column(&names[i])
                         .map_err(Error::from)
@@ -468,8 +468,8 @@ impl PostsPass {
             let all: Vec<usize> = (0..dicts.len()).collect();
             // the text tests (which read no codes) beside the codes and the days
             let text_test = |t: &TextTest| match from_pages(&keys, &t.column, n)? {
-                Some(read) => derived::text_test(t, &read.values, Some(&read.indices)),
-                None => derived::text_test(t, batch.column(&t.column)?, None),
+                Some(read) => derived::text_test_indexed(t, read),
+                None => derived::text_test(t, batch.column(&t.column)?),
             };
             let ((codes, tested), days) = rayon::join(
                 || {

@@ -213,13 +213,7 @@ impl FromPages {
         let indexed = |k: &String| -> Result<(String, Indexed)> {
             let indexed = match at.and_then(|at| self.groups.indexed(k, at, len)) {
                 Some(indexed) => indexed,
-                None => {
-                    let values = through_polars(k)?;
-                    Indexed {
-                        indices: (0..values.len() as u32).collect(),
-                        values,
-                    }
-                }
+                None => Indexed::rows(through_polars(k)?),
             };
             Ok((k.clone(), indexed))
         };
