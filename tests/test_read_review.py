@@ -198,3 +198,28 @@ def test_decimal_columns_work_in_compute_and_unreadable_types_are_schema_errors(
     with pytest.raises(sk.SchemaError) as err:
         sk.compute(table, kpis=["likes"])
     assert err.value.code == "unsupported_type"
+
+
+def test_a_snapshot_or_day_header_that_is_also_mapped_still_orders_the_rows(tmp_path):
+    # snapshot= naming a header that columns= (or a preset) maps to published_at was once
+    # looked for under its own name, not found, and the last row read kept without a word
+    path = tmp_path / "trending.csv"
+    path.write_text("id,ch,day,views\na,c,2017-09-30,10\na,c,2017-09-01,5\nb,c,2017-09-02,7\n")
+    columns = {"id": "post_id", "ch": "account_id", "day": "published_at", "views": "video_views"}
+    posts = sk.read_posts(path, columns=columns, snapshot="day")
+    assert posts.sort("post_id")["video_views"].to_list() == [10, 7]
+    assert posts.sort("post_id")["published_at"].dt.date().to_list() == [dt.date(2017, 9, 30), dt.date(2017, 9, 2)]
+    report = sk.read_report(posts)
+    assert report is not None and report.rows_dropped == [("older_snapshot", 1)]
+    # daily= naming a mapped header: the days add up
+    daily = sk.read_posts(path, columns=columns, daily="day")
+    assert daily.sort("post_id")["video_views"].to_list() == [15, 7]
+    # a preset's header as the snapshot stays the preset's published_at too
+    studio = tmp_path / "studio.csv"
+    studio.write_text(
+        "Content,Video title,Video publish time,Views\n"
+        "v1,First,Sep 1 2017,5\nv1,First,Sep 30 2017,10\nv2,Second,Sep 2 2017,7\n"
+    )
+    read = sk.read_posts(studio, preset="youtube_studio", snapshot="Video publish time", defaults={"account_id": "c"})
+    assert read.sort("post_id")["video_views"].to_list() == [10, 7]
+    assert read["published_at"].null_count() == 0

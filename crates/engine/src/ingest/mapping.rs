@@ -124,18 +124,12 @@ pub fn map_headers(
             map[i] = canonical_of(canonical);
         }
     }
-    // the snapshot and day columns keep their own names: they are no canonical columns
-    let own = own_time_headers(opts);
+    // (the snapshot and day headers are mapped like any other: one that maps no canonical
+    // column keeps its own name)
     let free: Vec<String> = folded
         .iter()
         .enumerate()
-        .map(|(i, h)| {
-            if map[i].is_some() || own.contains(h) {
-                String::new()
-            } else {
-                h.clone()
-            }
-        })
+        .map(|(i, h)| if map[i].is_some() { String::new() } else { h.clone() })
         .collect();
     let taken = |map: &[Option<&str>], c: &str| map.contains(&Some(c));
     // canonical names are a preset of their own, preferred on a tie

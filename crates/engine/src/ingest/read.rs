@@ -54,10 +54,10 @@ pub struct Report {
 /// How the read takes a post's repeated rows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Mode {
-    /// Lifetime snapshots: the latest (by `snapshot=`, else the last row read) is kept.
-    /// `stated`: the caller or every file's preset said so (else it is assumed, and a post
-    /// that repeats on different dates is warned about).
-    Snapshots { stated: bool },
+    /// Lifetime snapshots: the latest (by the column `latest_by`, `snapshot=` as the frame
+    /// names it; else the last row read) is kept. `stated`: the caller or every file's preset
+    /// said so (else it is assumed, and a post that repeats on different dates is warned about).
+    Snapshots { stated: bool, latest_by: Option<String> },
     /// Daily increments: counts and amounts add up per post; `day`: the header of the
     /// metrics' day, as the frame names it.
     Daily { day: Option<String> },
@@ -197,18 +197,24 @@ pub fn read(files: Vec<RawFile>, opts: &Options) -> Result<(DataFrame, Report)> 
 /// The caller's word on repeated rows, else that of every file's preset (a daily export
 /// whose day column the file has), else assumed snapshots.
 fn repeats_mode(files: &[MappedFile], opts: &Options) -> Mode {
+    let stated = |latest_by: Option<String>| Mode::Snapshots {
+        stated: true,
+        latest_by,
+    };
     match (&opts.snapshot, &opts.repeats) {
-        (Some(_), _) | (None, Repeats::Snapshots) => return Mode::Snapshots { stated: true },
+        (Some(header), _) => return stated(Some(named_as(files, header))),
+        (None, Repeats::Snapshots) => return stated(None),
         (None, Repeats::Daily(day)) => {
-            return Mode::Daily {
-                day: Some(day.clone().unwrap_or_else(|| "published_at".into())),
-            }
+            let day = day
+                .as_deref()
+                .map_or_else(|| "published_at".into(), |h| named_as(files, h));
+            return Mode::Daily { day: Some(day) };
         }
         (None, Repeats::Unstated) => {}
     }
     let of_file = |(file, map, preset): &MappedFile| -> Option<Mode> {
         match (*preset)?.rows {
-            Rows::Lifetime => Some(Mode::Snapshots { stated: true }),
+            Rows::Lifetime => Some(stated(None)),
             Rows::Daily(header) => {
                 let at = file
                     .frame
@@ -220,7 +226,7 @@ fn repeats_mode(files: &[MappedFile], opts: &Options) -> Mode {
                         day: Some(map[i].map_or_else(|| header.to_string(), str::to_string)),
                     },
                     // the same export without its day column: one row per post
-                    None => Mode::Snapshots { stated: true },
+                    None => stated(None),
                 })
             }
         }
@@ -228,8 +234,26 @@ fn repeats_mode(files: &[MappedFile], opts: &Options) -> Mode {
     let modes: Vec<Option<Mode>> = files.iter().map(of_file).collect();
     match modes.first() {
         Some(Some(first)) if modes.iter().all(|m| m.as_ref() == Some(first)) => first.clone(),
-        _ => Mode::Snapshots { stated: false },
+        _ => Mode::Snapshots {
+            stated: false,
+            latest_by: None,
+        },
     }
+}
+
+/// The name the stacked frame gives the column of `header` (`snapshot=`, `daily=`): the
+/// canonical column a file maps it to (`columns=`, a preset: the trending day of a video read
+/// as its `published_at` and its snapshot at once), else the header itself.
+fn named_as(files: &[MappedFile], header: &str) -> String {
+    let header_folded = fold(header);
+    files
+        .iter()
+        .find_map(|(file, map, _)| {
+            let names = file.frame.get_column_names();
+            let at = names.iter().position(|h| fold(h) == header_folded)?;
+            map[at]
+        })
+        .map_or_else(|| header.to_string(), str::to_string)
 }
 
 /// A file that maps some of its table's required columns, but not all: what lacks and what
@@ -664,7 +688,10 @@ fn resolve_repeats(df: DataFrame, opts: &Options, mode: &Mode, report: &mut Repo
     report.repeats = Some("snapshots");
     // columns that date a row: a post repeated on different dates may be daily metrics
     let dates: Vec<&Column> = match mode {
-        Mode::Snapshots { stated: false } if opts.snapshot.is_none() => df
+        Mode::Snapshots {
+            stated: false,
+            latest_by: None,
+        } => df
             .columns()
             .iter()
             .filter(|c| {
@@ -678,7 +705,11 @@ fn resolve_repeats(df: DataFrame, opts: &Options, mode: &Mode, report: &mut Repo
         _ => Vec::new(),
     };
     let mut dated = 0usize;
-    let snapshot_values: Option<Vec<Option<i64>>> = match &opts.snapshot {
+    let latest_by = match mode {
+        Mode::Snapshots { latest_by, .. } => latest_by.as_deref(),
+        Mode::Daily { .. } => None,
+    };
+    let snapshot_values: Option<Vec<Option<i64>>> = match latest_by {
         Some(h) => {
             let folded = fold(h);
             let col = df.columns().iter().find(|c| fold(c.name()) == folded);
