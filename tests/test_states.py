@@ -362,6 +362,46 @@ def test_states_of_different_requests_do_not_merge() -> None:
         assert err.value.code == "states_mismatch"
 
 
+def test_parts_whose_tables_differ_in_columns_do_not_merge_in_either_order() -> None:
+    # a part of posts without `saves` makes no states of it: merged, its KPIs once depended
+    # on the order (one order an untyped error, the other silently without saves)
+    a = sk.partial(TABLES["posts"][:600], kpis="engagement", by=["platform"])
+    b = sk.partial(TABLES["posts"][600:].drop("saves"), kpis="engagement", by=["platform"])
+    for parts in ([a, b], [b, a]):
+        with pytest.raises(sk.QueryError) as err:
+            sk.merge(parts)
+        assert err.value.code == "states_mismatch"
+        assert "saves" in str(err.value)
+    with pytest.raises(sk.QueryError) as err:
+        a.update(b)
+    assert err.value.code == "states_mismatch"
+
+
+@pytest.mark.parametrize("every", [None, "1d"])
+def test_merged_and_rolled_up_sums_never_wrap(every: str | None) -> None:
+    # each part's sums fit in Int64 and their sum does not: as in sk.compute, an error
+    def part(first_day: int) -> pl.DataFrame:
+        return pl.DataFrame(
+            {
+                "post_id": [f"p{first_day}_{i}" for i in range(3)],
+                "account_id": ["a"] * 3,
+                "platform": ["x"] * 3,
+                "published_at": [dt.datetime(2026, 1, first_day + i) for i in range(3)],
+                "impressions": [2**61] * 3,
+            }
+        )
+
+    whole = pl.concat([part(1), part(10)])
+    with pytest.raises(sk.InputError) as err:
+        sk.compute(whole, kpis=["impressions"])
+    assert err.value.code == "integer_overflow"
+    parts = [sk.partial(part(d), kpis=["impressions"], every=every) for d in (1, 10)]
+    with pytest.raises(sk.InputError) as err:
+        # (one period: the merge adds the sums; daily: the rollup does)
+        sk.merge(parts).finalize(every=None)
+    assert err.value.code == "integer_overflow"
+
+
 def test_overlapping_posts_are_an_error() -> None:
     a = _partial(TABLES["posts"][:700])
     b = _partial(TABLES["posts"][600:])

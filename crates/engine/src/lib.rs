@@ -5,7 +5,8 @@
 //! The modules are layered; each uses only those on the lines above it:
 //!
 //! - `codes`, `error` (with `codes`); `sources`, `pages`, `schema` (the state columns)
-//! - `catalog` (what a KPI is), `expr` (expressions over columns), `ids` (repeated ids)
+//! - `catalog` (what a KPI is), `expr` (expressions over columns), `ids` (repeated ids),
+//!   `overflow` (integer sums that never wrap)
 //! - `ingest` (reading tables: `ids`, `sources`)
 //! - `plan` (a request checked into data: `catalog`, `expr`, `schema`, `ingest`'s presets)
 //! - `periods` (days into periods: `plan`'s period and calendar)
@@ -22,6 +23,7 @@ pub mod exec;
 pub mod expr;
 pub mod ids;
 pub mod ingest;
+pub mod overflow;
 pub mod pages;
 pub mod periods;
 pub mod plan;
@@ -34,7 +36,7 @@ mod tests {
     use std::path::{Path, PathBuf};
 
     /// Each module, and the modules above it that it must not use.
-    const LAYERS: [(&str, &[&str]); 10] = [
+    const LAYERS: [(&str, &[&str]); 11] = [
         (
             "schema",
             &["catalog", "expr", "ids", "ingest", "plan", "periods", "states", "exec"],
@@ -42,6 +44,7 @@ mod tests {
         ("catalog", &["ingest", "plan", "periods", "states", "exec"]),
         ("expr", &["catalog", "ingest", "plan", "periods", "states", "exec"]),
         ("ids", &["catalog", "ingest", "plan", "periods", "states", "exec"]),
+        ("overflow", &["catalog", "ingest", "plan", "periods", "states", "exec"]),
         ("sources", &["catalog", "ingest", "plan", "periods", "states", "exec"]),
         ("error", &["catalog", "ingest", "plan", "periods", "states", "exec"]),
         ("ingest", &["catalog", "plan", "periods", "states", "exec"]),

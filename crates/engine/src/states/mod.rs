@@ -229,7 +229,8 @@ fn regroup(source: Source, frames: Vec<DataFrame>, from: &Plan, to: &Plan) -> Re
         frame.rename(PERIOD, "__day".into())?;
         frame = with_period(frame, "__day", to)?.drop("__day")?;
     }
-    let mut lf = frame.lazy();
+    // (the frame stays for the overflow check; its columns are shared, not copied)
+    let mut lf = frame.clone().lazy();
     if source == Source::Snapshots {
         return regroup_snapshots(lf, to);
     }
@@ -241,12 +242,16 @@ fn regroup(source: Source, frames: Vec<DataFrame>, from: &Plan, to: &Plan) -> Re
     let schema = lf.collect_schema()?;
     // every state column but the snapshots' adds up (docs/states.md)
     let mut sums: Vec<Expr> = Vec::new();
+    let mut integers: Vec<&str> = Vec::new();
     for name in schema.iter_names() {
         if from_keys.iter().any(|k| k == name.as_str()) || to_keys.iter().any(|k| k == name.as_str()) {
             continue;
         }
         match StateColumn::parse(name) {
-            Some(c) if c.combine() == Combine::Sum => sums.push(col(name.clone()).sum()),
+            Some(c) if c.combine() == Combine::Sum => {
+                sums.push(col(name.clone()).sum());
+                integers.extend((schema.get(name) == Some(&DataType::Int64)).then_some(name.as_str()));
+            }
             _ => {
                 return Err(Error::Internal(format!(
                     "column '{name}' of the {} states is no state that adds up",
@@ -255,6 +260,9 @@ fn regroup(source: Source, frames: Vec<DataFrame>, from: &Plan, to: &Plan) -> Re
             }
         }
     }
+    // polars' sums wrap: no group's may pass the Int64 range, as in a run (`crate::overflow`)
+    let what = format!("the {} states", source.name());
+    crate::overflow::check_table_sums(&frame, &integers, &what)?;
     let group: Vec<Expr> = to_keys.iter().map(|k| col(k.as_str())).collect();
     Ok(lf.group_by(group).agg(sums).collect()?)
 }
@@ -545,6 +553,27 @@ fn merge_post_ids(parts: &[&PartialStates]) -> Result<Option<PostIds>> {
     Ok(Some(ids))
 }
 
+/// A typed error unless two parts' blocks of a source have the same state columns: a part
+/// whose table lacked a column (posts without `saves`) made no states of it, and its
+/// KPIs would otherwise depend on the order the parts are merged in.
+fn same_columns(source: Source, one: &DataFrame, other: &DataFrame) -> Result<()> {
+    let names = |f: &DataFrame| -> BTreeSet<String> { f.get_column_names().iter().map(|n| n.to_string()).collect() };
+    let (a, b) = (names(one), names(other));
+    if a == b {
+        return Ok(());
+    }
+    let only: Vec<String> = a.symmetric_difference(&b).cloned().collect();
+    Err(Error::query(
+        QueryCode::StatesMismatch,
+        format!(
+            "the {} states merged were made from tables with different columns: some parts have states {} and others not (a column their {} table lacked); give every part's table the same columns (a missing one as nulls)",
+            source.name(),
+            only.join(", "),
+            source.table()
+        ),
+    ))
+}
+
 /// Parts' blocks combined source by source at `to`'s grain: a small table's block whose
 /// tables are already counted is left out, and so are its rows read and dropped.
 fn combine_parts(parts: Vec<PartialStates>, from: &Plan, to: &Plan) -> Result<PartialStates> {
@@ -561,6 +590,9 @@ fn combine_parts(parts: Vec<PartialStates>, from: &Plan, to: &Plan) -> Result<Pa
             match slot {
                 None => kept.push((block.source, block.fingerprints, vec![block.frame])),
                 Some((_, seen, frames)) => {
+                    if let Some(first) = frames.first() {
+                        same_columns(block.source, first, &block.frame)?;
+                    }
                     if block.fingerprints.is_empty() || seen.is_disjoint(&block.fingerprints) {
                         seen.extend(block.fingerprints);
                         frames.push(block.frame);
