@@ -208,7 +208,10 @@ def test_a_snapshot_or_day_header_that_is_also_mapped_still_orders_the_rows(tmp_
     columns = {"id": "post_id", "ch": "account_id", "day": "published_at", "views": "video_views"}
     posts = sk.read_posts(path, columns=columns, snapshot="day")
     assert posts.sort("post_id")["video_views"].to_list() == [10, 7]
-    assert posts.sort("post_id")["published_at"].dt.date().to_list() == [dt.date(2017, 9, 30), dt.date(2017, 9, 2)]
+    assert posts.sort("post_id")["published_at"].dt.date().to_list() == [
+        dt.date(2017, 9, 30),
+        dt.date(2017, 9, 2),
+    ]
     report = sk.read_report(posts)
     assert report is not None and report.rows_dropped == [("older_snapshot", 1)]
     # daily= naming a mapped header: the days add up
@@ -220,6 +223,8 @@ def test_a_snapshot_or_day_header_that_is_also_mapped_still_orders_the_rows(tmp_
         "Content,Video title,Video publish time,Views\n"
         "v1,First,Sep 1 2017,5\nv1,First,Sep 30 2017,10\nv2,Second,Sep 2 2017,7\n"
     )
-    read = sk.read_posts(studio, preset="youtube_studio", snapshot="Video publish time", defaults={"account_id": "c"})
+    read = sk.read_posts(
+        studio, preset="youtube_studio", snapshot="Video publish time", defaults={"account_id": "c"}
+    )
     assert read.sort("post_id")["video_views"].to_list() == [10, 7]
     assert read["published_at"].null_count() == 0

@@ -542,6 +542,71 @@ def test_a_failed_save_leaves_the_old_file(tmp_path) -> None:
     assert path.read_bytes() == before
 
 
+def test_saves_at_once_never_write_into_each_other(tmp_path) -> None:
+    # every save once wrote through the same "<name>.parquet.partial": two at once could leave
+    # a file that is not states, or one path's states under the other's name
+    import threading
+
+    small, large = _partial(TABLES["posts"][:100]), _partial(TABLES["posts"][:2000])
+    path = tmp_path / "states.parquet"
+    errors: list[BaseException] = []
+
+    def save(states: sk.States, target: Path) -> None:
+        try:
+            for _ in range(5):
+                states.save(target)
+        except BaseException as e:  # noqa: BLE001 (reported below)
+            errors.append(e)
+
+    threads = [threading.Thread(target=save, args=(s, path)) for s in (small, large)]
+    threads.append(threading.Thread(target=save, args=(small, tmp_path / "states.json")))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sk.States.load(path).frame.height in (small.frame.height, large.frame.height)
+    assert sk.States.load(tmp_path / "states.json").frame.height == small.frame.height
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["states.json", "states.parquet"]
+
+
+def test_a_save_past_the_file_size_limit_is_unwritable_and_keeps_the_old_file(tmp_path) -> None:
+    # (a subprocess: the limit is the process's)
+    code = f"""
+import resource, signal, sys
+import socialkpi as sk
+posts, _ = sk.datasets.sample(n_accounts=20)
+path = {str(tmp_path / "states.parquet")!r}
+sk.partial(posts.head(50), kpis=["posts"], by=["account_id"], every="1d").save(path)
+before = open(path, "rb").read()
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (len(before) + 1000, resource.RLIM_INFINITY))
+try:
+    sk.partial(posts, kpis="engagement", by=["account_id"], every="1d").save(path)
+except sk.InputError as e:
+    print(e.code, open(path, "rb").read() == before)
+"""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["unwritable_file", "True"], out.stderr[-2000:]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["states.parquet"]
+
+
+def test_merge_load_and_save_take_what_they_document() -> None:
+    states = _partial(TABLES["posts"][:10])
+    for call in (
+        lambda: sk.merge(None),  # type: ignore[arg-type]
+        lambda: sk.merge(5),  # type: ignore[arg-type]
+        lambda: sk.States.load(None),  # type: ignore[arg-type]
+        lambda: sk.States.load(3),  # type: ignore[arg-type]
+        lambda: states.save(5),  # type: ignore[arg-type]
+    ):
+        with pytest.raises(sk.ArgumentError):
+            call()
+
+
 def test_merge_and_update_take_states_only() -> None:
     with pytest.raises(sk.ArgumentError):
         sk.merge([])

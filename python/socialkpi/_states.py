@@ -224,7 +224,7 @@ class States:
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Writes the states to one Parquet file (replaced only once the new one is whole)."""
-        self._native.save(os.fspath(path))
+        self._native.save(_path(path))
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> States:
@@ -236,7 +236,7 @@ class States:
             ``not_a_states_file`` for any other file, ``states_version`` for states of another
             schema version, ``unreadable_file`` when the file cannot be opened.
         """
-        return cls(_core._States.load(os.fspath(path)))
+        return cls(_core._States.load(_path(path)))
 
     def __repr__(self) -> str:
         spec = self.spec
@@ -331,6 +331,13 @@ def remembering(
             bar.close()
 
 
+def _path(path: Any) -> str:
+    """A file path as text; anything else is an ``ArgumentError``."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise invalid_argument(f"a states file is a path (str or os.PathLike), not {type(path).__name__}")
+    return os.fspath(path)
+
+
 def merge(states: Iterable[States]) -> States:
     """States of disjoint inputs (files, months, partitions, workers) combined, as if their
     inputs had been one table each.
@@ -339,7 +346,12 @@ def merge(states: Iterable[States]) -> States:
     states were made for different requests, naming the part that differs, and
     ``InputError`` (code ``overlapping_posts``) when a post is in more than one of them.
     """
-    parts = list(states) if not isinstance(states, States) else [states]
+    if isinstance(states, States):
+        parts: list[Any] = [states]
+    elif isinstance(states, (str, bytes)) or not isinstance(states, Iterable):
+        parts = []
+    else:
+        parts = list(states)
     if not parts or not all(isinstance(s, States) for s in parts):
         raise invalid_argument("merge takes a non-empty list of States (from sk.partial)")
     return States(_core._States.merge([s._native for s in parts]))

@@ -152,27 +152,35 @@ fn union(parts: Vec<(String, DataFrame)>) -> Result<DataFrame> {
 }
 
 /// Writes states to one Parquet file, through a file beside it that takes its place only
-/// once whole (a failed save leaves the old file as it was).
+/// once whole (a failed save leaves the old file as it was). The file beside it is named for
+/// this save alone, so saves at once (threads, processes, `x.json` and `x.parquet`) never
+/// write into each other's.
 pub fn save(states: &States, path: &str) -> Result<()> {
+    static SAVES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let (mut frame, header) = to_frame(states)?;
     let target = std::path::Path::new(path);
-    let partial = target.with_extension("parquet.partial");
+    let save = SAVES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut name = target.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".{}-{save}.partial", std::process::id()));
+    let partial = target.with_file_name(name);
+    let unwritable =
+        |e: &dyn std::fmt::Display| Error::input(InputCode::UnwritableFile, format!("cannot write {path}: {e}"));
     let written = (|| -> Result<()> {
-        let file = std::fs::File::create(&partial).map_err(|e| {
-            Error::input(
-                InputCode::UnwritableFile,
-                format!("cannot write {}: {e}", partial.display()),
-            )
-        })?;
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&partial)
+            .map_err(|e| unwritable(&e))?;
         let metadata = polars::io::parquet::write::KeyValueMetadata::Static(vec![polars_parquet::write::KeyValue {
             key: KEY.to_string(),
             value: Some(header),
         }]);
+        // (a full disk or a file size limit fails the write: the file cannot be written)
         ParquetWriter::new(file)
             .with_key_value_metadata(Some(metadata))
-            .finish(&mut frame)?;
-        std::fs::rename(&partial, target)
-            .map_err(|e| Error::input(InputCode::UnwritableFile, format!("cannot write {path}: {e}")))
+            .finish(&mut frame)
+            .map_err(|e| unwritable(&e))?;
+        std::fs::rename(&partial, target).map_err(|e| unwritable(&e))
     })();
     if written.is_err() {
         let _ = std::fs::remove_file(&partial);
