@@ -517,6 +517,54 @@ def test_post_ids_of_states_written_elsewhere_read_in_any_order_and_once() -> No
     assert "twice" in str(err.value)
 
 
+@pytest.mark.parametrize(
+    ("edit", "words"),
+    [
+        ({"every": None}, "has no periods"),  # daily rows read as one period: groups repeated
+        ({"by": []}, "'account_id'"),
+        ({"by": ["platform"]}, "'account_id'"),  # rows per account read as per platform
+    ],
+)
+def test_a_header_that_says_another_request_than_its_rows_does_not_read(
+    tmp_path, edit: dict[str, object], words: str
+) -> None:
+    # an edited header once read the rows as the states of its request, and finalized to
+    # thousands of repeated groups
+    states = sk.partial(TABLES["posts"][:600], kpis="engagement", by=["account_id", "platform"], every="1d")
+    header = json.loads(states.header)
+    header["spec"].update(edit)
+    path = tmp_path / "edited.parquet"
+    pq.write_table(
+        states.frame.to_arrow().replace_schema_metadata({"socialkpi.states": json.dumps(header)}), path
+    )
+    with pytest.raises(sk.InputError) as err:
+        sk.States.load(path)
+    assert err.value.code == "not_a_states_file"
+    assert words in str(err.value)
+
+
+def test_states_frames_with_their_types_changed_do_not_read() -> None:
+    # through pandas, counts come back as floats and days as datetimes: a typed error that
+    # says so, not an engine error at the next merge
+    states = _partial(TABLES["posts"][:300])
+    round_trip = pl.from_pandas(states.frame.to_pandas())
+    with pytest.raises(sk.InputError) as err:
+        sk.States.from_frame(round_trip, states.header)
+    assert err.value.code == "not_a_states_file"
+    assert "pandas" in str(err.value) or "Date" in str(err.value)
+    recast = states.frame.with_columns(pl.col("rows").cast(pl.Utf8))
+    with pytest.raises(sk.InputError) as err:
+        sk.States.from_frame(recast, states.header)
+    assert err.value.code == "not_a_states_file"
+    # a group in two rows
+    frame = states.frame
+    twice = pl.concat([frame, frame.filter(pl.col("state_block") == "posts").head(1)])
+    with pytest.raises(sk.InputError) as err:
+        sk.States.from_frame(twice, states.header)
+    assert err.value.code == "not_a_states_file"
+    assert "more than one row" in str(err.value)
+
+
 @pytest.mark.parametrize("column", ["mystery", "c:fee", "rn:eng"])
 def test_a_block_with_a_column_that_is_not_its_state_does_not_read(column: str) -> None:
     # a column of no state, a state of another table's block, a name that reads as neither

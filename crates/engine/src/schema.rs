@@ -189,6 +189,32 @@ impl StateColumn {
         }
     }
 
+    /// Whether the column counts rows (posts, account-days, events, those that reported a
+    /// value): an integer whatever the table's columns are.
+    pub fn counts(&self) -> bool {
+        matches!(
+            self,
+            Self::Rows(_)
+                | Self::Reported(_)
+                | Self::PerPostEngagementRateCount
+                | Self::Delivered
+                | Self::WithoutFollowers
+                | Self::WithStaleFollowers
+                | Self::AccountReported(_)
+                | Self::TrafficReported(_)
+                | Self::SocialRows
+                | Self::ReferralReported
+                | Self::Sales
+                | Self::Leads
+                | Self::SaleValueReported
+        )
+    }
+
+    /// Whether the column is a day (of a first or last snapshot).
+    pub fn is_day(&self) -> bool {
+        matches!(self, Self::FirstFollowersDay | Self::LastFollowersDay)
+    }
+
     /// How the column combines when states merge or roll up.
     pub fn combine(&self) -> Combine {
         match self {

@@ -278,11 +278,8 @@ fn from_frame(frame: DataFrame, header: Header) -> Result<States> {
         });
     }
     let plan = header.spec.plan(&header.spec.request(None, None, None))?;
-    let mut keys = crate::plan::output_keys(&plan);
-    keys.extend(plan.account_key.iter().cloned());
-    keys.push(crate::plan::PERIOD.to_string());
     for block in &blocks {
-        check_state_columns(block, &keys)?;
+        check_block(block, &plan)?;
     }
     let post_ids = if header.post_ids {
         let ids = rows_of(&frame, POST_IDS, &[POST_ID_HASH.to_string()])?;
@@ -318,22 +315,75 @@ fn from_frame(frame: DataFrame, header: Header) -> Result<States> {
     .sharing_blocks()
 }
 
-/// Every column of a block is a key of the states' request or a state of the block's table
-/// (schema::StateColumn): a frame with other columns is not read as states.
-fn check_state_columns(block: &Block, keys: &[String]) -> Result<()> {
-    for name in block.frame.get_column_names() {
-        if keys.iter().any(|k| k == name.as_str()) {
-            continue;
+/// A block as its header says: its keys those of the states' request (a frame whose keys
+/// say another request, as an edited header's would, is not read), each group in one row,
+/// and every other column a state of the block's table (schema::StateColumn) in its type.
+fn check_block(block: &Block, plan: &crate::plan::Plan) -> Result<()> {
+    use crate::plan::PERIOD;
+    let (frame, name) = (&block.frame, block.source.name());
+    let unread = |why: String| Error::input(InputCode::NotAStatesFile, format!("its {name} block {why}"));
+    let period = plan.every.as_ref().map(|_| PERIOD.to_string());
+    // the keys every row has, and those a block may also hold (a snapshot's attributes)
+    let (keys, attributes): (Vec<String>, Vec<String>) = match block.source {
+        Source::Snapshots => (
+            plan.account_key.iter().cloned().chain(period).collect(),
+            plan.by.clone(),
+        ),
+        _ => (crate::plan::output_keys(plan), Vec::new()),
+    };
+    for key in &keys {
+        if frame.column(key).is_err() {
+            return Err(unread(format!(
+                "has no column '{key}', a key of the request its header names"
+            )));
         }
-        match StateColumn::parse(name) {
-            Some(c) if c.source() == block.source => {}
+    }
+    for column in frame.columns() {
+        let (column_name, dtype) = (column.name().as_str(), column.dtype());
+        let want_date = match StateColumn::parse(column_name) {
+            _ if column_name == PERIOD => keys.iter().any(|k| k == PERIOD),
+            _ if keys.iter().chain(&attributes).any(|k| k == column_name) => continue,
+            Some(c) if c.source() == block.source => {
+                let fits = match (c.is_day(), c.counts()) {
+                    (true, _) => dtype == &DataType::Date,
+                    (false, true) => dtype == &DataType::Int64,
+                    (false, false) => dtype.is_primitive_numeric(),
+                };
+                if fits {
+                    continue;
+                }
+                return Err(unread(format!(
+                    "has its state '{column_name}' as {dtype}; states files keep counts as Int64, days as Date and sums as numbers (a round trip through pandas makes counts Float64: read the frame with polars)"
+                )));
+            }
             _ => {
-                return Err(Error::Internal(format!(
-                    "column '{name}' is not a state of the {} block",
-                    block.source.name()
+                return Err(unread(format!(
+                    "has a column '{column_name}' that is not one of its states"
                 )))
             }
+        };
+        if !want_date || dtype != &DataType::Date {
+            return Err(unread(format!(
+                "has '{PERIOD}' as {dtype}, and its header's request {}",
+                if want_date {
+                    "has periods of days (Date)"
+                } else {
+                    "has no periods"
+                }
+            )));
         }
+    }
+    let groups = frame
+        .clone()
+        .lazy()
+        .group_by(keys.iter().map(|k| col(k.as_str())).collect::<Vec<_>>())
+        .agg([len()])
+        .collect()?;
+    if groups.height() < frame.height() {
+        return Err(unread(format!(
+            "holds a group in more than one row (by {}): its rows are not the states of the request its header names",
+            keys.join(", ")
+        )));
     }
     Ok(())
 }
