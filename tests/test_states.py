@@ -402,6 +402,19 @@ def test_merged_and_rolled_up_sums_never_wrap(every: str | None) -> None:
     assert err.value.code == "integer_overflow"
 
 
+def test_a_part_without_post_ids_keeps_the_others_checked() -> None:
+    # a part without post_id once dropped the ids of every part merged with it, so the
+    # same posts merged again later were counted twice
+    a = _partial(TABLES["posts"][:300].drop("post_id"))
+    b = _partial(TABLES["posts"][300:600])
+    with pytest.raises(sk.InputError) as err:
+        sk.merge([sk.merge([a, b]), b])
+    assert err.value.code == "overlapping_posts"
+    with pytest.raises(sk.InputError) as err:
+        sk.merge([b, sk.merge([b, a])])
+    assert err.value.code == "overlapping_posts"
+
+
 def test_overlapping_posts_are_an_error() -> None:
     a = _partial(TABLES["posts"][:700])
     b = _partial(TABLES["posts"][600:])

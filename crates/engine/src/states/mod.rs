@@ -497,7 +497,7 @@ impl States {
         }
         let post_ids = match (&older.post_ids, &newer_states.post_ids) {
             (Some(a), Some(b)) => Some(PostIds::union(&[a, b])),
-            _ => None,
+            (one, other) => one.clone().or_else(|| other.clone()),
         };
         let mut merged = combine_parts(vec![older, newer_states], &plan, &plan)?;
         merged.post_ids = post_ids;
@@ -538,11 +538,12 @@ fn covered_periods(states: &PartialStates) -> Result<Option<Series>> {
 
 /// The posts' ids of parts, checked to be disjoint (a post in two parts is an error).
 fn merge_post_ids(parts: &[&PartialStates]) -> Result<Option<PostIds>> {
-    let has_posts = |p: &PartialStates| p.blocks.iter().any(|b| b.source == Source::Posts);
-    if parts.iter().filter(|p| has_posts(p)).any(|p| p.post_ids.is_none()) {
+    // (a part that keeps none, its posts without a post_id column or their ids travelling
+    // apart, cannot be checked; the others' ids are kept for the merges to come)
+    let lists: Vec<&PostIds> = parts.iter().filter_map(|p| p.post_ids.as_ref()).collect();
+    if lists.is_empty() {
         return Ok(None);
     }
-    let lists: Vec<&PostIds> = parts.iter().filter_map(|p| p.post_ids.as_ref()).collect();
     let (ids, repeated) = PostIds::combine(&lists);
     if repeated > 0 {
         return Err(Error::input(
