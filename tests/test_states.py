@@ -415,6 +415,17 @@ def test_a_part_without_post_ids_keeps_the_others_checked() -> None:
     assert err.value.code == "overlapping_posts"
 
 
+def test_finalize_takes_a_kpi_object_only_as_the_states_define_it() -> None:
+    # another formula under a KPI's name once finalized the states' own KPI without a word
+    states = sk.partial(TABLES["posts"], kpis=[sk.KPI("likes2", "sum(likes)"), "likes"])
+    assert states.finalize(kpis=[sk.KPI("likes2", "sum(likes)")]).columns == ["likes2"]
+    for other in (sk.KPI("likes", "sum(comments)"), sk.KPI("likes2", "sum(comments)")):
+        with pytest.raises(sk.QueryError) as err:
+            states.finalize(kpis=[other])
+        assert err.value.code == "not_in_states"
+        assert other.name in str(err.value)
+
+
 def test_overlapping_posts_are_an_error() -> None:
     a = _partial(TABLES["posts"][:700])
     b = _partial(TABLES["posts"][600:])

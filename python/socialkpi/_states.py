@@ -15,7 +15,7 @@ from socialkpi import _arguments, _core, _over_time, _targets
 from socialkpi._progress import progress_for
 from socialkpi._result import KpiResult, result_of
 from socialkpi._tables import _ArrowStream
-from socialkpi.exceptions import invalid_argument
+from socialkpi.exceptions import QueryError, error, invalid_argument
 from socialkpi.formulas import KPI, Definitions
 
 _UNCHANGED: Any = object()
@@ -170,7 +170,7 @@ class States:
     ) -> KpiResult:
         """:meth:`finalize` with definitions and row accounting, like :func:`compute_details`
         (the rows read and dropped are those of the runs that made the states)."""
-        names = None if kpis is None else _kpi_names(kpis)
+        names = None if kpis is None else _kpi_names(kpis, self.spec["definitions"])
         dims = None if by is None else _arguments.by(by)
         given = every is not _UNCHANGED
         if given:
@@ -246,10 +246,23 @@ class States:
         return f"States(kpis={spec['kpis']}, by={spec['by']}, every={spec['every']!r}, tz={spec['tz']!r}; {parts}; {kept})"
 
 
-def _kpi_names(kpis: str | KPI | Iterable[str | KPI]) -> list[str]:
-    """KPI names (a KPI object by its name: its definition is the states')."""
+def _kpi_names(kpis: str | KPI | Iterable[str | KPI], definitions: Sequence[Sequence[str]]) -> list[str]:
+    """KPI names. A KPI object stands for its name when the states were made for that very
+    formula (`definitions`: the states' own, name and formula first); another formula under
+    the name is a ``QueryError``, code ``not_in_states``: the states hold what their formula
+    needs, and finalizing cannot change a definition."""
     value = _arguments.kpis(kpis)
     items = [value] if isinstance(value, (str, KPI)) else list(value)
+    made = {d[0]: d[1] for d in definitions}
+    for k in items:
+        if isinstance(k, KPI) and made.get(k.name) != k.formula:
+            was = f"as {made[k.name]!r}" if k.name in made else "as the built-in, or not at all"
+            raise error(
+                QueryError,
+                "not_in_states",
+                f"KPI {k.name!r} ({k.formula!r}) is not in these states: they were made with {k.name!r} "
+                f"{was}; pass its name to finalize what the states hold, or make states with this KPI",
+            )
     return [k.name if isinstance(k, KPI) else str(k) for k in items]
 
 
