@@ -142,3 +142,23 @@ def test_ga4_source_medium_values_match_their_platform():
     )
     out = sk.compute(traffic=traffic, kpis=["referral_traffic"], by=["platform"])
     assert dict(out.rows()) == {"instagram": 10, "google / organic": 0}
+
+
+def test_messages_a_new_user_met_say_what_to_do():
+    # found by a new user's run over real exports: a column asked for as a KPI, a states'
+    # period shown as Rust text, compare without a period
+    posts, _ = sk.datasets.sample(n_accounts=5)
+    with pytest.raises(sk.DefinitionError) as err:
+        sk.compute(posts.with_columns(video_views=pl.col("reach")), kpis=["video_views"])
+    assert err.value.code == "unknown_kpi"
+    assert 'sk.KPI("video_views", "sum(video_views)")' in str(err.value)
+    daily = sk.partial(posts, kpis=["posts"], every="1w")
+    with pytest.raises(sk.QueryError) as err:
+        daily.finalize(every="1mo")
+    assert 'every="1w" do not roll up into every="1mo"' in str(err.value)
+    with pytest.raises(sk.QueryError) as err:
+        sk.merge([daily, sk.partial(posts, kpis=["posts"])])
+    assert 'every ("1w" vs None)' in str(err.value)
+    with pytest.raises(sk.QueryError) as err:
+        sk.compute(posts, kpis=["posts"], compare="previous")
+    assert "start=" in str(err.value)

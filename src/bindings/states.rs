@@ -373,12 +373,14 @@ fn check_grain(
             ),
         ));
     }
-    let name = |e: Option<plan::Period>| e.map_or("None", |e| plan::Period::NAMES[e as usize]);
+    // (as the Python argument reads: None, "1d")
+    let name =
+        |e: Option<plan::Period>| e.map_or("None".to_string(), |e| format!("{:?}", plan::Period::NAMES[e as usize]));
     if !states::rolls_up(own.every, every) {
         return Err(Error::query(
             QueryCode::NotInStates,
             format!(
-                "states made with every={:?} do not roll up into every={:?}: days roll up into weeks, months, quarters and years, months into quarters and years, quarters into years, and any period into None",
+                "states made with every={} do not roll up into every={}: days roll up into weeks, months, quarters and years, months into quarters and years, quarters into years, and any period into None",
                 name(own.every),
                 name(every)
             ),
@@ -395,7 +397,7 @@ fn check_grain(
         return Err(Error::query(
             QueryCode::NotInStates,
             format!(
-                "states made at every={:?} with {} do not roll up into every={:?} with {}: their periods straddle the new ones (weeks need the same week_start, years the same fiscal_year_start, quarters one 0, 3, 6 or 9 months away); make the states daily (or monthly, for quarters and years) to finalize them in any calendar",
+                "states made at every={} with {} do not roll up into every={} with {}: their periods straddle the new ones (weeks need the same week_start, years the same fiscal_year_start, quarters one 0, 3, 6 or 9 months away); make the states daily (or monthly, for quarters and years) to finalize them in any calendar",
                 name(own.every),
                 show(own.calendar),
                 name(every),

@@ -82,7 +82,7 @@ pub fn parse_list(names: &[String], every: Option<Period>) -> Result<Vec<Compare
     }
     match every {
         None => invalid(
-            "compare needs a period: pass every=\"1d\", \"1w\", \"1mo\", \"1q\" or \"1y\" (with every=None the report is one period and has none before it)".into(),
+            "compare needs a period: pass every=\"1d\", \"1w\", \"1mo\", \"1q\" or \"1y\", or a range (start=..., end=...: with every=None the report is those days, compared with as many days before them); with every=None and no range the report is one period and has none before it".into(),
         ),
         Some(Period::Month | Period::Quarter | Period::Year) if out.contains(&Compare::LastYearWeekday) => invalid(
             "compare=\"last_year_weekday\" is for every=\"1d\" or \"1w\"; use \"last_year\" for months, quarters and years".into(),

@@ -9,6 +9,7 @@ use super::{
 };
 use crate::catalog::{self, Kpi};
 use crate::error::{did_you_mean, suggest, DefinitionCode, Error, Result};
+use crate::ingest::presets::Kind;
 use socialkpi_formula::check::Lowerer;
 use std::collections::HashMap;
 
@@ -107,9 +108,17 @@ fn expand_kpis(names: &[String], custom: &[Definition]) -> Result<Vec<(&'static 
                 .map(|k| k.name)
                 .chain(catalog::PRESETS.iter().map(|(p, _)| *p))
                 .chain(custom.iter().map(|d| d.name.as_str()));
+            // a table's column (`video_views`, which exports map from Views) is no KPI of its own
+            let column = [Kind::Posts, Kind::Accounts, Kind::Traffic]
+                .iter()
+                .any(|kind| kind.columns().iter().any(|(c, _)| *c == name));
+            let hint = match column {
+                true => format!("; '{name}' is a column: its total is the KPI sk.KPI(\"{name}\", \"sum({name})\")"),
+                false => did_you_mean(&suggest(name, names)),
+            };
             return Err(Error::definition(
                 DefinitionCode::UnknownKpi,
-                format!("unknown KPI '{name}'{}; sk.catalog() lists every KPI and the presets awareness, engagement, traffic, leads, conversion, content", did_you_mean(&suggest(name, names))),
+                format!("unknown KPI '{name}'{hint}; sk.catalog() lists every KPI and the presets awareness, engagement, traffic, leads, conversion, content"),
             ));
         }
     }

@@ -261,16 +261,18 @@ fn rows_of(frame: &DataFrame, block: &str, columns: &[String]) -> Result<DataFra
 }
 
 fn from_frame(frame: DataFrame, header: Header) -> Result<States> {
+    // (the callers say which file or frame does not read)
+    let unread = |why: String| Error::input(InputCode::NotAStatesFile, why);
     let mut blocks = Vec::with_capacity(header.blocks.len());
     for b in &header.blocks {
         let source =
-            Source::parse(&b.source).ok_or_else(|| Error::Internal(format!("unknown block '{}'", b.source)))?;
+            Source::parse(&b.source).ok_or_else(|| unread(format!("its header names a block '{}'", b.source)))?;
         let fingerprints: BTreeSet<u64> = b
             .fingerprints
             .iter()
             .map(|f| f.parse::<u64>())
             .collect::<std::result::Result<_, _>>()
-            .map_err(|e| Error::Internal(format!("a fingerprint does not read: {e}")))?;
+            .map_err(|e| unread(format!("a fingerprint of its header does not read: {e}")))?;
         blocks.push(Block {
             source,
             fingerprints,
@@ -287,7 +289,7 @@ fn from_frame(frame: DataFrame, header: Header) -> Result<States> {
         // a file written by another tool may hold them in any order: the overlap check of a
         // merge needs them sorted, and a post once
         let ids: Vec<u64> = ids.u64()?.into_no_null_iter().collect();
-        Some(super::PostIds::checked(ids).map_err(Error::Internal)?)
+        Some(super::PostIds::checked(ids).map_err(unread)?)
     } else {
         None
     };

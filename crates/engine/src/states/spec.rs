@@ -185,11 +185,13 @@ impl Spec {
             ("tables", self.tables_given() == other.tables_given()),
         ];
         let (part, _) = parts.into_iter().find(|(_, same)| !same)?;
+        // (as the Python arguments read: None, "1d", 7)
+        let optional = |v: Option<String>| v.map_or_else(|| "None".to_string(), |v| format!("{v:?}"));
         let show = |s: &Spec| -> String {
             match part {
                 "kpis" => format!("{:?}", s.kpis),
                 "by" => format!("{:?}", s.by),
-                "every" => format!("{:?}", s.every),
+                "every" => optional(s.every.clone()),
                 "tz" => format!("{:?}", s.tz),
                 "week_start" => format!("{:?}", s.week_start.name()),
                 "fiscal_year_start" => format!("{}", s.fiscal_year_start.number()),
@@ -197,7 +199,7 @@ impl Spec {
                 "engagement" => format!("{:?}", s.engagement),
                 "dedupe" => format!("{:?}", s.dedupe),
                 "sources" => format!("{} additions", s.sources.len()),
-                "max_staleness" => format!("{:?}", s.max_staleness),
+                "max_staleness" => s.max_staleness.map_or_else(|| "None".to_string(), |d| d.to_string()),
                 _ => format!("{:?}", s.tables_given()),
             }
         };
