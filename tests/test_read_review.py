@@ -228,3 +228,21 @@ def test_a_snapshot_or_day_header_that_is_also_mapped_still_orders_the_rows(tmp_
     )
     assert read.sort("post_id")["video_views"].to_list() == [10, 7]
     assert read["published_at"].null_count() == 0
+
+
+def test_accounts_that_map_no_account_or_day_are_refused_or_warned(tmp_path):
+    # an accounts export with neither an account nor a date once read without a word, and
+    # failed only later, in compute
+    path = tmp_path / "influencers.csv"
+    path.write_text("rank,channel_info,followers\n1,cristiano,475.8m\n2,kyliejenner,366.2m\n")
+    with pytest.raises(sk.SchemaError) as err:
+        sk.read_accounts(path)
+    assert err.value.code == "missing_keys"
+    assert "account_id, date" in str(err.value)
+    read = sk.read_accounts(path, columns={"channel_info": "account_id"})
+    report = sk.read_report(read)
+    assert report is not None and any("maps no date" in w for w in report.warnings)
+    dated = sk.read_accounts(path, columns={"channel_info": "account_id"}, defaults={"date": "2026-01-31"})
+    report = sk.read_report(dated)
+    assert report is not None and not any("maps no" in w for w in report.warnings)
+    assert dated["followers"].to_list() == [475_800_000, 366_200_000]

@@ -243,9 +243,10 @@ fn no_required_column(
     schema(
         SchemaCode::MissingKeys,
         format!(
-            "'{label}' maps none of {required}, so its rows cannot be told apart, dated or attributed: it reads only {} (headers: {}); {closest}. Map them with columns={{header: 'post_id', ...}}, give defaults={{'account_id': ...}} or pass preset=...",
+            "'{label}' maps none of {required}, so its rows cannot be told apart, dated or attributed: it reads only {} (headers: {}); {closest}. Map them with columns={{header: '{}', ...}}, give defaults={{'account_id': ...}} or pass preset=...",
             found.join(", "),
-            headers.join(", ")
+            headers.join(", "),
+            kind.required().first().copied().unwrap_or("account_id")
         ),
     )
 }

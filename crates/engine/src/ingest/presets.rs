@@ -102,7 +102,9 @@ impl Kind {
     pub fn required(self) -> &'static [&'static str] {
         match self {
             Kind::Posts => &["post_id", "published_at", "account_id"],
-            Kind::Accounts | Kind::Traffic => &[],
+            // (a snapshot is an account's on a day)
+            Kind::Accounts => &["account_id", "date"],
+            Kind::Traffic => &[],
         }
     }
 

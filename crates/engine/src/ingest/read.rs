@@ -266,7 +266,8 @@ fn warn_missing(label: &str, lacks: &[&str], mode: &Mode, report: &mut Report) {
             // a daily table with a day column of its own dates its posts by their first day
             "published_at" if matches!(mode, Mode::Daily { day: Some(d) } if d != "published_at") => None,
             "published_at" => Some("published_at (its posts fall in no period)".to_string()),
-            "account_id" => Some("account_id (its posts belong to no account)".to_string()),
+            "account_id" => Some("account_id (its rows belong to no account)".to_string()),
+            "date" => Some("date (its snapshots fall on no day)".to_string()),
             other => Some(other.to_string()),
         })
         .collect();
