@@ -246,3 +246,12 @@ def test_accounts_that_map_no_account_or_day_are_refused_or_warned(tmp_path):
     report = sk.read_report(dated)
     assert report is not None and not any("maps no" in w for w in report.warnings)
     assert dated["followers"].to_list() == [475_800_000, 366_200_000]
+
+
+def test_the_read_report_says_columns_mapped_the_headers(tmp_path):
+    path = tmp_path / "mapped.csv"
+    path.write_text("id,ch,day,views\na,c,2017-09-30,10\n")
+    read = sk.read_posts(path, columns={"id": "post_id", "ch": "account_id", "day": "published_at"})
+    assert "none (headers mapped by columns=)" in repr(sk.read_report(read))
+    (tmp_path / "plain.csv").write_text("post_id,account_id,published_at,likes\na,c,2017-09-30,10\n")
+    assert "none (canonical headers)" in repr(sk.read_report(sk.read_posts(tmp_path / "plain.csv")))

@@ -499,9 +499,14 @@ def result_html(result: KpiResult) -> str:
 
 def _report_facts(report: ReadReport) -> list[tuple[str, str]]:
     dropped = sum(n for _, n in report.rows_dropped)
+    # without a preset, the headers were the canonical names, or columns= mapped them
+    renamed = any(h.strip().lower() != c for h, c in report.header_map.items())
     facts = [
         ("table", report.table),
-        ("preset", report.preset or "none (canonical headers)"),
+        (
+            "preset",
+            report.preset or ("none (headers mapped by columns=)" if renamed else "none (canonical headers)"),
+        ),
         ("files", f"{len(report.files):,}"),
         ("rows read", f"{report.rows_read:,}"),
         ("rows kept", f"{report.rows_kept:,}"),
