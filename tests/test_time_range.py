@@ -498,3 +498,40 @@ def test_explain_checks_the_range():
     for bad in ({"start": "March"}, {"end": dt.datetime(2026, 3, 1)}, {"fill": "yes"}, {"fill": True}):
         with pytest.raises(sk.ArgumentError):
             sk.explain("reach", **bad)  # fill=True needs every=, as compute does
+
+
+def test_windows_over_a_range_of_millennia_are_refused_not_laid_out():
+    # one post, filled day by day over 0001..9999 with 366-day windows: once some 40 GB
+    posts = pl.DataFrame(
+        {
+            "post_id": ["p"],
+            "account_id": ["a"],
+            "platform": ["x"],
+            "published_at": [dt.datetime(2026, 1, 1)],
+            "impressions": [5],
+        }
+    )
+    states = sk.partial(posts, kpis=["impressions"], every="1d")
+    with pytest.raises(sk.QueryError) as err:
+        states.finalize(start="0001-01-01", end="9999-12-31", fill=True, window="366d")
+    assert err.value.code == "invalid_argument"
+    assert "pairs" in str(err.value)
+
+
+def test_windows_of_merged_states_never_wrap():
+    # each part's sums fit in Int64, their windows' do not: integer_overflow, as in a run
+    def part(first_day: int) -> pl.DataFrame:
+        return pl.DataFrame(
+            {
+                "post_id": [f"p{first_day + i}" for i in range(3)],
+                "account_id": ["a"] * 3,
+                "platform": ["x"] * 3,
+                "published_at": [dt.datetime(2026, 1, first_day + i) for i in range(3)],
+                "impressions": [2**61] * 3,
+            }
+        )
+
+    merged = sk.merge([sk.partial(part(d), kpis=["impressions"], every="1d") for d in (1, 4)])
+    with pytest.raises(sk.InputError) as err:
+        merged.finalize(window="7d")
+    assert err.value.code == "integer_overflow"

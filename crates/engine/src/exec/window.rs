@@ -13,7 +13,7 @@
 //! report day they are compared with.
 
 use super::compare::{add_months, attach, moved, relabelling, Compare};
-use super::{accounts, finalize, finalize_with, output_keys, Output};
+use super::{accounts, finalize, finalize_with, output_keys, overflow, Output};
 use crate::error::{Error, QueryCode, Result};
 use crate::exec::accounts::{FIRST, FIRST_DAY, LAST, LAST_DAY};
 use crate::plan::{Calendar, Period, Plan, PERIOD};
@@ -23,6 +23,11 @@ use polars::prelude::*;
 /// The longest trailing window, in days: a window's states are the daily states repeated once
 /// per day of the window, so the length bounds the memory a window takes.
 pub const MAX_DAYS: u32 = 366;
+
+/// The most (day of the states, window holding it) pairs a report's windows sum over: a limit
+/// on the memory windows take (a year of daily windows of 366 days pairs some 134,000; a range
+/// of thousands of years filled day by day, billions).
+pub const MAX_WINDOW_PAIRS: u64 = 40_000_000;
 
 /// The column added beside `period_start`: the window's first day.
 pub const WINDOW_START: &str = "window_start";
@@ -370,6 +375,24 @@ fn day_values(column: &Column) -> Result<Vec<i32>> {
 /// window holds it. The windows' first and last days rise with their labels (`spans` sorted
 /// by label), so each source day's windows are one run of them.
 fn mapping(sources: &[i32], spans: &[Span]) -> Result<DataFrame> {
+    // (each source day's windows are one run: counted before any is laid out)
+    let pairs: u64 = sources
+        .iter()
+        .map(|&s| {
+            let day = i64::from(s);
+            let first = spans.partition_point(|w| w.last < day);
+            let until = first + spans[first..].partition_point(|w| w.first <= day);
+            (until - first) as u64
+        })
+        .sum();
+    if pairs > MAX_WINDOW_PAIRS {
+        return Err(Error::query(
+            QueryCode::InvalidArgument,
+            format!(
+                "the report's windows would sum {pairs} (day, window) pairs of states, more than the limit of {MAX_WINDOW_PAIRS}; narrow start/end, or use a shorter window or a coarser every"
+            ),
+        ));
+    }
     let (mut from, mut to) = (Vec::new(), Vec::new());
     for &s in sources {
         let day = i64::from(s);
@@ -385,14 +408,24 @@ fn mapping(sources: &[i32], spans: &[Span]) -> Result<DataFrame> {
     relabelling(from, to)
 }
 
-/// A table of additive states summed over each window.
+/// A table of additive states summed over each window. Polars' sums wrap: a window holds each
+/// of a group's days once, so the absolute values of the whole table bound every window's
+/// sum, and must stay below 2^63 (as in a run; merged states need not have checked it).
 fn windowed_sums(table: DataFrame, mapping: &DataFrame, keys: &[String]) -> Result<DataFrame> {
-    let sums: Vec<Expr> = table
-        .get_column_names()
-        .into_iter()
-        .filter(|n| !keys.iter().any(|k| k == n.as_str()))
-        .map(|n| col(n.clone()).sum())
+    let states: Vec<&Column> = table
+        .columns()
+        .iter()
+        .filter(|c| !keys.iter().any(|k| k == c.name().as_str()))
         .collect();
+    for c in states.iter().filter(|c| c.dtype() == &DataType::Int64) {
+        if !overflow::fits(overflow::bound(c.as_materialized_series().i64()?, None)) {
+            return Err(overflow::sum_error(&format!(
+                "the states' '{}' over the windows",
+                c.name()
+            )));
+        }
+    }
+    let sums: Vec<Expr> = states.iter().map(|c| col(c.name().clone()).sum()).collect();
     let group: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
     Ok(moved(table, mapping)?.group_by(group).agg(sums).collect()?)
 }

@@ -331,9 +331,20 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn accounts_need_no_post_keys() {
+    fn accounts_need_an_account_or_a_day_not_post_keys() {
         let h = headers(&["followers"]);
-        let m = map_headers("a.csv", &h, &opts(Kind::Accounts), None).map(|m| m.missing);
-        assert_eq!(m, Ok(vec![]));
+        let mut o = opts(Kind::Accounts);
+        let m = map_headers("a.csv", &h, &o, None).map(|m| m.missing);
+        assert_eq!(m.map_err(|e| e.code), Err(MapCode::Schema(SchemaCode::MissingKeys)));
+        o.defaults = vec![("account_id".into(), "acme".into())];
+        let m = map_headers("a.csv", &h, &o, None).map(|m| m.missing);
+        assert_eq!(m, Ok(vec!["date"]));
+        let m = map_headers(
+            "a.csv",
+            &headers(&["account_id", "date", "followers"]),
+            &opts(Kind::Accounts),
+            None,
+        );
+        assert_eq!(m.map(|m| m.missing), Ok(vec![]));
     }
 }
