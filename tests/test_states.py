@@ -377,20 +377,24 @@ def test_parts_whose_tables_differ_in_columns_do_not_merge_in_either_order() -> 
     assert err.value.code == "states_mismatch"
 
 
+def _huge_impressions(first_day: int) -> pl.DataFrame:
+    """Three posts on three days from `first_day` of January, of 2^61 impressions each: their
+    sum fits in Int64, and two such parts' sum does not."""
+    return pl.DataFrame(
+        {
+            "post_id": [f"p{first_day}_{i}" for i in range(3)],
+            "account_id": ["a"] * 3,
+            "platform": ["x"] * 3,
+            "published_at": [dt.datetime(2026, 1, first_day + i) for i in range(3)],
+            "impressions": [2**61] * 3,
+        }
+    )
+
+
 @pytest.mark.parametrize("every", [None, "1d"])
 def test_merged_and_rolled_up_sums_never_wrap(every: str | None) -> None:
     # each part's sums fit in Int64 and their sum does not: as in sk.compute, an error
-    def part(first_day: int) -> pl.DataFrame:
-        return pl.DataFrame(
-            {
-                "post_id": [f"p{first_day}_{i}" for i in range(3)],
-                "account_id": ["a"] * 3,
-                "platform": ["x"] * 3,
-                "published_at": [dt.datetime(2026, 1, first_day + i) for i in range(3)],
-                "impressions": [2**61] * 3,
-            }
-        )
-
+    part = _huge_impressions
     whole = pl.concat([part(1), part(10)])
     with pytest.raises(sk.InputError) as err:
         sk.compute(whole, kpis=["impressions"])
@@ -399,6 +403,14 @@ def test_merged_and_rolled_up_sums_never_wrap(every: str | None) -> None:
     with pytest.raises(sk.InputError) as err:
         # (one period: the merge adds the sums; daily: the rollup does)
         sk.merge(parts).finalize(every=None)
+    assert err.value.code == "integer_overflow"
+
+
+def test_windows_of_merged_states_never_wrap() -> None:
+    # each part's sums fit in Int64, their windows' do not: integer_overflow, as in a run
+    merged = sk.merge([sk.partial(_huge_impressions(d), kpis=["impressions"], every="1d") for d in (1, 4)])
+    with pytest.raises(sk.InputError) as err:
+        merged.finalize(window="7d")
     assert err.value.code == "integer_overflow"
 
 

@@ -516,22 +516,3 @@ def test_windows_over_a_range_of_millennia_are_refused_not_laid_out():
         states.finalize(start="0001-01-01", end="9999-12-31", fill=True, window="366d")
     assert err.value.code == "invalid_argument"
     assert "pairs" in str(err.value)
-
-
-def test_windows_of_merged_states_never_wrap():
-    # each part's sums fit in Int64, their windows' do not: integer_overflow, as in a run
-    def part(first_day: int) -> pl.DataFrame:
-        return pl.DataFrame(
-            {
-                "post_id": [f"p{first_day + i}" for i in range(3)],
-                "account_id": ["a"] * 3,
-                "platform": ["x"] * 3,
-                "published_at": [dt.datetime(2026, 1, first_day + i) for i in range(3)],
-                "impressions": [2**61] * 3,
-            }
-        )
-
-    merged = sk.merge([sk.partial(part(d), kpis=["impressions"], every="1d") for d in (1, 4)])
-    with pytest.raises(sk.InputError) as err:
-        merged.finalize(window="7d")
-    assert err.value.code == "integer_overflow"
