@@ -317,6 +317,17 @@ fn from_frame(frame: DataFrame, header: Header) -> Result<States> {
     .sharing_blocks()
 }
 
+/// Whether a state column has its type: a count Int64, a day Date, a sum a number.
+fn state_type_fits(c: &StateColumn, dtype: &DataType) -> bool {
+    if c.is_day() {
+        dtype == &DataType::Date
+    } else if c.counts() {
+        dtype == &DataType::Int64
+    } else {
+        dtype.is_primitive_numeric()
+    }
+}
+
 /// A block as its header says: its keys those of the states' request (a frame whose keys
 /// say another request, as an edited header's would, is not read), each group in one row,
 /// and every other column a state of the block's table (schema::StateColumn) in its type.
@@ -340,39 +351,33 @@ fn check_block(block: &Block, plan: &crate::plan::Plan) -> Result<()> {
             )));
         }
     }
+    let periods = keys.iter().any(|k| k == PERIOD);
     for column in frame.columns() {
         let (column_name, dtype) = (column.name().as_str(), column.dtype());
-        let want_date = match StateColumn::parse(column_name) {
-            _ if column_name == PERIOD => keys.iter().any(|k| k == PERIOD),
-            _ if keys.iter().chain(&attributes).any(|k| k == column_name) => continue,
-            Some(c) if c.source() == block.source => {
-                let fits = match (c.is_day(), c.counts()) {
-                    (true, _) => dtype == &DataType::Date,
-                    (false, true) => dtype == &DataType::Int64,
-                    (false, false) => dtype.is_primitive_numeric(),
-                };
-                if fits {
-                    continue;
-                }
-                return Err(unread(format!(
-                    "has its state '{column_name}' as {dtype}; states files keep counts as Int64, days as Date and sums as numbers (a round trip through pandas makes counts Float64: read the frame with polars)"
-                )));
-            }
-            _ => {
-                return Err(unread(format!(
-                    "has a column '{column_name}' that is not one of its states"
-                )))
-            }
-        };
-        if !want_date || dtype != &DataType::Date {
-            return Err(unread(format!(
-                "has '{PERIOD}' as {dtype}, and its header's request {}",
-                if want_date {
+        if column_name == PERIOD {
+            if !periods || dtype != &DataType::Date {
+                let request = if periods {
                     "has periods of days (Date)"
                 } else {
                     "has no periods"
-                }
-            )));
+                };
+                return Err(unread(format!(
+                    "has '{PERIOD}' as {dtype}, and its header's request {request}"
+                )));
+            }
+            continue;
+        }
+        if keys.iter().chain(&attributes).any(|k| k == column_name) {
+            continue;
+        }
+        match StateColumn::parse(column_name) {
+            Some(c) if c.source() == block.source && state_type_fits(&c, dtype) => {}
+            Some(c) if c.source() == block.source => {
+                return Err(unread(format!(
+                    "has its state '{column_name}' as {dtype}; states files keep counts as Int64, days as Date and sums as numbers (a round trip through pandas makes counts Float64: read the frame with polars)"
+                )))
+            }
+            _ => return Err(unread(format!("has a column '{column_name}' that is not one of its states"))),
         }
     }
     let groups = frame
