@@ -375,16 +375,16 @@ fn day_values(column: &Column) -> Result<Vec<i32>> {
 /// window holds it. The windows' first and last days rise with their labels (`spans` sorted
 /// by label), so each source day's windows are one run of them.
 fn mapping(sources: &[i32], spans: &[Span]) -> Result<DataFrame> {
-    // (each source day's windows are one run: counted before any is laid out)
-    let pairs: u64 = sources
+    // each source day's windows, one run of them, found once: counted before any is laid out
+    let runs: Vec<std::ops::Range<usize>> = sources
         .iter()
         .map(|&s| {
             let day = i64::from(s);
             let first = spans.partition_point(|w| w.last < day);
-            let until = first + spans[first..].partition_point(|w| w.first <= day);
-            (until - first) as u64
+            first..first + spans[first..].partition_point(|w| w.first <= day)
         })
-        .sum();
+        .collect();
+    let pairs: u64 = runs.iter().map(|r| r.len() as u64).sum();
     if pairs > MAX_WINDOW_PAIRS {
         return Err(Error::query(
             QueryCode::InvalidArgument,
@@ -394,13 +394,8 @@ fn mapping(sources: &[i32], spans: &[Span]) -> Result<DataFrame> {
         ));
     }
     let (mut from, mut to) = (Vec::new(), Vec::new());
-    for &s in sources {
-        let day = i64::from(s);
-        let first = spans.partition_point(|w| w.last < day);
-        for w in &spans[first..] {
-            if w.first > day {
-                break;
-            }
+    for (&s, run) in sources.iter().zip(runs) {
+        for w in &spans[run] {
             from.push(s);
             to.push(w.label);
         }
@@ -412,20 +407,14 @@ fn mapping(sources: &[i32], spans: &[Span]) -> Result<DataFrame> {
 /// of a group's days once, so the absolute values of the whole table bound every window's
 /// sum, and must stay below 2^63 (as in a run; merged states need not have checked it).
 fn windowed_sums(table: DataFrame, mapping: &DataFrame, keys: &[String]) -> Result<DataFrame> {
-    let states: Vec<&Column> = table
-        .columns()
-        .iter()
-        .filter(|c| !keys.iter().any(|k| k == c.name().as_str()))
+    let states: Vec<&str> = table
+        .get_column_names()
+        .into_iter()
+        .map(|n| n.as_str())
+        .filter(|n| !keys.iter().any(|k| k == n))
         .collect();
-    for c in states.iter().filter(|c| c.dtype() == &DataType::Int64) {
-        if !overflow::fits(overflow::bound(c.as_materialized_series().i64()?, None)) {
-            return Err(overflow::sum_error(&format!(
-                "the states' '{}' over the windows",
-                c.name()
-            )));
-        }
-    }
-    let sums: Vec<Expr> = states.iter().map(|c| col(c.name().clone()).sum()).collect();
+    overflow::check_table_sums(&table, &states, "the states summed over the windows")?;
+    let sums: Vec<Expr> = states.iter().map(|&n| col(n).sum()).collect();
     let group: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
     Ok(moved(table, mapping)?.group_by(group).agg(sums).collect()?)
 }

@@ -215,20 +215,11 @@ fn repeats_mode(files: &[MappedFile], opts: &Options) -> Mode {
     let of_file = |(file, map, preset): &MappedFile| -> Option<Mode> {
         match (*preset)?.rows {
             Rows::Lifetime => Some(stated(None)),
-            Rows::Daily(header) => {
-                let at = file
-                    .frame
-                    .get_column_names()
-                    .iter()
-                    .position(|h| fold(h) == fold(header));
-                Some(match at {
-                    Some(i) => Mode::Daily {
-                        day: Some(map[i].map_or_else(|| header.to_string(), str::to_string)),
-                    },
-                    // the same export without its day column: one row per post
-                    None => stated(None),
-                })
-            }
+            Rows::Daily(header) => Some(match column_of(file, map, header) {
+                Some(day) => Mode::Daily { day: Some(day) },
+                // the same export without its day column: one row per post
+                None => stated(None),
+            }),
         }
     };
     let modes: Vec<Option<Mode>> = files.iter().map(of_file).collect();
@@ -241,19 +232,26 @@ fn repeats_mode(files: &[MappedFile], opts: &Options) -> Mode {
     }
 }
 
-/// The name the stacked frame gives the column of `header` (`snapshot=`, `daily=`): the
-/// canonical column a file maps it to (`columns=`, a preset: the trending day of a video read
-/// as its `published_at` and its snapshot at once), else the header itself.
+/// The name the stacked frame gives the column of `header` (`snapshot=`, `daily=`): as the
+/// first file that has it names it (`column_of`), else the header itself.
 fn named_as(files: &[MappedFile], header: &str) -> String {
-    let header_folded = fold(header);
     files
         .iter()
-        .find_map(|(file, map, _)| {
-            let names = file.frame.get_column_names();
-            let at = names.iter().position(|h| fold(h) == header_folded)?;
-            map[at]
-        })
-        .map_or_else(|| header.to_string(), str::to_string)
+        .find_map(|(file, map, _)| column_of(file, map, header))
+        .unwrap_or_else(|| header.to_string())
+}
+
+/// The name a file's column of `header` takes once read: the canonical column the file maps
+/// it to (`columns=`, a preset: the trending day of a video read as its `published_at` and its
+/// snapshot at once), else the header itself; None when the file has no such header.
+fn column_of(file: &RawFile, map: &[Option<&'static str>], header: &str) -> Option<String> {
+    let header_folded = fold(header);
+    let at = file
+        .frame
+        .get_column_names()
+        .iter()
+        .position(|h| fold(h) == header_folded)?;
+    Some(map[at].map_or_else(|| header.to_string(), str::to_string))
 }
 
 /// A file that maps some of its table's required columns, but not all: what lacks and what
